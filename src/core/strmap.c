@@ -1,0 +1,81 @@
+/* strmap.c - open-addressing string hash map (see strmap.h). */
+#include "core/strmap.h"
+
+#include <string.h>
+
+#include "core/alloc.h"
+
+void strmap_init(struct strmap *m)
+{
+	m->slots = NULL;
+	m->cap = m->count = 0;
+}
+
+void strmap_release(struct strmap *m)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		free(m->slots[i].key);
+	free(m->slots);
+	strmap_init(m);
+}
+
+uint64_t strmap_hash(const void *key, size_t len)
+{
+	const unsigned char *p = key;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h;
+}
+
+static struct strmap_slot *find(const struct strmap *m, const void *key, size_t len, uint64_t h)
+{
+	size_t mask = m->cap - 1;
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		struct strmap_slot *s = &m->slots[i];
+		if (!s->key || (s->hash == h && s->len == len && !memcmp(s->key, key, len)))
+			return s;
+	}
+}
+
+int strmap_get(const struct strmap *m, const void *key, size_t len, int64_t *value)
+{
+	if (!m->cap)
+		return -1;
+	struct strmap_slot *s = find(m, key, len, strmap_hash(key, len));
+	if (!s->key)
+		return -1;
+	*value = s->value;
+	return 0;
+}
+
+static void grow(struct strmap *m)
+{
+	struct strmap old = *m;
+	m->cap = old.cap ? old.cap * 2 : 64;
+	m->slots = xcalloc(m->cap, sizeof(*m->slots));
+	for (size_t i = 0; i < old.cap; i++)
+		if (old.slots[i].key)
+			*find(m, old.slots[i].key, old.slots[i].len, old.slots[i].hash) = old.slots[i];
+	free(old.slots);
+}
+
+void strmap_put(struct strmap *m, const void *key, size_t len, int64_t value)
+{
+	if ((m->count + 1) * 4 > m->cap * 3)
+		grow(m);
+	uint64_t h = strmap_hash(key, len);
+	struct strmap_slot *s = find(m, key, len, h);
+	if (!s->key) {
+		s->key = xmalloc(len + 1);
+		memcpy(s->key, key, len);
+		s->key[len] = 0;
+		s->len = len;
+		s->hash = h;
+		m->count++;
+	}
+	s->value = value;
+}

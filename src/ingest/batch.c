@@ -1,0 +1,114 @@
+/* batch.c - the decoded batch and its helpers (see batch.h). */
+#include "ingest/batch.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/hex.h"
+#include "core/log.h"
+
+void batch_init(struct batch *b)
+{
+	memset(b, 0, sizeof(*b));
+	arena_init(&b->arena);
+}
+
+void batch_release(struct batch *b)
+{
+	arena_release(&b->arena);
+	free(b->spans);
+	free(b->points);
+	batch_init(b);
+}
+
+struct span *batch_add_span(struct batch *b)
+{
+	b->spans = xgrow(b->spans, &b->cap_spans, b->n_spans + 1, sizeof(*b->spans));
+	struct span *s = &b->spans[b->n_spans++];
+	memset(s, 0, sizeof(*s));
+	return s;
+}
+
+void batch_drop_last_span(struct batch *b)
+{
+	if (b->n_spans)
+		b->n_spans--;
+}
+
+struct metric_point *batch_add_point(struct batch *b)
+{
+	b->points = xgrow(b->points, &b->cap_points, b->n_points + 1, sizeof(*b->points));
+	struct metric_point *p = &b->points[b->n_points++];
+	memset(p, 0, sizeof(*p));
+	return p;
+}
+
+void batch_reject(struct batch *b, const char *fmt, ...)
+{
+	if (b->rejected++ == 0) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(b->reject_msg, sizeof(b->reject_msg), fmt, ap);
+		va_end(ap);
+	}
+}
+
+const struct attr *attr_find(const struct attr *attrs, uint32_t n, const char *key)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (strcmp(attrs[i].key, key) == 0)
+			return &attrs[i];
+	return NULL;
+}
+
+const char *attr_str(const struct attr *attrs, uint32_t n, const char *key)
+{
+	const struct attr *a = attr_find(attrs, n, key);
+	return a && a->type == ATTR_STRING ? a->v.s : NULL;
+}
+
+/* The first present string attribute among `keys` (NULL-terminated). */
+static const char *first_str(const struct resource *r, const char *const *keys)
+{
+	for (; *keys; keys++) {
+		const char *v = attr_str(r->attrs, r->n_attrs, *keys);
+		if (v && *v)
+			return v;
+	}
+	return NULL;
+}
+
+void resource_derive(struct resource *r)
+{
+	static const char *const service[] = { "service.name", NULL };
+	static const char *const version[] = { "service.version", NULL };
+	static const char *const env[] = { "deployment.environment.name", "deployment.environment", NULL };
+	static const char *const ns[] = { "service.namespace", NULL };
+	static const char *const dept[] = { "department", "team", "service.team", "team.name",
+					    "org.department", NULL };
+	static const char *const intent[] = { "intent.category", "intent", NULL };
+
+	r->service_name = first_str(r, service);
+	if (!r->service_name)
+		r->service_name = "unknown_service";
+	r->service_version = first_str(r, version);
+	r->environment = first_str(r, env);
+	r->service_namespace = first_str(r, ns);
+	r->department = first_str(r, dept);
+	r->intent = first_str(r, intent);
+}
+
+int span_validate(const struct span *s, char *err, size_t errlen)
+{
+	if (hex_is_zero(s->trace_id, sizeof(s->trace_id)))
+		return errf(err, errlen, "span has an all-zero trace id");
+	if (hex_is_zero(s->span_id, sizeof(s->span_id)))
+		return errf(err, errlen, "span has an all-zero span id");
+	if (s->end_ns < s->start_ns)
+		return errf(err, errlen, "span ends before it starts");
+	if (!s->name)
+		return errf(err, errlen, "span has no name");
+	return 0;
+}

@@ -1,0 +1,204 @@
+/* filters.c - parse the common query filters (see filters.h, docs/API.md). */
+#include "server/filters.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+
+#define NS_PER_MS 1000000ull
+
+static int digits(const char *s, int n, int *out)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+int filters_parse_time(const char *s, uint64_t *ns)
+{
+	size_t n = strlen(s);
+	if (n && strspn(s, "0123456789") == n) {
+		if (n > 15)
+			return -1;
+		*ns = strtoull(s, NULL, 10) * NS_PER_MS;
+		return 0;
+	}
+	/* YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM) */
+	struct tm tm = { 0 };
+	int y, mo, d, h, mi, sec;
+	if (n < 20 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) || s[7] != '-' ||
+	    digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || digits(s + 11, 2, &h) ||
+	    s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' || digits(s + 17, 2, &sec))
+		return -1;
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || y < 1970)
+		return -1;
+	const char *p = s + 19;
+	uint64_t frac = 0, scale = 1000000000ull;
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		for (; isdigit((unsigned char)*p); p++)
+			if (scale > 1) {
+				scale /= 10;
+				frac += (uint64_t)(*p - '0') * scale;
+			}
+	}
+	long offset = 0;
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int oh, om;
+		if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om))
+			return -1;
+		offset = (oh * 60L + om) * 60L * (*p == '-' ? -1 : 1);
+		p += 6;
+	} else {
+		return -1;
+	}
+	if (*p)
+		return -1;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	time_t t = timegm(&tm) - offset;
+	if (t < 0)
+		return -1;
+	*ns = (uint64_t)t * 1000000000ull + frac;
+	return 0;
+}
+
+int filters_parse_range(const char *s, uint64_t *ns)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (end == s || errno || !v || v > 1000000 || end[1] != 0)
+		return -1;
+	switch (*end) {
+	case 's': *ns = v * 1000000000ull; return 0;
+	case 'm': *ns = v * 60000000000ull; return 0;
+	case 'h': *ns = v * 3600000000000ull; return 0;
+	case 'd': *ns = v * 86400000000000ull; return 0;
+	default: return -1;
+	}
+}
+
+static int parse_ms(const char *s, uint64_t *ns)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (end == s || *end || errno || !isfinite(v) || v < 0 || v > 1e12)
+		return -1;
+	*ns = (uint64_t)llround(v * 1e6);
+	return 0;
+}
+
+int filters_parse(struct http_request *req, struct store_query *q, uint64_t now_ns, char *err,
+		  size_t errlen)
+{
+	const char *v;
+	uint64_t range = 3600ull * 1000000000ull;
+	store_query_init(q);
+
+	if ((v = http_query(req, "range")) && filters_parse_range(v, &range) < 0)
+		return errf(err, errlen, "invalid range '%s': use e.g. 15m, 1h, 6h, 24h, 7d, 30d", v);
+	q->to_ns = now_ns;
+	if ((v = http_query(req, "to")) && filters_parse_time(v, &q->to_ns) < 0)
+		return errf(err, errlen, "invalid to '%s': use unix milliseconds or RFC 3339", v);
+	q->from_ns = q->to_ns > range ? q->to_ns - range : 0;
+	if ((v = http_query(req, "from")) && filters_parse_time(v, &q->from_ns) < 0)
+		return errf(err, errlen, "invalid from '%s': use unix milliseconds or RFC 3339", v);
+	if (q->from_ns >= q->to_ns)
+		return errf(err, errlen, "from must be before to");
+
+	static const struct {
+		const char *name, *alias;
+		size_t off;
+	} dims[] = {
+		{ "service", NULL, offsetof(struct store_query, service) },
+		{ "endpoint", NULL, offsetof(struct store_query, endpoint) },
+		{ "env", "environment", offsetof(struct store_query, env) },
+		{ "version", NULL, offsetof(struct store_query, version) },
+		{ "department", "team", offsetof(struct store_query, department) },
+		{ "intent", NULL, offsetof(struct store_query, intent) },
+		{ "tool", NULL, offsetof(struct store_query, tool) },
+	};
+	for (size_t i = 0; i < sizeof(dims) / sizeof(dims[0]); i++) {
+		v = http_query(req, dims[i].name);
+		if (!v && dims[i].alias)
+			v = http_query(req, dims[i].alias);
+		if (v && *v)
+			*(const char **)((char *)q + dims[i].off) = v;
+	}
+
+	if ((v = http_query(req, "status")) && *v && strcmp(v, "all")) {
+		if (!strcmp(v, "success") || !strcmp(v, "ok"))
+			q->status = REQUEST_OK;
+		else if (!strcmp(v, "error") || !strcmp(v, "errors"))
+			q->status = REQUEST_ERROR;
+		else if (!strcmp(v, "timeout") || !strcmp(v, "timeouts"))
+			q->status = REQUEST_TIMEOUT;
+		else
+			return errf(err, errlen, "invalid status '%s': use success, error or timeout", v);
+	}
+
+	if ((v = http_query(req, "min_duration_ms")) && parse_ms(v, &q->min_duration_ns) < 0)
+		return errf(err, errlen, "invalid min_duration_ms '%s': want a non-negative number", v);
+	if ((v = http_query(req, "max_duration_ms")) && parse_ms(v, &q->max_duration_ns) < 0)
+		return errf(err, errlen, "invalid max_duration_ms '%s': want a non-negative number", v);
+
+	/* Tiers: fast < 100 ms <= normal < 500 ms <= slow < 2 s <= critical. */
+	if ((v = http_query(req, "tier")) && *v && strcmp(v, "all")) {
+		static const struct {
+			const char *name;
+			uint64_t lo, hi;
+		} tiers[] = {
+			{ "fast", 0, 100 }, { "normal", 100, 500 }, { "slow", 500, 2000 }, { "critical", 2000, 0 },
+		};
+		size_t i;
+		for (i = 0; i < sizeof(tiers) / sizeof(tiers[0]); i++)
+			if (!strcmp(v, tiers[i].name))
+				break;
+		if (i == sizeof(tiers) / sizeof(tiers[0]))
+			return errf(err, errlen, "invalid tier '%s': use fast, normal, slow or critical", v);
+		uint64_t lo = tiers[i].lo * NS_PER_MS, hi = tiers[i].hi * NS_PER_MS;
+		if (lo > q->min_duration_ns)
+			q->min_duration_ns = lo;
+		if (hi && (!q->max_duration_ns || hi <= q->max_duration_ns)) {
+			q->max_duration_ns = hi;
+			q->max_exclusive = 1;
+		}
+	}
+
+	if ((v = http_query(req, "limit"))) {
+		char *end;
+		long n = strtol(v, &end, 10);
+		if (end == v || *end || n < 1 || n > 1000)
+			return errf(err, errlen, "invalid limit '%s': want 1 to 1000", v);
+		q->limit = (unsigned)n;
+	}
+	if ((v = http_query(req, "order")) || (v = http_query(req, "sort"))) {
+		if (!strcmp(v, "newest"))
+			q->order = STORE_NEWEST;
+		else if (!strcmp(v, "slowest"))
+			q->order = STORE_SLOWEST;
+		else
+			return errf(err, errlen, "invalid order '%s': use newest or slowest", v);
+	}
+	return 0;
+}

@@ -1,0 +1,22 @@
+/*
+ * filters.h - the common query filters of the API, parsed into a
+ * store_query.  Every invalid value is an error naming its parameter.
+ */
+#ifndef HOTPATH_SERVER_FILTERS_H
+#define HOTPATH_SERVER_FILTERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/http.h"
+#include "store/store.h"
+
+int filters_parse(struct http_request *req, struct store_query *q, uint64_t now_ns, char *err,
+		  size_t errlen);
+
+/* "1700000000000" (unix ms) or RFC 3339 ("2026-11-23T10:00:00.5+01:00"). */
+int filters_parse_time(const char *s, uint64_t *ns);
+/* "15m", "1h", "7d", "30s" -> nanoseconds. */
+int filters_parse_range(const char *s, uint64_t *ns);
+
+#endif

@@ -1,0 +1,253 @@
+/*
+ * routes_ingest.c - POST /v1/traces, /v1/metrics (OTLP/HTTP) and
+ * /api/v1/requests (the seeds' request model).
+ *
+ * Flow: bounded body -> bounded gunzip -> decoder -> store_prepare() in this
+ * worker thread -> store_submit() -> suspend; the writer's commit callback
+ * resumes the connection and finish_ingest() answers.  Nothing is answered
+ * 200 before the commit is durable.
+ */
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/gzip.h"
+#include "core/hex.h"
+#include "core/log.h"
+#include "ingest/otlp_json.h"
+#include "ingest/otlp_pb.h"
+#include "ingest/requests.h"
+#include "server/http.h"
+
+enum payload { P_TRACES, P_METRICS, P_REQUESTS };
+enum media { M_PROTOBUF, M_JSON, M_NDJSON, M_UNKNOWN };
+
+/* The state of an ingest request while the store commits it. */
+struct ingest {
+	enum payload kind;
+	enum media media;
+	uint64_t rejected;
+	char reject_msg[256];
+	size_t items;
+};
+
+/* "application/json; charset=utf-8" -> M_JSON; parameters are ignored. */
+static enum media parse_media(const char *ct)
+{
+	if (!ct)
+		return M_UNKNOWN;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	size_t n = strcspn(ct, ";");
+	while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+		n--;
+	static const struct {
+		const char *name;
+		enum media m;
+	} types[] = {
+		{ "application/x-protobuf", M_PROTOBUF }, { "application/protobuf", M_PROTOBUF },
+		{ "application/json", M_JSON },           { "application/x-ndjson", M_NDJSON },
+		{ "application/jsonl", M_NDJSON },        { "application/ndjson", M_NDJSON },
+	};
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strlen(types[i].name) == n && !strncasecmp(ct, types[i].name, n))
+			return types[i].m;
+	return M_UNKNOWN;
+}
+
+/* An OTLP error: google.rpc.Status in the request's content type. */
+static void otlp_error(struct http_request *req, enum media media, int status, int rpc_code, const char *msg)
+{
+	buf_reset(&req->res.body);
+	req->res.status = status;
+	if (media == M_PROTOBUF) {
+		req->res.content_type = "application/x-protobuf";
+		otlp_pb_encode_status(&req->res.body, rpc_code, msg);
+	} else {
+		req->res.content_type = "application/json";
+		otlp_json_encode_status(&req->res.body, rpc_code, msg);
+	}
+}
+
+/* google.rpc.Code values used in OTLP answers */
+enum { RPC_INVALID_ARGUMENT = 3, RPC_RESOURCE_EXHAUSTED = 8, RPC_INTERNAL = 13, RPC_UNAVAILABLE = 14 };
+
+static void fail(struct http_request *req, struct ingest *in, int status, int rpc_code, const char *code,
+		 const char *msg)
+{
+	if (in->kind == P_REQUESTS)
+		http_error(req, status, code, "%s", msg);
+	else
+		otlp_error(req, in->media, status, rpc_code, msg);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void on_commit(void *arg, int status)
+{
+	struct http_request *req = arg;
+	req->async_status = status;
+	http_resume(req);
+}
+
+static int decode(struct ingest *in, struct batch *b, const char *data, size_t len, char *err, size_t errlen)
+{
+	switch (in->kind) {
+	case P_TRACES:
+		return in->media == M_PROTOBUF
+			       ? otlp_pb_decode_traces(b, (const uint8_t *)data, len, err, errlen)
+			       : otlp_json_decode_traces(b, data, len, err, errlen);
+	case P_METRICS:
+		return in->media == M_PROTOBUF
+			       ? otlp_pb_decode_metrics(b, (const uint8_t *)data, len, err, errlen)
+			       : otlp_json_decode_metrics(b, data, len, err, errlen);
+	default:
+		return requests_decode(b, data, len, now_ns(), err, errlen);
+	}
+}
+
+static int handle_ingest(struct http_request *req, enum payload kind)
+{
+	struct server *srv = req->srv;
+	struct ingest *in = arena_zalloc(&req->arena, sizeof(*in));
+	char err[512];
+	struct buf inflated;
+	struct batch b;
+	int ret = HTTP_DONE;
+
+	req->route_data = in;
+	in->kind = kind;
+	in->media = parse_media(http_header(req, "Content-Type"));
+	if (kind == P_REQUESTS && in->media == M_UNKNOWN && !http_header(req, "Content-Type"))
+		in->media = M_JSON;
+	if (in->media == M_UNKNOWN || (kind != P_REQUESTS && in->media == M_NDJSON)) {
+		const char *ct = http_header(req, "Content-Type");
+		snprintf(err, sizeof(err),
+			 "unsupported Content-Type '%s': use %s", ct ? ct : "(none)",
+			 kind == P_REQUESTS ? "application/json or application/x-ndjson"
+					    : "application/x-protobuf or application/json");
+		in->media = M_JSON;
+		fail(req, in, 415, RPC_INVALID_ARGUMENT, "unsupported_media_type", err);
+		return HTTP_DONE;
+	}
+
+	buf_init(&inflated, srv->opt.max_body);
+	batch_init(&b);
+	const char *data = req->body.data ? req->body.data : "";
+	size_t len = req->body.len;
+	const char *enc = http_header(req, "Content-Encoding");
+	if (enc && *enc && strcasecmp(enc, "identity")) {
+		if (strcasecmp(enc, "gzip") && strcasecmp(enc, "deflate")) {
+			snprintf(err, sizeof(err), "unsupported Content-Encoding '%s': use gzip", enc);
+			fail(req, in, 415, RPC_INVALID_ARGUMENT, "unsupported_encoding", err);
+			goto out;
+		}
+		int rc = gzip_inflate(data, len, &inflated, err, sizeof(err));
+		if (rc == GZIP_TOO_LARGE) {
+			snprintf(err, sizeof(err), "decompressed body exceeds the limit of %zu bytes",
+				 srv->opt.max_body);
+			fail(req, in, 413, RPC_INVALID_ARGUMENT, "payload_too_large", err);
+			goto out;
+		}
+		if (rc < 0) {
+			fail(req, in, 400, RPC_INVALID_ARGUMENT, "bad_request", err);
+			goto out;
+		}
+		data = inflated.data ? inflated.data : "";
+		len = inflated.len;
+	}
+
+	if (decode(in, &b, data, len, err, sizeof(err)) < 0) {
+		fail(req, in, 400, RPC_INVALID_ARGUMENT, "bad_request", err);
+		goto out;
+	}
+	in->rejected = b.rejected;
+	memcpy(in->reject_msg, b.reject_msg, sizeof(in->reject_msg));
+	in->items = kind == P_METRICS ? b.n_points : b.n_spans;
+	if (kind == P_REQUESTS) {
+		in->items = 0;
+		for (size_t i = 0; i < b.n_spans; i++)
+			in->items += hex_is_zero(b.spans[i].parent_span_id, 8);
+	}
+	atomic_fetch_add(&srv->ctr.spans_rejected, b.rejected);
+	if (!b.n_spans && !b.n_points) {
+		/* nothing to store: answer at once (an empty request is a success) */
+		req->async_status = 0;
+		req->route->finish(req);
+		goto out;
+	}
+
+	struct store_write *w = store_prepare(&b);
+	size_t spans = store_write_spans(w), points = store_write_points(w);
+	/* Suspend before submitting: the commit may complete before we return. */
+	http_suspend(req);
+	if (store_submit(srv->store, w, on_commit, req) == STORE_EBUSY) {
+		store_write_free(w);
+		atomic_fetch_add(&srv->ctr.busy, 1);
+		req->async_status = STORE_EBUSY;
+		http_resume(req);
+	} else {
+		atomic_fetch_add(&srv->ctr.spans_accepted, spans);
+		atomic_fetch_add(&srv->ctr.points_accepted, points);
+	}
+	ret = HTTP_SUSPEND;
+out:
+	batch_release(&b);
+	buf_release(&inflated);
+	return ret;
+}
+
+static void finish_ingest(struct http_request *req)
+{
+	struct ingest *in = req->route_data;
+	if (req->async_status == STORE_EBUSY) {
+		req->res.retry_after = "1";
+		fail(req, in, 503, RPC_UNAVAILABLE, "busy", "the write queue is full; retry later");
+		return;
+	}
+	if (req->async_status < 0) {
+		fail(req, in, 500, RPC_INTERNAL, "internal", "the store could not commit this batch");
+		return;
+	}
+	buf_reset(&req->res.body);
+	req->res.status = 200;
+	if (in->kind == P_REQUESTS) {
+		req->res.content_type = "application/json";
+		buf_printf(&req->res.body, "{\"accepted\":%zu}", in->items);
+	} else if (in->media == M_PROTOBUF) {
+		req->res.content_type = "application/x-protobuf";
+		otlp_pb_encode_response(&req->res.body, in->kind == P_METRICS, in->rejected, in->reject_msg);
+	} else {
+		req->res.content_type = "application/json";
+		otlp_json_encode_response(&req->res.body, in->kind == P_METRICS, in->rejected,
+					  in->reject_msg);
+	}
+}
+
+static int handle_traces(struct http_request *req)
+{
+	return handle_ingest(req, P_TRACES);
+}
+
+static int handle_metrics(struct http_request *req)
+{
+	return handle_ingest(req, P_METRICS);
+}
+
+static int handle_requests(struct http_request *req)
+{
+	return handle_ingest(req, P_REQUESTS);
+}
+
+const struct route ingest_routes[] = {
+	{ "POST", "/v1/traces", handle_traces, finish_ingest, 1 },
+	{ "POST", "/v1/metrics", handle_metrics, finish_ingest, 1 },
+	{ "POST", "/api/v1/requests", handle_requests, finish_ingest, 1 },
+	{ NULL, NULL, NULL, NULL, 0 },
+};

@@ -1,0 +1,464 @@
+/*
+ * block.c - encode and decode compressed span blocks (see block.h).
+ *
+ * Raw layout (before zstd), every integer a LEB128 varint unless noted:
+ *   "HPB1"  n_strings  {bytes NUL}*n_strings      string table, NUL-terminated
+ *   n_resources  {n_attrs attr*}*n_resources
+ *   n_spans  span*
+ * span:  flags(u8)  [trace_id 16B]  span_id 8B  [parent 8B]  name
+ *        kind(u8) status(u8) [status_message]  start_delta(zigzag) duration
+ *        resource [scope_name] [scope_version]  n_attrs attr*
+ *        n_events {time_delta(zigzag) name n_attrs attr*}*
+ *        n_links {trace_id 16B span_id 8B n_attrs attr*}*
+ * attr:  key type(u8) value   (string/json: string index; int: zigzag;
+ *        bool: u8; double: 8 bytes little-endian)
+ * Strings are indexes into the table.  Spans are sorted by trace, so a set
+ * flag bit 0 means "same trace as the previous span" and the id is omitted.
+ */
+#include "store/block.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "core/hex.h"
+#include "core/log.h"
+#include "core/strmap.h"
+
+enum {
+	F_SAME_TRACE = 1,
+	F_PARENT = 2,
+	F_STATUS_MSG = 4,
+	F_SCOPE_NAME = 8,
+	F_SCOPE_VERSION = 16,
+};
+
+static const char MAGIC[4] = { 'H', 'P', 'B', '1' };
+#define ZSTD_LEVEL 3
+
+/* ---- encoding -------------------------------------------------------- */
+
+struct encoder {
+	struct buf strs, body;
+	struct strmap ids;
+	uint64_t n_strs;
+	int failed;
+};
+
+static void put_varint(struct encoder *e, uint64_t v)
+{
+	e->failed |= buf_put_varint(&e->body, v);
+}
+
+static void put_bytes(struct encoder *e, const void *p, size_t n)
+{
+	e->failed |= buf_append(&e->body, p, n);
+}
+
+static void put_str(struct encoder *e, const char *s)
+{
+	size_t len = strlen(s);
+	int64_t id;
+	if (strmap_get(&e->ids, s, len, &id) < 0) {
+		id = (int64_t)e->n_strs++;
+		strmap_put(&e->ids, s, len, id);
+		e->failed |= buf_append(&e->strs, s, len + 1);
+	}
+	put_varint(e, (uint64_t)id);
+}
+
+static void put_attrs(struct encoder *e, const struct attr *a, uint32_t n)
+{
+	put_varint(e, n);
+	for (uint32_t i = 0; i < n; i++) {
+		put_str(e, a[i].key);
+		uint8_t type = a[i].type;
+		put_bytes(e, &type, 1);
+		switch (type) {
+		case ATTR_STRING:
+		case ATTR_JSON:
+			put_str(e, a[i].v.s ? a[i].v.s : "");
+			break;
+		case ATTR_BOOL: {
+			uint8_t b = a[i].v.i != 0;
+			put_bytes(e, &b, 1);
+			break;
+		}
+		case ATTR_INT:
+			e->failed |= buf_put_svarint(&e->body, a[i].v.i);
+			break;
+		default: {
+			uint64_t bits;
+			memcpy(&bits, &a[i].v.d, 8);
+			uint8_t le[8];
+			for (int k = 0; k < 8; k++)
+				le[k] = (uint8_t)(bits >> (8 * k));
+			put_bytes(e, le, 8);
+		}
+		}
+	}
+}
+
+static int cmp_span(const void *pa, const void *pb)
+{
+	const struct span *a = *(const struct span *const *)pa, *b = *(const struct span *const *)pb;
+	int c = memcmp(a->trace_id, b->trace_id, 16);
+	if (c)
+		return c;
+	return (a->start_ns > b->start_ns) - (a->start_ns < b->start_ns);
+}
+
+/* zstd contexts are costly to create: one per thread, freed at thread exit. */
+static pthread_key_t cctx_key, dctx_key;
+static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
+
+static void free_cctx(void *c)
+{
+	ZSTD_freeCCtx(c);
+}
+
+static void free_dctx(void *d)
+{
+	ZSTD_freeDCtx(d);
+}
+
+static void make_keys(void)
+{
+	pthread_key_create(&cctx_key, free_cctx);
+	pthread_key_create(&dctx_key, free_dctx);
+}
+
+static ZSTD_CCtx *cctx(void)
+{
+	pthread_once(&keys_once, make_keys);
+	ZSTD_CCtx *c = pthread_getspecific(cctx_key);
+	if (!c) {
+		c = ZSTD_createCCtx();
+		pthread_setspecific(cctx_key, c);
+	}
+	return c;
+}
+
+static ZSTD_DCtx *dctx(void)
+{
+	pthread_once(&keys_once, make_keys);
+	ZSTD_DCtx *d = pthread_getspecific(dctx_key);
+	if (!d) {
+		d = ZSTD_createDCtx();
+		pthread_setspecific(dctx_key, d);
+	}
+	return d;
+}
+
+int block_encode(const struct span **spans, size_t n, struct buf *out)
+{
+	struct encoder e = { .failed = 0, .n_strs = 0 };
+	const struct resource **res = NULL;
+	size_t n_res = 0;
+	int ret = -1;
+
+	buf_init(&e.strs, BLOCK_MAX_RAW);
+	buf_init(&e.body, BLOCK_MAX_RAW);
+	strmap_init(&e.ids);
+	qsort(spans, n, sizeof(*spans), cmp_span);
+
+	/* Resources, numbered by first appearance (a block has few). */
+	res = calloc(n ? n : 1, sizeof(*res));
+	if (!res)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+		while (k < n_res && res[k] != spans[i]->resource)
+			k++;
+		if (k == n_res)
+			res[n_res++] = spans[i]->resource;
+	}
+	put_varint(&e, n_res);
+	for (size_t k = 0; k < n_res; k++)
+		put_attrs(&e, res[k]->attrs, res[k]->n_attrs);
+
+	put_varint(&e, n);
+	uint64_t prev_start = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct span *s = spans[i];
+		uint8_t flags = 0;
+		if (i && !memcmp(s->trace_id, spans[i - 1]->trace_id, 16))
+			flags |= F_SAME_TRACE;
+		if (!hex_is_zero(s->parent_span_id, 8))
+			flags |= F_PARENT;
+		if (s->status_message && *s->status_message)
+			flags |= F_STATUS_MSG;
+		if (s->scope_name)
+			flags |= F_SCOPE_NAME;
+		if (s->scope_version)
+			flags |= F_SCOPE_VERSION;
+		put_bytes(&e, &flags, 1);
+		if (!(flags & F_SAME_TRACE))
+			put_bytes(&e, s->trace_id, 16);
+		put_bytes(&e, s->span_id, 8);
+		if (flags & F_PARENT)
+			put_bytes(&e, s->parent_span_id, 8);
+		put_str(&e, s->name);
+		uint8_t ks[2] = { s->kind, s->status };
+		put_bytes(&e, ks, 2);
+		if (flags & F_STATUS_MSG)
+			put_str(&e, s->status_message);
+		e.failed |= buf_put_svarint(&e.body, (int64_t)(s->start_ns - prev_start));
+		prev_start = s->start_ns;
+		put_varint(&e, s->end_ns - s->start_ns);
+		size_t k = 0;
+		while (res[k] != s->resource)
+			k++;
+		put_varint(&e, k);
+		if (flags & F_SCOPE_NAME)
+			put_str(&e, s->scope_name);
+		if (flags & F_SCOPE_VERSION)
+			put_str(&e, s->scope_version);
+		put_attrs(&e, s->attrs, s->n_attrs);
+		put_varint(&e, s->n_events);
+		for (uint32_t j = 0; j < s->n_events; j++) {
+			const struct span_event *ev = &s->events[j];
+			e.failed |= buf_put_svarint(&e.body, (int64_t)(ev->time_ns - s->start_ns));
+			put_str(&e, ev->name ? ev->name : "");
+			put_attrs(&e, ev->attrs, ev->n_attrs);
+		}
+		put_varint(&e, s->n_links);
+		for (uint32_t j = 0; j < s->n_links; j++) {
+			put_bytes(&e, s->links[j].trace_id, 16);
+			put_bytes(&e, s->links[j].span_id, 8);
+			put_attrs(&e, s->links[j].attrs, s->links[j].n_attrs);
+		}
+	}
+	if (e.failed)
+		goto out;
+
+	/* raw = magic, string count, strings, body; compressed as one frame */
+	struct buf raw;
+	buf_init(&raw, BLOCK_MAX_RAW);
+	if (buf_append(&raw, MAGIC, 4) < 0 || buf_put_varint(&raw, e.n_strs) < 0 ||
+	    buf_append(&raw, e.strs.data, e.strs.len) < 0 ||
+	    buf_append(&raw, e.body.data, e.body.len) < 0) {
+		buf_release(&raw);
+		goto out;
+	}
+	size_t bound = ZSTD_compressBound(raw.len);
+	if (buf_reserve(out, bound) == 0) {
+		size_t z = ZSTD_compressCCtx(cctx(), out->data + out->len, bound, raw.data, raw.len,
+					     ZSTD_LEVEL);
+		if (!ZSTD_isError(z)) {
+			out->len += z;
+			ret = 0;
+		}
+	}
+	buf_release(&raw);
+out:
+	free(res);
+	buf_release(&e.strs);
+	buf_release(&e.body);
+	strmap_release(&e.ids);
+	return ret;
+}
+
+/* ---- decoding -------------------------------------------------------- */
+
+struct reader {
+	const uint8_t *p, *end;
+	const char **strs;
+	uint64_t n_strs;
+	int bad;
+};
+
+static uint64_t get_varint(struct reader *r)
+{
+	uint64_t v = 0;
+	for (int shift = 0; shift < 64; shift += 7) {
+		if (r->p >= r->end)
+			break;
+		uint8_t b = *r->p++;
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return v;
+	}
+	r->bad = 1;
+	return 0;
+}
+
+static int64_t get_svarint(struct reader *r)
+{
+	uint64_t v = get_varint(r);
+	return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+static const uint8_t *get_bytes(struct reader *r, size_t n)
+{
+	static const uint8_t zero[16];
+	if ((size_t)(r->end - r->p) < n) {
+		r->bad = 1;
+		r->p = r->end;
+		return zero;
+	}
+	const uint8_t *p = r->p;
+	r->p += n;
+	return p;
+}
+
+static const char *get_str(struct reader *r)
+{
+	uint64_t id = get_varint(r);
+	if (id >= r->n_strs) {
+		r->bad = 1;
+		return "";
+	}
+	return r->strs[id];
+}
+
+/* A count that cannot exceed the bytes left (each item takes ≥ 1 byte). */
+static uint32_t get_count(struct reader *r)
+{
+	uint64_t n = get_varint(r);
+	if (n > (uint64_t)(r->end - r->p)) {
+		r->bad = 1;
+		return 0;
+	}
+	return (uint32_t)n;
+}
+
+/* Read attributes; with `keep` NULL they are skipped. */
+static struct attr *get_attrs(struct reader *r, struct arena *keep, uint32_t *count)
+{
+	uint32_t n = get_count(r);
+	struct attr *a = keep && n ? arena_alloc(keep, n * sizeof(*a)) : NULL;
+	for (uint32_t i = 0; i < n && !r->bad; i++) {
+		struct attr x = { .key = get_str(r) };
+		x.type = *get_bytes(r, 1);
+		switch (x.type) {
+		case ATTR_STRING:
+		case ATTR_JSON:
+			x.v.s = get_str(r);
+			break;
+		case ATTR_BOOL:
+			x.v.i = *get_bytes(r, 1) != 0;
+			break;
+		case ATTR_INT:
+			x.v.i = get_svarint(r);
+			break;
+		case ATTR_DOUBLE: {
+			const uint8_t *le = get_bytes(r, 8);
+			uint64_t bits = 0;
+			for (int k = 0; k < 8; k++)
+				bits |= (uint64_t)le[k] << (8 * k);
+			memcpy(&x.v.d, &bits, 8);
+			break;
+		}
+		default:
+			r->bad = 1;
+		}
+		if (a)
+			a[i] = x;
+	}
+	*count = r->bad ? 0 : n;
+	return a;
+}
+
+long block_decode(const void *data, size_t len, const uint8_t *trace_id, struct batch *b, char *err,
+		  size_t errlen)
+{
+	unsigned long long raw_len = ZSTD_getFrameContentSize(data, len);
+	if (raw_len == ZSTD_CONTENTSIZE_ERROR || raw_len == ZSTD_CONTENTSIZE_UNKNOWN ||
+	    raw_len > BLOCK_MAX_RAW || raw_len < 5)
+		return errf(err, errlen, "corrupt span block: bad frame header");
+	uint8_t *raw = arena_alloc(&b->arena, (size_t)raw_len);
+	size_t got = ZSTD_decompressDCtx(dctx(), raw, (size_t)raw_len, data, len);
+	if (ZSTD_isError(got) || got != raw_len)
+		return errf(err, errlen, "corrupt span block: %s",
+			    ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short frame");
+	if (memcmp(raw, MAGIC, 4))
+		return errf(err, errlen, "corrupt span block: bad magic");
+
+	struct reader r = { .p = raw + 4, .end = raw + got };
+	r.n_strs = get_count(&r);
+	r.strs = arena_alloc(&b->arena, (r.n_strs ? r.n_strs : 1) * sizeof(*r.strs));
+	for (uint64_t i = 0; i < r.n_strs && !r.bad; i++) {
+		const uint8_t *nul = memchr(r.p, 0, (size_t)(r.end - r.p));
+		if (!nul) {
+			r.bad = 1;
+			break;
+		}
+		r.strs[i] = (const char *)r.p;
+		r.p = nul + 1;
+	}
+
+	uint32_t n_res = get_count(&r);
+	struct resource *res = arena_zalloc(&b->arena, (n_res ? n_res : 1) * sizeof(*res));
+	for (uint32_t i = 0; i < n_res && !r.bad; i++) {
+		res[i].attrs = get_attrs(&r, &b->arena, &res[i].n_attrs);
+		resource_derive(&res[i]);
+	}
+
+	uint32_t n = get_count(&r);
+	long kept = 0;
+	uint8_t cur_trace[16] = { 0 };
+	uint64_t start = 0;
+	for (uint32_t i = 0; i < n && !r.bad; i++) {
+		struct span s = { 0 };
+		uint8_t flags = *get_bytes(&r, 1);
+		if (!(flags & F_SAME_TRACE))
+			memcpy(cur_trace, get_bytes(&r, 16), 16);
+		int keep = !trace_id || !memcmp(cur_trace, trace_id, 16);
+		struct arena *ka = keep ? &b->arena : NULL;
+		memcpy(s.trace_id, cur_trace, 16);
+		memcpy(s.span_id, get_bytes(&r, 8), 8);
+		if (flags & F_PARENT)
+			memcpy(s.parent_span_id, get_bytes(&r, 8), 8);
+		s.name = get_str(&r);
+		const uint8_t *ks = get_bytes(&r, 2);
+		s.kind = ks[0];
+		s.status = ks[1];
+		if (flags & F_STATUS_MSG)
+			s.status_message = get_str(&r);
+		start += (uint64_t)get_svarint(&r);
+		s.start_ns = start;
+		s.end_ns = start + get_varint(&r);
+		uint64_t ri = get_varint(&r);
+		if (ri >= n_res) {
+			r.bad = 1;
+			break;
+		}
+		s.resource = &res[ri];
+		if (flags & F_SCOPE_NAME)
+			s.scope_name = get_str(&r);
+		if (flags & F_SCOPE_VERSION)
+			s.scope_version = get_str(&r);
+		s.attrs = get_attrs(&r, ka, &s.n_attrs);
+		s.n_events = get_count(&r);
+		s.events = ka && s.n_events ? arena_zalloc(ka, s.n_events * sizeof(*s.events)) : NULL;
+		for (uint32_t j = 0; j < s.n_events && !r.bad; j++) {
+			struct span_event ev = { 0 };
+			ev.time_ns = s.start_ns + (uint64_t)get_svarint(&r);
+			ev.name = get_str(&r);
+			ev.attrs = get_attrs(&r, ka, &ev.n_attrs);
+			if (s.events)
+				s.events[j] = ev;
+		}
+		s.n_links = get_count(&r);
+		s.links = ka && s.n_links ? arena_zalloc(ka, s.n_links * sizeof(*s.links)) : NULL;
+		for (uint32_t j = 0; j < s.n_links && !r.bad; j++) {
+			struct span_link l = { 0 };
+			memcpy(l.trace_id, get_bytes(&r, 16), 16);
+			memcpy(l.span_id, get_bytes(&r, 8), 8);
+			l.attrs = get_attrs(&r, ka, &l.n_attrs);
+			if (s.links)
+				s.links[j] = l;
+		}
+		if (keep && !r.bad) {
+			*batch_add_span(b) = s;
+			kept++;
+		}
+	}
+	if (r.bad) {
+		b->n_spans -= (size_t)kept;
+		return errf(err, errlen, "corrupt span block: truncated or inconsistent record");
+	}
+	return kept;
+}

@@ -1,0 +1,35 @@
+/*
+ * block.h - the on-disk form of spans: a compressed block.
+ *
+ * A block holds the spans of one write, grouped by trace, in a compact
+ * binary form (a string table, then resources, then span records with
+ * delta-coded times), compressed with zstd.  docs/internals/STORE.md
+ * describes the layout byte by byte.
+ */
+#ifndef HOTPATH_STORE_BLOCK_H
+#define HOTPATH_STORE_BLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "ingest/batch.h"
+
+/* Largest decompressed block accepted by block_decode(). */
+#define BLOCK_MAX_RAW (64u << 20)
+
+/*
+ * Encode `n` spans into `out` (appended).  Sorts `spans` in place by trace
+ * id, then start time.  Returns 0, or -1 if `out` hit its limit.
+ */
+int block_encode(const struct span **spans, size_t n, struct buf *out);
+
+/*
+ * Decode a block, appending its spans to `b` (strings live in b's arena).
+ * With `trace_id` non-NULL only that trace's spans are kept.  Returns the
+ * number of spans appended, or -1 with a message for a corrupt block.
+ */
+long block_decode(const void *data, size_t len, const uint8_t *trace_id, struct batch *b, char *err,
+		  size_t errlen);
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * schema.c - SQLite schema and migrations (see schema.h).
+ *
+ * Layout (docs/internals/STORE.md says why):
+ *   dict          strings of the filter dimensions (service, endpoint, ...)
+ *   blocks        compressed span blocks (store/block.c), one or more per write
+ *   trace_index   first 8 bytes of a trace id -> blocks holding its spans
+ *   requests      one row per entry span, the rows that search and analytics scan
+ *   metric_series, metric_points   OTLP metric data points
+ */
+#include "store/schema.h"
+
+#include "core/log.h"
+
+static const char *const migrations[] = {
+	/* 0 -> 1 */
+	"CREATE TABLE dict(id INTEGER PRIMARY KEY, kind INTEGER NOT NULL, value TEXT NOT NULL,"
+	"  UNIQUE(kind, value));"
+	"CREATE TABLE blocks(id INTEGER PRIMARY KEY, t_min INTEGER NOT NULL, t_max INTEGER NOT NULL,"
+	"  n_spans INTEGER NOT NULL, data BLOB NOT NULL);"
+	"CREATE TABLE trace_index(trace INTEGER NOT NULL, block INTEGER NOT NULL,"
+	"  PRIMARY KEY(trace, block)) WITHOUT ROWID;"
+	"CREATE TABLE requests(id INTEGER PRIMARY KEY, start_ns INTEGER NOT NULL,"
+	"  duration_ns INTEGER NOT NULL, trace_hi INTEGER NOT NULL, trace_lo INTEGER NOT NULL,"
+	"  span_id INTEGER NOT NULL, status INTEGER NOT NULL, service INTEGER NOT NULL,"
+	"  endpoint INTEGER NOT NULL, env INTEGER, version INTEGER, department INTEGER,"
+	"  intent INTEGER, tool INTEGER, block INTEGER NOT NULL);"
+	"CREATE INDEX requests_by_time ON requests(start_ns);"
+	"CREATE INDEX requests_by_service ON requests(service, start_ns);"
+	"CREATE TABLE metric_series(id INTEGER PRIMARY KEY, service INTEGER NOT NULL,"
+	"  name TEXT NOT NULL, unit TEXT NOT NULL, type INTEGER NOT NULL, attrs TEXT NOT NULL,"
+	"  UNIQUE(service, name, attrs));"
+	"CREATE TABLE metric_points(series INTEGER NOT NULL, time_ns INTEGER NOT NULL,"
+	"  value REAL, count INTEGER, sum REAL, bounds BLOB, buckets BLOB,"
+	"  PRIMARY KEY(series, time_ns)) WITHOUT ROWID;",
+};
+
+#define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+int schema_version_latest(void)
+{
+	return N_MIGRATIONS;
+}
+
+static int user_version(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+int schema_migrate(sqlite3 *db, char *err, size_t errlen)
+{
+	int v = user_version(db);
+	if (v < 0)
+		return errf(err, errlen, "cannot read schema version: %s", sqlite3_errmsg(db));
+	if (v > N_MIGRATIONS)
+		return errf(err, errlen,
+			    "database schema version %d is newer than this hotpath (%d); upgrade hotpath", v,
+			    N_MIGRATIONS);
+	for (; v < N_MIGRATIONS; v++) {
+		char *msg = NULL;
+		char pragma[64];
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d", v + 1);
+		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
+		    sqlite3_exec(db, migrations[v], NULL, NULL, &msg) != SQLITE_OK ||
+		    sqlite3_exec(db, pragma, NULL, NULL, &msg) != SQLITE_OK ||
+		    sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+			errf(err, errlen, "schema migration %d -> %d failed: %s", v, v + 1,
+			     msg ? msg : "unknown error");
+			sqlite3_free(msg);
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+		log_info("store: schema migrated to version %d", v + 1);
+	}
+	return 0;
+}

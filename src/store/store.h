@@ -1,0 +1,112 @@
+/*
+ * store.h - where spans and metric points are kept, and read back.
+ *
+ * Writes: a caller decodes a payload into a batch, turns it into a prepared
+ * write with store_prepare() (encoding and compression happen here, in the
+ * caller's thread, in parallel), and hands it to store_submit().  One writer
+ * thread owns the database and commits every queued write in one
+ * transaction (group commit); each write is atomic.  `done` is called after
+ * the commit is durable on disk (WAL, synchronous=FULL), from the writer
+ * thread, so a caller may acknowledge its client there and never sooner.
+ *
+ * Reads run on a small pool of read-only connections, concurrently with the
+ * writer.  Ownership: the store consumes prepared writes; results of reads
+ * live in the arena or batch the caller passes in.
+ */
+#ifndef HOTPATH_STORE_STORE_H
+#define HOTPATH_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "ingest/batch.h"
+
+struct store;
+struct store_write;
+
+struct store_options {
+	const char *dir;        /* data directory; the database is DIR/hotpath.db */
+	size_t queue_max_bytes; /* 0: default (64 MiB) */
+};
+
+#define STORE_EBUSY (-2) /* writer queue full: retry later */
+
+int store_open(struct store **out, const struct store_options *o, char *err, size_t errlen);
+/* Commit everything queued, stop the writer, checkpoint and close. */
+void store_close(struct store *s);
+
+/* Takes the batch's contents (the batch is left empty). */
+struct store_write *store_prepare(struct batch *b);
+void store_write_free(struct store_write *w);
+/* Spans and points in a prepared write (for counters). */
+size_t store_write_spans(const struct store_write *w);
+size_t store_write_points(const struct store_write *w);
+
+typedef void (*store_done_fn)(void *arg, int status); /* 0 = committed */
+/* Queue a write.  0: queued, `done` will be called.  STORE_EBUSY: not
+ * queued, the caller still owns `w`. */
+int store_submit(struct store *s, struct store_write *w, store_done_fn done, void *arg);
+/* Prepare, submit and wait for the commit.  Waits while the queue is full. */
+int store_write_sync(struct store *s, struct batch *b);
+
+/* ---- reads ---- */
+
+/* Append every stored span of the trace to `out`, ordered by start time.
+ * Returns the number of spans (0: unknown trace) or -1. */
+long store_get_trace(struct store *s, const uint8_t trace_id[16], struct batch *out, char *err,
+		     size_t errlen);
+
+enum request_status { REQUEST_OK = 0, REQUEST_ERROR = 1, REQUEST_TIMEOUT = 2 };
+
+/* An entry span: a root span, or a SERVER or CONSUMER span. */
+struct request_row {
+	uint8_t trace_id[16], span_id[8];
+	uint64_t start_ns, duration_ns;
+	uint8_t status; /* enum request_status */
+	const char *service, *endpoint, *env, *version, *department, *intent, *tool;
+};
+
+enum store_order { STORE_NEWEST, STORE_SLOWEST };
+
+/* The filters every query takes; NULL strings and zero bounds mean "any". */
+struct store_query {
+	uint64_t from_ns, to_ns;
+	const char *service, *endpoint, *env, *version, *department, *intent, *tool;
+	int status;                                /* -1 any, else enum request_status */
+	uint64_t min_duration_ns, max_duration_ns; /* max 0: no upper bound */
+	int max_exclusive;                         /* max_duration_ns is exclusive */
+	enum store_order order;
+	unsigned limit;
+};
+
+void store_query_init(struct store_query *q);
+/* Requests matching `q`; rows and their strings live in `a`. */
+int store_search(struct store *s, const struct store_query *q, struct arena *a, struct request_row **rows,
+		 size_t *n, char *err, size_t errlen);
+
+enum dict_kind {
+	DICT_SERVICE = 1,
+	DICT_ENDPOINT,
+	DICT_ENV,
+	DICT_VERSION,
+	DICT_DEPARTMENT,
+	DICT_INTENT,
+	DICT_TOOL,
+	DICT_KINDS
+};
+/* Distinct values of one filter dimension seen in [from_ns, to_ns). */
+int store_values(struct store *s, enum dict_kind kind, uint64_t from_ns, uint64_t to_ns, struct arena *a,
+		 const char ***values, size_t *n, char *err, size_t errlen);
+
+struct store_stats {
+	uint64_t commits, writes, spans, points, failed_writes;
+	uint64_t queue_bytes, queue_writes;
+};
+void store_get_stats(struct store *s, struct store_stats *st);
+
+/* Classify an entry span (shared by the store and analysis). */
+int span_is_entry(const struct span *sp);
+enum request_status span_request_status(const struct span *sp);
+
+#endif

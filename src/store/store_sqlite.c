@@ -1,0 +1,988 @@
+/*
+ * store_sqlite.c - the embedded store: one SQLite file in WAL mode.
+ *
+ * Threads: callers prepare writes in parallel (block encoding and zstd);
+ * one writer thread owns the write connection and commits everything queued
+ * in one transaction with a savepoint per write, so a bad write fails alone
+ * and a good one is all or nothing.  Durability policy: WAL with
+ * synchronous=FULL, i.e. the WAL is fsynced at every commit, and `done` is
+ * called only after that.  Readers borrow connections from a pool.
+ */
+#include "store/store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/hex.h"
+#include "core/log.h"
+#include "core/strmap.h"
+#include "store/block.h"
+#include "store/schema.h"
+
+#define BLOCK_SPANS 4096           /* spans per block, at most (a trace is never split) */
+#define DEFAULT_QUEUE_BYTES (64u << 20)
+#define GROUP_MAX_WRITES 256        /* writes per transaction, at most */
+#define READ_POOL_MAX 16
+
+/* ---- prepared writes ------------------------------------------------- */
+
+struct prepared_block {
+	char *data;
+	size_t len;
+	size_t n_spans;
+	uint64_t t_min, t_max;
+	int64_t *traces; /* distinct trace keys */
+	size_t n_traces;
+};
+
+struct prepared_request {
+	struct request_row row;
+	size_t block; /* index into blocks */
+};
+
+struct store_write {
+	struct batch batch; /* owns the strings the rows point to */
+	struct prepared_block *blocks;
+	size_t n_blocks;
+	struct prepared_request *reqs;
+	size_t n_reqs;
+	size_t bytes; /* queue accounting */
+	store_done_fn done;
+	void *done_arg;
+	struct store_write *next;
+};
+
+static int64_t be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return (int64_t)v;
+}
+
+static void put_be64(uint8_t *p, int64_t sv)
+{
+	uint64_t v = (uint64_t)sv;
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+int span_is_entry(const struct span *sp)
+{
+	return hex_is_zero(sp->parent_span_id, 8) || sp->kind == SPAN_KIND_SERVER ||
+	       sp->kind == SPAN_KIND_CONSUMER;
+}
+
+static int contains_timeout(const char *s)
+{
+	return s && (strcasestr(s, "timeout") || strcasestr(s, "timed out") ||
+		     strcasestr(s, "deadline"));
+}
+
+enum request_status span_request_status(const struct span *sp)
+{
+	if (contains_timeout(attr_str(sp->attrs, sp->n_attrs, "error.type")))
+		return REQUEST_TIMEOUT;
+	if (sp->status != SPAN_STATUS_ERROR)
+		return REQUEST_OK;
+	return contains_timeout(sp->status_message) ? REQUEST_TIMEOUT : REQUEST_ERROR;
+}
+
+/* "GET /users/{id}" from method + route when the span has them, else the name. */
+static const char *endpoint_of(struct arena *a, const struct span *sp)
+{
+	const char *route = attr_str(sp->attrs, sp->n_attrs, "http.route");
+	const char *method = attr_str(sp->attrs, sp->n_attrs, "http.request.method");
+	if (!method)
+		method = attr_str(sp->attrs, sp->n_attrs, "http.method");
+	if (route && method) {
+		size_t lm = strlen(method), lr = strlen(route);
+		char *s = arena_alloc(a, lm + lr + 2);
+		memcpy(s, method, lm);
+		s[lm] = ' ';
+		memcpy(s + lm + 1, route, lr + 1);
+		return s;
+	}
+	return sp->name;
+}
+
+static const char *tool_of(const struct span *sp)
+{
+	const char *t = attr_str(sp->attrs, sp->n_attrs, "gen_ai.tool.name");
+	return t ? t : attr_str(sp->attrs, sp->n_attrs, "tool.name");
+}
+
+static int cmp_trace(const void *pa, const void *pb)
+{
+	const struct span *a = *(const struct span *const *)pa, *b = *(const struct span *const *)pb;
+	int c = memcmp(a->trace_id, b->trace_id, 16);
+	return c ? c : (a->start_ns > b->start_ns) - (a->start_ns < b->start_ns);
+}
+
+/* The tool a request invoked: its own attribute, else the first span of the
+ * same trace in this batch that names one. */
+static const char *request_tool(const struct span **sorted, size_t n, size_t at)
+{
+	const char *t = tool_of(sorted[at]);
+	for (size_t i = at; !t && i < n && !memcmp(sorted[i]->trace_id, sorted[at]->trace_id, 16); i++)
+		t = tool_of(sorted[i]);
+	for (size_t i = at; !t && i-- > 0 && !memcmp(sorted[i]->trace_id, sorted[at]->trace_id, 16);)
+		t = tool_of(sorted[i]);
+	return t;
+}
+
+static void prepare_block(struct store_write *w, const struct span **spans, size_t n)
+{
+	struct prepared_block *pb = &w->blocks[w->n_blocks];
+	struct buf out;
+	buf_init(&out, BUF_NO_LIMIT);
+	memset(pb, 0, sizeof(*pb));
+	pb->n_spans = n;
+	pb->t_min = UINT64_MAX;
+	pb->traces = xmalloc(n * sizeof(*pb->traces));
+	for (size_t i = 0; i < n; i++) {
+		if (spans[i]->start_ns < pb->t_min)
+			pb->t_min = spans[i]->start_ns;
+		if (spans[i]->end_ns > pb->t_max)
+			pb->t_max = spans[i]->end_ns;
+		if (!i || memcmp(spans[i]->trace_id, spans[i - 1]->trace_id, 16))
+			pb->traces[pb->n_traces++] = be64(spans[i]->trace_id);
+		if (span_is_entry(spans[i])) {
+			struct prepared_request *r = &w->reqs[w->n_reqs++];
+			const struct span *sp = spans[i];
+			const struct resource *res = sp->resource;
+			const char *intent = attr_str(sp->attrs, sp->n_attrs, "intent.category");
+			memcpy(r->row.trace_id, sp->trace_id, 16);
+			memcpy(r->row.span_id, sp->span_id, 8);
+			r->row.start_ns = sp->start_ns;
+			r->row.duration_ns = sp->end_ns - sp->start_ns;
+			r->row.status = span_request_status(sp);
+			r->row.service = res->service_name;
+			r->row.endpoint = endpoint_of(&w->batch.arena, sp);
+			r->row.env = res->environment;
+			r->row.version = res->service_version;
+			r->row.department = res->department;
+			r->row.intent = intent ? intent : res->intent;
+			r->row.tool = request_tool(spans, n, i);
+			r->block = w->n_blocks;
+		}
+	}
+	/* block_encode re-sorts; the spans are already in its order */
+	if (block_encode(spans, n, &out) < 0)
+		abort(); /* only an unlimited buffer is used: cannot fail */
+	pb->data = buf_detach(&out, &pb->len);
+	w->bytes += pb->len;
+	w->n_blocks++;
+}
+
+struct store_write *store_prepare(struct batch *b)
+{
+	struct store_write *w = xcalloc(1, sizeof(*w));
+	w->batch = *b;
+	batch_init(b);
+
+	size_t n = w->batch.n_spans;
+	const struct span **sorted = xmalloc((n ? n : 1) * sizeof(*sorted));
+	for (size_t i = 0; i < n; i++)
+		sorted[i] = &w->batch.spans[i];
+	qsort(sorted, n, sizeof(*sorted), cmp_trace);
+
+	w->blocks = xcalloc(n / BLOCK_SPANS + 2 + n / 64, sizeof(*w->blocks));
+	w->reqs = xmalloc((n ? n : 1) * sizeof(*w->reqs));
+	/* Cut blocks at trace boundaries; a trace larger than a block stays whole. */
+	size_t start = 0;
+	for (size_t i = 1; i <= n; i++) {
+		int boundary = i == n || memcmp(sorted[i]->trace_id, sorted[i - 1]->trace_id, 16);
+		if (boundary && (i == n || i - start >= BLOCK_SPANS)) {
+			prepare_block(w, sorted + start, i - start);
+			start = i;
+		}
+	}
+	free(sorted);
+	w->bytes += w->batch.arena.used + w->batch.n_points * sizeof(struct metric_point);
+	return w;
+}
+
+void store_write_free(struct store_write *w)
+{
+	if (!w)
+		return;
+	for (size_t i = 0; i < w->n_blocks; i++) {
+		free(w->blocks[i].data);
+		free(w->blocks[i].traces);
+	}
+	free(w->blocks);
+	free(w->reqs);
+	batch_release(&w->batch);
+	free(w);
+}
+
+size_t store_write_spans(const struct store_write *w)
+{
+	return w->batch.n_spans;
+}
+
+size_t store_write_points(const struct store_write *w)
+{
+	return w->batch.n_points;
+}
+
+/* ---- the store ------------------------------------------------------- */
+
+enum stmt_id {
+	ST_BLOCK,
+	ST_TRACE,
+	ST_REQUEST,
+	ST_DICT_INSERT,
+	ST_DICT_SELECT,
+	ST_SERIES_INSERT,
+	ST_SERIES_SELECT,
+	ST_POINT,
+	ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_BLOCK] = "INSERT INTO blocks(t_min, t_max, n_spans, data) VALUES(?,?,?,?)",
+	[ST_TRACE] = "INSERT OR IGNORE INTO trace_index(trace, block) VALUES(?,?)",
+	[ST_REQUEST] = "INSERT INTO requests(start_ns, duration_ns, trace_hi, trace_lo, span_id, status,"
+		       " service, endpoint, env, version, department, intent, tool, block)"
+		       " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	[ST_DICT_INSERT] = "INSERT OR IGNORE INTO dict(kind, value) VALUES(?,?)",
+	[ST_DICT_SELECT] = "SELECT id FROM dict WHERE kind=? AND value=?",
+	[ST_SERIES_INSERT] = "INSERT OR IGNORE INTO metric_series(service, name, unit, type, attrs)"
+			     " VALUES(?,?,?,?,?)",
+	[ST_SERIES_SELECT] = "SELECT id FROM metric_series WHERE service=? AND name=? AND attrs=?",
+	[ST_POINT] = "INSERT OR REPLACE INTO metric_points(series, time_ns, value, count, sum, bounds,"
+		     " buckets) VALUES(?,?,?,?,?,?,?)",
+};
+
+struct store {
+	char *path;
+	sqlite3 *db; /* the writer's connection */
+	sqlite3_stmt *st[ST_COUNT];
+	struct strmap dict;   /* kind byte + value -> id, writer thread only */
+	struct strmap series; /* service id + name + attrs -> id, writer thread only */
+
+	pthread_mutex_t lock; /* guards the queue and the read pool */
+	pthread_cond_t wake, space;
+	struct store_write *head, *tail;
+	size_t queue_bytes, queue_writes, queue_max;
+	int stopping;
+	pthread_t writer;
+
+	sqlite3 *readers[READ_POOL_MAX];
+	size_t n_readers;
+
+	_Atomic uint64_t commits, writes, spans, points, failed_writes;
+};
+
+static int exec(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		log_error("store: %s: %s", sql, msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int64_t dict_id(struct store *s, enum dict_kind kind, const char *value)
+{
+	if (!value)
+		return 0;
+	size_t len = strlen(value);
+	char stackkey[256];
+	char *key = len + 1 <= sizeof(stackkey) ? stackkey : xmalloc(len + 1);
+	int64_t id = 0;
+	key[0] = (char)kind;
+	memcpy(key + 1, value, len);
+	if (strmap_get(&s->dict, key, len + 1, &id) == 0)
+		goto out;
+	sqlite3_stmt *ins = s->st[ST_DICT_INSERT], *sel = s->st[ST_DICT_SELECT];
+	sqlite3_bind_int(ins, 1, kind);
+	sqlite3_bind_text(ins, 2, value, (int)len, SQLITE_STATIC);
+	int rc = sqlite3_step(ins);
+	sqlite3_reset(ins);
+	if (rc != SQLITE_DONE) {
+		id = -1;
+		goto out;
+	}
+	sqlite3_bind_int(sel, 1, kind);
+	sqlite3_bind_text(sel, 2, value, (int)len, SQLITE_STATIC);
+	id = sqlite3_step(sel) == SQLITE_ROW ? sqlite3_column_int64(sel, 0) : -1;
+	sqlite3_reset(sel);
+	/* Cached only after commit would be exact; a rolled-back id is never
+	 * reused by SQLite within this process run, see write_group(). */
+	if (id > 0)
+		strmap_put(&s->dict, key, len + 1, id);
+out:
+	if (key != stackkey)
+		free(key);
+	return id;
+}
+
+static void bind_dict(struct store *s, sqlite3_stmt *st, int col, enum dict_kind kind, const char *v,
+		      int *failed)
+{
+	int64_t id = dict_id(s, kind, v);
+	if (id < 0)
+		*failed = 1;
+	if (id > 0)
+		sqlite3_bind_int64(st, col, id);
+	else
+		sqlite3_bind_null(st, col);
+}
+
+static int step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Metric attributes as a canonical JSON object: the series key. */
+static void attrs_json(struct buf *b, const struct attr *a, uint32_t n)
+{
+	buf_putc(b, '{');
+	for (uint32_t i = 0; i < n; i++) {
+		if (i)
+			buf_putc(b, ',');
+		buf_put_json_str(b, a[i].key);
+		buf_putc(b, ':');
+		switch (a[i].type) {
+		case ATTR_STRING:
+			buf_put_json_str(b, a[i].v.s);
+			break;
+		case ATTR_JSON:
+			buf_puts(b, a[i].v.s);
+			break;
+		case ATTR_BOOL:
+			buf_puts(b, a[i].v.i ? "true" : "false");
+			break;
+		case ATTR_INT:
+			buf_printf(b, "%lld", (long long)a[i].v.i);
+			break;
+		default:
+			buf_printf(b, "%.17g", a[i].v.d);
+		}
+	}
+	buf_putc(b, '}');
+}
+
+static int64_t series_id(struct store *s, const struct metric_point *p, struct buf *key)
+{
+	int64_t svc = dict_id(s, DICT_SERVICE, p->resource->service_name), id;
+	if (svc < 0)
+		return -1;
+	buf_reset(key);
+	buf_printf(key, "%lld|%s|", (long long)svc, p->name);
+	size_t prefix = key->len;
+	attrs_json(key, p->attrs, p->n_attrs);
+	if (strmap_get(&s->series, key->data, key->len, &id) == 0)
+		return id;
+	const char *attrs = key->data + prefix;
+	sqlite3_stmt *ins = s->st[ST_SERIES_INSERT], *sel = s->st[ST_SERIES_SELECT];
+	sqlite3_bind_int64(ins, 1, svc);
+	sqlite3_bind_text(ins, 2, p->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ins, 3, p->unit ? p->unit : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int(ins, 4, p->type);
+	sqlite3_bind_text(ins, 5, attrs, -1, SQLITE_STATIC);
+	if (step_done(ins) < 0)
+		return -1;
+	sqlite3_bind_int64(sel, 1, svc);
+	sqlite3_bind_text(sel, 2, p->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(sel, 3, attrs, -1, SQLITE_STATIC);
+	id = sqlite3_step(sel) == SQLITE_ROW ? sqlite3_column_int64(sel, 0) : -1;
+	sqlite3_reset(sel);
+	if (id > 0)
+		strmap_put(&s->series, key->data, key->len, id);
+	return id;
+}
+
+static int apply_points(struct store *s, struct store_write *w)
+{
+	struct buf key;
+	int ret = 0;
+	buf_init(&key, BUF_NO_LIMIT);
+	sqlite3_stmt *st = s->st[ST_POINT];
+	for (size_t i = 0; i < w->batch.n_points && !ret; i++) {
+		const struct metric_point *p = &w->batch.points[i];
+		int64_t series = series_id(s, p, &key);
+		if (series < 0) {
+			ret = -1;
+			break;
+		}
+		sqlite3_bind_int64(st, 1, series);
+		sqlite3_bind_int64(st, 2, (int64_t)p->time_ns);
+		if (p->type == METRIC_HISTOGRAM) {
+			sqlite3_bind_int64(st, 4, (int64_t)p->count);
+			sqlite3_bind_double(st, 5, p->sum);
+			sqlite3_bind_blob(st, 6, p->bounds, (int)(p->n_bounds * sizeof(double)), SQLITE_STATIC);
+			sqlite3_bind_blob(st, 7, p->bucket_counts,
+					  (int)((p->n_bounds + 1) * sizeof(uint64_t)), SQLITE_STATIC);
+		} else {
+			sqlite3_bind_double(st, 3, p->value);
+		}
+		ret = step_done(st);
+	}
+	buf_release(&key);
+	return ret;
+}
+
+static int apply_write(struct store *s, struct store_write *w)
+{
+	int failed = 0;
+	int64_t *block_ids = xmalloc((w->n_blocks ? w->n_blocks : 1) * sizeof(*block_ids));
+	for (size_t i = 0; i < w->n_blocks && !failed; i++) {
+		struct prepared_block *pb = &w->blocks[i];
+		sqlite3_stmt *st = s->st[ST_BLOCK];
+		sqlite3_bind_int64(st, 1, (int64_t)pb->t_min);
+		sqlite3_bind_int64(st, 2, (int64_t)pb->t_max);
+		sqlite3_bind_int64(st, 3, (int64_t)pb->n_spans);
+		sqlite3_bind_blob(st, 4, pb->data, (int)pb->len, SQLITE_STATIC);
+		if (step_done(st) < 0) {
+			failed = 1;
+			break;
+		}
+		block_ids[i] = sqlite3_last_insert_rowid(s->db);
+		for (size_t t = 0; t < pb->n_traces && !failed; t++) {
+			sqlite3_bind_int64(s->st[ST_TRACE], 1, pb->traces[t]);
+			sqlite3_bind_int64(s->st[ST_TRACE], 2, block_ids[i]);
+			failed = step_done(s->st[ST_TRACE]) < 0;
+		}
+	}
+	sqlite3_stmt *st = s->st[ST_REQUEST];
+	for (size_t i = 0; i < w->n_reqs && !failed; i++) {
+		const struct request_row *r = &w->reqs[i].row;
+		sqlite3_bind_int64(st, 1, (int64_t)r->start_ns);
+		sqlite3_bind_int64(st, 2, (int64_t)r->duration_ns);
+		sqlite3_bind_int64(st, 3, be64(r->trace_id));
+		sqlite3_bind_int64(st, 4, be64(r->trace_id + 8));
+		sqlite3_bind_int64(st, 5, be64(r->span_id));
+		sqlite3_bind_int(st, 6, r->status);
+		bind_dict(s, st, 7, DICT_SERVICE, r->service, &failed);
+		bind_dict(s, st, 8, DICT_ENDPOINT, r->endpoint ? r->endpoint : "", &failed);
+		bind_dict(s, st, 9, DICT_ENV, r->env, &failed);
+		bind_dict(s, st, 10, DICT_VERSION, r->version, &failed);
+		bind_dict(s, st, 11, DICT_DEPARTMENT, r->department, &failed);
+		bind_dict(s, st, 12, DICT_INTENT, r->intent, &failed);
+		bind_dict(s, st, 13, DICT_TOOL, r->tool, &failed);
+		sqlite3_bind_int64(st, 14, block_ids[w->reqs[i].block]);
+		if (!failed)
+			failed = step_done(st) < 0;
+		else
+			sqlite3_reset(st);
+	}
+	free(block_ids);
+	if (!failed)
+		failed = apply_points(s, w) < 0;
+	return failed ? -1 : 0;
+}
+
+/* Forget cached ids that a rolled-back transaction may have created. */
+static void drop_caches(struct store *s)
+{
+	strmap_release(&s->dict);
+	strmap_release(&s->series);
+}
+
+/* Commit a group of writes in one transaction, each under its own savepoint. */
+static void write_group(struct store *s, struct store_write *group)
+{
+	int *status = NULL;
+	size_t n = 0;
+	for (struct store_write *w = group; w; w = w->next)
+		n++;
+	status = xcalloc(n, sizeof(*status));
+
+	int ok = exec(s->db, "BEGIN IMMEDIATE") == 0;
+	size_t i = 0;
+	for (struct store_write *w = group; w && ok; w = w->next, i++) {
+		exec(s->db, "SAVEPOINT w");
+		status[i] = apply_write(s, w);
+		if (status[i] < 0) {
+			log_error("store: write failed: %s", sqlite3_errmsg(s->db));
+			exec(s->db, "ROLLBACK TO w");
+			drop_caches(s);
+		}
+		exec(s->db, "RELEASE w");
+	}
+	if (ok && exec(s->db, "COMMIT") < 0) {
+		exec(s->db, "ROLLBACK");
+		ok = 0;
+	}
+	if (!ok)
+		drop_caches(s);
+	atomic_fetch_add(&s->commits, 1);
+
+	i = 0;
+	for (struct store_write *w = group, *next; w; w = next, i++) {
+		next = w->next;
+		int st = ok ? status[i] : -1;
+		if (st == 0) {
+			atomic_fetch_add(&s->writes, 1);
+			atomic_fetch_add(&s->spans, w->batch.n_spans);
+			atomic_fetch_add(&s->points, w->batch.n_points);
+		} else {
+			atomic_fetch_add(&s->failed_writes, 1);
+		}
+		if (w->done)
+			w->done(w->done_arg, st);
+		store_write_free(w);
+	}
+	free(status);
+}
+
+static void *writer_main(void *arg)
+{
+	struct store *s = arg;
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		while (!s->head && !s->stopping)
+			pthread_cond_wait(&s->wake, &s->lock);
+		if (!s->head)
+			break; /* stopping and drained */
+		/* take up to GROUP_MAX_WRITES queued writes */
+		struct store_write *group = s->head, *last = group;
+		size_t n = 1, bytes = group->bytes;
+		while (last->next && n < GROUP_MAX_WRITES) {
+			last = last->next;
+			bytes += last->bytes;
+			n++;
+		}
+		s->head = last->next;
+		if (!s->head)
+			s->tail = NULL;
+		last->next = NULL;
+		pthread_mutex_unlock(&s->lock);
+
+		write_group(s, group);
+
+		pthread_mutex_lock(&s->lock);
+		s->queue_bytes -= bytes;
+		s->queue_writes -= n;
+		pthread_cond_broadcast(&s->space);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+int store_submit(struct store *s, struct store_write *w, store_done_fn done, void *arg)
+{
+	pthread_mutex_lock(&s->lock);
+	/* One write larger than the whole queue is still accepted when the queue is empty. */
+	if (s->stopping || (s->queue_writes && s->queue_bytes + w->bytes > s->queue_max)) {
+		pthread_mutex_unlock(&s->lock);
+		return STORE_EBUSY;
+	}
+	w->done = done;
+	w->done_arg = arg;
+	w->next = NULL;
+	if (s->tail)
+		s->tail->next = w;
+	else
+		s->head = w;
+	s->tail = w;
+	s->queue_bytes += w->bytes;
+	s->queue_writes++;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+struct waiter {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int finished, status;
+};
+
+static void wake_waiter(void *arg, int status)
+{
+	struct waiter *wt = arg;
+	pthread_mutex_lock(&wt->lock);
+	wt->finished = 1;
+	wt->status = status;
+	pthread_cond_signal(&wt->cond);
+	pthread_mutex_unlock(&wt->lock);
+}
+
+int store_write_sync(struct store *s, struct batch *b)
+{
+	struct waiter wt = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+	struct store_write *w = store_prepare(b);
+	while (store_submit(s, w, wake_waiter, &wt) == STORE_EBUSY) {
+		pthread_mutex_lock(&s->lock);
+		if (s->stopping) {
+			pthread_mutex_unlock(&s->lock);
+			store_write_free(w);
+			return -1;
+		}
+		pthread_cond_wait(&s->space, &s->lock);
+		pthread_mutex_unlock(&s->lock);
+	}
+	pthread_mutex_lock(&wt.lock);
+	while (!wt.finished)
+		pthread_cond_wait(&wt.cond, &wt.lock);
+	pthread_mutex_unlock(&wt.lock);
+	return wt.status;
+}
+
+static int open_db(const char *path, int readonly, sqlite3 **out, char *err, size_t errlen)
+{
+	int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	if (sqlite3_open_v2(path, out, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		errf(err, errlen, "cannot open %s: %s", path, *out ? sqlite3_errmsg(*out) : "out of memory");
+		sqlite3_close(*out);
+		*out = NULL;
+		return -1;
+	}
+	sqlite3_busy_timeout(*out, 10000);
+	return 0;
+}
+
+int store_open(struct store **out, const struct store_options *o, char *err, size_t errlen)
+{
+	struct store *s = xcalloc(1, sizeof(*s));
+	struct buf path;
+	buf_init(&path, 4096);
+	if (mkdir(o->dir, 0755) < 0 && errno != EEXIST) {
+		errf(err, errlen, "cannot create data directory %s: %s", o->dir, strerror(errno));
+		goto fail;
+	}
+	if (buf_printf(&path, "%s/hotpath.db", o->dir) < 0) {
+		errf(err, errlen, "data directory path too long");
+		goto fail;
+	}
+	s->path = buf_detach(&path, NULL);
+	if (open_db(s->path, 0, &s->db, err, errlen) < 0)
+		goto fail;
+	if (exec(s->db, "PRAGMA journal_mode=WAL") < 0 || exec(s->db, "PRAGMA synchronous=FULL") < 0 ||
+	    exec(s->db, "PRAGMA foreign_keys=OFF") < 0 || exec(s->db, "PRAGMA cache_size=-16000") < 0) {
+		errf(err, errlen, "cannot configure %s: %s", s->path, sqlite3_errmsg(s->db));
+		goto fail;
+	}
+	if (schema_migrate(s->db, err, errlen) < 0)
+		goto fail;
+	for (int i = 0; i < ST_COUNT; i++)
+		if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
+		    SQLITE_OK) {
+			errf(err, errlen, "cannot prepare statement: %s", sqlite3_errmsg(s->db));
+			goto fail;
+		}
+	strmap_init(&s->dict);
+	strmap_init(&s->series);
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->wake, NULL);
+	pthread_cond_init(&s->space, NULL);
+	s->queue_max = o->queue_max_bytes ? o->queue_max_bytes : DEFAULT_QUEUE_BYTES;
+	if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
+		errf(err, errlen, "cannot start the writer thread");
+		goto fail;
+	}
+	log_info("store: %s (schema %d, WAL, synchronous=FULL)", s->path, schema_version_latest());
+	*out = s;
+	return 0;
+fail:
+	buf_release(&path);
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(s->st[i]);
+	sqlite3_close(s->db);
+	free(s->path);
+	free(s);
+	return -1;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stopping = 1;
+	pthread_cond_broadcast(&s->wake);
+	pthread_cond_broadcast(&s->space);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->writer, NULL);
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(s->st[i]);
+	exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)");
+	for (size_t i = 0; i < s->n_readers; i++)
+		sqlite3_close(s->readers[i]);
+	sqlite3_close(s->db);
+	strmap_release(&s->dict);
+	strmap_release(&s->series);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->wake);
+	pthread_cond_destroy(&s->space);
+	free(s->path);
+	free(s);
+}
+
+void store_get_stats(struct store *s, struct store_stats *st)
+{
+	st->commits = atomic_load(&s->commits);
+	st->writes = atomic_load(&s->writes);
+	st->spans = atomic_load(&s->spans);
+	st->points = atomic_load(&s->points);
+	st->failed_writes = atomic_load(&s->failed_writes);
+	pthread_mutex_lock(&s->lock);
+	st->queue_bytes = s->queue_bytes;
+	st->queue_writes = s->queue_writes;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- reads ----------------------------------------------------------- */
+
+static sqlite3 *reader_get(struct store *s, char *err, size_t errlen)
+{
+	sqlite3 *db = NULL;
+	pthread_mutex_lock(&s->lock);
+	if (s->n_readers)
+		db = s->readers[--s->n_readers];
+	pthread_mutex_unlock(&s->lock);
+	if (!db && open_db(s->path, 1, &db, err, errlen) < 0)
+		return NULL;
+	return db;
+}
+
+static void reader_put(struct store *s, sqlite3 *db)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->n_readers < READ_POOL_MAX) {
+		s->readers[s->n_readers++] = db;
+		db = NULL;
+	}
+	pthread_mutex_unlock(&s->lock);
+	sqlite3_close(db);
+}
+
+static int cmp_start(const void *pa, const void *pb)
+{
+	const struct span *a = pa, *b = pb;
+	return (a->start_ns > b->start_ns) - (a->start_ns < b->start_ns);
+}
+
+long store_get_trace(struct store *s, const uint8_t trace_id[16], struct batch *out, char *err,
+		     size_t errlen)
+{
+	sqlite3 *db = reader_get(s, err, errlen);
+	sqlite3_stmt *st = NULL;
+	long total = 0;
+	size_t first = out->n_spans;
+	if (!db)
+		return -1;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT b.data FROM trace_index t JOIN blocks b ON b.id = t.block"
+			       " WHERE t.trace = ? ORDER BY t.block",
+			       -1, &st, NULL) != SQLITE_OK) {
+		total = errf(err, errlen, "trace lookup: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, be64(trace_id));
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		long n = block_decode(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
+				      trace_id, out, err, errlen);
+		if (n < 0) {
+			total = -1;
+			goto out;
+		}
+		total += n;
+	}
+	if (rc != SQLITE_DONE)
+		total = errf(err, errlen, "trace lookup: %s", sqlite3_errmsg(db));
+	else if (out->n_spans > first)
+		qsort(out->spans + first, out->n_spans - first, sizeof(*out->spans), cmp_start);
+out:
+	sqlite3_finalize(st);
+	reader_put(s, db);
+	return total;
+}
+
+void store_query_init(struct store_query *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->status = -1;
+	q->limit = 50;
+	q->order = STORE_NEWEST;
+}
+
+/* Bind values collected while building a query. */
+struct binds {
+	int n;
+	struct {
+		int is_text;
+		const char *text;
+		int64_t num;
+	} v[32];
+};
+
+static void add_text(struct buf *sql, struct binds *bd, const char *column, enum dict_kind kind,
+		     const char *value)
+{
+	if (!value)
+		return;
+	buf_printf(sql, " AND r.%s = (SELECT id FROM dict WHERE kind = %d AND value = ?)", column, kind);
+	bd->v[bd->n].is_text = 1;
+	bd->v[bd->n++].text = value;
+}
+
+static void add_num(struct buf *sql, struct binds *bd, const char *cond, int64_t v)
+{
+	buf_printf(sql, " AND %s ?", cond);
+	bd->v[bd->n].is_text = 0;
+	bd->v[bd->n++].num = v;
+}
+
+static void where_clause(struct buf *sql, struct binds *bd, const struct store_query *q)
+{
+	buf_puts(sql, " WHERE 1");
+	if (q->to_ns)
+		add_num(sql, bd, "r.start_ns <", (int64_t)q->to_ns);
+	if (q->from_ns)
+		add_num(sql, bd, "r.start_ns >=", (int64_t)q->from_ns);
+	add_text(sql, bd, "service", DICT_SERVICE, q->service);
+	add_text(sql, bd, "endpoint", DICT_ENDPOINT, q->endpoint);
+	add_text(sql, bd, "env", DICT_ENV, q->env);
+	add_text(sql, bd, "version", DICT_VERSION, q->version);
+	add_text(sql, bd, "department", DICT_DEPARTMENT, q->department);
+	add_text(sql, bd, "intent", DICT_INTENT, q->intent);
+	add_text(sql, bd, "tool", DICT_TOOL, q->tool);
+	if (q->status >= 0)
+		add_num(sql, bd, "r.status =", q->status);
+	if (q->min_duration_ns)
+		add_num(sql, bd, "r.duration_ns >=", (int64_t)q->min_duration_ns);
+	if (q->max_duration_ns)
+		add_num(sql, bd, q->max_exclusive ? "r.duration_ns <" : "r.duration_ns <=",
+			(int64_t)q->max_duration_ns);
+}
+
+static void bind_all(sqlite3_stmt *st, const struct binds *bd)
+{
+	for (int i = 0; i < bd->n; i++) {
+		if (bd->v[i].is_text)
+			sqlite3_bind_text(st, i + 1, bd->v[i].text, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_int64(st, i + 1, bd->v[i].num);
+	}
+}
+
+static const char *col_text(struct arena *a, sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	return t ? arena_strndup(a, (const char *)t, (size_t)sqlite3_column_bytes(st, col)) : NULL;
+}
+
+int store_search(struct store *s, const struct store_query *q, struct arena *a, struct request_row **rows,
+		 size_t *n, char *err, size_t errlen)
+{
+	struct buf sql;
+	struct binds bd = { 0 };
+	sqlite3_stmt *st = NULL;
+	int ret = -1;
+	sqlite3 *db = reader_get(s, err, errlen);
+	*rows = NULL;
+	*n = 0;
+	if (!db)
+		return -1;
+	buf_init(&sql, BUF_NO_LIMIT);
+	buf_puts(&sql, "SELECT r.start_ns, r.duration_ns, r.trace_hi, r.trace_lo, r.span_id, r.status");
+	static const char *const cols[] = { "service", "endpoint", "env", "version", "department", "intent",
+					    "tool" };
+	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+		buf_printf(&sql, ", (SELECT value FROM dict WHERE id = r.%s)", cols[i]);
+	buf_puts(&sql, " FROM requests r");
+	where_clause(&sql, &bd, q);
+	buf_printf(&sql, " ORDER BY %s LIMIT %u",
+		   q->order == STORE_SLOWEST ? "r.duration_ns DESC" : "r.start_ns DESC", q->limit);
+	if (sqlite3_prepare_v2(db, sql.data, -1, &st, NULL) != SQLITE_OK) {
+		errf(err, errlen, "search: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	bind_all(st, &bd);
+	size_t cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*rows = arena_grow(a, *rows, &cap, *n + 1, sizeof(**rows));
+		struct request_row *r = &(*rows)[(*n)++];
+		memset(r, 0, sizeof(*r));
+		r->start_ns = (uint64_t)sqlite3_column_int64(st, 0);
+		r->duration_ns = (uint64_t)sqlite3_column_int64(st, 1);
+		put_be64(r->trace_id, sqlite3_column_int64(st, 2));
+		put_be64(r->trace_id + 8, sqlite3_column_int64(st, 3));
+		put_be64(r->span_id, sqlite3_column_int64(st, 4));
+		r->status = (uint8_t)sqlite3_column_int(st, 5);
+		r->service = col_text(a, st, 6);
+		r->endpoint = col_text(a, st, 7);
+		r->env = col_text(a, st, 8);
+		r->version = col_text(a, st, 9);
+		r->department = col_text(a, st, 10);
+		r->intent = col_text(a, st, 11);
+		r->tool = col_text(a, st, 12);
+	}
+	if (rc != SQLITE_DONE) {
+		errf(err, errlen, "search: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	buf_release(&sql);
+	reader_put(s, db);
+	return ret;
+}
+
+int store_values(struct store *s, enum dict_kind kind, uint64_t from_ns, uint64_t to_ns, struct arena *a,
+		 const char ***values, size_t *n, char *err, size_t errlen)
+{
+	static const char *const cols[DICT_KINDS] = {
+		[DICT_SERVICE] = "service", [DICT_ENDPOINT] = "endpoint", [DICT_ENV] = "env",
+		[DICT_VERSION] = "version", [DICT_DEPARTMENT] = "department", [DICT_INTENT] = "intent",
+		[DICT_TOOL] = "tool",
+	};
+	sqlite3_stmt *st = NULL;
+	struct buf sql;
+	int ret = -1;
+	*values = NULL;
+	*n = 0;
+	if (kind <= 0 || kind >= DICT_KINDS)
+		return errf(err, errlen, "unknown dimension");
+	sqlite3 *db = reader_get(s, err, errlen);
+	if (!db)
+		return -1;
+	buf_init(&sql, BUF_NO_LIMIT);
+	buf_printf(&sql,
+		   "SELECT value FROM dict WHERE kind = %d AND id IN (SELECT DISTINCT %s FROM requests"
+		   " WHERE start_ns >= ? AND start_ns < ?) ORDER BY value LIMIT 1000",
+		   kind, cols[kind]);
+	if (sqlite3_prepare_v2(db, sql.data, -1, &st, NULL) != SQLITE_OK) {
+		errf(err, errlen, "values: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, (int64_t)from_ns);
+	sqlite3_bind_int64(st, 2, to_ns ? (int64_t)to_ns : INT64_MAX);
+	size_t cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*values = arena_grow(a, *values, &cap, *n + 1, sizeof(**values));
+		(*values)[(*n)++] = col_text(a, st, 0);
+	}
+	if (rc != SQLITE_DONE) {
+		errf(err, errlen, "values: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	buf_release(&sql);
+	reader_put(s, db);
+	return ret;
+}

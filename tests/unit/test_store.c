@@ -1,0 +1,300 @@
+/*
+ * test_store.c - the span block codec and the SQLite store: round trips,
+ * corrupt blocks, group commit from several threads, search filters,
+ * reopen (durability of committed writes) and schema versioning.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/hex.h"
+#include "store/block.h"
+#include "store/store.h"
+#include "tap.h"
+
+static struct resource *make_resource(struct batch *b, const char *service, const char *env)
+{
+	struct resource *r = arena_zalloc(&b->arena, sizeof(*r));
+	r->n_attrs = 3;
+	r->attrs = arena_zalloc(&b->arena, 3 * sizeof(struct attr));
+	r->attrs[0] = (struct attr){ .key = "service.name", .type = ATTR_STRING, .v.s = service };
+	r->attrs[1] = (struct attr){ .key = "deployment.environment.name", .type = ATTR_STRING, .v.s = env };
+	r->attrs[2] = (struct attr){ .key = "service.version", .type = ATTR_STRING, .v.s = "1.2.3" };
+	resource_derive(r);
+	return r;
+}
+
+/* A trace of `n` spans: a SERVER root and children; trace id from `seed`. */
+static void add_trace(struct batch *b, const struct resource *r, uint32_t seed, int n, uint64_t start,
+		      uint64_t root_ms, int error)
+{
+	for (int i = 0; i < n; i++) {
+		struct span *s = batch_add_span(b);
+		memset(s->trace_id, 0, 16);
+		memcpy(s->trace_id, &seed, 4);
+		s->trace_id[15] = 1;
+		s->span_id[0] = (uint8_t)(i + 1);
+		s->span_id[7] = (uint8_t)seed;
+		if (i) {
+			s->parent_span_id[0] = 1;
+			s->parent_span_id[7] = (uint8_t)seed;
+		}
+		s->name = i ? "SELECT orders" : "GET /api/orders";
+		s->kind = i ? SPAN_KIND_CLIENT : SPAN_KIND_SERVER;
+		s->status = (!i && error) ? SPAN_STATUS_ERROR : SPAN_STATUS_UNSET;
+		s->status_message = (!i && error) ? "boom" : NULL;
+		s->start_ns = start + (uint64_t)i * 1000;
+		s->end_ns = i ? s->start_ns + 500 : start + root_ms * 1000000;
+		s->resource = r;
+		s->scope_name = "test";
+		s->n_attrs = 4;
+		s->attrs = arena_zalloc(&b->arena, 4 * sizeof(struct attr));
+		s->attrs[0] = (struct attr){ .key = "http.route", .type = ATTR_STRING, .v.s = "/api/orders" };
+		s->attrs[1] = (struct attr){ .key = "http.request.method", .type = ATTR_STRING, .v.s = "GET" };
+		s->attrs[2] = (struct attr){ .key = "n", .type = ATTR_INT, .v.i = -42 - i };
+		s->attrs[3] = (struct attr){ .key = "ratio", .type = ATTR_DOUBLE, .v.d = 0.25 * i };
+		if (i == 1) {
+			s->n_events = 1;
+			s->events = arena_zalloc(&b->arena, sizeof(struct span_event));
+			s->events[0].time_ns = s->start_ns + 7;
+			s->events[0].name = "exception";
+		}
+	}
+}
+
+static int spans_equal(const struct span *a, const struct span *b)
+{
+	if (memcmp(a->trace_id, b->trace_id, 16) || memcmp(a->span_id, b->span_id, 8) ||
+	    memcmp(a->parent_span_id, b->parent_span_id, 8) || strcmp(a->name, b->name) ||
+	    a->kind != b->kind || a->status != b->status || a->start_ns != b->start_ns ||
+	    a->end_ns != b->end_ns || a->n_attrs != b->n_attrs || a->n_events != b->n_events ||
+	    strcmp(a->resource->service_name, b->resource->service_name))
+		return 0;
+	if (!a->status_message != !b->status_message ||
+	    (a->status_message && strcmp(a->status_message, b->status_message)))
+		return 0;
+	for (uint32_t i = 0; i < a->n_attrs; i++) {
+		const struct attr *x = &a->attrs[i], *y = &b->attrs[i];
+		if (strcmp(x->key, y->key) || x->type != y->type)
+			return 0;
+		if (x->type == ATTR_STRING ? strcmp(x->v.s, y->v.s) != 0
+					   : memcmp(&x->v, &y->v, sizeof(x->v)) != 0)
+			return 0;
+	}
+	for (uint32_t i = 0; i < a->n_events; i++)
+		if (a->events[i].time_ns != b->events[i].time_ns || strcmp(a->events[i].name, b->events[i].name))
+			return 0;
+	return 1;
+}
+
+static void test_block_roundtrip(void)
+{
+	struct batch in, out;
+	struct buf enc;
+	char err[256];
+	batch_init(&in);
+	batch_init(&out);
+	buf_init(&enc, BUF_NO_LIMIT);
+	struct resource *r1 = make_resource(&in, "orders", "production");
+	struct resource *r2 = make_resource(&in, "billing", "staging");
+	add_trace(&in, r1, 7, 5, 1700000000000000000ull, 120, 1);
+	add_trace(&in, r2, 3, 3, 1700000000500000000ull, 30, 0);
+	const struct span **ptrs = malloc(in.n_spans * sizeof(*ptrs));
+	for (size_t i = 0; i < in.n_spans; i++)
+		ptrs[i] = &in.spans[i];
+	ok(block_encode(ptrs, in.n_spans, &enc) == 0, "block_encode succeeds");
+	long n = block_decode(enc.data, enc.len, NULL, &out, err, sizeof(err));
+	is_int(n, 8, "all spans decode");
+	int same = n == 8;
+	for (long i = 0; i < n && same; i++)
+		same = spans_equal(ptrs[i], &out.spans[i]);
+	ok(same, "decoded spans equal the encoded ones, field by field");
+
+	/* only one trace */
+	batch_release(&out);
+	batch_init(&out);
+	n = block_decode(enc.data, enc.len, in.spans[0].trace_id, &out, err, sizeof(err));
+	is_int(n, 5, "filtering by trace id keeps that trace's spans");
+	ok(n == 5 && !memcmp(out.spans[4].trace_id, in.spans[0].trace_id, 16), "kept spans have the trace id");
+	is_str(n ? out.spans[0].resource->environment : NULL, "production", "resource attributes survive");
+
+	/* corruption is detected, never crashes */
+	int detected = 0;
+	for (size_t cut = 1; cut < enc.len; cut += 7) {
+		struct batch tmp;
+		batch_init(&tmp);
+		if (block_decode(enc.data, cut, NULL, &tmp, err, sizeof(err)) < 0)
+			detected++;
+		batch_release(&tmp);
+	}
+	ok(detected == (int)((enc.len - 2) / 7 + 1), "every truncated block is rejected (%d)", detected);
+	enc.data[enc.len / 2] ^= 0x5a;
+	batch_release(&out);
+	batch_init(&out);
+	n = block_decode(enc.data, enc.len, NULL, &out, err, sizeof(err));
+	ok(n < 0 || n == 8, "a flipped byte gives an error or a parse, not a crash (%ld)", n);
+	free(ptrs);
+	buf_release(&enc);
+	batch_release(&in);
+	batch_release(&out);
+}
+
+static char tmpdir[64];
+
+static struct store *open_store(void)
+{
+	struct store *s = NULL;
+	char err[256];
+	struct store_options o = { .dir = tmpdir };
+	if (store_open(&s, &o, err, sizeof(err)) < 0)
+		printf("# store_open: %s\n", err);
+	return s;
+}
+
+struct writer_arg {
+	struct store *s;
+	int id, failures;
+};
+
+#define THREADS 4
+#define WRITES 25
+
+static void *writer(void *p)
+{
+	struct writer_arg *a = p;
+	for (int i = 0; i < WRITES; i++) {
+		struct batch b;
+		batch_init(&b);
+		struct resource *r = make_resource(&b, a->id % 2 ? "orders" : "billing", "production");
+		add_trace(&b, r, (uint32_t)(1000 + a->id * 100 + i), 4, 1700000000000000000ull + (uint64_t)i * 1000000000ull,
+			  (uint64_t)(10 + i), i % 5 == 0);
+		if (store_write_sync(a->s, &b) != 0)
+			a->failures++;
+		batch_release(&b);
+	}
+	return NULL;
+}
+
+static void test_store(void)
+{
+	char err[256];
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/hotpath-test-store-XXXXXX");
+	ok(mkdtemp(tmpdir) != NULL, "temp dir");
+	struct store *s = open_store();
+	ok(s != NULL, "store opens on a new directory");
+	if (!s)
+		return;
+
+	pthread_t th[THREADS];
+	struct writer_arg args[THREADS];
+	for (int t = 0; t < THREADS; t++) {
+		args[t] = (struct writer_arg){ s, t, 0 };
+		pthread_create(&th[t], NULL, writer, &args[t]);
+	}
+	int failures = 0;
+	for (int t = 0; t < THREADS; t++) {
+		pthread_join(th[t], NULL);
+		failures += args[t].failures;
+	}
+	is_int(failures, 0, "concurrent synchronous writes all commit");
+	struct store_stats st;
+	store_get_stats(s, &st);
+	is_int(st.writes, THREADS * WRITES, "every write counted");
+	is_int(st.spans, THREADS * WRITES * 4, "every span counted");
+	ok(st.commits <= st.writes, "group commit: %llu commits for %llu writes",
+	   (unsigned long long)st.commits, (unsigned long long)st.writes);
+
+	struct store_query q;
+	struct arena a;
+	struct request_row *rows;
+	size_t n;
+	arena_init(&a);
+	store_query_init(&q);
+	q.limit = 1000;
+	ok(store_search(s, &q, &a, &rows, &n, err, sizeof(err)) == 0, "search");
+	is_int(n, THREADS * WRITES, "one request row per trace (root spans only)");
+	ok(n && rows[0].endpoint && !strcmp(rows[0].endpoint, "GET /api/orders"), "endpoint is METHOD route");
+
+	q.service = "orders";
+	store_search(s, &q, &a, &rows, &n, err, sizeof(err));
+	is_int(n, THREADS / 2 * WRITES, "filter by service");
+	int all_orders = 1;
+	for (size_t i = 0; i < n; i++)
+		all_orders &= !strcmp(rows[i].service, "orders");
+	ok(all_orders, "every row has that service");
+
+	q.service = NULL;
+	q.status = REQUEST_ERROR;
+	store_search(s, &q, &a, &rows, &n, err, sizeof(err));
+	is_int(n, THREADS * 5, "filter by error status");
+
+	q.status = -1;
+	q.order = STORE_SLOWEST;
+	q.limit = 3;
+	store_search(s, &q, &a, &rows, &n, err, sizeof(err));
+	ok(n == 3 && rows[0].duration_ns >= rows[1].duration_ns && rows[1].duration_ns >= rows[2].duration_ns,
+	   "slowest first");
+	is_int(n ? rows[0].duration_ns : 0, (10 + WRITES - 1) * 1000000ull, "the slowest is the longest written");
+
+	q.order = STORE_NEWEST;
+	q.limit = 1000;
+	q.min_duration_ns = 20 * 1000000ull;
+	q.max_duration_ns = 30 * 1000000ull;
+	q.max_exclusive = 1;
+	store_search(s, &q, &a, &rows, &n, err, sizeof(err));
+	is_int(n, THREADS * 10, "duration range [20 ms, 30 ms)");
+
+	q.min_duration_ns = q.max_duration_ns = 0;
+	q.from_ns = 1700000000000000000ull + 10 * 1000000000ull;
+	q.to_ns = 1700000000000000000ull + 20 * 1000000000ull;
+	store_search(s, &q, &a, &rows, &n, err, sizeof(err));
+	is_int(n, THREADS * 10, "time range");
+
+	const char **values;
+	store_values(s, DICT_SERVICE, 0, 0, &a, &values, &n, err, sizeof(err));
+	ok(n == 2 && !strcmp(values[0], "billing") && !strcmp(values[1], "orders"), "service values");
+
+	/* reopen: everything committed is there */
+	store_close(s);
+	s = open_store();
+	ok(s != NULL, "store reopens");
+	if (!s)
+		return;
+	uint8_t id[16] = { 0 };
+	uint32_t seed = 1000 + 3 * 100 + 7;
+	memcpy(id, &seed, 4);
+	id[15] = 1;
+	struct batch b;
+	batch_init(&b);
+	long got = store_get_trace(s, id, &b, err, sizeof(err));
+	is_int(got, 4, "trace by id after reopen: all spans");
+	ok(got == 4 && b.spans[0].start_ns <= b.spans[1].start_ns, "spans ordered by start time");
+	ok(got == 4 && hex_is_zero(b.spans[0].parent_span_id, 8), "the root comes first");
+	batch_release(&b);
+	id[15] = 2;
+	batch_init(&b);
+	is_int(store_get_trace(s, id, &b, err, sizeof(err)), 0, "an unknown trace has no spans");
+	batch_release(&b);
+	arena_release(&a);
+	store_close(s);
+
+	/* a database from the future is refused */
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "sqlite3 %s/hotpath.db 'PRAGMA user_version=999'", tmpdir);
+	if (system(cmd) == 0) {
+		s = open_store();
+		ok(s == NULL, "a newer schema version is refused");
+		store_close(s);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", tmpdir);
+}
+
+int main(void)
+{
+	test_block_roundtrip();
+	test_store();
+	return tap_done();
+}
