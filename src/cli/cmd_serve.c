@@ -4,6 +4,7 @@
  * (in-flight batches are committed and answered, then exit 0).
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -59,6 +60,12 @@ int cmd_serve(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+
+	/* Request bodies and span blocks are often larger than glibc's mmap
+	 * threshold; mapping and unmapping them per request costs page faults.
+	 * Keep them in the heap instead. */
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, 128 << 20);
 
 	/* Signals go to this thread only, through sigwait(). */
 	sigset_t sigs;

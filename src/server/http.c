@@ -178,10 +178,13 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 		}
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl && strtoull(cl, NULL, 10) > srv->opt.max_body) {
+		unsigned long long content_length = cl ? strtoull(cl, NULL, 10) : 0;
+		if (content_length > srv->opt.max_body) {
 			req->body_too_large = 1;
 			return run_handler(req);
 		}
+		if (content_length)
+			buf_reserve(&req->body, (size_t)content_length); /* one allocation, no copies */
 		req->state = ST_BODY;
 		return MHD_YES;
 	}

@@ -1,0 +1,343 @@
+// app.js - the shell of the Performance tab: navigation between views, the
+// filter bar, and the router that turns the URL into a mounted view.
+//
+// A view is { id, label, mount(el, ctx) } where mount fills `el` and may
+// return a cleanup function (timers, listeners).  ctx gives the view:
+//   state      the URL state (lib/state.js)
+//   filters    the filter values to query the API with (defaults applied)
+//   options    the answer of /api/v1/filters, or null
+//   signal     aborted when the view is unmounted
+//   navigate(patch, {replace})   change the URL state and re-render
+//   setUrl(patch)                change the URL without re-rendering
+// While `trace` is set in the URL the trace view is shown whatever the view,
+// so any view can open a trace by navigating to {trace: id}.
+
+import { h, clear, errorBox } from './lib/dom.js';
+import { apiGet, isAbort } from './lib/api.js';
+import {
+  RANGES, DEFAULT_RANGE, readState, queryOf, patchState, effectiveFilters, compareVersions,
+} from './lib/state.js';
+import { TIERS } from './lib/format.js';
+import { mountTraces } from './views/traces.js';
+import { mountTrace } from './views/trace.js';
+import { placeholder } from './views/placeholder.js';
+
+const VIEWS = [
+  {
+    id: 'overview', label: 'Overview', mount: placeholder('Overview', 'The fleet view: how fast, how reliable and how busy everything is.', [
+      'Latency KPIs: P50, P95 and P99 per environment with the SLO threshold (4.1)',
+      'Error rate by error type with error-budget burn (4.2)',
+      'Throughput with capacity and peak hours (4.3)',
+      'Latency percentile heatmap over time (4.6)',
+      'Environment parity: dev vs staging vs production (4.7)',
+      'Version performance benchmark and regression timeline (4.8, 4.14)',
+      'Request latency distribution with percentile markers (4.13)',
+    ]),
+  },
+  { id: 'traces', label: 'Traces', mount: mountTraces },
+  {
+    id: 'flame', label: 'Flame graphs', mount: placeholder('Flame graphs', 'Where the time of requests goes, as flame graphs.', [
+      'Per-request and aggregated flame graphs, critical path',
+      'Differential flame graphs: two requests, two versions, two time ranges',
+      'CPU profile flame graphs (folded stacks, perf, pprof)',
+      'Latency breakdown by execution phase (4.15)',
+    ]),
+  },
+  {
+    id: 'slow', label: 'Slow requests', mount: placeholder('Slow requests', 'Which requests are slow, since when, and what they have in common.', [
+      'Slow requests table with latency by phase and root-cause category (4.4)',
+      'Thresholds per operation type, slowness ratio, resource snapshot',
+      'Grouping by endpoint and tool, trends, spike alerts',
+      'Trigger performance profiling (A4.2)',
+    ]),
+  },
+  {
+    id: 'bottlenecks', label: 'Bottlenecks', mount: placeholder('Bottlenecks', 'The slowest components ranked by their impact.', [
+      'Agent performance comparison: P95 per agent, SLO colour, 7-day trend (4.5)',
+      'Dependency latency waterfall per agent (4.9)',
+      'Error pattern analysis (4.12)',
+      'N+1 queries, sequential calls, pool exhaustion, retry storms',
+    ]),
+  },
+  {
+    id: 'recommendations', label: 'Recommendations', mount: placeholder('Recommendations', 'What to change, and how much it will help.', [
+      'Each recommendation with evidence, estimated improvement and priority',
+      'Tracked status: open, applied, dismissed, verified',
+      'Optimize configuration and enable caching (A4.5, A4.7)',
+    ]),
+  },
+  {
+    id: 'resources', label: 'Resources', mount: placeholder('Resources', 'CPU, memory, connection pools and DB time over the day.', [
+      'Resource heatmaps over time and by time of day',
+      'Throughput capacity planner with forecast (4.11)',
+      'Correlation of resource use with slowness',
+    ]),
+  },
+  {
+    id: 'slos', label: 'SLOs', mount: placeholder('SLOs', 'Are we meeting our objectives, and how fast is the budget burning?', [
+      'SLO compliance tracker with error budget remaining (4.10)',
+      'Set latency SLO, create performance alert, set team budget (A4.1, A4.3, A4.10)',
+      'Multiwindow, multi-burn-rate alerts with acknowledgement',
+    ]),
+  },
+];
+const DEFAULT_VIEW = 'traces';
+
+const FILTER_LABELS = {
+  env: 'Environment', department: 'Department', version: 'Version', intent: 'Intent',
+  service: 'Service', endpoint: 'Endpoint', tool: 'Tool',
+};
+// filter key -> key of the /api/v1/filters answer
+const OPTION_LISTS = {
+  env: 'envs', department: 'departments', version: 'versions', intent: 'intents',
+  service: 'services', endpoint: 'endpoints', tool: 'tools',
+};
+
+const els = {};
+let current = { cleanup: null, ctrl: null };
+let filterOptions = { range: null, data: null, error: null, pending: null, at: 0 };
+
+function viewById(id) {
+  return VIEWS.find((v) => v.id === id) || VIEWS.find((v) => v.id === DEFAULT_VIEW);
+}
+
+// --- navigation -----------------------------------------------------------
+
+function navigate(patch, { replace = false } = {}) {
+  const next = patchState(readState(), patch);
+  const url = `${window.location.pathname}${queryOf(next)}`;
+  if (url !== `${window.location.pathname}${window.location.search}`) {
+    if (replace) window.history.replaceState(null, '', url);
+    else window.history.pushState(null, '', url);
+  }
+  render();
+}
+
+function setUrl(patch) {
+  const next = patchState(readState(), patch);
+  window.history.replaceState(null, '', `${window.location.pathname}${queryOf(next)}`);
+}
+
+function renderNav(state) {
+  const active = viewById(state.view).id;
+  clear(els.nav);
+  const list = h('ul', null);
+  for (const v of VIEWS) {
+    const built = v.id === 'traces';
+    const href = queryOf(patchState(state, { view: v.id === DEFAULT_VIEW ? '' : v.id, trace: '', span: '' }));
+    const link = h('a', {
+      href: `${window.location.pathname}${href}`,
+      class: `nav-link${v.id === active ? ' is-active' : ''}`,
+      'aria-current': v.id === active ? 'page' : null,
+      onclick: (ev) => {
+        if (ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
+        ev.preventDefault();
+        navigate({ view: v.id === DEFAULT_VIEW ? '' : v.id, trace: '', span: '' });
+      },
+    }, h('span', { class: 'nav-label' }, v.label),
+    built ? null : [h('span', { class: 'nav-soon', 'aria-hidden': 'true' }, 'soon'),
+      h('span', { class: 'sr-only' }, ' (not yet available)')]);
+    list.append(h('li', null, link));
+  }
+  els.nav.append(list);
+}
+
+// --- filter bar ------------------------------------------------------------
+
+// The values of the filters for a time range, shared by the renders that
+// need them and kept for a minute (new services show up after that).  A
+// failure is shown, never fatal, and retried by the next render.
+const OPTIONS_TTL_MS = 60000;
+
+function loadFilterOptions(range) {
+  const fresh = Date.now() - filterOptions.at < OPTIONS_TTL_MS;
+  if (filterOptions.range === range && filterOptions.data && fresh) return Promise.resolve(filterOptions);
+  if (filterOptions.range === range && filterOptions.pending) return filterOptions.pending;
+  const entry = { range, data: null, error: null, pending: null, at: Date.now() };
+  entry.pending = apiGet('/api/v1/filters', new URLSearchParams({ range }), { timeoutMs: 8000 })
+    .then((data) => { entry.data = data; })
+    .catch((err) => { entry.error = err; })
+    .then(() => { entry.pending = null; return entry; });
+  filterOptions = entry;
+  return entry.pending;
+}
+
+// `isSet`: the value differs from the default, so the control is marked.
+function selectControl(key, label, choices, value, onChange, isSet = value !== (choices[0] && choices[0].value)) {
+  const id = `filter-${key}`;
+  const select = h('select', { id, name: key, onchange: (ev) => onChange(ev.target.value) });
+  for (const c of choices) {
+    select.append(h('option', { value: c.value, selected: c.value === value }, c.label));
+  }
+  select.value = value;
+  return h('div', { class: `filter filter-${key}${isSet ? ' is-set' : ''}` },
+    h('label', { for: id }, label), select);
+}
+
+function valueChoices(key, state, options) {
+  const seen = options ? [...(options[OPTION_LISTS[key]] || [])] : [];
+  const current = state.filters[key];
+  if (key === 'version') seen.sort(compareVersions);
+  else seen.sort((a, b) => a.localeCompare(b));
+  // A value from a shared link stays selectable even when this range has not
+  // seen it.
+  if (current && current !== 'all' && current !== 'latest' && !seen.includes(current)) seen.unshift(current);
+  const choices = seen.map((v) => ({ value: v, label: v }));
+  if (key === 'env') {
+    return [{ value: 'all', label: 'All' }, ...choices];
+  }
+  if (key === 'version') {
+    const latest = options && [...(options.versions || [])].sort(compareVersions)[0];
+    return [{ value: '', label: 'All' }, { value: 'latest', label: latest ? `Latest (${latest})` : 'Latest' }, ...choices];
+  }
+  return [{ value: '', label: 'All' }, ...choices];
+}
+
+function renderFilters(state, options, effective, optionsError) {
+  const setFilter = (key) => (value) => navigate({ filters: { [key]: value }, trace: '', span: '' });
+  // The bar is rebuilt on every change; keep the keyboard where it was.
+  const focused = els.filters.contains(document.activeElement) ? document.activeElement.id : null;
+  const bar = clear(els.filters);
+
+  bar.append(selectControl('range', 'Time range',
+    RANGES.map((r) => ({ value: r, label: `Last ${r}` })), effective.range, setFilter('range'),
+    !!state.filters.range && state.filters.range !== DEFAULT_RANGE));
+
+  for (const key of ['env', 'department', 'version', 'intent', 'service', 'endpoint', 'tool']) {
+    let value = state.filters[key] || '';
+    if (key === 'env') value = state.filters.env || effective.env || 'all';
+    const control = selectControl(key, FILTER_LABELS[key], valueChoices(key, state, options), value,
+      setFilter(key), !!state.filters[key]);
+    if (key === 'env' && !state.filters.env && effective.env) {
+      control.title = 'Production is the default environment; choose All to see every environment';
+    }
+    bar.append(control);
+  }
+
+  bar.append(selectControl('tier', 'Perf. tier',
+    [{ value: '', label: 'All' }, ...TIERS.map((t) => ({ value: t.id, label: `${t.label} ${t.hint}` }))],
+    state.filters.tier || '', setFilter('tier')));
+
+  bar.append(selectControl('status', 'Error status', [
+    { value: '', label: 'All' }, { value: 'success', label: 'Success' },
+    { value: 'error', label: 'Errors only' }, { value: 'timeout', label: 'Timeouts only' },
+  ], state.filters.status || '', setFilter('status')));
+
+  const min = h('input', {
+    id: 'filter-min_duration_ms', name: 'min_duration_ms', type: 'number', min: '0', step: 'any',
+    inputmode: 'decimal', placeholder: 'ms', title: 'Minimum duration in milliseconds', value: state.filters.min_duration_ms || '',
+    onchange: (ev) => {
+      const v = ev.target.value.trim();
+      if (v !== '' && !(Number(v) >= 0)) { ev.target.setCustomValidity('a duration in ms, 0 or more'); ev.target.reportValidity(); return; }
+      ev.target.setCustomValidity('');
+      setFilter('min_duration_ms')(v);
+    },
+  });
+  bar.append(h('div', { class: `filter filter-narrow${state.filters.min_duration_ms ? ' is-set' : ''}` },
+    h('label', { for: 'filter-min_duration_ms' }, 'Min duration'), min));
+
+  const anySet = Object.keys(state.filters).length > 0;
+  bar.append(h('div', { class: 'filter filter-actions' },
+    h('button', {
+      type: 'button', class: 'btn btn-ghost', disabled: !anySet,
+      onclick: () => navigate({ filters: Object.fromEntries(Object.keys(state.filters).map((k) => [k, null])), trace: '', span: '' }),
+    }, 'Reset')));
+
+  if (focused) {
+    const again = document.getElementById(focused);
+    if (again) again.focus();
+  }
+  clear(els.filterNotice);
+  if (optionsError) {
+    els.filterNotice.append(h('div', { class: 'notice notice-warn', role: 'status' },
+      h('strong', null, 'Filter values unavailable.'), ' ', optionsError.message,
+      ' — the filters still apply; only their lists of values are missing.'));
+  }
+}
+
+// --- router ------------------------------------------------------------------
+
+let renderSeq = 0;
+
+async function render() {
+  const seq = ++renderSeq;
+  const state = readState();
+  if (current.cleanup) { try { current.cleanup(); } catch (err) { console.error(err); } }
+  if (current.ctrl) current.ctrl.abort();
+  current = { cleanup: null, ctrl: new AbortController() };
+  const ctrl = current.ctrl;
+
+  renderNav(state);
+  const range = RANGES.includes(state.filters.range) ? state.filters.range : DEFAULT_RANGE;
+  // Draw the bar at once with what is known, then again with the values.
+  const known = filterOptions.range === range ? filterOptions.data : null;
+  renderFilters(state, known, effectiveFilters(state, known), null);
+
+  const opts = await loadFilterOptions(range);
+  if (seq !== renderSeq) return;
+  const filters = effectiveFilters(state, opts.data);
+  renderFilters(state, opts.data, filters, opts.error);
+
+  const view = viewById(state.view);
+  document.title = state.trace ? `Trace ${state.trace.slice(0, 8)} · hotpath` : `${view.label} · Performance · hotpath`;
+  const container = clear(els.view);
+  const ctx = {
+    state, filters, options: opts.data, signal: ctrl.signal, navigate, setUrl,
+  };
+  try {
+    const mount = state.trace ? mountTrace : view.mount;
+    current.cleanup = mount(container, ctx) || null;
+  } catch (err) {
+    if (isAbort(err)) return;
+    console.error(err);
+    container.append(errorBox('This view failed:', err.message));
+  }
+}
+
+async function checkHealth() {
+  try {
+    const body = await apiGet('/health', null, { timeoutMs: 5000 });
+    const ok = body.status === 'ok';
+    els.health.className = `health ${ok ? 'health-ok' : 'health-warn'}`;
+    els.health.textContent = ok ? 'Connected' : `Server: ${body.status}`;
+    els.health.title = ok ? 'hotpath answers /health' : JSON.stringify(body);
+  } catch (err) {
+    els.health.className = 'health health-bad';
+    els.health.textContent = 'Server unreachable';
+    els.health.title = err.message;
+  }
+}
+
+// --- theme -------------------------------------------------------------------
+
+function initTheme() {
+  const stored = window.localStorage.getItem('hotpath-theme');
+  const prefersLight = window.matchMedia && window.matchMedia('(prefers-color-scheme: light)').matches;
+  const apply = (theme) => {
+    document.documentElement.dataset.theme = theme;
+    els.theme.setAttribute('aria-pressed', theme === 'light' ? 'true' : 'false');
+    els.theme.textContent = theme === 'light' ? 'Dark theme' : 'Light theme';
+  };
+  apply(stored || (prefersLight ? 'light' : 'dark'));
+  els.theme.addEventListener('click', () => {
+    const next = document.documentElement.dataset.theme === 'light' ? 'dark' : 'light';
+    window.localStorage.setItem('hotpath-theme', next);
+    apply(next);
+  });
+}
+
+function init() {
+  els.nav = document.getElementById('nav');
+  els.filters = document.getElementById('filters');
+  els.filterNotice = document.getElementById('filter-notice');
+  els.view = document.getElementById('view');
+  els.health = document.getElementById('health');
+  els.theme = document.getElementById('theme-toggle');
+  els.filters.addEventListener('submit', (ev) => ev.preventDefault());
+  initTheme();
+  window.addEventListener('popstate', render);
+  checkHealth();
+  render();
+}
+
+init();

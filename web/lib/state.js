@@ -1,0 +1,117 @@
+// state.js - the dashboard's state lives in the URL query string, so a link
+// reproduces what its sender saw and back/forward walk through changes.
+//
+//   view             which view of the Performance tab (default: traces)
+//   range, env, department, version, intent, service, endpoint, tool,
+//   tier, status, min_duration_ms
+//                    filters, named as the API's parameters (docs/API.md)
+//   order            newest|slowest (traces list)
+//   refresh          "5s" while auto refresh is on
+//   trace, span      the open trace and its selected span
+
+export const RANGES = ['15m', '1h', '6h', '24h', '7d', '30d'];
+export const DEFAULT_RANGE = '24h';
+
+export const FILTER_KEYS = ['range', 'env', 'department', 'version', 'intent', 'service',
+  'endpoint', 'tool', 'tier', 'status', 'min_duration_ms'];
+
+const OTHER_KEYS = ['order', 'refresh', 'trace', 'span'];
+
+export function readState(search = window.location.search) {
+  const p = new URLSearchParams(search);
+  const filters = {};
+  for (const key of FILTER_KEYS) {
+    const v = p.get(key);
+    if (v !== null && v !== '') filters[key] = v;
+  }
+  return {
+    view: p.get('view') || '',
+    filters,
+    order: p.get('order') === 'slowest' ? 'slowest' : 'newest',
+    refresh: p.get('refresh') === '5s',
+    trace: p.get('trace') || '',
+    span: p.get('span') || '',
+  };
+}
+
+// The query string of a state, keys in a fixed order so equal states give
+// equal URLs.  Defaults are left out.
+export function queryOf(state) {
+  const p = new URLSearchParams();
+  if (state.view) p.set('view', state.view);
+  for (const key of FILTER_KEYS) {
+    const v = state.filters[key];
+    if (v != null && v !== '') p.set(key, v);
+  }
+  if (state.order === 'slowest') p.set('order', 'slowest');
+  if (state.refresh) p.set('refresh', '5s');
+  if (state.trace) p.set('trace', state.trace);
+  if (state.trace && state.span) p.set('span', state.span);
+  const q = p.toString();
+  return q ? `?${q}` : '';
+}
+
+// A new state: `patch` holds top-level fields and, under `filters`, filter
+// values (null or '' removes one).
+export function patchState(state, patch) {
+  const next = { ...state, filters: { ...state.filters } };
+  for (const [key, value] of Object.entries(patch)) {
+    if (key === 'filters') {
+      for (const [fk, fv] of Object.entries(value)) {
+        if (fv == null || fv === '') delete next.filters[fk];
+        else next.filters[fk] = String(fv);
+      }
+    } else if (OTHER_KEYS.includes(key) || key === 'view') {
+      next[key] = value;
+    }
+  }
+  return next;
+}
+
+// Highest version first: numeric parts compare as numbers ("2.10.0" >
+// "2.9.1"), the rest as text.
+export function compareVersions(a, b) {
+  const pa = String(a).split(/([0-9]+)/);
+  const pb = String(b).split(/([0-9]+)/);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const x = pa[i] ?? '';
+    const y = pb[i] ?? '';
+    if (x === y) continue;
+    const nx = /^[0-9]+$/.test(x);
+    const ny = /^[0-9]+$/.test(y);
+    if (nx && ny) return Number(y) - Number(x);
+    return x < y ? 1 : -1;
+  }
+  return 0;
+}
+
+const PRODUCTION = /^prod(uction)?$/i;
+
+// The filter values the API is asked with, after the dashboard's defaults:
+// the seed's default environment is Production (when such an environment
+// has been seen; "env=all" turns it off), and "version=latest" means the
+// highest version seen.  `options` is the answer of /api/v1/filters or null.
+export function effectiveFilters(state, options) {
+  const f = { ...state.filters };
+  if (!f.range || !RANGES.includes(f.range)) f.range = DEFAULT_RANGE;
+  if (f.env === 'all') delete f.env;
+  else if (!f.env) {
+    const prod = options && (options.envs || []).find((e) => PRODUCTION.test(e));
+    if (prod) f.env = prod;
+  }
+  if (f.version === 'latest') {
+    const versions = options ? [...(options.versions || [])].sort(compareVersions) : [];
+    if (versions.length) f.version = versions[0];
+    else delete f.version;
+  }
+  return f;
+}
+
+export function apiParams(filters, extra = {}) {
+  const p = new URLSearchParams();
+  for (const key of FILTER_KEYS) {
+    if (filters[key] != null && filters[key] !== '') p.set(key, filters[key]);
+  }
+  for (const [k, v] of Object.entries(extra)) p.set(k, v);
+  return p;
+}
