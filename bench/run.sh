@@ -39,6 +39,9 @@ stop_server() {
 	pid=""
 }
 
+cpu_ticks() { awk '{print $14 + $15}' /proc/$pid/stat; }
+hz=$(getconf CLK_TCK)
+
 peak_rss_mb() { awk '/VmHWM/ {printf "%.1f", $2 / 1024}' /proc/$pid/status; }
 
 median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
@@ -52,11 +55,17 @@ for format in pb json; do
 	n=$spans
 	[ $format = json ] && n=$((spans / 2))
 	: >"$tmp/$format.rates"; : >"$tmp/$format.mbs"; : >"$tmp/$format.rss"; : >"$tmp/$format.disk"
+	: >"$tmp/$format.cpu"
 	for r in $(seq "$runs"); do
 		d="$tmp/$format-$r"
 		start_server "$d"
+		t0=$(cpu_ticks)
 		taskset -c 1 "$build/bench/bench_ingest" --target "$url" --format $format --spans $n \
 			--seed "$r" >"$d.out"
+		t1=$(cpu_ticks)
+		# spans per second of server CPU time: robust against a noisy machine
+		awk -v s="$(field spans_sent "$d.out")" -v t=$((t1 - t0)) -v hz="$hz" \
+			'BEGIN {printf "%.0f\n", s / (t / hz)}' >>"$tmp/$format.cpu"
 		peak_rss_mb >>"$tmp/$format.rss"
 		echo >>"$tmp/$format.rss"
 		stop_server
@@ -69,6 +78,7 @@ for format in pb json; do
 		rm -rf "$d"
 	done
 	echo "ingest_${format}_spans_per_second $(median <"$tmp/$format.rates") spans/s (median of $runs, $n spans a run, server on 1 core)"
+	echo "ingest_${format}_spans_per_cpu_second $(median <"$tmp/$format.cpu") spans/s (spans / server CPU time)"
 	echo "ingest_${format}_megabytes_per_second $(median <"$tmp/$format.mbs") MB/s"
 	echo "ingest_${format}_peak_rss $(median <"$tmp/$format.rss") MB"
 	echo "ingest_${format}_disk_bytes_per_span $(median <"$tmp/$format.disk") bytes (wire: $wire bytes/span)"

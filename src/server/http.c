@@ -135,7 +135,8 @@ static enum MHD_Result send_response(struct http_request *req)
 
 static enum MHD_Result run_handler(struct http_request *req)
 {
-	if (req->body_too_large) {
+	/* Routes that take a body answer 413 in their own format. */
+	if (req->body_too_large && !req->route->body) {
 		http_error(req, 413, "payload_too_large", "request body exceeds the limit of %zu bytes",
 			   req->srv->opt.max_body);
 		return send_response(req);
@@ -179,11 +180,12 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
 		unsigned long long content_length = cl ? strtoull(cl, NULL, 10) : 0;
-		if (content_length > srv->opt.max_body) {
+		/* Too large: the body is still read (and dropped) before the 413,
+		 * or closing with unread input would reset the connection and the
+		 * client would never see the answer. */
+		if (content_length > srv->opt.max_body)
 			req->body_too_large = 1;
-			return run_handler(req);
-		}
-		if (content_length)
+		else if (content_length)
 			buf_reserve(&req->body, (size_t)content_length); /* one allocation, no copies */
 		req->state = ST_BODY;
 		return MHD_YES;

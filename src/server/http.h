@@ -37,7 +37,7 @@ struct route {
 	const char *path;   /* exact, or a prefix when it ends with '*' */
 	int (*handle)(struct http_request *req);
 	void (*finish)(struct http_request *req); /* after http_resume(), or NULL */
-	int body;                                 /* 1: read the request body first */
+	int body; /* 1: the route takes a body, and answers req->body_too_large itself */
 };
 
 struct http_request {
@@ -47,7 +47,7 @@ struct http_request {
 	const struct route *route;
 	struct arena arena;
 	struct buf body;
-	int body_too_large;
+	int body_too_large; /* the body passed opt.max_body and was dropped */
 	struct http_response res;
 	int state;          /* internal: see http.c */
 	int async_status;   /* set by the asynchronous work before http_resume() */

@@ -139,6 +139,11 @@ static int handle_ingest(struct http_request *req, enum payload kind)
 
 	buf_init(&inflated, srv->opt.max_body);
 	batch_init(&b);
+	if (req->body_too_large) {
+		snprintf(err, sizeof(err), "request body exceeds the limit of %zu bytes", srv->opt.max_body);
+		fail(req, in, 413, RPC_INVALID_ARGUMENT, "payload_too_large", err);
+		goto out;
+	}
 	const char *data = req->body.data ? req->body.data : "";
 	size_t len = req->body.len;
 	const char *enc = http_header(req, "Content-Encoding");
