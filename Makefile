@@ -15,9 +15,14 @@ PKG_CONFIG ?= pkg-config
 JSON_PKG := yajl
 PKGS := libmicrohttpd sqlite3 libprotobuf-c zlib libzstd libcurl $(JSON_PKG)
 
+# FUZZ=1 instruments the library for libFuzzer's coverage (see `make fuzz`).
+ifdef FUZZ
+SANFLAGS_FUZZ := -fsanitize=fuzzer-no-link
+endif
+
 ifdef SANITIZER
 BUILD := build-san
-SANFLAGS := -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all
+SANFLAGS := -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all $(SANFLAGS_FUZZ)
 OPT := -O1
 else
 BUILD := build
@@ -135,7 +140,7 @@ bench: all $(BENCH_BINS)
 # --- fuzzing: clang + libFuzzer, one binary per fuzz/fuzz_*.c ------------
 FUZZ_SRCS := $(sort $(wildcard fuzz/fuzz_*.c))
 fuzz:
-	@$(MAKE) --no-print-directory CC=clang SANITIZER=address,undefined BUILD=build-fuzz \
+	@$(MAKE) --no-print-directory CC=clang SANITIZER=address,undefined FUZZ=1 BUILD=build-fuzz \
 		$(patsubst fuzz/%.c,build-fuzz/fuzz/%,$(FUZZ_SRCS))
 	@fuzz/run.sh build-fuzz/fuzz $${FUZZ_SECONDS:-20}
 

@@ -35,10 +35,10 @@ struct json {
 	const char *key;
 	struct json *child; /* first element or member */
 	struct json *next;  /* next sibling */
-	uint32_t len;       /* bytes of `s`, or number of children */
+	uint32_t len;	    /* bytes of `s`, or number of children */
 	uint32_t key_len;
 	uint32_t offset; /* byte offset in the input just after the value's first token */
-	uint8_t type;    /* enum json_type */
+	uint8_t type;	 /* enum json_type */
 };
 
 struct json_block;
