@@ -7,6 +7,7 @@
  *   trace_index   first 8 bytes of a trace id -> blocks holding its spans
  *   requests      one row per entry span, the rows that search and analytics scan
  *   metric_series, metric_points   OTLP metric data points
+ *   rollup_keys, rollups   per minute and per hour latency sketches per key
  */
 #include "store/schema.h"
 
@@ -33,6 +34,18 @@ static const char *const migrations[] = {
 	"CREATE TABLE metric_points(series INTEGER NOT NULL, time_ns INTEGER NOT NULL,"
 	"  value REAL, count INTEGER, sum REAL, bounds BLOB, buckets BLOB,"
 	"  PRIMARY KEY(series, time_ns)) WITHOUT ROWID;",
+	/* 1 -> 2: latency rollups (store/rollup.c); absent dimensions are 0, not
+	 * NULL, so that the unique index sees them as equal */
+	"ALTER TABLE requests ADD COLUMN error_type INTEGER;"
+	"CREATE TABLE rollup_keys(id INTEGER PRIMARY KEY, service INTEGER NOT NULL,"
+	"  endpoint INTEGER NOT NULL, tool INTEGER NOT NULL, env INTEGER NOT NULL,"
+	"  version INTEGER NOT NULL, department INTEGER NOT NULL, intent INTEGER NOT NULL,"
+	"  status INTEGER NOT NULL, error_type INTEGER NOT NULL);"
+	"CREATE UNIQUE INDEX rollup_keys_dims ON rollup_keys(service, endpoint, tool, env, version,"
+	"  department, intent, status, error_type);"
+	"CREATE TABLE rollups(res INTEGER NOT NULL, t INTEGER NOT NULL, key INTEGER NOT NULL,"
+	"  count INTEGER NOT NULL, sum_ns INTEGER NOT NULL, sketch BLOB NOT NULL,"
+	"  PRIMARY KEY(res, t, key)) WITHOUT ROWID;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

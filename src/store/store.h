@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "analyze/sketch.h"
 #include "core/arena.h"
 #include "ingest/batch.h"
 
@@ -28,6 +29,7 @@ struct store_write;
 struct store_options {
 	const char *dir;        /* data directory; the database is DIR/hotpath.db */
 	size_t queue_max_bytes; /* 0: default (64 MiB) */
+	unsigned max_endpoints; /* per service in rollups; 0: default (500) */
 };
 
 #define STORE_EBUSY (-2) /* writer queue full: retry later */
@@ -93,15 +95,46 @@ enum dict_kind {
 	DICT_DEPARTMENT,
 	DICT_INTENT,
 	DICT_TOOL,
+	DICT_ERROR_TYPE,
 	DICT_KINDS
 };
 /* Distinct values of one filter dimension seen in [from_ns, to_ns). */
 int store_values(struct store *s, enum dict_kind kind, uint64_t from_ns, uint64_t to_ns, struct arena *a,
 		 const char ***values, size_t *n, char *err, size_t errlen);
 
+/*
+ * Latency rollups: one row per time bucket and key matching `q` (its
+ * dimension and status filters; tier and duration bounds are the caller's
+ * to apply to the sketches).  `res_s` is 60 (minutes) or 3600 (hours);
+ * buckets cover [from_ns, to_ns) rounded out to whole buckets.  Rows and
+ * strings live in `a`; release the sketches with store_rollups_release().
+ */
+struct rollup_row {
+	uint64_t t_ns; /* bucket start */
+	const char *service, *endpoint, *tool, *env, *version, *department, *intent, *error_type;
+	uint8_t status; /* enum request_status */
+	uint64_t count, sum_ns;
+	struct sketch sketch; /* durations in ns */
+};
+int store_rollups(struct store *s, const struct store_query *q, unsigned res_s, struct arena *a,
+		  struct rollup_row **rows, size_t *n, char *err, size_t errlen);
+void store_rollups_release(struct rollup_row *rows, size_t n);
+
+/*
+ * Call `fn` for every stored span of a block overlapping [from_ns, to_ns)
+ * (spans themselves may lie outside: check their times), block by block in
+ * write order.  `fn` returns 0 to go on, non-zero to stop.  The span and
+ * everything it points to are valid only during the call.  For queries that
+ * rollups cannot answer (q= expressions, phase breakdowns).
+ */
+typedef int (*store_span_fn)(void *arg, const struct span *sp);
+int store_scan_spans(struct store *s, uint64_t from_ns, uint64_t to_ns, store_span_fn fn, void *arg, char *err,
+		     size_t errlen);
+
 struct store_stats {
 	uint64_t commits, writes, spans, points, failed_writes;
 	uint64_t queue_bytes, queue_writes;
+	uint64_t rollup_folded; /* requests rolled up under endpoint "other" */
 };
 void store_get_stats(struct store *s, struct store_stats *st);
 

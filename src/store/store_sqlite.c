@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "core/strmap.h"
 #include "store/block.h"
+#include "store/rollup.h"
 #include "store/schema.h"
 
 #define BLOCK_SPANS 4096           /* spans per block, at most (a trace is never split) */
@@ -44,6 +45,7 @@ struct prepared_block {
 
 struct prepared_request {
 	struct request_row row;
+	const char *error_type;
 	size_t block; /* index into blocks */
 };
 
@@ -113,6 +115,27 @@ static const char *endpoint_of(struct arena *a, const struct span *sp)
 	return sp->name;
 }
 
+/* What kind of error a failed request had: error.type, else the type of
+ * its first exception, else its HTTP status code, else "error". */
+static const char *error_type_of(struct arena *a, const struct span *sp, enum request_status st)
+{
+	if (st == REQUEST_OK)
+		return NULL;
+	if (st == REQUEST_TIMEOUT)
+		return "timeout";
+	const char *t = attr_str(sp->attrs, sp->n_attrs, "error.type");
+	for (uint32_t i = 0; !t && i < sp->n_events; i++)
+		if (sp->events[i].name && !strcmp(sp->events[i].name, "exception"))
+			t = attr_str(sp->events[i].attrs, sp->events[i].n_attrs, "exception.type");
+	const struct attr *code = attr_find(sp->attrs, sp->n_attrs, "http.response.status_code");
+	if (!t && code && code->type == ATTR_INT) {
+		char *s = arena_alloc(a, 24);
+		snprintf(s, 24, "HTTP %lld", (long long)code->v.i);
+		t = s;
+	}
+	return t ? t : "error";
+}
+
 static const char *tool_of(const struct span *sp)
 {
 	const char *t = attr_str(sp->attrs, sp->n_attrs, "gen_ai.tool.name");
@@ -171,6 +194,7 @@ static void prepare_block(struct store_write *w, const struct span **spans, size
 			r->row.department = res->department;
 			r->row.intent = intent ? intent : res->intent;
 			r->row.tool = request_tool(spans, n, i);
+			r->error_type = error_type_of(&w->batch.arena, sp, r->row.status);
 			r->block = w->n_blocks;
 		}
 	}
@@ -252,8 +276,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BLOCK] = "INSERT INTO blocks(t_min, t_max, n_spans, data) VALUES(?,?,?,?)",
 	[ST_TRACE] = "INSERT OR IGNORE INTO trace_index(trace, block) VALUES(?,?)",
 	[ST_REQUEST] = "INSERT INTO requests(start_ns, duration_ns, trace_hi, trace_lo, span_id, status,"
-		       " service, endpoint, env, version, department, intent, tool, block)"
-		       " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+		       " service, endpoint, env, version, department, intent, tool, block, error_type)"
+		       " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[ST_DICT_INSERT] = "INSERT OR IGNORE INTO dict(kind, value) VALUES(?,?)",
 	[ST_DICT_SELECT] = "SELECT id FROM dict WHERE kind=? AND value=?",
 	[ST_SERIES_INSERT] = "INSERT OR IGNORE INTO metric_series(service, name, unit, type, attrs)"
@@ -269,6 +293,7 @@ struct store {
 	sqlite3_stmt *st[ST_COUNT];
 	struct strmap dict;   /* kind byte + value -> id, writer thread only */
 	struct strmap series; /* service id + name + attrs -> id, writer thread only */
+	struct rollup_writer *rollups; /* writer thread only */
 
 	pthread_mutex_t lock; /* guards the queue and the read pool */
 	pthread_cond_t wake, space;
@@ -280,7 +305,7 @@ struct store {
 	sqlite3 *readers[READ_POOL_MAX];
 	size_t n_readers;
 
-	_Atomic uint64_t commits, writes, spans, points, failed_writes;
+	_Atomic uint64_t commits, writes, spans, points, failed_writes, rollup_folded;
 };
 
 static int exec(sqlite3 *db, const char *sql)
@@ -477,6 +502,7 @@ static int apply_write(struct store *s, struct store_write *w)
 		bind_dict(s, st, 12, DICT_INTENT, r->intent, &failed);
 		bind_dict(s, st, 13, DICT_TOOL, r->tool, &failed);
 		sqlite3_bind_int64(st, 14, block_ids[w->reqs[i].block]);
+		bind_dict(s, st, 15, DICT_ERROR_TYPE, w->reqs[i].error_type, &failed);
 		if (!failed)
 			failed = step_done(st) < 0;
 		else
@@ -493,6 +519,34 @@ static void drop_caches(struct store *s)
 {
 	strmap_release(&s->dict);
 	strmap_release(&s->series);
+	rollup_writer_forget(s->rollups);
+}
+
+/* Roll up the requests of a committed-to-be write (see rollup.h). */
+static int rollup_write(struct store *s, const struct store_write *w)
+{
+	int64_t other = dict_id(s, DICT_ENDPOINT, "other");
+	for (size_t i = 0; i < w->n_reqs; i++) {
+		const struct request_row *r = &w->reqs[i].row;
+		struct rollup_dims d = {
+			.service = dict_id(s, DICT_SERVICE, r->service),
+			.endpoint = dict_id(s, DICT_ENDPOINT, r->endpoint ? r->endpoint : ""),
+			.tool = dict_id(s, DICT_TOOL, r->tool),
+			.env = dict_id(s, DICT_ENV, r->env),
+			.version = dict_id(s, DICT_VERSION, r->version),
+			.department = dict_id(s, DICT_DEPARTMENT, r->department),
+			.intent = dict_id(s, DICT_INTENT, r->intent),
+			.status = r->status,
+			.error_type = dict_id(s, DICT_ERROR_TYPE, w->reqs[i].error_type),
+		};
+		if (other < 0 || d.service < 0 || d.endpoint < 0 || d.tool < 0 || d.env < 0 || d.version < 0 ||
+		    d.department < 0 || d.intent < 0 || d.error_type < 0)
+			return -1;
+		d.endpoint = rollup_writer_endpoint(s->rollups, d.service, d.endpoint, other);
+		if (rollup_writer_add(s->rollups, &d, r->start_ns, r->duration_ns) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* Commit a group of writes in one transaction, each under its own savepoint. */
@@ -516,6 +570,17 @@ static void write_group(struct store *s, struct store_write *group)
 		}
 		exec(s->db, "RELEASE w");
 	}
+	/* Rollups join the same transaction: spans and aggregates commit together. */
+	i = 0;
+	for (struct store_write *w = group; w && ok; w = w->next, i++)
+		if (status[i] == 0 && rollup_write(s, w) < 0)
+			ok = 0;
+	if (ok && rollup_writer_flush(s->rollups) < 0)
+		ok = 0;
+	if (!ok)
+		log_error("store: rollups failed: %s", sqlite3_errmsg(s->db));
+	if (!ok)
+		exec(s->db, "ROLLBACK");
 	if (ok && exec(s->db, "COMMIT") < 0) {
 		exec(s->db, "ROLLBACK");
 		ok = 0;
@@ -523,6 +588,7 @@ static void write_group(struct store *s, struct store_write *group)
 	if (!ok)
 		drop_caches(s);
 	atomic_fetch_add(&s->commits, 1);
+	atomic_store(&s->rollup_folded, rollup_writer_folded(s->rollups));
 
 	i = 0;
 	for (struct store_write *w = group, *next; w; w = next, i++) {
@@ -649,6 +715,33 @@ static int open_db(const char *path, int readonly, sqlite3 **out, char *err, siz
 	return 0;
 }
 
+/* Rebuild the rollups from the requests when they are missing. */
+static int ensure_rollups(struct store *s, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int missing = 0;
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT EXISTS(SELECT 1 FROM requests) AND NOT EXISTS(SELECT 1 FROM rollups)", -1,
+			       &st, NULL) != SQLITE_OK)
+		return errf(err, errlen, "rollups: %s", sqlite3_errmsg(s->db));
+	if (sqlite3_step(st) == SQLITE_ROW)
+		missing = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (!missing)
+		return 0;
+	log_info("store: rebuilding latency rollups from stored requests");
+	if (exec(s->db, "BEGIN IMMEDIATE") < 0)
+		return errf(err, errlen, "rollups: cannot begin");
+	long n = rollup_rebuild(s->db, s->rollups, err, errlen);
+	if (n < 0 || exec(s->db, "COMMIT") < 0) {
+		exec(s->db, "ROLLBACK");
+		rollup_writer_forget(s->rollups);
+		return -1;
+	}
+	log_info("store: rolled up %ld requests", n);
+	return 0;
+}
+
 int store_open(struct store **out, const struct store_options *o, char *err, size_t errlen)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
@@ -680,6 +773,9 @@ int store_open(struct store **out, const struct store_options *o, char *err, siz
 		}
 	strmap_init(&s->dict);
 	strmap_init(&s->series);
+	if (!(s->rollups = rollup_writer_new(s->db, o->max_endpoints, err, errlen)) ||
+	    ensure_rollups(s, err, errlen) < 0)
+		goto fail;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
 	pthread_cond_init(&s->space, NULL);
@@ -693,6 +789,7 @@ int store_open(struct store **out, const struct store_options *o, char *err, siz
 	return 0;
 fail:
 	buf_release(&path);
+	rollup_writer_free(s->rollups);
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
@@ -713,6 +810,7 @@ void store_close(struct store *s)
 	pthread_join(s->writer, NULL);
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(s->st[i]);
+	rollup_writer_free(s->rollups);
 	exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)");
 	for (size_t i = 0; i < s->n_readers; i++)
 		sqlite3_close(s->readers[i]);
@@ -737,6 +835,7 @@ void store_get_stats(struct store *s, struct store_stats *st)
 	st->queue_bytes = s->queue_bytes;
 	st->queue_writes = s->queue_writes;
 	pthread_mutex_unlock(&s->lock);
+	st->rollup_folded = atomic_load(&s->rollup_folded);
 }
 
 /* ---- reads ----------------------------------------------------------- */
@@ -946,7 +1045,7 @@ int store_values(struct store *s, enum dict_kind kind, uint64_t from_ns, uint64_
 	static const char *const cols[DICT_KINDS] = {
 		[DICT_SERVICE] = "service", [DICT_ENDPOINT] = "endpoint", [DICT_ENV] = "env",
 		[DICT_VERSION] = "version", [DICT_DEPARTMENT] = "department", [DICT_INTENT] = "intent",
-		[DICT_TOOL] = "tool",
+		[DICT_TOOL] = "tool", [DICT_ERROR_TYPE] = "error_type",
 	};
 	sqlite3_stmt *st = NULL;
 	struct buf sql;
@@ -983,6 +1082,56 @@ int store_values(struct store *s, enum dict_kind kind, uint64_t from_ns, uint64_
 out:
 	sqlite3_finalize(st);
 	buf_release(&sql);
+	reader_put(s, db);
+	return ret;
+}
+
+int store_rollups(struct store *s, const struct store_query *q, unsigned res_s, struct arena *a,
+		  struct rollup_row **rows, size_t *n, char *err, size_t errlen)
+{
+	sqlite3 *db = reader_get(s, err, errlen);
+	if (!db)
+		return -1;
+	int rc = rollup_query(db, q, res_s, a, rows, n, err, errlen);
+	reader_put(s, db);
+	return rc;
+}
+
+int store_scan_spans(struct store *s, uint64_t from_ns, uint64_t to_ns, store_span_fn fn, void *arg, char *err,
+		     size_t errlen)
+{
+	sqlite3 *db = reader_get(s, err, errlen);
+	sqlite3_stmt *st = NULL;
+	int ret = -1, rc;
+	if (!db)
+		return -1;
+	if (sqlite3_prepare_v2(db, "SELECT data FROM blocks WHERE t_max >= ? AND t_min < ? ORDER BY id", -1, &st,
+			       NULL) != SQLITE_OK) {
+		errf(err, errlen, "scan: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, (int64_t)from_ns);
+	sqlite3_bind_int64(st, 2, to_ns ? (int64_t)to_ns : INT64_MAX);
+	int stop = 0;
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct batch b;
+		batch_init(&b);
+		if (block_decode(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), NULL, &b, err,
+				 errlen) < 0) {
+			batch_release(&b);
+			goto out;
+		}
+		for (size_t i = 0; i < b.n_spans && !stop; i++)
+			stop = fn(arg, &b.spans[i]);
+		batch_release(&b);
+	}
+	if (!stop && rc != SQLITE_DONE) {
+		errf(err, errlen, "scan: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
 	reader_put(s, db);
 	return ret;
 }

@@ -176,6 +176,57 @@ static void *writer(void *p)
 	return NULL;
 }
 
+/* Totals of the rollups matching `q`: count, errors, and the merged sketch. */
+static uint64_t rollup_totals(struct store *s, const struct store_query *q, unsigned res, struct arena *a,
+			      uint64_t *errors, struct sketch *merged)
+{
+	struct rollup_row *rows;
+	size_t n;
+	char err[256];
+	uint64_t count = 0;
+	*errors = 0;
+	if (store_rollups(s, q, res, a, &rows, &n, err, sizeof(err)) < 0) {
+		printf("# store_rollups: %s\n", err);
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		count += rows[i].count;
+		if (rows[i].status != REQUEST_OK)
+			*errors += rows[i].count;
+		if (merged)
+			sketch_merge(merged, &rows[i].sketch);
+	}
+	store_rollups_release(rows, n);
+	return count;
+}
+
+/* Every written request is rolled up once per resolution; durations were
+ * (10 + i) ms for i in 0..WRITES-1 in each thread, every fifth an error. */
+static void test_rollups(struct store *s, struct arena *a)
+{
+	struct store_query q;
+	struct sketch sk;
+	uint64_t errors;
+	store_query_init(&q);
+	q.from_ns = 1700000000000000000ull - 3600ull * 1000000000ull;
+	q.to_ns = 1700000000000000000ull + 3600ull * 1000000000ull;
+	sketch_init(&sk);
+	is_int(rollup_totals(s, &q, 60, a, &errors, &sk), THREADS * WRITES, "minute rollups count every request");
+	is_int(errors, THREADS * 5, "minute rollups count the errors");
+	double p50 = sketch_quantile(&sk, 0.5), want = (10 + 12) * 1e6; /* 50th of 100: i = 12 */
+	ok(p50 >= want * 0.99 && p50 <= want * 1.01, "p50 from merged sketches %.0f within 1%% of %.0f", p50, want);
+	is_int(rollup_totals(s, &q, 3600, a, &errors, NULL), THREADS * WRITES, "hour rollups count every request");
+	q.service = "orders";
+	is_int(rollup_totals(s, &q, 60, a, &errors, NULL), THREADS / 2 * WRITES, "rollups filtered by service");
+	q.service = NULL;
+	q.status = REQUEST_ERROR;
+	is_int(rollup_totals(s, &q, 60, a, &errors, NULL), THREADS * 5, "rollups filtered by status");
+	q.status = -1;
+	q.env = "nowhere";
+	is_int(rollup_totals(s, &q, 60, a, &errors, NULL), 0, "an unknown value matches nothing");
+	sketch_release(&sk);
+}
+
 static void test_store(void)
 {
 	char err[256];
@@ -251,6 +302,8 @@ static void test_store(void)
 	store_search(s, &q, &a, &rows, &n, err, sizeof(err));
 	is_int(n, THREADS * 10, "time range");
 
+	test_rollups(s, &a);
+
 	const char **values;
 	store_values(s, DICT_SERVICE, 0, 0, &a, &values, &n, err, sizeof(err));
 	ok(n == 2 && !strcmp(values[0], "billing") && !strcmp(values[1], "orders"), "service values");
@@ -279,8 +332,24 @@ static void test_store(void)
 	arena_release(&a);
 	store_close(s);
 
-	/* a database from the future is refused */
+	/* lost rollups are rebuilt from the requests at open */
 	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "sqlite3 %s/hotpath.db 'DELETE FROM rollups'", tmpdir);
+	if (system(cmd) == 0) {
+		s = open_store();
+		uint64_t errors;
+		store_query_init(&q);
+		q.from_ns = 1600000000000000000ull;
+		q.to_ns = 1800000000000000000ull;
+		arena_init(&a);
+		is_int(s ? rollup_totals(s, &q, 60, &a, &errors, NULL) : 0, THREADS * WRITES,
+		       "rollups rebuilt from stored requests");
+		is_int(errors, THREADS * 5, "rebuilt rollups keep the errors");
+		arena_release(&a);
+		store_close(s);
+	}
+
+	/* a database from the future is refused */
 	snprintf(cmd, sizeof(cmd), "sqlite3 %s/hotpath.db 'PRAGMA user_version=999'", tmpdir);
 	if (system(cmd) == 0) {
 		s = open_store();
