@@ -14,6 +14,7 @@ static const struct command {
 	{ "collapse", cmd_collapse, "fold `perf script` output into stacks" },
 	{ "flamegraph", cmd_flamegraph, "render folded stacks as an interactive SVG" },
 	{ "diff", cmd_diff, "differential flame graph of two folded profiles" },
+	{ "top", cmd_top, "endpoints of a running server by impact, like top(1)" },
 };
 
 static int usage(FILE *out)

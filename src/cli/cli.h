@@ -12,5 +12,6 @@ int cmd_demo(int argc, char **argv);       /* cli/cmd_demo.c */
 int cmd_collapse(int argc, char **argv);   /* cli/cmd_collapse.c */
 int cmd_flamegraph(int argc, char **argv); /* cli/cmd_flamegraph.c */
 int cmd_diff(int argc, char **argv);       /* cli/cmd_diff.c */
+int cmd_top(int argc, char **argv);        /* cli/cmd_top.c */
 
 #endif

@@ -1,6 +1,7 @@
 /* buf.c - bounded growable buffer (see buf.h). */
 #include "core/buf.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -134,6 +135,18 @@ int buf_put_json_str(struct buf *b, const char *s)
 		p++;
 	}
 	return buf_putc(b, '"');
+}
+
+int buf_put_json_double(struct buf *b, double d)
+{
+	char s[32];
+	if (!isfinite(d))
+		return buf_puts(b, "null");
+	/* the shorter %.15g unless it does not read back as the same double */
+	snprintf(s, sizeof(s), "%.15g", d);
+	if (strtod(s, NULL) != d)
+		snprintf(s, sizeof(s), "%.17g", d);
+	return buf_puts(b, s);
 }
 
 int buf_put_hex(struct buf *b, const uint8_t *p, size_t n)

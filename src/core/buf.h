@@ -39,6 +39,9 @@ int buf_put_varint(struct buf *b, uint64_t v);
 int buf_put_svarint(struct buf *b, int64_t v);
 /* Append `s` as a JSON string literal, quotes included. */
 int buf_put_json_str(struct buf *b, const char *s);
+/* Append a double as a JSON number (the shortest form that reads back as
+ * the same double), or null when it is not finite. */
+int buf_put_json_double(struct buf *b, double d);
 /* Append `n` bytes as lower-case hex. */
 int buf_put_hex(struct buf *b, const uint8_t *p, size_t n);
 /* Take ownership of the data; the buffer is left empty. */

@@ -55,6 +55,34 @@ void batch_reject(struct batch *b, const char *fmt, ...)
 	}
 }
 
+int attrs_to_json(struct buf *b, const struct attr *a, uint32_t n)
+{
+	int r = buf_putc(b, '{');
+	for (uint32_t i = 0; i < n; i++) {
+		if (i)
+			r |= buf_putc(b, ',');
+		r |= buf_put_json_str(b, a[i].key);
+		r |= buf_putc(b, ':');
+		switch (a[i].type) {
+		case ATTR_STRING:
+			r |= buf_put_json_str(b, a[i].v.s);
+			break;
+		case ATTR_JSON:
+			r |= buf_puts(b, a[i].v.s && *a[i].v.s ? a[i].v.s : "null");
+			break;
+		case ATTR_BOOL:
+			r |= buf_puts(b, a[i].v.i ? "true" : "false");
+			break;
+		case ATTR_INT:
+			r |= buf_printf(b, "%lld", (long long)a[i].v.i);
+			break;
+		default:
+			r |= buf_put_json_double(b, a[i].v.d);
+		}
+	}
+	return r | buf_putc(b, '}');
+}
+
 const struct attr *attr_find(const struct attr *attrs, uint32_t n, const char *key)
 {
 	for (uint32_t i = 0; i < n; i++)

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "core/arena.h"
+#include "core/buf.h"
 
 enum attr_type {
 	ATTR_STRING,
@@ -137,6 +138,9 @@ void batch_reject(struct batch *b, const char *fmt, ...) __attribute__((format(p
 
 /* Fill the derived fields of `r` from its attributes. */
 void resource_derive(struct resource *r);
+/* Append attributes as a JSON object {"key": value, ...}; ATTR_JSON values
+ * are inserted as the JSON text they hold. */
+int attrs_to_json(struct buf *b, const struct attr *attrs, uint32_t n);
 /* The attribute `key`, or NULL. */
 const struct attr *attr_find(const struct attr *attrs, uint32_t n, const char *key);
 /* The string value of attribute `key`, or NULL if absent or not a string. */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "analyze/spanql.h"
 #include "core/log.h"
 
 #define NS_PER_MS 1000000ull
@@ -200,5 +201,17 @@ int filters_parse(struct http_request *req, struct store_query *q, uint64_t now_
 		else
 			return errf(err, errlen, "invalid order '%s': use newest or slowest", v);
 	}
+	return 0;
+}
+
+int filters_parse_q(struct http_request *req, struct spanql **out, char *err, size_t errlen)
+{
+	const char *v = http_query(req, "q");
+	char msg[200];
+	*out = NULL;
+	if (!v || !v[strspn(v, " \t\r\n")])
+		return 0;
+	if (spanql_parse(v, out, msg, sizeof(msg)) < 0)
+		return errf(err, errlen, "invalid q: %s", msg);
 	return 0;
 }

@@ -8,11 +8,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "analyze/spanql.h"
 #include "server/http.h"
 #include "store/store.h"
 
 int filters_parse(struct http_request *req, struct store_query *q, uint64_t now_ns, char *err,
 		  size_t errlen);
+
+/*
+ * The `q=` span query of the request, compiled.  0 with *out = NULL when
+ * there is none (absent or blank); 0 with a query the caller frees with
+ * spanql_free(); -1 with a message naming `q` and the column at fault.
+ */
+int filters_parse_q(struct http_request *req, struct spanql **out, char *err, size_t errlen);
 
 /* "1700000000000" (unix ms) or RFC 3339 ("2026-11-23T10:00:00.5+01:00"). */
 int filters_parse_time(const char *s, uint64_t *ns);

@@ -18,6 +18,7 @@
 #include "ingest/otlp_json.h"
 #include "ingest/otlp_pb.h"
 #include "ingest/requests.h"
+#include "core/clock.h"
 #include "server/http.h"
 
 enum payload { P_TRACES, P_METRICS, P_REQUESTS };
@@ -82,13 +83,6 @@ static void fail(struct http_request *req, struct ingest *in, int status, int rp
 		otlp_error(req, in->media, status, rpc_code, msg);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void on_commit(void *arg, int status)
 {
 	struct http_request *req = arg;
@@ -108,7 +102,7 @@ static int decode(struct ingest *in, struct batch *b, const char *data, size_t l
 			       ? otlp_pb_decode_metrics(b, (const uint8_t *)data, len, err, errlen)
 			       : otlp_json_decode_metrics(b, data, len, err, errlen);
 	default:
-		return requests_decode(b, data, len, now_ns(), err, errlen);
+		return requests_decode(b, data, len, clock_now_ns(), err, errlen);
 	}
 }
 

@@ -9,80 +9,21 @@
 
 #include "core/hex.h"
 #include "server/filters.h"
+#include "server/json_out.h"
+#include "core/clock.h"
 #include "server/http.h"
 
 static const char *const kind_names[] = { "UNSPECIFIED", "INTERNAL", "SERVER",
 					  "CLIENT",      "PRODUCER", "CONSUMER" };
-static const char *const status_names[] = { "ok", "error", "timeout" };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void put_id(struct buf *b, const char *key, const uint8_t *id, size_t n)
-{
-	buf_printf(b, "\"%s\":\"", key);
-	if (!hex_is_zero(id, n))
-		buf_put_hex(b, id, n);
-	buf_putc(b, '"');
-}
-
-static void put_str_or_null(struct buf *b, const char *key, const char *v)
-{
-	buf_printf(b, ",\"%s\":", key);
-	if (v)
-		buf_put_json_str(b, v);
-	else
-		buf_puts(b, "null");
-}
-
-static void put_double(struct buf *b, double d)
-{
-	if (isfinite(d))
-		buf_printf(b, "%.17g", d);
-	else
-		buf_puts(b, "null");
-}
-
-static void put_attrs(struct buf *b, const struct attr *a, uint32_t n)
-{
-	buf_putc(b, '{');
-	for (uint32_t i = 0; i < n; i++) {
-		if (i)
-			buf_putc(b, ',');
-		buf_put_json_str(b, a[i].key);
-		buf_putc(b, ':');
-		switch (a[i].type) {
-		case ATTR_STRING:
-			buf_put_json_str(b, a[i].v.s);
-			break;
-		case ATTR_JSON:
-			buf_puts(b, a[i].v.s && *a[i].v.s ? a[i].v.s : "null");
-			break;
-		case ATTR_BOOL:
-			buf_puts(b, a[i].v.i ? "true" : "false");
-			break;
-		case ATTR_INT:
-			buf_printf(b, "%lld", (long long)a[i].v.i);
-			break;
-		default:
-			put_double(b, a[i].v.d);
-		}
-	}
-	buf_putc(b, '}');
-}
 
 static void put_span(struct buf *b, const struct span *s)
 {
 	buf_putc(b, '{');
-	put_id(b, "trace_id", s->trace_id, 16);
+	json_put_id(b, "trace_id", s->trace_id, 16);
 	buf_putc(b, ',');
-	put_id(b, "span_id", s->span_id, 8);
+	json_put_id(b, "span_id", s->span_id, 8);
 	buf_putc(b, ',');
-	put_id(b, "parent_span_id", s->parent_span_id, 8);
+	json_put_id(b, "parent_span_id", s->parent_span_id, 8);
 	buf_puts(b, ",\"name\":");
 	buf_put_json_str(b, s->name);
 	buf_printf(b, ",\"kind\":%u,\"kind_name\":\"%s\"", s->kind,
@@ -91,37 +32,37 @@ static void put_span(struct buf *b, const struct span *s)
 	buf_put_json_str(b, s->status_message ? s->status_message : "");
 	buf_printf(b, "},\"start_ns\":\"%llu\",\"end_ns\":\"%llu\",\"start_ms\":",
 		   (unsigned long long)s->start_ns, (unsigned long long)s->end_ns);
-	put_double(b, (double)s->start_ns / 1e6);
+	buf_put_json_double(b, (double)s->start_ns / 1e6);
 	buf_puts(b, ",\"duration_ms\":");
-	put_double(b, (double)(s->end_ns - s->start_ns) / 1e6);
+	buf_put_json_double(b, (double)(s->end_ns - s->start_ns) / 1e6);
 	buf_puts(b, ",\"service\":");
 	buf_put_json_str(b, s->resource->service_name);
 	buf_puts(b, ",\"resource\":");
-	put_attrs(b, s->resource->attrs, s->resource->n_attrs);
+	attrs_to_json(b, s->resource->attrs, s->resource->n_attrs);
 	buf_puts(b, ",\"scope\":{\"name\":");
 	buf_put_json_str(b, s->scope_name ? s->scope_name : "");
 	buf_puts(b, ",\"version\":");
 	buf_put_json_str(b, s->scope_version ? s->scope_version : "");
 	buf_puts(b, "},\"attributes\":");
-	put_attrs(b, s->attrs, s->n_attrs);
+	attrs_to_json(b, s->attrs, s->n_attrs);
 	buf_puts(b, ",\"events\":[");
 	for (uint32_t i = 0; i < s->n_events; i++) {
 		const struct span_event *e = &s->events[i];
 		buf_printf(b, "%s{\"time_ns\":\"%llu\",\"name\":", i ? "," : "", (unsigned long long)e->time_ns);
 		buf_put_json_str(b, e->name ? e->name : "");
 		buf_puts(b, ",\"attributes\":");
-		put_attrs(b, e->attrs, e->n_attrs);
+		attrs_to_json(b, e->attrs, e->n_attrs);
 		buf_putc(b, '}');
 	}
 	buf_puts(b, "],\"links\":[");
 	for (uint32_t i = 0; i < s->n_links; i++) {
 		const struct span_link *l = &s->links[i];
 		buf_puts(b, i ? ",{" : "{");
-		put_id(b, "trace_id", l->trace_id, 16);
+		json_put_id(b, "trace_id", l->trace_id, 16);
 		buf_putc(b, ',');
-		put_id(b, "span_id", l->span_id, 8);
+		json_put_id(b, "span_id", l->span_id, 8);
 		buf_puts(b, ",\"attributes\":");
-		put_attrs(b, l->attrs, l->n_attrs);
+		attrs_to_json(b, l->attrs, l->n_attrs);
 		buf_putc(b, '}');
 	}
 	buf_puts(b, "]}");
@@ -165,7 +106,7 @@ static int search_traces(struct http_request *req)
 	struct request_row *rows;
 	size_t n;
 	char err[256];
-	if (filters_parse(req, &q, now_ns(), err, sizeof(err)) < 0) {
+	if (filters_parse(req, &q, clock_now_ns(), err, sizeof(err)) < 0) {
 		http_error(req, 400, "bad_request", "%s", err);
 		return HTTP_DONE;
 	}
@@ -176,25 +117,9 @@ static int search_traces(struct http_request *req)
 	struct buf *out = http_json(req);
 	buf_puts(out, "{\"traces\":[");
 	for (size_t i = 0; i < n; i++) {
-		const struct request_row *r = &rows[i];
-		buf_puts(out, i ? ",{" : "{");
-		put_id(out, "trace_id", r->trace_id, 16);
-		buf_putc(out, ',');
-		put_id(out, "span_id", r->span_id, 8);
-		buf_puts(out, ",\"name\":");
-		buf_put_json_str(out, r->endpoint ? r->endpoint : "");
-		put_str_or_null(out, "service", r->service);
-		put_str_or_null(out, "endpoint", r->endpoint);
-		put_str_or_null(out, "env", r->env);
-		put_str_or_null(out, "version", r->version);
-		put_str_or_null(out, "department", r->department);
-		put_str_or_null(out, "intent", r->intent);
-		put_str_or_null(out, "tool", r->tool);
-		buf_printf(out, ",\"start_ns\":\"%llu\",\"start_ms\":", (unsigned long long)r->start_ns);
-		put_double(out, (double)(r->start_ns / 1000000u));
-		buf_puts(out, ",\"duration_ms\":");
-		put_double(out, (double)r->duration_ns / 1e6);
-		buf_printf(out, ",\"status\":\"%s\"}", status_names[r->status < 3 ? r->status : 1]);
+		if (i)
+			buf_putc(out, ',');
+		json_put_request(out, &rows[i]);
 	}
 	buf_printf(out, "],\"count\":%zu}", n);
 	return HTTP_DONE;
@@ -213,7 +138,7 @@ static int get_filters(struct http_request *req)
 	};
 	struct store_query q;
 	char err[256];
-	if (filters_parse(req, &q, now_ns(), err, sizeof(err)) < 0) {
+	if (filters_parse(req, &q, clock_now_ns(), err, sizeof(err)) < 0) {
 		http_error(req, 400, "bad_request", "%s", err);
 		return HTTP_DONE;
 	}

@@ -22,6 +22,7 @@
 #include "analyze/sketch.h"
 #include "core/arena.h"
 #include "ingest/batch.h"
+#include "ingest/semconv.h"
 
 struct store;
 struct store_write;
@@ -58,8 +59,6 @@ int store_write_sync(struct store *s, struct batch *b);
  * Returns the number of spans (0: unknown trace) or -1. */
 long store_get_trace(struct store *s, const uint8_t trace_id[16], struct batch *out, char *err,
 		     size_t errlen);
-
-enum request_status { REQUEST_OK = 0, REQUEST_ERROR = 1, REQUEST_TIMEOUT = 2 };
 
 /* An entry span: a root span, or a SERVER or CONSUMER span. */
 struct request_row {
@@ -137,9 +136,5 @@ struct store_stats {
 	uint64_t rollup_folded; /* requests rolled up under endpoint "other" */
 };
 void store_get_stats(struct store *s, struct store_stats *st);
-
-/* Classify an entry span (shared by the store and analysis). */
-int span_is_entry(const struct span *sp);
-enum request_status span_request_status(const struct span *sp);
 
 #endif

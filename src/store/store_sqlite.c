@@ -23,6 +23,7 @@
 #include "core/hex.h"
 #include "core/log.h"
 #include "core/strmap.h"
+#include "ingest/semconv.h"
 #include "store/block.h"
 #include "store/rollup.h"
 #include "store/schema.h"
@@ -76,72 +77,6 @@ static void put_be64(uint8_t *p, int64_t sv)
 		p[i] = (uint8_t)v;
 }
 
-int span_is_entry(const struct span *sp)
-{
-	return hex_is_zero(sp->parent_span_id, 8) || sp->kind == SPAN_KIND_SERVER ||
-	       sp->kind == SPAN_KIND_CONSUMER;
-}
-
-static int contains_timeout(const char *s)
-{
-	return s && (strcasestr(s, "timeout") || strcasestr(s, "timed out") ||
-		     strcasestr(s, "deadline"));
-}
-
-enum request_status span_request_status(const struct span *sp)
-{
-	if (contains_timeout(attr_str(sp->attrs, sp->n_attrs, "error.type")))
-		return REQUEST_TIMEOUT;
-	if (sp->status != SPAN_STATUS_ERROR)
-		return REQUEST_OK;
-	return contains_timeout(sp->status_message) ? REQUEST_TIMEOUT : REQUEST_ERROR;
-}
-
-/* "GET /users/{id}" from method + route when the span has them, else the name. */
-static const char *endpoint_of(struct arena *a, const struct span *sp)
-{
-	const char *route = attr_str(sp->attrs, sp->n_attrs, "http.route");
-	const char *method = attr_str(sp->attrs, sp->n_attrs, "http.request.method");
-	if (!method)
-		method = attr_str(sp->attrs, sp->n_attrs, "http.method");
-	if (route && method) {
-		size_t lm = strlen(method), lr = strlen(route);
-		char *s = arena_alloc(a, lm + lr + 2);
-		memcpy(s, method, lm);
-		s[lm] = ' ';
-		memcpy(s + lm + 1, route, lr + 1);
-		return s;
-	}
-	return sp->name;
-}
-
-/* What kind of error a failed request had: error.type, else the type of
- * its first exception, else its HTTP status code, else "error". */
-static const char *error_type_of(struct arena *a, const struct span *sp, enum request_status st)
-{
-	if (st == REQUEST_OK)
-		return NULL;
-	if (st == REQUEST_TIMEOUT)
-		return "timeout";
-	const char *t = attr_str(sp->attrs, sp->n_attrs, "error.type");
-	for (uint32_t i = 0; !t && i < sp->n_events; i++)
-		if (sp->events[i].name && !strcmp(sp->events[i].name, "exception"))
-			t = attr_str(sp->events[i].attrs, sp->events[i].n_attrs, "exception.type");
-	const struct attr *code = attr_find(sp->attrs, sp->n_attrs, "http.response.status_code");
-	if (!t && code && code->type == ATTR_INT) {
-		char *s = arena_alloc(a, 24);
-		snprintf(s, 24, "HTTP %lld", (long long)code->v.i);
-		t = s;
-	}
-	return t ? t : "error";
-}
-
-static const char *tool_of(const struct span *sp)
-{
-	const char *t = attr_str(sp->attrs, sp->n_attrs, "gen_ai.tool.name");
-	return t ? t : attr_str(sp->attrs, sp->n_attrs, "tool.name");
-}
-
 static int cmp_trace(const void *pa, const void *pb)
 {
 	const struct span *a = *(const struct span *const *)pa, *b = *(const struct span *const *)pb;
@@ -153,11 +88,11 @@ static int cmp_trace(const void *pa, const void *pb)
  * same trace in this batch that names one. */
 static const char *request_tool(const struct span **sorted, size_t n, size_t at)
 {
-	const char *t = tool_of(sorted[at]);
+	const char *t = span_tool(sorted[at]);
 	for (size_t i = at; !t && i < n && !memcmp(sorted[i]->trace_id, sorted[at]->trace_id, 16); i++)
-		t = tool_of(sorted[i]);
+		t = span_tool(sorted[i]);
 	for (size_t i = at; !t && i-- > 0 && !memcmp(sorted[i]->trace_id, sorted[at]->trace_id, 16);)
-		t = tool_of(sorted[i]);
+		t = span_tool(sorted[i]);
 	return t;
 }
 
@@ -188,13 +123,13 @@ static void prepare_block(struct store_write *w, const struct span **spans, size
 			r->row.duration_ns = sp->end_ns - sp->start_ns;
 			r->row.status = span_request_status(sp);
 			r->row.service = res->service_name;
-			r->row.endpoint = endpoint_of(&w->batch.arena, sp);
+			r->row.endpoint = span_endpoint(&w->batch.arena, sp);
 			r->row.env = res->environment;
 			r->row.version = res->service_version;
 			r->row.department = res->department;
 			r->row.intent = intent ? intent : res->intent;
 			r->row.tool = request_tool(spans, n, i);
-			r->error_type = error_type_of(&w->batch.arena, sp, r->row.status);
+			r->error_type = span_error_type(&w->batch.arena, sp, r->row.status);
 			r->block = w->n_blocks;
 		}
 	}
@@ -374,35 +309,6 @@ static int step_done(sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Metric attributes as a canonical JSON object: the series key. */
-static void attrs_json(struct buf *b, const struct attr *a, uint32_t n)
-{
-	buf_putc(b, '{');
-	for (uint32_t i = 0; i < n; i++) {
-		if (i)
-			buf_putc(b, ',');
-		buf_put_json_str(b, a[i].key);
-		buf_putc(b, ':');
-		switch (a[i].type) {
-		case ATTR_STRING:
-			buf_put_json_str(b, a[i].v.s);
-			break;
-		case ATTR_JSON:
-			buf_puts(b, a[i].v.s);
-			break;
-		case ATTR_BOOL:
-			buf_puts(b, a[i].v.i ? "true" : "false");
-			break;
-		case ATTR_INT:
-			buf_printf(b, "%lld", (long long)a[i].v.i);
-			break;
-		default:
-			buf_printf(b, "%.17g", a[i].v.d);
-		}
-	}
-	buf_putc(b, '}');
-}
-
 static int64_t series_id(struct store *s, const struct metric_point *p, struct buf *key)
 {
 	int64_t svc = dict_id(s, DICT_SERVICE, p->resource->service_name), id;
@@ -411,7 +317,7 @@ static int64_t series_id(struct store *s, const struct metric_point *p, struct b
 	buf_reset(key);
 	buf_printf(key, "%lld|%s|", (long long)svc, p->name);
 	size_t prefix = key->len;
-	attrs_json(key, p->attrs, p->n_attrs);
+	attrs_to_json(key, p->attrs, p->n_attrs); /* the series key */
 	if (strmap_get(&s->series, key->data, key->len, &id) == 0)
 		return id;
 	const char *attrs = key->data + prefix;

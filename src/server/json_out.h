@@ -1,0 +1,21 @@
+/*
+ * json_out.h - JSON fragments the API routes share: ids, optional strings
+ * and the request row of GET /api/v1/traces (docs/API.md).
+ */
+#ifndef HOTPATH_SERVER_JSON_OUT_H
+#define HOTPATH_SERVER_JSON_OUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "store/store.h"
+
+/* "key":"hex" ("" for an all-zero id) */
+void json_put_id(struct buf *b, const char *key, const uint8_t *id, size_t n);
+/* a JSON string, or null */
+void json_put_str_or_null(struct buf *b, const char *v);
+/* one request of GET /api/v1/traces */
+void json_put_request(struct buf *b, const struct request_row *r);
+
+#endif

@@ -1,0 +1,920 @@
+/*
+ * routes_perf.c - GET /api/v1/performance/{summary,timeseries,distribution,
+ * heatmap,compare,breakdown}, and `q=` on GET /api/v1/traces.
+ *
+ * Owns loading the rows an answer needs (rollups, or for `q=` rollup rows
+ * built from the raw spans of the range) and printing the JSON shapes of
+ * docs/API.md.  The arithmetic is in src/analyze/latency.c; this file does
+ * no statistics of its own.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "analyze/latency.h"
+#include "analyze/spanql.h"
+#include "core/alloc.h"
+#include "core/hex.h"
+#include "core/log.h"
+#include "core/strmap.h"
+#include "server/filters.h"
+#include "server/json_out.h"
+#include "core/clock.h"
+#include "server/http.h"
+
+#define NS_PER_S  1000000000ull
+#define NS_PER_MS 1000000ull
+/* Requests a breakdown covers, spans it reads at most. */
+#define BREAKDOWN_REQUESTS  2000
+#define BREAKDOWN_MAX_SPANS 1000000
+/* Candidates GET /api/v1/traces?q= examines at most. */
+#define TRACES_Q_MAX 10000
+/* Requests a q= answer that needs each request's tool may hold. */
+#define PENDING_MAX 2000000
+
+static const double quantiles[] = {0.50, 0.75, 0.90, 0.95, 0.99};
+static const char *const quantile_keys[] = {"p50_ms", "p75_ms", "p90_ms", "p95_ms", "p99_ms"};
+#define N_QUANTILES (sizeof(quantiles) / sizeof(quantiles[0]))
+
+/* ,"key":number|null */
+static void put_field(struct buf *b, const char *key, double d)
+{
+	buf_printf(b, ",\"%s\":", key);
+	buf_put_json_double(b, d);
+}
+
+static void bad_request(struct http_request *req, const char *msg)
+{
+	http_error(req, 400, "bad_request", "%s", msg);
+}
+
+/* A positive integer parameter in [lo, hi], or `def` when absent. */
+static int int_param(struct http_request *req, const char *name, long lo, long hi, long def, long *out)
+{
+	const char *v = http_query(req, name);
+	char *end;
+	*out = def;
+	if (!v || !*v)
+		return 0;
+	long n = strtol(v, &end, 10);
+	if (end == v || *end || n < lo || n > hi) {
+		http_error(req, 400, "bad_request", "invalid %s '%.64s': want an integer from %ld to %ld",
+			   name, v, lo, hi);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+/* ---- interned strings (for rows built from spans) ----------------------- */
+
+struct interner {
+	struct arena *arena;
+	struct strmap map;
+	const char **strs;
+	size_t n, cap;
+};
+
+static void interner_init(struct interner *in, struct arena *a)
+{
+	memset(in, 0, sizeof(*in));
+	in->arena = a;
+	strmap_init(&in->map);
+}
+
+static void interner_release(struct interner *in)
+{
+	strmap_release(&in->map);
+	free(in->strs);
+}
+
+static const char *intern(struct interner *in, const char *s)
+{
+	int64_t i;
+	if (!s)
+		return NULL;
+	size_t len = strlen(s);
+	if (strmap_get(&in->map, s, len, &i) == 0)
+		return in->strs[i];
+	in->strs = xgrow(in->strs, &in->cap, in->n + 1, sizeof(*in->strs));
+	in->strs[in->n] = arena_strndup(in->arena, s, len);
+	strmap_put(&in->map, s, len, (int64_t)in->n);
+	return in->strs[in->n++];
+}
+
+static int dim_ok(const char *want, const char *have)
+{
+	return !want || (have && !strcmp(want, have));
+}
+
+/* ---- the rows of an answer ---------------------------------------------- */
+
+struct perf {
+	struct http_request *req;
+	struct store_query q;
+	struct spanql *ql;
+	unsigned res_s;
+	uint64_t range_ns;
+	struct rollup_row *rows;
+	size_t n;
+	int from_spans;
+	struct interner strings;
+};
+
+/* Parse the common filters and q=.  -1: the error answer is set. */
+static int perf_begin(struct http_request *req, struct perf *p)
+{
+	char err[320];
+	memset(p, 0, sizeof(*p));
+	p->req = req;
+	interner_init(&p->strings, &req->arena);
+	if (filters_parse(req, &p->q, clock_now_ns(), err, sizeof(err)) < 0 ||
+	    filters_parse_q(req, &p->ql, err, sizeof(err)) < 0) {
+		bad_request(req, err);
+		return -1;
+	}
+	p->range_ns = p->q.to_ns - p->q.from_ns;
+	p->res_s = latency_resolution(p->range_ns);
+	return 0;
+}
+
+static void perf_end(struct perf *p)
+{
+	store_rollups_release(p->rows, p->n);
+	spanql_free(p->ql);
+	interner_release(&p->strings);
+}
+
+struct pending {
+	const char *dims[7]; /* service, endpoint, env, version, department, intent, error_type */
+	const char *tool;
+	uint8_t trace_id[16], status;
+	uint64_t start_ns, duration_ns;
+};
+
+struct span_scan {
+	struct perf *p;
+	uint64_t lo_ns, hi_ns; /* entry spans whose time bucket starts in [lo, hi) */
+	struct latency_bounds bounds;
+	struct latency_rowbuilder rb;
+	int need_tool;
+	struct strmap trace_tool; /* trace id -> index in strings */
+	struct pending *pending;
+	size_t n_pending, cap_pending;
+	int failed; /* 1 out of memory for counts, 2 too many pending */
+};
+
+static void add_request(struct span_scan *sc, const struct pending *e)
+{
+	struct rollup_row key = {
+		.service = e->dims[0],
+		.endpoint = e->dims[1],
+		.env = e->dims[2],
+		.version = e->dims[3],
+		.department = e->dims[4],
+		.intent = e->dims[5],
+		.error_type = e->dims[6],
+		.tool = e->tool,
+		.status = e->status,
+	};
+	if (latency_rowbuilder_add(&sc->rb, &key, e->start_ns, e->duration_ns) < 0)
+		sc->failed = 1;
+}
+
+static int scan_span(void *arg, const struct span *sp)
+{
+	struct span_scan *sc = arg;
+	struct perf *p = sc->p;
+	const struct store_query *q = &p->q;
+	struct interner *in = &p->strings;
+	uint64_t res_ns = (uint64_t)p->res_s * NS_PER_S;
+
+	if (sc->need_tool) {
+		const char *t = span_tool(sp);
+		int64_t have;
+		if (t && strmap_get(&sc->trace_tool, sp->trace_id, 16, &have) < 0) {
+			intern(in, t);
+			int64_t idx;
+			strmap_get(&in->map, t, strlen(t), &idx);
+			strmap_put(&sc->trace_tool, sp->trace_id, 16, idx);
+		}
+	}
+	if (!span_is_entry(sp) || sp->end_ns < sp->start_ns)
+		return 0;
+	uint64_t t = sp->start_ns / res_ns * res_ns, dur = sp->end_ns - sp->start_ns;
+	if (t < sc->lo_ns || t >= sc->hi_ns)
+		return 0;
+	const struct resource *res = sp->resource;
+	enum request_status st = span_request_status(sp);
+	const char *intent = attr_str(sp->attrs, sp->n_attrs, "intent.category");
+	if (!intent && res)
+		intent = res->intent;
+	if ((q->status >= 0 && (int)st != q->status) || !latency_bounds_contain(&sc->bounds, (double)dur))
+		return 0;
+	if (!dim_ok(q->service, res ? res->service_name : NULL) ||
+	    !dim_ok(q->env, res ? res->environment : NULL) ||
+	    !dim_ok(q->version, res ? res->service_version : NULL) ||
+	    !dim_ok(q->department, res ? res->department : NULL) || !dim_ok(q->intent, intent))
+		return 0;
+	const char *endpoint = intern(in, span_endpoint(in->arena, sp));
+	if (!dim_ok(q->endpoint, endpoint))
+		return 0;
+	if (p->ql && !spanql_match(p->ql, sp))
+		return 0;
+	struct pending e = {
+		.dims = {intern(in, res ? res->service_name : NULL), endpoint,
+			 intern(in, res ? res->environment : NULL),
+			 intern(in, res ? res->service_version : NULL),
+			 intern(in, res ? res->department : NULL), intern(in, intent),
+			 intern(in, span_error_type(in->arena, sp, st))},
+		.tool = intern(in, span_tool(sp)),
+		.status = (uint8_t)st,
+		.start_ns = sp->start_ns,
+		.duration_ns = dur,
+	};
+	if (!sc->need_tool) {
+		e.tool = NULL; /* not asked for: fewer rows */
+		add_request(sc, &e);
+		return sc->failed;
+	}
+	if (sc->n_pending >= PENDING_MAX) {
+		sc->failed = 2;
+		return 1;
+	}
+	memcpy(e.trace_id, sp->trace_id, 16);
+	sc->pending = xgrow(sc->pending, &sc->cap_pending, sc->n_pending + 1, sizeof(*sc->pending));
+	sc->pending[sc->n_pending++] = e;
+	return 0;
+}
+
+/* Rollup rows built from the raw spans of the range (for q=).  0, -1, or
+ * -2 when the range holds too many requests. */
+static int load_from_spans(struct perf *p, int need_tool, char *err, size_t errlen)
+{
+	struct span_scan sc = {.p = p, .need_tool = need_tool};
+	uint64_t res_ns = (uint64_t)p->res_s * NS_PER_S;
+	int ret = -1;
+	sc.lo_ns = p->q.from_ns / res_ns * res_ns;
+	sc.hi_ns = (p->q.to_ns + NS_PER_S - 1) / NS_PER_S * NS_PER_S; /* as rollups round `to` */
+	latency_bounds_from_query(&sc.bounds, &p->q);
+	latency_rowbuilder_init(&sc.rb, &p->req->arena, p->res_s);
+	strmap_init(&sc.trace_tool);
+	if (store_scan_spans(p->req->srv->store, sc.lo_ns, sc.hi_ns, scan_span, &sc, err, errlen) < 0)
+		goto out;
+	for (size_t i = 0; i < sc.n_pending && !sc.failed; i++) {
+		struct pending *e = &sc.pending[i];
+		int64_t idx;
+		if (!e->tool && strmap_get(&sc.trace_tool, e->trace_id, 16, &idx) == 0)
+			e->tool = p->strings.strs[idx];
+		if (dim_ok(p->q.tool, e->tool))
+			add_request(&sc, e);
+	}
+	if (sc.failed == 2) {
+		errf(err, errlen,
+		     "q= over this range holds more than %d requests to attribute to tools; narrow it",
+		     PENDING_MAX);
+		ret = -2;
+		goto out;
+	}
+	if (sc.failed) {
+		errf(err, errlen, "counts overflow");
+		goto out;
+	}
+	ret = 0;
+out:
+	p->rows = sc.rb.rows;
+	p->n = sc.rb.n;
+	latency_rowbuilder_release(&sc.rb);
+	strmap_release(&sc.trace_tool);
+	free(sc.pending);
+	return ret;
+}
+
+/* Load the rows: rollups restricted to the duration bounds, or rows from
+ * spans when q= is given.  -1: the error answer is set. */
+static int perf_load(struct perf *p, int need_tool)
+{
+	char err[320];
+	int rc = 0;
+	if (p->ql) {
+		p->from_spans = 1;
+		if ((rc = load_from_spans(p, need_tool, err, sizeof(err))) == 0)
+			return 0;
+	} else {
+		struct latency_bounds b;
+		latency_bounds_from_query(&b, &p->q);
+		if (store_rollups(p->req->srv->store, &p->q, p->res_s, &p->req->arena, &p->rows, &p->n, err,
+				  sizeof(err)) == 0 &&
+		    latency_rows_restrict(p->rows, p->n, &b) == 0)
+			return 0;
+	}
+	if (rc == -2)
+		http_error(p->req, 400, "bad_request", "range: %s", err);
+	else
+		http_error(p->req, 500, "internal", "%s", err);
+	return -1;
+}
+
+/* `step` (seconds, or 5m, 1h...) on the answer's grid.  -1: answered. */
+static int perf_grid(struct perf *p, struct latency_grid *g)
+{
+	const char *v = http_query(p->req, "step");
+	unsigned step = latency_auto_step(p->q.from_ns, p->q.to_ns, p->res_s);
+	if (v && *v) {
+		uint64_t ns = 0;
+		char *end;
+		unsigned long s = strtoul(v, &end, 10);
+		if (end != v && !*end && s > 0 && s <= 30 * 86400)
+			ns = s * NS_PER_S;
+		else if (filters_parse_range(v, &ns) < 0 || ns % NS_PER_S || ns > 30 * 86400 * NS_PER_S)
+			ns = 0;
+		if (!ns) {
+			http_error(p->req, 400, "bad_request",
+				   "invalid step '%.64s': want seconds, e.g. 60, 300, 3600", v);
+			return -1;
+		}
+		step = (unsigned)(ns / NS_PER_S);
+		if (step % p->res_s) {
+			http_error(p->req, 400, "bad_request",
+				   "invalid step '%.64s': must be a multiple of %u s, the resolution of a %s "
+				   "range",
+				   v, p->res_s, p->res_s == 60 ? "6 h or shorter" : "longer than 6 h");
+			return -1;
+		}
+	}
+	if (latency_grid_init(g, p->q.from_ns, p->q.to_ns, step) < 0) {
+		http_error(p->req, 400, "bad_request",
+			   "invalid step '%u': the range would need more than %d buckets", step,
+			   LATENCY_MAX_BUCKETS);
+		return -1;
+	}
+	return 0;
+}
+
+/* A dimension parameter; `def` when absent.  -1: answered. */
+static int perf_dim(struct perf *p, const char *name, const char *allowed, enum latency_dim def,
+		    enum latency_dim *out)
+{
+	const char *v = http_query(p->req, name);
+	*out = def;
+	if (!v || !*v)
+		return 0;
+	if (latency_dim_parse(v, out) < 0 || !strstr(allowed, latency_dim_name(*out))) {
+		http_error(p->req, 400, "bad_request", "invalid %s '%.64s': use %s", name, v, allowed);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- printing ------------------------------------------------------------ */
+
+static struct buf *perf_open(struct perf *p)
+{
+	struct buf *b = http_json(p->req);
+	buf_printf(b, "{\"from_ms\":%llu,\"to_ms\":%llu,\"range_s\":",
+		   (unsigned long long)(p->q.from_ns / NS_PER_MS),
+		   (unsigned long long)(p->q.to_ns / NS_PER_MS));
+	buf_put_json_double(b, (double)p->range_ns / 1e9);
+	buf_printf(b, ",\"resolution_s\":%u,\"source\":\"%s\",\"error_bound\":", p->res_s,
+		   p->from_spans ? "spans" : "rollups");
+	buf_put_json_double(b, sketch_error_bound());
+	return b;
+}
+
+static void put_quantiles(struct buf *b, const struct latency_stats *s)
+{
+	for (size_t i = 0; i < N_QUANTILES; i++)
+		put_field(b, quantile_keys[i], latency_stats_quantile_ms(s, quantiles[i]));
+}
+
+/* count, rps, errors, timeouts, error_rate (no leading comma) */
+static void put_red(struct buf *b, const struct latency_stats *s, double seconds)
+{
+	buf_printf(b, "\"count\":%llu", (unsigned long long)s->count);
+	put_field(b, "rps", seconds > 0 ? (double)s->count / seconds : NAN);
+	buf_printf(b, ",\"errors\":%llu,\"timeouts\":%llu", (unsigned long long)s->by_status[REQUEST_ERROR],
+		   (unsigned long long)s->by_status[REQUEST_TIMEOUT]);
+	put_field(b, "error_rate", latency_stats_error_rate(s));
+}
+
+static void put_types_object(struct buf *b, const struct latency_stats *s)
+{
+	buf_putc(b, '{');
+	for (size_t i = 0; i < s->n_types; i++) {
+		if (i)
+			buf_putc(b, ',');
+		buf_put_json_str(b, s->types[i].type);
+		buf_printf(b, ":%llu", (unsigned long long)s->types[i].count);
+	}
+	buf_putc(b, '}');
+}
+
+static void put_times(struct buf *b, const struct latency_grid *g)
+{
+	buf_puts(b, ",\"times_ms\":[");
+	for (size_t t = 0; t < g->n; t++)
+		buf_printf(b, "%s%llu", t ? "," : "",
+			   (unsigned long long)((g->t0_ns + t * g->step_ns) / NS_PER_MS));
+	buf_putc(b, ']');
+}
+
+/* ---- endpoints ----------------------------------------------------------- */
+
+static int get_summary(struct http_request *req)
+{
+	struct perf p;
+	struct latency_stats s;
+	latency_stats_init(&s);
+	if (perf_begin(req, &p) < 0 || perf_load(&p, p.q.tool != NULL) < 0)
+		goto out;
+	if (latency_summary(&s, p.rows, p.n) < 0) {
+		http_error(req, 500, "internal", "counts overflow");
+		goto out;
+	}
+	struct buf *b = perf_open(&p);
+	buf_putc(b, ',');
+	put_red(b, &s, (double)p.range_ns / 1e9);
+	buf_printf(b, ",\"by_status\":{\"success\":%llu,\"error\":%llu,\"timeout\":%llu}",
+		   (unsigned long long)s.by_status[REQUEST_OK],
+		   (unsigned long long)s.by_status[REQUEST_ERROR],
+		   (unsigned long long)s.by_status[REQUEST_TIMEOUT]);
+	buf_puts(b, ",\"errors_by_type\":[");
+	for (size_t i = 0; i < s.n_types; i++) {
+		buf_puts(b, i ? ",{\"type\":" : "{\"type\":");
+		buf_put_json_str(b, s.types[i].type);
+		buf_printf(b, ",\"count\":%llu}", (unsigned long long)s.types[i].count);
+	}
+	buf_putc(b, ']');
+	put_field(b, "min_ms", latency_stats_min_ms(&s));
+	put_field(b, "mean_ms", latency_stats_mean_ms(&s));
+	put_quantiles(b, &s);
+	put_field(b, "max_ms", latency_stats_max_ms(&s));
+	buf_putc(b, '}');
+out:
+	latency_stats_release(&s);
+	perf_end(&p);
+	return HTTP_DONE;
+}
+
+static const char *const group_dims =
+	"service, endpoint, env, version, department, intent, tool, status, error_type";
+
+static void put_point(struct buf *b, const struct latency_stats *s, uint64_t t_ns, double step_s)
+{
+	buf_printf(b, "{\"t_ms\":%llu,", (unsigned long long)(t_ns / NS_PER_MS));
+	put_red(b, s, step_s);
+	buf_puts(b, ",\"errors_by_type\":");
+	put_types_object(b, s);
+	put_quantiles(b, s);
+	put_field(b, "max_ms", latency_stats_max_ms(s));
+	put_field(b, "mean_ms", latency_stats_mean_ms(s));
+	buf_putc(b, '}');
+}
+
+static int get_timeseries(struct http_request *req)
+{
+	struct perf p;
+	struct latency_grid g;
+	struct latency_timeseries ts = {0};
+	enum latency_dim by;
+	long top;
+	if (perf_begin(req, &p) < 0 || perf_grid(&p, &g) < 0 ||
+	    perf_dim(&p, "group_by", group_dims, LATENCY_BY_NONE, &by) < 0 ||
+	    int_param(req, "top", 1, 50, 10, &top) < 0 ||
+	    perf_load(&p, p.q.tool || by == LATENCY_BY_TOOL) < 0)
+		goto out;
+	if (latency_timeseries_build(&ts, p.rows, p.n, &g, by, (size_t)top) < 0) {
+		http_error(req, 500, "internal", "counts overflow");
+		goto out;
+	}
+	struct buf *b = perf_open(&p);
+	double step_s = (double)g.step_ns / 1e9;
+	buf_printf(b, ",\"step_s\":%llu,\"group_by\":", (unsigned long long)(g.step_ns / NS_PER_S));
+	json_put_str_or_null(b, latency_dim_name(by));
+	buf_printf(b, ",\"top\":%ld", top);
+	put_times(b, &g);
+	buf_puts(b, ",\"series\":[");
+	for (size_t i = 0; i < ts.n_series; i++) {
+		const struct latency_series *s = &ts.series[i];
+		buf_puts(b, i ? ",{\"key\":" : "{\"key\":");
+		json_put_str_or_null(b, s->key);
+		buf_printf(b, ",\"other\":%s,\"count\":%llu,\"points\":[", s->other ? "true" : "false",
+			   (unsigned long long)s->total.count);
+		for (size_t t = 0; t < g.n; t++) {
+			if (t)
+				buf_putc(b, ',');
+			put_point(b, &s->points[t], g.t0_ns + t * g.step_ns, step_s);
+		}
+		buf_puts(b, "]}");
+	}
+	buf_puts(b, "]}");
+out:
+	latency_timeseries_release(&ts);
+	perf_end(&p);
+	return HTTP_DONE;
+}
+
+static void put_bins(struct buf *b, const struct latency_bins *bins, const uint64_t *counts)
+{
+	buf_puts(b, ",\"bins\":[");
+	for (size_t i = 0; i < bins->n; i++) {
+		double lo, hi;
+		latency_bins_edges(bins, i, &lo, &hi);
+		buf_puts(b, i ? ",{\"lo_ms\":" : "{\"lo_ms\":");
+		buf_put_json_double(b, lo / 1e6);
+		buf_puts(b, ",\"hi_ms\":");
+		buf_put_json_double(b, hi / 1e6);
+		if (counts)
+			buf_printf(b, ",\"count\":%llu", (unsigned long long)counts[i]);
+		buf_putc(b, '}');
+	}
+	buf_putc(b, ']');
+}
+
+static int get_distribution(struct http_request *req)
+{
+	struct perf p;
+	struct latency_stats s;
+	struct latency_bins bins;
+	uint64_t *counts = NULL;
+	long max_bins;
+	latency_stats_init(&s);
+	if (perf_begin(req, &p) < 0 || int_param(req, "bins", 2, 200, 40, &max_bins) < 0 ||
+	    perf_load(&p, p.q.tool != NULL) < 0)
+		goto out;
+	if (latency_summary(&s, p.rows, p.n) < 0) {
+		http_error(req, 500, "internal", "counts overflow");
+		goto out;
+	}
+	latency_bins_plan(&bins, &s.sketch, (unsigned)(max_bins < 2 ? 2 : max_bins));
+	counts = xcalloc(bins.n ? bins.n : 1, sizeof(*counts));
+	latency_bins_count(&bins, &s.sketch, counts);
+	struct buf *b = perf_open(&p);
+	buf_printf(b, ",\"count\":%llu", (unsigned long long)s.count);
+	put_field(b, "bucket_ratio", latency_bins_ratio(&bins));
+	put_bins(b, &bins, counts);
+	put_field(b, "min_ms", latency_stats_min_ms(&s));
+	put_field(b, "mean_ms", latency_stats_mean_ms(&s));
+	put_quantiles(b, &s);
+	put_field(b, "max_ms", latency_stats_max_ms(&s));
+	buf_putc(b, '}');
+out:
+	free(counts);
+	latency_stats_release(&s);
+	perf_end(&p);
+	return HTTP_DONE;
+}
+
+static int get_heatmap(struct http_request *req)
+{
+	struct perf p;
+	struct latency_grid g;
+	struct latency_timeseries ts = {0};
+	uint64_t *counts = NULL;
+	long max_bins;
+	const char *kind = http_query(req, "kind");
+	int percentile = kind && !strcmp(kind, "percentile");
+	if (perf_begin(req, &p) < 0)
+		goto out;
+	if (kind && *kind && strcmp(kind, "latency") && !percentile) {
+		http_error(req, 400, "bad_request", "invalid kind '%.64s': use latency or percentile", kind);
+		goto out;
+	}
+	if (perf_grid(&p, &g) < 0 || int_param(req, "bins", 2, 200, 30, &max_bins) < 0 ||
+	    perf_load(&p, p.q.tool != NULL) < 0)
+		goto out;
+	if (latency_timeseries_build(&ts, p.rows, p.n, &g, LATENCY_BY_NONE, 0) < 0) {
+		http_error(req, 500, "internal", "counts overflow");
+		goto out;
+	}
+	const struct latency_series *s = &ts.series[0];
+	struct buf *b = perf_open(&p);
+	buf_printf(b, ",\"kind\":\"%s\",\"step_s\":%llu,\"count\":%llu",
+		   percentile ? "percentile" : "latency", (unsigned long long)(g.step_ns / NS_PER_S),
+		   (unsigned long long)s->total.count);
+	put_times(b, &g);
+	buf_puts(b, ",\"totals\":[");
+	for (size_t t = 0; t < g.n; t++)
+		buf_printf(b, "%s%llu", t ? "," : "", (unsigned long long)s->points[t].count);
+	buf_putc(b, ']');
+	if (percentile) {
+		buf_puts(b, ",\"percentiles\":{");
+		for (size_t i = 0; i < N_QUANTILES; i++) {
+			buf_printf(b, "%s\"%s\":[", i ? "," : "", quantile_keys[i]);
+			for (size_t t = 0; t < g.n; t++) {
+				if (t)
+					buf_putc(b, ',');
+				buf_put_json_double(b, latency_stats_quantile_ms(&s->points[t], quantiles[i]));
+			}
+			buf_putc(b, ']');
+		}
+		buf_puts(b, "}}");
+		goto out;
+	}
+	struct latency_bins bins;
+	latency_bins_plan(&bins, &s->total.sketch, (unsigned)(max_bins < 2 ? 2 : max_bins));
+	put_bins(b, &bins, NULL);
+	counts = xmalloc((bins.n ? bins.n : 1) * sizeof(*counts));
+	buf_puts(b, ",\"counts\":[");
+	for (size_t t = 0; t < g.n; t++) {
+		memset(counts, 0, (bins.n ? bins.n : 1) * sizeof(*counts));
+		latency_bins_count(&bins, &s->points[t].sketch, counts);
+		buf_puts(b, t ? ",[" : "[");
+		for (size_t i = 0; i < bins.n; i++)
+			buf_printf(b, "%s%llu", i ? "," : "", (unsigned long long)counts[i]);
+		buf_putc(b, ']');
+	}
+	buf_puts(b, "]}");
+out:
+	free(counts);
+	latency_timeseries_release(&ts);
+	perf_end(&p);
+	return HTTP_DONE;
+}
+
+static int get_compare(struct http_request *req)
+{
+	static const char *const compare_dims = "service, env, version, department, endpoint, tool, intent";
+	struct perf p;
+	struct latency_grid g;
+	struct latency_timeseries ts = {0};
+	enum latency_dim by;
+	long top;
+	if (perf_begin(req, &p) < 0 || perf_dim(&p, "by", compare_dims, LATENCY_BY_SERVICE, &by) < 0 ||
+	    perf_grid(&p, &g) < 0 || int_param(req, "top", 1, 1000, 100, &top) < 0 ||
+	    perf_load(&p, p.q.tool || by == LATENCY_BY_TOOL) < 0)
+		goto out;
+	if (latency_timeseries_build(&ts, p.rows, p.n, &g, by, (size_t)top) < 0) {
+		http_error(req, 500, "internal", "counts overflow");
+		goto out;
+	}
+	uint64_t total = 0;
+	for (size_t i = 0; i < ts.n_series; i++)
+		total += ts.series[i].total.count;
+	struct buf *b = perf_open(&p);
+	buf_printf(b, ",\"by\":\"%s\",\"step_s\":%llu,\"count\":%llu", latency_dim_name(by),
+		   (unsigned long long)(g.step_ns / NS_PER_S), (unsigned long long)total);
+	put_times(b, &g);
+	buf_puts(b, ",\"rows\":[");
+	for (size_t i = 0; i < ts.n_series; i++) {
+		const struct latency_series *s = &ts.series[i];
+		buf_puts(b, i ? ",{\"key\":" : "{\"key\":");
+		json_put_str_or_null(b, s->key);
+		buf_printf(b, ",\"other\":%s,", s->other ? "true" : "false");
+		put_red(b, &s->total, (double)p.range_ns / 1e9);
+		put_field(b, "p50_ms", latency_stats_quantile_ms(&s->total, 0.50));
+		put_field(b, "p95_ms", latency_stats_quantile_ms(&s->total, 0.95));
+		put_field(b, "p99_ms", latency_stats_quantile_ms(&s->total, 0.99));
+		put_field(b, "max_ms", latency_stats_max_ms(&s->total));
+		put_field(b, "mean_ms", latency_stats_mean_ms(&s->total));
+		buf_puts(b, ",\"p95_trend_ms\":[");
+		for (size_t t = 0; t < g.n; t++) {
+			if (t)
+				buf_putc(b, ',');
+			buf_put_json_double(b, latency_stats_quantile_ms(&s->points[t], 0.95));
+		}
+		buf_puts(b, "]}");
+	}
+	buf_puts(b, "]}");
+out:
+	latency_timeseries_release(&ts);
+	perf_end(&p);
+	return HTTP_DONE;
+}
+
+/* ---- breakdown ----------------------------------------------------------- */
+
+/* Key of an entry span: trace id and span id. */
+static void entry_key(uint8_t key[24], const uint8_t *trace_id, const uint8_t *span_id)
+{
+	memcpy(key, trace_id, 16);
+	memcpy(key + 16, span_id, 8);
+}
+
+struct breakdown_scan {
+	struct perf *p;
+	struct strmap traces;  /* trace id -> 1 */
+	struct strmap entries; /* trace id + span id -> request row */
+	struct latency_span *spans;
+	size_t n_spans, cap_spans;
+	int truncated;
+};
+
+static int breakdown_span(void *arg, const struct span *sp)
+{
+	struct breakdown_scan *sc = arg;
+	int64_t v;
+	uint8_t key[24];
+	if (strmap_get(&sc->traces, sp->trace_id, 16, &v) < 0)
+		return 0;
+	if (sc->n_spans >= BREAKDOWN_MAX_SPANS) {
+		sc->truncated = 1;
+		return 1;
+	}
+	entry_key(key, sp->trace_id, sp->span_id);
+	sc->spans = xgrow(sc->spans, &sc->cap_spans, sc->n_spans + 1, sizeof(*sc->spans));
+	struct latency_span *s = &sc->spans[sc->n_spans++];
+	memcpy(s->trace_id, sp->trace_id, 16);
+	memcpy(s->span_id, sp->span_id, 8);
+	memcpy(s->parent_span_id, sp->parent_span_id, 8);
+	s->start_ns = sp->start_ns;
+	s->end_ns = sp->end_ns;
+	s->service = intern(&sc->p->strings, sp->resource ? sp->resource->service_name : NULL);
+	s->name = intern(&sc->p->strings, sp->name);
+	s->selected = strmap_get(&sc->entries, key, sizeof(key), &v) == 0 &&
+		      (!sc->p->ql || spanql_match(sc->p->ql, sp));
+	return 0;
+}
+
+static int get_breakdown(struct http_request *req)
+{
+	struct perf p;
+	struct request_row *rows;
+	size_t n = 0;
+	char err[256];
+	struct breakdown_scan sc = {.p = &p};
+	struct latency_breakdown bd = {0};
+	strmap_init(&sc.traces);
+	strmap_init(&sc.entries);
+	if (perf_begin(req, &p) < 0)
+		goto out;
+	p.from_spans = 1;
+	p.q.order = STORE_NEWEST;
+	p.q.limit = BREAKDOWN_REQUESTS;
+	if (store_search(req->srv->store, &p.q, &req->arena, &rows, &n, err, sizeof(err)) < 0) {
+		http_error(req, 500, "internal", "%s", err);
+		goto out;
+	}
+	uint64_t lo = UINT64_MAX, hi = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t key[24];
+		entry_key(key, rows[i].trace_id, rows[i].span_id);
+		strmap_put(&sc.traces, rows[i].trace_id, 16, 1);
+		strmap_put(&sc.entries, key, sizeof(key), (int64_t)i);
+		if (rows[i].start_ns < lo)
+			lo = rows[i].start_ns;
+		if (rows[i].start_ns + rows[i].duration_ns + 1 > hi)
+			hi = rows[i].start_ns + rows[i].duration_ns + 1;
+	}
+	if (n && store_scan_spans(req->srv->store, lo, hi, breakdown_span, &sc, err, sizeof(err)) < 0) {
+		http_error(req, 500, "internal", "%s", err);
+		goto out;
+	}
+	latency_breakdown_build(&bd, sc.spans, sc.n_spans);
+	struct buf *b = perf_open(&p);
+	buf_printf(b, ",\"requests\":%zu,\"nested\":%zu,\"limit\":%d,\"truncated\":%s,\"spans\":%zu",
+		   bd.requests, bd.nested, BREAKDOWN_REQUESTS,
+		   n >= BREAKDOWN_REQUESTS || sc.truncated ? "true" : "false", bd.spans);
+	put_field(b, "total_ms", bd.total_ns / 1e6);
+	put_field(b, "avg_request_ms", bd.requests ? bd.total_ns / 1e6 / (double)bd.requests : NAN);
+	buf_puts(b, ",\"rows\":[");
+	for (size_t i = 0; i < bd.n_rows; i++) {
+		const struct latency_phase *r = &bd.rows[i];
+		buf_puts(b, i ? ",{\"service\":" : "{\"service\":");
+		buf_put_json_str(b, r->service);
+		buf_puts(b, ",\"name\":");
+		buf_put_json_str(b, r->name);
+		buf_printf(b, ",\"count\":%llu", (unsigned long long)r->count);
+		put_field(b, "total_ms", r->total_ns / 1e6);
+		put_field(b, "avg_ms", bd.requests ? r->total_ns / 1e6 / (double)bd.requests : NAN);
+		put_field(b, "avg_span_ms", r->count ? r->total_ns / 1e6 / (double)r->count : NAN);
+		put_field(b, "share", bd.total_ns > 0 ? r->total_ns / bd.total_ns : NAN);
+		buf_putc(b, '}');
+	}
+	buf_puts(b, "]}");
+out:
+	latency_breakdown_release(&bd);
+	free(sc.spans);
+	strmap_release(&sc.traces);
+	strmap_release(&sc.entries);
+	perf_end(&p);
+	return HTTP_DONE;
+}
+
+/* ---- GET /api/v1/traces?q= ---------------------------------------------- */
+
+struct match_scan {
+	const struct spanql *ql;
+	struct strmap entries; /* trace id + span id -> row */
+	uint8_t *matched;
+};
+
+static int match_span(void *arg, const struct span *sp)
+{
+	struct match_scan *sc = arg;
+	uint8_t key[24];
+	int64_t i;
+	if (!span_is_entry(sp))
+		return 0;
+	entry_key(key, sp->trace_id, sp->span_id);
+	if (strmap_get(&sc->entries, key, sizeof(key), &i) == 0 && (!sc->ql || spanql_match(sc->ql, sp)))
+		sc->matched[i] = 1;
+	return 0;
+}
+
+/* Which of `rows` have an entry span matching ql. */
+static int match_rows(struct store *st, const struct spanql *ql, const struct request_row *rows, size_t n,
+		      uint8_t *matched, char *err, size_t errlen)
+{
+	struct match_scan sc = {.ql = ql, .matched = matched};
+	uint64_t lo = UINT64_MAX, hi = 0;
+	int ret;
+	memset(matched, 0, n);
+	if (!n)
+		return 0;
+	strmap_init(&sc.entries);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t key[24];
+		entry_key(key, rows[i].trace_id, rows[i].span_id);
+		strmap_put(&sc.entries, key, sizeof(key), (int64_t)i);
+		if (rows[i].start_ns < lo)
+			lo = rows[i].start_ns;
+		if (rows[i].start_ns + 1 > hi)
+			hi = rows[i].start_ns + 1;
+	}
+	ret = store_scan_spans(st, lo, hi, match_span, &sc, err, errlen);
+	strmap_release(&sc.entries);
+	return ret;
+}
+
+static const struct route *plain_traces_route(void)
+{
+	for (const struct route *r = query_routes; r->path; r++)
+		if (!strcmp(r->method, "GET") && !strcmp(r->path, "/api/v1/traces"))
+			return r;
+	return NULL;
+}
+
+static int search_traces(struct http_request *req)
+{
+	struct spanql *ql = NULL;
+	struct store_query q;
+	struct request_row *rows = NULL;
+	uint8_t *matched = NULL;
+	size_t n = 0, want, fetch;
+	char err[320];
+	const struct route *plain = plain_traces_route();
+
+	if (filters_parse_q(req, &ql, err, sizeof(err)) < 0) {
+		bad_request(req, err);
+		return HTTP_DONE;
+	}
+	if (!ql && plain)
+		return plain->handle(req);
+	if (filters_parse(req, &q, clock_now_ns(), err, sizeof(err)) < 0) {
+		bad_request(req, err);
+		goto out;
+	}
+	want = q.limit;
+	fetch = want * 4 < 200 ? 200 : want * 4;
+	size_t n_matched = 0;
+	for (;;) {
+		if (fetch > TRACES_Q_MAX)
+			fetch = TRACES_Q_MAX;
+		q.limit = (unsigned)fetch;
+		if (store_search(req->srv->store, &q, &req->arena, &rows, &n, err, sizeof(err)) < 0)
+			goto fail;
+		free(matched);
+		matched = xmalloc(n ? n : 1);
+		if (match_rows(req->srv->store, ql, rows, n, matched, err, sizeof(err)) < 0)
+			goto fail;
+		n_matched = 0;
+		for (size_t i = 0; i < n; i++)
+			n_matched += matched[i];
+		if (n_matched >= want || n < fetch || fetch == TRACES_Q_MAX)
+			break;
+		fetch *= 4;
+	}
+	struct buf *b = http_json(req);
+	size_t out_n = 0;
+	buf_puts(b, "{\"traces\":[");
+	for (size_t i = 0; i < n && out_n < want; i++) {
+		if (!matched[i])
+			continue;
+		if (out_n++)
+			buf_putc(b, ',');
+		json_put_request(b, &rows[i]);
+	}
+	buf_printf(b, "],\"count\":%zu,\"scanned\":%zu,\"truncated\":%s}", out_n, n,
+		   n_matched < want && n == fetch ? "true" : "false");
+	goto out;
+fail:
+	http_error(req, 500, "internal", "%s", err);
+out:
+	free(matched);
+	spanql_free(ql);
+	return HTTP_DONE;
+}
+
+const struct route perf_routes[] = {
+	{"GET", "/api/v1/performance/summary", get_summary, NULL, 0},
+	{"GET", "/api/v1/performance/timeseries", get_timeseries, NULL, 0},
+	{"GET", "/api/v1/performance/distribution", get_distribution, NULL, 0},
+	{"GET", "/api/v1/performance/heatmap", get_heatmap, NULL, 0},
+	{"GET", "/api/v1/performance/compare", get_compare, NULL, 0},
+	{"GET", "/api/v1/performance/breakdown", get_breakdown, NULL, 0},
+	{"GET", "/api/v1/traces", search_traces, NULL, 0},
+	{NULL, NULL, NULL, NULL, 0},
+};

@@ -1,0 +1,392 @@
+// analytics.test.mjs - latency analytics end to end: /api/v1/performance/*
+// and q= on /api/v1/traces, against a real server fed OTLP/JSON.
+//
+// A seeded generator makes requests with known durations, services and
+// statuses over five minutes of the past hour; the test computes every
+// expected figure itself (exact quantiles by rank) and checks the answers:
+// counts and error rates exactly, percentiles within the sketch's 1%.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+import { hotpathBin, startServer } from './lib/server.mjs';
+import { getJson, jsonTraceRequest, spanId, traceId } from './lib/util.mjs';
+
+const MS = 1_000_000;
+const N = 420;
+
+// mulberry32: a small seeded PRNG, so a failure can be replayed.
+function rng(seed) {
+	let a = seed >>> 0;
+	return () => {
+		a = (a + 0x6d2b79f5) >>> 0;
+		let t = a;
+		t = Math.imul(t ^ (t >>> 15), t | 1);
+		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+	};
+}
+
+const SERVICES = [
+	{ name: 'checkout', env: 'production', version: '2.1.0', routes: ['/api/cart', '/api/pay'], scale: 180 },
+	{ name: 'orders', env: 'production', version: '1.4.2', routes: ['/api/orders'], scale: 90 },
+	{ name: 'search', env: 'staging', version: '0.9.0', routes: ['/api/search'], scale: 40 },
+];
+const TIER_EDGES_MS = [100, 500, 2000];
+
+/** The generated requests: {traceId, spanId, service, env, version, endpoint, startNs, durNs, status}. */
+function generate(baseNs) {
+	const rand = rng(20240611);
+	const gauss = () => Math.sqrt(-2 * Math.log(rand() || 1e-12)) * Math.cos(2 * Math.PI * rand());
+	const reqs = [];
+	for (let i = 0; i < N; i++) {
+		const svc = SERVICES[i % SERVICES.length];
+		const route = svc.routes[Math.floor(rand() * svc.routes.length)];
+		let ms;
+		// lognormal, kept away (2%) from the tier edges so tiers are exact
+		do {
+			ms = svc.scale * Math.exp(0.9 * gauss());
+		} while (ms < 0.05 || ms > 20000 || TIER_EDGES_MS.some((e) => Math.abs(ms - e) < e * 0.02));
+		const durNs = Math.round(ms * 1000) * 1000; // whole microseconds
+		const u = rand();
+		const status = u < 0.08 ? 'error' : u < 0.12 ? 'timeout' : 'ok';
+		// five minutes, spread evenly, away from the minute edges
+		const minute = i % 5;
+		const startNs = baseNs + BigInt(minute) * 60_000_000_000n + BigInt(1 + Math.floor(rand() * 50)) * 1_000_000_000n + BigInt(i) * 1000n;
+		reqs.push({
+			traceId: traceId(), spanId: spanId(), service: svc.name, env: svc.env, version: svc.version,
+			endpoint: `GET ${route}`, route, startNs, durNs, status,
+		});
+	}
+	return reqs;
+}
+
+/** OTLP/JSON: one SERVER root per request with a db.query and a render child. */
+function otlpBody(reqs) {
+	const resources = SERVICES.map((svc) => ({
+		attrs: { 'service.name': svc.name, 'deployment.environment': svc.env, 'service.version': svc.version },
+		spans: [],
+	}));
+	const statusOf = new Map();
+	for (const r of reqs) {
+		const res = resources[SERVICES.findIndex((s) => s.name === r.service)];
+		const attrs = { 'http.request.method': 'GET', 'http.route': r.route };
+		if (r.status === 'error') attrs['http.response.status_code'] = 500;
+		if (r.status === 'timeout') attrs['error.type'] = 'TimeoutError';
+		const end = r.startNs + BigInt(r.durNs);
+		res.spans.push({ traceId: r.traceId, spanId: r.spanId, name: r.endpoint, kind: 2, start: r.startNs, end, attrs });
+		if (r.status !== 'ok') statusOf.set(r.spanId, { code: 2, message: r.status === 'timeout' ? 'deadline exceeded' : 'internal error' });
+		const db = Math.floor(r.durNs * 0.4), render = Math.floor(r.durNs * 0.3);
+		const dbStart = r.startNs + BigInt(Math.floor(r.durNs * 0.05));
+		const renderStart = r.startNs + BigInt(Math.floor(r.durNs * 0.5));
+		res.spans.push({ traceId: r.traceId, spanId: spanId(), parentSpanId: r.spanId, name: 'db.query', kind: 3, start: dbStart, end: dbStart + BigInt(db), attrs: { 'db.system': 'postgresql' } });
+		// search requests call a tool: the request's tool comes from its child span
+		const renderAttrs = r.service === 'search' ? { 'gen_ai.tool.name': 'web_search' } : {};
+		res.spans.push({ traceId: r.traceId, spanId: spanId(), parentSpanId: r.spanId, name: 'render', kind: 1, start: renderStart, end: renderStart + BigInt(render), attrs: renderAttrs });
+		r.dbNs = db;
+		r.renderNs = render;
+	}
+	const body = jsonTraceRequest(resources);
+	for (const rs of body.resourceSpans) {
+		for (const sp of rs.scopeSpans[0].spans) {
+			if (statusOf.has(sp.spanId)) sp.status = statusOf.get(sp.spanId);
+		}
+	}
+	return body;
+}
+
+/** Exact q-quantile in ms: the ceil(q n)-th smallest (1-based), as the sketch defines it. */
+function quantile(durs, q) {
+	const s = [...durs].sort((a, b) => a - b);
+	const r = Math.min(Math.max(Math.ceil(q * s.length), 1), s.length);
+	return s[r - 1] / MS;
+}
+
+function near(got, want, what, rel = 0.01) {
+	assert.equal(typeof got, 'number', `${what}: got ${got}, want ${want}`);
+	assert.ok(Math.abs(got - want) <= rel * Math.abs(want) + 1e-9, `${what}: got ${got}, want ${want} (±${rel * 100}%)`);
+}
+
+function checkPercentiles(obj, durs, what) {
+	for (const [key, q] of [['p50_ms', 0.5], ['p75_ms', 0.75], ['p90_ms', 0.9], ['p95_ms', 0.95], ['p99_ms', 0.99]]) {
+		if (obj[key] === undefined) continue;
+		near(obj[key], quantile(durs, q), `${what} ${key}`);
+	}
+}
+
+const expectedFailures = (reqs) => ({
+	errors: reqs.filter((r) => r.status === 'error').length,
+	timeouts: reqs.filter((r) => r.status === 'timeout').length,
+});
+
+describe('latency analytics', () => {
+	let srv, reqs;
+	const api = (path, params = {}) => getJson(`${srv.url}${path}?${new URLSearchParams({ range: '1h', ...params })}`);
+	const ok = async (path, params) => {
+		const r = await api(path, params);
+		assert.equal(r.status, 200, `${path} ${JSON.stringify(params)}: ${r.text.slice(0, 500)}`);
+		return r.json;
+	};
+
+	before(async () => {
+		srv = await startServer();
+		const nowNs = BigInt(Date.now()) * 1_000_000n;
+		const baseNs = (nowNs - 40n * 60_000_000_000n) / 60_000_000_000n * 60_000_000_000n; // a whole minute, 40 min ago
+		reqs = generate(baseNs);
+		const res = await fetch(`${srv.url}/v1/traces`, {
+			method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(otlpBody(reqs)),
+		});
+		assert.equal(res.status, 200, await res.text());
+	});
+	after(() => srv?.dispose());
+
+	test('summary: counts and error rate exact, percentiles within 1%', async () => {
+		const s = await ok('/api/v1/performance/summary');
+		const { errors, timeouts } = expectedFailures(reqs);
+		const durs = reqs.map((r) => r.durNs);
+		assert.equal(s.source, 'rollups');
+		assert.equal(s.resolution_s, 60);
+		assert.equal(s.error_bound, 0.01);
+		assert.equal(s.count, N);
+		assert.equal(s.errors, errors);
+		assert.equal(s.timeouts, timeouts);
+		assert.deepEqual(s.by_status, { success: N - errors - timeouts, error: errors, timeout: timeouts });
+		assert.equal(s.error_rate, (errors + timeouts) / N);
+		near(s.rps, N / s.range_s, 'rps', 1e-9);
+		const types = Object.fromEntries(s.errors_by_type.map((t) => [t.type, t.count]));
+		assert.deepEqual(types, { 'HTTP 500': errors, timeout: timeouts });
+		checkPercentiles(s, durs, 'summary');
+		near(s.max_ms, Math.max(...durs) / MS, 'max', 1e-9);
+		near(s.min_ms, Math.min(...durs) / MS, 'min', 1e-9);
+		near(s.mean_ms, durs.reduce((a, b) => a + b, 0) / N / MS, 'mean', 1e-9);
+	});
+
+	test('summary with filters: service, env, status, tier', async () => {
+		for (const svc of SERVICES) {
+			const sub = reqs.filter((r) => r.service === svc.name);
+			const s = await ok('/api/v1/performance/summary', { service: svc.name });
+			assert.equal(s.count, sub.length, svc.name);
+			const f = expectedFailures(sub);
+			assert.equal(s.errors, f.errors, `${svc.name} errors`);
+			checkPercentiles(s, sub.map((r) => r.durNs), svc.name);
+		}
+		const staging = await ok('/api/v1/performance/summary', { env: 'staging' });
+		assert.equal(staging.count, reqs.filter((r) => r.env === 'staging').length);
+		const errs = await ok('/api/v1/performance/summary', { status: 'error' });
+		assert.equal(errs.count, expectedFailures(reqs).errors);
+		const tiers = { fast: [0, 100], normal: [100, 500], slow: [500, 2000], critical: [2000, Infinity] };
+		for (const [tier, [lo, hi]] of Object.entries(tiers)) {
+			const sub = reqs.filter((r) => r.durNs / MS >= lo && r.durNs / MS < hi);
+			const s = await ok('/api/v1/performance/summary', { tier });
+			assert.equal(s.count, sub.length, `tier ${tier}`);
+			if (sub.length) checkPercentiles(s, sub.map((r) => r.durNs), `tier ${tier}`);
+		}
+	});
+
+	test('timeseries: per-minute buckets and group_by', async () => {
+		const ts = await ok('/api/v1/performance/timeseries', { step: '60' });
+		assert.equal(ts.step_s, 60);
+		assert.equal(ts.group_by, null);
+		assert.equal(ts.series.length, 1);
+		const pts = ts.series[0].points;
+		assert.equal(pts.length, ts.times_ms.length);
+		assert.equal(pts.reduce((a, p) => a + p.count, 0), N);
+		const byMinute = new Map();
+		for (const r of reqs) {
+			const t = Number(r.startNs / 60_000_000_000n) * 60000;
+			(byMinute.get(t) || byMinute.set(t, []).get(t)).push(r);
+		}
+		for (const p of pts) {
+			const sub = byMinute.get(p.t_ms) || [];
+			assert.equal(p.count, sub.length, `bucket ${p.t_ms}`);
+			if (!sub.length) {
+				assert.equal(p.p95_ms, null);
+				continue;
+			}
+			const f = expectedFailures(sub);
+			assert.equal(p.errors, f.errors);
+			assert.equal(p.timeouts, f.timeouts);
+			near(p.rps, sub.length / 60, 'bucket rps', 1e-9);
+			checkPercentiles(p, sub.map((r) => r.durNs), `bucket ${p.t_ms}`);
+		}
+		const five = await ok('/api/v1/performance/timeseries', { step: '300' });
+		assert.equal(five.series[0].points.reduce((a, p) => a + p.count, 0), N);
+
+		const g = await ok('/api/v1/performance/timeseries', { step: '60', group_by: 'service', top: '2' });
+		assert.equal(g.group_by, 'service');
+		assert.equal(g.series.length, 3); // two services and "other"
+		const counts = SERVICES.map((s) => reqs.filter((r) => r.service === s.name).length).sort((a, b) => b - a);
+		assert.deepEqual(g.series.map((s) => s.count), counts);
+		assert.equal(g.series[2].other, true);
+		for (const s of g.series) assert.equal(s.points.reduce((a, p) => a + p.count, 0), s.count);
+	});
+
+	test('compare by service: rows and p95 trend', async () => {
+		const c = await ok('/api/v1/performance/compare', { by: 'service' });
+		assert.equal(c.by, 'service');
+		assert.equal(c.count, N);
+		assert.equal(c.rows.length, SERVICES.length);
+		for (const svc of SERVICES) {
+			const row = c.rows.find((r) => r.key === svc.name);
+			const sub = reqs.filter((r) => r.service === svc.name);
+			const f = expectedFailures(sub);
+			assert.ok(row, `row ${svc.name}`);
+			assert.equal(row.count, sub.length);
+			assert.equal(row.error_rate, (f.errors + f.timeouts) / sub.length);
+			checkPercentiles(row, sub.map((r) => r.durNs), `compare ${svc.name}`);
+			assert.equal(row.p95_trend_ms.length, c.times_ms.length);
+			assert.equal(row.p95_trend_ms.filter((v) => v !== null).length > 0, true);
+		}
+		const byEndpoint = await ok('/api/v1/performance/compare', { by: 'endpoint' });
+		const endpoints = new Set(reqs.map((r) => r.endpoint));
+		assert.equal(byEndpoint.rows.length, endpoints.size);
+		for (const row of byEndpoint.rows) assert.equal(row.count, reqs.filter((r) => r.endpoint === row.key).length);
+	});
+
+	test('heatmap and distribution totals equal the count', async () => {
+		const h = await ok('/api/v1/performance/heatmap', { kind: 'latency', step: '60' });
+		assert.equal(h.count, N);
+		assert.equal(h.counts.length, h.times_ms.length);
+		let total = 0;
+		h.counts.forEach((col, t) => {
+			assert.equal(col.length, h.bins.length);
+			const sum = col.reduce((a, b) => a + b, 0);
+			assert.equal(sum, h.totals[t]);
+			total += sum;
+		});
+		assert.equal(total, N);
+		const p = await ok('/api/v1/performance/heatmap', { kind: 'percentile', step: '60' });
+		assert.equal(p.totals.reduce((a, b) => a + b, 0), N);
+		for (const k of ['p50_ms', 'p75_ms', 'p90_ms', 'p95_ms', 'p99_ms']) assert.equal(p.percentiles[k].length, p.times_ms.length);
+
+		const d = await ok('/api/v1/performance/distribution', { bins: '30' });
+		assert.equal(d.count, N);
+		assert.ok(d.bins.length <= 30 && d.bins.length > 1, `${d.bins.length} bins`);
+		assert.equal(d.bins.reduce((a, b) => a + b.count, 0), N);
+		for (let i = 1; i < d.bins.length; i++) near(d.bins[i].lo_ms, d.bins[i - 1].hi_ms, 'bins are contiguous', 1e-9);
+		const durs = reqs.map((r) => r.durNs);
+		// every value lies in the bin whose (lo, hi] holds it
+		for (const b of d.bins) {
+			const inBin = durs.filter((v) => v / MS > b.lo_ms * (1 + 1e-12) && v / MS <= b.hi_ms * (1 - 1e-12)).length;
+			assert.ok(Math.abs(inBin - b.count) <= 1, `bin (${b.lo_ms}, ${b.hi_ms}]: ${b.count} vs ${inBin}`);
+		}
+		checkPercentiles(d, durs, 'distribution');
+	});
+
+	test('breakdown: self time by span name, shares sum to 1', async () => {
+		const b = await ok('/api/v1/performance/breakdown');
+		assert.equal(b.source, 'spans');
+		assert.equal(b.requests, N);
+		assert.equal(b.truncated, false);
+		assert.equal(b.spans, 3 * N);
+		const share = b.rows.reduce((a, r) => a + r.share, 0);
+		near(share, 1, 'shares', 1e-9);
+		const totalNs = reqs.reduce((a, r) => a + r.durNs, 0);
+		near(b.total_ms, totalNs / MS, 'total_ms', 1e-9);
+		const dbNs = reqs.reduce((a, r) => a + r.dbNs, 0);
+		const db = b.rows.filter((r) => r.name === 'db.query');
+		assert.equal(db.reduce((a, r) => a + r.count, 0), N);
+		near(db.reduce((a, r) => a + r.share, 0), dbNs / totalNs, 'db.query share', 1e-9);
+		const checkout = await ok('/api/v1/performance/breakdown', { service: 'checkout' });
+		assert.equal(checkout.requests, reqs.filter((r) => r.service === 'checkout').length);
+	});
+
+	test('q= filters requests from raw spans', async () => {
+		const slow = reqs.filter((r) => r.durNs > 300 * MS);
+		const s = await ok('/api/v1/performance/summary', { q: 'duration > 300ms' });
+		assert.equal(s.source, 'spans');
+		assert.equal(s.count, slow.length);
+		const f = expectedFailures(slow);
+		assert.equal(s.errors, f.errors);
+		assert.equal(s.timeouts, f.timeouts);
+		checkPercentiles(s, slow.map((r) => r.durNs), 'q summary');
+
+		const orders = reqs.filter((r) => r.service === 'orders' && r.status !== 'ok');
+		const s2 = await ok('/api/v1/performance/summary', { q: 'resource.service.name = "orders" && status = error' });
+		assert.equal(s2.count, orders.length);
+
+		// q matching everything agrees with the rollups exactly on counts
+		const all = await ok('/api/v1/performance/compare', { by: 'service', q: 'duration >= 0ms' });
+		const roll = await ok('/api/v1/performance/compare', { by: 'service' });
+		assert.equal(all.source, 'spans');
+		assert.deepEqual(all.rows.map((r) => [r.key, r.count, r.errors]), roll.rows.map((r) => [r.key, r.count, r.errors]));
+
+		// the tool of a request comes from another span of its trace, in both paths
+		const toolsQ = await ok('/api/v1/performance/compare', { by: 'tool', q: 'duration >= 0ms' });
+		const tools = await ok('/api/v1/performance/compare', { by: 'tool' });
+		const searchN = reqs.filter((r) => r.service === 'search').length;
+		assert.deepEqual(tools.rows.map((r) => [r.key, r.count]), [[null, N - searchN], ['web_search', searchN]].sort((a, b) => b[1] - a[1]));
+		assert.deepEqual(toolsQ.rows.map((r) => [r.key, r.count]), tools.rows.map((r) => [r.key, r.count]));
+		const toolQ = await ok('/api/v1/performance/summary', { tool: 'web_search', q: 'duration > 300ms' });
+		assert.equal(toolQ.count, slow.filter((r) => r.service === 'search').length);
+
+		const ts = await ok('/api/v1/performance/timeseries', { q: 'duration > 300ms', group_by: 'service' });
+		for (const series of ts.series) assert.equal(series.count, slow.filter((r) => r.service === series.key).length);
+
+		const tr = await ok('/api/v1/traces', { q: 'duration > 300ms', limit: '1000' });
+		assert.equal(tr.count, slow.length);
+		assert.deepEqual(new Set(tr.traces.map((t) => t.trace_id)), new Set(slow.map((r) => r.traceId)));
+		const few = await ok('/api/v1/traces', { q: 'duration > 300ms', limit: '5', order: 'slowest' });
+		assert.equal(few.count, 5);
+		const slowest = [...slow].sort((a, b) => b.durNs - a.durNs).slice(0, 5).map((r) => r.traceId);
+		assert.deepEqual(few.traces.map((t) => t.trace_id), slowest);
+		const plain = await ok('/api/v1/traces', { limit: '1000' });
+		assert.equal(plain.count, N);
+
+		const bd = await ok('/api/v1/performance/breakdown', { q: 'duration > 300ms' });
+		assert.equal(bd.requests, slow.length);
+	});
+
+	test('hotpath top --once prints endpoints by impact', async () => {
+		const { stdout } = await promisify(execFile)(hotpathBin(), ['top', '--server', srv.url, '--once', '--range', '1h']);
+		const lines = stdout.split('\n');
+		assert.match(lines[0], new RegExp(`${N} requests`));
+		const header = lines.findIndex((l) => l.startsWith('ENDPOINT'));
+		assert.ok(header > 0, stdout);
+		const rows = lines.slice(header + 1).filter((l) => l.trim()).map((l) => l.trim().split(/\s+/));
+		const endpoints = [...new Set(reqs.map((r) => r.endpoint))];
+		assert.equal(rows.length, endpoints.length, stdout);
+		const impact = (ep) => {
+			const sub = reqs.filter((r) => r.endpoint === ep);
+			return sub.length * quantile(sub.map((r) => r.durNs), 0.95);
+		};
+		// sorted by the printed impact (count x p95, in s), which is within
+		// the sketch's 1% of the exact one
+		assert.deepEqual(new Set(rows.map((r) => `${r[0]} ${r[1]}`)), new Set(endpoints));
+		for (let i = 1; i < rows.length; i++) assert.ok(Number(rows[i][8]) <= Number(rows[i - 1][8]), stdout);
+		for (const r of rows) {
+			const ep = `${r[0]} ${r[1]}`;
+			assert.equal(Number(r[2]), reqs.filter((x) => x.endpoint === ep).length, ep);
+			near(Number(r[8]), impact(ep) / 1000, `impact of ${ep}`, 0.0101);
+		}
+	});
+
+	test('invalid parameters answer 400 naming the parameter', async () => {
+		const cases = [
+			['/api/v1/performance/summary', { range: 'forever' }, 'range'],
+			['/api/v1/performance/summary', { tier: 'glacial' }, 'tier'],
+			['/api/v1/performance/summary', { status: 'sad' }, 'status'],
+			['/api/v1/performance/timeseries', { step: '7' }, 'step'],
+			['/api/v1/performance/timeseries', { step: 'often' }, 'step'],
+			['/api/v1/performance/timeseries', { range: '24h', step: '60' }, 'step'],
+			['/api/v1/performance/timeseries', { range: '30d', step: '60' }, 'step'],
+			['/api/v1/performance/timeseries', { group_by: 'colour' }, 'group_by'],
+			['/api/v1/performance/timeseries', { top: '0' }, 'top'],
+			['/api/v1/performance/compare', { by: 'colour' }, 'by'],
+			['/api/v1/performance/heatmap', { kind: 'cpu' }, 'kind'],
+			['/api/v1/performance/distribution', { bins: 'many' }, 'bins'],
+			['/api/v1/performance/summary', { q: 'duration >' }, 'q'],
+			['/api/v1/performance/breakdown', { q: 'name = ' }, 'q'],
+			['/api/v1/traces', { q: '(duration > 1ms' }, 'q'],
+		];
+		for (const [path, params, name] of cases) {
+			const r = await api(path, params);
+			assert.equal(r.status, 400, `${path} ${JSON.stringify(params)}: ${r.text}`);
+			const msg = r.json?.error?.message || '';
+			assert.match(msg, new RegExp(`\\b${name}\\b`), `${path} ${JSON.stringify(params)}: ${msg}`);
+			if (name === 'q') assert.match(msg, /column \d+/, msg);
+		}
+	});
+});
