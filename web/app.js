@@ -18,23 +18,15 @@ import {
   RANGES, DEFAULT_RANGE, readState, queryOf, patchState, effectiveFilters, compareVersions,
 } from './lib/state.js';
 import { TIERS } from './lib/format.js';
+import { mountOverview } from './views/overview.js';
 import { mountTraces } from './views/traces.js';
 import { mountTrace } from './views/trace.js';
 import { placeholder } from './views/placeholder.js';
 
+// Views without `built` are placeholders, marked "soon" in the navigation.
 const VIEWS = [
-  {
-    id: 'overview', label: 'Overview', mount: placeholder('Overview', 'The fleet view: how fast, how reliable and how busy everything is.', [
-      'Latency KPIs: P50, P95 and P99 per environment with the SLO threshold (4.1)',
-      'Error rate by error type with error-budget burn (4.2)',
-      'Throughput with capacity and peak hours (4.3)',
-      'Latency percentile heatmap over time (4.6)',
-      'Environment parity: dev vs staging vs production (4.7)',
-      'Version performance benchmark and regression timeline (4.8, 4.14)',
-      'Request latency distribution with percentile markers (4.13)',
-    ]),
-  },
-  { id: 'traces', label: 'Traces', mount: mountTraces },
+  { id: 'overview', label: 'Overview', mount: mountOverview, built: true },
+  { id: 'traces', label: 'Traces', mount: mountTraces, built: true },
   {
     id: 'flame', label: 'Flame graphs', mount: placeholder('Flame graphs', 'Where the time of requests goes, as flame graphs.', [
       'Per-request and aggregated flame graphs, critical path',
@@ -123,7 +115,7 @@ function renderNav(state) {
   clear(els.nav);
   const list = h('ul', null);
   for (const v of VIEWS) {
-    const built = v.id === 'traces';
+    const { built } = v;
     const href = queryOf(patchState(state, { view: v.id === DEFAULT_VIEW ? '' : v.id, trace: '', span: '' }));
     const link = h('a', {
       href: `${window.location.pathname}${href}`,

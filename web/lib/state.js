@@ -7,6 +7,7 @@
 //                    filters, named as the API's parameters (docs/API.md)
 //   order            newest|slowest (traces list)
 //   refresh          "5s" while auto refresh is on
+//   heatmap          latency|percentile (Overview's latency heatmap; default percentile)
 //   trace, span      the open trace and its selected span
 
 export const RANGES = ['15m', '1h', '6h', '24h', '7d', '30d'];
@@ -15,7 +16,7 @@ export const DEFAULT_RANGE = '24h';
 export const FILTER_KEYS = ['range', 'env', 'department', 'version', 'intent', 'service',
   'endpoint', 'tool', 'tier', 'status', 'min_duration_ms'];
 
-const OTHER_KEYS = ['order', 'refresh', 'trace', 'span'];
+const OTHER_KEYS = ['order', 'refresh', 'heatmap', 'trace', 'span'];
 
 export function readState(search = window.location.search) {
   const p = new URLSearchParams(search);
@@ -29,6 +30,7 @@ export function readState(search = window.location.search) {
     filters,
     order: p.get('order') === 'slowest' ? 'slowest' : 'newest',
     refresh: p.get('refresh') === '5s',
+    heatmap: p.get('heatmap') === 'latency' ? 'latency' : 'percentile',
     trace: p.get('trace') || '',
     span: p.get('span') || '',
   };
@@ -45,6 +47,7 @@ export function queryOf(state) {
   }
   if (state.order === 'slowest') p.set('order', 'slowest');
   if (state.refresh) p.set('refresh', '5s');
+  if (state.heatmap === 'latency') p.set('heatmap', 'latency');
   if (state.trace) p.set('trace', state.trace);
   if (state.trace && state.span) p.set('span', state.span);
   const q = p.toString();
