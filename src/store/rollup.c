@@ -4,9 +4,10 @@
  * The writer keeps the aggregates it touched recently in memory (keyed by
  * resolution, bucket and key id), so adding a request never reads the
  * database; an aggregate not in memory is loaded once from its row.  A
- * flush writes every dirty aggregate whole (INSERT OR REPLACE) inside the
- * transaction that also holds the requests' spans, so spans and rollups
- * commit or roll back together.
+ * flush writes every dirty aggregate whole (INSERT OR REPLACE) and the
+ * watermark in one transaction, so the stored rollups and the watermark
+ * always agree; the writer flushes about once a second rather than at
+ * every commit, which keeps rollups off the ingest path's cost.
  */
 #include "store/rollup.h"
 
@@ -28,7 +29,7 @@ struct agg {
 
 struct rollup_writer {
 	sqlite3 *db;
-	sqlite3_stmt *key_ins, *key_sel, *load, *save;
+	sqlite3_stmt *key_ins, *key_sel, *load, *save, *mark;
 	struct strmap keys;     /* rollup_dims bytes -> key id */
 	struct strmap aggs;     /* (res, t, key) -> index in agg */
 	struct agg *agg;
@@ -36,6 +37,7 @@ struct rollup_writer {
 	struct strmap endpoints; /* (service, endpoint) seen in rollups -> 1 */
 	struct strmap per_service; /* service -> endpoints seen */
 	unsigned max_endpoints;
+	int64_t other; /* dictionary id of the endpoint "other" */
 	uint64_t folded;
 };
 
@@ -48,6 +50,7 @@ static const char *const SQL_KEY_SEL =
 static const char *const SQL_LOAD = "SELECT count, sum_ns, sketch FROM rollups WHERE res=? AND t=? AND key=?";
 static const char *const SQL_SAVE =
 	"INSERT OR REPLACE INTO rollups(res, t, key, count, sum_ns, sketch) VALUES(?,?,?,?,?,?)";
+static const char *const SQL_MARK = "UPDATE meta SET value = ? WHERE key = 'rollup_watermark'";
 
 static void load_endpoints(struct rollup_writer *w)
 {
@@ -76,12 +79,25 @@ struct rollup_writer *rollup_writer_new(sqlite3 *db, unsigned max_endpoints, cha
 	if (sqlite3_prepare_v3(db, SQL_KEY_INS, -1, SQLITE_PREPARE_PERSISTENT, &w->key_ins, NULL) ||
 	    sqlite3_prepare_v3(db, SQL_KEY_SEL, -1, SQLITE_PREPARE_PERSISTENT, &w->key_sel, NULL) ||
 	    sqlite3_prepare_v3(db, SQL_LOAD, -1, SQLITE_PREPARE_PERSISTENT, &w->load, NULL) ||
-	    sqlite3_prepare_v3(db, SQL_SAVE, -1, SQLITE_PREPARE_PERSISTENT, &w->save, NULL)) {
+	    sqlite3_prepare_v3(db, SQL_SAVE, -1, SQLITE_PREPARE_PERSISTENT, &w->save, NULL) ||
+	    sqlite3_prepare_v3(db, SQL_MARK, -1, SQLITE_PREPARE_PERSISTENT, &w->mark, NULL)) {
 		errf(err, errlen, "rollups: %s", sqlite3_errmsg(db));
 		rollup_writer_free(w);
 		return NULL;
 	}
 	load_endpoints(w);
+	sqlite3_stmt *st;
+	char ins[96], sel[96];
+	snprintf(ins, sizeof(ins), "INSERT OR IGNORE INTO dict(kind, value) VALUES(%d, 'other')", DICT_ENDPOINT);
+	snprintf(sel, sizeof(sel), "SELECT id FROM dict WHERE kind = %d AND value = 'other'", DICT_ENDPOINT);
+	if (sqlite3_exec(db, ins, NULL, NULL, NULL) || sqlite3_prepare_v2(db, sel, -1, &st, NULL)) {
+		errf(err, errlen, "rollups: %s", sqlite3_errmsg(db));
+		rollup_writer_free(w);
+		return NULL;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW)
+		w->other = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
 	return w;
 }
 
@@ -106,6 +122,7 @@ void rollup_writer_free(struct rollup_writer *w)
 	sqlite3_finalize(w->key_sel);
 	sqlite3_finalize(w->load);
 	sqlite3_finalize(w->save);
+	sqlite3_finalize(w->mark);
 	free(w);
 }
 
@@ -123,8 +140,9 @@ uint64_t rollup_writer_folded(const struct rollup_writer *w)
 	return w->folded;
 }
 
-int64_t rollup_writer_endpoint(struct rollup_writer *w, int64_t service, int64_t endpoint, int64_t other)
+int64_t rollup_writer_endpoint(struct rollup_writer *w, int64_t service, int64_t endpoint)
 {
+	int64_t other = w->other;
 	int64_t pair[2] = { service, endpoint }, n = 0, seen;
 	if (strmap_get(&w->endpoints, pair, sizeof(pair), &seen) == 0)
 		return endpoint;
@@ -218,7 +236,7 @@ int rollup_writer_add(struct rollup_writer *w, const struct rollup_dims *d, uint
 	return 0;
 }
 
-int rollup_writer_flush(struct rollup_writer *w)
+int rollup_writer_flush(struct rollup_writer *w, int64_t last_request_id)
 {
 	struct buf blob;
 	int ret = 0;
@@ -241,42 +259,50 @@ int rollup_writer_flush(struct rollup_writer *w)
 		a->dirty = 0;
 	}
 	buf_release(&blob);
+	sqlite3_bind_int64(w->mark, 1, last_request_id);
+	if (!ret && sqlite3_step(w->mark) != SQLITE_DONE)
+		ret = -1;
+	sqlite3_reset(w->mark);
 	/* Old buckets rarely change again: keep memory bounded. */
 	if (!ret && w->n_agg > CACHE_MAX)
 		drop_aggs(w);
 	return ret;
 }
 
-long rollup_rebuild(sqlite3 *db, struct rollup_writer *w, char *err, size_t errlen)
+long rollup_catch_up(struct rollup_writer *w, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
 	long n = 0;
-	if (sqlite3_prepare_v2(db,
-			       "SELECT start_ns, duration_ns, service, endpoint, IFNULL(tool, 0), IFNULL(env, 0),"
+	int64_t last = 0;
+	if (sqlite3_prepare_v2(w->db,
+			       "SELECT id, start_ns, duration_ns, service, endpoint, IFNULL(tool, 0), IFNULL(env, 0),"
 			       " IFNULL(version, 0), IFNULL(department, 0), IFNULL(intent, 0), status,"
-			       " IFNULL(error_type, 0) FROM requests",
+			       " IFNULL(error_type, 0) FROM requests WHERE id > (SELECT value FROM meta"
+			       " WHERE key = 'rollup_watermark') ORDER BY id",
 			       -1, &st, NULL) != SQLITE_OK)
-		return errf(err, errlen, "rollup rebuild: %s", sqlite3_errmsg(db));
+		return errf(err, errlen, "rollup catch-up: %s", sqlite3_errmsg(w->db));
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct rollup_dims d = {
-			.service = sqlite3_column_int64(st, 2), .endpoint = sqlite3_column_int64(st, 3),
-			.tool = sqlite3_column_int64(st, 4), .env = sqlite3_column_int64(st, 5),
-			.version = sqlite3_column_int64(st, 6), .department = sqlite3_column_int64(st, 7),
-			.intent = sqlite3_column_int64(st, 8), .status = sqlite3_column_int64(st, 9),
-			.error_type = sqlite3_column_int64(st, 10),
+			.service = sqlite3_column_int64(st, 3), .endpoint = sqlite3_column_int64(st, 4),
+			.tool = sqlite3_column_int64(st, 5), .env = sqlite3_column_int64(st, 6),
+			.version = sqlite3_column_int64(st, 7), .department = sqlite3_column_int64(st, 8),
+			.intent = sqlite3_column_int64(st, 9), .status = sqlite3_column_int64(st, 10),
+			.error_type = sqlite3_column_int64(st, 11),
 		};
-		if (rollup_writer_add(w, &d, (uint64_t)sqlite3_column_int64(st, 0),
-				      (uint64_t)sqlite3_column_int64(st, 1)) < 0 ||
-		    (n % 10000 == 9999 && rollup_writer_flush(w) < 0)) {
+		last = sqlite3_column_int64(st, 0);
+		d.endpoint = rollup_writer_endpoint(w, d.service, d.endpoint);
+		/* flush as we go: a long history must not pile up in memory */
+		if (rollup_writer_add(w, &d, (uint64_t)sqlite3_column_int64(st, 1),
+				      (uint64_t)sqlite3_column_int64(st, 2)) < 0 ||
+		    (++n % 100000 == 0 && rollup_writer_flush(w, last) < 0)) {
 			rc = SQLITE_ERROR;
 			break;
 		}
-		n++;
 	}
 	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE || rollup_writer_flush(w) < 0)
-		return errf(err, errlen, "rollup rebuild: %s", sqlite3_errmsg(db));
+	if (rc != SQLITE_DONE || (n && rollup_writer_flush(w, last) < 0))
+		return errf(err, errlen, "rollup catch-up: %s", sqlite3_errmsg(w->db));
 	return n;
 }
 

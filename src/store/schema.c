@@ -8,6 +8,7 @@
  *   requests      one row per entry span, the rows that search and analytics scan
  *   metric_series, metric_points   OTLP metric data points
  *   rollup_keys, rollups   per minute and per hour latency sketches per key
+ *   meta          small named values (the rollup watermark)
  */
 #include "store/schema.h"
 
@@ -45,7 +46,10 @@ static const char *const migrations[] = {
 	"  department, intent, status, error_type);"
 	"CREATE TABLE rollups(res INTEGER NOT NULL, t INTEGER NOT NULL, key INTEGER NOT NULL,"
 	"  count INTEGER NOT NULL, sum_ns INTEGER NOT NULL, sketch BLOB NOT NULL,"
-	"  PRIMARY KEY(res, t, key)) WITHOUT ROWID;",
+	"  PRIMARY KEY(res, t, key)) WITHOUT ROWID;"
+	/* rollups hold exactly the requests with id <= meta 'rollup_watermark' */
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+	"INSERT INTO meta VALUES('rollup_watermark', 0);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -20,6 +20,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/hex.h"
 #include "core/log.h"
 #include "core/strmap.h"
@@ -229,6 +230,12 @@ struct store {
 	struct strmap dict;   /* kind byte + value -> id, writer thread only */
 	struct strmap series; /* service id + name + attrs -> id, writer thread only */
 	struct rollup_writer *rollups; /* writer thread only */
+	uint64_t rollups_flushed_ns;   /* writer thread only */
+	/* Under `lock`: rollups added in memory but not flushed, and flush
+	 * requests from readers (tickets) and the last one served. */
+	int rollups_dirty;
+	uint64_t flush_wanted, flush_done;
+	pthread_cond_t flushed;
 
 	pthread_mutex_t lock; /* guards the queue and the read pool */
 	pthread_cond_t wake, space;
@@ -420,18 +427,18 @@ static int apply_write(struct store *s, struct store_write *w)
 	return failed ? -1 : 0;
 }
 
-/* Forget cached ids that a rolled-back transaction may have created. */
+/* Forget cached ids that a rolled-back savepoint may have created. */
 static void drop_caches(struct store *s)
 {
 	strmap_release(&s->dict);
 	strmap_release(&s->series);
-	rollup_writer_forget(s->rollups);
 }
 
-/* Roll up the requests of a committed-to-be write (see rollup.h). */
+#define ROLLUP_FLUSH_NS 1000000000ull /* rollups reach the disk once a second */
+
+/* Roll up the requests of a write about to commit (in memory; see rollup.h). */
 static int rollup_write(struct store *s, const struct store_write *w)
 {
-	int64_t other = dict_id(s, DICT_ENDPOINT, "other");
 	for (size_t i = 0; i < w->n_reqs; i++) {
 		const struct request_row *r = &w->reqs[i].row;
 		struct rollup_dims d = {
@@ -445,13 +452,56 @@ static int rollup_write(struct store *s, const struct store_write *w)
 			.status = r->status,
 			.error_type = dict_id(s, DICT_ERROR_TYPE, w->reqs[i].error_type),
 		};
-		if (other < 0 || d.service < 0 || d.endpoint < 0 || d.tool < 0 || d.env < 0 || d.version < 0 ||
+		if (d.service < 0 || d.endpoint < 0 || d.tool < 0 || d.env < 0 || d.version < 0 ||
 		    d.department < 0 || d.intent < 0 || d.error_type < 0)
 			return -1;
-		d.endpoint = rollup_writer_endpoint(s->rollups, d.service, d.endpoint, other);
+		d.endpoint = rollup_writer_endpoint(s->rollups, d.service, d.endpoint);
 		if (rollup_writer_add(s->rollups, &d, r->start_ns, r->duration_ns) < 0)
 			return -1;
 	}
+	return 0;
+}
+
+/* A flush committed: wake the readers whose tickets it served. */
+static void rollups_flushed(struct store *s, uint64_t ticket)
+{
+	s->rollups_flushed_ns = clock_now_ns();
+	pthread_mutex_lock(&s->lock);
+	s->rollups_dirty = 0;
+	if (ticket > s->flush_done)
+		s->flush_done = ticket;
+	pthread_cond_broadcast(&s->flushed);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Write the aggregates and the watermark (inside a transaction). */
+static int flush_rollups(struct store *s)
+{
+	sqlite3_stmt *st;
+	int64_t last = 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT IFNULL(MAX(id), 0) FROM requests", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		last = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rollup_writer_flush(s->rollups, last);
+}
+
+/* Roll up the requests past the watermark, in a transaction of its own. */
+static int catch_up_rollups(struct store *s)
+{
+	char err[256];
+	if (exec(s->db, "BEGIN IMMEDIATE") < 0)
+		return -1;
+	long n = rollup_catch_up(s->rollups, err, sizeof(err));
+	if (n < 0 || exec(s->db, "COMMIT") < 0) {
+		log_error("store: %s", n < 0 ? err : sqlite3_errmsg(s->db));
+		exec(s->db, "ROLLBACK");
+		rollup_writer_forget(s->rollups);
+		return -1;
+	}
+	if (n)
+		log_info("store: rolled up %ld requests stored after the last rollup flush", n);
 	return 0;
 }
 
@@ -481,8 +531,15 @@ static void write_group(struct store *s, struct store_write *group)
 	for (struct store_write *w = group; w && ok; w = w->next, i++)
 		if (status[i] == 0 && rollup_write(s, w) < 0)
 			ok = 0;
-	if (ok && rollup_writer_flush(s->rollups) < 0)
-		ok = 0;
+	/* Flush rollups once a second, or now when a reader waits for them. */
+	uint64_t now = clock_now_ns(), ticket;
+	pthread_mutex_lock(&s->lock);
+	ticket = s->flush_wanted;
+	s->rollups_dirty = 1;
+	pthread_mutex_unlock(&s->lock);
+	int flushing = ok && (now - s->rollups_flushed_ns >= ROLLUP_FLUSH_NS || ticket > s->flush_done);
+	if (flushing)
+		ok = flush_rollups(s) == 0;
 	if (!ok)
 		log_error("store: rollups failed: %s", sqlite3_errmsg(s->db));
 	if (!ok)
@@ -491,8 +548,15 @@ static void write_group(struct store *s, struct store_write *group)
 		exec(s->db, "ROLLBACK");
 		ok = 0;
 	}
-	if (!ok)
+	if (!ok) {
+		/* what was rolled up in memory may not have committed: start again
+		 * from what the database holds */
 		drop_caches(s);
+		rollup_writer_forget(s->rollups);
+		catch_up_rollups(s);
+	} else if (flushing) {
+		rollups_flushed(s, ticket);
+	}
 	atomic_fetch_add(&s->commits, 1);
 	atomic_store(&s->rollup_folded, rollup_writer_folded(s->rollups));
 
@@ -514,15 +578,61 @@ static void write_group(struct store *s, struct store_write *group)
 	free(status);
 }
 
+/* Flush rollups in a transaction of their own (when ingest pauses). */
+static void flush_rollups_alone(struct store *s, uint64_t ticket)
+{
+	if (exec(s->db, "BEGIN IMMEDIATE") < 0)
+		return;
+	if (flush_rollups(s) == 0 && exec(s->db, "COMMIT") == 0) {
+		rollups_flushed(s, ticket);
+		return;
+	}
+	exec(s->db, "ROLLBACK");
+	rollup_writer_forget(s->rollups);
+	catch_up_rollups(s);
+}
+
 static void *writer_main(void *arg)
 {
 	struct store *s = arg;
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
-		while (!s->head && !s->stopping)
-			pthread_cond_wait(&s->wake, &s->lock);
-		if (!s->head)
-			break; /* stopping and drained */
+		while (!s->head && !s->stopping) {
+			if (!s->rollups_dirty) {
+				if (s->flush_wanted > s->flush_done) { /* nothing to flush */
+					s->flush_done = s->flush_wanted;
+					pthread_cond_broadcast(&s->flushed);
+				}
+				pthread_cond_wait(&s->wake, &s->lock);
+				continue;
+			}
+			/* idle with rollups in memory only: flush them now if a reader
+			 * waits, else within a second */
+			uint64_t ticket = s->flush_wanted;
+			int timed_out = 0;
+			if (ticket <= s->flush_done) {
+				struct timespec until;
+				clock_gettime(CLOCK_REALTIME, &until);
+				until.tv_sec += 1;
+				timed_out = pthread_cond_timedwait(&s->wake, &s->lock, &until) == ETIMEDOUT;
+				ticket = s->flush_wanted;
+			}
+			if ((timed_out || ticket > s->flush_done) && !s->head) {
+				pthread_mutex_unlock(&s->lock);
+				flush_rollups_alone(s, ticket);
+				pthread_mutex_lock(&s->lock);
+			}
+		}
+		if (!s->head) {
+			/* stopping and drained: the last rollups reach the disk */
+			if (s->rollups_dirty) {
+				uint64_t ticket = s->flush_wanted;
+				pthread_mutex_unlock(&s->lock);
+				flush_rollups_alone(s, ticket);
+				pthread_mutex_lock(&s->lock);
+			}
+			break;
+		}
 		/* take up to GROUP_MAX_WRITES queued writes */
 		struct store_write *group = s->head, *last = group;
 		size_t n = 1, bytes = group->bytes;
@@ -621,33 +731,6 @@ static int open_db(const char *path, int readonly, sqlite3 **out, char *err, siz
 	return 0;
 }
 
-/* Rebuild the rollups from the requests when they are missing. */
-static int ensure_rollups(struct store *s, char *err, size_t errlen)
-{
-	sqlite3_stmt *st;
-	int missing = 0;
-	if (sqlite3_prepare_v2(s->db,
-			       "SELECT EXISTS(SELECT 1 FROM requests) AND NOT EXISTS(SELECT 1 FROM rollups)", -1,
-			       &st, NULL) != SQLITE_OK)
-		return errf(err, errlen, "rollups: %s", sqlite3_errmsg(s->db));
-	if (sqlite3_step(st) == SQLITE_ROW)
-		missing = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	if (!missing)
-		return 0;
-	log_info("store: rebuilding latency rollups from stored requests");
-	if (exec(s->db, "BEGIN IMMEDIATE") < 0)
-		return errf(err, errlen, "rollups: cannot begin");
-	long n = rollup_rebuild(s->db, s->rollups, err, errlen);
-	if (n < 0 || exec(s->db, "COMMIT") < 0) {
-		exec(s->db, "ROLLBACK");
-		rollup_writer_forget(s->rollups);
-		return -1;
-	}
-	log_info("store: rolled up %ld requests", n);
-	return 0;
-}
-
 int store_open(struct store **out, const struct store_options *o, char *err, size_t errlen)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
@@ -679,12 +762,19 @@ int store_open(struct store **out, const struct store_options *o, char *err, siz
 		}
 	strmap_init(&s->dict);
 	strmap_init(&s->series);
-	if (!(s->rollups = rollup_writer_new(s->db, o->max_endpoints, err, errlen)) ||
-	    ensure_rollups(s, err, errlen) < 0)
+	if (!(s->rollups = rollup_writer_new(s->db, o->max_endpoints, err, errlen)))
 		goto fail;
+	/* rollups lost (or never built) while requests exist: rebuild them all */
+	exec(s->db, "UPDATE meta SET value = 0 WHERE key = 'rollup_watermark' AND NOT EXISTS"
+		    " (SELECT 1 FROM rollups)");
+	if (catch_up_rollups(s) < 0) {
+		errf(err, errlen, "cannot bring the rollups up to date: %s", sqlite3_errmsg(s->db));
+		goto fail;
+	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
 	pthread_cond_init(&s->space, NULL);
+	pthread_cond_init(&s->flushed, NULL);
 	s->queue_max = o->queue_max_bytes ? o->queue_max_bytes : DEFAULT_QUEUE_BYTES;
 	if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
 		errf(err, errlen, "cannot start the writer thread");
@@ -726,6 +816,7 @@ void store_close(struct store *s)
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->wake);
 	pthread_cond_destroy(&s->space);
+	pthread_cond_destroy(&s->flushed);
 	free(s->path);
 	free(s);
 }
@@ -992,9 +1083,28 @@ out:
 	return ret;
 }
 
+/* Read-your-writes for rollups: every request committed before the query
+ * is rolled up in what it reads (bounded wait: 2 s). */
+static void wait_rollups_flushed(struct store *s)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->rollups_dirty && !s->stopping) {
+		uint64_t ticket = ++s->flush_wanted;
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 2;
+		pthread_cond_signal(&s->wake);
+		while (s->flush_done < ticket)
+			if (pthread_cond_timedwait(&s->flushed, &s->lock, &until) == ETIMEDOUT)
+				break;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
 int store_rollups(struct store *s, const struct store_query *q, unsigned res_s, struct arena *a,
 		  struct rollup_row **rows, size_t *n, char *err, size_t errlen)
 {
+	wait_rollups_flushed(s);
 	sqlite3 *db = reader_get(s, err, errlen);
 	if (!db)
 		return -1;

@@ -302,6 +302,16 @@ static void test_store(void)
 	store_search(s, &q, &a, &rows, &n, err, sizeof(err));
 	is_int(n, THREADS * 10, "time range");
 
+	/* rollups reach the disk within a second of the last write */
+	struct store_query all;
+	uint64_t errs;
+	store_query_init(&all);
+	all.from_ns = 1600000000000000000ull;
+	all.to_ns = 1800000000000000000ull;
+	int waited = 0;
+	while (rollup_totals(s, &all, 60, &a, &errs, NULL) < THREADS * WRITES && waited++ < 30)
+		usleep(100 * 1000);
+	ok(waited <= 20, "rollups flushed within 2 s of the last write (%d00 ms)", waited);
 	test_rollups(s, &a);
 
 	const char **values;
