@@ -77,6 +77,9 @@ static int metrics(struct http_request *req)
 	       st.failed_writes);
 	metric(b, "hotpath_store_spans_total", "counter", "Spans committed.", st.spans);
 	metric(b, "hotpath_store_points_total", "counter", "Metric points committed.", st.points);
+	metric(b, "hotpath_rollup_endpoints_folded_total", "counter",
+	       "Requests rolled up under endpoint \"other\": a service passed the endpoint limit.",
+	       st.rollup_folded);
 	metric(b, "hotpath_store_queue_bytes", "gauge", "Bytes waiting for the writer.", st.queue_bytes);
 	metric(b, "hotpath_store_queue_writes", "gauge", "Batches waiting for the writer.", st.queue_writes);
 	return HTTP_DONE;
