@@ -21,12 +21,14 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: hotpath serve [--listen ADDR] [--data DIR] [--demo] [--threads N]\n"
-		"                     [--max-body BYTES]\n\n"
+		"                     [--max-body BYTES] [--max-endpoints N]\n\n"
 		"  --listen ADDR     HOST:PORT to listen on (default 127.0.0.1:4318, the OTLP/HTTP port)\n"
 		"  --data DIR        data directory; the store is DIR/hotpath.db (default ./data)\n"
 		"  --demo            also generate demo traffic into this server (24 h of history first)\n"
 		"  --threads N       HTTP worker threads (default: number of CPUs)\n"
-		"  --max-body BYTES  request body limit, compressed and decompressed (default %u)\n",
+		"  --max-body BYTES  request body limit, compressed and decompressed (default %u)\n"
+		"  --max-endpoints N endpoints per service kept apart in latency rollups; more are\n"
+		"                    rolled up as \"other\" and counted in /metrics (default 500)\n",
 		HTTP_DEFAULT_MAX_BODY);
 }
 
@@ -35,7 +37,8 @@ int cmd_serve(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, 'l' }, { "data", required_argument, NULL, 'd' },
 		{ "demo", no_argument, NULL, 'D' },         { "threads", required_argument, NULL, 't' },
-		{ "max-body", required_argument, NULL, 'm' }, { "help", no_argument, NULL, 'h' },
+		{ "max-body", required_argument, NULL, 'm' }, { "max-endpoints", required_argument, NULL, 'e' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct server_options so = { .listen = "127.0.0.1:4318" };
@@ -44,13 +47,14 @@ int cmd_serve(int argc, char **argv)
 	char err[512];
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "l:d:t:m:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:d:t:m:e:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l': so.listen = optarg; break;
 		case 'd': sto.dir = optarg; break;
 		case 'D': demo = 1; break;
 		case 't': so.threads = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'm': so.max_body = (size_t)strtoull(optarg, NULL, 10); break;
+		case 'e': sto.max_endpoints = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
