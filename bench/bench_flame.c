@@ -1,0 +1,302 @@
+/*
+ * bench_flame.c - throughput of the flame graph tools.
+ *
+ *   collapse: `perf script` text -> folded stacks, on the shared reference
+ *             inputs ($HOTPATH_SHARED/testdata/flamegraph, default ../shared),
+ *             each replicated so that together they pass 100 MiB.  Each input
+ *             is collapsed on its own: concatenated, the reference rule "keep
+ *             only the first event type" would drop most samples.
+ *   svg:      folded text -> tree -> SVG, on generated folded data (a
+ *             synthetic call tree), including a file of one million lines.
+ *
+ * Every figure is the median of 5 runs, printed as "name value unit";
+ * wall-clock figures, with the CPU-time figure beside them ("_cpu") because
+ * shared machines are noisy.  Lines starting with '#' are comments.
+ */
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "profile/collapse_perf.h"
+#include "profile/folded.h"
+#include "render/flamegraph_svg.h"
+
+#define RUNS 5
+#define MIB  (1024.0 * 1024.0)
+
+struct timing {
+	double wall, cpu;
+};
+
+static double clock_s(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return v[n / 2];
+}
+
+static int read_file(const char *path, struct buf *out)
+{
+	FILE *f = fopen(path, "rb");
+	char tmp[1 << 16];
+	size_t n;
+	if (!f)
+		return -1;
+	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		buf_append(out, tmp, n);
+	fclose(f);
+	return 0;
+}
+
+static int discard(void *ctx, const char *data, size_t len)
+{
+	*(size_t *)ctx += len;
+	return 0;
+}
+
+/* --- collapse ---------------------------------------------------------------- */
+
+struct input {
+	char name[256];
+	struct buf text; /* the file replicated */
+};
+
+/* Collapse every input once, in 4 MiB feeds as the command does. */
+static struct timing collapse_all(struct input *in, size_t n, unsigned flags)
+{
+	double w0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+	for (size_t i = 0; i < n; i++) {
+		struct collapse_perf_opts o = {.flags = flags};
+		struct collapse_perf *c = collapse_perf_new(&o);
+		char err[256];
+		size_t out = 0;
+		for (size_t off = 0; off < in[i].text.len; off += 4 << 20) {
+			size_t len = in[i].text.len - off < (4u << 20) ? in[i].text.len - off : 4u << 20;
+			if (collapse_perf_feed(c, in[i].text.data + off, len, err, sizeof(err)) < 0) {
+				fprintf(stderr, "bench_flame: %s: %s\n", in[i].name, err);
+				exit(1);
+			}
+		}
+		collapse_perf_finish(c, err, sizeof(err));
+		collapse_perf_write(c, discard, &out);
+		collapse_perf_free(c);
+	}
+	return (struct timing){clock_s(CLOCK_MONOTONIC) - w0, clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0};
+}
+
+static void report(const char *name, double bytes, struct timing *t, int runs)
+{
+	double wall[RUNS], cpu[RUNS];
+	for (int i = 0; i < runs; i++) {
+		wall[i] = bytes / MIB / t[i].wall;
+		cpu[i] = bytes / MIB / t[i].cpu;
+	}
+	printf("%s %.0f MiB/s\n%s_cpu %.0f MiB/s\n", name, median(wall, runs), name, median(cpu, runs));
+	fflush(stdout);
+}
+
+static void bench_collapse(void)
+{
+	const char *shared = getenv("HOTPATH_SHARED");
+	char dir[2048], path[4096];
+	static struct input in[64];
+	size_t n = 0, total = 0, want = (size_t)(101 * MIB);
+
+	snprintf(dir, sizeof(dir), "%s/testdata/flamegraph", shared && *shared ? shared : "../shared");
+	DIR *d = opendir(dir);
+	if (!d) {
+		printf("# no reference inputs in %s: collapse skipped\n", dir);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL && n < 64) {
+		size_t len = strlen(e->d_name);
+		if (len < 5 || strcmp(e->d_name + len - 4, ".txt"))
+			continue;
+		snprintf(in[n].name, sizeof(in[n].name), "%s", e->d_name);
+		buf_init(&in[n].text, BUF_NO_LIMIT);
+		n++;
+	}
+	closedir(d);
+	for (size_t i = 0; i < n; i++) {
+		struct buf one;
+		buf_init(&one, BUF_NO_LIMIT);
+		snprintf(path, sizeof(path), "%s/%.255s", dir, in[i].name);
+		read_file(path, &one);
+		buf_putc(&one, '\n'); /* every copy ends its last sample */
+		while (in[i].text.len < want / n)
+			buf_append(&in[i].text, one.data, one.len);
+		total += in[i].text.len;
+		buf_release(&one);
+	}
+	printf("# collapse: %zu inputs from %s, replicated to %.1f MiB in all\n", n, dir,
+	       (double)total / MIB);
+
+	static const struct {
+		const char *name;
+		unsigned flags;
+	} modes[] = {{"collapse_perf", 0}, {"collapse_perf_all", COLLAPSE_PERF_ALL}};
+	for (size_t m = 0; m < 2; m++) {
+		struct timing t[RUNS];
+		for (int r = 0; r < RUNS; r++)
+			t[r] = collapse_all(in, n, modes[m].flags);
+		report(modes[m].name, (double)total, t, RUNS);
+	}
+	/* each input on its own, to show which shapes cost more */
+	for (size_t i = 0; i < n; i++) {
+		struct timing t[RUNS];
+		char name[300];
+		for (int r = 0; r < RUNS; r++)
+			t[r] = collapse_all(&in[i], 1, 0);
+		snprintf(name, sizeof(name), "collapse_perf[%.*s]", (int)strlen(in[i].name) - 4, in[i].name);
+		report(name, (double)in[i].text.len, t, RUNS);
+	}
+	for (size_t i = 0; i < n; i++)
+		buf_release(&in[i].text);
+}
+
+/* --- folded -> SVG ------------------------------------------------------------ */
+
+static uint64_t rng_state = 0x853c49e6748fea9bull;
+
+static uint32_t rng(void)
+{
+	/* xorshift64*: deterministic data from run to run */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return (uint32_t)((rng_state * 0x2545f4914f6cdd1dull) >> 32);
+}
+
+static int cmp_line(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * `lines` distinct folded stacks: the paths to the nodes of a random
+ * recursive tree (node i hangs under a node chosen uniformly before it),
+ * which gives paths ~ln(lines) + 1 frames deep that share prefixes the way
+ * profiles do.  Frame names come from a vocabulary of C-, C++-, Java- and
+ * Go-looking names, 17 bytes on average.  Sorted like a collapser's output,
+ * or in tree order (unsorted).
+ */
+static void generate_folded(size_t lines, int sorted, struct buf *out)
+{
+	enum { VOCAB = 20000 };
+	static const char *const shapes[] = {
+		"fn_%u",
+		"do_syscall_%u",
+		"Handler::run%u",
+		"java/util/Map:::get%u",
+		"runtime.mallocgc%u",
+		"std::vector<T>::push_back%u",
+	};
+	char(*vocab)[48] = xmalloc(VOCAB * sizeof(*vocab));
+	for (unsigned i = 0; i < VOCAB; i++)
+		snprintf(vocab[i], sizeof(vocab[i]), shapes[i % 6], i);
+
+	uint32_t *parent = xmalloc((lines + 1) * sizeof(*parent));
+	uint32_t *name = xmalloc((lines + 1) * sizeof(*name));
+	uint32_t path[256];
+	for (size_t i = 1; i <= lines; i++) {
+		parent[i] = (uint32_t)(rng() % i);
+		name[i] = rng() % VOCAB;
+	}
+	char **v = xmalloc(lines * sizeof(*v));
+	struct buf line;
+	buf_init(&line, BUF_NO_LIMIT);
+	for (size_t i = 1; i <= lines; i++) {
+		size_t depth = 0;
+		for (uint32_t n = (uint32_t)i; n && depth < 256; n = parent[n])
+			path[depth++] = n;
+		buf_reset(&line);
+		while (depth--) {
+			buf_puts(&line, vocab[name[path[depth]]]);
+			buf_putc(&line, depth ? ';' : ' ');
+		}
+		buf_printf(&line, "%u\n", 1 + rng() % 1000);
+		v[i - 1] = xstrdup(line.data);
+	}
+	if (sorted)
+		qsort(v, lines, sizeof(*v), cmp_line);
+	for (size_t i = 0; i < lines; i++) {
+		buf_puts(out, v[i]);
+		free(v[i]);
+	}
+	free(v);
+	free(parent);
+	free(name);
+	buf_release(&line);
+	free(vocab);
+}
+
+/* Parse, finish and draw once; returns the bytes of SVG. */
+static size_t folded_to_svg(const struct buf *text, size_t *nodes)
+{
+	struct folded_tree t;
+	struct flame_opts o;
+	char err[256];
+	size_t out = 0;
+	folded_tree_init(&t, NULL);
+	flame_opts_init(&o);
+	if (folded_parse_buffer(&t, text->data, text->len, 0, 0, err, sizeof(err)) < 0 ||
+	    folded_tree_finish(&t, err, sizeof(err)) < 0 ||
+	    flamegraph_svg(&t, &o, discard, &out, err, sizeof(err)) < 0) {
+		fprintf(stderr, "bench_flame: svg: %s\n", err);
+		exit(1);
+	}
+	*nodes = t.n_nodes;
+	folded_tree_release(&t);
+	return out;
+}
+
+static void bench_svg(const char *name, size_t lines, int sorted)
+{
+	struct buf text;
+	struct timing t[RUNS];
+	double secs[RUNS];
+	size_t svg = 0, nodes = 0;
+
+	buf_init(&text, BUF_NO_LIMIT);
+	generate_folded(lines, sorted, &text);
+	for (int r = 0; r < RUNS; r++) {
+		double w0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+		svg = folded_to_svg(&text, &nodes);
+		t[r] = (struct timing){clock_s(CLOCK_MONOTONIC) - w0, clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0};
+		secs[r] = t[r].wall;
+	}
+	printf("# %s: %zu %s lines, %.1f MiB folded, %zu tree nodes, %.1f MiB of SVG\n", name, lines,
+	       sorted ? "sorted" : "unsorted", (double)text.len / MIB, nodes, (double)svg / MIB);
+	report(name, (double)text.len, t, RUNS);
+	printf("%s_seconds %.3f s\n", name, median(secs, RUNS));
+	fflush(stdout);
+	buf_release(&text);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "--svg-only") != 0)
+		bench_collapse();
+	bench_svg("svg_200k_lines", 200000, 1);
+	bench_svg("svg_1m_lines", 1000000, 1);
+	bench_svg("svg_1m_lines_unsorted", 1000000, 0);
+	return 0;
+}

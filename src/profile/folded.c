@@ -1,0 +1,832 @@
+/*
+ * folded.c - folded stacks merged into a tree by path (see folded.h).
+ *
+ * Names are interned once; a node is found from (parent, name) in one hash
+ * table, so a frame costs a name lookup and a node lookup, both prefetched
+ * for a whole stack at once.  Most input is
+ * sorted (collapsers sort their output), so consecutive stacks share long
+ * prefixes: the parser remembers the previous stack and its path, and only
+ * looks up the frames after the common prefix.
+ */
+#include "profile/folded.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+
+#define DEFAULT_MAX_LINE  ((size_t)1 << 20)
+#define DEFAULT_MAX_DEPTH ((size_t)16384)
+#define DEFAULT_MAX_NODES ((size_t)16 << 20)
+#define DEFAULT_MAX_BYTES ((size_t)1 << 30)
+#define EMPTY_KEY	  UINT64_MAX
+
+/* --- hashing ---------------------------------------------------------------- */
+
+static inline uint64_t mix(uint64_t h)
+{
+	h ^= h >> 32;
+	h *= 0xd6e8feb86659fd93ull;
+	h ^= h >> 32;
+	return h;
+}
+
+static uint64_t hash_bytes(const char *p, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
+	while (n >= 8) {
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 29;
+		p += 8;
+		n -= 8;
+	}
+	w = 0;
+	memcpy(&w, p, n);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+	return mix(h);
+}
+
+/* --- the tree ------------------------------------------------------------- */
+
+/*
+ * Hash table slots.  A name slot keeps 32 bits of the name's hash, so most
+ * probes never touch the name itself.  A node slot is keyed by (parent,
+ * name) but placed by the hash of the whole path from the root, which is
+ * known from the bytes alone: every slot of a stack can be prefetched
+ * before the first lookup, so cache misses overlap instead of queueing.
+ */
+struct folded_name_slot {
+	uint32_t id; /* FOLDED_NONE: empty */
+	uint32_t hash;
+};
+
+struct folded_node_slot {
+	uint32_t node; /* FOLDED_NONE: empty */
+	uint32_t hash; /* low bits of the path hash: the slot's home */
+	uint32_t parent, name;
+};
+
+#define PATH_SEED 0x243f6a8885a308d3ull
+
+static inline uint64_t path_hash(uint64_t parent_path, uint64_t name_hash)
+{
+	return mix((parent_path ^ name_hash) * 0x9e3779b97f4a7c15ull);
+}
+
+/*
+ * Memory for a hash table, filled with 0xff (empty).  Big tables are read
+ * at random: on 2 MiB pages, where the kernel allows, they cost far fewer
+ * TLB misses.
+ */
+static void *table_alloc(size_t size)
+{
+	enum { HUGE = 2 << 20 };
+	void *p = NULL;
+	if (size >= HUGE && posix_memalign(&p, HUGE, size) == 0)
+		madvise(p, size, MADV_HUGEPAGE);
+	else
+		p = xmalloc(size);
+	return memset(p, 0xff, size);
+}
+
+static void name_tab_grow(struct folded_tree *t)
+{
+	size_t old = t->name_tab_cap, cap = old ? old * 2 : 1024;
+	struct folded_name_slot *tab = table_alloc(cap * sizeof(*tab));
+	for (size_t i = 0; i < old; i++) {
+		struct folded_name_slot e = t->name_tab[i];
+		if (e.id == FOLDED_NONE)
+			continue;
+		size_t j = e.hash & (cap - 1);
+		while (tab[j].id != FOLDED_NONE)
+			j = (j + 1) & (cap - 1);
+		tab[j] = e;
+	}
+	free(t->name_tab);
+	t->name_tab = tab;
+	t->name_tab_cap = cap;
+}
+
+static void node_tab_grow(struct folded_tree *t)
+{
+	size_t old = t->node_tab_cap, cap = old ? old * 2 : 1024;
+	struct folded_node_slot *tab = table_alloc(cap * sizeof(*tab));
+	for (size_t i = 0; i < old; i++) {
+		struct folded_node_slot e = t->node_tab[i];
+		if (e.node == FOLDED_NONE)
+			continue;
+		size_t j = e.hash & (cap - 1);
+		while (tab[j].node != FOLDED_NONE)
+			j = (j + 1) & (cap - 1);
+		tab[j] = e;
+	}
+	free(t->node_tab);
+	t->node_tab = tab;
+	t->node_tab_cap = cap;
+}
+
+/* The id of the name s[0..n) with hash h, added when new. */
+static int intern(struct folded_tree *t, const char *s, size_t n, uint64_t h, uint32_t *id, char *err,
+		  size_t errlen)
+{
+	uint32_t h32 = (uint32_t)h;
+	size_t mask = t->name_tab_cap - 1, i = h32 & mask;
+	for (;; i = (i + 1) & mask) {
+		struct folded_name_slot e = t->name_tab[i];
+		if (e.id == FOLDED_NONE)
+			break;
+		if (e.hash != h32)
+			continue;
+		const struct folded_name *nm = &t->names[e.id];
+		if (nm->len == n && memcmp(t->pool + nm->off, s, n) == 0) {
+			*id = e.id;
+			return 0;
+		}
+	}
+	if (n > UINT32_MAX || t->pool_len + n > t->lim.max_bytes)
+		return errf(err, errlen, "frame names need more than %zu bytes (the limit)",
+			    t->lim.max_bytes);
+	if (t->pool_len + n > t->pool_cap) {
+		size_t cap = t->pool_cap;
+		while (cap < t->pool_len + n)
+			cap *= 2;
+		t->pool = xrealloc(t->pool, cap);
+		t->pool_cap = cap;
+	}
+	memcpy(t->pool + t->pool_len, s, n);
+	t->names = xgrow(t->names, &t->cap_names, t->n_names + 1, sizeof(*t->names));
+	t->names[t->n_names] = (struct folded_name){t->pool_len, (uint32_t)n};
+	t->pool_len += n;
+	*id = (uint32_t)t->n_names;
+	t->name_tab[i] = (struct folded_name_slot){*id, h32};
+	if (++t->n_names * 2 > t->name_tab_cap)
+		name_tab_grow(t);
+	return 0;
+}
+
+/*
+ * The child of `parent` named `name` whose path hashes to ph, created at
+ * `depth` when missing.
+ */
+static int child(struct folded_tree *t, uint32_t parent, uint32_t name, uint64_t ph, uint32_t depth,
+		 uint32_t *out, char *err, size_t errlen)
+{
+	uint32_t h32 = (uint32_t)ph;
+	size_t mask = t->node_tab_cap - 1, i = h32 & mask;
+	for (;; i = (i + 1) & mask) {
+		struct folded_node_slot e = t->node_tab[i];
+		if (e.node == FOLDED_NONE)
+			break;
+		if (e.hash == h32 && e.parent == parent && e.name == name) {
+			*out = e.node;
+			return 0;
+		}
+	}
+	if (t->n_nodes >= t->lim.max_nodes)
+		return errf(err, errlen, "more than %zu distinct stack paths (the limit)", t->lim.max_nodes);
+	t->nodes = xgrow(t->nodes, &t->cap_nodes, t->n_nodes + 1, sizeof(*t->nodes));
+	struct folded_node *nd = &t->nodes[t->n_nodes];
+	memset(nd, 0, sizeof(*nd));
+	nd->name = name;
+	nd->parent = parent;
+	nd->depth = depth;
+	if (nd->depth > t->max_depth)
+		t->max_depth = nd->depth;
+	*out = (uint32_t)t->n_nodes;
+	t->node_tab[i] = (struct folded_node_slot){*out, h32, parent, name};
+	if (++t->n_nodes * 2 > t->node_tab_cap)
+		node_tab_grow(t);
+	return 0;
+}
+
+void folded_tree_init(struct folded_tree *t, const struct folded_limits *lim)
+{
+	uint32_t root_name;
+	memset(t, 0, sizeof(*t));
+	if (lim)
+		t->lim = *lim;
+	if (!t->lim.max_line)
+		t->lim.max_line = DEFAULT_MAX_LINE;
+	if (!t->lim.max_depth)
+		t->lim.max_depth = DEFAULT_MAX_DEPTH;
+	if (!t->lim.max_nodes || t->lim.max_nodes > (size_t)INT32_MAX)
+		t->lim.max_nodes = t->lim.max_nodes ? (size_t)INT32_MAX : DEFAULT_MAX_NODES;
+	if (!t->lim.max_bytes)
+		t->lim.max_bytes = DEFAULT_MAX_BYTES;
+	t->sides = 1;
+	t->pool_cap = 64 * 1024;
+	t->pool = xmalloc(t->pool_cap);
+	name_tab_grow(t);
+	node_tab_grow(t);
+	intern(t, "", 0, hash_bytes("", 0), &root_name, NULL, 0);
+	t->nodes = xgrow(t->nodes, &t->cap_nodes, 1, sizeof(*t->nodes));
+	memset(&t->nodes[0], 0, sizeof(t->nodes[0]));
+	t->nodes[0].name = root_name;
+	t->nodes[0].parent = FOLDED_NONE;
+	t->n_nodes = 1;
+}
+
+void folded_tree_release(struct folded_tree *t)
+{
+	free(t->nodes);
+	free(t->kids);
+	free(t->pool);
+	free(t->names);
+	free(t->name_tab);
+	free(t->node_tab);
+	free(t->scan);
+	memset(t, 0, sizeof(*t));
+}
+
+static int add_count(struct folded_tree *t, uint32_t node, int side, uint64_t count, char *err, size_t errlen)
+{
+	uint64_t *s = &t->nodes[node].self[side];
+	if (*s > UINT64_MAX - count)
+		return errf(err, errlen, "count overflows 64 bits");
+	*s += count;
+	if (side == 1)
+		t->sides = 2;
+	return 0;
+}
+
+/*
+ * Descend from `node` (whose path hash is `ph`) through the frames of
+ * s[from..n), creating nodes.  When `path` is given, record each node, the
+ * end of its frame and its path hash from index `depth` on.
+ */
+static int descend(struct folded_tree *t, const char *s, size_t n, size_t from, uint32_t node, uint64_t ph,
+		   size_t depth, uint32_t *path, size_t *ends, uint64_t *phs, uint32_t *leaf,
+		   size_t *depth_out, char *err, size_t errlen)
+{
+	struct frame_scan {
+		size_t start, end;
+		uint64_t name_hash, path_hash;
+	};
+	size_t k = 0, i = from;
+
+	/* first the hashes, prefetching every slot the lookups will read */
+	for (;;) {
+		const char *semi = memchr(s + i, ';', n - i);
+		size_t e = semi ? (size_t)(semi - s) : n;
+		if (depth + k >= t->lim.max_depth)
+			return errf(err, errlen, "stack deeper than %zu frames", t->lim.max_depth);
+		t->scan = xgrow(t->scan, &t->scan_cap, k + 1, sizeof(struct frame_scan));
+		struct frame_scan *f = (struct frame_scan *)t->scan + k++;
+		f->start = i;
+		f->end = e;
+		f->name_hash = hash_bytes(s + i, e - i);
+		f->path_hash = ph = path_hash(ph, f->name_hash);
+		__builtin_prefetch(&t->name_tab[(uint32_t)f->name_hash & (t->name_tab_cap - 1)]);
+		__builtin_prefetch(&t->node_tab[(uint32_t)ph & (t->node_tab_cap - 1)]);
+		if (!semi)
+			break;
+		i = e + 1;
+	}
+	for (size_t j = 0; j < k; j++) {
+		const struct frame_scan *f = (const struct frame_scan *)t->scan + j;
+		uint32_t name;
+		if (intern(t, s + f->start, f->end - f->start, f->name_hash, &name, err, errlen) < 0 ||
+		    child(t, node, name, f->path_hash, (uint32_t)depth + 1, &node, err, errlen) < 0)
+			return -1;
+		if (path) {
+			path[depth] = node;
+			ends[depth] = f->end;
+			phs[depth] = f->path_hash;
+		}
+		depth++;
+	}
+	*leaf = node;
+	*depth_out = depth;
+	return 0;
+}
+
+/* Perl's split drops trailing empty fields: "a;b;;" is "a;b". */
+static size_t trim_semicolons(const char *s, size_t n)
+{
+	while (n && s[n - 1] == ';')
+		n--;
+	return n;
+}
+
+int folded_tree_add(struct folded_tree *t, const char *stack, size_t len, int side, uint64_t count, char *err,
+		    size_t errlen)
+{
+	uint32_t leaf;
+	size_t depth;
+	len = trim_semicolons(stack, len);
+	if (!len)
+		return errf(err, errlen, "empty stack");
+	if (descend(t, stack, len, 0, 0, PATH_SEED, 0, NULL, NULL, NULL, &leaf, &depth, err, errlen) < 0)
+		return -1;
+	t->lines++;
+	return add_count(t, leaf, side, count, err, errlen);
+}
+
+/* --- finishing: totals and ordered children -------------------------------- */
+
+static int name_cmp(const struct folded_tree *t, uint32_t a, uint32_t b)
+{
+	const struct folded_name *x = &t->names[t->nodes[a].name], *y = &t->names[t->nodes[b].name];
+	size_t n = x->len < y->len ? x->len : y->len;
+	int r = memcmp(t->pool + x->off, t->pool + y->off, n);
+	if (r)
+		return r;
+	return x->len < y->len ? -1 : x->len > y->len;
+}
+
+static int kid_cmp(const void *a, const void *b, void *ctx)
+{
+	return name_cmp(ctx, *(const uint32_t *)a, *(const uint32_t *)b);
+}
+
+static void sort_kids(struct folded_tree *t, uint32_t *v, size_t n)
+{
+	if (n > 12) {
+		qsort_r(v, n, sizeof(*v), kid_cmp, t);
+		return;
+	}
+	for (size_t i = 1; i < n; i++) {
+		uint32_t x = v[i];
+		size_t j = i;
+		while (j > 0 && name_cmp(t, v[j - 1], x) > 0) {
+			v[j] = v[j - 1];
+			j--;
+		}
+		v[j] = x;
+	}
+}
+
+int folded_tree_finish(struct folded_tree *t, char *err, size_t errlen)
+{
+	struct folded_node *nd = t->nodes;
+	size_t n = t->n_nodes;
+
+	if (t->finished)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		nd[i].total[0] = nd[i].self[0];
+		nd[i].total[1] = nd[i].self[1];
+		nd[i].n_kids = 0;
+	}
+	/* children always come after their parent, so one backward pass sums */
+	for (size_t i = n - 1; i > 0; i--) {
+		struct folded_node *p = &nd[nd[i].parent];
+		for (int s = 0; s < 2; s++) {
+			if (p->total[s] > UINT64_MAX - nd[i].total[s])
+				return errf(err, errlen, "total count overflows 64 bits");
+			p->total[s] += nd[i].total[s];
+		}
+		p->n_kids++;
+	}
+	free(t->kids);
+	t->kids = xmalloc((n ? n : 1) * sizeof(*t->kids));
+	uint32_t off = 0;
+	for (size_t i = 0; i < n; i++) {
+		nd[i].kids = off;
+		off += nd[i].n_kids;
+		nd[i].n_kids = 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		struct folded_node *p = &nd[nd[i].parent];
+		t->kids[p->kids + p->n_kids++] = (uint32_t)i;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (nd[i].n_kids > 1)
+			sort_kids(t, t->kids + nd[i].kids, nd[i].n_kids);
+	t->finished = 1;
+	return 0;
+}
+
+/* --- the parser ------------------------------------------------------------ */
+
+void folded_parser_init(struct folded_parser *p, struct folded_tree *t, unsigned flags, int side)
+{
+	memset(p, 0, sizeof(*p));
+	p->tree = t;
+	p->flags = flags;
+	p->side = side;
+	if (flags & FOLDED_TWO_COUNTS)
+		p->counts = 2;
+	else if (flags & FOLDED_ONE_COUNT)
+		p->counts = 1;
+	buf_init(&p->carry, t->lim.max_line);
+	buf_init(&p->rev, t->lim.max_line);
+	buf_init(&p->prev, t->lim.max_line);
+}
+
+void folded_parser_release(struct folded_parser *p)
+{
+	buf_release(&p->carry);
+	buf_release(&p->rev);
+	buf_release(&p->prev);
+	free(p->path);
+	free(p->ends);
+	free(p->phs);
+	memset(p, 0, sizeof(*p));
+}
+
+/* A count: the digits ending at s[n), after one blank.  *start gets the blank. */
+static int trailing_count(const char *s, size_t n, uint64_t *v, size_t *start)
+{
+	size_t i = n;
+	while (i > 0 && (unsigned)(s[i - 1] - '0') < 10)
+		i--;
+	if (i == n || i == 0 || (s[i - 1] != ' ' && s[i - 1] != '\t'))
+		return -1;
+	uint64_t x = 0;
+	for (size_t k = i; k < n; k++) {
+		unsigned d = (unsigned)(s[k] - '0');
+		if (x > (UINT64_MAX - d) / 10)
+			return -2;
+		x = x * 10 + d;
+	}
+	*v = x;
+	*start = i - 1;
+	return 0;
+}
+
+/* "c;b;a" for "a;b;c", into p->rev. */
+static int reverse_frames(struct folded_parser *p, const char *s, size_t n)
+{
+	struct buf *b = &p->rev;
+	buf_reset(b);
+	if (buf_reserve(b, n) < 0)
+		return -1;
+	size_t e = n;
+	for (;;) {
+		const char *semi = memrchr(s, ';', e);
+		size_t st = semi ? (size_t)(semi - s) + 1 : 0;
+		buf_append(b, s + st, e - st);
+		if (!semi)
+			break;
+		buf_putc(b, ';');
+		e = st - 1;
+	}
+	return 0;
+}
+
+static size_t common_prefix(const char *a, size_t na, const char *b, size_t nb)
+{
+	size_t n = na < nb ? na : nb, i = 0;
+	while (i + 8 <= n) {
+		uint64_t x, y;
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		if (x != y)
+			break;
+		i += 8;
+	}
+	while (i < n && a[i] == b[i])
+		i++;
+	return i;
+}
+
+/* Insert a stack, reusing the part of the path it shares with the last one. */
+static int insert(struct folded_parser *p, const char *s, size_t n, uint32_t *leaf, char *err, size_t errlen)
+{
+	struct folded_tree *t = p->tree;
+	size_t l = common_prefix(s, n, p->prev.data ? p->prev.data : "", p->prev.len);
+	size_t k = 0;
+	while (k < p->path_len && (p->ends[k] < l || (p->ends[k] == l && (n == l || s[l] == ';'))))
+		k++;
+	if (k && p->ends[k - 1] == n) {
+		*leaf = p->path[k - 1];
+		p->path_len = k;
+	} else {
+		/* at most a frame per byte, and the depth limit */
+		size_t need = n + 1 < t->lim.max_depth + 1 ? n + 1 : t->lim.max_depth + 1;
+		if (need > p->path_cap) {
+			size_t cap = p->path_cap;
+			p->path = xgrow(p->path, &cap, need, sizeof(*p->path));
+			p->ends = xrealloc(p->ends, cap * sizeof(*p->ends));
+			p->phs = xrealloc(p->phs, cap * sizeof(*p->phs));
+			p->path_cap = cap;
+		}
+		size_t depth;
+		if (descend(t, s, n, k ? p->ends[k - 1] + 1 : 0, k ? p->path[k - 1] : 0,
+			    k ? p->phs[k - 1] : PATH_SEED, k, p->path, p->ends, p->phs, leaf, &depth, err,
+			    errlen) < 0)
+			return -1;
+		p->path_len = depth;
+	}
+	buf_reset(&p->prev);
+	return buf_append(&p->prev, s, n);
+}
+
+static int parse_line(struct folded_parser *p, const char *s, size_t n, char *err, size_t errlen)
+{
+	struct folded_tree *t = p->tree;
+	unsigned long long ln = (unsigned long long)++p->line;
+	uint64_t c1 = 0, c2 = 0;
+	size_t end, end2;
+	char why[200];
+
+	if (n && s[n - 1] == '\r')
+		n--;
+	size_t blank = 0;
+	while (blank < n && (s[blank] == ' ' || s[blank] == '\t'))
+		blank++;
+	if (blank == n)
+		return 0;
+	int r = trailing_count(s, n, &c2, &end);
+	if (r == -2)
+		return errf(err, errlen, "line %llu: count too large", ln);
+	if (r < 0)
+		return errf(err, errlen,
+			    "line %llu: expected \"STACK COUNT\" (a count after a space at the end)", ln);
+	if (!p->counts)
+		p->counts = trailing_count(s, end, &c1, &end2) == 0 ? 2 : 1;
+	if (p->counts == 2) {
+		r = trailing_count(s, end, &c1, &end2);
+		if (r == -2)
+			return errf(err, errlen, "line %llu: count too large", ln);
+		if (r < 0)
+			return errf(err, errlen,
+				    "line %llu: expected \"STACK COUNT_A COUNT_B\" like the lines "
+				    "before",
+				    ln);
+		end = end2;
+	}
+	n = trim_semicolons(s, end);
+	if (!n)
+		return errf(err, errlen, "line %llu: empty stack", ln);
+	if (p->flags & FOLDED_REVERSE) {
+		if (reverse_frames(p, s, n) < 0)
+			return errf(err, errlen, "line %llu: too long", ln);
+		s = p->rev.data;
+		n = trim_semicolons(s, p->rev.len);
+		if (!n)
+			return errf(err, errlen, "line %llu: empty stack", ln);
+	}
+	uint32_t leaf;
+	if (insert(p, s, n, &leaf, why, sizeof(why)) < 0)
+		return errf(err, errlen, "line %llu: %s", ln, why);
+	t->lines++;
+	if (p->counts == 2) {
+		if (add_count(t, leaf, 0, c1, why, sizeof(why)) < 0 ||
+		    add_count(t, leaf, 1, c2, why, sizeof(why)) < 0)
+			return errf(err, errlen, "line %llu: %s", ln, why);
+		return 0;
+	}
+	if (add_count(t, leaf, p->side, c2, why, sizeof(why)) < 0)
+		return errf(err, errlen, "line %llu: %s", ln, why);
+	return 0;
+}
+
+int folded_parser_feed(struct folded_parser *p, const char *data, size_t len, char *err, size_t errlen)
+{
+	size_t max = p->tree->lim.max_line;
+
+	if (p->failed)
+		return errf(err, errlen, "folded: input after an error");
+	if (!len)
+		return 0;
+	const char *s = data, *end = data + len;
+	if (p->carry.len && len) {
+		const char *nl = memchr(s, '\n', len);
+		size_t take = nl ? (size_t)(nl - s) : len;
+		if (buf_append(&p->carry, s, take) < 0)
+			goto too_long;
+		if (!nl)
+			return 0;
+		if (parse_line(p, p->carry.data, p->carry.len, err, errlen) < 0)
+			goto fail;
+		buf_reset(&p->carry);
+		s = nl + 1;
+	}
+	while (s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		if (!nl) {
+			if (buf_append(&p->carry, s, (size_t)(end - s)) < 0)
+				goto too_long;
+			break;
+		}
+		if ((size_t)(nl - s) > max)
+			goto too_long;
+		if (parse_line(p, s, (size_t)(nl - s), err, errlen) < 0)
+			goto fail;
+		s = nl + 1;
+	}
+	return 0;
+too_long:
+	errf(err, errlen, "line %llu: longer than %zu bytes", (unsigned long long)p->line + 1, max);
+fail:
+	p->failed = 1;
+	return -1;
+}
+
+int folded_parser_finish(struct folded_parser *p, char *err, size_t errlen)
+{
+	if (p->failed)
+		return errf(err, errlen, "folded: finish after an error");
+	if (p->carry.len) {
+		if (parse_line(p, p->carry.data, p->carry.len, err, errlen) < 0) {
+			p->failed = 1;
+			return -1;
+		}
+		buf_reset(&p->carry);
+	}
+	return 0;
+}
+
+int folded_parse_buffer(struct folded_tree *t, const char *data, size_t len, unsigned flags, int side,
+			char *err, size_t errlen)
+{
+	struct folded_parser p;
+	folded_parser_init(&p, t, flags, side);
+	int r = folded_parser_feed(&p, data, len, err, errlen);
+	if (!r)
+		r = folded_parser_finish(&p, err, errlen);
+	folded_parser_release(&p);
+	return r;
+}
+
+int folded_parse_file(struct folded_tree *t, const char *path, unsigned flags, int side, char *err,
+		      size_t errlen)
+{
+	enum { CHUNK = 4 << 20 };
+	bool is_stdin = !path || !strcmp(path, "-");
+	const char *label = is_stdin ? "stdin" : path;
+	struct folded_parser p;
+	char why[256];
+	int fd = 0, rc = -1;
+
+	if (!is_stdin && (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errf(err, errlen, "%s: %s", path, strerror(errno));
+	char *chunk = xmalloc(CHUNK);
+	folded_parser_init(&p, t, flags, side);
+	for (;;) {
+		ssize_t n = read(fd, chunk, CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			errf(err, errlen, "%s: %s", label, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (folded_parser_feed(&p, chunk, (size_t)n, why, sizeof(why)) < 0)
+			goto bad;
+	}
+	if (folded_parser_finish(&p, why, sizeof(why)) < 0)
+		goto bad;
+	rc = 0;
+	goto out;
+bad:
+	errf(err, errlen, "%s: %s", label, why);
+out:
+	folded_parser_release(&p);
+	free(chunk);
+	if (!is_stdin)
+		close(fd);
+	return rc;
+}
+
+/* --- walking and writing ---------------------------------------------------- */
+
+int folded_tree_walk(const struct folded_tree *t,
+		     int (*visit)(void *ctx, const uint32_t *path, size_t depth, uint32_t node), void *ctx)
+{
+	const struct folded_node *nd = t->nodes;
+	uint32_t *path = xmalloc((t->max_depth + 1) * sizeof(*path));
+	uint32_t *next = xmalloc((t->max_depth + 1) * sizeof(*next)); /* next kid index */
+	size_t depth = 0;
+	int r = 0;
+
+	/* depth d of the walk is at node path[d - 1]; level 0 is the root */
+	next[0] = 0;
+	for (;;) {
+		uint32_t at = depth ? path[depth - 1] : 0;
+		if (next[depth] < nd[at].n_kids) {
+			uint32_t c = t->kids[nd[at].kids + next[depth]++];
+			path[depth++] = c;
+			next[depth] = 0;
+			if ((nd[c].self[0] || nd[c].self[1]) && (r = visit(ctx, path, depth, c)) != 0)
+				break;
+			continue;
+		}
+		if (!depth)
+			break;
+		depth--;
+	}
+	free(path);
+	free(next);
+	return r;
+}
+
+struct line {
+	size_t off;   /* in writer.text */
+	size_t stack; /* bytes of the stack */
+	size_t len;   /* bytes of the whole line, '\n' included */
+};
+
+struct writer {
+	const struct folded_tree *t;
+	unsigned flags;
+	struct buf text; /* every line, one after the other */
+	struct line *lines;
+	size_t n, cap;
+	unsigned __int128 num, den; /* normalisation of side 0 */
+};
+
+static size_t put_u64(char *d, uint64_t v)
+{
+	char tmp[24];
+	size_t n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		d[i] = tmp[n - 1 - i];
+	return n;
+}
+
+static int collect_line(void *ctx, const uint32_t *path, size_t depth, uint32_t node)
+{
+	struct writer *w = ctx;
+	const struct folded_tree *t = w->t;
+	const struct folded_node *nd = &t->nodes[node];
+	char num[48];
+	size_t k = 0;
+
+	if (w->flags & FOLDED_WRITE_TWO) {
+		uint64_t a = nd->self[0];
+		if (w->den)
+			a = (uint64_t)(a * w->num / w->den);
+		num[k++] = ' ';
+		k += put_u64(num + k, a);
+		num[k++] = ' ';
+		k += put_u64(num + k, nd->self[1]);
+	} else {
+		uint64_t c = nd->self[t->sides == 2 ? 1 : 0];
+		if (!c)
+			return 0;
+		num[k++] = ' ';
+		k += put_u64(num + k, c);
+	}
+	num[k++] = '\n';
+	size_t off = w->text.len;
+	for (size_t i = 0; i < depth; i++) {
+		size_t len;
+		const char *s = folded_name(t, t->nodes[path[i]].name, &len);
+		if ((i && buf_putc(&w->text, ';') < 0) || buf_append(&w->text, s, len) < 0)
+			return -1;
+	}
+	size_t stack = w->text.len - off;
+	if (buf_append(&w->text, num, k) < 0)
+		return -1;
+	w->lines = xgrow(w->lines, &w->cap, w->n + 1, sizeof(*w->lines));
+	w->lines[w->n++] = (struct line){off, stack, stack + k};
+	return 0;
+}
+
+static int line_cmp(const void *a, const void *b, void *ctx)
+{
+	const struct writer *w = ctx;
+	const struct line *x = a, *y = b;
+	size_t n = x->stack < y->stack ? x->stack : y->stack;
+	int r = memcmp(w->text.data + x->off, w->text.data + y->off, n);
+	if (r)
+		return r;
+	return x->stack < y->stack ? -1 : x->stack > y->stack;
+}
+
+int folded_tree_write(const struct folded_tree *t, unsigned flags,
+		      int (*emit)(void *ctx, const char *data, size_t len), void *ctx)
+{
+	enum { CHUNK = 256 * 1024 };
+	struct writer w = {.t = t, .flags = flags};
+	struct buf out;
+	int r;
+
+	buf_init(&w.text, BUF_NO_LIMIT);
+	buf_init(&out, BUF_NO_LIMIT);
+	if ((flags & FOLDED_WRITE_NORMALIZE) && (flags & FOLDED_WRITE_TWO) && t->nodes[0].total[0] &&
+	    t->nodes[0].total[0] != t->nodes[0].total[1]) {
+		w.num = t->nodes[0].total[1];
+		w.den = t->nodes[0].total[0];
+	}
+	r = folded_tree_walk(t, collect_line, &w);
+	if (!r && w.n)
+		qsort_r(w.lines, w.n, sizeof(*w.lines), line_cmp, &w);
+	for (size_t i = 0; i < w.n && !r; i++) {
+		buf_append(&out, w.text.data + w.lines[i].off, w.lines[i].len);
+		if (out.len >= CHUNK) {
+			r = emit(ctx, out.data, out.len);
+			buf_reset(&out);
+		}
+	}
+	if (!r && out.len)
+		r = emit(ctx, out.data, out.len);
+	buf_release(&out);
+	buf_release(&w.text);
+	free(w.lines);
+	return r;
+}
