@@ -411,10 +411,10 @@ struct decoded {
 	int32_t lo, hi; /* non-empty buckets; lo > hi when none */
 };
 
-/* Read the runs.  With counts == NULL only validate and find lo, hi and
- * the total; otherwise store each bucket i at counts[i - base]. */
-static int read_runs(struct reader *r, struct decoded *d, uint64_t *counts, int32_t base, char *err,
-		     size_t errlen)
+/* Read and validate the runs in one pass, finding lo, hi and the total;
+ * bucket i goes to counts[i - lo] (SKETCH_MAX_BUCKETS entries), with the
+ * empty buckets between lo and hi set to zero. */
+static int read_runs(struct reader *r, struct decoded *d, uint64_t *counts, char *err, size_t errlen)
 {
 	uint64_t next = 0, total = 0, budget = d->count - d->zero_count;
 	d->lo = INT32_MAX;
@@ -440,13 +440,14 @@ static int read_runs(struct reader *r, struct decoded *d, uint64_t *counts, int3
 			if (!c)
 				continue;
 			total += c;
-			if (i < d->lo)
-				d->lo = i;
-			d->hi = i;
-			if (d->hi - d->lo >= SKETCH_MAX_BUCKETS)
+			if (d->lo == INT32_MAX) /* runs ascend: the first bucket is the lowest */
+				d->lo = d->hi = i;
+			if (i - d->lo >= SKETCH_MAX_BUCKETS)
 				return errf(err, errlen, "sketch: more than %d buckets", SKETCH_MAX_BUCKETS);
-			if (counts)
-				counts[i - base] = c;
+			for (int32_t z = d->hi + 1; z < i; z++)
+				counts[z - d->lo] = 0;
+			counts[i - d->lo] = c;
+			d->hi = i;
 		}
 		next = start + len;
 	}
@@ -506,8 +507,8 @@ int sketch_decode(struct sketch *s, const void *data, size_t len, char *err, siz
 	tables();
 	if (read_header(&r, &d, err, errlen) < 0)
 		return -1;
-	const uint8_t *runs_at = r.p;
-	if (d.count && read_runs(&r, &d, NULL, 0, err, errlen) < 0)
+	uint64_t scratch[SKETCH_MAX_BUCKETS];
+	if (d.count && read_runs(&r, &d, scratch, err, errlen) < 0)
 		return -1;
 	if (r.p != r.end)
 		return errf(err, errlen, "sketch: %zu bytes after the end", (size_t)(r.end - r.p));
@@ -524,11 +525,12 @@ int sketch_decode(struct sketch *s, const void *data, size_t len, char *err, siz
 		uint32_t cap = 64;
 		while (cap <= (uint32_t)(d.hi - d.lo))
 			cap *= 2;
-		s->counts = xcalloc(cap, sizeof(*s->counts));
+		uint32_t n = (uint32_t)(d.hi - d.lo) + 1;
+		s->counts = xmalloc(cap * sizeof(*s->counts));
+		memcpy(s->counts, scratch, n * sizeof(*s->counts));
+		memset(s->counts + n, 0, (cap - n) * sizeof(*s->counts));
 		s->cap = cap;
 		s->base = d.lo;
-		r.p = runs_at;
-		read_runs(&r, &d, s->counts, s->base, err, errlen); /* validated above */
 		s->lo = d.lo;
 		s->hi = d.hi;
 	}
