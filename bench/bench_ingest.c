@@ -8,7 +8,9 @@
  * afterwards and reports the median latency.
  *
  *   bench_ingest --target URL [--format pb|json] [--spans N] [--batch SPANS]
- *                [--conns C] [--seed S] [--lookups K]
+ *                [--conns C] [--seed S] [--lookups K] [--hours H]
+ *
+ * Trace start times spread over the last H hours (default 1).
  *
  * Prints `name value unit` lines for bench/run.sh.
  */
@@ -40,6 +42,7 @@ static _Atomic size_t next_payload;
 static _Atomic uint64_t acked_spans, acked_bytes, failures;
 static const char *target = "http://127.0.0.1:4318";
 static int json;
+static unsigned hours = 1;
 
 static double now_s(void)
 {
@@ -102,7 +105,7 @@ static void generate(size_t total, size_t per_batch, uint64_t seed)
 	scenario_init(&sc, &cfg);
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	uint64_t to = (uint64_t)ts.tv_sec * 1000000000ull, from = to - 3600ull * 1000000000ull;
+	uint64_t to = (uint64_t)ts.tv_sec * 1000000000ull, from = to - hours * 3600ull * 1000000000ull;
 	size_t cap = 0, made = 0;
 	while (made < total) {
 		struct batch b;
@@ -172,7 +175,8 @@ int main(int argc, char **argv)
 		{ "target", required_argument, NULL, 't' }, { "format", required_argument, NULL, 'f' },
 		{ "spans", required_argument, NULL, 's' },  { "batch", required_argument, NULL, 'b' },
 		{ "conns", required_argument, NULL, 'c' },  { "seed", required_argument, NULL, 'S' },
-		{ "lookups", required_argument, NULL, 'l' }, { NULL, 0, NULL, 0 },
+		{ "lookups", required_argument, NULL, 'l' }, { "hours", required_argument, NULL, 'H' },
+		{ NULL, 0, NULL, 0 },
 	};
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -183,6 +187,7 @@ int main(int argc, char **argv)
 		case 'c': conns = atoi(optarg); break;
 		case 'S': seed = strtoull(optarg, NULL, 10); break;
 		case 'l': lookup_k = atoi(optarg); break;
+		case 'H': hours = (unsigned)atoi(optarg) ? (unsigned)atoi(optarg) : 1; break;
 		default: fprintf(stderr, "usage: see bench/bench_ingest.c\n"); return 2;
 		}
 	}

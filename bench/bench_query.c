@@ -1,0 +1,156 @@
+/*
+ * bench_query.c - latency analytics over a large store, for `make bench`.
+ *
+ * Times GET /api/v1/performance/summary and /timeseries over the last H
+ * hours (median of N), then computes the same percentiles exactly from the
+ * stored requests (SQLite, sorted durations) and reports the time ratio
+ * and the relative error of each percentile.
+ *
+ *   bench_query --target URL --db PATH [--hours 24] [--runs 20]
+ */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static size_t collect(void *p, size_t size, size_t n, void *arg)
+{
+	return buf_append(arg, p, size * n) < 0 ? 0 : size * n;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+	return (x > y) - (x < y);
+}
+
+/* Median milliseconds of `runs` GETs of `url`; the last body stays in `body`. */
+static double time_get(CURL *c, const char *url, int runs, struct buf *body)
+{
+	double *t = xmalloc((size_t)runs * sizeof(*t));
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+	for (int i = 0; i < runs; i++) {
+		buf_reset(body);
+		double t0 = now_ms();
+		if (curl_easy_perform(c) != CURLE_OK) {
+			fprintf(stderr, "bench_query: GET %s failed\n", url);
+			exit(1);
+		}
+		t[i] = now_ms() - t0;
+	}
+	qsort(t, (size_t)runs, sizeof(*t), cmp_double);
+	double m = t[runs / 2];
+	free(t);
+	return m;
+}
+
+static double field(const char *json, const char *key)
+{
+	char pat[64];
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	const char *p = strstr(json, pat);
+	return p ? strtod(p + strlen(pat), NULL) : NAN;
+}
+
+int main(int argc, char **argv)
+{
+	const char *target = "http://127.0.0.1:4318", *db_path = NULL;
+	int hours = 24, runs = 20, c;
+	static const struct option opts[] = {
+		{ "target", required_argument, NULL, 't' }, { "db", required_argument, NULL, 'd' },
+		{ "hours", required_argument, NULL, 'H' },  { "runs", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 't': target = optarg; break;
+		case 'd': db_path = optarg; break;
+		case 'H': hours = atoi(optarg); break;
+		case 'r': runs = atoi(optarg); break;
+		default: return 2;
+		}
+	}
+	if (!db_path || hours < 1 || runs < 1) {
+		fprintf(stderr, "usage: bench_query --target URL --db PATH [--hours H] [--runs N]\n");
+		return 2;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	CURL *curl = curl_easy_init();
+	struct buf body;
+	buf_init(&body, BUF_NO_LIMIT);
+	char url[512];
+	snprintf(url, sizeof(url), "%s/api/v1/performance/timeseries?range=%dh&step=3600", target, hours);
+	double ts_ms = time_get(curl, url, runs, &body);
+	snprintf(url, sizeof(url), "%s/api/v1/performance/summary?range=%dh", target, hours);
+	double sum_ms = time_get(curl, url, runs, &body);
+	double count = field(body.data, "count"), p[3] = { field(body.data, "p50_ms"),
+							    field(body.data, "p95_ms"), field(body.data, "p99_ms") };
+	double from_ms = field(body.data, "from_ms"), to_ms = field(body.data, "to_ms");
+	int res = (int)field(body.data, "resolution_s");
+
+	/* Exact: the same window the rollups cover (whole buckets), from the stored requests. */
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT duration_ns FROM requests WHERE start_ns >= ? AND start_ns < ?", -1, &st,
+			       NULL) != SQLITE_OK) {
+		fprintf(stderr, "bench_query: %s\n", sqlite3_errmsg(db));
+		return 1;
+	}
+	long long from_ns = (long long)(from_ms / 1000) / res * res * 1000000000LL;
+	long long to_ns = ((long long)(to_ms / 1000) / res + 1) * res * 1000000000LL;
+	double t0 = now_ms();
+	sqlite3_bind_int64(st, 1, from_ns);
+	sqlite3_bind_int64(st, 2, to_ns);
+	size_t n = 0, cap = 0;
+	long long *d = NULL;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		d = xgrow(d, &cap, n + 1, sizeof(*d));
+		d[n++] = sqlite3_column_int64(st, 0);
+	}
+	qsort(d, n, sizeof(*d), cmp_i64);
+	double exact_ms = now_ms() - t0;
+	static const double q[3] = { 0.50, 0.95, 0.99 };
+	static const char *const names[3] = { "p50", "p95", "p99" };
+
+	printf("query_requests %zu count (summary says %.0f)\n", n, count);
+	printf("summary_%dh_median %.2f ms (%d runs, %d s buckets)\n", hours, sum_ms, runs, res);
+	printf("timeseries_%dh_median %.2f ms (step 3600)\n", hours, ts_ms);
+	printf("exact_quantiles_from_requests %.1f ms (read %zu durations and sort)\n", exact_ms, n);
+	printf("exact_over_summary_ratio %.1f x\n", exact_ms / sum_ms);
+	for (int i = 0; i < 3 && n; i++) {
+		size_t rank = (size_t)ceil(q[i] * (double)n);
+		double exact = (double)d[(rank ? rank : 1) - 1] / 1e6;
+		printf("%s_relative_error %.4f %% (sketch %.3f ms, exact %.3f ms)\n", names[i],
+		       100 * fabs(p[i] - exact) / exact, p[i], exact);
+	}
+	free(d);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	buf_release(&body);
+	curl_easy_cleanup(curl);
+	curl_global_cleanup();
+	return 0;
+}
