@@ -92,6 +92,9 @@ int latency_rows_restrict(struct rollup_row *rows, size_t n, const struct latenc
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		struct sketch r;
+		char err[128];
+		if (rollup_row_decode(&rows[i], err, sizeof(err)) < 0)
+			return -1;
 		sketch_init(&r);
 		if (latency_sketch_restrict(&r, &rows[i].sketch, b) < 0) {
 			sketch_release(&r);
@@ -138,7 +141,8 @@ int latency_stats_add_row(struct latency_stats *s, const struct rollup_row *r)
 {
 	if (!r->count)
 		return 0;
-	if (s->count + r->count < s->count || sketch_merge(&s->sketch, &r->sketch) < 0)
+	char err[128];
+	if (s->count + r->count < s->count || rollup_row_merge(&s->sketch, r, err, sizeof(err)) < 0)
 		return -1;
 	s->count += r->count;
 	s->by_status[r->status < 3 ? r->status : REQUEST_ERROR] += r->count;

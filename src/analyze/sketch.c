@@ -500,14 +500,16 @@ static int check_extremes(const struct decoded *d, char *err, size_t errlen)
 	return 0;
 }
 
-int sketch_decode(struct sketch *s, const void *data, size_t len, char *err, size_t errlen)
+/* Decode and validate into a sketch whose buckets are `scratch`
+ * (SKETCH_MAX_BUCKETS entries): a read-only view, never released. */
+static int decode_view(struct sketch *v, uint64_t *scratch, const void *data, size_t len, char *err,
+		       size_t errlen)
 {
 	struct reader r = {data, (const uint8_t *)data + len};
 	struct decoded d;
 	tables();
 	if (read_header(&r, &d, err, errlen) < 0)
 		return -1;
-	uint64_t scratch[SKETCH_MAX_BUCKETS];
 	if (d.count && read_runs(&r, &d, scratch, err, errlen) < 0)
 		return -1;
 	if (r.p != r.end)
@@ -517,27 +519,48 @@ int sketch_decode(struct sketch *s, const void *data, size_t len, char *err, siz
 			    (unsigned long long)d.bucket_total, (unsigned long long)(d.count - d.zero_count));
 	if (d.count && check_extremes(&d, err, errlen) < 0)
 		return -1;
+	sketch_init(v);
+	if (d.count && d.lo <= d.hi) {
+		v->counts = scratch;
+		v->cap = SKETCH_MAX_BUCKETS;
+		v->base = v->lo = d.lo;
+		v->hi = d.hi;
+	}
+	v->count = d.count;
+	v->zero_count = d.zero_count;
+	v->min = d.min;
+	v->max = d.max;
+	v->sum = d.sum;
+	return 0;
+}
 
+int sketch_decode(struct sketch *s, const void *data, size_t len, char *err, size_t errlen)
+{
+	uint64_t scratch[SKETCH_MAX_BUCKETS];
+	struct sketch v;
+	if (decode_view(&v, scratch, data, len, err, errlen) < 0)
+		return -1;
 	sketch_release(s);
-	if (!d.count)
-		return 0;
-	if (d.lo <= d.hi) {
-		uint32_t cap = 64;
-		while (cap <= (uint32_t)(d.hi - d.lo))
+	*s = v;
+	if (v.counts) {
+		uint32_t cap = 64, n = (uint32_t)(v.hi - v.lo) + 1;
+		while (cap < n)
 			cap *= 2;
-		uint32_t n = (uint32_t)(d.hi - d.lo) + 1;
 		s->counts = xmalloc(cap * sizeof(*s->counts));
 		memcpy(s->counts, scratch, n * sizeof(*s->counts));
 		memset(s->counts + n, 0, (cap - n) * sizeof(*s->counts));
 		s->cap = cap;
-		s->base = d.lo;
-		s->lo = d.lo;
-		s->hi = d.hi;
 	}
-	s->count = d.count;
-	s->zero_count = d.zero_count;
-	s->min = d.min;
-	s->max = d.max;
-	s->sum = d.sum;
+	return 0;
+}
+
+int sketch_merge_encoded(struct sketch *dst, const void *data, size_t len, char *err, size_t errlen)
+{
+	uint64_t scratch[SKETCH_MAX_BUCKETS];
+	struct sketch v;
+	if (decode_view(&v, scratch, data, len, err, errlen) < 0)
+		return -1;
+	if (sketch_merge(dst, &v) < 0)
+		return errf(err, errlen, "sketch: count overflow while merging");
 	return 0;
 }

@@ -105,6 +105,10 @@ int sketch_encode(const struct sketch *s, struct buf *out);
  * The input is untrusted: every length, index and count is checked.
  * Returns 0, or -1 with a message in err (s is then unchanged). */
 int sketch_decode(struct sketch *s, const void *data, size_t len, char *err, size_t errlen);
+/* Merge an encoded sketch into `dst` without building it: the same checks
+ * as sketch_decode(), no allocation for the source.  -1 with a message on
+ * corrupt input (dst unchanged) or count overflow. */
+int sketch_merge_encoded(struct sketch *dst, const void *data, size_t len, char *err, size_t errlen);
 
 /* Bucket of a value >= SKETCH_MIN_VALUE: the smallest i with
  * value <= gamma^i, gamma = (1 + alpha) / (1 - alpha).  For tests. */

@@ -424,13 +424,9 @@ int rollup_query(sqlite3 *db, const struct store_query *q, unsigned res, struct 
 		r->status = k->status;
 		r->count = (uint64_t)sqlite3_column_int64(st, 2);
 		r->sum_ns = (uint64_t)sqlite3_column_int64(st, 3);
+		r->blob_len = (size_t)sqlite3_column_bytes(st, 4);
+		r->blob = memcpy(arena_alloc(a, r->blob_len), sqlite3_column_blob(st, 4), r->blob_len);
 		sketch_init(&r->sketch);
-		if (sketch_decode(&r->sketch, sqlite3_column_blob(st, 4), (size_t)sqlite3_column_bytes(st, 4), err,
-				  errlen) < 0) {
-			store_rollups_release(*rows, *n);
-			*n = 0;
-			goto out;
-		}
 		(*n)++;
 	}
 	if (rc != SQLITE_DONE)
@@ -446,6 +442,23 @@ out:
 	strmap_release(&key_index);
 	buf_release(&sql);
 	return ret;
+}
+
+int rollup_row_decode(struct rollup_row *r, char *err, size_t errlen)
+{
+	if (!r->blob)
+		return 0;
+	if (sketch_decode(&r->sketch, r->blob, r->blob_len, err, errlen) < 0)
+		return -1;
+	r->blob = NULL;
+	return 0;
+}
+
+int rollup_row_merge(struct sketch *dst, const struct rollup_row *r, char *err, size_t errlen)
+{
+	if (r->blob)
+		return sketch_merge_encoded(dst, r->blob, r->blob_len, err, errlen);
+	return sketch_merge(dst, &r->sketch) < 0 ? errf(err, errlen, "sketch: count overflow") : 0;
 }
 
 void store_rollups_release(struct rollup_row *rows, size_t n)

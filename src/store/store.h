@@ -113,8 +113,16 @@ struct rollup_row {
 	const char *service, *endpoint, *tool, *env, *version, *department, *intent, *error_type;
 	uint8_t status; /* enum request_status */
 	uint64_t count, sum_ns;
-	struct sketch sketch; /* durations in ns */
+	/* Durations in ns.  Rows come with the sketch still encoded (`blob`,
+	 * in the arena; merging from it is cheaper than building it): use
+	 * rollup_row_decode() before reading `sketch`. */
+	const void *blob; /* NULL once decoded */
+	size_t blob_len;
+	struct sketch sketch;
 };
+int rollup_row_decode(struct rollup_row *r, char *err, size_t errlen);
+/* Merge the row's durations into `dst`, from the encoded form if not decoded. */
+int rollup_row_merge(struct sketch *dst, const struct rollup_row *r, char *err, size_t errlen);
 int store_rollups(struct store *s, const struct store_query *q, unsigned res_s, struct arena *a,
 		  struct rollup_row **rows, size_t *n, char *err, size_t errlen);
 void store_rollups_release(struct rollup_row *rows, size_t n);

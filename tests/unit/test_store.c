@@ -194,7 +194,7 @@ static uint64_t rollup_totals(struct store *s, const struct store_query *q, unsi
 		if (rows[i].status != REQUEST_OK)
 			*errors += rows[i].count;
 		if (merged)
-			sketch_merge(merged, &rows[i].sketch);
+			rollup_row_merge(merged, &rows[i], err, sizeof(err));
 	}
 	store_rollups_release(rows, n);
 	return count;
