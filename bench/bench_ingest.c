@@ -60,8 +60,8 @@ static void *sender(void *arg)
 {
 	CURL *c = curl_easy_init();
 	char url[512];
-	struct curl_slist *hdr = curl_slist_append(
-		NULL, json ? "Content-Type: application/json" : "Content-Type: application/x-protobuf");
+	struct curl_slist *hdr = curl_slist_append(NULL, json ? "Content-Type: application/json"
+							      : "Content-Type: application/x-protobuf");
 	hdr = curl_slist_append(hdr, "Expect:");
 	snprintf(url, sizeof(url), "%s/v1/traces", target);
 	curl_easy_setopt(c, CURLOPT_URL, url);
@@ -81,7 +81,7 @@ static void *sender(void *arg)
 			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 			if (status != 503 && status != 429)
 				break;
-			struct timespec ts = { 0, 20 * 1000 * 1000 };
+			struct timespec ts = {0, 20 * 1000 * 1000};
 			nanosleep(&ts, NULL);
 		}
 		if (status == 200) {
@@ -172,11 +172,15 @@ int main(int argc, char **argv)
 	int conns = 4, lookup_k = 0, c;
 	uint64_t seed = 1;
 	static const struct option opts[] = {
-		{ "target", required_argument, NULL, 't' }, { "format", required_argument, NULL, 'f' },
-		{ "spans", required_argument, NULL, 's' },  { "batch", required_argument, NULL, 'b' },
-		{ "conns", required_argument, NULL, 'c' },  { "seed", required_argument, NULL, 'S' },
-		{ "lookups", required_argument, NULL, 'l' }, { "hours", required_argument, NULL, 'H' },
-		{ NULL, 0, NULL, 0 },
+		{"target", required_argument, NULL, 't'},
+		{"format", required_argument, NULL, 'f'},
+		{"spans", required_argument, NULL, 's'},
+		{"batch", required_argument, NULL, 'b'},
+		{"conns", required_argument, NULL, 'c'},
+		{"seed", required_argument, NULL, 'S'},
+		{"lookups", required_argument, NULL, 'l'},
+		{"hours", required_argument, NULL, 'H'},
+		{NULL, 0, NULL, 0},
 	};
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {

@@ -79,9 +79,11 @@ int main(int argc, char **argv)
 	const char *target = "http://127.0.0.1:4318", *db_path = NULL;
 	int hours = 24, runs = 20, c;
 	static const struct option opts[] = {
-		{ "target", required_argument, NULL, 't' }, { "db", required_argument, NULL, 'd' },
-		{ "hours", required_argument, NULL, 'H' },  { "runs", required_argument, NULL, 'r' },
-		{ NULL, 0, NULL, 0 },
+		{"target", required_argument, NULL, 't'},
+		{"db", required_argument, NULL, 'd'},
+		{"hours", required_argument, NULL, 'H'},
+		{"runs", required_argument, NULL, 'r'},
+		{NULL, 0, NULL, 0},
 	};
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -105,8 +107,8 @@ int main(int argc, char **argv)
 	double ts_ms = time_get(curl, url, runs, &body);
 	snprintf(url, sizeof(url), "%s/api/v1/performance/summary?range=%dh", target, hours);
 	double sum_ms = time_get(curl, url, runs, &body);
-	double count = field(body.data, "count"), p[3] = { field(body.data, "p50_ms"),
-							    field(body.data, "p95_ms"), field(body.data, "p99_ms") };
+	double count = field(body.data, "count"),
+	       p[3] = {field(body.data, "p50_ms"), field(body.data, "p95_ms"), field(body.data, "p99_ms")};
 	double from_ms = field(body.data, "from_ms"), to_ms = field(body.data, "to_ms");
 	int res = (int)field(body.data, "resolution_s");
 
@@ -114,8 +116,8 @@ int main(int argc, char **argv)
 	sqlite3 *db;
 	sqlite3_stmt *st;
 	if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "SELECT duration_ns FROM requests WHERE start_ns >= ? AND start_ns < ?", -1, &st,
-			       NULL) != SQLITE_OK) {
+	    sqlite3_prepare_v2(db, "SELECT duration_ns FROM requests WHERE start_ns >= ? AND start_ns < ?",
+			       -1, &st, NULL) != SQLITE_OK) {
 		fprintf(stderr, "bench_query: %s\n", sqlite3_errmsg(db));
 		return 1;
 	}
@@ -132,8 +134,8 @@ int main(int argc, char **argv)
 	}
 	qsort(d, n, sizeof(*d), cmp_i64);
 	double exact_ms = now_ms() - t0;
-	static const double q[3] = { 0.50, 0.95, 0.99 };
-	static const char *const names[3] = { "p50", "p95", "p99" };
+	static const double q[3] = {0.50, 0.95, 0.99};
+	static const char *const names[3] = {"p50", "p95", "p99"};
 
 	printf("query_requests %zu count (summary says %.0f)\n", n, count);
 	printf("summary_%dh_median %.2f ms (%d runs, %d s buckets)\n", hours, sum_ms, runs, res);

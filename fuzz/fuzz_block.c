@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	void *z = malloc(bound);
 	size_t n = ZSTD_compress(z, bound, data, size, 1);
 	if (!ZSTD_isError(n)) {
-		uint8_t id[16] = { 0 };
+		uint8_t id[16] = {0};
 		batch_init(&b);
 		block_decode(z, n, size & 1 ? id : NULL, &b, err, sizeof(err));
 		batch_release(&b);

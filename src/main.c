@@ -9,12 +9,12 @@ static const struct command {
 	int (*run)(int argc, char **argv);
 	const char *help;
 } commands[] = {
-	{ "serve", cmd_serve, "receive, store and serve performance data" },
-	{ "demo", cmd_demo, "send realistic demo traffic to a hotpath server" },
-	{ "collapse", cmd_collapse, "fold `perf script` output into stacks" },
-	{ "flamegraph", cmd_flamegraph, "render folded stacks as an interactive SVG" },
-	{ "diff", cmd_diff, "differential flame graph of two folded profiles" },
-	{ "top", cmd_top, "endpoints of a running server by impact, like top(1)" },
+	{"serve", cmd_serve, "receive, store and serve performance data"},
+	{"demo", cmd_demo, "send realistic demo traffic to a hotpath server"},
+	{"collapse", cmd_collapse, "fold `perf script` output into stacks"},
+	{"flamegraph", cmd_flamegraph, "render folded stacks as an interactive SVG"},
+	{"diff", cmd_diff, "differential flame graph of two folded profiles"},
+	{"top", cmd_top, "endpoints of a running server by impact, like top(1)"},
 };
 
 static int usage(FILE *out)

@@ -7,11 +7,11 @@
 #ifndef HOTPATH_CLI_CLI_H
 #define HOTPATH_CLI_CLI_H
 
-int cmd_serve(int argc, char **argv);      /* cli/cmd_serve.c */
-int cmd_demo(int argc, char **argv);       /* cli/cmd_demo.c */
+int cmd_serve(int argc, char **argv);	   /* cli/cmd_serve.c */
+int cmd_demo(int argc, char **argv);	   /* cli/cmd_demo.c */
 int cmd_collapse(int argc, char **argv);   /* cli/cmd_collapse.c */
 int cmd_flamegraph(int argc, char **argv); /* cli/cmd_flamegraph.c */
-int cmd_diff(int argc, char **argv);       /* cli/cmd_diff.c */
-int cmd_top(int argc, char **argv);        /* cli/cmd_top.c */
+int cmd_diff(int argc, char **argv);	   /* cli/cmd_diff.c */
+int cmd_top(int argc, char **argv);	   /* cli/cmd_top.c */
 
 #endif

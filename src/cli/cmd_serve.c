@@ -35,14 +35,13 @@ static void usage(FILE *out)
 int cmd_serve(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "listen", required_argument, NULL, 'l' }, { "data", required_argument, NULL, 'd' },
-		{ "demo", no_argument, NULL, 'D' },         { "threads", required_argument, NULL, 't' },
-		{ "max-body", required_argument, NULL, 'm' }, { "max-endpoints", required_argument, NULL, 'e' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"listen", required_argument, NULL, 'l'},   {"data", required_argument, NULL, 'd'},
+		{"demo", no_argument, NULL, 'D'},	    {"threads", required_argument, NULL, 't'},
+		{"max-body", required_argument, NULL, 'm'}, {"max-endpoints", required_argument, NULL, 'e'},
+		{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
 	};
-	struct server_options so = { .listen = "127.0.0.1:4318" };
-	struct store_options sto = { .dir = "data" };
+	struct server_options so = {.listen = "127.0.0.1:4318"};
+	struct store_options sto = {.dir = "data"};
 	int demo = 0, c;
 	char err[512];
 
@@ -90,7 +89,8 @@ int cmd_serve(int argc, char **argv)
 		store_close(store);
 		return 1;
 	}
-	log_info("listening on http://%s (port %u); dashboard at /dashboard/performance", so.listen, srv.port);
+	log_info("listening on http://%s (port %u); dashboard at /dashboard/performance", so.listen,
+		 srv.port);
 
 	if (demo) {
 		char target[64];

@@ -14,10 +14,13 @@ struct arena_chunk;
 
 struct arena {
 	struct arena_chunk *head; /* newest chunk first */
-	size_t used;              /* bytes handed out, for accounting */
+	size_t used;		  /* bytes handed out, for accounting */
 };
 
-#define ARENA_INIT { 0 }
+#define ARENA_INIT                                                                                           \
+	{                                                                                                    \
+		0                                                                                            \
+	}
 
 void arena_init(struct arena *a);
 /* Free every chunk; the arena may be used again afterwards. */

@@ -114,7 +114,7 @@ int buf_put_json_str(struct buf *b, const char *s)
 			return -1;
 		if (!*p)
 			break;
-		char esc[6] = { '\\', 0 };
+		char esc[6] = {'\\', 0};
 		size_t n = 2;
 		switch (*p) {
 		case '"': esc[1] = '"'; break;

@@ -7,7 +7,7 @@
 
 int gzip_inflate(const void *in, size_t len, struct buf *out, char *err, size_t errlen)
 {
-	z_stream zs = { 0 };
+	z_stream zs = {0};
 	int ret = -1;
 	/* 15 + 32: detect gzip or zlib headers automatically */
 	if (inflateInit2(&zs, 15 + 32) != Z_OK)

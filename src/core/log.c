@@ -9,7 +9,7 @@ enum log_level log_min_level = LOG_INFO;
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-	static const char *names[] = { "debug", "info", "warn", "error" };
+	static const char *names[] = {"debug", "info", "warn", "error"};
 	if (level < log_min_level)
 		return;
 	char line[1024];

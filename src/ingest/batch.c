@@ -64,20 +64,11 @@ int attrs_to_json(struct buf *b, const struct attr *a, uint32_t n)
 		r |= buf_put_json_str(b, a[i].key);
 		r |= buf_putc(b, ':');
 		switch (a[i].type) {
-		case ATTR_STRING:
-			r |= buf_put_json_str(b, a[i].v.s);
-			break;
-		case ATTR_JSON:
-			r |= buf_puts(b, a[i].v.s && *a[i].v.s ? a[i].v.s : "null");
-			break;
-		case ATTR_BOOL:
-			r |= buf_puts(b, a[i].v.i ? "true" : "false");
-			break;
-		case ATTR_INT:
-			r |= buf_printf(b, "%lld", (long long)a[i].v.i);
-			break;
-		default:
-			r |= buf_put_json_double(b, a[i].v.d);
+		case ATTR_STRING: r |= buf_put_json_str(b, a[i].v.s); break;
+		case ATTR_JSON: r |= buf_puts(b, a[i].v.s && *a[i].v.s ? a[i].v.s : "null"); break;
+		case ATTR_BOOL: r |= buf_puts(b, a[i].v.i ? "true" : "false"); break;
+		case ATTR_INT: r |= buf_printf(b, "%lld", (long long)a[i].v.i); break;
+		default: r |= buf_put_json_double(b, a[i].v.d);
 		}
 	}
 	return r | buf_putc(b, '}');
@@ -110,13 +101,13 @@ static const char *first_str(const struct resource *r, const char *const *keys)
 
 void resource_derive(struct resource *r)
 {
-	static const char *const service[] = { "service.name", NULL };
-	static const char *const version[] = { "service.version", NULL };
-	static const char *const env[] = { "deployment.environment.name", "deployment.environment", NULL };
-	static const char *const ns[] = { "service.namespace", NULL };
-	static const char *const dept[] = { "department", "team", "service.team", "team.name",
-					    "org.department", NULL };
-	static const char *const intent[] = { "intent.category", "intent", NULL };
+	static const char *const service[] = {"service.name", NULL};
+	static const char *const version[] = {"service.version", NULL};
+	static const char *const env[] = {"deployment.environment.name", "deployment.environment", NULL};
+	static const char *const ns[] = {"service.namespace", NULL};
+	static const char *const dept[] = {"department", "team",	   "service.team",
+					   "team.name",	 "org.department", NULL};
+	static const char *const intent[] = {"intent.category", "intent", NULL};
 
 	r->service_name = first_str(r, service);
 	if (!r->service_name)

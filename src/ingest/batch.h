@@ -45,7 +45,7 @@ struct resource {
 	const char *environment;
 	const char *service_namespace;
 	const char *department; /* team / department */
-	const char *intent;     /* intent category */
+	const char *intent;	/* intent category */
 	struct attr *attrs;
 	uint32_t n_attrs;
 };
@@ -82,7 +82,7 @@ struct span {
 	uint8_t span_id[8];
 	uint8_t parent_span_id[8]; /* all zero for a root span */
 	const char *name;
-	uint8_t kind;   /* enum span_kind */
+	uint8_t kind;	/* enum span_kind */
 	uint8_t status; /* enum span_status */
 	const char *status_message;
 	uint64_t start_ns, end_ns; /* unix epoch nanoseconds */

@@ -198,7 +198,6 @@ static int parse_trace_id(const char *s, size_t len, uint8_t out[16])
 
 /* --- attributes ------------------------------------------------------------------ */
 
-
 struct attrs {
 	struct attr *a;
 	uint32_t n, cap;

@@ -21,7 +21,6 @@
 #include "ingest/batch.h"
 
 /* `now_ns` is the receive time, used for records without a timestamp. */
-int requests_decode(struct batch *b, const char *data, size_t len, uint64_t now_ns, char *err,
-		    size_t errlen);
+int requests_decode(struct batch *b, const char *data, size_t len, uint64_t now_ns, char *err, size_t errlen);
 
 #endif

@@ -17,8 +17,7 @@ int span_is_entry(const struct span *sp)
 
 static int contains_timeout(const char *s)
 {
-	return s && (strcasestr(s, "timeout") || strcasestr(s, "timed out") ||
-		     strcasestr(s, "deadline"));
+	return s && (strcasestr(s, "timeout") || strcasestr(s, "timed out") || strcasestr(s, "deadline"));
 }
 
 enum request_status span_request_status(const struct span *sp)

@@ -35,7 +35,7 @@ int filters_parse_time(const char *s, uint64_t *ns)
 		return 0;
 	}
 	/* YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM) */
-	struct tm tm = { 0 };
+	struct tm tm = {0};
 	int y, mo, d, h, mi, sec;
 	if (n < 20 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) || s[7] != '-' ||
 	    digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || digits(s + 11, 2, &h) ||
@@ -109,8 +109,7 @@ static int parse_ms(const char *s, uint64_t *ns)
 	return 0;
 }
 
-int filters_parse(struct http_request *req, struct store_query *q, uint64_t now_ns, char *err,
-		  size_t errlen)
+int filters_parse(struct http_request *req, struct store_query *q, uint64_t now_ns, char *err, size_t errlen)
 {
 	const char *v;
 	uint64_t range = 3600ull * 1000000000ull;
@@ -131,13 +130,13 @@ int filters_parse(struct http_request *req, struct store_query *q, uint64_t now_
 		const char *name, *alias;
 		size_t off;
 	} dims[] = {
-		{ "service", NULL, offsetof(struct store_query, service) },
-		{ "endpoint", NULL, offsetof(struct store_query, endpoint) },
-		{ "env", "environment", offsetof(struct store_query, env) },
-		{ "version", NULL, offsetof(struct store_query, version) },
-		{ "department", "team", offsetof(struct store_query, department) },
-		{ "intent", NULL, offsetof(struct store_query, intent) },
-		{ "tool", NULL, offsetof(struct store_query, tool) },
+		{"service", NULL, offsetof(struct store_query, service)},
+		{"endpoint", NULL, offsetof(struct store_query, endpoint)},
+		{"env", "environment", offsetof(struct store_query, env)},
+		{"version", NULL, offsetof(struct store_query, version)},
+		{"department", "team", offsetof(struct store_query, department)},
+		{"intent", NULL, offsetof(struct store_query, intent)},
+		{"tool", NULL, offsetof(struct store_query, tool)},
 	};
 	for (size_t i = 0; i < sizeof(dims) / sizeof(dims[0]); i++) {
 		v = http_query(req, dims[i].name);
@@ -169,7 +168,10 @@ int filters_parse(struct http_request *req, struct store_query *q, uint64_t now_
 			const char *name;
 			uint64_t lo, hi;
 		} tiers[] = {
-			{ "fast", 0, 100 }, { "normal", 100, 500 }, { "slow", 500, 2000 }, { "critical", 2000, 0 },
+			{"fast", 0, 100},
+			{"normal", 100, 500},
+			{"slow", 500, 2000},
+			{"critical", 2000, 0},
 		};
 		size_t i;
 		for (i = 0; i < sizeof(tiers) / sizeof(tiers[0]); i++)

@@ -12,8 +12,7 @@
 #include "server/http.h"
 #include "store/store.h"
 
-int filters_parse(struct http_request *req, struct store_query *q, uint64_t now_ns, char *err,
-		  size_t errlen);
+int filters_parse(struct http_request *req, struct store_query *q, uint64_t now_ns, char *err, size_t errlen);
 
 /*
  * The `q=` span query of the request, compiled.  0 with *out = NULL when

@@ -23,7 +23,7 @@
 
 enum { ST_NEW, ST_BODY, ST_SUSPENDED, ST_RESUMED };
 
-static const struct route *route_tables[] = { ingest_routes, perf_routes, query_routes, static_routes };
+static const struct route *route_tables[] = {ingest_routes, perf_routes, query_routes, static_routes};
 
 static int path_matches(const struct route *r, const char *url)
 {
@@ -42,7 +42,8 @@ static const struct route *find_route(const char *method, const char *url, int *
 		for (const struct route *r = route_tables[t]; r->path; r++) {
 			if (!path_matches(r, url))
 				continue;
-			if (!strcmp(r->method, method) || (!strcmp(method, "HEAD") && !strcmp(r->method, "GET")))
+			if (!strcmp(r->method, method) ||
+			    (!strcmp(method, "HEAD") && !strcmp(r->method, "GET")))
 				return r;
 			if (strcmp(r->path, "/*"))
 				*path_known = 1;
@@ -60,8 +61,7 @@ const char *http_header(struct http_request *req, const char *name)
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
-void http_reply(struct http_request *req, int status, const char *content_type, const void *body,
-		size_t len)
+void http_reply(struct http_request *req, int status, const char *content_type, const void *body, size_t len)
 {
 	req->res.status = status;
 	req->res.content_type = content_type;
@@ -111,8 +111,8 @@ static enum MHD_Result send_response(struct http_request *req)
 	struct http_response *res = &req->res;
 	if (!res->status)
 		http_error(req, 500, "internal", "the handler produced no response");
-	struct MHD_Response *r = MHD_create_response_from_buffer(res->body.len, res->body.data,
-								 MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(res->body.len, res->body.data, MHD_RESPMEM_MUST_COPY);
 	if (!r)
 		return MHD_NO;
 	if (res->content_type)
@@ -170,15 +170,16 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 		req->route = find_route(method, url, &path_known);
 		if (!req->route) {
 			if (path_known) {
-				http_error(req, 405, "method_not_allowed", "%s is not allowed on %s", method, url);
+				http_error(req, 405, "method_not_allowed", "%s is not allowed on %s", method,
+					   url);
 				req->res.allow = "GET, POST";
 			} else {
 				http_error(req, 404, "not_found", "no such endpoint: %s", url);
 			}
 			return send_response(req);
 		}
-		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		const char *cl =
+			MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		unsigned long long content_length = cl ? strtoull(cl, NULL, 10) : 0;
 		/* Too large: the body is still read (and dropped) before the 413,
 		 * or closing with unread input would reset the connection and the
@@ -258,7 +259,7 @@ int server_start(struct server *srv, struct store *st, const struct server_optio
 		 size_t errlen)
 {
 	char host[256], port[16];
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *ai = NULL;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai = NULL;
 	memset(srv, 0, sizeof(*srv));
 	srv->store = st;
 	srv->opt = *o;
@@ -272,18 +273,17 @@ int server_start(struct server *srv, struct store *st, const struct server_optio
 		return errf(err, errlen, "invalid listen address '%s' (want HOST:PORT)", o->listen);
 	int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
 	if (rc != 0)
-		return errf(err, errlen, "cannot resolve listen address '%s': %s", o->listen, gai_strerror(rc));
+		return errf(err, errlen, "cannot resolve listen address '%s': %s", o->listen,
+			    gai_strerror(rc));
 
 	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, srv,
-				       MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-				       MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-				       MHD_OPTION_THREAD_POOL_SIZE, srv->opt.threads,
-				       MHD_OPTION_NOTIFY_COMPLETED, request_completed, srv,
-				       MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-				       MHD_OPTION_END);
+	srv->daemon =
+		MHD_start_daemon(flags, 0, NULL, NULL, access_handler, srv, MHD_OPTION_EXTERNAL_LOGGER,
+				 mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+				 MHD_OPTION_THREAD_POOL_SIZE, srv->opt.threads, MHD_OPTION_NOTIFY_COMPLETED,
+				 request_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (!srv->daemon)
 		return errf(err, errlen, "cannot listen on %s (address in use or not permitted?)", o->listen);
@@ -299,7 +299,7 @@ void server_stop(struct server *srv)
 	MHD_socket ls = MHD_quiesce_daemon(srv->daemon);
 	/* In-flight requests finish: their writes commit and they get answers. */
 	for (int i = 0; i < 500 && atomic_load(&srv->in_flight) > 0; i++) {
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		struct timespec ts = {0, 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
 	if (atomic_load(&srv->in_flight) > 0)

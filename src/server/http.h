@@ -29,7 +29,7 @@ struct http_response {
 	const char *content_type;
 	struct buf body;
 	const char *retry_after; /* Retry-After header, or NULL */
-	const char *allow;       /* Allow header for 405, or NULL */
+	const char *allow;	 /* Allow header for 405, or NULL */
 };
 
 struct route {
@@ -49,10 +49,10 @@ struct http_request {
 	struct buf body;
 	int body_too_large; /* the body passed opt.max_body and was dropped */
 	struct http_response res;
-	int state;          /* internal: see http.c */
-	int async_status;   /* set by the asynchronous work before http_resume() */
-	void *route_data;   /* free for the route's use */
-	uint64_t n_items;   /* e.g. spans in an ingest request, for counters */
+	int state;	  /* internal: see http.c */
+	int async_status; /* set by the asynchronous work before http_resume() */
+	void *route_data; /* free for the route's use */
+	uint64_t n_items; /* e.g. spans in an ingest request, for counters */
 };
 
 struct server_options {
@@ -92,8 +92,7 @@ const char *http_query(struct http_request *req, const char *key);
 const char *http_header(struct http_request *req, const char *name);
 
 /* Response helpers: set status, content type and body. */
-void http_reply(struct http_request *req, int status, const char *content_type, const void *body,
-		size_t len);
+void http_reply(struct http_request *req, int status, const char *content_type, const void *body, size_t len);
 /* {"error":{"code":CODE,"message":MSG}} */
 void http_error(struct http_request *req, int status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

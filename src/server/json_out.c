@@ -21,11 +21,11 @@ void json_put_str_or_null(struct buf *b, const char *v)
 
 void json_put_request(struct buf *b, const struct request_row *r)
 {
-	static const char *const status_names[] = { "ok", "error", "timeout" };
+	static const char *const status_names[] = {"ok", "error", "timeout"};
 	const char *const dims[][2] = {
-		{ "service", r->service }, { "endpoint", r->endpoint },     { "env", r->env },
-		{ "version", r->version }, { "department", r->department }, { "intent", r->intent },
-		{ "tool", r->tool },
+		{"service", r->service}, {"endpoint", r->endpoint},	{"env", r->env},
+		{"version", r->version}, {"department", r->department}, {"intent", r->intent},
+		{"tool", r->tool},
 	};
 	buf_putc(b, '{');
 	json_put_id(b, "trace_id", r->trace_id, 16);

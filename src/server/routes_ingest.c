@@ -47,9 +47,9 @@ static enum media parse_media(const char *ct)
 		const char *name;
 		enum media m;
 	} types[] = {
-		{ "application/x-protobuf", M_PROTOBUF }, { "application/protobuf", M_PROTOBUF },
-		{ "application/json", M_JSON },           { "application/x-ndjson", M_NDJSON },
-		{ "application/jsonl", M_NDJSON },        { "application/ndjson", M_NDJSON },
+		{"application/x-protobuf", M_PROTOBUF}, {"application/protobuf", M_PROTOBUF},
+		{"application/json", M_JSON},		{"application/x-ndjson", M_NDJSON},
+		{"application/jsonl", M_NDJSON},	{"application/ndjson", M_NDJSON},
 	};
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 		if (strlen(types[i].name) == n && !strncasecmp(ct, types[i].name, n))
@@ -101,8 +101,7 @@ static int decode(struct ingest *in, struct batch *b, const char *data, size_t l
 		return in->media == M_PROTOBUF
 			       ? otlp_pb_decode_metrics(b, (const uint8_t *)data, len, err, errlen)
 			       : otlp_json_decode_metrics(b, data, len, err, errlen);
-	default:
-		return requests_decode(b, data, len, clock_now_ns(), err, errlen);
+	default: return requests_decode(b, data, len, clock_now_ns(), err, errlen);
 	}
 }
 
@@ -122,8 +121,7 @@ static int handle_ingest(struct http_request *req, enum payload kind)
 		in->media = M_JSON;
 	if (in->media == M_UNKNOWN || (kind != P_REQUESTS && in->media == M_NDJSON)) {
 		const char *ct = http_header(req, "Content-Type");
-		snprintf(err, sizeof(err),
-			 "unsupported Content-Type '%s': use %s", ct ? ct : "(none)",
+		snprintf(err, sizeof(err), "unsupported Content-Type '%s': use %s", ct ? ct : "(none)",
 			 kind == P_REQUESTS ? "application/json or application/x-ndjson"
 					    : "application/x-protobuf or application/json");
 		in->media = M_JSON;
@@ -245,8 +243,8 @@ static int handle_requests(struct http_request *req)
 }
 
 const struct route ingest_routes[] = {
-	{ "POST", "/v1/traces", handle_traces, finish_ingest, 1 },
-	{ "POST", "/v1/metrics", handle_metrics, finish_ingest, 1 },
-	{ "POST", "/api/v1/requests", handle_requests, finish_ingest, 1 },
-	{ NULL, NULL, NULL, NULL, 0 },
+	{"POST", "/v1/traces", handle_traces, finish_ingest, 1},
+	{"POST", "/v1/metrics", handle_metrics, finish_ingest, 1},
+	{"POST", "/api/v1/requests", handle_requests, finish_ingest, 1},
+	{NULL, NULL, NULL, NULL, 0},
 };

@@ -606,7 +606,8 @@ static int get_heatmap(struct http_request *req)
 			for (size_t t = 0; t < g.n; t++) {
 				if (t)
 					buf_putc(b, ',');
-				buf_put_json_double(b, latency_stats_quantile_ms(&s->points[t], quantiles[i]));
+				buf_put_json_double(b,
+						    latency_stats_quantile_ms(&s->points[t], quantiles[i]));
 			}
 			buf_putc(b, ']');
 		}

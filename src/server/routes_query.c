@@ -13,8 +13,8 @@
 #include "core/clock.h"
 #include "server/http.h"
 
-static const char *const kind_names[] = { "UNSPECIFIED", "INTERNAL", "SERVER",
-					  "CLIENT",      "PRODUCER", "CONSUMER" };
+static const char *const kind_names[] = {"UNSPECIFIED", "INTERNAL", "SERVER",
+					 "CLIENT",	"PRODUCER", "CONSUMER"};
 
 static void put_span(struct buf *b, const struct span *s)
 {
@@ -48,7 +48,8 @@ static void put_span(struct buf *b, const struct span *s)
 	buf_puts(b, ",\"events\":[");
 	for (uint32_t i = 0; i < s->n_events; i++) {
 		const struct span_event *e = &s->events[i];
-		buf_printf(b, "%s{\"time_ns\":\"%llu\",\"name\":", i ? "," : "", (unsigned long long)e->time_ns);
+		buf_printf(b, "%s{\"time_ns\":\"%llu\",\"name\":", i ? "," : "",
+			   (unsigned long long)e->time_ns);
 		buf_put_json_str(b, e->name ? e->name : "");
 		buf_puts(b, ",\"attributes\":");
 		attrs_to_json(b, e->attrs, e->n_attrs);
@@ -131,10 +132,9 @@ static int get_filters(struct http_request *req)
 		const char *key;
 		enum dict_kind kind;
 	} dims[] = {
-		{ "services", DICT_SERVICE }, { "endpoints", DICT_ENDPOINT },
-		{ "envs", DICT_ENV },         { "versions", DICT_VERSION },
-		{ "departments", DICT_DEPARTMENT }, { "intents", DICT_INTENT },
-		{ "tools", DICT_TOOL },
+		{"services", DICT_SERVICE}, {"endpoints", DICT_ENDPOINT},     {"envs", DICT_ENV},
+		{"versions", DICT_VERSION}, {"departments", DICT_DEPARTMENT}, {"intents", DICT_INTENT},
+		{"tools", DICT_TOOL},
 	};
 	struct store_query q;
 	char err[256];
@@ -165,8 +165,8 @@ static int get_filters(struct http_request *req)
 }
 
 const struct route query_routes[] = {
-	{ "GET", "/api/v1/traces", search_traces, NULL, 0 },
-	{ "GET", "/api/v1/traces/*", get_trace, NULL, 0 },
-	{ "GET", "/api/v1/filters", get_filters, NULL, 0 },
-	{ NULL, NULL, NULL, NULL, 0 },
+	{"GET", "/api/v1/traces", search_traces, NULL, 0},
+	{"GET", "/api/v1/traces/*", get_trace, NULL, 0},
+	{"GET", "/api/v1/filters", get_filters, NULL, 0},
+	{NULL, NULL, NULL, NULL, 0},
 };

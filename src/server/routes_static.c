@@ -86,11 +86,11 @@ static int metrics(struct http_request *req)
 }
 
 const struct route static_routes[] = {
-	{ "GET", "/health", health, NULL, 0 },
-	{ "GET", "/metrics", metrics, NULL, 0 },
-	{ "GET", "/", dashboard, NULL, 0 },
-	{ "GET", "/dashboard/performance", dashboard, NULL, 0 },
-	{ "GET", "/dashboard", dashboard, NULL, 0 },
-	{ "GET", "/*", static_file, NULL, 0 }, /* any other embedded file */
-	{ NULL, NULL, NULL, NULL, 0 },
+	{"GET", "/health", health, NULL, 0},
+	{"GET", "/metrics", metrics, NULL, 0},
+	{"GET", "/", dashboard, NULL, 0},
+	{"GET", "/dashboard/performance", dashboard, NULL, 0},
+	{"GET", "/dashboard", dashboard, NULL, 0},
+	{"GET", "/*", static_file, NULL, 0}, /* any other embedded file */
+	{NULL, NULL, NULL, NULL, 0},
 };

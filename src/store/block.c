@@ -34,7 +34,7 @@ enum {
 	F_SCOPE_VERSION = 16,
 };
 
-static const char MAGIC[4] = { 'H', 'P', 'B', '1' };
+static const char MAGIC[4] = {'H', 'P', 'B', '1'};
 #define ZSTD_LEVEL 3
 
 /* ---- encoding -------------------------------------------------------- */
@@ -77,17 +77,13 @@ static void put_attrs(struct encoder *e, const struct attr *a, uint32_t n)
 		put_bytes(e, &type, 1);
 		switch (type) {
 		case ATTR_STRING:
-		case ATTR_JSON:
-			put_str(e, a[i].v.s ? a[i].v.s : "");
-			break;
+		case ATTR_JSON: put_str(e, a[i].v.s ? a[i].v.s : ""); break;
 		case ATTR_BOOL: {
 			uint8_t b = a[i].v.i != 0;
 			put_bytes(e, &b, 1);
 			break;
 		}
-		case ATTR_INT:
-			e->failed |= buf_put_svarint(&e->body, a[i].v.i);
-			break;
+		case ATTR_INT: e->failed |= buf_put_svarint(&e->body, a[i].v.i); break;
 		default: {
 			uint64_t bits;
 			memcpy(&bits, &a[i].v.d, 8);
@@ -153,7 +149,7 @@ static ZSTD_DCtx *dctx(void)
 
 int block_encode(const struct span **spans, size_t n, struct buf *out)
 {
-	struct encoder e = { .failed = 0, .n_strs = 0 };
+	struct encoder e = {.failed = 0, .n_strs = 0};
 	const struct resource **res = NULL;
 	size_t n_res = 0;
 	int ret = -1;
@@ -200,7 +196,7 @@ int block_encode(const struct span **spans, size_t n, struct buf *out)
 		if (flags & F_PARENT)
 			put_bytes(&e, s->parent_span_id, 8);
 		put_str(&e, s->name);
-		uint8_t ks[2] = { s->kind, s->status };
+		uint8_t ks[2] = {s->kind, s->status};
 		put_bytes(&e, ks, 2);
 		if (flags & F_STATUS_MSG)
 			put_str(&e, s->status_message);
@@ -237,15 +233,14 @@ int block_encode(const struct span **spans, size_t n, struct buf *out)
 	struct buf raw;
 	buf_init(&raw, BLOCK_MAX_RAW);
 	if (buf_append(&raw, MAGIC, 4) < 0 || buf_put_varint(&raw, e.n_strs) < 0 ||
-	    buf_append(&raw, e.strs.data, e.strs.len) < 0 ||
-	    buf_append(&raw, e.body.data, e.body.len) < 0) {
+	    buf_append(&raw, e.strs.data, e.strs.len) < 0 || buf_append(&raw, e.body.data, e.body.len) < 0) {
 		buf_release(&raw);
 		goto out;
 	}
 	size_t bound = ZSTD_compressBound(raw.len);
 	if (buf_reserve(out, bound) == 0) {
-		size_t z = ZSTD_compressCCtx(cctx(), out->data + out->len, bound, raw.data, raw.len,
-					     ZSTD_LEVEL);
+		size_t z =
+			ZSTD_compressCCtx(cctx(), out->data + out->len, bound, raw.data, raw.len, ZSTD_LEVEL);
 		if (!ZSTD_isError(z)) {
 			out->len += z;
 			ret = 0;
@@ -330,19 +325,13 @@ static struct attr *get_attrs(struct reader *r, struct arena *keep, uint32_t *co
 	uint32_t n = get_count(r);
 	struct attr *a = keep && n ? arena_alloc(keep, n * sizeof(*a)) : NULL;
 	for (uint32_t i = 0; i < n && !r->bad; i++) {
-		struct attr x = { .key = get_str(r) };
+		struct attr x = {.key = get_str(r)};
 		x.type = *get_bytes(r, 1);
 		switch (x.type) {
 		case ATTR_STRING:
-		case ATTR_JSON:
-			x.v.s = get_str(r);
-			break;
-		case ATTR_BOOL:
-			x.v.i = *get_bytes(r, 1) != 0;
-			break;
-		case ATTR_INT:
-			x.v.i = get_svarint(r);
-			break;
+		case ATTR_JSON: x.v.s = get_str(r); break;
+		case ATTR_BOOL: x.v.i = *get_bytes(r, 1) != 0; break;
+		case ATTR_INT: x.v.i = get_svarint(r); break;
 		case ATTR_DOUBLE: {
 			const uint8_t *le = get_bytes(r, 8);
 			uint64_t bits = 0;
@@ -351,8 +340,7 @@ static struct attr *get_attrs(struct reader *r, struct arena *keep, uint32_t *co
 			memcpy(&x.v.d, &bits, 8);
 			break;
 		}
-		default:
-			r->bad = 1;
+		default: r->bad = 1;
 		}
 		if (a)
 			a[i] = x;
@@ -376,7 +364,7 @@ long block_decode(const void *data, size_t len, const uint8_t *trace_id, struct 
 	if (memcmp(raw, MAGIC, 4))
 		return errf(err, errlen, "corrupt span block: bad magic");
 
-	struct reader r = { .p = raw + 4, .end = raw + got };
+	struct reader r = {.p = raw + 4, .end = raw + got};
 	r.n_strs = get_count(&r);
 	r.strs = arena_alloc(&b->arena, (r.n_strs ? r.n_strs : 1) * sizeof(*r.strs));
 	for (uint64_t i = 0; i < r.n_strs && !r.bad; i++) {
@@ -398,10 +386,10 @@ long block_decode(const void *data, size_t len, const uint8_t *trace_id, struct 
 
 	uint32_t n = get_count(&r);
 	long kept = 0;
-	uint8_t cur_trace[16] = { 0 };
+	uint8_t cur_trace[16] = {0};
 	uint64_t start = 0;
 	for (uint32_t i = 0; i < n && !r.bad; i++) {
-		struct span s = { 0 };
+		struct span s = {0};
 		uint8_t flags = *get_bytes(&r, 1);
 		if (!(flags & F_SAME_TRACE))
 			memcpy(cur_trace, get_bytes(&r, 16), 16);
@@ -434,7 +422,7 @@ long block_decode(const void *data, size_t len, const uint8_t *trace_id, struct 
 		s.n_events = get_count(&r);
 		s.events = ka && s.n_events ? arena_zalloc(ka, s.n_events * sizeof(*s.events)) : NULL;
 		for (uint32_t j = 0; j < s.n_events && !r.bad; j++) {
-			struct span_event ev = { 0 };
+			struct span_event ev = {0};
 			ev.time_ns = s.start_ns + (uint64_t)get_svarint(&r);
 			ev.name = get_str(&r);
 			ev.attrs = get_attrs(&r, ka, &ev.n_attrs);
@@ -444,7 +432,7 @@ long block_decode(const void *data, size_t len, const uint8_t *trace_id, struct 
 		s.n_links = get_count(&r);
 		s.links = ka && s.n_links ? arena_zalloc(ka, s.n_links * sizeof(*s.links)) : NULL;
 		for (uint32_t j = 0; j < s.n_links && !r.bad; j++) {
-			struct span_link l = { 0 };
+			struct span_link l = {0};
 			memcpy(l.trace_id, get_bytes(&r, 16), 16);
 			memcpy(l.span_id, get_bytes(&r, 8), 8);
 			l.attrs = get_attrs(&r, ka, &l.n_attrs);

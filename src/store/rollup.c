@@ -30,11 +30,11 @@ struct agg {
 struct rollup_writer {
 	sqlite3 *db;
 	sqlite3_stmt *key_ins, *key_sel, *load, *save, *mark;
-	struct strmap keys;     /* rollup_dims bytes -> key id */
-	struct strmap aggs;     /* (res, t, key) -> index in agg */
+	struct strmap keys; /* rollup_dims bytes -> key id */
+	struct strmap aggs; /* (res, t, key) -> index in agg */
 	struct agg *agg;
 	size_t n_agg, cap_agg;
-	struct strmap endpoints; /* (service, endpoint) seen in rollups -> 1 */
+	struct strmap endpoints;   /* (service, endpoint) seen in rollups -> 1 */
 	struct strmap per_service; /* service -> endpoints seen */
 	unsigned max_endpoints;
 	int64_t other; /* dictionary id of the endpoint "other" */
@@ -59,7 +59,7 @@ static void load_endpoints(struct rollup_writer *w)
 	    SQLITE_OK)
 		return;
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		int64_t pair[2] = { sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1) }, n = 0;
+		int64_t pair[2] = {sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1)}, n = 0;
 		strmap_put(&w->endpoints, pair, sizeof(pair), 1);
 		strmap_get(&w->per_service, &pair[0], sizeof(pair[0]), &n);
 		strmap_put(&w->per_service, &pair[0], sizeof(pair[0]), n + 1);
@@ -88,7 +88,8 @@ struct rollup_writer *rollup_writer_new(sqlite3 *db, unsigned max_endpoints, cha
 	load_endpoints(w);
 	sqlite3_stmt *st;
 	char ins[96], sel[96];
-	snprintf(ins, sizeof(ins), "INSERT OR IGNORE INTO dict(kind, value) VALUES(%d, 'other')", DICT_ENDPOINT);
+	snprintf(ins, sizeof(ins), "INSERT OR IGNORE INTO dict(kind, value) VALUES(%d, 'other')",
+		 DICT_ENDPOINT);
 	snprintf(sel, sizeof(sel), "SELECT id FROM dict WHERE kind = %d AND value = 'other'", DICT_ENDPOINT);
 	if (sqlite3_exec(db, ins, NULL, NULL, NULL) || sqlite3_prepare_v2(db, sel, -1, &st, NULL)) {
 		errf(err, errlen, "rollups: %s", sqlite3_errmsg(db));
@@ -143,7 +144,7 @@ uint64_t rollup_writer_folded(const struct rollup_writer *w)
 int64_t rollup_writer_endpoint(struct rollup_writer *w, int64_t service, int64_t endpoint)
 {
 	int64_t other = w->other;
-	int64_t pair[2] = { service, endpoint }, n = 0, seen;
+	int64_t pair[2] = {service, endpoint}, n = 0, seen;
 	if (strmap_get(&w->endpoints, pair, sizeof(pair), &seen) == 0)
 		return endpoint;
 	strmap_get(&w->per_service, &service, sizeof(service), &n);
@@ -160,8 +161,8 @@ int64_t rollup_writer_endpoint(struct rollup_writer *w, int64_t service, int64_t
 
 static void bind_dims(sqlite3_stmt *st, const struct rollup_dims *d)
 {
-	const int64_t v[9] = { d->service, d->endpoint, d->tool, d->env, d->version,
-			       d->department, d->intent, d->status, d->error_type };
+	const int64_t v[9] = {d->service,    d->endpoint, d->tool,   d->env,	   d->version,
+			      d->department, d->intent,	  d->status, d->error_type};
 	for (int i = 0; i < 9; i++)
 		sqlite3_bind_int64(st, i + 1, v[i]);
 }
@@ -187,7 +188,7 @@ static int64_t key_id(struct rollup_writer *w, const struct rollup_dims *d)
 /* The in-memory aggregate of (res, t, key), loaded from its row if any. */
 static struct agg *get_agg(struct rollup_writer *w, uint32_t res, int64_t t, int64_t key)
 {
-	int64_t k[3] = { res, t, key }, idx;
+	int64_t k[3] = {res, t, key}, idx;
 	if (strmap_get(&w->aggs, k, sizeof(k), &idx) == 0)
 		return &w->agg[idx];
 	w->agg = xgrow(w->agg, &w->cap_agg, w->n_agg + 1, sizeof(*w->agg));
@@ -221,7 +222,7 @@ static struct agg *get_agg(struct rollup_writer *w, uint32_t res, int64_t t, int
 int rollup_writer_add(struct rollup_writer *w, const struct rollup_dims *d, uint64_t start_ns,
 		      uint64_t duration_ns)
 {
-	static const uint32_t res[] = { ROLLUP_MINUTE, ROLLUP_HOUR };
+	static const uint32_t res[] = {ROLLUP_MINUTE, ROLLUP_HOUR};
 	int64_t key = key_id(w, d);
 	if (key < 0)
 		return -1;
@@ -274,20 +275,25 @@ long rollup_catch_up(struct rollup_writer *w, char *err, size_t errlen)
 	sqlite3_stmt *st;
 	long n = 0;
 	int64_t last = 0;
-	if (sqlite3_prepare_v2(w->db,
-			       "SELECT id, start_ns, duration_ns, service, endpoint, IFNULL(tool, 0), IFNULL(env, 0),"
-			       " IFNULL(version, 0), IFNULL(department, 0), IFNULL(intent, 0), status,"
-			       " IFNULL(error_type, 0) FROM requests WHERE id > (SELECT value FROM meta"
-			       " WHERE key = 'rollup_watermark') ORDER BY id",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		    w->db,
+		    "SELECT id, start_ns, duration_ns, service, endpoint, IFNULL(tool, 0), IFNULL(env, 0),"
+		    " IFNULL(version, 0), IFNULL(department, 0), IFNULL(intent, 0), status,"
+		    " IFNULL(error_type, 0) FROM requests WHERE id > (SELECT value FROM meta"
+		    " WHERE key = 'rollup_watermark') ORDER BY id",
+		    -1, &st, NULL) != SQLITE_OK)
 		return errf(err, errlen, "rollup catch-up: %s", sqlite3_errmsg(w->db));
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct rollup_dims d = {
-			.service = sqlite3_column_int64(st, 3), .endpoint = sqlite3_column_int64(st, 4),
-			.tool = sqlite3_column_int64(st, 5), .env = sqlite3_column_int64(st, 6),
-			.version = sqlite3_column_int64(st, 7), .department = sqlite3_column_int64(st, 8),
-			.intent = sqlite3_column_int64(st, 9), .status = sqlite3_column_int64(st, 10),
+			.service = sqlite3_column_int64(st, 3),
+			.endpoint = sqlite3_column_int64(st, 4),
+			.tool = sqlite3_column_int64(st, 5),
+			.env = sqlite3_column_int64(st, 6),
+			.version = sqlite3_column_int64(st, 7),
+			.department = sqlite3_column_int64(st, 8),
+			.intent = sqlite3_column_int64(st, 9),
+			.status = sqlite3_column_int64(st, 10),
 			.error_type = sqlite3_column_int64(st, 11),
 		};
 		last = sqlite3_column_int64(st, 0);
@@ -320,13 +326,13 @@ static void where_key(struct buf *sql, const struct store_query *q, const char *
 		enum dict_kind kind;
 		size_t off;
 	} f[] = {
-		{ "service", DICT_SERVICE, offsetof(struct store_query, service) },
-		{ "endpoint", DICT_ENDPOINT, offsetof(struct store_query, endpoint) },
-		{ "tool", DICT_TOOL, offsetof(struct store_query, tool) },
-		{ "env", DICT_ENV, offsetof(struct store_query, env) },
-		{ "version", DICT_VERSION, offsetof(struct store_query, version) },
-		{ "department", DICT_DEPARTMENT, offsetof(struct store_query, department) },
-		{ "intent", DICT_INTENT, offsetof(struct store_query, intent) },
+		{"service", DICT_SERVICE, offsetof(struct store_query, service)},
+		{"endpoint", DICT_ENDPOINT, offsetof(struct store_query, endpoint)},
+		{"tool", DICT_TOOL, offsetof(struct store_query, tool)},
+		{"env", DICT_ENV, offsetof(struct store_query, env)},
+		{"version", DICT_VERSION, offsetof(struct store_query, version)},
+		{"department", DICT_DEPARTMENT, offsetof(struct store_query, department)},
+		{"intent", DICT_INTENT, offsetof(struct store_query, intent)},
 	};
 	buf_puts(sql, " WHERE 1");
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
@@ -344,8 +350,8 @@ static void where_key(struct buf *sql, const struct store_query *q, const char *
 int rollup_query(sqlite3 *db, const struct store_query *q, unsigned res, struct arena *a,
 		 struct rollup_row **rows, size_t *n, char *err, size_t errlen)
 {
-	static const char *const cols[8] = { "service", "endpoint", "tool", "env",
-					     "version", "department", "intent", "error_type" };
+	static const char *const cols[8] = {"service", "endpoint",   "tool",   "env",
+					    "version", "department", "intent", "error_type"};
 	struct buf sql;
 	const char *binds[8];
 	int nb = 0, ret = -1;
@@ -391,8 +397,9 @@ int rollup_query(sqlite3 *db, const struct store_query *q, unsigned res, struct 
 	int64_t from = (int64_t)(q->from_ns / 1000000000u / res * res);
 	int64_t to = (int64_t)((q->to_ns + 999999999u) / 1000000000u);
 	buf_reset(&sql);
-	buf_puts(&sql, "SELECT r.t, r.key, r.count, r.sum_ns, r.sketch FROM rollups r"
-		       " WHERE r.res = ? AND r.t >= ? AND r.t < ? AND r.key IN (SELECT k.id FROM rollup_keys k");
+	buf_puts(&sql,
+		 "SELECT r.t, r.key, r.count, r.sum_ns, r.sketch FROM rollups r"
+		 " WHERE r.res = ? AND r.t >= ? AND r.t < ? AND r.key IN (SELECT k.id FROM rollup_keys k");
 	nb = 0;
 	where_key(&sql, q, binds, &nb);
 	buf_puts(&sql, ") ORDER BY r.t");

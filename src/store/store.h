@@ -28,7 +28,7 @@ struct store;
 struct store_write;
 
 struct store_options {
-	const char *dir;        /* data directory; the database is DIR/hotpath.db */
+	const char *dir;	/* data directory; the database is DIR/hotpath.db */
 	size_t queue_max_bytes; /* 0: default (64 MiB) */
 	unsigned max_endpoints; /* per service in rollups; 0: default (500) */
 };
@@ -74,9 +74,9 @@ enum store_order { STORE_NEWEST, STORE_SLOWEST };
 struct store_query {
 	uint64_t from_ns, to_ns;
 	const char *service, *endpoint, *env, *version, *department, *intent, *tool;
-	int status;                                /* -1 any, else enum request_status */
+	int status;				   /* -1 any, else enum request_status */
 	uint64_t min_duration_ns, max_duration_ns; /* max 0: no upper bound */
-	int max_exclusive;                         /* max_duration_ns is exclusive */
+	int max_exclusive;			   /* max_duration_ns is exclusive */
 	enum store_order order;
 	unsigned limit;
 };
@@ -135,8 +135,8 @@ void store_rollups_release(struct rollup_row *rows, size_t n);
  * rollups cannot answer (q= expressions, phase breakdowns).
  */
 typedef int (*store_span_fn)(void *arg, const struct span *sp);
-int store_scan_spans(struct store *s, uint64_t from_ns, uint64_t to_ns, store_span_fn fn, void *arg, char *err,
-		     size_t errlen);
+int store_scan_spans(struct store *s, uint64_t from_ns, uint64_t to_ns, store_span_fn fn, void *arg,
+		     char *err, size_t errlen);
 
 struct store_stats {
 	uint64_t commits, writes, spans, points, failed_writes;

@@ -29,10 +29,10 @@
 #include "store/rollup.h"
 #include "store/schema.h"
 
-#define BLOCK_SPANS 4096           /* spans per block, at most (a trace is never split) */
+#define BLOCK_SPANS	    4096 /* spans per block, at most (a trace is never split) */
 #define DEFAULT_QUEUE_BYTES (64u << 20)
-#define GROUP_MAX_WRITES 256        /* writes per transaction, at most */
-#define READ_POOL_MAX 16
+#define GROUP_MAX_WRITES    256 /* writes per transaction, at most */
+#define READ_POOL_MAX	    16
 
 /* ---- prepared writes ------------------------------------------------- */
 
@@ -227,8 +227,8 @@ struct store {
 	char *path;
 	sqlite3 *db; /* the writer's connection */
 	sqlite3_stmt *st[ST_COUNT];
-	struct strmap dict;   /* kind byte + value -> id, writer thread only */
-	struct strmap series; /* service id + name + attrs -> id, writer thread only */
+	struct strmap dict;	       /* kind byte + value -> id, writer thread only */
+	struct strmap series;	       /* service id + name + attrs -> id, writer thread only */
 	struct rollup_writer *rollups; /* writer thread only */
 	uint64_t rollups_flushed_ns;   /* writer thread only */
 	/* Under `lock`: rollups added in memory but not flushed, and flush
@@ -364,7 +364,8 @@ static int apply_points(struct store *s, struct store_write *w)
 		if (p->type == METRIC_HISTOGRAM) {
 			sqlite3_bind_int64(st, 4, (int64_t)p->count);
 			sqlite3_bind_double(st, 5, p->sum);
-			sqlite3_bind_blob(st, 6, p->bounds, (int)(p->n_bounds * sizeof(double)), SQLITE_STATIC);
+			sqlite3_bind_blob(st, 6, p->bounds, (int)(p->n_bounds * sizeof(double)),
+					  SQLITE_STATIC);
 			sqlite3_bind_blob(st, 7, p->bucket_counts,
 					  (int)((p->n_bounds + 1) * sizeof(uint64_t)), SQLITE_STATIC);
 		} else {
@@ -699,7 +700,7 @@ static void wake_waiter(void *arg, int status)
 
 int store_write_sync(struct store *s, struct batch *b)
 {
-	struct waiter wt = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+	struct waiter wt = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
 	struct store_write *w = store_prepare(b);
 	while (store_submit(s, w, wake_waiter, &wt) == STORE_EBUSY) {
 		pthread_mutex_lock(&s->lock);
@@ -866,8 +867,7 @@ static int cmp_start(const void *pa, const void *pb)
 	return (a->start_ns > b->start_ns) - (a->start_ns < b->start_ns);
 }
 
-long store_get_trace(struct store *s, const uint8_t trace_id[16], struct batch *out, char *err,
-		     size_t errlen)
+long store_get_trace(struct store *s, const uint8_t trace_id[16], struct batch *out, char *err, size_t errlen)
 {
 	sqlite3 *db = reader_get(s, err, errlen);
 	sqlite3_stmt *st = NULL;
@@ -981,7 +981,7 @@ int store_search(struct store *s, const struct store_query *q, struct arena *a, 
 		 size_t *n, char *err, size_t errlen)
 {
 	struct buf sql;
-	struct binds bd = { 0 };
+	struct binds bd = {0};
 	sqlite3_stmt *st = NULL;
 	int ret = -1;
 	sqlite3 *db = reader_get(s, err, errlen);
@@ -991,8 +991,8 @@ int store_search(struct store *s, const struct store_query *q, struct arena *a, 
 		return -1;
 	buf_init(&sql, BUF_NO_LIMIT);
 	buf_puts(&sql, "SELECT r.start_ns, r.duration_ns, r.trace_hi, r.trace_lo, r.span_id, r.status");
-	static const char *const cols[] = { "service", "endpoint", "env", "version", "department", "intent",
-					    "tool" };
+	static const char *const cols[] = {"service",	 "endpoint", "env", "version",
+					   "department", "intent",   "tool"};
 	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
 		buf_printf(&sql, ", (SELECT value FROM dict WHERE id = r.%s)", cols[i]);
 	buf_puts(&sql, " FROM requests r");
@@ -1040,9 +1040,9 @@ int store_values(struct store *s, enum dict_kind kind, uint64_t from_ns, uint64_
 		 const char ***values, size_t *n, char *err, size_t errlen)
 {
 	static const char *const cols[DICT_KINDS] = {
-		[DICT_SERVICE] = "service", [DICT_ENDPOINT] = "endpoint", [DICT_ENV] = "env",
+		[DICT_SERVICE] = "service", [DICT_ENDPOINT] = "endpoint",     [DICT_ENV] = "env",
 		[DICT_VERSION] = "version", [DICT_DEPARTMENT] = "department", [DICT_INTENT] = "intent",
-		[DICT_TOOL] = "tool", [DICT_ERROR_TYPE] = "error_type",
+		[DICT_TOOL] = "tool",	    [DICT_ERROR_TYPE] = "error_type",
 	};
 	sqlite3_stmt *st = NULL;
 	struct buf sql;
@@ -1113,16 +1113,16 @@ int store_rollups(struct store *s, const struct store_query *q, unsigned res_s, 
 	return rc;
 }
 
-int store_scan_spans(struct store *s, uint64_t from_ns, uint64_t to_ns, store_span_fn fn, void *arg, char *err,
-		     size_t errlen)
+int store_scan_spans(struct store *s, uint64_t from_ns, uint64_t to_ns, store_span_fn fn, void *arg,
+		     char *err, size_t errlen)
 {
 	sqlite3 *db = reader_get(s, err, errlen);
 	sqlite3_stmt *st = NULL;
 	int ret = -1, rc;
 	if (!db)
 		return -1;
-	if (sqlite3_prepare_v2(db, "SELECT data FROM blocks WHERE t_max >= ? AND t_min < ? ORDER BY id", -1, &st,
-			       NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(db, "SELECT data FROM blocks WHERE t_max >= ? AND t_min < ? ORDER BY id", -1,
+			       &st, NULL) != SQLITE_OK) {
 		errf(err, errlen, "scan: %s", sqlite3_errmsg(db));
 		goto out;
 	}
@@ -1132,8 +1132,8 @@ int store_scan_spans(struct store *s, uint64_t from_ns, uint64_t to_ns, store_sp
 	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct batch b;
 		batch_init(&b);
-		if (block_decode(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), NULL, &b, err,
-				 errlen) < 0) {
+		if (block_decode(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), NULL, &b,
+				 err, errlen) < 0) {
 			batch_release(&b);
 			goto out;
 		}

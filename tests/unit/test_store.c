@@ -18,9 +18,9 @@ static struct resource *make_resource(struct batch *b, const char *service, cons
 	struct resource *r = arena_zalloc(&b->arena, sizeof(*r));
 	r->n_attrs = 3;
 	r->attrs = arena_zalloc(&b->arena, 3 * sizeof(struct attr));
-	r->attrs[0] = (struct attr){ .key = "service.name", .type = ATTR_STRING, .v.s = service };
-	r->attrs[1] = (struct attr){ .key = "deployment.environment.name", .type = ATTR_STRING, .v.s = env };
-	r->attrs[2] = (struct attr){ .key = "service.version", .type = ATTR_STRING, .v.s = "1.2.3" };
+	r->attrs[0] = (struct attr){.key = "service.name", .type = ATTR_STRING, .v.s = service};
+	r->attrs[1] = (struct attr){.key = "deployment.environment.name", .type = ATTR_STRING, .v.s = env};
+	r->attrs[2] = (struct attr){.key = "service.version", .type = ATTR_STRING, .v.s = "1.2.3"};
 	resource_derive(r);
 	return r;
 }
@@ -50,10 +50,10 @@ static void add_trace(struct batch *b, const struct resource *r, uint32_t seed, 
 		s->scope_name = "test";
 		s->n_attrs = 4;
 		s->attrs = arena_zalloc(&b->arena, 4 * sizeof(struct attr));
-		s->attrs[0] = (struct attr){ .key = "http.route", .type = ATTR_STRING, .v.s = "/api/orders" };
-		s->attrs[1] = (struct attr){ .key = "http.request.method", .type = ATTR_STRING, .v.s = "GET" };
-		s->attrs[2] = (struct attr){ .key = "n", .type = ATTR_INT, .v.i = -42 - i };
-		s->attrs[3] = (struct attr){ .key = "ratio", .type = ATTR_DOUBLE, .v.d = 0.25 * i };
+		s->attrs[0] = (struct attr){.key = "http.route", .type = ATTR_STRING, .v.s = "/api/orders"};
+		s->attrs[1] = (struct attr){.key = "http.request.method", .type = ATTR_STRING, .v.s = "GET"};
+		s->attrs[2] = (struct attr){.key = "n", .type = ATTR_INT, .v.i = -42 - i};
+		s->attrs[3] = (struct attr){.key = "ratio", .type = ATTR_DOUBLE, .v.d = 0.25 * i};
 		if (i == 1) {
 			s->n_events = 1;
 			s->events = arena_zalloc(&b->arena, sizeof(struct span_event));
@@ -83,7 +83,8 @@ static int spans_equal(const struct span *a, const struct span *b)
 			return 0;
 	}
 	for (uint32_t i = 0; i < a->n_events; i++)
-		if (a->events[i].time_ns != b->events[i].time_ns || strcmp(a->events[i].name, b->events[i].name))
+		if (a->events[i].time_ns != b->events[i].time_ns ||
+		    strcmp(a->events[i].name, b->events[i].name))
 			return 0;
 	return 1;
 }
@@ -116,7 +117,8 @@ static void test_block_roundtrip(void)
 	batch_init(&out);
 	n = block_decode(enc.data, enc.len, in.spans[0].trace_id, &out, err, sizeof(err));
 	is_int(n, 5, "filtering by trace id keeps that trace's spans");
-	ok(n == 5 && !memcmp(out.spans[4].trace_id, in.spans[0].trace_id, 16), "kept spans have the trace id");
+	ok(n == 5 && !memcmp(out.spans[4].trace_id, in.spans[0].trace_id, 16),
+	   "kept spans have the trace id");
 	is_str(n ? out.spans[0].resource->environment : NULL, "production", "resource attributes survive");
 
 	/* corruption is detected, never crashes */
@@ -146,7 +148,7 @@ static struct store *open_store(void)
 {
 	struct store *s = NULL;
 	char err[256];
-	struct store_options o = { .dir = tmpdir };
+	struct store_options o = {.dir = tmpdir};
 	if (store_open(&s, &o, err, sizeof(err)) < 0)
 		printf("# store_open: %s\n", err);
 	return s;
@@ -158,7 +160,7 @@ struct writer_arg {
 };
 
 #define THREADS 4
-#define WRITES 25
+#define WRITES	25
 
 static void *writer(void *p)
 {
@@ -167,8 +169,9 @@ static void *writer(void *p)
 		struct batch b;
 		batch_init(&b);
 		struct resource *r = make_resource(&b, a->id % 2 ? "orders" : "billing", "production");
-		add_trace(&b, r, (uint32_t)(1000 + a->id * 100 + i), 4, 1700000000000000000ull + (uint64_t)i * 1000000000ull,
-			  (uint64_t)(10 + i), i % 5 == 0);
+		add_trace(&b, r, (uint32_t)(1000 + a->id * 100 + i), 4,
+			  1700000000000000000ull + (uint64_t)i * 1000000000ull, (uint64_t)(10 + i),
+			  i % 5 == 0);
 		if (store_write_sync(a->s, &b) != 0)
 			a->failures++;
 		batch_release(&b);
@@ -211,13 +214,17 @@ static void test_rollups(struct store *s, struct arena *a)
 	q.from_ns = 1700000000000000000ull - 3600ull * 1000000000ull;
 	q.to_ns = 1700000000000000000ull + 3600ull * 1000000000ull;
 	sketch_init(&sk);
-	is_int(rollup_totals(s, &q, 60, a, &errors, &sk), THREADS * WRITES, "minute rollups count every request");
+	is_int(rollup_totals(s, &q, 60, a, &errors, &sk), THREADS * WRITES,
+	       "minute rollups count every request");
 	is_int(errors, THREADS * 5, "minute rollups count the errors");
 	double p50 = sketch_quantile(&sk, 0.5), want = (10 + 12) * 1e6; /* 50th of 100: i = 12 */
-	ok(p50 >= want * 0.99 && p50 <= want * 1.01, "p50 from merged sketches %.0f within 1%% of %.0f", p50, want);
-	is_int(rollup_totals(s, &q, 3600, a, &errors, NULL), THREADS * WRITES, "hour rollups count every request");
+	ok(p50 >= want * 0.99 && p50 <= want * 1.01, "p50 from merged sketches %.0f within 1%% of %.0f", p50,
+	   want);
+	is_int(rollup_totals(s, &q, 3600, a, &errors, NULL), THREADS * WRITES,
+	       "hour rollups count every request");
 	q.service = "orders";
-	is_int(rollup_totals(s, &q, 60, a, &errors, NULL), THREADS / 2 * WRITES, "rollups filtered by service");
+	is_int(rollup_totals(s, &q, 60, a, &errors, NULL), THREADS / 2 * WRITES,
+	       "rollups filtered by service");
 	q.service = NULL;
 	q.status = REQUEST_ERROR;
 	is_int(rollup_totals(s, &q, 60, a, &errors, NULL), THREADS * 5, "rollups filtered by status");
@@ -240,7 +247,7 @@ static void test_store(void)
 	pthread_t th[THREADS];
 	struct writer_arg args[THREADS];
 	for (int t = 0; t < THREADS; t++) {
-		args[t] = (struct writer_arg){ s, t, 0 };
+		args[t] = (struct writer_arg){s, t, 0};
 		pthread_create(&th[t], NULL, writer, &args[t]);
 	}
 	int failures = 0;
@@ -286,7 +293,8 @@ static void test_store(void)
 	store_search(s, &q, &a, &rows, &n, err, sizeof(err));
 	ok(n == 3 && rows[0].duration_ns >= rows[1].duration_ns && rows[1].duration_ns >= rows[2].duration_ns,
 	   "slowest first");
-	is_int(n ? rows[0].duration_ns : 0, (10 + WRITES - 1) * 1000000ull, "the slowest is the longest written");
+	is_int(n ? rows[0].duration_ns : 0, (10 + WRITES - 1) * 1000000ull,
+	       "the slowest is the longest written");
 
 	q.order = STORE_NEWEST;
 	q.limit = 1000;
@@ -324,7 +332,7 @@ static void test_store(void)
 	ok(s != NULL, "store reopens");
 	if (!s)
 		return;
-	uint8_t id[16] = { 0 };
+	uint8_t id[16] = {0};
 	uint32_t seed = 1000 + 3 * 100 + 7;
 	memcpy(id, &seed, 4);
 	id[15] = 1;
