@@ -411,12 +411,14 @@ int latency_timeseries_build(struct latency_timeseries *ts, const struct rollup_
 		int64_t si;
 		if (t < 0 || strmap_get(&index, key, len, &si) < 0)
 			continue;
-		struct latency_series *s = &ts->series[si];
-		if (latency_stats_add_row(&s->total, &rows[i]) < 0 ||
-		    latency_stats_add_row(&s->points[t], &rows[i]) < 0)
+		if (latency_stats_add_row(&ts->series[si].points[t], &rows[i]) < 0)
 			goto out;
 	}
+	/* a series' total is the merge of its buckets: each row is read once */
 	for (size_t i = 0; i < ts->n_series; i++) {
+		for (size_t t = 0; t < g->n; t++)
+			if (latency_stats_merge(&ts->series[i].total, &ts->series[i].points[t]) < 0)
+				goto out;
 		latency_stats_sort_types(&ts->series[i].total);
 		for (size_t t = 0; t < g->n; t++)
 			latency_stats_sort_types(&ts->series[i].points[t]);
