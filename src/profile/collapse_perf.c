@@ -27,6 +27,7 @@
 
 #include "core/alloc.h"
 #include "core/arena.h"
+#include "core/lines.h"
 #include "core/log.h"
 
 #define DEFAULT_MAX_LINE   ((size_t)1 << 20)
@@ -45,7 +46,7 @@ struct entry {
 struct collapse_perf {
 	struct collapse_perf_opts o;
 	struct collapse_perf_stats st;
-	struct buf carry; /* a line split between two feeds */
+	struct lines lines; /* the input split into lines */
 	int failed;
 
 	/* the sample being read */
@@ -738,56 +739,40 @@ static int line_too_long(struct collapse_perf *c, char *err, size_t errlen)
 		    c->o.max_line);
 }
 
+/* lines_fn adapter: the error buffer travels with the parser. */
+struct line_ctx {
+	struct collapse_perf *c;
+	char *err;
+	size_t errlen;
+};
+
+static int line_cb(void *arg, const char *line, size_t len)
+{
+	struct line_ctx *x = arg;
+	return process_line(x->c, line, len, x->err, x->errlen);
+}
+
 int collapse_perf_feed(struct collapse_perf *c, const char *data, size_t len, char *err, size_t errlen)
 {
+	struct line_ctx x = {c, err, errlen};
 	if (c->failed)
 		return errf(err, errlen, "collapse: input after an error");
-	if (!len)
-		return 0;
-	const char *p = data, *end = data + len;
-	if (c->carry.len && len) {
-		const char *nl = memchr(p, '\n', len);
-		size_t take = nl ? (size_t)(nl - p) : len;
-		if (buf_append(&c->carry, p, take) < 0)
-			goto too_long;
-		if (!nl)
-			return 0;
-		if (process_line(c, c->carry.data, c->carry.len, err, errlen) < 0)
-			goto fail;
-		buf_reset(&c->carry);
-		p = nl + 1;
-	}
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		if (!nl) {
-			if (buf_append(&c->carry, p, (size_t)(end - p)) < 0)
-				goto too_long;
-			break;
-		}
-		if ((size_t)(nl - p) > c->o.max_line)
-			goto too_long;
-		if (process_line(c, p, (size_t)(nl - p), err, errlen) < 0)
-			goto fail;
-		p = nl + 1;
-	}
-	return 0;
-too_long:
-	line_too_long(c, err, errlen);
-fail:
-	c->failed = 1;
-	return -1;
+	int rc = lines_feed(&c->lines, data, len, line_cb, &x);
+	if (rc == LINES_TOO_LONG)
+		line_too_long(c, err, errlen);
+	if (rc < 0)
+		c->failed = 1;
+	return rc < 0 ? -1 : 0;
 }
 
 int collapse_perf_finish(struct collapse_perf *c, char *err, size_t errlen)
 {
+	struct line_ctx x = {c, err, errlen};
 	if (c->failed)
 		return errf(err, errlen, "collapse: finish after an error");
-	if (c->carry.len) {
-		if (process_line(c, c->carry.data, c->carry.len, err, errlen) < 0) {
-			c->failed = 1;
-			return -1;
-		}
-		buf_reset(&c->carry);
+	if (lines_finish(&c->lines, line_cb, &x) < 0) {
+		c->failed = 1;
+		return -1;
 	}
 	return 0;
 }
@@ -885,7 +870,7 @@ struct collapse_perf *collapse_perf_new(const struct collapse_perf_opts *opts)
 		c->o.max_stack = DEFAULT_MAX_STACK;
 	if (!c->o.max_memory)
 		c->o.max_memory = DEFAULT_MAX_MEMORY;
-	buf_init(&c->carry, c->o.max_line);
+	lines_init(&c->lines, c->o.max_line);
 	buf_init(&c->pname, c->o.max_line + 64);
 	buf_init(&c->event, c->o.max_line);
 	buf_init(&c->scratch, c->o.max_line * 2 + 64);
@@ -900,7 +885,7 @@ void collapse_perf_free(struct collapse_perf *c)
 {
 	if (!c)
 		return;
-	buf_release(&c->carry);
+	lines_release(&c->lines);
 	buf_release(&c->pname);
 	buf_release(&c->event);
 	buf_release(&c->scratch);

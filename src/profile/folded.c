@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/lines.h"
 #include "core/log.h"
 
 #define DEFAULT_MAX_LINE  ((size_t)1 << 20)
@@ -415,14 +416,14 @@ void folded_parser_init(struct folded_parser *p, struct folded_tree *t, unsigned
 		p->counts = 2;
 	else if (flags & FOLDED_ONE_COUNT)
 		p->counts = 1;
-	buf_init(&p->carry, t->lim.max_line);
+	lines_init(&p->lines, t->lim.max_line);
 	buf_init(&p->rev, t->lim.max_line);
 	buf_init(&p->prev, t->lim.max_line);
 }
 
 void folded_parser_release(struct folded_parser *p)
 {
-	buf_release(&p->carry);
+	lines_release(&p->lines);
 	buf_release(&p->rev);
 	buf_release(&p->prev);
 	free(p->path);
@@ -579,58 +580,41 @@ static int parse_line(struct folded_parser *p, const char *s, size_t n, char *er
 	return 0;
 }
 
+/* lines_fn adapter: the error buffer travels with the parser. */
+struct line_ctx {
+	struct folded_parser *p;
+	char *err;
+	size_t errlen;
+};
+
+static int line_cb(void *arg, const char *line, size_t len)
+{
+	struct line_ctx *x = arg;
+	return parse_line(x->p, line, len, x->err, x->errlen);
+}
+
 int folded_parser_feed(struct folded_parser *p, const char *data, size_t len, char *err, size_t errlen)
 {
-	size_t max = p->tree->lim.max_line;
-
+	struct line_ctx x = {p, err, errlen};
 	if (p->failed)
 		return errf(err, errlen, "folded: input after an error");
-	if (!len)
-		return 0;
-	const char *s = data, *end = data + len;
-	if (p->carry.len && len) {
-		const char *nl = memchr(s, '\n', len);
-		size_t take = nl ? (size_t)(nl - s) : len;
-		if (buf_append(&p->carry, s, take) < 0)
-			goto too_long;
-		if (!nl)
-			return 0;
-		if (parse_line(p, p->carry.data, p->carry.len, err, errlen) < 0)
-			goto fail;
-		buf_reset(&p->carry);
-		s = nl + 1;
-	}
-	while (s < end) {
-		const char *nl = memchr(s, '\n', (size_t)(end - s));
-		if (!nl) {
-			if (buf_append(&p->carry, s, (size_t)(end - s)) < 0)
-				goto too_long;
-			break;
-		}
-		if ((size_t)(nl - s) > max)
-			goto too_long;
-		if (parse_line(p, s, (size_t)(nl - s), err, errlen) < 0)
-			goto fail;
-		s = nl + 1;
-	}
-	return 0;
-too_long:
-	errf(err, errlen, "line %llu: longer than %zu bytes", (unsigned long long)p->line + 1, max);
-fail:
-	p->failed = 1;
-	return -1;
+	int rc = lines_feed(&p->lines, data, len, line_cb, &x);
+	if (rc == LINES_TOO_LONG)
+		errf(err, errlen, "line %llu: longer than %zu bytes", (unsigned long long)p->line + 1,
+		     p->lines.max_line);
+	if (rc < 0)
+		p->failed = 1;
+	return rc < 0 ? -1 : 0;
 }
 
 int folded_parser_finish(struct folded_parser *p, char *err, size_t errlen)
 {
+	struct line_ctx x = {p, err, errlen};
 	if (p->failed)
 		return errf(err, errlen, "folded: finish after an error");
-	if (p->carry.len) {
-		if (parse_line(p, p->carry.data, p->carry.len, err, errlen) < 0) {
-			p->failed = 1;
-			return -1;
-		}
-		buf_reset(&p->carry);
+	if (lines_finish(&p->lines, line_cb, &x) < 0) {
+		p->failed = 1;
+		return -1;
 	}
 	return 0;
 }

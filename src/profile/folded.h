@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/lines.h"
 
 #define FOLDED_NONE UINT32_MAX
 
@@ -108,15 +109,15 @@ static inline const char *folded_name(const struct folded_tree *t, uint32_t name
 struct folded_parser {
 	struct folded_tree *tree;
 	unsigned flags;
-	int side;      /* the side of one-count lines */
-	int counts;    /* 1 or 2 once decided, 0 before */
-	uint64_t line; /* lines seen, for messages */
-	struct buf carry;
-	struct buf rev;	 /* the reversed stack, for FOLDED_REVERSE */
-	struct buf prev; /* the previous stack, to reuse its path */
-	uint32_t *path;	 /* node of each frame of the previous stack */
-	size_t *ends;	 /* end offset of each frame in `prev` */
-	uint64_t *phs;	 /* path hash of each frame */
+	int side;	    /* the side of one-count lines */
+	int counts;	    /* 1 or 2 once decided, 0 before */
+	uint64_t line;	    /* lines seen, for messages */
+	struct lines lines; /* the input split into lines */
+	struct buf rev;	    /* the reversed stack, for FOLDED_REVERSE */
+	struct buf prev;    /* the previous stack, to reuse its path */
+	uint32_t *path;	    /* node of each frame of the previous stack */
+	size_t *ends;	    /* end offset of each frame in `prev` */
+	uint64_t *phs;	    /* path hash of each frame */
 	size_t path_len, path_cap;
 	int failed;
 };
