@@ -21,12 +21,14 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: hotpath serve [--listen ADDR] [--data DIR] [--demo] [--threads N]\n"
-		"                     [--max-body BYTES] [--max-endpoints N]\n\n"
+		"                     [--max-body BYTES] [--max-queue BYTES] [--max-endpoints N]\n\n"
 		"  --listen ADDR     HOST:PORT to listen on (default 127.0.0.1:4318, the OTLP/HTTP port)\n"
 		"  --data DIR        data directory; the store is DIR/hotpath.db (default ./data)\n"
 		"  --demo            also generate demo traffic into this server (24 h of history first)\n"
 		"  --threads N       HTTP worker threads (default: number of CPUs)\n"
 		"  --max-body BYTES  request body limit, compressed and decompressed (default %u)\n"
+		"  --max-queue BYTES batches waiting for the disk, at most; beyond it clients get\n"
+		"                    503 with Retry-After (default 67108864)\n"
 		"  --max-endpoints N endpoints per service kept apart in latency rollups; more are\n"
 		"                    rolled up as \"other\" and counted in /metrics (default 500)\n",
 		HTTP_DEFAULT_MAX_BODY);
@@ -38,6 +40,7 @@ int cmd_serve(int argc, char **argv)
 		{"listen", required_argument, NULL, 'l'},   {"data", required_argument, NULL, 'd'},
 		{"demo", no_argument, NULL, 'D'},	    {"threads", required_argument, NULL, 't'},
 		{"max-body", required_argument, NULL, 'm'}, {"max-endpoints", required_argument, NULL, 'e'},
+		{"max-queue", required_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
 	};
 	struct server_options so = {.listen = "127.0.0.1:4318"};
@@ -46,7 +49,7 @@ int cmd_serve(int argc, char **argv)
 	char err[512];
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "l:d:t:m:e:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:d:t:m:e:q:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l': so.listen = optarg; break;
 		case 'd': sto.dir = optarg; break;
@@ -54,6 +57,7 @@ int cmd_serve(int argc, char **argv)
 		case 't': so.threads = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'm': so.max_body = (size_t)strtoull(optarg, NULL, 10); break;
 		case 'e': sto.max_endpoints = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'q': sto.queue_max_bytes = (size_t)strtoull(optarg, NULL, 10); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
