@@ -37,11 +37,15 @@ static void usage(FILE *out)
 int cmd_serve(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"listen", required_argument, NULL, 'l'},   {"data", required_argument, NULL, 'd'},
-		{"demo", no_argument, NULL, 'D'},	    {"threads", required_argument, NULL, 't'},
-		{"max-body", required_argument, NULL, 'm'}, {"max-endpoints", required_argument, NULL, 'e'},
+		{"listen", required_argument, NULL, 'l'},
+		{"data", required_argument, NULL, 'd'},
+		{"demo", no_argument, NULL, 'D'},
+		{"threads", required_argument, NULL, 't'},
+		{"max-body", required_argument, NULL, 'm'},
+		{"max-endpoints", required_argument, NULL, 'e'},
 		{"max-queue", required_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	struct server_options so = {.listen = "127.0.0.1:4318"};
 	struct store_options sto = {.dir = "data"};
