@@ -109,22 +109,38 @@ static int parse_ms(const char *s, uint64_t *ns)
 	return 0;
 }
 
-int filters_parse(struct http_request *req, struct store_query *q, uint64_t now_ns, char *err, size_t errlen)
+/* PREFIX+name, else the plain name (a prefixed side inherits the shared
+ * filters); an empty value counts as absent. */
+static const char *get(struct http_request *req, const char *prefix, const char *name)
 {
-	const char *v;
+	const char *v = NULL;
+	if (*prefix) {
+		char key[64];
+		snprintf(key, sizeof(key), "%s%s", prefix, name);
+		v = http_query(req, key);
+	}
+	if (!v)
+		v = http_query(req, name);
+	return v && *v ? v : NULL;
+}
+
+int filters_parse_prefixed(struct http_request *req, const char *prefix, unsigned max_limit,
+			   struct store_query *q, uint64_t now_ns, char *err, size_t errlen)
+{
+	const char *v, *P = prefix;
 	uint64_t range = 3600ull * 1000000000ull;
 	store_query_init(q);
 
-	if ((v = http_query(req, "range")) && filters_parse_range(v, &range) < 0)
-		return errf(err, errlen, "invalid range '%s': use e.g. 15m, 1h, 6h, 24h, 7d, 30d", v);
+	if ((v = get(req, P, "range")) && filters_parse_range(v, &range) < 0)
+		return errf(err, errlen, "invalid %srange '%s': use e.g. 15m, 1h, 6h, 24h, 7d, 30d", P, v);
 	q->to_ns = now_ns;
-	if ((v = http_query(req, "to")) && filters_parse_time(v, &q->to_ns) < 0)
-		return errf(err, errlen, "invalid to '%s': use unix milliseconds or RFC 3339", v);
+	if ((v = get(req, P, "to")) && filters_parse_time(v, &q->to_ns) < 0)
+		return errf(err, errlen, "invalid %sto '%s': use unix milliseconds or RFC 3339", P, v);
 	q->from_ns = q->to_ns > range ? q->to_ns - range : 0;
-	if ((v = http_query(req, "from")) && filters_parse_time(v, &q->from_ns) < 0)
-		return errf(err, errlen, "invalid from '%s': use unix milliseconds or RFC 3339", v);
+	if ((v = get(req, P, "from")) && filters_parse_time(v, &q->from_ns) < 0)
+		return errf(err, errlen, "invalid %sfrom '%s': use unix milliseconds or RFC 3339", P, v);
 	if (q->from_ns >= q->to_ns)
-		return errf(err, errlen, "from must be before to");
+		return errf(err, errlen, "%sfrom must be before %sto", P, P);
 
 	static const struct {
 		const char *name, *alias;
@@ -139,14 +155,14 @@ int filters_parse(struct http_request *req, struct store_query *q, uint64_t now_
 		{"tool", NULL, offsetof(struct store_query, tool)},
 	};
 	for (size_t i = 0; i < sizeof(dims) / sizeof(dims[0]); i++) {
-		v = http_query(req, dims[i].name);
+		v = get(req, P, dims[i].name);
 		if (!v && dims[i].alias)
-			v = http_query(req, dims[i].alias);
+			v = get(req, P, dims[i].alias);
 		if (v && *v)
 			*(const char **)((char *)q + dims[i].off) = v;
 	}
 
-	if ((v = http_query(req, "status")) && *v && strcmp(v, "all")) {
+	if ((v = get(req, P, "status")) && *v && strcmp(v, "all")) {
 		if (!strcmp(v, "success") || !strcmp(v, "ok"))
 			q->status = REQUEST_OK;
 		else if (!strcmp(v, "error") || !strcmp(v, "errors"))
@@ -154,16 +170,17 @@ int filters_parse(struct http_request *req, struct store_query *q, uint64_t now_
 		else if (!strcmp(v, "timeout") || !strcmp(v, "timeouts"))
 			q->status = REQUEST_TIMEOUT;
 		else
-			return errf(err, errlen, "invalid status '%s': use success, error or timeout", v);
+			return errf(err, errlen, "invalid %sstatus '%s': use success, error or timeout", P,
+				    v);
 	}
 
-	if ((v = http_query(req, "min_duration_ms")) && parse_ms(v, &q->min_duration_ns) < 0)
-		return errf(err, errlen, "invalid min_duration_ms '%s': want a non-negative number", v);
-	if ((v = http_query(req, "max_duration_ms")) && parse_ms(v, &q->max_duration_ns) < 0)
-		return errf(err, errlen, "invalid max_duration_ms '%s': want a non-negative number", v);
+	if ((v = get(req, P, "min_duration_ms")) && parse_ms(v, &q->min_duration_ns) < 0)
+		return errf(err, errlen, "invalid %smin_duration_ms '%s': want a non-negative number", P, v);
+	if ((v = get(req, P, "max_duration_ms")) && parse_ms(v, &q->max_duration_ns) < 0)
+		return errf(err, errlen, "invalid %smax_duration_ms '%s': want a non-negative number", P, v);
 
 	/* Tiers: fast < 100 ms <= normal < 500 ms <= slow < 2 s <= critical. */
-	if ((v = http_query(req, "tier")) && *v && strcmp(v, "all")) {
+	if ((v = get(req, P, "tier")) && *v && strcmp(v, "all")) {
 		static const struct {
 			const char *name;
 			uint64_t lo, hi;
@@ -178,7 +195,8 @@ int filters_parse(struct http_request *req, struct store_query *q, uint64_t now_
 			if (!strcmp(v, tiers[i].name))
 				break;
 		if (i == sizeof(tiers) / sizeof(tiers[0]))
-			return errf(err, errlen, "invalid tier '%s': use fast, normal, slow or critical", v);
+			return errf(err, errlen, "invalid %stier '%s': use fast, normal, slow or critical", P,
+				    v);
 		uint64_t lo = tiers[i].lo * NS_PER_MS, hi = tiers[i].hi * NS_PER_MS;
 		if (lo > q->min_duration_ns)
 			q->min_duration_ns = lo;
@@ -188,22 +206,27 @@ int filters_parse(struct http_request *req, struct store_query *q, uint64_t now_
 		}
 	}
 
-	if ((v = http_query(req, "limit"))) {
+	if ((v = get(req, P, "limit"))) {
 		char *end;
 		long n = strtol(v, &end, 10);
-		if (end == v || *end || n < 1 || n > 1000)
-			return errf(err, errlen, "invalid limit '%s': want 1 to 1000", v);
+		if (end == v || *end || n < 1 || n > (long)max_limit)
+			return errf(err, errlen, "invalid %slimit '%s': want 1 to %u", P, v, max_limit);
 		q->limit = (unsigned)n;
 	}
-	if ((v = http_query(req, "order")) || (v = http_query(req, "sort"))) {
+	if ((v = get(req, P, "order")) || (v = get(req, P, "sort"))) {
 		if (!strcmp(v, "newest"))
 			q->order = STORE_NEWEST;
 		else if (!strcmp(v, "slowest"))
 			q->order = STORE_SLOWEST;
 		else
-			return errf(err, errlen, "invalid order '%s': use newest or slowest", v);
+			return errf(err, errlen, "invalid %sorder '%s': use newest or slowest", P, v);
 	}
 	return 0;
+}
+
+int filters_parse(struct http_request *req, struct store_query *q, uint64_t now_ns, char *err, size_t errlen)
+{
+	return filters_parse_prefixed(req, "", FILTERS_MAX_LIMIT, q, now_ns, err, errlen);
 }
 
 int filters_parse_q(struct http_request *req, struct spanql **out, char *err, size_t errlen)

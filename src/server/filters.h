@@ -13,6 +13,12 @@
 #include "store/store.h"
 
 int filters_parse(struct http_request *req, struct store_query *q, uint64_t now_ns, char *err, size_t errlen);
+#define FILTERS_MAX_LIMIT 1000
+/* The same filters read as PREFIX+name (e.g. "base.service"), each falling
+ * back to the plain name; `limit` may go up to max_limit.  Messages name
+ * the prefixed parameter. */
+int filters_parse_prefixed(struct http_request *req, const char *prefix, unsigned max_limit,
+			   struct store_query *q, uint64_t now_ns, char *err, size_t errlen);
 
 /*
  * The `q=` span query of the request, compiled.  0 with *out = NULL when

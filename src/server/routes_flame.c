@@ -1,0 +1,655 @@
+/*
+ * routes_flame.c - GET /api/v1/flamegraph: one trace's span tree with its
+ * critical path, the span trees of many requests merged by path, and the
+ * difference of two such sides, as JSON, folded stacks or SVG (docs/API.md).
+ *
+ * Owns loading the spans of a side and merging them into a tree of frames
+ * ("service: span name").  The tree walk and the critical path are in
+ * analyze/spantree.c and analyze/critpath.c, drawing in render/.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyze/critpath.h"
+#include "analyze/spantree.h"
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/hex.h"
+#include "core/strmap.h"
+#include "profile/folded.h"
+#include "render/flamegraph_svg.h"
+#include "server/filters.h"
+#include "server/http.h"
+#include "server/json_out.h"
+
+#define NS_PER_US     1000ull
+#define LIMIT_DEFAULT 1000
+#define LIMIT_MAX     10000
+/* Spans an aggregated side may hold. */
+#define SIDE_MAX_SPANS 2000000
+/* Distinct frame paths of one answer. */
+#define FRAMES_MAX 1000000
+
+enum format { FMT_JSON, FMT_FOLDED, FMT_SVG };
+
+/* ---- the merged tree of frames ------------------------------------------ */
+
+struct frame {
+	const char *service, *name;	      /* in the request arena */
+	uint32_t parent, kids, next;	      /* kids: first child; next: sibling; UINT32_MAX none */
+	uint64_t total[2], self[2], count[2]; /* ns, ns, traces */
+	uint64_t last_trace[2];		      /* 1 + the trace that last counted here */
+};
+
+struct frames {
+	struct arena *arena;
+	struct frame *f; /* f[0] is the root of everything */
+	size_t n, cap;
+	struct strmap index; /* parent u32 + service + '\0' + name -> frame */
+	struct buf key;
+	uint64_t traces[2], spans[2];
+	int too_many;
+};
+
+static void frames_init(struct frames *fs, struct arena *a)
+{
+	memset(fs, 0, sizeof(*fs));
+	fs->arena = a;
+	strmap_init(&fs->index);
+	buf_init(&fs->key, BUF_NO_LIMIT);
+	fs->f = xgrow(fs->f, &fs->cap, 1, sizeof(*fs->f));
+	fs->f[0] = (struct frame){
+		.service = "", .name = "", .parent = UINT32_MAX, .kids = UINT32_MAX, .next = UINT32_MAX};
+	fs->n = 1;
+}
+
+static void frames_release(struct frames *fs)
+{
+	free(fs->f);
+	strmap_release(&fs->index);
+	buf_release(&fs->key);
+}
+
+static uint32_t frames_child(struct frames *fs, uint32_t parent, const char *service, const char *name)
+{
+	int64_t have;
+	buf_reset(&fs->key);
+	buf_append(&fs->key, &parent, sizeof(parent));
+	buf_append(&fs->key, service, strlen(service) + 1);
+	buf_puts(&fs->key, name);
+	if (strmap_get(&fs->index, fs->key.data, fs->key.len, &have) == 0)
+		return (uint32_t)have;
+	if (fs->n >= FRAMES_MAX) {
+		fs->too_many = 1;
+		return parent;
+	}
+	fs->f = xgrow(fs->f, &fs->cap, fs->n + 1, sizeof(*fs->f));
+	uint32_t id = (uint32_t)fs->n++;
+	fs->f[id] = (struct frame){.service = arena_strdup(fs->arena, service),
+				   .name = arena_strdup(fs->arena, name),
+				   .parent = parent,
+				   .kids = UINT32_MAX,
+				   .next = fs->f[parent].kids};
+	fs->f[parent].kids = id;
+	strmap_put(&fs->index, fs->key.data, fs->key.len, id);
+	return id;
+}
+
+static const char *span_service(const struct span *s)
+{
+	return s->resource && s->resource->service_name ? s->resource->service_name : "unknown";
+}
+
+static uint64_t span_dur(const struct span *s)
+{
+	return s->end_ns > s->start_ns ? s->end_ns - s->start_ns : 0;
+}
+
+static void add_span(struct frames *fs, const struct spantree *t, size_t i, uint32_t parent, int side,
+		     uint64_t trace_no)
+{
+	const struct span *s = &t->spans[i];
+	uint32_t id = frames_child(fs, parent, span_service(s), s->name ? s->name : "");
+	struct frame *f = &fs->f[id];
+	f->total[side] += span_dur(s);
+	f->self[side] += spantree_self_ns(t, i);
+	if (f->last_trace[side] != trace_no + 1) {
+		f->last_trace[side] = trace_no + 1;
+		f->count[side]++;
+	}
+	for (size_t k = t->kid_off[i]; k < t->kid_off[i + 1]; k++)
+		add_span(fs, t, t->kids[k], id, side, trace_no);
+}
+
+/* Merge one trace's spans into side `side`. */
+static void frames_add_trace(struct frames *fs, const struct span *spans, size_t n, int side)
+{
+	struct spantree t;
+	spantree_build(&t, spans, n);
+	uint64_t no = fs->traces[side]++;
+	for (size_t r = 0; r < t.n_roots; r++)
+		add_span(fs, &t, t.roots[r], 0, side, no);
+	fs->spans[side] += n;
+	spantree_release(&t);
+}
+
+/* ---- parameters --------------------------------------------------------- */
+
+/* One side of an answer: a trace, or the requests matching filters. */
+struct side {
+	const char *prefix; /* "", "base." or "compare." */
+	int has_trace;
+	uint8_t trace_id[16];
+	const char *trace_hex;
+	struct store_query q;
+};
+
+static const char *const side_params[] = {
+	"trace_id",	   "range",	      "from",	    "to",    "service", "endpoint", "env",
+	"environment",	   "version",	      "department", "team",  "intent",	"tool",	    "status",
+	"min_duration_ms", "max_duration_ms", "limit",	    "order",
+};
+
+/* PREFIX+name, else (for filters) the plain name. */
+static const char *param(struct http_request *req, const char *prefix, const char *name, int inherit)
+{
+	char key[64];
+	snprintf(key, sizeof(key), "%s%s", prefix, name);
+	const char *v = http_query(req, key);
+	if (!v && inherit && *prefix)
+		v = http_query(req, name);
+	return v && *v ? v : NULL;
+}
+
+static int parse_side(struct http_request *req, struct side *sd, const char *prefix)
+{
+	const char *v;
+	memset(sd, 0, sizeof(*sd));
+	sd->prefix = prefix;
+	if ((v = param(req, prefix, "trace_id", 0))) {
+		if (hex_decode(sd->trace_id, 16, v, strlen(v)) < 0 || hex_is_zero(sd->trace_id, 16)) {
+			http_error(req, 400, "bad_request", "invalid %strace_id '%.64s': want 32 hex digits",
+				   prefix, v);
+			return -1;
+		}
+		sd->has_trace = 1;
+		sd->trace_hex = v;
+		return 0;
+	}
+	char err[256];
+	if (filters_parse_prefixed(req, prefix, LIMIT_MAX, &sd->q, clock_now_ns(), err, sizeof(err)) < 0) {
+		http_error(req, 400, "bad_request", "%s", err);
+		return -1;
+	}
+	if (!param(req, prefix, "limit", 1))
+		sd->q.limit = LIMIT_DEFAULT;
+	return 0;
+}
+
+static int has_prefixed(struct http_request *req, const char *prefix)
+{
+	for (size_t i = 0; i < sizeof(side_params) / sizeof(side_params[0]); i++)
+		if (param(req, prefix, side_params[i], 0))
+			return 1;
+	return 0;
+}
+
+/* ---- loading a side ----------------------------------------------------- */
+
+/* A span kept from a scan: only what the tree needs. */
+struct kept {
+	uint32_t trace;
+	uint8_t span_id[8], parent_span_id[8];
+	uint8_t kind;
+	uint64_t start_ns, end_ns;
+	const char *name, *service;
+};
+
+struct scan {
+	struct http_request *req;
+	struct strmap traces; /* trace id -> trace number */
+	struct strmap strs;   /* interned names */
+	const char **str_list;
+	size_t n_strs, cap_strs;
+	struct kept *kept;
+	size_t n, cap;
+	int too_many;
+};
+
+static const char *scan_intern(struct scan *sc, const char *s)
+{
+	int64_t i;
+	if (!s)
+		s = "";
+	size_t len = strlen(s);
+	if (strmap_get(&sc->strs, s, len, &i) == 0)
+		return sc->str_list[i];
+	sc->str_list = xgrow(sc->str_list, &sc->cap_strs, sc->n_strs + 1, sizeof(*sc->str_list));
+	sc->str_list[sc->n_strs] = arena_strndup(&sc->req->arena, s, len);
+	strmap_put(&sc->strs, s, len, (int64_t)sc->n_strs);
+	return sc->str_list[sc->n_strs++];
+}
+
+static int scan_span(void *arg, const struct span *sp)
+{
+	struct scan *sc = arg;
+	int64_t no;
+	if (strmap_get(&sc->traces, sp->trace_id, 16, &no) < 0)
+		return 0;
+	if (sc->n >= SIDE_MAX_SPANS) {
+		sc->too_many = 1;
+		return 1;
+	}
+	sc->kept = xgrow(sc->kept, &sc->cap, sc->n + 1, sizeof(*sc->kept));
+	struct kept *k = &sc->kept[sc->n++];
+	k->trace = (uint32_t)no;
+	memcpy(k->span_id, sp->span_id, 8);
+	memcpy(k->parent_span_id, sp->parent_span_id, 8);
+	k->kind = sp->kind;
+	k->start_ns = sp->start_ns;
+	k->end_ns = sp->end_ns;
+	k->name = scan_intern(sc, sp->name);
+	k->service = scan_intern(sc, span_service(sp));
+	return 0;
+}
+
+static int by_trace(const void *a, const void *b)
+{
+	const struct kept *x = a, *y = b;
+	if (x->trace != y->trace)
+		return x->trace < y->trace ? -1 : 1;
+	return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
+}
+
+/* Merge the requests matching the side's filters.  -1: the answer is set. */
+static int load_matching(struct http_request *req, struct side *sd, struct frames *fs, int side)
+{
+	struct request_row *rows;
+	size_t n_rows;
+	char err[256];
+	int r = -1;
+	struct scan sc = {.req = req};
+	struct span *spans = NULL;
+	size_t cap_spans = 0;
+	strmap_init(&sc.traces);
+	strmap_init(&sc.strs);
+	if (store_search(req->srv->store, &sd->q, &req->arena, &rows, &n_rows, err, sizeof(err)) < 0) {
+		http_error(req, 500, "internal", "%s", err);
+		goto out;
+	}
+	uint64_t lo = UINT64_MAX, hi = 0;
+	size_t n_traces = 0;
+	for (size_t i = 0; i < n_rows; i++) {
+		int64_t have;
+		if (strmap_get(&sc.traces, rows[i].trace_id, 16, &have) < 0)
+			strmap_put(&sc.traces, rows[i].trace_id, 16, (int64_t)n_traces++);
+		uint64_t end = rows[i].start_ns + rows[i].duration_ns;
+		lo = rows[i].start_ns < lo ? rows[i].start_ns : lo;
+		hi = end > hi ? end : hi;
+	}
+	if (n_traces && store_scan_spans(req->srv->store, lo, hi + 1, scan_span, &sc, err, sizeof(err)) < 0) {
+		http_error(req, 500, "internal", "%s", err);
+		goto out;
+	}
+	if (sc.too_many) {
+		http_error(req, 413, "too_large",
+			   "the matching requests hold more than %d spans: narrow %slimit", SIDE_MAX_SPANS,
+			   sd->prefix);
+		goto out;
+	}
+	qsort(sc.kept, sc.n, sizeof(*sc.kept), by_trace);
+	struct resource *res = NULL;
+	size_t n_res = 0;
+	for (size_t i = 0; i < sc.n;) {
+		size_t j = i;
+		while (j < sc.n && sc.kept[j].trace == sc.kept[i].trace)
+			j++;
+		spans = xgrow(spans, &cap_spans, j - i, sizeof(*spans));
+		if (n_res < j - i) {
+			res = arena_zalloc(&req->arena, (j - i) * sizeof(*res));
+			n_res = j - i;
+		}
+		for (size_t k = i; k < j; k++) {
+			struct span *s = &spans[k - i];
+			const struct kept *kp = &sc.kept[k];
+			memset(s, 0, sizeof(*s));
+			memcpy(s->span_id, kp->span_id, 8);
+			memcpy(s->parent_span_id, kp->parent_span_id, 8);
+			s->kind = kp->kind;
+			s->start_ns = kp->start_ns;
+			s->end_ns = kp->end_ns;
+			s->name = kp->name;
+			res[k - i].service_name = kp->service;
+			s->resource = &res[k - i];
+		}
+		frames_add_trace(fs, spans, j - i, side);
+		i = j;
+	}
+	r = 0;
+out:
+	free(spans);
+	free(sc.kept);
+	free(sc.str_list);
+	strmap_release(&sc.traces);
+	strmap_release(&sc.strs);
+	return r;
+}
+
+/* Load one trace into `b`.  -1: the answer is set. */
+static int load_trace(struct http_request *req, struct side *sd, struct batch *b)
+{
+	char err[256];
+	long n = store_get_trace(req->srv->store, sd->trace_id, b, err, sizeof(err));
+	if (n < 0) {
+		http_error(req, 500, "internal", "%s", err);
+		return -1;
+	}
+	if (n == 0) {
+		http_error(req, 404, "not_found", "trace %s not found", sd->trace_hex);
+		return -1;
+	}
+	return 0;
+}
+
+static int load_side(struct http_request *req, struct side *sd, struct frames *fs, int side)
+{
+	if (!sd->has_trace)
+		return load_matching(req, sd, fs, side);
+	struct batch b;
+	batch_init(&b);
+	int r = load_trace(req, sd, &b);
+	if (r == 0)
+		frames_add_trace(fs, b.spans, b.n_spans, side);
+	batch_release(&b);
+	return r;
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+/* "service: name", with the folded format's separators made harmless. */
+static void put_frame_name(struct buf *b, const struct frame *f)
+{
+	size_t at = b->len;
+	buf_printf(b, "%s: %s", f->service, f->name);
+	for (size_t i = at; i < b->len; i++)
+		if (b->data[i] == ';' || b->data[i] == '\n' || b->data[i] == '\r')
+			b->data[i] = '_';
+}
+
+static void put_path(struct buf *b, const struct frames *fs, uint32_t id)
+{
+	if (fs->f[id].parent != 0) {
+		put_path(b, fs, fs->f[id].parent);
+		buf_putc(b, ';');
+	}
+	put_frame_name(b, &fs->f[id]);
+}
+
+static int by_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Folded lines "stack self_us" (or "stack base_us compare_us"), sorted. */
+static void put_folded(struct buf *out, const struct frames *fs, int two)
+{
+	char **lines = xmalloc(fs->n * sizeof(*lines));
+	size_t n = 0;
+	struct buf line;
+	buf_init(&line, BUF_NO_LIMIT);
+	for (uint32_t id = 1; id < fs->n; id++) {
+		const struct frame *f = &fs->f[id];
+		uint64_t a = f->self[0] / NS_PER_US, b = f->self[1] / NS_PER_US;
+		if (!a && !(two && b))
+			continue;
+		buf_reset(&line);
+		put_path(&line, fs, id);
+		if (two)
+			buf_printf(&line, " %llu %llu\n", (unsigned long long)a, (unsigned long long)b);
+		else
+			buf_printf(&line, " %llu\n", (unsigned long long)a);
+		lines[n++] = xstrdup(line.data);
+	}
+	qsort(lines, n, sizeof(*lines), by_str);
+	for (size_t i = 0; i < n; i++) {
+		buf_puts(out, lines[i]);
+		free(lines[i]);
+	}
+	free(lines);
+	buf_release(&line);
+}
+
+static int emit_buf(void *ctx, const char *data, size_t len)
+{
+	return buf_append(ctx, data, len) < 0 ? -1 : 0;
+}
+
+static void reply_svg(struct http_request *req, const struct frames *fs, int two, const char *title)
+{
+	struct folded_tree t;
+	struct flame_opts o;
+	struct buf lines, *out = &req->res.body;
+	char err[256];
+	folded_tree_init(&t, NULL);
+	buf_init(&lines, BUF_NO_LIMIT);
+	for (uint32_t id = 1; id < fs->n; id++) {
+		const struct frame *f = &fs->f[id];
+		buf_reset(&lines);
+		put_path(&lines, fs, id);
+		for (int s = 0; s < (two ? 2 : 1); s++)
+			if (f->self[s] / NS_PER_US &&
+			    folded_tree_add(&t, lines.data, lines.len, s, f->self[s] / NS_PER_US, err,
+					    sizeof(err)) < 0)
+				goto fail;
+	}
+	if (folded_tree_finish(&t, err, sizeof(err)) < 0)
+		goto fail;
+	flame_opts_init(&o);
+	o.title = title;
+	o.countname = "µs";
+	o.nametype = "Span:";
+	req->res.status = 200;
+	req->res.content_type = "image/svg+xml";
+	buf_reset(out);
+	if (flamegraph_svg(&t, &o, emit_buf, out, err, sizeof(err)) < 0)
+		goto fail;
+	goto out;
+fail:
+	http_error(req, t.n_nodes <= 1 ? 404 : 500, t.n_nodes <= 1 ? "not_found" : "internal", "%s", err);
+out:
+	buf_release(&lines);
+	folded_tree_release(&t);
+}
+
+static void put_side_values(struct buf *b, const struct frame *f, int s)
+{
+	buf_printf(b, "\"value_us\":%llu,\"self_us\":%llu,\"count\":%llu",
+		   (unsigned long long)(f->total[s] / NS_PER_US),
+		   (unsigned long long)(f->self[s] / NS_PER_US), (unsigned long long)f->count[s]);
+}
+
+static void put_frames_json(struct buf *b, const struct frames *fs, uint32_t id, int two)
+{
+	const struct frame *f = &fs->f[id];
+	buf_puts(b, "{\"name\":");
+	buf_put_json_str(b, f->name);
+	buf_puts(b, ",\"service\":");
+	buf_put_json_str(b, f->service);
+	buf_putc(b, ',');
+	put_side_values(b, f, 0);
+	if (two) {
+		buf_puts(b, ",\"base\":{");
+		put_side_values(b, f, 0);
+		buf_puts(b, "},\"compare\":{");
+		put_side_values(b, f, 1);
+		buf_putc(b, '}');
+	}
+	buf_puts(b, ",\"children\":[");
+	/* children are linked newest first: print them in first-seen order */
+	size_t n = 0;
+	for (uint32_t k = f->kids; k != UINT32_MAX; k = fs->f[k].next)
+		n++;
+	uint32_t *order = xmalloc((n ? n : 1) * sizeof(*order));
+	size_t i = n;
+	for (uint32_t k = f->kids; k != UINT32_MAX; k = fs->f[k].next)
+		order[--i] = k;
+	for (i = 0; i < n; i++) {
+		if (i)
+			buf_putc(b, ',');
+		put_frames_json(b, fs, order[i], two);
+	}
+	free(order);
+	buf_puts(b, "]}");
+}
+
+static void put_span_json(struct buf *b, const struct spantree *t, size_t i)
+{
+	const struct span *s = &t->spans[i];
+	buf_puts(b, "{\"name\":");
+	buf_put_json_str(b, s->name ? s->name : "");
+	buf_puts(b, ",\"service\":");
+	buf_put_json_str(b, span_service(s));
+	buf_printf(b, ",\"value_us\":%llu,\"self_us\":%llu,", (unsigned long long)(span_dur(s) / NS_PER_US),
+		   (unsigned long long)(spantree_self_ns(t, i) / NS_PER_US));
+	json_put_id(b, "span_id", s->span_id, 8);
+	buf_printf(b, ",\"start_us\":%llu,\"children\":[", (unsigned long long)(s->start_ns / NS_PER_US));
+	for (size_t k = t->kid_off[i]; k < t->kid_off[i + 1]; k++) {
+		if (k > t->kid_off[i])
+			buf_putc(b, ',');
+		put_span_json(b, t, t->kids[k]);
+	}
+	buf_puts(b, "]}");
+}
+
+static void reply_trace_json(struct http_request *req, struct side *sd, const struct batch *bt)
+{
+	struct spantree t;
+	struct critpath_step *steps;
+	size_t n_steps;
+	spantree_build(&t, bt->spans, bt->n_spans);
+	critpath_compute(&t, &steps, &n_steps);
+	struct buf *b = http_json(req);
+	buf_printf(b, "{\"mode\":\"trace\",\"trace_id\":\"");
+	buf_put_hex(b, sd->trace_id, 16);
+	buf_printf(b, "\",\"spans\":%zu,\"roots\":[", bt->n_spans);
+	for (size_t r = 0; r < t.n_roots; r++) {
+		if (r)
+			buf_putc(b, ',');
+		put_span_json(b, &t, t.roots[r]);
+	}
+	buf_puts(b, "],\"critical_path\":[");
+	for (size_t i = 0; i < n_steps; i++) {
+		const struct span *s = &t.spans[steps[i].span];
+		buf_puts(b, i ? ",{" : "{");
+		json_put_id(b, "span_id", s->span_id, 8);
+		buf_puts(b, ",\"name\":");
+		buf_put_json_str(b, s->name ? s->name : "");
+		buf_puts(b, ",\"service\":");
+		buf_put_json_str(b, span_service(s));
+		buf_printf(b, ",\"contribution_us\":%llu}",
+			   (unsigned long long)(steps[i].contribution_ns / NS_PER_US));
+	}
+	buf_puts(b, "]}");
+	free(steps);
+	spantree_release(&t);
+}
+
+static void reply_frames(struct http_request *req, const struct frames *fs, enum format fmt, int two,
+			 const char *mode, const char *title)
+{
+	if (fmt == FMT_SVG) {
+		reply_svg(req, fs, two, title);
+		return;
+	}
+	if (fmt == FMT_FOLDED) {
+		http_reply(req, 200, "text/plain; charset=utf-8", "", 0);
+		put_folded(&req->res.body, fs, two);
+		return;
+	}
+	struct buf *b = http_json(req);
+	buf_printf(b, "{\"mode\":\"%s\",\"traces\":%llu,\"spans\":%llu", mode,
+		   (unsigned long long)fs->traces[0], (unsigned long long)fs->spans[0]);
+	if (two)
+		buf_printf(b,
+			   ",\"base\":{\"traces\":%llu,\"spans\":%llu},\"compare\":{\"traces\":%llu,"
+			   "\"spans\":%llu}",
+			   (unsigned long long)fs->traces[0], (unsigned long long)fs->spans[0],
+			   (unsigned long long)fs->traces[1], (unsigned long long)fs->spans[1]);
+	buf_puts(b, ",\"root\":");
+	put_frames_json(b, fs, 0, two);
+	buf_putc(b, '}');
+}
+
+/* The root frame's totals: the sum of its children's. */
+static void frames_total_root(struct frames *fs)
+{
+	for (uint32_t k = fs->f[0].kids; k != UINT32_MAX; k = fs->f[k].next)
+		for (int s = 0; s < 2; s++)
+			fs->f[0].total[s] += fs->f[k].total[s];
+	fs->f[0].count[0] = fs->traces[0];
+	fs->f[0].count[1] = fs->traces[1];
+}
+
+static int get_flamegraph(struct http_request *req)
+{
+	const char *v = http_query(req, "format");
+	enum format fmt = FMT_JSON;
+	struct frames fs;
+	struct side base, cmp;
+	char title[160];
+	if (v && *v) {
+		if (!strcmp(v, "json"))
+			fmt = FMT_JSON;
+		else if (!strcmp(v, "folded"))
+			fmt = FMT_FOLDED;
+		else if (!strcmp(v, "svg"))
+			fmt = FMT_SVG;
+		else {
+			http_error(req, 400, "bad_request", "invalid format '%.64s': use json, folded or svg",
+				   v);
+			return HTTP_DONE;
+		}
+	}
+	frames_init(&fs, &req->arena);
+	int two = has_prefixed(req, "base.") || has_prefixed(req, "compare.");
+	if (two) {
+		if (parse_side(req, &base, "base.") < 0 || parse_side(req, &cmp, "compare.") < 0 ||
+		    load_side(req, &base, &fs, 0) < 0 || load_side(req, &cmp, &fs, 1) < 0)
+			goto out;
+		snprintf(title, sizeof(title), "Differential flame graph: %u vs %u traces",
+			 (unsigned)fs.traces[0], (unsigned)fs.traces[1]);
+	} else {
+		if (parse_side(req, &base, "") < 0)
+			goto out;
+		if (base.has_trace && fmt == FMT_JSON) {
+			struct batch b;
+			batch_init(&b);
+			if (load_trace(req, &base, &b) == 0)
+				reply_trace_json(req, &base, &b);
+			batch_release(&b);
+			goto out;
+		}
+		if (load_side(req, &base, &fs, 0) < 0)
+			goto out;
+		if (base.has_trace)
+			snprintf(title, sizeof(title), "Trace %.32s", base.trace_hex);
+		else
+			snprintf(title, sizeof(title), "Flame graph of %u traces", (unsigned)fs.traces[0]);
+	}
+	if (fs.too_many) {
+		http_error(req, 413, "too_large", "more than %d distinct frame paths: narrow the filters",
+			   FRAMES_MAX);
+		goto out;
+	}
+	frames_total_root(&fs);
+	reply_frames(req, &fs, fmt, two, two ? "diff" : base.has_trace ? "trace" : "aggregate", title);
+out:
+	frames_release(&fs);
+	return HTTP_DONE;
+}
+
+const struct route flame_routes[] = {
+	{"GET", "/api/v1/flamegraph", get_flamegraph, NULL, 0},
+	{NULL, NULL, NULL, NULL, 0},
+};
