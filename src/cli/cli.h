@@ -14,4 +14,11 @@ int cmd_flamegraph(int argc, char **argv); /* cli/cmd_flamegraph.c */
 int cmd_diff(int argc, char **argv);	   /* cli/cmd_diff.c */
 int cmd_top(int argc, char **argv);	   /* cli/cmd_top.c */
 
+/* Split "--name[=value]" into `name` (NUL-terminated); *value points after
+ * '=' or is NULL.  -1 when `arg` is not a long option or its name does not
+ * fit in `namesz` bytes. */
+int cli_long_option(const char *arg, char *name, size_t namesz, const char **value);
+/* A renderer's write callback onto stdout. */
+int cli_write_stdout(void *ctx, const char *data, size_t len);
+
 #endif

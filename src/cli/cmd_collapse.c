@@ -31,11 +31,6 @@ static int usage(FILE *out)
 	return out == stdout ? 0 : 2;
 }
 
-static int write_stdout(void *ctx, const char *data, size_t len)
-{
-	return fwrite(data, 1, len, stdout) == len ? 0 : -1;
-}
-
 static const struct {
 	const char *name;
 	unsigned flag;
@@ -133,7 +128,7 @@ int cmd_collapse(int argc, char **argv)
 	if (collapse_perf_finish(c, err, sizeof(err)) < 0)
 		goto bad_input;
 	report_warnings(collapse_perf_stats(c));
-	if (collapse_perf_write(c, write_stdout, NULL) != 0 || fflush(stdout) != 0) {
+	if (collapse_perf_write(c, cli_write_stdout, NULL) != 0 || fflush(stdout) != 0) {
 		fprintf(stderr, "hotpath collapse: writing stdout: %s\n", strerror(errno));
 		goto out;
 	}

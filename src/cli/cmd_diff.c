@@ -33,11 +33,6 @@ static int usage(FILE *out)
 	return out == stdout ? 0 : 2;
 }
 
-static int write_stdout(void *ctx, const char *data, size_t len)
-{
-	return fwrite(data, 1, len, stdout) == len ? 0 : -1;
-}
-
 int cmd_diff(int argc, char **argv)
 {
 	struct flame_opts opts;
@@ -69,22 +64,17 @@ int cmd_diff(int argc, char **argv)
 			continue;
 		}
 		char name[32];
-		const char *eq = strncmp(a, "--", 2) ? NULL : strchr(a + 2, '='), *value = NULL;
-		size_t nlen = eq ? (size_t)(eq - a - 2) : strlen(a) - 2;
-		if (strncmp(a, "--", 2) != 0 || nlen >= sizeof(name)) {
+		const char *value;
+		if (cli_long_option(a, name, sizeof(name), &value) < 0) {
 			fprintf(stderr, "hotpath diff: unknown option '%s'\n", a);
 			return 2;
 		}
-		memcpy(name, a + 2, nlen);
-		name[nlen] = 0;
 		int takes = !strcmp(name, "format") ? 1 : flame_opts_takes_value(name);
 		if (takes < 0 || !strcmp(name, "colors")) {
 			fprintf(stderr, "hotpath diff: unknown option '%s'\n", a);
 			return 2;
 		}
-		if (eq)
-			value = eq + 1;
-		else if (takes && i + 1 < argc)
+		if (!value && takes && i + 1 < argc)
 			value = argv[++i];
 		if (!strcmp(name, "format")) {
 			if (!value || (strcmp(value, "folded") && strcmp(value, "svg") &&
@@ -116,12 +106,12 @@ int cmd_diff(int argc, char **argv)
 	tree.sides = 2; /* even when B is empty: this is a comparison */
 	int r;
 	if (!strcmp(format, "svg"))
-		r = flamegraph_svg(&tree, &opts, write_stdout, NULL, err, sizeof(err));
+		r = flamegraph_svg(&tree, &opts, cli_write_stdout, NULL, err, sizeof(err));
 	else if (!strcmp(format, "speedscope"))
-		r = flamegraph_speedscope(&tree, opts.title, opts.countname, write_stdout, NULL, err,
+		r = flamegraph_speedscope(&tree, opts.title, opts.countname, cli_write_stdout, NULL, err,
 					  sizeof(err));
 	else
-		r = folded_tree_write(&tree, wflags, write_stdout, NULL);
+		r = folded_tree_write(&tree, wflags, cli_write_stdout, NULL);
 	if (r != 0)
 		goto fail;
 	if (fflush(stdout) != 0) {

@@ -38,11 +38,6 @@ static int usage(FILE *out)
 	return out == stdout ? 0 : 2;
 }
 
-static int write_stdout(void *ctx, const char *data, size_t len)
-{
-	return fwrite(data, 1, len, stdout) == len ? 0 : -1;
-}
-
 int cmd_flamegraph(int argc, char **argv)
 {
 	struct flame_opts opts;
@@ -65,23 +60,16 @@ int cmd_flamegraph(int argc, char **argv)
 			file = a;
 			continue;
 		}
-		if (strncmp(a, "--", 2) != 0) {
-			fprintf(stderr, "hotpath flamegraph: unknown option '%s'\n", a);
-			return 2;
-		}
 		/* --name VALUE or --name=VALUE */
 		char name[32];
-		const char *eq = strchr(a + 2, '='), *value = NULL;
-		size_t nlen = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-		if (nlen >= sizeof(name)) {
+		const char *value;
+		if (cli_long_option(a, name, sizeof(name), &value) < 0) {
 			fprintf(stderr, "hotpath flamegraph: unknown option '%s'\n", a);
 			return 2;
 		}
-		memcpy(name, a + 2, nlen);
-		name[nlen] = 0;
 		if (!strcmp(name, "color"))
 			memcpy(name, "colors", sizeof("colors"));
-		if (!strcmp(name, "reverse") && !eq) {
+		if (!strcmp(name, "reverse") && !value) {
 			flags |= FOLDED_REVERSE;
 			continue;
 		}
@@ -90,9 +78,7 @@ int cmd_flamegraph(int argc, char **argv)
 			fprintf(stderr, "hotpath flamegraph: unknown option '%s'\n", a);
 			return 2;
 		}
-		if (eq)
-			value = eq + 1;
-		else if (takes && i + 1 < argc)
+		if (!value && takes && i + 1 < argc)
 			value = argv[++i];
 		if (!strcmp(name, "format")) {
 			if (!value || (strcmp(value, "svg") && strcmp(value, "speedscope"))) {
@@ -114,9 +100,9 @@ int cmd_flamegraph(int argc, char **argv)
 	if (!strcmp(format, "speedscope")) {
 		const char *name = opts.title ? opts.title : (file ? file : "stdin");
 		const char *unit = opts.countname;
-		if (flamegraph_speedscope(&tree, name, unit, write_stdout, NULL, err, sizeof(err)) < 0)
+		if (flamegraph_speedscope(&tree, name, unit, cli_write_stdout, NULL, err, sizeof(err)) < 0)
 			goto fail;
-	} else if (flamegraph_svg(&tree, &opts, write_stdout, NULL, err, sizeof(err)) < 0) {
+	} else if (flamegraph_svg(&tree, &opts, cli_write_stdout, NULL, err, sizeof(err)) < 0) {
 		goto fail;
 	}
 	if (fflush(stdout) != 0) {
