@@ -14,27 +14,17 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
+import { join } from 'node:path';
+
+import { SHOTS, launchPage, postOtlpJson, sleep, startHotpath, waitFor } from './lib/harness.mjs';
 import { fmtDuration } from '../../web/lib/format.js';
 
-const BIN = resolve(process.env.HOTPATH_BIN || 'build/hotpath');
-const SHOTS = resolve('build/screenshots');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-let server = null;
-let serverLog = '';
-let dataDir = null;
+let hotpath = null;
 let base = null;
 let browser = null;
 let page = null;
-const consoleErrors = [];
+let consoleErrors = [];
 
 // --- the data --------------------------------------------------------------------
 
@@ -150,47 +140,7 @@ function exactQuantile(values, q) {
 
 // --- helpers ---------------------------------------------------------------------
 
-function freePort() {
-  return new Promise((ok, fail) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', fail);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => ok(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(fn, what, timeoutMs = 10000) {
-  const end = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (err) {
-      if (err.fatal) throw err;
-      last = err;
-    }
-    if (Date.now() > end) {
-      throw new Error(`timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
-    }
-    await sleep(100);
-  }
-}
-
-async function postTraces(batch) {
-  const res = await fetch(`${base}/v1/traces`, {
-    method: 'POST', headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(otlpRequest(batch)),
-  });
-  const text = await res.text();
-  assert.equal(res.status, 200, `POST /v1/traces: ${res.status} ${text}`);
-  assert.ok(!/rejectedSpans"\s*:\s*"?[1-9]/.test(text), `spans rejected: ${text}`);
-}
+const postTraces = (batch) => postOtlpJson(base, otlpRequest(batch));
 
 async function api(path, params) {
   const res = await fetch(`${base}${path}?${new URLSearchParams(params)}`);
@@ -236,54 +186,22 @@ function assertWithinBound(got, exact, what) {
     `${what}: the dashboard shows ${got} ms, the exact value is ${exact} ms (more than 1% apart)`);
 }
 
-async function stopServer() {
-  if (!server || server.exitCode !== null) return;
-  const exited = new Promise((r) => server.once('exit', r));
-  server.kill('SIGTERM');
-  const timer = setTimeout(() => server.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-}
-
 // --- setup -----------------------------------------------------------------------
 
 before(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'hotpath-fleet-'));
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
-  server.stdout.on('data', (d) => { serverLog += d; });
-  server.stderr.on('data', (d) => { serverLog += d; });
-  let spawnError = null;
-  server.once('error', (err) => { spawnError = err; });
-  process.on('exit', () => { if (server && server.exitCode === null) server.kill('SIGKILL'); });
-
-  await waitFor(async () => {
-    const gone = spawnError ? `cannot run ${BIN}: ${spawnError.message}`
-      : server.exitCode !== null ? `hotpath exited with ${server.exitCode}: ${serverLog}` : null;
-    if (gone) throw Object.assign(new Error(gone), { fatal: true });
-    const res = await fetch(`${base}/health`);
-    return res.ok && (await res.json()).status === 'ok';
-  }, `${base}/health`, 15000);
+  hotpath = await startHotpath('hotpath-fleet-');
+  base = hotpath.base;
 
   for (let i = 0; i < requests.length; i += 100) await postTraces(requests.slice(i, i + 100));
 
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-  const context = await browser.newContext({ viewport: { width: 1440, height: 1300 }, colorScheme: 'dark' });
-  page = await context.newPage();
-  page.setDefaultTimeout(10000);
-  page.on('console', (msg) => { if (msg.type() === 'error') consoleErrors.push(`console: ${msg.text()}`); });
-  page.on('pageerror', (err) => consoleErrors.push(`page error: ${err.message}`));
-  mkdirSync(SHOTS, { recursive: true });
+  ({ browser, page, consoleErrors } = await launchPage({ width: 1440, height: 1300 }));
 });
 
 after(async () => {
   try {
     if (browser) await browser.close();
   } finally {
-    await stopServer();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    if (hotpath) await hotpath.stop();
   }
 });
 
