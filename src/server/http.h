@@ -101,7 +101,10 @@ struct buf *http_json(struct http_request *req);
 
 /* The routes, defined in routes_*.c. */
 extern const struct route ingest_routes[], query_routes[], static_routes[];
-extern const struct route perf_routes[];  /* before query_routes: adds q= to GET /api/v1/traces */
-extern const struct route flame_routes[]; /* GET /api/v1/flamegraph */
+extern const struct route perf_routes[];     /* before query_routes: adds q= to GET /api/v1/traces */
+extern const struct route flame_routes[];    /* GET /api/v1/flamegraph */
+extern const struct route profile_routes[];  /* /api/v1/profiles, Pyroscope's /ingest */
+extern const struct route slow_routes[];     /* slow operations, slow requests, bottlenecks */
+extern const struct route analysis_routes[]; /* recommendations, their documentation */
 
 #endif

@@ -9,6 +9,8 @@
  *   metric_series, metric_points   OTLP metric data points
  *   rollup_keys, rollups   per minute and per hour latency sketches per key
  *   meta          small named values (the rollup watermark)
+ *   docs, events  analysis records: documents by (kind, id), an append-only log
+ *   profiles      CPU and other profiles as zstd-compressed folded stacks
  */
 #include "store/schema.h"
 
@@ -50,6 +52,17 @@ static const char *const migrations[] = {
 	/* rollups hold exactly the requests with id <= meta 'rollup_watermark' */
 	"CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
 	"INSERT INTO meta VALUES('rollup_watermark', 0);",
+	/* 2 -> 3: analysis records and profiles */
+	"CREATE TABLE docs(kind TEXT NOT NULL, id TEXT NOT NULL, time_ns INTEGER NOT NULL,"
+	"  json TEXT NOT NULL, PRIMARY KEY(kind, id)) WITHOUT ROWID;"
+	"CREATE TABLE events(seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, id TEXT NOT NULL,"
+	"  time_ns INTEGER NOT NULL, json TEXT NOT NULL);"
+	"CREATE INDEX events_by_kind ON events(kind, time_ns);"
+	"CREATE TABLE profiles(id INTEGER PRIMARY KEY, start_ns INTEGER NOT NULL,"
+	"  end_ns INTEGER NOT NULL, service TEXT NOT NULL, version TEXT, env TEXT,"
+	"  type TEXT NOT NULL, unit TEXT NOT NULL, labels TEXT, total INTEGER NOT NULL,"
+	"  raw_len INTEGER NOT NULL, data BLOB NOT NULL);"
+	"CREATE INDEX profiles_by_time ON profiles(start_ns);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -138,6 +138,79 @@ typedef int (*store_span_fn)(void *arg, const struct span *sp);
 int store_scan_spans(struct store *s, uint64_t from_ns, uint64_t to_ns, store_span_fn fn, void *arg,
 		     char *err, size_t errlen);
 
+/*
+ * The same, a trace at a time: `fn` gets the spans of one trace in a block,
+ * by start time.  A trace whose spans arrived in several writes comes in
+ * several parts (one per block), so analyses must tolerate missing parents.
+ */
+typedef int (*store_trace_fn)(void *arg, const struct span *spans, size_t n);
+int store_scan_traces(struct store *s, uint64_t from_ns, uint64_t to_ns, store_trace_fn fn, void *arg,
+		      char *err, size_t errlen);
+
+/*
+ * Call `fn` for every stored metric point with time in [from_ns, to_ns)
+ * (to 0: no bound) whose name starts with `prefix` (NULL: all), by series,
+ * then time.  The point's resource holds the service name only; its
+ * attributes are those of its series.  Valid only during the call.
+ */
+typedef int (*store_point_fn)(void *arg, const struct metric_point *p);
+int store_scan_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
+		      store_point_fn fn, void *arg, char *err, size_t errlen);
+
+/* ---- beside the telemetry: documents, events, profiles ---- */
+
+/*
+ * What analysis keeps.  A document is a small JSON value under (kind, id),
+ * replaced by the next put (a recommendation and its state).  An event is
+ * appended under (kind, id) and never changed (an audit trail entry, an
+ * alert).  Both are written by the writer thread like spans, and are
+ * durable when the call returns 0.
+ */
+struct store_record {
+	const char *kind, *id;
+	uint64_t time_ns;
+	const char *json;
+};
+int store_put_doc(struct store *s, const struct store_record *r, char *err, size_t errlen);
+int store_add_event(struct store *s, const struct store_record *r, char *err, size_t errlen);
+/* Documents of `kind` (only `id` unless NULL), by id. */
+int store_docs(struct store *s, const char *kind, const char *id, struct arena *a, struct store_record **rows,
+	       size_t *n, char *err, size_t errlen);
+/* Events of `kind` (only `id` unless NULL) with time in [from_ns, to_ns)
+ * (to 0: no bound), newest first, at most `limit` (0: all). */
+int store_events(struct store *s, const char *kind, const char *id, uint64_t from_ns, uint64_t to_ns,
+		 unsigned limit, struct arena *a, struct store_record **rows, size_t *n, char *err,
+		 size_t errlen);
+
+/*
+ * Profiles (CPU, wall, allocations ...): folded stacks with the service,
+ * version and environment they come from and the time they cover.  The
+ * stacks are kept zstd-compressed.
+ */
+struct profile_row {
+	int64_t id;
+	const char *service, *version, *env; /* version, env: NULL if unknown */
+	const char *type;		     /* "cpu", "wall", "alloc_space", ... */
+	const char *unit;		     /* of the values: "samples", "nanoseconds", "bytes" */
+	const char *labels;		     /* JSON object of the other labels, or NULL */
+	uint64_t start_ns, end_ns;
+	uint64_t total;	    /* sum of the values */
+	const char *folded; /* "frame;frame;frame value\n" lines (reads: only with_data) */
+	size_t folded_len;
+};
+struct profile_query {
+	uint64_t from_ns, to_ns; /* profiles overlapping [from, to); to 0: no bound */
+	const char *service, *version, *env, *type;
+	int64_t id; /* > 0: only this profile */
+	unsigned limit;
+	int with_data; /* also read the stacks */
+};
+/* Keep a profile; its id in *id.  The folded text is limited to 256 MiB. */
+int store_put_profile(struct store *s, const struct profile_row *p, int64_t *id, char *err, size_t errlen);
+/* Profiles matching `q`, newest first; rows and their data live in `a`. */
+int store_profiles(struct store *s, const struct profile_query *q, struct arena *a, struct profile_row **rows,
+		   size_t *n, char *err, size_t errlen);
+
 struct store_stats {
 	uint64_t commits, writes, spans, points, failed_writes;
 	uint64_t queue_bytes, queue_writes;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zstd.h>
 
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -24,6 +25,7 @@
 #include "core/hex.h"
 #include "core/log.h"
 #include "core/strmap.h"
+#include "ingest/json_doc.h"
 #include "ingest/semconv.h"
 #include "store/block.h"
 #include "store/rollup.h"
@@ -51,8 +53,19 @@ struct prepared_request {
 	size_t block; /* index into blocks */
 };
 
+/* A document, event or profile: written alone, by the store_put_*() calls. */
+enum record_type { REC_DOC, REC_EVENT, REC_PROFILE };
+
+struct record {
+	enum record_type type;
+	struct store_record r; /* REC_DOC, REC_EVENT */
+	struct profile_row p;  /* REC_PROFILE; folded holds the compressed stacks */
+	int64_t id;	       /* the profile's id, set by the writer */
+};
+
 struct store_write {
 	struct batch batch; /* owns the strings the rows point to */
+	struct record *rec; /* in the batch's arena, or NULL */
 	struct prepared_block *blocks;
 	size_t n_blocks;
 	struct prepared_request *reqs;
@@ -205,6 +218,9 @@ enum stmt_id {
 	ST_SERIES_INSERT,
 	ST_SERIES_SELECT,
 	ST_POINT,
+	ST_DOC,
+	ST_EVENT,
+	ST_PROFILE,
 	ST_COUNT
 };
 
@@ -221,6 +237,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SERIES_SELECT] = "SELECT id FROM metric_series WHERE service=? AND name=? AND attrs=?",
 	[ST_POINT] = "INSERT OR REPLACE INTO metric_points(series, time_ns, value, count, sum, bounds,"
 		     " buckets) VALUES(?,?,?,?,?,?,?)",
+	[ST_DOC] = "INSERT OR REPLACE INTO docs(kind, id, time_ns, json) VALUES(?,?,?,?)",
+	[ST_EVENT] = "INSERT INTO events(kind, id, time_ns, json) VALUES(?,?,?,?)",
+	[ST_PROFILE] = "INSERT INTO profiles(start_ns, end_ns, service, version, env, type, unit, labels,"
+		       " total, raw_len, data) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
 };
 
 struct store {
@@ -377,8 +397,47 @@ static int apply_points(struct store *s, struct store_write *w)
 	return ret;
 }
 
+static void bind_text_or_null(sqlite3_stmt *st, int col, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, col, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, col);
+}
+
+static int apply_record(struct store *s, struct record *rec)
+{
+	if (rec->type != REC_PROFILE) {
+		sqlite3_stmt *st = s->st[rec->type == REC_DOC ? ST_DOC : ST_EVENT];
+		sqlite3_bind_text(st, 1, rec->r.kind, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, rec->r.id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, (int64_t)rec->r.time_ns);
+		sqlite3_bind_text(st, 4, rec->r.json, -1, SQLITE_STATIC);
+		return step_done(st);
+	}
+	const struct profile_row *p = &rec->p;
+	sqlite3_stmt *st = s->st[ST_PROFILE];
+	sqlite3_bind_int64(st, 1, (int64_t)p->start_ns);
+	sqlite3_bind_int64(st, 2, (int64_t)p->end_ns);
+	sqlite3_bind_text(st, 3, p->service, -1, SQLITE_STATIC);
+	bind_text_or_null(st, 4, p->version);
+	bind_text_or_null(st, 5, p->env);
+	sqlite3_bind_text(st, 6, p->type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, p->unit, -1, SQLITE_STATIC);
+	bind_text_or_null(st, 8, p->labels);
+	sqlite3_bind_int64(st, 9, (int64_t)p->total);
+	sqlite3_bind_int64(st, 10, (int64_t)rec->id); /* the raw length, until written */
+	sqlite3_bind_blob(st, 11, p->folded, (int)p->folded_len, SQLITE_STATIC);
+	if (step_done(st) < 0)
+		return -1;
+	rec->id = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
 static int apply_write(struct store *s, struct store_write *w)
 {
+	if (w->rec)
+		return apply_record(s, w->rec);
 	int failed = 0;
 	int64_t *block_ids = xmalloc((w->n_blocks ? w->n_blocks : 1) * sizeof(*block_ids));
 	for (size_t i = 0; i < w->n_blocks && !failed; i++) {
@@ -698,10 +757,10 @@ static void wake_waiter(void *arg, int status)
 	pthread_mutex_unlock(&wt->lock);
 }
 
-int store_write_sync(struct store *s, struct batch *b)
+/* Submit `w` and wait for its commit, waiting for space in the queue. */
+static int submit_sync(struct store *s, struct store_write *w)
 {
 	struct waiter wt = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
-	struct store_write *w = store_prepare(b);
 	while (store_submit(s, w, wake_waiter, &wt) == STORE_EBUSY) {
 		pthread_mutex_lock(&s->lock);
 		if (s->stopping) {
@@ -717,6 +776,11 @@ int store_write_sync(struct store *s, struct batch *b)
 		pthread_cond_wait(&wt.cond, &wt.lock);
 	pthread_mutex_unlock(&wt.lock);
 	return wt.status;
+}
+
+int store_write_sync(struct store *s, struct batch *b)
+{
+	return submit_sync(s, store_prepare(b));
 }
 
 static int open_db(const char *path, int readonly, sqlite3 **out, char *err, size_t errlen)
@@ -1113,8 +1177,12 @@ int store_rollups(struct store *s, const struct store_query *q, unsigned res_s, 
 	return rc;
 }
 
-int store_scan_spans(struct store *s, uint64_t from_ns, uint64_t to_ns, store_span_fn fn, void *arg,
-		     char *err, size_t errlen)
+/* Decode every block overlapping [from_ns, to_ns) in write order and hand
+ * its spans to `fn` until it returns non-zero. */
+typedef int (*block_fn)(void *arg, const struct batch *b);
+
+static int scan_blocks(struct store *s, uint64_t from_ns, uint64_t to_ns, block_fn fn, void *arg, char *err,
+		       size_t errlen)
 {
 	sqlite3 *db = reader_get(s, err, errlen);
 	sqlite3_stmt *st = NULL;
@@ -1137,12 +1205,357 @@ int store_scan_spans(struct store *s, uint64_t from_ns, uint64_t to_ns, store_sp
 			batch_release(&b);
 			goto out;
 		}
-		for (size_t i = 0; i < b.n_spans && !stop; i++)
-			stop = fn(arg, &b.spans[i]);
+		stop = fn(arg, &b);
 		batch_release(&b);
 	}
 	if (!stop && rc != SQLITE_DONE) {
 		errf(err, errlen, "scan: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	reader_put(s, db);
+	return ret;
+}
+
+struct scan_cb {
+	store_span_fn span;
+	store_trace_fn trace;
+	void *arg;
+};
+
+static int block_spans(void *arg, const struct batch *b)
+{
+	const struct scan_cb *cb = arg;
+	int stop = 0;
+	for (size_t i = 0; i < b->n_spans && !stop; i++)
+		stop = cb->span(cb->arg, &b->spans[i]);
+	return stop;
+}
+
+/* A block holds its spans by trace, then start time. */
+static int block_traces(void *arg, const struct batch *b)
+{
+	const struct scan_cb *cb = arg;
+	int stop = 0;
+	for (size_t i = 0, j; i < b->n_spans && !stop; i = j) {
+		for (j = i + 1; j < b->n_spans && !memcmp(b->spans[j].trace_id, b->spans[i].trace_id, 16);
+		     j++)
+			;
+		stop = cb->trace(cb->arg, &b->spans[i], j - i);
+	}
+	return stop;
+}
+
+int store_scan_spans(struct store *s, uint64_t from_ns, uint64_t to_ns, store_span_fn fn, void *arg,
+		     char *err, size_t errlen)
+{
+	struct scan_cb cb = {.span = fn, .arg = arg};
+	return scan_blocks(s, from_ns, to_ns, block_spans, &cb, err, errlen);
+}
+
+int store_scan_traces(struct store *s, uint64_t from_ns, uint64_t to_ns, store_trace_fn fn, void *arg,
+		      char *err, size_t errlen)
+{
+	struct scan_cb cb = {.trace = fn, .arg = arg};
+	return scan_blocks(s, from_ns, to_ns, block_traces, &cb, err, errlen);
+}
+
+/* Attributes of a series back from their JSON object (strings and numbers). */
+static uint32_t series_attrs(struct arena *a, const char *json, struct attr **out)
+{
+	struct json_doc d;
+	char err[128];
+	uint32_t n = 0;
+	*out = NULL;
+	if (json_doc_parse(&d, json, strlen(json), 0, err, sizeof(err)) == 0 && d.root &&
+	    d.root->type == JSON_OBJECT) {
+		*out = arena_zalloc(a, d.root->len * sizeof(**out));
+		for (const struct json *m = d.root->child; m; m = m->next) {
+			struct attr *at = &(*out)[n];
+			at->key = arena_strndup(a, m->key, m->key_len);
+			if (m->type == JSON_STRING) {
+				at->type = ATTR_STRING;
+				at->v.s = arena_strndup(a, m->s, m->len);
+			} else if (m->type == JSON_NUMBER) {
+				at->type = ATTR_DOUBLE;
+				at->v.d = strtod(m->s, NULL);
+			} else if (m->type == JSON_TRUE || m->type == JSON_FALSE) {
+				at->type = ATTR_BOOL;
+				at->v.i = m->type == JSON_TRUE;
+			} else {
+				continue;
+			}
+			n++;
+		}
+	}
+	json_doc_release(&d);
+	return n;
+}
+
+int store_scan_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
+		      store_point_fn fn, void *arg, char *err, size_t errlen)
+{
+	sqlite3 *db = reader_get(s, err, errlen);
+	sqlite3_stmt *st = NULL;
+	int ret = -1, rc;
+	struct arena a;
+	arena_init(&a);
+	if (!db)
+		return -1;
+	if (sqlite3_prepare_v2(
+		    db,
+		    "SELECT s.id, (SELECT value FROM dict WHERE id = s.service), s.name, s.unit,"
+		    " s.type, s.attrs, p.time_ns, p.value, p.count, p.sum"
+		    " FROM metric_series s JOIN metric_points p ON p.series = s.id"
+		    " WHERE substr(s.name, 1, length(?1)) = ?1 AND p.time_ns >= ?2 AND p.time_ns < ?3"
+		    " ORDER BY s.id, p.time_ns",
+		    -1, &st, NULL) != SQLITE_OK) {
+		errf(err, errlen, "metric scan: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, prefix ? prefix : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (int64_t)from_ns);
+	sqlite3_bind_int64(st, 3, to_ns ? (int64_t)to_ns : INT64_MAX);
+	int64_t series = -1;
+	struct resource res = {0};
+	struct metric_point p = {0};
+	int stop = 0;
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sqlite3_column_int64(st, 0) != series) { /* a new series: its fields once */
+			series = sqlite3_column_int64(st, 0);
+			arena_release(&a);
+			arena_init(&a);
+			res.service_name = col_text(&a, st, 1);
+			p = (struct metric_point){.resource = &res};
+			p.name = col_text(&a, st, 2);
+			p.unit = col_text(&a, st, 3);
+			p.type = (uint8_t)sqlite3_column_int(st, 4);
+			p.n_attrs = series_attrs(&a, (const char *)sqlite3_column_text(st, 5), &p.attrs);
+		}
+		p.time_ns = (uint64_t)sqlite3_column_int64(st, 6);
+		p.value = sqlite3_column_double(st, 7);
+		p.count = (uint64_t)sqlite3_column_int64(st, 8);
+		p.sum = sqlite3_column_double(st, 9);
+		stop = fn(arg, &p);
+	}
+	if (!stop && rc != SQLITE_DONE) {
+		errf(err, errlen, "metric scan: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	ret = 0;
+out:
+	arena_release(&a);
+	sqlite3_finalize(st);
+	reader_put(s, db);
+	return ret;
+}
+
+/* ---- documents, events, profiles ------------------------------------- */
+
+/* Write one record alone and wait until it is durable. */
+static int write_record(struct store *s, struct record *rec, size_t bytes, char *err, size_t errlen)
+{
+	struct batch empty;
+	batch_init(&empty);
+	struct store_write *w = store_prepare(&empty);
+	w->rec = rec;
+	w->bytes += bytes;
+	if (submit_sync(s, w) < 0)
+		return errf(err, errlen, "the store could not write the record (see the server log)");
+	return 0;
+}
+
+static int check_record(const struct store_record *r, char *err, size_t errlen)
+{
+	if (!r->kind || !r->id || !r->json)
+		return errf(err, errlen, "a record needs a kind, an id and a JSON value");
+	return 0;
+}
+
+int store_put_doc(struct store *s, const struct store_record *r, char *err, size_t errlen)
+{
+	struct record rec = {.type = REC_DOC, .r = *r};
+	if (check_record(r, err, errlen) < 0)
+		return -1;
+	return write_record(s, &rec, strlen(r->json), err, errlen);
+}
+
+int store_add_event(struct store *s, const struct store_record *r, char *err, size_t errlen)
+{
+	struct record rec = {.type = REC_EVENT, .r = *r};
+	if (check_record(r, err, errlen) < 0)
+		return -1;
+	return write_record(s, &rec, strlen(r->json), err, errlen);
+}
+
+/* Rows of a SELECT kind, id, time_ns, json into an array in `a`. */
+static int read_records(sqlite3_stmt *st, struct arena *a, struct store_record **rows, size_t *n, char *err,
+			size_t errlen)
+{
+	size_t cap = 0;
+	int rc;
+	*rows = NULL;
+	*n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*rows = arena_grow(a, *rows, &cap, *n + 1, sizeof(**rows));
+		struct store_record *r = &(*rows)[(*n)++];
+		r->kind = col_text(a, st, 0);
+		r->id = col_text(a, st, 1);
+		r->time_ns = (uint64_t)sqlite3_column_int64(st, 2);
+		r->json = col_text(a, st, 3);
+	}
+	if (rc != SQLITE_DONE)
+		return errf(err, errlen, "records: %s", sqlite3_errmsg(sqlite3_db_handle(st)));
+	return 0;
+}
+
+int store_docs(struct store *s, const char *kind, const char *id, struct arena *a, struct store_record **rows,
+	       size_t *n, char *err, size_t errlen)
+{
+	sqlite3 *db = reader_get(s, err, errlen);
+	sqlite3_stmt *st = NULL;
+	int ret = -1;
+	if (!db)
+		return -1;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT kind, id, time_ns, json FROM docs WHERE kind = ?1"
+			       " AND (?2 IS NULL OR id = ?2) ORDER BY id",
+			       -1, &st, NULL) != SQLITE_OK) {
+		errf(err, errlen, "documents: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	bind_text_or_null(st, 2, id);
+	ret = read_records(st, a, rows, n, err, errlen);
+out:
+	sqlite3_finalize(st);
+	reader_put(s, db);
+	return ret;
+}
+
+int store_events(struct store *s, const char *kind, const char *id, uint64_t from_ns, uint64_t to_ns,
+		 unsigned limit, struct arena *a, struct store_record **rows, size_t *n, char *err,
+		 size_t errlen)
+{
+	sqlite3 *db = reader_get(s, err, errlen);
+	sqlite3_stmt *st = NULL;
+	int ret = -1;
+	if (!db)
+		return -1;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT kind, id, time_ns, json FROM events WHERE kind = ?1"
+			       " AND (?2 IS NULL OR id = ?2) AND time_ns >= ?3 AND time_ns < ?4"
+			       " ORDER BY time_ns DESC, seq DESC LIMIT ?5",
+			       -1, &st, NULL) != SQLITE_OK) {
+		errf(err, errlen, "events: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	bind_text_or_null(st, 2, id);
+	sqlite3_bind_int64(st, 3, (int64_t)from_ns);
+	sqlite3_bind_int64(st, 4, to_ns ? (int64_t)to_ns : INT64_MAX);
+	sqlite3_bind_int64(st, 5, limit ? (int64_t)limit : -1);
+	ret = read_records(st, a, rows, n, err, errlen);
+out:
+	sqlite3_finalize(st);
+	reader_put(s, db);
+	return ret;
+}
+
+#define PROFILE_MAX_RAW (256u << 20)
+
+int store_put_profile(struct store *s, const struct profile_row *p, int64_t *id, char *err, size_t errlen)
+{
+	if (!p->service || !p->type || !p->unit)
+		return errf(err, errlen, "a profile needs a service, a type and a unit");
+	if (p->folded_len > PROFILE_MAX_RAW)
+		return errf(err, errlen, "profile of %zu bytes of stacks is over the limit of %u",
+			    p->folded_len, PROFILE_MAX_RAW);
+	size_t cap = ZSTD_compressBound(p->folded_len);
+	void *z = xmalloc(cap ? cap : 1);
+	size_t zlen = ZSTD_compress(z, cap, p->folded, p->folded_len, 3);
+	if (ZSTD_isError(zlen)) {
+		free(z);
+		return errf(err, errlen, "cannot compress the profile: %s", ZSTD_getErrorName(zlen));
+	}
+	struct record rec = {.type = REC_PROFILE, .p = *p, .id = (int64_t)p->folded_len};
+	rec.p.folded = z;
+	rec.p.folded_len = zlen;
+	int rc = write_record(s, &rec, zlen, err, errlen);
+	free(z);
+	if (rc == 0 && id)
+		*id = rec.id;
+	return rc;
+}
+
+int store_profiles(struct store *s, const struct profile_query *q, struct arena *a, struct profile_row **rows,
+		   size_t *n, char *err, size_t errlen)
+{
+	sqlite3 *db = reader_get(s, err, errlen);
+	sqlite3_stmt *st = NULL;
+	int ret = -1, rc;
+	size_t cap = 0;
+	*rows = NULL;
+	*n = 0;
+	if (!db)
+		return -1;
+	if (sqlite3_prepare_v2(
+		    db,
+		    "SELECT id, start_ns, end_ns, service, version, env, type, unit, labels, total,"
+		    " raw_len, CASE WHEN ?1 THEN data END FROM profiles"
+		    " WHERE end_ns >= ?2 AND start_ns < ?3 AND (?4 IS NULL OR service = ?4)"
+		    " AND (?5 IS NULL OR version = ?5) AND (?6 IS NULL OR env = ?6)"
+		    " AND (?7 IS NULL OR type = ?7) AND (?8 <= 0 OR id = ?8)"
+		    " ORDER BY start_ns DESC, id DESC LIMIT ?9",
+		    -1, &st, NULL) != SQLITE_OK) {
+		errf(err, errlen, "profiles: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_bind_int(st, 1, q->with_data != 0);
+	sqlite3_bind_int64(st, 2, (int64_t)q->from_ns);
+	sqlite3_bind_int64(st, 3, q->to_ns ? (int64_t)q->to_ns : INT64_MAX);
+	bind_text_or_null(st, 4, q->service);
+	bind_text_or_null(st, 5, q->version);
+	bind_text_or_null(st, 6, q->env);
+	bind_text_or_null(st, 7, q->type);
+	sqlite3_bind_int64(st, 8, q->id);
+	sqlite3_bind_int64(st, 9, q->limit ? (int64_t)q->limit : -1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*rows = arena_grow(a, *rows, &cap, *n + 1, sizeof(**rows));
+		struct profile_row *p = &(*rows)[(*n)++];
+		memset(p, 0, sizeof(*p));
+		p->id = sqlite3_column_int64(st, 0);
+		p->start_ns = (uint64_t)sqlite3_column_int64(st, 1);
+		p->end_ns = (uint64_t)sqlite3_column_int64(st, 2);
+		p->service = col_text(a, st, 3);
+		p->version = col_text(a, st, 4);
+		p->env = col_text(a, st, 5);
+		p->type = col_text(a, st, 6);
+		p->unit = col_text(a, st, 7);
+		p->labels = col_text(a, st, 8);
+		p->total = (uint64_t)sqlite3_column_int64(st, 9);
+		if (!q->with_data)
+			continue;
+		int64_t raw = sqlite3_column_int64(st, 10);
+		if (raw < 0 || raw > PROFILE_MAX_RAW) {
+			errf(err, errlen, "profile %lld: bad stored length", (long long)p->id);
+			goto out;
+		}
+		char *text = arena_alloc(a, (size_t)raw + 1);
+		size_t got = ZSTD_decompress(text, (size_t)raw, sqlite3_column_blob(st, 11),
+					     (size_t)sqlite3_column_bytes(st, 11));
+		if (ZSTD_isError(got) || got != (size_t)raw) {
+			errf(err, errlen, "profile %lld: corrupt stacks", (long long)p->id);
+			goto out;
+		}
+		text[raw] = '\0';
+		p->folded = text;
+		p->folded_len = (size_t)raw;
+	}
+	if (rc != SQLITE_DONE) {
+		errf(err, errlen, "profiles: %s", sqlite3_errmsg(db));
 		goto out;
 	}
 	ret = 0;

@@ -234,6 +234,113 @@ static void test_rollups(struct store *s, struct arena *a)
 	sketch_release(&sk);
 }
 
+static int count_trace(void *arg, const struct span *spans, size_t n)
+{
+	size_t *c = arg;
+	int same = 1;
+	for (size_t i = 1; i < n; i++)
+		same &= !memcmp(spans[i].trace_id, spans[0].trace_id, 16) &&
+			spans[i].start_ns >= spans[i - 1].start_ns;
+	c[0]++;
+	c[1] += n;
+	c[2] += !same;
+	return 0;
+}
+
+static int count_point(void *arg, const struct metric_point *p)
+{
+	size_t *c = arg;
+	const char *pool = attr_str(p->attrs, p->n_attrs, "pool");
+	c[0]++;
+	c[1] += pool && !strcmp(pool, "db") && !strcmp(p->resource->service_name, "orders") &&
+		p->value == 7.5;
+	return 0;
+}
+
+/* Traces a trace at a time, metric points, documents, events and profiles. */
+static void test_scans_and_records(struct store *s, struct arena *a)
+{
+	char err[256];
+	size_t c[3] = {0};
+	ok(store_scan_traces(s, 0, 0, count_trace, c, err, sizeof(err)) == 0, "trace scan");
+	is_int(c[0], THREADS * WRITES, "one call per trace");
+	is_int(c[1], THREADS * WRITES * 4, "with every span");
+	is_int(c[2], 0, "each call holds one trace by start time");
+
+	struct batch b;
+	batch_init(&b);
+	struct resource *r = make_resource(&b, "orders", "prod");
+	for (int i = 0; i < 3; i++) {
+		struct metric_point *p = batch_add_point(&b);
+		p->resource = r;
+		p->name = i == 2 ? "process.memory.usage" : "db.client.connection.count";
+		p->type = METRIC_GAUGE;
+		p->time_ns = 1700000000000000000ull + (uint64_t)i * 1000000000ull;
+		p->value = 7.5;
+		p->n_attrs = 1;
+		p->attrs = arena_zalloc(&b.arena, sizeof(struct attr));
+		p->attrs[0] = (struct attr){.key = "pool", .type = ATTR_STRING, .v.s = "db"};
+	}
+	ok(store_write_sync(s, &b) == 0, "metric points written");
+	batch_release(&b);
+	memset(c, 0, sizeof(c));
+	ok(store_scan_points(s, 0, 0, "db.client.", count_point, c, err, sizeof(err)) == 0, "point scan");
+	is_int(c[0], 2, "by name prefix");
+	is_int(c[1], 2, "with service, attributes and value");
+
+	struct store_record rec = {"rec", "a", 5, "{\"v\":1}"}, *rows;
+	size_t n;
+	ok(store_put_doc(s, &rec, err, sizeof(err)) == 0, "document put");
+	rec.json = "{\"v\":2}";
+	store_put_doc(s, &rec, err, sizeof(err));
+	rec.id = "b";
+	store_put_doc(s, &rec, err, sizeof(err));
+	store_docs(s, "rec", NULL, a, &rows, &n, err, sizeof(err));
+	ok(n == 2 && !strcmp(rows[0].id, "a") && !strcmp(rows[0].json, "{\"v\":2}"),
+	   "a put replaces the document of the same id");
+	store_docs(s, "rec", "b", a, &rows, &n, err, sizeof(err));
+	is_int(n, 1, "one document by id");
+	for (int i = 0; i < 3; i++) {
+		rec = (struct store_record){"audit", i == 1 ? "b" : "a", 10 + (uint64_t)i, "{}"};
+		store_add_event(s, &rec, err, sizeof(err));
+	}
+	store_events(s, "audit", "a", 0, 0, 0, a, &rows, &n, err, sizeof(err));
+	ok(n == 2 && rows[0].time_ns == 12 && rows[1].time_ns == 10, "events of an id, newest first");
+	store_events(s, "audit", NULL, 11, 0, 1, a, &rows, &n, err, sizeof(err));
+	ok(n == 1 && rows[0].time_ns == 12, "events by time, limited");
+	rec.json = NULL;
+	ok(store_add_event(s, &rec, err, sizeof(err)) < 0, "an event without JSON is refused");
+
+	struct profile_row p = {.service = "orders",
+				.version = "1.0",
+				.type = "cpu",
+				.unit = "samples",
+				.start_ns = 100,
+				.end_ns = 200,
+				.total = 5,
+				.folded = "main;work 3\nmain 2\n"};
+	p.folded_len = strlen(p.folded);
+	int64_t id1 = 0, id2 = 0;
+	ok(store_put_profile(s, &p, &id1, err, sizeof(err)) == 0 && id1 > 0, "profile kept");
+	p.service = "billing";
+	p.start_ns = 300;
+	p.end_ns = 400;
+	store_put_profile(s, &p, &id2, err, sizeof(err));
+	struct profile_query pq = {.with_data = 1};
+	struct profile_row *pr;
+	store_profiles(s, &pq, a, &pr, &n, err, sizeof(err));
+	ok(n == 2 && pr[0].id == id2 && pr[1].id == id1, "profiles newest first");
+	ok(n == 2 && pr[1].folded_len == p.folded_len && !strcmp(pr[1].folded, p.folded) &&
+		   !strcmp(pr[1].version, "1.0") && !pr[1].env,
+	   "stacks and fields read back");
+	pq = (struct profile_query){.service = "orders"};
+	store_profiles(s, &pq, a, &pr, &n, err, sizeof(err));
+	ok(n == 1 && pr[0].id == id1 && !pr[0].folded, "by service, without the stacks");
+	pq = (struct profile_query){.from_ns = 250, .to_ns = 260};
+	store_profiles(s, &pq, a, &pr, &n, err, sizeof(err));
+	is_int(n, 0, "by time");
+}
+
 static void test_store(void)
 {
 	char err[256];
@@ -321,6 +428,7 @@ static void test_store(void)
 		usleep(100 * 1000);
 	ok(waited <= 20, "rollups flushed within 2 s of the last write (%d00 ms)", waited);
 	test_rollups(s, &a);
+	test_scans_and_records(s, &a);
 
 	const char **values;
 	store_values(s, DICT_SERVICE, 0, 0, &a, &values, &n, err, sizeof(err));
