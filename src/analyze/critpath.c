@@ -19,9 +19,24 @@ struct pick {
 	uint64_t lo, hi; /* the child's interval on the path */
 };
 
+/* Jaeger's FOLLOWS_FROM reference arrives in OTLP as a link to the parent
+ * with opentracing.ref_type = follows_from. */
+static int follows_from(const struct span *parent, const struct span *kid)
+{
+	for (uint32_t i = 0; i < kid->n_links; i++) {
+		const struct span_link *l = &kid->links[i];
+		const char *ref = attr_str(l->attrs, l->n_attrs, "opentracing.ref_type");
+		if (ref && !strcmp(ref, "follows_from") && !memcmp(l->span_id, parent->span_id, 8))
+			return 1;
+	}
+	return 0;
+}
+
 int critpath_is_async(const struct span *parent, const struct span *kid)
 {
 	if (parent->kind == SPAN_KIND_PRODUCER && kid->kind == SPAN_KIND_CONSUMER)
+		return 1;
+	if (follows_from(parent, kid))
 		return 1;
 	return kid->start_ns >= parent->end_ns && kid->end_ns > kid->start_ns;
 }

@@ -7,8 +7,9 @@
  * on from that child's start; the time between children is the parent's own.
  * Children are clipped to their parent's interval (and to the point where
  * the walk is).  Asynchronous children do not block their parent and are
- * never on the path: a CONSUMER span under a PRODUCER, and a span that
- * starts at or after its parent's end.
+ * never on the path: a CONSUMER span under a PRODUCER, a span that
+ * FOLLOWS_FROM its parent (a link to the parent with opentracing.ref_type =
+ * follows_from), and a span that starts at or after its parent's end.
  *
  * Not owned here: the tree (analyze/spantree.h), presenting the path.
  * Ownership: the result array is the caller's to free().

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "analyze/critpath.h"
+#include "analyze/spanql.h"
 #include "analyze/spantree.h"
 #include "core/alloc.h"
 #include "core/clock.h"
@@ -143,12 +144,13 @@ struct side {
 	uint8_t trace_id[16];
 	const char *trace_hex;
 	struct store_query q;
+	struct spanql *ql; /* PREFIX+q, else q: a span query on the entry spans */
 };
 
 static const char *const side_params[] = {
 	"trace_id",	   "range",	      "from",	    "to",    "service", "endpoint", "env",
 	"environment",	   "version",	      "department", "team",  "intent",	"tool",	    "status",
-	"min_duration_ms", "max_duration_ms", "limit",	    "order",
+	"min_duration_ms", "max_duration_ms", "limit",	    "order", "q",
 };
 
 /* PREFIX+name, else (for filters) the plain name. */
@@ -184,6 +186,11 @@ static int parse_side(struct http_request *req, struct side *sd, const char *pre
 	}
 	if (!param(req, prefix, "limit", 1))
 		sd->q.limit = LIMIT_DEFAULT;
+	if ((v = param(req, prefix, "q", 1)) && spanql_parse(v, &sd->ql, err, sizeof(err)) < 0) {
+		http_error(req, 400, "bad_request", "invalid %sq: %s",
+			   param(req, prefix, "q", 0) ? prefix : "", err);
+		return -1;
+	}
 	return 0;
 }
 
@@ -208,8 +215,11 @@ struct kept {
 
 struct scan {
 	struct http_request *req;
-	struct strmap traces; /* trace id -> trace number */
-	struct strmap strs;   /* interned names */
+	const struct spanql *ql;
+	struct strmap entries; /* with ql: trace id + span id of the candidate requests */
+	uint8_t *matched;      /* with ql: per trace number, its request's entry span matched */
+	struct strmap traces;  /* trace id -> trace number */
+	struct strmap strs;    /* interned names */
 	const char **str_list;
 	size_t n_strs, cap_strs;
 	struct kept *kept;
@@ -237,6 +247,14 @@ static int scan_span(void *arg, const struct span *sp)
 	int64_t no;
 	if (strmap_get(&sc->traces, sp->trace_id, 16, &no) < 0)
 		return 0;
+	if (sc->ql && span_is_entry(sp)) {
+		uint8_t key[24];
+		int64_t row;
+		memcpy(key, sp->trace_id, 16);
+		memcpy(key + 16, sp->span_id, 8);
+		if (strmap_get(&sc->entries, key, sizeof(key), &row) == 0 && spanql_match(sc->ql, sp))
+			sc->matched[no] = 1;
+	}
 	if (sc->n >= SIDE_MAX_SPANS) {
 		sc->too_many = 1;
 		return 1;
@@ -269,11 +287,15 @@ static int load_matching(struct http_request *req, struct side *sd, struct frame
 	size_t n_rows;
 	char err[256];
 	int r = -1;
-	struct scan sc = {.req = req};
+	struct scan sc = {.req = req, .ql = sd->ql};
 	struct span *spans = NULL;
 	size_t cap_spans = 0;
+	unsigned want = sd->q.limit;
 	strmap_init(&sc.traces);
 	strmap_init(&sc.strs);
+	strmap_init(&sc.entries);
+	if (sd->ql) /* examine up to LIMIT_MAX candidates, keep the first `limit` that match */
+		sd->q.limit = LIMIT_MAX;
 	if (store_search(req->srv->store, &sd->q, &req->arena, &rows, &n_rows, err, sizeof(err)) < 0) {
 		http_error(req, 500, "internal", "%s", err);
 		goto out;
@@ -284,10 +306,17 @@ static int load_matching(struct http_request *req, struct side *sd, struct frame
 		int64_t have;
 		if (strmap_get(&sc.traces, rows[i].trace_id, 16, &have) < 0)
 			strmap_put(&sc.traces, rows[i].trace_id, 16, (int64_t)n_traces++);
+		if (sd->ql) {
+			uint8_t key[24];
+			memcpy(key, rows[i].trace_id, 16);
+			memcpy(key + 16, rows[i].span_id, 8);
+			strmap_put(&sc.entries, key, sizeof(key), (int64_t)i);
+		}
 		uint64_t end = rows[i].start_ns + rows[i].duration_ns;
 		lo = rows[i].start_ns < lo ? rows[i].start_ns : lo;
 		hi = end > hi ? end : hi;
 	}
+	sc.matched = xcalloc(n_traces + 1, 1);
 	if (n_traces && store_scan_spans(req->srv->store, lo, hi + 1, scan_span, &sc, err, sizeof(err)) < 0) {
 		http_error(req, 500, "internal", "%s", err);
 		goto out;
@@ -298,6 +327,9 @@ static int load_matching(struct http_request *req, struct side *sd, struct frame
 			   sd->prefix);
 		goto out;
 	}
+	if (sd->ql) /* traces are numbered in the requests' order */
+		for (size_t t = 0, kept = 0; t < n_traces; t++)
+			sc.matched[t] = sc.matched[t] && kept++ < want;
 	qsort(sc.kept, sc.n, sizeof(*sc.kept), by_trace);
 	struct resource *res = NULL;
 	size_t n_res = 0;
@@ -305,6 +337,10 @@ static int load_matching(struct http_request *req, struct side *sd, struct frame
 		size_t j = i;
 		while (j < sc.n && sc.kept[j].trace == sc.kept[i].trace)
 			j++;
+		if (sd->ql && !sc.matched[sc.kept[i].trace]) {
+			i = j;
+			continue;
+		}
 		spans = xgrow(spans, &cap_spans, j - i, sizeof(*spans));
 		if (n_res < j - i) {
 			res = arena_zalloc(&req->arena, (j - i) * sizeof(*res));
@@ -331,6 +367,8 @@ out:
 	free(spans);
 	free(sc.kept);
 	free(sc.str_list);
+	free(sc.matched);
+	strmap_release(&sc.entries);
 	strmap_release(&sc.traces);
 	strmap_release(&sc.strs);
 	return r;
@@ -596,7 +634,7 @@ static int get_flamegraph(struct http_request *req)
 	const char *v = http_query(req, "format");
 	enum format fmt = FMT_JSON;
 	struct frames fs;
-	struct side base, cmp;
+	struct side base = {0}, cmp = {0};
 	char title[160];
 	if (v && *v) {
 		if (!strcmp(v, "json"))
@@ -645,6 +683,8 @@ static int get_flamegraph(struct http_request *req)
 	frames_total_root(&fs);
 	reply_frames(req, &fs, fmt, two, two ? "diff" : base.has_trace ? "trace" : "aggregate", title);
 out:
+	spanql_free(base.ql);
+	spanql_free(cmp.ql);
 	frames_release(&fs);
 	return HTTP_DONE;
 }

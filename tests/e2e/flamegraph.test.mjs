@@ -119,6 +119,25 @@ describe('flame graphs', () => {
 		assert.ok(one.text.includes('front: GET /checkout;front: db.query;db: SELECT 34000\n'), one.text);
 	});
 
+	test('q= selects requests by their entry span, on each side', async () => {
+		const r = await get('/api/v1/flamegraph', { service: 'front', q: 'resource.service.version = "2.0"' });
+		assert.equal(r.status, 200, r.text);
+		assert.equal(r.json.traces, 1);
+		assert.equal(r.json.root.children[0].value_us, 100000);
+		const lim = await get('/api/v1/flamegraph', { service: 'front', q: 'name = "GET /checkout"', limit: '2' });
+		assert.equal(lim.json.traces, 2, 'limit counts matching requests');
+		const none = await get('/api/v1/flamegraph', { service: 'front', q: 'duration > 1s' });
+		assert.equal(none.json.traces, 0);
+		const d = await fetch(`${srv.url}/api/v1/flamegraph?${new URLSearchParams({
+			service: 'front', 'base.q': 'resource.service.version = "1.0"', 'compare.q': 'resource.service.version = "2.0"', format: 'folded',
+		})}`);
+		const lines = (await d.text()).trim().split('\n');
+		assert.ok(lines.includes('front: GET /checkout;front: db.query;db: SELECT 60000 34000'), lines.join('\n'));
+		const bad = await get('/api/v1/flamegraph', { 'compare.q': 'duration >', 'base.version': '1.0' });
+		assert.equal(bad.status, 400);
+		assert.match(bad.json.error.message, /invalid compare\.q: column/);
+	});
+
 	test('differential: two versions, and two traces', async () => {
 		const r = await fetch(`${srv.url}/api/v1/flamegraph?service=front&base.version=1.0&compare.version=2.0&format=folded`);
 		assert.equal(r.status, 200);

@@ -150,5 +150,19 @@ int main(void)
 	is_int(sum, 100000, "contributions add up to the root's duration");
 	free(steps);
 	spantree_release(&tree);
+	/* 1 [0,100]: 2 [10,95] follows from 1 (a link to its parent with the
+	 * OpenTracing ref type, as Jaeger's FOLLOWS_FROM arrives in OTLP) */
+	t.n = 0;
+	add(&t, 1, 0, 0, 100, SPAN_KIND_SERVER);
+	add(&t, 2, 1, 10, 95, SPAN_KIND_INTERNAL);
+	struct attr ref = {.key = "opentracing.ref_type", .type = ATTR_STRING, .v.s = "follows_from"};
+	struct span_link link = {.attrs = &ref, .n_attrs = 1};
+	memcpy(link.span_id, t.spans[0].span_id, 8);
+	t.spans[1].links = &link;
+	t.spans[1].n_links = 1;
+	is_str(path_of(&t, buf, sizeof(buf)), "1:100", "a FOLLOWS_FROM child does not block its parent");
+	ref.v.s = "child_of";
+	is_str(path_of(&t, buf, sizeof(buf)), "1:15 2:85", "a CHILD_OF link changes nothing");
+
 	return tap_done();
 }
