@@ -112,6 +112,13 @@ int main(int argc, char **argv)
 	double from_ms = field(body.data, "from_ms"), to_ms = field(body.data, "to_ms");
 	int res = (int)field(body.data, "resolution_s");
 
+	/* The aggregated flame graph of the newest 100,000 requests' traces. */
+	snprintf(url, sizeof(url), "%s/api/v1/flamegraph?range=%dh&limit=100000", target, hours);
+	double flame_ms = time_get(curl, url, runs < 5 ? runs : 5, &body);
+	double flame_traces = field(body.data, "traces"), flame_spans = field(body.data, "spans");
+	snprintf(url, sizeof(url), "%s/api/v1/performance/summary?range=%dh", target, hours);
+	time_get(curl, url, 1, &body);
+
 	/* Exact: the same window the rollups cover (whole buckets), from the stored requests. */
 	sqlite3 *db;
 	sqlite3_stmt *st;
@@ -140,6 +147,9 @@ int main(int argc, char **argv)
 	printf("query_requests %zu count (summary says %.0f)\n", n, count);
 	printf("summary_%dh_median %.2f ms (%d runs, %d s buckets)\n", hours, sum_ms, runs, res);
 	printf("timeseries_%dh_median %.2f ms (step 3600)\n", hours, ts_ms);
+	printf("flamegraph_aggregate_median %.0f ms (%.0f traces, %.0f spans, limit 100000 requests, 5 "
+	       "runs)\n",
+	       flame_ms, flame_traces, flame_spans);
 	printf("exact_quantiles_from_requests %.1f ms (read %zu durations and sort)\n", exact_ms, n);
 	printf("exact_over_summary_ratio %.1f x\n", exact_ms / sum_ms);
 	for (int i = 0; i < 3 && n; i++) {

@@ -26,7 +26,7 @@
 
 #define NS_PER_US     1000ull
 #define LIMIT_DEFAULT 1000
-#define LIMIT_MAX     10000
+#define LIMIT_MAX     100000
 /* Spans an aggregated side may hold. */
 #define SIDE_MAX_SPANS 2000000
 /* Distinct frame paths of one answer. */
@@ -213,15 +213,22 @@ struct kept {
 	const char *name, *service;
 };
 
+#define INTERN_CACHE 1024 /* recently seen string pointers, direct-mapped */
+
 struct scan {
 	struct http_request *req;
 	const struct spanql *ql;
 	struct strmap entries; /* with ql: trace id + span id of the candidate requests */
 	uint8_t *matched;      /* with ql: per trace number, its request's entry span matched */
+	uint8_t *seen;	       /* per trace number: a part of it was kept */
+	int split;	       /* some trace came in several parts: sort before merging */
 	struct strmap traces;  /* trace id -> trace number */
 	struct strmap strs;    /* interned names */
 	const char **str_list;
 	size_t n_strs, cap_strs;
+	struct {
+		const char *from, *to;
+	} cache[INTERN_CACHE];
 	struct kept *kept;
 	size_t n, cap;
 	int too_many;
@@ -232,43 +239,56 @@ static const char *scan_intern(struct scan *sc, const char *s)
 	int64_t i;
 	if (!s)
 		s = "";
+	/* a block names each string once, so pointers repeat; check the text,
+	 * as a later block may reuse the memory */
+	size_t slot = ((uintptr_t)s >> 3) % INTERN_CACHE;
+	if (sc->cache[slot].from == s && !strcmp(sc->cache[slot].to, s))
+		return sc->cache[slot].to;
 	size_t len = strlen(s);
-	if (strmap_get(&sc->strs, s, len, &i) == 0)
-		return sc->str_list[i];
-	sc->str_list = xgrow(sc->str_list, &sc->cap_strs, sc->n_strs + 1, sizeof(*sc->str_list));
-	sc->str_list[sc->n_strs] = arena_strndup(&sc->req->arena, s, len);
-	strmap_put(&sc->strs, s, len, (int64_t)sc->n_strs);
-	return sc->str_list[sc->n_strs++];
+	if (strmap_get(&sc->strs, s, len, &i) < 0) {
+		sc->str_list = xgrow(sc->str_list, &sc->cap_strs, sc->n_strs + 1, sizeof(*sc->str_list));
+		sc->str_list[sc->n_strs] = arena_strndup(&sc->req->arena, s, len);
+		strmap_put(&sc->strs, s, len, (int64_t)sc->n_strs);
+		i = (int64_t)sc->n_strs++;
+	}
+	sc->cache[slot].from = s;
+	sc->cache[slot].to = sc->str_list[i];
+	return sc->str_list[i];
 }
 
-static int scan_span(void *arg, const struct span *sp)
+static int scan_trace(void *arg, const struct span *spans, size_t n)
 {
 	struct scan *sc = arg;
 	int64_t no;
-	if (strmap_get(&sc->traces, sp->trace_id, 16, &no) < 0)
+	if (strmap_get(&sc->traces, spans[0].trace_id, 16, &no) < 0)
 		return 0;
-	if (sc->ql && span_is_entry(sp)) {
-		uint8_t key[24];
-		int64_t row;
-		memcpy(key, sp->trace_id, 16);
-		memcpy(key + 16, sp->span_id, 8);
-		if (strmap_get(&sc->entries, key, sizeof(key), &row) == 0 && spanql_match(sc->ql, sp))
-			sc->matched[no] = 1;
-	}
-	if (sc->n >= SIDE_MAX_SPANS) {
+	if (sc->n + n > SIDE_MAX_SPANS) {
 		sc->too_many = 1;
 		return 1;
 	}
-	sc->kept = xgrow(sc->kept, &sc->cap, sc->n + 1, sizeof(*sc->kept));
-	struct kept *k = &sc->kept[sc->n++];
-	k->trace = (uint32_t)no;
-	memcpy(k->span_id, sp->span_id, 8);
-	memcpy(k->parent_span_id, sp->parent_span_id, 8);
-	k->kind = sp->kind;
-	k->start_ns = sp->start_ns;
-	k->end_ns = sp->end_ns;
-	k->name = scan_intern(sc, sp->name);
-	k->service = scan_intern(sc, span_service(sp));
+	sc->split |= sc->seen[no];
+	sc->seen[no] = 1;
+	sc->kept = xgrow(sc->kept, &sc->cap, sc->n + n, sizeof(*sc->kept));
+	for (size_t i = 0; i < n; i++) {
+		const struct span *sp = &spans[i];
+		if (sc->ql && span_is_entry(sp)) {
+			uint8_t key[24];
+			int64_t row;
+			memcpy(key, sp->trace_id, 16);
+			memcpy(key + 16, sp->span_id, 8);
+			if (strmap_get(&sc->entries, key, sizeof(key), &row) == 0 && spanql_match(sc->ql, sp))
+				sc->matched[no] = 1;
+		}
+		struct kept *k = &sc->kept[sc->n++];
+		k->trace = (uint32_t)no;
+		memcpy(k->span_id, sp->span_id, 8);
+		memcpy(k->parent_span_id, sp->parent_span_id, 8);
+		k->kind = sp->kind;
+		k->start_ns = sp->start_ns;
+		k->end_ns = sp->end_ns;
+		k->name = scan_intern(sc, sp->name);
+		k->service = scan_intern(sc, span_service(sp));
+	}
 	return 0;
 }
 
@@ -296,6 +316,7 @@ static int load_matching(struct http_request *req, struct side *sd, struct frame
 	strmap_init(&sc.entries);
 	if (sd->ql) /* examine up to LIMIT_MAX candidates, keep the first `limit` that match */
 		sd->q.limit = LIMIT_MAX;
+	sd->q.ids_only = 1;
 	if (store_search(req->srv->store, &sd->q, &req->arena, &rows, &n_rows, err, sizeof(err)) < 0) {
 		http_error(req, 500, "internal", "%s", err);
 		goto out;
@@ -317,7 +338,9 @@ static int load_matching(struct http_request *req, struct side *sd, struct frame
 		hi = end > hi ? end : hi;
 	}
 	sc.matched = xcalloc(n_traces + 1, 1);
-	if (n_traces && store_scan_spans(req->srv->store, lo, hi + 1, scan_span, &sc, err, sizeof(err)) < 0) {
+	sc.seen = xcalloc(n_traces + 1, 1);
+	if (n_traces &&
+	    store_scan_traces(req->srv->store, lo, hi + 1, scan_trace, &sc, err, sizeof(err)) < 0) {
 		http_error(req, 500, "internal", "%s", err);
 		goto out;
 	}
@@ -330,7 +353,8 @@ static int load_matching(struct http_request *req, struct side *sd, struct frame
 	if (sd->ql) /* traces are numbered in the requests' order */
 		for (size_t t = 0, kept = 0; t < n_traces; t++)
 			sc.matched[t] = sc.matched[t] && kept++ < want;
-	qsort(sc.kept, sc.n, sizeof(*sc.kept), by_trace);
+	if (sc.split) /* else each trace's spans are together, by start time */
+		qsort(sc.kept, sc.n, sizeof(*sc.kept), by_trace);
 	struct resource *res = NULL;
 	size_t n_res = 0;
 	for (size_t i = 0; i < sc.n;) {
@@ -368,6 +392,7 @@ out:
 	free(sc.kept);
 	free(sc.str_list);
 	free(sc.matched);
+	free(sc.seen);
 	strmap_release(&sc.entries);
 	strmap_release(&sc.traces);
 	strmap_release(&sc.strs);

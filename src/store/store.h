@@ -79,6 +79,7 @@ struct store_query {
 	int max_exclusive;			   /* max_duration_ns is exclusive */
 	enum store_order order;
 	unsigned limit;
+	int ids_only; /* search: leave the rows' strings NULL (faster) */
 };
 
 void store_query_init(struct store_query *q);

@@ -1057,7 +1057,7 @@ int store_search(struct store *s, const struct store_query *q, struct arena *a, 
 	buf_puts(&sql, "SELECT r.start_ns, r.duration_ns, r.trace_hi, r.trace_lo, r.span_id, r.status");
 	static const char *const cols[] = {"service",	 "endpoint", "env", "version",
 					   "department", "intent",   "tool"};
-	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]) && !q->ids_only; i++)
 		buf_printf(&sql, ", (SELECT value FROM dict WHERE id = r.%s)", cols[i]);
 	buf_puts(&sql, " FROM requests r");
 	where_clause(&sql, &bd, q);
@@ -1080,6 +1080,8 @@ int store_search(struct store *s, const struct store_query *q, struct arena *a, 
 		put_be64(r->trace_id + 8, sqlite3_column_int64(st, 3));
 		put_be64(r->span_id, sqlite3_column_int64(st, 4));
 		r->status = (uint8_t)sqlite3_column_int(st, 5);
+		if (q->ids_only)
+			continue;
 		r->service = col_text(a, st, 6);
 		r->endpoint = col_text(a, st, 7);
 		r->env = col_text(a, st, 8);
