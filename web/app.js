@@ -15,26 +15,20 @@
 import { h, clear, errorBox } from './lib/dom.js';
 import { apiGet, isAbort } from './lib/api.js';
 import {
-  RANGES, DEFAULT_RANGE, readState, queryOf, patchState, effectiveFilters, compareVersions,
+  RANGES, DEFAULT_RANGE, FLAME_KEYS, readState, queryOf, patchState, effectiveFilters, compareVersions,
 } from './lib/state.js';
 import { TIERS } from './lib/format.js';
 import { mountOverview } from './views/overview.js';
 import { mountTraces } from './views/traces.js';
 import { mountTrace } from './views/trace.js';
+import { mountFlame } from './views/flame.js';
 import { placeholder } from './views/placeholder.js';
 
 // Views without `built` are placeholders, marked "soon" in the navigation.
 const VIEWS = [
   { id: 'overview', label: 'Overview', mount: mountOverview, built: true },
   { id: 'traces', label: 'Traces', mount: mountTraces, built: true },
-  {
-    id: 'flame', label: 'Flame graphs', mount: placeholder('Flame graphs', 'Where the time of requests goes, as flame graphs.', [
-      'Per-request and aggregated flame graphs, critical path',
-      'Differential flame graphs: two requests, two versions, two time ranges',
-      'CPU profile flame graphs (folded stacks, perf, pprof)',
-      'Latency breakdown by execution phase (4.15)',
-    ]),
-  },
+  { id: 'flame', label: 'Flame graphs', mount: mountFlame, built: true },
   {
     id: 'slow', label: 'Slow requests', mount: placeholder('Slow requests', 'Which requests are slow, since when, and what they have in common.', [
       'Slow requests table with latency by phase and root-cause category (4.4)',
@@ -110,13 +104,18 @@ function setUrl(patch) {
   window.history.replaceState(null, '', `${window.location.pathname}${queryOf(next)}`);
 }
 
+// Leaving a view for another through the navigation drops the flame
+// graph's own parameters.
+const NO_FLAME = Object.fromEntries(FLAME_KEYS.map((k) => [k, '']));
+
 function renderNav(state) {
   const active = viewById(state.view).id;
   clear(els.nav);
   const list = h('ul', null);
   for (const v of VIEWS) {
     const { built } = v;
-    const href = queryOf(patchState(state, { view: v.id === DEFAULT_VIEW ? '' : v.id, trace: '', span: '' }));
+    const patch = { view: v.id === DEFAULT_VIEW ? '' : v.id, trace: '', span: '', ...(v.id === active ? {} : NO_FLAME) };
+    const href = queryOf(patchState(state, patch));
     const link = h('a', {
       href: `${window.location.pathname}${href}`,
       class: `nav-link${v.id === active ? ' is-active' : ''}`,
@@ -124,7 +123,7 @@ function renderNav(state) {
       onclick: (ev) => {
         if (ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
         ev.preventDefault();
-        navigate({ view: v.id === DEFAULT_VIEW ? '' : v.id, trace: '', span: '' });
+        navigate(patch);
       },
     }, h('span', { class: 'nav-label' }, v.label),
     built ? null : [h('span', { class: 'nav-soon', 'aria-hidden': 'true' }, 'soon'),

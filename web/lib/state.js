@@ -9,6 +9,12 @@
 //   refresh          "5s" while auto refresh is on
 //   heatmap          latency|percentile (Overview's latency heatmap; default percentile)
 //   trace, span      the open trace and its selected span
+//   fmode, ftrace, fby, fbase, fcompare, ftab, ffn, fsearch, fcolor
+//                    the Flame graphs view (views/flame.js): aggregated,
+//                    one trace (ftrace) or compare (fby: traces|version|
+//                    range|env, fbase/fcompare the two sides); the tab
+//                    (graph or sandwich), the sandwich's function, the
+//                    search, and the diff colour (self or total change)
 
 export const RANGES = ['15m', '1h', '6h', '24h', '7d', '30d'];
 export const DEFAULT_RANGE = '24h';
@@ -16,7 +22,9 @@ export const DEFAULT_RANGE = '24h';
 export const FILTER_KEYS = ['range', 'env', 'department', 'version', 'intent', 'service',
   'endpoint', 'tool', 'tier', 'status', 'min_duration_ms'];
 
-const OTHER_KEYS = ['order', 'refresh', 'heatmap', 'trace', 'span'];
+export const FLAME_KEYS = ['fmode', 'ftrace', 'fby', 'fbase', 'fcompare', 'ftab', 'ffn', 'fsearch', 'fcolor'];
+
+const OTHER_KEYS = ['order', 'refresh', 'heatmap', 'trace', 'span', ...FLAME_KEYS];
 
 export function readState(search = window.location.search) {
   const p = new URLSearchParams(search);
@@ -33,6 +41,7 @@ export function readState(search = window.location.search) {
     heatmap: p.get('heatmap') === 'latency' ? 'latency' : 'percentile',
     trace: p.get('trace') || '',
     span: p.get('span') || '',
+    ...Object.fromEntries(FLAME_KEYS.map((k) => [k, p.get(k) || ''])),
   };
 }
 
@@ -50,6 +59,7 @@ export function queryOf(state) {
   if (state.heatmap === 'latency') p.set('heatmap', 'latency');
   if (state.trace) p.set('trace', state.trace);
   if (state.trace && state.span) p.set('span', state.span);
+  for (const key of FLAME_KEYS) if (state[key]) p.set(key, state[key]);
   const q = p.toString();
   return q ? `?${q}` : '';
 }

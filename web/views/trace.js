@@ -3,7 +3,9 @@
 // trace's time axis; a span's detail panel (attributes, resource, events,
 // links, timing with self time).  Spans whose parent is not in the trace are
 // roots.  Times are computed from the nanosecond strings with BigInt, so
-// offsets are exact whatever the epoch.
+// offsets are exact whatever the epoch.  The critical path (from GET
+// /api/v1/flamegraph?trace_id=…) is highlighted when it arrives; the trace
+// links to its flame graph (views/flame.js).
 
 import { h, append, clear, errorBox } from '../lib/dom.js';
 import { apiGet, isAbort } from '../lib/api.js';
@@ -26,8 +28,18 @@ export function mountTrace(el, ctx) {
       navigate({ trace: '', span: '' });
     },
   }, '← Traces');
+  const flame = h('button', {
+    type: 'button', class: 'btn', id: 'trace-flame', title: 'This trace as a flame graph',
+    onclick: () => navigate({ trace: '', span: '', view: 'flame', fmode: 'trace', ftrace: traceId }),
+  }, 'Flame graph');
+  const tools = h('div', { class: 'view-tools' }, flame);
   const head = h('div', { class: 'view-head' }, back,
-    h('h1', { class: 'view-title' }, 'Trace ', h('span', { class: 'mono' }, traceId)));
+    h('h1', { class: 'view-title' }, 'Trace ', h('span', { class: 'mono' }, traceId)), tools);
+  // The critical path comes from the flame graph endpoint, in parallel; a
+  // failure only loses the highlight.
+  const critical = apiGet('/api/v1/flamegraph', new URLSearchParams({ trace_id: traceId, format: 'json' }), { signal: ctx.signal })
+    .then((d) => (Array.isArray(d.critical_path) ? d.critical_path : []))
+    .catch((err) => (isAbort(err) ? null : err));
   const body = h('div', { class: 'trace-view' }, h('p', { class: 'muted loading' }, 'Loading trace…'));
   el.append(head, body);
 
@@ -40,8 +52,8 @@ export function mountTrace(el, ctx) {
         return;
       }
       const model = buildModel(spans);
-      clear(head).append(back, traceTitle(model, traceId));
-      drawTrace(body, model, ctx);
+      clear(head).append(back, traceTitle(model, traceId), tools);
+      drawTrace(body, model, ctx, critical);
     })
     .catch((err) => {
       if (isAbort(err)) return;
@@ -144,6 +156,7 @@ export function buildModel(spans) {
     startMs: Number(base / 1000000n) + Number(base % 1000000n) / 1e6,
     errors: nodes.filter((n) => n.error).length,
     toMs,
+    critical: new Map(), // span id -> contribution to the critical path, µs
   };
 }
 
@@ -185,7 +198,7 @@ function traceTitle(model, traceId) {
     h('span', { class: 'mono muted small title-id', title: 'trace id' }, traceId));
 }
 
-function drawTrace(body, model, ctx) {
+function drawTrace(body, model, ctx, critical) {
   const stats = h('dl', { class: 'stats' },
     stat('Duration', fmtDuration(model.total)),
     stat('Spans', String(model.nodes.length)),
@@ -199,6 +212,7 @@ function drawTrace(body, model, ctx) {
       `${orphans} span${orphans === 1 ? ' has a parent' : 's have parents'} not received (yet); shown as root${orphans === 1 ? '' : 's'}.`)
     : null;
 
+  const criticalSlot = h('li', { class: 'legend-critical', hidden: true });
   const legend = h('ul', { class: 'legend', 'aria-label': 'Services' },
     model.services.map((s) => {
       const count = model.nodes.filter((n) => n.service === s).length;
@@ -207,7 +221,8 @@ function drawTrace(body, model, ctx) {
         h('span', null, s), h('span', { class: 'muted small' }, String(count)));
     }),
     model.errors ? h('li', { class: 'legend-error' },
-      h('span', { class: 'err-swatch', 'aria-hidden': 'true' }), h('span', null, 'error span')) : null);
+      h('span', { class: 'err-swatch', 'aria-hidden': 'true' }), h('span', null, 'error span')) : null,
+    criticalSlot);
 
   const detail = h('aside', { class: 'span-detail', 'aria-label': 'Span detail', hidden: true });
   const waterfall = h('div', { class: 'waterfall', role: 'treegrid', 'aria-label': 'Spans of the trace', 'aria-readonly': 'true' });
@@ -300,14 +315,15 @@ function drawTrace(body, model, ctx) {
       !hasKids || isOpen ? null : h('span', { class: 'tag' }, `+${countDescendants(n)}`),
       n.missingParent ? h('span', { class: 'tag tag-warn', title: `parent ${s.parent_span_id} not in this trace` }, 'orphan') : null);
 
+    const onPath = model.critical.has(n.id);
     return h('div', {
-      class: `wf-row${n === selected ? ' is-selected' : ''}${n.error ? ' has-error' : ''}`,
+      class: `wf-row${n === selected ? ' is-selected' : ''}${n.error ? ' has-error' : ''}${onPath ? ' on-critical' : ''}`,
       role: 'row', tabindex: '0',
       'aria-level': String(n.depth + 1),
       'aria-expanded': hasKids ? String(isOpen) : null,
       'aria-selected': n === selected ? 'true' : 'false',
       'aria-label': `${s.name}, ${n.service}, ${fmtDuration(n.duration)}${n.error ? ', error' : ''}`,
-      dataset: { spanId: n.id },
+      dataset: { spanId: n.id, critical: onPath ? 'true' : null },
       onclick: () => select(n),
       onkeydown: (ev) => rowKey(ev, n),
     }, name, track);
@@ -351,6 +367,29 @@ function drawTrace(body, model, ctx) {
   }
 
   drawRows();
+  critical.then((steps) => {
+    if (!body.isConnected) return;
+    if (steps instanceof Error) {
+      criticalSlot.hidden = false;
+      criticalSlot.append(h('span', { class: 'muted small', title: steps.message }, 'critical path unavailable'));
+      return;
+    }
+    if (!steps || !steps.length) return;
+    for (const s of steps) model.critical.set(s.span_id, s.contribution_us);
+    waterfall.classList.add('show-critical');
+    const toggle = h('button', {
+      type: 'button', class: 'btn btn-small toggle', id: 'critical-toggle', 'aria-pressed': 'true',
+      title: 'The spans the request waited on: from the end of the root, back through the child that finished last',
+      onclick: () => {
+        const on = waterfall.classList.toggle('show-critical');
+        toggle.setAttribute('aria-pressed', on ? 'true' : 'false');
+      },
+    }, h('span', { class: 'crit-swatch', 'aria-hidden': 'true' }), `Critical path (${steps.length} span${steps.length === 1 ? '' : 's'})`);
+    criticalSlot.hidden = false;
+    criticalSlot.append(toggle);
+    drawRows();
+    if (selected) select(selected);
+  });
   const wanted = ctx.state.span && model.nodes.find((n) => n.id === ctx.state.span);
   if (wanted) {
     select(wanted);
@@ -412,6 +451,10 @@ function spanDetail(n, model, ctx, close) {
     kv('Duration', fmtDuration(n.duration)),
     kv('Self time', `${fmtDuration(n.self)} (${fmtPercent(n.self, n.duration)})`,
       'duration minus the union of the children\'s time'),
+    model.critical.has(n.id)
+      ? kv('Critical path', `${fmtDuration(model.critical.get(n.id) / 1000)} of its own time`,
+        'the time of this span (less its children on the path) the request waited on')
+      : null,
     kv('Span ID', h('span', { class: 'mono' }, s.span_id || '–')),
     kv('Parent', s.parent_span_id
       ? h('span', { class: 'mono' }, s.parent_span_id, n.missingParent ? ' (not received)' : '')
