@@ -1,8 +1,940 @@
 /*
- * routes_profiles.c - (being written)
+ * routes_profiles.c - CPU and allocation profiles over HTTP (docs/API.md,
+ * "Profiles"): uploads to POST /api/v1/profiles and Pyroscope's POST
+ * /ingest, the list with linked traces, one profile's stacks, and merged
+ * or differential flame graphs of the profiles matching filters.
+ *
+ * Owns the HTTP side: parameters, headers, multipart bodies, answers.  The
+ * body formats and Pyroscope's name syntax are in profile/upload.c, pprof
+ * decoding in profile/pprof.c, drawing in render/.
  */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/clock.h"
+#include "core/gzip.h"
+#include "core/hex.h"
+#include "core/log.h"
+#include "profile/folded.h"
+#include "profile/upload.h"
+#include "render/flamegraph_svg.h"
+#include "server/filters.h"
 #include "server/http.h"
+#include "server/json_out.h"
+
+#define NS_PER_S	 1000000000ull
+#define LIST_LIMIT	 100
+#define LIMIT_MAX	 1000
+#define TRACE_COUNT_MAX	 10000 /* linked requests counted per profile */
+#define TRACE_EXAMPLES	 5
+#define MERGE_LIMIT	 100 /* profiles merged per side by default */
+#define MAX_LABELS_BYTES (64 * 1024)
+
+/* ---- metadata of an upload ---------------------------------------------- */
+
+struct upload_meta {
+	const char *service, *version, *env, *type, *unit;
+	uint64_t from_ns, until_ns;
+	int has_from, has_until;
+	struct buf labels; /* JSON object */
+	int n_labels;
+};
+
+/* A query parameter, else a header, else NULL; empty counts as absent. */
+static const char *param_or_header(struct http_request *req, const char *name, const char *header)
+{
+	const char *v = http_query(req, name);
+	if ((!v || !*v) && header)
+		v = http_header(req, header);
+	return v && *v ? v : NULL;
+}
+
+/*
+ * A time as Pyroscope accepts it: unix seconds, milliseconds, microseconds
+ * or nanoseconds told apart by magnitude, RFC 3339, "now", "now-1h".
+ */
+static int parse_time(const char *s, uint64_t now_ns, uint64_t *ns)
+{
+	size_t n = strlen(s);
+	if (!strncmp(s, "now", 3)) {
+		uint64_t back = 0;
+		if (s[3] && (s[3] != '-' || filters_parse_range(s + 4, &back) < 0))
+			return -1;
+		*ns = now_ns > back ? now_ns - back : 0;
+		return 0;
+	}
+	if (n && n <= 20 && strspn(s, "0123456789") == n) {
+		errno = 0;
+		unsigned long long v = strtoull(s, NULL, 10);
+		if (errno)
+			return -1;
+		if (v < 100000000000ull) /* before 5138 in seconds */
+			*ns = v * NS_PER_S;
+		else if (v < 100000000000000ull)
+			*ns = v * 1000000ull;
+		else if (v < 100000000000000000ull)
+			*ns = v * 1000ull;
+		else
+			*ns = v;
+		return 0;
+	}
+	return filters_parse_time(s, ns);
+}
+
+static void add_label(struct upload_meta *m, const char *key, const char *value)
+{
+	buf_putc(&m->labels, m->n_labels++ ? ',' : '{');
+	buf_put_json_str(&m->labels, key);
+	buf_putc(&m->labels, ':');
+	buf_put_json_str(&m->labels, value);
+}
+
+/* Labels that name a profile field fill it (unless set); -1: not one of those. */
+static int label_to_field(struct upload_meta *m, const char *key, const char *value)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} fields[] = {
+		{"service_name", offsetof(struct upload_meta, service)},
+		{"service.name", offsetof(struct upload_meta, service)},
+		{"service", offsetof(struct upload_meta, service)},
+		{"version", offsetof(struct upload_meta, version)},
+		{"service_version", offsetof(struct upload_meta, version)},
+		{"service.version", offsetof(struct upload_meta, version)},
+		{"env", offsetof(struct upload_meta, env)},
+		{"environment", offsetof(struct upload_meta, env)},
+		{"deployment.environment", offsetof(struct upload_meta, env)},
+		{"deployment.environment.name", offsetof(struct upload_meta, env)},
+	};
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (!strcmp(key, fields[i].key)) {
+			const char **f = (const char **)((char *)m + fields[i].off);
+			if (!*f && *value)
+				*f = value;
+			return 0;
+		}
+	return -1;
+}
+
+static int parse_times(struct http_request *req, struct upload_meta *m, const char *until_name, char *err,
+		       size_t errlen)
+{
+	uint64_t now = clock_now_ns();
+	const char *v;
+	if ((v = param_or_header(req, "from", "X-Profile-From"))) {
+		if (parse_time(v, now, &m->from_ns) < 0)
+			return errf(err, errlen,
+				    "invalid from '%.64s': use unix seconds, milliseconds or nanoseconds, "
+				    "RFC 3339 "
+				    "or now-15m",
+				    v);
+		m->has_from = 1;
+	}
+	if ((v = param_or_header(req, until_name, "X-Profile-Until")) ||
+	    (v = param_or_header(req, "to", NULL))) {
+		if (parse_time(v, now, &m->until_ns) < 0)
+			return errf(
+				err, errlen,
+				"invalid %s '%.64s': use unix seconds, milliseconds or nanoseconds, RFC 3339 "
+				"or now",
+				until_name, v);
+		m->has_until = 1;
+	}
+	if (m->has_from && m->has_until && m->from_ns > m->until_ns)
+		return errf(err, errlen, "from is after %s", until_name);
+	return 0;
+}
+
+/* Fill what the request left open from the pprof profile, then defaults. */
+static void complete_meta(struct upload_meta *m, const struct upload_result *r)
+{
+	uint64_t now = clock_now_ns();
+	if (r->is_pprof) {
+		const struct pprof_info *p = &r->pprof;
+		for (size_t i = 0; i < p->n_labels; i++)
+			if (label_to_field(m, p->labels[i].key, p->labels[i].value) < 0 &&
+			    m->labels.len < MAX_LABELS_BYTES)
+				add_label(m, p->labels[i].key, p->labels[i].value);
+		if (!m->type)
+			m->type = p->type;
+		if (!m->unit)
+			m->unit = p->unit;
+		if (!m->has_from && p->time_ns) {
+			m->from_ns = p->time_ns;
+			m->has_from = 1;
+			if (!m->has_until) {
+				m->until_ns = p->time_ns + p->duration_ns;
+				m->has_until = 1;
+			}
+		}
+	}
+	if (!m->type)
+		m->type = "cpu";
+	if (!m->unit)
+		m->unit = "samples";
+	if (!m->has_until)
+		m->until_ns = m->has_from && m->from_ns > now ? m->from_ns : now;
+	if (!m->has_from)
+		m->from_ns = m->until_ns;
+	buf_putc(&m->labels, m->n_labels ? '}' : '{');
+	if (!m->n_labels)
+		buf_putc(&m->labels, '}');
+}
+
+/* ---- the body ------------------------------------------------------------ */
+
+/* The request body, gunzipped if Content-Encoding says so.  -1: answered. */
+static int read_body(struct http_request *req, struct buf *inflated, const char **data, size_t *len)
+{
+	char err[256];
+	if (req->body_too_large) {
+		http_error(req, 413, "payload_too_large", "request body exceeds the limit of %zu bytes",
+			   req->srv->opt.max_body);
+		return -1;
+	}
+	*data = req->body.data ? req->body.data : "";
+	*len = req->body.len;
+	const char *enc = http_header(req, "Content-Encoding");
+	if (!enc || !*enc || !strcasecmp(enc, "identity"))
+		return 0;
+	if (strcasecmp(enc, "gzip") && strcasecmp(enc, "deflate")) {
+		http_error(req, 415, "unsupported_encoding", "unsupported Content-Encoding '%.64s': use gzip",
+			   enc);
+		return -1;
+	}
+	int rc = gzip_inflate(*data, *len, inflated, err, sizeof(err));
+	if (rc == GZIP_TOO_LARGE) {
+		http_error(req, 413, "payload_too_large", "decompressed body exceeds the limit of %zu bytes",
+			   req->srv->opt.max_body);
+		return -1;
+	}
+	if (rc < 0) {
+		http_error(req, 400, "bad_request", "bad gzip body: %s", err);
+		return -1;
+	}
+	*data = inflated->data ? inflated->data : "";
+	*len = inflated->len;
+	return 0;
+}
+
+static const char *memmem_str(const char *hay, size_t n, const char *needle)
+{
+	return memmem(hay, n, needle, strlen(needle));
+}
+
+/*
+ * The part named `name` of a multipart/form-data body (RFC 7578), as newer
+ * Pyroscope clients send profiles.  0 with the part, 1 if there is no such
+ * part, -1 with a message for a malformed body.
+ */
+static int multipart_part(const char *ctype, const char *body, size_t len, const char *name,
+			  const char **part, size_t *part_len, char *err, size_t errlen)
+{
+	const char *b = strcasestr(ctype, "boundary=");
+	char delim[128], want[96];
+	if (!b)
+		return errf(err, errlen, "multipart/form-data without a boundary");
+	b += 9;
+	size_t bl = *b == '"' ? strcspn(++b, "\"") : strcspn(b, "; \t");
+	if (!bl || bl > 70)
+		return errf(err, errlen, "invalid multipart boundary");
+	snprintf(delim, sizeof(delim), "--%.*s", (int)bl, b);
+	snprintf(want, sizeof(want), "name=\"%s\"", name);
+	const char *p = memmem_str(body, len, delim);
+	while (p) {
+		p += strlen(delim);
+		size_t left = len - (size_t)(p - body);
+		if (left >= 2 && p[0] == '-' && p[1] == '-')
+			return 1;
+		const char *hdr_end = memmem_str(p, left, "\r\n\r\n");
+		if (!hdr_end)
+			return errf(err, errlen, "truncated multipart body: a part has no end of headers");
+		const char *content = hdr_end + 4;
+		size_t rest = len - (size_t)(content - body);
+		const char *next = NULL;
+		for (const char *q = content; (q = memmem_str(q, rest - (size_t)(q - content), delim));
+		     q += 1)
+			if (q >= content + 2 && q[-2] == '\r' && q[-1] == '\n') {
+				next = q;
+				break;
+			}
+		if (!next)
+			return errf(err, errlen, "truncated multipart body: a part has no closing boundary");
+		if (memmem(p, (size_t)(hdr_end - p), want, strlen(want))) {
+			*part = content;
+			*part_len = (size_t)(next - 2 - content);
+			return 0;
+		}
+		p = next;
+	}
+	return 1;
+}
+
+/* Decode the body; -1: answered. */
+static int decode_body(struct http_request *req, enum upload_format fmt, const char *data, size_t len,
+		       const struct pprof_options *po, struct upload_result *res)
+{
+	char err[512];
+	int rc = upload_decode(fmt, data, len, po, 0, &req->arena, res, err, sizeof(err));
+	if (rc == UPLOAD_TOO_LARGE) {
+		http_error(req, 413, "payload_too_large", "%s", err);
+		return -1;
+	}
+	if (rc < 0) {
+		http_error(req, 400, "bad_request", "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Store the profile.  -1: answered. */
+static int store_upload(struct http_request *req, struct upload_meta *m, const struct upload_result *r,
+			int64_t *id)
+{
+	char err[256];
+	struct profile_row row = {
+		.service = m->service,
+		.version = m->version,
+		.env = m->env,
+		.type = m->type,
+		.unit = m->unit,
+		.labels = m->labels.data,
+		.start_ns = m->from_ns,
+		.end_ns = m->until_ns,
+		.total = r->total,
+		.folded = r->folded,
+		.folded_len = r->folded_len,
+	};
+	if (store_put_profile(req->srv->store, &row, id, err, sizeof(err)) < 0) {
+		http_error(req, 500, "internal", "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- POST /api/v1/profiles ----------------------------------------------- */
+
+/* The format asked for, else told by the content type or the gzip magic. */
+static int upload_format_of(struct http_request *req, const char *data, size_t len, enum upload_format *fmt)
+{
+	const char *v = param_or_header(req, "format", "X-Profile-Format");
+	if (v) {
+		if (upload_format_parse(v, fmt) < 0) {
+			http_error(req, 400, "bad_request",
+				   "invalid format '%.64s': use folded, perf or pprof", v);
+			return -1;
+		}
+		return 0;
+	}
+	const char *ct = http_header(req, "Content-Type");
+	int binary = ct && (strstr(ct, "protobuf") || strstr(ct, "octet-stream"));
+	*fmt = binary || pprof_is_gzip(data, len) ? UPLOAD_PPROF : UPLOAD_FOLDED;
+	return 0;
+}
+
+static int post_profile(struct http_request *req)
+{
+	struct upload_meta m = {0};
+	struct upload_result res;
+	struct buf inflated;
+	const char *data;
+	size_t len;
+	char err[256];
+	enum upload_format fmt;
+	int64_t id;
+
+	buf_init(&m.labels, BUF_NO_LIMIT);
+	buf_init(&inflated, req->srv->opt.max_body);
+	if (read_body(req, &inflated, &data, &len) < 0 || upload_format_of(req, data, len, &fmt) < 0)
+		goto out;
+	m.service = param_or_header(req, "service", "X-Profile-Service");
+	m.version = param_or_header(req, "version", "X-Profile-Version");
+	m.env = param_or_header(req, "env", "X-Profile-Env");
+	if (!m.env)
+		m.env = param_or_header(req, "environment", NULL);
+	m.type = param_or_header(req, "type", "X-Profile-Type");
+	m.unit = param_or_header(req, "unit", "X-Profile-Unit");
+	if (parse_times(req, &m, "until", err, sizeof(err)) < 0) {
+		http_error(req, 400, "bad_request", "%s", err);
+		goto out;
+	}
+	struct pprof_options po = {.sample_type = http_query(req, "sample_type"),
+				   .type_hint = m.type,
+				   .max_input = req->srv->opt.max_body};
+	if (po.sample_type && !*po.sample_type)
+		po.sample_type = NULL;
+	if (decode_body(req, fmt, data, len, &po, &res) < 0)
+		goto out;
+	complete_meta(&m, &res);
+	if (!m.service) {
+		http_error(
+			req, 400, "bad_request",
+			"missing service: give ?service= (or the X-Profile-Service header, or a service_name "
+			"label in the pprof profile)");
+		goto out;
+	}
+	if (!res.stacks) {
+		http_error(req, 400, "bad_request", "the profile has no samples%s%s",
+			   res.is_pprof ? " of type " : "", res.is_pprof ? res.pprof.type : "");
+		goto out;
+	}
+	if (store_upload(req, &m, &res, &id) < 0)
+		goto out;
+	struct buf *b = http_json(req);
+	buf_printf(b, "{\"id\":%lld,\"samples\":%llu,\"stacks\":%llu,\"service\":", (long long)id,
+		   (unsigned long long)res.total, (unsigned long long)res.stacks);
+	buf_put_json_str(b, m.service);
+	buf_puts(b, ",\"type\":");
+	buf_put_json_str(b, m.type);
+	buf_puts(b, ",\"unit\":");
+	buf_put_json_str(b, m.unit);
+	buf_printf(b, ",\"start_ns\":\"%llu\",\"end_ns\":\"%llu\"}", (unsigned long long)m.from_ns,
+		   (unsigned long long)m.until_ns);
+out:
+	buf_release(&inflated);
+	buf_release(&m.labels);
+	return HTTP_DONE;
+}
+
+/* ---- POST /ingest (Pyroscope) -------------------------------------------- */
+
+/* The body's profile: the "profile" part of a multipart body, or the body. */
+static int pyroscope_body(struct http_request *req, const char **data, size_t *len, int *multipart)
+{
+	const char *ct = http_header(req, "Content-Type");
+	char err[256];
+	*multipart = ct && !strncasecmp(ct, "multipart/form-data", 19);
+	if (!*multipart)
+		return 0;
+	int rc = multipart_part(ct, *data, *len, "profile", data, len, err, sizeof(err));
+	if (rc == 1)
+		snprintf(err, sizeof(err), "the multipart body has no \"profile\" part");
+	if (rc != 0) {
+		http_error(req, 400, "bad_request", "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static void pyroscope_labels(struct upload_meta *m, const struct upload_name *nm, struct http_request *req)
+{
+	static const char *const extras[][2] = {
+		{"spyName", "spy_name"},
+		{"sampleRate", "sample_rate"},
+		{"aggregationType", "aggregation_type"},
+	};
+	for (size_t i = 0; i < nm->n_labels; i++)
+		if (label_to_field(m, nm->labels[i].key, nm->labels[i].value) < 0 &&
+		    m->labels.len < MAX_LABELS_BYTES)
+			add_label(m, nm->labels[i].key, nm->labels[i].value);
+	if (!m->service)
+		m->service = nm->app;
+	else
+		add_label(m, "app_name", nm->app);
+	for (size_t i = 0; i < sizeof(extras) / sizeof(extras[0]); i++) {
+		const char *v = http_query(req, extras[i][0]);
+		if (v && *v && m->labels.len < MAX_LABELS_BYTES)
+			add_label(m, extras[i][1], v);
+	}
+}
+
+static int post_ingest(struct http_request *req)
+{
+	struct upload_meta m = {0};
+	struct upload_name nm;
+	struct upload_result res;
+	struct buf inflated;
+	const char *data, *v;
+	size_t len;
+	char err[256];
+	enum upload_format fmt = UPLOAD_FOLDED;
+	int multipart;
+	int64_t id;
+
+	buf_init(&m.labels, BUF_NO_LIMIT);
+	buf_init(&inflated, req->srv->opt.max_body);
+	if (read_body(req, &inflated, &data, &len) < 0 || pyroscope_body(req, &data, &len, &multipart) < 0)
+		goto out;
+	if (!(v = http_query(req, "name")) || !*v) {
+		http_error(req, 400, "bad_request", "missing name: give ?name=APP{label=value,...}");
+		goto out;
+	}
+	if (upload_parse_name(v, &req->arena, &nm, err, sizeof(err)) < 0) {
+		http_error(req, 400, "bad_request", "%s", err);
+		goto out;
+	}
+	if ((v = http_query(req, "format")) && *v) {
+		if (!strcmp(v, "trie") || !strcmp(v, "tree") || !strcmp(v, "jfr") ||
+		    !strcmp(v, "speedscope") || upload_format_parse(v, &fmt) < 0 || fmt == UPLOAD_PERF) {
+			http_error(req, 400, "bad_request",
+				   "unsupported format '%.64s': use folded, lines or pprof", v);
+			goto out;
+		}
+	} else if (multipart || pprof_is_gzip(data, len)) {
+		fmt = UPLOAD_PPROF;
+	}
+	m.type = nm.type;
+	if ((v = http_query(req, "units")) && *v)
+		m.unit = v;
+	pyroscope_labels(&m, &nm, req);
+	if (parse_times(req, &m, "until", err, sizeof(err)) < 0) {
+		http_error(req, 400, "bad_request", "%s", err);
+		goto out;
+	}
+	struct pprof_options po = {.sample_type = http_query(req, "sample_type"),
+				   .type_hint = m.type,
+				   .max_input = req->srv->opt.max_body};
+	if (po.sample_type && !*po.sample_type)
+		po.sample_type = NULL;
+	if (decode_body(req, fmt, data, len, &po, &res) < 0)
+		goto out;
+	complete_meta(&m, &res);
+	/* Pyroscope takes an empty profile without complaint; nothing to keep */
+	if (res.stacks && store_upload(req, &m, &res, &id) < 0)
+		goto out;
+	http_reply(req, 200, "text/plain; charset=utf-8", "", 0);
+out:
+	buf_release(&inflated);
+	buf_release(&m.labels);
+	return HTTP_DONE;
+}
+
+/* ---- filters of the reads ------------------------------------------------- */
+
+/* PREFIX+name, else (a prefixed side inheriting) the plain name. */
+static const char *side_param(struct http_request *req, const char *prefix, const char *name)
+{
+	char key[64];
+	snprintf(key, sizeof(key), "%s%s", prefix, name);
+	const char *v = http_query(req, key);
+	if ((!v || !*v) && *prefix)
+		v = http_query(req, name);
+	return v && *v ? v : NULL;
+}
+
+static int parse_profile_query(struct http_request *req, const char *P, unsigned def_limit,
+			       struct profile_query *q, char *err, size_t errlen)
+{
+	const char *v;
+	uint64_t now = clock_now_ns(), range;
+	memset(q, 0, sizeof(*q));
+	q->limit = def_limit;
+	q->service = side_param(req, P, "service");
+	q->version = side_param(req, P, "version");
+	if (!(q->env = side_param(req, P, "env")))
+		q->env = side_param(req, P, "environment");
+	q->type = side_param(req, P, "type");
+	if ((v = side_param(req, P, "range"))) {
+		if (filters_parse_range(v, &range) < 0)
+			return errf(err, errlen, "invalid %srange '%.64s': use e.g. 15m, 1h, 7d", P, v);
+		q->from_ns = now > range ? now - range : 0;
+	}
+	if ((v = side_param(req, P, "from")) && parse_time(v, now, &q->from_ns) < 0)
+		return errf(err, errlen, "invalid %sfrom '%.64s': use a unix timestamp or RFC 3339", P, v);
+	if ((v = side_param(req, P, "to")) && parse_time(v, now, &q->to_ns) < 0)
+		return errf(err, errlen, "invalid %sto '%.64s': use a unix timestamp or RFC 3339", P, v);
+	if (q->to_ns && q->from_ns >= q->to_ns)
+		return errf(err, errlen, "%sfrom must be before %sto", P, P);
+	if ((v = side_param(req, P, "id"))) {
+		char *end;
+		long long id = strtoll(v, &end, 10);
+		if (end == v || *end || id < 1)
+			return errf(err, errlen, "invalid %sid '%.64s': want a profile id", P, v);
+		q->id = id;
+	}
+	if ((v = side_param(req, P, "limit"))) {
+		char *end;
+		long n = strtol(v, &end, 10);
+		if (end == v || *end || n < 1 || n > LIMIT_MAX)
+			return errf(err, errlen, "invalid %slimit '%.64s': want 1 to %d", P, v, LIMIT_MAX);
+		q->limit = (unsigned)n;
+	}
+	return 0;
+}
+
+/* ---- GET /api/v1/profiles ------------------------------------------------- */
+
+/* Requests of the profile's service within its time span. */
+static void put_linked_traces(struct http_request *req, struct buf *b, const struct profile_row *p)
+{
+	struct store_query q;
+	struct request_row *rows;
+	size_t n;
+	char err[256];
+	store_query_init(&q);
+	q.service = p->service;
+	q.from_ns = p->start_ns;
+	q.to_ns = p->end_ns + 1;
+	q.limit = TRACE_COUNT_MAX;
+	if (store_search(req->srv->store, &q, &req->arena, &rows, &n, err, sizeof(err)) < 0)
+		n = 0;
+	buf_printf(b, "\"traces\":{\"count\":%zu,\"more\":%s,\"examples\":[", n,
+		   n >= TRACE_COUNT_MAX ? "true" : "false");
+	for (size_t i = 0; i < n && i < TRACE_EXAMPLES; i++) {
+		buf_puts(b, i ? ",\"" : "\"");
+		buf_put_hex(b, rows[i].trace_id, 16);
+		buf_putc(b, '"');
+	}
+	buf_puts(b, "]}");
+}
+
+static void put_profile_meta(struct http_request *req, struct buf *b, const struct profile_row *p)
+{
+	buf_printf(b, "{\"id\":%lld,\"service\":", (long long)p->id);
+	buf_put_json_str(b, p->service);
+	buf_puts(b, ",\"version\":");
+	json_put_str_or_null(b, p->version);
+	buf_puts(b, ",\"env\":");
+	json_put_str_or_null(b, p->env);
+	buf_puts(b, ",\"type\":");
+	buf_put_json_str(b, p->type);
+	buf_puts(b, ",\"unit\":");
+	buf_put_json_str(b, p->unit);
+	buf_printf(b, ",\"labels\":%s", p->labels && *p->labels ? p->labels : "{}");
+	buf_printf(b,
+		   ",\"start_ns\":\"%llu\",\"end_ns\":\"%llu\",\"start_ms\":%llu,\"end_ms\":%llu,\"total\":%"
+		   "llu,",
+		   (unsigned long long)p->start_ns, (unsigned long long)p->end_ns,
+		   (unsigned long long)(p->start_ns / 1000000u), (unsigned long long)(p->end_ns / 1000000u),
+		   (unsigned long long)p->total);
+	put_linked_traces(req, b, p);
+}
+
+static int list_profiles(struct http_request *req)
+{
+	struct profile_query q;
+	struct profile_row *rows;
+	size_t n;
+	char err[256];
+	if (parse_profile_query(req, "", LIST_LIMIT, &q, err, sizeof(err)) < 0) {
+		http_error(req, 400, "bad_request", "%s", err);
+		return HTTP_DONE;
+	}
+	if (store_profiles(req->srv->store, &q, &req->arena, &rows, &n, err, sizeof(err)) < 0) {
+		http_error(req, 500, "internal", "%s", err);
+		return HTTP_DONE;
+	}
+	struct buf *b = http_json(req);
+	buf_puts(b, "{\"profiles\":[");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			buf_putc(b, ',');
+		put_profile_meta(req, b, &rows[i]);
+		buf_putc(b, '}');
+	}
+	buf_printf(b, "],\"count\":%zu}", n);
+	return HTTP_DONE;
+}
+
+/* ---- merged trees and their output ---------------------------------------- */
+
+enum format { FMT_JSON, FMT_FOLDED, FMT_SVG, FMT_SPEEDSCOPE };
+
+static int parse_format(struct http_request *req, enum format *fmt)
+{
+	static const char *const names[] = {"json", "folded", "svg", "speedscope"};
+	const char *v = http_query(req, "format");
+	*fmt = FMT_JSON;
+	if (!v || !*v)
+		return 0;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(v, names[i])) {
+			*fmt = (enum format)i;
+			return 0;
+		}
+	http_error(req, 400, "bad_request", "invalid format '%.64s': use json, folded, svg or speedscope", v);
+	return -1;
+}
+
+/* One side of a graph: what was merged into it. */
+struct side {
+	const char *prefix;
+	size_t profiles;
+	const char *type, *unit;
+};
+
+/* Merge the profiles matching the side's filters into side `s`.  -1: answered. */
+static int load_side(struct http_request *req, struct folded_tree *t, int s, struct side *sd)
+{
+	struct profile_query q;
+	struct profile_row *rows;
+	size_t n;
+	char err[256];
+	if (parse_profile_query(req, sd->prefix, MERGE_LIMIT, &q, err, sizeof(err)) < 0) {
+		http_error(req, 400, "bad_request", "%s", err);
+		return -1;
+	}
+	q.with_data = 1;
+	if (store_profiles(req->srv->store, &q, &req->arena, &rows, &n, err, sizeof(err)) < 0) {
+		http_error(req, 500, "internal", "%s", err);
+		return -1;
+	}
+	if (!n) {
+		http_error(req, 404, "not_found", "no profile matches the %sfilters",
+			   *sd->prefix ? sd->prefix : "");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!sd->unit) {
+			sd->type = rows[i].type;
+			sd->unit = rows[i].unit;
+		} else if (strcmp(sd->unit, rows[i].unit) || strcmp(sd->type, rows[i].type)) {
+			http_error(req, 400, "bad_request",
+				   "the matching profiles are of different types (%s in %s, %s in %s): give "
+				   "%stype=",
+				   sd->type, sd->unit, rows[i].type, rows[i].unit, sd->prefix);
+			return -1;
+		}
+		if (folded_parse_buffer(t, rows[i].folded, rows[i].folded_len, FOLDED_ONE_COUNT, s, err,
+					sizeof(err)) < 0) {
+			http_error(req, 500, "internal", "profile %lld: %s", (long long)rows[i].id, err);
+			return -1;
+		}
+	}
+	sd->profiles = n;
+	return 0;
+}
+
+static int emit_buf(void *ctx, const char *data, size_t len)
+{
+	return buf_append(ctx, data, len) < 0 ? -1 : 0;
+}
+
+static void put_node_json(struct buf *b, const struct folded_tree *t, uint32_t id, int two, double scale)
+{
+	const struct folded_node *nd = &t->nodes[id];
+	size_t len;
+	const char *name = id ? folded_name(t, nd->name, &len) : "";
+	struct buf copy; /* names in the tree are not NUL-terminated */
+	buf_init(&copy, BUF_NO_LIMIT);
+	buf_append(&copy, name, id ? len : 0);
+	buf_puts(b, "{\"name\":");
+	buf_put_json_str(b, copy.data ? copy.data : "");
+	buf_release(&copy);
+	buf_printf(b, ",\"value\":%llu,\"self\":%llu", (unsigned long long)nd->total[0],
+		   (unsigned long long)nd->self[0]);
+	if (two) {
+		buf_printf(
+			b,
+			",\"base\":{\"value\":%llu,\"self\":%llu},\"compare\":{\"value\":%llu,\"self\":%llu},"
+			"\"delta\":",
+			(unsigned long long)nd->total[0], (unsigned long long)nd->self[0],
+			(unsigned long long)nd->total[1], (unsigned long long)nd->self[1]);
+		buf_put_json_double(b, (double)nd->total[1] - (double)nd->total[0] * scale);
+	}
+	buf_puts(b, ",\"children\":[");
+	for (uint32_t k = 0; k < nd->n_kids; k++) {
+		if (k)
+			buf_putc(b, ',');
+		put_node_json(b, t, t->kids[nd->kids + k], two, scale);
+	}
+	buf_puts(b, "]}");
+}
+
+static void reply_json(struct http_request *req, const struct folded_tree *t, const struct side *sd, int two)
+{
+	const struct folded_node *root = &t->nodes[0];
+	double scale = two && root->total[0] ? (double)root->total[1] / (double)root->total[0] : 1.0;
+	struct buf *b = http_json(req);
+	buf_printf(b, "{\"mode\":\"%s\",\"profiles\":%zu,\"type\":", two ? "diff" : "aggregate",
+		   sd[0].profiles);
+	buf_put_json_str(b, sd[0].type);
+	buf_puts(b, ",\"unit\":");
+	buf_put_json_str(b, sd[0].unit);
+	buf_printf(b, ",\"total\":%llu", (unsigned long long)root->total[0]);
+	if (two) {
+		buf_printf(b,
+			   ",\"base\":{\"profiles\":%zu,\"total\":%llu},\"compare\":{\"profiles\":%zu,"
+			   "\"total\":%llu},"
+			   "\"scale\":",
+			   sd[0].profiles, (unsigned long long)root->total[0], sd[1].profiles,
+			   (unsigned long long)root->total[1]);
+		buf_put_json_double(b, scale);
+	}
+	buf_puts(b, ",\"root\":");
+	put_node_json(b, t, 0, two, scale);
+	buf_putc(b, '}');
+}
+
+/* speedscope's units; counts are "none". */
+static const char *speedscope_unit(const char *unit)
+{
+	static const char *const known[] = {"nanoseconds", "microseconds", "milliseconds", "seconds",
+					    "bytes"};
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(unit, known[i]))
+			return known[i];
+	return "none";
+}
+
+static void reply_tree(struct http_request *req, const struct folded_tree *t, enum format fmt,
+		       const struct side *sd, int two, const char *title)
+{
+	char err[256];
+	struct buf *out = &req->res.body;
+	int raw = http_query(req, "raw") && !strcmp(http_query(req, "raw"), "1");
+	if (fmt == FMT_JSON) {
+		reply_json(req, t, sd, two);
+		return;
+	}
+	http_reply(req, 200, "text/plain; charset=utf-8", "", 0);
+	int rc = 0;
+	if (fmt == FMT_FOLDED) {
+		rc = folded_tree_write(t, two ? FOLDED_WRITE_TWO | (raw ? 0 : FOLDED_WRITE_NORMALIZE) : 0,
+				       emit_buf, out);
+	} else if (fmt == FMT_SPEEDSCOPE) {
+		req->res.content_type = "application/json";
+		rc = flamegraph_speedscope(t, title, speedscope_unit(sd[0].unit), emit_buf, out, err,
+					   sizeof(err));
+	} else {
+		struct flame_opts o;
+		flame_opts_init(&o);
+		o.title = title;
+		o.countname = sd[0].unit;
+		o.diff_raw = raw;
+		req->res.content_type = "image/svg+xml";
+		rc = flamegraph_svg(t, &o, emit_buf, out, err, sizeof(err));
+	}
+	if (rc != 0)
+		http_error(req, 500, "internal", "cannot render the graph: %s",
+			   rc < 0 ? err : "output failed");
+}
+
+static int has_side(struct http_request *req, const char *prefix)
+{
+	static const char *const names[] = {"service", "version", "env",   "environment", "type",
+					    "from",    "to",	  "range", "id",	  "limit"};
+	char key[64];
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(key, sizeof(key), "%s%s", prefix, names[i]);
+		const char *v = http_query(req, key);
+		if (v && *v)
+			return 1;
+	}
+	return 0;
+}
+
+static int get_flamegraph(struct http_request *req)
+{
+	struct folded_tree t;
+	struct side sd[2] = {{.prefix = ""}, {.prefix = "compare."}};
+	enum format fmt;
+	char title[160], err[256];
+	int two = has_side(req, "base.") || has_side(req, "compare.");
+	if (parse_format(req, &fmt) < 0)
+		return HTTP_DONE;
+	folded_tree_init(&t, NULL);
+	if (two)
+		sd[0].prefix = "base.";
+	if (load_side(req, &t, 0, &sd[0]) < 0 || (two && load_side(req, &t, 1, &sd[1]) < 0))
+		goto out;
+	if (two && (strcmp(sd[0].type, sd[1].type) || strcmp(sd[0].unit, sd[1].unit))) {
+		http_error(req, 400, "bad_request",
+			   "base is %s in %s but compare is %s in %s: give type=", sd[0].type, sd[0].unit,
+			   sd[1].type, sd[1].unit);
+		goto out;
+	}
+	if (folded_tree_finish(&t, err, sizeof(err)) < 0) {
+		http_error(req, 500, "internal", "%s", err);
+		goto out;
+	}
+	if (two)
+		snprintf(title, sizeof(title), "Differential %s profile: %zu vs %zu profiles", sd[0].type,
+			 sd[0].profiles, sd[1].profiles);
+	else
+		snprintf(title, sizeof(title), "%s profile: %zu merged", sd[0].type, sd[0].profiles);
+	reply_tree(req, &t, fmt, sd, two, title);
+out:
+	folded_tree_release(&t);
+	return HTTP_DONE;
+}
+
+/* ---- GET /api/v1/profiles/{id} -------------------------------------------- */
+
+struct stacks_json {
+	struct buf *b;
+	const struct folded_tree *t;
+	size_t n;
+};
+
+static int put_stack(void *ctx, const uint32_t *path, size_t depth, uint32_t node)
+{
+	struct stacks_json *sj = ctx;
+	struct buf stack;
+	buf_init(&stack, BUF_NO_LIMIT);
+	for (size_t i = 0; i < depth; i++) {
+		size_t len;
+		const char *s = folded_name(sj->t, sj->t->nodes[path[i]].name, &len);
+		if (i)
+			buf_putc(&stack, ';');
+		buf_append(&stack, s, len);
+	}
+	buf_puts(sj->b, sj->n++ ? ",{\"stack\":" : "{\"stack\":");
+	buf_put_json_str(sj->b, stack.data ? stack.data : "");
+	buf_printf(sj->b, ",\"value\":%llu}", (unsigned long long)sj->t->nodes[node].self[0]);
+	buf_release(&stack);
+	return 0;
+}
+
+static int get_profile(struct http_request *req)
+{
+	const char *idv = req->url + strlen("/api/v1/profiles/");
+	struct profile_query q = {.with_data = 1, .limit = 1};
+	struct profile_row *rows;
+	struct folded_tree t;
+	enum format fmt;
+	size_t n;
+	char *end, err[256];
+	long long id = strtoll(idv, &end, 10);
+	if (end == idv || *end || id < 1) {
+		http_error(req, 404, "not_found", "no such profile: '%.64s' is not a profile id", idv);
+		return HTTP_DONE;
+	}
+	if (parse_format(req, &fmt) < 0)
+		return HTTP_DONE;
+	q.id = id;
+	if (store_profiles(req->srv->store, &q, &req->arena, &rows, &n, err, sizeof(err)) < 0) {
+		http_error(req, 500, "internal", "%s", err);
+		return HTTP_DONE;
+	}
+	if (!n) {
+		http_error(req, 404, "not_found", "profile %lld not found", id);
+		return HTTP_DONE;
+	}
+	folded_tree_init(&t, NULL);
+	if (folded_parse_buffer(&t, rows[0].folded, rows[0].folded_len, FOLDED_ONE_COUNT, 0, err,
+				sizeof(err)) < 0 ||
+	    folded_tree_finish(&t, err, sizeof(err)) < 0) {
+		http_error(req, 500, "internal", "profile %lld: %s", id, err);
+		goto out;
+	}
+	if (fmt == FMT_JSON) {
+		struct buf *b = http_json(req);
+		struct stacks_json sj = {.b = b, .t = &t};
+		put_profile_meta(req, b, &rows[0]);
+		buf_puts(b, ",\"stacks\":[");
+		folded_tree_walk(&t, put_stack, &sj);
+		buf_printf(b, "],\"count\":%zu}", sj.n);
+	} else {
+		struct side sd = {.prefix = "", .profiles = 1, .type = rows[0].type, .unit = rows[0].unit};
+		char title[160];
+		snprintf(title, sizeof(title), "%s %s profile %lld", rows[0].service, rows[0].type, id);
+		reply_tree(req, &t, fmt, &sd, 0, title);
+	}
+out:
+	folded_tree_release(&t);
+	return HTTP_DONE;
+}
 
 const struct route profile_routes[] = {
-	{0},
+	{"POST", "/api/v1/profiles", post_profile, NULL, 1},
+	{"GET", "/api/v1/profiles", list_profiles, NULL, 0},
+	{"GET", "/api/v1/profiles/flamegraph", get_flamegraph, NULL, 0},
+	{"GET", "/api/v1/profiles/*", get_profile, NULL, 0},
+	{"POST", "/ingest", post_ingest, NULL, 1},
+	{NULL, NULL, NULL, NULL, 0},
 };

@@ -1,0 +1,24 @@
+/*
+ * frame_name.h - frame names made safe for the folded format and JSON.
+ *
+ * A folded line separates frames with ';' and ends with a line break, and
+ * every name may end up in a JSON string, which must be valid UTF-8.  Names
+ * from profiles are untrusted bytes, so: ';', '\n' and '\r' inside a name
+ * become '_', and each byte that does not start a valid UTF-8 sequence
+ * becomes '?'.
+ */
+#ifndef HOTPATH_PROFILE_FRAME_NAME_H
+#define HOTPATH_PROFILE_FRAME_NAME_H
+
+#include <stddef.h>
+
+#include "core/buf.h"
+
+/* Append the name `s` (n bytes) made safe.  0, or -1 past the buffer's limit. */
+int frame_name_put(struct buf *b, const char *s, size_t n);
+
+/* Replace each invalid UTF-8 byte of `s` by '?', in place (folded text
+ * keeps its separators). */
+void frame_name_fix_utf8(char *s, size_t n);
+
+#endif
