@@ -52,7 +52,16 @@ static const char *const migrations[] = {
 	/* rollups hold exactly the requests with id <= meta 'rollup_watermark' */
 	"CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
 	"INSERT INTO meta VALUES('rollup_watermark', 0);",
-	/* 2 -> 3: analysis records and profiles */
+	/* 2 -> 3: analysis records and profiles; metric series keyed by their
+	 * resource too (environment, version, instance), so that instances of a
+	 * service no longer overwrite each other's points */
+	"CREATE TABLE metric_series_3(id INTEGER PRIMARY KEY, service INTEGER NOT NULL,"
+	"  resource TEXT NOT NULL DEFAULT '{}', name TEXT NOT NULL, unit TEXT NOT NULL,"
+	"  type INTEGER NOT NULL, attrs TEXT NOT NULL, UNIQUE(service, resource, name, attrs));"
+	"INSERT INTO metric_series_3(id, service, name, unit, type, attrs)"
+	"  SELECT id, service, name, unit, type, attrs FROM metric_series;"
+	"DROP TABLE metric_series;"
+	"ALTER TABLE metric_series_3 RENAME TO metric_series;"
 	"CREATE TABLE docs(kind TEXT NOT NULL, id TEXT NOT NULL, time_ns INTEGER NOT NULL,"
 	"  json TEXT NOT NULL, PRIMARY KEY(kind, id)) WITHOUT ROWID;"
 	"CREATE TABLE events(seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, id TEXT NOT NULL,"

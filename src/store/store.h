@@ -151,8 +151,9 @@ int store_scan_traces(struct store *s, uint64_t from_ns, uint64_t to_ns, store_t
 /*
  * Call `fn` for every stored metric point with time in [from_ns, to_ns)
  * (to 0: no bound) whose name starts with `prefix` (NULL: all), by series,
- * then time.  The point's resource holds the service name only; its
- * attributes are those of its series.  Valid only during the call.
+ * then time.  The point's resource holds the service name and the attributes
+ * that identify a producer (environment, version, instance id, host name);
+ * its attributes are those of its series.  Valid only during the call.
  */
 typedef int (*store_point_fn)(void *arg, const struct metric_point *p);
 int store_scan_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,

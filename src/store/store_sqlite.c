@@ -232,9 +232,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 		       " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[ST_DICT_INSERT] = "INSERT OR IGNORE INTO dict(kind, value) VALUES(?,?)",
 	[ST_DICT_SELECT] = "SELECT id FROM dict WHERE kind=? AND value=?",
-	[ST_SERIES_INSERT] = "INSERT OR IGNORE INTO metric_series(service, name, unit, type, attrs)"
-			     " VALUES(?,?,?,?,?)",
-	[ST_SERIES_SELECT] = "SELECT id FROM metric_series WHERE service=? AND name=? AND attrs=?",
+	[ST_SERIES_INSERT] = "INSERT OR IGNORE INTO metric_series(service, name, unit, type, attrs, resource)"
+			     " VALUES(?,?,?,?,?,?)",
+	[ST_SERIES_SELECT] =
+		"SELECT id FROM metric_series WHERE service=? AND name=? AND attrs=? AND resource=?",
 	[ST_POINT] = "INSERT OR REPLACE INTO metric_points(series, time_ns, value, count, sum, bounds,"
 		     " buckets) VALUES(?,?,?,?,?,?,?)",
 	[ST_DOC] = "INSERT OR REPLACE INTO docs(kind, id, time_ns, json) VALUES(?,?,?,?)",
@@ -336,29 +337,47 @@ static int step_done(sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* The resource attributes that tell the producers of one service apart. */
+static const char *const series_resource_keys[] = {"deployment.environment.name", "deployment.environment",
+						   "service.version", "service.instance.id", "host.name"};
+
 static int64_t series_id(struct store *s, const struct metric_point *p, struct buf *key)
 {
 	int64_t svc = dict_id(s, DICT_SERVICE, p->resource->service_name), id;
 	if (svc < 0)
 		return -1;
+	struct attr ident[sizeof(series_resource_keys) / sizeof(series_resource_keys[0])];
+	uint32_t n_ident = 0;
+	for (size_t i = 0; i < sizeof(ident) / sizeof(ident[0]); i++) {
+		const struct attr *a =
+			attr_find(p->resource->attrs, p->resource->n_attrs, series_resource_keys[i]);
+		if (a)
+			ident[n_ident++] = *a;
+	}
+	/* the series key: service id | name | attributes NUL resource identity */
 	buf_reset(key);
 	buf_printf(key, "%lld|%s|", (long long)svc, p->name);
 	size_t prefix = key->len;
-	attrs_to_json(key, p->attrs, p->n_attrs); /* the series key */
+	attrs_to_json(key, p->attrs, p->n_attrs);
+	buf_putc(key, '\0');
+	size_t res_at = key->len;
+	attrs_to_json(key, ident, n_ident);
 	if (strmap_get(&s->series, key->data, key->len, &id) == 0)
 		return id;
-	const char *attrs = key->data + prefix;
+	const char *attrs = key->data + prefix, *resource = key->data + res_at;
 	sqlite3_stmt *ins = s->st[ST_SERIES_INSERT], *sel = s->st[ST_SERIES_SELECT];
 	sqlite3_bind_int64(ins, 1, svc);
 	sqlite3_bind_text(ins, 2, p->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(ins, 3, p->unit ? p->unit : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int(ins, 4, p->type);
 	sqlite3_bind_text(ins, 5, attrs, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ins, 6, resource, -1, SQLITE_STATIC);
 	if (step_done(ins) < 0)
 		return -1;
 	sqlite3_bind_int64(sel, 1, svc);
 	sqlite3_bind_text(sel, 2, p->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(sel, 3, attrs, -1, SQLITE_STATIC);
+	sqlite3_bind_text(sel, 4, resource, -1, SQLITE_STATIC);
 	id = sqlite3_step(sel) == SQLITE_ROW ? sqlite3_column_int64(sel, 0) : -1;
 	sqlite3_reset(sel);
 	if (id > 0)
@@ -1309,7 +1328,7 @@ int store_scan_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const c
 	if (sqlite3_prepare_v2(
 		    db,
 		    "SELECT s.id, (SELECT value FROM dict WHERE id = s.service), s.name, s.unit,"
-		    " s.type, s.attrs, p.time_ns, p.value, p.count, p.sum"
+		    " s.type, s.attrs, p.time_ns, p.value, p.count, p.sum, s.resource"
 		    " FROM metric_series s JOIN metric_points p ON p.series = s.id"
 		    " WHERE substr(s.name, 1, length(?1)) = ?1 AND p.time_ns >= ?2 AND p.time_ns < ?3"
 		    " ORDER BY s.id, p.time_ns",
@@ -1329,6 +1348,9 @@ int store_scan_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const c
 			series = sqlite3_column_int64(st, 0);
 			arena_release(&a);
 			arena_init(&a);
+			res = (struct resource){0};
+			res.n_attrs = series_attrs(&a, (const char *)sqlite3_column_text(st, 10), &res.attrs);
+			resource_derive(&res);
 			res.service_name = col_text(&a, st, 1);
 			p = (struct metric_point){.resource = &res};
 			p.name = col_text(&a, st, 2);

@@ -269,13 +269,14 @@ static void test_scans_and_records(struct store *s, struct arena *a)
 
 	struct batch b;
 	batch_init(&b);
-	struct resource *r = make_resource(&b, "orders", "prod");
-	for (int i = 0; i < 3; i++) {
+	struct resource *r = make_resource(&b, "orders", "prod"),
+			*r2 = make_resource(&b, "orders", "staging");
+	for (int i = 0; i < 4; i++) {
 		struct metric_point *p = batch_add_point(&b);
-		p->resource = r;
+		p->resource = i == 3 ? r2 : r; /* the first point's series and time, in another environment */
 		p->name = i == 2 ? "process.memory.usage" : "db.client.connection.count";
 		p->type = METRIC_GAUGE;
-		p->time_ns = 1700000000000000000ull + (uint64_t)i * 1000000000ull;
+		p->time_ns = 1700000000000000000ull + (uint64_t)(i % 3) * 1000000000ull;
 		p->value = 7.5;
 		p->n_attrs = 1;
 		p->attrs = arena_zalloc(&b.arena, sizeof(struct attr));
@@ -285,8 +286,8 @@ static void test_scans_and_records(struct store *s, struct arena *a)
 	batch_release(&b);
 	memset(c, 0, sizeof(c));
 	ok(store_scan_points(s, 0, 0, "db.client.", count_point, c, err, sizeof(err)) == 0, "point scan");
-	is_int(c[0], 2, "by name prefix");
-	is_int(c[1], 2, "with service, attributes and value");
+	is_int(c[0], 3, "by name prefix, each environment its own series");
+	is_int(c[1], 3, "with service, attributes and value");
 
 	struct store_record rec = {"rec", "a", 5, "{\"v\":1}"}, *rows;
 	size_t n;
