@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyze/slowops.h"
 #include "cli/cli.h"
 #include "core/log.h"
 #include "demo/demo.h"
@@ -21,7 +22,8 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: hotpath serve [--listen ADDR] [--data DIR] [--demo] [--threads N]\n"
-		"                     [--max-body BYTES] [--max-queue BYTES] [--max-endpoints N]\n\n"
+		"                     [--max-body BYTES] [--max-queue BYTES] [--max-endpoints N]\n"
+		"                     [--config FILE]\n\n"
 		"  --listen ADDR     HOST:PORT to listen on (default 127.0.0.1:4318, the OTLP/HTTP port)\n"
 		"  --data DIR        data directory; the store is DIR/hotpath.db (default ./data)\n"
 		"  --demo            also generate demo traffic into this server (24 h of history first)\n"
@@ -30,8 +32,42 @@ static void usage(FILE *out)
 		"  --max-queue BYTES batches waiting for the disk, at most; beyond it clients get\n"
 		"                    503 with Retry-After (default 67108864)\n"
 		"  --max-endpoints N endpoints per service kept apart in latency rollups; more are\n"
-		"                    rolled up as \"other\" and counted in /metrics (default 500)\n",
+		"                    rolled up as \"other\" and counted in /metrics (default 500)\n"
+		"  --config FILE     JSON configuration: slow-operation thresholds (docs/CONFIG.md);\n"
+		"                    HOTPATH_SLOW_*_MS environment variables override it\n",
 		HTTP_DEFAULT_MAX_BODY);
+}
+
+static const char *env_get(const char *name)
+{
+	return getenv(name);
+}
+
+/* Slow-operation thresholds: defaults, then the config file, then the
+ * environment; the API's override is read from the store per query. */
+static int slow_thresholds(const char *config)
+{
+	struct slowops_config base, layer;
+	char err[512];
+	int ret = -1;
+	slowops_config_init(&base);
+	slowops_config_init_layer(&layer);
+	if (config && slowops_config_load_file(&layer, config, err, sizeof(err)) < 0)
+		goto out;
+	slowops_config_merge(&base, &layer);
+	slowops_config_release(&layer);
+	slowops_config_init_layer(&layer);
+	if (slowops_config_from_env(&layer, env_get, err, sizeof(err)) < 0)
+		goto out;
+	slowops_config_merge(&base, &layer);
+	slowops_base_set(&base);
+	ret = 0;
+out:
+	if (ret < 0)
+		log_error("hotpath serve: %s", err);
+	slowops_config_release(&layer);
+	slowops_config_release(&base);
+	return ret;
 }
 
 int cmd_serve(int argc, char **argv)
@@ -44,16 +80,18 @@ int cmd_serve(int argc, char **argv)
 		{"max-body", required_argument, NULL, 'm'},
 		{"max-endpoints", required_argument, NULL, 'e'},
 		{"max-queue", required_argument, NULL, 'q'},
+		{"config", required_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct server_options so = {.listen = "127.0.0.1:4318"};
 	struct store_options sto = {.dir = "data"};
+	const char *config = NULL;
 	int demo = 0, c;
 	char err[512];
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "l:d:t:m:e:q:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:d:t:m:e:q:c:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l': so.listen = optarg; break;
 		case 'd': sto.dir = optarg; break;
@@ -62,6 +100,7 @@ int cmd_serve(int argc, char **argv)
 		case 'm': so.max_body = (size_t)strtoull(optarg, NULL, 10); break;
 		case 'e': sto.max_endpoints = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'q': sto.queue_max_bytes = (size_t)strtoull(optarg, NULL, 10); break;
+		case 'c': config = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -71,6 +110,9 @@ int cmd_serve(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+
+	if (slow_thresholds(config) < 0)
+		return 2;
 
 	/* Request bodies and span blocks are often larger than glibc's mmap
 	 * threshold; mapping and unmapping them per request costs page faults.
@@ -97,6 +139,8 @@ int cmd_serve(int argc, char **argv)
 		store_close(store);
 		return 1;
 	}
+	if (slowops_watch_start(store, 60, err, sizeof(err)) < 0)
+		log_warn("%s", err);
 	log_info("listening on http://%s (port %u); dashboard at /dashboard/performance", so.listen,
 		 srv.port);
 
@@ -118,6 +162,7 @@ int cmd_serve(int argc, char **argv)
 	log_info("%s: shutting down: committing in-flight batches", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	if (demo)
 		demo_stop();
+	slowops_watch_stop();
 	server_stop(&srv);
 	store_close(store);
 	log_info("stopped cleanly");

@@ -1,8 +1,1345 @@
 /*
- * routes_slow.c - (being written)
+ * routes_slow.c - slow operations, slow requests and bottlenecks
+ * (docs/API.md): /api/v1/slow-operations/thresholds (GET, PUT, DELETE),
+ * /api/v1/slow-operations/stats, /api/v1/slow-requests (JSON or CSV),
+ * /api/v1/slow-requests/alerts and /api/v1/bottlenecks.
+ *
+ * Owns loading the requests an answer covers (their subtrees, each span
+ * classified while its attributes are at hand) and printing the answers.
+ * Thresholds, classification, phases and spikes are in analyze/slowops.c,
+ * the ranking in analyze/bottleneck.c.
  */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "analyze/bottleneck.h"
+#include "analyze/slowops.h"
+#include "analyze/spanql.h"
+#include "analyze/spantree.h"
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/hex.h"
+#include "core/strmap.h"
+#include "server/filters.h"
 #include "server/http.h"
+#include "server/json_out.h"
+
+#define NS_PER_MS 1000000ull
+#define NS_PER_S  1000000000ull
+/* Requests the stats and bottlenecks read: default and most (newest first). */
+#define ANALYSE_DEFAULT 10000
+#define ANALYSE_MAX	100000
+/* Spans one answer keeps at most. */
+#define MAX_SPANS 2000000
+/* Slow requests listed with their details: default and most. */
+#define DETAIL_DEFAULT 50
+#define DETAIL_MAX     500
+/* Slow requests counted in groups and the trend at most. */
+#define SLOW_SCAN_MAX 50000
+#define TREND_MAX     2000
+#define TOP_DEFAULT   20
+#define TOP_MAX	      200
+/* Resource snapshot: metric points this close to the request's start. */
+#define SNAPSHOT_NS (120ull * NS_PER_S)
+
+static void bad_request(struct http_request *req, const char *msg)
+{
+	http_error(req, 400, "bad_request", "%s", msg);
+}
+
+static int effective_or_500(struct http_request *req, struct slowops_config *c)
+{
+	char err[256];
+	if (slowops_effective(req->srv->store, c, err, sizeof(err)) < 0) {
+		http_error(req, 500, "internal", "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* An integer parameter in [lo, hi], `def` when absent. */
+static int int_param(struct http_request *req, const char *name, long lo, long hi, long def, long *out)
+{
+	const char *v = http_query(req, name);
+	char *end;
+	*out = def;
+	if (!v || !*v)
+		return 0;
+	long n = strtol(v, &end, 10);
+	if (end == v || *end || n < lo || n > hi) {
+		http_error(req, 400, "bad_request", "invalid %s '%.64s': want an integer from %ld to %ld",
+			   name, v, lo, hi);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+static void put_ms(struct buf *b, const char *key, double ns)
+{
+	buf_printf(b, ",\"%s\":", key);
+	buf_put_json_double(b, ns / 1e6);
+}
+
+static void put_links(struct buf *b, const uint8_t trace_id[16])
+{
+	char hex[33];
+	hex_encode(hex, trace_id, 16);
+	buf_printf(b,
+		   "\"link\":\"/dashboard/performance#trace=%s\",\"flamegraph\":\"/api/v1/"
+		   "flamegraph?trace_id=%s\"",
+		   hex, hex);
+}
+
+/* ---- selecting requests ----------------------------------------------------- */
+
+static void entry_key(uint8_t key[24], const uint8_t *trace_id, const uint8_t *span_id)
+{
+	memcpy(key, trace_id, 16);
+	memcpy(key + 16, span_id, 8);
+}
+
+struct match_scan {
+	const struct spanql *ql;
+	struct strmap entries;
+	uint8_t *matched;
+};
+
+static int match_span(void *arg, const struct span *sp)
+{
+	struct match_scan *sc = arg;
+	uint8_t key[24];
+	int64_t i;
+	if (!span_is_entry(sp))
+		return 0;
+	entry_key(key, sp->trace_id, sp->span_id);
+	if (strmap_get(&sc->entries, key, sizeof(key), &i) == 0 && spanql_match(sc->ql, sp))
+		sc->matched[i] = 1;
+	return 0;
+}
+
+/* Keep the rows whose entry span matches `ql` (in order).  -1: answer set. */
+static int filter_rows_q(struct http_request *req, const struct spanql *ql, struct request_row *rows,
+			 size_t *n)
+{
+	struct match_scan sc = {.ql = ql};
+	uint64_t lo = UINT64_MAX, hi = 0;
+	char err[256];
+	int ret = 0;
+	if (!ql || !*n)
+		return 0;
+	strmap_init(&sc.entries);
+	sc.matched = xcalloc(*n, 1);
+	for (size_t i = 0; i < *n; i++) {
+		uint8_t key[24];
+		entry_key(key, rows[i].trace_id, rows[i].span_id);
+		strmap_put(&sc.entries, key, sizeof(key), (int64_t)i);
+		lo = rows[i].start_ns < lo ? rows[i].start_ns : lo;
+		hi = rows[i].start_ns + 1 > hi ? rows[i].start_ns + 1 : hi;
+	}
+	if (store_scan_spans(req->srv->store, lo, hi, match_span, &sc, err, sizeof(err)) < 0) {
+		http_error(req, 500, "internal", "%s", err);
+		ret = -1;
+	} else {
+		size_t k = 0;
+		for (size_t i = 0; i < *n; i++)
+			if (sc.matched[i])
+				rows[k++] = rows[i];
+		*n = k;
+	}
+	free(sc.matched);
+	strmap_release(&sc.entries);
+	return ret;
+}
+
+/* The requests matching the filters and q=.  -1: the answer is set. */
+static int select_rows(struct http_request *req, const struct store_query *q, const struct spanql *ql,
+		       struct request_row **rows, size_t *n)
+{
+	char err[256];
+	if (store_search(req->srv->store, q, &req->arena, rows, n, err, sizeof(err)) < 0) {
+		http_error(req, 500, "internal", "%s", err);
+		return -1;
+	}
+	return filter_rows_q(req, ql, *rows, n);
+}
+
+/* ---- loading requests' span trees ---------------------------------------------- */
+
+/* A span kept from a scan: what the trees and the analyses need. */
+struct kept {
+	uint32_t trace;
+	uint8_t span_id[8], parent_span_id[8];
+	uint8_t kind, status;
+	uint64_t start_ns, end_ns;
+	const char *name, *service, *peer;
+	struct slowops_class cls;
+};
+
+/* Called for each request not nested in another selected one: `t` is its
+ * subtree (the request is the root). */
+typedef void (*request_fn)(void *arg, const struct request_row *row, size_t row_index,
+			   const struct spantree *t, const struct slowops_class *cls);
+/* Called with the full entry span of each selected request while it is read. */
+typedef void (*entry_fn)(void *arg, size_t row_index, const struct span *sp, const struct slowops_class *cls);
+
+struct loader {
+	struct http_request *req;
+	const struct slowops_config *cfg;
+	const struct request_row *rows;
+	size_t n_rows;
+	struct strmap services; /* known service names */
+	struct strmap traces;	/* trace id -> number */
+	struct strmap entries;	/* trace id + span id -> row */
+	const uint8_t **trace_ids;
+	size_t n_traces;
+	struct strmap strs; /* interned strings */
+	const char **str_list;
+	size_t n_strs, cap_strs;
+	struct kept *kept;
+	size_t n, cap;
+	int too_many;
+	entry_fn on_entry;
+	void *arg;
+	int all_entries; /* also hand on requests nested in another selected one */
+	/* results */
+	size_t requests, nested;
+};
+
+static const char *intern(struct loader *ld, const char *s)
+{
+	int64_t i;
+	if (!s)
+		return NULL;
+	size_t len = strlen(s);
+	if (strmap_get(&ld->strs, s, len, &i) == 0)
+		return ld->str_list[i];
+	ld->str_list = xgrow(ld->str_list, &ld->cap_strs, ld->n_strs + 1, sizeof(*ld->str_list));
+	ld->str_list[ld->n_strs] = arena_strndup(&ld->req->arena, s, len);
+	strmap_put(&ld->strs, s, len, (int64_t)ld->n_strs);
+	return ld->str_list[ld->n_strs++];
+}
+
+static void keep_span(struct loader *ld, const struct span *sp, int64_t trace_no)
+{
+	if (ld->n >= MAX_SPANS) {
+		ld->too_many = 1;
+		return;
+	}
+	ld->kept = xgrow(ld->kept, &ld->cap, ld->n + 1, sizeof(*ld->kept));
+	struct kept *k = &ld->kept[ld->n++];
+	k->trace = (uint32_t)trace_no;
+	memcpy(k->span_id, sp->span_id, 8);
+	memcpy(k->parent_span_id, sp->parent_span_id, 8);
+	k->kind = sp->kind;
+	k->status = sp->status;
+	k->start_ns = sp->start_ns;
+	k->end_ns = sp->end_ns > sp->start_ns ? sp->end_ns : sp->start_ns;
+	k->name = intern(ld, sp->name ? sp->name : "");
+	k->service = intern(ld, sp->resource && sp->resource->service_name ? sp->resource->service_name
+									   : "unknown");
+	k->peer = intern(ld, attr_str(sp->attrs, sp->n_attrs, "server.address"));
+	slowops_classify(ld->cfg, sp, &ld->services, &k->cls);
+	if (ld->on_entry) {
+		uint8_t key[24];
+		int64_t row;
+		entry_key(key, sp->trace_id, sp->span_id);
+		if (strmap_get(&ld->entries, key, sizeof(key), &row) == 0)
+			ld->on_entry(ld->arg, (size_t)row, sp, &k->cls);
+	}
+}
+
+static int scan_trace(void *arg, const struct span *spans, size_t n)
+{
+	struct loader *ld = arg;
+	int64_t no;
+	if (!n || strmap_get(&ld->traces, spans[0].trace_id, 16, &no) < 0)
+		return 0;
+	for (size_t i = 0; i < n && !ld->too_many; i++)
+		keep_span(ld, &spans[i], no);
+	return ld->too_many;
+}
+
+static int by_trace(const void *a, const void *b)
+{
+	const struct kept *x = a, *y = b;
+	if (x->trace != y->trace)
+		return x->trace < y->trace ? -1 : 1;
+	return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
+}
+
+static void loader_init(struct loader *ld, struct http_request *req, const struct slowops_config *cfg)
+{
+	memset(ld, 0, sizeof(*ld));
+	ld->req = req;
+	ld->cfg = cfg;
+	strmap_init(&ld->services);
+	strmap_init(&ld->traces);
+	strmap_init(&ld->entries);
+	strmap_init(&ld->strs);
+}
+
+static void loader_release(struct loader *ld)
+{
+	strmap_release(&ld->services);
+	strmap_release(&ld->traces);
+	strmap_release(&ld->entries);
+	strmap_release(&ld->strs);
+	free(ld->str_list);
+	free(ld->kept);
+	free(ld->trace_ids);
+}
+
+/* Read the spans of the selected rows' traces: trace by trace through
+ * store_get_trace() (few traces), or one scan of their time range. */
+static int loader_read(struct loader *ld, const struct store_query *q, int per_trace)
+{
+	struct http_request *req = ld->req;
+	char err[256];
+	const char **values;
+	size_t n_values, cap_ids = 0;
+	uint64_t lo = UINT64_MAX, hi = 0;
+	if (store_values(req->srv->store, DICT_SERVICE,
+			 q->from_ns > 86400 * NS_PER_S ? q->from_ns - 86400 * NS_PER_S : 0, q->to_ns,
+			 &req->arena, &values, &n_values, err, sizeof(err)) < 0)
+		goto fail;
+	for (size_t i = 0; i < n_values; i++)
+		strmap_put(&ld->services, values[i], strlen(values[i]), 1);
+	for (size_t i = 0; i < ld->n_rows; i++) {
+		const struct request_row *r = &ld->rows[i];
+		uint8_t key[24];
+		int64_t have;
+		if (strmap_get(&ld->traces, r->trace_id, 16, &have) < 0) {
+			ld->trace_ids =
+				xgrow(ld->trace_ids, &cap_ids, ld->n_traces + 1, sizeof(*ld->trace_ids));
+			ld->trace_ids[ld->n_traces] = r->trace_id;
+			strmap_put(&ld->traces, r->trace_id, 16, (int64_t)ld->n_traces++);
+		}
+		entry_key(key, r->trace_id, r->span_id);
+		strmap_put(&ld->entries, key, sizeof(key), (int64_t)i);
+		lo = r->start_ns < lo ? r->start_ns : lo;
+		hi = r->start_ns + r->duration_ns > hi ? r->start_ns + r->duration_ns : hi;
+	}
+	if (!ld->n_traces)
+		return 0;
+	if (!per_trace)
+		return store_scan_traces(req->srv->store, lo, hi + 1, scan_trace, ld, err, sizeof(err)) < 0
+			       ? -1
+			       : 0;
+	for (size_t t = 0; t < ld->n_traces && !ld->too_many; t++) {
+		struct batch b;
+		batch_init(&b);
+		long got = store_get_trace(req->srv->store, ld->trace_ids[t], &b, err, sizeof(err));
+		for (size_t i = 0; got > 0 && i < b.n_spans; i++)
+			keep_span(ld, &b.spans[i], (int64_t)t);
+		batch_release(&b);
+		if (got < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	http_error(req, 500, "internal", "%s", err);
+	return -1;
+}
+
+/* Scratch arrays for one trace. */
+struct trace_buf {
+	struct span *spans, *sub;
+	struct resource *res, *sub_res;
+	struct attr *peer, *sub_peer;
+	struct slowops_class *cls, *sub_cls;
+	size_t *stack;
+	size_t cap, cap_sub, cap_res, cap_peer, cap_cls, cap_sub_res, cap_sub_peer, cap_sub_cls, cap_stack;
+};
+
+static void trace_buf_release(struct trace_buf *tb)
+{
+	free(tb->spans);
+	free(tb->sub);
+	free(tb->res);
+	free(tb->sub_res);
+	free(tb->peer);
+	free(tb->sub_peer);
+	free(tb->cls);
+	free(tb->sub_cls);
+	free(tb->stack);
+}
+
+static void fill_span(struct span *s, struct resource *res, struct attr *peer, const struct kept *k)
+{
+	memset(s, 0, sizeof(*s));
+	memcpy(s->span_id, k->span_id, 8);
+	memcpy(s->parent_span_id, k->parent_span_id, 8);
+	s->kind = k->kind;
+	s->status = k->status;
+	s->start_ns = k->start_ns;
+	s->end_ns = k->end_ns;
+	s->name = k->name;
+	memset(res, 0, sizeof(*res));
+	res->service_name = k->service;
+	s->resource = res;
+	if (k->peer) {
+		*peer = (struct attr){.key = "server.address", .type = ATTR_STRING, .v.s = k->peer};
+		s->attrs = peer;
+		s->n_attrs = 1;
+	}
+}
+
+/* The request at span `root` of tree `t`: copy its subtree and hand it on. */
+static void emit_request(struct loader *ld, struct trace_buf *tb, const struct spantree *t, size_t root,
+			 size_t row, request_fn fn, void *arg)
+{
+	size_t n = 0, top = 0;
+	tb->stack = xgrow(tb->stack, &tb->cap_stack, t->n, sizeof(*tb->stack));
+	tb->sub = xgrow(tb->sub, &tb->cap_sub, t->n, sizeof(*tb->sub));
+	tb->sub_res = xgrow(tb->sub_res, &tb->cap_sub_res, t->n, sizeof(*tb->sub_res));
+	tb->sub_peer = xgrow(tb->sub_peer, &tb->cap_sub_peer, t->n, sizeof(*tb->sub_peer));
+	tb->sub_cls = xgrow(tb->sub_cls, &tb->cap_sub_cls, t->n, sizeof(*tb->sub_cls));
+	tb->stack[top++] = root;
+	while (top) {
+		size_t i = tb->stack[--top];
+		tb->sub[n] = t->spans[i];
+		tb->sub_res[n] = *t->spans[i].resource;
+		tb->sub[n].resource = &tb->sub_res[n];
+		if (t->spans[i].n_attrs) {
+			tb->sub_peer[n] = t->spans[i].attrs[0];
+			tb->sub[n].attrs = &tb->sub_peer[n];
+		}
+		tb->sub_cls[n] = tb->cls[i];
+		n++;
+		for (size_t k = t->kid_off[i]; k < t->kid_off[i + 1]; k++)
+			tb->stack[top++] = t->kids[k];
+	}
+	struct spantree sub;
+	spantree_build(&sub, tb->sub, n);
+	fn(arg, &ld->rows[row], row, &sub, tb->sub_cls);
+	spantree_release(&sub);
+	ld->requests++;
+}
+
+/* Build each trace's tree, settle its remote calls, and hand on every
+ * selected request that is not inside another selected one (unless
+ * all_entries). */
+static void loader_walk(struct loader *ld, request_fn fn, void *arg)
+{
+	struct trace_buf tb = {0};
+	qsort(ld->kept, ld->n, sizeof(*ld->kept), by_trace);
+	for (size_t i = 0; i < ld->n;) {
+		size_t j = i;
+		while (j < ld->n && ld->kept[j].trace == ld->kept[i].trace)
+			j++;
+		size_t n = j - i;
+		const uint8_t *trace_id = ld->trace_ids[ld->kept[i].trace];
+		tb.spans = xgrow(tb.spans, &tb.cap, n, sizeof(*tb.spans));
+		tb.res = xgrow(tb.res, &tb.cap_res, n, sizeof(*tb.res));
+		tb.peer = xgrow(tb.peer, &tb.cap_peer, n, sizeof(*tb.peer));
+		tb.cls = xgrow(tb.cls, &tb.cap_cls, n, sizeof(*tb.cls));
+		for (size_t k = 0; k < n; k++) {
+			fill_span(&tb.spans[k], &tb.res[k], &tb.peer[k], &ld->kept[i + k]);
+			tb.cls[k] = ld->kept[i + k].cls;
+		}
+		struct spantree t;
+		spantree_build(&t, tb.spans, n);
+		slowops_resolve(&t, tb.cls);
+		for (size_t k = 0; k < n; k++) {
+			uint8_t key[24];
+			int64_t row, up;
+			entry_key(key, trace_id, tb.spans[k].span_id);
+			if (strmap_get(&ld->entries, key, sizeof(key), &row) < 0)
+				continue;
+			int nested = 0;
+			for (size_t p = t.parent[k]; p != SPANTREE_NONE && !nested; p = t.parent[p]) {
+				entry_key(key, trace_id, tb.spans[p].span_id);
+				nested = strmap_get(&ld->entries, key, sizeof(key), &up) == 0;
+			}
+			if (nested)
+				ld->nested++;
+			if (!nested || ld->all_entries)
+				emit_request(ld, &tb, &t, k, (size_t)row, fn, arg);
+		}
+		spantree_release(&t);
+		i = j;
+	}
+	trace_buf_release(&tb);
+}
+
+/* Read and walk the rows' requests.  -1: the answer is set. */
+static int load_requests(struct loader *ld, const struct store_query *q, const struct request_row *rows,
+			 size_t n_rows, int per_trace, request_fn fn, void *arg)
+{
+	ld->rows = rows;
+	ld->n_rows = n_rows;
+	if (loader_read(ld, q, per_trace) < 0)
+		return -1;
+	if (ld->too_many) {
+		http_error(ld->req, 413, "too_large",
+			   "the selected requests hold more than %d spans: lower limit", MAX_SPANS);
+		return -1;
+	}
+	loader_walk(ld, fn, arg);
+	return 0;
+}
+
+/* Common filters, q= and `limit` (default `def`, at most `max`).  -1: answer set. */
+static int parse_selection(struct http_request *req, struct store_query *q, struct spanql **ql, unsigned def,
+			   unsigned max)
+{
+	char err[320];
+	if (filters_parse_prefixed(req, "", max, q, clock_now_ns(), err, sizeof(err)) < 0 ||
+	    filters_parse_q(req, ql, err, sizeof(err)) < 0) {
+		bad_request(req, err);
+		return -1;
+	}
+	const char *v = http_query(req, "limit");
+	if (!v || !*v)
+		q->limit = def;
+	return 0;
+}
+
+/* ---- thresholds ---------------------------------------------------------------- */
+
+static void reply_thresholds(struct http_request *req)
+{
+	struct slowops_config c;
+	if (effective_or_500(req, &c) == 0)
+		slowops_config_to_json(http_json(req), &c, 1);
+	slowops_config_release(&c);
+}
+
+static int get_thresholds(struct http_request *req)
+{
+	reply_thresholds(req);
+	return HTTP_DONE;
+}
+
+static int put_override(struct http_request *req, const char *json)
+{
+	char err[256];
+	struct store_record rec = {
+		.kind = SLOWOPS_DOC_KIND, .id = SLOWOPS_DOC_ID, .time_ns = clock_now_ns(), .json = json};
+	if (store_put_doc(req->srv->store, &rec, err, sizeof(err)) < 0) {
+		http_error(req, 500, "internal", "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int put_thresholds(struct http_request *req)
+{
+	struct slowops_config layer;
+	struct buf doc;
+	char err[320];
+	slowops_config_init_layer(&layer);
+	buf_init(&doc, BUF_NO_LIMIT);
+	if (req->body_too_large) {
+		http_error(req, 413, "payload_too_large", "body: too large");
+		goto out;
+	}
+	if (slowops_config_parse_json(&layer, req->body.data ? req->body.data : "", req->body.len,
+				      SLOWOPS_SRC_API, err, sizeof(err)) < 0) {
+		bad_request(req, err);
+		goto out;
+	}
+	slowops_config_to_json(&doc, &layer, 0);
+	if (put_override(req, doc.data) == 0)
+		reply_thresholds(req);
+out:
+	buf_release(&doc);
+	slowops_config_release(&layer);
+	return HTTP_DONE;
+}
+
+static int delete_thresholds(struct http_request *req)
+{
+	if (put_override(req, "{}") == 0)
+		reply_thresholds(req);
+	return HTTP_DONE;
+}
+
+/* ---- per-type statistics ------------------------------------------------------------- */
+
+struct stats_run {
+	const struct slowops_config *cfg;
+	struct slowops_stats st;
+	size_t spans;
+};
+
+static void stats_request(void *arg, const struct request_row *row, size_t idx, const struct spantree *t,
+			  const struct slowops_class *cls)
+{
+	struct stats_run *sr = arg;
+	for (size_t i = 0; i < t->n; i++)
+		slowops_stats_add(&sr->st, sr->cfg, cls[i].type, t->spans[i].end_ns - t->spans[i].start_ns);
+	sr->spans += t->n;
+}
+
+static int get_stats(struct http_request *req)
+{
+	struct store_query q;
+	struct spanql *ql = NULL;
+	struct slowops_config c;
+	struct request_row *rows;
+	size_t n_rows = 0;
+	struct loader ld;
+	struct stats_run sr = {.cfg = &c};
+	slowops_config_init(&c);
+	loader_init(&ld, req, &c);
+	slowops_stats_init(&sr.st, &c);
+	if (parse_selection(req, &q, &ql, ANALYSE_DEFAULT, ANALYSE_MAX) < 0 || effective_or_500(req, &c) < 0)
+		goto out;
+	slowops_stats_release(&sr.st);
+	slowops_stats_init(&sr.st, &c);
+	q.order = STORE_NEWEST;
+	if (select_rows(req, &q, ql, &rows, &n_rows) < 0 ||
+	    load_requests(&ld, &q, rows, n_rows, 0, stats_request, &sr) < 0)
+		goto out;
+	slowops_stats_finish(&sr.st);
+	struct buf *b = http_json(req);
+	buf_printf(b,
+		   "{\"requests\":%zu,\"nested\":%zu,\"limit\":%u,\"truncated\":%s,\"spans\":%zu,\"types\":[",
+		   ld.requests, ld.nested, q.limit, n_rows >= q.limit ? "true" : "false", sr.spans);
+	for (size_t i = 0; i < sr.st.n; i++) {
+		const struct slowops_type_stats *t = &sr.st.t[i];
+		const char *name = slowops_slot_name(&c, i);
+		uint64_t thr = 0;
+		for (int ty = 0; ty < SLOWOPS_BUILTIN + (int)c.n_rules; ty++)
+			if (slowops_type_slot(&c, ty) == i) {
+				thr = slowops_threshold_ns(&c, ty);
+				break;
+			}
+		buf_puts(b, i ? ",{\"type\":" : "{\"type\":");
+		buf_put_json_str(b, name);
+		put_ms(b, "threshold_ms", (double)thr);
+		buf_printf(b, ",\"count\":%zu,\"slow\":%llu,\"slow_pct\":", t->n,
+			   (unsigned long long)t->slow);
+		buf_put_json_double(b, t->n ? 100.0 * (double)t->slow / (double)t->n : NAN);
+		put_ms(b, "avg_ms", t->n ? (double)t->sum_ns / (double)t->n : NAN);
+		put_ms(b, "min_ms", t->n ? (double)t->dur_ns[0] : NAN);
+		put_ms(b, "max_ms", t->n ? (double)t->dur_ns[t->n - 1] : NAN);
+		put_ms(b, "p95_ms", t->n ? (double)t->p95_ns : NAN);
+		buf_putc(b, '}');
+	}
+	buf_puts(b, "]}");
+out:
+	slowops_stats_release(&sr.st);
+	loader_release(&ld);
+	slowops_config_release(&c);
+	spanql_free(ql);
+	return HTTP_DONE;
+}
+
+/* ---- slow requests --------------------------------------------------------------- */
+
+#define SLOW_SPANS_MAX 20
+
+struct detail {
+	uint64_t phases[SLOWOPS_PHASES];
+	int loaded;
+	const char *span_json; /* the entry span, marked */
+	struct buf slow_spans; /* JSON array items */
+	size_t n_slow_spans;
+};
+
+struct slow_run {
+	struct http_request *req;
+	const struct slowops_config *cfg;
+	struct detail *d;
+	size_t n_detail;
+};
+
+static void put_slow_attrs(struct buf *b, uint64_t dur, uint64_t thr)
+{
+	buf_printf(b, "\"performance.slow\":%s,\"performance.slow.threshold_ms\":",
+		   thr && dur >= thr ? "true" : "false");
+	buf_put_json_double(b, thr ? (double)thr / 1e6 : NAN);
+	buf_puts(b, ",\"performance.slow.ratio\":");
+	buf_put_json_double(b, thr ? (double)dur / (double)thr : NAN);
+}
+
+static const char *const kind_names[] = {"UNSPECIFIED", "INTERNAL", "SERVER",
+					 "CLIENT",	"PRODUCER", "CONSUMER"};
+
+static void put_span_head(struct buf *b, const struct slowops_config *c, const struct span *sp, int type)
+{
+	uint64_t dur = sp->end_ns > sp->start_ns ? sp->end_ns - sp->start_ns : 0;
+	json_put_id(b, "span_id", sp->span_id, 8);
+	buf_puts(b, ",\"name\":");
+	buf_put_json_str(b, sp->name ? sp->name : "");
+	buf_puts(b, ",\"service\":");
+	buf_put_json_str(b,
+			 sp->resource && sp->resource->service_name ? sp->resource->service_name : "unknown");
+	buf_printf(b, ",\"kind\":\"%s\",\"type\":", kind_names[sp->kind < 6 ? sp->kind : 0]);
+	json_put_str_or_null(b, slowops_type_name(c, type));
+	put_ms(b, "duration_ms", (double)dur);
+}
+
+/* The entry span with its attributes and the performance.slow marks. */
+static void slow_entry(void *arg, size_t row, const struct span *sp, const struct slowops_class *cls)
+{
+	struct slow_run *run = arg;
+	if (row >= run->n_detail)
+		return;
+	struct buf b;
+	uint64_t dur = sp->end_ns > sp->start_ns ? sp->end_ns - sp->start_ns : 0;
+	buf_init(&b, BUF_NO_LIMIT);
+	buf_putc(&b, '{');
+	put_span_head(&b, run->cfg, sp, cls->type);
+	buf_puts(&b, ",\"attributes\":");
+	size_t at = b.len;
+	attrs_to_json(&b, sp->attrs, sp->n_attrs);
+	if (b.len > at && b.data[b.len - 1] == '}') {
+		b.len--;
+		if (b.len - at > 1)
+			buf_putc(&b, ',');
+		put_slow_attrs(&b, dur, slowops_threshold_ns(run->cfg, cls->type));
+		buf_putc(&b, '}');
+	}
+	buf_putc(&b, '}');
+	run->d[row].span_json = arena_strdup(&run->req->arena, b.data);
+	buf_release(&b);
+}
+
+static void slow_request(void *arg, const struct request_row *row, size_t idx, const struct spantree *t,
+			 const struct slowops_class *cls)
+{
+	struct slow_run *run = arg;
+	if (idx >= run->n_detail)
+		return;
+	struct detail *d = &run->d[idx];
+	d->loaded = 1;
+	slowops_phases(t, cls, d->phases);
+	for (size_t i = 0; i < t->n && d->n_slow_spans < SLOW_SPANS_MAX; i++) {
+		const struct span *sp = &t->spans[i];
+		uint64_t thr = slowops_threshold_ns(run->cfg, cls[i].type), dur = sp->end_ns - sp->start_ns;
+		if (!thr || dur < thr)
+			continue;
+		buf_puts(&d->slow_spans, d->n_slow_spans++ ? ",{" : "{");
+		put_span_head(&d->slow_spans, run->cfg, sp, cls[i].type);
+		buf_puts(&d->slow_spans, ",\"attributes\":{");
+		put_slow_attrs(&d->slow_spans, dur, thr);
+		buf_puts(&d->slow_spans, "}}");
+	}
+}
+
+/* The metric points nearest a request's start, of its service. */
+struct snapshot {
+	const char *service;
+	uint64_t t_ns;
+	struct {
+		const char *name, *state; /* metric, and the connection state wanted (or NULL) */
+		uint64_t best_dt, time_ns;
+		double sum;
+		unsigned n;
+	} m[4];
+};
+
+static int snapshot_point(void *arg, const struct metric_point *p)
+{
+	struct snapshot *s = arg;
+	if (!p->resource || !p->resource->service_name || strcmp(p->resource->service_name, s->service))
+		return 0;
+	for (int i = 0; i < 4; i++) {
+		if (strcmp(p->name, s->m[i].name))
+			continue;
+		if (s->m[i].state) {
+			const char *st = attr_str(p->attrs, p->n_attrs, "db.client.connection.state");
+			if (!st || strcmp(st, s->m[i].state))
+				continue;
+		}
+		uint64_t dt = p->time_ns > s->t_ns ? p->time_ns - s->t_ns : s->t_ns - p->time_ns;
+		if (dt < s->m[i].best_dt) {
+			s->m[i].best_dt = dt;
+			s->m[i].time_ns = p->time_ns;
+			s->m[i].sum = 0;
+			s->m[i].n = 0;
+		}
+		if (dt == s->m[i].best_dt) {
+			s->m[i].sum += p->value;
+			s->m[i].n++;
+		}
+	}
+	return 0;
+}
+
+static void put_snapshot(struct http_request *req, struct buf *b, const struct request_row *r)
+{
+	static const char *const keys[] = {"cpu_utilization", "memory_bytes", "db_connections_used",
+					   "db_connections_max"};
+	struct snapshot s = {.service = r->service ? r->service : "", .t_ns = r->start_ns};
+	const char *names[] = {"process.cpu.utilization", "process.memory.usage",
+			       "db.client.connection.count", "db.client.connection.max"};
+	char err[256];
+	for (int i = 0; i < 4; i++) {
+		s.m[i].name = names[i];
+		s.m[i].state = i == 2 ? "used" : NULL;
+		s.m[i].best_dt = UINT64_MAX;
+	}
+	uint64_t lo = r->start_ns > SNAPSHOT_NS ? r->start_ns - SNAPSHOT_NS : 0;
+	int found = 0;
+	if (store_scan_points(req->srv->store, lo, r->start_ns + SNAPSHOT_NS, NULL, snapshot_point, &s, err,
+			      sizeof(err)) == 0)
+		for (int i = 0; i < 4; i++)
+			found |= s.m[i].n > 0;
+	buf_puts(b, ",\"resources\":");
+	if (!found) {
+		buf_puts(b, "null");
+		return;
+	}
+	uint64_t t = 0, best = UINT64_MAX;
+	for (int i = 0; i < 4; i++)
+		if (s.m[i].n && s.m[i].best_dt < best) {
+			best = s.m[i].best_dt;
+			t = s.m[i].time_ns;
+		}
+	buf_printf(b, "{\"time_ms\":%llu", (unsigned long long)(t / NS_PER_MS));
+	for (int i = 0; i < 4; i++) {
+		buf_printf(b, ",\"%s\":", keys[i]);
+		buf_put_json_double(b, s.m[i].n ? s.m[i].sum / s.m[i].n : NAN);
+	}
+	buf_putc(b, '}');
+}
+
+enum group_by { GROUP_NONE, GROUP_ENDPOINT, GROUP_TOOL, GROUP_SERVICE };
+
+struct group {
+	const char *key;
+	uint64_t *dur;
+	size_t n, cap;
+	uint64_t sum;
+	size_t slowest; /* row */
+};
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int by_count(const void *a, const void *b)
+{
+	const struct group *x = a, *y = b;
+	if (x->n != y->n)
+		return x->n > y->n ? -1 : 1;
+	if (!x->key || !y->key)
+		return !x->key - !y->key;
+	return strcmp(x->key, y->key);
+}
+
+static void put_groups(struct buf *b, enum group_by by, const struct request_row *rows, size_t n)
+{
+	static const char *const names[] = {NULL, "endpoint", "tool", "service"};
+	struct strmap index;
+	struct group *g = NULL;
+	size_t n_g = 0, cap = 0;
+	strmap_init(&index);
+	for (size_t i = 0; i < n; i++) {
+		const char *key = by == GROUP_ENDPOINT ? rows[i].endpoint
+				  : by == GROUP_TOOL   ? rows[i].tool
+						       : rows[i].service;
+		int64_t at;
+		const char *k = key ? key : "";
+		size_t len = key ? strlen(key) + 1 : 0; /* null and "" apart */
+		if (strmap_get(&index, k, len, &at) < 0) {
+			g = xgrow(g, &cap, n_g + 1, sizeof(*g));
+			g[n_g] = (struct group){.key = key, .slowest = i};
+			at = (int64_t)n_g++;
+			strmap_put(&index, k, len, at);
+		}
+		struct group *gr = &g[at];
+		gr->dur = xgrow(gr->dur, &gr->cap, gr->n + 1, sizeof(*gr->dur));
+		gr->dur[gr->n++] = rows[i].duration_ns;
+		gr->sum += rows[i].duration_ns;
+		if (rows[i].duration_ns > rows[gr->slowest].duration_ns)
+			gr->slowest = i;
+	}
+	qsort(g, n_g, sizeof(*g), by_count);
+	buf_printf(b, ",\"group_by\":\"%s\",\"groups\":[", names[by]);
+	for (size_t i = 0; i < n_g; i++) {
+		struct group *gr = &g[i];
+		qsort(gr->dur, gr->n, sizeof(*gr->dur), cmp_u64);
+		size_t rank = (size_t)ceil(0.95 * (double)gr->n);
+		buf_puts(b, i ? ",{\"key\":" : "{\"key\":");
+		json_put_str_or_null(b, gr->key);
+		buf_printf(b, ",\"count\":%zu", gr->n);
+		put_ms(b, "avg_ms", (double)gr->sum / (double)gr->n);
+		put_ms(b, "p95_ms", (double)gr->dur[rank - 1]);
+		put_ms(b, "max_ms", (double)gr->dur[gr->n - 1]);
+		buf_putc(b, ',');
+		json_put_id(b, "slowest_trace_id", rows[gr->slowest].trace_id, 16);
+		buf_putc(b, '}');
+		free(gr->dur);
+	}
+	buf_putc(b, ']');
+	free(g);
+	strmap_release(&index);
+}
+
+static void put_trend(struct buf *b, const struct store_query *q, uint64_t bucket_ns,
+		      const struct request_row *rows, size_t n)
+{
+	uint64_t from = q->from_ns / bucket_ns * bucket_ns;
+	size_t nb = (size_t)((q->to_ns - from + bucket_ns - 1) / bucket_ns);
+	uint64_t *counts = xcalloc(nb ? nb : 1, sizeof(*counts));
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].start_ns >= from && rows[i].start_ns < q->to_ns)
+			counts[(rows[i].start_ns - from) / bucket_ns]++;
+	buf_printf(b, ",\"trend\":{\"bucket_s\":%llu,\"times_ms\":[",
+		   (unsigned long long)(bucket_ns / NS_PER_S));
+	for (size_t i = 0; i < nb; i++)
+		buf_printf(b, "%s%llu", i ? "," : "",
+			   (unsigned long long)((from + i * bucket_ns) / NS_PER_MS));
+	buf_puts(b, "],\"counts\":[");
+	for (size_t i = 0; i < nb; i++)
+		buf_printf(b, "%s%llu", i ? "," : "", (unsigned long long)counts[i]);
+	buf_puts(b, "]}");
+	free(counts);
+}
+
+/* One CSV field: quoted when it holds a comma, quote or line break. */
+static void csv_field(struct buf *b, const char *s, int last)
+{
+	if (!s)
+		s = "";
+	if (strpbrk(s, ",\"\r\n")) {
+		buf_putc(b, '"');
+		for (const char *p = s; *p; p++) {
+			if (*p == '"')
+				buf_putc(b, '"');
+			buf_putc(b, *p);
+		}
+		buf_putc(b, '"');
+	} else {
+		buf_puts(b, s);
+	}
+	buf_puts(b, last ? "\r\n" : ",");
+}
+
+static void csv_ms(struct buf *b, double ns, int last)
+{
+	char tmp[64];
+	snprintf(tmp, sizeof(tmp), "%.3f", ns / 1e6);
+	csv_field(b, tmp, last);
+}
+
+static void put_csv(struct http_request *req, const struct slow_run *run, const struct request_row *rows,
+		    size_t n, uint64_t thr)
+{
+	static const char *const status_names[] = {"ok", "error", "timeout"};
+	http_reply(req, 200, "text/csv; charset=utf-8", "", 0);
+	struct buf *b = &req->res.body;
+	buf_puts(b, "trace_id,span_id,start,service,endpoint,tool,env,version,status,duration_ms,threshold_"
+		    "ms,ratio");
+	for (int p = 0; p < SLOWOPS_PHASES; p++)
+		buf_printf(b, ",%s_ms", slowops_phase_name(p));
+	buf_puts(b, "\r\n");
+	for (size_t i = 0; i < n; i++) {
+		const struct request_row *r = &rows[i];
+		char tid[33], sid[17], when[40], ratio[32];
+		hex_encode(tid, r->trace_id, 16);
+		hex_encode(sid, r->span_id, 8);
+		time_t secs = (time_t)(r->start_ns / NS_PER_S);
+		struct tm tm;
+		gmtime_r(&secs, &tm);
+		size_t w = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(when + w, sizeof(when) - w, ".%03lluZ",
+			 (unsigned long long)(r->start_ns / NS_PER_MS % 1000));
+		snprintf(ratio, sizeof(ratio), "%.3f", (double)r->duration_ns / (double)thr);
+		csv_field(b, tid, 0);
+		csv_field(b, sid, 0);
+		csv_field(b, when, 0);
+		csv_field(b, r->service, 0);
+		csv_field(b, r->endpoint, 0);
+		csv_field(b, r->tool, 0);
+		csv_field(b, r->env, 0);
+		csv_field(b, r->version, 0);
+		csv_field(b, status_names[r->status < 3 ? r->status : 1], 0);
+		csv_ms(b, (double)r->duration_ns, 0);
+		csv_ms(b, (double)thr, 0);
+		csv_field(b, ratio, 0);
+		for (int p = 0; p < SLOWOPS_PHASES; p++) {
+			if (run->d[i].loaded)
+				csv_ms(b, (double)run->d[i].phases[p], p == SLOWOPS_PHASES - 1);
+			else
+				csv_field(b, "", p == SLOWOPS_PHASES - 1);
+		}
+	}
+}
+
+static void put_detail(struct http_request *req, struct buf *b, const struct slow_run *run,
+		       const struct request_row *r, size_t i, uint64_t thr)
+{
+	const struct detail *d = &run->d[i];
+	json_put_request(b, r);
+	b->len--; /* reopen the object */
+	put_ms(b, "threshold_ms", (double)thr);
+	buf_puts(b, ",\"ratio\":");
+	buf_put_json_double(b, (double)r->duration_ns / (double)thr);
+	buf_puts(b, ",\"phases\":");
+	if (d->loaded) {
+		uint64_t total = 0;
+		for (int p = 0; p < SLOWOPS_PHASES; p++) {
+			buf_printf(b, "%s\"%s_ms\":", p ? "," : "{", slowops_phase_name(p));
+			buf_put_json_double(b, (double)d->phases[p] / 1e6);
+			total += d->phases[p];
+		}
+		buf_putc(b, '}');
+		put_ms(b, "phases_total_ms", (double)total);
+	} else {
+		buf_puts(b, "null");
+	}
+	buf_printf(b, ",\"span\":%s,\"slow_spans\":[%s]", d->span_json ? d->span_json : "null",
+		   d->slow_spans.data ? d->slow_spans.data : "");
+	put_snapshot(req, b, r);
+	buf_putc(b, ',');
+	put_links(b, r->trace_id);
+	buf_putc(b, '}');
+}
+
+/* min_duration (or min_duration_ms) in ms, else the http threshold. */
+static int slow_bound(struct http_request *req, const struct slowops_config *c, struct store_query *q)
+{
+	const char *v = http_query(req, "min_duration");
+	if (v && *v) {
+		char *end;
+		double ms = strtod(v, &end);
+		if (end == v || *end || !isfinite(ms) || ms < 0 || ms > 1e12) {
+			http_error(req, 400, "bad_request", "invalid min_duration '%.64s': want milliseconds",
+				   v);
+			return -1;
+		}
+		q->min_duration_ns = (uint64_t)llround(ms * 1e6);
+	} else if (!http_query(req, "min_duration_ms") && !http_query(req, "tier")) {
+		q->min_duration_ns = c->threshold_ns[SLOWOPS_HTTP];
+	}
+	return 0;
+}
+
+static int parse_group_by(struct http_request *req, enum group_by *by)
+{
+	const char *v = http_query(req, "group_by");
+	*by = GROUP_NONE;
+	if (!v || !*v)
+		return 0;
+	if (!strcmp(v, "endpoint"))
+		*by = GROUP_ENDPOINT;
+	else if (!strcmp(v, "tool"))
+		*by = GROUP_TOOL;
+	else if (!strcmp(v, "service"))
+		*by = GROUP_SERVICE;
+	else {
+		http_error(req, 400, "bad_request", "invalid group_by '%.64s': use endpoint, tool or service",
+			   v);
+		return -1;
+	}
+	return 0;
+}
+
+static int get_slow_requests(struct http_request *req)
+{
+	struct store_query q;
+	struct spanql *ql = NULL;
+	struct slowops_config c;
+	struct slowops_spike_rule rule;
+	struct request_row *rows;
+	size_t n_rows = 0;
+	struct loader ld;
+	struct slow_run run = {.req = req, .cfg = &c};
+	enum group_by by;
+	long bucket_s;
+	unsigned new_alerts = 0;
+	char err[256];
+	const char *fmt = http_query(req, "format");
+	slowops_config_init(&c);
+	loader_init(&ld, req, &c);
+	if (parse_selection(req, &q, &ql, DETAIL_DEFAULT, DETAIL_MAX) < 0 || effective_or_500(req, &c) < 0 ||
+	    slow_bound(req, &c, &q) < 0 || parse_group_by(req, &by) < 0)
+		goto out;
+	uint64_t def_bucket = (q.to_ns - q.from_ns) / 60 / NS_PER_S;
+	if (int_param(req, "bucket", 1, 86400 * 31, def_bucket < 60 ? 60 : (long)def_bucket, &bucket_s) < 0)
+		goto out;
+	if ((q.to_ns - q.from_ns) / ((uint64_t)bucket_s * NS_PER_S) >= TREND_MAX) {
+		http_error(req, 400, "bad_request", "invalid bucket '%ld': more than %d buckets in the range",
+			   bucket_s, TREND_MAX);
+		goto out;
+	}
+	if (fmt && *fmt && strcmp(fmt, "json") && strcmp(fmt, "csv")) {
+		http_error(req, 400, "bad_request", "invalid format '%.64s': use json or csv", fmt);
+		goto out;
+	}
+	slowops_spike_rule_init(&rule);
+	if (slowops_spike_check(req->srv->store, &c, &rule, clock_now_ns(), &new_alerts, err, sizeof(err)) <
+	    0) {
+		http_error(req, 500, "internal", "%s", err);
+		goto out;
+	}
+	unsigned limit = q.limit;
+	q.order = STORE_SLOWEST;
+	q.limit = SLOW_SCAN_MAX;
+	if (select_rows(req, &q, ql, &rows, &n_rows) < 0)
+		goto out;
+	run.n_detail = n_rows < limit ? n_rows : limit;
+	run.d = arena_zalloc(&req->arena, (run.n_detail ? run.n_detail : 1) * sizeof(*run.d));
+	for (size_t i = 0; i < run.n_detail; i++)
+		buf_init(&run.d[i].slow_spans, BUF_NO_LIMIT);
+	ld.on_entry = slow_entry;
+	ld.arg = &run;
+	ld.all_entries = 1; /* every listed request gets its phases */
+	if (load_requests(&ld, &q, rows, run.n_detail, 1, slow_request, &run) < 0)
+		goto out;
+	uint64_t thr = q.min_duration_ns ? q.min_duration_ns : c.threshold_ns[SLOWOPS_HTTP];
+	if (fmt && !strcmp(fmt, "csv")) {
+		put_csv(req, &run, rows, run.n_detail, thr);
+		goto out;
+	}
+	struct buf *b = http_json(req);
+	buf_puts(b, "{\"min_duration_ms\":");
+	buf_put_json_double(b, (double)q.min_duration_ns / 1e6);
+	buf_printf(b, ",\"matched\":%zu,\"truncated\":%s,\"limit\":%u,\"count\":%zu,\"thresholds\":", n_rows,
+		   n_rows >= SLOW_SCAN_MAX ? "true" : "false", limit, run.n_detail);
+	slowops_config_to_json(b, &c, 0);
+	buf_puts(b, ",\"requests\":[");
+	for (size_t i = 0; i < run.n_detail; i++) {
+		if (i)
+			buf_putc(b, ',');
+		put_detail(req, b, &run, &rows[i], i, thr);
+	}
+	buf_putc(b, ']');
+	if (by != GROUP_NONE)
+		put_groups(b, by, rows, n_rows);
+	put_trend(b, &q, (uint64_t)bucket_s * NS_PER_S, rows, n_rows);
+	buf_printf(b, ",\"new_alerts\":%u}", new_alerts);
+out:
+	for (size_t i = 0; i < run.n_detail; i++)
+		buf_release(&run.d[i].slow_spans);
+	loader_release(&ld);
+	slowops_config_release(&c);
+	spanql_free(ql);
+	return HTTP_DONE;
+}
+
+static int get_alerts(struct http_request *req)
+{
+	struct store_query q;
+	struct store_record *ev;
+	size_t n;
+	long limit;
+	char err[320];
+	if (filters_parse(req, &q, clock_now_ns(), err, sizeof(err)) < 0) {
+		bad_request(req, err);
+		return HTTP_DONE;
+	}
+	if (!http_query(req, "range") && !http_query(req, "from"))
+		q.from_ns = q.to_ns > 86400 * NS_PER_S ? q.to_ns - 86400 * NS_PER_S : 0;
+	if (int_param(req, "limit", 1, 1000, 100, &limit) < 0)
+		return HTTP_DONE;
+	if (store_events(req->srv->store, SLOWOPS_EVENT_KIND, q.service, q.from_ns, q.to_ns, (unsigned)limit,
+			 &req->arena, &ev, &n, err, sizeof(err)) < 0) {
+		http_error(req, 500, "internal", "%s", err);
+		return HTTP_DONE;
+	}
+	struct buf *b = http_json(req);
+	buf_puts(b, "{\"alerts\":[");
+	for (size_t i = 0; i < n; i++) {
+		buf_printf(b, "%s{\"kind\":\"slow_spike\",\"time_ns\":\"%llu\",\"time_ms\":%llu",
+			   i ? "," : "", (unsigned long long)ev[i].time_ns,
+			   (unsigned long long)(ev[i].time_ns / NS_PER_MS));
+		const char *j = ev[i].json;
+		if (j[0] == '{' && j[1] != '}')
+			buf_putc(b, ',');
+		buf_puts(b, j + 1);
+	}
+	buf_printf(b, "],\"count\":%zu}", n);
+	return HTTP_DONE;
+}
+
+/* ---- bottlenecks ------------------------------------------------------------------- */
+
+/* CPU utilisation per service and minute (the largest sample). */
+struct cpu_map {
+	struct strmap m;
+	struct buf key;
+};
+
+static void cpu_key(struct buf *k, const char *service, uint64_t minute)
+{
+	buf_reset(k);
+	buf_puts(k, service);
+	buf_putc(k, 0);
+	buf_append(k, &minute, sizeof(minute));
+}
+
+static int cpu_point(void *arg, const struct metric_point *p)
+{
+	struct cpu_map *cm = arg;
+	int64_t have, v = (int64_t)llround(p->value * 1e6);
+	if (!p->resource || !p->resource->service_name || strcmp(p->name, "process.cpu.utilization"))
+		return 0;
+	cpu_key(&cm->key, p->resource->service_name, p->time_ns / (60 * NS_PER_S));
+	if (strmap_get(&cm->m, cm->key.data, cm->key.len, &have) < 0 || have < v)
+		strmap_put(&cm->m, cm->key.data, cm->key.len, v);
+	return 0;
+}
+
+static double cpu_at(void *arg, const char *service, uint64_t t_ns)
+{
+	struct cpu_map *cm = arg;
+	uint64_t minute = t_ns / (60 * NS_PER_S);
+	static const int tries[] = {0, -1, 1};
+	for (size_t i = 0; i < 3; i++) {
+		int64_t v;
+		cpu_key(&cm->key, service, minute + (uint64_t)(int64_t)tries[i]);
+		if (strmap_get(&cm->m, cm->key.data, cm->key.len, &v) == 0)
+			return (double)v / 1e6;
+	}
+	return NAN;
+}
+
+static void bottleneck_request(void *arg, const struct request_row *row, size_t idx, const struct spantree *t,
+			       const struct slowops_class *cls)
+{
+	bottleneck_add(arg, t, cls, row->service, row->trace_id);
+}
+
+static void put_reason(struct buf *b, const struct bottleneck_entry *e)
+{
+	struct buf r;
+	buf_init(&r, BUF_NO_LIMIT);
+	if (e->wait)
+		buf_printf(&r, "waits for a connection pool, lock or queue in %s", e->service);
+	else if (e->kind == BOTTLENECK_CONTENTION)
+		buf_printf(&r, "on the critical path mostly while %s's CPU was at or above %.0f%%",
+			   e->service, BOTTLENECK_CPU_SATURATED * 100);
+	else if (e->call)
+		buf_printf(&r, "%s waits for %s", e->service, e->target ? e->target : "a downstream call");
+	else if (e->kind == BOTTLENECK_DEPENDENCY)
+		buf_printf(&r, "work in %s, downstream of the requests", e->service);
+	else
+		buf_printf(&r, "own time of %s", e->service);
+	buf_put_json_str(b, r.data);
+	buf_release(&r);
+}
+
+static void put_bottleneck(struct buf *b, const struct bottleneck *bn, const struct bottleneck_entry *e,
+			   size_t rank)
+{
+	buf_printf(b, "{\"rank\":%zu,\"component\":", rank);
+	struct buf comp;
+	buf_init(&comp, BUF_NO_LIMIT);
+	buf_printf(&comp, "%s: %s", e->service, e->name);
+	buf_put_json_str(b, comp.data);
+	buf_release(&comp);
+	buf_puts(b, ",\"service\":");
+	buf_put_json_str(b, e->service);
+	buf_puts(b, ",\"name\":");
+	buf_put_json_str(b, e->name);
+	buf_printf(b, ",\"kind\":\"%s\",\"target\":", bottleneck_kind_name(e->kind));
+	json_put_str_or_null(b, e->target);
+	buf_puts(b, ",\"reason\":");
+	put_reason(b, e);
+	put_ms(b, "impact_ms", e->impact_ns);
+	put_ms(b, "critical_ms_total", (double)e->critical_ns);
+	put_ms(b, "critical_ms_per_request",
+	       bn->requests ? (double)e->critical_ns / (double)bn->requests : NAN);
+	put_ms(b, "critical_ms_per_affected_request",
+	       e->requests ? (double)e->critical_ns / (double)e->requests : NAN);
+	buf_puts(b, ",\"share\":");
+	buf_put_json_double(b, bn->critical_ns ? (double)e->critical_ns / (double)bn->critical_ns : NAN);
+	buf_printf(b, ",\"requests_affected\":%llu,\"frequency\":", (unsigned long long)e->requests);
+	buf_put_json_double(b, bn->requests ? (double)e->requests / (double)bn->requests : NAN);
+	buf_printf(b, ",\"spans\":%llu", (unsigned long long)e->spans);
+	put_ms(b, "self_avg_ms", e->self_avg_ns);
+	put_ms(b, "self_p95_ms", e->self_p95_ns);
+	buf_puts(b, ",\"examples\":[");
+	for (size_t i = 0; i < e->n_examples; i++) {
+		buf_puts(b, i ? ",{" : "{");
+		json_put_id(b, "trace_id", e->examples[i].trace_id, 16);
+		put_ms(b, "critical_ms", (double)e->examples[i].critical_ns);
+		buf_putc(b, ',');
+		put_links(b, e->examples[i].trace_id);
+		buf_putc(b, '}');
+	}
+	buf_puts(b, "]}");
+}
+
+static int get_bottlenecks(struct http_request *req)
+{
+	struct store_query q;
+	struct spanql *ql = NULL;
+	struct slowops_config c;
+	struct request_row *rows;
+	size_t n_rows = 0;
+	struct loader ld;
+	struct bottleneck bn;
+	struct cpu_map cm;
+	long top;
+	char err[256];
+	slowops_config_init(&c);
+	loader_init(&ld, req, &c);
+	bottleneck_init(&bn);
+	strmap_init(&cm.m);
+	buf_init(&cm.key, BUF_NO_LIMIT);
+	if (parse_selection(req, &q, &ql, ANALYSE_DEFAULT, ANALYSE_MAX) < 0 ||
+	    int_param(req, "top", 1, TOP_MAX, TOP_DEFAULT, &top) < 0 || effective_or_500(req, &c) < 0)
+		goto out;
+	q.order = STORE_NEWEST;
+	if (select_rows(req, &q, ql, &rows, &n_rows) < 0)
+		goto out;
+	if (n_rows) {
+		uint64_t lo = UINT64_MAX, hi = 0;
+		for (size_t i = 0; i < n_rows; i++) {
+			lo = rows[i].start_ns < lo ? rows[i].start_ns : lo;
+			hi = rows[i].start_ns + rows[i].duration_ns > hi
+				     ? rows[i].start_ns + rows[i].duration_ns
+				     : hi;
+		}
+		if (store_scan_points(req->srv->store, lo > 120 * NS_PER_S ? lo - 120 * NS_PER_S : 0,
+				      hi + 120 * NS_PER_S, "process.cpu.utilization", cpu_point, &cm, err,
+				      sizeof(err)) < 0) {
+			http_error(req, 500, "internal", "%s", err);
+			goto out;
+		}
+		if (cm.m.count) {
+			bn.cpu = cpu_at;
+			bn.cpu_arg = &cm;
+		}
+	}
+	if (load_requests(&ld, &q, rows, n_rows, 0, bottleneck_request, &bn) < 0)
+		goto out;
+	bottleneck_finish(&bn);
+	struct buf *b = http_json(req);
+	buf_printf(b, "{\"requests\":%zu,\"matched\":%zu,\"nested\":%zu,\"limit\":%u,\"truncated\":%s",
+		   ld.requests, n_rows, ld.nested, q.limit, n_rows >= q.limit ? "true" : "false");
+	put_ms(b, "total_critical_ms", (double)bn.critical_ns);
+	buf_puts(b, ",\"bottlenecks\":[");
+	size_t shown = 0;
+	for (size_t i = 0; i < bn.n && shown < (size_t)top; i++) {
+		if (!bn.e[i].critical_ns)
+			break;
+		if (shown)
+			buf_putc(b, ',');
+		put_bottleneck(b, &bn, &bn.e[i], ++shown);
+	}
+	buf_puts(b, "]}");
+out:
+	buf_release(&cm.key);
+	strmap_release(&cm.m);
+	bottleneck_release(&bn);
+	loader_release(&ld);
+	slowops_config_release(&c);
+	spanql_free(ql);
+	return HTTP_DONE;
+}
 
 const struct route slow_routes[] = {
-	{0},
+	{"GET", "/api/v1/slow-operations/thresholds", get_thresholds, NULL, 0},
+	{"PUT", "/api/v1/slow-operations/thresholds", put_thresholds, NULL, 1},
+	{"DELETE", "/api/v1/slow-operations/thresholds", delete_thresholds, NULL, 0},
+	{"GET", "/api/v1/slow-operations/stats", get_stats, NULL, 0},
+	{"GET", "/api/v1/slow-requests/alerts", get_alerts, NULL, 0},
+	{"GET", "/api/v1/slow-requests", get_slow_requests, NULL, 0},
+	{"GET", "/api/v1/bottlenecks", get_bottlenecks, NULL, 0},
+	{NULL, NULL, NULL, NULL, 0},
 };

@@ -1,0 +1,938 @@
+/*
+ * slowops.c - thresholds, classification, phases, per-type statistics and
+ * spike detection of slow operations (see slowops.h, docs/CONFIG.md).
+ */
+#include "analyze/slowops.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "analyze/critpath.h"
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "ingest/json_doc.h"
+
+#define NS_PER_MS 1000000ull
+#define MAX_TEXT  256 /* bytes of a type name, glob or attribute */
+/* Slow requests one spike check reads at most. */
+#define SPIKE_MAX_ROWS	200000
+#define CONFIG_FILE_MAX (1u << 20)
+
+static const char *const type_names[SLOWOPS_BUILTIN] = {"http", "database", "cache", "external"};
+static const char *const type_keys[SLOWOPS_BUILTIN] = {"http_ms", "database_ms", "cache_ms", "external_ms"};
+static const char *const env_names[SLOWOPS_BUILTIN] = {"HOTPATH_SLOW_HTTP_MS", "HOTPATH_SLOW_DB_MS",
+						       "HOTPATH_SLOW_CACHE_MS", "HOTPATH_SLOW_EXTERNAL_MS"};
+static const double default_ms[SLOWOPS_BUILTIN] = {1000, 500, 100, 2000};
+static const char *const source_names[] = {"unset", "default", "file", "env", "api"};
+
+/* ---- configs ----------------------------------------------------------------- */
+
+void slowops_config_init_layer(struct slowops_config *c)
+{
+	memset(c, 0, sizeof(*c));
+}
+
+void slowops_config_init(struct slowops_config *c)
+{
+	slowops_config_init_layer(c);
+	for (int i = 0; i < SLOWOPS_BUILTIN; i++) {
+		c->threshold_ns[i] = (uint64_t)(default_ms[i] * NS_PER_MS);
+		c->source[i] = SLOWOPS_SRC_DEFAULT;
+	}
+	c->rules_source = SLOWOPS_SRC_DEFAULT;
+}
+
+static void rules_free(struct slowops_rule *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(r[i].type);
+		free(r[i].name_glob);
+		free(r[i].attr_key);
+		free(r[i].attr_value);
+	}
+	free(r);
+}
+
+void slowops_config_release(struct slowops_config *c)
+{
+	rules_free(c->rules, c->n_rules);
+	c->rules = NULL;
+	c->n_rules = 0;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+static void rules_copy(struct slowops_config *dst, const struct slowops_config *src)
+{
+	rules_free(dst->rules, dst->n_rules);
+	dst->rules = src->n_rules ? xcalloc(src->n_rules, sizeof(*dst->rules)) : NULL;
+	dst->n_rules = src->n_rules;
+	for (size_t i = 0; i < src->n_rules; i++) {
+		const struct slowops_rule *r = &src->rules[i];
+		dst->rules[i] = (struct slowops_rule){.type = xstrdup(r->type),
+						      .name_glob = dup_or_null(r->name_glob),
+						      .attr_key = dup_or_null(r->attr_key),
+						      .attr_value = dup_or_null(r->attr_value),
+						      .threshold_ns = r->threshold_ns};
+	}
+	dst->rules_source = src->rules_source;
+}
+
+void slowops_config_copy(struct slowops_config *dst, const struct slowops_config *src)
+{
+	memcpy(dst->threshold_ns, src->threshold_ns, sizeof(dst->threshold_ns));
+	memcpy(dst->source, src->source, sizeof(dst->source));
+	rules_copy(dst, src);
+}
+
+void slowops_config_merge(struct slowops_config *dst, const struct slowops_config *layer)
+{
+	for (int i = 0; i < SLOWOPS_BUILTIN; i++)
+		if (layer->source[i] != SLOWOPS_SRC_UNSET) {
+			dst->threshold_ns[i] = layer->threshold_ns[i];
+			dst->source[i] = layer->source[i];
+		}
+	if (layer->rules_source != SLOWOPS_SRC_UNSET)
+		rules_copy(dst, layer);
+}
+
+/* ---- parsing ------------------------------------------------------------------ */
+
+static int parse_ms(const char *s, uint64_t *ns)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (end == s || *end || errno || !isfinite(v) || v <= 0 || v > SLOWOPS_MAX_THRESHOLD_MS)
+		return -1;
+	*ns = (uint64_t)llround(v * NS_PER_MS);
+	return *ns ? 0 : -1;
+}
+
+static int json_ms(const struct json *v, uint64_t *ns)
+{
+	return v->type == JSON_NUMBER ? parse_ms(v->s, ns) : -1;
+}
+
+#define MS_RULE "want a number of milliseconds greater than 0 and at most 86400000"
+
+static int valid_type_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (!n || n > 64)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", s[i]))
+			return 0;
+	for (int i = 0; i < SLOWOPS_BUILTIN; i++)
+		if (!strcmp(s, type_names[i]))
+			return 0;
+	return 1;
+}
+
+static int text_member(const struct json *m, const char *field, char **out, char *err, size_t errlen)
+{
+	if (m->type != JSON_STRING || !m->len || m->len > MAX_TEXT || strlen(m->s) != m->len)
+		return errf(err, errlen, "%s: want a non-empty string of at most %d bytes", field, MAX_TEXT);
+	free(*out);
+	*out = xstrdup(m->s);
+	return 0;
+}
+
+static int parse_rule(struct slowops_rule *r, const struct json *o, size_t idx, char *err, size_t errlen)
+{
+	char field[96];
+	char *attr = NULL;
+	int ret = -1, has_ms = 0;
+	if (o->type != JSON_OBJECT)
+		return errf(err, errlen, "custom[%zu]: want an object", idx);
+	for (const struct json *m = o->child; m; m = m->next) {
+		snprintf(field, sizeof(field), "custom[%zu].%.*s", idx,
+			 (int)(m->key_len < 32 ? m->key_len : 32), m->key);
+		if (json_key_is(m, "type")) {
+			if (text_member(m, field, &r->type, err, errlen) < 0)
+				goto out;
+			if (!valid_type_name(r->type)) {
+				errf(err, errlen,
+				     "%s: want 1-64 letters, digits, '_', '.' or '-', not a built-in type "
+				     "(http, "
+				     "database, cache, external)",
+				     field);
+				goto out;
+			}
+		} else if (json_key_is(m, "span_name")) {
+			if (text_member(m, field, &r->name_glob, err, errlen) < 0)
+				goto out;
+		} else if (json_key_is(m, "attribute")) {
+			if (text_member(m, field, &attr, err, errlen) < 0)
+				goto out;
+			char *eq = strchr(attr, '=');
+			if (!eq || eq == attr) {
+				errf(err, errlen, "%s: want \"key=value\"", field);
+				goto out;
+			}
+			*eq = 0;
+			r->attr_key = xstrdup(attr);
+			r->attr_value = xstrdup(eq + 1);
+		} else if (json_key_is(m, "threshold_ms")) {
+			if (json_ms(m, &r->threshold_ns) < 0) {
+				errf(err, errlen, "%s: " MS_RULE, field);
+				goto out;
+			}
+			has_ms = 1;
+		} else {
+			errf(err, errlen, "%s: unknown field (use type, span_name, attribute, threshold_ms)",
+			     field);
+			goto out;
+		}
+	}
+	if (!r->type)
+		errf(err, errlen, "custom[%zu].type: missing", idx);
+	else if (!has_ms)
+		errf(err, errlen, "custom[%zu].threshold_ms: missing", idx);
+	else if (!r->name_glob && !r->attr_key)
+		errf(err, errlen, "custom[%zu].span_name: give span_name, attribute or both", idx);
+	else
+		ret = 0;
+out:
+	free(attr);
+	return ret;
+}
+
+static int parse_object(struct slowops_config *layer, const struct json *root, enum slowops_source src,
+			char *err, size_t errlen)
+{
+	if (!root || root->type != JSON_OBJECT)
+		return errf(err, errlen, "thresholds: want a JSON object");
+	for (const struct json *m = root->child; m; m = m->next) {
+		int i;
+		for (i = 0; i < SLOWOPS_BUILTIN; i++)
+			if (json_key_is(m, type_keys[i]))
+				break;
+		if (i < SLOWOPS_BUILTIN) {
+			if (json_ms(m, &layer->threshold_ns[i]) < 0)
+				return errf(err, errlen, "%s: " MS_RULE, type_keys[i]);
+			layer->source[i] = (uint8_t)src;
+			continue;
+		}
+		if (!json_key_is(m, "custom"))
+			return errf(err, errlen,
+				    "%.*s: unknown field (use http_ms, database_ms, cache_ms, external_ms, "
+				    "custom)",
+				    (int)(m->key_len < 64 ? m->key_len : 64), m->key);
+		if (m->type != JSON_ARRAY)
+			return errf(err, errlen, "custom: want an array of rules");
+		if (m->len > SLOWOPS_MAX_RULES)
+			return errf(err, errlen, "custom: at most %d rules", SLOWOPS_MAX_RULES);
+		rules_free(layer->rules, layer->n_rules);
+		layer->rules = m->len ? xcalloc(m->len, sizeof(*layer->rules)) : NULL;
+		layer->n_rules = 0;
+		layer->rules_source = (uint8_t)src;
+		for (const struct json *r = m->child; r; r = r->next) {
+			/* counted first, so a half-parsed rule is released too */
+			struct slowops_rule *rule = &layer->rules[layer->n_rules++];
+			if (parse_rule(rule, r, layer->n_rules - 1, err, errlen) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+int slowops_config_parse_json(struct slowops_config *layer, const char *text, size_t len,
+			      enum slowops_source src, char *err, size_t errlen)
+{
+	struct json_doc d;
+	char msg[256];
+	int ret;
+	if (json_doc_parse(&d, text, len, 0, msg, sizeof(msg)) < 0)
+		ret = errf(err, errlen, "body: invalid JSON: %s", msg);
+	else
+		ret = parse_object(layer, d.root, src, err, errlen);
+	json_doc_release(&d);
+	return ret;
+}
+
+int slowops_config_load_file(struct slowops_config *layer, const char *path, char *err, size_t errlen)
+{
+	struct buf text;
+	struct json_doc d = {0};
+	char msg[256], chunk[8192];
+	size_t got;
+	int ret = -1;
+	buf_init(&text, CONFIG_FILE_MAX);
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return errf(err, errlen, "%s: %s", path, strerror(errno));
+	while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (buf_append(&text, chunk, got) < 0) {
+			errf(err, errlen, "%s: larger than %u bytes", path, CONFIG_FILE_MAX);
+			goto out;
+		}
+	if (ferror(f)) {
+		errf(err, errlen, "%s: read error", path);
+		goto out;
+	}
+	if (json_doc_parse(&d, text.data, text.len, 0, msg, sizeof(msg)) < 0) {
+		errf(err, errlen, "%s: invalid JSON: %s", path, msg);
+		goto out;
+	}
+	if (!d.root || d.root->type != JSON_OBJECT) {
+		errf(err, errlen, "%s: want a JSON object", path);
+		goto out;
+	}
+	for (const struct json *m = d.root->child; m; m = m->next) {
+		if (!json_key_is(m, "slow_operations")) {
+			errf(err, errlen, "%s: %.*s: unknown section (use slow_operations)", path,
+			     (int)(m->key_len < 64 ? m->key_len : 64), m->key);
+			goto out;
+		}
+		if (parse_object(layer, m, SLOWOPS_SRC_FILE, msg, sizeof(msg)) < 0) {
+			errf(err, errlen, "%s: slow_operations.%s", path, msg);
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	json_doc_release(&d);
+	fclose(f);
+	buf_release(&text);
+	return ret;
+}
+
+int slowops_config_from_env(struct slowops_config *layer, slowops_getenv_fn get, char *err, size_t errlen)
+{
+	for (int i = 0; i < SLOWOPS_BUILTIN; i++) {
+		const char *v = get(env_names[i]);
+		if (!v || !*v)
+			continue;
+		if (parse_ms(v, &layer->threshold_ns[i]) < 0)
+			return errf(err, errlen, "%s '%.64s': " MS_RULE, env_names[i], v);
+		layer->source[i] = SLOWOPS_SRC_ENV;
+	}
+	return 0;
+}
+
+static void put_ms(struct buf *b, uint64_t ns)
+{
+	buf_put_json_double(b, (double)ns / NS_PER_MS);
+}
+
+void slowops_config_to_json(struct buf *b, const struct slowops_config *c, int with_sources)
+{
+	buf_putc(b, '{');
+	int first = 1;
+	for (int i = 0; i < SLOWOPS_BUILTIN; i++) {
+		if (c->source[i] == SLOWOPS_SRC_UNSET)
+			continue;
+		buf_printf(b, "%s\"%s\":", first ? "" : ",", type_keys[i]);
+		put_ms(b, c->threshold_ns[i]);
+		first = 0;
+	}
+	if (c->rules_source != SLOWOPS_SRC_UNSET) {
+		buf_puts(b, first ? "\"custom\":[" : ",\"custom\":[");
+		first = 0;
+		for (size_t i = 0; i < c->n_rules; i++) {
+			const struct slowops_rule *r = &c->rules[i];
+			buf_puts(b, i ? ",{\"type\":" : "{\"type\":");
+			buf_put_json_str(b, r->type);
+			if (r->name_glob) {
+				buf_puts(b, ",\"span_name\":");
+				buf_put_json_str(b, r->name_glob);
+			}
+			if (r->attr_key) {
+				struct buf kv;
+				buf_init(&kv, BUF_NO_LIMIT);
+				buf_printf(&kv, "%s=%s", r->attr_key, r->attr_value);
+				buf_puts(b, ",\"attribute\":");
+				buf_put_json_str(b, kv.data);
+				buf_release(&kv);
+			}
+			buf_puts(b, ",\"threshold_ms\":");
+			put_ms(b, r->threshold_ns);
+			buf_putc(b, '}');
+		}
+		buf_putc(b, ']');
+	}
+	if (with_sources) {
+		buf_puts(b, first ? "\"sources\":{" : ",\"sources\":{");
+		for (int i = 0; i < SLOWOPS_BUILTIN; i++)
+			buf_printf(b, "%s\"%s\":\"%s\"", i ? "," : "", type_keys[i],
+				   source_names[c->source[i]]);
+		buf_printf(b, ",\"custom\":\"%s\"}", source_names[c->rules_source]);
+	}
+	buf_putc(b, '}');
+}
+
+/* ---- types ---------------------------------------------------------------------- */
+
+const char *slowops_type_name(const struct slowops_config *c, int type)
+{
+	if (type >= 0 && type < SLOWOPS_BUILTIN)
+		return type_names[type];
+	if (type >= SLOWOPS_BUILTIN && (size_t)(type - SLOWOPS_BUILTIN) < c->n_rules)
+		return c->rules[type - SLOWOPS_BUILTIN].type;
+	return NULL;
+}
+
+uint64_t slowops_threshold_ns(const struct slowops_config *c, int type)
+{
+	if (type >= 0 && type < SLOWOPS_BUILTIN)
+		return c->threshold_ns[type];
+	if (type >= SLOWOPS_BUILTIN && (size_t)(type - SLOWOPS_BUILTIN) < c->n_rules)
+		return c->rules[type - SLOWOPS_BUILTIN].threshold_ns;
+	return 0;
+}
+
+/* Index among the distinct custom type names of the first rule named like rule i. */
+static size_t custom_slot(const struct slowops_config *c, size_t rule)
+{
+	size_t slot = 0;
+	for (size_t i = 0; i < rule; i++) {
+		size_t j;
+		for (j = 0; j < i; j++)
+			if (!strcmp(c->rules[j].type, c->rules[i].type))
+				break;
+		if (j < i)
+			continue; /* a repeated name: no slot of its own */
+		if (!strcmp(c->rules[i].type, c->rules[rule].type))
+			return slot;
+		slot++;
+	}
+	return slot;
+}
+
+size_t slowops_type_slots(const struct slowops_config *c)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < c->n_rules; i++)
+		if (custom_slot(c, i) == n)
+			n++;
+	return SLOWOPS_BUILTIN + n;
+}
+
+size_t slowops_type_slot(const struct slowops_config *c, int type)
+{
+	if (type < SLOWOPS_BUILTIN)
+		return (size_t)type;
+	return SLOWOPS_BUILTIN + custom_slot(c, (size_t)(type - SLOWOPS_BUILTIN));
+}
+
+const char *slowops_slot_name(const struct slowops_config *c, size_t slot)
+{
+	if (slot < SLOWOPS_BUILTIN)
+		return type_names[slot];
+	for (size_t i = 0; i < c->n_rules; i++)
+		if (SLOWOPS_BUILTIN + custom_slot(c, i) == slot)
+			return c->rules[i].type;
+	return NULL;
+}
+
+/* ---- the thresholds in effect --------------------------------------------------- */
+
+static pthread_mutex_t base_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct slowops_config base;
+static int base_ready;
+
+void slowops_base_set(const struct slowops_config *c)
+{
+	pthread_mutex_lock(&base_lock);
+	if (!base_ready)
+		slowops_config_init(&base);
+	slowops_config_copy(&base, c);
+	base_ready = 1;
+	pthread_mutex_unlock(&base_lock);
+}
+
+int slowops_effective(struct store *s, struct slowops_config *out, char *err, size_t errlen)
+{
+	struct arena a;
+	struct store_record *docs;
+	size_t n;
+	char msg[256];
+	slowops_config_init(out);
+	pthread_mutex_lock(&base_lock);
+	if (base_ready)
+		slowops_config_copy(out, &base);
+	pthread_mutex_unlock(&base_lock);
+	arena_init(&a);
+	int ret = store_docs(s, SLOWOPS_DOC_KIND, SLOWOPS_DOC_ID, &a, &docs, &n, err, errlen);
+	if (ret == 0 && n) {
+		struct slowops_config layer;
+		slowops_config_init_layer(&layer);
+		if (slowops_config_parse_json(&layer, docs[0].json, strlen(docs[0].json), SLOWOPS_SRC_API,
+					      msg, sizeof(msg)) < 0)
+			log_warn("stored slow-operation thresholds ignored: %s", msg);
+		else
+			slowops_config_merge(out, &layer);
+		slowops_config_release(&layer);
+	}
+	arena_release(&a);
+	return ret;
+}
+
+/* ---- classification --------------------------------------------------------------- */
+
+/* The attribute's value as text, in `tmp` for numbers. */
+static const char *attr_text(const struct attr *a, char *tmp, size_t len)
+{
+	switch (a->type) {
+	case ATTR_STRING:
+	case ATTR_JSON: return a->v.s ? a->v.s : "";
+	case ATTR_BOOL: return a->v.i ? "true" : "false";
+	case ATTR_INT: snprintf(tmp, len, "%lld", (long long)a->v.i); return tmp;
+	default: snprintf(tmp, len, "%.17g", a->v.d); return tmp;
+	}
+}
+
+static int rule_matches(const struct slowops_rule *r, const struct span *sp)
+{
+	if (r->name_glob && fnmatch(r->name_glob, sp->name ? sp->name : "", 0) != 0)
+		return 0;
+	if (r->attr_key) {
+		char tmp[64];
+		const struct attr *a = attr_find(sp->attrs, sp->n_attrs, r->attr_key);
+		if (!a || strcmp(attr_text(a, tmp, sizeof(tmp)), r->attr_value))
+			return 0;
+	}
+	return 1;
+}
+
+static int has(const struct span *sp, const char *key)
+{
+	return attr_find(sp->attrs, sp->n_attrs, key) != NULL;
+}
+
+static int is_cache_system(const char *sys)
+{
+	static const char *const caches[] = {"redis", "memcached", "valkey", "hazelcast", "coherence"};
+	for (size_t i = 0; i < sizeof(caches) / sizeof(caches[0]); i++)
+		if (!strcasecmp(sys, caches[i]))
+			return 1;
+	return 0;
+}
+
+static int name_has(const char *name, const char *const *words)
+{
+	for (; *words; words++)
+		if (strcasestr(name, *words))
+			return 1;
+	return 0;
+}
+
+/* The phase a span's name or attributes give it on their own. */
+static uint8_t own_phase(const struct span *sp, int is_db)
+{
+	static const char *const auth[] = {"auth", "login", "token_verify", NULL};
+	static const char *const rate[] = {"rate_limit", "ratelimit", "rate-limit", "throttl", NULL};
+	static const char *const plugin[] = {"plugin", "middleware", NULL};
+	static const char *const tool[] = {"tool_execution", "execute_tool", "tool_call", NULL};
+	static const char *const ser[] = {"serializ", "marshal", "encode", NULL};
+	const char *name = sp->name ? sp->name : "";
+	const char *op = attr_str(sp->attrs, sp->n_attrs, "gen_ai.operation.name");
+	if (is_db)
+		return SLOWOPS_PHASE_DB;
+	if (op && !strcmp(op, "execute_tool"))
+		return SLOWOPS_PHASE_TOOL;
+	if ((op && (!strcmp(op, "chat") || !strcmp(op, "text_completion") ||
+		    !strcmp(op, "generate_content") || !strcmp(op, "embeddings"))) ||
+	    (sp->kind == SPAN_KIND_CLIENT && has(sp, "gen_ai.request.model")))
+		return SLOWOPS_PHASE_LLM;
+	if (name_has(name, tool))
+		return SLOWOPS_PHASE_TOOL;
+	if (name_has(name, auth))
+		return SLOWOPS_PHASE_AUTH;
+	if (name_has(name, rate))
+		return SLOWOPS_PHASE_RATE_LIMIT;
+	if (name_has(name, plugin))
+		return SLOWOPS_PHASE_PLUGINS;
+	if (name_has(name, ser))
+		return SLOWOPS_PHASE_SERIALIZATION;
+	return SLOWOPS_PHASE_INHERIT;
+}
+
+static int is_wait(const struct span *sp)
+{
+	static const char *const waits[] = {"pool.acquire", "acquire", "lock", "wait", "queue", NULL};
+	return has(sp, "db.client.connection.wait_time_ms") || has(sp, "messaging.kafka.consumer.lag") ||
+	       name_has(sp->name ? sp->name : "", waits);
+}
+
+/* The peer of a CLIENT call: server.address, else the host of url.full. */
+static int peer_known(const struct span *sp, const struct strmap *services)
+{
+	int64_t v;
+	const char *peer = attr_str(sp->attrs, sp->n_attrs, "server.address");
+	if (!peer)
+		peer = attr_str(sp->attrs, sp->n_attrs, "net.peer.name");
+	if (!services)
+		return 0;
+	if (peer)
+		return strmap_get(services, peer, strlen(peer), &v) == 0;
+	const char *url = attr_str(sp->attrs, sp->n_attrs, "url.full");
+	const char *host = url ? strstr(url, "://") : NULL;
+	if (!host)
+		return 0;
+	host += 3;
+	return strmap_get(services, host, strcspn(host, ":/?#"), &v) == 0;
+}
+
+void slowops_classify(const struct slowops_config *c, const struct span *sp, const struct strmap *services,
+		      struct slowops_class *out)
+{
+	const char *sys = attr_str(sp->attrs, sp->n_attrs, "db.system.name");
+	if (!sys)
+		sys = attr_str(sp->attrs, sp->n_attrs, "db.system");
+	out->type = SLOWOPS_NONE;
+	out->flags = is_wait(sp) ? SLOWOPS_WAIT : 0;
+	out->phase = own_phase(sp, sys != NULL);
+	for (size_t i = 0; i < c->n_rules; i++)
+		if (rule_matches(&c->rules[i], sp)) {
+			out->type = (int16_t)(SLOWOPS_BUILTIN + i);
+			return;
+		}
+	if (sys) {
+		out->type = is_cache_system(sys) ? SLOWOPS_CACHE : SLOWOPS_DATABASE;
+		return;
+	}
+	int http = has(sp, "http.request.method") || has(sp, "http.method") || has(sp, "rpc.system");
+	if (sp->kind == SPAN_KIND_CLIENT && !has(sp, "messaging.system") &&
+	    (http || has(sp, "server.address") || has(sp, "url.full") || has(sp, "gen_ai.system") ||
+	     has(sp, "gen_ai.provider.name"))) {
+		out->flags |= SLOWOPS_REMOTE;
+		if (peer_known(sp, services))
+			out->flags |= SLOWOPS_KNOWN_PEER;
+		out->type = SLOWOPS_EXTERNAL; /* until slowops_resolve() finds who answered */
+		return;
+	}
+	if (sp->kind == SPAN_KIND_SERVER && (http || has(sp, "http.route")))
+		out->type = SLOWOPS_HTTP;
+}
+
+void slowops_resolve(const struct spantree *t, struct slowops_class *cls)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		if (!(cls[i].flags & SLOWOPS_REMOTE) || cls[i].type != SLOWOPS_EXTERNAL)
+			continue;
+		int answered = (cls[i].flags & SLOWOPS_KNOWN_PEER) != 0;
+		for (size_t k = t->kid_off[i]; k < t->kid_off[i + 1] && !answered; k++) {
+			uint8_t kind = t->spans[t->kids[k]].kind;
+			answered = kind == SPAN_KIND_SERVER || kind == SPAN_KIND_CONSUMER;
+		}
+		if (answered)
+			cls[i].type = SLOWOPS_HTTP;
+		else if (cls[i].phase == SLOWOPS_PHASE_INHERIT)
+			cls[i].phase = SLOWOPS_PHASE_EXTERNAL;
+	}
+}
+
+/* ---- phases ------------------------------------------------------------------ */
+
+static const char *const phase_names[SLOWOPS_PHASES] = {
+	"auth", "rate_limit", "plugins", "tool_execution", "db", "llm", "serialization", "external", "other",
+};
+
+const char *slowops_phase_name(int phase)
+{
+	return phase >= 0 && phase < SLOWOPS_PHASES ? phase_names[phase] : NULL;
+}
+
+void slowops_effective_phases(const struct spantree *t, const struct slowops_class *cls, uint8_t *out)
+{
+	size_t *queue = xmalloc((t->n ? t->n : 1) * sizeof(*queue));
+	size_t head = 0, tail = 0;
+	for (size_t r = 0; r < t->n_roots; r++)
+		queue[tail++] = t->roots[r];
+	while (head < tail) { /* parents before their children */
+		size_t i = queue[head++];
+		if (cls[i].phase != SLOWOPS_PHASE_INHERIT)
+			out[i] = cls[i].phase;
+		else if (t->parent[i] == SPANTREE_NONE)
+			out[i] = SLOWOPS_PHASE_OTHER;
+		else
+			out[i] = out[t->parent[i]];
+		for (size_t k = t->kid_off[i]; k < t->kid_off[i + 1]; k++)
+			queue[tail++] = t->kids[k];
+	}
+	free(queue);
+}
+
+void slowops_phases(const struct spantree *t, const struct slowops_class *cls,
+		    uint64_t out_ns[SLOWOPS_PHASES])
+{
+	struct critpath_step *steps;
+	size_t n;
+	uint8_t *eff = xmalloc(t->n ? t->n : 1);
+	memset(out_ns, 0, SLOWOPS_PHASES * sizeof(*out_ns));
+	slowops_effective_phases(t, cls, eff);
+	critpath_compute(t, &steps, &n);
+	for (size_t i = 0; i < n; i++)
+		out_ns[eff[steps[i].span]] += steps[i].contribution_ns;
+	free(steps);
+	free(eff);
+}
+
+/* ---- statistics --------------------------------------------------------------- */
+
+void slowops_stats_init(struct slowops_stats *st, const struct slowops_config *c)
+{
+	st->n = slowops_type_slots(c);
+	st->t = xcalloc(st->n, sizeof(*st->t));
+}
+
+void slowops_stats_release(struct slowops_stats *st)
+{
+	for (size_t i = 0; i < st->n; i++)
+		free(st->t[i].dur_ns);
+	free(st->t);
+	st->t = NULL;
+	st->n = 0;
+}
+
+void slowops_stats_add(struct slowops_stats *st, const struct slowops_config *c, int type, uint64_t dur_ns)
+{
+	if (type == SLOWOPS_NONE)
+		return;
+	struct slowops_type_stats *t = &st->t[slowops_type_slot(c, type)];
+	t->dur_ns = xgrow(t->dur_ns, &t->cap, t->n + 1, sizeof(*t->dur_ns));
+	t->dur_ns[t->n++] = dur_ns;
+	t->sum_ns += dur_ns;
+	if (dur_ns >= slowops_threshold_ns(c, type))
+		t->slow++;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+void slowops_stats_finish(struct slowops_stats *st)
+{
+	for (size_t i = 0; i < st->n; i++) {
+		struct slowops_type_stats *t = &st->t[i];
+		if (!t->n)
+			continue;
+		qsort(t->dur_ns, t->n, sizeof(*t->dur_ns), cmp_u64);
+		size_t rank = (size_t)ceil(0.95 * (double)t->n);
+		t->p95_ns = t->dur_ns[(rank ? rank : 1) - 1];
+	}
+}
+
+/* ---- spikes ------------------------------------------------------------------- */
+
+void slowops_spike_rule_init(struct slowops_spike_rule *r)
+{
+	r->window_ns = 300ull * 1000000000ull;
+	r->baseline_windows = 12;
+	r->factor = 3.0;
+	r->min_count = 5;
+}
+
+int slowops_spike_eval(const struct slowops_spike_rule *r, const uint64_t *counts, double *baseline)
+{
+	size_t n = r->baseline_windows;
+	uint64_t *sorted = xmalloc((n ? n : 1) * sizeof(*sorted));
+	memcpy(sorted, counts, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), cmp_u64);
+	double median = !n ? 0 : n % 2 ? (double)sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0;
+	free(sorted);
+	*baseline = median;
+	uint64_t now = counts[n];
+	return now >= r->min_count && (double)now >= r->factor * median;
+}
+
+struct scope_counts {
+	const char *id; /* "*" or a service */
+	uint64_t *counts;
+};
+
+static int alert_one(struct store *s, const struct slowops_config *c, const struct slowops_spike_rule *r,
+		     uint64_t now_ns, const struct scope_counts *sc, unsigned *added, char *err,
+		     size_t errlen)
+{
+	double baseline;
+	struct arena a;
+	struct store_record *recent;
+	size_t n_recent;
+	int ret = 0;
+	if (!slowops_spike_eval(r, sc->counts, &baseline))
+		return 0;
+	arena_init(&a);
+	if (store_events(s, SLOWOPS_EVENT_KIND, sc->id, now_ns - r->window_ns, 0, 1, &a, &recent, &n_recent,
+			 err, errlen) < 0) {
+		ret = -1;
+		goto out;
+	}
+	if (n_recent)
+		goto out;
+	struct buf j;
+	buf_init(&j, BUF_NO_LIMIT);
+	uint64_t cur = sc->counts[r->baseline_windows];
+	buf_puts(&j, "{\"scope\":");
+	buf_put_json_str(&j, sc->id);
+	buf_puts(&j, ",\"service\":");
+	if (strcmp(sc->id, "*"))
+		buf_put_json_str(&j, sc->id);
+	else
+		buf_puts(&j, "null");
+	buf_printf(&j,
+		   ",\"window_start_ms\":%llu,\"window_end_ms\":%llu,\"window_s\":%llu,\"count\":%llu,"
+		   "\"baseline\":",
+		   (unsigned long long)((now_ns - r->window_ns) / NS_PER_MS),
+		   (unsigned long long)(now_ns / NS_PER_MS),
+		   (unsigned long long)(r->window_ns / 1000000000ull), (unsigned long long)cur);
+	buf_put_json_double(&j, baseline);
+	buf_puts(&j, ",\"ratio\":");
+	buf_put_json_double(&j, baseline > 0 ? cur / baseline : NAN);
+	buf_printf(&j, ",\"factor\":");
+	buf_put_json_double(&j, r->factor);
+	buf_printf(&j, ",\"min_count\":%u,\"threshold_ms\":", r->min_count);
+	put_ms(&j, c->threshold_ns[SLOWOPS_HTTP]);
+	buf_putc(&j, '}');
+	struct store_record rec = {
+		.kind = SLOWOPS_EVENT_KIND, .id = sc->id, .time_ns = now_ns, .json = j.data};
+	ret = store_add_event(s, &rec, err, errlen);
+	if (ret == 0 && added)
+		(*added)++;
+	if (ret == 0)
+		log_info("slow request spike (%s): %llu in the last %llu s against a median of %.1f", sc->id,
+			 (unsigned long long)cur, (unsigned long long)(r->window_ns / 1000000000ull),
+			 baseline);
+	buf_release(&j);
+out:
+	arena_release(&a);
+	return ret;
+}
+
+static pthread_mutex_t spike_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int slowops_spike_check(struct store *s, const struct slowops_config *c, const struct slowops_spike_rule *r,
+			uint64_t now_ns, unsigned *added, char *err, size_t errlen)
+{
+	struct store_query q;
+	struct request_row *rows;
+	size_t n_rows, n_scopes = 1, w = r->baseline_windows + 1;
+	struct arena a;
+	struct strmap index;
+	struct scope_counts *scopes = NULL;
+	size_t cap = 0;
+	int ret = -1;
+	uint64_t span_ns = r->window_ns * w;
+	if (added)
+		*added = 0;
+	if (!r->window_ns || now_ns <= span_ns)
+		return 0;
+	arena_init(&a);
+	strmap_init(&index);
+	pthread_mutex_lock(&spike_lock);
+	store_query_init(&q);
+	q.from_ns = now_ns - span_ns;
+	q.to_ns = now_ns;
+	q.min_duration_ns = c->threshold_ns[SLOWOPS_HTTP];
+	q.order = STORE_NEWEST;
+	q.limit = SPIKE_MAX_ROWS;
+	if (store_search(s, &q, &a, &rows, &n_rows, err, errlen) < 0)
+		goto out;
+	scopes = xgrow(scopes, &cap, 1, sizeof(*scopes));
+	scopes[0] = (struct scope_counts){.id = "*", .counts = arena_zalloc(&a, w * sizeof(uint64_t))};
+	for (size_t i = 0; i < n_rows; i++) {
+		const struct request_row *row = &rows[i];
+		if (row->start_ns < q.from_ns || row->start_ns >= now_ns)
+			continue;
+		size_t win = (size_t)((row->start_ns - q.from_ns) / r->window_ns);
+		const char *svc = row->service ? row->service : "unknown";
+		int64_t k;
+		if (strmap_get(&index, svc, strlen(svc), &k) < 0) {
+			scopes = xgrow(scopes, &cap, n_scopes + 1, sizeof(*scopes));
+			scopes[n_scopes] = (struct scope_counts){
+				.id = svc, .counts = arena_zalloc(&a, w * sizeof(uint64_t))};
+			k = (int64_t)n_scopes++;
+			strmap_put(&index, svc, strlen(svc), k);
+		}
+		scopes[0].counts[win]++;
+		scopes[k].counts[win]++;
+	}
+	for (size_t i = 0; i < n_scopes; i++)
+		if (alert_one(s, c, r, now_ns, &scopes[i], added, err, errlen) < 0)
+			goto out;
+	ret = 0;
+out:
+	pthread_mutex_unlock(&spike_lock);
+	free(scopes);
+	strmap_release(&index);
+	arena_release(&a);
+	return ret;
+}
+
+/* ---- the background check ------------------------------------------------------ */
+
+static struct {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct store *store;
+	unsigned interval_s;
+	int running, stop;
+} watch = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+
+static void *watch_main(void *arg)
+{
+	struct slowops_spike_rule rule;
+	slowops_spike_rule_init(&rule);
+	pthread_mutex_lock(&watch.lock);
+	while (!watch.stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += watch.interval_s;
+		while (!watch.stop && pthread_cond_timedwait(&watch.wake, &watch.lock, &until) != ETIMEDOUT)
+			;
+		if (watch.stop)
+			break;
+		pthread_mutex_unlock(&watch.lock);
+		struct slowops_config c;
+		char err[256];
+		if (slowops_effective(watch.store, &c, err, sizeof(err)) < 0 ||
+		    slowops_spike_check(watch.store, &c, &rule, clock_now_ns(), NULL, err, sizeof(err)) < 0)
+			log_warn("slow request spike check: %s", err);
+		slowops_config_release(&c);
+		pthread_mutex_lock(&watch.lock);
+	}
+	pthread_mutex_unlock(&watch.lock);
+	return NULL;
+}
+
+int slowops_watch_start(struct store *s, unsigned interval_s, char *err, size_t errlen)
+{
+	if (watch.running)
+		return errf(err, errlen, "slow request watch already running");
+	watch.store = s;
+	watch.interval_s = interval_s ? interval_s : 60;
+	watch.stop = 0;
+	int rc = pthread_create(&watch.thread, NULL, watch_main, NULL);
+	if (rc)
+		return errf(err, errlen, "slow request watch: %s", strerror(rc));
+	watch.running = 1;
+	return 0;
+}
+
+void slowops_watch_stop(void)
+{
+	if (!watch.running)
+		return;
+	pthread_mutex_lock(&watch.lock);
+	watch.stop = 1;
+	pthread_cond_signal(&watch.wake);
+	pthread_mutex_unlock(&watch.lock);
+	pthread_join(watch.thread, NULL);
+	watch.running = 0;
+}
