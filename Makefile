@@ -49,8 +49,10 @@ PROTO_C := $(patsubst proto/%.proto,$(GEN)/%.pb-c.c,$(PROTOS))
 PROTO_H := $(PROTO_C:.c=.h)
 PROTO_O := $(PROTO_C:.c=.o)
 
-# Web assets embedded into the binary.
+# Web assets embedded into the binary, and the recommendation pages
+# (served as /docs/recommendations/NAME.md).
 WEB_FILES := $(shell find web -type f ! -name '*.md' 2>/dev/null | sort)
+DOC_FILES := $(sort $(wildcard docs/recommendations/*.md))
 WEB_C := $(GEN)/web_assets.c
 
 SRCS := $(shell find src -name '*.c' ! -name main.c | sort)
@@ -99,8 +101,8 @@ $(GEN)/%.pb-c.o: $(GEN)/%.pb-c.c $(PROTO_H)
 $(BUILD)/embed: scripts/embed.c | $(GEN)/.dir
 	$(CC) -std=c11 -O2 -o $@ $<
 
-$(WEB_C): $(WEB_FILES) $(BUILD)/embed
-	$(BUILD)/embed web $(WEB_FILES) > $@.tmp && mv $@.tmp $@
+$(WEB_C): $(WEB_FILES) $(DOC_FILES) $(BUILD)/embed
+	$(BUILD)/embed web $(WEB_FILES) $(DOC_FILES) > $@.tmp && mv $@.tmp $@
 
 $(WEB_C:.c=.o): $(WEB_C)
 	$(CC) $(GEN_CFLAGS) -Isrc -c -o $@ $<

@@ -116,6 +116,11 @@ int main(int argc, char **argv)
 	snprintf(url, sizeof(url), "%s/api/v1/flamegraph?range=%dh&limit=100000", target, hours);
 	double flame_ms = time_get(curl, url, runs < 5 ? runs : 5, &body);
 	double flame_traces = field(body.data, "traces"), flame_spans = field(body.data, "spans");
+	/* Detectors and ranking over every stored trace (no sampling). */
+	snprintf(url, sizeof(url), "%s/api/v1/recommendations?range=%dh&refresh=1&max_traces=10000000", target,
+		 hours);
+	double detect_ms = time_get(curl, url, 3, &body);
+	double detect_traces = field(body.data, "traces"), detect_spans = field(body.data, "spans");
 	snprintf(url, sizeof(url), "%s/api/v1/performance/summary?range=%dh", target, hours);
 	time_get(curl, url, 1, &body);
 
@@ -150,6 +155,9 @@ int main(int argc, char **argv)
 	printf("flamegraph_aggregate_median %.0f ms (%.0f traces, %.0f spans, limit 100000 requests, 5 "
 	       "runs)\n",
 	       flame_ms, flame_traces, flame_spans);
+	printf("recommendations_all_traces_median %.0f ms (%.0f traces, %.0f spans, 3 runs)\n", detect_ms,
+	       detect_traces, detect_spans);
+	printf("recommendations_traces_per_second %.0f traces/s\n", detect_traces / (detect_ms / 1000));
 	printf("exact_quantiles_from_requests %.1f ms (read %zu durations and sort)\n", exact_ms, n);
 	printf("exact_over_summary_ratio %.1f x\n", exact_ms / sum_ms);
 	for (int i = 0; i < 3 && n; i++) {

@@ -55,14 +55,18 @@ int main(int argc, char **argv)
 	}
 	printf("\nconst struct asset assets[] = {\n");
 	for (int i = 2; i < argc; i++) {
+		/* ROOT/x is served as /x, any other file as /its/path */
 		const char *rel = argv[i];
-		if (!strncmp(rel, argv[1], rootlen) && rel[rootlen] == '/')
+		const char *slash = "/";
+		if (!strncmp(rel, argv[1], rootlen) && rel[rootlen] == '/') {
 			rel += rootlen;
+			slash = "";
+		}
 		FILE *f = fopen(argv[i], "rb");
 		fseek(f, 0, SEEK_END);
 		long size = ftell(f);
 		fclose(f);
-		printf("\t{ \"%s\", \"%s\", asset_%d, %ld },\n", rel, mime(rel), i, size);
+		printf("\t{ \"%s%s\", \"%s\", asset_%d, %ld },\n", slash, rel, mime(rel), i, size);
 	}
 	printf("\t{ NULL, NULL, NULL, 0 },\n};\n");
 	return 0;

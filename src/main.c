@@ -15,6 +15,7 @@ static const struct command {
 	{"flamegraph", cmd_flamegraph, "render folded stacks as an interactive SVG"},
 	{"diff", cmd_diff, "differential flame graph of two folded profiles"},
 	{"top", cmd_top, "endpoints of a running server by impact, like top(1)"},
+	{"report", cmd_report, "performance report of a running server (Markdown or text)"},
 };
 
 static int usage(FILE *out)

@@ -7,12 +7,18 @@
 #ifndef HOTPATH_CLI_CLI_H
 #define HOTPATH_CLI_CLI_H
 
+#include <curl/curl.h>
+#include <stddef.h>
+
+#include "core/buf.h"
+
 int cmd_serve(int argc, char **argv);	   /* cli/cmd_serve.c */
 int cmd_demo(int argc, char **argv);	   /* cli/cmd_demo.c */
 int cmd_collapse(int argc, char **argv);   /* cli/cmd_collapse.c */
 int cmd_flamegraph(int argc, char **argv); /* cli/cmd_flamegraph.c */
 int cmd_diff(int argc, char **argv);	   /* cli/cmd_diff.c */
 int cmd_top(int argc, char **argv);	   /* cli/cmd_top.c */
+int cmd_report(int argc, char **argv);	   /* cli/cmd_report.c */
 
 /* Split "--name[=value]" into `name` (NUL-terminated); *value points after
  * '=' or is NULL.  -1 when `arg` is not a long option or its name does not
@@ -20,5 +26,11 @@ int cmd_top(int argc, char **argv);	   /* cli/cmd_top.c */
 int cli_long_option(const char *arg, char *name, size_t namesz, const char **value);
 /* A renderer's write callback onto stdout. */
 int cli_write_stdout(void *ctx, const char *data, size_t len);
+
+/* Append "&key=escaped value" to a URL; nothing when value is NULL. */
+void cli_url_param(struct buf *url, CURL *curl, const char *key, const char *value);
+/* GET an API URL of a hotpath server into `body`: 0, or -1 with a message
+ * (for an error status, the API's own message). */
+int cli_api_get(CURL *curl, const char *url, struct buf *body, char *err, size_t errlen);
 
 #endif

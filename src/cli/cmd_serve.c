@@ -15,6 +15,7 @@
 #include "cli/cli.h"
 #include "core/log.h"
 #include "demo/demo.h"
+#include "report/advisor.h"
 #include "server/http.h"
 #include "store/store.h"
 
@@ -141,6 +142,8 @@ int cmd_serve(int argc, char **argv)
 	}
 	if (slowops_watch_start(store, 60, err, sizeof(err)) < 0)
 		log_warn("%s", err);
+	if (advisor_watch_start(store, 300, ADVISOR_DEFAULT_RANGE, err, sizeof(err)) < 0)
+		log_warn("%s", err);
 	log_info("listening on http://%s (port %u); dashboard at /dashboard/performance", so.listen,
 		 srv.port);
 
@@ -163,6 +166,7 @@ int cmd_serve(int argc, char **argv)
 	if (demo)
 		demo_stop();
 	slowops_watch_stop();
+	advisor_watch_stop();
 	server_stop(&srv);
 	store_close(store);
 	log_info("stopped cleanly");

@@ -77,61 +77,16 @@ struct top_answer {
 	const char *source;
 };
 
-static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
-{
-	struct buf *b = arg;
-	return buf_append(b, data, size * nmemb) < 0 ? 0 : size * nmemb;
-}
-
-static void add_param(struct buf *url, CURL *curl, const char *key, const char *value)
-{
-	if (!value)
-		return;
-	char *esc = curl_easy_escape(curl, value, 0);
-	buf_printf(url, "&%s=%s", key, esc ? esc : "");
-	curl_free(esc);
-}
-
 /* GET the compare answer into `body`.  0, or -1 with a message. */
 static int fetch(CURL *curl, const struct top_options *o, struct buf *body, char *err, size_t errlen)
 {
 	struct buf url;
-	long status = 0;
-	int ret = -1;
 	buf_init(&url, BUF_NO_LIMIT);
 	buf_printf(&url, "%s/api/v1/performance/compare?by=endpoint&top=1000", o->server);
-	add_param(&url, curl, "range", o->range);
-	add_param(&url, curl, "service", o->service);
-	add_param(&url, curl, "env", o->env);
-	buf_reset(body);
-	curl_easy_setopt(curl, CURLOPT_URL, url.data);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, body);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "hotpath-top/1.0");
-	CURLcode rc = curl_easy_perform(curl);
-	if (rc != CURLE_OK) {
-		snprintf(err, errlen, "GET %s: %s", url.data, curl_easy_strerror(rc));
-		goto out;
-	}
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 200) {
-		/* the API's {"error":{"message":...}}, else the start of the body */
-		struct json_doc d;
-		char perr[128];
-		const char *msg = NULL;
-		memset(&d, 0, sizeof(d));
-		if (body->len && json_doc_parse(&d, body->data, body->len, 0, perr, sizeof(perr)) == 0)
-			msg = json_str(json_get(json_get(d.root, "error"), "message"));
-		snprintf(err, errlen, "GET %s: HTTP %ld: %.300s", url.data, status,
-			 msg	      ? msg
-			 : body->data ? body->data
-				      : "");
-		json_doc_release(&d);
-		goto out;
-	}
-	ret = 0;
-out:
+	cli_url_param(&url, curl, "range", o->range);
+	cli_url_param(&url, curl, "service", o->service);
+	cli_url_param(&url, curl, "env", o->env);
+	int ret = cli_api_get(curl, url.data, body, err, errlen);
 	buf_release(&url);
 	return ret;
 }

@@ -1,8 +1,263 @@
 /*
- * routes_analysis.c - (being written)
+ * routes_analysis.c - recommendations: GET /api/v1/recommendations,
+ * GET /api/v1/recommendations/{id} (with its audit trail) and
+ * POST /api/v1/recommendations/{id}/status (docs/API.md).
+ *
+ * A request reuses the last analysis (report/advisor.c: advisor_refresh) of
+ * the same range if it is younger than ANALYSIS_MAX_AGE; refresh=1 forces a
+ * new one.  The pages the recommendations link to are embedded assets
+ * (/docs/recommendations/, routes_static.c).
  */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "ingest/json_doc.h"
+#include "report/advisor.h"
+#include "server/filters.h"
 #include "server/http.h"
 
+#define NS_PER_S	 1000000000ull
+#define ANALYSIS_MAX_AGE (60 * NS_PER_S)
+#define MAX_TRACES	 10000000
+#define REASON_MAX	 1000
+
+/* One recommendation as listed: what sorting and filtering need, and its JSON. */
+struct item {
+	struct rec_state st;
+	const char *finding; /* JSON text */
+	int priority;	     /* 2 HIGH .. 0 LOW */
+	double saved;	     /* s per hour */
+	const char *service;
+};
+
+static int priority_rank(const char *p)
+{
+	if (!p)
+		return 0;
+	return !strcasecmp(p, "high") ? 2 : !strcasecmp(p, "medium") ? 1 : 0;
+}
+
+/* Active first, then priority, then time saved, then id. */
+static int by_rank(const void *pa, const void *pb)
+{
+	const struct item *a = pa, *b = pb;
+	if (a->st.active != b->st.active)
+		return b->st.active - a->st.active;
+	if (a->priority != b->priority)
+		return b->priority - a->priority;
+	if (a->saved != b->saved)
+		return a->saved < b->saved ? 1 : -1;
+	return strcmp(a->st.id, b->st.id);
+}
+
+/* The recommendations with their latest findings, in `a`.  -1: answer set. */
+static int load_items(struct http_request *req, const char *id, struct item **items, size_t *n)
+{
+	struct store_record *states, *finds;
+	size_t n_states, n_finds;
+	char err[256];
+	struct store *s = req->srv->store;
+	if (store_docs(s, "recommendation", id, &req->arena, &states, &n_states, err, sizeof(err)) < 0 ||
+	    store_docs(s, "recommendation.finding", id, &req->arena, &finds, &n_finds, err, sizeof(err)) <
+		    0) {
+		http_error(req, 500, "internal", "%s", err);
+		return -1;
+	}
+	*items = arena_zalloc(&req->arena, (n_states + 1) * sizeof(**items));
+	*n = 0;
+	for (size_t i = 0, j = 0; i < n_states; i++) {
+		struct item *it = &(*items)[*n];
+		if (rec_state_parse(&it->st, states[i].json, &req->arena) < 0)
+			continue;
+		/* both lists are by id */
+		while (j < n_finds && strcmp(finds[j].id, states[i].id) < 0)
+			j++;
+		if (j == n_finds || strcmp(finds[j].id, states[i].id))
+			continue;
+		it->finding = finds[j].json;
+		struct json_doc d;
+		if (json_doc_parse(&d, it->finding, strlen(it->finding), 0, err, sizeof(err)) == 0) {
+			const struct json *sv = json_get(json_get(d.root, "estimate"), "saved_s_per_hour");
+			const char *service = json_str(json_get(json_get(d.root, "subject"), "service"));
+			it->priority = priority_rank(json_str(json_get(d.root, "priority")));
+			it->saved = sv && sv->type == JSON_NUMBER ? strtod(sv->s, NULL) : 0;
+			it->service = service ? arena_strdup(&req->arena, service) : NULL;
+		}
+		json_doc_release(&d);
+		(*n)++;
+	}
+	qsort(*items, *n, sizeof(**items), by_rank);
+	return 0;
+}
+
+static void put_item(struct buf *b, const struct item *it)
+{
+	rec_state_json(b, &it->st);
+	b->len--; /* reopen the object */
+	buf_printf(b, ",\"finding\":%s}", it->finding);
+}
+
+static int eq_or_any(const char *want, const char *have)
+{
+	return !want || (have && !strcmp(want, have));
+}
+
+static int list_recommendations(struct http_request *req)
+{
+	const char *status = http_query(req, "status"), *prio = http_query(req, "priority"),
+		   *service = http_query(req, "service"), *range = http_query(req, "range"),
+		   *refresh = http_query(req, "refresh"), *max = http_query(req, "max_traces");
+	uint64_t range_ns = ADVISOR_DEFAULT_RANGE;
+	char err[256];
+	if (range && filters_parse_range(range, &range_ns) < 0) {
+		http_error(req, 400, "bad_request", "invalid range '%.32s': use e.g. 1h, 6h, 24h", range);
+		return HTTP_DONE;
+	}
+	char *end;
+	unsigned long long max_traces = max ? strtoull(max, &end, 10) : 0;
+	if (max && (!*max || *end || max_traces < 1 || max_traces > MAX_TRACES)) {
+		http_error(req, 400, "bad_request", "invalid max_traces '%.32s': use 1 to %d", max,
+			   MAX_TRACES);
+		return HTTP_DONE;
+	}
+	if (status && rec_status_parse(status) < 0) {
+		http_error(req, 400, "bad_request",
+			   "invalid status '%.32s': use open, applied, dismissed or verified", status);
+		return HTTP_DONE;
+	}
+	if (prio && strcasecmp(prio, "high") && strcasecmp(prio, "medium") && strcasecmp(prio, "low")) {
+		http_error(req, 400, "bad_request", "invalid priority '%.32s': use high, medium or low",
+			   prio);
+		return HTTP_DONE;
+	}
+	struct advisor_result res;
+	uint64_t max_age = refresh && !strcmp(refresh, "1") ? 0 : ANALYSIS_MAX_AGE;
+	if (advisor_refresh(req->srv->store, range_ns, (size_t)max_traces, max_age, &res, err, sizeof(err)) <
+	    0) {
+		http_error(req, 500, "internal", "analysis failed: %s", err);
+		return HTTP_DONE;
+	}
+	struct item *items;
+	size_t n;
+	if (load_items(req, NULL, &items, &n) < 0)
+		return HTTP_DONE;
+	struct buf *b = http_json(req);
+	buf_printf(b,
+		   "{\"analysis\":{\"range_s\":%llu,\"traces\":%llu,\"spans\":%llu,\"points\":%llu,"
+		   "\"requests_in_window\":%llu,\"sample_rate\":%.4f,\"findings\":%zu,\"elapsed_ms\":%.1f},"
+		   "\"recommendations\":[",
+		   (unsigned long long)(range_ns / NS_PER_S), (unsigned long long)res.traces,
+		   (unsigned long long)res.spans, (unsigned long long)res.points,
+		   (unsigned long long)res.requests_in_window, res.sample_rate, res.findings, res.elapsed_ms);
+	size_t out = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct item *it = &items[i];
+		if ((status && (int)it->st.status != rec_status_parse(status)) ||
+		    (prio && it->priority != priority_rank(prio)) || !eq_or_any(service, it->service))
+			continue;
+		if (out++)
+			buf_putc(b, ',');
+		put_item(b, it);
+	}
+	buf_puts(b, "]}");
+	return HTTP_DONE;
+}
+
+/* "/api/v1/recommendations/ID[/status]": the id, or NULL if malformed. */
+static const char *path_id(struct http_request *req, const char *suffix)
+{
+	const char *p = req->url + strlen("/api/v1/recommendations/");
+	size_t len = strcspn(p, "/?");
+	if (!len || len > 16 || strspn(p, "0123456789abcdef") < len || strcmp(p + len, suffix))
+		return NULL;
+	return arena_strndup(&req->arena, p, len);
+}
+
+static int get_recommendation(struct http_request *req)
+{
+	const char *id = path_id(req, "");
+	struct item *items;
+	struct store_record *ev;
+	size_t n, n_ev;
+	char err[256];
+	if (!id) {
+		http_error(req, 404, "not_found", "no such recommendation: %.80s", req->url);
+		return HTTP_DONE;
+	}
+	if (load_items(req, id, &items, &n) < 0)
+		return HTTP_DONE;
+	if (!n) {
+		http_error(req, 404, "not_found", "no recommendation %s", id);
+		return HTTP_DONE;
+	}
+	if (store_events(req->srv->store, "recommendation.audit", id, 0, 0, 100, &req->arena, &ev, &n_ev, err,
+			 sizeof(err)) < 0) {
+		http_error(req, 500, "internal", "%s", err);
+		return HTTP_DONE;
+	}
+	struct buf *b = http_json(req);
+	put_item(b, &items[0]);
+	b->len--;
+	buf_puts(b, ",\"audit\":[");
+	for (size_t i = 0; i < n_ev; i++) {
+		buf_printf(b, "%s%s", i ? "," : "", ev[i].json);
+		b->len--; /* add the time to the event's object */
+		buf_printf(b, ",\"time_ms\":%llu}", (unsigned long long)(ev[i].time_ns / 1000000));
+	}
+	buf_puts(b, "]}");
+	return HTTP_DONE;
+}
+
+static int set_status(struct http_request *req)
+{
+	const char *id = path_id(req, "/status");
+	struct json_doc d = {0};
+	struct item *items;
+	size_t n;
+	char err[256];
+	if (!id) {
+		http_error(req, 404, "not_found", "no such recommendation: %.80s", req->url);
+		return HTTP_DONE;
+	}
+	if (req->body_too_large) {
+		http_error(req, 413, "too_large", "the body is over the limit");
+		return HTTP_DONE;
+	}
+	if (json_doc_parse(&d, req->body.data ? req->body.data : "", req->body.len, 0, err, sizeof(err)) <
+		    0 ||
+	    !d.root || d.root->type != JSON_OBJECT) {
+		http_error(req, 400, "bad_request",
+			   "the body must be a JSON object {\"status\": \"applied\", \"reason\": \"...\"}");
+		goto out;
+	}
+	const char *status = json_str(json_get(d.root, "status")),
+		   *reason = json_str(json_get(d.root, "reason"));
+	const char *actor = http_header(req, "X-Hotpath-User");
+	if (!status) {
+		http_error(req, 400, "bad_request", "missing \"status\": use open, applied or dismissed");
+		goto out;
+	}
+	if (reason && strlen(reason) > REASON_MAX) {
+		http_error(req, 400, "bad_request", "\"reason\" is longer than %d bytes", REASON_MAX);
+		goto out;
+	}
+	int rc = advisor_set_status(req->srv->store, id, status, reason, actor && *actor ? actor : "api", err,
+				    sizeof(err));
+	if (rc < 0) {
+		http_error(req, rc == -2 ? 404 : 400, rc == -2 ? "not_found" : "bad_request", "%s", err);
+		goto out;
+	}
+	if (load_items(req, id, &items, &n) == 0 && n)
+		put_item(http_json(req), &items[0]);
+out:
+	json_doc_release(&d);
+	return HTTP_DONE;
+}
+
 const struct route analysis_routes[] = {
-	{0},
+	{"GET", "/api/v1/recommendations", list_recommendations, NULL, 0},
+	{"POST", "/api/v1/recommendations/*", set_status, NULL, 1},
+	{"GET", "/api/v1/recommendations/*", get_recommendation, NULL, 0},
+	{NULL, NULL, NULL, NULL, 0},
 };

@@ -1,0 +1,199 @@
+/*
+ * detect_internal.h - what the detector's files share: its tables, the
+ * per-trace scratch and the helpers that build findings.  Not an API:
+ * callers use analyze/detect.h.
+ *
+ * detect.c owns the detector's lifecycle, the tables and the ranking;
+ * detect_trace.c the trace detectors; detect_metrics.c the metric ones.
+ */
+#ifndef HOTPATH_ANALYZE_DETECT_INTERNAL_H
+#define HOTPATH_ANALYZE_DETECT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "analyze/detect.h"
+#include "analyze/sketch.h"
+#include "core/arena.h"
+#include "core/strmap.h"
+
+#define DNONE	     UINT32_MAX
+#define NS_PER_S     1e9
+#define NS_PER_MIN_U 60000000000ull
+/* Samples one metric series keeps; more are counted as folded. */
+#define DETECT_MAX_SAMPLES 100000
+/* Entries of a minute table (pool exhaustion, CPU); more are folded. */
+#define DETECT_MAX_MINUTES 1000000
+
+/* A u64 -> u32 open-addressing map (linear probing). */
+struct u64map {
+	uint64_t *keys;
+	uint32_t *vals; /* DNONE = empty */
+	size_t cap, count;
+};
+
+void u64map_init(struct u64map *m);
+void u64map_release(struct u64map *m);
+uint32_t u64map_get(const struct u64map *m, uint64_t key);
+/* The value slot of `key`, inserted as DNONE if absent. */
+uint32_t *u64map_slot(struct u64map *m, uint64_t key);
+
+enum acc_table {
+	T_ENDPOINT, /* service + entry endpoint: requests, latency */
+	T_NPLUS1,   /* service + endpoint + normalised call */
+	T_SEQ,	    /* service + endpoint + targets in order */
+	T_CACHE,    /* service + tool/operation + exact arguments (pruned, see acc_cache) */
+	T_POOL,	    /* service + environment + pool: waits from spans */
+	T_STMT,	    /* database + normalised statement */
+	T_PAYLOAD,  /* service + operation */
+	T_RETRY,    /* service + endpoint + target */
+	T_TIMEOUT,  /* service + target */
+	T_VERSION,  /* service + endpoint + environment + version */
+	T_POOLM,    /* service + environment + pool: metric samples */
+	T_MEM,	    /* one process.memory.usage series */
+	T_CPU,	    /* service + environment: process.cpu.utilization */
+	T_COUNT
+};
+
+struct examples {
+	uint8_t id[DETECT_MAX_EXAMPLES][16];
+	double w[DETECT_MAX_EXAMPLES];
+	unsigned n;
+};
+
+struct sample {
+	uint64_t t;
+	double v, v2;
+};
+
+/* One key of a table and what was accumulated under it. */
+struct acc {
+	uint64_t hash;
+	uint32_t service, endpoint, tool, detail, env, version; /* name ids, 0 = none */
+	uint32_t where;		/* T_CACHE, T_POOL: the entry endpoint (not part of the key) */
+	uint64_t n, n2, n3;	/* counts, meaning per table */
+	uint64_t err;		/* T_CACHE: count possibly missed before the key was (re)admitted */
+	uint64_t affected;	/* distinct traces */
+	uint64_t last_seq;	/* the trace that last counted in `affected` */
+	double sum, sum2, sum3; /* sums, meaning per table */
+	double sumsq, sumsq2;
+	double lat; /* summed latency of the affected requests */
+	double max;
+	double waste; /* summed estimated waste */
+	uint64_t tag; /* T_STMT: hash of the cacheable call it ran inside */
+	struct sketch *sk;
+	struct examples ex;
+	struct sample *samples;
+	size_t n_samples, cap_samples;
+	char *text; /* T_CACHE: the arguments, once repeated */
+};
+
+struct table {
+	struct acc *a;
+	size_t n, cap;
+	uint32_t *slots; /* index + 1, 0 = empty */
+	size_t n_slots;
+	uint64_t pruned; /* T_CACHE: the highest count ever pruned */
+};
+
+/* Per-span scratch of one detect_trace() call. */
+struct tspan {
+	const struct span *sp;
+	uint64_t dur;
+	uint32_t parent, kid_off, n_kids, entry;
+	uint32_t svc, env, ver; /* name ids */
+	uint32_t endpoint;	/* entry spans: name id of the endpoint */
+	uint32_t tool_anc;	/* nearest tool call at or above, DNONE */
+	uint32_t norm;		/* name id of the normalised call, 0 = not a call */
+	uint32_t target;	/* name id of server.address (or db namespace) */
+	const char *db_system, *db_text, *db_op, *db_ns;
+	const char *url_full, *url_tmpl, *method, *route, *server, *rpc_service, *rpc_method;
+	const char *tool, *args_hash, *args, *pool, *gen_op, *msg_system;
+	uint64_t param_hash; /* db.query.parameter.* */
+	uint64_t text_hash;  /* of db_text, 0 until needed */
+	double wait_ms, body_bytes;
+	int64_t pool_max;
+	uint8_t has_wait, has_params, pool_exhausted, is_timeout, is_error, superseded, timeout_below;
+};
+
+/* A resource seen in the current call: its interned dimensions. */
+struct res_ids {
+	const struct resource *r;
+	uint32_t svc, env, ver, inst;
+};
+
+struct detector {
+	struct detect_config cfg;
+	struct arena arena; /* interned names */
+	struct strmap names;
+	const char **name; /* by id; name[0] = NULL */
+	size_t n_names, cap_names;
+
+	struct table t[T_COUNT];
+	struct u64map norm_memo; /* hash of a raw statement -> name id of its shape */
+	struct u64map minutes;	 /* (acc index, table, minute) -> index into minute_v */
+	struct minute_v {
+		double a, b;
+		uint64_t n;
+	} * minute_v;
+	size_t n_minute_v, cap_minute_v;
+
+	uint64_t t_min, t_max; /* observed window, unix ns */
+	uint64_t seq;	       /* detect_trace() calls */
+	struct detect_stats st;
+
+	/* scratch of one trace */
+	struct tspan *ts;
+	uint32_t *order, *kids, *stack;
+	size_t cap_ts;
+	uint32_t *htab;
+	size_t cap_htab;
+	struct res_ids res[32];
+	unsigned n_res;
+	uint8_t trace_id[16];
+	double root_ns; /* latency of the request the part belongs to */
+
+	/* output */
+	struct finding *f;
+	size_t n_f, cap_f;
+	struct arena out; /* strings built for findings */
+};
+
+/* Names. */
+uint32_t detect_intern(struct detector *d, const char *s, size_t len);
+static inline const char *detect_name(const struct detector *d, uint32_t id)
+{
+	return d->name[id];
+}
+
+/* Tables: the accumulator of a key, created if absent; NULL when the table is full. */
+struct acc *acc_get(struct detector *d, enum acc_table t, uint32_t service, uint32_t endpoint, uint32_t tool,
+		    uint32_t detail, uint32_t env, uint32_t version);
+/* The accumulator of a key, or NULL; never creates one. */
+struct acc *acc_find(struct detector *d, enum acc_table t, uint32_t service, uint32_t endpoint, uint32_t tool,
+		     uint32_t detail, uint32_t env, uint32_t version);
+/* T_CACHE: by hash of the arguments, pruning rare keys when full. */
+struct acc *acc_cache(struct detector *d, uint64_t hash, uint32_t service, uint32_t tool);
+/* Count the current trace once in `affected` and add its latency; weigh it as an example. */
+void acc_touch(struct detector *d, struct acc *a, double weight);
+void acc_add_sample(struct detector *d, struct acc *a, uint64_t t, double v, double v2);
+/* Minute table: the slot of (table, acc index, minute). */
+struct minute_v *detect_minute(struct detector *d, enum acc_table t, size_t acc_index, uint64_t minute);
+struct minute_v *detect_minute_get(const struct detector *d, enum acc_table t, size_t acc_index,
+				   uint64_t minute);
+
+uint64_t detect_hash(uint64_t h, const void *p, size_t n);
+#define DETECT_HASH_INIT 0xcbf29ce484222325ull
+
+/* Findings. */
+struct finding *detect_add_finding(struct detector *d, enum finding_kind k, const struct acc *a);
+double detect_window_s(const struct detector *d);
+/* Priority from the saving share and the affected share of all requests. */
+void detect_rank(struct detector *d, struct finding *f);
+
+/* Per-file entry points. */
+void detect_trace_spans(struct detector *d, size_t n);
+void detect_finish_traces(struct detector *d);
+void detect_finish_metrics(struct detector *d);
+
+#endif

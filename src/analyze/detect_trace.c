@@ -1,0 +1,1060 @@
+/*
+ * detect_trace.c - the detectors that read spans: N+1 queries, sequential
+ * calls, cacheable calls, slow statements, large payloads, retry storms,
+ * timeouts, and the per-endpoint and per-version latencies that the
+ * version-regression and CPU detectors compare (see detect.h and
+ * docs/DETECTORS.md).
+ *
+ * One detect_trace() call: read the attributes each detector needs in one
+ * pass over every span, resolve parents through a scratch hash table, walk
+ * the tree once in pre-order (ancestors before descendants), then look at
+ * each parent's children as a group.  Scratch arrays live in the detector
+ * and only grow.  Pool waits are read here but judged in detect_metrics.c,
+ * together with the pool metrics.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyze/detect_internal.h"
+#include "core/alloc.h"
+#include "ingest/semconv.h"
+
+#define NORM_MAX 512
+/* Distinct call shapes compared under one parent; more are not grouped. */
+#define MAX_GROUPS 32
+
+/* ---- reading a span ------------------------------------------------------- */
+
+static const struct res_ids *res_lookup(struct detector *d, const struct resource *r)
+{
+	for (unsigned i = 0; i < d->n_res; i++)
+		if (d->res[i].r == r)
+			return &d->res[i];
+	struct res_ids *x = &d->res[d->n_res < 32 ? d->n_res++ : 31];
+	const char *svc = r && r->service_name ? r->service_name : "unknown_service";
+	x->r = r;
+	x->svc = detect_intern(d, svc, strlen(svc));
+	x->env = r && r->environment ? detect_intern(d, r->environment, strlen(r->environment)) : 0;
+	x->ver = r && r->service_version ? detect_intern(d, r->service_version, strlen(r->service_version))
+					 : 0;
+	return x;
+}
+
+static int has_timeout_word(const char *s)
+{
+	return s && (strcasestr(s, "timeout") || strcasestr(s, "timed out") || strcasestr(s, "deadline"));
+}
+
+static double attr_num(const struct attr *a)
+{
+	return a->type == ATTR_DOUBLE ? a->v.d : a->type == ATTR_INT ? (double)a->v.i : 0;
+}
+
+static const char *attr_s(const struct attr *a)
+{
+	return a->type == ATTR_STRING || a->type == ATTR_JSON ? a->v.s : NULL;
+}
+
+/* `k` (of length `len`) is the literal: a length test, then an inlined memcmp. */
+#define KEY_IS(lit) (len == sizeof(lit) - 1 && !memcmp(k, lit, sizeof(lit) - 1))
+
+static void read_db_attr(struct tspan *t, const struct attr *a, const char *k, size_t len)
+{
+	if (KEY_IS("db.system.name") || (KEY_IS("db.system") && !t->db_system))
+		t->db_system = attr_s(a);
+	else if (KEY_IS("db.query.text") || (KEY_IS("db.statement") && !t->db_text))
+		t->db_text = attr_s(a);
+	else if (KEY_IS("db.operation.name") || (KEY_IS("db.operation") && !t->db_op))
+		t->db_op = attr_s(a);
+	else if (KEY_IS("db.namespace") || (KEY_IS("db.name") && !t->db_ns))
+		t->db_ns = attr_s(a);
+	else if (len > 19 && !memcmp(k, "db.query.parameter.", 19)) {
+		const char *v = attr_s(a);
+		t->has_params = 1;
+		t->param_hash = detect_hash(t->param_hash ? t->param_hash : DETECT_HASH_INIT, k, len);
+		if (v)
+			t->param_hash = detect_hash(t->param_hash, v, strlen(v) + 1);
+		else
+			t->param_hash = detect_hash(t->param_hash, &a->v, sizeof(a->v));
+	} else if (len > 21 && !memcmp(k, "db.client.connection.", 21)) {
+		k += 21;
+		len -= 21;
+		if (KEY_IS("wait_time_ms") || KEY_IS("wait_time")) {
+			t->has_wait = 1;
+			t->wait_ms = attr_num(a) * (len == 9 ? 1000 : 1);
+		} else if (KEY_IS("pool.name")) {
+			t->pool = attr_s(a);
+		} else if (KEY_IS("max")) {
+			t->pool_max = (int64_t)attr_num(a);
+		} else if (KEY_IS("pool.exhausted")) {
+			t->pool_exhausted = (a->type == ATTR_BOOL || a->type == ATTR_INT) && a->v.i;
+		}
+	}
+}
+
+static void read_attr(struct tspan *t, const struct attr *a, const char **error_type)
+{
+	const char *k = a->key;
+	size_t len;
+	if (!k)
+		return;
+	switch (k[0]) {
+	case 'd': read_db_attr(t, a, k, strlen(k)); return;
+	case 'h':
+	case 'u':
+	case 's':
+	case 'n':
+	case 'r':
+	case 'g':
+	case 't':
+	case 'm':
+	case 'e': break;
+	default: return;
+	}
+	len = strlen(k);
+	switch (k[0]) {
+	case 'h':
+		if (KEY_IS("http.request.method") || (KEY_IS("http.method") && !t->method))
+			t->method = attr_s(a);
+		else if (KEY_IS("http.route"))
+			t->route = attr_s(a);
+		else if (KEY_IS("http.url") && !t->url_full)
+			t->url_full = attr_s(a);
+		else if (KEY_IS("http.request.body.size") || KEY_IS("http.response.body.size")) {
+			double v = attr_num(a);
+			if (v > t->body_bytes)
+				t->body_bytes = v;
+		}
+		break;
+	case 'u':
+		if (KEY_IS("url.full"))
+			t->url_full = attr_s(a);
+		else if (KEY_IS("url.template"))
+			t->url_tmpl = attr_s(a);
+		break;
+	case 's':
+		if (KEY_IS("server.address"))
+			t->server = attr_s(a);
+		break;
+	case 'n':
+		if (KEY_IS("net.peer.name") && !t->server)
+			t->server = attr_s(a);
+		break;
+	case 'r':
+		if (KEY_IS("rpc.service"))
+			t->rpc_service = attr_s(a);
+		else if (KEY_IS("rpc.method"))
+			t->rpc_method = attr_s(a);
+		break;
+	case 'g':
+		if (KEY_IS("gen_ai.tool.name"))
+			t->tool = attr_s(a);
+		else if (KEY_IS("gen_ai.tool.call.arguments"))
+			t->args = attr_s(a);
+		else if (KEY_IS("gen_ai.operation.name"))
+			t->gen_op = attr_s(a);
+		break;
+	case 't':
+		if (KEY_IS("tool.args_hash"))
+			t->args_hash = attr_s(a);
+		else if (KEY_IS("tool.name") && !t->tool)
+			t->tool = attr_s(a);
+		break;
+	case 'm':
+		if (KEY_IS("messaging.system"))
+			t->msg_system = attr_s(a);
+		else if (KEY_IS("messaging.message.body.size")) {
+			double v = attr_num(a);
+			if (v > t->body_bytes)
+				t->body_bytes = v;
+		}
+		break;
+	case 'e':
+		if (KEY_IS("error.type"))
+			*error_type = attr_s(a);
+		break;
+	}
+}
+
+static void read_span(struct detector *d, struct tspan *t, const struct span *sp)
+{
+	const char *error_type = NULL;
+	memset(t, 0, sizeof(*t));
+	t->sp = sp;
+	t->dur = sp->end_ns > sp->start_ns ? sp->end_ns - sp->start_ns : 0;
+	t->parent = t->entry = t->tool_anc = DNONE;
+	const struct res_ids *r = res_lookup(d, sp->resource);
+	t->svc = r->svc;
+	t->env = r->env;
+	t->ver = r->ver;
+	for (uint32_t i = 0; i < sp->n_attrs; i++)
+		read_attr(t, &sp->attrs[i], &error_type);
+	t->is_error = sp->status == SPAN_STATUS_ERROR;
+	t->is_timeout = has_timeout_word(error_type) ||
+			(sp->status == SPAN_STATUS_ERROR && has_timeout_word(sp->status_message));
+	if (error_type)
+		t->is_error = 1;
+	if (sp->start_ns && sp->start_ns < d->t_min)
+		d->t_min = sp->start_ns;
+	if (sp->end_ns > d->t_max)
+		d->t_max = sp->end_ns;
+}
+
+/* Caches and key-value stores: their reads are not the queries the
+ * statement and cache detectors are about. */
+static int db_is_cache(const char *sys)
+{
+	return sys && (!strcmp(sys, "redis") || !strcmp(sys, "memcached") || !strcmp(sys, "valkey") ||
+		       !strcmp(sys, "hazelcast") || !strcmp(sys, "geode") || !strcmp(sys, "aerospike"));
+}
+
+static int is_client(const struct tspan *t)
+{
+	return t->sp->kind == SPAN_KIND_CLIENT;
+}
+
+/* ---- the tree ------------------------------------------------------------- */
+
+static void scratch_reserve(struct detector *d, size_t n)
+{
+	if (n > d->cap_ts) {
+		size_t cap = n + n / 2 + 16;
+		free(d->ts);
+		free(d->order);
+		free(d->kids);
+		free(d->stack);
+		d->ts = xmalloc(cap * sizeof(*d->ts));
+		d->order = xmalloc(cap * sizeof(*d->order));
+		d->kids = xmalloc(2 * cap * sizeof(*d->kids)); /* children, then orphans */
+		d->stack = xmalloc(cap * sizeof(*d->stack));
+		d->cap_ts = cap;
+	}
+	size_t h = 16;
+	while (h < 2 * n)
+		h *= 2;
+	if (h > d->cap_htab) {
+		free(d->htab);
+		d->htab = xmalloc(h * sizeof(*d->htab));
+		d->cap_htab = h;
+	}
+}
+
+static uint64_t id64(const uint8_t id[8])
+{
+	uint64_t v;
+	memcpy(&v, id, 8);
+	return v;
+}
+
+static size_t hbits(size_t n)
+{
+	size_t h = 16;
+	while (h < 2 * n)
+		h *= 2;
+	return h;
+}
+
+static void resolve_parents(struct detector *d, size_t n)
+{
+	size_t mask = hbits(n) - 1;
+	memset(d->htab, 0xff, (mask + 1) * sizeof(*d->htab));
+	for (size_t i = 0; i < n; i++) {
+		uint64_t id = id64(d->ts[i].sp->span_id);
+		if (!id)
+			continue;
+		size_t s = (size_t)((id * 0x9e3779b97f4a7c15ull) >> 40) & mask;
+		while (d->htab[s] != DNONE && id64(d->ts[d->htab[s]].sp->span_id) != id)
+			s = (s + 1) & mask;
+		if (d->htab[s] == DNONE)
+			d->htab[s] = (uint32_t)i;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t id = id64(d->ts[i].sp->parent_span_id);
+		if (!id)
+			continue;
+		size_t s = (size_t)((id * 0x9e3779b97f4a7c15ull) >> 40) & mask;
+		while (d->htab[s] != DNONE && id64(d->ts[d->htab[s]].sp->span_id) != id)
+			s = (s + 1) & mask;
+		if (d->htab[s] != DNONE && d->htab[s] != i)
+			d->ts[i].parent = d->htab[s];
+	}
+}
+
+/* Children of each span, by start time (insertion sort: they mostly arrive in order). */
+static void link_children(struct detector *d, size_t n)
+{
+	struct tspan *ts = d->ts;
+	for (size_t i = 0; i < n; i++)
+		if (ts[i].parent != DNONE)
+			ts[ts[i].parent].n_kids++;
+	uint32_t off = 0;
+	for (size_t i = 0; i < n; i++) {
+		ts[i].kid_off = off;
+		off += ts[i].n_kids;
+		ts[i].n_kids = 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (ts[i].parent == DNONE)
+			continue;
+		struct tspan *p = &ts[ts[i].parent];
+		uint32_t *k = &d->kids[p->kid_off];
+		uint32_t j = p->n_kids++;
+		uint64_t st = ts[i].sp->start_ns;
+		while (j > 0 && ts[k[j - 1]].sp->start_ns > st) {
+			k[j] = k[j - 1];
+			j--;
+		}
+		k[j] = (uint32_t)i;
+	}
+}
+
+/* A pre-order of the spans; spans in a parent cycle become roots. */
+static size_t preorder(struct detector *d, size_t n)
+{
+	struct tspan *ts = d->ts;
+	size_t n_order = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t r = 0; r < n; r++) {
+			if (ts[r].entry != DNONE || (pass == 0 && ts[r].parent != DNONE))
+				continue;
+			ts[r].parent = DNONE;
+			size_t top = 0;
+			d->stack[top++] = (uint32_t)r;
+			ts[r].entry = 0; /* visited; set properly by the caller's walk */
+			while (top) {
+				uint32_t i = d->stack[--top];
+				d->order[n_order++] = i;
+				for (uint32_t k = ts[i].n_kids; k-- > 0;) {
+					uint32_t c = d->kids[ts[i].kid_off + k];
+					if (ts[c].entry != DNONE)
+						continue;
+					ts[c].entry = 0;
+					d->stack[top++] = c;
+				}
+			}
+		}
+	}
+	return n_order;
+}
+
+/* ---- per span ------------------------------------------------------------- */
+
+static uint32_t endpoint_of(struct detector *d, const struct span *sp, const struct tspan *t)
+{
+	char buf[512];
+	const char *route = t->route;
+	if (route && t->method) {
+		size_t lm = strlen(t->method), lr = strlen(route);
+		if (lm + lr + 2 <= sizeof(buf)) {
+			memcpy(buf, t->method, lm);
+			buf[lm] = ' ';
+			memcpy(buf + lm + 1, route, lr);
+			return detect_intern(d, buf, lm + 1 + lr);
+		}
+	}
+	return sp->name ? detect_intern(d, sp->name, strlen(sp->name)) : 0;
+}
+
+static int is_tool_call(const struct tspan *t)
+{
+	return t->tool && (t->args_hash || t->args);
+}
+
+static int same_tool_call(const struct tspan *a, const struct tspan *b)
+{
+	if (strcmp(a->tool, b->tool))
+		return 0;
+	if (a->args_hash && b->args_hash)
+		return !strcmp(a->args_hash, b->args_hash);
+	return a->args && b->args && !strcmp(a->args, b->args);
+}
+
+static uint32_t target_of(struct detector *d, struct tspan *t)
+{
+	if (!t->target) {
+		const char *s = t->server ? t->server : t->db_ns ? t->db_ns : t->rpc_service;
+		if (s)
+			t->target = detect_intern(d, s, strlen(s));
+	}
+	return t->target;
+}
+
+/* A hash of the statement's text, computed once. */
+static uint64_t text_hash(struct tspan *t)
+{
+	if (!t->text_hash)
+		t->text_hash = detect_hash(DETECT_HASH_INIT, t->db_text, strlen(t->db_text)) | 1;
+	return t->text_hash;
+}
+
+/* The normalised shape of a call, for grouping: "<system> <statement>" or "<METHOD> <url>". */
+static uint32_t norm_of(struct detector *d, struct tspan *t)
+{
+	char buf[NORM_MAX];
+	size_t n = 0;
+	if (t->norm)
+		return t->norm;
+	if (t->db_text) {
+		const char *sys = t->db_system ? t->db_system : "db";
+		/* The same statement comes again and again: remember its shape. */
+		uint64_t h = detect_hash(text_hash(t), sys, strlen(sys));
+		uint32_t *memo = u64map_slot(&d->norm_memo, h);
+		if (*memo != DNONE)
+			return t->norm = *memo;
+		size_t ls = strlen(sys);
+		if (ls + 2 >= sizeof(buf))
+			return 0;
+		memcpy(buf, sys, ls);
+		buf[ls] = ' ';
+		n = ls + 1 + detect_normalize_sql(buf + ls + 1, sizeof(buf) - ls - 1, t->db_text);
+		t->norm = detect_intern(d, buf, n);
+		if (d->norm_memo.count > DETECT_MAX_KEYS * 4)
+			u64map_release(&d->norm_memo); /* bounded: start over */
+		else
+			*u64map_slot(&d->norm_memo, h) = t->norm;
+		return t->norm;
+	} else if (t->method && (t->url_tmpl || t->url_full)) {
+		size_t lm = strlen(t->method);
+		if (lm + 2 >= sizeof(buf))
+			return 0;
+		memcpy(buf, t->method, lm);
+		buf[lm] = ' ';
+		if (t->url_tmpl) {
+			const char *host = t->server ? t->server : "";
+			size_t lh = strlen(host), lt = strlen(t->url_tmpl);
+			if (lm + 1 + lh + lt >= sizeof(buf))
+				return 0;
+			memcpy(buf + lm + 1, host, lh);
+			memcpy(buf + lm + 1 + lh, t->url_tmpl, lt);
+			n = lm + 1 + lh + lt;
+		} else {
+			n = lm + 1 + detect_normalize_url(buf + lm + 1, sizeof(buf) - lm - 1, t->url_full);
+		}
+	} else if (t->rpc_service && t->rpc_method) {
+		size_t a = strlen(t->rpc_service), b = strlen(t->rpc_method);
+		if (a + b + 2 >= sizeof(buf))
+			return 0;
+		memcpy(buf, t->rpc_service, a);
+		buf[a] = '/';
+		memcpy(buf + a + 1, t->rpc_method, b);
+		n = a + 1 + b;
+	} else {
+		return 0;
+	}
+	t->norm = detect_intern(d, buf, n);
+	return t->norm;
+}
+
+static uint64_t minute_of(uint64_t ns)
+{
+	return ns / NS_PER_MIN_U;
+}
+
+static void on_entry(struct detector *d, struct tspan *t)
+{
+	struct acc *a = acc_get(d, T_ENDPOINT, t->svc, t->endpoint, 0, 0, 0, 0);
+	if (a) {
+		a->n++;
+		a->sum += (double)t->dur;
+	}
+	a = acc_get(d, T_VERSION, t->svc, t->endpoint, 0, 0, t->env, t->ver);
+	if (a) {
+		if (!a->sk) {
+			a->sk = xmalloc(sizeof(*a->sk));
+			sketch_init(a->sk);
+		}
+		sketch_add(a->sk, (double)t->dur);
+		a->n++;
+		a->sum += (double)t->dur;
+		a->sumsq += (double)t->dur * (double)t->dur;
+		acc_touch(d, a, (double)t->dur);
+	}
+	/* Latency per minute, for the CPU detector. */
+	a = acc_get(d, T_CPU, t->svc, 0, 0, 0, t->env, 0);
+	if (a) {
+		struct minute_v *m =
+			detect_minute(d, T_CPU, (size_t)(a - d->t[T_CPU].a), minute_of(t->sp->start_ns));
+		a->n++;
+		a->sum += (double)t->dur;
+		if (m) {
+			m->a += (double)t->dur;
+			m->n++;
+		}
+	}
+}
+
+static void on_tool_call(struct detector *d, struct tspan *t)
+{
+	uint32_t tool = detect_intern(d, t->tool, strlen(t->tool));
+	struct acc *a = acc_get(d, T_ENDPOINT, t->svc, 0, tool, 0, 0, 0);
+	if (a) {
+		a->n++;
+		a->sum += (double)t->dur;
+	}
+}
+
+static void on_pool_wait(struct detector *d, struct tspan *t)
+{
+	if (!t->pool)
+		return;
+	uint32_t pool = detect_intern(d, t->pool, strlen(t->pool));
+	struct acc *a = acc_get(d, T_POOL, t->svc, 0, 0, pool, t->env, 0);
+	if (!a)
+		return;
+	a->n++;
+	a->sum += t->wait_ms;
+	if ((double)t->pool_max > a->max)
+		a->max = (double)t->pool_max;
+	if (t->wait_ms >= d->cfg.pool_wait_ms || t->pool_exhausted) {
+		a->n2++;
+		a->sum2 += t->wait_ms;
+		if (t->wait_ms > a->sumsq2)
+			a->sumsq2 = t->wait_ms; /* the longest wait */
+		if (!a->where && t->entry != DNONE)
+			a->where = d->ts[t->entry].endpoint;
+		acc_touch(d, a, t->wait_ms);
+		acc_add_sample(d, a, t->sp->start_ns, t->wait_ms, 0);
+	}
+}
+
+/* A key of the call a cache would serve, or 0 when it is not one. */
+static uint64_t cache_key_of(struct tspan *t, const char **text)
+{
+	uint64_t h = DETECT_HASH_INIT;
+	if (is_tool_call(t)) {
+		h = detect_hash(h, "tool", 5);
+		h = detect_hash(h, t->tool, strlen(t->tool) + 1);
+		*text = t->args_hash ? t->args_hash : t->args;
+		return detect_hash(h, *text, strlen(*text));
+	}
+	if (t->tool_anc != DNONE || !is_client(t))
+		return 0; /* a tool's own calls are part of its result */
+	if (t->db_text && !db_is_cache(t->db_system)) {
+		const char *op = t->db_op ? t->db_op : t->db_text;
+		if (strncasecmp(op, "SELECT", 6) && strncasecmp(op, "WITH", 4) && strncasecmp(op, "find", 4))
+			return 0;
+		/* A parameterised statement without its parameters is not a known argument set. */
+		if (!t->has_params && (strchr(t->db_text, '$') || strchr(t->db_text, '?')))
+			return 0;
+		h = detect_hash(h ^ text_hash(t), "db", 3);
+		if (t->db_ns)
+			h = detect_hash(h, t->db_ns, strlen(t->db_ns) + 1);
+		*text = t->db_text;
+		return t->has_params ? detect_hash(h, &t->param_hash, sizeof(t->param_hash)) : h;
+	}
+	/* A GET without a query string takes its arguments from headers we do not see. */
+	if (t->url_full && t->method && !strcmp(t->method, "GET") && strchr(t->url_full, '?') &&
+	    !t->msg_system) {
+		*text = t->url_full;
+		return detect_hash(detect_hash(h, "get", 4), t->url_full, strlen(t->url_full));
+	}
+	return 0;
+}
+
+static void on_cacheable(struct detector *d, struct tspan *t)
+{
+	const char *text = NULL;
+	uint64_t h = cache_key_of(t, &text);
+	if (!h)
+		return;
+	uint32_t tool = t->tool ? detect_intern(d, t->tool, strlen(t->tool)) : 0;
+	uint32_t ep = t->entry != DNONE ? d->ts[t->entry].endpoint : 0;
+	struct acc *a = acc_cache(d, h, t->svc, tool);
+	a->n++;
+	a->sum += (double)t->dur;
+	if (!a->where)
+		a->where = ep;
+	if (!a->text && a->n - a->err >= 2)
+		a->text = xstrdup(text);
+	acc_touch(d, a, (double)t->dur);
+}
+
+static void on_statement(struct detector *d, struct tspan *t)
+{
+	uint32_t norm = norm_of(d, t);
+	uint32_t db = t->db_ns ? detect_intern(d, t->db_ns, strlen(t->db_ns)) : target_of(d, t);
+	struct acc *a = acc_get(d, T_STMT, t->svc, db, 0, norm, 0, 0);
+	if (!a)
+		return;
+	if (!a->sk) {
+		a->sk = xmalloc(sizeof(*a->sk));
+		sketch_init(a->sk);
+	}
+	sketch_add(a->sk, (double)t->dur);
+	a->n++;
+	a->sum += (double)t->dur;
+	if (t->tool_anc != DNONE) {
+		const char *text = NULL;
+		a->n2++;
+		a->tag = cache_key_of(&d->ts[t->tool_anc], &text);
+	}
+	acc_touch(d, a, (double)t->dur);
+}
+
+static void on_payload(struct detector *d, struct tspan *t)
+{
+	const char *name = t->sp->name ? t->sp->name : "";
+	uint32_t op = detect_intern(d, name, strlen(name));
+	struct acc *a = acc_get(d, T_PAYLOAD, t->svc, op, 0, 0, 0, 0);
+	if (!a)
+		return;
+	a->n++;
+	if (t->body_bytes > a->max)
+		a->max = t->body_bytes;
+	if (t->body_bytes >= d->cfg.large_payload_bytes) {
+		a->n2++;
+		a->sum2 += (double)t->dur;
+		a->sum3 += t->body_bytes;
+		acc_touch(d, a, t->body_bytes);
+	} else {
+		a->sum += (double)t->dur;
+	}
+}
+
+static void on_client_call(struct detector *d, struct tspan *t)
+{
+	uint32_t target = target_of(d, t);
+	if (!target || db_is_cache(t->db_system))
+		return;
+	struct acc *a = acc_get(d, T_TIMEOUT, t->svc, 0, 0, target, 0, 0);
+	if (!a)
+		return;
+	a->n++;
+	if (t->is_timeout && t->timeout_below) {
+		a->n--; /* the timeout of a call further down, reported there */
+	} else if (t->is_timeout) {
+		a->n2++;
+		a->sum2 += (double)t->dur;
+		acc_touch(d, a, (double)t->dur);
+	} else if (!t->is_error) {
+		a->n3++;
+		a->sum3 += (double)t->dur;
+	}
+}
+
+/* ---- sibling groups ------------------------------------------------------- */
+
+struct group {
+	uint32_t norm, count, fails, seq_pairs;
+	uint64_t prev_end;
+	double sum, max, fail_sum;
+	uint32_t target;
+};
+
+/* N+1 calls and retry storms under parent `p`. */
+static void similar_children(struct detector *d, struct tspan *p)
+{
+	struct group g[MAX_GROUPS];
+	unsigned ng = 0;
+	const uint32_t *k = &d->kids[p->kid_off];
+	for (uint32_t j = 0; j < p->n_kids; j++) {
+		struct tspan *c = &d->ts[k[j]];
+		if (!is_client(c))
+			continue;
+		uint32_t norm = norm_of(d, c);
+		if (!norm)
+			continue;
+		unsigned x;
+		for (x = 0; x < ng && g[x].norm != norm; x++)
+			;
+		if (x == ng) {
+			if (ng == MAX_GROUPS)
+				continue;
+			memset(&g[ng], 0, sizeof(g[ng]));
+			g[ng].norm = norm;
+			g[ng].target = target_of(d, c);
+			ng++;
+		} else if (c->sp->start_ns >= g[x].prev_end) {
+			g[x].seq_pairs++;
+		}
+		g[x].count++;
+		g[x].sum += (double)c->dur;
+		if ((double)c->dur > g[x].max)
+			g[x].max = (double)c->dur;
+		if (c->sp->end_ns > g[x].prev_end)
+			g[x].prev_end = c->sp->end_ns;
+		if (c->is_error) {
+			g[x].fails++;
+			g[x].fail_sum += (double)c->dur;
+		}
+	}
+	uint32_t ep = p->entry != DNONE ? d->ts[p->entry].endpoint : 0;
+	for (unsigned x = 0; x < ng; x++) {
+		if (g[x].count >= d->cfg.n_plus_one_min &&
+		    g[x].seq_pairs >= d->cfg.n_plus_one_sequential * (g[x].count - 1)) {
+			struct acc *a = acc_get(d, T_NPLUS1, p->svc, ep, 0, g[x].norm, 0, 0);
+			if (a) {
+				double waste = g[x].sum - g[x].max; /* one round trip remains */
+				a->n += g[x].count;
+				a->n2++;
+				a->sum += g[x].sum;
+				a->waste += waste;
+				acc_touch(d, a, waste);
+			}
+		}
+		if (g[x].fails >= d->cfg.retry_min_failures) {
+			struct acc *a = acc_get(d, T_RETRY, p->svc, ep, 0,
+						g[x].target ? g[x].target : g[x].norm, 0, 0);
+			if (a) {
+				a->n += g[x].fails;
+				a->n2 += g[x].count;
+				a->sum += g[x].fail_sum;
+				a->waste += g[x].fail_sum;
+				acc_touch(d, a, g[x].fail_sum);
+			}
+		}
+	}
+}
+
+/* A call that commits something outside the traced fleet (a non-GET to an
+ * untraced target): the calls before it are what it waits for. */
+static int is_commit(const struct tspan *c)
+{
+	return c->method && strcmp(c->method, "GET") && strcmp(c->method, "HEAD") &&
+	       strcmp(c->method, "OPTIONS") && c->n_kids == 0;
+}
+
+static int seq_candidate(const struct tspan *c)
+{
+	return is_client(c) && !c->db_system && !c->msg_system && (c->server || c->rpc_service);
+}
+
+#define MAX_RUN 16
+
+static void run_flush(struct detector *d, struct tspan *p, const uint32_t *run, unsigned n)
+{
+	char buf[NORM_MAX];
+	size_t len = 0;
+	double sum = 0, max = 0;
+	if (n < 2)
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		const char *name = detect_name(d, d->ts[run[i]].target);
+		size_t l = strlen(name);
+		if (len + l + 3 >= sizeof(buf))
+			return;
+		if (i) {
+			memcpy(buf + len, ", ", 2);
+			len += 2;
+		}
+		memcpy(buf + len, name, l);
+		len += l;
+		double dur = (double)d->ts[run[i]].dur;
+		sum += dur;
+		if (dur > max)
+			max = dur;
+	}
+	uint32_t detail = detect_intern(d, buf, len);
+	uint32_t ep = p->entry != DNONE ? d->ts[p->entry].endpoint : 0;
+	struct acc *a = acc_get(d, T_SEQ, p->svc, ep, 0, detail, 0, 0);
+	if (!a)
+		return;
+	a->n += n;
+	a->n2++;
+	a->sum += sum;
+	a->sum2 += max;
+	a->waste += sum - max;
+	acc_touch(d, a, sum - max);
+}
+
+/*
+ * Runs of calls that could overlap: consecutive CLIENT calls (HTTP or RPC,
+ * not database, cache or messaging) to distinct targets, each starting
+ * after every earlier call of the parent ended.  A run ends at an overlap
+ * (the code already runs those concurrently), at a repeated target and at
+ * a commit, which is left out: it waits for the calls before it.
+ */
+static void sequential_children(struct detector *d, struct tspan *p)
+{
+	uint32_t run[MAX_RUN];
+	unsigned n = 0;
+	uint64_t max_end = 0;
+	const uint32_t *k = &d->kids[p->kid_off];
+	for (uint32_t j = 0; j < p->n_kids; j++) {
+		struct tspan *c = &d->ts[k[j]];
+		if (!seq_candidate(c))
+			continue;
+		uint32_t target = target_of(d, c);
+		int overlaps = c->sp->start_ns < max_end;
+		int repeat = 0;
+		for (unsigned i = 0; i < n; i++)
+			repeat |= d->ts[run[i]].target == target;
+		if (c->sp->end_ns > max_end)
+			max_end = c->sp->end_ns;
+		if (is_commit(c)) {
+			run_flush(d, p, run, n);
+			n = 0;
+			continue;
+		}
+		if (overlaps || repeat || n == MAX_RUN) {
+			run_flush(d, p, run, n);
+			n = 0;
+		}
+		run[n++] = k[j];
+	}
+	run_flush(d, p, run, n);
+}
+
+/* ---- one trace ------------------------------------------------------------ */
+
+static void walk(struct detector *d, size_t n_order)
+{
+	struct tspan *ts = d->ts;
+	for (size_t o = 0; o < n_order; o++) {
+		uint32_t i = d->order[o];
+		struct tspan *t = &ts[i];
+		const struct tspan *p = t->parent != DNONE ? &ts[t->parent] : NULL;
+		if (span_is_entry(t->sp)) {
+			t->entry = i;
+			t->endpoint = endpoint_of(d, t->sp, t);
+			on_entry(d, t);
+		} else {
+			t->entry = p ? p->entry : DNONE; /* a part of a trace without its entry */
+		}
+		t->tool_anc = p ? p->tool_anc : DNONE;
+		if (is_tool_call(t)) {
+			if (t->tool_anc != DNONE && same_tool_call(&ts[t->tool_anc], t))
+				ts[t->tool_anc].superseded = 1;
+			t->tool_anc = i;
+		}
+		if (t->tool && t->entry == i)
+			on_tool_call(d, t);
+		if (t->has_wait)
+			on_pool_wait(d, t);
+		if (t->db_text && is_client(t) && !db_is_cache(t->db_system))
+			on_statement(d, t);
+		if (t->body_bytes > 0)
+			on_payload(d, t);
+		if (is_client(t))
+			on_client_call(d, t);
+	}
+	for (size_t o = 0; o < n_order; o++) {
+		struct tspan *t = &ts[d->order[o]];
+		if (!t->superseded)
+			on_cacheable(d, t);
+		if (t->n_kids >= 2) {
+			similar_children(d, t);
+			sequential_children(d, t);
+		}
+	}
+}
+
+static int orphan_cmp(const void *pa, const void *pb, void *ctx)
+{
+	const struct tspan *ts = ctx, *a = &ts[*(const uint32_t *)pa], *b = &ts[*(const uint32_t *)pb];
+	uint64_t x = id64(a->sp->parent_span_id), y = id64(b->sp->parent_span_id);
+	if (x != y)
+		return x < y ? -1 : 1;
+	return a->sp->start_ns < b->sp->start_ns ? -1 : a->sp->start_ns > b->sp->start_ns;
+}
+
+/*
+ * A part of a trace may lack the parent of some spans: those with the same
+ * absent parent are still siblings.  Group them under a stand-in parent
+ * (their first span's service, no entry) for the sibling detectors.
+ */
+static void orphan_groups(struct detector *d, size_t n)
+{
+	uint32_t *o = d->kids + n, k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (d->ts[i].parent == DNONE && id64(d->ts[i].sp->parent_span_id))
+			o[k++] = (uint32_t)i;
+	if (k < 2)
+		return;
+	qsort_r(o, k, sizeof(*o), orphan_cmp, d->ts);
+	for (uint32_t a = 0, b; a < k; a = b) {
+		uint64_t pid = id64(d->ts[o[a]].sp->parent_span_id);
+		for (b = a + 1; b < k && id64(d->ts[o[b]].sp->parent_span_id) == pid; b++)
+			;
+		if (b - a < 2)
+			continue;
+		struct tspan p = d->ts[o[a]];
+		p.entry = DNONE;
+		p.kid_off = (uint32_t)n + a;
+		p.n_kids = b - a;
+		similar_children(d, &p);
+		sequential_children(d, &p);
+	}
+}
+
+int detect_trace(struct detector *d, const struct span *spans, size_t n)
+{
+	if (!n)
+		return 0;
+	if (n > UINT32_MAX / 2)
+		n = UINT32_MAX / 2;
+	d->seq++;
+	d->st.traces++;
+	d->st.spans += n;
+	d->n_res = 0;
+	memcpy(d->trace_id, spans[0].trace_id, 16);
+	scratch_reserve(d, n);
+	for (size_t i = 0; i < n; i++)
+		read_span(d, &d->ts[i], &spans[i]);
+	resolve_parents(d, n);
+	link_children(d, n);
+	d->root_ns = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (d->ts[i].parent == DNONE && (double)d->ts[i].dur > d->root_ns)
+			d->root_ns = (double)d->ts[i].dur;
+		if (!id64(spans[i].parent_span_id))
+			d->st.requests++;
+	}
+	size_t n_order = preorder(d, n);
+	/* Timeouts that only pass on one further down the tree. */
+	for (size_t o = n_order; o-- > 0;) {
+		const struct tspan *t = &d->ts[d->order[o]];
+		if ((t->is_timeout || t->timeout_below) && t->parent != DNONE)
+			d->ts[t->parent].timeout_below = 1;
+	}
+	walk(d, n_order);
+	orphan_groups(d, n);
+	return 0;
+}
+
+/* ---- normalisation -------------------------------------------------------- */
+
+static int is_word(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+	       (unsigned char)c >= 0x80;
+}
+
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* After writing "?", fold "?, ?" (a list of literals) into one "?". */
+static size_t fold_list(char *out, size_t o)
+{
+	if (o >= 4 && out[o - 1] == '?' && out[o - 2] == ' ' && out[o - 3] == ',' && out[o - 4] == '?')
+		return o - 3;
+	if (o >= 3 && out[o - 1] == '?' && out[o - 2] == ',' && out[o - 3] == '?')
+		return o - 2;
+	return o;
+}
+
+size_t detect_normalize_sql(char *out, size_t cap, const char *s)
+{
+	size_t o = 0;
+	if (!cap)
+		return 0;
+	while (*s && o + 1 < cap) {
+		char c = *s;
+		if (c == '\'' || c == '"') {
+			/* 'it''s' is one literal; "quoted identifiers" stay. */
+			if (c == '"') {
+				out[o++] = *s++;
+				continue;
+			}
+			for (s++; *s; s++)
+				if (*s == '\'' && *++s != '\'')
+					break;
+			out[o++] = '?';
+			o = fold_list(out, o);
+			continue;
+		}
+		if ((c == '$' || c == ':') && is_digit(s[1])) {
+			for (s++; is_digit(*s); s++)
+				;
+			out[o++] = '?';
+			o = fold_list(out, o);
+			continue;
+		}
+		if ((is_digit(c) || (c == '-' && is_digit(s[1]) && (o == 0 || !is_word(out[o - 1])))) &&
+		    (o == 0 || !is_word(out[o - 1]))) {
+			for (s++; is_word(*s) || *s == '.'; s++)
+				;
+			out[o++] = '?';
+			o = fold_list(out, o);
+			continue;
+		}
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+			while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+				s++;
+			if (o > 0 && *s)
+				out[o++] = ' ';
+			continue;
+		}
+		out[o++] = *s++;
+	}
+	out[o] = 0;
+	return o;
+}
+
+/* A path segment that names one object: starting with a digit, mostly
+ * digits, or a long hex/uuid-like run ("v1" and "api" stay). */
+static int id_like(const char *s, size_t n)
+{
+	size_t hex = 0, digits = 0;
+	if (n && is_digit(s[0]))
+		return 1;
+	for (size_t i = 0; i < n; i++) {
+		digits += is_digit(s[i]);
+		hex += is_digit(s[i]) || (s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F') ||
+		       s[i] == '-';
+	}
+	return (n >= 16 && hex == n) || (n >= 6 && 2 * digits >= n);
+}
+
+size_t detect_normalize_url(char *out, size_t cap, const char *s)
+{
+	size_t o = 0;
+	const char *p = strstr(s, "://");
+	if (!cap)
+		return 0;
+	/* scheme and host as they are */
+	if (p) {
+		const char *host_end = strchr(p + 3, '/');
+		size_t n = host_end ? (size_t)(host_end - s) : strlen(s);
+		if (n >= cap)
+			n = cap - 1;
+		memcpy(out, s, n);
+		o = n;
+		s += n;
+	}
+	while (*s && *s != '?' && *s != '#' && o + 1 < cap) {
+		if (*s == '/') {
+			out[o++] = *s++;
+			continue;
+		}
+		size_t n = strcspn(s, "/?#");
+		if (id_like(s, n)) {
+			out[o++] = '?';
+		} else {
+			size_t m = n < cap - 1 - o ? n : cap - 1 - o;
+			memcpy(out + o, s, m);
+			o += m;
+		}
+		s += n;
+	}
+	if (*s == '?') {
+		/* keep the parameter names, drop their values */
+		s++;
+		if (o + 1 < cap)
+			out[o++] = '?';
+		while (*s && *s != '#' && o + 1 < cap) {
+			size_t n = strcspn(s, "=&#");
+			size_t m = n < cap - 1 - o ? n : cap - 1 - o;
+			memcpy(out + o, s, m);
+			o += m;
+			s += n;
+			if (*s == '=') {
+				s += strcspn(s, "&#");
+				if (o + 2 < cap) {
+					out[o++] = '=';
+					out[o++] = '?';
+				}
+			}
+			if (*s == '&') {
+				s++;
+				if (o + 1 < cap)
+					out[o++] = '&';
+			}
+		}
+	}
+	out[o] = 0;
+	return o;
+}

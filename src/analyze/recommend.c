@@ -1,0 +1,414 @@
+/*
+ * recommend.c - findings into words and into JSON / Markdown (see
+ * recommend.h).  Every number in a text comes from the finding; the
+ * formulas behind them are in docs/DETECTORS.md.
+ */
+#include "analyze/recommend.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define TEXT_MAX 2048
+
+void recommend_fmt_duration(char *out, size_t cap, double ns)
+{
+	if (!(ns >= 0))
+		ns = 0;
+	if (ns >= 60e9)
+		snprintf(out, cap, "%.1f min", ns / 60e9);
+	else if (ns >= 10e9)
+		snprintf(out, cap, "%.0f s", ns / 1e9);
+	else if (ns >= 1e9)
+		snprintf(out, cap, "%.1f s", ns / 1e9);
+	else if (ns >= 10e6)
+		snprintf(out, cap, "%.0f ms", ns / 1e6);
+	else if (ns >= 1e6)
+		snprintf(out, cap, "%.1f ms", ns / 1e6);
+	else
+		snprintf(out, cap, "%.0f µs", ns / 1e3);
+}
+
+void recommend_fmt_bytes(char *out, size_t cap, double bytes)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	int u = 0;
+	while (fabs(bytes) >= 1024 && u < 4) {
+		bytes /= 1024;
+		u++;
+	}
+	snprintf(out, cap, u && fabs(bytes) < 10 ? "%.1f %s" : "%.0f %s", bytes, units[u]);
+}
+
+static const char *or_dash(const char *s)
+{
+	return s ? s : "?";
+}
+
+/* "service endpoint" or "service" */
+static void subject(char *out, size_t cap, const struct finding *f)
+{
+	if (f->endpoint)
+		snprintf(out, cap, "%s %s", or_dash(f->service), f->endpoint);
+	else
+		snprintf(out, cap, "%s", or_dash(f->service));
+}
+
+static double pct(double part, double whole)
+{
+	return whole > 0 ? 100.0 * part / whole : 0;
+}
+
+struct texts {
+	char title[TEXT_MAX], evidence[TEXT_MAX], change[TEXT_MAX];
+};
+
+static void n_plus_one(const struct finding *f, struct texts *t, const char *subj)
+{
+	char avg[32];
+	recommend_fmt_duration(avg, sizeof(avg), f->avg_ns);
+	snprintf(t->title, TEXT_MAX, "Batch the N+1 queries of %s", subj);
+	snprintf(t->evidence, TEXT_MAX,
+		 "%.0f similar calls per request under one parent (`%s`), %s each, in %llu of %llu requests "
+		 "(%.0f%% of all traffic)",
+		 f->per_request, or_dash(f->detail), avg, (unsigned long long)f->affected_requests,
+		 (unsigned long long)f->subject_requests,
+		 pct((double)f->affected_requests, (double)f->total_requests));
+	snprintf(t->change, TEXT_MAX,
+		 "Fetch them in one round trip: one statement with `= ANY($1)` / `IN (...)` or a JOIN "
+		 "(eager loading in the ORM), or one batch request instead of one call per item");
+}
+
+static void sequential(const struct finding *f, struct texts *t, const char *subj)
+{
+	char sum[32], max[32];
+	recommend_fmt_duration(sum, sizeof(sum), f->avg_ns);
+	recommend_fmt_duration(max, sizeof(max), f->baseline_ns);
+	snprintf(t->title, TEXT_MAX, "Run the calls of %s to %s concurrently", subj, or_dash(f->detail));
+	snprintf(t->evidence, TEXT_MAX,
+		 "%.0f calls to different services one after another, none overlapping, in %llu of %llu "
+		 "requests "
+		 "(%.0f%%); together %s, the longest %s",
+		 f->per_request, (unsigned long long)f->affected_requests,
+		 (unsigned long long)f->subject_requests, 100 * f->ratio, sum, max);
+	snprintf(
+		t->change, TEXT_MAX,
+		"Start them together and wait for all (CompletableFuture.allOf, asyncio.gather, Promise.all, "
+		"errgroup); keep after them only the calls that need their answers");
+}
+
+static void cacheable(const struct finding *f, struct texts *t, const char *subj)
+{
+	char avg[32];
+	recommend_fmt_duration(avg, sizeof(avg), f->avg_ns);
+	if (f->tool)
+		snprintf(t->title, TEXT_MAX, "Cache the result of tool %s", f->tool);
+	else
+		snprintf(t->title, TEXT_MAX, "Cache the repeated call of %s", subj);
+	snprintf(t->evidence, TEXT_MAX,
+		 "%.0f requests/hour to %s with identical arguments (%.80s%s), avg %s each; %llu calls in "
+		 "%.1f h",
+		 f->per_hour, subj, or_dash(f->detail), f->detail && strlen(f->detail) > 80 ? "..." : "", avg,
+		 (unsigned long long)f->occurrences, f->window_s / 3600);
+	snprintf(t->change, TEXT_MAX,
+		 "Cache the result keyed by the arguments (in-process LRU or Redis) for about a minute, and "
+		 "invalidate it when the data changes; at this rate %.0f%% of the calls would be served "
+		 "from the cache",
+		 100 * f->rate);
+}
+
+static void pool(const struct finding *f, struct texts *t, const char *subj)
+{
+	char avg[32];
+	recommend_fmt_duration(avg, sizeof(avg), f->avg_ns);
+	snprintf(t->title, TEXT_MAX, "Increase the %s connection pool of %s from %.0f to %.0f",
+		 or_dash(f->detail), or_dash(f->service), f->pool_max, f->pool_recommended);
+	if (f->occurrences && f->subject_requests && f->avg_ns > 0)
+		snprintf(t->evidence, TEXT_MAX,
+			 "Connection wait time %s avg in %llu of %llu acquisitions%s%s; pool exhausted "
+			 "%.0f times/hour; peak demand %.0f connections for a pool of %.0f",
+			 avg, (unsigned long long)f->occurrences, (unsigned long long)f->subject_requests,
+			 f->environment ? " in " : "", f->environment ? f->environment : "",
+			 f->episodes_per_hour, f->pool_peak_demand, f->pool_max);
+	else
+		snprintf(t->evidence, TEXT_MAX,
+			 "Pool at its maximum of %.0f or with requests waiting in %.0f%% of the samples; "
+			 "exhausted %.0f times/hour; peak demand %.0f",
+			 f->pool_max, 100 * f->rate, f->episodes_per_hour, f->pool_peak_demand);
+	snprintf(t->change, TEXT_MAX,
+		 "Raise the pool's maximum to %.0f (the peak demand, rounded up; check the database's "
+		 "max_connections), and hold connections only around the queries of %s",
+		 f->pool_recommended, subj);
+}
+
+static void missing_index(const struct finding *f, struct texts *t, const char *subj)
+{
+	char p50[32], base[32];
+	recommend_fmt_duration(p50, sizeof(p50), f->p50_ns);
+	recommend_fmt_duration(base, sizeof(base), f->baseline_ns);
+	snprintf(t->title, TEXT_MAX, "Index the slow query of %s on %s", subj, or_dash(f->tool));
+	snprintf(t->evidence, TEXT_MAX,
+		 "`%s` takes %s at p50, %.1f times the %s of the database's other statements; %.0f an hour",
+		 or_dash(f->detail), p50, f->ratio, base, f->per_hour);
+	snprintf(t->change, TEXT_MAX,
+		 "Run EXPLAIN (ANALYZE) on it; add an index on the columns of its WHERE, JOIN and ORDER BY, "
+		 "or precompute the result if it scans by design");
+}
+
+static void large_payload(const struct finding *f, struct texts *t, const char *subj)
+{
+	char bytes[32], avg[32], base[32];
+	recommend_fmt_bytes(bytes, sizeof(bytes), f->bytes);
+	recommend_fmt_duration(avg, sizeof(avg), f->avg_ns);
+	recommend_fmt_duration(base, sizeof(base), f->baseline_ns);
+	snprintf(t->title, TEXT_MAX, "Shrink the payloads of %s", subj);
+	snprintf(t->evidence, TEXT_MAX,
+		 "%.0f%% of %llu spans carry a body of %s on average, taking %s against %s with small bodies",
+		 100 * f->rate, (unsigned long long)f->subject_requests, bytes, avg, base);
+	snprintf(t->change, TEXT_MAX,
+		 "Paginate, compress (gzip or zstd), or send only the fields the caller uses");
+}
+
+static void retry_storm(const struct finding *f, struct texts *t, const char *subj)
+{
+	char avg[32];
+	recommend_fmt_duration(avg, sizeof(avg), f->avg_ns);
+	snprintf(t->title, TEXT_MAX, "Bound the retries of %s to %s", subj, or_dash(f->detail));
+	snprintf(t->evidence, TEXT_MAX,
+		 "%.1f failing calls per request to the same target under one parent, %s each, in %llu "
+		 "requests",
+		 f->per_request, avg, (unsigned long long)f->affected_requests);
+	snprintf(
+		t->change, TEXT_MAX,
+		"Retry with exponential backoff and jitter, within a retry budget, behind a circuit breaker");
+}
+
+static void timeouts(const struct finding *f, struct texts *t, const char *subj)
+{
+	char avg[32], base[32];
+	recommend_fmt_duration(avg, sizeof(avg), f->avg_ns);
+	recommend_fmt_duration(base, sizeof(base), f->baseline_ns);
+	snprintf(t->title, TEXT_MAX, "Fail fast on calls from %s to %s", subj, or_dash(f->detail));
+	snprintf(t->evidence, TEXT_MAX,
+		 "%.1f%% of %llu calls time out after %s (a successful call takes %s); %.0f timeouts an hour",
+		 100 * f->rate, (unsigned long long)f->subject_requests, avg, base, f->per_hour);
+	snprintf(t->change, TEXT_MAX,
+		 "Set the timeout near the successful calls' p99 and retry once or hedge, or answer from a "
+		 "fallback");
+}
+
+static void memory(const struct finding *f, struct texts *t, const char *subj)
+{
+	char g[32], s[32], e[32];
+	recommend_fmt_bytes(g, sizeof(g), f->growth_per_hour);
+	recommend_fmt_bytes(s, sizeof(s), f->start_value);
+	recommend_fmt_bytes(e, sizeof(e), f->end_value);
+	snprintf(t->title, TEXT_MAX, "Find what %s keeps in memory", subj);
+	snprintf(t->evidence, TEXT_MAX,
+		 "process.memory.usage grows %s an hour%s%s (%s to %s over %.1f h) and is never released; "
+		 "%llu of %llu instances grow",
+		 g, f->environment ? " in " : "", f->environment ? f->environment : "", s, e,
+		 f->window_s / 3600, (unsigned long long)f->occurrences,
+		 (unsigned long long)f->subject_requests);
+	snprintf(t->change, TEXT_MAX,
+		 "Look for a cache or map without eviction (per-session or conversation history, memoised "
+		 "results): bound it or give it a TTL; diff two heap snapshots taken an hour apart");
+}
+
+static void cpu(const struct finding *f, struct texts *t, const char *subj)
+{
+	char avg[32], base[32];
+	recommend_fmt_duration(avg, sizeof(avg), f->avg_ns);
+	recommend_fmt_duration(base, sizeof(base), f->baseline_ns);
+	snprintf(t->title, TEXT_MAX, "Relieve the CPU saturation of %s", subj);
+	snprintf(t->evidence, TEXT_MAX,
+		 "CPU at or above saturation in %.0f%% of %llu samples (peak %.0f%%); its requests take %s "
+		 "in those minutes against %s otherwise",
+		 100 * f->rate, (unsigned long long)f->subject_requests, 100 * f->ratio, avg, base);
+	snprintf(t->change, TEXT_MAX,
+		 "Scale out or raise the CPU limit, and profile the hot paths (flame graph of the saturated "
+		 "minutes)");
+}
+
+static void version(const struct finding *f, struct texts *t, const char *subj)
+{
+	char avg[32], base[32];
+	recommend_fmt_duration(avg, sizeof(avg), f->avg_ns);
+	recommend_fmt_duration(base, sizeof(base), f->baseline_ns);
+	snprintf(t->title, TEXT_MAX, "Regression in %s: %s", subj, or_dash(f->detail));
+	snprintf(t->evidence, TEXT_MAX,
+		 "Mean %s against %s (+%.0f%%), p50 +%.0f%%, over %llu requests of the slower version, "
+		 "compared environment by environment",
+		 avg, base, 100 * (f->ratio - 1), 100 * (f->rate - 1), (unsigned long long)f->occurrences);
+	snprintf(t->change, TEXT_MAX,
+		 "Compare the flame graphs of the two versions for this endpoint to find the slower code, "
+		 "then "
+		 "fix it or roll back");
+}
+
+int recommend_build(struct arena *a, const struct finding *f, struct recommendation *r)
+{
+	struct texts t;
+	char subj[512], gain[TEXT_MAX], save[32], lat[32], doc[128];
+	subject(subj, sizeof(subj), f);
+	t.title[0] = t.evidence[0] = t.change[0] = 0;
+	switch (f->kind) {
+	case FINDING_N_PLUS_ONE: n_plus_one(f, &t, subj); break;
+	case FINDING_SEQUENTIAL: sequential(f, &t, subj); break;
+	case FINDING_CACHEABLE: cacheable(f, &t, subj); break;
+	case FINDING_POOL_EXHAUSTION: pool(f, &t, subj); break;
+	case FINDING_MISSING_INDEX: missing_index(f, &t, subj); break;
+	case FINDING_LARGE_PAYLOAD: large_payload(f, &t, subj); break;
+	case FINDING_RETRY_STORM: retry_storm(f, &t, subj); break;
+	case FINDING_TIMEOUTS: timeouts(f, &t, subj); break;
+	case FINDING_MEMORY_GROWTH: memory(f, &t, subj); break;
+	case FINDING_CPU_SATURATION: cpu(f, &t, subj); break;
+	case FINDING_VERSION_REGRESSION: version(f, &t, subj); break;
+	default: snprintf(t.title, TEXT_MAX, "%s", detect_kind_name(f->kind)); break;
+	}
+	recommend_fmt_duration(save, sizeof(save), f->saving_ns);
+	recommend_fmt_duration(lat, sizeof(lat), f->affected_latency_ns);
+	if (f->kind == FINDING_MEMORY_GROWTH) {
+		char day[32];
+		recommend_fmt_bytes(day, sizeof(day), f->growth_per_hour * 24);
+		snprintf(gain, sizeof(gain),
+			 "Stops a growth of %s a day (%.0f%% of the starting level) that ends in an "
+			 "out-of-memory restart",
+			 day, 100 * f->ratio * 24);
+	} else if (f->saving_ns > 0) {
+		snprintf(gain, sizeof(gain),
+			 "Estimated improvement: ~%s a request, %.0f%% of the affected requests' %s; "
+			 "~%.0f s of request time saved per hour",
+			 save, f->saving_pct, lat, f->saved_s_per_hour);
+	} else {
+		snprintf(gain, sizeof(gain), "No latency estimate: the data shows no measurable cost yet");
+	}
+	snprintf(doc, sizeof(doc), RECOMMEND_DOC_PREFIX "%s.md", f->doc ? f->doc : detect_kind_slug(f->kind));
+	r->title = arena_strdup(a, t.title);
+	r->evidence = arena_strdup(a, t.evidence);
+	r->change = arena_strdup(a, t.change);
+	r->gain = arena_strdup(a, gain);
+	r->doc = arena_strdup(a, doc);
+	return 0;
+}
+
+/* ---- JSON and Markdown ------------------------------------------------------ */
+
+static void put_str(struct buf *b, const char *key, const char *v, int comma)
+{
+	buf_printf(b, "%s\"%s\":", comma ? "," : "", key);
+	if (v)
+		buf_put_json_str(b, v);
+	else
+		buf_puts(b, "null");
+}
+
+static void put_num(struct buf *b, const char *key, double v)
+{
+	buf_printf(b, ",\"%s\":", key);
+	buf_put_json_double(b, v);
+}
+
+/* A kind-specific number, written only when it applies. */
+static void put_opt(struct buf *b, const char *key, double v)
+{
+	if (v != 0)
+		put_num(b, key, v);
+}
+
+static void put_evidence(struct buf *b, const struct finding *f)
+{
+	buf_printf(b,
+		   "{\"occurrences\":%llu,\"affected_requests\":%llu,\"subject_requests\":%llu,\"total_"
+		   "requests\":%llu",
+		   (unsigned long long)f->occurrences, (unsigned long long)f->affected_requests,
+		   (unsigned long long)f->subject_requests, (unsigned long long)f->total_requests);
+	put_num(b, "window_s", f->window_s);
+	put_num(b, "per_hour", f->per_hour);
+	put_num(b, "per_request", f->per_request);
+	put_num(b, "avg_ms", f->avg_ns / 1e6);
+	put_opt(b, "p50_ms", f->p50_ns / 1e6);
+	put_opt(b, "baseline_ms", f->baseline_ns / 1e6);
+	put_opt(b, "ratio", f->ratio);
+	put_opt(b, "rate", f->rate);
+	put_num(b, "affected_latency_ms", f->affected_latency_ns / 1e6);
+	put_opt(b, "pool_max", f->pool_max);
+	put_opt(b, "pool_peak_demand", f->pool_peak_demand);
+	put_opt(b, "pool_recommended", f->pool_recommended);
+	put_opt(b, "episodes_per_hour", f->episodes_per_hour);
+	put_opt(b, "growth_bytes_per_hour", f->growth_per_hour);
+	put_opt(b, "start_bytes", f->start_value);
+	put_opt(b, "end_bytes", f->end_value);
+	put_opt(b, "payload_bytes", f->bytes);
+	buf_putc(b, '}');
+}
+
+int recommend_json(struct buf *out, const struct finding *f, const struct recommendation *r)
+{
+	struct arena a;
+	struct recommendation built;
+	struct buf tmp, *b = &tmp;
+	int rc;
+	arena_init(&a);
+	buf_init(&tmp, BUF_NO_LIMIT);
+	if (!r) {
+		recommend_build(&a, f, &built);
+		r = &built;
+	}
+	buf_putc(b, '{');
+	put_str(b, "id", f->id, 0);
+	put_str(b, "kind", detect_kind_slug(f->kind), 1);
+	put_str(b, "kind_name", detect_kind_name(f->kind), 1);
+	put_str(b, "priority", detect_priority_name(f->priority), 1);
+	put_str(b, "doc", r->doc, 1);
+	buf_puts(b, ",\"subject\":{");
+	put_str(b, "service", f->service, 0);
+	put_str(b, "endpoint", f->endpoint, 1);
+	put_str(b, "tool", f->tool, 1);
+	put_str(b, "detail", f->detail, 1);
+	put_str(b, "environment", f->environment, 1);
+	buf_puts(b, "},\"evidence\":");
+	put_evidence(b, f);
+	buf_puts(b, ",\"estimate\":{\"saving_ms\":");
+	buf_put_json_double(b, f->saving_ns / 1e6);
+	put_num(b, "saving_pct", f->saving_pct);
+	put_num(b, "saved_s_per_hour", f->saved_s_per_hour);
+	buf_puts(b, "},\"examples\":[");
+	for (unsigned i = 0; i < f->n_examples && i < DETECT_MAX_EXAMPLES; i++) {
+		buf_puts(b, i ? ",\"" : "\"");
+		buf_put_hex(b, f->examples[i], 16);
+		buf_putc(b, '"');
+	}
+	buf_puts(b, "],\"recommendation\":{");
+	put_str(b, "title", r->title, 0);
+	put_str(b, "evidence", r->evidence, 1);
+	put_str(b, "change", r->change, 1);
+	put_str(b, "gain", r->gain, 1);
+	buf_puts(b, "}}");
+	/* one append, so that a full buffer gets all or nothing */
+	rc = buf_append(out, tmp.data, tmp.len);
+	buf_release(&tmp);
+	arena_release(&a);
+	return rc;
+}
+
+static const char *upper_priority(enum finding_priority p)
+{
+	return p == PRIORITY_HIGH ? "HIGH" : p == PRIORITY_MEDIUM ? "MEDIUM" : "LOW";
+}
+
+int recommend_markdown(struct buf *b, const struct finding *f, const struct recommendation *r)
+{
+	struct arena a;
+	struct recommendation built;
+	int rc;
+	arena_init(&a);
+	if (!r) {
+		recommend_build(&a, f, &built);
+		r = &built;
+	}
+	rc = buf_printf(b, "- **%s** %s: %s. %s. %s. ([how](%s))\n", upper_priority(f->priority), r->title,
+			r->evidence, r->change, r->gain, r->doc);
+	arena_release(&a);
+	return rc;
+}

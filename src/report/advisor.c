@@ -1,0 +1,462 @@
+/*
+ * advisor.c - running the detectors over stored data and keeping the
+ * recommendations' states (see advisor.h).
+ */
+#include "report/advisor.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyze/recommend.h"
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/strmap.h"
+#include "ingest/json_doc.h"
+
+#define KIND_STATE   "recommendation"
+#define KIND_FINDING "recommendation.finding"
+#define KIND_AUDIT   "recommendation.audit"
+#define NS_PER_MS    1000000ull
+
+static const char *const status_names[REC_STATUS_COUNT] = {"open", "applied", "dismissed", "verified"};
+
+const char *rec_status_name(enum rec_status s)
+{
+	return (unsigned)s < REC_STATUS_COUNT ? status_names[s] : "open";
+}
+
+int rec_status_parse(const char *name)
+{
+	for (int i = 0; name && i < REC_STATUS_COUNT; i++)
+		if (!strcmp(name, status_names[i]))
+			return i;
+	return -1;
+}
+
+/* ---- states ------------------------------------------------------------ */
+
+void rec_state_json(struct buf *b, const struct rec_state *st)
+{
+	buf_printf(b, "{\"id\":\"%s\",\"status\":\"%s\",\"reason\":", st->id, rec_status_name(st->status));
+	if (st->reason)
+		buf_put_json_str(b, st->reason);
+	else
+		buf_puts(b, "null");
+	buf_printf(b,
+		   ",\"first_seen_ms\":%llu,\"last_seen_ms\":%llu,\"status_changed_ms\":%llu,"
+		   "\"active\":%s,\"persists\":%s}",
+		   (unsigned long long)(st->first_seen_ns / NS_PER_MS),
+		   (unsigned long long)(st->last_seen_ns / NS_PER_MS),
+		   (unsigned long long)(st->changed_ns / NS_PER_MS), st->active ? "true" : "false",
+		   st->persists ? "true" : "false");
+}
+
+static uint64_t member_ms(const struct json *obj, const char *key)
+{
+	const struct json *m = json_get(obj, key);
+	return m && m->type == JSON_NUMBER ? strtoull(m->s, NULL, 10) * NS_PER_MS : 0;
+}
+
+int rec_state_parse(struct rec_state *st, const char *json, struct arena *a)
+{
+	struct json_doc d;
+	char err[128];
+	int ret = -1;
+	memset(st, 0, sizeof(*st));
+	if (json_doc_parse(&d, json, strlen(json), 0, err, sizeof(err)) < 0 || !d.root ||
+	    d.root->type != JSON_OBJECT)
+		goto out;
+	const struct json *id = json_get(d.root, "id"), *active = json_get(d.root, "active"),
+			  *persists = json_get(d.root, "persists");
+	const char *status = json_str(json_get(d.root, "status")),
+		   *reason = json_str(json_get(d.root, "reason"));
+	if (!id || id->type != JSON_STRING || id->len >= sizeof(st->id) || rec_status_parse(status) < 0)
+		goto out;
+	memcpy(st->id, id->s, id->len + 1);
+	st->status = (enum rec_status)rec_status_parse(status);
+	st->reason = reason ? arena_strdup(a, reason) : NULL;
+	st->first_seen_ns = member_ms(d.root, "first_seen_ms");
+	st->last_seen_ns = member_ms(d.root, "last_seen_ms");
+	st->changed_ns = member_ms(d.root, "status_changed_ms");
+	st->active = active && active->type == JSON_TRUE;
+	st->persists = persists && persists->type == JSON_TRUE;
+	ret = 0;
+out:
+	json_doc_release(&d);
+	return ret;
+}
+
+const char *rec_state_observe(struct rec_state *st, int found, uint64_t from_ns, uint64_t now_ns)
+{
+	/* changed before the window began: the whole window is "after" */
+	int after_change = st->changed_ns && st->changed_ns <= from_ns;
+	st->active = found;
+	st->persists = 0;
+	if (found) {
+		if (!st->first_seen_ns)
+			st->first_seen_ns = now_ns;
+		st->last_seen_ns = now_ns;
+		if (st->status == REC_APPLIED)
+			st->persists = after_change;
+		if (st->status == REC_VERIFIED) {
+			st->status = REC_OPEN;
+			st->changed_ns = now_ns;
+			st->reason = "the pattern was found again after it had been verified as fixed";
+			return st->reason;
+		}
+		return NULL;
+	}
+	if (st->status == REC_APPLIED && after_change) {
+		st->status = REC_VERIFIED;
+		st->changed_ns = now_ns;
+		st->reason = "the pattern is absent from data that all came after the change was applied";
+		return st->reason;
+	}
+	return NULL;
+}
+
+int rec_state_set(struct rec_state *st, enum rec_status to, const char *reason, uint64_t now_ns, char *err,
+		  size_t errlen)
+{
+	if (to == REC_VERIFIED)
+		return errf(err, errlen,
+			    "'verified' is set by hotpath when new data no longer shows the pattern");
+	if (to == REC_DISMISSED && (!reason || !*reason))
+		return errf(err, errlen, "dismissing needs a reason");
+	st->status = to;
+	st->reason = reason && *reason ? reason : NULL;
+	st->changed_ns = now_ns;
+	st->persists = 0;
+	return 0;
+}
+
+/* ---- persistence ------------------------------------------------------- */
+
+static int put_state(struct store *s, const struct rec_state *st, uint64_t now_ns, char *err, size_t errlen)
+{
+	struct buf b;
+	buf_init(&b, BUF_NO_LIMIT);
+	rec_state_json(&b, st);
+	struct store_record r = {KIND_STATE, st->id, now_ns, b.data};
+	int rc = store_put_doc(s, &r, err, errlen);
+	buf_release(&b);
+	return rc;
+}
+
+static int audit(struct store *s, const struct rec_state *st, enum rec_status from, const char *actor,
+		 uint64_t now_ns, char *err, size_t errlen)
+{
+	struct buf b;
+	buf_init(&b, BUF_NO_LIMIT);
+	buf_printf(&b, "{\"from\":\"%s\",\"to\":\"%s\",\"reason\":", rec_status_name(from),
+		   rec_status_name(st->status));
+	if (st->reason)
+		buf_put_json_str(&b, st->reason);
+	else
+		buf_puts(&b, "null");
+	buf_puts(&b, ",\"actor\":");
+	buf_put_json_str(&b, actor);
+	buf_putc(&b, '}');
+	struct store_record r = {KIND_AUDIT, st->id, now_ns, b.data};
+	int rc = store_add_event(s, &r, err, errlen);
+	buf_release(&b);
+	return rc;
+}
+
+/* ---- running the detectors --------------------------------------------- */
+
+void advisor_options_init(struct advisor_options *o, uint64_t from_ns, uint64_t to_ns)
+{
+	memset(o, 0, sizeof(*o));
+	o->from_ns = from_ns;
+	o->to_ns = to_ns;
+	o->max_traces = 200000;
+	detect_config_init(&o->cfg);
+}
+
+struct feed {
+	struct detector *d;
+	uint64_t keep_below; /* sample: traces whose id hashes below this */
+	uint64_t traces, spans, points;
+};
+
+static uint64_t trace_hash(const uint8_t id[16])
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a over both halves */
+	for (int i = 0; i < 16; i++)
+		h = (h ^ id[i]) * 1099511628211ull;
+	return h;
+}
+
+static int feed_trace(void *arg, const struct span *spans, size_t n)
+{
+	struct feed *f = arg;
+	if (trace_hash(spans[0].trace_id) > f->keep_below)
+		return 0;
+	f->traces++;
+	f->spans += n;
+	detect_trace(f->d, spans, n);
+	return 0;
+}
+
+static int feed_point(void *arg, const struct metric_point *p)
+{
+	struct feed *f = arg;
+	f->points++;
+	return detect_points(f->d, p, 1);
+}
+
+/* Requests stored in the window, from the rollups (cheap). */
+static uint64_t requests_in(struct store *s, uint64_t from_ns, uint64_t to_ns)
+{
+	struct store_query q;
+	struct arena a;
+	struct rollup_row *rows;
+	size_t n;
+	char err[256];
+	uint64_t total = 0;
+	store_query_init(&q);
+	q.from_ns = from_ns;
+	q.to_ns = to_ns;
+	arena_init(&a);
+	if (store_rollups(s, &q, 60, &a, &rows, &n, err, sizeof(err)) == 0) {
+		for (size_t i = 0; i < n; i++)
+			total += rows[i].count;
+		store_rollups_release(rows, n);
+	}
+	arena_release(&a);
+	return total;
+}
+
+/* Counts found in a sample stand for 1 / rate as many. */
+static void scale_finding(struct finding *f, double k)
+{
+	f->occurrences = (uint64_t)((double)f->occurrences * k + 0.5);
+	f->affected_requests = (uint64_t)((double)f->affected_requests * k + 0.5);
+	f->subject_requests = (uint64_t)((double)f->subject_requests * k + 0.5);
+	f->total_requests = (uint64_t)((double)f->total_requests * k + 0.5);
+	f->per_hour *= k;
+	f->saved_s_per_hour *= k;
+}
+
+static int record_findings(struct store *s, const struct finding *fs, size_t n, double scale,
+			   uint64_t from_ns, uint64_t now_ns, char *err, size_t errlen)
+{
+	struct arena a;
+	struct store_record *docs;
+	size_t n_docs;
+	struct strmap known; /* id -> index into docs */
+	struct buf b;
+	int ret = -1;
+	arena_init(&a);
+	strmap_init(&known);
+	buf_init(&b, BUF_NO_LIMIT);
+	if (store_docs(s, KIND_STATE, NULL, &a, &docs, &n_docs, err, errlen) < 0)
+		goto out;
+	uint8_t *found = arena_zalloc(&a, n_docs + 1);
+	for (size_t i = 0; i < n_docs; i++)
+		strmap_put(&known, docs[i].id, strlen(docs[i].id), (int64_t)i);
+	for (size_t i = 0; i < n; i++) {
+		struct finding f = fs[i];
+		struct rec_state st;
+		int64_t at;
+		if (scale != 1)
+			scale_finding(&f, scale);
+		if (strmap_get(&known, f.id, strlen(f.id), &at) == 0 &&
+		    rec_state_parse(&st, docs[at].json, &a) == 0) {
+			found[at] = 1;
+		} else {
+			memset(&st, 0, sizeof(st));
+			memcpy(st.id, f.id, sizeof(st.id));
+		}
+		enum rec_status before = st.status;
+		const char *changed = rec_state_observe(&st, 1, from_ns, now_ns);
+		buf_reset(&b);
+		recommend_json(&b, &f, NULL);
+		struct store_record r = {KIND_FINDING, st.id, now_ns, b.data};
+		if (store_put_doc(s, &r, err, errlen) < 0 || put_state(s, &st, now_ns, err, errlen) < 0 ||
+		    (changed && audit(s, &st, before, "hotpath", now_ns, err, errlen) < 0))
+			goto out;
+	}
+	/* what was recommended before and is gone now */
+	for (size_t i = 0; i < n_docs; i++) {
+		struct rec_state st;
+		if (found[i] || rec_state_parse(&st, docs[i].json, &a) < 0)
+			continue;
+		enum rec_status before = st.status;
+		int was_active = st.active;
+		const char *changed = rec_state_observe(&st, 0, from_ns, now_ns);
+		if ((changed || was_active) && put_state(s, &st, now_ns, err, errlen) < 0)
+			goto out;
+		if (changed && audit(s, &st, before, "hotpath", now_ns, err, errlen) < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	buf_release(&b);
+	strmap_release(&known);
+	arena_release(&a);
+	return ret;
+}
+
+int advisor_run(struct store *s, const struct advisor_options *o, struct advisor_result *res, char *err,
+		size_t errlen)
+{
+	uint64_t t0 = clock_now_ns();
+	struct feed f = {.d = detect_new(&o->cfg)};
+	const struct finding *fs;
+	size_t n;
+	int ret = -1;
+	memset(res, 0, sizeof(*res));
+	res->requests_in_window = requests_in(s, o->from_ns, o->to_ns);
+	/* entry spans outnumber traces, so this samples no more than needed */
+	size_t max = o->max_traces ? o->max_traces : 200000;
+	res->sample_rate =
+		res->requests_in_window > max ? (double)max / (double)res->requests_in_window : 1.0;
+	f.keep_below =
+		res->sample_rate >= 1 ? UINT64_MAX : (uint64_t)(res->sample_rate * 18446744073709551615.0);
+	if (store_scan_traces(s, o->from_ns, o->to_ns, feed_trace, &f, err, errlen) < 0 ||
+	    store_scan_points(s, o->from_ns, o->to_ns, NULL, feed_point, &f, err, errlen) < 0)
+		goto out;
+	detect_finish(f.d, &fs, &n);
+	res->traces = f.traces;
+	res->spans = f.spans;
+	res->points = f.points;
+	res->findings = n;
+	if (record_findings(s, fs, n, 1 / res->sample_rate, o->from_ns, clock_now_ns(), err, errlen) < 0)
+		goto out;
+	ret = 0;
+out:
+	detect_free(f.d);
+	res->elapsed_ms = (double)(clock_now_ns() - t0) / 1e6;
+	return ret;
+}
+
+int advisor_set_status(struct store *s, const char *id, const char *status, const char *reason,
+		       const char *actor, char *err, size_t errlen)
+{
+	struct arena a;
+	struct store_record *docs;
+	struct rec_state st;
+	size_t n;
+	int ret = -1, to = rec_status_parse(status);
+	uint64_t now = clock_now_ns();
+	arena_init(&a);
+	if (to < 0) {
+		errf(err, errlen, "unknown status '%.32s': use open, applied or dismissed",
+		     status ? status : "");
+		goto out;
+	}
+	if (store_docs(s, KIND_STATE, id, &a, &docs, &n, err, errlen) < 0)
+		goto out;
+	if (!n || rec_state_parse(&st, docs[0].json, &a) < 0) {
+		errf(err, errlen, "no recommendation %.32s", id);
+		ret = -2;
+		goto out;
+	}
+	enum rec_status before = st.status;
+	if (rec_state_set(&st, (enum rec_status)to, reason, now, err, errlen) < 0 ||
+	    put_state(s, &st, now, err, errlen) < 0 || audit(s, &st, before, actor, now, err, errlen) < 0)
+		goto out;
+	ret = 0;
+out:
+	arena_release(&a);
+	return ret;
+}
+
+/* ---- the shared analysis and its thread -------------------------------- */
+
+static struct {
+	pthread_mutex_t lock;
+	uint64_t run_ns, range_ns;
+	size_t max_traces;
+	struct advisor_result res;
+} last = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+int advisor_refresh(struct store *s, uint64_t range_ns, size_t max_traces, uint64_t max_age_ns,
+		    struct advisor_result *res, char *err, size_t errlen)
+{
+	int rc = 0;
+	pthread_mutex_lock(&last.lock);
+	uint64_t now = clock_now_ns();
+	if (!last.run_ns || last.range_ns != range_ns || last.max_traces != max_traces ||
+	    now - last.run_ns >= max_age_ns) {
+		struct advisor_options o;
+		advisor_options_init(&o, now > range_ns ? now - range_ns : 0, now);
+		if (max_traces)
+			o.max_traces = max_traces;
+		rc = advisor_run(s, &o, &last.res, err, errlen);
+		last.run_ns = rc == 0 ? now : 0;
+		last.range_ns = range_ns;
+		last.max_traces = max_traces;
+	}
+	*res = last.res;
+	pthread_mutex_unlock(&last.lock);
+	return rc;
+}
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	pthread_t thread;
+	struct store *store;
+	unsigned interval_s;
+	uint64_t range_ns;
+	int running, stop;
+} watch = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+
+static void *watch_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&watch.lock);
+	while (!watch.stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += watch.interval_s;
+		while (!watch.stop && pthread_cond_timedwait(&watch.wake, &watch.lock, &until) != ETIMEDOUT)
+			;
+		if (watch.stop)
+			break;
+		pthread_mutex_unlock(&watch.lock);
+		struct advisor_result res;
+		char err[256];
+		if (advisor_refresh(watch.store, watch.range_ns, 0, 0, &res, err, sizeof(err)) < 0)
+			log_warn("recommendations: analysis failed: %s", err);
+		else
+			log_info("recommendations: analysed %llu traces in %.0f ms, %zu findings",
+				 (unsigned long long)res.traces, res.elapsed_ms, res.findings);
+		pthread_mutex_lock(&watch.lock);
+	}
+	pthread_mutex_unlock(&watch.lock);
+	return NULL;
+}
+
+int advisor_watch_start(struct store *s, unsigned interval_s, uint64_t range_ns, char *err, size_t errlen)
+{
+	if (watch.running)
+		return errf(err, errlen, "the recommendations thread is already running");
+	watch.store = s;
+	watch.interval_s = interval_s ? interval_s : 300;
+	watch.range_ns = range_ns ? range_ns : ADVISOR_DEFAULT_RANGE;
+	watch.stop = 0;
+	int rc = pthread_create(&watch.thread, NULL, watch_main, NULL);
+	if (rc)
+		return errf(err, errlen, "the recommendations thread: %s", strerror(rc));
+	watch.running = 1;
+	return 0;
+}
+
+void advisor_watch_stop(void)
+{
+	if (!watch.running)
+		return;
+	pthread_mutex_lock(&watch.lock);
+	watch.stop = 1;
+	pthread_cond_signal(&watch.wake);
+	pthread_mutex_unlock(&watch.lock);
+	pthread_join(watch.thread, NULL);
+	watch.running = 0;
+}

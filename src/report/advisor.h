@@ -1,0 +1,107 @@
+/*
+ * advisor.h - recommendations kept over time.
+ *
+ * The detectors (analyze/detect.h) say what a window of data shows; the
+ * advisor runs them over stored data and remembers what it recommended:
+ * one recommendation per finding id (the id hashes the kind and subject, not
+ * the numbers, so the same finding on new data updates the same
+ * recommendation), with a status a user moves (open -> applied | dismissed)
+ * and the advisor moves on evidence:
+ *
+ *   applied  -> verified   the pattern is absent from a window of data that
+ *                          starts after it was applied;
+ *   applied, persists      it is still found in such a window (said, not a
+ *                          status change: the user decides what next);
+ *   verified -> open       it came back.
+ *
+ * Every status change is appended to an audit trail (store events of kind
+ * "recommendation.audit").  The state is a store document of kind
+ * "recommendation", the latest finding's JSON one of kind
+ * "recommendation.finding", both under the finding id.
+ *
+ * Not owned here: detecting (analyze/detect.c), the words
+ * (analyze/recommend.c), HTTP (server/routes_analysis.c).
+ */
+#ifndef HOTPATH_REPORT_ADVISOR_H
+#define HOTPATH_REPORT_ADVISOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "analyze/detect.h"
+#include "core/arena.h"
+#include "store/store.h"
+
+enum rec_status { REC_OPEN, REC_APPLIED, REC_DISMISSED, REC_VERIFIED, REC_STATUS_COUNT };
+
+struct rec_state {
+	char id[17];
+	enum rec_status status;
+	const char *reason; /* of the last status change, or NULL */
+	uint64_t first_seen_ns, last_seen_ns, changed_ns;
+	int active;   /* found by the latest complete analysis */
+	int persists; /* applied, and found again in data that all came after */
+};
+
+const char *rec_status_name(enum rec_status s);
+/* -1 for an unknown name. */
+int rec_status_parse(const char *name);
+
+/* The state as a JSON object, and back (-1 for a malformed document). */
+void rec_state_json(struct buf *b, const struct rec_state *st);
+int rec_state_parse(struct rec_state *st, const char *json, struct arena *a);
+
+/*
+ * Move a state on the evidence of one analysis of [from_ns, ...), run at
+ * `now_ns`: `found` says whether the finding was there.  Returns a message
+ * for the audit trail when the status changed, else NULL.  `st` of a new
+ * finding is zeroed with status REC_OPEN and first_seen_ns 0.
+ */
+const char *rec_state_observe(struct rec_state *st, int found, uint64_t from_ns, uint64_t now_ns);
+
+/* A user's change: open, applied, or dismissed (with a reason).  -1 with a
+ * message when the change is not allowed. */
+int rec_state_set(struct rec_state *st, enum rec_status to, const char *reason, uint64_t now_ns, char *err,
+		  size_t errlen);
+
+struct advisor_options {
+	uint64_t from_ns, to_ns;
+	size_t max_traces; /* more in the window: analyse a sample of traces (0: 200,000) */
+	struct detect_config cfg;
+};
+
+struct advisor_result {
+	uint64_t traces, spans, points, requests_in_window;
+	double sample_rate; /* share of traces analysed; counts in findings are scaled by 1 / rate */
+	size_t findings;
+	double elapsed_ms;
+};
+
+void advisor_options_init(struct advisor_options *o, uint64_t from_ns, uint64_t to_ns);
+
+/* Analyse the window, then record the findings and move the states. */
+int advisor_run(struct store *s, const struct advisor_options *o, struct advisor_result *res, char *err,
+		size_t errlen);
+
+/*
+ * The analysis the API and the background share: run the advisor over the
+ * `range_ns` ending now (sampling above `max_traces`, 0: the default) unless
+ * the last run had the same parameters less than `max_age_ns` ago (0: run).
+ * One run at a time per process; *res gets the last run's summary.
+ */
+int advisor_refresh(struct store *s, uint64_t range_ns, size_t max_traces, uint64_t max_age_ns,
+		    struct advisor_result *res, char *err, size_t errlen);
+/* A thread refreshing the analysis of the last `range_ns` every
+ * `interval_s` (so verification happens without anyone asking).  One per
+ * process. */
+int advisor_watch_start(struct store *s, unsigned interval_s, uint64_t range_ns, char *err, size_t errlen);
+void advisor_watch_stop(void);
+
+#define ADVISOR_DEFAULT_RANGE (6 * 3600 * 1000000000ull)
+
+/* A user's status change, recorded with the audit trail.  404-like errors
+ * return -2 (unknown id); refused changes -1. */
+int advisor_set_status(struct store *s, const char *id, const char *status, const char *reason,
+		       const char *actor, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,876 @@
+/*
+ * test_detect.c - the pattern detectors and recommendation texts.
+ *
+ * First each detector on constructed traces and points, with a case that
+ * must be found and cases that must not; then the ground truth: simulated
+ * demo traffic (docs/DEMO.md) where each planted problem F1-F6 must be
+ * found, attributed and ranked, with every problem off none of them and no
+ * HIGH finding, and with one problem off exactly that one missing.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyze/detect.h"
+#include "analyze/recommend.h"
+#include "demo/scenario.h"
+#include "ingest/json_doc.h"
+#include "tap.h"
+
+#define NS_MS  1000000ull
+#define NS_S   1000000000ull
+#define NS_MIN (60 * NS_S)
+#define NS_H   (3600 * NS_S)
+#define T0     (1700000000ull * NS_S)
+
+/* ---- building traces ------------------------------------------------------- */
+
+#define MAX_SPANS 128
+#define MAX_ATTRS 8
+
+struct tb {
+	struct span s[MAX_SPANS];
+	struct attr a[MAX_SPANS][MAX_ATTRS];
+	char text[MAX_SPANS][96];
+	size_t n;
+	uint64_t trace;
+};
+
+static struct resource res_api = {.service_name = "api", .service_version = "1.0", .environment = "prod"};
+static struct resource res_api2 = {.service_name = "api", .service_version = "2.0", .environment = "prod"};
+static struct resource res_db = {.service_name = "worker", .service_version = "1.0", .environment = "prod"};
+
+static void tb_init(struct tb *t, uint64_t trace)
+{
+	t->n = 0;
+	t->trace = trace;
+}
+
+/* Span `id` (1-based within the trace), parent id or 0, times in µs from `base`. */
+static struct span *tb_span(struct tb *t, int id, int parent, uint64_t base, uint64_t start_us,
+			    uint64_t end_us, int kind, const char *name, const struct resource *r)
+{
+	struct span *s = &t->s[t->n];
+	memset(s, 0, sizeof(*s));
+	memcpy(s->trace_id, &t->trace, 8);
+	s->trace_id[15] = 1;
+	s->span_id[0] = (uint8_t)id;
+	s->span_id[7] = 1;
+	if (parent) {
+		s->parent_span_id[0] = (uint8_t)parent;
+		s->parent_span_id[7] = 1;
+	}
+	s->start_ns = base + start_us * 1000;
+	s->end_ns = base + end_us * 1000;
+	s->kind = (uint8_t)kind;
+	s->name = name;
+	s->resource = r;
+	s->attrs = t->a[t->n];
+	t->n++;
+	return s;
+}
+
+static void set_s(struct span *s, const char *k, const char *v)
+{
+	s->attrs[s->n_attrs++] = (struct attr){.key = k, .type = ATTR_STRING, .v.s = v};
+}
+
+static void set_i(struct span *s, const char *k, int64_t v)
+{
+	s->attrs[s->n_attrs++] = (struct attr){.key = k, .type = ATTR_INT, .v.i = v};
+}
+
+static void set_d(struct span *s, const char *k, double v)
+{
+	s->attrs[s->n_attrs++] = (struct attr){.key = k, .type = ATTR_DOUBLE, .v.d = v};
+}
+
+/* The root of a request: api GET /x taking `dur_us`. */
+static struct span *tb_root(struct tb *t, uint64_t base, uint64_t dur_us, const struct resource *r)
+{
+	struct span *s = tb_span(t, 1, 0, base, 0, dur_us, SPAN_KIND_SERVER, "GET /x", r);
+	set_s(s, "http.request.method", "GET");
+	set_s(s, "http.route", "/x");
+	return s;
+}
+
+static const struct finding *find_kind(const struct finding *f, size_t n, enum finding_kind k)
+{
+	for (size_t i = 0; i < n; i++)
+		if (f[i].kind == k)
+			return &f[i];
+	return NULL;
+}
+
+static size_t count_kind(const struct finding *f, size_t n, enum finding_kind k)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < n; i++)
+		c += f[i].kind == k;
+	return c;
+}
+
+static int near(double got, double want, double tol)
+{
+	return fabs(got - want) <= tol;
+}
+
+/* ---- normalisation ----------------------------------------------------------- */
+
+static void test_normalize(void)
+{
+	char out[256];
+	detect_normalize_sql(out, sizeof(out), "SELECT * FROM t WHERE id = 42 AND name = 'o''brien'");
+	is_str(out, "SELECT * FROM t WHERE id = ? AND name = ?", "sql: numbers and strings");
+	detect_normalize_sql(out, sizeof(out), "select  a1 from t2\n where x IN (1, 2,3) and y = $1");
+	is_str(out, "select a1 from t2 where x IN (?) and y = ?", "sql: identifiers kept, lists folded");
+	detect_normalize_url(out, sizeof(out),
+			     "https://h.example/users/123/orders/9f8e7d6c5b4a39281706?page=2&q=x");
+	is_str(out, "https://h.example/users/?/orders/??page=?&q=?", "url: ids and query values");
+	detect_normalize_url(out, sizeof(out), "/v1/search");
+	is_str(out, "/v1/search", "url: a plain path stays");
+}
+
+/* ---- N+1 ---------------------------------------------------------------------- */
+
+/* `k` queries under the SERVER span; parallel: all start together. */
+static void nplus1_trace(struct tb *t, uint64_t base, int k, int parallel, int literal)
+{
+	struct span *r = tb_root(t, base, 100 + (uint64_t)k * 1000, &res_api);
+	(void)r;
+	for (int i = 0; i < k; i++) {
+		uint64_t st = parallel ? 50 : 50 + (uint64_t)i * 1000;
+		struct span *s = tb_span(t, 2 + i, 1, base, st, st + 800 + (uint64_t)i, SPAN_KIND_CLIENT,
+					 "SELECT items", &res_api);
+		set_s(s, "db.system.name", "postgresql");
+		if (literal) {
+			snprintf(t->text[t->n - 1], sizeof(t->text[0]),
+				 "SELECT * FROM items WHERE order_id = %d", 1000 + i);
+			set_s(s, "db.query.text", t->text[t->n - 1]);
+		} else {
+			set_s(s, "db.query.text", "SELECT * FROM items WHERE order_id = $1");
+		}
+	}
+}
+
+static void run_traces(struct detector *d, void (*fn)(struct tb *, uint64_t, int, int, int), int n, int k,
+		       int a, int b)
+{
+	static struct tb t;
+	for (int i = 0; i < n; i++) {
+		tb_init(&t, 1000 + (uint64_t)i);
+		fn(&t, T0 + (uint64_t)i * NS_MIN, k, a, b);
+		detect_trace(d, t.s, t.n);
+	}
+}
+
+static void test_n_plus_one(void)
+{
+	const struct finding *f;
+	size_t n;
+	struct detector *d = detect_new(NULL);
+	run_traces(d, nplus1_trace, 25, 10, 0, 1);
+	detect_finish(d, &f, &n);
+	const struct finding *x = find_kind(f, n, FINDING_N_PLUS_ONE);
+	if (ok(x != NULL, "n+1: 10 sequential similar queries under one parent, 25 requests")) {
+		is_str(x->service, "api", "n+1: service");
+		is_str(x->endpoint, "GET /x", "n+1: endpoint");
+		is_str(x->detail, "postgresql SELECT * FROM items WHERE order_id = ?",
+		       "n+1: normalised statement");
+		is_int(x->occurrences, 250, "n+1: occurrences");
+		is_int(x->affected_requests, 25, "n+1: affected requests");
+		ok(near(x->per_request, 10, 1e-9), "n+1: 10 per request (%g)", x->per_request);
+		/* durations 800..809 µs: sum 8045, longest 809: saving 7236 µs */
+		ok(near(x->saving_ns, 7236e3, 1), "n+1: saving = sum - longest (%g ns)", x->saving_ns);
+		ok(near(x->affected_latency_ns, 10100e3, 1), "n+1: latency of the root (%g)",
+		   x->affected_latency_ns);
+		ok(x->n_examples == 5, "n+1: five example traces (%u)", x->n_examples);
+		ok(strcmp(x->doc, "n-plus-one") == 0, "n+1: doc slug");
+	}
+	detect_free(d);
+
+	d = detect_new(NULL);
+	run_traces(d, nplus1_trace, 25, 10, 1, 1);
+	run_traces(d, nplus1_trace, 25, 3, 0, 1);
+	detect_finish(d, &f, &n);
+	ok(!find_kind(f, n, FINDING_N_PLUS_ONE), "n+1: parallel calls and 3 calls are not N+1");
+	detect_free(d);
+
+	d = detect_new(NULL);
+	run_traces(d, nplus1_trace, 10, 10, 0, 1);
+	detect_finish(d, &f, &n);
+	ok(!find_kind(f, n, FINDING_N_PLUS_ONE), "n+1: 10 requests are too few");
+	detect_free(d);
+}
+
+/* ---- sequential calls ------------------------------------------------------------ */
+
+static struct span *http_client(struct tb *t, int id, int parent, uint64_t base, uint64_t st, uint64_t en,
+				const char *method, const char *host)
+{
+	struct span *s = tb_span(t, id, parent, base, st, en, SPAN_KIND_CLIENT, method, &res_api);
+	set_s(s, "http.request.method", method);
+	set_s(s, "server.address", host);
+	return s;
+}
+
+/* mode 0: three sequential lookups then a commit; 1: the lookups overlap; 2: one target thrice */
+static void seq_trace(struct tb *t, uint64_t base, int mode, int unused, int unused2)
+{
+	static const char *const hosts[3] = {"inventory", "pricing", "shipping"};
+	uint64_t at = 10;
+	tb_root(t, base, 2000, &res_api);
+	for (int i = 0; i < 3; i++) {
+		uint64_t dur = 100 + (uint64_t)i * 100; /* 100, 200, 300 µs */
+		uint64_t st = mode == 1 ? 10 + (uint64_t)i : at;
+		struct span *s = http_client(t, 2 + 2 * i, 1, base, st, st + dur, "POST",
+					     mode == 2 ? hosts[0] : hosts[i]);
+		(void)s;
+		/* the callee's SERVER span: a traced service, so not a commit */
+		tb_span(t, 3 + 2 * i, 2 + 2 * i, base, st + 5, st + dur - 5, SPAN_KIND_SERVER, "POST /op",
+			&res_db);
+		at = st + dur + 5;
+	}
+	http_client(t, 9, 1, base, 1000, 1500, "POST", "payments.example.com"); /* commit */
+}
+
+static void test_sequential(void)
+{
+	const struct finding *f;
+	size_t n;
+	struct detector *d = detect_new(NULL);
+	run_traces(d, (void (*)(struct tb *, uint64_t, int, int, int))seq_trace, 25, 0, 0, 0);
+	detect_finish(d, &f, &n);
+	const struct finding *x = find_kind(f, n, FINDING_SEQUENTIAL);
+	if (ok(x != NULL, "sequential: three calls to distinct services in a row")) {
+		is_str(x->detail, "inventory, pricing, shipping", "sequential: the run, without the commit");
+		ok(near(x->saving_ns, 300e3, 1), "sequential: saving = sum - max = 600 - 300 µs (%g)",
+		   x->saving_ns);
+		is_int(x->occurrences, 75, "sequential: calls");
+		ok(near(x->saving_pct, 15, 1e-6), "sequential: 15%% of a 2 ms request (%g)", x->saving_pct);
+	}
+	detect_free(d);
+
+	d = detect_new(NULL);
+	run_traces(d, (void (*)(struct tb *, uint64_t, int, int, int))seq_trace, 25, 1, 0, 0);
+	run_traces(d, (void (*)(struct tb *, uint64_t, int, int, int))seq_trace, 25, 2, 0, 0);
+	detect_finish(d, &f, &n);
+	ok(!find_kind(f, n, FINDING_SEQUENTIAL),
+	   "sequential: overlapping calls and one target are not flagged");
+	detect_free(d);
+}
+
+/* ---- cacheable calls ---------------------------------------------------------------- */
+
+/* A tool call with arguments `args` (hash and text), `n` an hour for an hour. */
+static void feed_tool_calls(struct detector *d, int n, int same, int redis)
+{
+	static struct tb t;
+	for (int i = 0; i < n; i++) {
+		uint64_t base = T0 + (uint64_t)i * (NS_H / (uint64_t)n);
+		tb_init(&t, 5000 + (uint64_t)i);
+		tb_root(&t, base, 500000, &res_api);
+		if (redis) {
+			struct span *s =
+				tb_span(&t, 2, 1, base, 10, 400010, SPAN_KIND_CLIENT, "GET", &res_api);
+			set_s(s, "db.system.name", "redis");
+			set_s(s, "db.query.text", "GET session:1");
+		} else {
+			struct span *s = tb_span(&t, 2, 1, base, 10, 400010, SPAN_KIND_INTERNAL,
+						 "execute_tool database-query", &res_api);
+			set_s(s, "gen_ai.tool.name", "database-query");
+			snprintf(t.text[1], sizeof(t.text[1]), "h%04d", same ? 0 : i);
+			set_s(s, "tool.args_hash", t.text[1]);
+			/* the tool's own query must not count a second time */
+			struct span *q =
+				tb_span(&t, 3, 2, base, 20, 399000, SPAN_KIND_CLIENT, "SELECT", &res_api);
+			set_s(q, "db.system.name", "postgresql");
+			set_s(q, "db.query.text", "SELECT sum(x) FROM sales");
+		}
+		detect_trace(d, t.s, t.n);
+	}
+}
+
+static void test_cacheable(void)
+{
+	const struct finding *f;
+	size_t n;
+	struct detector *d = detect_new(NULL);
+	feed_tool_calls(d, 120, 1, 0);
+	detect_finish(d, &f, &n);
+	const struct finding *x = find_kind(f, n, FINDING_CACHEABLE);
+	if (ok(x != NULL, "cacheable: 120 identical tool calls in an hour")) {
+		is_str(x->tool, "database-query", "cacheable: tool");
+		is_str(x->detail, "h0000", "cacheable: the arguments hash");
+		is_int(x->occurrences, 120, "cacheable: occurrences");
+		/* window = 119/120 h + 0.5 s; λT = 120 calls / window * 60 s */
+		double window = 119.0 * 3600 / 120 + 0.5, lt = 120.0 / window * 60, hit = lt / (1 + lt);
+		ok(near(x->rate, hit, 1e-9), "cacheable: hit ratio λT/(1+λT) = %g (%g)", hit, x->rate);
+		ok(near(x->saving_ns, hit * 400e6, 1), "cacheable: saving = hit ratio x call (%g)",
+		   x->saving_ns);
+		ok(x->priority == PRIORITY_HIGH, "cacheable: HIGH (%s)", detect_priority_name(x->priority));
+	}
+	is_int(count_kind(f, n, FINDING_CACHEABLE), 1,
+	       "cacheable: the tool's query is part of the tool call");
+	detect_free(d);
+
+	d = detect_new(NULL);
+	feed_tool_calls(d, 120, 0, 0);
+	feed_tool_calls(d, 120, 1, 1);
+	detect_finish(d, &f, &n);
+	ok(!find_kind(f, n, FINDING_CACHEABLE), "cacheable: distinct arguments and Redis reads are not");
+	detect_free(d);
+}
+
+/* ---- pools ------------------------------------------------------------------------------ */
+
+static void feed_pool(struct detector *d, double wait_ms, double used)
+{
+	static struct tb t;
+	struct metric_point p[4];
+	struct attr pa[4][2];
+	for (int i = 0; i < 60; i++) {
+		uint64_t base = T0 + (uint64_t)i * NS_MIN;
+		tb_init(&t, 7000 + (uint64_t)i);
+		tb_root(&t, base, 200000, &res_db);
+		struct span *s = tb_span(&t, 2, 1, base, 10, 10 + (uint64_t)(wait_ms * 1000),
+					 SPAN_KIND_INTERNAL, "pool.acquire", &res_db);
+		set_s(s, "db.client.connection.pool.name", "main-db");
+		set_d(s, "db.client.connection.wait_time_ms", i % 2 ? wait_ms : 0.1);
+		set_i(s, "db.client.connection.max", 10);
+		detect_trace(d, t.s, t.n);
+		memset(p, 0, sizeof(p));
+		for (int k = 0; k < 3; k++) {
+			p[k].resource = &res_db;
+			p[k].type = METRIC_GAUGE;
+			p[k].time_ns = base;
+			p[k].attrs = pa[k];
+			pa[k][0] = (struct attr){.key = "db.client.connection.pool.name",
+						 .type = ATTR_STRING,
+						 .v.s = "main-db"};
+			p[k].n_attrs = 1;
+		}
+		p[0].name = "db.client.connection.count";
+		p[0].value = i % 2 ? used : 3;
+		pa[0][1] = (struct attr){
+			.key = "db.client.connection.state", .type = ATTR_STRING, .v.s = "used"};
+		p[0].n_attrs = 2;
+		p[1].name = "db.client.connection.max";
+		p[1].value = 10;
+		p[2].name = "db.client.connection.pending_requests";
+		p[2].value = i % 2 && used >= 10 ? 12 : 0;
+		detect_points(d, p, 3);
+	}
+}
+
+static void test_pool(void)
+{
+	const struct finding *f;
+	size_t n;
+	struct detector *d = detect_new(NULL);
+	feed_pool(d, 100, 10);
+	detect_finish(d, &f, &n);
+	const struct finding *x = find_kind(f, n, FINDING_POOL_EXHAUSTION);
+	if (ok(x != NULL, "pool: waits of 100 ms in half the requests, pool at its max")) {
+		is_str(x->detail, "main-db", "pool: name");
+		is_int(x->occurrences, 30, "pool: waits");
+		ok(near(x->avg_ns, 100e6, 1), "pool: avg wait 100 ms (%g)", x->avg_ns);
+		ok(near(x->pool_max, 10, 0), "pool: max 10");
+		ok(near(x->pool_peak_demand, 22, 0), "pool: peak demand 10 used + 12 pending (%g)",
+		   x->pool_peak_demand);
+		ok(near(x->pool_recommended, 25, 0), "pool: recommend 25 (%g)", x->pool_recommended);
+		/* 30 exhausted minutes over the 59 minutes the metrics span */
+		ok(near(x->episodes_per_hour, 30 / (59.0 / 60), 1e-6), "pool: episodes an hour (%g)",
+		   x->episodes_per_hour);
+	}
+	detect_free(d);
+
+	d = detect_new(NULL);
+	feed_pool(d, 0.5, 5);
+	detect_finish(d, &f, &n);
+	ok(!find_kind(f, n, FINDING_POOL_EXHAUSTION),
+	   "pool: sub-millisecond waits at half the pool are fine");
+	detect_free(d);
+}
+
+/* ---- slow statements, payloads, retries, timeouts ---------------------------------------------- */
+
+static void feed_queries(struct detector *d, uint64_t slow_us)
+{
+	static struct tb t;
+	static const char *const q[3] = {"SELECT a FROM t WHERE id = $1", "SELECT b FROM u WHERE id = $1",
+					 "SELECT c FROM v WHERE day = current_date"};
+	for (int i = 0; i < 30; i++) {
+		uint64_t base = T0 + (uint64_t)i * NS_MIN;
+		tb_init(&t, 9000 + (uint64_t)i);
+		tb_root(&t, base, slow_us + 10000, &res_api);
+		for (int k = 0; k < 3; k++) {
+			uint64_t dur = k == 2 ? slow_us : 2000 + (uint64_t)k * 100;
+			struct span *s =
+				tb_span(&t, 2 + k, 1, base, 10, 10 + dur, SPAN_KIND_CLIENT, "q", &res_api);
+			set_s(s, "db.system.name", "postgresql");
+			set_s(s, "db.namespace", "shop");
+			set_s(s, "db.query.text", q[k]);
+		}
+		detect_trace(d, t.s, t.n);
+	}
+}
+
+static void test_missing_index(void)
+{
+	const struct finding *f;
+	size_t n;
+	struct detector *d = detect_new(NULL);
+	feed_queries(d, 200000);
+	detect_finish(d, &f, &n);
+	const struct finding *x = find_kind(f, n, FINDING_MISSING_INDEX);
+	if (ok(x != NULL, "missing index: one statement 100x the others")) {
+		is_str(x->detail, "postgresql SELECT c FROM v WHERE day = current_date",
+		       "missing index: statement");
+		is_str(x->tool, "shop", "missing index: database");
+		ok(x->ratio > 50, "missing index: ratio to the other statements (%g)", x->ratio);
+	}
+	is_int(count_kind(f, n, FINDING_MISSING_INDEX), 1, "missing index: only the slow one");
+	detect_free(d);
+
+	d = detect_new(NULL);
+	feed_queries(d, 3000);
+	detect_finish(d, &f, &n);
+	ok(!find_kind(f, n, FINDING_MISSING_INDEX), "missing index: similar statements are fine");
+	detect_free(d);
+}
+
+static void feed_misc(struct detector *d, int64_t body, int failures, int timeouts)
+{
+	static struct tb t;
+	for (int i = 0; i < 40; i++) {
+		uint64_t base = T0 + (uint64_t)i * NS_MIN;
+		tb_init(&t, 11000 + (uint64_t)i);
+		struct span *r = tb_root(&t, base, 20000, &res_api);
+		set_i(r, "http.response.body.size", i % 2 ? body : 1000);
+		int id = 2;
+		for (int k = 0; k < failures; k++, id++) {
+			struct span *s = http_client(&t, id, 1, base, 10 + (uint64_t)k * 100,
+						     90 + (uint64_t)k * 100, "GET", "flaky.example.com");
+			set_s(s, "url.full", "https://flaky.example.com/v1/x");
+			s->status = SPAN_STATUS_ERROR;
+			set_s(s, "error.type", "503");
+		}
+		struct span *c = http_client(&t, id, 1, base, 5000, i < timeouts ? 15000 : 6000, "GET",
+					     "slow.example.com");
+		if (i < timeouts) {
+			c->status = SPAN_STATUS_ERROR;
+			set_s(c, "error.type", "timeout");
+		}
+		detect_trace(d, t.s, t.n);
+	}
+}
+
+static void test_misc(void)
+{
+	const struct finding *f, *x;
+	size_t n;
+	struct detector *d = detect_new(NULL);
+	feed_misc(d, 5 << 20, 4, 10);
+	detect_finish(d, &f, &n);
+	x = find_kind(f, n, FINDING_LARGE_PAYLOAD);
+	if (ok(x != NULL, "large payloads: half the responses are 5 MiB"))
+		ok(near(x->bytes, 5 << 20, 0) && near(x->rate, 0.5, 1e-9), "large payloads: size and share");
+	x = find_kind(f, n, FINDING_RETRY_STORM);
+	if (ok(x != NULL, "retry storm: 4 failing calls to one target under one parent"))
+		ok(near(x->per_request, 4, 1e-9) && strcmp(x->detail, "flaky.example.com") == 0,
+		   "retry storm: 4 a request to flaky.example.com");
+	x = find_kind(f, n, FINDING_TIMEOUTS);
+	if (ok(x != NULL, "timeouts: 10 of 40 calls time out")) {
+		ok(near(x->rate, 0.25, 1e-9), "timeouts: rate 25%% (%g)", x->rate);
+		ok(near(x->saving_ns, 9e6, 1), "timeouts: 10 ms against 1 ms normal (%g)", x->saving_ns);
+	}
+	detect_free(d);
+
+	d = detect_new(NULL);
+	feed_misc(d, 2000, 1, 0);
+	detect_finish(d, &f, &n);
+	ok(!find_kind(f, n, FINDING_LARGE_PAYLOAD) && !find_kind(f, n, FINDING_RETRY_STORM) &&
+		   !find_kind(f, n, FINDING_TIMEOUTS),
+	   "small bodies, one failure and no timeouts: nothing");
+	detect_free(d);
+}
+
+/* ---- memory and CPU ------------------------------------------------------------------------------ */
+
+static void feed_gauge(struct detector *d, const struct resource *r, const char *name, int minutes,
+		       double (*fn)(int))
+{
+	for (int i = 0; i < minutes; i++) {
+		struct metric_point p;
+		memset(&p, 0, sizeof(p));
+		p.resource = r;
+		p.name = name;
+		p.type = METRIC_GAUGE;
+		p.time_ns = T0 + (uint64_t)i * NS_MIN;
+		p.value = fn(i);
+		detect_points(d, &p, 1);
+	}
+}
+
+static double leak(int i)
+{
+	return 400e6 * (1 + 0.1 * i / 60.0) * (1 + 0.005 * ((i * 7) % 5 - 2));
+}
+
+static double sawtooth(int i)
+{
+	return 400e6 * (1 + 0.15 * (i % 15) / 15.0);
+}
+
+static double busy(int i)
+{
+	return i % 5 == 0 ? 0.95 : 0.4;
+}
+
+static double calm(int i)
+{
+	return 0.4 + 0.01 * (i % 3);
+}
+
+static void test_memory_cpu(void)
+{
+	const struct finding *f, *x;
+	size_t n;
+	struct detector *d = detect_new(NULL);
+	feed_gauge(d, &res_api, "process.memory.usage", 180, leak);
+	feed_gauge(d, &res_db, "process.memory.usage", 180, sawtooth);
+	detect_finish(d, &f, &n);
+	x = find_kind(f, n, FINDING_MEMORY_GROWTH);
+	if (ok(x != NULL, "memory: +10%% an hour for 3 hours")) {
+		is_str(x->service, "api", "memory: the growing service");
+		ok(near(x->growth_per_hour, 40e6, 2e6), "memory: slope 40 MB/h (%g)", x->growth_per_hour);
+	}
+	is_int(count_kind(f, n, FINDING_MEMORY_GROWTH), 1, "memory: a sawtooth is released");
+	detect_free(d);
+
+	d = detect_new(NULL);
+	/* requests: 100 ms in the busy minutes, 20 ms otherwise */
+	for (int i = 0; i < 100; i++) {
+		static struct tb t;
+		tb_init(&t, 13000 + (uint64_t)i);
+		tb_root(&t, T0 + (uint64_t)i * NS_MIN + NS_S, i % 5 == 0 ? 100000 : 20000, &res_api);
+		detect_trace(d, t.s, t.n);
+	}
+	feed_gauge(d, &res_api, "process.cpu.utilization", 100, busy);
+	feed_gauge(d, &res_db, "process.cpu.utilization", 100, calm);
+	detect_finish(d, &f, &n);
+	x = find_kind(f, n, FINDING_CPU_SATURATION);
+	if (ok(x != NULL, "cpu: 20%% of samples at 95%%")) {
+		is_str(x->service, "api", "cpu: service");
+		ok(near(x->avg_ns, 100e6, 1) && near(x->baseline_ns, 20e6, 1),
+		   "cpu: 100 ms saturated against 20 ms");
+	}
+	is_int(count_kind(f, n, FINDING_CPU_SATURATION), 1, "cpu: 40%% is not saturation");
+	detect_free(d);
+}
+
+/* ---- version regression ------------------------------------------------------------------------------ */
+
+static void feed_versions(struct detector *d, double factor)
+{
+	static struct tb t;
+	for (int i = 0; i < 400; i++) {
+		int v2 = i % 2;
+		uint64_t dur = (uint64_t)((10000 + (i * 37) % 2000) * (v2 ? factor : 1.0));
+		tb_init(&t, 20000 + (uint64_t)i);
+		tb_root(&t, T0 + (uint64_t)i * NS_S, dur, v2 ? &res_api2 : &res_api);
+		detect_trace(d, t.s, t.n);
+	}
+}
+
+static void test_versions(void)
+{
+	const struct finding *f, *x;
+	size_t n;
+	struct detector *d = detect_new(NULL);
+	feed_versions(d, 1.4);
+	detect_finish(d, &f, &n);
+	x = find_kind(f, n, FINDING_VERSION_REGRESSION);
+	if (ok(x != NULL, "version: 2.0 is 40%% slower than 1.0")) {
+		is_str(x->detail, "2.0 vs 1.0", "version: which");
+		ok(near(x->ratio, 1.4, 0.01), "version: mean ratio (%g)", x->ratio);
+		is_int(x->occurrences, 200, "version: requests of the slower version");
+	}
+	detect_free(d);
+
+	d = detect_new(NULL);
+	feed_versions(d, 1.05);
+	detect_finish(d, &f, &n);
+	ok(!find_kind(f, n, FINDING_VERSION_REGRESSION), "version: 5%% is not a regression");
+	detect_free(d);
+}
+
+/* ---- ids, parts, text, JSON --------------------------------------------------------------------------- */
+
+static void test_ids_parts_text(void)
+{
+	const struct finding *f;
+	size_t n;
+	char id1[17] = "";
+	struct detector *d = detect_new(NULL);
+	run_traces(d, nplus1_trace, 25, 10, 0, 1);
+	detect_finish(d, &f, &n);
+	if (n)
+		memcpy(id1, f[0].id, 17);
+	detect_free(d);
+
+	/* More data and other numbers, the same finding: the same id. */
+	d = detect_new(NULL);
+	run_traces(d, nplus1_trace, 40, 12, 0, 1);
+	detect_finish(d, &f, &n);
+	ok(n && f[0].occurrences == 480 && !strcmp(f[0].id, id1),
+	   "id: hash of kind and subject, not of the numbers");
+	detect_free(d);
+
+	/* Each trace in two parts. */
+	d = detect_new(NULL);
+	static struct tb t;
+	for (int i = 0; i < 40; i++) {
+		tb_init(&t, 3000 + (uint64_t)i);
+		nplus1_trace(&t, T0 + (uint64_t)i * NS_MIN, 12, 0, 1);
+		detect_trace(d, t.s, 1);	   /* the root alone */
+		detect_trace(d, t.s + 1, t.n - 1); /* the queries, their parent absent */
+	}
+	detect_finish(d, &f, &n);
+	const struct finding *x = find_kind(f, n, FINDING_N_PLUS_ONE);
+	if (ok(x != NULL, "parts: siblings without their parent are still grouped")) {
+		ok(strcmp(x->id, id1) != 0, "id: another subject (no endpoint), another id");
+		is_int(x->occurrences, 480, "parts: 40 x 12 calls");
+		ok(x->endpoint == NULL, "parts: no entry span seen, no endpoint");
+	}
+
+	struct arena a;
+	struct recommendation r;
+	struct buf b;
+	struct json_doc doc;
+	char err[200];
+	arena_init(&a);
+	buf_init(&b, BUF_NO_LIMIT);
+	run_traces(d, nplus1_trace, 25, 10, 0, 1);
+	detect_finish(d, &f, &n);
+	x = find_kind(f, n, FINDING_N_PLUS_ONE);
+	if (x) {
+		recommend_build(&a, x, &r);
+		ok(strstr(r.title, "Batch the N+1 queries") != NULL, "text: title \"%s\"", r.title);
+		ok(strstr(r.evidence, "similar calls per request") != NULL, "text: evidence \"%s\"",
+		   r.evidence);
+		ok(strstr(r.gain, "a request") != NULL, "text: gain \"%s\"", r.gain);
+		is_str(r.doc, "/docs/recommendations/n-plus-one.md", "text: doc link");
+		ok(recommend_json(&b, x, &r) == 0, "json: written");
+		int parsed = json_doc_parse(&doc, b.data, b.len, 0, err, sizeof(err)) == 0;
+		if (ok(parsed, "json: parses (%s)", parsed ? "" : err)) {
+			const struct json *ev = json_get(doc.root, "evidence"),
+					  *su = json_get(doc.root, "subject");
+			uint64_t occ = 0;
+			ok(ev && json_uint64(json_get(ev, "occurrences"), &occ) == 0 && occ == x->occurrences,
+			   "json: evidence.occurrences = %llu", (unsigned long long)occ);
+			is_str(json_str(json_get(su, "service")), "api", "json: subject.service");
+			is_str(json_str(json_get(doc.root, "id")), x->id, "json: id");
+		}
+		json_doc_release(&doc);
+		buf_reset(&b);
+		recommend_markdown(&b, x, NULL);
+		ok(!strncmp(b.data, "- **", 4) && strstr(b.data, "n-plus-one.md") &&
+			   b.data[b.len - 1] == '\n',
+		   "markdown: one list item");
+	}
+	buf_release(&b);
+	arena_release(&a);
+	detect_free(d);
+}
+
+/* ---- ground truth: the demo's planted problems -------------------------------------------------------- */
+
+enum planted { F1, F2, F3, F4, F5, F6, N_PLANTED };
+static const unsigned planted_bit[N_PLANTED] = {SCENARIO_N_PLUS_ONE,	  SCENARIO_REPEATED_TOOL,
+						SCENARIO_POOL_EXHAUSTION, SCENARIO_SLOW_VERSION,
+						SCENARIO_SEQUENTIAL,	  SCENARIO_MEMORY_LEAK};
+
+static int streq(const char *a, const char *b)
+{
+	return a && b && !strcmp(a, b);
+}
+
+/* Which planted problem a finding is (docs/DEMO.md "Expected findings"), or -1. */
+static int planted_of(const struct finding *f)
+{
+	switch (f->kind) {
+	case FINDING_N_PLUS_ONE:
+		return streq(f->service, "order-service") && streq(f->endpoint, "GET /api/orders") &&
+				       f->detail && strstr(f->detail, "FROM order_items WHERE order_id = ?")
+			       ? F1
+			       : -1;
+	case FINDING_CACHEABLE:
+		return streq(f->service, "support-agent") && streq(f->tool, "database-query") &&
+				       streq(f->detail, "b41fd9b207dea436")
+			       ? F2
+			       : -1;
+	case FINDING_POOL_EXHAUSTION:
+		return streq(f->service, "inventory-service") && streq(f->detail, "inventory-db") &&
+				       streq(f->environment, "production")
+			       ? F3
+			       : -1;
+	case FINDING_VERSION_REGRESSION:
+		return streq(f->service, "pricing-service") && streq(f->endpoint, "GET /api/prices/{sku}") &&
+				       streq(f->detail, "2.5.0 vs 2.4.0")
+			       ? F4
+			       : -1;
+	case FINDING_SEQUENTIAL:
+		return streq(f->service, "checkout-service") && streq(f->endpoint, "POST /api/checkout") &&
+				       streq(f->detail,
+					     "inventory-service, pricing-service, shipping-service")
+			       ? F5
+			       : -1;
+	case FINDING_MEMORY_GROWTH: return streq(f->service, "code-agent") ? F6 : -1;
+	default: return -1;
+	}
+}
+
+/* The numbers DEMO.md gives for each problem, with room for sampling (2,000 requests an hour). */
+static int planted_numbers_ok(int p, const struct finding *f)
+{
+	switch (p) {
+	case F1: /* 20-60 a request, ~2 ms each, ~78 ms saved of 125 ms */
+		return f->per_request >= 30 && f->per_request <= 50 && f->avg_ns > 1.5e6 && f->avg_ns < 3e6 &&
+		       f->saving_ns > 60e6 && f->saving_ns < 95e6 && f->saving_pct > 45 && f->saving_pct < 75;
+	case F2: /* ~440 ms requests, ~195 identical calls an hour at 2,000 requests an hour (5.4%) */
+		return f->affected_latency_ns > 380e6 && f->affected_latency_ns < 520e6 && f->per_hour > 70 &&
+		       f->per_hour < 160 && f->saving_pct > 40 && f->priority == PRIORITY_HIGH;
+	case F3: /* ~120 ms waits, pool of 10, exhausted 11-19 times an hour */
+		return f->avg_ns > 90e6 && f->avg_ns < 150e6 && f->pool_max == 10 &&
+		       f->pool_recommended >= 20 && f->episodes_per_hour > 8 && f->episodes_per_hour < 25;
+	case F4: /* +31% mean, +32% p50 on the service span */
+		return f->ratio > 1.2 && f->ratio < 1.45 && f->rate > 1.2 && f->rate < 1.45;
+	case F5: /* ~95 ms saved, ~16% */
+		return f->saving_ns > 70e6 && f->saving_ns < 130e6 && f->saving_pct > 10 &&
+		       f->saving_pct < 22;
+	case F6: /* 48 MiB an hour in production */
+		return f->growth_per_hour > 40 * 1048576.0 && f->growth_per_hour < 56 * 1048576.0 &&
+		       streq(f->environment, "production");
+	}
+	return 0;
+}
+
+static int cmp_trace(const void *a, const void *b)
+{
+	return memcmp(((const struct span *)a)->trace_id, ((const struct span *)b)->trace_id, 16);
+}
+
+/* Three simulated hours (10:00-13:00 UTC) at 2,000 requests an hour, fed trace by trace. */
+static struct detector *run_scenario(unsigned problems)
+{
+	struct scenario_config cfg;
+	struct scenario sc;
+	uint64_t from = 19700ull * 86400 * NS_S + 10 * NS_H;
+	struct detector *d = detect_new(NULL);
+	scenario_config_init(&cfg);
+	cfg.problems = problems;
+	cfg.start_ns = from;
+	scenario_init(&sc, &cfg);
+	for (int k = 0; k < 18; k++) {
+		struct batch b;
+		uint64_t f = from + (uint64_t)k * 10 * NS_MIN;
+		batch_init(&b);
+		scenario_generate(&sc, &b, f, f + 10 * NS_MIN, 333);
+		scenario_metrics_range(&sc, &b, f, f + 10 * NS_MIN, NS_MIN);
+		qsort(b.spans, b.n_spans, sizeof(*b.spans), cmp_trace);
+		for (size_t i = 0, j; i < b.n_spans; i = j) {
+			for (j = i + 1;
+			     j < b.n_spans && !memcmp(b.spans[j].trace_id, b.spans[i].trace_id, 16); j++)
+				;
+			detect_trace(d, b.spans + i, j - i);
+		}
+		detect_points(d, b.points, b.n_points);
+		batch_release(&b);
+	}
+	scenario_release(&sc);
+	return d;
+}
+
+static const struct scenario_case {
+	const char *name;
+	unsigned problems;
+} cases[] = {
+	{"all problems", SCENARIO_ALL_PROBLEMS},
+	{"no problems", 0},
+	{"without F1", SCENARIO_ALL_PROBLEMS & ~SCENARIO_N_PLUS_ONE},
+	{"without F2", SCENARIO_ALL_PROBLEMS & ~SCENARIO_REPEATED_TOOL},
+	{"without F3", SCENARIO_ALL_PROBLEMS & ~SCENARIO_POOL_EXHAUSTION},
+	{"without F4", SCENARIO_ALL_PROBLEMS & ~SCENARIO_SLOW_VERSION},
+	{"without F5", SCENARIO_ALL_PROBLEMS & ~SCENARIO_SEQUENTIAL},
+	{"without F6", SCENARIO_ALL_PROBLEMS & ~SCENARIO_MEMORY_LEAK},
+};
+
+static void test_ground_truth(void)
+{
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		const struct scenario_case *sc = &cases[c];
+		struct detector *d = run_scenario(sc->problems);
+		const struct finding *f;
+		size_t n, found[N_PLANTED] = {0}, rank[N_PLANTED] = {0}, first_noise = SIZE_MAX,
+			  high_noise = 0;
+		detect_finish(d, &f, &n);
+		for (size_t i = 0; i < n; i++) {
+			int p = planted_of(&f[i]);
+			if (p < 0) {
+				if (first_noise == SIZE_MAX)
+					first_noise = i;
+				high_noise += f[i].priority == PRIORITY_HIGH;
+				continue;
+			}
+			found[p]++;
+			rank[p] = i;
+			if (sc->problems & planted_bit[p])
+				ok(planted_numbers_ok(p, &f[i]), "%s: F%d numbers as in DEMO.md (%s)",
+				   sc->name, p + 1, f[i].detail ? f[i].detail : "");
+			if (!planted_numbers_ok(p, &f[i]))
+				printf("#   F%d: per_request %g avg %g ms saving %g ms (%g%%) per_hour %g "
+				       "lat %g ms "
+				       "ratio %g rate %g pool %g/%g episodes %g growth %g MiB/h\n",
+				       p + 1, f[i].per_request, f[i].avg_ns / 1e6, f[i].saving_ns / 1e6,
+				       f[i].saving_pct, f[i].per_hour, f[i].affected_latency_ns / 1e6,
+				       f[i].ratio, f[i].rate, f[i].pool_max, f[i].pool_recommended,
+				       f[i].episodes_per_hour, f[i].growth_per_hour / 1048576);
+		}
+		for (int p = 0; p < N_PLANTED; p++) {
+			int on = (sc->problems & planted_bit[p]) != 0;
+			is_int(found[p], on, "%s: F%d %s", sc->name, p + 1,
+			       on ? "found once" : "not reported");
+		}
+		is_int(high_noise, 0, "%s: no HIGH finding beyond the planted problems", sc->name);
+		if (sc->problems & SCENARIO_REPEATED_TOOL)
+			ok(found[F2] && f[rank[F2]].priority == PRIORITY_HIGH && rank[F2] < first_noise,
+			   "%s: F2 HIGH, ranked above every other finding kind", sc->name);
+		if (sc->problems & SCENARIO_N_PLUS_ONE)
+			ok(found[F1] && f[rank[F1]].priority >= PRIORITY_MEDIUM && rank[F1] < first_noise,
+			   "%s: F1 HIGH or MEDIUM, ranked above the noise", sc->name);
+		for (int p = 0; p < N_PLANTED; p++)
+			if (found[p])
+				ok(f[rank[p]].priority >= PRIORITY_MEDIUM &&
+					   (f[rank[p]].n_examples > 0 || p == F6),
+				   "%s: F%d at least MEDIUM, with examples", sc->name, p + 1);
+		detect_free(d);
+	}
+}
+
+int main(void)
+{
+	test_normalize();
+	test_n_plus_one();
+	test_sequential();
+	test_cacheable();
+	test_pool();
+	test_missing_index();
+	test_misc();
+	test_memory_cpu();
+	test_versions();
+	test_ids_parts_text();
+	test_ground_truth();
+	return tap_done();
+}
