@@ -182,6 +182,8 @@ static int parse_rule(struct slowops_rule *r, const struct json *o, size_t idx, 
 				goto out;
 			}
 			*eq = 0;
+			free(r->attr_key); /* a repeated member: the last one counts */
+			free(r->attr_value);
 			r->attr_key = xstrdup(attr);
 			r->attr_value = xstrdup(eq + 1);
 		} else if (json_key_is(m, "threshold_ms")) {

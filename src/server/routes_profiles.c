@@ -23,6 +23,7 @@
 #include "render/flamegraph_svg.h"
 #include "server/filters.h"
 #include "server/http.h"
+#include "server/multipart.h"
 #include "server/json_out.h"
 
 #define NS_PER_S	 1000000000ull
@@ -219,59 +220,6 @@ static int read_body(struct http_request *req, struct buf *inflated, const char 
 	*data = inflated->data ? inflated->data : "";
 	*len = inflated->len;
 	return 0;
-}
-
-static const char *memmem_str(const char *hay, size_t n, const char *needle)
-{
-	return memmem(hay, n, needle, strlen(needle));
-}
-
-/*
- * The part named `name` of a multipart/form-data body (RFC 7578), as newer
- * Pyroscope clients send profiles.  0 with the part, 1 if there is no such
- * part, -1 with a message for a malformed body.
- */
-static int multipart_part(const char *ctype, const char *body, size_t len, const char *name,
-			  const char **part, size_t *part_len, char *err, size_t errlen)
-{
-	const char *b = strcasestr(ctype, "boundary=");
-	char delim[128], want[96];
-	if (!b)
-		return errf(err, errlen, "multipart/form-data without a boundary");
-	b += 9;
-	size_t bl = *b == '"' ? strcspn(++b, "\"") : strcspn(b, "; \t");
-	if (!bl || bl > 70)
-		return errf(err, errlen, "invalid multipart boundary");
-	snprintf(delim, sizeof(delim), "--%.*s", (int)bl, b);
-	snprintf(want, sizeof(want), "name=\"%s\"", name);
-	const char *p = memmem_str(body, len, delim);
-	while (p) {
-		p += strlen(delim);
-		size_t left = len - (size_t)(p - body);
-		if (left >= 2 && p[0] == '-' && p[1] == '-')
-			return 1;
-		const char *hdr_end = memmem_str(p, left, "\r\n\r\n");
-		if (!hdr_end)
-			return errf(err, errlen, "truncated multipart body: a part has no end of headers");
-		const char *content = hdr_end + 4;
-		size_t rest = len - (size_t)(content - body);
-		const char *next = NULL;
-		for (const char *q = content; (q = memmem_str(q, rest - (size_t)(q - content), delim));
-		     q += 1)
-			if (q >= content + 2 && q[-2] == '\r' && q[-1] == '\n') {
-				next = q;
-				break;
-			}
-		if (!next)
-			return errf(err, errlen, "truncated multipart body: a part has no closing boundary");
-		if (memmem(p, (size_t)(hdr_end - p), want, strlen(want))) {
-			*part = content;
-			*part_len = (size_t)(next - 2 - content);
-			return 0;
-		}
-		p = next;
-	}
-	return 1;
 }
 
 /* Decode the body; -1: answered. */

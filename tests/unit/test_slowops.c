@@ -94,6 +94,22 @@ static int parse_fails(const char *json, const char *want_prefix)
 	return good;
 }
 
+/* Found by fuzz_thresholds: a repeated member leaked the earlier value
+ * (the sanitizer build of this test catches a leak). */
+static void test_repeated_member(void)
+{
+	struct slowops_config layer;
+	char err[256];
+	const char *json = "{\"custom\":[{\"type\":\"x\",\"attribute\":\"a=b\",\"attribute\":\"c=d\","
+			   "\"type\":\"y\",\"threshold_ms\":5}]}";
+	slowops_config_init_layer(&layer);
+	is_int(slowops_config_parse_json(&layer, json, strlen(json), SLOWOPS_SRC_API, err, sizeof(err)), 0,
+	       "a repeated member parses");
+	ok(layer.n_rules == 1 && !strcmp(layer.rules[0].attr_key, "c") && !strcmp(layer.rules[0].type, "y"),
+	   "and the last one counts");
+	slowops_config_release(&layer);
+}
+
 static void test_thresholds(void)
 {
 	struct slowops_config c, layer;
@@ -380,6 +396,7 @@ static void test_spike(void)
 
 int main(void)
 {
+	test_repeated_member();
 	test_thresholds();
 	test_classify();
 	test_phases();
