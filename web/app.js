@@ -22,6 +22,9 @@ import { mountOverview } from './views/overview.js';
 import { mountTraces } from './views/traces.js';
 import { mountTrace } from './views/trace.js';
 import { mountFlame } from './views/flame.js';
+import { mountSlow } from './views/slow.js';
+import { mountBottlenecks } from './views/bottlenecks.js';
+import { mountRecommendations } from './views/recommendations.js';
 import { placeholder } from './views/placeholder.js';
 
 // Views without `built` are placeholders, marked "soon" in the navigation.
@@ -29,29 +32,9 @@ const VIEWS = [
   { id: 'overview', label: 'Overview', mount: mountOverview, built: true },
   { id: 'traces', label: 'Traces', mount: mountTraces, built: true },
   { id: 'flame', label: 'Flame graphs', mount: mountFlame, built: true },
-  {
-    id: 'slow', label: 'Slow requests', mount: placeholder('Slow requests', 'Which requests are slow, since when, and what they have in common.', [
-      'Slow requests table with latency by phase and root-cause category (4.4)',
-      'Thresholds per operation type, slowness ratio, resource snapshot',
-      'Grouping by endpoint and tool, trends, spike alerts',
-      'Trigger performance profiling (A4.2)',
-    ]),
-  },
-  {
-    id: 'bottlenecks', label: 'Bottlenecks', mount: placeholder('Bottlenecks', 'The slowest components ranked by their impact.', [
-      'Agent performance comparison: P95 per agent, SLO colour, 7-day trend (4.5)',
-      'Dependency latency waterfall per agent (4.9)',
-      'Error pattern analysis (4.12)',
-      'N+1 queries, sequential calls, pool exhaustion, retry storms',
-    ]),
-  },
-  {
-    id: 'recommendations', label: 'Recommendations', mount: placeholder('Recommendations', 'What to change, and how much it will help.', [
-      'Each recommendation with evidence, estimated improvement and priority',
-      'Tracked status: open, applied, dismissed, verified',
-      'Optimize configuration and enable caching (A4.5, A4.7)',
-    ]),
-  },
+  { id: 'slow', label: 'Slow requests', mount: mountSlow, built: true },
+  { id: 'bottlenecks', label: 'Bottlenecks', mount: mountBottlenecks, built: true },
+  { id: 'recommendations', label: 'Recommendations', mount: mountRecommendations, built: true },
   {
     id: 'resources', label: 'Resources', mount: placeholder('Resources', 'CPU, memory, connection pools and DB time over the day.', [
       'Resource heatmaps over time and by time of day',
