@@ -50,9 +50,9 @@ PROTO_H := $(PROTO_C:.c=.h)
 PROTO_O := $(PROTO_C:.c=.o)
 
 # Web assets embedded into the binary, and the recommendation pages
-# (served as /docs/recommendations/NAME.md).
+# (served as /docs/recommendations/NAME.md) with the page they link to.
 WEB_FILES := $(shell find web -type f ! -name '*.md' 2>/dev/null | sort)
-DOC_FILES := $(sort $(wildcard docs/recommendations/*.md))
+DOC_FILES := docs/DETECTORS.md $(sort $(wildcard docs/recommendations/*.md))
 WEB_C := $(GEN)/web_assets.c
 
 SRCS := $(shell find src -name '*.c' ! -name main.c | sort)

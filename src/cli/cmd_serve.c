@@ -24,7 +24,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: hotpath serve [--listen ADDR] [--data DIR] [--demo] [--threads N]\n"
 		"                     [--max-body BYTES] [--max-queue BYTES] [--max-endpoints N]\n"
-		"                     [--config FILE]\n\n"
+		"                     [--config FILE] [--analysis-interval SECONDS]\n\n"
 		"  --listen ADDR     HOST:PORT to listen on (default 127.0.0.1:4318, the OTLP/HTTP port)\n"
 		"  --data DIR        data directory; the store is DIR/hotpath.db (default ./data)\n"
 		"  --demo            also generate demo traffic into this server (24 h of history first)\n"
@@ -35,7 +35,10 @@ static void usage(FILE *out)
 		"  --max-endpoints N endpoints per service kept apart in latency rollups; more are\n"
 		"                    rolled up as \"other\" and counted in /metrics (default 500)\n"
 		"  --config FILE     JSON configuration: slow-operation thresholds (docs/CONFIG.md);\n"
-		"                    HOTPATH_SLOW_*_MS environment variables override it\n",
+		"                    HOTPATH_SLOW_*_MS environment variables override it\n"
+		"  --analysis-interval SECONDS\n"
+		"                    run the pattern detectors over the last 6 h this often in the\n"
+		"                    background (default 300; 0: only when the API asks)\n",
 		HTTP_DEFAULT_MAX_BODY);
 }
 
@@ -82,6 +85,7 @@ int cmd_serve(int argc, char **argv)
 		{"max-endpoints", required_argument, NULL, 'e'},
 		{"max-queue", required_argument, NULL, 'q'},
 		{"config", required_argument, NULL, 'c'},
+		{"analysis-interval", required_argument, NULL, 'a'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -89,10 +93,11 @@ int cmd_serve(int argc, char **argv)
 	struct store_options sto = {.dir = "data"};
 	const char *config = NULL;
 	int demo = 0, c;
+	long analysis_s = 300;
 	char err[512];
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "l:d:t:m:e:q:c:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:d:t:m:e:q:c:a:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l': so.listen = optarg; break;
 		case 'd': sto.dir = optarg; break;
@@ -102,6 +107,7 @@ int cmd_serve(int argc, char **argv)
 		case 'e': sto.max_endpoints = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'q': sto.queue_max_bytes = (size_t)strtoull(optarg, NULL, 10); break;
 		case 'c': config = optarg; break;
+		case 'a': analysis_s = strtol(optarg, NULL, 10); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -142,7 +148,8 @@ int cmd_serve(int argc, char **argv)
 	}
 	if (slowops_watch_start(store, 60, err, sizeof(err)) < 0)
 		log_warn("%s", err);
-	if (advisor_watch_start(store, 300, ADVISOR_DEFAULT_RANGE, err, sizeof(err)) < 0)
+	if (analysis_s > 0 &&
+	    advisor_watch_start(store, (unsigned)analysis_s, ADVISOR_DEFAULT_RANGE, err, sizeof(err)) < 0)
 		log_warn("%s", err);
 	log_info("listening on http://%s (port %u); dashboard at /dashboard/performance", so.listen,
 		 srv.port);

@@ -179,23 +179,12 @@ void advisor_options_init(struct advisor_options *o, uint64_t from_ns, uint64_t 
 
 struct feed {
 	struct detector *d;
-	uint64_t keep_below; /* sample: traces whose id hashes below this */
 	uint64_t traces, spans, points;
 };
-
-static uint64_t trace_hash(const uint8_t id[16])
-{
-	uint64_t h = 1469598103934665603ull; /* FNV-1a over both halves */
-	for (int i = 0; i < 16; i++)
-		h = (h ^ id[i]) * 1099511628211ull;
-	return h;
-}
 
 static int feed_trace(void *arg, const struct span *spans, size_t n)
 {
 	struct feed *f = arg;
-	if (trace_hash(spans[0].trace_id) > f->keep_below)
-		return 0;
 	f->traces++;
 	f->spans += n;
 	detect_trace(f->d, spans, n);
@@ -312,13 +301,13 @@ int advisor_run(struct store *s, const struct advisor_options *o, struct advisor
 	int ret = -1;
 	memset(res, 0, sizeof(*res));
 	res->requests_in_window = requests_in(s, o->from_ns, o->to_ns);
-	/* entry spans outnumber traces, so this samples no more than needed */
+	/* one block in `every`: entry spans outnumber traces, so this samples
+	 * no more than needed, and skipped blocks cost nothing */
 	size_t max = o->max_traces ? o->max_traces : 200000;
-	res->sample_rate =
-		res->requests_in_window > max ? (double)max / (double)res->requests_in_window : 1.0;
-	f.keep_below =
-		res->sample_rate >= 1 ? UINT64_MAX : (uint64_t)(res->sample_rate * 18446744073709551615.0);
-	if (store_scan_traces(s, o->from_ns, o->to_ns, feed_trace, &f, err, errlen) < 0 ||
+	unsigned every =
+		res->requests_in_window > max ? (unsigned)((res->requests_in_window + max - 1) / max) : 1;
+	res->sample_rate = 1.0 / every;
+	if (store_scan_traces_sampled(s, o->from_ns, o->to_ns, every, feed_trace, &f, err, errlen) < 0 ||
 	    store_scan_points(s, o->from_ns, o->to_ns, NULL, feed_point, &f, err, errlen) < 0)
 		goto out;
 	detect_finish(f.d, &fs, &n);

@@ -66,7 +66,8 @@ int rec_state_set(struct rec_state *st, enum rec_status to, const char *reason, 
 
 struct advisor_options {
 	uint64_t from_ns, to_ns;
-	size_t max_traces; /* more in the window: analyse a sample of traces (0: 200,000) */
+	size_t max_traces; /* more requests in the window: analyse a sample of the stored
+			      blocks (whole writes) that holds about this many (0: 200,000) */
 	struct detect_config cfg;
 };
 
