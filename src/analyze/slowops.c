@@ -17,6 +17,7 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/ticker.h"
 #include "ingest/json_doc.h"
 
 #define NS_PER_MS 1000000ull
@@ -878,63 +879,29 @@ out:
 
 /* ---- the background check ------------------------------------------------------ */
 
-static struct {
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	struct store *store;
-	unsigned interval_s;
-	int running, stop;
-} watch = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+static struct ticker watch = TICKER_INIT;
+static struct store *watch_store;
 
-static void *watch_main(void *arg)
+static void spike_tick(void *arg)
 {
 	struct slowops_spike_rule rule;
+	struct slowops_config c;
+	char err[256];
+	(void)arg;
 	slowops_spike_rule_init(&rule);
-	pthread_mutex_lock(&watch.lock);
-	while (!watch.stop) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += watch.interval_s;
-		while (!watch.stop && pthread_cond_timedwait(&watch.wake, &watch.lock, &until) != ETIMEDOUT)
-			;
-		if (watch.stop)
-			break;
-		pthread_mutex_unlock(&watch.lock);
-		struct slowops_config c;
-		char err[256];
-		if (slowops_effective(watch.store, &c, err, sizeof(err)) < 0 ||
-		    slowops_spike_check(watch.store, &c, &rule, clock_now_ns(), NULL, err, sizeof(err)) < 0)
-			log_warn("slow request spike check: %s", err);
-		slowops_config_release(&c);
-		pthread_mutex_lock(&watch.lock);
-	}
-	pthread_mutex_unlock(&watch.lock);
-	return NULL;
+	if (slowops_effective(watch_store, &c, err, sizeof(err)) < 0 ||
+	    slowops_spike_check(watch_store, &c, &rule, clock_now_ns(), NULL, err, sizeof(err)) < 0)
+		log_warn("slow request spike check: %s", err);
+	slowops_config_release(&c);
 }
 
 int slowops_watch_start(struct store *s, unsigned interval_s, char *err, size_t errlen)
 {
-	if (watch.running)
-		return errf(err, errlen, "slow request watch already running");
-	watch.store = s;
-	watch.interval_s = interval_s ? interval_s : 60;
-	watch.stop = 0;
-	int rc = pthread_create(&watch.thread, NULL, watch_main, NULL);
-	if (rc)
-		return errf(err, errlen, "slow request watch: %s", strerror(rc));
-	watch.running = 1;
-	return 0;
+	watch_store = s;
+	return ticker_start(&watch, interval_s ? interval_s : 60, spike_tick, NULL, err, errlen);
 }
 
 void slowops_watch_stop(void)
 {
-	if (!watch.running)
-		return;
-	pthread_mutex_lock(&watch.lock);
-	watch.stop = 1;
-	pthread_cond_signal(&watch.wake);
-	pthread_mutex_unlock(&watch.lock);
-	pthread_join(watch.thread, NULL);
-	watch.running = 0;
+	ticker_stop(&watch);
 }

@@ -4,7 +4,6 @@
  */
 #include "report/advisor.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/strmap.h"
+#include "core/ticker.h"
 #include "ingest/json_doc.h"
 
 #define KIND_STATE   "recommendation"
@@ -387,65 +387,30 @@ int advisor_refresh(struct store *s, uint64_t range_ns, size_t max_traces, uint6
 	return rc;
 }
 
-static struct {
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	pthread_t thread;
-	struct store *store;
-	unsigned interval_s;
-	uint64_t range_ns;
-	int running, stop;
-} watch = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+static struct ticker watch = TICKER_INIT;
+static struct store *watch_store;
+static uint64_t watch_range_ns;
 
-static void *watch_main(void *arg)
+static void analysis_tick(void *arg)
 {
+	struct advisor_result res;
+	char err[256];
 	(void)arg;
-	pthread_mutex_lock(&watch.lock);
-	while (!watch.stop) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += watch.interval_s;
-		while (!watch.stop && pthread_cond_timedwait(&watch.wake, &watch.lock, &until) != ETIMEDOUT)
-			;
-		if (watch.stop)
-			break;
-		pthread_mutex_unlock(&watch.lock);
-		struct advisor_result res;
-		char err[256];
-		if (advisor_refresh(watch.store, watch.range_ns, 0, 0, &res, err, sizeof(err)) < 0)
-			log_warn("recommendations: analysis failed: %s", err);
-		else
-			log_info("recommendations: analysed %llu traces in %.0f ms, %zu findings",
-				 (unsigned long long)res.traces, res.elapsed_ms, res.findings);
-		pthread_mutex_lock(&watch.lock);
-	}
-	pthread_mutex_unlock(&watch.lock);
-	return NULL;
+	if (advisor_refresh(watch_store, watch_range_ns, 0, 0, &res, err, sizeof(err)) < 0)
+		log_warn("recommendations: analysis failed: %s", err);
+	else
+		log_info("recommendations: analysed %llu traces in %.0f ms, %zu findings",
+			 (unsigned long long)res.traces, res.elapsed_ms, res.findings);
 }
 
 int advisor_watch_start(struct store *s, unsigned interval_s, uint64_t range_ns, char *err, size_t errlen)
 {
-	if (watch.running)
-		return errf(err, errlen, "the recommendations thread is already running");
-	watch.store = s;
-	watch.interval_s = interval_s ? interval_s : 300;
-	watch.range_ns = range_ns ? range_ns : ADVISOR_DEFAULT_RANGE;
-	watch.stop = 0;
-	int rc = pthread_create(&watch.thread, NULL, watch_main, NULL);
-	if (rc)
-		return errf(err, errlen, "the recommendations thread: %s", strerror(rc));
-	watch.running = 1;
-	return 0;
+	watch_store = s;
+	watch_range_ns = range_ns ? range_ns : ADVISOR_DEFAULT_RANGE;
+	return ticker_start(&watch, interval_s ? interval_s : 300, analysis_tick, NULL, err, errlen);
 }
 
 void advisor_watch_stop(void)
 {
-	if (!watch.running)
-		return;
-	pthread_mutex_lock(&watch.lock);
-	watch.stop = 1;
-	pthread_cond_signal(&watch.wake);
-	pthread_mutex_unlock(&watch.lock);
-	pthread_join(watch.thread, NULL);
-	watch.running = 0;
+	ticker_stop(&watch);
 }

@@ -240,3 +240,20 @@ int filters_parse_q(struct http_request *req, struct spanql **out, char *err, si
 		return errf(err, errlen, "invalid q: %s", msg);
 	return 0;
 }
+
+int filters_int(struct http_request *req, const char *name, long lo, long hi, long def, long *out)
+{
+	const char *v = http_query(req, name);
+	char *end;
+	*out = def;
+	if (!v || !*v)
+		return 0;
+	long n = strtol(v, &end, 10);
+	if (end == v || *end || n < lo || n > hi) {
+		http_error(req, 400, "bad_request", "invalid %s '%.64s': want an integer from %ld to %ld",
+			   name, v, lo, hi);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}

@@ -27,6 +27,10 @@ int filters_parse_prefixed(struct http_request *req, const char *prefix, unsigne
  */
 int filters_parse_q(struct http_request *req, struct spanql **out, char *err, size_t errlen);
 
+/* An integer parameter in [lo, hi], `def` when absent.  -1 when it is
+ * invalid: the 400 answer naming it is set. */
+int filters_int(struct http_request *req, const char *name, long lo, long hi, long def, long *out);
+
 /* "1700000000000" (unix ms) or RFC 3339 ("2026-11-23T10:00:00.5+01:00"). */
 int filters_parse_time(const char *s, uint64_t *ns);
 /* "15m", "1h", "7d", "30s" -> nanoseconds. */

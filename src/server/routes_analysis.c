@@ -107,20 +107,16 @@ static int list_recommendations(struct http_request *req)
 {
 	const char *status = http_query(req, "status"), *prio = http_query(req, "priority"),
 		   *service = http_query(req, "service"), *range = http_query(req, "range"),
-		   *refresh = http_query(req, "refresh"), *max = http_query(req, "max_traces");
+		   *refresh = http_query(req, "refresh");
 	uint64_t range_ns = ADVISOR_DEFAULT_RANGE;
 	char err[256];
 	if (range && filters_parse_range(range, &range_ns) < 0) {
 		http_error(req, 400, "bad_request", "invalid range '%.32s': use e.g. 1h, 6h, 24h", range);
 		return HTTP_DONE;
 	}
-	char *end;
-	unsigned long long max_traces = max ? strtoull(max, &end, 10) : 0;
-	if (max && (!*max || *end || max_traces < 1 || max_traces > MAX_TRACES)) {
-		http_error(req, 400, "bad_request", "invalid max_traces '%.32s': use 1 to %d", max,
-			   MAX_TRACES);
+	long max_traces;
+	if (filters_int(req, "max_traces", 1, MAX_TRACES, 0, &max_traces) < 0)
 		return HTTP_DONE;
-	}
 	if (status && rec_status_parse(status) < 0) {
 		http_error(req, 400, "bad_request",
 			   "invalid status '%.32s': use open, applied, dismissed or verified", status);

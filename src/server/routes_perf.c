@@ -50,24 +50,6 @@ static void bad_request(struct http_request *req, const char *msg)
 	http_error(req, 400, "bad_request", "%s", msg);
 }
 
-/* A positive integer parameter in [lo, hi], or `def` when absent. */
-static int int_param(struct http_request *req, const char *name, long lo, long hi, long def, long *out)
-{
-	const char *v = http_query(req, name);
-	char *end;
-	*out = def;
-	if (!v || !*v)
-		return 0;
-	long n = strtol(v, &end, 10);
-	if (end == v || *end || n < lo || n > hi) {
-		http_error(req, 400, "bad_request", "invalid %s '%.64s': want an integer from %ld to %ld",
-			   name, v, lo, hi);
-		return -1;
-	}
-	*out = n;
-	return 0;
-}
-
 /* ---- interned strings (for rows built from spans) ----------------------- */
 
 struct interner {
@@ -482,7 +464,7 @@ static int get_timeseries(struct http_request *req)
 	long top;
 	if (perf_begin(req, &p) < 0 || perf_grid(&p, &g) < 0 ||
 	    perf_dim(&p, "group_by", group_dims, LATENCY_BY_NONE, &by) < 0 ||
-	    int_param(req, "top", 1, 50, 10, &top) < 0 ||
+	    filters_int(req, "top", 1, 50, 10, &top) < 0 ||
 	    perf_load(&p, p.q.tool || by == LATENCY_BY_TOOL) < 0)
 		goto out;
 	if (latency_timeseries_build(&ts, p.rows, p.n, &g, by, (size_t)top) < 0) {
@@ -541,7 +523,7 @@ static int get_distribution(struct http_request *req)
 	uint64_t *counts = NULL;
 	long max_bins;
 	latency_stats_init(&s);
-	if (perf_begin(req, &p) < 0 || int_param(req, "bins", 2, 200, 40, &max_bins) < 0 ||
+	if (perf_begin(req, &p) < 0 || filters_int(req, "bins", 2, 200, 40, &max_bins) < 0 ||
 	    perf_load(&p, p.q.tool != NULL) < 0)
 		goto out;
 	if (latency_summary(&s, p.rows, p.n) < 0) {
@@ -582,7 +564,7 @@ static int get_heatmap(struct http_request *req)
 		http_error(req, 400, "bad_request", "invalid kind '%.64s': use latency or percentile", kind);
 		goto out;
 	}
-	if (perf_grid(&p, &g) < 0 || int_param(req, "bins", 2, 200, 30, &max_bins) < 0 ||
+	if (perf_grid(&p, &g) < 0 || filters_int(req, "bins", 2, 200, 30, &max_bins) < 0 ||
 	    perf_load(&p, p.q.tool != NULL) < 0)
 		goto out;
 	if (latency_timeseries_build(&ts, p.rows, p.n, &g, LATENCY_BY_NONE, 0) < 0) {
@@ -644,7 +626,7 @@ static int get_compare(struct http_request *req)
 	enum latency_dim by;
 	long top;
 	if (perf_begin(req, &p) < 0 || perf_dim(&p, "by", compare_dims, LATENCY_BY_SERVICE, &by) < 0 ||
-	    perf_grid(&p, &g) < 0 || int_param(req, "top", 1, 1000, 100, &top) < 0 ||
+	    perf_grid(&p, &g) < 0 || filters_int(req, "top", 1, 1000, 100, &top) < 0 ||
 	    perf_load(&p, p.q.tool || by == LATENCY_BY_TOOL) < 0)
 		goto out;
 	if (latency_timeseries_build(&ts, p.rows, p.n, &g, by, (size_t)top) < 0) {

@@ -60,24 +60,6 @@ static int effective_or_500(struct http_request *req, struct slowops_config *c)
 	return 0;
 }
 
-/* An integer parameter in [lo, hi], `def` when absent. */
-static int int_param(struct http_request *req, const char *name, long lo, long hi, long def, long *out)
-{
-	const char *v = http_query(req, name);
-	char *end;
-	*out = def;
-	if (!v || !*v)
-		return 0;
-	long n = strtol(v, &end, 10);
-	if (end == v || *end || n < lo || n > hi) {
-		http_error(req, 400, "bad_request", "invalid %s '%.64s': want an integer from %ld to %ld",
-			   name, v, lo, hi);
-		return -1;
-	}
-	*out = n;
-	return 0;
-}
-
 static void put_ms(struct buf *b, const char *key, double ns)
 {
 	buf_printf(b, ",\"%s\":", key);
@@ -1058,7 +1040,7 @@ static int get_slow_requests(struct http_request *req)
 	    slow_bound(req, &c, &q) < 0 || parse_group_by(req, &by) < 0)
 		goto out;
 	uint64_t def_bucket = (q.to_ns - q.from_ns) / 60 / NS_PER_S;
-	if (int_param(req, "bucket", 1, 86400 * 31, def_bucket < 60 ? 60 : (long)def_bucket, &bucket_s) < 0)
+	if (filters_int(req, "bucket", 1, 86400 * 31, def_bucket < 60 ? 60 : (long)def_bucket, &bucket_s) < 0)
 		goto out;
 	if ((q.to_ns - q.from_ns) / ((uint64_t)bucket_s * NS_PER_S) >= TREND_MAX) {
 		http_error(req, 400, "bad_request", "invalid bucket '%ld': more than %d buckets in the range",
@@ -1133,7 +1115,7 @@ static int get_alerts(struct http_request *req)
 	}
 	if (!http_query(req, "range") && !http_query(req, "from"))
 		q.from_ns = q.to_ns > 86400 * NS_PER_S ? q.to_ns - 86400 * NS_PER_S : 0;
-	if (int_param(req, "limit", 1, 1000, 100, &limit) < 0)
+	if (filters_int(req, "limit", 1, 1000, 100, &limit) < 0)
 		return HTTP_DONE;
 	if (store_events(req->srv->store, SLOWOPS_EVENT_KIND, q.service, q.from_ns, q.to_ns, (unsigned)limit,
 			 &req->arena, &ev, &n, err, sizeof(err)) < 0) {
@@ -1282,7 +1264,7 @@ static int get_bottlenecks(struct http_request *req)
 	strmap_init(&cm.m);
 	buf_init(&cm.key, BUF_NO_LIMIT);
 	if (parse_selection(req, &q, &ql, ANALYSE_DEFAULT, ANALYSE_MAX) < 0 ||
-	    int_param(req, "top", 1, TOP_MAX, TOP_DEFAULT, &top) < 0 || effective_or_500(req, &c) < 0)
+	    filters_int(req, "top", 1, TOP_MAX, TOP_DEFAULT, &top) < 0 || effective_or_500(req, &c) < 0)
 		goto out;
 	q.order = STORE_NEWEST;
 	if (select_rows(req, &q, ql, &rows, &n_rows) < 0)
