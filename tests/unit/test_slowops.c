@@ -22,6 +22,7 @@
 struct trace {
 	struct span spans[MAX_SPANS];
 	struct attr attrs[MAX_SPANS][MAX_ATTRS];
+	char keys[MAX_SPANS][MAX_ATTRS][64];
 	struct resource res[MAX_SPANS];
 	size_t n;
 };
@@ -46,9 +47,11 @@ static struct span *add(struct trace *t, int id, int parent, const char *service
 	s->attrs = t->attrs[i];
 	va_start(ap, end_ms);
 	for (const char *kv; (kv = va_arg(ap, const char *)) && s->n_attrs < MAX_ATTRS;) {
+		char *key = t->keys[i][s->n_attrs];
 		struct attr *a = &t->attrs[i][s->n_attrs++];
 		const char *eq = strchr(kv, '=');
-		a->key = strndup(kv, (size_t)(eq - kv)); /* leaked: a test */
+		snprintf(key, sizeof(t->keys[i][0]), "%.*s", (int)(eq - kv), kv);
+		a->key = key;
 		a->type = ATTR_STRING;
 		a->v.s = eq + 1;
 	}
