@@ -117,8 +117,8 @@ int main(int argc, char **argv)
 	double flame_ms = time_get(curl, url, runs < 5 ? runs : 5, &body);
 	double flame_traces = field(body.data, "traces"), flame_spans = field(body.data, "spans");
 	/* Detectors and ranking over every stored trace (no sampling). */
-	snprintf(url, sizeof(url), "%s/api/v1/recommendations?range=%dh&refresh=1&max_traces=10000000", target,
-		 hours);
+	snprintf(url, sizeof(url), "%s/api/v1/recommendations?range=%dh&refresh=1&max_traces=10000000",
+		 target, hours);
 	double detect_ms = time_get(curl, url, 3, &body);
 	double detect_traces = field(body.data, "traces"), detect_spans = field(body.data, "spans");
 	snprintf(url, sizeof(url), "%s/api/v1/performance/summary?range=%dh", target, hours);
