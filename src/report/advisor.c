@@ -307,7 +307,7 @@ int advisor_run(struct store *s, const struct advisor_options *o, struct advisor
 	unsigned every =
 		res->requests_in_window > max ? (unsigned)((res->requests_in_window + max - 1) / max) : 1;
 	res->sample_rate = 1.0 / every;
-	if (store_scan_traces_sampled(s, o->from_ns, o->to_ns, every, feed_trace, &f, err, errlen) < 0 ||
+	if (store_scan_traces_sampled(s, o->from_ns, o->to_ns, every, 0, feed_trace, &f, err, errlen) < 0 ||
 	    store_scan_points(s, o->from_ns, o->to_ns, NULL, feed_point, &f, err, errlen) < 0)
 		goto out;
 	detect_finish(f.d, &fs, &n);

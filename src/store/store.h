@@ -147,10 +147,11 @@ int store_scan_spans(struct store *s, uint64_t from_ns, uint64_t to_ns, store_sp
 typedef int (*store_trace_fn)(void *arg, const struct span *spans, size_t n);
 int store_scan_traces(struct store *s, uint64_t from_ns, uint64_t to_ns, store_trace_fn fn, void *arg,
 		      char *err, size_t errlen);
-/* The same over one block in `every` (by block id): a sample of whole
- * writes that costs 1 / every of the full scan. */
+/* The same over the blocks whose id % every == offset: a sample of whole
+ * writes that costs 1 / every of the full scan, or (offsets 0 .. every - 1)
+ * disjoint parts of it for threads scanning side by side. */
 int store_scan_traces_sampled(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned every,
-			      store_trace_fn fn, void *arg, char *err, size_t errlen);
+			      unsigned offset, store_trace_fn fn, void *arg, char *err, size_t errlen);
 
 /*
  * Call `fn` for every stored metric point with time in [from_ns, to_ns)

@@ -1202,8 +1202,8 @@ int store_rollups(struct store *s, const struct store_query *q, unsigned res_s, 
  * its spans to `fn` until it returns non-zero. */
 typedef int (*block_fn)(void *arg, const struct batch *b);
 
-static int scan_blocks(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned every, block_fn fn,
-		       void *arg, char *err, size_t errlen)
+static int scan_blocks(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned every, unsigned offset,
+		       block_fn fn, void *arg, char *err, size_t errlen)
 {
 	sqlite3 *db = reader_get(s, err, errlen);
 	sqlite3_stmt *st = NULL;
@@ -1211,7 +1211,7 @@ static int scan_blocks(struct store *s, uint64_t from_ns, uint64_t to_ns, unsign
 	if (!db)
 		return -1;
 	if (sqlite3_prepare_v2(
-		    db, "SELECT data FROM blocks WHERE t_max >= ? AND t_min < ? AND id % ? = 0 ORDER BY id",
+		    db, "SELECT data FROM blocks WHERE t_max >= ? AND t_min < ? AND id % ? = ? ORDER BY id",
 		    -1, &st, NULL) != SQLITE_OK) {
 		errf(err, errlen, "scan: %s", sqlite3_errmsg(db));
 		goto out;
@@ -1219,6 +1219,7 @@ static int scan_blocks(struct store *s, uint64_t from_ns, uint64_t to_ns, unsign
 	sqlite3_bind_int64(st, 1, (int64_t)from_ns);
 	sqlite3_bind_int64(st, 2, to_ns ? (int64_t)to_ns : INT64_MAX);
 	sqlite3_bind_int64(st, 3, every ? every : 1);
+	sqlite3_bind_int64(st, 4, every ? offset % every : 0);
 	int stop = 0;
 	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct batch b;
@@ -1275,20 +1276,20 @@ int store_scan_spans(struct store *s, uint64_t from_ns, uint64_t to_ns, store_sp
 		     char *err, size_t errlen)
 {
 	struct scan_cb cb = {.span = fn, .arg = arg};
-	return scan_blocks(s, from_ns, to_ns, 1, block_spans, &cb, err, errlen);
+	return scan_blocks(s, from_ns, to_ns, 1, 0, block_spans, &cb, err, errlen);
 }
 
 int store_scan_traces(struct store *s, uint64_t from_ns, uint64_t to_ns, store_trace_fn fn, void *arg,
 		      char *err, size_t errlen)
 {
-	return store_scan_traces_sampled(s, from_ns, to_ns, 1, fn, arg, err, errlen);
+	return store_scan_traces_sampled(s, from_ns, to_ns, 1, 0, fn, arg, err, errlen);
 }
 
 int store_scan_traces_sampled(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned every,
-			      store_trace_fn fn, void *arg, char *err, size_t errlen)
+			      unsigned offset, store_trace_fn fn, void *arg, char *err, size_t errlen)
 {
 	struct scan_cb cb = {.trace = fn, .arg = arg};
-	return scan_blocks(s, from_ns, to_ns, every, block_traces, &cb, err, errlen);
+	return scan_blocks(s, from_ns, to_ns, every, offset, block_traces, &cb, err, errlen);
 }
 
 /* Attributes of a series back from their JSON object (strings and numbers). */
