@@ -32,6 +32,11 @@
 #include "core/arena.h"
 #include "store/store.h"
 
+/* The store kinds of a recommendation's documents and events. */
+#define ADVISOR_KIND_STATE   "recommendation"
+#define ADVISOR_KIND_FINDING "recommendation.finding"
+#define ADVISOR_KIND_AUDIT   "recommendation.audit"
+
 enum rec_status { REC_OPEN, REC_APPLIED, REC_DISMISSED, REC_VERIFIED, REC_STATUS_COUNT };
 
 struct rec_state {

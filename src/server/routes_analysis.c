@@ -51,16 +51,16 @@ static int by_rank(const void *pa, const void *pb)
 	return strcmp(a->st.id, b->st.id);
 }
 
-/* The recommendations with their latest findings, in `a`.  -1: answer set. */
+/* The recommendations (only `id` unless NULL) with their latest findings,
+ * in the request's arena.  -1: the error answer is set. */
 static int load_items(struct http_request *req, const char *id, struct item **items, size_t *n)
 {
 	struct store_record *states, *finds;
 	size_t n_states, n_finds;
 	char err[256];
 	struct store *s = req->srv->store;
-	if (store_docs(s, "recommendation", id, &req->arena, &states, &n_states, err, sizeof(err)) < 0 ||
-	    store_docs(s, "recommendation.finding", id, &req->arena, &finds, &n_finds, err, sizeof(err)) <
-		    0) {
+	if (store_docs(s, ADVISOR_KIND_STATE, id, &req->arena, &states, &n_states, err, sizeof(err)) < 0 ||
+	    store_docs(s, ADVISOR_KIND_FINDING, id, &req->arena, &finds, &n_finds, err, sizeof(err)) < 0) {
 		http_error(req, 500, "internal", "%s", err);
 		return -1;
 	}
@@ -187,7 +187,7 @@ static int get_recommendation(struct http_request *req)
 		http_error(req, 404, "not_found", "no recommendation %s", id);
 		return HTTP_DONE;
 	}
-	if (store_events(req->srv->store, "recommendation.audit", id, 0, 0, 100, &req->arena, &ev, &n_ev, err,
+	if (store_events(req->srv->store, ADVISOR_KIND_AUDIT, id, 0, 0, 100, &req->arena, &ev, &n_ev, err,
 			 sizeof(err)) < 0) {
 		http_error(req, 500, "internal", "%s", err);
 		return HTTP_DONE;
