@@ -323,6 +323,12 @@ struct acc *acc_cache(struct detector *d, uint64_t hash, uint32_t service, uint3
 	return a;
 }
 
+/* Example order: the heavier first; between equals, the smaller trace id. */
+static int example_before(double wa, const uint8_t *ia, double wb, const uint8_t *ib)
+{
+	return wa > wb || (wa == wb && memcmp(ia, ib, 16) < 0);
+}
+
 static void examples_add(struct examples *ex, const uint8_t id[16], double w)
 {
 	unsigned i;
@@ -336,14 +342,13 @@ static void examples_add(struct examples *ex, const uint8_t id[16], double w)
 		i = ex->n++;
 	} else {
 		i = DETECT_MAX_EXAMPLES - 1;
-		if (w <= ex->w[i])
+		if (!example_before(w, id, ex->w[i], ex->id[i]))
 			return;
 	}
 	memcpy(ex->id[i], id, 16);
 	ex->w[i] = w;
 sort:
-	/* Keep the heaviest first; ties keep the earlier trace. */
-	for (; i > 0 && ex->w[i] > ex->w[i - 1]; i--) {
+	for (; i > 0 && example_before(ex->w[i], ex->id[i], ex->w[i - 1], ex->id[i - 1]); i--) {
 		uint8_t tmp[16];
 		double tw = ex->w[i];
 		memcpy(tmp, ex->id[i], 16);
@@ -354,19 +359,45 @@ sort:
 	}
 }
 
+/* Offer the last trace that touched `a`, with its whole weight, as an example. */
+static void acc_offer(struct acc *a)
+{
+	if (a->last_seq == UINT64_MAX)
+		return;
+	examples_add(&a->ex, a->cur_id, a->cur_w);
+	a->last_seq = UINT64_MAX;
+}
+
 void acc_touch(struct detector *d, struct acc *a, double weight)
 {
-	struct examples *ex = &a->ex;
-	if (a->last_seq == d->seq) { /* this trace again: it may be an example already */
-		examples_add(ex, d->trace_id, weight);
+	if (a->last_seq == d->seq) { /* this trace again */
+		a->cur_w += weight;
 		return;
 	}
+	acc_offer(a);
 	a->last_seq = d->seq;
 	a->affected++;
 	a->lat += d->root_ns;
-	/* A new trace: only worth a look if it beats the lightest example. */
-	if (ex->n < DETECT_MAX_EXAMPLES || weight > ex->w[DETECT_MAX_EXAMPLES - 1])
-		examples_add(ex, d->trace_id, weight);
+	memcpy(a->cur_id, d->trace_id, 16);
+	a->cur_w = weight;
+}
+
+void acc_where(struct detector *d, struct acc *a, uint32_t endpoint, uint64_t start_ns)
+{
+	if (!endpoint || (a->where && start_ns > a->where_ns))
+		return;
+	if (a->where && start_ns == a->where_ns &&
+	    strcmp(detect_name(d, endpoint), detect_name(d, a->where)) >= 0)
+		return;
+	a->where = endpoint;
+	a->where_ns = start_ns;
+}
+
+static void detect_offer_all(struct detector *d)
+{
+	for (int t = 0; t < T_COUNT; t++)
+		for (size_t i = 0; i < d->t[t].n; i++)
+			acc_offer(&d->t[t].a[i]);
 }
 
 void acc_add_sample(struct detector *d, struct acc *a, uint64_t t, double v, double v2)
@@ -405,6 +436,120 @@ struct minute_v *detect_minute_get(const struct detector *d, enum acc_table t, s
 {
 	uint32_t v = u64map_get(&d->minutes, minute_key(t, acc_index, minute));
 	return v == DNONE ? NULL : &d->minute_v[v];
+}
+
+/* ---- merging ------------------------------------------------------------- */
+
+/* Add what `s` (of another detector, names mapped by `map`) accumulated to `a`. */
+static void acc_merge(struct detector *d, enum acc_table tb, struct acc *a, const struct acc *s,
+		      const uint32_t *map)
+{
+	a->n += s->n;
+	a->n2 += s->n2;
+	a->n3 += s->n3;
+	a->affected += s->affected;
+	a->sum += s->sum;
+	a->sum2 += s->sum2;
+	a->sum3 += s->sum3;
+	a->sumsq += s->sumsq;
+	if (tb == T_POOL) /* the longest wait */
+		a->sumsq2 = fmax(a->sumsq2, s->sumsq2);
+	else
+		a->sumsq2 += s->sumsq2;
+	a->lat += s->lat;
+	a->waste += s->waste;
+	a->max = fmax(a->max, s->max);
+	if (s->where)
+		acc_where(d, a, map[s->where], s->where_ns);
+	if (s->tag_ns > a->tag_ns || (s->tag_ns == a->tag_ns && s->tag > a->tag)) {
+		a->tag = s->tag;
+		a->tag_ns = s->tag_ns;
+	}
+	if (s->sk) {
+		if (!a->sk) {
+			a->sk = xmalloc(sizeof(*a->sk));
+			sketch_init(a->sk);
+		}
+		sketch_merge(a->sk, s->sk);
+	}
+	for (unsigned i = 0; i < s->ex.n; i++)
+		examples_add(&a->ex, s->ex.id[i], s->ex.w[i]);
+	if (s->last_seq != UINT64_MAX)
+		examples_add(&a->ex, s->cur_id, s->cur_w);
+	for (size_t i = 0; i < s->n_samples; i++)
+		acc_add_sample(d, a, s->samples[i].t, s->samples[i].v, s->samples[i].v2);
+	if (!a->text && s->text)
+		a->text = xstrdup(s->text);
+}
+
+/* The accumulator in `d` for the key of `s`; NULL when the table is full. */
+static struct acc *acc_merge_key(struct detector *d, enum acc_table tb, const struct acc *s,
+				 const uint32_t *map)
+{
+	if (tb != T_CACHE)
+		return acc_get(d, tb, map[s->service], map[s->endpoint], map[s->tool], map[s->detail],
+			       map[s->env], map[s->version]);
+	/* keyed by the hash of the arguments: what acc_cache() does, plus what `s` may have missed */
+	struct acc *a = acc_cache(d, s->hash, map[s->service], map[s->tool]);
+	a->err += s->err;
+	return a;
+}
+
+static void minutes_merge(struct detector *d, const struct detector *src, uint32_t *const *idx)
+{
+	for (size_t i = 0; i < src->minutes.cap; i++) {
+		if (src->minutes.vals[i] == DNONE)
+			continue;
+		/* the parts of minute_key() */
+		uint64_t key = src->minutes.keys[i];
+		enum acc_table tb = (enum acc_table)(key >> 58);
+		uint32_t at = idx[tb][(key >> 32) & 0x3ffffff];
+		if (at == DNONE)
+			continue;
+		const struct minute_v *s = &src->minute_v[src->minutes.vals[i]];
+		struct minute_v *m = detect_minute(d, tb, at, key & 0xffffffff);
+		if (m) {
+			m->a += s->a;
+			m->b += s->b;
+			m->n += s->n;
+		}
+	}
+}
+
+int detect_merge(struct detector *dst, const struct detector *src)
+{
+	uint32_t *map = xmalloc(src->n_names * sizeof(*map));
+	uint32_t *idx[T_COUNT];
+	map[0] = 0;
+	for (size_t i = 1; i < src->n_names; i++)
+		map[i] = detect_intern(dst, src->name[i], strlen(src->name[i]));
+	detect_offer_all(dst);
+	for (int tb = 0; tb < T_COUNT; tb++) {
+		const struct table *t = &src->t[tb];
+		idx[tb] = xmalloc((t->n + 1) * sizeof(*idx[tb]));
+		for (size_t i = 0; i < t->n; i++) {
+			struct acc *a = acc_merge_key(dst, (enum acc_table)tb, &t->a[i], map);
+			idx[tb][i] = a ? (uint32_t)(a - dst->t[tb].a) : DNONE;
+			if (a)
+				acc_merge(dst, (enum acc_table)tb, a, &t->a[i], map);
+		}
+		if (t->pruned > dst->t[tb].pruned)
+			dst->t[tb].pruned = t->pruned;
+	}
+	minutes_merge(dst, src, idx);
+	if (src->t_min < dst->t_min)
+		dst->t_min = src->t_min;
+	if (src->t_max > dst->t_max)
+		dst->t_max = src->t_max;
+	dst->st.traces += src->st.traces;
+	dst->st.spans += src->st.spans;
+	dst->st.points += src->st.points;
+	dst->st.requests += src->st.requests;
+	dst->st.folded += src->st.folded;
+	for (int tb = 0; tb < T_COUNT; tb++)
+		free(idx[tb]);
+	free(map);
+	return 0;
 }
 
 /* ---- lifecycle ------------------------------------------------------------ */
@@ -546,6 +691,7 @@ int detect_finish(struct detector *d, const struct finding **out, size_t *n)
 {
 	d->n_f = 0;
 	arena_release(&d->out);
+	detect_offer_all(d);
 	detect_finish_traces(d);
 	detect_finish_metrics(d);
 	for (size_t i = 0; i < d->n_f; i++)

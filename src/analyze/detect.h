@@ -26,7 +26,7 @@
  * detect_free).  Inputs are borrowed for the duration of the call only.
  * The findings and every string they point to belong to the detector and
  * stay valid until the next detect_finish() or detect_free().
- * Not thread-safe: one detector per thread.
+ * Not thread-safe: one detector per thread, merged with detect_merge().
  */
 #ifndef HOTPATH_ANALYZE_DETECT_H
 #define HOTPATH_ANALYZE_DETECT_H
@@ -149,6 +149,17 @@ void detect_free(struct detector *d);
 int detect_trace(struct detector *d, const struct span *spans, size_t n);
 /* Feed metric points (any order, any resources).  Returns 0. */
 int detect_points(struct detector *d, const struct metric_point *points, size_t n);
+
+/*
+ * Add everything `src` was fed to `dst`, as if `dst` had been fed it too:
+ * how threads that each fed their own detector with a part of the traces
+ * combine before detect_finish().  The findings are those of one detector
+ * fed everything (the same keys, counts, sums, sketches and examples; sums
+ * of fractions may differ in the last bits), as long as no table was full
+ * and every trace went whole to one detector.  `src` is not changed.
+ * Returns 0.
+ */
+int detect_merge(struct detector *dst, const struct detector *src);
 
 /*
  * Evaluate everything fed so far.  *out points to the findings, highest

@@ -247,15 +247,28 @@ static void judge_timeouts(struct detector *d)
 
 /* ---- version regressions ---------------------------------------------------- */
 
+static int name_cmp(const struct detector *d, uint32_t a, uint32_t b)
+{
+	if (a == b)
+		return 0;
+	if (!a || !b)
+		return a ? 1 : -1;
+	return strcmp(detect_name(d, a), detect_name(d, b));
+}
+
+/* By names, not name ids: the ids depend on the order things were seen in. */
 static int version_cmp(const void *pa, const void *pb, void *ctx)
 {
-	const struct acc *t = ctx;
+	const struct detector *d = ctx;
+	const struct acc *t = d->t[T_VERSION].a;
 	const struct acc *a = &t[*(const size_t *)pa], *b = &t[*(const size_t *)pb];
 	const uint32_t ka[4] = {a->service, a->endpoint, a->version, a->env};
 	const uint32_t kb[4] = {b->service, b->endpoint, b->version, b->env};
-	for (int i = 0; i < 4; i++)
-		if (ka[i] != kb[i])
-			return ka[i] < kb[i] ? -1 : 1;
+	for (int i = 0; i < 4; i++) {
+		int c = name_cmp(d, ka[i], kb[i]);
+		if (c)
+			return c;
+	}
 	return 0;
 }
 
@@ -351,7 +364,7 @@ static void judge_versions(struct detector *d)
 	size_t *idx = xmalloc((t->n + 1) * sizeof(*idx));
 	for (size_t i = 0; i < t->n; i++)
 		idx[i] = i;
-	qsort_r(idx, t->n, sizeof(*idx), version_cmp, t->a);
+	qsort_r(idx, t->n, sizeof(*idx), version_cmp, d);
 	for (size_t b0 = 0, b1; b0 < t->n; b0 = b1) {
 		const struct acc *a = &t->a[idx[b0]];
 		for (b1 = b0; b1 < t->n && t->a[idx[b1]].service == a->service &&

@@ -22,6 +22,8 @@
 #define NS_PER_MIN_U 60000000000ull
 /* Samples one metric series keeps; more are counted as folded. */
 #define DETECT_MAX_SAMPLES 100000
+/* Attribute keys remembered per trace (detect_trace.c). */
+#define DETECT_KEY_MEMO 256
 /* Entries of a minute table (pool exhaustion, CPU); more are folded. */
 #define DETECT_MAX_MINUTES 1000000
 
@@ -70,7 +72,7 @@ struct sample {
 struct acc {
 	uint64_t hash;
 	uint32_t service, endpoint, tool, detail, env, version; /* name ids, 0 = none */
-	uint32_t where;		/* T_CACHE, T_POOL: the entry endpoint (not part of the key) */
+	uint32_t where; /* T_CACHE, T_POOL: the entry endpoint of the earliest call (not part of the key) */
 	uint64_t n, n2, n3;	/* counts, meaning per table */
 	uint64_t err;		/* T_CACHE: count possibly missed before the key was (re)admitted */
 	uint64_t affected;	/* distinct traces */
@@ -79,8 +81,12 @@ struct acc {
 	double sumsq, sumsq2;
 	double lat; /* summed latency of the affected requests */
 	double max;
-	double waste; /* summed estimated waste */
-	uint64_t tag; /* T_STMT: hash of the cacheable call it ran inside */
+	double waste;	   /* summed estimated waste */
+	uint64_t tag;	   /* T_STMT: hash of the cacheable call it last ran inside */
+	uint64_t where_ns; /* start of the call `where` comes from */
+	uint64_t tag_ns;   /* start of the statement `tag` comes from */
+	double cur_w;	   /* weight of the trace `last_seq`, offered as an example when it is done */
+	uint8_t cur_id[16];
 	struct sketch *sk;
 	struct examples ex;
 	struct sample *samples;
@@ -151,7 +157,12 @@ struct detector {
 	struct res_ids res[32];
 	unsigned n_res;
 	uint8_t trace_id[16];
-	double root_ns; /* latency of the request the part belongs to */
+	double root_ns;
+	struct key_memo {
+		const char *key;
+		uint64_t seq;	     /* the trace it was read in */
+		uint8_t code;	     /* enum akey of detect_trace.c */
+	} key_memo[DETECT_KEY_MEMO]; /* latency of the request the part belongs to */
 
 	/* output */
 	struct finding *f;
@@ -174,8 +185,16 @@ struct acc *acc_find(struct detector *d, enum acc_table t, uint32_t service, uin
 		     uint32_t detail, uint32_t env, uint32_t version);
 /* T_CACHE: by hash of the arguments, pruning rare keys when full. */
 struct acc *acc_cache(struct detector *d, uint64_t hash, uint32_t service, uint32_t tool);
-/* Count the current trace once in `affected` and add its latency; weigh it as an example. */
+/*
+ * Count the current trace once in `affected` and add its latency; add
+ * `weight` to its weight as an example.  A trace is offered as an example
+ * once, with its whole weight, when the next trace touches the key or at
+ * detect_finish() and detect_merge(), so the examples do not depend on the
+ * order the traces came in.
+ */
 void acc_touch(struct detector *d, struct acc *a, double weight);
+/* Set `where` from a call starting at `start_ns`: the earliest call wins. */
+void acc_where(struct detector *d, struct acc *a, uint32_t endpoint, uint64_t start_ns);
 void acc_add_sample(struct detector *d, struct acc *a, uint64_t t, double v, double v2);
 /* Minute table: the slot of (table, acc index, minute). */
 struct minute_v *detect_minute(struct detector *d, enum acc_table t, size_t acc_index, uint64_t minute);

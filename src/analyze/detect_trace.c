@@ -56,51 +56,88 @@ static const char *attr_s(const struct attr *a)
 	return a->type == ATTR_STRING || a->type == ATTR_JSON ? a->v.s : NULL;
 }
 
+/* The attribute keys the detectors read. */
+enum akey {
+	K_OTHER,
+	K_DB_SYSTEM_NAME,
+	K_DB_SYSTEM, /* older name: only when the newer is absent */
+	K_DB_QUERY_TEXT,
+	K_DB_STATEMENT,
+	K_DB_OPERATION_NAME,
+	K_DB_OPERATION,
+	K_DB_NAMESPACE,
+	K_DB_NAME,
+	K_DB_PARAMETER, /* db.query.parameter.* */
+	K_POOL_WAIT_MS,
+	K_POOL_WAIT_S,
+	K_POOL_NAME,
+	K_POOL_MAX,
+	K_POOL_EXHAUSTED,
+	K_HTTP_METHOD,
+	K_HTTP_METHOD_OLD,
+	K_HTTP_ROUTE,
+	K_HTTP_URL,
+	K_BODY_SIZE,
+	K_URL_FULL,
+	K_URL_TEMPLATE,
+	K_SERVER_ADDRESS,
+	K_NET_PEER_NAME,
+	K_RPC_SERVICE,
+	K_RPC_METHOD,
+	K_TOOL_NAME,
+	K_TOOL_ARGS,
+	K_GEN_OPERATION,
+	K_ARGS_HASH,
+	K_TOOL_NAME_OLD,
+	K_MESSAGING_SYSTEM,
+	K_ERROR_TYPE,
+};
+
 /* `k` (of length `len`) is the literal: a length test, then an inlined memcmp. */
 #define KEY_IS(lit) (len == sizeof(lit) - 1 && !memcmp(k, lit, sizeof(lit) - 1))
 
-static void read_db_attr(struct tspan *t, const struct attr *a, const char *k, size_t len)
+static enum akey classify_db(const char *k, size_t len)
 {
-	if (KEY_IS("db.system.name") || (KEY_IS("db.system") && !t->db_system))
-		t->db_system = attr_s(a);
-	else if (KEY_IS("db.query.text") || (KEY_IS("db.statement") && !t->db_text))
-		t->db_text = attr_s(a);
-	else if (KEY_IS("db.operation.name") || (KEY_IS("db.operation") && !t->db_op))
-		t->db_op = attr_s(a);
-	else if (KEY_IS("db.namespace") || (KEY_IS("db.name") && !t->db_ns))
-		t->db_ns = attr_s(a);
-	else if (len > 19 && !memcmp(k, "db.query.parameter.", 19)) {
-		const char *v = attr_s(a);
-		t->has_params = 1;
-		t->param_hash = detect_hash(t->param_hash ? t->param_hash : DETECT_HASH_INIT, k, len);
-		if (v)
-			t->param_hash = detect_hash(t->param_hash, v, strlen(v) + 1);
-		else
-			t->param_hash = detect_hash(t->param_hash, &a->v, sizeof(a->v));
-	} else if (len > 21 && !memcmp(k, "db.client.connection.", 21)) {
+	if (KEY_IS("db.system.name"))
+		return K_DB_SYSTEM_NAME;
+	if (KEY_IS("db.system"))
+		return K_DB_SYSTEM;
+	if (KEY_IS("db.query.text"))
+		return K_DB_QUERY_TEXT;
+	if (KEY_IS("db.statement"))
+		return K_DB_STATEMENT;
+	if (KEY_IS("db.operation.name"))
+		return K_DB_OPERATION_NAME;
+	if (KEY_IS("db.operation"))
+		return K_DB_OPERATION;
+	if (KEY_IS("db.namespace"))
+		return K_DB_NAMESPACE;
+	if (KEY_IS("db.name"))
+		return K_DB_NAME;
+	if (len > 19 && !memcmp(k, "db.query.parameter.", 19))
+		return K_DB_PARAMETER;
+	if (len > 21 && !memcmp(k, "db.client.connection.", 21)) {
 		k += 21;
 		len -= 21;
-		if (KEY_IS("wait_time_ms") || KEY_IS("wait_time")) {
-			t->has_wait = 1;
-			t->wait_ms = attr_num(a) * (len == 9 ? 1000 : 1);
-		} else if (KEY_IS("pool.name")) {
-			t->pool = attr_s(a);
-		} else if (KEY_IS("max")) {
-			t->pool_max = (int64_t)attr_num(a);
-		} else if (KEY_IS("pool.exhausted")) {
-			t->pool_exhausted = (a->type == ATTR_BOOL || a->type == ATTR_INT) && a->v.i;
-		}
+		if (KEY_IS("wait_time_ms"))
+			return K_POOL_WAIT_MS;
+		if (KEY_IS("wait_time"))
+			return K_POOL_WAIT_S;
+		if (KEY_IS("pool.name"))
+			return K_POOL_NAME;
+		if (KEY_IS("max"))
+			return K_POOL_MAX;
+		if (KEY_IS("pool.exhausted"))
+			return K_POOL_EXHAUSTED;
 	}
+	return K_OTHER;
 }
 
-static void read_attr(struct tspan *t, const struct attr *a, const char **error_type)
+static enum akey classify(const char *k)
 {
-	const char *k = a->key;
 	size_t len;
-	if (!k)
-		return;
 	switch (k[0]) {
-	case 'd': read_db_attr(t, a, k, strlen(k)); return;
+	case 'd': return classify_db(k, strlen(k));
 	case 'h':
 	case 'u':
 	case 's':
@@ -110,70 +147,142 @@ static void read_attr(struct tspan *t, const struct attr *a, const char **error_
 	case 't':
 	case 'm':
 	case 'e': break;
-	default: return;
+	default: return K_OTHER;
 	}
 	len = strlen(k);
-	switch (k[0]) {
-	case 'h':
-		if (KEY_IS("http.request.method") || (KEY_IS("http.method") && !t->method))
+	static const struct {
+		const char *key;
+		enum akey code;
+	} keys[] = {
+		{"http.request.method", K_HTTP_METHOD},
+		{"http.method", K_HTTP_METHOD_OLD},
+		{"http.route", K_HTTP_ROUTE},
+		{"http.url", K_HTTP_URL},
+		{"http.request.body.size", K_BODY_SIZE},
+		{"http.response.body.size", K_BODY_SIZE},
+		{"url.full", K_URL_FULL},
+		{"url.template", K_URL_TEMPLATE},
+		{"server.address", K_SERVER_ADDRESS},
+		{"net.peer.name", K_NET_PEER_NAME},
+		{"rpc.service", K_RPC_SERVICE},
+		{"rpc.method", K_RPC_METHOD},
+		{"gen_ai.tool.name", K_TOOL_NAME},
+		{"gen_ai.tool.call.arguments", K_TOOL_ARGS},
+		{"gen_ai.operation.name", K_GEN_OPERATION},
+		{"tool.args_hash", K_ARGS_HASH},
+		{"tool.name", K_TOOL_NAME_OLD},
+		{"messaging.system", K_MESSAGING_SYSTEM},
+		{"messaging.message.body.size", K_BODY_SIZE},
+		{"error.type", K_ERROR_TYPE},
+	};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (keys[i].key[0] == k[0] && strlen(keys[i].key) == len && !memcmp(keys[i].key, k, len))
+			return keys[i].code;
+	return K_OTHER;
+}
+
+/*
+ * The class of a key, remembered by address for the current trace: the
+ * spans of a trace share their key strings (one string table per stored
+ * block), and the addresses are only good while detect_trace() runs.
+ */
+static enum akey key_class(struct detector *d, const char *k)
+{
+	uintptr_t h = (uintptr_t)k;
+	struct key_memo *m = &d->key_memo[(h ^ h >> 9) % DETECT_KEY_MEMO];
+	if (m->key != k || m->seq != d->seq) {
+		m->key = k;
+		m->seq = d->seq;
+		m->code = (uint8_t)classify(k);
+	}
+	return (enum akey)m->code;
+}
+
+static void read_param(struct tspan *t, const struct attr *a)
+{
+	const char *v = attr_s(a);
+	t->has_params = 1;
+	t->param_hash = detect_hash(t->param_hash ? t->param_hash : DETECT_HASH_INIT, a->key, strlen(a->key));
+	if (v)
+		t->param_hash = detect_hash(t->param_hash, v, strlen(v) + 1);
+	else
+		t->param_hash = detect_hash(t->param_hash, &a->v, sizeof(a->v));
+}
+
+static void max_of(double *m, double v)
+{
+	if (v > *m)
+		*m = v;
+}
+
+static void read_attr(struct detector *d, struct tspan *t, const struct attr *a, const char **error_type)
+{
+	if (!a->key)
+		return;
+	enum akey c = key_class(d, a->key);
+	switch (c) {
+	case K_OTHER: break;
+	case K_DB_SYSTEM_NAME: t->db_system = attr_s(a); break;
+	case K_DB_SYSTEM:
+		if (!t->db_system)
+			t->db_system = attr_s(a);
+		break;
+	case K_DB_QUERY_TEXT: t->db_text = attr_s(a); break;
+	case K_DB_STATEMENT:
+		if (!t->db_text)
+			t->db_text = attr_s(a);
+		break;
+	case K_DB_OPERATION_NAME: t->db_op = attr_s(a); break;
+	case K_DB_OPERATION:
+		if (!t->db_op)
+			t->db_op = attr_s(a);
+		break;
+	case K_DB_NAMESPACE: t->db_ns = attr_s(a); break;
+	case K_DB_NAME:
+		if (!t->db_ns)
+			t->db_ns = attr_s(a);
+		break;
+	case K_DB_PARAMETER: read_param(t, a); break;
+	case K_POOL_WAIT_MS:
+	case K_POOL_WAIT_S:
+		t->has_wait = 1;
+		t->wait_ms = attr_num(a) * (c == K_POOL_WAIT_S ? 1000 : 1);
+		break;
+	case K_POOL_NAME: t->pool = attr_s(a); break;
+	case K_POOL_MAX: t->pool_max = (int64_t)attr_num(a); break;
+	case K_POOL_EXHAUSTED:
+		t->pool_exhausted = (a->type == ATTR_BOOL || a->type == ATTR_INT) && a->v.i;
+		break;
+	case K_HTTP_METHOD: t->method = attr_s(a); break;
+	case K_HTTP_METHOD_OLD:
+		if (!t->method)
 			t->method = attr_s(a);
-		else if (KEY_IS("http.route"))
-			t->route = attr_s(a);
-		else if (KEY_IS("http.url") && !t->url_full)
-			t->url_full = attr_s(a);
-		else if (KEY_IS("http.request.body.size") || KEY_IS("http.response.body.size")) {
-			double v = attr_num(a);
-			if (v > t->body_bytes)
-				t->body_bytes = v;
-		}
 		break;
-	case 'u':
-		if (KEY_IS("url.full"))
+	case K_HTTP_ROUTE: t->route = attr_s(a); break;
+	case K_HTTP_URL:
+		if (!t->url_full)
 			t->url_full = attr_s(a);
-		else if (KEY_IS("url.template"))
-			t->url_tmpl = attr_s(a);
 		break;
-	case 's':
-		if (KEY_IS("server.address"))
+	case K_BODY_SIZE: max_of(&t->body_bytes, attr_num(a)); break;
+	case K_URL_FULL: t->url_full = attr_s(a); break;
+	case K_URL_TEMPLATE: t->url_tmpl = attr_s(a); break;
+	case K_SERVER_ADDRESS: t->server = attr_s(a); break;
+	case K_NET_PEER_NAME:
+		if (!t->server)
 			t->server = attr_s(a);
 		break;
-	case 'n':
-		if (KEY_IS("net.peer.name") && !t->server)
-			t->server = attr_s(a);
-		break;
-	case 'r':
-		if (KEY_IS("rpc.service"))
-			t->rpc_service = attr_s(a);
-		else if (KEY_IS("rpc.method"))
-			t->rpc_method = attr_s(a);
-		break;
-	case 'g':
-		if (KEY_IS("gen_ai.tool.name"))
-			t->tool = attr_s(a);
-		else if (KEY_IS("gen_ai.tool.call.arguments"))
-			t->args = attr_s(a);
-		else if (KEY_IS("gen_ai.operation.name"))
-			t->gen_op = attr_s(a);
-		break;
-	case 't':
-		if (KEY_IS("tool.args_hash"))
-			t->args_hash = attr_s(a);
-		else if (KEY_IS("tool.name") && !t->tool)
+	case K_RPC_SERVICE: t->rpc_service = attr_s(a); break;
+	case K_RPC_METHOD: t->rpc_method = attr_s(a); break;
+	case K_TOOL_NAME: t->tool = attr_s(a); break;
+	case K_TOOL_ARGS: t->args = attr_s(a); break;
+	case K_GEN_OPERATION: t->gen_op = attr_s(a); break;
+	case K_ARGS_HASH: t->args_hash = attr_s(a); break;
+	case K_TOOL_NAME_OLD:
+		if (!t->tool)
 			t->tool = attr_s(a);
 		break;
-	case 'm':
-		if (KEY_IS("messaging.system"))
-			t->msg_system = attr_s(a);
-		else if (KEY_IS("messaging.message.body.size")) {
-			double v = attr_num(a);
-			if (v > t->body_bytes)
-				t->body_bytes = v;
-		}
-		break;
-	case 'e':
-		if (KEY_IS("error.type"))
-			*error_type = attr_s(a);
-		break;
+	case K_MESSAGING_SYSTEM: t->msg_system = attr_s(a); break;
+	case K_ERROR_TYPE: *error_type = attr_s(a); break;
 	}
 }
 
@@ -189,7 +298,7 @@ static void read_span(struct detector *d, struct tspan *t, const struct span *sp
 	t->env = r->env;
 	t->ver = r->ver;
 	for (uint32_t i = 0; i < sp->n_attrs; i++)
-		read_attr(t, &sp->attrs[i], &error_type);
+		read_attr(d, t, &sp->attrs[i], &error_type);
 	t->is_error = sp->status == SPAN_STATUS_ERROR;
 	t->is_timeout = has_timeout_word(error_type) ||
 			(sp->status == SPAN_STATUS_ERROR && has_timeout_word(sp->status_message));
@@ -511,8 +620,8 @@ static void on_pool_wait(struct detector *d, struct tspan *t)
 		a->sum2 += t->wait_ms;
 		if (t->wait_ms > a->sumsq2)
 			a->sumsq2 = t->wait_ms; /* the longest wait */
-		if (!a->where && t->entry != DNONE)
-			a->where = d->ts[t->entry].endpoint;
+		if (t->entry != DNONE)
+			acc_where(d, a, d->ts[t->entry].endpoint, t->sp->start_ns);
 		acc_touch(d, a, t->wait_ms);
 		acc_add_sample(d, a, t->sp->start_ns, t->wait_ms, 0);
 	}
@@ -563,8 +672,7 @@ static void on_cacheable(struct detector *d, struct tspan *t)
 	struct acc *a = acc_cache(d, h, t->svc, tool);
 	a->n++;
 	a->sum += (double)t->dur;
-	if (!a->where)
-		a->where = ep;
+	acc_where(d, a, ep, t->sp->start_ns);
 	if (!a->text && a->n - a->err >= 2)
 		a->text = xstrdup(text);
 	acc_touch(d, a, (double)t->dur);
@@ -585,9 +693,17 @@ static void on_statement(struct detector *d, struct tspan *t)
 	a->n++;
 	a->sum += (double)t->dur;
 	if (t->tool_anc != DNONE) {
-		const char *text = NULL;
+		/* the latest statement's call (then the larger key): independent of the feeding order */
+		uint64_t st = t->sp->start_ns;
 		a->n2++;
-		a->tag = cache_key_of(&d->ts[t->tool_anc], &text);
+		if (st >= a->tag_ns) {
+			const char *text = NULL;
+			uint64_t tag = cache_key_of(&d->ts[t->tool_anc], &text);
+			if (st > a->tag_ns || tag > a->tag) {
+				a->tag = tag;
+				a->tag_ns = st;
+			}
+		}
 	}
 	acc_touch(d, a, (double)t->dur);
 }

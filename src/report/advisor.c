@@ -16,10 +16,7 @@
 #include "core/ticker.h"
 #include "ingest/json_doc.h"
 
-#define KIND_STATE   "recommendation"
-#define KIND_FINDING "recommendation.finding"
-#define KIND_AUDIT   "recommendation.audit"
-#define NS_PER_MS    1000000ull
+#define NS_PER_MS 1000000ull
 
 static const char *const status_names[REC_STATUS_COUNT] = {"open", "applied", "dismissed", "verified"};
 
@@ -140,7 +137,7 @@ static int put_state(struct store *s, const struct rec_state *st, uint64_t now_n
 	struct buf b;
 	buf_init(&b, BUF_NO_LIMIT);
 	rec_state_json(&b, st);
-	struct store_record r = {KIND_STATE, st->id, now_ns, b.data};
+	struct store_record r = {ADVISOR_KIND_STATE, st->id, now_ns, b.data};
 	int rc = store_put_doc(s, &r, err, errlen);
 	buf_release(&b);
 	return rc;
@@ -160,7 +157,7 @@ static int audit(struct store *s, const struct rec_state *st, enum rec_status fr
 	buf_puts(&b, ",\"actor\":");
 	buf_put_json_str(&b, actor);
 	buf_putc(&b, '}');
-	struct store_record r = {KIND_AUDIT, st->id, now_ns, b.data};
+	struct store_record r = {ADVISOR_KIND_AUDIT, st->id, now_ns, b.data};
 	int rc = store_add_event(s, &r, err, errlen);
 	buf_release(&b);
 	return rc;
@@ -243,7 +240,7 @@ static int record_findings(struct store *s, const struct finding *fs, size_t n, 
 	arena_init(&a);
 	strmap_init(&known);
 	buf_init(&b, BUF_NO_LIMIT);
-	if (store_docs(s, KIND_STATE, NULL, &a, &docs, &n_docs, err, errlen) < 0)
+	if (store_docs(s, ADVISOR_KIND_STATE, NULL, &a, &docs, &n_docs, err, errlen) < 0)
 		goto out;
 	uint8_t *found = arena_zalloc(&a, n_docs + 1);
 	for (size_t i = 0; i < n_docs; i++)
@@ -265,7 +262,7 @@ static int record_findings(struct store *s, const struct finding *fs, size_t n, 
 		const char *changed = rec_state_observe(&st, 1, from_ns, now_ns);
 		buf_reset(&b);
 		recommend_json(&b, &f, NULL);
-		struct store_record r = {KIND_FINDING, st.id, now_ns, b.data};
+		struct store_record r = {ADVISOR_KIND_FINDING, st.id, now_ns, b.data};
 		if (store_put_doc(s, &r, err, errlen) < 0 || put_state(s, &st, now_ns, err, errlen) < 0 ||
 		    (changed && audit(s, &st, before, "hotpath", now_ns, err, errlen) < 0))
 			goto out;
@@ -291,15 +288,76 @@ out:
 	return ret;
 }
 
+/*
+ * The traces are read by ADVISOR_THREADS threads side by side, each over
+ * its own blocks (block id % (threads * every) == k * every) into its own
+ * detector; the detectors are merged before judging.
+ */
+#define ADVISOR_THREADS 2
+
+struct scan_part {
+	struct store *s;
+	uint64_t from_ns, to_ns;
+	unsigned every, offset;
+	struct feed f;
+	int rc;
+	char err[256];
+};
+
+static void *scan_part_run(void *arg)
+{
+	struct scan_part *p = arg;
+	p->rc = store_scan_traces_sampled(p->s, p->from_ns, p->to_ns, p->every, p->offset, feed_trace, &p->f,
+					  p->err, sizeof(p->err));
+	return NULL;
+}
+
+/* Every trace sampled and every point into parts[0].f.d; -1 with a message in err. */
+static int scan_all(struct store *s, const struct advisor_options *o, unsigned every, struct scan_part *parts,
+		    char *err, size_t errlen)
+{
+	pthread_t th[ADVISOR_THREADS];
+	int started[ADVISOR_THREADS] = {0}, ret = 0;
+	for (unsigned k = 0; k < ADVISOR_THREADS; k++) {
+		parts[k].s = s;
+		parts[k].from_ns = o->from_ns;
+		parts[k].to_ns = o->to_ns;
+		parts[k].every = every * ADVISOR_THREADS;
+		parts[k].offset = every * k;
+		parts[k].f.d = detect_new(&o->cfg);
+		/* this thread reads the first part itself */
+		started[k] = k > 0 && pthread_create(&th[k], NULL, scan_part_run, &parts[k]) == 0;
+	}
+	for (unsigned k = 0; k < ADVISOR_THREADS; k++)
+		if (!started[k])
+			scan_part_run(&parts[k]);
+	if (store_scan_points(s, o->from_ns, o->to_ns, NULL, feed_point, &parts[0].f, err, errlen) < 0)
+		ret = -1;
+	for (unsigned k = 0; k < ADVISOR_THREADS; k++) {
+		if (started[k])
+			pthread_join(th[k], NULL);
+		if (parts[k].rc < 0 && ret == 0)
+			ret = errf(err, errlen, "%s", parts[k].err);
+	}
+	for (unsigned k = 1; k < ADVISOR_THREADS && ret == 0; k++) {
+		detect_merge(parts[0].f.d, parts[k].f.d);
+		parts[0].f.traces += parts[k].f.traces;
+		parts[0].f.spans += parts[k].f.spans;
+		parts[0].f.points += parts[k].f.points;
+	}
+	return ret;
+}
+
 int advisor_run(struct store *s, const struct advisor_options *o, struct advisor_result *res, char *err,
 		size_t errlen)
 {
 	uint64_t t0 = clock_now_ns();
-	struct feed f = {.d = detect_new(&o->cfg)};
+	struct scan_part parts[ADVISOR_THREADS];
 	const struct finding *fs;
 	size_t n;
 	int ret = -1;
 	memset(res, 0, sizeof(*res));
+	memset(parts, 0, sizeof(parts));
 	res->requests_in_window = requests_in(s, o->from_ns, o->to_ns);
 	/* one block in `every`: entry spans outnumber traces, so this samples
 	 * no more than needed, and skipped blocks cost nothing */
@@ -307,19 +365,20 @@ int advisor_run(struct store *s, const struct advisor_options *o, struct advisor
 	unsigned every =
 		res->requests_in_window > max ? (unsigned)((res->requests_in_window + max - 1) / max) : 1;
 	res->sample_rate = 1.0 / every;
-	if (store_scan_traces_sampled(s, o->from_ns, o->to_ns, every, 0, feed_trace, &f, err, errlen) < 0 ||
-	    store_scan_points(s, o->from_ns, o->to_ns, NULL, feed_point, &f, err, errlen) < 0)
+	if (scan_all(s, o, every, parts, err, errlen) < 0)
 		goto out;
-	detect_finish(f.d, &fs, &n);
-	res->traces = f.traces;
-	res->spans = f.spans;
-	res->points = f.points;
+	struct feed *f = &parts[0].f;
+	detect_finish(f->d, &fs, &n);
+	res->traces = f->traces;
+	res->spans = f->spans;
+	res->points = f->points;
 	res->findings = n;
 	if (record_findings(s, fs, n, 1 / res->sample_rate, o->from_ns, clock_now_ns(), err, errlen) < 0)
 		goto out;
 	ret = 0;
 out:
-	detect_free(f.d);
+	for (unsigned k = 0; k < ADVISOR_THREADS; k++)
+		detect_free(parts[k].f.d);
 	res->elapsed_ms = (double)(clock_now_ns() - t0) / 1e6;
 	return ret;
 }
@@ -339,7 +398,7 @@ int advisor_set_status(struct store *s, const char *id, const char *status, cons
 		     status ? status : "");
 		goto out;
 	}
-	if (store_docs(s, KIND_STATE, id, &a, &docs, &n, err, errlen) < 0)
+	if (store_docs(s, ADVISOR_KIND_STATE, id, &a, &docs, &n, err, errlen) < 0)
 		goto out;
 	if (!n || rec_state_parse(&st, docs[0].json, &a) < 0) {
 		errf(err, errlen, "no recommendation %.32s", id);

@@ -264,7 +264,7 @@ struct reader {
 	int bad;
 };
 
-static uint64_t get_varint(struct reader *r)
+static uint64_t get_varint_long(struct reader *r)
 {
 	uint64_t v = 0;
 	for (int shift = 0; shift < 64; shift += 7) {
@@ -277,6 +277,14 @@ static uint64_t get_varint(struct reader *r)
 	}
 	r->bad = 1;
 	return 0;
+}
+
+/* Most varints of a block (string indexes, counts, types) take one byte. */
+static inline uint64_t get_varint(struct reader *r)
+{
+	if (r->p < r->end && *r->p < 0x80)
+		return *r->p++;
+	return get_varint_long(r);
 }
 
 static int64_t get_svarint(struct reader *r)
@@ -326,7 +334,11 @@ static struct attr *get_attrs(struct reader *r, struct arena *keep, uint32_t *co
 	struct attr *a = keep && n ? arena_alloc(keep, n * sizeof(*a)) : NULL;
 	for (uint32_t i = 0; i < n && !r->bad; i++) {
 		struct attr x = {.key = get_str(r)};
-		x.type = *get_bytes(r, 1);
+		if (r->p >= r->end) {
+			r->bad = 1;
+			break;
+		}
+		x.type = *r->p++;
 		switch (x.type) {
 		case ATTR_STRING:
 		case ATTR_JSON: x.v.s = get_str(r); break;

@@ -5,7 +5,9 @@
  * must be found and cases that must not; then the ground truth: simulated
  * demo traffic (docs/DEMO.md) where each planted problem F1-F6 must be
  * found, attributed and ranked, with every problem off none of them and no
- * HIGH finding, and with one problem off exactly that one missing.
+ * HIGH finding, and with one problem off exactly that one missing.  Last,
+ * the same traffic split across two detectors and merged must give what one
+ * detector fed everything gives.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -762,13 +764,17 @@ static int cmp_trace(const void *a, const void *b)
 	return memcmp(((const struct span *)a)->trace_id, ((const struct span *)b)->trace_id, 16);
 }
 
-/* Three simulated hours (10:00-13:00 UTC) at 2,000 requests an hour, fed trace by trace. */
-static struct detector *run_scenario(unsigned problems)
+/*
+ * Three simulated hours (10:00-13:00 UTC) at 2,000 requests an hour, fed
+ * trace by trace to `d`; with `split`, also to split[0] and split[1] in
+ * turn (the metric points to split[0]), as two threads would.
+ */
+static void feed_scenario(unsigned problems, struct detector *d, struct detector *const *split)
 {
 	struct scenario_config cfg;
 	struct scenario sc;
 	uint64_t from = 19700ull * 86400 * NS_S + 10 * NS_H;
-	struct detector *d = detect_new(NULL);
+	unsigned turn = 0;
 	scenario_config_init(&cfg);
 	cfg.problems = problems;
 	cfg.start_ns = from;
@@ -785,11 +791,21 @@ static struct detector *run_scenario(unsigned problems)
 			     j < b.n_spans && !memcmp(b.spans[j].trace_id, b.spans[i].trace_id, 16); j++)
 				;
 			detect_trace(d, b.spans + i, j - i);
+			if (split)
+				detect_trace(split[turn++ % 2], b.spans + i, j - i);
 		}
 		detect_points(d, b.points, b.n_points);
+		if (split)
+			detect_points(split[0], b.points, b.n_points);
 		batch_release(&b);
 	}
 	scenario_release(&sc);
+}
+
+static struct detector *run_scenario(unsigned problems)
+{
+	struct detector *d = detect_new(NULL);
+	feed_scenario(problems, d, NULL);
 	return d;
 }
 
@@ -859,6 +875,107 @@ static void test_ground_truth(void)
 	}
 }
 
+/* Doubles summed in another order may differ in the last bits, no more. */
+static int same_double(double a, double b)
+{
+	return a == b || fabs(a - b) <= 1e-12 * fmax(fabs(a), fabs(b));
+}
+
+/* Every field of two findings: the strings by value, the numbers exactly but for rounding. */
+static int same_finding(const struct finding *a, const struct finding *b)
+{
+	const double da[] = {a->window_s,
+			     a->per_hour,
+			     a->avg_ns,
+			     a->p50_ns,
+			     a->baseline_ns,
+			     a->ratio,
+			     a->per_request,
+			     a->affected_latency_ns,
+			     a->pool_max,
+			     a->pool_peak_demand,
+			     a->pool_recommended,
+			     a->episodes_per_hour,
+			     a->growth_per_hour,
+			     a->start_value,
+			     a->end_value,
+			     a->rate,
+			     a->bytes,
+			     a->saving_ns,
+			     a->saving_pct,
+			     a->saved_s_per_hour};
+	const double db[] = {b->window_s,
+			     b->per_hour,
+			     b->avg_ns,
+			     b->p50_ns,
+			     b->baseline_ns,
+			     b->ratio,
+			     b->per_request,
+			     b->affected_latency_ns,
+			     b->pool_max,
+			     b->pool_peak_demand,
+			     b->pool_recommended,
+			     b->episodes_per_hour,
+			     b->growth_per_hour,
+			     b->start_value,
+			     b->end_value,
+			     b->rate,
+			     b->bytes,
+			     b->saving_ns,
+			     b->saving_pct,
+			     b->saved_s_per_hour};
+	const char *sa[] = {a->doc, a->service, a->endpoint, a->tool, a->detail, a->environment};
+	const char *sb[] = {b->doc, b->service, b->endpoint, b->tool, b->detail, b->environment};
+	int same = a->kind == b->kind && a->priority == b->priority && !strcmp(a->id, b->id) &&
+		   a->occurrences == b->occurrences && a->affected_requests == b->affected_requests &&
+		   a->subject_requests == b->subject_requests && a->total_requests == b->total_requests &&
+		   a->n_examples == b->n_examples &&
+		   !memcmp(a->examples, b->examples, sizeof(a->examples[0]) * a->n_examples);
+	for (size_t i = 0; i < sizeof(da) / sizeof(da[0]); i++)
+		if (!same_double(da[i], db[i])) {
+			printf("#   %s: number %zu: %.17g vs %.17g\n", a->id, i, da[i], db[i]);
+			same = 0;
+		}
+	for (size_t i = 0; i < sizeof(sa) / sizeof(sa[0]); i++)
+		if (!(sa[i] == sb[i] || (sa[i] && sb[i] && !strcmp(sa[i], sb[i])))) {
+			printf("#   %s: string %zu: %s vs %s\n", a->id, i, sa[i] ? sa[i] : "(null)",
+			       sb[i] ? sb[i] : "(null)");
+			same = 0;
+		}
+	return same;
+}
+
+/* Two detectors fed half the traces each, merged, find what one fed everything finds. */
+static void test_merge(void)
+{
+	for (size_t c = 0; c < 2; c++) {
+		struct detector *one = detect_new(NULL), *split[2] = {detect_new(NULL), detect_new(NULL)};
+		struct detect_stats s1, s2;
+		const struct finding *f1, *f2;
+		size_t n1, n2, same = 0;
+		feed_scenario(cases[c].problems, one, split);
+		detect_merge(split[0], split[1]);
+		detect_finish(one, &f1, &n1);
+		detect_finish(split[0], &f2, &n2);
+		detect_get_stats(one, &s1);
+		detect_get_stats(split[0], &s2);
+		ok(s1.traces == s2.traces && s1.spans == s2.spans && s1.points == s2.points &&
+			   s1.requests == s2.requests && s1.folded == s2.folded,
+		   "merge, %s: the same traces, spans, points, requests and keys folded", cases[c].name);
+		if (s1.folded != s2.folded)
+			printf("#   folded %llu vs %llu\n", (unsigned long long)s1.folded,
+			       (unsigned long long)s2.folded);
+		is_int(n2, n1, "merge, %s: as many findings", cases[c].name);
+		for (size_t i = 0; i < n1 && i < n2; i++)
+			same += same_finding(&f1[i], &f2[i]);
+		is_int(same, n1, "merge, %s: every finding the same, in the same order", cases[c].name);
+		ok(n1 >= (c == 0 ? 6 : 0), "merge, %s: %zu findings compared", cases[c].name, n1);
+		detect_free(one);
+		detect_free(split[0]);
+		detect_free(split[1]);
+	}
+}
+
 int main(void)
 {
 	test_normalize();
@@ -872,5 +989,6 @@ int main(void)
 	test_versions();
 	test_ids_parts_text();
 	test_ground_truth();
+	test_merge();
 	return tap_done();
 }
