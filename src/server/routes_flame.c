@@ -50,6 +50,8 @@ struct frames {
 	struct strmap index; /* parent u32 + service + '\0' + name -> frame */
 	struct buf key;
 	uint64_t traces[2], spans[2];
+	uint8_t (*ids[2])[16]; /* per side, the id of trace number k */
+	size_t cap_ids[2];
 	int too_many;
 };
 
@@ -67,6 +69,8 @@ static void frames_init(struct frames *fs, struct arena *a)
 
 static void frames_release(struct frames *fs)
 {
+	free(fs->ids[0]);
+	free(fs->ids[1]);
 	free(fs->f);
 	strmap_release(&fs->index);
 	buf_release(&fs->key);
@@ -129,6 +133,8 @@ static void frames_add_trace(struct frames *fs, const struct span *spans, size_t
 	struct spantree t;
 	spantree_build(&t, spans, n);
 	uint64_t no = fs->traces[side]++;
+	fs->ids[side] = xgrow(fs->ids[side], &fs->cap_ids[side], no + 1, sizeof(*fs->ids[side]));
+	memcpy(fs->ids[side][no], n ? spans[0].trace_id : (const uint8_t[16]){0}, 16);
 	for (size_t r = 0; r < t.n_roots; r++)
 		add_span(fs, &t, t.roots[r], 0, side, no);
 	fs->spans[side] += n;
@@ -323,10 +329,13 @@ static int load_matching(struct http_request *req, struct side *sd, struct frame
 	}
 	uint64_t lo = UINT64_MAX, hi = 0;
 	size_t n_traces = 0;
+	const uint8_t **trace_ids = arena_alloc(&req->arena, (n_rows ? n_rows : 1) * sizeof(*trace_ids));
 	for (size_t i = 0; i < n_rows; i++) {
 		int64_t have;
-		if (strmap_get(&sc.traces, rows[i].trace_id, 16, &have) < 0)
+		if (strmap_get(&sc.traces, rows[i].trace_id, 16, &have) < 0) {
+			trace_ids[n_traces] = rows[i].trace_id;
 			strmap_put(&sc.traces, rows[i].trace_id, 16, (int64_t)n_traces++);
+		}
 		if (sd->ql) {
 			uint8_t key[24];
 			memcpy(key, rows[i].trace_id, 16);
@@ -374,6 +383,7 @@ static int load_matching(struct http_request *req, struct side *sd, struct frame
 			struct span *s = &spans[k - i];
 			const struct kept *kp = &sc.kept[k];
 			memset(s, 0, sizeof(*s));
+			memcpy(s->trace_id, trace_ids[kp->trace], 16);
 			memcpy(s->span_id, kp->span_id, 8);
 			memcpy(s->parent_span_id, kp->parent_span_id, 8);
 			s->kind = kp->kind;
@@ -525,11 +535,16 @@ out:
 	folded_tree_release(&t);
 }
 
-static void put_side_values(struct buf *b, const struct frame *f, int s)
+/* value, self time, traces, and the last trace that passed here */
+static void put_side_values(struct buf *b, const struct frames *fs, const struct frame *f, int s)
 {
 	buf_printf(b, "\"value_us\":%llu,\"self_us\":%llu,\"count\":%llu",
 		   (unsigned long long)(f->total[s] / NS_PER_US),
 		   (unsigned long long)(f->self[s] / NS_PER_US), (unsigned long long)f->count[s]);
+	if (f->last_trace[s] && f->last_trace[s] <= fs->traces[s]) {
+		buf_putc(b, ',');
+		json_put_id(b, "example_trace_id", fs->ids[s][f->last_trace[s] - 1], 16);
+	}
 }
 
 static void put_frames_json(struct buf *b, const struct frames *fs, uint32_t id, int two)
@@ -540,12 +555,12 @@ static void put_frames_json(struct buf *b, const struct frames *fs, uint32_t id,
 	buf_puts(b, ",\"service\":");
 	buf_put_json_str(b, f->service);
 	buf_putc(b, ',');
-	put_side_values(b, f, 0);
+	put_side_values(b, fs, f, 0);
 	if (two) {
 		buf_puts(b, ",\"base\":{");
-		put_side_values(b, f, 0);
+		put_side_values(b, fs, f, 0);
 		buf_puts(b, "},\"compare\":{");
-		put_side_values(b, f, 1);
+		put_side_values(b, fs, f, 1);
 		buf_putc(b, '}');
 	}
 	buf_puts(b, ",\"children\":[");

@@ -205,6 +205,17 @@ test('clicking a frame zooms into it; back and reset zoom out', async () => {
   await page.click('#flame-reset');
   await waitFor(async () => (await host.getAttribute('data-root')) === 'all', 'reset to all');
   assert.equal(await page.isDisabled('#flame-reset'), true);
+  // a selected frame opens a trace it occurs in, the one the API names
+  const api = await (await fetch(`${base}/api/v1/flamegraph?range=24h&env=production`)).json();
+  const post = api.root.children.find((c) => c.name === 'POST /tools/invoke');
+  const example = post.children.find((c) => c.name === 'llm call').example_trace_id;
+  assert.match(example, /^[0-9a-f]{32}$/);
+  const again = await frameCenter('gateway: llm call');
+  await page.mouse.click(again.x, again.y);
+  await page.getByRole('button', { name: 'Example trace →' }).click();
+  await waitFor(async () => new URL(page.url()).searchParams.get('trace') === example, 'the example trace opens');
+  await page.goto(`${base}/dashboard/performance?view=flame`);
+  await waitForGraph('the aggregated graph again');
 });
 
 test('search highlights matches and reports their share of the time', async () => {

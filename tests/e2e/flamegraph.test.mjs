@@ -114,6 +114,13 @@ describe('flame graphs', () => {
 		assert.deepEqual([db.value_us, db.self_us, db.count], [120000, 26000, 3]);
 		assert.deepEqual([db.children[0].service, db.children[0].value_us, db.children[0].self_us], ['db', 94000, 94000]);
 
+		// each frame names a trace it came from, to open from the graph
+		const ids = traces.map((t) => t.traceId);
+		assert.ok(ids.includes(root.example_trace_id), root.example_trace_id);
+		assert.ok(ids.includes(db.children[0].example_trace_id));
+		const v2 = await get('/api/v1/flamegraph', { service: 'front', version: '2.0' });
+		assert.equal(v2.json.root.children[0].children[0].example_trace_id, traces[2].traceId);
+
 		const one = await get('/api/v1/flamegraph', { service: 'front', version: '2.0', format: 'folded' });
 		assert.equal(one.status, 200);
 		assert.ok(one.text.includes('front: GET /checkout;front: db.query;db: SELECT 34000\n'), one.text);

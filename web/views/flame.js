@@ -316,8 +316,14 @@ function showSelection(el, t, i, data, ctx, openSandwich) {
       type: 'button', class: 'btn btn-small', onclick: () => ctx.navigate({ trace: data.trace_id, span: spans[0] || '' }),
     }, spans.length > 1 ? `Open in the waterfall (first of ${spans.length} spans)` : 'Open in the waterfall'));
   } else if (data.mode === 'aggregate' && service) {
-    // The aggregated answer names no traces; the Traces list with the same
-    // filters and this frame's service is the nearest set of examples.
+    // the server names one trace a frame occurs in; the Traces list with
+    // the same filters and this frame's service gives the others
+    if (t.extra[i]) {
+      actions.push(h('button', {
+        type: 'button', class: 'btn btn-small', title: 'A trace in which this frame occurs',
+        onclick: () => ctx.navigate({ trace: t.extra[i], span: '' }),
+      }, 'Example trace →'));
+    }
     actions.push(h('button', {
       type: 'button', class: 'btn btn-small', title: 'The Traces list with these filters and this service',
       onclick: () => ctx.navigate({ view: '', filters: { service }, ...clearFlame() }),

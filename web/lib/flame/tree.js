@@ -158,7 +158,8 @@ export function fromTraceJson(data) {
   });
 }
 
-// The aggregated answer (mode "aggregate"): count is requests.
+// The aggregated answer (mode "aggregate"): count is requests, extra a
+// trace the frame occurs in (example_trace_id).
 export function fromAggregateJson(data) {
   const root = data.root || { children: [] };
   return buildTree(root.children || [], {
@@ -167,6 +168,7 @@ export function fromAggregateJson(data) {
     value: (s) => s.value_us || 0,
     self: (s) => s.self_us || 0,
     count: (s) => s.count || 0,
+    merge: (x, s) => x || s.example_trace_id || undefined,
   }, root.value_us || null);
 }
 
