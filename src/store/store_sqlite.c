@@ -1444,45 +1444,22 @@ static int read_records(sqlite3_stmt *st, struct arena *a, struct store_record *
 	return 0;
 }
 
-int store_docs(struct store *s, const char *kind, const char *id, struct arena *a, struct store_record **rows,
-	       size_t *n, char *err, size_t errlen)
+/* Records of `kind` (and `id` unless NULL) with time in [from_ns, to_ns)
+ * from one of the record tables; `sql` selects kind, id, time_ns, json
+ * with parameters ?1 kind, ?2 id, ?3 from, ?4 to, ?5 limit. */
+static int query_records(struct store *s, const char *sql, const char *kind, const char *id, uint64_t from_ns,
+			 uint64_t to_ns, unsigned limit, struct arena *a, struct store_record **rows,
+			 size_t *n, char *err, size_t errlen)
 {
 	sqlite3 *db = reader_get(s, err, errlen);
 	sqlite3_stmt *st = NULL;
 	int ret = -1;
+	*rows = NULL;
+	*n = 0;
 	if (!db)
 		return -1;
-	if (sqlite3_prepare_v2(db,
-			       "SELECT kind, id, time_ns, json FROM docs WHERE kind = ?1"
-			       " AND (?2 IS NULL OR id = ?2) ORDER BY id",
-			       -1, &st, NULL) != SQLITE_OK) {
-		errf(err, errlen, "documents: %s", sqlite3_errmsg(db));
-		goto out;
-	}
-	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-	bind_text_or_null(st, 2, id);
-	ret = read_records(st, a, rows, n, err, errlen);
-out:
-	sqlite3_finalize(st);
-	reader_put(s, db);
-	return ret;
-}
-
-int store_events(struct store *s, const char *kind, const char *id, uint64_t from_ns, uint64_t to_ns,
-		 unsigned limit, struct arena *a, struct store_record **rows, size_t *n, char *err,
-		 size_t errlen)
-{
-	sqlite3 *db = reader_get(s, err, errlen);
-	sqlite3_stmt *st = NULL;
-	int ret = -1;
-	if (!db)
-		return -1;
-	if (sqlite3_prepare_v2(db,
-			       "SELECT kind, id, time_ns, json FROM events WHERE kind = ?1"
-			       " AND (?2 IS NULL OR id = ?2) AND time_ns >= ?3 AND time_ns < ?4"
-			       " ORDER BY time_ns DESC, seq DESC LIMIT ?5",
-			       -1, &st, NULL) != SQLITE_OK) {
-		errf(err, errlen, "events: %s", sqlite3_errmsg(db));
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		errf(err, errlen, "records: %s", sqlite3_errmsg(db));
 		goto out;
 	}
 	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
@@ -1495,6 +1472,27 @@ out:
 	sqlite3_finalize(st);
 	reader_put(s, db);
 	return ret;
+}
+
+int store_docs(struct store *s, const char *kind, const char *id, struct arena *a, struct store_record **rows,
+	       size_t *n, char *err, size_t errlen)
+{
+	return query_records(
+		s,
+		"SELECT kind, id, time_ns, json FROM docs WHERE kind = ?1 AND (?2 IS NULL OR id = ?2)"
+		" AND time_ns >= ?3 AND time_ns < ?4 ORDER BY id LIMIT ?5",
+		kind, id, 0, 0, 0, a, rows, n, err, errlen);
+}
+
+int store_events(struct store *s, const char *kind, const char *id, uint64_t from_ns, uint64_t to_ns,
+		 unsigned limit, struct arena *a, struct store_record **rows, size_t *n, char *err,
+		 size_t errlen)
+{
+	return query_records(
+		s,
+		"SELECT kind, id, time_ns, json FROM events WHERE kind = ?1 AND (?2 IS NULL OR id = ?2)"
+		" AND time_ns >= ?3 AND time_ns < ?4 ORDER BY time_ns DESC, seq DESC LIMIT ?5",
+		kind, id, from_ns, to_ns, limit, a, rows, n, err, errlen);
 }
 
 #define PROFILE_MAX_RAW (256u << 20)
