@@ -52,19 +52,6 @@ static double median(double *v, int n)
 	return v[n / 2];
 }
 
-static int read_file(const char *path, struct buf *out)
-{
-	FILE *f = fopen(path, "rb");
-	char tmp[1 << 16];
-	size_t n;
-	if (!f)
-		return -1;
-	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-		buf_append(out, tmp, n);
-	fclose(f);
-	return 0;
-}
-
 static int discard(void *ctx, const char *data, size_t len)
 {
 	*(size_t *)ctx += len;
@@ -139,7 +126,7 @@ static void bench_collapse(void)
 		struct buf one;
 		buf_init(&one, BUF_NO_LIMIT);
 		snprintf(path, sizeof(path), "%s/%.255s", dir, in[i].name);
-		read_file(path, &one);
+		buf_read_file(&one, path);
 		buf_putc(&one, '\n'); /* every copy ends its last sample */
 		while (in[i].text.len < want / n)
 			buf_append(&in[i].text, one.data, one.len);

@@ -269,20 +269,14 @@ int slowops_config_load_file(struct slowops_config *layer, const char *path, cha
 {
 	struct buf text;
 	struct json_doc d = {0};
-	char msg[256], chunk[8192];
-	size_t got;
+	char msg[256];
 	int ret = -1;
 	buf_init(&text, CONFIG_FILE_MAX);
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return errf(err, errlen, "%s: %s", path, strerror(errno));
-	while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (buf_append(&text, chunk, got) < 0) {
+	if (buf_read_file(&text, path) < 0) {
+		if (errno == EFBIG)
 			errf(err, errlen, "%s: larger than %u bytes", path, CONFIG_FILE_MAX);
-			goto out;
-		}
-	if (ferror(f)) {
-		errf(err, errlen, "%s: read error", path);
+		else
+			errf(err, errlen, "%s: %s", path, errno == EIO ? "read error" : strerror(errno));
 		goto out;
 	}
 	if (json_doc_parse(&d, text.data, text.len, 0, msg, sizeof(msg)) < 0) {
@@ -307,7 +301,6 @@ int slowops_config_load_file(struct slowops_config *layer, const char *path, cha
 	ret = 0;
 out:
 	json_doc_release(&d);
-	fclose(f);
 	buf_release(&text);
 	return ret;
 }

@@ -1,6 +1,7 @@
 /* buf.c - bounded growable buffer (see buf.h). */
 #include "core/buf.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -171,4 +172,25 @@ char *buf_detach(struct buf *b, size_t *len)
 		d = xcalloc(1, 1);
 	buf_init(b, b->max);
 	return d;
+}
+
+int buf_read_file(struct buf *b, const char *path)
+{
+	char chunk[1 << 16];
+	size_t got;
+	int ret = 0;
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	while (!ret && (got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (buf_append(b, chunk, got) < 0) {
+			errno = EFBIG;
+			ret = -1;
+		}
+	if (!ret && ferror(f)) {
+		errno = EIO;
+		ret = -1;
+	}
+	fclose(f);
+	return ret;
 }

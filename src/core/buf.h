@@ -44,6 +44,9 @@ int buf_put_json_str(struct buf *b, const char *s);
 int buf_put_json_double(struct buf *b, double d);
 /* Append `n` bytes as lower-case hex. */
 int buf_put_hex(struct buf *b, const uint8_t *p, size_t n);
+/* Append the whole file at `path`.  -1 with errno set when it cannot be
+ * opened or read, or EFBIG when it passes the buffer's limit. */
+int buf_read_file(struct buf *b, const char *path);
 /* Take ownership of the data; the buffer is left empty. */
 char *buf_detach(struct buf *b, size_t *len);
 

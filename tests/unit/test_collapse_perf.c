@@ -21,19 +21,6 @@ static const struct {
 	{"jit", COLLAPSE_PERF_JIT}, {"all", COLLAPSE_PERF_ALL}, {"addrs", COLLAPSE_PERF_ADDRS},
 };
 
-static int read_file(const char *path, struct buf *out)
-{
-	FILE *f = fopen(path, "rb");
-	char tmp[65536];
-	size_t n;
-	if (!f)
-		return -1;
-	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-		buf_append(out, tmp, n);
-	fclose(f);
-	return 0;
-}
-
 /* Print the first line where got and want differ, as TAP comments. */
 static void show_first_difference(const char *got, size_t glen, const char *want, size_t wlen)
 {
@@ -85,7 +72,7 @@ static void test_reference_files(void)
 		struct buf in, want, got;
 		buf_init(&in, BUF_NO_LIMIT);
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		if (!ok(read_file(path, &in) == 0, "read %s", names[i]))
+		if (!ok(buf_read_file(&in, path) == 0, "read %s", names[i]))
 			continue;
 		for (size_t k = 0; k < sizeof(options) / sizeof(options[0]); k++) {
 			char err[256] = "";
@@ -94,7 +81,7 @@ static void test_reference_files(void)
 			buf_init(&got, BUF_NO_LIMIT);
 			snprintf(path, sizeof(path), "%s/results/%.*s-collapsed-%s.txt", dir,
 				 (int)strlen(names[i]) - 4, names[i], options[k].name);
-			int have = read_file(path, &want) == 0;
+			int have = buf_read_file(&want, path) == 0;
 			int r = collapse_perf_buffer(in.data, in.len, &o, &got, err, sizeof(err));
 			int same = have && r == 0 && got.len == want.len &&
 				   memcmp(got.data, want.data, got.len) == 0;

@@ -19,19 +19,6 @@
 
 #define FIXTURES "tests/fixtures/pprof/"
 
-static int read_file(const char *path, struct buf *out)
-{
-	FILE *f = fopen(path, "rb");
-	char tmp[65536];
-	size_t n;
-	if (!f)
-		return -1;
-	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-		buf_append(out, tmp, n);
-	fclose(f);
-	return 0;
-}
-
 static int append(void *ctx, const char *d, size_t n)
 {
 	return buf_append(ctx, d, n);
@@ -77,11 +64,11 @@ static void check_fixture(const char *name, const char *file, const char *type)
 	buf_init(&got, BUF_NO_LIMIT);
 	arena_init(&a);
 	snprintf(path, sizeof(path), FIXTURES "%s", file);
-	ok(read_file(path, &in) == 0, "%s: read %s", name, path);
+	ok(buf_read_file(&in, path) == 0, "%s: read %s", name, path);
 	snprintf(path, sizeof(path), FIXTURES "%s.folded", name);
-	read_file(path, &want);
+	buf_read_file(&want, path);
 	snprintf(path, sizeof(path), FIXTURES "%s.meta", name);
-	read_file(path, &want_meta);
+	buf_read_file(&want_meta, path);
 	int r = decode_folded(in.data, in.len, &o, &a, &info, &got, err, sizeof(err));
 	if (!ok(r == 0, "%s: decodes", name))
 		printf("#   %s\n", err);
@@ -332,8 +319,8 @@ static void test_damaged_input(void)
 	buf_init(&gz, BUF_NO_LIMIT);
 	buf_init(&out, BUF_NO_LIMIT);
 	arena_init(&a);
-	read_file(FIXTURES "inline.pb", &in);
-	read_file(FIXTURES "cpu.pb.gz", &gz);
+	buf_read_file(&in, FIXTURES "inline.pb");
+	buf_read_file(&gz, FIXTURES "cpu.pb.gz");
 
 	int r = decode_folded(in.data, in.len - 3, &o, &a, &info, &out, err, sizeof(err));
 	ok(r < 0 && strstr(err, "invalid pprof"), "a truncated profile is refused: %s", err);
@@ -365,7 +352,7 @@ static void test_damaged_input(void)
 	if (p) {
 		fwrite(zeros.data, 1, zeros.len, p);
 		pclose(p);
-		read_file("/tmp/test_pprof_bomb.gz", &bomb);
+		buf_read_file(&bomb, "/tmp/test_pprof_bomb.gz");
 		remove("/tmp/test_pprof_bomb.gz");
 	}
 	o.max_input = 64 * 1024;
