@@ -222,12 +222,22 @@ static int read_body(struct http_request *req, struct buf *inflated, const char 
 	return 0;
 }
 
-/* Decode the body; -1: answered. */
+/* Read the times, decode the body and complete `m` from what the profile
+ * says itself.  -1: answered. */
 static int decode_body(struct http_request *req, enum upload_format fmt, const char *data, size_t len,
-		       const struct pprof_options *po, struct upload_result *res)
+		       struct upload_meta *m, struct upload_result *res)
 {
 	char err[512];
-	int rc = upload_decode(fmt, data, len, po, 0, &req->arena, res, err, sizeof(err));
+	if (parse_times(req, m, "until", err, sizeof(err)) < 0) {
+		http_error(req, 400, "bad_request", "%s", err);
+		return -1;
+	}
+	struct pprof_options po = {.sample_type = http_query(req, "sample_type"),
+				   .type_hint = m->type,
+				   .max_input = req->srv->opt.max_body};
+	if (po.sample_type && !*po.sample_type)
+		po.sample_type = NULL;
+	int rc = upload_decode(fmt, data, len, &po, 0, &req->arena, res, err, sizeof(err));
 	if (rc == UPLOAD_TOO_LARGE) {
 		http_error(req, 413, "payload_too_large", "%s", err);
 		return -1;
@@ -236,6 +246,7 @@ static int decode_body(struct http_request *req, enum upload_format fmt, const c
 		http_error(req, 400, "bad_request", "%s", err);
 		return -1;
 	}
+	complete_meta(m, res);
 	return 0;
 }
 
@@ -291,7 +302,6 @@ static int post_profile(struct http_request *req)
 	struct buf inflated;
 	const char *data;
 	size_t len;
-	char err[256];
 	enum upload_format fmt;
 	int64_t id;
 
@@ -306,18 +316,8 @@ static int post_profile(struct http_request *req)
 		m.env = param_or_header(req, "environment", NULL);
 	m.type = param_or_header(req, "type", "X-Profile-Type");
 	m.unit = param_or_header(req, "unit", "X-Profile-Unit");
-	if (parse_times(req, &m, "until", err, sizeof(err)) < 0) {
-		http_error(req, 400, "bad_request", "%s", err);
+	if (decode_body(req, fmt, data, len, &m, &res) < 0)
 		goto out;
-	}
-	struct pprof_options po = {.sample_type = http_query(req, "sample_type"),
-				   .type_hint = m.type,
-				   .max_input = req->srv->opt.max_body};
-	if (po.sample_type && !*po.sample_type)
-		po.sample_type = NULL;
-	if (decode_body(req, fmt, data, len, &po, &res) < 0)
-		goto out;
-	complete_meta(&m, &res);
 	if (!m.service) {
 		http_error(
 			req, 400, "bad_request",
@@ -429,18 +429,8 @@ static int post_ingest(struct http_request *req)
 	if ((v = http_query(req, "units")) && *v)
 		m.unit = v;
 	pyroscope_labels(&m, &nm, req);
-	if (parse_times(req, &m, "until", err, sizeof(err)) < 0) {
-		http_error(req, 400, "bad_request", "%s", err);
+	if (decode_body(req, fmt, data, len, &m, &res) < 0)
 		goto out;
-	}
-	struct pprof_options po = {.sample_type = http_query(req, "sample_type"),
-				   .type_hint = m.type,
-				   .max_input = req->srv->opt.max_body};
-	if (po.sample_type && !*po.sample_type)
-		po.sample_type = NULL;
-	if (decode_body(req, fmt, data, len, &po, &res) < 0)
-		goto out;
-	complete_meta(&m, &res);
 	/* Pyroscope takes an empty profile without complaint; nothing to keep */
 	if (res.stacks && store_upload(req, &m, &res, &id) < 0)
 		goto out;
