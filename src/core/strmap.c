@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/arena.h"
 
 void strmap_init(struct strmap *m)
 {
@@ -91,4 +92,17 @@ void strmap_put(struct strmap *m, const void *key, size_t len, int64_t value)
 		m->count++;
 	}
 	s->value = value;
+}
+
+const char *strmap_intern(struct strmap *m, struct arena *a, const char *s)
+{
+	int64_t v;
+	if (!s)
+		return NULL;
+	size_t len = strlen(s);
+	if (strmap_get(m, s, len, &v) == 0)
+		return (const char *)(intptr_t)v;
+	const char *copy = arena_strndup(a, s, len);
+	strmap_put(m, s, len, (int64_t)(intptr_t)copy);
+	return copy;
 }

@@ -28,6 +28,10 @@ void strmap_release(struct strmap *m);
 int strmap_get(const struct strmap *m, const void *key, size_t len, int64_t *value);
 /* Insert or overwrite. */
 void strmap_put(struct strmap *m, const void *key, size_t len, int64_t value);
+/* `s` copied once into `a`: equal text gives the same pointer for as long
+ * as `a` lives (the map's value holds it).  NULL stays NULL. */
+struct arena;
+const char *strmap_intern(struct strmap *m, struct arena *a, const char *s);
 /* 64-bit hash of a byte string (FNV-1a with a final mix). */
 uint64_t strmap_hash(const void *key, size_t len);
 

@@ -229,9 +229,7 @@ struct scan {
 	uint8_t *seen;	       /* per trace number: a part of it was kept */
 	int split;	       /* some trace came in several parts: sort before merging */
 	struct strmap traces;  /* trace id -> trace number */
-	struct strmap strs;    /* interned names */
-	const char **str_list;
-	size_t n_strs, cap_strs;
+	struct strmap strs;    /* interned names, in the request's arena */
 	struct {
 		const char *from, *to;
 	} cache[INTERN_CACHE];
@@ -242,7 +240,6 @@ struct scan {
 
 static const char *scan_intern(struct scan *sc, const char *s)
 {
-	int64_t i;
 	if (!s)
 		s = "";
 	/* a block names each string once, so pointers repeat; check the text,
@@ -250,16 +247,9 @@ static const char *scan_intern(struct scan *sc, const char *s)
 	size_t slot = ((uintptr_t)s >> 3) % INTERN_CACHE;
 	if (sc->cache[slot].from == s && !strcmp(sc->cache[slot].to, s))
 		return sc->cache[slot].to;
-	size_t len = strlen(s);
-	if (strmap_get(&sc->strs, s, len, &i) < 0) {
-		sc->str_list = xgrow(sc->str_list, &sc->cap_strs, sc->n_strs + 1, sizeof(*sc->str_list));
-		sc->str_list[sc->n_strs] = arena_strndup(&sc->req->arena, s, len);
-		strmap_put(&sc->strs, s, len, (int64_t)sc->n_strs);
-		i = (int64_t)sc->n_strs++;
-	}
 	sc->cache[slot].from = s;
-	sc->cache[slot].to = sc->str_list[i];
-	return sc->str_list[i];
+	sc->cache[slot].to = strmap_intern(&sc->strs, &sc->req->arena, s);
+	return sc->cache[slot].to;
 }
 
 static int scan_trace(void *arg, const struct span *spans, size_t n)
@@ -400,7 +390,6 @@ static int load_matching(struct http_request *req, struct side *sd, struct frame
 out:
 	free(spans);
 	free(sc.kept);
-	free(sc.str_list);
 	free(sc.matched);
 	free(sc.seen);
 	strmap_release(&sc.entries);

@@ -178,9 +178,7 @@ struct loader {
 	struct strmap entries;	/* trace id + span id -> row */
 	const uint8_t **trace_ids;
 	size_t n_traces;
-	struct strmap strs; /* interned strings */
-	const char **str_list;
-	size_t n_strs, cap_strs;
+	struct strmap strs; /* interned strings, in the request's arena */
 	struct kept *kept;
 	size_t n, cap;
 	int too_many;
@@ -193,16 +191,7 @@ struct loader {
 
 static const char *intern(struct loader *ld, const char *s)
 {
-	int64_t i;
-	if (!s)
-		return NULL;
-	size_t len = strlen(s);
-	if (strmap_get(&ld->strs, s, len, &i) == 0)
-		return ld->str_list[i];
-	ld->str_list = xgrow(ld->str_list, &ld->cap_strs, ld->n_strs + 1, sizeof(*ld->str_list));
-	ld->str_list[ld->n_strs] = arena_strndup(&ld->req->arena, s, len);
-	strmap_put(&ld->strs, s, len, (int64_t)ld->n_strs);
-	return ld->str_list[ld->n_strs++];
+	return strmap_intern(&ld->strs, &ld->req->arena, s);
 }
 
 static void keep_span(struct loader *ld, const struct span *sp, int64_t trace_no)
@@ -270,7 +259,6 @@ static void loader_release(struct loader *ld)
 	strmap_release(&ld->traces);
 	strmap_release(&ld->entries);
 	strmap_release(&ld->strs);
-	free(ld->str_list);
 	free(ld->kept);
 	free(ld->trace_ids);
 }
