@@ -19,29 +19,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "analyze/detect.h"
 #include "demo/scenario.h"
 
 #define RUNS 5
-
-static double clock_s(clockid_t id)
-{
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return v[n / 2];
-}
 
 /* Detect the traces of one batch: the time of the detect_trace() calls. */
 static double detect_batch(struct detector *d, const struct batch *b, size_t *n_traces)

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/hex.h"
@@ -128,12 +129,6 @@ static void generate(size_t total, size_t per_batch, uint64_t seed)
 		batch_release(&b);
 	}
 	scenario_release(&sc);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
 }
 
 static void lookups(int k)

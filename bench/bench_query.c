@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 
@@ -30,12 +31,6 @@ static double now_ms(void)
 static size_t collect(void *p, size_t size, size_t n, void *arg)
 {
 	return buf_append(arg, p, size * n) < 0 ? 0 : size * n;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
 }
 
 static int cmp_i64(const void *a, const void *b)

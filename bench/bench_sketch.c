@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "analyze/sketch.h"
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -47,18 +48,6 @@ static double now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v)
-{
-	qsort(v, RUNS, sizeof(*v), cmp_double);
-	return v[RUNS / 2];
 }
 
 static void typical(struct sketch *s)
@@ -167,12 +156,14 @@ int main(int argc, char **argv)
 		query[r] = bench_quantile(&a);
 		bench_codec(&a, &enc[r], &dec[r]);
 	}
-	printf("sketch_insert %.1f ns/op (median of %d, %zu log-normal values)\n", median(insert), RUNS, n);
-	printf("sketch_merge %.2f us/op (two sketches of %d values, %d buckets)\n", median(merge), TYPICAL,
-	       a.hi - a.lo + 1);
-	printf("sketch_quantile %.0f ns/op (one quantile of a %d-value sketch)\n", median(query), TYPICAL);
-	printf("sketch_encode %.2f us/op\n", median(enc));
-	printf("sketch_decode %.2f us/op\n", median(dec));
+	printf("sketch_insert %.1f ns/op (median of %d, %zu log-normal values)\n", median(insert, RUNS), RUNS,
+	       n);
+	printf("sketch_merge %.2f us/op (two sketches of %d values, %d buckets)\n", median(merge, RUNS),
+	       TYPICAL, a.hi - a.lo + 1);
+	printf("sketch_quantile %.0f ns/op (one quantile of a %d-value sketch)\n", median(query, RUNS),
+	       TYPICAL);
+	printf("sketch_encode %.2f us/op\n", median(enc, RUNS));
+	printf("sketch_decode %.2f us/op\n", median(dec, RUNS));
 	printf("sketch_bytes_typical %zu bytes (%d log-normal values)\n", encoded_size(&a), TYPICAL);
 	printf("sketch_bytes_small %zu bytes (1000 log-normal values)\n", encoded_size(&small));
 	sketch_release(&a);
