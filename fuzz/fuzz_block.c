@@ -6,9 +6,15 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <zstd.h>
 
 #include "store/block.h"
+
+static int short_key(const char *key)
+{
+	return strlen(key) < 4;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -24,7 +30,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!ZSTD_isError(n)) {
 		uint8_t id[16] = {0};
 		batch_init(&b);
-		block_decode(z, n, size & 1 ? id : NULL, &b, err, sizeof(err));
+		struct block_filter f = {.trace_id = size & 1 ? id : NULL,
+					 .keep_key = size & 2 ? short_key : NULL,
+					 .skeleton = (size & 4) != 0};
+		block_decode(z, n, &f, &b, err, sizeof(err));
+		/* decoding into a reset batch reuses its memory */
+		batch_reset(&b);
+		block_decode(z, n, NULL, &b, err, sizeof(err));
 		batch_release(&b);
 	}
 	free(z);

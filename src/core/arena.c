@@ -31,6 +31,25 @@ void arena_release(struct arena *a)
 	arena_init(a);
 }
 
+void arena_reset(struct arena *a)
+{
+	struct arena_chunk *keep = a->head;
+	for (struct arena_chunk *c = a->head; c; c = c->next)
+		if (c->size > keep->size)
+			keep = c;
+	for (struct arena_chunk *c = a->head, *next; c; c = next) {
+		next = c->next;
+		if (c != keep)
+			free(c);
+	}
+	a->head = keep;
+	a->used = 0;
+	if (keep) {
+		keep->next = NULL;
+		keep->off = 0;
+	}
+}
+
 void *arena_alloc(struct arena *a, size_t size)
 {
 	struct arena_chunk *c = a->head;

@@ -25,6 +25,9 @@ struct arena {
 void arena_init(struct arena *a);
 /* Free every chunk; the arena may be used again afterwards. */
 void arena_release(struct arena *a);
+/* Free everything but the largest chunk, which is kept for reuse: for a
+ * loop that decodes one thing after another into the same arena. */
+void arena_reset(struct arena *a);
 void *arena_alloc(struct arena *a, size_t size);
 void *arena_zalloc(struct arena *a, size_t size);
 /* Copy `len` bytes and add a terminating NUL. */

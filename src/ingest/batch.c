@@ -23,6 +23,14 @@ void batch_release(struct batch *b)
 	batch_init(b);
 }
 
+void batch_reset(struct batch *b)
+{
+	arena_reset(&b->arena);
+	b->n_spans = b->n_points = 0;
+	b->rejected = 0;
+	b->reject_msg[0] = 0;
+}
+
 struct span *batch_add_span(struct batch *b)
 {
 	b->spans = xgrow(b->spans, &b->cap_spans, b->n_spans + 1, sizeof(*b->spans));

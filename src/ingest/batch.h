@@ -128,6 +128,8 @@ struct batch {
 
 void batch_init(struct batch *b);
 void batch_release(struct batch *b);
+/* Empty the batch but keep its memory, to decode the next one into it. */
+void batch_reset(struct batch *b);
 /* Append a zeroed span / data point and return it. */
 struct span *batch_add_span(struct batch *b);
 struct metric_point *batch_add_point(struct batch *b);

@@ -297,8 +297,7 @@ out:
 
 struct scan_part {
 	struct store *s;
-	uint64_t from_ns, to_ns;
-	unsigned every, offset;
+	struct store_scan sc;
 	struct feed f;
 	int rc;
 	char err[256];
@@ -307,8 +306,7 @@ struct scan_part {
 static void *scan_part_run(void *arg)
 {
 	struct scan_part *p = arg;
-	p->rc = store_scan_traces_sampled(p->s, p->from_ns, p->to_ns, p->every, p->offset, feed_trace, &p->f,
-					  p->err, sizeof(p->err));
+	p->rc = store_scan(p->s, &p->sc, feed_trace, &p->f, p->err, sizeof(p->err));
 	return NULL;
 }
 
@@ -320,10 +318,10 @@ static int scan_all(struct store *s, const struct advisor_options *o, unsigned e
 	int started[ADVISOR_THREADS] = {0}, ret = 0;
 	for (unsigned k = 0; k < ADVISOR_THREADS; k++) {
 		parts[k].s = s;
-		parts[k].from_ns = o->from_ns;
-		parts[k].to_ns = o->to_ns;
-		parts[k].every = every * ADVISOR_THREADS;
-		parts[k].offset = every * k;
+		parts[k].sc = (struct store_scan){.from_ns = o->from_ns,
+						  .to_ns = o->to_ns,
+						  .every = every * ADVISOR_THREADS,
+						  .offset = every * k};
 		parts[k].f.d = detect_new(&o->cfg);
 		/* this thread reads the first part itself */
 		started[k] = k > 0 && pthread_create(&th[k], NULL, scan_part_run, &parts[k]) == 0;

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <zstd.h>
 
+#include "core/alloc.h"
 #include "core/hex.h"
 #include "core/log.h"
 #include "core/strmap.h"
@@ -257,11 +258,18 @@ out:
 
 /* ---- decoding -------------------------------------------------------- */
 
+/* The fewest bytes a span record takes: flags, span id, name, kind,
+ * status, start, duration, resource and three counts. */
+#define SPAN_MIN_BYTES 18
+
 struct reader {
 	const uint8_t *p, *end;
 	const char **strs;
 	uint64_t n_strs;
 	int bad;
+	/* With a filter's keep_key: per string, -1 not asked yet, 0 or 1. */
+	int (*keep_key)(const char *key);
+	int8_t *key_ok;
 };
 
 static uint64_t get_varint_long(struct reader *r)
@@ -279,15 +287,23 @@ static uint64_t get_varint_long(struct reader *r)
 	return 0;
 }
 
-/* Most varints of a block (string indexes, counts, types) take one byte. */
+/* Most varints of a block (string indexes, counts, types) take one or two
+ * bytes. */
 static inline uint64_t get_varint(struct reader *r)
 {
-	if (r->p < r->end && *r->p < 0x80)
-		return *r->p++;
+	if (r->end - r->p >= 2) {
+		if (r->p[0] < 0x80)
+			return *r->p++;
+		if (r->p[1] < 0x80) {
+			uint64_t v = (r->p[0] & 0x7fu) | (uint64_t)r->p[1] << 7;
+			r->p += 2;
+			return v;
+		}
+	}
 	return get_varint_long(r);
 }
 
-static int64_t get_svarint(struct reader *r)
+static inline int64_t get_svarint(struct reader *r)
 {
 	uint64_t v = get_varint(r);
 	return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
@@ -306,7 +322,7 @@ static const uint8_t *get_bytes(struct reader *r, size_t n)
 	return p;
 }
 
-static const char *get_str(struct reader *r)
+static inline const char *get_str(struct reader *r)
 {
 	uint64_t id = get_varint(r);
 	if (id >= r->n_strs) {
@@ -327,18 +343,28 @@ static uint32_t get_count(struct reader *r)
 	return (uint32_t)n;
 }
 
-/* Read attributes; with `keep` NULL they are skipped. */
-static struct attr *get_attrs(struct reader *r, struct arena *keep, uint32_t *count)
+/* Whether attributes with key `id` (a valid string index) are kept. */
+static int key_kept(struct reader *r, uint64_t id)
 {
-	uint32_t n = get_count(r);
-	struct attr *a = keep && n ? arena_alloc(keep, n * sizeof(*a)) : NULL;
+	if (!r->keep_key)
+		return 1;
+	if (r->key_ok[id] < 0)
+		r->key_ok[id] = r->keep_key(r->strs[id]) != 0;
+	return r->key_ok[id];
+}
+
+/* Read attributes into `a`, those the reader keeps. */
+static struct attr *get_attrs(struct reader *r, struct arena *a, uint32_t *count)
+{
+	uint32_t n = get_count(r), kept = 0;
+	struct attr *out = n ? arena_alloc(a, n * sizeof(*out)) : NULL;
 	for (uint32_t i = 0; i < n && !r->bad; i++) {
-		struct attr x = {.key = get_str(r)};
-		if (r->p >= r->end) {
+		uint64_t key = get_varint(r);
+		if (key >= r->n_strs || r->p >= r->end) {
 			r->bad = 1;
 			break;
 		}
-		x.type = *r->p++;
+		struct attr x = {.key = r->strs[key], .type = *r->p++};
 		switch (x.type) {
 		case ATTR_STRING:
 		case ATTR_JSON: x.v.s = get_str(r); break;
@@ -354,14 +380,71 @@ static struct attr *get_attrs(struct reader *r, struct arena *keep, uint32_t *co
 		}
 		default: r->bad = 1;
 		}
-		if (a)
-			a[i] = x;
+		if (key_kept(r, key))
+			out[kept++] = x;
 	}
-	*count = r->bad ? 0 : n;
-	return a;
+	*count = r->bad ? 0 : kept;
+	return out;
 }
 
-long block_decode(const void *data, size_t len, const uint8_t *trace_id, struct batch *b, char *err,
+/* Step over attributes: a skeleton's, and those of spans not kept. */
+static void skip_attrs(struct reader *r)
+{
+	uint32_t n = get_count(r);
+	for (uint32_t i = 0; i < n && !r->bad; i++) {
+		get_varint(r); /* key */
+		switch (*get_bytes(r, 1)) {
+		case ATTR_STRING:
+		case ATTR_JSON:
+		case ATTR_INT: get_varint(r); break;
+		case ATTR_BOOL: get_bytes(r, 1); break;
+		case ATTR_DOUBLE: get_bytes(r, 8); break;
+		default: r->bad = 1;
+		}
+	}
+}
+
+/* A span's attributes, events and links. */
+static void get_rest(struct reader *r, struct arena *a, struct span *s)
+{
+	s->attrs = get_attrs(r, a, &s->n_attrs);
+	s->n_events = get_count(r);
+	s->events = s->n_events ? arena_zalloc(a, s->n_events * sizeof(*s->events)) : NULL;
+	for (uint32_t j = 0; j < s->n_events && !r->bad; j++) {
+		struct span_event *ev = &s->events[j];
+		ev->time_ns = s->start_ns + (uint64_t)get_svarint(r);
+		ev->name = get_str(r);
+		ev->attrs = get_attrs(r, a, &ev->n_attrs);
+	}
+	s->n_links = get_count(r);
+	s->links = s->n_links ? arena_zalloc(a, s->n_links * sizeof(*s->links)) : NULL;
+	for (uint32_t j = 0; j < s->n_links && !r->bad; j++) {
+		struct span_link *l = &s->links[j];
+		memcpy(l->trace_id, get_bytes(r, 16), 16);
+		memcpy(l->span_id, get_bytes(r, 8), 8);
+		l->attrs = get_attrs(r, a, &l->n_attrs);
+	}
+	if (r->bad)
+		s->n_events = s->n_links = 0;
+}
+
+static void skip_rest(struct reader *r)
+{
+	skip_attrs(r);
+	uint32_t n = get_count(r);
+	for (uint32_t j = 0; j < n && !r->bad; j++) {
+		get_varint(r); /* time */
+		get_varint(r); /* name */
+		skip_attrs(r);
+	}
+	n = get_count(r);
+	for (uint32_t j = 0; j < n && !r->bad; j++) {
+		get_bytes(r, 24); /* trace and span id */
+		skip_attrs(r);
+	}
+}
+
+long block_decode(const void *data, size_t len, const struct block_filter *f, struct batch *b, char *err,
 		  size_t errlen)
 {
 	unsigned long long raw_len = ZSTD_getFrameContentSize(data, len);
@@ -396,17 +479,31 @@ long block_decode(const void *data, size_t len, const uint8_t *trace_id, struct 
 		resource_derive(&res[i]);
 	}
 
+	static const struct block_filter all;
+	if (!f)
+		f = &all;
+	if (f->keep_key) { /* from here on: resources keep all theirs */
+		r.keep_key = f->keep_key;
+		r.key_ok = arena_alloc(&b->arena, r.n_strs ? r.n_strs : 1);
+		memset(r.key_ok, -1, r.n_strs);
+	}
+	const uint8_t *trace_id = f->trace_id;
 	uint32_t n = get_count(&r);
 	long kept = 0;
 	uint8_t cur_trace[16] = {0};
 	uint64_t start = 0;
+	if (!trace_id) { /* room for them all */
+		size_t most = (size_t)(r.end - r.p) / SPAN_MIN_BYTES;
+		b->spans =
+			xgrow(b->spans, &b->cap_spans, b->n_spans + (n < most ? n : most), sizeof(*b->spans));
+	}
 	for (uint32_t i = 0; i < n && !r.bad; i++) {
 		struct span s = {0};
 		uint8_t flags = *get_bytes(&r, 1);
 		if (!(flags & F_SAME_TRACE))
 			memcpy(cur_trace, get_bytes(&r, 16), 16);
 		int keep = !trace_id || !memcmp(cur_trace, trace_id, 16);
-		struct arena *ka = keep ? &b->arena : NULL;
+		struct arena *ka = keep && !f->skeleton ? &b->arena : NULL;
 		memcpy(s.trace_id, cur_trace, 16);
 		memcpy(s.span_id, get_bytes(&r, 8), 8);
 		if (flags & F_PARENT)
@@ -430,27 +527,10 @@ long block_decode(const void *data, size_t len, const uint8_t *trace_id, struct 
 			s.scope_name = get_str(&r);
 		if (flags & F_SCOPE_VERSION)
 			s.scope_version = get_str(&r);
-		s.attrs = get_attrs(&r, ka, &s.n_attrs);
-		s.n_events = get_count(&r);
-		s.events = ka && s.n_events ? arena_zalloc(ka, s.n_events * sizeof(*s.events)) : NULL;
-		for (uint32_t j = 0; j < s.n_events && !r.bad; j++) {
-			struct span_event ev = {0};
-			ev.time_ns = s.start_ns + (uint64_t)get_svarint(&r);
-			ev.name = get_str(&r);
-			ev.attrs = get_attrs(&r, ka, &ev.n_attrs);
-			if (s.events)
-				s.events[j] = ev;
-		}
-		s.n_links = get_count(&r);
-		s.links = ka && s.n_links ? arena_zalloc(ka, s.n_links * sizeof(*s.links)) : NULL;
-		for (uint32_t j = 0; j < s.n_links && !r.bad; j++) {
-			struct span_link l = {0};
-			memcpy(l.trace_id, get_bytes(&r, 16), 16);
-			memcpy(l.span_id, get_bytes(&r, 8), 8);
-			l.attrs = get_attrs(&r, ka, &l.n_attrs);
-			if (s.links)
-				s.links[j] = l;
-		}
+		if (ka)
+			get_rest(&r, ka, &s);
+		else
+			skip_rest(&r);
 		if (keep && !r.bad) {
 			*batch_add_span(b) = s;
 			kept++;

@@ -24,12 +24,23 @@
  */
 int block_encode(const struct span **spans, size_t n, struct buf *out);
 
+/* What block_decode() keeps; NULL or a zeroed filter keeps everything. */
+struct block_filter {
+	const uint8_t *trace_id; /* only the spans of this trace */
+	/* Only the span attributes whose key this accepts (asked once per
+	 * distinct key of a block); resources keep theirs. */
+	int (*keep_key)(const char *key);
+	/* Spans without attributes, events or links: ids, name, kind, status,
+	 * times and resource (a tree of names and times). */
+	int skeleton;
+};
+
 /*
  * Decode a block, appending its spans to `b` (strings live in b's arena).
- * With `trace_id` non-NULL only that trace's spans are kept.  Returns the
- * number of spans appended, or -1 with a message for a corrupt block.
+ * Returns the number of spans appended, or -1 with a message for a corrupt
+ * block.
  */
-long block_decode(const void *data, size_t len, const uint8_t *trace_id, struct batch *b, char *err,
+long block_decode(const void *data, size_t len, const struct block_filter *f, struct batch *b, char *err,
 		  size_t errlen);
 
 #endif

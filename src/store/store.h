@@ -147,11 +147,23 @@ int store_scan_spans(struct store *s, uint64_t from_ns, uint64_t to_ns, store_sp
 typedef int (*store_trace_fn)(void *arg, const struct span *spans, size_t n);
 int store_scan_traces(struct store *s, uint64_t from_ns, uint64_t to_ns, store_trace_fn fn, void *arg,
 		      char *err, size_t errlen);
-/* The same over the blocks whose id % every == offset: a sample of whole
- * writes that costs 1 / every of the full scan, or (offsets 0 .. every - 1)
- * disjoint parts of it for threads scanning side by side. */
-int store_scan_traces_sampled(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned every,
-			      unsigned offset, store_trace_fn fn, void *arg, char *err, size_t errlen);
+
+/* A trace scan with choices. */
+struct store_scan {
+	uint64_t from_ns, to_ns; /* blocks overlapping [from_ns, to_ns); to_ns 0: no bound */
+	/* Only the blocks whose id % every == offset (every 0: all): a sample of
+	 * whole writes that costs 1 / every of the full scan, or (offsets
+	 * 0 .. every - 1) disjoint parts of it for threads side by side. */
+	unsigned every, offset;
+	/* Only the attributes whose key this accepts (NULL: all): less to
+	 * decode for an analysis that reads a few known keys. */
+	int (*keep_key)(const char *key);
+	/* Spans without attributes, events and links, for a tree of names and
+	 * times. */
+	int skeleton;
+};
+int store_scan(struct store *s, const struct store_scan *sc, store_trace_fn fn, void *arg, char *err,
+	       size_t errlen);
 
 /*
  * Call `fn` for every stored metric point with time in [from_ns, to_ns)

@@ -969,7 +969,7 @@ long store_get_trace(struct store *s, const uint8_t trace_id[16], struct batch *
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		long n = block_decode(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
-				      trace_id, out, err, errlen);
+				      &(struct block_filter){.trace_id = trace_id}, out, err, errlen);
 		if (n < 0) {
 			total = -1;
 			goto out;
@@ -1198,39 +1198,39 @@ int store_rollups(struct store *s, const struct store_query *q, unsigned res_s, 
 	return rc;
 }
 
-/* Decode every block overlapping [from_ns, to_ns) in write order and hand
- * its spans to `fn` until it returns non-zero. */
+/* Decode every block the scan selects in write order and hand its spans to
+ * `fn` until it returns non-zero. */
 typedef int (*block_fn)(void *arg, const struct batch *b);
 
-static int scan_blocks(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned every, unsigned offset,
-		       block_fn fn, void *arg, char *err, size_t errlen)
+static int scan_blocks(struct store *s, const struct store_scan *sc, block_fn fn, void *arg, char *err,
+		       size_t errlen)
 {
 	sqlite3 *db = reader_get(s, err, errlen);
 	sqlite3_stmt *st = NULL;
+	struct batch b;
 	int ret = -1, rc;
 	if (!db)
 		return -1;
+	batch_init(&b);
 	if (sqlite3_prepare_v2(
 		    db, "SELECT data FROM blocks WHERE t_max >= ? AND t_min < ? AND id % ? = ? ORDER BY id",
 		    -1, &st, NULL) != SQLITE_OK) {
 		errf(err, errlen, "scan: %s", sqlite3_errmsg(db));
 		goto out;
 	}
-	sqlite3_bind_int64(st, 1, (int64_t)from_ns);
-	sqlite3_bind_int64(st, 2, to_ns ? (int64_t)to_ns : INT64_MAX);
-	sqlite3_bind_int64(st, 3, every ? every : 1);
-	sqlite3_bind_int64(st, 4, every ? offset % every : 0);
+	unsigned every = sc->every ? sc->every : 1;
+	sqlite3_bind_int64(st, 1, (int64_t)sc->from_ns);
+	sqlite3_bind_int64(st, 2, sc->to_ns ? (int64_t)sc->to_ns : INT64_MAX);
+	sqlite3_bind_int64(st, 3, every);
+	sqlite3_bind_int64(st, 4, sc->offset % every);
+	struct block_filter want = {.keep_key = sc->keep_key, .skeleton = sc->skeleton};
 	int stop = 0;
 	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct batch b;
-		batch_init(&b);
-		if (block_decode(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), NULL, &b,
-				 err, errlen) < 0) {
-			batch_release(&b);
+		batch_reset(&b);
+		if (block_decode(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), &want, &b,
+				 err, errlen) < 0)
 			goto out;
-		}
 		stop = fn(arg, &b);
-		batch_release(&b);
 	}
 	if (!stop && rc != SQLITE_DONE) {
 		errf(err, errlen, "scan: %s", sqlite3_errmsg(db));
@@ -1238,6 +1238,7 @@ static int scan_blocks(struct store *s, uint64_t from_ns, uint64_t to_ns, unsign
 	}
 	ret = 0;
 out:
+	batch_release(&b);
 	sqlite3_finalize(st);
 	reader_put(s, db);
 	return ret;
@@ -1276,20 +1277,22 @@ int store_scan_spans(struct store *s, uint64_t from_ns, uint64_t to_ns, store_sp
 		     char *err, size_t errlen)
 {
 	struct scan_cb cb = {.span = fn, .arg = arg};
-	return scan_blocks(s, from_ns, to_ns, 1, 0, block_spans, &cb, err, errlen);
+	struct store_scan sc = {.from_ns = from_ns, .to_ns = to_ns};
+	return scan_blocks(s, &sc, block_spans, &cb, err, errlen);
 }
 
 int store_scan_traces(struct store *s, uint64_t from_ns, uint64_t to_ns, store_trace_fn fn, void *arg,
 		      char *err, size_t errlen)
 {
-	return store_scan_traces_sampled(s, from_ns, to_ns, 1, 0, fn, arg, err, errlen);
+	struct store_scan sc = {.from_ns = from_ns, .to_ns = to_ns};
+	return store_scan(s, &sc, fn, arg, err, errlen);
 }
 
-int store_scan_traces_sampled(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned every,
-			      unsigned offset, store_trace_fn fn, void *arg, char *err, size_t errlen)
+int store_scan(struct store *s, const struct store_scan *sc, store_trace_fn fn, void *arg, char *err,
+	       size_t errlen)
 {
 	struct scan_cb cb = {.trace = fn, .arg = arg};
-	return scan_blocks(s, from_ns, to_ns, every, offset, block_traces, &cb, err, errlen);
+	return scan_blocks(s, sc, block_traces, &cb, err, errlen);
 }
 
 /* Attributes of a series back from their JSON object (strings and numbers). */

@@ -89,6 +89,11 @@ static int spans_equal(const struct span *a, const struct span *b)
 	return 1;
 }
 
+static int is_route(const char *key)
+{
+	return !strcmp(key, "http.route");
+}
+
 static void test_block_roundtrip(void)
 {
 	struct batch in, out;
@@ -112,10 +117,48 @@ static void test_block_roundtrip(void)
 		same = spans_equal(ptrs[i], &out.spans[i]);
 	ok(same, "decoded spans equal the encoded ones, field by field");
 
+	/* a skeleton: the same spans without attributes, events and links,
+	 * decoded into the reset batch (its memory reused) */
+	batch_reset(&out);
+	n = block_decode(enc.data, enc.len, &(struct block_filter){.skeleton = 1}, &out, err, sizeof(err));
+	is_int(n, 8, "a skeleton has every span");
+	same = n == 8;
+	for (long i = 0; i < n && same; i++) {
+		struct span want = *ptrs[i];
+		want.attrs = NULL;
+		want.events = NULL;
+		want.links = NULL;
+		want.n_attrs = want.n_events = want.n_links = 0;
+		same = spans_equal(&want, &out.spans[i]) && out.spans[i].attrs == NULL;
+	}
+	ok(same, "skeleton spans equal the encoded ones but for attributes, events and links");
+	/* only the attributes a reader asks for; resources keep theirs */
+	batch_reset(&out);
+	n = block_decode(enc.data, enc.len, &(struct block_filter){.keep_key = is_route}, &out, err,
+			 sizeof(err));
+	same = n == 8;
+	for (long i = 0; i < n && same; i++)
+		same = out.spans[i].n_attrs == 1 && !strcmp(out.spans[i].attrs[0].key, "http.route") &&
+		       !strcmp(out.spans[i].attrs[0].v.s, "/api/orders") &&
+		       out.spans[i].n_events == ptrs[i]->n_events;
+	ok(same, "keep_key keeps only the attributes it accepts, and the events");
+	same = n == 8;
+	for (long i = 0; i < n && same; i++)
+		same = out.spans[i].resource->n_attrs == ptrs[i]->resource->n_attrs &&
+		       out.spans[i].resource->environment &&
+		       !strcmp(out.spans[i].resource->environment, ptrs[i]->resource->environment);
+	ok(same, "and the resources keep their attributes");
+
+	int had_events = 0;
+	for (size_t i = 0; i < in.n_spans; i++)
+		had_events |= in.spans[i].n_events > 0;
+	ok(had_events && in.spans[0].n_attrs > 0, "the test's spans had attributes and events to leave out");
+
 	/* only one trace */
 	batch_release(&out);
 	batch_init(&out);
-	n = block_decode(enc.data, enc.len, in.spans[0].trace_id, &out, err, sizeof(err));
+	n = block_decode(enc.data, enc.len, &(struct block_filter){.trace_id = in.spans[0].trace_id}, &out,
+			 err, sizeof(err));
 	is_int(n, 5, "filtering by trace id keeps that trace's spans");
 	ok(n == 5 && !memcmp(out.spans[4].trace_id, in.spans[0].trace_id, 16),
 	   "kept spans have the trace id");
