@@ -8,9 +8,11 @@
  * afterwards and reports the median latency.
  *
  *   bench_ingest --target URL [--format pb|json] [--spans N] [--batch SPANS]
- *                [--conns C] [--seed S] [--lookups K] [--hours H]
+ *                [--conns C] [--seed S] [--lookups K] [--hours H] [--ordered]
  *
- * Trace start times spread over the last H hours (default 1).
+ * Trace start times spread over the last H hours (default 1): each batch
+ * over all of them, or with --ordered each batch over its own slice, in
+ * order, as exporters of a live service send them.
  *
  * Prints `name value unit` lines for bench/run.sh.
  */
@@ -44,6 +46,7 @@ static _Atomic uint64_t acked_spans, acked_bytes, failures;
 static const char *target = "http://127.0.0.1:4318";
 static int json;
 static unsigned hours = 1;
+static int ordered;
 
 static double now_s(void)
 {
@@ -108,13 +111,16 @@ static void generate(size_t total, size_t per_batch, uint64_t seed)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	uint64_t to = (uint64_t)ts.tv_sec * 1000000000ull, from = to - hours * 3600ull * 1000000000ull;
 	size_t cap = 0, made = 0;
+	uint64_t slice = (to - from) / (total / per_batch + 1);
 	while (made < total) {
 		struct batch b;
 		struct buf out;
 		batch_init(&b);
 		buf_init(&out, BUF_NO_LIMIT);
+		uint64_t lo = ordered ? from + n_payloads * slice : from;
+		uint64_t hi = ordered ? lo + slice : to;
 		while (b.n_spans < per_batch)
-			scenario_generate(&sc, &b, from, to, 8);
+			scenario_generate(&sc, &b, lo, hi, 8);
 		int rc = json ? otlp_json_encode_traces(&b, &out) : otlp_pb_encode_traces(&b, &out);
 		if (rc < 0) {
 			fprintf(stderr, "bench_ingest: encoding failed\n");
@@ -175,6 +181,7 @@ int main(int argc, char **argv)
 		{"seed", required_argument, NULL, 'S'},
 		{"lookups", required_argument, NULL, 'l'},
 		{"hours", required_argument, NULL, 'H'},
+		{"ordered", no_argument, NULL, 'o'},
 		{NULL, 0, NULL, 0},
 	};
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -186,6 +193,7 @@ int main(int argc, char **argv)
 		case 'c': conns = atoi(optarg); break;
 		case 'S': seed = strtoull(optarg, NULL, 10); break;
 		case 'l': lookup_k = atoi(optarg); break;
+		case 'o': ordered = 1; break;
 		case 'H': hours = (unsigned)atoi(optarg) ? (unsigned)atoi(optarg) : 1; break;
 		default: fprintf(stderr, "usage: see bench/bench_ingest.c\n"); return 2;
 		}

@@ -24,7 +24,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: hotpath serve [--listen ADDR] [--data DIR] [--demo] [--threads N]\n"
 		"                     [--max-body BYTES] [--max-queue BYTES] [--max-endpoints N]\n"
-		"                     [--config FILE] [--analysis-interval SECONDS]\n\n"
+		"                     [--config FILE] [--analysis-interval SECONDS] [--verbose]\n\n"
 		"  --listen ADDR     HOST:PORT to listen on (default 127.0.0.1:4318, the OTLP/HTTP port)\n"
 		"  --data DIR        data directory; the store is DIR/hotpath.db (default ./data)\n"
 		"  --demo            also generate demo traffic into this server (24 h of history first)\n"
@@ -38,7 +38,9 @@ static void usage(FILE *out)
 		"                    HOTPATH_SLOW_*_MS environment variables override it\n"
 		"  --analysis-interval SECONDS\n"
 		"                    run the pattern detectors over the last 6 h this often in the\n"
-		"                    background (default 300; 0: only when the API asks)\n",
+		"                    background (default 300; 0: only when the API asks)\n"
+		"  --verbose         also log debug lines (e.g. where an aggregated flame graph's\n"
+		"                    time went)\n",
 		HTTP_DEFAULT_MAX_BODY);
 }
 
@@ -86,6 +88,7 @@ int cmd_serve(int argc, char **argv)
 		{"max-queue", required_argument, NULL, 'q'},
 		{"config", required_argument, NULL, 'c'},
 		{"analysis-interval", required_argument, NULL, 'a'},
+		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -97,7 +100,7 @@ int cmd_serve(int argc, char **argv)
 	char err[512];
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "l:d:t:m:e:q:c:a:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:d:t:m:e:q:c:a:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l': so.listen = optarg; break;
 		case 'd': sto.dir = optarg; break;
@@ -108,6 +111,7 @@ int cmd_serve(int argc, char **argv)
 		case 'q': sto.queue_max_bytes = (size_t)strtoull(optarg, NULL, 10); break;
 		case 'c': config = optarg; break;
 		case 'a': analysis_s = strtol(optarg, NULL, 10); break;
+		case 'v': log_min_level = LOG_DEBUG; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

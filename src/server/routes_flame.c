@@ -7,6 +7,8 @@
  * ("service: span name").  The tree walk and the critical path are in
  * analyze/spantree.c and analyze/critpath.c, drawing in render/.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,8 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/hex.h"
+#include "core/idmap.h"
+#include "core/log.h"
 #include "core/strmap.h"
 #include "profile/folded.h"
 #include "render/flamegraph_svg.h"
@@ -26,11 +30,14 @@
 
 #define NS_PER_US     1000ull
 #define LIMIT_DEFAULT 1000
-#define LIMIT_MAX     100000
+#define LIMIT_MAX     1000000
+/* Requests a span query (q=) examines, for the first `limit` that match. */
+#define QL_CANDIDATES 100000
 /* Spans an aggregated side may hold. */
-#define SIDE_MAX_SPANS 2000000
+#define SIDE_MAX_SPANS 4000000
 /* Distinct frame paths of one answer. */
-#define FRAMES_MAX 1000000
+#define FRAMES_MAX    1000000
+#define FRAMES_RECENT 4096 /* a power of two */
 
 enum format { FMT_JSON, FMT_FOLDED, FMT_SVG };
 
@@ -49,6 +56,14 @@ struct frames {
 	size_t n, cap;
 	struct strmap index; /* parent u32 + service + '\0' + name -> frame */
 	struct buf key;
+	/* The index by address: the spans being merged repeat the same name
+	 * strings, so (parent, service pointer, name pointer) finds most frames
+	 * without hashing text.  Forgotten after each side is loaded, as the
+	 * strings then go. */
+	struct {
+		const char *service, *name;
+		uint32_t parent, id;
+	} recent[FRAMES_RECENT];
 	uint64_t traces[2], spans[2];
 	uint8_t (*ids[2])[16]; /* per side, the id of trace number k */
 	size_t cap_ids[2];
@@ -76,7 +91,31 @@ static void frames_release(struct frames *fs)
 	buf_release(&fs->key);
 }
 
+static void frames_forget_recent(struct frames *fs)
+{
+	memset(fs->recent, 0, sizeof(fs->recent));
+}
+
+static uint32_t frames_child_text(struct frames *fs, uint32_t parent, const char *service, const char *name);
+
 static uint32_t frames_child(struct frames *fs, uint32_t parent, const char *service, const char *name)
+{
+	uintptr_t h = ((uintptr_t)service ^ (uintptr_t)name * 31) >> 4;
+	size_t slot = (h ^ parent * 0x9e3779b1u) & (FRAMES_RECENT - 1);
+	if (fs->recent[slot].name == name && fs->recent[slot].service == service &&
+	    fs->recent[slot].parent == parent)
+		return fs->recent[slot].id;
+	uint32_t id = frames_child_text(fs, parent, service, name);
+	if (!fs->too_many) {
+		fs->recent[slot].service = service;
+		fs->recent[slot].name = name;
+		fs->recent[slot].parent = parent;
+		fs->recent[slot].id = id;
+	}
+	return id;
+}
+
+static uint32_t frames_child_text(struct frames *fs, uint32_t parent, const char *service, const char *name)
 {
 	int64_t have;
 	buf_reset(&fs->key);
@@ -210,6 +249,16 @@ static int has_prefixed(struct http_request *req, const char *prefix)
 
 /* ---- loading a side ----------------------------------------------------- */
 
+/*
+ * The requests of a side are found in the request index, then their traces
+ * are read from the stored blocks of the requests' time span by SCAN_THREADS
+ * threads side by side, each over its own blocks, keeping only what the tree
+ * needs (skeleton spans, unless a span query needs the attributes).  A trace
+ * whose spans arrived in several writes may come in parts from both threads;
+ * the parts are put together by trace number before merging.
+ */
+#define SCAN_THREADS 2
+
 /* A span kept from a scan: only what the tree needs. */
 struct kept {
 	uint32_t trace;
@@ -219,23 +268,32 @@ struct kept {
 	const char *name, *service;
 };
 
+/* What the threads of one scan share, read-only while they run. */
+struct wanted {
+	const struct spanql *ql;
+	struct idmap traces;   /* trace id -> trace number */
+	struct strmap entries; /* with ql: trace id + span id of the candidate requests */
+	size_t n_traces;
+	_Atomic size_t spans; /* kept by all threads, against SIDE_MAX_SPANS */
+};
+
 #define INTERN_CACHE 1024 /* recently seen string pointers, direct-mapped */
 
+/* One thread's part of a scan. */
 struct scan {
-	struct http_request *req;
-	const struct spanql *ql;
-	struct strmap entries; /* with ql: trace id + span id of the candidate requests */
-	uint8_t *matched;      /* with ql: per trace number, its request's entry span matched */
-	uint8_t *seen;	       /* per trace number: a part of it was kept */
-	int split;	       /* some trace came in several parts: sort before merging */
-	struct strmap traces;  /* trace id -> trace number */
-	struct strmap strs;    /* interned names, in the request's arena */
+	struct wanted *w;
+	struct store *store;
+	struct store_scan sc;
+	struct arena arena; /* interned names */
+	struct strmap strs;
 	struct {
 		const char *from, *to;
 	} cache[INTERN_CACHE];
 	struct kept *kept;
 	size_t n, cap;
-	int too_many;
+	uint8_t *matched; /* with ql: per trace number, its request's entry span matched */
+	int too_many, rc;
+	char err[256];
 };
 
 static const char *scan_intern(struct scan *sc, const char *s)
@@ -248,35 +306,34 @@ static const char *scan_intern(struct scan *sc, const char *s)
 	if (sc->cache[slot].from == s && !strcmp(sc->cache[slot].to, s))
 		return sc->cache[slot].to;
 	sc->cache[slot].from = s;
-	sc->cache[slot].to = strmap_intern(&sc->strs, &sc->req->arena, s);
+	sc->cache[slot].to = strmap_intern(&sc->strs, &sc->arena, s);
 	return sc->cache[slot].to;
 }
 
 static int scan_trace(void *arg, const struct span *spans, size_t n)
 {
 	struct scan *sc = arg;
-	int64_t no;
-	if (strmap_get(&sc->traces, spans[0].trace_id, 16, &no) < 0)
+	struct wanted *w = sc->w;
+	uint32_t no = idmap_get(&w->traces, spans[0].trace_id);
+	if (no == IDMAP_NONE)
 		return 0;
-	if (sc->n + n > SIDE_MAX_SPANS) {
+	if (atomic_fetch_add(&w->spans, n) + n > SIDE_MAX_SPANS) {
 		sc->too_many = 1;
 		return 1;
 	}
-	sc->split |= sc->seen[no];
-	sc->seen[no] = 1;
 	sc->kept = xgrow(sc->kept, &sc->cap, sc->n + n, sizeof(*sc->kept));
 	for (size_t i = 0; i < n; i++) {
 		const struct span *sp = &spans[i];
-		if (sc->ql && span_is_entry(sp)) {
+		if (w->ql && span_is_entry(sp)) {
 			uint8_t key[24];
 			int64_t row;
 			memcpy(key, sp->trace_id, 16);
 			memcpy(key + 16, sp->span_id, 8);
-			if (strmap_get(&sc->entries, key, sizeof(key), &row) == 0 && spanql_match(sc->ql, sp))
+			if (strmap_get(&w->entries, key, sizeof(key), &row) == 0 && spanql_match(w->ql, sp))
 				sc->matched[no] = 1;
 		}
 		struct kept *k = &sc->kept[sc->n++];
-		k->trace = (uint32_t)no;
+		k->trace = no;
 		memcpy(k->span_id, sp->span_id, 8);
 		memcpy(k->parent_span_id, sp->parent_span_id, 8);
 		k->kind = sp->kind;
@@ -288,12 +345,78 @@ static int scan_trace(void *arg, const struct span *spans, size_t n)
 	return 0;
 }
 
-static int by_trace(const void *a, const void *b)
+static void *scan_run(void *arg)
 {
-	const struct kept *x = a, *y = b;
-	if (x->trace != y->trace)
-		return x->trace < y->trace ? -1 : 1;
-	return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
+	struct scan *sc = arg;
+	sc->rc = store_scan(sc->store, &sc->sc, scan_trace, sc, sc->err, sizeof(sc->err));
+	return NULL;
+}
+
+/* Read the wanted traces of [lo, hi) into parts[k]; -1 with a message in err. */
+static int scan_parts(struct store *store, struct wanted *w, uint64_t lo, uint64_t hi,
+		      struct scan parts[SCAN_THREADS], char *err, size_t errlen)
+{
+	pthread_t th[SCAN_THREADS];
+	int started[SCAN_THREADS] = {0}, ret = 0;
+	for (unsigned k = 0; k < SCAN_THREADS; k++) {
+		struct scan *sc = &parts[k];
+		memset(sc, 0, sizeof(*sc));
+		sc->w = w;
+		sc->store = store;
+		sc->sc = (struct store_scan){
+			.from_ns = lo, .to_ns = hi, .every = SCAN_THREADS, .offset = k, .skeleton = !w->ql};
+		arena_init(&sc->arena);
+		strmap_init(&sc->strs);
+		sc->matched = xcalloc(w->n_traces + 1, 1);
+		/* this thread reads the first part itself */
+		started[k] = k > 0 && pthread_create(&th[k], NULL, scan_run, sc) == 0;
+	}
+	for (unsigned k = 0; k < SCAN_THREADS; k++)
+		if (!started[k])
+			scan_run(&parts[k]);
+	for (unsigned k = 0; k < SCAN_THREADS; k++) {
+		if (started[k])
+			pthread_join(th[k], NULL);
+		if (parts[k].rc < 0 && ret == 0)
+			ret = errf(err, errlen, "%s", parts[k].err);
+	}
+	return ret;
+}
+
+static void scan_parts_release(struct scan parts[SCAN_THREADS])
+{
+	for (unsigned k = 0; k < SCAN_THREADS; k++) {
+		free(parts[k].kept);
+		free(parts[k].matched);
+		strmap_release(&parts[k].strs);
+		arena_release(&parts[k].arena);
+	}
+}
+
+/* The kept spans of all parts grouped by trace number: trace t's are
+ * at[first[t] .. first[t + 1]), in the order the scan met them. */
+struct by_trace {
+	uint32_t *first;
+	const struct kept **at;
+};
+
+/* A counting sort: one pass to count, one to place. */
+static void sort_by_trace(struct by_trace *bt, const struct scan parts[SCAN_THREADS], size_t n_traces)
+{
+	size_t total = 0;
+	bt->first = xcalloc(n_traces + 2, sizeof(*bt->first));
+	for (unsigned k = 0; k < SCAN_THREADS; k++) {
+		total += parts[k].n;
+		for (size_t i = 0; i < parts[k].n; i++)
+			bt->first[parts[k].kept[i].trace + 2]++;
+	}
+	for (size_t t = 2; t < n_traces + 2; t++)
+		bt->first[t] += bt->first[t - 1];
+	/* first[t + 1] is now where trace t starts: fill, moving it to its end */
+	bt->at = xmalloc((total ? total : 1) * sizeof(*bt->at));
+	for (unsigned k = 0; k < SCAN_THREADS; k++)
+		for (size_t i = 0; i < parts[k].n; i++)
+			bt->at[bt->first[parts[k].kept[i].trace + 1]++] = &parts[k].kept[i];
 }
 
 /* Merge the requests matching the side's filters.  -1: the answer is set. */
@@ -303,98 +426,108 @@ static int load_matching(struct http_request *req, struct side *sd, struct frame
 	size_t n_rows;
 	char err[256];
 	int r = -1;
-	struct scan sc = {.req = req, .ql = sd->ql};
+	struct wanted w = {.ql = sd->ql};
+	struct scan parts[SCAN_THREADS];
+	struct by_trace bt = {0};
 	struct span *spans = NULL;
 	size_t cap_spans = 0;
 	unsigned want = sd->q.limit;
-	strmap_init(&sc.traces);
-	strmap_init(&sc.strs);
-	strmap_init(&sc.entries);
-	if (sd->ql) /* examine up to LIMIT_MAX candidates, keep the first `limit` that match */
-		sd->q.limit = LIMIT_MAX;
+	uint8_t *matched = NULL;
+	memset(parts, 0, sizeof(parts));
+	strmap_init(&w.entries);
+	if (sd->ql)
+		sd->q.limit = QL_CANDIDATES;
 	sd->q.ids_only = 1;
+	uint64_t t0 = clock_now_ns();
 	if (store_search(req->srv->store, &sd->q, &req->arena, &rows, &n_rows, err, sizeof(err)) < 0) {
 		http_error(req, 500, "internal", "%s", err);
 		goto out;
 	}
 	uint64_t lo = UINT64_MAX, hi = 0;
-	size_t n_traces = 0;
 	const uint8_t **trace_ids = arena_alloc(&req->arena, (n_rows ? n_rows : 1) * sizeof(*trace_ids));
+	idmap_init(&w.traces, n_rows);
 	for (size_t i = 0; i < n_rows; i++) {
-		int64_t have;
-		if (strmap_get(&sc.traces, rows[i].trace_id, 16, &have) < 0) {
-			trace_ids[n_traces] = rows[i].trace_id;
-			strmap_put(&sc.traces, rows[i].trace_id, 16, (int64_t)n_traces++);
+		uint32_t *no = idmap_slot(&w.traces, rows[i].trace_id);
+		if (*no == IDMAP_NONE) {
+			trace_ids[w.n_traces] = rows[i].trace_id;
+			*no = (uint32_t)w.n_traces++;
 		}
 		if (sd->ql) {
 			uint8_t key[24];
 			memcpy(key, rows[i].trace_id, 16);
 			memcpy(key + 16, rows[i].span_id, 8);
-			strmap_put(&sc.entries, key, sizeof(key), (int64_t)i);
+			strmap_put(&w.entries, key, sizeof(key), (int64_t)i);
 		}
 		uint64_t end = rows[i].start_ns + rows[i].duration_ns;
 		lo = rows[i].start_ns < lo ? rows[i].start_ns : lo;
 		hi = end > hi ? end : hi;
 	}
-	sc.matched = xcalloc(n_traces + 1, 1);
-	sc.seen = xcalloc(n_traces + 1, 1);
-	if (n_traces &&
-	    store_scan_traces(req->srv->store, lo, hi + 1, scan_trace, &sc, err, sizeof(err)) < 0) {
+	if (!w.n_traces) {
+		r = 0;
+		goto out;
+	}
+	uint64_t t1 = clock_now_ns();
+	if (scan_parts(req->srv->store, &w, lo, hi + 1, parts, err, sizeof(err)) < 0) {
 		http_error(req, 500, "internal", "%s", err);
 		goto out;
 	}
-	if (sc.too_many) {
+	if (parts[0].too_many || parts[1].too_many) {
 		http_error(req, 413, "too_large",
 			   "the matching requests hold more than %d spans: narrow %slimit", SIDE_MAX_SPANS,
 			   sd->prefix);
 		goto out;
 	}
-	if (sd->ql) /* traces are numbered in the requests' order */
-		for (size_t t = 0, kept = 0; t < n_traces; t++)
-			sc.matched[t] = sc.matched[t] && kept++ < want;
-	if (sc.split) /* else each trace's spans are together, by start time */
-		qsort(sc.kept, sc.n, sizeof(*sc.kept), by_trace);
+	matched = xcalloc(w.n_traces + 1, 1);
+	for (size_t t = 0, kept = 0; sd->ql && t < w.n_traces; t++) {
+		/* traces are numbered in the requests' order */
+		for (unsigned k = 0; k < SCAN_THREADS; k++)
+			matched[t] |= parts[k].matched[t];
+		matched[t] = matched[t] && kept++ < want;
+	}
+	uint64_t t2 = clock_now_ns();
+	sort_by_trace(&bt, parts, w.n_traces);
+	uint64_t t3 = clock_now_ns();
 	struct resource *res = NULL;
 	size_t n_res = 0;
-	for (size_t i = 0; i < sc.n;) {
-		size_t j = i;
-		while (j < sc.n && sc.kept[j].trace == sc.kept[i].trace)
-			j++;
-		if (sd->ql && !sc.matched[sc.kept[i].trace]) {
-			i = j;
+	for (size_t t = 0; t < w.n_traces; t++) {
+		size_t i = bt.first[t], n = bt.first[t + 1] - i;
+		if (!n || (sd->ql && !matched[t]))
 			continue;
+		spans = xgrow(spans, &cap_spans, n, sizeof(*spans));
+		if (n_res < n) {
+			res = arena_zalloc(&req->arena, n * sizeof(*res));
+			n_res = n;
 		}
-		spans = xgrow(spans, &cap_spans, j - i, sizeof(*spans));
-		if (n_res < j - i) {
-			res = arena_zalloc(&req->arena, (j - i) * sizeof(*res));
-			n_res = j - i;
-		}
-		for (size_t k = i; k < j; k++) {
-			struct span *s = &spans[k - i];
-			const struct kept *kp = &sc.kept[k];
+		for (size_t k = 0; k < n; k++) {
+			struct span *s = &spans[k];
+			const struct kept *kp = bt.at[i + k];
 			memset(s, 0, sizeof(*s));
-			memcpy(s->trace_id, trace_ids[kp->trace], 16);
+			memcpy(s->trace_id, trace_ids[t], 16);
 			memcpy(s->span_id, kp->span_id, 8);
 			memcpy(s->parent_span_id, kp->parent_span_id, 8);
 			s->kind = kp->kind;
 			s->start_ns = kp->start_ns;
 			s->end_ns = kp->end_ns;
 			s->name = kp->name;
-			res[k - i].service_name = kp->service;
-			s->resource = &res[k - i];
+			res[k].service_name = kp->service;
+			s->resource = &res[k];
 		}
-		frames_add_trace(fs, spans, j - i, side);
-		i = j;
+		frames_add_trace(fs, spans, n, side);
 	}
+	uint64_t t4 = clock_now_ns();
+	log_debug("flamegraph: %zu requests, %zu traces: search %.0f ms, scan %.0f ms, group %.0f ms, "
+		  "merge %.0f ms",
+		  n_rows, w.n_traces, (double)(t1 - t0) / 1e6, (double)(t2 - t1) / 1e6,
+		  (double)(t3 - t2) / 1e6, (double)(t4 - t3) / 1e6);
 	r = 0;
 out:
 	free(spans);
-	free(sc.kept);
-	free(sc.matched);
-	free(sc.seen);
-	strmap_release(&sc.entries);
-	strmap_release(&sc.traces);
-	strmap_release(&sc.strs);
+	free(matched);
+	free(bt.first);
+	free(bt.at);
+	scan_parts_release(parts);
+	strmap_release(&w.entries);
+	idmap_release(&w.traces);
 	return r;
 }
 
@@ -416,14 +549,18 @@ static int load_trace(struct http_request *req, struct side *sd, struct batch *b
 
 static int load_side(struct http_request *req, struct side *sd, struct frames *fs, int side)
 {
-	if (!sd->has_trace)
-		return load_matching(req, sd, fs, side);
-	struct batch b;
-	batch_init(&b);
-	int r = load_trace(req, sd, &b);
-	if (r == 0)
-		frames_add_trace(fs, b.spans, b.n_spans, side);
-	batch_release(&b);
+	int r;
+	if (!sd->has_trace) {
+		r = load_matching(req, sd, fs, side);
+	} else {
+		struct batch b;
+		batch_init(&b);
+		r = load_trace(req, sd, &b);
+		if (r == 0)
+			frames_add_trace(fs, b.spans, b.n_spans, side);
+		batch_release(&b);
+	}
+	frames_forget_recent(fs);
 	return r;
 }
 
