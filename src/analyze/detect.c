@@ -189,7 +189,8 @@ static uint64_t key_hash(enum acc_table tb, const uint32_t k[6])
 {
 	uint64_t a = ((uint64_t)k[0] << 32 | k[1]) ^ (uint64_t)tb << 59;
 	uint64_t b = (uint64_t)k[2] << 32 | k[3], c = (uint64_t)k[4] << 32 | k[5];
-	return mix64(a ^ mix64(b ^ mix64(c)));
+	/* Odd multipliers keep a change of b alone or c alone from cancelling out. */
+	return mix64(a ^ b * 0x9e3779b97f4a7c15ull ^ c * 0xc2b2ae3d27d4eb4full);
 }
 
 static int acc_same(const struct acc *a, uint64_t h, const uint32_t k[6])
@@ -198,8 +199,15 @@ static int acc_same(const struct acc *a, uint64_t h, const uint32_t k[6])
 	       a->detail == k[3] && a->env == k[4] && a->version == k[5];
 }
 
+/* A slot of the accumulator at `index` whose key hashes to `h` (see struct table). */
+static uint64_t slot_value(uint64_t h, size_t index)
+{
+	return (h & 0xffffffff00000000ull) | (uint64_t)(index + 1);
+}
+
 static void table_rehash(struct table *t, size_t n_slots)
 {
+	t->last = 0; /* pruning moves accumulators */
 	free(t->slots);
 	t->n_slots = n_slots;
 	t->slots = xcalloc(n_slots, sizeof(*t->slots));
@@ -207,7 +215,7 @@ static void table_rehash(struct table *t, size_t n_slots)
 		size_t s = mix64(t->a[i].hash) & (n_slots - 1);
 		while (t->slots[s])
 			s = (s + 1) & (n_slots - 1);
-		t->slots[s] = (uint32_t)i + 1;
+		t->slots[s] = slot_value(t->a[i].hash, i);
 	}
 }
 
@@ -217,7 +225,9 @@ static struct acc *table_find(struct table *t, uint64_t h, const uint32_t k[6], 
 		table_rehash(t, 64);
 	size_t s = mix64(h) & (t->n_slots - 1);
 	for (; t->slots[s]; s = (s + 1) & (t->n_slots - 1)) {
-		struct acc *a = &t->a[t->slots[s] - 1];
+		if (t->slots[s] >> 32 != h >> 32)
+			continue; /* another key: no need to read its accumulator */
+		struct acc *a = &t->a[(uint32_t)t->slots[s] - 1];
 		if (acc_same(a, h, k))
 			return a;
 	}
@@ -238,7 +248,7 @@ static struct acc *table_insert(struct table *t, uint64_t h, const uint32_t k[6]
 	a->env = k[4];
 	a->version = k[5];
 	a->last_seq = UINT64_MAX;
-	t->slots[slot] = (uint32_t)++t->n;
+	t->slots[slot] = slot_value(h, t->n++);
 	if (t->n * 2 > t->n_slots)
 		table_rehash(t, t->n_slots * 2);
 	return a;
@@ -249,16 +259,21 @@ struct acc *acc_get(struct detector *d, enum acc_table tb, uint32_t service, uin
 {
 	struct table *t = &d->t[tb];
 	const uint32_t k[6] = {service, endpoint, tool, detail, env, version};
+	if (t->last && !memcmp(t->last_key, k, sizeof(k)))
+		return &t->a[t->last - 1];
 	uint64_t h = key_hash(tb, k);
 	size_t slot = 0;
 	struct acc *a = table_find(t, h, k, &slot);
-	if (a)
-		return a;
-	if (t->n >= DETECT_MAX_KEYS) {
-		d->st.folded++;
-		return NULL;
+	if (!a) {
+		if (t->n >= DETECT_MAX_KEYS) {
+			d->st.folded++;
+			return NULL;
+		}
+		a = table_insert(t, h, k, slot);
 	}
-	return table_insert(t, h, k, slot);
+	memcpy(t->last_key, k, sizeof(k));
+	t->last = (size_t)(a - t->a) + 1;
+	return a;
 }
 
 struct acc *acc_find(struct detector *d, enum acc_table tb, uint32_t service, uint32_t endpoint,

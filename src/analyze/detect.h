@@ -147,6 +147,9 @@ void detect_free(struct detector *d);
  * count as a request for the "affected requests" figures.  Returns 0.
  */
 int detect_trace(struct detector *d, const struct span *spans, size_t n);
+/* Whether detect_trace() reads span attributes with this key: spans may be
+ * fed without the others (a store scan then decodes less). */
+int detect_reads_key(const char *key);
 /* Feed metric points (any order, any resources).  Returns 0. */
 int detect_points(struct detector *d, const struct metric_point *points, size_t n);
 

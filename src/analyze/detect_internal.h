@@ -22,8 +22,11 @@
 #define NS_PER_MIN_U 60000000000ull
 /* Samples one metric series keeps; more are counted as folded. */
 #define DETECT_MAX_SAMPLES 100000
-/* Attribute keys remembered per trace (detect_trace.c). */
-#define DETECT_KEY_MEMO 256
+/* Slots (log2) of the memos of attribute keys, interned strings, endpoints and statements (detect_trace.c). */
+#define DETECT_KEY_MEMO_BITS	  8
+#define DETECT_NAME_MEMO_BITS	  9
+#define DETECT_ENDPOINT_MEMO_BITS 7
+#define DETECT_TEXT_MEMO_BITS	  6
 /* Entries of a minute table (pool exhaustion, CPU); more are folded. */
 #define DETECT_MAX_MINUTES 1000000
 
@@ -68,38 +71,45 @@ struct sample {
 	double v, v2;
 };
 
-/* One key of a table and what was accumulated under it. */
+/*
+ * One key of a table and what was accumulated under it.  What a lookup and
+ * a cacheable call read comes first, so that a key a trace touches costs
+ * few cache lines.
+ */
 struct acc {
 	uint64_t hash;
 	uint32_t service, endpoint, tool, detail, env, version; /* name ids, 0 = none */
 	uint32_t where; /* T_CACHE, T_POOL: the entry endpoint of the earliest call (not part of the key) */
-	uint64_t n, n2, n3;	/* counts, meaning per table */
-	uint64_t err;		/* T_CACHE: count possibly missed before the key was (re)admitted */
-	uint64_t affected;	/* distinct traces */
-	uint64_t last_seq;	/* the trace that last counted in `affected` */
+	uint64_t n, n2, n3; /* counts, meaning per table */
+	uint64_t err;	    /* T_CACHE: count possibly missed before the key was (re)admitted */
+	uint64_t affected;  /* distinct traces */
+	uint64_t last_seq;  /* the trace that last counted in `affected` */
+	double lat;	    /* summed latency of the affected requests */
+	double cur_w;	    /* weight of the trace `last_seq`, offered as an example when it is done */
+	uint8_t cur_id[16];
+	uint64_t where_ns;	/* start of the call `where` comes from */
+	char *text;		/* T_CACHE: the arguments, once repeated */
 	double sum, sum2, sum3; /* sums, meaning per table */
 	double sumsq, sumsq2;
-	double lat; /* summed latency of the affected requests */
 	double max;
-	double waste;	   /* summed estimated waste */
-	uint64_t tag;	   /* T_STMT: hash of the cacheable call it last ran inside */
-	uint64_t where_ns; /* start of the call `where` comes from */
-	uint64_t tag_ns;   /* start of the statement `tag` comes from */
-	double cur_w;	   /* weight of the trace `last_seq`, offered as an example when it is done */
-	uint8_t cur_id[16];
+	double waste;	 /* summed estimated waste */
+	uint64_t tag;	 /* T_STMT: hash of the cacheable call it last ran inside */
+	uint64_t tag_ns; /* start of the statement `tag` comes from */
 	struct sketch *sk;
 	struct examples ex;
 	struct sample *samples;
 	size_t n_samples, cap_samples;
-	char *text; /* T_CACHE: the arguments, once repeated */
 };
 
 struct table {
 	struct acc *a;
 	size_t n, cap;
-	uint32_t *slots; /* index + 1, 0 = empty */
+	uint64_t *slots; /* index + 1 (0 = empty), the high half of the key's hash above */
 	size_t n_slots;
 	uint64_t pruned; /* T_CACHE: the highest count ever pruned */
+	/* The key acc_get() last returned and its index + 1 (0 = none): calls in a loop repeat it. */
+	uint32_t last_key[6];
+	size_t last;
 };
 
 /* Per-span scratch of one detect_trace() call. */
@@ -120,6 +130,7 @@ struct tspan {
 	double wait_ms, body_bytes;
 	int64_t pool_max;
 	uint8_t has_wait, has_params, pool_exhausted, is_timeout, is_error, superseded, timeout_below;
+	uint8_t cache_db; /* db_system is a cache or key-value store */
 };
 
 /* A resource seen in the current call: its interned dimensions. */
@@ -157,12 +168,28 @@ struct detector {
 	struct res_ids res[32];
 	unsigned n_res;
 	uint8_t trace_id[16];
-	double root_ns;
+	double root_ns; /* latency of the request the part belongs to */
 	struct key_memo {
 		const char *key;
-		uint64_t seq;	     /* the trace it was read in */
-		uint8_t code;	     /* enum akey of detect_trace.c */
-	} key_memo[DETECT_KEY_MEMO]; /* latency of the request the part belongs to */
+		uint64_t seq; /* the trace it was read in */
+		uint8_t code; /* enum akey of detect_trace.c */
+	} key_memo[1 << DETECT_KEY_MEMO_BITS];
+	struct name_memo {
+		const char *s; /* where the string was, in this or an earlier call */
+		uint64_t seq;  /* the last call it was checked or interned in */
+		uint32_t id;   /* its name id, never 0 */
+	} name_memo[1 << DETECT_NAME_MEMO_BITS];
+	struct endpoint_memo {
+		const char *route; /* where the route was, in this or an earlier call */
+		uint32_t id;	   /* the name id of "<method> <route>", never 0 */
+	} endpoint_memo[1 << DETECT_ENDPOINT_MEMO_BITS];
+	struct text_memo {
+		const char *text;
+		uint64_t seq; /* the trace it was hashed in */
+		uint64_t hash;
+		const char *sys; /* the database system of `norm` */
+		uint32_t norm;	 /* its shape: a name id, 0 = not known */
+	} text_memo[1 << DETECT_TEXT_MEMO_BITS];
 
 	/* output */
 	struct finding *f;

@@ -9,8 +9,11 @@
  * pass over every span, resolve parents through a scratch hash table, walk
  * the tree once in pre-order (ancestors before descendants), then look at
  * each parent's children as a group.  Scratch arrays live in the detector
- * and only grow.  Pool waits are read here but judged in detect_metrics.c,
- * together with the pool metrics.
+ * and only grow.  The spans of a trace share their strings, so small memos
+ * keyed by address (attribute keys, interned names, statement texts) look
+ * at each string about once a trace rather than at every span.  Pool waits
+ * are read here but judged in detect_metrics.c, together with the pool
+ * metrics.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -26,6 +29,36 @@
 
 /* ---- reading a span ------------------------------------------------------- */
 
+/* The slot of the string at `s` in a memo of 2^bits slots: a hash of its address. */
+static size_t memo_slot(const char *s, unsigned bits)
+{
+	return (size_t)(((uint64_t)(uintptr_t)s * 0x9e3779b97f4a7c15ull) >> (64 - bits));
+}
+
+/*
+ * detect_intern() of a string, remembered by address: spans share their
+ * strings (one string table per stored block), so a service, host or span
+ * name is hashed once rather than at every span.  In a later call the
+ * address may hold another string, so the first hit of a call is checked by
+ * content.  A full name table (id 0) is not remembered: each call counts
+ * as folded, as detect_intern() does.
+ */
+static uint32_t intern_str(struct detector *d, const char *s)
+{
+	struct name_memo *m = &d->name_memo[memo_slot(s, DETECT_NAME_MEMO_BITS)];
+	if (m->s == s && (m->seq == d->seq || !strcmp(detect_name(d, m->id), s))) {
+		m->seq = d->seq;
+		return m->id;
+	}
+	uint32_t id = detect_intern(d, s, strlen(s));
+	if (id) {
+		m->s = s;
+		m->seq = d->seq;
+		m->id = id;
+	}
+	return id;
+}
+
 static const struct res_ids *res_lookup(struct detector *d, const struct resource *r)
 {
 	for (unsigned i = 0; i < d->n_res; i++)
@@ -34,10 +67,9 @@ static const struct res_ids *res_lookup(struct detector *d, const struct resourc
 	struct res_ids *x = &d->res[d->n_res < 32 ? d->n_res++ : 31];
 	const char *svc = r && r->service_name ? r->service_name : "unknown_service";
 	x->r = r;
-	x->svc = detect_intern(d, svc, strlen(svc));
-	x->env = r && r->environment ? detect_intern(d, r->environment, strlen(r->environment)) : 0;
-	x->ver = r && r->service_version ? detect_intern(d, r->service_version, strlen(r->service_version))
-					 : 0;
+	x->svc = intern_str(d, svc);
+	x->env = r && r->environment ? intern_str(d, r->environment) : 0;
+	x->ver = r && r->service_version ? intern_str(d, r->service_version) : 0;
 	return x;
 }
 
@@ -136,8 +168,9 @@ static enum akey classify_db(const char *k, size_t len)
 static enum akey classify(const char *k)
 {
 	size_t len;
+	/* Most keys are none of these: the first letter tells, before strlen(). */
 	switch (k[0]) {
-	case 'd': return classify_db(k, strlen(k));
+	case 'd':
 	case 'h':
 	case 'u':
 	case 's':
@@ -150,34 +183,65 @@ static enum akey classify(const char *k)
 	default: return K_OTHER;
 	}
 	len = strlen(k);
-	static const struct {
-		const char *key;
-		enum akey code;
-	} keys[] = {
-		{"http.request.method", K_HTTP_METHOD},
-		{"http.method", K_HTTP_METHOD_OLD},
-		{"http.route", K_HTTP_ROUTE},
-		{"http.url", K_HTTP_URL},
-		{"http.request.body.size", K_BODY_SIZE},
-		{"http.response.body.size", K_BODY_SIZE},
-		{"url.full", K_URL_FULL},
-		{"url.template", K_URL_TEMPLATE},
-		{"server.address", K_SERVER_ADDRESS},
-		{"net.peer.name", K_NET_PEER_NAME},
-		{"rpc.service", K_RPC_SERVICE},
-		{"rpc.method", K_RPC_METHOD},
-		{"gen_ai.tool.name", K_TOOL_NAME},
-		{"gen_ai.tool.call.arguments", K_TOOL_ARGS},
-		{"gen_ai.operation.name", K_GEN_OPERATION},
-		{"tool.args_hash", K_ARGS_HASH},
-		{"tool.name", K_TOOL_NAME_OLD},
-		{"messaging.system", K_MESSAGING_SYSTEM},
-		{"messaging.message.body.size", K_BODY_SIZE},
-		{"error.type", K_ERROR_TYPE},
-	};
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (keys[i].key[0] == k[0] && strlen(keys[i].key) == len && !memcmp(keys[i].key, k, len))
-			return keys[i].code;
+	switch (k[0]) {
+	case 'd': return classify_db(k, len);
+	case 'h':
+		if (KEY_IS("http.request.method"))
+			return K_HTTP_METHOD;
+		if (KEY_IS("http.method"))
+			return K_HTTP_METHOD_OLD;
+		if (KEY_IS("http.route"))
+			return K_HTTP_ROUTE;
+		if (KEY_IS("http.url"))
+			return K_HTTP_URL;
+		if (KEY_IS("http.request.body.size") || KEY_IS("http.response.body.size"))
+			return K_BODY_SIZE;
+		break;
+	case 'u':
+		if (KEY_IS("url.full"))
+			return K_URL_FULL;
+		if (KEY_IS("url.template"))
+			return K_URL_TEMPLATE;
+		break;
+	case 's':
+		if (KEY_IS("server.address"))
+			return K_SERVER_ADDRESS;
+		break;
+	case 'n':
+		if (KEY_IS("net.peer.name"))
+			return K_NET_PEER_NAME;
+		break;
+	case 'r':
+		if (KEY_IS("rpc.service"))
+			return K_RPC_SERVICE;
+		if (KEY_IS("rpc.method"))
+			return K_RPC_METHOD;
+		break;
+	case 'g':
+		if (KEY_IS("gen_ai.tool.name"))
+			return K_TOOL_NAME;
+		if (KEY_IS("gen_ai.tool.call.arguments"))
+			return K_TOOL_ARGS;
+		if (KEY_IS("gen_ai.operation.name"))
+			return K_GEN_OPERATION;
+		break;
+	case 't':
+		if (KEY_IS("tool.args_hash"))
+			return K_ARGS_HASH;
+		if (KEY_IS("tool.name"))
+			return K_TOOL_NAME_OLD;
+		break;
+	case 'm':
+		if (KEY_IS("messaging.system"))
+			return K_MESSAGING_SYSTEM;
+		if (KEY_IS("messaging.message.body.size"))
+			return K_BODY_SIZE;
+		break;
+	case 'e':
+		if (KEY_IS("error.type"))
+			return K_ERROR_TYPE;
+		break;
+	}
 	return K_OTHER;
 }
 
@@ -188,8 +252,7 @@ static enum akey classify(const char *k)
  */
 static enum akey key_class(struct detector *d, const char *k)
 {
-	uintptr_t h = (uintptr_t)k;
-	struct key_memo *m = &d->key_memo[(h ^ h >> 9) % DETECT_KEY_MEMO];
+	struct key_memo *m = &d->key_memo[memo_slot(k, DETECT_KEY_MEMO_BITS)];
 	if (m->key != k || m->seq != d->seq) {
 		m->key = k;
 		m->seq = d->seq;
@@ -220,6 +283,8 @@ static void read_attr(struct detector *d, struct tspan *t, const struct attr *a,
 	if (!a->key)
 		return;
 	enum akey c = key_class(d, a->key);
+	if (c == K_OTHER)
+		return; /* most keys */
 	switch (c) {
 	case K_OTHER: break;
 	case K_DB_SYSTEM_NAME: t->db_system = attr_s(a); break;
@@ -286,6 +351,23 @@ static void read_attr(struct detector *d, struct tspan *t, const struct attr *a,
 	}
 }
 
+/* Caches and key-value stores: their reads are not the queries the
+ * statement and cache detectors are about. */
+static int db_is_cache(const char *sys)
+{
+	if (!sys)
+		return 0;
+	switch (sys[0]) {
+	case 'r': return !strcmp(sys, "redis");
+	case 'm': return !strcmp(sys, "memcached");
+	case 'v': return !strcmp(sys, "valkey");
+	case 'h': return !strcmp(sys, "hazelcast");
+	case 'g': return !strcmp(sys, "geode");
+	case 'a': return !strcmp(sys, "aerospike");
+	default: return 0;
+	}
+}
+
 static void read_span(struct detector *d, struct tspan *t, const struct span *sp)
 {
 	const char *error_type = NULL;
@@ -297,25 +379,19 @@ static void read_span(struct detector *d, struct tspan *t, const struct span *sp
 	t->svc = r->svc;
 	t->env = r->env;
 	t->ver = r->ver;
-	for (uint32_t i = 0; i < sp->n_attrs; i++)
-		read_attr(d, t, &sp->attrs[i], &error_type);
+	const struct attr *attrs = sp->attrs;
+	for (uint32_t i = 0, n = sp->n_attrs; i < n; i++)
+		read_attr(d, t, &attrs[i], &error_type);
 	t->is_error = sp->status == SPAN_STATUS_ERROR;
 	t->is_timeout = has_timeout_word(error_type) ||
 			(sp->status == SPAN_STATUS_ERROR && has_timeout_word(sp->status_message));
 	if (error_type)
 		t->is_error = 1;
+	t->cache_db = db_is_cache(t->db_system);
 	if (sp->start_ns && sp->start_ns < d->t_min)
 		d->t_min = sp->start_ns;
 	if (sp->end_ns > d->t_max)
 		d->t_max = sp->end_ns;
-}
-
-/* Caches and key-value stores: their reads are not the queries the
- * statement and cache detectors are about. */
-static int db_is_cache(const char *sys)
-{
-	return sys && (!strcmp(sys, "redis") || !strcmp(sys, "memcached") || !strcmp(sys, "valkey") ||
-		       !strcmp(sys, "hazelcast") || !strcmp(sys, "geode") || !strcmp(sys, "aerospike"));
 }
 
 static int is_client(const struct tspan *t)
@@ -449,20 +525,36 @@ static size_t preorder(struct detector *d, size_t n)
 
 /* ---- per span ------------------------------------------------------------- */
 
+/* Whether `name` is `method`, a space and `route`. */
+static int is_method_route(const char *name, const char *method, const char *route)
+{
+	size_t lm = strlen(method);
+	return !strncmp(name, method, lm) && name[lm] == ' ' && !strcmp(name + lm + 1, route);
+}
+
+/* "<method> <route>", remembered by the route's address and checked by content as in intern_str(). */
 static uint32_t endpoint_of(struct detector *d, const struct span *sp, const struct tspan *t)
 {
 	char buf[512];
 	const char *route = t->route;
 	if (route && t->method) {
+		struct endpoint_memo *m = &d->endpoint_memo[memo_slot(route, DETECT_ENDPOINT_MEMO_BITS)];
+		if (m->route == route && is_method_route(detect_name(d, m->id), t->method, route))
+			return m->id;
 		size_t lm = strlen(t->method), lr = strlen(route);
 		if (lm + lr + 2 <= sizeof(buf)) {
 			memcpy(buf, t->method, lm);
 			buf[lm] = ' ';
 			memcpy(buf + lm + 1, route, lr);
-			return detect_intern(d, buf, lm + 1 + lr);
+			uint32_t id = detect_intern(d, buf, lm + 1 + lr);
+			if (id) {
+				m->route = route;
+				m->id = id;
+			}
+			return id;
 		}
 	}
-	return sp->name ? detect_intern(d, sp->name, strlen(sp->name)) : 0;
+	return sp->name ? intern_str(d, sp->name) : 0;
 }
 
 static int is_tool_call(const struct tspan *t)
@@ -484,16 +576,34 @@ static uint32_t target_of(struct detector *d, struct tspan *t)
 	if (!t->target) {
 		const char *s = t->server ? t->server : t->db_ns ? t->db_ns : t->rpc_service;
 		if (s)
-			t->target = detect_intern(d, s, strlen(s));
+			t->target = intern_str(d, s);
 	}
 	return t->target;
 }
 
+/*
+ * What is known of a statement text in this trace: an N+1 loop sends one
+ * text (at one address) dozens of times.  Its hash, and its shape (`norm`,
+ * 0 = not known) under the system `sys`.
+ */
+static struct text_memo *text_memo(struct detector *d, const char *text)
+{
+	struct text_memo *m = &d->text_memo[memo_slot(text, DETECT_TEXT_MEMO_BITS)];
+	if (m->text != text || m->seq != d->seq) {
+		m->text = text;
+		m->seq = d->seq;
+		m->hash = detect_hash(DETECT_HASH_INIT, text, strlen(text)) | 1;
+		m->sys = NULL;
+		m->norm = 0;
+	}
+	return m;
+}
+
 /* A hash of the statement's text, computed once. */
-static uint64_t text_hash(struct tspan *t)
+static uint64_t text_hash(struct detector *d, struct tspan *t)
 {
 	if (!t->text_hash)
-		t->text_hash = detect_hash(DETECT_HASH_INIT, t->db_text, strlen(t->db_text)) | 1;
+		t->text_hash = text_memo(d, t->db_text)->hash;
 	return t->text_hash;
 }
 
@@ -506,23 +616,33 @@ static uint32_t norm_of(struct detector *d, struct tspan *t)
 		return t->norm;
 	if (t->db_text) {
 		const char *sys = t->db_system ? t->db_system : "db";
+		struct text_memo *tm = text_memo(d, t->db_text);
+		if (tm->norm && tm->sys == sys)
+			return t->norm = tm->norm; /* what the lookup below would give */
 		/* The same statement comes again and again: remember its shape. */
-		uint64_t h = detect_hash(text_hash(t), sys, strlen(sys));
+		uint64_t h = detect_hash(text_hash(d, t), sys, strlen(sys));
 		uint32_t *memo = u64map_slot(&d->norm_memo, h);
-		if (*memo != DNONE)
-			return t->norm = *memo;
-		size_t ls = strlen(sys);
-		if (ls + 2 >= sizeof(buf))
-			return 0;
-		memcpy(buf, sys, ls);
-		buf[ls] = ' ';
-		n = ls + 1 + detect_normalize_sql(buf + ls + 1, sizeof(buf) - ls - 1, t->db_text);
-		t->norm = detect_intern(d, buf, n);
-		if (d->norm_memo.count > DETECT_MAX_KEYS * 4)
-			u64map_release(&d->norm_memo); /* bounded: start over */
-		else
-			*u64map_slot(&d->norm_memo, h) = t->norm;
-		return t->norm;
+		if (*memo == DNONE) {
+			size_t ls = strlen(sys);
+			if (ls + 2 >= sizeof(buf))
+				return 0;
+			memcpy(buf, sys, ls);
+			buf[ls] = ' ';
+			n = ls + 1 + detect_normalize_sql(buf + ls + 1, sizeof(buf) - ls - 1, t->db_text);
+			uint32_t id = detect_intern(d, buf, n);
+			if (d->norm_memo.count > DETECT_MAX_KEYS * 4) {
+				/* bounded: start over, and forget the shapes text_memo() has from it */
+				u64map_release(&d->norm_memo);
+				memset(d->text_memo, 0, sizeof(d->text_memo));
+				return t->norm = id;
+			}
+			memo = u64map_slot(&d->norm_memo, h);
+			*memo = id;
+		}
+		/* Until norm_memo starts over, it has the shape of `h` and a lookup changes nothing. */
+		tm->sys = sys;
+		tm->norm = *memo;
+		return t->norm = *memo;
 	} else if (t->method && (t->url_tmpl || t->url_full)) {
 		size_t lm = strlen(t->method);
 		if (lm + 2 >= sizeof(buf))
@@ -595,7 +715,7 @@ static void on_entry(struct detector *d, struct tspan *t)
 
 static void on_tool_call(struct detector *d, struct tspan *t)
 {
-	uint32_t tool = detect_intern(d, t->tool, strlen(t->tool));
+	uint32_t tool = intern_str(d, t->tool);
 	struct acc *a = acc_get(d, T_ENDPOINT, t->svc, 0, tool, 0, 0, 0);
 	if (a) {
 		a->n++;
@@ -607,7 +727,7 @@ static void on_pool_wait(struct detector *d, struct tspan *t)
 {
 	if (!t->pool)
 		return;
-	uint32_t pool = detect_intern(d, t->pool, strlen(t->pool));
+	uint32_t pool = intern_str(d, t->pool);
 	struct acc *a = acc_get(d, T_POOL, t->svc, 0, 0, pool, t->env, 0);
 	if (!a)
 		return;
@@ -628,7 +748,7 @@ static void on_pool_wait(struct detector *d, struct tspan *t)
 }
 
 /* A key of the call a cache would serve, or 0 when it is not one. */
-static uint64_t cache_key_of(struct tspan *t, const char **text)
+static uint64_t cache_key_of(struct detector *d, struct tspan *t, const char **text)
 {
 	uint64_t h = DETECT_HASH_INIT;
 	if (is_tool_call(t)) {
@@ -639,14 +759,14 @@ static uint64_t cache_key_of(struct tspan *t, const char **text)
 	}
 	if (t->tool_anc != DNONE || !is_client(t))
 		return 0; /* a tool's own calls are part of its result */
-	if (t->db_text && !db_is_cache(t->db_system)) {
+	if (t->db_text && !t->cache_db) {
 		const char *op = t->db_op ? t->db_op : t->db_text;
 		if (strncasecmp(op, "SELECT", 6) && strncasecmp(op, "WITH", 4) && strncasecmp(op, "find", 4))
 			return 0;
 		/* A parameterised statement without its parameters is not a known argument set. */
 		if (!t->has_params && (strchr(t->db_text, '$') || strchr(t->db_text, '?')))
 			return 0;
-		h = detect_hash(h ^ text_hash(t), "db", 3);
+		h = detect_hash(h ^ text_hash(d, t), "db", 3);
 		if (t->db_ns)
 			h = detect_hash(h, t->db_ns, strlen(t->db_ns) + 1);
 		*text = t->db_text;
@@ -664,10 +784,10 @@ static uint64_t cache_key_of(struct tspan *t, const char **text)
 static void on_cacheable(struct detector *d, struct tspan *t)
 {
 	const char *text = NULL;
-	uint64_t h = cache_key_of(t, &text);
+	uint64_t h = cache_key_of(d, t, &text);
 	if (!h)
 		return;
-	uint32_t tool = t->tool ? detect_intern(d, t->tool, strlen(t->tool)) : 0;
+	uint32_t tool = t->tool ? intern_str(d, t->tool) : 0;
 	uint32_t ep = t->entry != DNONE ? d->ts[t->entry].endpoint : 0;
 	struct acc *a = acc_cache(d, h, t->svc, tool);
 	a->n++;
@@ -681,7 +801,7 @@ static void on_cacheable(struct detector *d, struct tspan *t)
 static void on_statement(struct detector *d, struct tspan *t)
 {
 	uint32_t norm = norm_of(d, t);
-	uint32_t db = t->db_ns ? detect_intern(d, t->db_ns, strlen(t->db_ns)) : target_of(d, t);
+	uint32_t db = t->db_ns ? intern_str(d, t->db_ns) : target_of(d, t);
 	struct acc *a = acc_get(d, T_STMT, t->svc, db, 0, norm, 0, 0);
 	if (!a)
 		return;
@@ -698,7 +818,7 @@ static void on_statement(struct detector *d, struct tspan *t)
 		a->n2++;
 		if (st >= a->tag_ns) {
 			const char *text = NULL;
-			uint64_t tag = cache_key_of(&d->ts[t->tool_anc], &text);
+			uint64_t tag = cache_key_of(d, &d->ts[t->tool_anc], &text);
 			if (st > a->tag_ns || tag > a->tag) {
 				a->tag = tag;
 				a->tag_ns = st;
@@ -711,7 +831,7 @@ static void on_statement(struct detector *d, struct tspan *t)
 static void on_payload(struct detector *d, struct tspan *t)
 {
 	const char *name = t->sp->name ? t->sp->name : "";
-	uint32_t op = detect_intern(d, name, strlen(name));
+	uint32_t op = intern_str(d, name);
 	struct acc *a = acc_get(d, T_PAYLOAD, t->svc, op, 0, 0, 0, 0);
 	if (!a)
 		return;
@@ -731,7 +851,7 @@ static void on_payload(struct detector *d, struct tspan *t)
 static void on_client_call(struct detector *d, struct tspan *t)
 {
 	uint32_t target = target_of(d, t);
-	if (!target || db_is_cache(t->db_system))
+	if (!target || t->cache_db)
 		return;
 	struct acc *a = acc_get(d, T_TIMEOUT, t->svc, 0, 0, target, 0, 0);
 	if (!a)
@@ -938,7 +1058,7 @@ static void walk(struct detector *d, size_t n_order)
 			on_tool_call(d, t);
 		if (t->has_wait)
 			on_pool_wait(d, t);
-		if (t->db_text && is_client(t) && !db_is_cache(t->db_system))
+		if (t->db_text && is_client(t) && !t->cache_db)
 			on_statement(d, t);
 		if (t->body_bytes > 0)
 			on_payload(d, t);
@@ -992,6 +1112,11 @@ static void orphan_groups(struct detector *d, size_t n)
 		similar_children(d, &p);
 		sequential_children(d, &p);
 	}
+}
+
+int detect_reads_key(const char *key)
+{
+	return key && classify(key) != K_OTHER;
 }
 
 int detect_trace(struct detector *d, const struct span *spans, size_t n)

@@ -945,6 +945,67 @@ static int same_finding(const struct finding *a, const struct finding *b)
 	return same;
 }
 
+/* ---- strings reused at one address ---------------------------------------------------------------- */
+
+/*
+ * 66 requests in three kinds, one after another: api GET /x and worker
+ * GET /y each with 6 sequential statements (under db.query.text and
+ * db.statement), and api GET /z whose statements carry no text.  With
+ * `reuse`, every key, name, route and text of a request is written into the
+ * same buffers, so one address holds other strings from one call to the
+ * next, as in a reader that decodes each trace into the same memory.
+ */
+static void feed_reused(struct detector *d, int reuse)
+{
+	static const char *const keys[3] = {"db.query.text", "db.statement", "db.query.summary"};
+	static const char *const svcs[3] = {"api", "worker", "api"};
+	static const char *const routes[3] = {"/x", "/y", "/z"};
+	static const char *const texts[3] = {"SELECT * FROM t WHERE id = 7",
+					     "SELECT name FROM u WHERE id = 7", "SELECT 1"};
+	static char key[3][32], svc[3][16], route[3][16], text[3][64];
+	struct tb t;
+	for (int i = 0; i < 66; i++) {
+		int v = i % 3, b = reuse ? 0 : v;
+		snprintf(key[b], sizeof(key[b]), "%s", keys[v]);
+		snprintf(svc[b], sizeof(svc[b]), "%s", svcs[v]);
+		snprintf(route[b], sizeof(route[b]), "%s", routes[v]);
+		snprintf(text[b], sizeof(text[b]), "%s", texts[v]);
+		struct resource r = {.service_name = svc[b], .service_version = "1.0", .environment = "prod"};
+		uint64_t base = T0 + (uint64_t)i * NS_S;
+		tb_init(&t, 5000 + (uint64_t)i);
+		struct span *s = tb_span(&t, 1, 0, base, 0, 2000, SPAN_KIND_SERVER, "GET", &r);
+		set_s(s, "http.request.method", "GET");
+		set_s(s, "http.route", route[b]);
+		for (int c = 0; c < 6; c++) {
+			s = tb_span(&t, 2 + c, 1, base, 10 + (uint64_t)c * 300, 300 + (uint64_t)c * 300,
+				    SPAN_KIND_CLIENT, "query", &r);
+			set_s(s, "db.system.name", "postgresql");
+			set_s(s, key[b], text[b]);
+		}
+		detect_trace(d, t.s, t.n);
+	}
+}
+
+static void test_reused_strings(void)
+{
+	const struct finding *f, *g;
+	size_t nf, ng;
+	struct detector *a = detect_new(NULL), *b = detect_new(NULL);
+	feed_reused(a, 1);
+	feed_reused(b, 0);
+	detect_finish(a, &f, &nf);
+	detect_finish(b, &g, &ng);
+	ok(count_kind(f, nf, FINDING_N_PLUS_ONE) == 2,
+	   "reused strings: N+1 in GET /x and GET /y, not GET /z");
+	int same = nf == ng;
+	for (size_t i = 0; same && i < nf; i++)
+		same = !strcmp(f[i].id, g[i].id) && f[i].occurrences == g[i].occurrences &&
+		       f[i].affected_requests == g[i].affected_requests;
+	ok(same, "reused strings: the findings of distinct strings (%zu and %zu)", nf, ng);
+	detect_free(a);
+	detect_free(b);
+}
+
 /* Two detectors fed half the traces each, merged, find what one fed everything finds. */
 static void test_merge(void)
 {
@@ -989,6 +1050,7 @@ int main(void)
 	test_versions();
 	test_ids_parts_text();
 	test_ground_truth();
+	test_reused_strings();
 	test_merge();
 	return tap_done();
 }
