@@ -173,16 +173,11 @@ int main(int argc, char **argv)
 	int conns = 4, lookup_k = 0, c;
 	uint64_t seed = 1;
 	static const struct option opts[] = {
-		{"target", required_argument, NULL, 't'},
-		{"format", required_argument, NULL, 'f'},
-		{"spans", required_argument, NULL, 's'},
-		{"batch", required_argument, NULL, 'b'},
-		{"conns", required_argument, NULL, 'c'},
-		{"seed", required_argument, NULL, 'S'},
-		{"lookups", required_argument, NULL, 'l'},
-		{"hours", required_argument, NULL, 'H'},
-		{"ordered", no_argument, NULL, 'o'},
-		{NULL, 0, NULL, 0},
+		{"target", required_argument, NULL, 't'},  {"format", required_argument, NULL, 'f'},
+		{"spans", required_argument, NULL, 's'},   {"batch", required_argument, NULL, 'b'},
+		{"conns", required_argument, NULL, 'c'},   {"seed", required_argument, NULL, 'S'},
+		{"lookups", required_argument, NULL, 'l'}, {"hours", required_argument, NULL, 'H'},
+		{"ordered", no_argument, NULL, 'o'},	   {NULL, 0, NULL, 0},
 	};
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {

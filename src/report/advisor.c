@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyze/latency.h"
 #include "analyze/recommend.h"
 #include "core/alloc.h"
 #include "core/clock.h"
@@ -195,7 +196,8 @@ static int feed_point(void *arg, const struct metric_point *p)
 	return detect_points(f->d, p, 1);
 }
 
-/* Requests stored in the window, from the rollups (cheap). */
+/* Requests stored in the window, from the rollups (cheap): by the minute
+ * up to 6 h, else by the hour (whole buckets, as the latency summary). */
 static uint64_t requests_in(struct store *s, uint64_t from_ns, uint64_t to_ns)
 {
 	struct store_query q;
@@ -208,7 +210,7 @@ static uint64_t requests_in(struct store *s, uint64_t from_ns, uint64_t to_ns)
 	q.from_ns = from_ns;
 	q.to_ns = to_ns;
 	arena_init(&a);
-	if (store_rollups(s, &q, 60, &a, &rows, &n, err, sizeof(err)) == 0) {
+	if (store_rollups(s, &q, latency_resolution(to_ns - from_ns), &a, &rows, &n, err, sizeof(err)) == 0) {
 		for (size_t i = 0; i < n; i++)
 			total += rows[i].count;
 		store_rollups_release(rows, n);
@@ -321,7 +323,8 @@ static int scan_all(struct store *s, const struct advisor_options *o, unsigned e
 		parts[k].sc = (struct store_scan){.from_ns = o->from_ns,
 						  .to_ns = o->to_ns,
 						  .every = every * ADVISOR_THREADS,
-						  .offset = every * k};
+						  .offset = every * k,
+						  .keep_key = detect_reads_key};
 		parts[k].f.d = detect_new(&o->cfg);
 		/* this thread reads the first part itself */
 		started[k] = k > 0 && pthread_create(&th[k], NULL, scan_part_run, &parts[k]) == 0;

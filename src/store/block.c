@@ -353,7 +353,21 @@ static int key_kept(struct reader *r, uint64_t id)
 	return r->key_ok[id];
 }
 
-/* Read attributes into `a`, those the reader keeps. */
+/* Step over an attribute's value of type `type`. */
+static void skip_value(struct reader *r, uint8_t type)
+{
+	switch (type) {
+	case ATTR_STRING:
+	case ATTR_JSON:
+	case ATTR_INT: get_varint(r); break;
+	case ATTR_BOOL: get_bytes(r, 1); break;
+	case ATTR_DOUBLE: get_bytes(r, 8); break;
+	default: r->bad = 1;
+	}
+}
+
+/* Read attributes into `a`, those the reader keeps.  Each is written in
+ * place (a struct built on the stack and copied stalls on the copy). */
 static struct attr *get_attrs(struct reader *r, struct arena *a, uint32_t *count)
 {
 	uint32_t n = get_count(r), kept = 0;
@@ -364,24 +378,29 @@ static struct attr *get_attrs(struct reader *r, struct arena *a, uint32_t *count
 			r->bad = 1;
 			break;
 		}
-		struct attr x = {.key = r->strs[key], .type = *r->p++};
-		switch (x.type) {
+		uint8_t type = *r->p++;
+		if (!key_kept(r, key)) {
+			skip_value(r, type);
+			continue;
+		}
+		struct attr *x = &out[kept++];
+		x->key = r->strs[key];
+		x->type = type;
+		switch (type) {
 		case ATTR_STRING:
-		case ATTR_JSON: x.v.s = get_str(r); break;
-		case ATTR_BOOL: x.v.i = *get_bytes(r, 1) != 0; break;
-		case ATTR_INT: x.v.i = get_svarint(r); break;
+		case ATTR_JSON: x->v.s = get_str(r); break;
+		case ATTR_BOOL: x->v.i = *get_bytes(r, 1) != 0; break;
+		case ATTR_INT: x->v.i = get_svarint(r); break;
 		case ATTR_DOUBLE: {
 			const uint8_t *le = get_bytes(r, 8);
 			uint64_t bits = 0;
 			for (int k = 0; k < 8; k++)
 				bits |= (uint64_t)le[k] << (8 * k);
-			memcpy(&x.v.d, &bits, 8);
+			memcpy(&x->v.d, &bits, 8);
 			break;
 		}
 		default: r->bad = 1;
 		}
-		if (key_kept(r, key))
-			out[kept++] = x;
 	}
 	*count = r->bad ? 0 : kept;
 	return out;
@@ -393,14 +412,7 @@ static void skip_attrs(struct reader *r)
 	uint32_t n = get_count(r);
 	for (uint32_t i = 0; i < n && !r->bad; i++) {
 		get_varint(r); /* key */
-		switch (*get_bytes(r, 1)) {
-		case ATTR_STRING:
-		case ATTR_JSON:
-		case ATTR_INT: get_varint(r); break;
-		case ATTR_BOOL: get_bytes(r, 1); break;
-		case ATTR_DOUBLE: get_bytes(r, 8); break;
-		default: r->bad = 1;
-		}
+		skip_value(r, *get_bytes(r, 1));
 	}
 }
 
@@ -498,43 +510,45 @@ long block_decode(const void *data, size_t len, const struct block_filter *f, st
 			xgrow(b->spans, &b->cap_spans, b->n_spans + (n < most ? n : most), sizeof(*b->spans));
 	}
 	for (uint32_t i = 0; i < n && !r.bad; i++) {
-		struct span s = {0};
+		/* decoded in place; dropped again if not kept */
+		struct span *s = batch_add_span(b);
 		uint8_t flags = *get_bytes(&r, 1);
 		if (!(flags & F_SAME_TRACE))
 			memcpy(cur_trace, get_bytes(&r, 16), 16);
 		int keep = !trace_id || !memcmp(cur_trace, trace_id, 16);
 		struct arena *ka = keep && !f->skeleton ? &b->arena : NULL;
-		memcpy(s.trace_id, cur_trace, 16);
-		memcpy(s.span_id, get_bytes(&r, 8), 8);
+		memcpy(s->trace_id, cur_trace, 16);
+		memcpy(s->span_id, get_bytes(&r, 8), 8);
 		if (flags & F_PARENT)
-			memcpy(s.parent_span_id, get_bytes(&r, 8), 8);
-		s.name = get_str(&r);
+			memcpy(s->parent_span_id, get_bytes(&r, 8), 8);
+		s->name = get_str(&r);
 		const uint8_t *ks = get_bytes(&r, 2);
-		s.kind = ks[0];
-		s.status = ks[1];
+		s->kind = ks[0];
+		s->status = ks[1];
 		if (flags & F_STATUS_MSG)
-			s.status_message = get_str(&r);
+			s->status_message = get_str(&r);
 		start += (uint64_t)get_svarint(&r);
-		s.start_ns = start;
-		s.end_ns = start + get_varint(&r);
+		s->start_ns = start;
+		s->end_ns = start + get_varint(&r);
 		uint64_t ri = get_varint(&r);
 		if (ri >= n_res) {
 			r.bad = 1;
-			break;
+			s->resource = NULL;
+		} else {
+			s->resource = &res[ri];
 		}
-		s.resource = &res[ri];
 		if (flags & F_SCOPE_NAME)
-			s.scope_name = get_str(&r);
+			s->scope_name = get_str(&r);
 		if (flags & F_SCOPE_VERSION)
-			s.scope_version = get_str(&r);
+			s->scope_version = get_str(&r);
 		if (ka)
-			get_rest(&r, ka, &s);
+			get_rest(&r, ka, s);
 		else
 			skip_rest(&r);
-		if (keep && !r.bad) {
-			*batch_add_span(b) = s;
+		if (keep && !r.bad)
 			kept++;
-		}
+		else
+			batch_drop_last_span(b);
 	}
 	if (r.bad) {
 		b->n_spans -= (size_t)kept;
