@@ -21,8 +21,8 @@ tmp=$(mktemp -d)
 pid=""
 trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; rm -rf "$tmp"' EXIT
 
-start_server() { # data dir
-	taskset -c 0 "$bin" serve --listen 127.0.0.1:$port --data "$1" --threads 2 2>"$1.log" &
+start_server() { # data dir [cpus]
+	taskset -c "${2:-0}" "$bin" serve --listen 127.0.0.1:$port --data "$1" --threads 2 2>>"$1.log" &
 	pid=$!
 	for _ in $(seq 100); do
 		curl -fs "$url/health" >/dev/null 2>&1 && return 0
@@ -99,7 +99,11 @@ for r in $(seq "$rounds"); do
 done
 echo "trace_by_id_median $(field trace_by_id_median "$d.out") ms (store of $((rounds * per)) spans over 24 h, 1000 lookups)"
 echo "trace_by_id_p99 $(field trace_by_id_p99 "$d.out") ms"
-# Latency analytics over the same store: rollups against exact quantiles.
+# Queries over the same store, the server now on both cores (the
+# aggregated flame graph and the detectors scan with two threads):
+# rollups against exact quantiles, the flame graph, the detectors.
+stop_server
+start_server "$d" 0,1
 taskset -c 1 "$build/bench/bench_query" --target "$url" --db "$d/hotpath.db" --hours 24
 stop_server
 
