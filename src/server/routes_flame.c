@@ -419,6 +419,39 @@ static void sort_by_trace(struct by_trace *bt, const struct scan parts[SCAN_THRE
 			bt->at[bt->first[parts[k].kept[i].trace + 1]++] = &parts[k].kept[i];
 }
 
+/* Merge the grouped traces (those `only` marks, if given) into side `side`. */
+static void merge_kept(struct frames *fs, int side, const struct by_trace *bt, const uint8_t **trace_ids,
+		       size_t n_traces, const uint8_t *only)
+{
+	struct span *spans = NULL;
+	struct resource *res = NULL;
+	size_t cap_spans = 0, cap_res = 0;
+	for (size_t t = 0; t < n_traces; t++) {
+		size_t i = bt->first[t], n = bt->first[t + 1] - i;
+		if (!n || (only && !only[t]))
+			continue;
+		spans = xgrow(spans, &cap_spans, n, sizeof(*spans));
+		res = xgrow(res, &cap_res, n, sizeof(*res));
+		for (size_t k = 0; k < n; k++) {
+			struct span *s = &spans[k];
+			const struct kept *kp = bt->at[i + k];
+			memset(s, 0, sizeof(*s));
+			memcpy(s->trace_id, trace_ids[t], 16);
+			memcpy(s->span_id, kp->span_id, 8);
+			memcpy(s->parent_span_id, kp->parent_span_id, 8);
+			s->kind = kp->kind;
+			s->start_ns = kp->start_ns;
+			s->end_ns = kp->end_ns;
+			s->name = kp->name;
+			res[k] = (struct resource){.service_name = kp->service};
+			s->resource = &res[k];
+		}
+		frames_add_trace(fs, spans, n, side);
+	}
+	free(spans);
+	free(res);
+}
+
 /* Merge the requests matching the side's filters.  -1: the answer is set. */
 static int load_matching(struct http_request *req, struct side *sd, struct frames *fs, int side)
 {
@@ -429,8 +462,6 @@ static int load_matching(struct http_request *req, struct side *sd, struct frame
 	struct wanted w = {.ql = sd->ql};
 	struct scan parts[SCAN_THREADS];
 	struct by_trace bt = {0};
-	struct span *spans = NULL;
-	size_t cap_spans = 0;
 	unsigned want = sd->q.limit;
 	uint8_t *matched = NULL;
 	memset(parts, 0, sizeof(parts));
@@ -471,7 +502,10 @@ static int load_matching(struct http_request *req, struct side *sd, struct frame
 		http_error(req, 500, "internal", "%s", err);
 		goto out;
 	}
-	if (parts[0].too_many || parts[1].too_many) {
+	int too_many = 0;
+	for (unsigned k = 0; k < SCAN_THREADS; k++)
+		too_many |= parts[k].too_many;
+	if (too_many) {
 		http_error(req, 413, "too_large",
 			   "the matching requests hold more than %d spans: narrow %slimit", SIDE_MAX_SPANS,
 			   sd->prefix);
@@ -487,33 +521,7 @@ static int load_matching(struct http_request *req, struct side *sd, struct frame
 	uint64_t t2 = clock_now_ns();
 	sort_by_trace(&bt, parts, w.n_traces);
 	uint64_t t3 = clock_now_ns();
-	struct resource *res = NULL;
-	size_t n_res = 0;
-	for (size_t t = 0; t < w.n_traces; t++) {
-		size_t i = bt.first[t], n = bt.first[t + 1] - i;
-		if (!n || (sd->ql && !matched[t]))
-			continue;
-		spans = xgrow(spans, &cap_spans, n, sizeof(*spans));
-		if (n_res < n) {
-			res = arena_zalloc(&req->arena, n * sizeof(*res));
-			n_res = n;
-		}
-		for (size_t k = 0; k < n; k++) {
-			struct span *s = &spans[k];
-			const struct kept *kp = bt.at[i + k];
-			memset(s, 0, sizeof(*s));
-			memcpy(s->trace_id, trace_ids[t], 16);
-			memcpy(s->span_id, kp->span_id, 8);
-			memcpy(s->parent_span_id, kp->parent_span_id, 8);
-			s->kind = kp->kind;
-			s->start_ns = kp->start_ns;
-			s->end_ns = kp->end_ns;
-			s->name = kp->name;
-			res[k].service_name = kp->service;
-			s->resource = &res[k];
-		}
-		frames_add_trace(fs, spans, n, side);
-	}
+	merge_kept(fs, side, &bt, trace_ids, w.n_traces, sd->ql ? matched : NULL);
 	uint64_t t4 = clock_now_ns();
 	log_debug("flamegraph: %zu requests, %zu traces: search %.0f ms, scan %.0f ms, group %.0f ms, "
 		  "merge %.0f ms",
@@ -521,7 +529,6 @@ static int load_matching(struct http_request *req, struct side *sd, struct frame
 		  (double)(t3 - t2) / 1e6, (double)(t4 - t3) / 1e6);
 	r = 0;
 out:
-	free(spans);
 	free(matched);
 	free(bt.first);
 	free(bt.at);
