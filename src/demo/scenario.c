@@ -254,8 +254,11 @@ int scenario_pool_exhausted(const struct scenario *sc, uint64_t t_ns)
 {
 	if (!(sc->cfg.problems & SCENARIO_POOL_EXHAUSTION))
 		return 0;
-	/* 20% of minutes at mean load: the seed's "12 times/hour", more at peak. */
-	return hash_unit(sc->cfg.seed ^ 0x9001, t_ns / NS_PER_MIN) < 0.2 * scenario_load(t_ns);
+	/* 20% of minutes at mean load or below: the seed's "12 times/hour" at
+	 * any hour (so the problem shows in a window taken at night too), more
+	 * at peak. */
+	double load = scenario_load(t_ns);
+	return hash_unit(sc->cfg.seed ^ 0x9001, t_ns / NS_PER_MIN) < 0.2 * (load > 1 ? load : 1);
 }
 
 /* ---- the span builder --------------------------------------------------- */
