@@ -1,19 +1,27 @@
 /*
  * block.c - encode and decode compressed span blocks (see block.h).
  *
- * Raw layout (before zstd), every integer a LEB128 varint unless noted:
- *   "HPB1"  n_strings  {bytes NUL}*n_strings      string table, NUL-terminated
- *   n_resources  {n_attrs attr*}*n_resources
- *   n_spans  span*
+ * A block is two zstd frames: the head, which a tree of names and times
+ * needs, and the rest (attributes, events, links), which it does not, so a
+ * skeleton decompresses only the head.  Raw layout, every integer a LEB128
+ * varint unless noted:
+ *   head:  "HPB2"  strings  n_resources {n_attrs attr*}*n_resources
+ *          n_spans  span*
+ *   rest:  strings  {n_attrs attr*  n_events event*  n_links link*}*n_spans
+ *   strings: n_strings {bytes NUL}*n_strings      NUL-terminated
  * span:  flags(u8)  [trace_id 16B]  span_id 8B  [parent 8B]  name
  *        kind(u8) status(u8) [status_message]  start_delta(zigzag) duration
- *        resource [scope_name] [scope_version]  n_attrs attr*
- *        n_events {time_delta(zigzag) name n_attrs attr*}*
- *        n_links {trace_id 16B span_id 8B n_attrs attr*}*
+ *        resource [scope_name] [scope_version]
+ * event: time_delta(zigzag) name n_attrs attr*
+ * link:  trace_id 16B span_id 8B n_attrs attr*
  * attr:  key type(u8) value   (string/json: string index; int: zigzag;
  *        bool: u8; double: 8 bytes little-endian)
- * Strings are indexes into the table.  Spans are sorted by trace, so a set
- * flag bit 0 means "same trace as the previous span" and the id is omitted.
+ * Strings are indexes into the table of their frame.  Spans are sorted by
+ * trace, so a set flag bit 0 means "same trace as the previous span" and
+ * the id is omitted.
+ *
+ * Blocks written before the split ("HPB1") are one frame: the head's
+ * strings serve both parts, and each span's rest follows its record.
  */
 #include "store/block.h"
 
@@ -35,7 +43,7 @@ enum {
 	F_SCOPE_VERSION = 16,
 };
 
-static const char MAGIC[4] = {'H', 'P', 'B', '1'};
+static const char MAGIC_V1[4] = {'H', 'P', 'B', '1'}, MAGIC[4] = {'H', 'P', 'B', '2'};
 #define ZSTD_LEVEL 3
 
 /* ---- encoding -------------------------------------------------------- */
@@ -148,16 +156,53 @@ static ZSTD_DCtx *dctx(void)
 	return d;
 }
 
+static void encoder_init(struct encoder *e)
+{
+	memset(e, 0, sizeof(*e));
+	buf_init(&e->strs, BLOCK_MAX_RAW);
+	buf_init(&e->body, BLOCK_MAX_RAW);
+	strmap_init(&e->ids);
+}
+
+static void encoder_release(struct encoder *e)
+{
+	buf_release(&e->strs);
+	buf_release(&e->body);
+	strmap_release(&e->ids);
+}
+
+/* Append `magic` (if any), e's strings and body as one zstd frame. */
+static int put_frame(const char *magic, const struct encoder *e, struct buf *out)
+{
+	struct buf raw;
+	int ret = -1;
+	buf_init(&raw, BLOCK_MAX_RAW);
+	if ((magic && buf_append(&raw, magic, 4) < 0) || buf_put_varint(&raw, e->n_strs) < 0 ||
+	    buf_append(&raw, e->strs.data, e->strs.len) < 0 ||
+	    buf_append(&raw, e->body.data, e->body.len) < 0)
+		goto out;
+	size_t bound = ZSTD_compressBound(raw.len);
+	if (buf_reserve(out, bound) < 0)
+		goto out;
+	size_t z = ZSTD_compressCCtx(cctx(), out->data + out->len, bound, raw.data, raw.len, ZSTD_LEVEL);
+	if (!ZSTD_isError(z)) {
+		out->len += z;
+		ret = 0;
+	}
+out:
+	buf_release(&raw);
+	return ret;
+}
+
 int block_encode(const struct span **spans, size_t n, struct buf *out)
 {
-	struct encoder e = {.failed = 0, .n_strs = 0};
+	struct encoder head, rest;
 	const struct resource **res = NULL;
 	size_t n_res = 0;
 	int ret = -1;
 
-	buf_init(&e.strs, BLOCK_MAX_RAW);
-	buf_init(&e.body, BLOCK_MAX_RAW);
-	strmap_init(&e.ids);
+	encoder_init(&head);
+	encoder_init(&rest);
 	qsort(spans, n, sizeof(*spans), cmp_span);
 
 	/* Resources, numbered by first appearance (a block has few). */
@@ -171,11 +216,11 @@ int block_encode(const struct span **spans, size_t n, struct buf *out)
 		if (k == n_res)
 			res[n_res++] = spans[i]->resource;
 	}
-	put_varint(&e, n_res);
+	put_varint(&head, n_res);
 	for (size_t k = 0; k < n_res; k++)
-		put_attrs(&e, res[k]->attrs, res[k]->n_attrs);
+		put_attrs(&head, res[k]->attrs, res[k]->n_attrs);
 
-	put_varint(&e, n);
+	put_varint(&head, n);
 	uint64_t prev_start = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct span *s = spans[i];
@@ -190,77 +235,62 @@ int block_encode(const struct span **spans, size_t n, struct buf *out)
 			flags |= F_SCOPE_NAME;
 		if (s->scope_version)
 			flags |= F_SCOPE_VERSION;
-		put_bytes(&e, &flags, 1);
+		put_bytes(&head, &flags, 1);
 		if (!(flags & F_SAME_TRACE))
-			put_bytes(&e, s->trace_id, 16);
-		put_bytes(&e, s->span_id, 8);
+			put_bytes(&head, s->trace_id, 16);
+		put_bytes(&head, s->span_id, 8);
 		if (flags & F_PARENT)
-			put_bytes(&e, s->parent_span_id, 8);
-		put_str(&e, s->name);
+			put_bytes(&head, s->parent_span_id, 8);
+		put_str(&head, s->name);
 		uint8_t ks[2] = {s->kind, s->status};
-		put_bytes(&e, ks, 2);
+		put_bytes(&head, ks, 2);
 		if (flags & F_STATUS_MSG)
-			put_str(&e, s->status_message);
-		e.failed |= buf_put_svarint(&e.body, (int64_t)(s->start_ns - prev_start));
+			put_str(&head, s->status_message);
+		head.failed |= buf_put_svarint(&head.body, (int64_t)(s->start_ns - prev_start));
 		prev_start = s->start_ns;
-		put_varint(&e, s->end_ns - s->start_ns);
+		put_varint(&head, s->end_ns - s->start_ns);
 		size_t k = 0;
 		while (res[k] != s->resource)
 			k++;
-		put_varint(&e, k);
+		put_varint(&head, k);
 		if (flags & F_SCOPE_NAME)
-			put_str(&e, s->scope_name);
+			put_str(&head, s->scope_name);
 		if (flags & F_SCOPE_VERSION)
-			put_str(&e, s->scope_version);
-		put_attrs(&e, s->attrs, s->n_attrs);
-		put_varint(&e, s->n_events);
+			put_str(&head, s->scope_version);
+
+		put_attrs(&rest, s->attrs, s->n_attrs);
+		put_varint(&rest, s->n_events);
 		for (uint32_t j = 0; j < s->n_events; j++) {
 			const struct span_event *ev = &s->events[j];
-			e.failed |= buf_put_svarint(&e.body, (int64_t)(ev->time_ns - s->start_ns));
-			put_str(&e, ev->name ? ev->name : "");
-			put_attrs(&e, ev->attrs, ev->n_attrs);
+			rest.failed |= buf_put_svarint(&rest.body, (int64_t)(ev->time_ns - s->start_ns));
+			put_str(&rest, ev->name ? ev->name : "");
+			put_attrs(&rest, ev->attrs, ev->n_attrs);
 		}
-		put_varint(&e, s->n_links);
+		put_varint(&rest, s->n_links);
 		for (uint32_t j = 0; j < s->n_links; j++) {
-			put_bytes(&e, s->links[j].trace_id, 16);
-			put_bytes(&e, s->links[j].span_id, 8);
-			put_attrs(&e, s->links[j].attrs, s->links[j].n_attrs);
+			put_bytes(&rest, s->links[j].trace_id, 16);
+			put_bytes(&rest, s->links[j].span_id, 8);
+			put_attrs(&rest, s->links[j].attrs, s->links[j].n_attrs);
 		}
 	}
-	if (e.failed)
+	if (head.failed || rest.failed)
 		goto out;
-
-	/* raw = magic, string count, strings, body; compressed as one frame */
-	struct buf raw;
-	buf_init(&raw, BLOCK_MAX_RAW);
-	if (buf_append(&raw, MAGIC, 4) < 0 || buf_put_varint(&raw, e.n_strs) < 0 ||
-	    buf_append(&raw, e.strs.data, e.strs.len) < 0 || buf_append(&raw, e.body.data, e.body.len) < 0) {
-		buf_release(&raw);
-		goto out;
-	}
-	size_t bound = ZSTD_compressBound(raw.len);
-	if (buf_reserve(out, bound) == 0) {
-		size_t z =
-			ZSTD_compressCCtx(cctx(), out->data + out->len, bound, raw.data, raw.len, ZSTD_LEVEL);
-		if (!ZSTD_isError(z)) {
-			out->len += z;
-			ret = 0;
-		}
-	}
-	buf_release(&raw);
+	size_t at = out->len;
+	ret = put_frame(MAGIC, &head, out) < 0 || put_frame(NULL, &rest, out) < 0 ? -1 : 0;
+	if (ret < 0)
+		out->len = at;
 out:
 	free(res);
-	buf_release(&e.strs);
-	buf_release(&e.body);
-	strmap_release(&e.ids);
+	encoder_release(&head);
+	encoder_release(&rest);
 	return ret;
 }
 
 /* ---- decoding -------------------------------------------------------- */
 
-/* The fewest bytes a span record takes: flags, span id, name, kind,
- * status, start, duration, resource and three counts. */
-#define SPAN_MIN_BYTES 18
+/* The fewest bytes a span record of the head takes: flags, span id, name,
+ * kind, status, start, duration and resource. */
+#define SPAN_MIN_BYTES 15
 
 struct reader {
 	const uint8_t *p, *end;
@@ -456,34 +486,64 @@ static void skip_rest(struct reader *r)
 	}
 }
 
+/* Decompress the zstd frame at the start of data[0 .. len) into `a`; its
+ * compressed size goes to *used.  NULL with a message in err. */
+static uint8_t *inflate_frame(const uint8_t *data, size_t len, struct arena *a, size_t *raw_len, size_t *used,
+			      char *err, size_t errlen)
+{
+	size_t zlen = ZSTD_findFrameCompressedSize(data, len);
+	unsigned long long want =
+		ZSTD_isError(zlen) ? ZSTD_CONTENTSIZE_ERROR : ZSTD_getFrameContentSize(data, zlen);
+	if (want == ZSTD_CONTENTSIZE_ERROR || want == ZSTD_CONTENTSIZE_UNKNOWN || want > BLOCK_MAX_RAW) {
+		errf(err, errlen, "corrupt span block: bad frame header");
+		return NULL;
+	}
+	uint8_t *raw = arena_alloc(a, want ? (size_t)want : 1);
+	size_t got = ZSTD_decompressDCtx(dctx(), raw, (size_t)want, data, zlen);
+	if (ZSTD_isError(got) || got != want) {
+		errf(err, errlen, "corrupt span block: %s",
+		     ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short frame");
+		return NULL;
+	}
+	*raw_len = got;
+	*used = zlen;
+	return raw;
+}
+
+/* A frame's string table, which r then reads from. */
+static void get_strings(struct reader *r, struct arena *a)
+{
+	r->n_strs = get_count(r);
+	r->strs = arena_alloc(a, (r->n_strs ? r->n_strs : 1) * sizeof(*r->strs));
+	for (uint64_t i = 0; i < r->n_strs && !r->bad; i++) {
+		const uint8_t *nul = memchr(r->p, 0, (size_t)(r->end - r->p));
+		if (!nul) {
+			r->bad = 1;
+			break;
+		}
+		r->strs[i] = (const char *)r->p;
+		r->p = nul + 1;
+	}
+}
+
 long block_decode(const void *data, size_t len, const struct block_filter *f, struct batch *b, char *err,
 		  size_t errlen)
 {
-	unsigned long long raw_len = ZSTD_getFrameContentSize(data, len);
-	if (raw_len == ZSTD_CONTENTSIZE_ERROR || raw_len == ZSTD_CONTENTSIZE_UNKNOWN ||
-	    raw_len > BLOCK_MAX_RAW || raw_len < 5)
-		return errf(err, errlen, "corrupt span block: bad frame header");
-	uint8_t *raw = arena_alloc(&b->arena, (size_t)raw_len);
-	size_t got = ZSTD_decompressDCtx(dctx(), raw, (size_t)raw_len, data, len);
-	if (ZSTD_isError(got) || got != raw_len)
-		return errf(err, errlen, "corrupt span block: %s",
-			    ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short frame");
-	if (memcmp(raw, MAGIC, 4))
+	static const struct block_filter all;
+	if (!f)
+		f = &all;
+	size_t raw_len, used;
+	uint8_t *raw = inflate_frame(data, len, &b->arena, &raw_len, &used, err, errlen);
+	if (!raw)
+		return -1;
+	if (raw_len < 5 || (memcmp(raw, MAGIC, 4) && memcmp(raw, MAGIC_V1, 4)))
 		return errf(err, errlen, "corrupt span block: bad magic");
+	int v1 = !memcmp(raw, MAGIC_V1, 4);
+	if (v1 != (used == len)) /* a v1 block is one frame, a v2 block two */
+		return errf(err, errlen, "corrupt span block: %s", v1 ? "trailing bytes" : "missing frame");
 
-	struct reader r = {.p = raw + 4, .end = raw + got};
-	r.n_strs = get_count(&r);
-	r.strs = arena_alloc(&b->arena, (r.n_strs ? r.n_strs : 1) * sizeof(*r.strs));
-	for (uint64_t i = 0; i < r.n_strs && !r.bad; i++) {
-		const uint8_t *nul = memchr(r.p, 0, (size_t)(r.end - r.p));
-		if (!nul) {
-			r.bad = 1;
-			break;
-		}
-		r.strs[i] = (const char *)r.p;
-		r.p = nul + 1;
-	}
-
+	struct reader r = {.p = raw + 4, .end = raw + raw_len}, rest_frame = {0};
+	get_strings(&r, &b->arena);
 	uint32_t n_res = get_count(&r);
 	struct resource *res = arena_zalloc(&b->arena, (n_res ? n_res : 1) * sizeof(*res));
 	for (uint32_t i = 0; i < n_res && !r.bad; i++) {
@@ -491,13 +551,28 @@ long block_decode(const void *data, size_t len, const struct block_filter *f, st
 		resource_derive(&res[i]);
 	}
 
-	static const struct block_filter all;
-	if (!f)
-		f = &all;
-	if (f->keep_key) { /* from here on: resources keep all theirs */
-		r.keep_key = f->keep_key;
-		r.key_ok = arena_alloc(&b->arena, r.n_strs ? r.n_strs : 1);
-		memset(r.key_ok, -1, r.n_strs);
+	/* where each span's attributes, events and links are read (or stepped
+	 * over): after its record in a v1 block, in the second frame in a v2
+	 * one, and not at all for a v2 skeleton */
+	struct reader *rest = &r;
+	if (!v1 && f->skeleton) {
+		rest = NULL;
+	} else if (!v1) {
+		size_t rest_len, rest_used;
+		uint8_t *p = inflate_frame((const uint8_t *)data + used, len - used, &b->arena, &rest_len,
+					   &rest_used, err, errlen);
+		if (!p)
+			return -1;
+		if (used + rest_used != len)
+			return errf(err, errlen, "corrupt span block: trailing bytes");
+		rest_frame = (struct reader){.p = p, .end = p + rest_len};
+		get_strings(&rest_frame, &b->arena);
+		rest = &rest_frame;
+	}
+	if (rest && f->keep_key) { /* from here on: resources keep all theirs */
+		rest->keep_key = f->keep_key;
+		rest->key_ok = arena_alloc(&b->arena, rest->n_strs ? rest->n_strs : 1);
+		memset(rest->key_ok, -1, rest->n_strs);
 	}
 	const uint8_t *trace_id = f->trace_id;
 	uint32_t n = get_count(&r);
@@ -509,14 +584,13 @@ long block_decode(const void *data, size_t len, const struct block_filter *f, st
 		b->spans =
 			xgrow(b->spans, &b->cap_spans, b->n_spans + (n < most ? n : most), sizeof(*b->spans));
 	}
-	for (uint32_t i = 0; i < n && !r.bad; i++) {
+	for (uint32_t i = 0; i < n && !r.bad && !(rest && rest->bad); i++) {
 		/* decoded in place; dropped again if not kept */
 		struct span *s = batch_add_span(b);
 		uint8_t flags = *get_bytes(&r, 1);
 		if (!(flags & F_SAME_TRACE))
 			memcpy(cur_trace, get_bytes(&r, 16), 16);
 		int keep = !trace_id || !memcmp(cur_trace, trace_id, 16);
-		struct arena *ka = keep && !f->skeleton ? &b->arena : NULL;
 		memcpy(s->trace_id, cur_trace, 16);
 		memcpy(s->span_id, get_bytes(&r, 8), 8);
 		if (flags & F_PARENT)
@@ -541,16 +615,16 @@ long block_decode(const void *data, size_t len, const struct block_filter *f, st
 			s->scope_name = get_str(&r);
 		if (flags & F_SCOPE_VERSION)
 			s->scope_version = get_str(&r);
-		if (ka)
-			get_rest(&r, ka, s);
-		else
-			skip_rest(&r);
-		if (keep && !r.bad)
+		if (rest && keep && !f->skeleton)
+			get_rest(rest, &b->arena, s);
+		else if (rest)
+			skip_rest(rest);
+		if (keep && !r.bad && !(rest && rest->bad))
 			kept++;
 		else
 			batch_drop_last_span(b);
 	}
-	if (r.bad) {
+	if (r.bad || (rest && rest->bad)) {
 		b->n_spans -= (size_t)kept;
 		return errf(err, errlen, "corrupt span block: truncated or inconsistent record");
 	}

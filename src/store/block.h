@@ -3,7 +3,9 @@
  *
  * A block holds the spans of one write, grouped by trace, in a compact
  * binary form (a string table, then resources, then span records with
- * delta-coded times), compressed with zstd.  docs/internals/STORE.md
+ * delta-coded times), compressed with zstd in two frames: the head, with
+ * what a tree of names and times needs, and the rest (attributes, events
+ * and links), which a skeleton does not decompress.  docs/internals/STORE.md
  * describes the layout byte by byte.
  */
 #ifndef HOTPATH_STORE_BLOCK_H
