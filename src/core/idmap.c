@@ -59,3 +59,14 @@ uint32_t *idmap_slot(struct idmap *m, const uint8_t id[16])
 			return &s->value;
 	}
 }
+
+void idmap_grow(struct idmap *m, size_t max)
+{
+	struct idmap bigger;
+	idmap_init(&bigger, max);
+	for (size_t i = 0; i <= m->mask; i++)
+		if (m->slots[i].value != IDMAP_NONE)
+			*idmap_slot(&bigger, m->slots[i].id) = m->slots[i].value;
+	free(m->slots);
+	*m = bigger;
+}

@@ -3,8 +3,8 @@
  *
  * For numbering the traces of one answer: the ids are random, so the first
  * eight bytes are the hash, and the keys live in the table itself (no
- * allocation per key, unlike strmap).  The table does not grow: it holds
- * at most the `max` ids given to idmap_init().
+ * allocation per key, unlike strmap).  The table holds at most the `max`
+ * ids given to idmap_init() until idmap_grow() raises it.
  */
 #ifndef HOTPATH_CORE_IDMAP_H
 #define HOTPATH_CORE_IDMAP_H
@@ -32,5 +32,7 @@ uint32_t idmap_get(const struct idmap *m, const uint8_t id[16]);
  * IDMAP_NONE until the caller stores the value; NULL when the map already
  * holds `max` ids. */
 uint32_t *idmap_slot(struct idmap *m, const uint8_t id[16]);
+/* Let the map hold `max` ids (more than now), keeping those it holds. */
+void idmap_grow(struct idmap *m, size_t max);
 
 #endif

@@ -48,7 +48,12 @@ struct frame {
 	uint32_t parent, kids, next;	      /* kids: first child; next: sibling; UINT32_MAX none */
 	uint64_t total[2], self[2], count[2]; /* ns, ns, traces */
 	uint64_t last_trace[2];		      /* 1 + the trace that last counted here */
+	/* When the frame was first met: side, trace number, and the number of
+	 * frames then made; children are listed in that order. */
+	uint64_t first;
 };
+
+#define FIRST(side, trace, made) ((uint64_t)(side) << 62 | (uint64_t)(trace) << 32 | (uint32_t)(made))
 
 struct frames {
 	struct arena *arena;
@@ -66,8 +71,9 @@ struct frames {
 	} recent[FRAMES_RECENT];
 	uint64_t traces[2], spans[2];
 	uint8_t (*ids[2])[16]; /* per side, the id of trace number k */
-	size_t cap_ids[2];
-	int too_many;
+	size_t n_ids[2], cap_ids[2];
+	uint64_t trace_no; /* of the trace being merged */
+	int side, too_many;
 };
 
 static void frames_init(struct frames *fs, struct arena *a)
@@ -134,7 +140,8 @@ static uint32_t frames_child_text(struct frames *fs, uint32_t parent, const char
 				   .name = arena_strdup(fs->arena, name),
 				   .parent = parent,
 				   .kids = UINT32_MAX,
-				   .next = fs->f[parent].kids};
+				   .next = fs->f[parent].kids,
+				   .first = FIRST(fs->side, fs->trace_no, id)};
 	fs->f[parent].kids = id;
 	strmap_put(&fs->index, fs->key.data, fs->key.len, id);
 	return id;
@@ -166,18 +173,59 @@ static void add_span(struct frames *fs, const struct spantree *t, size_t i, uint
 		add_span(fs, t, t->kids[k], id, side, trace_no);
 }
 
-/* Merge one trace's spans into side `side`. */
-static void frames_add_trace(struct frames *fs, const struct span *spans, size_t n, int side)
+/* Name trace number `no` of side `side`. */
+static void frames_name_trace(struct frames *fs, int side, uint64_t no, const uint8_t id[16])
+{
+	if (no >= fs->n_ids[side]) {
+		fs->ids[side] = xgrow(fs->ids[side], &fs->cap_ids[side], no + 1, sizeof(*fs->ids[side]));
+		memset(fs->ids[side] + fs->n_ids[side], 0, (no + 1 - fs->n_ids[side]) * 16);
+		fs->n_ids[side] = no + 1;
+	}
+	memcpy(fs->ids[side][no], id, 16);
+}
+
+/* Merge the spans of trace number `no` into side `side`. */
+static void frames_add_trace(struct frames *fs, const struct span *spans, size_t n, int side, uint64_t no)
 {
 	struct spantree t;
 	spantree_build(&t, spans, n);
-	uint64_t no = fs->traces[side]++;
-	fs->ids[side] = xgrow(fs->ids[side], &fs->cap_ids[side], no + 1, sizeof(*fs->ids[side]));
-	memcpy(fs->ids[side][no], n ? spans[0].trace_id : (const uint8_t[16]){0}, 16);
+	fs->side = side;
+	fs->trace_no = no;
+	fs->traces[side]++;
 	for (size_t r = 0; r < t.n_roots; r++)
 		add_span(fs, &t, t.roots[r], 0, side, no);
 	fs->spans[side] += n;
 	spantree_release(&t);
+}
+
+/* Add the frames of `from` (merged from other traces) into `fs`. */
+static void frames_absorb(struct frames *fs, const struct frames *from)
+{
+	uint32_t *to = xmalloc(from->n * sizeof(*to));
+	to[0] = 0;
+	for (uint32_t id = 1; id < from->n; id++) { /* parents come before their children */
+		const struct frame *g = &from->f[id];
+		size_t had = fs->n;
+		to[id] = frames_child_text(fs, to[g->parent], g->service, g->name);
+		struct frame *f = &fs->f[to[id]];
+		if (to[id] == to[g->parent]) /* too many frames */
+			continue;
+		if (fs->n > had || g->first < f->first)
+			f->first = g->first;
+		for (int s = 0; s < 2; s++) {
+			f->total[s] += g->total[s];
+			f->self[s] += g->self[s];
+			f->count[s] += g->count[s];
+			f->last_trace[s] =
+				g->last_trace[s] > f->last_trace[s] ? g->last_trace[s] : f->last_trace[s];
+		}
+	}
+	for (int s = 0; s < 2; s++) {
+		fs->traces[s] += from->traces[s];
+		fs->spans[s] += from->spans[s];
+	}
+	fs->too_many |= from->too_many;
+	free(to);
 }
 
 /* ---- parameters --------------------------------------------------------- */
@@ -256,6 +304,12 @@ static int has_prefixed(struct http_request *req, const char *prefix)
  * needs (skeleton spans, unless a span query needs the attributes).  A trace
  * whose spans arrived in several writes may come in parts from both threads;
  * the parts are put together by trace number before merging.
+ *
+ * When only the time range selects (the newest `limit` requests), reading
+ * the request rows is skipped: the time index gives the start of the
+ * oldest of them, and the scan itself sees which traces have a request (an
+ * entry span) from then on.  The threads then number the traces they meet
+ * themselves, and the numbers are made common after the scan.
  */
 #define SCAN_THREADS 2
 
@@ -274,6 +328,9 @@ struct wanted {
 	struct idmap traces;   /* trace id -> trace number */
 	struct strmap entries; /* with ql: trace id + span id of the candidate requests */
 	size_t n_traces;
+	/* by window: the traces with a request starting in [from_ns, to_ns) */
+	int by_window;
+	uint64_t from_ns, to_ns;
 	_Atomic size_t spans; /* kept by all threads, against SIDE_MAX_SPANS */
 };
 
@@ -292,6 +349,12 @@ struct scan {
 	struct kept *kept;
 	size_t n, cap;
 	uint8_t *matched; /* with ql: per trace number, its request's entry span matched */
+	/* by window: this thread's own trace numbers, with the start of each
+	 * trace's newest request in the window (+ 1; 0: none) */
+	struct idmap seen;
+	uint8_t (*ids)[16];
+	uint64_t *newest;
+	size_t n_seen, cap_ids, cap_newest;
 	int too_many, rc;
 	char err[256];
 };
@@ -310,13 +373,10 @@ static const char *scan_intern(struct scan *sc, const char *s)
 	return sc->cache[slot].to;
 }
 
-static int scan_trace(void *arg, const struct span *spans, size_t n)
+/* Keep the spans of (part of) trace number `no`; non-zero: too many. */
+static int keep_trace(struct scan *sc, const struct span *spans, size_t n, uint32_t no)
 {
-	struct scan *sc = arg;
 	struct wanted *w = sc->w;
-	uint32_t no = idmap_get(&w->traces, spans[0].trace_id);
-	if (no == IDMAP_NONE)
-		return 0;
 	if (atomic_fetch_add(&w->spans, n) + n > SIDE_MAX_SPANS) {
 		sc->too_many = 1;
 		return 1;
@@ -345,10 +405,46 @@ static int scan_trace(void *arg, const struct span *spans, size_t n)
 	return 0;
 }
 
+/* A trace part met by the scan of a search's requests. */
+static int scan_trace(void *arg, const struct span *spans, size_t n)
+{
+	struct scan *sc = arg;
+	uint32_t no = idmap_get(&sc->w->traces, spans[0].trace_id);
+	return no == IDMAP_NONE ? 0 : keep_trace(sc, spans, n, no);
+}
+
+/* A trace part met by the scan of a time window: kept under this thread's
+ * number for its trace, as another part may hold the trace's request. */
+static int scan_window(void *arg, const struct span *spans, size_t n)
+{
+	struct scan *sc = arg;
+	uint32_t *slot = idmap_slot(&sc->seen, spans[0].trace_id);
+	if (!slot) {
+		idmap_grow(&sc->seen, 2 * sc->seen.max);
+		slot = idmap_slot(&sc->seen, spans[0].trace_id);
+	}
+	if (*slot == IDMAP_NONE) {
+		*slot = (uint32_t)sc->n_seen++;
+		sc->ids = xgrow(sc->ids, &sc->cap_ids, sc->n_seen, sizeof(*sc->ids));
+		sc->newest = xgrow(sc->newest, &sc->cap_newest, sc->n_seen, sizeof(*sc->newest));
+		memcpy(sc->ids[*slot], spans[0].trace_id, 16);
+		sc->newest[*slot] = 0;
+	}
+	uint32_t no = *slot;
+	for (size_t i = 0; i < n; i++) {
+		const struct span *sp = &spans[i];
+		if (sp->start_ns >= sc->w->from_ns && sp->start_ns < sc->w->to_ns &&
+		    sp->start_ns + 1 > sc->newest[no] && span_is_entry(sp))
+			sc->newest[no] = sp->start_ns + 1;
+	}
+	return keep_trace(sc, spans, n, no);
+}
+
 static void *scan_run(void *arg)
 {
 	struct scan *sc = arg;
-	sc->rc = store_scan(sc->store, &sc->sc, scan_trace, sc, sc->err, sizeof(sc->err));
+	sc->rc = store_scan(sc->store, &sc->sc, sc->w->by_window ? scan_window : scan_trace, sc, sc->err,
+			    sizeof(sc->err));
 	return NULL;
 }
 
@@ -368,6 +464,8 @@ static int scan_parts(struct store *store, struct wanted *w, uint64_t lo, uint64
 		arena_init(&sc->arena);
 		strmap_init(&sc->strs);
 		sc->matched = xcalloc(w->n_traces + 1, 1);
+		if (w->by_window)
+			idmap_init(&sc->seen, w->n_traces / SCAN_THREADS + 1);
 		/* this thread reads the first part itself */
 		started[k] = k > 0 && pthread_create(&th[k], NULL, scan_run, sc) == 0;
 	}
@@ -388,6 +486,9 @@ static void scan_parts_release(struct scan parts[SCAN_THREADS])
 	for (unsigned k = 0; k < SCAN_THREADS; k++) {
 		free(parts[k].kept);
 		free(parts[k].matched);
+		free(parts[k].ids);
+		free(parts[k].newest);
+		idmap_release(&parts[k].seen);
 		strmap_release(&parts[k].strs);
 		arena_release(&parts[k].arena);
 	}
@@ -419,24 +520,35 @@ static void sort_by_trace(struct by_trace *bt, const struct scan parts[SCAN_THRE
 			bt->at[bt->first[parts[k].kept[i].trace + 1]++] = &parts[k].kept[i];
 }
 
-/* Merge the grouped traces (those `only` marks, if given) into side `side`. */
-static void merge_kept(struct frames *fs, int side, const struct by_trace *bt, const uint8_t **trace_ids,
-		       size_t n_traces, const uint8_t *only)
+/* The merge of grouped traces, by MERGE_THREADS threads side by side, each
+ * into its own tree of frames; the trees are added together after. */
+#define MERGE_THREADS 2
+
+struct merge {
+	struct frames *fs;
+	const struct by_trace *bt;
+	const uint8_t *only; /* if given, the traces to merge */
+	size_t n_traces;
+	int side;
+	unsigned k; /* merges the traces t with t % MERGE_THREADS == k */
+};
+
+static void *merge_run(void *arg)
 {
+	const struct merge *m = arg;
 	struct span *spans = NULL;
 	struct resource *res = NULL;
 	size_t cap_spans = 0, cap_res = 0;
-	for (size_t t = 0; t < n_traces; t++) {
-		size_t i = bt->first[t], n = bt->first[t + 1] - i;
-		if (!n || (only && !only[t]))
+	for (size_t t = m->k; t < m->n_traces; t += MERGE_THREADS) {
+		size_t i = m->bt->first[t], n = m->bt->first[t + 1] - i;
+		if (!n || (m->only && !m->only[t]))
 			continue;
 		spans = xgrow(spans, &cap_spans, n, sizeof(*spans));
 		res = xgrow(res, &cap_res, n, sizeof(*res));
 		for (size_t k = 0; k < n; k++) {
 			struct span *s = &spans[k];
-			const struct kept *kp = bt->at[i + k];
+			const struct kept *kp = m->bt->at[i + k];
 			memset(s, 0, sizeof(*s));
-			memcpy(s->trace_id, trace_ids[t], 16);
 			memcpy(s->span_id, kp->span_id, 8);
 			memcpy(s->parent_span_id, kp->parent_span_id, 8);
 			s->kind = kp->kind;
@@ -446,59 +558,202 @@ static void merge_kept(struct frames *fs, int side, const struct by_trace *bt, c
 			res[k] = (struct resource){.service_name = kp->service};
 			s->resource = &res[k];
 		}
-		frames_add_trace(fs, spans, n, side);
+		frames_add_trace(m->fs, spans, n, m->side, t);
 	}
 	free(spans);
 	free(res);
+	return NULL;
 }
 
-/* Merge the requests matching the side's filters.  -1: the answer is set. */
-static int load_matching(struct http_request *req, struct side *sd, struct frames *fs, int side)
+/* Merge the grouped traces (those `only` marks, if given) into side `side`. */
+static void merge_kept(struct frames *fs, int side, const struct by_trace *bt, const uint8_t **trace_ids,
+		       size_t n_traces, const uint8_t *only)
+{
+	struct arena arenas[MERGE_THREADS];
+	struct frames others[MERGE_THREADS];
+	struct merge m[MERGE_THREADS];
+	pthread_t th[MERGE_THREADS];
+	int started[MERGE_THREADS] = {0};
+	for (unsigned k = 0; k < MERGE_THREADS; k++) {
+		if (k > 0) {
+			arena_init(&arenas[k]);
+			frames_init(&others[k], &arenas[k]);
+		}
+		m[k] = (struct merge){.fs = k ? &others[k] : fs,
+				      .bt = bt,
+				      .only = only,
+				      .n_traces = n_traces,
+				      .side = side,
+				      .k = k};
+		/* this thread merges the first part itself */
+		started[k] = k > 0 && pthread_create(&th[k], NULL, merge_run, &m[k]) == 0;
+	}
+	for (unsigned k = 0; k < MERGE_THREADS; k++)
+		if (!started[k])
+			merge_run(&m[k]);
+	for (unsigned k = 1; k < MERGE_THREADS; k++) {
+		if (started[k])
+			pthread_join(th[k], NULL);
+		frames_absorb(fs, &others[k]);
+		frames_release(&others[k]);
+		arena_release(&arenas[k]);
+	}
+	for (size_t t = n_traces; t-- > 0;)
+		frames_name_trace(fs, side, t, trace_ids[t]);
+}
+
+/* Only the time range selects: the newest `limit` requests. */
+static int time_only(const struct side *sd)
+{
+	const struct store_query *q = &sd->q;
+	return !sd->ql && q->order == STORE_NEWEST && !q->service && !q->endpoint && !q->env && !q->version &&
+	       !q->department && !q->intent && !q->tool && q->status < 0 && !q->min_duration_ns &&
+	       !q->max_duration_ns;
+}
+
+/* Number the traces of the side's requests from the request index, newest
+ * request first, and find the time span [*lo, *hi) they cover. */
+static int search_requests(struct http_request *req, struct side *sd, struct wanted *w,
+			   const uint8_t ***trace_ids, uint64_t *lo, uint64_t *hi)
 {
 	struct request_row *rows;
 	size_t n_rows;
 	char err[256];
-	int r = -1;
-	struct wanted w = {.ql = sd->ql};
-	struct scan parts[SCAN_THREADS];
-	struct by_trace bt = {0};
-	unsigned want = sd->q.limit;
-	uint8_t *matched = NULL;
-	memset(parts, 0, sizeof(parts));
-	strmap_init(&w.entries);
 	if (sd->ql)
 		sd->q.limit = QL_CANDIDATES;
 	sd->q.ids_only = 1;
-	uint64_t t0 = clock_now_ns();
 	if (store_search(req->srv->store, &sd->q, &req->arena, &rows, &n_rows, err, sizeof(err)) < 0) {
 		http_error(req, 500, "internal", "%s", err);
-		goto out;
+		return -1;
 	}
-	uint64_t lo = UINT64_MAX, hi = 0;
-	const uint8_t **trace_ids = arena_alloc(&req->arena, (n_rows ? n_rows : 1) * sizeof(*trace_ids));
-	idmap_init(&w.traces, n_rows);
+	*lo = UINT64_MAX;
+	*hi = 0;
+	*trace_ids = arena_alloc(&req->arena, (n_rows ? n_rows : 1) * sizeof(**trace_ids));
+	idmap_init(&w->traces, n_rows);
 	for (size_t i = 0; i < n_rows; i++) {
-		uint32_t *no = idmap_slot(&w.traces, rows[i].trace_id);
+		uint32_t *no = idmap_slot(&w->traces, rows[i].trace_id);
 		if (*no == IDMAP_NONE) {
-			trace_ids[w.n_traces] = rows[i].trace_id;
-			*no = (uint32_t)w.n_traces++;
+			(*trace_ids)[w->n_traces] = rows[i].trace_id;
+			*no = (uint32_t)w->n_traces++;
 		}
 		if (sd->ql) {
 			uint8_t key[24];
 			memcpy(key, rows[i].trace_id, 16);
 			memcpy(key + 16, rows[i].span_id, 8);
-			strmap_put(&w.entries, key, sizeof(key), (int64_t)i);
+			strmap_put(&w->entries, key, sizeof(key), (int64_t)i);
 		}
 		uint64_t end = rows[i].start_ns + rows[i].duration_ns;
-		lo = rows[i].start_ns < lo ? rows[i].start_ns : lo;
-		hi = end > hi ? end : hi;
+		*lo = rows[i].start_ns < *lo ? rows[i].start_ns : *lo;
+		*hi = end + 1 > *hi ? end + 1 : *hi;
+	}
+	return 0;
+}
+
+struct numbering {
+	uint64_t newest; /* 1 + the start of the trace's newest request; 0: none */
+	const uint8_t *id;
+	uint32_t common;
+};
+
+static int newest_first(const void *pa, const void *pb)
+{
+	const struct numbering *a = pa, *b = pb;
+	if (a->newest != b->newest)
+		return a->newest < b->newest ? 1 : -1;
+	return memcmp(a->id, b->id, 16);
+}
+
+/*
+ * After a scan by window: number the traces that have a request in the
+ * window the same in all parts, newest request first (as a search would
+ * list them), and drop the spans of the others.  Returns how many there
+ * are; trace_ids[k] is the id of number k.
+ */
+static size_t number_window(struct scan parts[SCAN_THREADS], struct arena *a, const uint8_t ***trace_ids)
+{
+	size_t seen = 0, n = 0, wanted = 0;
+	for (unsigned k = 0; k < SCAN_THREADS; k++)
+		seen += parts[k].n_seen;
+	struct idmap all;
+	struct numbering *o = xmalloc((seen ? seen : 1) * sizeof(*o));
+	uint32_t *common[SCAN_THREADS], *final = xmalloc((seen ? seen : 1) * sizeof(*final));
+	idmap_init(&all, seen);
+	for (unsigned k = 0; k < SCAN_THREADS; k++) {
+		struct scan *sc = &parts[k];
+		common[k] = xmalloc((sc->n_seen ? sc->n_seen : 1) * sizeof(*common[k]));
+		for (size_t i = 0; i < sc->n_seen; i++) {
+			uint32_t *slot = idmap_slot(&all, sc->ids[i]);
+			if (*slot == IDMAP_NONE) {
+				*slot = (uint32_t)n;
+				o[n] = (struct numbering){
+					.newest = 0, .id = sc->ids[i], .common = (uint32_t)n};
+				n++;
+			}
+			if (sc->newest[i] > o[*slot].newest)
+				o[*slot].newest = sc->newest[i];
+			common[k][i] = *slot;
+		}
+	}
+	qsort(o, n, sizeof(*o), newest_first);
+	*trace_ids = arena_alloc(a, (n ? n : 1) * sizeof(**trace_ids));
+	for (size_t j = 0; j < n; j++) {
+		final[o[j].common] = o[j].newest ? (uint32_t)wanted : IDMAP_NONE;
+		if (o[j].newest)
+			(*trace_ids)[wanted++] = o[j].id;
+	}
+	for (unsigned k = 0; k < SCAN_THREADS; k++) {
+		struct scan *sc = &parts[k];
+		size_t m = 0;
+		for (size_t i = 0; i < sc->n; i++) {
+			uint32_t t = final[common[k][sc->kept[i].trace]];
+			if (t != IDMAP_NONE) {
+				sc->kept[m] = sc->kept[i];
+				sc->kept[m++].trace = t;
+			}
+		}
+		sc->n = m;
+		free(common[k]);
+	}
+	free(final);
+	free(o);
+	idmap_release(&all);
+	return wanted;
+}
+
+/* Merge the requests matching the side's filters.  -1: the answer is set. */
+static int load_matching(struct http_request *req, struct side *sd, struct frames *fs, int side)
+{
+	char err[256];
+	int r = -1;
+	struct wanted w = {.ql = sd->ql, .by_window = time_only(sd)};
+	struct scan parts[SCAN_THREADS];
+	struct by_trace bt = {0};
+	unsigned want = sd->q.limit;
+	uint8_t *matched = NULL;
+	const uint8_t **trace_ids = NULL;
+	uint64_t lo, hi;
+	memset(parts, 0, sizeof(parts));
+	strmap_init(&w.entries);
+	uint64_t t0 = clock_now_ns();
+	if (w.by_window) {
+		long n = store_newest_requests(req->srv->store, sd->q.from_ns, sd->q.to_ns, sd->q.limit, &lo,
+					       &hi, err, sizeof(err));
+		if (n < 0) {
+			http_error(req, 500, "internal", "%s", err);
+			goto out;
+		}
+		w.from_ns = lo;
+		w.to_ns = sd->q.to_ns ? sd->q.to_ns : UINT64_MAX;
+		w.n_traces = (size_t)n; /* at most: sizes the threads' numbering */
+	} else if (search_requests(req, sd, &w, &trace_ids, &lo, &hi) < 0) {
+		goto out;
 	}
 	if (!w.n_traces) {
 		r = 0;
 		goto out;
 	}
 	uint64_t t1 = clock_now_ns();
-	if (scan_parts(req->srv->store, &w, lo, hi + 1, parts, err, sizeof(err)) < 0) {
+	if (scan_parts(req->srv->store, &w, lo, hi, parts, err, sizeof(err)) < 0) {
 		http_error(req, 500, "internal", "%s", err);
 		goto out;
 	}
@@ -511,6 +766,8 @@ static int load_matching(struct http_request *req, struct side *sd, struct frame
 			   sd->prefix);
 		goto out;
 	}
+	if (w.by_window)
+		w.n_traces = number_window(parts, &req->arena, &trace_ids);
 	matched = xcalloc(w.n_traces + 1, 1);
 	for (size_t t = 0, kept = 0; sd->ql && t < w.n_traces; t++) {
 		/* traces are numbered in the requests' order */
@@ -523,10 +780,9 @@ static int load_matching(struct http_request *req, struct side *sd, struct frame
 	uint64_t t3 = clock_now_ns();
 	merge_kept(fs, side, &bt, trace_ids, w.n_traces, sd->ql ? matched : NULL);
 	uint64_t t4 = clock_now_ns();
-	log_debug("flamegraph: %zu requests, %zu traces: search %.0f ms, scan %.0f ms, group %.0f ms, "
-		  "merge %.0f ms",
-		  n_rows, w.n_traces, (double)(t1 - t0) / 1e6, (double)(t2 - t1) / 1e6,
-		  (double)(t3 - t2) / 1e6, (double)(t4 - t3) / 1e6);
+	log_debug("flamegraph: %zu traces: %s %.0f ms, scan %.0f ms, group %.0f ms, merge %.0f ms",
+		  w.n_traces, w.by_window ? "window" : "search", (double)(t1 - t0) / 1e6,
+		  (double)(t2 - t1) / 1e6, (double)(t3 - t2) / 1e6, (double)(t4 - t3) / 1e6);
 	r = 0;
 out:
 	free(matched);
@@ -563,8 +819,10 @@ static int load_side(struct http_request *req, struct side *sd, struct frames *f
 		struct batch b;
 		batch_init(&b);
 		r = load_trace(req, sd, &b);
-		if (r == 0)
-			frames_add_trace(fs, b.spans, b.n_spans, side);
+		if (r == 0) {
+			frames_add_trace(fs, b.spans, b.n_spans, side, 0);
+			frames_name_trace(fs, side, 0, sd->trace_id);
+		}
 		batch_release(&b);
 	}
 	frames_forget_recent(fs);
@@ -674,10 +932,21 @@ static void put_side_values(struct buf *b, const struct frames *fs, const struct
 	buf_printf(b, "\"value_us\":%llu,\"self_us\":%llu,\"count\":%llu",
 		   (unsigned long long)(f->total[s] / NS_PER_US),
 		   (unsigned long long)(f->self[s] / NS_PER_US), (unsigned long long)f->count[s]);
-	if (f->last_trace[s] && f->last_trace[s] <= fs->traces[s]) {
+	if (f->last_trace[s] && f->last_trace[s] <= fs->n_ids[s]) {
 		buf_putc(b, ',');
 		json_put_id(b, "example_trace_id", fs->ids[s][f->last_trace[s] - 1], 16);
 	}
+}
+
+struct kid {
+	uint64_t first;
+	uint32_t id;
+};
+
+static int by_first(const void *pa, const void *pb)
+{
+	const struct kid *a = pa, *b = pb;
+	return (a->first > b->first) - (a->first < b->first);
 }
 
 static void put_frames_json(struct buf *b, const struct frames *fs, uint32_t id, int two)
@@ -697,18 +966,19 @@ static void put_frames_json(struct buf *b, const struct frames *fs, uint32_t id,
 		buf_putc(b, '}');
 	}
 	buf_puts(b, ",\"children\":[");
-	/* children are linked newest first: print them in first-seen order */
+	/* children in the order they were first met */
 	size_t n = 0;
 	for (uint32_t k = f->kids; k != UINT32_MAX; k = fs->f[k].next)
 		n++;
-	uint32_t *order = xmalloc((n ? n : 1) * sizeof(*order));
-	size_t i = n;
+	struct kid *order = xmalloc((n ? n : 1) * sizeof(*order));
+	n = 0;
 	for (uint32_t k = f->kids; k != UINT32_MAX; k = fs->f[k].next)
-		order[--i] = k;
-	for (i = 0; i < n; i++) {
+		order[n++] = (struct kid){fs->f[k].first, k};
+	qsort(order, n, sizeof(*order), by_first);
+	for (size_t i = 0; i < n; i++) {
 		if (i)
 			buf_putc(b, ',');
-		put_frames_json(b, fs, order[i], two);
+		put_frames_json(b, fs, order[i].id, two);
 	}
 	free(order);
 	buf_puts(b, "]}");

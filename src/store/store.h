@@ -87,6 +87,17 @@ void store_query_init(struct store_query *q);
 int store_search(struct store *s, const struct store_query *q, struct arena *a, struct request_row **rows,
 		 size_t *n, char *err, size_t errlen);
 
+/*
+ * The newest `n` requests starting in [from_ns, to_ns), without reading
+ * them: *start_ns is the start of the n-th newest (or from_ns when there are
+ * fewer; requests that start at the same nanosecond as the n-th are among
+ * them too), and *end_ns bounds the end of every span stored in a block
+ * that overlaps [*start_ns, to_ns), so a scan of [*start_ns, *end_ns) meets
+ * all their spans.  Returns min(n, the requests in the range).
+ */
+long store_newest_requests(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned n, uint64_t *start_ns,
+			   uint64_t *end_ns, char *err, size_t errlen);
+
 enum dict_kind {
 	DICT_SERVICE = 1,
 	DICT_ENDPOINT,

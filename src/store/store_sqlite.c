@@ -1121,6 +1121,65 @@ out:
 	return ret;
 }
 
+/* One integer from `sql` bound to `a`, `b` (and `c` if the SQL has it);
+ * 0 with no row. */
+static int query_int(sqlite3 *db, const char *sql, int64_t a, int64_t b, int64_t c, int64_t *v, char *err,
+		     size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return errf(err, errlen, "%s", sqlite3_errmsg(db));
+	sqlite3_bind_int64(st, 1, a);
+	sqlite3_bind_int64(st, 2, b);
+	if (sqlite3_bind_parameter_count(st) > 2)
+		sqlite3_bind_int64(st, 3, c);
+	int rc = sqlite3_step(st), ret = 0;
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		*v = sqlite3_column_int64(st, 0);
+		ret = 1;
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		ret = errf(err, errlen, "%s", sqlite3_errmsg(db));
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
+long store_newest_requests(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned n, uint64_t *start_ns,
+			   uint64_t *end_ns, char *err, size_t errlen)
+{
+	int64_t to = to_ns ? (int64_t)to_ns : INT64_MAX, count = 0, v;
+	long ret = -1;
+	sqlite3 *db = reader_get(s, err, errlen);
+	if (!db)
+		return -1;
+	*start_ns = from_ns;
+	*end_ns = to_ns;
+	/* the time index alone answers both: no request row is read */
+	int rc = query_int(db,
+			   "SELECT start_ns FROM requests WHERE start_ns >= ?1 AND start_ns < ?2"
+			   " ORDER BY start_ns DESC LIMIT 1 OFFSET ?3",
+			   (int64_t)from_ns, to, n ? n - 1 : 0, &v, err, errlen);
+	if (rc < 0)
+		goto out;
+	if (rc == 1) {
+		*start_ns = (uint64_t)v;
+		count = n;
+	} else if (query_int(db, "SELECT count(*) FROM requests WHERE start_ns >= ?1 AND start_ns < ?2",
+			     (int64_t)from_ns, to, 0, &count, err, errlen) < 0) {
+		goto out;
+	}
+	rc = query_int(db, "SELECT max(t_max) FROM blocks WHERE t_max >= ?1 AND t_min < ?2",
+		       (int64_t)*start_ns, to, 0, &v, err, errlen);
+	if (rc < 0)
+		goto out;
+	if (rc == 1 && (uint64_t)v >= *end_ns)
+		*end_ns = (uint64_t)v + 1;
+	ret = n ? count : 0;
+out:
+	reader_put(s, db);
+	return ret;
+}
+
 int store_values(struct store *s, enum dict_kind kind, uint64_t from_ns, uint64_t to_ns, struct arena *a,
 		 const char ***values, size_t *n, char *err, size_t errlen)
 {

@@ -182,3 +182,58 @@ describe('flame graphs', () => {
 		}
 	});
 });
+
+// With only a time range, the newest `limit` requests are found without
+// reading the request index's rows: the scan itself sees the traces'
+// entry spans.  The answer must be the one the index gives.
+describe('flame graphs by time range alone', () => {
+	let srv;
+	const traces = [];
+	const get = (query) => getJson(`${srv.url}/api/v1/flamegraph?${new URLSearchParams(query)}`);
+	const post = async (resources) => {
+		const res = await fetch(`${srv.url}/v1/traces`, {
+			method: 'POST', headers: { 'content-type': 'application/json' },
+			body: JSON.stringify(jsonTraceRequest(resources)),
+		});
+		assert.equal(res.status, 200, await res.text());
+	};
+
+	before(async () => {
+		srv = await startServer();
+		const base = BigInt(Date.now()) * 1_000_000n - 10n * 60_000n * MS;
+		traces.push(makeTrace(base, '1.0', 65));
+		traces.push(makeTrace(base + 1000n * MS, '1.0', 65));
+		traces.push(makeTrace(base + 2000n * MS, '2.0', 69));
+		// the middle trace arrives in two writes, its front part last
+		const front = (r) => r.attrs['service.name'] === 'front';
+		await post([traces[0], traces[2]].flatMap((t) => t.resources).concat(traces[1].resources.filter((r) => !front(r))));
+		await post(traces[1].resources.filter(front));
+	});
+	after(() => srv?.dispose());
+
+	test('the same answer as a search of the request index', async () => {
+		for (const format of ['json', 'folded']) {
+			const all = await get({ format });
+			const front = await get({ format, service: 'front' });
+			assert.equal(all.status, 200, all.text);
+			assert.equal(all.text, front.text, `${format}: every trace has one front request`);
+		}
+		const all = await get({});
+		assert.deepEqual([all.json.traces, all.json.spans], [3, 18]);
+		const sel = all.json.root.children[0].children.find((c) => c.name === 'db.query').children[0];
+		assert.deepEqual([sel.service, sel.count], ['db', 3], 'the part written later is joined to its trace');
+	});
+
+	test('limit counts requests, newest first', async () => {
+		// each trace has three requests (front, db, worker): the newest four
+		// are the last trace's three and the middle trace's worker request
+		const four = await get({ limit: '4' });
+		assert.deepEqual([four.json.traces, four.json.spans], [2, 12]);
+		const ids = [traces[1].traceId, traces[2].traceId];
+		assert.ok(ids.includes(four.json.root.children[0].example_trace_id));
+		const one = await get({ limit: '1' });
+		assert.deepEqual([one.json.traces, one.json.root.children[0].example_trace_id], [1, traces[2].traceId]);
+		const before = await get({ to: String(Date.now() - 3_600_000) });
+		assert.equal(before.json.traces, 0);
+	});
+});

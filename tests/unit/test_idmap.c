@@ -3,7 +3,7 @@
  *
  * Ids that share their first eight bytes (the hash) must still be told
  * apart by the other eight; a full map refuses new ids but still finds the
- * ones it holds.
+ * ones it holds, and a grown map keeps them.
  */
 #include <string.h>
 
@@ -45,6 +45,18 @@ static void test_numbers(int same_hash, uint32_t n)
 	ok(idmap_slot(&m, id) == NULL, "a full map refuses a new id");
 	make_id(id, n / 2, same_hash);
 	ok(idmap_get(&m, id) == n / 2, "and still finds what it holds");
+	idmap_grow(&m, 2 * n);
+	make_id(id, n + 7, same_hash);
+	uint32_t *v = idmap_slot(&m, id);
+	ok(v && *v == IDMAP_NONE, "a grown map takes a new id");
+	if (v)
+		*v = n + 7;
+	found = idmap_get(&m, id) == n + 7;
+	for (uint32_t k = 0; k < n; k++) {
+		make_id(id, k, same_hash);
+		found &= idmap_get(&m, id) == k;
+	}
+	ok(found, "and keeps the ids it held");
 	idmap_release(&m);
 	ok(idmap_get(&m, id) == IDMAP_NONE, "a released map is empty");
 }
