@@ -13,6 +13,7 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/parallel.h"
 #include "core/strmap.h"
 #include "core/ticker.h"
 #include "ingest/json_doc.h"
@@ -316,8 +317,7 @@ static void *scan_part_run(void *arg)
 static int scan_all(struct store *s, const struct advisor_options *o, unsigned every, struct scan_part *parts,
 		    char *err, size_t errlen)
 {
-	pthread_t th[ADVISOR_THREADS];
-	int started[ADVISOR_THREADS] = {0}, ret = 0;
+	int ret = 0;
 	for (unsigned k = 0; k < ADVISOR_THREADS; k++) {
 		parts[k].s = s;
 		parts[k].sc = (struct store_scan){.from_ns = o->from_ns,
@@ -326,20 +326,14 @@ static int scan_all(struct store *s, const struct advisor_options *o, unsigned e
 						  .offset = every * k,
 						  .keep_key = detect_reads_key};
 		parts[k].f.d = detect_new(&o->cfg);
-		/* this thread reads the first part itself */
-		started[k] = k > 0 && pthread_create(&th[k], NULL, scan_part_run, &parts[k]) == 0;
 	}
+	parallel_run(scan_part_run, parts, sizeof(*parts), ADVISOR_THREADS);
 	for (unsigned k = 0; k < ADVISOR_THREADS; k++)
-		if (!started[k])
-			scan_part_run(&parts[k]);
-	if (store_scan_points(s, o->from_ns, o->to_ns, NULL, feed_point, &parts[0].f, err, errlen) < 0)
-		ret = -1;
-	for (unsigned k = 0; k < ADVISOR_THREADS; k++) {
-		if (started[k])
-			pthread_join(th[k], NULL);
 		if (parts[k].rc < 0 && ret == 0)
 			ret = errf(err, errlen, "%s", parts[k].err);
-	}
+	if (ret == 0 &&
+	    store_scan_points(s, o->from_ns, o->to_ns, NULL, feed_point, &parts[0].f, err, errlen) < 0)
+		ret = -1;
 	for (unsigned k = 1; k < ADVISOR_THREADS && ret == 0; k++) {
 		detect_merge(parts[0].f.d, parts[k].f.d);
 		parts[0].f.traces += parts[k].f.traces;

@@ -7,7 +7,6 @@
  * ("service: span name").  The tree walk and the critical path are in
  * analyze/spantree.c and analyze/critpath.c, drawing in render/.
  */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 #include "core/hex.h"
 #include "core/idmap.h"
 #include "core/log.h"
+#include "core/parallel.h"
 #include "core/strmap.h"
 #include "profile/folded.h"
 #include "render/flamegraph_svg.h"
@@ -452,8 +452,7 @@ static void *scan_run(void *arg)
 static int scan_parts(struct store *store, struct wanted *w, uint64_t lo, uint64_t hi,
 		      struct scan parts[SCAN_THREADS], char *err, size_t errlen)
 {
-	pthread_t th[SCAN_THREADS];
-	int started[SCAN_THREADS] = {0}, ret = 0;
+	int ret = 0;
 	for (unsigned k = 0; k < SCAN_THREADS; k++) {
 		struct scan *sc = &parts[k];
 		memset(sc, 0, sizeof(*sc));
@@ -466,18 +465,11 @@ static int scan_parts(struct store *store, struct wanted *w, uint64_t lo, uint64
 		sc->matched = xcalloc(w->n_traces + 1, 1);
 		if (w->by_window)
 			idmap_init(&sc->seen, w->n_traces / SCAN_THREADS + 1);
-		/* this thread reads the first part itself */
-		started[k] = k > 0 && pthread_create(&th[k], NULL, scan_run, sc) == 0;
 	}
+	parallel_run(scan_run, parts, sizeof(*parts), SCAN_THREADS);
 	for (unsigned k = 0; k < SCAN_THREADS; k++)
-		if (!started[k])
-			scan_run(&parts[k]);
-	for (unsigned k = 0; k < SCAN_THREADS; k++) {
-		if (started[k])
-			pthread_join(th[k], NULL);
 		if (parts[k].rc < 0 && ret == 0)
 			ret = errf(err, errlen, "%s", parts[k].err);
-	}
 	return ret;
 }
 
@@ -572,8 +564,6 @@ static void merge_kept(struct frames *fs, int side, const struct by_trace *bt, c
 	struct arena arenas[MERGE_THREADS];
 	struct frames others[MERGE_THREADS];
 	struct merge m[MERGE_THREADS];
-	pthread_t th[MERGE_THREADS];
-	int started[MERGE_THREADS] = {0};
 	for (unsigned k = 0; k < MERGE_THREADS; k++) {
 		if (k > 0) {
 			arena_init(&arenas[k]);
@@ -585,15 +575,9 @@ static void merge_kept(struct frames *fs, int side, const struct by_trace *bt, c
 				      .n_traces = n_traces,
 				      .side = side,
 				      .k = k};
-		/* this thread merges the first part itself */
-		started[k] = k > 0 && pthread_create(&th[k], NULL, merge_run, &m[k]) == 0;
 	}
-	for (unsigned k = 0; k < MERGE_THREADS; k++)
-		if (!started[k])
-			merge_run(&m[k]);
+	parallel_run(merge_run, m, sizeof(*m), MERGE_THREADS);
 	for (unsigned k = 1; k < MERGE_THREADS; k++) {
-		if (started[k])
-			pthread_join(th[k], NULL);
 		frames_absorb(fs, &others[k]);
 		frames_release(&others[k]);
 		arena_release(&arenas[k]);

@@ -38,6 +38,20 @@ function makeTrace(startNs, version, selectEndMs) {
 	return { traceId: tid, id, resources };
 }
 
+// Three traces a second apart, ten minutes ago: versions 1.0, 1.0, 2.0.
+function threeTraces() {
+	const base = BigInt(Date.now()) * 1_000_000n - 10n * 60_000n * MS;
+	return [makeTrace(base, '1.0', 65), makeTrace(base + 1000n * MS, '1.0', 65), makeTrace(base + 2000n * MS, '2.0', 69)];
+}
+
+async function post(url, resources) {
+	const res = await fetch(`${url}/v1/traces`, {
+		method: 'POST', headers: { 'content-type': 'application/json' },
+		body: JSON.stringify(jsonTraceRequest(resources)),
+	});
+	assert.equal(res.status, 200, await res.text());
+}
+
 describe('flame graphs', () => {
 	let srv;
 	const traces = [];
@@ -45,15 +59,8 @@ describe('flame graphs', () => {
 
 	before(async () => {
 		srv = await startServer();
-		const base = BigInt(Date.now()) * 1_000_000n - 10n * 60_000n * MS;
-		traces.push(makeTrace(base, '1.0', 65));
-		traces.push(makeTrace(base + 1000n * MS, '1.0', 65));
-		traces.push(makeTrace(base + 2000n * MS, '2.0', 69));
-		const body = jsonTraceRequest(traces.flatMap((t) => t.resources));
-		const res = await fetch(`${srv.url}/v1/traces`, {
-			method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
-		});
-		assert.equal(res.status, 200, await res.text());
+		traces.push(...threeTraces());
+		await post(srv.url, traces.flatMap((t) => t.resources));
 	});
 	after(() => srv?.dispose());
 
@@ -190,24 +197,15 @@ describe('flame graphs by time range alone', () => {
 	let srv;
 	const traces = [];
 	const get = (query) => getJson(`${srv.url}/api/v1/flamegraph?${new URLSearchParams(query)}`);
-	const post = async (resources) => {
-		const res = await fetch(`${srv.url}/v1/traces`, {
-			method: 'POST', headers: { 'content-type': 'application/json' },
-			body: JSON.stringify(jsonTraceRequest(resources)),
-		});
-		assert.equal(res.status, 200, await res.text());
-	};
 
 	before(async () => {
 		srv = await startServer();
-		const base = BigInt(Date.now()) * 1_000_000n - 10n * 60_000n * MS;
-		traces.push(makeTrace(base, '1.0', 65));
-		traces.push(makeTrace(base + 1000n * MS, '1.0', 65));
-		traces.push(makeTrace(base + 2000n * MS, '2.0', 69));
+		traces.push(...threeTraces());
 		// the middle trace arrives in two writes, its front part last
 		const front = (r) => r.attrs['service.name'] === 'front';
-		await post([traces[0], traces[2]].flatMap((t) => t.resources).concat(traces[1].resources.filter((r) => !front(r))));
-		await post(traces[1].resources.filter(front));
+		await post(srv.url, [traces[0], traces[2]].flatMap((t) => t.resources)
+			.concat(traces[1].resources.filter((r) => !front(r))));
+		await post(srv.url, traces[1].resources.filter(front));
 	});
 	after(() => srv?.dispose());
 
