@@ -462,7 +462,8 @@ static int scan_parts(struct store *store, struct wanted *w, uint64_t lo, uint64
 			.from_ns = lo, .to_ns = hi, .every = SCAN_THREADS, .offset = k, .skeleton = !w->ql};
 		arena_init(&sc->arena);
 		strmap_init(&sc->strs);
-		sc->matched = xcalloc(w->n_traces + 1, 1);
+		if (w->ql)
+			sc->matched = xcalloc(w->n_traces + 1, 1);
 		if (w->by_window)
 			idmap_init(&sc->seen, w->n_traces / SCAN_THREADS + 1);
 	}

@@ -1121,18 +1121,16 @@ out:
 	return ret;
 }
 
-/* One integer from `sql` bound to `a`, `b` (and `c` if the SQL has it);
- * 0 with no row. */
-static int query_int(sqlite3 *db, const char *sql, int64_t a, int64_t b, int64_t c, int64_t *v, char *err,
+/* One integer from `sql`, its parameters bound to args[0 .. n); 1, or 0
+ * with no row (or NULL). */
+static int query_int(sqlite3 *db, const char *sql, const int64_t *args, int n, int64_t *v, char *err,
 		     size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return errf(err, errlen, "%s", sqlite3_errmsg(db));
-	sqlite3_bind_int64(st, 1, a);
-	sqlite3_bind_int64(st, 2, b);
-	if (sqlite3_bind_parameter_count(st) > 2)
-		sqlite3_bind_int64(st, 3, c);
+	for (int i = 0; i < n; i++)
+		sqlite3_bind_int64(st, i + 1, args[i]);
 	int rc = sqlite3_step(st), ret = 0;
 	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
 		*v = sqlite3_column_int64(st, 0);
@@ -1155,21 +1153,23 @@ long store_newest_requests(struct store *s, uint64_t from_ns, uint64_t to_ns, un
 	*start_ns = from_ns;
 	*end_ns = to_ns;
 	/* the time index alone answers both: no request row is read */
+	int64_t args[3] = {(int64_t)from_ns, to, n ? n - 1 : 0};
 	int rc = query_int(db,
 			   "SELECT start_ns FROM requests WHERE start_ns >= ?1 AND start_ns < ?2"
 			   " ORDER BY start_ns DESC LIMIT 1 OFFSET ?3",
-			   (int64_t)from_ns, to, n ? n - 1 : 0, &v, err, errlen);
+			   args, 3, &v, err, errlen);
 	if (rc < 0)
 		goto out;
 	if (rc == 1) {
 		*start_ns = (uint64_t)v;
 		count = n;
-	} else if (query_int(db, "SELECT count(*) FROM requests WHERE start_ns >= ?1 AND start_ns < ?2",
-			     (int64_t)from_ns, to, 0, &count, err, errlen) < 0) {
+	} else if (query_int(db, "SELECT count(*) FROM requests WHERE start_ns >= ?1 AND start_ns < ?2", args,
+			     2, &count, err, errlen) < 0) {
 		goto out;
 	}
-	rc = query_int(db, "SELECT max(t_max) FROM blocks WHERE t_max >= ?1 AND t_min < ?2",
-		       (int64_t)*start_ns, to, 0, &v, err, errlen);
+	args[0] = (int64_t)*start_ns;
+	rc = query_int(db, "SELECT max(t_max) FROM blocks WHERE t_max >= ?1 AND t_min < ?2", args, 2, &v, err,
+		       errlen);
 	if (rc < 0)
 		goto out;
 	if (rc == 1 && (uint64_t)v >= *end_ns)
