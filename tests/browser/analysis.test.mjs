@@ -13,7 +13,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
-import { BIN, SHOTS, launchPage, startHotpath, waitFor } from './lib/harness.mjs';
+import { BIN, SHOTS, closeAll, launchPage, startHotpath, waitFor } from './lib/harness.mjs';
 
 const run = promisify(execFile);
 
@@ -33,10 +33,7 @@ before(async () => {
   ({ browser, page, consoleErrors } = await launchPage({ width: 1440, height: 1000 }));
 });
 
-after(async () => {
-  if (browser) await browser.close();
-  if (hotpath) await hotpath.stop();
-});
+after(() => closeAll(browser, hotpath));
 
 // --- helpers -------------------------------------------------------------------
 

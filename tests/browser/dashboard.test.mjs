@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
-import { SHOTS, launchPage, postOtlpJson, startHotpath, waitFor } from './lib/harness.mjs';
+import { SHOTS, closeAll, launchPage, postOtlpJson, startHotpath, waitFor } from './lib/harness.mjs';
 
 let hotpath = null;
 let base = null;
@@ -193,13 +193,7 @@ before(async () => {
   ({ browser, page, consoleErrors } = await launchPage({ width: 1440, height: 900 }));
 });
 
-after(async () => {
-  try {
-    if (browser) await browser.close();
-  } finally {
-    if (hotpath) await hotpath.stop();
-  }
-});
+after(() => closeAll(browser, hotpath));
 
 // --- the tests ------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
-import { SHOTS, launchPage, postOtlpJson, sleep, startHotpath, waitFor } from './lib/harness.mjs';
+import { SHOTS, closeAll, launchPage, postOtlpJson, sleep, startHotpath, waitFor } from './lib/harness.mjs';
 import { fmtDuration } from '../../web/lib/format.js';
 
 let hotpath = null;
@@ -197,13 +197,7 @@ before(async () => {
   ({ browser, page, consoleErrors } = await launchPage({ width: 1440, height: 1300 }));
 });
 
-after(async () => {
-  try {
-    if (browser) await browser.close();
-  } finally {
-    if (hotpath) await hotpath.stop();
-  }
-});
+after(() => closeAll(browser, hotpath));
 
 // --- the tests ---------------------------------------------------------------------
 

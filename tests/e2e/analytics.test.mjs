@@ -12,7 +12,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
 import { hotpathBin, startServer } from './lib/server.mjs';
-import { getJson, jsonTraceRequest, spanId, traceId } from './lib/util.mjs';
+import { getJson, jsonTraceRequest, postOtlpJson, spanId, traceId } from './lib/util.mjs';
 
 const MS = 1_000_000;
 const N = 420;
@@ -135,10 +135,7 @@ describe('latency analytics', () => {
 		const nowNs = BigInt(Date.now()) * 1_000_000n;
 		const baseNs = (nowNs - 40n * 60_000_000_000n) / 60_000_000_000n * 60_000_000_000n; // a whole minute, 40 min ago
 		reqs = generate(baseNs);
-		const res = await fetch(`${srv.url}/v1/traces`, {
-			method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(otlpBody(reqs)),
-		});
-		assert.equal(res.status, 200, await res.text());
+		await postOtlpJson(srv.url, otlpBody(reqs));
 	});
 	after(() => srv?.dispose());
 

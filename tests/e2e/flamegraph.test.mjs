@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { startServer } from './lib/server.mjs';
-import { getJson, jsonTraceRequest, spanId, traceId } from './lib/util.mjs';
+import { getJson, jsonTraceRequest, postOtlpJson, spanId, traceId } from './lib/util.mjs';
 
 const MS = 1_000_000n;
 
@@ -44,13 +44,7 @@ function threeTraces() {
 	return [makeTrace(base, '1.0', 65), makeTrace(base + 1000n * MS, '1.0', 65), makeTrace(base + 2000n * MS, '2.0', 69)];
 }
 
-async function post(url, resources) {
-	const res = await fetch(`${url}/v1/traces`, {
-		method: 'POST', headers: { 'content-type': 'application/json' },
-		body: JSON.stringify(jsonTraceRequest(resources)),
-	});
-	assert.equal(res.status, 200, await res.text());
-}
+const post = (url, resources) => postOtlpJson(url, jsonTraceRequest(resources));
 
 describe('flame graphs', () => {
 	let srv;

@@ -102,6 +102,15 @@ export async function launchPage(viewport) {
   return { browser, page, consoleErrors };
 }
 
+/** Close the browser and stop hotpath (either may be missing), hotpath even if closing fails. */
+export async function closeAll(browser, hotpath) {
+  try {
+    if (browser) await browser.close();
+  } finally {
+    if (hotpath) await hotpath.stop();
+  }
+}
+
 /** POST an OTLP/JSON request; it must be accepted whole. */
 export async function postOtlpJson(base, request) {
   const res = await fetch(`${base}/v1/traces`, {

@@ -1,5 +1,6 @@
 // util.mjs - helpers shared by the end-to-end tests: ids, a minimal
 // protobuf writer/reader, OTLP/JSON builders and HTTP helpers.
+import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import net from 'node:net';
 
@@ -308,6 +309,14 @@ export function rawPost(url, { headers = {}, body, timeoutMs = 120000 } = {}) {
 			} catch { /* the answer decides */ }
 		});
 	});
+}
+
+/** POST an OTLP/JSON request body to the server at url; it must be accepted. */
+export async function postOtlpJson(url, body) {
+	const res = await fetch(`${url}/v1/traces`, {
+		method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+	});
+	assert.equal(res.status, 200, await res.text());
 }
 
 /** GET url and parse JSON; returns {status, json, text}. */
