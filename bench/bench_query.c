@@ -112,11 +112,15 @@ int main(int argc, char **argv)
 	snprintf(url, sizeof(url), "%s/api/v1/flamegraph?range=%dh&limit=240000", target, hours);
 	double flame_ms = time_get(curl, url, runs < 5 ? runs : 5, &body);
 	double flame_traces = field(body.data, "traces"), flame_spans = field(body.data, "spans");
-	/* Detectors and ranking over every stored trace (no sampling). */
+	/* Detectors and ranking over every stored trace (no sampling): the
+	 * first analysis reads every block, the next ones merge the states it
+	 * kept of finished segments and read only the rest. */
 	snprintf(url, sizeof(url), "%s/api/v1/recommendations?range=%dh&refresh=1&max_traces=10000000",
 		 target, hours);
-	double detect_ms = time_get(curl, url, 3, &body);
+	double first_ms = time_get(curl, url, 1, &body);
 	double detect_traces = field(body.data, "traces"), detect_spans = field(body.data, "spans");
+	double detect_ms = time_get(curl, url, 3, &body);
+	double kept_traces = field(body.data, "traces_kept");
 	snprintf(url, sizeof(url), "%s/api/v1/performance/summary?range=%dh", target, hours);
 	time_get(curl, url, 1, &body);
 
@@ -151,9 +155,12 @@ int main(int argc, char **argv)
 	printf("flamegraph_aggregate_median %.0f ms (%.0f traces, %.0f spans, limit 240000 requests, 5 "
 	       "runs)\n",
 	       flame_ms, flame_traces, flame_spans);
-	printf("recommendations_all_traces_median %.0f ms (%.0f traces, %.0f spans, 3 runs)\n", detect_ms,
-	       detect_traces, detect_spans);
-	printf("recommendations_traces_per_second %.0f traces/s\n", detect_traces / (detect_ms / 1000));
+	printf("recommendations_all_traces_first %.0f ms (%.0f traces, %.0f spans, every block read)\n",
+	       first_ms, detect_traces, detect_spans);
+	printf("recommendations_traces_per_second %.0f traces/s (first analysis)\n",
+	       detect_traces / (first_ms / 1000));
+	printf("recommendations_all_traces_median %.0f ms (%.0f of the traces from kept states, 3 runs)\n",
+	       detect_ms, kept_traces);
 	printf("exact_quantiles_from_requests %.1f ms (read %zu durations and sort)\n", exact_ms, n);
 	printf("exact_over_summary_ratio %.1f x\n", exact_ms / sum_ms);
 	for (int i = 0; i < 3 && n; i++) {

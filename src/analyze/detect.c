@@ -614,6 +614,22 @@ void detect_free(struct detector *d)
 	free(d);
 }
 
+void detect_compact(struct detector *d)
+{
+	for (int tb = 0; tb < T_COUNT; tb++) {
+		struct table *t = &d->t[tb];
+		if (t->cap <= t->n || !t->n)
+			continue;
+		t->a = xrealloc(t->a, t->n * sizeof(*t->a));
+		t->cap = t->n;
+		size_t n_slots = 64;
+		while (n_slots < 2 * t->n)
+			n_slots *= 2;
+		if (n_slots < t->n_slots)
+			table_rehash(t, n_slots);
+	}
+}
+
 void detect_get_stats(const struct detector *d, struct detect_stats *st)
 {
 	*st = d->st;

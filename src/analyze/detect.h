@@ -164,6 +164,10 @@ int detect_points(struct detector *d, const struct metric_point *points, size_t 
  */
 int detect_merge(struct detector *dst, const struct detector *src);
 
+/* Give back the room feeding left unused (tables that grew, then were
+ * pruned): for a detector kept a long time.  It stays usable.  */
+void detect_compact(struct detector *d);
+
 /*
  * Evaluate everything fed so far.  *out points to the findings, highest
  * priority first, then by request time saved per hour, then by id.  The

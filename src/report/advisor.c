@@ -13,9 +13,9 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/log.h"
-#include "core/parallel.h"
 #include "core/strmap.h"
 #include "core/ticker.h"
+#include "report/detect_scan.h"
 #include "ingest/json_doc.h"
 
 #define NS_PER_MS 1000000ull
@@ -176,24 +176,15 @@ void advisor_options_init(struct advisor_options *o, uint64_t from_ns, uint64_t 
 	detect_config_init(&o->cfg);
 }
 
-struct feed {
+struct points {
 	struct detector *d;
-	uint64_t traces, spans, points;
+	uint64_t n;
 };
-
-static int feed_trace(void *arg, const struct span *spans, size_t n)
-{
-	struct feed *f = arg;
-	f->traces++;
-	f->spans += n;
-	detect_trace(f->d, spans, n);
-	return 0;
-}
 
 static int feed_point(void *arg, const struct metric_point *p)
 {
-	struct feed *f = arg;
-	f->points++;
+	struct points *f = arg;
+	f->n++;
 	return detect_points(f->d, p, 1);
 }
 
@@ -291,68 +282,17 @@ out:
 	return ret;
 }
 
-/*
- * The traces are read by ADVISOR_THREADS threads side by side, each over
- * its own blocks (block id % (threads * every) == k * every) into its own
- * detector; the detectors are merged before judging.
- */
-#define ADVISOR_THREADS 2
-
-struct scan_part {
-	struct store *s;
-	struct store_scan sc;
-	struct feed f;
-	int rc;
-	char err[256];
-};
-
-static void *scan_part_run(void *arg)
-{
-	struct scan_part *p = arg;
-	p->rc = store_scan(p->s, &p->sc, feed_trace, &p->f, p->err, sizeof(p->err));
-	return NULL;
-}
-
-/* Every trace sampled and every point into parts[0].f.d; -1 with a message in err. */
-static int scan_all(struct store *s, const struct advisor_options *o, unsigned every, struct scan_part *parts,
-		    char *err, size_t errlen)
-{
-	int ret = 0;
-	for (unsigned k = 0; k < ADVISOR_THREADS; k++) {
-		parts[k].s = s;
-		parts[k].sc = (struct store_scan){.from_ns = o->from_ns,
-						  .to_ns = o->to_ns,
-						  .every = every * ADVISOR_THREADS,
-						  .offset = every * k,
-						  .keep_key = detect_reads_key};
-		parts[k].f.d = detect_new(&o->cfg);
-	}
-	parallel_run(scan_part_run, parts, sizeof(*parts), ADVISOR_THREADS);
-	for (unsigned k = 0; k < ADVISOR_THREADS; k++)
-		if (parts[k].rc < 0 && ret == 0)
-			ret = errf(err, errlen, "%s", parts[k].err);
-	if (ret == 0 &&
-	    store_scan_points(s, o->from_ns, o->to_ns, NULL, feed_point, &parts[0].f, err, errlen) < 0)
-		ret = -1;
-	for (unsigned k = 1; k < ADVISOR_THREADS && ret == 0; k++) {
-		detect_merge(parts[0].f.d, parts[k].f.d);
-		parts[0].f.traces += parts[k].f.traces;
-		parts[0].f.spans += parts[k].f.spans;
-		parts[0].f.points += parts[k].f.points;
-	}
-	return ret;
-}
-
 int advisor_run(struct store *s, const struct advisor_options *o, struct advisor_result *res, char *err,
 		size_t errlen)
 {
 	uint64_t t0 = clock_now_ns();
-	struct scan_part parts[ADVISOR_THREADS];
+	struct detector *d = detect_new(&o->cfg);
+	struct detect_scan_stats st;
+	struct points pts = {d, 0};
 	const struct finding *fs;
 	size_t n;
 	int ret = -1;
 	memset(res, 0, sizeof(*res));
-	memset(parts, 0, sizeof(parts));
 	res->requests_in_window = requests_in(s, o->from_ns, o->to_ns);
 	/* one block in `every`: entry spans outnumber traces, so this samples
 	 * no more than needed, and skipped blocks cost nothing */
@@ -360,20 +300,20 @@ int advisor_run(struct store *s, const struct advisor_options *o, struct advisor
 	unsigned every =
 		res->requests_in_window > max ? (unsigned)((res->requests_in_window + max - 1) / max) : 1;
 	res->sample_rate = 1.0 / every;
-	if (scan_all(s, o, every, parts, err, errlen) < 0)
+	if (detect_scan(s, o->cache, &o->cfg, o->from_ns, o->to_ns, every, d, &st, err, errlen) < 0 ||
+	    store_scan_points(s, o->from_ns, o->to_ns, NULL, feed_point, &pts, err, errlen) < 0)
 		goto out;
-	struct feed *f = &parts[0].f;
-	detect_finish(f->d, &fs, &n);
-	res->traces = f->traces;
-	res->spans = f->spans;
-	res->points = f->points;
+	detect_finish(d, &fs, &n);
+	res->traces = st.traces;
+	res->spans = st.spans;
+	res->kept_traces = st.kept_traces;
+	res->points = pts.n;
 	res->findings = n;
 	if (record_findings(s, fs, n, 1 / res->sample_rate, o->from_ns, clock_now_ns(), err, errlen) < 0)
 		goto out;
 	ret = 0;
 out:
-	for (unsigned k = 0; k < ADVISOR_THREADS; k++)
-		detect_free(parts[k].f.d);
+	detect_free(d);
 	res->elapsed_ms = (double)(clock_now_ns() - t0) / 1e6;
 	return ret;
 }
@@ -417,6 +357,8 @@ static struct {
 	uint64_t run_ns, range_ns;
 	size_t max_traces;
 	struct advisor_result res;
+	struct store *store;
+	struct detect_cache *cache; /* of `store`, shared by every range */
 } last = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 int advisor_refresh(struct store *s, uint64_t range_ns, size_t max_traces, uint64_t max_age_ns,
@@ -431,6 +373,12 @@ int advisor_refresh(struct store *s, uint64_t range_ns, size_t max_traces, uint6
 		advisor_options_init(&o, now > range_ns ? now - range_ns : 0, now);
 		if (max_traces)
 			o.max_traces = max_traces;
+		if (last.store != s) {
+			detect_cache_free(last.cache);
+			last.cache = detect_cache_new(0);
+			last.store = s;
+		}
+		o.cache = last.cache;
 		rc = advisor_run(s, &o, &last.res, err, errlen);
 		last.run_ns = rc == 0 ? now : 0;
 		last.range_ns = range_ns;

@@ -74,11 +74,15 @@ struct advisor_options {
 	size_t max_traces; /* more requests in the window: analyse a sample of the stored
 			      blocks (whole writes) that holds about this many (0: 200,000) */
 	struct detect_config cfg;
+	/* States of stored blocks kept from earlier runs (NULL: read them all;
+	 * see report/detect_scan.h). */
+	struct detect_cache *cache;
 };
 
 struct advisor_result {
 	uint64_t traces, spans, points, requests_in_window;
-	double sample_rate; /* share of traces analysed; counts in findings are scaled by 1 / rate */
+	uint64_t kept_traces; /* of the traces, those merged from states kept by earlier runs */
+	double sample_rate;   /* share of traces analysed; counts in findings are scaled by 1 / rate */
 	size_t findings;
 	double elapsed_ms;
 };
@@ -93,7 +97,9 @@ int advisor_run(struct store *s, const struct advisor_options *o, struct advisor
  * The analysis the API and the background share: run the advisor over the
  * `range_ns` ending now (sampling above `max_traces`, 0: the default) unless
  * the last run had the same parameters less than `max_age_ns` ago (0: run).
- * One run at a time per process; *res gets the last run's summary.
+ * One run at a time per process, and one store: the states of stored blocks
+ * it keeps between runs (report/detect_scan.h) are that store's.  *res gets
+ * the last run's summary.
  */
 int advisor_refresh(struct store *s, uint64_t range_ns, size_t max_traces, uint64_t max_age_ns,
 		    struct advisor_result *res, char *err, size_t errlen);

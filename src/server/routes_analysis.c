@@ -140,12 +140,13 @@ static int list_recommendations(struct http_request *req)
 		return HTTP_DONE;
 	struct buf *b = http_json(req);
 	buf_printf(b,
-		   "{\"analysis\":{\"range_s\":%llu,\"traces\":%llu,\"spans\":%llu,\"points\":%llu,"
-		   "\"requests_in_window\":%llu,\"sample_rate\":%.4f,\"findings\":%zu,\"elapsed_ms\":%.1f},"
-		   "\"recommendations\":[",
+		   "{\"analysis\":{\"range_s\":%llu,\"traces\":%llu,\"traces_kept\":%llu,\"spans\":%llu,"
+		   "\"points\":%llu,\"requests_in_window\":%llu,\"sample_rate\":%.4f,\"findings\":%zu,"
+		   "\"elapsed_ms\":%.1f},\"recommendations\":[",
 		   (unsigned long long)(range_ns / NS_PER_S), (unsigned long long)res.traces,
-		   (unsigned long long)res.spans, (unsigned long long)res.points,
-		   (unsigned long long)res.requests_in_window, res.sample_rate, res.findings, res.elapsed_ms);
+		   (unsigned long long)res.kept_traces, (unsigned long long)res.spans,
+		   (unsigned long long)res.points, (unsigned long long)res.requests_in_window,
+		   res.sample_rate, res.findings, res.elapsed_ms);
 	size_t out = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct item *it = &items[i];

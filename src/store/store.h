@@ -172,9 +172,24 @@ struct store_scan {
 	/* Spans without attributes, events and links, for a tree of names and
 	 * times. */
 	int skeleton;
+	/* Only the blocks with ids in [first_id, last_id] (last_id 0: no
+	 * bound).  Block ids grow with each write and a block never changes,
+	 * so a range of ids, once written, always holds the same spans. */
+	uint64_t first_id, last_id;
 };
 int store_scan(struct store *s, const struct store_scan *sc, store_trace_fn fn, void *arg, char *err,
 	       size_t errlen);
+
+/* The blocks with ids in [first_id, last_id]: how many, the largest id, and
+ * the bounds of their times (all 0 when there are none). */
+struct store_blocks {
+	uint64_t count, max_id;
+	uint64_t min_t_min, max_t_min, min_t_max, max_t_max;
+};
+int store_blocks_info(struct store *s, uint64_t first_id, uint64_t last_id, struct store_blocks *out,
+		      char *err, size_t errlen);
+/* The id of the newest block (0: none yet), from the index alone. */
+int store_last_block(struct store *s, uint64_t *id, char *err, size_t errlen);
 
 /*
  * Call `fn` for every stored metric point with time in [from_ns, to_ns)

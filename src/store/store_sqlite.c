@@ -1271,9 +1271,10 @@ static int scan_blocks(struct store *s, const struct store_scan *sc, block_fn fn
 	if (!db)
 		return -1;
 	batch_init(&b);
-	if (sqlite3_prepare_v2(
-		    db, "SELECT data FROM blocks WHERE t_max >= ? AND t_min < ? AND id % ? = ? ORDER BY id",
-		    -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(db,
+			       "SELECT data FROM blocks WHERE t_max >= ? AND t_min < ? AND id % ? = ?"
+			       " AND id >= ? AND id <= ? ORDER BY id",
+			       -1, &st, NULL) != SQLITE_OK) {
 		errf(err, errlen, "scan: %s", sqlite3_errmsg(db));
 		goto out;
 	}
@@ -1282,6 +1283,8 @@ static int scan_blocks(struct store *s, const struct store_scan *sc, block_fn fn
 	sqlite3_bind_int64(st, 2, sc->to_ns ? (int64_t)sc->to_ns : INT64_MAX);
 	sqlite3_bind_int64(st, 3, every);
 	sqlite3_bind_int64(st, 4, sc->offset % every);
+	sqlite3_bind_int64(st, 5, (int64_t)sc->first_id);
+	sqlite3_bind_int64(st, 6, sc->last_id ? (int64_t)sc->last_id : INT64_MAX);
 	struct block_filter want = {.keep_key = sc->keep_key, .skeleton = sc->skeleton};
 	int stop = 0;
 	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1352,6 +1355,51 @@ int store_scan(struct store *s, const struct store_scan *sc, store_trace_fn fn, 
 {
 	struct scan_cb cb = {.trace = fn, .arg = arg};
 	return scan_blocks(s, sc, block_traces, &cb, err, errlen);
+}
+
+int store_blocks_info(struct store *s, uint64_t first_id, uint64_t last_id, struct store_blocks *out,
+		      char *err, size_t errlen)
+{
+	sqlite3 *db = reader_get(s, err, errlen);
+	sqlite3_stmt *st = NULL;
+	int ret = -1;
+	memset(out, 0, sizeof(*out));
+	if (!db)
+		return -1;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT count(*), max(id), min(t_min), max(t_min), min(t_max), max(t_max)"
+			       " FROM blocks WHERE id >= ? AND id <= ?",
+			       -1, &st, NULL) != SQLITE_OK) {
+		errf(err, errlen, "blocks: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, (int64_t)first_id);
+	sqlite3_bind_int64(st, 2, last_id ? (int64_t)last_id : INT64_MAX);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		errf(err, errlen, "blocks: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	uint64_t *v[] = {&out->count,	  &out->max_id,	   &out->min_t_min,
+			 &out->max_t_min, &out->min_t_max, &out->max_t_max};
+	for (int i = 0; i < 6; i++)
+		*v[i] = (uint64_t)sqlite3_column_int64(st, i); /* NULL reads as 0 */
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	reader_put(s, db);
+	return ret;
+}
+
+int store_last_block(struct store *s, uint64_t *id, char *err, size_t errlen)
+{
+	sqlite3 *db = reader_get(s, err, errlen);
+	int64_t v = 0;
+	if (!db)
+		return -1;
+	int rc = query_int(db, "SELECT max(id) FROM blocks", NULL, 0, &v, err, errlen);
+	reader_put(s, db);
+	*id = (uint64_t)v;
+	return rc < 0 ? -1 : 0;
 }
 
 /* Attributes of a series back from their JSON object (strings and numbers). */
