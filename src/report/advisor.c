@@ -15,8 +15,8 @@
 #include "core/log.h"
 #include "core/strmap.h"
 #include "core/ticker.h"
-#include "report/detect_scan.h"
 #include "ingest/json_doc.h"
+#include "report/detect_scan.h"
 
 #define NS_PER_MS 1000000ull
 
