@@ -136,9 +136,9 @@ static int make_room(struct detect_cache *c)
 	return 1;
 }
 
-/* Plan the finished segments of the cache against the window: kept states
- * are marked for merging, the others are read (and kept, if they lie
- * inside the window).  Returns the first id after the finished segments. */
+/* Plan the finished segments against the window: kept states are marked
+ * for merging, the others are read (and kept, if they lie inside the
+ * window).  *next_id gets the first id after them; -1 with a message. */
 static int plan_segments(struct detect_cache *c, struct store *s, const struct detect_config *cfg,
 			 const struct store_scan *window, uint64_t last, struct plan *pl, uint64_t *next_id,
 			 char *err, size_t errlen)
