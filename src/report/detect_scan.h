@@ -2,8 +2,9 @@
  * detect_scan.h - the detectors over the stored traces of a window, on
  * both cores, with what was read before kept.
  *
- * Block ids grow with each write and a block never changes, so the blocks
- * are taken in segments of consecutive ids.  A finished segment (one the
+ * Block ids grow with each write and a block never changes (nor goes away:
+ * a retention that deleted blocks would have to drop the states of their
+ * segments), so the blocks are taken in segments of consecutive ids.  A finished segment (one the
  * newest block has gone past) whose blocks all overlap the window is
  * analysed once: its detector state is kept in the cache and merged into
  * later analyses (detect_merge is exact) instead of being read again.
