@@ -136,6 +136,17 @@ static int make_room(struct detect_cache *c)
 	return 1;
 }
 
+/* Whether every block of a segment overlaps [from, to), or none does. */
+static int inside(const struct segment *g, uint64_t from, uint64_t to)
+{
+	return g->info.count && g->info.min_t_max >= from && g->info.max_t_min < to;
+}
+
+static int outside(const struct segment *g, uint64_t from, uint64_t to)
+{
+	return !g->info.count || g->info.max_t_max < from || g->info.min_t_min >= to;
+}
+
 /* Plan the finished segments against the window: kept states are marked
  * for merging, the others are read (and kept, if they lie inside the
  * window).  *next_id gets the first id after them; -1 with a message. */
@@ -156,17 +167,16 @@ static int plan_segments(struct detect_cache *c, struct store *s, const struct d
 		if (!g->known && store_blocks_info(s, lo, hi, &g->info, err, errlen) < 0)
 			return -1;
 		g->known = 1;
-		if (g->d && g->info.min_t_max >= from && g->info.max_t_min < to)
+		if (g->d && inside(g, from, to))
 			g->used = c->scans;
 	}
 	for (size_t k = 0; k < done; k++) {
 		struct segment *g = &c->segs[k];
 		uint64_t lo = k * c->seg_blocks + 1, hi = lo + c->seg_blocks - 1;
-		if (!g->info.count || g->info.max_t_max < from || g->info.min_t_min >= to ||
-		    g->used == c->scans)
-			continue; /* outside the window, or kept */
+		if (outside(g, from, to) || g->used == c->scans)
+			continue; /* nothing to read, or kept */
 		/* a state is built by one thread; other reading is shared */
-		if (g->info.min_t_max >= from && g->info.max_t_min < to && make_room(c)) {
+		if (inside(g, from, to) && make_room(c)) {
 			plan_range(pl, s, cfg, window, lo, hi, 1, g);
 			c->n_states++;
 			g->used = g->built = c->scans;
