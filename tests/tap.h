@@ -50,6 +50,13 @@ static inline int tap_ok(int pass, const char *file, int line, const char *expr,
 			printf("#   got \"%s\", want \"%s\"\n", g_ ? g_ : "(null)", w_ ? w_ : "(null)");     \
 	} while (0)
 
+/* A test that cannot run here, with the reason: "ok N - NAME # SKIP REASON". */
+static inline void tap_skip(const char *name, const char *reason)
+{
+	printf("ok %d - %s # SKIP %s\n", ++tap_n, name, reason);
+	fflush(stdout);
+}
+
 static inline int tap_done(void)
 {
 	printf("1..%d\n", tap_n);

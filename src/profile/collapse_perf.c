@@ -51,7 +51,7 @@ struct collapse_perf {
 
 	/* the sample being read */
 	bool have_pname;
-	bool pname_is_java;
+	bool comm_is_java;
 	struct buf pname;
 	uint64_t period;
 	char *stk; /* the stack so far lives in stk[stk_pos, stk_cap) */
@@ -404,6 +404,8 @@ static int on_header(struct collapse_perf *c, const char *p, size_t n, const str
 
 	struct buf *b = &c->pname;
 	buf_reset(b);
+	/* the command, not the name with -PID/TID: Java is tidied under every option */
+	c->comm_is_java = h->comm_end == 4 && memcmp(p, "java", 4) == 0;
 	int r = buf_append(b, p, h->comm_end);
 	if (c->o.flags & (COLLAPSE_PERF_TID | COLLAPSE_PERF_PID)) {
 		r |= buf_putc(b, '-');
@@ -418,7 +420,6 @@ static int on_header(struct collapse_perf *c, const char *p, size_t n, const str
 	for (size_t i = 0; i < b->len; i++)
 		if (b->data[i] == ' ')
 			b->data[i] = '_';
-	c->pname_is_java = b->len == 4 && memcmp(b->data, "java", 4) == 0;
 	c->have_pname = true;
 	c->period = period;
 	return 0;
@@ -603,7 +604,7 @@ static int frame_piece(struct collapse_perf *c, const struct frame *f, const cha
 		return -1;
 	char *t = b->data + start;
 	size_t tl = b->len - start;
-	if (c->pname_is_java && tl && t[0] == 'L' && memchr(t, '/', tl)) {
+	if (c->comm_is_java && tl && t[0] == 'L' && memchr(t, '/', tl)) {
 		memmove(t, t + 1, tl - 1);
 		b->data[--b->len] = 0;
 		tl--;
@@ -670,7 +671,7 @@ static int on_frame(struct collapse_perf *c, const struct frame *f, char *err, s
 
 	bool kern, jit;
 	classify_module(c, f, &kern, &jit);
-	bool java_l = c->pname_is_java && n && s[0] == 'L' && memchr(s, '/', n);
+	bool java_l = c->comm_is_java && n && s[0] == 'L' && memchr(s, '/', n);
 
 	if (!needs_rewrite(s, n) && !java_l && !jit) {
 		/* the common case: the name is the frame, maybe with "_[k]" */

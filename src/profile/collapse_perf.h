@@ -9,8 +9,11 @@
  * --tid, --kernel, --jit, --all and --addrs (not --inline, --context,
  * --srcline, --event-filter: those run addr2line or are not offered).
  * Its quirks are kept too: only the first event type is counted, a sample
- * that no blank line ends is dropped, Java names are tidied only when the
- * process name is exactly "java".  collapse_perf.c states the rules.
+ * that no blank line ends is dropped, Java class names lose their leading
+ * 'L' only when the command is exactly "java" -- with --pid and --tid too,
+ * as the current script does (older versions compared the name with its
+ * "-PID" suffix, and kept the 'L' under those two options).
+ * collapse_perf.c states the rules.
  *
  * Not owned here: the folded-stack tree (profile/folded.h) and rendering.
  *
