@@ -1,10 +1,12 @@
 /*
  * cmd_diff.c - `hotpath diff A B`: compare two folded profiles.
  *
- * --format folded (the default) prints "stack countA countB" for every
- * stack of either file, like difffolded.pl, sorted; --format svg draws the
- * differential flame graph; --format speedscope exports both profiles.
- * The work is in profile/folded.c and render/flamegraph_svg.c.
+ * By default it draws the differential flame graph as SVG (what
+ * difffolded.pl piped into flamegraph.pl gives: B's shape, red grew, blue
+ * shrank); --folded (--format folded) prints the "stack countA countB"
+ * lines of difffolded.pl instead, sorted; --format speedscope exports both
+ * profiles.  The work is in profile/folded.c and render/flamegraph_svg.c,
+ * the same tree and drawing as the server's differential graphs.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,8 +22,8 @@ static int usage(FILE *out)
 		     "\n"
 		     "Compares two folded-stack files: A (before) and B (after).\n"
 		     "\n"
-		     "  --format folded     \"stack countA countB\" lines, sorted (default)\n"
-		     "  --format svg        differential flame graph: red grew, blue shrank\n"
+		     "  --format svg        differential flame graph: red grew, blue shrank (default)\n"
+		     "  --format folded     \"stack countA countB\" lines, sorted (also --folded)\n"
 		     "  --format speedscope both profiles as a speedscope JSON file\n"
 		     "  --normalize, -n     folded: scale A's counts to B's total\n"
 		     "  --inclusive         svg: colour by inclusive instead of self change\n"
@@ -37,7 +39,7 @@ int cmd_diff(int argc, char **argv)
 {
 	struct flame_opts opts;
 	struct folded_tree tree;
-	const char *files[2] = {NULL, NULL}, *format = "folded";
+	const char *files[2] = {NULL, NULL}, *format = "svg";
 	unsigned flags = FOLDED_ONE_COUNT, wflags = FOLDED_WRITE_TWO;
 	char err[512];
 	int rc = 1, n_files = 0;
@@ -59,6 +61,10 @@ int cmd_diff(int argc, char **argv)
 			wflags |= FOLDED_WRITE_NORMALIZE;
 			continue;
 		}
+		if (!strcmp(a, "--folded")) {
+			format = "folded";
+			continue;
+		}
 		if (!strcmp(a, "--reverse")) {
 			flags |= FOLDED_REVERSE;
 			continue;
@@ -77,9 +83,9 @@ int cmd_diff(int argc, char **argv)
 		if (!value && takes && i + 1 < argc)
 			value = argv[++i];
 		if (!strcmp(name, "format")) {
-			if (!value || (strcmp(value, "folded") && strcmp(value, "svg") &&
+			if (!value || (strcmp(value, "svg") && strcmp(value, "folded") &&
 				       strcmp(value, "speedscope"))) {
-				fprintf(stderr, "hotpath diff: --format is folded, svg or speedscope\n");
+				fprintf(stderr, "hotpath diff: --format is svg, folded or speedscope\n");
 				return 2;
 			}
 			format = value;

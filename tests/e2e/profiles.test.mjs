@@ -8,7 +8,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
-import { hotpathBin, sharedDir, useServer } from './lib/server.mjs';
+import { hotpathBin, makeTempDir, sharedDir, useServer } from './lib/server.mjs';
 import { uniq } from './lib/util.mjs';
 
 const require = createRequire(import.meta.url);
@@ -180,6 +180,31 @@ test('folded uploads merge, diff and render exactly', async (t) => {
 	]);
 	assert.equal((await fetch(`${srv.url}/api/v1/profiles/999999`)).status, 404);
 	assert.equal((await fetch(`${srv.url}/api/v1/profiles/flamegraph?service=nobody`)).status, 404);
+});
+
+test('hotpath diff A B writes the differential flame graph SVG; --folded the difffolded lines', () => {
+	const dir = makeTempDir();
+	const a = path.join(dir, 'a.folded'), b = path.join(dir, 'b.folded');
+	fs.writeFileSync(a, 'main;parse 10\nmain;render 10\n');
+	fs.writeFileSync(b, 'main;parse 30\nmain;gc 5\n');
+	const svg = execFileSync(hotpathBin(), ['diff', a, b], { encoding: 'utf8' });
+	assert.match(svg, /^<\?xml[^]*<svg [^]*<\/svg>\s*$/);
+	// B's shape, red where a frame's share grew, blue where it shrank
+	const frame = (name) => {
+		const m = svg.match(new RegExp(`<title>${name} \\(([^<]*)\\)</title><rect [^>]*fill="rgb\\((\\d+),(\\d+),(\\d+)\\)"`));
+		assert.ok(m, `no frame ${name} in the SVG`);
+		return { title: m[1], rgb: m.slice(2).map(Number) };
+	};
+	const parse = frame('parse'), render = frame('render');
+	assert.match(parse.title, /A: 10 samples.*B: 30 samples.*self change \+/);
+	assert.ok(parse.rgb[0] > parse.rgb[2], `parse grew: red, not ${parse.rgb}`);
+	assert.match(render.title, /only in A/);
+	assert.ok(render.rgb[2] > render.rgb[0], `render shrank: blue, not ${render.rgb}`);
+	// the same picture as the folded difference drawn by hotpath flamegraph
+	const folded = execFileSync(hotpathBin(), ['diff', '--folded', a, b], { encoding: 'utf8' });
+	assert.equal(folded, 'main;gc 0 5\nmain;parse 10 30\nmain;render 10 0\n');
+	assert.equal(execFileSync(hotpathBin(), ['flamegraph'], { input: folded, encoding: 'utf8' }), svg);
+	assert.equal(execFileSync(hotpathBin(), ['diff', '--format', 'folded', a, b], { encoding: 'utf8' }), folded);
 });
 
 test('perf script and pprof uploads', async (t) => {
