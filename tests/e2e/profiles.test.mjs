@@ -8,7 +8,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
-import { hotpathBin, makeTempDir, sharedDir, useServer } from './lib/server.mjs';
+import { hotpathBin, makeTempDir, sharedDir, sharedSkip, useServer } from './lib/server.mjs';
 import { uniq } from './lib/util.mjs';
 
 const require = createRequire(import.meta.url);
@@ -207,14 +207,18 @@ test('hotpath diff A B writes the differential flame graph SVG; --folded the dif
 	assert.equal(execFileSync(hotpathBin(), ['diff', '--format', 'folded', a, b], { encoding: 'utf8' }), folded);
 });
 
-test('perf script and pprof uploads', async (t) => {
+// a real recording from the outside reference data, skipped without it
+test('perf script uploads', { skip: sharedSkip('testdata/flamegraph') }, async (t) => {
 	const srv = await useServer(t);
 	const perfFile = path.join(sharedDir(), 'testdata/flamegraph/perf-dd-stacks-01.txt');
 	const want = execFileSync(hotpathBin(), ['collapse', 'perf', perfFile], { encoding: 'utf8' });
 	const up = await upload(srv, `service=dd&format=perf&from=${T0}&until=${T0 + 5}`, fs.readFileSync(perfFile));
 	assert.equal(up.stacks, want.trim().split('\n').length);
 	assert.equal(await getText(`${srv.url}/api/v1/profiles/${up.id}?format=folded`), want);
+});
 
+test('pprof uploads', async (t) => {
+	const srv = await useServer(t);
 	// a hand-built pprof: inlined frames, addresses, labels; its time from the profile
 	const inline = await upload(srv, 'service=go-svc', fs.readFileSync(path.join(fixtures, 'inline.pb')), {
 		'Content-Type': 'application/octet-stream',

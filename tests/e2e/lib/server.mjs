@@ -45,6 +45,16 @@ export function sharedDir() {
 	return process.env.HOTPATH_SHARED || path.resolve('..', 'shared');
 }
 
+/**
+ * false when `sub` (e.g. 'seeds') exists in the shared folder, else the
+ * reason to skip a test that needs that outside data (a clone of the
+ * project alone has none): test(name, { skip: sharedSkip('seeds') }, fn).
+ */
+export function sharedSkip(sub) {
+	const p = path.join(sharedDir(), sub);
+	return fs.existsSync(p) ? false : `no outside data at ${p} (set HOTPATH_SHARED)`;
+}
+
 /** A fresh, empty temp directory, removed when the process exits. */
 export function makeTempDir(prefix = 'hotpath-e2e-') {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
