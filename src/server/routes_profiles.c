@@ -1,8 +1,10 @@
 /*
  * routes_profiles.c - CPU and allocation profiles over HTTP (docs/API.md,
  * "Profiles"): uploads to POST /api/v1/profiles and Pyroscope's POST
- * /ingest, the list with linked traces, one profile's stacks, and merged
- * or differential flame graphs of the profiles matching filters.
+ * /ingest, the list with linked traces (same service, time, and version
+ * and environment where known), one profile's stacks, and merged or
+ * differential flame graphs of the profiles matching filters (of one
+ * type: a default one, and the others listed, when none is asked for).
  *
  * Owns the HTTP side: parameters, headers, multipart bodies, answers.  The
  * body formats and Pyroscope's name syntax are in profile/upload.c, pprof
@@ -31,7 +33,9 @@
 #define LIMIT_MAX	 1000
 #define TRACE_COUNT_MAX	 10000 /* linked requests counted per profile */
 #define TRACE_EXAMPLES	 5
-#define MERGE_LIMIT	 100 /* profiles merged per side by default */
+#define MERGE_LIMIT	 100   /* profiles merged per side by default */
+#define TYPES_SCAN	 10000 /* newest profiles read for the types on offer */
+#define TYPES_MAX	 16
 #define MAX_LABELS_BYTES (64 * 1024)
 
 /* ---- metadata of an upload ---------------------------------------------- */
@@ -496,12 +500,23 @@ static int parse_profile_query(struct http_request *req, const char *P, unsigned
 
 /* ---- GET /api/v1/profiles ------------------------------------------------- */
 
-/* Requests of the profile's service within its time span. */
+/* Equal, or one of the two unknown. */
+static int same_or_unknown(const char *a, const char *b)
+{
+	return !a || !*a || !b || !*b || !strcmp(a, b);
+}
+
+/*
+ * Requests of the profile's service within its time span, of its version
+ * and environment where both the profile and the request know theirs (a
+ * request without a version may have run the profiled code; one of
+ * another version did not).
+ */
 static void put_linked_traces(struct http_request *req, struct buf *b, const struct profile_row *p)
 {
 	struct store_query q;
 	struct request_row *rows;
-	size_t n;
+	size_t n, kept = 0;
 	char err[256];
 	store_query_init(&q);
 	q.service = p->service;
@@ -510,9 +525,12 @@ static void put_linked_traces(struct http_request *req, struct buf *b, const str
 	q.limit = TRACE_COUNT_MAX;
 	if (store_search(req->srv->store, &q, &req->arena, &rows, &n, err, sizeof(err)) < 0)
 		n = 0;
-	buf_printf(b, "\"traces\":{\"count\":%zu,\"more\":%s,\"examples\":[", n,
+	for (size_t i = 0; i < n; i++)
+		if (same_or_unknown(p->version, rows[i].version) && same_or_unknown(p->env, rows[i].env))
+			rows[kept++] = rows[i];
+	buf_printf(b, "\"traces\":{\"count\":%zu,\"more\":%s,\"examples\":[", kept,
 		   n >= TRACE_COUNT_MAX ? "true" : "false");
-	for (size_t i = 0; i < n && i < TRACE_EXAMPLES; i++) {
+	for (size_t i = 0; i < kept && i < TRACE_EXAMPLES; i++) {
 		buf_puts(b, i ? ",\"" : "\"");
 		buf_put_hex(b, rows[i].trace_id, 16);
 		buf_putc(b, '"');
@@ -593,27 +611,109 @@ struct side {
 	const char *prefix;
 	size_t profiles;
 	const char *type, *unit;
+	int type_default;	      /* the type was chosen, not asked for */
+	const char *types[TYPES_MAX]; /* of the profiles matching but for type, newest first */
+	size_t n_types;
 };
 
-/* Merge the profiles matching the side's filters into side `s`.  -1: answered. */
-static int load_side(struct http_request *req, struct folded_tree *t, int s, struct side *sd)
+static int side_has_type(const struct side *sd, const char *type)
+{
+	for (size_t i = 0; i < sd->n_types; i++)
+		if (!strcmp(sd->types[i], type))
+			return 1;
+	return 0;
+}
+
+/* The distinct types of the newest TYPES_SCAN profiles matching `q` but for its type. */
+static int side_types(struct http_request *req, struct profile_query q, struct side *sd, char *err,
+		      size_t errlen)
+{
+	struct profile_row *rows;
+	size_t n;
+	q.type = NULL;
+	q.with_data = 0;
+	q.limit = TYPES_SCAN;
+	if (store_profiles(req->srv->store, &q, &req->arena, &rows, &n, err, errlen) < 0)
+		return -1;
+	for (size_t i = 0; i < n && sd->n_types < TYPES_MAX; i++)
+		if (!side_has_type(sd, rows[i].type))
+			sd->types[sd->n_types++] = rows[i].type;
+	return 0;
+}
+
+/*
+ * The type merged when none is asked for: the other side's (a comparison
+ * is of one type) if this side has it, else cpu, else wall, else the
+ * newest profile's.
+ */
+static const char *default_type(const struct side *sd, const struct side *other)
+{
+	if (other && other->type && side_has_type(sd, other->type))
+		return other->type;
+	if (side_has_type(sd, "cpu"))
+		return "cpu";
+	if (side_has_type(sd, "wall"))
+		return "wall";
+	return sd->types[0];
+}
+
+static void put_types(struct buf *b, const struct side *sd)
+{
+	buf_putc(b, '[');
+	for (size_t i = 0; i < sd->n_types; i++) {
+		if (i)
+			buf_putc(b, ',');
+		buf_put_json_str(b, sd->types[i]);
+	}
+	buf_putc(b, ']');
+}
+
+/* 404 for a side without profiles, naming the types it does have. */
+static void side_not_found(struct http_request *req, const struct side *sd, const char *type)
+{
+	struct buf have;
+	buf_init(&have, BUF_NO_LIMIT);
+	for (size_t i = 0; i < sd->n_types; i++)
+		buf_printf(&have, "%s%s", i ? ", " : "", sd->types[i]);
+	if (!sd->n_types)
+		http_error(req, 404, "not_found", "no profile matches the %sfilters", sd->prefix);
+	else
+		http_error(req, 404, "not_found", "no %s profile matches the %sfilters (they have: %s)", type,
+			   sd->prefix, have.data);
+	buf_release(&have);
+}
+
+/*
+ * Merge the profiles matching the side's filters into side `s`; without
+ * a type asked for, those of default_type().  -1: answered.
+ */
+static int load_side(struct http_request *req, struct folded_tree *t, int s, struct side *sd,
+		     const struct side *other)
 {
 	struct profile_query q;
 	struct profile_row *rows;
-	size_t n;
+	size_t n = 0;
 	char err[256];
 	if (parse_profile_query(req, sd->prefix, MERGE_LIMIT, &q, err, sizeof(err)) < 0) {
 		http_error(req, 400, "bad_request", "%s", err);
 		return -1;
 	}
+	if (side_types(req, q, sd, err, sizeof(err)) < 0) {
+		http_error(req, 500, "internal", "%s", err);
+		return -1;
+	}
+	if (sd->n_types && !q.type) {
+		q.type = default_type(sd, other);
+		sd->type_default = 1;
+	}
 	q.with_data = 1;
-	if (store_profiles(req->srv->store, &q, &req->arena, &rows, &n, err, sizeof(err)) < 0) {
+	if (sd->n_types &&
+	    store_profiles(req->srv->store, &q, &req->arena, &rows, &n, err, sizeof(err)) < 0) {
 		http_error(req, 500, "internal", "%s", err);
 		return -1;
 	}
 	if (!n) {
-		http_error(req, 404, "not_found", "no profile matches the %sfilters",
-			   *sd->prefix ? sd->prefix : "");
+		side_not_found(req, sd, q.type);
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -681,16 +781,19 @@ static void reply_json(struct http_request *req, const struct folded_tree *t, co
 	buf_printf(b, "{\"mode\":\"%s\",\"profiles\":%zu,\"type\":", two ? "diff" : "aggregate",
 		   sd[0].profiles);
 	buf_put_json_str(b, sd[0].type);
+	buf_printf(b, ",\"type_default\":%s,\"types\":", sd[0].type_default ? "true" : "false");
+	put_types(b, &sd[0]);
 	buf_puts(b, ",\"unit\":");
 	buf_put_json_str(b, sd[0].unit);
 	buf_printf(b, ",\"total\":%llu", (unsigned long long)root->total[0]);
 	if (two) {
-		buf_printf(b,
-			   ",\"base\":{\"profiles\":%zu,\"total\":%llu},\"compare\":{\"profiles\":%zu,"
-			   "\"total\":%llu},"
-			   "\"scale\":",
-			   sd[0].profiles, (unsigned long long)root->total[0], sd[1].profiles,
+		buf_printf(b, ",\"base\":{\"profiles\":%zu,\"total\":%llu,\"types\":", sd[0].profiles,
+			   (unsigned long long)root->total[0]);
+		put_types(b, &sd[0]);
+		buf_printf(b, "},\"compare\":{\"profiles\":%zu,\"total\":%llu,\"types\":", sd[1].profiles,
 			   (unsigned long long)root->total[1]);
+		put_types(b, &sd[1]);
+		buf_puts(b, "},\"scale\":");
 		buf_put_json_double(b, scale);
 	}
 	buf_puts(b, ",\"root\":");
@@ -768,7 +871,7 @@ static int get_flamegraph(struct http_request *req)
 	folded_tree_init(&t, NULL);
 	if (two)
 		sd[0].prefix = "base.";
-	if (load_side(req, &t, 0, &sd[0]) < 0 || (two && load_side(req, &t, 1, &sd[1]) < 0))
+	if (load_side(req, &t, 0, &sd[0], NULL) < 0 || (two && load_side(req, &t, 1, &sd[1], &sd[0]) < 0))
 		goto out;
 	if (two && (strcmp(sd[0].type, sd[1].type) || strcmp(sd[0].unit, sd[1].unit))) {
 		http_error(req, 400, "bad_request",

@@ -1,7 +1,9 @@
 // profiles.test.mjs - CPU profiles end to end: the real Pyroscope Node
 // client pushing to /ingest, folded / perf script / pprof uploads to
-// POST /api/v1/profiles, merged and differential flame graphs, linked
-// traces, and bad input answered 400 with nothing stored.
+// POST /api/v1/profiles, merged and differential flame graphs (of a
+// default type when none is asked for), traces linked by service, time
+// and version, `hotpath diff`, and bad input answered 400 with nothing
+// stored.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -54,10 +56,9 @@ function node(root, ...names) {
 	return n;
 }
 
-test('the Pyroscope Node client pushes CPU profiles to /ingest', async (t) => {
-	const srv = await useServer(t);
-	const app = uniq('busy-app');
-	// A CPU-busy program with the real client; stop() flushes the last profile.
+// A CPU-busy program with the real Pyroscope client, tags and the wall
+// profiler's options as given; stop() flushes the last profiles.
+async function runPyroscopeApp(srv, app, wall) {
 	const program = `
 		const Pyroscope = require(process.env.PYROSCOPE_MODULE);
 		Pyroscope.init({
@@ -65,7 +66,7 @@ test('the Pyroscope Node client pushes CPU profiles to /ingest', async (t) => {
 			appName: process.env.APP,
 			tags: { env: 'e2e', version: '1.2.3', region: 'eu-west' },
 			flushIntervalMs: 1000,
-			wall: { samplingDurationMs: 1000, samplingIntervalMicros: 1000, collectCpuTime: true },
+			wall: JSON.parse(process.env.WALL),
 		});
 		Pyroscope.start();
 		function spinHotLoop(ms) {
@@ -91,6 +92,7 @@ test('the Pyroscope Node client pushes CPU profiles to /ingest', async (t) => {
 			PYROSCOPE_MODULE: require.resolve('@pyroscope/nodejs'),
 			HOTPATH_URL: srv.url,
 			APP: app,
+			WALL: JSON.stringify(wall),
 		},
 		stdio: ['ignore', 'pipe', 'pipe'],
 	});
@@ -99,6 +101,12 @@ test('the Pyroscope Node client pushes CPU profiles to /ingest', async (t) => {
 	child.stderr.on('data', (d) => { output += d; });
 	const code = await new Promise((resolve) => child.on('exit', resolve));
 	assert.equal(code, 0, `the profiled program failed: ${output}`);
+}
+
+test('the Pyroscope Node client pushes CPU profiles to /ingest', async (t) => {
+	const srv = await useServer(t);
+	const app = uniq('busy-app');
+	await runPyroscopeApp(srv, app, { samplingDurationMs: 1000, samplingIntervalMicros: 1000, collectCpuTime: true });
 
 	const list = await getJson(`${srv.url}/api/v1/profiles?service=${app}&type=cpu`);
 	assert.ok(list.count >= 1, `no CPU profile arrived: ${JSON.stringify(list)}\n${srv.logs()}`);
@@ -125,6 +133,61 @@ test('the Pyroscope Node client pushes CPU profiles to /ingest', async (t) => {
 	// The heap profiles came too (the client sends both, at each flush).
 	const all = await getJson(`${srv.url}/api/v1/profiles?service=${app}`);
 	assert.ok(all.profiles.some((x) => x.unit === 'bytes'), JSON.stringify(all.profiles.map((x) => x.type)));
+
+	// Without type=, the CPU profiles are drawn, and the others offered.
+	const d = await getJson(`${srv.url}/api/v1/profiles/flamegraph?service=${app}`);
+	assert.deepEqual([d.type, d.type_default, d.total], ['cpu', true, g.total]);
+	assert.deepEqual(d.types.toSorted(), uniqSorted(all.profiles.map((x) => x.type)));
+});
+
+const uniqSorted = (xs) => [...new Set(xs)].sort();
+
+test('the Pyroscope client\'s default wall and heap profiles: the flame graph draws wall without type=', async (t) => {
+	const srv = await useServer(t);
+	const app = uniq('wall-app');
+	await runPyroscopeApp(srv, app, {});
+	const all = await getJson(`${srv.url}/api/v1/profiles?service=${app}`);
+	assert.deepEqual(uniqSorted(all.profiles.map((x) => x.type)), ['inuse_space', 'wall'], `${srv.logs()}`);
+	const g = await getJson(`${srv.url}/api/v1/profiles/flamegraph?service=${app}`);
+	assert.deepEqual([g.type, g.unit, g.type_default], ['wall', 'nanoseconds', true]);
+	assert.deepEqual(g.types.toSorted(), ['inuse_space', 'wall']);
+	const wall = all.profiles.filter((x) => x.type === 'wall');
+	assert.equal(g.profiles, wall.length);
+	assert.equal(g.total, wall.reduce((sum, x) => sum + x.total, 0));
+	const heap = await getJson(`${srv.url}/api/v1/profiles/flamegraph?service=${app}&type=inuse_space`);
+	assert.deepEqual([heap.type, heap.unit, heap.type_default], ['inuse_space', 'bytes', false]);
+	const svg = await getText(`${srv.url}/api/v1/profiles/flamegraph?service=${app}&format=svg`);
+	assert.match(svg, /wall profile: \d+ merged/);
+});
+
+test('the default type: cpu, else wall, else the newest profile\'s; a comparison keeps one type', async (t) => {
+	const srv = await useServer(t);
+	const at = (s) => `&from=${T0 + s}&until=${T0 + s + 10}`;
+	await upload(srv, `service=a&type=cpu${at(0)}`, 'main;cpu 5\n');
+	await upload(srv, `service=a&type=wall&unit=nanoseconds${at(10)}`, 'main;wall 7\n');
+	await upload(srv, `service=a&type=alloc_space&unit=bytes${at(20)}`, 'main;alloc 9\n');
+	await upload(srv, `service=b&type=alloc_space&unit=bytes${at(0)}`, 'main;alloc 9\n');
+	await upload(srv, `service=b&type=inuse_space&unit=bytes${at(10)}`, 'main;inuse 11\n');
+	await upload(srv, `service=b&version=2&type=wall&unit=nanoseconds${at(20)}`, 'main;wall 13\n');
+
+	const a = await getJson(`${srv.url}/api/v1/profiles/flamegraph?service=a`);
+	assert.deepEqual([a.type, a.type_default, a.types, a.total], ['cpu', true, ['alloc_space', 'wall', 'cpu'], 5]);
+	const aw = await getJson(`${srv.url}/api/v1/profiles/flamegraph?service=a&type=wall`);
+	assert.deepEqual([aw.type, aw.type_default, aw.types, aw.total], ['wall', false, ['alloc_space', 'wall', 'cpu'], 7]);
+	assert.equal(await getText(`${srv.url}/api/v1/profiles/flamegraph?service=a&format=folded`), 'main;cpu 5\n');
+	// no cpu: wall; no wall either: the newest profile's type
+	const b = await getJson(`${srv.url}/api/v1/profiles/flamegraph?service=b`);
+	assert.deepEqual([b.type, b.total], ['wall', 13]);
+	const old = await getJson(`${srv.url}/api/v1/profiles/flamegraph?service=b&to=${T0 + 15}`);
+	assert.deepEqual([old.type, old.types, old.total], ['inuse_space', ['inuse_space', 'alloc_space'], 11]);
+	// an absent type: 404 naming those there are
+	const none = await fetch(`${srv.url}/api/v1/profiles/flamegraph?service=b&type=cpu`);
+	assert.equal(none.status, 404);
+	assert.match((await none.json()).error.message, /no cpu profile matches the filters \(they have: wall, inuse_space, alloc_space\)/);
+	// a comparison: the compare side takes the base's type
+	const d = await getJson(`${srv.url}/api/v1/profiles/flamegraph?base.service=a&base.type=alloc_space&compare.service=b`);
+	assert.deepEqual([d.type, d.base.total, d.compare.total], ['alloc_space', 9, 9]);
+	assert.deepEqual(d.compare.types, ['wall', 'inuse_space', 'alloc_space']);
 });
 
 test('folded uploads merge, diff and render exactly', async (t) => {
@@ -151,8 +214,8 @@ test('folded uploads merge, diff and render exactly', async (t) => {
 	// 2.4.0 (160 samples) against 2.5.0 (120): normalised by the totals
 	const d = await getJson(`${srv.url}/api/v1/profiles/flamegraph?service=shop&base.version=2.4.0&compare.version=2.5.0`);
 	assert.equal(d.mode, 'diff');
-	assert.deepEqual(d.base, { profiles: 2, total: 160 });
-	assert.deepEqual(d.compare, { profiles: 1, total: 120 });
+	assert.deepEqual(d.base, { profiles: 2, total: 160, types: ['cpu'] });
+	assert.deepEqual(d.compare, { profiles: 1, total: 120, types: ['cpu'] });
 	assert.equal(d.scale, 0.75);
 	const parse = node(d.root, 'main', 'handle', 'parse');
 	assert.deepEqual([parse.base.self, parse.compare.self], [50, 90]);
@@ -280,6 +343,44 @@ test('profiles are linked to the requests of their service and time', async (t) 
 	assert.equal(recent.traces.count, 3);
 	assert.deepEqual(recent.traces.examples.sort(), records.slice(0, 3).map((x) => x.trace_id).sort());
 	assert.equal(older.traces.count, 0);
+});
+
+test('a profile of one version (or environment) is not linked to the requests of another', async (t) => {
+	const srv = await useServer(t);
+	const now = Date.now();
+	const record = (n, fields) => ({
+		trace_id: `0000000000000000000000000000${String(n).padStart(4, '0')}`,
+		service: 'shop',
+		timestamp: now - 5000 + n * 100,
+		request: { method: 'GET', path: '/cart', duration_ms: 20 },
+		...fields,
+	});
+	const records = [
+		record(1, { version: '2.4.0', environment: 'prod' }),
+		record(2, { version: '2.4.0', environment: 'prod' }),
+		record(3, { version: '2.5.0', environment: 'prod' }),
+		record(4, { environment: 'prod' }), // version unknown: may have run either
+		record(5, { version: '2.4.0', environment: 'staging' }),
+	];
+	const r = await post(`${srv.url}/api/v1/requests`, JSON.stringify(records), { 'Content-Type': 'application/json' });
+	assert.equal(r.status, 200, r.text);
+	const span = `from=${now - 10000}&until=${now}`;
+	await upload(srv, `service=shop&version=2.4.0&env=prod&${span}`, 'main;cart 5\n');
+	await upload(srv, `service=shop&version=2.5.0&env=prod&${span}`, 'main;cart 5\n');
+	await upload(srv, `service=shop&${span}`, 'main;cart 5\n');
+	const linked = async (query) => {
+		const list = await getJson(`${srv.url}/api/v1/profiles?service=shop&${query}`);
+		assert.equal(list.count, 1, query);
+		const { traces } = list.profiles[0];
+		assert.equal(traces.count, traces.examples.length);
+		return traces.examples.map((id) => Number.parseInt(id.slice(-4), 10)).sort();
+	};
+	assert.deepEqual(await linked('version=2.4.0'), [1, 2, 4]);
+	assert.deepEqual(await linked('version=2.5.0'), [3, 4]);
+	// a profile without version or environment: every request of its service and time
+	const all = await getJson(`${srv.url}/api/v1/profiles?service=shop`);
+	const unversioned = all.profiles.find((p) => p.version === null);
+	assert.equal(unversioned.traces.count, 5);
 });
 
 test('bad input is refused with a message, and nothing is stored', async (t) => {
