@@ -720,11 +720,11 @@ static int load_side(struct http_request *req, struct folded_tree *t, int s, str
 		if (!sd->unit) {
 			sd->type = rows[i].type;
 			sd->unit = rows[i].unit;
-		} else if (strcmp(sd->unit, rows[i].unit) || strcmp(sd->type, rows[i].type)) {
+		} else if (strcmp(sd->unit, rows[i].unit)) { /* one type: the query's */
 			http_error(req, 400, "bad_request",
-				   "the matching profiles are of different types (%s in %s, %s in %s): give "
-				   "%stype=",
-				   sd->type, sd->unit, rows[i].type, rows[i].unit, sd->prefix);
+				   "the matching %s profiles are in different units (%s, %s): narrow the "
+				   "%sfilters",
+				   sd->type, sd->unit, rows[i].unit, sd->prefix);
 			return -1;
 		}
 		if (folded_parse_buffer(t, rows[i].folded, rows[i].folded_len, FOLDED_ONE_COUNT, s, err,

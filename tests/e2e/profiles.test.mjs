@@ -188,6 +188,11 @@ test('the default type: cpu, else wall, else the newest profile\'s; a comparison
 	const d = await getJson(`${srv.url}/api/v1/profiles/flamegraph?base.service=a&base.type=alloc_space&compare.service=b`);
 	assert.deepEqual([d.type, d.base.total, d.compare.total], ['alloc_space', 9, 9]);
 	assert.deepEqual(d.compare.types, ['wall', 'inuse_space', 'alloc_space']);
+	// one type in two units cannot be summed
+	await upload(srv, `service=a&type=cpu&unit=nanoseconds${at(30)}`, 'main;cpu 5\n');
+	const units = await fetch(`${srv.url}/api/v1/profiles/flamegraph?service=a`);
+	assert.equal(units.status, 400);
+	assert.match((await units.json()).error.message, /the matching cpu profiles are in different units \(nanoseconds, samples\)/);
 });
 
 test('folded uploads merge, diff and render exactly', async (t) => {
