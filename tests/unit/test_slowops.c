@@ -426,8 +426,8 @@ static int simulate(const uint64_t *slow_min, const uint64_t *total_min, int min
 			continue;
 		/* rearmed since the last alert, if that is in the windows read:
 		 * from the first window starting at or after it */
-		size_t since = (size_t)(last_alert - (m - 65) + 4) / 5;
-		if (last_alert >= m - 65 && !slowops_spike_rearmed(&r, slow, total, &st, since))
+		if (last_alert >= m - 65 &&
+		    !slowops_spike_rearmed(&r, slow, total, &st, (size_t)(last_alert - (m - 65) + 4) / 5))
 			continue;
 		alerts++;
 		last_alert = m;
