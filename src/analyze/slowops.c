@@ -726,6 +726,8 @@ void slowops_stats_finish(struct slowops_stats *st)
 
 /* ---- spikes ------------------------------------------------------------------- */
 
+#define NS_PER_MIN (60ull * 1000000000ull)
+
 void slowops_spike_rule_init(struct slowops_spike_rule *r)
 {
 	r->window_ns = 300ull * 1000000000ull;
@@ -734,79 +736,222 @@ void slowops_spike_rule_init(struct slowops_spike_rule *r)
 	r->min_count = 5;
 }
 
-int slowops_spike_eval(const struct slowops_spike_rule *r, const uint64_t *counts, double *baseline)
+static int cmp_double(const void *a, const void *b)
 {
-	size_t n = r->baseline_windows;
-	uint64_t *sorted = xmalloc((n ? n : 1) * sizeof(*sorted));
-	memcpy(sorted, counts, n * sizeof(*sorted));
-	qsort(sorted, n, sizeof(*sorted), cmp_u64);
-	double median = !n ? 0 : n % 2 ? (double)sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0;
-	free(sorted);
-	*baseline = median;
-	uint64_t now = counts[n];
-	return now >= r->min_count && (double)now >= r->factor * median;
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* `slow` of `total` is a spike against a baseline share ("at least":
+ * exactly `factor` times counts, whatever the rounding of the shares). */
+static int window_spikes(const struct slowops_spike_rule *r, uint64_t slow, uint64_t total, double base_share)
+{
+	return slow >= r->min_count && (double)slow * (1 + 1e-9) >= r->factor * base_share * (double)total;
+}
+
+int slowops_spike_eval(const struct slowops_spike_rule *r, const uint64_t *slow, const uint64_t *total,
+		       struct slowops_spike_stat *st)
+{
+	size_t n = r->baseline_windows, k = 0;
+	double *shares = xmalloc((n ? n : 1) * sizeof(*shares));
+	for (size_t i = 0; i < n; i++)
+		if (total[i])
+			shares[k++] = (double)slow[i] / (double)total[i];
+	qsort(shares, k, sizeof(*shares), cmp_double);
+	st->baseline_share = !k ? 0 : k % 2 ? shares[k / 2] : (shares[k / 2 - 1] + shares[k / 2]) / 2.0;
+	free(shares);
+	st->slow = slow[n];
+	st->total = total[n];
+	st->share = st->total ? (double)st->slow / (double)st->total : 0;
+	st->expected = st->baseline_share * (double)st->total;
+	return window_spikes(r, st->slow, st->total, st->baseline_share);
+}
+
+int slowops_spike_rearmed(const struct slowops_spike_rule *r, const uint64_t *slow, const uint64_t *total,
+			  const struct slowops_spike_stat *st, size_t since)
+{
+	for (size_t i = since; i < r->baseline_windows; i++)
+		if (!window_spikes(r, slow[i], total[i], st->baseline_share))
+			return 1;
+	return 0;
 }
 
 struct scope_counts {
 	const char *id; /* "*" or a service */
-	uint64_t *counts;
+	uint64_t *slow, *total;
 };
 
-static int alert_one(struct store *s, const struct slowops_config *c, const struct slowops_spike_rule *r,
-		     uint64_t now_ns, const struct scope_counts *sc, unsigned *added, char *err,
-		     size_t errlen)
-{
-	double baseline;
+/* The windows of one check and the counts of every scope in them. */
+struct spike_windows {
+	const struct slowops_spike_rule *r;
+	uint64_t from_ns, now_ns;
+	size_t n; /* windows: baseline_windows + 1 */
 	struct arena a;
-	struct store_record *recent;
-	size_t n_recent;
-	int ret = 0;
-	if (!slowops_spike_eval(r, sc->counts, &baseline))
-		return 0;
+	struct strmap index; /* service -> scope */
+	struct scope_counts *scopes;
+	size_t n_scopes, cap;
+};
+
+static void spike_windows_init(struct spike_windows *sw, const struct slowops_spike_rule *r, uint64_t now_ns)
+{
+	memset(sw, 0, sizeof(*sw));
+	sw->r = r;
+	sw->n = r->baseline_windows + 1;
+	sw->now_ns = now_ns;
+	sw->from_ns = now_ns - r->window_ns * sw->n;
+	arena_init(&sw->a);
+	strmap_init(&sw->index);
+}
+
+static void spike_windows_release(struct spike_windows *sw)
+{
+	free(sw->scopes);
+	strmap_release(&sw->index);
+	arena_release(&sw->a);
+}
+
+static size_t scope_of(struct spike_windows *sw, const char *id)
+{
+	int64_t k;
+	if (strmap_get(&sw->index, id, strlen(id), &k) == 0)
+		return (size_t)k;
+	sw->scopes = xgrow(sw->scopes, &sw->cap, sw->n_scopes + 1, sizeof(*sw->scopes));
+	sw->scopes[sw->n_scopes] = (struct scope_counts){
+		.id = arena_strdup(&sw->a, id),
+		.slow = arena_zalloc(&sw->a, sw->n * sizeof(uint64_t)),
+		.total = arena_zalloc(&sw->a, sw->n * sizeof(uint64_t)),
+	};
+	strmap_put(&sw->index, id, strlen(id), (int64_t)sw->n_scopes);
+	return sw->n_scopes++;
+}
+
+/* Add n requests starting at t_ns.  A request counts in the window of its
+ * minute, as the rollups that give the totals do, so the shares of a
+ * window are of one set of requests. */
+static void spike_count(struct spike_windows *sw, const char *service, uint64_t t_ns, int slow, uint64_t n)
+{
+	uint64_t minute = t_ns - t_ns % NS_PER_MIN;
+	if (minute < sw->from_ns || minute >= sw->now_ns)
+		return;
+	size_t win = (size_t)((minute - sw->from_ns) / sw->r->window_ns);
+	size_t ids[2] = {scope_of(sw, "*"), scope_of(sw, service ? service : "unknown")};
+	for (int i = 0; i < 2; i++)
+		(slow ? sw->scopes[ids[i]].slow : sw->scopes[ids[i]].total)[win] += n;
+}
+
+static int count_slow(struct store *s, const struct slowops_config *c, struct spike_windows *sw, char *err,
+		      size_t errlen)
+{
+	struct store_query q;
+	struct request_row *rows;
+	size_t n;
+	store_query_init(&q);
+	q.from_ns = sw->from_ns;
+	q.to_ns = sw->now_ns;
+	q.min_duration_ns = c->threshold_ns[SLOWOPS_HTTP];
+	q.order = STORE_NEWEST;
+	q.limit = SPIKE_MAX_ROWS;
+	if (store_search(s, &q, &sw->a, &rows, &n, err, errlen) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		spike_count(sw, rows[i].service, rows[i].start_ns, 1, 1);
+	return 0;
+}
+
+static int count_all(struct store *s, struct spike_windows *sw, char *err, size_t errlen)
+{
+	struct store_query q;
+	struct rollup_row *rows;
+	size_t n;
+	store_query_init(&q);
+	q.from_ns = sw->from_ns;
+	q.to_ns = sw->now_ns;
+	if (store_rollups(s, &q, 60, &sw->a, &rows, &n, err, errlen) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		spike_count(sw, rows[i].service, rows[i].t_ns, 0, rows[i].count);
+	store_rollups_release(rows, n);
+	return 0;
+}
+
+static void put_alert(struct buf *j, const struct slowops_config *c, const struct spike_windows *sw,
+		      const struct scope_counts *sc, const struct slowops_spike_stat *st)
+{
+	const struct slowops_spike_rule *r = sw->r;
+	buf_puts(j, "{\"scope\":");
+	buf_put_json_str(j, sc->id);
+	buf_puts(j, ",\"service\":");
+	if (strcmp(sc->id, "*"))
+		buf_put_json_str(j, sc->id);
+	else
+		buf_puts(j, "null");
+	buf_printf(j,
+		   ",\"window_start_ms\":%llu,\"window_end_ms\":%llu,\"window_s\":%llu,\"count\":%llu,"
+		   "\"total\":%llu,\"share\":",
+		   (unsigned long long)((sw->now_ns - r->window_ns) / NS_PER_MS),
+		   (unsigned long long)(sw->now_ns / NS_PER_MS),
+		   (unsigned long long)(r->window_ns / 1000000000ull), (unsigned long long)st->slow,
+		   (unsigned long long)st->total);
+	buf_put_json_double(j, st->share);
+	buf_puts(j, ",\"baseline_share\":");
+	buf_put_json_double(j, st->baseline_share);
+	buf_puts(j, ",\"baseline\":");
+	buf_put_json_double(j, st->expected);
+	buf_puts(j, ",\"ratio\":");
+	buf_put_json_double(j, st->expected > 0 ? (double)st->slow / st->expected : NAN);
+	buf_printf(j, ",\"factor\":");
+	buf_put_json_double(j, r->factor);
+	buf_printf(j, ",\"min_count\":%u,\"threshold_ms\":", r->min_count);
+	put_ms(j, c->threshold_ns[SLOWOPS_HTTP]);
+	buf_putc(j, '}');
+}
+
+/* Whether the scope's last alert, if in the windows read, is rearmed. */
+static int alert_due(struct store *s, const struct spike_windows *sw, const struct scope_counts *sc,
+		     const struct slowops_spike_stat *st, char *err, size_t errlen)
+{
+	struct arena a;
+	struct store_record *last;
+	size_t n;
+	int due;
 	arena_init(&a);
-	if (store_events(s, SLOWOPS_EVENT_KIND, sc->id, now_ns - r->window_ns, 0, 1, &a, &recent, &n_recent,
-			 err, errlen) < 0) {
-		ret = -1;
-		goto out;
+	if (store_events(s, SLOWOPS_EVENT_KIND, sc->id, sw->from_ns, 0, 1, &a, &last, &n, err, errlen) < 0) {
+		due = -1;
+	} else if (!n) {
+		due = 1;
+	} else {
+		uint64_t w = sw->r->window_ns, after = last->time_ns - sw->from_ns;
+		due = slowops_spike_rearmed(sw->r, sc->slow, sc->total, st, (size_t)((after + w - 1) / w));
 	}
-	if (n_recent)
-		goto out;
+	arena_release(&a);
+	return due;
+}
+
+static int alert_one(struct store *s, const struct slowops_config *c, const struct spike_windows *sw,
+		     const struct scope_counts *sc, unsigned *added, char *err, size_t errlen)
+{
+	struct slowops_spike_stat st;
+	int due;
+	if (!slowops_spike_eval(sw->r, sc->slow, sc->total, &st))
+		return 0;
+	if ((due = alert_due(s, sw, sc, &st, err, errlen)) <= 0)
+		return due;
 	struct buf j;
 	buf_init(&j, BUF_NO_LIMIT);
-	uint64_t cur = sc->counts[r->baseline_windows];
-	buf_puts(&j, "{\"scope\":");
-	buf_put_json_str(&j, sc->id);
-	buf_puts(&j, ",\"service\":");
-	if (strcmp(sc->id, "*"))
-		buf_put_json_str(&j, sc->id);
-	else
-		buf_puts(&j, "null");
-	buf_printf(&j,
-		   ",\"window_start_ms\":%llu,\"window_end_ms\":%llu,\"window_s\":%llu,\"count\":%llu,"
-		   "\"baseline\":",
-		   (unsigned long long)((now_ns - r->window_ns) / NS_PER_MS),
-		   (unsigned long long)(now_ns / NS_PER_MS),
-		   (unsigned long long)(r->window_ns / 1000000000ull), (unsigned long long)cur);
-	buf_put_json_double(&j, baseline);
-	buf_puts(&j, ",\"ratio\":");
-	buf_put_json_double(&j, baseline > 0 ? cur / baseline : NAN);
-	buf_printf(&j, ",\"factor\":");
-	buf_put_json_double(&j, r->factor);
-	buf_printf(&j, ",\"min_count\":%u,\"threshold_ms\":", r->min_count);
-	put_ms(&j, c->threshold_ns[SLOWOPS_HTTP]);
-	buf_putc(&j, '}');
+	put_alert(&j, c, sw, sc, &st);
 	struct store_record rec = {
-		.kind = SLOWOPS_EVENT_KIND, .id = sc->id, .time_ns = now_ns, .json = j.data};
-	ret = store_add_event(s, &rec, err, errlen);
+		.kind = SLOWOPS_EVENT_KIND, .id = sc->id, .time_ns = sw->now_ns, .json = j.data};
+	int ret = store_add_event(s, &rec, err, errlen);
 	if (ret == 0 && added)
 		(*added)++;
 	if (ret == 0)
-		log_info("slow request spike (%s): %llu in the last %llu s against a median of %.1f", sc->id,
-			 (unsigned long long)cur, (unsigned long long)(r->window_ns / 1000000000ull),
-			 baseline);
+		log_info("slow request spike (%s): %llu of %llu requests slow in the last %llu s (%.1f%%) "
+			 "against "
+			 "a usual %.1f%%",
+			 sc->id, (unsigned long long)st.slow, (unsigned long long)st.total,
+			 (unsigned long long)(sw->r->window_ns / 1000000000ull), 100 * st.share,
+			 100 * st.baseline_share);
 	buf_release(&j);
-out:
-	arena_release(&a);
 	return ret;
 }
 
@@ -815,58 +960,24 @@ static pthread_mutex_t spike_lock = PTHREAD_MUTEX_INITIALIZER;
 int slowops_spike_check(struct store *s, const struct slowops_config *c, const struct slowops_spike_rule *r,
 			uint64_t now_ns, unsigned *added, char *err, size_t errlen)
 {
-	struct store_query q;
-	struct request_row *rows;
-	size_t n_rows, n_scopes = 1, w = r->baseline_windows + 1;
-	struct arena a;
-	struct strmap index;
-	struct scope_counts *scopes = NULL;
-	size_t cap = 0;
+	struct spike_windows sw;
 	int ret = -1;
-	uint64_t span_ns = r->window_ns * w;
 	if (added)
 		*added = 0;
-	if (!r->window_ns || now_ns <= span_ns)
+	if (!r->window_ns || now_ns <= r->window_ns * (r->baseline_windows + 1))
 		return 0;
-	arena_init(&a);
-	strmap_init(&index);
+	spike_windows_init(&sw, r, now_ns);
 	pthread_mutex_lock(&spike_lock);
-	store_query_init(&q);
-	q.from_ns = now_ns - span_ns;
-	q.to_ns = now_ns;
-	q.min_duration_ns = c->threshold_ns[SLOWOPS_HTTP];
-	q.order = STORE_NEWEST;
-	q.limit = SPIKE_MAX_ROWS;
-	if (store_search(s, &q, &a, &rows, &n_rows, err, errlen) < 0)
+	scope_of(&sw, "*");
+	if (count_all(s, &sw, err, errlen) < 0 || count_slow(s, c, &sw, err, errlen) < 0)
 		goto out;
-	scopes = xgrow(scopes, &cap, 1, sizeof(*scopes));
-	scopes[0] = (struct scope_counts){.id = "*", .counts = arena_zalloc(&a, w * sizeof(uint64_t))};
-	for (size_t i = 0; i < n_rows; i++) {
-		const struct request_row *row = &rows[i];
-		if (row->start_ns < q.from_ns || row->start_ns >= now_ns)
-			continue;
-		size_t win = (size_t)((row->start_ns - q.from_ns) / r->window_ns);
-		const char *svc = row->service ? row->service : "unknown";
-		int64_t k;
-		if (strmap_get(&index, svc, strlen(svc), &k) < 0) {
-			scopes = xgrow(scopes, &cap, n_scopes + 1, sizeof(*scopes));
-			scopes[n_scopes] = (struct scope_counts){
-				.id = svc, .counts = arena_zalloc(&a, w * sizeof(uint64_t))};
-			k = (int64_t)n_scopes++;
-			strmap_put(&index, svc, strlen(svc), k);
-		}
-		scopes[0].counts[win]++;
-		scopes[k].counts[win]++;
-	}
-	for (size_t i = 0; i < n_scopes; i++)
-		if (alert_one(s, c, r, now_ns, &scopes[i], added, err, errlen) < 0)
+	for (size_t i = 0; i < sw.n_scopes; i++)
+		if (alert_one(s, c, &sw, &sw.scopes[i], added, err, errlen) < 0)
 			goto out;
 	ret = 0;
 out:
 	pthread_mutex_unlock(&spike_lock);
-	free(scopes);
-	strmap_release(&index);
-	arena_release(&a);
+	spike_windows_release(&sw);
 	return ret;
 }
 

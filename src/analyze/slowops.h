@@ -204,9 +204,11 @@ void slowops_stats_finish(struct slowops_stats *st);
 /* ---- spikes -------------------------------------------------------------- */
 
 /*
- * A spike: the slow requests of the last window number at least
- * `min_count` and at least `factor` times the median of the
- * `baseline_windows` windows before it.  Defaults: 5 min windows, 12 of
+ * A spike: a rise of the slow share, not of the slow count (a traffic step
+ * at a steady share is no spike).  The last window's slow requests number
+ * at least `min_count` and its slow share is at least `factor` times the
+ * baseline share: the median share of the `baseline_windows` windows before
+ * it that had requests (0 when none had).  Defaults: 5 min windows, 12 of
  * them (the previous hour), factor 3, at least 5.
  */
 struct slowops_spike_rule {
@@ -216,17 +218,38 @@ struct slowops_spike_rule {
 	unsigned min_count;
 };
 void slowops_spike_rule_init(struct slowops_spike_rule *r);
-/* counts[0 .. baseline_windows] oldest first, the last one the current
- * window.  1 for a spike, else 0; the median in *baseline. */
-int slowops_spike_eval(const struct slowops_spike_rule *r, const uint64_t *counts, double *baseline);
+
+/* What a scope's windows say. */
+struct slowops_spike_stat {
+	uint64_t slow, total;  /* requests of the last window: slow, all */
+	double share;	       /* slow / total; 0 without requests */
+	double baseline_share; /* the median share of the baseline windows */
+	double expected;       /* baseline_share * total: the slow requests usual at this traffic */
+};
+/* slow[i] and total[i] for the windows 0 .. baseline_windows, oldest
+ * first, the last one the current window.  1 for a spike, else 0; the
+ * figures in *st. */
+int slowops_spike_eval(const struct slowops_spike_rule *r, const uint64_t *slow, const uint64_t *total,
+		       struct slowops_spike_stat *st);
+/*
+ * Hysteresis: a spike is a new one only when, since the last alert of its
+ * scope, a whole window was quiet (not a spike against st's baseline), so
+ * a rise that lasts raises one alert, not one per check.  `since`: the
+ * first window starting at or after that alert (baseline_windows or more:
+ * none whole yet).  1 when the scope may alert again.
+ */
+int slowops_spike_rearmed(const struct slowops_spike_rule *r, const uint64_t *slow, const uint64_t *total,
+			  const struct slowops_spike_stat *st, size_t since);
 
 #define SLOWOPS_EVENT_KIND "slow_spike"
 /*
- * Count the requests at or above the http threshold in the windows ending
- * at now_ns, fleet-wide (event id "*") and per service (id: the service),
- * and store a "slow_spike" event for each scope that spikes, unless one was
- * stored for it less than a window ago.  Serialised across threads.  The
- * number of new events in *added (may be NULL).
+ * Count the requests (from the minute rollups) and those at or above the
+ * http threshold in the windows ending at now_ns, each request in the
+ * window of its minute, fleet-wide (event id "*") and per service (id: the
+ * service), and store a "slow_spike" event for each scope that spikes,
+ * unless an alert of that scope in the windows read is not yet rearmed
+ * (slowops_spike_rearmed).  Serialised across threads.  The number of new
+ * events in *added (may be NULL).
  */
 int slowops_spike_check(struct store *s, const struct slowops_config *c, const struct slowops_spike_rule *r,
 			uint64_t now_ns, unsigned *added, char *err, size_t errlen);

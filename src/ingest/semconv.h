@@ -4,6 +4,10 @@
  * request's endpoint, tool, status class and error type.  One place, so the
  * store's rollups and the analysis of raw spans always agree.  The keys are
  * listed in docs/ATTRIBUTES.md.
+ *
+ * Also owned here: the templating of a URL path (which segments name one
+ * object), used for endpoints without an http.route and meant for every
+ * other place that groups paths or names by their shape.
  */
 #ifndef HOTPATH_INGEST_SEMCONV_H
 #define HOTPATH_INGEST_SEMCONV_H
@@ -17,9 +21,35 @@ enum request_status { REQUEST_OK = 0, REQUEST_ERROR = 1, REQUEST_TIMEOUT = 2 };
 int span_is_entry(const struct span *sp);
 /* Timeout when error.type or an ERROR status message says so; else error/ok. */
 enum request_status span_request_status(const struct span *sp);
-/* "GET /users/{id}" from method + http.route, else the span name.  The
- * result may live in `a`. */
+/*
+ * "GET /users/{id}" from method + http.route.  Without a route, and when
+ * the span name holds no path (plain HTTP servers name it "GET"), the
+ * method + the templated path of url.path, else http.target, else the path
+ * of url.full / http.url (semconv_path_template).  Such derived paths are
+ * bounded: past SEMCONV_MAX_DERIVED_PATHS distinct ones in a service (in
+ * this process), its new ones fold into "<method> {other}".  Else the span
+ * name.  The result may live in `a`.  Thread-safe.
+ */
+#define SEMCONV_MAX_DERIVED_PATHS 200
 const char *span_endpoint(struct arena *a, const struct span *sp);
+
+/*
+ * The placeholder for a path segment or word of n bytes that names one
+ * object rather than a kind of thing: "{date}" for a date (2024-01-02, or
+ * an RFC 3339 time), "{id}" for a number, a UUID, a hex hash (8+ hex
+ * digits, one a digit) or a code mostly of digits ("ORD-12345"), "{token}"
+ * for a long base64-like token; NULL for a word to keep ("v2", "items",
+ * "api", "2fa", "page-2").
+ */
+const char *semconv_id_placeholder(const char *s, size_t n);
+/*
+ * The path of `url` (a path, a target with a query, or a full URL) with
+ * each segment semconv_id_placeholder() names replaced and the query and
+ * fragment dropped: "/users/123/profile?x=1" -> "/users/{id}/profile".
+ * "/" for an empty path.  Writes at most cap - 1 bytes and a NUL; returns
+ * the length.
+ */
+size_t semconv_path_template(char *out, size_t cap, const char *url);
 /* The error type of a failed request: error.type, else the type of its first
  * exception event, else "HTTP <code>", else "error"; NULL when `st` is OK. */
 const char *span_error_type(struct arena *a, const struct span *sp, enum request_status st);

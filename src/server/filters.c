@@ -2,6 +2,7 @@
 #include "server/filters.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -124,6 +125,42 @@ static const char *get(struct http_request *req, const char *prefix, const char 
 	return v && *v ? v : NULL;
 }
 
+/* A version of that name was seen in the query's range. */
+static int version_seen(struct http_request *req, const struct store_query *q, const char *name)
+{
+	const char **values;
+	size_t n;
+	char err[200];
+	if (store_values(req->srv->store, DICT_VERSION, q->from_ns, q->to_ns, &req->arena, &values, &n, err,
+			 sizeof(err)) < 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(values[i], name))
+			return 1;
+	return 0;
+}
+
+/*
+ * The dashboard's filter keywords.  env=all is no environment filter (as
+ * status=all and tier=all).  version=latest means the newest version of
+ * each service, which one version filter cannot say: refused, naming it,
+ * unless a version is literally named so.  1 to drop the filter, 0 to keep
+ * it, -1 refused.
+ */
+static int filter_keyword(struct http_request *req, const struct store_query *q, const char *P, size_t off,
+			  const char *v, char *err, size_t errlen)
+{
+	if (off == offsetof(struct store_query, env) && !strcmp(v, "all"))
+		return 1;
+	if (off == offsetof(struct store_query, version) && !strcmp(v, "latest") && !version_seen(req, q, v))
+		return errf(err, errlen,
+			    "invalid %sversion 'latest': the newest version differs per service; give the "
+			    "version "
+			    "(GET /api/v1/filters lists them)",
+			    P);
+	return 0;
+}
+
 int filters_parse_prefixed(struct http_request *req, const char *prefix, unsigned max_limit,
 			   struct store_query *q, uint64_t now_ns, char *err, size_t errlen)
 {
@@ -158,7 +195,12 @@ int filters_parse_prefixed(struct http_request *req, const char *prefix, unsigne
 		v = get(req, P, dims[i].name);
 		if (!v && dims[i].alias)
 			v = get(req, P, dims[i].alias);
-		if (v && *v)
+		if (!v || !*v)
+			continue;
+		int kw = filter_keyword(req, q, P, dims[i].off, v, err, errlen);
+		if (kw < 0)
+			return -1;
+		if (!kw)
 			*(const char **)((char *)q + dims[i].off) = v;
 	}
 

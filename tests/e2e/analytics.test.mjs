@@ -387,3 +387,150 @@ describe('latency analytics', () => {
 		}
 	});
 });
+
+// Filter keywords, endpoints of servers without http.route, and spike
+// alerts that follow the slow share: each against its own server.
+describe('filter keywords', () => {
+	let srv;
+	const api = (path, params = {}) => getJson(`${srv.url}${path}?${new URLSearchParams({ range: '1h', ...params })}`);
+	// service: [env, version, requests]
+	const fleet = { shop: ['production', '2.5.0', 6], admin: ['staging', '1.0.0', 4], cron: ['production', 'latest', 3] };
+
+	before(async () => {
+		srv = await startServer();
+		const t0 = (BigInt(Date.now()) - 10n * 60_000n) * 1_000_000n;
+		const resources = Object.entries(fleet).map(([name, [env, version, n]]) => ({
+			attrs: { 'service.name': name, 'deployment.environment.name': env, 'service.version': version },
+			spans: Array.from({ length: n }, (_, i) => ({
+				traceId: traceId(), spanId: spanId(), name: 'GET /x', kind: 2,
+				start: t0 + BigInt(i) * 1_000_000_000n, end: t0 + BigInt(i) * 1_000_000_000n + 20_000_000n,
+				attrs: { 'http.request.method': 'GET', 'http.route': '/x' },
+			})),
+		}));
+		await postOtlpJson(srv.url, jsonTraceRequest(resources));
+	});
+	after(() => srv?.dispose());
+
+	test('env=all is no environment filter', async () => {
+		const all = await api('/api/v1/performance/summary', { env: 'all' });
+		assert.equal(all.status, 200, all.text);
+		assert.equal(all.json.count, 13, 'every environment');
+		const prod = await api('/api/v1/performance/summary', { env: 'production' });
+		assert.equal(prod.json.count, 9, 'a real environment still filters');
+		const alias = await api('/api/v1/traces', { environment: 'all', limit: '100' });
+		assert.equal(alias.status, 200, alias.text);
+		assert.equal(alias.json.traces.length, 13, 'environment=all too');
+	});
+
+	test('version=latest is refused naming the value, not answered with 0', async () => {
+		for (const [path, params, name] of [
+			['/api/v1/performance/summary', { version: 'latest', service: 'shop' }, 'version'],
+			['/api/v1/traces', { version: 'latest' }, 'version'],
+			['/api/v1/flamegraph', { 'base.version': 'latest', 'compare.version': '2.5.0' }, 'base.version'],
+		]) {
+			// cron's version is literally "latest": hide it from the range asked
+			const r = await api(path, { ...params, from: String(Date.now() - 60_000) });
+			assert.equal(r.status, 400, `${path} ${JSON.stringify(params)}: ${r.text}`);
+			const msg = r.json?.error?.message || '';
+			assert.match(msg, new RegExp(`invalid ${name.replace('.', '\\.')} 'latest'`), msg);
+		}
+	});
+
+	test('a version literally named latest is a plain filter', async () => {
+		const r = await api('/api/v1/performance/summary', { version: 'latest' });
+		assert.equal(r.status, 200, r.text);
+		assert.equal(r.json.count, 3, 'the requests of the version named "latest"');
+	});
+});
+
+describe('endpoints of servers without http.route', () => {
+	let srv;
+	const api = (path, params = {}) => getJson(`${srv.url}${path}?${new URLSearchParams({ range: '1h', ...params })}`);
+	// what Node's plain http instrumentation sends: the span named by the method alone
+	const paths = [
+		['/users/123/profile?tab=orders', 'GET /users/{id}/profile'],
+		['/users/98765/profile', 'GET /users/{id}/profile'],
+		['/orders/3f2504e0-4f89-11d3-9a0c-0305e82c3301', 'GET /orders/{id}'],
+		['/reports/2024-01-02', 'GET /reports/{date}'],
+		['/v2/items', 'GET /v2/items'],
+	];
+
+	before(async () => {
+		srv = await startServer();
+		const t0 = (BigInt(Date.now()) - 5n * 60_000n) * 1_000_000n;
+		const spans = paths.map(([p], i) => ({
+			traceId: traceId(), spanId: spanId(), name: 'GET', kind: 2,
+			start: t0 + BigInt(i) * 1_000_000_000n, end: t0 + BigInt(i) * 1_000_000_000n + 30_000_000n,
+			attrs: i % 2 ? { 'http.method': 'GET', 'http.target': p } : { 'http.request.method': 'GET', 'url.path': p },
+		}));
+		spans.push({
+			traceId: traceId(), spanId: spanId(), name: 'GET', kind: 2, start: t0, end: t0 + 30_000_000n,
+			attrs: { 'http.request.method': 'GET', 'url.path': '/users/5/profile', 'http.route': '/users/:id/profile' },
+		});
+		await postOtlpJson(srv.url, jsonTraceRequest([{ attrs: { 'service.name': 'plain-http' }, spans }]));
+	});
+	after(() => srv?.dispose());
+
+	test('the templated path is the endpoint; a real route wins', async () => {
+		const r = await api('/api/v1/traces', { limit: '100' });
+		assert.equal(r.status, 200, r.text);
+		const got = r.json.traces.map((t) => t.endpoint).sort();
+		const want = [...paths.map(([, e]) => e), 'GET /users/:id/profile'].sort();
+		assert.deepEqual(got, want);
+		const one = await api('/api/v1/performance/summary', { endpoint: 'GET /users/{id}/profile' });
+		assert.equal(one.status, 200, one.text);
+		assert.equal(one.json.count, 2, 'two ids, one endpoint');
+	});
+});
+
+describe('slow request spikes follow the slow share', () => {
+	let srv;
+	const MIN = 60_000_000_000n;
+	const slowApi = () => getJson(`${srv.url}/api/v1/slow-requests?range=15m&limit=1`);
+	// n requests of service "steady", `slow` of them over the 1 s http
+	// threshold, spread over the minute starting minutesAgo before now
+	async function post(minutesAgo, n, slow) {
+		const t0 = BigInt(Date.now()) * 1_000_000n - BigInt(Math.round(minutesAgo * 60)) * 1_000_000_000n;
+		const spans = Array.from({ length: n }, (_, i) => {
+			const start = t0 + BigInt(i) * (MIN / 2n / BigInt(n));
+			return {
+				traceId: traceId(), spanId: spanId(), name: 'GET /feed', kind: 2, start,
+				end: start + (i < slow ? 1_500_000_000n : 50_000_000n),
+				attrs: { 'http.request.method': 'GET', 'http.route': '/feed' },
+			};
+		});
+		await postOtlpJson(srv.url, jsonTraceRequest([{ attrs: { 'service.name': 'steady' }, spans }]));
+	}
+
+	before(async () => {
+		srv = await startServer();
+		// an hour at 20 requests a window, 10 % slow, each batch mid-window
+		for (let w = 0; w < 12; w++) await post(62.5 - 5 * w, 20, 2);
+	});
+	after(() => srv?.dispose());
+
+	test('ten times the traffic at the same share: no alert', async () => {
+		await post(2.5, 200, 20);
+		const r = await slowApi();
+		assert.equal(r.status, 200, r.text);
+		assert.equal(r.json.new_alerts, 0, 'a traffic step is no spike');
+		const alerts = await getJson(`${srv.url}/api/v1/slow-requests/alerts`);
+		assert.equal(alerts.json.count, 0, alerts.text);
+	});
+
+	test('a rise of the share: one alert per scope, then none while it lasts', async () => {
+		await post(2.5, 60, 60); // now 80 slow of 260: 31 % against 10 %
+		const r = await slowApi();
+		assert.equal(r.json.new_alerts, 2, `fleet-wide and steady: ${r.text.slice(0, 300)}`);
+		const alerts = await getJson(`${srv.url}/api/v1/slow-requests/alerts?service=steady`);
+		const mine = alerts.json.alerts.find((a) => a.scope === 'steady');
+		assert.ok(mine, alerts.text);
+		assert.equal(mine.count, 80);
+		assert.equal(mine.total, 260);
+		near(mine.share, 80 / 260, 'share', 1e-9);
+		near(mine.baseline_share, 0.1, 'baseline share', 1e-9);
+		near(mine.baseline, 26, 'the slow count usual at this traffic', 1e-9);
+		const again = await slowApi();
+		assert.equal(again.json.new_alerts, 0, 'the same rise does not alert again');
+	});
+});

@@ -3,6 +3,7 @@
  * API and their precedence), classification of constructed spans, the
  * phase breakdown of a request, per-type statistics and the spike rule.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -372,29 +373,148 @@ static void test_stats(void)
 
 /* ---- spikes ---- */
 
+/* Steady traffic (100 requests a window): the share rule reads as the
+ * count rule did. */
 static void test_spike(void)
 {
 	struct slowops_spike_rule r;
-	double base;
-	uint64_t counts[13] = {2, 3, 1, 2, 2, 4, 2, 1, 2, 3, 2, 2, 6};
+	struct slowops_spike_stat st;
+	uint64_t counts[13] = {2, 3, 1, 2, 2, 4, 2, 1, 2, 3, 2, 2, 6}, total[13];
+	for (int i = 0; i < 13; i++)
+		total[i] = 100;
 	slowops_spike_rule_init(&r);
 	is_int(r.baseline_windows, 12, "an hour of 5-minute windows");
-	is_int(slowops_spike_eval(&r, counts, &base), 1, "6 against a median of 2: spike");
-	ok(base == 2.0, "median 2 (got %g)", base);
+	is_int(slowops_spike_eval(&r, counts, total, &st), 1, "6 against a median of 2: spike");
+	ok(fabs(st.expected - 2.0) < 1e-9, "median 2 (got %g)", st.expected);
 	counts[12] = 5;
-	is_int(slowops_spike_eval(&r, counts, &base), 0, "5 against 2: below 3x");
+	is_int(slowops_spike_eval(&r, counts, total, &st), 0, "5 against 2: below 3x");
 	memset(counts, 0, sizeof(counts));
 	counts[12] = 4;
-	is_int(slowops_spike_eval(&r, counts, &base), 0, "4 from nothing: below the minimum of 5");
+	is_int(slowops_spike_eval(&r, counts, total, &st), 0, "4 from nothing: below the minimum of 5");
 	counts[12] = 5;
-	is_int(slowops_spike_eval(&r, counts, &base), 1, "5 from nothing: spike");
+	is_int(slowops_spike_eval(&r, counts, total, &st), 1, "5 from nothing: spike");
 	for (int i = 0; i < 12; i++)
 		counts[i] = i < 6 ? 1 : 4; /* median (1 + 4) / 2 */
 	counts[12] = 7;
-	is_int(slowops_spike_eval(&r, counts, &base), 0, "7 against a median of 2.5: below 3x");
-	ok(base == 2.5, "even count: the mean of the middle two (got %g)", base);
+	is_int(slowops_spike_eval(&r, counts, total, &st), 0, "7 against a median of 2.5: below 3x");
+	ok(fabs(st.expected - 2.5) < 1e-9, "even count: the mean of the middle two (got %g)", st.expected);
 	counts[12] = 8;
-	is_int(slowops_spike_eval(&r, counts, &base), 1, "8 against 2.5: spike");
+	is_int(slowops_spike_eval(&r, counts, total, &st), 1, "8 against 2.5: spike");
+}
+
+/*
+ * The check as it runs every minute, on per-minute counts: at minute m the
+ * windows are the 13 five-minute runs of minutes ending at m, and an alert
+ * is stored when the last window spikes and the scope is rearmed since
+ * its last alert.  Returns the alerts over `minutes`.
+ */
+#define SIM_MINUTES 240
+static int simulate(const uint64_t *slow_min, const uint64_t *total_min, int minutes)
+{
+	struct slowops_spike_rule r;
+	slowops_spike_rule_init(&r);
+	int alerts = 0, last_alert = -1000;
+	for (int m = 65; m <= minutes; m++) {
+		uint64_t slow[13] = {0}, total[13] = {0};
+		for (int w = 0; w < 13; w++)
+			for (int k = 0; k < 5; k++) {
+				slow[w] += slow_min[m - 65 + 5 * w + k];
+				total[w] += total_min[m - 65 + 5 * w + k];
+			}
+		struct slowops_spike_stat st;
+		if (!slowops_spike_eval(&r, slow, total, &st))
+			continue;
+		/* rearmed since the last alert, if that is in the windows read:
+		 * from the first window starting at or after it */
+		if (last_alert >= m - 65 &&
+		    !slowops_spike_rearmed(&r, slow, total, &st, (size_t)(last_alert - (m - 65) + 4) / 5))
+			continue;
+		alerts++;
+		last_alert = m;
+	}
+	return alerts;
+}
+
+/* The reported case: traffic steps up tenfold, 10 % of it slow before and
+ * after.  Counting slow requests alerted a dozen times; the share never
+ * moved. */
+static void test_spike_traffic_step(void)
+{
+	uint64_t slow[SIM_MINUTES + 1], total[SIM_MINUTES + 1];
+	for (int m = 0; m <= SIM_MINUTES; m++) {
+		total[m] = m < 120 ? 20 : 200;
+		slow[m] = total[m] / 10;
+	}
+	is_int(simulate(slow, total, SIM_MINUTES), 0,
+	       "a 10x traffic step at a steady 10%% slow share: no alert");
+
+	struct slowops_spike_rule r;
+	struct slowops_spike_stat st;
+	uint64_t s13[13], t13[13];
+	slowops_spike_rule_init(&r);
+	for (int i = 0; i < 13; i++) {
+		t13[i] = i < 12 ? 100 : 1000;
+		s13[i] = t13[i] / 10;
+	}
+	is_int(slowops_spike_eval(&r, s13, t13, &st), 0, "100 slow of 1000 against 10 of 100: no spike");
+	ok(fabs(st.expected - 100.0) < 1e-9, "100 slow expected at this traffic (got %g)", st.expected);
+	ok(fabs(st.share - 0.1) < 1e-12 && fabs(st.baseline_share - 0.1) < 1e-12, "share %g, baseline %g",
+	   st.share, st.baseline_share);
+}
+
+/* A real rise of the share that lasts two hours: one alert, not one per
+ * check; after a return to normal, a second rise alerts again. */
+static void test_spike_share_rise(void)
+{
+	uint64_t slow[SIM_MINUTES + 1], total[SIM_MINUTES + 1];
+	for (int m = 0; m <= SIM_MINUTES; m++) {
+		total[m] = 100;
+		slow[m] = m >= 100 && m < 220 ? 40 : 10;
+	}
+	is_int(simulate(slow, total, SIM_MINUTES), 1, "10%% -> 40%% slow for two hours: one alert");
+	for (int m = 0; m <= SIM_MINUTES; m++)
+		slow[m] = (m >= 100 && m < 115) || (m >= 160 && m < 175) ? 40 : 10;
+	is_int(simulate(slow, total, SIM_MINUTES), 2, "two rises with normal minutes between: two alerts");
+
+	struct slowops_spike_rule r;
+	struct slowops_spike_stat st;
+	uint64_t s13[13], t13[13];
+	slowops_spike_rule_init(&r);
+	for (int i = 0; i < 13; i++) {
+		t13[i] = i < 12 ? 100 : 1000;
+		s13[i] = i < 12 ? 10 : 300;
+	}
+	is_int(slowops_spike_eval(&r, s13, t13, &st), 1, "30%% slow against 10%%, with more traffic: spike");
+	s13[12] = 290;
+	is_int(slowops_spike_eval(&r, s13, t13, &st), 0, "29%% against 10%%: below 3x");
+	/* rearm: the windows since the last alert all spiking keep it quiet */
+	for (int i = 0; i < 13; i++)
+		s13[i] = i < 8 ? 10 : 40, t13[i] = 100;
+	ok(slowops_spike_eval(&r, s13, t13, &st), "40%% against a median of 10%%: spike");
+	is_int(slowops_spike_rearmed(&r, s13, t13, &st, 9), 0,
+	       "every window since the alert spiked: not rearmed");
+	is_int(slowops_spike_rearmed(&r, s13, t13, &st, 12), 0,
+	       "no whole window since the alert: not rearmed");
+	is_int(slowops_spike_rearmed(&r, s13, t13, &st, 7), 1, "a quiet window since the alert: rearmed");
+}
+
+/* Few requests: a high share of a handful is not worth an alert. */
+static void test_spike_low_traffic(void)
+{
+	struct slowops_spike_rule r;
+	struct slowops_spike_stat st;
+	uint64_t slow[13] = {0}, total[13];
+	slowops_spike_rule_init(&r);
+	for (int i = 0; i < 13; i++)
+		total[i] = 5;
+	slow[12] = 3;
+	is_int(slowops_spike_eval(&r, slow, total, &st), 0, "3 slow of 5 from none: below the minimum count");
+	ok(fabs(st.share - 0.6) < 1e-12, "its share is still reported (got %g)", st.share);
+	memset(total, 0, sizeof(total));
+	total[12] = 5;
+	slow[12] = 5;
+	is_int(slowops_spike_eval(&r, slow, total, &st), 1, "5 of 5 with no earlier traffic: spike");
+	ok(st.baseline_share == 0 && st.expected == 0, "no baseline windows: baseline 0");
 }
 
 int main(void)
@@ -405,5 +525,8 @@ int main(void)
 	test_phases();
 	test_stats();
 	test_spike();
+	test_spike_traffic_step();
+	test_spike_share_rise();
+	test_spike_low_traffic();
 	return tap_done();
 }
