@@ -385,7 +385,7 @@ function drawAlerts(p, data, filters, ctx) {
   const alerts = data.alerts || [];
   p.setSub(`last ${filters.range}${filters.service ? ` · ${filters.service} and fleet-wide` : ''}`);
   if (!alerts.length) {
-    p.empty('No spikes of slow requests.', 'A spike: at least 5 requests over the http threshold in 5 minutes, and 3 times the median of the hour before.');
+    p.empty('No spikes of slow requests.', 'A spike: at least 5 requests over the threshold in 5 minutes, and a slow share 3 times the usual share (the median of the hour before).');
     return;
   }
   p.ready((body) => {
