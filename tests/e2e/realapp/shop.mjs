@@ -6,6 +6,7 @@
 //   GET /reports/:id      a query on the tiny `reports` pool (max 2): exhausted
 //   GET /catalog/:id      the same query on the large `shop` pool: fine
 //   GET /recommend/:id    CPU-bound: own JS work, no child spans
+//   GET /quote/:id        a shipping quote given up after 25 ms (timed out)
 //   GET /health-check     healthy: one indexed query
 //
 // Configuration from the environment: PORT, PGHOST, PGPORT (the shop and
@@ -51,6 +52,16 @@ app.get('/checkout/:id', async (req, res) => {
 	const price = await getJson(`${process.env.PRICING_URL}/prices/${id}`);
 	const quote = await getJson(`${process.env.SHIPPING_URL}/quotes/${id}`);
 	res.json({ stock, price, quote });
+});
+
+// The express quote waits 25 ms at most; it is slower, so the call times out.
+app.get('/quote/:id', async (req, res) => {
+	try {
+		const r = await fetch(`${process.env.SHIPPING_URL}/quotes/${req.params.id}?express=1`, { signal: AbortSignal.timeout(25) });
+		res.json(await r.json());
+	} catch {
+		res.json({ quote: null });
+	}
 });
 
 const REPORT_SQL = 'SELECT count(*) AS n, pg_sleep(0.03) FROM orders WHERE customer_id = $1';
