@@ -375,16 +375,16 @@ describe('a real instrumented application', { skip: SKIP || false }, () => {
 		assert.ok(f.evidence.rate >= 0.9 * data.sent[ROUTES.quote] / calls, `timeout rate ${f.evidence.rate}`);
 	});
 
-	test('a timed-out call is external time in the phases', { todo: 'facts 9, 10: the aborted call is phase "plugins" under express\'s middleware span' }, () => {
+	test('a timed-out call is external time in the phases', { todo: 'facts 9, 10: shipping\'s late SERVER span makes the aborted call internal, and it inherits "plugins" from express\'s middleware wrapper' }, () => {
 		const rs = data.slowQuotes.requests.filter((r) => r.phases);
 		assert.ok(rs.length >= 10, `${rs.length} quote requests listed`);
 		for (const r of rs) assert.ok(r.phases.external_ms >= 0.5 * r.duration_ms, JSON.stringify(r.phases));
 	});
 
-	test('slow checkouts spend their time in external calls', { todo: 'facts 9, 10: under express\'s "middleware - patched" span every call is phase "plugins"' }, () => {
+	test('slow checkouts\' waits are not put in the plugins phase', { todo: 'fact 9: express\'s "middleware - patched" wrapper makes its whole subtree phase "plugins"' }, () => {
 		const rs = data.slow.requests.filter((r) => r.service === 'shop' && r.endpoint === ROUTES.checkout && r.phases);
 		assert.ok(rs.length >= 10, `${rs.length} slow checkouts listed`);
-		for (const r of rs) assert.ok(r.phases.external_ms >= 0.5 * r.duration_ms, JSON.stringify(r.phases));
+		for (const r of rs) assert.ok(r.phases.plugins_ms <= 0.1 * r.duration_ms, JSON.stringify(r.phases));
 	});
 });
 
@@ -414,6 +414,8 @@ async function dump(srv, data, dir) {
 	write('bottlenecks-by-route.json', data.routeBottlenecks);
 	write('slow-requests.json', data.slow);
 	write('slow-requests-quote.json', data.slowQuotes);
+	write('bottlenecks-limit-100.json', data.partialBottlenecks);
+	write('summary.json', data.summary);
 	write('requests.json', data.requests);
 	const byEndpoint = {};
 	for (const rs of Object.values(data.requests)) {
