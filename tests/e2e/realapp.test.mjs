@@ -359,7 +359,7 @@ describe('a real instrumented application', { skip: SKIP || false }, () => {
 		assert.ok(eps.some((e) => /^GET \/sessions\/\S+$/.test(e) && !/[0-9a-f]{8}-/.test(e)), JSON.stringify(eps));
 	});
 
-	test('the timed-out quote calls are found, to shipping', () => {
+	test('the timed-out quote calls are found', () => {
 		const f = data.findings.find((x) => x.kind === 'timeouts' && x.subject.service === 'shop');
 		assert.ok(f, `no timeouts finding on shop; findings:\n${describeFindings(data.findings)}`);
 		assert.ok(f.evidence.occurrences >= 0.9 * data.sent[ROUTES.quote], `${f.evidence.occurrences} timeouts of ${data.sent[ROUTES.quote]}`);
