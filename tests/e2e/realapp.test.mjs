@@ -189,7 +189,7 @@ describe('a real instrumented application', { skip: SKIP || false }, () => {
 			const got = shop.filter((r) => r.endpoint === ep).length;
 			assert.equal(got, data.sent[ep], `${ep}: ${got} stored of ${data.sent[ep]} sent`);
 		}
-		const users = data.requests.users.filter((r) => r.name === 'GET');
+		const users = data.requests.users.filter((r) => r.endpoint.startsWith('GET '));
 		assert.equal(users.length, data.sent.profiles + data.sent.sessions);
 	});
 
