@@ -105,6 +105,7 @@ enum akey {
 	K_POOL_NAME,
 	K_POOL_MAX,
 	K_POOL_EXHAUSTED,
+	K_POOL_CONN,
 	K_HTTP_METHOD,
 	K_HTTP_METHOD_OLD,
 	K_HTTP_ROUTE,
@@ -148,6 +149,10 @@ static enum akey classify_db(const char *k, size_t len)
 		return K_DB_NAME;
 	if (len > 19 && !memcmp(k, "db.query.parameter.", 19))
 		return K_DB_PARAMETER;
+	if (KEY_IS("db.connection_string"))
+		return K_POOL_CONN;
+	if (KEY_IS("db.postgresql.max.client"))
+		return K_POOL_MAX;
 	if (len > 21 && !memcmp(k, "db.client.connection.", 21)) {
 		k += 21;
 		len -= 21;
@@ -318,6 +323,7 @@ static void read_attr(struct detector *d, struct tspan *t, const struct attr *a,
 	case K_POOL_EXHAUSTED:
 		t->pool_exhausted = (a->type == ATTR_BOOL || a->type == ATTR_INT) && a->v.i;
 		break;
+	case K_POOL_CONN: t->pool_conn = attr_s(a); break;
 	case K_HTTP_METHOD: t->method = attr_s(a); break;
 	case K_HTTP_METHOD_OLD:
 		if (!t->method)
@@ -723,11 +729,77 @@ static void on_tool_call(struct detector *d, struct tspan *t)
 	}
 }
 
+/*
+ * A span around taking a connection from a pool, whose own time is the wait
+ * (docs/DETECTORS.md): instrumentation-pg's pg-pool.connect,
+ * instrumentation-generic-pool's generic-pool.acquire and the plain names.
+ */
+static int is_pool_connect(const struct span *sp)
+{
+	const char *n = sp->name;
+	if (!n || sp->kind == SPAN_KIND_SERVER || sp->kind == SPAN_KIND_CONSUMER)
+		return 0;
+	switch (n[0]) {
+	case 'p':
+		return !strcmp(n, "pg-pool.connect") || !strcmp(n, "pool.acquire") ||
+		       !strcmp(n, "pool.connect");
+	case 'g': return !strcmp(n, "generic-pool.acquire");
+	case 'c': return !strcmp(n, "connection.acquire");
+	default: return 0;
+	}
+}
+
+/*
+ * The pool of a connect span that names none: "<host>:<port>/<database>" of
+ * db.connection_string (the pool.name instrumentation-pg gives its metrics),
+ * else "<server>/<database>", else the span's name; with " (max N)" when
+ * the span gives the pool's size, so that two pools of one database stay
+ * apart.
+ */
+static uint32_t pool_key(struct detector *d, const struct tspan *t)
+{
+	char buf[256];
+	int n;
+	const char *s = t->pool_conn;
+	if (s) {
+		const char *p = strstr(s, "://"), *at;
+		s = p ? p + 3 : s;
+		at = strchr(s, '@'); /* user:password@ is not part of the name */
+		if (at && (size_t)(at - s) < strcspn(s, "/"))
+			s = at + 1;
+		n = snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(s, "?"), s);
+	} else if (t->server || t->db_ns) {
+		n = snprintf(buf, sizeof(buf), "%s/%s", t->server ? t->server : "?",
+			     t->db_ns ? t->db_ns : "?");
+	} else {
+		n = snprintf(buf, sizeof(buf), "%s", t->sp->name);
+	}
+	if (n >= 0 && (size_t)n < sizeof(buf) && t->pool_max > 0)
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, " (max %lld)", (long long)t->pool_max);
+	return n > 0 ? detect_intern(d, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1) : 0;
+}
+
+/* A connect span's wait: its time less its children's (opening a new connection). */
+static double connect_wait_ms(const struct detector *d, const struct tspan *t)
+{
+	uint64_t kids = 0;
+	for (uint32_t j = 0; j < t->n_kids; j++)
+		kids += d->ts[d->kids[t->kid_off + j]].dur;
+	return kids >= t->dur ? 0 : (double)(t->dur - kids) / 1e6;
+}
+
+/* A connection acquired: from a span with a wait attribute, or a connect span. */
 static void on_pool_wait(struct detector *d, struct tspan *t)
 {
-	if (!t->pool)
+	uint32_t pool;
+	if (!t->has_wait) {
+		t->wait_ms = connect_wait_ms(d, t);
+		pool = t->pool ? intern_str(d, t->pool) : pool_key(d, t);
+	} else {
+		pool = t->pool ? intern_str(d, t->pool) : 0;
+	}
+	if (!pool)
 		return;
-	uint32_t pool = intern_str(d, t->pool);
 	struct acc *a = acc_get(d, T_POOL, t->svc, 0, 0, pool, t->env, 0);
 	if (!a)
 		return;
@@ -743,7 +815,8 @@ static void on_pool_wait(struct detector *d, struct tspan *t)
 		if (t->entry != DNONE)
 			acc_where(d, a, d->ts[t->entry].endpoint, t->sp->start_ns);
 		acc_touch(d, a, t->wait_ms);
-		acc_add_sample(d, a, t->sp->start_ns, t->wait_ms, 0);
+		/* the wait, by process: how many waited at once (detect_metrics.c) */
+		acc_add_sample(d, a, t->sp->start_ns, t->wait_ms, detect_process_tag(t->sp->resource));
 	}
 }
 
@@ -1056,7 +1129,7 @@ static void walk(struct detector *d, size_t n_order)
 		}
 		if (t->tool && t->entry == i)
 			on_tool_call(d, t);
-		if (t->has_wait)
+		if (t->has_wait || is_pool_connect(t->sp))
 			on_pool_wait(d, t);
 		if (t->db_text && is_client(t) && !t->cache_db)
 			on_statement(d, t);
