@@ -749,17 +749,30 @@ static int is_pool_connect(const struct span *sp)
 	}
 }
 
+/* The port a connect span names (server.port, net.peer.port), or -1. */
+static long long pool_port(const struct span *sp)
+{
+	const struct attr *a = attr_find(sp->attrs, sp->n_attrs, "server.port");
+	if (!a)
+		a = attr_find(sp->attrs, sp->n_attrs, "net.peer.port");
+	if (a && a->type == ATTR_INT)
+		return (long long)a->v.i;
+	return a && a->type == ATTR_STRING ? strtoll(a->v.s, NULL, 10) : -1;
+}
+
 /*
  * The pool of a connect span that names none: "<host>:<port>/<database>" of
  * db.connection_string (the pool.name instrumentation-pg gives its metrics),
- * else "<server>/<database>", else the span's name; with " (max N)" when
- * the span gives the pool's size, so that two pools of one database stay
- * apart.
+ * else the same from server.address (net.peer.name), server.port
+ * (net.peer.port) and db.namespace (db.name), else the span's name; with
+ * " (max N)" when the span gives the pool's size, so that two pools of one
+ * database stay apart.
  */
 static uint32_t pool_key(struct detector *d, const struct tspan *t)
 {
 	char buf[256];
 	int n;
+	long long port;
 	const char *s = t->pool_conn;
 	if (s) {
 		const char *p = strstr(s, "://"), *at;
@@ -768,6 +781,9 @@ static uint32_t pool_key(struct detector *d, const struct tspan *t)
 		if (at && (size_t)(at - s) < strcspn(s, "/"))
 			s = at + 1;
 		n = snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(s, "?"), s);
+	} else if ((t->server || t->db_ns) && (port = pool_port(t->sp)) >= 0) {
+		n = snprintf(buf, sizeof(buf), "%s:%lld/%s", t->server ? t->server : "?", port,
+			     t->db_ns ? t->db_ns : "?");
 	} else if (t->server || t->db_ns) {
 		n = snprintf(buf, sizeof(buf), "%s/%s", t->server ? t->server : "?",
 			     t->db_ns ? t->db_ns : "?");
@@ -1189,7 +1205,9 @@ static void orphan_groups(struct detector *d, size_t n)
 
 int detect_reads_key(const char *key)
 {
-	return key && classify(key) != K_OTHER;
+	/* and the ports that name the pool of a connect span (pool_port) */
+	return key &&
+	       (classify(key) != K_OTHER || !strcmp(key, "server.port") || !strcmp(key, "net.peer.port"));
 }
 
 int detect_trace(struct detector *d, const struct span *spans, size_t n)

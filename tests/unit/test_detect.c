@@ -584,9 +584,10 @@ static struct resource res_worker = {
  * metrics): every minute `waiting` requests start together and wait
  * `wait_ms` in the pool of 5, then `calm` requests take a connection at
  * once.  `setup_ms` of each connect span is a child pg.connect (opening a
- * connection).
+ * connection).  With `stable`, the attributes of the stable database
+ * conventions (no connection string).
  */
-static void feed_pg_connect(struct detector *d, int waiting, double wait_ms, double setup_ms)
+static void feed_pg_connect(struct detector *d, int waiting, double wait_ms, double setup_ms, int stable)
 {
 	static struct tb t;
 	const int calm = 6;
@@ -596,11 +597,16 @@ static void feed_pg_connect(struct detector *d, int waiting, double wait_ms, dou
 			uint64_t wait_us = (uint64_t)((k < waiting ? wait_ms : 0.3) * 1000 + setup_ms * 1000);
 			tb_init(&t, 30000 + (uint64_t)m * 100 + (uint64_t)k);
 			tb_root(&t, base, wait_us + 5000, &res_worker);
-			struct span *c = tb_span(&t, 2, 1, base, 100, 100 + wait_us, SPAN_KIND_INTERNAL,
+			struct span *c = tb_span(&t, 2, 1, base, 100, 100 + wait_us, SPAN_KIND_CLIENT,
 						 "pg-pool.connect", &res_worker);
-			set_s(c, "db.system", "postgresql");
-			set_s(c, "db.name", "ledger");
-			set_s(c, "db.connection_string", "postgresql://db.local:5432/ledger");
+			set_s(c, stable ? "db.system.name" : "db.system", "postgresql");
+			set_s(c, stable ? "db.namespace" : "db.name", "ledger");
+			if (stable) {
+				set_s(c, "server.address", "db.local");
+				set_i(c, "server.port", 5432);
+			} else {
+				set_s(c, "db.connection_string", "postgresql://db.local:5432/ledger");
+			}
 			set_i(c, "db.postgresql.max.client", 5);
 			if (setup_ms > 0)
 				tb_span(&t, 3, 2, base, 100, 100 + (uint64_t)(setup_ms * 1000),
@@ -619,7 +625,7 @@ static void test_pool_connect_spans(void)
 	const struct finding *f, *x;
 	size_t n;
 	struct detector *d = detect_new(NULL);
-	feed_pg_connect(d, 6, 80, 0);
+	feed_pg_connect(d, 6, 80, 0, 0);
 	detect_finish(d, &f, &n);
 	x = find_kind(f, n, FINDING_POOL_EXHAUSTION);
 	if (ok(x != NULL, "pg-pool.connect: 6 requests a minute wait 80 ms, no pool metrics")) {
@@ -642,14 +648,24 @@ static void test_pool_connect_spans(void)
 	detect_free(d);
 
 	d = detect_new(NULL);
-	feed_pg_connect(d, 6, 0.4, 0);
+	feed_pg_connect(d, 6, 80, 0, 1);
+	detect_finish(d, &f, &n);
+	x = find_kind(f, n, FINDING_POOL_EXHAUSTION);
+	ok(x && !strcmp(x->detail, "db.local:5432/ledger (max 5)"),
+	   "pg-pool.connect, stable conventions: the pool named from server.address, server.port and "
+	   "db.namespace (%s)",
+	   x ? x->detail : "none");
+	detect_free(d);
+
+	d = detect_new(NULL);
+	feed_pg_connect(d, 6, 0.4, 0, 0);
 	detect_finish(d, &f, &n);
 	ok(!find_kind(f, n, FINDING_POOL_EXHAUSTION),
 	   "pg-pool.connect: a pool handing out connections at once is fine");
 	detect_free(d);
 
 	d = detect_new(NULL);
-	feed_pg_connect(d, 6, 0.4, 40);
+	feed_pg_connect(d, 6, 0.4, 40, 0);
 	detect_finish(d, &f, &n);
 	ok(!find_kind(f, n, FINDING_POOL_EXHAUSTION),
 	   "pg-pool.connect: opening a new connection (a pg.connect child) is no wait for the pool");
@@ -681,7 +697,7 @@ static void test_pool_impossible_metrics(void)
 	struct detect_stats st;
 	/* instrumentation-pg's one count for two pools: one climbs, the other sinks below zero */
 	struct detector *d = detect_new(NULL);
-	feed_pg_connect(d, 6, 80, 0);
+	feed_pg_connect(d, 6, 80, 0, 0);
 	for (int m = 0; m < 30; m++) {
 		feed_pool_point(d, m, "db.client.connection.count", "db.local:5432/shop", "used",
 				42.0 * m + 20);
