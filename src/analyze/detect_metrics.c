@@ -212,7 +212,9 @@ static void on_cpu_point(struct detector *d, const struct metric_point *p, const
 	if (!svc)
 		return;
 	if (!strcmp(name, "process.cpu.utilization")) {
-		const char *state = attr_str(p->attrs, p->n_attrs, "process.cpu.state");
+		const char *state = attr_str(p->attrs, p->n_attrs, "cpu.mode");
+		if (!state)
+			state = attr_str(p->attrs, p->n_attrs, "process.cpu.state");
 		if (!state)
 			state = attr_str(p->attrs, p->n_attrs, "state");
 		if (!state || (strcmp(state, "idle") && strcmp(state, "wait")))

@@ -793,9 +793,10 @@ static void feed_point_attr(struct detector *d, const struct resource *r, const 
 /*
  * 100 minutes of host-metrics from `r` on a host of `cpus` CPUs (0: not
  * told): process.cpu.utilization divided by the CPU count and split into
- * user and system, one core busy every fifth minute; with `loop`, the event
- * loop's utilisation and delay p99 (in seconds) as instrumentation-runtime-node
- * sends them.  Requests take 100 ms in the busy minutes, 20 ms otherwise.
+ * user, system (and idle), one core busy every fifth minute; with `loop`,
+ * the event loop's utilisation and delay p99 (in seconds) as
+ * instrumentation-runtime-node sends them.  Requests take 100 ms in the
+ * busy minutes, 20 ms otherwise.
  */
 static void feed_host_metrics(struct detector *d, const struct resource *r, int cpus, int loop)
 {
@@ -815,6 +816,8 @@ static void feed_host_metrics(struct detector *d, const struct resource *r, int 
 				"user", 0);
 		feed_point_attr(d, r, "process.cpu.utilization", "1", at, share * 0.2, "process.cpu.state",
 				"system", 0);
+		/* the newer attribute, and a state that is no work */
+		feed_point_attr(d, r, "process.cpu.utilization", "1", at, 1 - share, "cpu.mode", "idle", 0);
 		if (loop) {
 			feed_point_attr(d, r, "nodejs.eventloop.utilization", "1", at, busy ? 0.96 : 0.25,
 					NULL, NULL, 0);
