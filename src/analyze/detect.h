@@ -126,6 +126,9 @@ struct finding {
 	double cpu_count;	  /* CPU: logical CPUs of the host, 0 = unknown */
 	int single_threaded;	  /* CPU: judged against one core (Node.js, CPython, ...) */
 	double loop_delay_ms;	  /* CPU: mean event-loop delay p99 in the saturated minutes, 0 = not sent */
+	const char *cpu_endpoint; /* CPU: the endpoint whose own work (outside any call) took the most time */
+	double cpu_own_ns;	  /* CPU: its own work per request in the saturated minutes */
+	double cpu_own_share;	  /* CPU: and as a share of its requests' time */
 
 	/* Estimate. */
 	double saving_ns;	 /* per affected request */

@@ -56,7 +56,8 @@ enum acc_table {
 	T_VERSION,  /* service + endpoint + environment + version */
 	T_POOLM,    /* service + environment + pool: metric samples */
 	T_MEM,	    /* one process.memory.usage series */
-	T_CPU, /* service + environment: CPU samples; + instance: what is known of its host and runtime */
+	T_CPU,	    /* service + environment: CPU samples; + instance: what is known of its host and runtime;
+		  + endpoint: its own work */
 	T_COUNT
 };
 
@@ -130,6 +131,7 @@ struct tspan {
 	double wait_ms, body_bytes;
 	int64_t pool_max;
 	const char *pool_conn; /* db.connection_string: names the pool of a pool connect span */
+	uint64_t calls_ns;     /* entry spans: time of the outermost calls under them (CPU routes) */
 	uint8_t has_wait, has_params, pool_exhausted, is_timeout, is_error, superseded, timeout_below;
 	uint8_t cache_db; /* db_system is a cache or key-value store */
 };

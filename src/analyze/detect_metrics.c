@@ -734,6 +734,28 @@ static void cpu_view_of(struct detector *d, struct acc *a, struct cpu_view *v)
 }
 
 /*
+ * The endpoint of the service whose requests spent the most time in their
+ * own work (outside any call out), when that is at least half their time
+ * over at least min_requests requests: what the saturated CPU likely runs.
+ */
+static void cpu_route(struct detector *d, const struct acc *svc, struct finding *f)
+{
+	const struct table *t = &d->t[T_CPU];
+	const struct acc *best = NULL;
+	for (size_t i = 0; i < t->n; i++) {
+		const struct acc *a = &t->a[i];
+		if (a->endpoint && a->service == svc->service && a->env == svc->env &&
+		    a->n >= d->cfg.min_requests && a->sum >= 0.5 * a->sum2 && (!best || a->sum > best->sum))
+			best = a;
+	}
+	if (!best)
+		return;
+	f->cpu_endpoint = detect_name(d, best->endpoint);
+	f->cpu_own_ns = best->sum / (double)best->n;
+	f->cpu_own_share = best->sum2 > 0 ? best->sum / best->sum2 : 0;
+}
+
+/*
  * Saturated: at least cpu_share of the samples (of every process of the
  * service and environment) at or above cpu_high, and 3 of at least 10.  The
  * cost is the entry-span latency of the service in saturated minutes
@@ -746,7 +768,7 @@ static void judge_cpu(struct detector *d)
 	for (size_t i = 0; i < t->n; i++) {
 		struct acc *a = &t->a[i];
 		struct cpu_view v;
-		if (a->detail) /* what is known of one process */
+		if (a->detail || a->endpoint) /* what is known of one process, an endpoint's own work */
 			continue;
 		cpu_view_of(d, a, &v);
 		if (v.samples < 10 || v.hot < 3 || v.hot < d->cfg.cpu_share * v.samples) {
@@ -777,6 +799,7 @@ static void judge_cpu(struct detector *d)
 		f->loop_delay_ms = v.delay_n ? v.delay_sum / v.delay_n : 0;
 		f->affected_requests = (uint64_t)hot_n;
 		f->n_examples = 0;
+		cpu_route(d, a, f);
 		if (hot_n > 0 && all_n > hot_n) {
 			f->avg_ns = hot_sum / hot_n;
 			f->baseline_ns = (all_sum - hot_sum) / (all_n - hot_n);

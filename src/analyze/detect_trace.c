@@ -719,6 +719,28 @@ static void on_entry(struct detector *d, struct tspan *t)
 	}
 }
 
+/* A call out of the process not inside another (a CLIENT or PRODUCER span whose parent is no CLIENT span). */
+static int is_call_out(const struct tspan *t, const struct tspan *p)
+{
+	return (is_client(t) || t->sp->kind == SPAN_KIND_PRODUCER) && !(p && is_client(p));
+}
+
+/*
+ * An entry's own work: its time outside the calls out under it (parallel
+ * calls counted each, so never more than it is), summed per endpoint (n,
+ * sum = own work, sum2 = time), for the CPU detector to name the route
+ * whose own work a saturated process spends its time on.
+ */
+static void on_entry_work(struct detector *d, const struct tspan *t)
+{
+	struct acc *a = t->endpoint ? acc_get(d, T_CPU, t->svc, t->endpoint, 0, 0, t->env, 0) : NULL;
+	if (a) {
+		a->n++;
+		a->sum += (double)(t->calls_ns < t->dur ? t->dur - t->calls_ns : 0);
+		a->sum2 += (double)t->dur;
+	}
+}
+
 static void on_tool_call(struct detector *d, struct tspan *t)
 {
 	uint32_t tool = intern_str(d, t->tool);
@@ -1153,9 +1175,13 @@ static void walk(struct detector *d, size_t n_order)
 			on_payload(d, t);
 		if (is_client(t))
 			on_client_call(d, t);
+		if (is_call_out(t, p) && t->entry != DNONE && t->entry != i)
+			ts[t->entry].calls_ns += t->dur;
 	}
 	for (size_t o = 0; o < n_order; o++) {
 		struct tspan *t = &ts[d->order[o]];
+		if (t->entry == d->order[o])
+			on_entry_work(d, t);
 		if (!t->superseded)
 			on_cacheable(d, t);
 		if (t->n_kids >= 2) {

@@ -248,23 +248,37 @@ static void memory(const struct finding *f, struct texts *t, const char *subj)
 static void cpu_share_text(char *out, size_t cap, const struct finding *f)
 {
 	if (f->single_threaded && f->cpu_count > 1)
-		snprintf(out, cap, "%.0f%% of one core (a single-threaded runtime on %.0f CPUs)",
+		snprintf(out, cap, "%.0f%% of one core, a single-threaded runtime on %.0f CPUs",
 			 100 * f->ratio, f->cpu_count);
 	else if (f->single_threaded)
-		snprintf(out, cap,
-			 "%.0f%%; a single-threaded runtime, judged as sent as the host's CPU count is "
-			 "unknown",
+		snprintf(out, cap, "%.0f%%, a single-threaded runtime on a host of unknown CPU count",
 			 100 * f->ratio);
 	else
 		snprintf(out, cap, "%.0f%%", 100 * f->ratio);
 }
 
+/* The route whose own work the CPU likely runs, as evidence and as where to look. */
+static void cpu_route_text(char *evidence, char *look, size_t cap, const struct finding *f)
+{
+	char own[32];
+	evidence[0] = 0;
+	snprintf(look, cap, "the hot paths");
+	if (!f->cpu_endpoint)
+		return;
+	recommend_fmt_duration(own, sizeof(own), f->cpu_own_ns);
+	snprintf(evidence, cap,
+		 "; %s spends %.0f%% of its time (%s a request) in its own code, outside any call",
+		 f->cpu_endpoint, 100 * f->cpu_own_share, own);
+	snprintf(look, cap, "%s first", f->cpu_endpoint);
+}
+
 static void cpu(const struct finding *f, struct texts *t, const char *subj)
 {
-	char avg[32], base[32], share[160], delay[96] = "";
+	char avg[32], base[32], share[160], delay[96] = "", route[320], look[256];
 	recommend_fmt_duration(avg, sizeof(avg), f->avg_ns);
 	recommend_fmt_duration(base, sizeof(base), f->baseline_ns);
 	cpu_share_text(share, sizeof(share), f);
+	cpu_route_text(route, look, sizeof(look), f);
 	if (f->loop_delay_ms > 0) {
 		char ms[32];
 		recommend_fmt_duration(ms, sizeof(ms), f->loop_delay_ms * 1e6);
@@ -273,19 +287,22 @@ static void cpu(const struct finding *f, struct texts *t, const char *subj)
 	snprintf(t->title, TEXT_MAX, "Relieve the CPU saturation of %s", subj);
 	snprintf(t->evidence, TEXT_MAX,
 		 "CPU at or above saturation in %.0f%% of %llu samples (peak %s); its requests take %s "
-		 "in those minutes against %s otherwise%s",
-		 100 * f->rate, (unsigned long long)f->subject_requests, share, avg, base, delay);
+		 "in those minutes against %s otherwise%s%s",
+		 100 * f->rate, (unsigned long long)f->subject_requests, share, avg, base, delay, route);
 	if (f->single_threaded)
-		snprintf(t->change, TEXT_MAX,
-			 "The process runs its code on one thread, so more CPUs do not help it: move "
-			 "CPU-heavy "
-			 "work off that thread (worker threads, another service) or run more processes "
-			 "(cluster, replicas), and profile the hot paths (flame graph of the saturated "
-			 "minutes)");
+		snprintf(
+			t->change, TEXT_MAX,
+			"The process runs its code on one thread, so more CPUs do not help it: move "
+			"CPU-heavy "
+			"work off that thread (worker threads, another service) or run more processes "
+			"(cluster, replicas), and profile %s (flame graph of the service's CPU profiles over "
+			"the saturated minutes)",
+			look);
 	else
 		snprintf(t->change, TEXT_MAX,
-			 "Scale out or raise the CPU limit, and profile the hot paths (flame graph of the "
-			 "saturated minutes)");
+			 "Scale out or raise the CPU limit, and profile %s (flame graph of the service's CPU "
+			 "profiles over the saturated minutes)",
+			 look);
 }
 
 static void version(const struct finding *f, struct texts *t, const char *subj)
@@ -400,6 +417,12 @@ static void put_evidence(struct buf *b, const struct finding *f)
 	if (f->single_threaded)
 		buf_puts(b, ",\"single_threaded\":true");
 	put_opt(b, "loop_delay_ms", f->loop_delay_ms);
+	if (f->cpu_endpoint) {
+		buf_puts(b, ",\"cpu_endpoint\":");
+		buf_put_json_str(b, f->cpu_endpoint);
+	}
+	put_opt(b, "cpu_own_ms", f->cpu_own_ns / 1e6);
+	put_opt(b, "cpu_own_share", f->cpu_own_share);
 	put_opt(b, "episodes_per_hour", f->episodes_per_hour);
 	put_opt(b, "growth_bytes_per_hour", f->growth_per_hour);
 	put_opt(b, "start_bytes", f->start_value);

@@ -796,9 +796,9 @@ static void feed_point_attr(struct detector *d, const struct resource *r, const 
  * user, system (and idle), one core busy every fifth minute; with `loop`,
  * the event loop's utilisation and delay p99 (in seconds) as
  * instrumentation-runtime-node sends them.  Requests take 100 ms in the
- * busy minutes, 20 ms otherwise.
+ * busy minutes, 20 ms otherwise; with `waiting`, 90% of it in a call out.
  */
-static void feed_host_metrics(struct detector *d, const struct resource *r, int cpus, int loop)
+static void feed_host_metrics(struct detector *d, const struct resource *r, int cpus, int loop, int waiting)
 {
 	for (int i = 0; i < 100; i++) {
 		static struct tb t;
@@ -806,7 +806,10 @@ static void feed_host_metrics(struct detector *d, const struct resource *r, int 
 		int busy = i % 5 == 0;
 		double core = busy ? 0.97 : 0.2;
 		tb_init(&t, 40000 + (uint64_t)i);
-		tb_root(&t, at + NS_S, busy ? 100000 : 20000, r);
+		uint64_t dur = busy ? 100000 : 20000;
+		tb_root(&t, at + NS_S, dur, r);
+		if (waiting)
+			tb_span(&t, 2, 1, at + NS_S, dur / 20, dur - dur / 20, SPAN_KIND_CLIENT, "GET", r);
 		detect_trace(d, t.s, t.n);
 		for (int c = 0; c < cpus; c++)
 			feed_point_attr(d, r, "system.cpu.utilization", "1", at, 0.3,
@@ -832,7 +835,7 @@ static void test_cpu_single_threaded(void)
 	const struct finding *f, *x;
 	size_t n;
 	struct detector *d = detect_new(NULL);
-	feed_host_metrics(d, &res_node, 4, 0);
+	feed_host_metrics(d, &res_node, 4, 0, 0);
 	detect_finish(d, &f, &n);
 	x = find_kind(f, n, FINDING_CPU_SATURATION);
 	if (ok(x != NULL, "cpu, Node.js on 4 CPUs: 0.24 of the host is 97%% of its one core")) {
@@ -845,32 +848,47 @@ static void test_cpu_single_threaded(void)
 		ok(near(x->avg_ns, 100e6, 1) && near(x->baseline_ns, 20e6, 1),
 		   "cpu, Node.js: 100 ms against 20 ms");
 		ok(x->loop_delay_ms == 0, "cpu, Node.js: no event-loop delay sent");
+		ok(x->cpu_endpoint && !strcmp(x->cpu_endpoint, "GET /x") && near(x->cpu_own_share, 1, 1e-9) &&
+			   near(x->cpu_own_ns, 36e6, 1),
+		   "cpu, Node.js: GET /x is all its own work, 36 ms a request (%s, %g, %g)",
+		   x->cpu_endpoint ? x->cpu_endpoint : "none", x->cpu_own_share, x->cpu_own_ns);
 		struct arena a;
 		struct recommendation r;
 		arena_init(&a);
 		recommend_build(&a, x, &r);
-		ok(strstr(r.evidence, "97% of one core") && strstr(r.change, "one thread"),
+		ok(strstr(r.evidence, "97% of one core") && strstr(r.change, "one thread") &&
+			   strstr(r.evidence, "GET /x spends 100% of its time") &&
+			   strstr(r.change, "GET /x first"),
 		   "cpu, Node.js: the text says one core (\"%s\", \"%s\")", r.evidence, r.change);
 		arena_release(&a);
 	}
 	detect_free(d);
 
 	d = detect_new(NULL);
-	feed_host_metrics(d, &res_java, 4, 0);
+	feed_host_metrics(d, &res_node, 4, 0, 1);
+	detect_finish(d, &f, &n);
+	x = find_kind(f, n, FINDING_CPU_SATURATION);
+	ok(x && !x->cpu_endpoint,
+	   "cpu, Node.js: a route waiting on a call 90%% of its time is not named (%s)",
+	   x && x->cpu_endpoint ? x->cpu_endpoint : "none");
+	detect_free(d);
+
+	d = detect_new(NULL);
+	feed_host_metrics(d, &res_java, 4, 0, 0);
 	detect_finish(d, &f, &n);
 	ok(!find_kind(f, n, FINDING_CPU_SATURATION),
 	   "cpu, Java on 4 CPUs: 0.24 of the host is not saturation");
 	detect_free(d);
 
 	d = detect_new(NULL);
-	feed_host_metrics(d, &res_node, 0, 0);
+	feed_host_metrics(d, &res_node, 0, 0, 0);
 	detect_finish(d, &f, &n);
 	ok(!find_kind(f, n, FINDING_CPU_SATURATION),
 	   "cpu, Node.js, CPU count unknown, no event loop figures: judged as sent, not saturated");
 	detect_free(d);
 
 	d = detect_new(NULL);
-	feed_host_metrics(d, &res_node, 0, 1);
+	feed_host_metrics(d, &res_node, 0, 1, 0);
 	detect_finish(d, &f, &n);
 	x = find_kind(f, n, FINDING_CPU_SATURATION);
 	if (ok(x != NULL, "cpu, Node.js, CPU count unknown: its event loop busy 96%% of the time")) {
