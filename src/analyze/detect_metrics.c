@@ -153,7 +153,7 @@ static int runtime_single_threaded(const struct resource *r)
 	return 0;
 }
 
-/* An attribute as a number: integers, doubles and numeric strings ("3"); -1 when absent. */
+/* A CPU's number: integers, doubles and strings ("3", or "cpu3" as the Collector writes it); -1 when absent. */
 static double attr_number(const struct metric_point *p, const char *key)
 {
 	const struct attr *a = attr_find(p->attrs, p->n_attrs, key);
@@ -163,9 +163,10 @@ static double attr_number(const struct metric_point *p, const char *key)
 		return (double)a->v.i;
 	if (a->type == ATTR_DOUBLE)
 		return a->v.d;
-	if (a->type == ATTR_STRING && a->v.s[0] >= '0' && a->v.s[0] <= '9')
-		return strtod(a->v.s, NULL);
-	return -1;
+	if (a->type != ATTR_STRING)
+		return -1;
+	const char *s = strncmp(a->v.s, "cpu", 3) ? a->v.s : a->v.s + 3;
+	return *s >= '0' && *s <= '9' ? strtod(s, NULL) : -1;
 }
 
 /* The logical CPUs a system.cpu.* point tells of: a count, or a CPU's number + 1; 0 if none. */

@@ -811,9 +811,14 @@ static void feed_host_metrics(struct detector *d, const struct resource *r, int 
 		if (waiting)
 			tb_span(&t, 2, 1, at + NS_S, dur / 20, dur - dur / 20, SPAN_KIND_CLIENT, "GET", r);
 		detect_trace(d, t.s, t.n);
-		for (int c = 0; c < cpus; c++)
+		for (int c = 0; c + 1 < cpus; c++)
 			feed_point_attr(d, r, "system.cpu.utilization", "1", at, 0.3,
 					"system.cpu.logical_number", NULL, c);
+		if (cpus) { /* the last CPU as the Collector names it */
+			static const char *const cpu_names[] = {"cpu0", "cpu1", "cpu2",
+								"cpu3", "cpu4", "cpu5"};
+			feed_point_attr(d, r, "system.cpu.time", "s", at, 1e4, "cpu", cpu_names[cpus - 1], 0);
+		}
 		double share = core / (cpus ? cpus : 4);
 		feed_point_attr(d, r, "process.cpu.utilization", "1", at, share * 0.8, "process.cpu.state",
 				"user", 0);
