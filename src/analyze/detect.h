@@ -127,7 +127,7 @@ struct finding {
 	int single_threaded;	  /* CPU: judged against one core (Node.js, CPython, ...) */
 	double loop_delay_ms;	  /* CPU: mean event-loop delay p99 in the saturated minutes, 0 = not sent */
 	const char *cpu_endpoint; /* CPU: the endpoint whose own work (outside any call) took the most time */
-	double cpu_own_ns;	  /* CPU: its own work per request in the saturated minutes */
+	double cpu_own_ns;	  /* CPU: its own work per request (over the window) */
 	double cpu_own_share;	  /* CPU: and as a share of its requests' time */
 
 	/* Estimate. */

@@ -1,8 +1,10 @@
 /*
  * detect_metrics.c - the detectors that read metric points: connection
- * pools (together with the waits detect_trace.c read from spans), memory
- * growing without release and CPU saturation (see detect.h and
- * docs/DETECTORS.md).
+ * pools (together with the waits detect_trace.c read from spans, and
+ * leaving out the series that cannot be true), memory growing without
+ * release and CPU saturation (per process, against one core for a
+ * single-threaded runtime, naming the route whose own work detect_trace.c
+ * summed) (see detect.h and docs/DETECTORS.md).
  *
  * Points are kept per series as (time, value) samples, at most
  * DETECT_MAX_SAMPLES a series, so that arrival order does not matter;
