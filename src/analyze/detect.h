@@ -121,6 +121,14 @@ struct finding {
 	double growth_per_hour, start_value, end_value; /* memory: bytes */
 	double rate;					/* hit ratio, timeout rate, saturated share */
 	double bytes;					/* large payloads: mean size of the large bodies */
+	double pool_waiters;	  /* pool: most acquisitions seen waiting at once in one process (spans) */
+	int pool_metrics_ignored; /* pool: its metric series are impossible (negative, far above max) */
+	double cpu_count;	  /* CPU: logical CPUs of the host, 0 = unknown */
+	int single_threaded;	  /* CPU: judged against one core (Node.js, CPython, ...) */
+	double loop_delay_ms;	  /* CPU: mean event-loop delay p99 in the saturated minutes, 0 = not sent */
+	const char *cpu_endpoint; /* CPU: the endpoint whose own work (outside any call) took the most time */
+	double cpu_own_ns;	  /* CPU: its own work per request (over the window) */
+	double cpu_own_share;	  /* CPU: and as a share of its requests' time */
 
 	/* Estimate. */
 	double saving_ns;	 /* per affected request */
@@ -133,7 +141,8 @@ struct finding {
 
 struct detect_stats {
 	uint64_t traces, spans, points, requests;
-	uint64_t folded; /* keys left out because a table was full */
+	uint64_t folded;	    /* keys left out because a table was full */
+	uint64_t unreliable_series; /* pool metric series left out as impossible (detect_finish) */
 };
 
 struct detector;

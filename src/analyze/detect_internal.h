@@ -56,7 +56,8 @@ enum acc_table {
 	T_VERSION,  /* service + endpoint + environment + version */
 	T_POOLM,    /* service + environment + pool: metric samples */
 	T_MEM,	    /* one process.memory.usage series */
-	T_CPU,	    /* service + environment: process.cpu.utilization */
+	T_CPU,	    /* service + environment: CPU samples; + instance: what is known of its host and runtime;
+		  + endpoint: its own work */
 	T_COUNT
 };
 
@@ -129,6 +130,8 @@ struct tspan {
 	uint64_t text_hash;  /* of db_text, 0 until needed */
 	double wait_ms, body_bytes;
 	int64_t pool_max;
+	const char *pool_conn; /* db.connection_string: names the pool of a pool connect span */
+	uint64_t calls_ns;     /* entry spans: time of the outermost calls under them (CPU routes) */
 	uint8_t has_wait, has_params, pool_exhausted, is_timeout, is_error, superseded, timeout_below;
 	uint8_t cache_db; /* db_system is a cache or key-value store */
 };
@@ -230,6 +233,12 @@ struct minute_v *detect_minute_get(const struct detector *d, enum acc_table t, s
 
 uint64_t detect_hash(uint64_t h, const void *p, size_t n);
 #define DETECT_HASH_INIT 0xcbf29ce484222325ull
+/*
+ * The process a resource stands for, as a number a sample can carry: 32 bits
+ * of the hash of service.instance.id (else host.name), 0 when it has none.
+ * Not a name id, so that it means the same in merged detectors.
+ */
+uint32_t detect_process_tag(const struct resource *r);
 
 /* Findings. */
 struct finding *detect_add_finding(struct detector *d, enum finding_kind k, const struct acc *a);

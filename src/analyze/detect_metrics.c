@@ -1,8 +1,10 @@
 /*
  * detect_metrics.c - the detectors that read metric points: connection
- * pools (together with the waits detect_trace.c read from spans), memory
- * growing without release and CPU saturation (see detect.h and
- * docs/DETECTORS.md).
+ * pools (together with the waits detect_trace.c read from spans, and
+ * leaving out the series that cannot be true), memory growing without
+ * release and CPU saturation (per process, against one core for a
+ * single-threaded runtime, naming the route whose own work detect_trace.c
+ * summed) (see detect.h and docs/DETECTORS.md).
  *
  * Points are kept per series as (time, value) samples, at most
  * DETECT_MAX_SAMPLES a series, so that arrival order does not matter;
@@ -11,6 +13,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "analyze/detect_internal.h"
 #include "core/alloc.h"
@@ -34,6 +37,14 @@ static const struct res_ids *metric_res(struct detector *d, const struct resourc
 	return x;
 }
 
+uint32_t detect_process_tag(const struct resource *r)
+{
+	const char *inst = r ? attr_str(r->attrs, r->n_attrs, "service.instance.id") : NULL;
+	if (!inst && r)
+		inst = attr_str(r->attrs, r->n_attrs, "host.name");
+	return inst ? (uint32_t)detect_hash(DETECT_HASH_INIT, inst, strlen(inst)) | 1 : 0;
+}
+
 static uint32_t pool_of(struct detector *d, const struct metric_point *p)
 {
 	const char *pool = attr_str(p->attrs, p->n_attrs, "db.client.connection.pool.name");
@@ -49,6 +60,26 @@ static double point_value(const struct metric_point *p)
 	return p->value;
 }
 
+/*
+ * What a pool metric measures: "max", "count" or "pending_requests", or NULL.
+ * db.client.connection.* and the older db.client.connections.* (whose
+ * used/idle count is "usage").
+ */
+static const char *pool_metric(const char *name)
+{
+	if (!strncmp(name, "db.client.connection.", 21))
+		name += 21;
+	else if (!strncmp(name, "db.client.connections.", 22))
+		name += 22;
+	else
+		return NULL;
+	if (!strcmp(name, "usage"))
+		return "count";
+	return !strcmp(name, "max") || !strcmp(name, "count") || !strcmp(name, "pending_requests") ? name
+												   : NULL;
+}
+
+/* T_POOLM: max = the pool's maximum, samples = (used, pending), n2 = impossible (negative) points. */
 static void on_pool_point(struct detector *d, const struct metric_point *p, const struct res_ids *r,
 			  const char *what)
 {
@@ -59,6 +90,10 @@ static void on_pool_point(struct detector *d, const struct metric_point *p, cons
 	struct acc *a = acc_get(d, T_POOLM, r->svc, 0, 0, pool, r->env, 0);
 	if (!a)
 		return;
+	if (v < 0) { /* a count below zero: the series drifted (one counter shared by several pools) */
+		a->n2++;
+		return;
+	}
 	if (!strcmp(what, "max")) {
 		if (v > a->max)
 			a->max = v;
@@ -73,6 +108,127 @@ static void on_pool_point(struct detector *d, const struct metric_point *p, cons
 	}
 }
 
+/* ---- CPU points ------------------------------------------------------------ */
+
+/*
+ * T_CPU keeps, per service and environment, samples (time, value, process
+ * * CPU_KINDS + kind); per process (detail = its instance, 0 when the
+ * resource names none, which is then the service's own key) what is known
+ * of it: max = its host's logical CPUs, n3 > 0 = a single-threaded runtime.
+ */
+enum cpu_kind {
+	CPU_UTIL,	/* process.cpu.utilization, one point per state: summed */
+	CPU_LOOP_UTIL,	/* nodejs.eventloop.utilization: the share of time the one thread was busy */
+	CPU_LOOP_DELAY, /* nodejs.eventloop.delay.p99, in ms */
+	CPU_KINDS
+};
+
+static int is_cpu_metric(const char *name)
+{
+	switch (name[0]) {
+	case 'p':
+		return !strncmp(name, "process.cpu.utilization", 23) ||
+		       !strncmp(name, "process.runtime.", 16);
+	case 'n':
+	case 'v': return !strncmp(name, "nodejs.", 7) || !strncmp(name, "v8js.", 5);
+	case 's': return !strncmp(name, "system.cpu.", 11);
+	default: return 0;
+	}
+}
+
+/* A runtime that runs the application's code on one thread: Node.js, CPython (the GIL), Ruby (the GVL). */
+static int runtime_single_threaded(const struct resource *r)
+{
+	static const char *const runtimes[] = {"nodejs", "node", "cpython", "pypy", "ruby"};
+	static const char *const languages[] = {"nodejs", "python", "ruby"};
+	const char *rt = r ? attr_str(r->attrs, r->n_attrs, "process.runtime.name") : NULL;
+	const char *lang = r ? attr_str(r->attrs, r->n_attrs, "telemetry.sdk.language") : NULL;
+	if (rt) {
+		for (size_t i = 0; i < sizeof(runtimes) / sizeof(*runtimes); i++)
+			if (!strcasecmp(rt, runtimes[i]))
+				return 1;
+		return 0;
+	}
+	for (size_t i = 0; lang && i < sizeof(languages) / sizeof(*languages); i++)
+		if (!strcasecmp(lang, languages[i]))
+			return 1;
+	return 0;
+}
+
+/* A CPU's number: integers, doubles and strings ("3", or "cpu3" as the Collector writes it); -1 when absent. */
+static double attr_number(const struct metric_point *p, const char *key)
+{
+	const struct attr *a = attr_find(p->attrs, p->n_attrs, key);
+	if (!a)
+		return -1;
+	if (a->type == ATTR_INT)
+		return (double)a->v.i;
+	if (a->type == ATTR_DOUBLE)
+		return a->v.d;
+	if (a->type != ATTR_STRING)
+		return -1;
+	const char *s = strncmp(a->v.s, "cpu", 3) ? a->v.s : a->v.s + 3;
+	return *s >= '0' && *s <= '9' ? strtod(s, NULL) : -1;
+}
+
+/* The logical CPUs a system.cpu.* point tells of: a count, or a CPU's number + 1; 0 if none. */
+static double cpus_of(const struct metric_point *p)
+{
+	static const char *const keys[] = {"cpu.logical_number", "system.cpu.logical_number", "cpu"};
+	if (!strcmp(p->name, "system.cpu.logical.count"))
+		return point_value(p);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++) {
+		double n = attr_number(p, keys[i]);
+		if (n >= 0)
+			return n + 1;
+	}
+	return 0;
+}
+
+/* Seconds, milliseconds, microseconds or nanoseconds (the runtime instrumentations changed units) to ms. */
+static double to_ms(double v, const char *unit)
+{
+	if (!unit || !strcmp(unit, "s"))
+		return v * 1e3;
+	if (!strcmp(unit, "ms"))
+		return v;
+	if (!strcmp(unit, "us"))
+		return v / 1e3;
+	return !strcmp(unit, "ns") ? v / 1e6 : v * 1e3;
+}
+
+static void on_cpu_point(struct detector *d, const struct metric_point *p, const struct res_ids *r)
+{
+	const char *name = p->name;
+	double process = (double)detect_process_tag(p->resource) * CPU_KINDS;
+	struct acc *proc = acc_get(d, T_CPU, r->svc, 0, 0, r->inst, r->env, 0);
+	if (!proc)
+		return;
+	if (runtime_single_threaded(p->resource) || !strncmp(name, "nodejs.", 7) ||
+	    !strncmp(name, "v8js.", 5) || !strncmp(name, "process.runtime.cpython.", 24))
+		proc->n3 = 1;
+	if (!strncmp(name, "system.cpu.", 11)) {
+		proc->max = fmax(proc->max, cpus_of(p));
+		return;
+	}
+	struct acc *svc = acc_get(d, T_CPU, r->svc, 0, 0, 0, r->env, 0); /* may move `proc` */
+	if (!svc)
+		return;
+	if (!strcmp(name, "process.cpu.utilization")) {
+		const char *state = attr_str(p->attrs, p->n_attrs, "cpu.mode");
+		if (!state)
+			state = attr_str(p->attrs, p->n_attrs, "process.cpu.state");
+		if (!state)
+			state = attr_str(p->attrs, p->n_attrs, "state");
+		if (!state || (strcmp(state, "idle") && strcmp(state, "wait")))
+			acc_add_sample(d, svc, p->time_ns, point_value(p), process + CPU_UTIL);
+	} else if (!strcmp(name, "nodejs.eventloop.utilization")) {
+		acc_add_sample(d, svc, p->time_ns, point_value(p), process + CPU_LOOP_UTIL);
+	} else if (!strcmp(name, "nodejs.eventloop.delay.p99")) {
+		acc_add_sample(d, svc, p->time_ns, to_ms(point_value(p), p->unit), process + CPU_LOOP_DELAY);
+	}
+}
+
 int detect_points(struct detector *d, const struct metric_point *points, size_t n)
 {
 	d->n_res = 0;
@@ -83,19 +239,14 @@ int detect_points(struct detector *d, const struct metric_point *points, size_t 
 			continue;
 		d->st.points++;
 		const struct res_ids *r = metric_res(d, p->resource);
-		if (!strcmp(name, "process.cpu.utilization")) {
-			struct acc *a = acc_get(d, T_CPU, r->svc, 0, 0, 0, r->env, 0);
-			if (a)
-				acc_add_sample(d, a, p->time_ns, point_value(p), 0);
+		if (is_cpu_metric(name)) {
+			on_cpu_point(d, p, r);
 		} else if (!strcmp(name, "process.memory.usage")) {
 			struct acc *a = acc_get(d, T_MEM, r->svc, 0, 0, r->inst, r->env, r->ver);
 			if (a)
 				acc_add_sample(d, a, p->time_ns, point_value(p), 0);
-		} else if (!strncmp(name, "db.client.connection.", 21)) {
-			const char *what = name + 21;
-			if (!strcmp(what, "max") || !strcmp(what, "count") ||
-			    !strcmp(what, "pending_requests"))
-				on_pool_point(d, p, r, what);
+		} else if (pool_metric(name)) {
+			on_pool_point(d, p, r, pool_metric(name));
 		}
 	}
 	return 0;
@@ -122,7 +273,7 @@ static double span_of(const struct acc *a)
 
 /* What the pool metrics say: exhausted minutes, samples at the maximum, peak demand. */
 struct pool_view {
-	double max, peak_demand, exhausted_samples, samples, minutes, hours;
+	double max, peak_demand, peak_used, exhausted_samples, samples, minutes, hours;
 };
 
 static void pool_metrics(struct acc *m, struct pool_view *v)
@@ -146,6 +297,7 @@ static void pool_metrics(struct acc *m, struct pool_view *v)
 		}
 		if (used >= 0) {
 			v->samples++;
+			v->peak_used = fmax(v->peak_used, used);
 			if (used + pending > v->peak_demand)
 				v->peak_demand = used + pending;
 			if ((v->max > 0 && used >= v->max) || pending > 0) {
@@ -181,15 +333,70 @@ static double recommend_pool(double max, double peak)
 	return ceil(want / 5.0) * 5.0;
 }
 
+/* One end of a wait: +1 at its start, -1 at its end, in one process. */
+struct wait_edge {
+	uint64_t t;
+	double process;
+	int step;
+};
+
+static int edge_cmp(const void *pa, const void *pb)
+{
+	const struct wait_edge *a = pa, *b = pb;
+	if (a->process != b->process)
+		return a->process < b->process ? -1 : 1;
+	if (a->t != b->t)
+		return a->t < b->t ? -1 : 1;
+	return a->step - b->step; /* an end before a start at the same time */
+}
+
+/*
+ * The most waits of one process under way at once: each sample of a T_POOL
+ * key is a wait (start, ms, process).  A wait counts a millisecond short,
+ * as start times may be whole milliseconds (the JavaScript SDK's) while
+ * ends are finer: back-to-back waits must not seem to overlap.
+ */
+static double peak_waiters(const struct acc *w)
+{
+	struct wait_edge *e = xmalloc((2 * w->n_samples + 1) * sizeof(*e));
+	size_t n = 0;
+	double peak = 0, cur = 0;
+	for (size_t i = 0; i < w->n_samples; i++) {
+		const struct sample *s = &w->samples[i];
+		double ms = s->v > 2 ? s->v - 1 : s->v / 2;
+		e[n++] = (struct wait_edge){s->t, s->v2, 1};
+		e[n++] = (struct wait_edge){s->t + (uint64_t)(ms * 1e6), s->v2, -1};
+	}
+	qsort(e, n, sizeof(*e), edge_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (i && e[i].process != e[i - 1].process)
+			cur = 0;
+		cur += e[i].step;
+		peak = fmax(peak, cur);
+	}
+	free(e);
+	return peak;
+}
+
+/* T_POOLM n3 while judging: */
+#define POOL_REPORTED	1 /* reported with the waits of the same pool */
+#define POOL_IMPOSSIBLE 2 /* not to be believed */
+
 static void pool_finding(struct detector *d, struct acc *w, struct acc *m)
 {
 	struct pool_view v;
 	double trace_hours = detect_window_s(d) / 3600.0;
-	pool_metrics(m, &v);
 	struct finding *f = detect_add_finding(d, FINDING_POOL_EXHAUSTION, w ? w : m);
+	if (m && (m->n3 & POOL_IMPOSSIBLE)) {
+		f->pool_metrics_ignored = 1;
+		m = NULL;
+	}
+	pool_metrics(m, &v);
 	f->pool_max = v.max > 0 ? v.max : w ? w->max : 0;
-	f->pool_peak_demand = v.peak_demand;
-	f->pool_recommended = recommend_pool(f->pool_max, v.peak_demand);
+	f->pool_waiters = w ? peak_waiters(w) : 0;
+	/* while requests wait, every connection is in use: the pool's size plus the waiters */
+	f->pool_peak_demand = fmax(v.peak_demand, f->pool_max > 0 ? f->pool_max + f->pool_waiters : 0);
+	f->pool_recommended = f->pool_max > 0 ? recommend_pool(f->pool_max, f->pool_peak_demand) : 0;
 	if (w) {
 		f->endpoint = detect_name(d, w->where);
 		f->occurrences = w->n2;
@@ -219,27 +426,68 @@ static void pool_finding(struct detector *d, struct acc *w, struct acc *m)
 }
 
 /*
+ * Impossible pool series: a count below zero, or used above twice the
+ * maximum.  instrumentation-pg keeps one count for all the pools of a
+ * process, so with two pools one series climbs as the other sinks below
+ * zero: one impossible series makes every pool series of its service and
+ * environment suspect.  Marks them POOL_IMPOSSIBLE; returns how many.
+ */
+static uint64_t mark_impossible_pools(struct detector *d)
+{
+	struct table *tm = &d->t[T_POOLM];
+	uint64_t n = 0;
+	for (size_t i = 0; i < tm->n; i++) {
+		struct acc *m = &tm->a[i];
+		struct pool_view v;
+		pool_metrics(m, &v);
+		if (m->n2 || (v.max > 0 && v.peak_used > 2 * v.max))
+			m->n3 |= POOL_IMPOSSIBLE;
+	}
+	for (size_t i = 0; i < tm->n; i++)
+		for (size_t j = 0; j < tm->n; j++)
+			if ((tm->a[j].n3 & POOL_IMPOSSIBLE) && tm->a[j].service == tm->a[i].service &&
+			    tm->a[j].env == tm->a[i].env)
+				tm->a[i].n3 |= POOL_IMPOSSIBLE;
+	for (size_t i = 0; i < tm->n; i++)
+		n += (tm->a[i].n3 & POOL_IMPOSSIBLE) != 0;
+	return n;
+}
+
+/* The metric series of the pool of waits `w`: by its name, else by the name without " (max N)". */
+static struct acc *pool_series(struct detector *d, const struct acc *w)
+{
+	struct acc *m = acc_find(d, T_POOLM, w->service, 0, 0, w->detail, w->env, 0);
+	const char *name = detect_name(d, w->detail), *cut = name ? strstr(name, " (max ") : NULL;
+	if (m || !cut)
+		return m;
+	uint32_t base = detect_intern(d, name, (size_t)(cut - name));
+	return base ? acc_find(d, T_POOLM, w->service, 0, 0, base, w->env, 0) : NULL;
+}
+
+/*
  * From spans: waits of at least pool_wait_ms in at least pool_wait_share of
  * the acquisitions and min_requests requests.  From metrics alone: the pool
- * at its maximum, or requests pending, in at least 1% of the samples.
+ * at its maximum, or requests pending, in at least 1% of the samples, unless
+ * its series are impossible.
  */
 static void judge_pools(struct detector *d)
 {
 	struct table *tw = &d->t[T_POOL], *tm = &d->t[T_POOLM];
+	d->st.unreliable_series = mark_impossible_pools(d);
 	for (size_t i = 0; i < tw->n; i++) {
 		struct acc *w = &tw->a[i];
 		if (w->n2 < d->cfg.min_requests || (double)w->n2 < d->cfg.pool_wait_share * (double)w->n)
 			continue;
-		struct acc *m = acc_find(d, T_POOLM, w->service, 0, 0, w->detail, w->env, 0);
+		struct acc *m = pool_series(d, w);
 		if (m)
-			m->n3 = 1; /* reported with the waits */
+			m->n3 |= POOL_REPORTED;
 		pool_finding(d, w, m);
 	}
 	for (size_t i = 0; i < tm->n; i++) {
 		struct acc *m = &tm->a[i];
 		struct pool_view v;
 		if (m->n3)
-			continue;
+			continue; /* reported with its waits, or not to be believed */
 		pool_metrics(m, &v);
 		if (v.samples >= 10 && v.exhausted_samples >= 0.01 * v.samples)
 			pool_finding(d, NULL, m);
@@ -375,8 +623,144 @@ static void judge_memory(struct detector *d)
 
 /* ---- CPU ------------------------------------------------------------------- */
 
+static int cpu_sample_cmp(const void *pa, const void *pb)
+{
+	const struct sample *a = pa, *b = pb;
+	if (a->v2 != b->v2)
+		return a->v2 < b->v2 ? -1 : 1;
+	return a->t < b->t ? -1 : a->t > b->t;
+}
+
+static int u64_cmp(const void *pa, const void *pb)
+{
+	uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
+	return a < b ? -1 : a > b;
+}
+
+static enum cpu_kind kind_of(const struct sample *s)
+{
+	return (enum cpu_kind)((uint64_t)s->v2 % CPU_KINDS);
+}
+
+/* What the samples of one service say, over its processes. */
+struct cpu_view {
+	double samples, hot, peak, cpus, delay_sum, delay_n;
+	int single, from_util;
+	uint64_t *hot_minutes; /* of each process in time order; a minute may repeat */
+	size_t n_hot, cap_hot;
+};
+
+static int minute_in(const uint64_t *m, size_t n, uint64_t minute)
+{
+	return bsearch(&minute, m, n, sizeof(*m), u64_cmp) != NULL;
+}
+
+/* What is known of the process of tag `process` of the service `svc`: its key, or NULL. */
+static const struct acc *process_info(const struct detector *d, const struct acc *svc, uint32_t process)
+{
+	const struct table *t = &d->t[T_CPU];
+	if (!process)
+		return svc;
+	for (size_t i = 0; i < t->n; i++) {
+		const struct acc *a = &t->a[i];
+		const char *inst = detect_name(d, a->detail);
+		if (a->detail && a->service == svc->service && a->env == svc->env &&
+		    ((uint32_t)detect_hash(DETECT_HASH_INIT, inst, strlen(inst)) | 1) == process)
+			return a;
+	}
+	return NULL;
+}
+
 /*
- * Saturated: at least cpu_share of the samples at or above cpu_high.  The
+ * The samples `s` of one process, sorted by kind and time.  At each time the
+ * process is as busy as its CPU states summed, against one core when its
+ * runtime is single-threaded and its host's CPU count is known (the figure
+ * is divided by that count), or as its event loop's utilisation, whichever
+ * is higher.  The event-loop delay of its busy minutes is kept as evidence.
+ */
+static void cpu_process(struct detector *d, const struct acc *svc, const struct sample *s, size_t n,
+			struct cpu_view *v)
+{
+	const struct acc *info = process_info(d, svc, (uint32_t)((uint64_t)s[0].v2 / CPU_KINDS));
+	double cpus = info ? info->max : 0, scale = 1;
+	size_t l = 0, e, i = 0, j, first_hot = v->n_hot;
+	if (info && info->n3) {
+		v->single = 1;
+		scale = cpus > 1 ? cpus : 1;
+	}
+	v->cpus = fmax(v->cpus, cpus);
+	while (l < n && kind_of(&s[l]) == CPU_UTIL)
+		l++;
+	for (e = l; e < n && kind_of(&s[e]) == CPU_LOOP_UTIL; e++)
+		;
+	v->from_util |= l > 0;
+	for (j = l; i < l || j < e;) {
+		uint64_t t = i < l && (j >= e || s[i].t <= s[j].t) ? s[i].t : s[j].t;
+		double busy = 0;
+		if (i < l && s[i].t == t) {
+			double sum = 0;
+			for (; i < l && s[i].t == t; i++)
+				sum += s[i].v;
+			busy = sum * scale;
+		}
+		for (; j < e && s[j].t == t; j++)
+			busy = fmax(busy, s[j].v);
+		v->samples++;
+		v->peak = fmax(v->peak, busy);
+		if (busy >= d->cfg.cpu_high) {
+			v->hot++;
+			v->hot_minutes =
+				xgrow(v->hot_minutes, &v->cap_hot, v->n_hot + 1, sizeof(*v->hot_minutes));
+			v->hot_minutes[v->n_hot++] = t / NS_PER_MIN_U;
+		}
+	}
+	for (size_t k = e; k < n; k++) {
+		if (kind_of(&s[k]) != CPU_LOOP_DELAY ||
+		    !minute_in(v->hot_minutes + first_hot, v->n_hot - first_hot, s[k].t / NS_PER_MIN_U))
+			continue;
+		v->delay_sum += s[k].v;
+		v->delay_n++;
+	}
+}
+
+static void cpu_view_of(struct detector *d, struct acc *a, struct cpu_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	if (a->n_samples > 1)
+		qsort(a->samples, a->n_samples, sizeof(*a->samples), cpu_sample_cmp);
+	for (size_t i = 0, j; i < a->n_samples; i = j) {
+		uint64_t process = (uint64_t)a->samples[i].v2 / CPU_KINDS;
+		for (j = i + 1; j < a->n_samples && (uint64_t)a->samples[j].v2 / CPU_KINDS == process; j++)
+			;
+		cpu_process(d, a, &a->samples[i], j - i, v);
+	}
+}
+
+/*
+ * The endpoint of the service whose requests spent the most time in their
+ * own work (outside any call out), when that is at least half their time
+ * over at least min_requests requests: what the saturated CPU likely runs.
+ */
+static void cpu_route(struct detector *d, const struct acc *svc, struct finding *f)
+{
+	const struct table *t = &d->t[T_CPU];
+	const struct acc *best = NULL;
+	for (size_t i = 0; i < t->n; i++) {
+		const struct acc *a = &t->a[i];
+		if (a->endpoint && a->service == svc->service && a->env == svc->env &&
+		    a->n >= d->cfg.min_requests && a->sum >= 0.5 * a->sum2 && (!best || a->sum > best->sum))
+			best = a;
+	}
+	if (!best)
+		return;
+	f->cpu_endpoint = detect_name(d, best->endpoint);
+	f->cpu_own_ns = best->sum / (double)best->n;
+	f->cpu_own_share = best->sum2 > 0 ? best->sum / best->sum2 : 0;
+}
+
+/*
+ * Saturated: at least cpu_share of the samples (of every process of the
+ * service and environment) at or above cpu_high, and 3 of at least 10.  The
  * cost is the entry-span latency of the service in saturated minutes
  * against its other minutes.
  */
@@ -386,39 +770,39 @@ static void judge_cpu(struct detector *d)
 	double hours = detect_window_s(d) / 3600.0;
 	for (size_t i = 0; i < t->n; i++) {
 		struct acc *a = &t->a[i];
-		size_t hot = 0;
-		double max = 0;
-		for (size_t j = 0; j < a->n_samples; j++) {
-			hot += a->samples[j].v >= d->cfg.cpu_high;
-			max = fmax(max, a->samples[j].v);
-		}
-		if (a->n_samples < 10 || hot < 3 || (double)hot < d->cfg.cpu_share * (double)a->n_samples)
+		struct cpu_view v;
+		if (a->detail || a->endpoint) /* what is known of one process, an endpoint's own work */
 			continue;
+		cpu_view_of(d, a, &v);
+		if (v.samples < 10 || v.hot < 3 || v.hot < d->cfg.cpu_share * v.samples) {
+			free(v.hot_minutes);
+			continue;
+		}
 		/* latency in saturated minutes (each minute once) and in the others */
-		double hot_sum = 0, hot_n = 0, all_sum = 0, all_n = 0;
-		sort_samples(a);
-		uint64_t last = UINT64_MAX;
-		for (size_t j = 0; j < a->n_samples; j++) {
-			uint64_t minute = a->samples[j].t / NS_PER_MIN_U;
-			if (minute == last || a->samples[j].v < d->cfg.cpu_high)
-				continue;
-			last = minute;
-			struct minute_v *m = detect_minute_get(d, T_CPU, i, minute);
+		double hot_sum = 0, hot_n = 0, all_sum = a->sum, all_n = (double)a->n;
+		qsort(v.hot_minutes, v.n_hot, sizeof(*v.hot_minutes), u64_cmp);
+		for (size_t j = 0; j < v.n_hot; j++) {
+			struct minute_v *m = j && v.hot_minutes[j] == v.hot_minutes[j - 1]
+						     ? NULL
+						     : detect_minute_get(d, T_CPU, i, v.hot_minutes[j]);
 			if (m) {
 				hot_sum += m->a;
 				hot_n += (double)m->n;
 			}
 		}
-		all_sum = a->sum;
-		all_n = (double)a->n;
+		free(v.hot_minutes);
 		struct finding *f = detect_add_finding(d, FINDING_CPU_SATURATION, a);
-		f->detail = "process.cpu.utilization";
-		f->occurrences = hot;
-		f->subject_requests = a->n_samples;
-		f->rate = (double)hot / (double)a->n_samples;
-		f->ratio = max;
+		f->detail = v.from_util ? "process.cpu.utilization" : "nodejs.eventloop.utilization";
+		f->occurrences = (uint64_t)v.hot;
+		f->subject_requests = (uint64_t)v.samples;
+		f->rate = v.hot / v.samples;
+		f->ratio = v.peak;
+		f->cpu_count = v.cpus;
+		f->single_threaded = v.single;
+		f->loop_delay_ms = v.delay_n ? v.delay_sum / v.delay_n : 0;
 		f->affected_requests = (uint64_t)hot_n;
 		f->n_examples = 0;
+		cpu_route(d, a, f);
 		if (hot_n > 0 && all_n > hot_n) {
 			f->avg_ns = hot_sum / hot_n;
 			f->baseline_ns = (all_sum - hot_sum) / (all_n - hot_n);

@@ -105,6 +105,7 @@ enum akey {
 	K_POOL_NAME,
 	K_POOL_MAX,
 	K_POOL_EXHAUSTED,
+	K_POOL_CONN,
 	K_HTTP_METHOD,
 	K_HTTP_METHOD_OLD,
 	K_HTTP_ROUTE,
@@ -148,6 +149,10 @@ static enum akey classify_db(const char *k, size_t len)
 		return K_DB_NAME;
 	if (len > 19 && !memcmp(k, "db.query.parameter.", 19))
 		return K_DB_PARAMETER;
+	if (KEY_IS("db.connection_string"))
+		return K_POOL_CONN;
+	if (KEY_IS("db.postgresql.max.client"))
+		return K_POOL_MAX;
 	if (len > 21 && !memcmp(k, "db.client.connection.", 21)) {
 		k += 21;
 		len -= 21;
@@ -318,6 +323,7 @@ static void read_attr(struct detector *d, struct tspan *t, const struct attr *a,
 	case K_POOL_EXHAUSTED:
 		t->pool_exhausted = (a->type == ATTR_BOOL || a->type == ATTR_INT) && a->v.i;
 		break;
+	case K_POOL_CONN: t->pool_conn = attr_s(a); break;
 	case K_HTTP_METHOD: t->method = attr_s(a); break;
 	case K_HTTP_METHOD_OLD:
 		if (!t->method)
@@ -713,6 +719,28 @@ static void on_entry(struct detector *d, struct tspan *t)
 	}
 }
 
+/* A call out of the process not inside another (a CLIENT or PRODUCER span whose parent is no CLIENT span). */
+static int is_call_out(const struct tspan *t, const struct tspan *p)
+{
+	return (is_client(t) || t->sp->kind == SPAN_KIND_PRODUCER) && !(p && is_client(p));
+}
+
+/*
+ * An entry's own work: its time outside the calls out under it (parallel
+ * calls counted each, so never more than it is), summed per endpoint (n,
+ * sum = own work, sum2 = time), for the CPU detector to name the route
+ * whose own work a saturated process spends its time on.
+ */
+static void on_entry_work(struct detector *d, const struct tspan *t)
+{
+	struct acc *a = t->endpoint ? acc_get(d, T_CPU, t->svc, t->endpoint, 0, 0, t->env, 0) : NULL;
+	if (a) {
+		a->n++;
+		a->sum += (double)(t->calls_ns < t->dur ? t->dur - t->calls_ns : 0);
+		a->sum2 += (double)t->dur;
+	}
+}
+
 static void on_tool_call(struct detector *d, struct tspan *t)
 {
 	uint32_t tool = intern_str(d, t->tool);
@@ -723,11 +751,93 @@ static void on_tool_call(struct detector *d, struct tspan *t)
 	}
 }
 
+/*
+ * A span around taking a connection from a pool, whose own time is the wait
+ * (docs/DETECTORS.md): instrumentation-pg's pg-pool.connect,
+ * instrumentation-generic-pool's generic-pool.acquire and the plain names.
+ */
+static int is_pool_connect(const struct span *sp)
+{
+	const char *n = sp->name;
+	if (!n || sp->kind == SPAN_KIND_SERVER || sp->kind == SPAN_KIND_CONSUMER)
+		return 0;
+	switch (n[0]) {
+	case 'p':
+		return !strcmp(n, "pg-pool.connect") || !strcmp(n, "pool.acquire") ||
+		       !strcmp(n, "pool.connect");
+	case 'g': return !strcmp(n, "generic-pool.acquire");
+	case 'c': return !strcmp(n, "connection.acquire");
+	default: return 0;
+	}
+}
+
+/* The port a connect span names (server.port, net.peer.port), or -1. */
+static long long pool_port(const struct span *sp)
+{
+	const struct attr *a = attr_find(sp->attrs, sp->n_attrs, "server.port");
+	if (!a)
+		a = attr_find(sp->attrs, sp->n_attrs, "net.peer.port");
+	if (a && a->type == ATTR_INT)
+		return (long long)a->v.i;
+	return a && a->type == ATTR_STRING ? strtoll(a->v.s, NULL, 10) : -1;
+}
+
+/*
+ * The pool of a connect span that names none: "<host>:<port>/<database>" of
+ * db.connection_string (the pool.name instrumentation-pg gives its metrics),
+ * else the same from server.address (net.peer.name), server.port
+ * (net.peer.port) and db.namespace (db.name), else the span's name; with
+ * " (max N)" when the span gives the pool's size, so that two pools of one
+ * database stay apart.
+ */
+static uint32_t pool_key(struct detector *d, const struct tspan *t)
+{
+	char buf[256];
+	int n;
+	long long port;
+	const char *s = t->pool_conn;
+	if (s) {
+		const char *p = strstr(s, "://"), *at;
+		s = p ? p + 3 : s;
+		at = strchr(s, '@'); /* user:password@ is not part of the name */
+		if (at && (size_t)(at - s) < strcspn(s, "/"))
+			s = at + 1;
+		n = snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(s, "?"), s);
+	} else if ((t->server || t->db_ns) && (port = pool_port(t->sp)) >= 0) {
+		n = snprintf(buf, sizeof(buf), "%s:%lld/%s", t->server ? t->server : "?", port,
+			     t->db_ns ? t->db_ns : "?");
+	} else if (t->server || t->db_ns) {
+		n = snprintf(buf, sizeof(buf), "%s/%s", t->server ? t->server : "?",
+			     t->db_ns ? t->db_ns : "?");
+	} else {
+		n = snprintf(buf, sizeof(buf), "%s", t->sp->name);
+	}
+	if (n >= 0 && (size_t)n < sizeof(buf) && t->pool_max > 0)
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, " (max %lld)", (long long)t->pool_max);
+	return n > 0 ? detect_intern(d, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1) : 0;
+}
+
+/* A connect span's wait: its time less its children's (opening a new connection). */
+static double connect_wait_ms(const struct detector *d, const struct tspan *t)
+{
+	uint64_t kids = 0;
+	for (uint32_t j = 0; j < t->n_kids; j++)
+		kids += d->ts[d->kids[t->kid_off + j]].dur;
+	return kids >= t->dur ? 0 : (double)(t->dur - kids) / 1e6;
+}
+
+/* A connection acquired: from a span with a wait attribute, or a connect span. */
 static void on_pool_wait(struct detector *d, struct tspan *t)
 {
-	if (!t->pool)
+	uint32_t pool;
+	if (!t->has_wait) {
+		t->wait_ms = connect_wait_ms(d, t);
+		pool = t->pool ? intern_str(d, t->pool) : pool_key(d, t);
+	} else {
+		pool = t->pool ? intern_str(d, t->pool) : 0;
+	}
+	if (!pool)
 		return;
-	uint32_t pool = intern_str(d, t->pool);
 	struct acc *a = acc_get(d, T_POOL, t->svc, 0, 0, pool, t->env, 0);
 	if (!a)
 		return;
@@ -743,7 +853,8 @@ static void on_pool_wait(struct detector *d, struct tspan *t)
 		if (t->entry != DNONE)
 			acc_where(d, a, d->ts[t->entry].endpoint, t->sp->start_ns);
 		acc_touch(d, a, t->wait_ms);
-		acc_add_sample(d, a, t->sp->start_ns, t->wait_ms, 0);
+		/* the wait, by process: how many waited at once (detect_metrics.c) */
+		acc_add_sample(d, a, t->sp->start_ns, t->wait_ms, detect_process_tag(t->sp->resource));
 	}
 }
 
@@ -1056,7 +1167,7 @@ static void walk(struct detector *d, size_t n_order)
 		}
 		if (t->tool && t->entry == i)
 			on_tool_call(d, t);
-		if (t->has_wait)
+		if (t->has_wait || is_pool_connect(t->sp))
 			on_pool_wait(d, t);
 		if (t->db_text && is_client(t) && !t->cache_db)
 			on_statement(d, t);
@@ -1064,9 +1175,13 @@ static void walk(struct detector *d, size_t n_order)
 			on_payload(d, t);
 		if (is_client(t))
 			on_client_call(d, t);
+		if (is_call_out(t, p) && t->entry != DNONE && t->entry != i)
+			ts[t->entry].calls_ns += t->dur;
 	}
 	for (size_t o = 0; o < n_order; o++) {
 		struct tspan *t = &ts[d->order[o]];
+		if (t->entry == d->order[o])
+			on_entry_work(d, t);
 		if (!t->superseded)
 			on_cacheable(d, t);
 		if (t->n_kids >= 2) {
@@ -1116,7 +1231,9 @@ static void orphan_groups(struct detector *d, size_t n)
 
 int detect_reads_key(const char *key)
 {
-	return key && classify(key) != K_OTHER;
+	/* and the ports that name the pool of a connect span (pool_port) */
+	return key &&
+	       (classify(key) != K_OTHER || !strcmp(key, "server.port") || !strcmp(key, "net.peer.port"));
 }
 
 int detect_trace(struct detector *d, const struct span *spans, size_t n)

@@ -117,28 +117,57 @@ static void cacheable(const struct finding *f, struct texts *t, const char *subj
 		 100 * f->rate);
 }
 
+/* What the pool evidence adds: requests seen waiting at once, metrics left out. */
+static void pool_notes(char *out, size_t cap, const struct finding *f)
+{
+	int n = 0;
+	out[0] = 0;
+	if (f->pool_waiters > 0)
+		n = snprintf(out, cap, "; up to %.0f requests waiting at once in one process",
+			     f->pool_waiters);
+	if (f->pool_metrics_ignored && n >= 0 && (size_t)n < cap)
+		snprintf(
+			out + n, cap - (size_t)n,
+			"; its connection-count metrics are impossible (below zero or far above the maximum, "
+			"as when one counter is shared by several pools) and were left out");
+}
+
 static void pool(const struct finding *f, struct texts *t, const char *subj)
 {
-	char avg[32];
+	char avg[32], notes[512];
 	recommend_fmt_duration(avg, sizeof(avg), f->avg_ns);
-	snprintf(t->title, TEXT_MAX, "Increase the %s connection pool of %s from %.0f to %.0f",
-		 or_dash(f->detail), or_dash(f->service), f->pool_max, f->pool_recommended);
+	pool_notes(notes, sizeof(notes), f);
+	if (f->pool_max > 0)
+		snprintf(t->title, TEXT_MAX, "Increase the %s connection pool of %s from %.0f to %.0f",
+			 or_dash(f->detail), or_dash(f->service), f->pool_max, f->pool_recommended);
+	else
+		snprintf(t->title, TEXT_MAX, "Relieve the waits for the %s connection pool of %s",
+			 or_dash(f->detail), or_dash(f->service));
 	if (f->occurrences && f->subject_requests && f->avg_ns > 0)
 		snprintf(t->evidence, TEXT_MAX,
 			 "Connection wait time %s avg in %llu of %llu acquisitions%s%s; pool exhausted "
-			 "%.0f times/hour; peak demand %.0f connections for a pool of %.0f",
+			 "%.0f times/hour; peak demand %.0f connections for a pool of %.0f%s",
 			 avg, (unsigned long long)f->occurrences, (unsigned long long)f->subject_requests,
 			 f->environment ? " in " : "", f->environment ? f->environment : "",
-			 f->episodes_per_hour, f->pool_peak_demand, f->pool_max);
+			 f->episodes_per_hour, f->pool_peak_demand, f->pool_max, notes);
 	else
 		snprintf(t->evidence, TEXT_MAX,
 			 "Pool at its maximum of %.0f or with requests waiting in %.0f%% of the samples; "
 			 "exhausted %.0f times/hour; peak demand %.0f",
 			 f->pool_max, 100 * f->rate, f->episodes_per_hour, f->pool_peak_demand);
-	snprintf(t->change, TEXT_MAX,
-		 "Raise the pool's maximum to %.0f (the peak demand, rounded up; check the database's "
-		 "max_connections), and hold connections only around the queries of %s",
-		 f->pool_recommended, subj);
+	if (f->pool_max > 0)
+		snprintf(
+			t->change, TEXT_MAX,
+			"Raise the pool's maximum to %.0f (the peak demand, rounded up; check the database's "
+			"max_connections), and hold connections only around the queries of %s",
+			f->pool_recommended, subj);
+	else
+		snprintf(
+			t->change, TEXT_MAX,
+			"Raise the pool's maximum by at least %.0f (the most requests seen waiting at once; "
+			"the telemetry does not give the pool's size; check the database's max_connections), "
+			"and hold connections only around the queries of %s",
+			f->pool_waiters, subj);
 }
 
 static void missing_index(const struct finding *f, struct texts *t, const char *subj)
@@ -215,19 +244,65 @@ static void memory(const struct finding *f, struct texts *t, const char *subj)
 		 "results): bound it or give it a TTL; diff two heap snapshots taken an hour apart");
 }
 
+/* How busy the CPU was: of the host, or of one core for a single-threaded runtime. */
+static void cpu_share_text(char *out, size_t cap, const struct finding *f)
+{
+	if (f->single_threaded && f->cpu_count > 1)
+		snprintf(out, cap, "%.0f%% of one core, a single-threaded runtime on %.0f CPUs",
+			 100 * f->ratio, f->cpu_count);
+	else if (f->single_threaded)
+		snprintf(out, cap, "%.0f%%, a single-threaded runtime on a host of unknown CPU count",
+			 100 * f->ratio);
+	else
+		snprintf(out, cap, "%.0f%%", 100 * f->ratio);
+}
+
+/* The route whose own work the CPU likely runs, as evidence and as where to look. */
+static void cpu_route_text(char *evidence, char *look, size_t cap, const struct finding *f)
+{
+	char own[32];
+	evidence[0] = 0;
+	snprintf(look, cap, "the hot paths");
+	if (!f->cpu_endpoint)
+		return;
+	recommend_fmt_duration(own, sizeof(own), f->cpu_own_ns);
+	snprintf(evidence, cap,
+		 "; %s spends %.0f%% of its time (%s a request) in its own code, outside any call",
+		 f->cpu_endpoint, 100 * f->cpu_own_share, own);
+	snprintf(look, cap, "%s first", f->cpu_endpoint);
+}
+
 static void cpu(const struct finding *f, struct texts *t, const char *subj)
 {
-	char avg[32], base[32];
+	char avg[32], base[32], share[160], delay[96] = "", route[320], look[256];
 	recommend_fmt_duration(avg, sizeof(avg), f->avg_ns);
 	recommend_fmt_duration(base, sizeof(base), f->baseline_ns);
+	cpu_share_text(share, sizeof(share), f);
+	cpu_route_text(route, look, sizeof(look), f);
+	if (f->loop_delay_ms > 0) {
+		char ms[32];
+		recommend_fmt_duration(ms, sizeof(ms), f->loop_delay_ms * 1e6);
+		snprintf(delay, sizeof(delay), "; event-loop delay p99 %s in those minutes", ms);
+	}
 	snprintf(t->title, TEXT_MAX, "Relieve the CPU saturation of %s", subj);
 	snprintf(t->evidence, TEXT_MAX,
-		 "CPU at or above saturation in %.0f%% of %llu samples (peak %.0f%%); its requests take %s "
-		 "in those minutes against %s otherwise",
-		 100 * f->rate, (unsigned long long)f->subject_requests, 100 * f->ratio, avg, base);
-	snprintf(t->change, TEXT_MAX,
-		 "Scale out or raise the CPU limit, and profile the hot paths (flame graph of the saturated "
-		 "minutes)");
+		 "CPU at or above saturation in %.0f%% of %llu samples (peak %s); its requests take %s "
+		 "in those minutes against %s otherwise%s%s",
+		 100 * f->rate, (unsigned long long)f->subject_requests, share, avg, base, delay, route);
+	if (f->single_threaded)
+		snprintf(
+			t->change, TEXT_MAX,
+			"The process runs its code on one thread, so more CPUs do not help it: move "
+			"CPU-heavy "
+			"work off that thread (worker threads, another service) or run more processes "
+			"(cluster, replicas), and profile %s (flame graph of the service's CPU profiles over "
+			"the saturated minutes)",
+			look);
+	else
+		snprintf(t->change, TEXT_MAX,
+			 "Scale out or raise the CPU limit, and profile %s (flame graph of the service's CPU "
+			 "profiles over the saturated minutes)",
+			 look);
 }
 
 static void version(const struct finding *f, struct texts *t, const char *subj)
@@ -335,6 +410,19 @@ static void put_evidence(struct buf *b, const struct finding *f)
 	put_opt(b, "pool_max", f->pool_max);
 	put_opt(b, "pool_peak_demand", f->pool_peak_demand);
 	put_opt(b, "pool_recommended", f->pool_recommended);
+	put_opt(b, "pool_waiters", f->pool_waiters);
+	if (f->pool_metrics_ignored)
+		buf_puts(b, ",\"pool_metrics_ignored\":true");
+	put_opt(b, "cpu_count", f->cpu_count);
+	if (f->single_threaded)
+		buf_puts(b, ",\"single_threaded\":true");
+	put_opt(b, "loop_delay_ms", f->loop_delay_ms);
+	if (f->cpu_endpoint) {
+		buf_puts(b, ",\"cpu_endpoint\":");
+		buf_put_json_str(b, f->cpu_endpoint);
+	}
+	put_opt(b, "cpu_own_ms", f->cpu_own_ns / 1e6);
+	put_opt(b, "cpu_own_share", f->cpu_own_share);
 	put_opt(b, "episodes_per_hour", f->episodes_per_hour);
 	put_opt(b, "growth_bytes_per_hour", f->growth_per_hour);
 	put_opt(b, "start_bytes", f->start_value);

@@ -195,7 +195,8 @@ int store_last_block(struct store *s, uint64_t *id, char *err, size_t errlen);
  * Call `fn` for every stored metric point with time in [from_ns, to_ns)
  * (to 0: no bound) whose name starts with `prefix` (NULL: all), by series,
  * then time.  The point's resource holds the service name and the attributes
- * that identify a producer (environment, version, instance id, host name);
+ * that identify a producer (environment, version, instance id, host name)
+ * and its runtime (process.runtime.name, telemetry.sdk.language);
  * its attributes are those of its series.  Valid only during the call.
  */
 typedef int (*store_point_fn)(void *arg, const struct metric_point *p);

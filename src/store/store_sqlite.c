@@ -337,9 +337,19 @@ static int step_done(sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* The resource attributes that tell the producers of one service apart. */
-static const char *const series_resource_keys[] = {"deployment.environment.name", "deployment.environment",
-						   "service.version", "service.instance.id", "host.name"};
+/*
+ * The resource attributes that tell the producers of one service apart, and
+ * their runtime, which the CPU detector needs (a single-threaded runtime is
+ * judged against one core); a producer's runtime does not change, so it
+ * splits no series.
+ */
+static const char *const series_resource_keys[] = {"deployment.environment.name",
+						   "deployment.environment",
+						   "service.version",
+						   "service.instance.id",
+						   "host.name",
+						   "process.runtime.name",
+						   "telemetry.sdk.language"};
 
 static int64_t series_id(struct store *s, const struct metric_point *p, struct buf *key)
 {

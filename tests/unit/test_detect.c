@@ -572,6 +572,338 @@ static void test_memory_cpu(void)
 	detect_free(d);
 }
 
+/* ---- pools as real SDKs report them ------------------------------------------------------- */
+
+static struct attr worker_attrs[] = {{.key = "service.instance.id", .type = ATTR_STRING, .v.s = "w-1"}};
+static struct resource res_worker = {
+	.service_name = "settlement-worker", .environment = "prod", .attrs = worker_attrs, .n_attrs = 1};
+
+/*
+ * Requests of settlement-worker, each taking a connection through
+ * instrumentation-pg's pg-pool.connect (no wait attribute, no pool
+ * metrics): every minute `waiting` requests start together and wait
+ * `wait_ms` in the pool of 5, then `calm` requests take a connection at
+ * once.  `setup_ms` of each connect span is a child pg.connect (opening a
+ * connection).  With `stable`, the attributes of the stable database
+ * conventions (no connection string).
+ */
+static void feed_pg_connect(struct detector *d, int waiting, double wait_ms, double setup_ms, int stable)
+{
+	static struct tb t;
+	const int calm = 6;
+	for (int m = 0; m < 30; m++) {
+		for (int k = 0; k < waiting + calm; k++) {
+			uint64_t base = T0 + (uint64_t)m * NS_MIN + (k < waiting ? 0 : (uint64_t)k * NS_S);
+			uint64_t wait_us = (uint64_t)((k < waiting ? wait_ms : 0.3) * 1000 + setup_ms * 1000);
+			tb_init(&t, 30000 + (uint64_t)m * 100 + (uint64_t)k);
+			tb_root(&t, base, wait_us + 5000, &res_worker);
+			struct span *c = tb_span(&t, 2, 1, base, 100, 100 + wait_us, SPAN_KIND_CLIENT,
+						 "pg-pool.connect", &res_worker);
+			set_s(c, stable ? "db.system.name" : "db.system", "postgresql");
+			set_s(c, stable ? "db.namespace" : "db.name", "ledger");
+			if (stable) {
+				set_s(c, "server.address", "db.local");
+				set_i(c, "server.port", 5432);
+			} else {
+				set_s(c, "db.connection_string", "postgresql://db.local:5432/ledger");
+			}
+			set_i(c, "db.postgresql.max.client", 5);
+			if (setup_ms > 0)
+				tb_span(&t, 3, 2, base, 100, 100 + (uint64_t)(setup_ms * 1000),
+					SPAN_KIND_CLIENT, "pg.connect", &res_worker);
+			struct span *q = tb_span(&t, 4, 1, base, 200 + wait_us, 4000 + wait_us,
+						 SPAN_KIND_CLIENT, "pg.query:SELECT ledger", &res_worker);
+			set_s(q, "db.system", "postgresql");
+			set_s(q, "db.statement", "SELECT * FROM entries WHERE account = $1");
+			detect_trace(d, t.s, t.n);
+		}
+	}
+}
+
+static void test_pool_connect_spans(void)
+{
+	const struct finding *f, *x;
+	size_t n;
+	struct detector *d = detect_new(NULL);
+	feed_pg_connect(d, 6, 80, 0, 0);
+	detect_finish(d, &f, &n);
+	x = find_kind(f, n, FINDING_POOL_EXHAUSTION);
+	if (ok(x != NULL, "pg-pool.connect: 6 requests a minute wait 80 ms, no pool metrics")) {
+		is_str(x->service, "settlement-worker", "pg-pool.connect: the service");
+		is_str(x->detail, "db.local:5432/ledger (max 5)",
+		       "pg-pool.connect: the pool, named as pg names it");
+		is_str(x->endpoint, "GET /x", "pg-pool.connect: the endpoint waiting");
+		is_int(x->occurrences, 180, "pg-pool.connect: 180 waits");
+		ok(near(x->avg_ns, 80e6, 1e3), "pg-pool.connect: 80 ms a wait (%g)", x->avg_ns);
+		ok(near(x->saving_ns, 80e6, 1e3), "pg-pool.connect: the wait is the cost (%g)", x->saving_ns);
+		ok(near(x->pool_max, 5, 0), "pg-pool.connect: the pool's size from the span (%g)",
+		   x->pool_max);
+		ok(near(x->pool_waiters, 6, 0), "pg-pool.connect: 6 waiting at once (%g)", x->pool_waiters);
+		ok(near(x->pool_peak_demand, 11, 0), "pg-pool.connect: 5 in use + 6 waiting (%g)",
+		   x->pool_peak_demand);
+		ok(near(x->pool_recommended, 15, 0), "pg-pool.connect: recommend 15, not 5 (%g)",
+		   x->pool_recommended);
+		ok(!x->pool_metrics_ignored, "pg-pool.connect: no metrics to leave out");
+	}
+	detect_free(d);
+
+	d = detect_new(NULL);
+	feed_pg_connect(d, 6, 80, 0, 1);
+	detect_finish(d, &f, &n);
+	x = find_kind(f, n, FINDING_POOL_EXHAUSTION);
+	ok(x && !strcmp(x->detail, "db.local:5432/ledger (max 5)"),
+	   "pg-pool.connect, stable conventions: the pool named from server.address, server.port and "
+	   "db.namespace (%s)",
+	   x ? x->detail : "none");
+	detect_free(d);
+
+	d = detect_new(NULL);
+	feed_pg_connect(d, 6, 0.4, 0, 0);
+	detect_finish(d, &f, &n);
+	ok(!find_kind(f, n, FINDING_POOL_EXHAUSTION),
+	   "pg-pool.connect: a pool handing out connections at once is fine");
+	detect_free(d);
+
+	d = detect_new(NULL);
+	feed_pg_connect(d, 6, 0.4, 40, 0);
+	detect_finish(d, &f, &n);
+	ok(!find_kind(f, n, FINDING_POOL_EXHAUSTION),
+	   "pg-pool.connect: opening a new connection (a pg.connect child) is no wait for the pool");
+	detect_free(d);
+}
+
+/* A pool metric point of settlement-worker at minute `m`. */
+static void feed_pool_point(struct detector *d, int m, const char *name, const char *pool, const char *state,
+			    double v)
+{
+	struct metric_point p;
+	struct attr a[2] = {{.key = "pool.name", .type = ATTR_STRING, .v.s = pool},
+			    {.key = "state", .type = ATTR_STRING, .v.s = state}};
+	memset(&p, 0, sizeof(p));
+	p.resource = &res_worker;
+	p.name = name;
+	p.type = METRIC_SUM;
+	p.time_ns = T0 + (uint64_t)m * NS_MIN + 30 * NS_S;
+	p.value = v;
+	p.attrs = a;
+	p.n_attrs = state ? 2 : 1;
+	detect_points(d, &p, 1);
+}
+
+static void test_pool_impossible_metrics(void)
+{
+	const struct finding *f;
+	size_t n;
+	struct detect_stats st;
+	/* instrumentation-pg's one count for two pools: one climbs, the other sinks below zero */
+	struct detector *d = detect_new(NULL);
+	feed_pg_connect(d, 6, 80, 0, 0);
+	for (int m = 0; m < 30; m++) {
+		feed_pool_point(d, m, "db.client.connection.count", "db.local:5432/shop", "used",
+				42.0 * m + 20);
+		feed_pool_point(d, m, "db.client.connection.count", "db.local:5432/shop", "idle", 0);
+		feed_pool_point(d, m, "db.client.connections.usage", "db.local:5432/ledger", "used",
+				5 - 42.0 * m);
+		feed_pool_point(d, m, "db.client.connection.pending_requests", "db.local:5432/shop", NULL, 3);
+	}
+	detect_finish(d, &f, &n);
+	detect_get_stats(d, &st);
+	is_int(count_kind(f, n, FINDING_POOL_EXHAUSTION), 1,
+	       "impossible pool series: one finding, from the spans");
+	const struct finding *x = find_kind(f, n, FINDING_POOL_EXHAUSTION);
+	if (x) {
+		is_str(x->detail, "db.local:5432/ledger (max 5)",
+		       "impossible pool series: the pool that waits");
+		ok(x->pool_metrics_ignored,
+		   "impossible pool series: the finding says its metrics were left out");
+		ok(near(x->pool_recommended, 15, 0), "impossible pool series: the size from the spans (%g)",
+		   x->pool_recommended);
+		struct arena a;
+		struct recommendation r;
+		arena_init(&a);
+		recommend_build(&a, x, &r);
+		ok(strstr(r.title, "from 5 to 15") && strstr(r.evidence, "6 requests waiting at once") &&
+			   strstr(r.evidence, "metrics are impossible"),
+		   "impossible pool series: the text says so (\"%s\", \"%s\")", r.title, r.evidence);
+		arena_release(&a);
+	}
+	is_int(st.unreliable_series, 2, "impossible pool series: both series of the service counted as such");
+	detect_free(d);
+
+	/* metrics alone, used far above the maximum: no finding, no size */
+	d = detect_new(NULL);
+	for (int m = 0; m < 30; m++) {
+		feed_pool_point(d, m, "db.client.connection.count", "shop", "used", 1259);
+		feed_pool_point(d, m, "db.client.connection.max", "shop", NULL, 20);
+		feed_pool_point(d, m, "db.client.connection.pending_requests", "shop", NULL, 2);
+	}
+	detect_finish(d, &f, &n);
+	detect_get_stats(d, &st);
+	ok(!find_kind(f, n, FINDING_POOL_EXHAUSTION),
+	   "impossible pool series: 1259 used of 20 is no evidence");
+	is_int(st.unreliable_series, 1, "impossible pool series: counted");
+	detect_free(d);
+
+	/* the same pool, possible: at its maximum with requests pending */
+	d = detect_new(NULL);
+	for (int m = 0; m < 30; m++) {
+		feed_pool_point(d, m, "db.client.connection.count", "shop", "used", 20);
+		feed_pool_point(d, m, "db.client.connection.max", "shop", NULL, 20);
+		feed_pool_point(d, m, "db.client.connection.pending_requests", "shop", NULL, m % 3 ? 0 : 4);
+	}
+	detect_finish(d, &f, &n);
+	x = find_kind(f, n, FINDING_POOL_EXHAUSTION);
+	ok(x && near(x->pool_recommended, 25, 0) && !x->pool_metrics_ignored,
+	   "possible pool series: 20 used + 4 pending, recommend 25 (%g)", x ? x->pool_recommended : -1);
+	detect_free(d);
+}
+
+/* ---- CPU of single-threaded runtimes ------------------------------------------------------------ */
+
+static struct attr node_attrs[] = {{.key = "service.instance.id", .type = ATTR_STRING, .v.s = "n-1"},
+				   {.key = "telemetry.sdk.language", .type = ATTR_STRING, .v.s = "nodejs"}};
+static struct resource res_node = {
+	.service_name = "shop", .environment = "prod", .attrs = node_attrs, .n_attrs = 2};
+static struct attr java_attrs[] = {{.key = "service.instance.id", .type = ATTR_STRING, .v.s = "j-1"},
+				   {.key = "telemetry.sdk.language", .type = ATTR_STRING, .v.s = "java"}};
+static struct resource res_java = {
+	.service_name = "shop", .environment = "prod", .attrs = java_attrs, .n_attrs = 2};
+
+static void feed_point_attr(struct detector *d, const struct resource *r, const char *name, const char *unit,
+			    uint64_t t, double v, const char *key, const char *sv, int64_t iv)
+{
+	struct metric_point p;
+	struct attr a = {.key = key, .type = sv ? ATTR_STRING : ATTR_INT};
+	if (sv)
+		a.v.s = sv;
+	else
+		a.v.i = iv;
+	memset(&p, 0, sizeof(p));
+	p.resource = r;
+	p.name = name;
+	p.unit = unit;
+	p.type = METRIC_GAUGE;
+	p.time_ns = t;
+	p.value = v;
+	p.attrs = &a;
+	p.n_attrs = key ? 1 : 0;
+	detect_points(d, &p, 1);
+}
+
+/*
+ * 100 minutes of host-metrics from `r` on a host of `cpus` CPUs (0: not
+ * told): process.cpu.utilization divided by the CPU count and split into
+ * user, system (and idle), one core busy every fifth minute; with `loop`,
+ * the event loop's utilisation and delay p99 (in seconds) as
+ * instrumentation-runtime-node sends them.  Requests take 100 ms in the
+ * busy minutes, 20 ms otherwise; with `waiting`, 90% of it in a call out.
+ */
+static void feed_host_metrics(struct detector *d, const struct resource *r, int cpus, int loop, int waiting)
+{
+	for (int i = 0; i < 100; i++) {
+		static struct tb t;
+		uint64_t at = T0 + (uint64_t)i * NS_MIN;
+		int busy = i % 5 == 0;
+		double core = busy ? 0.97 : 0.2;
+		tb_init(&t, 40000 + (uint64_t)i);
+		uint64_t dur = busy ? 100000 : 20000;
+		tb_root(&t, at + NS_S, dur, r);
+		if (waiting)
+			tb_span(&t, 2, 1, at + NS_S, dur / 20, dur - dur / 20, SPAN_KIND_CLIENT, "GET", r);
+		detect_trace(d, t.s, t.n);
+		for (int c = 0; c + 1 < cpus; c++)
+			feed_point_attr(d, r, "system.cpu.utilization", "1", at, 0.3,
+					"system.cpu.logical_number", NULL, c);
+		if (cpus) { /* the last CPU as the Collector names it */
+			static const char *const cpu_names[] = {"cpu0", "cpu1", "cpu2",
+								"cpu3", "cpu4", "cpu5"};
+			feed_point_attr(d, r, "system.cpu.time", "s", at, 1e4, "cpu", cpu_names[cpus - 1], 0);
+		}
+		double share = core / (cpus ? cpus : 4);
+		feed_point_attr(d, r, "process.cpu.utilization", "1", at, share * 0.8, "process.cpu.state",
+				"user", 0);
+		feed_point_attr(d, r, "process.cpu.utilization", "1", at, share * 0.2, "process.cpu.state",
+				"system", 0);
+		/* the newer attribute, and a state that is no work */
+		feed_point_attr(d, r, "process.cpu.utilization", "1", at, 1 - share, "cpu.mode", "idle", 0);
+		if (loop) {
+			feed_point_attr(d, r, "nodejs.eventloop.utilization", "1", at, busy ? 0.96 : 0.25,
+					NULL, NULL, 0);
+			feed_point_attr(d, r, "nodejs.eventloop.delay.p99", "s", at, busy ? 0.25 : 0.012,
+					NULL, NULL, 0);
+		}
+	}
+}
+
+static void test_cpu_single_threaded(void)
+{
+	const struct finding *f, *x;
+	size_t n;
+	struct detector *d = detect_new(NULL);
+	feed_host_metrics(d, &res_node, 4, 0, 0);
+	detect_finish(d, &f, &n);
+	x = find_kind(f, n, FINDING_CPU_SATURATION);
+	if (ok(x != NULL, "cpu, Node.js on 4 CPUs: 0.24 of the host is 97%% of its one core")) {
+		ok(x->single_threaded && near(x->cpu_count, 4, 0),
+		   "cpu, Node.js: single-threaded, 4 CPUs (%g)", x->cpu_count);
+		ok(near(x->ratio, 0.97, 1e-9), "cpu, Node.js: peak 97%% of a core, states summed (%g)",
+		   x->ratio);
+		ok(near(x->rate, 0.2, 1e-9), "cpu, Node.js: saturated in a fifth of the samples (%g)",
+		   x->rate);
+		ok(near(x->avg_ns, 100e6, 1) && near(x->baseline_ns, 20e6, 1),
+		   "cpu, Node.js: 100 ms against 20 ms");
+		ok(x->loop_delay_ms == 0, "cpu, Node.js: no event-loop delay sent");
+		ok(x->cpu_endpoint && !strcmp(x->cpu_endpoint, "GET /x") && near(x->cpu_own_share, 1, 1e-9) &&
+			   near(x->cpu_own_ns, 36e6, 1),
+		   "cpu, Node.js: GET /x is all its own work, 36 ms a request (%s, %g, %g)",
+		   x->cpu_endpoint ? x->cpu_endpoint : "none", x->cpu_own_share, x->cpu_own_ns);
+		struct arena a;
+		struct recommendation r;
+		arena_init(&a);
+		recommend_build(&a, x, &r);
+		ok(strstr(r.evidence, "97% of one core") && strstr(r.change, "one thread") &&
+			   strstr(r.evidence, "GET /x spends 100% of its time") &&
+			   strstr(r.change, "GET /x first"),
+		   "cpu, Node.js: the text says one core (\"%s\", \"%s\")", r.evidence, r.change);
+		arena_release(&a);
+	}
+	detect_free(d);
+
+	d = detect_new(NULL);
+	feed_host_metrics(d, &res_node, 4, 0, 1);
+	detect_finish(d, &f, &n);
+	x = find_kind(f, n, FINDING_CPU_SATURATION);
+	ok(x && !x->cpu_endpoint,
+	   "cpu, Node.js: a route waiting on a call 90%% of its time is not named (%s)",
+	   x && x->cpu_endpoint ? x->cpu_endpoint : "none");
+	detect_free(d);
+
+	d = detect_new(NULL);
+	feed_host_metrics(d, &res_java, 4, 0, 0);
+	detect_finish(d, &f, &n);
+	ok(!find_kind(f, n, FINDING_CPU_SATURATION),
+	   "cpu, Java on 4 CPUs: 0.24 of the host is not saturation");
+	detect_free(d);
+
+	d = detect_new(NULL);
+	feed_host_metrics(d, &res_node, 0, 0, 0);
+	detect_finish(d, &f, &n);
+	ok(!find_kind(f, n, FINDING_CPU_SATURATION),
+	   "cpu, Node.js, CPU count unknown, no event loop figures: judged as sent, not saturated");
+	detect_free(d);
+
+	d = detect_new(NULL);
+	feed_host_metrics(d, &res_node, 0, 1, 0);
+	detect_finish(d, &f, &n);
+	x = find_kind(f, n, FINDING_CPU_SATURATION);
+	if (ok(x != NULL, "cpu, Node.js, CPU count unknown: its event loop busy 96%% of the time")) {
+		ok(near(x->loop_delay_ms, 250, 1e-6),
+		   "cpu, Node.js: event-loop delay p99 250 ms, sent in s (%g)", x->loop_delay_ms);
+		ok(near(x->ratio, 0.96, 1e-9), "cpu, Node.js: peak from the event loop (%g)", x->ratio);
+	}
+	detect_free(d);
+}
+
 /* ---- version regression ------------------------------------------------------------------------------ */
 
 static void feed_versions(struct detector *d, double factor)
@@ -1049,6 +1381,9 @@ int main(void)
 	test_missing_index();
 	test_misc();
 	test_memory_cpu();
+	test_pool_connect_spans();
+	test_pool_impossible_metrics();
+	test_cpu_single_threaded();
 	test_versions();
 	test_ids_parts_text();
 	test_ground_truth();

@@ -326,6 +326,7 @@ static int count_point(void *arg, const struct metric_point *p)
 	c[0]++;
 	c[1] += pool && !strcmp(pool, "db") && !strcmp(p->resource->service_name, "orders") &&
 		p->value == 7.5;
+	c[2] += attr_str(p->resource->attrs, p->resource->n_attrs, "telemetry.sdk.language") != NULL;
 	return 0;
 }
 
@@ -343,6 +344,11 @@ static void test_scans_and_records(struct store *s, struct arena *a)
 	batch_init(&b);
 	struct resource *r = make_resource(&b, "orders", "prod"),
 			*r2 = make_resource(&b, "orders", "staging");
+	struct attr *ra = arena_zalloc(&b.arena, 4 * sizeof(*ra)); /* the runtime, which CPU judging needs */
+	memcpy(ra, r->attrs, 3 * sizeof(*ra));
+	ra[3] = (struct attr){.key = "telemetry.sdk.language", .type = ATTR_STRING, .v.s = "nodejs"};
+	r->attrs = ra;
+	r->n_attrs = 4;
 	for (int i = 0; i < 4; i++) {
 		struct metric_point *p = batch_add_point(&b);
 		p->resource = i == 3 ? r2 : r; /* the first point's series and time, in another environment */
@@ -360,6 +366,7 @@ static void test_scans_and_records(struct store *s, struct arena *a)
 	ok(store_scan_points(s, 0, 0, "db.client.", count_point, c, err, sizeof(err)) == 0, "point scan");
 	is_int(c[0], 3, "by name prefix, each environment its own series");
 	is_int(c[1], 3, "with service, attributes and value");
+	is_int(c[2], 2, "and the runtime of the resources that name it");
 
 	struct store_record rec = {"rec", "a", 5, "{\"v\":1}"}, *rows;
 	size_t n;
