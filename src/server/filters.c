@@ -219,6 +219,11 @@ int filters_parse(struct http_request *req, struct store_query *q, uint64_t now_
 	return filters_parse_prefixed(req, "", FILTERS_MAX_LIMIT, q, now_ns, err, errlen);
 }
 
+void filters_count_requests(struct store_query *q, int per_component)
+{
+	q->edge_only = !q->service && !q->endpoint && !per_component;
+}
+
 int filters_parse_q(struct http_request *req, struct spanql **out, char *err, size_t errlen)
 {
 	const char *v = http_query(req, "q");
