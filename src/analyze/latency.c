@@ -86,25 +86,124 @@ int latency_sketch_restrict(struct sketch *dst, const struct sketch *src, const 
 	return 0;
 }
 
+int latency_bounds_tiers(const struct latency_bounds *b, int *first, int *last)
+{
+	*first = *last = -1;
+	for (int t = 0; t < TIER_COUNT; t++) {
+		double lo = (double)request_tier_lo_ns[t];
+		if (b->lo_ns == lo)
+			*first = t;
+		if (t && b->hi_ns == lo && b->hi_exclusive)
+			*last = t - 1;
+	}
+	if (b->hi_ns == 0)
+		*last = TIER_CRITICAL;
+	return *first >= 0 && *last >= *first;
+}
+
+/* Tier filling for latency_sketch_restrict_tiers(). */
+struct tier_fill {
+	struct sketch *dst;
+	uint64_t left[TIER_COUNT];
+	int t, first, last;
+	double lo, hi; /* the kept values: [lo, hi) */
+	double sum;
+};
+
+/* Hand `c` values of bucket value `v` to the tiers in order.  0 or -1. */
+static int tier_fill_add(struct tier_fill *f, double v, uint64_t c)
+{
+	while (c) {
+		while (f->t < TIER_COUNT && !f->left[f->t])
+			f->t++;
+		if (f->t == TIER_COUNT)
+			return -1;
+		uint64_t take = c < f->left[f->t] ? c : f->left[f->t];
+		f->left[f->t] -= take;
+		c -= take;
+		if (f->t < f->first || f->t > f->last)
+			continue;
+		double x = v < f->lo ? f->lo : v >= f->hi ? nextafter(f->hi, 0) : v;
+		if (sketch_add_n(f->dst, x, take) < 0)
+			return -1;
+		f->sum += x * (double)take;
+	}
+	return 0;
+}
+
+int latency_sketch_restrict_tiers(struct sketch *dst, const struct sketch *src,
+				  const uint64_t tiers[TIER_COUNT], int first, int last)
+{
+	struct tier_fill f = {.dst = dst, .first = first, .last = last};
+	uint64_t total = 0, kept = 0;
+	for (int t = 0; t < TIER_COUNT; t++) {
+		f.left[t] = tiers[t];
+		total += tiers[t];
+		kept += t >= first && t <= last ? tiers[t] : 0;
+	}
+	if (total != src->count)
+		return 1;
+	if (kept == src->count)
+		return sketch_merge(dst, src);
+	if (!kept)
+		return 0;
+	f.lo = (double)request_tier_lo_ns[first];
+	f.hi = last < TIER_CRITICAL ? (double)request_tier_lo_ns[last + 1] : INFINITY;
+	if (src->zero_count && tier_fill_add(&f, 0, src->zero_count) < 0)
+		return -1;
+	for (int32_t i = src->lo; i <= src->hi; i++) {
+		uint64_t c = src->counts[i - src->base];
+		if (c && tier_fill_add(&f, sketch_bucket_value(i), c) < 0)
+			return -1;
+	}
+	/* Extremes: exact when src's own lie in the kept tiers. */
+	if (src->min >= f.lo && src->min < f.hi)
+		dst->min = src->min;
+	if (src->max >= f.lo && src->max < f.hi)
+		dst->max = src->max;
+	dst->sum = f.sum;
+	return 0;
+}
+
+static int row_restrict(struct rollup_row *r, const struct latency_bounds *b, int tiers, int first, int last)
+{
+	struct sketch s;
+	char err[128];
+	int rc = 1;
+	if (rollup_row_decode(r, err, sizeof(err)) < 0)
+		return -1;
+	sketch_init(&s);
+	if (tiers)
+		rc = latency_sketch_restrict_tiers(&s, &r->sketch, r->tiers, first, last);
+	if (rc == 1)
+		rc = latency_sketch_restrict(&s, &r->sketch, b);
+	if (rc < 0) {
+		sketch_release(&s);
+		return -1;
+	}
+	sketch_release(&r->sketch);
+	r->sketch = s;
+	r->count = sketch_count(&s);
+	r->sum_ns = (uint64_t)llround(sketch_sum(&s));
+	for (int t = 0; t < TIER_COUNT; t++) {
+		double lo = (double)request_tier_lo_ns[t];
+		double hi = t < TIER_CRITICAL ? (double)request_tier_lo_ns[t + 1] : INFINITY;
+		/* a tier wholly inside the bounds keeps its count */
+		if (!(lo >= b->lo_ns && (b->hi_ns == 0 || hi <= b->hi_ns)))
+			r->tiers[t] = 0;
+	}
+	return 0;
+}
+
 int latency_rows_restrict(struct rollup_row *rows, size_t n, const struct latency_bounds *b)
 {
+	int first, last;
 	if (!latency_bounds_active(b))
 		return 0;
-	for (size_t i = 0; i < n; i++) {
-		struct sketch r;
-		char err[128];
-		if (rollup_row_decode(&rows[i], err, sizeof(err)) < 0)
+	int tiers = latency_bounds_tiers(b, &first, &last);
+	for (size_t i = 0; i < n; i++)
+		if (row_restrict(&rows[i], b, tiers, first, last) < 0)
 			return -1;
-		sketch_init(&r);
-		if (latency_sketch_restrict(&r, &rows[i].sketch, b) < 0) {
-			sketch_release(&r);
-			return -1;
-		}
-		sketch_release(&rows[i].sketch);
-		rows[i].sketch = r;
-		rows[i].count = sketch_count(&r);
-		rows[i].sum_ns = (uint64_t)llround(sketch_sum(&r));
-	}
 	return 0;
 }
 
@@ -146,6 +245,8 @@ int latency_stats_add_row(struct latency_stats *s, const struct rollup_row *r)
 		return -1;
 	s->count += r->count;
 	s->by_status[r->status < 3 ? r->status : REQUEST_ERROR] += r->count;
+	for (int t = 0; t < TIER_COUNT; t++)
+		s->by_tier[t] += r->tiers[t];
 	s->sum_ns += (double)r->sum_ns;
 	if (r->status != REQUEST_OK)
 		add_type(s,
@@ -165,6 +266,8 @@ int latency_stats_merge(struct latency_stats *dst, const struct latency_stats *s
 	dst->count += src->count;
 	for (int i = 0; i < 3; i++)
 		dst->by_status[i] += src->by_status[i];
+	for (int t = 0; t < TIER_COUNT; t++)
+		dst->by_tier[t] += src->by_tier[t];
 	dst->sum_ns += src->sum_ns;
 	for (size_t i = 0; i < src->n_types; i++)
 		add_type(dst, src->types[i].type, src->types[i].count);
@@ -571,6 +674,7 @@ int latency_rowbuilder_add(struct latency_rowbuilder *b, const struct rollup_row
 		r->t_ns = t;
 		r->count = 0;
 		r->sum_ns = 0;
+		memset(r->tiers, 0, sizeof(r->tiers));
 		sketch_init(&r->sketch);
 		ri = (int64_t)b->n++;
 		strmap_put(&b->index, key, len, ri);
@@ -579,6 +683,7 @@ int latency_rowbuilder_add(struct latency_rowbuilder *b, const struct rollup_row
 	if (sketch_add(&r->sketch, (double)duration_ns) < 0)
 		goto out;
 	r->count++;
+	r->tiers[request_tier_of(duration_ns)]++;
 	r->sum_ns += duration_ns;
 	ret = 0;
 out:

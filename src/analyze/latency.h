@@ -60,8 +60,31 @@ int latency_bounds_contain(const struct latency_bounds *b, double ns);
  */
 int latency_sketch_restrict(struct sketch *dst, const struct sketch *src, const struct latency_bounds *b);
 
+/*
+ * The tiers the bounds cover when they are a run of whole performance
+ * tiers (a tier= filter, or min/max_duration_ms on tier bounds, max
+ * exclusive): 1 with *first and *last set, else 0.
+ */
+int latency_bounds_tiers(const struct latency_bounds *b, int *first, int *last);
+
+/*
+ * Fill `dst` (initialised, empty) with the values of `src` in the tiers
+ * [first, last], given src's exact counts per tier.  Buckets are handed to
+ * tiers in ascending order, so a bucket straddling a tier bound is split
+ * exactly as the counts say; its values are reported clamped into the
+ * tier.  The result holds exactly the tiers' counts, and its quantiles keep
+ * the sketch's relative error bound.  0; 1 when the tier counts do not add
+ * up to src's count (nothing added: restrict by bucket values instead);
+ * -1 on overflow.
+ */
+int latency_sketch_restrict_tiers(struct sketch *dst, const struct sketch *src,
+				  const uint64_t tiers[TIER_COUNT], int first, int last);
+
 /* Restrict every row's sketch in place; count and sum_ns follow the
- * restricted sketch.  Does nothing when the bounds are not active. */
+ * restricted sketch, and tier counts outside the bounds become 0.  Rows
+ * whose tier counts add up are restricted exactly by them when the bounds
+ * are whole tiers (latency_sketch_restrict_tiers).  Does nothing when the
+ * bounds are not active. */
 int latency_rows_restrict(struct rollup_row *rows, size_t n, const struct latency_bounds *b);
 
 /* ---- statistics of a set of rows ---- */
@@ -73,7 +96,8 @@ struct latency_type_count {
 
 struct latency_stats {
 	uint64_t count;
-	uint64_t by_status[3]; /* indexed by enum request_status */
+	uint64_t by_status[3];	      /* indexed by enum request_status */
+	uint64_t by_tier[TIER_COUNT]; /* exact, from the rows' tier counts */
 	double sum_ns;
 	struct sketch sketch;
 	struct latency_type_count *types; /* failures by error type */

@@ -221,25 +221,15 @@ int filters_parse_prefixed(struct http_request *req, const char *prefix, unsigne
 	if ((v = get(req, P, "max_duration_ms")) && parse_ms(v, &q->max_duration_ns) < 0)
 		return errf(err, errlen, "invalid %smax_duration_ms '%s': want a non-negative number", P, v);
 
-	/* Tiers: fast < 100 ms <= normal < 500 ms <= slow < 2 s <= critical. */
+	/* Tiers (store.h): fast < 100 ms <= normal < 500 ms <= slow < 2 s <= critical. */
 	if ((v = get(req, P, "tier")) && *v && strcmp(v, "all")) {
-		static const struct {
-			const char *name;
-			uint64_t lo, hi;
-		} tiers[] = {
-			{"fast", 0, 100},
-			{"normal", 100, 500},
-			{"slow", 500, 2000},
-			{"critical", 2000, 0},
-		};
-		size_t i;
-		for (i = 0; i < sizeof(tiers) / sizeof(tiers[0]); i++)
-			if (!strcmp(v, tiers[i].name))
-				break;
-		if (i == sizeof(tiers) / sizeof(tiers[0]))
+		int t = 0;
+		while (t < TIER_COUNT && strcmp(v, request_tier_names[t]))
+			t++;
+		if (t == TIER_COUNT)
 			return errf(err, errlen, "invalid %stier '%s': use fast, normal, slow or critical", P,
 				    v);
-		uint64_t lo = tiers[i].lo * NS_PER_MS, hi = tiers[i].hi * NS_PER_MS;
+		uint64_t lo = request_tier_lo_ns[t], hi = t < TIER_CRITICAL ? request_tier_lo_ns[t + 1] : 0;
 		if (lo > q->min_duration_ns)
 			q->min_duration_ns = lo;
 		if (hi && (!q->max_duration_ns || hi <= q->max_duration_ns)) {
@@ -269,6 +259,11 @@ int filters_parse_prefixed(struct http_request *req, const char *prefix, unsigne
 int filters_parse(struct http_request *req, struct store_query *q, uint64_t now_ns, char *err, size_t errlen)
 {
 	return filters_parse_prefixed(req, "", FILTERS_MAX_LIMIT, q, now_ns, err, errlen);
+}
+
+void filters_count_requests(struct store_query *q, int per_component)
+{
+	q->edge_only = !q->service && !q->endpoint && !per_component;
 }
 
 int filters_parse_q(struct http_request *req, struct spanql **out, char *err, size_t errlen)

@@ -13,6 +13,13 @@
 #include "store/store.h"
 
 int filters_parse(struct http_request *req, struct store_query *q, uint64_t now_ns, char *err, size_t errlen);
+/*
+ * Which requests an answer counts (store_query.edge_only): the fleet counts
+ * each trace once, at its edge request; a question about one service or
+ * endpoint (a filter, or `per_component`: grouped by service or endpoint)
+ * counts their entry spans.
+ */
+void filters_count_requests(struct store_query *q, int per_component);
 #define FILTERS_MAX_LIMIT 1000
 /* The same filters read as PREFIX+name (e.g. "base.service"), each falling
  * back to the plain name; `limit` may go up to max_limit.  Messages name

@@ -1,6 +1,8 @@
 /* json_out.c - JSON fragments shared by the API routes (see json_out.h). */
 #include "server/json_out.h"
 
+#include <stdio.h>
+
 #include "core/hex.h"
 
 void json_put_id(struct buf *b, const char *key, const uint8_t *id, size_t n)
@@ -40,5 +42,20 @@ void json_put_request(struct buf *b, const struct request_row *r)
 	buf_printf(b, ",\"start_ns\":\"%llu\",\"start_ms\":%llu,\"duration_ms\":",
 		   (unsigned long long)r->start_ns, (unsigned long long)(r->start_ns / 1000000u));
 	buf_put_json_double(b, (double)r->duration_ns / 1e6);
-	buf_printf(b, ",\"status\":\"%s\"}", status_names[r->status < 3 ? r->status : 1]);
+	buf_printf(b, ",\"status\":\"%s\",\"edge\":%s}", status_names[r->status < 3 ? r->status : 1],
+		   r->edge ? "true" : "false");
+}
+
+void json_put_counted(struct buf *b, const struct store_query *q)
+{
+	char what[300];
+	if (q->edge_only)
+		snprintf(what, sizeof(what), "edge requests");
+	else if (q->service)
+		snprintf(what, sizeof(what), "entry spans of %.256s", q->service);
+	else if (q->endpoint)
+		snprintf(what, sizeof(what), "entry spans of endpoint %.256s", q->endpoint);
+	else
+		snprintf(what, sizeof(what), "entry spans of each service");
+	buf_put_json_str(b, what);
 }

@@ -17,5 +17,10 @@ void json_put_id(struct buf *b, const char *key, const uint8_t *id, size_t n);
 void json_put_str_or_null(struct buf *b, const char *v);
 /* one request of GET /api/v1/traces */
 void json_put_request(struct buf *b, const struct request_row *r);
+/* What an answer to `q` counts, as a JSON string: "edge requests" (each
+ * trace once, q->edge_only), "entry spans of SERVICE", "entry spans of
+ * endpoint ENDPOINT" or "entry spans of each service"
+ * (filters_count_requests). */
+void json_put_counted(struct buf *b, const struct store_query *q);
 
 #endif

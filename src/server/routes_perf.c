@@ -119,6 +119,7 @@ static int perf_begin(struct http_request *req, struct perf *p)
 	}
 	p->range_ns = p->q.to_ns - p->q.from_ns;
 	p->res_s = latency_resolution(p->range_ns);
+	filters_count_requests(&p->q, 0);
 	return 0;
 }
 
@@ -183,7 +184,8 @@ static int scan_span(void *arg, const struct span *sp)
 			strmap_put(&sc->trace_tool, sp->trace_id, 16, idx);
 		}
 	}
-	if (!span_is_entry(sp) || sp->end_ns < sp->start_ns)
+	if (!span_is_entry(sp) || sp->end_ns < sp->start_ns ||
+	    (q->edge_only && !hex_is_zero(sp->parent_span_id, 8)))
 		return 0;
 	uint64_t t = sp->start_ns / res_ns * res_ns, dur = sp->end_ns - sp->start_ns;
 	if (t < sc->lo_ns || t >= sc->hi_ns)
@@ -274,12 +276,14 @@ out:
 	return ret;
 }
 
-/* Load the rows: rollups restricted to the duration bounds, or rows from
- * spans when q= is given.  -1: the error answer is set. */
-static int perf_load(struct perf *p, int need_tool)
+/* Load the rows, grouped later by `by`: rollups restricted to the duration
+ * bounds, or rows from spans when q= is given.  -1: the error answer is
+ * set. */
+static int perf_load(struct perf *p, enum latency_dim by)
 {
 	char err[320];
-	int rc = 0;
+	int rc = 0, need_tool = p->q.tool || by == LATENCY_BY_TOOL;
+	filters_count_requests(&p->q, by == LATENCY_BY_SERVICE || by == LATENCY_BY_ENDPOINT);
 	if (p->ql) {
 		p->from_spans = 1;
 		if ((rc = load_from_spans(p, need_tool, err, sizeof(err))) == 0)
@@ -362,6 +366,8 @@ static struct buf *perf_open(struct perf *p)
 	buf_printf(b, ",\"resolution_s\":%u,\"source\":\"%s\",\"error_bound\":", p->res_s,
 		   p->from_spans ? "spans" : "rollups");
 	buf_put_json_double(b, sketch_error_bound());
+	buf_puts(b, ",\"counted\":");
+	json_put_counted(b, &p->q);
 	return b;
 }
 
@@ -379,6 +385,27 @@ static void put_red(struct buf *b, const struct latency_stats *s, double seconds
 	buf_printf(b, ",\"errors\":%llu,\"timeouts\":%llu", (unsigned long long)s->by_status[REQUEST_ERROR],
 		   (unsigned long long)s->by_status[REQUEST_TIMEOUT]);
 	put_field(b, "error_rate", latency_stats_error_rate(s));
+}
+
+/* ,"by_tier":{...}: exact counts; null for a tier that the duration bounds
+ * cut (its count is only part of the tier, and not exact). */
+static void put_tiers(struct buf *b, const struct store_query *q, const struct latency_stats *s)
+{
+	struct latency_bounds bd;
+	latency_bounds_from_query(&bd, q);
+	buf_puts(b, ",\"by_tier\":{");
+	for (int t = 0; t < TIER_COUNT; t++) {
+		double lo = (double)request_tier_lo_ns[t];
+		double hi = t < TIER_CRITICAL ? (double)request_tier_lo_ns[t + 1] : INFINITY;
+		int whole = lo >= bd.lo_ns && (bd.hi_ns == 0 || hi <= bd.hi_ns);
+		int none = (bd.hi_ns > 0 && lo >= bd.hi_ns) || hi <= bd.lo_ns;
+		buf_printf(b, "%s\"%s\":", t ? "," : "", request_tier_names[t]);
+		if (whole || none)
+			buf_printf(b, "%llu", (unsigned long long)(whole ? s->by_tier[t] : 0));
+		else
+			buf_puts(b, "null");
+	}
+	buf_putc(b, '}');
 }
 
 static void put_types_object(struct buf *b, const struct latency_stats *s)
@@ -409,7 +436,7 @@ static int get_summary(struct http_request *req)
 	struct perf p;
 	struct latency_stats s;
 	latency_stats_init(&s);
-	if (perf_begin(req, &p) < 0 || perf_load(&p, p.q.tool != NULL) < 0)
+	if (perf_begin(req, &p) < 0 || perf_load(&p, LATENCY_BY_NONE) < 0)
 		goto out;
 	if (latency_summary(&s, p.rows, p.n) < 0) {
 		http_error(req, 500, "internal", "counts overflow");
@@ -422,6 +449,7 @@ static int get_summary(struct http_request *req)
 		   (unsigned long long)s.by_status[REQUEST_OK],
 		   (unsigned long long)s.by_status[REQUEST_ERROR],
 		   (unsigned long long)s.by_status[REQUEST_TIMEOUT]);
+	put_tiers(b, &p.q, &s);
 	buf_puts(b, ",\"errors_by_type\":[");
 	for (size_t i = 0; i < s.n_types; i++) {
 		buf_puts(b, i ? ",{\"type\":" : "{\"type\":");
@@ -464,8 +492,7 @@ static int get_timeseries(struct http_request *req)
 	long top;
 	if (perf_begin(req, &p) < 0 || perf_grid(&p, &g) < 0 ||
 	    perf_dim(&p, "group_by", group_dims, LATENCY_BY_NONE, &by) < 0 ||
-	    filters_int(req, "top", 1, 50, 10, &top) < 0 ||
-	    perf_load(&p, p.q.tool || by == LATENCY_BY_TOOL) < 0)
+	    filters_int(req, "top", 1, 50, 10, &top) < 0 || perf_load(&p, by) < 0)
 		goto out;
 	if (latency_timeseries_build(&ts, p.rows, p.n, &g, by, (size_t)top) < 0) {
 		http_error(req, 500, "internal", "counts overflow");
@@ -524,7 +551,7 @@ static int get_distribution(struct http_request *req)
 	long max_bins;
 	latency_stats_init(&s);
 	if (perf_begin(req, &p) < 0 || filters_int(req, "bins", 2, 200, 40, &max_bins) < 0 ||
-	    perf_load(&p, p.q.tool != NULL) < 0)
+	    perf_load(&p, LATENCY_BY_NONE) < 0)
 		goto out;
 	if (latency_summary(&s, p.rows, p.n) < 0) {
 		http_error(req, 500, "internal", "counts overflow");
@@ -565,7 +592,7 @@ static int get_heatmap(struct http_request *req)
 		goto out;
 	}
 	if (perf_grid(&p, &g) < 0 || filters_int(req, "bins", 2, 200, 30, &max_bins) < 0 ||
-	    perf_load(&p, p.q.tool != NULL) < 0)
+	    perf_load(&p, LATENCY_BY_NONE) < 0)
 		goto out;
 	if (latency_timeseries_build(&ts, p.rows, p.n, &g, LATENCY_BY_NONE, 0) < 0) {
 		http_error(req, 500, "internal", "counts overflow");
@@ -626,8 +653,7 @@ static int get_compare(struct http_request *req)
 	enum latency_dim by;
 	long top;
 	if (perf_begin(req, &p) < 0 || perf_dim(&p, "by", compare_dims, LATENCY_BY_SERVICE, &by) < 0 ||
-	    perf_grid(&p, &g) < 0 || filters_int(req, "top", 1, 1000, 100, &top) < 0 ||
-	    perf_load(&p, p.q.tool || by == LATENCY_BY_TOOL) < 0)
+	    perf_grid(&p, &g) < 0 || filters_int(req, "top", 1, 1000, 100, &top) < 0 || perf_load(&p, by) < 0)
 		goto out;
 	if (latency_timeseries_build(&ts, p.rows, p.n, &g, by, (size_t)top) < 0) {
 		http_error(req, 500, "internal", "counts overflow");
@@ -850,6 +876,7 @@ static int search_traces(struct http_request *req)
 		bad_request(req, err);
 		goto out;
 	}
+	filters_count_requests(&q, 0);
 	want = q.limit;
 	fetch = want * 4 < 200 ? 200 : want * 4;
 	size_t n_matched = 0;
@@ -880,8 +907,10 @@ static int search_traces(struct http_request *req)
 			buf_putc(b, ',');
 		json_put_request(b, &rows[i]);
 	}
-	buf_printf(b, "],\"count\":%zu,\"scanned\":%zu,\"truncated\":%s}", out_n, n,
+	buf_printf(b, "],\"count\":%zu,\"scanned\":%zu,\"truncated\":%s,\"counted\":", out_n, n,
 		   n_matched < want && n == fetch ? "true" : "false");
+	json_put_counted(b, &q);
+	buf_putc(b, '}');
 	goto out;
 fail:
 	http_error(req, 500, "internal", "%s", err);

@@ -111,6 +111,7 @@ static int search_traces(struct http_request *req)
 		http_error(req, 400, "bad_request", "%s", err);
 		return HTTP_DONE;
 	}
+	filters_count_requests(&q, 0); /* one row per trace, unless a service's are asked for */
 	if (store_search(req->srv->store, &q, &req->arena, &rows, &n, err, sizeof(err)) < 0) {
 		http_error(req, 500, "internal", "%s", err);
 		return HTTP_DONE;
@@ -122,7 +123,9 @@ static int search_traces(struct http_request *req)
 			buf_putc(out, ',');
 		json_put_request(out, &rows[i]);
 	}
-	buf_printf(out, "],\"count\":%zu}", n);
+	buf_printf(out, "],\"count\":%zu,\"counted\":", n);
+	json_put_counted(out, &q);
+	buf_putc(out, '}');
 	return HTTP_DONE;
 }
 

@@ -22,7 +22,7 @@
 struct agg {
 	uint32_t res;
 	int64_t t, key;
-	uint64_t count, sum_ns;
+	uint64_t count, sum_ns, tiers[TIER_COUNT];
 	struct sketch sketch;
 	int dirty;
 };
@@ -43,13 +43,25 @@ struct rollup_writer {
 
 static const char *const SQL_KEY_INS =
 	"INSERT OR IGNORE INTO rollup_keys(service, endpoint, tool, env, version, department, intent,"
-	" status, error_type) VALUES(?,?,?,?,?,?,?,?,?)";
+	" status, error_type, edge) VALUES(?,?,?,?,?,?,?,?,?,?)";
 static const char *const SQL_KEY_SEL =
 	"SELECT id FROM rollup_keys WHERE service=? AND endpoint=? AND tool=? AND env=? AND version=?"
-	" AND department=? AND intent=? AND status=? AND error_type=?";
-static const char *const SQL_LOAD = "SELECT count, sum_ns, sketch FROM rollups WHERE res=? AND t=? AND key=?";
-static const char *const SQL_SAVE =
-	"INSERT OR REPLACE INTO rollups(res, t, key, count, sum_ns, sketch) VALUES(?,?,?,?,?,?)";
+	" AND department=? AND intent=? AND status=? AND error_type=? AND edge=?";
+static const char *const SQL_LOAD = "SELECT count, sum_ns, sketch, fast, normal, slow, critical FROM rollups"
+				    " WHERE res=? AND t=? AND key=?";
+static const char *const SQL_SAVE = "INSERT OR REPLACE INTO rollups(res, t, key, count, sum_ns, sketch, fast,"
+				    " normal, slow, critical) VALUES(?,?,?,?,?,?,?,?,?,?)";
+
+const uint64_t request_tier_lo_ns[TIER_COUNT] = {0, 100000000, 500000000, 2000000000};
+const char *const request_tier_names[TIER_COUNT] = {"fast", "normal", "slow", "critical"};
+
+enum request_tier request_tier_of(uint64_t duration_ns)
+{
+	int t = TIER_CRITICAL;
+	while (t > TIER_FAST && duration_ns < request_tier_lo_ns[t])
+		t--;
+	return (enum request_tier)t;
+}
 static const char *const SQL_MARK = "UPDATE meta SET value = ? WHERE key = 'rollup_watermark'";
 
 static void load_endpoints(struct rollup_writer *w)
@@ -161,9 +173,9 @@ int64_t rollup_writer_endpoint(struct rollup_writer *w, int64_t service, int64_t
 
 static void bind_dims(sqlite3_stmt *st, const struct rollup_dims *d)
 {
-	const int64_t v[9] = {d->service,    d->endpoint, d->tool,   d->env,	   d->version,
-			      d->department, d->intent,	  d->status, d->error_type};
-	for (int i = 0; i < 9; i++)
+	const int64_t v[10] = {d->service,    d->endpoint, d->tool,   d->env,	     d->version,
+			       d->department, d->intent,   d->status, d->error_type, d->edge};
+	for (int i = 0; i < 10; i++)
 		sqlite3_bind_int64(st, i + 1, v[i]);
 }
 
@@ -205,11 +217,14 @@ static struct agg *get_agg(struct rollup_writer *w, uint32_t res, int64_t t, int
 		char err[128];
 		a->count = (uint64_t)sqlite3_column_int64(w->load, 0);
 		a->sum_ns = (uint64_t)sqlite3_column_int64(w->load, 1);
+		for (int i = 0; i < TIER_COUNT; i++)
+			a->tiers[i] = (uint64_t)sqlite3_column_int64(w->load, 3 + i);
 		if (sketch_decode(&a->sketch, sqlite3_column_blob(w->load, 2),
 				  (size_t)sqlite3_column_bytes(w->load, 2), err, sizeof(err)) < 0) {
 			log_error("rollups: bucket %lld key %lld: %s; starting it afresh", (long long)t,
 				  (long long)key, err);
 			a->count = a->sum_ns = 0;
+			memset(a->tiers, 0, sizeof(a->tiers));
 			sketch_clear(&a->sketch);
 		}
 	}
@@ -224,12 +239,14 @@ int rollup_writer_add(struct rollup_writer *w, const struct rollup_dims *d, uint
 {
 	static const uint32_t res[] = {ROLLUP_MINUTE, ROLLUP_HOUR};
 	int64_t key = key_id(w, d);
+	enum request_tier tier = request_tier_of(duration_ns);
 	if (key < 0)
 		return -1;
 	for (size_t i = 0; i < sizeof(res) / sizeof(res[0]); i++) {
 		int64_t t = (int64_t)(start_ns / 1000000000u / res[i] * res[i]);
 		struct agg *a = get_agg(w, res[i], t, key);
 		a->count++;
+		a->tiers[tier]++;
 		a->sum_ns += duration_ns;
 		sketch_add(&a->sketch, (double)duration_ns);
 		a->dirty = 1;
@@ -254,6 +271,8 @@ int rollup_writer_flush(struct rollup_writer *w, int64_t last_request_id)
 		sqlite3_bind_int64(w->save, 4, (int64_t)a->count);
 		sqlite3_bind_int64(w->save, 5, (int64_t)a->sum_ns);
 		sqlite3_bind_blob(w->save, 6, blob.data, (int)blob.len, SQLITE_STATIC);
+		for (int t = 0; t < TIER_COUNT; t++)
+			sqlite3_bind_int64(w->save, 7 + t, (int64_t)a->tiers[t]);
 		if (sqlite3_step(w->save) != SQLITE_DONE)
 			ret = -1;
 		sqlite3_reset(w->save);
@@ -279,7 +298,7 @@ long rollup_catch_up(struct rollup_writer *w, char *err, size_t errlen)
 		    w->db,
 		    "SELECT id, start_ns, duration_ns, service, endpoint, IFNULL(tool, 0), IFNULL(env, 0),"
 		    " IFNULL(version, 0), IFNULL(department, 0), IFNULL(intent, 0), status,"
-		    " IFNULL(error_type, 0) FROM requests WHERE id > (SELECT value FROM meta"
+		    " IFNULL(error_type, 0), edge FROM requests WHERE id > (SELECT value FROM meta"
 		    " WHERE key = 'rollup_watermark') ORDER BY id",
 		    -1, &st, NULL) != SQLITE_OK)
 		return errf(err, errlen, "rollup catch-up: %s", sqlite3_errmsg(w->db));
@@ -295,6 +314,7 @@ long rollup_catch_up(struct rollup_writer *w, char *err, size_t errlen)
 			.intent = sqlite3_column_int64(st, 9),
 			.status = sqlite3_column_int64(st, 10),
 			.error_type = sqlite3_column_int64(st, 11),
+			.edge = sqlite3_column_int64(st, 12),
 		};
 		last = sqlite3_column_int64(st, 0);
 		d.endpoint = rollup_writer_endpoint(w, d.service, d.endpoint);
@@ -345,6 +365,8 @@ static void where_key(struct buf *sql, const struct store_query *q, const char *
 	}
 	if (q->status >= 0)
 		buf_printf(sql, " AND k.status = %d", q->status);
+	if (q->edge_only)
+		buf_puts(sql, " AND k.edge = 1");
 }
 
 int rollup_query(sqlite3 *db, const struct store_query *q, unsigned res, struct arena *a,
@@ -398,7 +420,8 @@ int rollup_query(sqlite3 *db, const struct store_query *q, unsigned res, struct 
 	int64_t to = (int64_t)((q->to_ns + 999999999u) / 1000000000u);
 	buf_reset(&sql);
 	buf_puts(&sql,
-		 "SELECT r.t, r.key, r.count, r.sum_ns, r.sketch FROM rollups r"
+		 "SELECT r.t, r.key, r.count, r.sum_ns, r.sketch, r.fast, r.normal, r.slow, r.critical"
+		 " FROM rollups r"
 		 " WHERE r.res = ? AND r.t >= ? AND r.t < ? AND r.key IN (SELECT k.id FROM rollup_keys k");
 	nb = 0;
 	where_key(&sql, q, binds, &nb);
@@ -431,6 +454,8 @@ int rollup_query(sqlite3 *db, const struct store_query *q, unsigned res, struct 
 		r->status = k->status;
 		r->count = (uint64_t)sqlite3_column_int64(st, 2);
 		r->sum_ns = (uint64_t)sqlite3_column_int64(st, 3);
+		for (int t = 0; t < TIER_COUNT; t++)
+			r->tiers[t] = (uint64_t)sqlite3_column_int64(st, 5 + t);
 		r->blob_len = (size_t)sqlite3_column_bytes(st, 4);
 		r->blob = memcpy(arena_alloc(a, r->blob_len), sqlite3_column_blob(st, 4), r->blob_len);
 		sketch_init(&r->sketch);

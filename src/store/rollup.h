@@ -1,10 +1,11 @@
 /*
  * rollup.h - latency rollups: per minute and per hour, per key, a count, a
- * sum and a quantile sketch of request durations.
+ * sum, exact counts per performance tier and a quantile sketch of request
+ * durations.
  *
  * A key is one combination of the filter dimensions (service, endpoint,
- * tool, environment, version, department, intent, status class and error
- * type), stored as dictionary ids in rollup_keys.  The writer thread feeds
+ * tool, environment, version, department, intent, status class, error
+ * type, and whether the requests are their traces' edge), stored as dictionary ids in rollup_keys.  The writer thread feeds
  * every request it commits through rollup_writer_add(), which only updates
  * aggregates in memory; rollup_writer_flush() writes the touched ones, in
  * the same transaction as the requests up to a watermark (meta
@@ -24,9 +25,10 @@
 
 enum { ROLLUP_MINUTE = 60, ROLLUP_HOUR = 3600 };
 
-/* Dictionary ids of a key's dimensions; 0 means absent. */
+/* Dictionary ids of a key's dimensions; 0 means absent.  `edge` is the
+ * request row's edge flag (1: the entry span that starts its trace). */
 struct rollup_dims {
-	int64_t service, endpoint, tool, env, version, department, intent, status, error_type;
+	int64_t service, endpoint, tool, env, version, department, intent, status, error_type, edge;
 };
 
 struct rollup_writer;

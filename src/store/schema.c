@@ -5,9 +5,11 @@
  *   dict          strings of the filter dimensions (service, endpoint, ...)
  *   blocks        compressed span blocks (store/block.c), one or more per write
  *   trace_index   first 8 bytes of a trace id -> blocks holding its spans
- *   requests      one row per entry span, the rows that search and analytics scan
+ *   requests      one row per entry span, the rows that search and analytics scan;
+ *                 `edge` marks the one that starts its trace
  *   metric_series, metric_points   OTLP metric data points
- *   rollup_keys, rollups   per minute and per hour latency sketches per key
+ *   rollup_keys, rollups   per minute and per hour latency sketches and exact
+ *                 counts per performance tier, per key
  *   meta          small named values (the rollup watermark)
  *   docs, events  analysis records: documents by (kind, id), an append-only log
  *   profiles      CPU and other profiles as zstd-compressed folded stacks
@@ -72,6 +74,29 @@ static const char *const migrations[] = {
 	"  type TEXT NOT NULL, unit TEXT NOT NULL, labels TEXT, total INTEGER NOT NULL,"
 	"  raw_len INTEGER NOT NULL, data BLOB NOT NULL);"
 	"CREATE INDEX profiles_by_time ON profiles(start_ns);",
+	/* 3 -> 4: requests.edge (the entry span that starts its trace, the one
+	 * the fleet counts; store.h) and exact counts per performance tier in
+	 * the rollups.  Rows written before did not record whether the span had
+	 * a parent: the earliest entry span of each trace (ties: the first
+	 * stored) is taken as its edge.  The rollups are emptied, and rebuilt
+	 * from the requests when the store opens (their keys gain `edge`). */
+	"ALTER TABLE requests ADD COLUMN edge INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX requests_by_trace_4 ON requests(trace_hi, trace_lo, start_ns);"
+	"UPDATE requests SET edge = NOT EXISTS (SELECT 1 FROM requests o"
+	"  WHERE o.trace_hi = requests.trace_hi AND o.trace_lo = requests.trace_lo"
+	"  AND (o.start_ns < requests.start_ns OR (o.start_ns = requests.start_ns AND o.id < requests.id)));"
+	"DROP INDEX requests_by_trace_4;"
+	"DELETE FROM rollups;"
+	"DELETE FROM rollup_keys;"
+	"UPDATE meta SET value = 0 WHERE key = 'rollup_watermark';"
+	"ALTER TABLE rollup_keys ADD COLUMN edge INTEGER NOT NULL DEFAULT 0;"
+	"DROP INDEX rollup_keys_dims;"
+	"CREATE UNIQUE INDEX rollup_keys_dims ON rollup_keys(service, endpoint, tool, env, version,"
+	"  department, intent, status, error_type, edge);"
+	"ALTER TABLE rollups ADD COLUMN fast INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE rollups ADD COLUMN normal INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE rollups ADD COLUMN slow INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE rollups ADD COLUMN critical INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -95,6 +120,11 @@ static int user_version(sqlite3 *db)
 
 int schema_migrate(sqlite3 *db, char *err, size_t errlen)
 {
+	return schema_migrate_to(db, N_MIGRATIONS, err, errlen);
+}
+
+int schema_migrate_to(sqlite3 *db, int version, char *err, size_t errlen)
+{
 	int v = user_version(db);
 	if (v < 0)
 		return errf(err, errlen, "cannot read schema version: %s", sqlite3_errmsg(db));
@@ -102,7 +132,7 @@ int schema_migrate(sqlite3 *db, char *err, size_t errlen)
 		return errf(err, errlen,
 			    "database schema version %d is newer than this hotpath (%d); upgrade hotpath", v,
 			    N_MIGRATIONS);
-	for (; v < N_MIGRATIONS; v++) {
+	for (; v < version && v < N_MIGRATIONS; v++) {
 		char *msg = NULL;
 		char pragma[64];
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d", v + 1);

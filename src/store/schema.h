@@ -11,7 +11,11 @@
 #include <sqlite3.h>
 #include <stddef.h>
 
+/* Bring the database to the latest version.  0 or -1. */
 int schema_migrate(sqlite3 *db, char *err, size_t errlen);
+/* Bring it to `version` only (<= latest): a store as an older hotpath
+ * left it, for the migration tests.  0 or -1. */
+int schema_migrate_to(sqlite3 *db, int version, char *err, size_t errlen);
 int schema_version_latest(void);
 
 #endif

@@ -60,11 +60,28 @@ int store_write_sync(struct store *s, struct batch *b);
 long store_get_trace(struct store *s, const uint8_t trace_id[16], struct batch *out, char *err,
 		     size_t errlen);
 
-/* An entry span: a root span, or a SERVER or CONSUMER span. */
+/*
+ * Performance tiers of a request's duration: fast < 100 ms <= normal
+ * < 500 ms <= slow < 2 s <= critical.  Rollups count each tier exactly.
+ */
+enum request_tier { TIER_FAST, TIER_NORMAL, TIER_SLOW, TIER_CRITICAL, TIER_COUNT };
+/* Lower bound of each tier in ns (tier i holds [lo[i], lo[i + 1])). */
+extern const uint64_t request_tier_lo_ns[TIER_COUNT];
+extern const char *const request_tier_names[TIER_COUNT];
+enum request_tier request_tier_of(uint64_t duration_ns);
+
+/*
+ * An entry span: a root span, or a SERVER or CONSUMER span.  `edge` is 1
+ * for the entry span that starts its trace, the one the fleet counts: a
+ * span without a parent span id.  A span with a parent is never the edge,
+ * even when the parent never arrives (spans of one trace come in separate
+ * writes, so ingest cannot know that a parent is missing for good).
+ */
 struct request_row {
 	uint8_t trace_id[16], span_id[8];
 	uint64_t start_ns, duration_ns;
 	uint8_t status; /* enum request_status */
+	uint8_t edge;
 	const char *service, *endpoint, *env, *version, *department, *intent, *tool;
 };
 
@@ -79,7 +96,8 @@ struct store_query {
 	int max_exclusive;			   /* max_duration_ns is exclusive */
 	enum store_order order;
 	unsigned limit;
-	int ids_only; /* search: leave the rows' strings NULL (faster) */
+	int ids_only;  /* search: leave the rows' strings NULL (faster) */
+	int edge_only; /* only edge requests (request_row.edge): each trace once */
 };
 
 void store_query_init(struct store_query *q);
@@ -125,6 +143,7 @@ struct rollup_row {
 	const char *service, *endpoint, *tool, *env, *version, *department, *intent, *error_type;
 	uint8_t status; /* enum request_status */
 	uint64_t count, sum_ns;
+	uint64_t tiers[TIER_COUNT]; /* exact counts per enum request_tier */
 	/* Durations in ns.  Rows come with the sketch still encoded (`blob`,
 	 * in the arena; merging from it is cheaper than building it): use
 	 * rollup_row_decode() before reading `sketch`. */

@@ -136,6 +136,7 @@ static void prepare_block(struct store_write *w, const struct span **spans, size
 			r->row.start_ns = sp->start_ns;
 			r->row.duration_ns = sp->end_ns - sp->start_ns;
 			r->row.status = span_request_status(sp);
+			r->row.edge = hex_is_zero(sp->parent_span_id, 8);
 			r->row.service = res->service_name;
 			r->row.endpoint = span_endpoint(&w->batch.arena, sp);
 			r->row.env = res->environment;
@@ -228,8 +229,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BLOCK] = "INSERT INTO blocks(t_min, t_max, n_spans, data) VALUES(?,?,?,?)",
 	[ST_TRACE] = "INSERT OR IGNORE INTO trace_index(trace, block) VALUES(?,?)",
 	[ST_REQUEST] = "INSERT INTO requests(start_ns, duration_ns, trace_hi, trace_lo, span_id, status,"
-		       " service, endpoint, env, version, department, intent, tool, block, error_type)"
-		       " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+		       " service, endpoint, env, version, department, intent, tool, block, error_type, edge)"
+		       " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[ST_DICT_INSERT] = "INSERT OR IGNORE INTO dict(kind, value) VALUES(?,?)",
 	[ST_DICT_SELECT] = "SELECT id FROM dict WHERE kind=? AND value=?",
 	[ST_SERIES_INSERT] = "INSERT OR IGNORE INTO metric_series(service, name, unit, type, attrs, resource)"
@@ -505,6 +506,7 @@ static int apply_write(struct store *s, struct store_write *w)
 		bind_dict(s, st, 13, DICT_TOOL, r->tool, &failed);
 		sqlite3_bind_int64(st, 14, block_ids[w->reqs[i].block]);
 		bind_dict(s, st, 15, DICT_ERROR_TYPE, w->reqs[i].error_type, &failed);
+		sqlite3_bind_int(st, 16, r->edge);
 		if (!failed)
 			failed = step_done(st) < 0;
 		else
@@ -540,6 +542,7 @@ static int rollup_write(struct store *s, const struct store_write *w)
 			.intent = dict_id(s, DICT_INTENT, r->intent),
 			.status = r->status,
 			.error_type = dict_id(s, DICT_ERROR_TYPE, w->reqs[i].error_type),
+			.edge = r->edge,
 		};
 		if (d.service < 0 || d.endpoint < 0 || d.tool < 0 || d.env < 0 || d.version < 0 ||
 		    d.department < 0 || d.intent < 0 || d.error_type < 0)
@@ -1052,6 +1055,8 @@ static void where_clause(struct buf *sql, struct binds *bd, const struct store_q
 	if (q->max_duration_ns)
 		add_num(sql, bd, q->max_exclusive ? "r.duration_ns <" : "r.duration_ns <=",
 			(int64_t)q->max_duration_ns);
+	if (q->edge_only)
+		buf_puts(sql, " AND r.edge = 1");
 }
 
 static void bind_all(sqlite3_stmt *st, const struct binds *bd)
@@ -1083,7 +1088,8 @@ int store_search(struct store *s, const struct store_query *q, struct arena *a, 
 	if (!db)
 		return -1;
 	buf_init(&sql, BUF_NO_LIMIT);
-	buf_puts(&sql, "SELECT r.start_ns, r.duration_ns, r.trace_hi, r.trace_lo, r.span_id, r.status");
+	buf_puts(&sql,
+		 "SELECT r.start_ns, r.duration_ns, r.trace_hi, r.trace_lo, r.span_id, r.status, r.edge");
 	static const char *const cols[] = {"service",	 "endpoint", "env", "version",
 					   "department", "intent",   "tool"};
 	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]) && !q->ids_only; i++)
@@ -1109,15 +1115,16 @@ int store_search(struct store *s, const struct store_query *q, struct arena *a, 
 		put_be64(r->trace_id + 8, sqlite3_column_int64(st, 3));
 		put_be64(r->span_id, sqlite3_column_int64(st, 4));
 		r->status = (uint8_t)sqlite3_column_int(st, 5);
+		r->edge = (uint8_t)sqlite3_column_int(st, 6);
 		if (q->ids_only)
 			continue;
-		r->service = col_text(a, st, 6);
-		r->endpoint = col_text(a, st, 7);
-		r->env = col_text(a, st, 8);
-		r->version = col_text(a, st, 9);
-		r->department = col_text(a, st, 10);
-		r->intent = col_text(a, st, 11);
-		r->tool = col_text(a, st, 12);
+		r->service = col_text(a, st, 7);
+		r->endpoint = col_text(a, st, 8);
+		r->env = col_text(a, st, 9);
+		r->version = col_text(a, st, 10);
+		r->department = col_text(a, st, 11);
+		r->intent = col_text(a, st, 12);
+		r->tool = col_text(a, st, 13);
 	}
 	if (rc != SQLITE_DONE) {
 		errf(err, errlen, "search: %s", sqlite3_errmsg(db));

@@ -235,6 +235,9 @@ test('the latency KPIs are the API summary, within 1% of the exact percentiles',
   assert.ok(Math.abs(sum.error_rate - failed / production.length) < 1e-9, `error rate ${sum.error_rate}`);
   assert.equal(shown.error_rate.text, `${((failed / production.length) * 100).toFixed(2)} %`);
   assert.match(await page.textContent('#panel-kpi'), /±1% error bound/);
+  // what is counted: each trace once in the fleet, entry spans per service
+  assert.match(await page.textContent('#panel-kpi'), /each trace once, at its edge request/);
+  assert.match(await page.textContent('#panel-compare'), /each service's entry spans/);
   // The p95 sparkline has a point per non-empty minute.
   const points = Number(await page.getAttribute('#panel-kpi .sparkline', 'data-points'));
   assert.ok(points >= 20 && points <= 31, `p95 sparkline points: ${points}`);

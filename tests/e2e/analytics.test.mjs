@@ -534,3 +534,121 @@ describe('slow request spikes follow the slow share', () => {
 		assert.equal(again.json.new_alerts, 0, 'the same rise does not alert again');
 	});
 });
+
+// One user request through gateway -> agent is one request of the fleet,
+// whichever order the two services' exports arrive in; per-service figures
+// count each service's entry spans.  Tier counts are exact even for
+// durations within 1% of a tier bound.
+describe('counting requests: edge requests and exact tiers', () => {
+	let srv;
+	const TRACES = 40;
+	const api = async (path, params = {}) => {
+		const r = await getJson(`${srv.url}${path}?${new URLSearchParams({ range: '1h', ...params })}`);
+		assert.equal(r.status, 200, `${path} ${JSON.stringify(params)}: ${r.text.slice(0, 500)}`);
+		return r.json;
+	};
+	const gwAttrs = { 'service.name': 'gateway', 'deployment.environment': 'production' };
+	const agAttrs = { 'service.name': 'agent', 'deployment.environment': 'production' };
+	const edge = []; // {traceId, durNs}: the gateway's SERVER spans
+	const agentDurs = [];
+	const mix = []; // durations of the single-span requests of `tiers`
+
+	before(async () => {
+		srv = await startServer();
+		const t0 = (BigInt(Date.now()) - 20n * 60000n) * 1_000_000n;
+		for (let i = 0; i < TRACES; i++) {
+			const tid = traceId(), gwServer = spanId(), gwClient = spanId(), agServer = spanId();
+			const start = t0 + BigInt(i) * 10_000_000_000n;
+			// every 8th request is slow: the agent waits 2.3 s
+			const agentNs = i % 8 === 0 ? 2_300_000_000 : 40_000_000 + i * 1_000_000;
+			const gwNs = agentNs + 6_000_000;
+			edge.push({ traceId: tid, durNs: gwNs });
+			agentDurs.push(agentNs);
+			const gateway = [
+				{ traceId: tid, spanId: gwServer, name: 'POST /chat', kind: 2, start, end: start + BigInt(gwNs), attrs: { 'http.request.method': 'POST', 'http.route': '/chat' } },
+				{ traceId: tid, spanId: gwClient, parentSpanId: gwServer, name: 'POST', kind: 3, start: start + 2_000_000n, end: start + BigInt(agentNs + 4_000_000), attrs: { 'http.request.method': 'POST' } },
+			];
+			const agent = [
+				{ traceId: tid, spanId: agServer, parentSpanId: gwClient, name: 'POST /run', kind: 2, start: start + 3_000_000n, end: start + 3_000_000n + BigInt(agentNs), attrs: { 'http.request.method': 'POST', 'http.route': '/run' } },
+			];
+			// each service exports on its own; half the time the agent's batch comes first
+			const gwBody = jsonTraceRequest([{ attrs: gwAttrs, spans: gateway }]);
+			const agBody = jsonTraceRequest([{ attrs: agAttrs, spans: agent }]);
+			for (const body of i % 2 ? [agBody, gwBody] : [gwBody, agBody]) await postOtlpJson(srv.url, body);
+		}
+		// 2,000 single-span requests of `tiers`, many within 1% of a bound
+		const rand = rng(7);
+		for (const b of [100, 500, 2000]) {
+			for (const off of [-0.009, -0.004, -0.000001, 0, 0.000001, 0.004, 0.009]) {
+				for (let k = 0; k < 3; k++) mix.push(Math.round(b * (1 + off) * MS));
+			}
+		}
+		while (mix.length < 2000) mix.push(Math.round((1 + rand() * 1900) * MS));
+		const spans = mix.map((d, i) => {
+			const start = t0 + BigInt(i) * 1_000_000n;
+			return { traceId: traceId(), spanId: spanId(), name: 'GET /t', kind: 2, start, end: start + BigInt(d), attrs: { 'http.request.method': 'GET', 'http.route': '/t' } };
+		});
+		await postOtlpJson(srv.url, jsonTraceRequest([{ attrs: { 'service.name': 'tiers', 'deployment.environment': 'production' }, spans }]));
+	});
+	after(() => srv?.dispose());
+
+	const tierOf = (ns) => (ns < 100 * MS ? 'fast' : ns < 500 * MS ? 'normal' : ns < 2000 * MS ? 'slow' : 'critical');
+
+	test('the fleet counts each trace once, at its edge request', async () => {
+		const s = await api('/api/v1/performance/summary', { endpoint: 'POST /chat' });
+		assert.equal(s.count, TRACES);
+		const fleet = await api('/api/v1/performance/summary');
+		assert.equal(fleet.counted, 'edge requests');
+		assert.equal(fleet.count, TRACES + mix.length, 'gateway traces + tier requests, no agent span');
+		const fleetGw = edge.map((e) => e.durNs);
+		const fleetDurs = [...fleetGw, ...mix];
+		checkPercentiles(fleet, fleetDurs, 'fleet');
+		const agent = await api('/api/v1/performance/summary', { service: 'agent' });
+		assert.equal(agent.counted, 'entry spans of agent');
+		assert.equal(agent.count, TRACES);
+		checkPercentiles(agent, agentDurs, 'agent');
+		const c = await api('/api/v1/performance/compare', { by: 'service' });
+		assert.equal(c.counted, 'entry spans of each service');
+		assert.deepEqual(Object.fromEntries(c.rows.map((r) => [r.key, r.count])), { tiers: mix.length, gateway: TRACES, agent: TRACES });
+		const ts = await api('/api/v1/performance/timeseries');
+		assert.equal(ts.series[0].count, TRACES + mix.length);
+	});
+
+	test('Traces lists each slow request once; service= lists that service', async () => {
+		const slow = edge.filter((e) => e.durNs >= 2000 * MS);
+		const tr = await api('/api/v1/traces', { min_duration_ms: '2000', limit: '1000' });
+		assert.equal(tr.counted, 'edge requests');
+		assert.equal(tr.count, slow.length + mix.filter((d) => d >= 2000 * MS).length);
+		const ids = tr.traces.map((t) => t.trace_id);
+		assert.equal(new Set(ids).size, ids.length, 'no trace twice');
+		for (const e of slow) assert.ok(ids.includes(e.traceId), e.traceId);
+		assert.ok(tr.traces.every((t) => t.edge === true));
+		const ag = await api('/api/v1/traces', { service: 'agent', min_duration_ms: '2000', limit: '1000' });
+		assert.equal(ag.counted, 'entry spans of agent');
+		assert.equal(ag.count, slow.length);
+		assert.ok(ag.traces.every((t) => t.edge === false && t.service === 'agent'));
+		const q = await api('/api/v1/traces', { q: 'duration >= 2s', limit: '1000' });
+		assert.equal(q.count, tr.count, 'q= lists each trace once too');
+	});
+
+	test('tier counts are exact, percentiles within 1%', async () => {
+		const want = { fast: 0, normal: 0, slow: 0, critical: 0 };
+		for (const d of mix) want[tierOf(d)]++;
+		assert.ok(mix.some((d) => d < 2000 * MS && d > 1990 * MS) && mix.some((d) => d >= 2000 * MS && d < 2010 * MS));
+		const all = await api('/api/v1/performance/summary', { service: 'tiers' });
+		assert.deepEqual(all.by_tier, want);
+		for (const tier of Object.keys(want)) {
+			const s = await api('/api/v1/performance/summary', { service: 'tiers', tier });
+			assert.equal(s.count, want[tier], `tier ${tier}`);
+			assert.equal(s.by_tier[tier], want[tier]);
+			checkPercentiles(s, mix.filter((d) => tierOf(d) === tier), `tier ${tier}`);
+			const ts = await api('/api/v1/performance/timeseries', { service: 'tiers', tier });
+			assert.equal(ts.series[0].count, want[tier], `timeseries tier ${tier}`);
+		}
+		const over500 = await api('/api/v1/performance/summary', { service: 'tiers', min_duration_ms: '500' });
+		assert.equal(over500.count, want.slow + want.critical);
+		const cut = await api('/api/v1/performance/summary', { service: 'tiers', min_duration_ms: '300' });
+		assert.equal(cut.by_tier.normal, null, 'a tier cut by the bounds has no exact count');
+		assert.equal(cut.by_tier.fast, 0);
+	});
+});

@@ -89,6 +89,7 @@ static struct rollup_row *make_rows(size_t *n)
 		const struct value *v = &values[i];
 		struct rollup_row *r = &rows[(v->minute * 3 + v->service) * 3 + v->status];
 		sketch_add(&r->sketch, v->ns);
+		r->tiers[request_tier_of((uint64_t)v->ns)]++;
 		r->count++;
 		r->sum_ns += (uint64_t)v->ns;
 	}
@@ -364,6 +365,139 @@ static void test_tiers(const struct rollup_row *src, size_t n)
 	sketch_release(&a);
 }
 
+/* ---- exact tier counts on a mix with values at the tier bounds ---------- */
+
+#define EDGE_N 20000
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* 20,000 requests, 20 of them over 2 s, many within 1 % of a tier bound
+ * on either side (the values that a sketch bucket straddling the bound
+ * holds).  Durations in ns; *want gets the exact count per tier. */
+static void make_edge_mix(uint64_t *d, uint64_t want[TIER_COUNT])
+{
+	static const uint64_t bounds[] = {100000000, 500000000, 2000000000};
+	/* offsets around each bound, in ns: just below, on it, just above */
+	static const int64_t near[] = {-1, 0, 1, -900000, 900000, -4000000, 4000000};
+	size_t n = 0;
+	memset(want, 0, TIER_COUNT * sizeof(*want));
+	for (size_t b = 0; b < 3; b++)
+		for (size_t k = 0; k < sizeof(near) / sizeof(near[0]); k++)
+			for (int rep = 0; rep < (b == 2 ? 4 : 40); rep++) {
+				int64_t off = near[k] * (b == 2 ? 5 : 1); /* ~1 % of 2 s */
+				d[n++] = (uint64_t)((int64_t)bounds[b] + off);
+			}
+	/* the rest: 4 more over 2 s (20 in all: 16 above), the others below */
+	for (int i = 0; i < 4; i++)
+		d[n++] = 2500000000ull + (uint64_t)i * 700000000ull;
+	while (n < EDGE_N) {
+		double ms = 40 * exp(1.2 * sqrt(-2 * log(uniform() + 1e-300)) * cos(2 * M_PI * uniform()));
+		if (ms < 0.01 || ms >= 1990)
+			continue;
+		d[n++] = (uint64_t)llround(ms * MS);
+	}
+	for (size_t i = 0; i < n; i++)
+		want[request_tier_of(d[i])]++;
+}
+
+static void test_tier_edges(void)
+{
+	static uint64_t d[EDGE_N];
+	uint64_t want[TIER_COUNT];
+	struct arena a;
+	struct latency_rowbuilder rb;
+	struct rollup_row key = {.service = "checkout", .endpoint = "GET /x", .status = REQUEST_OK};
+	make_edge_mix(d, want);
+	is_int(want[TIER_CRITICAL], 20, "edge mix: 20 requests at or over 2 s");
+	is_int(request_tier_of(1999999999), TIER_SLOW, "1999.999999 ms is slow");
+	is_int(request_tier_of(2000000000), TIER_CRITICAL, "2000 ms is critical");
+	is_int(request_tier_of(99999999), TIER_FAST, "99.999999 ms is fast");
+	is_int(request_tier_of(100000000), TIER_NORMAL, "100 ms is normal");
+	arena_init(&a);
+	latency_rowbuilder_init(&rb, &a, 60);
+	for (size_t i = 0; i < EDGE_N; i++) /* spread over three minutes */
+		latency_rowbuilder_add(&rb, &key, T0 + (uint64_t)(i % 3) * MIN_NS, d[i]);
+	for (int t = 0; t < TIER_COUNT; t++) {
+		const char *name = request_tier_names[t];
+		struct rollup_row *rows = calloc(rb.n, sizeof(*rows));
+		struct latency_bounds b = {.lo_ns = (double)request_tier_lo_ns[t],
+					   .hi_ns = t < TIER_CRITICAL ? (double)request_tier_lo_ns[t + 1] : 0,
+					   .hi_exclusive = 1};
+		uint64_t bucket_count = 0;
+		for (size_t i = 0; i < rb.n; i++) {
+			struct sketch by_value;
+			sketch_init(&by_value);
+			latency_sketch_restrict(&by_value, &rb.rows[i].sketch, &b);
+			bucket_count += sketch_count(&by_value);
+			sketch_release(&by_value);
+			rows[i] = rb.rows[i];
+			sketch_init(&rows[i].sketch);
+			sketch_merge(&rows[i].sketch, &rb.rows[i].sketch);
+		}
+		int first, last;
+		ok(latency_bounds_tiers(&b, &first, &last) && first == t && last == t,
+		   "%s: bounds are one tier", name);
+		struct latency_stats s;
+		latency_rows_restrict(rows, rb.n, &b);
+		latency_summary(&s, rows, rb.n);
+		is_int(s.count, want[t], "%s: exact count", name);
+		is_int(s.by_tier[t], want[t], "%s: by_tier", name);
+		is_int(sketch_count(&s.sketch), want[t], "%s: the restricted sketch holds exactly the tier",
+		       name);
+		if (t) /* the straddling buckets: by bucket values alone the count is off */
+			ok(bucket_count != want[t], "%s: bucket values alone would count %llu", name,
+			   (unsigned long long)bucket_count);
+		/* exact quantiles of the tier's values */
+		uint64_t *v = malloc(EDGE_N * sizeof(*v));
+		size_t m = 0;
+		for (size_t i = 0; i < EDGE_N; i++)
+			if (request_tier_of(d[i]) == (enum request_tier)t)
+				v[m++] = d[i];
+		qsort(v, m, sizeof(*v), cmp_u64);
+		for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]) && m; i++) {
+			size_t r = (size_t)ceil(qs[i] * (double)m);
+			double wq = (double)v[(r < 1 ? 1 : r > m ? m : r) - 1] / MS;
+			double got = latency_stats_quantile_ms(&s, qs[i]);
+			ok(fabs(got - wq) <= SKETCH_ALPHA * wq, "%s: p%g %.6f within 1%% of %.6f", name,
+			   qs[i] * 100, got, wq);
+		}
+		ok(m && latency_stats_min_ms(&s) >= (double)request_tier_lo_ns[t] / MS &&
+			   (t == TIER_CRITICAL ||
+			    latency_stats_max_ms(&s) < (double)request_tier_lo_ns[t + 1] / MS),
+		   "%s: min and max inside the tier", name);
+		free(v);
+		latency_stats_release(&s);
+		store_rollups_release(rows, rb.n);
+		free(rows);
+	}
+	/* two tiers at once (min_duration_ms=500): slow + critical */
+	struct latency_bounds two = {.lo_ns = 500 * MS};
+	int first, last;
+	ok(latency_bounds_tiers(&two, &first, &last) && first == TIER_SLOW && last == TIER_CRITICAL,
+	   "min 500 ms: the slow and critical tiers");
+	struct latency_bounds cut = {.lo_ns = 150 * MS};
+	ok(!latency_bounds_tiers(&cut, &first, &last), "min 150 ms: not whole tiers");
+	/* tier counts that do not add up: restricted by bucket values instead */
+	struct sketch src, dst;
+	uint64_t bad[TIER_COUNT] = {1, 0, 0, 0};
+	sketch_init(&src);
+	sketch_init(&dst);
+	sketch_add(&src, 50 * MS);
+	sketch_add(&src, 3000 * MS);
+	is_int(latency_sketch_restrict_tiers(&dst, &src, bad, TIER_CRITICAL, TIER_CRITICAL), 1,
+	       "inconsistent tier counts are refused");
+	is_int(sketch_count(&dst), 0, "and nothing is added");
+	sketch_release(&src);
+	sketch_release(&dst);
+	store_rollups_release(rb.rows, rb.n);
+	latency_rowbuilder_release(&rb);
+	arena_release(&a);
+}
+
 static void test_bins(const struct rollup_row *rows, size_t n)
 {
 	struct latency_stats s;
@@ -536,6 +670,7 @@ int main(void)
 	test_summary(rows, n);
 	test_timeseries(rows, n);
 	test_tiers(rows, n);
+	test_tier_edges();
 	test_bins(rows, n);
 	test_rowbuilder();
 	test_breakdown();

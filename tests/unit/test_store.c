@@ -1,7 +1,9 @@
 /*
  * test_store.c - the span block codec and the SQLite store: round trips,
  * corrupt blocks, group commit from several threads, search filters,
- * reopen (durability of committed writes) and schema versioning.
+ * reopen (durability of committed writes) and schema versioning; edge
+ * requests of traces whose services export separately, exact tier counts
+ * in the rollups, and what a store of schema 3 answers after migration.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -9,8 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "core/hex.h"
 #include "store/block.h"
+#include "store/schema.h"
 #include "store/store.h"
 #include "tap.h"
 
@@ -567,9 +572,220 @@ static void test_store(void)
 		printf("# could not remove %s\n", tmpdir);
 }
 
+/* ---- edge requests and tier counts ---------------------------------------- */
+
+#define T_EDGE 1700000000000000000ull
+
+/* A span of trace `tr`: span id `id`, parent `parent` (0: none). */
+static void edge_span(struct batch *b, const struct resource *r, uint8_t tr, uint8_t id, uint8_t parent,
+		      enum span_kind kind, uint64_t start, uint64_t dur_ns)
+{
+	struct span *s = batch_add_span(b);
+	s->trace_id[0] = 0xed;
+	s->trace_id[15] = tr;
+	s->span_id[7] = id;
+	s->parent_span_id[7] = parent;
+	s->name = kind == SPAN_KIND_SERVER ? "POST /chat" : "POST";
+	s->kind = kind;
+	s->start_ns = start;
+	s->end_ns = start + dur_ns;
+	s->resource = r;
+}
+
+/* Sums of the rollups matching `q`: requests, and per tier. */
+static uint64_t tier_totals(struct store *s, const struct store_query *q, struct arena *a,
+			    uint64_t tiers[TIER_COUNT])
+{
+	struct rollup_row *rows;
+	size_t n;
+	char err[256];
+	uint64_t count = 0;
+	memset(tiers, 0, TIER_COUNT * sizeof(*tiers));
+	if (store_rollups(s, q, 60, a, &rows, &n, err, sizeof(err)) < 0) {
+		printf("# store_rollups: %s\n", err);
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		count += rows[i].count;
+		for (int t = 0; t < TIER_COUNT; t++)
+			tiers[t] += rows[i].tiers[t];
+	}
+	store_rollups_release(rows, n);
+	return count;
+}
+
+static size_t search_n(struct store *s, const struct store_query *q, struct arena *a,
+		       struct request_row **rows)
+{
+	size_t n = 0;
+	char err[256];
+	if (store_search(s, q, a, rows, &n, err, sizeof(err)) < 0)
+		printf("# store_search: %s\n", err);
+	return n;
+}
+
+static void test_edges_and_tiers(void)
+{
+	/* durations just either side of each tier bound */
+	static const uint64_t mix[] = {0,	  1,	      99999999,	  100000000,  499999999,
+				       500000000, 1999999999, 2000000000, 2000000001, 5000000000};
+	static const uint64_t want_tiers[TIER_COUNT] = {3, 2, 2, 3};
+	struct store_query q;
+	struct request_row *rows;
+	struct arena a;
+	uint64_t tiers[TIER_COUNT];
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/hotpath-test-edge-XXXXXX");
+	ok(mkdtemp(tmpdir) != NULL, "edge: temp dir");
+	struct store *s = open_store();
+	if (!s)
+		return;
+	arena_init(&a);
+	/* 10 traces gateway -> agent, each service exporting its own batch; for
+	 * the odd ones the agent's spans arrive before the gateway's */
+	for (uint8_t tr = 1; tr <= 10; tr++) {
+		struct batch gw, ag;
+		uint64_t t0 = T_EDGE + tr * 1000000000ull;
+		batch_init(&gw);
+		batch_init(&ag);
+		struct resource *rg = make_resource(&gw, "gateway", "production");
+		struct resource *ra = make_resource(&ag, "agent", "production");
+		edge_span(&gw, rg, tr, 1, 0, SPAN_KIND_SERVER, t0, 50000000);
+		edge_span(&gw, rg, tr, 2, 1, SPAN_KIND_CLIENT, t0 + 1000000, 48000000);
+		edge_span(&ag, ra, tr, 3, 2, SPAN_KIND_SERVER, t0 + 2000000, 45000000);
+		edge_span(&ag, ra, tr, 4, 3, SPAN_KIND_CLIENT, t0 + 3000000, 40000000);
+		ok(store_write_sync(s, tr % 2 ? &ag : &gw) == 0 &&
+			   store_write_sync(s, tr % 2 ? &gw : &ag) == 0,
+		   "edge: trace %d written in two batches", tr);
+		batch_release(&gw);
+		batch_release(&ag);
+	}
+	/* an agent request whose caller is not traced here: it has a parent id */
+	struct batch b;
+	batch_init(&b);
+	edge_span(&b, make_resource(&b, "agent", "production"), 30, 7, 9, SPAN_KIND_SERVER, T_EDGE, 1000000);
+	/* the tier mix: one root SERVER span each */
+	struct resource *rt = make_resource(&b, "tiers", "production");
+	for (uint8_t i = 0; i < sizeof(mix) / sizeof(mix[0]); i++)
+		edge_span(&b, rt, (uint8_t)(40 + i), 1, 0, SPAN_KIND_SERVER, T_EDGE + i * 1000000ull, mix[i]);
+	ok(store_write_sync(s, &b) == 0, "edge: orphan and tier mix written");
+	batch_release(&b);
+
+	store_query_init(&q);
+	q.limit = 1000;
+	size_t n = search_n(s, &q, &a, &rows);
+	is_int(n, 31, "edge: every entry span is a request row");
+	size_t edges = 0, agent_edges = 0;
+	for (size_t i = 0; i < n; i++) {
+		edges += rows[i].edge;
+		agent_edges += rows[i].edge && !strcmp(rows[i].service, "agent");
+	}
+	is_int(edges, 20, "edge: one edge per trace that has its root");
+	is_int(agent_edges, 0, "edge: an entry span with a parent is never the edge");
+	q.edge_only = 1;
+	is_int(search_n(s, &q, &a, &rows), 20, "edge: edge_only lists each trace once");
+	q.service = "agent";
+	is_int(search_n(s, &q, &a, &rows), 0, "edge: edge_only with service agent: none");
+	q.edge_only = 0;
+	is_int(search_n(s, &q, &a, &rows), 11, "edge: the agent's entry spans");
+
+	store_query_init(&q);
+	q.from_ns = T_EDGE - 60000000000ull;
+	q.to_ns = T_EDGE + 3600000000000ull;
+	q.edge_only = 1;
+	is_int(tier_totals(s, &q, &a, tiers), 20, "edge: fleet rollups count each trace once");
+	q.edge_only = 0;
+	q.service = "agent";
+	is_int(tier_totals(s, &q, &a, tiers), 11, "edge: per-service rollups count its entry spans");
+	q.service = "tiers";
+	is_int(tier_totals(s, &q, &a, tiers), 10, "tiers: every request rolled up");
+	for (int t = 0; t < TIER_COUNT; t++)
+		is_int(tiers[t], want_tiers[t], "tiers: %s counted exactly", request_tier_names[t]);
+	store_close(s);
+
+	/* reopened with the rollups gone: rebuilt with the same flags and counts */
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "sqlite3 %s/hotpath.db 'DELETE FROM rollups'", tmpdir);
+	if (system(cmd) == 0 && (s = open_store())) {
+		q.service = "tiers";
+		tier_totals(s, &q, &a, tiers);
+		is_int(tiers[TIER_CRITICAL], 3, "tiers: rebuilt rollups keep exact tier counts");
+		q.service = NULL;
+		q.edge_only = 1;
+		is_int(tier_totals(s, &q, &a, tiers), 20, "edge: rebuilt rollups keep the edge flag");
+		store_close(s);
+	}
+	arena_release(&a);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", tmpdir);
+}
+
+/* A store of schema 3 (no edge flags, no tier counts) opened by this one. */
+static void test_migrate_3(void)
+{
+	char path[128], err[256];
+	sqlite3 *db;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/hotpath-test-mig-XXXXXX");
+	ok(mkdtemp(tmpdir) != NULL, "migrate: temp dir");
+	snprintf(path, sizeof(path), "%s/hotpath.db", tmpdir);
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		return;
+	int rc = schema_migrate_to(db, 3, err, sizeof(err));
+	ok(rc == 0, "migrate: a schema 3 store made (%s)", rc ? err : "ok");
+	/* trace 1: gateway then agent; trace 2: the agent alone; trace 3:
+	 * gateway alone.  Durations: 2.5 s, 2.4 s, 150 ms, 99 ms. */
+	rc = sqlite3_exec(
+		db,
+		"INSERT INTO dict(id, kind, value) VALUES(1, 1, 'gateway'), (2, 1, 'agent'), (3, 2, 'POST "
+		"/chat');"
+		"INSERT INTO requests(start_ns, duration_ns, trace_hi, trace_lo, span_id, status, service,"
+		" endpoint, block) VALUES"
+		" (1700000000100000000, 2500000000, 1, 1, 1, 0, 1, 3, 0),"
+		" (1700000000105000000, 2400000000, 1, 1, 3, 0, 2, 3, 0),"
+		" (1700000000200000000, 150000000, 1, 2, 3, 0, 2, 3, 0),"
+		" (1700000000300000000, 99000000, 1, 3, 1, 0, 1, 3, 0);",
+		NULL, NULL, NULL);
+	ok(rc == SQLITE_OK, "migrate: schema 3 requests stored (%s)", sqlite3_errmsg(db));
+	sqlite3_close(db);
+
+	struct store *s = open_store();
+	ok(s != NULL, "migrate: a schema 3 store opens");
+	if (s) {
+		struct store_query q;
+		struct arena a;
+		struct request_row *rows;
+		uint64_t tiers[TIER_COUNT];
+		arena_init(&a);
+		store_query_init(&q);
+		q.edge_only = 1;
+		size_t n = search_n(s, &q, &a, &rows);
+		is_int(n, 3, "migrate: the earliest entry span of each trace is its edge");
+		int agent_alone = 0;
+		for (size_t i = 0; i < n; i++)
+			agent_alone += !strcmp(rows[i].service, "agent") && rows[i].duration_ns == 150000000;
+		is_int(agent_alone, 1, "migrate: a trace without its root counts at its first entry span");
+		q.from_ns = 1700000000000000000ull;
+		q.to_ns = 1700000060000000000ull;
+		is_int(tier_totals(s, &q, &a, tiers), 3, "migrate: fleet rollups rebuilt, each trace once");
+		ok(tiers[TIER_CRITICAL] == 1 && tiers[TIER_NORMAL] == 1 && tiers[TIER_FAST] == 1,
+		   "migrate: rebuilt rollups count tiers exactly");
+		q.edge_only = 0;
+		tier_totals(s, &q, &a, tiers);
+		is_int(tiers[TIER_CRITICAL], 2, "migrate: per-service rollups count every entry span");
+		arena_release(&a);
+		store_close(s);
+	}
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", tmpdir);
+}
+
 int main(void)
 {
 	test_block_roundtrip();
 	test_store();
+	test_edges_and_tiers();
+	test_migrate_3();
 	return tap_done();
 }

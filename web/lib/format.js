@@ -1,6 +1,7 @@
 // format.js - how numbers and times read on the dashboard.
 
-// Performance tiers of the seeds: Fast <100 ms, Normal 100-500 ms,
+// Performance tiers of the seeds (the server's are request_tier_lo_ns in
+// src/store/store.h: keep them equal): Fast <100 ms, Normal 100-500 ms,
 // Slow 500 ms-2 s, Critical >2 s.
 export const TIERS = [
   { id: 'fast', label: 'Fast', hint: '< 100 ms', max: 100 },

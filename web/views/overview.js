@@ -235,6 +235,15 @@ function fmtStep(s) {
   return `${s}-s`;
 }
 
+// What the API counted (its `counted` field) in the dashboard's words: the
+// fleet counts each trace once, at its edge request; a service's figures
+// count that service's entry spans.
+function countedText(counted) {
+  if (!counted) return '';
+  if (counted === 'edge requests') return 'each trace once, at its edge request';
+  return counted;
+}
+
 function boundText(bound) {
   return Number.isFinite(bound) ? `±${+(bound * 100).toFixed(2)}%` : '';
 }
@@ -245,7 +254,9 @@ function drawKpis(p, sum, slo, timeseries, emptyHint) {
   const bound = sum.error_bound;
   p.setSub(h('span', { class: 'badge badge-muted', title: 'every percentile is within this relative error of the exact value' },
     `${boundText(bound)} error bound`),
-  ` ${fmtCount(sum.count)} requests · ${sum.source === 'spans' ? 'from raw spans' : 'from rollups'}`);
+  ` ${fmtCount(sum.count)} requests`,
+  h('span', { class: 'counted muted', title: 'what is counted as a request' }, sum.counted ? ` (${countedText(sum.counted)})` : ''),
+  ` · ${sum.source === 'spans' ? 'from raw spans' : 'from rollups'}`);
   if (!sum.count) {
     p.empty('No requests.', emptyHint);
     return;
@@ -279,7 +290,7 @@ function drawKpis(p, sum, slo, timeseries, emptyHint) {
       big('p95', 'P95', spark),
       big('p99', 'P99'),
       h('div', { class: 'kpi-sep', 'aria-hidden': 'true' }),
-      small('count', 'Requests', fmtCount(sum.count), `${sum.count} requests`),
+      small('count', 'Requests', fmtCount(sum.count), `${sum.count} requests: ${countedText(sum.counted) || 'entry spans'}`),
       small('rps', 'Throughput', fmtRate(sum.rps), `${sum.rps} req/s over ${sum.range_s} s`),
       small('error_rate', 'Error rate', fmtRatioPct(errPct),
         `${sum.errors} errors + ${sum.timeouts} timeouts of ${sum.count}${types ? ` (${types})` : ''}`),
@@ -510,7 +521,7 @@ const COLUMNS = [
 function drawCompare(p, cmp, ctx, emptyHint) {
   const rows = cmp.rows || [];
   const selected = ctx.filters.service || null;
-  p.setSub(`${rows.filter((r) => !r.other).length} service${rows.length === 1 ? '' : 's'} · click a row to filter by it · trend in ${fmtStep(cmp.step_s)} buckets`);
+  p.setSub(`${rows.filter((r) => !r.other).length} service${rows.length === 1 ? '' : 's'} · requests are each service's entry spans · click a row to filter by it · trend in ${fmtStep(cmp.step_s)} buckets`);
   if (!rows.length) { p.empty('No requests.', emptyHint); return; }
   let sortKey = 'count';
   let desc = true;

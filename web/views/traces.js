@@ -14,7 +14,7 @@ const STATUS_LABELS = { ok: 'OK', error: 'Error', timeout: 'Timeout' };
 
 export function mountTraces(el, ctx) {
   const { state, navigate } = ctx;
-  const countEl = h('span', { class: 'muted', 'aria-live': 'polite' });
+  const countEl = h('span', { class: 'muted traces-count', 'aria-live': 'polite' });
   const updatedEl = h('span', { class: 'muted small' });
   const body = h('div', { class: 'traces-body' });
 
@@ -47,7 +47,7 @@ export function mountTraces(el, ctx) {
     inflight = apiGet('/api/v1/traces', params, { signal: ctx.signal });
     try {
       const data = await inflight;
-      draw(Array.isArray(data.traces) ? data.traces : []);
+      draw(Array.isArray(data.traces) ? data.traces : [], data.counted);
       updatedEl.textContent = `updated ${fmtTime(Date.now())}`;
     } catch (err) {
       if (isAbort(err)) return;
@@ -58,14 +58,16 @@ export function mountTraces(el, ctx) {
     }
   }
 
-  function draw(traces) {
+  // `counted`: "edge requests" (one row per trace) or "entry spans of SERVICE".
+  function draw(traces, counted) {
     const focusedKey = document.activeElement && document.activeElement.dataset
       ? document.activeElement.dataset.key : null;
     clear(body);
     const what = state.order === 'slowest' ? 'slowest' : 'most recent';
-    countEl.textContent = traces.length >= LIMIT
+    const scope = counted === 'edge requests' ? ' · one per trace' : counted ? ` · ${counted}` : '';
+    countEl.textContent = (traces.length >= LIMIT
       ? `${traces.length} ${what} requests (limit ${LIMIT})`
-      : `${traces.length} request${traces.length === 1 ? '' : 's'}`;
+      : `${traces.length} request${traces.length === 1 ? '' : 's'}`) + scope;
     if (traces.length === 0) {
       body.append(emptyState(ctx));
       return;
