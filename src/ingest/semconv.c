@@ -16,10 +16,23 @@
  * derived path folds (bounds the guard's own memory). */
 #define DERIVED_PATHS_TOTAL 100000
 
+int span_is_connection_setup(const struct span *sp)
+{
+	static const char *const names[] = {"tcp.connect", "tls.connect", "ipc.connect", "net.connect", NULL};
+	const char *n = sp->name ? sp->name : "";
+	if (!strncmp(n, "dns.", 4))
+		return 1;
+	for (size_t i = 0; names[i]; i++)
+		if (!strcmp(n, names[i]))
+			return 1;
+	return 0;
+}
+
 int span_is_entry(const struct span *sp)
 {
-	return hex_is_zero(sp->parent_span_id, 8) || sp->kind == SPAN_KIND_SERVER ||
-	       sp->kind == SPAN_KIND_CONSUMER;
+	if (sp->kind == SPAN_KIND_SERVER || sp->kind == SPAN_KIND_CONSUMER)
+		return 1;
+	return hex_is_zero(sp->parent_span_id, 8) && !span_is_connection_setup(sp);
 }
 
 static int contains_timeout(const char *s)

@@ -17,8 +17,18 @@
 
 enum request_status { REQUEST_OK = 0, REQUEST_ERROR = 1, REQUEST_TIMEOUT = 2 };
 
-/* A root span, or a SERVER or CONSUMER span: where a request enters a service. */
+/*
+ * A SERVER or CONSUMER span, or a root span that is not a connection set-up:
+ * where a request enters a service.
+ */
 int span_is_entry(const struct span *sp);
+/*
+ * A span of setting up a connection (dns.lookup and the other dns.*,
+ * tcp.connect, tls.connect, ipc.connect, net.connect): Node's dns and net
+ * instrumentations send them, as roots when no request is under way.  They
+ * are part of a call, never a request or an endpoint of their own.
+ */
+int span_is_connection_setup(const struct span *sp);
 /* Timeout when error.type or an ERROR status message says so; else error/ok. */
 enum request_status span_request_status(const struct span *sp);
 /*

@@ -1,6 +1,6 @@
 /*
- * test_semconv.c - what spans mean: path templates and the endpoint of a
- * request without an http.route.
+ * test_semconv.c - what spans mean: path templates, the endpoint of a
+ * request without an http.route, and which spans are entry spans.
  */
 #include <stdio.h>
 #include <string.h>
@@ -150,11 +150,38 @@ static void test_cardinality(void)
 	arena_release(&a);
 }
 
+/* Node's dns and net instrumentations send connection set-ups as roots. */
+static void test_entry_spans(void)
+{
+	struct one_span o;
+	struct span *sp =
+		(struct span *)server_span(&o, "shop", "dns.lookup", NULL, NULL, NULL, NULL, NULL, NULL);
+	sp->kind = SPAN_KIND_CLIENT;
+	ok(span_is_connection_setup(sp) && !span_is_entry(sp), "a root dns.lookup is no request");
+	sp->name = "tcp.connect";
+	sp->kind = SPAN_KIND_INTERNAL;
+	ok(!span_is_entry(sp), "nor a root tcp.connect");
+	sp->name = "nightly-export";
+	ok(span_is_entry(sp), "another root span is a request");
+	sp->name = "GET";
+	sp->kind = SPAN_KIND_CLIENT;
+	ok(span_is_entry(sp), "so is a root call out (a job's request)");
+	sp->parent_span_id[0] = 1;
+	ok(!span_is_entry(sp), "a call with a parent is not");
+	sp->kind = SPAN_KIND_SERVER;
+	ok(span_is_entry(sp), "a SERVER span with a parent is");
+	sp->name = "dns.lookup";
+	ok(!span_is_connection_setup(sp) || span_is_entry(sp), "the kind decides for SERVER spans");
+	sp->name = "dnsx";
+	ok(!span_is_connection_setup(sp), "only dns.* names");
+}
+
 int main(void)
 {
 	test_placeholders();
 	test_templates();
 	test_endpoints();
 	test_cardinality();
+	test_entry_spans();
 	return tap_done();
 }
