@@ -385,6 +385,11 @@ static void acc_offer(struct acc *a)
 
 void acc_touch(struct detector *d, struct acc *a, double weight)
 {
+	acc_touch_at(d, a, weight, d->root_ns);
+}
+
+void acc_touch_at(struct detector *d, struct acc *a, double weight, double latency_ns)
+{
 	if (a->last_seq == d->seq) { /* this trace again */
 		a->cur_w += weight;
 		return;
@@ -392,7 +397,7 @@ void acc_touch(struct detector *d, struct acc *a, double weight)
 	acc_offer(a);
 	a->last_seq = d->seq;
 	a->affected++;
-	a->lat += d->root_ns;
+	a->lat += latency_ns;
 	memcpy(a->cur_id, d->trace_id, 16);
 	a->cur_w = weight;
 }

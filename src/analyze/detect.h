@@ -121,6 +121,7 @@ struct finding {
 	double growth_per_hour, start_value, end_value; /* memory: bytes */
 	double rate;					/* hit ratio, timeout rate, saturated share */
 	double bytes;					/* large payloads: mean size of the large bodies */
+	uint64_t variants; /* cacheable: argument sets of the call shape folded into the finding */
 
 	/* Estimate. */
 	double saving_ns;	 /* per affected request */
