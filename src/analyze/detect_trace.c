@@ -1133,7 +1133,8 @@ static int is_commit(const struct tspan *c)
 
 static int seq_candidate(const struct tspan *c)
 {
-	return is_app_call(c) && !c->db_system && !c->msg_system && (c->server || c->rpc_service);
+	return is_app_call(c) && !c->db_system && !c->msg_system &&
+	       (c->server || c->rpc_service || c->url_full);
 }
 
 #define MAX_RUN 16
@@ -1194,6 +1195,8 @@ static void sequential_children(struct detector *d, struct tspan *p)
 		if (!seq_candidate(c))
 			continue;
 		uint32_t target = target_of(d, c);
+		if (!target)
+			continue;
 		int overlaps = timeres_overlaps(max_end, c->sp->start_ns, res_of(d, c));
 		int repeat = 0;
 		for (unsigned i = 0; i < n; i++)
