@@ -4,7 +4,8 @@
  * callers use analyze/detect.h.
  *
  * detect.c owns the detector's lifecycle, the tables and the ranking;
- * detect_trace.c the trace detectors; detect_metrics.c the metric ones.
+ * detect_trace.c the trace detectors; detect_findings.c judging what they
+ * accumulated; detect_metrics.c the metric detectors.
  */
 #ifndef HOTPATH_ANALYZE_DETECT_INTERNAL_H
 #define HOTPATH_ANALYZE_DETECT_INTERNAL_H

@@ -14,6 +14,11 @@
  * at each string about once a trace rather than at every span.  Pool waits
  * are read here but judged in detect_metrics.c, together with the pool
  * metrics.
+ *
+ * Overlaps are decided with the resolution of each resource's start times
+ * (analyze/timeres.h); calls exporting telemetry (analyze/telemetry.h) are
+ * left out; call targets are address and port, and who answered them is
+ * learned (T_TARGET) to name them at detect_finish().
  */
 #include <math.h>
 #include <stdlib.h>
