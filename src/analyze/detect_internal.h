@@ -193,8 +193,8 @@ struct detector {
 		uint32_t id;	   /* the name id of "<method> <route>", never 0 */
 	} endpoint_memo[1 << DETECT_ENDPOINT_MEMO_BITS];
 	struct target_memo {
-		const char *host; /* server.address, where it was in this call */
-		uint64_t seq;	  /* the trace it was built in */
+		const char *host; /* server.address, where it was in this or an earlier call */
+		uint64_t seq;	  /* the last call it was checked or built in */
 		uint32_t port, id;
 	} target_memo[1 << DETECT_TEXT_MEMO_BITS];
 	struct text_memo {

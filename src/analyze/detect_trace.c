@@ -414,8 +414,8 @@ static int db_is_cache(const char *sys)
 static int is_export(const struct tspan *t)
 {
 	const struct span *sp = t->sp;
-	if (sp->kind != SPAN_KIND_CLIENT && sp->kind != SPAN_KIND_PRODUCER)
-		return 0;
+	if ((sp->kind != SPAN_KIND_CLIENT && sp->kind != SPAN_KIND_PRODUCER) || t->db_system)
+		return 0; /* not a call, or a database's */
 	return telemetry_url_is_export(t->url_full) || telemetry_url_is_export(t->url_path) ||
 	       telemetry_rpc_is_export(t->rpc_service) || telemetry_agent_is_export(t->user_agent);
 }
@@ -641,9 +641,21 @@ static int same_tool_call(const struct tspan *a, const struct tspan *b)
 /* "host:port" (or "host") into buf; 0 when it does not fit. */
 static size_t host_port(char *buf, size_t cap, const char *host, size_t lh, uint32_t port)
 {
-	int n = port ? snprintf(buf, cap, "%.*s:%u", (int)lh, host, port)
-		     : snprintf(buf, cap, "%.*s", (int)lh, host);
-	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+	char digits[10];
+	size_t nd = 0;
+	while (port && nd < sizeof(digits)) {
+		digits[nd++] = (char)('0' + port % 10);
+		port /= 10;
+	}
+	if (lh + 1 + nd >= cap)
+		return 0;
+	memcpy(buf, host, lh);
+	if (nd)
+		buf[lh++] = ':';
+	while (nd)
+		buf[lh++] = digits[--nd];
+	buf[lh] = 0;
+	return lh;
 }
 
 /* The host and port of url.full ("scheme://host[:port]/..."), or 0. */
@@ -658,15 +670,34 @@ static size_t url_target(char *buf, size_t cap, const char *url)
 	return lh ? host_port(buf, cap, h, lh, port < 65536 ? port : 0) : 0;
 }
 
-/* "host:port" of server.address and server.port, remembered by the host's address for this trace. */
+/* Whether the name `name` is `host`:`port`. */
+static int is_host_port(const char *name, const char *host, uint32_t port)
+{
+	size_t lh = strlen(host);
+	uint64_t v = 0;
+	const char *p;
+	if (strncmp(name, host, lh) || name[lh] != ':')
+		return 0;
+	for (p = name + lh + 1; *p >= '0' && *p <= '9' && v <= port; p++)
+		v = v * 10 + (uint64_t)(*p - '0');
+	return !*p && v == port && p > name + lh + 1;
+}
+
+/*
+ * "host:port" of server.address and server.port, remembered by the host's
+ * address and checked by content in a later call, as in intern_str().
+ */
 static uint32_t server_target(struct detector *d, const struct tspan *t)
 {
 	char buf[300];
 	if (!t->port)
 		return intern_str(d, t->server);
 	struct target_memo *m = &d->target_memo[memo_slot(t->server, DETECT_TEXT_MEMO_BITS)];
-	if (m->host == t->server && m->seq == d->seq && m->port == t->port)
+	if (m->host == t->server && m->port == t->port &&
+	    (m->seq == d->seq || is_host_port(detect_name(d, m->id), t->server, t->port))) {
+		m->seq = d->seq;
 		return m->id;
+	}
 	size_t n = host_port(buf, sizeof(buf), t->server, strlen(t->server), t->port);
 	uint32_t id = n ? detect_intern(d, buf, n) : intern_str(d, t->server);
 	if (id) {

@@ -14,19 +14,22 @@
  * parameter (Pyroscope's "/ingest?name=app&from=..." — a bare "/ingest"
  * could be an application's own route).
  */
+#define TAIL(s) s, sizeof(s) - 1
 static const struct {
-	const char *tail, *query;
+	const char *tail;
+	size_t len;
+	const char *param;
 } export_paths[] = {
-	{"/v1/traces", NULL},		       /* OTLP/HTTP */
-	{"/v1/metrics", NULL},		       /* OTLP/HTTP */
-	{"/v1/logs", NULL},		       /* OTLP/HTTP */
-	{"/v1development/profiles", NULL},     /* OTLP/HTTP profiles */
-	{"/v1experimental/profiles", NULL},    /* OTLP/HTTP profiles, older */
-	{"/ingest", "name="},		       /* Pyroscope (also hotpath's own) */
-	{"/push.v1.PusherService/Push", NULL}, /* Pyroscope push API */
-	{"/api/v1/profiles", NULL},	       /* hotpath's profile upload */
-	{"/api/traces", NULL},		       /* Jaeger collector */
-	{"/api/v2/spans", NULL},	       /* Zipkin */
+	{TAIL("/v1/traces"), NULL},		     /* OTLP/HTTP */
+	{TAIL("/v1/metrics"), NULL},		     /* OTLP/HTTP */
+	{TAIL("/v1/logs"), NULL},		     /* OTLP/HTTP */
+	{TAIL("/v1development/profiles"), NULL},     /* OTLP/HTTP profiles */
+	{TAIL("/v1experimental/profiles"), NULL},    /* OTLP/HTTP profiles, older */
+	{TAIL("/ingest"), "name"},		     /* Pyroscope (also hotpath's own) */
+	{TAIL("/push.v1.PusherService/Push"), NULL}, /* Pyroscope push API */
+	{TAIL("/api/v1/profiles"), NULL},	     /* hotpath's profile upload */
+	{TAIL("/api/traces"), NULL},		     /* Jaeger collector */
+	{TAIL("/api/v2/spans"), NULL},		     /* Zipkin */
 };
 
 static const char *const export_rpc_prefixes[] = {
@@ -56,6 +59,21 @@ static const char *path_of(const char *url)
 	return p ? p : "";
 }
 
+/* Whether the query string `q` (after '?') has the parameter `name`. */
+static int has_param(const char *q, const char *name)
+{
+	size_t n = strlen(name);
+	while (*q && *q != '#') {
+		size_t k = strcspn(q, "&#"); /* one parameter */
+		if (k >= n && !strncmp(q, name, n) && (k == n || q[n] == '='))
+			return 1;
+		q += k;
+		if (*q == '&')
+			q++;
+	}
+	return 0;
+}
+
 int telemetry_url_is_export(const char *url)
 {
 	if (!url)
@@ -64,14 +82,13 @@ int telemetry_url_is_export(const char *url)
 	size_t len = strcspn(path, "?#");
 	const char *query = path[len] == '?' ? path + len + 1 : "";
 	for (size_t i = 0; i < sizeof(export_paths) / sizeof(export_paths[0]); i++) {
-		size_t lt = strlen(export_paths[i].tail);
-		if (len < lt || memcmp(path + len - lt, export_paths[i].tail, lt))
+		size_t lt = export_paths[i].len;
+		/* the last letter first: most paths are none of these */
+		if (len < lt || path[len - 1] != export_paths[i].tail[lt - 1] ||
+		    memcmp(path + len - lt, export_paths[i].tail, lt))
 			continue;
-		if (export_paths[i].query &&
-		    strncmp(query, export_paths[i].query, strlen(export_paths[i].query)) &&
-		    !strstr(query, "&name="))
-			continue;
-		return 1;
+		if (!export_paths[i].param || has_param(query, export_paths[i].param))
+			return 1;
 	}
 	return 0;
 }
