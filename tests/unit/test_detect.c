@@ -814,6 +814,30 @@ static void test_clock_resolution(void)
 		       "targets: untraced callees by address and port");
 	detect_free(d);
 
+	/* calls known only by url.full: its host and port */
+	d = detect_new(NULL);
+	static struct tb u;
+	static const char *const urls[3] = {"http://localhost:3001/stock/7", "http://localhost:3002/price",
+					    "http://[::1]:3003/ship"};
+	for (int i = 0; i < 25; i++) {
+		uint64_t base = T0 + (uint64_t)i * NS_MIN;
+		tb_init(&u, 24000 + (uint64_t)i);
+		tb_root(&u, base, 2000, &res_api);
+		for (int k = 0; k < 3; k++) {
+			struct span *c = tb_span(&u, 2 + k, 1, base, 10 + (uint64_t)k * 300,
+						 300 + (uint64_t)k * 300, SPAN_KIND_CLIENT, "GET", &res_api);
+			set_s(c, "http.request.method", "GET");
+			set_s(c, "url.full", urls[k]);
+		}
+		detect_trace(d, u.s, u.n);
+	}
+	detect_finish(d, &f, &n);
+	x = find_kind(f, n, FINDING_SEQUENTIAL);
+	if (ok(x != NULL, "targets: calls with only url.full"))
+		is_str(x->detail, "localhost:3001, localhost:3002, [::1]:3003",
+		       "targets: url.full's host and port");
+	detect_free(d);
+
 	d = detect_new(NULL);
 	feed_js(d, 25, JS_CONCURRENT, 1);
 	detect_finish(d, &f, &n);
