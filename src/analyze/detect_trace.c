@@ -943,6 +943,15 @@ static uint64_t cache_key_of(struct detector *d, struct tspan *t, const char **t
 	return 0;
 }
 
+/*
+ * The latency of the request span `t` (or the calls under it) belongs to:
+ * its entry span's, the route's request, else the trace's longest root.
+ */
+static double request_ns(const struct detector *d, const struct tspan *t)
+{
+	return t->entry != DNONE ? (double)d->ts[t->entry].dur : d->root_ns;
+}
+
 static void on_cacheable(struct detector *d, struct tspan *t)
 {
 	const char *text = NULL;
@@ -966,7 +975,7 @@ static void on_cacheable(struct detector *d, struct tspan *t)
 	}
 	if (!a->text && a->n - a->err >= 2)
 		a->text = xstrdup(text);
-	acc_touch(d, a, (double)t->dur);
+	acc_touch_at(d, a, (double)t->dur, request_ns(d, t));
 }
 
 static void on_statement(struct detector *d, struct tspan *t)
@@ -1080,12 +1089,6 @@ static void mark_group(struct detector *d, const struct tspan *p, uint32_t norm,
 		if (c->norm == norm && is_app_call(c))
 			c->nplus1_tag = tag;
 	}
-}
-
-/* The latency of the request a sibling group belongs to: its entry span's, else the trace's. */
-static double request_ns(const struct detector *d, const struct tspan *p)
-{
-	return p->entry != DNONE ? (double)d->ts[p->entry].dur : d->root_ns;
 }
 
 /*
