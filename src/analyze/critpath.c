@@ -6,10 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyze/timeres.h"
 #include "core/alloc.h"
 
 struct walk {
 	const struct spantree *t;
+	struct timeres res; /* the resolution of each resource's start times */
 	struct critpath_step *steps;
 	size_t n, cap;
 };
@@ -54,6 +56,20 @@ static int by_end_desc(const void *a, const void *b)
 	return x->kid < y->kid ? -1 : x->kid > y->kid;
 }
 
+/*
+ * The later sibling `p` on the path seems to start before `end`, where the
+ * one before it ended.  By less than the resolution of p's start time
+ * (analyze/timeres.h), it is the clock's cut, not an overlap: p starts at
+ * `end`.  Returns p's start.
+ */
+static uint64_t after_cut_start(const struct walk *w, struct pick *p, uint64_t end)
+{
+	uint64_t res = timeres_of(&w->res, &w->t->spans[p->kid]);
+	if (end - p->lo < res && end < p->hi)
+		p->lo = end;
+	return p->lo;
+}
+
 /* Span i on the path over [lo, hi); tree depth is bounded, so is recursion. */
 static void walk_span(struct walk *w, size_t i, uint64_t lo, uint64_t hi)
 {
@@ -79,6 +95,8 @@ static void walk_span(struct walk *w, size_t i, uint64_t lo, uint64_t hi)
 	for (size_t k = 0; k < n_kids && cursor > lo; k++) {
 		const struct span *c = &t->spans[kids[k].kid];
 		uint64_t c_lo = c->start_ns > lo ? c->start_ns : lo;
+		if (n_picks && c_lo < cursor && c->end_ns > cursor)
+			cursor = after_cut_start(w, &picks[n_picks - 1], c->end_ns);
 		uint64_t c_hi = c->end_ns < cursor ? c->end_ns : cursor;
 		if (c_lo >= cursor || c_hi <= c_lo)
 			continue;
@@ -98,6 +116,7 @@ int critpath_compute(const struct spantree *t, struct critpath_step **steps, siz
 {
 	struct walk w = {.t = t};
 	size_t root = spantree_longest_root(t);
+	timeres_learn(&w.res, t->spans, t->n);
 	if (root != SPANTREE_NONE) {
 		const struct span *r = &t->spans[root];
 		walk_span(&w, root, r->start_ns, r->end_ns > r->start_ns ? r->end_ns : r->start_ns);

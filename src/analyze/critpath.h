@@ -6,7 +6,10 @@
  * back through the child that finished last before the current point, then
  * on from that child's start; the time between children is the parent's own.
  * Children are clipped to their parent's interval (and to the point where
- * the walk is).  Asynchronous children do not block their parent and are
+ * the walk is).  A child that seems to start before its predecessor on the
+ * path ended, by less than the resolution of its start time (SDKs that take
+ * starts in whole milliseconds, analyze/timeres.h), starts where that one
+ * ended.  Asynchronous children do not block their parent and are
  * never on the path: a CONSUMER span under a PRODUCER, a span that
  * FOLLOWS_FROM its parent (a link to the parent with opentracing.ref_type =
  * follows_from), and a span that starts at or after its parent's end.

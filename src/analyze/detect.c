@@ -385,6 +385,11 @@ static void acc_offer(struct acc *a)
 
 void acc_touch(struct detector *d, struct acc *a, double weight)
 {
+	acc_touch_at(d, a, weight, d->root_ns);
+}
+
+void acc_touch_at(struct detector *d, struct acc *a, double weight, double latency_ns)
+{
 	if (a->last_seq == d->seq) { /* this trace again */
 		a->cur_w += weight;
 		return;
@@ -392,7 +397,7 @@ void acc_touch(struct detector *d, struct acc *a, double weight)
 	acc_offer(a);
 	a->last_seq = d->seq;
 	a->affected++;
-	a->lat += d->root_ns;
+	a->lat += latency_ns;
 	memcpy(a->cur_id, d->trace_id, 16);
 	a->cur_w = weight;
 }
@@ -718,6 +723,39 @@ static int finding_cmp(const void *pa, const void *pb)
 	return strcmp(a->id, b->id);
 }
 
+static int by_id(const void *pa, const void *pb, void *ctx)
+{
+	const struct finding *f = ctx;
+	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+	int c = strcmp(f[a].id, f[b].id);
+	return c ? c : a < b ? -1 : a > b;
+}
+
+/*
+ * One finding per subject: findings are ranked, so of those with one id
+ * (the same kind and subject, e.g. two series of one service's memory) the
+ * first stays and the others, restating it, go.  The titles of
+ * analyze/recommend.c name every part of the id, so no two findings left
+ * share a title.
+ */
+static void drop_restated(struct detector *d)
+{
+	size_t *idx = xmalloc((d->n_f + 1) * sizeof(*idx)), k = 0;
+	uint8_t *gone = xcalloc(d->n_f + 1, 1);
+	for (size_t i = 0; i < d->n_f; i++)
+		idx[i] = i;
+	qsort_r(idx, d->n_f, sizeof(*idx), by_id, d->f);
+	for (size_t i = 1; i < d->n_f; i++)
+		if (!strcmp(d->f[idx[i]].id, d->f[idx[i - 1]].id))
+			gone[idx[i]] = 1;
+	for (size_t i = 0; i < d->n_f; i++)
+		if (!gone[i])
+			d->f[k++] = d->f[i];
+	d->n_f = k;
+	free(gone);
+	free(idx);
+}
+
 int detect_finish(struct detector *d, const struct finding **out, size_t *n)
 {
 	d->n_f = 0;
@@ -729,6 +767,7 @@ int detect_finish(struct detector *d, const struct finding **out, size_t *n)
 		finding_id(d, &d->f[i]);
 	if (d->n_f)
 		qsort(d->f, d->n_f, sizeof(*d->f), finding_cmp);
+	drop_restated(d);
 	*out = d->f;
 	*n = d->n_f;
 	return 0;

@@ -4,7 +4,8 @@
  * callers use analyze/detect.h.
  *
  * detect.c owns the detector's lifecycle, the tables and the ranking;
- * detect_trace.c the trace detectors; detect_metrics.c the metric ones.
+ * detect_trace.c the trace detectors; detect_findings.c judging what they
+ * accumulated; detect_metrics.c the metric detectors.
  */
 #ifndef HOTPATH_ANALYZE_DETECT_INTERNAL_H
 #define HOTPATH_ANALYZE_DETECT_INTERNAL_H
@@ -58,6 +59,7 @@ enum acc_table {
 	T_MEM,	    /* one process.memory.usage series */
 	T_CPU,	    /* service + environment: CPU samples; + instance: what is known of its host and runtime;
 		  + endpoint: its own work */
+	T_TARGET,   /* callee service + target address: who answered calls to an address */
 	T_COUNT
 };
 
@@ -94,8 +96,8 @@ struct acc {
 	double sumsq, sumsq2;
 	double max;
 	double waste;	 /* summed estimated waste */
-	uint64_t tag;	 /* T_STMT: hash of the cacheable call it last ran inside */
-	uint64_t tag_ns; /* start of the statement `tag` comes from */
+	uint64_t tag;	 /* T_STMT: hash of the cacheable call it last ran inside; T_CACHE: of the N+1 */
+	uint64_t tag_ns; /* start of the statement or call `tag` comes from */
 	struct sketch *sk;
 	struct examples ex;
 	struct sample *samples;
@@ -122,24 +124,31 @@ struct tspan {
 	uint32_t endpoint;	/* entry spans: name id of the endpoint */
 	uint32_t tool_anc;	/* nearest tool call at or above, DNONE */
 	uint32_t norm;		/* name id of the normalised call, 0 = not a call */
-	uint32_t target;	/* name id of server.address (or db namespace) */
+	uint32_t target;	/* name id of the callee's address, "host:port" (or db namespace) */
 	const char *db_system, *db_text, *db_op, *db_ns;
 	const char *url_full, *url_tmpl, *method, *route, *server, *rpc_service, *rpc_method;
 	const char *tool, *args_hash, *args, *pool, *gen_op, *msg_system;
+	const char *url_path, *user_agent;
 	uint64_t param_hash; /* db.query.parameter.* */
+	uint64_t nplus1_tag; /* the N+1 group it belongs to (nplus1_tag() of detect_trace.c), 0 = none */
+	uint32_t port;	     /* server.port, else net.peer.port; 0 = not given */
 	uint64_t text_hash;  /* of db_text, 0 until needed */
 	double wait_ms, body_bytes;
 	int64_t pool_max;
 	const char *pool_conn; /* db.connection_string: names the pool of a pool connect span */
 	uint64_t calls_ns;     /* entry spans: time of the outermost calls under them (CPU routes) */
 	uint8_t has_wait, has_params, pool_exhausted, is_timeout, is_error, superseded, timeout_below;
-	uint8_t cache_db; /* db_system is a cache or key-value store */
+	uint8_t cache_db;  /* db_system is a cache or key-value store */
+	uint8_t telemetry; /* a call exporting telemetry (analyze/telemetry.h): left out */
+	uint8_t ri;	   /* its resource in detector.res */
 };
 
 /* A resource seen in the current call: its interned dimensions. */
 struct res_ids {
 	const struct resource *r;
 	uint32_t svc, env, ver, inst;
+	uint8_t tflags;	 /* TIMERES_NOT_* of its spans' starts in this call */
+	uint64_t res_ns; /* the resolution of those starts (analyze/timeres.h) */
 };
 
 struct detector {
@@ -186,6 +195,11 @@ struct detector {
 		const char *route; /* where the route was, in this or an earlier call */
 		uint32_t id;	   /* the name id of "<method> <route>", never 0 */
 	} endpoint_memo[1 << DETECT_ENDPOINT_MEMO_BITS];
+	struct target_memo {
+		const char *host; /* server.address, where it was in this or an earlier call */
+		uint64_t seq;	  /* the last call it was checked or built in */
+		uint32_t port, id;
+	} target_memo[1 << DETECT_TEXT_MEMO_BITS];
 	struct text_memo {
 		const char *text;
 		uint64_t seq; /* the trace it was hashed in */
@@ -223,6 +237,9 @@ struct acc *acc_cache(struct detector *d, uint64_t hash, uint32_t service, uint3
  * order the traces came in.
  */
 void acc_touch(struct detector *d, struct acc *a, double weight);
+/* The same, with the latency of the request as the caller knows it (its
+ * entry span's duration) rather than the trace's longest root. */
+void acc_touch_at(struct detector *d, struct acc *a, double weight, double latency_ns);
 /* Set `where` from a call starting at `start_ns`: the earliest call wins. */
 void acc_where(struct detector *d, struct acc *a, uint32_t endpoint, uint64_t start_ns);
 void acc_add_sample(struct detector *d, struct acc *a, uint64_t t, double v, double v2);

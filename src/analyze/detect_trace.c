@@ -14,12 +14,19 @@
  * at each string about once a trace rather than at every span.  Pool waits
  * are read here but judged in detect_metrics.c, together with the pool
  * metrics.
+ *
+ * Overlaps are decided with the resolution of each resource's start times
+ * (analyze/timeres.h); calls exporting telemetry (analyze/telemetry.h) are
+ * left out; call targets are address and port, and who answered them is
+ * learned (T_TARGET) to name them at detect_finish().
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "analyze/detect_internal.h"
+#include "analyze/telemetry.h"
+#include "analyze/timeres.h"
 #include "core/alloc.h"
 #include "ingest/semconv.h"
 
@@ -59,11 +66,13 @@ static uint32_t intern_str(struct detector *d, const char *s)
 	return id;
 }
 
-static const struct res_ids *res_lookup(struct detector *d, const struct resource *r)
+static struct res_ids *res_lookup(struct detector *d, const struct resource *r)
 {
 	for (unsigned i = 0; i < d->n_res; i++)
 		if (d->res[i].r == r)
 			return &d->res[i];
+	if (d->n_res < 32)
+		d->res[d->n_res].tflags = 0;
 	struct res_ids *x = &d->res[d->n_res < 32 ? d->n_res++ : 31];
 	const char *svc = r && r->service_name ? r->service_name : "unknown_service";
 	x->r = r;
@@ -86,6 +95,13 @@ static double attr_num(const struct attr *a)
 static const char *attr_s(const struct attr *a)
 {
 	return a->type == ATTR_STRING || a->type == ATTR_JSON ? a->v.s : NULL;
+}
+
+/* A port, sent as a number or a string; 0 when it is none. */
+static uint32_t attr_port(const struct attr *a)
+{
+	double v = a->type == ATTR_STRING ? atof(a->v.s) : attr_num(a);
+	return v > 0 && v < 65536 ? (uint32_t)v : 0;
 }
 
 /* The attribute keys the detectors read. */
@@ -114,7 +130,12 @@ enum akey {
 	K_URL_FULL,
 	K_URL_TEMPLATE,
 	K_SERVER_ADDRESS,
+	K_SERVER_PORT,
 	K_NET_PEER_NAME,
+	K_NET_PEER_PORT,
+	K_URL_PATH,
+	K_HTTP_TARGET,
+	K_USER_AGENT,
 	K_RPC_SERVICE,
 	K_RPC_METHOD,
 	K_TOOL_NAME,
@@ -201,20 +222,30 @@ static enum akey classify(const char *k)
 			return K_HTTP_URL;
 		if (KEY_IS("http.request.body.size") || KEY_IS("http.response.body.size"))
 			return K_BODY_SIZE;
+		if (KEY_IS("http.target"))
+			return K_HTTP_TARGET;
 		break;
 	case 'u':
 		if (KEY_IS("url.full"))
 			return K_URL_FULL;
 		if (KEY_IS("url.template"))
 			return K_URL_TEMPLATE;
+		if (KEY_IS("url.path"))
+			return K_URL_PATH;
+		if (KEY_IS("user_agent.original"))
+			return K_USER_AGENT;
 		break;
 	case 's':
 		if (KEY_IS("server.address"))
 			return K_SERVER_ADDRESS;
+		if (KEY_IS("server.port"))
+			return K_SERVER_PORT;
 		break;
 	case 'n':
 		if (KEY_IS("net.peer.name"))
 			return K_NET_PEER_NAME;
+		if (KEY_IS("net.peer.port"))
+			return K_NET_PEER_PORT;
 		break;
 	case 'r':
 		if (KEY_IS("rpc.service"))
@@ -342,6 +373,17 @@ static void read_attr(struct detector *d, struct tspan *t, const struct attr *a,
 		if (!t->server)
 			t->server = attr_s(a);
 		break;
+	case K_SERVER_PORT: t->port = attr_port(a); break;
+	case K_NET_PEER_PORT:
+		if (!t->port)
+			t->port = attr_port(a);
+		break;
+	case K_URL_PATH: t->url_path = attr_s(a); break;
+	case K_HTTP_TARGET:
+		if (!t->url_path)
+			t->url_path = attr_s(a);
+		break;
+	case K_USER_AGENT: t->user_agent = attr_s(a); break;
 	case K_RPC_SERVICE: t->rpc_service = attr_s(a); break;
 	case K_RPC_METHOD: t->rpc_method = attr_s(a); break;
 	case K_TOOL_NAME: t->tool = attr_s(a); break;
@@ -374,6 +416,16 @@ static int db_is_cache(const char *sys)
 	}
 }
 
+/* A CLIENT or PRODUCER span exporting telemetry (analyze/telemetry.h). */
+static int is_export(const struct tspan *t)
+{
+	const struct span *sp = t->sp;
+	if ((sp->kind != SPAN_KIND_CLIENT && sp->kind != SPAN_KIND_PRODUCER) || t->db_system)
+		return 0; /* not a call, or a database's */
+	return telemetry_url_is_export(t->url_full) || telemetry_url_is_export(t->url_path) ||
+	       telemetry_rpc_is_export(t->rpc_service) || telemetry_agent_is_export(t->user_agent);
+}
+
 static void read_span(struct detector *d, struct tspan *t, const struct span *sp)
 {
 	const char *error_type = NULL;
@@ -381,7 +433,9 @@ static void read_span(struct detector *d, struct tspan *t, const struct span *sp
 	t->sp = sp;
 	t->dur = sp->end_ns > sp->start_ns ? sp->end_ns - sp->start_ns : 0;
 	t->parent = t->entry = t->tool_anc = DNONE;
-	const struct res_ids *r = res_lookup(d, sp->resource);
+	struct res_ids *r = res_lookup(d, sp->resource);
+	t->ri = (uint8_t)(r - d->res);
+	timeres_note(&r->tflags, sp->start_ns);
 	t->svc = r->svc;
 	t->env = r->env;
 	t->ver = r->ver;
@@ -394,6 +448,7 @@ static void read_span(struct detector *d, struct tspan *t, const struct span *sp
 	if (error_type)
 		t->is_error = 1;
 	t->cache_db = db_is_cache(t->db_system);
+	t->telemetry = (uint8_t)is_export(t);
 	if (sp->start_ns && sp->start_ns < d->t_min)
 		d->t_min = sp->start_ns;
 	if (sp->end_ns > d->t_max)
@@ -403,6 +458,18 @@ static void read_span(struct detector *d, struct tspan *t, const struct span *sp
 static int is_client(const struct tspan *t)
 {
 	return t->sp->kind == SPAN_KIND_CLIENT;
+}
+
+/* A call of the application's own: a CLIENT span that is not a telemetry export. */
+static int is_app_call(const struct tspan *t)
+{
+	return t->sp->kind == SPAN_KIND_CLIENT && !t->telemetry;
+}
+
+/* The resolution of a span's start time (analyze/timeres.h). */
+static uint64_t res_of(const struct detector *d, const struct tspan *t)
+{
+	return d->res[t->ri].res_ns;
 }
 
 /* ---- the tree ------------------------------------------------------------- */
@@ -577,14 +644,108 @@ static int same_tool_call(const struct tspan *a, const struct tspan *b)
 	return a->args && b->args && !strcmp(a->args, b->args);
 }
 
+/* "host:port" (or "host") into buf; 0 when it does not fit. */
+static size_t host_port(char *buf, size_t cap, const char *host, size_t lh, uint32_t port)
+{
+	char digits[10];
+	size_t nd = 0;
+	while (port && nd < sizeof(digits)) {
+		digits[nd++] = (char)('0' + port % 10);
+		port /= 10;
+	}
+	if (lh + 1 + nd >= cap)
+		return 0;
+	memcpy(buf, host, lh);
+	if (nd)
+		buf[lh++] = ':';
+	while (nd)
+		buf[lh++] = digits[--nd];
+	buf[lh] = 0;
+	return lh;
+}
+
+/* The host and port of url.full ("scheme://host[:port]/..."), or 0. */
+static size_t url_target(char *buf, size_t cap, const char *url)
+{
+	const char *h = url ? strstr(url, "://") : NULL;
+	if (!h)
+		return 0;
+	h += 3;
+	size_t lh = h[0] == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":/?#");
+	uint32_t port = h[lh] == ':' ? (uint32_t)strtoul(h + lh + 1, NULL, 10) : 0;
+	return lh ? host_port(buf, cap, h, lh, port < 65536 ? port : 0) : 0;
+}
+
+/* Whether the name `name` is `host`:`port`. */
+static int is_host_port(const char *name, const char *host, uint32_t port)
+{
+	size_t lh = strlen(host);
+	uint64_t v = 0;
+	const char *p;
+	if (strncmp(name, host, lh) || name[lh] != ':')
+		return 0;
+	for (p = name + lh + 1; *p >= '0' && *p <= '9' && v <= port; p++)
+		v = v * 10 + (uint64_t)(*p - '0');
+	return !*p && v == port && p > name + lh + 1;
+}
+
+/*
+ * "host:port" of server.address and server.port, remembered by the host's
+ * address and checked by content in a later call, as in intern_str().
+ */
+static uint32_t server_target(struct detector *d, const struct tspan *t)
+{
+	char buf[300];
+	if (!t->port)
+		return intern_str(d, t->server);
+	struct target_memo *m = &d->target_memo[memo_slot(t->server, DETECT_TEXT_MEMO_BITS)];
+	if (m->host == t->server && m->port == t->port &&
+	    (m->seq == d->seq || is_host_port(detect_name(d, m->id), t->server, t->port))) {
+		m->seq = d->seq;
+		return m->id;
+	}
+	size_t n = host_port(buf, sizeof(buf), t->server, strlen(t->server), t->port);
+	uint32_t id = n ? detect_intern(d, buf, n) : intern_str(d, t->server);
+	if (id) {
+		m->host = t->server;
+		m->seq = d->seq;
+		m->port = t->port;
+		m->id = id;
+	}
+	return id;
+}
+
+/*
+ * Who a call goes to: server.address and server.port ("127.0.0.1:3002"),
+ * else the host and port of url.full, else the database namespace or the
+ * RPC service.  The service that answered, when traced, is learned apart
+ * (T_TARGET) and named at detect_finish().
+ */
 static uint32_t target_of(struct detector *d, struct tspan *t)
 {
-	if (!t->target) {
-		const char *s = t->server ? t->server : t->db_ns ? t->db_ns : t->rpc_service;
-		if (s)
-			t->target = intern_str(d, s);
-	}
+	char buf[300];
+	size_t n;
+	if (t->target)
+		return t->target;
+	if (t->server)
+		t->target = server_target(d, t);
+	else if ((n = url_target(buf, sizeof(buf), t->url_full)) > 0)
+		t->target = detect_intern(d, buf, n);
+	else if (t->db_ns || t->rpc_service)
+		t->target = intern_str(d, t->db_ns ? t->db_ns : t->rpc_service);
 	return t->target;
+}
+
+/* The span of the service that answered call `c` in this trace: a SERVER or CONSUMER child. */
+static const struct tspan *callee_of(const struct detector *d, const struct tspan *c)
+{
+	const uint32_t *k = &d->kids[c->kid_off];
+	for (uint32_t j = 0; j < c->n_kids; j++) {
+		const struct tspan *x = &d->ts[k[j]];
+		if (x->sp->kind == SPAN_KIND_SERVER || x->sp->kind == SPAN_KIND_CONSUMER)
+			return x;
+	}
+	return NULL;
 }
 
 /*
@@ -656,7 +817,8 @@ static uint32_t norm_of(struct detector *d, struct tspan *t)
 		memcpy(buf, t->method, lm);
 		buf[lm] = ' ';
 		if (t->url_tmpl) {
-			const char *host = t->server ? t->server : "";
+			uint32_t target = t->server ? target_of(d, t) : 0;
+			const char *host = target ? detect_name(d, target) : "";
 			size_t lh = strlen(host), lt = strlen(t->url_tmpl);
 			if (lm + 1 + lh + lt >= sizeof(buf))
 				return 0;
@@ -892,6 +1054,15 @@ static uint64_t cache_key_of(struct detector *d, struct tspan *t, const char **t
 	return 0;
 }
 
+/*
+ * The latency of the request span `t` (or the calls under it) belongs to:
+ * its entry span's, the route's request, else the trace's longest root.
+ */
+static double request_ns(const struct detector *d, const struct tspan *t)
+{
+	return t->entry != DNONE ? (double)d->ts[t->entry].dur : d->root_ns;
+}
+
 static void on_cacheable(struct detector *d, struct tspan *t)
 {
 	const char *text = NULL;
@@ -904,9 +1075,18 @@ static void on_cacheable(struct detector *d, struct tspan *t)
 	a->n++;
 	a->sum += (double)t->dur;
 	acc_where(d, a, ep, t->sp->start_ns);
+	if (t->nplus1_tag) {
+		/* the latest such call's N+1 (then the larger tag): independent of the feeding order */
+		uint64_t st = t->sp->start_ns;
+		a->n3++;
+		if (st > a->tag_ns || (st == a->tag_ns && t->nplus1_tag > a->tag)) {
+			a->tag = t->nplus1_tag;
+			a->tag_ns = st;
+		}
+	}
 	if (!a->text && a->n - a->err >= 2)
 		a->text = xstrdup(text);
-	acc_touch(d, a, (double)t->dur);
+	acc_touch_at(d, a, (double)t->dur, request_ns(d, t));
 }
 
 static void on_statement(struct detector *d, struct tspan *t)
@@ -964,6 +1144,12 @@ static void on_client_call(struct detector *d, struct tspan *t)
 	uint32_t target = target_of(d, t);
 	if (!target || t->cache_db)
 		return;
+	const struct tspan *callee = callee_of(d, t);
+	if (callee && callee->svc != t->svc) {
+		struct acc *who = acc_get(d, T_TARGET, callee->svc, 0, 0, target, 0, 0);
+		if (who)
+			who->n++;
+	}
 	struct acc *a = acc_get(d, T_TIMEOUT, t->svc, 0, 0, target, 0, 0);
 	if (!a)
 		return;
@@ -989,7 +1175,38 @@ struct group {
 	uint32_t target;
 };
 
-/* N+1 calls and retry storms under parent `p`. */
+/*
+ * What identifies an N+1 across detectors and merges: its service,
+ * endpoint and call shape by content (never 0).  A cacheable call made
+ * inside it carries it (acc.tag) and is folded into it.
+ */
+static uint64_t nplus1_tag(const struct detector *d, uint32_t svc, uint32_t ep, uint32_t norm)
+{
+	const uint32_t ids[3] = {svc, ep, norm};
+	uint64_t h = DETECT_HASH_INIT;
+	for (int i = 0; i < 3; i++) {
+		const char *s = ids[i] ? detect_name(d, ids[i]) : "";
+		h = detect_hash(h, s, strlen(s) + 1);
+	}
+	return h | 1;
+}
+
+/* Mark the calls of shape `norm` under `p` as the N+1 `tag`. */
+static void mark_group(struct detector *d, const struct tspan *p, uint32_t norm, uint64_t tag)
+{
+	const uint32_t *k = &d->kids[p->kid_off];
+	for (uint32_t j = 0; j < p->n_kids; j++) {
+		struct tspan *c = &d->ts[k[j]];
+		if (c->norm == norm && is_app_call(c))
+			c->nplus1_tag = tag;
+	}
+}
+
+/*
+ * N+1 calls and retry storms under parent `p`.  A call is in sequence with
+ * the earlier ones of its group when it does not overlap them by the
+ * resolution of its start time or more (analyze/timeres.h).
+ */
 static void similar_children(struct detector *d, struct tspan *p)
 {
 	struct group g[MAX_GROUPS];
@@ -997,7 +1214,7 @@ static void similar_children(struct detector *d, struct tspan *p)
 	const uint32_t *k = &d->kids[p->kid_off];
 	for (uint32_t j = 0; j < p->n_kids; j++) {
 		struct tspan *c = &d->ts[k[j]];
-		if (!is_client(c))
+		if (!is_app_call(c))
 			continue;
 		uint32_t norm = norm_of(d, c);
 		if (!norm)
@@ -1012,7 +1229,7 @@ static void similar_children(struct detector *d, struct tspan *p)
 			g[ng].norm = norm;
 			g[ng].target = target_of(d, c);
 			ng++;
-		} else if (c->sp->start_ns >= g[x].prev_end) {
+		} else if (!timeres_overlaps(g[x].prev_end, c->sp->start_ns, res_of(d, c))) {
 			g[x].seq_pairs++;
 		}
 		g[x].count++;
@@ -1027,6 +1244,7 @@ static void similar_children(struct detector *d, struct tspan *p)
 		}
 	}
 	uint32_t ep = p->entry != DNONE ? d->ts[p->entry].endpoint : 0;
+	double lat = request_ns(d, p);
 	for (unsigned x = 0; x < ng; x++) {
 		if (g[x].count >= d->cfg.n_plus_one_min &&
 		    g[x].seq_pairs >= d->cfg.n_plus_one_sequential * (g[x].count - 1)) {
@@ -1037,8 +1255,9 @@ static void similar_children(struct detector *d, struct tspan *p)
 				a->n2++;
 				a->sum += g[x].sum;
 				a->waste += waste;
-				acc_touch(d, a, waste);
+				acc_touch_at(d, a, waste, lat);
 			}
+			mark_group(d, p, g[x].norm, nplus1_tag(d, p->svc, ep, g[x].norm));
 		}
 		if (g[x].fails >= d->cfg.retry_min_failures) {
 			struct acc *a = acc_get(d, T_RETRY, p->svc, ep, 0,
@@ -1048,7 +1267,7 @@ static void similar_children(struct detector *d, struct tspan *p)
 				a->n2 += g[x].count;
 				a->sum += g[x].fail_sum;
 				a->waste += g[x].fail_sum;
-				acc_touch(d, a, g[x].fail_sum);
+				acc_touch_at(d, a, g[x].fail_sum, lat);
 			}
 		}
 	}
@@ -1064,7 +1283,8 @@ static int is_commit(const struct tspan *c)
 
 static int seq_candidate(const struct tspan *c)
 {
-	return is_client(c) && !c->db_system && !c->msg_system && (c->server || c->rpc_service);
+	return is_app_call(c) && !c->db_system && !c->msg_system &&
+	       (c->server || c->rpc_service || c->url_full);
 }
 
 #define MAX_RUN 16
@@ -1102,15 +1322,17 @@ static void run_flush(struct detector *d, struct tspan *p, const uint32_t *run, 
 	a->sum += sum;
 	a->sum2 += max;
 	a->waste += sum - max;
-	acc_touch(d, a, sum - max);
+	acc_touch_at(d, a, sum - max, request_ns(d, p));
 }
 
 /*
  * Runs of calls that could overlap: consecutive CLIENT calls (HTTP or RPC,
- * not database, cache or messaging) to distinct targets, each starting
- * after every earlier call of the parent ended.  A run ends at an overlap
- * (the code already runs those concurrently), at a repeated target and at
- * a commit, which is left out: it waits for the calls before it.
+ * not database, cache, messaging or telemetry) to distinct targets, each
+ * starting after every earlier call of the parent ended (an overlap
+ * shorter than the resolution of its start time is none).  A run ends at
+ * an overlap (the code already runs those concurrently), at a repeated
+ * target and at a commit, which is left out: it waits for the calls before
+ * it.
  */
 static void sequential_children(struct detector *d, struct tspan *p)
 {
@@ -1123,7 +1345,9 @@ static void sequential_children(struct detector *d, struct tspan *p)
 		if (!seq_candidate(c))
 			continue;
 		uint32_t target = target_of(d, c);
-		int overlaps = c->sp->start_ns < max_end;
+		if (!target)
+			continue;
+		int overlaps = timeres_overlaps(max_end, c->sp->start_ns, res_of(d, c));
 		int repeat = 0;
 		for (unsigned i = 0; i < n; i++)
 			repeat |= d->ts[run[i]].target == target;
@@ -1171,6 +1395,8 @@ static void walk(struct detector *d, size_t n_order)
 			on_pool_wait(d, t);
 		if (t->db_text && is_client(t) && !t->cache_db)
 			on_statement(d, t);
+		if (t->telemetry)
+			continue; /* the application's telemetry leaving: not its work */
 		if (t->body_bytes > 0)
 			on_payload(d, t);
 		if (is_client(t))
@@ -1182,7 +1408,7 @@ static void walk(struct detector *d, size_t n_order)
 		struct tspan *t = &ts[d->order[o]];
 		if (t->entry == d->order[o])
 			on_entry_work(d, t);
-		if (!t->superseded)
+		if (!t->superseded && !t->telemetry)
 			on_cacheable(d, t);
 		if (t->n_kids >= 2) {
 			similar_children(d, t);
@@ -1250,6 +1476,8 @@ int detect_trace(struct detector *d, const struct span *spans, size_t n)
 	scratch_reserve(d, n);
 	for (size_t i = 0; i < n; i++)
 		read_span(d, &d->ts[i], &spans[i]);
+	for (unsigned i = 0; i < d->n_res; i++)
+		d->res[i].res_ns = timeres_of_flags(d->res[i].tflags);
 	resolve_parents(d, n);
 	link_children(d, n);
 	d->root_ns = 0;

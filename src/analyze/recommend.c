@@ -59,20 +59,44 @@ static double pct(double part, double whole)
 	return whole > 0 ? 100.0 * part / whole : 0;
 }
 
+/* "53 of 1864 requests", or "53 requests" when the whole is not known (never "53 of 0"). */
+static void of_requests(char *out, size_t cap, uint64_t part, uint64_t whole)
+{
+	if (whole >= part && whole > 0)
+		snprintf(out, cap, "%llu of %llu requests", (unsigned long long)part,
+			 (unsigned long long)whole);
+	else
+		snprintf(out, cap, "%llu requests", (unsigned long long)part);
+}
+
+/* A detail short enough for a title: the first 100 bytes (whole UTF-8 characters), then "...". */
+static void short_detail(char *out, size_t cap, const char *s)
+{
+	size_t n = strlen(or_dash(s)), max = 100;
+	if (n <= max) {
+		snprintf(out, cap, "%s", or_dash(s));
+		return;
+	}
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	snprintf(out, cap, "%.*s...", (int)max, s);
+}
+
 struct texts {
 	char title[TEXT_MAX], evidence[TEXT_MAX], change[TEXT_MAX];
 };
 
 static void n_plus_one(const struct finding *f, struct texts *t, const char *subj)
 {
-	char avg[32];
+	char avg[32], what[160], reqs[96];
 	recommend_fmt_duration(avg, sizeof(avg), f->avg_ns);
-	snprintf(t->title, TEXT_MAX, "Batch the N+1 queries of %s", subj);
+	short_detail(what, sizeof(what), f->detail);
+	of_requests(reqs, sizeof(reqs), f->affected_requests, f->subject_requests);
+	snprintf(t->title, TEXT_MAX, "Batch the N+1 queries of %s (`%s`)", subj, what);
 	snprintf(t->evidence, TEXT_MAX,
-		 "%.0f similar calls per request under one parent (`%s`), %s each, in %llu of %llu requests "
-		 "(%.0f%% of all traffic)",
-		 f->per_request, or_dash(f->detail), avg, (unsigned long long)f->affected_requests,
-		 (unsigned long long)f->subject_requests,
+		 "%.0f similar calls per request under one parent (`%s`), %s each, in %s (%.0f%% of all "
+		 "traffic)",
+		 f->per_request, or_dash(f->detail), avg, reqs,
 		 pct((double)f->affected_requests, (double)f->total_requests));
 	snprintf(t->change, TEXT_MAX,
 		 "Fetch them in one round trip: one statement with `= ANY($1)` / `IN (...)` or a JOIN "
@@ -81,16 +105,15 @@ static void n_plus_one(const struct finding *f, struct texts *t, const char *sub
 
 static void sequential(const struct finding *f, struct texts *t, const char *subj)
 {
-	char sum[32], max[32];
+	char sum[32], max[32], reqs[96];
 	recommend_fmt_duration(sum, sizeof(sum), f->avg_ns);
 	recommend_fmt_duration(max, sizeof(max), f->baseline_ns);
+	of_requests(reqs, sizeof(reqs), f->affected_requests, f->subject_requests);
 	snprintf(t->title, TEXT_MAX, "Run the calls of %s to %s concurrently", subj, or_dash(f->detail));
 	snprintf(t->evidence, TEXT_MAX,
-		 "%.0f calls to different services one after another, none overlapping, in %llu of %llu "
-		 "requests "
-		 "(%.0f%%); together %s, the longest %s",
-		 f->per_request, (unsigned long long)f->affected_requests,
-		 (unsigned long long)f->subject_requests, 100 * f->ratio, sum, max);
+		 "%.0f calls to different services one after another, none overlapping, in %s (%.0f%%); "
+		 "together %s, the longest %s",
+		 f->per_request, reqs, 100 * f->ratio, sum, max);
 	snprintf(
 		t->change, TEXT_MAX,
 		"Start them together and wait for all (CompletableFuture.allOf, asyncio.gather, Promise.all, "
@@ -99,17 +122,22 @@ static void sequential(const struct finding *f, struct texts *t, const char *sub
 
 static void cacheable(const struct finding *f, struct texts *t, const char *subj)
 {
-	char avg[32];
+	char avg[32], what[160], sets[64] = "";
 	recommend_fmt_duration(avg, sizeof(avg), f->avg_ns);
+	short_detail(what, sizeof(what), f->detail);
 	if (f->tool)
-		snprintf(t->title, TEXT_MAX, "Cache the result of tool %s", f->tool);
+		snprintf(t->title, TEXT_MAX, "Cache the result of tool %s in %s", f->tool,
+			 or_dash(f->service));
 	else
-		snprintf(t->title, TEXT_MAX, "Cache the repeated call of %s", subj);
+		snprintf(t->title, TEXT_MAX, "Cache the repeated call of %s (`%s`)", subj, what);
+	if (f->variants > 1)
+		snprintf(sets, sizeof(sets), " in %llu argument sets", (unsigned long long)f->variants);
 	snprintf(t->evidence, TEXT_MAX,
-		 "%.0f requests/hour to %s with identical arguments (%.80s%s), avg %s each; %llu calls in "
+		 "%.0f requests/hour to %s with identical arguments%s (%.80s%s), avg %s each; %llu calls in "
 		 "%.1f h",
-		 f->per_hour, subj, or_dash(f->detail), f->detail && strlen(f->detail) > 80 ? "..." : "", avg,
-		 (unsigned long long)f->occurrences, f->window_s / 3600);
+		 f->per_hour, subj, sets, or_dash(f->detail),
+		 f->detail && strlen(f->detail) > 80 ? "..." : "", avg, (unsigned long long)f->occurrences,
+		 f->window_s / 3600);
 	snprintf(t->change, TEXT_MAX,
 		 "Cache the result keyed by the arguments (in-process LRU or Redis) for about a minute, and "
 		 "invalidate it when the data changes; at this rate %.0f%% of the calls would be served "
@@ -138,11 +166,13 @@ static void pool(const struct finding *f, struct texts *t, const char *subj)
 	recommend_fmt_duration(avg, sizeof(avg), f->avg_ns);
 	pool_notes(notes, sizeof(notes), f);
 	if (f->pool_max > 0)
-		snprintf(t->title, TEXT_MAX, "Increase the %s connection pool of %s from %.0f to %.0f",
-			 or_dash(f->detail), or_dash(f->service), f->pool_max, f->pool_recommended);
+		snprintf(t->title, TEXT_MAX, "Increase the %s connection pool of %s%s%s from %.0f to %.0f",
+			 or_dash(f->detail), or_dash(f->service), f->environment ? " in " : "",
+			 f->environment ? f->environment : "", f->pool_max, f->pool_recommended);
 	else
-		snprintf(t->title, TEXT_MAX, "Relieve the waits for the %s connection pool of %s",
-			 or_dash(f->detail), or_dash(f->service));
+		snprintf(t->title, TEXT_MAX, "Relieve the waits for the %s connection pool of %s%s%s",
+			 or_dash(f->detail), or_dash(f->service), f->environment ? " in " : "",
+			 f->environment ? f->environment : "");
 	if (f->occurrences && f->subject_requests && f->avg_ns > 0)
 		snprintf(t->evidence, TEXT_MAX,
 			 "Connection wait time %s avg in %llu of %llu acquisitions%s%s; pool exhausted "
@@ -175,7 +205,9 @@ static void missing_index(const struct finding *f, struct texts *t, const char *
 	char p50[32], base[32];
 	recommend_fmt_duration(p50, sizeof(p50), f->p50_ns);
 	recommend_fmt_duration(base, sizeof(base), f->baseline_ns);
-	snprintf(t->title, TEXT_MAX, "Index the slow query of %s on %s", subj, or_dash(f->tool));
+	char what[160];
+	short_detail(what, sizeof(what), f->detail);
+	snprintf(t->title, TEXT_MAX, "Index the slow query of %s on %s (`%s`)", subj, or_dash(f->tool), what);
 	snprintf(t->evidence, TEXT_MAX,
 		 "`%s` takes %s at p50, %.1f times the %s of the database's other statements; %.0f an hour",
 		 or_dash(f->detail), p50, f->ratio, base, f->per_hour);
@@ -232,7 +264,8 @@ static void memory(const struct finding *f, struct texts *t, const char *subj)
 	recommend_fmt_bytes(g, sizeof(g), f->growth_per_hour);
 	recommend_fmt_bytes(s, sizeof(s), f->start_value);
 	recommend_fmt_bytes(e, sizeof(e), f->end_value);
-	snprintf(t->title, TEXT_MAX, "Find what %s keeps in memory", subj);
+	snprintf(t->title, TEXT_MAX, "Find what %s keeps in memory%s%s", subj, f->environment ? " in " : "",
+		 f->environment ? f->environment : "");
 	snprintf(t->evidence, TEXT_MAX,
 		 "process.memory.usage grows %s an hour%s%s (%s to %s over %.1f h) and is never released; "
 		 "%llu of %llu instances grow",
@@ -284,7 +317,8 @@ static void cpu(const struct finding *f, struct texts *t, const char *subj)
 		recommend_fmt_duration(ms, sizeof(ms), f->loop_delay_ms * 1e6);
 		snprintf(delay, sizeof(delay), "; event-loop delay p99 %s in those minutes", ms);
 	}
-	snprintf(t->title, TEXT_MAX, "Relieve the CPU saturation of %s", subj);
+	snprintf(t->title, TEXT_MAX, "Relieve the CPU saturation of %s%s%s", subj, f->environment ? " in " : "",
+		 f->environment ? f->environment : "");
 	snprintf(t->evidence, TEXT_MAX,
 		 "CPU at or above saturation in %.0f%% of %llu samples (peak %s); its requests take %s "
 		 "in those minutes against %s otherwise%s%s",
@@ -428,6 +462,7 @@ static void put_evidence(struct buf *b, const struct finding *f)
 	put_opt(b, "start_bytes", f->start_value);
 	put_opt(b, "end_bytes", f->end_value);
 	put_opt(b, "payload_bytes", f->bytes);
+	put_opt(b, "argument_sets", (double)f->variants);
 	buf_putc(b, '}');
 }
 

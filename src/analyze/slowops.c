@@ -619,14 +619,16 @@ void slowops_resolve(const struct spantree *t, struct slowops_class *cls)
 	for (size_t i = 0; i < t->n; i++) {
 		if (!(cls[i].flags & SLOWOPS_REMOTE) || cls[i].type != SLOWOPS_EXTERNAL)
 			continue;
-		int answered = (cls[i].flags & SLOWOPS_KNOWN_PEER) != 0;
+		int answered = 0;
 		for (size_t k = t->kid_off[i]; k < t->kid_off[i + 1] && !answered; k++) {
 			uint8_t kind = t->spans[t->kids[k]].kind;
 			answered = kind == SPAN_KIND_SERVER || kind == SPAN_KIND_CONSUMER;
 		}
-		if (answered)
+		if (answered || (cls[i].flags & SLOWOPS_KNOWN_PEER))
 			cls[i].type = SLOWOPS_HTTP;
-		else if (cls[i].phase == SLOWOPS_PHASE_INHERIT)
+		/* No answer in the trace (a call that timed out or was aborted, or a
+		 * callee not traced): the wait is outside, even for a known peer. */
+		if (!answered && cls[i].phase == SLOWOPS_PHASE_INHERIT)
 			cls[i].phase = SLOWOPS_PHASE_EXTERNAL;
 	}
 }

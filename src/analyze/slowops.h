@@ -165,8 +165,10 @@ void slowops_classify(const struct slowops_config *c, const struct span *sp, con
 /*
  * Settle the remote calls of a trace's tree: a call answered by a SERVER or
  * CONSUMER span in the trace, or addressed to a known service, is http;
- * any other is external (and in the external phase unless it has one).
- * Custom types stay.
+ * any other is external.  A call not answered in the trace (it timed out,
+ * was aborted, or went to an untraced callee) is in the external phase
+ * unless it has one, even when addressed to a known service: its time is
+ * a wait outside.  Custom types stay.
  */
 void slowops_resolve(const struct spantree *t, struct slowops_class *cls);
 

@@ -164,5 +164,25 @@ int main(void)
 	ref.v.s = "child_of";
 	is_str(path_of(&t, buf, sizeof(buf)), "1:15 2:85", "a CHILD_OF link changes nothing");
 
+	/* Starts in whole ms, ends finer (the JS SDK): 1 [0,30000]; 2 [1000,10900],
+	 * 3 [10000,20500], 4 [20000,29400] back to back, each seeming to start up to
+	 * 1 ms before the one before ended.  Each starts where the one before ended. */
+	t.n = 0;
+	add(&t, 1, 0, 0, 30000, SPAN_KIND_SERVER);
+	add(&t, 2, 1, 1000, 10900, SPAN_KIND_CLIENT);
+	add(&t, 3, 1, 10000, 20500, SPAN_KIND_CLIENT);
+	add(&t, 4, 1, 20000, 29400, SPAN_KIND_CLIENT);
+	is_str(path_of(&t, buf, sizeof(buf)), "1:1600 2:9900 3:9600 4:8900",
+	       "ms starts: a cut under 1 ms is no overlap");
+	/* the same with starts finer than a millisecond: a real overlap, clipped */
+	t.spans[1].start_ns += 1;
+	is_str(path_of(&t, buf, sizeof(buf)), "1:1600 2:8999 3:10000 4:9400",
+	       "sub-ms starts: the overlap is real and clipped");
+	/* ms starts, 2 overlapping 3 by 2.5 ms: that overlap is real and clipped */
+	t.spans[1].start_ns -= 1;
+	t.spans[1].end_ns = 12500 * 1000;
+	is_str(path_of(&t, buf, sizeof(buf)), "1:1600 2:9000 3:10500 4:8900",
+	       "ms starts: an overlap of 1 ms or more is real");
+
 	return tap_done();
 }

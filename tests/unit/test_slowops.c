@@ -273,6 +273,8 @@ static void test_classify(void)
 	       "CLIENT to an unknown host, unanswered: external");
 	is_int(cls[5].phase, SLOWOPS_PHASE_EXTERNAL, "an external call is in the external phase");
 	is_str(slowops_type_name(&c, cls[6].type), "http", "CLIENT to a known service of the fleet: http");
+	is_int(cls[6].phase, SLOWOPS_PHASE_EXTERNAL, "unanswered in the trace: the external phase");
+	is_int(cls[3].phase, SLOWOPS_PHASE_INHERIT, "answered: the callee's spans say where the time went");
 	is_str(slowops_type_name(&c, cls[7].type), "llm", "custom rule by span name (glob)");
 	is_int(cls[7].phase, SLOWOPS_PHASE_LLM, "gen_ai chat: llm phase");
 	is_str(slowops_type_name(&c, cls[8].type), "payments", "custom rule by attribute key=value");
@@ -342,6 +344,22 @@ static void test_phases(void)
 	is_int(ph[SLOWOPS_PHASE_OTHER], 40 * MS, "the rest is the request's own");
 	is_int(sum_phases(ph), 100 * MS, "parallel phases still add up");
 	spantree_release(&tree);
+
+	/* a call to a service of the fleet that timed out: no answer in the trace */
+	memset(&t, 0, sizeof(t));
+	struct strmap services;
+	strmap_init(&services);
+	strmap_put(&services, "stock", 5, 1);
+	add(&t, 1, 0, "a", "GET /x", SPAN_KIND_SERVER, 0, 100, "http.request.method=GET", NULL);
+	struct span *to = add(&t, 2, 1, "a", "GET", SPAN_KIND_CLIENT, 10, 90, "http.request.method=GET",
+			      "server.address=stock", "error.type=ETIMEDOUT", NULL);
+	to->status = SPAN_STATUS_ERROR;
+	classify_all(&c, &t, &services, cls, &tree);
+	slowops_phases(&tree, cls, ph);
+	is_int(ph[SLOWOPS_PHASE_EXTERNAL], 80 * MS, "a timed-out call to a known service: external");
+	is_int(ph[SLOWOPS_PHASE_OTHER], 20 * MS, "not other");
+	spantree_release(&tree);
+	strmap_release(&services);
 	slowops_config_release(&c);
 }
 
