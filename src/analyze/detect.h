@@ -129,7 +129,7 @@ struct finding {
 	const char *cpu_endpoint; /* CPU: the endpoint whose own work (outside any call) took the most time */
 	double cpu_own_ns;	  /* CPU: its own work per request (over the window) */
 	double cpu_own_share;	  /* CPU: and as a share of its requests' time */
-	uint64_t variants; /* cacheable: argument sets of the call shape folded into the finding */
+	uint64_t variants;	  /* cacheable: argument sets of the call shape folded into the finding */
 
 	/* Estimate. */
 	double saving_ns;	 /* per affected request */

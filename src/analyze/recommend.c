@@ -317,8 +317,8 @@ static void cpu(const struct finding *f, struct texts *t, const char *subj)
 		recommend_fmt_duration(ms, sizeof(ms), f->loop_delay_ms * 1e6);
 		snprintf(delay, sizeof(delay), "; event-loop delay p99 %s in those minutes", ms);
 	}
-	snprintf(t->title, TEXT_MAX, "Relieve the CPU saturation of %s%s%s", subj, f->environment ? " in " : "",
-		 f->environment ? f->environment : "");
+	snprintf(t->title, TEXT_MAX, "Relieve the CPU saturation of %s%s%s", subj,
+		 f->environment ? " in " : "", f->environment ? f->environment : "");
 	snprintf(t->evidence, TEXT_MAX,
 		 "CPU at or above saturation in %.0f%% of %llu samples (peak %s); its requests take %s "
 		 "in those minutes against %s otherwise%s%s",
