@@ -139,7 +139,7 @@ struct tspan {
 	uint64_t calls_ns;     /* entry spans: time of the outermost calls under them (CPU routes) */
 	uint8_t has_wait, has_params, pool_exhausted, is_timeout, is_error, superseded, timeout_below;
 	uint8_t cache_db;  /* db_system is a cache or key-value store */
-	uint8_t telemetry; /* a call exporting telemetry (analyze/telemetry.h): left out */
+	uint8_t telemetry; /* a call exporting telemetry (ingest/telemetry.h): left out */
 	uint8_t ri;	   /* its resource in detector.res */
 };
 

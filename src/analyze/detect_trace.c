@@ -16,7 +16,7 @@
  * metrics.
  *
  * Overlaps are decided with the resolution of each resource's start times
- * (analyze/timeres.h); calls exporting telemetry (analyze/telemetry.h) are
+ * (analyze/timeres.h); calls exporting telemetry (ingest/telemetry.h) are
  * left out; call targets are address and port, and who answered them is
  * learned (T_TARGET) to name them at detect_finish().
  */
@@ -25,7 +25,7 @@
 #include <string.h>
 
 #include "analyze/detect_internal.h"
-#include "analyze/telemetry.h"
+#include "ingest/telemetry.h"
 #include "analyze/timeres.h"
 #include "core/alloc.h"
 #include "ingest/semconv.h"
@@ -416,7 +416,7 @@ static int db_is_cache(const char *sys)
 	}
 }
 
-/* A CLIENT or PRODUCER span exporting telemetry (analyze/telemetry.h). */
+/* A CLIENT or PRODUCER span exporting telemetry (ingest/telemetry.h). */
 static int is_export(const struct tspan *t)
 {
 	const struct span *sp = t->sp;

@@ -11,6 +11,7 @@
 
 #include "core/hex.h"
 #include "core/strmap.h"
+#include "ingest/telemetry.h"
 
 /* Path templates kept at most, all services together, before every new
  * derived path folds (bounds the guard's own memory). */
@@ -32,7 +33,8 @@ int span_is_entry(const struct span *sp)
 {
 	if (sp->kind == SPAN_KIND_SERVER || sp->kind == SPAN_KIND_CONSUMER)
 		return 1;
-	return hex_is_zero(sp->parent_span_id, 8) && !span_is_connection_setup(sp);
+	return hex_is_zero(sp->parent_span_id, 8) && !span_is_connection_setup(sp) &&
+	       !telemetry_span_is_export(sp);
 }
 
 static int contains_timeout(const char *s)

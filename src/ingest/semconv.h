@@ -18,8 +18,9 @@
 enum request_status { REQUEST_OK = 0, REQUEST_ERROR = 1, REQUEST_TIMEOUT = 2 };
 
 /*
- * A SERVER or CONSUMER span, or a root span that is not a connection set-up:
- * where a request enters a service.
+ * A SERVER or CONSUMER span, or a root span that is neither a connection
+ * set-up nor a telemetry export (ingest/telemetry.h): where a request enters
+ * a service.
  */
 int span_is_entry(const struct span *sp);
 /*

@@ -15,7 +15,7 @@
 
 #include "analyze/detect.h"
 #include "analyze/recommend.h"
-#include "analyze/telemetry.h"
+#include "ingest/telemetry.h"
 #include "demo/scenario.h"
 #include "ingest/json_doc.h"
 #include "tap.h"

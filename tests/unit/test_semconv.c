@@ -166,6 +166,16 @@ static void test_entry_spans(void)
 	sp->name = "GET";
 	sp->kind = SPAN_KIND_CLIENT;
 	ok(span_is_entry(sp), "so is a root call out (a job's request)");
+	struct attr url = {.key = "url.full",
+			   .type = ATTR_STRING,
+			   .v.s = "http://127.0.0.1:4318/ingest?name=shop&from=1&until=2"};
+	sp->attrs = &url;
+	sp->n_attrs = 1;
+	sp->name = "POST";
+	ok(!span_is_entry(sp), "but not a profiler's upload");
+	url.v.s = "http://10.0.0.1:8080/api/ingest";
+	ok(span_is_entry(sp), "a call to an application's own /ingest route is");
+	sp->n_attrs = 0;
 	sp->parent_span_id[0] = 1;
 	ok(!span_is_entry(sp), "a call with a parent is not");
 	sp->kind = SPAN_KIND_SERVER;

@@ -3,7 +3,7 @@
  * its outgoing calls (see telemetry.h).  The endpoints are data: one table
  * of path endings, one of RPC service prefixes, one of user-agent prefixes.
  */
-#include "analyze/telemetry.h"
+#include "ingest/telemetry.h"
 
 #include <string.h>
 

@@ -13,8 +13,8 @@
  * Not owned here: what an analysis does with such a call.
  * Pure functions over borrowed strings; thread-safe.
  */
-#ifndef HOTPATH_ANALYZE_TELEMETRY_H
-#define HOTPATH_ANALYZE_TELEMETRY_H
+#ifndef HOTPATH_INGEST_TELEMETRY_H
+#define HOTPATH_INGEST_TELEMETRY_H
 
 #include "ingest/batch.h"
 
