@@ -1139,17 +1139,24 @@ static void on_payload(struct detector *d, struct tspan *t)
 	}
 }
 
+/* Who answers at an address: a call's SERVER child, or a SERVER span's own
+ * server.address and server.port (what its clients addressed), which is
+ * known even when the caller's spans came in another write. */
+static void learn_target(struct detector *d, uint32_t service, uint32_t target)
+{
+	struct acc *who = acc_get(d, T_TARGET, service, 0, 0, target, 0, 0);
+	if (who)
+		who->n++;
+}
+
 static void on_client_call(struct detector *d, struct tspan *t)
 {
 	uint32_t target = target_of(d, t);
 	if (!target || t->cache_db)
 		return;
 	const struct tspan *callee = callee_of(d, t);
-	if (callee && callee->svc != t->svc) {
-		struct acc *who = acc_get(d, T_TARGET, callee->svc, 0, 0, target, 0, 0);
-		if (who)
-			who->n++;
-	}
+	if (callee && callee->svc != t->svc)
+		learn_target(d, callee->svc, target);
 	struct acc *a = acc_get(d, T_TIMEOUT, t->svc, 0, 0, target, 0, 0);
 	if (!a)
 		return;
@@ -1401,6 +1408,8 @@ static void walk(struct detector *d, size_t n_order)
 			on_payload(d, t);
 		if (is_client(t))
 			on_client_call(d, t);
+		else if (t->sp->kind == SPAN_KIND_SERVER && t->server && t->port && t->svc)
+			learn_target(d, t->svc, server_target(d, t));
 		if (is_call_out(t, p) && t->entry != DNONE && t->entry != i)
 			ts[t->entry].calls_ns += t->dur;
 	}

@@ -1146,6 +1146,27 @@ static void test_clock_resolution(void)
 		       "targets: untraced callees by address and port");
 	detect_free(d);
 
+	/* the callees' SERVER spans came in writes of their own, as each process
+	 * exports apart: their server.address and server.port name them */
+	d = detect_new(NULL);
+	feed_js(d, 25, JS_SEQUENTIAL, 0);
+	static struct tb parts;
+	for (int k = 0; k < 3; k++) {
+		tb_init(&parts, 26000 + (uint64_t)k);
+		struct span *sp =
+			tb_span_ns(&parts, 2, 1, T0, 0, NS_MS, SPAN_KIND_SERVER, "GET", &res_js_callee[k]);
+		set_s(sp, "server.address", "127.0.0.1");
+		set_i(sp, "server.port", 3001 + k);
+		detect_trace(d, parts.s, parts.n); /* without its parent */
+	}
+	detect_finish(d, &f, &n);
+	x = find_kind(f, n, FINDING_SEQUENTIAL);
+	if (ok(x != NULL, "targets: callees traced in parts of their own"))
+		is_str(x->detail,
+		       "inventory (127.0.0.1:3001), pricing (127.0.0.1:3002), shipping (127.0.0.1:3003)",
+		       "targets: named by the address their SERVER spans answered at");
+	detect_free(d);
+
 	/* calls known only by url.full: its host and port */
 	d = detect_new(NULL);
 	static struct tb u;
