@@ -387,12 +387,14 @@ static void pool_finding(struct detector *d, struct acc *w, struct acc *m)
 	struct pool_view v;
 	double trace_hours = detect_window_s(d) / 3600.0;
 	struct finding *f = detect_add_finding(d, FINDING_POOL_EXHAUSTION, w ? w : m);
+	/* the configured maximum holds even where the counts drifted */
+	double configured = m ? m->max : 0;
 	if (m && (m->n3 & POOL_IMPOSSIBLE)) {
 		f->pool_metrics_ignored = 1;
 		m = NULL;
 	}
 	pool_metrics(m, &v);
-	f->pool_max = v.max > 0 ? v.max : w ? w->max : 0;
+	f->pool_max = v.max > 0 ? v.max : configured > 0 ? configured : w ? w->max : 0;
 	f->pool_waiters = w ? peak_waiters(w) : 0;
 	/* while requests wait, every connection is in use: the pool's size plus the waiters */
 	f->pool_peak_demand = fmax(v.peak_demand, f->pool_max > 0 ? f->pool_max + f->pool_waiters : 0);

@@ -589,10 +589,18 @@ static struct resource res_worker = {
  * `wait_ms` in the pool of 5, then `calm` requests take a connection at
  * once.  `setup_ms` of each connect span is a child pg.connect (opening a
  * connection).  With `stable`, the attributes of the stable database
- * conventions (no connection string).
+ * conventions (no connection string), and without the pool's size.
  */
-static void feed_pg_connect(struct detector *d, int waiting, double wait_ms, double setup_ms, int stable)
+enum pg_attrs {
+	PG_OLD,		 /* db.connection_string, db.postgresql.max.client */
+	PG_STABLE,	 /* server.address, server.port, db.namespace, db.postgresql.max.client */
+	PG_STABLE_NO_MAX /* the same without the pool's size, as instrumentation-pg sends */
+};
+
+static void feed_pg_connect(struct detector *d, int waiting, double wait_ms, double setup_ms,
+			    enum pg_attrs attrs)
 {
+	int stable = attrs != PG_OLD;
 	static struct tb t;
 	const int calm = 6;
 	for (int m = 0; m < 30; m++) {
@@ -611,7 +619,8 @@ static void feed_pg_connect(struct detector *d, int waiting, double wait_ms, dou
 			} else {
 				set_s(c, "db.connection_string", "postgresql://db.local:5432/ledger");
 			}
-			set_i(c, "db.postgresql.max.client", 5);
+			if (attrs != PG_STABLE_NO_MAX)
+				set_i(c, "db.postgresql.max.client", 5);
 			if (setup_ms > 0)
 				tb_span(&t, 3, 2, base, 100, 100 + (uint64_t)(setup_ms * 1000),
 					SPAN_KIND_CLIENT, "pg.connect", &res_worker);
@@ -629,7 +638,7 @@ static void test_pool_connect_spans(void)
 	const struct finding *f, *x;
 	size_t n;
 	struct detector *d = detect_new(NULL);
-	feed_pg_connect(d, 6, 80, 0, 0);
+	feed_pg_connect(d, 6, 80, 0, PG_OLD);
 	detect_finish(d, &f, &n);
 	x = find_kind(f, n, FINDING_POOL_EXHAUSTION);
 	if (ok(x != NULL, "pg-pool.connect: 6 requests a minute wait 80 ms, no pool metrics")) {
@@ -652,7 +661,7 @@ static void test_pool_connect_spans(void)
 	detect_free(d);
 
 	d = detect_new(NULL);
-	feed_pg_connect(d, 6, 80, 0, 1);
+	feed_pg_connect(d, 6, 80, 0, PG_STABLE);
 	detect_finish(d, &f, &n);
 	x = find_kind(f, n, FINDING_POOL_EXHAUSTION);
 	ok(x && !strcmp(x->detail, "db.local:5432/ledger (max 5)"),
@@ -662,14 +671,14 @@ static void test_pool_connect_spans(void)
 	detect_free(d);
 
 	d = detect_new(NULL);
-	feed_pg_connect(d, 6, 0.4, 0, 0);
+	feed_pg_connect(d, 6, 0.4, 0, PG_OLD);
 	detect_finish(d, &f, &n);
 	ok(!find_kind(f, n, FINDING_POOL_EXHAUSTION),
 	   "pg-pool.connect: a pool handing out connections at once is fine");
 	detect_free(d);
 
 	d = detect_new(NULL);
-	feed_pg_connect(d, 6, 0.4, 40, 0);
+	feed_pg_connect(d, 6, 0.4, 40, PG_OLD);
 	detect_finish(d, &f, &n);
 	ok(!find_kind(f, n, FINDING_POOL_EXHAUSTION),
 	   "pg-pool.connect: opening a new connection (a pg.connect child) is no wait for the pool");
@@ -701,7 +710,7 @@ static void test_pool_impossible_metrics(void)
 	struct detect_stats st;
 	/* instrumentation-pg's one count for two pools: one climbs, the other sinks below zero */
 	struct detector *d = detect_new(NULL);
-	feed_pg_connect(d, 6, 80, 0, 0);
+	feed_pg_connect(d, 6, 80, 0, PG_OLD);
 	for (int m = 0; m < 30; m++) {
 		feed_pool_point(d, m, "db.client.connection.count", "db.local:5432/shop", "used",
 				42.0 * m + 20);
@@ -732,6 +741,20 @@ static void test_pool_impossible_metrics(void)
 		arena_release(&a);
 	}
 	is_int(st.unreliable_series, 2, "impossible pool series: both series of the service counted as such");
+	detect_free(d);
+
+	/* spans without the pool's size, drifting counts: the size from the max series, which holds */
+	d = detect_new(NULL);
+	feed_pg_connect(d, 6, 80, 0, PG_STABLE_NO_MAX);
+	for (int m = 0; m < 30; m++) {
+		feed_pool_point(d, m, "db.client.connection.count", "db.local:5432/ledger", "idle", -m);
+		feed_pool_point(d, m, "db.client.connection.max", "db.local:5432/ledger", NULL, 5);
+	}
+	detect_finish(d, &f, &n);
+	x = find_kind(f, n, FINDING_POOL_EXHAUSTION);
+	ok(x && x->pool_metrics_ignored && near(x->pool_max, 5, 0) && near(x->pool_recommended, 15, 0),
+	   "impossible pool series: the configured maximum still sizes the advice (max %g, recommend %g)",
+	   x ? x->pool_max : -1, x ? x->pool_recommended : -1);
 	detect_free(d);
 
 	/* metrics alone, used far above the maximum: no finding, no size */
