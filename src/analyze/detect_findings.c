@@ -433,10 +433,31 @@ static double median_of(double *v, size_t n)
 }
 
 /*
+ * Whether a statement's time is a wait it asks for: a sleep or a lock
+ * (pg_sleep, SLEEP(), WAITFOR DELAY, advisory and named locks).  No index
+ * makes it faster, so it is no slow-statement finding.
+ */
+static int statement_waits_by_design(const char *stmt)
+{
+	static const char *const waits[] = {"pg_sleep",
+					    "sleep(",
+					    "waitfor delay",
+					    "pg_advisory_lock",
+					    "pg_advisory_xact_lock",
+					    "get_lock(",
+					    "lock table",
+					    NULL};
+	for (size_t i = 0; stmt && waits[i]; i++)
+		if (strcasestr(stmt, waits[i]))
+			return 1;
+	return 0;
+}
+
+/*
  * A statement is slow when its p50 is at least slow_query_factor times the
  * median p50 of the other statements of the same database (and at least
- * slow_query_min_ms).  A statement mostly run inside a call already
- * reported as cacheable is left to that finding.
+ * slow_query_min_ms), unless it waits by design.  A statement mostly run
+ * inside a call already reported as cacheable is left to that finding.
  */
 static void judge_statements(struct detector *d, const uint64_t *reported, size_t n_reported)
 {
@@ -462,6 +483,8 @@ static void judge_statements(struct detector *d, const uint64_t *reported, size_
 		if (p50[x] < d->cfg.slow_query_factor * base || p50[x] < d->cfg.slow_query_min_ms * 1e6)
 			continue;
 		if (a->n2 * 2 >= a->n && reported_has(reported, n_reported, a->tag))
+			continue;
+		if (statement_waits_by_design(detect_name(d, a->detail)))
 			continue;
 		struct finding *f = detect_add_finding(d, FINDING_MISSING_INDEX, a);
 		f->endpoint = NULL;

@@ -401,11 +401,13 @@ static void test_pool(void)
 
 /* ---- slow statements, payloads, retries, timeouts ---------------------------------------------- */
 
-static void feed_queries(struct detector *d, uint64_t slow_us)
+#define SLOW_STATEMENT "SELECT c FROM v WHERE day = current_date"
+
+static void feed_queries(struct detector *d, uint64_t slow_us, const char *slow_text)
 {
 	static struct tb t;
-	static const char *const q[3] = {"SELECT a FROM t WHERE id = $1", "SELECT b FROM u WHERE id = $1",
-					 "SELECT c FROM v WHERE day = current_date"};
+	const char *const q[3] = {"SELECT a FROM t WHERE id = $1", "SELECT b FROM u WHERE id = $1",
+				  slow_text};
 	for (int i = 0; i < 30; i++) {
 		uint64_t base = T0 + (uint64_t)i * NS_MIN;
 		tb_init(&t, 9000 + (uint64_t)i);
@@ -427,7 +429,7 @@ static void test_missing_index(void)
 	const struct finding *f;
 	size_t n;
 	struct detector *d = detect_new(NULL);
-	feed_queries(d, 200000);
+	feed_queries(d, 200000, SLOW_STATEMENT);
 	detect_finish(d, &f, &n);
 	const struct finding *x = find_kind(f, n, FINDING_MISSING_INDEX);
 	if (ok(x != NULL, "missing index: one statement 100x the others")) {
@@ -440,10 +442,22 @@ static void test_missing_index(void)
 	detect_free(d);
 
 	d = detect_new(NULL);
-	feed_queries(d, 3000);
+	feed_queries(d, 3000, SLOW_STATEMENT);
 	detect_finish(d, &f, &n);
 	ok(!find_kind(f, n, FINDING_MISSING_INDEX), "missing index: similar statements are fine");
 	detect_free(d);
+
+	static const char *const waits[] = {
+		"SELECT count(*), pg_sleep($1) FROM orders WHERE customer_id = $2",
+		"SELECT pg_advisory_lock($1)", "DO SLEEP(2)"};
+	for (size_t i = 0; i < sizeof(waits) / sizeof(*waits); i++) {
+		d = detect_new(NULL);
+		feed_queries(d, 200000, waits[i]);
+		detect_finish(d, &f, &n);
+		ok(!find_kind(f, n, FINDING_MISSING_INDEX), "missing index: not for a wait by design (%s)",
+		   waits[i]);
+		detect_free(d);
+	}
 }
 
 static void feed_misc(struct detector *d, int64_t body, int failures, int timeouts)
