@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "core/hex.h"
+#include "ingest/telemetry.h"
 #include "server/filters.h"
 #include "server/json_out.h"
 #include "core/clock.h"
@@ -28,6 +29,8 @@ static void put_span(struct buf *b, const struct span *s)
 	buf_put_json_str(b, s->name);
 	buf_printf(b, ",\"kind\":%u,\"kind_name\":\"%s\"", s->kind,
 		   s->kind < 6 ? kind_names[s->kind] : "UNSPECIFIED");
+	if (telemetry_span_is_export(s)) /* the application's telemetry leaving it: labelled */
+		buf_puts(b, ",\"telemetry\":true");
 	buf_printf(b, ",\"status\":{\"code\":%u,\"message\":", s->status);
 	buf_put_json_str(b, s->status_message ? s->status_message : "");
 	buf_printf(b, "},\"start_ns\":\"%llu\",\"end_ns\":\"%llu\",\"start_ms\":",

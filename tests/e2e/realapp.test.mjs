@@ -166,7 +166,7 @@ describe('a real instrumented application', { skip: SKIP || false }, () => {
 		for (const service of ['shop', 'users', 'inventory', 'pricing', 'shipping']) {
 			data.requests[service] = await searchTraces(srv, { service, range: '1h' });
 		}
-		data.telemetryTraces = await telemetryTraces(srv, data.requests);
+		data.telemetryTraces = await telemetryTraces(srv, shop);
 		if (process.env.HOTPATH_REALAPP_DUMP) await dump(srv, data, process.env.HOTPATH_REALAPP_DUMP);
 	}, { timeout: 170000 });
 
@@ -193,17 +193,17 @@ describe('a real instrumented application', { skip: SKIP || false }, () => {
 		assert.equal(users.length, data.sent.profiles + data.sent.sessions);
 	});
 
-	test('connection set-up spans are not requests of a service', { todo: 'fact 10: root dns.lookup and tcp.connect spans are listed as endpoints' }, () => {
+	test('connection set-up spans are not requests of a service', () => {
 		const setup = Object.values(data.requests).flat().filter((r) => /^(dns\.lookup|tcp\.connect)$/.test(r.endpoint));
 		assert.deepEqual(setup.map((r) => `${r.service} ${r.endpoint}`), []);
 	});
 
-	test('fleet figures count each user request once, at its edge', { todo: 'facts 7, 10, 13: callee entry spans, profile uploads and dns.lookup roots are counted' }, () => {
+	test('fleet figures count each user request once, at its edge', () => {
 		const total = Object.values(data.sent).reduce((a, b) => a + b, 0);
 		assert.equal(data.summary.count, total, `fleet count ${data.summary.count}, ${total} requests were sent`);
 	});
 
-	test('N+1: shop GET /orders/:id, the order_items statement, 10 a request', { todo: 'fact 1: starts on whole ms make back-to-back queries overlap' }, () => {
+	test('N+1: shop GET /orders/:id, the order_items statement, 10 a request', () => {
 		const all = findingsOf('n-plus-one', 'shop');
 		const f = all.find((x) => x.subject.endpoint === ROUTES.orders);
 		assert.ok(f, `no N+1 finding on ${ROUTES.orders}; findings:\n${describeFindings(data.findings)}`);
@@ -214,7 +214,7 @@ describe('a real instrumented application', { skip: SKIP || false }, () => {
 		assert.match(texts(f), /batch|IN \(|ANY|join/i, 'the change batches the lookups');
 	});
 
-	test('N+1 savings are measured against the route\'s request time', { todo: 'facts 1, 5: no N+1 finding yet to measure' }, () => {
+	test('N+1 savings are measured against the route\'s request time', () => {
 		const f = findingsOf('n-plus-one', 'shop', ROUTES.orders)[0];
 		assert.ok(f, 'no N+1 finding');
 		const mean = meanDurationMs('shop', ROUTES.orders);
@@ -243,7 +243,7 @@ describe('a real instrumented application', { skip: SKIP || false }, () => {
 		assert.match(texts(f), new RegExp(`\\b${size}\\b`), 'the change names the size');
 	});
 
-	test('pool exhaustion: the wait is measured from pg-pool.connect spans and costed', { todo: 'fact 3: pg-pool.connect waits are not read; the finding comes from metrics alone (avg_ms 0, 0 affected requests)' }, () => {
+	test('pool exhaustion: the wait is measured from pg-pool.connect spans and costed', () => {
 		const f = reportsPool();
 		assert.ok(f, 'no finding on the reports pool');
 		const n = data.sent[ROUTES.reports];
@@ -283,8 +283,10 @@ describe('a real instrumented application', { skip: SKIP || false }, () => {
 	const aboutTelemetry = (o, exampleIds) => TELEMETRY_PATH.test(JSON.stringify(o)) ||
 		(exampleIds.length > 0 && exampleIds.every((id) => data.telemetryTraces.has(id)));
 
-	test('the profile uploads were traced as the shop\'s outgoing calls', () => {
-		assert.ok(data.telemetryTraces.size >= 3, `${data.telemetryTraces.size} telemetry traces: the test misses fact 7`);
+	test('the profile uploads were traced, are kept and labelled, and are no requests', () => {
+		assert.ok(data.telemetryTraces.size >= 3, `${data.telemetryTraces.size} stored telemetry traces labelled: the test misses fact 7`);
+		const listed = Object.values(data.requests).flat().filter((r) => data.telemetryTraces.has(r.trace_id));
+		assert.deepEqual(listed.map((r) => `${r.service} ${r.endpoint}`), []);
 	});
 
 	test('no finding is about telemetry\'s own traffic', () => {
@@ -292,13 +294,13 @@ describe('a real instrumented application', { skip: SKIP || false }, () => {
 		assert.deepEqual(bad.map((f) => f.recommendation.title), []);
 	});
 
-	test('no bottleneck is about telemetry\'s own traffic', { todo: 'fact 7: the Pyroscope uploads are ranked as "shop: POST {n}.{n}.{n}.{n}"' }, () => {
+	test('no bottleneck is about telemetry\'s own traffic', () => {
 		const bs = [data.bottlenecks, ...Object.values(data.routeBottlenecks)].flatMap((b) => b.bottlenecks);
 		const bad = bs.filter((b) => aboutTelemetry(b, (b.examples || []).map((e) => e.trace_id)));
 		assert.deepEqual(bad.map((b) => b.component), []);
 	});
 
-	test('profile uploads are not listed as slow requests', { todo: 'fact 7: the Pyroscope client\'s POSTs to /ingest are entry spans of shop' }, () => {
+	test('profile uploads are not listed as slow requests', () => {
 		const bad = data.slow.requests.filter((r) => aboutTelemetry(r, [r.trace_id]));
 		assert.deepEqual(bad.map((r) => `${r.service} ${r.endpoint}`), []);
 	});
@@ -328,7 +330,7 @@ describe('a real instrumented application', { skip: SKIP || false }, () => {
 		assert.ok(b.matched > b.requests, JSON.stringify(b));
 	});
 
-	test('the profile flame graph of a service answers without type=', { todo: 'fact 8: wall and heap profiles under one name answer 400 without type=' }, async () => {
+	test('the profile flame graph of a service answers without type=', async () => {
 		const r = await getJson(`${srv.url}/api/v1/profiles/flamegraph?service=shop&range=1h`);
 		assert.equal(r.status, 200, r.text.slice(0, 300));
 		assert.ok(r.json.total > 0);
@@ -351,7 +353,7 @@ describe('a real instrumented application', { skip: SKIP || false }, () => {
 		}
 	});
 
-	test('the plain node:http service\'s requests get templated endpoints', { todo: 'fact 6: no http.route, so every request is "GET"' }, () => {
+	test('the plain node:http service\'s requests get templated endpoints', () => {
 		const eps = [...new Set(data.requests.users.map((r) => r.endpoint))];
 		assert.ok(!eps.includes('GET'), `bare "GET" endpoint: ${JSON.stringify(eps)}`);
 		assert.ok(eps.length <= 2, `ids not templated: ${eps.length} endpoints, e.g. ${JSON.stringify(eps.slice(0, 5))}`);
@@ -365,7 +367,7 @@ describe('a real instrumented application', { skip: SKIP || false }, () => {
 		assert.ok(f.evidence.occurrences >= 0.9 * data.sent[ROUTES.quote], `${f.evidence.occurrences} timeouts of ${data.sent[ROUTES.quote]}`);
 	});
 
-	test('the timed-out quote calls name shipping', { todo: 'fact 4: calls to 127.0.0.1 are one target ("1.2% of 3307 calls", database queries included)' }, () => {
+	test('the timed-out quote calls name shipping', () => {
 		const f = data.findings.find((x) => x.kind === 'timeouts' && x.subject.service === 'shop');
 		assert.ok(f, 'no timeouts finding');
 		const s = data.backends.shipping;
@@ -394,13 +396,12 @@ describe('a real instrumented application', { skip: SKIP || false }, () => {
  * connects to hotpath's port.  Only requests outside the application's
  * routes are read.
  */
-async function telemetryTraces(srv, requests) {
-	const routes = new Set(Object.values(ROUTES));
+async function telemetryTraces(srv, shop) {
 	const ids = new Set();
-	for (const r of requests.shop.filter((x) => !routes.has(x.endpoint))) {
-		const spans = (await getJson(`${srv.url}/api/v1/traces/${r.trace_id}`)).json?.spans || [];
+	for (const [, id] of shop.output.matchAll(/^telemetry-trace ([0-9a-f]{32})$/gm)) {
+		const spans = (await getJson(`${srv.url}/api/v1/traces/${id}`)).json?.spans || [];
 		const telemetry = (a) => TELEMETRY_PATH.test(String(a['url.path'] ?? '')) || String(a['server.port']) === String(srv.port);
-		if (spans.some((sp) => telemetry(sp.attributes || {}))) ids.add(r.trace_id);
+		if (spans.some((sp) => sp.telemetry && telemetry(sp.attributes || {}))) ids.add(id);
 	}
 	return ids;
 }
