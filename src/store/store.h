@@ -68,7 +68,10 @@ struct request_row {
 	const char *service, *endpoint, *env, *version, *department, *intent, *tool;
 };
 
-enum store_order { STORE_NEWEST, STORE_SLOWEST };
+/* STORE_BY_TRACE: by trace id, so the first `limit` rows are whole traces
+ * chosen at random (ids are random) from the whole range: a sample that
+ * covers the range instead of its newest part. */
+enum store_order { STORE_NEWEST, STORE_SLOWEST, STORE_BY_TRACE };
 
 /* The filters every query takes; NULL strings and zero bounds mean "any". */
 struct store_query {
@@ -86,6 +89,8 @@ void store_query_init(struct store_query *q);
 /* Requests matching `q`; rows and their strings live in `a`. */
 int store_search(struct store *s, const struct store_query *q, struct arena *a, struct request_row **rows,
 		 size_t *n, char *err, size_t errlen);
+/* How many requests match `q` (its order and limit do not apply). */
+int store_count(struct store *s, const struct store_query *q, uint64_t *n, char *err, size_t errlen);
 
 /*
  * The newest `n` requests starting in [from_ns, to_ns), without reading
