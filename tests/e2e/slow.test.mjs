@@ -2,7 +2,7 @@
 // thresholds from a config file, the environment and the API (validation,
 // persistence across a restart), per-type statistics, the slow request list
 // with its phase breakdown, CSV export, spike alerts and the bottleneck
-// ranking.
+// ranking with the part of the range it covers.
 //
 // Ten requests of service "front", all in the last few minutes (times in ms
 // from each request's start):
@@ -239,6 +239,38 @@ describe('slow operations, slow requests, bottlenecks', () => {
 		assert.equal(j.bottlenecks.find((b) => b.name === 'auth').kind, 'slowest_component');
 		const ranks = j.bottlenecks.map((b) => b.impact_ms);
 		assert.deepEqual(ranks, [...ranks].sort((a, b) => b - a), 'sorted by impact');
+		const shares = j.bottlenecks.reduce((a, b) => a + b.share, 0);
+		assert.ok(Math.abs(shares - 1) < 1e-9, `every critical moment is charged once: shares sum to ${shares}`);
+		const root = j.bottlenecks.find((b) => b.name === 'POST /api/checkout');
+		assert.equal(root.span_kind, 'server');
+		assert.equal(root.span_name, 'POST /api/checkout');
+		const sameRoute = slow.filter((t) => t.route === '/api/checkout');
+		near(root.critical_ms_total, sameRoute.reduce((a, t) => a + t.duration - 1450, 0),
+			'the route\'s own time, after its children');
+		// all of the range is covered, and the answer says so
+		assert.equal(j.requests_in_range, 10);
+		assert.equal(j.sampled, false);
+		const starts = [...slow, ...fast].map((t) => Number(BigInt(t.spans[0].start) / MS));
+		const ends = [...slow, ...fast].map((t) => Number(BigInt(t.spans[0].end) / MS));
+		assert.equal(j.covered_from_ms, Math.min(...starts));
+		assert.equal(j.covered_to_ms, Math.max(...ends));
+		assert.ok(j.range_from_ms <= j.covered_from_ms && j.covered_to_ms <= j.range_to_ms + 1000);
+	});
+
+	test('bottlenecks: more requests than the limit, a sample of whole traces across the range that says so', async () => {
+		const r = await get('/api/v1/bottlenecks', { service: 'front', limit: '4', top: '50' });
+		assert.equal(r.status, 200, r.text);
+		const j = r.json;
+		assert.equal(j.requests_in_range, 10);
+		assert.equal(j.sampled, true);
+		assert.equal(j.requests, 4);
+		// the sample is by trace id (low 64 bits, signed, as stored), not the newest four
+		const low = (t) => BigInt.asIntN(64, BigInt(`0x${t.traceId.slice(16)}`));
+		const want = [...slow, ...fast].sort((a, b) => (low(a) < low(b) ? -1 : 1)).slice(0, 4).map((t) => t.traceId);
+		const seen = new Set(j.bottlenecks.flatMap((b) => b.examples.map((e) => e.trace_id)));
+		assert.deepEqual([...seen].sort(), [...want].sort());
+		const chosen = [...slow, ...fast].filter((t) => want.includes(t.traceId));
+		assert.equal(j.covered_from_ms, Math.min(...chosen.map((t) => Number(BigInt(t.spans[0].start) / MS))));
 	});
 
 	test('thresholds through the API: validation, effect, persistence', async () => {
