@@ -377,6 +377,10 @@ static int charged_to_parent(const struct spantree *t, size_t i, uint64_t self_n
 	if ((s->kind == SPAN_KIND_SERVER || s->kind == SPAN_KIND_CONSUMER) &&
 	    (p->kind == SPAN_KIND_CLIENT || p->kind == SPAN_KIND_PRODUCER))
 		return 1;
+	/* the transport of a call (undici under fetch, HTTP under an LLM client) */
+	if (s->kind == SPAN_KIND_CLIENT && p->kind == SPAN_KIND_CLIENT &&
+	    !strcmp(span_service(s), span_service(p)))
+		return 1;
 	return is_wrapper(t, i, self_ns, d, cls);
 }
 

@@ -19,6 +19,8 @@
  *   - the answer to a call (a SERVER or CONSUMER span under a CLIENT or
  *     PRODUCER span) is charged to the call: the caller waits, and the
  *     component names the callee (its service, once traced) as target;
+ *     so is a CLIENT span under a CLIENT span of its service (the call's
+ *     transport: HTTP under an LLM client, undici under fetch);
  *   - a framework wrapper is charged to its parent: a span of a web
  *     framework's instrumentation (express.type, fastify.type, ...
  *     attributes, or the instrumentation scope of express, fastify, koa,

@@ -183,6 +183,7 @@ static void test_ranking(void)
  *       gateway POST /run       CLIENT   [2,998]   to agent
  *         agent POST /run       SERVER   [5,995]
  *           agent chat gpt      CLIENT   [10,990]  the LLM
+ *             agent POST        CLIENT   [11,989]  its HTTP transport
  */
 static void test_server_and_call_apart(void)
 {
@@ -205,6 +206,9 @@ static void test_server_and_call_apart(void)
 		attr(&t, "gen_ai.operation.name", "chat");
 		attr(&t, "server.address", "api.openai.com");
 		attr_i(&t, "server.port", 443);
+		add(&t, 6, 5, "agent", "POST", SPAN_KIND_CLIENT, 11, 989); /* its transport */
+		attr(&t, "http.request.method", "POST");
+		attr(&t, "server.address", "api.openai.com");
 		add_request(&b, &t, r);
 	}
 	bottleneck_finish(&b);
@@ -222,6 +226,8 @@ static void test_server_and_call_apart(void)
 	is_str(call->target, "agent", "named by the service that answered");
 	ok(!find_kind(&b, "agent", "POST /run", SPAN_KIND_SERVER, NULL), "the answer is not a second row");
 	ok(!listed_span_name(&b, "agent_execution"), "a wrapper covered by its child is not listed");
+	ok(!listed_span_name(&b, "POST"), "the LLM call's HTTP transport is the call's, not a second row");
+	is_int(b.e[0].critical_ns, 4 * 980 * MS, "the LLM call: all of its 980 ms, x4");
 	is_int(shares_sum(&b), b.critical_ns, "the shares add up");
 	ok(fabs(own->self_avg_ns - 4.0 * MS) < 1, "self time where the work is: %.1f ms",
 	   own->self_avg_ns / MS);
