@@ -278,6 +278,13 @@ static void loader_release(struct loader *ld)
 	free(ld->trace_ids);
 }
 
+static int wanted_trace(void *arg, const uint8_t trace_id[16])
+{
+	const struct loader *ld = arg;
+	int64_t no;
+	return strmap_get(&ld->traces, trace_id, 16, &no) == 0;
+}
+
 /* Read the spans of the selected rows' traces: trace by trace through
  * store_get_trace() (few traces), or one scan of their time range. */
 static int loader_read(struct loader *ld, const struct store_query *q, int per_trace)
@@ -310,10 +317,13 @@ static int loader_read(struct loader *ld, const struct store_query *q, int per_t
 	}
 	if (!ld->n_traces)
 		return 0;
-	if (!per_trace)
-		return store_scan_traces(req->srv->store, lo, hi + 1, scan_trace, ld, err, sizeof(err)) < 0
-			       ? -1
-			       : 0;
+	if (!per_trace) {
+		struct store_scan sc = {
+			.from_ns = lo, .to_ns = hi + 1, .keep_trace = wanted_trace, .keep_trace_arg = ld};
+		if (store_scan(req->srv->store, &sc, scan_trace, ld, err, sizeof(err)) < 0)
+			goto fail;
+		return 0;
+	}
 	for (size_t t = 0; t < ld->n_traces && !ld->too_many; t++) {
 		struct batch b;
 		batch_init(&b);

@@ -181,6 +181,10 @@ struct store_scan {
 	 * bound).  Block ids grow with each write and a block never changes,
 	 * so a range of ids, once written, always holds the same spans. */
 	uint64_t first_id, last_id;
+	/* Only the traces this accepts (NULL: all), asked once per trace of a
+	 * block: the spans of the others are not decoded past their ids. */
+	int (*keep_trace)(void *arg, const uint8_t trace_id[16]);
+	void *keep_trace_arg;
 };
 int store_scan(struct store *s, const struct store_scan *sc, store_trace_fn fn, void *arg, char *err,
 	       size_t errlen);

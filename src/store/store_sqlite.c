@@ -1319,7 +1319,10 @@ static int scan_blocks(struct store *s, const struct store_scan *sc, block_fn fn
 	sqlite3_bind_int64(st, 4, sc->offset % every);
 	sqlite3_bind_int64(st, 5, (int64_t)sc->first_id);
 	sqlite3_bind_int64(st, 6, sc->last_id ? (int64_t)sc->last_id : INT64_MAX);
-	struct block_filter want = {.keep_key = sc->keep_key, .skeleton = sc->skeleton};
+	struct block_filter want = {.keep_key = sc->keep_key,
+				    .skeleton = sc->skeleton,
+				    .keep_trace = sc->keep_trace,
+				    .keep_trace_arg = sc->keep_trace_arg};
 	int stop = 0;
 	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		batch_reset(&b);
