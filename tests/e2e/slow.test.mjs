@@ -273,6 +273,41 @@ describe('slow operations, slow requests, bottlenecks', () => {
 		assert.equal(j.covered_from_ms, Math.min(...chosen.map((t) => Number(BigInt(t.spans[0].start) / MS))));
 	});
 
+	test('bottlenecks: express wrappers charged to the route, statements told apart, set-up never a row', async () => {
+		const tid = traceId();
+		const at = (ms) => BigInt(Date.now() - 60_000) * MS + BigInt(ms) * MS;
+		const id = { root: spanId(), mw: spanId(), rh: spanId(), dns: spanId(), q: [spanId(), spanId(), spanId()] };
+		const pg = (sid, from, to, stmt) => ({ traceId: tid, spanId: sid, parentSpanId: id.rh, name: 'pg.query:SELECT shop',
+			kind: 3, start: at(from), end: at(to), attrs: { 'db.system': 'postgresql', 'db.statement': stmt,
+				'db.name': 'shop', 'net.peer.name': '127.0.0.1', 'net.peer.port': 5432 } });
+		const spans = [
+			{ traceId: tid, spanId: id.root, name: 'GET /orders/:id', kind: 2, start: at(0), end: at(100),
+				attrs: { 'http.request.method': 'GET', 'http.route': '/orders/:id' } },
+			{ traceId: tid, spanId: id.mw, parentSpanId: id.root, name: 'middleware - query', kind: 1, start: at(0), end: at(1),
+				attrs: { 'express.name': 'query', 'express.type': 'middleware' } },
+			{ traceId: tid, spanId: id.rh, parentSpanId: id.root, name: 'request handler - /orders/:id', kind: 1,
+				start: at(1), end: at(100), attrs: { 'express.type': 'request_handler', 'http.route': '/orders/:id' } },
+			{ traceId: tid, spanId: id.dns, parentSpanId: id.rh, name: 'dns.lookup', kind: 3, start: at(2), end: at(5) },
+			pg(id.q[0], 10, 30, 'SELECT * FROM orders WHERE id = 42'),
+			pg(id.q[1], 30, 50, 'SELECT * FROM orders WHERE id = 7'),
+			pg(id.q[2], 50, 70, 'SELECT * FROM items WHERE order_id = 42'),
+		];
+		await post(srv, '/v1/traces', jsonTraceRequest([{ attrs: { 'service.name': 'shop' }, spans }]));
+		const r = await get('/api/v1/bottlenecks', { service: 'shop', top: '50' });
+		assert.equal(r.status, 200, r.text);
+		const rows = r.json.bottlenecks;
+		const names = rows.map((b) => b.span_name);
+		assert.ok(!names.includes('request handler - /orders/:id') && !names.includes('middleware - query') &&
+			!names.includes('dns.lookup'), names.join(', '));
+		const byName = Object.fromEntries(rows.map((b) => [b.name, b]));
+		near(byName['GET /orders/:id'].critical_ms_total, 40, 'the handler\'s own work is the route\'s');
+		const orders = byName['SELECT * FROM orders WHERE id = ?'];
+		const items = byName['SELECT * FROM items WHERE order_id = ?'];
+		assert.ok(orders && items, Object.keys(byName).join(' | '));
+		assert.deepEqual([orders.spans, orders.critical_ms_total, orders.target], [2, 40, '127.0.0.1:5432/shop']);
+		assert.deepEqual([items.spans, items.critical_ms_total, items.span_kind], [1, 20, 'client']);
+	});
+
 	test('thresholds through the API: validation, effect, persistence', async () => {
 		let r = await put(srv, '{"cache_ms": 0}');
 		assert.equal(r.status, 400);
