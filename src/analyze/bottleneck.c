@@ -505,8 +505,7 @@ void bottleneck_finish(struct bottleneck *b)
 {
 	for (size_t i = 0; i < b->n; i++) {
 		struct bottleneck_entry *e = &b->e[i];
-		e->impact_ns =
-			b->requests ? (double)e->critical_ns * (double)e->requests / (double)b->requests : 0;
+		e->impact_ns = b->requests ? (double)e->critical_ns / (double)b->requests : 0;
 		if (e->wait)
 			e->kind = BOTTLENECK_CONTENTION;
 		else if (e->call)

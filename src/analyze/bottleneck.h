@@ -34,10 +34,12 @@
  *
  * Charging goes up to the nearest span that is not charged to its parent,
  * so the work of express's `request handler - /x` counts as the own time
- * of the route's entry span.  A component's impact is its critical time,
- * summed over the requests, times its frequency (the share of requests in
- * whose critical path it appears): a step every request waits on outranks
- * a slower one that runs in parallel or only now and then.
+ * of the route's entry span.  A component's impact is its critical time
+ * summed over the requests and divided by their number: what it adds to
+ * the average request, the time a request would save on average if it
+ * took none.  A step in the shadow of a longer one has none, and a rare
+ * step counts for as often as it runs, so the ranking follows the shares
+ * of the critical time (frequency is in the sum once, not twice).
  *
  * Each entry gets a kind: resource_contention (waiting for a pool, lock or
  * queue, including a pool checkout such as pg-pool.connect, or mostly on
@@ -108,7 +110,7 @@ struct bottleneck_entry {
 	uint64_t requests;	/* requests in whose critical path it appears */
 	uint64_t spans;		/* its spans, on the path or not */
 	uint64_t saturated_ns;	/* of critical_ns, while its service's CPU was saturated */
-	double impact_ns;	/* critical_ns * requests / all requests */
+	double impact_ns;	/* critical_ns / all requests: added to the average request */
 	/* self time of its spans, each with the self time of the spans charged to it */
 	double self_avg_ns, self_p95_ns;
 	uint64_t *self_ns; /* every span's, until bottleneck_finish() */

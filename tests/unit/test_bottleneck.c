@@ -159,8 +159,8 @@ static void test_ranking(void)
 	is_int(load->requests, 20, "on the path of every request");
 	is_int(rare->critical_ns, 300 * MS, "the rare step: 300 ms once");
 	is_int(rare->requests, 1, "in one request");
-	ok(fabs(load->impact_ns - 2000.0 * MS) < 1, "impact of load: 2000 ms x 20/20");
-	ok(fabs(rare->impact_ns - 15.0 * MS) < 1, "impact of the rare step: 300 ms x 1/20");
+	ok(fabs(load->impact_ns - 100.0 * MS) < 1, "impact of load: 2000 ms over 20 requests");
+	ok(fabs(rare->impact_ns - 15.0 * MS) < 1, "impact of the rare step: 300 ms over 20 requests");
 	ok(r_load < r_rare, "frequent on the path outranks rare but slow (%zu < %zu)", r_load, r_rare);
 	is_int(side->critical_ns, 0, "a parallel task in the shadow has no critical time");
 	ok(r_load < r_side, "so the call outranks it");
@@ -438,6 +438,38 @@ static void test_setup_pools_and_real_work(void)
 	bottleneck_release(&b);
 }
 
+/*
+ * 100 requests with 14 ms of a plugin's own work each; 3 of them also wait
+ * 4.5 s on an LLM.  The LLM adds 135 ms to the average request, the plugin
+ * 14 ms: the LLM ranks first (weighing frequency twice, critical time x
+ * frequency, put the plugin first: 1400 ms against 405).
+ */
+static void test_rank_by_time_added(void)
+{
+	struct bottleneck b;
+	bottleneck_init(&b);
+	for (int r = 0; r < 100; r++) {
+		struct trace t = {0};
+		int llm = r % 33 == 0 && r < 99;
+		add(&t, 1, 0, "gw", "POST /run", SPAN_KIND_SERVER, 0, llm ? 4514 : 14);
+		add(&t, 2, 1, "gw", "plugin", SPAN_KIND_INTERNAL, 0, 14);
+		if (llm) {
+			add(&t, 3, 1, "gw", "chat", SPAN_KIND_CLIENT, 14, 4514);
+			attr(&t, "server.address", "llm.example");
+		}
+		add_request(&b, &t, r);
+	}
+	bottleneck_finish(&b);
+	size_t r_llm, r_plugin;
+	const struct bottleneck_entry *llm = find(&b, "gw", "chat", &r_llm);
+	const struct bottleneck_entry *plugin = find(&b, "gw", "plugin", &r_plugin);
+	ok(llm && plugin && r_llm < r_plugin,
+	   "the rare long wait outranks the frequent short step (%zu < %zu)", r_llm, r_plugin);
+	ok(llm && fabs(llm->impact_ns - 135.0 * MS) < 1, "impact: 135 ms added to the average request");
+	ok(plugin && fabs(plugin->impact_ns - 14.0 * MS) < 1, "impact: 14 ms");
+	bottleneck_release(&b);
+}
+
 /* Whole-millisecond starts leave sub-millisecond gaps in a wrapper: still a wrapper. */
 static void test_wrapper_slack(void)
 {
@@ -546,6 +578,7 @@ int main(void)
 	test_statements_and_targets();
 	test_setup_pools_and_real_work();
 	test_wrapper_slack();
+	test_rank_by_time_added();
 	test_kinds();
 	test_describe();
 	test_normalize();

@@ -26,7 +26,7 @@ export function mountBottlenecks(el, ctx) {
   const updatedEl = h('span', { class: 'muted small', 'aria-live': 'polite' });
   el.append(h('div', { class: 'view-head' },
     h('h1', { class: 'view-title' }, 'Bottlenecks'),
-    h('span', { class: 'muted' }, 'ranked by impact: critical-path time × the share of requests that wait for it'),
+    h('span', { class: 'muted' }, 'ranked by impact: the critical-path time each adds to the average request'),
     h('div', { class: 'view-tools' },
       h('button', { type: 'button', class: 'btn', onclick: () => load() }, 'Refresh'),
       updatedEl)));
@@ -92,7 +92,7 @@ function item(b, ctx) {
       metric('Per affected request', fmtDuration(b.critical_ms_per_affected_request), 'critical-path time per request whose path it is on'),
       metric('Requests affected', `${fmtCount(b.requests_affected)} (${fmtRatioPct(b.frequency)})`, 'requests whose critical path it is on'),
       metric('Self time p95', fmtDuration(b.self_p95_ms), `of its ${fmtCount(b.spans)} spans; average ${fmtDuration(b.self_avg_ms)}`),
-      metric('Impact', fmtDuration(b.impact_ms), 'critical-path time × frequency: the rank')),
+      metric('Impact', fmtDuration(b.impact_ms), 'critical-path time added to the average analysed request: the rank')),
     h('p', { class: 'bn-reason' }, b.reason),
     h('div', { class: 'bn-links' },
       (b.examples || []).length ? h('span', { class: 'muted' }, 'Examples:') : null,
