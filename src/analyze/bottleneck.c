@@ -11,15 +11,20 @@
 #include <string.h>
 
 #include "analyze/critpath.h"
+#include "analyze/detect.h"
 #include "core/alloc.h"
+#include "ingest/semconv.h"
 
 #define NAME_MAX_LEN 160
+#define PEER_MAX_LEN 256
 
 void bottleneck_init(struct bottleneck *b)
 {
 	memset(b, 0, sizeof(*b));
 	arena_init(&b->arena);
+	arena_init(&b->scratch);
 	strmap_init(&b->index);
+	buf_init(&b->key, BUF_NO_LIMIT);
 }
 
 void bottleneck_release(struct bottleneck *b)
@@ -30,6 +35,8 @@ void bottleneck_release(struct bottleneck *b)
 	free(b->touched);
 	strmap_release(&b->index);
 	arena_release(&b->arena);
+	arena_release(&b->scratch);
+	buf_release(&b->key);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -103,54 +110,215 @@ static const char *span_service(const struct span *s)
 	return s->resource && s->resource->service_name ? s->resource->service_name : "unknown";
 }
 
-/* HTTP client spans are named for their method alone: add the peer. */
-static const char *call_name(const struct span *s, char *buf, size_t len)
+const char *bottleneck_span_kind_name(int span_kind)
 {
-	static const char *const methods[] = {"GET",   "POST", "PUT",	  "DELETE",
-					      "PATCH", "HEAD", "OPTIONS", NULL};
-	const char *peer = attr_str(s->attrs, s->n_attrs, "server.address");
-	if (!s->name || !peer)
-		return s->name;
-	for (size_t i = 0; methods[i]; i++)
-		if (!strcmp(s->name, methods[i])) {
-			snprintf(buf, len, "%s %s", s->name, peer);
-			return buf;
-		}
-	return s->name;
+	switch (span_kind) {
+	case SPAN_KIND_INTERNAL: return "internal";
+	case SPAN_KIND_SERVER: return "server";
+	case SPAN_KIND_CLIENT: return "client";
+	case SPAN_KIND_PRODUCER: return "producer";
+	case SPAN_KIND_CONSUMER: return "consumer";
+	default: return "unspecified";
+	}
 }
 
-static struct bottleneck_entry *entry_for(struct bottleneck *b, const struct spantree *t, size_t i, int call)
+/* ---- describing a span ------------------------------------------------------- */
+
+static const char *first_str(const struct span *sp, const char *key, const char *alt)
+{
+	const char *v = attr_str(sp->attrs, sp->n_attrs, key);
+	return v || !alt ? v : attr_str(sp->attrs, sp->n_attrs, alt);
+}
+
+static int in_list(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(s, *list))
+			return 1;
+	return 0;
+}
+
+/* Instrumentations of web frameworks: their INTERNAL spans wrap the work. */
+static const char *const framework_scopes[] = {
+	"@opentelemetry/instrumentation-express",     "@fastify/otel",
+	"@opentelemetry/instrumentation-fastify",     "@opentelemetry/instrumentation-koa",
+	"@opentelemetry/instrumentation-hapi",	      "@opentelemetry/instrumentation-restify",
+	"@opentelemetry/instrumentation-connect",     "@opentelemetry/instrumentation-router",
+	"@opentelemetry/instrumentation-nestjs-core", NULL};
+static const char *const framework_keys[] = {"express.type", "fastify.type",	"koa.type",
+					     "hapi.type",    "restify.type",	"connect.type",
+					     "nestjs.type",  "asgi.event.type", NULL};
+static const char *const setup_scopes[] = {"@opentelemetry/instrumentation-dns",
+					   "@opentelemetry/instrumentation-net", NULL};
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+static int has_any_key(const struct span *sp, const char *const *keys)
+{
+	for (; *keys; keys++)
+		if (attr_find(sp->attrs, sp->n_attrs, *keys))
+			return 1;
+	return 0;
+}
+
+static enum bottleneck_role span_role(const struct span *sp)
+{
+	const char *name = sp->name ? sp->name : "", *scope = sp->scope_name ? sp->scope_name : "";
+	if (in_list(scope, setup_scopes) || span_is_connection_setup(sp))
+		return BOTTLENECK_ROLE_SETUP;
+	if (strcasestr(name, "pool") &&
+	    (strcasestr(name, "connect") || strcasestr(name, "acquire") || strcasestr(name, "checkout")))
+		return BOTTLENECK_ROLE_POOL;
+	if (ends_with(name, ".connect")) /* pg.connect, mysql.connect: a new connection */
+		return BOTTLENECK_ROLE_SETUP;
+	if ((sp->kind == SPAN_KIND_INTERNAL || sp->kind == SPAN_KIND_UNSPECIFIED) &&
+	    (in_list(scope, framework_scopes) || has_any_key(sp, framework_keys)))
+		return BOTTLENECK_ROLE_FRAMEWORK;
+	return BOTTLENECK_ROLE_WORK;
+}
+
+/* "host:port/db": server.address (net.peer.name, the host of url.full),
+ * server.port (net.peer.port, the port of url.full), and for a database
+ * call db.namespace (db.name).  Empty when none is known. */
+static void span_peer(const struct span *sp, int db, char *out, size_t cap)
+{
+	const char *host = first_str(sp, "server.address", "net.peer.name"), *url_port = NULL;
+	size_t host_len = host ? strlen(host) : 0, port_len = 0;
+	const struct attr *port = attr_find(sp->attrs, sp->n_attrs, "server.port");
+	if (!port)
+		port = attr_find(sp->attrs, sp->n_attrs, "net.peer.port");
+	const char *url = host ? NULL : attr_str(sp->attrs, sp->n_attrs, "url.full");
+	if (url && strstr(url, "://")) {
+		host = strstr(url, "://") + 3;
+		host_len = strcspn(host, ":/?#");
+		if (host[host_len] == ':') {
+			url_port = host + host_len + 1;
+			port_len = strspn(url_port, "0123456789");
+		}
+	}
+	char port_buf[24] = "";
+	if (port && port->type == ATTR_INT)
+		snprintf(port_buf, sizeof(port_buf), ":%lld", (long long)port->v.i);
+	else if (port && port->type == ATTR_STRING)
+		snprintf(port_buf, sizeof(port_buf), ":%.20s", port->v.s);
+	else if (url_port && port_len)
+		snprintf(port_buf, sizeof(port_buf), ":%.*s", (int)(port_len < 20 ? port_len : 20), url_port);
+	const char *ns = db ? first_str(sp, "db.namespace", "db.name") : NULL;
+	snprintf(out, cap, "%.*s%s%s%s", host ? (int)(host_len < 200 ? host_len : 200) : 0, host ? host : "",
+		 host ? port_buf : "", host && ns ? "/" : "", ns ? ns : "");
+}
+
+static int is_method(const char *name)
+{
+	static const char *const methods[] = {"GET",  "POST",	 "PUT",	    "DELETE", "PATCH",
+					      "HEAD", "OPTIONS", "CONNECT", "TRACE",  NULL};
+	return in_list(name, methods);
+}
+
+/* What a database or cache call did: its statement with literals
+ * replaced, else its summary, else operation and collection.  0: none. */
+static int db_label(const struct span *sp, char *out, size_t cap)
+{
+	char tmp[NAME_MAX_LEN];
+	const char *text = first_str(sp, "db.query.text", "db.statement");
+	if (text && detect_normalize_sql(out, cap, text) > 0)
+		return 1;
+	const char *summary = attr_str(sp->attrs, sp->n_attrs, "db.query.summary");
+	const char *op = first_str(sp, "db.operation.name", "db.operation");
+	const char *coll = first_str(sp, "db.collection.name", "db.sql.table");
+	if (!coll)
+		coll = attr_str(sp->attrs, sp->n_attrs, "db.mongodb.collection");
+	if (summary)
+		snprintf(tmp, sizeof(tmp), "%s", summary);
+	else if (op)
+		snprintf(tmp, sizeof(tmp), "%s%s%s", op, coll ? " " : "", coll ? coll : "");
+	else
+		return 0;
+	bottleneck_normalize(tmp, out, cap);
+	return 1;
+}
+
+static void span_label(const struct span *sp, struct arena *a, const char *peer, char *out, size_t cap)
+{
+	const char *name = sp->name ? sp->name : "";
+	int db = first_str(sp, "db.system.name", "db.system") != NULL;
+	if (db && db_label(sp, out, cap))
+		return;
+	if (sp->kind == SPAN_KIND_CLIENT && *peer && is_method(name)) {
+		snprintf(out, cap, "%s %.150s", name, peer); /* the peer stays as it is: an address */
+		return;
+	}
+	if (sp->kind == SPAN_KIND_SERVER || sp->kind == SPAN_KIND_CONSUMER)
+		name = span_endpoint(a, sp);
+	bottleneck_normalize(name, out, cap);
+}
+
+void bottleneck_describe(const struct span *sp, struct arena *a, struct bottleneck_span *out)
+{
+	char label[NAME_MAX_LEN], peer[PEER_MAX_LEN];
+	int db = first_str(sp, "db.system.name", "db.system") != NULL;
+	out->role = (uint8_t)span_role(sp);
+	span_peer(sp, db, peer, sizeof(peer));
+	span_label(sp, a, peer, label, sizeof(label));
+	out->label = arena_strdup(a, label);
+	out->peer = *peer ? arena_strdup(a, peer) : NULL;
+}
+
+/* ---- ranking --------------------------------------------------------------------- */
+
+/* The service that answered call i, if traced: its SERVER or CONSUMER child. */
+static const char *answering_service(const struct spantree *t, size_t i)
+{
+	for (size_t k = t->kid_off[i]; k < t->kid_off[i + 1]; k++) {
+		const struct span *kid = &t->spans[t->kids[k]];
+		if (kid->kind == SPAN_KIND_SERVER || kid->kind == SPAN_KIND_CONSUMER)
+			return span_service(kid);
+	}
+	return NULL;
+}
+
+static struct bottleneck_entry *entry_for(struct bottleneck *b, const struct spantree *t, size_t i,
+					  const struct bottleneck_span *d)
 {
 	const struct span *s = &t->spans[i];
-	const char *svc = span_service(s);
-	char name[NAME_MAX_LEN], key[NAME_MAX_LEN + 256], full[NAME_MAX_LEN];
+	const char *svc = span_service(s), *peer = d->peer ? d->peer : "";
+	struct buf *key = &b->key;
 	int64_t at;
-	bottleneck_normalize(call ? call_name(s, full, sizeof(full)) : s->name, name, sizeof(name));
-	size_t sl = strlen(svc) < 255 ? strlen(svc) : 255, nl = strlen(name);
-	memcpy(key, svc, sl);
-	key[sl] = 0;
-	memcpy(key + sl + 1, name, nl);
-	if (strmap_get(&b->index, key, sl + 1 + nl, &at) == 0)
-		return &b->e[at];
-	b->e = xgrow(b->e, &b->cap, b->n + 1, sizeof(*b->e));
-	struct bottleneck_entry *e = &b->e[b->n];
-	memset(e, 0, sizeof(*e));
-	e->service = arena_strndup(&b->arena, svc, sl);
-	e->name = arena_strdup(&b->arena, name);
-	e->call = (uint8_t)call;
-	if (call) {
-		const char *target = NULL;
-		for (size_t k = t->kid_off[i]; k < t->kid_off[i + 1] && !target; k++) {
-			const struct span *kid = &t->spans[t->kids[k]];
-			if (kid->kind == SPAN_KIND_SERVER || kid->kind == SPAN_KIND_CONSUMER)
-				target = span_service(kid);
-		}
-		if (!target)
-			target = attr_str(s->attrs, s->n_attrs, "server.address");
-		e->target = target ? arena_strdup(&b->arena, target) : NULL;
+	buf_reset(key);
+	buf_puts(key, svc);
+	buf_putc(key, 0);
+	buf_putc(key, (char)('0' + s->kind));
+	buf_puts(key, d->label);
+	buf_putc(key, 0);
+	buf_puts(key, peer);
+	struct bottleneck_entry *e = NULL;
+	if (strmap_get(&b->index, key->data, key->len, &at) == 0) {
+		e = &b->e[at];
+	} else {
+		char name[NAME_MAX_LEN];
+		b->e = xgrow(b->e, &b->cap, b->n + 1, sizeof(*b->e));
+		e = &b->e[b->n];
+		memset(e, 0, sizeof(*e));
+		bottleneck_normalize(s->name, name, sizeof(name));
+		e->service = arena_strdup(&b->arena, svc);
+		e->name = arena_strdup(&b->arena, d->label);
+		e->span_name = arena_strdup(&b->arena, name);
+		e->span_kind = s->kind;
+		e->call = s->kind == SPAN_KIND_CLIENT;
+		e->target = e->call && d->peer ? arena_strdup(&b->arena, d->peer) : NULL;
+		strmap_put(&b->index, key->data, key->len, (int64_t)b->n++);
 	}
-	strmap_put(&b->index, key, sl + 1 + nl, (int64_t)b->n);
-	b->n++;
+	if (e->call && !e->target_traced) {
+		const char *callee = answering_service(t, i);
+		if (callee) {
+			e->target = arena_strdup(&b->arena, callee);
+			e->target_traced = 1;
+		}
+	}
 	return e;
 }
 
@@ -184,52 +352,124 @@ static size_t *tree_order(const struct spantree *t)
 	return order;
 }
 
-void bottleneck_add(struct bottleneck *b, const struct spantree *t, const struct slowops_class *cls,
-		    const char *service, const uint8_t trace_id[16])
+/* An INTERNAL span whose children cover its time. */
+static int is_wrapper(const struct spantree *t, size_t i, uint64_t self_ns, const struct bottleneck_span *d,
+		      const struct slowops_class *cls)
+{
+	const struct span *s = &t->spans[i];
+	if ((s->kind != SPAN_KIND_INTERNAL && s->kind != SPAN_KIND_UNSPECIFIED) ||
+	    d->role != BOTTLENECK_ROLE_WORK || (cls->flags & SLOWOPS_WAIT) ||
+	    t->kid_off[i + 1] == t->kid_off[i])
+		return 0;
+	uint64_t dur = s->end_ns > s->start_ns ? s->end_ns - s->start_ns : 0;
+	return self_ns <= BOTTLENECK_WRAPPER_SLACK_NS ||
+	       (double)self_ns <= BOTTLENECK_WRAPPER_SHARE * (double)dur;
+}
+
+/* Span i (not a root) is charged to its parent. */
+static int charged_to_parent(const struct spantree *t, size_t i, uint64_t self_ns,
+			     const struct bottleneck_span *d, const struct slowops_class *cls)
+{
+	const struct span *s = &t->spans[i], *p = &t->spans[t->parent[i]];
+	if (d->role == BOTTLENECK_ROLE_FRAMEWORK || d->role == BOTTLENECK_ROLE_SETUP)
+		return 1;
+	if ((s->kind == SPAN_KIND_SERVER || s->kind == SPAN_KIND_CONSUMER) &&
+	    (p->kind == SPAN_KIND_CLIENT || p->kind == SPAN_KIND_PRODUCER))
+		return 1;
+	/* the transport of a call (undici under fetch, HTTP under an LLM client) */
+	if (s->kind == SPAN_KIND_CLIENT && p->kind == SPAN_KIND_CLIENT &&
+	    !strcmp(span_service(s), span_service(p)))
+		return 1;
+	return is_wrapper(t, i, self_ns, d, cls);
+}
+
+/* The descriptions of a tree's spans, made here when the caller has none. */
+static const struct bottleneck_span *describe_all(struct bottleneck *b, const struct spantree *t)
+{
+	struct bottleneck_span *d = arena_alloc(&b->scratch, t->n * sizeof(*d));
+	for (size_t i = 0; i < t->n; i++)
+		bottleneck_describe(&t->spans[i], &b->scratch, &d[i]);
+	return d;
+}
+
+/* Per span of one request: its critical time, self time, and the span it is charged to. */
+struct charge {
+	uint64_t own_ns, self_ns; /* own: on the path; both summed over the spans charged to it */
+	size_t owner;
+};
+
+static struct charge *charge_request(struct bottleneck *b, const struct spantree *t,
+				     const struct slowops_class *cls, const struct bottleneck_span *d)
 {
 	struct critpath_step *steps;
 	size_t n_steps;
-	uint64_t req_no = ++b->requests;
-	if (!t->n)
-		return;
+	struct charge *c = xcalloc(t->n, sizeof(*c));
 	critpath_compute(t, &steps, &n_steps);
-	uint64_t *own = xcalloc(t->n, sizeof(*own)), *incl = xcalloc(t->n, sizeof(*incl));
+	size_t *order = tree_order(t);
+	for (size_t k = 0; k < t->n; k++) { /* parents first: a parent's owner is known */
+		size_t i = order[k], p = t->parent[i];
+		uint64_t self = spantree_self_ns(t, i);
+		c[i].owner =
+			p != SPANTREE_NONE && charged_to_parent(t, i, self, &d[i], &cls[i]) ? c[p].owner : i;
+		c[c[i].owner].self_ns += self;
+	}
 	for (size_t s = 0; s < n_steps; s++) {
-		own[steps[s].span] += steps[s].contribution_ns;
+		c[c[steps[s].span].owner].own_ns += steps[s].contribution_ns;
 		b->critical_ns += steps[s].contribution_ns;
 	}
-	size_t *order = tree_order(t);
-	for (size_t k = t->n; k-- > 0;) { /* children before parents */
-		size_t i = order[k];
-		incl[i] += own[i];
-		if (t->parent[i] != SPANTREE_NONE)
-			incl[t->parent[i]] += incl[i];
+	free(order);
+	free(steps);
+	return c;
+}
+
+static void note_request(struct bottleneck *b, struct bottleneck_entry *e, uint64_t req_no)
+{
+	if (e->cur_request == req_no)
+		return;
+	e->cur_request = req_no;
+	e->cur_ns = 0;
+	b->touched = xgrow(b->touched, &b->cap_touched, b->n_touched + 1, sizeof(*b->touched));
+	b->touched[b->n_touched++] = (size_t)(e - b->e);
+}
+
+void bottleneck_add(struct bottleneck *b, const struct spantree *t, const struct slowops_class *cls,
+		    const struct bottleneck_span *desc, const char *service, const uint8_t trace_id[16])
+{
+	size_t root = spantree_longest_root(t);
+	if (root == SPANTREE_NONE) {
+		b->requests++;
+		return;
 	}
+	arena_reset(&b->scratch);
+	const struct bottleneck_span *d = desc ? desc : describe_all(b, t);
+	if (d[root].role == BOTTLENECK_ROLE_SETUP) {
+		b->skipped++;
+		return;
+	}
+	uint64_t req_no = ++b->requests;
+	const struct span *r = &t->spans[root];
+	b->first_ns = !b->first_ns || r->start_ns < b->first_ns ? r->start_ns : b->first_ns;
+	b->last_ns = r->end_ns > b->last_ns ? r->end_ns : b->last_ns;
+	struct charge *c = charge_request(b, t, cls, d);
 	b->n_touched = 0;
 	for (size_t i = 0; i < t->n; i++) {
+		if (c[i].owner != i)
+			continue;
 		const struct span *s = &t->spans[i];
-		int call = s->kind == SPAN_KIND_CLIENT;
-		struct bottleneck_entry *e = entry_for(b, t, i, call);
-		if (e->cur_request != req_no) {
-			e->cur_request = req_no;
-			e->cur_ns = 0;
-			b->touched =
-				xgrow(b->touched, &b->cap_touched, b->n_touched + 1, sizeof(*b->touched));
-			b->touched[b->n_touched++] = (size_t)(e - b->e);
-		}
-		uint64_t charged = call ? incl[i] : own[i];
-		e->cur_ns += charged;
+		struct bottleneck_entry *e = entry_for(b, t, i, &d[i]);
+		note_request(b, e, req_no);
+		e->cur_ns += c[i].own_ns;
 		e->spans++;
 		e->self_ns = xgrow(e->self_ns, &e->cap_self, e->n_self + 1, sizeof(*e->self_ns));
-		e->self_ns[e->n_self++] = spantree_self_ns(t, i);
-		if (cls[i].flags & SLOWOPS_WAIT)
+		e->self_ns[e->n_self++] = c[i].self_ns;
+		if ((cls[i].flags & SLOWOPS_WAIT) || d[i].role == BOTTLENECK_ROLE_POOL)
 			e->wait = 1;
 		if (service && strcmp(span_service(s), service))
 			e->remote_service = 1;
-		if (charged && b->cpu) {
+		if (c[i].own_ns && b->cpu) {
 			double cpu = b->cpu(b->cpu_arg, span_service(s), s->start_ns);
 			if (cpu >= BOTTLENECK_CPU_SATURATED)
-				e->saturated_ns += charged;
+				e->saturated_ns += c[i].own_ns;
 		}
 	}
 	for (size_t k = 0; k < b->n_touched; k++) {
@@ -240,10 +480,7 @@ void bottleneck_add(struct bottleneck *b, const struct spantree *t, const struct
 		e->critical_ns += e->cur_ns;
 		add_example(e, trace_id, e->cur_ns);
 	}
-	free(order);
-	free(own);
-	free(incl);
-	free(steps);
+	free(c);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -267,8 +504,7 @@ void bottleneck_finish(struct bottleneck *b)
 {
 	for (size_t i = 0; i < b->n; i++) {
 		struct bottleneck_entry *e = &b->e[i];
-		e->impact_ns =
-			b->requests ? (double)e->critical_ns * (double)e->requests / (double)b->requests : 0;
+		e->impact_ns = b->requests ? (double)e->critical_ns / (double)b->requests : 0;
 		if (e->wait)
 			e->kind = BOTTLENECK_CONTENTION;
 		else if (e->call)

@@ -40,6 +40,33 @@ void recommend_fmt_bytes(char *out, size_t cap, double bytes)
 	snprintf(out, cap, u && fabs(bytes) < 10 ? "%.1f %s" : "%.0f %s", bytes, units[u]);
 }
 
+void recommend_fmt_window(char *out, size_t cap, double s)
+{
+	if (!(s >= 0))
+		s = 0;
+	if (s >= 3600)
+		snprintf(out, cap, "%.1f h", s / 3600);
+	else if (s >= 600)
+		snprintf(out, cap, "%.0f min", s / 60);
+	else if (s >= 60)
+		snprintf(out, cap, "%.1f min", s / 60);
+	else
+		snprintf(out, cap, "%.0f s", s);
+}
+
+/* "<n> <what> an hour", or over a window too short to speak of an hour, the
+ * count itself: "<n> <what> in 4.0 min". */
+static void hourly(char *out, size_t cap, double per_hour, double window_s, const char *what)
+{
+	char w[32];
+	if (window_s >= RECOMMEND_RATE_MIN_WINDOW_S) {
+		snprintf(out, cap, "%.0f %s an hour", per_hour, what);
+		return;
+	}
+	recommend_fmt_window(w, sizeof(w), window_s);
+	snprintf(out, cap, "%.0f %s in %s", per_hour * window_s / 3600, what, w);
+}
+
 static const char *or_dash(const char *s)
 {
 	return s ? s : "?";
@@ -122,8 +149,9 @@ static void sequential(const struct finding *f, struct texts *t, const char *sub
 
 static void cacheable(const struct finding *f, struct texts *t, const char *subj)
 {
-	char avg[32], what[160], sets[64] = "";
+	char avg[32], what[160], sets[64] = "", window[32], rate[96];
 	recommend_fmt_duration(avg, sizeof(avg), f->avg_ns);
+	recommend_fmt_window(window, sizeof(window), f->window_s);
 	short_detail(what, sizeof(what), f->detail);
 	if (f->tool)
 		snprintf(t->title, TEXT_MAX, "Cache the result of tool %s in %s", f->tool,
@@ -132,12 +160,15 @@ static void cacheable(const struct finding *f, struct texts *t, const char *subj
 		snprintf(t->title, TEXT_MAX, "Cache the repeated call of %s (`%s`)", subj, what);
 	if (f->variants > 1)
 		snprintf(sets, sizeof(sets), " in %llu argument sets", (unsigned long long)f->variants);
+	if (f->window_s >= RECOMMEND_RATE_MIN_WINDOW_S)
+		snprintf(rate, sizeof(rate), "%.0f requests/hour", f->per_hour);
+	else
+		snprintf(rate, sizeof(rate), "%llu requests in %s", (unsigned long long)f->occurrences,
+			 window);
 	snprintf(t->evidence, TEXT_MAX,
-		 "%.0f requests/hour to %s with identical arguments%s (%.80s%s), avg %s each; %llu calls in "
-		 "%.1f h",
-		 f->per_hour, subj, sets, or_dash(f->detail),
-		 f->detail && strlen(f->detail) > 80 ? "..." : "", avg, (unsigned long long)f->occurrences,
-		 f->window_s / 3600);
+		 "%s to %s with identical arguments%s (%.80s%s), avg %s each; %llu calls in %s", rate, subj,
+		 sets, or_dash(f->detail), f->detail && strlen(f->detail) > 80 ? "..." : "", avg,
+		 (unsigned long long)f->occurrences, window);
 	snprintf(t->change, TEXT_MAX,
 		 "Cache the result keyed by the arguments (in-process LRU or Redis) for about a minute, and "
 		 "invalidate it when the data changes; at this rate %.0f%% of the calls would be served "
@@ -202,15 +233,16 @@ static void pool(const struct finding *f, struct texts *t, const char *subj)
 
 static void missing_index(const struct finding *f, struct texts *t, const char *subj)
 {
-	char p50[32], base[32];
+	char p50[32], base[32], rate[96];
+	hourly(rate, sizeof(rate), f->per_hour, f->window_s, "runs");
 	recommend_fmt_duration(p50, sizeof(p50), f->p50_ns);
 	recommend_fmt_duration(base, sizeof(base), f->baseline_ns);
 	char what[160];
 	short_detail(what, sizeof(what), f->detail);
 	snprintf(t->title, TEXT_MAX, "Index the slow query of %s on %s (`%s`)", subj, or_dash(f->tool), what);
 	snprintf(t->evidence, TEXT_MAX,
-		 "`%s` takes %s at p50, %.1f times the %s of the database's other statements; %.0f an hour",
-		 or_dash(f->detail), p50, f->ratio, base, f->per_hour);
+		 "`%s` takes %s at p50, %.1f times the %s of the database's other statements; %s",
+		 or_dash(f->detail), p50, f->ratio, base, rate);
 	snprintf(t->change, TEXT_MAX,
 		 "Run EXPLAIN (ANALYZE) on it; add an index on the columns of its WHERE, JOIN and ORDER BY, "
 		 "or precompute the result if it scans by design");
@@ -246,13 +278,14 @@ static void retry_storm(const struct finding *f, struct texts *t, const char *su
 
 static void timeouts(const struct finding *f, struct texts *t, const char *subj)
 {
-	char avg[32], base[32];
+	char avg[32], base[32], rate[96];
+	hourly(rate, sizeof(rate), f->per_hour, f->window_s, "timeouts");
 	recommend_fmt_duration(avg, sizeof(avg), f->avg_ns);
 	recommend_fmt_duration(base, sizeof(base), f->baseline_ns);
 	snprintf(t->title, TEXT_MAX, "Fail fast on calls from %s to %s", subj, or_dash(f->detail));
 	snprintf(t->evidence, TEXT_MAX,
-		 "%.1f%% of %llu calls time out after %s (a successful call takes %s); %.0f timeouts an hour",
-		 100 * f->rate, (unsigned long long)f->subject_requests, avg, base, f->per_hour);
+		 "%.1f%% of %llu calls time out after %s (a successful call takes %s); %s", 100 * f->rate,
+		 (unsigned long long)f->subject_requests, avg, base, rate);
 	snprintf(t->change, TEXT_MAX,
 		 "Set the timeout near the successful calls' p99 and retry once or hedge, or answer from a "
 		 "fallback");
@@ -260,18 +293,18 @@ static void timeouts(const struct finding *f, struct texts *t, const char *subj)
 
 static void memory(const struct finding *f, struct texts *t, const char *subj)
 {
-	char g[32], s[32], e[32];
+	char g[32], s[32], e[32], w[32];
+	recommend_fmt_window(w, sizeof(w), f->window_s);
 	recommend_fmt_bytes(g, sizeof(g), f->growth_per_hour);
 	recommend_fmt_bytes(s, sizeof(s), f->start_value);
 	recommend_fmt_bytes(e, sizeof(e), f->end_value);
 	snprintf(t->title, TEXT_MAX, "Find what %s keeps in memory%s%s", subj, f->environment ? " in " : "",
 		 f->environment ? f->environment : "");
 	snprintf(t->evidence, TEXT_MAX,
-		 "process.memory.usage grows %s an hour%s%s (%s to %s over %.1f h) and is never released; "
+		 "process.memory.usage grows %s an hour%s%s (%s to %s over %s) and is never released; "
 		 "%llu of %llu instances grow",
-		 g, f->environment ? " in " : "", f->environment ? f->environment : "", s, e,
-		 f->window_s / 3600, (unsigned long long)f->occurrences,
-		 (unsigned long long)f->subject_requests);
+		 g, f->environment ? " in " : "", f->environment ? f->environment : "", s, e, w,
+		 (unsigned long long)f->occurrences, (unsigned long long)f->subject_requests);
 	snprintf(t->change, TEXT_MAX,
 		 "Look for a cache or map without eviction (per-session or conversation history, memoised "
 		 "results): bound it or give it a TTL; diff two heap snapshots taken an hour apart");
@@ -385,10 +418,18 @@ int recommend_build(struct arena *a, const struct finding *f, struct recommendat
 			 "out-of-memory restart",
 			 day, 100 * f->ratio * 24);
 	} else if (f->saving_ns > 0) {
+		char saved[128], secs[32], w[32];
+		recommend_fmt_window(secs, sizeof(secs), f->saved_s_per_hour * f->window_s / 3600);
+		recommend_fmt_window(w, sizeof(w), f->window_s);
+		if (f->window_s >= RECOMMEND_RATE_MIN_WINDOW_S)
+			snprintf(saved, sizeof(saved), "~%.0f s of request time saved per hour",
+				 f->saved_s_per_hour);
+		else
+			snprintf(saved, sizeof(saved), "~%s of request time saved over the %s analysed", secs,
+				 w);
 		snprintf(gain, sizeof(gain),
-			 "Estimated improvement: ~%s a request, %.0f%% of the affected requests' %s; "
-			 "~%.0f s of request time saved per hour",
-			 save, f->saving_pct, lat, f->saved_s_per_hour);
+			 "Estimated improvement: ~%s a request, %.0f%% of the affected requests' %s; %s",
+			 save, f->saving_pct, lat, saved);
 	} else {
 		snprintf(gain, sizeof(gain), "No latency estimate: the data shows no measurable cost yet");
 	}

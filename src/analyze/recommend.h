@@ -51,5 +51,15 @@ int recommend_markdown(struct buf *b, const struct finding *f, const struct reco
 void recommend_fmt_duration(char *out, size_t cap, double ns);
 /* "48 MiB", "1.5 GiB", "640 B" */
 void recommend_fmt_bytes(char *out, size_t cap, double bytes);
+/* "45 s", "4.0 min", "25 min", "3.0 h": a window of time given in seconds. */
+void recommend_fmt_window(char *out, size_t cap, double s);
+
+/*
+ * Figures per hour are quoted only over a window of at least this many
+ * seconds; over a shorter one a text gives the count and the window
+ * ("1479 requests in 2.5 min"), never a window rounded to "0.0 h" nor an
+ * hourly rate extrapolated from a few minutes.
+ */
+#define RECOMMEND_RATE_MIN_WINDOW_S 600.0
 
 #endif

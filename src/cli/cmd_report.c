@@ -5,7 +5,8 @@
  *
  * Like `hotpath top` it is a client of the API (summary, bottlenecks,
  * recommendations) and owns no figure: every number comes from an answer,
- * so the report says what the dashboard says.  The layout follows the
+ * so the report says what the dashboard says, including which part of the
+ * range the bottlenecks cover.  The layout follows the
  * performance report of the project's request documents.
  */
 #include <getopt.h>
@@ -13,13 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "core/buf.h"
 #include "ingest/json_doc.h"
 
 struct report_options {
-	const char *server, *range, *service;
+	const char *server, *range, *service, *limit;
 	int text; /* plain text instead of Markdown */
 	double target_p95_ms, target_p99_ms, target_error_pct;
 };
@@ -28,7 +30,8 @@ static int usage(FILE *out)
 {
 	fprintf(out,
 		"usage: hotpath report [--server URL] [--range 6h] [--service S] [--format markdown|text]\n"
-		"                      [--target-p95-ms MS] [--target-p99-ms MS] [--target-error-pct P]\n"
+		"                      [--limit N] [--target-p95-ms MS] [--target-p99-ms MS]\n"
+		"                      [--target-error-pct P]\n"
 		"\n"
 		"Write a performance report of a running hotpath server to stdout: KPIs\n"
 		"against targets, the critical path and bottlenecks, and recommendations\n"
@@ -38,6 +41,9 @@ static int usage(FILE *out)
 		"  --range R             time range ending now (default 6h)\n"
 		"  --service S           only requests entering this service (KPIs, bottlenecks)\n"
 		"  --format F            markdown (default) or text\n"
+		"  --limit N             bottlenecks: read at most N requests (default: the\n"
+		"                        server's, 10000); beyond it whole traces are sampled\n"
+		"                        across the range, and the report says so\n"
 		"  --target-p95-ms MS    p95 latency target (default 1000)\n"
 		"  --target-p99-ms MS    p99 latency target (default 2500)\n"
 		"  --target-error-pct P  error rate target in percent (default 1)\n"
@@ -56,10 +62,11 @@ static const char *str(const struct json *v, const char *fallback)
 	return s ? s : fallback;
 }
 
-/* GET PATH?range=..&service=.. (service only when `with_service`) into a
- * parsed document.  Member names point into `body`: one body per document. */
+/* GET PATH?range=..&service=..&limit=.. (service only when `with_service`,
+ * limit only when given) into a parsed document.  Member names point into
+ * `body`: one body per document. */
 static int get(CURL *curl, const struct report_options *o, const char *path, int with_service,
-	       struct buf *body, struct json_doc *d, char *err, size_t errlen)
+	       const char *limit, struct buf *body, struct json_doc *d, char *err, size_t errlen)
 {
 	struct buf url;
 	char perr[200];
@@ -68,6 +75,8 @@ static int get(CURL *curl, const struct report_options *o, const char *path, int
 	cli_url_param(&url, curl, "range", o->range);
 	if (with_service)
 		cli_url_param(&url, curl, "service", o->service);
+	if (limit)
+		cli_url_param(&url, curl, "limit", limit);
 	int rc = cli_api_get(curl, url.data, body, err, errlen);
 	buf_release(&url);
 	memset(d, 0, sizeof(*d));
@@ -116,6 +125,42 @@ static void kpis(const struct report_options *o, const struct json *sum)
 	kpi_row(o, "Error rate", 100 * num(json_get(sum, "error_rate")), o->target_error_pct, "%", 1);
 }
 
+/* "2026-12-07 06:55 UTC" from milliseconds since the epoch; "?" for none. */
+static void fmt_utc(char *out, size_t cap, double ms)
+{
+	struct tm tm;
+	time_t t = (time_t)(ms / 1000);
+	if (isnan(ms) || !gmtime_r(&t, &tm) || !strftime(out, cap, "%Y-%m-%d %H:%M UTC", &tm))
+		snprintf(out, cap, "?");
+}
+
+/* Which requests the ranking covers: all of the range, or a sample of it. */
+static void coverage(const struct report_options *o, const struct json *root)
+{
+	char from[40], to[40];
+	double analysed = num(json_get(root, "requests")),
+	       in_range = num(json_get(root, "requests_in_range"));
+	double skipped = num(json_get(root, "skipped"));
+	const struct json *sampled = json_get(root, "sampled");
+	fmt_utc(from, sizeof(from), num(json_get(root, "covered_from_ms")));
+	fmt_utc(to, sizeof(to), num(json_get(root, "covered_to_ms")));
+	printf("%sComponents by their time on the critical path of %.0f requests, from %s to %s. ",
+	       o->text ? "  " : "", analysed, from, to);
+	if (sampled && sampled->type == JSON_TRUE)
+		printf("A sample: %.0f of the %.0f requests in the last %s were read (limit %.0f), whole "
+		       "traces "
+		       "chosen by trace id across the range, so the shares stand for the range but the "
+		       "totals do not; --limit reads more.",
+		       num(json_get(root, "matched")), in_range, o->range, num(json_get(root, "limit")));
+	else
+		printf("Every request of the last %s was read (%.0f, nested ones analysed as part of the "
+		       "request that called them).",
+		       o->range, in_range);
+	if (skipped > 0)
+		printf(" %.0f were connection set-up, not requests, and are left out.", skipped);
+	printf(" Each moment is charged to one component, so the shares add up to 100%%.\n\n");
+}
+
 static void bottlenecks(const struct report_options *o, const struct json *root)
 {
 	const struct json *list = json_get(root, "bottlenecks");
@@ -124,8 +169,7 @@ static void bottlenecks(const struct report_options *o, const struct json *root)
 		printf("No bottleneck stands out in the selected requests.\n");
 		return;
 	}
-	printf("%sComponents by their time on the critical path of the %.0f newest requests:\n\n",
-	       o->text ? "  " : "", num(json_get(root, "requests")));
+	coverage(o, root);
 	if (!o->text)
 		printf("| # | Component | Kind | Critical path share | Per request | Requests |\n"
 		       "| --- | --- | --- | --- | --- | --- |\n");
@@ -193,6 +237,7 @@ int cmd_report(int argc, char **argv)
 		{"range", required_argument, NULL, 'r'},
 		{"service", required_argument, NULL, 'S'},
 		{"format", required_argument, NULL, 'f'},
+		{"limit", required_argument, NULL, 'l'},
 		{"target-p95-ms", required_argument, NULL, '5'},
 		{"target-p99-ms", required_argument, NULL, '9'},
 		{"target-error-pct", required_argument, NULL, 'e'},
@@ -206,6 +251,7 @@ int cmd_report(int argc, char **argv)
 		case 's': o.server = optarg; break;
 		case 'r': o.range = optarg; break;
 		case 'S': o.service = optarg; break;
+		case 'l': o.limit = optarg; break;
 		case 'f':
 			if (strcmp(optarg, "markdown") && strcmp(optarg, "text"))
 				return usage(stderr);
@@ -229,9 +275,10 @@ int cmd_report(int argc, char **argv)
 		buf_init(&body[i], 256u << 20);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	CURL *curl = curl_easy_init();
-	if (!curl || get(curl, &o, "/api/v1/performance/summary", 1, &body[0], &sum, err, sizeof(err)) < 0 ||
-	    get(curl, &o, "/api/v1/bottlenecks", 1, &body[1], &bot, err, sizeof(err)) < 0 ||
-	    get(curl, &o, "/api/v1/recommendations", 0, &body[2], &rec, err, sizeof(err)) < 0) {
+	if (!curl ||
+	    get(curl, &o, "/api/v1/performance/summary", 1, NULL, &body[0], &sum, err, sizeof(err)) < 0 ||
+	    get(curl, &o, "/api/v1/bottlenecks", 1, o.limit, &body[1], &bot, err, sizeof(err)) < 0 ||
+	    get(curl, &o, "/api/v1/recommendations", 0, NULL, &body[2], &rec, err, sizeof(err)) < 0) {
 		fprintf(stderr, "hotpath report: %s\n", curl ? err : "curl_easy_init failed");
 		goto out;
 	}

@@ -4,8 +4,10 @@
  * /api/v1/slow-operations/stats, /api/v1/slow-requests (JSON or CSV),
  * /api/v1/slow-requests/alerts and /api/v1/bottlenecks.
  *
- * Owns loading the requests an answer covers (their subtrees, each span
- * classified while its attributes are at hand) and printing the answers.
+ * Owns choosing the requests an answer covers (for bottlenecks: all of the
+ * range, or whole traces sampled across it), loading them (their
+ * subtrees, each span classified, and for bottlenecks described, while its
+ * attributes are at hand) and printing the answers.
  * Thresholds, classification, phases and spikes are in analyze/slowops.c,
  * the ranking in analyze/bottleneck.c.
  */
@@ -159,12 +161,15 @@ struct kept {
 	uint64_t start_ns, end_ns;
 	const char *name, *service, *peer;
 	struct slowops_class cls;
+	struct bottleneck_span bn; /* when the loader describes spans */
 };
 
 /* Called for each request not nested in another selected one: `t` is its
- * subtree (the request is the root). */
+ * subtree (the request is the root); `desc` its spans' descriptions when
+ * the loader describes them, else NULL. */
 typedef void (*request_fn)(void *arg, const struct request_row *row, size_t row_index,
-			   const struct spantree *t, const struct slowops_class *cls);
+			   const struct spantree *t, const struct slowops_class *cls,
+			   const struct bottleneck_span *desc);
 /* Called with the full entry span of each selected request while it is read. */
 typedef void (*entry_fn)(void *arg, size_t row_index, const struct span *sp, const struct slowops_class *cls);
 
@@ -185,6 +190,8 @@ struct loader {
 	entry_fn on_entry;
 	void *arg;
 	int all_entries; /* also hand on requests nested in another selected one */
+	int describe;	 /* describe each span for the bottleneck ranking */
+	struct arena scratch;
 	/* results */
 	size_t requests, nested;
 };
@@ -214,6 +221,12 @@ static void keep_span(struct loader *ld, const struct span *sp, int64_t trace_no
 									   : "unknown");
 	k->peer = intern(ld, attr_str(sp->attrs, sp->n_attrs, "server.address"));
 	slowops_classify(ld->cfg, sp, &ld->services, &k->cls);
+	if (ld->describe) {
+		arena_reset(&ld->scratch);
+		bottleneck_describe(sp, &ld->scratch, &k->bn);
+		k->bn.label = intern(ld, k->bn.label);
+		k->bn.peer = intern(ld, k->bn.peer);
+	}
 	if (ld->on_entry) {
 		uint8_t key[24];
 		int64_t row;
@@ -251,6 +264,7 @@ static void loader_init(struct loader *ld, struct http_request *req, const struc
 	strmap_init(&ld->traces);
 	strmap_init(&ld->entries);
 	strmap_init(&ld->strs);
+	arena_init(&ld->scratch);
 }
 
 static void loader_release(struct loader *ld)
@@ -259,8 +273,16 @@ static void loader_release(struct loader *ld)
 	strmap_release(&ld->traces);
 	strmap_release(&ld->entries);
 	strmap_release(&ld->strs);
+	arena_release(&ld->scratch);
 	free(ld->kept);
 	free(ld->trace_ids);
+}
+
+static int wanted_trace(void *arg, const uint8_t trace_id[16])
+{
+	const struct loader *ld = arg;
+	int64_t no;
+	return strmap_get(&ld->traces, trace_id, 16, &no) == 0;
 }
 
 /* Read the spans of the selected rows' traces: trace by trace through
@@ -295,10 +317,13 @@ static int loader_read(struct loader *ld, const struct store_query *q, int per_t
 	}
 	if (!ld->n_traces)
 		return 0;
-	if (!per_trace)
-		return store_scan_traces(req->srv->store, lo, hi + 1, scan_trace, ld, err, sizeof(err)) < 0
-			       ? -1
-			       : 0;
+	if (!per_trace) {
+		struct store_scan sc = {
+			.from_ns = lo, .to_ns = hi + 1, .keep_trace = wanted_trace, .keep_trace_arg = ld};
+		if (store_scan(req->srv->store, &sc, scan_trace, ld, err, sizeof(err)) < 0)
+			goto fail;
+		return 0;
+	}
 	for (size_t t = 0; t < ld->n_traces && !ld->too_many; t++) {
 		struct batch b;
 		batch_init(&b);
@@ -321,8 +346,10 @@ struct trace_buf {
 	struct resource *res, *sub_res;
 	struct attr *peer, *sub_peer;
 	struct slowops_class *cls, *sub_cls;
+	struct bottleneck_span *desc, *sub_desc;
 	size_t *stack;
 	size_t cap, cap_sub, cap_res, cap_peer, cap_cls, cap_sub_res, cap_sub_peer, cap_sub_cls, cap_stack;
+	size_t cap_desc, cap_sub_desc;
 };
 
 static void trace_buf_release(struct trace_buf *tb)
@@ -335,6 +362,8 @@ static void trace_buf_release(struct trace_buf *tb)
 	free(tb->sub_peer);
 	free(tb->cls);
 	free(tb->sub_cls);
+	free(tb->desc);
+	free(tb->sub_desc);
 	free(tb->stack);
 }
 
@@ -368,6 +397,8 @@ static void emit_request(struct loader *ld, struct trace_buf *tb, const struct s
 	tb->sub_res = xgrow(tb->sub_res, &tb->cap_sub_res, t->n, sizeof(*tb->sub_res));
 	tb->sub_peer = xgrow(tb->sub_peer, &tb->cap_sub_peer, t->n, sizeof(*tb->sub_peer));
 	tb->sub_cls = xgrow(tb->sub_cls, &tb->cap_sub_cls, t->n, sizeof(*tb->sub_cls));
+	if (ld->describe)
+		tb->sub_desc = xgrow(tb->sub_desc, &tb->cap_sub_desc, t->n, sizeof(*tb->sub_desc));
 	tb->stack[top++] = root;
 	while (top) {
 		size_t i = tb->stack[--top];
@@ -379,13 +410,15 @@ static void emit_request(struct loader *ld, struct trace_buf *tb, const struct s
 			tb->sub[n].attrs = &tb->sub_peer[n];
 		}
 		tb->sub_cls[n] = tb->cls[i];
+		if (ld->describe)
+			tb->sub_desc[n] = tb->desc[i];
 		n++;
 		for (size_t k = t->kid_off[i]; k < t->kid_off[i + 1]; k++)
 			tb->stack[top++] = t->kids[k];
 	}
 	struct spantree sub;
 	spantree_build(&sub, tb->sub, n);
-	fn(arg, &ld->rows[row], row, &sub, tb->sub_cls);
+	fn(arg, &ld->rows[row], row, &sub, tb->sub_cls, ld->describe ? tb->sub_desc : NULL);
 	spantree_release(&sub);
 	ld->requests++;
 }
@@ -407,9 +440,13 @@ static void loader_walk(struct loader *ld, request_fn fn, void *arg)
 		tb.res = xgrow(tb.res, &tb.cap_res, n, sizeof(*tb.res));
 		tb.peer = xgrow(tb.peer, &tb.cap_peer, n, sizeof(*tb.peer));
 		tb.cls = xgrow(tb.cls, &tb.cap_cls, n, sizeof(*tb.cls));
+		if (ld->describe)
+			tb.desc = xgrow(tb.desc, &tb.cap_desc, n, sizeof(*tb.desc));
 		for (size_t k = 0; k < n; k++) {
 			fill_span(&tb.spans[k], &tb.res[k], &tb.peer[k], &ld->kept[i + k]);
 			tb.cls[k] = ld->kept[i + k].cls;
+			if (ld->describe)
+				tb.desc[k] = ld->kept[i + k].bn;
 		}
 		struct spantree t;
 		spantree_build(&t, tb.spans, n);
@@ -538,7 +575,7 @@ struct stats_run {
 };
 
 static void stats_request(void *arg, const struct request_row *row, size_t idx, const struct spantree *t,
-			  const struct slowops_class *cls)
+			  const struct slowops_class *cls, const struct bottleneck_span *desc)
 {
 	struct stats_run *sr = arg;
 	for (size_t i = 0; i < t->n; i++)
@@ -673,7 +710,7 @@ static void slow_entry(void *arg, size_t row, const struct span *sp, const struc
 }
 
 static void slow_request(void *arg, const struct request_row *row, size_t idx, const struct spantree *t,
-			 const struct slowops_class *cls)
+			 const struct slowops_class *cls, const struct bottleneck_span *desc)
 {
 	struct slow_run *run = arg;
 	if (idx >= run->n_detail)
@@ -1168,9 +1205,9 @@ static double cpu_at(void *arg, const char *service, uint64_t t_ns)
 }
 
 static void bottleneck_request(void *arg, const struct request_row *row, size_t idx, const struct spantree *t,
-			       const struct slowops_class *cls)
+			       const struct slowops_class *cls, const struct bottleneck_span *desc)
 {
-	bottleneck_add(arg, t, cls, row->service, row->trace_id);
+	bottleneck_add(arg, t, cls, desc, row->service, row->trace_id);
 }
 
 static void put_reason(struct buf *b, const struct bottleneck_entry *e)
@@ -1205,7 +1242,10 @@ static void put_bottleneck(struct buf *b, const struct bottleneck *bn, const str
 	buf_put_json_str(b, e->service);
 	buf_puts(b, ",\"name\":");
 	buf_put_json_str(b, e->name);
-	buf_printf(b, ",\"kind\":\"%s\",\"target\":", bottleneck_kind_name(e->kind));
+	buf_puts(b, ",\"span_name\":");
+	buf_put_json_str(b, e->span_name);
+	buf_printf(b, ",\"span_kind\":\"%s\",\"kind\":\"%s\",\"target\":",
+		   bottleneck_span_kind_name(e->span_kind), bottleneck_kind_name(e->kind));
 	json_put_str_or_null(b, e->target);
 	buf_puts(b, ",\"reason\":");
 	put_reason(b, e);
@@ -1234,6 +1274,76 @@ static void put_bottleneck(struct buf *b, const struct bottleneck *bn, const str
 	buf_puts(b, "]}");
 }
 
+/* Which requests a ranking covers. */
+struct coverage {
+	uint64_t in_range; /* requests matching the filters (q= aside) */
+	int sampled;	   /* more than the limit: whole traces chosen by id */
+};
+
+/* Rows were read one past the limit: keep `limit`, less the last trace's
+ * when the limit cuts through it (unless that is all there is). */
+static void drop_cut_trace(const struct request_row *rows, size_t *n, unsigned limit)
+{
+	if (*n <= limit)
+		return;
+	const uint8_t *cut = rows[limit - 1].trace_id;
+	size_t k = limit;
+	if (!memcmp(rows[limit].trace_id, cut, 16))
+		while (k > 0 && !memcmp(rows[k - 1].trace_id, cut, 16))
+			k--;
+	*n = k ? k : limit;
+}
+
+/*
+ * The requests to rank: all of the range when they fit the limit, else
+ * whole traces chosen by trace id from the whole range (a sample of the
+ * range, not its newest part, and a request's nested ones come with it).
+ * Then q=.  -1: the answer is set.
+ */
+static int select_covering(struct http_request *req, struct store_query *q, const struct spanql *ql,
+			   struct coverage *cov, struct request_row **rows, size_t *n)
+{
+	char err[256];
+	if (store_count(req->srv->store, q, &cov->in_range, err, sizeof(err)) < 0)
+		goto fail;
+	cov->sampled = cov->in_range > q->limit;
+	q->order = cov->sampled ? STORE_BY_TRACE : STORE_NEWEST;
+	q->limit += cov->sampled;
+	int rc = store_search(req->srv->store, q, &req->arena, rows, n, err, sizeof(err));
+	q->limit -= cov->sampled;
+	if (rc < 0)
+		goto fail;
+	drop_cut_trace(*rows, n, q->limit);
+	return filter_rows_q(req, ql, *rows, n);
+fail:
+	http_error(req, 500, "internal", "%s", err);
+	return -1;
+}
+
+static void put_time_ms(struct buf *b, const char *key, uint64_t ns)
+{
+	if (ns)
+		buf_printf(b, ",\"%s\":%llu", key, (unsigned long long)(ns / NS_PER_MS));
+	else
+		buf_printf(b, ",\"%s\":null", key);
+}
+
+/* What part of the range the ranking covers (docs/API.md). */
+static void put_coverage(struct buf *b, const struct store_query *q, const struct coverage *cov,
+			 const struct loader *ld, const struct bottleneck *bn, size_t n_rows)
+{
+	buf_printf(b,
+		   "{\"requests\":%llu,\"requests_in_range\":%llu,\"matched\":%zu,\"nested\":%zu,"
+		   "\"skipped\":%llu,\"limit\":%u,\"sampled\":%s,\"truncated\":%s",
+		   (unsigned long long)bn->requests, (unsigned long long)cov->in_range, n_rows, ld->nested,
+		   (unsigned long long)bn->skipped, q->limit, cov->sampled ? "true" : "false",
+		   cov->sampled ? "true" : "false");
+	put_time_ms(b, "range_from_ms", q->from_ns);
+	put_time_ms(b, "range_to_ms", q->to_ns);
+	put_time_ms(b, "covered_from_ms", bn->first_ns);
+	put_time_ms(b, "covered_to_ms", bn->last_ns);
+}
+
 static int get_bottlenecks(struct http_request *req)
 {
 	struct store_query q;
@@ -1244,18 +1354,19 @@ static int get_bottlenecks(struct http_request *req)
 	struct loader ld;
 	struct bottleneck bn;
 	struct cpu_map cm;
+	struct coverage cov;
 	long top;
 	char err[256];
 	slowops_config_init(&c);
 	loader_init(&ld, req, &c);
+	ld.describe = 1;
 	bottleneck_init(&bn);
 	strmap_init(&cm.m);
 	buf_init(&cm.key, BUF_NO_LIMIT);
 	if (parse_selection(req, &q, &ql, ANALYSE_DEFAULT, ANALYSE_MAX) < 0 ||
 	    filters_int(req, "top", 1, TOP_MAX, TOP_DEFAULT, &top) < 0 || effective_or_500(req, &c) < 0)
 		goto out;
-	q.order = STORE_NEWEST;
-	if (select_rows(req, &q, ql, &rows, &n_rows) < 0)
+	if (select_covering(req, &q, ql, &cov, &rows, &n_rows) < 0)
 		goto out;
 	if (n_rows) {
 		uint64_t lo = UINT64_MAX, hi = 0;
@@ -1280,8 +1391,7 @@ static int get_bottlenecks(struct http_request *req)
 		goto out;
 	bottleneck_finish(&bn);
 	struct buf *b = http_json(req);
-	buf_printf(b, "{\"requests\":%zu,\"matched\":%zu,\"nested\":%zu,\"limit\":%u,\"truncated\":%s",
-		   ld.requests, n_rows, ld.nested, q.limit, n_rows >= q.limit ? "true" : "false");
+	put_coverage(b, &q, &cov, &ld, &bn, n_rows);
 	put_ms(b, "total_critical_ms", (double)bn.critical_ns);
 	buf_puts(b, ",\"bottlenecks\":[");
 	size_t shown = 0;

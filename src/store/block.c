@@ -578,6 +578,7 @@ long block_decode(const void *data, size_t len, const struct block_filter *f, st
 	uint32_t n = get_count(&r);
 	long kept = 0;
 	uint8_t cur_trace[16] = {0};
+	int keep_cur = 1;
 	uint64_t start = 0;
 	if (!trace_id) { /* room for them all */
 		size_t most = (size_t)(r.end - r.p) / SPAN_MIN_BYTES;
@@ -588,9 +589,11 @@ long block_decode(const void *data, size_t len, const struct block_filter *f, st
 		/* decoded in place; dropped again if not kept */
 		struct span *s = batch_add_span(b);
 		uint8_t flags = *get_bytes(&r, 1);
-		if (!(flags & F_SAME_TRACE))
+		if (!(flags & F_SAME_TRACE)) {
 			memcpy(cur_trace, get_bytes(&r, 16), 16);
-		int keep = !trace_id || !memcmp(cur_trace, trace_id, 16);
+			keep_cur = !f->keep_trace || f->keep_trace(f->keep_trace_arg, cur_trace);
+		}
+		int keep = trace_id ? !memcmp(cur_trace, trace_id, 16) : keep_cur;
 		memcpy(s->trace_id, cur_trace, 16);
 		memcpy(s->span_id, get_bytes(&r, 8), 8);
 		if (flags & F_PARENT)

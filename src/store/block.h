@@ -29,6 +29,10 @@ int block_encode(const struct span **spans, size_t n, struct buf *out);
 /* What block_decode() keeps; NULL or a zeroed filter keeps everything. */
 struct block_filter {
 	const uint8_t *trace_id; /* only the spans of this trace */
+	/* Only the spans of the traces this accepts (asked once per trace of
+	 * a block); the others' attributes are stepped over, not decoded. */
+	int (*keep_trace)(void *arg, const uint8_t trace_id[16]);
+	void *keep_trace_arg;
 	/* Only the span attributes whose key this accepts (asked once per
 	 * distinct key of a block); resources keep theirs. */
 	int (*keep_key)(const char *key);

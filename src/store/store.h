@@ -85,7 +85,10 @@ struct request_row {
 	const char *service, *endpoint, *env, *version, *department, *intent, *tool;
 };
 
-enum store_order { STORE_NEWEST, STORE_SLOWEST };
+/* STORE_BY_TRACE: by trace id, so the first `limit` rows are whole traces
+ * chosen at random (ids are random) from the whole range: a sample that
+ * covers the range instead of its newest part. */
+enum store_order { STORE_NEWEST, STORE_SLOWEST, STORE_BY_TRACE };
 
 /* The filters every query takes; NULL strings and zero bounds mean "any". */
 struct store_query {
@@ -104,6 +107,8 @@ void store_query_init(struct store_query *q);
 /* Requests matching `q`; rows and their strings live in `a`. */
 int store_search(struct store *s, const struct store_query *q, struct arena *a, struct request_row **rows,
 		 size_t *n, char *err, size_t errlen);
+/* How many requests match `q` (its order and limit do not apply). */
+int store_count(struct store *s, const struct store_query *q, uint64_t *n, char *err, size_t errlen);
 
 /*
  * The newest `n` requests starting in [from_ns, to_ns), without reading
@@ -195,6 +200,10 @@ struct store_scan {
 	 * bound).  Block ids grow with each write and a block never changes,
 	 * so a range of ids, once written, always holds the same spans. */
 	uint64_t first_id, last_id;
+	/* Only the traces this accepts (NULL: all), asked once per trace of a
+	 * block: the spans of the others are not decoded past their ids. */
+	int (*keep_trace)(void *arg, const uint8_t trace_id[16]);
+	void *keep_trace_arg;
 };
 int store_scan(struct store *s, const struct store_scan *sc, store_trace_fn fn, void *arg, char *err,
 	       size_t errlen);

@@ -1097,7 +1097,10 @@ int store_search(struct store *s, const struct store_query *q, struct arena *a, 
 	buf_puts(&sql, " FROM requests r");
 	where_clause(&sql, &bd, q);
 	buf_printf(&sql, " ORDER BY %s LIMIT %u",
-		   q->order == STORE_SLOWEST ? "r.duration_ns DESC" : "r.start_ns DESC", q->limit);
+		   q->order == STORE_SLOWEST	? "r.duration_ns DESC"
+		   : q->order == STORE_BY_TRACE ? "r.trace_lo, r.trace_hi, r.start_ns"
+						: "r.start_ns DESC",
+		   q->limit);
 	if (sqlite3_prepare_v2(db, sql.data, -1, &st, NULL) != SQLITE_OK) {
 		errf(err, errlen, "search: %s", sqlite3_errmsg(db));
 		goto out;
@@ -1130,6 +1133,37 @@ int store_search(struct store *s, const struct store_query *q, struct arena *a, 
 		errf(err, errlen, "search: %s", sqlite3_errmsg(db));
 		goto out;
 	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	buf_release(&sql);
+	reader_put(s, db);
+	return ret;
+}
+
+int store_count(struct store *s, const struct store_query *q, uint64_t *n, char *err, size_t errlen)
+{
+	struct buf sql;
+	struct binds bd = {0};
+	sqlite3_stmt *st = NULL;
+	int ret = -1;
+	sqlite3 *db = reader_get(s, err, errlen);
+	*n = 0;
+	if (!db)
+		return -1;
+	buf_init(&sql, BUF_NO_LIMIT);
+	buf_puts(&sql, "SELECT count(*) FROM requests r");
+	where_clause(&sql, &bd, q);
+	if (sqlite3_prepare_v2(db, sql.data, -1, &st, NULL) != SQLITE_OK) {
+		errf(err, errlen, "count: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	bind_all(st, &bd);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		errf(err, errlen, "count: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	*n = (uint64_t)sqlite3_column_int64(st, 0);
 	ret = 0;
 out:
 	sqlite3_finalize(st);
@@ -1302,7 +1336,10 @@ static int scan_blocks(struct store *s, const struct store_scan *sc, block_fn fn
 	sqlite3_bind_int64(st, 4, sc->offset % every);
 	sqlite3_bind_int64(st, 5, (int64_t)sc->first_id);
 	sqlite3_bind_int64(st, 6, sc->last_id ? (int64_t)sc->last_id : INT64_MAX);
-	struct block_filter want = {.keep_key = sc->keep_key, .skeleton = sc->skeleton};
+	struct block_filter want = {.keep_key = sc->keep_key,
+				    .skeleton = sc->skeleton,
+				    .keep_trace = sc->keep_trace,
+				    .keep_trace_arg = sc->keep_trace_arg};
 	int stop = 0;
 	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		batch_reset(&b);

@@ -184,6 +184,12 @@ test('bottlenecks: the API\'s ranking and kinds, with links to traces and the fl
   assert.deepEqual(items.map((i) => [i.component, i.kind]), want.bottlenecks.map((b) => [b.component, b.kind]));
   const labels = { slowest_component: 'Slowest component', resource_contention: 'Resource contention', dependency: 'Dependency' };
   assert.deepEqual(items.map((i) => i.badge), want.bottlenecks.map((b) => labels[b.kind]));
+  // the part of the range covered (the counts may move by the requests the
+  // demo timestamped a moment ahead, between the view's call and the test's)
+  const sub = await page.textContent('#panel-bottlenecks .panel-sub');
+  const n = '[0-9][0-9,]*';
+  assert.match(sub, new RegExp(`^${n} requests analysed, \\S.* to \\S.* \\(${want.sampled
+    ? `a sample: ${n} of the ${n} requests in range, whole traces chosen across it` : `all ${n} requests in range`}`));
   await page.screenshot({ path: join(SHOTS, 'analysis-bottlenecks.png') });
 
   const flame = new URL(await page.getAttribute('.bn-item:first-child .bn-flame', 'href'), base).searchParams;

@@ -130,9 +130,35 @@ describe('recommendations on demo data', { timeout: 600000 }, () => {
 		}
 	});
 
+	test('bottleneck #1 on the demo is a real wait, not a gateway merged with its own call', async () => {
+		const j = (await getJson(`${srv.url}/api/v1/bottlenecks?range=4h&top=50`)).json;
+		const first = j.bottlenecks[0];
+		assert.equal(first.span_kind, 'client', `#1 ${first.component}`);
+		assert.ok(['dependency', 'resource_contention'].includes(first.kind), first.kind);
+		assert.notEqual(first.service, 'api-gateway', first.component);
+		const gateway = j.bottlenecks.filter((b) => b.service === 'api-gateway' && b.span_kind === 'server');
+		assert.ok(gateway.every((b) => b.self_avg_ms < 10 && b.share < 0.01),
+			`the gateway's own time is small: ${JSON.stringify(gateway.map((b) => [b.name, b.self_avg_ms, b.share]))}`);
+		const shares = j.bottlenecks.reduce((a, b) => a + b.share, 0);
+		assert.ok(shares <= 1 + 1e-9, `shares do not overlap: ${shares}`);
+		// a call's answer is charged to the call: every SERVER row is the edge's own
+		const servers = j.bottlenecks.filter((b) => b.span_kind === 'server').map((b) => b.component);
+		assert.ok(servers.every((c) => c.startsWith('api-gateway: ')), servers.join(', '));
+		assert.ok(j.bottlenecks.some((b) => b.service === 'api-gateway' && b.span_kind === 'client' && b.target === 'code-agent'),
+			'the gateway\'s call names the agent that answered');
+		assert.ok(j.sampled, 'the demo has more requests than the default limit');
+		assert.ok(j.requests_in_range > j.matched, `${j.requests_in_range} > ${j.matched}`);
+		const hours = (j.covered_to_ms - j.covered_from_ms) / 3600000;
+		assert.ok(hours > 2.5, `the sample spans the history, not its newest minutes: ${hours.toFixed(2)} h`);
+	});
+
 	test('hotpath report: KPIs, bottlenecks and the recommendations by priority', async () => {
 		const { stdout } = await run(hotpathBin(), ['report', '--server', srv.url, '--range', '4h'], { timeout: 120000 });
 		assert.match(stdout, /^# Performance report/);
+		assert.match(stdout, /A sample: \d+ of the \d+ requests in the last 4h were read \(limit 10000\), whole traces/);
+		const all = await run(hotpathBin(), ['report', '--server', srv.url, '--range', '4h', '--limit', '100000'],
+			{ timeout: 120000 });
+		assert.match(all.stdout, /Every request of the last 4h was read/);
 		assert.match(stdout, /\| Latency p95 \| [0-9.]+ ms \| 1000\.0 ms \|/);
 		assert.match(stdout, /### High priority/);
 		assert.match(stdout, /Cache the result of tool database-query/);

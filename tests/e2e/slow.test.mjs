@@ -2,7 +2,7 @@
 // thresholds from a config file, the environment and the API (validation,
 // persistence across a restart), per-type statistics, the slow request list
 // with its phase breakdown, CSV export, spike alerts and the bottleneck
-// ranking.
+// ranking with the part of the range it covers.
 //
 // Ten requests of service "front", all in the last few minutes (times in ms
 // from each request's start):
@@ -225,7 +225,7 @@ describe('slow operations, slow requests, bottlenecks', () => {
 			['front: SELECT orders', 'dependency', 3600, 6],
 		]);
 		const pay = j.bottlenecks[0];
-		near(pay.impact_ms, 4200 * 0.6, 'impact = critical time x frequency');
+		near(pay.impact_ms, 420, 'impact = critical time over all analysed requests');
 		near(pay.share, 4200 / total, 'share');
 		near(pay.critical_ms_per_request, 420, 'per analysed request');
 		near(pay.self_p95_ms, 700, 'self p95');
@@ -239,6 +239,73 @@ describe('slow operations, slow requests, bottlenecks', () => {
 		assert.equal(j.bottlenecks.find((b) => b.name === 'auth').kind, 'slowest_component');
 		const ranks = j.bottlenecks.map((b) => b.impact_ms);
 		assert.deepEqual(ranks, [...ranks].sort((a, b) => b - a), 'sorted by impact');
+		const shares = j.bottlenecks.reduce((a, b) => a + b.share, 0);
+		assert.ok(Math.abs(shares - 1) < 1e-9, `every critical moment is charged once: shares sum to ${shares}`);
+		const root = j.bottlenecks.find((b) => b.name === 'POST /api/checkout');
+		assert.equal(root.span_kind, 'server');
+		assert.equal(root.span_name, 'POST /api/checkout');
+		const sameRoute = slow.filter((t) => t.route === '/api/checkout');
+		near(root.critical_ms_total, sameRoute.reduce((a, t) => a + t.duration - 1450, 0),
+			'the route\'s own time, after its children');
+		// all of the range is covered, and the answer says so
+		assert.equal(j.requests_in_range, 10);
+		assert.equal(j.sampled, false);
+		const starts = [...slow, ...fast].map((t) => Number(BigInt(t.spans[0].start) / MS));
+		const ends = [...slow, ...fast].map((t) => Number(BigInt(t.spans[0].end) / MS));
+		assert.equal(j.covered_from_ms, Math.min(...starts));
+		assert.equal(j.covered_to_ms, Math.max(...ends));
+		assert.ok(j.range_from_ms <= j.covered_from_ms && j.covered_to_ms <= j.range_to_ms + 1000);
+	});
+
+	test('bottlenecks: more requests than the limit, a sample of whole traces across the range that says so', async () => {
+		const r = await get('/api/v1/bottlenecks', { service: 'front', limit: '4', top: '50' });
+		assert.equal(r.status, 200, r.text);
+		const j = r.json;
+		assert.equal(j.requests_in_range, 10);
+		assert.equal(j.sampled, true);
+		assert.equal(j.requests, 4);
+		// the sample is by trace id (low 64 bits, signed, as stored), not the newest four
+		const low = (t) => BigInt.asIntN(64, BigInt(`0x${t.traceId.slice(16)}`));
+		const want = [...slow, ...fast].sort((a, b) => (low(a) < low(b) ? -1 : 1)).slice(0, 4).map((t) => t.traceId);
+		const seen = new Set(j.bottlenecks.flatMap((b) => b.examples.map((e) => e.trace_id)));
+		assert.deepEqual([...seen].sort(), [...want].sort());
+		const chosen = [...slow, ...fast].filter((t) => want.includes(t.traceId));
+		assert.equal(j.covered_from_ms, Math.min(...chosen.map((t) => Number(BigInt(t.spans[0].start) / MS))));
+	});
+
+	test('bottlenecks: express wrappers charged to the route, statements told apart, set-up never a row', async () => {
+		const tid = traceId();
+		const at = (ms) => BigInt(Date.now() - 60_000) * MS + BigInt(ms) * MS;
+		const id = { root: spanId(), mw: spanId(), rh: spanId(), dns: spanId(), q: [spanId(), spanId(), spanId()] };
+		const pg = (sid, from, to, stmt) => ({ traceId: tid, spanId: sid, parentSpanId: id.rh, name: 'pg.query:SELECT shop',
+			kind: 3, start: at(from), end: at(to), attrs: { 'db.system': 'postgresql', 'db.statement': stmt,
+				'db.name': 'shop', 'net.peer.name': '127.0.0.1', 'net.peer.port': 5432 } });
+		const spans = [
+			{ traceId: tid, spanId: id.root, name: 'GET /orders/:id', kind: 2, start: at(0), end: at(100),
+				attrs: { 'http.request.method': 'GET', 'http.route': '/orders/:id' } },
+			{ traceId: tid, spanId: id.mw, parentSpanId: id.root, name: 'middleware - query', kind: 1, start: at(0), end: at(1),
+				attrs: { 'express.name': 'query', 'express.type': 'middleware' } },
+			{ traceId: tid, spanId: id.rh, parentSpanId: id.root, name: 'request handler - /orders/:id', kind: 1,
+				start: at(1), end: at(100), attrs: { 'express.type': 'request_handler', 'http.route': '/orders/:id' } },
+			{ traceId: tid, spanId: id.dns, parentSpanId: id.rh, name: 'dns.lookup', kind: 3, start: at(2), end: at(5) },
+			pg(id.q[0], 10, 30, 'SELECT * FROM orders WHERE id = 42'),
+			pg(id.q[1], 30, 50, 'SELECT * FROM orders WHERE id = 7'),
+			pg(id.q[2], 50, 70, 'SELECT * FROM items WHERE order_id = 42'),
+		];
+		await post(srv, '/v1/traces', jsonTraceRequest([{ attrs: { 'service.name': 'shop' }, spans }]));
+		const r = await get('/api/v1/bottlenecks', { service: 'shop', top: '50' });
+		assert.equal(r.status, 200, r.text);
+		const rows = r.json.bottlenecks;
+		const names = rows.map((b) => b.span_name);
+		assert.ok(!names.includes('request handler - /orders/:id') && !names.includes('middleware - query') &&
+			!names.includes('dns.lookup'), names.join(', '));
+		const byName = Object.fromEntries(rows.map((b) => [b.name, b]));
+		near(byName['GET /orders/:id'].critical_ms_total, 40, 'the handler\'s own work is the route\'s');
+		const orders = byName['SELECT * FROM orders WHERE id = ?'];
+		const items = byName['SELECT * FROM items WHERE order_id = ?'];
+		assert.ok(orders && items, Object.keys(byName).join(' | '));
+		assert.deepEqual([orders.spans, orders.critical_ms_total, orders.target], [2, 40, '127.0.0.1:5432/shop']);
+		assert.deepEqual([items.spans, items.critical_ms_total, items.span_kind], [1, 20, 'client']);
 	});
 
 	test('thresholds through the API: validation, effect, persistence', async () => {

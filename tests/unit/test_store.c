@@ -100,6 +100,18 @@ static int is_route(const char *key)
 	return !strcmp(key, "http.route");
 }
 
+struct trace_pick {
+	const uint8_t *want;
+	int asked;
+};
+
+static int pick_trace(void *arg, const uint8_t trace_id[16])
+{
+	struct trace_pick *p = arg;
+	p->asked++;
+	return !memcmp(trace_id, p->want, 16);
+}
+
 static void test_block_roundtrip(void)
 {
 	struct batch in, out;
@@ -197,6 +209,25 @@ static void test_block_roundtrip(void)
 	ok(n == 5 && !memcmp(out.spans[4].trace_id, in.spans[0].trace_id, 16),
 	   "kept spans have the trace id");
 	is_str(n ? out.spans[0].resource->environment : NULL, "production", "resource attributes survive");
+
+	/* only the traces a reader wants, asked once per trace */
+	struct trace_pick pick = {.want = in.spans[5].trace_id};
+	batch_reset(&out);
+	n = block_decode(enc.data, enc.len,
+			 &(struct block_filter){.keep_trace = pick_trace, .keep_trace_arg = &pick}, &out, err,
+			 sizeof(err));
+	is_int(n, 3, "keep_trace keeps the spans of the traces it accepts");
+	is_int(pick.asked, 2, "asked once per trace of the block");
+	same = n == 3;
+	for (long i = 0; i < n && same; i++) {
+		size_t k = 0;
+		while (k < in.n_spans && (memcmp(ptrs[k]->trace_id, out.spans[i].trace_id, 16) ||
+					  memcmp(ptrs[k]->span_id, out.spans[i].span_id, 8)))
+			k++;
+		same = k < in.n_spans && !memcmp(ptrs[k]->trace_id, pick.want, 16) &&
+		       spans_equal(ptrs[k], &out.spans[i]);
+	}
+	ok(same, "and decodes them whole");
 
 	/* corruption is detected, never crashes */
 	int detected = 0;

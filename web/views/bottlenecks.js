@@ -26,7 +26,7 @@ export function mountBottlenecks(el, ctx) {
   const updatedEl = h('span', { class: 'muted small', 'aria-live': 'polite' });
   el.append(h('div', { class: 'view-head' },
     h('h1', { class: 'view-title' }, 'Bottlenecks'),
-    h('span', { class: 'muted' }, 'ranked by impact: critical-path time × the share of requests that wait for it'),
+    h('span', { class: 'muted' }, 'ranked by impact: the critical-path time each adds to the average request'),
     h('div', { class: 'view-tools' },
       h('button', { type: 'button', class: 'btn', onclick: () => load() }, 'Refresh'),
       updatedEl)));
@@ -48,12 +48,22 @@ export function mountBottlenecks(el, ctx) {
   return () => p.destroy();
 }
 
+// Which part of the range the list covers: all of it, or a sample of whole
+// traces across it (more requests than the server reads at once).
+export function coverageText(data) {
+  const span = data.covered_from_ms != null
+    ? `, ${fmtTime(data.covered_from_ms)} to ${fmtTime(data.covered_to_ms)}` : '';
+  const part = data.sampled
+    ? `a sample: ${fmtCount(data.matched)} of the ${fmtCount(data.requests_in_range)} requests in range, whole traces chosen across it`
+    : `all ${fmtCount(data.requests_in_range)} requests in range`;
+  return `${fmtCount(data.requests)} requests analysed${span} (${part}`
+    + `${data.nested ? `; ${fmtCount(data.nested)} nested ones counted in their callers` : ''}`
+    + `${data.skipped ? `; ${fmtCount(data.skipped)} connection set-ups left out` : ''})`;
+}
+
 function draw(p, data, ctx) {
   const list = data.bottlenecks || [];
-  p.setSub(`${fmtCount(data.requests)} requests analysed`
-    + `${data.truncated ? ` (the newest ${fmtCount(data.limit)} of more)` : ''}`
-    + `${data.nested ? `, ${fmtCount(data.nested)} nested ones inside them` : ''}`
-    + ` · ${fmtDuration(data.total_critical_ms)} on their critical paths`);
+  p.setSub(`${coverageText(data)} · ${fmtDuration(data.total_critical_ms)} on their critical paths`);
   if (!list.length) {
     p.empty(data.requests ? 'No component has time on the critical path.' : `No requests in the last ${ctx.filters.range} that match these filters.`,
       data.requests ? null : 'Loosen a filter, or pick a longer time range.');
@@ -71,10 +81,10 @@ function item(b, ctx) {
   return h('li', { class: 'bn-item', dataset: { component: b.component, kind: b.kind, rank: String(b.rank) } },
     h('div', { class: 'bn-head' },
       h('span', { class: 'bn-rank mono' }, `#${b.rank}`),
-      h('span', { class: 'bn-component' }, h('span', { class: 'svc' }, b.service), ': ', h('span', { class: 'endpoint' }, b.name)),
+      h('span', { class: 'bn-component', title: `span ${b.span_name} (${b.span_kind})` }, h('span', { class: 'svc' }, b.service), ': ', h('span', { class: 'endpoint' }, b.name)),
       h('span', { class: `badge bn-kind ${kind.cls}`, title: kind.hint }, kind.label),
       b.target ? h('span', { class: 'muted' }, `→ ${b.target}`) : null),
-    h('div', { class: 'bn-share', title: 'share of the analysed requests\' critical-path time (a call includes what runs under it, so nested shares overlap)' },
+    h('div', { class: 'bn-share', title: 'share of the analysed requests\' critical-path time (each moment is charged to one component, so the shares add up to 100%)' },
       h('span', { class: 'bn-track', 'aria-hidden': 'true' }, h('span', { class: `bn-bar ${kind.cls}`, style: { width: `${Math.max(0.5, share * 100)}%` } })),
       h('span', { class: 'mono' }, fmtRatioPct(b.share)), h('span', { class: 'muted' }, ' of critical-path time')),
     h('dl', { class: 'bn-metrics' },
@@ -82,7 +92,7 @@ function item(b, ctx) {
       metric('Per affected request', fmtDuration(b.critical_ms_per_affected_request), 'critical-path time per request whose path it is on'),
       metric('Requests affected', `${fmtCount(b.requests_affected)} (${fmtRatioPct(b.frequency)})`, 'requests whose critical path it is on'),
       metric('Self time p95', fmtDuration(b.self_p95_ms), `of its ${fmtCount(b.spans)} spans; average ${fmtDuration(b.self_avg_ms)}`),
-      metric('Impact', fmtDuration(b.impact_ms), 'critical-path time × frequency: the rank')),
+      metric('Impact', fmtDuration(b.impact_ms), 'critical-path time added to the average analysed request: the rank')),
     h('p', { class: 'bn-reason' }, b.reason),
     h('div', { class: 'bn-links' },
       (b.examples || []).length ? h('span', { class: 'muted' }, 'Examples:') : null,
