@@ -16,6 +16,7 @@ import { h, clear, errorBox } from './lib/dom.js';
 import { apiGet, isAbort } from './lib/api.js';
 import {
   RANGES, DEFAULT_RANGE, FLAME_KEYS, readState, queryOf, patchState, effectiveFilters, compareVersions,
+  latestLabel,
 } from './lib/state.js';
 import { TIERS } from './lib/format.js';
 import { mountOverview } from './views/overview.js';
@@ -161,8 +162,8 @@ function valueChoices(key, state, options) {
     return [{ value: 'all', label: 'All' }, ...choices];
   }
   if (key === 'version') {
-    const latest = options && [...(options.versions || [])].sort(compareVersions)[0];
-    return [{ value: '', label: 'All' }, { value: 'latest', label: latest ? `Latest (${latest})` : 'Latest' }, ...choices];
+    return [{ value: '', label: 'All' }, { value: 'latest', label: latestLabel(options, state.filters.service) },
+      ...choices];
   }
   return [{ value: '', label: 'All' }, ...choices];
 }

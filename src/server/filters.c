@@ -125,39 +125,24 @@ static const char *get(struct http_request *req, const char *prefix, const char 
 	return v && *v ? v : NULL;
 }
 
-/* A version of that name was seen in the query's range. */
-static int version_seen(struct http_request *req, const struct store_query *q, const char *name)
-{
-	const char **values;
-	size_t n;
-	char err[200];
-	if (store_values(req->srv->store, DICT_VERSION, q->from_ns, q->to_ns, &req->arena, &values, &n, err,
-			 sizeof(err)) < 0)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(values[i], name))
-			return 1;
-	return 0;
-}
-
 /*
- * The dashboard's filter keywords.  env=all is no environment filter (as
- * status=all and tier=all).  version=latest means the newest version of
- * each service, which one version filter cannot say: refused, naming it,
- * unless a version is literally named so.  1 to drop the filter, 0 to keep
- * it, -1 refused.
+ * version=latest: the newest version of each service (store.h,
+ * store_latest_versions()), resolved once here so that every query of the
+ * answer, and its echo, use the same versions.  The keyword wins over a
+ * version literally named "latest", which it still matches where that is
+ * its service's newest version.
  */
-static int filter_keyword(struct http_request *req, const struct store_query *q, const char *P, size_t off,
-			  const char *v, char *err, size_t errlen)
+static int resolve_latest(struct http_request *req, struct store_query *q, const char *P, char *err,
+			  size_t errlen)
 {
-	if (off == offsetof(struct store_query, env) && !strcmp(v, "all"))
-		return 1;
-	if (off == offsetof(struct store_query, version) && !strcmp(v, "latest") && !version_seen(req, q, v))
-		return errf(err, errlen,
-			    "invalid %sversion 'latest': the newest version differs per service; give the "
-			    "version "
-			    "(GET /api/v1/filters lists them)",
-			    P);
+	struct service_version *pairs;
+	char msg[200];
+	q->version = NULL;
+	if (store_latest_versions(req->srv->store, q, &req->arena, &pairs, &q->n_latest, msg, sizeof(msg)) <
+	    0)
+		return errf(err, errlen, "%sversion=latest: %s", P, msg);
+	q->latest = 1;
+	q->latest_versions = pairs;
 	return 0;
 }
 
@@ -197,10 +182,8 @@ int filters_parse_prefixed(struct http_request *req, const char *prefix, unsigne
 			v = get(req, P, dims[i].alias);
 		if (!v || !*v)
 			continue;
-		int kw = filter_keyword(req, q, P, dims[i].off, v, err, errlen);
-		if (kw < 0)
-			return -1;
-		if (!kw)
+		/* env=all is no environment filter (as status=all and tier=all) */
+		if (dims[i].off != offsetof(struct store_query, env) || strcmp(v, "all"))
 			*(const char **)((char *)q + dims[i].off) = v;
 	}
 
@@ -253,6 +236,10 @@ int filters_parse_prefixed(struct http_request *req, const char *prefix, unsigne
 		else
 			return errf(err, errlen, "invalid %sorder '%s': use newest or slowest", P, v);
 	}
+	/* last: the newest versions are those of the services the other
+	 * filters select */
+	if (q->version && !strcmp(q->version, "latest"))
+		return resolve_latest(req, q, P, err, errlen);
 	return 0;
 }
 

@@ -12,6 +12,13 @@
 #include "server/http.h"
 #include "store/store.h"
 
+/*
+ * The dashboard's keywords: env=all is no environment filter; version=latest
+ * is resolved here, from the store, into the newest version of each service
+ * the other filters select (store_query.latest, store_latest_versions()),
+ * so that every query of an answer counts the same versions.  The pairs
+ * live in the request's arena.
+ */
 int filters_parse(struct http_request *req, struct store_query *q, uint64_t now_ns, char *err, size_t errlen);
 /*
  * Which requests an answer counts (store_query.edge_only): the fleet counts

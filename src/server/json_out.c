@@ -59,3 +59,24 @@ void json_put_counted(struct buf *b, const struct store_query *q)
 		snprintf(what, sizeof(what), "entry spans of each service");
 	buf_put_json_str(b, what);
 }
+
+void json_put_versions(struct buf *b, const struct service_version *v, size_t n)
+{
+	buf_putc(b, '{');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			buf_putc(b, ',');
+		buf_put_json_str(b, v[i].service);
+		buf_putc(b, ':');
+		json_put_str_or_null(b, v[i].version);
+	}
+	buf_putc(b, '}');
+}
+
+void json_put_resolved_versions(struct buf *b, const struct store_query *q)
+{
+	if (!q->latest)
+		return;
+	buf_puts(b, ",\"resolved_versions\":");
+	json_put_versions(b, q->latest_versions, q->n_latest);
+}

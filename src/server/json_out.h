@@ -1,6 +1,7 @@
 /*
- * json_out.h - JSON fragments the API routes share: ids, optional strings
- * and the request row of GET /api/v1/traces (docs/API.md).
+ * json_out.h - JSON fragments the API routes share: ids, optional strings,
+ * the request row of GET /api/v1/traces and what an answer counted
+ * (docs/API.md).
  */
 #ifndef HOTPATH_SERVER_JSON_OUT_H
 #define HOTPATH_SERVER_JSON_OUT_H
@@ -22,5 +23,10 @@ void json_put_request(struct buf *b, const struct request_row *r);
  * endpoint ENDPOINT" or "entry spans of each service"
  * (filters_count_requests). */
 void json_put_counted(struct buf *b, const struct store_query *q);
+/* {"SERVICE":"VERSION"|null, ...}: the pairs of version=latest. */
+void json_put_versions(struct buf *b, const struct service_version *v, size_t n);
+/* ,"resolved_versions":{...} when `q` asked for version=latest, else
+ * nothing. */
+void json_put_resolved_versions(struct buf *b, const struct store_query *q);
 
 #endif

@@ -592,8 +592,8 @@ static int time_only(const struct side *sd)
 {
 	const struct store_query *q = &sd->q;
 	return !sd->ql && q->order == STORE_NEWEST && !q->service && !q->endpoint && !q->env && !q->version &&
-	       !q->department && !q->intent && !q->tool && q->status < 0 && !q->min_duration_ns &&
-	       !q->max_duration_ns;
+	       !q->latest && !q->department && !q->intent && !q->tool && q->status < 0 &&
+	       !q->min_duration_ns && !q->max_duration_ns;
 }
 
 /* Number the traces of the side's requests from the request index, newest

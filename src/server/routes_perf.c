@@ -199,7 +199,7 @@ static int scan_span(void *arg, const struct span *sp)
 		return 0;
 	if (!dim_ok(q->service, res ? res->service_name : NULL) ||
 	    !dim_ok(q->env, res ? res->environment : NULL) ||
-	    !dim_ok(q->version, res ? res->service_version : NULL) ||
+	    !store_query_version_ok(q, res ? res->service_name : NULL, res ? res->service_version : NULL) ||
 	    !dim_ok(q->department, res ? res->department : NULL) || !dim_ok(q->intent, intent))
 		return 0;
 	const char *endpoint = intern(in, span_endpoint(in->arena, sp));
@@ -368,6 +368,7 @@ static struct buf *perf_open(struct perf *p)
 	buf_put_json_double(b, sketch_error_bound());
 	buf_puts(b, ",\"counted\":");
 	json_put_counted(b, &p->q);
+	json_put_resolved_versions(b, &p->q);
 	return b;
 }
 
@@ -910,6 +911,7 @@ static int search_traces(struct http_request *req)
 	buf_printf(b, "],\"count\":%zu,\"scanned\":%zu,\"truncated\":%s,\"counted\":", out_n, n,
 		   n_matched < want && n == fetch ? "true" : "false");
 	json_put_counted(b, &q);
+	json_put_resolved_versions(b, &q);
 	buf_putc(b, '}');
 	goto out;
 fail:

@@ -1,5 +1,6 @@
 /*
- * routes_query.c - GET /api/v1/traces, /api/v1/traces/{id}, /api/v1/filters.
+ * routes_query.c - GET /api/v1/traces, /api/v1/traces/{id}, /api/v1/filters
+ * (the values seen, and what version=latest means).
  * The JSON shapes are documented in docs/API.md.
  */
 #include <math.h>
@@ -128,8 +129,28 @@ static int search_traces(struct http_request *req)
 	}
 	buf_printf(out, "],\"count\":%zu,\"counted\":", n);
 	json_put_counted(out, &q);
+	json_put_resolved_versions(out, &q);
 	buf_putc(out, '}');
 	return HTTP_DONE;
+}
+
+/* ,"latest_versions":{...}: what version=latest means with these filters.
+ * -1: the error answer is set. */
+static int put_latest_versions(struct http_request *req, struct store_query *q, struct buf *out)
+{
+	char err[256];
+	if (!q->latest) {
+		struct service_version *pairs;
+		if (store_latest_versions(req->srv->store, q, &req->arena, &pairs, &q->n_latest, err,
+					  sizeof(err)) < 0) {
+			http_error(req, 500, "internal", "%s", err);
+			return -1;
+		}
+		q->latest_versions = pairs;
+	}
+	buf_puts(out, ",\"latest_versions\":");
+	json_put_versions(out, q->latest_versions, q->n_latest);
+	return 0;
 }
 
 static int get_filters(struct http_request *req)
@@ -166,6 +187,8 @@ static int get_filters(struct http_request *req)
 		}
 		buf_putc(out, ']');
 	}
+	if (put_latest_versions(req, &q, out) < 0)
+		return HTTP_DONE;
 	buf_putc(out, '}');
 	return HTTP_DONE;
 }

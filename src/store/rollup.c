@@ -406,6 +406,9 @@ int rollup_query(sqlite3 *db, const struct store_query *q, unsigned res, struct 
 			const unsigned char *t = sqlite3_column_text(st, 2 + i);
 			k->dims[i] = t ? arena_strdup(a, (const char *)t) : NULL;
 		}
+		/* version=latest is told here: its pairs are few, the keys too */
+		if (!store_query_version_ok(q, k->dims[0], k->dims[4]))
+			continue;
 		strmap_put(&key_index, &id, sizeof(id), (int64_t)n_keys++);
 	}
 	sqlite3_finalize(st);

@@ -90,10 +90,22 @@ struct request_row {
  * covers the range instead of its newest part. */
 enum store_order { STORE_NEWEST, STORE_SLOWEST, STORE_BY_TRACE };
 
+/* One service's version; version NULL: its requests that carry none. */
+struct service_version {
+	const char *service, *version;
+};
+
 /* The filters every query takes; NULL strings and zero bounds mean "any". */
 struct store_query {
 	uint64_t from_ns, to_ns;
 	const char *service, *endpoint, *env, *version, *department, *intent, *tool;
+	/* version=latest, resolved by store_latest_versions(): when `latest`
+	 * is set, only requests whose (service, version) is one of these
+	 * pairs, one per service (none: no request matches).  `version` is
+	 * NULL then. */
+	int latest;
+	const struct service_version *latest_versions;
+	size_t n_latest;
 	int status;				   /* -1 any, else enum request_status */
 	uint64_t min_duration_ns, max_duration_ns; /* max 0: no upper bound */
 	int max_exclusive;			   /* max_duration_ns is exclusive */
@@ -104,6 +116,20 @@ struct store_query {
 };
 
 void store_query_init(struct store_query *q);
+/* Whether a request of `service` at `version` (NULL: none) passes the
+ * version filter of `q` (`version`, or the pairs of `latest`). */
+int store_query_version_ok(const struct store_query *q, const char *service, const char *version);
+/*
+ * version=latest: per service, its newest version, the one whose first
+ * request was stored last (first seen last), among the versions of its
+ * requests in [q->from_ns, q->to_ns) in q's environment (q->env).  Only
+ * services that q's service, endpoint, department, intent and tool filters
+ * select are listed (status, duration and version filters are ignored:
+ * the newest version does not change with them).  Pairs sorted by service;
+ * strings live in `a`.
+ */
+int store_latest_versions(struct store *s, const struct store_query *q, struct arena *a,
+			  struct service_version **pairs, size_t *n, char *err, size_t errlen);
 /* Requests matching `q`; rows and their strings live in `a`. */
 int store_search(struct store *s, const struct store_query *q, struct arena *a, struct request_row **rows,
 		 size_t *n, char *err, size_t errlen);

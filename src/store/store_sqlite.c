@@ -1007,6 +1007,26 @@ void store_query_init(struct store_query *q)
 	q->order = STORE_NEWEST;
 }
 
+static int cmp_service_version(const void *a, const void *b)
+{
+	return strcmp(((const struct service_version *)a)->service,
+		      ((const struct service_version *)b)->service);
+}
+
+int store_query_version_ok(const struct store_query *q, const char *service, const char *version)
+{
+	if (!q->latest)
+		return !q->version || (version && !strcmp(q->version, version));
+	if (!service || !q->n_latest)
+		return 0;
+	const struct service_version key = {.service = service};
+	const struct service_version *p =
+		bsearch(&key, q->latest_versions, q->n_latest, sizeof(key), cmp_service_version);
+	if (!p)
+		return 0;
+	return p->version ? version && !strcmp(p->version, version) : !version;
+}
+
 /* Bind values collected while building a query. */
 struct binds {
 	int n;
@@ -1034,7 +1054,40 @@ static void add_num(struct buf *sql, struct binds *bd, const char *cond, int64_t
 	bd->v[bd->n++].num = v;
 }
 
-static void where_clause(struct buf *sql, struct binds *bd, const struct store_query *q)
+/*
+ * version=latest: the (service, version) pairs, bound as one JSON array of
+ * [service, version|null] written into `json` (which must outlive the
+ * statement).  A version the dictionary does not hold matches nothing.
+ */
+static void add_latest(struct buf *sql, struct binds *bd, const struct store_query *q, struct buf *json)
+{
+	if (!q->latest)
+		return;
+	buf_putc(json, '[');
+	for (size_t i = 0; i < q->n_latest; i++) {
+		buf_puts(json, i ? ",[" : "[");
+		buf_put_json_str(json, q->latest_versions[i].service);
+		buf_putc(json, ',');
+		if (q->latest_versions[i].version)
+			buf_put_json_str(json, q->latest_versions[i].version);
+		else
+			buf_puts(json, "null");
+		buf_putc(json, ']');
+	}
+	buf_putc(json, ']');
+	buf_printf(
+		sql,
+		" AND (r.service, IFNULL(r.version, 0)) IN (SELECT s.id, IFNULL(v.id, 0) FROM json_each(?) j"
+		" JOIN dict s ON s.kind = %d AND s.value = json_extract(j.value, '$[0]')"
+		" LEFT JOIN dict v ON v.kind = %d AND v.value = json_extract(j.value, '$[1]')"
+		" WHERE v.id IS NOT NULL OR json_extract(j.value, '$[1]') IS NULL)",
+		DICT_SERVICE, DICT_VERSION);
+	bd->v[bd->n].is_text = 1;
+	bd->v[bd->n++].text = json->data;
+}
+
+/* `json` holds the bound text of version=latest; NULL when q has none. */
+static void where_clause(struct buf *sql, struct binds *bd, const struct store_query *q, struct buf *json)
 {
 	buf_puts(sql, " WHERE 1");
 	if (q->to_ns)
@@ -1045,6 +1098,8 @@ static void where_clause(struct buf *sql, struct binds *bd, const struct store_q
 	add_text(sql, bd, "endpoint", DICT_ENDPOINT, q->endpoint);
 	add_text(sql, bd, "env", DICT_ENV, q->env);
 	add_text(sql, bd, "version", DICT_VERSION, q->version);
+	if (json)
+		add_latest(sql, bd, q, json);
 	add_text(sql, bd, "department", DICT_DEPARTMENT, q->department);
 	add_text(sql, bd, "intent", DICT_INTENT, q->intent);
 	add_text(sql, bd, "tool", DICT_TOOL, q->tool);
@@ -1078,7 +1133,7 @@ static const char *col_text(struct arena *a, sqlite3_stmt *st, int col)
 int store_search(struct store *s, const struct store_query *q, struct arena *a, struct request_row **rows,
 		 size_t *n, char *err, size_t errlen)
 {
-	struct buf sql;
+	struct buf sql, json;
 	struct binds bd = {0};
 	sqlite3_stmt *st = NULL;
 	int ret = -1;
@@ -1088,6 +1143,7 @@ int store_search(struct store *s, const struct store_query *q, struct arena *a, 
 	if (!db)
 		return -1;
 	buf_init(&sql, BUF_NO_LIMIT);
+	buf_init(&json, BUF_NO_LIMIT);
 	buf_puts(&sql,
 		 "SELECT r.start_ns, r.duration_ns, r.trace_hi, r.trace_lo, r.span_id, r.status, r.edge");
 	static const char *const cols[] = {"service",	 "endpoint", "env", "version",
@@ -1095,7 +1151,7 @@ int store_search(struct store *s, const struct store_query *q, struct arena *a, 
 	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]) && !q->ids_only; i++)
 		buf_printf(&sql, ", (SELECT value FROM dict WHERE id = r.%s)", cols[i]);
 	buf_puts(&sql, " FROM requests r");
-	where_clause(&sql, &bd, q);
+	where_clause(&sql, &bd, q, &json);
 	buf_printf(&sql, " ORDER BY %s LIMIT %u",
 		   q->order == STORE_SLOWEST	? "r.duration_ns DESC"
 		   : q->order == STORE_BY_TRACE ? "r.trace_lo, r.trace_hi, r.start_ns"
@@ -1133,6 +1189,89 @@ int store_search(struct store *s, const struct store_query *q, struct arena *a, 
 		errf(err, errlen, "search: %s", sqlite3_errmsg(db));
 		goto out;
 	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	buf_release(&sql);
+	buf_release(&json);
+	reader_put(s, db);
+	return ret;
+}
+
+/*
+ * The SQL of store_latest_versions(): the (service, version) pairs of the
+ * requests in range and environment, each service's newest first.  Key
+ * ids of rollup_keys are handed out in the order requests are stored, so
+ * the pair with the greatest first key was first seen last; a pair not
+ * rolled up yet (the writer flushes about once a second) came after every
+ * keyed one, and among those the lowest request id tells.
+ */
+static void latest_versions_sql(struct buf *sql, struct binds *bd, const struct store_query *q)
+{
+	struct store_query scope, sel;
+	store_query_init(&scope);
+	scope.from_ns = q->from_ns;
+	scope.to_ns = q->to_ns;
+	scope.service = q->service;
+	scope.env = q->env;
+	buf_printf(sql,
+		   "SELECT (SELECT value FROM dict WHERE id = p.service),"
+		   " (SELECT value FROM dict WHERE id = p.version) FROM"
+		   " (SELECT r.service AS service, IFNULL(r.version, 0) AS version, min(r.id) AS first_row"
+		   " FROM requests r");
+	where_clause(sql, bd, &scope, NULL);
+	if (q->endpoint || q->department || q->intent || q->tool) {
+		sel = scope;
+		sel.endpoint = q->endpoint;
+		sel.department = q->department;
+		sel.intent = q->intent;
+		sel.tool = q->tool;
+		buf_puts(sql, " AND r.service IN (SELECT r.service FROM requests r");
+		where_clause(sql, bd, &sel, NULL);
+		buf_putc(sql, ')');
+	}
+	buf_puts(sql, " GROUP BY 1, 2) p LEFT JOIN"
+		      " (SELECT service, version, min(id) AS first_key FROM rollup_keys GROUP BY 1, 2) k"
+		      " ON k.service = p.service AND k.version = p.version"
+		      " ORDER BY p.service, k.first_key IS NOT NULL, k.first_key DESC, p.first_row DESC");
+}
+
+int store_latest_versions(struct store *s, const struct store_query *q, struct arena *a,
+			  struct service_version **pairs, size_t *n, char *err, size_t errlen)
+{
+	struct buf sql;
+	struct binds bd = {0};
+	sqlite3_stmt *st = NULL;
+	const char *last = NULL;
+	size_t cap = 0;
+	int ret = -1, rc;
+	sqlite3 *db = reader_get(s, err, errlen);
+	*pairs = NULL;
+	*n = 0;
+	if (!db)
+		return -1;
+	buf_init(&sql, BUF_NO_LIMIT);
+	latest_versions_sql(&sql, &bd, q);
+	if (sqlite3_prepare_v2(db, sql.data, -1, &st, NULL) != SQLITE_OK) {
+		errf(err, errlen, "latest versions: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	bind_all(st, &bd);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *service = (const char *)sqlite3_column_text(st, 0);
+		if (!service || (last && !strcmp(last, service)))
+			continue; /* a service's older versions */
+		*pairs = arena_grow(a, *pairs, &cap, *n + 1, sizeof(**pairs));
+		struct service_version *p = &(*pairs)[(*n)++];
+		p->service = last = col_text(a, st, 0);
+		p->version = col_text(a, st, 1);
+	}
+	if (rc != SQLITE_DONE) {
+		errf(err, errlen, "latest versions: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	if (*n)
+		qsort(*pairs, *n, sizeof(**pairs), cmp_service_version);
 	ret = 0;
 out:
 	sqlite3_finalize(st);

@@ -350,6 +350,37 @@ test('auto refresh shows new requests without a reload', async () => {
   await waitFor(async () => query().get('refresh') === null, 'refresh off');
 });
 
+test('Latest is the newest version of each service, as the server resolves it', async () => {
+  // inventory deploys a hotfix: first seen last, though not the highest
+  // version string (the dashboard once picked the highest in the fleet)
+  const hotfix = makeTrace(5000, 'production', {
+    svc: 'inventory', name: 'GET /api/stock/{sku}', kind: 2, at: 0, ms: 60,
+    attrs: { 'http.request.method': 'GET', 'http.route': '/api/stock/{sku}' },
+  });
+  await postOtlpJson(base, {
+    resourceSpans: [{
+      resource: { attributes: attrs({ 'service.name': 'inventory', 'service.version': '4.9.0-hotfix', 'deployment.environment.name': 'production' }) },
+      scopeSpans: [{ scope: { name: 'hotpath-browser-test' }, spans: hotfix.spans.map((s) => s.span) }],
+    }],
+  });
+  const newest = { ...VERSIONS, inventory: '4.9.0-hotfix' };
+
+  await page.goto(`${base}/dashboard/performance?service=inventory&version=latest`);
+  const rows = await waitForRows([['inventory', '60.0 ms']], 'inventory at its newest version');
+  assert.equal(rows[0].version, '4.9.0-hotfix');
+  assert.equal(await page.textContent('#filter-version option[value="latest"]'), 'Latest (4.9.0-hotfix)');
+
+  await page.goto(`${base}/dashboard/performance?version=latest`);
+  const all = await waitFor(async () => {
+    const r = await tableRows();
+    return r.some((x) => x.traceId === hotfix.traceId) ? r : null;
+  }, 'every service at its newest version');
+  assert.deepEqual(all.filter((r) => r.version !== newest[r.service]), [], 'no row of an older version');
+  assert.ok(all.some((r) => r.service === 'frontend'), 'frontend, whose version is not the highest, is listed');
+  assert.equal(query().get('version'), 'latest');
+  assert.equal(await page.textContent('#filter-version option[value="latest"]'), 'Latest of each service');
+});
+
 test('views not built yet say so honestly', async () => {
   await page.click('.nav-link:has-text("SLOs")');
   await page.waitForSelector('.placeholder');

@@ -393,53 +393,100 @@ describe('latency analytics', () => {
 describe('filter keywords', () => {
 	let srv;
 	const api = (path, params = {}) => getJson(`${srv.url}${path}?${new URLSearchParams({ range: '1h', ...params })}`);
-	// service: [env, version, requests]
-	const fleet = { shop: ['production', '2.5.0', 6], admin: ['staging', '1.0.0', 4], cron: ['production', 'latest', 3] };
+	// Deployments, stored in this order: [service, env, version, requests,
+	// minutes ago, ms each].  admin's newest (9.9-hotfix) is not its highest
+	// version string; cron's version is literally "latest"; one shop
+	// instance still serves 2.4.0 after 2.5.0 appeared.
+	const deployments = [
+		['shop', 'production', '2.4.0', 5, 40, 600],
+		['admin', 'staging', '10.0', 4, 35, 20],
+		['cron', 'production', 'latest', 3, 30, 20],
+		['shop', 'production', '2.5.0', 6, 20, 600],
+		['admin', 'staging', '9.9-hotfix', 2, 10, 20],
+		['shop', 'production', '2.4.0', 1, 5, 600],
+	];
+	const newest = { admin: '9.9-hotfix', cron: 'latest', shop: '2.5.0' };
+	const count = (pred) => deployments.filter(pred).reduce((n, d) => n + d[3], 0);
+	const ofNewest = (svc) => count(([s, , v]) => s === svc && v === newest[svc]);
 
 	before(async () => {
 		srv = await startServer();
-		const t0 = (BigInt(Date.now()) - 10n * 60_000n) * 1_000_000n;
-		const resources = Object.entries(fleet).map(([name, [env, version, n]]) => ({
-			attrs: { 'service.name': name, 'deployment.environment.name': env, 'service.version': version },
-			spans: Array.from({ length: n }, (_, i) => ({
+		// one write each, in order: the server's first-seen order is this one
+		for (const [name, env, version, n, ago, ms] of deployments) {
+			const t0 = (BigInt(Date.now()) - BigInt(ago) * 60_000n) * 1_000_000n;
+			const spans = Array.from({ length: n }, (_, i) => ({
 				traceId: traceId(), spanId: spanId(), name: 'GET /x', kind: 2,
-				start: t0 + BigInt(i) * 1_000_000_000n, end: t0 + BigInt(i) * 1_000_000_000n + 20_000_000n,
+				start: t0 + BigInt(i) * 1_000_000_000n, end: t0 + BigInt(i) * 1_000_000_000n + BigInt(ms) * 1_000_000n,
 				attrs: { 'http.request.method': 'GET', 'http.route': '/x' },
-			})),
-		}));
-		await postOtlpJson(srv.url, jsonTraceRequest(resources));
+			}));
+			const attrs = { 'service.name': name, 'deployment.environment.name': env, 'service.version': version };
+			await postOtlpJson(srv.url, jsonTraceRequest([{ attrs, spans }]));
+		}
 	});
 	after(() => srv?.dispose());
 
 	test('env=all is no environment filter', async () => {
 		const all = await api('/api/v1/performance/summary', { env: 'all' });
 		assert.equal(all.status, 200, all.text);
-		assert.equal(all.json.count, 13, 'every environment');
+		assert.equal(all.json.count, count(() => true), 'every environment');
 		const prod = await api('/api/v1/performance/summary', { env: 'production' });
-		assert.equal(prod.json.count, 9, 'a real environment still filters');
+		assert.equal(prod.json.count, count(([, env]) => env === 'production'), 'a real environment still filters');
 		const alias = await api('/api/v1/traces', { environment: 'all', limit: '100' });
 		assert.equal(alias.status, 200, alias.text);
-		assert.equal(alias.json.traces.length, 13, 'environment=all too');
+		assert.equal(alias.json.traces.length, count(() => true), 'environment=all too');
 	});
 
-	test('version=latest is refused naming the value, not answered with 0', async () => {
-		for (const [path, params, name] of [
-			['/api/v1/performance/summary', { version: 'latest', service: 'shop' }, 'version'],
-			['/api/v1/traces', { version: 'latest' }, 'version'],
-			['/api/v1/flamegraph', { 'base.version': 'latest', 'compare.version': '2.5.0' }, 'base.version'],
-		]) {
-			// cron's version is literally "latest": hide it from the range asked
-			const r = await api(path, { ...params, from: String(Date.now() - 60_000) });
-			assert.equal(r.status, 400, `${path} ${JSON.stringify(params)}: ${r.text}`);
-			const msg = r.json?.error?.message || '';
-			assert.match(msg, new RegExp(`invalid ${name.replace('.', '\\.')} 'latest'`), msg);
+	test('version=latest is the newest version of each service, not the highest string', async () => {
+		const f = await api('/api/v1/filters');
+		assert.equal(f.status, 200, f.text);
+		assert.deepEqual(f.json.latest_versions, newest, 'the filters say what latest means');
+		const fleetWide = ofNewest('shop') + ofNewest('admin') + ofNewest('cron');
+		const sum = await api('/api/v1/performance/summary', { version: 'latest' });
+		assert.equal(sum.status, 200, sum.text);
+		assert.deepEqual(sum.json.resolved_versions, newest, 'the answer says what it counted');
+		assert.equal(sum.json.count, fleetWide, 'fleet-wide: each service at its newest version');
+		const byService = await api('/api/v1/performance/compare', { version: 'latest', by: 'service' });
+		assert.equal(byService.status, 200, byService.text);
+		const rows = Object.fromEntries(byService.json.rows.map((r) => [r.key, r.count]));
+		assert.deepEqual(rows, { shop: ofNewest('shop'), admin: ofNewest('admin'), cron: ofNewest('cron') });
+		for (const svc of Object.keys(newest)) {
+			const one = await api('/api/v1/performance/summary', { version: 'latest', service: svc });
+			assert.equal(one.json.count, ofNewest(svc), `${svc}: its newest version's requests`);
+			assert.deepEqual(one.json.resolved_versions, { [svc]: newest[svc] });
 		}
+		const prod = await api('/api/v1/performance/summary', { version: 'latest', env: 'production' });
+		assert.deepEqual(prod.json.resolved_versions, { cron: 'latest', shop: '2.5.0' }, 'only the services selected');
+		assert.equal(prod.json.count, ofNewest('shop') + ofNewest('cron'));
+		const tr = await api('/api/v1/traces', { version: 'latest', limit: '100' });
+		assert.equal(tr.status, 200, tr.text);
+		assert.equal(tr.json.traces.length, fleetWide);
+		assert.deepEqual(tr.json.traces.filter((t) => t.version !== newest[t.service]), [], 'no older version listed');
 	});
 
-	test('a version literally named latest is a plain filter', async () => {
-		const r = await api('/api/v1/performance/summary', { version: 'latest' });
+	test('version=latest applies to tiers, slow requests and each flame graph side', async () => {
+		const slowTier = await api('/api/v1/performance/summary', { version: 'latest', service: 'shop', tier: 'slow' });
+		assert.equal(slowTier.json.count, ofNewest('shop'), 'the newest version, not the tier, decides');
+		const slow = await api('/api/v1/slow-requests', { version: 'latest', min_duration: '500', limit: '100' });
+		assert.equal(slow.status, 200, slow.text);
+		assert.equal(slow.json.matched, ofNewest('shop'), 'only shop 2.5.0 is slow at its newest version');
+		assert.deepEqual(slow.json.requests.filter((r) => r.version !== '2.5.0'), []);
+		const flame = await api('/api/v1/flamegraph', { service: 'shop', 'base.version': '2.4.0', 'compare.version': 'latest' });
+		assert.equal(flame.status, 200, flame.text);
+		assert.equal(flame.json.base.traces, count(([s, , v]) => s === 'shop' && v === '2.4.0'));
+		assert.equal(flame.json.compare.traces, ofNewest('shop'));
+	});
+
+	test('a version literally named latest is matched where it is its service\'s newest', async () => {
+		const r = await api('/api/v1/performance/summary', { version: 'latest', service: 'cron' });
 		assert.equal(r.status, 200, r.text);
-		assert.equal(r.json.count, 3, 'the requests of the version named "latest"');
+		assert.equal(r.json.count, ofNewest('cron'), 'the requests of the version named "latest"');
+	});
+
+	test('a range without requests resolves to no version and counts nothing', async () => {
+		const r = await api('/api/v1/performance/summary', { version: 'latest', from: String(Date.now() - 60_000) });
+		assert.equal(r.status, 200, r.text);
+		assert.deepEqual(r.json.resolved_versions, {});
+		assert.equal(r.json.count, 0);
 	});
 });
 

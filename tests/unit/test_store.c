@@ -3,7 +3,8 @@
  * corrupt blocks, group commit from several threads, search filters,
  * reopen (durability of committed writes) and schema versioning; edge
  * requests of traces whose services export separately, exact tier counts
- * in the rollups, and what a store of schema 3 answers after migration.
+ * in the rollups, the newest version of each service (version=latest),
+ * and what a store of schema 3 answers after migration.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -751,6 +752,148 @@ static void test_edges_and_tiers(void)
 		printf("# could not remove %s\n", tmpdir);
 }
 
+/* ---- version=latest: the newest version of each service ------------------ */
+
+#define T_VER	  1700000100000000000ull
+#define MINUTE_NS 60000000000ull
+
+/* One batch of `n` root SERVER requests of `service` at `version` (NULL:
+ * none) in `env`, named `name`, starting at minute `minute` after T_VER. */
+static int write_version(struct store *s, const char *service, const char *version, const char *env,
+			 const char *name, int minute, int n)
+{
+	static uint16_t trace;
+	struct batch b;
+	batch_init(&b);
+	struct resource *r = make_resource(&b, service, env);
+	r->attrs[2].v.s = version ? version : "";
+	r->n_attrs = version ? 3 : 2;
+	resource_derive(r);
+	for (int i = 0; i < n; i++) {
+		struct span *sp = batch_add_span(&b);
+		trace++;
+		sp->trace_id[0] = 0x1a;
+		memcpy(sp->trace_id + 8, &trace, sizeof(trace));
+		sp->span_id[7] = 1;
+		sp->name = name;
+		sp->kind = SPAN_KIND_SERVER;
+		sp->start_ns = T_VER + (uint64_t)minute * MINUTE_NS + (uint64_t)i * 1000000;
+		sp->end_ns = sp->start_ns + 20000000;
+		sp->resource = r;
+	}
+	int rc = store_write_sync(s, &b);
+	batch_release(&b);
+	return rc;
+}
+
+/* The resolved pairs as "service=version ..." (version "-" when none). */
+static const char *latest_of(struct store *s, struct store_query *q, struct arena *a)
+{
+	static char out[256];
+	struct service_version *pairs;
+	char err[256];
+	size_t len = 0;
+	out[0] = 0;
+	if (store_latest_versions(s, q, a, &pairs, &q->n_latest, err, sizeof(err)) < 0) {
+		printf("# store_latest_versions: %s\n", err);
+		return "error";
+	}
+	q->latest = 1;
+	q->latest_versions = pairs;
+	for (size_t i = 0; i < q->n_latest && len < sizeof(out); i++)
+		len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%s=%s", i ? " " : "",
+					pairs[i].service, pairs[i].version ? pairs[i].version : "-");
+	return out;
+}
+
+static void test_latest_versions(void)
+{
+	struct store_query q;
+	struct request_row *rows;
+	struct arena a;
+	uint64_t tiers[TIER_COUNT];
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/hotpath-test-latest-XXXXXX");
+	ok(mkdtemp(tmpdir) != NULL, "latest: temp dir");
+	struct store *s = open_store();
+	if (!s)
+		return;
+	arena_init(&a);
+	/* stored in this order; admin's newest is not its highest version, the
+	 * worker sends none, a release candidate of shop runs in staging only,
+	 * and shop 2.4.0 serves again after 2.5.0 appeared */
+	int rc = write_version(s, "shop", "2.4.0", "production", "GET /cart", 0, 3) |
+		 write_version(s, "admin", "10.0", "production", "GET /users", 1, 2) |
+		 write_version(s, "shop", "2.5.0", "production", "GET /cart", 10, 4) |
+		 write_version(s, "admin", "9.9-hotfix", "production", "GET /users", 20, 1) |
+		 write_version(s, "worker", NULL, "production", "POST /jobs", 21, 2) |
+		 write_version(s, "shop", "2.6.0-rc", "staging", "GET /cart", 30, 1) |
+		 write_version(s, "shop", "2.4.0", "production", "GET /cart", 31, 1);
+	ok(rc == 0, "latest: requests of three services written");
+
+	store_query_init(&q);
+	q.from_ns = T_VER;
+	q.to_ns = T_VER + 60 * MINUTE_NS;
+	q.limit = 1000;
+	q.env = "production";
+	/* right after the writes the newest keys may not be rolled up yet:
+	 * those pairs are the newest of their service */
+	is_str(latest_of(s, &q, &a), "admin=9.9-hotfix shop=2.5.0 worker=-",
+	       "latest: per service the version first seen last, not the highest (as soon as stored)");
+	is_int(search_n(s, &q, &a, &rows), 7, "latest: search keeps those versions' requests only");
+	int other = 0;
+	for (size_t i = 0; i < 7; i++)
+		other += !store_query_version_ok(&q, rows[i].service, rows[i].version);
+	is_int(other, 0, "latest: every row found is of its service's newest version");
+	is_int(tier_totals(s, &q, &a, tiers), 7, "latest: the rollups keep the same requests");
+	is_str(latest_of(s, &q, &a), "admin=9.9-hotfix shop=2.5.0 worker=-",
+	       "latest: the same once every key is rolled up");
+	q.edge_only = 1;
+	is_int(tier_totals(s, &q, &a, tiers), 7, "latest: fleet rollups (edge requests) too");
+	q.edge_only = 0;
+
+	ok(store_query_version_ok(&q, "admin", "9.9-hotfix") &&
+		   !store_query_version_ok(&q, "admin", "10.0") &&
+		   store_query_version_ok(&q, "worker", NULL) &&
+		   !store_query_version_ok(&q, "worker", "1.0") &&
+		   !store_query_version_ok(&q, "shop", NULL) && !store_query_version_ok(&q, "other", "2.5.0"),
+	   "latest: version_ok tells each service's pair, no version for the worker, unknown services not");
+
+	q.env = NULL;
+	is_str(latest_of(s, &q, &a), "admin=9.9-hotfix shop=2.6.0-rc worker=-",
+	       "latest: in every environment, the staging candidate is shop's newest");
+	is_int(search_n(s, &q, &a, &rows), 4, "latest: and only its request of shop counts");
+
+	q.env = "production";
+	q.service = "shop";
+	is_str(latest_of(s, &q, &a), "shop=2.5.0", "latest: a service filter lists that service only");
+	is_int(search_n(s, &q, &a, &rows), 4, "latest: shop 2.5.0's requests");
+	q.service = NULL;
+	q.endpoint = "POST /jobs";
+	is_str(latest_of(s, &q, &a), "worker=-", "latest: an endpoint filter lists the services serving it");
+	q.endpoint = NULL;
+
+	q.to_ns = T_VER + 10 * MINUTE_NS;
+	is_str(latest_of(s, &q, &a), "admin=10.0 shop=2.4.0",
+	       "latest: before 2.5.0 appeared, 2.4.0 is newest");
+	is_int(search_n(s, &q, &a, &rows), 5, "latest: its requests and admin 10.0's");
+	q.from_ns = T_VER + 40 * MINUTE_NS;
+	q.to_ns = T_VER + 50 * MINUTE_NS;
+	is_str(latest_of(s, &q, &a), "", "latest: a range without requests resolves to nothing");
+	is_int(search_n(s, &q, &a, &rows), 0, "latest: and matches nothing");
+	is_int(tier_totals(s, &q, &a, tiers), 0, "latest: in the rollups neither");
+
+	store_query_init(&q);
+	q.version = "10.0";
+	ok(store_query_version_ok(&q, "admin", "10.0") && !store_query_version_ok(&q, "admin", "9.9-hotfix"),
+	   "latest: a plain version filter is told as before");
+	store_close(s);
+	arena_release(&a);
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", tmpdir);
+}
+
 /* A store of schema 3 (no edge flags, no tier counts) opened by this one. */
 static void test_migrate_3(void)
 {
@@ -817,6 +960,7 @@ int main(void)
 	test_block_roundtrip();
 	test_store();
 	test_edges_and_tiers();
+	test_latest_versions();
 	test_migrate_3();
 	return tap_done();
 }

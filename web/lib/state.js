@@ -102,8 +102,10 @@ const PRODUCTION = /^prod(uction)?$/i;
 
 // The filter values the API is asked with, after the dashboard's defaults:
 // the seed's default environment is Production (when such an environment
-// has been seen; "env=all" turns it off), and "version=latest" means the
-// highest version seen.  `options` is the answer of /api/v1/filters or null.
+// has been seen; "env=all" turns it off).  "version=latest" goes to the
+// server as it is: there it means the newest version of each service (not
+// the highest version string), which no one version value can say.
+// `options` is the answer of /api/v1/filters or null.
 export function effectiveFilters(state, options) {
   const f = { ...state.filters };
   if (!f.range || !RANGES.includes(f.range)) f.range = DEFAULT_RANGE;
@@ -112,12 +114,17 @@ export function effectiveFilters(state, options) {
     const prod = options && (options.envs || []).find((e) => PRODUCTION.test(e));
     if (prod) f.env = prod;
   }
-  if (f.version === 'latest') {
-    const versions = options ? [...(options.versions || [])].sort(compareVersions) : [];
-    if (versions.length) f.version = versions[0];
-    else delete f.version;
-  }
   return f;
+}
+
+// The label of the Latest choice: the version it stands for when that is one
+// (one service selected, or every service at the same version), from the
+// server's `latest_versions` (service -> its newest version).
+export function latestLabel(options, service) {
+  const latest = (options && options.latest_versions) || {};
+  const versions = service ? [latest[service]] : [...new Set(Object.values(latest))];
+  if (versions.length === 1 && versions[0]) return `Latest (${versions[0]})`;
+  return versions.length > 1 ? 'Latest of each service' : 'Latest';
 }
 
 export function apiParams(filters, extra = {}) {
