@@ -1282,7 +1282,7 @@ out:
 
 int store_count(struct store *s, const struct store_query *q, uint64_t *n, char *err, size_t errlen)
 {
-	struct buf sql;
+	struct buf sql, json;
 	struct binds bd = {0};
 	sqlite3_stmt *st = NULL;
 	int ret = -1;
@@ -1291,8 +1291,9 @@ int store_count(struct store *s, const struct store_query *q, uint64_t *n, char 
 	if (!db)
 		return -1;
 	buf_init(&sql, BUF_NO_LIMIT);
+	buf_init(&json, BUF_NO_LIMIT);
 	buf_puts(&sql, "SELECT count(*) FROM requests r");
-	where_clause(&sql, &bd, q);
+	where_clause(&sql, &bd, q, &json);
 	if (sqlite3_prepare_v2(db, sql.data, -1, &st, NULL) != SQLITE_OK) {
 		errf(err, errlen, "count: %s", sqlite3_errmsg(db));
 		goto out;
@@ -1307,6 +1308,7 @@ int store_count(struct store *s, const struct store_query *q, uint64_t *n, char 
 out:
 	sqlite3_finalize(st);
 	buf_release(&sql);
+	buf_release(&json);
 	reader_put(s, db);
 	return ret;
 }
