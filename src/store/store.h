@@ -195,6 +195,11 @@ struct store_scan {
 	 * bound).  Block ids grow with each write and a block never changes,
 	 * so a range of ids, once written, always holds the same spans. */
 	uint64_t first_id, last_id;
+	/* Called (when not NULL) with `fn`'s arg before the traces of each
+	 * block, with the earliest start of a span in it: where a reader
+	 * joining a trace's parts learns that the scan has moved on.  Non-zero
+	 * stops the scan. */
+	int (*block)(void *arg, uint64_t t_min);
 };
 int store_scan(struct store *s, const struct store_scan *sc, store_trace_fn fn, void *arg, char *err,
 	       size_t errlen);
