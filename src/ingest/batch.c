@@ -127,6 +127,79 @@ void resource_derive(struct resource *r)
 	r->intent = first_str(r, intent);
 }
 
+static const char *dup_str(struct arena *a, const char *s)
+{
+	return s ? arena_strdup(a, s) : NULL;
+}
+
+static struct attr *copy_attrs(struct arena *a, const struct attr *src, uint32_t n)
+{
+	if (!n)
+		return NULL;
+	struct attr *dst = arena_alloc(a, n * sizeof(*dst));
+	for (uint32_t i = 0; i < n; i++) {
+		dst[i] = src[i];
+		dst[i].key = dup_str(a, src[i].key);
+		if (src[i].type == ATTR_STRING || src[i].type == ATTR_JSON)
+			dst[i].v.s = dup_str(a, src[i].v.s);
+	}
+	return dst;
+}
+
+void span_copy(struct arena *a, struct span *dst, const struct span *src)
+{
+	*dst = *src;
+	dst->name = dup_str(a, src->name);
+	dst->status_message = dup_str(a, src->status_message);
+	dst->scope_name = dup_str(a, src->scope_name);
+	dst->scope_version = dup_str(a, src->scope_version);
+	dst->attrs = copy_attrs(a, src->attrs, src->n_attrs);
+	dst->events = src->n_events ? arena_alloc(a, src->n_events * sizeof(*dst->events)) : NULL;
+	for (uint32_t i = 0; i < src->n_events; i++) {
+		dst->events[i] = src->events[i];
+		dst->events[i].name = dup_str(a, src->events[i].name);
+		dst->events[i].attrs = copy_attrs(a, src->events[i].attrs, src->events[i].n_attrs);
+	}
+	dst->links = src->n_links ? arena_alloc(a, src->n_links * sizeof(*dst->links)) : NULL;
+	for (uint32_t i = 0; i < src->n_links; i++) {
+		dst->links[i] = src->links[i];
+		dst->links[i].attrs = copy_attrs(a, src->links[i].attrs, src->links[i].n_attrs);
+	}
+}
+
+struct resource *resource_copy(struct arena *a, const struct resource *r)
+{
+	struct resource *c = arena_zalloc(a, sizeof(*c));
+	c->attrs = copy_attrs(a, r->attrs, r->n_attrs);
+	c->n_attrs = r->n_attrs;
+	resource_derive(c);
+	return c;
+}
+
+static int attr_same(const struct attr *x, const struct attr *y)
+{
+	if (x->type != y->type || strcmp(x->key, y->key))
+		return 0;
+	switch (x->type) {
+	case ATTR_STRING:
+	case ATTR_JSON: return (x->v.s == y->v.s) || (x->v.s && y->v.s && !strcmp(x->v.s, y->v.s));
+	case ATTR_DOUBLE: return x->v.d == y->v.d;
+	default: return x->v.i == y->v.i;
+	}
+}
+
+int resource_same(const struct resource *x, const struct resource *y)
+{
+	if (x == y)
+		return 1;
+	if (!x || !y || x->n_attrs != y->n_attrs)
+		return 0;
+	for (uint32_t i = 0; i < x->n_attrs; i++)
+		if (!attr_same(&x->attrs[i], &y->attrs[i]))
+			return 0;
+	return 1;
+}
+
 int span_validate(const struct span *s, char *err, size_t errlen)
 {
 	if (hex_is_zero(s->trace_id, sizeof(s->trace_id)))

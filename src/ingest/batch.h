@@ -149,6 +149,17 @@ const struct attr *attr_find(const struct attr *attrs, uint32_t n, const char *k
 const char *attr_str(const struct attr *attrs, uint32_t n, const char *key);
 
 /*
+ * Deep copies into `a`, for a reader that keeps spans past the life of the
+ * batch they came in.  span_copy() copies the strings, attributes, events
+ * and links, and leaves the resource pointer as it is (resources are
+ * shared by many spans: copy each once with resource_copy()).
+ */
+void span_copy(struct arena *a, struct span *dst, const struct span *src);
+struct resource *resource_copy(struct arena *a, const struct resource *r);
+/* Whether two resources hold the same attributes, in the same order. */
+int resource_same(const struct resource *x, const struct resource *y);
+
+/*
  * Semantic checks every decoder applies to a decoded span: ids present and
  * non-zero, end not before start.  Returns 0, or -1 with a message.
  */

@@ -12,6 +12,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/parallel.h"
+#include "report/trace_join.h"
 
 /* Threads reading side by side: each takes the next part not yet taken. */
 #define SCAN_THREADS 2
@@ -20,7 +21,7 @@ struct segment {
 	int known; /* info read (a finished segment never changes) */
 	struct store_blocks info;
 	struct detector *d; /* the kept state, or NULL */
-	uint64_t traces, spans;
+	uint64_t traces, spans, joined;
 	uint64_t used, built; /* the scans that last merged it and built it */
 };
 
@@ -61,10 +62,12 @@ void detect_cache_free(struct detect_cache *c)
 /* A range of blocks (or a share of one) read into its own detector. */
 struct part {
 	struct store *s;
+	const struct detect_config *cfg;
 	struct store_scan sc;
-	struct detector *d;
-	struct segment *keep; /* the segment whose state this builds, or NULL */
-	uint64_t traces, spans;
+	int join;		 /* join traces' parts (trace_join.h), or feed them as they come */
+	struct detector *d;	 /* made with the first trace */
+	struct segment *keep;	 /* the segment whose state this builds, or NULL */
+	uint64_t traces, spans, joined;
 	int rc;
 	char err[256];
 };
@@ -78,41 +81,86 @@ struct plan {
 static int feed_trace(void *arg, const struct span *spans, size_t n)
 {
 	struct part *p = arg;
+	if (!p->d)
+		p->d = detect_new(p->cfg);
 	p->traces++;
 	p->spans += n;
 	detect_trace(p->d, spans, n);
 	return 0;
 }
 
+static void read_part(struct part *p)
+{
+	if (!p->join) {
+		p->rc = store_scan(p->s, &p->sc, feed_trace, p, p->err, sizeof(p->err));
+		return;
+	}
+	struct trace_join *j = trace_join_new(feed_trace, p);
+	struct trace_join_stats st;
+	p->sc.block = trace_join_block;
+	p->rc = store_scan(p->s, &p->sc, trace_join_part, j, p->err, sizeof(p->err));
+	if (p->rc == 0)
+		p->rc = trace_join_flush(j);
+	trace_join_get_stats(j, &st);
+	p->joined = st.joined;
+	trace_join_free(j);
+}
+
 static void *thread_run(void *arg)
 {
 	struct plan *pl = arg;
 	size_t i;
-	while ((i = atomic_fetch_add(&pl->next, 1)) < pl->n) {
-		struct part *p = &pl->parts[i];
-		p->rc = store_scan(p->s, &p->sc, feed_trace, p, p->err, sizeof(p->err));
-	}
+	while ((i = atomic_fetch_add(&pl->next, 1)) < pl->n)
+		read_part(&pl->parts[i]);
 	return NULL;
 }
 
-/* Parts for the blocks of `window` with ids in [first, last]: `shares`
- * parts, each reading one block in `shares` of them. */
-static void plan_range(struct plan *pl, struct store *s, const struct detect_config *cfg,
-		       const struct store_scan *window, uint64_t first, uint64_t last, unsigned shares,
-		       struct segment *keep)
+static struct part *plan_part(struct plan *pl, struct store *s, const struct detect_config *cfg,
+			      const struct store_scan *window, uint64_t first, uint64_t last)
 {
-	pl->parts = xgrow(pl->parts, &pl->cap, pl->n + shares, sizeof(*pl->parts));
-	for (unsigned k = 0; k < shares; k++) {
-		struct part *p = &pl->parts[pl->n++];
-		memset(p, 0, sizeof(*p));
-		p->s = s;
-		p->sc = *window;
-		p->sc.first_id = first;
-		p->sc.last_id = last;
-		p->sc.every = window->every * shares;
+	pl->parts = xgrow(pl->parts, &pl->cap, pl->n + 1, sizeof(*pl->parts));
+	struct part *p = &pl->parts[pl->n++];
+	memset(p, 0, sizeof(*p));
+	p->s = s;
+	p->cfg = cfg;
+	p->sc = *window;
+	p->sc.first_id = first;
+	p->sc.last_id = last;
+	return p;
+}
+
+/* The blocks of `window` with ids in [first, last], read in id order by one
+ * thread that joins the parts of a trace. */
+static void plan_range(struct plan *pl, struct store *s, const struct detect_config *cfg,
+		       const struct store_scan *window, uint64_t first, uint64_t last, struct segment *keep)
+{
+	struct part *p = plan_part(pl, s, cfg, window, first, last);
+	p->keep = keep;
+	p->join = 1;
+}
+
+/* A sample: SCAN_THREADS parts side by side, each reading one block in
+ * `every` x SCAN_THREADS.  A trace's other parts are mostly in blocks the
+ * sample skips, so parts are fed as they are. */
+static void plan_sample(struct plan *pl, struct store *s, const struct detect_config *cfg,
+			const struct store_scan *window, uint64_t last)
+{
+	for (unsigned k = 0; k < SCAN_THREADS; k++) {
+		struct part *p = plan_part(pl, s, cfg, window, 1, last);
+		p->sc.every = window->every * SCAN_THREADS;
 		p->sc.offset = window->every * k;
-		p->d = detect_new(cfg);
-		p->keep = keep;
+	}
+}
+
+/* [first, last] by segments of `seg` ids (the same cuts as a cache's
+ * segments), one part each. */
+static void plan_by_segment(struct plan *pl, struct store *s, const struct detect_config *cfg,
+			       const struct store_scan *window, uint64_t first, uint64_t last, uint64_t seg)
+{
+	while (first <= last) {
+		uint64_t end = (first - 1) / seg * seg + seg;
+		plan_range(pl, s, cfg, window, first, end < last ? end : last, NULL);
+		first = end + 1;
 	}
 }
 
@@ -175,13 +223,12 @@ static int plan_segments(struct detect_cache *c, struct store *s, const struct d
 		uint64_t lo = k * c->seg_blocks + 1, hi = lo + c->seg_blocks - 1;
 		if (outside(g, from, to) || g->used == c->scans)
 			continue; /* nothing to read, or kept */
-		/* a state is built by one thread; other reading is shared */
-		if (inside(g, from, to) && make_room(c)) {
-			plan_range(pl, s, cfg, window, lo, hi, 1, g);
+		/* one thread reads a segment in id order, joining traces' parts */
+		int keep = inside(g, from, to) && make_room(c);
+		plan_range(pl, s, cfg, window, lo, hi, keep ? g : NULL);
+		if (keep) {
 			c->n_states++;
 			g->used = g->built = c->scans;
-		} else {
-			plan_range(pl, s, cfg, window, lo, hi, SCAN_THREADS, NULL);
 		}
 	}
 	*next_id = (uint64_t)done * c->seg_blocks + 1;
@@ -212,10 +259,13 @@ int detect_scan(struct store *s, struct detect_cache *cache, const struct detect
 		if (plan_segments(cache, s, cfg, &window, last, &pl, &next, err, errlen) < 0)
 			goto out;
 	}
-	if (next <= last) /* the unfinished segment, or everything */
-		plan_range(&pl, s, cfg, &window, next, last, SCAN_THREADS, NULL);
+	if (window.every > 1)
+		plan_sample(&pl, s, cfg, &window, last);
+	else /* the unfinished segment, or everything */
+		plan_by_segment(&pl, s, cfg, &window, next, last,
+				   cache ? cache->seg_blocks : DETECT_SEGMENT_BLOCKS);
 
-	parallel_run(thread_run, &pl, 0, SCAN_THREADS); /* every thread gets the plan */
+	parallel_run(thread_run, &pl, 0, SCAN_THREADS); /* every thread takes parts from the plan */
 	for (size_t i = 0; i < pl.n; i++)
 		if (pl.parts[i].rc < 0) {
 			errf(err, errlen, "%s", pl.parts[i].err);
@@ -229,15 +279,20 @@ int detect_scan(struct store *s, struct detect_cache *cache, const struct detect
 		built |= g != NULL;
 		stats->traces += p->traces;
 		stats->spans += p->spans;
+		stats->joined_parts += p->joined;
 		if (!g) {
-			detect_merge(into, p->d);
+			if (p->d)
+				detect_merge(into, p->d);
 			continue;
 		}
+		if (!p->d)
+			p->d = detect_new(cfg);
 		detect_compact(p->d);
 		g->d = p->d;
 		p->d = NULL;
 		g->traces = p->traces;
 		g->spans = p->spans;
+		g->joined = p->joined;
 	}
 	for (size_t k = 0; cached && k < cache->n_segs; k++) {
 		struct segment *g = &cache->segs[k];
@@ -247,6 +302,7 @@ int detect_scan(struct store *s, struct detect_cache *cache, const struct detect
 		if (g->built != cache->scans) {
 			stats->traces += g->traces;
 			stats->spans += g->spans;
+			stats->joined_parts += g->joined;
 			stats->kept_traces += g->traces;
 		}
 	}

@@ -38,6 +38,7 @@ void detect_cache_free(struct detect_cache *c);
 struct detect_scan_stats {
 	uint64_t traces, spans; /* fed into the detector */
 	uint64_t kept_traces;	/* of the traces, those from states kept by earlier scans */
+	uint64_t joined_parts;	/* parts joined to an earlier part of their trace (trace_join.h) */
 };
 
 /*

@@ -230,6 +230,11 @@ struct store_scan {
 	 * block: the spans of the others are not decoded past their ids. */
 	int (*keep_trace)(void *arg, const uint8_t trace_id[16]);
 	void *keep_trace_arg;
+	/* Called (when not NULL) with `fn`'s arg before the traces of each
+	 * block, with the earliest start of a span in it: where a reader
+	 * joining a trace's parts learns that the scan has moved on.  Non-zero
+	 * stops the scan. */
+	int (*block)(void *arg, uint64_t t_min);
 };
 int store_scan(struct store *s, const struct store_scan *sc, store_trace_fn fn, void *arg, char *err,
 	       size_t errlen);

@@ -1449,9 +1449,9 @@ int store_rollups(struct store *s, const struct store_query *q, unsigned res_s, 
 	return rc;
 }
 
-/* Decode every block the scan selects in write order and hand its spans to
- * `fn` until it returns non-zero. */
-typedef int (*block_fn)(void *arg, const struct batch *b);
+/* Decode every block the scan selects in write order and hand its spans
+ * (and the earliest start among them) to `fn` until it returns non-zero. */
+typedef int (*block_fn)(void *arg, const struct batch *b, uint64_t t_min);
 
 static int scan_blocks(struct store *s, const struct store_scan *sc, block_fn fn, void *arg, char *err,
 		       size_t errlen)
@@ -1464,7 +1464,7 @@ static int scan_blocks(struct store *s, const struct store_scan *sc, block_fn fn
 		return -1;
 	batch_init(&b);
 	if (sqlite3_prepare_v2(db,
-			       "SELECT data FROM blocks WHERE t_max >= ? AND t_min < ? AND id % ? = ?"
+			       "SELECT data, t_min FROM blocks WHERE t_max >= ? AND t_min < ? AND id % ? = ?"
 			       " AND id >= ? AND id <= ? ORDER BY id",
 			       -1, &st, NULL) != SQLITE_OK) {
 		errf(err, errlen, "scan: %s", sqlite3_errmsg(db));
@@ -1487,7 +1487,7 @@ static int scan_blocks(struct store *s, const struct store_scan *sc, block_fn fn
 		if (block_decode(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), &want, &b,
 				 err, errlen) < 0)
 			goto out;
-		stop = fn(arg, &b);
+		stop = fn(arg, &b, (uint64_t)sqlite3_column_int64(st, 1));
 	}
 	if (!stop && rc != SQLITE_DONE) {
 		errf(err, errlen, "scan: %s", sqlite3_errmsg(db));
@@ -1504,11 +1504,13 @@ out:
 struct scan_cb {
 	store_span_fn span;
 	store_trace_fn trace;
+	int (*block)(void *arg, uint64_t t_min);
 	void *arg;
 };
 
-static int block_spans(void *arg, const struct batch *b)
+static int block_spans(void *arg, const struct batch *b, uint64_t t_min)
 {
+	(void)t_min;
 	const struct scan_cb *cb = arg;
 	int stop = 0;
 	for (size_t i = 0; i < b->n_spans && !stop; i++)
@@ -1517,10 +1519,10 @@ static int block_spans(void *arg, const struct batch *b)
 }
 
 /* A block holds its spans by trace, then start time. */
-static int block_traces(void *arg, const struct batch *b)
+static int block_traces(void *arg, const struct batch *b, uint64_t t_min)
 {
 	const struct scan_cb *cb = arg;
-	int stop = 0;
+	int stop = cb->block ? cb->block(cb->arg, t_min) : 0;
 	for (size_t i = 0, j; i < b->n_spans && !stop; i = j) {
 		for (j = i + 1; j < b->n_spans && !memcmp(b->spans[j].trace_id, b->spans[i].trace_id, 16);
 		     j++)
@@ -1548,7 +1550,7 @@ int store_scan_traces(struct store *s, uint64_t from_ns, uint64_t to_ns, store_t
 int store_scan(struct store *s, const struct store_scan *sc, store_trace_fn fn, void *arg, char *err,
 	       size_t errlen)
 {
-	struct scan_cb cb = {.trace = fn, .arg = arg};
+	struct scan_cb cb = {.trace = fn, .block = sc->block, .arg = arg};
 	return scan_blocks(s, sc, block_traces, &cb, err, errlen);
 }
 

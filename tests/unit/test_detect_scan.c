@@ -2,7 +2,8 @@
  * test_detect_scan.c - the detectors over a store with kept segment states
  * find exactly what a full read finds: on the first scan and the next, after
  * new writes, for a window that cuts through segments, with a changed
- * configuration, for a sample, and when the cache must let states go.
+ * configuration, for a sample, and when the cache must let states go; and
+ * the parts of traces written apart are joined before the detectors see them.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -86,6 +87,94 @@ static uint64_t check(struct store *s, struct detect_cache *c, const struct dete
 	return kept;
 }
 
+/* Span `id` of trace `trace` under `parent` (0: none), [ms, ms + len) after t0. */
+static struct span *add_span(struct batch *b, const struct resource *r, uint32_t trace, int id, int parent,
+			     int kind, const char *name, double ms, double len)
+{
+	struct span *sp = batch_add_span(b);
+	memset(sp, 0, sizeof(*sp));
+	memcpy(sp->trace_id, &trace, 4);
+	sp->trace_id[15] = 1;
+	sp->span_id[0] = (uint8_t)id;
+	sp->span_id[7] = 1;
+	if (parent) {
+		sp->parent_span_id[0] = (uint8_t)parent;
+		sp->parent_span_id[7] = 1;
+	}
+	sp->kind = (uint8_t)kind;
+	sp->name = name;
+	sp->start_ns = t0 + (uint64_t)(ms * 1e6);
+	sp->end_ns = sp->start_ns + (uint64_t)(len * 1e6);
+	sp->resource = r;
+	return sp;
+}
+
+/* 40 requests doing 10 queries one after another, their queries written
+ * (as a batch processor exports them) a write before the request itself:
+ * the N+1 is found in every request only when the parts are joined. */
+static void test_split_traces(void)
+{
+	char dir[] = "/tmp/hotpath-test-detect-join-XXXXXX", err[256];
+	struct store *s;
+	struct store_options so = {.dir = dir};
+	if (!mkdtemp(dir) || store_open(&s, &so, err, sizeof(err)) < 0) {
+		ok(0, "store for split traces");
+		return;
+	}
+	struct batch children, parents;
+	batch_init(&children);
+	batch_init(&parents);
+	struct resource *r = arena_zalloc(&parents.arena, sizeof(*r));
+	static struct attr svc = {.key = "service.name", .type = ATTR_STRING, .v.s = "shop"};
+	static struct attr stmt = {.key = "db.query.text",
+				   .type = ATTR_STRING,
+				   .v.s = "SELECT * FROM order_items WHERE order_id = $1"};
+	static struct attr sys = {.key = "db.system.name", .type = ATTR_STRING, .v.s = "postgresql"};
+	static struct attr route = {.key = "http.route", .type = ATTR_STRING, .v.s = "/orders/:id"};
+	r->attrs = &svc;
+	r->n_attrs = 1;
+	resource_derive(r);
+	for (uint32_t t = 1; t <= 40; t++) {
+		double at = t * 1000.0;
+		struct span *root = add_span(&parents, r, t, 1, 0, SPAN_KIND_SERVER, "GET /orders/:id", at, 40);
+		root->attrs = &route;
+		root->n_attrs = 1;
+		for (int q = 0; q < 10; q++) {
+			struct span *c = add_span(&children, r, t, 2 + q, 1, SPAN_KIND_CLIENT, "pg.query:SELECT",
+						  at + 2 + 3.5 * q, 3);
+			c->attrs = arena_alloc(&children.arena, 2 * sizeof(struct attr));
+			c->attrs[0] = stmt;
+			c->attrs[1] = sys;
+			c->n_attrs = 2;
+		}
+	}
+	store_write_sync(s, &children);
+	store_write_sync(s, &parents);
+
+	struct detect_config cfg;
+	struct result res;
+	detect_config_init(&cfg);
+	if (scan(s, NULL, &cfg, t0, t0 + 60 * S, 1, &res) == 0) {
+		const struct finding *f = NULL;
+		for (size_t i = 0; i < res.n; i++)
+			if (res.f[i].kind == FINDING_N_PLUS_ONE)
+				f = &res.f[i];
+		is_int(res.st.joined_parts, 40, "each request's queries joined to it");
+		is_int(res.st.traces, 40, "40 traces fed, whole");
+		ok(f && f->affected_requests == 40 && f->per_request == 10,
+		   "the N+1 found in all 40 requests, 10 queries each (%llu, %.1f)",
+		   f ? (unsigned long long)f->affected_requests : 0ull, f ? f->per_request : 0.0);
+		detect_free(res.d);
+	}
+	batch_release(&children);
+	batch_release(&parents);
+	store_close(s);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", dir);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/hotpath-test-detect-scan-XXXXXX", err[256];
@@ -133,6 +222,7 @@ int main(void)
 
 	scenario_release(&sc);
 	store_close(s);
+	test_split_traces();
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
