@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/ticker.h"
 #include "ingest/json_doc.h"
+#include "ingest/semconv.h"
 
 #define NS_PER_MS 1000000ull
 #define MAX_TEXT  256 /* bytes of a type name, glob or attribute */
@@ -614,21 +615,30 @@ void slowops_classify(const struct slowops_config *c, const struct span *sp, con
 		out->type = SLOWOPS_HTTP;
 }
 
+/* A callee's answer may end a little after its caller's span: the two come
+ * from different clocks, and the JS SDK starts spans on whole milliseconds. */
+#define ANSWER_SLACK_NS 2000000ull
+
 void slowops_resolve(const struct spantree *t, struct slowops_class *cls)
 {
 	for (size_t i = 0; i < t->n; i++) {
 		if (!(cls[i].flags & SLOWOPS_REMOTE) || cls[i].type != SLOWOPS_EXTERNAL)
 			continue;
-		int answered = 0;
-		for (size_t k = t->kid_off[i]; k < t->kid_off[i + 1] && !answered; k++) {
-			uint8_t kind = t->spans[t->kids[k]].kind;
-			answered = kind == SPAN_KIND_SERVER || kind == SPAN_KIND_CONSUMER;
+		const struct span *call = &t->spans[i];
+		int answered = 0, late = 0;
+		for (size_t k = t->kid_off[i]; k < t->kid_off[i + 1]; k++) {
+			const struct span *kid = &t->spans[t->kids[k]];
+			if (kid->kind != SPAN_KIND_SERVER && kid->kind != SPAN_KIND_CONSUMER)
+				continue;
+			answered = 1;
+			late |= kid->end_ns > call->end_ns + ANSWER_SLACK_NS;
 		}
 		if (answered || (cls[i].flags & SLOWOPS_KNOWN_PEER))
 			cls[i].type = SLOWOPS_HTTP;
-		/* No answer in the trace (a call that timed out or was aborted, or a
-		 * callee not traced): the wait is outside, even for a known peer. */
-		if (!answered && cls[i].phase == SLOWOPS_PHASE_INHERIT)
+		/* No answer in the trace (a callee not traced), or the caller gave up
+		 * before it came (timed out, aborted): the wait is outside. */
+		int gave_up = late || span_request_status(call) == REQUEST_TIMEOUT;
+		if ((!answered || gave_up) && cls[i].phase == SLOWOPS_PHASE_INHERIT)
 			cls[i].phase = SLOWOPS_PHASE_EXTERNAL;
 	}
 }

@@ -359,6 +359,29 @@ static void test_phases(void)
 	is_int(ph[SLOWOPS_PHASE_EXTERNAL], 80 * MS, "a timed-out call to a known service: external");
 	is_int(ph[SLOWOPS_PHASE_OTHER], 20 * MS, "not other");
 	spantree_release(&tree);
+
+	/* the callee answered after the caller gave up (aborted at 60 ms) */
+	memset(&t, 0, sizeof(t));
+	add(&t, 1, 0, "a", "GET /x", SPAN_KIND_SERVER, 0, 70, "http.request.method=GET", NULL);
+	add(&t, 2, 1, "a", "GET", SPAN_KIND_CLIENT, 10, 60, "http.request.method=GET", "server.address=stock",
+	    NULL);
+	add(&t, 3, 2, "stock", "GET /quote", SPAN_KIND_SERVER, 11, 400, "http.request.method=GET", NULL);
+	classify_all(&c, &t, &services, cls, &tree);
+	slowops_phases(&tree, cls, ph);
+	is_int(ph[SLOWOPS_PHASE_EXTERNAL], 50 * MS, "an answer that came after the caller gave up: external");
+	spantree_release(&tree);
+
+	/* the same call answered in time (1 ms late on the callee's clock) */
+	memset(&t, 0, sizeof(t));
+	add(&t, 1, 0, "a", "GET /x", SPAN_KIND_SERVER, 0, 70, "http.request.method=GET", NULL);
+	add(&t, 2, 1, "a", "GET", SPAN_KIND_CLIENT, 10, 60, "http.request.method=GET", "server.address=stock",
+	    NULL);
+	add(&t, 3, 2, "stock", "GET /quote", SPAN_KIND_SERVER, 11, 61, "http.request.method=GET", NULL);
+	classify_all(&c, &t, &services, cls, &tree);
+	slowops_phases(&tree, cls, ph);
+	is_int(ph[SLOWOPS_PHASE_EXTERNAL], 0, "a call answered in time is not external");
+	is_int(ph[SLOWOPS_PHASE_OTHER], 70 * MS, "its time is the fleet's own");
+	spantree_release(&tree);
 	strmap_release(&services);
 	slowops_config_release(&c);
 }
