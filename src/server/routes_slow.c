@@ -1085,6 +1085,7 @@ static int get_slow_requests(struct http_request *req)
 	unsigned limit = q.limit;
 	q.order = STORE_SLOWEST;
 	q.limit = SLOW_SCAN_MAX;
+	filters_count_requests(&q, by == GROUP_SERVICE || by == GROUP_ENDPOINT);
 	if (select_rows(req, &q, ql, &rows, &n_rows) < 0)
 		goto out;
 	run.n_detail = n_rows < limit ? n_rows : limit;
@@ -1107,6 +1108,8 @@ static int get_slow_requests(struct http_request *req)
 	buf_printf(b, ",\"matched\":%zu,\"truncated\":%s,\"limit\":%u,\"count\":%zu,\"thresholds\":", n_rows,
 		   n_rows >= SLOW_SCAN_MAX ? "true" : "false", limit, run.n_detail);
 	slowops_config_to_json(b, &c, 0);
+	buf_puts(b, ",\"counted\":");
+	json_put_counted(b, &q);
 	buf_puts(b, ",\"requests\":[");
 	for (size_t i = 0; i < run.n_detail; i++) {
 		if (i)

@@ -308,6 +308,28 @@ describe('slow operations, slow requests, bottlenecks', () => {
 		assert.deepEqual([items.spans, items.critical_ms_total, items.span_kind], [1, 20, 'client']);
 	});
 
+	test('slow requests: the fleet lists each trace once, at its edge; a service lists its own', async () => {
+		// gateway -> agent, both slow by the 1 s http threshold
+		const tid = traceId();
+		const ids = { gw: spanId(), call: spanId(), agent: spanId() };
+		const at = (ms) => BigInt(Date.now() - 60_000) * MS + BigInt(ms) * MS;
+		const span = (sid, parent, name, kind, from, to) => ({
+			traceId: tid, spanId: sid, parentSpanId: parent, name, kind, start: at(from), end: at(to),
+			attrs: { 'http.request.method': 'POST', 'http.route': name.slice(5) },
+		});
+		await post(srv, '/v1/traces', jsonTraceRequest([
+			{ attrs: { 'service.name': 'gateway' }, spans: [span(ids.gw, undefined, 'POST /chat', 2, 0, 1200), span(ids.call, ids.gw, 'POST /run', 3, 20, 1180)] },
+			{ attrs: { 'service.name': 'agent' }, spans: [span(ids.agent, ids.call, 'POST /run', 2, 30, 1170)] },
+		]));
+		const fleet = await get('/api/v1/slow-requests');
+		const mine = fleet.json.requests.filter((r) => r.trace_id === tid);
+		assert.deepEqual(mine.map((r) => r.service), ['gateway'], JSON.stringify(fleet.json.requests.map((r) => [r.service, r.trace_id])));
+		assert.equal(fleet.json.counted, 'edge requests');
+		const agent = await get('/api/v1/slow-requests', { service: 'agent' });
+		assert.deepEqual(agent.json.requests.map((r) => [r.service, r.trace_id]), [['agent', tid]]);
+		assert.equal(agent.json.counted, 'entry spans of agent');
+	});
+
 	test('thresholds through the API: validation, effect, persistence', async () => {
 		let r = await put(srv, '{"cache_ms": 0}');
 		assert.equal(r.status, 400);
