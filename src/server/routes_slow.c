@@ -1085,7 +1085,7 @@ static int get_slow_requests(struct http_request *req)
 	unsigned limit = q.limit;
 	q.order = STORE_SLOWEST;
 	q.limit = SLOW_SCAN_MAX;
-	filters_count_requests(&q, by == GROUP_SERVICE || by == GROUP_ENDPOINT);
+	filters_count_requests(&q, 0); /* groups split what the list counts */
 	if (select_rows(req, &q, ql, &rows, &n_rows) < 0)
 		goto out;
 	run.n_detail = n_rows < limit ? n_rows : limit;

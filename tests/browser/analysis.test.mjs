@@ -94,6 +94,7 @@ test('slow requests: the table lists the API\'s rows in its order, with a phase 
   const legend = await page.$$eval('.phase-legend li', (lis) => lis.map((li) => li.textContent.trim()));
   assert.deepEqual(legend, ['Auth', 'Rate limit', 'Plugins', 'Tool execution', 'DB', 'LLM', 'Serialization', 'External', 'Other']);
   assert.match(await page.textContent('#slow-count'), new RegExp(want.matched.toLocaleString('en-US')));
+  assert.match(await page.textContent('#slow-count'), /each trace once, at its edge request/);
   await page.screenshot({ path: join(SHOTS, 'analysis-slow.png'), fullPage: true });
 });
 

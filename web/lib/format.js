@@ -76,3 +76,12 @@ export function fmtPercent(part, whole) {
   if (!(whole > 0)) return '–';
   return `${((part / whole) * 100).toFixed(1)} %`;
 }
+
+// What the API counted (its `counted` field) in the dashboard's words: the
+// fleet counts each trace once, at its edge request; a service's figures
+// count that service's entry spans.
+export function countedText(counted) {
+  if (!counted) return '';
+  if (counted === 'edge requests') return 'each trace once, at its edge request';
+  return counted;
+}

@@ -14,7 +14,7 @@
 import { h, clear } from '../lib/dom.js';
 import { apiGet, isAbort } from '../lib/api.js';
 import { apiParams } from '../lib/state.js';
-import { fmtTime } from '../lib/format.js';
+import { fmtTime, countedText } from '../lib/format.js';
 import { panel } from '../lib/panel.js';
 import { drawTimeChart, legend } from '../lib/charts/timechart.js';
 import { drawHeatmap } from '../lib/charts/heatmap.js';
@@ -233,15 +233,6 @@ function fmtStep(s) {
   if (s % 3600 === 0) return `${s / 3600}-hour`;
   if (s % 60 === 0) return `${s / 60}-min`;
   return `${s}-s`;
-}
-
-// What the API counted (its `counted` field) in the dashboard's words: the
-// fleet counts each trace once, at its edge request; a service's figures
-// count that service's entry spans.
-function countedText(counted) {
-  if (!counted) return '';
-  if (counted === 'edge requests') return 'each trace once, at its edge request';
-  return counted;
 }
 
 function boundText(bound) {

@@ -17,7 +17,7 @@
 import { h, clear } from '../lib/dom.js';
 import { apiGet, isAbort } from '../lib/api.js';
 import { apiParams } from '../lib/state.js';
-import { fmtDuration, fmtTime, fmtIso } from '../lib/format.js';
+import { fmtDuration, fmtTime, fmtIso, countedText } from '../lib/format.js';
 import { panel } from '../lib/panel.js';
 import { drawTimeChart } from '../lib/charts/timechart.js';
 import { showTip, hideTip, tipContent } from '../lib/charts/tooltip.js';
@@ -154,7 +154,8 @@ export function mountSlow(el, ctx) {
     }
     threshold.placeholder = state.filters.min_duration_ms ? 'ms' : String(data.thresholds ? data.thresholds.http_ms : data.min_duration_ms);
     countEl.textContent = `${fmtCount(data.matched)} request${data.matched === 1 ? '' : 's'} at or above ${fmtDuration(data.min_duration_ms)}`
-      + `${data.truncated ? ' (more: counted up to the limit)' : ''}`;
+      + `${data.truncated ? ' (more: counted up to the limit)' : ''}`
+      + `${data.counted ? ` · ${countedText(data.counted)}` : ''}`;
     drawTable(panels.table, data, ctx);
     drawGroups(panels.groups, data, ctx);
     drawTrend(panels.trend, data);
