@@ -1,0 +1,186 @@
+#!/usr/bin/env node
+// compare-answers.mjs - every read endpoint's answers from two builds of
+// hotpath over the same store, compared byte for byte: the check that a
+// restructuring kept every answer the same.
+//
+//   node scripts/compare-answers.mjs OLD_BIN NEW_BIN [--data DIR] [--keep]
+//
+// Without --data, a store is made first: NEW_BIN serves an empty directory
+// while `NEW_BIN demo` sends six hours of history (seed 3).  Each build
+// then serves its own copy of the store (a build may migrate it) on
+// loopback, and the same GETs -- every read endpoint, with filters, q=,
+// groupings and the error answers -- are asked of both, with absolute
+// from/to so that the clock does not move the window.  Fields that measure
+// the run rather than the data (elapsed_ms, when a recommendation was
+// first and last seen) are blanked before comparing.
+// Prints one line per differing answer and a summary; exits 1 when any
+// answer differs.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+// when the analysis ran, and how long it took
+const RUN_FIELDS = new Set(['elapsed_ms', 'first_seen_ms', 'last_seen_ms']);
+
+function usage() {
+	console.error('usage: compare-answers.mjs OLD_BIN NEW_BIN [--data DIR] [--keep]');
+	process.exit(2);
+}
+
+const args = process.argv.slice(2);
+const bins = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--data');
+if (bins.length !== 2) usage();
+const dataArg = args.includes('--data') ? args[args.indexOf('--data') + 1] : null;
+const keep = args.includes('--keep');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hotpath-answers-'));
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function serve(bin, dir, port) {
+	const log = fs.openSync(`${dir}.log`, 'a');
+	const child = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data', dir], { stdio: ['ignore', log, log] });
+	const url = `http://127.0.0.1:${port}`;
+	for (let i = 0; i < 200; i++) {
+		try {
+			if ((await fetch(`${url}/health`)).ok) return { url, child };
+		} catch { /* not up yet */ }
+		await sleep(100);
+	}
+	child.kill('SIGKILL');
+	throw new Error(`${bin} did not start: see ${dir}.log`);
+}
+
+async function stop(s) {
+	const done = new Promise((r) => s.child.on('exit', r));
+	s.child.kill('SIGTERM');
+	await done;
+}
+
+// The store: six hours of demo history ending now, written by NEW_BIN.
+async function makeStore(bin) {
+	const dir = path.join(tmp, 'store');
+	const s = await serve(bin, dir, 14391);
+	const demo = spawnSync(bin, ['demo', '--target', s.url, '--backfill', '6', '--backfill-rate', '4',
+		'--duration', '1', '--seed', '3', '--quiet'], { stdio: 'inherit' });
+	await stop(s);
+	if (demo.status !== 0) throw new Error('demo failed');
+	fs.writeFileSync(path.join(dir, 'answers-window'), String(Date.now()));
+	return dir;
+}
+
+// The GETs: each read endpoint, plain and with the options that take
+// another path through the code.
+function questions(from, to) {
+	const w = `from=${from}&to=${to}`;
+	const q = encodeURIComponent;
+	const perf = ['summary', 'timeseries', 'distribution', 'heatmap', 'compare', 'breakdown'];
+	const list = [
+		'/health',
+		`/api/v1/filters?${w}`,
+		`/api/v1/filters?${w}&service=api-gateway`,
+		`/api/v1/traces?${w}`,
+		`/api/v1/traces?${w}&order=slowest&limit=50`,
+		`/api/v1/traces?${w}&service=shop-api&min_duration_ms=200`,
+		`/api/v1/traces?${w}&q=${q('duration > 500ms')}`,
+		`/api/v1/flamegraph?${w}`,
+		`/api/v1/flamegraph?${w}&service=api-gateway&format=folded`,
+		`/api/v1/flamegraph?${w}&mode=diff&base.version=1.4.2&compare.version=1.5.0`,
+		`/api/v1/slow-operations/thresholds`,
+		`/api/v1/slow-operations/stats?${w}`,
+		`/api/v1/slow-requests?${w}&group_by=endpoint`,
+		`/api/v1/slow-requests?${w}&format=csv`,
+		`/api/v1/bottlenecks?${w}`,
+		`/api/v1/bottlenecks?${w}&limit=500`,
+		'/api/v1/recommendations?range=24h', // its window ends now: one that holds the whole store
+		`/api/v1/profiles?${w}`,
+		`/api/v1/traces?${w}&limit=nope`,
+		`/api/v1/performance/summary?${w}&q=${q('duration >')}`,
+	];
+	for (const p of perf) {
+		list.push(`/api/v1/performance/${p}?${w}`);
+		list.push(`/api/v1/performance/${p}?${w}&service=shop-api&env=production`);
+	}
+	list.push(`/api/v1/performance/summary?${w}&group_by=endpoint`);
+	list.push(`/api/v1/performance/summary?${w}&tier=critical`);
+	list.push(`/api/v1/performance/summary?${w}&q=${q('resource.service.name = "shop-api" && duration > 100ms')}`);
+	list.push(`/api/v1/performance/timeseries?${w}&step=600`);
+	list.push(`/api/v1/performance/compare?${w}&by=version`);
+	return list;
+}
+
+function blank(v) {
+	if (Array.isArray(v)) return v.map(blank);
+	if (v && typeof v === 'object') {
+		const o = {};
+		for (const [k, x] of Object.entries(v)) o[k] = RUN_FIELDS.has(k) ? null : blank(x);
+		return o;
+	}
+	return v;
+}
+
+async function ask(url) {
+	const r = await fetch(url);
+	const text = await r.text();
+	let body = text;
+	try {
+		body = JSON.stringify(blank(JSON.parse(text)));
+	} catch { /* not JSON: compared as it is */ }
+	return `${r.status} ${r.headers.get('content-type')}\n${body}`;
+}
+
+// A trace id and a recommendation id from the first answers, so the
+// by-id endpoints are asked too.
+async function withIds(url, list, from, to) {
+	const t = await (await fetch(`${url}/api/v1/traces?from=${from}&to=${to}&limit=1`)).json();
+	const id = t.traces && t.traces[0] && t.traces[0].trace_id;
+	if (id) list.push(`/api/v1/traces/${id}`, `/api/v1/flamegraph?trace_id=${id}`);
+	const r = await (await fetch(`${url}/api/v1/recommendations?range=24h`)).json();
+	const rec = r.recommendations && r.recommendations[0] && r.recommendations[0].id;
+	if (rec) list.push(`/api/v1/recommendations/${rec}`);
+	return list;
+}
+
+async function answers(bin, store, port, from, to) {
+	const dir = path.join(tmp, `copy-${port}`);
+	fs.cpSync(store, dir, { recursive: true });
+	const s = await serve(bin, dir, port);
+	try {
+		const list = await withIds(s.url, questions(from, to), from, to);
+		const out = new Map();
+		for (const p of list) out.set(p, await ask(`${s.url}${p}`));
+		return out;
+	} finally {
+		await stop(s);
+	}
+}
+
+async function main() {
+	const store = dataArg || await makeStore(bins[1]);
+	const to = Number(fs.readFileSync(path.join(store, 'answers-window'), 'utf8'));
+	const from = to - 6 * 3600 * 1000;
+	const old = await answers(bins[0], store, 14392, from, to);
+	const now = await answers(bins[1], store, 14393, from, to);
+	let same = 0;
+	const differ = [];
+	for (const [p, a] of now) {
+		if (old.get(p) === a) same++;
+		else differ.push(p);
+	}
+	for (const p of old.keys()) if (!now.has(p)) differ.push(`${p} (asked of the old build only)`);
+	for (const p of differ) {
+		const file = path.join(tmp, `${differ.indexOf(p)}`);
+		fs.writeFileSync(`${file}.old`, old.get(p) || '');
+		fs.writeFileSync(`${file}.new`, now.get(p) || '');
+		console.log(`differs: ${p}  (${file}.old / .new)`);
+	}
+	console.log(`${same + differ.length} answers compared: ${same} identical, ${differ.length} differ`);
+	if (!keep && !differ.length) fs.rmSync(tmp, { recursive: true, force: true });
+	else console.log(`kept: ${tmp}`);
+	process.exit(differ.length ? 1 : 0);
+}
+
+main().catch((err) => {
+	console.error(`compare-answers: ${err.message}`);
+	process.exit(1);
+});
