@@ -28,6 +28,7 @@
 #include "ingest/telemetry.h"
 #include "analyze/timeres.h"
 #include "core/alloc.h"
+#include "core/hex.h"
 #include "ingest/semconv.h"
 
 #define NORM_MAX 512
@@ -1149,6 +1150,16 @@ static void learn_target(struct detector *d, uint32_t service, uint32_t target)
 		who->n++;
 }
 
+/* A SERVER span whose caller's span is not in this part of the trace (it
+ * came in another write): the service learns its address from its own
+ * server.address and server.port.  Calls whose answer is in the trace are
+ * learned from the call (on_client_call). */
+static int answers_unseen_call(const struct tspan *t, const struct tspan *p)
+{
+	return t->sp->kind == SPAN_KIND_SERVER && !p && !hex_is_zero(t->sp->parent_span_id, 8) &&
+	       t->server && t->port && t->svc;
+}
+
 static void on_client_call(struct detector *d, struct tspan *t)
 {
 	uint32_t target = target_of(d, t);
@@ -1408,7 +1419,7 @@ static void walk(struct detector *d, size_t n_order)
 			on_payload(d, t);
 		if (is_client(t))
 			on_client_call(d, t);
-		else if (t->sp->kind == SPAN_KIND_SERVER && t->server && t->port && t->svc)
+		else if (answers_unseen_call(t, p))
 			learn_target(d, t->svc, server_target(d, t));
 		if (is_call_out(t, p) && t->entry != DNONE && t->entry != i)
 			ts[t->entry].calls_ns += t->dur;
