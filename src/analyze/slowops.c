@@ -550,8 +550,8 @@ static uint8_t own_phase(const struct span *sp, int is_db)
 		return SLOWOPS_PHASE_AUTH;
 	if (name_has(name, rate))
 		return SLOWOPS_PHASE_RATE_LIMIT;
-	if (name_has(name, plugin))
-		return SLOWOPS_PHASE_PLUGINS;
+	if (name_has(name, plugin) && !span_is_framework_wrapper(sp))
+		return SLOWOPS_PHASE_PLUGINS; /* express's "middleware - query" is the app's own code */
 	if (name_has(name, ser))
 		return SLOWOPS_PHASE_SERIALIZATION;
 	return SLOWOPS_PHASE_INHERIT;
@@ -606,6 +606,8 @@ void slowops_classify(const struct slowops_config *c, const struct span *sp, con
 	    (http || has(sp, "server.address") || has(sp, "url.full") || has(sp, "gen_ai.system") ||
 	     has(sp, "gen_ai.provider.name"))) {
 		out->flags |= SLOWOPS_REMOTE;
+		if (span_request_status(sp) == REQUEST_TIMEOUT)
+			out->flags |= SLOWOPS_GAVE_UP;
 		if (peer_known(sp, services))
 			out->flags |= SLOWOPS_KNOWN_PEER;
 		out->type = SLOWOPS_EXTERNAL; /* until slowops_resolve() finds who answered */
@@ -637,7 +639,7 @@ void slowops_resolve(const struct spantree *t, struct slowops_class *cls)
 			cls[i].type = SLOWOPS_HTTP;
 		/* No answer in the trace (a callee not traced), or the caller gave up
 		 * before it came (timed out, aborted): the wait is outside. */
-		int gave_up = late || span_request_status(call) == REQUEST_TIMEOUT;
+		int gave_up = late || (cls[i].flags & SLOWOPS_GAVE_UP);
 		if ((!answered || gave_up) && cls[i].phase == SLOWOPS_PHASE_INHERIT)
 			cls[i].phase = SLOWOPS_PHASE_EXTERNAL;
 	}

@@ -144,6 +144,7 @@ enum slowops_flag {
 	SLOWOPS_REMOTE = 1,	/* a CLIENT call: http or external once resolved */
 	SLOWOPS_KNOWN_PEER = 2, /* its server.address is a service of the fleet */
 	SLOWOPS_WAIT = 4,	/* waits for a pool, a lock or a queue */
+	SLOWOPS_GAVE_UP = 8,	/* a call that timed out (error.type or status message) */
 };
 
 struct slowops_class {
