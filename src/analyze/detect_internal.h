@@ -17,10 +17,9 @@
 #include "analyze/sketch.h"
 #include "core/arena.h"
 #include "core/strmap.h"
+#include "core/clock.h"
 
-#define DNONE	     UINT32_MAX
-#define NS_PER_S     1e9
-#define NS_PER_MIN_U 60000000000ull
+#define DNONE UINT32_MAX
 /* Samples one metric series keeps; more are counted as folded. */
 #define DETECT_MAX_SAMPLES 100000
 /* Slots (log2) of the memos of attribute keys, interned strings, endpoints and statements (detect_trace.c). */

@@ -302,8 +302,8 @@ static void pool_metrics(struct acc *m, struct pool_view *v)
 				v->peak_demand = used + pending;
 			if ((v->max > 0 && used >= v->max) || pending > 0) {
 				v->exhausted_samples++;
-				if (m->samples[i].t / NS_PER_MIN_U != last_minute) {
-					last_minute = m->samples[i].t / NS_PER_MIN_U;
+				if (m->samples[i].t / NS_PER_MIN != last_minute) {
+					last_minute = m->samples[i].t / NS_PER_MIN;
 					v->minutes++;
 				}
 			}
@@ -318,7 +318,7 @@ static double distinct_minutes(struct acc *a)
 	uint64_t last = UINT64_MAX;
 	sort_samples(a);
 	for (size_t i = 0; i < a->n_samples; i++) {
-		uint64_t m = a->samples[i].t / NS_PER_MIN_U;
+		uint64_t m = a->samples[i].t / NS_PER_MIN;
 		if (m != last)
 			n++;
 		last = m;
@@ -713,12 +713,12 @@ static void cpu_process(struct detector *d, const struct acc *svc, const struct 
 			v->hot++;
 			v->hot_minutes =
 				xgrow(v->hot_minutes, &v->cap_hot, v->n_hot + 1, sizeof(*v->hot_minutes));
-			v->hot_minutes[v->n_hot++] = t / NS_PER_MIN_U;
+			v->hot_minutes[v->n_hot++] = t / NS_PER_MIN;
 		}
 	}
 	for (size_t k = e; k < n; k++) {
 		if (kind_of(&s[k]) != CPU_LOOP_DELAY ||
-		    !minute_in(v->hot_minutes + first_hot, v->n_hot - first_hot, s[k].t / NS_PER_MIN_U))
+		    !minute_in(v->hot_minutes + first_hot, v->n_hot - first_hot, s[k].t / NS_PER_MIN))
 			continue;
 		v->delay_sum += s[k].v;
 		v->delay_n++;

@@ -846,7 +846,7 @@ static uint32_t norm_of(struct detector *d, struct tspan *t)
 
 static uint64_t minute_of(uint64_t ns)
 {
-	return ns / NS_PER_MIN_U;
+	return ns / NS_PER_MIN;
 }
 
 static void on_entry(struct detector *d, struct tspan *t)
@@ -1156,8 +1156,8 @@ static void learn_target(struct detector *d, uint32_t service, uint32_t target)
  * learned from the call (on_client_call). */
 static int answers_unseen_call(const struct tspan *t, const struct tspan *p)
 {
-	return t->sp->kind == SPAN_KIND_SERVER && !p && !hex_is_zero(t->sp->parent_span_id, 8) &&
-	       t->server && t->port && t->svc;
+	return t->sp->kind == SPAN_KIND_SERVER && !p && !hex_is_zero(t->sp->parent_span_id, 8) && t->server &&
+	       t->port && t->svc;
 }
 
 static void on_client_call(struct detector *d, struct tspan *t)

@@ -12,9 +12,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
-
-#define NS_PER_S  1000000000ull
-#define NS_PER_MS 1e6
+#include "core/clock.h"
 
 /* ---- duration bounds ---------------------------------------------------- */
 

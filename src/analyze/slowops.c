@@ -21,8 +21,7 @@
 #include "ingest/json_doc.h"
 #include "ingest/semconv.h"
 
-#define NS_PER_MS 1000000ull
-#define MAX_TEXT  256 /* bytes of a type name, glob or attribute */
+#define MAX_TEXT 256 /* bytes of a type name, glob or attribute */
 /* Slow requests one spike check reads at most. */
 #define SPIKE_MAX_ROWS	200000
 #define CONFIG_FILE_MAX (1u << 20)
@@ -740,11 +739,9 @@ void slowops_stats_finish(struct slowops_stats *st)
 
 /* ---- spikes ------------------------------------------------------------------- */
 
-#define NS_PER_MIN (60ull * 1000000000ull)
-
 void slowops_spike_rule_init(struct slowops_spike_rule *r)
 {
-	r->window_ns = 300ull * 1000000000ull;
+	r->window_ns = 5 * NS_PER_MIN;
 	r->baseline_windows = 12;
 	r->factor = 3.0;
 	r->min_count = 5;
@@ -904,7 +901,7 @@ static void put_alert(struct buf *j, const struct slowops_config *c, const struc
 		   "\"total\":%llu,\"share\":",
 		   (unsigned long long)((sw->now_ns - r->window_ns) / NS_PER_MS),
 		   (unsigned long long)(sw->now_ns / NS_PER_MS),
-		   (unsigned long long)(r->window_ns / 1000000000ull), (unsigned long long)st->slow,
+		   (unsigned long long)(r->window_ns / NS_PER_S), (unsigned long long)st->slow,
 		   (unsigned long long)st->total);
 	buf_put_json_double(j, st->share);
 	buf_puts(j, ",\"baseline_share\":");
@@ -963,7 +960,7 @@ static int alert_one(struct store *s, const struct slowops_config *c, const stru
 			 "against "
 			 "a usual %.1f%%",
 			 sc->id, (unsigned long long)st.slow, (unsigned long long)st.total,
-			 (unsigned long long)(sw->r->window_ns / 1000000000ull), 100 * st.share,
+			 (unsigned long long)(sw->r->window_ns / NS_PER_S), 100 * st.share,
 			 100 * st.baseline_share);
 	buf_release(&j);
 	return ret;

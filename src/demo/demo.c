@@ -20,10 +20,10 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/clock.h"
 #include "demo/scenario.h"
 #include "ingest/otlp_pb.h"
 
-#define NS_PER_S	      1000000000ull
 #define MAX_BODY	      (64u << 20) /* one encoded POST, before compression */
 #define MAX_ATTEMPTS	      6		  /* first try and five retries */
 #define MAX_RETRY_WAIT_S      60	  /* a longer Retry-After is capped */

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/clock.h"
 
 /* ---- the fleet ---------------------------------------------------------- */
 
@@ -230,12 +231,6 @@ void scenario_release(struct scenario *sc)
 }
 
 /* ---- time of day -------------------------------------------------------- */
-
-#define NS_PER_MS   1000000ull
-#define NS_PER_S    1000000000ull
-#define NS_PER_MIN  (60 * NS_PER_S)
-#define NS_PER_HOUR (3600 * NS_PER_S)
-#define NS_PER_DAY  (24 * NS_PER_HOUR)
 
 double scenario_load(uint64_t t_ns)
 {

@@ -18,8 +18,6 @@
 #include "ingest/json_doc.h"
 #include "report/detect_scan.h"
 
-#define NS_PER_MS 1000000ull
-
 static const char *const status_names[REC_STATUS_COUNT] = {"open", "applied", "dismissed", "verified"};
 
 const char *rec_status_name(enum rec_status s)

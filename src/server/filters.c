@@ -11,8 +11,7 @@
 
 #include "analyze/spanql.h"
 #include "core/log.h"
-
-#define NS_PER_MS 1000000ull
+#include "core/clock.h"
 
 static int digits(const char *s, int n, int *out)
 {
@@ -79,7 +78,7 @@ int filters_parse_time(const char *s, uint64_t *ns)
 	time_t t = timegm(&tm) - offset;
 	if (t < 0)
 		return -1;
-	*ns = (uint64_t)t * 1000000000ull + frac;
+	*ns = (uint64_t)t * NS_PER_S + frac;
 	return 0;
 }
 
@@ -91,7 +90,7 @@ int filters_parse_range(const char *s, uint64_t *ns)
 	if (end == s || errno || !v || v > 1000000 || end[1] != 0)
 		return -1;
 	switch (*end) {
-	case 's': *ns = v * 1000000000ull; return 0;
+	case 's': *ns = v * NS_PER_S; return 0;
 	case 'm': *ns = v * 60000000000ull; return 0;
 	case 'h': *ns = v * 3600000000000ull; return 0;
 	case 'd': *ns = v * 86400000000000ull; return 0;
@@ -150,7 +149,7 @@ int filters_parse_prefixed(struct http_request *req, const char *prefix, unsigne
 			   struct store_query *q, uint64_t now_ns, char *err, size_t errlen)
 {
 	const char *v, *P = prefix;
-	uint64_t range = 3600ull * 1000000000ull;
+	uint64_t range = NS_PER_HOUR;
 	store_query_init(q);
 
 	if ((v = get(req, P, "range")) && filters_parse_range(v, &range) < 0)

@@ -17,7 +17,6 @@
 #include "server/filters.h"
 #include "server/http.h"
 
-#define NS_PER_S	 1000000000ull
 #define ANALYSIS_MAX_AGE (60 * NS_PER_S)
 #define MAX_TRACES	 10000000
 #define REASON_MAX	 1000

@@ -28,7 +28,6 @@
 #include "server/http.h"
 #include "server/json_out.h"
 
-#define NS_PER_US     1000ull
 #define LIMIT_DEFAULT 1000
 #define LIMIT_MAX     1000000
 /* Requests a span query (q=) examines, for the first `limit` that match. */

@@ -24,8 +24,6 @@
 #include "core/clock.h"
 #include "server/http.h"
 
-#define NS_PER_S  1000000000ull
-#define NS_PER_MS 1000000ull
 /* Requests a breakdown covers, spans it reads at most. */
 #define BREAKDOWN_REQUESTS  2000
 #define BREAKDOWN_MAX_SPANS 1000000

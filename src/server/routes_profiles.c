@@ -28,7 +28,6 @@
 #include "server/multipart.h"
 #include "server/json_out.h"
 
-#define NS_PER_S	 1000000000ull
 #define LIST_LIMIT	 100
 #define LIMIT_MAX	 1000
 #define TRACE_COUNT_MAX	 10000 /* linked requests counted per profile */

@@ -29,8 +29,6 @@
 #include "server/http.h"
 #include "server/json_out.h"
 
-#define NS_PER_MS 1000000ull
-#define NS_PER_S  1000000000ull
 /* Requests the stats and bottlenecks read: default and most (newest first). */
 #define ANALYSE_DEFAULT 10000
 #define ANALYSE_MAX	100000

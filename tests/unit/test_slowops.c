@@ -374,7 +374,8 @@ static void test_phases(void)
 	/* the caller timed out as the answer came: its status says so */
 	memset(&t, 0, sizeof(t));
 	add(&t, 1, 0, "a", "GET /x", SPAN_KIND_SERVER, 0, 70, "http.request.method=GET", NULL);
-	add(&t, 2, 1, "a", "GET", SPAN_KIND_CLIENT, 10, 60, "http.request.method=GET", "server.address=stock", NULL)
+	add(&t, 2, 1, "a", "GET", SPAN_KIND_CLIENT, 10, 60, "http.request.method=GET", "server.address=stock",
+	    NULL)
 		->status_message = "The operation was aborted due to timeout";
 	t.spans[1].status = SPAN_STATUS_ERROR;
 	add(&t, 3, 2, "stock", "GET /quote", SPAN_KIND_SERVER, 11, 61, "http.request.method=GET", NULL);
@@ -400,11 +401,13 @@ static void test_phases(void)
 	add(&t, 1, 0, "a", "GET /x", SPAN_KIND_SERVER, 0, 100, "http.request.method=GET", NULL);
 	add(&t, 2, 1, "a", "middleware - patched", SPAN_KIND_INTERNAL, 0, 90, "express.type=middleware", NULL)
 		->scope_name = "@opentelemetry/instrumentation-express";
-	add(&t, 3, 2, "a", "GET", SPAN_KIND_CLIENT, 10, 70, "http.request.method=GET", "server.address=stock", NULL);
+	add(&t, 3, 2, "a", "GET", SPAN_KIND_CLIENT, 10, 70, "http.request.method=GET", "server.address=stock",
+	    NULL);
 	add(&t, 4, 1, "a", "plugin guardrails", SPAN_KIND_INTERNAL, 90, 100, NULL);
 	classify_all(&c, &t, &services, cls, &tree);
 	slowops_phases(&tree, cls, ph);
-	is_int(ph[SLOWOPS_PHASE_PLUGINS], 10 * MS, "a framework's middleware wrapper is no plugin; the app's plugin is");
+	is_int(ph[SLOWOPS_PHASE_PLUGINS], 10 * MS,
+	       "a framework's middleware wrapper is no plugin; the app's plugin is");
 	is_int(ph[SLOWOPS_PHASE_EXTERNAL], 60 * MS, "the call under the wrapper keeps its phase");
 	spantree_release(&tree);
 	strmap_release(&services);
