@@ -19,6 +19,7 @@
 #include "analyze/spanql.h"
 #include "core/alloc.h"
 #include "core/arena.h"
+#include "core/utf8.h"
 
 /*
  * Cost bound for one regular expression: glibc expands bounded repetitions
@@ -384,27 +385,6 @@ static const char *desc(const struct parser *p, const struct tok *k, char *buf)
 	return quote(p->text, k->off, k->len, buf, DESC_SIZE);
 }
 
-/* Append the UTF-8 encoding of `cp` at `o`; returns the new end. */
-static char *put_utf8(char *o, uint32_t cp)
-{
-	if (cp < 0x80) {
-		*o++ = (char)cp;
-	} else if (cp < 0x800) {
-		*o++ = (char)(0xc0 | cp >> 6);
-		*o++ = (char)(0x80 | (cp & 0x3f));
-	} else if (cp < 0x10000) {
-		*o++ = (char)(0xe0 | cp >> 12);
-		*o++ = (char)(0x80 | (cp >> 6 & 0x3f));
-		*o++ = (char)(0x80 | (cp & 0x3f));
-	} else {
-		*o++ = (char)(0xf0 | cp >> 18);
-		*o++ = (char)(0x80 | (cp >> 12 & 0x3f));
-		*o++ = (char)(0x80 | (cp >> 6 & 0x3f));
-		*o++ = (char)(0x80 | (cp & 0x3f));
-	}
-	return o;
-}
-
 /* Four hex digits at t, or -1. */
 static int32_t hex4(const char *t)
 {
@@ -489,7 +469,7 @@ static int lex_string(struct parser *p, size_t i, size_t *end, char **out)
 		case 'u':
 			if (lex_unicode(p, j, &cp, &used) < 0)
 				return -1;
-			o = put_utf8(o, cp);
+			o += utf8_encode(o, cp);
 			break;
 		case 0: return fail(p, i, "unterminated string (expected a closing %c)", quote_char);
 		default: {

@@ -52,6 +52,7 @@
 #include "core/alloc.h"
 #include "core/hex.h"
 #include "core/log.h"
+#include "core/utf8.h"
 #include "google/rpc/status.pb-c.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
@@ -211,36 +212,6 @@ static int dec_fail(struct pb_dec *d, const uint8_t *p, size_t len, const char *
 /* ------------------------------------------------------------------------ */
 /* Strings and attribute values.                                            */
 
-/* Length of the valid UTF-8 sequence at p (lead byte >= 0x80), or 0. */
-static size_t utf8_seq(const unsigned char *p)
-{
-	unsigned char c = p[0];
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return n;
-}
-
 /* Make `s` valid UTF-8 in place; empty strings become NULL when `empty_null`. */
 static const char *clean_str(char *s, int empty_null)
 {
@@ -269,7 +240,7 @@ static const char *clean_str(char *s, int empty_null)
 			p++;
 			continue;
 		}
-		size_t n = utf8_seq(p);
+		size_t n = utf8_decode(p, 4, NULL); /* stops at the NUL */
 		if (n)
 			p += n;
 		else
@@ -743,30 +714,6 @@ static int hex4(const char *p, uint32_t *v)
 	return 0;
 }
 
-static size_t utf8_put(char *o, uint32_t c)
-{
-	if (c < 0x80) {
-		o[0] = (char)c;
-		return 1;
-	}
-	if (c < 0x800) {
-		o[0] = (char)(0xc0 | c >> 6);
-		o[1] = (char)(0x80 | (c & 0x3f));
-		return 2;
-	}
-	if (c < 0x10000) {
-		o[0] = (char)(0xe0 | c >> 12);
-		o[1] = (char)(0x80 | (c >> 6 & 0x3f));
-		o[2] = (char)(0x80 | (c & 0x3f));
-		return 3;
-	}
-	o[0] = (char)(0xf0 | c >> 18);
-	o[1] = (char)(0x80 | (c >> 12 & 0x3f));
-	o[2] = (char)(0x80 | (c >> 6 & 0x3f));
-	o[3] = (char)(0x80 | (c & 0x3f));
-	return 4;
-}
-
 /* A JSON string literal (at the opening quote) into a new arena string. */
 static char *jp_string(struct jparse *j)
 {
@@ -798,7 +745,7 @@ static char *jp_string(struct jparse *j)
 				p += 6;
 			} else if (u >= 0xd800 && u < 0xe000)
 				u = 0xfffd;
-			o += utf8_put(o, u);
+			o += utf8_encode(o, u);
 			break;
 		default: *o++ = c; break;
 		}

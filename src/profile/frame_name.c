@@ -1,42 +1,15 @@
 /* frame_name.c - frame names made safe (see frame_name.h). */
 #include "profile/frame_name.h"
+#include "core/utf8.h"
 
 #include <stdint.h>
-
-/* The length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t k;
-	uint32_t c;
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		k = 2, c = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		k = 3, c = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		k = 4, c = s[0] & 0x07;
-	else
-		return 0;
-	if (k > n)
-		return 0;
-	for (size_t i = 1; i < k; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	if ((k == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
-	    (k == 4 && (c < 0x10000 || c > 0x10ffff)))
-		return 0;
-	return k;
-}
 
 int frame_name_put(struct buf *b, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	int r = 0;
 	for (size_t i = 0; i < n && r == 0;) {
-		size_t k = utf8_len(p + i, n - i);
+		size_t k = utf8_decode(p + i, n - i, NULL);
 		if (!k) {
 			r = buf_putc(b, '?');
 			i++;
@@ -55,7 +28,7 @@ void frame_name_fix_utf8(char *s, size_t n)
 {
 	unsigned char *p = (unsigned char *)s;
 	for (size_t i = 0; i < n;) {
-		size_t k = utf8_len(p + i, n - i);
+		size_t k = utf8_decode(p + i, n - i, NULL);
 		if (!k)
 			p[i++] = '?';
 		else

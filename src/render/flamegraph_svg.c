@@ -22,6 +22,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/utf8.h"
 
 #define XPAD	   10
 #define FLUSH_AT   (256 * 1024)
@@ -110,34 +111,9 @@ static void out_fixed(struct out *o, double v, int decimals)
  */
 static size_t utf8_ok(const unsigned char *s, size_t n)
 {
-	unsigned c = s[0];
-	if (c < 0x80)
-		return c >= 0x20 || c == '\t' ? 1 : 0;
-	size_t len;
-	unsigned cp, min;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		cp = c & 0x1f;
-		min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		cp = c & 0x0f;
-		min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		cp = c & 0x07;
-		min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe || cp == 0xffff)
+	uint32_t cp;
+	size_t len = utf8_decode(s, n, &cp);
+	if (!len || (cp < 0x20 && cp != '\t') || cp == 0xfffe || cp == 0xffff)
 		return 0;
 	return len;
 }
