@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "bench.h"
-#include "analyze/sketch.h"
+#include "core/sketch.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 

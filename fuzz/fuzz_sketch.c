@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analyze/sketch.h"
+#include "core/sketch.h"
 #include "core/buf.h"
 
 static void check_quantiles(const struct sketch *s)

@@ -1,12 +1,12 @@
 /*
  * lib_json_doc.c - the candidate hotpath uses: yajl's event parser building
- * hotpath's arena tree (src/ingest/json_doc.c), walked like the DOMs.
+ * hotpath's arena tree (src/core/json_doc.c), walked like the DOMs.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ingest/json_doc.h"
+#include "core/json_doc.h"
 #include "json_libs.h"
 
 #define KEY_IS(m, lit) ((m)->key_len == sizeof(lit) - 1 && !memcmp((m)->key, lit, sizeof(lit) - 1))

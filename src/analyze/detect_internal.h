@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "analyze/detect.h"
-#include "analyze/sketch.h"
+#include "core/sketch.h"
 #include "core/arena.h"
 #include "core/strmap.h"
 #include "core/clock.h"

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "analyze/sketch.h"
+#include "core/sketch.h"
 #include "core/arena.h"
 #include "core/strmap.h"
 #include "store/store.h"

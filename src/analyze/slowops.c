@@ -18,7 +18,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/ticker.h"
-#include "ingest/json_doc.h"
+#include "core/json_doc.h"
 #include "ingest/semconv.h"
 
 #define MAX_TEXT 256 /* bytes of a type name, glob or attribute */

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ingest/json_doc.h"
+#include "core/json_doc.h"
 
 int cli_long_option(const char *arg, char *name, size_t namesz, const char **value)
 {

@@ -18,7 +18,7 @@
 
 #include "cli/cli.h"
 #include "core/buf.h"
-#include "ingest/json_doc.h"
+#include "core/json_doc.h"
 
 struct report_options {
 	const char *server, *range, *service, *limit;

@@ -22,7 +22,7 @@
 
 #include "cli/cli.h"
 #include "core/buf.h"
-#include "ingest/json_doc.h"
+#include "core/json_doc.h"
 
 #define MAX_ANSWER (64u << 20)
 #define REFRESH_S  2

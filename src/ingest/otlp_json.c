@@ -19,7 +19,7 @@
 
 #include "core/hex.h"
 #include "core/log.h"
-#include "ingest/json_doc.h"
+#include "core/json_doc.h"
 
 /* Largest ATTR_JSON text kept for one attribute. */
 #define ATTR_JSON_MAX (1u << 20)

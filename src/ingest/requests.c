@@ -17,7 +17,7 @@
 #include "core/hex.h"
 #include "core/strmap.h"
 #include "core/log.h"
-#include "ingest/json_doc.h"
+#include "core/json_doc.h"
 
 #define MAX_RECORDS	100000
 #define DAY_MS		86400000.0

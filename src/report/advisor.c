@@ -15,7 +15,7 @@
 #include "core/log.h"
 #include "core/strmap.h"
 #include "core/ticker.h"
-#include "ingest/json_doc.h"
+#include "core/json_doc.h"
 #include "report/detect_scan.h"
 
 static const char *const status_names[REC_STATUS_COUNT] = {"open", "applied", "dismissed", "verified"};

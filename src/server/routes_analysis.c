@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "core/clock.h"
-#include "ingest/json_doc.h"
+#include "core/json_doc.h"
 #include "report/advisor.h"
 #include "server/filters.h"
 #include "server/http.h"

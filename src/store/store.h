@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "analyze/sketch.h"
+#include "core/sketch.h"
 #include "core/arena.h"
 #include "ingest/batch.h"
 #include "ingest/semconv.h"

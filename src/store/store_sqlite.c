@@ -25,7 +25,7 @@
 #include "core/hex.h"
 #include "core/log.h"
 #include "core/strmap.h"
-#include "ingest/json_doc.h"
+#include "core/json_doc.h"
 #include "ingest/semconv.h"
 #include "store/block.h"
 #include "store/rollup.h"

@@ -17,7 +17,7 @@
 #include "analyze/recommend.h"
 #include "ingest/telemetry.h"
 #include "demo/scenario.h"
-#include "ingest/json_doc.h"
+#include "core/json_doc.h"
 #include "tap.h"
 
 #define NS_MS  1000000ull

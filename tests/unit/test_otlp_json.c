@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ingest/json_doc.h"
+#include "core/json_doc.h"
 #include "ingest/otlp_json.h"
 #include "tap.h"
 #include "unit/batch_dump.h"

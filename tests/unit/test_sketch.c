@@ -1,5 +1,5 @@
 /*
- * test_sketch.c - the quantile sketch (src/analyze/sketch.c).
+ * test_sketch.c - the quantile sketch (src/core/sketch.c).
  *
  * Quantiles are checked against the exact ones of the sorted data, with
  * the rank definition of sketch.h: the q-quantile of n values is the r-th
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analyze/sketch.h"
+#include "core/sketch.h"
 #include "core/buf.h"
 #include "tap.h"
 

@@ -4,7 +4,7 @@
  * Owns the parse of untrusted JSON text and the typed accessors the
  * decoders use; it knows nothing of OTLP or any other format.
  */
-#include "ingest/json_doc.h"
+#include "core/json_doc.h"
 
 #include <errno.h>
 #include <math.h>

@@ -13,7 +13,7 @@
  * comparison with gamma^i decides.  The result is exactly the index defined
  * by the bound table, not an approximation.
  */
-#include "analyze/sketch.h"
+#include "core/sketch.h"
 
 #include <float.h>
 #include <math.h>

@@ -24,8 +24,8 @@
  * keeps a pointer to its arguments.  A sketch is not thread-safe; use one
  * per thread and merge.
  */
-#ifndef HOTPATH_ANALYZE_SKETCH_H
-#define HOTPATH_ANALYZE_SKETCH_H
+#ifndef HOTPATH_CORE_SKETCH_H
+#define HOTPATH_CORE_SKETCH_H
 
 #include <stddef.h>
 #include <stdint.h>

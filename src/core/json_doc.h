@@ -1,8 +1,8 @@
 /*
  * json_doc.h - parse untrusted JSON into a read-only tree in an arena.
  *
- * The JSON decoders of src/ingest (OTLP/JSON, the seeds' request model) walk
- * this tree.  It is built from yajl's event parser (see docs/DECISIONS.md,
+ * The JSON decoders of src/ingest (OTLP/JSON, the seeds' request model) and
+ * the readers of JSON settings walk this tree.  It is built from yajl's event parser (see docs/DECISIONS.md,
  * "JSON library"): yajl checks the syntax and UTF-8, this module keeps the
  * values.  Numbers keep their literal text, so 64-bit integers are exact.
  *
@@ -12,8 +12,8 @@
  * asking the kernel for fresh pages each time costs as much as the parse.  Nesting deeper than JSON_DOC_MAX_DEPTH and more
  * than JSON_DOC_MAX_NODES values are refused: payloads are untrusted.
  */
-#ifndef HOTPATH_INGEST_JSON_DOC_H
-#define HOTPATH_INGEST_JSON_DOC_H
+#ifndef HOTPATH_CORE_JSON_DOC_H
+#define HOTPATH_CORE_JSON_DOC_H
 
 #include <stddef.h>
 #include <stdint.h>
