@@ -152,6 +152,7 @@ build-fuzz/fuzz/%: fuzz/%.c $(LIB)
 
 check-style:
 	@clang-format --dry-run --Werror $(shell find src tests bench fuzz -name '*.[ch]')
+	@scripts/check-layers.sh
 
 format:
 	clang-format -i $(shell find src tests bench fuzz -name '*.[ch]')
