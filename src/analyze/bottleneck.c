@@ -138,16 +138,6 @@ static int in_list(const char *s, const char *const *list)
 	return 0;
 }
 
-/* Instrumentations of web frameworks: their INTERNAL spans wrap the work. */
-static const char *const framework_scopes[] = {
-	"@opentelemetry/instrumentation-express",     "@fastify/otel",
-	"@opentelemetry/instrumentation-fastify",     "@opentelemetry/instrumentation-koa",
-	"@opentelemetry/instrumentation-hapi",	      "@opentelemetry/instrumentation-restify",
-	"@opentelemetry/instrumentation-connect",     "@opentelemetry/instrumentation-router",
-	"@opentelemetry/instrumentation-nestjs-core", NULL};
-static const char *const framework_keys[] = {"express.type", "fastify.type",	"koa.type",
-					     "hapi.type",    "restify.type",	"connect.type",
-					     "nestjs.type",  "asgi.event.type", NULL};
 static const char *const setup_scopes[] = {"@opentelemetry/instrumentation-dns",
 					   "@opentelemetry/instrumentation-net", NULL};
 
@@ -155,14 +145,6 @@ static int ends_with(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), m = strlen(suffix);
 	return n >= m && !strcmp(s + n - m, suffix);
-}
-
-static int has_any_key(const struct span *sp, const char *const *keys)
-{
-	for (; *keys; keys++)
-		if (attr_find(sp->attrs, sp->n_attrs, *keys))
-			return 1;
-	return 0;
 }
 
 static enum bottleneck_role span_role(const struct span *sp)
@@ -175,8 +157,7 @@ static enum bottleneck_role span_role(const struct span *sp)
 		return BOTTLENECK_ROLE_POOL;
 	if (ends_with(name, ".connect")) /* pg.connect, mysql.connect: a new connection */
 		return BOTTLENECK_ROLE_SETUP;
-	if ((sp->kind == SPAN_KIND_INTERNAL || sp->kind == SPAN_KIND_UNSPECIFIED) &&
-	    (in_list(scope, framework_scopes) || has_any_key(sp, framework_keys)))
+	if (span_is_framework_wrapper(sp))
 		return BOTTLENECK_ROLE_FRAMEWORK;
 	return BOTTLENECK_ROLE_WORK;
 }

@@ -22,9 +22,10 @@
  *     so is a CLIENT span under a CLIENT span of its service (the call's
  *     transport: HTTP under an LLM client, undici under fetch);
  *   - a framework wrapper is charged to its parent: a span of a web
- *     framework's instrumentation (express.type, fastify.type, ...
- *     attributes, or the instrumentation scope of express, fastify, koa,
- *     hapi, restify, connect, router, nestjs, or asgi.event.type), or an
+ *     framework's instrumentation (span_is_framework_wrapper() of
+ *     ingest/semconv.h: express.type, fastify.type, ... attributes, or the
+ *     instrumentation scope of express, fastify, koa, hapi, restify,
+ *     connect, router, nestjs, or asgi.event.type), or an
  *     INTERNAL span whose children cover its time (own time at most a tenth
  *     of its duration, or at most the clock slack of 1 ms);
  *   - connection set-up (dns.*, tcp/tls/ipc/net.connect, a client's

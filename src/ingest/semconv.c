@@ -29,6 +29,42 @@ int span_is_connection_setup(const struct span *sp)
 	return 0;
 }
 
+/* Instrumentations of web frameworks, and the attributes by which their spans say what they wrap. */
+static const char *const framework_scopes[] = {
+	"@opentelemetry/instrumentation-express",     "@fastify/otel",
+	"@opentelemetry/instrumentation-fastify",     "@opentelemetry/instrumentation-koa",
+	"@opentelemetry/instrumentation-hapi",	      "@opentelemetry/instrumentation-restify",
+	"@opentelemetry/instrumentation-connect",     "@opentelemetry/instrumentation-router",
+	"@opentelemetry/instrumentation-nestjs-core", NULL};
+static const char *const framework_keys[] = {"express.type", "fastify.type",	"koa.type",
+					     "hapi.type",    "restify.type",	"connect.type",
+					     "nestjs.type",  "asgi.event.type", NULL};
+
+static int in_list(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(s, *list))
+			return 1;
+	return 0;
+}
+
+int semconv_is_framework_key(const char *key)
+{
+	return key && in_list(key, framework_keys);
+}
+
+int span_is_framework_wrapper(const struct span *sp)
+{
+	if (sp->kind != SPAN_KIND_INTERNAL && sp->kind != SPAN_KIND_UNSPECIFIED)
+		return 0;
+	if (sp->scope_name && in_list(sp->scope_name, framework_scopes))
+		return 1;
+	for (size_t i = 0; i < sp->n_attrs; i++)
+		if (sp->attrs[i].key && in_list(sp->attrs[i].key, framework_keys))
+			return 1;
+	return 0;
+}
+
 int span_is_entry(const struct span *sp)
 {
 	if (sp->kind == SPAN_KIND_SERVER || sp->kind == SPAN_KIND_CONSUMER)

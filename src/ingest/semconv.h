@@ -5,7 +5,8 @@
  * store's rollups and the analysis of raw spans always agree.  The keys are
  * listed in docs/ATTRIBUTES.md.
  *
- * Also owned here: the templating of a URL path (which segments name one
+ * Also owned here: which spans are a framework's wrappers around the
+ * handler, and the templating of a URL path (which segments name one
  * object), used for endpoints without an http.route and meant for every
  * other place that groups paths or names by their shape.
  */
@@ -30,6 +31,19 @@ int span_is_entry(const struct span *sp);
  * are part of a call, never a request or an endpoint of their own.
  */
 int span_is_connection_setup(const struct span *sp);
+/*
+ * A span a web framework's instrumentation puts around the application's
+ * handler (express's INTERNAL "request handler - /route" and "middleware -
+ * ...", fastify's "request" and "handler - ...", koa, hapi, restify,
+ * connect, router, nestjs): it holds the handler's work and says nothing of
+ * where inside the handler the time goes.  An INTERNAL (or unspecified)
+ * span whose instrumentation scope is such a framework's, or that carries
+ * one of their type attributes (express.type, fastify.type, ...).
+ */
+int span_is_framework_wrapper(const struct span *sp);
+/* Whether `key` is one of the attributes span_is_framework_wrapper() reads
+ * (a reader that decodes only some attributes must keep these). */
+int semconv_is_framework_key(const char *key);
 /* Timeout when error.type or an ERROR status message says so; else error/ok. */
 enum request_status span_request_status(const struct span *sp);
 /*

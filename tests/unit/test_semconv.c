@@ -1,6 +1,7 @@
 /*
  * test_semconv.c - what spans mean: path templates, the endpoint of a
- * request without an http.route, and which spans are entry spans.
+ * request without an http.route, which spans are entry spans and which
+ * are a web framework's wrappers around the handler.
  */
 #include <stdio.h>
 #include <string.h>
@@ -186,6 +187,47 @@ static void test_entry_spans(void)
 	ok(!span_is_connection_setup(sp), "only dns.* names");
 }
 
+static void test_framework_wrappers(void)
+{
+	struct one_span o;
+	struct span *sp = (struct span *)server_span(&o, "shop", "request handler - /x", "express.name", "/x",
+						     NULL, NULL, NULL, NULL);
+	sp->kind = SPAN_KIND_INTERNAL;
+	sp->scope_name = "@opentelemetry/instrumentation-express";
+	ok(span_is_framework_wrapper(sp), "express's \"request handler - /x\" wraps the handler");
+	sp->name = "middleware - query";
+	ok(span_is_framework_wrapper(sp), "so does its \"middleware - query\"");
+	sp->kind = SPAN_KIND_UNSPECIFIED;
+	ok(span_is_framework_wrapper(sp), "also sent with no kind");
+
+	sp = (struct span *)server_span(&o, "shop", "request handler - /x", "express.type", "request_handler",
+					NULL, NULL, NULL, NULL);
+	sp->kind = SPAN_KIND_INTERNAL;
+	ok(span_is_framework_wrapper(sp), "an INTERNAL span with express.type, whatever its scope");
+	ok(semconv_is_framework_key("express.type") && semconv_is_framework_key("fastify.type") &&
+		   !semconv_is_framework_key("http.route") && !semconv_is_framework_key(NULL),
+	   "the attributes it reads are told");
+
+	sp = (struct span *)server_span(&o, "shop", "scoreRecommendations", "app.products", "6000", NULL, NULL,
+					NULL, NULL);
+	sp->kind = SPAN_KIND_INTERNAL;
+	sp->scope_name = "shop";
+	ok(!span_is_framework_wrapper(sp), "an application's own INTERNAL span is work");
+	sp->scope_name = "@opentelemetry/instrumentation-express-extra";
+	ok(!span_is_framework_wrapper(sp), "a scope is matched whole, not by its prefix");
+	sp->scope_name = NULL;
+	sp->name = "middleware - query";
+	ok(!span_is_framework_wrapper(sp), "a name alone does not make a wrapper");
+
+	sp = (struct span *)server_span(&o, "shop", "GET", "express.type", "request_handler", NULL, NULL, NULL,
+					NULL);
+	sp->kind = SPAN_KIND_CLIENT;
+	sp->scope_name = "@opentelemetry/instrumentation-express";
+	ok(!span_is_framework_wrapper(sp), "a CLIENT span is a call, never a wrapper");
+	sp->kind = SPAN_KIND_SERVER;
+	ok(!span_is_framework_wrapper(sp), "nor is a SERVER span");
+}
+
 int main(void)
 {
 	test_placeholders();
@@ -193,5 +235,6 @@ int main(void)
 	test_endpoints();
 	test_cardinality();
 	test_entry_spans();
+	test_framework_wrappers();
 	return tap_done();
 }
