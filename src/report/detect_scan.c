@@ -64,9 +64,9 @@ struct part {
 	struct store *s;
 	const struct detect_config *cfg;
 	struct store_scan sc;
-	int join;		 /* join traces' parts (trace_join.h), or feed them as they come */
-	struct detector *d;	 /* made with the first trace */
-	struct segment *keep;	 /* the segment whose state this builds, or NULL */
+	int join;	      /* join traces' parts (trace_join.h), or feed them as they come */
+	struct detector *d;   /* made with the first trace */
+	struct segment *keep; /* the segment whose state this builds, or NULL */
 	uint64_t traces, spans, joined;
 	int rc;
 	char err[256];
@@ -155,7 +155,7 @@ static void plan_sample(struct plan *pl, struct store *s, const struct detect_co
 /* [first, last] by segments of `seg` ids (the same cuts as a cache's
  * segments), one part each. */
 static void plan_by_segment(struct plan *pl, struct store *s, const struct detect_config *cfg,
-			       const struct store_scan *window, uint64_t first, uint64_t last, uint64_t seg)
+			    const struct store_scan *window, uint64_t first, uint64_t last, uint64_t seg)
 {
 	while (first <= last) {
 		uint64_t end = (first - 1) / seg * seg + seg;
@@ -263,7 +263,7 @@ int detect_scan(struct store *s, struct detect_cache *cache, const struct detect
 		plan_sample(&pl, s, cfg, &window, last);
 	else /* the unfinished segment, or everything */
 		plan_by_segment(&pl, s, cfg, &window, next, last,
-				   cache ? cache->seg_blocks : DETECT_SEGMENT_BLOCKS);
+				cache ? cache->seg_blocks : DETECT_SEGMENT_BLOCKS);
 
 	parallel_run(thread_run, &pl, 0, SCAN_THREADS); /* every thread takes parts from the plan */
 	for (size_t i = 0; i < pl.n; i++)

@@ -34,10 +34,10 @@ struct trace_join {
 	size_t n_held, cap_held;
 	struct idmap map; /* trace id -> index in held, or GONE */
 	struct arena arenas[2];
-	uint64_t gen;	   /* arenas[gen & 1] takes the copies */
-	size_t gen_spans;  /* copied into it */
-	uint64_t block;	   /* blocks begun */
-	uint64_t min_end;  /* at most the least last_end held: when a sweep may feed some */
+	uint64_t gen;	  /* arenas[gen & 1] takes the copies */
+	size_t gen_spans; /* copied into it */
+	uint64_t block;	  /* blocks begun */
+	uint64_t min_end; /* at most the least last_end held: when a sweep may feed some */
 	uint64_t min_block;
 	uint64_t *ids; /* scratch: the span ids of a part */
 	size_t cap_ids;

@@ -136,12 +136,13 @@ static void test_split_traces(void)
 	resource_derive(r);
 	for (uint32_t t = 1; t <= 40; t++) {
 		double at = t * 1000.0;
-		struct span *root = add_span(&parents, r, t, 1, 0, SPAN_KIND_SERVER, "GET /orders/:id", at, 40);
+		struct span *root =
+			add_span(&parents, r, t, 1, 0, SPAN_KIND_SERVER, "GET /orders/:id", at, 40);
 		root->attrs = &route;
 		root->n_attrs = 1;
 		for (int q = 0; q < 10; q++) {
-			struct span *c = add_span(&children, r, t, 2 + q, 1, SPAN_KIND_CLIENT, "pg.query:SELECT",
-						  at + 2 + 3.5 * q, 3);
+			struct span *c = add_span(&children, r, t, 2 + q, 1, SPAN_KIND_CLIENT,
+						  "pg.query:SELECT", at + 2 + 3.5 * q, 3);
 			c->attrs = arena_alloc(&children.arena, 2 * sizeof(struct attr));
 			c->attrs[0] = stmt;
 			c->attrs[1] = sys;

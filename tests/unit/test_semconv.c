@@ -208,8 +208,8 @@ static void test_framework_wrappers(void)
 		   !semconv_is_framework_key("http.route") && !semconv_is_framework_key(NULL),
 	   "the attributes it reads are told");
 
-	sp = (struct span *)server_span(&o, "shop", "scoreRecommendations", "app.products", "6000", NULL, NULL,
-					NULL, NULL);
+	sp = (struct span *)server_span(&o, "shop", "scoreRecommendations", "app.products", "6000", NULL,
+					NULL, NULL, NULL);
 	sp->kind = SPAN_KIND_INTERNAL;
 	sp->scope_name = "shop";
 	ok(!span_is_framework_wrapper(sp), "an application's own INTERNAL span is work");
@@ -219,8 +219,8 @@ static void test_framework_wrappers(void)
 	sp->name = "middleware - query";
 	ok(!span_is_framework_wrapper(sp), "a name alone does not make a wrapper");
 
-	sp = (struct span *)server_span(&o, "shop", "GET", "express.type", "request_handler", NULL, NULL, NULL,
-					NULL);
+	sp = (struct span *)server_span(&o, "shop", "GET", "express.type", "request_handler", NULL, NULL,
+					NULL, NULL);
 	sp->kind = SPAN_KIND_CLIENT;
 	sp->scope_name = "@opentelemetry/instrumentation-express";
 	ok(!span_is_framework_wrapper(sp), "a CLIENT span is a call, never a wrapper");

@@ -102,7 +102,8 @@ static void test_whole_and_joined(void)
 	mk(&sp[1], &a[1], r1, 1, 2, 1, SPAN_KIND_CLIENT, 1);
 	trace_join_block(j, T0);
 	trace_join_part(j, sp, 2);
-	ok(got.calls == 1 && got.last == sp && got.last_n == 2, "a whole part goes through as it is, uncopied");
+	ok(got.calls == 1 && got.last == sp && got.last_n == 2,
+	   "a whole part goes through as it is, uncopied");
 
 	/* a root with its children alone and no entry span: held */
 	mk(&sp[0], &a[0], r1, 3, 1, 0, SPAN_KIND_INTERNAL, 0);
@@ -119,8 +120,8 @@ static void test_whole_and_joined(void)
 	mk(&sp[0], &a[0], r2, 2, 1, 0, SPAN_KIND_SERVER, 0);
 	mk(&sp[1], &a[1], r2, 2, 2, 1, SPAN_KIND_INTERNAL, 1);
 	trace_join_part(j, sp, 2);
-	ok(got.calls == 2 && got.last_n == 4, "the parent's part completes the trace: fed once, 4 spans (%zu)",
-	   got.last_n);
+	ok(got.calls == 2 && got.last_n == 4,
+	   "the parent's part completes the trace: fed once, 4 spans (%zu)", got.last_n);
 	ok(got.sorted && got.copied_ok, "by start time, attributes and resource copied");
 	is_int(got.resources, 1, "one copy of the process's resource for both parts");
 	trace_join_get_stats(j, &st);
@@ -194,7 +195,8 @@ static void test_memory_bound(void)
 			mk(&sp[i], &a[i], r, 100 + t, 2 + i, 1, SPAN_KIND_CLIENT, 0);
 		trace_join_part(j, sp, 10);
 	}
-	ok(got.calls > 0 && got.spans <= 2 * (size_t)JOIN_GEN_SPANS && got.spans >= (size_t)JOIN_GEN_SPANS / 2,
+	ok(got.calls > 0 && got.spans <= 2 * (size_t)JOIN_GEN_SPANS &&
+		   got.spans >= (size_t)JOIN_GEN_SPANS / 2,
 	   "past two generations the oldest are fed (%zu spans of %d)", got.spans, PARTS * 10);
 	ok((size_t)PARTS * 10 - got.spans <= 2 * (size_t)JOIN_GEN_SPANS, "at most %d spans stay held",
 	   2 * JOIN_GEN_SPANS);
