@@ -135,9 +135,10 @@ struct finding {
 	/* CPU, own work: the function with the most self time in the service's profiles of the
 	 * window (set by the caller that reads profiles, report/advisor.c; NULL = none found). */
 	const char *hot_function;
-	const char *hot_profile_type; /* "cpu", or "wall" when only wall-clock profiles were stored */
-	double hot_function_share;    /* its self time, share of the profiles' samples but idle ones */
-	uint64_t variants;	      /* cacheable: argument sets of the call shape folded into the finding */
+	const char *hot_function_file; /* its file's name, when the profiles tell it; else NULL */
+	const char *hot_profile_type;  /* "cpu", or "wall" when only wall-clock profiles were stored */
+	double hot_function_share;     /* its self time, share of the profiles' samples but idle ones */
+	uint64_t variants; /* cacheable: argument sets of the call shape folded into the finding */
 
 	/* Estimate. */
 	double saving_ns;	 /* per affected request */

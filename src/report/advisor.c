@@ -7,6 +7,7 @@
 #include "report/advisor.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,7 @@
 #include "core/ticker.h"
 #include "ingest/json_doc.h"
 #include "profile/folded.h"
+#include "profile/frame_name.h"
 #include "report/detect_scan.h"
 
 #define NS_PER_MS 1000000ull
@@ -229,8 +231,8 @@ static void scale_finding(struct finding *f, double k)
 
 /* ---- the hot function ---------------------------------------------------- */
 
-/* Frames that are no code of the application: V8's pseudo-frames, and the
- * runtime's nodes @datadog/pprof (under @pyroscope/nodejs) puts in. */
+/* Functions that are no code of the application: V8's pseudo-frames, and
+ * the runtime's nodes @datadog/pprof (under @pyroscope/nodejs) puts in. */
 static int is_runtime_frame(const char *s, size_t n)
 {
 	static const char *const names[] = {"(idle)",
@@ -286,27 +288,55 @@ static size_t merge_profiles(struct store *s, const struct finding *f, const cha
 	return merged;
 }
 
-/* The frame with the most self samples of a finished tree, runtime frames left out. */
-static void hottest_frame(const struct folded_tree *t, struct finding *f, struct arena *a)
+/* Self samples of one function of a profile (all its frames: lines, call paths). */
+struct fn_self {
+	struct frame_parts p;
+	uint64_t self;
+};
+
+/* The function with the most self samples of a finished tree, runtime frames left out. */
+static void hottest_function(const struct folded_tree *t, struct finding *f, struct arena *a)
 {
+	struct fn_self *fns = xcalloc(t->n_names + 1, sizeof(*fns));
 	uint64_t *self = xcalloc(t->n_names + 1, sizeof(*self)), total = 0;
-	size_t best = SIZE_MAX, len;
+	size_t n = 0, best = SIZE_MAX, len;
+	struct strmap by_fn; /* "function\x1ffile" -> index in fns */
+	strmap_init(&by_fn);
 	for (size_t i = 1; i < t->n_nodes; i++)
 		self[t->nodes[i].name] += t->nodes[i].self[0];
 	for (size_t k = 0; k < t->n_names; k++) {
+		struct frame_parts p;
+		char key[512];
+		int64_t at;
+		if (!self[k])
+			continue;
 		const char *name = folded_name(t, (uint32_t)k, &len);
-		if (!self[k] || is_runtime_frame(name, len))
+		frame_name_parts(name, len, &p);
+		if (is_runtime_frame(p.fn, p.fn_len))
 			continue;
 		total += self[k];
-		if (best == SIZE_MAX || self[k] > self[best])
-			best = k;
+		int kn = snprintf(key, sizeof(key), "%.*s\x1f%.*s", (int)p.fn_len, p.fn, (int)p.file_len,
+				  p.file);
+		size_t kl = kn < 0 ? 0 : (size_t)kn < sizeof(key) ? (size_t)kn : sizeof(key) - 1;
+		if (strmap_get(&by_fn, key, kl, &at) < 0) {
+			at = (int64_t)n;
+			fns[n++].p = p;
+			strmap_put(&by_fn, key, kl, at);
+		}
+		fns[at].self += self[k];
+		if (best == SIZE_MAX || fns[at].self > fns[best].self)
+			best = (size_t)at;
 	}
 	if (best != SIZE_MAX) {
-		const char *name = folded_name(t, (uint32_t)best, &len);
-		f->hot_function = arena_strndup(a, name, len);
-		f->hot_function_share = (double)self[best] / (double)total;
+		f->hot_function = arena_strndup(a, fns[best].p.fn, fns[best].p.fn_len);
+		f->hot_function_file = fns[best].p.file_len
+					       ? arena_strndup(a, fns[best].p.file, fns[best].p.file_len)
+					       : NULL;
+		f->hot_function_share = (double)fns[best].self / (double)total;
 	}
+	strmap_release(&by_fn);
 	free(self);
+	free(fns);
 }
 
 /*
@@ -328,7 +358,7 @@ static void name_hot_function(struct store *s, struct finding *f, uint64_t from_
 		folded_tree_init(&t, &lim);
 		if (merge_profiles(s, f, types[i], from_ns, to_ns, &t) &&
 		    folded_tree_finish(&t, err, sizeof(err)) == 0)
-			hottest_frame(&t, f, a);
+			hottest_function(&t, f, a);
 		if (f->hot_function)
 			f->hot_profile_type = types[i];
 		folded_tree_release(&t);

@@ -160,11 +160,11 @@ static struct span *add_span(struct batch *b, const struct resource *r, uint32_t
 	return sp;
 }
 
-/* 40 requests of shop GET /recommend/:id, 80 ms each: express's request
+/* 40 requests of `service` GET /recommend/:id, 80 ms each: express's request
  * handler around 60 ms of the handler's own code and a 20 ms query. */
-static void write_own_work(struct store *s)
+static void write_own_work(struct store *s, const char *service, uint32_t first_trace)
 {
-	static struct attr svc = {.key = "service.name", .type = ATTR_STRING, .v.s = "shop"};
+	struct attr svc = {.key = "service.name", .type = ATTR_STRING, .v.s = service};
 	static struct attr route = {.key = "http.route", .type = ATTR_STRING, .v.s = "/recommend/:id"};
 	static struct attr type = {.key = "express.type", .type = ATTR_STRING, .v.s = "request_handler"};
 	static struct attr sys = {.key = "db.system.name", .type = ATTR_STRING, .v.s = "postgresql"};
@@ -174,8 +174,8 @@ static void write_own_work(struct store *s)
 	r->attrs = &svc;
 	r->n_attrs = 1;
 	resource_derive(r);
-	for (uint32_t t = 1; t <= 40; t++) {
-		double at = t * 1000.0;
+	for (uint32_t t = first_trace; t < first_trace + 40; t++) {
+		double at = (t - first_trace + 1) * 1000.0;
 		add_span(&b, r, t, 1, 0, SPAN_KIND_SERVER, "GET /recommend/:id", at, 80)->attrs = &route;
 		b.spans[b.n_spans - 1].n_attrs = 1;
 		struct span *w = add_span(&b, r, t, 2, 1, SPAN_KIND_INTERNAL,
@@ -208,16 +208,18 @@ static void put_profile(struct store *s, const char *service, const char *type, 
 		ok(0, "put profile: %s", err);
 }
 
-/* The JSON of the own-work recommendation kept, or NULL. */
-static const char *own_work_json(struct store *s, struct arena *a)
+/* The JSON of the own-work recommendation of `service` kept, or NULL. */
+static const char *own_work_json(struct store *s, const char *service, struct arena *a)
 {
+	char subject[64];
+	snprintf(subject, sizeof(subject), "\"service\":\"%s\"", service);
 	struct store_record *docs;
 	size_t n;
 	char err[256];
 	if (store_docs(s, ADVISOR_KIND_FINDING, NULL, a, &docs, &n, err, sizeof(err)) < 0)
 		return NULL;
 	for (size_t i = 0; i < n; i++)
-		if (strstr(docs[i].json, "\"kind\":\"own-work\""))
+		if (strstr(docs[i].json, "\"kind\":\"own-work\"") && strstr(docs[i].json, subject))
 			return docs[i].json;
 	return NULL;
 }
@@ -263,14 +265,15 @@ static void test_hot_function(void)
 		ok(0, "store for the hot function");
 		return;
 	}
-	write_own_work(s);
+	write_own_work(s, "shop", 1);
+	write_own_work(s, "recommender", 100);
 	struct advisor_options o;
 	struct advisor_result res;
 	struct arena a;
 	arena_init(&a);
 	advisor_options_init(&o, T0, T0 + 3600 * S);
 	ok(advisor_run(s, &o, &res, err, sizeof(err)) == 0, "hot function: the advisor runs");
-	const char *json = own_work_json(s, &a);
+	const char *json = own_work_json(s, "shop", &a);
 	ok(json && strstr(json, "shop") && strstr(json, "GET /recommend/:id") &&
 		   !strstr(json, "hot_function") && strstr(json, "POST /api/v1/profiles"),
 	   "without profiles: found, and the change says how to send them (%s)", json ? json : "none");
@@ -293,7 +296,7 @@ static void test_hot_function(void)
 	put_profile(s, "shop", "cpu", up.pprof.unit, T0 - 7200 * S, before, sizeof(before) - 1);
 
 	ok(advisor_run(s, &o, &res, err, sizeof(err)) == 0, "hot function: the advisor runs again");
-	json = own_work_json(s, &a);
+	json = own_work_json(s, "shop", &a);
 	double want = self_share(up.folded, "busyHashing");
 	char text[128];
 	snprintf(text, sizeof(text), "`busyHashing` takes %.0f%% of the CPU samples of shop", 100 * want);
@@ -307,6 +310,25 @@ static void test_hot_function(void)
 	   got, want);
 	ok(json && !strstr(json, "sleepy") && !strstr(json, "otherHot") && !strstr(json, "longAgo"),
 	   "not from wall profiles when CPU ones exist, another service or before the window");
+
+	/* @pyroscope/nodejs's wall profile only: frames "<file>:<function>:<line>", a function's
+	 * self time on two lines, the runtime's garbage collection the largest */
+	static const char pyro[] = "./shop.mjs:handle:10 400\n"
+				   "./shop.mjs:handle:10;./shop.mjs:scoreRecommendations:85 350\n"
+				   "file:///app/shop.mjs:scoreRecommendations:86 350\n"
+				   ":Node.js:0;:Garbage Collection:0 2000\n";
+	put_profile(s, "recommender", "wall", "nanoseconds", T0 + 20 * S, pyro, sizeof(pyro) - 1);
+	ok(advisor_run(s, &o, &res, err, sizeof(err)) == 0, "hot function: the advisor runs a third time");
+	json = own_work_json(s, "recommender", &a);
+	snprintf(text, sizeof(text),
+		 "`scoreRecommendations` (shop.mjs) takes %.0f%% of the wall-clock samples",
+		 100 * 700.0 / 1100);
+	ok(json && strstr(json, "\"hot_function\":\"scoreRecommendations\"") &&
+		   strstr(json, "\"hot_function_file\":\"shop.mjs\"") &&
+		   strstr(json, "\"hot_profile_type\":\"wall\"") && strstr(json, text),
+	   "Pyroscope's frames: the function of its lines summed, garbage collection left out, from wall "
+	   "profiles when there are no CPU ones: %s (%s)",
+	   text, json ? json : "none");
 	buf_release(&pb);
 	arena_release(&a);
 	store_close(s);
