@@ -28,6 +28,9 @@
 #define DETECT_NAME_MEMO_BITS	  9
 #define DETECT_ENDPOINT_MEMO_BITS 7
 #define DETECT_TEXT_MEMO_BITS	  6
+/* The own work of a route's affected requests is summed per tick of this many ns
+ * (in the minute table, the tick for the minute): metric exports are often 10-60 s apart. */
+#define DETECT_OWN_TICK_NS 10000000000ull
 /* Entries of a minute table (pool exhaustion, CPU); more are folded. */
 #define DETECT_MAX_MINUTES 1000000
 

@@ -856,12 +856,12 @@ static void judge_cpu(struct detector *d)
 
 /* The CPU a service used while a route ran, against the route's own work. */
 struct own_cpu {
-	double cores;	/* the processes' mean busy figure in those minutes, in cores, summed */
-	uint64_t *mins; /* the route's minutes that have a sample */
-	size_t n_mins, cap_mins;
+	double cores;	 /* the processes' mean busy figure in those ticks, in cores, summed */
+	uint64_t *ticks; /* the route's ticks that have a sample */
+	size_t n_ticks, cap_ticks;
 };
 
-/* One process's samples `s` (sorted by kind and time), in the minutes of route `ri`'s requests. */
+/* One process's samples `s` (sorted by kind and time), in the ticks of route `ri`'s affected requests. */
 static void own_cpu_process(struct detector *d, const struct acc *svc, const struct sample *s, size_t n,
 			    size_t ri, struct own_cpu *c)
 {
@@ -875,14 +875,14 @@ static void own_cpu_process(struct detector *d, const struct acc *svc, const str
 	/* cores: a single-threaded runtime's figure is of its one core, another's of the host */
 	double to_cores = !single && cpus > 1 ? cpus : 1;
 	for (size_t i = 0; i < nb; i++) {
-		uint64_t minute = busy[i].t / NS_PER_MIN_U;
-		const struct minute_v *m = detect_minute_get(d, T_CPU, ri, minute);
+		uint64_t tick = busy[i].t / DETECT_OWN_TICK_NS;
+		const struct minute_v *m = detect_minute_get(d, T_CPU, ri, tick);
 		if (!m || !m->n)
 			continue;
 		sum += busy[i].v * to_cores;
 		k++;
-		c->mins = xgrow(c->mins, &c->cap_mins, c->n_mins + 1, sizeof(*c->mins));
-		c->mins[c->n_mins++] = minute;
+		c->ticks = xgrow(c->ticks, &c->cap_ticks, c->n_ticks + 1, sizeof(*c->ticks));
+		c->ticks[c->n_ticks++] = tick;
 	}
 	free(busy);
 	if (k > 0)
@@ -890,11 +890,11 @@ static void own_cpu_process(struct detector *d, const struct acc *svc, const str
 }
 
 /*
- * The CPU the service's processes used in the minutes of the route's
- * requests (`ri`, an endpoint's key of T_CPU) that have a sample, against
- * the cores its own work needed then: at least 0.5 says it is CPU work,
- * less that its time is waiting no span shows (a timer, an uninstrumented
- * call); -1 when no CPU figure was sent then.
+ * The CPU the service's processes used in the ticks of the route's
+ * affected requests (`ri`, an endpoint's key of T_CPU) that have a sample,
+ * against the cores their own work needed then: at least 0.5 says it is
+ * CPU work, less that its time is waiting no span shows (a timer, an
+ * uninstrumented call); -1 when no CPU figure was sent then.
  */
 static double own_work_cpu(struct detector *d, const struct acc *route, size_t ri)
 {
@@ -912,18 +912,18 @@ static double own_work_cpu(struct detector *d, const struct acc *route, size_t r
 			;
 		own_cpu_process(d, svc, &svc->samples[i], j - i, ri, &c);
 	}
-	if (!c.n_mins)
+	if (!c.n_ticks)
 		return -1;
-	qsort(c.mins, c.n_mins, sizeof(*c.mins), u64_cmp);
+	qsort(c.ticks, c.n_ticks, sizeof(*c.ticks), u64_cmp);
 	size_t distinct = 0;
-	for (size_t i = 0; i < c.n_mins; i++) {
-		if (i && c.mins[i] == c.mins[i - 1])
+	for (size_t i = 0; i < c.n_ticks; i++) {
+		if (i && c.ticks[i] == c.ticks[i - 1])
 			continue;
-		own += detect_minute_get(d, T_CPU, ri, c.mins[i])->a;
+		own += detect_minute_get(d, T_CPU, ri, c.ticks[i])->a;
 		distinct++;
 	}
-	free(c.mins);
-	double need = own / ((double)distinct * 60 * NS_PER_S); /* cores */
+	free(c.ticks);
+	double need = own / ((double)distinct * (double)DETECT_OWN_TICK_NS); /* cores */
 	return need > 0 ? c.cores / need : -1;
 }
 
@@ -931,8 +931,8 @@ static double own_work_cpu(struct detector *d, const struct acc *route, size_t r
  * Routes whose time is their own work: over at least min_requests requests
  * (and as many affected), at least own_work_share of their time and
  * own_work_min_ms a request on average outside every span under the entry
- * but a framework's wrappers.  Not when the CPU the service used in those
- * minutes cannot have done that work.  The saving is all of that work (an
+ * but a framework's wrappers.  Not when the CPU the service used then
+ * cannot have done that work.  The saving is all of that work (an
  * upper bound), so it never ranks a finding above MEDIUM.
  */
 static void judge_own_work(struct detector *d)
@@ -985,7 +985,8 @@ static struct finding *saturation_of(struct detector *d, const struct finding *o
 /*
  * One finding per problem: a CPU-saturation finding names the route whose
  * own work the CPU runs; that route's own-work finding is folded into it
- * (its example requests kept when the saturation has none).
+ * (its example requests kept when the saturation has none, and its
+ * priority when higher).
  */
 static void fold_own_work(struct detector *d)
 {
@@ -996,6 +997,8 @@ static void fold_own_work(struct detector *d)
 		if (!sat)
 			continue;
 		gone[i] = 1;
+		if (d->f[i].priority > sat->priority)
+			sat->priority = d->f[i].priority;
 		if (!sat->n_examples) {
 			sat->n_examples = d->f[i].n_examples;
 			memcpy(sat->examples, d->f[i].examples, sizeof(sat->examples));

@@ -916,10 +916,11 @@ static void cover_entry(struct tspan *ts, struct tspan *t, const struct tspan *p
  * calls counted each, so never more than it is), summed per endpoint (n,
  * sum = own work, sum2 = time), for the CPU detector to name the route
  * whose own work a saturated process spends its time on; sum3 = the work
- * no span under it explains, also per minute (a), for judge_own_work of
- * detect_metrics.c to hold against the CPU the process used.  The requests
- * where that is at least own_work_share of the time count as affected, and
- * their own work is the finding's waste.
+ * no span under it explains.  The requests where that is at least
+ * own_work_share of the time count as affected; their own work is the
+ * finding's waste, and is summed per tick of DETECT_OWN_TICK_NS (a) for
+ * judge_own_work of detect_metrics.c to hold against the CPU the process
+ * used.
  */
 static void on_entry_work(struct detector *d, const struct tspan *t)
 {
@@ -927,18 +928,20 @@ static void on_entry_work(struct detector *d, const struct tspan *t)
 	if (!a)
 		return;
 	double bare = (double)(t->covered_ns < t->dur ? t->dur - t->covered_ns : 0);
-	struct minute_v *m = detect_minute(d, T_CPU, (size_t)(a - d->t[T_CPU].a), minute_of(t->sp->start_ns));
 	a->n++;
 	a->sum += (double)(t->calls_ns < t->dur ? t->dur - t->calls_ns : 0);
 	a->sum2 += (double)t->dur;
 	a->sum3 += bare;
-	if (m) {
-		m->a += bare;
-		m->n++;
-	}
 	if (bare >= d->cfg.own_work_share * (double)t->dur && bare > 0) {
+		/* the tick of a request the pattern affects: few routes, few ticks */
+		struct minute_v *m = detect_minute(d, T_CPU, (size_t)(a - d->t[T_CPU].a),
+						   t->sp->start_ns / DETECT_OWN_TICK_NS);
 		a->waste += bare;
 		acc_touch_at(d, a, bare, (double)t->dur);
+		if (m) {
+			m->a += bare;
+			m->n++;
+		}
 	}
 }
 

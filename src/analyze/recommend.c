@@ -316,8 +316,11 @@ static void hot_function_text(char *out, size_t cap, const struct finding *f)
 	const char *type = or_dash(f->hot_profile_type);
 	out[0] = 0;
 	if (f->hot_function)
-		snprintf(out, cap, "; `%s` takes %.0f%% of the %s samples of %s in the window (its own time)",
-			 f->hot_function, 100 * f->hot_function_share,
+		snprintf(out, cap,
+			 "; `%s`%s%s%s takes %.0f%% of the %s samples of %s in the window (its own time)",
+			 f->hot_function, f->hot_function_file ? " (" : "",
+			 f->hot_function_file ? f->hot_function_file : "", f->hot_function_file ? ")" : "",
+			 100 * f->hot_function_share,
 			 !strcmp(type, "cpu")	 ? "CPU"
 			 : !strcmp(type, "wall") ? "wall-clock"
 						 : type,
@@ -413,17 +416,17 @@ static void own_work(const struct finding *f, struct texts *t, const char *subj)
 		 cpu, hot);
 	if (f->hot_function)
 		snprintf(t->change, TEXT_MAX,
-			 "Make `%s` cheaper, cache what it computes, or move it off the request path (a "
-			 "worker "
-			 "thread, a job); the profile flame graph of %s over the window shows who calls it",
+			 "Make `%s` cheaper, cache what it computes, or move it off the request path "
+			 "(a worker thread, a job); the profile flame graph of %s over the window shows "
+			 "who calls it",
 			 f->hot_function, or_dash(f->service));
 	else
 		snprintf(t->change, TEXT_MAX,
-			 "Profile %s to name the function: send CPU profiles (POST /api/v1/profiles, or a "
-			 "Pyroscope client such as @pyroscope/nodejs to /ingest) and this finding names the "
-			 "hottest one, as does the profile flame graph of the service; time the profile does "
-			 "not "
-			 "show on the CPU is a call or wait to instrument",
+			 "Profile %s to name the function: send its CPU profiles to hotpath (POST "
+			 "/api/v1/profiles, or a Pyroscope client such as @pyroscope/nodejs pointed at "
+			 "hotpath) and this finding names the hottest one, as does the profile flame graph "
+			 "of the service; time the profile does not show on the CPU is a call or a wait "
+			 "to instrument",
 			 or_dash(f->service));
 }
 
@@ -557,6 +560,7 @@ static void put_evidence(struct buf *b, const struct finding *f)
 	put_opt(b, "cpu_own_share", f->cpu_own_share);
 	if (f->hot_function) {
 		put_str(b, "hot_function", f->hot_function, 1);
+		put_str(b, "hot_function_file", f->hot_function_file, 1);
 		put_str(b, "hot_profile_type", f->hot_profile_type, 1);
 		put_num(b, "hot_function_share", f->hot_function_share);
 	}

@@ -960,7 +960,8 @@ static void feed_own(struct detector *d, const struct resource *r, enum own_mode
 {
 	static struct tb t;
 	for (int i = 0; i < n; i++) {
-		uint64_t base = T0 + (uint64_t)(i / per_min) * NS_MIN + (uint64_t)(i % per_min) * 500 * NS_MS;
+		uint64_t base = T0 + (uint64_t)(i / per_min) * NS_MIN +
+				(uint64_t)(i % per_min) * NS_MIN / (uint64_t)per_min;
 		uint64_t dur = mode == OWN_SMALL ? 25000 : mode == OWN_HEALTHY ? 20000 : 80000;
 		tb_init(&t, 50000 + (uint64_t)i * 8 + mode);
 		struct span *root = tb_root(&t, base, dur, r);
@@ -986,11 +987,11 @@ static void feed_own(struct detector *d, const struct resource *r, enum own_mode
 	}
 }
 
-/* A minute's CPU of `r` on a host of 2 CPUs, `core` of its one core busy, for `minutes` minutes. */
+/* The CPU of `r` on a host of 2 CPUs every 10 s, `core` of its one core busy, for `minutes` minutes. */
 static void feed_core(struct detector *d, const struct resource *r, int minutes, double core)
 {
-	for (int m = 0; m < minutes; m++) {
-		uint64_t at = T0 + (uint64_t)m * NS_MIN + 30 * NS_S;
+	for (int k = 0; k < minutes * 6; k++) {
+		uint64_t at = T0 + (uint64_t)k * 10 * NS_S + 5 * NS_S;
 		feed_point_attr(d, r, "system.cpu.logical.count", "{cpu}", at, 2, NULL, NULL, 0);
 		feed_point_attr(d, r, "process.cpu.utilization", "1", at, core / 2, "process.cpu.state",
 				"user", 0);
@@ -1089,6 +1090,8 @@ static void test_own_work_fold(void)
 	   "own work, saturated: the saturation names GET /x and takes its examples (%u)",
 	   x ? x->n_examples : 0);
 	is_int(count_kind(f, n, FINDING_OWN_WORK), 0, "own work, saturated: folded into the saturation");
+	ok(x && x->priority >= PRIORITY_MEDIUM, "own work, saturated: the saturation at least as urgent (%s)",
+	   x ? detect_priority_name(x->priority) : "none");
 	detect_free(d);
 
 	d = detect_new(NULL);
