@@ -1,9 +1,9 @@
 /*
  * detect_trace.c - the detectors that read spans: N+1 queries, sequential
  * calls, cacheable calls, slow statements, large payloads, retry storms,
- * timeouts, and the per-endpoint and per-version latencies that the
- * version-regression and CPU detectors compare (see detect.h and
- * docs/DETECTORS.md).
+ * timeouts, and the per-endpoint and per-version latencies and the own
+ * work of entry spans that the version-regression, CPU and own-work
+ * detectors compare (see detect.h and docs/DETECTORS.md).
  *
  * One detect_trace() call: read the attributes each detector needs in one
  * pass over every span, resolve parents through a scratch hash table, walk
