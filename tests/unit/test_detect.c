@@ -1094,6 +1094,23 @@ static void test_own_work_fold(void)
 	   x ? detect_priority_name(x->priority) : "none");
 	detect_free(d);
 
+	/* saturated every fifth minute, but no slower then: a LOW saturation takes the MEDIUM own work's rank */
+	d = detect_new(NULL);
+	feed_own(d, &res_node, OWN_BARE, 100, 1);
+	for (int m = 0; m < 100; m++) {
+		uint64_t at = T0 + (uint64_t)m * NS_MIN + 30 * NS_S;
+		feed_point_attr(d, &res_node, "system.cpu.logical.count", "{cpu}", at, 2, NULL, NULL, 0);
+		feed_point_attr(d, &res_node, "process.cpu.utilization", "1", at, m % 5 ? 0.1 : 0.49,
+				"process.cpu.state", "user", 0);
+	}
+	detect_finish(d, &f, &n);
+	x = find_kind(f, n, FINDING_CPU_SATURATION);
+	ok(x && x->saving_ns == 0 && x->cpu_endpoint && !strcmp(x->cpu_endpoint, "GET /x") &&
+		   x->priority == PRIORITY_MEDIUM && !find_kind(f, n, FINDING_OWN_WORK),
+	   "own work, saturated at no cost: one finding, as urgent as the own work (%s)",
+	   x ? detect_priority_name(x->priority) : "none");
+	detect_free(d);
+
 	d = detect_new(NULL);
 	feed_host_metrics(d, &res_java, 4, 0, 0);
 	detect_finish(d, &f, &n);
