@@ -339,20 +339,46 @@ static void hottest_function(const struct folded_tree *t, struct finding *f, str
 	free(fns);
 }
 
+/* What was named for the services already looked at in one analysis (each read once). */
+#define HOT_MEMO 16
+struct hot_memo {
+	struct hot_seen {
+		const char *service, *env, *fn, *file, *type;
+		double share;
+	} seen[HOT_MEMO];
+	size_t n;
+};
+
+static int same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
 /*
  * Name in an own-work or CPU-saturation finding the function with the most
  * self time in its service's CPU profiles of the window, else its
  * wall-clock ones (bounded: the window, HOT_MAX_PROFILES profiles, the
- * tree's limits).  Nothing when the service sent no profiles.
+ * tree's limits, each service and environment read once).  Nothing when
+ * the service sent no profiles.
  */
 static void name_hot_function(struct store *s, struct finding *f, uint64_t from_ns, uint64_t to_ns,
-			      struct arena *a)
+			      struct hot_memo *m, struct arena *a)
 {
 	static const char *const types[] = {"cpu", "wall"};
 	struct folded_limits lim = {.max_nodes = 1u << 20, .max_bytes = 64u << 20};
 	char err[128];
 	if ((f->kind != FINDING_OWN_WORK && f->kind != FINDING_CPU_SATURATION) || !f->service)
 		return;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct hot_seen *h = &m->seen[i];
+		if (!strcmp(h->service, f->service) && same_str(h->env, f->environment)) {
+			f->hot_function = h->fn;
+			f->hot_function_file = h->file;
+			f->hot_profile_type = h->type;
+			f->hot_function_share = h->share;
+			return;
+		}
+	}
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]) && !f->hot_function; i++) {
 		struct folded_tree t;
 		folded_tree_init(&t, &lim);
@@ -363,6 +389,10 @@ static void name_hot_function(struct store *s, struct finding *f, uint64_t from_
 			f->hot_profile_type = types[i];
 		folded_tree_release(&t);
 	}
+	if (m->n < HOT_MEMO)
+		m->seen[m->n++] =
+			(struct hot_seen){f->service,		f->environment,	     f->hot_function,
+					  f->hot_function_file, f->hot_profile_type, f->hot_function_share};
 }
 
 /* ---- recording ------------------------------------------------------------ */
@@ -375,6 +405,7 @@ static int record_findings(struct store *s, const struct finding *fs, size_t n, 
 	struct store_record *docs;
 	size_t n_docs;
 	struct strmap known; /* id -> index into docs */
+	struct hot_memo hot = {.n = 0};
 	struct buf b;
 	int ret = -1;
 	arena_init(&a);
@@ -391,7 +422,7 @@ static int record_findings(struct store *s, const struct finding *fs, size_t n, 
 		int64_t at;
 		if (scale != 1)
 			scale_finding(&f, scale);
-		name_hot_function(s, &f, o->from_ns, o->to_ns, &a);
+		name_hot_function(s, &f, o->from_ns, o->to_ns, &hot, &a);
 		if (strmap_get(&known, f.id, strlen(f.id), &at) == 0 &&
 		    rec_state_parse(&st, docs[at].json, &a) == 0) {
 			found[at] = 1;
