@@ -29,6 +29,7 @@ static const struct {
 	[FINDING_MEMORY_GROWTH] = {"memory-growth", "Memory growing without release"},
 	[FINDING_CPU_SATURATION] = {"cpu-saturation", "CPU saturation"},
 	[FINDING_VERSION_REGRESSION] = {"version-regression", "Version regression"},
+	[FINDING_OWN_WORK] = {"own-work", "Route time in its own code"},
 };
 /* clang-format on */
 
@@ -73,6 +74,8 @@ void detect_config_init(struct detect_config *c)
 	c->version_ratio = 1.2;
 	c->version_min_samples = 30;
 	c->version_min_z = 4;
+	c->own_work_share = 0.5;
+	c->own_work_min_ms = 20;
 }
 
 /* ---- hashing and the u64 map ------------------------------------------------ */

@@ -3,7 +3,7 @@
  * to ranked findings (N+1 queries, calls that could run in parallel,
  * cacheable repeated calls, connection-pool exhaustion, slow statements,
  * large payloads, retry storms, timeouts, memory growth, CPU saturation,
- * version regressions).
+ * version regressions, routes whose time is their own work).
  *
  * A detector is an accumulator: feed it traces (detect_trace) and metric
  * points (detect_points) in any order, then detect_finish() turns what it
@@ -53,6 +53,7 @@ enum finding_kind {
 	FINDING_MEMORY_GROWTH,
 	FINDING_CPU_SATURATION,
 	FINDING_VERSION_REGRESSION,
+	FINDING_OWN_WORK,
 	FINDING_KIND_COUNT
 };
 
@@ -86,6 +87,8 @@ struct detect_config {
 	double version_ratio;	       /* p50 and mean, slower / faster (1.2) */
 	unsigned version_min_samples;  /* per version and environment (30) */
 	double version_min_z;	       /* combined significance of the mean difference (4) */
+	double own_work_share;	       /* a route's time outside any span but wrappers (0.5) */
+	double own_work_min_ms;	       /* and at least this much a request, on average (20 ms) */
 };
 
 void detect_config_init(struct detect_config *c);
@@ -127,9 +130,15 @@ struct finding {
 	int single_threaded;	  /* CPU: judged against one core (Node.js, CPython, ...) */
 	double loop_delay_ms;	  /* CPU: mean event-loop delay p99 in the saturated minutes, 0 = not sent */
 	const char *cpu_endpoint; /* CPU: the endpoint whose own work (outside any call) took the most time */
-	double cpu_own_ns;	  /* CPU: its own work per request (over the window) */
-	double cpu_own_share;	  /* CPU: and as a share of its requests' time */
-	uint64_t variants;	  /* cacheable: argument sets of the call shape folded into the finding */
+	double cpu_own_ns; /* CPU: its own work per request (over the window); own work: outside any span */
+	double cpu_own_share; /* CPU, own work: and as a share of its requests' time */
+	/* CPU, own work: the function with the most self time in the service's profiles of the
+	 * window (set by the caller that reads profiles, report/advisor.c; NULL = none found). */
+	const char *hot_function;
+	const char *hot_function_file; /* its file's name, when the profiles tell it; else NULL */
+	const char *hot_profile_type;  /* "cpu", or "wall" when only wall-clock profiles were stored */
+	double hot_function_share;     /* its self time, share of the profiles' samples but idle ones */
+	uint64_t variants; /* cacheable: argument sets of the call shape folded into the finding */
 
 	/* Estimate. */
 	double saving_ns;	 /* per affected request */

@@ -27,6 +27,9 @@
 #define DETECT_NAME_MEMO_BITS	  9
 #define DETECT_ENDPOINT_MEMO_BITS 7
 #define DETECT_TEXT_MEMO_BITS	  6
+/* The own work of a route's affected requests is summed per tick of this many ns
+ * (in the minute table, the tick for the minute): metric exports are often 10-60 s apart. */
+#define DETECT_OWN_TICK_NS 10000000000ull
 /* Entries of a minute table (pool exhaustion, CPU); more are folded. */
 #define DETECT_MAX_MINUTES 1000000
 
@@ -57,7 +60,7 @@ enum acc_table {
 	T_POOLM,    /* service + environment + pool: metric samples */
 	T_MEM,	    /* one process.memory.usage series */
 	T_CPU,	    /* service + environment: CPU samples; + instance: what is known of its host and runtime;
-		  + endpoint: its own work */
+		  + endpoint: its own work (sum: outside calls, sum3: outside any span but wrappers) */
 	T_TARGET,   /* callee service + target address: who answered calls to an address */
 	T_COUNT
 };
@@ -136,9 +139,12 @@ struct tspan {
 	int64_t pool_max;
 	const char *pool_conn; /* db.connection_string: names the pool of a pool connect span */
 	uint64_t calls_ns;     /* entry spans: time of the outermost calls under them (CPU routes) */
+	uint64_t covered_ns; /* entry spans: time of the outermost spans under them but wrappers (own work) */
 	uint8_t has_wait, has_params, pool_exhausted, is_timeout, is_error, superseded, timeout_below;
 	uint8_t cache_db;  /* db_system is a cache or key-value store */
 	uint8_t telemetry; /* a call exporting telemetry (ingest/telemetry.h): left out */
+	uint8_t covered;   /* inside a span below its entry that is no framework wrapper */
+	uint8_t wrapper;   /* a framework's wrapper around the handler (ingest/semconv.h) */
 	uint8_t ri;	   /* its resource in detector.res */
 };
 

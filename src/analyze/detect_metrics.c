@@ -4,7 +4,9 @@
  * leaving out the series that cannot be true), memory growing without
  * release and CPU saturation (per process, against one core for a
  * single-threaded runtime, naming the route whose own work detect_trace.c
- * summed) (see detect.h and docs/DETECTORS.md).
+ * summed), and routes whose time is their own work (held against the CPU
+ * their process used, and folded into a saturation finding that names
+ * them) (see detect.h and docs/DETECTORS.md).
  *
  * Points are kept per series as (time, value) samples, at most
  * DETECT_MAX_SAMPLES a series, so that arrival order does not matter;
@@ -673,30 +675,28 @@ static const struct acc *process_info(const struct detector *d, const struct acc
 	return NULL;
 }
 
-/*
- * The samples `s` of one process, sorted by kind and time.  At each time the
- * process is as busy as its CPU states summed, against one core when its
- * runtime is single-threaded and its host's CPU count is known (the figure
- * is divided by that count), or as its event loop's utilisation, whichever
- * is higher.  The event-loop delay of its busy minutes is kept as evidence.
- */
-static void cpu_process(struct detector *d, const struct acc *svc, const struct sample *s, size_t n,
-			struct cpu_view *v)
+/* What a process's figures are judged against: one core for a single-threaded runtime whose host's
+ * CPU count is known (its figures are divided by that count), else as sent. */
+static double process_scale(const struct detector *d, const struct acc *svc, const struct sample *s,
+			    double *cpus, int *single)
 {
-	const struct acc *info = process_info(d, svc, (uint32_t)((uint64_t)s[0].v2 / CPU_KINDS));
-	double cpus = info ? info->max : 0, scale = 1;
-	size_t l = 0, e, i = 0, j, first_hot = v->n_hot;
-	if (info && info->n3) {
-		v->single = 1;
-		scale = cpus > 1 ? cpus : 1;
-	}
-	v->cpus = fmax(v->cpus, cpus);
-	while (l < n && kind_of(&s[l]) == CPU_UTIL)
-		l++;
-	for (e = l; e < n && kind_of(&s[e]) == CPU_LOOP_UTIL; e++)
-		;
-	v->from_util |= l > 0;
-	for (j = l; i < l || j < e;) {
+	const struct acc *info = process_info(d, svc, (uint32_t)((uint64_t)s->v2 / CPU_KINDS));
+	*cpus = info ? info->max : 0;
+	*single = info && info->n3;
+	return *single && *cpus > 1 ? *cpus : 1;
+}
+
+/*
+ * How busy one process was at each of its times, from its samples `s`
+ * (sorted by kind and time; `l` utilisation samples, then event-loop
+ * utilisation up to `e`): its CPU states summed and scaled, or its event
+ * loop's utilisation, whichever is higher.  Writes (t, busy) into `out`
+ * (room for `e`) and returns how many.
+ */
+static size_t process_busy(const struct sample *s, size_t l, size_t e, double scale, struct sample *out)
+{
+	size_t i = 0, j = l, k = 0;
+	while (i < l || j < e) {
 		uint64_t t = i < l && (j >= e || s[i].t <= s[j].t) ? s[i].t : s[j].t;
 		double busy = 0;
 		if (i < l && s[i].t == t) {
@@ -707,15 +707,49 @@ static void cpu_process(struct detector *d, const struct acc *svc, const struct 
 		}
 		for (; j < e && s[j].t == t; j++)
 			busy = fmax(busy, s[j].v);
+		out[k++] = (struct sample){.t = t, .v = busy};
+	}
+	return k;
+}
+
+/* Where the utilisation samples (l) and the event-loop ones (e) of one process end. */
+static void process_kinds(const struct sample *s, size_t n, size_t *l, size_t *e)
+{
+	for (*l = 0; *l < n && kind_of(&s[*l]) == CPU_UTIL; (*l)++)
+		;
+	for (*e = *l; *e < n && kind_of(&s[*e]) == CPU_LOOP_UTIL; (*e)++)
+		;
+}
+
+/*
+ * The samples `s` of one process, sorted by kind and time, judged as
+ * process_busy() says; the event-loop delay of its busy minutes is kept as
+ * evidence.
+ */
+static void cpu_process(struct detector *d, const struct acc *svc, const struct sample *s, size_t n,
+			struct cpu_view *v)
+{
+	double cpus;
+	int single;
+	double scale = process_scale(d, svc, s, &cpus, &single);
+	size_t l, e, first_hot = v->n_hot;
+	process_kinds(s, n, &l, &e);
+	v->single |= single;
+	v->cpus = fmax(v->cpus, cpus);
+	v->from_util |= l > 0;
+	struct sample *busy = xmalloc((e + 1) * sizeof(*busy));
+	size_t nb = process_busy(s, l, e, scale, busy);
+	for (size_t k = 0; k < nb; k++) {
 		v->samples++;
-		v->peak = fmax(v->peak, busy);
-		if (busy >= d->cfg.cpu_high) {
+		v->peak = fmax(v->peak, busy[k].v);
+		if (busy[k].v >= d->cfg.cpu_high) {
 			v->hot++;
 			v->hot_minutes =
 				xgrow(v->hot_minutes, &v->cap_hot, v->n_hot + 1, sizeof(*v->hot_minutes));
-			v->hot_minutes[v->n_hot++] = t / NS_PER_MIN;
+			v->hot_minutes[v->n_hot++] = busy[k].t / NS_PER_MIN;
 		}
 	}
+	free(busy);
 	for (size_t k = e; k < n; k++) {
 		if (kind_of(&s[k]) != CPU_LOOP_DELAY ||
 		    !minute_in(v->hot_minutes + first_hot, v->n_hot - first_hot, s[k].t / NS_PER_MIN))
@@ -818,9 +852,170 @@ static void judge_cpu(struct detector *d)
 	}
 }
 
+/* ---- own work -------------------------------------------------------------- */
+
+/* The CPU a service used while a route ran, against the route's own work. */
+struct own_cpu {
+	double cores;	 /* the processes' mean busy figure in those ticks, in cores, summed */
+	uint64_t *ticks; /* the route's ticks that have a sample */
+	size_t n_ticks, cap_ticks;
+};
+
+/* One process's samples `s` (sorted by kind and time), in the ticks of route `ri`'s affected requests. */
+static void own_cpu_process(struct detector *d, const struct acc *svc, const struct sample *s, size_t n,
+			    size_t ri, struct own_cpu *c)
+{
+	double cpus, sum = 0, k = 0;
+	int single;
+	double scale = process_scale(d, svc, s, &cpus, &single);
+	size_t l, e;
+	process_kinds(s, n, &l, &e);
+	struct sample *busy = xmalloc((e + 1) * sizeof(*busy));
+	size_t nb = process_busy(s, l, e, scale, busy);
+	/* cores: a single-threaded runtime's figure is of its one core, another's of the host */
+	double to_cores = !single && cpus > 1 ? cpus : 1;
+	for (size_t i = 0; i < nb; i++) {
+		uint64_t tick = busy[i].t / DETECT_OWN_TICK_NS;
+		const struct minute_v *m = detect_minute_get(d, T_CPU, ri, tick);
+		if (!m || !m->n)
+			continue;
+		sum += busy[i].v * to_cores;
+		k++;
+		c->ticks = xgrow(c->ticks, &c->cap_ticks, c->n_ticks + 1, sizeof(*c->ticks));
+		c->ticks[c->n_ticks++] = tick;
+	}
+	free(busy);
+	if (k > 0)
+		c->cores += sum / k;
+}
+
+/*
+ * The CPU the service's processes used in the ticks of the route's
+ * affected requests (`ri`, an endpoint's key of T_CPU) that have a sample,
+ * against the cores their own work needed then: at least 0.5 says it is
+ * CPU work, less that its time is waiting no span shows (a timer, an
+ * uninstrumented call); -1 when no CPU figure was sent then.
+ */
+static double own_work_cpu(struct detector *d, const struct acc *route, size_t ri)
+{
+	struct acc *svc = acc_find(d, T_CPU, route->service, 0, 0, 0, route->env, 0);
+	struct own_cpu c = {0};
+	double own = 0;
+	if (!svc || !svc->n_samples)
+		return -1;
+	if (svc->n_samples > 1)
+		qsort(svc->samples, svc->n_samples, sizeof(*svc->samples), cpu_sample_cmp);
+	for (size_t i = 0, j; i < svc->n_samples; i = j) {
+		uint64_t process = (uint64_t)svc->samples[i].v2 / CPU_KINDS;
+		for (j = i + 1; j < svc->n_samples && (uint64_t)svc->samples[j].v2 / CPU_KINDS == process;
+		     j++)
+			;
+		own_cpu_process(d, svc, &svc->samples[i], j - i, ri, &c);
+	}
+	if (!c.n_ticks)
+		return -1;
+	qsort(c.ticks, c.n_ticks, sizeof(*c.ticks), u64_cmp);
+	size_t distinct = 0;
+	for (size_t i = 0; i < c.n_ticks; i++) {
+		if (i && c.ticks[i] == c.ticks[i - 1])
+			continue;
+		own += detect_minute_get(d, T_CPU, ri, c.ticks[i])->a;
+		distinct++;
+	}
+	free(c.ticks);
+	double need = own / ((double)distinct * (double)DETECT_OWN_TICK_NS); /* cores */
+	return need > 0 ? c.cores / need : -1;
+}
+
+/*
+ * Routes whose time is their own work: over at least min_requests requests
+ * (and as many affected), at least own_work_share of their time and
+ * own_work_min_ms a request on average outside every span under the entry
+ * but a framework's wrappers.  Not when the CPU the service used then
+ * cannot have done that work.  The saving is all of that work (an
+ * upper bound), so it never ranks a finding above MEDIUM.
+ */
+static void judge_own_work(struct detector *d)
+{
+	const struct table *t = &d->t[T_CPU];
+	double hours = detect_window_s(d) / 3600.0;
+	for (size_t i = 0; i < t->n; i++) {
+		const struct acc *a = &t->a[i];
+		if (!a->endpoint || a->n < d->cfg.min_requests || a->affected < d->cfg.min_requests ||
+		    a->sum3 < d->cfg.own_work_share * a->sum2 ||
+		    a->sum3 < d->cfg.own_work_min_ms * 1e6 * (double)a->n)
+			continue;
+		double cpu = own_work_cpu(d, a, i);
+		if (cpu >= 0 && cpu < 0.5)
+			continue;
+		struct finding *f = detect_add_finding(d, FINDING_OWN_WORK, a);
+		f->occurrences = a->affected;
+		f->subject_requests = a->n;
+		f->avg_ns = a->sum3 / (double)a->n;
+		f->baseline_ns = a->sum2 / (double)a->n;
+		f->rate = a->sum3 / a->sum2;
+		f->cpu_own_ns = f->avg_ns;
+		f->cpu_own_share = f->rate;
+		f->ratio = cpu > 0 ? cpu : 0; /* 0: no CPU figures were sent */
+		f->saving_ns = a->waste / (double)a->affected;
+		f->saving_pct = f->affected_latency_ns > 0 ? 100 * f->saving_ns / f->affected_latency_ns : 0;
+		f->saved_s_per_hour = hours > 0 ? a->waste / NS_PER_S / hours : 0;
+		detect_rank(d, f);
+		if (f->priority == PRIORITY_HIGH)
+			f->priority = PRIORITY_MEDIUM;
+	}
+}
+
+static int same_name(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/* The CPU-saturation finding that names the route of own-work finding `o`, or NULL. */
+static struct finding *saturation_of(struct detector *d, const struct finding *o)
+{
+	for (size_t j = 0; j < d->n_f; j++)
+		if (d->f[j].kind == FINDING_CPU_SATURATION && same_name(d->f[j].service, o->service) &&
+		    same_name(d->f[j].environment, o->environment) &&
+		    same_name(d->f[j].cpu_endpoint, o->endpoint))
+			return &d->f[j];
+	return NULL;
+}
+
+/*
+ * One finding per problem: a CPU-saturation finding names the route whose
+ * own work the CPU runs; that route's own-work finding is folded into it
+ * (its example requests kept when the saturation has none, and its
+ * priority when higher).
+ */
+static void fold_own_work(struct detector *d)
+{
+	uint8_t *gone = xcalloc(d->n_f + 1, 1);
+	size_t k = 0;
+	for (size_t i = 0; i < d->n_f; i++) {
+		struct finding *sat = d->f[i].kind == FINDING_OWN_WORK ? saturation_of(d, &d->f[i]) : NULL;
+		if (!sat)
+			continue;
+		gone[i] = 1;
+		if (d->f[i].priority > sat->priority)
+			sat->priority = d->f[i].priority;
+		if (!sat->n_examples) {
+			sat->n_examples = d->f[i].n_examples;
+			memcpy(sat->examples, d->f[i].examples, sizeof(sat->examples));
+		}
+	}
+	for (size_t i = 0; i < d->n_f; i++)
+		if (!gone[i])
+			d->f[k++] = d->f[i];
+	d->n_f = k;
+	free(gone);
+}
+
 void detect_finish_metrics(struct detector *d)
 {
 	judge_pools(d);
 	judge_memory(d);
 	judge_cpu(d);
+	judge_own_work(d);
+	fold_own_work(d);
 }

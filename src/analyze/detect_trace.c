@@ -1,9 +1,9 @@
 /*
  * detect_trace.c - the detectors that read spans: N+1 queries, sequential
  * calls, cacheable calls, slow statements, large payloads, retry storms,
- * timeouts, and the per-endpoint and per-version latencies that the
- * version-regression and CPU detectors compare (see detect.h and
- * docs/DETECTORS.md).
+ * timeouts, and the per-endpoint and per-version latencies and the own
+ * work of entry spans that the version-regression, CPU and own-work
+ * detectors compare (see detect.h and docs/DETECTORS.md).
  *
  * One detect_trace() call: read the attributes each detector needs in one
  * pass over every span, resolve parents through a scratch hash table, walk
@@ -889,18 +889,60 @@ static int is_call_out(const struct tspan *t, const struct tspan *p)
 }
 
 /*
+ * What of its entry's time a span explains.  Own work (CPU routes) is the
+ * entry's time outside the calls out under it; the entry's work nothing
+ * explains is its time outside every span under it but framework wrappers
+ * (a named INTERNAL span, a call, another service's entry), counted at the
+ * outermost such span.  Another service's entry right under this one's
+ * work (a callee whose caller sent no CLIENT span) is a call too.
+ */
+static void cover_entry(struct tspan *ts, struct tspan *t, const struct tspan *p, uint32_t i)
+{
+	t->wrapper = (uint8_t)span_is_framework_wrapper(t->sp);
+	if (!p || p->entry == DNONE)
+		return;
+	struct tspan *e = &ts[p->entry];
+	int nested = t->entry == i; /* a request of its own inside this one */
+	int bare_parent = !p->covered && (t->parent == p->entry || p->wrapper);
+	if (!nested)
+		t->covered = !bare_parent;
+	if (bare_parent && (nested || !t->wrapper))
+		e->covered_ns += t->dur;
+	if (bare_parent && nested && t->svc != e->svc)
+		e->calls_ns += t->dur;
+}
+
+/*
  * An entry's own work: its time outside the calls out under it (parallel
  * calls counted each, so never more than it is), summed per endpoint (n,
  * sum = own work, sum2 = time), for the CPU detector to name the route
- * whose own work a saturated process spends its time on.
+ * whose own work a saturated process spends its time on; sum3 = the work
+ * no span under it explains.  The requests where that is at least
+ * own_work_share of the time count as affected; their own work is the
+ * finding's waste, and is summed per tick of DETECT_OWN_TICK_NS (a) for
+ * judge_own_work of detect_metrics.c to hold against the CPU the process
+ * used.
  */
 static void on_entry_work(struct detector *d, const struct tspan *t)
 {
 	struct acc *a = t->endpoint ? acc_get(d, T_CPU, t->svc, t->endpoint, 0, 0, t->env, 0) : NULL;
-	if (a) {
-		a->n++;
-		a->sum += (double)(t->calls_ns < t->dur ? t->dur - t->calls_ns : 0);
-		a->sum2 += (double)t->dur;
+	if (!a)
+		return;
+	double bare = (double)(t->covered_ns < t->dur ? t->dur - t->covered_ns : 0);
+	a->n++;
+	a->sum += (double)(t->calls_ns < t->dur ? t->dur - t->calls_ns : 0);
+	a->sum2 += (double)t->dur;
+	a->sum3 += bare;
+	if (bare >= d->cfg.own_work_share * (double)t->dur && bare > 0) {
+		/* the tick of a request the pattern affects: few routes, few ticks */
+		struct minute_v *m = detect_minute(d, T_CPU, (size_t)(a - d->t[T_CPU].a),
+						   t->sp->start_ns / DETECT_OWN_TICK_NS);
+		a->waste += bare;
+		acc_touch_at(d, a, bare, (double)t->dur);
+		if (m) {
+			m->a += bare;
+			m->n++;
+		}
 	}
 }
 
@@ -1413,6 +1455,7 @@ static void walk(struct detector *d, size_t n_order)
 			on_pool_wait(d, t);
 		if (t->db_text && is_client(t) && !t->cache_db)
 			on_statement(d, t);
+		cover_entry(ts, t, p, i); /* a telemetry export too: its time is no work of the route */
 		if (t->telemetry)
 			continue; /* the application's telemetry leaving: not its work */
 		if (t->body_bytes > 0)
@@ -1477,9 +1520,10 @@ static void orphan_groups(struct detector *d, size_t n)
 
 int detect_reads_key(const char *key)
 {
-	/* and the ports that name the pool of a connect span (pool_port) */
-	return key &&
-	       (classify(key) != K_OTHER || !strcmp(key, "server.port") || !strcmp(key, "net.peer.port"));
+	/* and the ports that name the pool of a connect span (pool_port), and what
+	 * tells a framework's wrapper spans (cover_entry) */
+	return key && (classify(key) != K_OTHER || !strcmp(key, "server.port") ||
+		       !strcmp(key, "net.peer.port") || semconv_is_framework_key(key));
 }
 
 int detect_trace(struct detector *d, const struct span *spans, size_t n)

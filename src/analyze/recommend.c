@@ -310,6 +310,23 @@ static void memory(const struct finding *f, struct texts *t, const char *subj)
 		 "results): bound it or give it a TTL; diff two heap snapshots taken an hour apart");
 }
 
+/* The hot function of the service's profiles, as evidence; "" when no profile named one. */
+static void hot_function_text(char *out, size_t cap, const struct finding *f)
+{
+	const char *type = or_dash(f->hot_profile_type);
+	out[0] = 0;
+	if (f->hot_function)
+		snprintf(out, cap,
+			 "; `%s`%s%s%s takes %.0f%% of the %s samples of %s in the window (its own time)",
+			 f->hot_function, f->hot_function_file ? " (" : "",
+			 f->hot_function_file ? f->hot_function_file : "", f->hot_function_file ? ")" : "",
+			 100 * f->hot_function_share,
+			 !strcmp(type, "cpu")	 ? "CPU"
+			 : !strcmp(type, "wall") ? "wall-clock"
+						 : type,
+			 or_dash(f->service));
+}
+
 /* How busy the CPU was: of the host, or of one core for a single-threaded runtime. */
 static void cpu_share_text(char *out, size_t cap, const struct finding *f)
 {
@@ -340,11 +357,14 @@ static void cpu_route_text(char *evidence, char *look, size_t cap, const struct 
 
 static void cpu(const struct finding *f, struct texts *t, const char *subj)
 {
-	char avg[32], base[32], share[160], delay[96] = "", route[320], look[256];
+	char avg[32], base[32], share[160], delay[96] = "", route[320], look[256], hot[512];
 	recommend_fmt_duration(avg, sizeof(avg), f->avg_ns);
 	recommend_fmt_duration(base, sizeof(base), f->baseline_ns);
 	cpu_share_text(share, sizeof(share), f);
 	cpu_route_text(route, look, sizeof(look), f);
+	hot_function_text(hot, sizeof(hot), f);
+	if (f->hot_function)
+		snprintf(look, sizeof(look), "`%s` first", f->hot_function);
 	if (f->loop_delay_ms > 0) {
 		char ms[32];
 		recommend_fmt_duration(ms, sizeof(ms), f->loop_delay_ms * 1e6);
@@ -354,8 +374,8 @@ static void cpu(const struct finding *f, struct texts *t, const char *subj)
 		 f->environment ? " in " : "", f->environment ? f->environment : "");
 	snprintf(t->evidence, TEXT_MAX,
 		 "CPU at or above saturation in %.0f%% of %llu samples (peak %s); its requests take %s "
-		 "in those minutes against %s otherwise%s%s",
-		 100 * f->rate, (unsigned long long)f->subject_requests, share, avg, base, delay, route);
+		 "in those minutes against %s otherwise%s%s%s",
+		 100 * f->rate, (unsigned long long)f->subject_requests, share, avg, base, delay, route, hot);
 	if (f->single_threaded)
 		snprintf(
 			t->change, TEXT_MAX,
@@ -370,6 +390,44 @@ static void cpu(const struct finding *f, struct texts *t, const char *subj)
 			 "Scale out or raise the CPU limit, and profile %s (flame graph of the service's CPU "
 			 "profiles over the saturated minutes)",
 			 look);
+}
+
+static void own_work(const struct finding *f, struct texts *t, const char *subj)
+{
+	char own[32], lat[32], reqs[96], cpu[256], hot[512];
+	recommend_fmt_duration(own, sizeof(own), f->avg_ns);
+	recommend_fmt_duration(lat, sizeof(lat), f->baseline_ns);
+	of_requests(reqs, sizeof(reqs), f->affected_requests, f->subject_requests);
+	hot_function_text(hot, sizeof(hot), f);
+	if (f->ratio > 0)
+		snprintf(cpu, sizeof(cpu),
+			 "; the CPU its processes used in those minutes accounts for that work");
+	else
+		snprintf(cpu, sizeof(cpu),
+			 "; no CPU figures of the service were sent, so part of it may be waiting no span "
+			 "records (a timer, an uninstrumented client)");
+	snprintf(t->title, TEXT_MAX, "Speed up the own code of %s%s%s", subj, f->environment ? " in " : "",
+		 f->environment ? f->environment : "");
+	snprintf(t->evidence, TEXT_MAX,
+		 "Its requests spend %.0f%% of their time (%s of %s on average) in their own code, outside "
+		 "any span under the request but the framework's wrappers, and at least half of their time "
+		 "in %s (%.0f%% of all traffic)%s%s",
+		 100 * f->rate, own, lat, reqs, pct((double)f->affected_requests, (double)f->total_requests),
+		 cpu, hot);
+	if (f->hot_function)
+		snprintf(t->change, TEXT_MAX,
+			 "Make `%s` cheaper, cache what it computes, or move it off the request path "
+			 "(a worker thread, a job); the profile flame graph of %s over the window shows "
+			 "who calls it",
+			 f->hot_function, or_dash(f->service));
+	else
+		snprintf(t->change, TEXT_MAX,
+			 "Profile %s to name the function: send its CPU profiles to hotpath (POST "
+			 "/api/v1/profiles, or a Pyroscope client such as @pyroscope/nodejs pointed at "
+			 "hotpath) and this finding names the hottest one, as does the profile flame graph "
+			 "of the service; time the profile does not show on the CPU is a call or a wait "
+			 "to instrument",
+			 or_dash(f->service));
 }
 
 static void version(const struct finding *f, struct texts *t, const char *subj)
@@ -406,6 +464,7 @@ int recommend_build(struct arena *a, const struct finding *f, struct recommendat
 	case FINDING_MEMORY_GROWTH: memory(f, &t, subj); break;
 	case FINDING_CPU_SATURATION: cpu(f, &t, subj); break;
 	case FINDING_VERSION_REGRESSION: version(f, &t, subj); break;
+	case FINDING_OWN_WORK: own_work(f, &t, subj); break;
 	default: snprintf(t.title, TEXT_MAX, "%s", detect_kind_name(f->kind)); break;
 	}
 	recommend_fmt_duration(save, sizeof(save), f->saving_ns);
@@ -427,8 +486,9 @@ int recommend_build(struct arena *a, const struct finding *f, struct recommendat
 		else
 			snprintf(saved, sizeof(saved), "~%s of request time saved over the %s analysed", secs,
 				 w);
-		snprintf(gain, sizeof(gain),
-			 "Estimated improvement: ~%s a request, %.0f%% of the affected requests' %s; %s",
+		snprintf(gain, sizeof(gain), "%s: ~%s a request, %.0f%% of the affected requests' %s; %s",
+			 f->kind == FINDING_OWN_WORK ? "At most, if that work cost nothing"
+						     : "Estimated improvement",
 			 save, f->saving_pct, lat, saved);
 	} else {
 		snprintf(gain, sizeof(gain), "No latency estimate: the data shows no measurable cost yet");
@@ -498,6 +558,12 @@ static void put_evidence(struct buf *b, const struct finding *f)
 	}
 	put_opt(b, "cpu_own_ms", f->cpu_own_ns / 1e6);
 	put_opt(b, "cpu_own_share", f->cpu_own_share);
+	if (f->hot_function) {
+		put_str(b, "hot_function", f->hot_function, 1);
+		put_str(b, "hot_function_file", f->hot_function_file, 1);
+		put_str(b, "hot_profile_type", f->hot_profile_type, 1);
+		put_num(b, "hot_function_share", f->hot_function_share);
+	}
 	put_opt(b, "episodes_per_hour", f->episodes_per_hour);
 	put_opt(b, "growth_bytes_per_hour", f->growth_per_hour);
 	put_opt(b, "start_bytes", f->start_value);

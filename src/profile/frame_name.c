@@ -1,4 +1,4 @@
-/* frame_name.c - frame names made safe (see frame_name.h). */
+/* frame_name.c - frame names made safe, and their parts (see frame_name.h). */
 #include "profile/frame_name.h"
 #include "core/utf8.h"
 
@@ -34,4 +34,25 @@ void frame_name_fix_utf8(char *s, size_t n)
 		else
 			i += k;
 	}
+}
+
+void frame_name_parts(const char *s, size_t n, struct frame_parts *out)
+{
+	size_t end = n, colon;
+	*out = (struct frame_parts){.fn = s, .fn_len = n, .file = s + n, .file_len = 0};
+	while (end > 0 && s[end - 1] >= '0' && s[end - 1] <= '9')
+		end--;
+	if (end == n || end < 2 || s[end - 1] != ':')
+		return; /* no ":<line>" */
+	for (colon = end - 1; colon > 0 && s[colon - 1] != ':'; colon--)
+		;
+	if (!colon || colon == end - 1 || (colon >= 2 && s[colon - 2] == ':'))
+		return; /* no "<file>:" before the function, no function, or a "::" scope */
+	out->fn = s + colon;
+	out->fn_len = end - 1 - colon;
+	size_t file_end = colon - 1, file = file_end;
+	while (file > 0 && s[file - 1] != '/' && s[file - 1] != '\\')
+		file--;
+	out->file = s + file;
+	out->file_len = file_end - file;
 }

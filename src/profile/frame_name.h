@@ -1,5 +1,6 @@
 /*
- * frame_name.h - frame names made safe for the folded format and JSON.
+ * frame_name.h - frame names made safe for the folded format and JSON, and
+ * read back into the function and file they name.
  *
  * A folded line separates frames with ';' and ends with a line break, and
  * every name may end up in a JSON string, which must be valid UTF-8.  Names
@@ -20,5 +21,19 @@ int frame_name_put(struct buf *b, const char *s, size_t n);
 /* Replace each invalid UTF-8 byte of `s` by '?', in place (folded text
  * keeps its separators). */
 void frame_name_fix_utf8(char *s, size_t n);
+
+/*
+ * The function and the file a frame names.  @pyroscope/nodejs names a
+ * frame "<file>:<function>:<line>" (the file may itself hold ':', as in
+ * "file:///app/shop.mjs"; its runtime's nodes have no file:
+ * ":Garbage Collection:0"); other profilers name the function alone.
+ * `fn` is the function's name (the whole frame when it has no such form),
+ * `file` its file's last path segment, or empty.
+ */
+struct frame_parts {
+	const char *fn, *file;
+	size_t fn_len, file_len;
+};
+void frame_name_parts(const char *s, size_t n, struct frame_parts *out);
 
 #endif

@@ -1,10 +1,13 @@
 /*
  * advisor.c - running the detectors over stored data and keeping the
- * recommendations' states (see advisor.h).
+ * recommendations' states (see advisor.h); naming the hot function of a
+ * CPU finding from the service's stored profiles (merged as the profile
+ * flame graph merges them, profile/folded.h).
  */
 #include "report/advisor.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +19,12 @@
 #include "core/strmap.h"
 #include "core/ticker.h"
 #include "core/json_doc.h"
+#include "profile/folded.h"
+#include "profile/frame_name.h"
 #include "report/detect_scan.h"
+
+/* Profiles of a service read for the hot function of a finding: the newest of the window. */
+#define HOT_MAX_PROFILES 50
 
 static const char *const status_names[REC_STATUS_COUNT] = {"open", "applied", "dismissed", "verified"};
 
@@ -220,13 +228,183 @@ static void scale_finding(struct finding *f, double k)
 	f->saved_s_per_hour *= k;
 }
 
-static int record_findings(struct store *s, const struct finding *fs, size_t n, double scale,
-			   uint64_t from_ns, uint64_t now_ns, char *err, size_t errlen)
+/* ---- the hot function ---------------------------------------------------- */
+
+/* Functions that are no code of the application: V8's pseudo-frames, and
+ * the runtime's nodes @datadog/pprof (under @pyroscope/nodejs) puts in. */
+static int is_runtime_frame(const char *s, size_t n)
 {
+	static const char *const names[] = {"(idle)",
+					    "(program)",
+					    "(garbage collector)",
+					    "(root)",
+					    "Garbage Collection",
+					    "Non JS threads activity",
+					    "(Non JS threads)",
+					    NULL};
+	for (size_t i = 0; names[i]; i++)
+		if (strlen(names[i]) == n && !memcmp(names[i], s, n))
+			return 1;
+	return 0;
+}
+
+/*
+ * Merge into `t` the newest HOT_MAX_PROFILES profiles of `type` of the
+ * finding's service in [from_ns, to_ns) (of its environment, or of none
+ * told), all in the unit of the newest; how many were merged.
+ */
+static size_t merge_profiles(struct store *s, const struct finding *f, const char *type, uint64_t from_ns,
+			     uint64_t to_ns, struct folded_tree *t)
+{
+	struct profile_query q = {.from_ns = from_ns,
+				  .to_ns = to_ns,
+				  .service = f->service,
+				  .type = type,
+				  .limit = HOT_MAX_PROFILES,
+				  .with_data = 1};
+	struct profile_row *rows;
+	size_t n = 0, merged = 0;
+	const char *unit = NULL;
+	struct arena a;
+	char err[256];
+	arena_init(&a);
+	if (store_profiles(s, &q, &a, &rows, &n, err, sizeof(err)) < 0) {
+		log_warn("recommendations: profiles of %s: %s", f->service, err);
+		n = 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct profile_row *r = &rows[i];
+		if ((r->env && f->environment && strcmp(r->env, f->environment)) ||
+		    (unit && strcmp(unit, r->unit)))
+			continue;
+		if (folded_parse_buffer(t, r->folded, r->folded_len, FOLDED_ONE_COUNT, 0, err, sizeof(err)) <
+		    0)
+			break; /* a limit of the tree: what was merged stands */
+		unit = r->unit;
+		merged++;
+	}
+	arena_release(&a);
+	return merged;
+}
+
+/* Self samples of one function of a profile (all its frames: lines, call paths). */
+struct fn_self {
+	struct frame_parts p;
+	uint64_t self;
+};
+
+/* The function with the most self samples of a finished tree, runtime frames left out. */
+static void hottest_function(const struct folded_tree *t, struct finding *f, struct arena *a)
+{
+	struct fn_self *fns = xcalloc(t->n_names + 1, sizeof(*fns));
+	uint64_t *self = xcalloc(t->n_names + 1, sizeof(*self)), total = 0;
+	size_t n = 0, best = SIZE_MAX, len;
+	struct strmap by_fn; /* "function\x1ffile" -> index in fns */
+	strmap_init(&by_fn);
+	for (size_t i = 1; i < t->n_nodes; i++)
+		self[t->nodes[i].name] += t->nodes[i].self[0];
+	for (size_t k = 0; k < t->n_names; k++) {
+		struct frame_parts p;
+		char key[512];
+		int64_t at;
+		if (!self[k])
+			continue;
+		const char *name = folded_name(t, (uint32_t)k, &len);
+		frame_name_parts(name, len, &p);
+		if (is_runtime_frame(p.fn, p.fn_len))
+			continue;
+		total += self[k];
+		int kn = snprintf(key, sizeof(key), "%.*s\x1f%.*s", (int)p.fn_len, p.fn, (int)p.file_len,
+				  p.file);
+		size_t kl = kn < 0 ? 0 : (size_t)kn < sizeof(key) ? (size_t)kn : sizeof(key) - 1;
+		if (strmap_get(&by_fn, key, kl, &at) < 0) {
+			at = (int64_t)n;
+			fns[n++].p = p;
+			strmap_put(&by_fn, key, kl, at);
+		}
+		fns[at].self += self[k];
+		if (best == SIZE_MAX || fns[at].self > fns[best].self)
+			best = (size_t)at;
+	}
+	if (best != SIZE_MAX) {
+		f->hot_function = arena_strndup(a, fns[best].p.fn, fns[best].p.fn_len);
+		f->hot_function_file = fns[best].p.file_len
+					       ? arena_strndup(a, fns[best].p.file, fns[best].p.file_len)
+					       : NULL;
+		f->hot_function_share = (double)fns[best].self / (double)total;
+	}
+	strmap_release(&by_fn);
+	free(self);
+	free(fns);
+}
+
+/* What was named for the services already looked at in one analysis (each read once). */
+#define HOT_MEMO 16
+struct hot_memo {
+	struct hot_seen {
+		const char *service, *env, *fn, *file, *type;
+		double share;
+	} seen[HOT_MEMO];
+	size_t n;
+};
+
+static int same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/*
+ * Name in an own-work or CPU-saturation finding the function with the most
+ * self time in its service's CPU profiles of the window, else its
+ * wall-clock ones (bounded: the window, HOT_MAX_PROFILES profiles, the
+ * tree's limits, each service and environment read once).  Nothing when
+ * the service sent no profiles.
+ */
+static void name_hot_function(struct store *s, struct finding *f, uint64_t from_ns, uint64_t to_ns,
+			      struct hot_memo *m, struct arena *a)
+{
+	static const char *const types[] = {"cpu", "wall"};
+	struct folded_limits lim = {.max_nodes = 1u << 20, .max_bytes = 64u << 20};
+	char err[128];
+	if ((f->kind != FINDING_OWN_WORK && f->kind != FINDING_CPU_SATURATION) || !f->service)
+		return;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct hot_seen *h = &m->seen[i];
+		if (!strcmp(h->service, f->service) && same_str(h->env, f->environment)) {
+			f->hot_function = h->fn;
+			f->hot_function_file = h->file;
+			f->hot_profile_type = h->type;
+			f->hot_function_share = h->share;
+			return;
+		}
+	}
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]) && !f->hot_function; i++) {
+		struct folded_tree t;
+		folded_tree_init(&t, &lim);
+		if (merge_profiles(s, f, types[i], from_ns, to_ns, &t) &&
+		    folded_tree_finish(&t, err, sizeof(err)) == 0)
+			hottest_function(&t, f, a);
+		if (f->hot_function)
+			f->hot_profile_type = types[i];
+		folded_tree_release(&t);
+	}
+	if (m->n < HOT_MEMO)
+		m->seen[m->n++] =
+			(struct hot_seen){f->service,		f->environment,	     f->hot_function,
+					  f->hot_function_file, f->hot_profile_type, f->hot_function_share};
+}
+
+/* ---- recording ------------------------------------------------------------ */
+
+static int record_findings(struct store *s, const struct finding *fs, size_t n, double scale,
+			   const struct advisor_options *o, uint64_t now_ns, char *err, size_t errlen)
+{
+	uint64_t from_ns = o->from_ns;
 	struct arena a;
 	struct store_record *docs;
 	size_t n_docs;
 	struct strmap known; /* id -> index into docs */
+	struct hot_memo hot = {.n = 0};
 	struct buf b;
 	int ret = -1;
 	arena_init(&a);
@@ -243,6 +421,7 @@ static int record_findings(struct store *s, const struct finding *fs, size_t n, 
 		int64_t at;
 		if (scale != 1)
 			scale_finding(&f, scale);
+		name_hot_function(s, &f, o->from_ns, o->to_ns, &hot, &a);
 		if (strmap_get(&known, f.id, strlen(f.id), &at) == 0 &&
 		    rec_state_parse(&st, docs[at].json, &a) == 0) {
 			found[at] = 1;
@@ -307,7 +486,7 @@ int advisor_run(struct store *s, const struct advisor_options *o, struct advisor
 	res->kept_traces = st.kept_traces;
 	res->points = pts.n;
 	res->findings = n;
-	if (record_findings(s, fs, n, 1 / res->sample_rate, o->from_ns, clock_now_ns(), err, errlen) < 0)
+	if (record_findings(s, fs, n, 1 / res->sample_rate, o, clock_now_ns(), err, errlen) < 0)
 		goto out;
 	ret = 0;
 out:

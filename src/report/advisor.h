@@ -14,6 +14,10 @@
  *                          status change: the user decides what next);
  *   verified -> open       it came back.
  *
+ * A finding about CPU (own work, CPU saturation) is given, before it is
+ * kept, the function with the most self time in its service's stored
+ * profiles of the window (CPU, else wall-clock; the newest 50).
+ *
  * Every status change is appended to an audit trail (store events of kind
  * "recommendation.audit").  The state is a store document of kind
  * "recommendation", the latest finding's JSON one of kind

@@ -1,13 +1,16 @@
 /*
  * test_advisor.c - the life of a recommendation: states moved by users and
  * by new evidence (verified, persists, reopened), their JSON form, and a
- * run over a store: stable identity across analyses, the audit trail.
+ * run over a store: stable identity across analyses, the audit trail; the
+ * hot function of a route's own work named from stored profiles.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "demo/scenario.h"
+#include "profile/upload.h"
 #include "report/advisor.h"
 #include "tap.h"
 
@@ -131,9 +134,214 @@ static void test_run(void)
 		printf("# could not remove %s\n", dir);
 }
 
+/* ---- the hot function of own work ------------------------------------------------------------ */
+
+#define T0 (1763978400ull * S)
+
+/* Span `id` of request `trace`, [ms, ms + len) after T0. */
+static struct span *add_span(struct batch *b, const struct resource *r, uint32_t trace, int id, int parent,
+			     int kind, const char *name, double ms, double len)
+{
+	struct span *sp = batch_add_span(b);
+	memset(sp, 0, sizeof(*sp));
+	memcpy(sp->trace_id, &trace, 4);
+	sp->trace_id[15] = 1;
+	sp->span_id[0] = (uint8_t)id;
+	sp->span_id[7] = 1;
+	if (parent) {
+		sp->parent_span_id[0] = (uint8_t)parent;
+		sp->parent_span_id[7] = 1;
+	}
+	sp->kind = (uint8_t)kind;
+	sp->name = name;
+	sp->start_ns = T0 + (uint64_t)(ms * 1e6);
+	sp->end_ns = sp->start_ns + (uint64_t)(len * 1e6);
+	sp->resource = r;
+	return sp;
+}
+
+/* 40 requests of `service` GET /recommend/:id, 80 ms each: express's request
+ * handler around 60 ms of the handler's own code and a 20 ms query. */
+static void write_own_work(struct store *s, const char *service, uint32_t first_trace)
+{
+	struct attr svc = {.key = "service.name", .type = ATTR_STRING, .v.s = service};
+	static struct attr route = {.key = "http.route", .type = ATTR_STRING, .v.s = "/recommend/:id"};
+	static struct attr type = {.key = "express.type", .type = ATTR_STRING, .v.s = "request_handler"};
+	static struct attr sys = {.key = "db.system.name", .type = ATTR_STRING, .v.s = "postgresql"};
+	struct batch b;
+	batch_init(&b);
+	struct resource *r = arena_zalloc(&b.arena, sizeof(*r));
+	r->attrs = &svc;
+	r->n_attrs = 1;
+	resource_derive(r);
+	for (uint32_t t = first_trace; t < first_trace + 40; t++) {
+		double at = (t - first_trace + 1) * 1000.0;
+		add_span(&b, r, t, 1, 0, SPAN_KIND_SERVER, "GET /recommend/:id", at, 80)->attrs = &route;
+		b.spans[b.n_spans - 1].n_attrs = 1;
+		struct span *w = add_span(&b, r, t, 2, 1, SPAN_KIND_INTERNAL,
+					  "request handler - /recommend/:id", at, 79);
+		w->scope_name = "@opentelemetry/instrumentation-express";
+		w->attrs = &type;
+		w->n_attrs = 1;
+		add_span(&b, r, t, 3, 2, SPAN_KIND_CLIENT, "SELECT", at + 59, 20)->attrs = &sys;
+		b.spans[b.n_spans - 1].n_attrs = 1;
+	}
+	store_write_sync(s, &b);
+	batch_release(&b);
+}
+
+/* Keep `folded` as a profile of `service` and `type` over [from, from + 10 s). */
+static void put_profile(struct store *s, const char *service, const char *type, const char *unit,
+			uint64_t from, const char *folded, size_t len)
+{
+	struct profile_row row = {.service = service,
+				  .type = type,
+				  .unit = unit,
+				  .start_ns = from,
+				  .end_ns = from + 10 * S,
+				  .total = 1,
+				  .folded = folded,
+				  .folded_len = len};
+	int64_t id;
+	char err[256];
+	if (store_put_profile(s, &row, &id, err, sizeof(err)) < 0)
+		ok(0, "put profile: %s", err);
+}
+
+/* The JSON of the own-work recommendation of `service` kept, or NULL. */
+static const char *own_work_json(struct store *s, const char *service, struct arena *a)
+{
+	char subject[64];
+	snprintf(subject, sizeof(subject), "\"service\":\"%s\"", service);
+	struct store_record *docs;
+	size_t n;
+	char err[256];
+	if (store_docs(s, ADVISOR_KIND_FINDING, NULL, a, &docs, &n, err, sizeof(err)) < 0)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (strstr(docs[i].json, "\"kind\":\"own-work\"") && strstr(docs[i].json, subject))
+			return docs[i].json;
+	return NULL;
+}
+
+/* The share of `fn`'s self samples in folded text, runtime frames left out: what the advisor must say. */
+static double self_share(const char *folded, const char *fn)
+{
+	static const char *const runtime[] = {"(idle)", "(program)",	      "(garbage collector)",
+					      "(root)", "Garbage Collection", "Non JS threads activity"};
+	double mine = 0, all = 0;
+	for (const char *line = folded; line && *line;) {
+		const char *end = strchr(line, '\n'), *sp = NULL;
+		size_t n = end ? (size_t)(end - line) : strlen(line);
+		for (size_t i = 0; i < n; i++)
+			if (line[i] == ' ')
+				sp = line + i;
+		if (sp) {
+			const char *leaf = line;
+			for (const char *p = line; p < sp; p++)
+				if (*p == ';')
+					leaf = p + 1;
+			size_t ll = (size_t)(sp - leaf);
+			int skip = 0;
+			for (size_t k = 0; k < sizeof(runtime) / sizeof(runtime[0]); k++)
+				skip |= strlen(runtime[k]) == ll && !memcmp(runtime[k], leaf, ll);
+			double v = strtod(sp + 1, NULL);
+			if (!skip)
+				all += v;
+			if (strlen(fn) == ll && !memcmp(fn, leaf, ll))
+				mine += v;
+		}
+		line = end ? end + 1 : NULL;
+	}
+	return all > 0 ? mine / all : 0;
+}
+
+static void test_hot_function(void)
+{
+	char dir[] = "/tmp/hotpath-test-advisor-hot-XXXXXX", err[512];
+	struct store_options so = {.dir = dir};
+	struct store *s;
+	if (!mkdtemp(dir) || store_open(&s, &so, err, sizeof(err)) < 0) {
+		ok(0, "store for the hot function");
+		return;
+	}
+	write_own_work(s, "shop", 1);
+	write_own_work(s, "recommender", 100);
+	struct advisor_options o;
+	struct advisor_result res;
+	struct arena a;
+	arena_init(&a);
+	advisor_options_init(&o, T0, T0 + 3600 * S);
+	ok(advisor_run(s, &o, &res, err, sizeof(err)) == 0, "hot function: the advisor runs");
+	const char *json = own_work_json(s, "shop", &a);
+	ok(json && strstr(json, "shop") && strstr(json, "GET /recommend/:id") &&
+		   !strstr(json, "hot_function") && strstr(json, "POST /api/v1/profiles"),
+	   "without profiles: found, and the change says how to send them (%s)", json ? json : "none");
+
+	/* a CPU profile @datadog/pprof took, as @pyroscope/nodejs sends it */
+	struct buf pb;
+	struct upload_result up;
+	buf_init(&pb, BUF_NO_LIMIT);
+	ok(buf_read_file(&pb, "tests/fixtures/pprof/cpu.pb.gz") == 0, "read the pprof fixture");
+	if (!ok(upload_decode(UPLOAD_PPROF, pb.data, pb.len, &(struct pprof_options){0}, 0, &a, &up, err,
+			      sizeof(err)) == 0,
+		"the pprof decodes"))
+		printf("#   %s\n", err);
+	put_profile(s, "shop", up.pprof.type, up.pprof.unit, T0 + 20 * S, up.folded, up.folded_len);
+	/* what must not count: a wall profile, another service's, and one from before the window */
+	static const char wall[] = "main;sleepy 900000000000\n", other[] = "main;otherHot 900000000000\n",
+			  before[] = "main;longAgo 900000000000\n";
+	put_profile(s, "shop", "wall", "nanoseconds", T0 + 20 * S, wall, sizeof(wall) - 1);
+	put_profile(s, "users", "cpu", up.pprof.unit, T0 + 20 * S, other, sizeof(other) - 1);
+	put_profile(s, "shop", "cpu", up.pprof.unit, T0 - 7200 * S, before, sizeof(before) - 1);
+
+	ok(advisor_run(s, &o, &res, err, sizeof(err)) == 0, "hot function: the advisor runs again");
+	json = own_work_json(s, "shop", &a);
+	double want = self_share(up.folded, "busyHashing");
+	char text[128];
+	snprintf(text, sizeof(text), "`busyHashing` takes %.0f%% of the CPU samples of shop", 100 * want);
+	ok(json && strstr(json, "\"hot_function\":\"busyHashing\"") &&
+		   strstr(json, "\"hot_profile_type\":\"cpu\"") && strstr(json, text) &&
+		   strstr(json, "Make `busyHashing` cheaper") && want > 0.5,
+	   "named from the service's CPU profile of the window: %s (%s)", text, json ? json : "none");
+	const char *h = json ? strstr(json, "\"hot_function_share\":") : NULL;
+	double got = h ? strtod(h + strlen("\"hot_function_share\":"), NULL) : -1;
+	ok(fabs(got - want) < 1e-9, "its share: its self samples of all but the runtime's frames (%g, %g)",
+	   got, want);
+	ok(json && !strstr(json, "sleepy") && !strstr(json, "otherHot") && !strstr(json, "longAgo"),
+	   "not from wall profiles when CPU ones exist, another service or before the window");
+
+	/* @pyroscope/nodejs's wall profile only: frames "<file>:<function>:<line>", a function's
+	 * self time on two lines, the runtime's garbage collection the largest */
+	static const char pyro[] = "./shop.mjs:handle:10 400\n"
+				   "./shop.mjs:handle:10;./shop.mjs:scoreRecommendations:85 350\n"
+				   "file:///app/shop.mjs:scoreRecommendations:86 350\n"
+				   ":Node.js:0;:Garbage Collection:0 2000\n";
+	put_profile(s, "recommender", "wall", "nanoseconds", T0 + 20 * S, pyro, sizeof(pyro) - 1);
+	ok(advisor_run(s, &o, &res, err, sizeof(err)) == 0, "hot function: the advisor runs a third time");
+	json = own_work_json(s, "recommender", &a);
+	snprintf(text, sizeof(text),
+		 "`scoreRecommendations` (shop.mjs) takes %.0f%% of the wall-clock samples",
+		 100 * 700.0 / 1100);
+	ok(json && strstr(json, "\"hot_function\":\"scoreRecommendations\"") &&
+		   strstr(json, "\"hot_function_file\":\"shop.mjs\"") &&
+		   strstr(json, "\"hot_profile_type\":\"wall\"") && strstr(json, text),
+	   "Pyroscope's frames: the function of its lines summed, garbage collection left out, from wall "
+	   "profiles when there are no CPU ones: %s (%s)",
+	   text, json ? json : "none");
+	buf_release(&pb);
+	arena_release(&a);
+	store_close(s);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", dir);
+}
+
 int main(void)
 {
 	test_states();
 	test_run();
+	test_hot_function();
 	return tap_done();
 }

@@ -945,6 +945,181 @@ static void test_cpu_single_threaded(void)
 	detect_free(d);
 }
 
+/* ---- own work ------------------------------------------------------------------------------------------ */
+
+enum own_mode {
+	OWN_BARE,    /* 80 ms: a 20 ms query, the rest no span explains */
+	OWN_COVERED, /* 80 ms: a 60 ms INTERNAL span of the application and the query */
+	OWN_WRAPPED, /* 80 ms: express's request handler around the query, the rest no span explains */
+	OWN_SMALL,   /* 25 ms: the query and 5 ms of its own */
+	OWN_HEALTHY, /* GET /ok, 20 ms: a 19 ms query */
+};
+
+/* `n` requests of shop GET /x (GET /ok when healthy) `per_min` a minute, from `r`. */
+static void feed_own(struct detector *d, const struct resource *r, enum own_mode mode, int n, int per_min)
+{
+	static struct tb t;
+	for (int i = 0; i < n; i++) {
+		uint64_t base = T0 + (uint64_t)(i / per_min) * NS_MIN +
+				(uint64_t)(i % per_min) * NS_MIN / (uint64_t)per_min;
+		uint64_t dur = mode == OWN_SMALL ? 25000 : mode == OWN_HEALTHY ? 20000 : 80000;
+		tb_init(&t, 50000 + (uint64_t)i * 8 + mode);
+		struct span *root = tb_root(&t, base, dur, r);
+		int parent = 1;
+		if (mode == OWN_HEALTHY)
+			set_s(root, "http.route", "/ok");
+		if (mode == OWN_WRAPPED) {
+			struct span *w = tb_span(&t, 3, 1, base, 100, dur - 100, SPAN_KIND_INTERNAL,
+						 "request handler - /x", r);
+			w->scope_name = "@opentelemetry/instrumentation-express";
+			set_s(w, "express.type", "request_handler");
+			parent = 3;
+		}
+		if (mode == OWN_COVERED) {
+			struct span *c = tb_span(&t, 4, 1, base, 200, 60200, SPAN_KIND_INTERNAL, "score", r);
+			c->scope_name = "shop";
+		}
+		uint64_t q = mode == OWN_HEALTHY ? 19000 : 20000, at = dur - q - 100;
+		struct span *s = tb_span(&t, 2, parent, base, at, at + q, SPAN_KIND_CLIENT, "SELECT", r);
+		set_s(s, "db.system.name", "postgresql");
+		set_s(s, "db.query.text", "SELECT name FROM products WHERE id = $1");
+		detect_trace(d, t.s, t.n);
+	}
+}
+
+/* The CPU of `r` on a host of 2 CPUs every 10 s, `core` of its one core busy, for `minutes` minutes. */
+static void feed_core(struct detector *d, const struct resource *r, int minutes, double core)
+{
+	for (int k = 0; k < minutes * 6; k++) {
+		uint64_t at = T0 + (uint64_t)k * 10 * NS_S + 5 * NS_S;
+		feed_point_attr(d, r, "system.cpu.logical.count", "{cpu}", at, 2, NULL, NULL, 0);
+		feed_point_attr(d, r, "process.cpu.utilization", "1", at, core / 2, "process.cpu.state",
+				"user", 0);
+	}
+}
+
+static const struct finding *own_finding(struct detector *d, const char *endpoint, size_t *count)
+{
+	const struct finding *f, *x = NULL;
+	size_t n;
+	detect_finish(d, &f, &n);
+	*count = count_kind(f, n, FINDING_OWN_WORK);
+	for (size_t i = 0; i < n; i++)
+		if (f[i].kind == FINDING_OWN_WORK && f[i].endpoint && !strcmp(f[i].endpoint, endpoint))
+			x = &f[i];
+	return x;
+}
+
+static void test_own_work(void)
+{
+	size_t count;
+	struct detector *d = detect_new(NULL);
+	feed_own(d, &res_node, OWN_BARE, 30, 1);
+	feed_own(d, &res_node, OWN_HEALTHY, 30, 1);
+	const struct finding *x = own_finding(d, "GET /x", &count);
+	if (ok(x != NULL, "own work: 60 ms of an 80 ms request outside any span, 30 requests")) {
+		is_str(x->service, "shop", "own work: service");
+		is_str(x->environment, "prod", "own work: environment");
+		ok(x->priority != PRIORITY_HIGH, "own work: never HIGH from spans alone (%s)",
+		   detect_priority_name(x->priority));
+		ok(near(x->avg_ns, 60e6, 1) && near(x->rate, 0.75, 1e-9) && near(x->baseline_ns, 80e6, 1),
+		   "own work: 60 ms of 80 ms a request (%g, %g, %g)", x->avg_ns, x->rate, x->baseline_ns);
+		is_int(x->affected_requests, 30, "own work: every request");
+		ok(near(x->saving_ns, 60e6, 1) && near(x->saving_pct, 75, 1e-6),
+		   "own work: the saving is all of the own work, an upper bound (%g, %g)", x->saving_ns,
+		   x->saving_pct);
+		ok(x->ratio == 0, "own work: no CPU figures sent (%g)", x->ratio);
+		struct arena a;
+		struct recommendation r;
+		arena_init(&a);
+		recommend_build(&a, x, &r);
+		ok(strstr(r.title, "shop GET /x in prod") && strstr(r.evidence, "75% of their time") &&
+			   strstr(r.evidence, "no CPU figures") && strstr(r.change, "/api/v1/profiles") &&
+			   strstr(r.gain, "At most"),
+		   "own work: the text (\"%s\", \"%s\", \"%s\", \"%s\")", r.title, r.evidence, r.change,
+		   r.gain);
+		arena_release(&a);
+	}
+	is_int(count, 1, "own work: the healthy route gets nothing");
+	detect_free(d);
+
+	static const struct {
+		enum own_mode mode;
+		int found;
+		const char *what;
+	} cases[] = {
+		{OWN_COVERED, 0, "an application's span covering the time: none"},
+		{OWN_WRAPPED, 1, "express's request handler covering the time is no cover: found"},
+		{OWN_SMALL, 0, "5 ms of its own a request: none"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		d = detect_new(NULL);
+		feed_own(d, &res_node, cases[i].mode, 30, 1);
+		x = own_finding(d, "GET /x", &count);
+		ok((x != NULL) == cases[i].found && count == (size_t)cases[i].found, "own work: %s (%zu)",
+		   cases[i].what, count);
+		detect_free(d);
+	}
+
+	/* 60 requests a minute for 10 minutes: the own work needs 6% of a core */
+	d = detect_new(NULL);
+	feed_own(d, &res_node, OWN_BARE, 600, 60);
+	feed_core(d, &res_node, 10, 0.01);
+	x = own_finding(d, "GET /x", &count);
+	ok(!x, "own work: a process 1%% busy cannot have done 6%% of a core's work: waiting, none");
+	detect_free(d);
+	d = detect_new(NULL);
+	feed_own(d, &res_node, OWN_BARE, 600, 60);
+	feed_core(d, &res_node, 10, 0.3);
+	x = own_finding(d, "GET /x", &count);
+	ok(x && near(x->ratio, 5, 1e-6) && x->priority != PRIORITY_HIGH,
+	   "own work: a process 30%% busy can: found, the CPU 5 times the work (%g)", x ? x->ratio : -1);
+	detect_free(d);
+}
+
+/* A saturated CPU names the route; its own-work finding is not a second one. */
+static void test_own_work_fold(void)
+{
+	const struct finding *f, *x;
+	size_t n;
+	struct detector *d = detect_new(NULL);
+	feed_host_metrics(d, &res_node, 4, 0, 0);
+	detect_finish(d, &f, &n);
+	x = find_kind(f, n, FINDING_CPU_SATURATION);
+	ok(x && x->cpu_endpoint && !strcmp(x->cpu_endpoint, "GET /x") && x->n_examples > 0,
+	   "own work, saturated: the saturation names GET /x and takes its examples (%u)",
+	   x ? x->n_examples : 0);
+	is_int(count_kind(f, n, FINDING_OWN_WORK), 0, "own work, saturated: folded into the saturation");
+	ok(x && x->priority >= PRIORITY_MEDIUM, "own work, saturated: the saturation at least as urgent (%s)",
+	   x ? detect_priority_name(x->priority) : "none");
+	detect_free(d);
+
+	/* saturated every fifth minute, but no slower then: a LOW saturation takes the MEDIUM own work's rank */
+	d = detect_new(NULL);
+	feed_own(d, &res_node, OWN_BARE, 100, 1);
+	for (int m = 0; m < 100; m++) {
+		uint64_t at = T0 + (uint64_t)m * NS_MIN + 30 * NS_S;
+		feed_point_attr(d, &res_node, "system.cpu.logical.count", "{cpu}", at, 2, NULL, NULL, 0);
+		feed_point_attr(d, &res_node, "process.cpu.utilization", "1", at, m % 5 ? 0.1 : 0.49,
+				"process.cpu.state", "user", 0);
+	}
+	detect_finish(d, &f, &n);
+	x = find_kind(f, n, FINDING_CPU_SATURATION);
+	ok(x && x->saving_ns == 0 && x->cpu_endpoint && !strcmp(x->cpu_endpoint, "GET /x") &&
+		   x->priority == PRIORITY_MEDIUM && !find_kind(f, n, FINDING_OWN_WORK),
+	   "own work, saturated at no cost: one finding, as urgent as the own work (%s)",
+	   x ? detect_priority_name(x->priority) : "none");
+	detect_free(d);
+
+	d = detect_new(NULL);
+	feed_host_metrics(d, &res_java, 4, 0, 0);
+	detect_finish(d, &f, &n);
+	x = find_kind(f, n, FINDING_OWN_WORK);
+	ok(!find_kind(f, n, FINDING_CPU_SATURATION) && x && !strcmp(x->endpoint, "GET /x") && x->ratio > 0,
+	   "own work, not saturated: found on its own, the CPU figures agreeing (%g)", x ? x->ratio : 0);
+	detect_free(d);
+}
+
 /* ---- version regression ------------------------------------------------------------------------------ */
 
 static void feed_versions(struct detector *d, double factor)
@@ -1610,6 +1785,9 @@ static void test_ground_truth(void)
 			       on ? "found once" : "not reported");
 		}
 		is_int(high_noise, 0, "%s: no HIGH finding beyond the planted problems", sc->name);
+		is_int(count_kind(f, n, FINDING_OWN_WORK), 0,
+		       "%s: the demo's requests spend their time in their calls: no own-work finding",
+		       sc->name);
 		char dup[512] = "";
 		ok(titles_unique(f, n, dup, sizeof(dup)), "%s: no two findings share a title (%s)", sc->name,
 		   dup);
@@ -1805,6 +1983,8 @@ int main(void)
 	test_pool_connect_spans();
 	test_pool_impossible_metrics();
 	test_cpu_single_threaded();
+	test_own_work();
+	test_own_work_fold();
 	test_versions();
 	test_ids_parts_text();
 	test_clock_resolution();

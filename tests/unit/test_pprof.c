@@ -13,6 +13,7 @@
 #include "core/buf.h"
 #include "core/gzip.h"
 #include "profile/folded.h"
+#include "profile/frame_name.h"
 #include "profile/pprof.h"
 #include "profile/upload.h"
 #include "tap.h"
@@ -459,8 +460,36 @@ static void test_names(void)
 	arena_release(&a);
 }
 
+/* The function and file of frame names, as profilers write them. */
+static void test_frame_parts(void)
+{
+	static const struct {
+		const char *frame, *fn, *file;
+	} cases[] = {
+		{"./shop.mjs:scoreRecommendations:85", "scoreRecommendations", "shop.mjs"},
+		{"file:///app/src/shop.mjs:score:7", "score", "shop.mjs"},
+		{"node_modules/express/lib/router.js:(anonymous):120", "(anonymous)", "router.js"},
+		{":Garbage Collection:0", "Garbage Collection", ""},
+		{"busyHashing", "busyHashing", ""},
+		{"fib2", "fib2", ""},
+		{"main:12", "main:12", ""},
+		{"a::b:3", "a::b:3", ""},
+		{"std::vector<int>::push_back", "std::vector<int>::push_back", ""},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct frame_parts p;
+		char fn[128], file[128];
+		frame_name_parts(cases[i].frame, strlen(cases[i].frame), &p);
+		snprintf(fn, sizeof(fn), "%.*s", (int)p.fn_len, p.fn);
+		snprintf(file, sizeof(file), "%.*s", (int)p.file_len, p.file);
+		ok(!strcmp(fn, cases[i].fn) && !strcmp(file, cases[i].file),
+		   "frame \"%s\": function \"%s\", file \"%s\"", cases[i].frame, fn, file);
+	}
+}
+
 int main(void)
 {
+	test_frame_parts();
 	test_fixtures();
 	test_validation();
 	test_damaged_input();

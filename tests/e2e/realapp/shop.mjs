@@ -81,7 +81,7 @@ function scoreRecommendations(customerId, products) {
 	let best = 0, bestScore = -1;
 	for (let p = 0; p < products; p++) {
 		let h = 2166136261 ^ customerId;
-		for (let round = 0; round < 2000; round++) h = Math.imul(h ^ (p + round), 16777619) >>> 0;
+		for (let round = 0; round < 5000; round++) h = Math.imul(h ^ (p + round), 16777619) >>> 0;
 		if (h > bestScore) { bestScore = h; best = p; }
 	}
 	return best;
