@@ -628,6 +628,13 @@ static uint32_t endpoint_of(struct detector *d, const struct span *sp, const str
 			return id;
 		}
 	}
+	const char *url = t->url_path ? t->url_path : t->url_full;
+	if (t->method && url && (!sp->name || !strchr(sp->name, '/'))) { /* as span_endpoint() */
+		const char *service = sp->resource ? sp->resource->service_name : NULL;
+		size_t n = semconv_derived_endpoint(buf, sizeof(buf), service, t->method, url);
+		if (n)
+			return detect_intern(d, buf, n);
+	}
 	return sp->name ? intern_str(d, sp->name) : 0;
 }
 

@@ -245,20 +245,35 @@ static const char *join(struct arena *a, const char *x, const char *y)
 	return s;
 }
 
+size_t semconv_derived_endpoint(char *out, size_t cap, const char *service, const char *method,
+				const char *url)
+{
+	size_t lm = strlen(method);
+	if (lm + 2 + sizeof("{other}") > cap)
+		return 0;
+	memcpy(out, method, lm);
+	out[lm] = ' ';
+	size_t room = cap - lm - 1 < 256 ? cap - lm - 1 : 256; /* paths are cut at 255 bytes */
+	size_t n = lm + 1 + semconv_path_template(out + lm + 1, room, url);
+	if (derived_admit(service ? service : "", out))
+		return n;
+	memcpy(out + lm + 1, "{other}", sizeof("{other}"));
+	return lm + 1 + sizeof("{other}") - 1;
+}
+
 /* "GET /users/{id}" from the span's URL, or NULL without one. */
 static const char *derived_endpoint(struct arena *a, const struct span *sp, const char *method)
 {
 	static const char *const keys[] = {"url.path", "http.target", "url.full", "http.url"};
 	const char *url = NULL;
-	char path[256];
+	char ep[300];
 	for (size_t i = 0; !url && i < sizeof(keys) / sizeof(keys[0]); i++)
 		url = attr_str(sp->attrs, sp->n_attrs, keys[i]);
 	if (!url)
 		return NULL;
-	semconv_path_template(path, sizeof(path), url);
-	const char *ep = join(a, method, path);
-	const char *service = sp->resource && sp->resource->service_name ? sp->resource->service_name : "";
-	return derived_admit(service, ep) ? ep : join(a, method, "{other}");
+	const char *service = sp->resource ? sp->resource->service_name : NULL;
+	size_t n = semconv_derived_endpoint(ep, sizeof(ep), service, method, url);
+	return n ? arena_strndup(a, ep, n) : NULL;
 }
 
 const char *span_endpoint(struct arena *a, const struct span *sp)

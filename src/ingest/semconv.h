@@ -75,6 +75,14 @@ const char *semconv_id_placeholder(const char *s, size_t n);
  * the length.
  */
 size_t semconv_path_template(char *out, size_t cap, const char *url);
+/*
+ * The endpoint of a request without an http.route: "<method> <template of
+ * url>", or "<method> {other}" once `service` has SEMCONV_MAX_DERIVED_PATHS
+ * of them (process-wide, so ingest and the detectors fold alike).  Returns
+ * the length written (with a NUL), 0 when the method does not fit `cap`.
+ */
+size_t semconv_derived_endpoint(char *out, size_t cap, const char *service, const char *method,
+				const char *url);
 /* The error type of a failed request: error.type, else the type of its first
  * exception event, else "HTTP <code>", else "error"; NULL when `st` is OK. */
 const char *span_error_type(struct arena *a, const struct span *sp, enum request_status st);

@@ -156,6 +156,18 @@ static void nplus1_trace(struct tb *t, uint64_t base, int k, int parallel, int l
 	}
 }
 
+/* The same under a node:http server: no http.route, the id in url.path. */
+static void nplus1_plain_trace(struct tb *t, uint64_t base, int k, int parallel, int literal)
+{
+	nplus1_trace(t, base, k, parallel, literal);
+	struct span *r = &t->s[0];
+	r->name = "GET";
+	r->n_attrs = 0;
+	set_s(r, "http.request.method", "GET");
+	snprintf(t->text[t->n], sizeof(t->text[0]), "/orders/%llu", (unsigned long long)base % 100000);
+	set_s(r, "url.path", t->text[t->n]);
+}
+
 static void run_traces(struct detector *d, void (*fn)(struct tb *, uint64_t, int, int, int), int n, int k,
 		       int a, int b)
 {
@@ -197,6 +209,14 @@ static void test_n_plus_one(void)
 	run_traces(d, nplus1_trace, 25, 3, 0, 1);
 	detect_finish(d, &f, &n);
 	ok(!find_kind(f, n, FINDING_N_PLUS_ONE), "n+1: parallel calls and 3 calls are not N+1");
+	detect_free(d);
+
+	d = detect_new(NULL);
+	run_traces(d, nplus1_plain_trace, 25, 10, 0, 1);
+	detect_finish(d, &f, &n);
+	x = find_kind(f, n, FINDING_N_PLUS_ONE);
+	is_str(x ? x->endpoint : NULL, "GET /orders/{id}",
+	       "n+1 under a route-less server: the endpoint is the templated path, as the requests have it");
 	detect_free(d);
 
 	d = detect_new(NULL);
