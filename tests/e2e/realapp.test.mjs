@@ -21,9 +21,8 @@
 //   shop's profile uploads and exports to hotpath itself                (fact 7)
 //   express's `request handler` / `middleware` wrapper spans            (facts 5, 9)
 //
-// Subtests marked `todo` state what is right but fail on today's build;
-// the reason names the fact of issue 12 they wait for.  Without PostgreSQL
-// (scripts/install-deps.sh installs it) the suite reports itself skipped.
+// Without PostgreSQL (scripts/install-deps.sh installs it) the suite
+// reports itself skipped.
 //
 // HOTPATH_REALAPP_DUMP=DIR writes what the API answered and what the SDK
 // sent there: recommendations, bottlenecks, slow requests, requests, three
