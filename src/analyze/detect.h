@@ -133,7 +133,7 @@ struct finding {
 	double cpu_own_ns; /* CPU: its own work per request (over the window); own work: outside any span */
 	double cpu_own_share; /* CPU, own work: and as a share of its requests' time */
 	/* CPU, own work: the function with the most self time in the service's profiles of the
-	 * window (set by the caller that reads profiles, report/advisor.c; NULL = none found). */
+	 * window (set by the caller that reads profiles, advisor/advisor.c; NULL = none found). */
 	const char *hot_function;
 	const char *hot_function_file; /* its file's name, when the profiles tell it; else NULL */
 	const char *hot_profile_type;  /* "cpu", or "wall" when only wall-clock profiles were stored */

@@ -15,7 +15,7 @@
 #include "cli/cli.h"
 #include "core/log.h"
 #include "demo/demo.h"
-#include "report/advisor.h"
+#include "advisor/advisor.h"
 #include "server/http.h"
 #include "store/store.h"
 

@@ -3,7 +3,7 @@
  * GET /api/v1/recommendations/{id} (with its audit trail) and
  * POST /api/v1/recommendations/{id}/status (docs/API.md).
  *
- * A request reuses the last analysis (report/advisor.c: advisor_refresh) of
+ * A request reuses the last analysis (advisor/advisor.c: advisor_refresh) of
  * the same range if it is younger than ANALYSIS_MAX_AGE; refresh=1 forces a
  * new one.  The pages the recommendations link to are embedded assets
  * (/docs/recommendations/, routes_static.c).
@@ -13,7 +13,7 @@
 
 #include "core/clock.h"
 #include "core/json_doc.h"
-#include "report/advisor.h"
+#include "advisor/advisor.h"
 #include "server/filters.h"
 #include "server/http.h"
 

@@ -11,7 +11,7 @@
 
 #include "demo/scenario.h"
 #include "profile/upload.h"
-#include "report/advisor.h"
+#include "advisor/advisor.h"
 #include "tap.h"
 
 #define S 1000000000ull

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "demo/scenario.h"
-#include "report/detect_scan.h"
+#include "advisor/detect_scan.h"
 #include "tap.h"
 
 #define S   1000000000ull

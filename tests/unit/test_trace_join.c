@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report/trace_join.h"
+#include "advisor/trace_join.h"
 #include "tap.h"
 
 #define S  1000000000ull

@@ -2,7 +2,7 @@
  * detect_scan.c - the detectors over the stored traces of a window, with
  * the states of finished segments kept (see detect_scan.h).
  */
-#include "report/detect_scan.h"
+#include "advisor/detect_scan.h"
 
 #include <malloc.h>
 #include <stdatomic.h>
@@ -12,7 +12,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/parallel.h"
-#include "report/trace_join.h"
+#include "advisor/trace_join.h"
 
 /* Threads reading side by side: each takes the next part not yet taken. */
 #define SCAN_THREADS 2

@@ -4,7 +4,7 @@
  * CPU finding from the service's stored profiles (merged as the profile
  * flame graph merges them, profile/folded.h).
  */
-#include "report/advisor.h"
+#include "advisor/advisor.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -21,7 +21,7 @@
 #include "core/json_doc.h"
 #include "profile/folded.h"
 #include "profile/frame_name.h"
-#include "report/detect_scan.h"
+#include "advisor/detect_scan.h"
 
 /* Profiles of a service read for the hot function of a finding: the newest of the window. */
 #define HOT_MAX_PROFILES 50

@@ -5,7 +5,7 @@
  * it is rebuilt from the array when full); their copies live in two arenas
  * taken in turn.
  */
-#include "report/trace_join.h"
+#include "advisor/trace_join.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -30,8 +30,8 @@
  * Ownership: the joiner is the caller's.  Parts are borrowed for the call;
  * what is fed is valid during the `fn` call only.  One thread.
  */
-#ifndef HOTPATH_REPORT_TRACE_JOIN_H
-#define HOTPATH_REPORT_TRACE_JOIN_H
+#ifndef HOTPATH_ADVISOR_TRACE_JOIN_H
+#define HOTPATH_ADVISOR_TRACE_JOIN_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -26,8 +26,8 @@
  * Not owned here: detecting (analyze/detect.c), the words
  * (analyze/recommend.c), HTTP (server/routes_analysis.c).
  */
-#ifndef HOTPATH_REPORT_ADVISOR_H
-#define HOTPATH_REPORT_ADVISOR_H
+#ifndef HOTPATH_ADVISOR_ADVISOR_H
+#define HOTPATH_ADVISOR_ADVISOR_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -79,7 +79,7 @@ struct advisor_options {
 			      blocks (whole writes) that holds about this many (0: 200,000) */
 	struct detect_config cfg;
 	/* States of stored blocks kept from earlier runs (NULL: read them all;
-	 * see report/detect_scan.h). */
+	 * see advisor/detect_scan.h). */
 	struct detect_cache *cache;
 };
 
@@ -102,7 +102,7 @@ int advisor_run(struct store *s, const struct advisor_options *o, struct advisor
  * `range_ns` ending now (sampling above `max_traces`, 0: the default) unless
  * the last run had the same parameters less than `max_age_ns` ago (0: run).
  * One run at a time per process, and one store: the states of stored blocks
- * it keeps between runs (report/detect_scan.h) are that store's.  *res gets
+ * it keeps between runs (advisor/detect_scan.h) are that store's.  *res gets
  * the last run's summary.
  */
 int advisor_refresh(struct store *s, uint64_t range_ns, size_t max_traces, uint64_t max_age_ns,

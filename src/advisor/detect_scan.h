@@ -18,8 +18,8 @@
  *
  * Not thread-safe: one analysis at a time per cache.
  */
-#ifndef HOTPATH_REPORT_DETECT_SCAN_H
-#define HOTPATH_REPORT_DETECT_SCAN_H
+#ifndef HOTPATH_ADVISOR_DETECT_SCAN_H
+#define HOTPATH_ADVISOR_DETECT_SCAN_H
 
 #include "analyze/detect.h"
 #include "store/store.h"
