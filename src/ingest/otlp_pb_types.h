@@ -1,0 +1,35 @@
+/*
+ * otlp_pb_types.h - short names for the protobuf-c message types of OTLP,
+ * shared by the decoder (otlp_pb.c) and the encoder (otlp_pb_encode.c).
+ * Internal to src/ingest.
+ */
+#ifndef HOTPATH_INGEST_OTLP_PB_TYPES_H
+#define HOTPATH_INGEST_OTLP_PB_TYPES_H
+
+#include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
+
+typedef Opentelemetry__Proto__Common__V1__AnyValue pb_any;
+typedef Opentelemetry__Proto__Common__V1__ArrayValue pb_array;
+typedef Opentelemetry__Proto__Common__V1__KeyValueList pb_kvlist;
+typedef Opentelemetry__Proto__Common__V1__KeyValue pb_kv;
+typedef Opentelemetry__Proto__Common__V1__InstrumentationScope pb_scope;
+typedef Opentelemetry__Proto__Resource__V1__Resource pb_resource;
+typedef Opentelemetry__Proto__Trace__V1__ResourceSpans pb_resource_spans;
+typedef Opentelemetry__Proto__Trace__V1__ScopeSpans pb_scope_spans;
+typedef Opentelemetry__Proto__Trace__V1__Span pb_span;
+typedef Opentelemetry__Proto__Trace__V1__Span__Event pb_event;
+typedef Opentelemetry__Proto__Trace__V1__Span__Link pb_link;
+typedef Opentelemetry__Proto__Trace__V1__Status pb_status;
+typedef Opentelemetry__Proto__Metrics__V1__ResourceMetrics pb_resource_metrics;
+typedef Opentelemetry__Proto__Metrics__V1__ScopeMetrics pb_scope_metrics;
+typedef Opentelemetry__Proto__Metrics__V1__Metric pb_metric;
+typedef Opentelemetry__Proto__Metrics__V1__Gauge pb_gauge;
+typedef Opentelemetry__Proto__Metrics__V1__Sum pb_sum;
+typedef Opentelemetry__Proto__Metrics__V1__Histogram pb_histogram;
+typedef Opentelemetry__Proto__Metrics__V1__NumberDataPoint pb_number_point;
+typedef Opentelemetry__Proto__Metrics__V1__HistogramDataPoint pb_histogram_point;
+typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest pb_trace_request;
+typedef Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest pb_metrics_request;
+
+#endif
