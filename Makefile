@@ -60,8 +60,11 @@ OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(SRCS)) $(PROTO_O) $(WEB_C:.c=.o)
 LIB := $(BUILD)/libhotpath.a
 BIN := $(BUILD)/hotpath
 
-TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
-TEST_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+# tests/unit/ mirrors src/ (tests/unit/core/test_utf8.c tests src/core/utf8.c);
+# the programs are built side by side in $(BUILD)/tests/.
+TEST_SRCS := $(sort $(shell find tests/unit -name 'test_*.c'))
+TEST_BINS := $(addprefix $(BUILD)/tests/,$(basename $(notdir $(TEST_SRCS))))
+vpath test_%.c $(sort $(dir $(TEST_SRCS)))
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
@@ -110,9 +113,9 @@ $(WEB_C:.c=.o): $(WEB_C)
 $(GEN)/.dir:
 	@mkdir -p $(GEN) && touch $@
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+$(BUILD)/tests/test_%: test_%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -Itests -Itests/unit -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)

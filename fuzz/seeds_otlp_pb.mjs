@@ -1,7 +1,7 @@
 // seeds_otlp_pb.mjs - OTLP protobuf requests serialized by the real
 // OpenTelemetry JS SDK (tests/node_modules), written to
 // fuzz/corpus/fuzz_otlp_pb/sdk-js-{traces,metrics}.bin.  They seed the fuzzer
-// and are the real-client vectors of tests/unit/test_otlp_pb.c, which checks
+// and are the real-client vectors of tests/unit/ingest/test_otlp_pb.c, which checks
 // the values set below; regenerate both together.
 //
 //   node fuzz/seeds_otlp_pb.mjs      (from the repository root)

@@ -1,7 +1,7 @@
 /*
  * tap.h - a tiny Test Anything Protocol harness for the unit tests.
  *
- * Each tests/unit/test_*.c is one program; `prove` runs them all.  Checks
+ * Each tests/unit/FOLDER/test_*.c is one program; `prove` runs them all.  Checks
  * print both values on failure.  Call tap_done() last: it prints the plan
  * and returns the exit status.
  */

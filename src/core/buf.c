@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/utf8.h"
 
 void buf_init(struct buf *b, size_t max)
 {
@@ -109,12 +110,19 @@ int buf_put_json_str(struct buf *b, const char *s)
 		return -1;
 	while (*p) {
 		const unsigned char *run = p;
-		while (*p >= 0x20 && *p != '"' && *p != '\\')
+		while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
 			p++;
 		if (p > run && buf_append(b, run, (size_t)(p - run)) < 0)
 			return -1;
 		if (!*p)
 			break;
+		if (*p >= 0x80) { /* JSON text is UTF-8: an invalid byte becomes U+FFFD */
+			size_t k = utf8_decode(p, 4, NULL);
+			if (k ? buf_append(b, p, k) : buf_puts(b, "\xef\xbf\xbd"))
+				return -1;
+			p += k ? k : 1;
+			continue;
+		}
 		char esc[6] = {'\\', 0};
 		size_t n = 2;
 		switch (*p) {

@@ -37,7 +37,8 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 /* Unsigned LEB128 varint and its zigzag-encoded signed form. */
 int buf_put_varint(struct buf *b, uint64_t v);
 int buf_put_svarint(struct buf *b, int64_t v);
-/* Append `s` as a JSON string literal, quotes included. */
+/* Append `s` as a JSON string literal, quotes included; a byte that is no
+ * valid UTF-8 becomes U+FFFD (JSON text must be UTF-8). */
 int buf_put_json_str(struct buf *b, const char *s);
 /* Append a double as a JSON number (the shortest form that reads back as
  * the same double), or null when it is not finite. */

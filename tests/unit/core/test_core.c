@@ -1,0 +1,141 @@
+/*
+ * test_core.c - the small foundations every layer stands on, at their
+ * edges: a buffer's hard limit (an append that would pass it changes
+ * nothing), JSON string escaping of controls and invalid UTF-8, the hash
+ * map through growth and with keys holding NULs, hex of the wrong length,
+ * lines split across chunks and past their limit, and gzip's output limit
+ * against a bomb.
+ */
+#include <string.h>
+#include <zlib.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/gzip.h"
+#include "core/hex.h"
+#include "core/lines.h"
+#include "core/strmap.h"
+#include "tap.h"
+
+static void test_buf(void)
+{
+	struct buf b;
+	buf_init(&b, 8);
+	ok(buf_puts(&b, "12345") == 0 && b.len == 5, "buf: an append within the limit");
+	ok(buf_puts(&b, "6789") < 0 && b.len == 5 && !memcmp(b.data, "12345", 5),
+	   "buf: an append past the limit fails and leaves the contents");
+	ok(buf_printf(&b, "%d", 678) == 0 && b.len == 8, "buf: up to the limit exactly");
+	buf_release(&b);
+
+	buf_init(&b, BUF_NO_LIMIT);
+	buf_put_json_str(&b, "a\"b\\\n\x01\xff");
+	buf_putc(&b, 0);
+	is_str(b.data, "\"a\\\"b\\\\\\n\\u0001\xef\xbf\xbd\"",
+	       "buf: a JSON string escapes quotes and controls, and replaces invalid UTF-8 with U+FFFD");
+	buf_reset(&b);
+	buf_put_varint(&b, 300);
+	ok(b.len == 2 && (uint8_t)b.data[0] == 0xac && b.data[1] == 0x02, "buf: varint 300 is ac 02");
+	buf_release(&b);
+}
+
+static void test_strmap(void)
+{
+	struct strmap m;
+	struct arena a;
+	int64_t v = 0;
+	char key[16];
+	strmap_init(&m);
+	arena_init(&a);
+	for (int i = 0; i < 5000; i++) {
+		int n = snprintf(key, sizeof(key), "k%d", i);
+		strmap_put(&m, key, (size_t)n, i);
+	}
+	int all = 1;
+	for (int i = 0; i < 5000; i++) {
+		int n = snprintf(key, sizeof(key), "k%d", i);
+		all &= strmap_get(&m, key, (size_t)n, &v) == 0 && v == i;
+	}
+	ok(all && m.count == 5000, "strmap: 5000 keys through growth, each found with its value");
+	ok(strmap_get(&m, "k5000", 5, &v) < 0, "strmap: a key never put is absent");
+	strmap_put(&m, "a\0b", 3, 7);
+	ok(strmap_get(&m, "a\0b", 3, &v) == 0 && v == 7 && strmap_get(&m, "a", 1, &v) < 0,
+	   "strmap: keys are bytes, NULs included");
+	const char *x = strmap_intern(&m, &a, "shop"), *y = strmap_intern(&m, &a, "shop");
+	ok(x == y && !strcmp(x, "shop"), "strmap: interning gives one copy");
+	strmap_release(&m);
+	arena_release(&a);
+}
+
+static void test_hex(void)
+{
+	uint8_t out[4];
+	char text[9];
+	ok(hex_decode(out, 4, "deadBEEF", 8) == 0 && out[0] == 0xde && out[3] == 0xef,
+	   "hex: decodes either case");
+	ok(hex_decode(out, 4, "deadbee", 7) < 0, "hex: the wrong length is refused");
+	ok(hex_decode(out, 4, "deadbeeg", 8) < 0, "hex: a non-hex digit is refused");
+	hex_encode(text, out, 4);
+	text[8] = 0;
+	is_str(text, "deadbeef", "hex: encodes lower case");
+	ok(hex_is_zero((const uint8_t *)"\0\0\0\0", 4) && !hex_is_zero(out, 4), "hex: all-zero ids");
+}
+
+static int collect(void *arg, const char *line, size_t len)
+{
+	struct buf *b = arg;
+	buf_append(b, line, len);
+	return buf_putc(b, '|');
+}
+
+static void test_lines(void)
+{
+	struct lines l;
+	struct buf got;
+	buf_init(&got, BUF_NO_LIMIT);
+	lines_init(&l, 16);
+	lines_feed(&l, "ab\ncd", 5, collect, &got);
+	lines_feed(&l, "ef\n\ngh", 6, collect, &got);
+	lines_finish(&l, collect, &got);
+	buf_putc(&got, 0);
+	is_str(got.data, "ab|cdef||gh|",
+	       "lines: a line split across chunks is whole; the last needs no newline");
+	lines_release(&l);
+	lines_init(&l, 4);
+	buf_reset(&got);
+	ok(lines_feed(&l, "abc", 3, collect, &got) == 0 && lines_feed(&l, "defgh\n", 6, collect, &got) < 0,
+	   "lines: a line past its limit stops the feed");
+	lines_release(&l);
+	buf_release(&got);
+}
+
+static void test_gzip(void)
+{
+	static char zeros[1 << 20];
+	uLongf n = compressBound(sizeof(zeros));
+	static Bytef packed[(1 << 20) + 1024];
+	struct buf out;
+	char err[128];
+	int rc = compress(packed, &n, (const Bytef *)zeros, sizeof(zeros));
+	ok(rc == Z_OK && n < 4096, "gzip: 1 MiB of zeros packs into %lu bytes", (unsigned long)n);
+	buf_init(&out, 64 * 1024);
+	is_int(gzip_inflate(packed, n, &out, err, sizeof(err)), GZIP_TOO_LARGE,
+	       "gzip: inflating past the output limit stops there");
+	ok(out.len <= 64 * 1024, "gzip: nothing past the limit was kept (%zu bytes)", out.len);
+	buf_release(&out);
+	buf_init(&out, 2 << 20);
+	ok(gzip_inflate(packed, n, &out, err, sizeof(err)) == 0 && out.len == sizeof(zeros),
+	   "gzip: within the limit, all of it");
+	ok(gzip_inflate("not zlib", 8, &out, err, sizeof(err)) == -1 && err[0], "gzip: corrupt input: %s",
+	   err);
+	buf_release(&out);
+}
+
+int main(void)
+{
+	test_buf();
+	test_strmap();
+	test_hex();
+	test_lines();
+	test_gzip();
+	return tap_done();
+}
