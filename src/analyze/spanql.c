@@ -939,16 +939,23 @@ static int enter(struct parser *p)
 	return 0;
 }
 
-/* Evaluation order inside && and ||: cheap tests first, regexes last. */
+/*
+ * Evaluation order inside && and ||: cheap tests first, regexes last.  A
+ * presence test (`= *`, `!= nil`) comes before a value comparison: it is
+ * often the narrower one (`span.performance.slow = true && span.db.system
+ * = *`), and a value a span lacks may have to be derived by the context.
+ */
 static int cost(const struct node *n)
 {
 	if (n->type == N_TRUE || n->type == N_FALSE)
 		return 0;
 	if (n->type != N_CMP)
-		return 4;
+		return 5;
 	if (n->re && !n->fast)
-		return 3;
-	return n->field >= F_SPAN_ATTR ? 2 : 1;
+		return 4;
+	if (n->field < F_SPAN_ATTR)
+		return 1;
+	return n->lit == L_NIL ? 2 : 3;
 }
 
 /* Turn the operands pushed since `base` into one && or || node. */

@@ -235,6 +235,12 @@ int perfmarks_open(struct perfmarks *pm, struct store *st, const struct spanql *
 	int rc = -1;
 	arena_init(&a);
 	uint64_t day = 86400ull * 1000000000ull, age = PERFMARKS_HEAP_MAX_AGE_NS;
+	if (!spanql_uses_key(q, "performance.")) { /* nothing to derive: no reads */
+		slowops_config_init(&cfg);
+		perfmarks_init(pm, NULL, NULL, 0);
+		rc = 0;
+		goto out;
+	}
 	if (slowops_effective(st, &cfg, err, errlen) < 0 ||
 	    store_values(st, DICT_SERVICE, from_ns > day ? from_ns - day : 0, to_ns, &a, &services,
 			 &n_services, err, errlen) < 0) {

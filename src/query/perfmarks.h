@@ -53,7 +53,8 @@ struct perfmarks {
 /*
  * Prepare the marks for spans of [from_ns, to_ns): the thresholds in
  * effect and the fleet's services; the heap samples too when `q` reads a
- * performance.memory.* attribute.  0, -1 with a message, or -2 when the
+ * performance.memory.* attribute.  Nothing is read when `q` reads no
+ * performance.* attribute.  0, -1 with a message, or -2 when the
  * range holds more than PERFMARKS_MAX_SAMPLES heap samples.
  */
 int perfmarks_open(struct perfmarks *pm, struct store *st, const struct spanql *q, uint64_t from_ns,
