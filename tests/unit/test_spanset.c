@@ -113,15 +113,19 @@ static void add_db(struct batch *b, const struct resource *r, int trace, uint64_
 	set_attrs(b, s, a, 1 + n_own);
 }
 
+/* A heap sample: v8js.memory.heap.used of one space, or (space NULL) the
+ * process's memory, process.memory.usage. */
 static void add_heap(struct batch *b, const struct resource *r, uint64_t t, const char *space, double mb)
 {
 	struct metric_point *p = batch_add_point(b);
 	p->resource = r;
-	p->name = "v8js.memory.heap.used";
+	p->name = space ? "v8js.memory.heap.used" : "process.memory.usage";
 	p->unit = "By";
 	p->type = METRIC_GAUGE;
 	p->time_ns = t;
 	p->value = mb * MB;
+	if (!space)
+		return;
 	p->n_attrs = 1;
 	p->attrs = arena_zalloc(&b->arena, sizeof(struct attr));
 	p->attrs[0] = (struct attr){.key = "v8js.heap.space.name", .type = ATTR_STRING, .v.s = space};
@@ -155,6 +159,10 @@ static struct store *fill_store(void)
 	add_heap(&b, i1, T0 + MIN - 10000 * MS, "new_space", 300);
 	add_heap(&b, i1, T0 + MIN - 10000 * MS, "old_space", 250);
 	add_heap(&b, i2, T0 + MIN - 10000 * MS, "old_space", 100);
+	/* the process's memory: shop's 800 MB is its only sample; i-1's 50 MB
+	 * loses to its heap */
+	add_heap(&b, shop, T0 + MIN - 5000 * MS, NULL, 800);
+	add_heap(&b, i1, T0 + MIN - 5000 * MS, NULL, 50);
 	ok(store_write_sync(s, &b) == 0, "first write");
 	batch_reset(&b);
 	i1 = make_resource(&b, "agent", "i-1");
@@ -277,13 +285,18 @@ static const struct {
 	{"span.performance.slow = true AND span.db.system = *", B(DB)},
 	{"span.performance.slowness_ratio > 3", B(BIG) | B(SMALL) | B(SPLIT) | B(LATE) | B(OWN)},
 	{"span.performance.slowness_ratio = 7", B(OWN)},
+	{"span.performance.slow.ratio = 7", B(OWN)}, /* the alias reads the span's own under the other name */
+	{"span.performance.threshold_ms = 2000 && span.performance.type = \"external\"",
+	 B(BIG) | B(SMALL) | B(SPLIT) | B(LATE) | B(OWN)},
 	{"span.performance.slow.ratio >= 1.6 && kind = client", B(DB) | B(OWN)},
 	{"span.performance.slowness_ratio = 1.5", B(BIG) | B(SMALL) | B(SPLIT) | B(LATE)},
 	{"span.performance.threshold = 500 && kind = client", B(DB) | B(OWN)},
 	{"span.performance.type = \"database\"", B(DB) | B(OWN)},
-	{"span.performance.memory.heap_used_mb > 500", B(BIG) | B(SPLIT)},
+	{"span.performance.memory.heap_used_mb > 500", B(BIG) | B(SPLIT) | B(DB) | B(OWN)},
 	{"span.performance.memory.heap_used_mb = 100", B(SMALL)},
-	{"span.performance.memory.heap_used_mb = *", B(BIG) | B(SMALL) | B(SPLIT)},
+	{"span.performance.memory.heap_used_mb = 800", B(DB) | B(OWN)},
+	{"span.performance.memory.heap_used_mb < 100", 0},
+	{"span.performance.memory.heap_used_mb = *", B(BIG) | B(SMALL) | B(SPLIT) | B(DB) | B(OWN)},
 	{"span.performance.nope = *", 0},
 };
 
