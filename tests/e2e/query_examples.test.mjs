@@ -178,6 +178,9 @@ describe('docs/QUERY.md examples', () => {
 			const s = await getJson(`${srv.url}/api/v1/performance/summary?${params}`);
 			assert.equal(s.status, 200, s.text);
 			assert.equal(s.json.count, r.json.count, 'summary counts the requests /traces lists');
+			const bd = await getJson(`${srv.url}/api/v1/performance/breakdown?${params}`);
+			assert.equal(bd.status, 200, bd.text);
+			assert.equal(bd.json.requests, r.json.count, 'breakdown covers the same requests');
 		});
 	}
 });
