@@ -13,25 +13,30 @@
 #define NS_PER_MS 1000000.0
 #define BYTES_MB  1048576.0
 
-/* The marks, each with the names it answers to (after "performance."). */
+/* The marks, each with the names it answers to. */
 enum mark { M_SLOW, M_RATIO, M_THRESHOLD, M_DURATION, M_TYPE, M_HEAP, M_COUNT };
 
+#define PREFIX_LEN 12 /* "performance." */
+
 static const char *const mark_names[M_COUNT][3] = {
-	[M_SLOW] = {"slow"},
-	[M_RATIO] = {"slowness_ratio", "slow.ratio"},
-	[M_THRESHOLD] = {"threshold", "threshold_ms", "slow.threshold_ms"},
-	[M_DURATION] = {"duration", "duration_ms"},
-	[M_TYPE] = {"type"},
-	[M_HEAP] = {"memory.heap_used_mb"},
+	[M_SLOW] = {"performance.slow"},
+	[M_RATIO] = {"performance.slowness_ratio", "performance.slow.ratio"},
+	[M_THRESHOLD] = {"performance.threshold", "performance.threshold_ms",
+			 "performance.slow.threshold_ms"},
+	[M_DURATION] = {"performance.duration", "performance.duration_ms"},
+	[M_TYPE] = {"performance.type"},
+	[M_HEAP] = {"performance.memory.heap_used_mb"},
 };
 
 static const char *const heap_metrics[2] = {"v8js.memory.heap.used", "process.memory.usage"};
 
-static int mark_of(const char *name)
+static int mark_of(const char *key)
 {
+	if (strncmp(key, "performance.", PREFIX_LEN))
+		return -1;
 	for (int m = 0; m < M_COUNT; m++)
 		for (int i = 0; i < 3 && mark_names[m][i]; i++)
-			if (!strcmp(name, mark_names[m][i]))
+			if (!strcmp(key + PREFIX_LEN, mark_names[m][i] + PREFIX_LEN))
 				return m;
 	return -1;
 }
@@ -39,34 +44,23 @@ static int mark_of(const char *name)
 /* The span's own value of mark `m` under any of its names, or NULL. */
 static const struct attr *own_mark(const struct span *sp, int m)
 {
-	char key[64];
 	const struct attr *a;
-	for (int i = 0; i < 3 && mark_names[m][i]; i++) {
-		snprintf(key, sizeof(key), "performance.%s", mark_names[m][i]);
-		if ((a = attr_find(sp->attrs, sp->n_attrs, key)))
+	for (int i = 0; i < 3 && mark_names[m][i]; i++)
+		if ((a = attr_find(sp->attrs, sp->n_attrs, mark_names[m][i])))
 			return a;
-	}
 	return NULL;
 }
 
-/* The span's operation type as slowops judges it from the span alone: a
- * call to a service of the fleet is http, any other call external. */
-static int span_type(const struct perfmarks *pm, const struct span *sp)
-{
-	struct slowops_class cls;
-	slowops_classify(&pm->cfg, sp, &pm->services, &cls);
-	if ((cls.flags & SLOWOPS_REMOTE) && cls.type == SLOWOPS_EXTERNAL && (cls.flags & SLOWOPS_KNOWN_PEER))
-		return SLOWOPS_HTTP;
-	return cls.type;
-}
-
-/* "service\0instance" of a resource into buf; its length. */
+/* "service\0instance" of a resource into buf (both cut to fit); its length. */
 static size_t process_key(const struct resource *r, char *buf, size_t size)
 {
 	const char *svc = r && r->service_name ? r->service_name : "";
 	const char *inst = r ? attr_str(r->attrs, r->n_attrs, "service.instance.id") : NULL;
-	int n = snprintf(buf, size, "%s%c%s", svc, 0, inst ? inst : "");
-	return n < 0 || (size_t)n >= size ? size - 1 : (size_t)n;
+	size_t half = size / 2, a = strnlen(svc, half - 1), b = inst ? strnlen(inst, half) : 0;
+	memcpy(buf, svc, a);
+	buf[a] = 0;
+	memcpy(buf + a + 1, inst ? inst : "", b);
+	return a + 1 + b;
 }
 
 static int by_process_time(const void *a, const void *b)
@@ -117,7 +111,7 @@ static int derive(void *arg, const struct span *sp, const char *key, struct attr
 	const struct perfmarks *pm = arg;
 	const struct attr *own;
 	int m;
-	if (strncmp(key, "performance.", 12) || (m = mark_of(key + 12)) < 0)
+	if ((m = mark_of(key)) < 0)
 		return 0;
 	if ((own = own_mark(sp, m))) {
 		*out = *own;
@@ -127,7 +121,7 @@ static int derive(void *arg, const struct span *sp, const char *key, struct attr
 		out->type = ATTR_DOUBLE;
 		return heap_mb(pm, sp, &out->v.d);
 	}
-	int type = span_type(pm, sp);
+	int type = slowops_span_type(&pm->cfg, sp, &pm->services);
 	uint64_t thr = type == SLOWOPS_NONE ? 0 : slowops_threshold_ns(&pm->cfg, type);
 	uint64_t dur = sp->end_ns > sp->start_ns ? sp->end_ns - sp->start_ns : 0;
 	out->type = ATTR_DOUBLE;
