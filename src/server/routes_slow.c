@@ -440,7 +440,8 @@ static void emit_request(struct loader *ld, struct trace_buf *tb, const struct s
 static void loader_walk(struct loader *ld, request_fn fn, void *arg)
 {
 	struct trace_buf tb = {0};
-	qsort(ld->kept, ld->n, sizeof(*ld->kept), by_trace);
+	if (ld->n) /* kept is NULL when nothing was read */
+		qsort(ld->kept, ld->n, sizeof(*ld->kept), by_trace);
 	for (size_t i = 0; i < ld->n;) {
 		size_t j = i;
 		while (j < ld->n && ld->kept[j].trace == ld->kept[i].trace)
