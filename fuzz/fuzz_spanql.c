@@ -3,7 +3,9 @@
  *
  * Each input is a query (cut at its first NUL).  A query that parses is
  * matched against a fixed span that has attributes of every type, so the
- * evaluator and the compiled regular expressions run too.
+ * evaluator and the compiled regular expressions run too, and against a
+ * trace of that span and a bare one, through the masks as well: both ways
+ * must agree.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -58,8 +60,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data, size);
 	text[size] = 0;
 	if (spanql_parse(text, &q, err, sizeof(err)) == 0) {
+		struct span trace[2] = {span, {.name = "bare"}};
 		int m = spanql_match(q, &span);
 		if (m != 0 && m != 1)
+			abort();
+		uint64_t mask = spanql_span_mask(q, &trace[0], NULL) | spanql_span_mask(q, &trace[1], NULL);
+		if (spanql_n_sets(q) < 64 && mask >> spanql_n_sets(q))
+			abort(); /* a bit past the last set */
+		if (spanql_match_trace(q, trace, 2, NULL) != spanql_mask_match(q, mask))
 			abort();
 		spanql_free(q);
 	} else if (q != NULL || strncmp(err, "column ", 7) != 0) {

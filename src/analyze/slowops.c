@@ -582,38 +582,53 @@ static int peer_known(const struct span *sp, const struct strmap *services)
 	return strmap_get(services, host, strcspn(host, ":/?#"), &v) == 0;
 }
 
-void slowops_classify(const struct slowops_config *c, const struct span *sp, const struct strmap *services,
-		      struct slowops_class *out)
+/* The type of `sp` (its database system `sys`, or NULL); a remote call
+ * adds SLOWOPS_REMOTE, and SLOWOPS_KNOWN_PEER when addressed to a service
+ * of the fleet, to *flags. */
+static int type_of(const struct slowops_config *c, const struct span *sp, const struct strmap *services,
+		   const char *sys, uint8_t *flags)
 {
-	const char *sys = attr_str(sp->attrs, sp->n_attrs, "db.system.name");
-	if (!sys)
-		sys = attr_str(sp->attrs, sp->n_attrs, "db.system");
-	out->type = SLOWOPS_NONE;
-	out->flags = is_wait(sp) ? SLOWOPS_WAIT : 0;
-	out->phase = own_phase(sp, sys != NULL);
 	for (size_t i = 0; i < c->n_rules; i++)
-		if (rule_matches(&c->rules[i], sp)) {
-			out->type = (int16_t)(SLOWOPS_BUILTIN + i);
-			return;
-		}
-	if (sys) {
-		out->type = is_cache_system(sys) ? SLOWOPS_CACHE : SLOWOPS_DATABASE;
-		return;
-	}
+		if (rule_matches(&c->rules[i], sp))
+			return SLOWOPS_BUILTIN + (int)i;
+	if (sys)
+		return is_cache_system(sys) ? SLOWOPS_CACHE : SLOWOPS_DATABASE;
 	int http = has(sp, "http.request.method") || has(sp, "http.method") || has(sp, "rpc.system");
 	if (sp->kind == SPAN_KIND_CLIENT && !has(sp, "messaging.system") &&
 	    (http || has(sp, "server.address") || has(sp, "url.full") || has(sp, "gen_ai.system") ||
 	     has(sp, "gen_ai.provider.name"))) {
-		out->flags |= SLOWOPS_REMOTE;
+		*flags |= SLOWOPS_REMOTE;
 		if (span_request_status(sp) == REQUEST_TIMEOUT)
-			out->flags |= SLOWOPS_GAVE_UP;
+			*flags |= SLOWOPS_GAVE_UP;
 		if (peer_known(sp, services))
-			out->flags |= SLOWOPS_KNOWN_PEER;
-		out->type = SLOWOPS_EXTERNAL; /* until slowops_resolve() finds who answered */
-		return;
+			*flags |= SLOWOPS_KNOWN_PEER;
+		return SLOWOPS_EXTERNAL; /* until slowops_resolve() finds who answered */
 	}
 	if (sp->kind == SPAN_KIND_SERVER && (http || has(sp, "http.route")))
-		out->type = SLOWOPS_HTTP;
+		return SLOWOPS_HTTP;
+	return SLOWOPS_NONE;
+}
+
+static const char *db_system(const struct span *sp)
+{
+	const char *sys = attr_str(sp->attrs, sp->n_attrs, "db.system.name");
+	return sys ? sys : attr_str(sp->attrs, sp->n_attrs, "db.system");
+}
+
+void slowops_classify(const struct slowops_config *c, const struct span *sp, const struct strmap *services,
+		      struct slowops_class *out)
+{
+	const char *sys = db_system(sp);
+	out->flags = is_wait(sp) ? SLOWOPS_WAIT : 0;
+	out->phase = own_phase(sp, sys != NULL);
+	out->type = (int16_t)type_of(c, sp, services, sys, &out->flags);
+}
+
+int slowops_span_type(const struct slowops_config *c, const struct span *sp, const struct strmap *services)
+{
+	uint8_t flags = 0;
+	int type = type_of(c, sp, services, db_system(sp), &flags);
+	return type == SLOWOPS_EXTERNAL && (flags & SLOWOPS_KNOWN_PEER) ? SLOWOPS_HTTP : type;
 }
 
 /* A callee's answer may end a little after its caller's span: the two come

@@ -164,6 +164,13 @@ struct slowops_class {
 void slowops_classify(const struct slowops_config *c, const struct span *sp, const struct strmap *services,
 		      struct slowops_class *out);
 /*
+ * The type of one span from itself alone, for a reader without the rest of
+ * its trace: slowops_classify()'s type, with a call addressed to a service
+ * of the fleet taken as http (slowops_resolve() also calls http a call
+ * answered in the trace).  Cheaper than slowops_classify(): no phase.
+ */
+int slowops_span_type(const struct slowops_config *c, const struct span *sp, const struct strmap *services);
+/*
  * Settle the remote calls of a trace's tree: a call answered by a SERVER or
  * CONSUMER span in the trace, or addressed to a known service, is http;
  * any other is external.  A call not answered in the trace (it timed out,

@@ -3,9 +3,12 @@
  *
  * A hand-written lexer and recursive-descent parser compile the text into a
  * flat array of nodes: literals are decoded, regular expressions compiled
- * and attribute keys split off their scope once, so spanql_match() only
- * walks the array, scans attribute arrays and compares.  This file does not
- * own the span model (ingest/batch.h) nor how the API applies a query.
+ * and attribute keys split off their scope once, so matching only walks the
+ * array, scans attribute arrays and compares.  Two levels share the node
+ * array: each spanset's expression over one span (its root in sets[]), and
+ * the combination of the spansets, whose leaves (N_SET) read one bit of a
+ * trace's mask.  This file does not own the span model (ingest/batch.h)
+ * nor how the API applies a query.
  */
 #include <errno.h>
 #include <math.h>
@@ -30,7 +33,7 @@
 
 /* --- compiled form ------------------------------------------------------ */
 
-enum node_type { N_TRUE, N_FALSE, N_AND, N_OR, N_NOT, N_CMP };
+enum node_type { N_TRUE, N_FALSE, N_AND, N_OR, N_NOT, N_CMP, N_SET };
 
 /* In token order, so that op = token - T_EQ. */
 enum op { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_RE, OP_NRE };
@@ -61,7 +64,7 @@ struct node {
 	uint8_t lit;	      /* N_CMP: enum lit, the type of the right-hand value */
 	uint8_t service_name; /* the key is service.name: use resource->service_name */
 	uint8_t fast;	      /* OP_RE, OP_NRE: enum fast_regex */
-	uint16_t first;	      /* N_AND, N_OR: first index in kids; N_NOT: the operand */
+	uint16_t first;	      /* N_AND, N_OR: first index in kids; N_NOT: the operand; N_SET: the set */
 	uint16_t count;	      /* N_AND, N_OR: number of operands */
 	const char *key;      /* attribute key without its scope */
 	const char *s;	      /* L_STRING */
@@ -76,8 +79,14 @@ struct spanql {
 	struct arena arena; /* nodes, kids, strings and regex_t structs */
 	const struct node *nodes;
 	const uint16_t *kids;
-	uint16_t n_nodes, root;
+	uint16_t n_nodes, root; /* root: the combination of the spansets, or ROOT_SET0 */
+	uint16_t n_sets;
+	uint16_t sets[SPANQL_MAX_SETS]; /* the root of each spanset's expression */
 };
+
+/* The root of a query without braces: its one spanset, without a node (so
+ * the node limit stays the user's). */
+#define ROOT_SET0 UINT16_MAX
 
 /* --- evaluation --------------------------------------------------------- */
 
@@ -134,6 +143,24 @@ static int match_string(const struct node *n, const char *v)
 	return holds(n->op, (c > 0) - (c < 0));
 }
 
+/* A string that is a decimal number ("3.52", as SDKs write toFixed()) into *d. */
+static int numeric_string(const char *v, double *d)
+{
+	const char *c = v;
+	char *end;
+
+	if (*c == '-' || *c == '+')
+		c++;
+	if (!((*c >= '0' && *c <= '9') || (*c == '.' && c[1] >= '0' && c[1] <= '9')))
+		return 0;
+	for (; *c; c++)
+		if (!strchr("0123456789.eE+-", *c))
+			return 0; /* no hex, inf or nan */
+	errno = 0;
+	*d = strtod(v, &end);
+	return !*end && errno != ERANGE;
+}
+
 static const struct attr *find_attr(const struct attr *a, uint32_t n, const char *key)
 {
 	for (uint32_t i = 0; i < n; i++)
@@ -143,15 +170,22 @@ static const struct attr *find_attr(const struct attr *a, uint32_t n, const char
 }
 
 /* The attribute node `n` compares, or NULL; `tmp` holds a derived one. */
-static const struct attr *lookup(const struct node *n, const struct span *s, struct attr *tmp)
+static const struct attr *lookup(const struct node *n, const struct span *s, struct attr *tmp,
+				 const struct spanql_ctx *ctx)
 {
 	const struct resource *r = s->resource;
 	const struct attr *a = NULL;
 
-	if (n->field != F_RESOURCE_ATTR)
-		a = find_attr(s->attrs, s->n_attrs, n->key);
-	if (a || n->field == F_SPAN_ATTR || !r)
-		return a;
+	if (n->field != F_RESOURCE_ATTR) {
+		if ((a = find_attr(s->attrs, s->n_attrs, n->key)))
+			return a;
+		if (ctx && ctx->attr && ctx->attr(ctx->arg, s, n->key, tmp)) {
+			tmp->key = n->key;
+			return tmp;
+		}
+	}
+	if (n->field == F_SPAN_ATTR || !r)
+		return NULL;
 	if (n->service_name && r->service_name) {
 		tmp->key = n->key;
 		tmp->type = ATTR_STRING;
@@ -161,17 +195,23 @@ static const struct attr *lookup(const struct node *n, const struct span *s, str
 	return find_attr(r->attrs, r->n_attrs, n->key);
 }
 
-static int match_attr(const struct node *n, const struct span *s)
+static int match_attr(const struct node *n, const struct span *s, const struct spanql_ctx *ctx)
 {
 	struct attr tmp;
-	const struct attr *a = lookup(n, s, &tmp);
+	const struct attr *a = lookup(n, s, &tmp, ctx);
+	double d;
 
 	if (!a)
 		return n->lit == L_NIL && n->op == OP_EQ;
 	if (n->lit == L_NIL)
 		return n->op == OP_NE;
 	switch (a->type) {
-	case ATTR_STRING: return n->lit == L_STRING && match_string(n, a->v.s ? a->v.s : "");
+	case ATTR_STRING:
+		if (n->lit == L_STRING)
+			return match_string(n, a->v.s ? a->v.s : "");
+		if (n->lit == L_INT || n->lit == L_DURATION || n->lit == L_FLOAT)
+			return a->v.s && numeric_string(a->v.s, &d) && holds(n->op, cmp_f64(d, n->d));
+		return 0;
 	case ATTR_BOOL: return n->lit == L_BOOL && holds(n->op, (a->v.i != 0) != (n->i != 0));
 	case ATTR_INT:
 		if (n->lit == L_INT || n->lit == L_DURATION)
@@ -193,7 +233,7 @@ static int64_t span_duration(const struct span *s)
 	return d > INT64_MAX ? INT64_MAX : (int64_t)d;
 }
 
-static int match_cmp(const struct node *n, const struct span *s)
+static int match_cmp(const struct node *n, const struct span *s, const struct spanql_ctx *ctx)
 {
 	switch (n->field) {
 	case F_DURATION: return holds(n->op, cmp_i64(span_duration(s), n->i));
@@ -204,38 +244,112 @@ static int match_cmp(const struct node *n, const struct span *s)
 	case F_SCOPE_NAME: return match_string(n, s->scope_name ? s->scope_name : "");
 	case F_SCOPE_VERSION: return match_string(n, s->scope_version ? s->scope_version : "");
 	}
-	return match_attr(n, s);
+	return match_attr(n, s, ctx);
 }
 
-static int eval(const struct spanql *q, const struct node *n, const struct span *s)
+/* Node `n` of a spanset's expression, for span `s`. */
+static int eval(const struct spanql *q, const struct node *n, const struct span *s,
+		const struct spanql_ctx *ctx)
 {
 	const uint16_t *k;
 
 	switch (n->type) {
 	case N_TRUE: return 1;
 	case N_FALSE: return 0;
-	case N_NOT: return !eval(q, &q->nodes[n->first], s);
+	case N_NOT: return !eval(q, &q->nodes[n->first], s, ctx);
 	case N_AND:
 		k = q->kids + n->first;
 		for (uint16_t i = 0; i < n->count; i++)
-			if (!eval(q, &q->nodes[k[i]], s))
+			if (!eval(q, &q->nodes[k[i]], s, ctx))
 				return 0;
 		return 1;
 	case N_OR:
 		k = q->kids + n->first;
 		for (uint16_t i = 0; i < n->count; i++)
-			if (eval(q, &q->nodes[k[i]], s))
+			if (eval(q, &q->nodes[k[i]], s, ctx))
 				return 1;
 		return 0;
 	}
-	return match_cmp(n, s);
+	return match_cmp(n, s, ctx);
+}
+
+/* Node `n` of the combination, for a trace whose spans satisfy `mask`. */
+static int eval_sets(const struct spanql *q, const struct node *n, uint64_t mask)
+{
+	const uint16_t *k = q->kids + n->first;
+
+	switch (n->type) {
+	case N_SET: return (mask >> n->first) & 1;
+	case N_NOT: return !eval_sets(q, &q->nodes[n->first], mask);
+	case N_AND:
+		for (uint16_t i = 0; i < n->count; i++)
+			if (!eval_sets(q, &q->nodes[k[i]], mask))
+				return 0;
+		return 1;
+	case N_OR:
+		for (uint16_t i = 0; i < n->count; i++)
+			if (eval_sets(q, &q->nodes[k[i]], mask))
+				return 1;
+		return 0;
+	}
+	return n->type == N_TRUE;
+}
+
+unsigned spanql_n_sets(const struct spanql *q)
+{
+	return q ? q->n_sets : 1;
+}
+
+uint64_t spanql_span_mask(const struct spanql *q, const struct span *s, const struct spanql_ctx *ctx)
+{
+	uint64_t mask = 0;
+
+	if (!q)
+		return 1;
+	for (uint16_t k = 0; k < q->n_sets; k++)
+		if (eval(q, &q->nodes[q->sets[k]], s, ctx))
+			mask |= UINT64_C(1) << k;
+	return mask;
+}
+
+int spanql_mask_match(const struct spanql *q, uint64_t mask)
+{
+	if (!q || q->root == ROOT_SET0)
+		return !q || (mask & 1);
+	return eval_sets(q, &q->nodes[q->root], mask);
 }
 
 int spanql_match(const struct spanql *q, const struct span *s)
 {
+	if (q && q->n_sets == 1)
+		return spanql_mask_match(q, (uint64_t)eval(q, &q->nodes[q->sets[0]], s, NULL));
+	return spanql_mask_match(q, spanql_span_mask(q, s, NULL));
+}
+
+int spanql_match_trace(const struct spanql *q, const struct span *spans, size_t n,
+		       const struct spanql_ctx *ctx)
+{
+	uint64_t mask = 0, all;
+
 	if (!q)
 		return 1;
-	return eval(q, &q->nodes[q->root], s);
+	all = q->n_sets >= 64 ? UINT64_MAX : (UINT64_C(1) << q->n_sets) - 1;
+	for (size_t i = 0; i < n && mask != all; i++)
+		mask |= spanql_span_mask(q, &spans[i], ctx);
+	return spanql_mask_match(q, mask);
+}
+
+int spanql_uses_key(const struct spanql *q, const char *prefix)
+{
+	size_t len = strlen(prefix);
+
+	for (uint16_t i = 0; q && i < q->n_nodes; i++) {
+		const struct node *n = &q->nodes[i];
+		if (n->type == N_CMP && n->key && n->field != F_RESOURCE_ATTR &&
+		    !strncmp(n->key, prefix, len))
+			return 1;
+	}
+	return 0;
 }
 
 void spanql_free(struct spanql *q)
@@ -275,6 +389,7 @@ enum tok_type {
 	T_DURATION,
 	T_WORD, /* identifiers: intrinsics, true/false/nil, status and kind values */
 	T_ATTR, /* span.<key>, resource.<key>, .<key> */
+	T_STAR, /* '*' as a value: the attribute exists */
 };
 
 struct tok {
@@ -300,6 +415,9 @@ struct parser {
 	uint16_t sp;
 	uint16_t kids[SPANQL_MAX_NODES];
 	uint16_t n_kids;
+	int combo; /* parsing the combination of spansets, not a span's expression */
+	uint16_t sets[SPANQL_MAX_SETS];
+	uint16_t n_sets;
 };
 
 static int is_digit(int c)
@@ -658,6 +776,12 @@ static int lex_word(struct parser *p, size_t i)
 		for (j++; is_word_char((unsigned char)t[j]); j++)
 			;
 	n = j - i;
+	if ((n == 3 && (!memcmp(t + i, "AND", 3) || !memcmp(t + i, "and", 3))) ||
+	    (n == 2 && (!memcmp(t + i, "OR", 2) || !memcmp(t + i, "or", 2)))) {
+		p->tok.type = n == 3 ? T_AND : T_OR; /* the spelling of SQL-minded users */
+		p->pos = j;
+		return 0;
+	}
 	if (t[j] == '.') {
 		if (n == 4 && memcmp(t + i, "span", 4) == 0) {
 			p->tok.field = F_SPAN_ATTR;
@@ -734,6 +858,7 @@ static int lex(struct parser *p)
 	case ')': p->tok.type = T_RPAREN; break;
 	case '{': p->tok.type = T_LBRACE; break;
 	case '}': p->tok.type = T_RBRACE; break;
+	case '*': p->tok.type = T_STAR; break;
 	case '"':
 	case '`':
 		rc = lex_string(p, i, &p->pos, &p->tok.s);
@@ -794,16 +919,23 @@ static int enter(struct parser *p)
 	return 0;
 }
 
-/* Evaluation order inside && and ||: cheap tests first, regexes last. */
+/*
+ * Evaluation order inside && and ||: cheap tests first, regexes last.  A
+ * presence test (`= *`, `!= nil`) comes before a value comparison: it is
+ * often the narrower one (`span.performance.slow = true && span.db.system
+ * = *`), and a value a span lacks may have to be derived by the context.
+ */
 static int cost(const struct node *n)
 {
 	if (n->type == N_TRUE || n->type == N_FALSE)
 		return 0;
 	if (n->type != N_CMP)
-		return 4;
+		return 5;
 	if (n->re && !n->fast)
-		return 3;
-	return n->field >= F_SPAN_ATTR ? 2 : 1;
+		return 4;
+	if (n->field < F_SPAN_ATTR)
+		return 1;
+	return n->lit == L_NIL ? 2 : 3;
 }
 
 /* Turn the operands pushed since `base` into one && or || node. */
@@ -880,7 +1012,9 @@ static int resolve_field(struct parser *p, struct node *n)
 		}
 	if (memchr(p->text + k->off, ':', k->len) || word_is(p, k, "traceDuration") ||
 	    word_is(p, k, "rootName") || word_is(p, k, "rootServiceName"))
-		return fail(p, k->off, "%s is not supported (a query matches one span at a time)",
+		return fail(p, k->off,
+			    "%s is not supported (no trace-level intrinsics; spansets such as { a } && { b } "
+			    "test several spans)",
 			    desc(p, k, q));
 	return fail(p, k->off,
 		    "unknown field %s (expected duration, name, status, kind, statusMessage, span.<key>, "
@@ -1181,6 +1315,15 @@ static int parse_value(struct parser *p, struct node *n, const struct tok *field
 	int equality = n->op == OP_EQ || n->op == OP_NE;
 	int e;
 
+	if (v->type == T_STAR) { /* `= *`: exists, `!= *`: does not */
+		if (!equality)
+			return fail(p, op->off, "'*' (the attribute exists) compares only with = and !=");
+		if (n->field < F_SPAN_ATTR)
+			return fail(p, v->off, "%s always exists: '= *' tests attributes", desc(p, field, a));
+		n->lit = L_NIL;
+		n->op = n->op == OP_EQ ? OP_NE : OP_EQ;
+		return 0;
+	}
 	/* A bare word may be a misspelt status or kind: say what those take. */
 	if (read_literal(p, n) < 0 &&
 	    !(v->type == T_WORD && (n->field == F_STATUS || n->field == F_KIND || n->field == F_DURATION)))
@@ -1271,6 +1414,34 @@ static int parse_comparison(struct parser *p)
 
 static int parse_or(struct parser *p);
 
+/* `{ [expr] }` in a combination: a new spanset, and the leaf that reads it. */
+static int parse_spanset(struct parser *p)
+{
+	struct tok *k = &p->tok;
+	char a[DESC_SIZE];
+	size_t open = k->off;
+	int root, n;
+
+	if (p->n_sets >= SPANQL_MAX_SETS)
+		return fail(p, k->off, "the query has more than %d spansets", SPANQL_MAX_SETS);
+	if (enter(p) < 0 || lex(p) < 0)
+		return -1;
+	p->combo = 0;
+	root = k->type == T_RBRACE ? new_node(p, N_TRUE) : parse_or(p);
+	p->combo = 1;
+	if (root < 0)
+		return -1;
+	if (k->type != T_RBRACE)
+		return fail(p, k->off, "expected '}' to close the '{' at column %zu, found %s",
+			    column(p->text, open), desc(p, k, a));
+	p->depth--;
+	if (lex(p) < 0 || (n = new_node(p, N_SET)) < 0)
+		return -1;
+	p->nodes[n].first = p->n_sets;
+	p->sets[p->n_sets++] = (uint16_t)root;
+	return n;
+}
+
 static int parse_primary(struct parser *p)
 {
 	struct tok *k = &p->tok;
@@ -1278,6 +1449,13 @@ static int parse_primary(struct parser *p)
 	size_t open;
 	int n;
 
+	if (p->combo && k->type == T_LBRACE)
+		return parse_spanset(p);
+	if (p->combo && k->type != T_LPAREN)
+		return fail(p, k->off,
+			    "expected '{' after %s, found %s (in a query with spansets, every condition is "
+			    "inside { })",
+			    desc(p, &p->prev, a), desc(p, k, b));
 	switch (k->type) {
 	case T_LPAREN:
 		open = k->off;
@@ -1352,42 +1530,36 @@ static int parse_or(struct parser *p)
 	return close_list(p, N_OR, base);
 }
 
-/* query = [ "{" [ expr ] "}" | expr ] */
+/* Whether the query starts, after '(' and '!', with '{': a combination of
+ * spansets rather than one span's expression. */
+static int starts_with_spanset(const struct parser *p)
+{
+	const char *c = p->text + p->tok.off;
+
+	while (*c == '(' || *c == '!' || *c == ' ' || *c == '\t' || *c == '\n' || *c == '\r')
+		c++;
+	return *c == '{';
+}
+
+/* query = [ sets | expr ]; an expression alone is spanset 0. */
 static int parse_query(struct parser *p)
 {
 	struct tok *k = &p->tok;
 	char a[DESC_SIZE];
-	size_t open;
 	int root;
 
+	p->combo = starts_with_spanset(p);
 	if (k->type == T_END)
-		return new_node(p, N_TRUE);
-	if (k->type != T_LBRACE) {
-		if ((root = parse_or(p)) < 0)
-			return -1;
-		if (k->type == T_END)
-			return root;
+		root = new_node(p, N_TRUE);
+	else if ((root = parse_or(p)) >= 0 && k->type != T_END) {
 		if (k->type == T_RPAREN)
 			return fail(p, k->off, "unexpected ')' without a matching '('");
 		return fail(p, k->off, "expected '&&', '||' or end of query, found %s", desc(p, k, a));
 	}
-	open = k->off;
-	if (enter(p) < 0 || lex(p) < 0)
-		return -1;
-	root = k->type == T_RBRACE ? new_node(p, N_TRUE) : parse_or(p);
-	if (root < 0)
-		return -1;
-	if (k->type != T_RBRACE)
-		return fail(p, k->off, "expected '}' to close the '{' at column %zu, found %s",
-			    column(p->text, open), desc(p, k, a));
-	if (lex(p) < 0)
-		return -1;
-	if (k->type != T_END)
-		return fail(p, k->off,
-			    "expected end of query after '}', found %s (spanset operators and pipelines are "
-			    "not supported)",
-			    desc(p, k, a));
-	return root;
+	if (root < 0 || p->combo)
+		return root;
+	p->sets[p->n_sets++] = (uint16_t)root;
+	return ROOT_SET0;
 }
 
 int spanql_parse(const char *text, struct spanql **out, char *err, size_t errlen)
@@ -1421,6 +1593,8 @@ int spanql_parse(const char *text, struct spanql **out, char *err, size_t errlen
 			 p->n_kids * sizeof(uint16_t));
 	q->n_nodes = p->n_nodes;
 	q->root = (uint16_t)root;
+	q->n_sets = p->n_sets;
+	memcpy(q->sets, p->sets, sizeof(q->sets));
 	q->arena = p->arena;
 	*out = q;
 out:

@@ -14,6 +14,7 @@
 
 #include "analyze/critpath.h"
 #include "analyze/spanql.h"
+#include "query/perfmarks.h"
 #include "analyze/spantree.h"
 #include "core/alloc.h"
 #include "core/clock.h"
@@ -236,7 +237,7 @@ struct side {
 	uint8_t trace_id[16];
 	const char *trace_hex;
 	struct store_query q;
-	struct spanql *ql; /* PREFIX+q, else q: a span query on the entry spans */
+	struct spanql *ql; /* PREFIX+q, else q: the traces whose requests are merged */
 };
 
 static const char *const side_params[] = {
@@ -324,8 +325,8 @@ struct kept {
 /* What the threads of one scan share, read-only while they run. */
 struct wanted {
 	const struct spanql *ql;
-	struct idmap traces;   /* trace id -> trace number */
-	struct strmap entries; /* with ql: trace id + span id of the candidate requests */
+	const struct spanql_ctx *qctx;
+	struct idmap traces; /* trace id -> trace number */
 	size_t n_traces;
 	/* by window: the traces with a request starting in [from_ns, to_ns) */
 	int by_window;
@@ -347,7 +348,7 @@ struct scan {
 	} cache[INTERN_CACHE];
 	struct kept *kept;
 	size_t n, cap;
-	uint8_t *matched; /* with ql: per trace number, its request's entry span matched */
+	uint64_t *masks; /* with ql: per trace number, the spansets its spans satisfy */
 	/* by window: this thread's own trace numbers, with the start of each
 	 * trace's newest request in the window (+ 1; 0: none) */
 	struct idmap seen;
@@ -383,14 +384,8 @@ static int keep_trace(struct scan *sc, const struct span *spans, size_t n, uint3
 	sc->kept = xgrow(sc->kept, &sc->cap, sc->n + n, sizeof(*sc->kept));
 	for (size_t i = 0; i < n; i++) {
 		const struct span *sp = &spans[i];
-		if (w->ql && span_is_entry(sp)) {
-			uint8_t key[24];
-			int64_t row;
-			memcpy(key, sp->trace_id, 16);
-			memcpy(key + 16, sp->span_id, 8);
-			if (strmap_get(&w->entries, key, sizeof(key), &row) == 0 && spanql_match(w->ql, sp))
-				sc->matched[no] = 1;
-		}
+		if (w->ql)
+			sc->masks[no] |= spanql_span_mask(w->ql, sp, w->qctx);
 		struct kept *k = &sc->kept[sc->n++];
 		k->trace = no;
 		memcpy(k->span_id, sp->span_id, 8);
@@ -462,7 +457,7 @@ static int scan_parts(struct store *store, struct wanted *w, uint64_t lo, uint64
 		arena_init(&sc->arena);
 		strmap_init(&sc->strs);
 		if (w->ql)
-			sc->matched = xcalloc(w->n_traces + 1, 1);
+			sc->masks = xcalloc(w->n_traces + 1, sizeof(*sc->masks));
 		if (w->by_window)
 			idmap_init(&sc->seen, w->n_traces / SCAN_THREADS + 1);
 	}
@@ -477,7 +472,7 @@ static void scan_parts_release(struct scan parts[SCAN_THREADS])
 {
 	for (unsigned k = 0; k < SCAN_THREADS; k++) {
 		free(parts[k].kept);
-		free(parts[k].matched);
+		free(parts[k].masks);
 		free(parts[k].ids);
 		free(parts[k].newest);
 		idmap_release(&parts[k].seen);
@@ -620,12 +615,6 @@ static int search_requests(struct http_request *req, struct side *sd, struct wan
 			(*trace_ids)[w->n_traces] = rows[i].trace_id;
 			*no = (uint32_t)w->n_traces++;
 		}
-		if (sd->ql) {
-			uint8_t key[24];
-			memcpy(key, rows[i].trace_id, 16);
-			memcpy(key + 16, rows[i].span_id, 8);
-			strmap_put(&w->entries, key, sizeof(key), (int64_t)i);
-		}
 		uint64_t end = rows[i].start_ns + rows[i].duration_ns;
 		*lo = rows[i].start_ns < *lo ? rows[i].start_ns : *lo;
 		*hi = end + 1 > *hi ? end + 1 : *hi;
@@ -716,8 +705,9 @@ static int load_matching(struct http_request *req, struct side *sd, struct frame
 	uint8_t *matched = NULL;
 	const uint8_t **trace_ids = NULL;
 	uint64_t lo, hi;
+	struct perfmarks marks;
 	memset(parts, 0, sizeof(parts));
-	strmap_init(&w.entries);
+	perfmarks_init(&marks, NULL, NULL, 0);
 	uint64_t t0 = clock_now_ns();
 	if (w.by_window) {
 		long n = store_newest_requests(req->srv->store, sd->q.from_ns, sd->q.to_ns, sd->q.limit, &lo,
@@ -735,6 +725,16 @@ static int load_matching(struct http_request *req, struct side *sd, struct frame
 	if (!w.n_traces) {
 		r = 0;
 		goto out;
+	}
+	if (sd->ql) {
+		perfmarks_release(&marks);
+		int rc = perfmarks_open(&marks, req->srv->store, sd->ql, lo, hi, err, sizeof(err));
+		if (rc < 0) {
+			http_error(req, rc == -2 ? 400 : 500, rc == -2 ? "bad_request" : "internal", "%s",
+				   err);
+			goto out;
+		}
+		w.qctx = perfmarks_ctx(&marks);
 	}
 	uint64_t t1 = clock_now_ns();
 	if (scan_parts(req->srv->store, &w, lo, hi, parts, err, sizeof(err)) < 0) {
@@ -754,10 +754,11 @@ static int load_matching(struct http_request *req, struct side *sd, struct frame
 		w.n_traces = number_window(parts, &req->arena, &trace_ids);
 	matched = xcalloc(w.n_traces + 1, 1);
 	for (size_t t = 0, kept = 0; sd->ql && t < w.n_traces; t++) {
-		/* traces are numbered in the requests' order */
+		/* traces are numbered in the requests' order; each thread read some blocks */
+		uint64_t mask = 0;
 		for (unsigned k = 0; k < SCAN_THREADS; k++)
-			matched[t] |= parts[k].matched[t];
-		matched[t] = matched[t] && kept++ < want;
+			mask |= parts[k].masks[t];
+		matched[t] = spanql_mask_match(sd->ql, mask) && kept++ < want;
 	}
 	uint64_t t2 = clock_now_ns();
 	sort_by_trace(&bt, parts, w.n_traces);
@@ -773,7 +774,7 @@ out:
 	free(bt.first);
 	free(bt.at);
 	scan_parts_release(parts);
-	strmap_release(&w.entries);
+	perfmarks_release(&marks);
 	idmap_release(&w.traces);
 	return r;
 }

@@ -3,7 +3,8 @@
  * heatmap,compare,breakdown}, and `q=` on GET /api/v1/traces.
  *
  * Owns loading the rows an answer needs (rollups, or for `q=` rollup rows
- * built from the raw spans of the range) and printing the JSON shapes of
+ * built from the raw spans of the range: the entry spans of the traces the
+ * query selects, src/query/spanset.h) and printing the JSON shapes of
  * docs/API.md.  The arithmetic is in src/analyze/latency.c; this file does
  * no statistics of its own.
  */
@@ -19,6 +20,8 @@
 #include "core/hex.h"
 #include "core/log.h"
 #include "core/strmap.h"
+#include "query/perfmarks.h"
+#include "query/spanset.h"
 #include "server/filters.h"
 #include "server/json_out.h"
 #include "core/clock.h"
@@ -29,7 +32,7 @@
 #define BREAKDOWN_MAX_SPANS 1000000
 /* Candidates GET /api/v1/traces?q= examines at most. */
 #define TRACES_Q_MAX 10000
-/* Requests a q= answer that needs each request's tool may hold. */
+/* Requests a q= answer holds until its traces are judged. */
 #define PENDING_MAX 2000000
 
 static const double quantiles[] = {0.50, 0.75, 0.90, 0.95, 0.99};
@@ -142,9 +145,10 @@ struct span_scan {
 	struct latency_rowbuilder rb;
 	int need_tool;
 	struct strmap trace_tool; /* trace id -> index in strings */
-	struct pending *pending;
+	struct spanset set;	  /* q=: the traces it selects */
+	struct pending *pending;  /* with q= or need_tool: rows until every trace is read */
 	size_t n_pending, cap_pending;
-	int failed; /* 1 out of memory for counts, 2 too many pending */
+	int failed; /* 1 out of memory for counts, 2 too many pending, 3 too many traces */
 };
 
 static void add_request(struct span_scan *sc, const struct pending *e)
@@ -172,6 +176,10 @@ static int scan_span(void *arg, const struct span *sp)
 	struct interner *in = &p->strings;
 	uint64_t res_ns = (uint64_t)p->res_s * NS_PER_S;
 
+	if (p->ql && spanset_add(&sc->set, sp) < 0) {
+		sc->failed = 3;
+		return 1;
+	}
 	if (sc->need_tool) {
 		const char *t = span_tool(sp);
 		int64_t have;
@@ -203,8 +211,6 @@ static int scan_span(void *arg, const struct span *sp)
 	const char *endpoint = intern(in, span_endpoint(in->arena, sp));
 	if (!dim_ok(q->endpoint, endpoint))
 		return 0;
-	if (p->ql && !spanql_match(p->ql, sp))
-		return 0;
 	struct pending e = {
 		.dims = {intern(in, res ? res->service_name : NULL), endpoint,
 			 intern(in, res ? res->environment : NULL),
@@ -216,8 +222,9 @@ static int scan_span(void *arg, const struct span *sp)
 		.start_ns = sp->start_ns,
 		.duration_ns = dur,
 	};
-	if (!sc->need_tool) {
+	if (!sc->need_tool)
 		e.tool = NULL; /* not asked for: fewer rows */
+	if (!sc->need_tool && !p->ql) {
 		add_request(sc, &e);
 		return sc->failed;
 	}
@@ -231,11 +238,14 @@ static int scan_span(void *arg, const struct span *sp)
 	return 0;
 }
 
-/* Rollup rows built from the raw spans of the range (for q=).  0, -1, or
- * -2 when the range holds too many requests. */
+/* Rollup rows built from the raw spans of the range (for q=), in one scan:
+ * each span adds to its trace's spansets, each entry span that passes the
+ * filters waits until the scan has judged its trace.  0, -1, or -2 when
+ * the range holds too many requests or traces. */
 static int load_from_spans(struct perf *p, int need_tool, char *err, size_t errlen)
 {
 	struct span_scan sc = {.p = p, .need_tool = need_tool};
+	struct perfmarks marks;
 	uint64_t res_ns = (uint64_t)p->res_s * NS_PER_S;
 	int ret = -1;
 	sc.lo_ns = p->q.from_ns / res_ns * res_ns;
@@ -243,20 +253,30 @@ static int load_from_spans(struct perf *p, int need_tool, char *err, size_t errl
 	latency_bounds_from_query(&sc.bounds, &p->q);
 	latency_rowbuilder_init(&sc.rb, &p->req->arena, p->res_s);
 	strmap_init(&sc.trace_tool);
+	if ((ret = perfmarks_open(&marks, p->req->srv->store, p->ql, sc.lo_ns, sc.hi_ns, err, errlen)) < 0)
+		goto out;
+	ret = -1;
+	spanset_init(&sc.set, p->ql, perfmarks_ctx(&marks), 0);
 	if (store_scan_spans(p->req->srv->store, sc.lo_ns, sc.hi_ns, scan_span, &sc, err, errlen) < 0)
 		goto out;
 	for (size_t i = 0; i < sc.n_pending && !sc.failed; i++) {
 		struct pending *e = &sc.pending[i];
 		int64_t idx;
+		if (p->ql && !spanset_has(&sc.set, e->trace_id))
+			continue;
 		if (!e->tool && strmap_get(&sc.trace_tool, e->trace_id, 16, &idx) == 0)
 			e->tool = p->strings.strs[idx];
 		if (dim_ok(p->q.tool, e->tool))
 			add_request(&sc, e);
 	}
-	if (sc.failed == 2) {
-		errf(err, errlen,
-		     "q= over this range holds more than %d requests to attribute to tools; narrow it",
-		     PENDING_MAX);
+	if (sc.failed == 2 || sc.failed == 3) {
+		if (sc.failed == 2)
+			errf(err, errlen, "q= over this range holds more than %d requests; narrow it",
+			     PENDING_MAX);
+		else
+			errf(err, errlen,
+			     "q= over this range: more than %d traces have a span it selects; narrow it",
+			     SPANSET_MAX_TRACES);
 		ret = -2;
 		goto out;
 	}
@@ -270,6 +290,8 @@ out:
 	p->n = sc.rb.n;
 	latency_rowbuilder_release(&sc.rb);
 	strmap_release(&sc.trace_tool);
+	spanset_release(&sc.set);
+	perfmarks_release(&marks);
 	free(sc.pending);
 	return ret;
 }
@@ -705,6 +727,7 @@ struct breakdown_scan {
 	struct perf *p;
 	struct strmap traces;  /* trace id -> 1 */
 	struct strmap entries; /* trace id + span id -> request row */
+	struct spanset set;    /* q=: the traces it selects */
 	struct latency_span *spans;
 	size_t n_spans, cap_spans;
 	int truncated;
@@ -731,9 +754,16 @@ static int breakdown_span(void *arg, const struct span *sp)
 	s->end_ns = sp->end_ns;
 	s->service = intern(&sc->p->strings, sp->resource ? sp->resource->service_name : NULL);
 	s->name = intern(&sc->p->strings, sp->name);
-	s->selected = strmap_get(&sc->entries, key, sizeof(key), &v) == 0 &&
-		      (!sc->p->ql || spanql_match(sc->p->ql, sp));
-	return 0;
+	s->selected = strmap_get(&sc->entries, key, sizeof(key), &v) == 0;
+	return spanset_add(&sc->set, sp) < 0;
+}
+
+/* Unselect the requests of the traces q= does not select. */
+static void breakdown_keep_q(struct breakdown_scan *sc)
+{
+	for (size_t i = 0; sc->p->ql && i < sc->n_spans; i++)
+		if (sc->spans[i].selected && !spanset_has(&sc->set, sc->spans[i].trace_id))
+			sc->spans[i].selected = 0;
 }
 
 static int get_breakdown(struct http_request *req)
@@ -744,8 +774,10 @@ static int get_breakdown(struct http_request *req)
 	char err[256];
 	struct breakdown_scan sc = {.p = &p};
 	struct latency_breakdown bd = {0};
+	struct perfmarks marks;
 	strmap_init(&sc.traces);
 	strmap_init(&sc.entries);
+	perfmarks_init(&marks, NULL, NULL, 0);
 	if (perf_begin(req, &p) < 0)
 		goto out;
 	p.from_spans = 1;
@@ -766,10 +798,18 @@ static int get_breakdown(struct http_request *req)
 		if (rows[i].start_ns + rows[i].duration_ns + 1 > hi)
 			hi = rows[i].start_ns + rows[i].duration_ns + 1;
 	}
+	perfmarks_release(&marks);
+	int rc = perfmarks_open(&marks, req->srv->store, p.ql, lo, hi, err, sizeof(err));
+	if (rc < 0) {
+		http_error(req, rc == -2 ? 400 : 500, rc == -2 ? "bad_request" : "internal", "%s", err);
+		goto out;
+	}
+	spanset_init(&sc.set, p.ql, perfmarks_ctx(&marks), 0);
 	if (n && store_scan_spans(req->srv->store, lo, hi, breakdown_span, &sc, err, sizeof(err)) < 0) {
 		http_error(req, 500, "internal", "%s", err);
 		goto out;
 	}
+	breakdown_keep_q(&sc);
 	latency_breakdown_build(&bd, sc.spans, sc.n_spans);
 	struct buf *b = perf_open(&p);
 	buf_printf(b, ",\"requests\":%zu,\"nested\":%zu,\"limit\":%d,\"truncated\":%s,\"spans\":%zu",
@@ -797,53 +837,37 @@ out:
 	free(sc.spans);
 	strmap_release(&sc.traces);
 	strmap_release(&sc.entries);
+	spanset_release(&sc.set);
+	perfmarks_release(&marks);
 	perf_end(&p);
 	return HTTP_DONE;
 }
 
 /* ---- GET /api/v1/traces?q= ---------------------------------------------- */
 
-struct match_scan {
-	const struct spanql *ql;
-	struct strmap entries; /* trace id + span id -> row */
-	uint8_t *matched;
-};
-
-static int match_span(void *arg, const struct span *sp)
-{
-	struct match_scan *sc = arg;
-	uint8_t key[24];
-	int64_t i;
-	if (!span_is_entry(sp))
-		return 0;
-	entry_key(key, sp->trace_id, sp->span_id);
-	if (strmap_get(&sc->entries, key, sizeof(key), &i) == 0 && (!sc->ql || spanql_match(sc->ql, sp)))
-		sc->matched[i] = 1;
-	return 0;
-}
-
-/* Which of `rows` have an entry span matching ql. */
+/* Which of `rows` belong to a trace ql selects: one scan of their traces. */
 static int match_rows(struct store *st, const struct spanql *ql, const struct request_row *rows, size_t n,
 		      uint8_t *matched, char *err, size_t errlen)
 {
-	struct match_scan sc = {.ql = ql, .matched = matched};
+	struct perfmarks marks;
+	struct spanset set;
 	uint64_t lo = UINT64_MAX, hi = 0;
 	int ret;
 	memset(matched, 0, n);
-	if (!n)
-		return 0;
-	strmap_init(&sc.entries);
 	for (size_t i = 0; i < n; i++) {
-		uint8_t key[24];
-		entry_key(key, rows[i].trace_id, rows[i].span_id);
-		strmap_put(&sc.entries, key, sizeof(key), (int64_t)i);
-		if (rows[i].start_ns < lo)
-			lo = rows[i].start_ns;
-		if (rows[i].start_ns + 1 > hi)
-			hi = rows[i].start_ns + 1;
+		lo = rows[i].start_ns < lo ? rows[i].start_ns : lo;
+		hi = rows[i].start_ns + rows[i].duration_ns + 1 > hi
+			     ? rows[i].start_ns + rows[i].duration_ns + 1
+			     : hi;
 	}
-	ret = store_scan_spans(st, lo, hi, match_span, &sc, err, errlen);
-	strmap_release(&sc.entries);
+	if ((ret = perfmarks_open(&marks, st, ql, n ? lo : 0, hi, err, errlen)) == 0) {
+		spanset_init(&set, ql, perfmarks_ctx(&marks), 0);
+		if ((ret = spanset_of_rows(&set, st, rows, n, err, errlen)) == 0)
+			for (size_t i = 0; i < n; i++)
+				matched[i] = (uint8_t)spanset_has(&set, rows[i].trace_id);
+		spanset_release(&set);
+	}
+	perfmarks_release(&marks);
 	return ret;
 }
 
@@ -887,7 +911,12 @@ static int search_traces(struct http_request *req)
 			goto fail;
 		free(matched);
 		matched = xmalloc(n ? n : 1);
-		if (match_rows(req->srv->store, ql, rows, n, matched, err, sizeof(err)) < 0)
+		int rc = match_rows(req->srv->store, ql, rows, n, matched, err, sizeof(err));
+		if (rc == SPANSET_ETOOMANY) {
+			http_error(req, 400, "bad_request", "q=: %s; narrow the range", err);
+			goto out;
+		}
+		if (rc < 0)
 			goto fail;
 		n_matched = 0;
 		for (size_t i = 0; i < n; i++)

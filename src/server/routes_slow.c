@@ -7,7 +7,8 @@
  * Owns choosing the requests an answer covers (for bottlenecks: all of the
  * range, or whole traces sampled across it), loading them (their
  * subtrees, each span classified, and for bottlenecks described, while its
- * attributes are at hand) and printing the answers.
+ * attributes are at hand; with q=, the traces it selects, judged from the
+ * spans read) and printing the answers.
  * Thresholds, classification, phases and spikes are in analyze/slowops.c,
  * the ranking in analyze/bottleneck.c.
  */
@@ -25,6 +26,8 @@
 #include "core/clock.h"
 #include "core/hex.h"
 #include "core/strmap.h"
+#include "query/perfmarks.h"
+#include "query/spanset.h"
 #include "server/filters.h"
 #include "server/http.h"
 #include "server/json_out.h"
@@ -84,57 +87,42 @@ static void entry_key(uint8_t key[24], const uint8_t *trace_id, const uint8_t *s
 	memcpy(key + 16, span_id, 8);
 }
 
-struct match_scan {
-	const struct spanql *ql;
-	struct strmap entries;
-	uint8_t *matched;
-};
-
-static int match_span(void *arg, const struct span *sp)
-{
-	struct match_scan *sc = arg;
-	uint8_t key[24];
-	int64_t i;
-	if (!span_is_entry(sp))
-		return 0;
-	entry_key(key, sp->trace_id, sp->span_id);
-	if (strmap_get(&sc->entries, key, sizeof(key), &i) == 0 && spanql_match(sc->ql, sp))
-		sc->matched[i] = 1;
-	return 0;
-}
-
-/* Keep the rows whose entry span matches `ql` (in order).  -1: answer set. */
+/* Keep the rows of the traces `ql` selects (in order): one scan of their
+ * traces.  -1: answer set. */
 static int filter_rows_q(struct http_request *req, const struct spanql *ql, struct request_row *rows,
 			 size_t *n)
 {
-	struct match_scan sc = {.ql = ql};
+	struct perfmarks marks;
+	struct spanset set;
 	uint64_t lo = UINT64_MAX, hi = 0;
 	char err[256];
-	int ret = 0;
+	int rc;
 	if (!ql || !*n)
 		return 0;
-	strmap_init(&sc.entries);
-	sc.matched = xcalloc(*n, 1);
 	for (size_t i = 0; i < *n; i++) {
-		uint8_t key[24];
-		entry_key(key, rows[i].trace_id, rows[i].span_id);
-		strmap_put(&sc.entries, key, sizeof(key), (int64_t)i);
 		lo = rows[i].start_ns < lo ? rows[i].start_ns : lo;
-		hi = rows[i].start_ns + 1 > hi ? rows[i].start_ns + 1 : hi;
+		hi = rows[i].start_ns + rows[i].duration_ns + 1 > hi
+			     ? rows[i].start_ns + rows[i].duration_ns + 1
+			     : hi;
 	}
-	if (store_scan_spans(req->srv->store, lo, hi, match_span, &sc, err, sizeof(err)) < 0) {
-		http_error(req, 500, "internal", "%s", err);
-		ret = -1;
-	} else {
+	rc = perfmarks_open(&marks, req->srv->store, ql, lo, hi, err, sizeof(err));
+	spanset_init(&set, ql, perfmarks_ctx(&marks), 0);
+	if (rc == 0)
+		rc = spanset_of_rows(&set, req->srv->store, rows, *n, err, sizeof(err));
+	if (rc == 0) {
 		size_t k = 0;
 		for (size_t i = 0; i < *n; i++)
-			if (sc.matched[i])
+			if (spanset_has(&set, rows[i].trace_id))
 				rows[k++] = rows[i];
 		*n = k;
+	} else if (rc == -2) {
+		http_error(req, 400, "bad_request", "q=: %s; narrow the range", err);
+	} else {
+		http_error(req, 500, "internal", "%s", err);
 	}
-	free(sc.matched);
-	strmap_release(&sc.entries);
-	return ret;
+	spanset_release(&set);
+	perfmarks_release(&marks);
+	return rc < 0 ? -1 : 0;
 }
 
 /* The requests matching the filters and q=.  -1: the answer is set. */
@@ -190,8 +178,13 @@ struct loader {
 	int all_entries; /* also hand on requests nested in another selected one */
 	int describe;	 /* describe each span for the bottleneck ranking */
 	struct arena scratch;
+	/* q=: only the traces it selects, judged from the spans read */
+	const struct spanql *ql;
+	struct perfmarks marks;
+	uint64_t *masks; /* per trace number */
 	/* results */
 	size_t requests, nested;
+	size_t matched; /* rows of the traces q= selects (all rows without q=) */
 };
 
 static const char *intern(struct loader *ld, const char *s)
@@ -219,6 +212,8 @@ static void keep_span(struct loader *ld, const struct span *sp, int64_t trace_no
 									   : "unknown");
 	k->peer = intern(ld, attr_str(sp->attrs, sp->n_attrs, "server.address"));
 	slowops_classify(ld->cfg, sp, &ld->services, &k->cls);
+	if (ld->ql)
+		ld->masks[trace_no] |= spanql_span_mask(ld->ql, sp, perfmarks_ctx(&ld->marks));
 	if (ld->describe) {
 		arena_reset(&ld->scratch);
 		bottleneck_describe(sp, &ld->scratch, &k->bn);
@@ -263,6 +258,7 @@ static void loader_init(struct loader *ld, struct http_request *req, const struc
 	strmap_init(&ld->entries);
 	strmap_init(&ld->strs);
 	arena_init(&ld->scratch);
+	perfmarks_init(&ld->marks, NULL, NULL, 0);
 }
 
 static void loader_release(struct loader *ld)
@@ -272,6 +268,8 @@ static void loader_release(struct loader *ld)
 	strmap_release(&ld->entries);
 	strmap_release(&ld->strs);
 	arena_release(&ld->scratch);
+	perfmarks_release(&ld->marks);
+	free(ld->masks);
 	free(ld->kept);
 	free(ld->trace_ids);
 }
@@ -315,6 +313,19 @@ static int loader_read(struct loader *ld, const struct store_query *q, int per_t
 	}
 	if (!ld->n_traces)
 		return 0;
+	if (ld->ql) {
+		int rc;
+		ld->masks = xcalloc(ld->n_traces, sizeof(*ld->masks));
+		perfmarks_release(&ld->marks);
+		if ((rc = perfmarks_open(&ld->marks, req->srv->store, ld->ql, lo, hi + 1, err, sizeof(err))) <
+		    0) {
+			if (rc == -2) {
+				http_error(req, 400, "bad_request", "q=: %s; narrow the range", err);
+				return -1;
+			}
+			goto fail;
+		}
+	}
 	if (!per_trace) {
 		struct store_scan sc = {
 			.from_ns = lo, .to_ns = hi + 1, .keep_trace = wanted_trace, .keep_trace_arg = ld};
@@ -427,13 +438,18 @@ static void emit_request(struct loader *ld, struct trace_buf *tb, const struct s
 static void loader_walk(struct loader *ld, request_fn fn, void *arg)
 {
 	struct trace_buf tb = {0};
-	qsort(ld->kept, ld->n, sizeof(*ld->kept), by_trace);
+	if (ld->n) /* kept is NULL when nothing was read */
+		qsort(ld->kept, ld->n, sizeof(*ld->kept), by_trace);
 	for (size_t i = 0; i < ld->n;) {
 		size_t j = i;
 		while (j < ld->n && ld->kept[j].trace == ld->kept[i].trace)
 			j++;
 		size_t n = j - i;
 		const uint8_t *trace_id = ld->trace_ids[ld->kept[i].trace];
+		if (ld->ql && !spanql_mask_match(ld->ql, ld->masks[ld->kept[i].trace])) {
+			i = j;
+			continue;
+		}
 		tb.spans = xgrow(tb.spans, &tb.cap, n, sizeof(*tb.spans));
 		tb.res = xgrow(tb.res, &tb.cap_res, n, sizeof(*tb.res));
 		tb.peer = xgrow(tb.peer, &tb.cap_peer, n, sizeof(*tb.peer));
@@ -483,6 +499,12 @@ static int load_requests(struct loader *ld, const struct store_query *q, const s
 		http_error(ld->req, 413, "too_large",
 			   "the selected requests hold more than %d spans: lower limit", MAX_SPANS);
 		return -1;
+	}
+	ld->matched = ld->ql ? 0 : n_rows;
+	for (size_t i = 0; ld->ql && i < n_rows; i++) {
+		int64_t no;
+		if (strmap_get(&ld->traces, rows[i].trace_id, 16, &no) == 0)
+			ld->matched += (size_t)spanql_mask_match(ld->ql, ld->masks[no]);
 	}
 	loader_walk(ld, fn, arg);
 	return 0;
@@ -598,7 +620,8 @@ static int get_stats(struct http_request *req)
 	slowops_stats_release(&sr.st);
 	slowops_stats_init(&sr.st, &c);
 	q.order = STORE_NEWEST;
-	if (select_rows(req, &q, ql, &rows, &n_rows) < 0 ||
+	ld.ql = ql; /* judged on the traces the loader reads: no scan of its own */
+	if (select_rows(req, &q, NULL, &rows, &n_rows) < 0 ||
 	    load_requests(&ld, &q, rows, n_rows, 0, stats_request, &sr) < 0)
 		goto out;
 	slowops_stats_finish(&sr.st);
@@ -1299,10 +1322,10 @@ static void drop_cut_trace(const struct request_row *rows, size_t *n, unsigned l
  * The requests to rank: all of the range when they fit the limit, else
  * whole traces chosen by trace id from the whole range (a sample of the
  * range, not its newest part, and a request's nested ones come with it).
- * Then q=.  -1: the answer is set.
+ * q= is the loader's, on the traces it reads.  -1: the answer is set.
  */
-static int select_covering(struct http_request *req, struct store_query *q, const struct spanql *ql,
-			   struct coverage *cov, struct request_row **rows, size_t *n)
+static int select_covering(struct http_request *req, struct store_query *q, struct coverage *cov,
+			   struct request_row **rows, size_t *n)
 {
 	char err[256];
 	if (store_count(req->srv->store, q, &cov->in_range, err, sizeof(err)) < 0)
@@ -1315,7 +1338,7 @@ static int select_covering(struct http_request *req, struct store_query *q, cons
 	if (rc < 0)
 		goto fail;
 	drop_cut_trace(*rows, n, q->limit);
-	return filter_rows_q(req, ql, *rows, n);
+	return 0;
 fail:
 	http_error(req, 500, "internal", "%s", err);
 	return -1;
@@ -1367,8 +1390,9 @@ static int get_bottlenecks(struct http_request *req)
 	if (parse_selection(req, &q, &ql, ANALYSE_DEFAULT, ANALYSE_MAX) < 0 ||
 	    filters_int(req, "top", 1, TOP_MAX, TOP_DEFAULT, &top) < 0 || effective_or_500(req, &c) < 0)
 		goto out;
-	if (select_covering(req, &q, ql, &cov, &rows, &n_rows) < 0)
+	if (select_covering(req, &q, &cov, &rows, &n_rows) < 0)
 		goto out;
+	ld.ql = ql;
 	if (n_rows) {
 		uint64_t lo = UINT64_MAX, hi = 0;
 		for (size_t i = 0; i < n_rows; i++) {
@@ -1392,7 +1416,7 @@ static int get_bottlenecks(struct http_request *req)
 		goto out;
 	bottleneck_finish(&bn);
 	struct buf *b = http_json(req);
-	put_coverage(b, &q, &cov, &ld, &bn, n_rows);
+	put_coverage(b, &q, &cov, &ld, &bn, ld.matched);
 	put_ms(b, "total_critical_ms", (double)bn.critical_ns);
 	buf_puts(b, ",\"bottlenecks\":[");
 	size_t shown = 0;

@@ -127,11 +127,17 @@ describe('flame graphs', () => {
 		assert.ok(one.text.includes('front: GET /checkout;front: db.query;db: SELECT 34000\n'), one.text);
 	});
 
-	test('q= selects requests by their entry span, on each side', async () => {
+	test('q= selects requests by the spans of their traces, on each side', async () => {
 		const r = await get('/api/v1/flamegraph', { service: 'front', q: 'resource.service.version = "2.0"' });
 		assert.equal(r.status, 200, r.text);
 		assert.equal(r.json.traces, 1);
 		assert.equal(r.json.root.children[0].value_us, 100000);
+		// db's SELECT is 34 ms only in the 2.0 trace: front's request is selected through it
+		const deep = await get('/api/v1/flamegraph', { service: 'front', q: 'resource.service.name = "db" && duration > 32ms' });
+		assert.equal(deep.json.traces, 1);
+		assert.equal(deep.json.root.children[0].example_trace_id, traces[2].traceId);
+		const both = await get('/api/v1/flamegraph', { service: 'front', q: '{ name = "consume" } && { duration > 32ms && kind = server && name = "SELECT" }' });
+		assert.equal(both.json.traces, 1, 'two spansets, two different spans of one trace');
 		const lim = await get('/api/v1/flamegraph', { service: 'front', q: 'name = "GET /checkout"', limit: '2' });
 		assert.equal(lim.json.traces, 2, 'limit counts matching requests');
 		const none = await get('/api/v1/flamegraph', { service: 'front', q: 'duration > 1s' });

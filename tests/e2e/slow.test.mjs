@@ -1,8 +1,8 @@
 // slow.test.mjs - slow operations, slow requests and bottlenecks end to end:
 // thresholds from a config file, the environment and the API (validation,
 // persistence across a restart), per-type statistics, the slow request list
-// with its phase breakdown, CSV export, spike alerts and the bottleneck
-// ranking with the part of the range it covers.
+// with its phase breakdown, CSV export, spike alerts, the bottleneck
+// ranking with the part of the range it covers, and q= on their traces.
 //
 // Ten requests of service "front", all in the last few minutes (times in ms
 // from each request's start):
@@ -306,6 +306,34 @@ describe('slow operations, slow requests, bottlenecks', () => {
 		assert.ok(orders && items, Object.keys(byName).join(' | '));
 		assert.deepEqual([orders.spans, orders.critical_ms_total, orders.target], [2, 40, '127.0.0.1:5432/shop']);
 		assert.deepEqual([items.spans, items.critical_ms_total, items.span_kind], [1, 20, 'client']);
+	});
+
+	test('q= selects a request by any span of its trace, in every answer here', async () => {
+		const ids = (r) => new Set(r.json.requests.map((x) => x.trace_id));
+		const all = { service: 'front', min_duration: '0', limit: '500' };
+		// a redis call two levels down: the six checkouts, not the items
+		let r = await get('/api/v1/slow-requests', { ...all, q: 'span.db.system.name = "redis"' });
+		assert.equal(r.status, 200, r.text);
+		assert.equal(r.json.matched, 6);
+		assert.deepEqual(ids(r), new Set(slow.map((t) => t.traceId)));
+		r = await get('/api/v1/slow-requests', { ...all, q: '!{ span.db.system.name = "redis" }' });
+		assert.deepEqual(ids(r), new Set(fast.map((t) => t.traceId)));
+		r = await get('/api/v1/slow-requests', { ...all, q: '{ kind = server } && { span.db.client.connection.wait_time_ms > 10 }' });
+		assert.deepEqual(ids(r), new Set(fast.map((t) => t.traceId)));
+		r = await get('/api/v1/slow-requests', { ...all, q: '{ kind = server && span.db.client.connection.wait_time_ms > 10 }' });
+		assert.equal(r.json.matched, 0, 'one span must satisfy all of a spanset');
+		// a derived mark: SELECT orders (600 ms) is slow for the 400 ms database threshold, SELECT items (100 ms) is not
+		const marked = 'span.performance.slow = true AND span.db.system.name = "postgresql"';
+		r = await get('/api/v1/slow-requests', { ...all, q: marked });
+		assert.deepEqual(ids(r), new Set(slow.map((t) => t.traceId)));
+		const stats = await get('/api/v1/slow-operations/stats', { service: 'front', q: marked });
+		assert.equal(stats.status, 200, stats.text);
+		assert.equal(stats.json.requests, 6);
+		const bn = await get('/api/v1/bottlenecks', { service: 'front', q: 'span.db.client.connection.wait_time_ms = *' });
+		assert.equal(bn.status, 200, bn.text);
+		assert.deepEqual([bn.json.requests, bn.json.matched, bn.json.requests_in_range], [4, 4, 10]);
+		const names = bn.json.bottlenecks.map((b) => b.name);
+		assert.ok(!names.some((n) => n.includes('orders')), names.join(', '));
 	});
 
 	test('slow requests: the fleet lists each trace once, at its edge; a service lists its own', async () => {

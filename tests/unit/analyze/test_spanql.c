@@ -4,8 +4,9 @@
  * Table-driven: each query is parsed and matched against four constructed
  * spans; the expected result is a bit set of the spans that match.  Then
  * the literal-regex fast path against regexec(), bad queries (each with
- * its column and a fragment of the message), the limits, and one compiled
- * query shared by several threads.
+ * its column and a fragment of the message), the limits, spansets over
+ * traces made of those spans, the per-span masks, attributes from a
+ * context, and one compiled query shared by several threads.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -44,6 +45,7 @@ static struct attr db_attrs[] = {
 	{.key = "tags", .type = ATTR_JSON, .v.s = "[\"a\"]"},
 	{.key = "tier", .type = ATTR_STRING, .v.s = "span"},
 	{.key = "latency_ns", .type = ATTR_INT, .v.i = 2000000},
+	{.key = "performance.slowness_ratio", .type = ATTR_STRING, .v.s = "3.52"},
 };
 
 static struct attr http_attrs[] = {
@@ -53,11 +55,14 @@ static struct attr http_attrs[] = {
 	{.key = "ratio", .type = ATTR_DOUBLE, .v.d = 1.5},
 	{.key = "odd key", .type = ATTR_INT, .v.i = 1},
 	{.key = "quote", .type = ATTR_STRING, .v.s = "a\"b\\c\n\xc3\xa9"},
+	{.key = "performance.slowness_ratio", .type = ATTR_STRING, .v.s = "-0.80"},
 };
 
 static struct attr fast_attrs[] = {
 	{.key = "emoji", .type = ATTR_STRING, .v.s = "\xf0\x9f\x98\x80"},
 	{.key = "k8s/pod-name", .type = ATTR_STRING, .v.s = "web-1"},
+	{.key = "performance.slowness_ratio", .type = ATTR_STRING, .v.s = "3x"},
+	{.key = "hex", .type = ATTR_STRING, .v.s = "0x10"},
 };
 
 static struct attr orphan_attrs[] = {
@@ -81,7 +86,7 @@ static void make_spans(void)
 				 .resource = &checkout,
 				 .scope_name = "pg",
 				 .attrs = db_attrs,
-				 .n_attrs = 7};
+				 .n_attrs = 8};
 	spans[1] = (struct span){.name = "GET /api/orders",
 				 .kind = SPAN_KIND_SERVER,
 				 .status = SPAN_STATUS_ERROR,
@@ -90,14 +95,14 @@ static void make_spans(void)
 				 .end_ns = T0 + 1500 * MS,
 				 .resource = &checkout,
 				 .attrs = http_attrs,
-				 .n_attrs = 6};
+				 .n_attrs = 7};
 	spans[2] = (struct span){.name = "cache.get",
 				 .kind = SPAN_KIND_INTERNAL,
 				 .start_ns = T0,
 				 .end_ns = T0 + 120000,
 				 .resource = &noname,
 				 .attrs = fast_attrs,
-				 .n_attrs = 2};
+				 .n_attrs = 4};
 	spans[3] = (struct span){.name = "orphan",
 				 .kind = SPAN_KIND_PRODUCER,
 				 .start_ns = T0,
@@ -269,6 +274,43 @@ static const struct {
 	{"duration > 500ms && resource.service.name = \"checkout\" && span.db.system = \"postgresql\"", DB},
 	{"span.tags != nil && name =~ \"S.*\" && duration > 1ms && status = ok", DB},
 
+	/* a string holding a decimal number compares with numbers */
+	{"span.performance.slowness_ratio > 3", DB},
+	{"span.performance.slowness_ratio >= 3.52", DB},
+	{"span.performance.slowness_ratio = 3.52", DB},
+	{"span.performance.slowness_ratio < 0", HTTP},
+	{"span.performance.slowness_ratio = -0.8", HTTP},
+	{"span.performance.slowness_ratio > -100", DB | HTTP},
+	{"span.performance.slowness_ratio = \"3.52\"", DB},
+	{"span.performance.slowness_ratio = \"3x\"", FAST},
+	{"span.hex > 0", 0},
+	{"span.hex = \"0x10\"", FAST},
+	{"span.quote > 0", 0},
+
+	/* = * exists, != * does not */
+	{"span.db.system = *", DB},
+	{"span.db.system != *", HTTP | FAST | ORPH},
+	{"span.tags = *", DB},
+	{"resource.team = *", FAST},
+	{".tier = *", DB | HTTP},
+	{"span.nope = *", 0},
+
+	/* AND and OR spell && and || */
+	{"span.performance.slow = true AND span.db.system = *", DB},
+	{"kind = server OR kind = client", DB | HTTP},
+	{"kind = server or kind = client and status = ok", DB | HTTP},
+	{"kind = server and status = error", HTTP},
+	{"span.performance.slow = false AND span.http.route = *", HTTP},
+
+	/* spansets on one span: a trace of that span alone */
+	{"{ kind = server } && { status = error }", HTTP},
+	{"{ kind = server } || { kind = client }", DB | HTTP},
+	{"!{ kind = server }", DB | FAST | ORPH},
+	{"{ kind = server } && !{ status = ok }", HTTP},
+	{"({ kind = server } || { kind = client }) && { duration > 1s }", HTTP},
+	{"{} && { kind = internal }", FAST},
+	{"{ kind = server } AND { status = error }", HTTP},
+
 	/* spelling */
 	{"kind=server&&status=error", HTTP},
 	{"\tkind = server\n", HTTP},
@@ -394,7 +436,14 @@ static const struct {
 	{"duration =~ \"1.*\"", 10, "needs a string field"},
 	{"kind = server foo", 15, "expected '&&', '||' or end of query, found 'foo'"},
 	{"name = \"x\" \"y\"", 12, "expected '&&', '||' or end of query"},
-	{"{ kind = server } && { status = error }", 19, "spanset operators"},
+	{"{ kind = server } && status = error", 22, "expected '{' after '&&', found 'status'"},
+	{"kind = server && { status = error }", 18, "expected a condition after '&&', found '{'"},
+	{"{ kind = server } { kind = client }", 19, "expected '&&', '||' or end of query"},
+	{"({ kind = server }", 19, "expected ')' to close the '(' at column 1"},
+	{"{ kind = server } && { status = error", 38, "expected '}' to close the '{' at column 22"},
+	{"span.x > *", 8, "compares only with = and !="},
+	{"duration = *", 12, "always exists"},
+	{"span.x = * 1", 12, "expected '&&', '||' or end of query"},
 	{"{ kind = server", 16, "expected '}' to close the '{' at column 1"},
 	{"status > ok", 8, "only compares with = and !="},
 	{"status = bad", 10, "expected unset, ok or error"},
@@ -476,6 +525,16 @@ static void test_limits(void)
 	is_str(err, "column 65: nesting deeper than 64 levels", "at the 65th '('");
 	free(s);
 
+	s = repeat("{ kind = server }", " || {}", 63, "");
+	ok(spanql_parse(s, &q, err, sizeof(err)) == 0 && spanql_n_sets(q) == 64, "64 spansets parse");
+	ok(q && spanql_mask_match(q, UINT64_C(1) << 63) && !spanql_mask_match(q, 0), "the 64th is bit 63");
+	spanql_free(q);
+	free(s);
+	s = repeat("{ kind = server }", " || {}", 64, "");
+	is_int(spanql_parse(s, &q, err, sizeof(err)), -1, "65 spansets are refused");
+	ok(strstr(err, "more than 64 spansets") != NULL, "with a message: %s", err);
+	free(s);
+
 	s = repeat("", "!", 65, "true");
 	is_int(spanql_parse(s, &q, err, sizeof(err)), -1, "65 nested '!' are refused");
 	is_str(err, "column 65: nesting deeper than 64 levels", "at the 65th '!'");
@@ -516,6 +575,144 @@ static void test_limits(void)
 	is_int(spanql_parse("kind = ", &q, tiny, sizeof(tiny)), -1, "error into a tiny buffer");
 	is_str(tiny, "column ", "truncated message");
 	is_int(spanql_parse("kind = ", &q, NULL, 0), -1, "no error buffer at all");
+}
+
+/* A trace of the spans whose bits are in `which`. */
+static int match_trace(const struct spanql *q, int which)
+{
+	struct span t[4];
+	size_t n = 0;
+	for (int k = 0; k < 4; k++)
+		if (which & (1 << k))
+			t[n++] = spans[k];
+	return spanql_match_trace(q, t, n, NULL);
+}
+
+static const struct {
+	const char *q;
+	int trace; /* the spans of the trace */
+	int want;
+} traces[] = {
+	/* a query without braces: some span matches */
+	{"kind = server", DB | HTTP, 1},
+	{"kind = server", DB | FAST, 0},
+	{"span.performance.slowness_ratio > 3", HTTP | DB | ORPH, 1},
+	/* {a} && {b}: different spans may satisfy a and b */
+	{"{ kind = client } && { kind = server }", DB | HTTP, 1},
+	{"{ kind = client } && { kind = server }", DB | FAST, 0},
+	{"{ kind = client } && { kind = server }", HTTP, 0},
+	/* {a && b}: one span satisfies both */
+	{"{ kind = client && kind = server }", DB | HTTP, 0},
+	{"{ kind = client && status = ok }", DB | HTTP, 1},
+	{"{ kind = server && status = ok }", DB | HTTP, 0},
+	/* || */
+	{"{ kind = client } || { kind = internal }", FAST | ORPH, 1},
+	{"{ kind = client } || { kind = internal }", HTTP | ORPH, 0},
+	/* !{a}: no span satisfies a; { !a }: some span does not */
+	{"!{ status = error }", DB | FAST, 1},
+	{"!{ status = error }", DB | HTTP, 0},
+	{"{ !(status = error) }", DB | HTTP, 1},
+	{"{ !(status = error) }", HTTP, 0},
+	{"{ kind = server } && !{ span.db.system = * }", HTTP | FAST, 1},
+	{"{ kind = server } && !{ span.db.system = * }", HTTP | DB, 0},
+	/* grouping and the aliases */
+	{"({ kind = server } AND { kind = client }) OR { kind = producer }", ORPH, 1},
+	{"({ kind = server } AND { kind = client }) OR { kind = producer }", HTTP | DB, 1},
+	{"({ kind = server } AND { kind = client }) OR { kind = producer }", HTTP | FAST, 0},
+	/* the same spanset written twice is two sets, satisfied alike */
+	{"{ kind = server } && { kind = server }", HTTP, 1},
+	/* an empty trace satisfies no spanset */
+	{"{}", 0, 0},
+	{"!{ kind = server }", 0, 1},
+};
+
+static void test_traces(void)
+{
+	char err[256];
+	for (size_t i = 0; i < sizeof(traces) / sizeof(traces[0]); i++) {
+		struct spanql *q = NULL;
+		if (spanql_parse(traces[i].q, &q, err, sizeof(err)) < 0) {
+			ok(0, "parse %s", traces[i].q);
+			printf("#   %s\n", err);
+			continue;
+		}
+		is_int(match_trace(q, traces[i].trace), traces[i].want, "trace %d: %s", traces[i].trace,
+		       traces[i].q);
+		spanql_free(q);
+	}
+}
+
+/* The building blocks: one bit per spanset, OR-ed over a trace, combined. */
+static void test_masks(void)
+{
+	struct spanql *q;
+	char err[256];
+	ok(spanql_parse("{ kind = client } && ({ kind = server } || !{ status = unset })", &q, err,
+			sizeof(err)) == 0,
+	   "parse three spansets");
+	is_int(spanql_n_sets(q), 3, "three sets");
+	is_int(spanql_span_mask(q, &spans[0], NULL), 1, "the client span satisfies set 0 only");
+	is_int(spanql_span_mask(q, &spans[1], NULL), 2, "the server span satisfies set 1 only");
+	is_int(spanql_span_mask(q, &spans[2], NULL), 4, "the internal span satisfies set 2 (status unset)");
+	ok(spanql_mask_match(q, 1 | 2), "client and server spans: a match");
+	ok(!spanql_mask_match(q, 1 | 4), "client and an unset span: no match");
+	ok(spanql_mask_match(q, 1), "client alone: no span is unset, so a match");
+	spanql_free(q);
+	ok(spanql_parse("kind = server", &q, err, sizeof(err)) == 0, "parse a plain expression");
+	is_int(spanql_n_sets(q), 1, "a plain expression is one set");
+	ok(spanql_mask_match(q, 1) && !spanql_mask_match(q, 0), "its mask is its one bit");
+	ok(spanql_uses_key(NULL, "x") == 0, "a NULL query reads no key");
+	spanql_free(q);
+	is_int(spanql_n_sets(NULL), 1, "a NULL query: one set");
+	ok(spanql_mask_match(NULL, 0), "a NULL query matches every trace");
+	ok(spanql_parse("resource.performance.x = 1 || { span.a = 1 } && { .performance.memory.y > 1 }", &q,
+			err, sizeof(err)) < 0,
+	   "a plain expression cannot hold a spanset");
+	ok(spanql_parse("{ resource.performance.x = 1 } || { .performance.memory.y > 1 }", &q, err,
+			sizeof(err)) == 0,
+	   "parse keys");
+	ok(spanql_uses_key(q, "performance.memory."), "reads performance.memory.*");
+	ok(!spanql_uses_key(q, "performance.x"), "resource keys are not span keys");
+	spanql_free(q);
+}
+
+/* A context that knows `virtual.ratio` of every span: 2.5. */
+static int ctx_attr(void *arg, const struct span *s, const char *key, struct attr *out)
+{
+	int *asked = arg;
+	(*asked)++;
+	if (strcmp(key, "virtual.ratio") && strcmp(key, "tier"))
+		return 0;
+	out->type = ATTR_DOUBLE;
+	out->v.d = 2.5;
+	return 1;
+}
+
+static void test_ctx(void)
+{
+	int asked = 0;
+	struct spanql_ctx ctx = {.attr = ctx_attr, .arg = &asked};
+	struct spanql *q;
+	char err[256];
+	ok(spanql_parse("span.virtual.ratio > 2", &q, err, sizeof(err)) == 0, "parse");
+	ok(!spanql_match_trace(q, &spans[0], 1, NULL), "without the context the attribute is missing");
+	ok(spanql_match_trace(q, &spans[0], 1, &ctx), "the context supplies it");
+	spanql_free(q);
+	/* the span's own attribute wins: DB has tier = "span" */
+	ok(spanql_parse("span.tier = 2.5", &q, err, sizeof(err)) == 0, "parse");
+	asked = 0;
+	ok(!spanql_match_trace(q, &spans[0], 1, &ctx), "the span's own tier wins over the context's");
+	is_int(asked, 0, "the context is not asked for an attribute the span has");
+	ok(spanql_match_trace(q, &spans[2], 1, &ctx), "a span without it gets the context's");
+	spanql_free(q);
+	/* .key: span, then context, then resource; resource.key never asks */
+	ok(spanql_parse(".tier = 2.5", &q, err, sizeof(err)) == 0, "parse");
+	ok(spanql_match_trace(q, &spans[2], 1, &ctx), ".key asks the context before the resource");
+	spanql_free(q);
+	ok(spanql_parse("resource.virtual.ratio = *", &q, err, sizeof(err)) == 0, "parse");
+	asked = 0;
+	ok(!spanql_match_trace(q, &spans[0], 1, &ctx) && asked == 0, "resource.key does not ask the context");
+	spanql_free(q);
 }
 
 static void test_api(void)
@@ -581,6 +778,9 @@ int main(void)
 	test_errors();
 	test_limits();
 	test_api();
+	test_traces();
+	test_masks();
+	test_ctx();
 	test_threads();
 	return tap_done();
 }
