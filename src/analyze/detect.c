@@ -76,6 +76,7 @@ void detect_config_init(struct detect_config *c)
 	c->version_min_z = 4;
 	c->own_work_share = 0.5;
 	c->own_work_min_ms = 20;
+	c->own_work_min_cpu = 0.8;
 }
 
 /* ---- hashing and the u64 map ------------------------------------------------ */

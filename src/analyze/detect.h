@@ -89,6 +89,7 @@ struct detect_config {
 	double version_min_z;	       /* combined significance of the mean difference (4) */
 	double own_work_share;	       /* a route's time outside any span but wrappers (0.5) */
 	double own_work_min_ms;	       /* and at least this much a request, on average (20 ms) */
+	double own_work_min_cpu;       /* the CPU its service used, share of what the work needed (0.8) */
 };
 
 void detect_config_init(struct detect_config *c);

@@ -889,10 +889,27 @@ static void own_cpu_process(struct detector *d, const struct acc *svc, const str
 		c->cores += sum / k;
 }
 
+/* The own work of every route of `route`'s service and environment in `tick`:
+ * the processes had to do all of it, not only this route's. */
+static double service_own_in_tick(struct detector *d, const struct acc *route, uint64_t tick)
+{
+	const struct table *t = &d->t[T_CPU];
+	double own = 0;
+	for (size_t r = 0; r < t->n; r++) {
+		const struct acc *a = &t->a[r];
+		if (!a->endpoint || a->service != route->service || a->env != route->env)
+			continue;
+		const struct minute_v *m = detect_minute_get(d, T_CPU, r, tick);
+		own += m ? m->a : 0;
+	}
+	return own;
+}
+
 /*
  * The CPU the service's processes used in the ticks of the route's
  * affected requests (`ri`, an endpoint's key of T_CPU) that have a sample,
- * against the cores their own work needed then: at least 0.5 says it is
+ * against the cores the own work of all its routes needed then: at least
+ * own_work_min_cpu says it is
  * CPU work, less that its time is waiting no span shows (a timer, an
  * uninstrumented call); -1 when no CPU figure was sent then.
  */
@@ -919,7 +936,7 @@ static double own_work_cpu(struct detector *d, const struct acc *route, size_t r
 	for (size_t i = 0; i < c.n_ticks; i++) {
 		if (i && c.ticks[i] == c.ticks[i - 1])
 			continue;
-		own += detect_minute_get(d, T_CPU, ri, c.ticks[i])->a;
+		own += service_own_in_tick(d, route, c.ticks[i]);
 		distinct++;
 	}
 	free(c.ticks);
@@ -946,7 +963,7 @@ static void judge_own_work(struct detector *d)
 		    a->sum3 < d->cfg.own_work_min_ms * 1e6 * (double)a->n)
 			continue;
 		double cpu = own_work_cpu(d, a, i);
-		if (cpu >= 0 && cpu < 0.5)
+		if (cpu >= 0 && cpu < d->cfg.own_work_min_cpu)
 			continue;
 		struct finding *f = detect_add_finding(d, FINDING_OWN_WORK, a);
 		f->occurrences = a->affected;

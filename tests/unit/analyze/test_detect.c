@@ -973,6 +973,7 @@ enum own_mode {
 	OWN_WRAPPED, /* 80 ms: express's request handler around the query, the rest no span explains */
 	OWN_SMALL,   /* 25 ms: the query and 5 ms of its own */
 	OWN_HEALTHY, /* GET /ok, 20 ms: a 19 ms query */
+	OWN_BARE_Y,  /* as OWN_BARE, on GET /y */
 };
 
 /* `n` requests of shop GET /x (GET /ok when healthy) `per_min` a minute, from `r`. */
@@ -988,6 +989,8 @@ static void feed_own(struct detector *d, const struct resource *r, enum own_mode
 		int parent = 1;
 		if (mode == OWN_HEALTHY)
 			set_s(root, "http.route", "/ok");
+		if (mode == OWN_BARE_Y)
+			root->attrs[1].v.s = "/y"; /* its http.route (tb_root) */
 		if (mode == OWN_WRAPPED) {
 			struct span *w = tb_span(&t, 3, 1, base, 100, dur - 100, SPAN_KIND_INTERNAL,
 						 "request handler - /x", r);
@@ -1094,6 +1097,15 @@ static void test_own_work(void)
 	x = own_finding(d, "GET /x", &count);
 	ok(x && near(x->ratio, 5, 1e-6) && x->priority != PRIORITY_HIGH,
 	   "own work: a process 30%% busy can: found, the CPU 5 times the work (%g)", x ? x->ratio : -1);
+	detect_free(d);
+
+	/* two routes needing 6% of a core each: a process 4% busy did neither */
+	d = detect_new(NULL);
+	feed_own(d, &res_node, OWN_BARE, 600, 60);
+	feed_own(d, &res_node, OWN_BARE_Y, 600, 60);
+	feed_core(d, &res_node, 10, 0.04);
+	own_finding(d, "GET /x", &count);
+	is_int(count, 0, "own work: the CPU is held against the work of all the service's routes, not one's");
 	detect_free(d);
 }
 
