@@ -294,6 +294,8 @@ static int loader_read(struct loader *ld, const struct store_query *q, int per_t
 	const char **values;
 	size_t n_values, cap_ids = 0;
 	uint64_t lo = UINT64_MAX, hi = 0;
+	if (!ld->n_rows)
+		return 0; /* no spans to read, nor services to classify them by */
 	if (store_values(req->srv->store, DICT_SERVICE,
 			 q->from_ns > 86400 * NS_PER_S ? q->from_ns - 86400 * NS_PER_S : 0, q->to_ns,
 			 &req->arena, &values, &n_values, err, sizeof(err)) < 0)
