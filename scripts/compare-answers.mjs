@@ -79,6 +79,19 @@ function questions(from, to) {
 		'/health',
 		`/api/v1/filters?${w}`,
 		`/api/v1/filters?${w}&service=api-gateway`,
+		// version=latest with each filter that selects services; windows
+		// within one minute, of whole minutes only, and without requests
+		`/api/v1/filters?${w}&version=latest`,
+		`/api/v1/filters?${w}&env=production&version=latest`,
+		`/api/v1/filters?${w}&service=checkout-service&version=latest`,
+		`/api/v1/filters?${w}&endpoint=${q('POST /api/checkout')}&version=latest`,
+		`/api/v1/filters?${w}&intent=${q('code-generation')}&tool=${q('code-interpreter')}&version=latest`,
+		`/api/v1/filters?${w}&endpoint=${q('GET /nowhere')}&version=latest`,
+		`/api/v1/filters?from=${to - 3600_000 + 1234}&to=${to - 3600_000 + 31_234}`,
+		`/api/v1/filters?from=${to - 7200_000 - 59_999}&to=${to - 5400_000 + 1}`,
+		`/api/v1/filters?from=${from - 86400_000}&to=${from - 3600_000}`,
+		`/api/v1/traces?${w}&version=latest&limit=20`,
+		`/api/v1/performance/summary?${w}&version=latest`,
 		`/api/v1/traces?${w}`,
 		`/api/v1/traces?${w}&order=slowest&limit=50`,
 		`/api/v1/traces?${w}&service=shop-api&min_duration_ms=200`,
@@ -92,6 +105,10 @@ function questions(from, to) {
 		`/api/v1/slow-requests?${w}&format=csv`,
 		`/api/v1/bottlenecks?${w}`,
 		`/api/v1/bottlenecks?${w}&limit=500`,
+		// a window without requests, right after the store's last one
+		`/api/v1/slow-requests?from=${to}&to=${to + 300_000}`,
+		`/api/v1/slow-operations/stats?from=${to}&to=${to + 300_000}`,
+		`/api/v1/bottlenecks?from=${to}&to=${to + 300_000}`,
 		'/api/v1/recommendations?range=24h', // its window ends now: one that holds the whole store
 		`/api/v1/profiles?${w}`,
 		`/api/v1/traces?${w}&limit=nope`,

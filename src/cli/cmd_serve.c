@@ -24,7 +24,8 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: hotpath serve [--listen ADDR] [--data DIR] [--demo] [--threads N]\n"
 		"                     [--max-body BYTES] [--max-queue BYTES] [--max-endpoints N]\n"
-		"                     [--config FILE] [--analysis-interval SECONDS] [--verbose]\n\n"
+		"                     [--config FILE] [--analysis-interval SECONDS]\n"
+		"                     [--spike-interval SECONDS] [--verbose]\n\n"
 		"  --listen ADDR     HOST:PORT to listen on (default 127.0.0.1:4318, the OTLP/HTTP port)\n"
 		"  --data DIR        data directory; the store is DIR/hotpath.db (default ./data)\n"
 		"  --demo            also generate demo traffic into this server (24 h of history first)\n"
@@ -39,6 +40,9 @@ static void usage(FILE *out)
 		"  --analysis-interval SECONDS\n"
 		"                    run the pattern detectors over the last 6 h this often in the\n"
 		"                    background (default 300; 0: only when the API asks)\n"
+		"  --spike-interval SECONDS\n"
+		"                    check for slow-request spikes this often in the background\n"
+		"                    and store an alert for each (default 60)\n"
 		"  --verbose         also log debug lines (e.g. where an aggregated flame graph's\n"
 		"                    time went)\n",
 		HTTP_DEFAULT_MAX_BODY);
@@ -88,6 +92,7 @@ int cmd_serve(int argc, char **argv)
 		{"max-queue", required_argument, NULL, 'q'},
 		{"config", required_argument, NULL, 'c'},
 		{"analysis-interval", required_argument, NULL, 'a'},
+		{"spike-interval", required_argument, NULL, 's'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -96,11 +101,11 @@ int cmd_serve(int argc, char **argv)
 	struct store_options sto = {.dir = "data"};
 	const char *config = NULL;
 	int demo = 0, c;
-	long analysis_s = 300;
+	long analysis_s = 300, spike_s = 60;
 	char err[512];
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "l:d:t:m:e:q:c:a:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:d:t:m:e:q:c:a:s:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l': so.listen = optarg; break;
 		case 'd': sto.dir = optarg; break;
@@ -111,6 +116,7 @@ int cmd_serve(int argc, char **argv)
 		case 'q': sto.queue_max_bytes = (size_t)strtoull(optarg, NULL, 10); break;
 		case 'c': config = optarg; break;
 		case 'a': analysis_s = strtol(optarg, NULL, 10); break;
+		case 's': spike_s = strtol(optarg, NULL, 10); break;
 		case 'v': log_min_level = LOG_DEBUG; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -122,6 +128,10 @@ int cmd_serve(int argc, char **argv)
 		return 2;
 	}
 
+	if (spike_s < 1 || spike_s > 86400) {
+		fprintf(stderr, "hotpath serve: --spike-interval must be 1 to 86400 seconds\n");
+		return 2;
+	}
 	if (slow_thresholds(config) < 0)
 		return 2;
 
@@ -150,7 +160,7 @@ int cmd_serve(int argc, char **argv)
 		store_close(store);
 		return 1;
 	}
-	if (slowops_watch_start(store, 60, err, sizeof(err)) < 0)
+	if (slowops_watch_start(store, (unsigned)spike_s, err, sizeof(err)) < 0)
 		log_warn("%s", err);
 	if (analysis_s > 0 &&
 	    advisor_watch_start(store, (unsigned)analysis_s, ADVISOR_DEFAULT_RANGE, err, sizeof(err)) < 0)

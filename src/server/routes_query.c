@@ -169,21 +169,23 @@ static int get_filters(struct http_request *req)
 		http_error(req, 400, "bad_request", "%s", err);
 		return HTTP_DONE;
 	}
+	struct store_dim_values v;
+	unsigned kinds = 0;
+	for (size_t d = 0; d < sizeof(dims) / sizeof(dims[0]); d++)
+		kinds |= 1u << dims[d].kind;
+	if (store_filter_values(req->srv->store, q.from_ns, q.to_ns, kinds, &req->arena, &v, err,
+				sizeof(err)) < 0) {
+		http_error(req, 500, "internal", "%s", err);
+		return HTTP_DONE;
+	}
 	struct buf *out = http_json(req);
 	buf_putc(out, '{');
 	for (size_t d = 0; d < sizeof(dims) / sizeof(dims[0]); d++) {
-		const char **values;
-		size_t n;
-		if (store_values(req->srv->store, dims[d].kind, q.from_ns, q.to_ns, &req->arena, &values, &n,
-				 err, sizeof(err)) < 0) {
-			http_error(req, 500, "internal", "%s", err);
-			return HTTP_DONE;
-		}
 		buf_printf(out, "%s\"%s\":[", d ? "," : "", dims[d].key);
-		for (size_t i = 0; i < n; i++) {
+		for (size_t i = 0; i < v.n[dims[d].kind]; i++) {
 			if (i)
 				buf_putc(out, ',');
-			buf_put_json_str(out, values[i]);
+			buf_put_json_str(out, v.values[dims[d].kind][i]);
 		}
 		buf_putc(out, ']');
 	}

@@ -290,6 +290,8 @@ static int loader_read(struct loader *ld, const struct store_query *q, int per_t
 	const char **values;
 	size_t n_values, cap_ids = 0;
 	uint64_t lo = UINT64_MAX, hi = 0;
+	if (!ld->n_rows)
+		return 0; /* no spans to read, nor services to classify them by */
 	if (store_values(req->srv->store, DICT_SERVICE,
 			 q->from_ns > 86400 * NS_PER_S ? q->from_ns - 86400 * NS_PER_S : 0, q->to_ns,
 			 &req->arena, &values, &n_values, err, sizeof(err)) < 0)
@@ -1070,15 +1072,12 @@ static int get_slow_requests(struct http_request *req)
 	struct store_query q;
 	struct spanql *ql = NULL;
 	struct slowops_config c;
-	struct slowops_spike_rule rule;
 	struct request_row *rows;
 	size_t n_rows = 0;
 	struct loader ld;
 	struct slow_run run = {.req = req, .cfg = &c};
 	enum group_by by;
 	long bucket_s;
-	unsigned new_alerts = 0;
-	char err[256];
 	const char *fmt = http_query(req, "format");
 	slowops_config_init(&c);
 	loader_init(&ld, req, &c);
@@ -1095,12 +1094,6 @@ static int get_slow_requests(struct http_request *req)
 	}
 	if (fmt && *fmt && strcmp(fmt, "json") && strcmp(fmt, "csv")) {
 		http_error(req, 400, "bad_request", "invalid format '%.64s': use json or csv", fmt);
-		goto out;
-	}
-	slowops_spike_rule_init(&rule);
-	if (slowops_spike_check(req->srv->store, &c, &rule, clock_now_ns(), &new_alerts, err, sizeof(err)) <
-	    0) {
-		http_error(req, 500, "internal", "%s", err);
 		goto out;
 	}
 	unsigned limit = q.limit;
@@ -1141,7 +1134,7 @@ static int get_slow_requests(struct http_request *req)
 	if (by != GROUP_NONE)
 		put_groups(b, by, rows, n_rows);
 	put_trend(b, &q, (uint64_t)bucket_s * NS_PER_S, rows, n_rows);
-	buf_printf(b, ",\"new_alerts\":%u}", new_alerts);
+	buf_putc(b, '}');
 out:
 	for (size_t i = 0; i < run.n_detail; i++)
 		buf_release(&run.d[i].slow_spans);

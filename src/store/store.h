@@ -158,6 +158,20 @@ enum dict_kind {
 	DICT_ERROR_TYPE,
 	DICT_KINDS
 };
+/*
+ * The distinct values of the filter dimensions in `kinds` (a bit 1 << kind
+ * for each) among the requests in [from_ns, to_ns): values[kind], n[kind]
+ * sorted bytewise, at most 1000 each; the other kinds are left empty.
+ * Read from the rollups and the request rows at the range's ends, so it
+ * costs about the same for an hour as for a day; it sees every request
+ * stored before the call.  Strings live in `a`.
+ */
+struct store_dim_values {
+	const char **values[DICT_KINDS];
+	size_t n[DICT_KINDS];
+};
+int store_filter_values(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned kinds, struct arena *a,
+			struct store_dim_values *out, char *err, size_t errlen);
 /* Distinct values of one filter dimension seen in [from_ns, to_ns). */
 int store_values(struct store *s, enum dict_kind kind, uint64_t from_ns, uint64_t to_ns, struct arena *a,
 		 const char ***values, size_t *n, char *err, size_t errlen);

@@ -30,6 +30,7 @@
 #include "store/block.h"
 #include "store/rollup.h"
 #include "store/schema.h"
+#include "store/values.h"
 
 #define BLOCK_SPANS	    4096 /* spans per block, at most (a trace is never split) */
 #define DEFAULT_QUEUE_BYTES (64u << 20)
@@ -1198,86 +1199,22 @@ out:
 	return ret;
 }
 
-/*
- * The SQL of store_latest_versions(): the (service, version) pairs of the
- * requests in range and environment, each service's newest first.  Key
- * ids of rollup_keys are handed out in the order requests are stored, so
- * the pair with the greatest first key was first seen last; a pair not
- * rolled up yet (the writer flushes about once a second) came after every
- * keyed one, and among those the lowest request id tells.
- */
-static void latest_versions_sql(struct buf *sql, struct binds *bd, const struct store_query *q)
-{
-	struct store_query scope, sel;
-	store_query_init(&scope);
-	scope.from_ns = q->from_ns;
-	scope.to_ns = q->to_ns;
-	scope.service = q->service;
-	scope.env = q->env;
-	buf_printf(sql,
-		   "SELECT (SELECT value FROM dict WHERE id = p.service),"
-		   " (SELECT value FROM dict WHERE id = p.version) FROM"
-		   " (SELECT r.service AS service, IFNULL(r.version, 0) AS version, min(r.id) AS first_row"
-		   " FROM requests r");
-	where_clause(sql, bd, &scope, NULL);
-	if (q->endpoint || q->department || q->intent || q->tool) {
-		sel = scope;
-		sel.endpoint = q->endpoint;
-		sel.department = q->department;
-		sel.intent = q->intent;
-		sel.tool = q->tool;
-		buf_puts(sql, " AND r.service IN (SELECT r.service FROM requests r");
-		where_clause(sql, bd, &sel, NULL);
-		buf_putc(sql, ')');
-	}
-	buf_puts(sql, " GROUP BY 1, 2) p LEFT JOIN"
-		      " (SELECT service, version, min(id) AS first_key FROM rollup_keys GROUP BY 1, 2) k"
-		      " ON k.service = p.service AND k.version = p.version"
-		      " ORDER BY p.service, k.first_key IS NOT NULL, k.first_key DESC, p.first_row DESC");
-}
+static void wait_rollups_flushed(struct store *s);
 
 int store_latest_versions(struct store *s, const struct store_query *q, struct arena *a,
 			  struct service_version **pairs, size_t *n, char *err, size_t errlen)
 {
-	struct buf sql;
-	struct binds bd = {0};
-	sqlite3_stmt *st = NULL;
-	const char *last = NULL;
-	size_t cap = 0;
-	int ret = -1, rc;
+	wait_rollups_flushed(s);
 	sqlite3 *db = reader_get(s, err, errlen);
 	*pairs = NULL;
 	*n = 0;
 	if (!db)
 		return -1;
-	buf_init(&sql, BUF_NO_LIMIT);
-	latest_versions_sql(&sql, &bd, q);
-	if (sqlite3_prepare_v2(db, sql.data, -1, &st, NULL) != SQLITE_OK) {
-		errf(err, errlen, "latest versions: %s", sqlite3_errmsg(db));
-		goto out;
-	}
-	bind_all(st, &bd);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *service = (const char *)sqlite3_column_text(st, 0);
-		if (!service || (last && !strcmp(last, service)))
-			continue; /* a service's older versions */
-		*pairs = arena_grow(a, *pairs, &cap, *n + 1, sizeof(**pairs));
-		struct service_version *p = &(*pairs)[(*n)++];
-		p->service = last = col_text(a, st, 0);
-		p->version = col_text(a, st, 1);
-	}
-	if (rc != SQLITE_DONE) {
-		errf(err, errlen, "latest versions: %s", sqlite3_errmsg(db));
-		goto out;
-	}
-	if (*n)
-		qsort(*pairs, *n, sizeof(**pairs), cmp_service_version);
-	ret = 0;
-out:
-	sqlite3_finalize(st);
-	buf_release(&sql);
+	int rc = values_latest(db, q, a, pairs, n, err, errlen);
 	reader_put(s, db);
-	return ret;
+	if (rc == 0 && *n)
+		qsort(*pairs, *n, sizeof(**pairs), cmp_service_version);
+	return rc;
 }
 
 int store_count(struct store *s, const struct store_query *q, uint64_t *n, char *err, size_t errlen)
@@ -1372,51 +1309,31 @@ out:
 	return ret;
 }
 
+int store_filter_values(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned kinds, struct arena *a,
+			struct store_dim_values *out, char *err, size_t errlen)
+{
+	wait_rollups_flushed(s);
+	sqlite3 *db = reader_get(s, err, errlen);
+	if (!db)
+		return -1;
+	int rc = values_read(db, from_ns, to_ns, kinds, a, out, err, errlen);
+	reader_put(s, db);
+	return rc;
+}
+
 int store_values(struct store *s, enum dict_kind kind, uint64_t from_ns, uint64_t to_ns, struct arena *a,
 		 const char ***values, size_t *n, char *err, size_t errlen)
 {
-	static const char *const cols[DICT_KINDS] = {
-		[DICT_SERVICE] = "service", [DICT_ENDPOINT] = "endpoint",     [DICT_ENV] = "env",
-		[DICT_VERSION] = "version", [DICT_DEPARTMENT] = "department", [DICT_INTENT] = "intent",
-		[DICT_TOOL] = "tool",	    [DICT_ERROR_TYPE] = "error_type",
-	};
-	sqlite3_stmt *st = NULL;
-	struct buf sql;
-	int ret = -1;
+	struct store_dim_values v;
 	*values = NULL;
 	*n = 0;
 	if (kind <= 0 || kind >= DICT_KINDS)
 		return errf(err, errlen, "unknown dimension");
-	sqlite3 *db = reader_get(s, err, errlen);
-	if (!db)
+	if (store_filter_values(s, from_ns, to_ns, 1u << kind, a, &v, err, errlen) < 0)
 		return -1;
-	buf_init(&sql, BUF_NO_LIMIT);
-	buf_printf(&sql,
-		   "SELECT value FROM dict WHERE kind = %d AND id IN (SELECT DISTINCT %s FROM requests"
-		   " WHERE start_ns >= ? AND start_ns < ?) ORDER BY value LIMIT 1000",
-		   kind, cols[kind]);
-	if (sqlite3_prepare_v2(db, sql.data, -1, &st, NULL) != SQLITE_OK) {
-		errf(err, errlen, "values: %s", sqlite3_errmsg(db));
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, (int64_t)from_ns);
-	sqlite3_bind_int64(st, 2, to_ns ? (int64_t)to_ns : INT64_MAX);
-	size_t cap = 0;
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		*values = arena_grow(a, *values, &cap, *n + 1, sizeof(**values));
-		(*values)[(*n)++] = col_text(a, st, 0);
-	}
-	if (rc != SQLITE_DONE) {
-		errf(err, errlen, "values: %s", sqlite3_errmsg(db));
-		goto out;
-	}
-	ret = 0;
-out:
-	sqlite3_finalize(st);
-	buf_release(&sql);
-	reader_put(s, db);
-	return ret;
+	*values = v.values[kind];
+	*n = v.n[kind];
+	return 0;
 }
 
 /* Read-your-writes for rollups: every request committed before the query

@@ -12,7 +12,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
 import { hotpathBin, startServer } from './lib/server.mjs';
-import { getJson, jsonTraceRequest, postOtlpJson, spanId, traceId } from './lib/util.mjs';
+import { getJson, jsonTraceRequest, postOtlpJson, sleep, spanId, traceId } from './lib/util.mjs';
 
 const MS = 1_000_000;
 const N = 420;
@@ -533,10 +533,21 @@ describe('endpoints of servers without http.route', () => {
 describe('slow request spikes follow the slow share', () => {
 	let srv;
 	const MIN = 60_000_000_000n;
-	const slowApi = () => getJson(`${srv.url}/api/v1/slow-requests?range=15m&limit=1`);
+	// the background check runs every second here; a GET never stores alerts
+	const ARGS = ['--spike-interval', '1'];
+	const alerts = async (s = srv) => (await getJson(`${s.url}/api/v1/slow-requests/alerts`)).json;
+	// alerts once at least n are stored (the check runs in the background)
+	async function alertsAtLeast(n) {
+		const end = Date.now() + 15000;
+		for (;;) {
+			const a = await alerts();
+			if (a.count >= n || Date.now() > end) return a;
+			await sleep(200);
+		}
+	}
 	// n requests of service "steady", `slow` of them over the 1 s http
 	// threshold, spread over the minute starting minutesAgo before now
-	async function post(minutesAgo, n, slow) {
+	async function post(minutesAgo, n, slow, s = srv) {
 		const t0 = BigInt(Date.now()) * 1_000_000n - BigInt(Math.round(minutesAgo * 60)) * 1_000_000_000n;
 		const spans = Array.from({ length: n }, (_, i) => {
 			const start = t0 + BigInt(i) * (MIN / 2n / BigInt(n));
@@ -546,39 +557,53 @@ describe('slow request spikes follow the slow share', () => {
 				attrs: { 'http.request.method': 'GET', 'http.route': '/feed' },
 			};
 		});
-		await postOtlpJson(srv.url, jsonTraceRequest([{ attrs: { 'service.name': 'steady' }, spans }]));
+		await postOtlpJson(s.url, jsonTraceRequest([{ attrs: { 'service.name': 'steady' }, spans }]));
 	}
+	const history = async (s) => {
+		// an hour at 20 requests a window, 10 % slow, each batch mid-window
+		for (let w = 0; w < 12; w++) await post(62.5 - 5 * w, 20, 2, s);
+	};
 
 	before(async () => {
-		srv = await startServer();
-		// an hour at 20 requests a window, 10 % slow, each batch mid-window
-		for (let w = 0; w < 12; w++) await post(62.5 - 5 * w, 20, 2);
+		srv = await startServer({ args: ARGS });
+		await history(srv);
 	});
 	after(() => srv?.dispose());
 
 	test('ten times the traffic at the same share: no alert', async () => {
 		await post(2.5, 200, 20);
-		const r = await slowApi();
-		assert.equal(r.status, 200, r.text);
-		assert.equal(r.json.new_alerts, 0, 'a traffic step is no spike');
-		const alerts = await getJson(`${srv.url}/api/v1/slow-requests/alerts`);
-		assert.equal(alerts.json.count, 0, alerts.text);
+		await sleep(2500); // two background checks
+		const a = await alerts();
+		assert.equal(a.count, 0, `a traffic step is no spike: ${JSON.stringify(a).slice(0, 300)}`);
 	});
 
 	test('a rise of the share: one alert per scope, then none while it lasts', async () => {
 		await post(2.5, 60, 60); // now 80 slow of 260: 31 % against 10 %
-		const r = await slowApi();
-		assert.equal(r.json.new_alerts, 2, `fleet-wide and steady: ${r.text.slice(0, 300)}`);
-		const alerts = await getJson(`${srv.url}/api/v1/slow-requests/alerts?service=steady`);
-		const mine = alerts.json.alerts.find((a) => a.scope === 'steady');
-		assert.ok(mine, alerts.text);
+		const got = await alertsAtLeast(2);
+		assert.deepEqual(got.alerts.map((a) => a.scope).sort(), ['*', 'steady'], JSON.stringify(got).slice(0, 300));
+		const mine = got.alerts.find((a) => a.scope === 'steady');
 		assert.equal(mine.count, 80);
 		assert.equal(mine.total, 260);
 		near(mine.share, 80 / 260, 'share', 1e-9);
 		near(mine.baseline_share, 0.1, 'baseline share', 1e-9);
 		near(mine.baseline, 26, 'the slow count usual at this traffic', 1e-9);
-		const again = await slowApi();
-		assert.equal(again.json.new_alerts, 0, 'the same rise does not alert again');
+		await sleep(2500); // two more background checks
+		assert.equal((await alerts()).count, 2, 'the same rise does not alert again');
+	});
+
+	test('a GET stores nothing: the slow-requests answer does not run the check', async () => {
+		const quiet = await startServer({ args: ['--spike-interval', '86400'] });
+		try {
+			await history(quiet);
+			await post(2.5, 60, 60, quiet);
+			const r = await getJson(`${quiet.url}/api/v1/slow-requests?range=15m&limit=1`);
+			assert.equal(r.status, 200, r.text);
+			assert.ok(r.json.matched >= 60, `the slow requests are listed: ${r.json.matched}`);
+			assert.equal(r.json.new_alerts, undefined, 'the answer no longer says what a check stored');
+			assert.equal((await alerts(quiet)).count, 0, 'no alert stored by a read');
+		} finally {
+			await quiet.dispose();
+		}
 	});
 });
 

@@ -5,8 +5,8 @@
 //
 // Requests (docs/API.md), each once per load:
 //   /api/v1/slow-requests            the table, the groups, the trend
-//   /api/v1/slow-requests/alerts     the spikes (after the table: that call
-//                                    may store a new one)
+//   /api/v1/slow-requests/alerts     the spikes (stored by the server's
+//                                    background check; asked alongside)
 //   /api/v1/slow-operations/stats    per operation type
 // Changing the grouping asks for the groups alone (limit=1).
 //
@@ -202,7 +202,7 @@ export function mountSlow(el, ctx) {
   }
 
   function loadAll() {
-    Promise.all([loadMain().then(loadAlerts), loadStats()]).then(() => {
+    Promise.all([loadMain(), loadAlerts(), loadStats()]).then(() => {
       if (!ctx.signal.aborted) updatedEl.textContent = `updated ${fmtTime(Date.now())}`;
     }, (err) => { if (!isAbort(err)) console.error(err); });
   }

@@ -4,7 +4,9 @@
  * reopen (durability of committed writes) and schema versioning; edge
  * requests of traces whose services export separately, exact tier counts
  * in the rollups, the newest version of each service (version=latest),
- * and what a store of schema 3 answers after migration.
+ * the filter values of a range (from the rollups, with folded endpoints)
+ * against a DISTINCT over the rows, and what a store of schema 3 answers
+ * after migration.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -894,6 +896,165 @@ static void test_latest_versions(void)
 		printf("# could not remove %s\n", tmpdir);
 }
 
+/* ---- filter values: from the rollups, equal to a DISTINCT over the rows ---- */
+
+#define T_VAL 1700002800000000000ull /* a whole hour */
+
+static int write_one(struct store *s, const char *service, const char *version, const char *env,
+		     const char *name, uint64_t start_ns)
+{
+	static uint16_t trace;
+	struct batch b;
+	batch_init(&b);
+	struct resource *r = make_resource(&b, service, env);
+	r->attrs[2].v.s = version;
+	resource_derive(r);
+	struct span *sp = batch_add_span(&b);
+	trace++;
+	sp->trace_id[0] = 0x7a;
+	memcpy(sp->trace_id + 8, &trace, sizeof(trace));
+	sp->span_id[7] = 1;
+	sp->name = name;
+	sp->kind = SPAN_KIND_SERVER;
+	sp->start_ns = start_ns;
+	sp->end_ns = start_ns + 30000000;
+	sp->resource = r;
+	int rc = store_write_sync(s, &b);
+	batch_release(&b);
+	return rc;
+}
+
+/* What DISTINCT over the stored request rows says, as "a,b,c". */
+static const char *brute_values(const char *col, uint64_t from, uint64_t to)
+{
+	static char out[1024];
+	char path[128], sql[256];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	size_t len = 0;
+	out[0] = 0;
+	snprintf(path, sizeof(path), "%s/hotpath.db", tmpdir);
+	snprintf(sql, sizeof(sql),
+		 "SELECT DISTINCT d.value FROM requests r JOIN dict d ON d.id = r.%s"
+		 " WHERE r.start_ns >= ?1 AND r.start_ns < ?2 ORDER BY 1",
+		 col);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return "error";
+	}
+	sqlite3_bind_int64(st, 1, (int64_t)from);
+	sqlite3_bind_int64(st, 2, to ? (int64_t)to : INT64_MAX);
+	while (sqlite3_step(st) == SQLITE_ROW && len < sizeof(out))
+		len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%s", len ? "," : "",
+					(const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return out;
+}
+
+static const char *joined(const char **v, size_t n)
+{
+	static char out[1024];
+	size_t len = 0;
+	out[0] = 0;
+	for (size_t i = 0; i < n && len < sizeof(out); i++)
+		len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%s", i ? "," : "", v[i]);
+	return out;
+}
+
+/* Every dimension of store_filter_values() over [from, to) against the brute force. */
+static void check_values(struct store *s, struct arena *a, uint64_t from, uint64_t to, const char *what)
+{
+	static const char *const cols[DICT_KINDS] = {
+		[DICT_SERVICE] = "service", [DICT_ENDPOINT] = "endpoint",     [DICT_ENV] = "env",
+		[DICT_VERSION] = "version", [DICT_DEPARTMENT] = "department", [DICT_INTENT] = "intent",
+		[DICT_TOOL] = "tool",	    [DICT_ERROR_TYPE] = "error_type",
+	};
+	struct store_dim_values v;
+	char err[256], want[1024];
+	unsigned all = 0;
+	for (int k = DICT_SERVICE; k < DICT_KINDS; k++)
+		all |= 1u << k;
+	if (store_filter_values(s, from, to, all, a, &v, err, sizeof(err)) < 0) {
+		ok(0, "values: %s: %s", what, err);
+		return;
+	}
+	for (int k = DICT_SERVICE; k < DICT_KINDS; k++) {
+		snprintf(want, sizeof(want), "%s", brute_values(cols[k], from, to));
+		is_str(joined(v.values[k], v.n[k]), want, "values: %s: %s as DISTINCT over the rows", what,
+		       cols[k]);
+	}
+}
+
+static void test_values(void)
+{
+	static const char *const shop[] = {"GET /a", "GET /b", "GET /c", "GET /d", "GET /e", "GET /f"};
+	struct arena a;
+	struct store_query q;
+	char err[256];
+	int rc = 0;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/hotpath-test-values-XXXXXX");
+	ok(mkdtemp(tmpdir) != NULL, "values: temp dir");
+	struct store *s = NULL;
+	struct store_options o = {.dir = tmpdir, .max_endpoints = 3};
+	if (store_open(&s, &o, err, sizeof(err)) < 0) {
+		ok(0, "values: store_open: %s", err);
+		return;
+	}
+	arena_init(&a);
+	/* over three and a half hours: shop's six endpoints (three fold into
+	 * "other" in the rollups), admin's real endpoint "other", versions and
+	 * environments that change with time */
+	for (int k = 0; k < 30; k++) {
+		uint64_t t = T_VAL + (uint64_t)k * 7 * MINUTE_NS + (uint64_t)(k % 5) * 13000000000ull;
+		rc |= write_one(s, "shop", k < 15 ? "1.0" : "2.0", "production", shop[k % 6], t);
+		if (k % 4 == 0)
+			rc |= write_one(s, "admin", "9", k < 20 ? "staging" : "production",
+					k % 8 ? "other" : "GET /users", t + 5000000000ull);
+	}
+	ok(rc == 0, "values: requests written");
+	struct store_stats stats;
+	store_get_stats(s, &stats);
+	ok(stats.rollup_folded > 0, "values: shop's endpoints past the third folded in the rollups (%llu)",
+	   (unsigned long long)stats.rollup_folded);
+
+	check_values(s, &a, T_VAL + 90 * 1000000000ull, T_VAL + 3 * 3600 * 1000000000ull + 17000000000ull,
+		     "a range cutting minutes and hours");
+	check_values(s, &a, T_VAL + 61 * MINUTE_NS + 5000000000ull, T_VAL + 64 * MINUTE_NS,
+		     "whole minutes, no whole hour");
+	check_values(s, &a, T_VAL + 7 * MINUTE_NS + 10000000000ull, T_VAL + 7 * MINUTE_NS + 30000000000ull,
+		     "within one minute");
+	check_values(s, &a, T_VAL + 84 * MINUTE_NS, T_VAL + 126 * MINUTE_NS + 1,
+		     "minutes only, ends on a row");
+	check_values(s, &a, 0, 0, "all time");
+	check_values(s, &a, T_VAL - 24 * 3600 * 1000000000ull, T_VAL - 3600 * 1000000000ull, "no requests");
+
+	/* read-your-writes: a value stored just now is listed at once */
+	ok(write_one(s, "billing", "3.1", "eu", "POST /pay", T_VAL + 2 * 3600 * 1000000000ull + MINUTE_NS) ==
+		   0,
+	   "values: a new service written");
+	check_values(s, &a, T_VAL, T_VAL + 4 * 3600 * 1000000000ull, "right after a write");
+
+	/* version=latest selected by an endpoint that the rollups folded */
+	store_query_init(&q);
+	q.from_ns = T_VAL;
+	q.to_ns = T_VAL + 4 * 3600 * 1000000000ull;
+	q.endpoint = "GET /f";
+	is_str(latest_of(s, &q, &a), "shop=2.0", "values: a folded endpoint still selects its service");
+	q.endpoint = "other";
+	is_str(latest_of(s, &q, &a), "admin=9",
+	       "values: a real endpoint named other selects only its service");
+	q.endpoint = "GET /nowhere";
+	is_str(latest_of(s, &q, &a), "", "values: an endpoint never stored selects nothing");
+	store_close(s);
+	arena_release(&a);
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", tmpdir);
+}
+
 /* A store of schema 3 (no edge flags, no tier counts) opened by this one. */
 static void test_migrate_3(void)
 {
@@ -961,6 +1122,7 @@ int main(void)
 	test_store();
 	test_edges_and_tiers();
 	test_latest_versions();
+	test_values();
 	test_migrate_3();
 	return tap_done();
 }
