@@ -18,7 +18,7 @@ import {
   RANGES, DEFAULT_RANGE, FLAME_KEYS, readState, queryOf, patchState, effectiveFilters, compareVersions,
   latestLabel,
 } from './lib/state.js';
-import { TIERS } from './lib/format.js';
+import { tierLabel, tierHint } from './lib/format.js';
 import { mountOverview } from './views/overview.js';
 import { mountTraces } from './views/traces.js';
 import { mountTrace } from './views/trace.js';
@@ -190,7 +190,8 @@ function renderFilters(state, options, effective, optionsError) {
   }
 
   bar.append(selectControl('tier', 'Perf. tier',
-    [{ value: '', label: 'All' }, ...TIERS.map((t) => ({ value: t.id, label: `${t.label} ${t.hint}` }))],
+    [{ value: '', label: 'All' },
+      ...((options && options.tiers) || []).map((t) => ({ value: t.id, label: `${tierLabel(t)} ${tierHint(t)}` }))],
     state.filters.tier || '', setFilter('tier')));
 
   bar.append(selectControl('status', 'Error status', [

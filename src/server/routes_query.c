@@ -153,6 +153,22 @@ static int put_latest_versions(struct http_request *req, struct store_query *q, 
 	return 0;
 }
 
+/* The performance tiers (the `tier` filter), so that the dashboard needs
+ * no copy of them: "tiers":[{"id":"fast","min_ms":0,"max_ms":100},...] */
+static void put_tiers(struct buf *out)
+{
+	buf_puts(out, ",\"tiers\":[");
+	for (int t = 0; t < TIER_COUNT; t++) {
+		buf_printf(out, "%s{\"id\":\"%s\",\"min_ms\":%llu,\"max_ms\":", t ? "," : "",
+			   request_tier_names[t], (unsigned long long)(request_tier_lo_ns[t] / NS_PER_MS));
+		if (t + 1 < TIER_COUNT)
+			buf_printf(out, "%llu}", (unsigned long long)(request_tier_lo_ns[t + 1] / NS_PER_MS));
+		else
+			buf_puts(out, "null}");
+	}
+	buf_putc(out, ']');
+}
+
 static int get_filters(struct http_request *req)
 {
 	static const struct {
@@ -191,6 +207,7 @@ static int get_filters(struct http_request *req)
 	}
 	if (put_latest_versions(req, &q, out) < 0)
 		return HTTP_DONE;
+	put_tiers(out);
 	buf_putc(out, '}');
 	return HTTP_DONE;
 }

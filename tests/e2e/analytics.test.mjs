@@ -723,4 +723,19 @@ describe('counting requests: edge requests and exact tiers', () => {
 		assert.equal(cut.by_tier.normal, null, 'a tier cut by the bounds has no exact count');
 		assert.equal(cut.by_tier.fast, 0);
 	});
+
+	test('the tiers are served with the filters: the dashboard keeps no copy', async () => {
+		const f = await api('/api/v1/filters');
+		const tiers = f.tiers;
+		assert.deepEqual(tiers.map((t) => t.id), ['fast', 'normal', 'slow', 'critical']);
+		assert.equal(tiers[0].min_ms, 0);
+		assert.equal(tiers[tiers.length - 1].max_ms, null);
+		for (let i = 1; i < tiers.length; i++) assert.equal(tiers[i].min_ms, tiers[i - 1].max_ms, 'no gap, no overlap');
+		// each served tier is the one the tier filter counts
+		for (const t of tiers) {
+			const inside = mix.filter((d) => d >= t.min_ms * MS && (t.max_ms == null || d < t.max_ms * MS)).length;
+			const s = await api('/api/v1/performance/summary', { service: 'tiers', tier: t.id });
+			assert.equal(s.count, inside, `tier ${t.id}`);
+		}
+	});
 });

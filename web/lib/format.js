@@ -1,17 +1,21 @@
 // format.js - how numbers and times read on the dashboard.
 
-// Performance tiers of the seeds (the server's are request_tier_lo_ns in
-// src/store/store.h: keep them equal): Fast <100 ms, Normal 100-500 ms,
-// Slow 500 ms-2 s, Critical >2 s.
-export const TIERS = [
-  { id: 'fast', label: 'Fast', hint: '< 100 ms', max: 100 },
-  { id: 'normal', label: 'Normal', hint: '100–500 ms', max: 500 },
-  { id: 'slow', label: 'Slow', hint: '500 ms–2 s', max: 2000 },
-  { id: 'critical', label: 'Critical', hint: '> 2 s', max: Infinity },
-];
+// Performance tiers come from the server (`tiers` of /api/v1/filters:
+// {id, min_ms, max_ms}, max_ms null for the last), so they are defined once.
+// The tier of a duration, or null when the tiers are not known.
+export function tierOf(ms, tiers) {
+  return (tiers || []).find((t) => t.max_ms == null || ms < t.max_ms) || null;
+}
 
-export function tierOf(ms) {
-  return TIERS.find((t) => ms < t.max) || TIERS[TIERS.length - 1];
+export function tierLabel(t) {
+  return t.id.charAt(0).toUpperCase() + t.id.slice(1);
+}
+
+// "< 100 ms", "100 ms–500 ms", "> 2 s"
+export function tierHint(t) {
+  const f = (ms) => (ms < 1000 ? `${ms} ms` : `${ms / 1000} s`);
+  if (!t.min_ms) return `< ${f(t.max_ms)}`;
+  return t.max_ms == null ? `> ${f(t.min_ms)}` : `${f(t.min_ms)}–${f(t.max_ms)}`;
 }
 
 // 0.042 ms, 4.20 ms, 42.0 ms, 420 ms, 4.20 s, 4.2 min

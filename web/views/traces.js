@@ -5,7 +5,7 @@
 import { h, clear, errorBox } from '../lib/dom.js';
 import { apiGet, isAbort } from '../lib/api.js';
 import { apiParams } from '../lib/state.js';
-import { fmtDuration, fmtTime, fmtIso, tierOf } from '../lib/format.js';
+import { fmtDuration, fmtTime, fmtIso, tierOf, tierLabel } from '../lib/format.js';
 
 const LIMIT = 100;
 const REFRESH_MS = 5000;
@@ -99,7 +99,7 @@ export function mountTraces(el, ctx) {
 
   function row(t, maxMs) {
     const ms = t.duration_ms;
-    const tier = tierOf(ms);
+    const tier = tierOf(ms, ctx.options && ctx.options.tiers);
     const status = STATUS_LABELS[t.status] ? t.status : 'ok';
     const pct = Math.max(0.5, (ms / maxMs) * 100);
     const endpoint = t.endpoint || t.name || '';
@@ -122,7 +122,8 @@ export function mountTraces(el, ctx) {
       h('div', { class: 'dur' },
         h('span', { class: 'dur-text mono' }, fmtDuration(ms)),
         h('span', { class: 'dur-track', 'aria-hidden': 'true' },
-          h('span', { class: `dur-bar tier-${tier.id}`, style: { width: `${pct}%` }, title: tier.label })))),
+          h('span', { class: `dur-bar${tier ? ` tier-${tier.id}` : ''}`, style: { width: `${pct}%` },
+            title: tier ? tierLabel(tier) : '' })))),
     h('td', { class: 'col-status' }, h('span', { class: `badge badge-${status}` }, STATUS_LABELS[status])),
     h('td', { class: 'col-env' }, t.env || '–'),
     h('td', { class: 'col-version mono' }, t.version || '–'));
