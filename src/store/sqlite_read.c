@@ -1,0 +1,688 @@
+/* sqlite_read.c - the embedded store's reads: traces, request rows, rollups,
+ * scans of blocks, metric points (see store.h). */
+#include "store/store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/json_doc.h"
+#include "store/block.h"
+#include "store/rollup.h"
+#include "store/sqlite_store.h"
+#include "store/values.h"
+
+/* ---- reads ----------------------------------------------------------- */
+
+sqlite3 *db_reader_get(struct store *s, char *err, size_t errlen)
+{
+	sqlite3 *db = NULL;
+	pthread_mutex_lock(&s->lock);
+	if (s->n_readers)
+		db = s->readers[--s->n_readers];
+	pthread_mutex_unlock(&s->lock);
+	if (!db && db_open(s->path, 1, &db, err, errlen) < 0)
+		return NULL;
+	return db;
+}
+
+void db_reader_put(struct store *s, sqlite3 *db)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->n_readers < READ_POOL_MAX) {
+		s->readers[s->n_readers++] = db;
+		db = NULL;
+	}
+	pthread_mutex_unlock(&s->lock);
+	sqlite3_close(db);
+}
+
+static int cmp_start(const void *pa, const void *pb)
+{
+	const struct span *a = pa, *b = pb;
+	return (a->start_ns > b->start_ns) - (a->start_ns < b->start_ns);
+}
+
+long store_get_trace(struct store *s, const uint8_t trace_id[16], struct batch *out, char *err, size_t errlen)
+{
+	sqlite3 *db = db_reader_get(s, err, errlen);
+	sqlite3_stmt *st = NULL;
+	long total = 0;
+	size_t first = out->n_spans;
+	if (!db)
+		return -1;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT b.data FROM trace_index t JOIN blocks b ON b.id = t.block"
+			       " WHERE t.trace = ? ORDER BY t.block",
+			       -1, &st, NULL) != SQLITE_OK) {
+		total = errf(err, errlen, "trace lookup: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, be64(trace_id));
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		long n = block_decode(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
+				      &(struct block_filter){.trace_id = trace_id}, out, err, errlen);
+		if (n < 0) {
+			total = -1;
+			goto out;
+		}
+		total += n;
+	}
+	if (rc != SQLITE_DONE)
+		total = errf(err, errlen, "trace lookup: %s", sqlite3_errmsg(db));
+	else if (out->n_spans > first)
+		qsort(out->spans + first, out->n_spans - first, sizeof(*out->spans), cmp_start);
+out:
+	sqlite3_finalize(st);
+	db_reader_put(s, db);
+	return total;
+}
+
+void store_query_init(struct store_query *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->status = -1;
+	q->limit = 50;
+	q->order = STORE_NEWEST;
+}
+
+static int cmp_service_version(const void *a, const void *b)
+{
+	return strcmp(((const struct service_version *)a)->service,
+		      ((const struct service_version *)b)->service);
+}
+
+int store_query_version_ok(const struct store_query *q, const char *service, const char *version)
+{
+	if (!q->latest)
+		return !q->version || (version && !strcmp(q->version, version));
+	if (!service || !q->n_latest)
+		return 0;
+	const struct service_version key = {.service = service};
+	const struct service_version *p =
+		bsearch(&key, q->latest_versions, q->n_latest, sizeof(key), cmp_service_version);
+	if (!p)
+		return 0;
+	return p->version ? version && !strcmp(p->version, version) : !version;
+}
+
+/* Bind values collected while building a query. */
+struct binds {
+	int n;
+	struct {
+		int is_text;
+		const char *text;
+		int64_t num;
+	} v[32];
+};
+
+static void add_text(struct buf *sql, struct binds *bd, const char *column, enum dict_kind kind,
+		     const char *value)
+{
+	if (!value)
+		return;
+	buf_printf(sql, " AND r.%s = (SELECT id FROM dict WHERE kind = %d AND value = ?)", column, kind);
+	bd->v[bd->n].is_text = 1;
+	bd->v[bd->n++].text = value;
+}
+
+static void add_num(struct buf *sql, struct binds *bd, const char *cond, int64_t v)
+{
+	buf_printf(sql, " AND %s ?", cond);
+	bd->v[bd->n].is_text = 0;
+	bd->v[bd->n++].num = v;
+}
+
+/*
+ * version=latest: the (service, version) pairs, bound as one JSON array of
+ * [service, version|null] written into `json` (which must outlive the
+ * statement).  A version the dictionary does not hold matches nothing.
+ */
+static void add_latest(struct buf *sql, struct binds *bd, const struct store_query *q, struct buf *json)
+{
+	if (!q->latest)
+		return;
+	buf_putc(json, '[');
+	for (size_t i = 0; i < q->n_latest; i++) {
+		buf_puts(json, i ? ",[" : "[");
+		buf_put_json_str(json, q->latest_versions[i].service);
+		buf_putc(json, ',');
+		if (q->latest_versions[i].version)
+			buf_put_json_str(json, q->latest_versions[i].version);
+		else
+			buf_puts(json, "null");
+		buf_putc(json, ']');
+	}
+	buf_putc(json, ']');
+	buf_printf(
+		sql,
+		" AND (r.service, IFNULL(r.version, 0)) IN (SELECT s.id, IFNULL(v.id, 0) FROM json_each(?) j"
+		" JOIN dict s ON s.kind = %d AND s.value = json_extract(j.value, '$[0]')"
+		" LEFT JOIN dict v ON v.kind = %d AND v.value = json_extract(j.value, '$[1]')"
+		" WHERE v.id IS NOT NULL OR json_extract(j.value, '$[1]') IS NULL)",
+		DICT_SERVICE, DICT_VERSION);
+	bd->v[bd->n].is_text = 1;
+	bd->v[bd->n++].text = json->data;
+}
+
+/* `json` holds the bound text of version=latest; NULL when q has none. */
+static void where_clause(struct buf *sql, struct binds *bd, const struct store_query *q, struct buf *json)
+{
+	buf_puts(sql, " WHERE 1");
+	if (q->to_ns)
+		add_num(sql, bd, "r.start_ns <", (int64_t)q->to_ns);
+	if (q->from_ns)
+		add_num(sql, bd, "r.start_ns >=", (int64_t)q->from_ns);
+	add_text(sql, bd, "service", DICT_SERVICE, q->service);
+	add_text(sql, bd, "endpoint", DICT_ENDPOINT, q->endpoint);
+	add_text(sql, bd, "env", DICT_ENV, q->env);
+	add_text(sql, bd, "version", DICT_VERSION, q->version);
+	if (json)
+		add_latest(sql, bd, q, json);
+	add_text(sql, bd, "department", DICT_DEPARTMENT, q->department);
+	add_text(sql, bd, "intent", DICT_INTENT, q->intent);
+	add_text(sql, bd, "tool", DICT_TOOL, q->tool);
+	if (q->status >= 0)
+		add_num(sql, bd, "r.status =", q->status);
+	if (q->min_duration_ns)
+		add_num(sql, bd, "r.duration_ns >=", (int64_t)q->min_duration_ns);
+	if (q->max_duration_ns)
+		add_num(sql, bd, q->max_exclusive ? "r.duration_ns <" : "r.duration_ns <=",
+			(int64_t)q->max_duration_ns);
+	if (q->edge_only)
+		buf_puts(sql, " AND r.edge = 1");
+}
+
+static void bind_all(sqlite3_stmt *st, const struct binds *bd)
+{
+	for (int i = 0; i < bd->n; i++) {
+		if (bd->v[i].is_text)
+			sqlite3_bind_text(st, i + 1, bd->v[i].text, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_int64(st, i + 1, bd->v[i].num);
+	}
+}
+
+int store_search(struct store *s, const struct store_query *q, struct arena *a, struct request_row **rows,
+		 size_t *n, char *err, size_t errlen)
+{
+	struct buf sql, json;
+	struct binds bd = {0};
+	sqlite3_stmt *st = NULL;
+	int ret = -1;
+	sqlite3 *db = db_reader_get(s, err, errlen);
+	*rows = NULL;
+	*n = 0;
+	if (!db)
+		return -1;
+	buf_init(&sql, BUF_NO_LIMIT);
+	buf_init(&json, BUF_NO_LIMIT);
+	buf_puts(&sql,
+		 "SELECT r.start_ns, r.duration_ns, r.trace_hi, r.trace_lo, r.span_id, r.status, r.edge");
+	static const char *const cols[] = {"service",	 "endpoint", "env", "version",
+					   "department", "intent",   "tool"};
+	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]) && !q->ids_only; i++)
+		buf_printf(&sql, ", (SELECT value FROM dict WHERE id = r.%s)", cols[i]);
+	buf_puts(&sql, " FROM requests r");
+	where_clause(&sql, &bd, q, &json);
+	buf_printf(&sql, " ORDER BY %s LIMIT %u",
+		   q->order == STORE_SLOWEST	? "r.duration_ns DESC"
+		   : q->order == STORE_BY_TRACE ? "r.trace_lo, r.trace_hi, r.start_ns"
+						: "r.start_ns DESC",
+		   q->limit);
+	if (sqlite3_prepare_v2(db, sql.data, -1, &st, NULL) != SQLITE_OK) {
+		errf(err, errlen, "search: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	bind_all(st, &bd);
+	size_t cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*rows = arena_grow(a, *rows, &cap, *n + 1, sizeof(**rows));
+		struct request_row *r = &(*rows)[(*n)++];
+		memset(r, 0, sizeof(*r));
+		r->start_ns = (uint64_t)sqlite3_column_int64(st, 0);
+		r->duration_ns = (uint64_t)sqlite3_column_int64(st, 1);
+		put_be64(r->trace_id, sqlite3_column_int64(st, 2));
+		put_be64(r->trace_id + 8, sqlite3_column_int64(st, 3));
+		put_be64(r->span_id, sqlite3_column_int64(st, 4));
+		r->status = (uint8_t)sqlite3_column_int(st, 5);
+		r->edge = (uint8_t)sqlite3_column_int(st, 6);
+		if (q->ids_only)
+			continue;
+		r->service = db_col_text(a, st, 7);
+		r->endpoint = db_col_text(a, st, 8);
+		r->env = db_col_text(a, st, 9);
+		r->version = db_col_text(a, st, 10);
+		r->department = db_col_text(a, st, 11);
+		r->intent = db_col_text(a, st, 12);
+		r->tool = db_col_text(a, st, 13);
+	}
+	if (rc != SQLITE_DONE) {
+		errf(err, errlen, "search: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	buf_release(&sql);
+	buf_release(&json);
+	db_reader_put(s, db);
+	return ret;
+}
+
+static void wait_rollups_flushed(struct store *s);
+
+int store_latest_versions(struct store *s, const struct store_query *q, struct arena *a,
+			  struct service_version **pairs, size_t *n, char *err, size_t errlen)
+{
+	wait_rollups_flushed(s);
+	sqlite3 *db = db_reader_get(s, err, errlen);
+	*pairs = NULL;
+	*n = 0;
+	if (!db)
+		return -1;
+	int rc = values_latest(db, q, a, pairs, n, err, errlen);
+	db_reader_put(s, db);
+	if (rc == 0 && *n)
+		qsort(*pairs, *n, sizeof(**pairs), cmp_service_version);
+	return rc;
+}
+
+int store_count(struct store *s, const struct store_query *q, uint64_t *n, char *err, size_t errlen)
+{
+	struct buf sql, json;
+	struct binds bd = {0};
+	sqlite3_stmt *st = NULL;
+	int ret = -1;
+	sqlite3 *db = db_reader_get(s, err, errlen);
+	*n = 0;
+	if (!db)
+		return -1;
+	buf_init(&sql, BUF_NO_LIMIT);
+	buf_init(&json, BUF_NO_LIMIT);
+	buf_puts(&sql, "SELECT count(*) FROM requests r");
+	where_clause(&sql, &bd, q, &json);
+	if (sqlite3_prepare_v2(db, sql.data, -1, &st, NULL) != SQLITE_OK) {
+		errf(err, errlen, "count: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	bind_all(st, &bd);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		errf(err, errlen, "count: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	*n = (uint64_t)sqlite3_column_int64(st, 0);
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	buf_release(&sql);
+	buf_release(&json);
+	db_reader_put(s, db);
+	return ret;
+}
+
+/* One integer from `sql`, its parameters bound to args[0 .. n); 1, or 0
+ * with no row (or NULL). */
+static int query_int(sqlite3 *db, const char *sql, const int64_t *args, int n, int64_t *v, char *err,
+		     size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return errf(err, errlen, "%s", sqlite3_errmsg(db));
+	for (int i = 0; i < n; i++)
+		sqlite3_bind_int64(st, i + 1, args[i]);
+	int rc = sqlite3_step(st), ret = 0;
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		*v = sqlite3_column_int64(st, 0);
+		ret = 1;
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		ret = errf(err, errlen, "%s", sqlite3_errmsg(db));
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
+long store_newest_requests(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned n, uint64_t *start_ns,
+			   uint64_t *end_ns, char *err, size_t errlen)
+{
+	int64_t to = to_ns ? (int64_t)to_ns : INT64_MAX, count = 0, v;
+	long ret = -1;
+	sqlite3 *db = db_reader_get(s, err, errlen);
+	if (!db)
+		return -1;
+	*start_ns = from_ns;
+	*end_ns = to_ns;
+	/* the time index alone answers both: no request row is read */
+	int64_t args[3] = {(int64_t)from_ns, to, n ? n - 1 : 0};
+	int rc = query_int(db,
+			   "SELECT start_ns FROM requests WHERE start_ns >= ?1 AND start_ns < ?2"
+			   " ORDER BY start_ns DESC LIMIT 1 OFFSET ?3",
+			   args, 3, &v, err, errlen);
+	if (rc < 0)
+		goto out;
+	if (rc == 1) {
+		*start_ns = (uint64_t)v;
+		count = n;
+	} else if (query_int(db, "SELECT count(*) FROM requests WHERE start_ns >= ?1 AND start_ns < ?2", args,
+			     2, &count, err, errlen) < 0) {
+		goto out;
+	}
+	args[0] = (int64_t)*start_ns;
+	rc = query_int(db, "SELECT max(t_max) FROM blocks WHERE t_max >= ?1 AND t_min < ?2", args, 2, &v, err,
+		       errlen);
+	if (rc < 0)
+		goto out;
+	if (rc == 1 && (uint64_t)v >= *end_ns)
+		*end_ns = (uint64_t)v + 1;
+	ret = n ? count : 0;
+out:
+	db_reader_put(s, db);
+	return ret;
+}
+
+int store_filter_values(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned kinds, struct arena *a,
+			struct store_dim_values *out, char *err, size_t errlen)
+{
+	wait_rollups_flushed(s);
+	sqlite3 *db = db_reader_get(s, err, errlen);
+	if (!db)
+		return -1;
+	int rc = values_read(db, from_ns, to_ns, kinds, a, out, err, errlen);
+	db_reader_put(s, db);
+	return rc;
+}
+
+int store_values(struct store *s, enum dict_kind kind, uint64_t from_ns, uint64_t to_ns, struct arena *a,
+		 const char ***values, size_t *n, char *err, size_t errlen)
+{
+	struct store_dim_values v;
+	*values = NULL;
+	*n = 0;
+	if (kind <= 0 || kind >= DICT_KINDS)
+		return errf(err, errlen, "unknown dimension");
+	if (store_filter_values(s, from_ns, to_ns, 1u << kind, a, &v, err, errlen) < 0)
+		return -1;
+	*values = v.values[kind];
+	*n = v.n[kind];
+	return 0;
+}
+
+/* Read-your-writes for rollups: every request committed before the query
+ * is rolled up in what it reads (bounded wait: 2 s). */
+static void wait_rollups_flushed(struct store *s)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->rollups_dirty && !s->stopping) {
+		uint64_t ticket = ++s->flush_wanted;
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 2;
+		pthread_cond_signal(&s->wake);
+		while (s->flush_done < ticket)
+			if (pthread_cond_timedwait(&s->flushed, &s->lock, &until) == ETIMEDOUT)
+				break;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+int store_rollups(struct store *s, const struct store_query *q, unsigned res_s, struct arena *a,
+		  struct rollup_row **rows, size_t *n, char *err, size_t errlen)
+{
+	wait_rollups_flushed(s);
+	sqlite3 *db = db_reader_get(s, err, errlen);
+	if (!db)
+		return -1;
+	int rc = rollup_query(db, q, res_s, a, rows, n, err, errlen);
+	db_reader_put(s, db);
+	return rc;
+}
+
+/* Decode every block the scan selects in write order and hand its spans
+ * (and the earliest start among them) to `fn` until it returns non-zero. */
+typedef int (*block_fn)(void *arg, const struct batch *b, uint64_t t_min);
+
+static int scan_blocks(struct store *s, const struct store_scan *sc, block_fn fn, void *arg, char *err,
+		       size_t errlen)
+{
+	sqlite3 *db = db_reader_get(s, err, errlen);
+	sqlite3_stmt *st = NULL;
+	struct batch b;
+	int ret = -1, rc;
+	if (!db)
+		return -1;
+	batch_init(&b);
+	if (sqlite3_prepare_v2(db,
+			       "SELECT data, t_min FROM blocks WHERE t_max >= ? AND t_min < ? AND id % ? = ?"
+			       " AND id >= ? AND id <= ? ORDER BY id",
+			       -1, &st, NULL) != SQLITE_OK) {
+		errf(err, errlen, "scan: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	unsigned every = sc->every ? sc->every : 1;
+	sqlite3_bind_int64(st, 1, (int64_t)sc->from_ns);
+	sqlite3_bind_int64(st, 2, sc->to_ns ? (int64_t)sc->to_ns : INT64_MAX);
+	sqlite3_bind_int64(st, 3, every);
+	sqlite3_bind_int64(st, 4, sc->offset % every);
+	sqlite3_bind_int64(st, 5, (int64_t)sc->first_id);
+	sqlite3_bind_int64(st, 6, sc->last_id ? (int64_t)sc->last_id : INT64_MAX);
+	struct block_filter want = {.keep_key = sc->keep_key,
+				    .skeleton = sc->skeleton,
+				    .keep_trace = sc->keep_trace,
+				    .keep_trace_arg = sc->keep_trace_arg};
+	int stop = 0;
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		batch_reset(&b);
+		if (block_decode(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), &want, &b,
+				 err, errlen) < 0)
+			goto out;
+		stop = fn(arg, &b, (uint64_t)sqlite3_column_int64(st, 1));
+	}
+	if (!stop && rc != SQLITE_DONE) {
+		errf(err, errlen, "scan: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	ret = 0;
+out:
+	batch_release(&b);
+	sqlite3_finalize(st);
+	db_reader_put(s, db);
+	return ret;
+}
+
+struct scan_cb {
+	store_span_fn span;
+	store_trace_fn trace;
+	int (*block)(void *arg, uint64_t t_min);
+	void *arg;
+};
+
+static int block_spans(void *arg, const struct batch *b, uint64_t t_min)
+{
+	(void)t_min;
+	const struct scan_cb *cb = arg;
+	int stop = 0;
+	for (size_t i = 0; i < b->n_spans && !stop; i++)
+		stop = cb->span(cb->arg, &b->spans[i]);
+	return stop;
+}
+
+/* A block holds its spans by trace, then start time. */
+static int block_traces(void *arg, const struct batch *b, uint64_t t_min)
+{
+	const struct scan_cb *cb = arg;
+	int stop = cb->block ? cb->block(cb->arg, t_min) : 0;
+	for (size_t i = 0, j; i < b->n_spans && !stop; i = j) {
+		for (j = i + 1; j < b->n_spans && !memcmp(b->spans[j].trace_id, b->spans[i].trace_id, 16);
+		     j++)
+			;
+		stop = cb->trace(cb->arg, &b->spans[i], j - i);
+	}
+	return stop;
+}
+
+int store_scan_spans(struct store *s, uint64_t from_ns, uint64_t to_ns, store_span_fn fn, void *arg,
+		     char *err, size_t errlen)
+{
+	struct scan_cb cb = {.span = fn, .arg = arg};
+	struct store_scan sc = {.from_ns = from_ns, .to_ns = to_ns};
+	return scan_blocks(s, &sc, block_spans, &cb, err, errlen);
+}
+
+int store_scan_traces(struct store *s, uint64_t from_ns, uint64_t to_ns, store_trace_fn fn, void *arg,
+		      char *err, size_t errlen)
+{
+	struct store_scan sc = {.from_ns = from_ns, .to_ns = to_ns};
+	return store_scan(s, &sc, fn, arg, err, errlen);
+}
+
+int store_scan(struct store *s, const struct store_scan *sc, store_trace_fn fn, void *arg, char *err,
+	       size_t errlen)
+{
+	struct scan_cb cb = {.trace = fn, .block = sc->block, .arg = arg};
+	return scan_blocks(s, sc, block_traces, &cb, err, errlen);
+}
+
+int store_blocks_info(struct store *s, uint64_t first_id, uint64_t last_id, struct store_blocks *out,
+		      char *err, size_t errlen)
+{
+	sqlite3 *db = db_reader_get(s, err, errlen);
+	sqlite3_stmt *st = NULL;
+	int ret = -1;
+	memset(out, 0, sizeof(*out));
+	if (!db)
+		return -1;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT count(*), max(id), min(t_min), max(t_min), min(t_max), max(t_max)"
+			       " FROM blocks WHERE id >= ? AND id <= ?",
+			       -1, &st, NULL) != SQLITE_OK) {
+		errf(err, errlen, "blocks: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, (int64_t)first_id);
+	sqlite3_bind_int64(st, 2, last_id ? (int64_t)last_id : INT64_MAX);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		errf(err, errlen, "blocks: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	uint64_t *v[] = {&out->count,	  &out->max_id,	   &out->min_t_min,
+			 &out->max_t_min, &out->min_t_max, &out->max_t_max};
+	for (int i = 0; i < 6; i++)
+		*v[i] = (uint64_t)sqlite3_column_int64(st, i); /* NULL reads as 0 */
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	db_reader_put(s, db);
+	return ret;
+}
+
+int store_last_block(struct store *s, uint64_t *id, char *err, size_t errlen)
+{
+	sqlite3 *db = db_reader_get(s, err, errlen);
+	int64_t v = 0;
+	if (!db)
+		return -1;
+	int rc = query_int(db, "SELECT max(id) FROM blocks", NULL, 0, &v, err, errlen);
+	db_reader_put(s, db);
+	*id = (uint64_t)v;
+	return rc < 0 ? -1 : 0;
+}
+
+/* Attributes of a series back from their JSON object (strings and numbers). */
+static uint32_t series_attrs(struct arena *a, const char *json, struct attr **out)
+{
+	struct json_doc d;
+	char err[128];
+	uint32_t n = 0;
+	*out = NULL;
+	if (json_doc_parse(&d, json, strlen(json), 0, err, sizeof(err)) == 0 && d.root &&
+	    d.root->type == JSON_OBJECT) {
+		*out = arena_zalloc(a, d.root->len * sizeof(**out));
+		for (const struct json *m = d.root->child; m; m = m->next) {
+			struct attr *at = &(*out)[n];
+			at->key = arena_strndup(a, m->key, m->key_len);
+			if (m->type == JSON_STRING) {
+				at->type = ATTR_STRING;
+				at->v.s = arena_strndup(a, m->s, m->len);
+			} else if (m->type == JSON_NUMBER) {
+				at->type = ATTR_DOUBLE;
+				at->v.d = strtod(m->s, NULL);
+			} else if (m->type == JSON_TRUE || m->type == JSON_FALSE) {
+				at->type = ATTR_BOOL;
+				at->v.i = m->type == JSON_TRUE;
+			} else {
+				continue;
+			}
+			n++;
+		}
+	}
+	json_doc_release(&d);
+	return n;
+}
+
+int store_scan_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
+		      store_point_fn fn, void *arg, char *err, size_t errlen)
+{
+	sqlite3 *db = db_reader_get(s, err, errlen);
+	sqlite3_stmt *st = NULL;
+	int ret = -1, rc;
+	struct arena a;
+	arena_init(&a);
+	if (!db)
+		return -1;
+	if (sqlite3_prepare_v2(
+		    db,
+		    "SELECT s.id, (SELECT value FROM dict WHERE id = s.service), s.name, s.unit,"
+		    " s.type, s.attrs, p.time_ns, p.value, p.count, p.sum, s.resource"
+		    " FROM metric_series s JOIN metric_points p ON p.series = s.id"
+		    " WHERE substr(s.name, 1, length(?1)) = ?1 AND p.time_ns >= ?2 AND p.time_ns < ?3"
+		    " ORDER BY s.id, p.time_ns",
+		    -1, &st, NULL) != SQLITE_OK) {
+		errf(err, errlen, "metric scan: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, prefix ? prefix : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (int64_t)from_ns);
+	sqlite3_bind_int64(st, 3, to_ns ? (int64_t)to_ns : INT64_MAX);
+	int64_t series = -1;
+	struct resource res = {0};
+	struct metric_point p = {0};
+	int stop = 0;
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sqlite3_column_int64(st, 0) != series) { /* a new series: its fields once */
+			series = sqlite3_column_int64(st, 0);
+			arena_release(&a);
+			arena_init(&a);
+			res = (struct resource){0};
+			res.n_attrs = series_attrs(&a, (const char *)sqlite3_column_text(st, 10), &res.attrs);
+			resource_derive(&res);
+			res.service_name = db_col_text(&a, st, 1);
+			p = (struct metric_point){.resource = &res};
+			p.name = db_col_text(&a, st, 2);
+			p.unit = db_col_text(&a, st, 3);
+			p.type = (uint8_t)sqlite3_column_int(st, 4);
+			p.n_attrs = series_attrs(&a, (const char *)sqlite3_column_text(st, 5), &p.attrs);
+		}
+		p.time_ns = (uint64_t)sqlite3_column_int64(st, 6);
+		p.value = sqlite3_column_double(st, 7);
+		p.count = (uint64_t)sqlite3_column_int64(st, 8);
+		p.sum = sqlite3_column_double(st, 9);
+		stop = fn(arg, &p);
+	}
+	if (!stop && rc != SQLITE_DONE) {
+		errf(err, errlen, "metric scan: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	ret = 0;
+out:
+	arena_release(&a);
+	sqlite3_finalize(st);
+	db_reader_put(s, db);
+	return ret;
+}

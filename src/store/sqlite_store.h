@@ -1,0 +1,139 @@
+/*
+ * sqlite_store.h - what the three files of the SQLite backend share: the
+ * write path and the writer thread (sqlite_write.c), the reads
+ * (sqlite_read.c) and the documents, events and profiles (sqlite_records.c).
+ * Internal to src/store; the interface is store.h.
+ */
+#ifndef HOTPATH_STORE_SQLITE_STORE_H
+#define HOTPATH_STORE_SQLITE_STORE_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/strmap.h"
+#include "ingest/batch.h"
+#include "store/rollup.h"
+#include "store/store.h"
+
+#define READ_POOL_MAX 16
+
+struct prepared_block {
+	char *data;
+	size_t len;
+	size_t n_spans;
+	uint64_t t_min, t_max;
+	int64_t *traces; /* distinct trace keys */
+	size_t n_traces;
+};
+
+struct prepared_request {
+	struct request_row row;
+	const char *error_type;
+	size_t block; /* index into blocks */
+};
+
+/* A document, event or profile: written alone, by the store_put_*() calls. */
+enum record_type { REC_DOC, REC_EVENT, REC_PROFILE };
+
+struct record {
+	enum record_type type;
+	struct store_record r; /* REC_DOC, REC_EVENT */
+	struct profile_row p;  /* REC_PROFILE; folded holds the compressed stacks */
+	int64_t id;	       /* the profile's id, set by the writer */
+};
+
+struct store_write {
+	struct batch batch; /* owns the strings the rows point to */
+	struct record *rec; /* in the batch's arena, or NULL */
+	struct prepared_block *blocks;
+	size_t n_blocks;
+	struct prepared_request *reqs;
+	size_t n_reqs;
+	size_t bytes; /* queue accounting */
+	store_done_fn done;
+	void *done_arg;
+	struct store_write *next;
+};
+
+enum stmt_id {
+	ST_BLOCK,
+	ST_TRACE,
+	ST_REQUEST,
+	ST_DICT_INSERT,
+	ST_DICT_SELECT,
+	ST_SERIES_INSERT,
+	ST_SERIES_SELECT,
+	ST_POINT,
+	ST_DOC,
+	ST_EVENT,
+	ST_PROFILE,
+	ST_COUNT
+};
+
+struct store {
+	char *path;
+	sqlite3 *db; /* the writer's connection */
+	sqlite3_stmt *st[ST_COUNT];
+	struct strmap dict;	       /* kind byte + value -> id, writer thread only */
+	struct strmap series;	       /* service id + name + attrs -> id, writer thread only */
+	struct rollup_writer *rollups; /* writer thread only */
+	uint64_t rollups_flushed_ns;   /* writer thread only */
+	/* Under `lock`: rollups added in memory but not flushed, and flush
+	 * requests from readers (tickets) and the last one served. */
+	int rollups_dirty;
+	uint64_t flush_wanted, flush_done;
+	pthread_cond_t flushed;
+
+	pthread_mutex_t lock; /* guards the queue and the read pool */
+	pthread_cond_t wake, space;
+	struct store_write *head, *tail;
+	size_t queue_bytes, queue_writes, queue_max;
+	int stopping;
+	pthread_t writer;
+
+	sqlite3 *readers[READ_POOL_MAX];
+	size_t n_readers;
+
+	_Atomic uint64_t commits, writes, spans, points, failed_writes, rollup_folded;
+};
+
+static inline int64_t be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return (int64_t)v;
+}
+
+static inline void put_be64(uint8_t *p, int64_t sv)
+{
+	uint64_t v = (uint64_t)sv;
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static inline void db_bind_text_or_null(sqlite3_stmt *st, int col, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, col, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, col);
+}
+
+static inline const char *db_col_text(struct arena *a, sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	return t ? arena_strndup(a, (const char *)t, (size_t)sqlite3_column_bytes(st, col)) : NULL;
+}
+
+/* The connections: readers borrowed from a pool of READ_POOL_MAX (sqlite_read.c). */
+int db_open(const char *path, int readonly, sqlite3 **out, char *err, size_t errlen);
+sqlite3 *db_reader_get(struct store *s, char *err, size_t errlen);
+void db_reader_put(struct store *s, sqlite3 *db);
+/* Submit `w` and wait for its commit, waiting for space in the queue (sqlite_write.c). */
+int db_submit_sync(struct store *s, struct store_write *w);
+
+#endif
