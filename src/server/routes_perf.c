@@ -20,6 +20,7 @@
 #include "core/hex.h"
 #include "core/log.h"
 #include "core/strmap.h"
+#include "ingest/annotate.h"
 #include "query/perfmarks.h"
 #include "query/spanset.h"
 #include "server/filters.h"
@@ -194,31 +195,21 @@ static int scan_span(void *arg, const struct span *sp)
 	    (q->edge_only && !hex_is_zero(sp->parent_span_id, 8)))
 		return 0;
 	uint64_t t = sp->start_ns / res_ns * res_ns, dur = sp->end_ns - sp->start_ns;
-	if (t < sc->lo_ns || t >= sc->hi_ns)
+	if (t < sc->lo_ns || t >= sc->hi_ns || !latency_bounds_contain(&sc->bounds, (double)dur))
 		return 0;
-	const struct resource *res = sp->resource;
-	enum request_status st = span_request_status(sp);
-	const char *intent = attr_str(sp->attrs, sp->n_attrs, "intent.category");
-	if (!intent && res)
-		intent = res->intent;
-	if ((q->status >= 0 && (int)st != q->status) || !latency_bounds_contain(&sc->bounds, (double)dur))
-		return 0;
-	if (!dim_ok(q->service, res ? res->service_name : NULL) ||
-	    !dim_ok(q->env, res ? res->environment : NULL) ||
-	    !store_query_version_ok(q, res ? res->service_name : NULL, res ? res->service_version : NULL) ||
-	    !dim_ok(q->department, res ? res->department : NULL) || !dim_ok(q->intent, intent))
-		return 0;
-	const char *endpoint = intern(in, span_endpoint(in->arena, sp));
-	if (!dim_ok(q->endpoint, endpoint))
+	struct request_row r;
+	const char *error_type = annotate_request(in->arena, sp, &r);
+	if ((q->status >= 0 && (int)r.status != q->status) || !dim_ok(q->service, r.service) ||
+	    !dim_ok(q->env, r.env) || !store_query_version_ok(q, r.service, r.version) ||
+	    !dim_ok(q->department, r.department) || !dim_ok(q->intent, r.intent) ||
+	    !dim_ok(q->endpoint, r.endpoint))
 		return 0;
 	struct pending e = {
-		.dims = {intern(in, res ? res->service_name : NULL), endpoint,
-			 intern(in, res ? res->environment : NULL),
-			 intern(in, res ? res->service_version : NULL),
-			 intern(in, res ? res->department : NULL), intern(in, intent),
-			 intern(in, span_error_type(in->arena, sp, st))},
+		.dims = {intern(in, r.service), intern(in, r.endpoint), intern(in, r.env),
+			 intern(in, r.version), intern(in, r.department), intern(in, r.intent),
+			 intern(in, error_type)},
 		.tool = intern(in, span_tool(sp)),
-		.status = (uint8_t)st,
+		.status = r.status,
 		.start_ns = sp->start_ns,
 		.duration_ns = dur,
 	};

@@ -28,6 +28,7 @@
 #include "core/log.h"
 #include "core/strmap.h"
 #include "core/json_doc.h"
+#include "ingest/annotate.h"
 #include "ingest/semconv.h"
 #include "store/block.h"
 #include "store/rollup.h"
@@ -44,18 +45,6 @@ static int cmp_trace(const void *pa, const void *pb)
 	const struct span *a = *(const struct span *const *)pa, *b = *(const struct span *const *)pb;
 	int c = memcmp(a->trace_id, b->trace_id, 16);
 	return c ? c : (a->start_ns > b->start_ns) - (a->start_ns < b->start_ns);
-}
-
-/* The tool a request invoked: its own attribute, else the first span of the
- * same trace in this batch that names one. */
-static const char *request_tool(const struct span **sorted, size_t n, size_t at)
-{
-	const char *t = span_tool(sorted[at]);
-	for (size_t i = at; !t && i < n && !memcmp(sorted[i]->trace_id, sorted[at]->trace_id, 16); i++)
-		t = span_tool(sorted[i]);
-	for (size_t i = at; !t && i-- > 0 && !memcmp(sorted[i]->trace_id, sorted[at]->trace_id, 16);)
-		t = span_tool(sorted[i]);
-	return t;
 }
 
 static void prepare_block(struct store_write *w, const struct span **spans, size_t n)
@@ -76,23 +65,8 @@ static void prepare_block(struct store_write *w, const struct span **spans, size
 			pb->traces[pb->n_traces++] = be64(spans[i]->trace_id);
 		if (span_is_entry(spans[i])) {
 			struct prepared_request *r = &w->reqs[w->n_reqs++];
-			const struct span *sp = spans[i];
-			const struct resource *res = sp->resource;
-			const char *intent = attr_str(sp->attrs, sp->n_attrs, "intent.category");
-			memcpy(r->row.trace_id, sp->trace_id, 16);
-			memcpy(r->row.span_id, sp->span_id, 8);
-			r->row.start_ns = sp->start_ns;
-			r->row.duration_ns = sp->end_ns - sp->start_ns;
-			r->row.status = span_request_status(sp);
-			r->row.edge = hex_is_zero(sp->parent_span_id, 8);
-			r->row.service = res->service_name;
-			r->row.endpoint = span_endpoint(&w->batch.arena, sp);
-			r->row.env = res->environment;
-			r->row.version = res->service_version;
-			r->row.department = res->department;
-			r->row.intent = intent ? intent : res->intent;
-			r->row.tool = request_tool(spans, n, i);
-			r->error_type = span_error_type(&w->batch.arena, sp, r->row.status);
+			r->error_type = annotate_request(&w->batch.arena, spans[i], &r->row);
+			r->row.tool = annotate_tool(spans, n, i);
 			r->block = w->n_blocks;
 		}
 	}

@@ -21,6 +21,7 @@
 
 #include "core/sketch.h"
 #include "core/arena.h"
+#include "ingest/annotate.h"
 #include "ingest/batch.h"
 #include "ingest/semconv.h"
 
@@ -77,13 +78,6 @@ enum request_tier request_tier_of(uint64_t duration_ns);
  * even when the parent never arrives (spans of one trace come in separate
  * writes, so ingest cannot know that a parent is missing for good).
  */
-struct request_row {
-	uint8_t trace_id[16], span_id[8];
-	uint64_t start_ns, duration_ns;
-	uint8_t status; /* enum request_status */
-	uint8_t edge;
-	const char *service, *endpoint, *env, *version, *department, *intent, *tool;
-};
 
 /* STORE_BY_TRACE: by trace id, so the first `limit` rows are whole traces
  * chosen at random (ids are random) from the whole range: a sample that
