@@ -832,6 +832,46 @@ int folded_tree_write(const struct folded_tree *t, unsigned flags,
 	return r;
 }
 
+/* --- stack tree JSON ------------------------------------------------------------ */
+
+static void put_stack_node_json(const struct folded_tree *t, struct buf *b, struct buf *name, uint32_t id,
+				int two, double scale)
+{
+	const struct folded_node *nd = &t->nodes[id];
+	size_t len = 0;
+	const char *s = id ? folded_name(t, nd->name, &len) : "";
+	buf_reset(name); /* names in the tree are not NUL-terminated */
+	buf_append(name, s, len);
+	buf_puts(b, "{\"name\":");
+	buf_put_json_str(b, name->data ? name->data : "");
+	buf_printf(b, ",\"value\":%llu,\"self\":%llu", (unsigned long long)nd->total[0],
+		   (unsigned long long)nd->self[0]);
+	if (two) {
+		buf_printf(
+			b,
+			",\"base\":{\"value\":%llu,\"self\":%llu},\"compare\":{\"value\":%llu,\"self\":%llu},"
+			"\"delta\":",
+			(unsigned long long)nd->total[0], (unsigned long long)nd->self[0],
+			(unsigned long long)nd->total[1], (unsigned long long)nd->self[1]);
+		buf_put_json_double(b, (double)nd->total[1] - (double)nd->total[0] * scale);
+	}
+	buf_puts(b, ",\"children\":[");
+	for (uint32_t k = 0; k < nd->n_kids; k++) {
+		if (k)
+			buf_putc(b, ',');
+		put_stack_node_json(t, b, name, t->kids[nd->kids + k], two, scale);
+	}
+	buf_puts(b, "]}");
+}
+
+void folded_tree_write_json(const struct folded_tree *t, struct buf *b, int two, double scale)
+{
+	struct buf name;
+	buf_init(&name, BUF_NO_LIMIT);
+	put_stack_node_json(t, b, &name, 0, two, scale);
+	buf_release(&name);
+}
+
 /* --- span-tree input ------------------------------------------------------------ */
 
 #define SPAN_RECENT 4096 /* a power of two */

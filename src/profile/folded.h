@@ -161,6 +161,14 @@ int folded_tree_write(const struct folded_tree *t, unsigned flags,
 		      int (*emit)(void *ctx, const char *data, size_t len), void *ctx);
 
 /*
+ * A finished stack tree as JSON, from the root: {"name", "value" (total),
+ * "self", "children": [...]}, children by name.  With `two`, each node also
+ * has "base" and "compare" ({"value", "self"}) and "delta", compare's
+ * value less base's times `scale` (side 1 only counts when `two` is set).
+ */
+void folded_tree_write_json(const struct folded_tree *t, struct buf *b, int two, double scale);
+
+/*
  * Walk the stacks of a finished tree: for every node with a non-zero self
  * count on some side, `visit` gets the node and the path of nodes from the
  * root's child down to it.  Visit order is depth first, children by name.

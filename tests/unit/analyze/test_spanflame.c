@@ -10,8 +10,8 @@
 
 #define MS 1000000ull
 
-static struct span mk(const struct resource *r, const char *name, uint8_t id, uint8_t parent, uint64_t from_ms,
-		      uint64_t to_ms)
+static struct span mk(const struct resource *r, const char *name, uint8_t id, uint8_t parent,
+		      uint64_t from_ms, uint64_t to_ms)
 {
 	struct span s;
 	memset(&s, 0, sizeof(s));

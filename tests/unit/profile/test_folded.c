@@ -38,6 +38,32 @@ static void test_stacks(void)
 	buf_release(&out);
 }
 
+static void test_stack_json(void)
+{
+	struct folded_tree t;
+	struct buf b;
+	char err[256];
+	const char *in = "m;f 3 1\nm;g 1 4\n";
+	folded_tree_init(&t, NULL);
+	buf_init(&b, BUF_NO_LIMIT);
+	folded_parse_buffer(&t, in, strlen(in), 0, 0, err, sizeof(err));
+	folded_tree_finish(&t, err, sizeof(err));
+	folded_tree_write_json(&t, &b, 0, 1);
+	is_str(b.data,
+	       "{\"name\":\"\",\"value\":4,\"self\":0,\"children\":[{\"name\":\"m\",\"value\":4,\"self\":0,"
+	       "\"children\":[{\"name\":\"f\",\"value\":3,\"self\":3,\"children\":[]},{\"name\":\"g\","
+	       "\"value\":"
+	       "1,\"self\":1,\"children\":[]}]}]}",
+	       "JSON of side A: values, own counts, children by name");
+	buf_reset(&b);
+	folded_tree_write_json(&t, &b, 1, 1.25);
+	ok(strstr(b.data, "{\"name\":\"g\",\"value\":1,\"self\":1,\"base\":{\"value\":1,\"self\":1},"
+			  "\"compare\":{\"value\":4,\"self\":4},\"delta\":2.75,") != NULL,
+	   "both sides, and the change with A scaled: %s", b.data);
+	folded_tree_release(&t);
+	buf_release(&b);
+}
+
 static void test_stack_limits(void)
 {
 	struct folded_limits lim = {.max_depth = 3, .max_nodes = 4};
@@ -134,11 +160,13 @@ static void test_span_diff(void)
 	add_frames(&t, c0, 2);
 	folded_spans_finish(&t);
 	folded_spans_write_json(&t, &b, "diff", 1);
-	ok(strstr(b.data, "\"base\":{\"traces\":2,\"spans\":5},\"compare\":{\"traces\":1,\"spans\":2}") != NULL,
+	ok(strstr(b.data, "\"base\":{\"traces\":2,\"spans\":5},\"compare\":{\"traces\":1,\"spans\":2}") !=
+		   NULL,
 	   "both sides' traces and spans: %.200s", b.data);
-	ok(strstr(b.data, "\"name\":\"publish\",\"service\":\"queue\",\"value_us\":0,\"self_us\":0,\"count\":0,"
-			  "\"base\":{\"value_us\":0,\"self_us\":0,\"count\":0},\"compare\":{\"value_us\":10000,"
-			  "\"self_us\":10000,\"count\":1}") != NULL,
+	ok(strstr(b.data,
+		  "\"name\":\"publish\",\"service\":\"queue\",\"value_us\":0,\"self_us\":0,\"count\":0,"
+		  "\"base\":{\"value_us\":0,\"self_us\":0,\"count\":0},\"compare\":{\"value_us\":10000,"
+		  "\"self_us\":10000,\"count\":1}") != NULL,
 	   "a frame of the compare side only: no base time, and no example trace (none named)");
 	folded_spans_write_folded(&t, &f, 1);
 	is_str(f.data,
@@ -171,7 +199,8 @@ static void test_span_stacks(void)
 	is_int(t.n_nodes, 6, "JSON keeps the three names apart (root, 3 frames, q, tiny)");
 	folded_spans_write_folded(&t, &f, 0);
 	is_str(f.data, "svc: a_b 3000\nsvc: a_b 4000\n",
-	       "folded: a line per frame with own time, separators made '_', frames without own time left out");
+	       "folded: a line per frame with own time, separators made '_', frames without own time left "
+	       "out");
 	folded_tree_init(&st, NULL);
 	ok(folded_spans_stacks(&t, 0, &st, err, sizeof(err)) == 0, "the stack view is made");
 	ok(folded_tree_finish(&st, err, sizeof(err)) == 0, "and finishes");
@@ -181,7 +210,8 @@ static void test_span_stacks(void)
 	struct flame_opts o;
 	flame_opts_init(&o);
 	ok(flamegraph_svg(&st, &o, append, &svg, err, sizeof(err)) == 0, "drawn: %s", err);
-	ok(strstr(svg.data, "<title>svc: a_b (7,000 samples, 100.00%)</title>") != NULL, "the merged frame drawn");
+	ok(strstr(svg.data, "<title>svc: a_b (7,000 samples, 100.00%)</title>") != NULL,
+	   "the merged frame drawn");
 	folded_tree_release(&st);
 
 	folded_tree_release(&t);
@@ -237,7 +267,8 @@ static void test_span_absorb(void)
 	folded_spans_write_json(&one, &x, "aggregate", 0);
 	folded_spans_write_json(&a, &y, "aggregate", 0);
 	is_str(y.data, x.data, "the absorbed tree writes the same JSON");
-	ok(strstr(x.data, "\"name\":\"GET /a\",\"service\":\"api\",\"value_us\":13000,\"self_us\":7000,\"count\":2") != NULL,
+	ok(strstr(x.data, "\"name\":\"GET "
+			  "/a\",\"service\":\"api\",\"value_us\":13000,\"self_us\":7000,\"count\":2") != NULL,
 	   "GET /a: two traces");
 	ok(strstr(x.data, "GET /b") < strstr(x.data, "GET /c"), "children as first met, across the parts");
 	folded_tree_release(&one);
@@ -296,6 +327,7 @@ static void test_span_limits(void)
 int main(void)
 {
 	test_stacks();
+	test_stack_json();
 	test_stack_limits();
 	test_span_json();
 	test_span_diff();
