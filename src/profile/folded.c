@@ -43,7 +43,10 @@ static inline uint64_t mix(uint64_t h)
 	return h;
 }
 
-static uint64_t hash_bytes(const char *p, size_t n)
+/* The stack parser's inner loop inlines these; the span-tree callers must not make them calls. */
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+static ALWAYS_INLINE uint64_t hash_bytes(const char *p, size_t n)
 {
 	uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
 	while (n >= 8) {
@@ -181,8 +184,8 @@ static int intern(struct folded_tree *t, const char *s, size_t n, uint64_t h, ui
  * The child of `parent` named `name` whose path hashes to ph, created at
  * `depth` when missing.
  */
-static int child(struct folded_tree *t, uint32_t parent, uint32_t name, uint64_t ph, uint32_t depth,
-		 uint32_t *out, char *err, size_t errlen)
+static ALWAYS_INLINE int child(struct folded_tree *t, uint32_t parent, uint32_t name, uint64_t ph,
+			       uint32_t depth, uint32_t *out, char *err, size_t errlen)
 {
 	uint32_t h32 = (uint32_t)ph;
 	size_t mask = t->node_tab_cap - 1, i = h32 & mask;
@@ -372,8 +375,8 @@ static void sort_kids(struct folded_tree *t, uint32_t *v, size_t n)
 	}
 }
 
-/* List every node's children in t->kids, then order them with `sort`. */
-static void link_kids(struct folded_tree *t, void (*sort)(struct folded_tree *t, uint32_t *v, size_t n))
+/* List every node's children in t->kids (n_kids counted), in node order. */
+static void link_kids(struct folded_tree *t)
 {
 	struct folded_node *nd = t->nodes;
 	size_t n = t->n_nodes;
@@ -389,9 +392,6 @@ static void link_kids(struct folded_tree *t, void (*sort)(struct folded_tree *t,
 		struct folded_node *p = &nd[nd[i].parent];
 		t->kids[p->kids + p->n_kids++] = (uint32_t)i;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (nd[i].n_kids > 1)
-			sort(t, t->kids + nd[i].kids, nd[i].n_kids);
 	t->finished = 1;
 }
 
@@ -417,7 +417,10 @@ int folded_tree_finish(struct folded_tree *t, char *err, size_t errlen)
 		}
 		p->n_kids++;
 	}
-	link_kids(t, sort_kids);
+	link_kids(t);
+	for (size_t i = 0; i < n; i++)
+		if (nd[i].n_kids > 1)
+			sort_kids(t, t->kids + nd[i].kids, nd[i].n_kids);
 	return 0;
 }
 
@@ -932,7 +935,7 @@ static uint32_t spans_child(struct folded_tree *t, uint32_t parent, const char *
 	struct folded_spans *sp = t->spans;
 	uint64_t h = hash_bytes(key, len);
 	size_t had = t->n_nodes;
-	uint32_t name, id;
+	uint32_t name, id = parent;
 	if (intern(t, key, len, h, &name, NULL, 0) < 0 ||
 	    child(t, parent, name, path_hash(PATH_SEED ^ parent, h), t->nodes[parent].depth + 1, &id, NULL,
 		  0) < 0) {
@@ -1068,11 +1071,6 @@ static int first_cmp(const void *a, const void *b, void *ctx)
 	return (x > y) - (x < y);
 }
 
-static void sort_first(struct folded_tree *t, uint32_t *v, size_t n)
-{
-	qsort_r(v, n, sizeof(*v), first_cmp, t);
-}
-
 void folded_spans_finish(struct folded_tree *t)
 {
 	struct folded_spans *sp = t->spans;
@@ -1083,7 +1081,10 @@ void folded_spans_finish(struct folded_tree *t)
 		nd[i].n_kids = 0;
 	for (size_t i = 1; i < t->n_nodes; i++)
 		nd[nd[i].parent].n_kids++;
-	link_kids(t, sort_first);
+	link_kids(t);
+	for (size_t i = 0; i < t->n_nodes; i++)
+		if (nd[i].n_kids > 1)
+			qsort_r(t->kids + nd[i].kids, nd[i].n_kids, sizeof(*t->kids), first_cmp, t);
 	for (int s = 0; s < 2; s++) {
 		sp->f[0].total_ns[s] = 0;
 		for (uint32_t k = 0; k < nd[0].n_kids; k++)
