@@ -188,8 +188,9 @@ int folded_tree_walk(const struct folded_tree *t,
  * node was first met: children are listed in that order.  The node's
  * sample counts (self, total) are not used.
  *
- * A frame past the node limit is not made: its time goes nowhere, and the
- * tree says it is incomplete (folded_spans_too_many()).
+ * A frame past the node limit is not made (its parent stands in for it),
+ * and the tree says it is incomplete (folded_spans_too_many()): the caller
+ * answers that rather than the tree.
  */
 struct folded_frame {
 	uint64_t total_ns[2], self_ns[2], traces[2];
