@@ -8,6 +8,9 @@
  *             only the first event type" would drop most samples.
  *   svg:      folded text -> tree -> SVG, on generated folded data (a
  *             synthetic call tree), including a file of one million lines.
+ *   spans:    traces -> span flame tree (as GET /api/v1/flamegraph merges
+ *             them, on one thread), then its JSON, folded text and SVG, on
+ *             generated traces.
  *
  * Every figure is the median of 5 runs, printed as "name value unit";
  * wall-clock figures, with the CPU-time figure beside them ("_cpu") because
@@ -22,6 +25,7 @@
 
 #include "bench.h"
 #include "core/alloc.h"
+#include "analyze/spanflame.h"
 #include "core/buf.h"
 #include "profile/collapse_perf.h"
 #include "profile/folded.h"
@@ -260,6 +264,107 @@ static void bench_svg(const char *name, size_t lines, int sorted)
 	buf_release(&text);
 }
 
+/* --- spans ------------------------------------------------------------------------- */
+
+#define SPANS_PER_TRACE 20
+
+/*
+ * `n` traces of SPANS_PER_TRACE spans: an entry span of one of 20 routes,
+ * each other span under one before it, named from 200 (service, name)
+ * pairs, each within its parent's time.
+ */
+static struct span *generate_traces(size_t n, struct resource *res, char (*names)[32])
+{
+	struct span *v = xcalloc(n * SPANS_PER_TRACE, sizeof(*v));
+	for (unsigned i = 0; i < 8; i++) {
+		char *svc = xmalloc(16);
+		snprintf(svc, 16, "service-%u", i);
+		res[i] = (struct resource){.service_name = svc};
+	}
+	for (unsigned i = 0; i < 200; i++)
+		snprintf(names[i], sizeof(names[i]), i < 20 ? "GET /route/%u" : "operation %u", i);
+	for (size_t t = 0; t < n; t++) {
+		struct span *tr = &v[t * SPANS_PER_TRACE];
+		for (unsigned i = 0; i < SPANS_PER_TRACE; i++) {
+			struct span *s = &tr[i];
+			unsigned nm = i ? 20 + rng() % 180 : rng() % 20;
+			memcpy(s->trace_id, &t, sizeof(t));
+			s->span_id[7] = (uint8_t)(i + 1);
+			s->name = names[nm];
+			s->resource = &res[nm % 8];
+			if (!i) {
+				s->start_ns = t * 1000000000ull;
+				s->end_ns = s->start_ns + 1000000 + rng() % 100000000;
+				continue;
+			}
+			const struct span *p = &tr[rng() % i];
+			uint64_t dur = p->end_ns - p->start_ns;
+			s->parent_span_id[7] = p->span_id[7];
+			s->start_ns = p->start_ns + rng() % (dur / 2 + 1);
+			s->end_ns = s->start_ns + rng() % (p->end_ns - s->start_ns + 1);
+		}
+	}
+	return v;
+}
+
+static void bench_spans(size_t n_traces)
+{
+	struct resource res[8];
+	char(*names)[32] = xmalloc(200 * sizeof(*names));
+	struct span *spans = generate_traces(n_traces, res, names);
+	double merge[RUNS], json[RUNS], folded[RUNS], svg[RUNS];
+	size_t nodes = 0, json_len = 0, svg_len = 0;
+	for (int r = 0; r < RUNS; r++) {
+		struct folded_tree t, st;
+		struct buf b;
+		struct flame_opts o;
+		char err[256];
+		buf_init(&b, BUF_NO_LIMIT);
+		double w0 = clock_s(CLOCK_MONOTONIC);
+		folded_tree_init_spans(&t, 1000000);
+		for (size_t k = 0; k < n_traces; k++)
+			spanflame_add_trace(&t, &spans[k * SPANS_PER_TRACE], SPANS_PER_TRACE, 0, k);
+		folded_spans_finish(&t);
+		double w1 = clock_s(CLOCK_MONOTONIC);
+		folded_spans_write_json(&t, &b, "aggregate", 0);
+		json_len = b.len;
+		double w2 = clock_s(CLOCK_MONOTONIC);
+		buf_reset(&b);
+		folded_spans_write_folded(&t, &b, 0);
+		double w3 = clock_s(CLOCK_MONOTONIC);
+		folded_tree_init(&st, NULL);
+		flame_opts_init(&o);
+		svg_len = 0;
+		if (folded_spans_stacks(&t, 0, &st, err, sizeof(err)) < 0 ||
+		    folded_tree_finish(&st, err, sizeof(err)) < 0 ||
+		    flamegraph_svg(&st, &o, discard, &svg_len, err, sizeof(err)) < 0) {
+			fprintf(stderr, "bench_flame: spans: %s\n", err);
+			exit(1);
+		}
+		double w4 = clock_s(CLOCK_MONOTONIC);
+		merge[r] = w1 - w0;
+		json[r] = w2 - w1;
+		folded[r] = w3 - w2;
+		svg[r] = w4 - w3;
+		nodes = t.n_nodes;
+		folded_tree_release(&st);
+		folded_tree_release(&t);
+		buf_release(&b);
+	}
+	printf("# span_tree: %zu traces of %d spans, %zu frames, %.1f MiB of JSON, %.1f MiB of SVG\n",
+	       n_traces, SPANS_PER_TRACE, nodes, (double)json_len / MIB, (double)svg_len / MIB);
+	printf("span_tree_merge %.2f Mspans/s\n",
+	       (double)n_traces * SPANS_PER_TRACE / median(merge, RUNS) / 1e6);
+	printf("span_tree_json_seconds %.3f s\n", median(json, RUNS));
+	printf("span_tree_folded_seconds %.3f s\n", median(folded, RUNS));
+	printf("span_tree_svg_seconds %.3f s\n", median(svg, RUNS));
+	fflush(stdout);
+	free(spans);
+	free(names);
+	for (unsigned i = 0; i < 8; i++)
+		free((char *)res[i].service_name);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "--svg-only") != 0)
@@ -267,5 +372,6 @@ int main(int argc, char **argv)
 	bench_svg("svg_200k_lines", 200000, 1);
 	bench_svg("svg_1m_lines", 1000000, 1);
 	bench_svg("svg_1m_lines_unsorted", 1000000, 0);
+	bench_spans(50000);
 	return 0;
 }

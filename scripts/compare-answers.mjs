@@ -6,7 +6,8 @@
 //   node scripts/compare-answers.mjs OLD_BIN NEW_BIN [--data DIR] [--keep]
 //
 // Without --data, a store is made first: NEW_BIN serves an empty directory
-// while `NEW_BIN demo` sends six hours of history (seed 3).  Each build
+// while `NEW_BIN demo` sends six hours of history (seed 3), and two small
+// CPU profiles of two versions (the demo sends none) are posted.  Each build
 // then serves its own copy of the store (a build may migrate it) on
 // loopback, and the same GETs -- every read endpoint, with filters, q=,
 // groupings and the error answers -- are asked of both, with absolute
@@ -63,10 +64,25 @@ async function makeStore(bin) {
 	const s = await serve(bin, dir, 14391);
 	const demo = spawnSync(bin, ['demo', '--target', s.url, '--backfill', '6', '--backfill-rate', '4',
 		'--duration', '1', '--seed', '3', '--quiet'], { stdio: 'inherit' });
+	await postProfiles(s.url);
 	await stop(s);
 	if (demo.status !== 0) throw new Error('demo failed');
 	fs.writeFileSync(path.join(dir, 'answers-window'), String(Date.now()));
 	return dir;
+}
+
+// Two folded CPU profiles of shop-api, one per version, so that the profile
+// flame graphs (aggregated and differential) have something to merge.
+async function postProfiles(url) {
+	const sides = {
+		'1.4.2': 'main;serve;handle;parse 30\nmain;serve;handle;render 50\nmain;gc 7\n',
+		'1.5.0': 'main;serve;handle;parse 20\nmain;serve;handle;render 90\nmain;serve;log 5\n',
+	};
+	for (const [version, body] of Object.entries(sides)) {
+		const r = await fetch(`${url}/api/v1/profiles?service=shop-api&version=${version}&format=folded`,
+			{ method: 'POST', body });
+		if (!r.ok) throw new Error(`posting a profile: ${r.status} ${await r.text()}`);
+	}
 }
 
 // The GETs: each read endpoint, plain and with the options that take
@@ -99,6 +115,20 @@ function questions(from, to) {
 		`/api/v1/flamegraph?${w}`,
 		`/api/v1/flamegraph?${w}&service=api-gateway&format=folded`,
 		`/api/v1/flamegraph?${w}&mode=diff&base.version=1.4.2&compare.version=1.5.0`,
+		`/api/v1/flamegraph?${w}&format=svg`,
+		`/api/v1/flamegraph?${w}&service=shop-api&format=json&limit=200`,
+		`/api/v1/flamegraph?${w}&base.version=1.4.2&compare.version=1.5.0&format=svg`,
+		`/api/v1/flamegraph?${w}&base.version=1.4.2&compare.version=1.5.0&format=folded`,
+		`/api/v1/flamegraph?${w}&q=${q('duration > 300ms')}&format=svg`,
+		`/api/v1/flamegraph?${w}&format=xml`,
+		'/api/v1/profiles/flamegraph?service=shop-api',
+		'/api/v1/profiles/flamegraph?service=shop-api&format=folded',
+		'/api/v1/profiles/flamegraph?service=shop-api&format=svg',
+		'/api/v1/profiles/flamegraph?service=shop-api&format=speedscope',
+		'/api/v1/profiles/flamegraph?service=shop-api&base.version=1.4.2&compare.version=1.5.0',
+		'/api/v1/profiles/flamegraph?service=shop-api&base.version=1.4.2&compare.version=1.5.0&format=folded',
+		'/api/v1/profiles/flamegraph?service=shop-api&base.version=1.4.2&compare.version=1.5.0&format=svg',
+		'/api/v1/profiles/flamegraph?service=nobody',
 		`/api/v1/slow-operations/thresholds`,
 		`/api/v1/slow-operations/stats?${w}`,
 		`/api/v1/slow-requests?${w}&group_by=endpoint`,
@@ -151,7 +181,14 @@ async function ask(url) {
 async function withIds(url, list, from, to) {
 	const t = await (await fetch(`${url}/api/v1/traces?from=${from}&to=${to}&limit=1`)).json();
 	const id = t.traces && t.traces[0] && t.traces[0].trace_id;
-	if (id) list.push(`/api/v1/traces/${id}`, `/api/v1/flamegraph?trace_id=${id}`);
+	if (id) {
+		list.push(`/api/v1/traces/${id}`, `/api/v1/flamegraph?trace_id=${id}`);
+		for (const f of ['folded', 'svg']) list.push(`/api/v1/flamegraph?trace_id=${id}&format=${f}`);
+		list.push(`/api/v1/flamegraph?base.trace_id=${id}&${new URLSearchParams({ 'compare.from': from, 'compare.to': to })}`);
+	}
+	const p = await (await fetch(`${url}/api/v1/profiles?limit=1`)).json();
+	const pid = p.profiles && p.profiles[0] && p.profiles[0].id;
+	if (pid) for (const f of ['json', 'folded', 'svg']) list.push(`/api/v1/profiles/${pid}?format=${f}`);
 	const r = await (await fetch(`${url}/api/v1/recommendations?range=24h`)).json();
 	const rec = r.recommendations && r.recommendations[0] && r.recommendations[0].id;
 	if (rec) list.push(`/api/v1/recommendations/${rec}`);

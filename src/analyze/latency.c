@@ -492,7 +492,8 @@ int latency_timeseries_build(struct latency_timeseries *ts, const struct rollup_
 	}
 
 	/* 2. the top groups get a series each, the rest share `other` */
-	qsort(groups, n_groups, sizeof(*groups), cmp_group);
+	if (n_groups > 1) /* groups is NULL when there are none */
+		qsort(groups, n_groups, sizeof(*groups), cmp_group);
 	size_t kept = top && n_groups > top ? top : n_groups;
 	ts->n_series = kept + (kept < n_groups);
 	ts->series = xcalloc(ts->n_series ? ts->n_series : 1, sizeof(*ts->series));

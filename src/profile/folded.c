@@ -7,6 +7,10 @@
  * sorted (collapsers sort their output), so consecutive stacks share long
  * prefixes: the parser remembers the previous stack and its path, and only
  * looks up the frames after the common prefix.
+ *
+ * A span tree (folded_tree_init_spans()) uses the same tables, a node's
+ * name being "service\0name\0"; its per-node times live beside the nodes
+ * (struct folded_spans), so a stack tree's nodes stay small.
  */
 #include "profile/folded.h"
 
@@ -18,6 +22,8 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/clock.h"
+#include "core/hex.h"
 #include "core/lines.h"
 #include "core/log.h"
 
@@ -37,7 +43,10 @@ static inline uint64_t mix(uint64_t h)
 	return h;
 }
 
-static uint64_t hash_bytes(const char *p, size_t n)
+/* The stack parser's inner loop inlines these; the span-tree callers must not make them calls. */
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+static ALWAYS_INLINE uint64_t hash_bytes(const char *p, size_t n)
 {
 	uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
 	while (n >= 8) {
@@ -175,8 +184,8 @@ static int intern(struct folded_tree *t, const char *s, size_t n, uint64_t h, ui
  * The child of `parent` named `name` whose path hashes to ph, created at
  * `depth` when missing.
  */
-static int child(struct folded_tree *t, uint32_t parent, uint32_t name, uint64_t ph, uint32_t depth,
-		 uint32_t *out, char *err, size_t errlen)
+static ALWAYS_INLINE int child(struct folded_tree *t, uint32_t parent, uint32_t name, uint64_t ph,
+			       uint32_t depth, uint32_t *out, char *err, size_t errlen)
 {
 	uint32_t h32 = (uint32_t)ph;
 	size_t mask = t->node_tab_cap - 1, i = h32 & mask;
@@ -205,6 +214,8 @@ static int child(struct folded_tree *t, uint32_t parent, uint32_t name, uint64_t
 		node_tab_grow(t);
 	return 0;
 }
+
+static void folded_spans_free(struct folded_spans *sp);
 
 void folded_tree_init(struct folded_tree *t, const struct folded_limits *lim)
 {
@@ -242,6 +253,7 @@ void folded_tree_release(struct folded_tree *t)
 	free(t->name_tab);
 	free(t->node_tab);
 	free(t->scan);
+	folded_spans_free(t->spans);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -363,6 +375,26 @@ static void sort_kids(struct folded_tree *t, uint32_t *v, size_t n)
 	}
 }
 
+/* List every node's children in t->kids (n_kids counted), in node order. */
+static void link_kids(struct folded_tree *t)
+{
+	struct folded_node *nd = t->nodes;
+	size_t n = t->n_nodes;
+	free(t->kids);
+	t->kids = xmalloc((n ? n : 1) * sizeof(*t->kids));
+	uint32_t off = 0;
+	for (size_t i = 0; i < n; i++) {
+		nd[i].kids = off;
+		off += nd[i].n_kids;
+		nd[i].n_kids = 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		struct folded_node *p = &nd[nd[i].parent];
+		t->kids[p->kids + p->n_kids++] = (uint32_t)i;
+	}
+	t->finished = 1;
+}
+
 int folded_tree_finish(struct folded_tree *t, char *err, size_t errlen)
 {
 	struct folded_node *nd = t->nodes;
@@ -385,22 +417,10 @@ int folded_tree_finish(struct folded_tree *t, char *err, size_t errlen)
 		}
 		p->n_kids++;
 	}
-	free(t->kids);
-	t->kids = xmalloc((n ? n : 1) * sizeof(*t->kids));
-	uint32_t off = 0;
-	for (size_t i = 0; i < n; i++) {
-		nd[i].kids = off;
-		off += nd[i].n_kids;
-		nd[i].n_kids = 0;
-	}
-	for (size_t i = 1; i < n; i++) {
-		struct folded_node *p = &nd[nd[i].parent];
-		t->kids[p->kids + p->n_kids++] = (uint32_t)i;
-	}
+	link_kids(t);
 	for (size_t i = 0; i < n; i++)
 		if (nd[i].n_kids > 1)
 			sort_kids(t, t->kids + nd[i].kids, nd[i].n_kids);
-	t->finished = 1;
 	return 0;
 }
 
@@ -812,5 +832,442 @@ int folded_tree_write(const struct folded_tree *t, unsigned flags,
 	buf_release(&out);
 	buf_release(&w.text);
 	free(w.lines);
+	return r;
+}
+
+/* --- stack tree JSON ------------------------------------------------------------ */
+
+static void put_stack_node_json(const struct folded_tree *t, struct buf *b, struct buf *name, uint32_t id,
+				int two, double scale)
+{
+	const struct folded_node *nd = &t->nodes[id];
+	size_t len = 0;
+	const char *s = id ? folded_name(t, nd->name, &len) : "";
+	buf_reset(name); /* names in the tree are not NUL-terminated */
+	buf_append(name, s, len);
+	buf_puts(b, "{\"name\":");
+	buf_put_json_str(b, name->data ? name->data : "");
+	buf_printf(b, ",\"value\":%llu,\"self\":%llu", (unsigned long long)nd->total[0],
+		   (unsigned long long)nd->self[0]);
+	if (two) {
+		buf_printf(
+			b,
+			",\"base\":{\"value\":%llu,\"self\":%llu},\"compare\":{\"value\":%llu,\"self\":%llu},"
+			"\"delta\":",
+			(unsigned long long)nd->total[0], (unsigned long long)nd->self[0],
+			(unsigned long long)nd->total[1], (unsigned long long)nd->self[1]);
+		buf_put_json_double(b, (double)nd->total[1] - (double)nd->total[0] * scale);
+	}
+	buf_puts(b, ",\"children\":[");
+	for (uint32_t k = 0; k < nd->n_kids; k++) {
+		if (k)
+			buf_putc(b, ',');
+		put_stack_node_json(t, b, name, t->kids[nd->kids + k], two, scale);
+	}
+	buf_puts(b, "]}");
+}
+
+void folded_tree_write_json(const struct folded_tree *t, struct buf *b, int two, double scale)
+{
+	struct buf name;
+	buf_init(&name, BUF_NO_LIMIT);
+	put_stack_node_json(t, b, &name, 0, two, scale);
+	buf_release(&name);
+}
+
+/* --- span-tree input ------------------------------------------------------------ */
+
+#define SPAN_RECENT 4096 /* a power of two */
+
+#define FIRST(side, trace, made) ((uint64_t)(side) << 62 | (uint64_t)(trace) << 32 | (uint32_t)(made))
+
+struct folded_spans {
+	struct folded_frame *f; /* per node */
+	size_t cap;
+	uint64_t traces[2], spans[2];
+	uint8_t (*ids[2])[16]; /* per side, the id of trace number k */
+	size_t n_ids[2], cap_ids[2];
+	uint64_t trace_no; /* of the trace being merged */
+	int side, too_many;
+	struct buf key;
+	/* Frames by the address of their strings: the spans being merged repeat
+	 * the same name strings, so (parent, service pointer, name pointer)
+	 * finds most frames without hashing text. */
+	struct {
+		const char *service, *name;
+		uint32_t parent, id;
+	} recent[SPAN_RECENT];
+};
+
+static void folded_spans_free(struct folded_spans *sp)
+{
+	if (!sp)
+		return;
+	free(sp->f);
+	free(sp->ids[0]);
+	free(sp->ids[1]);
+	buf_release(&sp->key);
+	free(sp);
+}
+
+void folded_tree_init_spans(struct folded_tree *t, size_t max_frames)
+{
+	struct folded_limits lim = {.max_nodes = max_frames};
+	folded_tree_init(t, &lim);
+	t->spans = xcalloc(1, sizeof(*t->spans));
+	buf_init(&t->spans->key, BUF_NO_LIMIT);
+	t->spans->f = xgrow(NULL, &t->spans->cap, 1, sizeof(*t->spans->f));
+	memset(t->spans->f, 0, sizeof(*t->spans->f));
+}
+
+void folded_spans_begin_trace(struct folded_tree *t, int side, uint64_t no, size_t n_spans)
+{
+	struct folded_spans *sp = t->spans;
+	sp->side = side;
+	sp->trace_no = no;
+	sp->traces[side]++;
+	sp->spans[side] += n_spans;
+}
+
+/* The child of `parent` whose name is key[0..len) ("service\0name\0"); `parent` past the limit. */
+static uint32_t spans_child(struct folded_tree *t, uint32_t parent, const char *key, size_t len)
+{
+	struct folded_spans *sp = t->spans;
+	uint64_t h = hash_bytes(key, len);
+	size_t had = t->n_nodes;
+	uint32_t name, id = parent;
+	if (intern(t, key, len, h, &name, NULL, 0) < 0 ||
+	    child(t, parent, name, path_hash(PATH_SEED ^ parent, h), t->nodes[parent].depth + 1, &id, NULL,
+		  0) < 0) {
+		sp->too_many = 1;
+		return parent;
+	}
+	if (t->n_nodes > had) {
+		sp->f = xgrow(sp->f, &sp->cap, t->n_nodes, sizeof(*sp->f));
+		memset(&sp->f[id], 0, sizeof(sp->f[id]));
+		sp->f[id].first = FIRST(sp->side, sp->trace_no, id);
+	}
+	return id;
+}
+
+uint32_t folded_spans_frame(struct folded_tree *t, uint32_t parent, const char *service, const char *name)
+{
+	struct folded_spans *sp = t->spans;
+	uintptr_t h = ((uintptr_t)service ^ (uintptr_t)name * 31) >> 4;
+	size_t slot = (h ^ parent * 0x9e3779b1u) & (SPAN_RECENT - 1);
+	if (sp->recent[slot].name == name && sp->recent[slot].service == service &&
+	    sp->recent[slot].parent == parent)
+		return sp->recent[slot].id;
+	buf_reset(&sp->key);
+	buf_append(&sp->key, service, strlen(service) + 1);
+	buf_append(&sp->key, name, strlen(name) + 1);
+	uint32_t id = spans_child(t, parent, sp->key.data, sp->key.len);
+	if (!sp->too_many) {
+		sp->recent[slot].service = service;
+		sp->recent[slot].name = name;
+		sp->recent[slot].parent = parent;
+		sp->recent[slot].id = id;
+	}
+	return id;
+}
+
+void folded_spans_forget(struct folded_tree *t)
+{
+	memset(t->spans->recent, 0, sizeof(t->spans->recent));
+}
+
+void folded_spans_count(struct folded_tree *t, uint32_t node, uint64_t total_ns, uint64_t self_ns)
+{
+	struct folded_spans *sp = t->spans;
+	struct folded_frame *f = &sp->f[node];
+	int s = sp->side;
+	f->total_ns[s] += total_ns;
+	f->self_ns[s] += self_ns;
+	if (f->last_trace[s] != sp->trace_no + 1) {
+		f->last_trace[s] = sp->trace_no + 1;
+		f->traces[s]++;
+	}
+}
+
+void folded_spans_name_trace(struct folded_tree *t, int side, uint64_t no, const uint8_t id[16])
+{
+	struct folded_spans *sp = t->spans;
+	if (no >= sp->n_ids[side]) {
+		sp->ids[side] = xgrow(sp->ids[side], &sp->cap_ids[side], no + 1, sizeof(*sp->ids[side]));
+		memset(sp->ids[side] + sp->n_ids[side], 0, (no + 1 - sp->n_ids[side]) * 16);
+		sp->n_ids[side] = no + 1;
+	}
+	memcpy(sp->ids[side][no], id, 16);
+}
+
+void folded_spans_absorb(struct folded_tree *t, const struct folded_tree *from)
+{
+	struct folded_spans *sp = t->spans;
+	const struct folded_spans *fr = from->spans;
+	uint32_t *to = xmalloc(from->n_nodes * sizeof(*to));
+	to[0] = 0;
+	for (uint32_t id = 1; id < from->n_nodes; id++) { /* parents come before their children */
+		const struct folded_name *nm = &from->names[from->nodes[id].name];
+		const struct folded_frame *g = &fr->f[id];
+		uint32_t parent = to[from->nodes[id].parent];
+		size_t had = t->n_nodes;
+		to[id] = spans_child(t, parent, from->pool + nm->off, nm->len);
+		if (to[id] == parent) /* too many frames */
+			continue;
+		struct folded_frame *f = &sp->f[to[id]];
+		if (t->n_nodes > had || g->first < f->first)
+			f->first = g->first;
+		for (int s = 0; s < 2; s++) {
+			f->total_ns[s] += g->total_ns[s];
+			f->self_ns[s] += g->self_ns[s];
+			f->traces[s] += g->traces[s];
+			if (g->last_trace[s] > f->last_trace[s])
+				f->last_trace[s] = g->last_trace[s];
+		}
+	}
+	for (int s = 0; s < 2; s++) {
+		sp->traces[s] += fr->traces[s];
+		sp->spans[s] += fr->spans[s];
+	}
+	sp->too_many |= fr->too_many;
+	free(to);
+}
+
+const char *folded_spans_service(const struct folded_tree *t, uint32_t node)
+{
+	return node ? t->pool + t->names[t->nodes[node].name].off : "";
+}
+
+const char *folded_spans_name(const struct folded_tree *t, uint32_t node)
+{
+	const char *service = folded_spans_service(t, node);
+	return node ? service + strlen(service) + 1 : "";
+}
+
+const struct folded_frame *folded_spans_at(const struct folded_tree *t, uint32_t node)
+{
+	return &t->spans->f[node];
+}
+
+uint64_t folded_spans_traces(const struct folded_tree *t, int side)
+{
+	return t->spans->traces[side];
+}
+
+uint64_t folded_spans_count_spans(const struct folded_tree *t, int side)
+{
+	return t->spans->spans[side];
+}
+
+int folded_spans_too_many(const struct folded_tree *t)
+{
+	return t->spans->too_many;
+}
+
+static int first_cmp(const void *a, const void *b, void *ctx)
+{
+	const struct folded_frame *f = ((const struct folded_tree *)ctx)->spans->f;
+	uint64_t x = f[*(const uint32_t *)a].first, y = f[*(const uint32_t *)b].first;
+	return (x > y) - (x < y);
+}
+
+void folded_spans_finish(struct folded_tree *t)
+{
+	struct folded_spans *sp = t->spans;
+	struct folded_node *nd = t->nodes;
+	if (t->finished)
+		return;
+	for (size_t i = 0; i < t->n_nodes; i++)
+		nd[i].n_kids = 0;
+	for (size_t i = 1; i < t->n_nodes; i++)
+		nd[nd[i].parent].n_kids++;
+	link_kids(t);
+	for (size_t i = 0; i < t->n_nodes; i++)
+		if (nd[i].n_kids > 1)
+			qsort_r(t->kids + nd[i].kids, nd[i].n_kids, sizeof(*t->kids), first_cmp, t);
+	for (int s = 0; s < 2; s++) {
+		sp->f[0].total_ns[s] = 0;
+		for (uint32_t k = 0; k < nd[0].n_kids; k++)
+			sp->f[0].total_ns[s] += sp->f[t->kids[k]].total_ns[s];
+		sp->f[0].traces[s] = sp->traces[s];
+	}
+}
+
+/* --- span-tree output ------------------------------------------------------------ */
+
+/* value, own time, traces, and the last trace that passed here */
+static void put_side_json(struct buf *b, const struct folded_spans *sp, const struct folded_frame *f, int s)
+{
+	buf_printf(b, "\"value_us\":%llu,\"self_us\":%llu,\"count\":%llu",
+		   (unsigned long long)(f->total_ns[s] / NS_PER_US),
+		   (unsigned long long)(f->self_ns[s] / NS_PER_US), (unsigned long long)f->traces[s]);
+	if (f->last_trace[s] && f->last_trace[s] <= sp->n_ids[s]) {
+		const uint8_t *id = sp->ids[s][f->last_trace[s] - 1];
+		buf_puts(b, ",\"example_trace_id\":\"");
+		if (!hex_is_zero(id, 16))
+			buf_put_hex(b, id, 16);
+		buf_putc(b, '"');
+	}
+}
+
+static void put_node_json(const struct folded_tree *t, struct buf *b, uint32_t id, int two)
+{
+	const struct folded_frame *f = &t->spans->f[id];
+	const struct folded_node *nd = &t->nodes[id];
+	buf_puts(b, "{\"name\":");
+	buf_put_json_str(b, folded_spans_name(t, id));
+	buf_puts(b, ",\"service\":");
+	buf_put_json_str(b, folded_spans_service(t, id));
+	buf_putc(b, ',');
+	put_side_json(b, t->spans, f, 0);
+	if (two) {
+		buf_puts(b, ",\"base\":{");
+		put_side_json(b, t->spans, f, 0);
+		buf_puts(b, "},\"compare\":{");
+		put_side_json(b, t->spans, f, 1);
+		buf_putc(b, '}');
+	}
+	buf_puts(b, ",\"children\":[");
+	for (uint32_t k = 0; k < nd->n_kids; k++) {
+		if (k)
+			buf_putc(b, ',');
+		put_node_json(t, b, t->kids[nd->kids + k], two);
+	}
+	buf_puts(b, "]}");
+}
+
+void folded_spans_write_json(const struct folded_tree *t, struct buf *b, const char *mode, int two)
+{
+	const struct folded_spans *sp = t->spans;
+	buf_printf(b, "{\"mode\":\"%s\",\"traces\":%llu,\"spans\":%llu", mode,
+		   (unsigned long long)sp->traces[0], (unsigned long long)sp->spans[0]);
+	if (two)
+		buf_printf(b,
+			   ",\"base\":{\"traces\":%llu,\"spans\":%llu},\"compare\":{\"traces\":%llu,"
+			   "\"spans\":%llu}",
+			   (unsigned long long)sp->traces[0], (unsigned long long)sp->spans[0],
+			   (unsigned long long)sp->traces[1], (unsigned long long)sp->spans[1]);
+	buf_puts(b, ",\"root\":");
+	put_node_json(t, b, 0, two);
+	buf_putc(b, '}');
+}
+
+/* "service: name", with the folded format's separators made harmless. */
+static void put_label(struct buf *b, const struct folded_tree *t, uint32_t id)
+{
+	size_t at = b->len;
+	buf_puts(b, folded_spans_service(t, id));
+	buf_puts(b, ": ");
+	buf_puts(b, folded_spans_name(t, id));
+	for (size_t i = at; i < b->len; i++)
+		if (b->data[i] == ';' || b->data[i] == '\n' || b->data[i] == '\r')
+			b->data[i] = '_';
+}
+
+/* The labels from the root's child down to `id`, joined by ';'. */
+static void put_label_path(struct buf *b, const struct folded_tree *t, uint32_t id, uint32_t *up)
+{
+	size_t k = 0;
+	for (uint32_t u = id; u; u = t->nodes[u].parent)
+		up[k++] = u;
+	while (k--) {
+		put_label(b, t, up[k]);
+		if (k)
+			buf_putc(b, ';');
+	}
+}
+
+/* Lines of writer.text, compared as strcmp() would (they hold no NUL). */
+static int text_line_cmp(const void *a, const void *b, void *ctx)
+{
+	const char *text = ctx;
+	const struct line *x = a, *y = b;
+	size_t n = x->len < y->len ? x->len : y->len;
+	int r = memcmp(text + x->off, text + y->off, n);
+	if (r)
+		return r;
+	return x->len < y->len ? -1 : x->len > y->len;
+}
+
+void folded_spans_write_folded(const struct folded_tree *t, struct buf *b, int two)
+{
+	const struct folded_frame *f = t->spans->f;
+	struct buf text;
+	struct line *lines = NULL;
+	size_t n = 0, cap = 0;
+	uint32_t *up = xmalloc((t->max_depth + 1) * sizeof(*up));
+	buf_init(&text, BUF_NO_LIMIT);
+	for (uint32_t id = 1; id < t->n_nodes; id++) {
+		uint64_t a = f[id].self_ns[0] / NS_PER_US, c = f[id].self_ns[1] / NS_PER_US;
+		if (!a && !(two && c))
+			continue;
+		size_t off = text.len;
+		put_label_path(&text, t, id, up);
+		if (two)
+			buf_printf(&text, " %llu %llu\n", (unsigned long long)a, (unsigned long long)c);
+		else
+			buf_printf(&text, " %llu\n", (unsigned long long)a);
+		lines = xgrow(lines, &cap, n + 1, sizeof(*lines));
+		lines[n++] = (struct line){off, 0, text.len - off};
+	}
+	if (n)
+		qsort_r(lines, n, sizeof(*lines), text_line_cmp, text.data);
+	for (size_t i = 0; i < n; i++)
+		buf_append(b, text.data + lines[i].off, lines[i].len);
+	free(lines);
+	free(up);
+	buf_release(&text);
+}
+
+/* Place span node `id` of `t` in the stack tree `out` (proj[id]), with the ancestors not yet there. */
+static int project(const struct folded_tree *t, uint32_t id, struct folded_tree *out, uint32_t *proj,
+		   uint64_t *ph, uint32_t *up, struct buf *label, char *err, size_t errlen)
+{
+	size_t k = 0;
+	for (uint32_t u = id; proj[u] == FOLDED_NONE; u = t->nodes[u].parent)
+		up[k++] = u;
+	while (k--) {
+		uint32_t v = up[k], p = t->nodes[v].parent, name;
+		if (t->nodes[v].depth > out->lim.max_depth)
+			return errf(err, errlen, "stack deeper than %zu frames", out->lim.max_depth);
+		buf_reset(label);
+		put_label(label, t, v);
+		uint64_t h = hash_bytes(label->data, label->len);
+		ph[v] = path_hash(ph[p], h);
+		if (intern(out, label->data, label->len, h, &name, err, errlen) < 0 ||
+		    child(out, proj[p], name, ph[v], t->nodes[v].depth, &proj[v], err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int folded_spans_stacks(const struct folded_tree *t, int two, struct folded_tree *out, char *err,
+			size_t errlen)
+{
+	const struct folded_frame *f = t->spans->f;
+	uint32_t *proj = xmalloc(t->n_nodes * sizeof(*proj));
+	uint64_t *ph = xmalloc(t->n_nodes * sizeof(*ph));
+	uint32_t *up = xmalloc((t->max_depth + 1) * sizeof(*up));
+	struct buf label;
+	int r = 0;
+	buf_init(&label, BUF_NO_LIMIT);
+	memset(proj, 0xff, t->n_nodes * sizeof(*proj));
+	proj[0] = 0;
+	ph[0] = PATH_SEED;
+	for (uint32_t id = 1; id < t->n_nodes && !r; id++) {
+		uint64_t c[2] = {f[id].self_ns[0] / NS_PER_US, two ? f[id].self_ns[1] / NS_PER_US : 0};
+		if (!c[0] && !c[1])
+			continue;
+		r = project(t, id, out, proj, ph, up, &label, err, errlen);
+		for (int s = 0; s < 2 && !r; s++)
+			if (c[s]) {
+				out->lines++;
+				r = add_count(out, proj[id], s, c[s], err, errlen);
+			}
+	}
+	buf_release(&label);
+	free(up);
+	free(ph);
+	free(proj);
 	return r;
 }

@@ -1,10 +1,15 @@
 /*
- * folded.h - folded stacks ("a;b;c 123" lines) merged into a tree by path.
+ * folded.h - the flame tree: stacks merged by path, from folded lines
+ * ("a;b;c 123"), pprof samples, or the span trees of traces.
  *
- * The tree is what the flame graph renderer, the speedscope export and the
- * differential mode read.  Every node counts two sides: side 0 is the only
- * profile (or the "before" profile A of a diff), side 1 the "after"
- * profile B.  The root (node 0, named "") holds the grand totals.
+ * It is the one tree behind every flame graph: the renderer, the speedscope
+ * export, the differential mode, the profile routes, and the span flame
+ * graph of GET /api/v1/flamegraph.  Every node counts two sides: side 0 is
+ * the only profile (or the "before" profile A of a diff), side 1 the
+ * "after" profile B.  The root (node 0, named "") holds the grand totals.
+ *
+ * A tree holds either stacks (the sample counts below) or span frames (see
+ * "Span-tree input"), never both.
  *
  * Input lines are "STACK COUNT" or, for a differential file such as
  * `hotpath diff` prints, "STACK COUNT_A COUNT_B"; counts are non-negative
@@ -13,7 +18,8 @@
  * does not parse is an error naming its line number.
  *
  * Not owned here: reading files, collapsing perf output
- * (profile/collapse_perf.h), drawing (render/flamegraph_svg.h).
+ * (profile/collapse_perf.h), walking a trace's spans (analyze/spanflame.h),
+ * drawing (render/flamegraph_svg.h).
  *
  * Ownership: the tree owns everything it holds and copies the names it
  * keeps; a parser borrows its tree, which must outlive it.  Limits bound
@@ -73,6 +79,7 @@ struct folded_tree {
 	size_t scan_cap;
 	struct folded_limits lim;
 	int finished;
+	struct folded_spans *spans; /* span frames, after folded_tree_init_spans(); else NULL */
 };
 
 /* Parser flags.  Without a count flag the first line decides, and every line must agree. */
@@ -154,11 +161,100 @@ int folded_tree_write(const struct folded_tree *t, unsigned flags,
 		      int (*emit)(void *ctx, const char *data, size_t len), void *ctx);
 
 /*
+ * A finished stack tree as JSON, from the root: {"name", "value" (total),
+ * "self", "children": [...]}, children by name.  With `two`, each node also
+ * has "base" and "compare" ({"value", "self"}) and "delta", compare's
+ * value less base's times `scale` (side 1 only counts when `two` is set).
+ */
+void folded_tree_write_json(const struct folded_tree *t, struct buf *b, int two, double scale);
+
+/*
  * Walk the stacks of a finished tree: for every node with a non-zero self
  * count on some side, `visit` gets the node and the path of nodes from the
  * root's child down to it.  Visit order is depth first, children by name.
  */
 int folded_tree_walk(const struct folded_tree *t,
 		     int (*visit)(void *ctx, const uint32_t *path, size_t depth, uint32_t node), void *ctx);
+
+/*
+ * --- Span-tree input ----------------------------------------------------------
+ *
+ * A span tree holds a node per path of (service, span name) from the roots
+ * of the traces merged into it.  A node's name is the service and the span
+ * name, each ending in a NUL byte; its label in folded text and SVG is
+ * "service: name" with ';', '\n' and '\r' made '_'.  Per node and side it
+ * keeps the spans' time and own time in nanoseconds, how many traces passed
+ * there and the last of them (by the caller's trace numbers), and when the
+ * node was first met: children are listed in that order.  The node's
+ * sample counts (self, total) are not used.
+ *
+ * A frame past the node limit is not made (its parent stands in for it),
+ * and the tree says it is incomplete (folded_spans_too_many()): the caller
+ * answers that rather than the tree.
+ */
+struct folded_frame {
+	uint64_t total_ns[2], self_ns[2], traces[2];
+	uint64_t last_trace[2]; /* 1 + the number of the last trace counted here; 0: none */
+	uint64_t first;		/* side, trace number, nodes then made: the order first met */
+};
+
+/*
+ * A tree for span frames: at most `max_frames` nodes, the root included (0:
+ * the node limit of folded_limits).
+ */
+void folded_tree_init_spans(struct folded_tree *t, size_t max_frames);
+
+/* Start trace number `no` (of `n_spans` spans) on side `side`: the frames counted next are its. */
+void folded_spans_begin_trace(struct folded_tree *t, int side, uint64_t no, size_t n_spans);
+
+/*
+ * The child of `parent` for (service, name), made when missing; `parent`
+ * itself past the node limit.  The strings are copied; a small cache
+ * remembers recent ones by address, which folded_spans_forget() empties
+ * before the strings are freed or reused.
+ */
+uint32_t folded_spans_frame(struct folded_tree *t, uint32_t parent, const char *service, const char *name);
+void folded_spans_forget(struct folded_tree *t);
+
+/* Count one span of the current trace at `node`. */
+void folded_spans_count(struct folded_tree *t, uint32_t node, uint64_t total_ns, uint64_t self_ns);
+
+/* Trace number `no` of side `side` has the id `id` (for example_trace_id). */
+void folded_spans_name_trace(struct folded_tree *t, int side, uint64_t no, const uint8_t id[16]);
+
+/* Add the frames of `from` (another span tree, of other traces) into `t`. */
+void folded_spans_absorb(struct folded_tree *t, const struct folded_tree *from);
+
+/* The service and span name of a node, NUL-terminated. */
+const char *folded_spans_service(const struct folded_tree *t, uint32_t node);
+const char *folded_spans_name(const struct folded_tree *t, uint32_t node);
+const struct folded_frame *folded_spans_at(const struct folded_tree *t, uint32_t node);
+
+/* Traces and spans merged into a side; whether the node limit was passed. */
+uint64_t folded_spans_traces(const struct folded_tree *t, int side);
+uint64_t folded_spans_count_spans(const struct folded_tree *t, int side);
+int folded_spans_too_many(const struct folded_tree *t);
+
+/*
+ * Finish a span tree: the root's time is its children's, its traces all
+ * of them, and every node's children are ordered as first met.  Call once,
+ * after the last add; the tree is read-only afterwards.
+ */
+void folded_spans_finish(struct folded_tree *t);
+
+/*
+ * The outputs of a finished span tree, over one side or (`two`) both:
+ * - JSON: the flame graph API's object (docs/API.md), `mode` its "mode";
+ * - folded text: a line per node with own time ("labels self_us", or
+ *   "labels base_us compare_us"), sorted as strings;
+ * - stacks: the nodes' own time in microseconds added to `out`, a stack
+ *   tree (folded_tree_init()), by label path, for the renderer and the
+ *   speedscope export.  Nodes whose labels are equal merge there.  Returns
+ *   0, or -1 with a message when a limit of `out` is passed.
+ */
+void folded_spans_write_json(const struct folded_tree *t, struct buf *b, const char *mode, int two);
+void folded_spans_write_folded(const struct folded_tree *t, struct buf *b, int two);
+int folded_spans_stacks(const struct folded_tree *t, int two, struct folded_tree *out, char *err,
+			size_t errlen);
 
 #endif

@@ -3,9 +3,11 @@
  * critical path, the span trees of many requests merged by path, and the
  * difference of two such sides, as JSON, folded stacks or SVG (docs/API.md).
  *
- * Owns loading the spans of a side and merging them into a tree of frames
- * ("service: span name").  The tree walk and the critical path are in
- * analyze/spantree.c and analyze/critpath.c, drawing in render/.
+ * Owns loading the spans of a side and handing them, trace by trace, to the
+ * flame tree (profile/folded.h, through analyze/spanflame.h), which merges
+ * them into frames ("service: span name") and writes every format.  The
+ * tree walk and the critical path are in analyze/spantree.c and
+ * analyze/critpath.c, drawing in render/.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 
 #include "analyze/critpath.h"
+#include "analyze/spanflame.h"
 #include "analyze/spanql.h"
 #include "query/perfmarks.h"
 #include "analyze/spantree.h"
@@ -36,116 +39,9 @@
 /* Spans an aggregated side may hold. */
 #define SIDE_MAX_SPANS 4000000
 /* Distinct frame paths of one answer. */
-#define FRAMES_MAX    1000000
-#define FRAMES_RECENT 4096 /* a power of two */
+#define FRAMES_MAX 1000000
 
 enum format { FMT_JSON, FMT_FOLDED, FMT_SVG };
-
-/* ---- the merged tree of frames ------------------------------------------ */
-
-struct frame {
-	const char *service, *name;	      /* in the request arena */
-	uint32_t parent, kids, next;	      /* kids: first child; next: sibling; UINT32_MAX none */
-	uint64_t total[2], self[2], count[2]; /* ns, ns, traces */
-	uint64_t last_trace[2];		      /* 1 + the trace that last counted here */
-	/* When the frame was first met: side, trace number, and the number of
-	 * frames then made; children are listed in that order. */
-	uint64_t first;
-};
-
-#define FIRST(side, trace, made) ((uint64_t)(side) << 62 | (uint64_t)(trace) << 32 | (uint32_t)(made))
-
-struct frames {
-	struct arena *arena;
-	struct frame *f; /* f[0] is the root of everything */
-	size_t n, cap;
-	struct strmap index; /* parent u32 + service + '\0' + name -> frame */
-	struct buf key;
-	/* The index by address: the spans being merged repeat the same name
-	 * strings, so (parent, service pointer, name pointer) finds most frames
-	 * without hashing text.  Forgotten after each side is loaded, as the
-	 * strings then go. */
-	struct {
-		const char *service, *name;
-		uint32_t parent, id;
-	} recent[FRAMES_RECENT];
-	uint64_t traces[2], spans[2];
-	uint8_t (*ids[2])[16]; /* per side, the id of trace number k */
-	size_t n_ids[2], cap_ids[2];
-	uint64_t trace_no; /* of the trace being merged */
-	int side, too_many;
-};
-
-static void frames_init(struct frames *fs, struct arena *a)
-{
-	memset(fs, 0, sizeof(*fs));
-	fs->arena = a;
-	strmap_init(&fs->index);
-	buf_init(&fs->key, BUF_NO_LIMIT);
-	fs->f = xgrow(fs->f, &fs->cap, 1, sizeof(*fs->f));
-	fs->f[0] = (struct frame){
-		.service = "", .name = "", .parent = UINT32_MAX, .kids = UINT32_MAX, .next = UINT32_MAX};
-	fs->n = 1;
-}
-
-static void frames_release(struct frames *fs)
-{
-	free(fs->ids[0]);
-	free(fs->ids[1]);
-	free(fs->f);
-	strmap_release(&fs->index);
-	buf_release(&fs->key);
-}
-
-static void frames_forget_recent(struct frames *fs)
-{
-	memset(fs->recent, 0, sizeof(fs->recent));
-}
-
-static uint32_t frames_child_text(struct frames *fs, uint32_t parent, const char *service, const char *name);
-
-static uint32_t frames_child(struct frames *fs, uint32_t parent, const char *service, const char *name)
-{
-	uintptr_t h = ((uintptr_t)service ^ (uintptr_t)name * 31) >> 4;
-	size_t slot = (h ^ parent * 0x9e3779b1u) & (FRAMES_RECENT - 1);
-	if (fs->recent[slot].name == name && fs->recent[slot].service == service &&
-	    fs->recent[slot].parent == parent)
-		return fs->recent[slot].id;
-	uint32_t id = frames_child_text(fs, parent, service, name);
-	if (!fs->too_many) {
-		fs->recent[slot].service = service;
-		fs->recent[slot].name = name;
-		fs->recent[slot].parent = parent;
-		fs->recent[slot].id = id;
-	}
-	return id;
-}
-
-static uint32_t frames_child_text(struct frames *fs, uint32_t parent, const char *service, const char *name)
-{
-	int64_t have;
-	buf_reset(&fs->key);
-	buf_append(&fs->key, &parent, sizeof(parent));
-	buf_append(&fs->key, service, strlen(service) + 1);
-	buf_puts(&fs->key, name);
-	if (strmap_get(&fs->index, fs->key.data, fs->key.len, &have) == 0)
-		return (uint32_t)have;
-	if (fs->n >= FRAMES_MAX) {
-		fs->too_many = 1;
-		return parent;
-	}
-	fs->f = xgrow(fs->f, &fs->cap, fs->n + 1, sizeof(*fs->f));
-	uint32_t id = (uint32_t)fs->n++;
-	fs->f[id] = (struct frame){.service = arena_strdup(fs->arena, service),
-				   .name = arena_strdup(fs->arena, name),
-				   .parent = parent,
-				   .kids = UINT32_MAX,
-				   .next = fs->f[parent].kids,
-				   .first = FIRST(fs->side, fs->trace_no, id)};
-	fs->f[parent].kids = id;
-	strmap_put(&fs->index, fs->key.data, fs->key.len, id);
-	return id;
-}
 
 static const char *span_service(const struct span *s)
 {
@@ -155,77 +51,6 @@ static const char *span_service(const struct span *s)
 static uint64_t span_dur(const struct span *s)
 {
 	return s->end_ns > s->start_ns ? s->end_ns - s->start_ns : 0;
-}
-
-static void add_span(struct frames *fs, const struct spantree *t, size_t i, uint32_t parent, int side,
-		     uint64_t trace_no)
-{
-	const struct span *s = &t->spans[i];
-	uint32_t id = frames_child(fs, parent, span_service(s), s->name ? s->name : "");
-	struct frame *f = &fs->f[id];
-	f->total[side] += span_dur(s);
-	f->self[side] += spantree_self_ns(t, i);
-	if (f->last_trace[side] != trace_no + 1) {
-		f->last_trace[side] = trace_no + 1;
-		f->count[side]++;
-	}
-	for (size_t k = t->kid_off[i]; k < t->kid_off[i + 1]; k++)
-		add_span(fs, t, t->kids[k], id, side, trace_no);
-}
-
-/* Name trace number `no` of side `side`. */
-static void frames_name_trace(struct frames *fs, int side, uint64_t no, const uint8_t id[16])
-{
-	if (no >= fs->n_ids[side]) {
-		fs->ids[side] = xgrow(fs->ids[side], &fs->cap_ids[side], no + 1, sizeof(*fs->ids[side]));
-		memset(fs->ids[side] + fs->n_ids[side], 0, (no + 1 - fs->n_ids[side]) * 16);
-		fs->n_ids[side] = no + 1;
-	}
-	memcpy(fs->ids[side][no], id, 16);
-}
-
-/* Merge the spans of trace number `no` into side `side`. */
-static void frames_add_trace(struct frames *fs, const struct span *spans, size_t n, int side, uint64_t no)
-{
-	struct spantree t;
-	spantree_build(&t, spans, n);
-	fs->side = side;
-	fs->trace_no = no;
-	fs->traces[side]++;
-	for (size_t r = 0; r < t.n_roots; r++)
-		add_span(fs, &t, t.roots[r], 0, side, no);
-	fs->spans[side] += n;
-	spantree_release(&t);
-}
-
-/* Add the frames of `from` (merged from other traces) into `fs`. */
-static void frames_absorb(struct frames *fs, const struct frames *from)
-{
-	uint32_t *to = xmalloc(from->n * sizeof(*to));
-	to[0] = 0;
-	for (uint32_t id = 1; id < from->n; id++) { /* parents come before their children */
-		const struct frame *g = &from->f[id];
-		size_t had = fs->n;
-		to[id] = frames_child_text(fs, to[g->parent], g->service, g->name);
-		struct frame *f = &fs->f[to[id]];
-		if (to[id] == to[g->parent]) /* too many frames */
-			continue;
-		if (fs->n > had || g->first < f->first)
-			f->first = g->first;
-		for (int s = 0; s < 2; s++) {
-			f->total[s] += g->total[s];
-			f->self[s] += g->self[s];
-			f->count[s] += g->count[s];
-			f->last_trace[s] =
-				g->last_trace[s] > f->last_trace[s] ? g->last_trace[s] : f->last_trace[s];
-		}
-	}
-	for (int s = 0; s < 2; s++) {
-		fs->traces[s] += from->traces[s];
-		fs->spans[s] += from->spans[s];
-	}
-	fs->too_many |= from->too_many;
-	free(to);
 }
 
 /* ---- parameters --------------------------------------------------------- */
@@ -512,7 +337,7 @@ static void sort_by_trace(struct by_trace *bt, const struct scan parts[SCAN_THRE
 #define MERGE_THREADS 2
 
 struct merge {
-	struct frames *fs;
+	struct folded_tree *fs;
 	const struct by_trace *bt;
 	const uint8_t *only; /* if given, the traces to merge */
 	size_t n_traces;
@@ -545,7 +370,7 @@ static void *merge_run(void *arg)
 			res[k] = (struct resource){.service_name = kp->service};
 			s->resource = &res[k];
 		}
-		frames_add_trace(m->fs, spans, n, m->side, t);
+		spanflame_add_trace(m->fs, spans, n, m->side, t);
 	}
 	free(spans);
 	free(res);
@@ -553,17 +378,14 @@ static void *merge_run(void *arg)
 }
 
 /* Merge the grouped traces (those `only` marks, if given) into side `side`. */
-static void merge_kept(struct frames *fs, int side, const struct by_trace *bt, const uint8_t **trace_ids,
+static void merge_kept(struct folded_tree *fs, int side, const struct by_trace *bt, const uint8_t **trace_ids,
 		       size_t n_traces, const uint8_t *only)
 {
-	struct arena arenas[MERGE_THREADS];
-	struct frames others[MERGE_THREADS];
+	struct folded_tree others[MERGE_THREADS];
 	struct merge m[MERGE_THREADS];
 	for (unsigned k = 0; k < MERGE_THREADS; k++) {
-		if (k > 0) {
-			arena_init(&arenas[k]);
-			frames_init(&others[k], &arenas[k]);
-		}
+		if (k > 0)
+			folded_tree_init_spans(&others[k], FRAMES_MAX);
 		m[k] = (struct merge){.fs = k ? &others[k] : fs,
 				      .bt = bt,
 				      .only = only,
@@ -573,12 +395,11 @@ static void merge_kept(struct frames *fs, int side, const struct by_trace *bt, c
 	}
 	parallel_run(merge_run, m, sizeof(*m), MERGE_THREADS);
 	for (unsigned k = 1; k < MERGE_THREADS; k++) {
-		frames_absorb(fs, &others[k]);
-		frames_release(&others[k]);
-		arena_release(&arenas[k]);
+		folded_spans_absorb(fs, &others[k]);
+		folded_tree_release(&others[k]);
 	}
 	for (size_t t = n_traces; t-- > 0;)
-		frames_name_trace(fs, side, t, trace_ids[t]);
+		folded_spans_name_trace(fs, side, t, trace_ids[t]);
 }
 
 /* Only the time range selects: the newest `limit` requests. */
@@ -694,7 +515,7 @@ static size_t number_window(struct scan parts[SCAN_THREADS], struct arena *a, co
 }
 
 /* Merge the requests matching the side's filters.  -1: the answer is set. */
-static int load_matching(struct http_request *req, struct side *sd, struct frames *fs, int side)
+static int load_matching(struct http_request *req, struct side *sd, struct folded_tree *fs, int side)
 {
 	char err[256];
 	int r = -1;
@@ -795,7 +616,7 @@ static int load_trace(struct http_request *req, struct side *sd, struct batch *b
 	return 0;
 }
 
-static int load_side(struct http_request *req, struct side *sd, struct frames *fs, int side)
+static int load_side(struct http_request *req, struct side *sd, struct folded_tree *fs, int side)
 {
 	int r;
 	if (!sd->has_trace) {
@@ -805,94 +626,32 @@ static int load_side(struct http_request *req, struct side *sd, struct frames *f
 		batch_init(&b);
 		r = load_trace(req, sd, &b);
 		if (r == 0) {
-			frames_add_trace(fs, b.spans, b.n_spans, side, 0);
-			frames_name_trace(fs, side, 0, sd->trace_id);
+			spanflame_add_trace(fs, b.spans, b.n_spans, side, 0);
+			folded_spans_name_trace(fs, side, 0, sd->trace_id);
 		}
 		batch_release(&b);
 	}
-	frames_forget_recent(fs);
+	folded_spans_forget(fs);
 	return r;
 }
 
 /* ---- output ------------------------------------------------------------- */
-
-/* "service: name", with the folded format's separators made harmless. */
-static void put_frame_name(struct buf *b, const struct frame *f)
-{
-	size_t at = b->len;
-	buf_printf(b, "%s: %s", f->service, f->name);
-	for (size_t i = at; i < b->len; i++)
-		if (b->data[i] == ';' || b->data[i] == '\n' || b->data[i] == '\r')
-			b->data[i] = '_';
-}
-
-static void put_path(struct buf *b, const struct frames *fs, uint32_t id)
-{
-	if (fs->f[id].parent != 0) {
-		put_path(b, fs, fs->f[id].parent);
-		buf_putc(b, ';');
-	}
-	put_frame_name(b, &fs->f[id]);
-}
-
-static int by_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Folded lines "stack self_us" (or "stack base_us compare_us"), sorted. */
-static void put_folded(struct buf *out, const struct frames *fs, int two)
-{
-	char **lines = xmalloc(fs->n * sizeof(*lines));
-	size_t n = 0;
-	struct buf line;
-	buf_init(&line, BUF_NO_LIMIT);
-	for (uint32_t id = 1; id < fs->n; id++) {
-		const struct frame *f = &fs->f[id];
-		uint64_t a = f->self[0] / NS_PER_US, b = f->self[1] / NS_PER_US;
-		if (!a && !(two && b))
-			continue;
-		buf_reset(&line);
-		put_path(&line, fs, id);
-		if (two)
-			buf_printf(&line, " %llu %llu\n", (unsigned long long)a, (unsigned long long)b);
-		else
-			buf_printf(&line, " %llu\n", (unsigned long long)a);
-		lines[n++] = xstrdup(line.data);
-	}
-	qsort(lines, n, sizeof(*lines), by_str);
-	for (size_t i = 0; i < n; i++) {
-		buf_puts(out, lines[i]);
-		free(lines[i]);
-	}
-	free(lines);
-	buf_release(&line);
-}
 
 static int emit_buf(void *ctx, const char *data, size_t len)
 {
 	return buf_append(ctx, data, len) < 0 ? -1 : 0;
 }
 
-static void reply_svg(struct http_request *req, const struct frames *fs, int two, const char *title)
+/* The frames' own time drawn by the renderer, in microseconds. */
+static void reply_svg(struct http_request *req, const struct folded_tree *fs, int two, const char *title)
 {
 	struct folded_tree t;
 	struct flame_opts o;
-	struct buf lines, *out = &req->res.body;
+	struct buf *out = &req->res.body;
 	char err[256];
 	folded_tree_init(&t, NULL);
-	buf_init(&lines, BUF_NO_LIMIT);
-	for (uint32_t id = 1; id < fs->n; id++) {
-		const struct frame *f = &fs->f[id];
-		buf_reset(&lines);
-		put_path(&lines, fs, id);
-		for (int s = 0; s < (two ? 2 : 1); s++)
-			if (f->self[s] / NS_PER_US &&
-			    folded_tree_add(&t, lines.data, lines.len, s, f->self[s] / NS_PER_US, err,
-					    sizeof(err)) < 0)
-				goto fail;
-	}
-	if (folded_tree_finish(&t, err, sizeof(err)) < 0)
+	if (folded_spans_stacks(fs, two, &t, err, sizeof(err)) < 0 ||
+	    folded_tree_finish(&t, err, sizeof(err)) < 0)
 		goto fail;
 	flame_opts_init(&o);
 	o.title = title;
@@ -907,66 +666,7 @@ static void reply_svg(struct http_request *req, const struct frames *fs, int two
 fail:
 	http_error(req, t.n_nodes <= 1 ? 404 : 500, t.n_nodes <= 1 ? "not_found" : "internal", "%s", err);
 out:
-	buf_release(&lines);
 	folded_tree_release(&t);
-}
-
-/* value, self time, traces, and the last trace that passed here */
-static void put_side_values(struct buf *b, const struct frames *fs, const struct frame *f, int s)
-{
-	buf_printf(b, "\"value_us\":%llu,\"self_us\":%llu,\"count\":%llu",
-		   (unsigned long long)(f->total[s] / NS_PER_US),
-		   (unsigned long long)(f->self[s] / NS_PER_US), (unsigned long long)f->count[s]);
-	if (f->last_trace[s] && f->last_trace[s] <= fs->n_ids[s]) {
-		buf_putc(b, ',');
-		json_put_id(b, "example_trace_id", fs->ids[s][f->last_trace[s] - 1], 16);
-	}
-}
-
-struct kid {
-	uint64_t first;
-	uint32_t id;
-};
-
-static int by_first(const void *pa, const void *pb)
-{
-	const struct kid *a = pa, *b = pb;
-	return (a->first > b->first) - (a->first < b->first);
-}
-
-static void put_frames_json(struct buf *b, const struct frames *fs, uint32_t id, int two)
-{
-	const struct frame *f = &fs->f[id];
-	buf_puts(b, "{\"name\":");
-	buf_put_json_str(b, f->name);
-	buf_puts(b, ",\"service\":");
-	buf_put_json_str(b, f->service);
-	buf_putc(b, ',');
-	put_side_values(b, fs, f, 0);
-	if (two) {
-		buf_puts(b, ",\"base\":{");
-		put_side_values(b, fs, f, 0);
-		buf_puts(b, "},\"compare\":{");
-		put_side_values(b, fs, f, 1);
-		buf_putc(b, '}');
-	}
-	buf_puts(b, ",\"children\":[");
-	/* children in the order they were first met */
-	size_t n = 0;
-	for (uint32_t k = f->kids; k != UINT32_MAX; k = fs->f[k].next)
-		n++;
-	struct kid *order = xmalloc((n ? n : 1) * sizeof(*order));
-	n = 0;
-	for (uint32_t k = f->kids; k != UINT32_MAX; k = fs->f[k].next)
-		order[n++] = (struct kid){fs->f[k].first, k};
-	qsort(order, n, sizeof(*order), by_first);
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			buf_putc(b, ',');
-		put_frames_json(b, fs, order[i].id, two);
-	}
-	free(order);
-	buf_puts(b, "]}");
 }
 
 static void put_span_json(struct buf *b, const struct spantree *t, size_t i)
@@ -1021,7 +721,7 @@ static void reply_trace_json(struct http_request *req, struct side *sd, const st
 	spantree_release(&t);
 }
 
-static void reply_frames(struct http_request *req, const struct frames *fs, enum format fmt, int two,
+static void reply_frames(struct http_request *req, const struct folded_tree *fs, enum format fmt, int two,
 			 const char *mode, const char *title)
 {
 	if (fmt == FMT_SVG) {
@@ -1030,38 +730,17 @@ static void reply_frames(struct http_request *req, const struct frames *fs, enum
 	}
 	if (fmt == FMT_FOLDED) {
 		http_reply(req, 200, "text/plain; charset=utf-8", "", 0);
-		put_folded(&req->res.body, fs, two);
+		folded_spans_write_folded(fs, &req->res.body, two);
 		return;
 	}
-	struct buf *b = http_json(req);
-	buf_printf(b, "{\"mode\":\"%s\",\"traces\":%llu,\"spans\":%llu", mode,
-		   (unsigned long long)fs->traces[0], (unsigned long long)fs->spans[0]);
-	if (two)
-		buf_printf(b,
-			   ",\"base\":{\"traces\":%llu,\"spans\":%llu},\"compare\":{\"traces\":%llu,"
-			   "\"spans\":%llu}",
-			   (unsigned long long)fs->traces[0], (unsigned long long)fs->spans[0],
-			   (unsigned long long)fs->traces[1], (unsigned long long)fs->spans[1]);
-	buf_puts(b, ",\"root\":");
-	put_frames_json(b, fs, 0, two);
-	buf_putc(b, '}');
-}
-
-/* The root frame's totals: the sum of its children's. */
-static void frames_total_root(struct frames *fs)
-{
-	for (uint32_t k = fs->f[0].kids; k != UINT32_MAX; k = fs->f[k].next)
-		for (int s = 0; s < 2; s++)
-			fs->f[0].total[s] += fs->f[k].total[s];
-	fs->f[0].count[0] = fs->traces[0];
-	fs->f[0].count[1] = fs->traces[1];
+	folded_spans_write_json(fs, http_json(req), mode, two);
 }
 
 static int get_flamegraph(struct http_request *req)
 {
 	const char *v = http_query(req, "format");
 	enum format fmt = FMT_JSON;
-	struct frames fs;
+	struct folded_tree fs;
 	struct side base = {0}, cmp = {0};
 	char title[160];
 	if (v && *v) {
@@ -1077,14 +756,14 @@ static int get_flamegraph(struct http_request *req)
 			return HTTP_DONE;
 		}
 	}
-	frames_init(&fs, &req->arena);
+	folded_tree_init_spans(&fs, FRAMES_MAX);
 	int two = has_prefixed(req, "base.") || has_prefixed(req, "compare.");
 	if (two) {
 		if (parse_side(req, &base, "base.") < 0 || parse_side(req, &cmp, "compare.") < 0 ||
 		    load_side(req, &base, &fs, 0) < 0 || load_side(req, &cmp, &fs, 1) < 0)
 			goto out;
 		snprintf(title, sizeof(title), "Differential flame graph: %u vs %u traces",
-			 (unsigned)fs.traces[0], (unsigned)fs.traces[1]);
+			 (unsigned)folded_spans_traces(&fs, 0), (unsigned)folded_spans_traces(&fs, 1));
 	} else {
 		if (parse_side(req, &base, "") < 0)
 			goto out;
@@ -1101,19 +780,20 @@ static int get_flamegraph(struct http_request *req)
 		if (base.has_trace)
 			snprintf(title, sizeof(title), "Trace %.32s", base.trace_hex);
 		else
-			snprintf(title, sizeof(title), "Flame graph of %u traces", (unsigned)fs.traces[0]);
+			snprintf(title, sizeof(title), "Flame graph of %u traces",
+				 (unsigned)folded_spans_traces(&fs, 0));
 	}
-	if (fs.too_many) {
+	if (folded_spans_too_many(&fs)) {
 		http_error(req, 413, "too_large", "more than %d distinct frame paths: narrow the filters",
 			   FRAMES_MAX);
 		goto out;
 	}
-	frames_total_root(&fs);
+	folded_spans_finish(&fs);
 	reply_frames(req, &fs, fmt, two, two ? "diff" : base.has_trace ? "trace" : "aggregate", title);
 out:
 	spanql_free(base.ql);
 	spanql_free(cmp.ql);
-	frames_release(&fs);
+	folded_tree_release(&fs);
 	return HTTP_DONE;
 }
 

@@ -741,37 +741,6 @@ static int emit_buf(void *ctx, const char *data, size_t len)
 	return buf_append(ctx, data, len) < 0 ? -1 : 0;
 }
 
-static void put_node_json(struct buf *b, const struct folded_tree *t, uint32_t id, int two, double scale)
-{
-	const struct folded_node *nd = &t->nodes[id];
-	size_t len;
-	const char *name = id ? folded_name(t, nd->name, &len) : "";
-	struct buf copy; /* names in the tree are not NUL-terminated */
-	buf_init(&copy, BUF_NO_LIMIT);
-	buf_append(&copy, name, id ? len : 0);
-	buf_puts(b, "{\"name\":");
-	buf_put_json_str(b, copy.data ? copy.data : "");
-	buf_release(&copy);
-	buf_printf(b, ",\"value\":%llu,\"self\":%llu", (unsigned long long)nd->total[0],
-		   (unsigned long long)nd->self[0]);
-	if (two) {
-		buf_printf(
-			b,
-			",\"base\":{\"value\":%llu,\"self\":%llu},\"compare\":{\"value\":%llu,\"self\":%llu},"
-			"\"delta\":",
-			(unsigned long long)nd->total[0], (unsigned long long)nd->self[0],
-			(unsigned long long)nd->total[1], (unsigned long long)nd->self[1]);
-		buf_put_json_double(b, (double)nd->total[1] - (double)nd->total[0] * scale);
-	}
-	buf_puts(b, ",\"children\":[");
-	for (uint32_t k = 0; k < nd->n_kids; k++) {
-		if (k)
-			buf_putc(b, ',');
-		put_node_json(b, t, t->kids[nd->kids + k], two, scale);
-	}
-	buf_puts(b, "]}");
-}
-
 static void reply_json(struct http_request *req, const struct folded_tree *t, const struct side *sd, int two)
 {
 	const struct folded_node *root = &t->nodes[0];
@@ -796,7 +765,7 @@ static void reply_json(struct http_request *req, const struct folded_tree *t, co
 		buf_put_json_double(b, scale);
 	}
 	buf_puts(b, ",\"root\":");
-	put_node_json(b, t, 0, two, scale);
+	folded_tree_write_json(t, b, two, scale);
 	buf_putc(b, '}');
 }
 
