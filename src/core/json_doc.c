@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,28 @@ struct json_block {
 
 static _Thread_local struct json_block *block_cache;
 static _Thread_local size_t cache_bytes;
+
+/* A thread that exits frees its cache (json_doc_trim() by a key's destructor). */
+static pthread_key_t cache_key;
+static pthread_once_t cache_key_once = PTHREAD_ONCE_INIT;
+
+static void trim_at_exit(void *unused)
+{
+	(void)unused;
+	json_doc_trim();
+}
+
+static void make_cache_key(void)
+{
+	pthread_key_create(&cache_key, trim_at_exit);
+}
+
+/* Called when a thread first caches a block. */
+static void watch_thread_exit(void)
+{
+	pthread_once(&cache_key_once, make_cache_key);
+	pthread_setspecific(cache_key, &block_cache); /* non-NULL: the destructor runs */
+}
 
 static void *doc_alloc(struct json_doc *d, size_t size)
 {
@@ -78,6 +101,8 @@ void json_doc_release(struct json_doc *d)
 	while (b) {
 		struct json_block *next = b->next;
 		if (b->size == BLOCK_SIZE && cache_bytes + BLOCK_SIZE <= CACHE_MAX) {
+			if (!cache_bytes)
+				watch_thread_exit();
 			b->next = block_cache;
 			block_cache = b;
 			cache_bytes += BLOCK_SIZE;

@@ -63,7 +63,7 @@ struct json_doc {
 int json_doc_parse(struct json_doc *d, const char *data, size_t len, unsigned flags, char *err,
 		   size_t errlen);
 void json_doc_release(struct json_doc *d);
-/* Free the calling thread's cache of blocks (call before a thread exits). */
+/* Free the calling thread's cache of blocks now (a thread that exits frees it). */
 void json_doc_trim(void);
 
 /* 1-based line and column of byte `offset` of `data`. */
