@@ -26,7 +26,7 @@ rank() {
 }
 
 # Routes that still scan the store's spans themselves (to move under src/query/).
-SCANNING_ROUTES="src/server/routes_flame.c src/server/routes_perf.c src/server/routes_slow.c"
+SCANNING_ROUTES="src/server/routes_slow.c"
 
 bad=0
 for f in $(find src -name '*.[ch]' | sort); do

@@ -3,7 +3,8 @@
  *
  * Everything here merges DDSketches: per group, per time bucket, per tier.
  * It owns no storage and no wire format; the routes in
- * src/server/routes_perf.c load rows and print the results.
+ * src/server/routes_perf.c load rows (rollups, or src/query/rawrows.h) and
+ * print the results.
  */
 #include "analyze/latency.h"
 

@@ -4,7 +4,7 @@
  * own time (the part no child covers).
  *
  * Not owned here: the tree and its outputs (profile/folded.h), finding
- * the spans (the routes, the query layer).
+ * the spans (query/traces.h, or a route for one trace).
  */
 #ifndef HOTPATH_ANALYZE_SPANFLAME_H
 #define HOTPATH_ANALYZE_SPANFLAME_H

@@ -2,11 +2,11 @@
  * routes_perf.c - GET /api/v1/performance/{summary,timeseries,distribution,
  * heatmap,compare,breakdown}, and `q=` on GET /api/v1/traces.
  *
- * Owns loading the rows an answer needs (rollups, or for `q=` rollup rows
- * built from the raw spans of the range: the entry spans of the traces the
- * query selects, src/query/spanset.h) and printing the JSON shapes of
- * docs/API.md.  The arithmetic is in src/analyze/latency.c; this file does
- * no statistics of its own.
+ * Owns parsing the parameters, choosing where an answer's rows come from
+ * (the rollups, or for `q=` and the breakdown the raw spans, read by
+ * src/query/rawrows.h), mapping errors to statuses and printing the JSON
+ * shapes of docs/API.md.  The arithmetic is in src/analyze/latency.c; this
+ * file neither scans the store nor does statistics of its own.
  */
 #include <math.h>
 #include <stdio.h>
@@ -17,24 +17,17 @@
 #include "analyze/latency.h"
 #include "analyze/spanql.h"
 #include "core/alloc.h"
-#include "core/hex.h"
 #include "core/log.h"
-#include "core/strmap.h"
-#include "ingest/annotate.h"
-#include "query/perfmarks.h"
-#include "query/spanset.h"
+#include "query/rawrows.h"
 #include "server/filters.h"
 #include "server/json_out.h"
 #include "core/clock.h"
 #include "server/http.h"
 
-/* Requests a breakdown covers, spans it reads at most. */
-#define BREAKDOWN_REQUESTS  2000
-#define BREAKDOWN_MAX_SPANS 1000000
+/* Requests a breakdown covers (their spans: at most RAWROWS_MAX_SPANS). */
+#define BREAKDOWN_REQUESTS 2000
 /* Candidates GET /api/v1/traces?q= examines at most. */
 #define TRACES_Q_MAX 10000
-/* Requests a q= answer holds until its traces are judged. */
-#define PENDING_MAX 2000000
 
 static const double quantiles[] = {0.50, 0.75, 0.90, 0.95, 0.99};
 static const char *const quantile_keys[] = {"p50_ms", "p75_ms", "p90_ms", "p95_ms", "p99_ms"};
@@ -52,47 +45,6 @@ static void bad_request(struct http_request *req, const char *msg)
 	http_error(req, 400, "bad_request", "%s", msg);
 }
 
-/* ---- interned strings (for rows built from spans) ----------------------- */
-
-struct interner {
-	struct arena *arena;
-	struct strmap map;
-	const char **strs;
-	size_t n, cap;
-};
-
-static void interner_init(struct interner *in, struct arena *a)
-{
-	memset(in, 0, sizeof(*in));
-	in->arena = a;
-	strmap_init(&in->map);
-}
-
-static void interner_release(struct interner *in)
-{
-	strmap_release(&in->map);
-	free(in->strs);
-}
-
-static const char *intern(struct interner *in, const char *s)
-{
-	int64_t i;
-	if (!s)
-		return NULL;
-	size_t len = strlen(s);
-	if (strmap_get(&in->map, s, len, &i) == 0)
-		return in->strs[i];
-	in->strs = xgrow(in->strs, &in->cap, in->n + 1, sizeof(*in->strs));
-	in->strs[in->n] = arena_strndup(in->arena, s, len);
-	strmap_put(&in->map, s, len, (int64_t)in->n);
-	return in->strs[in->n++];
-}
-
-static int dim_ok(const char *want, const char *have)
-{
-	return !want || (have && !strcmp(want, have));
-}
-
 /* ---- the rows of an answer ---------------------------------------------- */
 
 struct perf {
@@ -104,7 +56,6 @@ struct perf {
 	struct rollup_row *rows;
 	size_t n;
 	int from_spans;
-	struct interner strings;
 };
 
 /* Parse the common filters and q=.  -1: the error answer is set. */
@@ -113,7 +64,6 @@ static int perf_begin(struct http_request *req, struct perf *p)
 	char err[320];
 	memset(p, 0, sizeof(*p));
 	p->req = req;
-	interner_init(&p->strings, &req->arena);
 	if (filters_parse(req, &p->q, clock_now_ns(), err, sizeof(err)) < 0 ||
 	    filters_parse_q(req, &p->ql, err, sizeof(err)) < 0) {
 		bad_request(req, err);
@@ -129,162 +79,6 @@ static void perf_end(struct perf *p)
 {
 	store_rollups_release(p->rows, p->n);
 	spanql_free(p->ql);
-	interner_release(&p->strings);
-}
-
-struct pending {
-	const char *dims[7]; /* service, endpoint, env, version, department, intent, error_type */
-	const char *tool;
-	uint8_t trace_id[16], status;
-	uint64_t start_ns, duration_ns;
-};
-
-struct span_scan {
-	struct perf *p;
-	uint64_t lo_ns, hi_ns; /* entry spans whose time bucket starts in [lo, hi) */
-	struct latency_bounds bounds;
-	struct latency_rowbuilder rb;
-	int need_tool;
-	struct strmap trace_tool; /* trace id -> index in strings */
-	struct spanset set;	  /* q=: the traces it selects */
-	struct pending *pending;  /* with q= or need_tool: rows until every trace is read */
-	size_t n_pending, cap_pending;
-	int failed; /* 1 out of memory for counts, 2 too many pending, 3 too many traces */
-};
-
-static void add_request(struct span_scan *sc, const struct pending *e)
-{
-	struct rollup_row key = {
-		.service = e->dims[0],
-		.endpoint = e->dims[1],
-		.env = e->dims[2],
-		.version = e->dims[3],
-		.department = e->dims[4],
-		.intent = e->dims[5],
-		.error_type = e->dims[6],
-		.tool = e->tool,
-		.status = e->status,
-	};
-	if (latency_rowbuilder_add(&sc->rb, &key, e->start_ns, e->duration_ns) < 0)
-		sc->failed = 1;
-}
-
-static int scan_span(void *arg, const struct span *sp)
-{
-	struct span_scan *sc = arg;
-	struct perf *p = sc->p;
-	const struct store_query *q = &p->q;
-	struct interner *in = &p->strings;
-	uint64_t res_ns = (uint64_t)p->res_s * NS_PER_S;
-
-	if (p->ql && spanset_add(&sc->set, sp) < 0) {
-		sc->failed = 3;
-		return 1;
-	}
-	if (sc->need_tool) {
-		const char *t = span_tool(sp);
-		int64_t have;
-		if (t && strmap_get(&sc->trace_tool, sp->trace_id, 16, &have) < 0) {
-			intern(in, t);
-			int64_t idx;
-			strmap_get(&in->map, t, strlen(t), &idx);
-			strmap_put(&sc->trace_tool, sp->trace_id, 16, idx);
-		}
-	}
-	if (!span_is_entry(sp) || sp->end_ns < sp->start_ns ||
-	    (q->edge_only && !hex_is_zero(sp->parent_span_id, 8)))
-		return 0;
-	uint64_t t = sp->start_ns / res_ns * res_ns, dur = sp->end_ns - sp->start_ns;
-	if (t < sc->lo_ns || t >= sc->hi_ns || !latency_bounds_contain(&sc->bounds, (double)dur))
-		return 0;
-	struct request_row r;
-	const char *error_type = annotate_request(in->arena, sp, &r);
-	if ((q->status >= 0 && (int)r.status != q->status) || !dim_ok(q->service, r.service) ||
-	    !dim_ok(q->env, r.env) || !store_query_version_ok(q, r.service, r.version) ||
-	    !dim_ok(q->department, r.department) || !dim_ok(q->intent, r.intent) ||
-	    !dim_ok(q->endpoint, r.endpoint))
-		return 0;
-	struct pending e = {
-		.dims = {intern(in, r.service), intern(in, r.endpoint), intern(in, r.env),
-			 intern(in, r.version), intern(in, r.department), intern(in, r.intent),
-			 intern(in, error_type)},
-		.tool = intern(in, span_tool(sp)),
-		.status = r.status,
-		.start_ns = sp->start_ns,
-		.duration_ns = dur,
-	};
-	if (!sc->need_tool)
-		e.tool = NULL; /* not asked for: fewer rows */
-	if (!sc->need_tool && !p->ql) {
-		add_request(sc, &e);
-		return sc->failed;
-	}
-	if (sc->n_pending >= PENDING_MAX) {
-		sc->failed = 2;
-		return 1;
-	}
-	memcpy(e.trace_id, sp->trace_id, 16);
-	sc->pending = xgrow(sc->pending, &sc->cap_pending, sc->n_pending + 1, sizeof(*sc->pending));
-	sc->pending[sc->n_pending++] = e;
-	return 0;
-}
-
-/* Rollup rows built from the raw spans of the range (for q=), in one scan:
- * each span adds to its trace's spansets, each entry span that passes the
- * filters waits until the scan has judged its trace.  0, -1, or -2 when
- * the range holds too many requests or traces. */
-static int load_from_spans(struct perf *p, int need_tool, char *err, size_t errlen)
-{
-	struct span_scan sc = {.p = p, .need_tool = need_tool};
-	struct perfmarks marks;
-	uint64_t res_ns = (uint64_t)p->res_s * NS_PER_S;
-	int ret = -1;
-	sc.lo_ns = p->q.from_ns / res_ns * res_ns;
-	sc.hi_ns = (p->q.to_ns + NS_PER_S - 1) / NS_PER_S * NS_PER_S; /* as rollups round `to` */
-	latency_bounds_from_query(&sc.bounds, &p->q);
-	latency_rowbuilder_init(&sc.rb, &p->req->arena, p->res_s);
-	strmap_init(&sc.trace_tool);
-	if ((ret = perfmarks_open(&marks, p->req->srv->store, p->ql, sc.lo_ns, sc.hi_ns, err, errlen)) < 0)
-		goto out;
-	ret = -1;
-	spanset_init(&sc.set, p->ql, perfmarks_ctx(&marks), 0);
-	if (store_scan_spans(p->req->srv->store, sc.lo_ns, sc.hi_ns, scan_span, &sc, err, errlen) < 0)
-		goto out;
-	for (size_t i = 0; i < sc.n_pending && !sc.failed; i++) {
-		struct pending *e = &sc.pending[i];
-		int64_t idx;
-		if (p->ql && !spanset_has(&sc.set, e->trace_id))
-			continue;
-		if (!e->tool && strmap_get(&sc.trace_tool, e->trace_id, 16, &idx) == 0)
-			e->tool = p->strings.strs[idx];
-		if (dim_ok(p->q.tool, e->tool))
-			add_request(&sc, e);
-	}
-	if (sc.failed == 2 || sc.failed == 3) {
-		if (sc.failed == 2)
-			errf(err, errlen, "q= over this range holds more than %d requests; narrow it",
-			     PENDING_MAX);
-		else
-			errf(err, errlen,
-			     "q= over this range: more than %d traces have a span it selects; narrow it",
-			     SPANSET_MAX_TRACES);
-		ret = -2;
-		goto out;
-	}
-	if (sc.failed) {
-		errf(err, errlen, "counts overflow");
-		goto out;
-	}
-	ret = 0;
-out:
-	p->rows = sc.rb.rows;
-	p->n = sc.rb.n;
-	latency_rowbuilder_release(&sc.rb);
-	strmap_release(&sc.trace_tool);
-	spanset_release(&sc.set);
-	perfmarks_release(&marks);
-	free(sc.pending);
-	return ret;
 }
 
 /* Load the rows, grouped later by `by`: rollups restricted to the duration
@@ -297,7 +91,8 @@ static int perf_load(struct perf *p, enum latency_dim by)
 	filters_count_requests(&p->q, by == LATENCY_BY_SERVICE || by == LATENCY_BY_ENDPOINT);
 	if (p->ql) {
 		p->from_spans = 1;
-		if ((rc = load_from_spans(p, need_tool, err, sizeof(err))) == 0)
+		if ((rc = rawrows_load(p->req->srv->store, &p->q, p->ql, p->res_s, need_tool, &p->req->arena,
+				       &p->rows, &p->n, err, sizeof(err))) == 0)
 			return 0;
 	} else {
 		struct latency_bounds b;
@@ -307,7 +102,7 @@ static int perf_load(struct perf *p, enum latency_dim by)
 		    latency_rows_restrict(p->rows, p->n, &b) == 0)
 			return 0;
 	}
-	if (rc == -2)
+	if (rc == RAWROWS_ETOOBIG)
 		http_error(p->req, 400, "bad_request", "range: %s", err);
 	else
 		http_error(p->req, 500, "internal", "%s", err);
@@ -707,68 +502,14 @@ out:
 
 /* ---- breakdown ----------------------------------------------------------- */
 
-/* Key of an entry span: trace id and span id. */
-static void entry_key(uint8_t key[24], const uint8_t *trace_id, const uint8_t *span_id)
-{
-	memcpy(key, trace_id, 16);
-	memcpy(key + 16, span_id, 8);
-}
-
-struct breakdown_scan {
-	struct perf *p;
-	struct strmap traces;  /* trace id -> 1 */
-	struct strmap entries; /* trace id + span id -> request row */
-	struct spanset set;    /* q=: the traces it selects */
-	struct latency_span *spans;
-	size_t n_spans, cap_spans;
-	int truncated;
-};
-
-static int breakdown_span(void *arg, const struct span *sp)
-{
-	struct breakdown_scan *sc = arg;
-	int64_t v;
-	uint8_t key[24];
-	if (strmap_get(&sc->traces, sp->trace_id, 16, &v) < 0)
-		return 0;
-	if (sc->n_spans >= BREAKDOWN_MAX_SPANS) {
-		sc->truncated = 1;
-		return 1;
-	}
-	entry_key(key, sp->trace_id, sp->span_id);
-	sc->spans = xgrow(sc->spans, &sc->cap_spans, sc->n_spans + 1, sizeof(*sc->spans));
-	struct latency_span *s = &sc->spans[sc->n_spans++];
-	memcpy(s->trace_id, sp->trace_id, 16);
-	memcpy(s->span_id, sp->span_id, 8);
-	memcpy(s->parent_span_id, sp->parent_span_id, 8);
-	s->start_ns = sp->start_ns;
-	s->end_ns = sp->end_ns;
-	s->service = intern(&sc->p->strings, sp->resource ? sp->resource->service_name : NULL);
-	s->name = intern(&sc->p->strings, sp->name);
-	s->selected = strmap_get(&sc->entries, key, sizeof(key), &v) == 0;
-	return spanset_add(&sc->set, sp) < 0;
-}
-
-/* Unselect the requests of the traces q= does not select. */
-static void breakdown_keep_q(struct breakdown_scan *sc)
-{
-	for (size_t i = 0; sc->p->ql && i < sc->n_spans; i++)
-		if (sc->spans[i].selected && !spanset_has(&sc->set, sc->spans[i].trace_id))
-			sc->spans[i].selected = 0;
-}
-
 static int get_breakdown(struct http_request *req)
 {
 	struct perf p;
 	struct request_row *rows;
 	size_t n = 0;
 	char err[256];
-	struct breakdown_scan sc = {.p = &p};
+	struct rawrows_spans sp = {0};
 	struct latency_breakdown bd = {0};
-	struct perfmarks marks;
-	strmap_init(&sc.traces);
-	strmap_init(&sc.entries);
-	perfmarks_init(&marks, NULL, NULL, 0);
 	if (perf_begin(req, &p) < 0)
 		goto out;
 	p.from_spans = 1;
@@ -778,34 +519,17 @@ static int get_breakdown(struct http_request *req)
 		http_error(req, 500, "internal", "%s", err);
 		goto out;
 	}
-	uint64_t lo = UINT64_MAX, hi = 0;
-	for (size_t i = 0; i < n; i++) {
-		uint8_t key[24];
-		entry_key(key, rows[i].trace_id, rows[i].span_id);
-		strmap_put(&sc.traces, rows[i].trace_id, 16, 1);
-		strmap_put(&sc.entries, key, sizeof(key), (int64_t)i);
-		if (rows[i].start_ns < lo)
-			lo = rows[i].start_ns;
-		if (rows[i].start_ns + rows[i].duration_ns + 1 > hi)
-			hi = rows[i].start_ns + rows[i].duration_ns + 1;
-	}
-	perfmarks_release(&marks);
-	int rc = perfmarks_open(&marks, req->srv->store, p.ql, lo, hi, err, sizeof(err));
+	int rc = rawrows_request_spans(req->srv->store, rows, n, p.ql, &req->arena, &sp, err, sizeof(err));
 	if (rc < 0) {
-		http_error(req, rc == -2 ? 400 : 500, rc == -2 ? "bad_request" : "internal", "%s", err);
+		http_error(req, rc == RAWROWS_ETOOBIG ? 400 : 500,
+			   rc == RAWROWS_ETOOBIG ? "bad_request" : "internal", "%s", err);
 		goto out;
 	}
-	spanset_init(&sc.set, p.ql, perfmarks_ctx(&marks), 0);
-	if (n && store_scan_spans(req->srv->store, lo, hi, breakdown_span, &sc, err, sizeof(err)) < 0) {
-		http_error(req, 500, "internal", "%s", err);
-		goto out;
-	}
-	breakdown_keep_q(&sc);
-	latency_breakdown_build(&bd, sc.spans, sc.n_spans);
+	latency_breakdown_build(&bd, sp.spans, sp.n);
 	struct buf *b = perf_open(&p);
 	buf_printf(b, ",\"requests\":%zu,\"nested\":%zu,\"limit\":%d,\"truncated\":%s,\"spans\":%zu",
 		   bd.requests, bd.nested, BREAKDOWN_REQUESTS,
-		   n >= BREAKDOWN_REQUESTS || sc.truncated ? "true" : "false", bd.spans);
+		   n >= BREAKDOWN_REQUESTS || sp.truncated ? "true" : "false", bd.spans);
 	put_field(b, "total_ms", bd.total_ns / 1e6);
 	put_field(b, "avg_request_ms", bd.requests ? bd.total_ns / 1e6 / (double)bd.requests : NAN);
 	buf_puts(b, ",\"rows\":[");
@@ -825,42 +549,12 @@ static int get_breakdown(struct http_request *req)
 	buf_puts(b, "]}");
 out:
 	latency_breakdown_release(&bd);
-	free(sc.spans);
-	strmap_release(&sc.traces);
-	strmap_release(&sc.entries);
-	spanset_release(&sc.set);
-	perfmarks_release(&marks);
+	free(sp.spans);
 	perf_end(&p);
 	return HTTP_DONE;
 }
 
 /* ---- GET /api/v1/traces?q= ---------------------------------------------- */
-
-/* Which of `rows` belong to a trace ql selects: one scan of their traces. */
-static int match_rows(struct store *st, const struct spanql *ql, const struct request_row *rows, size_t n,
-		      uint8_t *matched, char *err, size_t errlen)
-{
-	struct perfmarks marks;
-	struct spanset set;
-	uint64_t lo = UINT64_MAX, hi = 0;
-	int ret;
-	memset(matched, 0, n);
-	for (size_t i = 0; i < n; i++) {
-		lo = rows[i].start_ns < lo ? rows[i].start_ns : lo;
-		hi = rows[i].start_ns + rows[i].duration_ns + 1 > hi
-			     ? rows[i].start_ns + rows[i].duration_ns + 1
-			     : hi;
-	}
-	if ((ret = perfmarks_open(&marks, st, ql, n ? lo : 0, hi, err, errlen)) == 0) {
-		spanset_init(&set, ql, perfmarks_ctx(&marks), 0);
-		if ((ret = spanset_of_rows(&set, st, rows, n, err, errlen)) == 0)
-			for (size_t i = 0; i < n; i++)
-				matched[i] = (uint8_t)spanset_has(&set, rows[i].trace_id);
-		spanset_release(&set);
-	}
-	perfmarks_release(&marks);
-	return ret;
-}
 
 static const struct route *plain_traces_route(void)
 {
@@ -902,8 +596,8 @@ static int search_traces(struct http_request *req)
 			goto fail;
 		free(matched);
 		matched = xmalloc(n ? n : 1);
-		int rc = match_rows(req->srv->store, ql, rows, n, matched, err, sizeof(err));
-		if (rc == SPANSET_ETOOMANY) {
+		int rc = rawrows_match(req->srv->store, ql, rows, n, matched, err, sizeof(err));
+		if (rc == RAWROWS_ETOOBIG) {
 			http_error(req, 400, "bad_request", "q=: %s; narrow the range", err);
 			goto out;
 		}
