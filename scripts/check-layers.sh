@@ -6,9 +6,8 @@
 #
 # A file may include headers of its own folder and of lower layers, and the
 # generated protobuf headers.  SQLite is named only under src/store/, and
-# no route under src/server/ scans the store's raw spans or metric points
-# itself (the query layer does): the routes that still do are listed below
-# until they move.
+# no route under src/server/ reads the store's raw spans itself (the query
+# layer does): the routes that still do are listed below until they move.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -28,9 +27,6 @@ rank() {
 
 # Routes that still scan the store's spans themselves (to move under src/query/).
 SCANNING_ROUTES="src/server/routes_flame.c src/server/routes_perf.c"
-# Routes that read the spans through the query layer but still scan metric
-# points themselves.
-POINT_ROUTES="src/server/routes_slow.c"
 
 bad=0
 for f in $(find src -name '*.[ch]' | sort); do
@@ -52,21 +48,11 @@ for f in $(grep -rl 'sqlite3' src --include='*.[ch]' | grep -v '^src/store/' || 
 	bad=1
 done
 
-for f in $(grep -lE 'store_scan(_spans|_traces)?\(' src/server/*.c || true); do
+for f in $(grep -l 'store_scan' src/server/*.c || true); do
 	case " $SCANNING_ROUTES " in
 	*" $f "*) ;;
 	*)
 		echo "$f: scans the store itself; read through the query layer" >&2
-		bad=1
-		;;
-	esac
-done
-
-for f in $(grep -l 'store_scan_points' src/server/*.c || true); do
-	case " $SCANNING_ROUTES $POINT_ROUTES " in
-	*" $f "*) ;;
-	*)
-		echo "$f: scans the store's metric points itself; read through the query layer" >&2
 		bad=1
 		;;
 	esac

@@ -4,13 +4,13 @@
  * /api/v1/slow-operations/stats, /api/v1/slow-requests (JSON or CSV),
  * /api/v1/slow-requests/alerts and /api/v1/bottlenecks.
  *
- * Owns choosing the requests an answer covers (for bottlenecks: all of the
- * range, or whole traces sampled across it), loading them (their
- * subtrees, each span classified, and for bottlenecks described, while its
- * attributes are at hand; with q=, the traces it selects, judged from the
- * spans read) and printing the answers.
- * Thresholds, classification, phases and spikes are in analyze/slowops.c,
- * the ranking in analyze/bottleneck.c.
+ * Owns parsing these requests, mapping the query layer's errors to
+ * statuses, and printing the answers.  The requests an answer covers come
+ * from query/request_rows.h (filters and q=; for bottlenecks, all of the
+ * range or whole traces sampled across it), their span trees from
+ * query/request_trees.h, the metric points around them from
+ * query/request_metrics.h.  Thresholds, classification, phases and spikes
+ * are in analyze/slowops.c, the ranking in analyze/bottleneck.c.
  */
 #include <math.h>
 #include <stdio.h>
@@ -26,6 +26,7 @@
 #include "core/clock.h"
 #include "core/hex.h"
 #include "core/strmap.h"
+#include "query/request_metrics.h"
 #include "query/request_rows.h"
 #include "query/request_trees.h"
 #include "server/filters.h"
@@ -43,8 +44,6 @@
 #define TREND_MAX     2000
 #define TOP_DEFAULT   20
 #define TOP_MAX	      200
-/* Resource snapshot: metric points this close to the request's start. */
-#define SNAPSHOT_NS (120ull * NS_PER_S)
 
 static void bad_request(struct http_request *req, const char *msg)
 {
@@ -356,80 +355,21 @@ static void slow_request(void *arg, const struct request_row *row, size_t idx, c
 	}
 }
 
-/* The metric points nearest a request's start, of its service. */
-struct snapshot {
-	const char *service;
-	uint64_t t_ns;
-	struct {
-		const char *name, *state; /* metric, and the connection state wanted (or NULL) */
-		uint64_t best_dt, time_ns;
-		double sum;
-		unsigned n;
-	} m[4];
-};
-
-static int snapshot_point(void *arg, const struct metric_point *p)
-{
-	struct snapshot *s = arg;
-	if (!p->resource || !p->resource->service_name || strcmp(p->resource->service_name, s->service))
-		return 0;
-	for (int i = 0; i < 4; i++) {
-		if (strcmp(p->name, s->m[i].name))
-			continue;
-		if (s->m[i].state) {
-			const char *st = attr_str(p->attrs, p->n_attrs, "db.client.connection.state");
-			if (!st || strcmp(st, s->m[i].state))
-				continue;
-		}
-		uint64_t dt = p->time_ns > s->t_ns ? p->time_ns - s->t_ns : s->t_ns - p->time_ns;
-		if (dt < s->m[i].best_dt) {
-			s->m[i].best_dt = dt;
-			s->m[i].time_ns = p->time_ns;
-			s->m[i].sum = 0;
-			s->m[i].n = 0;
-		}
-		if (dt == s->m[i].best_dt) {
-			s->m[i].sum += p->value;
-			s->m[i].n++;
-		}
-	}
-	return 0;
-}
-
 static void put_snapshot(struct http_request *req, struct buf *b, const struct request_row *r)
 {
-	static const char *const keys[] = {"cpu_utilization", "memory_bytes", "db_connections_used",
-					   "db_connections_max"};
-	struct snapshot s = {.service = r->service ? r->service : "", .t_ns = r->start_ns};
-	const char *names[] = {"process.cpu.utilization", "process.memory.usage",
-			       "db.client.connection.count", "db.client.connection.max"};
+	static const char *const keys[REQUEST_METRICS_SNAPSHOT_METRICS] = {
+		"cpu_utilization", "memory_bytes", "db_connections_used", "db_connections_max"};
+	struct request_metrics_snapshot s;
 	char err[256];
-	for (int i = 0; i < 4; i++) {
-		s.m[i].name = names[i];
-		s.m[i].state = i == 2 ? "used" : NULL;
-		s.m[i].best_dt = UINT64_MAX;
-	}
-	uint64_t lo = r->start_ns > SNAPSHOT_NS ? r->start_ns - SNAPSHOT_NS : 0;
-	int found = 0;
-	if (store_scan_points(req->srv->store, lo, r->start_ns + SNAPSHOT_NS, NULL, snapshot_point, &s, err,
-			      sizeof(err)) == 0)
-		for (int i = 0; i < 4; i++)
-			found |= s.m[i].n > 0;
 	buf_puts(b, ",\"resources\":");
-	if (!found) {
-		buf_puts(b, "null");
+	if (request_metrics_snapshot_read(req->srv->store, r, &s, err, sizeof(err)) < 0 || !s.found) {
+		buf_puts(b, "null"); /* a snapshot is a hint: without one, the answer stands */
 		return;
 	}
-	uint64_t t = 0, best = UINT64_MAX;
-	for (int i = 0; i < 4; i++)
-		if (s.m[i].n && s.m[i].best_dt < best) {
-			best = s.m[i].best_dt;
-			t = s.m[i].time_ns;
-		}
-	buf_printf(b, "{\"time_ms\":%llu", (unsigned long long)(t / NS_PER_MS));
-	for (int i = 0; i < 4; i++) {
+	buf_printf(b, "{\"time_ms\":%llu", (unsigned long long)(s.time_ns / NS_PER_MS));
+	for (int i = 0; i < REQUEST_METRICS_SNAPSHOT_METRICS; i++) {
 		buf_printf(b, ",\"%s\":", keys[i]);
-		buf_put_json_double(b, s.m[i].n ? s.m[i].sum / s.m[i].n : NAN);
+		buf_put_json_double(b, s.value[i]);
 	}
 	buf_putc(b, '}');
 }
@@ -783,46 +723,6 @@ static int get_alerts(struct http_request *req)
 
 /* ---- bottlenecks ------------------------------------------------------------------- */
 
-/* CPU utilisation per service and minute (the largest sample). */
-struct cpu_map {
-	struct strmap m;
-	struct buf key;
-};
-
-static void cpu_key(struct buf *k, const char *service, uint64_t minute)
-{
-	buf_reset(k);
-	buf_puts(k, service);
-	buf_putc(k, 0);
-	buf_append(k, &minute, sizeof(minute));
-}
-
-static int cpu_point(void *arg, const struct metric_point *p)
-{
-	struct cpu_map *cm = arg;
-	int64_t have, v = (int64_t)llround(p->value * 1e6);
-	if (!p->resource || !p->resource->service_name || strcmp(p->name, "process.cpu.utilization"))
-		return 0;
-	cpu_key(&cm->key, p->resource->service_name, p->time_ns / (60 * NS_PER_S));
-	if (strmap_get(&cm->m, cm->key.data, cm->key.len, &have) < 0 || have < v)
-		strmap_put(&cm->m, cm->key.data, cm->key.len, v);
-	return 0;
-}
-
-static double cpu_at(void *arg, const char *service, uint64_t t_ns)
-{
-	struct cpu_map *cm = arg;
-	uint64_t minute = t_ns / (60 * NS_PER_S);
-	static const int tries[] = {0, -1, 1};
-	for (size_t i = 0; i < 3; i++) {
-		int64_t v;
-		cpu_key(&cm->key, service, minute + (uint64_t)(int64_t)tries[i]);
-		if (strmap_get(&cm->m, cm->key.data, cm->key.len, &v) == 0)
-			return (double)v / 1e6;
-	}
-	return NAN;
-}
-
 static void bottleneck_request(void *arg, const struct request_row *row, size_t idx, const struct spantree *t,
 			       const struct slowops_class *cls, const struct bottleneck_span *desc)
 {
@@ -937,7 +837,7 @@ static int get_bottlenecks(struct http_request *req)
 	size_t n_rows = 0;
 	struct request_trees rt;
 	struct bottleneck bn;
-	struct cpu_map cm;
+	struct request_metrics_cpu cm;
 	struct request_cover cov;
 	long top;
 	char err[256];
@@ -945,32 +845,20 @@ static int get_bottlenecks(struct http_request *req)
 	request_trees_init(&rt, req->srv->store, &c, &req->arena);
 	rt.describe = 1;
 	bottleneck_init(&bn);
-	strmap_init(&cm.m);
-	buf_init(&cm.key, BUF_NO_LIMIT);
+	request_metrics_cpu_init(&cm);
 	if (parse_selection(req, &q, &ql, ANALYSE_DEFAULT, ANALYSE_MAX) < 0 ||
 	    filters_int(req, "top", 1, TOP_MAX, TOP_DEFAULT, &top) < 0 || effective_or_500(req, &c) < 0)
 		goto out;
 	if (select_covering(req, &q, &cov, &rows, &n_rows) < 0)
 		goto out;
 	rt.ql = ql;
-	if (n_rows) {
-		uint64_t lo = UINT64_MAX, hi = 0;
-		for (size_t i = 0; i < n_rows; i++) {
-			lo = rows[i].start_ns < lo ? rows[i].start_ns : lo;
-			hi = rows[i].start_ns + rows[i].duration_ns > hi
-				     ? rows[i].start_ns + rows[i].duration_ns
-				     : hi;
-		}
-		if (store_scan_points(req->srv->store, lo > 120 * NS_PER_S ? lo - 120 * NS_PER_S : 0,
-				      hi + 120 * NS_PER_S, "process.cpu.utilization", cpu_point, &cm, err,
-				      sizeof(err)) < 0) {
-			http_error(req, 500, "internal", "%s", err);
-			goto out;
-		}
-		if (cm.m.count) {
-			bn.cpu = cpu_at;
-			bn.cpu_arg = &cm;
-		}
+	if (request_metrics_cpu_read(&cm, req->srv->store, rows, n_rows, err, sizeof(err)) < 0) {
+		http_error(req, 500, "internal", "%s", err);
+		goto out;
+	}
+	if (request_metrics_cpu_any(&cm)) {
+		bn.cpu = request_metrics_cpu_at;
+		bn.cpu_arg = &cm;
 	}
 	if (load_requests(req, &rt, &q, rows, n_rows, bottleneck_request, &bn) < 0)
 		goto out;
@@ -989,8 +877,7 @@ static int get_bottlenecks(struct http_request *req)
 	}
 	buf_puts(b, "]}");
 out:
-	buf_release(&cm.key);
-	strmap_release(&cm.m);
+	request_metrics_cpu_release(&cm);
 	bottleneck_release(&bn);
 	request_trees_release(&rt);
 	slowops_config_release(&c);

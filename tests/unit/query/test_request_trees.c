@@ -1,17 +1,21 @@
 /*
  * test_request_trees.c - the request rows of a selection
- * (src/query/request_rows.c) and their span trees
- * (src/query/request_trees.c), against a real store.
+ * (src/query/request_rows.c), their span trees (src/query/request_trees.c)
+ * and the metric points around them (src/query/request_metrics.c), against
+ * a real store.
  *
  * The store holds three traces: ORDERS, whose shop request calls the stock
  * service, with the stock request and its database call written in a
  * second write (a request nested in another); CART, a shop request in
  * error calling a payment provider outside the fleet; USERS, a lone admin
- * request.
+ * request.  The shop service reports CPU, memory and database connections
+ * around ORDERS; admin reports nothing.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "query/request_metrics.h"
 #include "query/request_rows.h"
 #include "query/request_trees.h"
 #include "store/store.h"
@@ -26,12 +30,15 @@
 
 static char tmpdir[64];
 
-static struct resource *make_resource(struct batch *b, const char *service)
+/* A resource of `service`, with a service.instance.id unless NULL. */
+static struct resource *make_resource(struct batch *b, const char *service, const char *instance)
 {
 	struct resource *r = arena_zalloc(&b->arena, sizeof(*r));
-	r->n_attrs = 1;
-	r->attrs = arena_zalloc(&b->arena, sizeof(struct attr));
-	r->attrs[0] = (struct attr){.key = "service.name", .type = ATTR_STRING, .v.s = service};
+	r->attrs = arena_zalloc(&b->arena, 2 * sizeof(struct attr));
+	r->attrs[r->n_attrs++] = (struct attr){.key = "service.name", .type = ATTR_STRING, .v.s = service};
+	if (instance)
+		r->attrs[r->n_attrs++] =
+			(struct attr){.key = "service.instance.id", .type = ATTR_STRING, .v.s = instance};
 	resource_derive(r);
 	return r;
 }
@@ -74,6 +81,39 @@ static void set_attrs(struct batch *b, struct span *s, const char *method, const
 		s->attrs[s->n_attrs++] = (struct attr){.key = key, .type = ATTR_STRING, .v.s = value};
 }
 
+/* A gauge point of `r`; `state` (NULL: none) is its db.client.connection.state. */
+static void add_point(struct batch *b, const struct resource *r, const char *name, uint64_t t, double v,
+		      const char *state)
+{
+	struct metric_point *p = batch_add_point(b);
+	p->resource = r;
+	p->name = name;
+	p->type = METRIC_GAUGE;
+	p->time_ns = t;
+	p->value = v;
+	if (!state)
+		return;
+	p->n_attrs = 1;
+	p->attrs = arena_zalloc(&b->arena, sizeof(struct attr));
+	p->attrs[0] = (struct attr){.key = "db.client.connection.state", .type = ATTR_STRING, .v.s = state};
+}
+
+/* Around ORDERS' start: CPU 10 s before (0.5) and 30 s after (0.9), the
+ * memory of two processes 5 s after, connections in use 5 s after (idle
+ * ones are not counted), and a CPU sample of another minute, too far. */
+static void add_points(struct batch *b, const struct resource *shop)
+{
+	const struct resource *shop2 = make_resource(b, "shop", "s-2");
+	uint64_t t = T0 + MIN;
+	add_point(b, shop, "process.cpu.utilization", t - 10000 * MS, 0.5, NULL);
+	add_point(b, shop, "process.cpu.utilization", t + 30000 * MS, 0.9, NULL);
+	add_point(b, shop, "process.cpu.utilization", t + 5 * MIN, 0.2, NULL);
+	add_point(b, shop, "process.memory.usage", t + 5000 * MS, 100e6, NULL);
+	add_point(b, shop2, "process.memory.usage", t + 5000 * MS, 300e6, NULL);
+	add_point(b, shop, "db.client.connection.count", t + 5000 * MS, 3, "used");
+	add_point(b, shop, "db.client.connection.count", t + 1000 * MS, 7, "idle");
+}
+
 static struct store *fill_store(void)
 {
 	struct store *s = NULL;
@@ -85,7 +125,7 @@ static struct store *fill_store(void)
 		return NULL;
 	}
 	batch_init(&b);
-	struct resource *shop = make_resource(&b, "shop"), *admin = make_resource(&b, "admin");
+	struct resource *shop = make_resource(&b, "shop", NULL), *admin = make_resource(&b, "admin", NULL);
 	uint64_t t = T0 + MIN;
 	struct span *sp = add_span(&b, shop, ORDERS, 1, 0, "GET /orders", SPAN_KIND_SERVER, t, 400);
 	set_attrs(&b, sp, "GET", "http.route", "/orders");
@@ -99,9 +139,10 @@ static struct store *fill_store(void)
 	set_attrs(&b, sp, "POST", "server.address", "api.payments.example.com");
 	sp = add_span(&b, admin, USERS, 1, 0, "GET /users", SPAN_KIND_SERVER, T0 + 3 * MIN, 5);
 	set_attrs(&b, sp, "GET", NULL, NULL);
+	add_points(&b, shop);
 	ok(store_write_sync(s, &b) == 0, "first write");
 	batch_reset(&b);
-	struct resource *stock = make_resource(&b, "stock");
+	struct resource *stock = make_resource(&b, "stock", NULL);
 	t = T0 + MIN;
 	sp = add_span(&b, stock, ORDERS, 3, 2, "GET /stock", SPAN_KIND_SERVER, t + 20 * MS, 280);
 	set_attrs(&b, sp, "GET", NULL, NULL);
@@ -400,6 +441,57 @@ static void test_empty(struct store *st)
 	slowops_config_release(&c);
 }
 
+static void test_metrics(struct store *st)
+{
+	struct store_query q;
+	struct request_row *rows;
+	struct request_metrics_snapshot snap;
+	struct request_metrics_cpu cm;
+	struct arena a;
+	size_t n;
+	char err[256];
+	arena_init(&a);
+	query_init(&q, NULL, 100);
+	q.order = STORE_NEWEST;
+	ok(request_rows_select(st, &q, NULL, &a, &rows, &n, err, sizeof(err)) == 0 && n == 4,
+	   "the four rows");
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(rows[i].service, "shop") || rows[i].trace_id[0] != ORDERS)
+			continue;
+		is_int(request_metrics_snapshot_read(st, &rows[i], &snap, err, sizeof(err)), 0,
+		       "ORDERS' snapshot");
+		ok(snap.found, "found");
+		is_int(snap.time_ns, T0 + MIN + 5000 * MS, "at the nearest point of any metric");
+		ok(snap.value[REQUEST_METRICS_SNAPSHOT_CPU] == 0.5, "CPU: the nearest sample (%g)",
+		   snap.value[REQUEST_METRICS_SNAPSHOT_CPU]);
+		ok(snap.value[REQUEST_METRICS_SNAPSHOT_MEMORY] == 200e6,
+		   "memory: the mean at the nearest time (%g)", snap.value[REQUEST_METRICS_SNAPSHOT_MEMORY]);
+		ok(snap.value[REQUEST_METRICS_SNAPSHOT_DB_USED] == 3, "connections in use, not idle ones");
+		ok(isnan(snap.value[REQUEST_METRICS_SNAPSHOT_DB_MAX]), "no pool size reported");
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(rows[i].service, "admin")) {
+			is_int(request_metrics_snapshot_read(st, &rows[i], &snap, err, sizeof(err)), 0,
+			       "admin");
+			ok(!snap.found, "admin reports nothing");
+		}
+	request_metrics_cpu_init(&cm);
+	is_int(request_metrics_cpu_read(&cm, st, rows, 0, err, sizeof(err)), 0, "no rows");
+	ok(!request_metrics_cpu_any(&cm), "no rows: nothing read");
+	is_int(request_metrics_cpu_read(&cm, st, rows, n, err, sizeof(err)), 0, "CPU over the rows");
+	ok(request_metrics_cpu_any(&cm), "samples read");
+	uint64_t minute = (T0 + MIN - 10000 * MS) / (60000 * MS) * (60000 * MS);
+	ok(request_metrics_cpu_at(&cm, "shop", minute) == 0.9, "a minute's largest sample");
+	ok(request_metrics_cpu_at(&cm, "shop", minute + MIN) == 0.9, "else the minute before");
+	ok(request_metrics_cpu_at(&cm, "shop", minute - MIN) == 0.9, "else the minute after");
+	ok(isnan(request_metrics_cpu_at(&cm, "shop", minute + 3 * MIN)), "none further");
+	ok(isnan(request_metrics_cpu_at(&cm, "shop", T0 + 6 * MIN)),
+	   "samples over 2 minutes past the rows: unread");
+	ok(isnan(request_metrics_cpu_at(&cm, "admin", minute)), "admin: none");
+	request_metrics_cpu_release(&cm);
+	arena_release(&a);
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/hotpath-reqtrees-XXXXXX");
@@ -415,6 +507,7 @@ int main(void)
 		test_q(st);
 		test_bound(st);
 		test_empty(st);
+		test_metrics(st);
 		store_close(st);
 	}
 	char cmd[128];
