@@ -135,6 +135,11 @@ function questions(from, to) {
 		`/api/v1/slow-requests?${w}&format=csv`,
 		`/api/v1/bottlenecks?${w}`,
 		`/api/v1/bottlenecks?${w}&limit=500`,
+		// q= on the requests read: judged before listing, or on the traces loaded
+		`/api/v1/slow-requests?${w}&q=${q('span.db.system = * && duration > 200ms')}&group_by=service`,
+		`/api/v1/slow-operations/stats?${w}&q=${q('{ status = error }')}`,
+		`/api/v1/bottlenecks?${w}&service=shop-api&q=${q('duration > 500ms')}`,
+		`/api/v1/slow-requests?${w}&q=${q('duration >')}`,
 		// a window without requests, right after the store's last one
 		`/api/v1/slow-requests?from=${to}&to=${to + 300_000}`,
 		`/api/v1/slow-operations/stats?from=${to}&to=${to + 300_000}`,

@@ -84,7 +84,8 @@ enum bottleneck_role {
 };
 
 /* What the ranking reads of a span besides its times, kind and place in
- * the tree, so a loader can keep this and drop the attributes. */
+ * the tree, so a reader of many traces (query/request_trees.h) can keep
+ * this and drop the attributes. */
 struct bottleneck_span {
 	const char *label; /* what it did (see above); never NULL */
 	const char *peer;  /* whom a call addressed: "host:port", "host:port/db"; else NULL */

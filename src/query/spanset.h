@@ -15,7 +15,8 @@
  * from it, after the range, are not seen.
  *
  * This module owns the masks and the scan that fills them; it does not
- * parse queries nor decide which requests an answer lists (the routes).
+ * parse queries nor decide which requests an answer lists
+ * (query/request_rows.h).
  * Ownership: a struct spanset is the caller's; spanset_release() frees
  * what it holds.  The query and context must outlive it.
  */

@@ -4,13 +4,13 @@
  * /api/v1/slow-operations/stats, /api/v1/slow-requests (JSON or CSV),
  * /api/v1/slow-requests/alerts and /api/v1/bottlenecks.
  *
- * Owns choosing the requests an answer covers (for bottlenecks: all of the
- * range, or whole traces sampled across it), loading them (their
- * subtrees, each span classified, and for bottlenecks described, while its
- * attributes are at hand; with q=, the traces it selects, judged from the
- * spans read) and printing the answers.
- * Thresholds, classification, phases and spikes are in analyze/slowops.c,
- * the ranking in analyze/bottleneck.c.
+ * Owns parsing these requests, mapping the query layer's errors to
+ * statuses, and printing the answers.  The requests an answer covers come
+ * from query/request_rows.h (filters and q=; for bottlenecks, all of the
+ * range or whole traces sampled across it), their span trees from
+ * query/request_trees.h, the metric points around them from
+ * query/request_metrics.h.  Thresholds, classification, phases and spikes
+ * are in analyze/slowops.c, the ranking in analyze/bottleneck.c.
  */
 #include <math.h>
 #include <stdio.h>
@@ -26,8 +26,9 @@
 #include "core/clock.h"
 #include "core/hex.h"
 #include "core/strmap.h"
-#include "query/perfmarks.h"
-#include "query/spanset.h"
+#include "query/request_metrics.h"
+#include "query/request_rows.h"
+#include "query/request_trees.h"
 #include "server/filters.h"
 #include "server/http.h"
 #include "server/json_out.h"
@@ -35,8 +36,6 @@
 /* Requests the stats and bottlenecks read: default and most (newest first). */
 #define ANALYSE_DEFAULT 10000
 #define ANALYSE_MAX	100000
-/* Spans one answer keeps at most. */
-#define MAX_SPANS 2000000
 /* Slow requests listed with their details: default and most. */
 #define DETAIL_DEFAULT 50
 #define DETAIL_MAX     500
@@ -45,8 +44,6 @@
 #define TREND_MAX     2000
 #define TOP_DEFAULT   20
 #define TOP_MAX	      200
-/* Resource snapshot: metric points this close to the request's start. */
-#define SNAPSHOT_NS (120ull * NS_PER_S)
 
 static void bad_request(struct http_request *req, const char *msg)
 {
@@ -79,50 +76,15 @@ static void put_links(struct buf *b, const uint8_t trace_id[16])
 		   hex, hex);
 }
 
-/* ---- selecting requests ----------------------------------------------------- */
+/* ---- reading through the query layer ------------------------------------------ */
 
-static void entry_key(uint8_t key[24], const uint8_t *trace_id, const uint8_t *span_id)
+/* The answer for a failed request_rows_*() call. */
+static void rows_error(struct http_request *req, int rc, const char *err)
 {
-	memcpy(key, trace_id, 16);
-	memcpy(key + 16, span_id, 8);
-}
-
-/* Keep the rows of the traces `ql` selects (in order): one scan of their
- * traces.  -1: answer set. */
-static int filter_rows_q(struct http_request *req, const struct spanql *ql, struct request_row *rows,
-			 size_t *n)
-{
-	struct perfmarks marks;
-	struct spanset set;
-	uint64_t lo = UINT64_MAX, hi = 0;
-	char err[256];
-	int rc;
-	if (!ql || !*n)
-		return 0;
-	for (size_t i = 0; i < *n; i++) {
-		lo = rows[i].start_ns < lo ? rows[i].start_ns : lo;
-		hi = rows[i].start_ns + rows[i].duration_ns + 1 > hi
-			     ? rows[i].start_ns + rows[i].duration_ns + 1
-			     : hi;
-	}
-	rc = perfmarks_open(&marks, req->srv->store, ql, lo, hi, err, sizeof(err));
-	spanset_init(&set, ql, perfmarks_ctx(&marks), 0);
-	if (rc == 0)
-		rc = spanset_of_rows(&set, req->srv->store, rows, *n, err, sizeof(err));
-	if (rc == 0) {
-		size_t k = 0;
-		for (size_t i = 0; i < *n; i++)
-			if (spanset_has(&set, rows[i].trace_id))
-				rows[k++] = rows[i];
-		*n = k;
-	} else if (rc == -2) {
+	if (rc == REQUEST_ROWS_ENARROW)
 		http_error(req, 400, "bad_request", "q=: %s; narrow the range", err);
-	} else {
+	else
 		http_error(req, 500, "internal", "%s", err);
-	}
-	spanset_release(&set);
-	perfmarks_release(&marks);
-	return rc < 0 ? -1 : 0;
 }
 
 /* The requests matching the filters and q=.  -1: the answer is set. */
@@ -130,386 +92,25 @@ static int select_rows(struct http_request *req, const struct store_query *q, co
 		       struct request_row **rows, size_t *n)
 {
 	char err[256];
-	if (store_search(req->srv->store, q, &req->arena, rows, n, err, sizeof(err)) < 0) {
-		http_error(req, 500, "internal", "%s", err);
-		return -1;
-	}
-	return filter_rows_q(req, ql, *rows, n);
+	int rc = request_rows_select(req->srv->store, q, ql, &req->arena, rows, n, err, sizeof(err));
+	if (rc < 0)
+		rows_error(req, rc, err);
+	return rc < 0 ? -1 : 0;
 }
 
-/* ---- loading requests' span trees ---------------------------------------------- */
-
-/* A span kept from a scan: what the trees and the analyses need. */
-struct kept {
-	uint32_t trace;
-	uint8_t span_id[8], parent_span_id[8];
-	uint8_t kind, status;
-	uint64_t start_ns, end_ns;
-	const char *name, *service, *peer;
-	struct slowops_class cls;
-	struct bottleneck_span bn; /* when the loader describes spans */
-};
-
-/* Called for each request not nested in another selected one: `t` is its
- * subtree (the request is the root); `desc` its spans' descriptions when
- * the loader describes them, else NULL. */
-typedef void (*request_fn)(void *arg, const struct request_row *row, size_t row_index,
-			   const struct spantree *t, const struct slowops_class *cls,
-			   const struct bottleneck_span *desc);
-/* Called with the full entry span of each selected request while it is read. */
-typedef void (*entry_fn)(void *arg, size_t row_index, const struct span *sp, const struct slowops_class *cls);
-
-struct loader {
-	struct http_request *req;
-	const struct slowops_config *cfg;
-	const struct request_row *rows;
-	size_t n_rows;
-	struct strmap services; /* known service names */
-	struct strmap traces;	/* trace id -> number */
-	struct strmap entries;	/* trace id + span id -> row */
-	const uint8_t **trace_ids;
-	size_t n_traces;
-	struct strmap strs; /* interned strings, in the request's arena */
-	struct kept *kept;
-	size_t n, cap;
-	int too_many;
-	entry_fn on_entry;
-	void *arg;
-	int all_entries; /* also hand on requests nested in another selected one */
-	int describe;	 /* describe each span for the bottleneck ranking */
-	struct arena scratch;
-	/* q=: only the traces it selects, judged from the spans read */
-	const struct spanql *ql;
-	struct perfmarks marks;
-	uint64_t *masks; /* per trace number */
-	/* results */
-	size_t requests, nested;
-	size_t matched; /* rows of the traces q= selects (all rows without q=) */
-};
-
-static const char *intern(struct loader *ld, const char *s)
+/* Load and hand on the rows' requests.  -1: the answer is set. */
+static int load_requests(struct http_request *req, struct request_trees *rt, const struct store_query *q,
+			 const struct request_row *rows, size_t n_rows, request_trees_fn fn, void *arg)
 {
-	return strmap_intern(&ld->strs, &ld->req->arena, s);
-}
-
-static void keep_span(struct loader *ld, const struct span *sp, int64_t trace_no)
-{
-	if (ld->n >= MAX_SPANS) {
-		ld->too_many = 1;
-		return;
-	}
-	ld->kept = xgrow(ld->kept, &ld->cap, ld->n + 1, sizeof(*ld->kept));
-	struct kept *k = &ld->kept[ld->n++];
-	k->trace = (uint32_t)trace_no;
-	memcpy(k->span_id, sp->span_id, 8);
-	memcpy(k->parent_span_id, sp->parent_span_id, 8);
-	k->kind = sp->kind;
-	k->status = sp->status;
-	k->start_ns = sp->start_ns;
-	k->end_ns = sp->end_ns > sp->start_ns ? sp->end_ns : sp->start_ns;
-	k->name = intern(ld, sp->name ? sp->name : "");
-	k->service = intern(ld, sp->resource && sp->resource->service_name ? sp->resource->service_name
-									   : "unknown");
-	k->peer = intern(ld, attr_str(sp->attrs, sp->n_attrs, "server.address"));
-	slowops_classify(ld->cfg, sp, &ld->services, &k->cls);
-	if (ld->ql)
-		ld->masks[trace_no] |= spanql_span_mask(ld->ql, sp, perfmarks_ctx(&ld->marks));
-	if (ld->describe) {
-		arena_reset(&ld->scratch);
-		bottleneck_describe(sp, &ld->scratch, &k->bn);
-		k->bn.label = intern(ld, k->bn.label);
-		k->bn.peer = intern(ld, k->bn.peer);
-	}
-	if (ld->on_entry) {
-		uint8_t key[24];
-		int64_t row;
-		entry_key(key, sp->trace_id, sp->span_id);
-		if (strmap_get(&ld->entries, key, sizeof(key), &row) == 0)
-			ld->on_entry(ld->arg, (size_t)row, sp, &k->cls);
-	}
-}
-
-static int scan_trace(void *arg, const struct span *spans, size_t n)
-{
-	struct loader *ld = arg;
-	int64_t no;
-	if (!n || strmap_get(&ld->traces, spans[0].trace_id, 16, &no) < 0)
-		return 0;
-	for (size_t i = 0; i < n && !ld->too_many; i++)
-		keep_span(ld, &spans[i], no);
-	return ld->too_many;
-}
-
-static int by_trace(const void *a, const void *b)
-{
-	const struct kept *x = a, *y = b;
-	if (x->trace != y->trace)
-		return x->trace < y->trace ? -1 : 1;
-	return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
-}
-
-static void loader_init(struct loader *ld, struct http_request *req, const struct slowops_config *cfg)
-{
-	memset(ld, 0, sizeof(*ld));
-	ld->req = req;
-	ld->cfg = cfg;
-	strmap_init(&ld->services);
-	strmap_init(&ld->traces);
-	strmap_init(&ld->entries);
-	strmap_init(&ld->strs);
-	arena_init(&ld->scratch);
-	perfmarks_init(&ld->marks, NULL, NULL, 0);
-}
-
-static void loader_release(struct loader *ld)
-{
-	strmap_release(&ld->services);
-	strmap_release(&ld->traces);
-	strmap_release(&ld->entries);
-	strmap_release(&ld->strs);
-	arena_release(&ld->scratch);
-	perfmarks_release(&ld->marks);
-	free(ld->masks);
-	free(ld->kept);
-	free(ld->trace_ids);
-}
-
-static int wanted_trace(void *arg, const uint8_t trace_id[16])
-{
-	const struct loader *ld = arg;
-	int64_t no;
-	return strmap_get(&ld->traces, trace_id, 16, &no) == 0;
-}
-
-/* Read the spans of the selected rows' traces: trace by trace through
- * store_get_trace() (few traces), or one scan of their time range. */
-static int loader_read(struct loader *ld, const struct store_query *q, int per_trace)
-{
-	struct http_request *req = ld->req;
 	char err[256];
-	const char **values;
-	size_t n_values, cap_ids = 0;
-	uint64_t lo = UINT64_MAX, hi = 0;
-	if (!ld->n_rows)
-		return 0; /* no spans to read, nor services to classify them by */
-	if (store_values(req->srv->store, DICT_SERVICE,
-			 q->from_ns > 86400 * NS_PER_S ? q->from_ns - 86400 * NS_PER_S : 0, q->to_ns,
-			 &req->arena, &values, &n_values, err, sizeof(err)) < 0)
-		goto fail;
-	for (size_t i = 0; i < n_values; i++)
-		strmap_put(&ld->services, values[i], strlen(values[i]), 1);
-	for (size_t i = 0; i < ld->n_rows; i++) {
-		const struct request_row *r = &ld->rows[i];
-		uint8_t key[24];
-		int64_t have;
-		if (strmap_get(&ld->traces, r->trace_id, 16, &have) < 0) {
-			ld->trace_ids =
-				xgrow(ld->trace_ids, &cap_ids, ld->n_traces + 1, sizeof(*ld->trace_ids));
-			ld->trace_ids[ld->n_traces] = r->trace_id;
-			strmap_put(&ld->traces, r->trace_id, 16, (int64_t)ld->n_traces++);
-		}
-		entry_key(key, r->trace_id, r->span_id);
-		strmap_put(&ld->entries, key, sizeof(key), (int64_t)i);
-		lo = r->start_ns < lo ? r->start_ns : lo;
-		hi = r->start_ns + r->duration_ns > hi ? r->start_ns + r->duration_ns : hi;
-	}
-	if (!ld->n_traces)
-		return 0;
-	if (ld->ql) {
-		int rc;
-		ld->masks = xcalloc(ld->n_traces, sizeof(*ld->masks));
-		perfmarks_release(&ld->marks);
-		if ((rc = perfmarks_open(&ld->marks, req->srv->store, ld->ql, lo, hi + 1, err, sizeof(err))) <
-		    0) {
-			if (rc == -2) {
-				http_error(req, 400, "bad_request", "q=: %s; narrow the range", err);
-				return -1;
-			}
-			goto fail;
-		}
-	}
-	if (!per_trace) {
-		struct store_scan sc = {
-			.from_ns = lo, .to_ns = hi + 1, .keep_trace = wanted_trace, .keep_trace_arg = ld};
-		if (store_scan(req->srv->store, &sc, scan_trace, ld, err, sizeof(err)) < 0)
-			goto fail;
-		return 0;
-	}
-	for (size_t t = 0; t < ld->n_traces && !ld->too_many; t++) {
-		struct batch b;
-		batch_init(&b);
-		long got = store_get_trace(req->srv->store, ld->trace_ids[t], &b, err, sizeof(err));
-		for (size_t i = 0; got > 0 && i < b.n_spans; i++)
-			keep_span(ld, &b.spans[i], (int64_t)t);
-		batch_release(&b);
-		if (got < 0)
-			goto fail;
-	}
-	return 0;
-fail:
-	http_error(req, 500, "internal", "%s", err);
-	return -1;
-}
-
-/* Scratch arrays for one trace. */
-struct trace_buf {
-	struct span *spans, *sub;
-	struct resource *res, *sub_res;
-	struct attr *peer, *sub_peer;
-	struct slowops_class *cls, *sub_cls;
-	struct bottleneck_span *desc, *sub_desc;
-	size_t *stack;
-	size_t cap, cap_sub, cap_res, cap_peer, cap_cls, cap_sub_res, cap_sub_peer, cap_sub_cls, cap_stack;
-	size_t cap_desc, cap_sub_desc;
-};
-
-static void trace_buf_release(struct trace_buf *tb)
-{
-	free(tb->spans);
-	free(tb->sub);
-	free(tb->res);
-	free(tb->sub_res);
-	free(tb->peer);
-	free(tb->sub_peer);
-	free(tb->cls);
-	free(tb->sub_cls);
-	free(tb->desc);
-	free(tb->sub_desc);
-	free(tb->stack);
-}
-
-static void fill_span(struct span *s, struct resource *res, struct attr *peer, const struct kept *k)
-{
-	memset(s, 0, sizeof(*s));
-	memcpy(s->span_id, k->span_id, 8);
-	memcpy(s->parent_span_id, k->parent_span_id, 8);
-	s->kind = k->kind;
-	s->status = k->status;
-	s->start_ns = k->start_ns;
-	s->end_ns = k->end_ns;
-	s->name = k->name;
-	memset(res, 0, sizeof(*res));
-	res->service_name = k->service;
-	s->resource = res;
-	if (k->peer) {
-		*peer = (struct attr){.key = "server.address", .type = ATTR_STRING, .v.s = k->peer};
-		s->attrs = peer;
-		s->n_attrs = 1;
-	}
-}
-
-/* The request at span `root` of tree `t`: copy its subtree and hand it on. */
-static void emit_request(struct loader *ld, struct trace_buf *tb, const struct spantree *t, size_t root,
-			 size_t row, request_fn fn, void *arg)
-{
-	size_t n = 0, top = 0;
-	tb->stack = xgrow(tb->stack, &tb->cap_stack, t->n, sizeof(*tb->stack));
-	tb->sub = xgrow(tb->sub, &tb->cap_sub, t->n, sizeof(*tb->sub));
-	tb->sub_res = xgrow(tb->sub_res, &tb->cap_sub_res, t->n, sizeof(*tb->sub_res));
-	tb->sub_peer = xgrow(tb->sub_peer, &tb->cap_sub_peer, t->n, sizeof(*tb->sub_peer));
-	tb->sub_cls = xgrow(tb->sub_cls, &tb->cap_sub_cls, t->n, sizeof(*tb->sub_cls));
-	if (ld->describe)
-		tb->sub_desc = xgrow(tb->sub_desc, &tb->cap_sub_desc, t->n, sizeof(*tb->sub_desc));
-	tb->stack[top++] = root;
-	while (top) {
-		size_t i = tb->stack[--top];
-		tb->sub[n] = t->spans[i];
-		tb->sub_res[n] = *t->spans[i].resource;
-		tb->sub[n].resource = &tb->sub_res[n];
-		if (t->spans[i].n_attrs) {
-			tb->sub_peer[n] = t->spans[i].attrs[0];
-			tb->sub[n].attrs = &tb->sub_peer[n];
-		}
-		tb->sub_cls[n] = tb->cls[i];
-		if (ld->describe)
-			tb->sub_desc[n] = tb->desc[i];
-		n++;
-		for (size_t k = t->kid_off[i]; k < t->kid_off[i + 1]; k++)
-			tb->stack[top++] = t->kids[k];
-	}
-	struct spantree sub;
-	spantree_build(&sub, tb->sub, n);
-	fn(arg, &ld->rows[row], row, &sub, tb->sub_cls, ld->describe ? tb->sub_desc : NULL);
-	spantree_release(&sub);
-	ld->requests++;
-}
-
-/* Build each trace's tree, settle its remote calls, and hand on every
- * selected request that is not inside another selected one (unless
- * all_entries). */
-static void loader_walk(struct loader *ld, request_fn fn, void *arg)
-{
-	struct trace_buf tb = {0};
-	if (ld->n) /* kept is NULL when nothing was read */
-		qsort(ld->kept, ld->n, sizeof(*ld->kept), by_trace);
-	for (size_t i = 0; i < ld->n;) {
-		size_t j = i;
-		while (j < ld->n && ld->kept[j].trace == ld->kept[i].trace)
-			j++;
-		size_t n = j - i;
-		const uint8_t *trace_id = ld->trace_ids[ld->kept[i].trace];
-		if (ld->ql && !spanql_mask_match(ld->ql, ld->masks[ld->kept[i].trace])) {
-			i = j;
-			continue;
-		}
-		tb.spans = xgrow(tb.spans, &tb.cap, n, sizeof(*tb.spans));
-		tb.res = xgrow(tb.res, &tb.cap_res, n, sizeof(*tb.res));
-		tb.peer = xgrow(tb.peer, &tb.cap_peer, n, sizeof(*tb.peer));
-		tb.cls = xgrow(tb.cls, &tb.cap_cls, n, sizeof(*tb.cls));
-		if (ld->describe)
-			tb.desc = xgrow(tb.desc, &tb.cap_desc, n, sizeof(*tb.desc));
-		for (size_t k = 0; k < n; k++) {
-			fill_span(&tb.spans[k], &tb.res[k], &tb.peer[k], &ld->kept[i + k]);
-			tb.cls[k] = ld->kept[i + k].cls;
-			if (ld->describe)
-				tb.desc[k] = ld->kept[i + k].bn;
-		}
-		struct spantree t;
-		spantree_build(&t, tb.spans, n);
-		slowops_resolve(&t, tb.cls);
-		for (size_t k = 0; k < n; k++) {
-			uint8_t key[24];
-			int64_t row, up;
-			entry_key(key, trace_id, tb.spans[k].span_id);
-			if (strmap_get(&ld->entries, key, sizeof(key), &row) < 0)
-				continue;
-			int nested = 0;
-			for (size_t p = t.parent[k]; p != SPANTREE_NONE && !nested; p = t.parent[p]) {
-				entry_key(key, trace_id, tb.spans[p].span_id);
-				nested = strmap_get(&ld->entries, key, sizeof(key), &up) == 0;
-			}
-			if (nested)
-				ld->nested++;
-			if (!nested || ld->all_entries)
-				emit_request(ld, &tb, &t, k, (size_t)row, fn, arg);
-		}
-		spantree_release(&t);
-		i = j;
-	}
-	trace_buf_release(&tb);
-}
-
-/* Read and walk the rows' requests.  -1: the answer is set. */
-static int load_requests(struct loader *ld, const struct store_query *q, const struct request_row *rows,
-			 size_t n_rows, int per_trace, request_fn fn, void *arg)
-{
-	ld->rows = rows;
-	ld->n_rows = n_rows;
-	if (loader_read(ld, q, per_trace) < 0)
-		return -1;
-	if (ld->too_many) {
-		http_error(ld->req, 413, "too_large",
-			   "the selected requests hold more than %d spans: lower limit", MAX_SPANS);
-		return -1;
-	}
-	ld->matched = ld->ql ? 0 : n_rows;
-	for (size_t i = 0; ld->ql && i < n_rows; i++) {
-		int64_t no;
-		if (strmap_get(&ld->traces, rows[i].trace_id, 16, &no) == 0)
-			ld->matched += (size_t)spanql_mask_match(ld->ql, ld->masks[no]);
-	}
-	loader_walk(ld, fn, arg);
-	return 0;
+	int rc = request_trees_load(rt, q, rows, n_rows, fn, arg, err, sizeof(err));
+	if (rc == REQUEST_TREES_ENARROW)
+		http_error(req, 400, "bad_request", "q=: %s; narrow the range", err);
+	else if (rc == REQUEST_TREES_ETOOMANY)
+		http_error(req, 413, "too_large", "%s: lower limit", err);
+	else if (rc < 0)
+		http_error(req, 500, "internal", "%s", err);
+	return rc < 0 ? -1 : 0;
 }
 
 /* Common filters, q= and `limit` (default `def`, at most `max`).  -1: answer set. */
@@ -612,25 +213,25 @@ static int get_stats(struct http_request *req)
 	struct slowops_config c;
 	struct request_row *rows;
 	size_t n_rows = 0;
-	struct loader ld;
+	struct request_trees rt;
 	struct stats_run sr = {.cfg = &c};
 	slowops_config_init(&c);
-	loader_init(&ld, req, &c);
+	request_trees_init(&rt, req->srv->store, &c, &req->arena);
 	slowops_stats_init(&sr.st, &c);
 	if (parse_selection(req, &q, &ql, ANALYSE_DEFAULT, ANALYSE_MAX) < 0 || effective_or_500(req, &c) < 0)
 		goto out;
 	slowops_stats_release(&sr.st);
 	slowops_stats_init(&sr.st, &c);
 	q.order = STORE_NEWEST;
-	ld.ql = ql; /* judged on the traces the loader reads: no scan of its own */
+	rt.ql = ql; /* judged on the traces it reads: no scan of its own */
 	if (select_rows(req, &q, NULL, &rows, &n_rows) < 0 ||
-	    load_requests(&ld, &q, rows, n_rows, 0, stats_request, &sr) < 0)
+	    load_requests(req, &rt, &q, rows, n_rows, stats_request, &sr) < 0)
 		goto out;
 	slowops_stats_finish(&sr.st);
 	struct buf *b = http_json(req);
 	buf_printf(b,
 		   "{\"requests\":%zu,\"nested\":%zu,\"limit\":%u,\"truncated\":%s,\"spans\":%zu,\"types\":[",
-		   ld.requests, ld.nested, q.limit, n_rows >= q.limit ? "true" : "false", sr.spans);
+		   rt.requests, rt.nested, q.limit, n_rows >= q.limit ? "true" : "false", sr.spans);
 	for (size_t i = 0; i < sr.st.n; i++) {
 		const struct slowops_type_stats *t = &sr.st.t[i];
 		const char *name = slowops_slot_name(&c, i);
@@ -655,7 +256,7 @@ static int get_stats(struct http_request *req)
 	buf_puts(b, "]}");
 out:
 	slowops_stats_release(&sr.st);
-	loader_release(&ld);
+	request_trees_release(&rt);
 	slowops_config_release(&c);
 	spanql_free(ql);
 	return HTTP_DONE;
@@ -754,80 +355,21 @@ static void slow_request(void *arg, const struct request_row *row, size_t idx, c
 	}
 }
 
-/* The metric points nearest a request's start, of its service. */
-struct snapshot {
-	const char *service;
-	uint64_t t_ns;
-	struct {
-		const char *name, *state; /* metric, and the connection state wanted (or NULL) */
-		uint64_t best_dt, time_ns;
-		double sum;
-		unsigned n;
-	} m[4];
-};
-
-static int snapshot_point(void *arg, const struct metric_point *p)
-{
-	struct snapshot *s = arg;
-	if (!p->resource || !p->resource->service_name || strcmp(p->resource->service_name, s->service))
-		return 0;
-	for (int i = 0; i < 4; i++) {
-		if (strcmp(p->name, s->m[i].name))
-			continue;
-		if (s->m[i].state) {
-			const char *st = attr_str(p->attrs, p->n_attrs, "db.client.connection.state");
-			if (!st || strcmp(st, s->m[i].state))
-				continue;
-		}
-		uint64_t dt = p->time_ns > s->t_ns ? p->time_ns - s->t_ns : s->t_ns - p->time_ns;
-		if (dt < s->m[i].best_dt) {
-			s->m[i].best_dt = dt;
-			s->m[i].time_ns = p->time_ns;
-			s->m[i].sum = 0;
-			s->m[i].n = 0;
-		}
-		if (dt == s->m[i].best_dt) {
-			s->m[i].sum += p->value;
-			s->m[i].n++;
-		}
-	}
-	return 0;
-}
-
 static void put_snapshot(struct http_request *req, struct buf *b, const struct request_row *r)
 {
-	static const char *const keys[] = {"cpu_utilization", "memory_bytes", "db_connections_used",
-					   "db_connections_max"};
-	struct snapshot s = {.service = r->service ? r->service : "", .t_ns = r->start_ns};
-	const char *names[] = {"process.cpu.utilization", "process.memory.usage",
-			       "db.client.connection.count", "db.client.connection.max"};
+	static const char *const keys[REQUEST_METRICS_SNAPSHOT_METRICS] = {
+		"cpu_utilization", "memory_bytes", "db_connections_used", "db_connections_max"};
+	struct request_metrics_snapshot s;
 	char err[256];
-	for (int i = 0; i < 4; i++) {
-		s.m[i].name = names[i];
-		s.m[i].state = i == 2 ? "used" : NULL;
-		s.m[i].best_dt = UINT64_MAX;
-	}
-	uint64_t lo = r->start_ns > SNAPSHOT_NS ? r->start_ns - SNAPSHOT_NS : 0;
-	int found = 0;
-	if (store_scan_points(req->srv->store, lo, r->start_ns + SNAPSHOT_NS, NULL, snapshot_point, &s, err,
-			      sizeof(err)) == 0)
-		for (int i = 0; i < 4; i++)
-			found |= s.m[i].n > 0;
 	buf_puts(b, ",\"resources\":");
-	if (!found) {
-		buf_puts(b, "null");
+	if (request_metrics_snapshot_read(req->srv->store, r, &s, err, sizeof(err)) < 0 || !s.found) {
+		buf_puts(b, "null"); /* a snapshot is a hint: without one, the answer stands */
 		return;
 	}
-	uint64_t t = 0, best = UINT64_MAX;
-	for (int i = 0; i < 4; i++)
-		if (s.m[i].n && s.m[i].best_dt < best) {
-			best = s.m[i].best_dt;
-			t = s.m[i].time_ns;
-		}
-	buf_printf(b, "{\"time_ms\":%llu", (unsigned long long)(t / NS_PER_MS));
-	for (int i = 0; i < 4; i++) {
+	buf_printf(b, "{\"time_ms\":%llu", (unsigned long long)(s.time_ns / NS_PER_MS));
+	for (int i = 0; i < REQUEST_METRICS_SNAPSHOT_METRICS; i++) {
 		buf_printf(b, ",\"%s\":", keys[i]);
-		buf_put_json_double(b, s.m[i].n ? s.m[i].sum / s.m[i].n : NAN);
+		buf_put_json_double(b, s.value[i]);
 	}
 	buf_putc(b, '}');
 }
@@ -1074,13 +616,13 @@ static int get_slow_requests(struct http_request *req)
 	struct slowops_config c;
 	struct request_row *rows;
 	size_t n_rows = 0;
-	struct loader ld;
+	struct request_trees rt;
 	struct slow_run run = {.req = req, .cfg = &c};
 	enum group_by by;
 	long bucket_s;
 	const char *fmt = http_query(req, "format");
 	slowops_config_init(&c);
-	loader_init(&ld, req, &c);
+	request_trees_init(&rt, req->srv->store, &c, &req->arena);
 	if (parse_selection(req, &q, &ql, DETAIL_DEFAULT, DETAIL_MAX) < 0 || effective_or_500(req, &c) < 0 ||
 	    slow_bound(req, &c, &q) < 0 || parse_group_by(req, &by) < 0)
 		goto out;
@@ -1106,10 +648,10 @@ static int get_slow_requests(struct http_request *req)
 	run.d = arena_zalloc(&req->arena, (run.n_detail ? run.n_detail : 1) * sizeof(*run.d));
 	for (size_t i = 0; i < run.n_detail; i++)
 		buf_init(&run.d[i].slow_spans, BUF_NO_LIMIT);
-	ld.on_entry = slow_entry;
-	ld.arg = &run;
-	ld.all_entries = 1; /* every listed request gets its phases */
-	if (load_requests(&ld, &q, rows, run.n_detail, 1, slow_request, &run) < 0)
+	rt.on_entry = slow_entry;
+	rt.all_entries = 1; /* every listed request gets its phases */
+	rt.per_trace = 1;   /* a few requests: trace by trace */
+	if (load_requests(req, &rt, &q, rows, run.n_detail, slow_request, &run) < 0)
 		goto out;
 	uint64_t thr = q.min_duration_ns ? q.min_duration_ns : c.threshold_ns[SLOWOPS_HTTP];
 	if (fmt && !strcmp(fmt, "csv")) {
@@ -1138,7 +680,7 @@ static int get_slow_requests(struct http_request *req)
 out:
 	for (size_t i = 0; i < run.n_detail; i++)
 		buf_release(&run.d[i].slow_spans);
-	loader_release(&ld);
+	request_trees_release(&rt);
 	slowops_config_release(&c);
 	spanql_free(ql);
 	return HTTP_DONE;
@@ -1180,46 +722,6 @@ static int get_alerts(struct http_request *req)
 }
 
 /* ---- bottlenecks ------------------------------------------------------------------- */
-
-/* CPU utilisation per service and minute (the largest sample). */
-struct cpu_map {
-	struct strmap m;
-	struct buf key;
-};
-
-static void cpu_key(struct buf *k, const char *service, uint64_t minute)
-{
-	buf_reset(k);
-	buf_puts(k, service);
-	buf_putc(k, 0);
-	buf_append(k, &minute, sizeof(minute));
-}
-
-static int cpu_point(void *arg, const struct metric_point *p)
-{
-	struct cpu_map *cm = arg;
-	int64_t have, v = (int64_t)llround(p->value * 1e6);
-	if (!p->resource || !p->resource->service_name || strcmp(p->name, "process.cpu.utilization"))
-		return 0;
-	cpu_key(&cm->key, p->resource->service_name, p->time_ns / (60 * NS_PER_S));
-	if (strmap_get(&cm->m, cm->key.data, cm->key.len, &have) < 0 || have < v)
-		strmap_put(&cm->m, cm->key.data, cm->key.len, v);
-	return 0;
-}
-
-static double cpu_at(void *arg, const char *service, uint64_t t_ns)
-{
-	struct cpu_map *cm = arg;
-	uint64_t minute = t_ns / (60 * NS_PER_S);
-	static const int tries[] = {0, -1, 1};
-	for (size_t i = 0; i < 3; i++) {
-		int64_t v;
-		cpu_key(&cm->key, service, minute + (uint64_t)(int64_t)tries[i]);
-		if (strmap_get(&cm->m, cm->key.data, cm->key.len, &v) == 0)
-			return (double)v / 1e6;
-	}
-	return NAN;
-}
 
 static void bottleneck_request(void *arg, const struct request_row *row, size_t idx, const struct spantree *t,
 			       const struct slowops_class *cls, const struct bottleneck_span *desc)
@@ -1291,50 +793,15 @@ static void put_bottleneck(struct buf *b, const struct bottleneck *bn, const str
 	buf_puts(b, "]}");
 }
 
-/* Which requests a ranking covers. */
-struct coverage {
-	uint64_t in_range; /* requests matching the filters (q= aside) */
-	int sampled;	   /* more than the limit: whole traces chosen by id */
-};
-
-/* Rows were read one past the limit: keep `limit`, less the last trace's
- * when the limit cuts through it (unless that is all there is). */
-static void drop_cut_trace(const struct request_row *rows, size_t *n, unsigned limit)
-{
-	if (*n <= limit)
-		return;
-	const uint8_t *cut = rows[limit - 1].trace_id;
-	size_t k = limit;
-	if (!memcmp(rows[limit].trace_id, cut, 16))
-		while (k > 0 && !memcmp(rows[k - 1].trace_id, cut, 16))
-			k--;
-	*n = k ? k : limit;
-}
-
-/*
- * The requests to rank: all of the range when they fit the limit, else
- * whole traces chosen by trace id from the whole range (a sample of the
- * range, not its newest part, and a request's nested ones come with it).
- * q= is the loader's, on the traces it reads.  -1: the answer is set.
- */
-static int select_covering(struct http_request *req, struct store_query *q, struct coverage *cov,
+/* The requests a ranking covers.  -1: the answer is set. */
+static int select_covering(struct http_request *req, struct store_query *q, struct request_cover *cov,
 			   struct request_row **rows, size_t *n)
 {
 	char err[256];
-	if (store_count(req->srv->store, q, &cov->in_range, err, sizeof(err)) < 0)
-		goto fail;
-	cov->sampled = cov->in_range > q->limit;
-	q->order = cov->sampled ? STORE_BY_TRACE : STORE_NEWEST;
-	q->limit += cov->sampled;
-	int rc = store_search(req->srv->store, q, &req->arena, rows, n, err, sizeof(err));
-	q->limit -= cov->sampled;
+	int rc = request_rows_cover(req->srv->store, q, &req->arena, cov, rows, n, err, sizeof(err));
 	if (rc < 0)
-		goto fail;
-	drop_cut_trace(*rows, n, q->limit);
-	return 0;
-fail:
-	http_error(req, 500, "internal", "%s", err);
-	return -1;
+		rows_error(req, rc, err);
+	return rc < 0 ? -1 : 0;
 }
 
 static void put_time_ms(struct buf *b, const char *key, uint64_t ns)
@@ -1346,13 +813,13 @@ static void put_time_ms(struct buf *b, const char *key, uint64_t ns)
 }
 
 /* What part of the range the ranking covers (docs/API.md). */
-static void put_coverage(struct buf *b, const struct store_query *q, const struct coverage *cov,
-			 const struct loader *ld, const struct bottleneck *bn, size_t n_rows)
+static void put_coverage(struct buf *b, const struct store_query *q, const struct request_cover *cov,
+			 const struct request_trees *rt, const struct bottleneck *bn, size_t n_rows)
 {
 	buf_printf(b,
 		   "{\"requests\":%llu,\"requests_in_range\":%llu,\"matched\":%zu,\"nested\":%zu,"
 		   "\"skipped\":%llu,\"limit\":%u,\"sampled\":%s,\"truncated\":%s",
-		   (unsigned long long)bn->requests, (unsigned long long)cov->in_range, n_rows, ld->nested,
+		   (unsigned long long)bn->requests, (unsigned long long)cov->in_range, n_rows, rt->nested,
 		   (unsigned long long)bn->skipped, q->limit, cov->sampled ? "true" : "false",
 		   cov->sampled ? "true" : "false");
 	put_time_ms(b, "range_from_ms", q->from_ns);
@@ -1368,48 +835,36 @@ static int get_bottlenecks(struct http_request *req)
 	struct slowops_config c;
 	struct request_row *rows;
 	size_t n_rows = 0;
-	struct loader ld;
+	struct request_trees rt;
 	struct bottleneck bn;
-	struct cpu_map cm;
-	struct coverage cov;
+	struct request_metrics_cpu cm;
+	struct request_cover cov;
 	long top;
 	char err[256];
 	slowops_config_init(&c);
-	loader_init(&ld, req, &c);
-	ld.describe = 1;
+	request_trees_init(&rt, req->srv->store, &c, &req->arena);
+	rt.describe = 1;
 	bottleneck_init(&bn);
-	strmap_init(&cm.m);
-	buf_init(&cm.key, BUF_NO_LIMIT);
+	request_metrics_cpu_init(&cm);
 	if (parse_selection(req, &q, &ql, ANALYSE_DEFAULT, ANALYSE_MAX) < 0 ||
 	    filters_int(req, "top", 1, TOP_MAX, TOP_DEFAULT, &top) < 0 || effective_or_500(req, &c) < 0)
 		goto out;
 	if (select_covering(req, &q, &cov, &rows, &n_rows) < 0)
 		goto out;
-	ld.ql = ql;
-	if (n_rows) {
-		uint64_t lo = UINT64_MAX, hi = 0;
-		for (size_t i = 0; i < n_rows; i++) {
-			lo = rows[i].start_ns < lo ? rows[i].start_ns : lo;
-			hi = rows[i].start_ns + rows[i].duration_ns > hi
-				     ? rows[i].start_ns + rows[i].duration_ns
-				     : hi;
-		}
-		if (store_scan_points(req->srv->store, lo > 120 * NS_PER_S ? lo - 120 * NS_PER_S : 0,
-				      hi + 120 * NS_PER_S, "process.cpu.utilization", cpu_point, &cm, err,
-				      sizeof(err)) < 0) {
-			http_error(req, 500, "internal", "%s", err);
-			goto out;
-		}
-		if (cm.m.count) {
-			bn.cpu = cpu_at;
-			bn.cpu_arg = &cm;
-		}
+	rt.ql = ql;
+	if (request_metrics_cpu_read(&cm, req->srv->store, rows, n_rows, err, sizeof(err)) < 0) {
+		http_error(req, 500, "internal", "%s", err);
+		goto out;
 	}
-	if (load_requests(&ld, &q, rows, n_rows, 0, bottleneck_request, &bn) < 0)
+	if (request_metrics_cpu_any(&cm)) {
+		bn.cpu = request_metrics_cpu_at;
+		bn.cpu_arg = &cm;
+	}
+	if (load_requests(req, &rt, &q, rows, n_rows, bottleneck_request, &bn) < 0)
 		goto out;
 	bottleneck_finish(&bn);
 	struct buf *b = http_json(req);
-	put_coverage(b, &q, &cov, &ld, &bn, ld.matched);
+	put_coverage(b, &q, &cov, &rt, &bn, rt.matched);
 	put_ms(b, "total_critical_ms", (double)bn.critical_ns);
 	buf_puts(b, ",\"bottlenecks\":[");
 	size_t shown = 0;
@@ -1422,10 +877,9 @@ static int get_bottlenecks(struct http_request *req)
 	}
 	buf_puts(b, "]}");
 out:
-	buf_release(&cm.key);
-	strmap_release(&cm.m);
+	request_metrics_cpu_release(&cm);
 	bottleneck_release(&bn);
-	loader_release(&ld);
+	request_trees_release(&rt);
 	slowops_config_release(&c);
 	spanql_free(ql);
 	return HTTP_DONE;
