@@ -508,18 +508,22 @@ int advisor_set_status(struct store *s, const char *id, const char *status, cons
 	if (to < 0) {
 		errf(err, errlen, "unknown status '%.32s': use open, applied or dismissed",
 		     status ? status : "");
+		ret = ERR_INVALID;
 		goto out;
 	}
 	if (store_docs(s, ADVISOR_KIND_STATE, id, &a, &docs, &n, err, errlen) < 0)
 		goto out;
 	if (!n || rec_state_parse(&st, docs[0].json, &a) < 0) {
 		errf(err, errlen, "no recommendation %.32s", id);
-		ret = -2;
+		ret = ERR_NOT_FOUND;
 		goto out;
 	}
 	enum rec_status before = st.status;
-	if (rec_state_set(&st, (enum rec_status)to, reason, now, err, errlen) < 0 ||
-	    put_state(s, &st, now, err, errlen) < 0 || audit(s, &st, before, actor, now, err, errlen) < 0)
+	if (rec_state_set(&st, (enum rec_status)to, reason, now, err, errlen) < 0) {
+		ret = ERR_INVALID; /* a change the state machine refuses */
+		goto out;
+	}
+	if (put_state(s, &st, now, err, errlen) < 0 || audit(s, &st, before, actor, now, err, errlen) < 0)
 		goto out;
 	ret = 0;
 out:

@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/error.h"
 #include "analyze/detect.h"
 #include "core/arena.h"
 #include "store/store.h"
@@ -115,8 +116,9 @@ void advisor_watch_stop(void);
 
 #define ADVISOR_DEFAULT_RANGE (6 * 3600 * 1000000000ull)
 
-/* A user's status change, recorded with the audit trail.  404-like errors
- * return -2 (unknown id); refused changes -1. */
+/* A user's status change, recorded with the audit trail.  0, or with a
+ * message ERR_NOT_FOUND (unknown id), ERR_INVALID (a status that does not
+ * exist, or a change refused), ERR_INTERNAL (the store failed). */
 int advisor_set_status(struct store *s, const char *id, const char *status, const char *reason,
 		       const char *actor, char *err, size_t errlen);
 

@@ -21,12 +21,12 @@ int gzip_inflate(const void *in, size_t len, struct buf *out, char *err, size_t 
 	for (;;) {
 		size_t room = out->max - out->len;
 		if (room == 0) {
-			ret = GZIP_TOO_LARGE;
+			ret = ERR_TOO_BIG;
 			goto out;
 		}
 		size_t chunk = room < 65536 ? room : 65536;
 		if (buf_reserve(out, chunk) < 0) {
-			ret = GZIP_TOO_LARGE;
+			ret = ERR_TOO_BIG;
 			goto out;
 		}
 		zs.next_out = (Bytef *)out->data + out->len;

@@ -9,12 +9,11 @@
 
 #include <stddef.h>
 
+#include "core/error.h"
 #include "core/buf.h"
 
-#define GZIP_TOO_LARGE (-2)
-
 /* Inflate gzip or zlib data into `out` (its own limit applies).  Returns 0,
- * GZIP_TOO_LARGE when the output would pass out->max, or -1 with a message
+ * ERR_TOO_BIG when the output would pass out->max, or -1 with a message
  * for corrupt input. */
 int gzip_inflate(const void *in, size_t len, struct buf *out, char *err, size_t errlen);
 

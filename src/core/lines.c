@@ -22,7 +22,7 @@ int lines_feed(struct lines *l, const char *data, size_t len, lines_fn fn, void 
 		const char *nl = memchr(p, '\n', len);
 		size_t take = nl ? (size_t)(nl - p) : len;
 		if (buf_append(&l->carry, p, take) < 0)
-			return LINES_TOO_LONG;
+			return ERR_TOO_BIG;
 		if (!nl)
 			return 0;
 		if ((rc = fn(arg, l->carry.data, l->carry.len)) < 0)
@@ -33,9 +33,9 @@ int lines_feed(struct lines *l, const char *data, size_t len, lines_fn fn, void 
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		if (!nl)
-			return buf_append(&l->carry, p, (size_t)(end - p)) < 0 ? LINES_TOO_LONG : 0;
+			return buf_append(&l->carry, p, (size_t)(end - p)) < 0 ? ERR_TOO_BIG : 0;
 		if ((size_t)(nl - p) > l->max_line)
-			return LINES_TOO_LONG;
+			return ERR_TOO_BIG;
 		if ((rc = fn(arg, p, (size_t)(nl - p))) < 0)
 			return rc;
 		p = nl + 1;

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 
+#include "core/error.h"
 #include "core/buf.h"
 
 struct lines {
@@ -17,14 +18,12 @@ struct lines {
 	size_t max_line;
 };
 
-#define LINES_TOO_LONG (-2)
-
 /* Called per line; a negative return stops the feed and is passed on. */
 typedef int (*lines_fn)(void *arg, const char *line, size_t len);
 
 void lines_init(struct lines *l, size_t max_line);
 void lines_release(struct lines *l);
-/* 0, the callback's negative value, or LINES_TOO_LONG. */
+/* 0, the callback's negative value, or ERR_TOO_BIG. */
 int lines_feed(struct lines *l, const char *data, size_t len, lines_fn fn, void *arg);
 int lines_finish(struct lines *l, lines_fn fn, void *arg);
 

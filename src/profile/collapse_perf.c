@@ -759,7 +759,7 @@ int collapse_perf_feed(struct collapse_perf *c, const char *data, size_t len, ch
 	if (c->failed)
 		return errf(err, errlen, "collapse: input after an error");
 	int rc = lines_feed(&c->lines, data, len, line_cb, &x);
-	if (rc == LINES_TOO_LONG)
+	if (rc == ERR_TOO_BIG)
 		line_too_long(c, err, errlen);
 	if (rc < 0)
 		c->failed = 1;

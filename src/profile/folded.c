@@ -619,7 +619,7 @@ int folded_parser_feed(struct folded_parser *p, const char *data, size_t len, ch
 	if (p->failed)
 		return errf(err, errlen, "folded: input after an error");
 	int rc = lines_feed(&p->lines, data, len, line_cb, &x);
-	if (rc == LINES_TOO_LONG)
+	if (rc == ERR_TOO_BIG)
 		errf(err, errlen, "line %llu: longer than %zu bytes", (unsigned long long)p->line + 1,
 		     p->lines.max_line);
 	if (rc < 0)

@@ -468,15 +468,15 @@ int pprof_decode(const void *data, size_t len, const struct pprof_options *o, st
 	strmap_init(&d.mappings);
 	d.scratch = &scratch;
 	if (len > max) {
-		ret = PPROF_TOO_LARGE;
+		ret = ERR_TOO_BIG;
 		errf(err, errlen, "the profile of %zu bytes is over the limit of %zu bytes", len, max);
 		goto out;
 	}
 	if (pprof_is_gzip(data, len)) {
 		char msg[256];
 		int rc = gzip_inflate(data, len, &raw, msg, sizeof(msg));
-		if (rc == GZIP_TOO_LARGE) {
-			ret = PPROF_TOO_LARGE;
+		if (rc == ERR_TOO_BIG) {
+			ret = ERR_TOO_BIG;
 			errf(err, errlen, "the profile decompresses to more than %zu bytes", max);
 			goto out;
 		}

@@ -33,10 +33,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/error.h"
 #include "core/arena.h"
 #include "profile/folded.h"
-
-#define PPROF_TOO_LARGE (-2) /* the input passes max_input, before or after gunzip */
 
 struct pprof_options {
 	const char *sample_type; /* read this sample type (by name), or fail; NULL: choose */
@@ -69,7 +68,7 @@ int pprof_is_gzip(const void *data, size_t len);
 
 /*
  * Decode the profile in `data` and add its stacks to side `side` of `t`
- * (not finished).  Returns 0 with `info` filled; PPROF_TOO_LARGE or -1
+ * (not finished).  Returns 0 with `info` filled; ERR_TOO_BIG or -1
  * with a message ("invalid pprof: ...") otherwise, after which the tree
  * may hold part of the profile and should be thrown away.
  */

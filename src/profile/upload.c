@@ -99,7 +99,7 @@ static int emit(void *ctx, const char *data, size_t len)
 	struct writer *w = ctx;
 	for (size_t i = 0; i < len; i++)
 		w->lines += data[i] == '\n';
-	return buf_append(&w->out, data, len) < 0 ? UPLOAD_TOO_LARGE : 0;
+	return buf_append(&w->out, data, len) < 0 ? ERR_TOO_BIG : 0;
 }
 
 int upload_decode(enum upload_format f, const char *data, size_t len, const struct pprof_options *po,
@@ -123,8 +123,8 @@ int upload_decode(enum upload_format f, const char *data, size_t len, const stru
 			o.max_input = max;
 		r = pprof_decode(data, len, &o, &t, 0, a, &out->pprof, err, errlen);
 		out->is_pprof = 1;
-		if (r == PPROF_TOO_LARGE)
-			r = UPLOAD_TOO_LARGE;
+		if (r == ERR_TOO_BIG)
+			r = ERR_TOO_BIG;
 	}
 	}
 	if (r < 0 || (r = folded_tree_finish(&t, err, errlen)) < 0)
@@ -132,7 +132,7 @@ int upload_decode(enum upload_format f, const char *data, size_t len, const stru
 	r = folded_tree_write(&t, 0, emit, &w);
 	if (r != 0) {
 		errf(err, errlen, "the profile's folded stacks pass the limit of %zu bytes", max);
-		r = UPLOAD_TOO_LARGE;
+		r = ERR_TOO_BIG;
 		goto out;
 	}
 	out->folded = arena_strndup(a, w.out.data ? w.out.data : "", w.out.len);

@@ -20,10 +20,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/error.h"
 #include "core/arena.h"
 #include "profile/pprof.h"
-
-#define UPLOAD_TOO_LARGE (-2) /* a limit on the input or its stacks was passed */
 
 enum upload_format { UPLOAD_FOLDED, UPLOAD_LINES, UPLOAD_PERF, UPLOAD_PPROF };
 
@@ -41,7 +40,7 @@ struct upload_result {
 
 /*
  * Decode `data` (max_bytes bounds the folded text and a pprof's inflated
- * size; 0: 256 MiB).  Returns 0; UPLOAD_TOO_LARGE or -1 with a message
+ * size; 0: 256 MiB).  Returns 0; ERR_TOO_BIG or -1 with a message
  * naming the problem (a line number for text formats).
  */
 int upload_decode(enum upload_format f, const char *data, size_t len, const struct pprof_options *po,

@@ -251,7 +251,7 @@ int perfmarks_open(struct perfmarks *pm, struct store *st, const struct spanql *
 				       heap_point, &hs, err, errlen);
 	if (rc == 0 && hs.n > PERFMARKS_MAX_SAMPLES) {
 		errf(err, errlen, "the range holds more than %d heap samples", PERFMARKS_MAX_SAMPLES);
-		rc = -2;
+		rc = ERR_TOO_MUCH;
 	}
 	perfmarks_sort(pm);
 out:

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/error.h"
 #include "analyze/slowops.h"
 #include "analyze/spanql.h"
 #include "core/strmap.h"
@@ -54,7 +55,7 @@ struct perfmarks {
  * Prepare the marks for spans of [from_ns, to_ns): the thresholds in
  * effect and the fleet's services; the heap samples too when `q` reads a
  * performance.memory.* attribute.  Nothing is read when `q` reads no
- * performance.* attribute.  0, -1 with a message, or -2 when the
+ * performance.* attribute.  0, -1 with a message, or ERR_TOO_MUCH when the
  * range holds more than PERFMARKS_MAX_SAMPLES heap samples.
  */
 int perfmarks_open(struct perfmarks *pm, struct store *st, const struct spanql *q, uint64_t from_ns,

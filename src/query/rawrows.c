@@ -156,12 +156,12 @@ static int scan_failure(const struct row_scan *sc, char *err, size_t errlen)
 	if (sc->failed == 2) {
 		errf(err, errlen, "q= over this range holds more than %d requests; narrow it",
 		     RAWROWS_PENDING_MAX);
-		return RAWROWS_ETOOBIG;
+		return ERR_TOO_MUCH;
 	}
 	if (sc->failed == 3) {
 		errf(err, errlen, "q= over this range: more than %d traces have a span it selects; narrow it",
 		     SPANSET_MAX_TRACES);
-		return RAWROWS_ETOOBIG;
+		return ERR_TOO_MUCH;
 	}
 	return errf(err, errlen, "counts overflow");
 }

@@ -21,7 +21,7 @@
  * different arenas may run side by side.
  *
  * Errors: 0 on success; -1 with a message (the store failed, counts
- * overflowed); RAWROWS_ETOOBIG with a message naming the bound passed,
+ * overflowed); ERR_TOO_MUCH with a message naming the bound passed,
  * which the caller answers as "narrow the range".
  */
 #ifndef HOTPATH_QUERY_RAWROWS_H
@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/error.h"
 #include "analyze/latency.h"
 #include "analyze/spanql.h"
 #include "core/arena.h"
@@ -40,7 +41,6 @@
 /* Spans rawrows_request_spans() reads at most. */
 #define RAWROWS_MAX_SPANS 1000000
 /* A bound passed: the answer needs a narrower range. */
-#define RAWROWS_ETOOBIG (-2)
 
 /*
  * Rollup rows, at resolution `res_s` seconds, of the requests of `q`'s
@@ -54,7 +54,7 @@
  *
  * On success *rows (n of them) are built in `a`.  On failure they hold
  * what was built so far, also to be released with store_rollups_release().
- * RAWROWS_ETOOBIG: more than RAWROWS_PENDING_MAX requests wait for their
+ * ERR_TOO_MUCH: more than RAWROWS_PENDING_MAX requests wait for their
  * traces, or more than SPANSET_MAX_TRACES traces have a span ql selects.
  */
 int rawrows_load(struct store *st, const struct store_query *q, const struct spanql *ql, unsigned res_s,
@@ -74,7 +74,7 @@ struct rawrows_spans {
  * the order the scan meets them.  A span is `selected` when it is the entry
  * span of one of the rows and `ql` (NULL: every trace) selects its trace.
  * Stops at RAWROWS_MAX_SPANS (truncated, not an error).  0, -1 with a
- * message, or RAWROWS_ETOOBIG when the marks of ql hold too many samples.
+ * message, or ERR_TOO_MUCH when the marks of ql hold too many samples.
  */
 int rawrows_request_spans(struct store *st, const struct request_row *rows, size_t n, const struct spanql *ql,
 			  struct arena *a, struct rawrows_spans *out, char *err, size_t errlen);
@@ -82,7 +82,7 @@ int rawrows_request_spans(struct store *st, const struct request_row *rows, size
 /*
  * Which of `rows` (request rows) belong to a trace `ql` selects: one scan of
  * their traces (query/spanset.h, spanset_of_rows()).  matched[i] (n bytes,
- * the caller's) becomes 1 or 0.  0, -1 with a message, or RAWROWS_ETOOBIG
+ * the caller's) becomes 1 or 0.  0, -1 with a message, or ERR_TOO_MUCH
  * when the traces or the marks pass their caps.
  */
 int rawrows_match(struct store *st, const struct spanql *ql, const struct request_row *rows, size_t n,

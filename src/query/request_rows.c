@@ -38,15 +38,14 @@ static int filter_rows_q(struct store *st, const struct spanql *ql, struct reque
 	}
 	spanset_release(&set);
 	perfmarks_release(&marks);
-	/* perfmarks' and spanset's -2: more heap samples or traces than they hold */
-	return rc == 0 ? 0 : rc == -2 ? REQUEST_ROWS_ENARROW : REQUEST_ROWS_EINTERNAL;
+	return rc == 0 ? 0 : rc == ERR_TOO_MUCH ? ERR_TOO_MUCH : ERR_INTERNAL;
 }
 
 int request_rows_select(struct store *st, const struct store_query *q, const struct spanql *ql,
 			struct arena *a, struct request_row **rows, size_t *n, char *err, size_t errlen)
 {
 	if (store_search(st, q, a, rows, n, err, errlen) < 0)
-		return REQUEST_ROWS_EINTERNAL;
+		return ERR_INTERNAL;
 	return filter_rows_q(st, ql, *rows, n, err, errlen);
 }
 
@@ -68,14 +67,14 @@ int request_rows_cover(struct store *st, struct store_query *q, struct arena *a,
 		       struct request_row **rows, size_t *n, char *err, size_t errlen)
 {
 	if (store_count(st, q, &cov->in_range, err, errlen) < 0)
-		return REQUEST_ROWS_EINTERNAL;
+		return ERR_INTERNAL;
 	cov->sampled = cov->in_range > q->limit;
 	q->order = cov->sampled ? STORE_BY_TRACE : STORE_NEWEST;
 	q->limit += cov->sampled;
 	int rc = store_search(st, q, a, rows, n, err, errlen);
 	q->limit -= cov->sampled;
 	if (rc < 0)
-		return REQUEST_ROWS_EINTERNAL;
+		return ERR_INTERNAL;
 	drop_cut_trace(*rows, n, q->limit);
 	return 0;
 }

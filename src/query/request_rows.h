@@ -19,7 +19,7 @@
  * concurrent).
  *
  * Errors: 0, or a negative code with a message in `err`:
- * REQUEST_ROWS_EINTERNAL (a read failed) or REQUEST_ROWS_ENARROW (q= would
+ * ERR_INTERNAL (a read failed) or ERR_TOO_MUCH (q= would
  * need more than its bounds: ask the client to narrow the range).
  */
 #ifndef HOTPATH_QUERY_REQUEST_ROWS_H
@@ -28,12 +28,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/error.h"
 #include "analyze/spanql.h"
 #include "core/arena.h"
 #include "store/store.h"
-
-#define REQUEST_ROWS_EINTERNAL (-1)
-#define REQUEST_ROWS_ENARROW   (-2)
 
 /*
  * The rows matching `q` (its order and limit apply), then with `ql` (NULL:

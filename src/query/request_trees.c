@@ -153,7 +153,7 @@ static int read_services(struct request_trees *rt, const struct store_query *q, 
 	uint64_t from = q->from_ns > SERVICES_LOOKBACK_NS ? q->from_ns - SERVICES_LOOKBACK_NS : 0;
 	if (store_values(rt->store, DICT_SERVICE, from, q->to_ns, rt->arena, &values, &n_values, err,
 			 errlen) < 0)
-		return REQUEST_TREES_EINTERNAL;
+		return ERR_INTERNAL;
 	for (size_t i = 0; i < n_values; i++)
 		strmap_put(&rt->services, values[i], strlen(values[i]), 1);
 	return 0;
@@ -170,7 +170,7 @@ static int read_per_trace(struct request_trees *rt, char *err, size_t errlen)
 			keep_span(rt, &b.spans[i], (int64_t)t);
 		batch_release(&b);
 		if (got < 0)
-			return REQUEST_TREES_EINTERNAL;
+			return ERR_INTERNAL;
 	}
 	return 0;
 }
@@ -192,15 +192,15 @@ static int read_spans(struct request_trees *rt, const struct store_query *q, cha
 		rt->masks = xcalloc(rt->n_traces, sizeof(*rt->masks));
 		perfmarks_release(&rt->marks);
 		rc = perfmarks_open(&rt->marks, rt->store, rt->ql, lo, hi + 1, err, errlen);
-		if (rc < 0) /* perfmarks' -2: more heap samples than it holds */
-			return rc == -2 ? REQUEST_TREES_ENARROW : REQUEST_TREES_EINTERNAL;
+		if (rc < 0)
+			return rc == ERR_TOO_MUCH ? ERR_TOO_MUCH : ERR_INTERNAL;
 	}
 	if (rt->per_trace)
 		return read_per_trace(rt, err, errlen);
 	struct store_scan sc = {
 		.from_ns = lo, .to_ns = hi + 1, .keep_trace = wanted_trace, .keep_trace_arg = rt};
 	if (store_scan(rt->store, &sc, scan_trace, rt, err, errlen) < 0)
-		return REQUEST_TREES_EINTERNAL;
+		return ERR_INTERNAL;
 	return 0;
 }
 
@@ -378,7 +378,7 @@ int request_trees_load(struct request_trees *rt, const struct store_query *q, co
 		return rc;
 	if (rt->too_many) {
 		snprintf(err, errlen, "the selected requests hold more than %zu spans", rt->max_spans);
-		return REQUEST_TREES_ETOOMANY;
+		return ERR_TOO_BIG;
 	}
 	rt->matched = rt->ql ? 0 : n_rows;
 	for (size_t i = 0; rt->ql && i < n_rows; i++) {

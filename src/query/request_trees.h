@@ -43,6 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/error.h"
 #include "analyze/bottleneck.h"
 #include "analyze/slowops.h"
 #include "analyze/spanql.h"
@@ -56,9 +57,6 @@
 #define REQUEST_TREES_MAX_SPANS 2000000
 
 /* Errors of request_trees_load(), with a message in `err`. */
-#define REQUEST_TREES_EINTERNAL (-1) /* a read failed */
-#define REQUEST_TREES_ENARROW	(-2) /* q= needs more heap samples than it holds: narrow the range */
-#define REQUEST_TREES_ETOOMANY	(-3) /* the rows' traces hold more than max_spans spans */
 
 /*
  * A request handed on: `row` is rows[row_index]; `t` its subtree (the

@@ -26,7 +26,7 @@ int spanset_add(struct spanset *set, const struct span *sp)
 	uint64_t mask;
 	uint32_t *slot;
 	if (!set->q || set->too_many)
-		return set->too_many ? SPANSET_ETOOMANY : 0;
+		return set->too_many ? ERR_TOO_MUCH : 0;
 	if (!(mask = spanql_span_mask(set->q, sp, set->ctx)))
 		return 0; /* the same as a trace never met */
 	if (!(slot = idmap_slot(&set->ids, sp->trace_id))) {
@@ -36,7 +36,7 @@ int spanset_add(struct spanset *set, const struct span *sp)
 	if (*slot == IDMAP_NONE) {
 		if (set->n >= set->max) {
 			set->too_many = 1;
-			return SPANSET_ETOOMANY;
+			return ERR_TOO_MUCH;
 		}
 		set->masks = xgrow(set->masks, &set->cap, set->n + 1, sizeof(*set->masks));
 		set->masks[set->n] = 0;
@@ -84,7 +84,7 @@ int spanset_build(struct spanset *set, struct store *st, const struct spanset_sc
 		return -1;
 	if (set->too_many) {
 		errf(err, errlen, "more than %zu traces have a span the query selects", set->max);
-		return SPANSET_ETOOMANY;
+		return ERR_TOO_MUCH;
 	}
 	return 0;
 }

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/error.h"
 #include "analyze/spanql.h"
 #include "core/idmap.h"
 #include "store/store.h"
@@ -33,7 +34,6 @@
 /* Traces one set tracks at most, by default. */
 #define SPANSET_MAX_TRACES 1000000
 /* Returned when the cap is passed: the caller asks to narrow the range. */
-#define SPANSET_ETOOMANY (-2)
 
 struct spanset {
 	const struct spanql *q;
@@ -47,7 +47,7 @@ struct spanset {
 /* An empty set for `q` (NULL: every trace matches); `max` traces at most
  * (0: SPANSET_MAX_TRACES). */
 void spanset_init(struct spanset *set, const struct spanql *q, const struct spanql_ctx *ctx, size_t max);
-/* OR span `sp` into its trace.  0, or SPANSET_ETOOMANY once more than `max`
+/* OR span `sp` into its trace.  0, or ERR_TOO_MUCH once more than `max`
  * traces are tracked (the set is then incomplete). */
 int spanset_add(struct spanset *set, const struct span *sp);
 /* Whether trace `trace_id` satisfies the query, from the spans added. */
@@ -64,7 +64,7 @@ struct spanset_scan {
 
 /*
  * Fill an initialised set from one scan of the store.  0, -1 with a
- * message, or SPANSET_ETOOMANY with a message naming the cap.
+ * message, or ERR_TOO_MUCH with a message naming the cap.
  */
 int spanset_build(struct spanset *set, struct store *st, const struct spanset_scan *sc, char *err,
 		  size_t errlen);

@@ -442,7 +442,7 @@ int traces_load(struct traces *t, struct store *st, const struct store_query *q,
 	for (unsigned k = 0; k < TRACES_THREADS; k++)
 		if (t->parts[k].too_many) {
 			errf(err, errlen, "the matching requests hold more than %d spans", TRACES_MAX_SPANS);
-			ret = TRACES_ETOOMANY;
+			ret = ERR_TOO_BIG;
 			goto out;
 		}
 	t->n = w.by_window ? number_window(t->parts, a, &t->ids) : w.n_traces;

@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/error.h"
 #include "analyze/spanql.h"
 #include "core/arena.h"
 #include "profile/folded.h"
@@ -45,9 +46,7 @@
 #define TRACES_MAX_SPANS 4000000
 
 /* The marks of q= over the range hold too many samples (query/perfmarks.h). */
-#define TRACES_ETOOBIG (-2)
 /* The requests' traces hold more than TRACES_MAX_SPANS spans. */
-#define TRACES_ETOOMANY (-3)
 
 struct traces_part; /* one thread's spans */
 struct traces_kept; /* a span kept */
@@ -65,7 +64,7 @@ struct traces {
 /*
  * The traces of the `q->limit` newest requests that pass the filters of `q`
  * (its order and limit apply) and, with `ql`, of those the query selects.
- * 0; -1 with a message; TRACES_ETOOBIG or TRACES_ETOOMANY with a message.
+ * 0; -1 with a message; ERR_TOO_MUCH or ERR_TOO_BIG with a message.
  */
 int traces_load(struct traces *t, struct store *st, const struct store_query *q, const struct spanql *ql,
 		struct arena *a, char *err, size_t errlen);

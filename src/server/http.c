@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/error.h"
 #include "core/alloc.h"
 #include "core/log.h"
 
@@ -85,6 +86,29 @@ void http_error(struct http_request *req, int status, const char *code, const ch
 	buf_puts(&req->res.body, ",\"message\":");
 	buf_put_json_str(&req->res.body, msg);
 	buf_puts(&req->res.body, "}}");
+}
+
+/* A class of failure (core/error.h) as an HTTP status and an error code. */
+static const struct {
+	int cls, status;
+	const char *code;
+} class_status[] = {
+	{ERR_INVALID, 400, "bad_request"}, {ERR_TOO_MUCH, 400, "bad_request"},
+	{ERR_TOO_BIG, 413, "too_large"},   {ERR_BUSY, 503, "busy"},
+	{ERR_NOT_FOUND, 404, "not_found"}, {ERR_INTERNAL, 500, "internal"},
+};
+
+void http_error_class(struct http_request *req, int cls, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	size_t i = 0;
+	while (i + 1 < sizeof(class_status) / sizeof(class_status[0]) && class_status[i].cls != cls)
+		i++; /* the last, internal, for anything else */
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	http_error(req, class_status[i].status, class_status[i].code, "%s", msg);
 }
 
 struct buf *http_json(struct http_request *req)

@@ -241,7 +241,7 @@ static int set_status(struct http_request *req)
 	int rc = advisor_set_status(req->srv->store, id, status, reason, actor && *actor ? actor : "api", err,
 				    sizeof(err));
 	if (rc < 0) {
-		http_error(req, rc == -2 ? 404 : 400, rc == -2 ? "not_found" : "bad_request", "%s", err);
+		http_error_class(req, rc, "%s", err);
 		goto out;
 	}
 	if (load_items(req, id, &items, &n) == 0 && n)

@@ -122,11 +122,10 @@ static int load_matching(struct http_request *req, struct side *sd, struct folde
 	int rc = traces_load(&t, req->srv->store, &sd->q, sd->ql, &req->arena, err, sizeof(err));
 	if (rc == 0)
 		traces_merge_flame(&t, fs, side);
-	else if (rc == TRACES_ETOOMANY)
-		http_error(req, 413, "too_large", "%s: narrow %slimit", err, sd->prefix);
+	else if (rc == ERR_TOO_BIG)
+		http_error_class(req, rc, "%s: narrow %slimit", err, sd->prefix);
 	else
-		http_error(req, rc == TRACES_ETOOBIG ? 400 : 500,
-			   rc == TRACES_ETOOBIG ? "bad_request" : "internal", "%s", err);
+		http_error_class(req, rc, "%s", err);
 	traces_release(&t);
 	return rc == 0 ? 0 : -1;
 }

@@ -146,7 +146,7 @@ static int handle_ingest(struct http_request *req, enum payload kind)
 			goto out;
 		}
 		int rc = gzip_inflate(data, len, &inflated, err, sizeof(err));
-		if (rc == GZIP_TOO_LARGE) {
+		if (rc == ERR_TOO_BIG) {
 			snprintf(err, sizeof(err), "decompressed body exceeds the limit of %zu bytes",
 				 srv->opt.max_body);
 			fail(req, in, 413, RPC_INVALID_ARGUMENT, "payload_too_large", err);
@@ -184,10 +184,10 @@ static int handle_ingest(struct http_request *req, enum payload kind)
 	size_t spans = store_write_spans(w), points = store_write_points(w);
 	/* Suspend before submitting: the commit may complete before we return. */
 	http_suspend(req);
-	if (store_submit(srv->store, w, on_commit, req) == STORE_EBUSY) {
+	if (store_submit(srv->store, w, on_commit, req) == ERR_BUSY) {
 		store_write_free(w);
 		atomic_fetch_add(&srv->ctr.busy, 1);
-		req->async_status = STORE_EBUSY;
+		req->async_status = ERR_BUSY;
 		http_resume(req);
 	} else {
 		atomic_fetch_add(&srv->ctr.spans_accepted, spans);
@@ -203,7 +203,7 @@ out:
 static void finish_ingest(struct http_request *req)
 {
 	struct ingest *in = req->route_data;
-	if (req->async_status == STORE_EBUSY) {
+	if (req->async_status == ERR_BUSY) {
 		req->res.retry_after = "1";
 		fail(req, in, 503, RPC_UNAVAILABLE, "busy", "the write queue is full; retry later");
 		return;

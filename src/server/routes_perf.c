@@ -102,10 +102,7 @@ static int perf_load(struct perf *p, enum latency_dim by)
 		    latency_rows_restrict(p->rows, p->n, &b) == 0)
 			return 0;
 	}
-	if (rc == RAWROWS_ETOOBIG)
-		http_error(p->req, 400, "bad_request", "range: %s", err);
-	else
-		http_error(p->req, 500, "internal", "%s", err);
+	http_error_class(p->req, rc, rc == ERR_TOO_MUCH ? "range: %s" : "%s", err);
 	return -1;
 }
 
@@ -521,8 +518,7 @@ static int get_breakdown(struct http_request *req)
 	}
 	int rc = rawrows_request_spans(req->srv->store, rows, n, p.ql, &req->arena, &sp, err, sizeof(err));
 	if (rc < 0) {
-		http_error(req, rc == RAWROWS_ETOOBIG ? 400 : 500,
-			   rc == RAWROWS_ETOOBIG ? "bad_request" : "internal", "%s", err);
+		http_error_class(req, rc, "%s", err);
 		goto out;
 	}
 	latency_breakdown_build(&bd, sp.spans, sp.n);
@@ -597,7 +593,7 @@ static int search_traces(struct http_request *req)
 		free(matched);
 		matched = xmalloc(n ? n : 1);
 		int rc = rawrows_match(req->srv->store, ql, rows, n, matched, err, sizeof(err));
-		if (rc == RAWROWS_ETOOBIG) {
+		if (rc == ERR_TOO_MUCH) {
 			http_error(req, 400, "bad_request", "q=: %s; narrow the range", err);
 			goto out;
 		}

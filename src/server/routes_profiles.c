@@ -211,7 +211,7 @@ static int read_body(struct http_request *req, struct buf *inflated, const char 
 		return -1;
 	}
 	int rc = gzip_inflate(*data, *len, inflated, err, sizeof(err));
-	if (rc == GZIP_TOO_LARGE) {
+	if (rc == ERR_TOO_BIG) {
 		http_error(req, 413, "payload_too_large", "decompressed body exceeds the limit of %zu bytes",
 			   req->srv->opt.max_body);
 		return -1;
@@ -241,7 +241,7 @@ static int decode_body(struct http_request *req, enum upload_format fmt, const c
 	if (po.sample_type && !*po.sample_type)
 		po.sample_type = NULL;
 	int rc = upload_decode(fmt, data, len, &po, 0, &req->arena, res, err, sizeof(err));
-	if (rc == UPLOAD_TOO_LARGE) {
+	if (rc == ERR_TOO_BIG) {
 		http_error(req, 413, "payload_too_large", "%s", err);
 		return -1;
 	}

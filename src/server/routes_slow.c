@@ -81,10 +81,7 @@ static void put_links(struct buf *b, const uint8_t trace_id[16])
 /* The answer for a failed request_rows_*() call. */
 static void rows_error(struct http_request *req, int rc, const char *err)
 {
-	if (rc == REQUEST_ROWS_ENARROW)
-		http_error(req, 400, "bad_request", "q=: %s; narrow the range", err);
-	else
-		http_error(req, 500, "internal", "%s", err);
+	http_error_class(req, rc, rc == ERR_TOO_MUCH ? "q=: %s; narrow the range" : "%s", err);
 }
 
 /* The requests matching the filters and q=.  -1: the answer is set. */
@@ -104,12 +101,12 @@ static int load_requests(struct http_request *req, struct request_trees *rt, con
 {
 	char err[256];
 	int rc = request_trees_load(rt, q, rows, n_rows, fn, arg, err, sizeof(err));
-	if (rc == REQUEST_TREES_ENARROW)
-		http_error(req, 400, "bad_request", "q=: %s; narrow the range", err);
-	else if (rc == REQUEST_TREES_ETOOMANY)
-		http_error(req, 413, "too_large", "%s: lower limit", err);
-	else if (rc < 0)
-		http_error(req, 500, "internal", "%s", err);
+	if (rc < 0)
+		http_error_class(req, rc,
+				 rc == ERR_TOO_MUCH  ? "q=: %s; narrow the range"
+				 : rc == ERR_TOO_BIG ? "%s: lower limit"
+						     : "%s",
+				 err);
 	return rc < 0 ? -1 : 0;
 }
 

@@ -628,7 +628,7 @@ int store_submit(struct store *s, struct store_write *w, store_done_fn done, voi
 	/* One write larger than the whole queue is still accepted when the queue is empty. */
 	if (s->stopping || (s->queue_writes && s->queue_bytes + w->bytes > s->queue_max)) {
 		pthread_mutex_unlock(&s->lock);
-		return STORE_EBUSY;
+		return ERR_BUSY;
 	}
 	w->done = done;
 	w->done_arg = arg;
@@ -665,7 +665,7 @@ static void wake_waiter(void *arg, int status)
 int db_submit_sync(struct store *s, struct store_write *w)
 {
 	struct waiter wt = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
-	while (store_submit(s, w, wake_waiter, &wt) == STORE_EBUSY) {
+	while (store_submit(s, w, wake_waiter, &wt) == ERR_BUSY) {
 		pthread_mutex_lock(&s->lock);
 		if (s->stopping) {
 			pthread_mutex_unlock(&s->lock);

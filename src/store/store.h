@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/error.h"
 #include "core/sketch.h"
 #include "core/arena.h"
 #include "ingest/annotate.h"
@@ -34,8 +35,6 @@ struct store_options {
 	unsigned max_endpoints; /* per service in rollups; 0: default (500) */
 };
 
-#define STORE_EBUSY (-2) /* writer queue full: retry later */
-
 int store_open(struct store **out, const struct store_options *o, char *err, size_t errlen);
 /* Commit everything queued, stop the writer, checkpoint and close. */
 void store_close(struct store *s);
@@ -48,7 +47,7 @@ size_t store_write_spans(const struct store_write *w);
 size_t store_write_points(const struct store_write *w);
 
 typedef void (*store_done_fn)(void *arg, int status); /* 0 = committed */
-/* Queue a write.  0: queued, `done` will be called.  STORE_EBUSY: not
+/* Queue a write.  0: queued, `done` will be called.  ERR_BUSY: not
  * queued, the caller still owns `w`. */
 int store_submit(struct store *s, struct store_write *w, store_done_fn done, void *arg);
 /* Prepare, submit and wait for the commit.  Waits while the queue is full. */

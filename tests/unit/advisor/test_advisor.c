@@ -114,9 +114,10 @@ static void test_run(void)
 
 	if (n) {
 		const char *id = docs[0].id;
-		ok(advisor_set_status(s, id, "dismissed", "", "test", err, sizeof(err)) == -1,
+		ok(advisor_set_status(s, id, "dismissed", "", "test", err, sizeof(err)) == ERR_INVALID,
 		   "dismissing without a reason is refused");
-		ok(advisor_set_status(s, "ffffffffffffffff", "applied", NULL, "test", err, sizeof(err)) == -2,
+		ok(advisor_set_status(s, "ffffffffffffffff", "applied", NULL, "test", err, sizeof(err)) ==
+			   ERR_NOT_FOUND,
 		   "an unknown id is told apart");
 		ok(advisor_set_status(s, id, "applied", "done", "alice", err, sizeof(err)) == 0, "applied");
 		struct store_record *ev;

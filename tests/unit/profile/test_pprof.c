@@ -341,7 +341,7 @@ static void test_damaged_input(void)
 
 	o.max_input = 100;
 	r = decode_folded(in.data, in.len, &o, &a, &info, &out, err, sizeof(err));
-	is_int(r, PPROF_TOO_LARGE, "input over max_input: too large (%s)", err);
+	is_int(r, ERR_TOO_BIG, "input over max_input: too large (%s)", err);
 
 	/* a small gzip member that inflates past the limit */
 	struct buf zeros, bomb;
@@ -358,7 +358,7 @@ static void test_damaged_input(void)
 	}
 	o.max_input = 64 * 1024;
 	r = decode_folded(bomb.data, bomb.len, &o, &a, &info, &out, err, sizeof(err));
-	ok(bomb.len > 0 && bomb.len < o.max_input && r == PPROF_TOO_LARGE,
+	ok(bomb.len > 0 && bomb.len < o.max_input && r == ERR_TOO_BIG,
 	   "%zu bytes of gzip inflating past the limit: too large (%s)", bomb.len, err);
 
 	o = (struct pprof_options){.sample_type = "wall"};
@@ -406,7 +406,7 @@ static void test_upload(void)
 	   "a bad folded line is refused, naming it: %s", err);
 	const char *big = "a;b 1\nc;d 2\n";
 	is_int(upload_decode(UPLOAD_FOLDED, big, strlen(big), &po, 8, &a, &res, err, sizeof(err)),
-	       UPLOAD_TOO_LARGE, "folded text over max_bytes: too large");
+	       ERR_TOO_BIG, "folded text over max_bytes: too large");
 
 	const char *perf = "prog 1 [000] 1.0: cycles:\n\tffff a (/bin/x)\n\tffff main (/bin/x)\n\n";
 	is_int(upload_decode(UPLOAD_PERF, perf, strlen(perf), &po, 0, &a, &res, err, sizeof(err)), 0,

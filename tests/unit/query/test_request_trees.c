@@ -413,7 +413,7 @@ static void test_bound(struct store *st)
 	s = (struct seen){0};
 	request_trees_init(&rt, st, &c, &a);
 	rt.max_spans = 6;
-	is_int(load(st, &a, &rt, &s, err, sizeof(err)), REQUEST_TREES_ETOOMANY, "a bound of six: refused");
+	is_int(load(st, &a, &rt, &s, err, sizeof(err)), ERR_TOO_BIG, "a bound of six: refused");
 	is_str(err, "the selected requests hold more than 6 spans", "the message names the bound");
 	is_int(s.requests, 0, "nothing handed on");
 	is_int(rt.requests, 0, "nothing counted");

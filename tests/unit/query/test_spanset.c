@@ -229,7 +229,7 @@ static void test_queries(struct store *st)
 		is_int(got, queries[i].want, "traces of %s", queries[i].q);
 	}
 	int got;
-	is_int(build(st, "kind = server", NULL, &got, 2), SPANSET_ETOOMANY,
+	is_int(build(st, "kind = server", NULL, &got, 2), ERR_TOO_MUCH,
 	       "more traces than the cap: refused, so the caller asks to narrow the range");
 	is_int(build(st, "span.gen_ai.usage.input_tokens > 4000", NULL, &got, 3), 0,
 	       "only traces with a selected span count against the cap");
