@@ -183,6 +183,10 @@ static void reply_svg(struct http_request *req, const struct folded_tree *fs, in
 	if (folded_spans_stacks(fs, two, &t, err, sizeof(err)) < 0 ||
 	    folded_tree_finish(&t, err, sizeof(err)) < 0)
 		goto fail;
+	if (t.n_nodes <= 1) { /* the root alone: nothing was selected */
+		http_error_class(req, ERR_NOT_FOUND, "no stack counts to draw");
+		goto out;
+	}
 	flame_opts_init(&o);
 	o.title = title;
 	o.countname = "µs";
@@ -194,7 +198,7 @@ static void reply_svg(struct http_request *req, const struct folded_tree *fs, in
 		goto fail;
 	goto out;
 fail:
-	http_error(req, t.n_nodes <= 1 ? 404 : 500, t.n_nodes <= 1 ? "not_found" : "internal", "%s", err);
+	http_error_class(req, ERR_INTERNAL, "%s", err);
 out:
 	folded_tree_release(&t);
 }
