@@ -11,59 +11,12 @@
 
 #include "query/rawrows.h"
 #include "store/store.h"
+#include "store_fixture.h"
 #include "tap.h"
-
-#define MS  1000000ull
-#define MIN (60000 * MS)
-#define T0  1700000000000000000ull
 
 enum { FAST = 1, FAILED, SEARCH, CALC, N_TRACES };
 
 static char tmpdir[64];
-
-static struct resource *make_resource(struct batch *b, const char *service)
-{
-	struct resource *r = arena_zalloc(&b->arena, sizeof(*r));
-	r->n_attrs = 1;
-	r->attrs = arena_zalloc(&b->arena, sizeof(struct attr));
-	r->attrs[0] = (struct attr){.key = "service.name", .type = ATTR_STRING, .v.s = service};
-	resource_derive(r);
-	return r;
-}
-
-static void trace_id(uint8_t id[16], int trace)
-{
-	memset(id, 0, 16);
-	id[0] = (uint8_t)trace;
-	id[15] = 0x7a;
-}
-
-/* Span `no` of trace `trace` (1: the entry), child of `parent` (0: none). */
-static struct span *add_span(struct batch *b, const struct resource *r, int trace, int no, int parent,
-			     const char *name, int kind, uint64_t start, uint64_t ms)
-{
-	struct span *s = batch_add_span(b);
-	trace_id(s->trace_id, trace);
-	s->span_id[0] = (uint8_t)no;
-	s->span_id[7] = (uint8_t)trace;
-	if (parent) {
-		s->parent_span_id[0] = (uint8_t)parent;
-		s->parent_span_id[7] = (uint8_t)trace;
-	}
-	s->name = name;
-	s->kind = (uint8_t)kind;
-	s->start_ns = start;
-	s->end_ns = start + ms * MS;
-	s->resource = r;
-	return s;
-}
-
-static void set_attr(struct batch *b, struct span *s, const char *key, const char *value)
-{
-	s->attrs = arena_zalloc(&b->arena, sizeof(struct attr));
-	s->attrs[0] = (struct attr){.key = key, .type = ATTR_STRING, .v.s = value};
-	s->n_attrs = 1;
-}
 
 static void add_shop(struct batch *b, const struct resource *r, int trace, uint64_t t, uint64_t db_ms)
 {
@@ -85,7 +38,7 @@ static struct store *fill_store(void)
 		return NULL;
 	}
 	batch_init(&b);
-	struct resource *shop = make_resource(&b, "shop"), *agent = make_resource(&b, "agent");
+	struct resource *shop = make_resource(&b, "shop", NULL), *agent = make_resource(&b, "agent", NULL);
 	add_shop(&b, shop, FAST, T0 + MIN, 100);
 	add_shop(&b, shop, FAILED, T0 + 2 * MIN, 800);
 	struct span *sp = add_span(&b, agent, SEARCH, 1, 0, "POST /chat", SPAN_KIND_SERVER, T0 + MIN, 3000);

@@ -19,57 +19,14 @@
 #include "query/request_rows.h"
 #include "query/request_trees.h"
 #include "store/store.h"
+#include "store_fixture.h"
 #include "tap.h"
 
-#define MS     1000000ull
-#define MIN    (60000 * MS)
-#define T0     1700000000000000000ull
 #define CART   1
 #define ORDERS 2
 #define USERS  3
 
 static char tmpdir[64];
-
-/* A resource of `service`, with a service.instance.id unless NULL. */
-static struct resource *make_resource(struct batch *b, const char *service, const char *instance)
-{
-	struct resource *r = arena_zalloc(&b->arena, sizeof(*r));
-	r->attrs = arena_zalloc(&b->arena, 2 * sizeof(struct attr));
-	r->attrs[r->n_attrs++] = (struct attr){.key = "service.name", .type = ATTR_STRING, .v.s = service};
-	if (instance)
-		r->attrs[r->n_attrs++] =
-			(struct attr){.key = "service.instance.id", .type = ATTR_STRING, .v.s = instance};
-	resource_derive(r);
-	return r;
-}
-
-static void trace_id(uint8_t id[16], int trace)
-{
-	memset(id, 0, 16);
-	id[0] = (uint8_t)trace;
-	id[15] = 0x7e;
-}
-
-/* Span `no` of trace `trace`, child of `parent` (0: none), with one
- * attribute (key NULL: none) besides http.request.method for http spans. */
-static struct span *add_span(struct batch *b, const struct resource *r, int trace, int no, int parent,
-			     const char *name, int kind, uint64_t start, uint64_t ms)
-{
-	struct span *s = batch_add_span(b);
-	trace_id(s->trace_id, trace);
-	s->span_id[0] = (uint8_t)no;
-	s->span_id[7] = (uint8_t)trace;
-	if (parent) {
-		s->parent_span_id[0] = (uint8_t)parent;
-		s->parent_span_id[7] = (uint8_t)trace;
-	}
-	s->name = name;
-	s->kind = (uint8_t)kind;
-	s->start_ns = start;
-	s->end_ns = start + ms * MS;
-	s->resource = r;
-	return s;
-}
 
 static void set_attrs(struct batch *b, struct span *s, const char *method, const char *key, const char *value)
 {

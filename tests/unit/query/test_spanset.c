@@ -15,11 +15,9 @@
 #include "query/perfmarks.h"
 #include "query/spanset.h"
 #include "store/store.h"
+#include "store_fixture.h"
 #include "tap.h"
 
-#define MS	 1000000ull
-#define MIN	 (60000 * MS)
-#define T0	 1700000000000000000ull
 #define MB	 1048576.0
 #define NONE	 0
 #define BIG	 1 /* the 5000-token agent trace */
@@ -31,44 +29,6 @@
 #define N_TRACES 7
 
 static char tmpdir[64];
-
-static struct resource *make_resource(struct batch *b, const char *service, const char *instance)
-{
-	struct resource *r = arena_zalloc(&b->arena, sizeof(*r));
-	r->n_attrs = 2;
-	r->attrs = arena_zalloc(&b->arena, 2 * sizeof(struct attr));
-	r->attrs[0] = (struct attr){.key = "service.name", .type = ATTR_STRING, .v.s = service};
-	r->attrs[1] = (struct attr){.key = "service.instance.id", .type = ATTR_STRING, .v.s = instance};
-	resource_derive(r);
-	return r;
-}
-
-static void trace_id(uint8_t id[16], int trace)
-{
-	memset(id, 0, 16);
-	id[0] = (uint8_t)trace;
-	id[15] = 0x5e;
-}
-
-/* Span `no` of trace `trace` (1: the entry), child of `parent` (0: none). */
-static struct span *add_span(struct batch *b, const struct resource *r, int trace, int no, int parent,
-			     const char *name, int kind, uint64_t start, uint64_t ms)
-{
-	struct span *s = batch_add_span(b);
-	trace_id(s->trace_id, trace);
-	s->span_id[0] = (uint8_t)no;
-	s->span_id[7] = (uint8_t)trace;
-	if (parent) {
-		s->parent_span_id[0] = (uint8_t)parent;
-		s->parent_span_id[7] = (uint8_t)trace;
-	}
-	s->name = name;
-	s->kind = (uint8_t)kind;
-	s->start_ns = start;
-	s->end_ns = start + ms * MS;
-	s->resource = r;
-	return s;
-}
 
 static void set_attrs(struct batch *b, struct span *s, const struct attr *a, uint32_t n)
 {

@@ -13,59 +13,13 @@
 
 #include "query/traces.h"
 #include "store/store.h"
+#include "store_fixture.h"
 #include "tap.h"
 
-#define MS	 1000000ull
-#define MIN	 (60000 * MS)
-#define T0	 1700000000000000000ull
 #define AGENT	 5
 #define N_TRACES 6
 
 static char tmpdir[64];
-
-static struct resource *make_resource(struct batch *b, const char *service)
-{
-	struct resource *r = arena_zalloc(&b->arena, sizeof(*r));
-	r->n_attrs = 1;
-	r->attrs = arena_zalloc(&b->arena, sizeof(struct attr));
-	r->attrs[0] = (struct attr){.key = "service.name", .type = ATTR_STRING, .v.s = service};
-	resource_derive(r);
-	return r;
-}
-
-static void trace_id(uint8_t id[16], int trace)
-{
-	memset(id, 0, 16);
-	id[0] = (uint8_t)trace;
-	id[15] = 0x3c;
-}
-
-/* Span `no` of trace `trace` (1: the entry), child of `parent` (0: none). */
-static struct span *add_span(struct batch *b, const struct resource *r, int trace, int no, int parent,
-			     const char *name, int kind, uint64_t start, uint64_t ms)
-{
-	struct span *s = batch_add_span(b);
-	trace_id(s->trace_id, trace);
-	s->span_id[0] = (uint8_t)no;
-	s->span_id[7] = (uint8_t)trace;
-	if (parent) {
-		s->parent_span_id[0] = (uint8_t)parent;
-		s->parent_span_id[7] = (uint8_t)trace;
-	}
-	s->name = name;
-	s->kind = (uint8_t)kind;
-	s->start_ns = start;
-	s->end_ns = start + ms * MS;
-	s->resource = r;
-	return s;
-}
-
-static void set_attr(struct batch *b, struct span *s, const char *key, const char *value)
-{
-	s->attrs = arena_zalloc(&b->arena, sizeof(struct attr));
-	s->attrs[0] = (struct attr){.key = key, .type = ATTR_STRING, .v.s = value};
-	s->n_attrs = 1;
-}
 
 static struct store *fill_store(void)
 {
@@ -78,7 +32,7 @@ static struct store *fill_store(void)
 		return NULL;
 	}
 	batch_init(&b);
-	struct resource *shop = make_resource(&b, "shop"), *agent = make_resource(&b, "agent");
+	struct resource *shop = make_resource(&b, "shop", NULL), *agent = make_resource(&b, "agent", NULL);
 	for (int t = 1; t <= N_TRACES; t++) {
 		uint64_t at = T0 + (uint64_t)t * MIN;
 		if (t == AGENT) {
@@ -96,7 +50,7 @@ static struct store *fill_store(void)
 	}
 	ok(store_write_sync(s, &b) == 0, "first write: six requests");
 	batch_reset(&b);
-	agent = make_resource(&b, "agent");
+	agent = make_resource(&b, "agent", NULL);
 	struct span *sp = add_span(&b, agent, AGENT, 3, 2, "chat gpt-4o", SPAN_KIND_CLIENT,
 				   T0 + AGENT * MIN + 2 * MS, 2800);
 	set_attr(&b, sp, "gen_ai.system", "openai");
