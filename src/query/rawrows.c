@@ -288,30 +288,3 @@ out:
 	perfmarks_release(&marks);
 	return ret;
 }
-
-/* ---- which requests q= selects ----------------------------------------- */
-
-int rawrows_match(struct store *st, const struct spanql *ql, const struct request_row *rows, size_t n,
-		  uint8_t *matched, char *err, size_t errlen)
-{
-	struct perfmarks marks;
-	struct spanset set;
-	uint64_t lo = UINT64_MAX, hi = 0;
-	int ret;
-	memset(matched, 0, n);
-	for (size_t i = 0; i < n; i++) {
-		lo = rows[i].start_ns < lo ? rows[i].start_ns : lo;
-		hi = rows[i].start_ns + rows[i].duration_ns + 1 > hi
-			     ? rows[i].start_ns + rows[i].duration_ns + 1
-			     : hi;
-	}
-	if ((ret = perfmarks_open(&marks, st, ql, n ? lo : 0, hi, err, errlen)) == 0) {
-		spanset_init(&set, ql, perfmarks_ctx(&marks), 0);
-		if ((ret = spanset_of_rows(&set, st, rows, n, err, errlen)) == 0)
-			for (size_t i = 0; i < n; i++)
-				matched[i] = (uint8_t)spanset_has(&set, rows[i].trace_id);
-		spanset_release(&set);
-	}
-	perfmarks_release(&marks);
-	return ret;
-}

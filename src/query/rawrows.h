@@ -1,8 +1,9 @@
 /*
  * rawrows.h - the latency answers that rollups cannot give, computed from
  * the raw spans of the store: rollup rows of the requests that pass the
- * filters and a span query (`q=`), the spans of the newest requests'
- * traces for a phase breakdown, and which request rows q= selects.
+ * filters and a span query (`q=`), and the spans of the newest requests'
+ * traces for a phase breakdown (which request rows q= selects is
+ * request_rows_match(), query/request_rows.h).
  *
  * A request is an entry span (ingest/semconv.h) annotated as the write path
  * annotates it (ingest/annotate.h), so these rows hold what the rollups of
@@ -78,14 +79,5 @@ struct rawrows_spans {
  */
 int rawrows_request_spans(struct store *st, const struct request_row *rows, size_t n, const struct spanql *ql,
 			  struct arena *a, struct rawrows_spans *out, char *err, size_t errlen);
-
-/*
- * Which of `rows` (request rows) belong to a trace `ql` selects: one scan of
- * their traces (query/spanset.h, spanset_of_rows()).  matched[i] (n bytes,
- * the caller's) becomes 1 or 0.  0, -1 with a message, or ERR_TOO_MUCH
- * when the traces or the marks pass their caps.
- */
-int rawrows_match(struct store *st, const struct spanql *ql, const struct request_row *rows, size_t n,
-		  uint8_t *matched, char *err, size_t errlen);
 
 #endif

@@ -2,43 +2,55 @@
  * request_rows.c - the request rows of a selection: filters, then q= on
  * the traces' spans (see request_rows.h).
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "query/perfmarks.h"
 #include "query/request_rows.h"
 #include "query/spanset.h"
 
-/* Keep the rows of the traces `ql` selects (in order): one scan of their
- * traces. */
-static int filter_rows_q(struct store *st, const struct spanql *ql, struct request_row *rows, size_t *n,
-			 char *err, size_t errlen)
+int request_rows_match(struct store *st, const struct spanql *ql, const struct request_row *rows, size_t n,
+		       uint8_t *matched, char *err, size_t errlen)
 {
 	struct perfmarks marks;
 	struct spanset set;
 	uint64_t lo = UINT64_MAX, hi = 0;
 	int rc;
+	memset(matched, 0, n);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t end = rows[i].start_ns + rows[i].duration_ns + 1;
+		lo = rows[i].start_ns < lo ? rows[i].start_ns : lo;
+		hi = end > hi ? end : hi;
+	}
+	if ((rc = perfmarks_open(&marks, st, ql, n ? lo : 0, hi, err, errlen)) == 0) {
+		spanset_init(&set, ql, perfmarks_ctx(&marks), 0);
+		if ((rc = spanset_of_rows(&set, st, rows, n, err, errlen)) == 0)
+			for (size_t i = 0; i < n; i++)
+				matched[i] = (uint8_t)spanset_has(&set, rows[i].trace_id);
+		spanset_release(&set);
+	}
+	perfmarks_release(&marks);
+	return rc == 0 ? 0 : rc == ERR_TOO_MUCH ? ERR_TOO_MUCH : ERR_INTERNAL;
+}
+
+/* Keep the rows of the traces `ql` selects, in order. */
+static int filter_rows_q(struct store *st, const struct spanql *ql, struct request_row *rows, size_t *n,
+			 char *err, size_t errlen)
+{
 	if (!ql || !*n)
 		return 0;
-	for (size_t i = 0; i < *n; i++) {
-		lo = rows[i].start_ns < lo ? rows[i].start_ns : lo;
-		hi = rows[i].start_ns + rows[i].duration_ns + 1 > hi
-			     ? rows[i].start_ns + rows[i].duration_ns + 1
-			     : hi;
-	}
-	rc = perfmarks_open(&marks, st, ql, lo, hi, err, errlen);
-	spanset_init(&set, ql, perfmarks_ctx(&marks), 0);
-	if (rc == 0)
-		rc = spanset_of_rows(&set, st, rows, *n, err, errlen);
+	uint8_t *matched = xmalloc(*n);
+	int rc = request_rows_match(st, ql, rows, *n, matched, err, errlen);
 	if (rc == 0) {
 		size_t k = 0;
 		for (size_t i = 0; i < *n; i++)
-			if (spanset_has(&set, rows[i].trace_id))
+			if (matched[i])
 				rows[k++] = rows[i];
 		*n = k;
 	}
-	spanset_release(&set);
-	perfmarks_release(&marks);
-	return rc == 0 ? 0 : rc == ERR_TOO_MUCH ? ERR_TOO_MUCH : ERR_INTERNAL;
+	free(matched);
+	return rc;
 }
 
 int request_rows_select(struct store *st, const struct store_query *q, const struct spanql *ql,

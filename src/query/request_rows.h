@@ -42,6 +42,15 @@
 int request_rows_select(struct store *st, const struct store_query *q, const struct spanql *ql,
 			struct arena *a, struct request_row **rows, size_t *n, char *err, size_t errlen);
 
+/*
+ * Which of `rows` belong to a trace `ql` selects: one scan of their traces
+ * (query/spanset.h, spanset_of_rows()).  matched[i] (n bytes, the
+ * caller's) becomes 1 or 0.  0, ERR_INTERNAL or ERR_TOO_MUCH with a
+ * message.
+ */
+int request_rows_match(struct store *st, const struct spanql *ql, const struct request_row *rows, size_t n,
+		       uint8_t *matched, char *err, size_t errlen);
+
 /* Which requests a ranking covers. */
 struct request_cover {
 	uint64_t in_range; /* requests matching the filters (q= aside) */

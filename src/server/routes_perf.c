@@ -19,6 +19,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "query/rawrows.h"
+#include "query/request_rows.h"
 #include "server/filters.h"
 #include "server/json_out.h"
 #include "core/clock.h"
@@ -592,7 +593,7 @@ static int search_traces(struct http_request *req)
 			goto fail;
 		free(matched);
 		matched = xmalloc(n ? n : 1);
-		int rc = rawrows_match(req->srv->store, ql, rows, n, matched, err, sizeof(err));
+		int rc = request_rows_match(req->srv->store, ql, rows, n, matched, err, sizeof(err));
 		if (rc == ERR_TOO_MUCH) {
 			http_error(req, 400, "bad_request", "q=: %s; narrow the range", err);
 			goto out;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "query/rawrows.h"
+#include "query/request_rows.h"
 #include "store/store.h"
 #include "store_fixture.h"
 #include "tap.h"
@@ -187,7 +188,7 @@ static void test_match(struct store *st)
 	search(st, NULL, &a, &rows, &n);
 	is_int(n, 4, "four requests");
 	ok(spanql_parse("span.gen_ai.tool.name = \"search\"", &ql, err, sizeof(err)) == 0, "parse");
-	is_int(rawrows_match(st, ql, rows, n, matched, err, sizeof(err)), 0, "match");
+	is_int(request_rows_match(st, ql, rows, n, matched, err, sizeof(err)), 0, "match");
 	int got = 0;
 	for (size_t i = 0; i < n; i++)
 		if (matched[i])
