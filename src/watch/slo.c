@@ -301,7 +301,7 @@ static int count_res(struct store *st, const struct slo *s, uint64_t from_ns, ui
 int slo_count(struct store *st, const struct slo *s, uint64_t from_ns, uint64_t to_ns, struct slo_counts *out,
 	      char *err, size_t errlen)
 {
-	uint64_t h0 = (from_ns + NS_PER_H - 1) / NS_PER_H * NS_PER_H, h1 = to_ns / NS_PER_H * NS_PER_H;
+	uint64_t h0 = (from_ns + NS_PER_HOUR - 1) / NS_PER_HOUR * NS_PER_HOUR, h1 = to_ns / NS_PER_HOUR * NS_PER_HOUR;
 	memset(out, 0, sizeof(*out));
 	if (h0 >= h1)
 		return count_res(st, s, from_ns, to_ns, 60, out, err, errlen);

@@ -24,12 +24,12 @@
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/json_doc.h"
 #include "store/store.h"
 
-#define NS_PER_S   1000000000ull
-#define NS_PER_MIN (60ull * NS_PER_S)
-#define NS_PER_H   (3600ull * NS_PER_S)
+/* What a deleted definition (SLO, rule, channel) is stored as. */
+#define WATCH_TOMBSTONE "{\"deleted\":true}"
 
 /* The common filters a watched thing is scoped by (NULL: any). */
 struct watch_scope {
