@@ -1,0 +1,181 @@
+// alerts.test.mjs - SLOs, alert rules and webhook notifications end to end.
+//
+// A webhook receiver runs in this process (a node http server).  The server
+// evaluates every second (--watch-interval 1).  Generated requests of
+// service "pay" break a 99 % availability SLO (every request fails): the
+// page alert fires (14.4x over 1 h and 5 min), its webhook arrives signed,
+// after the receiver failed twice (retries with backoff), once only; good
+// requests then bring the error rate under 6x the budget and the page
+// resolves.  A rule on service "acked" fires, is acknowledged and resolved
+// by hand while its condition still holds: it does not page again.  Every
+// action is in the audit trail with its actor; no secret leaves the server.
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import http from 'node:http';
+import { after, before, describe, test } from 'node:test';
+
+import { startServer } from './lib/server.mjs';
+import { getJson, nowNs, sleep, spanId, traceId } from './lib/util.mjs';
+
+const SECRET = 'hook-secret-7f3a';
+
+/** A webhook receiver: answers 500 to the first `failFirst` posts. */
+function startReceiver(failFirst) {
+	const got = [];
+	let seen = 0;
+	const server = http.createServer((req, res) => {
+		const chunks = [];
+		req.on('data', (c) => chunks.push(c));
+		req.on('end', () => {
+			const body = Buffer.concat(chunks).toString();
+			const failed = seen++ < failFirst;
+			got.push({ body, json: JSON.parse(body), headers: req.headers, failed });
+			res.writeHead(failed ? 500 : 200).end();
+		});
+	});
+	return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
+		url: `http://127.0.0.1:${server.address().port}/hook`, got, close: () => server.close(),
+	})));
+}
+
+/** `n` one-span requests of `service` ending now; `failed` sets status ERROR. */
+function requests(service, n, failed) {
+	const end = nowNs();
+	const spans = [];
+	for (let i = 0; i < n; i++) {
+		spans.push({
+			traceId: traceId(), spanId: spanId(), name: 'POST /pay', kind: 2,
+			startTimeUnixNano: String(end - 20_000_000n), endTimeUnixNano: String(end),
+			attributes: [{ key: 'http.route', value: { stringValue: '/pay' } }],
+			status: failed ? { code: 2, message: 'boom' } : { code: 1 },
+		});
+	}
+	return {
+		resourceSpans: [{
+			resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
+			scopeSpans: [{ scope: { name: 'alerts-e2e' }, spans }],
+		}],
+	};
+}
+
+async function send(srv, body) {
+	const res = await fetch(`${srv.url}/v1/traces`, {
+		method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+	});
+	assert.equal(res.status, 200, await res.text());
+}
+
+async function call(srv, method, path, body, user = 'alice') {
+	const res = await fetch(srv.url + path, {
+		method, headers: { 'content-type': 'application/json', 'x-hotpath-user': user },
+		body: body === undefined ? undefined : JSON.stringify(body),
+	});
+	const text = await res.text();
+	return { status: res.status, json: text ? JSON.parse(text) : null, text };
+}
+
+async function waitFor(what, fn, ms = 20000) {
+	const t0 = Date.now();
+	for (;;) {
+		const v = await fn();
+		if (v) return v;
+		if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+		await sleep(200);
+	}
+}
+
+const delivered = (rx, id, event) => rx.got.filter((m) => !m.failed && m.json.event === event && m.json.alert?.id === id);
+
+describe('SLO and alert notifications', () => {
+	let srv, rx;
+	before(async () => {
+		rx = await startReceiver(2);
+		srv = await startServer({ args: ['--watch-interval', '1'] });
+	});
+	after(async () => {
+		rx?.close();
+		await srv?.stop();
+	});
+
+	test('definitions are checked and kept, secrets never shown', async () => {
+		let r = await call(srv, 'POST', '/api/v1/alerts/channels', { id: 'hook', url: rx.url, secret: SECRET });
+		assert.equal(r.status, 201, r.text);
+		assert.equal(r.json.secret_set, true);
+		assert.ok(!r.text.includes(SECRET), 'the secret is not in the answer');
+		r = await call(srv, 'POST', '/api/v1/slos', { id: 'pay-avail', name: 'pay availability', kind: 'availability', objective: 99, window: '30d', filters: { service: 'pay' }, channels: ['hook'] });
+		assert.equal(r.status, 201, r.text);
+		r = await call(srv, 'POST', '/api/v1/slos', { kind: 'latency', objective: 95, threshold_ms: 450 });
+		assert.equal(r.status, 400);
+		assert.match(r.json.error.message, /threshold_ms/);
+		r = await call(srv, 'POST', '/api/v1/alerts/rules', { id: 'acked-errors', measure: 'error_rate', comparison: '>', threshold: 50, severity: 'critical', filters: { service: 'acked' }, channels: ['hook'] });
+		assert.equal(r.status, 201, r.text);
+		r = await call(srv, 'POST', '/api/v1/alerts/rules', { measure: 'cpu', threshold: 1 });
+		assert.equal(r.status, 400);
+		assert.match(r.json.error.message, /measure/);
+		const rules = await getJson(`${srv.url}/api/v1/alerts/rules`);
+		assert.deepEqual(rules.json.rules.map((x) => x.id).sort(), ['acked-errors', 'slow-spike'], 'the spike check is a default rule');
+	});
+
+	test('a broken SLO pages once, signed, after retries, and resolves', async () => {
+		await send(srv, requests('pay', 50, true));
+		const fired = await waitFor('the page', () => delivered(rx, 'slo:pay-avail:page', 'firing')[0]);
+		const tries = rx.got.filter((m) => m.json.alert?.id === 'slo:pay-avail:page' && m.json.event === 'firing');
+		assert.ok(tries.length >= 3 && tries[0].failed && tries[1].failed, `two failed tries before delivery: ${tries.length}`);
+		const want = 'sha256=' + crypto.createHmac('sha256', SECRET).update(fired.body).digest('hex');
+		assert.equal(fired.headers['x-hotpath-signature'], want, 'HMAC-SHA256 of the body');
+		assert.equal(fired.json.alert.severity, 'page');
+		assert.ok(fired.json.alert.value > 14.4, `burn rate ${fired.json.alert.value}`);
+		assert.ok(!fired.body.includes(SECRET));
+
+		const slo = (await getJson(`${srv.url}/api/v1/slos/pay-avail`)).json;
+		assert.equal(slo.status.total, 50);
+		assert.equal(slo.status.good, 0);
+		assert.equal(slo.status.budget.consumed, 50);
+		assert.ok(Math.abs(slo.status.budget.total - 0.5) < 1e-9, `budget ${slo.status.budget.total}`);
+		assert.ok(Math.abs(slo.status.burn_rates['5m'] - 100) < 1e-9, 'all bad against 1 % allowed: 100x');
+		assert.equal(slo.status.alerts.page, true);
+
+		await sleep(3500); // three more evaluations: no second page
+		assert.equal(delivered(rx, 'slo:pay-avail:page', 'firing').length, 1, 'one incident pages once');
+
+		// 50 bad of 2,550: 1.96 % = 1.96x, under both page rates.
+		await send(srv, requests('pay', 2500, false));
+		await waitFor('the resolution', () => delivered(rx, 'slo:pay-avail:page', 'resolved')[0]);
+		const al = (await getJson(`${srv.url}/api/v1/alerts/slo:pay-avail:page`)).json;
+		assert.equal(al.state, 'resolved');
+		assert.deepEqual(al.history.map((h) => h.event).reverse(), ['firing', 'resolved']);
+	});
+
+	test('an acknowledged alert does not page again', async () => {
+		await send(srv, requests('acked', 30, true));
+		await waitFor('the rule page', () => delivered(rx, 'rule:acked-errors', 'firing')[0]);
+		let r = await call(srv, 'POST', '/api/v1/alerts/rule:acked-errors', { action: 'acknowledge' }, 'bob');
+		assert.equal(r.status, 200, r.text);
+		assert.equal(r.json.acknowledged_by, 'bob');
+		r = await call(srv, 'POST', '/api/v1/alerts/rule:acked-errors', { action: 'resolve' }, 'bob');
+		assert.equal(r.status, 200, r.text);
+		assert.equal(r.json.state, 'resolved');
+		r = await call(srv, 'POST', '/api/v1/alerts/rule:acked-errors', { action: 'fly' });
+		assert.equal(r.status, 400);
+		await sleep(3500); // the condition still holds: the same incident, no page
+		assert.equal(delivered(rx, 'rule:acked-errors', 'firing').length, 1);
+		const al = (await getJson(`${srv.url}/api/v1/alerts/rule:acked-errors`)).json;
+		assert.equal(al.state, 'firing', 'the condition holds again: the incident is back');
+		assert.equal(al.pages, 1);
+	});
+
+	test('the audit trail has who did what, before and after', async () => {
+		const a = (await getJson(`${srv.url}/api/v1/audit?actor=bob`)).json.entries;
+		assert.deepEqual(a.map((e) => e.action), ['resolve', 'acknowledge']);
+		assert.equal(a[1].before.state, 'firing');
+		assert.equal(a[1].after.acknowledged_by, 'bob');
+		const c = (await getJson(`${srv.url}/api/v1/audit?object=channel`)).json.entries;
+		assert.equal(c.length, 1);
+		assert.equal(c[0].actor, 'alice');
+		assert.equal(c[0].after.secret_set, true);
+		const all = await getJson(`${srv.url}/api/v1/audit?limit=1000`);
+		assert.ok(!all.text.includes(SECRET), 'no secret in the audit trail');
+		assert.ok(!srv.logs().includes(SECRET), 'no secret in the log');
+		assert.equal((await getJson(`${srv.url}/api/v1/audit?object=nope`)).status, 400);
+	});
+});
