@@ -1,0 +1,152 @@
+/*
+ * test_slo_store.c - slo_count() against a real store: good and total
+ * requests of windows that start and end inside hours (minute rollups at
+ * the edges, hourly ones between) equal a count over the requests
+ * themselves, to the request; and rule_value() measures the same requests.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../query/store_fixture.h"
+#include "store/store.h"
+#include "tap.h"
+#include "watch/rule.h"
+#include "watch/slo.h"
+
+#define N_REQ 400
+#define HOUR  (60 * MIN)
+/* A whole hour, minus 37 minutes: the requests span four hours. */
+#define START (T0 / HOUR * HOUR + 23 * MIN)
+
+static const uint64_t durations_ms[] = {50, 150, 499, 500, 1999, 2000, 80};
+
+static char tmpdir[64];
+
+struct req {
+	uint64_t start, ms;
+	int failed;
+	const char *service;
+};
+static struct req reqs[N_REQ];
+
+static struct store *fill(void)
+{
+	struct store *s = NULL;
+	struct store_options o = {.dir = tmpdir};
+	char err[256];
+	struct batch b;
+	if (store_open(&s, &o, err, sizeof(err)) < 0) {
+		printf("# store_open: %s\n", err);
+		return NULL;
+	}
+	batch_init(&b);
+	struct resource *res[2] = {make_resource(&b, "pay", NULL), make_resource(&b, "shop", NULL)};
+	for (int i = 0; i < N_REQ; i++) {
+		reqs[i] = (struct req){START + (uint64_t)i * 37 * 1000 * MS, durations_ms[i % 7], i % 11 == 3,
+				       i % 3 ? "pay" : "shop"};
+		struct span *sp = batch_add_span(&b);
+		memset(sp->trace_id, 0, 16);
+		sp->trace_id[0] = (uint8_t)(i >> 8);
+		sp->trace_id[1] = (uint8_t)i;
+		sp->trace_id[15] = 0x51;
+		sp->span_id[0] = 1;
+		sp->span_id[1] = (uint8_t)i;
+		sp->name = "POST /pay";
+		sp->kind = SPAN_KIND_SERVER;
+		sp->start_ns = reqs[i].start;
+		sp->end_ns = reqs[i].start + reqs[i].ms * MS;
+		sp->status = reqs[i].failed ? SPAN_STATUS_ERROR : SPAN_STATUS_OK;
+		sp->resource = res[i % 3 ? 0 : 1];
+	}
+	if (store_write_sync(s, &b) < 0) {
+		printf("# write failed\n");
+		batch_release(&b);
+		store_close(s);
+		return NULL;
+	}
+	batch_release(&b);
+	return s;
+}
+
+static struct slo_counts brute(const struct slo *slo, uint64_t from, uint64_t to)
+{
+	struct slo_counts c = {0, 0};
+	for (int i = 0; i < N_REQ; i++) {
+		if (reqs[i].start < from || reqs[i].start >= to ||
+		    (slo->scope.service && strcmp(slo->scope.service, reqs[i].service)))
+			continue;
+		c.total++;
+		if (slo->kind == SLO_AVAILABILITY ? !reqs[i].failed : reqs[i].ms < slo->threshold_ms)
+			c.good++;
+	}
+	return c;
+}
+
+static void windows(struct store *s)
+{
+	struct slo slos[] = {
+		{.id = "lat", .kind = SLO_LATENCY, .objective = 95, .threshold_ms = 500},
+		{.id = "lat2", .kind = SLO_LATENCY, .objective = 95, .threshold_ms = 2000},
+		{.id = "av", .kind = SLO_AVAILABILITY, .objective = 99},
+		{.id = "pay", .kind = SLO_AVAILABILITY, .objective = 99, .scope = {.service = "pay"}},
+	};
+	/* Windows from a few minutes to the whole range, cut inside hours. */
+	const uint64_t from[] = {START, START + 7 * MIN, START + 40 * MIN, START + 95 * MIN};
+	const uint64_t len[] = {5 * MIN, 37 * MIN, 2 * HOUR + 11 * MIN, 5 * HOUR};
+	char err[256];
+	for (size_t k = 0; k < sizeof(slos) / sizeof(slos[0]); k++)
+		for (size_t i = 0; i < 4; i++)
+			for (size_t j = 0; j < 4; j++) {
+				struct slo_counts got, want = brute(&slos[k], from[i], from[i] + len[j]);
+				int rc = slo_count(s, &slos[k], from[i], from[i] + len[j], &got, err, sizeof(err));
+				ok(rc == 0 && got.good == want.good && got.total == want.total,
+				   "%s [+%llu min, %llu min): good %llu of %llu, want %llu of %llu", slos[k].id,
+				   (unsigned long long)((from[i] - START) / MIN), (unsigned long long)(len[j] / MIN),
+				   (unsigned long long)got.good, (unsigned long long)got.total,
+				   (unsigned long long)want.good, (unsigned long long)want.total);
+			}
+}
+
+static void rule_measures(struct store *s)
+{
+	struct alert_rule r = {.measure = RULE_ERROR_RATE, .window_s = 3600};
+	uint64_t from = START + 60 * MIN, to = from + HOUR, n, failed = 0, slow = 0, total = 0;
+	double v;
+	char err[256];
+	for (int i = 0; i < N_REQ; i++)
+		if (reqs[i].start >= from && reqs[i].start < to) {
+			total++;
+			failed += reqs[i].failed;
+			slow += reqs[i].ms >= 500;
+		}
+	int rc = rule_value(s, &r, from, to, &v, &n, err, sizeof(err));
+	ok(rc == 0 && n == total && fabs(v - 100.0 * (double)failed / (double)total) < 1e-9,
+	   "error rate %g%% of %llu, want %llu of %llu", v, (unsigned long long)n, (unsigned long long)failed,
+	   (unsigned long long)total);
+	r.measure = RULE_SLOW_COUNT;
+	rc = rule_value(s, &r, from, to, &v, &n, err, sizeof(err));
+	ok(rc == 0 && v == (double)slow, "slow count %g, want %llu", v, (unsigned long long)slow);
+	r.measure = RULE_THROUGHPUT;
+	rc = rule_value(s, &r, from, to, &v, &n, err, sizeof(err));
+	ok(rc == 0 && fabs(v - (double)total / 60) < 1e-9, "throughput %g per minute", v);
+}
+
+int main(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/hotpath-slo-XXXXXX");
+	if (!mkdtemp(tmpdir))
+		return 1;
+	struct store *st = fill();
+	ok(st != NULL, "a store with %d requests", N_REQ);
+	if (st) {
+		windows(st);
+		rule_measures(st);
+		store_close(st);
+	}
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", tmpdir);
+	return tap_done();
+}
