@@ -10,11 +10,12 @@
 // by hand while its condition still holds: it does not page again.  Every
 // action is in the audit trail with its actor; no secret leaves the server.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
-import { startServer } from './lib/server.mjs';
+import { hotpathBin, startServer } from './lib/server.mjs';
 import { getJson, nowNs, sleep, spanId, traceId } from './lib/util.mjs';
 
 const SECRET = 'hook-secret-7f3a';
@@ -177,5 +178,24 @@ describe('SLO and alert notifications', () => {
 		assert.ok(!all.text.includes(SECRET), 'no secret in the audit trail');
 		assert.ok(!srv.logs().includes(SECRET), 'no secret in the log');
 		assert.equal((await getJson(`${srv.url}/api/v1/audit?object=nope`)).status, 400);
+	});
+
+	test('hotpath slo and hotpath alerts list and act from the terminal', async () => {
+		const run = (...args) => execFileSync(hotpathBin(), [...args, '--server', srv.url], { encoding: 'utf8' });
+		const slo = run('slo');
+		const line = slo.split('\n').find((l) => l.startsWith('pay-avail'));
+		assert.ok(line, slo);
+		const api = (await getJson(`${srv.url}/api/v1/slos/pay-avail`)).json.status;
+		assert.ok(line.includes(`${api.compliance.toFixed(3)}%`), `compliance ${api.compliance} in: ${line}`);
+		const list = run('alerts', 'list', '--state', 'all');
+		assert.match(list, /^slo:pay-avail:page\s+resolved\s+page/m);
+		assert.match(list, /^rule:acked-errors\s+firing\s+critical .* bob /m);
+		const out = run('alerts', 'silence', 'rule:acked-errors', '--for', '1h', '--user', 'carol');
+		assert.match(out, /^rule:acked-errors\s+firing/m);
+		const al = (await getJson(`${srv.url}/api/v1/alerts/rule:acked-errors`)).json;
+		assert.ok(al.silenced_until_ms > Date.now() + 3500e3, `silenced until ${al.silenced_until_ms}`);
+		const a = (await getJson(`${srv.url}/api/v1/audit?actor=carol`)).json.entries;
+		assert.deepEqual(a.map((e) => e.action), ['silence']);
+		assert.throws(() => run('alerts', 'silence', 'rule:acked-errors'), (e) => e.status === 2, 'silence needs --for or --until');
 	});
 });
