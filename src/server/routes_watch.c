@@ -212,9 +212,51 @@ static int list_defs(struct http_request *req)
 	return HTTP_DONE;
 }
 
+/* GET /api/v1/slos/{id}/burndown: the budget spent hour by hour. */
+static int slo_burndown(struct http_request *req)
+{
+	const struct kind *k = kind_of(req);
+	size_t n = strlen(req->url) - strlen("/burndown");
+	char err[256];
+	int rc;
+	struct json_doc d = {0};
+	struct slo s;
+	struct slo_burndown bd;
+	req->url = arena_strndup(&req->arena, req->url, n);
+	const char *id = path_id(req, k);
+	if (!id)
+		return HTTP_DONE;
+	const char *json = load_one(req, k, id, &rc, err, sizeof(err));
+	if (rc == 0 && !json)
+		rc = (snprintf(err, sizeof(err), "no such slo: %s", id), ERR_NOT_FOUND);
+	if (rc == 0 && (json_doc_parse(&d, json, strlen(json), 0, err, sizeof(err)) < 0 ||
+			slo_parse(d.root, id, &req->arena, &s, err, sizeof(err)) < 0))
+		rc = ERR_INTERNAL;
+	if (rc == 0)
+		rc = watch_slo_burndown(req->srv->store, &s, clock_now_ns(), &req->arena, &bd, err, sizeof(err));
+	json_doc_release(&d);
+	if (rc < 0) {
+		http_error_class(req, rc, "%s", err);
+		return HTTP_DONE;
+	}
+	struct buf *b = http_json(req);
+	buf_puts(b, "{\"objective\":");
+	buf_put_json_double(b, s.objective);
+	buf_printf(b, ",\"step_s\":3600,\"points\":[");
+	for (size_t i = 0; i < bd.n; i++)
+		buf_printf(b, "%s{\"t_ms\":%llu,\"good\":%llu,\"total\":%llu}", i ? "," : "",
+			   (unsigned long long)((bd.first_ns + i * NS_PER_HOUR) / 1000000),
+			   (unsigned long long)bd.points[i].good, (unsigned long long)bd.points[i].total);
+	buf_puts(b, "]}");
+	return HTTP_DONE;
+}
+
 static int get_def(struct http_request *req)
 {
 	const struct kind *k = kind_of(req);
+	size_t len = strlen(req->url);
+	if (k->show == show_slo && len > 9 && !strcmp(req->url + len - 9, "/burndown"))
+		return slo_burndown(req);
 	const char *id = path_id(req, k);
 	char err[256];
 	int rc;

@@ -277,8 +277,8 @@ void slo_count_row(const struct slo *s, const struct rollup_row *r, struct slo_c
 		c->good += r->tiers[t];
 }
 
-static int count_res(struct store *st, const struct slo *s, uint64_t from_ns, uint64_t to_ns, unsigned res,
-		     struct slo_counts *c, char *err, size_t errlen)
+static int rows_res(struct store *st, const struct slo *s, uint64_t from_ns, uint64_t to_ns, unsigned res,
+		    slo_row_fn fn, void *arg, char *err, size_t errlen)
 {
 	struct store_query q;
 	struct arena a;
@@ -291,24 +291,42 @@ static int count_res(struct store *st, const struct slo *s, uint64_t from_ns, ui
 	int rc = store_rollups(st, &q, res, &a, &rows, &n, err, errlen);
 	if (rc == 0) {
 		for (size_t i = 0; i < n; i++)
-			slo_count_row(s, &rows[i], c);
+			fn(arg, &rows[i]);
 		store_rollups_release(rows, n);
 	}
 	arena_release(&a);
 	return rc;
 }
 
+int slo_rows(struct store *st, const struct slo *s, uint64_t from_ns, uint64_t to_ns, slo_row_fn fn, void *arg,
+	     char *err, size_t errlen)
+{
+	uint64_t h0 = (from_ns + NS_PER_HOUR - 1) / NS_PER_HOUR * NS_PER_HOUR, h1 = to_ns / NS_PER_HOUR * NS_PER_HOUR;
+	if (h0 >= h1)
+		return rows_res(st, s, from_ns, to_ns, 60, fn, arg, err, errlen);
+	int rc = rows_res(st, s, from_ns, h0, 60, fn, arg, err, errlen);
+	if (rc == 0)
+		rc = rows_res(st, s, h0, h1, 3600, fn, arg, err, errlen);
+	if (rc == 0)
+		rc = rows_res(st, s, h1, to_ns, 60, fn, arg, err, errlen);
+	return rc;
+}
+
+struct counting {
+	const struct slo *s;
+	struct slo_counts *c;
+};
+
+static void count_one(void *arg, const struct rollup_row *r)
+{
+	struct counting *k = arg;
+	slo_count_row(k->s, r, k->c);
+}
+
 int slo_count(struct store *st, const struct slo *s, uint64_t from_ns, uint64_t to_ns, struct slo_counts *out,
 	      char *err, size_t errlen)
 {
-	uint64_t h0 = (from_ns + NS_PER_HOUR - 1) / NS_PER_HOUR * NS_PER_HOUR, h1 = to_ns / NS_PER_HOUR * NS_PER_HOUR;
+	struct counting k = {s, out};
 	memset(out, 0, sizeof(*out));
-	if (h0 >= h1)
-		return count_res(st, s, from_ns, to_ns, 60, out, err, errlen);
-	int rc = count_res(st, s, from_ns, h0, 60, out, err, errlen);
-	if (rc == 0)
-		rc = count_res(st, s, h0, h1, 3600, out, err, errlen);
-	if (rc == 0)
-		rc = count_res(st, s, h1, to_ns, 60, out, err, errlen);
-	return rc;
+	return slo_rows(st, s, from_ns, to_ns, count_one, &k, err, errlen);
 }

@@ -116,6 +116,12 @@ uint64_t slo_window_end(uint64_t now_ns);
  * whole hours from the hourly rollups, the rest from the minute ones. */
 int slo_count(struct store *st, const struct slo *s, uint64_t from_ns, uint64_t to_ns, struct slo_counts *out,
 	      char *err, size_t errlen);
+/* Every rollup row of the SLO's scope in [from_ns, to_ns) (whole minutes),
+ * no request twice: hourly rows for the whole hours, minute rows at the
+ * ends. */
+typedef void (*slo_row_fn)(void *arg, const struct rollup_row *r);
+int slo_rows(struct store *st, const struct slo *s, uint64_t from_ns, uint64_t to_ns, slo_row_fn fn, void *arg,
+	     char *err, size_t errlen);
 /* Good and total of one rollup row for the SLO. */
 void slo_count_row(const struct slo *s, const struct rollup_row *r, struct slo_counts *c);
 

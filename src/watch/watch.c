@@ -41,6 +41,30 @@ int watch_slo_status(struct store *s, const struct slo *slo, uint64_t now_ns, st
 	return 0;
 }
 
+struct binning {
+	const struct slo *slo;
+	struct slo_burndown *b;
+};
+
+static void bin_row(void *arg, const struct rollup_row *r)
+{
+	struct binning *k = arg;
+	size_t i = (size_t)((r->t_ns / NS_PER_HOUR * NS_PER_HOUR - k->b->first_ns) / NS_PER_HOUR);
+	if (r->t_ns >= k->b->first_ns && i < k->b->n)
+		slo_count_row(k->slo, r, &k->b->points[i]);
+}
+
+int watch_slo_burndown(struct store *s, const struct slo *slo, uint64_t now_ns, struct arena *a,
+		       struct slo_burndown *out, char *err, size_t errlen)
+{
+	uint64_t end = slo_window_end(now_ns), from = end - (uint64_t)slo->window_days * NS_PER_DAY;
+	out->first_ns = from / NS_PER_HOUR * NS_PER_HOUR;
+	out->n = (size_t)((end - out->first_ns + NS_PER_HOUR - 1) / NS_PER_HOUR);
+	out->points = arena_zalloc(a, out->n * sizeof(*out->points));
+	struct binning k = {slo, out};
+	return slo_rows(s, slo, from, end, bin_row, &k, err, errlen);
+}
+
 /* ---- loading ---------------------------------------------------------------- */
 
 typedef int (*parse_fn)(const struct json *o, const char *id, struct arena *a, void *out, char *err,

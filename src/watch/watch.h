@@ -39,6 +39,19 @@ struct slo_status {
 int watch_slo_status(struct store *s, const struct slo *slo, uint64_t now_ns, struct slo_status *out, char *err,
 		     size_t errlen);
 
+/*
+ * The SLO's window hour by hour, for a burn-down chart: points[i] counts
+ * the requests of the hour that starts at first_ns + i hours (the first
+ * and last hours are cut by the window: [end - window, end)).
+ */
+struct slo_burndown {
+	uint64_t first_ns;
+	size_t n;
+	struct slo_counts *points; /* in the caller's arena */
+};
+int watch_slo_burndown(struct store *s, const struct slo *slo, uint64_t now_ns, struct arena *a,
+		       struct slo_burndown *out, char *err, size_t errlen);
+
 /* Load the definitions of `kind` (SLO_KIND or RULE_KIND) into `a`. */
 int watch_load_slos(struct store *s, struct arena *a, struct slo **out, size_t *n, char *err, size_t errlen);
 int watch_load_rules(struct store *s, struct arena *a, struct alert_rule **out, size_t *n, char *err,

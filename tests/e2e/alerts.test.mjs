@@ -145,6 +145,14 @@ describe('SLO and alert notifications', () => {
 		const al = (await getJson(`${srv.url}/api/v1/alerts/slo:pay-avail:page`)).json;
 		assert.equal(al.state, 'resolved');
 		assert.deepEqual(al.history.map((h) => h.event).reverse(), ['firing', 'resolved']);
+
+		const bd = (await getJson(`${srv.url}/api/v1/slos/pay-avail/burndown`)).json;
+		assert.equal(bd.step_s, 3600);
+		assert.ok(bd.points.length >= 720 && bd.points.length <= 721, `${bd.points.length} hours in 30 days`);
+		const sum = (k) => bd.points.reduce((a, p) => a + p[k], 0);
+		assert.equal(sum('total'), 2550);
+		assert.equal(sum('good'), 2500);
+		assert.equal((await getJson(`${srv.url}/api/v1/slos/nope/burndown`)).status, 404);
 	});
 
 	test('an acknowledged alert does not page again', async () => {
