@@ -209,12 +209,15 @@ static void eval_slo(struct cycle *c, const struct slo *slo)
 		if (!holds && al->state != ALERT_PENDING && al->state != ALERT_FIRING)
 			continue;
 		describe(c, al, "slo", slo->id, slo->name, sev, slo->channels, slo->n_channels);
-		double rate = k == 0 ? st.burn.rate[2] : st.burn.rate[4];
-		snprintf(msg, sizeof(msg), "error budget burning at %.1fx over %s; %.1f%% of the budget remains", rate,
-			 k == 0 ? "1 h" : "3 d", 100 * st.budget.remaining_ratio);
+		/* the window pair that holds (else the fastest of the severity) */
+		int w = k == 0 ? (st.alert[0] || !st.alert[1] ? 0 : 1) : 2;
+		double rate = st.burn.rate[w == 0 ? 2 : w == 1 ? 3 : 4];
+		snprintf(msg, sizeof(msg), "error budget burning at %.1fx over %s (alert above %gx); %.1f%% of the budget remains",
+			 rate, w == 0 ? "1 h" : w == 1 ? "6 h" : "3 d", slo_alert_windows[w].rate,
+			 100 * st.budget.remaining_ratio);
 		al->message = arena_strdup(&c->a, msg);
 		al->value = rate;
-		al->limit = k == 0 ? slo_alert_windows[0].rate : slo_alert_windows[2].rate;
+		al->limit = slo_alert_windows[w].rate;
 		advance(c, al, holds, 0);
 	}
 }
