@@ -168,9 +168,13 @@ int rule_parse(const struct json *o, const char *id, struct arena *a, struct ale
 
 void rule_write(struct buf *b, const struct alert_rule *r)
 {
-	buf_puts(b, "{\"id\":");
-	buf_put_json_str(b, r->id ? r->id : "");
-	buf_puts(b, ",\"name\":");
+	buf_putc(b, '{');
+	if (r->id) {
+		buf_puts(b, "\"id\":");
+		buf_put_json_str(b, r->id);
+		buf_putc(b, ',');
+	}
+	buf_puts(b, "\"name\":");
 	buf_put_json_str(b, r->name ? r->name : "");
 	buf_printf(b, ",\"measure\":\"%s\",\"comparison\":\"%s\"", rule_measure_names[r->measure],
 		   cmp_names[r->cmp]);

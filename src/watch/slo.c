@@ -200,9 +200,13 @@ int slo_parse(const struct json *o, const char *id, struct arena *a, struct slo 
 
 void slo_write(struct buf *b, const struct slo *s)
 {
-	buf_puts(b, "{\"id\":");
-	buf_put_json_str(b, s->id ? s->id : "");
-	buf_puts(b, ",\"name\":");
+	buf_putc(b, '{');
+	if (s->id) {
+		buf_puts(b, "\"id\":");
+		buf_put_json_str(b, s->id);
+		buf_putc(b, ',');
+	}
+	buf_puts(b, "\"name\":");
 	buf_put_json_str(b, s->name ? s->name : "");
 	buf_printf(b, ",\"kind\":\"%s\",\"objective\":", s->kind == SLO_LATENCY ? "latency" : "availability");
 	buf_put_json_double(b, s->objective);
