@@ -22,7 +22,8 @@
 #include "core/log.h"
 #include "watch/watch.h"
 
-static const char *const measures[] = {"p95", "p99", "error_rate", "throughput", "slow_share", "slow_count", "p50"};
+static const char *const measures[] = {"p95",	     "p99",	   "error_rate", "throughput",
+				       "slow_share", "slow_count", "p50"};
 
 static int put(struct store *s, const char *kind, const char *id, const char *json)
 {
@@ -52,12 +53,14 @@ static int define(struct store *s, unsigned rules, unsigned slos, const char **s
 		snprintf(id, sizeof(id), "bench-rule-%u", i);
 		if (i % 4 == 3)
 			snprintf(json, sizeof(json),
-				 "{\"id\":\"%s\",\"measure\":\"%s\",\"factor\":3,\"window\":300,\"filters\":%s}", id,
-				 measures[i % 7], sc);
+				 "{\"id\":\"%s\",\"measure\":\"%s\",\"factor\":3,\"window\":300,\"filters\":%"
+				 "s}",
+				 id, measures[i % 7], sc);
 		else
 			snprintf(json, sizeof(json),
-				 "{\"id\":\"%s\",\"measure\":\"%s\",\"threshold\":%u,\"window\":%u,\"filters\":%s}", id,
-				 measures[i % 7], 100 + i % 900, 300 * (1 + i % 3), sc);
+				 "{\"id\":\"%s\",\"measure\":\"%s\",\"threshold\":%u,\"window\":%u,"
+				 "\"filters\":%s}",
+				 id, measures[i % 7], 100 + i % 900, 300 * (1 + i % 3), sc);
 		if (put(s, RULE_KIND, id, json) < 0)
 			return -1;
 	}
@@ -66,7 +69,8 @@ static int define(struct store *s, unsigned rules, unsigned slos, const char **s
 		snprintf(id, sizeof(id), "bench-slo-%u", i);
 		if (i % 2)
 			snprintf(json, sizeof(json),
-				 "{\"id\":\"%s\",\"kind\":\"availability\",\"objective\":99.%u,\"window\":\"30d\","
+				 "{\"id\":\"%s\",\"kind\":\"availability\",\"objective\":99.%u,\"window\":"
+				 "\"30d\","
 				 "\"filters\":%s}",
 				 id, i % 10, sc);
 		else
@@ -161,7 +165,8 @@ int main(int argc, char **argv)
 		double only_rules = time_cycles(s, runs, &r);
 		delete_all(s, RULE_KIND, "bench-rule-", rules);
 		double empty = time_cycles(s, runs, &r);
-		printf("watch_cycle_median %.1f ms (%u rules and %u SLOs over %zu services; median of %d; %zu fired "
+		printf("watch_cycle_median %.1f ms (%u rules and %u SLOs over %zu services; median of %d; "
+		       "%zu fired "
 		       "in the first)\n",
 		       both, rules, slos, n_svc, runs, fired);
 		printf("watch_cycle_slos_only %.1f ms\n", only_slos);

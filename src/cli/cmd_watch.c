@@ -101,10 +101,11 @@ static void slo_row(const struct json *s)
 			  *al = json_get(st, "alerts");
 	char objective[48];
 	if (!strcmp(str(s, "kind"), "latency"))
-		snprintf(objective, sizeof(objective), "%g%% < %gms", num(s, "objective"), num(s, "threshold_ms"));
+		snprintf(objective, sizeof(objective), "%g%% < %gms", num(s, "objective"),
+			 num(s, "threshold_ms"));
 	else
 		snprintf(objective, sizeof(objective), "%g%% ok", num(s, "objective"));
-	const char *alert = json_get(al, "page") && json_get(al, "page")->type == JSON_TRUE	   ? "PAGE"
+	const char *alert = json_get(al, "page") && json_get(al, "page")->type == JSON_TRUE	  ? "PAGE"
 			    : json_get(al, "ticket") && json_get(al, "ticket")->type == JSON_TRUE ? "ticket"
 												  : "-";
 	printf("%-24.24s %-16s %-4s %10.3f%% %9.1f%% %7.2fx %7.2fx  %s\n", str(s, "id"), objective,
@@ -147,16 +148,17 @@ int cmd_slo(int argc, char **argv)
 
 static int alerts_usage(FILE *out)
 {
-	fprintf(out, "usage: hotpath alerts [list] [--state pending|firing|resolved|all] [--server URL]\n"
-		     "       hotpath alerts ack ID [--user NAME] [--server URL]\n"
-		     "       hotpath alerts silence ID (--for 2h | --until TIME) [--user NAME] [--server URL]\n"
-		     "       hotpath alerts resolve ID [--user NAME] [--server URL]\n"
-		     "\n"
-		     "List the alerts of a running hotpath server (SLO burn-rate alerts and alert\n"
-		     "rules), or acknowledge, silence or resolve one.  --user names who acted in\n"
-		     "the audit trail.\n"
-		     "\n"
-		     "  --server URL   the server (default http://127.0.0.1:4318)\n");
+	fprintf(out,
+		"usage: hotpath alerts [list] [--state pending|firing|resolved|all] [--server URL]\n"
+		"       hotpath alerts ack ID [--user NAME] [--server URL]\n"
+		"       hotpath alerts silence ID (--for 2h | --until TIME) [--user NAME] [--server URL]\n"
+		"       hotpath alerts resolve ID [--user NAME] [--server URL]\n"
+		"\n"
+		"List the alerts of a running hotpath server (SLO burn-rate alerts and alert\n"
+		"rules), or acknowledge, silence or resolve one.  --user names who acted in\n"
+		"the audit trail.\n"
+		"\n"
+		"  --server URL   the server (default http://127.0.0.1:4318)\n");
 	return out == stdout ? 0 : 2;
 }
 
@@ -171,8 +173,8 @@ static void alert_row(const struct json *a)
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%SZ", &tm);
 	}
 	const char *ack = json_str(json_get(a, "acknowledged_by"));
-	printf("%-32.32s %-9s %-9s %-21s %-10.10s %s\n", str(a, "id"), str(a, "state"), str(a, "severity"), when,
-	       ack ? ack : "-", str(a, "message"));
+	printf("%-32.32s %-9s %-9s %-21s %-10.10s %s\n", str(a, "id"), str(a, "state"), str(a, "severity"),
+	       when, ack ? ack : "-", str(a, "message"));
 }
 
 static size_t on_answer(char *data, size_t size, size_t n, void *arg)
@@ -246,9 +248,10 @@ static int list_alerts(CURL *c, const struct watch_cli *o)
 	cli_url_param(&url, c, "state", o->state);
 	const struct json *root = get_json(c, url.data, &body, &d);
 	if (root) {
-		printf("%-32s %-9s %-9s %-21s %-10s %s\n", "ALERT", "STATE", "SEVERITY", "FIRED", "ACK BY", "MESSAGE");
-		for (const struct json *a = json_get(root, "alerts") ? json_get(root, "alerts")->child : NULL; a;
-		     a = a->next)
+		printf("%-32s %-9s %-9s %-21s %-10s %s\n", "ALERT", "STATE", "SEVERITY", "FIRED", "ACK BY",
+		       "MESSAGE");
+		for (const struct json *a = json_get(root, "alerts") ? json_get(root, "alerts")->child : NULL;
+		     a; a = a->next)
 			alert_row(a);
 	}
 	json_doc_release(&d);

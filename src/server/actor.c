@@ -5,7 +5,6 @@
 
 #include <string.h>
 
-
 const char *http_actor(struct http_request *req)
 {
 	const char *h = http_header(req, "X-Hotpath-User");

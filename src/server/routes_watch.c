@@ -23,7 +23,7 @@
 #include "server/http.h"
 #include "watch/watch.h"
 
-#define ID_MAX	 64
+#define ID_MAX	  64
 #define TOMBSTONE WATCH_TOMBSTONE
 
 /* ---- the three kinds of definitions ------------------------------------------ */
@@ -32,8 +32,8 @@ struct kind {
 	const char *store_kind, *object, *prefix, *plural;
 	/* Check `o` and append its stored form to `out`; `old` is the stored
 	 * JSON it replaces (NULL: a new one). */
-	int (*normalize)(const struct json *o, const char *id, const char *old, struct arena *a, struct buf *out,
-			 char *err, size_t errlen);
+	int (*normalize)(const struct json *o, const char *id, const char *old, struct arena *a,
+			 struct buf *out, char *err, size_t errlen);
 	/* Append the public form of stored JSON `json` (with its status). */
 	void (*show)(struct http_request *req, struct buf *b, const char *json);
 };
@@ -59,8 +59,8 @@ static int norm_rule(const struct json *o, const char *id, const char *old, stru
 }
 
 /* A channel updated without a "secret" keeps its secret. */
-static int norm_channel(const struct json *o, const char *id, const char *old, struct arena *a, struct buf *out,
-			char *err, size_t errlen)
+static int norm_channel(const struct json *o, const char *id, const char *old, struct arena *a,
+			struct buf *out, char *err, size_t errlen)
 {
 	struct notify_channel c, prev;
 	int rc = channel_parse(o, id, a, &c, err, errlen);
@@ -102,8 +102,8 @@ static void put_burn(struct buf *b, const struct slo_status *st)
 		buf_printf(b, "%s\"%s\":", i ? "," : "", names[i]);
 		buf_put_json_double(b, st->burn.rate[i]);
 	}
-	buf_printf(b, "},\"alerts\":{\"page\":%s,\"ticket\":%s}", st->alert[0] || st->alert[1] ? "true" : "false",
-		   st->alert[2] ? "true" : "false");
+	buf_printf(b, "},\"alerts\":{\"page\":%s,\"ticket\":%s}",
+		   st->alert[0] || st->alert[1] ? "true" : "false", st->alert[2] ? "true" : "false");
 }
 
 /* An SLO with its figures now: "status" holds compliance, budget, burn. */
@@ -176,8 +176,8 @@ static const char *path_id(struct http_request *req, const struct kind *k)
 }
 
 /* The stored JSON of (kind, id), NULL if none or deleted. */
-static const char *load_one(struct http_request *req, const struct kind *k, const char *id, int *rc, char *err,
-			    size_t errlen)
+static const char *load_one(struct http_request *req, const struct kind *k, const char *id, int *rc,
+			    char *err, size_t errlen)
 {
 	struct store_record *rows;
 	size_t n;
@@ -233,7 +233,8 @@ static int slo_burndown(struct http_request *req)
 			slo_parse(d.root, id, &req->arena, &s, err, sizeof(err)) < 0))
 		rc = ERR_INTERNAL;
 	if (rc == 0)
-		rc = watch_slo_burndown(req->srv->store, &s, clock_now_ns(), &req->arena, &bd, err, sizeof(err));
+		rc = watch_slo_burndown(req->srv->store, &s, clock_now_ns(), &req->arena, &bd, err,
+					sizeof(err));
 	json_doc_release(&d);
 	if (rc < 0) {
 		http_error_class(req, rc, "%s", err);
@@ -296,8 +297,8 @@ static int save_def(struct http_request *req, const struct kind *k, const char *
 	struct store_record r = {k->store_kind, id, now, json ? json : TOMBSTONE};
 	int rc = store_put_doc(req->srv->store, &r, err, errlen);
 	if (rc == 0)
-		rc = watch_audit(req->srv->store, http_actor(req), action, k->object, id, public_form(req, k, old),
-				 public_form(req, k, json), now, err, errlen);
+		rc = watch_audit(req->srv->store, http_actor(req), action, k->object, id,
+				 public_form(req, k, old), public_form(req, k, json), now, err, errlen);
 	return rc;
 }
 
@@ -313,22 +314,26 @@ static int write_def(struct http_request *req, const struct kind *k, const char 
 		http_error(req, 413, "too_large", "the body is over the limit");
 		goto done;
 	}
-	if (json_doc_parse(&d, req->body.data ? req->body.data : "", req->body.len, 0, err, sizeof(err)) < 0 ||
+	if (json_doc_parse(&d, req->body.data ? req->body.data : "", req->body.len, 0, err, sizeof(err)) <
+		    0 ||
 	    !d.root || d.root->type != JSON_OBJECT) {
 		http_error(req, 400, "bad_request", "the body must be a JSON object: a %s", k->object);
 		goto done;
 	}
 	const char *body_id = json_str(json_get(d.root, "id"));
 	if (!id && body_id && !id_ok(body_id, strlen(body_id))) {
-		http_error(req, 400, "bad_request", "\"id\" must be 1 to %d letters, digits, '.', '_' or '-'", ID_MAX);
+		http_error(req, 400, "bad_request", "\"id\" must be 1 to %d letters, digits, '.', '_' or '-'",
+			   ID_MAX);
 		goto done;
 	}
 	if (!id && !body_id)
-		snprintf(made, sizeof(made), "%s-%llx", k->object, (unsigned long long)(clock_now_ns() / 1000));
+		snprintf(made, sizeof(made), "%s-%llx", k->object,
+			 (unsigned long long)(clock_now_ns() / 1000));
 	const char *use = id ? id : body_id ? body_id : made;
 	const char *old = load_one(req, k, use, &rc, err, sizeof(err));
 	if (rc == 0 && !id && old)
-		rc = (snprintf(err, sizeof(err), "%s %s exists already: PUT replaces it", k->object, use), ERR_INVALID);
+		rc = (snprintf(err, sizeof(err), "%s %s exists already: PUT replaces it", k->object, use),
+		      ERR_INVALID);
 	if (rc == 0)
 		rc = k->normalize(d.root, use, old, &req->arena, &out, err, sizeof(err));
 	if (rc == 0)
@@ -401,7 +406,8 @@ static int list_alerts(struct http_request *req)
 	int first = 1;
 	for (size_t i = 0; i < n; i++) {
 		const char *st = alert_state_names[al[i].state];
-		if ((state && strcmp(state, "all") && strcmp(state, st)) || (!state && al[i].state == ALERT_INACTIVE) ||
+		if ((state && strcmp(state, "all") && strcmp(state, st)) ||
+		    (!state && al[i].state == ALERT_INACTIVE) ||
 		    (source && (!al[i].source || strcmp(source, al[i].source))))
 			continue;
 		buf_puts(b, first ? "" : ",");
@@ -416,7 +422,8 @@ static const char *alert_id(struct http_request *req)
 {
 	const char *p = req->url + strlen("/api/v1/alerts/");
 	size_t n = strlen(p);
-	if (!n || n > 3 * ID_MAX || strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-:") < n) {
+	if (!n || n > 3 * ID_MAX ||
+	    strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-:") < n) {
 		http_error(req, 404, "not_found", "no such alert: %.80s", req->url);
 		return NULL;
 	}
@@ -433,8 +440,8 @@ static int get_alert(struct http_request *req)
 		return HTTP_DONE;
 	int rc = store_docs(req->srv->store, ALERT_KIND, id, &req->arena, &docs, &n, err, sizeof(err));
 	if (rc == 0 && n)
-		rc = store_events(req->srv->store, ALERT_HISTORY_KIND, id, 0, 0, 200, &req->arena, &ev, &n_ev, err,
-				  sizeof(err));
+		rc = store_events(req->srv->store, ALERT_HISTORY_KIND, id, 0, 0, 200, &req->arena, &ev, &n_ev,
+				  err, sizeof(err));
 	if (rc < 0) {
 		http_error_class(req, rc, "%s", err);
 		return HTTP_DONE;
@@ -485,11 +492,13 @@ static int act_alert(struct http_request *req)
 	uint64_t now = clock_now_ns(), until = 0;
 	if (!id)
 		return HTTP_DONE;
-	if (req->body_too_large || json_doc_parse(&d, req->body.data ? req->body.data : "", req->body.len, 0, err,
-						   sizeof(err)) < 0 ||
+	if (req->body_too_large ||
+	    json_doc_parse(&d, req->body.data ? req->body.data : "", req->body.len, 0, err, sizeof(err)) <
+		    0 ||
 	    !d.root || d.root->type != JSON_OBJECT) {
 		http_error(req, 400, "bad_request",
-			   "the body must be a JSON object {\"action\": \"acknowledge\" | \"silence\" | \"resolve\"}");
+			   "the body must be a JSON object {\"action\": \"acknowledge\" | \"silence\" | "
+			   "\"resolve\"}");
 		goto out;
 	}
 	const char *action = json_str(json_get(d.root, "action"));
@@ -568,11 +577,11 @@ static int read_audit(struct http_request *req, const char *object, uint64_t fro
 	size_t n_ev = 0, n_rec = 0;
 	int rc = 0;
 	if (!object || strcmp(object, "recommendation"))
-		rc = store_events(req->srv->store, AUDIT_KIND, object, from, to, AUDIT_READ_MAX, &req->arena, &ev, &n_ev,
-				  err, errlen);
+		rc = store_events(req->srv->store, AUDIT_KIND, object, from, to, AUDIT_READ_MAX, &req->arena,
+				  &ev, &n_ev, err, errlen);
 	if (rc == 0 && (!object || !strcmp(object, "recommendation")))
-		rc = store_events(req->srv->store, "recommendation.audit", NULL, from, to, AUDIT_READ_MAX, &req->arena,
-				  &rec, &n_rec, err, errlen);
+		rc = store_events(req->srv->store, "recommendation.audit", NULL, from, to, AUDIT_READ_MAX,
+				  &req->arena, &rec, &n_rec, err, errlen);
 	if (rc < 0)
 		return rc;
 	*rows = arena_zalloc(&req->arena, (n_ev + n_rec + 1) * sizeof(**rows));
@@ -588,7 +597,8 @@ static int read_audit(struct http_request *req, const char *object, uint64_t fro
 static int get_audit(struct http_request *req)
 {
 	const char *object = http_query(req, "object"), *actor = http_query(req, "actor"),
-		   *object_id = http_query(req, "object_id"), *f = http_query(req, "from"), *t = http_query(req, "to");
+		   *object_id = http_query(req, "object_id"), *f = http_query(req, "from"),
+		   *t = http_query(req, "to");
 	uint64_t from = 0, to = 0;
 	long limit;
 	struct audit_row *rows;
@@ -602,7 +612,8 @@ static int get_audit(struct http_request *req)
 	}
 	if (object && strcmp(object, "slo") && strcmp(object, "rule") && strcmp(object, "channel") &&
 	    strcmp(object, "alert") && strcmp(object, "recommendation")) {
-		http_error(req, 400, "bad_request", "object must be slo, rule, channel, alert or recommendation");
+		http_error(req, 400, "bad_request",
+			   "object must be slo, rule, channel, alert or recommendation");
 		return HTTP_DONE;
 	}
 	int rc = read_audit(req, object, from, to, &rows, &n, err, sizeof(err));

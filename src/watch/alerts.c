@@ -232,7 +232,8 @@ static int act_on(struct alert *a, const char *action, uint64_t until_ns, const 
 {
 	if (!strcmp(action, "acknowledge")) {
 		if (a->state != ALERT_FIRING && a->state != ALERT_PENDING)
-			return errf(err, errlen, "alert %s is %s: only a pending or firing alert is acknowledged", a->id,
+			return errf(err, errlen,
+				    "alert %s is %s: only a pending or firing alert is acknowledged", a->id,
 				    alert_state_names[a->state]),
 			       ERR_INVALID;
 		a->acked_ns = now_ns;
@@ -243,7 +244,8 @@ static int act_on(struct alert *a, const char *action, uint64_t until_ns, const 
 		a->silenced_until_ns = until_ns;
 	} else if (!strcmp(action, "resolve")) {
 		if (a->state == ALERT_RESOLVED || a->state == ALERT_INACTIVE)
-			return errf(err, errlen, "alert %s is %s already", a->id, alert_state_names[a->state]),
+			return errf(err, errlen, "alert %s is %s already", a->id,
+				    alert_state_names[a->state]),
 			       ERR_INVALID;
 		a->state = ALERT_RESOLVED;
 		a->resolved_ns = now_ns;

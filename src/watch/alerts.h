@@ -37,14 +37,14 @@ struct alert {
 	const char *id, *name, *source, *severity; /* source: "rule" or "slo" */
 	const char *source_id;
 	enum alert_st state;
-	uint64_t since_ns;	 /* the condition began holding (pending) */
-	uint64_t fired_ns;	 /* the incident fired */
-	uint64_t clear_ns;	 /* the condition stopped holding while firing (0: holds) */
-	uint64_t resolved_ns;	 /* 0 unless resolved */
-	uint64_t acked_ns;	 /* 0 unless acknowledged */
+	uint64_t since_ns;    /* the condition began holding (pending) */
+	uint64_t fired_ns;    /* the incident fired */
+	uint64_t clear_ns;    /* the condition stopped holding while firing (0: holds) */
+	uint64_t resolved_ns; /* 0 unless resolved */
+	uint64_t acked_ns;    /* 0 unless acknowledged */
 	const char *acked_by;
 	uint64_t silenced_until_ns;
-	uint64_t pages;	 /* firing notifications sent for this incident */
+	uint64_t pages; /* firing notifications sent for this incident */
 	double value, limit;
 	const char *message;
 	const char **channels;

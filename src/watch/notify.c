@@ -128,7 +128,8 @@ void notify_body(struct buf *b, const struct notify_channel *c, const struct not
 {
 	if (c->slack) {
 		char text[1024];
-		snprintf(text, sizeof(text), "%s [%s] %s: %s", !strcmp(e->event, "firing") ? ":red_circle:" : ":white_check_mark:",
+		snprintf(text, sizeof(text), "%s [%s] %s: %s",
+			 !strcmp(e->event, "firing") ? ":red_circle:" : ":white_check_mark:",
 			 e->severity ? e->severity : "", e->name ? e->name : e->alert_id,
 			 e->message ? e->message : e->event);
 		buf_puts(b, "{\"text\":");

@@ -32,8 +32,8 @@ struct notify_channel {
 	int slack;	    /* 1: {"text": ...} (Slack incoming webhooks) */
 };
 
-int channel_parse(const struct json *o, const char *id, struct arena *a, struct notify_channel *out, char *err,
-		  size_t errlen);
+int channel_parse(const struct json *o, const char *id, struct arena *a, struct notify_channel *out,
+		  char *err, size_t errlen);
 /* The stored form (with the secret): only for store_put_doc(). */
 void channel_write_stored(struct buf *b, const struct notify_channel *c);
 /* The public form: the secret is replaced by "secret_set": true/false. */

@@ -12,7 +12,8 @@
 #include "core/log.h"
 
 const char *const rule_measure_names[RULE_MEASURES] = {
-	"p50", "p95", "p99", "error_rate", "throughput", "slow_share", "slow_count", "service_p95_mean", "metric",
+	"p50",	  "p95", "p99", "error_rate", "throughput", "slow_share", "slow_count", "service_p95_mean",
+	"metric",
 };
 static const char *const cmp_names[] = {">", ">=", "<", "<="};
 
@@ -56,8 +57,8 @@ static int duration_member(const struct json *o, const char *key, uint64_t lo, u
 	*out = n;
 	return 0;
 bad:
-	return errf(err, errlen, "\"%s\" must be a duration from %llus to %llus (seconds, or \"5m\", \"1h\")", key,
-		    (unsigned long long)lo, (unsigned long long)hi),
+	return errf(err, errlen, "\"%s\" must be a duration from %llus to %llus (seconds, or \"5m\", \"1h\")",
+		    key, (unsigned long long)lo, (unsigned long long)hi),
 	       ERR_INVALID;
 }
 
@@ -67,12 +68,14 @@ static int parse_measure(const struct json *o, struct alert_rule *r, char *err, 
 	for (int i = 0; m && i < RULE_MEASURES; i++)
 		if (!strcmp(m, rule_measure_names[i])) {
 			if (i == RULE_METRIC)
-				return errf(err, errlen, "metric series measures are not available yet"), ERR_INVALID;
+				return errf(err, errlen, "metric series measures are not available yet"),
+				       ERR_INVALID;
 			r->measure = (enum rule_measure)i;
 			return 0;
 		}
 	return errf(err, errlen,
-		    "\"measure\" must be one of p50, p95, p99, error_rate, throughput, slow_share, slow_count, "
+		    "\"measure\" must be one of p50, p95, p99, error_rate, throughput, slow_share, "
+		    "slow_count, "
 		    "service_p95_mean"),
 	       ERR_INVALID;
 }
@@ -86,15 +89,18 @@ static int parse_condition(const struct json *o, struct alert_rule *r, char *err
 		while (i < 4 && strcmp(c, cmp_names[i]))
 			i++;
 		if (i == 4)
-			return errf(err, errlen, "\"comparison\" must be \">\", \">=\", \"<\" or \"<=\""), ERR_INVALID;
+			return errf(err, errlen, "\"comparison\" must be \">\", \">=\", \"<\" or \"<=\""),
+			       ERR_INVALID;
 		r->cmp = (enum rule_cmp)i;
 	}
 	const struct json *f = json_get(o, "factor"), *t = json_get(o, "threshold");
 	if (f && f->type != JSON_NULL) {
 		if (json_double(f, &r->factor) < 0 || !(r->factor > 0) || r->factor > 1e6)
-			return errf(err, errlen, "\"factor\" must be a number above 0 (N x the baseline)"), ERR_INVALID;
+			return errf(err, errlen, "\"factor\" must be a number above 0 (N x the baseline)"),
+			       ERR_INVALID;
 	} else if (json_double(t, &r->threshold) < 0 || !isfinite(r->threshold))
-		return errf(err, errlen, "a rule needs a \"threshold\" (a number) or a \"factor\" of its baseline"),
+		return errf(err, errlen,
+			    "a rule needs a \"threshold\" (a number) or a \"factor\" of its baseline"),
 		       ERR_INVALID;
 	return 0;
 }
@@ -119,13 +125,15 @@ static int parse_channel_ids(const struct json *o, struct arena *a, struct alert
 	if (!v || v->type == JSON_NULL)
 		return 0;
 	if (v->type != JSON_ARRAY || v->len > SLO_CHANNELS_MAX)
-		return errf(err, errlen, "\"channels\" must be an array of at most %d channel ids", SLO_CHANNELS_MAX),
+		return errf(err, errlen, "\"channels\" must be an array of at most %d channel ids",
+			    SLO_CHANNELS_MAX),
 		       ERR_INVALID;
 	r->channels = arena_zalloc(a, (v->len + 1) * sizeof(*r->channels));
 	for (const struct json *c = v->child; c; c = c->next) {
 		const char *s = json_str(c);
 		if (!s || !*s || c->len > 64 || strlen(s) != c->len)
-			return errf(err, errlen, "\"channels\" holds ids: strings of 1 to 64 bytes"), ERR_INVALID;
+			return errf(err, errlen, "\"channels\" holds ids: strings of 1 to 64 bytes"),
+			       ERR_INVALID;
 		r->channels[r->n_channels++] = arena_strdup(a, s);
 	}
 	return 0;
@@ -186,7 +194,8 @@ void rule_write(struct buf *b, const struct alert_rule *r)
 		buf_puts(b, ",\"threshold\":");
 		buf_put_json_double(b, r->threshold);
 	}
-	buf_printf(b, ",\"window\":%llu,\"for\":%llu,\"min_requests\":%llu,\"severity\":\"%s\",\"enabled\":%s",
+	buf_printf(b,
+		   ",\"window\":%llu,\"for\":%llu,\"min_requests\":%llu,\"severity\":\"%s\",\"enabled\":%s",
 		   (unsigned long long)r->window_s, (unsigned long long)r->for_s,
 		   (unsigned long long)r->min_requests, r->severity, r->enabled ? "true" : "false");
 	buf_puts(b, ",\"filters\":");
@@ -229,7 +238,8 @@ static double service_p95_mean(struct rollup_row *rows, size_t n)
 		latency_stats_init(&s);
 		for (size_t j = i; j < n; j++)
 			if (!done[j] && (rows[j].service == rows[i].service ||
-					 (rows[j].service && rows[i].service && !strcmp(rows[j].service, rows[i].service)))) {
+					 (rows[j].service && rows[i].service &&
+					  !strcmp(rows[j].service, rows[i].service)))) {
 				done[j] = 1;
 				latency_stats_add_row(&s, &rows[j]);
 			}
@@ -280,8 +290,9 @@ int rule_value(struct store *st, const struct alert_rule *r, uint64_t from_ns, u
 		for (size_t i = 0; i < n; i++)
 			latency_stats_add_row(&s, &rows[i]);
 		*requests = s.count;
-		*value = r->measure == RULE_SERVICE_P95_MEAN ? service_p95_mean(rows, n)
-							      : measure_of(r, &s, (to_ns - from_ns) / NS_PER_MIN);
+		*value = r->measure == RULE_SERVICE_P95_MEAN
+				 ? service_p95_mean(rows, n)
+				 : measure_of(r, &s, (to_ns - from_ns) / NS_PER_MIN);
 		store_rollups_release(rows, n);
 	}
 	latency_stats_release(&s);

@@ -45,11 +45,11 @@ struct alert_rule {
 	enum rule_measure measure;
 	struct watch_scope scope;
 	enum rule_cmp cmp;
-	double threshold;		       /* without a factor */
-	double factor;			       /* > 0: compare with factor x baseline */
-	uint64_t window_s, baseline_s, for_s;  /* seconds */
-	uint64_t min_requests;		       /* fewer requests in the window: no verdict */
-	const char *severity;		       /* "info", "warning", "critical" */
+	double threshold;		      /* without a factor */
+	double factor;			      /* > 0: compare with factor x baseline */
+	uint64_t window_s, baseline_s, for_s; /* seconds */
+	uint64_t min_requests;		      /* fewer requests in the window: no verdict */
+	const char *severity;		      /* "info", "warning", "critical" */
 	const char **channels;
 	size_t n_channels;
 	int enabled;

@@ -23,15 +23,18 @@ const uint64_t slo_burn_windows_s[SLO_BURN_WINDOWS] = {300, 1800, 3600, 6 * 3600
 
 /* ---- scope ---------------------------------------------------------------- */
 
-static const char *const scope_names[] = {"service", "endpoint", "tool", "env", "department", "intent", "version"};
+static const char *const scope_names[] = {"service",	"endpoint", "tool",   "env",
+					  "department", "intent",   "version"};
 
 static const char **scope_field(struct watch_scope *s, size_t i)
 {
-	const char **f[] = {&s->service, &s->endpoint, &s->tool, &s->env, &s->department, &s->intent, &s->version};
+	const char **f[] = {&s->service,    &s->endpoint, &s->tool,   &s->env,
+			    &s->department, &s->intent,	  &s->version};
 	return f[i];
 }
 
-int watch_scope_parse(const struct json *o, struct arena *a, struct watch_scope *out, char *err, size_t errlen)
+int watch_scope_parse(const struct json *o, struct arena *a, struct watch_scope *out, char *err,
+		      size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
 	if (!o || o->type == JSON_NULL)
@@ -43,15 +46,17 @@ int watch_scope_parse(const struct json *o, struct arena *a, struct watch_scope 
 		while (i < sizeof(scope_names) / sizeof(scope_names[0]) && !json_key_is(m, scope_names[i]))
 			i++;
 		if (i == sizeof(scope_names) / sizeof(scope_names[0]))
-			return errf(err, errlen, "unknown filter \"%.*s\" (service, endpoint, tool, env, "
-						 "department, intent or version)",
+			return errf(err, errlen,
+				    "unknown filter \"%.*s\" (service, endpoint, tool, env, "
+				    "department, intent or version)",
 				    (int)(m->key_len > 60 ? 60 : m->key_len), m->key),
 			       ERR_INVALID;
 		if (m->type == JSON_NULL)
 			continue;
 		const char *v = json_str(m);
 		if (!v || !*v || m->len > SCOPE_VALUE_MAX || strlen(v) != m->len)
-			return errf(err, errlen, "filter \"%s\" must be a non-empty string of at most %d bytes",
+			return errf(err, errlen,
+				    "filter \"%s\" must be a non-empty string of at most %d bytes",
 				    scope_names[i], SCOPE_VALUE_MAX),
 			       ERR_INVALID;
 		*scope_field(out, i) = arena_strdup(a, v);
@@ -117,13 +122,15 @@ static int parse_channels(const struct json *o, struct arena *a, const char ***o
 	if (!v || v->type == JSON_NULL)
 		return 0;
 	if (v->type != JSON_ARRAY || v->len > SLO_CHANNELS_MAX)
-		return errf(err, errlen, "\"channels\" must be an array of at most %d channel ids", SLO_CHANNELS_MAX),
+		return errf(err, errlen, "\"channels\" must be an array of at most %d channel ids",
+			    SLO_CHANNELS_MAX),
 		       ERR_INVALID;
 	*out = arena_zalloc(a, (v->len + 1) * sizeof(**out));
 	for (const struct json *c = v->child; c; c = c->next) {
 		const char *s = json_str(c);
 		if (!s || !*s || c->len > 64 || strlen(s) != c->len)
-			return errf(err, errlen, "\"channels\" holds ids: strings of 1 to 64 bytes"), ERR_INVALID;
+			return errf(err, errlen, "\"channels\" holds ids: strings of 1 to 64 bytes"),
+			       ERR_INVALID;
 		(*out)[(*n)++] = arena_strdup(a, s);
 	}
 	return 0;
@@ -144,7 +151,8 @@ static int parse_window(const struct json *o, unsigned *days, char *err, size_t 
 	return 0;
 }
 
-static int parse_objective(const struct slo *s, const struct json *o, struct slo *out, char *err, size_t errlen)
+static int parse_objective(const struct slo *s, const struct json *o, struct slo *out, char *err,
+			   size_t errlen)
 {
 	const struct json *th = json_get(o, "threshold_ms");
 	if (json_double(json_get(o, "objective"), &out->objective) < 0 || !(out->objective > 0) ||
@@ -153,7 +161,8 @@ static int parse_objective(const struct slo *s, const struct json *o, struct slo
 		       ERR_INVALID;
 	if (s->kind == SLO_AVAILABILITY) {
 		if (th)
-			return errf(err, errlen, "an availability objective takes no \"threshold_ms\""), ERR_INVALID;
+			return errf(err, errlen, "an availability objective takes no \"threshold_ms\""),
+			       ERR_INVALID;
 		return 0;
 	}
 	uint64_t ms;
@@ -171,7 +180,8 @@ static int parse_objective(const struct slo *s, const struct json *o, struct slo
 	       ERR_INVALID;
 }
 
-int slo_parse(const struct json *o, const char *id, struct arena *a, struct slo *out, char *err, size_t errlen)
+int slo_parse(const struct json *o, const char *id, struct arena *a, struct slo *out, char *err,
+	      size_t errlen)
 {
 	int rc;
 	memset(out, 0, sizeof(*out));
@@ -189,7 +199,8 @@ int slo_parse(const struct json *o, const char *id, struct arena *a, struct slo 
 		out->kind = SLO_AVAILABILITY;
 	else
 		return errf(err, errlen, "\"kind\" must be \"latency\" or \"availability\""), ERR_INVALID;
-	if ((rc = parse_objective(out, o, out, err, errlen)) < 0 || (rc = parse_window(o, &out->window_days, err, errlen)) < 0 ||
+	if ((rc = parse_objective(out, o, out, err, errlen)) < 0 ||
+	    (rc = parse_window(o, &out->window_days, err, errlen)) < 0 ||
 	    (rc = watch_scope_parse(json_get(o, "filters"), a, &out->scope, err, errlen)) < 0 ||
 	    (rc = parse_channels(o, a, &out->channels, &out->n_channels, err, errlen)) < 0)
 		return rc;
@@ -302,10 +313,11 @@ static int rows_res(struct store *st, const struct slo *s, uint64_t from_ns, uin
 	return rc;
 }
 
-int slo_rows(struct store *st, const struct slo *s, uint64_t from_ns, uint64_t to_ns, slo_row_fn fn, void *arg,
-	     char *err, size_t errlen)
+int slo_rows(struct store *st, const struct slo *s, uint64_t from_ns, uint64_t to_ns, slo_row_fn fn,
+	     void *arg, char *err, size_t errlen)
 {
-	uint64_t h0 = (from_ns + NS_PER_HOUR - 1) / NS_PER_HOUR * NS_PER_HOUR, h1 = to_ns / NS_PER_HOUR * NS_PER_HOUR;
+	uint64_t h0 = (from_ns + NS_PER_HOUR - 1) / NS_PER_HOUR * NS_PER_HOUR,
+		 h1 = to_ns / NS_PER_HOUR * NS_PER_HOUR;
 	if (h0 >= h1)
 		return rows_res(st, s, from_ns, to_ns, 60, fn, arg, err, errlen);
 	int rc = rows_res(st, s, from_ns, h0, 60, fn, arg, err, errlen);

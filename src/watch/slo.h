@@ -64,7 +64,8 @@ struct slo {
 
 /* Parse a definition (the API's body, or a stored document); `id` is kept
  * when the body has none.  Strings live in `a`. */
-int slo_parse(const struct json *o, const char *id, struct arena *a, struct slo *out, char *err, size_t errlen);
+int slo_parse(const struct json *o, const char *id, struct arena *a, struct slo *out, char *err,
+	      size_t errlen);
 /* The definition as JSON (what slo_parse() reads back). */
 void slo_write(struct buf *b, const struct slo *s);
 
@@ -120,8 +121,8 @@ int slo_count(struct store *st, const struct slo *s, uint64_t from_ns, uint64_t 
  * no request twice: hourly rows for the whole hours, minute rows at the
  * ends. */
 typedef void (*slo_row_fn)(void *arg, const struct rollup_row *r);
-int slo_rows(struct store *st, const struct slo *s, uint64_t from_ns, uint64_t to_ns, slo_row_fn fn, void *arg,
-	     char *err, size_t errlen);
+int slo_rows(struct store *st, const struct slo *s, uint64_t from_ns, uint64_t to_ns, slo_row_fn fn,
+	     void *arg, char *err, size_t errlen);
 /* Good and total of one rollup row for the SLO. */
 void slo_count_row(const struct slo *s, const struct rollup_row *r, struct slo_counts *c);
 

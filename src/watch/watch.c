@@ -20,14 +20,14 @@ void watch_options_init(struct watch_options *o)
 	o->group_s = 300;
 }
 
-int watch_slo_status(struct store *s, const struct slo *slo, uint64_t now_ns, struct slo_status *out, char *err,
-		     size_t errlen)
+int watch_slo_status(struct store *s, const struct slo *slo, uint64_t now_ns, struct slo_status *out,
+		     char *err, size_t errlen)
 {
 	uint64_t end = slo_window_end(now_ns);
 	struct slo_counts c;
 	memset(out, 0, sizeof(*out));
-	int rc = slo_count(s, slo, end - (uint64_t)slo->window_days * 86400 * NS_PER_S, end, &out->window, err,
-			   errlen);
+	int rc = slo_count(s, slo, end - (uint64_t)slo->window_days * 86400 * NS_PER_S, end, &out->window,
+			   err, errlen);
 	for (size_t i = 0; rc == 0 && i < SLO_BURN_WINDOWS; i++) {
 		rc = slo_count(s, slo, end - slo_burn_windows_s[i] * NS_PER_S, end, &c, err, errlen);
 		out->burn.rate[i] = slo_burn_rate(c, slo->objective);
@@ -35,7 +35,8 @@ int watch_slo_status(struct store *s, const struct slo *slo, uint64_t now_ns, st
 	if (rc < 0)
 		return rc;
 	slo_budget_of(out->window, slo->objective, &out->budget);
-	out->exhaustion_s = slo_exhaustion_s(&out->budget, out->burn.rate[2], (uint64_t)slo->window_days * 86400);
+	out->exhaustion_s =
+		slo_exhaustion_s(&out->budget, out->burn.rate[2], (uint64_t)slo->window_days * 86400);
 	for (size_t i = 0; i < SLO_ALERT_WINDOWS; i++)
 		out->alert[i] = slo_alert_holds(&slo_alert_windows[i], &out->burn);
 	return 0;
@@ -70,18 +71,20 @@ int watch_slo_burndown(struct store *s, const struct slo *slo, uint64_t now_ns, 
 typedef int (*parse_fn)(const struct json *o, const char *id, struct arena *a, void *out, char *err,
 			size_t errlen);
 
-static int parse_slo(const struct json *o, const char *id, struct arena *a, void *out, char *err, size_t errlen)
+static int parse_slo(const struct json *o, const char *id, struct arena *a, void *out, char *err,
+		     size_t errlen)
 {
 	return slo_parse(o, id, a, out, err, errlen);
 }
 
-static int parse_rule(const struct json *o, const char *id, struct arena *a, void *out, char *err, size_t errlen)
+static int parse_rule(const struct json *o, const char *id, struct arena *a, void *out, char *err,
+		      size_t errlen)
 {
 	return rule_parse(o, id, a, out, err, errlen);
 }
 
-static int load_kind(struct store *s, const char *kind, size_t size, parse_fn parse, struct arena *a, void **out,
-		     size_t *n, char *err, size_t errlen)
+static int load_kind(struct store *s, const char *kind, size_t size, parse_fn parse, struct arena *a,
+		     void **out, size_t *n, char *err, size_t errlen)
 {
 	struct store_record *docs;
 	size_t nd;
@@ -152,7 +155,7 @@ static void send(struct cycle *c, const struct alert *al, const char *event)
 		for (size_t j = 0; j < c->n_chans; j++)
 			if (!strcmp(al->channels[i], c->chans[j].id))
 				to[n++] = c->chans[j];
-	struct notify_event e = {event,	    al->id,    al->name,  al->severity, al->source,
+	struct notify_event e = {event,	      al->id,	 al->name,  al->severity, al->source,
 				 al->message, al->value, al->limit, c->now_ns};
 	notify_send(to, n, &e);
 }
@@ -162,7 +165,8 @@ static void advance(struct cycle *c, struct alert *al, int holds, uint64_t for_s
 {
 	char err[256];
 	enum alert_st was = al->state;
-	enum alert_step st = alert_step(al, holds, c->now_ns, for_s * NS_PER_S, (uint64_t)c->o->group_s * NS_PER_S);
+	enum alert_step st =
+		alert_step(al, holds, c->now_ns, for_s * NS_PER_S, (uint64_t)c->o->group_s * NS_PER_S);
 	const char *what = NULL;
 	if (st == STEP_FIRE && alert_may_page(al, c->now_ns)) {
 		al->pages++;
@@ -212,9 +216,14 @@ static void eval_slo(struct cycle *c, const struct slo *slo)
 		/* the window pair that holds (else the fastest of the severity) */
 		int w = k == 0 ? (st.alert[0] || !st.alert[1] ? 0 : 1) : 2;
 		double rate = st.burn.rate[w == 0 ? 2 : w == 1 ? 3 : 4];
-		snprintf(msg, sizeof(msg), "error budget burning at %.1fx over %s (alert above %gx); %.1f%% of the budget remains",
-			 rate, w == 0 ? "1 h" : w == 1 ? "6 h" : "3 d", slo_alert_windows[w].rate,
-			 100 * st.budget.remaining_ratio);
+		snprintf(msg, sizeof(msg),
+			 "error budget burning at %.1fx over %s (alert above %gx); %.1f%% of the budget "
+			 "remains",
+			 rate,
+			 w == 0	  ? "1 h"
+			 : w == 1 ? "6 h"
+				  : "3 d",
+			 slo_alert_windows[w].rate, 100 * st.budget.remaining_ratio);
 		al->message = arena_strdup(&c->a, msg);
 		al->value = rate;
 		al->limit = slo_alert_windows[w].rate;
@@ -237,8 +246,8 @@ static void eval_rule(struct cycle *c, const struct alert_rule *r)
 	if (!v.holds && al->state != ALERT_PENDING && al->state != ALERT_FIRING)
 		return;
 	describe(c, al, "rule", r->id, r->name, r->severity, r->channels, r->n_channels);
-	snprintf(msg, sizeof(msg), "%s is %.4g (limit %.4g) over the last %llu s", rule_measure_names[r->measure],
-		 v.value, v.limit, (unsigned long long)r->window_s);
+	snprintf(msg, sizeof(msg), "%s is %.4g (limit %.4g) over the last %llu s",
+		 rule_measure_names[r->measure], v.value, v.limit, (unsigned long long)r->window_s);
 	al->message = arena_strdup(&c->a, msg);
 	al->value = v.value;
 	al->limit = v.limit;
@@ -297,8 +306,8 @@ int watch_install_defaults(struct store *s, char *err, size_t errlen)
 		struct store_record d = {DEFAULTS_KIND, "rules", now, "{\"installed\":[\"slow-spike\"]}"};
 		rc = store_put_doc(s, &r, err, errlen);
 		if (rc == 0)
-			rc = watch_audit(s, "hotpath", "create", "rule", "slow-spike", NULL, default_spike_rule, now, err,
-					 errlen);
+			rc = watch_audit(s, "hotpath", "create", "rule", "slow-spike", NULL,
+					 default_spike_rule, now, err, errlen);
 		if (rc == 0)
 			rc = store_put_doc(s, &d, err, errlen);
 	}
@@ -320,8 +329,8 @@ static void tick(void *arg)
 	if (watch_cycle(watch_store, &watch_opt, t0, &r, err, sizeof(err)) < 0)
 		log_warn("alert evaluation: %s", err);
 	else
-		log_debug("alert evaluation: %zu SLOs, %zu rules, %zu fired, %zu resolved in %.1f ms", r.slos, r.rules,
-			  r.fired, r.resolved, (double)(clock_now_ns() - t0) / 1e6);
+		log_debug("alert evaluation: %zu SLOs, %zu rules, %zu fired, %zu resolved in %.1f ms", r.slos,
+			  r.rules, r.fired, r.resolved, (double)(clock_now_ns() - t0) / 1e6);
 }
 
 int watch_start(struct store *s, const struct watch_options *o, char *err, size_t errlen)

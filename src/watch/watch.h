@@ -32,12 +32,12 @@ void watch_options_init(struct watch_options *o);
 struct slo_status {
 	struct slo_counts window; /* its whole window (7/28/30 d) */
 	struct slo_budget budget;
-	struct slo_burn burn;	 /* over slo_burn_windows_s */
-	double exhaustion_s;	 /* at the 1 h burn rate; -1: not being spent */
+	struct slo_burn burn;	      /* over slo_burn_windows_s */
+	double exhaustion_s;	      /* at the 1 h burn rate; -1: not being spent */
 	int alert[SLO_ALERT_WINDOWS]; /* which multiwindow alerts hold */
 };
-int watch_slo_status(struct store *s, const struct slo *slo, uint64_t now_ns, struct slo_status *out, char *err,
-		     size_t errlen);
+int watch_slo_status(struct store *s, const struct slo *slo, uint64_t now_ns, struct slo_status *out,
+		     char *err, size_t errlen);
 
 /*
  * The SLO's window hour by hour, for a burn-down chart: points[i] counts

@@ -11,7 +11,7 @@
 #include "watch/alerts.h"
 #include "watch/rule.h"
 
-#define S(x) ((uint64_t)(x) * 1000000000ull)
+#define S(x) ((uint64_t)(x)*1000000000ull)
 
 static void immediate(void)
 {
@@ -26,11 +26,13 @@ static void immediate(void)
 	ok(!alert_may_page(&a, t + S(30)), "an incident that paged pages no more");
 	is_int(alert_step(&a, 0, t + S(60), 0, S(300)), STEP_RESOLVE, "stops holding: resolves");
 	is_int(a.state, ALERT_RESOLVED, "resolved");
-	is_int(alert_step(&a, 1, t + S(120), 0, S(300)), STEP_CHANGED, "holds again within 5 min: same incident");
+	is_int(alert_step(&a, 1, t + S(120), 0, S(300)), STEP_CHANGED,
+	       "holds again within 5 min: same incident");
 	is_int(a.state, ALERT_FIRING, "firing again");
 	is_int(a.pages, 1, "without a second page");
 	alert_step(&a, 0, t + S(180), 0, S(300));
-	is_int(alert_step(&a, 1, t + S(180 + 301), 0, S(300)), STEP_FIRE, "after the grouping window: a new incident");
+	is_int(alert_step(&a, 1, t + S(180 + 301), 0, S(300)), STEP_FIRE,
+	       "after the grouping window: a new incident");
 	is_int(a.pages, 0, "which may page");
 }
 
@@ -79,9 +81,10 @@ static void rules(void)
 	struct alert_rule r;
 	char err[256];
 	arena_init(&a);
-	int rc = parse("{\"id\":\"p95\",\"measure\":\"p95\",\"threshold\":500,\"for\":\"2m\",\"window\":\"10m\","
-		       "\"severity\":\"critical\",\"filters\":{\"department\":\"payments\"}}",
-		       &r, &a, err);
+	int rc = parse(
+		"{\"id\":\"p95\",\"measure\":\"p95\",\"threshold\":500,\"for\":\"2m\",\"window\":\"10m\","
+		"\"severity\":\"critical\",\"filters\":{\"department\":\"payments\"}}",
+		&r, &a, err);
 	is_int(rc, 0, "a p95 rule parses: %s", err);
 	is_int(r.for_s, 120, "for 2m");
 	is_int(r.window_s, 600, "window 10m");

@@ -111,7 +111,8 @@ static void counting(void)
 	slo_count_row(&s, &r, &c);
 	is_int(c.good, 18, "availability: only OK rows are good");
 	is_int(c.total, 36, "availability: errors count in the total");
-	is_int(slo_window_end(1700000000123456789ull), 1700000040000000000ull, "windows end at the next minute");
+	is_int(slo_window_end(1700000000123456789ull), 1700000040000000000ull,
+	       "windows end at the next minute");
 }
 
 static int parse(const char *text, struct slo *s, struct arena *a, char *err)
@@ -132,9 +133,10 @@ static void definitions(void)
 	struct buf b;
 	arena_init(&a);
 	buf_init(&b, BUF_NO_LIMIT);
-	int rc = parse("{\"id\":\"co\",\"kind\":\"latency\",\"objective\":95,\"threshold_ms\":500,\"window\":\"7d\","
-		       "\"filters\":{\"service\":\"checkout\"},\"channels\":[\"ops\"]}",
-		       &s, &a, err);
+	int rc = parse(
+		"{\"id\":\"co\",\"kind\":\"latency\",\"objective\":95,\"threshold_ms\":500,\"window\":\"7d\","
+		"\"filters\":{\"service\":\"checkout\"},\"channels\":[\"ops\"]}",
+		&s, &a, err);
 	is_int(rc, 0, "a latency SLO parses");
 	is_int(s.window_days, 7, "its window");
 	is_str(s.scope.service, "checkout", "its filter");

@@ -99,12 +99,14 @@ static void windows(struct store *s)
 		for (size_t i = 0; i < 4; i++)
 			for (size_t j = 0; j < 4; j++) {
 				struct slo_counts got, want = brute(&slos[k], from[i], from[i] + len[j]);
-				int rc = slo_count(s, &slos[k], from[i], from[i] + len[j], &got, err, sizeof(err));
+				int rc = slo_count(s, &slos[k], from[i], from[i] + len[j], &got, err,
+						   sizeof(err));
 				ok(rc == 0 && got.good == want.good && got.total == want.total,
-				   "%s [+%llu min, %llu min): good %llu of %llu, want %llu of %llu", slos[k].id,
-				   (unsigned long long)((from[i] - START) / MIN), (unsigned long long)(len[j] / MIN),
-				   (unsigned long long)got.good, (unsigned long long)got.total,
-				   (unsigned long long)want.good, (unsigned long long)want.total);
+				   "%s [+%llu min, %llu min): good %llu of %llu, want %llu of %llu",
+				   slos[k].id, (unsigned long long)((from[i] - START) / MIN),
+				   (unsigned long long)(len[j] / MIN), (unsigned long long)got.good,
+				   (unsigned long long)got.total, (unsigned long long)want.good,
+				   (unsigned long long)want.total);
 			}
 }
 
