@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "analyze/latency.h"
+#include "core/alloc.h"
 #include "core/log.h"
+#include "core/strmap.h"
 
 const char *const rule_measure_names[RULE_MEASURES] = {
 	"p50",	  "p95", "p99", "error_rate", "throughput", "slow_share", "slow_count", "service_p95_mean",
@@ -268,43 +270,129 @@ static double measure_of(const struct alert_rule *r, const struct latency_stats 
 	}
 }
 
-int rule_value(struct store *st, const struct alert_rule *r, uint64_t from_ns, uint64_t to_ns, double *value,
-	       uint64_t *requests, char *err, size_t errlen)
+struct rule_cache {
+	struct strmap index;
+	struct latency_stats *stats;
+	size_t n, cap;
+	struct buf key;
+};
+
+struct rule_cache *rule_cache_new(void)
+{
+	struct rule_cache *c = xcalloc(1, sizeof(*c));
+	strmap_init(&c->index);
+	buf_init(&c->key, BUF_NO_LIMIT);
+	return c;
+}
+
+void rule_cache_free(struct rule_cache *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		latency_stats_release(&c->stats[i]);
+	free(c->stats);
+	strmap_release(&c->index);
+	buf_release(&c->key);
+	free(c);
+}
+
+/* The key of a question: the query's filters and range. */
+static void cache_key(struct buf *b, const struct store_query *q)
+{
+	const char *v[] = {q->service, q->endpoint, q->tool, q->env, q->version, q->department, q->intent};
+	buf_reset(b);
+	buf_printf(b, "%llu/%llu/%d", (unsigned long long)q->from_ns, (unsigned long long)q->to_ns, q->edge_only);
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		buf_putc(b, v[i] ? 1 : 0);
+		buf_append(b, v[i] ? v[i] : "", v[i] ? strlen(v[i]) + 1 : 1);
+	}
+}
+
+/* The merged statistics of the query's rows (and the rows themselves,
+ * when `rows` is not NULL: then nothing is cached). */
+static int read_stats(struct store *st, const struct store_query *q, struct latency_stats *s, struct arena *a,
+		      struct rollup_row **rows, size_t *n, char *err, size_t errlen)
+{
+	struct rollup_row *r;
+	size_t nr;
+	int rc = store_rollups(st, q, 60, a, &r, &nr, err, errlen);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < nr; i++)
+		latency_stats_add_row(s, &r[i]);
+	if (rows) {
+		*rows = r;
+		*n = nr;
+	} else
+		store_rollups_release(r, nr);
+	return 0;
+}
+
+/* From the cache, or read and kept there. */
+static int cached_stats(struct store *st, struct rule_cache *c, const struct store_query *q,
+			const struct latency_stats **out, char *err, size_t errlen)
+{
+	int64_t at;
+	cache_key(&c->key, q);
+	if (strmap_get(&c->index, c->key.data, c->key.len, &at) == 0) {
+		*out = &c->stats[at];
+		return 0;
+	}
+	struct arena a;
+	struct latency_stats s;
+	arena_init(&a);
+	latency_stats_init(&s);
+	int rc = read_stats(st, q, &s, &a, NULL, NULL, err, errlen);
+	arena_release(&a);
+	if (rc < 0) {
+		latency_stats_release(&s);
+		return rc;
+	}
+	c->stats = xgrow(c->stats, &c->cap, c->n + 1, sizeof(*c->stats));
+	c->stats[c->n] = s;
+	strmap_put(&c->index, c->key.data, c->key.len, (int64_t)c->n);
+	*out = &c->stats[c->n++];
+	return 0;
+}
+
+int rule_value(struct store *st, struct rule_cache *cache, const struct alert_rule *r, uint64_t from_ns,
+	       uint64_t to_ns, double *value, uint64_t *requests, char *err, size_t errlen)
 {
 	struct store_query q;
 	struct arena a;
-	struct rollup_row *rows;
-	size_t n;
+	struct rollup_row *rows = NULL;
+	size_t n = 0;
 	struct latency_stats s;
+	const struct latency_stats *use = &s;
+	int per_service = r->measure == RULE_SERVICE_P95_MEAN;
 	*value = NAN;
 	*requests = 0;
 	if (r->measure == RULE_METRIC)
 		return errf(err, errlen, "metric series measures are not available yet"), ERR_INVALID;
 	watch_scope_query(&r->scope, from_ns, to_ns, &q);
-	if (r->measure == RULE_SERVICE_P95_MEAN)
+	if (per_service)
 		q.edge_only = 0; /* each service's own requests */
 	arena_init(&a);
 	latency_stats_init(&s);
-	int rc = store_rollups(st, &q, 60, &a, &rows, &n, err, errlen);
+	int rc = cache && !per_service ? cached_stats(st, cache, &q, &use, err, errlen)
+				       : read_stats(st, &q, &s, &a, &rows, &n, err, errlen);
 	if (rc == 0) {
-		for (size_t i = 0; i < n; i++)
-			latency_stats_add_row(&s, &rows[i]);
-		*requests = s.count;
-		*value = r->measure == RULE_SERVICE_P95_MEAN
-				 ? service_p95_mean(rows, n)
-				 : measure_of(r, &s, (to_ns - from_ns) / NS_PER_MIN);
-		store_rollups_release(rows, n);
+		*requests = use->count;
+		*value = per_service ? service_p95_mean(rows, n) : measure_of(r, use, (to_ns - from_ns) / NS_PER_MIN);
 	}
+	if (rows)
+		store_rollups_release(rows, n);
 	latency_stats_release(&s);
 	arena_release(&a);
 	return rc;
 }
 
-int rule_evaluate(struct store *st, const struct alert_rule *r, uint64_t now_ns, struct rule_verdict *v,
-		  char *err, size_t errlen)
+int rule_evaluate(struct store *st, struct rule_cache *cache, const struct alert_rule *r, uint64_t now_ns,
+		  struct rule_verdict *v, char *err, size_t errlen)
 {
 	uint64_t end = slo_window_end(now_ns), from = end - r->window_s * NS_PER_S;
-	int rc = rule_value(st, r, from, end, &v->value, &v->requests, err, errlen);
+	int rc = rule_value(st, cache, r, from, end, &v->value, &v->requests, err, errlen);
 	v->holds = 0;
 	v->limit = r->threshold;
 	if (rc < 0)
@@ -312,7 +400,7 @@ int rule_evaluate(struct store *st, const struct alert_rule *r, uint64_t now_ns,
 	if (r->factor > 0) {
 		double base;
 		uint64_t base_n;
-		rc = rule_value(st, r, from - r->baseline_s * NS_PER_S, from, &base, &base_n, err, errlen);
+		rc = rule_value(st, cache, r, from - r->baseline_s * NS_PER_S, from, &base, &base_n, err, errlen);
 		if (rc < 0)
 			return rc;
 		/* Counts scale with the window: compare like with like. */

@@ -59,10 +59,20 @@ int rule_parse(const struct json *o, const char *id, struct arena *a, struct ale
 	       size_t errlen);
 void rule_write(struct buf *b, const struct alert_rule *r);
 
+/*
+ * What the rules of one evaluation read, kept for the others: the merged
+ * latency statistics of each (filters, range) asked.  Rules that share
+ * their filters and window (the rules of one service) read the rollups
+ * once.  NULL where a cache is taken: no caching.
+ */
+struct rule_cache;
+struct rule_cache *rule_cache_new(void);
+void rule_cache_free(struct rule_cache *c);
+
 /* The measure over [from_ns, to_ns) (whole minutes) and the requests it
  * saw.  NaN when there were none (for the ratios and percentiles). */
-int rule_value(struct store *st, const struct alert_rule *r, uint64_t from_ns, uint64_t to_ns, double *value,
-	       uint64_t *requests, char *err, size_t errlen);
+int rule_value(struct store *st, struct rule_cache *cache, const struct alert_rule *r, uint64_t from_ns,
+	       uint64_t to_ns, double *value, uint64_t *requests, char *err, size_t errlen);
 
 /* Whether `value` passes the comparison against `limit`. */
 int rule_compare(enum rule_cmp c, double value, double limit);
@@ -74,7 +84,7 @@ struct rule_verdict {
 	double value, limit;
 	uint64_t requests;
 };
-int rule_evaluate(struct store *st, const struct alert_rule *r, uint64_t now_ns, struct rule_verdict *v,
-		  char *err, size_t errlen);
+int rule_evaluate(struct store *st, struct rule_cache *cache, const struct alert_rule *r, uint64_t now_ns,
+		  struct rule_verdict *v, char *err, size_t errlen);
 
 #endif

@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/ticker.h"
+#include "watch/snapshot.h"
 
 #define DEFAULTS_KIND "watch.defaults"
 
@@ -64,6 +65,21 @@ int watch_slo_burndown(struct store *s, const struct slo *slo, uint64_t now_ns, 
 	out->points = arena_zalloc(a, out->n * sizeof(*out->points));
 	struct binning k = {slo, out};
 	return slo_rows(s, slo, from, end, bin_row, &k, err, errlen);
+}
+
+void watch_slo_status_of(const struct slo_snapshot *sn, const struct slo *slo, struct slo_status *out)
+{
+	struct slo_counts c;
+	memset(out, 0, sizeof(*out));
+	slo_snapshot_counts(sn, slo, (uint64_t)slo->window_days * 86400, &out->window);
+	for (size_t i = 0; i < SLO_BURN_WINDOWS; i++) {
+		slo_snapshot_counts(sn, slo, slo_burn_windows_s[i], &c);
+		out->burn.rate[i] = slo_burn_rate(c, slo->objective);
+	}
+	slo_budget_of(out->window, slo->objective, &out->budget);
+	out->exhaustion_s = slo_exhaustion_s(&out->budget, out->burn.rate[2], (uint64_t)slo->window_days * 86400);
+	for (size_t i = 0; i < SLO_ALERT_WINDOWS; i++)
+		out->alert[i] = slo_alert_holds(&slo_alert_windows[i], &out->burn);
 }
 
 /* ---- loading ---------------------------------------------------------------- */
@@ -132,6 +148,7 @@ struct cycle {
 	struct notify_channel *chans;
 	size_t n_chans;
 	struct watch_report *r;
+	struct rule_cache *cache;
 };
 
 static struct alert *alert_for(struct cycle *c, const char *id)
@@ -197,14 +214,11 @@ static void describe(struct cycle *c, struct alert *al, const char *source, cons
 	al->n_channels = n_chans;
 }
 
-static void eval_slo(struct cycle *c, const struct slo *slo)
+static void eval_slo(struct cycle *c, const struct slo_snapshot *sn, const struct slo *slo)
 {
 	struct slo_status st;
-	char err[256], id[128], msg[256];
-	if (watch_slo_status(c->s, slo, c->now_ns, &st, err, sizeof(err)) < 0) {
-		log_warn("SLO %s: %s", slo->id, err);
-		return;
-	}
+	char id[128], msg[256];
+	watch_slo_status_of(sn, slo, &st);
 	for (int k = 0; k < 2; k++) {
 		const char *sev = k == 0 ? "page" : "ticket";
 		int holds = k == 0 ? st.alert[0] || st.alert[1] : st.alert[2];
@@ -237,7 +251,7 @@ static void eval_rule(struct cycle *c, const struct alert_rule *r)
 	char err[256], id[128], msg[256];
 	if (!r->enabled)
 		return;
-	if (rule_evaluate(c->s, r, c->now_ns, &v, err, sizeof(err)) < 0) {
+	if (rule_evaluate(c->s, c->cache, r, c->now_ns, &v, err, sizeof(err)) < 0) {
 		log_warn("rule %s: %s", r->id, err);
 		return;
 	}
@@ -252,6 +266,19 @@ static void eval_rule(struct cycle *c, const struct alert_rule *r)
 	al->value = v.value;
 	al->limit = v.limit;
 	advance(c, al, v.holds, r->for_s);
+}
+
+/* Every SLO from one snapshot of the rollups. */
+static int eval_slos(struct cycle *c, const struct slo *slos, size_t n, char *err, size_t errlen)
+{
+	struct slo_snapshot sn;
+	if (!n)
+		return 0;
+	int rc = slo_snapshot_take(&sn, c->s, c->now_ns, err, errlen);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		eval_slo(c, &sn, &slos[i]);
+	slo_snapshot_release(&sn);
+	return rc;
 }
 
 int watch_cycle(struct store *s, const struct watch_options *o, uint64_t now_ns, struct watch_report *r,
@@ -274,10 +301,11 @@ int watch_cycle(struct store *s, const struct watch_options *o, uint64_t now_ns,
 	if (rc == 0) {
 		r->slos = n_slos;
 		r->rules = n_rules;
-		for (size_t i = 0; i < n_slos; i++)
-			eval_slo(&c, &slos[i]);
+		rc = eval_slos(&c, slos, n_slos, err, errlen);
+		c.cache = rule_cache_new();
 		for (size_t i = 0; i < n_rules; i++)
 			eval_rule(&c, &rules[i]);
+		rule_cache_free(c.cache);
 	}
 	arena_release(&c.a);
 	return rc;

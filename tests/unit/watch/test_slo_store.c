@@ -13,6 +13,7 @@
 #include "tap.h"
 #include "watch/rule.h"
 #include "watch/slo.h"
+#include "watch/snapshot.h"
 
 #define N_REQ 400
 #define HOUR  (60 * MIN)
@@ -83,31 +84,64 @@ static struct slo_counts brute(const struct slo *slo, uint64_t from, uint64_t to
 	return c;
 }
 
-static void windows(struct store *s)
-{
-	struct slo slos[] = {
+static const struct slo all_slos[] = {
 		{.id = "lat", .kind = SLO_LATENCY, .objective = 95, .threshold_ms = 500},
 		{.id = "lat2", .kind = SLO_LATENCY, .objective = 95, .threshold_ms = 2000},
 		{.id = "av", .kind = SLO_AVAILABILITY, .objective = 99},
 		{.id = "pay", .kind = SLO_AVAILABILITY, .objective = 99, .scope = {.service = "pay"}},
-	};
+		{.id = "pay-lat", .kind = SLO_LATENCY, .objective = 99, .threshold_ms = 100, .scope = {.service = "pay"}},
+};
+
+static void windows(struct store *s)
+{
 	/* Windows from a few minutes to the whole range, cut inside hours. */
 	const uint64_t from[] = {START, START + 7 * MIN, START + 40 * MIN, START + 95 * MIN};
 	const uint64_t len[] = {5 * MIN, 37 * MIN, 2 * HOUR + 11 * MIN, 5 * HOUR};
 	char err[256];
-	for (size_t k = 0; k < sizeof(slos) / sizeof(slos[0]); k++)
+	for (size_t k = 0; k < sizeof(all_slos) / sizeof(all_slos[0]); k++)
 		for (size_t i = 0; i < 4; i++)
 			for (size_t j = 0; j < 4; j++) {
-				struct slo_counts got, want = brute(&slos[k], from[i], from[i] + len[j]);
-				int rc = slo_count(s, &slos[k], from[i], from[i] + len[j], &got, err,
+				struct slo_counts got, want = brute(&all_slos[k], from[i], from[i] + len[j]);
+				int rc = slo_count(s, &all_slos[k], from[i], from[i] + len[j], &got, err,
 						   sizeof(err));
 				ok(rc == 0 && got.good == want.good && got.total == want.total,
 				   "%s [+%llu min, %llu min): good %llu of %llu, want %llu of %llu",
-				   slos[k].id, (unsigned long long)((from[i] - START) / MIN),
+				   all_slos[k].id, (unsigned long long)((from[i] - START) / MIN),
 				   (unsigned long long)(len[j] / MIN), (unsigned long long)got.good,
 				   (unsigned long long)got.total, (unsigned long long)want.good,
 				   (unsigned long long)want.total);
 			}
+}
+
+/* The cycle's snapshot gives each SLO the counts slo_count() reads. */
+static void snapshot(struct store *s, const struct slo *slos, size_t n_slos)
+{
+	/* "now" inside the data, 13 s into a minute, so windows cut hours */
+	const uint64_t nows[] = {START + 3 * HOUR + 17 * MIN + 13 * 1000 * MS, START + 5 * HOUR + 2 * MIN,
+				 START + 40 * MIN};
+	char err[256];
+	for (size_t t = 0; t < 3; t++) {
+		struct slo_snapshot sn;
+		int rc = slo_snapshot_take(&sn, s, nows[t], err, sizeof(err));
+		ok(rc == 0, "snapshot at +%llu min: %s", (unsigned long long)((nows[t] - START) / MIN), rc ? err : "");
+		int same = 1;
+		for (size_t k = 0; rc == 0 && k < n_slos; k++)
+			for (size_t w = 0; w < SNAP_WINDOWS; w++) {
+				struct slo_counts a, b;
+				uint64_t end = slo_window_end(nows[t]);
+				slo_snapshot_counts(&sn, &slos[k], snapshot_windows_s[w], &a);
+				slo_count(s, &slos[k], end - snapshot_windows_s[w] * NS_PER_S, end, &b, err, sizeof(err));
+				if (a.good != b.good || a.total != b.total) {
+					same = 0;
+					printf("# %s over %llu s: %llu of %llu, slo_count %llu of %llu\n", slos[k].id,
+					       (unsigned long long)snapshot_windows_s[w], (unsigned long long)a.good,
+					       (unsigned long long)a.total, (unsigned long long)b.good,
+					       (unsigned long long)b.total);
+				}
+			}
+		ok(same, "snapshot counts equal slo_count for %zu SLOs x %d windows", n_slos, SNAP_WINDOWS);
+		slo_snapshot_release(&sn);
+	}
 }
 
 static void rule_measures(struct store *s)
@@ -122,15 +156,25 @@ static void rule_measures(struct store *s)
 			failed += reqs[i].failed;
 			slow += reqs[i].ms >= 500;
 		}
-	int rc = rule_value(s, &r, from, to, &v, &n, err, sizeof(err));
+	int rc = rule_value(s, NULL, &r, from, to, &v, &n, err, sizeof(err));
 	ok(rc == 0 && n == total && fabs(v - 100.0 * (double)failed / (double)total) < 1e-9,
 	   "error rate %g%% of %llu, want %llu of %llu", v, (unsigned long long)n, (unsigned long long)failed,
 	   (unsigned long long)total);
 	r.measure = RULE_SLOW_COUNT;
-	rc = rule_value(s, &r, from, to, &v, &n, err, sizeof(err));
+	rc = rule_value(s, NULL, &r, from, to, &v, &n, err, sizeof(err));
 	ok(rc == 0 && v == (double)slow, "slow count %g, want %llu", v, (unsigned long long)slow);
+	struct rule_cache *cache = rule_cache_new();
+	double v1, v2;
+	uint64_t n1, n2;
+	r.measure = RULE_P95;
+	rc = rule_value(s, NULL, &r, from, to, &v, &n, err, sizeof(err));
+	rc |= rule_value(s, cache, &r, from, to, &v1, &n1, err, sizeof(err));
+	r.measure = RULE_P50; /* the same question: answered from the cache */
+	rc |= rule_value(s, cache, &r, from, to, &v2, &n2, err, sizeof(err));
+	ok(rc == 0 && v1 == v && n1 == n && n2 == n && v2 <= v1 && v2 > 0, "cached p95 %g = %g, p50 %g", v1, v, v2);
+	rule_cache_free(cache);
 	r.measure = RULE_THROUGHPUT;
-	rc = rule_value(s, &r, from, to, &v, &n, err, sizeof(err));
+	rc = rule_value(s, NULL, &r, from, to, &v, &n, err, sizeof(err));
 	ok(rc == 0 && fabs(v - (double)total / 60) < 1e-9, "throughput %g per minute", v);
 }
 
@@ -143,6 +187,7 @@ int main(void)
 	ok(st != NULL, "a store with %d requests", N_REQ);
 	if (st) {
 		windows(st);
+		snapshot(st, all_slos, sizeof(all_slos) / sizeof(all_slos[0]));
 		rule_measures(st);
 		store_close(st);
 	}
