@@ -252,12 +252,76 @@ static int slo_burndown(struct http_request *req)
 	return HTTP_DONE;
 }
 
+/* GET /api/v1/alerts/rules/{id}/series?range=24h&step=300: the rule's
+ * measure step by step (a performance budget's consumption over time). */
+static int rule_series_of(struct http_request *req)
+{
+	const struct kind *k = kind_of(req);
+	char err[256];
+	int rc;
+	uint64_t range = 24 * NS_PER_HOUR, now = clock_now_ns();
+	long step;
+	struct json_doc d = {0};
+	struct alert_rule r;
+	double *v;
+	size_t n;
+	const char *rs = http_query(req, "range");
+	if (rs && filters_parse_range(rs, &range) < 0) {
+		http_error(req, 400, "bad_request", "range must be a duration such as 24h or 7d");
+		return HTTP_DONE;
+	}
+	if (filters_int(req, "step", 60, 86400, 300, &step) < 0)
+		return HTTP_DONE;
+	req->url = arena_strndup(&req->arena, req->url, strlen(req->url) - strlen("/series"));
+	const char *id = path_id(req, k);
+	if (!id)
+		return HTTP_DONE;
+	const char *json = load_one(req, k, id, &rc, err, sizeof(err));
+	if (rc == 0 && !json)
+		rc = (snprintf(err, sizeof(err), "no such rule: %s", id), ERR_NOT_FOUND);
+	if (rc == 0 && (json_doc_parse(&d, json, strlen(json), 0, err, sizeof(err)) < 0 ||
+			rule_parse(d.root, id, &req->arena, &r, err, sizeof(err)) < 0))
+		rc = ERR_INTERNAL;
+	uint64_t end = slo_window_end(now), st = (uint64_t)step / 60 * 60 * NS_PER_S;
+	uint64_t from = end - (range + st - 1) / st * st;
+	if (rc == 0)
+		rc = rule_series(req->srv->store, &r, from, end, st / NS_PER_S, &req->arena, &v, &n, err, sizeof(err));
+	json_doc_release(&d);
+	if (rc < 0) {
+		http_error_class(req, rc, "%s", err);
+		return HTTP_DONE;
+	}
+	struct buf *b = http_json(req);
+	buf_printf(b, "{\"measure\":\"%s\",\"limit\":", rule_measure_names[r.measure]);
+	buf_put_json_double(b, r.factor > 0 ? NAN : r.threshold);
+	buf_printf(b, ",\"step_s\":%llu,\"points\":[", (unsigned long long)(st / NS_PER_S));
+	for (size_t i = 0; i < n; i++) {
+		buf_printf(b, "%s{\"t_ms\":%llu,\"value\":", i ? "," : "",
+			   (unsigned long long)((from + i * st) / 1000000));
+		if (isfinite(v[i]))
+			buf_put_json_double(b, v[i]);
+		else
+			buf_puts(b, "null");
+		buf_putc(b, '}');
+	}
+	buf_puts(b, "]}");
+	return HTTP_DONE;
+}
+
+/* "/api/v1/.../{id}SUFFIX"? */
+static int has_suffix(const char *url, const char *suffix)
+{
+	size_t n = strlen(url), m = strlen(suffix);
+	return n > m && !strcmp(url + n - m, suffix);
+}
+
 static int get_def(struct http_request *req)
 {
 	const struct kind *k = kind_of(req);
-	size_t len = strlen(req->url);
-	if (k->show == show_slo && len > 9 && !strcmp(req->url + len - 9, "/burndown"))
+	if (k->show == show_slo && has_suffix(req->url, "/burndown"))
 		return slo_burndown(req);
+	if (k->normalize == norm_rule && has_suffix(req->url, "/series"))
+		return rule_series_of(req);
 	const char *id = path_id(req, k);
 	char err[256];
 	int rc;

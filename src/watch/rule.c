@@ -388,6 +388,59 @@ int rule_value(struct store *st, struct rule_cache *cache, const struct alert_ru
 	return rc;
 }
 
+/* The measure of rows[0 .. n) (one step of a series). */
+static double step_value(const struct alert_rule *r, struct rollup_row *rows, size_t n, uint64_t minutes)
+{
+	struct latency_stats s;
+	double v;
+	if (r->measure == RULE_SERVICE_P95_MEAN)
+		return service_p95_mean(rows, n);
+	latency_stats_init(&s);
+	for (size_t i = 0; i < n; i++)
+		latency_stats_add_row(&s, &rows[i]);
+	v = r->measure == RULE_SLOW_COUNT || r->measure == RULE_THROUGHPUT || s.count ? measure_of(r, &s, minutes)
+										       : NAN;
+	latency_stats_release(&s);
+	return v;
+}
+
+int rule_series(struct store *st, const struct alert_rule *r, uint64_t from_ns, uint64_t to_ns, uint64_t step_s,
+		struct arena *a, double **values, size_t *n, char *err, size_t errlen)
+{
+	struct store_query q;
+	struct arena ra;
+	struct rollup_row *rows;
+	size_t nr;
+	uint64_t step = step_s * NS_PER_S;
+	*values = NULL;
+	*n = 0;
+	if (r->measure == RULE_METRIC)
+		return errf(err, errlen, "metric series measures are not available yet"), ERR_INVALID;
+	if (!step_s || step_s % 60 || to_ns <= from_ns || (to_ns - from_ns) / step > RULE_SERIES_MAX)
+		return errf(err, errlen, "a series has whole-minute steps, at most %d of them", RULE_SERIES_MAX),
+		       ERR_TOO_MUCH;
+	watch_scope_query(&r->scope, from_ns, to_ns, &q);
+	if (r->measure == RULE_SERVICE_P95_MEAN)
+		q.edge_only = 0;
+	arena_init(&ra);
+	int rc = store_rollups(st, &q, 60, &ra, &rows, &nr, err, errlen);
+	if (rc == 0) {
+		*n = (size_t)((to_ns - from_ns + step - 1) / step);
+		*values = arena_alloc(a, *n * sizeof(**values));
+		size_t at = 0; /* rows come ordered by time */
+		for (size_t i = 0; i < *n; i++) {
+			uint64_t end = from_ns + (i + 1) * step;
+			size_t first = at;
+			while (at < nr && rows[at].t_ns < end)
+				at++;
+			(*values)[i] = step_value(r, rows + first, at - first, step_s / 60);
+		}
+		store_rollups_release(rows, nr);
+	}
+	arena_release(&ra);
+	return rc;
+}
+
 int rule_evaluate(struct store *st, struct rule_cache *cache, const struct alert_rule *r, uint64_t now_ns,
 		  struct rule_verdict *v, char *err, size_t errlen)
 {

@@ -74,6 +74,16 @@ void rule_cache_free(struct rule_cache *c);
 int rule_value(struct store *st, struct rule_cache *cache, const struct alert_rule *r, uint64_t from_ns,
 	       uint64_t to_ns, double *value, uint64_t *requests, char *err, size_t errlen);
 
+/*
+ * The measure over [from_ns, to_ns) step by step (whole minutes; `step_s`
+ * a multiple of 60): values[i] covers [from_ns + i * step, + step), NaN
+ * where no request was seen.  A performance budget's consumption over
+ * time.  Reads the range's minute rollups once; `values` lives in `a`.
+ */
+#define RULE_SERIES_MAX 2000
+int rule_series(struct store *st, const struct alert_rule *r, uint64_t from_ns, uint64_t to_ns, uint64_t step_s,
+		struct arena *a, double **values, size_t *n, char *err, size_t errlen);
+
 /* Whether `value` passes the comparison against `limit`. */
 int rule_compare(enum rule_cmp c, double value, double limit);
 

@@ -153,6 +153,18 @@ describe('SLO and alert notifications', () => {
 		assert.equal(sum('total'), 2550);
 		assert.equal(sum('good'), 2500);
 		assert.equal((await getJson(`${srv.url}/api/v1/slos/nope/burndown`)).status, 404);
+
+		// A performance budget: the mean p95 of the services in scope, step by step.
+		const r = await call(srv, 'POST', '/api/v1/alerts/rules', { id: 'pay-budget', measure: 'service_p95_mean', comparison: '>', threshold: 600, filters: { service: 'pay' } });
+		assert.equal(r.status, 201, r.text);
+		const series = (await getJson(`${srv.url}/api/v1/alerts/rules/pay-budget/series?range=1h&step=300`)).json;
+		assert.equal(series.points.length, 12);
+		assert.equal(series.limit, 600);
+		const seen = series.points.filter((p) => p.value !== null);
+		assert.ok(seen.length >= 1 && seen.length <= 2, `only the last minutes had requests: ${seen.length} steps`);
+		for (const p of seen) assert.ok(Math.abs(p.value - 20) < 0.5, `p95 of 20 ms requests: ${p.value}`);
+		assert.notEqual(series.points.at(-1).value, null, 'the newest step has them');
+		assert.equal((await getJson(`${srv.url}/api/v1/alerts/rules/pay-budget/series?step=7`)).status, 400);
 	});
 
 	test('an acknowledged alert does not page again', async () => {
