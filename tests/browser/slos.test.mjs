@@ -144,6 +144,20 @@ test('the SLO editor creates only after confirmation, and shows the server\'s re
   await page.screenshot({ path: join(SHOTS, 'slos-after.png'), fullPage: true });
 });
 
+test('a performance budget shows its consumption against the API\'s series', async () => {
+  await api('POST', '/api/v1/alerts/rules', { id: 'green-budget', name: 'Green budget', measure: 'service_p95_mean', threshold: 60, filters: { service: 'green' } });
+  await page.goto(`${base}/dashboard/performance?view=slos`);
+  const row = '#slo-budgets tr[data-rule="green-budget"]';
+  await page.waitForSelector(row);
+  const series = await api('GET', '/api/v1/alerts/rules/green-budget/series?range=24h&step=3600');
+  const now = series.points.filter((p) => p.value != null).at(-1);
+  assert.ok(now && Math.abs(now.value - 30) < 1, `p95 of 30 ms requests: ${now && now.value}`);
+  assert.equal(await page.textContent(`${row} .budget-now`), `${Number(now.value.toPrecision(3))} ms`);
+  assert.match(await page.textContent(`${row} .budget-used`), /^5\d(\.\d+)? %$/, 'about half of 60 ms used');
+  assert.equal(await page.$$eval(`${row} .budget-spark polyline`, (x) => x.length), 1);
+  assert.equal(await page.$$eval('#slo-budgets tbody tr', (x) => x.length), 1, 'only budget rules are listed');
+});
+
 test('the browser console stayed free of errors', () => {
   assert.deepEqual(consoleErrors, []);
 });

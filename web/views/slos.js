@@ -6,6 +6,9 @@
 //                     budget remaining and the burn rates
 //   burn-down         GET /api/v1/slos/{id}/burndown: the budget left hour
 //                     by hour over the window, against an even spend
+//   budgets           performance budgets (rules measuring the mean p95 of
+//                     the services in scope): GET /api/v1/alerts/rules and
+//                     each one's /series, the last 24 h hour by hour
 //   alert feed        GET /api/v1/alerts; acknowledge, silence for an hour,
 //                     resolve (POST /api/v1/alerts/{id})
 //   editors           new SLO, new alert rule or performance budget (POST),
@@ -33,27 +36,30 @@ export function mountSlos(el, ctx) {
   const grid = h('div', { class: 'slo-grid', id: 'slo-grid', 'aria-live': 'polite' });
   const burn = h('div', { class: 'panel', id: 'slo-burndown' });
   const feed = h('div', { class: 'panel', id: 'alert-feed' });
+  const budgets = h('div', { class: 'panel', id: 'slo-budgets' });
   const dlg = dialog();
   el.append(h('div', { class: 'view-head' },
     h('h1', { class: 'view-title' }, 'SLOs'),
     h('div', { class: 'view-tools' },
       h('button', { type: 'button', class: 'btn', id: 'slo-new', onclick: () => editSlo(dlg, ctx, load) }, 'New SLO'),
       h('button', { type: 'button', class: 'btn', id: 'rule-new', onclick: () => editRule(dlg, ctx, load) }, 'New alert rule'))),
-  h('h2', { class: 'section-title' }, 'Compliance'), grid, burn, feed, dlg.el);
+  h('h2', { class: 'section-title' }, 'Compliance'), grid, burn, budgets, feed, dlg.el);
 
   let seq = 0;
   async function load() {
     const mine = ++seq;
     try {
-      const [slos, alerts] = await Promise.all([
+      const [slos, alerts, rules] = await Promise.all([
         apiGet('/api/v1/slos', null, { signal: ctx.signal }),
         apiGet('/api/v1/alerts', new URLSearchParams({ state: 'all' }), { signal: ctx.signal }),
+        apiGet('/api/v1/alerts/rules', null, { signal: ctx.signal }),
       ]);
       if (mine !== seq) return;
       drawGrid(grid, slos.slos || [], dlg, load);
       const list = slos.slos || [];
       if (!list.find((s) => s.id === prefs.selected)) prefs.selected = list.length ? list[0].id : null;
       drawFeed(feed, alerts.alerts || [], dlg, load);
+      await drawBudgets(budgets, (rules.rules || []).filter((r) => r.measure === 'service_p95_mean'), ctx);
       await drawBurndown(burn, list.find((s) => s.id === prefs.selected), ctx);
     } catch (err) {
       if (isAbort(err) || mine !== seq) return;
@@ -170,6 +176,48 @@ function burnChart(left, pts, slo) {
     chart.append(t);
   }
   return chart;
+}
+
+// --- performance budgets ---------------------------------------------------------
+
+async function drawBudgets(panel, rules, ctx) {
+  clear(panel).append(h('div', { class: 'panel-head' }, h('div', { class: 'panel-title' }, 'Performance budgets'),
+    h('div', { class: 'panel-sub muted' }, 'mean p95 of the services in scope against its budget, the last 24 h by the hour')));
+  if (!rules.length) {
+    panel.append(h('p', { class: 'muted' }, 'No budget yet: a rule measuring “Mean p95 of services” with a department filter is one.'));
+    return;
+  }
+  const series = await Promise.all(rules.map((r) => apiGet(`/api/v1/alerts/rules/${encodeURIComponent(r.id)}/series`,
+    new URLSearchParams({ range: '24h', step: '3600' }), { signal: ctx.signal })));
+  panel.append(h('table', { class: 'grid budget-table' },
+    h('thead', null, h('tr', null, ['Budget', 'Scope', 'Now', 'Budget', 'Used', 'Last 24 h'].map((t) => h('th', null, t)))),
+    h('tbody', null, rules.map((r, i) => {
+      const pts = series[i].points || [];
+      const now = [...pts].reverse().find((p) => p.value != null);
+      const used = now && r.threshold ? (100 * now.value) / r.threshold : null;
+      return h('tr', { dataset: { rule: r.id } },
+        h('td', null, r.name || r.id),
+        h('td', { class: 'small' }, Object.entries(r.filters || {}).map(([k, v]) => `${k} ${v}`).join(', ') || 'the fleet'),
+        h('td', { class: 'budget-now' }, now ? `${fmtNum(now.value, 3)} ms` : '–'),
+        h('td', null, `${fmtNum(r.threshold, 3)} ms`),
+        h('td', { class: `budget-used ${used == null ? '' : used > 100 ? 'slo-red-text' : used > 90 ? 'slo-yellow-text' : 'slo-green-text'}` },
+          used == null ? '–' : `${fmtNum(used, 3)} %`),
+        h('td', null, spark(pts.map((p) => p.value), r.threshold)));
+    }))));
+}
+
+// A small line of the values (gaps where null) with the budget as a dashed line.
+function spark(values, limit) {
+  const W = 160, H = 28;
+  const finite = values.filter((v) => v != null);
+  const hi = Math.max(limit || 0, ...finite, 1);
+  const x = (i) => (i / Math.max(1, values.length - 1)) * W;
+  const y = (v) => H - 2 - (v / hi) * (H - 4);
+  const el = svg('svg', { viewBox: `0 0 ${W} ${H}`, class: 'budget-spark', width: W, height: H });
+  if (limit) el.append(svg('line', { x1: 0, x2: W, y1: y(limit), y2: y(limit), class: 'slo-ideal' }));
+  const pts = values.map((v, i) => (v == null ? null : `${x(i).toFixed(1)},${y(v).toFixed(1)}`)).filter(Boolean);
+  if (pts.length) el.append(svg('polyline', { points: pts.join(' '), class: 'slo-line' }));
+  return el;
 }
 
 // --- the alert feed --------------------------------------------------------------
