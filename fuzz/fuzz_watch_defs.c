@@ -64,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			reread(&b, rule_again);
 		}
 		buf_reset(&b);
-		if (channel_parse(d.root, NULL, &a, &c, err, sizeof(err)) == 0) {
+		if (channel_parse(d.root, NULL, NULL, &a, &c, err, sizeof(err)) == 0) {
 			channel_write_public(&b, &c);
 			if (c.secret && strstr(b.data, c.secret) && strlen(c.secret) > 12)
 				__builtin_trap(); /* a secret in the public form */

@@ -58,19 +58,17 @@ static int norm_rule(const struct json *o, const char *id, const char *old, stru
 	return rc;
 }
 
-/* A channel updated without a "secret" keeps its secret. */
+/* A channel updated without "url" or "secret" keeps them (answers never
+ * show them whole, so a client cannot send them back). */
 static int norm_channel(const struct json *o, const char *id, const char *old, struct arena *a,
 			struct buf *out, char *err, size_t errlen)
 {
 	struct notify_channel c, prev;
-	int rc = channel_parse(o, id, a, &c, err, errlen);
-	if (rc == 0 && !c.secret && old && !json_get(o, "secret")) {
-		struct json_doc d;
-		if (json_doc_parse(&d, old, strlen(old), 0, err, errlen) == 0 &&
-		    channel_parse(d.root, id, a, &prev, err, errlen) == 0)
-			c.secret = prev.secret;
-		json_doc_release(&d);
-	}
+	struct json_doc d = {0};
+	int have_prev = old && json_doc_parse(&d, old, strlen(old), 0, err, errlen) == 0 &&
+			channel_parse(d.root, id, NULL, a, &prev, err, errlen) == 0;
+	int rc = channel_parse(o, id, have_prev ? &prev : NULL, a, &c, err, errlen);
+	json_doc_release(&d);
 	if (rc == 0)
 		channel_write_stored(out, &c);
 	return rc;
@@ -87,7 +85,7 @@ static void show_channel(struct http_request *req, struct buf *b, const char *js
 	struct notify_channel c;
 	char err[200];
 	if (json_doc_parse(&d, json, strlen(json), 0, err, sizeof(err)) == 0 &&
-	    channel_parse(d.root, NULL, &req->arena, &c, err, sizeof(err)) == 0)
+	    channel_parse(d.root, NULL, NULL, &req->arena, &c, err, sizeof(err)) == 0)
 		channel_write_public(b, &c);
 	else
 		buf_puts(b, "null");
@@ -285,7 +283,8 @@ static int rule_series_of(struct http_request *req)
 	uint64_t end = slo_window_end(now), st = (uint64_t)step / 60 * 60 * NS_PER_S;
 	uint64_t from = end - (range + st - 1) / st * st;
 	if (rc == 0)
-		rc = rule_series(req->srv->store, &r, from, end, st / NS_PER_S, &req->arena, &v, &n, err, sizeof(err));
+		rc = rule_series(req->srv->store, &r, from, end, st / NS_PER_S, &req->arena, &v, &n, err,
+				 sizeof(err));
 	json_doc_release(&d);
 	if (rc < 0) {
 		http_error_class(req, rc, "%s", err);

@@ -36,8 +36,8 @@ static int str_of(const struct json *o, const char *key, size_t max, struct aren
 	return 0;
 }
 
-int channel_parse(const struct json *o, const char *id, struct arena *a, struct notify_channel *c, char *err,
-		  size_t errlen)
+int channel_parse(const struct json *o, const char *id, const struct notify_channel *prev, struct arena *a,
+		  struct notify_channel *c, char *err, size_t errlen)
 {
 	int rc;
 	memset(c, 0, sizeof(*c));
@@ -48,6 +48,10 @@ int channel_parse(const struct json *o, const char *id, struct arena *a, struct 
 	    (rc = str_of(o, "url", CHANNEL_URL_MAX, a, &c->url, err, errlen)) < 0 ||
 	    (rc = str_of(o, "secret", CHANNEL_SECRET_MAX, a, &c->secret, err, errlen)) < 0)
 		return rc;
+	if (prev && !json_get(o, "url"))
+		c->url = prev->url;
+	if (prev && !json_get(o, "secret"))
+		c->secret = prev->secret;
 	const char *type = json_str(json_get(o, "type")), *format = json_str(json_get(o, "format"));
 	if (type && strcmp(type, "webhook"))
 		return errf(err, errlen, "\"type\" must be \"webhook\""), ERR_INVALID;
@@ -63,6 +67,21 @@ int channel_parse(const struct json *o, const char *id, struct arena *a, struct 
 	return 0;
 }
 
+/* "https://host:port/…": the address without its path, query or user. */
+static void put_origin(struct buf *b, const char *url)
+{
+	const char *host = strstr(url, "://");
+	host = host ? host + 3 : url;
+	const char *at = strchr(host, '@'), *end = host + strcspn(host, "/?#");
+	if (at && at < end)
+		host = at + 1;
+	char shown[CHANNEL_URL_MAX + 8];
+	snprintf(shown, sizeof(shown), "%.*s%.*s%s",
+		 (int)(strstr(url, "://") ? strstr(url, "://") + 3 - url : 0), url, (int)(end - host), host,
+		 *end ? "/…" : "");
+	buf_put_json_str(b, shown);
+}
+
 static void channel_write(struct buf *b, const struct notify_channel *c, int with_secret)
 {
 	buf_puts(b, "{\"id\":");
@@ -70,7 +89,10 @@ static void channel_write(struct buf *b, const struct notify_channel *c, int wit
 	buf_puts(b, ",\"name\":");
 	buf_put_json_str(b, c->name ? c->name : "");
 	buf_puts(b, ",\"type\":\"webhook\",\"url\":");
-	buf_put_json_str(b, c->url);
+	if (with_secret)
+		buf_put_json_str(b, c->url);
+	else
+		put_origin(b, c->url);
 	buf_printf(b, ",\"format\":\"%s\"", c->slack ? "slack" : "json");
 	if (with_secret && c->secret) {
 		buf_puts(b, ",\"secret\":");
@@ -106,7 +128,7 @@ int channels_load(struct store *s, struct arena *a, struct notify_channel **out,
 		if (!strcmp(docs[i].json, WATCH_TOMBSTONE))
 			continue; /* deleted */
 		if (json_doc_parse(&d, docs[i].json, strlen(docs[i].json), 0, msg, sizeof(msg)) == 0 &&
-		    channel_parse(d.root, docs[i].id, a, &(*out)[*n], msg, sizeof(msg)) == 0)
+		    channel_parse(d.root, docs[i].id, NULL, a, &(*out)[*n], msg, sizeof(msg)) == 0)
 			(*n)++;
 		json_doc_release(&d);
 	}

@@ -27,16 +27,20 @@
 
 struct notify_channel {
 	const char *id, *name;
-	const char *url;    /* http:// or https:// */
+	const char *url;    /* http:// or https://; never shown whole */
 	const char *secret; /* NULL: unsigned */
 	int slack;	    /* 1: {"text": ...} (Slack incoming webhooks) */
 };
 
-int channel_parse(const struct json *o, const char *id, struct arena *a, struct notify_channel *out,
-		  char *err, size_t errlen);
+/* Parse a definition; "url" and "secret" left out are taken from `prev`
+ * (an update keeps them) when it is not NULL. */
+int channel_parse(const struct json *o, const char *id, const struct notify_channel *prev, struct arena *a,
+		  struct notify_channel *out, char *err, size_t errlen);
 /* The stored form (with the secret): only for store_put_doc(). */
 void channel_write_stored(struct buf *b, const struct notify_channel *c);
-/* The public form: the secret is replaced by "secret_set": true/false. */
+/* The public form: the secret is replaced by "secret_set": true/false, and
+ * the URL shows only its origin ("https://hooks.example/…"): the path of a
+ * webhook address often is a secret too (Slack's is). */
 void channel_write_public(struct buf *b, const struct notify_channel *c);
 /* Every stored channel, strings in `a`. */
 int channels_load(struct store *s, struct arena *a, struct notify_channel **out, size_t *n, char *err,

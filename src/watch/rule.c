@@ -302,7 +302,8 @@ static void cache_key(struct buf *b, const struct store_query *q)
 {
 	const char *v[] = {q->service, q->endpoint, q->tool, q->env, q->version, q->department, q->intent};
 	buf_reset(b);
-	buf_printf(b, "%llu/%llu/%d", (unsigned long long)q->from_ns, (unsigned long long)q->to_ns, q->edge_only);
+	buf_printf(b, "%llu/%llu/%d", (unsigned long long)q->from_ns, (unsigned long long)q->to_ns,
+		   q->edge_only);
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		buf_putc(b, v[i] ? 1 : 0);
 		buf_append(b, v[i] ? v[i] : "", v[i] ? strlen(v[i]) + 1 : 1);
@@ -379,7 +380,8 @@ int rule_value(struct store *st, struct rule_cache *cache, const struct alert_ru
 				       : read_stats(st, &q, &s, &a, &rows, &n, err, errlen);
 	if (rc == 0) {
 		*requests = use->count;
-		*value = per_service ? service_p95_mean(rows, n) : measure_of(r, use, (to_ns - from_ns) / NS_PER_MIN);
+		*value = per_service ? service_p95_mean(rows, n)
+				     : measure_of(r, use, (to_ns - from_ns) / NS_PER_MIN);
 	}
 	if (rows)
 		store_rollups_release(rows, n);
@@ -398,14 +400,15 @@ static double step_value(const struct alert_rule *r, struct rollup_row *rows, si
 	latency_stats_init(&s);
 	for (size_t i = 0; i < n; i++)
 		latency_stats_add_row(&s, &rows[i]);
-	v = r->measure == RULE_SLOW_COUNT || r->measure == RULE_THROUGHPUT || s.count ? measure_of(r, &s, minutes)
-										       : NAN;
+	v = r->measure == RULE_SLOW_COUNT || r->measure == RULE_THROUGHPUT || s.count
+		    ? measure_of(r, &s, minutes)
+		    : NAN;
 	latency_stats_release(&s);
 	return v;
 }
 
-int rule_series(struct store *st, const struct alert_rule *r, uint64_t from_ns, uint64_t to_ns, uint64_t step_s,
-		struct arena *a, double **values, size_t *n, char *err, size_t errlen)
+int rule_series(struct store *st, const struct alert_rule *r, uint64_t from_ns, uint64_t to_ns,
+		uint64_t step_s, struct arena *a, double **values, size_t *n, char *err, size_t errlen)
 {
 	struct store_query q;
 	struct arena ra;
@@ -417,7 +420,8 @@ int rule_series(struct store *st, const struct alert_rule *r, uint64_t from_ns, 
 	if (r->measure == RULE_METRIC)
 		return errf(err, errlen, "metric series measures are not available yet"), ERR_INVALID;
 	if (!step_s || step_s % 60 || to_ns <= from_ns || (to_ns - from_ns) / step > RULE_SERIES_MAX)
-		return errf(err, errlen, "a series has whole-minute steps, at most %d of them", RULE_SERIES_MAX),
+		return errf(err, errlen, "a series has whole-minute steps, at most %d of them",
+			    RULE_SERIES_MAX),
 		       ERR_TOO_MUCH;
 	watch_scope_query(&r->scope, from_ns, to_ns, &q);
 	if (r->measure == RULE_SERVICE_P95_MEAN)
@@ -453,7 +457,8 @@ int rule_evaluate(struct store *st, struct rule_cache *cache, const struct alert
 	if (r->factor > 0) {
 		double base;
 		uint64_t base_n;
-		rc = rule_value(st, cache, r, from - r->baseline_s * NS_PER_S, from, &base, &base_n, err, errlen);
+		rc = rule_value(st, cache, r, from - r->baseline_s * NS_PER_S, from, &base, &base_n, err,
+				errlen);
 		if (rc < 0)
 			return rc;
 		/* Counts scale with the window: compare like with like. */

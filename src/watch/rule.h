@@ -81,8 +81,8 @@ int rule_value(struct store *st, struct rule_cache *cache, const struct alert_ru
  * time.  Reads the range's minute rollups once; `values` lives in `a`.
  */
 #define RULE_SERIES_MAX 2000
-int rule_series(struct store *st, const struct alert_rule *r, uint64_t from_ns, uint64_t to_ns, uint64_t step_s,
-		struct arena *a, double **values, size_t *n, char *err, size_t errlen);
+int rule_series(struct store *st, const struct alert_rule *r, uint64_t from_ns, uint64_t to_ns,
+		uint64_t step_s, struct arena *a, double **values, size_t *n, char *err, size_t errlen);
 
 /* Whether `value` passes the comparison against `limit`. */
 int rule_compare(enum rule_cmp c, double value, double limit);

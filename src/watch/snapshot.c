@@ -25,7 +25,8 @@ struct feed {
 
 static struct snap_key *key_of(struct slo_snapshot *sn, const struct rollup_row *r, int edge)
 {
-	const char *dims[7] = {r->service, r->endpoint, r->tool, r->env, r->version, r->department, r->intent};
+	const char *dims[7] = {r->service, r->endpoint,	  r->tool,  r->env,
+			       r->version, r->department, r->intent};
 	struct buf *b = &sn->key;
 	buf_reset(b);
 	buf_putc(b, (char)r->status);
@@ -110,16 +111,16 @@ static int read_all(struct slo_snapshot *sn, struct store *st, int edge, char *e
 	int rc = read_part(sn, st, &f, end - SMALL_MAX_S * NS_PER_S, end, 60, err, errlen);
 	f.part = PART_HOURS;
 	if (rc == 0)
-		rc = read_part(sn, st, &f, (longest + NS_PER_HOUR - 1) / NS_PER_HOUR * NS_PER_HOUR, hour_end, 3600,
-			       err, errlen);
+		rc = read_part(sn, st, &f, (longest + NS_PER_HOUR - 1) / NS_PER_HOUR * NS_PER_HOUR, hour_end,
+			       3600, err, errlen);
 	f.part = PART_EDGE;
 	for (size_t w = 0; rc == 0 && w < SNAP_WINDOWS; w++) {
 		uint64_t from = end - snapshot_windows_s[w] * NS_PER_S;
 		if (snapshot_windows_s[w] <= SMALL_MAX_S)
 			continue;
 		f.window = w;
-		rc = read_part(sn, st, &f, from, (from + NS_PER_HOUR - 1) / NS_PER_HOUR * NS_PER_HOUR, 60, err,
-			       errlen);
+		rc = read_part(sn, st, &f, from, (from + NS_PER_HOUR - 1) / NS_PER_HOUR * NS_PER_HOUR, 60,
+			       err, errlen);
 	}
 	return rc;
 }
@@ -149,7 +150,8 @@ void slo_snapshot_release(struct slo_snapshot *sn)
 
 static int key_matches(const struct snap_key *k, const struct watch_scope *s)
 {
-	const char *want[7] = {s->service, s->endpoint, s->tool, s->env, s->version, s->department, s->intent};
+	const char *want[7] = {s->service, s->endpoint,	  s->tool,  s->env,
+			       s->version, s->department, s->intent};
 	for (int i = 0; i < 7; i++)
 		if (want[i] && (!k->dims[i] || strcmp(want[i], k->dims[i])))
 			return 0;

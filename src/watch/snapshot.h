@@ -22,7 +22,7 @@
 extern const uint64_t snapshot_windows_s[SNAP_WINDOWS]; /* ascending */
 
 struct snap_key {
-	const char *dims[7]; /* service, endpoint, tool, env, version, department, intent */
+	const char *dims[7];  /* service, endpoint, tool, env, version, department, intent */
 	uint8_t status, edge; /* edge: from the read of edge requests only */
 	uint64_t count[SNAP_WINDOWS];
 	uint64_t tiers[SNAP_WINDOWS][TIER_COUNT];

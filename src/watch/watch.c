@@ -77,7 +77,8 @@ void watch_slo_status_of(const struct slo_snapshot *sn, const struct slo *slo, s
 		out->burn.rate[i] = slo_burn_rate(c, slo->objective);
 	}
 	slo_budget_of(out->window, slo->objective, &out->budget);
-	out->exhaustion_s = slo_exhaustion_s(&out->budget, out->burn.rate[2], (uint64_t)slo->window_days * 86400);
+	out->exhaustion_s =
+		slo_exhaustion_s(&out->budget, out->burn.rate[2], (uint64_t)slo->window_days * 86400);
 	for (size_t i = 0; i < SLO_ALERT_WINDOWS; i++)
 		out->alert[i] = slo_alert_holds(&slo_alert_windows[i], &out->burn);
 }

@@ -103,6 +103,14 @@ describe('SLO and alert notifications', () => {
 		assert.equal(r.status, 201, r.text);
 		assert.equal(r.json.secret_set, true);
 		assert.ok(!r.text.includes(SECRET), 'the secret is not in the answer');
+		const origin = new URL(rx.url).origin;
+		assert.equal(r.json.url, `${origin}/…`, 'the address shows its origin only');
+		// An update without url and secret keeps both (the deliveries below use them).
+		r = await call(srv, 'PUT', '/api/v1/alerts/channels/hook', { name: 'The hook' });
+		assert.equal(r.status, 200, r.text);
+		assert.equal(r.json.name, 'The hook');
+		assert.equal(r.json.secret_set, true);
+		assert.equal(r.json.url, `${origin}/…`);
 		r = await call(srv, 'POST', '/api/v1/slos', { id: 'pay-avail', name: 'pay availability', kind: 'availability', objective: 99, window: '30d', filters: { service: 'pay' }, channels: ['hook'] });
 		assert.equal(r.status, 201, r.text);
 		r = await call(srv, 'POST', '/api/v1/slos', { kind: 'latency', objective: 95, threshold_ms: 450 });
@@ -191,12 +199,16 @@ describe('SLO and alert notifications', () => {
 		assert.equal(a[1].before.state, 'firing');
 		assert.equal(a[1].after.acknowledged_by, 'bob');
 		const c = (await getJson(`${srv.url}/api/v1/audit?object=channel`)).json.entries;
-		assert.equal(c.length, 1);
+		assert.deepEqual(c.map((e) => e.action), ['update', 'create']);
 		assert.equal(c[0].actor, 'alice');
+		assert.equal(c[0].before.name, 'hook');
+		assert.equal(c[0].after.name, 'The hook');
 		assert.equal(c[0].after.secret_set, true);
 		const all = await getJson(`${srv.url}/api/v1/audit?limit=1000`);
 		assert.ok(!all.text.includes(SECRET), 'no secret in the audit trail');
+		assert.ok(!all.text.includes(rx.url), 'nor the webhook\'s address');
 		assert.ok(!srv.logs().includes(SECRET), 'no secret in the log');
+		assert.ok(!srv.logs().includes(rx.url), 'nor the webhook\'s address');
 		assert.equal((await getJson(`${srv.url}/api/v1/audit?object=nope`)).status, 400);
 	});
 

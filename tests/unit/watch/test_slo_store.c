@@ -85,11 +85,15 @@ static struct slo_counts brute(const struct slo *slo, uint64_t from, uint64_t to
 }
 
 static const struct slo all_slos[] = {
-		{.id = "lat", .kind = SLO_LATENCY, .objective = 95, .threshold_ms = 500},
-		{.id = "lat2", .kind = SLO_LATENCY, .objective = 95, .threshold_ms = 2000},
-		{.id = "av", .kind = SLO_AVAILABILITY, .objective = 99},
-		{.id = "pay", .kind = SLO_AVAILABILITY, .objective = 99, .scope = {.service = "pay"}},
-		{.id = "pay-lat", .kind = SLO_LATENCY, .objective = 99, .threshold_ms = 100, .scope = {.service = "pay"}},
+	{.id = "lat", .kind = SLO_LATENCY, .objective = 95, .threshold_ms = 500},
+	{.id = "lat2", .kind = SLO_LATENCY, .objective = 95, .threshold_ms = 2000},
+	{.id = "av", .kind = SLO_AVAILABILITY, .objective = 99},
+	{.id = "pay", .kind = SLO_AVAILABILITY, .objective = 99, .scope = {.service = "pay"}},
+	{.id = "pay-lat",
+	 .kind = SLO_LATENCY,
+	 .objective = 99,
+	 .threshold_ms = 100,
+	 .scope = {.service = "pay"}},
 };
 
 static void windows(struct store *s)
@@ -123,20 +127,22 @@ static void snapshot(struct store *s, const struct slo *slos, size_t n_slos)
 	for (size_t t = 0; t < 3; t++) {
 		struct slo_snapshot sn;
 		int rc = slo_snapshot_take(&sn, s, nows[t], err, sizeof(err));
-		ok(rc == 0, "snapshot at +%llu min: %s", (unsigned long long)((nows[t] - START) / MIN), rc ? err : "");
+		ok(rc == 0, "snapshot at +%llu min: %s", (unsigned long long)((nows[t] - START) / MIN),
+		   rc ? err : "");
 		int same = 1;
 		for (size_t k = 0; rc == 0 && k < n_slos; k++)
 			for (size_t w = 0; w < SNAP_WINDOWS; w++) {
 				struct slo_counts a, b;
 				uint64_t end = slo_window_end(nows[t]);
 				slo_snapshot_counts(&sn, &slos[k], snapshot_windows_s[w], &a);
-				slo_count(s, &slos[k], end - snapshot_windows_s[w] * NS_PER_S, end, &b, err, sizeof(err));
+				slo_count(s, &slos[k], end - snapshot_windows_s[w] * NS_PER_S, end, &b, err,
+					  sizeof(err));
 				if (a.good != b.good || a.total != b.total) {
 					same = 0;
-					printf("# %s over %llu s: %llu of %llu, slo_count %llu of %llu\n", slos[k].id,
-					       (unsigned long long)snapshot_windows_s[w], (unsigned long long)a.good,
-					       (unsigned long long)a.total, (unsigned long long)b.good,
-					       (unsigned long long)b.total);
+					printf("# %s over %llu s: %llu of %llu, slo_count %llu of %llu\n",
+					       slos[k].id, (unsigned long long)snapshot_windows_s[w],
+					       (unsigned long long)a.good, (unsigned long long)a.total,
+					       (unsigned long long)b.good, (unsigned long long)b.total);
 				}
 			}
 		ok(same, "snapshot counts equal slo_count for %zu SLOs x %d windows", n_slos, SNAP_WINDOWS);
@@ -171,7 +177,8 @@ static void rule_measures(struct store *s)
 	rc |= rule_value(s, cache, &r, from, to, &v1, &n1, err, sizeof(err));
 	r.measure = RULE_P50; /* the same question: answered from the cache */
 	rc |= rule_value(s, cache, &r, from, to, &v2, &n2, err, sizeof(err));
-	ok(rc == 0 && v1 == v && n1 == n && n2 == n && v2 <= v1 && v2 > 0, "cached p95 %g = %g, p50 %g", v1, v, v2);
+	ok(rc == 0 && v1 == v && n1 == n && n2 == n && v2 <= v1 && v2 > 0, "cached p95 %g = %g, p50 %g", v1,
+	   v, v2);
 	rule_cache_free(cache);
 	r.measure = RULE_THROUGHPUT;
 	rc = rule_value(s, NULL, &r, from, to, &v, &n, err, sizeof(err));
