@@ -67,7 +67,8 @@ struct notify_options {
 	unsigned timeout_ms;
 };
 int notify_start(const struct notify_options *o, char *err, size_t errlen);
-/* Deliver what is queued (bounded wait), then stop. */
+/* Stop: what is still queued gets one attempt each (no retries), then the
+ * thread ends. */
 void notify_stop(void);
 /* Log the event, and queue it for each channel (copied). */
 void notify_send(const struct notify_channel *chans, size_t n, const struct notify_event *e);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "analyze/latency.h"
+#include "analyze/slowops.h"
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/strmap.h"
@@ -167,6 +168,11 @@ int rule_parse(const struct json *o, const char *id, struct arena *a, struct ale
 	if (en && en->type != JSON_TRUE && en->type != JSON_FALSE)
 		return errf(err, errlen, "\"enabled\" must be true or false"), ERR_INVALID;
 	r->enabled = !en || en->type == JSON_TRUE;
+	if (r->measure == RULE_SLOW_SPIKES &&
+	    (r->scope.endpoint || r->scope.tool || r->scope.env || r->scope.version || r->scope.department ||
+	     r->scope.intent))
+		return errf(err, errlen, "slow_spikes are found per service: \"filters\" takes only \"service\""),
+		       ERR_INVALID;
 	r->window_s = r->window_s / 60 * 60;
 	r->baseline_s = r->baseline_s / 60 * 60;
 	if (id)
@@ -270,6 +276,21 @@ static double measure_of(const struct alert_rule *r, const struct latency_stats 
 	}
 }
 
+/* Spikes stored by the built-in check in [from_ns, to_ns): *value. */
+static int spikes_in(struct store *st, const struct alert_rule *r, uint64_t from_ns, uint64_t to_ns,
+		     double *value, uint64_t *requests, char *err, size_t errlen)
+{
+	struct arena a;
+	struct store_record *ev;
+	size_t n;
+	arena_init(&a);
+	int rc = store_events(st, SLOWOPS_EVENT_KIND, r->scope.service, from_ns, to_ns, 0, &a, &ev, &n, err, errlen);
+	*value = rc == 0 ? (double)n : NAN;
+	*requests = rc == 0 ? n : 0;
+	arena_release(&a);
+	return rc;
+}
+
 struct rule_cache {
 	struct strmap index;
 	struct latency_stats *stats;
@@ -371,6 +392,8 @@ int rule_value(struct store *st, struct rule_cache *cache, const struct alert_ru
 	*requests = 0;
 	if (r->measure == RULE_METRIC)
 		return errf(err, errlen, "metric series measures are not available yet"), ERR_INVALID;
+	if (r->measure == RULE_SLOW_SPIKES)
+		return spikes_in(st, r, from_ns, to_ns, value, requests, err, errlen);
 	watch_scope_query(&r->scope, from_ns, to_ns, &q);
 	if (per_service)
 		q.edge_only = 0; /* each service's own requests */
@@ -407,6 +430,22 @@ static double step_value(const struct alert_rule *r, struct rollup_row *rows, si
 	return v;
 }
 
+static int spike_series(struct store *st, const struct alert_rule *r, uint64_t from_ns, uint64_t to_ns,
+			uint64_t step, struct arena *a, double **values, size_t *n, char *err, size_t errlen)
+{
+	struct store_record *ev;
+	size_t ne;
+	int rc = store_events(st, SLOWOPS_EVENT_KIND, r->scope.service, from_ns, to_ns, 0, a, &ev, &ne, err, errlen);
+	if (rc < 0)
+		return rc;
+	*n = (size_t)((to_ns - from_ns + step - 1) / step);
+	*values = arena_zalloc(a, *n * sizeof(**values));
+	for (size_t i = 0; i < ne; i++)
+		if (ev[i].time_ns >= from_ns && ev[i].time_ns < to_ns)
+			(*values)[(ev[i].time_ns - from_ns) / step] += 1;
+	return 0;
+}
+
 int rule_series(struct store *st, const struct alert_rule *r, uint64_t from_ns, uint64_t to_ns,
 		uint64_t step_s, struct arena *a, double **values, size_t *n, char *err, size_t errlen)
 {
@@ -423,6 +462,8 @@ int rule_series(struct store *st, const struct alert_rule *r, uint64_t from_ns, 
 		return errf(err, errlen, "a series has whole-minute steps, at most %d of them",
 			    RULE_SERIES_MAX),
 		       ERR_TOO_MUCH;
+	if (r->measure == RULE_SLOW_SPIKES)
+		return spike_series(st, r, from_ns, to_ns, step, a, values, n, err, errlen);
 	watch_scope_query(&r->scope, from_ns, to_ns, &q);
 	if (r->measure == RULE_SERVICE_P95_MEAN)
 		q.edge_only = 0;

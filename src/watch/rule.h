@@ -6,7 +6,10 @@
  *            minute), slow_share (% of requests at 500 ms or more: the
  *            slow and critical tiers, counted exactly), slow_count, and
  *            service_p95_mean (ms: the mean of the p95 of each service in
- *            scope — a department's performance budget).
+ *            scope — a department's performance budget), and slow_spikes
+ *            (the spikes of slow requests the built-in check found and
+ *            stored in the window, of the service filtered or of all: the
+ *            default rule "slow-spike" alerts on them).
  *            Metric series (CPU, memory, pool usage) are a later measure:
  *            RULE_METRIC is reserved and refused until the store can
  *            answer a series over a window (rule_value() is the one place
@@ -33,7 +36,8 @@ enum rule_measure {
 	RULE_SLOW_SHARE,
 	RULE_SLOW_COUNT,
 	RULE_SERVICE_P95_MEAN,
-	RULE_METRIC, /* reserved: metric series */
+	RULE_SLOW_SPIKES, /* spikes the built-in check stored (analyze/slowops.h) */
+	RULE_METRIC,	  /* reserved: metric series */
 	RULE_MEASURES
 };
 extern const char *const rule_measure_names[RULE_MEASURES];

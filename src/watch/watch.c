@@ -314,13 +314,13 @@ int watch_cycle(struct store *s, const struct watch_options *o, uint64_t now_ns,
 
 /* ---- defaults ----------------------------------------------------------------- */
 
-/* The slow-request spike check as a rule: three times as many slow
- * requests (500 ms or more) in the last 5 minutes as the hour before,
- * at least 20 requests. */
+/* The slow-request spike check as a rule: it alerts while a spike the
+ * built-in check (analyze/slowops.c, every --spike-interval) found is
+ * less than 5 minutes old, of any service. */
 static const char default_spike_rule[] =
-	"{\"id\":\"slow-spike\",\"name\":\"Slow request spike\",\"measure\":\"slow_share\","
-	"\"comparison\":\">=\",\"factor\":3,\"baseline\":3600,\"window\":300,\"for\":0,"
-	"\"min_requests\":20,\"severity\":\"warning\",\"enabled\":true,\"filters\":{},\"channels\":[]}";
+	"{\"id\":\"slow-spike\",\"name\":\"Slow request spike\",\"measure\":\"slow_spikes\","
+	"\"comparison\":\">\",\"threshold\":0,\"window\":300,\"for\":0,"
+	"\"min_requests\":0,\"severity\":\"warning\",\"enabled\":true,\"filters\":{},\"channels\":[]}";
 
 int watch_install_defaults(struct store *s, char *err, size_t errlen)
 {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../query/store_fixture.h"
+#include "analyze/slowops.h"
 #include "store/store.h"
 #include "tap.h"
 #include "watch/rule.h"
@@ -185,6 +186,37 @@ static void rule_measures(struct store *s)
 	ok(rc == 0 && fabs(v - (double)total / 60) < 1e-9, "throughput %g per minute", v);
 }
 
+/* The default rule's measure: spikes the built-in check stored. */
+static void spikes(struct store *s)
+{
+	const char *ids[] = {"pay", "pay", "shop", "*"};
+	const uint64_t at[] = {START + 10 * MIN, START + 12 * MIN, START + 11 * MIN, START + 30 * MIN};
+	char err[256];
+	for (int i = 0; i < 4; i++) {
+		struct store_record e = {SLOWOPS_EVENT_KIND, ids[i], at[i], "{}"};
+		store_add_event(s, &e, err, sizeof(err));
+	}
+	struct alert_rule r = {.measure = RULE_SLOW_SPIKES, .window_s = 300};
+	double v;
+	uint64_t n;
+	int rc = rule_value(s, NULL, &r, START + 9 * MIN, START + 14 * MIN, &v, &n, err, sizeof(err));
+	ok(rc == 0 && v == 3, "three spikes in [+9, +14) min: %g", v);
+	r.scope.service = "pay";
+	rc = rule_value(s, NULL, &r, START + 9 * MIN, START + 14 * MIN, &v, &n, err, sizeof(err));
+	ok(rc == 0 && v == 2, "two of service pay: %g", v);
+	rc = rule_value(s, NULL, &r, START + 13 * MIN, START + 18 * MIN, &v, &n, err, sizeof(err));
+	ok(rc == 0 && v == 0, "none after: %g", v);
+	struct arena a;
+	double *vals;
+	size_t nv;
+	arena_init(&a);
+	r.scope.service = NULL;
+	rc = rule_series(s, &r, START, START + 35 * MIN, 300, &a, &vals, &nv, err, sizeof(err));
+	ok(rc == 0 && nv == 7 && vals[2] == 3 && vals[6] == 1 && vals[0] == 0 && vals[3] == 0,
+	   "series by 5 min: %zu steps, [2] %g, [6] %g", nv, nv > 6 ? vals[2] : -1, nv > 6 ? vals[6] : -1);
+	arena_release(&a);
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/hotpath-slo-XXXXXX");
@@ -196,6 +228,7 @@ int main(void)
 		windows(st);
 		snapshot(st, all_slos, sizeof(all_slos) / sizeof(all_slos[0]));
 		rule_measures(st);
+		spikes(st);
 		store_close(st);
 	}
 	char cmd[128];
