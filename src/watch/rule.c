@@ -14,9 +14,11 @@
 #include "core/log.h"
 #include "core/strmap.h"
 
-const char *const rule_measure_names[RULE_MEASURES] = {
-	"p50",	  "p95", "p99", "error_rate", "throughput", "slow_share", "slow_count", "service_p95_mean",
-	"metric",
+/* Sized by its initialiser: a missing name is a conflict with rule.h's
+ * declaration, at compile time. */
+const char *const rule_measure_names[] = {
+	"p50",	      "p95",	    "p99",	       "error_rate",  "throughput",
+	"slow_share", "slow_count", "service_p95_mean", "slow_spikes", "metric",
 };
 static const char *const cmp_names[] = {">", ">=", "<", "<="};
 

@@ -16,7 +16,7 @@ import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
 import { hotpathBin, startServer } from './lib/server.mjs';
-import { getJson, nowNs, sleep, spanId, traceId } from './lib/util.mjs';
+import { getJson, jsonTraceRequest, nowNs, postOtlpJson, sleep, spanId, traceId } from './lib/util.mjs';
 
 const SECRET = 'hook-secret-7f3a';
 
@@ -229,5 +229,50 @@ describe('SLO and alert notifications', () => {
 		const a = (await getJson(`${srv.url}/api/v1/audit?actor=carol`)).json.entries;
 		assert.deepEqual(a.map((e) => e.action), ['silence']);
 		assert.throws(() => run('alerts', 'silence', 'rule:acked-errors'), (e) => e.status === 2, 'silence needs --for or --until');
+	});
+});
+
+describe('the slow-request spike check is the default rule slow-spike', () => {
+	let srv, rx;
+	const MIN = 60_000_000_000n;
+	// n requests of service "steady", `slow` of them over 1 s, in the minute
+	// starting minutesAgo before now (as the spike test of analytics does)
+	async function post(minutesAgo, n, slow) {
+		const t0 = BigInt(Date.now()) * 1_000_000n - BigInt(Math.round(minutesAgo * 60)) * 1_000_000_000n;
+		const spans = Array.from({ length: n }, (_, i) => {
+			const start = t0 + BigInt(i) * (MIN / 2n / BigInt(n));
+			return {
+				traceId: traceId(), spanId: spanId(), name: 'GET /feed', kind: 2, start,
+				end: start + (i < slow ? 1_500_000_000n : 50_000_000n),
+				attrs: { 'http.request.method': 'GET', 'http.route': '/feed' },
+			};
+		});
+		await postOtlpJson(srv.url, jsonTraceRequest([{ attrs: { 'service.name': 'steady' }, spans }]));
+	}
+	before(async () => {
+		rx = await startReceiver(0);
+		srv = await startServer({ args: ['--spike-interval', '1', '--watch-interval', '1'] });
+		for (let w = 0; w < 12; w++) await post(62.5 - 5 * w, 20, 2); // an hour at 10 % slow
+	});
+	after(async () => {
+		rx?.close();
+		await srv?.stop();
+	});
+
+	test('a spike fires the default rule through its channel, once', async () => {
+		let r = await call(srv, 'POST', '/api/v1/alerts/channels', { id: 'ops', url: rx.url });
+		assert.equal(r.status, 201, r.text);
+		const rule = (await getJson(`${srv.url}/api/v1/alerts/rules/slow-spike`)).json;
+		r = await call(srv, 'PUT', '/api/v1/alerts/rules/slow-spike', { ...rule, channels: ['ops'] });
+		assert.equal(r.status, 200, r.text);
+		await sleep(2500);
+		assert.equal(delivered(rx, 'rule:slow-spike', 'firing').length, 0, 'no spike yet');
+		await post(2.5, 60, 60); // the slow share rises from 10 % to 75 %
+		const m = await waitFor('the spike alert', () => delivered(rx, 'rule:slow-spike', 'firing')[0]);
+		const spikes = (await getJson(`${srv.url}/api/v1/slow-requests/alerts`)).json;
+		assert.equal(m.json.alert.value, spikes.count, 'the rule counts the spikes the check stored');
+		assert.ok(spikes.count >= 1);
+		await sleep(2500);
+		assert.equal(delivered(rx, 'rule:slow-spike', 'firing').length, 1, 'one page for the spike');
 	});
 });

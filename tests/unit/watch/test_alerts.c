@@ -5,6 +5,7 @@
  * src/watch/rule.c.
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "tap.h"
@@ -101,6 +102,16 @@ static void rules(void)
 	ok(rc == ERR_INVALID && strstr(err, "for"), "a bad duration named: %s", err);
 	rc = parse("{\"measure\":\"p99\",\"threshold\":1,\"comparison\":\"!=\"}", &r, &a, err);
 	ok(rc == ERR_INVALID && strstr(err, "comparison"), "a bad comparison named: %s", err);
+	for (int m = 0; m < RULE_MEASURES; m++) {
+		char text[128];
+		snprintf(text, sizeof(text), "{\"measure\":\"%s\",\"threshold\":1}", rule_measure_names[m]);
+		rc = parse(text, &r, &a, err);
+		if (m == RULE_METRIC)
+			ok(rc == ERR_INVALID, "measure %s is refused for now", rule_measure_names[m]);
+		else
+			ok(rc == 0 && r.measure == (enum rule_measure)m, "measure %s reads back: %s", rule_measure_names[m],
+			   rc ? err : "");
+	}
 	ok(rule_compare(CMP_GT, 2, 1) && !rule_compare(CMP_GT, 1, 1) && rule_compare(CMP_GTE, 1, 1) &&
 		   rule_compare(CMP_LT, 0, 1) && rule_compare(CMP_LTE, 1, 1) && !rule_compare(CMP_GT, NAN, 1),
 	   "comparisons; no value never holds");
