@@ -49,6 +49,7 @@ struct alert {
 	const char *message;
 	const char **channels;
 	size_t n_channels;
+	int seen; /* during an evaluation: its rule or SLO was evaluated */
 };
 
 /* What a step asks the caller to do. */

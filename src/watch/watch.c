@@ -155,18 +155,26 @@ struct cycle {
 static struct alert *alert_for(struct cycle *c, const char *id)
 {
 	for (size_t i = 0; i < c->n_alerts; i++)
-		if (!strcmp(c->alerts[i].id, id))
+		if (!strcmp(c->alerts[i].id, id)) {
+			c->alerts[i].seen = 1;
 			return &c->alerts[i];
+		}
 	c->alerts = arena_grow(&c->a, c->alerts, &c->cap_alerts, c->n_alerts + 1, sizeof(*c->alerts));
 	struct alert *al = &c->alerts[c->n_alerts++];
 	memset(al, 0, sizeof(*al));
 	al->id = arena_strdup(&c->a, id);
 	al->value = al->limit = NAN;
+	al->seen = 1;
 	return al;
 }
 
+/* Notify the alert's channels (and the log), unless it is silenced. */
 static void send(struct cycle *c, const struct alert *al, const char *event)
 {
+	if (c->now_ns < al->silenced_until_ns) {
+		log_info("alert %s %s (silenced: nothing sent)", al->id, event);
+		return;
+	}
 	struct notify_channel *to = arena_zalloc(&c->a, (al->n_channels + 1) * sizeof(*to));
 	size_t n = 0;
 	for (size_t i = 0; i < al->n_channels; i++)
@@ -252,12 +260,12 @@ static void eval_rule(struct cycle *c, const struct alert_rule *r)
 	char err[256], id[128], msg[256];
 	if (!r->enabled)
 		return;
+	snprintf(id, sizeof(id), "rule:%s", r->id);
+	struct alert *al = alert_for(c, id); /* seen, even when its evaluation fails */
 	if (rule_evaluate(c->s, c->cache, r, c->now_ns, &v, err, sizeof(err)) < 0) {
 		log_warn("rule %s: %s", r->id, err);
 		return;
 	}
-	snprintf(id, sizeof(id), "rule:%s", r->id);
-	struct alert *al = alert_for(c, id);
 	if (!v.holds && al->state != ALERT_PENDING && al->state != ALERT_FIRING)
 		return;
 	describe(c, al, "rule", r->id, r->name, r->severity, r->channels, r->n_channels);
@@ -280,6 +288,28 @@ static int eval_slos(struct cycle *c, const struct slo *slos, size_t n, char *er
 		eval_slo(c, &sn, &slos[i]);
 	slo_snapshot_release(&sn);
 	return rc;
+}
+
+/* Alerts whose rule or SLO is gone or disabled end: a firing one resolves
+ * (and says so where it paged), a pending one goes quiet. */
+static void end_orphans(struct cycle *c)
+{
+	char err[256];
+	for (size_t i = 0; i < c->n_alerts; i++) {
+		struct alert *al = &c->alerts[i];
+		if (al->seen || (al->state != ALERT_PENDING && al->state != ALERT_FIRING))
+			continue;
+		int paged = al->state == ALERT_FIRING && al->pages;
+		al->state = al->state == ALERT_FIRING ? ALERT_RESOLVED : ALERT_INACTIVE;
+		al->resolved_ns = al->state == ALERT_RESOLVED ? c->now_ns : 0;
+		al->clear_ns = 0;
+		al->message = "its rule or SLO was deleted or disabled";
+		if (paged)
+			send(c, al, "resolved");
+		c->r->resolved += al->state == ALERT_RESOLVED;
+		if (alert_save(c->s, al, alert_state_names[al->state], "hotpath", c->now_ns, err, sizeof(err)) < 0)
+			log_warn("alert %s: %s", al->id, err);
+	}
 }
 
 int watch_cycle(struct store *s, const struct watch_options *o, uint64_t now_ns, struct watch_report *r,
@@ -307,6 +337,8 @@ int watch_cycle(struct store *s, const struct watch_options *o, uint64_t now_ns,
 		for (size_t i = 0; i < n_rules; i++)
 			eval_rule(&c, &rules[i]);
 		rule_cache_free(c.cache);
+		if (rc == 0)
+			end_orphans(&c);
 	}
 	arena_release(&c.a);
 	return rc;

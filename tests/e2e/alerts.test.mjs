@@ -230,6 +230,20 @@ describe('SLO and alert notifications', () => {
 		assert.deepEqual(a.map((e) => e.action), ['silence']);
 		assert.throws(() => run('alerts', 'silence', 'rule:acked-errors'), (e) => e.status === 2, 'silence needs --for or --until');
 	});
+
+	test('deleting a rule ends its alert; a silenced one sends nothing', async () => {
+		const r = await call(srv, 'DELETE', '/api/v1/alerts/rules/acked-errors');
+		assert.equal(r.status, 200, r.text);
+		const al = await waitFor('the end of the alert', async () => {
+			const a = (await getJson(`${srv.url}/api/v1/alerts/rule:acked-errors`)).json;
+			return a.state === 'resolved' ? a : null;
+		});
+		assert.match(al.message, /deleted or disabled/);
+		await sleep(1500);
+		assert.equal(delivered(rx, 'rule:acked-errors', 'resolved').length, 0, 'silenced: no resolved message');
+		assert.match(srv.logs(), /alert rule:acked-errors resolved \(silenced: nothing sent\)/);
+		assert.equal((await call(srv, 'GET', '/api/v1/alerts/rules/acked-errors')).status, 404);
+	});
 });
 
 describe('the slow-request spike check is the default rule slow-spike', () => {
