@@ -21,6 +21,7 @@
 #include "server/actor.h"
 #include "server/filters.h"
 #include "server/http.h"
+#include "watch/snapshot.h"
 #include "watch/watch.h"
 
 #define ID_MAX	  64
@@ -113,12 +114,16 @@ static void show_slo(struct http_request *req, struct buf *b, const char *json)
 	char err[256];
 	size_t at = b->len;
 	buf_puts(b, json);
+	/* A list reads one snapshot of the rollups for all (route_data). */
+	const struct slo_snapshot *sn = req->route_data;
 	if (json_doc_parse(&d, json, strlen(json), 0, err, sizeof(err)) < 0 ||
 	    slo_parse(d.root, NULL, &req->arena, &s, err, sizeof(err)) < 0 ||
-	    watch_slo_status(req->srv->store, &s, clock_now_ns(), &st, err, sizeof(err)) < 0) {
+	    (!sn && watch_slo_status(req->srv->store, &s, clock_now_ns(), &st, err, sizeof(err)) < 0)) {
 		json_doc_release(&d);
 		return;
 	}
+	if (sn)
+		watch_slo_status_of(sn, &s, &st);
 	json_doc_release(&d);
 	b->len = at + strlen(json) - 1; /* reopen the object */
 	buf_printf(b, ",\"status\":{\"good\":%llu,\"total\":%llu,\"compliance\":",
@@ -196,6 +201,15 @@ static int list_defs(struct http_request *req)
 		http_error_class(req, rc, "%s", err);
 		return HTTP_DONE;
 	}
+	struct slo_snapshot sn;
+	if (k->show == show_slo && n) {
+		if ((rc = slo_snapshot_take(&sn, req->srv->store, clock_now_ns(), err, sizeof(err))) < 0) {
+			slo_snapshot_release(&sn);
+			http_error_class(req, rc, "%s", err);
+			return HTTP_DONE;
+		}
+		req->route_data = &sn;
+	}
 	struct buf *b = http_json(req);
 	buf_printf(b, "{\"%s\":[", k->plural);
 	int first = 1;
@@ -207,6 +221,10 @@ static int list_defs(struct http_request *req)
 		first = 0;
 	}
 	buf_puts(b, "]}");
+	if (req->route_data) {
+		slo_snapshot_release(&sn);
+		req->route_data = NULL;
+	}
 	return HTTP_DONE;
 }
 

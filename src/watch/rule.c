@@ -17,8 +17,9 @@
 /* Sized by its initialiser: a missing name is a conflict with rule.h's
  * declaration, at compile time. */
 const char *const rule_measure_names[] = {
-	"p50",	      "p95",	    "p99",	       "error_rate",  "throughput",
-	"slow_share", "slow_count", "service_p95_mean", "slow_spikes", "metric",
+	"p50",	       "p95",	     "p99",	   "error_rate",
+	"throughput",  "slow_share", "slow_count", "service_p95_mean",
+	"slow_spikes", "metric",
 };
 static const char *const cmp_names[] = {">", ">=", "<", "<="};
 
@@ -170,10 +171,10 @@ int rule_parse(const struct json *o, const char *id, struct arena *a, struct ale
 	if (en && en->type != JSON_TRUE && en->type != JSON_FALSE)
 		return errf(err, errlen, "\"enabled\" must be true or false"), ERR_INVALID;
 	r->enabled = !en || en->type == JSON_TRUE;
-	if (r->measure == RULE_SLOW_SPIKES &&
-	    (r->scope.endpoint || r->scope.tool || r->scope.env || r->scope.version || r->scope.department ||
-	     r->scope.intent))
-		return errf(err, errlen, "slow_spikes are found per service: \"filters\" takes only \"service\""),
+	if (r->measure == RULE_SLOW_SPIKES && (r->scope.endpoint || r->scope.tool || r->scope.env ||
+					       r->scope.version || r->scope.department || r->scope.intent))
+		return errf(err, errlen,
+			    "slow_spikes are found per service: \"filters\" takes only \"service\""),
 		       ERR_INVALID;
 	r->window_s = r->window_s / 60 * 60;
 	r->baseline_s = r->baseline_s / 60 * 60;
@@ -286,7 +287,8 @@ static int spikes_in(struct store *st, const struct alert_rule *r, uint64_t from
 	struct store_record *ev;
 	size_t n;
 	arena_init(&a);
-	int rc = store_events(st, SLOWOPS_EVENT_KIND, r->scope.service, from_ns, to_ns, 0, &a, &ev, &n, err, errlen);
+	int rc = store_events(st, SLOWOPS_EVENT_KIND, r->scope.service, from_ns, to_ns, 0, &a, &ev, &n, err,
+			      errlen);
 	*value = rc == 0 ? (double)n : NAN;
 	*requests = rc == 0 ? n : 0;
 	arena_release(&a);
@@ -437,7 +439,8 @@ static int spike_series(struct store *st, const struct alert_rule *r, uint64_t f
 {
 	struct store_record *ev;
 	size_t ne;
-	int rc = store_events(st, SLOWOPS_EVENT_KIND, r->scope.service, from_ns, to_ns, 0, a, &ev, &ne, err, errlen);
+	int rc = store_events(st, SLOWOPS_EVENT_KIND, r->scope.service, from_ns, to_ns, 0, a, &ev, &ne, err,
+			      errlen);
 	if (rc < 0)
 		return rc;
 	*n = (size_t)((to_ns - from_ns + step - 1) / step);

@@ -307,7 +307,8 @@ static void end_orphans(struct cycle *c)
 		if (paged)
 			send(c, al, "resolved");
 		c->r->resolved += al->state == ALERT_RESOLVED;
-		if (alert_save(c->s, al, alert_state_names[al->state], "hotpath", c->now_ns, err, sizeof(err)) < 0)
+		if (alert_save(c->s, al, alert_state_names[al->state], "hotpath", c->now_ns, err,
+			       sizeof(err)) < 0)
 			log_warn("alert %s: %s", al->id, err);
 	}
 }

@@ -38,6 +38,10 @@ struct slo_status {
 };
 int watch_slo_status(struct store *s, const struct slo *slo, uint64_t now_ns, struct slo_status *out,
 		     char *err, size_t errlen);
+/* The same from a snapshot of the rollups taken at the evaluation's time
+ * (snapshot.h): what a cycle and a list of SLOs use. */
+struct slo_snapshot;
+void watch_slo_status_of(const struct slo_snapshot *sn, const struct slo *slo, struct slo_status *out);
 
 /*
  * The SLO's window hour by hour, for a burn-down chart: points[i] counts

@@ -109,8 +109,8 @@ static void rules(void)
 		if (m == RULE_METRIC)
 			ok(rc == ERR_INVALID, "measure %s is refused for now", rule_measure_names[m]);
 		else
-			ok(rc == 0 && r.measure == (enum rule_measure)m, "measure %s reads back: %s", rule_measure_names[m],
-			   rc ? err : "");
+			ok(rc == 0 && r.measure == (enum rule_measure)m, "measure %s reads back: %s",
+			   rule_measure_names[m], rc ? err : "");
 	}
 	ok(rule_compare(CMP_GT, 2, 1) && !rule_compare(CMP_GT, 1, 1) && rule_compare(CMP_GTE, 1, 1) &&
 		   rule_compare(CMP_LT, 0, 1) && rule_compare(CMP_LTE, 1, 1) && !rule_compare(CMP_GT, NAN, 1),
