@@ -111,7 +111,9 @@ describe('SLO and alert notifications', () => {
 		assert.equal(r.json.name, 'The hook');
 		assert.equal(r.json.secret_set, true);
 		assert.equal(r.json.url, `${origin}/…`);
-		r = await call(srv, 'POST', '/api/v1/slos', { id: 'pay-avail', name: 'pay availability', kind: 'availability', objective: 99, window: '30d', filters: { service: 'pay' }, channels: ['hook'] });
+		r = await call(srv, 'POST', '/api/v1/alerts/channels', { id: 'chat', url: `${rx.url}/slack`, format: 'slack' });
+		assert.equal(r.status, 201, r.text);
+		r = await call(srv, 'POST', '/api/v1/slos', { id: 'pay-avail', name: 'pay availability', kind: 'availability', objective: 99, window: '30d', filters: { service: 'pay' }, channels: ['hook', 'chat'] });
 		assert.equal(r.status, 201, r.text);
 		r = await call(srv, 'POST', '/api/v1/slos', { kind: 'latency', objective: 95, threshold_ms: 450 });
 		assert.equal(r.status, 400);
@@ -144,8 +146,14 @@ describe('SLO and alert notifications', () => {
 		assert.ok(Math.abs(slo.status.burn_rates['5m'] - 100) < 1e-9, 'all bad against 1 % allowed: 100x');
 		assert.equal(slo.status.alerts.page, true);
 
+		const slack = await waitFor('the Slack message', () => rx.got.find((m) => !m.failed && m.json.text && /pay availability/.test(m.json.text)));
+		assert.deepEqual(Object.keys(slack.json), ['text'], 'a Slack incoming-webhook body');
+		assert.match(slack.json.text, /^:red_circle: \[page\] pay availability: error budget burning/);
+		assert.equal(slack.headers['x-hotpath-signature'], undefined, 'no secret, no signature');
+
 		await sleep(3500); // three more evaluations: no second page
 		assert.equal(delivered(rx, 'slo:pay-avail:page', 'firing').length, 1, 'one incident pages once');
+		assert.equal(rx.got.filter((m) => !m.failed && /^:red_circle: \[page\]/.test(m.json.text || '')).length, 1, 'one Slack page too');
 
 		// 50 bad of 2,550: 1.96 % = 1.96x, under both page rates.
 		await send(srv, requests('pay', 2500, false));
@@ -198,7 +206,7 @@ describe('SLO and alert notifications', () => {
 		assert.deepEqual(a.map((e) => e.action), ['resolve', 'acknowledge']);
 		assert.equal(a[1].before.state, 'firing');
 		assert.equal(a[1].after.acknowledged_by, 'bob');
-		const c = (await getJson(`${srv.url}/api/v1/audit?object=channel`)).json.entries;
+		const c = (await getJson(`${srv.url}/api/v1/audit?object=channel&object_id=hook`)).json.entries;
 		assert.deepEqual(c.map((e) => e.action), ['update', 'create']);
 		assert.equal(c[0].actor, 'alice');
 		assert.equal(c[0].before.name, 'hook');
