@@ -158,6 +158,18 @@ test('a performance budget shows its consumption against the API\'s series', asy
   assert.equal(await page.$$eval('#slo-budgets tbody tr', (x) => x.length), 1, 'only budget rules are listed');
 });
 
+test('the overview draws the selection\'s latency SLO on the distribution', async () => {
+  await api('POST', '/api/v1/slos', { id: 'green-lat', kind: 'latency', objective: 95, threshold_ms: 500, filters: { service: 'green' } });
+  await page.goto(`${base}/dashboard/performance?view=overview&service=green&env=all`);
+  await page.waitForSelector('#panel-distribution .hist-marker');
+  await page.waitForSelector('#panel-distribution .marker-slo');
+  assert.equal(await page.getAttribute('#panel-distribution .marker-slo', 'data-marker'), 'SLO p95');
+  await page.goto(`${base}/dashboard/performance?view=overview&service=yellow&env=all`);
+  await page.waitForSelector('#panel-distribution .hist-marker');
+  assert.equal(await page.$$eval('#panel-distribution .marker-slo', (x) => x.length), 0, 'no latency SLO for yellow');
+  await api('DELETE', '/api/v1/slos/green-lat');
+});
+
 test('the browser console stayed free of errors', () => {
   assert.deepEqual(consoleErrors, []);
 });

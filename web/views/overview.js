@@ -42,11 +42,22 @@ const MARKERS = [
 ];
 const PERCENTILE_ROWS = ['p50', 'p75', 'p90', 'p95', 'p99'];
 
-// The SLO of the selection, once SLOs exist (A4.1, /api/v1/slos): then
-// {percentile: 'p95', target_ms} draws a threshold on the KPI sparkline and
-// the histogram.  There is no SLO API yet, so there is no line.
-function loadSlo() {
-  return Promise.resolve(null);
+// The latency SLO of the selection (A4.1, GET /api/v1/slos): the first one
+// whose service, endpoint, department, intent and tool filters are those
+// of the dashboard (environment and version aside: an SLO holds across
+// them).  {percentile: 'p95', target_ms} draws a threshold on the KPI
+// sparkline and the histogram; null (no line) when there is none.
+const SLO_KEYS = ['service', 'endpoint', 'department', 'intent', 'tool'];
+async function loadSlo(ctx) {
+  try {
+    const data = await apiGet('/api/v1/slos', null, { signal: ctx.signal });
+    const f = ctx.filters || {};
+    const s = (data.slos || []).find((x) => x.kind === 'latency'
+      && SLO_KEYS.every((k) => ((x.filters || {})[k] || '') === (f[k] || '')));
+    return s ? { percentile: `p${s.objective}`, target_ms: s.threshold_ms, name: s.name || s.id } : null;
+  } catch {
+    return null; // no line rather than no overview
+  }
 }
 
 export function mountOverview(el, ctx) {
