@@ -170,6 +170,18 @@ test('the overview draws the selection\'s latency SLO on the distribution', asyn
   await api('DELETE', '/api/v1/slos/green-lat');
 });
 
+test('the service comparison colours each service by its SLO', async () => {
+  await page.goto(`${base}/dashboard/performance?view=overview&env=all`);
+  await page.waitForSelector('.compare-table .slo-dot');
+  const dots = await page.$$eval('.compare-table tr[data-key]', (trs) => Object.fromEntries(trs.map((tr) => {
+    const d = tr.querySelector('.slo-dot');
+    return [tr.dataset.key, d ? d.className : null];
+  })));
+  assert.match(dots.green, /slo-green/);
+  assert.match(dots.yellow, /slo-yellow/);
+  assert.match(dots.red, /slo-red/);
+});
+
 test('the browser console stayed free of errors', () => {
   assert.deepEqual(consoleErrors, []);
 });
