@@ -26,6 +26,7 @@
 
 #define ID_MAX	  64
 #define TOMBSTONE WATCH_TOMBSTONE
+#define BODY_MAX  (64u << 10) /* a definition or an action: small JSON */
 
 /* ---- the three kinds of definitions ------------------------------------------ */
 
@@ -391,8 +392,8 @@ static int write_def(struct http_request *req, const struct kind *k, const char 
 	char err[512], made[40];
 	int rc = 0;
 	buf_init(&out, BUF_NO_LIMIT);
-	if (req->body_too_large) {
-		http_error(req, 413, "too_large", "the body is over the limit");
+	if (req->body_too_large || req->body.len > BODY_MAX) {
+		http_error(req, 413, "too_large", "a %s is at most %u bytes of JSON", k->object, BODY_MAX);
 		goto done;
 	}
 	if (json_doc_parse(&d, req->body.data ? req->body.data : "", req->body.len, 0, err, sizeof(err)) <
@@ -573,8 +574,11 @@ static int act_alert(struct http_request *req)
 	uint64_t now = clock_now_ns(), until = 0;
 	if (!id)
 		return HTTP_DONE;
-	if (req->body_too_large ||
-	    json_doc_parse(&d, req->body.data ? req->body.data : "", req->body.len, 0, err, sizeof(err)) <
+	if (req->body_too_large || req->body.len > BODY_MAX) {
+		http_error(req, 413, "too_large", "an action is at most %u bytes of JSON", BODY_MAX);
+		return HTTP_DONE;
+	}
+	if (json_doc_parse(&d, req->body.data ? req->body.data : "", req->body.len, 0, err, sizeof(err)) <
 		    0 ||
 	    !d.root || d.root->type != JSON_OBJECT) {
 		http_error(req, 400, "bad_request",

@@ -120,6 +120,8 @@ describe('SLO and alert notifications', () => {
 		assert.match(r.json.error.message, /threshold_ms/);
 		r = await call(srv, 'POST', '/api/v1/alerts/rules', { id: 'acked-errors', measure: 'error_rate', comparison: '>', threshold: 50, severity: 'critical', filters: { service: 'acked' }, channels: ['hook'] });
 		assert.equal(r.status, 201, r.text);
+		r = await call(srv, 'POST', '/api/v1/slos', { kind: 'availability', objective: 99, name: 'x'.repeat(70000) });
+		assert.equal(r.status, 413, 'a definition is small');
 		r = await call(srv, 'POST', '/api/v1/alerts/rules', { measure: 'cpu', threshold: 1 });
 		assert.equal(r.status, 400);
 		assert.match(r.json.error.message, /measure/);
