@@ -155,9 +155,13 @@ function svg(tag, attrs) {
   return e;
 }
 
-function burnChart(left, pts, slo) {
+function burnChart(spent, pts, slo) {
+  let left = spent;
   const W = 900, H = 200, L = 48, B = 22;
-  const lo = Math.min(0, ...left), hi = 100;
+  // An overspent budget goes below 0 %; the axis stops at -100 % so the
+  // spend stays readable (the summary line gives the exact count).
+  const lo = Math.max(-100, Math.min(0, ...left)), hi = 100;
+  left = left.map((v) => Math.max(lo, v));
   const x = (i) => L + (i / Math.max(1, left.length - 1)) * (W - L - 8);
   const y = (v) => 8 + ((hi - v) / (hi - lo || 1)) * (H - B - 8);
   const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, class: 'slo-chart', role: 'img', 'aria-label': `Error budget of ${slo.name || slo.id} over its window` });
@@ -249,11 +253,11 @@ function drawFeed(panel, alerts, dlg, reload) {
       h('td', { class: 'small' }, a.message || ''),
       h('td', { class: 'small' }, a.acknowledged_by ? `acknowledged by ${a.acknowledged_by}` : '',
         a.silenced_until_ms && a.silenced_until_ms > Date.now() ? ` silenced until ${fmtTime(a.silenced_until_ms)}` : ''),
-      h('td', { class: 'alert-actions' }, open ? [
+      h('td', null, h('div', { class: 'alert-actions' }, open ? [
         a.acknowledged_ms ? null : button('Acknowledge', 'alert-ack', { action: 'acknowledge' }, `Acknowledge “${a.name || a.id}”? It will not page again.`),
         button('Silence 1 h', 'alert-silence', { action: 'silence', for: '1h' }, `Silence “${a.name || a.id}” for an hour?`),
         button('Resolve', 'alert-resolve', { action: 'resolve' }, `Resolve “${a.name || a.id}” by hand?`),
-      ] : null));
+      ] : null)));
   };
   panel.append(h('table', { class: 'grid alert-table' },
     h('thead', null, h('tr', null, ['Alert', 'State', 'Severity', 'Fired', 'Message', '', ''].map((t) => h('th', null, t)))),
