@@ -144,6 +144,32 @@ test('the SLO editor creates only after confirmation, and shows the server\'s re
   await page.screenshot({ path: join(SHOTS, 'slos-after.png'), fullPage: true });
 });
 
+test('the rule editor creates a rule after confirmation; silence holds an alert back', async () => {
+  await page.goto(`${base}/dashboard/performance?view=slos`);
+  await page.click('#rule-new');
+  await page.fill('#rule-form input[name="name"]', 'Red p99');
+  await page.selectOption('#rule-form select[name="measure"]', 'p99');
+  await page.fill('#rule-form input[name="threshold"]', '800');
+  await page.fill('#rule-form input[name="service"]', 'red');
+  await page.click('#dlg-ok');
+  assert.match(await page.textContent('#dlg-question'), /Create the rule “Red p99”: p99 > 800 over 5 min \(warning\)\?/);
+  await page.click('#dlg-ok');
+  const rule = await waitFor(async () => (await api('GET', '/api/v1/alerts/rules')).rules.find((r) => r.name === 'Red p99'), 'the new rule');
+  assert.deepEqual([rule.measure, rule.comparison, rule.threshold, rule.window, rule.for, rule.filters],
+    ['p99', '>', 800, 300, 60, { service: 'red' }]);
+
+  const row = '#alert-feed tr[data-alert="slo:red:ticket"]';
+  await page.waitForSelector(`${row} .alert-silence`);
+  await page.click(`${row} .alert-silence`);
+  await page.click('#dlg-ok');
+  const al = await waitFor(async () => {
+    const a = await api('GET', '/api/v1/alerts/slo:red:ticket');
+    return a.silenced_until_ms ? a : null;
+  }, 'the silence');
+  assert.ok(Math.abs(al.silenced_until_ms - (Date.now() + 3600e3)) < 60e3, 'silenced for an hour');
+  await page.waitForSelector(`${row} >> text=silenced until`);
+});
+
 test('a performance budget shows its consumption against the API\'s series', async () => {
   await api('POST', '/api/v1/alerts/rules', { id: 'green-budget', name: 'Green budget', measure: 'service_p95_mean', threshold: 60, filters: { service: 'green' } });
   await page.goto(`${base}/dashboard/performance?view=slos`);
