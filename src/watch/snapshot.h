@@ -37,6 +37,9 @@ struct slo_snapshot {
 	size_t n, cap;
 };
 
+/* Fill `sn` (which need not be initialised) for windows ending at the
+ * minute after `now_ns`.  Release it with slo_snapshot_release() whatever
+ * the result; its strings live in it. */
 int slo_snapshot_take(struct slo_snapshot *sn, struct store *st, uint64_t now_ns, char *err, size_t errlen);
 void slo_snapshot_release(struct slo_snapshot *sn);
 /* The SLO's counts over the last `window_s` (one of snapshot_windows_s):
