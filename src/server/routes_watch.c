@@ -326,6 +326,41 @@ static int rule_series_of(struct http_request *req)
 	return HTTP_DONE;
 }
 
+/* POST /api/v1/alerts/channels/{id}/test: a test message through the
+ * channel now (delivered, with its retries, in the background). */
+static int test_channel(struct http_request *req)
+{
+	const struct kind *k = &kinds[2];
+	char err[256];
+	int rc;
+	struct json_doc d = {0};
+	struct notify_channel c;
+	if (strlen(req->url) <= strlen("/test") || strcmp(req->url + strlen(req->url) - 5, "/test")) {
+		http_error(req, 404, "not_found", "POST %s: use .../channels/{id}/test", req->url);
+		return HTTP_DONE;
+	}
+	req->url = arena_strndup(&req->arena, req->url, strlen(req->url) - strlen("/test"));
+	const char *id = path_id(req, k);
+	if (!id)
+		return HTTP_DONE;
+	const char *json = load_one(req, k, id, &rc, err, sizeof(err));
+	if (rc == 0 && !json)
+		rc = (snprintf(err, sizeof(err), "no such channel: %s", id), ERR_NOT_FOUND);
+	if (rc == 0 && (json_doc_parse(&d, json, strlen(json), 0, err, sizeof(err)) < 0 ||
+			channel_parse(d.root, id, NULL, &req->arena, &c, err, sizeof(err)) < 0))
+		rc = ERR_INTERNAL;
+	if (rc == 0) {
+		struct notify_event e = {"test", "test", "test message from hotpath",
+					 "info", "test", "this channel works",
+					 NAN,	 NAN,	 clock_now_ns()};
+		notify_send(&c, 1, &e);
+		buf_printf(http_json(req), "{\"queued\":\"%s\"}", id);
+	} else
+		http_error_class(req, rc, "%s", err);
+	json_doc_release(&d);
+	return HTTP_DONE;
+}
+
 /* "/api/v1/.../{id}SUFFIX"? */
 static int has_suffix(const char *url, const char *suffix)
 {
@@ -731,6 +766,7 @@ const struct route watch_routes[] = {
 	{"GET", "/api/v1/alerts/channels/*", get_def, NULL, 0},
 	{"PUT", "/api/v1/alerts/channels/*", replace_def, NULL, 1},
 	{"DELETE", "/api/v1/alerts/channels/*", delete_def, NULL, 0},
+	{"POST", "/api/v1/alerts/channels/*", test_channel, NULL, 1},
 	{"GET", "/api/v1/alerts", list_alerts, NULL, 0},
 	{"GET", "/api/v1/alerts/*", get_alert, NULL, 0},
 	{"POST", "/api/v1/alerts/*", act_alert, NULL, 1},

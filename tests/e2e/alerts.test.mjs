@@ -241,6 +241,27 @@ describe('SLO and alert notifications', () => {
 		assert.throws(() => run('alerts', 'silence', 'rule:acked-errors'), (e) => e.status === 2, 'silence needs --for or --until');
 	});
 
+	test('a test message goes through a channel; one that never answers is given up after its retries', async () => {
+		const metric = async (name) => Number((await (await fetch(`${srv.url}/metrics`)).text()).match(new RegExp(`^${name} (\\d+)$`, 'm'))[1]);
+		let r = await call(srv, 'POST', '/api/v1/alerts/channels/hook/test');
+		assert.equal(r.status, 200, r.text);
+		const m = await waitFor('the test message', () => rx.got.find((x) => !x.failed && x.json.event === 'test'));
+		const want = 'sha256=' + crypto.createHmac('sha256', SECRET).update(m.body).digest('hex');
+		assert.equal(m.headers['x-hotpath-signature'], want);
+		assert.equal((await call(srv, 'POST', '/api/v1/alerts/channels/nope/test')).status, 404);
+
+		const failed0 = await metric('hotpath_notifications_failed_total');
+		const retries0 = await metric('hotpath_notifications_retries_total');
+		r = await call(srv, 'POST', '/api/v1/alerts/channels', { id: 'dead', url: 'http://127.0.0.1:1/never' });
+		assert.equal(r.status, 201, r.text);
+		r = await call(srv, 'POST', '/api/v1/alerts/channels/dead/test');
+		assert.equal(r.status, 200, r.text);
+		await waitFor('the message given up', async () => (await metric('hotpath_notifications_failed_total')) === failed0 + 1, 15000);
+		assert.equal(await metric('hotpath_notifications_retries_total'), retries0 + 3, '4 attempts: 3 retries, 1, 2 and 4 s apart');
+		assert.ok((await metric('hotpath_notifications_sent_total')) >= rx.got.filter((x) => !x.failed).length);
+		assert.match(srv.logs(), /notification for test to channel dead failed \(attempt 4 of 4\)/);
+	});
+
 	test('deleting a rule ends its alert; a silenced one sends nothing', async () => {
 		const r = await call(srv, 'DELETE', '/api/v1/alerts/rules/acked-errors');
 		assert.equal(r.status, 200, r.text);
@@ -294,8 +315,9 @@ describe('the slow-request spike check is the default rule slow-spike', () => {
 		await post(2.5, 60, 60); // the slow share rises from 10 % to 75 %
 		const m = await waitFor('the spike alert', () => delivered(rx, 'rule:slow-spike', 'firing')[0]);
 		const spikes = (await getJson(`${srv.url}/api/v1/slow-requests/alerts`)).json;
-		assert.equal(m.json.alert.value, spikes.count, 'the rule counts the spikes the check stored');
-		assert.ok(spikes.count >= 1);
+		// the check stores a spike per scope (the service, and '*'), maybe across two evaluations
+		assert.ok(m.json.alert.value >= 1 && m.json.alert.value <= spikes.count,
+			`the rule counts the spikes the check stored: ${m.json.alert.value} of ${spikes.count}`);
 		await sleep(2500);
 		assert.equal(delivered(rx, 'rule:slow-spike', 'firing').length, 1, 'one page for the spike');
 	});
