@@ -13,7 +13,7 @@
 CC ?= cc
 PKG_CONFIG ?= pkg-config
 JSON_PKG := yajl
-PKGS := libmicrohttpd sqlite3 libprotobuf-c zlib libzstd libcurl $(JSON_PKG)
+PKGS := libmicrohttpd sqlite3 libprotobuf-c zlib libzstd libcurl $(JSON_PKG) libsodium
 
 # FUZZ=1 instruments the library for libFuzzer's coverage (see `make fuzz`).
 ifdef FUZZ

@@ -107,8 +107,12 @@ start_server "$d" 0,1
 taskset -c 1 "$build/bench/bench_query" --target "$url" --db "$d/hotpath.db" --hours 24
 stop_server
 
+# Alert evaluation over the same store (the server stopped): one cycle of
+# 1,000 rules and 100 SLOs.
+"$build/bench/bench_watch" --data "$d"
+
 # Every other benchmark program prints its own `name value unit` lines.
 for b in "$build"/bench/*; do
-	case "$(basename "$b")" in bench_ingest | bench_query) continue ;; esac
+	case "$(basename "$b")" in bench_ingest | bench_query | bench_watch) continue ;; esac
 	[ -x "$b" ] && "$b"
 done

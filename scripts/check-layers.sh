@@ -2,7 +2,7 @@
 # check-layers.sh - the folders of src/ depend downward only (part of
 # `make check-style`).
 #
-#   core < ingest < store, profile < analyze, render < query < advisor, demo < server < cli
+#   core < ingest < store, profile < analyze, render < query < advisor, demo, watch < server < cli
 #
 # A file may include headers of its own folder and of lower layers, and the
 # generated protobuf headers.  SQLite is named only under src/store/, and
@@ -18,7 +18,7 @@ rank() {
 	store | profile) echo 2 ;;
 	analyze | render) echo 3 ;;
 	query) echo 4 ;;
-	advisor | demo) echo 5 ;;
+	advisor | demo | watch) echo 5 ;;
 	server) echo 6 ;;
 	cli) echo 7 ;;
 	*) echo 99 ;;

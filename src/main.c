@@ -16,6 +16,8 @@ static const struct command {
 	{"diff", cmd_diff, "differential flame graph of two folded profiles"},
 	{"top", cmd_top, "endpoints of a running server by impact, like top(1)"},
 	{"report", cmd_report, "performance report of a running server (Markdown or text)"},
+	{"slo", cmd_slo, "SLOs of a running server: compliance, error budget, burn rates"},
+	{"alerts", cmd_alerts, "alerts of a running server; acknowledge, silence, resolve"},
 };
 
 static int usage(FILE *out)

@@ -26,6 +26,7 @@ import { mountFlame } from './views/flame.js';
 import { mountSlow } from './views/slow.js';
 import { mountBottlenecks } from './views/bottlenecks.js';
 import { mountRecommendations } from './views/recommendations.js';
+import { mountSlos } from './views/slos.js';
 import { placeholder } from './views/placeholder.js';
 
 // Views without `built` are placeholders, marked "soon" in the navigation.
@@ -43,13 +44,7 @@ const VIEWS = [
       'Correlation of resource use with slowness',
     ]),
   },
-  {
-    id: 'slos', label: 'SLOs', mount: placeholder('SLOs', 'Are we meeting our objectives, and how fast is the budget burning?', [
-      'SLO compliance tracker with error budget remaining (4.10)',
-      'Set latency SLO, create performance alert, set team budget (A4.1, A4.3, A4.10)',
-      'Multiwindow, multi-burn-rate alerts with acknowledgement',
-    ]),
-  },
+  { id: 'slos', label: 'SLOs', mount: mountSlos, built: true },
 ];
 const DEFAULT_VIEW = 'traces';
 

@@ -18,6 +18,7 @@
 #include "advisor/advisor.h"
 #include "server/http.h"
 #include "store/store.h"
+#include "watch/watch.h"
 
 static void usage(FILE *out)
 {
@@ -25,7 +26,8 @@ static void usage(FILE *out)
 		"usage: hotpath serve [--listen ADDR] [--data DIR] [--demo] [--threads N]\n"
 		"                     [--max-body BYTES] [--max-queue BYTES] [--max-endpoints N]\n"
 		"                     [--config FILE] [--analysis-interval SECONDS]\n"
-		"                     [--spike-interval SECONDS] [--verbose]\n\n"
+		"                     [--spike-interval SECONDS] [--watch-interval SECONDS]\n"
+		"                     [--verbose]\n\n"
 		"  --listen ADDR     HOST:PORT to listen on (default 127.0.0.1:4318, the OTLP/HTTP port)\n"
 		"  --data DIR        data directory; the store is DIR/hotpath.db (default ./data)\n"
 		"  --demo            also generate demo traffic into this server (24 h of history first)\n"
@@ -43,6 +45,8 @@ static void usage(FILE *out)
 		"  --spike-interval SECONDS\n"
 		"                    check for slow-request spikes this often in the background\n"
 		"                    and store an alert for each (default 60)\n"
+		"  --watch-interval SECONDS\n"
+		"                    evaluate SLOs and alert rules this often (default 30)\n"
 		"  --verbose         also log debug lines (e.g. where an aggregated flame graph's\n"
 		"                    time went)\n",
 		HTTP_DEFAULT_MAX_BODY);
@@ -93,6 +97,7 @@ int cmd_serve(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'},
 		{"analysis-interval", required_argument, NULL, 'a'},
 		{"spike-interval", required_argument, NULL, 's'},
+		{"watch-interval", required_argument, NULL, 'w'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -101,11 +106,11 @@ int cmd_serve(int argc, char **argv)
 	struct store_options sto = {.dir = "data"};
 	const char *config = NULL;
 	int demo = 0, c;
-	long analysis_s = 300, spike_s = 60;
+	long analysis_s = 300, spike_s = 60, watch_s = 30;
 	char err[512];
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "l:d:t:m:e:q:c:a:s:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:d:t:m:e:q:c:a:s:w:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l': so.listen = optarg; break;
 		case 'd': sto.dir = optarg; break;
@@ -117,6 +122,7 @@ int cmd_serve(int argc, char **argv)
 		case 'c': config = optarg; break;
 		case 'a': analysis_s = strtol(optarg, NULL, 10); break;
 		case 's': spike_s = strtol(optarg, NULL, 10); break;
+		case 'w': watch_s = strtol(optarg, NULL, 10); break;
 		case 'v': log_min_level = LOG_DEBUG; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -130,6 +136,10 @@ int cmd_serve(int argc, char **argv)
 
 	if (spike_s < 1 || spike_s > 86400) {
 		fprintf(stderr, "hotpath serve: --spike-interval must be 1 to 86400 seconds\n");
+		return 2;
+	}
+	if (watch_s < 1 || watch_s > 3600) {
+		fprintf(stderr, "hotpath serve: --watch-interval must be 1 to 3600 seconds\n");
 		return 2;
 	}
 	if (slow_thresholds(config) < 0)
@@ -162,6 +172,11 @@ int cmd_serve(int argc, char **argv)
 	}
 	if (slowops_watch_start(store, (unsigned)spike_s, err, sizeof(err)) < 0)
 		log_warn("%s", err);
+	struct watch_options wo;
+	watch_options_init(&wo);
+	wo.interval_s = (unsigned)watch_s;
+	if (watch_start(store, &wo, err, sizeof(err)) < 0)
+		log_warn("alert evaluation does not run: %s", err);
 	if (analysis_s > 0 &&
 	    advisor_watch_start(store, (unsigned)analysis_s, ADVISOR_DEFAULT_RANGE, err, sizeof(err)) < 0)
 		log_warn("%s", err);
@@ -187,6 +202,7 @@ int cmd_serve(int argc, char **argv)
 	if (demo)
 		demo_stop();
 	slowops_watch_stop();
+	watch_stop();
 	advisor_watch_stop();
 	server_stop(&srv);
 	store_close(store);

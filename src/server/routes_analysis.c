@@ -15,6 +15,7 @@
 #include "core/json_doc.h"
 #include "advisor/advisor.h"
 #include "server/filters.h"
+#include "server/actor.h"
 #include "server/http.h"
 
 #define ANALYSIS_MAX_AGE (60 * NS_PER_S)
@@ -229,7 +230,7 @@ static int set_status(struct http_request *req)
 	}
 	const char *status = json_str(json_get(d.root, "status")),
 		   *reason = json_str(json_get(d.root, "reason"));
-	const char *actor = http_header(req, "X-Hotpath-User");
+	const char *actor = http_actor(req);
 	if (!status) {
 		http_error(req, 400, "bad_request", "missing \"status\": use open, applied or dismissed");
 		goto out;
@@ -238,8 +239,7 @@ static int set_status(struct http_request *req)
 		http_error(req, 400, "bad_request", "\"reason\" is longer than %d bytes", REASON_MAX);
 		goto out;
 	}
-	int rc = advisor_set_status(req->srv->store, id, status, reason, actor && *actor ? actor : "api", err,
-				    sizeof(err));
+	int rc = advisor_set_status(req->srv->store, id, status, reason, actor, err, sizeof(err));
 	if (rc < 0) {
 		http_error_class(req, rc, "%s", err);
 		goto out;

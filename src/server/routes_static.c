@@ -5,6 +5,7 @@
 
 #include "server/assets.h"
 #include "server/http.h"
+#include "watch/notify.h"
 
 static const struct asset *asset_find(const char *path)
 {
@@ -82,6 +83,13 @@ static int metrics(struct http_request *req)
 	       st.rollup_folded);
 	metric(b, "hotpath_store_queue_bytes", "gauge", "Bytes waiting for the writer.", st.queue_bytes);
 	metric(b, "hotpath_store_queue_writes", "gauge", "Batches waiting for the writer.", st.queue_writes);
+	struct notify_stats ns;
+	notify_get_stats(&ns);
+	metric(b, "hotpath_notifications_sent_total", "counter", "Webhook messages delivered.", ns.sent);
+	metric(b, "hotpath_notifications_failed_total", "counter",
+	       "Webhook messages given up after their retries.", ns.failed);
+	metric(b, "hotpath_notifications_retries_total", "counter", "Webhook deliveries tried again.",
+	       ns.retries);
 	return HTTP_DONE;
 }
 

@@ -382,9 +382,9 @@ test('Latest is the newest version of each service, as the server resolves it', 
 });
 
 test('views not built yet say so honestly', async () => {
-  await page.click('.nav-link:has-text("SLOs")');
+  await page.click('.nav-link:has-text("Resources")');
   await page.waitForSelector('.placeholder');
-  assert.equal(query().get('view'), 'slos');
+  assert.equal(query().get('view'), 'resources');
   assert.match(await page.textContent('.placeholder'), /Not yet available/);
   assert.equal(await page.$$eval('.placeholder canvas, .placeholder svg', (x) => x.length), 0);
   await page.click('.nav-link:has-text("Traces")');

@@ -113,6 +113,13 @@ describe('recommendations on demo data', { timeout: 600000 }, () => {
 		assert.equal(one.json.audit.length, 1);
 		assert.deepEqual([one.json.audit[0].from, one.json.audit[0].to, one.json.audit[0].actor, one.json.audit[0].reason],
 			['open', 'applied', 'sre-on-call', 'pool raised to 25']);
+		// The same change in the audit trail of every action.
+		const audit = await getJson(`${srv.url}/api/v1/audit?object=recommendation&object_id=${rec.id}`);
+		assert.equal(audit.status, 200, audit.text);
+		assert.equal(audit.json.entries.length, 1);
+		const e = audit.json.entries[0];
+		assert.deepEqual([e.actor, e.action, e.before.status, e.after.status, e.after.reason],
+			['sre-on-call', 'status', 'open', 'applied', 'pool raised to 25']);
 
 		const applied = await getJson(`${srv.url}/api/v1/recommendations?status=applied`);
 		assert.deepEqual(applied.json.recommendations.map((x) => x.id), [rec.id]);

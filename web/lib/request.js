@@ -61,3 +61,14 @@ export async function getText(path, { signal, accept = 'text/markdown, text/plai
   if (!res.ok) throw failure('GET', path, res, text);
   return { text, type: res.headers.get('content-type') || '' };
 }
+
+// PUT or DELETE (`body` undefined: none); resolves to the JSON answer.
+export async function apiSend(method, path, body, { signal } = {}) {
+  const { res, text } = await send(method, path, { body, accept: 'application/json', signal });
+  if (!res.ok) throw failure(method, path, res, text);
+  try {
+    return text ? JSON.parse(text) : {};
+  } catch {
+    throw new ApiError(`${method} ${path}: the answer is not JSON`, res.status, 'bad_response');
+  }
+}

@@ -13,6 +13,7 @@
 
 import { h, clear } from '../lib/dom.js';
 import { apiGet, isAbort } from '../lib/api.js';
+import { complianceClass } from './slos.js';
 import { apiParams } from '../lib/state.js';
 import { fmtTime, countedText } from '../lib/format.js';
 import { panel } from '../lib/panel.js';
@@ -42,11 +43,38 @@ const MARKERS = [
 ];
 const PERCENTILE_ROWS = ['p50', 'p75', 'p90', 'p95', 'p99'];
 
-// The SLO of the selection, once SLOs exist (A4.1, /api/v1/slos): then
-// {percentile: 'p95', target_ms} draws a threshold on the KPI sparkline and
-// the histogram.  There is no SLO API yet, so there is no line.
-function loadSlo() {
-  return Promise.resolve(null);
+// Per service, the SLO scoped to that service alone (the first one), for
+// the comparison's colours (4.5): green above 99 %, yellow 95-99 %, red.
+async function serviceSlos(ctx) {
+  const out = new Map();
+  try {
+    const data = await apiGet('/api/v1/slos', null, { signal: ctx.signal });
+    for (const s of data.slos || []) {
+      const keys = Object.keys(s.filters || {});
+      if (s.status && keys.length === 1 && keys[0] === 'service' && !out.has(s.filters.service)) out.set(s.filters.service, s);
+    }
+  } catch (err) {
+    if (isAbort(err)) throw err;
+  }
+  return out;
+}
+
+// The latency SLO of the selection (A4.1, GET /api/v1/slos): the first one
+// whose service, endpoint, department, intent and tool filters are those
+// of the dashboard (environment and version aside: an SLO holds across
+// them).  {percentile: 'p95', target_ms} draws a threshold on the KPI
+// sparkline and the histogram; null (no line) when there is none.
+const SLO_KEYS = ['service', 'endpoint', 'department', 'intent', 'tool'];
+async function loadSlo(ctx) {
+  try {
+    const data = await apiGet('/api/v1/slos', null, { signal: ctx.signal });
+    const f = ctx.filters || {};
+    const s = (data.slos || []).find((x) => x.kind === 'latency'
+      && SLO_KEYS.every((k) => ((x.filters || {})[k] || '') === (f[k] || '')));
+    return s ? { percentile: `p${s.objective}`, target_ms: s.threshold_ms, name: s.name || s.id } : null;
+  } catch {
+    return null; // no line rather than no overview
+  }
 }
 
 export function mountOverview(el, ctx) {
@@ -181,8 +209,8 @@ export function mountOverview(el, ctx) {
       const p = panels.compare;
       p.loading();
       try {
-        const cmp = await get('/api/v1/performance/compare', { by: 'service' });
-        drawCompare(p, cmp, ctx, emptyHint);
+        const [cmp, slos] = await Promise.all([get('/api/v1/performance/compare', { by: 'service' }), serviceSlos(ctx)]);
+        drawCompare(p, cmp, ctx, emptyHint, slos);
       } catch (err) {
         if (isAbort(err)) throw err;
         p.error('Could not load the service comparison.', err);
@@ -509,7 +537,7 @@ const COLUMNS = [
   { key: 'p99_ms', label: 'P99', num: true },
 ];
 
-function drawCompare(p, cmp, ctx, emptyHint) {
+function drawCompare(p, cmp, ctx, emptyHint, slos = new Map()) {
   const rows = cmp.rows || [];
   const selected = ctx.filters.service || null;
   p.setSub(`${rows.filter((r) => !r.other).length} service${rows.length === 1 ? '' : 's'} · requests are each service's entry spans · click a row to filter by it · trend in ${fmtStep(cmp.step_s)} buckets`);
@@ -543,7 +571,7 @@ function drawCompare(p, cmp, ctx, emptyHint) {
         },
       }, c.label, sortKey === c.key ? h('span', { class: 'sort-mark', 'aria-hidden': 'true' }, desc ? ' ▾' : ' ▴') : null))),
       h('th', { scope: 'col' }, 'P95 trend'));
-      const tbody = h('tbody', null, sorted.map((r) => compareRow(r, cmp, maxP95, selected, ctx)));
+      const tbody = h('tbody', null, sorted.map((r) => compareRow(r, cmp, maxP95, selected, ctx, slos.get(r.key))));
       clear(wrap).append(h('table', { class: 'grid compare-table', 'aria-label': 'Services compared' }, h('thead', null, head), tbody));
     };
     render();
@@ -551,7 +579,7 @@ function drawCompare(p, cmp, ctx, emptyHint) {
   });
 }
 
-function compareRow(r, cmp, maxP95, selected, ctx) {
+function compareRow(r, cmp, maxP95, selected, ctx, slo) {
   const name = r.other ? 'other services' : r.key == null ? '(no service)' : r.key;
   const clickable = !r.other && r.key != null;
   const isSel = clickable && selected === r.key;
@@ -565,7 +593,11 @@ function compareRow(r, cmp, maxP95, selected, ctx) {
     onclick: clickable ? choose : null,
     onkeydown: clickable ? (ev) => { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); choose(); } } : null,
   },
-  h('td', { class: 'col-service' }, h('span', { class: 'svc' }, name), isSel ? h('span', { class: 'tag' }, 'filter') : null),
+  h('td', { class: 'col-service' }, h('span', { class: 'svc' }, name), isSel ? h('span', { class: 'tag' }, 'filter') : null,
+    slo ? h('span', {
+      class: `slo-dot ${complianceClass(slo.status.compliance)}`, dataset: { slo: slo.id },
+      title: `SLO ${slo.name || slo.id}: ${fmtNum(slo.status.compliance, 4)} % compliant, ${fmtNum(slo.status.budget.remaining_pct, 3)} % of the budget left`,
+    }) : null),
   h('td', { class: 'num mono col-count', title: `${r.count} requests` }, fmtCount(r.count)),
   h('td', { class: 'num mono', title: `${r.rps} req/s` }, fmtRate(r.rps)),
   h('td', { class: `num mono${failed ? ' is-bad' : ''}`, title: `${r.errors} errors + ${r.timeouts} timeouts of ${r.count}` }, fmtRatioPct(r.error_rate)),

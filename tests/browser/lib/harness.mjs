@@ -48,14 +48,14 @@ export async function waitFor(fn, what, timeoutMs = 10000) {
 }
 
 /**
- * Start hotpath and wait for /health.  Returns {base, stop}: stop() sends
+ * Start hotpath (with extra `args`) and wait for /health.  Returns {base, stop}: stop() sends
  * SIGTERM (SIGKILL after 5 s) and removes the data directory.
  */
-export async function startHotpath(prefix) {
+export async function startHotpath(prefix, args = []) {
   const dataDir = mkdtempSync(join(tmpdir(), prefix));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const server = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir],
+  const server = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, ...args],
     { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   server.stdout.on('data', (d) => { log += d; });

@@ -1,0 +1,15 @@
+/*
+ * actor.c - who a request acts for (see actor.h).
+ */
+#include "server/actor.h"
+
+#include <string.h>
+
+const char *http_actor(struct http_request *req)
+{
+	const char *h = http_header(req, "X-Hotpath-User");
+	if (!h || !*h)
+		return "api";
+	size_t n = strlen(h);
+	return arena_strndup(&req->arena, h, n > 128 ? 128 : n);
+}

@@ -1,0 +1,519 @@
+/*
+ * rule.c - alert rule definitions and their measures over the rollups
+ * (see rule.h).  What an alert does when a rule holds is alerts.c's.
+ */
+#include "watch/rule.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyze/latency.h"
+#include "analyze/slowops.h"
+#include "core/alloc.h"
+#include "core/log.h"
+#include "core/strmap.h"
+
+/* Sized by its initialiser: a missing name is a conflict with rule.h's
+ * declaration, at compile time. */
+const char *const rule_measure_names[] = {
+	"p50",	       "p95",	     "p99",	   "error_rate",
+	"throughput",  "slow_share", "slow_count", "service_p95_mean",
+	"slow_spikes", "metric",
+};
+static const char *const cmp_names[] = {">", ">=", "<", "<="};
+
+#define RULE_MAX_WINDOW_S (7ull * 86400)
+
+static int str_member(const struct json *o, const char *key, size_t max, struct arena *a, const char **out,
+		      char *err, size_t errlen)
+{
+	const struct json *v = json_get(o, key);
+	if (!v || v->type == JSON_NULL)
+		return 0;
+	const char *s = json_str(v);
+	if (!s || !*s || v->len > max || strlen(s) != v->len)
+		return errf(err, errlen, "\"%s\" must be a non-empty string of at most %zu bytes", key, max),
+		       ERR_INVALID;
+	*out = arena_strdup(a, s);
+	return 0;
+}
+
+/* Seconds from a number of seconds or "90s", "5m", "1h", "1d". */
+static int duration_member(const struct json *o, const char *key, uint64_t lo, uint64_t hi, uint64_t *out,
+			   char *err, size_t errlen)
+{
+	const struct json *v = json_get(o, key);
+	uint64_t n = 0;
+	if (!v || v->type == JSON_NULL)
+		return 0;
+	const char *s = json_str(v);
+	if (s) {
+		char unit = 0;
+		int used = 0;
+		unsigned long long x;
+		if (sscanf(s, "%llu%c%n", &x, &unit, &used) != 2 || (size_t)used != strlen(s) ||
+		    !strchr("smhd", unit))
+			goto bad;
+		n = x * (unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : 86400);
+	} else if (json_uint64(v, &n) < 0)
+		goto bad;
+	if (n < lo || n > hi)
+		goto bad;
+	*out = n;
+	return 0;
+bad:
+	return errf(err, errlen, "\"%s\" must be a duration from %llus to %llus (seconds, or \"5m\", \"1h\")",
+		    key, (unsigned long long)lo, (unsigned long long)hi),
+	       ERR_INVALID;
+}
+
+static int parse_measure(const struct json *o, struct alert_rule *r, char *err, size_t errlen)
+{
+	const char *m = json_str(json_get(o, "measure"));
+	for (int i = 0; m && i < RULE_MEASURES; i++)
+		if (!strcmp(m, rule_measure_names[i])) {
+			if (i == RULE_METRIC)
+				return errf(err, errlen, "metric series measures are not available yet"),
+				       ERR_INVALID;
+			r->measure = (enum rule_measure)i;
+			return 0;
+		}
+	return errf(err, errlen,
+		    "\"measure\" must be one of p50, p95, p99, error_rate, throughput, slow_share, "
+		    "slow_count, "
+		    "service_p95_mean"),
+	       ERR_INVALID;
+}
+
+static int parse_condition(const struct json *o, struct alert_rule *r, char *err, size_t errlen)
+{
+	const char *c = json_str(json_get(o, "comparison"));
+	r->cmp = CMP_GT;
+	if (c) {
+		size_t i = 0;
+		while (i < 4 && strcmp(c, cmp_names[i]))
+			i++;
+		if (i == 4)
+			return errf(err, errlen, "\"comparison\" must be \">\", \">=\", \"<\" or \"<=\""),
+			       ERR_INVALID;
+		r->cmp = (enum rule_cmp)i;
+	}
+	const struct json *f = json_get(o, "factor"), *t = json_get(o, "threshold");
+	if (f && f->type != JSON_NULL) {
+		if (json_double(f, &r->factor) < 0 || !(r->factor > 0) || r->factor > 1e6)
+			return errf(err, errlen, "\"factor\" must be a number above 0 (N x the baseline)"),
+			       ERR_INVALID;
+	} else if (json_double(t, &r->threshold) < 0 || !isfinite(r->threshold))
+		return errf(err, errlen,
+			    "a rule needs a \"threshold\" (a number) or a \"factor\" of its baseline"),
+		       ERR_INVALID;
+	return 0;
+}
+
+static int parse_severity(const struct json *o, struct alert_rule *r, char *err, size_t errlen)
+{
+	const char *s = json_str(json_get(o, "severity"));
+	r->severity = "warning";
+	if (!json_get(o, "severity"))
+		return 0;
+	if (s && (!strcmp(s, "info") || !strcmp(s, "warning") || !strcmp(s, "critical"))) {
+		r->severity = !strcmp(s, "info") ? "info" : !strcmp(s, "warning") ? "warning" : "critical";
+		return 0;
+	}
+	return errf(err, errlen, "\"severity\" must be \"info\", \"warning\" or \"critical\""), ERR_INVALID;
+}
+
+static int parse_channel_ids(const struct json *o, struct arena *a, struct alert_rule *r, char *err,
+			     size_t errlen)
+{
+	const struct json *v = json_get(o, "channels");
+	if (!v || v->type == JSON_NULL)
+		return 0;
+	if (v->type != JSON_ARRAY || v->len > SLO_CHANNELS_MAX)
+		return errf(err, errlen, "\"channels\" must be an array of at most %d channel ids",
+			    SLO_CHANNELS_MAX),
+		       ERR_INVALID;
+	r->channels = arena_zalloc(a, (v->len + 1) * sizeof(*r->channels));
+	for (const struct json *c = v->child; c; c = c->next) {
+		const char *s = json_str(c);
+		if (!s || !*s || c->len > 64 || strlen(s) != c->len)
+			return errf(err, errlen, "\"channels\" holds ids: strings of 1 to 64 bytes"),
+			       ERR_INVALID;
+		r->channels[r->n_channels++] = arena_strdup(a, s);
+	}
+	return 0;
+}
+
+int rule_parse(const struct json *o, const char *id, struct arena *a, struct alert_rule *r, char *err,
+	       size_t errlen)
+{
+	int rc;
+	memset(r, 0, sizeof(*r));
+	r->window_s = 300;
+	r->baseline_s = 3600;
+	r->enabled = 1;
+	if (!o || o->type != JSON_OBJECT)
+		return errf(err, errlen, "a rule is a JSON object"), ERR_INVALID;
+	if ((rc = str_member(o, "id", 64, a, &r->id, err, errlen)) < 0 ||
+	    (rc = str_member(o, "name", SLO_NAME_MAX, a, &r->name, err, errlen)) < 0 ||
+	    (rc = parse_measure(o, r, err, errlen)) < 0 || (rc = parse_condition(o, r, err, errlen)) < 0 ||
+	    (rc = parse_severity(o, r, err, errlen)) < 0 ||
+	    (rc = duration_member(o, "window", 60, RULE_MAX_WINDOW_S, &r->window_s, err, errlen)) < 0 ||
+	    (rc = duration_member(o, "baseline", 60, RULE_MAX_WINDOW_S, &r->baseline_s, err, errlen)) < 0 ||
+	    (rc = duration_member(o, "for", 0, 86400, &r->for_s, err, errlen)) < 0 ||
+	    (rc = watch_scope_parse(json_get(o, "filters"), a, &r->scope, err, errlen)) < 0 ||
+	    (rc = parse_channel_ids(o, a, r, err, errlen)) < 0)
+		return rc;
+	const struct json *mr = json_get(o, "min_requests"), *en = json_get(o, "enabled");
+	if (mr && json_uint64(mr, &r->min_requests) < 0)
+		return errf(err, errlen, "\"min_requests\" must be a count"), ERR_INVALID;
+	if (en && en->type != JSON_TRUE && en->type != JSON_FALSE)
+		return errf(err, errlen, "\"enabled\" must be true or false"), ERR_INVALID;
+	r->enabled = !en || en->type == JSON_TRUE;
+	if (r->measure == RULE_SLOW_SPIKES && (r->scope.endpoint || r->scope.tool || r->scope.env ||
+					       r->scope.version || r->scope.department || r->scope.intent))
+		return errf(err, errlen,
+			    "slow_spikes are found per service: \"filters\" takes only \"service\""),
+		       ERR_INVALID;
+	r->window_s = r->window_s / 60 * 60;
+	r->baseline_s = r->baseline_s / 60 * 60;
+	if (id)
+		r->id = arena_strdup(a, id);
+	if (!r->name)
+		r->name = r->id ? r->id : "rule";
+	return 0;
+}
+
+void rule_write(struct buf *b, const struct alert_rule *r)
+{
+	buf_putc(b, '{');
+	if (r->id) {
+		buf_puts(b, "\"id\":");
+		buf_put_json_str(b, r->id);
+		buf_putc(b, ',');
+	}
+	buf_puts(b, "\"name\":");
+	buf_put_json_str(b, r->name ? r->name : "");
+	buf_printf(b, ",\"measure\":\"%s\",\"comparison\":\"%s\"", rule_measure_names[r->measure],
+		   cmp_names[r->cmp]);
+	if (r->factor > 0) {
+		buf_puts(b, ",\"factor\":");
+		buf_put_json_double(b, r->factor);
+		buf_printf(b, ",\"baseline\":%llu", (unsigned long long)r->baseline_s);
+	} else {
+		buf_puts(b, ",\"threshold\":");
+		buf_put_json_double(b, r->threshold);
+	}
+	buf_printf(b,
+		   ",\"window\":%llu,\"for\":%llu,\"min_requests\":%llu,\"severity\":\"%s\",\"enabled\":%s",
+		   (unsigned long long)r->window_s, (unsigned long long)r->for_s,
+		   (unsigned long long)r->min_requests, r->severity, r->enabled ? "true" : "false");
+	buf_puts(b, ",\"filters\":");
+	watch_scope_write(b, &r->scope);
+	buf_puts(b, ",\"channels\":[");
+	for (size_t i = 0; i < r->n_channels; i++) {
+		buf_puts(b, i ? "," : "");
+		buf_put_json_str(b, r->channels[i]);
+	}
+	buf_puts(b, "]}");
+}
+
+int rule_compare(enum rule_cmp c, double v, double limit)
+{
+	if (isnan(v) || isnan(limit))
+		return 0;
+	switch (c) {
+	case CMP_GT: return v > limit;
+	case CMP_GTE: return v >= limit;
+	case CMP_LT: return v < limit;
+	case CMP_LTE: return v <= limit;
+	}
+	return 0;
+}
+
+/* ---- measuring -------------------------------------------------------------- */
+
+/* The mean over services of each service's p95, from rows of any order. */
+static double service_p95_mean(struct rollup_row *rows, size_t n)
+{
+	double sum = 0;
+	size_t services = 0;
+	char *done = calloc(n ? n : 1, 1);
+	if (!done)
+		return NAN;
+	for (size_t i = 0; i < n; i++) {
+		if (done[i])
+			continue;
+		struct latency_stats s;
+		latency_stats_init(&s);
+		for (size_t j = i; j < n; j++)
+			if (!done[j] && (rows[j].service == rows[i].service ||
+					 (rows[j].service && rows[i].service &&
+					  !strcmp(rows[j].service, rows[i].service)))) {
+				done[j] = 1;
+				latency_stats_add_row(&s, &rows[j]);
+			}
+		if (s.count) {
+			sum += latency_stats_quantile_ms(&s, 0.95);
+			services++;
+		}
+		latency_stats_release(&s);
+	}
+	free(done);
+	return services ? sum / (double)services : NAN;
+}
+
+static double measure_of(const struct alert_rule *r, const struct latency_stats *s, uint64_t minutes)
+{
+	uint64_t slow = s->by_tier[TIER_SLOW] + s->by_tier[TIER_CRITICAL];
+	switch (r->measure) {
+	case RULE_P50: return latency_stats_quantile_ms(s, 0.50);
+	case RULE_P95: return latency_stats_quantile_ms(s, 0.95);
+	case RULE_P99: return latency_stats_quantile_ms(s, 0.99);
+	case RULE_ERROR_RATE: return s->count ? 100.0 * latency_stats_error_rate(s) : NAN;
+	case RULE_THROUGHPUT: return (double)s->count / (double)(minutes ? minutes : 1);
+	case RULE_SLOW_SHARE: return s->count ? 100.0 * (double)slow / (double)s->count : NAN;
+	case RULE_SLOW_COUNT: return (double)slow;
+	default: return NAN;
+	}
+}
+
+/* Spikes stored by the built-in check in [from_ns, to_ns): *value. */
+static int spikes_in(struct store *st, const struct alert_rule *r, uint64_t from_ns, uint64_t to_ns,
+		     double *value, uint64_t *requests, char *err, size_t errlen)
+{
+	struct arena a;
+	struct store_record *ev;
+	size_t n;
+	arena_init(&a);
+	int rc = store_events(st, SLOWOPS_EVENT_KIND, r->scope.service, from_ns, to_ns, 0, &a, &ev, &n, err,
+			      errlen);
+	*value = rc == 0 ? (double)n : NAN;
+	*requests = rc == 0 ? n : 0;
+	arena_release(&a);
+	return rc;
+}
+
+struct rule_cache {
+	struct strmap index;
+	struct latency_stats *stats;
+	size_t n, cap;
+	struct buf key;
+};
+
+struct rule_cache *rule_cache_new(void)
+{
+	struct rule_cache *c = xcalloc(1, sizeof(*c));
+	strmap_init(&c->index);
+	buf_init(&c->key, BUF_NO_LIMIT);
+	return c;
+}
+
+void rule_cache_free(struct rule_cache *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		latency_stats_release(&c->stats[i]);
+	free(c->stats);
+	strmap_release(&c->index);
+	buf_release(&c->key);
+	free(c);
+}
+
+/* The key of a question: the query's filters and range. */
+static void cache_key(struct buf *b, const struct store_query *q)
+{
+	const char *v[] = {q->service, q->endpoint, q->tool, q->env, q->version, q->department, q->intent};
+	buf_reset(b);
+	buf_printf(b, "%llu/%llu/%d", (unsigned long long)q->from_ns, (unsigned long long)q->to_ns,
+		   q->edge_only);
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		buf_putc(b, v[i] ? 1 : 0);
+		buf_append(b, v[i] ? v[i] : "", v[i] ? strlen(v[i]) + 1 : 1);
+	}
+}
+
+/* The merged statistics of the query's rows (and the rows themselves,
+ * when `rows` is not NULL: then nothing is cached). */
+static int read_stats(struct store *st, const struct store_query *q, struct latency_stats *s, struct arena *a,
+		      struct rollup_row **rows, size_t *n, char *err, size_t errlen)
+{
+	struct rollup_row *r;
+	size_t nr;
+	int rc = store_rollups(st, q, 60, a, &r, &nr, err, errlen);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < nr; i++)
+		latency_stats_add_row(s, &r[i]);
+	if (rows) {
+		*rows = r;
+		*n = nr;
+	} else
+		store_rollups_release(r, nr);
+	return 0;
+}
+
+/* From the cache, or read and kept there. */
+static int cached_stats(struct store *st, struct rule_cache *c, const struct store_query *q,
+			const struct latency_stats **out, char *err, size_t errlen)
+{
+	int64_t at;
+	cache_key(&c->key, q);
+	if (strmap_get(&c->index, c->key.data, c->key.len, &at) == 0) {
+		*out = &c->stats[at];
+		return 0;
+	}
+	struct arena a;
+	struct latency_stats s;
+	arena_init(&a);
+	latency_stats_init(&s);
+	int rc = read_stats(st, q, &s, &a, NULL, NULL, err, errlen);
+	arena_release(&a);
+	if (rc < 0) {
+		latency_stats_release(&s);
+		return rc;
+	}
+	c->stats = xgrow(c->stats, &c->cap, c->n + 1, sizeof(*c->stats));
+	c->stats[c->n] = s;
+	strmap_put(&c->index, c->key.data, c->key.len, (int64_t)c->n);
+	*out = &c->stats[c->n++];
+	return 0;
+}
+
+int rule_value(struct store *st, struct rule_cache *cache, const struct alert_rule *r, uint64_t from_ns,
+	       uint64_t to_ns, double *value, uint64_t *requests, char *err, size_t errlen)
+{
+	struct store_query q;
+	struct arena a;
+	struct rollup_row *rows = NULL;
+	size_t n = 0;
+	struct latency_stats s;
+	const struct latency_stats *use = &s;
+	int per_service = r->measure == RULE_SERVICE_P95_MEAN;
+	*value = NAN;
+	*requests = 0;
+	if (r->measure == RULE_METRIC)
+		return errf(err, errlen, "metric series measures are not available yet"), ERR_INVALID;
+	if (r->measure == RULE_SLOW_SPIKES)
+		return spikes_in(st, r, from_ns, to_ns, value, requests, err, errlen);
+	watch_scope_query(&r->scope, from_ns, to_ns, &q);
+	if (per_service)
+		q.edge_only = 0; /* each service's own requests */
+	arena_init(&a);
+	latency_stats_init(&s);
+	int rc = cache && !per_service ? cached_stats(st, cache, &q, &use, err, errlen)
+				       : read_stats(st, &q, &s, &a, &rows, &n, err, errlen);
+	if (rc == 0) {
+		*requests = use->count;
+		*value = per_service ? service_p95_mean(rows, n)
+				     : measure_of(r, use, (to_ns - from_ns) / NS_PER_MIN);
+	}
+	if (rows)
+		store_rollups_release(rows, n);
+	latency_stats_release(&s);
+	arena_release(&a);
+	return rc;
+}
+
+/* The measure of rows[0 .. n) (one step of a series). */
+static double step_value(const struct alert_rule *r, struct rollup_row *rows, size_t n, uint64_t minutes)
+{
+	struct latency_stats s;
+	double v;
+	if (r->measure == RULE_SERVICE_P95_MEAN)
+		return service_p95_mean(rows, n);
+	latency_stats_init(&s);
+	for (size_t i = 0; i < n; i++)
+		latency_stats_add_row(&s, &rows[i]);
+	v = r->measure == RULE_SLOW_COUNT || r->measure == RULE_THROUGHPUT || s.count
+		    ? measure_of(r, &s, minutes)
+		    : NAN;
+	latency_stats_release(&s);
+	return v;
+}
+
+static int spike_series(struct store *st, const struct alert_rule *r, uint64_t from_ns, uint64_t to_ns,
+			uint64_t step, struct arena *a, double **values, size_t *n, char *err, size_t errlen)
+{
+	struct store_record *ev;
+	size_t ne;
+	int rc = store_events(st, SLOWOPS_EVENT_KIND, r->scope.service, from_ns, to_ns, 0, a, &ev, &ne, err,
+			      errlen);
+	if (rc < 0)
+		return rc;
+	*n = (size_t)((to_ns - from_ns + step - 1) / step);
+	*values = arena_zalloc(a, *n * sizeof(**values));
+	for (size_t i = 0; i < ne; i++)
+		if (ev[i].time_ns >= from_ns && ev[i].time_ns < to_ns)
+			(*values)[(ev[i].time_ns - from_ns) / step] += 1;
+	return 0;
+}
+
+int rule_series(struct store *st, const struct alert_rule *r, uint64_t from_ns, uint64_t to_ns,
+		uint64_t step_s, struct arena *a, double **values, size_t *n, char *err, size_t errlen)
+{
+	struct store_query q;
+	struct arena ra;
+	struct rollup_row *rows;
+	size_t nr;
+	uint64_t step = step_s * NS_PER_S;
+	*values = NULL;
+	*n = 0;
+	if (r->measure == RULE_METRIC)
+		return errf(err, errlen, "metric series measures are not available yet"), ERR_INVALID;
+	if (!step_s || step_s % 60 || to_ns <= from_ns || (to_ns - from_ns) / step > RULE_SERIES_MAX)
+		return errf(err, errlen, "a series has whole-minute steps, at most %d of them",
+			    RULE_SERIES_MAX),
+		       ERR_TOO_MUCH;
+	if (r->measure == RULE_SLOW_SPIKES)
+		return spike_series(st, r, from_ns, to_ns, step, a, values, n, err, errlen);
+	watch_scope_query(&r->scope, from_ns, to_ns, &q);
+	if (r->measure == RULE_SERVICE_P95_MEAN)
+		q.edge_only = 0;
+	arena_init(&ra);
+	int rc = store_rollups(st, &q, 60, &ra, &rows, &nr, err, errlen);
+	if (rc == 0) {
+		*n = (size_t)((to_ns - from_ns + step - 1) / step);
+		*values = arena_alloc(a, *n * sizeof(**values));
+		size_t at = 0; /* rows come ordered by time */
+		for (size_t i = 0; i < *n; i++) {
+			uint64_t end = from_ns + (i + 1) * step;
+			size_t first = at;
+			while (at < nr && rows[at].t_ns < end)
+				at++;
+			(*values)[i] = step_value(r, rows + first, at - first, step_s / 60);
+		}
+		store_rollups_release(rows, nr);
+	}
+	arena_release(&ra);
+	return rc;
+}
+
+int rule_evaluate(struct store *st, struct rule_cache *cache, const struct alert_rule *r, uint64_t now_ns,
+		  struct rule_verdict *v, char *err, size_t errlen)
+{
+	uint64_t end = slo_window_end(now_ns), from = end - r->window_s * NS_PER_S;
+	int rc = rule_value(st, cache, r, from, end, &v->value, &v->requests, err, errlen);
+	v->holds = 0;
+	v->limit = r->threshold;
+	if (rc < 0)
+		return rc;
+	if (r->factor > 0) {
+		double base;
+		uint64_t base_n;
+		rc = rule_value(st, cache, r, from - r->baseline_s * NS_PER_S, from, &base, &base_n, err,
+				errlen);
+		if (rc < 0)
+			return rc;
+		/* Counts scale with the window: compare like with like. */
+		if (r->measure == RULE_SLOW_COUNT)
+			base = base * (double)r->window_s / (double)r->baseline_s;
+		v->limit = r->factor * base;
+		if (!(base > 0))
+			return 0; /* nothing to be N times of */
+	}
+	v->holds = v->requests >= r->min_requests && rule_compare(r->cmp, v->value, v->limit);
+	return 0;
+}

@@ -1,0 +1,104 @@
+/*
+ * rule.h - alert rules: a measure of the requests a scope selects, over a
+ * window, compared with a threshold or with N times its own baseline.
+ *
+ *   measure  p50, p95, p99 (ms), error_rate (%), throughput (requests per
+ *            minute), slow_share (% of requests at 500 ms or more: the
+ *            slow and critical tiers, counted exactly), slow_count, and
+ *            service_p95_mean (ms: the mean of the p95 of each service in
+ *            scope — a department's performance budget), and slow_spikes
+ *            (the spikes of slow requests the built-in check found and
+ *            stored in the window, of the service filtered or of all: the
+ *            default rule "slow-spike" alerts on them).
+ *            Metric series (CPU, memory, pool usage) are a later measure:
+ *            RULE_METRIC is reserved and refused until the store can
+ *            answer a series over a window (rule_value() is the one place
+ *            that learns it).
+ *   window   the last `window_s` (whole minutes, default 300)
+ *   baseline "factor": N > 0 compares with N times the same measure over
+ *            the `baseline_s` before the window (default 3600)
+ *   for      the condition holds (or stops holding) this long before the
+ *            alert fires (or resolves): no flapping
+ *
+ * Strings of a parsed rule live in the caller's arena.
+ */
+#ifndef HOTPATH_WATCH_RULE_H
+#define HOTPATH_WATCH_RULE_H
+
+#include "watch/slo.h"
+
+enum rule_measure {
+	RULE_P50,
+	RULE_P95,
+	RULE_P99,
+	RULE_ERROR_RATE,
+	RULE_THROUGHPUT,
+	RULE_SLOW_SHARE,
+	RULE_SLOW_COUNT,
+	RULE_SERVICE_P95_MEAN,
+	RULE_SLOW_SPIKES, /* spikes the built-in check stored (analyze/slowops.h) */
+	RULE_METRIC,	  /* reserved: metric series */
+	RULE_MEASURES
+};
+extern const char *const rule_measure_names[RULE_MEASURES];
+
+enum rule_cmp { CMP_GT, CMP_GTE, CMP_LT, CMP_LTE };
+
+struct alert_rule {
+	const char *id, *name;
+	enum rule_measure measure;
+	struct watch_scope scope;
+	enum rule_cmp cmp;
+	double threshold;		      /* without a factor */
+	double factor;			      /* > 0: compare with factor x baseline */
+	uint64_t window_s, baseline_s, for_s; /* seconds */
+	uint64_t min_requests;		      /* fewer requests in the window: no verdict */
+	const char *severity;		      /* "info", "warning", "critical" */
+	const char **channels;
+	size_t n_channels;
+	int enabled;
+};
+
+int rule_parse(const struct json *o, const char *id, struct arena *a, struct alert_rule *out, char *err,
+	       size_t errlen);
+void rule_write(struct buf *b, const struct alert_rule *r);
+
+/*
+ * What the rules of one evaluation read, kept for the others: the merged
+ * latency statistics of each (filters, range) asked.  Rules that share
+ * their filters and window (the rules of one service) read the rollups
+ * once.  NULL where a cache is taken: no caching.
+ */
+struct rule_cache;
+struct rule_cache *rule_cache_new(void);
+void rule_cache_free(struct rule_cache *c);
+
+/* The measure over [from_ns, to_ns) (whole minutes) and the requests it
+ * saw.  NaN when there were none (for the ratios and percentiles). */
+int rule_value(struct store *st, struct rule_cache *cache, const struct alert_rule *r, uint64_t from_ns,
+	       uint64_t to_ns, double *value, uint64_t *requests, char *err, size_t errlen);
+
+/*
+ * The measure over [from_ns, to_ns) step by step (whole minutes; `step_s`
+ * a multiple of 60): values[i] covers [from_ns + i * step, + step), NaN
+ * where no request was seen.  A performance budget's consumption over
+ * time.  Reads the range's minute rollups once; `values` lives in `a`.
+ */
+#define RULE_SERIES_MAX 2000
+int rule_series(struct store *st, const struct alert_rule *r, uint64_t from_ns, uint64_t to_ns,
+		uint64_t step_s, struct arena *a, double **values, size_t *n, char *err, size_t errlen);
+
+/* Whether `value` passes the comparison against `limit`. */
+int rule_compare(enum rule_cmp c, double value, double limit);
+
+/* The rule's verdict at `now_ns`: *holds, the value and the limit it was
+ * compared with (the threshold, or factor x baseline). */
+struct rule_verdict {
+	int holds;
+	double value, limit;
+	uint64_t requests;
+};
+int rule_evaluate(struct store *st, struct rule_cache *cache, const struct alert_rule *r, uint64_t now_ns,
+		  struct rule_verdict *v, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,348 @@
+/*
+ * slo.c - SLO definitions, error budgets, burn rates and the counts of
+ * good and total requests behind them (see slo.h).  Alert states and
+ * notifications are watch.c's and alerts.c's.
+ */
+#include "watch/slo.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+
+#define SCOPE_VALUE_MAX 512
+
+const struct slo_alert_window slo_alert_windows[SLO_ALERT_WINDOWS] = {
+	{"page", 14.4, 3600, 300},
+	{"page", 6.0, 6 * 3600, 1800},
+	{"ticket", 1.0, 3 * 86400, 6 * 3600},
+};
+
+const uint64_t slo_burn_windows_s[SLO_BURN_WINDOWS] = {300, 1800, 3600, 6 * 3600, 3 * 86400};
+
+/* ---- scope ---------------------------------------------------------------- */
+
+static const char *const scope_names[] = {"service",	"endpoint", "tool",   "env",
+					  "department", "intent",   "version"};
+
+static const char **scope_field(struct watch_scope *s, size_t i)
+{
+	const char **f[] = {&s->service,    &s->endpoint, &s->tool,   &s->env,
+			    &s->department, &s->intent,	  &s->version};
+	return f[i];
+}
+
+int watch_scope_parse(const struct json *o, struct arena *a, struct watch_scope *out, char *err,
+		      size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	if (!o || o->type == JSON_NULL)
+		return 0;
+	if (o->type != JSON_OBJECT)
+		return errf(err, errlen, "\"filters\" must be an object"), ERR_INVALID;
+	for (const struct json *m = o->child; m; m = m->next) {
+		size_t i = 0;
+		while (i < sizeof(scope_names) / sizeof(scope_names[0]) && !json_key_is(m, scope_names[i]))
+			i++;
+		if (i == sizeof(scope_names) / sizeof(scope_names[0]))
+			return errf(err, errlen,
+				    "unknown filter \"%.*s\" (service, endpoint, tool, env, "
+				    "department, intent or version)",
+				    (int)(m->key_len > 60 ? 60 : m->key_len), m->key),
+			       ERR_INVALID;
+		if (m->type == JSON_NULL)
+			continue;
+		const char *v = json_str(m);
+		if (!v || !*v || m->len > SCOPE_VALUE_MAX || strlen(v) != m->len)
+			return errf(err, errlen,
+				    "filter \"%s\" must be a non-empty string of at most %d bytes",
+				    scope_names[i], SCOPE_VALUE_MAX),
+			       ERR_INVALID;
+		*scope_field(out, i) = arena_strdup(a, v);
+	}
+	return 0;
+}
+
+void watch_scope_write(struct buf *b, const struct watch_scope *s)
+{
+	struct watch_scope c = *s;
+	int first = 1;
+	buf_putc(b, '{');
+	for (size_t i = 0; i < sizeof(scope_names) / sizeof(scope_names[0]); i++) {
+		const char *v = *scope_field(&c, i);
+		if (!v)
+			continue;
+		buf_printf(b, "%s\"%s\":", first ? "" : ",", scope_names[i]);
+		buf_put_json_str(b, v);
+		first = 0;
+	}
+	buf_putc(b, '}');
+}
+
+void watch_scope_query(const struct watch_scope *s, uint64_t from_ns, uint64_t to_ns, struct store_query *q)
+{
+	store_query_init(q);
+	q->from_ns = from_ns;
+	q->to_ns = to_ns;
+	q->service = s->service;
+	q->endpoint = s->endpoint;
+	q->tool = s->tool;
+	q->env = s->env;
+	q->department = s->department;
+	q->intent = s->intent;
+	q->version = s->version;
+	q->edge_only = !s->service && !s->endpoint;
+}
+
+/* ---- definitions ---------------------------------------------------------- */
+
+/* A member that must be a string of 1..max bytes, or absent (NULL). */
+static int opt_string(const struct json *o, const char *key, size_t max, struct arena *a, const char **out,
+		      char *err, size_t errlen)
+{
+	const struct json *v = json_get(o, key);
+	*out = NULL;
+	if (!v || v->type == JSON_NULL)
+		return 0;
+	const char *s = json_str(v);
+	if (!s || !*s || v->len > max || strlen(s) != v->len)
+		return errf(err, errlen, "\"%s\" must be a non-empty string of at most %zu bytes", key, max),
+		       ERR_INVALID;
+	*out = arena_strdup(a, s);
+	return 0;
+}
+
+static int parse_channels(const struct json *o, struct arena *a, const char ***out, size_t *n, char *err,
+			  size_t errlen)
+{
+	const struct json *v = json_get(o, "channels");
+	*out = NULL;
+	*n = 0;
+	if (!v || v->type == JSON_NULL)
+		return 0;
+	if (v->type != JSON_ARRAY || v->len > SLO_CHANNELS_MAX)
+		return errf(err, errlen, "\"channels\" must be an array of at most %d channel ids",
+			    SLO_CHANNELS_MAX),
+		       ERR_INVALID;
+	*out = arena_zalloc(a, (v->len + 1) * sizeof(**out));
+	for (const struct json *c = v->child; c; c = c->next) {
+		const char *s = json_str(c);
+		if (!s || !*s || c->len > 64 || strlen(s) != c->len)
+			return errf(err, errlen, "\"channels\" holds ids: strings of 1 to 64 bytes"),
+			       ERR_INVALID;
+		(*out)[(*n)++] = arena_strdup(a, s);
+	}
+	return 0;
+}
+
+static int parse_window(const struct json *o, unsigned *days, char *err, size_t errlen)
+{
+	const char *w = json_str(json_get(o, "window"));
+	*days = 30;
+	if (!json_get(o, "window"))
+		return 0;
+	if (w && !strcmp(w, "7d"))
+		*days = 7;
+	else if (w && !strcmp(w, "28d"))
+		*days = 28;
+	else if (!w || strcmp(w, "30d"))
+		return errf(err, errlen, "\"window\" must be \"7d\", \"28d\" or \"30d\""), ERR_INVALID;
+	return 0;
+}
+
+static int parse_objective(const struct slo *s, const struct json *o, struct slo *out, char *err,
+			   size_t errlen)
+{
+	const struct json *th = json_get(o, "threshold_ms");
+	if (json_double(json_get(o, "objective"), &out->objective) < 0 || !(out->objective > 0) ||
+	    !(out->objective < 100))
+		return errf(err, errlen, "\"objective\" must be a percentage between 0 and 100 (e.g. 99.5)"),
+		       ERR_INVALID;
+	if (s->kind == SLO_AVAILABILITY) {
+		if (th)
+			return errf(err, errlen, "an availability objective takes no \"threshold_ms\""),
+			       ERR_INVALID;
+		return 0;
+	}
+	uint64_t ms;
+	if (json_uint64(th, &ms) < 0)
+		return errf(err, errlen, "a latency objective needs \"threshold_ms\" (100, 500 or 2000)"),
+		       ERR_INVALID;
+	for (int t = 1; t < TIER_COUNT; t++)
+		if (ms * 1000000ull == request_tier_lo_ns[t]) {
+			out->threshold_ms = ms;
+			return 0;
+		}
+	return errf(err, errlen,
+		    "\"threshold_ms\" must be 100, 500 or 2000: the bounds hotpath counts every request "
+		    "against exactly"),
+	       ERR_INVALID;
+}
+
+int slo_parse(const struct json *o, const char *id, struct arena *a, struct slo *out, char *err,
+	      size_t errlen)
+{
+	int rc;
+	memset(out, 0, sizeof(*out));
+	if (!o || o->type != JSON_OBJECT)
+		return errf(err, errlen, "an SLO is a JSON object"), ERR_INVALID;
+	if ((rc = opt_string(o, "id", 64, a, &out->id, err, errlen)) < 0 ||
+	    (rc = opt_string(o, "name", SLO_NAME_MAX, a, &out->name, err, errlen)) < 0)
+		return rc;
+	if (id)
+		out->id = arena_strdup(a, id);
+	const char *kind = json_str(json_get(o, "kind"));
+	if (kind && !strcmp(kind, "latency"))
+		out->kind = SLO_LATENCY;
+	else if (kind && !strcmp(kind, "availability"))
+		out->kind = SLO_AVAILABILITY;
+	else
+		return errf(err, errlen, "\"kind\" must be \"latency\" or \"availability\""), ERR_INVALID;
+	if ((rc = parse_objective(out, o, out, err, errlen)) < 0 ||
+	    (rc = parse_window(o, &out->window_days, err, errlen)) < 0 ||
+	    (rc = watch_scope_parse(json_get(o, "filters"), a, &out->scope, err, errlen)) < 0 ||
+	    (rc = parse_channels(o, a, &out->channels, &out->n_channels, err, errlen)) < 0)
+		return rc;
+	if (!out->name)
+		out->name = out->id ? out->id : "SLO";
+	return 0;
+}
+
+void slo_write(struct buf *b, const struct slo *s)
+{
+	buf_putc(b, '{');
+	if (s->id) {
+		buf_puts(b, "\"id\":");
+		buf_put_json_str(b, s->id);
+		buf_putc(b, ',');
+	}
+	buf_puts(b, "\"name\":");
+	buf_put_json_str(b, s->name ? s->name : "");
+	buf_printf(b, ",\"kind\":\"%s\",\"objective\":", s->kind == SLO_LATENCY ? "latency" : "availability");
+	buf_put_json_double(b, s->objective);
+	if (s->kind == SLO_LATENCY)
+		buf_printf(b, ",\"threshold_ms\":%llu", (unsigned long long)s->threshold_ms);
+	buf_printf(b, ",\"window\":\"%ud\",\"filters\":", s->window_days);
+	watch_scope_write(b, &s->scope);
+	buf_puts(b, ",\"channels\":[");
+	for (size_t i = 0; i < s->n_channels; i++) {
+		buf_puts(b, i ? "," : "");
+		buf_put_json_str(b, s->channels[i]);
+	}
+	buf_puts(b, "]}");
+}
+
+/* ---- arithmetic ------------------------------------------------------------ */
+
+double slo_burn_rate(struct slo_counts c, double objective_pct)
+{
+	if (!c.total)
+		return 0;
+	double bad = (double)(c.total - c.good) / (double)c.total;
+	return bad / (1 - objective_pct / 100);
+}
+
+void slo_budget_of(struct slo_counts w, double objective_pct, struct slo_budget *b)
+{
+	b->consumed = w.total - w.good;
+	b->total = (1 - objective_pct / 100) * (double)w.total;
+	b->remaining = b->total - (double)b->consumed;
+	b->compliance = w.total ? 100.0 * (double)w.good / (double)w.total : 100;
+	b->remaining_ratio = b->total > 0 ? b->remaining / b->total : 1;
+}
+
+double slo_exhaustion_s(const struct slo_budget *b, double burn, uint64_t window_s)
+{
+	if (b->remaining_ratio <= 0)
+		return 0;
+	if (!(burn > 0))
+		return -1;
+	return b->remaining_ratio * (double)window_s / burn;
+}
+
+int slo_alert_holds(const struct slo_alert_window *w, const struct slo_burn *b)
+{
+	double lo = -1, sh = -1;
+	for (size_t i = 0; i < SLO_BURN_WINDOWS; i++) {
+		if (slo_burn_windows_s[i] == w->long_s)
+			lo = b->rate[i];
+		if (slo_burn_windows_s[i] == w->short_s)
+			sh = b->rate[i];
+	}
+	return lo > w->rate && sh > w->rate;
+}
+
+/* ---- counting -------------------------------------------------------------- */
+
+uint64_t slo_window_end(uint64_t now_ns)
+{
+	return (now_ns / NS_PER_MIN + 1) * NS_PER_MIN;
+}
+
+void slo_count_row(const struct slo *s, const struct rollup_row *r, struct slo_counts *c)
+{
+	c->total += r->count;
+	if (s->kind == SLO_AVAILABILITY) {
+		if (r->status == REQUEST_OK)
+			c->good += r->count;
+		return;
+	}
+	for (int t = 0; t < TIER_COUNT - 1 && request_tier_lo_ns[t + 1] <= s->threshold_ms * 1000000ull; t++)
+		c->good += r->tiers[t];
+}
+
+static int rows_res(struct store *st, const struct slo *s, uint64_t from_ns, uint64_t to_ns, unsigned res,
+		    slo_row_fn fn, void *arg, char *err, size_t errlen)
+{
+	struct store_query q;
+	struct arena a;
+	struct rollup_row *rows;
+	size_t n;
+	if (from_ns >= to_ns)
+		return 0;
+	watch_scope_query(&s->scope, from_ns, to_ns, &q);
+	arena_init(&a);
+	int rc = store_rollups(st, &q, res, &a, &rows, &n, err, errlen);
+	if (rc == 0) {
+		for (size_t i = 0; i < n; i++)
+			fn(arg, &rows[i]);
+		store_rollups_release(rows, n);
+	}
+	arena_release(&a);
+	return rc;
+}
+
+int slo_rows(struct store *st, const struct slo *s, uint64_t from_ns, uint64_t to_ns, slo_row_fn fn,
+	     void *arg, char *err, size_t errlen)
+{
+	uint64_t h0 = (from_ns + NS_PER_HOUR - 1) / NS_PER_HOUR * NS_PER_HOUR,
+		 h1 = to_ns / NS_PER_HOUR * NS_PER_HOUR;
+	if (h0 >= h1)
+		return rows_res(st, s, from_ns, to_ns, 60, fn, arg, err, errlen);
+	int rc = rows_res(st, s, from_ns, h0, 60, fn, arg, err, errlen);
+	if (rc == 0)
+		rc = rows_res(st, s, h0, h1, 3600, fn, arg, err, errlen);
+	if (rc == 0)
+		rc = rows_res(st, s, h1, to_ns, 60, fn, arg, err, errlen);
+	return rc;
+}
+
+struct counting {
+	const struct slo *s;
+	struct slo_counts *c;
+};
+
+static void count_one(void *arg, const struct rollup_row *r)
+{
+	struct counting *k = arg;
+	slo_count_row(k->s, r, k->c);
+}
+
+int slo_count(struct store *st, const struct slo *s, uint64_t from_ns, uint64_t to_ns, struct slo_counts *out,
+	      char *err, size_t errlen)
+{
+	struct counting k = {s, out};
+	memset(out, 0, sizeof(*out));
+	return slo_rows(st, s, from_ns, to_ns, count_one, &k, err, errlen);
+}

@@ -1,0 +1,413 @@
+/*
+ * watch.c - the evaluation cycle and its thread (see watch.h).
+ */
+#include "watch/watch.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/ticker.h"
+#include "watch/snapshot.h"
+
+#define DEFAULTS_KIND "watch.defaults"
+
+void watch_options_init(struct watch_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->interval_s = 30;
+	o->group_s = 300;
+}
+
+int watch_slo_status(struct store *s, const struct slo *slo, uint64_t now_ns, struct slo_status *out,
+		     char *err, size_t errlen)
+{
+	uint64_t end = slo_window_end(now_ns);
+	struct slo_counts c;
+	memset(out, 0, sizeof(*out));
+	int rc = slo_count(s, slo, end - (uint64_t)slo->window_days * 86400 * NS_PER_S, end, &out->window,
+			   err, errlen);
+	for (size_t i = 0; rc == 0 && i < SLO_BURN_WINDOWS; i++) {
+		rc = slo_count(s, slo, end - slo_burn_windows_s[i] * NS_PER_S, end, &c, err, errlen);
+		out->burn.rate[i] = slo_burn_rate(c, slo->objective);
+	}
+	if (rc < 0)
+		return rc;
+	slo_budget_of(out->window, slo->objective, &out->budget);
+	out->exhaustion_s =
+		slo_exhaustion_s(&out->budget, out->burn.rate[2], (uint64_t)slo->window_days * 86400);
+	for (size_t i = 0; i < SLO_ALERT_WINDOWS; i++)
+		out->alert[i] = slo_alert_holds(&slo_alert_windows[i], &out->burn);
+	return 0;
+}
+
+struct binning {
+	const struct slo *slo;
+	struct slo_burndown *b;
+};
+
+static void bin_row(void *arg, const struct rollup_row *r)
+{
+	struct binning *k = arg;
+	size_t i = (size_t)((r->t_ns / NS_PER_HOUR * NS_PER_HOUR - k->b->first_ns) / NS_PER_HOUR);
+	if (r->t_ns >= k->b->first_ns && i < k->b->n)
+		slo_count_row(k->slo, r, &k->b->points[i]);
+}
+
+int watch_slo_burndown(struct store *s, const struct slo *slo, uint64_t now_ns, struct arena *a,
+		       struct slo_burndown *out, char *err, size_t errlen)
+{
+	uint64_t end = slo_window_end(now_ns), from = end - (uint64_t)slo->window_days * NS_PER_DAY;
+	out->first_ns = from / NS_PER_HOUR * NS_PER_HOUR;
+	out->n = (size_t)((end - out->first_ns + NS_PER_HOUR - 1) / NS_PER_HOUR);
+	out->points = arena_zalloc(a, out->n * sizeof(*out->points));
+	struct binning k = {slo, out};
+	return slo_rows(s, slo, from, end, bin_row, &k, err, errlen);
+}
+
+void watch_slo_status_of(const struct slo_snapshot *sn, const struct slo *slo, struct slo_status *out)
+{
+	struct slo_counts c;
+	memset(out, 0, sizeof(*out));
+	slo_snapshot_counts(sn, slo, (uint64_t)slo->window_days * 86400, &out->window);
+	for (size_t i = 0; i < SLO_BURN_WINDOWS; i++) {
+		slo_snapshot_counts(sn, slo, slo_burn_windows_s[i], &c);
+		out->burn.rate[i] = slo_burn_rate(c, slo->objective);
+	}
+	slo_budget_of(out->window, slo->objective, &out->budget);
+	out->exhaustion_s =
+		slo_exhaustion_s(&out->budget, out->burn.rate[2], (uint64_t)slo->window_days * 86400);
+	for (size_t i = 0; i < SLO_ALERT_WINDOWS; i++)
+		out->alert[i] = slo_alert_holds(&slo_alert_windows[i], &out->burn);
+}
+
+/* ---- loading ---------------------------------------------------------------- */
+
+typedef int (*parse_fn)(const struct json *o, const char *id, struct arena *a, void *out, char *err,
+			size_t errlen);
+
+static int parse_slo(const struct json *o, const char *id, struct arena *a, void *out, char *err,
+		     size_t errlen)
+{
+	return slo_parse(o, id, a, out, err, errlen);
+}
+
+static int parse_rule(const struct json *o, const char *id, struct arena *a, void *out, char *err,
+		      size_t errlen)
+{
+	return rule_parse(o, id, a, out, err, errlen);
+}
+
+static int load_kind(struct store *s, const char *kind, size_t size, parse_fn parse, struct arena *a,
+		     void **out, size_t *n, char *err, size_t errlen)
+{
+	struct store_record *docs;
+	size_t nd;
+	*n = 0;
+	int rc = store_docs(s, kind, NULL, a, &docs, &nd, err, errlen);
+	if (rc < 0)
+		return rc;
+	char *items = arena_zalloc(a, (nd ? nd : 1) * size);
+	for (size_t i = 0; i < nd; i++) {
+		struct json_doc d;
+		char msg[256];
+		if (!strcmp(docs[i].json, WATCH_TOMBSTONE))
+			continue; /* deleted */
+		if (json_doc_parse(&d, docs[i].json, strlen(docs[i].json), 0, msg, sizeof(msg)) == 0 &&
+		    parse(d.root, docs[i].id, a, items + *n * size, msg, sizeof(msg)) == 0)
+			(*n)++;
+		else
+			log_warn("stored %s %s is unreadable: %s", kind, docs[i].id, msg);
+		json_doc_release(&d);
+	}
+	*out = items;
+	return 0;
+}
+
+int watch_load_slos(struct store *s, struct arena *a, struct slo **out, size_t *n, char *err, size_t errlen)
+{
+	return load_kind(s, SLO_KIND, sizeof(**out), parse_slo, a, (void **)out, n, err, errlen);
+}
+
+int watch_load_rules(struct store *s, struct arena *a, struct alert_rule **out, size_t *n, char *err,
+		     size_t errlen)
+{
+	return load_kind(s, RULE_KIND, sizeof(**out), parse_rule, a, (void **)out, n, err, errlen);
+}
+
+/* ---- one cycle -------------------------------------------------------------- */
+
+struct cycle {
+	struct store *s;
+	const struct watch_options *o;
+	uint64_t now_ns;
+	struct arena a;
+	struct alert *alerts;
+	size_t n_alerts, cap_alerts;
+	struct notify_channel *chans;
+	size_t n_chans;
+	struct watch_report *r;
+	struct rule_cache *cache;
+};
+
+static struct alert *alert_for(struct cycle *c, const char *id)
+{
+	for (size_t i = 0; i < c->n_alerts; i++)
+		if (!strcmp(c->alerts[i].id, id)) {
+			c->alerts[i].seen = 1;
+			return &c->alerts[i];
+		}
+	c->alerts = arena_grow(&c->a, c->alerts, &c->cap_alerts, c->n_alerts + 1, sizeof(*c->alerts));
+	struct alert *al = &c->alerts[c->n_alerts++];
+	memset(al, 0, sizeof(*al));
+	al->id = arena_strdup(&c->a, id);
+	al->value = al->limit = NAN;
+	al->seen = 1;
+	return al;
+}
+
+/* Notify the alert's channels (and the log), unless it is silenced. */
+static void send(struct cycle *c, const struct alert *al, const char *event)
+{
+	if (c->now_ns < al->silenced_until_ns) {
+		log_info("alert %s %s (silenced: nothing sent)", al->id, event);
+		return;
+	}
+	struct notify_channel *to = arena_zalloc(&c->a, (al->n_channels + 1) * sizeof(*to));
+	size_t n = 0;
+	for (size_t i = 0; i < al->n_channels; i++)
+		for (size_t j = 0; j < c->n_chans; j++)
+			if (!strcmp(al->channels[i], c->chans[j].id))
+				to[n++] = c->chans[j];
+	struct notify_event e = {event,	      al->id,	 al->name,  al->severity, al->source,
+				 al->message, al->value, al->limit, c->now_ns};
+	notify_send(to, n, &e);
+}
+
+/* Advance one alert with the verdict; store and notify what changed. */
+static void advance(struct cycle *c, struct alert *al, int holds, uint64_t for_s)
+{
+	char err[256];
+	enum alert_st was = al->state;
+	enum alert_step st =
+		alert_step(al, holds, c->now_ns, for_s * NS_PER_S, (uint64_t)c->o->group_s * NS_PER_S);
+	const char *what = NULL;
+	if (st == STEP_FIRE && alert_may_page(al, c->now_ns)) {
+		al->pages++;
+		send(c, al, "firing");
+	} else if (st == STEP_RESOLVE && al->pages)
+		send(c, al, "resolved");
+	if (st == STEP_FIRE)
+		c->r->fired++;
+	if (st == STEP_RESOLVE)
+		c->r->resolved++;
+	if (al->state != was)
+		what = alert_state_names[al->state];
+	if (st != STEP_NONE) {
+		c->r->changed++;
+		if (alert_save(c->s, al, what, "hotpath", c->now_ns, err, sizeof(err)) < 0)
+			log_warn("alert %s: %s", al->id, err);
+	}
+}
+
+static void describe(struct cycle *c, struct alert *al, const char *source, const char *source_id,
+		     const char *name, const char *severity, const char **chans, size_t n_chans)
+{
+	al->source = source;
+	al->source_id = source_id;
+	al->name = name;
+	al->severity = severity;
+	al->channels = chans;
+	al->n_channels = n_chans;
+}
+
+static void eval_slo(struct cycle *c, const struct slo_snapshot *sn, const struct slo *slo)
+{
+	struct slo_status st;
+	char id[128], msg[256];
+	watch_slo_status_of(sn, slo, &st);
+	for (int k = 0; k < 2; k++) {
+		const char *sev = k == 0 ? "page" : "ticket";
+		int holds = k == 0 ? st.alert[0] || st.alert[1] : st.alert[2];
+		snprintf(id, sizeof(id), "slo:%s:%s", slo->id, sev);
+		struct alert *al = alert_for(c, id);
+		if (!holds && al->state != ALERT_PENDING && al->state != ALERT_FIRING)
+			continue;
+		describe(c, al, "slo", slo->id, slo->name, sev, slo->channels, slo->n_channels);
+		/* the window pair that holds (else the fastest of the severity) */
+		int w = k == 0 ? (st.alert[0] || !st.alert[1] ? 0 : 1) : 2;
+		double rate = st.burn.rate[w == 0 ? 2 : w == 1 ? 3 : 4];
+		snprintf(msg, sizeof(msg),
+			 "error budget burning at %.1fx over %s (alert above %gx); %.1f%% of the budget "
+			 "remains",
+			 rate,
+			 w == 0	  ? "1 h"
+			 : w == 1 ? "6 h"
+				  : "3 d",
+			 slo_alert_windows[w].rate, 100 * st.budget.remaining_ratio);
+		al->message = arena_strdup(&c->a, msg);
+		al->value = rate;
+		al->limit = slo_alert_windows[w].rate;
+		advance(c, al, holds, 0);
+	}
+}
+
+static void eval_rule(struct cycle *c, const struct alert_rule *r)
+{
+	struct rule_verdict v;
+	char err[256], id[128], msg[256];
+	if (!r->enabled)
+		return;
+	snprintf(id, sizeof(id), "rule:%s", r->id);
+	struct alert *al = alert_for(c, id); /* seen, even when its evaluation fails */
+	if (rule_evaluate(c->s, c->cache, r, c->now_ns, &v, err, sizeof(err)) < 0) {
+		log_warn("rule %s: %s", r->id, err);
+		return;
+	}
+	if (!v.holds && al->state != ALERT_PENDING && al->state != ALERT_FIRING)
+		return;
+	describe(c, al, "rule", r->id, r->name, r->severity, r->channels, r->n_channels);
+	snprintf(msg, sizeof(msg), "%s is %.4g (limit %.4g) over the last %llu s",
+		 rule_measure_names[r->measure], v.value, v.limit, (unsigned long long)r->window_s);
+	al->message = arena_strdup(&c->a, msg);
+	al->value = v.value;
+	al->limit = v.limit;
+	advance(c, al, v.holds, r->for_s);
+}
+
+/* Every SLO from one snapshot of the rollups. */
+static int eval_slos(struct cycle *c, const struct slo *slos, size_t n, char *err, size_t errlen)
+{
+	struct slo_snapshot sn;
+	if (!n)
+		return 0;
+	int rc = slo_snapshot_take(&sn, c->s, c->now_ns, err, errlen);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		eval_slo(c, &sn, &slos[i]);
+	slo_snapshot_release(&sn);
+	return rc;
+}
+
+/* Alerts whose rule or SLO is gone or disabled end: a firing one resolves
+ * (and says so where it paged), a pending one goes quiet. */
+static void end_orphans(struct cycle *c)
+{
+	char err[256];
+	for (size_t i = 0; i < c->n_alerts; i++) {
+		struct alert *al = &c->alerts[i];
+		if (al->seen || (al->state != ALERT_PENDING && al->state != ALERT_FIRING))
+			continue;
+		int paged = al->state == ALERT_FIRING && al->pages;
+		al->state = al->state == ALERT_FIRING ? ALERT_RESOLVED : ALERT_INACTIVE;
+		al->resolved_ns = al->state == ALERT_RESOLVED ? c->now_ns : 0;
+		al->clear_ns = 0;
+		al->message = "its rule or SLO was deleted or disabled";
+		if (paged)
+			send(c, al, "resolved");
+		c->r->resolved += al->state == ALERT_RESOLVED;
+		if (alert_save(c->s, al, alert_state_names[al->state], "hotpath", c->now_ns, err,
+			       sizeof(err)) < 0)
+			log_warn("alert %s: %s", al->id, err);
+	}
+}
+
+int watch_cycle(struct store *s, const struct watch_options *o, uint64_t now_ns, struct watch_report *r,
+		char *err, size_t errlen)
+{
+	struct cycle c = {.s = s, .o = o, .now_ns = now_ns, .r = r};
+	struct slo *slos;
+	struct alert_rule *rules;
+	size_t n_slos, n_rules;
+	memset(r, 0, sizeof(*r));
+	arena_init(&c.a);
+	int rc = alerts_load(s, &c.a, &c.alerts, &c.n_alerts, err, errlen);
+	c.cap_alerts = c.n_alerts;
+	if (rc == 0)
+		rc = channels_load(s, &c.a, &c.chans, &c.n_chans, err, errlen);
+	if (rc == 0)
+		rc = watch_load_slos(s, &c.a, &slos, &n_slos, err, errlen);
+	if (rc == 0)
+		rc = watch_load_rules(s, &c.a, &rules, &n_rules, err, errlen);
+	if (rc == 0) {
+		r->slos = n_slos;
+		r->rules = n_rules;
+		rc = eval_slos(&c, slos, n_slos, err, errlen);
+		c.cache = rule_cache_new();
+		for (size_t i = 0; i < n_rules; i++)
+			eval_rule(&c, &rules[i]);
+		rule_cache_free(c.cache);
+		if (rc == 0)
+			end_orphans(&c);
+	}
+	arena_release(&c.a);
+	return rc;
+}
+
+/* ---- defaults ----------------------------------------------------------------- */
+
+/* The slow-request spike check as a rule: it alerts while a spike the
+ * built-in check (analyze/slowops.c, every --spike-interval) found is
+ * less than 5 minutes old, of any service. */
+static const char default_spike_rule[] =
+	"{\"id\":\"slow-spike\",\"name\":\"Slow request spike\",\"measure\":\"slow_spikes\","
+	"\"comparison\":\">\",\"threshold\":0,\"window\":300,\"for\":0,"
+	"\"min_requests\":0,\"severity\":\"warning\",\"enabled\":true,\"filters\":{},\"channels\":[]}";
+
+int watch_install_defaults(struct store *s, char *err, size_t errlen)
+{
+	struct arena a;
+	struct store_record *rows;
+	size_t n;
+	arena_init(&a);
+	int rc = store_docs(s, DEFAULTS_KIND, "rules", &a, &rows, &n, err, errlen);
+	if (rc == 0 && !n) {
+		uint64_t now = clock_now_ns();
+		struct store_record r = {RULE_KIND, "slow-spike", now, default_spike_rule};
+		struct store_record d = {DEFAULTS_KIND, "rules", now, "{\"installed\":[\"slow-spike\"]}"};
+		rc = store_put_doc(s, &r, err, errlen);
+		if (rc == 0)
+			rc = watch_audit(s, "hotpath", "create", "rule", "slow-spike", NULL,
+					 default_spike_rule, now, err, errlen);
+		if (rc == 0)
+			rc = store_put_doc(s, &d, err, errlen);
+	}
+	arena_release(&a);
+	return rc;
+}
+
+/* ---- the thread --------------------------------------------------------------- */
+
+static struct ticker watch_ticker = TICKER_INIT;
+static struct store *watch_store;
+static struct watch_options watch_opt;
+
+static void tick(void *arg)
+{
+	struct watch_report r;
+	char err[256];
+	uint64_t t0 = clock_now_ns();
+	if (watch_cycle(watch_store, &watch_opt, t0, &r, err, sizeof(err)) < 0)
+		log_warn("alert evaluation: %s", err);
+	else
+		log_debug("alert evaluation: %zu SLOs, %zu rules, %zu fired, %zu resolved in %.1f ms", r.slos,
+			  r.rules, r.fired, r.resolved, (double)(clock_now_ns() - t0) / 1e6);
+}
+
+int watch_start(struct store *s, const struct watch_options *o, char *err, size_t errlen)
+{
+	watch_store = s;
+	watch_opt = *o;
+	if (watch_install_defaults(s, err, errlen) < 0)
+		return -1;
+	if (notify_start(&o->notify, err, errlen) < 0)
+		return -1;
+	return ticker_start(&watch_ticker, o->interval_s, tick, NULL, err, errlen);
+}
+
+void watch_stop(void)
+{
+	ticker_stop(&watch_ticker);
+	notify_stop();
+}

@@ -1,0 +1,324 @@
+// alerts.test.mjs - SLOs, alert rules and webhook notifications end to end.
+//
+// A webhook receiver runs in this process (a node http server).  The server
+// evaluates every second (--watch-interval 1).  Generated requests of
+// service "pay" break a 99 % availability SLO (every request fails): the
+// page alert fires (14.4x over 1 h and 5 min), its webhook arrives signed,
+// after the receiver failed twice (retries with backoff), once only; good
+// requests then bring the error rate under 6x the budget and the page
+// resolves.  A rule on service "acked" fires, is acknowledged and resolved
+// by hand while its condition still holds: it does not page again.  Every
+// action is in the audit trail with its actor; no secret leaves the server.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import http from 'node:http';
+import { after, before, describe, test } from 'node:test';
+
+import { hotpathBin, startServer } from './lib/server.mjs';
+import { getJson, jsonTraceRequest, nowNs, postOtlpJson, sleep, spanId, traceId } from './lib/util.mjs';
+
+const SECRET = 'hook-secret-7f3a';
+
+/** A webhook receiver: answers 500 to the first `failFirst` posts. */
+function startReceiver(failFirst) {
+	const got = [];
+	let seen = 0;
+	const server = http.createServer((req, res) => {
+		const chunks = [];
+		req.on('data', (c) => chunks.push(c));
+		req.on('end', () => {
+			const body = Buffer.concat(chunks).toString();
+			const failed = seen++ < failFirst;
+			got.push({ body, json: JSON.parse(body), headers: req.headers, failed });
+			res.writeHead(failed ? 500 : 200).end();
+		});
+	});
+	return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
+		url: `http://127.0.0.1:${server.address().port}/hook`, got, close: () => server.close(),
+	})));
+}
+
+/** `n` one-span requests of `service` ending now; `failed` sets status ERROR. */
+function requests(service, n, failed) {
+	const end = nowNs();
+	const spans = [];
+	for (let i = 0; i < n; i++) {
+		spans.push({
+			traceId: traceId(), spanId: spanId(), name: 'POST /pay', kind: 2,
+			startTimeUnixNano: String(end - 20_000_000n), endTimeUnixNano: String(end),
+			attributes: [{ key: 'http.route', value: { stringValue: '/pay' } }],
+			status: failed ? { code: 2, message: 'boom' } : { code: 1 },
+		});
+	}
+	return {
+		resourceSpans: [{
+			resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
+			scopeSpans: [{ scope: { name: 'alerts-e2e' }, spans }],
+		}],
+	};
+}
+
+async function send(srv, body) {
+	const res = await fetch(`${srv.url}/v1/traces`, {
+		method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+	});
+	assert.equal(res.status, 200, await res.text());
+}
+
+async function call(srv, method, path, body, user = 'alice') {
+	const res = await fetch(srv.url + path, {
+		method, headers: { 'content-type': 'application/json', 'x-hotpath-user': user },
+		body: body === undefined ? undefined : JSON.stringify(body),
+	});
+	const text = await res.text();
+	return { status: res.status, json: text ? JSON.parse(text) : null, text };
+}
+
+async function waitFor(what, fn, ms = 20000) {
+	const t0 = Date.now();
+	for (;;) {
+		const v = await fn();
+		if (v) return v;
+		if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+		await sleep(200);
+	}
+}
+
+const delivered = (rx, id, event) => rx.got.filter((m) => !m.failed && m.json.event === event && m.json.alert?.id === id);
+
+describe('SLO and alert notifications', () => {
+	let srv, rx;
+	before(async () => {
+		rx = await startReceiver(2);
+		srv = await startServer({ args: ['--watch-interval', '1'] });
+	});
+	after(async () => {
+		rx?.close();
+		await srv?.stop();
+	});
+
+	test('definitions are checked and kept, secrets never shown', async () => {
+		let r = await call(srv, 'POST', '/api/v1/alerts/channels', { id: 'hook', url: rx.url, secret: SECRET });
+		assert.equal(r.status, 201, r.text);
+		assert.equal(r.json.secret_set, true);
+		assert.ok(!r.text.includes(SECRET), 'the secret is not in the answer');
+		const origin = new URL(rx.url).origin;
+		assert.equal(r.json.url, `${origin}/…`, 'the address shows its origin only');
+		// An update without url and secret keeps both (the deliveries below use them).
+		r = await call(srv, 'PUT', '/api/v1/alerts/channels/hook', { name: 'The hook' });
+		assert.equal(r.status, 200, r.text);
+		assert.equal(r.json.name, 'The hook');
+		assert.equal(r.json.secret_set, true);
+		assert.equal(r.json.url, `${origin}/…`);
+		r = await call(srv, 'POST', '/api/v1/alerts/channels', { id: 'chat', url: `${rx.url}/slack`, format: 'slack' });
+		assert.equal(r.status, 201, r.text);
+		r = await call(srv, 'POST', '/api/v1/slos', { id: 'pay-avail', name: 'pay availability', kind: 'availability', objective: 99, window: '30d', filters: { service: 'pay' }, channels: ['hook', 'chat'] });
+		assert.equal(r.status, 201, r.text);
+		r = await call(srv, 'POST', '/api/v1/slos', { kind: 'latency', objective: 95, threshold_ms: 450 });
+		assert.equal(r.status, 400);
+		assert.match(r.json.error.message, /threshold_ms/);
+		r = await call(srv, 'POST', '/api/v1/alerts/rules', { id: 'acked-errors', measure: 'error_rate', comparison: '>', threshold: 50, severity: 'critical', filters: { service: 'acked' }, channels: ['hook'] });
+		assert.equal(r.status, 201, r.text);
+		r = await call(srv, 'POST', '/api/v1/slos', { kind: 'availability', objective: 99, name: 'x'.repeat(70000) });
+		assert.equal(r.status, 413, 'a definition is small');
+		r = await call(srv, 'POST', '/api/v1/alerts/rules', { measure: 'cpu', threshold: 1 });
+		assert.equal(r.status, 400);
+		assert.match(r.json.error.message, /measure/);
+		const rules = await getJson(`${srv.url}/api/v1/alerts/rules`);
+		assert.deepEqual(rules.json.rules.map((x) => x.id).sort(), ['acked-errors', 'slow-spike'], 'the spike check is a default rule');
+	});
+
+	test('a broken SLO pages once, signed, after retries, and resolves', async () => {
+		await send(srv, requests('pay', 50, true));
+		const fired = await waitFor('the page', () => delivered(rx, 'slo:pay-avail:page', 'firing')[0]);
+		const tries = rx.got.filter((m) => m.json.alert?.id === 'slo:pay-avail:page' && m.json.event === 'firing');
+		assert.ok(tries.length >= 3 && tries[0].failed && tries[1].failed, `two failed tries before delivery: ${tries.length}`);
+		const want = 'sha256=' + crypto.createHmac('sha256', SECRET).update(fired.body).digest('hex');
+		assert.equal(fired.headers['x-hotpath-signature'], want, 'HMAC-SHA256 of the body');
+		assert.equal(fired.json.alert.severity, 'page');
+		assert.ok(fired.json.alert.value > 14.4, `burn rate ${fired.json.alert.value}`);
+		assert.ok(!fired.body.includes(SECRET));
+
+		const slo = (await getJson(`${srv.url}/api/v1/slos/pay-avail`)).json;
+		assert.equal(slo.status.total, 50);
+		assert.equal(slo.status.good, 0);
+		assert.equal(slo.status.budget.consumed, 50);
+		assert.ok(Math.abs(slo.status.budget.total - 0.5) < 1e-9, `budget ${slo.status.budget.total}`);
+		assert.ok(Math.abs(slo.status.burn_rates['5m'] - 100) < 1e-9, 'all bad against 1 % allowed: 100x');
+		assert.equal(slo.status.alerts.page, true);
+
+		const slack = await waitFor('the Slack message', () => rx.got.find((m) => !m.failed && m.json.text && /pay availability/.test(m.json.text)));
+		assert.deepEqual(Object.keys(slack.json), ['text'], 'a Slack incoming-webhook body');
+		assert.match(slack.json.text, /^:red_circle: \[page\] pay availability: error budget burning/);
+		assert.equal(slack.headers['x-hotpath-signature'], undefined, 'no secret, no signature');
+
+		await sleep(3500); // three more evaluations: no second page
+		assert.equal(delivered(rx, 'slo:pay-avail:page', 'firing').length, 1, 'one incident pages once');
+		assert.equal(rx.got.filter((m) => !m.failed && /^:red_circle: \[page\]/.test(m.json.text || '')).length, 1, 'one Slack page too');
+
+		// 50 bad of 2,550: 1.96 % = 1.96x, under both page rates.
+		await send(srv, requests('pay', 2500, false));
+		await waitFor('the resolution', () => delivered(rx, 'slo:pay-avail:page', 'resolved')[0]);
+		const al = (await getJson(`${srv.url}/api/v1/alerts/slo:pay-avail:page`)).json;
+		assert.equal(al.state, 'resolved');
+		assert.deepEqual(al.history.map((h) => h.event).reverse(), ['firing', 'resolved']);
+
+		const bd = (await getJson(`${srv.url}/api/v1/slos/pay-avail/burndown`)).json;
+		assert.equal(bd.step_s, 3600);
+		assert.ok(bd.points.length >= 720 && bd.points.length <= 721, `${bd.points.length} hours in 30 days`);
+		const sum = (k) => bd.points.reduce((a, p) => a + p[k], 0);
+		assert.equal(sum('total'), 2550);
+		assert.equal(sum('good'), 2500);
+		assert.equal((await getJson(`${srv.url}/api/v1/slos/nope/burndown`)).status, 404);
+
+		// A performance budget: the mean p95 of the services in scope, step by step.
+		const r = await call(srv, 'POST', '/api/v1/alerts/rules', { id: 'pay-budget', measure: 'service_p95_mean', comparison: '>', threshold: 600, filters: { service: 'pay' } });
+		assert.equal(r.status, 201, r.text);
+		const series = (await getJson(`${srv.url}/api/v1/alerts/rules/pay-budget/series?range=1h&step=300`)).json;
+		assert.equal(series.points.length, 12);
+		assert.equal(series.limit, 600);
+		const seen = series.points.filter((p) => p.value !== null);
+		assert.ok(seen.length >= 1 && seen.length <= 2, `only the last minutes had requests: ${seen.length} steps`);
+		for (const p of seen) assert.ok(Math.abs(p.value - 20) < 0.5, `p95 of 20 ms requests: ${p.value}`);
+		assert.notEqual(series.points.at(-1).value, null, 'the newest step has them');
+		assert.equal((await getJson(`${srv.url}/api/v1/alerts/rules/pay-budget/series?step=7`)).status, 400);
+	});
+
+	test('an acknowledged alert does not page again', async () => {
+		await send(srv, requests('acked', 30, true));
+		await waitFor('the rule page', () => delivered(rx, 'rule:acked-errors', 'firing')[0]);
+		let r = await call(srv, 'POST', '/api/v1/alerts/rule:acked-errors', { action: 'acknowledge' }, 'bob');
+		assert.equal(r.status, 200, r.text);
+		assert.equal(r.json.acknowledged_by, 'bob');
+		r = await call(srv, 'POST', '/api/v1/alerts/rule:acked-errors', { action: 'resolve' }, 'bob');
+		assert.equal(r.status, 200, r.text);
+		assert.equal(r.json.state, 'resolved');
+		r = await call(srv, 'POST', '/api/v1/alerts/rule:acked-errors', { action: 'fly' });
+		assert.equal(r.status, 400);
+		await sleep(3500); // the condition still holds: the same incident, no page
+		assert.equal(delivered(rx, 'rule:acked-errors', 'firing').length, 1);
+		const al = (await getJson(`${srv.url}/api/v1/alerts/rule:acked-errors`)).json;
+		assert.equal(al.state, 'firing', 'the condition holds again: the incident is back');
+		assert.equal(al.pages, 1);
+	});
+
+	test('the audit trail has who did what, before and after', async () => {
+		const a = (await getJson(`${srv.url}/api/v1/audit?actor=bob`)).json.entries;
+		assert.deepEqual(a.map((e) => e.action), ['resolve', 'acknowledge']);
+		assert.equal(a[1].before.state, 'firing');
+		assert.equal(a[1].after.acknowledged_by, 'bob');
+		const c = (await getJson(`${srv.url}/api/v1/audit?object=channel&object_id=hook`)).json.entries;
+		assert.deepEqual(c.map((e) => e.action), ['update', 'create']);
+		assert.equal(c[0].actor, 'alice');
+		assert.equal(c[0].before.name, 'hook');
+		assert.equal(c[0].after.name, 'The hook');
+		assert.equal(c[0].after.secret_set, true);
+		const all = await getJson(`${srv.url}/api/v1/audit?limit=1000`);
+		assert.ok(!all.text.includes(SECRET), 'no secret in the audit trail');
+		assert.ok(!all.text.includes(rx.url), 'nor the webhook\'s address');
+		assert.ok(!srv.logs().includes(SECRET), 'no secret in the log');
+		assert.ok(!srv.logs().includes(rx.url), 'nor the webhook\'s address');
+		assert.equal((await getJson(`${srv.url}/api/v1/audit?object=nope`)).status, 400);
+	});
+
+	test('hotpath slo and hotpath alerts list and act from the terminal', async () => {
+		const run = (...args) => execFileSync(hotpathBin(), [...args, '--server', srv.url], { encoding: 'utf8' });
+		const slo = run('slo');
+		const line = slo.split('\n').find((l) => l.startsWith('pay-avail'));
+		assert.ok(line, slo);
+		const api = (await getJson(`${srv.url}/api/v1/slos/pay-avail`)).json.status;
+		assert.ok(line.includes(`${api.compliance.toFixed(3)}%`), `compliance ${api.compliance} in: ${line}`);
+		const list = run('alerts', 'list', '--state', 'all');
+		assert.match(list, /^slo:pay-avail:page\s+resolved\s+page/m);
+		assert.match(list, /^rule:acked-errors\s+firing\s+critical .* bob /m);
+		const out = run('alerts', 'silence', 'rule:acked-errors', '--for', '1h', '--user', 'carol');
+		assert.match(out, /^rule:acked-errors\s+firing/m);
+		const al = (await getJson(`${srv.url}/api/v1/alerts/rule:acked-errors`)).json;
+		assert.ok(al.silenced_until_ms > Date.now() + 3500e3, `silenced until ${al.silenced_until_ms}`);
+		const a = (await getJson(`${srv.url}/api/v1/audit?actor=carol`)).json.entries;
+		assert.deepEqual(a.map((e) => e.action), ['silence']);
+		assert.throws(() => run('alerts', 'silence', 'rule:acked-errors'), (e) => e.status === 2, 'silence needs --for or --until');
+	});
+
+	test('a test message goes through a channel; one that never answers is given up after its retries', async () => {
+		const metric = async (name) => Number((await (await fetch(`${srv.url}/metrics`)).text()).match(new RegExp(`^${name} (\\d+)$`, 'm'))[1]);
+		let r = await call(srv, 'POST', '/api/v1/alerts/channels/hook/test');
+		assert.equal(r.status, 200, r.text);
+		const m = await waitFor('the test message', () => rx.got.find((x) => !x.failed && x.json.event === 'test'));
+		const want = 'sha256=' + crypto.createHmac('sha256', SECRET).update(m.body).digest('hex');
+		assert.equal(m.headers['x-hotpath-signature'], want);
+		assert.equal((await call(srv, 'POST', '/api/v1/alerts/channels/nope/test')).status, 404);
+
+		const failed0 = await metric('hotpath_notifications_failed_total');
+		const retries0 = await metric('hotpath_notifications_retries_total');
+		r = await call(srv, 'POST', '/api/v1/alerts/channels', { id: 'dead', url: 'http://127.0.0.1:1/never' });
+		assert.equal(r.status, 201, r.text);
+		r = await call(srv, 'POST', '/api/v1/alerts/channels/dead/test');
+		assert.equal(r.status, 200, r.text);
+		await waitFor('the message given up', async () => (await metric('hotpath_notifications_failed_total')) === failed0 + 1, 15000);
+		assert.equal(await metric('hotpath_notifications_retries_total'), retries0 + 3, '4 attempts: 3 retries, 1, 2 and 4 s apart');
+		assert.ok((await metric('hotpath_notifications_sent_total')) >= rx.got.filter((x) => !x.failed).length);
+		assert.match(srv.logs(), /notification for test to channel dead failed \(attempt 4 of 4\)/);
+	});
+
+	test('deleting a rule ends its alert; a silenced one sends nothing', async () => {
+		const r = await call(srv, 'DELETE', '/api/v1/alerts/rules/acked-errors');
+		assert.equal(r.status, 200, r.text);
+		const al = await waitFor('the end of the alert', async () => {
+			const a = (await getJson(`${srv.url}/api/v1/alerts/rule:acked-errors`)).json;
+			return a.state === 'resolved' ? a : null;
+		});
+		assert.match(al.message, /deleted or disabled/);
+		await sleep(1500);
+		assert.equal(delivered(rx, 'rule:acked-errors', 'resolved').length, 0, 'silenced: no resolved message');
+		assert.match(srv.logs(), /alert rule:acked-errors resolved \(silenced: nothing sent\)/);
+		assert.equal((await call(srv, 'GET', '/api/v1/alerts/rules/acked-errors')).status, 404);
+	});
+});
+
+describe('the slow-request spike check is the default rule slow-spike', () => {
+	let srv, rx;
+	const MIN = 60_000_000_000n;
+	// n requests of service "steady", `slow` of them over 1 s, in the minute
+	// starting minutesAgo before now (as the spike test of analytics does)
+	async function post(minutesAgo, n, slow) {
+		const t0 = BigInt(Date.now()) * 1_000_000n - BigInt(Math.round(minutesAgo * 60)) * 1_000_000_000n;
+		const spans = Array.from({ length: n }, (_, i) => {
+			const start = t0 + BigInt(i) * (MIN / 2n / BigInt(n));
+			return {
+				traceId: traceId(), spanId: spanId(), name: 'GET /feed', kind: 2, start,
+				end: start + (i < slow ? 1_500_000_000n : 50_000_000n),
+				attrs: { 'http.request.method': 'GET', 'http.route': '/feed' },
+			};
+		});
+		await postOtlpJson(srv.url, jsonTraceRequest([{ attrs: { 'service.name': 'steady' }, spans }]));
+	}
+	before(async () => {
+		rx = await startReceiver(0);
+		srv = await startServer({ args: ['--spike-interval', '1', '--watch-interval', '1'] });
+		for (let w = 0; w < 12; w++) await post(62.5 - 5 * w, 20, 2); // an hour at 10 % slow
+	});
+	after(async () => {
+		rx?.close();
+		await srv?.stop();
+	});
+
+	test('a spike fires the default rule through its channel, once', async () => {
+		let r = await call(srv, 'POST', '/api/v1/alerts/channels', { id: 'ops', url: rx.url });
+		assert.equal(r.status, 201, r.text);
+		const rule = (await getJson(`${srv.url}/api/v1/alerts/rules/slow-spike`)).json;
+		r = await call(srv, 'PUT', '/api/v1/alerts/rules/slow-spike', { ...rule, channels: ['ops'] });
+		assert.equal(r.status, 200, r.text);
+		await sleep(2500);
+		assert.equal(delivered(rx, 'rule:slow-spike', 'firing').length, 0, 'no spike yet');
+		await post(2.5, 60, 60); // the slow share rises from 10 % to 75 %
+		const m = await waitFor('the spike alert', () => delivered(rx, 'rule:slow-spike', 'firing')[0]);
+		const spikes = (await getJson(`${srv.url}/api/v1/slow-requests/alerts`)).json;
+		// the check stores a spike per scope (the service, and '*'), maybe across two evaluations
+		assert.ok(m.json.alert.value >= 1 && m.json.alert.value <= spikes.count,
+			`the rule counts the spikes the check stored: ${m.json.alert.value} of ${spikes.count}`);
+		await sleep(2500);
+		assert.equal(delivered(rx, 'rule:slow-spike', 'firing').length, 1, 'one page for the spike');
+	});
+});
