@@ -47,14 +47,10 @@ double abtest_quantile_sorted(const double *x, size_t n, double q)
 const char *abtest_verdict_name(enum abtest_verdict v)
 {
 	switch (v) {
-	case ABTEST_SLOWER:
-		return "slower";
-	case ABTEST_FASTER:
-		return "faster";
-	case ABTEST_TOO_FEW:
-		return "too few requests";
-	default:
-		return "no significant difference";
+	case ABTEST_SLOWER: return "slower";
+	case ABTEST_FASTER: return "faster";
+	case ABTEST_TOO_FEW: return "too few requests";
+	default: return "no significant difference";
 	}
 }
 

@@ -155,7 +155,8 @@ int forecast_holt_winters(struct forecast *f, const double *y, size_t n, size_t 
 		f->mean[h - 1] = mean;
 		f->lo[h - 1] = mean - Z95 * se;
 		f->hi[h - 1] = mean + Z95 * se;
-		double c = f->alpha * (1 + (double)h * f->beta) + (h % m == 0 ? f->gamma * (1 - f->alpha) : 0);
+		double c =
+			f->alpha * (1 + (double)h * f->beta) + (h % m == 0 ? f->gamma * (1 - f->alpha) : 0);
 		var_sum += c * c;
 	}
 	free(st.season);

@@ -27,8 +27,8 @@ enum forecast_model { FORECAST_LINEAR, FORECAST_HOLT_WINTERS };
 struct forecast {
 	enum forecast_model model;
 	size_t horizon;
-	double *mean, *lo, *hi; /* [horizon]: step h + 1 */
-	double sigma;		/* residual standard deviation */
+	double *mean, *lo, *hi;	   /* [horizon]: step h + 1 */
+	double sigma;		   /* residual standard deviation */
 	double alpha, beta, gamma; /* Holt–Winters smoothing (NaN for linear) */
 	double slope;		   /* per step: the line's, or the final trend */
 	/* First step (1-based) at which mean / hi / lo reach the capacity;

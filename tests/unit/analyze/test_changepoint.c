@@ -12,9 +12,9 @@
 #include "seeded.h"
 #include "tap.h"
 
-#define LEN	 60
-#define TOL	 5 /* a change found within this many points of the truth */
-#define MAX_OUT	 16
+#define LEN	60
+#define TOL	5 /* a change found within this many points of the truth */
+#define MAX_OUT 16
 
 static void test_step(void)
 {

@@ -59,10 +59,12 @@ static void test_capacity_date(void)
 			return;
 		}
 		hw_ok += hw.cross && fabs((double)hw.cross - (double)first) <= 0.1 * (double)first;
-		lin_ok += lin.cross && fabs((double)lin.cross - (double)first_trend) <= 0.1 * (double)first_trend;
+		lin_ok += lin.cross &&
+			  fabs((double)lin.cross - (double)first_trend) <= 0.1 * (double)first_trend;
 		inside += hw.cross_early <= first && (hw.cross_late == 0 || hw.cross_late >= first);
 		if (k == 0)
-			printf("# seed 0: Holt-Winters %zu (interval %zu..%zu), linear %zu; truth %zu / %zu\n",
+			printf("# seed 0: Holt-Winters %zu (interval %zu..%zu), linear %zu; truth %zu / "
+			       "%zu\n",
 			       hw.cross, hw.cross_early, hw.cross_late, lin.cross, first, first_trend);
 		forecast_release(&hw);
 		forecast_release(&lin);

@@ -1,0 +1,197 @@
+/*
+ * changes.c - durations, first appearances and series for the answers on
+ * change over time (see changes.h).
+ */
+#include "query/changes.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyze/latency.h"
+#include "core/clock.h"
+
+int changes_durations(struct store *s, const struct store_query *q, unsigned limit, struct arena *a,
+		      double **out, size_t *n, char *err, size_t errlen)
+{
+	struct store_query sq = *q;
+	struct request_row *rows;
+	size_t m = 0;
+	uint64_t total = 0;
+	if (limit == 0 || limit > CHANGES_MAX_SAMPLE)
+		limit = CHANGES_MAX_SAMPLE;
+	int rc = store_count(s, &sq, &total, err, errlen);
+	if (rc < 0)
+		return ERR_INTERNAL;
+	sq.order = total > limit ? STORE_BY_TRACE : STORE_NEWEST;
+	sq.limit = limit;
+	sq.ids_only = 1;
+	if (store_search(s, &sq, a, &rows, &m, err, errlen) < 0)
+		return ERR_INTERNAL;
+	double *d = arena_alloc(a, sizeof(double) * (m ? m : 1));
+	for (size_t i = 0; i < m; i++)
+		d[i] = (double)rows[i].duration_ns / 1e6;
+	*out = d;
+	*n = m;
+	return 0;
+}
+
+int changes_counts(struct store *s, const struct store_query *q, uint64_t *total, uint64_t *failed, char *err,
+		   size_t errlen)
+{
+	struct store_query sq = *q;
+	uint64_t errors = 0, timeouts = 0;
+	sq.status = -1;
+	if (store_count(s, &sq, total, err, errlen) < 0)
+		return ERR_INTERNAL;
+	sq.status = REQUEST_ERROR;
+	if (store_count(s, &sq, &errors, err, errlen) < 0)
+		return ERR_INTERNAL;
+	sq.status = REQUEST_TIMEOUT;
+	if (store_count(s, &sq, &timeouts, err, errlen) < 0)
+		return ERR_INTERNAL;
+	*failed = errors + timeouts;
+	return 0;
+}
+
+static int cmp_first_seen(const void *pa, const void *pb)
+{
+	const struct changes_first_seen *x = pa, *y = pb;
+	if (x->t_ns != y->t_ns)
+		return x->t_ns < y->t_ns ? -1 : 1;
+	int c = strcmp(x->service, y->service);
+	return c ? c : strcmp(x->version, y->version);
+}
+
+static int same_str(const char *x, const char *y)
+{
+	return x == y || (x && y && !strcmp(x, y));
+}
+
+int changes_first_seen(struct store *s, const struct store_query *q, struct arena *a,
+		       struct changes_first_seen **out, size_t *n, char *err, size_t errlen)
+{
+	struct rollup_row *rows = NULL;
+	size_t nr = 0, m = 0, cap = 0;
+	struct changes_first_seen *fs = NULL;
+	unsigned res = latency_resolution(q->to_ns - q->from_ns);
+	if (store_rollups(s, q, res, a, &rows, &nr, err, errlen) < 0)
+		return ERR_INTERNAL;
+	for (size_t i = 0; i < nr; i++) {
+		const struct rollup_row *r = &rows[i];
+		if (!r->version || !r->service)
+			continue;
+		size_t j = 0;
+		while (j < m && !(same_str(fs[j].service, r->service) && same_str(fs[j].env, r->env) &&
+				  same_str(fs[j].version, r->version)))
+			j++;
+		if (j == m) {
+			fs = arena_grow(a, fs, &cap, m + 1, sizeof(*fs));
+			fs[m++] = (struct changes_first_seen){
+				.service = r->service, .env = r->env, .version = r->version, .t_ns = r->t_ns};
+		}
+		if (r->t_ns < fs[j].t_ns)
+			fs[j].t_ns = r->t_ns;
+		fs[j].requests += r->count;
+	}
+	store_rollups_release(rows, nr);
+	if (m)
+		qsort(fs, m, sizeof(*fs), cmp_first_seen);
+	*out = fs;
+	*n = m;
+	return 0;
+}
+
+/* One series from a latency series on grid g. */
+static void fill_series(struct changes_series *cs, const struct latency_series *ls,
+			const struct latency_grid *g, struct arena *a)
+{
+	cs->n = g->n;
+	cs->t0_ns = g->t0_ns;
+	cs->step_ns = g->step_ns;
+	cs->count = arena_alloc(a, sizeof(uint64_t) * (g->n ? g->n : 1));
+	cs->errors = arena_alloc(a, sizeof(uint64_t) * (g->n ? g->n : 1));
+	cs->p95_ms = arena_alloc(a, sizeof(double) * (g->n ? g->n : 1));
+	cs->total = ls->total.count;
+	cs->p95_total_ms = latency_stats_quantile_ms(&ls->total, 0.95);
+	for (size_t t = 0; t < g->n; t++) {
+		const struct latency_stats *p = &ls->points[t];
+		cs->count[t] = p->count;
+		cs->errors[t] = p->by_status[REQUEST_ERROR] + p->by_status[REQUEST_TIMEOUT];
+		cs->p95_ms[t] = latency_stats_quantile_ms(p, 0.95);
+	}
+}
+
+static int cmp_row_service(const void *pa, const void *pb)
+{
+	const struct rollup_row *x = pa, *y = pb;
+	return strcmp(x->service ? x->service : "", y->service ? y->service : "");
+}
+
+struct series_out {
+	struct changes_series *v;
+	size_t n, cap;
+};
+
+/* Append the series of rows[0..n) grouped by `by` (service or endpoint). */
+static int add_grouped(struct series_out *o, const struct rollup_row *rows, size_t n,
+		       const struct latency_grid *g, enum latency_dim by, size_t top, const char *service,
+		       struct arena *a)
+{
+	struct latency_timeseries ts = {0};
+	if (latency_timeseries_build(&ts, rows, n, g, by, top) < 0)
+		return -1;
+	for (size_t i = 0; i < ts.n_series; i++) {
+		const struct latency_series *ls = &ts.series[i];
+		if (ls->other || !ls->key)
+			continue;
+		o->v = arena_grow(a, o->v, &o->cap, o->n + 1, sizeof(*o->v));
+		struct changes_series *cs = &o->v[o->n++];
+		memset(cs, 0, sizeof(*cs));
+		cs->service = by == LATENCY_BY_SERVICE ? arena_strdup(a, ls->key) : service;
+		cs->endpoint = by == LATENCY_BY_ENDPOINT ? arena_strdup(a, ls->key) : NULL;
+		fill_series(cs, ls, g, a);
+	}
+	latency_timeseries_release(&ts);
+	return 0;
+}
+
+int changes_series_load(struct store *s, const struct store_query *q, unsigned step_s, int endpoints,
+			size_t top, struct arena *a, struct changes_series **out, size_t *n, char *err,
+			size_t errlen)
+{
+	struct rollup_row *rows = NULL;
+	size_t nr = 0;
+	struct latency_grid g;
+	struct series_out o = {0};
+	int rc = ERR_INTERNAL;
+	unsigned res = latency_resolution(q->to_ns - q->from_ns);
+	if (step_s % res || latency_grid_init(&g, q->from_ns, q->to_ns, step_s) < 0) {
+		snprintf(err, errlen, "step %u s: must be a multiple of %u s and give at most %d buckets",
+			 step_s, res, LATENCY_MAX_BUCKETS);
+		return ERR_INVALID;
+	}
+	if (store_rollups(s, q, res, a, &rows, &nr, err, errlen) < 0)
+		return ERR_INTERNAL;
+	if (nr)
+		qsort(rows, nr, sizeof(*rows), cmp_row_service);
+	if (add_grouped(&o, rows, nr, &g, LATENCY_BY_SERVICE, 0, NULL, a) < 0)
+		goto fail;
+	for (size_t lo = 0, hi; endpoints && lo < nr; lo = hi) {
+		for (hi = lo + 1; hi < nr && !cmp_row_service(&rows[lo], &rows[hi]); hi++)
+			;
+		if (rows[lo].service && add_grouped(&o, rows + lo, hi - lo, &g, LATENCY_BY_ENDPOINT, top,
+						    rows[lo].service, a) < 0)
+			goto fail;
+	}
+	rc = 0;
+	*out = o.v;
+	*n = o.n;
+	goto out;
+fail:
+	snprintf(err, errlen, "counts overflow");
+out:
+	store_rollups_release(rows, nr);
+	return rc;
+}

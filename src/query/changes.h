@@ -1,0 +1,73 @@
+/*
+ * changes.h - the data behind change over time: request durations of a
+ * selection (a version, an environment), the p95 and error-rate series of
+ * each service and endpoint, the first appearance of each version of a
+ * service in an environment (a deployment), and the throughput series of a
+ * service.
+ *
+ * Owns what is read for these answers, from the rollups (series, first
+ * appearances) and request rows (durations); the statistics on them are in
+ * analyze/abtest.h, analyze/changepoint.h and analyze/forecast.h.
+ *
+ * Ownership: results live in the caller's arena.  Errors: 0, or a negative
+ * class of core/error.h with a message in `err`.
+ */
+#ifndef HOTPATH_QUERY_CHANGES_H
+#define HOTPATH_QUERY_CHANGES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "store/store.h"
+
+/* Most durations changes_durations() returns. */
+#define CHANGES_MAX_SAMPLE 20000
+
+/*
+ * Durations in ms of at most `limit` requests matching `q` (edge or entry
+ * requests as q says): all of them when they fit, else whole traces chosen
+ * at random across the range (STORE_BY_TRACE), so the sample speaks for
+ * the whole range.
+ */
+int changes_durations(struct store *s, const struct store_query *q, unsigned limit, struct arena *a,
+		      double **out, size_t *n, char *err, size_t errlen);
+
+/* Requests matching `q` (its status filter ignored), and the failed ones
+ * among them (errors and timeouts). */
+int changes_counts(struct store *s, const struct store_query *q, uint64_t *total, uint64_t *failed, char *err,
+		   size_t errlen);
+
+/* A version's first appearance in an environment: a deployment seen. */
+struct changes_first_seen {
+	const char *service, *env, *version;
+	uint64_t t_ns;	   /* start of the first rollup bucket holding it */
+	uint64_t requests; /* in q's range */
+};
+
+/* Every (service, env, version) of the requests `q` selects, with the
+ * first bucket it appears in, by time.  Versionless requests are left out. */
+int changes_first_seen(struct store *s, const struct store_query *q, struct arena *a,
+		       struct changes_first_seen **out, size_t *n, char *err, size_t errlen);
+
+/* One service's (or one endpoint's) measures on a grid. */
+struct changes_series {
+	const char *service, *endpoint; /* endpoint NULL: the whole service */
+	size_t n;			/* buckets */
+	uint64_t t0_ns, step_ns;
+	uint64_t *count, *errors; /* requests, and failed ones (errors and timeouts) */
+	double *p95_ms;		  /* NaN where a bucket is empty */
+	uint64_t total;
+	double p95_total_ms; /* over the whole range */
+};
+
+/*
+ * Series of the requests `q` selects on a grid of `step_s` seconds over
+ * its range: one per service, and with `endpoints` one per (service,
+ * endpoint) as well (the `top` busiest endpoints of each service, 0: all).
+ */
+int changes_series_load(struct store *s, const struct store_query *q, unsigned step_s, int endpoints,
+			size_t top, struct arena *a, struct changes_series **out, size_t *n, char *err,
+			size_t errlen);
+
+#endif

@@ -1,0 +1,806 @@
+/*
+ * routes_change.c - change over time: deployments (POST, GET
+ * /api/v1/deployments), the comparison of two versions and the gate on it
+ * (GET /api/v1/versions/compare, /api/v1/versions/gate), the regression
+ * timeline and its flags (GET, POST /api/v1/regressions,
+ * POST /api/v1/regressions/dismiss).
+ *
+ * Owns parsing, the JSON shapes of docs/API.md and the audit records.  The
+ * data comes from src/query/changes.h, the statistics from
+ * src/analyze/abtest.h and src/analyze/changepoint.h.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyze/abtest.h"
+#include "analyze/latency.h"
+#include "analyze/changepoint.h"
+#include "core/clock.h"
+#include "core/json_doc.h"
+#include "query/changes.h"
+#include "server/filters.h"
+#include "server/http.h"
+#include "server/json_out.h"
+
+#define DEPLOY_KIND	 "deployment"
+#define REGRESSION_KIND	 "regression"
+#define REGRESSION_AUDIT "regression_audit"
+/* Longest text field of a deployment or a flag. */
+#define FIELD_MAX 256
+#define LINK_MAX  2048
+/* Requests sampled a side for a comparison, and bootstrap rounds. */
+#define COMPARE_SAMPLE	  5000
+#define COMPARE_RESAMPLES 1000
+/* Fewest requests a bucket needs for its p95 to enter a change search. */
+#define MIN_BUCKET_COUNT 5
+
+static void put_num(struct buf *b, const char *key, double v)
+{
+	buf_printf(b, ",\"%s\":", key);
+	buf_put_json_double(b, v);
+}
+
+/* ,"key":"value"|null */
+static void put_str(struct buf *b, const char *key, const char *v)
+{
+	buf_printf(b, ",\"%s\":", key);
+	json_put_str_or_null(b, v);
+}
+
+/* The body as JSON; -1: answered. */
+static int parse_body(struct http_request *req, struct json_doc *d)
+{
+	char err[256];
+	memset(d, 0, sizeof(*d));
+	if (req->body_too_large) {
+		http_error(req, 413, "payload_too_large", "body: too large");
+		return -1;
+	}
+	if (json_doc_parse(d, req->body.data ? req->body.data : "", req->body.len, 0, err, sizeof(err)) < 0 ||
+	    !d->root || d->root->type != JSON_OBJECT) {
+		http_error(req, 400, "bad_request", "body: want a JSON object%s%s", d->root ? "" : ": ",
+			   d->root ? "" : err);
+		return -1;
+	}
+	return 0;
+}
+
+/* A string member of at most `max` bytes; NULL when absent.  -1: answered. */
+static int body_str(struct http_request *req, const struct json *o, const char *key, size_t max, int required,
+		    const char **out)
+{
+	const struct json *v = json_get(o, key);
+	*out = NULL;
+	if (!v || v->type == JSON_NULL) {
+		if (required) {
+			http_error(req, 400, "bad_request", "body: \"%s\" is required", key);
+			return -1;
+		}
+		return 0;
+	}
+	if (v->type != JSON_STRING || v->len == 0 || v->len > max || strlen(v->s) != v->len) {
+		http_error(req, 400, "bad_request",
+			   "body: \"%s\" must be a non-empty string of at most %zu bytes", key, max);
+		return -1;
+	}
+	*out = v->s;
+	return 0;
+}
+
+/* "time": unix ms or RFC 3339; now when absent.  -1: answered. */
+static int body_time(struct http_request *req, const struct json *o, const char *key, uint64_t *ns)
+{
+	const struct json *v = json_get(o, key);
+	uint64_t ms;
+	*ns = clock_now_ns();
+	if (!v || v->type == JSON_NULL)
+		return 0;
+	if (v->type == JSON_NUMBER && json_uint64(v, &ms) == 0 && ms < UINT64_MAX / NS_PER_MS) {
+		*ns = ms * NS_PER_MS;
+		return 0;
+	}
+	if (v->type == JSON_STRING && filters_parse_time(v->s, ns) == 0)
+		return 0;
+	http_error(req, 400, "bad_request", "body: \"%s\" must be unix milliseconds or an RFC 3339 time",
+		   key);
+	return -1;
+}
+
+/* ---- deployments ---------------------------------------------------------- */
+
+static int post_deployment(struct http_request *req)
+{
+	struct json_doc d;
+	const char *service, *version, *env, *commit, *link;
+	uint64_t t_ns;
+	char err[256];
+	if (parse_body(req, &d) < 0)
+		goto out;
+	const struct json *o = d.root;
+	if (body_str(req, o, "service", FIELD_MAX, 1, &service) < 0 ||
+	    body_str(req, o, "version", FIELD_MAX, 1, &version) < 0 ||
+	    body_str(req, o, "env", FIELD_MAX, 0, &env) < 0 ||
+	    body_str(req, o, "commit", FIELD_MAX, 0, &commit) < 0 ||
+	    body_str(req, o, "link", LINK_MAX, 0, &link) < 0 || body_time(req, o, "time", &t_ns) < 0)
+		goto out;
+	struct buf j;
+	buf_init(&j, BUF_NO_LIMIT);
+	buf_puts(&j, "{\"service\":");
+	buf_put_json_str(&j, service);
+	put_str(&j, "version", version);
+	put_str(&j, "env", env);
+	put_str(&j, "commit", commit);
+	put_str(&j, "link", link);
+	buf_printf(&j, ",\"time_ms\":%llu,\"source\":\"api\"}", (unsigned long long)(t_ns / NS_PER_MS));
+	struct store_record r = {.kind = DEPLOY_KIND, .id = service, .time_ns = t_ns, .json = j.data};
+	if (store_add_event(req->srv->store, &r, err, sizeof(err)) < 0)
+		http_error(req, 500, "internal", "%s", err);
+	else
+		http_reply(req, 201, "application/json", j.data, j.len);
+	buf_release(&j);
+out:
+	json_doc_release(&d);
+	return HTTP_DONE;
+}
+
+struct deploy {
+	const char *service, *version, *env, *commit, *link, *source;
+	uint64_t t_ns;
+};
+
+static int cmp_deploy_newest(const void *pa, const void *pb)
+{
+	const struct deploy *x = pa, *y = pb;
+	return x->t_ns != y->t_ns ? (x->t_ns > y->t_ns ? -1 : 1) : strcmp(x->service, y->service);
+}
+
+static const char *doc_str(const struct json *o, const char *key, struct arena *a)
+{
+	const char *s = json_str(json_get(o, key));
+	return s ? arena_strdup(a, s) : NULL;
+}
+
+static int same(const char *x, const char *y)
+{
+	return x == y || (x && y && !strcmp(x, y));
+}
+
+/* Deployments recorded through the API, filtered by q's service and env. */
+static int recorded_deploys(struct http_request *req, const struct store_query *q, struct deploy **out,
+			    size_t *n, size_t *cap, char *err, size_t errlen)
+{
+	struct store_record *ev;
+	size_t ne;
+	if (store_events(req->srv->store, DEPLOY_KIND, q->service, q->from_ns, q->to_ns, 1000, &req->arena,
+			 &ev, &ne, err, errlen) < 0)
+		return -1;
+	for (size_t i = 0; i < ne; i++) {
+		struct json_doc d;
+		if (json_doc_parse(&d, ev[i].json, strlen(ev[i].json), 0, err, errlen) == 0 && d.root) {
+			struct deploy dp = {.t_ns = ev[i].time_ns, .source = "api"};
+			dp.service = doc_str(d.root, "service", &req->arena);
+			dp.version = doc_str(d.root, "version", &req->arena);
+			dp.env = doc_str(d.root, "env", &req->arena);
+			dp.commit = doc_str(d.root, "commit", &req->arena);
+			dp.link = doc_str(d.root, "link", &req->arena);
+			if (dp.service && dp.version && (!q->env || same(q->env, dp.env))) {
+				*out = arena_grow(&req->arena, *out, cap, *n + 1, sizeof(**out));
+				(*out)[(*n)++] = dp;
+			}
+		}
+		json_doc_release(&d);
+	}
+	return 0;
+}
+
+/*
+ * Versions that first appear inside q's range: first seen over a week
+ * more, so that a version already running at the range's start is not
+ * taken for a deployment.  Ones recorded through the API are not repeated.
+ */
+static int detected_deploys(struct http_request *req, const struct store_query *q, struct deploy **out,
+			    size_t *n, size_t *cap, char *err, size_t errlen)
+{
+	struct store_query wq = *q;
+	struct changes_first_seen *fs;
+	size_t nf, n_recorded = *n;
+	wq.from_ns = q->from_ns > 7 * NS_PER_DAY ? q->from_ns - 7 * NS_PER_DAY : 0;
+	wq.edge_only = 0;
+	if (changes_first_seen(req->srv->store, &wq, &req->arena, &fs, &nf, err, errlen) < 0)
+		return -1;
+	uint64_t res_ns = (uint64_t)latency_resolution(wq.to_ns - wq.from_ns) * NS_PER_S;
+	for (size_t i = 0; i < nf; i++) {
+		if (fs[i].t_ns < q->from_ns || fs[i].t_ns < wq.from_ns - wq.from_ns % res_ns + res_ns)
+			continue;
+		size_t j = 0;
+		while (j < n_recorded &&
+		       !(same((*out)[j].service, fs[i].service) && same((*out)[j].version, fs[i].version) &&
+			 same((*out)[j].env, fs[i].env)))
+			j++;
+		if (j < n_recorded)
+			continue;
+		*out = arena_grow(&req->arena, *out, cap, *n + 1, sizeof(**out));
+		(*out)[(*n)++] = (struct deploy){.service = fs[i].service,
+						 .version = fs[i].version,
+						 .env = fs[i].env,
+						 .t_ns = fs[i].t_ns,
+						 .source = "detected"};
+	}
+	return 0;
+}
+
+/* Both kinds, newest first.  -1: answered. */
+static int load_deploys(struct http_request *req, const struct store_query *q, struct deploy **out, size_t *n)
+{
+	char err[256];
+	size_t cap = 0;
+	*out = NULL;
+	*n = 0;
+	if (recorded_deploys(req, q, out, n, &cap, err, sizeof(err)) < 0 ||
+	    detected_deploys(req, q, out, n, &cap, err, sizeof(err)) < 0) {
+		http_error(req, 500, "internal", "%s", err);
+		return -1;
+	}
+	if (*n)
+		qsort(*out, *n, sizeof(**out), cmp_deploy_newest);
+	return 0;
+}
+
+static void put_deploy(struct buf *b, const struct deploy *d)
+{
+	buf_puts(b, "{\"service\":");
+	buf_put_json_str(b, d->service);
+	put_str(b, "version", d->version);
+	put_str(b, "env", d->env);
+	put_str(b, "commit", d->commit);
+	put_str(b, "link", d->link);
+	buf_printf(b, ",\"time_ms\":%llu,\"source\":\"%s\"}", (unsigned long long)(d->t_ns / NS_PER_MS),
+		   d->source);
+}
+
+static int get_deployments(struct http_request *req)
+{
+	struct store_query q;
+	struct deploy *d;
+	size_t n;
+	char err[320];
+	if (filters_parse(req, &q, clock_now_ns(), err, sizeof(err)) < 0) {
+		http_error(req, 400, "bad_request", "%s", err);
+		return HTTP_DONE;
+	}
+	if (load_deploys(req, &q, &d, &n) < 0)
+		return HTTP_DONE;
+	struct buf *b = http_json(req);
+	buf_printf(b, "{\"from_ms\":%llu,\"to_ms\":%llu,\"deployments\":[",
+		   (unsigned long long)(q.from_ns / NS_PER_MS), (unsigned long long)(q.to_ns / NS_PER_MS));
+	for (size_t i = 0; i < n && i < q.limit; i++) {
+		if (i)
+			buf_putc(b, ',');
+		put_deploy(b, &d[i]);
+	}
+	buf_printf(b, "],\"count\":%zu}", n);
+	return HTTP_DONE;
+}
+
+/* ---- versions: compare and gate ----------------------------------------- */
+
+struct side {
+	const char *version;
+	double *ms;
+	size_t n;
+	uint64_t total, failed;
+};
+
+/* The requests of `version` under q's other filters.  -1: answered. */
+static int load_side(struct http_request *req, const struct store_query *q, const char *version,
+		     struct side *sd)
+{
+	char err[256];
+	struct store_query vq = *q;
+	vq.version = version;
+	vq.latest = 0;
+	sd->version = version;
+	if (changes_durations(req->srv->store, &vq, COMPARE_SAMPLE, &req->arena, &sd->ms, &sd->n, err,
+			      sizeof(err)) < 0 ||
+	    changes_counts(req->srv->store, &vq, &sd->total, &sd->failed, err, sizeof(err)) < 0) {
+		http_error(req, 500, "internal", "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+struct comparison {
+	struct store_query q;
+	struct side base, cand;
+	struct abtest t;
+};
+
+/* service, candidate and baseline (required) and the common filters, then
+ * the test.  -1: answered. */
+static int compare_versions(struct http_request *req, struct comparison *c)
+{
+	char err[320];
+	const char *cand = http_query(req, "candidate"), *base = http_query(req, "baseline");
+	if (filters_parse(req, &c->q, clock_now_ns(), err, sizeof(err)) < 0) {
+		http_error(req, 400, "bad_request", "%s", err);
+		return -1;
+	}
+	if (!c->q.service || !cand || !*cand || !base || !*base) {
+		http_error(req, 400, "bad_request", "service, candidate and baseline are required");
+		return -1;
+	}
+	filters_count_requests(&c->q, 1);
+	if (load_side(req, &c->q, base, &c->base) < 0 || load_side(req, &c->q, cand, &c->cand) < 0)
+		return -1;
+	if (abtest_run(&c->t, c->base.ms, c->base.n, c->cand.ms, c->cand.n, COMPARE_RESAMPLES, 1, 0.05) < 0) {
+		http_error(req, 500, "internal", "comparison failed");
+		return -1;
+	}
+	return 0;
+}
+
+static void put_side(struct buf *b, const char *key, const struct side *s, double p50, double p95, double p99)
+{
+	buf_printf(b, ",\"%s\":{\"version\":", key);
+	buf_put_json_str(b, s->version);
+	buf_printf(b, ",\"count\":%llu,\"failed\":%llu,\"sampled\":%zu", (unsigned long long)s->total,
+		   (unsigned long long)s->failed, s->n);
+	put_num(b, "error_rate", s->total ? (double)s->failed / (double)s->total : NAN);
+	put_num(b, "p50_ms", p50);
+	put_num(b, "p95_ms", p95);
+	put_num(b, "p99_ms", p99);
+	buf_putc(b, '}');
+}
+
+/* "2.5.0 is slower than 2.4.0 at p95 by 31 % (95 % interval 24–38 %)" */
+static void summary_sentence(struct buf *b, const struct comparison *c)
+{
+	const struct abtest *t = &c->t;
+	char s[512];
+	if (t->verdict == ABTEST_TOO_FEW)
+		snprintf(s, sizeof(s), "too few requests to compare %s with %s (%zu and %zu, want %d a side)",
+			 c->cand.version, c->base.version, c->cand.n, c->base.n, ABTEST_MIN_N);
+	else if (t->verdict == ABTEST_SAME)
+		snprintf(
+			s, sizeof(s),
+			"no significant difference between %s and %s (p = %.2g; p95 %+.0f %%, 95 %% interval "
+			"%+.0f to %+.0f %%)",
+			c->cand.version, c->base.version, t->p_value, t->p95_change * 100, t->p95_lo * 100,
+			t->p95_hi * 100);
+	else if ((t->verdict == ABTEST_SLOWER && t->p95_lo > 0) ||
+		 (t->verdict == ABTEST_FASTER && t->p95_hi < 0))
+		snprintf(s, sizeof(s),
+			 "%s is %s than %s at p95 by %.0f %% (95 %% interval %+.0f to %+.0f %%; p = %.2g)",
+			 c->cand.version, abtest_verdict_name(t->verdict), c->base.version,
+			 fabs(t->p95_change) * 100, t->p95_lo * 100, t->p95_hi * 100, t->p_value);
+	else /* the distributions differ, the p95 not significantly */
+		snprintf(s, sizeof(s),
+			 "%s is %s than %s overall (p = %.2g), but its p95 changed by %+.0f %% only (95 %% "
+			 "interval "
+			 "%+.0f to %+.0f %%)",
+			 c->cand.version, abtest_verdict_name(t->verdict), c->base.version, t->p_value,
+			 t->p95_change * 100, t->p95_lo * 100, t->p95_hi * 100);
+	buf_puts(b, ",\"summary\":");
+	buf_put_json_str(b, s);
+}
+
+static void put_comparison(struct buf *b, const struct comparison *c)
+{
+	const struct abtest *t = &c->t;
+	buf_puts(b, "\"service\":");
+	buf_put_json_str(b, c->q.service);
+	put_str(b, "env", c->q.env);
+	buf_printf(b, ",\"from_ms\":%llu,\"to_ms\":%llu", (unsigned long long)(c->q.from_ns / NS_PER_MS),
+		   (unsigned long long)(c->q.to_ns / NS_PER_MS));
+	put_side(b, "baseline", &c->base, t->base_p50, t->base_p95, t->base_p99);
+	put_side(b, "candidate", &c->cand, t->cand_p50, t->cand_p95, t->cand_p99);
+	buf_puts(b, ",\"test\":{\"method\":\"mann-whitney-u\",\"alpha\":0.05");
+	put_num(b, "u", t->u);
+	put_num(b, "z", t->z);
+	put_num(b, "p_value", t->p_value);
+	put_num(b, "prob_slower", t->prob_slower);
+	buf_puts(b, "},\"p95_change\":{\"method\":\"bootstrap\"");
+	buf_printf(b, ",\"resamples\":%d", COMPARE_RESAMPLES);
+	put_num(b, "estimate", t->p95_change);
+	put_num(b, "lo", t->p95_lo);
+	put_num(b, "hi", t->p95_hi);
+	buf_printf(b, "},\"verdict\":\"%s\"",
+		   t->verdict == ABTEST_SLOWER	 ? "slower"
+		   : t->verdict == ABTEST_FASTER ? "faster"
+		   : t->verdict == ABTEST_SAME	 ? "same"
+						 : "too_few");
+	summary_sentence(b, c);
+}
+
+static int get_versions_compare(struct http_request *req)
+{
+	struct comparison c;
+	memset(&c, 0, sizeof(c));
+	if (compare_versions(req, &c) < 0)
+		return HTTP_DONE;
+	struct buf *b = http_json(req);
+	buf_putc(b, '{');
+	put_comparison(b, &c);
+	buf_putc(b, '}');
+	return HTTP_DONE;
+}
+
+/* A percentage: "10%" or "10"; stored as a fraction.  -1: answered. */
+static int parse_percent(struct http_request *req, const char *name, double def, double *out)
+{
+	const char *v = http_query(req, name);
+	char *end;
+	*out = def;
+	if (!v || !*v)
+		return 0;
+	double d = strtod(v, &end);
+	if (end != v && *end == '%')
+		end++;
+	if (end == v || *end || !(d >= 0 && d <= 1000)) {
+		http_error(req, 400, "bad_request", "invalid %s '%.64s': want a percentage, e.g. 10%%", name,
+			   v);
+		return -1;
+	}
+	*out = d / 100;
+	return 0;
+}
+
+/*
+ * Fail: the candidate is significantly slower (Mann–Whitney at 5 %) and
+ * its p95 rose by more than the allowed increase.  Inconclusive: too few
+ * requests on a side.
+ */
+static int get_versions_gate(struct http_request *req)
+{
+	struct comparison c;
+	double max_inc;
+	memset(&c, 0, sizeof(c));
+	if (parse_percent(req, "max_p95_increase", 10, &max_inc) < 0 || compare_versions(req, &c) < 0)
+		return HTTP_DONE;
+	const char *status = "pass", *reason;
+	char why[256];
+	if (c.t.verdict == ABTEST_TOO_FEW) {
+		status = "inconclusive";
+		reason = "too few requests on a side";
+	} else if (c.t.verdict == ABTEST_SLOWER && c.t.p95_change > max_inc) {
+		status = "fail";
+		snprintf(why, sizeof(why),
+			 "p95 rose by %.1f %% (allowed %.1f %%) and the difference is significant",
+			 c.t.p95_change * 100, max_inc * 100);
+		reason = why;
+	} else if (c.t.verdict == ABTEST_SLOWER) {
+		snprintf(why, sizeof(why), "slower, but p95 rose by %.1f %%, within the allowed %.1f %%",
+			 c.t.p95_change * 100, max_inc * 100);
+		reason = why;
+	} else {
+		reason = "not significantly slower";
+	}
+	struct buf *b = http_json(req);
+	buf_printf(b, "{\"status\":\"%s\",\"pass\":%s", status,
+		   !strcmp(status, "pass")   ? "true"
+		   : !strcmp(status, "fail") ? "false"
+					     : "null");
+	put_str(b, "reason", reason);
+	put_num(b, "max_p95_increase", max_inc);
+	buf_putc(b, ',');
+	put_comparison(b, &c);
+	buf_putc(b, '}');
+	return HTTP_DONE;
+}
+
+/* ---- the regression timeline ---------------------------------------------- */
+
+struct change_ctx {
+	struct http_request *req;
+	struct store_query q;
+	struct deploy *deploys;
+	size_t n_deploys;
+	struct store_record *flags; /* regression documents */
+	size_t n_flags;
+	struct buf *b;
+	size_t n_out;
+	double *x;   /* scratch: the compacted series */
+	size_t *idx; /* its buckets */
+	struct changepoint cp[32];
+};
+
+/* The deployment of `service` nearest to t within [t - 2 step, t + step]. */
+static const struct deploy *deploy_near(const struct change_ctx *c, const char *service, uint64_t t_ns,
+					uint64_t step_ns)
+{
+	const struct deploy *best = NULL;
+	uint64_t best_d = UINT64_MAX;
+	for (size_t i = 0; i < c->n_deploys; i++) {
+		const struct deploy *d = &c->deploys[i];
+		if (!same(d->service, service) || d->t_ns + 2 * step_ns < t_ns || d->t_ns > t_ns + step_ns)
+			continue;
+		uint64_t dist = d->t_ns > t_ns ? d->t_ns - t_ns : t_ns - d->t_ns;
+		if (dist < best_d) {
+			best_d = dist;
+			best = d;
+		}
+	}
+	return best;
+}
+
+static void change_id(char *id, size_t len, const char *service, const char *endpoint, const char *measure,
+		      uint64_t t_ms)
+{
+	snprintf(id, len, "%s|%s|%s|%llu", service, endpoint ? endpoint : "", measure,
+		 (unsigned long long)t_ms);
+}
+
+/* "flagged", "dismissed", or NULL: the state a flag document gives `id`. */
+static const char *flag_state(const struct change_ctx *c, const char *id)
+{
+	for (size_t i = 0; i < c->n_flags; i++)
+		if (!strcmp(c->flags[i].id, id)) {
+			const char *j = c->flags[i].json;
+			return strstr(j, "\"state\":\"dismissed\"") ? "dismissed" : "flagged";
+		}
+	return NULL;
+}
+
+static void put_change(struct change_ctx *c, const struct changes_series *s, const char *measure,
+		       const struct changepoint *cp, int worse)
+{
+	struct buf *b = c->b;
+	uint64_t t_ns = s->t0_ns + c->idx[cp->index] * s->step_ns;
+	char id[2 * FIELD_MAX + 64];
+	change_id(id, sizeof(id), s->service, s->endpoint, measure, t_ns / NS_PER_MS);
+	buf_puts(b, c->n_out++ ? ",{\"id\":" : "{\"id\":");
+	buf_put_json_str(b, id);
+	put_str(b, "service", s->service);
+	put_str(b, "endpoint", s->endpoint);
+	buf_printf(b, ",\"measure\":\"%s\",\"kind\":\"change_point\",\"t_ms\":%llu", measure,
+		   (unsigned long long)(t_ns / NS_PER_MS));
+	put_num(b, "before", cp->mean_before);
+	put_num(b, "after", cp->mean_after);
+	put_num(b, "rel_change", cp->rel_change);
+	put_num(b, "p_value", cp->p_value);
+	buf_printf(b, ",\"direction\":\"%s\"", worse ? "worse" : "better");
+	const struct deploy *d = deploy_near(c, s->service, t_ns, s->step_ns);
+	buf_puts(b, ",\"deployment\":");
+	if (d)
+		put_deploy(b, d);
+	else
+		buf_puts(b, "null");
+	put_str(b, "state", flag_state(c, id));
+	buf_putc(b, '}');
+}
+
+/* Change points of one measure of one series. */
+static void series_changes(struct change_ctx *c, const struct changes_series *s, int error_rate)
+{
+	size_t m = 0, n_cp = 0;
+	for (size_t t = 0; t < s->n; t++) {
+		if (s->count[t] < (error_rate ? 1 : MIN_BUCKET_COUNT) || (!error_rate && isnan(s->p95_ms[t])))
+			continue;
+		c->x[m] = error_rate ? (double)s->errors[t] / (double)s->count[t] : s->p95_ms[t];
+		c->idx[m++] = t;
+	}
+	struct changepoint_options o = {.min_size = 4, .min_rel = error_rate ? 0 : 0.05};
+	if (changepoint_find(c->x, m, &o, c->cp, sizeof(c->cp) / sizeof(c->cp[0]), &n_cp) < 0)
+		return;
+	for (size_t i = 0; i < n_cp; i++) {
+		const struct changepoint *cp = &c->cp[i];
+		if (error_rate && fabs(cp->mean_after - cp->mean_before) < 0.01)
+			continue;
+		put_change(c, s, error_rate ? "error_rate" : "p95_ms", cp, cp->mean_after > cp->mean_before);
+	}
+}
+
+/* p95 of the last `window` against the same hours a week before. */
+static int week_over_week(struct change_ctx *c, uint64_t window_ns)
+{
+	char err[256];
+	struct store_query now_q = c->q, ago_q = c->q;
+	struct changes_series *a, *b;
+	size_t na, nb, out = 0;
+	unsigned step = (unsigned)(window_ns / NS_PER_S);
+	now_q.from_ns = c->q.to_ns - window_ns;
+	ago_q.to_ns = c->q.to_ns - 7 * NS_PER_DAY;
+	ago_q.from_ns = ago_q.to_ns - window_ns;
+	if (changes_series_load(c->req->srv->store, &now_q, step, 1, 20, &c->req->arena, &a, &na, err,
+				sizeof(err)) < 0 ||
+	    changes_series_load(c->req->srv->store, &ago_q, step, 1, 20, &c->req->arena, &b, &nb, err,
+				sizeof(err)) < 0)
+		return -1;
+	buf_puts(c->b, "],\"time_based\":[");
+	for (size_t i = 0; i < na; i++)
+		for (size_t j = 0; j < nb; j++) {
+			if (!same(a[i].service, b[j].service) || !same(a[i].endpoint, b[j].endpoint) ||
+			    a[i].total < 20 || b[j].total < 20)
+				continue;
+			double pa = a[i].p95_total_ms, pb = b[j].p95_total_ms;
+			if (!(pa >= 1.2 * pb) || deploy_near(c, a[i].service, now_q.from_ns, window_ns))
+				continue;
+			buf_puts(c->b, out++ ? ",{\"service\":" : "{\"service\":");
+			buf_put_json_str(c->b, a[i].service);
+			put_str(c->b, "endpoint", a[i].endpoint);
+			buf_printf(c->b, ",\"measure\":\"p95_ms\",\"kind\":\"week_over_week\",\"t_ms\":%llu",
+				   (unsigned long long)(now_q.from_ns / NS_PER_MS));
+			put_num(c->b, "before", pb);
+			put_num(c->b, "after", pa);
+			put_num(c->b, "rel_change", pa / pb - 1);
+			buf_printf(c->b, ",\"count\":%llu,\"count_week_before\":%llu}",
+				   (unsigned long long)a[i].total, (unsigned long long)b[j].total);
+		}
+	return 0;
+}
+
+static int get_regressions(struct http_request *req)
+{
+	struct change_ctx c = {.req = req};
+	struct changes_series *s;
+	size_t ns;
+	char err[320];
+	long top;
+	if (filters_parse(req, &c.q, clock_now_ns(), err, sizeof(err)) < 0) {
+		http_error(req, 400, "bad_request", "%s", err);
+		return HTTP_DONE;
+	}
+	if (filters_int(req, "top", 0, 50, 10, &top) < 0)
+		return HTTP_DONE;
+	filters_count_requests(&c.q, 1);
+	unsigned res = latency_resolution(c.q.to_ns - c.q.from_ns);
+	unsigned step = latency_auto_step(c.q.from_ns, c.q.to_ns, res);
+	if (changes_series_load(req->srv->store, &c.q, step, top > 0, (size_t)top, &req->arena, &s, &ns, err,
+				sizeof(err)) < 0 ||
+	    store_docs(req->srv->store, REGRESSION_KIND, NULL, &req->arena, &c.flags, &c.n_flags, err,
+		       sizeof(err)) < 0) {
+		http_error(req, 500, "internal", "%s", err);
+		return HTTP_DONE;
+	}
+	if (load_deploys(req, &c.q, &c.deploys, &c.n_deploys) < 0)
+		return HTTP_DONE;
+	c.b = http_json(req);
+	buf_printf(c.b,
+		   "{\"from_ms\":%llu,\"to_ms\":%llu,\"step_s\":%u,\"method\":\"e-divisive-hunter\","
+		   "\"changes\":[",
+		   (unsigned long long)(c.q.from_ns / NS_PER_MS), (unsigned long long)(c.q.to_ns / NS_PER_MS),
+		   step);
+	for (size_t i = 0; i < ns; i++) {
+		if (s[i].endpoint && c.q.endpoint && strcmp(s[i].endpoint, c.q.endpoint))
+			continue;
+		c.x = arena_alloc(&req->arena, sizeof(double) * (s[i].n ? s[i].n : 1));
+		c.idx = arena_alloc(&req->arena, sizeof(size_t) * (s[i].n ? s[i].n : 1));
+		series_changes(&c, &s[i], 0);
+		series_changes(&c, &s[i], 1);
+	}
+	if (week_over_week(&c, NS_PER_HOUR) < 0) {
+		http_error(req, 500, "internal", "week over week: read failed");
+		return HTTP_DONE;
+	}
+	buf_puts(c.b, "],\"deployments\":[");
+	for (size_t i = 0; i < c.n_deploys; i++) {
+		if (i)
+			buf_putc(c.b, ',');
+		put_deploy(c.b, &c.deploys[i]);
+	}
+	buf_puts(c.b, "]}");
+	return HTTP_DONE;
+}
+
+/* ---- flags: by hand, and false positives --------------------------------- */
+
+/* Keep the regression document and its audit entry.  -1: answered. */
+static int put_flag(struct http_request *req, const char *id, const char *json, const char *action)
+{
+	char err[256];
+	uint64_t now = clock_now_ns();
+	struct store_record doc = {.kind = REGRESSION_KIND, .id = id, .time_ns = now, .json = json};
+	struct buf ev;
+	buf_init(&ev, BUF_NO_LIMIT);
+	buf_printf(&ev, "{\"action\":\"%s\",\"regression\":%s}", action, json);
+	struct store_record audit = {.kind = REGRESSION_AUDIT, .id = id, .time_ns = now, .json = ev.data};
+	int rc = store_put_doc(req->srv->store, &doc, err, sizeof(err));
+	if (rc == 0)
+		rc = store_add_event(req->srv->store, &audit, err, sizeof(err));
+	buf_release(&ev);
+	if (rc < 0) {
+		http_error(req, 500, "internal", "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* POST /api/v1/regressions {service, endpoint?, measure?, t_ms?, note?} */
+static int post_regression(struct http_request *req)
+{
+	struct json_doc d;
+	const char *service, *endpoint, *measure, *note;
+	uint64_t t_ns;
+	if (parse_body(req, &d) < 0)
+		goto out;
+	if (body_str(req, d.root, "service", FIELD_MAX, 1, &service) < 0 ||
+	    body_str(req, d.root, "endpoint", FIELD_MAX, 0, &endpoint) < 0 ||
+	    body_str(req, d.root, "measure", FIELD_MAX, 0, &measure) < 0 ||
+	    body_str(req, d.root, "note", LINK_MAX, 0, &note) < 0 ||
+	    body_time(req, d.root, "t_ms", &t_ns) < 0)
+		goto out;
+	if (measure && strcmp(measure, "p95_ms") && strcmp(measure, "error_rate")) {
+		http_error(req, 400, "bad_request", "body: \"measure\" must be p95_ms or error_rate");
+		goto out;
+	}
+	char id[2 * FIELD_MAX + 64];
+	change_id(id, sizeof(id), service, endpoint, measure ? measure : "p95_ms", t_ns / NS_PER_MS);
+	struct buf j;
+	buf_init(&j, BUF_NO_LIMIT);
+	buf_puts(&j, "{\"id\":");
+	buf_put_json_str(&j, id);
+	put_str(&j, "service", service);
+	put_str(&j, "endpoint", endpoint);
+	put_str(&j, "measure", measure ? measure : "p95_ms");
+	buf_printf(&j, ",\"t_ms\":%llu,\"state\":\"flagged\",\"source\":\"manual\"",
+		   (unsigned long long)(t_ns / NS_PER_MS));
+	put_str(&j, "note", note);
+	buf_putc(&j, '}');
+	if (put_flag(req, id, j.data, "flag") == 0)
+		http_reply(req, 201, "application/json", j.data, j.len);
+	buf_release(&j);
+out:
+	json_doc_release(&d);
+	return HTTP_DONE;
+}
+
+/* POST /api/v1/regressions/dismiss {id, note?}: a false positive. */
+static int post_dismiss(struct http_request *req)
+{
+	struct json_doc d;
+	const char *id, *note;
+	if (parse_body(req, &d) < 0)
+		goto out;
+	if (body_str(req, d.root, "id", 2 * FIELD_MAX + 64, 1, &id) < 0 ||
+	    body_str(req, d.root, "note", LINK_MAX, 0, &note) < 0)
+		goto out;
+	struct buf j;
+	buf_init(&j, BUF_NO_LIMIT);
+	buf_puts(&j, "{\"id\":");
+	buf_put_json_str(&j, id);
+	buf_printf(&j, ",\"state\":\"dismissed\",\"time_ms\":%llu",
+		   (unsigned long long)(clock_now_ns() / NS_PER_MS));
+	put_str(&j, "note", note);
+	buf_putc(&j, '}');
+	if (put_flag(req, id, j.data, "dismiss") == 0)
+		http_reply(req, 200, "application/json", j.data, j.len);
+	buf_release(&j);
+out:
+	json_doc_release(&d);
+	return HTTP_DONE;
+}
+
+/* GET /api/v1/regressions/audit?id= : the trail, newest first. */
+static int get_regression_audit(struct http_request *req)
+{
+	struct store_record *ev;
+	size_t n;
+	char err[256];
+	const char *id = http_query(req, "id");
+	if (store_events(req->srv->store, REGRESSION_AUDIT, id && *id ? id : NULL, 0, 0, 200, &req->arena,
+			 &ev, &n, err, sizeof(err)) < 0) {
+		http_error(req, 500, "internal", "%s", err);
+		return HTTP_DONE;
+	}
+	struct buf *b = http_json(req);
+	buf_puts(b, "{\"events\":[");
+	for (size_t i = 0; i < n; i++)
+		buf_printf(b, "%s{\"time_ms\":%llu,\"event\":%s}", i ? "," : "",
+			   (unsigned long long)(ev[i].time_ns / NS_PER_MS), ev[i].json);
+	buf_puts(b, "]}");
+	return HTTP_DONE;
+}
+
+const struct route change_routes[] = {
+	{"POST", "/api/v1/deployments", post_deployment, NULL, 1},
+	{"GET", "/api/v1/deployments", get_deployments, NULL, 0},
+	{"GET", "/api/v1/versions/compare", get_versions_compare, NULL, 0},
+	{"GET", "/api/v1/versions/gate", get_versions_gate, NULL, 0},
+	{"GET", "/api/v1/regressions", get_regressions, NULL, 0},
+	{"POST", "/api/v1/regressions", post_regression, NULL, 1},
+	{"POST", "/api/v1/regressions/dismiss", post_dismiss, NULL, 1},
+	{"GET", "/api/v1/regressions/audit", get_regression_audit, NULL, 0},
+	{NULL, NULL, NULL, NULL, 0},
+};
