@@ -12,6 +12,9 @@
 #include "analyze/latency.h"
 #include "core/clock.h"
 
+#define ROLLUP_MINUTE_S 60u
+#define ROLLUP_HOUR_S	3600u
+
 int changes_durations(struct store *s, const struct store_query *q, unsigned limit, struct arena *a,
 		      double **out, size_t *n, char *err, size_t errlen)
 {
@@ -69,13 +72,12 @@ static int same_str(const char *x, const char *y)
 	return x == y || (x && y && !strcmp(x, y));
 }
 
-int changes_first_seen(struct store *s, const struct store_query *q, struct arena *a,
+int changes_first_seen(struct store *s, const struct store_query *q, unsigned res, struct arena *a,
 		       struct changes_first_seen **out, size_t *n, char *err, size_t errlen)
 {
 	struct rollup_row *rows = NULL;
 	size_t nr = 0, m = 0, cap = 0;
 	struct changes_first_seen *fs = NULL;
-	unsigned res = latency_resolution(q->to_ns - q->from_ns);
 	if (store_rollups(s, q, res, a, &rows, &nr, err, errlen) < 0)
 		return ERR_INTERNAL;
 	for (size_t i = 0; i < nr; i++) {
@@ -99,6 +101,42 @@ int changes_first_seen(struct store *s, const struct store_query *q, struct aren
 	if (m)
 		qsort(fs, m, sizeof(*fs), cmp_first_seen);
 	*out = fs;
+	*n = m;
+	return 0;
+}
+
+static int seen_in(const struct changes_first_seen *v, size_t n, const struct changes_first_seen *x)
+{
+	for (size_t i = 0; i < n; i++)
+		if (same_str(v[i].service, x->service) && same_str(v[i].env, x->env) &&
+		    same_str(v[i].version, x->version))
+			return 1;
+	return 0;
+}
+
+int changes_deployments(struct store *s, const struct store_query *q, uint64_t lookback_ns, struct arena *a,
+			struct changes_first_seen **out, size_t *n, char *err, size_t errlen)
+{
+	struct store_query before_h = *q, before_m = *q;
+	struct changes_first_seen *in, *bh = NULL, *bm = NULL;
+	size_t n_in, n_bh = 0, n_bm = 0, m = 0;
+	uint64_t hour = q->from_ns - q->from_ns % NS_PER_HOUR;
+	before_h.from_ns = q->from_ns > lookback_ns ? q->from_ns - lookback_ns : 0;
+	before_h.to_ns = hour;
+	before_m.from_ns = hour;
+	before_m.to_ns = q->from_ns;
+	if (changes_first_seen(s, q, latency_resolution(q->to_ns - q->from_ns), a, &in, &n_in, err, errlen) <
+		    0 ||
+	    (before_h.to_ns > before_h.from_ns &&
+	     changes_first_seen(s, &before_h, ROLLUP_HOUR_S, a, &bh, &n_bh, err, errlen) < 0) ||
+	    (before_m.to_ns > before_m.from_ns &&
+	     changes_first_seen(s, &before_m, ROLLUP_MINUTE_S, a, &bm, &n_bm, err, errlen) < 0))
+		return ERR_INTERNAL;
+	for (size_t i = 0; i < n_in; i++)
+		if (in[i].t_ns >= q->from_ns - q->from_ns % (ROLLUP_MINUTE_S * NS_PER_S) &&
+		    !seen_in(bh, n_bh, &in[i]) && !seen_in(bm, n_bm, &in[i]))
+			in[m++] = in[i];
+	*out = in;
 	*n = m;
 	return 0;
 }

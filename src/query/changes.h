@@ -46,9 +46,20 @@ struct changes_first_seen {
 };
 
 /* Every (service, env, version) of the requests `q` selects, with the
- * first bucket it appears in, by time.  Versionless requests are left out. */
-int changes_first_seen(struct store *s, const struct store_query *q, struct arena *a,
+ * first bucket of `res_s` seconds (60 or 3600) it appears in, by time.
+ * Versionless requests are left out. */
+int changes_first_seen(struct store *s, const struct store_query *q, unsigned res_s, struct arena *a,
 		       struct changes_first_seen **out, size_t *n, char *err, size_t errlen);
+
+/*
+ * Deployments seen in q's range: the versions whose first request in an
+ * environment falls in [q->from_ns, q->to_ns) and that served no request
+ * in the `lookback_ns` before it (read from hour rollups up to the hour of
+ * from_ns, minute rollups after).  Times at the resolution of q's range
+ * (a minute up to 6 h, else an hour).
+ */
+int changes_deployments(struct store *s, const struct store_query *q, uint64_t lookback_ns, struct arena *a,
+			struct changes_first_seen **out, size_t *n, char *err, size_t errlen);
 
 /* One service's (or one endpoint's) measures on a grid. */
 struct changes_series {

@@ -195,25 +195,20 @@ static int recorded_deploys(struct http_request *req, const struct store_query *
 	return 0;
 }
 
-/*
- * Versions that first appear inside q's range: first seen over a week
- * more, so that a version already running at the range's start is not
- * taken for a deployment.  Ones recorded through the API are not repeated.
- */
+/* Versions that first appear inside q's range after a week without them
+ * (query/changes.h); ones recorded through the API are not repeated. */
 static int detected_deploys(struct http_request *req, const struct store_query *q, struct deploy **out,
 			    size_t *n, size_t *cap, char *err, size_t errlen)
 {
 	struct store_query wq = *q;
 	struct changes_first_seen *fs;
 	size_t nf, n_recorded = *n;
-	wq.from_ns = q->from_ns > 7 * NS_PER_DAY ? q->from_ns - 7 * NS_PER_DAY : 0;
 	wq.edge_only = 0;
-	if (changes_first_seen(req->srv->store, &wq, &req->arena, &fs, &nf, err, errlen) < 0)
+	wq.version = NULL;
+	wq.latest = 0;
+	if (changes_deployments(req->srv->store, &wq, 7 * NS_PER_DAY, &req->arena, &fs, &nf, err, errlen) < 0)
 		return -1;
-	uint64_t res_ns = (uint64_t)latency_resolution(wq.to_ns - wq.from_ns) * NS_PER_S;
 	for (size_t i = 0; i < nf; i++) {
-		if (fs[i].t_ns < q->from_ns || fs[i].t_ns < wq.from_ns - wq.from_ns % res_ns + res_ns)
-			continue;
 		size_t j = 0;
 		while (j < n_recorded &&
 		       !(same((*out)[j].service, fs[i].service) && same((*out)[j].version, fs[i].version) &&
@@ -427,12 +422,13 @@ static int get_versions_compare(struct http_request *req)
 	return HTTP_DONE;
 }
 
-/* A percentage: "10%" or "10"; stored as a fraction.  -1: answered. */
+/* A percentage: "10%" or "10" (`def` percent when absent); stored as a
+ * fraction.  -1: answered. */
 static int parse_percent(struct http_request *req, const char *name, double def, double *out)
 {
 	const char *v = http_query(req, name);
 	char *end;
-	*out = def;
+	*out = def / 100;
 	if (!v || !*v)
 		return 0;
 	double d = strtod(v, &end);
@@ -501,8 +497,9 @@ struct change_ctx {
 	size_t n_flags;
 	struct buf *b;
 	size_t n_out;
-	double *x;   /* scratch: the compacted series */
-	size_t *idx; /* its buckets */
+	double min_change; /* smallest relative p95 change reported */
+	double *x;	   /* scratch: the compacted series */
+	size_t *idx;	   /* its buckets */
 	struct changepoint cp[32];
 };
 
@@ -581,7 +578,7 @@ static void series_changes(struct change_ctx *c, const struct changes_series *s,
 		c->x[m] = error_rate ? (double)s->errors[t] / (double)s->count[t] : s->p95_ms[t];
 		c->idx[m++] = t;
 	}
-	struct changepoint_options o = {.min_size = 4, .min_rel = error_rate ? 0 : 0.05};
+	struct changepoint_options o = {.min_size = 4, .min_rel = error_rate ? 0 : c->min_change};
 	if (changepoint_find(c->x, m, &o, c->cp, sizeof(c->cp) / sizeof(c->cp[0]), &n_cp) < 0)
 		return;
 	for (size_t i = 0; i < n_cp; i++) {
@@ -642,7 +639,8 @@ static int get_regressions(struct http_request *req)
 		http_error(req, 400, "bad_request", "%s", err);
 		return HTTP_DONE;
 	}
-	if (filters_int(req, "top", 0, 50, 10, &top) < 0)
+	if (filters_int(req, "top", 0, 50, 10, &top) < 0 ||
+	    parse_percent(req, "min_change", 10, &c.min_change) < 0)
 		return HTTP_DONE;
 	filters_count_requests(&c.q, 1);
 	unsigned res = latency_resolution(c.q.to_ns - c.q.from_ns);
