@@ -33,6 +33,18 @@ double abtest_normal_sf(double z)
 	return 0.5 * erfc(z / sqrt(2.0));
 }
 
+double abtest_proportions(uint64_t f1, uint64_t n1, uint64_t f2, uint64_t n2)
+{
+	if (!n1 || !n2 || f1 > n1 || f2 > n2)
+		return 1;
+	double p = (double)(f1 + f2) / (double)(n1 + n2);
+	double se = sqrt(p * (1 - p) * (1.0 / (double)n1 + 1.0 / (double)n2));
+	if (se <= 0)
+		return 1;
+	double z = ((double)f1 / (double)n1 - (double)f2 / (double)n2) / se;
+	return fmin(1.0, 2 * abtest_normal_sf(fabs(z)));
+}
+
 double abtest_quantile_sorted(const double *x, size_t n, double q)
 {
 	if (n == 0)

@@ -56,6 +56,11 @@ double abtest_quantile_sorted(const double *x, size_t n, double q);
 /* "slower", "faster", "no significant difference", "too few requests". */
 const char *abtest_verdict_name(enum abtest_verdict v);
 
+/* Two-sided p-value of the two-proportion z-test (pooled) that failures
+ * f1 of n1 and f2 of n2 come from one rate; 1 when a side is empty or no
+ * request failed. */
+double abtest_proportions(uint64_t f1, uint64_t n1, uint64_t f2, uint64_t n2);
+
 /* Normal upper-tail probability P(Z > z). */
 double abtest_normal_sf(double z);
 

@@ -44,17 +44,24 @@ int changes_counts(struct store *s, const struct store_query *q, uint64_t *total
 		   size_t errlen)
 {
 	struct store_query sq = *q;
-	uint64_t errors = 0, timeouts = 0;
+	struct rollup_row *rows = NULL;
+	size_t nr = 0;
+	struct arena a;
+	arena_init(&a);
 	sq.status = -1;
-	if (store_count(s, &sq, total, err, errlen) < 0)
+	if (store_rollups(s, &sq, latency_resolution(q->to_ns - q->from_ns), &a, &rows, &nr, err, errlen) <
+	    0) {
+		arena_release(&a);
 		return ERR_INTERNAL;
-	sq.status = REQUEST_ERROR;
-	if (store_count(s, &sq, &errors, err, errlen) < 0)
-		return ERR_INTERNAL;
-	sq.status = REQUEST_TIMEOUT;
-	if (store_count(s, &sq, &timeouts, err, errlen) < 0)
-		return ERR_INTERNAL;
-	*failed = errors + timeouts;
+	}
+	*total = *failed = 0;
+	for (size_t i = 0; i < nr; i++) {
+		*total += rows[i].count;
+		if (rows[i].status != REQUEST_OK)
+			*failed += rows[i].count;
+	}
+	store_rollups_release(rows, nr);
+	arena_release(&a);
 	return 0;
 }
 
@@ -232,4 +239,41 @@ fail:
 out:
 	store_rollups_release(rows, nr);
 	return rc;
+}
+
+static int cmp_group(const void *pa, const void *pb)
+{
+	const struct changes_error_group *x = pa, *y = pb;
+	return x->count != y->count ? (x->count > y->count ? -1 : 1) : strcmp(x->service, y->service);
+}
+
+int changes_error_groups(struct store *s, const struct store_query *q, struct arena *a,
+			 struct changes_error_group **out, size_t *n, char *err, size_t errlen)
+{
+	struct rollup_row *rows = NULL;
+	size_t nr = 0, m = 0, cap = 0;
+	struct changes_error_group *g = NULL;
+	if (store_rollups(s, q, latency_resolution(q->to_ns - q->from_ns), a, &rows, &nr, err, errlen) < 0)
+		return ERR_INTERNAL;
+	for (size_t i = 0; i < nr; i++) {
+		const struct rollup_row *r = &rows[i];
+		if (r->status == REQUEST_OK || !r->service)
+			continue;
+		size_t j = 0;
+		while (j < m && !(g[j].status == r->status && same_str(g[j].service, r->service) &&
+				  same_str(g[j].error_type, r->error_type)))
+			j++;
+		if (j == m) {
+			g = arena_grow(a, g, &cap, m + 1, sizeof(*g));
+			g[m++] = (struct changes_error_group){
+				.error_type = r->error_type, .service = r->service, .status = r->status};
+		}
+		g[j].count += r->count;
+	}
+	store_rollups_release(rows, nr);
+	if (m)
+		qsort(g, m, sizeof(*g), cmp_group);
+	*out = g;
+	*n = m;
+	return 0;
 }

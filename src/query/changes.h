@@ -34,7 +34,8 @@ int changes_durations(struct store *s, const struct store_query *q, unsigned lim
 		      double **out, size_t *n, char *err, size_t errlen);
 
 /* Requests matching `q` (its status filter ignored), and the failed ones
- * among them (errors and timeouts). */
+ * among them (errors and timeouts), from the rollups: their buckets round
+ * the range out to whole minutes (hours past 6 h). */
 int changes_counts(struct store *s, const struct store_query *q, uint64_t *total, uint64_t *failed, char *err,
 		   size_t errlen);
 
@@ -80,5 +81,16 @@ struct changes_series {
 int changes_series_load(struct store *s, const struct store_query *q, unsigned step_s, int endpoints,
 			size_t top, struct arena *a, struct changes_series **out, size_t *n, char *err,
 			size_t errlen);
+
+/* Failed requests of one error type, service and status. */
+struct changes_error_group {
+	const char *error_type, *service; /* error_type NULL: none recorded */
+	uint8_t status;			  /* REQUEST_ERROR or REQUEST_TIMEOUT */
+	uint64_t count;
+};
+
+/* The failed requests `q` selects, grouped; by count, descending. */
+int changes_error_groups(struct store *s, const struct store_query *q, struct arena *a,
+			 struct changes_error_group **out, size_t *n, char *err, size_t errlen);
 
 #endif

@@ -22,6 +22,7 @@
 #include "query/changes.h"
 #include "server/filters.h"
 #include "server/http.h"
+#include "server/routes_change.h"
 #include "server/json_out.h"
 
 #define DEPLOY_KIND	 "deployment"
@@ -50,7 +51,7 @@ static void put_str(struct buf *b, const char *key, const char *v)
 }
 
 /* The body as JSON; -1: answered. */
-static int parse_body(struct http_request *req, struct json_doc *d)
+int change_parse_body(struct http_request *req, struct json_doc *d)
 {
 	char err[256];
 	memset(d, 0, sizeof(*d));
@@ -68,7 +69,7 @@ static int parse_body(struct http_request *req, struct json_doc *d)
 }
 
 /* A string member of at most `max` bytes; NULL when absent.  -1: answered. */
-static int body_str(struct http_request *req, const struct json *o, const char *key, size_t max, int required,
+int change_body_str(struct http_request *req, const struct json *o, const char *key, size_t max, int required,
 		    const char **out)
 {
 	const struct json *v = json_get(o, key);
@@ -116,14 +117,14 @@ static int post_deployment(struct http_request *req)
 	const char *service, *version, *env, *commit, *link;
 	uint64_t t_ns;
 	char err[256];
-	if (parse_body(req, &d) < 0)
+	if (change_parse_body(req, &d) < 0)
 		goto out;
 	const struct json *o = d.root;
-	if (body_str(req, o, "service", FIELD_MAX, 1, &service) < 0 ||
-	    body_str(req, o, "version", FIELD_MAX, 1, &version) < 0 ||
-	    body_str(req, o, "env", FIELD_MAX, 0, &env) < 0 ||
-	    body_str(req, o, "commit", FIELD_MAX, 0, &commit) < 0 ||
-	    body_str(req, o, "link", LINK_MAX, 0, &link) < 0 || body_time(req, o, "time", &t_ns) < 0)
+	if (change_body_str(req, o, "service", FIELD_MAX, 1, &service) < 0 ||
+	    change_body_str(req, o, "version", FIELD_MAX, 1, &version) < 0 ||
+	    change_body_str(req, o, "env", FIELD_MAX, 0, &env) < 0 ||
+	    change_body_str(req, o, "commit", FIELD_MAX, 0, &commit) < 0 ||
+	    change_body_str(req, o, "link", LINK_MAX, 0, &link) < 0 || body_time(req, o, "time", &t_ns) < 0)
 		goto out;
 	struct buf j;
 	buf_init(&j, BUF_NO_LIMIT);
@@ -424,7 +425,7 @@ static int get_versions_compare(struct http_request *req)
 
 /* A percentage: "10%" or "10" (`def` percent when absent); stored as a
  * fraction.  -1: answered. */
-static int parse_percent(struct http_request *req, const char *name, double def, double *out)
+int change_parse_percent(struct http_request *req, const char *name, double def, double *out)
 {
 	const char *v = http_query(req, name);
 	char *end;
@@ -453,7 +454,7 @@ static int get_versions_gate(struct http_request *req)
 	struct comparison c;
 	double max_inc;
 	memset(&c, 0, sizeof(c));
-	if (parse_percent(req, "max_p95_increase", 10, &max_inc) < 0 || compare_versions(req, &c) < 0)
+	if (change_parse_percent(req, "max_p95_increase", 10, &max_inc) < 0 || compare_versions(req, &c) < 0)
 		return HTTP_DONE;
 	const char *status = "pass", *reason;
 	char why[256];
@@ -640,7 +641,7 @@ static int get_regressions(struct http_request *req)
 		return HTTP_DONE;
 	}
 	if (filters_int(req, "top", 0, 50, 10, &top) < 0 ||
-	    parse_percent(req, "min_change", 10, &c.min_change) < 0)
+	    change_parse_percent(req, "min_change", 10, &c.min_change) < 0)
 		return HTTP_DONE;
 	filters_count_requests(&c.q, 1);
 	unsigned res = latency_resolution(c.q.to_ns - c.q.from_ns);
@@ -711,12 +712,12 @@ static int post_regression(struct http_request *req)
 	struct json_doc d;
 	const char *service, *endpoint, *measure, *note;
 	uint64_t t_ns;
-	if (parse_body(req, &d) < 0)
+	if (change_parse_body(req, &d) < 0)
 		goto out;
-	if (body_str(req, d.root, "service", FIELD_MAX, 1, &service) < 0 ||
-	    body_str(req, d.root, "endpoint", FIELD_MAX, 0, &endpoint) < 0 ||
-	    body_str(req, d.root, "measure", FIELD_MAX, 0, &measure) < 0 ||
-	    body_str(req, d.root, "note", LINK_MAX, 0, &note) < 0 ||
+	if (change_body_str(req, d.root, "service", FIELD_MAX, 1, &service) < 0 ||
+	    change_body_str(req, d.root, "endpoint", FIELD_MAX, 0, &endpoint) < 0 ||
+	    change_body_str(req, d.root, "measure", FIELD_MAX, 0, &measure) < 0 ||
+	    change_body_str(req, d.root, "note", LINK_MAX, 0, &note) < 0 ||
 	    body_time(req, d.root, "t_ms", &t_ns) < 0)
 		goto out;
 	if (measure && strcmp(measure, "p95_ms") && strcmp(measure, "error_rate")) {
@@ -749,10 +750,10 @@ static int post_dismiss(struct http_request *req)
 {
 	struct json_doc d;
 	const char *id, *note;
-	if (parse_body(req, &d) < 0)
+	if (change_parse_body(req, &d) < 0)
 		goto out;
-	if (body_str(req, d.root, "id", 2 * FIELD_MAX + 64, 1, &id) < 0 ||
-	    body_str(req, d.root, "note", LINK_MAX, 0, &note) < 0)
+	if (change_body_str(req, d.root, "id", 2 * FIELD_MAX + 64, 1, &id) < 0 ||
+	    change_body_str(req, d.root, "note", LINK_MAX, 0, &note) < 0)
 		goto out;
 	struct buf j;
 	buf_init(&j, BUF_NO_LIMIT);

@@ -96,8 +96,19 @@ static void test_accuracy(void)
 	ok(covered >= 88, "the 95 %% interval held the true p95 change in %d of %d trials", covered, TRIALS);
 }
 
+static void test_proportions(void)
+{
+	/* 30/1000 against 10/1000: pooled p 0.02, z = 3.194, two-sided 0.0014 */
+	double p = abtest_proportions(30, 1000, 10, 1000);
+	ok(fabs(p - 0.0014) < 0.0002, "two-proportion z-test p %.5f", p);
+	ok(abtest_proportions(10, 1000, 10, 1000) > 0.99, "equal rates: p 1");
+	ok(abtest_proportions(0, 100, 0, 100) == 1, "no failures: p 1");
+	ok(abtest_proportions(1, 0, 0, 10) == 1, "an empty side: p 1");
+}
+
 int main(void)
 {
+	test_proportions();
 	test_small();
 	test_known_shift();
 	test_accuracy();
