@@ -84,28 +84,31 @@ struct hw_state {
 	double *season;
 };
 
-/* Start from a least-squares line through all of y and the mean residual
- * of each phase of the season, then run the smoothing over y; the final
- * state in st (season[i % m] is the one for point i), sse of the one-step
- * errors.  A start from the whole series keeps a noisy first season from
- * steering the trend. */
+/* Start from a line through the whole seasons of y (its slope from the
+ * means of the first and the last season, which a least-squares fit
+ * would bias by the part of the wave that correlates with time) and the
+ * mean residual of each phase of the season, then run the smoothing over
+ * y; the final state in st (season[i % m] is the one for point i), sse
+ * of the one-step errors.  A start from the whole series keeps a noisy
+ * first season from steering the trend. */
 static void hw_run(const double *y, size_t n, size_t m, double a, double b, double g, struct hw_state *st)
 {
-	double tbar = (double)(n - 1) / 2, ybar = 0, sxx = 0, sxy = 0;
-	for (size_t i = 0; i < n; i++)
-		ybar += y[i];
-	ybar /= (double)n;
-	for (size_t i = 0; i < n; i++) {
-		sxx += ((double)i - tbar) * ((double)i - tbar);
-		sxy += ((double)i - tbar) * (y[i] - ybar);
+	size_t k = n / m, whole = k * m;
+	double first = 0, last = 0, all = 0;
+	for (size_t i = 0; i < m; i++) {
+		first += y[i];
+		last += y[(k - 1) * m + i];
 	}
-	double slope = sxy / sxx, icpt = ybar - slope * tbar;
+	for (size_t i = 0; i < whole; i++)
+		all += y[i];
+	double slope = (last - first) / (double)m / (double)((k - 1) * m);
+	double icpt = all / (double)whole - slope * (double)(whole - 1) / 2;
 	for (size_t j = 0; j < m; j++) {
 		double sum = 0;
-		size_t k = 0;
-		for (size_t i = j; i < n; i += m, k++)
+		size_t cnt = 0;
+		for (size_t i = j; i < n; i += m, cnt++)
 			sum += y[i] - (icpt + slope * (double)i);
-		st->season[j] = sum / (double)k;
+		st->season[j] = sum / (double)cnt;
 	}
 	st->level = icpt - slope;
 	st->trend = slope;
