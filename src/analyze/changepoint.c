@@ -125,32 +125,13 @@ struct cp_run {
 	size_t max_out, n;
 };
 
-/* The energy statistic finds the region of a change; within `min` points
- * of its split, the split whose sides differ most by Welch's t-test
- * places it (a mean shift is located more exactly by t than by energy).
- * Returns that split's p. */
-static double refine(const struct cp_run *r, size_t lo, size_t hi, size_t *tau)
-{
-	size_t from = *tau > lo + 2 * r->min ? *tau - r->min : lo + r->min;
-	size_t to = *tau + 2 * r->min < hi ? *tau + r->min : hi - r->min;
-	double best = 2;
-	for (size_t t = from; t <= to; t++) {
-		double p = changepoint_welch_p(r->x + lo, t - lo, r->x + t, hi - t);
-		if (p < best) {
-			best = p;
-			*tau = t;
-		}
-	}
-	return best;
-}
-
 static void bisect(struct cp_run *r, size_t lo, size_t hi, int depth)
 {
 	if (hi - lo < 2 * r->min || r->n >= r->max_out || depth > 64)
 		return;
 	double energy;
 	size_t tau = best_split(r->x, lo, hi, r->min, &energy);
-	double p = refine(r, lo, hi, &tau);
+	double p = changepoint_welch_p(r->x + lo, tau - lo, r->x + tau, hi - tau);
 	if (!(p < r->max_p))
 		return;
 	struct changepoint c = {.index = tau, .p_value = p, .energy = energy};

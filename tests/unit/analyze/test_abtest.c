@@ -5,6 +5,7 @@
  * versions, power against a 10 % shift at 1,000 requests a side).
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "analyze/abtest.h"
@@ -85,15 +86,19 @@ static void test_accuracy(void)
 	enum { N = 1000, TRIALS = 100 };
 	double b[N], c[N];
 	uint64_t seed = 99;
-	int covered = 0;
+	int covered = 0, above_zero = 0;
 	for (int i = 0; i < TRIALS; i++) {
 		struct abtest t;
 		lognormal(b, N, 1.0, &seed);
 		lognormal(c, N, 1.10, &seed);
 		abtest_run(&t, b, N, c, N, 400, (uint64_t)i, 0.05);
 		covered += t.p95_lo <= 0.10 && 0.10 <= t.p95_hi;
+		above_zero += t.p95_lo > 0;
 	}
 	ok(covered >= 88, "the 95 %% interval held the true p95 change in %d of %d trials", covered, TRIALS);
+	/* the interval alone is the weaker test: a figure for docs/PERFORMANCE.md */
+	printf("# the p95 interval excluded 0 in %d of %d trials\n", above_zero, TRIALS);
+	ok(above_zero > 0, "the interval sees a 10 %% shift sometimes (%d of %d)", above_zero, TRIALS);
 }
 
 static void test_proportions(void)
