@@ -7,7 +7,8 @@
  *
  * Owns parsing, the JSON shapes of docs/API.md and the audit records.  The
  * data comes from src/query/changes.h, the statistics from
- * src/analyze/abtest.h and src/analyze/changepoint.h.
+ * src/analyze/abtest.h; deployments and regressions from
+ * src/query/regressions.h.
  */
 #include <math.h>
 #include <stdio.h>
@@ -16,26 +17,21 @@
 
 #include "analyze/abtest.h"
 #include "analyze/latency.h"
-#include "analyze/changepoint.h"
 #include "core/clock.h"
 #include "core/json_doc.h"
 #include "query/changes.h"
+#include "query/regressions.h"
 #include "server/filters.h"
 #include "server/http.h"
 #include "server/routes_change.h"
 #include "server/json_out.h"
 
-#define DEPLOY_KIND	 "deployment"
-#define REGRESSION_KIND	 "regression"
-#define REGRESSION_AUDIT "regression_audit"
 /* Longest text field of a deployment or a flag. */
 #define FIELD_MAX 256
 #define LINK_MAX  2048
 /* Requests sampled a side for a comparison, and bootstrap rounds. */
 #define COMPARE_SAMPLE	  5000
 #define COMPARE_RESAMPLES 1000
-/* Fewest requests a bucket needs for its p95 to enter a change search. */
-#define MIN_BUCKET_COUNT 5
 
 static void put_num(struct buf *b, const char *key, double v)
 {
@@ -135,7 +131,8 @@ static int post_deployment(struct http_request *req)
 	put_str(&j, "commit", commit);
 	put_str(&j, "link", link);
 	buf_printf(&j, ",\"time_ms\":%llu,\"source\":\"api\"}", (unsigned long long)(t_ns / NS_PER_MS));
-	struct store_record r = {.kind = DEPLOY_KIND, .id = service, .time_ns = t_ns, .json = j.data};
+	struct store_record r = {
+		.kind = REGRESSIONS_DEPLOY_KIND, .id = service, .time_ns = t_ns, .json = j.data};
 	if (store_add_event(req->srv->store, &r, err, sizeof(err)) < 0)
 		http_error(req, 500, "internal", "%s", err);
 	else
@@ -146,105 +143,18 @@ out:
 	return HTTP_DONE;
 }
 
-struct deploy {
-	const char *service, *version, *env, *commit, *link, *source;
-	uint64_t t_ns;
-};
-
-static int cmp_deploy_newest(const void *pa, const void *pb)
-{
-	const struct deploy *x = pa, *y = pb;
-	return x->t_ns != y->t_ns ? (x->t_ns > y->t_ns ? -1 : 1) : strcmp(x->service, y->service);
-}
-
-static const char *doc_str(const struct json *o, const char *key, struct arena *a)
-{
-	const char *s = json_str(json_get(o, key));
-	return s ? arena_strdup(a, s) : NULL;
-}
-
-static int same(const char *x, const char *y)
-{
-	return x == y || (x && y && !strcmp(x, y));
-}
-
-/* Deployments recorded through the API, filtered by q's service and env. */
-static int recorded_deploys(struct http_request *req, const struct store_query *q, struct deploy **out,
-			    size_t *n, size_t *cap, char *err, size_t errlen)
-{
-	struct store_record *ev;
-	size_t ne;
-	if (store_events(req->srv->store, DEPLOY_KIND, q->service, q->from_ns, q->to_ns, 1000, &req->arena,
-			 &ev, &ne, err, errlen) < 0)
-		return -1;
-	for (size_t i = 0; i < ne; i++) {
-		struct json_doc d;
-		if (json_doc_parse(&d, ev[i].json, strlen(ev[i].json), 0, err, errlen) == 0 && d.root) {
-			struct deploy dp = {.t_ns = ev[i].time_ns, .source = "api"};
-			dp.service = doc_str(d.root, "service", &req->arena);
-			dp.version = doc_str(d.root, "version", &req->arena);
-			dp.env = doc_str(d.root, "env", &req->arena);
-			dp.commit = doc_str(d.root, "commit", &req->arena);
-			dp.link = doc_str(d.root, "link", &req->arena);
-			if (dp.service && dp.version && (!q->env || same(q->env, dp.env))) {
-				*out = arena_grow(&req->arena, *out, cap, *n + 1, sizeof(**out));
-				(*out)[(*n)++] = dp;
-			}
-		}
-		json_doc_release(&d);
-	}
-	return 0;
-}
-
-/* Versions that first appear inside q's range after a week without them
- * (query/changes.h); ones recorded through the API are not repeated. */
-static int detected_deploys(struct http_request *req, const struct store_query *q, struct deploy **out,
-			    size_t *n, size_t *cap, char *err, size_t errlen)
-{
-	struct store_query wq = *q;
-	struct changes_first_seen *fs;
-	size_t nf, n_recorded = *n;
-	wq.edge_only = 0;
-	wq.version = NULL;
-	wq.latest = 0;
-	if (changes_deployments(req->srv->store, &wq, 7 * NS_PER_DAY, &req->arena, &fs, &nf, err, errlen) < 0)
-		return -1;
-	for (size_t i = 0; i < nf; i++) {
-		size_t j = 0;
-		while (j < n_recorded &&
-		       !(same((*out)[j].service, fs[i].service) && same((*out)[j].version, fs[i].version) &&
-			 same((*out)[j].env, fs[i].env)))
-			j++;
-		if (j < n_recorded)
-			continue;
-		*out = arena_grow(&req->arena, *out, cap, *n + 1, sizeof(**out));
-		(*out)[(*n)++] = (struct deploy){.service = fs[i].service,
-						 .version = fs[i].version,
-						 .env = fs[i].env,
-						 .t_ns = fs[i].t_ns,
-						 .source = "detected"};
-	}
-	return 0;
-}
-
-/* Both kinds, newest first.  -1: answered. */
-static int load_deploys(struct http_request *req, const struct store_query *q, struct deploy **out, size_t *n)
+/* Deployments of q's range, newest first.  -1: answered. */
+static int load_deploys(struct http_request *req, const struct store_query *q, struct deployment **out,
+			size_t *n)
 {
 	char err[256];
-	size_t cap = 0;
-	*out = NULL;
-	*n = 0;
-	if (recorded_deploys(req, q, out, n, &cap, err, sizeof(err)) < 0 ||
-	    detected_deploys(req, q, out, n, &cap, err, sizeof(err)) < 0) {
-		http_error(req, 500, "internal", "%s", err);
-		return -1;
-	}
-	if (*n)
-		qsort(*out, *n, sizeof(**out), cmp_deploy_newest);
-	return 0;
+	int rc = regressions_deployments(req->srv->store, q, &req->arena, out, n, err, sizeof(err));
+	if (rc < 0)
+		http_error_class(req, rc, "%s", err);
+	return rc < 0 ? -1 : 0;
 }
 
-static void put_deploy(struct buf *b, const struct deploy *d)
+static void put_deploy(struct buf *b, const struct deployment *d)
 {
 	buf_puts(b, "{\"service\":");
 	buf_put_json_str(b, d->service);
@@ -252,14 +162,15 @@ static void put_deploy(struct buf *b, const struct deploy *d)
 	put_str(b, "env", d->env);
 	put_str(b, "commit", d->commit);
 	put_str(b, "link", d->link);
-	buf_printf(b, ",\"time_ms\":%llu,\"source\":\"%s\"}", (unsigned long long)(d->t_ns / NS_PER_MS),
-		   d->source);
+	buf_printf(b, ",\"time_ms\":%llu", (unsigned long long)(d->t_ns / NS_PER_MS));
+	put_str(b, "source", d->source);
+	buf_putc(b, '}');
 }
 
 static int get_deployments(struct http_request *req)
 {
 	struct store_query q;
-	struct deploy *d;
+	struct deployment *d;
 	size_t n;
 	char err[320];
 	if (filters_parse(req, &q, clock_now_ns(), err, sizeof(err)) < 0) {
@@ -489,197 +400,93 @@ static int get_versions_gate(struct http_request *req)
 
 /* ---- the regression timeline ---------------------------------------------- */
 
-struct change_ctx {
-	struct http_request *req;
-	struct store_query q;
-	struct deploy *deploys;
-	size_t n_deploys;
-	struct store_record *flags; /* regression documents */
-	size_t n_flags;
-	struct buf *b;
-	size_t n_out;
-	double min_change; /* smallest relative p95 change reported */
-	double *x;	   /* scratch: the compacted series */
-	size_t *idx;	   /* its buckets */
-	struct changepoint cp[32];
-};
-
-/* The deployment of `service` nearest to t within [t - 2 step, t + step]. */
-static const struct deploy *deploy_near(const struct change_ctx *c, const char *service, uint64_t t_ns,
-					uint64_t step_ns)
-{
-	const struct deploy *best = NULL;
-	uint64_t best_d = UINT64_MAX;
-	for (size_t i = 0; i < c->n_deploys; i++) {
-		const struct deploy *d = &c->deploys[i];
-		if (!same(d->service, service) || d->t_ns + 2 * step_ns < t_ns || d->t_ns > t_ns + step_ns)
-			continue;
-		uint64_t dist = d->t_ns > t_ns ? d->t_ns - t_ns : t_ns - d->t_ns;
-		if (dist < best_d) {
-			best_d = dist;
-			best = d;
-		}
-	}
-	return best;
-}
-
-static void change_id(char *id, size_t len, const char *service, const char *endpoint, const char *measure,
-		      uint64_t t_ms)
-{
-	snprintf(id, len, "%s|%s|%s|%llu", service, endpoint ? endpoint : "", measure,
-		 (unsigned long long)t_ms);
-}
-
 /* "flagged", "dismissed", or NULL: the state a flag document gives `id`. */
-static const char *flag_state(const struct change_ctx *c, const char *id)
+static const char *flag_state(const struct store_record *flags, size_t n, const char *id)
 {
-	for (size_t i = 0; i < c->n_flags; i++)
-		if (!strcmp(c->flags[i].id, id)) {
-			const char *j = c->flags[i].json;
-			return strstr(j, "\"state\":\"dismissed\"") ? "dismissed" : "flagged";
-		}
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(flags[i].id, id))
+			return strstr(flags[i].json, "\"state\":\"dismissed\"") ? "dismissed" : "flagged";
 	return NULL;
 }
 
-static void put_change(struct change_ctx *c, const struct changes_series *s, const char *measure,
-		       const struct changepoint *cp, int worse)
+static void put_regression(struct buf *b, const struct regression *r, const char *state, int first)
 {
-	struct buf *b = c->b;
-	uint64_t t_ns = s->t0_ns + c->idx[cp->index] * s->step_ns;
-	char id[2 * FIELD_MAX + 64];
-	change_id(id, sizeof(id), s->service, s->endpoint, measure, t_ns / NS_PER_MS);
-	buf_puts(b, c->n_out++ ? ",{\"id\":" : "{\"id\":");
-	buf_put_json_str(b, id);
-	put_str(b, "service", s->service);
-	put_str(b, "endpoint", s->endpoint);
-	buf_printf(b, ",\"measure\":\"%s\",\"kind\":\"change_point\",\"t_ms\":%llu", measure,
-		   (unsigned long long)(t_ns / NS_PER_MS));
-	put_num(b, "before", cp->mean_before);
-	put_num(b, "after", cp->mean_after);
-	put_num(b, "rel_change", cp->rel_change);
-	put_num(b, "p_value", cp->p_value);
-	buf_printf(b, ",\"direction\":\"%s\"", worse ? "worse" : "better");
-	const struct deploy *d = deploy_near(c, s->service, t_ns, s->step_ns);
-	buf_puts(b, ",\"deployment\":");
-	if (d)
-		put_deploy(b, d);
-	else
-		buf_puts(b, "null");
-	put_str(b, "state", flag_state(c, id));
+	buf_puts(b, first ? "{\"id\":" : ",{\"id\":");
+	buf_put_json_str(b, r->id);
+	put_str(b, "service", r->service);
+	put_str(b, "endpoint", r->endpoint);
+	buf_printf(b, ",\"measure\":\"%s\",\"kind\":\"%s\",\"t_ms\":%llu", r->measure,
+		   r->kind == REGRESSION_WEEK_OVER_WEEK ? "week_over_week" : "change_point",
+		   (unsigned long long)(r->t_ns / NS_PER_MS));
+	put_num(b, "before", r->before);
+	put_num(b, "after", r->after);
+	put_num(b, "rel_change", r->rel_change);
+	if (r->kind == REGRESSION_WEEK_OVER_WEEK) {
+		buf_printf(b, ",\"count\":%llu,\"count_week_before\":%llu", (unsigned long long)r->count,
+			   (unsigned long long)r->count_before);
+	} else {
+		put_num(b, "p_value", r->p_value);
+		buf_printf(b, ",\"direction\":\"%s\",\"deployment\":", r->worse ? "worse" : "better");
+		if (r->deployment)
+			put_deploy(b, r->deployment);
+		else
+			buf_puts(b, "null");
+	}
+	put_str(b, "state", state);
 	buf_putc(b, '}');
-}
-
-/* Change points of one measure of one series. */
-static void series_changes(struct change_ctx *c, const struct changes_series *s, int error_rate)
-{
-	size_t m = 0, n_cp = 0;
-	for (size_t t = 0; t < s->n; t++) {
-		if (s->count[t] < (error_rate ? 1 : MIN_BUCKET_COUNT) || (!error_rate && isnan(s->p95_ms[t])))
-			continue;
-		c->x[m] = error_rate ? (double)s->errors[t] / (double)s->count[t] : s->p95_ms[t];
-		c->idx[m++] = t;
-	}
-	struct changepoint_options o = {.min_size = 4, .min_rel = error_rate ? 0 : c->min_change};
-	if (changepoint_find(c->x, m, &o, c->cp, sizeof(c->cp) / sizeof(c->cp[0]), &n_cp) < 0)
-		return;
-	for (size_t i = 0; i < n_cp; i++) {
-		const struct changepoint *cp = &c->cp[i];
-		if (error_rate && fabs(cp->mean_after - cp->mean_before) < 0.01)
-			continue;
-		put_change(c, s, error_rate ? "error_rate" : "p95_ms", cp, cp->mean_after > cp->mean_before);
-	}
-}
-
-/* p95 of the last `window` against the same hours a week before. */
-static int week_over_week(struct change_ctx *c, uint64_t window_ns)
-{
-	char err[256];
-	struct store_query now_q = c->q, ago_q = c->q;
-	struct changes_series *a, *b;
-	size_t na, nb, out = 0;
-	unsigned step = (unsigned)(window_ns / NS_PER_S);
-	now_q.from_ns = c->q.to_ns - window_ns;
-	ago_q.to_ns = c->q.to_ns - 7 * NS_PER_DAY;
-	ago_q.from_ns = ago_q.to_ns - window_ns;
-	if (changes_series_load(c->req->srv->store, &now_q, step, 1, 20, &c->req->arena, &a, &na, err,
-				sizeof(err)) < 0 ||
-	    changes_series_load(c->req->srv->store, &ago_q, step, 1, 20, &c->req->arena, &b, &nb, err,
-				sizeof(err)) < 0)
-		return -1;
-	buf_puts(c->b, "],\"time_based\":[");
-	for (size_t i = 0; i < na; i++)
-		for (size_t j = 0; j < nb; j++) {
-			if (!same(a[i].service, b[j].service) || !same(a[i].endpoint, b[j].endpoint) ||
-			    a[i].total < 20 || b[j].total < 20)
-				continue;
-			double pa = a[i].p95_total_ms, pb = b[j].p95_total_ms;
-			if (!(pa >= 1.2 * pb) || deploy_near(c, a[i].service, now_q.from_ns, window_ns))
-				continue;
-			buf_puts(c->b, out++ ? ",{\"service\":" : "{\"service\":");
-			buf_put_json_str(c->b, a[i].service);
-			put_str(c->b, "endpoint", a[i].endpoint);
-			buf_printf(c->b, ",\"measure\":\"p95_ms\",\"kind\":\"week_over_week\",\"t_ms\":%llu",
-				   (unsigned long long)(now_q.from_ns / NS_PER_MS));
-			put_num(c->b, "before", pb);
-			put_num(c->b, "after", pa);
-			put_num(c->b, "rel_change", pa / pb - 1);
-			buf_printf(c->b, ",\"count\":%llu,\"count_week_before\":%llu}",
-				   (unsigned long long)a[i].total, (unsigned long long)b[j].total);
-		}
-	return 0;
 }
 
 static int get_regressions(struct http_request *req)
 {
-	struct change_ctx c = {.req = req};
-	struct changes_series *s;
-	size_t ns;
+	struct store_query q;
+	struct deployment *d;
+	struct regression *cp, *wow;
+	struct store_record *flags;
+	size_t n_d, n_cp, n_wow, n_flags;
+	struct regressions_options o = {0};
 	char err[320];
 	long top;
-	if (filters_parse(req, &c.q, clock_now_ns(), err, sizeof(err)) < 0) {
+	if (filters_parse(req, &q, clock_now_ns(), err, sizeof(err)) < 0) {
 		http_error(req, 400, "bad_request", "%s", err);
 		return HTTP_DONE;
 	}
 	if (filters_int(req, "top", 0, 50, 10, &top) < 0 ||
-	    change_parse_percent(req, "min_change", 10, &c.min_change) < 0)
+	    change_parse_percent(req, "min_change", 10, &o.min_change) < 0)
 		return HTTP_DONE;
-	filters_count_requests(&c.q, 1);
-	unsigned res = latency_resolution(c.q.to_ns - c.q.from_ns);
-	unsigned step = latency_auto_step(c.q.from_ns, c.q.to_ns, res);
-	if (changes_series_load(req->srv->store, &c.q, step, top > 0, (size_t)top, &req->arena, &s, &ns, err,
-				sizeof(err)) < 0 ||
-	    store_docs(req->srv->store, REGRESSION_KIND, NULL, &req->arena, &c.flags, &c.n_flags, err,
-		       sizeof(err)) < 0) {
-		http_error(req, 500, "internal", "%s", err);
+	filters_count_requests(&q, 1);
+	o.top = (size_t)top;
+	o.step_s = latency_auto_step(q.from_ns, q.to_ns, latency_resolution(q.to_ns - q.from_ns));
+	if (load_deploys(req, &q, &d, &n_d) < 0)
+		return HTTP_DONE;
+	int rc = regressions_find(req->srv->store, &q, &o, d, n_d, &req->arena, &cp, &n_cp, err, sizeof(err));
+	if (rc == 0)
+		rc = regressions_week_over_week(req->srv->store, &q, d, n_d, &req->arena, &wow, &n_wow, err,
+						sizeof(err));
+	if (rc == 0 && store_docs(req->srv->store, REGRESSIONS_FLAG_KIND, NULL, &req->arena, &flags, &n_flags,
+				  err, sizeof(err)) < 0)
+		rc = ERR_INTERNAL;
+	if (rc < 0) {
+		http_error_class(req, rc, "%s", err);
 		return HTTP_DONE;
 	}
-	if (load_deploys(req, &c.q, &c.deploys, &c.n_deploys) < 0)
-		return HTTP_DONE;
-	c.b = http_json(req);
-	buf_printf(c.b,
+	struct buf *b = http_json(req);
+	buf_printf(b,
 		   "{\"from_ms\":%llu,\"to_ms\":%llu,\"step_s\":%u,\"method\":\"e-divisive-hunter\","
 		   "\"changes\":[",
-		   (unsigned long long)(c.q.from_ns / NS_PER_MS), (unsigned long long)(c.q.to_ns / NS_PER_MS),
-		   step);
-	for (size_t i = 0; i < ns; i++) {
-		if (s[i].endpoint && c.q.endpoint && strcmp(s[i].endpoint, c.q.endpoint))
-			continue;
-		c.x = arena_alloc(&req->arena, sizeof(double) * (s[i].n ? s[i].n : 1));
-		c.idx = arena_alloc(&req->arena, sizeof(size_t) * (s[i].n ? s[i].n : 1));
-		series_changes(&c, &s[i], 0);
-		series_changes(&c, &s[i], 1);
-	}
-	if (week_over_week(&c, NS_PER_HOUR) < 0) {
-		http_error(req, 500, "internal", "week over week: read failed");
-		return HTTP_DONE;
-	}
-	buf_puts(c.b, "],\"deployments\":[");
-	for (size_t i = 0; i < c.n_deploys; i++) {
+		   (unsigned long long)(q.from_ns / NS_PER_MS), (unsigned long long)(q.to_ns / NS_PER_MS),
+		   o.step_s);
+	for (size_t i = 0; i < n_cp; i++)
+		put_regression(b, &cp[i], flag_state(flags, n_flags, cp[i].id), i == 0);
+	buf_puts(b, "],\"time_based\":[");
+	for (size_t i = 0; i < n_wow; i++)
+		put_regression(b, &wow[i], flag_state(flags, n_flags, wow[i].id), i == 0);
+	buf_puts(b, "],\"deployments\":[");
+	for (size_t i = 0; i < n_d; i++) {
 		if (i)
-			buf_putc(c.b, ',');
-		put_deploy(c.b, &c.deploys[i]);
+			buf_putc(b, ',');
+		put_deploy(b, &d[i]);
 	}
-	buf_puts(c.b, "]}");
+	buf_puts(b, "]}");
 	return HTTP_DONE;
 }
 
@@ -690,11 +497,12 @@ static int put_flag(struct http_request *req, const char *id, const char *json, 
 {
 	char err[256];
 	uint64_t now = clock_now_ns();
-	struct store_record doc = {.kind = REGRESSION_KIND, .id = id, .time_ns = now, .json = json};
+	struct store_record doc = {.kind = REGRESSIONS_FLAG_KIND, .id = id, .time_ns = now, .json = json};
 	struct buf ev;
 	buf_init(&ev, BUF_NO_LIMIT);
 	buf_printf(&ev, "{\"action\":\"%s\",\"regression\":%s}", action, json);
-	struct store_record audit = {.kind = REGRESSION_AUDIT, .id = id, .time_ns = now, .json = ev.data};
+	struct store_record audit = {
+		.kind = REGRESSIONS_AUDIT_KIND, .id = id, .time_ns = now, .json = ev.data};
 	int rc = store_put_doc(req->srv->store, &doc, err, sizeof(err));
 	if (rc == 0)
 		rc = store_add_event(req->srv->store, &audit, err, sizeof(err));
@@ -724,8 +532,8 @@ static int post_regression(struct http_request *req)
 		http_error(req, 400, "bad_request", "body: \"measure\" must be p95_ms or error_rate");
 		goto out;
 	}
-	char id[2 * FIELD_MAX + 64];
-	change_id(id, sizeof(id), service, endpoint, measure ? measure : "p95_ms", t_ns / NS_PER_MS);
+	const char *id = regressions_id(&req->arena, service, endpoint, measure ? measure : "p95_ms",
+					t_ns / NS_PER_MS);
 	struct buf j;
 	buf_init(&j, BUF_NO_LIMIT);
 	buf_puts(&j, "{\"id\":");
@@ -778,8 +586,8 @@ static int get_regression_audit(struct http_request *req)
 	size_t n;
 	char err[256];
 	const char *id = http_query(req, "id");
-	if (store_events(req->srv->store, REGRESSION_AUDIT, id && *id ? id : NULL, 0, 0, 200, &req->arena,
-			 &ev, &n, err, sizeof(err)) < 0) {
+	if (store_events(req->srv->store, REGRESSIONS_AUDIT_KIND, id && *id ? id : NULL, 0, 0, 200,
+			 &req->arena, &ev, &n, err, sizeof(err)) < 0) {
 		http_error(req, 500, "internal", "%s", err);
 		return HTTP_DONE;
 	}

@@ -78,6 +78,12 @@ describe('change over time', () => {
 		const baseNs = (nowNs - BigInt(MINUTES + 2) * MIN_NS) / MIN_NS * MIN_NS;
 		switchMs = Number((baseNs + BigInt(MINUTES - SWITCH) * MIN_NS) / 1_000_000n);
 		const data = generate(baseNs);
+		// weekly: the same version, 30 % slower in the last hour than a week ago
+		const week = [];
+		for (const [ago, scale] of [[7n * 24n * 60n * MIN_NS, 1], [0n, 1.3]]) {
+			for (let i = 0; i < 60; i++) week.push({ start: nowNs - ago - 50n * MIN_NS + BigInt(i) * 30_000_000_000n, durNs: Math.round(100e6 * scale * (1 + (i % 10) / 100)) });
+		}
+		await postOtlpJson(srv.url, body('weekly', '3.0.0', week));
 		for (const [service, versions] of Object.entries(data)) {
 			for (const [version, reqs] of Object.entries(versions)) await postOtlpJson(srv.url, body(service, version, reqs));
 		}
@@ -114,6 +120,18 @@ describe('change over time', () => {
 		assert.equal(c.deployment?.version, '1.1.0');
 		const steady = await api('/api/v1/regressions', { service: 'steady' });
 		assert.equal(steady.changes.length, 0, `no change in a steady service: ${JSON.stringify(steady.changes)}`);
+	});
+
+	test('a regression without a version change: the last hour against the same hour a week before', async () => {
+		const t = await api('/api/v1/regressions', { service: 'weekly' });
+		assert.equal(t.time_based.length, 2, JSON.stringify(t.time_based)); // the service and its endpoint
+		const w = t.time_based.find((r) => r.endpoint === null);
+		assert.equal(w.kind, 'week_over_week');
+		assert.ok(Math.abs(w.rel_change - 0.3) < 0.05, `relative change ${w.rel_change}`);
+		assert.equal(w.count, 60);
+		assert.equal(w.count_week_before, 60);
+		const shop = await api('/api/v1/regressions', { service: 'steady' });
+		assert.equal(shop.time_based.length, 0);
 	});
 
 	test('the comparison calls 1.1.0 slower at p95 by about 30 %', async () => {
