@@ -18,6 +18,7 @@
 #include "advisor/advisor.h"
 #include "server/http.h"
 #include "store/store.h"
+#include "advisor/change_watch.h"
 
 static void usage(FILE *out)
 {
@@ -25,7 +26,8 @@ static void usage(FILE *out)
 		"usage: hotpath serve [--listen ADDR] [--data DIR] [--demo] [--threads N]\n"
 		"                     [--max-body BYTES] [--max-queue BYTES] [--max-endpoints N]\n"
 		"                     [--config FILE] [--analysis-interval SECONDS]\n"
-		"                     [--spike-interval SECONDS] [--verbose]\n\n"
+		"                     [--spike-interval SECONDS] [--change-interval SECONDS]\n"
+		"                     [--verbose]\n\n"
 		"  --listen ADDR     HOST:PORT to listen on (default 127.0.0.1:4318, the OTLP/HTTP port)\n"
 		"  --data DIR        data directory; the store is DIR/hotpath.db (default ./data)\n"
 		"  --demo            also generate demo traffic into this server (24 h of history first)\n"
@@ -43,6 +45,9 @@ static void usage(FILE *out)
 		"  --spike-interval SECONDS\n"
 		"                    check for slow-request spikes this often in the background\n"
 		"                    and store an alert for each (default 60)\n"
+		"  --change-interval SECONDS\n"
+		"                    record detected deployments and flag new regressions of the\n"
+		"                    last 6 h this often in the background (default 300; 0: never)\n"
 		"  --verbose         also log debug lines (e.g. where an aggregated flame graph's\n"
 		"                    time went)\n",
 		HTTP_DEFAULT_MAX_BODY);
@@ -93,6 +98,7 @@ int cmd_serve(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'},
 		{"analysis-interval", required_argument, NULL, 'a'},
 		{"spike-interval", required_argument, NULL, 's'},
+		{"change-interval", required_argument, NULL, 'C'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -101,7 +107,7 @@ int cmd_serve(int argc, char **argv)
 	struct store_options sto = {.dir = "data"};
 	const char *config = NULL;
 	int demo = 0, c;
-	long analysis_s = 300, spike_s = 60;
+	long analysis_s = 300, spike_s = 60, change_s = 300;
 	char err[512];
 
 	optind = 1;
@@ -117,6 +123,7 @@ int cmd_serve(int argc, char **argv)
 		case 'c': config = optarg; break;
 		case 'a': analysis_s = strtol(optarg, NULL, 10); break;
 		case 's': spike_s = strtol(optarg, NULL, 10); break;
+		case 'C': change_s = strtol(optarg, NULL, 10); break;
 		case 'v': log_min_level = LOG_DEBUG; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -130,6 +137,10 @@ int cmd_serve(int argc, char **argv)
 
 	if (spike_s < 1 || spike_s > 86400) {
 		fprintf(stderr, "hotpath serve: --spike-interval must be 1 to 86400 seconds\n");
+		return 2;
+	}
+	if (change_s < 0 || change_s > 86400) {
+		fprintf(stderr, "hotpath serve: --change-interval must be 0 to 86400 seconds\n");
 		return 2;
 	}
 	if (slow_thresholds(config) < 0)
@@ -165,6 +176,8 @@ int cmd_serve(int argc, char **argv)
 	if (analysis_s > 0 &&
 	    advisor_watch_start(store, (unsigned)analysis_s, ADVISOR_DEFAULT_RANGE, err, sizeof(err)) < 0)
 		log_warn("%s", err);
+	if (change_s > 0 && change_watch_start(store, (unsigned)change_s, err, sizeof(err)) < 0)
+		log_warn("%s", err);
 	log_info("listening on http://%s (port %u); dashboard at /dashboard/performance", so.listen,
 		 srv.port);
 
@@ -188,6 +201,7 @@ int cmd_serve(int argc, char **argv)
 		demo_stop();
 	slowops_watch_stop();
 	advisor_watch_stop();
+	change_watch_stop();
 	server_stop(&srv);
 	store_close(store);
 	log_info("stopped cleanly");
