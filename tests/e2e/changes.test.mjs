@@ -173,3 +173,35 @@ describe('change over time', () => {
 		assert.equal(badMeasure.status, 400);
 	});
 });
+
+// The demo plants a version regression (docs/DEMO.md, F4): pricing-service
+// 2.5.0 serves GET /api/prices/{sku} about 30 % slower than 2.4.0, both
+// versions side by side.  The comparison and the gate must find it from the
+// demo's own traffic, and pass its equal endpoint POST /api/prices/quote.
+describe('the demo\'s version regression', () => {
+	let srv;
+	before(async () => {
+		srv = await startServer({ args: ['--analysis-interval', '0', '--change-interval', '0'] });
+		await promisify(execFile)(hotpathBin(), ['demo', '--target', srv.url, '--backfill', '2', '--duration', '1', '--quiet'], { timeout: 240000 });
+	});
+	after(() => srv?.dispose());
+
+	const gate = async (endpoint) => {
+		const params = new URLSearchParams({ range: '3h', service: 'pricing-service', endpoint, candidate: '2.5.0', baseline: '2.4.0', max_p95_increase: '10%' });
+		const r = await getJson(`${srv.url}/api/v1/versions/gate?${params}`);
+		assert.equal(r.status, 200, r.text);
+		return r.json;
+	};
+
+	test('2.5.0 is slower at p95 on GET /api/prices/{sku}, and the gate fails it', async () => {
+		const g = await gate('GET /api/prices/{sku}');
+		assert.equal(g.verdict, 'slower', g.summary);
+		assert.equal(g.status, 'fail', g.summary);
+		assert.ok(g.p95_change.lo > 0.1 && g.p95_change.hi < 0.5, g.summary);
+	});
+
+	test('its quote endpoint, unchanged, passes', async () => {
+		const g = await gate('POST /api/prices/quote');
+		assert.equal(g.status, 'pass', g.summary);
+	});
+});
