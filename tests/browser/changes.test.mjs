@@ -125,6 +125,11 @@ test('the version benchmark shows the gate failing 1.1.0 against 1.0.0', async (
   assert.ok((await page.textContent('.version-verdict')).startsWith(gate.summary));
   const versions = await page.$$eval('.versions-table tbody tr', (trs) => trs.map((tr) => tr.dataset.version));
   assert.deepEqual(versions, ['1.1.0', '1.0.0'], 'newest first');
+  // p95 over time, a line per version, with the deployment's marker
+  const lines = await page.$$eval('#panel-versions .p95-line', (els) => els.map((e) => e.dataset.label));
+  assert.deepEqual(lines, ['1.1.0', '1.0.0']);
+  const markers = await page.$$eval('#panel-versions .deploy-marker', (els) => els.map((e) => e.dataset.version));
+  assert.ok(markers.includes('1.1.0'), `markers: ${markers}`);
 });
 
 test('parity lists production and staging, production as the reference', async () => {

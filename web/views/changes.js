@@ -29,6 +29,7 @@ const P95_COLOR = '#e8a33d';
 const DEPLOY_COLOR = '#4e9af1';
 const WORSE_COLOR = '#f0565c';
 const BETTER_COLOR = '#3fb68b';
+const VERSION_COLORS = ['#e8a33d', '#4e9af1', '#b26ee0', '#3fb68b', '#f0565c', '#4cc3d9', '#d4c043', '#c98a5a'];
 
 const pct = (r) => (r == null || !Number.isFinite(r) ? '—' : `${r > 0 ? '+' : ''}${(r * 100).toFixed(1)} %`);
 
@@ -72,30 +73,35 @@ async function loadTimeline(p, ctx, get) {
   const changes = reg.changes.filter((c) => c.measure === 'p95_ms' || c.measure === 'error_rate');
   p.setSub(`${changes.length} change point${changes.length === 1 ? '' : 's'}, ${reg.deployments.length} deployment${reg.deployments.length === 1 ? '' : 's'}`);
   p.ready((body) => {
-    body.append(timelineChart(ts, series, changes.filter((c) => !c.endpoint || ctx.filters.endpoint), reg.deployments));
+    body.append(timelineChart(ts, [{ label: 'p95', color: P95_COLOR, values: series.points.map((pt) => pt.p95_ms) }],
+      changes.filter((c) => !c.endpoint || ctx.filters.endpoint), reg.deployments));
     body.append(changesTable(changes, reg.time_based, ctx, reg.deployments));
   });
 }
 
-function timelineChart(ts, series, changes, deployments) {
+// p95 lines over the range (lines: [{label, color, values}]), a dashed
+// marker per deployment and a dot per p95 change point.
+function timelineChart(ts, lines, changes, deployments) {
   const width = 900, height = 200, M = { top: 14, right: 12, bottom: 22, left: 56 };
   const times = ts.times_ms, step = ts.step_s * 1000;
   const from = times[0], to = times[times.length - 1] + step;
-  const values = series.points.map((pt) => pt.p95_ms);
+  const all = lines.flatMap((l) => l.values).filter(Number.isFinite);
   const x = linearScale([from, to], [M.left, width - M.right]);
-  const y = linearScale([0, niceMax(Math.max(...values.filter(Number.isFinite), 1) * 1.1)], [height - M.bottom, M.top]);
+  const y = linearScale([0, niceMax(Math.max(...all, 1) * 1.1)], [height - M.bottom, M.top]);
   const svg = svgRoot(width, height, { role: 'img', 'aria-label': 'p95 over time with deployments and change points', class: 'chart-svg change-chart' });
   for (const t of y.ticks(4)) {
     svg.append(s('text', { x: M.left - 6, y: y(t) + 4, 'text-anchor': 'end', class: 'tick' }, fmtDuration(t)));
     svg.append(s('line', { x1: M.left, x2: width - M.right, y1: y(t), y2: y(t), class: 'gridline' }));
   }
   for (const t of timeTicks(from, to, 6)) svg.append(s('text', { x: x(t.t), y: height - 6, 'text-anchor': 'middle', class: 'tick' }, t.label));
-  let d = '';
-  values.forEach((v, i) => {
-    if (!Number.isFinite(v)) return;
-    d += `${d && Number.isFinite(values[i - 1]) ? 'L' : 'M'}${x(times[i] + step / 2).toFixed(1)},${y(v).toFixed(1)}`;
-  });
-  svg.append(s('path', { d, fill: 'none', stroke: P95_COLOR, 'stroke-width': 2 }));
+  for (const line of lines) {
+    let d = '';
+    line.values.forEach((v, i) => {
+      if (!Number.isFinite(v)) return;
+      d += `${d && Number.isFinite(line.values[i - 1]) ? 'L' : 'M'}${x(times[i] + step / 2).toFixed(1)},${y(v).toFixed(1)}`;
+    });
+    svg.append(s('path', { d, fill: 'none', stroke: line.color, 'stroke-width': 2, class: 'p95-line', dataset: { label: line.label } }, s('title', null, `${line.label} p95`)));
+  }
   for (const dep of deployments) {
     if (dep.time_ms < from || dep.time_ms > to) continue;
     svg.append(s('g', { class: 'deploy-marker', dataset: { version: dep.version } },
@@ -169,7 +175,8 @@ async function loadVersions(p, ctx, get) {
     p.empty('Choose a service to compare its versions.', 'The benchmark and the gate are per service.');
     return;
   }
-  const cmp = await get('/api/v1/performance/compare', { by: 'version' });
+  const [cmp, ts, deps] = await Promise.all([get('/api/v1/performance/compare', { by: 'version' }),
+    get('/api/v1/performance/timeseries', { group_by: 'version', top: '8' }), get('/api/v1/deployments')]);
   const rows = cmp.rows.filter((r) => r.key && !r.other).sort((a, b) => compareVersions(a.key, b.key));
   if (rows.length === 0) {
     p.empty('No versioned requests of this service in the range.');
@@ -181,6 +188,11 @@ async function loadVersions(p, ctx, get) {
       h('td', { class: 'mono' }, fmtDuration(r.p50_ms)), h('td', { class: 'mono' }, fmtDuration(r.p95_ms)),
       h('td', { class: 'mono' }, fmtDuration(r.p99_ms)), h('td', { class: 'mono' }, fmtRatioPct(r.error_rate)))));
     const head = h('tr', null, ['Version', 'Requests', 'req/s', 'p50', 'p95', 'p99', 'Errors'].map((t) => h('th', null, t)));
+    const lines = ts.series.filter((x) => x.key && !x.other).sort((a, b) => compareVersions(a.key, b.key))
+      .map((x, i) => ({ label: x.key, color: VERSION_COLORS[i % VERSION_COLORS.length], values: x.points.map((pt) => pt.p95_ms) }));
+    body.append(timelineChart(ts, lines, [], deps.deployments),
+      h('div', { class: 'chart-legend versions-legend' }, lines.map((l) => h('span', { class: 'legend-item' },
+        h('span', { class: 'legend-swatch', style: `background:${l.color}` }), ` ${l.label} p95 `))));
     body.append(h('div', { class: 'table-wrap' }, h('table', { class: 'grid compare-table versions-table', 'aria-label': 'Versions' }, h('thead', null, head), tbody)));
     if (rows.length < 2) return;
     const verdict = h('p', { class: 'version-verdict', 'aria-live': 'polite' });
