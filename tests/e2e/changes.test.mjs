@@ -171,6 +171,14 @@ describe('change over time', () => {
 		assert.deepEqual(audit.events.map((e) => e.event.action), ['dismiss', 'flag']);
 		const badMeasure = await post('/api/v1/regressions', { service: 'steady', measure: 'p42' });
 		assert.equal(badMeasure.status, 400);
+		// the timeline shows the state of a change point flagged, then dismissed
+		const found = (await api('/api/v1/regressions', { service: 'shop' })).changes.find((c) => c.measure === 'p95_ms' && !c.endpoint);
+		assert.equal(found.state, null);
+		const flagged = await post('/api/v1/regressions', { service: 'shop', measure: 'p95_ms', t_ms: found.t_ms });
+		assert.equal(flagged.json.id, found.id, 'a flag by hand takes the id the timeline gives');
+		assert.equal((await api('/api/v1/regressions', { service: 'shop' })).changes.find((c) => c.id === found.id).state, 'flagged');
+		await post('/api/v1/regressions/dismiss', { id: found.id });
+		assert.equal((await api('/api/v1/regressions', { service: 'shop' })).changes.find((c) => c.id === found.id).state, 'dismissed');
 	});
 });
 
