@@ -55,10 +55,13 @@ int change_parse_body(struct http_request *req, struct json_doc *d)
 		http_error(req, 413, "payload_too_large", "body: too large");
 		return -1;
 	}
-	if (json_doc_parse(d, req->body.data ? req->body.data : "", req->body.len, 0, err, sizeof(err)) < 0 ||
-	    !d->root || d->root->type != JSON_OBJECT) {
-		http_error(req, 400, "bad_request", "body: want a JSON object%s%s", d->root ? "" : ": ",
-			   d->root ? "" : err);
+	if (json_doc_parse(d, req->body.data ? req->body.data : "", req->body.len, 0, err, sizeof(err)) < 0) {
+		http_error(req, 400, "bad_request", "body: not JSON: %s", err);
+		return -1;
+	}
+	if (!d->root || d->root->type != JSON_OBJECT) {
+		http_error(req, 400, "bad_request", "body: want a JSON object%s",
+			   d->root ? "" : ", got nothing");
 		return -1;
 	}
 	return 0;
