@@ -33,6 +33,14 @@ double abtest_normal_sf(double z)
 	return 0.5 * erfc(z / sqrt(2.0));
 }
 
+enum abtest_gate abtest_gate(const struct abtest *t, double max_increase)
+{
+	if (t->verdict == ABTEST_TOO_FEW)
+		return ABTEST_INCONCLUSIVE;
+	int significant = t->verdict == ABTEST_SLOWER || t->p95_lo > 0;
+	return significant && t->p95_change > max_increase ? ABTEST_FAIL : ABTEST_PASS;
+}
+
 double abtest_proportions(uint64_t f1, uint64_t n1, uint64_t f2, uint64_t n2)
 {
 	if (!n1 || !n2 || f1 > n1 || f2 > n2)

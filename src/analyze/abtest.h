@@ -51,6 +51,17 @@ struct abtest {
 int abtest_run(struct abtest *t, const double *base, size_t n_base, const double *cand, size_t n_cand,
 	       unsigned resamples, uint64_t seed, double alpha);
 
+enum abtest_gate { ABTEST_PASS = 0, ABTEST_FAIL, ABTEST_INCONCLUSIVE };
+
+/*
+ * The gate on a comparison: FAIL when the candidate's p95 rose by more
+ * than `max_increase` (a fraction) and the slowdown is significant, by U
+ * (the distribution moved) or by the p95 interval lying above 0 (the tail
+ * moved: U misses a release that slows only the tail); INCONCLUSIVE with
+ * too few requests; else PASS.
+ */
+enum abtest_gate abtest_gate(const struct abtest *t, double max_increase);
+
 /* The q-quantile (type 7, linear between order statistics) of sorted x. */
 double abtest_quantile_sorted(const double *x, size_t n, double q);
 /* "slower", "faster", "no significant difference", "too few requests". */

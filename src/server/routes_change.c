@@ -372,16 +372,18 @@ static int get_versions_gate(struct http_request *req)
 		return HTTP_DONE;
 	const char *status = "pass", *reason;
 	char why[256];
-	if (c.t.verdict == ABTEST_TOO_FEW) {
+	enum abtest_gate g = abtest_gate(&c.t, max_inc);
+	if (g == ABTEST_INCONCLUSIVE) {
 		status = "inconclusive";
 		reason = "too few requests on a side";
-	} else if (c.t.verdict == ABTEST_SLOWER && c.t.p95_change > max_inc) {
+	} else if (g == ABTEST_FAIL) {
 		status = "fail";
 		snprintf(why, sizeof(why),
-			 "p95 rose by %.1f %% (allowed %.1f %%) and the difference is significant",
-			 c.t.p95_change * 100, max_inc * 100);
+			 "p95 rose by %.1f %% (allowed %.1f %%) and the slowdown is significant (%s)",
+			 c.t.p95_change * 100, max_inc * 100,
+			 c.t.verdict == ABTEST_SLOWER ? "Mann-Whitney" : "the p95 interval lies above 0");
 		reason = why;
-	} else if (c.t.verdict == ABTEST_SLOWER) {
+	} else if (c.t.verdict == ABTEST_SLOWER || c.t.p95_lo > 0) {
 		snprintf(why, sizeof(why), "slower, but p95 rose by %.1f %%, within the allowed %.1f %%",
 			 c.t.p95_change * 100, max_inc * 100);
 		reason = why;

@@ -74,6 +74,30 @@ static double slower_rate(double scale, int trials, uint64_t seed)
 	return (double)slower / trials;
 }
 
+/* The gate on equal versions: how often it fails one (10 % allowed). */
+static void test_gate_equal(void)
+{
+	enum { N = 1000, TRIALS = 200 };
+	double b[N], c[N];
+	uint64_t seed = 777;
+	int fails = 0;
+	for (int i = 0; i < TRIALS; i++) {
+		struct abtest t;
+		lognormal(b, N, 1.0, &seed);
+		lognormal(c, N, 1.0, &seed);
+		abtest_run(&t, b, N, c, N, 200, (uint64_t)i, 0.05);
+		fails += abtest_gate(&t, 0.10) == ABTEST_FAIL;
+	}
+	ok(fails <= TRIALS * 5 / 100,
+	   "equal versions: the gate (10 %% allowed) failed %d of %d (at most 5 %%)", fails, TRIALS);
+	struct abtest few = {.verdict = ABTEST_TOO_FEW};
+	is_int(abtest_gate(&few, 0.1), ABTEST_INCONCLUSIVE, "too few: inconclusive");
+	struct abtest big = {.verdict = ABTEST_SAME, .p95_change = 0.3, .p95_lo = 0.1};
+	is_int(abtest_gate(&big, 0.1), ABTEST_FAIL, "p95 +30 %% with its interval above 0 fails, U or not");
+	big.p95_lo = -0.01;
+	is_int(abtest_gate(&big, 0.1), ABTEST_PASS, "with the interval holding 0 and U silent it passes");
+}
+
 static void test_accuracy(void)
 {
 	double fa = slower_rate(1.0, 1000, 1234);
@@ -111,8 +135,41 @@ static void test_proportions(void)
 	ok(abtest_proportions(1, 0, 0, 10) == 1, "an empty side: p 1");
 }
 
+/* A release that slows only the tail: values above the median m become
+ * m (x / m)^k, k chosen so that the p95 rises by 10 % and the median does
+ * not move.  The figures show what each test sees of it
+ * (docs/DECISIONS.md); the assertion only that the interval sees it more
+ * often than U's verdict does. */
+static void test_tail_only(void)
+{
+	enum { N = 1000, TRIALS = 200 };
+	double b[N], c[N], m = 100e6, k = 1 + log(1.10) / (1.6448536 * 0.5);
+	uint64_t seed = 4242;
+	int slower = 0, interval = 0, gate = 0;
+	for (int i = 0; i < TRIALS; i++) {
+		struct abtest t;
+		lognormal(b, N, 1.0, &seed);
+		lognormal(c, N, 1.0, &seed);
+		for (int j = 0; j < N; j++)
+			if (c[j] > m)
+				c[j] = m * pow(c[j] / m, k);
+		abtest_run(&t, b, N, c, N, 200, (uint64_t)i, 0.05);
+		slower += t.verdict == ABTEST_SLOWER;
+		interval += t.p95_lo > 0;
+		gate += abtest_gate(&t, 0.05) == ABTEST_FAIL;
+	}
+	printf("# tail-only p95 +10 %%: the gate (5 %% allowed) fails it in %d of %d\n", gate, TRIALS);
+	printf("# tail-only p95 +10 %%: U says slower in %d of %d, the p95 interval excludes 0 in %d\n",
+	       slower, TRIALS, interval);
+	ok(interval > slower, "a tail-only slowdown: the interval (%d) sees it more often than U (%d)",
+	   interval, slower);
+	ok(gate >= slower, "the gate fails it at least as often as U alone would (%d, %d)", gate, slower);
+}
+
 int main(void)
 {
+	test_tail_only();
+	test_gate_equal();
 	test_proportions();
 	test_small();
 	test_known_shift();
