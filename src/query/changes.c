@@ -15,27 +15,79 @@
 #define ROLLUP_MINUTE_S 60u
 #define ROLLUP_HOUR_S	3600u
 
+/* Requests of each of `k` equal slices of q's range, from the rollups
+ * (a bucket counts in the slice holding its start). */
+static int slice_counts(struct store *s, const struct store_query *q, size_t k, uint64_t *counts, char *err,
+			size_t errlen)
+{
+	struct rollup_row *rows = NULL;
+	size_t nr = 0;
+	struct arena a;
+	arena_init(&a);
+	int rc = store_rollups(s, q, latency_resolution(q->to_ns - q->from_ns), &a, &rows, &nr, err, errlen);
+	memset(counts, 0, k * sizeof(*counts));
+	uint64_t len = q->to_ns - q->from_ns;
+	for (size_t i = 0; rc == 0 && i < nr; i++) {
+		uint64_t t = rows[i].t_ns < q->from_ns ? q->from_ns : rows[i].t_ns;
+		size_t j =
+			t >= q->to_ns ? k - 1 : (size_t)((double)(t - q->from_ns) / (double)len * (double)k);
+		counts[j < k ? j : k - 1] += rows[i].count;
+	}
+	store_rollups_release(rows, nr);
+	arena_release(&a);
+	return rc < 0 ? ERR_INTERNAL : 0;
+}
+
+/* Append the durations of `rows` to d (capacity already there). */
+static void put_durations(double *d, size_t *m, const struct request_row *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		d[(*m)++] = (double)rows[i].duration_ns / 1e6;
+}
+
 int changes_durations(struct store *s, const struct store_query *q, unsigned limit, struct arena *a,
 		      double **out, size_t *n, char *err, size_t errlen)
 {
+	enum { SLICES = 24 };
 	struct store_query sq = *q;
 	struct request_row *rows;
-	size_t m = 0;
-	uint64_t total = 0;
+	uint64_t counts[SLICES], total = 0, failed;
+	size_t got, m = 0;
 	if (limit == 0 || limit > CHANGES_MAX_SAMPLE)
 		limit = CHANGES_MAX_SAMPLE;
-	int rc = store_count(s, &sq, &total, err, errlen);
-	if (rc < 0)
-		return ERR_INTERNAL;
-	sq.order = total > limit ? STORE_BY_TRACE : STORE_NEWEST;
-	sq.limit = limit;
-	sq.ids_only = 1;
-	if (store_search(s, &sq, a, &rows, &m, err, errlen) < 0)
-		return ERR_INTERNAL;
-	double *d = arena_alloc(a, sizeof(double) * (m ? m : 1));
-	for (size_t i = 0; i < m; i++)
-		d[i] = (double)rows[i].duration_ns / 1e6;
+	double *d = arena_alloc(a, sizeof(double) * limit);
 	*out = d;
+	*n = 0;
+	sq.order = STORE_NEWEST;
+	sq.ids_only = 1;
+	if (changes_counts(s, q, &total, &failed, err, errlen) < 0)
+		return ERR_INTERNAL;
+	if (total <= limit || q->to_ns - q->from_ns < SLICES) {
+		sq.limit = limit;
+		if (store_search(s, &sq, a, &rows, &got, err, errlen) < 0)
+			return ERR_INTERNAL;
+		put_durations(d, &m, rows, got);
+		*n = m;
+		return 0;
+	}
+	/* a sample stratified in time: each slice of the range gives its share
+	 * of `limit`, its newest requests */
+	if (slice_counts(s, q, SLICES, counts, err, errlen) < 0)
+		return ERR_INTERNAL;
+	uint64_t len = q->to_ns - q->from_ns;
+	for (size_t j = 0; j < SLICES; j++) {
+		unsigned want = (unsigned)((double)limit * (double)counts[j] / (double)total);
+		if (want == 0 || m + want > limit)
+			want = (unsigned)(limit - m < want ? limit - m : want);
+		if (want == 0)
+			continue;
+		sq.from_ns = q->from_ns + len / SLICES * j;
+		sq.to_ns = j + 1 == SLICES ? q->to_ns : q->from_ns + len / SLICES * (j + 1);
+		sq.limit = want;
+		if (store_search(s, &sq, a, &rows, &got, err, errlen) < 0)
+			return ERR_INTERNAL;
+		put_durations(d, &m, rows, got);
+	}
 	*n = m;
 	return 0;
 }

@@ -26,9 +26,11 @@
 
 /*
  * Durations in ms of at most `limit` requests matching `q` (edge or entry
- * requests as q says): all of them when they fit, else whole traces chosen
- * at random across the range (STORE_BY_TRACE), so the sample speaks for
- * the whole range.
+ * requests as q says): all of them when they fit, else a sample stratified
+ * in time, so that it speaks for the whole range: each of 24 equal slices
+ * of the range gives its share of `limit` (by its requests in the
+ * rollups), its newest requests.  It reads about `limit` rows, however
+ * many match.
  */
 int changes_durations(struct store *s, const struct store_query *q, unsigned limit, struct arena *a,
 		      double **out, size_t *n, char *err, size_t errlen);
