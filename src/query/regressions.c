@@ -214,49 +214,69 @@ int regressions_find(struct store *s, const struct store_query *q, const struct 
 	return 0;
 }
 
+/* Whether hour t of series x is 20 % slower than the same hour of y, with
+ * 20 requests in each and no deployment of the service near it. */
+static int slower_hour(const struct changes_series *x, const struct changes_series *y, size_t t,
+		       const struct deployment *d, size_t n_d)
+{
+	if (x->count[t] < 20 || y->count[t] < 20 || !(x->p95_ms[t] >= 1.2 * y->p95_ms[t]))
+		return 0;
+	return !regressions_deployment_near(d, n_d, x->service, x->t0_ns + t * x->step_ns, x->step_ns);
+}
+
+/* One entry per run of slower hours of series x against y. */
+static void slower_runs(struct found *f, const struct changes_series *x, const struct changes_series *y,
+			const struct deployment *d, size_t n_d)
+{
+	for (size_t t = 0; t < x->n && t < y->n; t++) {
+		if (!slower_hour(x, y, t, d, n_d))
+			continue;
+		size_t first = t, worst = t;
+		for (; t + 1 < x->n && t + 1 < y->n && slower_hour(x, y, t + 1, d, n_d); t++)
+			if (x->p95_ms[t + 1] / y->p95_ms[t + 1] > x->p95_ms[worst] / y->p95_ms[worst])
+				worst = t + 1;
+		uint64_t t_ns = x->t0_ns + first * x->step_ns;
+		f->v = arena_grow(f->a, f->v, &f->cap, f->n + 1, sizeof(*f->v));
+		f->v[f->n++] = (struct regression){
+			.id = regressions_id(f->a, x->service, x->endpoint, "p95_ms", t_ns / NS_PER_MS),
+			.service = x->service,
+			.endpoint = x->endpoint,
+			.measure = "p95_ms",
+			.kind = REGRESSION_WEEK_OVER_WEEK,
+			.t_ns = t_ns,
+			.hours = t - first + 1,
+			.before = y->p95_ms[worst],
+			.after = x->p95_ms[worst],
+			.rel_change = x->p95_ms[worst] / y->p95_ms[worst] - 1,
+			.p_value = NAN,
+			.worse = 1,
+			.count = x->count[worst],
+			.count_before = y->count[worst],
+		};
+	}
+}
+
 int regressions_week_over_week(struct store *s, const struct store_query *q, const struct deployment *d,
 			       size_t n_d, struct arena *a, struct regression **out, size_t *n, char *err,
 			       size_t errlen)
 {
-	struct store_query now_q = *q, ago_q = *q;
+	struct store_query ago_q = *q;
 	struct changes_series *x, *y;
 	size_t nx, ny;
 	struct found f = {.a = a};
-	now_q.from_ns = q->to_ns - NS_PER_HOUR;
+	ago_q.from_ns = q->from_ns - 7 * NS_PER_DAY;
 	ago_q.to_ns = q->to_ns - 7 * NS_PER_DAY;
-	ago_q.from_ns = ago_q.to_ns - NS_PER_HOUR;
-	int rc = changes_series_load(s, &now_q, 3600, 1, 20, a, &x, &nx, err, errlen);
+	/* hours on the clock: both grids start at whole hours a week apart,
+	 * so bucket i of one is bucket i of the other */
+	int rc = changes_series_load(s, q, 3600, 1, 20, a, &x, &nx, err, errlen);
 	if (rc == 0)
 		rc = changes_series_load(s, &ago_q, 3600, 1, 20, a, &y, &ny, err, errlen);
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < nx; i++)
-		for (size_t j = 0; j < ny; j++) {
-			if (!same(x[i].service, y[j].service) || !same(x[i].endpoint, y[j].endpoint) ||
-			    x[i].total < 20 || y[j].total < 20)
-				continue;
-			double now_p95 = x[i].p95_total_ms, ago_p95 = y[j].p95_total_ms;
-			if (!(now_p95 >= 1.2 * ago_p95) ||
-			    regressions_deployment_near(d, n_d, x[i].service, now_q.from_ns, NS_PER_HOUR))
-				continue;
-			f.v = arena_grow(a, f.v, &f.cap, f.n + 1, sizeof(*f.v));
-			f.v[f.n++] = (struct regression){
-				.id = regressions_id(a, x[i].service, x[i].endpoint, "p95_ms",
-						     now_q.from_ns / NS_PER_MS),
-				.service = x[i].service,
-				.endpoint = x[i].endpoint,
-				.measure = "p95_ms",
-				.kind = REGRESSION_WEEK_OVER_WEEK,
-				.t_ns = now_q.from_ns,
-				.before = ago_p95,
-				.after = now_p95,
-				.rel_change = now_p95 / ago_p95 - 1,
-				.p_value = NAN,
-				.worse = 1,
-				.count = x[i].total,
-				.count_before = y[j].total,
-			};
-		}
+		for (size_t j = 0; j < ny; j++)
+			if (same(x[i].service, y[j].service) && same(x[i].endpoint, y[j].endpoint))
+				slower_runs(&f, &x[i], &y[j], d, n_d);
 	*out = f.v;
 	*n = f.n;
 	return 0;

@@ -62,7 +62,10 @@ struct regression {
 	uint64_t t_ns;
 	double before, after, rel_change, p_value; /* p_value NaN for week over week */
 	int worse;
-	uint64_t count, count_before;	     /* week over week: requests in each hour */
+	/* week over week: the run of consecutive slower hours from t_ns, and
+	 * the worst hour's p95 (before, after) and requests */
+	size_t hours;
+	uint64_t count, count_before;
 	const struct deployment *deployment; /* the one that brought it, or NULL */
 };
 
@@ -82,9 +85,10 @@ int regressions_find(struct store *s, const struct store_query *q, const struct 
 		     size_t *n, char *err, size_t errlen);
 
 /*
- * The p95 of the hour before q->to_ns against the same hour a week before,
- * per service and top endpoint: those 20 % or more above it, with at least
- * 20 requests in each, and no deployment of the service in that hour.
+ * Each hour of q's range (on the clock) against the same hour a week
+ * before, per service and top endpoint: hours whose p95 is 20 % or more
+ * above it, with at least 20 requests in each and no deployment of the
+ * service near, one entry per run of consecutive such hours.
  */
 int regressions_week_over_week(struct store *s, const struct store_query *q, const struct deployment *d,
 			       size_t n_d, struct arena *a, struct regression **out, size_t *n, char *err,

@@ -427,8 +427,8 @@ static void put_regression(struct buf *b, const struct regression *r, const char
 	put_num(b, "after", r->after);
 	put_num(b, "rel_change", r->rel_change);
 	if (r->kind == REGRESSION_WEEK_OVER_WEEK) {
-		buf_printf(b, ",\"count\":%llu,\"count_week_before\":%llu", (unsigned long long)r->count,
-			   (unsigned long long)r->count_before);
+		buf_printf(b, ",\"hours\":%zu,\"count\":%llu,\"count_week_before\":%llu", r->hours,
+			   (unsigned long long)r->count, (unsigned long long)r->count_before);
 	} else {
 		put_num(b, "p_value", r->p_value);
 		buf_printf(b, ",\"direction\":\"%s\",\"deployment\":", r->worse ? "worse" : "better");

@@ -61,7 +61,7 @@ function body(service, version, reqs) {
 }
 
 describe('change over time', () => {
-	let srv, switchMs;
+	let srv, switchMs, weekHourMs;
 	const api = async (path, params = {}) => {
 		const r = await getJson(`${srv.url}${path}?${new URLSearchParams({ range: '1h', ...params })}`);
 		assert.equal(r.status, 200, `${path} ${JSON.stringify(params)}: ${r.text.slice(0, 500)}`);
@@ -78,10 +78,13 @@ describe('change over time', () => {
 		const baseNs = (nowNs - BigInt(MINUTES + 2) * MIN_NS) / MIN_NS * MIN_NS;
 		switchMs = Number((baseNs + BigInt(MINUTES - SWITCH) * MIN_NS) / 1_000_000n);
 		const data = generate(baseNs);
-		// weekly: the same version, 30 % slower in the last hour than a week ago
+		// weekly: the same version, 30 % slower in the previous clock hour
+		// than in the same hour a week ago
 		const week = [];
+		const hourStart = (nowNs / (60n * MIN_NS) - 1n) * 60n * MIN_NS;
+		weekHourMs = Number(hourStart / 1_000_000n);
 		for (const [ago, scale] of [[7n * 24n * 60n * MIN_NS, 1], [0n, 1.3]]) {
-			for (let i = 0; i < 60; i++) week.push({ start: nowNs - ago - 50n * MIN_NS + BigInt(i) * 30_000_000_000n, durNs: Math.round(100e6 * scale * (1 + (i % 10) / 100)) });
+			for (let i = 0; i < 60; i++) week.push({ start: hourStart - ago + 10n * MIN_NS + BigInt(i) * 30_000_000_000n, durNs: Math.round(100e6 * scale * (1 + (i % 10) / 100)) });
 		}
 		await postOtlpJson(srv.url, body('weekly', '3.0.0', week));
 		for (const [service, versions] of Object.entries(data)) {
@@ -123,15 +126,17 @@ describe('change over time', () => {
 	});
 
 	test('a regression without a version change: the last hour against the same hour a week before', async () => {
-		const t = await api('/api/v1/regressions', { service: 'weekly' });
+		const t = await api('/api/v1/regressions', { service: 'weekly', range: '2h' });
 		assert.equal(t.time_based.length, 2, JSON.stringify(t.time_based)); // the service and its endpoint
 		const w = t.time_based.find((r) => r.endpoint === null);
 		assert.equal(w.kind, 'week_over_week');
+		assert.equal(w.hours, 1);
+		assert.equal(w.t_ms, weekHourMs, 'the previous clock hour');
 		assert.ok(Math.abs(w.rel_change - 0.3) < 0.05, `relative change ${w.rel_change}`);
 		assert.equal(w.count, 60);
 		assert.equal(w.count_week_before, 60);
-		const shop = await api('/api/v1/regressions', { service: 'steady' });
-		assert.equal(shop.time_based.length, 0);
+		const steady = await api('/api/v1/regressions', { service: 'steady', range: '2h' });
+		assert.equal(steady.time_based.length, 0);
 	});
 
 	test('the comparison calls 1.1.0 slower at p95 by about 30 %', async () => {
