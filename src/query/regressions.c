@@ -111,10 +111,14 @@ int regressions_deployments(struct store *s, const struct store_query *q, struct
 		rc = detected(s, q, a, &d, err, errlen);
 	if (rc < 0)
 		return rc;
-	if (d.n)
-		qsort(d.v, d.n, sizeof(*d.v), cmp_newest);
+	size_t kept = 0; /* q's version filter, when it names one */
+	for (size_t i = 0; i < d.n; i++)
+		if (!q->version || same(q->version, d.v[i].version))
+			d.v[kept++] = d.v[i];
+	if (kept)
+		qsort(d.v, kept, sizeof(*d.v), cmp_newest);
 	*out = d.v;
-	*n = d.n;
+	*n = kept;
 	return 0;
 }
 

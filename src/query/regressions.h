@@ -39,8 +39,8 @@ struct deployment {
 };
 
 /*
- * Deployments in q's range (q's service and env filters apply), newest
- * first: those recorded as events, then the versions first seen in the
+ * Deployments in q's range (q's service, env and version filters apply),
+ * newest first: those recorded as events, then the versions first seen in the
  * range (changes_deployments()) that no event of the same service,
  * version and environment covers.
  */

@@ -108,6 +108,8 @@ describe('change over time', () => {
 		assert.equal(v11.length, 1, `recorded and detected 1.1.0 are one: ${JSON.stringify(d.deployments)}`);
 		assert.equal(v11[0].commit, 'abc123');
 		assert.equal(v11[0].time_ms, switchMs);
+		const only = await api('/api/v1/deployments', { service: 'shop', version: '1.0.0' });
+		assert.deepEqual(only.deployments.map((x) => x.version), ['1.0.0'], 'filtered by version');
 		const v10 = d.deployments.find((x) => x.version === '1.0.0');
 		assert.ok(v10 && v10.source === 'detected', `1.0.0's first appearance is detected: ${JSON.stringify(d.deployments)}`);
 	});
