@@ -4,6 +4,7 @@
  */
 #include "query/regressions.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +139,14 @@ const struct deployment *regressions_deployment_near(const struct deployment *d,
 		}
 	}
 	return best;
+}
+
+const char *regressions_version_id(struct arena *a, const char *service, const char *endpoint,
+				   const char *candidate)
+{
+	char id[1024];
+	snprintf(id, sizeof(id), "%s|%s|p95_ms|version:%s", service, endpoint ? endpoint : "", candidate);
+	return arena_strdup(a, id);
 }
 
 const char *regressions_id(struct arena *a, const char *service, const char *endpoint, const char *measure,
@@ -283,5 +292,137 @@ int regressions_week_over_week(struct store *s, const struct store_query *q, con
 				slower_runs(&f, &x[i], &y[j], d, n_d);
 	*out = f.v;
 	*n = f.n;
+	return 0;
+}
+
+int regressions_version_cmp(const char *a, const char *b)
+{
+	while (*a && *b) {
+		if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
+			while (*a == '0' && isdigit((unsigned char)a[1]))
+				a++;
+			while (*b == '0' && isdigit((unsigned char)b[1]))
+				b++;
+			size_t la = 0, lb = 0;
+			while (isdigit((unsigned char)a[la]))
+				la++;
+			while (isdigit((unsigned char)b[lb]))
+				lb++;
+			if (la != lb)
+				return la < lb ? -1 : 1;
+			int c = strncmp(a, b, la);
+			if (c)
+				return c < 0 ? -1 : 1;
+			a += la;
+			b += lb;
+			continue;
+		}
+		if (*a != *b)
+			return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+		a++;
+		b++;
+	}
+	return *a ? 1 : *b ? -1 : 0;
+}
+
+/* The newest two versions of `service` among fs[0..n) (any environment). */
+static int newest_two(const struct changes_first_seen *fs, size_t n, const char *service, const char **cand,
+		      const char **base, uint64_t *cand_t)
+{
+	*cand = *base = NULL;
+	*cand_t = UINT64_MAX;
+	for (size_t i = 0; i < n; i++) {
+		if (!same(fs[i].service, service))
+			continue;
+		const char *v = fs[i].version;
+		if (!*cand || regressions_version_cmp(v, *cand) > 0) {
+			if (*cand && !same(*cand, v))
+				*base = *cand;
+			*cand = v;
+		} else if (!same(v, *cand) && (!*base || regressions_version_cmp(v, *base) > 0)) {
+			*base = v;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		if (same(fs[i].service, service) && same(fs[i].version, *cand) && fs[i].t_ns < *cand_t)
+			*cand_t = fs[i].t_ns;
+	return *cand && *base;
+}
+
+/* Compare two versions of one service (of vr->endpoint, or all of it);
+ * 1 when it is worth listing. */
+static int compare_pair(struct store *s, const struct store_query *q, struct version_regression *vr,
+			double min_change, struct arena *a, char *err, size_t errlen)
+{
+	struct store_query vq = *q;
+	double *bd, *cd;
+	size_t nb, nc;
+	vq.service = vr->service;
+	vq.endpoint = vr->endpoint ? vr->endpoint : q->endpoint;
+	vq.latest = 0;
+	vq.version = vr->baseline;
+	if (changes_durations(s, &vq, 1000, a, &bd, &nb, err, errlen) < 0)
+		return ERR_INTERNAL;
+	vq.version = vr->candidate;
+	if (changes_durations(s, &vq, 1000, a, &cd, &nc, err, errlen) < 0)
+		return ERR_INTERNAL;
+	if (abtest_run(&vr->t, bd, nb, cd, nc, 200, 1, 0.05) < 0)
+		return ERR_INTERNAL;
+	vr->gate_fail = abtest_gate(&vr->t, min_change) == ABTEST_FAIL;
+	return vr->t.verdict == ABTEST_SLOWER || vr->gate_fail;
+}
+
+struct vr_list {
+	struct version_regression *v;
+	size_t n, cap;
+};
+
+/* Compare and keep vr when worth listing. */
+static int consider(struct store *s, const struct store_query *q, struct version_regression vr,
+		    double min_change, struct arena *a, struct vr_list *l, char *err, size_t errlen)
+{
+	int rc = compare_pair(s, q, &vr, min_change, a, err, errlen);
+	if (rc <= 0)
+		return rc;
+	vr.id = regressions_version_id(a, vr.service, vr.endpoint ? vr.endpoint : q->endpoint, vr.candidate);
+	l->v = arena_grow(a, l->v, &l->cap, l->n + 1, sizeof(*l->v));
+	l->v[l->n++] = vr;
+	return 0;
+}
+
+int regressions_versions(struct store *s, const struct store_query *q, double min_change, int endpoints,
+			 struct arena *a, struct version_regression **out, size_t *n, char *err,
+			 size_t errlen)
+{
+	struct store_query wq = *q;
+	struct changes_first_seen *fs;
+	struct vr_list l = {0};
+	const char **eps = NULL;
+	size_t nf, n_eps = 0;
+	wq.version = NULL;
+	wq.latest = 0;
+	if (changes_first_seen(s, &wq, latency_resolution(q->to_ns - q->from_ns), a, &fs, &nf, err, errlen) <
+	    0)
+		return ERR_INTERNAL;
+	if (endpoints && !q->endpoint &&
+	    store_values(s, DICT_ENDPOINT, q->from_ns, q->to_ns, a, &eps, &n_eps, err, errlen) < 0)
+		return ERR_INTERNAL;
+	for (size_t i = 0; i < nf; i++) {
+		size_t j = 0;
+		while (j < i && !same(fs[j].service, fs[i].service))
+			j++;
+		struct version_regression vr = {.service = fs[i].service};
+		if (j < i || !newest_two(fs, nf, fs[i].service, &vr.candidate, &vr.baseline, &vr.t_ns))
+			continue; /* done already, or one version only */
+		int rc = consider(s, q, vr, min_change, a, &l, err, errlen);
+		for (size_t e = 0; rc == 0 && e < n_eps; e++) {
+			vr.endpoint = eps[e];
+			rc = consider(s, q, vr, min_change, a, &l, err, errlen);
+		}
+		if (rc < 0)
+			return rc;
+	}
+	*out = l.v;
+	*n = l.n;
 	return 0;
 }

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "analyze/abtest.h"
 #include "core/arena.h"
 #include "store/store.h"
 
@@ -93,6 +94,38 @@ int regressions_find(struct store *s, const struct store_query *q, const struct 
 int regressions_week_over_week(struct store *s, const struct store_query *q, const struct deployment *d,
 			       size_t n_d, struct arena *a, struct regression **out, size_t *n, char *err,
 			       size_t errlen);
+
+/* A service's newest version against the one before it, both serving in
+ * the range (a canary, or a rollout not yet complete). */
+struct version_regression {
+	const char *id; /* "service|endpoint|p95_ms|version:CANDIDATE" */
+	const char *service, *endpoint, *baseline, *candidate; /* endpoint NULL: the whole service */
+	uint64_t t_ns;	 /* the candidate's first request in the range */
+	struct abtest t; /* candidate against baseline */
+	int gate_fail;	 /* abtest_gate(t, min_change) fails it */
+};
+
+/*
+ * For each service with two versions or more in q's range, the highest
+ * version (numbers compared as numbers) against the next one: samples of
+ * up to 1,000 requests a side, the test and the p95 interval
+ * (analyze/abtest.h); with `endpoints` (and no endpoint filter) each
+ * endpoint of the range too, where a regression of one endpoint shows
+ * that the whole service's mix hides.  Only those found slower or
+ * failing the gate at `min_change` are listed.  It reads two samples per
+ * service (and endpoint): ask it for a service or a few.
+ */
+int regressions_versions(struct store *s, const struct store_query *q, double min_change, int endpoints,
+			 struct arena *a, struct version_regression **out, size_t *n, char *err,
+			 size_t errlen);
+
+/* -1, 0, 1 as version a is older than, the same as, or newer than b;
+ * runs of digits compare as numbers ("2.10.0" is newer than "2.9.1"). */
+int regressions_version_cmp(const char *a, const char *b);
+
+/* The id of a version's regression (in `a`). */
+const char *regressions_version_id(struct arena *a, const char *service, const char *endpoint,
+				   const char *candidate);
 
 /* The id of a regression (in `a`). */
 const char *regressions_id(struct arena *a, const char *service, const char *endpoint, const char *measure,

@@ -441,13 +441,36 @@ static void put_regression(struct buf *b, const struct regression *r, const char
 	buf_putc(b, '}');
 }
 
+static void put_version_regression(struct buf *b, const struct version_regression *v, const char *state,
+				   int first)
+{
+	buf_puts(b, first ? "{\"id\":" : ",{\"id\":");
+	buf_put_json_str(b, v->id);
+	put_str(b, "service", v->service);
+	put_str(b, "endpoint", v->endpoint ? v->endpoint : NULL);
+	put_str(b, "baseline", v->baseline);
+	put_str(b, "candidate", v->candidate);
+	buf_printf(b, ",\"measure\":\"p95_ms\",\"kind\":\"version\",\"t_ms\":%llu,\"verdict\":\"%s\"",
+		   (unsigned long long)(v->t_ns / NS_PER_MS), abtest_verdict_name(v->t.verdict));
+	put_num(b, "before", v->t.base_p95);
+	put_num(b, "after", v->t.cand_p95);
+	put_num(b, "rel_change", v->t.p95_change);
+	put_num(b, "p95_lo", v->t.p95_lo);
+	put_num(b, "p95_hi", v->t.p95_hi);
+	put_num(b, "p_value", v->t.p_value);
+	buf_printf(b, ",\"gate\":\"%s\"", v->gate_fail ? "fail" : "pass");
+	put_str(b, "state", state);
+	buf_putc(b, '}');
+}
+
 static int get_regressions(struct http_request *req)
 {
 	struct store_query q;
 	struct deployment *d;
 	struct regression *cp, *wow;
+	struct version_regression *vr = NULL;
 	struct store_record *flags;
-	size_t n_d, n_cp, n_wow, n_flags;
+	size_t n_d, n_cp, n_wow, n_vr, n_flags;
 	struct regressions_options o = {0};
 	char err[320];
 	long top;
@@ -467,6 +490,10 @@ static int get_regressions(struct http_request *req)
 	if (rc == 0)
 		rc = regressions_week_over_week(req->srv->store, &q, d, n_d, &req->arena, &wow, &n_wow, err,
 						sizeof(err));
+	n_vr = 0; /* two samples per service and endpoint: only for a chosen service */
+	if (rc == 0 && q.service)
+		rc = regressions_versions(req->srv->store, &q, o.min_change, o.top > 0, &req->arena, &vr,
+					  &n_vr, err, sizeof(err));
 	if (rc == 0 && store_docs(req->srv->store, REGRESSIONS_FLAG_KIND, NULL, &req->arena, &flags, &n_flags,
 				  err, sizeof(err)) < 0)
 		rc = ERR_INTERNAL;
@@ -485,6 +512,9 @@ static int get_regressions(struct http_request *req)
 	buf_puts(b, "],\"time_based\":[");
 	for (size_t i = 0; i < n_wow; i++)
 		put_regression(b, &wow[i], flag_state(flags, n_flags, wow[i].id), i == 0);
+	buf_puts(b, "],\"versions\":[");
+	for (size_t i = 0; i < n_vr; i++)
+		put_version_regression(b, &vr[i], flag_state(flags, n_flags, vr[i].id), i == 0);
 	buf_puts(b, "],\"deployments\":[");
 	for (size_t i = 0; i < n_d; i++) {
 		if (i)
@@ -523,7 +553,7 @@ static int put_flag(struct http_request *req, const char *id, const char *json, 
 static int post_regression(struct http_request *req)
 {
 	struct json_doc d;
-	const char *service, *endpoint, *measure, *note;
+	const char *service, *endpoint, *measure, *note, *candidate;
 	uint64_t t_ns;
 	if (change_parse_body(req, &d) < 0)
 		goto out;
@@ -531,14 +561,17 @@ static int post_regression(struct http_request *req)
 	    change_body_str(req, d.root, "endpoint", FIELD_MAX, 0, &endpoint) < 0 ||
 	    change_body_str(req, d.root, "measure", FIELD_MAX, 0, &measure) < 0 ||
 	    change_body_str(req, d.root, "note", LINK_MAX, 0, &note) < 0 ||
+	    change_body_str(req, d.root, "candidate", FIELD_MAX, 0, &candidate) < 0 ||
 	    body_time(req, d.root, "t_ms", &t_ns) < 0)
 		goto out;
 	if (measure && strcmp(measure, "p95_ms") && strcmp(measure, "error_rate")) {
 		http_error(req, 400, "bad_request", "body: \"measure\" must be p95_ms or error_rate");
 		goto out;
 	}
-	const char *id = regressions_id(&req->arena, service, endpoint, measure ? measure : "p95_ms",
-					t_ns / NS_PER_MS);
+	/* a version's regression is named by its candidate, a change by its time */
+	const char *id = candidate ? regressions_version_id(&req->arena, service, endpoint, candidate)
+				   : regressions_id(&req->arena, service, endpoint,
+						    measure ? measure : "p95_ms", t_ns / NS_PER_MS);
 	struct buf j;
 	buf_init(&j, BUF_NO_LIMIT);
 	buf_puts(&j, "{\"id\":");

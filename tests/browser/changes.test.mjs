@@ -110,7 +110,8 @@ test('the timeline marks the deployment and lists the change point with its vers
   const markers = await page.$$eval('#panel-timeline .deploy-marker', (els) => els.map((e) => e.dataset.version));
   assert.ok(markers.includes('1.1.0'), `deployment markers: ${markers}`);
   const rows = await page.$$eval('#panel-timeline .changes-table tbody tr', (trs) => trs.map((tr) => ({ id: tr.dataset.id, text: tr.textContent })));
-  assert.deepEqual(rows.map((r) => r.id).sort(), want.changes.map((c) => c.id).concat(want.time_based.map(() => '')).sort());
+  assert.deepEqual(rows.map((r) => r.id).sort(), [...want.changes, ...want.time_based, ...want.versions].map((c) => c.id).sort());
+  assert.ok(want.versions.some((v) => v.candidate === '1.1.0' && v.baseline === '1.0.0' && v.gate === 'fail'), JSON.stringify(want.versions));
   const row = rows.find((r) => r.id === p95.find((c) => c.deployment?.version === '1.1.0').id);
   assert.match(row.text, /1\.1\.0/);
   assert.equal(await page.locator('#panel-timeline .change-marker').count(), p95.filter((c) => !c.endpoint).length);

@@ -125,6 +125,11 @@ describe('change over time', () => {
 		assert.equal(c.deployment?.version, '1.1.0');
 		const steady = await api('/api/v1/regressions', { service: 'steady' });
 		assert.equal(steady.changes.length, 0, `no change in a steady service: ${JSON.stringify(steady.changes)}`);
+		assert.equal(steady.versions.length, 0, `its two versions are alike: ${JSON.stringify(steady.versions)}`);
+		const v = t.versions.find((x) => x.endpoint === null);
+		assert.deepEqual([v?.baseline, v?.candidate, v?.gate], ['1.0.0', '1.1.0', 'fail'], JSON.stringify(t.versions));
+		const flagged = await post('/api/v1/regressions', { service: 'shop', candidate: '1.1.0' });
+		assert.equal(flagged.json.id, v.id, 'a version\'s regression flagged by hand takes its id');
 	});
 
 	test('a regression without a version change: the last hour against the same hour a week before', async () => {
@@ -207,6 +212,15 @@ describe('the demo\'s version regression', () => {
 		assert.equal(r.status, 200, r.text);
 		return r.json;
 	};
+
+	test('the regression timeline lists it as a slower version of that endpoint', async () => {
+		const r = await getJson(`${srv.url}/api/v1/regressions?${new URLSearchParams({ range: '3h', service: 'pricing-service' })}`);
+		assert.equal(r.status, 200, r.text);
+		const v = r.json.versions.find((x) => x.endpoint === 'GET /api/prices/{sku}');
+		assert.ok(v, JSON.stringify(r.json.versions));
+		assert.deepEqual([v.baseline, v.candidate, v.kind, v.gate], ['2.4.0', '2.5.0', 'version', 'fail']);
+		assert.ok(!r.json.versions.some((x) => x.endpoint === 'POST /api/prices/quote'), 'not the unchanged endpoint');
+	});
 
 	test('2.5.0 is slower at p95 on GET /api/prices/{sku}, and the gate fails it', async () => {
 		const g = await gate('GET /api/prices/{sku}');

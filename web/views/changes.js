@@ -71,11 +71,12 @@ async function loadTimeline(p, ctx, get) {
     return;
   }
   const changes = reg.changes.filter((c) => c.measure === 'p95_ms' || c.measure === 'error_rate');
+  const versions = reg.versions || [];
   p.setSub(`${changes.length} change point${changes.length === 1 ? '' : 's'}, ${reg.deployments.length} deployment${reg.deployments.length === 1 ? '' : 's'}`);
   p.ready((body) => {
     body.append(timelineChart(ts, [{ label: 'p95', color: P95_COLOR, values: series.points.map((pt) => pt.p95_ms) }],
       changes.filter((c) => !c.endpoint || ctx.filters.endpoint), reg.deployments));
-    body.append(changesTable(changes, reg.time_based, ctx, reg.deployments));
+    body.append(changesTable([...changes, ...reg.time_based, ...versions], ctx, reg.deployments));
   });
 }
 
@@ -125,6 +126,7 @@ function timelineChart(ts, lines, changes, deployments) {
 // brought the change, else the range's length before and after it.
 function drillDown(c, ctx, deployments) {
   const filters = { service: c.service, endpoint: c.endpoint || ctx.filters.endpoint || '' };
+  if (c.kind === 'version') return { view: 'flame', fmode: 'compare', fby: 'version', fbase: c.baseline, fcompare: c.candidate, ...filters };
   if (c.deployment) {
     const older = deployments.filter((d) => d.service === c.service && d.env === c.deployment.env && d.time_ms < c.deployment.time_ms)
       .sort((a, b) => b.time_ms - a.time_ms)[0];
@@ -135,16 +137,15 @@ function drillDown(c, ctx, deployments) {
   return { view: 'flame', fmode: 'compare', fby: 'range', fbase: `at:${c.t_ms}`, fcompare: '', ...filters };
 }
 
-function changesTable(changes, timeBased, ctx, deployments) {
-  const rows = [...changes, ...timeBased];
-  if (!rows.length) return h('p', { class: 'muted' }, 'No change point and no week-over-week regression in this range.');
+function changesTable(rows, ctx, deployments) {
+  if (!rows.length) return h('p', { class: 'muted' }, 'No change point, no week-over-week regression and no slower version in this range.');
   const tbody = h('tbody');
   for (const c of rows) {
     const state = h('span', { class: 'change-state muted' }, c.state || '');
     const flag = async (dismiss) => {
       try {
         if (dismiss) await apiPost('/api/v1/regressions/dismiss', { id: c.id, note: 'dismissed from the dashboard' });
-        else await apiPost('/api/v1/regressions', { service: c.service, endpoint: c.endpoint || undefined, measure: c.measure, t_ms: c.t_ms });
+        else await apiPost('/api/v1/regressions', { service: c.service, endpoint: c.endpoint || undefined, measure: c.measure, t_ms: c.t_ms, candidate: c.candidate });
         state.textContent = dismiss ? 'dismissed' : 'flagged';
       } catch (err) {
         state.textContent = err.serverMessage || err.message;
@@ -154,10 +155,11 @@ function changesTable(changes, timeBased, ctx, deployments) {
     tbody.append(h('tr', { class: `change-row ${c.direction === 'better' ? 'better' : 'worse'}`, dataset: { id: c.id || '', kind: c.kind } },
       h('td', null, fmtTime(c.t_ms)),
       h('td', null, c.service, c.endpoint ? h('span', { class: 'muted' }, ` ${c.endpoint}`) : null),
-      h('td', null, c.measure === 'error_rate' ? 'error rate' : 'p95', c.kind === 'week_over_week' ? h('span', { class: 'muted' }, ' vs last week') : null),
+      h('td', null, c.measure === 'error_rate' ? 'error rate' : 'p95', c.kind === 'week_over_week' ? h('span', { class: 'muted' }, ' vs last week')
+        : c.kind === 'version' ? h('span', { class: 'muted' }, ` ${c.candidate} vs ${c.baseline}${c.gate === 'fail' ? ', gate fails' : ''}`) : null),
       h('td', { class: 'mono' }, `${value(c.before)} → ${value(c.after)}`),
       h('td', { class: 'mono' }, pct(c.rel_change)),
-      h('td', null, c.deployment ? h('span', { class: 'badge deploy-badge' }, c.deployment.version) : '—'),
+      h('td', null, c.deployment || c.candidate ? h('span', { class: 'badge deploy-badge' }, c.candidate || c.deployment.version) : '—'),
       h('td', null,
         h('button', { type: 'button', class: 'btn btn-small drill-flame', title: 'Differential flame graph of before against after', onclick: () => ctx.navigate(drillDown(c, ctx, deployments)) }, 'Flame diff'),
         c.id ? h('button', { type: 'button', class: 'btn btn-small btn-ghost', onclick: () => flag(false) }, 'Flag') : null,
