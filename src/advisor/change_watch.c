@@ -85,13 +85,19 @@ static void flag_json(struct buf *j, const struct regression *r)
 	put_str(j, "measure", r->measure);
 	buf_printf(j,
 		   ",\"kind\":\"%s\",\"t_ms\":%llu,\"state\":\"flagged\",\"source\":\"auto\",\"evidence\":{",
-		   r->kind == REGRESSION_WEEK_OVER_WEEK ? "week_over_week" : "change_point",
+		   r->kind == REGRESSION_WEEK_OVER_WEEK ? "week_over_week"
+		   : r->kind == REGRESSION_VERSION	? "version"
+							: "change_point",
 		   (unsigned long long)(r->t_ns / NS_PER_MS));
 	buf_puts(j, "\"before\":");
 	buf_put_json_double(j, r->before);
 	put_num(j, "after", r->after);
 	put_num(j, "rel_change", r->rel_change);
 	put_num(j, "p_value", r->p_value);
+	if (r->kind == REGRESSION_VERSION) {
+		put_str(j, "baseline", r->baseline);
+		put_str(j, "candidate", r->version);
+	}
 	buf_puts(j, ",\"deployment\":");
 	if (r->deployment) {
 		buf_puts(j, "{\"version\":");
@@ -141,6 +147,65 @@ static int flag_new(struct store *s, const struct regression *r, size_t n, const
 	return 0;
 }
 
+/* A version's regression as a regression (its time: the candidate's
+ * first request in the range). */
+static struct regression version_as_regression(const struct version_regression *v)
+{
+	return (struct regression){
+		.id = v->id,
+		.service = v->service,
+		.endpoint = v->endpoint,
+		.measure = "p95_ms",
+		.kind = REGRESSION_VERSION,
+		.t_ns = v->t_ns,
+		.before = v->t.base_p95,
+		.after = v->t.cand_p95,
+		.rel_change = v->t.p95_change,
+		.p_value = v->t.p_value,
+		.worse = 1,
+		.version = v->candidate,
+		.baseline = v->baseline,
+	};
+}
+
+/* Whether a change point for the worse, brought by the deployment of the
+ * candidate, already tells of this version's regression. */
+static int told_by_change(const struct regression *cp, size_t n_cp, const struct version_regression *v)
+{
+	for (size_t i = 0; i < n_cp; i++)
+		if (cp[i].worse && cp[i].deployment && !strcmp(cp[i].service, v->service) &&
+		    (cp[i].endpoint == v->endpoint ||
+		     (cp[i].endpoint && v->endpoint && !strcmp(cp[i].endpoint, v->endpoint))) &&
+		    !strcmp(cp[i].deployment->version, v->candidate))
+			return 1;
+	return 0;
+}
+
+/* Flag each version whose gate fails, once (its id names the candidate),
+ * unless a change point brought by its deployment tells of it. */
+static int flag_versions(struct store *s, const struct store_query *q, double min_change,
+			 const struct regression *cp, size_t n_cp, const struct store_record *flags,
+			 size_t n_flags, uint64_t now_ns, change_watch_hook hook, void *hook_arg,
+			 size_t *flagged, struct arena *a, char *err, size_t errlen)
+{
+	struct version_regression *v;
+	size_t n;
+	if (regressions_versions(s, q, min_change, 1, a, &v, &n, err, errlen) < 0)
+		return ERR_INTERNAL;
+	for (size_t i = 0; i < n; i++) {
+		size_t j = 0;
+		while (j < n_flags && strcmp(flags[j].id, v[i].id))
+			j++;
+		if (!v[i].gate_fail || j < n_flags || told_by_change(cp, n_cp, &v[i]))
+			continue;
+		struct regression r = version_as_regression(&v[i]);
+		if (flag(s, &r, now_ns, hook, hook_arg, err, errlen) < 0)
+			return ERR_INTERNAL;
+		(*flagged)++;
+	}
+	return 0;
+}
+
 int change_watch_run(struct store *s, uint64_t now_ns, uint64_t range_ns, change_watch_hook hook,
 		     void *hook_arg, struct change_watch_result *res, char *err, size_t errlen)
 {
@@ -173,6 +238,9 @@ int change_watch_run(struct store *s, uint64_t now_ns, uint64_t range_ns, change
 	if (rc == 0)
 		rc = flag_new(s, wow, n_wow, flags, n_flags, step_ns, now_ns, hook, hook_arg, &res->flagged,
 			      err, errlen);
+	if (rc == 0)
+		rc = flag_versions(s, &q, o.min_change, cp, n_cp, flags, n_flags, now_ns, hook, hook_arg,
+				   &res->flagged, &a, err, errlen);
 	arena_release(&a);
 	return rc;
 }
@@ -195,12 +263,12 @@ static void change_tick(void *arg)
 	struct change_watch_result res;
 	char err[256];
 	(void)arg;
-	if (change_watch_run(watch_store, clock_now_ns(), 0, watch_hook, watch_hook_arg, &res, err,
-			     sizeof(err)) < 0)
+	uint64_t t0 = clock_now_ns();
+	if (change_watch_run(watch_store, t0, 0, watch_hook, watch_hook_arg, &res, err, sizeof(err)) < 0)
 		log_warn("changes: watch failed: %s", err);
-	else if (res.deployments || res.flagged)
-		log_info("changes: %zu deployments recorded, %zu regressions flagged", res.deployments,
-			 res.flagged);
+	else
+		log_info("changes: %zu deployments recorded, %zu regressions flagged in %.0f ms",
+			 res.deployments, res.flagged, (double)(clock_now_ns() - t0) / 1e6);
 }
 
 int change_watch_start(struct store *s, unsigned interval_s, char *err, size_t errlen)

@@ -3,8 +3,9 @@
  * looks at the last hours (query/regressions.h): each deployment it
  * detects (a version's first requests in an environment) is recorded as a
  * deployment event, and each new regression for the worse (a p95 or
- * error-rate change point, or hours whose p95 is 20 % above the same hours
- * a week before) is flagged: a regression document with its evidence
+ * error-rate change point, hours whose p95 is 20 % above the same hours
+ * a week before, or a newest version whose gate fails against the one
+ * before it) is flagged: a regression document with its evidence
  * (before, after, relative change, p-value, the deployment that brought
  * it), an "auto_flag" entry in the audit trail, and a call to the hook.
  *

@@ -329,3 +329,28 @@ int changes_error_groups(struct store *s, const struct store_query *q, struct ar
 	*n = m;
 	return 0;
 }
+
+int changes_endpoints(struct store *s, const struct store_query *q, struct arena *a, const char ***out,
+		      size_t *n, char *err, size_t errlen)
+{
+	struct rollup_row *rows = NULL;
+	size_t nr = 0, m = 0, cap = 0;
+	const char **v = NULL;
+	if (store_rollups(s, q, latency_resolution(q->to_ns - q->from_ns), a, &rows, &nr, err, errlen) < 0)
+		return ERR_INTERNAL;
+	for (size_t i = 0; i < nr; i++) {
+		size_t j = 0;
+		if (!rows[i].endpoint)
+			continue;
+		while (j < m && strcmp(v[j], rows[i].endpoint))
+			j++;
+		if (j < m)
+			continue;
+		v = arena_grow(a, v, &cap, m + 1, sizeof(*v));
+		v[m++] = rows[i].endpoint;
+	}
+	store_rollups_release(rows, nr);
+	*out = v;
+	*n = m;
+	return 0;
+}

@@ -84,6 +84,11 @@ int changes_series_load(struct store *s, const struct store_query *q, unsigned s
 			size_t top, struct arena *a, struct changes_series **out, size_t *n, char *err,
 			size_t errlen);
 
+/* The endpoints of q's service (q->service required) with requests in q's
+ * range, from the rollups; strings in `a`. */
+int changes_endpoints(struct store *s, const struct store_query *q, struct arena *a, const char ***out,
+		      size_t *n, char *err, size_t errlen);
+
 /* Failed requests of one error type, service and status. */
 struct changes_error_group {
 	const char *error_type, *service; /* error_type NULL: none recorded */

@@ -397,15 +397,11 @@ int regressions_versions(struct store *s, const struct store_query *q, double mi
 	struct store_query wq = *q;
 	struct changes_first_seen *fs;
 	struct vr_list l = {0};
-	const char **eps = NULL;
-	size_t nf, n_eps = 0;
+	size_t nf;
 	wq.version = NULL;
 	wq.latest = 0;
 	if (changes_first_seen(s, &wq, latency_resolution(q->to_ns - q->from_ns), a, &fs, &nf, err, errlen) <
 	    0)
-		return ERR_INTERNAL;
-	if (endpoints && !q->endpoint &&
-	    store_values(s, DICT_ENDPOINT, q->from_ns, q->to_ns, a, &eps, &n_eps, err, errlen) < 0)
 		return ERR_INTERNAL;
 	for (size_t i = 0; i < nf; i++) {
 		size_t j = 0;
@@ -415,6 +411,12 @@ int regressions_versions(struct store *s, const struct store_query *q, double mi
 		if (j < i || !newest_two(fs, nf, fs[i].service, &vr.candidate, &vr.baseline, &vr.t_ns))
 			continue; /* done already, or one version only */
 		int rc = consider(s, q, vr, min_change, a, &l, err, errlen);
+		const char **eps = NULL; /* the service's own endpoints */
+		size_t n_eps = 0;
+		wq.service = fs[i].service;
+		if (rc == 0 && endpoints && !q->endpoint &&
+		    changes_endpoints(s, &wq, a, &eps, &n_eps, err, errlen) < 0)
+			rc = ERR_INTERNAL;
 		for (size_t e = 0; rc == 0 && e < n_eps; e++) {
 			vr.endpoint = eps[e];
 			rc = consider(s, q, vr, min_change, a, &l, err, errlen);

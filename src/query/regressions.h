@@ -53,7 +53,7 @@ int regressions_deployments(struct store *s, const struct store_query *q, struct
 const struct deployment *regressions_deployment_near(const struct deployment *d, size_t n,
 						     const char *service, uint64_t t_ns, uint64_t step_ns);
 
-enum regression_kind { REGRESSION_CHANGE_POINT, REGRESSION_WEEK_OVER_WEEK };
+enum regression_kind { REGRESSION_CHANGE_POINT, REGRESSION_WEEK_OVER_WEEK, REGRESSION_VERSION };
 
 struct regression {
 	const char *id; /* "service|endpoint|measure|t_ms" */
@@ -68,6 +68,7 @@ struct regression {
 	size_t hours;
 	uint64_t count, count_before;
 	const struct deployment *deployment; /* the one that brought it, or NULL */
+	const char *version, *baseline;	     /* REGRESSION_VERSION: candidate and baseline */
 };
 
 struct regressions_options {

@@ -4,7 +4,9 @@
  * detected deployments as events and flags the p95 regression with the
  * deployment that brought it (document, audit entry, hook); a second pass
  * adds nothing; a regression dismissed as a false positive stays
- * dismissed; a steady service is never flagged.
+ * dismissed; a steady service is never flagged; a canary (two versions
+ * side by side, the newer 40 % slower) is flagged as a version's
+ * regression, which no change point shows.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -57,17 +59,18 @@ static int write_minutes(struct store *s, const char *service, const char *versi
 }
 
 struct seen {
-	int calls;
-	char version[32];
-	char service[32];
+	int calls, shop, canary;
+	char version[32]; /* of the deployment that brought the shop's */
 };
 
 static void hook(void *arg, const struct regression *r, const char *doc)
 {
 	struct seen *sn = arg;
 	sn->calls++;
-	snprintf(sn->service, sizeof(sn->service), "%s", r->service);
-	if (r->deployment)
+	sn->shop += !strcmp(r->service, "shop");
+	sn->canary += !strcmp(r->service, "canary") && r->kind == REGRESSION_VERSION &&
+		      !strcmp(r->version, "3.1.0");
+	if (r->deployment && !strcmp(r->service, "shop"))
 		snprintf(sn->version, sizeof(sn->version), "%s", r->deployment->version);
 	(void)doc;
 }
@@ -83,30 +86,42 @@ int main(void)
 	}
 	int rc = write_minutes(s, "shop", "1.0.0", 0, 60, 30, 100) |
 		 write_minutes(s, "shop", "1.1.0", 60, 120, 30, 140) |
-		 write_minutes(s, "steady", "7.0.0", 0, 120, 30, 50);
+		 write_minutes(s, "steady", "7.0.0", 0, 120, 30, 50) |
+		 write_minutes(s, "canary", "3.0.0", 0, 120, 10, 80) |
+		 write_minutes(s, "canary", "3.1.0", 0, 120, 10, 112);
 	ok(rc == 0, "two hours of requests written");
 	uint64_t now = T0 + 121 * 60 * NS_PER_S;
 	struct change_watch_result res;
 	struct seen sn = {0};
 	ok(change_watch_run(s, now, 3 * 3600 * NS_PER_S, hook, &sn, &res, err, sizeof(err)) == 0,
 	   "a pass runs: %s", err);
-	is_int(res.deployments, 3, "three first appearances recorded (shop 1.0.0 and 1.1.0, steady 7.0.0)");
-	is_int(res.flagged, 2, "the shop's p95 change flagged, for the service and its endpoint");
-	is_int(sn.calls, 2, "the hook heard each");
-	is_str(sn.service, "shop", "about the shop");
+	is_int(res.deployments, 5, "five first appearances recorded (shop's two, steady's, canary's two)");
+	is_int(res.flagged, 4,
+	       "flagged: the shop's p95 change and the canary's version, each for the service and its "
+	       "endpoint");
+	is_int(sn.calls, 4, "the hook heard each");
+	is_int(sn.shop, 2, "two about the shop (its version regression is told by the change point)");
 	is_str(sn.version, "1.1.0", "brought by 1.1.0");
+	is_int(sn.canary, 2, "two about the canary's 3.1.0, as a version's regression");
 
 	struct arena a;
 	struct store_record *docs, *ev;
 	size_t n_docs, n_ev;
 	arena_init(&a);
 	store_docs(s, REGRESSIONS_FLAG_KIND, NULL, &a, &docs, &n_docs, err, sizeof(err));
-	is_int(n_docs, 2, "two regression documents");
-	ok(n_docs && strstr(docs[0].json, "\"source\":\"auto\"") &&
-		   strstr(docs[0].json, "\"version\":\"1.1.0\"") && strstr(docs[0].json, "\"rel_change\":"),
-	   "with their evidence: %s", n_docs ? docs[0].json : "");
+	is_int(n_docs, 4, "four regression documents");
+	int shop_doc = 0, canary_doc = 0;
+	for (size_t i = 0; i < n_docs; i++) {
+		const char *j = docs[i].json;
+		shop_doc += !strncmp(docs[i].id, "shop|", 5) && strstr(j, "\"source\":\"auto\"") &&
+			    strstr(j, "\"version\":\"1.1.0\"") && strstr(j, "\"rel_change\":");
+		canary_doc += !strncmp(docs[i].id, "canary|", 7) && strstr(j, "\"kind\":\"version\"") &&
+			      strstr(j, "\"candidate\":\"3.1.0\"") && strstr(j, "\"baseline\":\"3.0.0\"");
+	}
+	is_int(shop_doc, 2, "the shop's, with their evidence and the deployment that brought them");
+	is_int(canary_doc, 2, "the canary's as versions, candidate and baseline named");
 	store_events(s, REGRESSIONS_AUDIT_KIND, NULL, 0, 0, 0, &a, &ev, &n_ev, err, sizeof(err));
-	is_int(n_ev, 2, "and two audit entries");
+	is_int(n_ev, 4, "and four audit entries");
 	ok(n_ev && strstr(ev[0].json, "\"action\":\"auto_flag\""), "auto_flag");
 	store_events(s, REGRESSIONS_DEPLOY_KIND, "shop", 0, 0, 0, &a, &ev, &n_ev, err, sizeof(err));
 	is_int(n_ev, 2, "the shop's deployments are events now");
@@ -118,6 +133,7 @@ int main(void)
 	   res.deployments, res.flagged);
 
 	/* dismissed: the document stays, so the next pass leaves it alone */
+	store_docs(s, REGRESSIONS_FLAG_KIND, NULL, &a, &docs, &n_docs, err, sizeof(err));
 	const char *id = arena_strdup(&a, docs[0].id);
 	struct store_record d = {
 		.kind = REGRESSIONS_FLAG_KIND, .id = id, .time_ns = now, .json = "{\"state\":\"dismissed\"}"};
