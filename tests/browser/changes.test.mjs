@@ -131,6 +131,7 @@ test('the version benchmark shows the gate failing 1.1.0 against 1.0.0', async (
   assert.deepEqual(lines, ['1.1.0', '1.0.0']);
   const markers = await page.$$eval('#panel-versions .deploy-marker', (els) => els.map((e) => e.dataset.version));
   assert.ok(markers.includes('1.1.0'), `markers: ${markers}`);
+  await page.locator('#panel-versions').screenshot({ path: join(SHOTS, 'changes-versions.png') });
 });
 
 test('parity lists production and staging, production as the reference', async () => {
