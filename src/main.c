@@ -18,6 +18,7 @@ static const struct command {
 	{"report", cmd_report, "performance report of a running server (Markdown or text)"},
 	{"slo", cmd_slo, "SLOs of a running server: compliance, error budget, burn rates"},
 	{"alerts", cmd_alerts, "alerts of a running server; acknowledge, silence, resolve"},
+	{"gate", cmd_gate, "pass or fail a new version against a baseline (for CI)"},
 };
 
 static int usage(FILE *out)

@@ -27,6 +27,7 @@ import { mountSlow } from './views/slow.js';
 import { mountBottlenecks } from './views/bottlenecks.js';
 import { mountRecommendations } from './views/recommendations.js';
 import { mountSlos } from './views/slos.js';
+import { mountChanges } from './views/changes.js';
 import { placeholder } from './views/placeholder.js';
 
 // Views without `built` are placeholders, marked "soon" in the navigation.
@@ -37,6 +38,7 @@ const VIEWS = [
   { id: 'slow', label: 'Slow requests', mount: mountSlow, built: true },
   { id: 'bottlenecks', label: 'Bottlenecks', mount: mountBottlenecks, built: true },
   { id: 'recommendations', label: 'Recommendations', mount: mountRecommendations, built: true },
+  { id: 'changes', label: 'Changes', mount: mountChanges, built: true },
   {
     id: 'resources', label: 'Resources', mount: placeholder('Resources', 'CPU, memory, connection pools and DB time over the day.', [
       'Resource heatmaps over time and by time of day',

@@ -19,6 +19,7 @@
 #include "server/http.h"
 #include "store/store.h"
 #include "watch/watch.h"
+#include "advisor/change_watch.h"
 
 static void usage(FILE *out)
 {
@@ -27,6 +28,7 @@ static void usage(FILE *out)
 		"                     [--max-body BYTES] [--max-queue BYTES] [--max-endpoints N]\n"
 		"                     [--config FILE] [--analysis-interval SECONDS]\n"
 		"                     [--spike-interval SECONDS] [--watch-interval SECONDS]\n"
+		"                     [--spike-interval SECONDS] [--change-interval SECONDS]\n"
 		"                     [--verbose]\n\n"
 		"  --listen ADDR     HOST:PORT to listen on (default 127.0.0.1:4318, the OTLP/HTTP port)\n"
 		"  --data DIR        data directory; the store is DIR/hotpath.db (default ./data)\n"
@@ -47,6 +49,9 @@ static void usage(FILE *out)
 		"                    and store an alert for each (default 60)\n"
 		"  --watch-interval SECONDS\n"
 		"                    evaluate SLOs and alert rules this often (default 30)\n"
+		"  --change-interval SECONDS\n"
+		"                    record detected deployments and flag new regressions of the\n"
+		"                    last 6 h this often in the background (default 300; 0: never)\n"
 		"  --verbose         also log debug lines (e.g. where an aggregated flame graph's\n"
 		"                    time went)\n",
 		HTTP_DEFAULT_MAX_BODY);
@@ -98,6 +103,7 @@ int cmd_serve(int argc, char **argv)
 		{"analysis-interval", required_argument, NULL, 'a'},
 		{"spike-interval", required_argument, NULL, 's'},
 		{"watch-interval", required_argument, NULL, 'w'},
+		{"change-interval", required_argument, NULL, 'C'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -106,7 +112,7 @@ int cmd_serve(int argc, char **argv)
 	struct store_options sto = {.dir = "data"};
 	const char *config = NULL;
 	int demo = 0, c;
-	long analysis_s = 300, spike_s = 60, watch_s = 30;
+	long analysis_s = 300, spike_s = 60, watch_s = 30, change_s = 300;
 	char err[512];
 
 	optind = 1;
@@ -123,6 +129,7 @@ int cmd_serve(int argc, char **argv)
 		case 'a': analysis_s = strtol(optarg, NULL, 10); break;
 		case 's': spike_s = strtol(optarg, NULL, 10); break;
 		case 'w': watch_s = strtol(optarg, NULL, 10); break;
+		case 'C': change_s = strtol(optarg, NULL, 10); break;
 		case 'v': log_min_level = LOG_DEBUG; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -140,6 +147,10 @@ int cmd_serve(int argc, char **argv)
 	}
 	if (watch_s < 1 || watch_s > 3600) {
 		fprintf(stderr, "hotpath serve: --watch-interval must be 1 to 3600 seconds\n");
+		return 2;
+	}
+	if (change_s < 0 || change_s > 86400) {
+		fprintf(stderr, "hotpath serve: --change-interval must be 0 to 86400 seconds\n");
 		return 2;
 	}
 	if (slow_thresholds(config) < 0)
@@ -180,6 +191,8 @@ int cmd_serve(int argc, char **argv)
 	if (analysis_s > 0 &&
 	    advisor_watch_start(store, (unsigned)analysis_s, ADVISOR_DEFAULT_RANGE, err, sizeof(err)) < 0)
 		log_warn("%s", err);
+	if (change_s > 0 && change_watch_start(store, (unsigned)change_s, err, sizeof(err)) < 0)
+		log_warn("%s", err);
 	log_info("listening on http://%s (port %u); dashboard at /dashboard/performance", so.listen,
 		 srv.port);
 
@@ -204,6 +217,7 @@ int cmd_serve(int argc, char **argv)
 	slowops_watch_stop();
 	watch_stop();
 	advisor_watch_stop();
+	change_watch_stop();
 	server_stop(&srv);
 	store_close(store);
 	log_info("stopped cleanly");

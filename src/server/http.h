@@ -112,5 +112,7 @@ extern const struct route profile_routes[];  /* /api/v1/profiles, Pyroscope's /i
 extern const struct route slow_routes[];     /* slow operations, slow requests, bottlenecks */
 extern const struct route analysis_routes[]; /* recommendations, their documentation */
 extern const struct route watch_routes[];    /* SLOs, alert rules, channels, alerts, audit */
+extern const struct route change_routes[];   /* deployments, version gates, regressions */
+extern const struct route fleet_routes[];    /* parity, capacity, error patterns */
 
 #endif

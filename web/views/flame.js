@@ -158,8 +158,20 @@ function compareControls(el, ctx) {
     return { params: new URLSearchParams({ 'base.trace_id': state.fbase, 'compare.trace_id': state.fcompare }) };
   }
   if (by === 'range') {
-    const shift = SHIFTS.find((s) => s.id === state.fbase) || SHIFTS[0];
     const len = rangeMs(ctx.filters.range);
+    // "at:T" (from a change point): the range's length after T against before it
+    const at = /^at:(\d+)$/.exec(state.fbase || '');
+    if (at) {
+      const t = Number(at[1]);
+      sides.append(h('span', { class: 'flame-at' }, `After ${new Date(t).toISOString().slice(0, 16).replace('T', ' ')} UTC (compare) against before it (base)`));
+      for (const k of ['range', 'from', 'to']) params.delete(k);
+      params.set('base.from', String(t - len));
+      params.set('base.to', String(t));
+      params.set('compare.from', String(t));
+      params.set('compare.to', String(Math.min(t + len, Date.now())));
+      return { params };
+    }
+    const shift = SHIFTS.find((s) => s.id === state.fbase) || SHIFTS[0];
     sides.append(h('span', null, `The last ${ctx.filters.range} (compare) against`),
       selectOf('flame-base', 'Base window', SHIFTS.map((s) => ({ value: s.id, label: s.label })), shift.id, (v) => go(v, '')));
     params.set('base.to', String(Date.now() - (shift.ms || len)));

@@ -1,0 +1,152 @@
+/*
+ * test_change_watch.c - the background watch over change, on a real store:
+ * a service moves from 1.0.0 to a 40 % slower 1.1.0; one pass records the
+ * detected deployments as events and flags the p95 regression with the
+ * deployment that brought it (document, audit entry, hook); a second pass
+ * adds nothing; a regression dismissed as a false positive stays
+ * dismissed; a steady service is never flagged; a canary (two versions
+ * side by side, the newer 40 % slower) is flagged as a version's
+ * regression, which no change point shows.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "advisor/change_watch.h"
+#include "core/clock.h"
+#include "tap.h"
+
+#define T0 1763978400000000000ull /* a whole hour */
+
+static struct resource *resource(struct batch *b, const char *service, const char *version)
+{
+	struct resource *r = arena_zalloc(&b->arena, sizeof(*r));
+	r->attrs = arena_zalloc(&b->arena, 3 * sizeof(struct attr));
+	r->attrs[r->n_attrs++] = (struct attr){.key = "service.name", .type = ATTR_STRING, .v.s = service};
+	r->attrs[r->n_attrs++] =
+		(struct attr){.key = "deployment.environment.name", .type = ATTR_STRING, .v.s = "production"};
+	r->attrs[r->n_attrs++] = (struct attr){.key = "service.version", .type = ATTR_STRING, .v.s = version};
+	resource_derive(r);
+	return r;
+}
+
+/* `per_min` requests a minute for minutes [from, to) of T0, ~ms each. */
+static int write_minutes(struct store *s, const char *service, const char *version, int from, int to,
+			 int per_min, double ms)
+{
+	static uint32_t trace;
+	struct batch b;
+	batch_init(&b);
+	struct resource *r = resource(&b, service, version);
+	for (int m = from; m < to; m++)
+		for (int i = 0; i < per_min; i++) {
+			struct span *sp = batch_add_span(&b);
+			trace++;
+			sp->trace_id[0] = 0xc4;
+			memcpy(sp->trace_id + 8, &trace, sizeof(trace));
+			sp->span_id[7] = 1;
+			sp->name = "GET /items";
+			sp->kind = SPAN_KIND_SERVER;
+			sp->start_ns =
+				T0 + (uint64_t)m * 60 * NS_PER_S + (uint64_t)i * (60 * NS_PER_S / per_min);
+			/* a spread of ±10 % that repeats every 10 requests */
+			sp->end_ns = sp->start_ns + (uint64_t)(ms * (0.9 + 0.02 * (i % 10)) * 1e6);
+			sp->resource = r;
+		}
+	int rc = store_write_sync(s, &b);
+	batch_release(&b);
+	return rc;
+}
+
+struct seen {
+	int calls, shop, canary;
+	char version[32]; /* of the deployment that brought the shop's */
+};
+
+static void hook(void *arg, const struct regression *r, const char *doc)
+{
+	struct seen *sn = arg;
+	sn->calls++;
+	sn->shop += !strcmp(r->service, "shop");
+	sn->canary += !strcmp(r->service, "canary") && r->kind == REGRESSION_VERSION &&
+		      !strcmp(r->version, "3.1.0");
+	if (r->deployment && !strcmp(r->service, "shop"))
+		snprintf(sn->version, sizeof(sn->version), "%s", r->deployment->version);
+	(void)doc;
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/hotpath-test-change-watch-XXXXXX", err[256];
+	struct store_options so = {.dir = dir};
+	struct store *s;
+	if (!mkdtemp(dir) || store_open(&s, &so, err, sizeof(err)) < 0) {
+		ok(0, "store: %s", err);
+		return tap_done();
+	}
+	int rc = write_minutes(s, "shop", "1.0.0", 0, 60, 30, 100) |
+		 write_minutes(s, "shop", "1.1.0", 60, 120, 30, 140) |
+		 write_minutes(s, "steady", "7.0.0", 0, 120, 30, 50) |
+		 write_minutes(s, "canary", "3.0.0", 0, 120, 10, 80) |
+		 write_minutes(s, "canary", "3.1.0", 0, 120, 10, 112);
+	ok(rc == 0, "two hours of requests written");
+	uint64_t now = T0 + 121 * 60 * NS_PER_S;
+	struct change_watch_result res;
+	struct seen sn = {0};
+	ok(change_watch_run(s, now, 3 * 3600 * NS_PER_S, hook, &sn, &res, err, sizeof(err)) == 0,
+	   "a pass runs: %s", err);
+	is_int(res.deployments, 5, "five first appearances recorded (shop's two, steady's, canary's two)");
+	is_int(res.flagged, 4,
+	       "flagged: the shop's p95 change and the canary's version, each for the service and its "
+	       "endpoint");
+	is_int(sn.calls, 4, "the hook heard each");
+	is_int(sn.shop, 2, "two about the shop (its version regression is told by the change point)");
+	is_str(sn.version, "1.1.0", "brought by 1.1.0");
+	is_int(sn.canary, 2, "two about the canary's 3.1.0, as a version's regression");
+
+	struct arena a;
+	struct store_record *docs, *ev;
+	size_t n_docs, n_ev;
+	arena_init(&a);
+	store_docs(s, REGRESSIONS_FLAG_KIND, NULL, &a, &docs, &n_docs, err, sizeof(err));
+	is_int(n_docs, 4, "four regression documents");
+	int shop_doc = 0, canary_doc = 0;
+	for (size_t i = 0; i < n_docs; i++) {
+		const char *j = docs[i].json;
+		shop_doc += !strncmp(docs[i].id, "shop|", 5) && strstr(j, "\"source\":\"auto\"") &&
+			    strstr(j, "\"version\":\"1.1.0\"") && strstr(j, "\"rel_change\":");
+		canary_doc += !strncmp(docs[i].id, "canary|", 7) && strstr(j, "\"kind\":\"version\"") &&
+			      strstr(j, "\"candidate\":\"3.1.0\"") && strstr(j, "\"baseline\":\"3.0.0\"");
+	}
+	is_int(shop_doc, 2, "the shop's, with their evidence and the deployment that brought them");
+	is_int(canary_doc, 2, "the canary's as versions, candidate and baseline named");
+	store_events(s, REGRESSIONS_AUDIT_KIND, NULL, 0, 0, 0, &a, &ev, &n_ev, err, sizeof(err));
+	is_int(n_ev, 4, "and four audit entries");
+	ok(n_ev && strstr(ev[0].json, "\"action\":\"auto_flag\""), "auto_flag");
+	store_events(s, REGRESSIONS_DEPLOY_KIND, "shop", 0, 0, 0, &a, &ev, &n_ev, err, sizeof(err));
+	is_int(n_ev, 2, "the shop's deployments are events now");
+
+	ok(change_watch_run(s, now + 60 * NS_PER_S, 3 * 3600 * NS_PER_S, hook, &sn, &res, err, sizeof(err)) ==
+		   0,
+	   "a second pass a minute later");
+	ok(res.deployments == 0 && res.flagged == 0, "adds nothing (%zu deployments, %zu flags)",
+	   res.deployments, res.flagged);
+
+	/* dismissed: the document stays, so the next pass leaves it alone */
+	store_docs(s, REGRESSIONS_FLAG_KIND, NULL, &a, &docs, &n_docs, err, sizeof(err));
+	const char *id = arena_strdup(&a, docs[0].id);
+	struct store_record d = {
+		.kind = REGRESSIONS_FLAG_KIND, .id = id, .time_ns = now, .json = "{\"state\":\"dismissed\"}"};
+	store_put_doc(s, &d, err, sizeof(err));
+	change_watch_run(s, now + 120 * NS_PER_S, 3 * 3600 * NS_PER_S, hook, &sn, &res, err, sizeof(err));
+	is_int(res.flagged, 0, "a dismissed regression is not flagged again");
+	store_docs(s, REGRESSIONS_FLAG_KIND, id, &a, &docs, &n_docs, err, sizeof(err));
+	ok(n_docs == 1 && strstr(docs[0].json, "dismissed"), "and stays dismissed");
+
+	arena_release(&a);
+	store_close(s);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ok(system(cmd) == 0, "temp dir removed");
+	return tap_done();
+}
