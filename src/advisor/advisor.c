@@ -725,7 +725,9 @@ int advisor_ask(struct store *s, uint64_t range_ns, size_t max_traces, uint64_t 
 	return a->rc;
 }
 
-/* Stop the job: the run in progress ends first; asks still queued fail. */
+/* Stop the job: the run in progress ends first; asks still queued, and
+ * asks until the next advisor_watch_start(), fail (so that nothing runs on
+ * a store being closed). */
 static void job_stop(void)
 {
 	pthread_mutex_lock(&job.lock);
@@ -748,7 +750,7 @@ static void job_stop(void)
 	if (started)
 		pthread_join(job.thread, NULL);
 	pthread_mutex_lock(&job.lock);
-	job.started = job.stop = 0; /* a later ask starts it again */
+	job.started = 0; /* stopped until advisor_watch_start(): asks get ERR_BUSY */
 	pthread_mutex_unlock(&job.lock);
 }
 
@@ -770,6 +772,9 @@ static void analysis_tick(void *arg)
 
 int advisor_watch_start(struct store *s, unsigned interval_s, uint64_t range_ns, char *err, size_t errlen)
 {
+	pthread_mutex_lock(&job.lock);
+	job.stop = 0; /* asks run again after a stop */
+	pthread_mutex_unlock(&job.lock);
 	watch_store = s;
 	watch_range_ns = range_ns ? range_ns : ADVISOR_DEFAULT_RANGE;
 	return ticker_start(&watch, interval_s ? interval_s : 300, analysis_tick, NULL, err, errlen);

@@ -124,14 +124,18 @@ int advisor_last(struct store *s, uint64_t range_ns, size_t max_traces, struct a
  * advisor_refresh() with these parameters.  With `wait`, block until it has
  * run and set *res; else return at once (the job runs it later, *res
  * untouched).  Asks are run in order, one at a time.  0, or with a message
- * the analysis's error, or ERR_BUSY when the job is stopped (the server
- * shuts down).  Thread-safe; the caller writes nothing to the store.
+ * the analysis's error, or ERR_BUSY when the job is stopped
+ * (advisor_watch_stop(), as the server shuts down, until
+ * advisor_watch_start()).  Thread-safe; the caller writes nothing to the
+ * store.
  */
 int advisor_ask(struct store *s, uint64_t range_ns, size_t max_traces, uint64_t max_age_ns, int wait,
 		struct advisor_result *res, char *err, size_t errlen);
 /* A thread refreshing the analysis of the last `range_ns` every
  * `interval_s` (so verification happens without anyone asking).  One per
- * process.  advisor_watch_stop() stops it and the job of advisor_ask(). */
+ * process.  advisor_watch_stop() stops it and the job of advisor_ask()
+ * (waiting for a run in progress); advisor_watch_start() lets asks run
+ * again. */
 int advisor_watch_start(struct store *s, unsigned interval_s, uint64_t range_ns, char *err, size_t errlen);
 void advisor_watch_stop(void);
 

@@ -187,8 +187,11 @@ static void test_job(void)
 	ok(advisor_last(s, 2 * range, 0, &last, &age), "job: the ask that did not wait has run");
 
 	advisor_watch_stop();
-	ok(advisor_ask(s, range, 0, 0, 1, &r, err, sizeof(err)) == 0,
-	   "job: an ask after a stop starts it again");
+	ok(advisor_ask(s, range, 0, 0, 1, &r, err, sizeof(err)) == ERR_BUSY,
+	   "job: stopped (the server shuts down), an ask is refused");
+	ok(advisor_watch_start(s, 3600, range, err, sizeof(err)) == 0 &&
+		   advisor_ask(s, range, 0, 0, 1, &r, err, sizeof(err)) == 0,
+	   "job: started again, asks run");
 	advisor_watch_stop();
 	arena_release(&a);
 	store_close(s);
