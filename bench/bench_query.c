@@ -6,7 +6,13 @@
  * stored requests (SQLite, sorted durations) and reports the time ratio
  * and the relative error of each percentile.
  *
- *   bench_query --target URL --db PATH [--hours 24] [--runs 20]
+ * Then every read the dashboard makes (dashboard_reads below), each asked
+ * --dash-runs times (default 10) over two windows: range=Hh, and the last
+ * hour of the stored data (from/to ending at the newest request, since a
+ * store written by bench_ingest ends before now); it prints each one's
+ * median and p95 (the nearest-rank 95th percentile of the runs).
+ *
+ *   bench_query --target URL --db PATH [--hours 24] [--runs 20] [--dash-runs 10]
  */
 #include <curl/curl.h>
 #include <getopt.h>
@@ -61,6 +67,68 @@ static double time_get(CURL *c, const char *url, int runs, struct buf *body)
 	return m;
 }
 
+/* Every read a dashboard view makes on load, as the views ask it (web/views/);
+ * %s is the window. */
+static const char *const dashboard_reads[][2] = {
+	{"filters", "/api/v1/filters?%s"},
+	{"filters_latest", "/api/v1/filters?%s&version=latest"},
+	{"summary", "/api/v1/performance/summary?%s"},
+	{"timeseries", "/api/v1/performance/timeseries?%s"},
+	{"heatmap", "/api/v1/performance/heatmap?%s"},
+	{"distribution", "/api/v1/performance/distribution?%s"},
+	{"traces_newest", "/api/v1/traces?%s&order=newest&limit=100"},
+	{"traces_slowest", "/api/v1/traces?%s&order=slowest&limit=100"},
+	{"slow_requests", "/api/v1/slow-requests?%s&limit=100&group_by=endpoint"},
+	{"slow_alerts", "/api/v1/slow-requests/alerts?%s"},
+	{"slow_operations_stats", "/api/v1/slow-operations/stats?%s"},
+	{"bottlenecks", "/api/v1/bottlenecks?%s&top=20"},
+	{"recommendations", "/api/v1/recommendations?%s"},
+	{"flamegraph", "/api/v1/flamegraph?%s&format=json"},
+};
+
+/* Milliseconds of `runs` GETs of `url`, sorted, into t[]. */
+static void time_runs(CURL *c, const char *url, int runs, struct buf *body, double *t)
+{
+	for (int i = 0; i < runs; i++)
+		t[i] = time_get(c, url, 1, body);
+	qsort(t, (size_t)runs, sizeof(*t), cmp_double);
+}
+
+/* The dashboard's reads over range=Hh and over the last hour of data. */
+static void time_dashboard(CURL *c, const char *target, int hours, long long newest_ns, int runs,
+			   struct buf *body)
+{
+	char windows[2][96], label[2][16], path[256], url[512];
+	long long end_ms = newest_ns / 1000000 + 1;
+	snprintf(windows[0], sizeof(windows[0]), "range=%dh", hours);
+	snprintf(label[0], sizeof(label[0]), "%dh", hours);
+	snprintf(windows[1], sizeof(windows[1]), "from=%lld&to=%lld", end_ms - 3600000, end_ms);
+	snprintf(label[1], sizeof(label[1]), "last1h");
+	double *t = xmalloc((size_t)runs * sizeof(*t));
+	for (int w = 0; w < 2; w++)
+		for (size_t i = 0; i < sizeof(dashboard_reads) / sizeof(dashboard_reads[0]); i++) {
+			snprintf(path, sizeof(path), dashboard_reads[i][1], windows[w]);
+			snprintf(url, sizeof(url), "%s%s", target, path);
+			time_runs(c, url, runs, body, t);
+			printf("dash_%s_%s %.1f ms median, %.1f ms p95 (%d runs: GET %s)\n",
+			       dashboard_reads[i][0], label[w], t[runs / 2], t[(95 * runs + 99) / 100 - 1],
+			       runs, path);
+			fflush(stdout);
+		}
+	free(t);
+}
+
+static long long newest_request_ns(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	long long v = 0;
+	if (sqlite3_prepare_v2(db, "SELECT MAX(start_ns) FROM requests", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
 static double field(const char *json, const char *key)
 {
 	char pat[64];
@@ -72,13 +140,11 @@ static double field(const char *json, const char *key)
 int main(int argc, char **argv)
 {
 	const char *target = "http://127.0.0.1:4318", *db_path = NULL;
-	int hours = 24, runs = 20, c;
+	int hours = 24, runs = 20, dash_runs = 10, c;
 	static const struct option opts[] = {
-		{"target", required_argument, NULL, 't'},
-		{"db", required_argument, NULL, 'd'},
-		{"hours", required_argument, NULL, 'H'},
-		{"runs", required_argument, NULL, 'r'},
-		{NULL, 0, NULL, 0},
+		{"target", required_argument, NULL, 't'},    {"db", required_argument, NULL, 'd'},
+		{"hours", required_argument, NULL, 'H'},     {"runs", required_argument, NULL, 'r'},
+		{"dash-runs", required_argument, NULL, 'D'}, {NULL, 0, NULL, 0},
 	};
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -86,11 +152,13 @@ int main(int argc, char **argv)
 		case 'd': db_path = optarg; break;
 		case 'H': hours = atoi(optarg); break;
 		case 'r': runs = atoi(optarg); break;
+		case 'D': dash_runs = atoi(optarg); break;
 		default: return 2;
 		}
 	}
-	if (!db_path || hours < 1 || runs < 1) {
-		fprintf(stderr, "usage: bench_query --target URL --db PATH [--hours H] [--runs N]\n");
+	if (!db_path || hours < 1 || runs < 1 || dash_runs < 1) {
+		fprintf(stderr,
+			"usage: bench_query --target URL --db PATH [--hours H] [--runs N] [--dash-runs N]\n");
 		return 2;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -171,6 +239,7 @@ int main(int argc, char **argv)
 	}
 	free(d);
 	sqlite3_finalize(st);
+	time_dashboard(curl, target, hours, newest_request_ns(db), dash_runs, &body);
 	sqlite3_close(db);
 	buf_release(&body);
 	curl_easy_cleanup(curl);

@@ -531,16 +531,46 @@ out:
 	return ret;
 }
 
-/* ---- the shared analysis and its thread -------------------------------- */
+/* ---- the shared analyses and the job that runs them ------------------------ */
 
-static struct {
-	pthread_mutex_t lock;
+/* Analyses kept, one per (range, max_traces), the least recently run replaced. */
+#define KEPT_ANALYSES 8
+
+struct kept_analysis {
 	uint64_t run_ns, range_ns;
 	size_t max_traces;
 	struct advisor_result res;
+};
+
+static struct {
+	pthread_mutex_t lock; /* held during a run: one at a time */
+	struct kept_analysis kept[KEPT_ANALYSES];
 	struct store *store;
 	struct detect_cache *cache; /* of `store`, shared by every range */
 } last = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* The kept analysis of these parameters, or NULL.  Under last.lock. */
+static struct kept_analysis *kept_find(uint64_t range_ns, size_t max_traces)
+{
+	for (int i = 0; i < KEPT_ANALYSES; i++)
+		if (last.kept[i].run_ns && last.kept[i].range_ns == range_ns &&
+		    last.kept[i].max_traces == max_traces)
+			return &last.kept[i];
+	return NULL;
+}
+
+/* The slot a new analysis of these parameters goes to.  Under last.lock. */
+static struct kept_analysis *kept_slot(uint64_t range_ns, size_t max_traces)
+{
+	struct kept_analysis *k = kept_find(range_ns, max_traces);
+	if (k)
+		return k;
+	k = &last.kept[0]; /* an empty slot has run_ns 0: the oldest */
+	for (int i = 1; i < KEPT_ANALYSES; i++)
+		if (last.kept[i].run_ns < k->run_ns)
+			k = &last.kept[i];
+	return k;
+}
 
 int advisor_refresh(struct store *s, uint64_t range_ns, size_t max_traces, uint64_t max_age_ns,
 		    struct advisor_result *res, char *err, size_t errlen)
@@ -548,26 +578,180 @@ int advisor_refresh(struct store *s, uint64_t range_ns, size_t max_traces, uint6
 	int rc = 0;
 	pthread_mutex_lock(&last.lock);
 	uint64_t now = clock_now_ns();
-	if (!last.run_ns || last.range_ns != range_ns || last.max_traces != max_traces ||
-	    now - last.run_ns >= max_age_ns) {
+	if (last.store != s) {
+		detect_cache_free(last.cache);
+		last.cache = detect_cache_new(0);
+		last.store = s;
+		memset(last.kept, 0, sizeof(last.kept));
+	}
+	struct kept_analysis *k = kept_find(range_ns, max_traces);
+	if (!k || now - k->run_ns >= max_age_ns) {
 		struct advisor_options o;
 		advisor_options_init(&o, now > range_ns ? now - range_ns : 0, now);
 		if (max_traces)
 			o.max_traces = max_traces;
-		if (last.store != s) {
-			detect_cache_free(last.cache);
-			last.cache = detect_cache_new(0);
-			last.store = s;
-		}
 		o.cache = last.cache;
-		rc = advisor_run(s, &o, &last.res, err, errlen);
-		last.run_ns = rc == 0 ? now : 0;
-		last.range_ns = range_ns;
-		last.max_traces = max_traces;
+		k = kept_slot(range_ns, max_traces);
+		*k = (struct kept_analysis){.range_ns = range_ns, .max_traces = max_traces};
+		rc = advisor_run(s, &o, &k->res, err, errlen);
+		k->run_ns = rc == 0 ? now : 0;
 	}
-	*res = last.res;
+	*res = k->res;
 	pthread_mutex_unlock(&last.lock);
 	return rc;
+}
+
+int advisor_last(struct store *s, uint64_t range_ns, size_t max_traces, struct advisor_result *res,
+		 uint64_t *age_ns)
+{
+	int found = 0;
+	pthread_mutex_lock(&last.lock);
+	struct kept_analysis *k = last.store == s ? kept_find(range_ns, max_traces) : NULL;
+	if (k) {
+		uint64_t now = clock_now_ns();
+		*res = k->res;
+		*age_ns = now > k->run_ns ? now - k->run_ns : 0;
+		found = 1;
+	}
+	pthread_mutex_unlock(&last.lock);
+	return found;
+}
+
+/* One analysis asked of the job: the asker's when it waits, else the job's to free. */
+struct ask {
+	struct store *store;
+	uint64_t range_ns, max_age_ns;
+	size_t max_traces;
+	int waits, done, rc;
+	struct advisor_result res;
+	char err[256];
+	struct ask *next;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t wake, done;
+	pthread_t thread;
+	int started, stop;
+	struct ask *head, *tail;
+} job = {.lock = PTHREAD_MUTEX_INITIALIZER,
+	 .wake = PTHREAD_COND_INITIALIZER,
+	 .done = PTHREAD_COND_INITIALIZER};
+
+/* The next ask, or NULL once stopped.  Under job.lock. */
+static struct ask *job_next(void)
+{
+	while (!job.head && !job.stop)
+		pthread_cond_wait(&job.wake, &job.lock);
+	if (job.stop)
+		return NULL;
+	struct ask *a = job.head;
+	job.head = a->next;
+	if (!job.head)
+		job.tail = NULL;
+	return a;
+}
+
+static void *job_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&job.lock);
+	struct ask *a;
+	while ((a = job_next())) {
+		pthread_mutex_unlock(&job.lock);
+		a->rc = advisor_refresh(a->store, a->range_ns, a->max_traces, a->max_age_ns, &a->res, a->err,
+					sizeof(a->err));
+		if (a->rc < 0)
+			log_warn("recommendations: analysis failed: %s", a->err);
+		pthread_mutex_lock(&job.lock);
+		if (a->waits) {
+			a->done = 1;
+			pthread_cond_broadcast(&job.done);
+		} else {
+			free(a);
+		}
+	}
+	pthread_mutex_unlock(&job.lock);
+	return NULL;
+}
+
+/* Queue `a`, starting the job's thread the first time.  -1 if it cannot run.  Under job.lock. */
+static int job_push(struct ask *a)
+{
+	if (job.stop)
+		return -1;
+	if (!job.started) {
+		if (pthread_create(&job.thread, NULL, job_main, NULL) != 0)
+			return -1;
+		job.started = 1;
+	}
+	a->next = NULL;
+	if (job.tail)
+		job.tail->next = a;
+	else
+		job.head = a;
+	job.tail = a;
+	pthread_cond_signal(&job.wake);
+	return 0;
+}
+
+int advisor_ask(struct store *s, uint64_t range_ns, size_t max_traces, uint64_t max_age_ns, int wait,
+		struct advisor_result *res, char *err, size_t errlen)
+{
+	struct ask mine = {
+		.store = s, .range_ns = range_ns, .max_age_ns = max_age_ns, .max_traces = max_traces};
+	struct ask *a = wait ? &mine : xmalloc(sizeof(*a));
+	if (!wait)
+		*a = mine;
+	a->waits = wait;
+	pthread_mutex_lock(&job.lock);
+	if (job_push(a) < 0) {
+		pthread_mutex_unlock(&job.lock);
+		if (!wait)
+			free(a);
+		errf(err, errlen, "the analysis job is stopped");
+		return ERR_BUSY;
+	}
+	/* every queued ask is done in the end: run, or failed by job_stop() */
+	while (wait && !a->done)
+		pthread_cond_wait(&job.done, &job.lock);
+	pthread_mutex_unlock(&job.lock);
+	if (!wait)
+		return 0;
+	if (a->rc == 0)
+		*res = a->res;
+	else
+		errf(err, errlen, "%s", a->err);
+	return a->rc;
+}
+
+/* Stop the job: the run in progress ends first; asks still queued, and
+ * asks until the next advisor_watch_start(), fail (so that nothing runs on
+ * a store being closed). */
+static void job_stop(void)
+{
+	pthread_mutex_lock(&job.lock);
+	int started = job.started;
+	job.stop = 1;
+	for (struct ask *a = job.head, *next; a; a = next) {
+		next = a->next;
+		if (a->waits) {
+			a->rc = ERR_BUSY;
+			snprintf(a->err, sizeof(a->err), "the analysis job is stopped");
+			a->done = 1;
+		} else {
+			free(a);
+		}
+	}
+	job.head = job.tail = NULL;
+	pthread_cond_broadcast(&job.wake);
+	pthread_cond_broadcast(&job.done);
+	pthread_mutex_unlock(&job.lock);
+	if (started)
+		pthread_join(job.thread, NULL);
+	pthread_mutex_lock(&job.lock);
+	job.started = 0; /* stopped until advisor_watch_start(): asks get ERR_BUSY */
+	pthread_mutex_unlock(&job.lock);
 }
 
 static struct ticker watch = TICKER_INIT;
@@ -588,6 +772,9 @@ static void analysis_tick(void *arg)
 
 int advisor_watch_start(struct store *s, unsigned interval_s, uint64_t range_ns, char *err, size_t errlen)
 {
+	pthread_mutex_lock(&job.lock);
+	job.stop = 0; /* asks run again after a stop */
+	pthread_mutex_unlock(&job.lock);
 	watch_store = s;
 	watch_range_ns = range_ns ? range_ns : ADVISOR_DEFAULT_RANGE;
 	return ticker_start(&watch, interval_s ? interval_s : 300, analysis_tick, NULL, err, errlen);
@@ -596,4 +783,5 @@ int advisor_watch_start(struct store *s, unsigned interval_s, uint64_t range_ns,
 void advisor_watch_stop(void)
 {
 	ticker_stop(&watch);
+	job_stop();
 }

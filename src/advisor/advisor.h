@@ -101,16 +101,41 @@ int advisor_run(struct store *s, const struct advisor_options *o, struct advisor
 /*
  * The analysis the API and the background share: run the advisor over the
  * `range_ns` ending now (sampling above `max_traces`, 0: the default) unless
- * the last run had the same parameters less than `max_age_ns` ago (0: run).
- * One run at a time per process, and one store: the states of stored blocks
- * it keeps between runs (advisor/detect_scan.h) are that store's.  *res gets
- * the last run's summary.
+ * the last run with the same parameters was less than `max_age_ns` ago (0:
+ * run).  The summaries of the last runs of up to 8 parameter pairs are
+ * kept.  One run at a time per process, and one store: the states of stored
+ * blocks it keeps between runs (advisor/detect_scan.h) are that store's.
+ * *res gets the summary of the last run with these parameters.  It writes
+ * (findings, states, the audit trail): only background threads call it
+ * (the ticker below and the job of advisor_ask()), never a request.
  */
 int advisor_refresh(struct store *s, uint64_t range_ns, size_t max_traces, uint64_t max_age_ns,
 		    struct advisor_result *res, char *err, size_t errlen);
+
+/*
+ * Read only: the summary of the last analysis of `s` with these parameters
+ * and its age in *age_ns.  1 when there is one, else 0 (nothing set).
+ */
+int advisor_last(struct store *s, uint64_t range_ns, size_t max_traces, struct advisor_result *res,
+		 uint64_t *age_ns);
+
+/*
+ * Ask the analysis job (a thread of its own, started by the first ask) for
+ * advisor_refresh() with these parameters.  With `wait`, block until it has
+ * run and set *res; else return at once (the job runs it later, *res
+ * untouched).  Asks are run in order, one at a time.  0, or with a message
+ * the analysis's error, or ERR_BUSY when the job is stopped
+ * (advisor_watch_stop(), as the server shuts down, until
+ * advisor_watch_start()).  Thread-safe; the caller writes nothing to the
+ * store.
+ */
+int advisor_ask(struct store *s, uint64_t range_ns, size_t max_traces, uint64_t max_age_ns, int wait,
+		struct advisor_result *res, char *err, size_t errlen);
 /* A thread refreshing the analysis of the last `range_ns` every
  * `interval_s` (so verification happens without anyone asking).  One per
- * process. */
+ * process.  advisor_watch_stop() stops it and the job of advisor_ask()
+ * (waiting for a run in progress); advisor_watch_start() lets asks run
+ * again. */
 int advisor_watch_start(struct store *s, unsigned interval_s, uint64_t range_ns, char *err, size_t errlen);
 void advisor_watch_stop(void);
 

@@ -3,9 +3,12 @@
  * GET /api/v1/recommendations/{id} (with its audit trail) and
  * POST /api/v1/recommendations/{id}/status (docs/API.md).
  *
- * A request reuses the last analysis (advisor/advisor.c: advisor_refresh) of
- * the same range if it is younger than ANALYSIS_MAX_AGE; refresh=1 forces a
- * new one.  The pages the recommendations link to are embedded assets
+ * A GET never writes: it answers from the last analysis of the same range
+ * (advisor/advisor.h: advisor_last), and when that is older than
+ * ANALYSIS_MAX_AGE asks the analysis job for a new one without waiting; with
+ * none yet, or with refresh=1, it asks the job and waits for it
+ * (advisor_ask).  The analyses and their storing happen in the job.  The
+ * pages the recommendations link to are embedded assets
  * (/docs/recommendations/, routes_static.c).
  */
 #include <stdlib.h>
@@ -103,13 +106,36 @@ static int eq_or_any(const char *want, const char *have)
 	return !want || (have && !strcmp(want, have));
 }
 
+/* The analysis a GET answers from (see the top of this file).  -1: the answer is set. */
+static int current_analysis(struct http_request *req, uint64_t range_ns, size_t max_traces, int refresh,
+			    struct advisor_result *res)
+{
+	struct store *s = req->srv->store;
+	uint64_t age;
+	char err[256];
+	int rc = 0;
+	if (!refresh && advisor_last(s, range_ns, max_traces, res, &age)) {
+		if (age >= ANALYSIS_MAX_AGE)
+			rc = advisor_ask(s, range_ns, max_traces, ANALYSIS_MAX_AGE, 0, res, err, sizeof(err));
+		if (rc == ERR_BUSY)
+			rc = 0; /* shutting down: the last analysis stands */
+	} else {
+		rc = advisor_ask(s, range_ns, max_traces, refresh ? 0 : ANALYSIS_MAX_AGE, 1, res, err,
+				 sizeof(err));
+	}
+	if (rc == ERR_BUSY)
+		http_error(req, 503, "busy", "analysis: %s", err);
+	else if (rc < 0)
+		http_error(req, 500, "internal", "analysis failed: %s", err);
+	return rc < 0 ? -1 : 0;
+}
+
 static int list_recommendations(struct http_request *req)
 {
 	const char *status = http_query(req, "status"), *prio = http_query(req, "priority"),
 		   *service = http_query(req, "service"), *range = http_query(req, "range"),
 		   *refresh = http_query(req, "refresh");
 	uint64_t range_ns = ADVISOR_DEFAULT_RANGE;
-	char err[256];
 	if (range && filters_parse_range(range, &range_ns) < 0) {
 		http_error(req, 400, "bad_request", "invalid range '%.32s': use e.g. 1h, 6h, 24h", range);
 		return HTTP_DONE;
@@ -128,12 +154,8 @@ static int list_recommendations(struct http_request *req)
 		return HTTP_DONE;
 	}
 	struct advisor_result res;
-	uint64_t max_age = refresh && !strcmp(refresh, "1") ? 0 : ANALYSIS_MAX_AGE;
-	if (advisor_refresh(req->srv->store, range_ns, (size_t)max_traces, max_age, &res, err, sizeof(err)) <
-	    0) {
-		http_error(req, 500, "internal", "analysis failed: %s", err);
+	if (current_analysis(req, range_ns, (size_t)max_traces, refresh && !strcmp(refresh, "1"), &res) < 0)
 		return HTTP_DONE;
-	}
 	struct item *items;
 	size_t n;
 	if (load_items(req, NULL, &items, &n) < 0)

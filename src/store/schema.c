@@ -118,9 +118,22 @@ static int user_version(sqlite3 *db)
 	return v;
 }
 
+/* Indexes that are no migration (schema.h): created when missing. */
+static const char extra_indexes[] =
+	"CREATE INDEX IF NOT EXISTS requests_slow ON requests(duration_ns, start_ns)"
+	" WHERE duration_ns >= " SCHEMA_SLOW_INDEX_SQL ";";
+
 int schema_migrate(sqlite3 *db, char *err, size_t errlen)
 {
-	return schema_migrate_to(db, N_MIGRATIONS, err, errlen);
+	if (schema_migrate_to(db, N_MIGRATIONS, err, errlen) < 0)
+		return -1;
+	char *msg = NULL;
+	if (sqlite3_exec(db, extra_indexes, NULL, NULL, &msg) != SQLITE_OK) {
+		errf(err, errlen, "cannot add indexes: %s", msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
 }
 
 int schema_migrate_to(sqlite3 *db, int version, char *err, size_t errlen)

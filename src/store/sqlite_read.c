@@ -12,12 +12,23 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/json_doc.h"
+#include "core/strmap.h"
 #include "store/block.h"
 #include "store/rollup.h"
+#include "store/schema.h"
 #include "store/sqlite_store.h"
 #include "store/values.h"
 
 /* ---- reads ----------------------------------------------------------- */
+
+/*
+ * Readers map the database file (up to this many bytes) instead of copying
+ * each page they read into their own cache: the searches that look rows up
+ * one by one (slowest first, by trace) spent a third of their time in
+ * read() copies.  Only reading connections map; the file is never shrunk
+ * while the server runs (no VACUUM).
+ */
+#define READER_MMAP_BYTES "4294967296"
 
 sqlite3 *db_reader_get(struct store *s, char *err, size_t errlen)
 {
@@ -26,8 +37,11 @@ sqlite3 *db_reader_get(struct store *s, char *err, size_t errlen)
 	if (s->n_readers)
 		db = s->readers[--s->n_readers];
 	pthread_mutex_unlock(&s->lock);
-	if (!db && db_open(s->path, 1, &db, err, errlen) < 0)
-		return NULL;
+	if (!db) {
+		if (db_open(s->path, 1, &db, err, errlen) < 0)
+			return NULL;
+		sqlite3_exec(db, "PRAGMA mmap_size=" READER_MMAP_BYTES, NULL, NULL, NULL); /* a hint */
+	}
 	return db;
 }
 
@@ -209,13 +223,167 @@ static void bind_all(sqlite3_stmt *st, const struct binds *bd)
 	}
 }
 
+/*
+ * The dictionary values a search names, each looked up once and copied once
+ * into the caller's arena (rows share the copy): a search of 50,000 rows
+ * names a few dozen values, where a lookup per row and column cost as much
+ * as reading the rows.
+ */
+struct dict_names {
+	sqlite3_stmt *st;  /* SELECT value FROM dict WHERE id = ? */
+	struct strmap ids; /* id (8 bytes) -> the value's pointer */
+	struct arena *a;
+};
+
+static int dict_names_init(struct dict_names *d, sqlite3 *db, struct arena *a)
+{
+	strmap_init(&d->ids);
+	d->a = a;
+	return sqlite3_prepare_v2(db, "SELECT value FROM dict WHERE id = ?", -1, &d->st, NULL) == SQLITE_OK
+		       ? 0
+		       : -1;
+}
+
+static void dict_names_release(struct dict_names *d)
+{
+	sqlite3_finalize(d->st);
+	strmap_release(&d->ids);
+}
+
+/* The value of the dictionary id in column `col` of `st` (NULL for NULL or
+ * an id the dictionary lacks, as the subquery `(SELECT value FROM dict
+ * WHERE id = r.col)` gives). */
+static const char *dict_name(struct dict_names *d, sqlite3_stmt *st, int col)
+{
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return NULL;
+	int64_t id = sqlite3_column_int64(st, col), v;
+	if (strmap_get(&d->ids, &id, sizeof(id), &v) == 0)
+		return (const char *)(intptr_t)v;
+	const char *name = NULL;
+	sqlite3_bind_int64(d->st, 1, id);
+	if (sqlite3_step(d->st) == SQLITE_ROW)
+		name = db_col_text(d->a, d->st, 0);
+	sqlite3_reset(d->st);
+	strmap_put(&d->ids, &id, sizeof(id), (int64_t)(intptr_t)name);
+	return name;
+}
+
+static void read_row(sqlite3_stmt *st, const struct store_query *q, struct dict_names *names,
+		     struct request_row *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->start_ns = (uint64_t)sqlite3_column_int64(st, 0);
+	r->duration_ns = (uint64_t)sqlite3_column_int64(st, 1);
+	put_be64(r->trace_id, sqlite3_column_int64(st, 2));
+	put_be64(r->trace_id + 8, sqlite3_column_int64(st, 3));
+	put_be64(r->span_id, sqlite3_column_int64(st, 4));
+	r->status = (uint8_t)sqlite3_column_int(st, 5);
+	r->edge = (uint8_t)sqlite3_column_int(st, 6);
+	if (q->ids_only)
+		return;
+	r->service = dict_name(names, st, 7);
+	r->endpoint = dict_name(names, st, 8);
+	r->env = dict_name(names, st, 9);
+	r->version = dict_name(names, st, 10);
+	r->department = dict_name(names, st, 11);
+	r->intent = dict_name(names, st, 12);
+	r->tool = dict_name(names, st, 13);
+}
+
+/* The search's SQL; `slow`: through the partial index of slow requests
+ * (schema.h), only the requests it holds. */
+static void search_sql(struct buf *sql, struct binds *bd, struct buf *json, const struct store_query *q,
+		       int slow)
+{
+	static const char *const cols[] = {"service",	 "endpoint", "env", "version",
+					   "department", "intent",   "tool"};
+	buf_reset(sql);
+	buf_reset(json);
+	bd->n = 0;
+	buf_puts(sql,
+		 "SELECT r.start_ns, r.duration_ns, r.trace_hi, r.trace_lo, r.span_id, r.status, r.edge");
+	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]) && !q->ids_only; i++)
+		buf_printf(sql, ", r.%s", cols[i]);
+	buf_puts(sql, slow ? " FROM requests r INDEXED BY requests_slow" : " FROM requests r");
+	where_clause(sql, bd, q, json);
+	if (slow)
+		buf_puts(sql, " AND r.duration_ns >= " SCHEMA_SLOW_INDEX_SQL);
+	/* slowest: ties by start and row, as the slow index orders them */
+	buf_printf(sql, " ORDER BY %s LIMIT %u",
+		   q->order == STORE_SLOWEST	? "r.duration_ns DESC, r.start_ns DESC, r.id DESC"
+		   : q->order == STORE_BY_TRACE ? "r.trace_lo, r.trace_hi, r.start_ns"
+						: "r.start_ns DESC",
+		   q->limit);
+}
+
+/*
+ * Whether a slowest-first search reads the slow index rather than every
+ * request of its range.  The index walk reads entries from the slowest down
+ * until the limit is met, at worst every slow request of the store (about
+ * a tenth of the rows, and an entry costs a fraction of a row); the range
+ * scan reads every request of the range, row by row.  So: the walk when the
+ * range is at least 1/64 of the stored time, and not for one service (its
+ * own index reads only its rows).
+ */
+static int search_slow_first(sqlite3 *db, const struct store_query *q)
+{
+	if (q->order != STORE_SLOWEST || q->service || !q->limit)
+		return 0;
+	sqlite3_stmt *st;
+	int64_t lo = 0, hi = 0;
+	/* two selects: SQLite reads MIN or MAX alone from the index's end */
+	if (sqlite3_prepare_v2(
+		    db, "SELECT MIN(start_ns) FROM requests UNION ALL SELECT MAX(start_ns) FROM requests", -1,
+		    &st, NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		lo = sqlite3_column_int64(st, 0);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		hi = sqlite3_column_int64(st, 0) + 1;
+	sqlite3_finalize(st);
+	uint64_t from = q->from_ns > (uint64_t)lo ? q->from_ns : (uint64_t)lo;
+	uint64_t to = q->to_ns && q->to_ns < (uint64_t)hi ? q->to_ns : (uint64_t)hi;
+	return hi > lo && to > from && (to - from) * 64 >= (uint64_t)(hi - lo);
+}
+
+/* Run the search's SQL into rows (appended to *rows, *n).  0 or -1. */
+static int search_run(sqlite3 *db, const char *sql, const struct binds *bd, const struct store_query *q,
+		      struct dict_names *names, struct arena *a, struct request_row **rows, size_t *n,
+		      size_t *cap, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		errf(err, errlen, "search: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	bind_all(st, bd);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*rows = arena_grow(a, *rows, cap, *n + 1, sizeof(**rows));
+		read_row(st, q, names, &(*rows)[(*n)++]);
+	}
+	if (rc != SQLITE_DONE)
+		errf(err, errlen, "search: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * Slowest first, the slow index answers alone when it holds every request
+ * asked for: when the search asks only for requests at least as long as
+ * the index's bound, or when the index gives the whole limit (every
+ * request left out is shorter than the ones given).  Otherwise every
+ * request of the range is read and sorted.
+ */
 int store_search(struct store *s, const struct store_query *q, struct arena *a, struct request_row **rows,
 		 size_t *n, char *err, size_t errlen)
 {
 	struct buf sql, json;
 	struct binds bd = {0};
-	sqlite3_stmt *st = NULL;
+	struct dict_names names;
 	int ret = -1;
+	size_t cap = 0;
 	sqlite3 *db = db_reader_get(s, err, errlen);
 	*rows = NULL;
 	*n = 0;
@@ -223,54 +391,24 @@ int store_search(struct store *s, const struct store_query *q, struct arena *a, 
 		return -1;
 	buf_init(&sql, BUF_NO_LIMIT);
 	buf_init(&json, BUF_NO_LIMIT);
-	buf_puts(&sql,
-		 "SELECT r.start_ns, r.duration_ns, r.trace_hi, r.trace_lo, r.span_id, r.status, r.edge");
-	static const char *const cols[] = {"service",	 "endpoint", "env", "version",
-					   "department", "intent",   "tool"};
-	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]) && !q->ids_only; i++)
-		buf_printf(&sql, ", (SELECT value FROM dict WHERE id = r.%s)", cols[i]);
-	buf_puts(&sql, " FROM requests r");
-	where_clause(&sql, &bd, q, &json);
-	buf_printf(&sql, " ORDER BY %s LIMIT %u",
-		   q->order == STORE_SLOWEST	? "r.duration_ns DESC"
-		   : q->order == STORE_BY_TRACE ? "r.trace_lo, r.trace_hi, r.start_ns"
-						: "r.start_ns DESC",
-		   q->limit);
-	if (sqlite3_prepare_v2(db, sql.data, -1, &st, NULL) != SQLITE_OK) {
+	if (dict_names_init(&names, db, a) < 0) {
 		errf(err, errlen, "search: %s", sqlite3_errmsg(db));
 		goto out;
 	}
-	bind_all(st, &bd);
-	size_t cap = 0;
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		*rows = arena_grow(a, *rows, &cap, *n + 1, sizeof(**rows));
-		struct request_row *r = &(*rows)[(*n)++];
-		memset(r, 0, sizeof(*r));
-		r->start_ns = (uint64_t)sqlite3_column_int64(st, 0);
-		r->duration_ns = (uint64_t)sqlite3_column_int64(st, 1);
-		put_be64(r->trace_id, sqlite3_column_int64(st, 2));
-		put_be64(r->trace_id + 8, sqlite3_column_int64(st, 3));
-		put_be64(r->span_id, sqlite3_column_int64(st, 4));
-		r->status = (uint8_t)sqlite3_column_int(st, 5);
-		r->edge = (uint8_t)sqlite3_column_int(st, 6);
-		if (q->ids_only)
-			continue;
-		r->service = db_col_text(a, st, 7);
-		r->endpoint = db_col_text(a, st, 8);
-		r->env = db_col_text(a, st, 9);
-		r->version = db_col_text(a, st, 10);
-		r->department = db_col_text(a, st, 11);
-		r->intent = db_col_text(a, st, 12);
-		r->tool = db_col_text(a, st, 13);
+	if (search_slow_first(db, q)) {
+		search_sql(&sql, &bd, &json, q, 1);
+		if (search_run(db, sql.data, &bd, q, &names, a, rows, n, &cap, err, errlen) < 0)
+			goto out;
+		if (*n == q->limit || q->min_duration_ns >= (uint64_t)SCHEMA_SLOW_INDEX_NS) {
+			ret = 0;
+			goto out;
+		}
+		*n = 0; /* not all: read the range */
 	}
-	if (rc != SQLITE_DONE) {
-		errf(err, errlen, "search: %s", sqlite3_errmsg(db));
-		goto out;
-	}
-	ret = 0;
+	search_sql(&sql, &bd, &json, q, 0);
+	ret = search_run(db, sql.data, &bd, q, &names, a, rows, n, &cap, err, errlen);
 out:
-	sqlite3_finalize(st);
+	dict_names_release(&names);
 	buf_release(&sql);
 	buf_release(&json);
 	db_reader_put(s, db);

@@ -2,13 +2,16 @@
  * test_advisor.c - the life of a recommendation: states moved by users and
  * by new evidence (verified, persists, reopened), their JSON form, and a
  * run over a store: stable identity across analyses, the audit trail; the
- * hot function of a route's own work named from stored profiles.
+ * hot function of a route's own work named from stored profiles; the
+ * analysis job that requests ask (and wait for) instead of analysing and
+ * storing themselves.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "demo/scenario.h"
 #include "profile/upload.h"
 #include "advisor/advisor.h"
@@ -127,6 +130,69 @@ static void test_run(void)
 			   strstr(ev[0].json, "\"actor\":\"alice\""),
 		   "the audit trail records who changed what: %s", n_ev ? ev[0].json : "");
 	}
+	arena_release(&a);
+	store_close(s);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", dir);
+}
+
+/* The analysis job: a request reads the last analysis, or asks the job
+ * and waits; the job runs (and stores) the analysis in its own thread. */
+static void test_job(void)
+{
+	char dir[] = "/tmp/hotpath-test-advisor-job-XXXXXX", err[256];
+	ok(mkdtemp(dir) != NULL, "job: temp dir");
+	struct store_options so = {.dir = dir};
+	struct store *s;
+	if (store_open(&s, &so, err, sizeof(err)) < 0) {
+		ok(0, "job: store: %s", err);
+		return;
+	}
+	struct scenario_config cfg;
+	struct scenario sc;
+	struct batch b;
+	scenario_config_init(&cfg);
+	scenario_init(&sc, &cfg);
+	uint64_t now = clock_now_ns() / (60 * S) * 60 * S;
+	for (int m = 30; m > 0; m--) {
+		batch_init(&b);
+		scenario_generate(&sc, &b, now - (uint64_t)m * 60 * S, now - (uint64_t)(m - 1) * 60 * S, 30);
+		store_write_sync(s, &b);
+		batch_release(&b);
+	}
+	scenario_release(&sc);
+
+	const uint64_t range = 3600 * S;
+	struct advisor_result r, last;
+	uint64_t age = 0;
+	struct arena a;
+	struct store_record *docs;
+	size_t n = 0;
+	arena_init(&a);
+	ok(!advisor_last(s, range, 0, &last, &age), "job: no analysis of a fresh store");
+	int rc = advisor_ask(s, range, 0, 0, 1, &r, err, sizeof(err));
+	ok(rc == 0 && r.traces > 500 && r.findings > 0,
+	   "job: an ask waits for the run: %llu traces, %zu findings", (unsigned long long)r.traces,
+	   r.findings);
+	store_docs(s, "recommendation", NULL, &a, &docs, &n, err, sizeof(err));
+	is_int(n, r.findings, "job: the job stored one recommendation per finding");
+	ok(advisor_last(s, range, 0, &last, &age) && last.traces == r.traces && age < 60 * S,
+	   "job: the analysis is kept and read back (age %.1f s)", (double)age / 1e9);
+	ok(!advisor_last(s, 2 * range, 0, &last, &age), "job: kept by range: another range has none");
+	ok(advisor_ask(s, 2 * range, 0, 0, 0, &r, err, sizeof(err)) == 0, "job: an ask that does not wait");
+	ok(advisor_ask(s, range, 0, 3600 * S, 1, &last, err, sizeof(err)) == 0 && last.traces == r.traces,
+	   "job: asks run in order; a young analysis is not run again");
+	ok(advisor_last(s, 2 * range, 0, &last, &age), "job: the ask that did not wait has run");
+
+	advisor_watch_stop();
+	ok(advisor_ask(s, range, 0, 0, 1, &r, err, sizeof(err)) == ERR_BUSY,
+	   "job: stopped (the server shuts down), an ask is refused");
+	ok(advisor_watch_start(s, 3600, range, err, sizeof(err)) == 0 &&
+		   advisor_ask(s, range, 0, 0, 1, &r, err, sizeof(err)) == 0,
+	   "job: started again, asks run");
+	advisor_watch_stop();
 	arena_release(&a);
 	store_close(s);
 	char cmd[128];
@@ -344,5 +410,6 @@ int main(void)
 	test_states();
 	test_run();
 	test_hot_function();
+	test_job();
 	return tap_done();
 }

@@ -1116,6 +1116,95 @@ static void test_migrate_3(void)
 		printf("# could not remove %s\n", tmpdir);
 }
 
+/* ---- slowest first: the slow index or every request ------------------------------ */
+
+static int by_slowest(const void *pa, const void *pb)
+{
+	const uint64_t *a = pa, *b = pb; /* duration, start */
+	if (a[0] != b[0])
+		return a[0] < b[0] ? 1 : -1;
+	return a[1] < b[1] ? 1 : a[1] > b[1] ? -1 : 0;
+}
+
+/* The search's rows are the `want` slowest of the (duration, start) pairs
+ * sorted slowest first, and named as written. */
+static int slowest_match(const struct request_row *rows, size_t n, const uint64_t (*sorted)[2], size_t want)
+{
+	if (n != want)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].duration_ns != sorted[i][0] || rows[i].start_ns != sorted[i][1] ||
+		    !rows[i].service || strcmp(rows[i].service, "slowly") || !rows[i].env ||
+		    strcmp(rows[i].env, "production"))
+			return 0;
+	return 1;
+}
+
+/* 200 requests over 200 s, a fifth of them of 1 s or more, some of equal
+ * duration: each slowest-first search gives what sorting them all gives,
+ * whether the slow index can answer it (the range is long, the limit met
+ * by slow requests, or only slow requests asked for) or not. */
+static void test_slowest(void)
+{
+	enum { N = 200 };
+	uint64_t pairs[N][2];
+	struct request_row *rows;
+	struct store_query q;
+	struct arena a;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/hotpath-test-slowest-XXXXXX");
+	ok(mkdtemp(tmpdir) != NULL, "slowest: temp dir");
+	struct store *s = open_store();
+	if (!s)
+		return;
+	arena_init(&a);
+	struct batch b;
+	batch_init(&b);
+	struct resource *r = make_resource(&b, "slowly", "production");
+	for (int i = 0; i < N; i++) {
+		uint64_t dur = i % 5 == 0 ? 1000000000ull + (uint64_t)(i % 7) * 250000000ull
+					  : 1000000ull * (uint64_t)(1 + (i * 37) % 900);
+		uint64_t start = T_EDGE + (uint64_t)i * 1000000000ull;
+		edge_span(&b, r, (uint8_t)(i + 1), 1, 0, SPAN_KIND_SERVER, start, dur);
+		b.spans[b.n_spans - 1].trace_id[14] = (uint8_t)(i >> 8);
+		pairs[i][0] = dur;
+		pairs[i][1] = start;
+	}
+	ok(store_write_sync(s, &b) == 0, "slowest: %d requests written", N);
+	batch_release(&b);
+	qsort(pairs, N, sizeof(pairs[0]), by_slowest);
+
+	store_query_init(&q);
+	q.from_ns = T_EDGE;
+	q.to_ns = T_EDGE + N * 1000000000ull;
+	q.order = STORE_SLOWEST;
+	q.limit = 10;
+	ok(slowest_match(rows, search_n(s, &q, &a, &rows), pairs, 10), "slowest: 10 of the slow ones");
+	q.limit = 100;
+	ok(slowest_match(rows, search_n(s, &q, &a, &rows), pairs, 100),
+	   "slowest: 100, more than the slow ones: every request read");
+	q.limit = 1000;
+	ok(slowest_match(rows, search_n(s, &q, &a, &rows), pairs, N), "slowest: all of them");
+	q.min_duration_ns = 1000000000;
+	ok(slowest_match(rows, search_n(s, &q, &a, &rows), pairs, N / 5),
+	   "slowest: only the slow ones asked for, fewer than the limit");
+	q.min_duration_ns = 500000000;
+	size_t want = 0;
+	while (want < N && pairs[want][0] >= q.min_duration_ns)
+		want++;
+	ok(want > N / 5 && slowest_match(rows, search_n(s, &q, &a, &rows), pairs, want),
+	   "slowest: a bound under the index's: every request read (%zu)", want);
+	q.min_duration_ns = 0;
+	q.limit = 10;
+	q.service = "nobody";
+	ok(search_n(s, &q, &a, &rows) == 0, "slowest: a service's own index");
+	arena_release(&a);
+	store_close(s);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", tmpdir);
+}
+
 int main(void)
 {
 	test_block_roundtrip();
@@ -1124,5 +1213,6 @@ int main(void)
 	test_latest_versions();
 	test_values();
 	test_migrate_3();
+	test_slowest();
 	return tap_done();
 }
