@@ -678,6 +678,7 @@ struct metric_ctx {
 	const struct resource *resource;
 	const char *name, *unit;
 	uint8_t type;
+	uint8_t delta; /* aggregationTemporality DELTA */
 };
 
 static int decode_number_point(struct dec *d, const struct json *o, const struct metric_ctx *mc)
@@ -689,6 +690,7 @@ static int decode_number_point(struct dec *d, const struct json *o, const struct
 	p->name = mc->name;
 	p->unit = mc->unit;
 	p->type = mc->type;
+	p->delta = mc->delta;
 	for (const struct json *f = o->child; f; f = f->next) {
 		int fail = 0;
 		int64_t i;
@@ -743,6 +745,7 @@ static int decode_histogram_point(struct dec *d, const struct json *o, const str
 	p->name = mc->name;
 	p->unit = mc->unit;
 	p->type = mc->type;
+	p->delta = mc->delta;
 	for (const struct json *f = o->child; f; f = f->next) {
 		int fail = 0;
 		if (NAME(f, "startTimeUnixNano"))
@@ -776,6 +779,10 @@ static int decode_histogram_point(struct dec *d, const struct json *o, const str
 	return 0;
 }
 
+static const char *const temporalities[] = {"AGGREGATION_TEMPORALITY_UNSPECIFIED",
+					    "AGGREGATION_TEMPORALITY_DELTA",
+					    "AGGREGATION_TEMPORALITY_CUMULATIVE"};
+
 static int decode_metric(struct dec *d, const struct json *o, const struct resource *r)
 {
 	struct metric_ctx mc = {.resource = r};
@@ -801,6 +808,10 @@ static int decode_metric(struct dec *d, const struct json *o, const struct resou
 		return 0;
 	if (data->type != JSON_OBJECT)
 		return bad(d, "metric data", data, "an object");
+	if (mc.type != METRIC_GAUGE && enum_field(d, member(data, "aggregationTemporality"),
+						  "aggregationTemporality", temporalities, 3, &mc.delta) < 0)
+		return -1;
+	mc.delta = mc.delta == 1;
 	if (want_array(d, member(data, "dataPoints"), "dataPoints", &pts) < 0)
 		return -1;
 	if (!mc.name || !*mc.name) {

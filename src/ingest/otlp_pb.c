@@ -521,7 +521,10 @@ out:
 struct metric_ctx {
 	const struct resource *res;
 	const char *name, *unit;
+	uint8_t delta; /* DELTA temporality */
 };
+
+#define METRIC_DELTA OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_DELTA
 
 static void map_number_point(struct pb_dec *d, const struct metric_ctx *m, uint8_t type,
 			     const pb_number_point *pp)
@@ -534,6 +537,7 @@ static void map_number_point(struct pb_dec *d, const struct metric_ctx *m, uint8
 	p->name = m->name;
 	p->unit = m->unit;
 	p->type = type;
+	p->delta = m->delta;
 	p->start_ns = pp->start_time_unix_nano;
 	p->time_ns = pp->time_unix_nano;
 	if (pp->value_case == OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_INT)
@@ -574,6 +578,7 @@ static void map_histogram_point(struct pb_dec *d, const struct metric_ctx *m, co
 	p->name = m->name;
 	p->unit = m->unit;
 	p->type = METRIC_HISTOGRAM;
+	p->delta = m->delta;
 	p->start_ns = hp->start_time_unix_nano;
 	p->time_ns = hp->time_unix_nano;
 	p->count = hp->count;
@@ -586,14 +591,18 @@ static void map_histogram_point(struct pb_dec *d, const struct metric_ctx *m, co
 
 static void map_metric(struct pb_dec *d, const struct resource *res, const pb_metric *pm)
 {
-	struct metric_ctx m = {res, clean_str(pm->name, 0), clean_str(pm->unit, 1)};
+	struct metric_ctx m = {res, clean_str(pm->name, 0), clean_str(pm->unit, 1), 0};
 	size_t n = 0;
 
 	switch (pm->data_case) {
 	case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE: n = pm->gauge->n_data_points; break;
-	case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM: n = pm->sum->n_data_points; break;
+	case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM:
+		n = pm->sum->n_data_points;
+		m.delta = pm->sum->aggregation_temporality == METRIC_DELTA;
+		break;
 	case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM:
 		n = pm->histogram->n_data_points;
+		m.delta = pm->histogram->aggregation_temporality == METRIC_DELTA;
 		break;
 	default: return; /* exponential histogram, summary, unset: skipped, see the top */
 	}

@@ -111,5 +111,6 @@ extern const struct route flame_routes[];    /* GET /api/v1/flamegraph */
 extern const struct route profile_routes[];  /* /api/v1/profiles, Pyroscope's /ingest */
 extern const struct route slow_routes[];     /* slow operations, slow requests, bottlenecks */
 extern const struct route analysis_routes[]; /* recommendations, their documentation */
+extern const struct route metrics_routes[];  /* metrics read back, /health/performance */
 
 #endif

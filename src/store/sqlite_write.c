@@ -260,7 +260,7 @@ static int64_t series_id(struct store *s, const struct metric_point *p, struct b
 	sqlite3_bind_int64(ins, 1, svc);
 	sqlite3_bind_text(ins, 2, p->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(ins, 3, p->unit ? p->unit : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int(ins, 4, p->type);
+	sqlite3_bind_int(ins, 4, p->type | (p->delta ? SERIES_TYPE_DELTA : 0));
 	sqlite3_bind_text(ins, 5, attrs, -1, SQLITE_STATIC);
 	sqlite3_bind_text(ins, 6, resource, -1, SQLITE_STATIC);
 	if (step_done(ins) < 0)

@@ -268,6 +268,30 @@ int store_last_block(struct store *s, uint64_t *id, char *err, size_t errlen);
 typedef int (*store_point_fn)(void *arg, const struct metric_point *p);
 int store_scan_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
 		      store_point_fn fn, void *arg, char *err, size_t errlen);
+/* The same, with each point's series id (metric_series_row.id): a reader
+ * that keeps state per series learns where one ends.  Histogram points
+ * come with their bounds and bucket counts. */
+typedef int (*store_series_point_fn)(void *arg, int64_t series, const struct metric_point *p);
+int store_scan_series_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
+			     store_series_point_fn fn, void *arg, char *err, size_t errlen);
+
+/*
+ * The metric series with a point in [from_ns, to_ns) (to 0: no bound) whose
+ * name starts with `prefix` (NULL: all), by name then id: the service, the
+ * resource identity and the series attributes as JSON objects (see
+ * store_scan_points), and how many points fall in the range.  Rows and
+ * strings live in `a`; at most `limit` rows (0: 100,000).
+ */
+struct metric_series_row {
+	int64_t id;
+	const char *service, *name, *unit;
+	uint8_t type;  /* enum metric_type */
+	uint8_t delta; /* DELTA temporality (metric_point.delta) */
+	const char *resource, *attrs;
+};
+int store_metric_series(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix, unsigned limit,
+			struct arena *a, struct metric_series_row **rows, size_t *n, char *err,
+			size_t errlen);
 
 /* ---- beside the telemetry: documents, events, profiles ---- */
 
