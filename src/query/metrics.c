@@ -663,7 +663,8 @@ int metrics_query(struct store *s, const struct metrics_request *r, struct arena
 	strmap_init(&cpus.m);
 	buf_init(&cpus.key, 4096);
 	struct metrics_acc *acc = metrics_acc_new(r, t0, n);
-	struct scan_ctx c = {acc, r, r->measure == MEASURE_CPU ? &cpus : NULL, -1, 0, 0, 0, err, errlen};
+	struct scan_ctx c = {
+		acc, r, r->measure == MEASURE_CPU && !r->cpu_share ? &cpus : NULL, -1, 0, 0, 0, err, errlen};
 	if (c.cpus && (rc = cpu_counts_read(&cpus, s, &r->f, err, errlen)) < 0)
 		goto out;
 	const char *one[] = {r->name, NULL};

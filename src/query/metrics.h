@@ -62,6 +62,8 @@ struct metrics_request {
 	double quantile;	       /* METRICS_QUANTILE: in (0, 1) */
 	const char *group_by;	       /* NULL: one line; else service, instance, host, env,
 					 * version, pool, or a point or resource attribute key */
+	int cpu_share;		       /* MEASURE_CPU as reported (a share of the host, or of one core
+			* when no CPU count is told), not in cores */
 };
 
 struct metrics_line {

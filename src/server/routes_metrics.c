@@ -3,7 +3,9 @@
  * (the series list), GET /api/v1/metrics/query (time series of one metric
  * or resource measure), and the resource kinds of GET
  * /api/v1/performance/heatmap (cpu, memory, pool; routes_perf.c hands them
- * here).
+ * here), GET /health/performance and its thresholds
+ * (/api/v1/health/thresholds: GET, PUT, DELETE), and the current resources
+ * of the slow-operation statistics.
  *
  * Owns parsing these requests and printing the answers; the reading and
  * the arithmetic are query/metrics.h's.
@@ -12,8 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/clock.h"
+#include "query/health.h"
 #include "query/metrics.h"
 #include "server/filters.h"
 #include "server/http.h"
@@ -363,8 +367,160 @@ int metrics_heatmap(struct http_request *req, const char *kind)
 	return HTTP_DONE;
 }
 
+/* ---- health ------------------------------------------------------------------- */
+
+static void reply_health_thresholds(struct http_request *req, const struct health_thresholds *t)
+{
+	struct buf *b = http_json(req);
+	health_thresholds_to_json(b, t);
+}
+
+static int get_health_thresholds(struct http_request *req)
+{
+	struct health_thresholds t;
+	char err[256];
+	if (health_thresholds_effective(req->srv->store, &t, err, sizeof(err)) < 0)
+		http_error(req, 500, "internal", "%s", err);
+	else
+		reply_health_thresholds(req, &t);
+	return HTTP_DONE;
+}
+
+static int store_health_thresholds(struct http_request *req, const char *json)
+{
+	struct health_thresholds t;
+	char err[256];
+	health_thresholds_init(&t);
+	if (health_thresholds_parse(&t, json, strlen(json), err, sizeof(err)) < 0) {
+		http_error(req, 400, "bad_request", "%s", err);
+		return HTTP_DONE;
+	}
+	struct store_record rec = {HEALTH_DOC_KIND, HEALTH_DOC_ID, clock_now_ns(), json};
+	if (store_put_doc(req->srv->store, &rec, err, sizeof(err)) < 0)
+		http_error(req, 500, "internal", "%s", err);
+	else
+		reply_health_thresholds(req, &t);
+	return HTTP_DONE;
+}
+
+static int put_health_thresholds(struct http_request *req)
+{
+	if (req->body_too_large) {
+		http_error(req, 413, "payload_too_large", "body: too large");
+		return HTTP_DONE;
+	}
+	if (buf_putc(&req->body, '\0') < 0) {
+		http_error(req, 500, "internal", "out of memory");
+		return HTTP_DONE;
+	}
+	return store_health_thresholds(req, req->body.data);
+}
+
+static int delete_health_thresholds(struct http_request *req)
+{
+	return store_health_thresholds(req, "{}");
+}
+
+static void put_level(struct buf *b, const struct health_report *h, int i)
+{
+	buf_printf(b, "%s\"%s\":\"%s\"", i ? "," : "", health_indicator_names[i],
+		   health_level_names[h->level[i]]);
+}
+
+static int get_health(struct http_request *req)
+{
+	struct health_thresholds t;
+	struct health_report h;
+	char err[320], ts[40];
+	int rc = health_thresholds_effective(req->srv->store, &t, err, sizeof(err));
+	uint64_t now = clock_now_ns();
+	if (rc == 0)
+		rc = health_compute(req->srv->store, now, &t, &req->arena, &h, err, sizeof(err));
+	if (rc < 0) {
+		http_error_class(req, rc, "%s", err);
+		return HTTP_DONE;
+	}
+	time_t secs = (time_t)(now / NS_PER_S);
+	struct tm tm;
+	gmtime_r(&secs, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	struct buf *b = http_json(req);
+	buf_printf(b, "{\"status\":\"%s\",\"timestamp\":\"%s\",\"window_s\":%llu,\"performance_metrics\":{",
+		   h.status, ts, (unsigned long long)(t.window_ns / NS_PER_S));
+	buf_printf(b, "\"requests\":%llu,\"avg_response_time_ms\":", (unsigned long long)h.requests);
+	buf_put_json_double(b, h.avg_ms);
+	buf_puts(b, ",\"p95_ms\":");
+	buf_put_json_double(b, h.p95_ms);
+	buf_puts(b, ",\"error_rate\":");
+	buf_put_json_double(b, h.error_rate);
+	buf_puts(b, ",\"resource_usage\":");
+	buf_put_json_double(b, h.resource_usage);
+	buf_puts(b, ",\"resource\":");
+	if (h.resource_kind) {
+		buf_printf(b, "{\"kind\":\"%s\",\"key\":", h.resource_kind);
+		if (h.resource_key)
+			buf_put_json_str(b, h.resource_key);
+		else
+			buf_puts(b, "null");
+		buf_putc(b, '}');
+	} else {
+		buf_puts(b, "null");
+	}
+	buf_puts(b, ",\"slowest_service\":");
+	if (h.service) {
+		buf_puts(b, "{\"service\":");
+		buf_put_json_str(b, h.service);
+		buf_puts(b, ",\"p95_ms\":");
+		buf_put_json_double(b, h.service_p95_ms);
+		buf_putc(b, '}');
+	} else {
+		buf_puts(b, "null");
+	}
+	buf_puts(b, "},\"health_indicators\":{");
+	for (int i = 0; i < HEALTH_N; i++)
+		put_level(b, &h, i);
+	buf_puts(b, "},\"thresholds\":");
+	health_thresholds_to_json(b, &t);
+	buf_puts(b, "}");
+	return HTTP_DONE;
+}
+
+/* ---- current resources ---------------------------------------------------------- */
+
+void metrics_put_current_resources(struct http_request *req, struct buf *b)
+{
+	static const enum resource_measure ms[] = {MEASURE_CPU,	       MEASURE_MEMORY,	  MEASURE_HEAP,
+						   MEASURE_HEAP_LIMIT, MEASURE_POOL_USED, MEASURE_POOL_MAX};
+	static const char *const keys[] = {"cpu_cores",	       "memory_bytes", "heap_used_bytes",
+					   "heap_limit_bytes", "pool_used",    "pool_max"};
+	struct metrics_request r;
+	char err[256];
+	memset(&r, 0, sizeof(r));
+	if (parse_filter(req, &r.f) < 0)
+		return;
+	r.f.from_ns = r.f.to_ns > 300 * NS_PER_S ? r.f.to_ns - 300 * NS_PER_S : 0;
+	r.step_ns = r.f.to_ns - r.f.from_ns;
+	buf_printf(b, ",\"currentResources\":{\"window_s\":300,\"to_ms\":%llu",
+		   (unsigned long long)(r.f.to_ns / NS_PER_MS));
+	for (size_t i = 0; i < sizeof(ms) / sizeof(*ms); i++) {
+		struct metrics_answer ans;
+		r.measure = ms[i];
+		double v = NAN;
+		if (metrics_query(req->srv->store, &r, &req->arena, &ans, err, sizeof(err)) == 0 &&
+		    ans.n_lines)
+			v = ans.lines[0].values[ans.n_steps - 1];
+		buf_printf(b, ",\"%s\":", keys[i]);
+		buf_put_json_double(b, v);
+	}
+	buf_putc(b, '}');
+}
+
 const struct route metrics_routes[] = {
 	{"GET", "/api/v1/metrics", get_metrics, NULL, 0},
 	{"GET", "/api/v1/metrics/query", get_metrics_query, NULL, 0},
+	{"GET", "/health/performance", get_health, NULL, 0},
+	{"GET", "/api/v1/health/thresholds", get_health_thresholds, NULL, 0},
+	{"PUT", "/api/v1/health/thresholds", put_health_thresholds, NULL, 1},
+	{"DELETE", "/api/v1/health/thresholds", delete_health_thresholds, NULL, 0},
 	{NULL, NULL, NULL, NULL, 0},
 };
