@@ -26,6 +26,7 @@ import { mountFlame } from './views/flame.js';
 import { mountSlow } from './views/slow.js';
 import { mountBottlenecks } from './views/bottlenecks.js';
 import { mountRecommendations } from './views/recommendations.js';
+import { mountResources } from './views/resources.js';
 import { placeholder } from './views/placeholder.js';
 
 // Views without `built` are placeholders, marked "soon" in the navigation.
@@ -36,13 +37,7 @@ const VIEWS = [
   { id: 'slow', label: 'Slow requests', mount: mountSlow, built: true },
   { id: 'bottlenecks', label: 'Bottlenecks', mount: mountBottlenecks, built: true },
   { id: 'recommendations', label: 'Recommendations', mount: mountRecommendations, built: true },
-  {
-    id: 'resources', label: 'Resources', mount: placeholder('Resources', 'CPU, memory, connection pools and DB time over the day.', [
-      'Resource heatmaps over time and by time of day',
-      'Throughput capacity planner with forecast (4.11)',
-      'Correlation of resource use with slowness',
-    ]),
-  },
+  { id: 'resources', label: 'Resources', mount: mountResources, built: true },
   {
     id: 'slos', label: 'SLOs', mount: placeholder('SLOs', 'Are we meeting our objectives, and how fast is the budget burning?', [
       'SLO compliance tracker with error budget remaining (4.10)',

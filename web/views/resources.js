@@ -1,0 +1,210 @@
+// resources.js - the Resources view (user story US-3): CPU, memory and
+// connection pools over time, by instance and pool, by hour of the week,
+// and per service, for the producers under the filter bar.  Reads
+// GET /api/v1/performance/heatmap?kind=cpu|memory|pool (time, and
+// layout=time-of-day) and GET /api/v1/metrics/query?measure=… (docs/API.md).
+// Every chart says what to send when it has nothing to show.
+
+import { h } from '../lib/dom.js';
+import { apiGet, isAbort } from '../lib/api.js';
+import { apiParams } from '../lib/state.js';
+import { fmtTime } from '../lib/format.js';
+import { panel } from '../lib/panel.js';
+import { drawHeatmap } from '../lib/charts/heatmap.js';
+import { drawTimeChart, legend } from '../lib/charts/timechart.js';
+import { heat, heatGradient } from '../lib/charts/color.js';
+import { fmtNum } from '../lib/charts/units.js';
+
+const KINDS = {
+  cpu: {
+    title: 'CPU by instance', unit: 'cores', measure: 'cpu',
+    empty: 'No CPU metrics from these services in this range.',
+    hint: 'Send process.cpu.utilization (the OpenTelemetry host-metrics package), or resources.cpu_percent with POST /api/v1/requests.',
+  },
+  memory: {
+    title: 'Memory by instance', unit: 'bytes', measure: 'memory',
+    empty: 'No memory metrics from these services in this range.',
+    hint: 'Send process.memory.usage (the OpenTelemetry host-metrics package), or resources.memory_mb with POST /api/v1/requests.',
+  },
+  pool: {
+    title: 'Connection pool usage (used / max)', unit: 'share of max', measure: 'pool_used',
+    empty: 'No connection pool metrics from these services in this range.',
+    hint: 'Send db.client.connection.count by state with db.client.connection.max (the database client instrumentations), or resources.db_connections.',
+  },
+};
+const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1', '#ff9da7'];
+const DAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
+
+export function fmtValue(v, kind) {
+  if (v == null || !Number.isFinite(v)) return '–';
+  if (kind === 'memory') {
+    if (v >= 1073741824) return `${fmtNum(v / 1073741824)} GiB`;
+    return `${fmtNum(v / 1048576)} MiB`;
+  }
+  if (kind === 'pool') return `${fmtNum(v * 100)} %`;
+  return `${fmtNum(v)} cores`;
+}
+
+export function mountResources(el, ctx) {
+  const { filters } = ctx;
+  let todKind = 'cpu';
+  const updatedEl = h('span', { class: 'muted small', 'aria-live': 'polite' });
+  const todSelect = h('select', {
+    class: 'select', 'aria-label': 'Measure by time of day',
+    onchange: (ev) => { todKind = ev.target.value; loadTod(); },
+  }, Object.keys(KINDS).map((k) => h('option', { value: k, selected: k === todKind }, k)));
+  el.append(h('div', { class: 'view-head' },
+    h('h1', { class: 'view-title' }, 'Resources'),
+    h('span', { class: 'muted' }, 'CPU, memory and connection pools of the services under the filter bar'),
+    h('div', { class: 'view-tools' },
+      h('button', { type: 'button', class: 'btn', onclick: () => loadAll() }, 'Refresh'),
+      updatedEl)));
+  const panels = {
+    cpu: panel({ id: 'res-cpu', title: KINDS.cpu.title, wide: true }),
+    memory: panel({ id: 'res-memory', title: KINDS.memory.title, wide: true }),
+    pool: panel({ id: 'res-pool', title: KINDS.pool.title, wide: true }),
+    tod: panel({ id: 'res-tod', title: 'By time of day (hour × day of week, UTC)', tools: todSelect }),
+    services: panel({ id: 'res-services', title: 'CPU per service' }),
+    pools: panel({ id: 'res-pools', title: 'Pool connections in use against their maximum' }),
+  };
+  el.append(h('div', { class: 'overview-grid' }, Object.values(panels).map((p) => p.el)));
+
+  async function loadHeatmap(kind) {
+    const p = panels[kind];
+    p.loading();
+    try {
+      const data = await apiGet('/api/v1/performance/heatmap', apiParams(filters, { kind }), { signal: ctx.signal });
+      drawResourceHeatmap(p, data, kind);
+    } catch (err) {
+      if (!isAbort(err)) p.error(`Could not load the ${kind} heatmap.`, err);
+    }
+  }
+
+  async function loadTod() {
+    const p = panels.tod;
+    p.loading();
+    try {
+      const data = await apiGet('/api/v1/performance/heatmap', apiParams(filters, { kind: todKind, layout: 'time-of-day' }), { signal: ctx.signal });
+      drawTimeOfDay(p, data, todKind);
+    } catch (err) {
+      if (!isAbort(err)) p.error('Could not load the time-of-day heatmap.', err);
+    }
+  }
+
+  async function loadServices() {
+    const p = panels.services;
+    p.loading();
+    try {
+      const data = await apiGet('/api/v1/metrics/query', apiParams(filters, { measure: 'cpu', group_by: 'service' }), { signal: ctx.signal });
+      const lines = data.lines || [];
+      if (!lines.length) { p.empty(KINDS.cpu.empty, KINDS.cpu.hint); return; }
+      const series = lines.slice(0, 8).map((l, i) => ({ key: l.key || 'unknown', label: l.key || 'unknown', color: PALETTE[i % PALETTE.length], values: l.values }));
+      p.setSub(`${lines.length} services, cores (states and instances summed)`);
+      p.ready((body) => {
+        const chart = h('div', { class: 'chart-box' });
+        body.append(chart, legend(series));
+        return drawTimeChart(chart, {
+          times: data.times_ms, stepMs: data.step_s * 1000, series, kind: 'line', unit: 'cores', yTick: (v) => fmtNum(v),
+          fmtValue: (v) => fmtValue(v, 'cpu'), ariaLabel: 'CPU per service',
+        });
+      });
+    } catch (err) {
+      if (!isAbort(err)) p.error('Could not load CPU per service.', err);
+    }
+  }
+
+  async function loadPools() {
+    const p = panels.pools;
+    p.loading();
+    try {
+      const q = (measure) => apiGet('/api/v1/metrics/query', apiParams(filters, { measure, group_by: 'pool' }), { signal: ctx.signal });
+      const [used, max] = await Promise.all([q('pool_used'), q('pool_max')]);
+      drawPools(p, used, max);
+    } catch (err) {
+      if (!isAbort(err)) p.error('Could not load the pools.', err);
+    }
+  }
+
+  function loadAll() {
+    loadHeatmap('cpu');
+    loadHeatmap('memory');
+    loadHeatmap('pool');
+    loadTod();
+    loadServices();
+    loadPools();
+    updatedEl.textContent = `updated ${fmtTime(Date.now())}`;
+  }
+  loadAll();
+  return () => Object.values(panels).forEach((p) => p.destroy());
+}
+
+function drawResourceHeatmap(p, data, kind) {
+  const rows = data.rows || [];
+  const k = KINDS[kind];
+  if (!rows.length) { p.empty(k.empty, k.hint); return; }
+  const max = data.max > 0 ? data.max : 1;
+  const scaleMax = kind === 'pool' ? Math.max(1, max) : max;
+  p.setSub(`${rows.length} ${data.by === 'pool' ? 'pools' : 'instances'} · ${k.unit} · highest ${fmtValue(data.max, kind)}${data.truncated ? ' · more rows left out' : ''}`);
+  p.ready((body) => {
+    const chart = h('div', { class: 'chart-box' });
+    body.append(chart, h('div', { class: 'heat-legend muted' },
+      h('span', null, fmtValue(0, kind)),
+      h('span', { class: 'heat-legend-bar', style: `background:${heatGradient()}` }),
+      h('span', null, fmtValue(scaleMax, kind))));
+    return drawHeatmap(chart, {
+      times: data.times_ms, stepMs: data.step_s * 1000,
+      rows: rows.map((r) => ({ label: short(r.key) })),
+      value: (t, r) => rows[r].values[t],
+      color: (v) => heat(v / scaleMax),
+      tip: (t, r) => [{ label: rows[r].key || 'unknown', value: fmtValue(rows[r].values[t], kind) }],
+      unit: k.unit, height: Math.max(120, 22 * rows.length + 40), ariaLabel: k.title,
+    });
+  });
+}
+
+function short(s) {
+  if (!s) return 'unknown';
+  return s.length > 9 ? `${s.slice(0, 8)}…` : s;
+}
+
+export function drawTimeOfDay(p, data, kind) {
+  const vals = data.values || [];
+  let max = 0;
+  let any = false;
+  for (const row of vals) for (const v of row) if (v != null) { any = true; max = Math.max(max, v); }
+  if (!any) { p.empty(KINDS[kind].empty, KINDS[kind].hint); return; }
+  const scaleMax = kind === 'pool' ? Math.max(1, max) : max || 1;
+  p.setSub(`${KINDS[kind].unit}, the mean of each hour of the week over the range`);
+  p.ready((body) => {
+    const head = h('tr', null, h('th', null, ''), Array.from({ length: 24 }, (_, i) => h('th', { scope: 'col' }, i % 3 === 0 ? String(i) : '')));
+    const rows = vals.map((row, d) => h('tr', null, h('th', { scope: 'row' }, DAYS[d]),
+      row.map((v, hr) => h('td', {
+        class: 'tod-cell', title: `${DAYS[d]} ${String(hr).padStart(2, '0')}:00 · ${fmtValue(v, kind)}`,
+        style: v == null ? '' : `background:${heat(v / scaleMax)}`, dataset: { v: v == null ? '' : String(v) },
+      }))));
+    body.append(h('table', { class: 'tod-grid', 'aria-label': `${kind} by hour of day and day of week` }, h('thead', null, head), h('tbody', null, rows)));
+    return null;
+  });
+}
+
+function drawPools(p, used, max) {
+  const lines = used.lines || [];
+  if (!lines.length) { p.empty(KINDS.pool.empty, KINDS.pool.hint); return; }
+  const maxOf = new Map((max.lines || []).map((l) => [l.key, l.values]));
+  const series = [];
+  lines.slice(0, 4).forEach((l, i) => {
+    const color = PALETTE[i % PALETTE.length];
+    series.push({ key: `${l.key}-used`, label: `${l.key || 'unknown'} used`, color, values: l.values });
+    const m = maxOf.get(l.key);
+    if (m) series.push({ key: `${l.key}-max`, label: `${l.key || 'unknown'} max`, color, values: m, dashed: true });
+  });
+  p.setSub(`${lines.length} pools · connections (instances summed)`);
+  p.ready((body) => {
+    const chart = h('div', { class: 'chart-box' });
+    body.append(chart, legend(series));
+    return drawTimeChart(chart, {
+      times: used.times_ms, stepMs: used.step_s * 1000, series, kind: 'line', unit: 'connections', yTick: (v) => fmtNum(v),
+      fmtValue: (v) => fmtNum(v), ariaLabel: 'Pool connections in use and maximum',
+    });
+  });
+}
