@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "query/dbtime.h"
 #include "query/health.h"
 #include "query/metrics.h"
 #include "server/filters.h"
@@ -220,7 +221,8 @@ static const char *const day_names[7] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat
 
 int metrics_heatmap_kind(const char *kind)
 {
-	return !strcmp(kind, "cpu") || !strcmp(kind, "memory") || !strcmp(kind, "pool");
+	return !strcmp(kind, "cpu") || !strcmp(kind, "memory") || !strcmp(kind, "pool") ||
+	       !strcmp(kind, "db");
 }
 
 /* by=: which groups are rows.  NULL: the 400 answer is set. */
@@ -228,6 +230,15 @@ static const char *parse_by(struct http_request *req, const char *kind)
 {
 	static const char *const ok[] = {"service", "instance", "host", "pool", "env", "version", "none"};
 	const char *by = http_query(req, "by");
+	if (!strcmp(kind, "db")) {
+		if (!by || !*by || !strcmp(by, "db"))
+			return "db";
+		if (!strcmp(by, "statement"))
+			return "statement";
+		http_error(req, 400, "bad_request", "invalid by '%.32s' for kind=db: use db or statement",
+			   by);
+		return NULL;
+	}
 	if (!by || !*by)
 		return !strcmp(kind, "pool") ? "pool" : "instance";
 	for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++)
@@ -287,11 +298,11 @@ static void put_time_of_day(struct buf *b, const struct metrics_answer *ans, int
 
 /* The heatmap's answer from its cells: rows by group, or the hour-of-week fold. */
 static void put_heatmap(struct http_request *req, const char *kind, const char *by, int tod, long tz,
-			const struct metrics_answer *ans)
+			unsigned every, const struct metrics_answer *ans)
 {
 	struct buf *b = http_json(req);
-	buf_printf(b, "{\"kind\":\"%s\",\"by\":\"%s\",\"layout\":\"%s\",\"unit\":", kind, by,
-		   tod ? "time-of-day" : "time");
+	buf_printf(b, "{\"kind\":\"%s\",\"by\":\"%s\",\"layout\":\"%s\",\"sample_every\":%u,\"unit\":", kind,
+		   by, tod ? "time-of-day" : "time", every);
 	buf_put_json_str(b, ans->unit ? ans->unit : "");
 	buf_printf(b, ",\"points\":%llu,\"step_s\":%llu", (unsigned long long)ans->points,
 		   (unsigned long long)(ans->step_ns / NS_PER_S));
@@ -349,6 +360,16 @@ int metrics_heatmap(struct http_request *req, const char *kind)
 	if (tod) /* hours of the week: an hour a step */
 		r.step_ns = 3600 * NS_PER_S;
 	r.group_by = tod || !strcmp(by, "none") ? NULL : by;
+	if (!strcmp(kind, "db")) {
+		struct dbtime_request dr = {
+			.f = r.f, .step_ns = r.step_ns, .by_statement = !strcmp(by, "statement")};
+		int rc = dbtime_query(req->srv->store, &dr, &req->arena, &ans, err, sizeof(err));
+		if (rc < 0)
+			http_error_class(req, rc, "%s", err);
+		else
+			put_heatmap(req, kind, by, tod, tz, dr.every, &ans);
+		return HTTP_DONE;
+	}
 	r.measure = !strcmp(kind, "cpu")      ? MEASURE_CPU
 		    : !strcmp(kind, "memory") ? MEASURE_MEMORY
 					      : MEASURE_POOL_USED;
@@ -363,7 +384,7 @@ int metrics_heatmap(struct http_request *req, const char *kind)
 		http_error_class(req, rc, "%s", err);
 		return HTTP_DONE;
 	}
-	put_heatmap(req, kind, by, tod, tz, &ans);
+	put_heatmap(req, kind, by, tod, tz, 1, &ans);
 	return HTTP_DONE;
 }
 

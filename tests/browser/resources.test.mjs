@@ -52,7 +52,7 @@ async function settled(panelId) {
 
 test('the heatmaps draw one row per instance or pool and a cell per value of the API', async () => {
   await page.goto(`${base}/dashboard/performance?view=resources`);
-  for (const kind of ['cpu', 'memory', 'pool']) {
+  for (const kind of ['cpu', 'memory', 'pool', 'db']) {
     assert.equal(await settled(`res-${kind}`), 'ready', await page.textContent(`#panel-res-${kind}`));
     const want = await api('/api/v1/performance/heatmap', { ...SCOPE, kind });
     assert.ok(want.rows.length > 0, `the demo sends ${kind} metrics`);

@@ -1,7 +1,7 @@
-// resources.js - the Resources view (user story US-3): CPU, memory and
-// connection pools over time, by instance and pool, by hour of the week,
+// resources.js - the Resources view (user story US-3): CPU, memory,
+// connection pools and database time over time, by instance and pool, by hour of the week,
 // and per service, for the producers under the filter bar.  Reads
-// GET /api/v1/performance/heatmap?kind=cpu|memory|pool (time, and
+// GET /api/v1/performance/heatmap?kind=cpu|memory|pool|db (time, and
 // layout=time-of-day) and GET /api/v1/metrics/query?measure=… (docs/API.md).
 // Every chart says what to send when it has nothing to show.
 
@@ -31,6 +31,11 @@ const KINDS = {
     empty: 'No connection pool metrics from these services in this range.',
     hint: 'Send db.client.connection.count by state with db.client.connection.max (the database client instrumentations), or resources.db_connections.',
   },
+  db: {
+    title: 'Database time by database', unit: 'ms of queries',
+    empty: 'No database calls from these services in this range.',
+    hint: 'Send traces whose database client spans carry db.system.name (or db.system), as the database client instrumentations do.',
+  },
 };
 const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1', '#ff9da7'];
 const DAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
@@ -42,6 +47,7 @@ export function fmtValue(v, kind) {
     return `${fmtNum(v / 1048576)} MiB`;
   }
   if (kind === 'pool') return `${fmtNum(v * 100)} %`;
+  if (kind === 'db') return v >= 1000 ? `${fmtNum(v / 1000)} s` : `${fmtNum(v)} ms`;
   return `${fmtNum(v)} cores`;
 }
 
@@ -63,6 +69,7 @@ export function mountResources(el, ctx) {
     cpu: panel({ id: 'res-cpu', title: KINDS.cpu.title, wide: true }),
     memory: panel({ id: 'res-memory', title: KINDS.memory.title, wide: true }),
     pool: panel({ id: 'res-pool', title: KINDS.pool.title, wide: true }),
+    db: panel({ id: 'res-db', title: KINDS.db.title, wide: true }),
     tod: panel({ id: 'res-tod', title: 'By time of day (hour × day of week, UTC)', tools: todSelect }),
     services: panel({ id: 'res-services', title: 'CPU per service' }),
     pools: panel({ id: 'res-pools', title: 'Pool connections in use against their maximum' }),
@@ -129,6 +136,7 @@ export function mountResources(el, ctx) {
     loadHeatmap('cpu');
     loadHeatmap('memory');
     loadHeatmap('pool');
+    loadHeatmap('db');
     loadTod();
     loadServices();
     loadPools();
@@ -144,7 +152,9 @@ function drawResourceHeatmap(p, data, kind) {
   if (!rows.length) { p.empty(k.empty, k.hint); return; }
   const max = data.max > 0 ? data.max : 1;
   const scaleMax = kind === 'pool' ? Math.max(1, max) : max;
-  p.setSub(`${rows.length} ${data.by === 'pool' ? 'pools' : 'instances'} · ${k.unit} · highest ${fmtValue(data.max, kind)}${data.truncated ? ' · more rows left out' : ''}`);
+  const what = { pool: 'pools', db: 'databases', statement: 'statements' }[data.by] || 'instances';
+  const sampled = data.sample_every > 1 ? ` · estimated from 1 in ${data.sample_every} writes` : '';
+  p.setSub(`${rows.length} ${what} · ${k.unit} · highest ${fmtValue(data.max, kind)}${sampled}${data.truncated ? ' · more rows left out' : ''}`);
   p.ready((body) => {
     const chart = h('div', { class: 'chart-box' });
     body.append(chart, h('div', { class: 'heat-legend muted' },
