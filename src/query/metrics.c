@@ -447,19 +447,19 @@ static int type_check(struct metrics_acc *m, const struct metric_point *p, char 
 	return 0;
 }
 
-int metrics_acc_point(struct metrics_acc *m, int64_t series, const struct metric_point *p, double cpus,
-		      char *err, size_t errlen)
+/* The measure's value of `p` scaled to the measure's unit; 0 when `p` is not of it. */
+static int measured(const struct metrics_acc *m, const struct metric_point *p, double cpus, double *v)
 {
-	double v = p->value;
-	if (m->r.measure) {
-		if (semconv_resource_measure(p, &v) != m->r.measure)
-			return 0;
-		if (m->r.measure == MEASURE_CPU && cpus > 0)
-			v *= cpus;
-	}
-	int rc = type_check(m, p, err, errlen);
-	if (rc < 0)
-		return rc;
+	if (semconv_resource_measure(p, v) != m->r.measure)
+		return 0;
+	if (m->r.measure == MEASURE_CPU && cpus > 0)
+		*v *= cpus;
+	return 1;
+}
+
+/* The step of a point of `series`, after the series' checks; -1: not counted. */
+static long point_step(struct metrics_acc *m, int64_t series, const struct metric_point *p)
+{
 	if (series != m->cur) {
 		series_flush(m);
 		m->cur = series;
@@ -467,25 +467,43 @@ int metrics_acc_point(struct metrics_acc *m, int64_t series, const struct metric
 		m->line = line_of(m, p);
 	}
 	if (m->line < 0 || p->time_ns < m->t0)
-		return 0;
+		return -1;
 	size_t t = (size_t)((p->time_ns - m->t0) / m->step);
-	if (t >= m->n_steps)
+	return t < m->n_steps ? (long)t : -1;
+}
+
+static void add_extremes(struct metrics_acc *m, size_t t, double lo, double hi)
+{
+	if (!m->sn[t] || lo < m->smin[t])
+		m->smin[t] = lo;
+	if (!m->sn[t] || hi > m->smax[t])
+		m->smax[t] = hi;
+}
+
+int metrics_acc_point(struct metrics_acc *m, int64_t series, const struct metric_point *p, double cpus,
+		      char *err, size_t errlen)
+{
+	double v = p->value;
+	if (m->r.measure && !measured(m, p, cpus, &v))
+		return 0;
+	int rc = type_check(m, p, err, errlen);
+	if (rc < 0)
+		return rc;
+	long t = point_step(m, series, p);
+	if (t < 0)
 		return 0;
 	struct mline *l = &m->lines[m->line];
 	m->points++;
 	l->points++;
 	if (p->type == METRIC_HISTOGRAM && !m->r.measure) {
-		histogram_point(m, l, t, p);
+		histogram_point(m, l, (size_t)t, p);
 		return 0;
 	}
-	if (!m->sn[t] || v < m->smin[t])
-		m->smin[t] = v;
-	if (!m->sn[t] || v > m->smax[t])
-		m->smax[t] = v;
+	add_extremes(m, (size_t)t, v, v);
 	m->ssum[t] += v;
 	m->sn[t]++;
 	if (m->r.agg == METRICS_QUANTILE && !m->r.measure)
-		quantile_add(l, m->n_steps, t, v);
+		quantile_add(l, m->n_steps, (size_t)t, v);
 	if (m->r.agg == METRICS_RATE && !m->r.measure) {
 		if (p->delta)
 			m->sinc[t] += v;
@@ -496,6 +514,44 @@ int metrics_acc_point(struct metrics_acc *m, int64_t series, const struct metric
 		}
 		m->has_prev = 1;
 		m->prev = v;
+	}
+	return 0;
+}
+
+int metrics_acc_hour(struct metrics_acc *m, int64_t series, const struct metric_point *p,
+		     const struct store_metric_hour *h, double cpus, char *err, size_t errlen)
+{
+	double f = 1;
+	if (m->r.measure) {
+		struct metric_point one = *p;
+		one.value = 1;
+		if (!measured(m, &one, cpus, &f))
+			return 0;
+	}
+	int rc = type_check(m, p, err, errlen);
+	if (rc < 0)
+		return rc;
+	long t = point_step(m, series, p);
+	if (t < 0 || !h->n)
+		return 0;
+	m->points += h->n;
+	m->lines[m->line].points += h->n;
+	add_extremes(m, (size_t)t, h->min * f, h->max * f);
+	m->ssum[t] += h->sum * f;
+	m->sn[t] += (double)h->n;
+	if (m->r.agg == METRICS_RATE && !m->r.measure) {
+		if (p->delta) {
+			m->sinc[t] += h->sum;
+		} else {
+			if (m->has_prev) {
+				if (h->first < m->prev)
+					m->resets++;
+				m->sinc[t] += metrics_counter_increase(m->prev, h->first);
+			}
+			m->sinc[t] += h->inc;
+		}
+		m->has_prev = 1;
+		m->prev = h->last;
 	}
 	return 0;
 }
@@ -630,25 +686,50 @@ struct scan_ctx {
 	size_t errlen;
 };
 
+/* A new series: whether it passes the filters, and its producer's CPUs. */
+static void scan_point_series(struct scan_ctx *c, int64_t series, const struct metric_point *p)
+{
+	int64_t n;
+	c->series = series;
+	c->pass =
+		metrics_filter_match(&c->r->f, p->resource) && (!c->r->name || !strcmp(p->name, c->r->name));
+	c->ncpu = 0;
+	if (c->pass && c->cpus) {
+		producer_key(&c->cpus->key, p->resource);
+		if (strmap_get(&c->cpus->m, c->cpus->key.data, c->cpus->key.len, &n) == 0)
+			c->ncpu = (double)n;
+	}
+}
+
 static int scan_point(void *arg, int64_t series, const struct metric_point *p)
 {
 	struct scan_ctx *c = arg;
-	if (series != c->series) {
-		c->series = series;
-		c->pass = metrics_filter_match(&c->r->f, p->resource) &&
-			  (!c->r->name || !strcmp(p->name, c->r->name));
-		c->ncpu = 0;
-		int64_t n;
-		if (c->pass && c->cpus) {
-			producer_key(&c->cpus->key, p->resource);
-			if (strmap_get(&c->cpus->m, c->cpus->key.data, c->cpus->key.len, &n) == 0)
-				c->ncpu = (double)n;
-		}
-	}
+	if (series != c->series)
+		scan_point_series(c, series, p);
 	if (!c->pass)
 		return 0;
 	c->rc = metrics_acc_point(c->acc, series, p, c->ncpu, c->err, c->errlen);
 	return c->rc < 0;
+}
+
+static int scan_hour(void *arg, int64_t series, const struct metric_point *p,
+		     const struct store_metric_hour *h)
+{
+	struct scan_ctx *c = arg;
+	if (!h)
+		return scan_point(arg, series, p);
+	if (series != c->series)
+		scan_point_series(c, series, p);
+	if (!c->pass)
+		return 0;
+	c->rc = metrics_acc_hour(c->acc, series, p, h, c->ncpu, c->err, c->errlen);
+	return c->rc < 0;
+}
+
+/* Whole hours a step, and no percentile: the hourly aggregates answer. */
+static int use_hours(const struct metrics_request *r)
+{
+	return r->step_ns % STORE_METRIC_HOUR_NS == 0 && (r->measure || r->agg != METRICS_QUANTILE);
 }
 
 int metrics_query(struct store *s, const struct metrics_request *r, struct arena *a,
@@ -670,8 +751,11 @@ int metrics_query(struct store *s, const struct metrics_request *r, struct arena
 	const char *one[] = {r->name, NULL};
 	const char *const *prefixes = r->name ? one : semconv_measure_prefixes(r->measure);
 	for (; *prefixes && !rc; prefixes++) {
-		if (store_scan_series_points(s, r->f.from_ns, r->f.to_ns, *prefixes, scan_point, &c, err,
-					     errlen) < 0)
+		int failed = use_hours(r) ? store_scan_series_hours(s, r->f.from_ns, r->f.to_ns, *prefixes,
+								    scan_hour, &c, err, errlen) < 0
+					  : store_scan_series_points(s, r->f.from_ns, r->f.to_ns, *prefixes,
+								     scan_point, &c, err, errlen) < 0;
+		if (failed)
 			rc = c.rc < 0 ? c.rc : ERR_INTERNAL;
 		c.series = -1;
 	}

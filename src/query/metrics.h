@@ -22,6 +22,10 @@
  *                host's CPU count when the producer also reports
  *                system.cpu.* (the host-metrics packages divide by it).
  *
+ * Steps of whole hours read the store's hourly aggregates of gauges and
+ * sums (store_scan_series_hours()) and the points of the partial hours at
+ * the range's ends, except for percentiles, which read every point.
+ *
  * Ownership: answers live in the caller's arena.  A struct metrics_acc is
  * the caller's (metrics_acc_release()); it serves one thread.  Other
  * modules (SLOs, alerts) call metrics_query() with a struct metrics_request.
@@ -82,7 +86,9 @@ struct metrics_answer {
 	size_t n_lines;
 	int truncated;		 /* groups past METRICS_MAX_LINES were left out */
 	uint64_t points, series; /* read */
-	uint64_t resets;	 /* cumulative series that went down (a restart) */
+	uint64_t resets;	 /* restarts of cumulative series seen between points read one by
+				  * one and between hours (a restart inside an aggregated hour is
+				  * in that hour's increase, not counted here) */
 	uint64_t skipped_bounds; /* histogram points whose bounds differ from their line's */
 };
 
@@ -127,6 +133,10 @@ struct metrics_acc *metrics_acc_new(const struct metrics_request *r, uint64_t t0
  * unknown).  0, or ERR_INVALID when the aggregation does not fit the type. */
 int metrics_acc_point(struct metrics_acc *m, int64_t series, const struct metric_point *p, double cpus,
 		      char *err, size_t errlen);
+/* An hour of a gauge or sum series at once (store_scan_series_hours()):
+ * counts as its points would, but for quantiles, which it cannot give. */
+int metrics_acc_hour(struct metrics_acc *m, int64_t series, const struct metric_point *p,
+		     const struct store_metric_hour *h, double cpus, char *err, size_t errlen);
 /* The answer so far, in `a`. */
 void metrics_acc_answer(struct metrics_acc *m, struct arena *a, struct metrics_answer *out);
 void metrics_acc_free(struct metrics_acc *m);
