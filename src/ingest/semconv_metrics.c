@@ -8,12 +8,13 @@
 #include "ingest/semconv_metrics.h"
 
 const char *const resource_measure_names[MEASURE_COUNT] = {
-	"",	      "cpu",	  "host_cpu",  "memory",    "host_memory", "heap",	   "heap_limit",
-	"loop_delay", "gc_pause", "pool_used", "pool_idle", "pool_max",	   "pool_pending", "pool_wait",
+	"",	     "cpu",	   "host_cpu",	   "memory",	"host_memory",
+	"heap",	     "heap_limit", "loop_delay",   "gc_pause",	"pool_used",
+	"pool_idle", "pool_max",   "pool_pending", "pool_wait", "heap_total",
 };
 const char *const resource_measure_units[MEASURE_COUNT] = {
-	"",   "cores", "cores",	       "By",	       "By",	       "By",	    "By",
-	"ms", "ms",    "{connection}", "{connection}", "{connection}", "{request}", "ms",
+	"",   "cores",	      "cores",	      "By",	      "By",	   "By", "By", "ms",
+	"ms", "{connection}", "{connection}", "{connection}", "{request}", "ms", "By",
 };
 
 const char *const *semconv_measure_prefixes(enum resource_measure m)
@@ -26,6 +27,7 @@ const char *const *semconv_measure_prefixes(enum resource_measure m)
 					   NULL};
 	static const char *const heap_limit[] = {"v8js.memory.heap.limit", "jvm.memory.limit",
 						 "go.memory.limit", NULL};
+	static const char *const heap_total[] = {"v8js.memory.heap.space.size", "jvm.memory.committed", NULL};
 	static const char *const loop[] = {"nodejs.eventloop.delay.p99", NULL};
 	static const char *const gc[] = {"v8js.gc.duration", "jvm.gc.duration",
 					 "process.runtime.cpython.gc.duration", NULL};
@@ -45,6 +47,7 @@ const char *const *semconv_measure_prefixes(enum resource_measure m)
 	case MEASURE_POOL_MAX:
 	case MEASURE_POOL_PENDING:
 	case MEASURE_POOL_WAIT: return pool;
+	case MEASURE_HEAP_TOTAL: return heap_total;
 	default: return none;
 	}
 }
@@ -193,6 +196,8 @@ static enum resource_measure memory_measure(const struct metric_point *p, double
 	if (!strcmp(n, "v8js.memory.heap.limit") || !strcmp(n, "jvm.memory.limit") ||
 	    !strcmp(n, "go.memory.limit"))
 		return MEASURE_HEAP_LIMIT;
+	if (!strcmp(n, "v8js.memory.heap.space.size") || !strcmp(n, "jvm.memory.committed"))
+		return MEASURE_HEAP_TOTAL;
 	return MEASURE_NONE;
 }
 

@@ -28,6 +28,7 @@ enum resource_measure {
 	MEASURE_POOL_MAX,     /* the pool's maximum */
 	MEASURE_POOL_PENDING, /* requests waiting for a connection */
 	MEASURE_POOL_WAIT,    /* wait for a connection, ms (mean) */
+	MEASURE_HEAP_TOTAL,   /* the heap's size (used and free), bytes; its spaces / pools summed */
 	MEASURE_COUNT
 };
 

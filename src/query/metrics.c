@@ -755,8 +755,10 @@ int metrics_query(struct store *s, const struct metrics_request *r, struct arena
 								    scan_hour, &c, err, errlen) < 0
 					  : store_scan_series_points(s, r->f.from_ns, r->f.to_ns, *prefixes,
 								     scan_point, &c, err, errlen) < 0;
-		if (failed)
-			rc = c.rc < 0 ? c.rc : ERR_INTERNAL;
+		if (c.rc < 0) /* the accumulator refused: the scan stopped there */
+			rc = c.rc;
+		else if (failed)
+			rc = ERR_INTERNAL;
 		c.series = -1;
 	}
 	if (!rc)

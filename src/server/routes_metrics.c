@@ -510,10 +510,12 @@ static int get_health(struct http_request *req)
 
 void metrics_put_current_resources(struct http_request *req, struct buf *b)
 {
-	static const enum resource_measure ms[] = {MEASURE_CPU,	       MEASURE_MEMORY,	  MEASURE_HEAP,
-						   MEASURE_HEAP_LIMIT, MEASURE_POOL_USED, MEASURE_POOL_MAX};
-	static const char *const keys[] = {"cpu_cores",	       "memory_bytes", "heap_used_bytes",
-					   "heap_limit_bytes", "pool_used",    "pool_max"};
+	static const enum resource_measure ms[] = {MEASURE_CPU,	       MEASURE_MEMORY,	   MEASURE_HEAP,
+						   MEASURE_HEAP_TOTAL, MEASURE_HEAP_LIMIT, MEASURE_POOL_USED,
+						   MEASURE_POOL_MAX};
+	static const char *const keys[] = {"cpu_cores",	       "memory_bytes",	   "heap_used_bytes",
+					   "heap_total_bytes", "heap_limit_bytes", "pool_used",
+					   "pool_max"};
 	struct metrics_request r;
 	char err[256];
 	memset(&r, 0, sizeof(r));
