@@ -16,6 +16,7 @@ static const struct command {
 	{"diff", cmd_diff, "differential flame graph of two folded profiles"},
 	{"top", cmd_top, "endpoints of a running server by impact, like top(1)"},
 	{"report", cmd_report, "performance report of a running server (Markdown or text)"},
+	{"agent", cmd_agent, "sample /proc and send host and process metrics over OTLP"},
 };
 
 static int usage(FILE *out)

@@ -158,6 +158,8 @@ struct metrics_acc {
 	uint64_t points, series, resets, skipped_bounds;
 	/* the series under way */
 	int64_t cur;
+	int64_t factor_series; /* the series `factor` is of (hours of a measure) */
+	double factor;
 	long line;			 /* its line; -1: left out */
 	double scale;			 /* CPU count for a measure of process CPU */
 	double *ssum, *sn, *smin, *smax; /* its per-step sums, point counts, extremes */
@@ -179,6 +181,7 @@ struct metrics_acc *metrics_acc_new(const struct metrics_request *r, uint64_t t0
 	m->step = r->step_ns;
 	m->n_steps = n_steps;
 	m->cur = -1;
+	m->factor_series = -1;
 	m->line = -1;
 	strmap_init(&m->keys);
 	buf_init(&m->kbuf, 1 << 16);
@@ -522,11 +525,16 @@ int metrics_acc_hour(struct metrics_acc *m, int64_t series, const struct metric_
 		     const struct store_metric_hour *h, double cpus, char *err, size_t errlen)
 {
 	double f = 1;
-	if (m->r.measure) {
-		struct metric_point one = *p;
-		one.value = 1;
-		if (!measured(m, &one, cpus, &f))
+	if (m->r.measure) { /* the factor of a series' values is its own: worked out once */
+		if (series != m->factor_series) {
+			struct metric_point one = *p;
+			one.value = 1;
+			m->factor_series = series;
+			m->factor = measured(m, &one, cpus, &f) ? f : NAN;
+		}
+		if (isnan(m->factor))
 			return 0;
+		f = m->factor;
 	}
 	int rc = type_check(m, p, err, errlen);
 	if (rc < 0)
@@ -649,6 +657,18 @@ static void producer_key(struct buf *b, const struct resource *r)
 	buf_printf(b, "%s\x1f%s", r && r->service_name ? r->service_name : "", inst ? inst : "");
 }
 
+/* "\x1e" host.name: the CPUs a host reports count for every process on it
+ * (hotpath agent sends the host and its processes as separate producers). */
+static int host_key(struct buf *b, const struct resource *r)
+{
+	const char *host = r ? attr_str(r->attrs, r->n_attrs, "host.name") : NULL;
+	if (!host)
+		return -1;
+	buf_reset(b);
+	buf_printf(b, "\x1e%s", host);
+	return 0;
+}
+
 static int cpu_point(void *arg, const struct metric_point *p)
 {
 	struct cpu_counts *c = arg;
@@ -656,9 +676,12 @@ static int cpu_point(void *arg, const struct metric_point *p)
 	int64_t have = 0;
 	if (n <= 0)
 		return 0;
-	producer_key(&c->key, p->resource);
-	if (strmap_get(&c->m, c->key.data, c->key.len, &have) < 0 || (double)have < n)
-		strmap_put(&c->m, c->key.data, c->key.len, (int64_t)n);
+	for (int by_host = 0; by_host < 2; by_host++) {
+		if (by_host ? host_key(&c->key, p->resource) < 0 : (producer_key(&c->key, p->resource), 0))
+			continue;
+		if (strmap_get(&c->m, c->key.data, c->key.len, &have) < 0 || (double)have < n)
+			strmap_put(&c->m, c->key.data, c->key.len, (int64_t)n);
+	}
 	return 0;
 }
 
@@ -696,7 +719,9 @@ static void scan_point_series(struct scan_ctx *c, int64_t series, const struct m
 	c->ncpu = 0;
 	if (c->pass && c->cpus) {
 		producer_key(&c->cpus->key, p->resource);
-		if (strmap_get(&c->cpus->m, c->cpus->key.data, c->cpus->key.len, &n) == 0)
+		if (strmap_get(&c->cpus->m, c->cpus->key.data, c->cpus->key.len, &n) == 0 ||
+		    (host_key(&c->cpus->key, p->resource) == 0 &&
+		     strmap_get(&c->cpus->m, c->cpus->key.data, c->cpus->key.len, &n) == 0))
 			c->ncpu = (double)n;
 	}
 }

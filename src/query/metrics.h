@@ -19,8 +19,9 @@
  *   a measure    the sum of its series' means (CPU states, heap spaces and
  *                instances add up), in the measure's unit
  *                (ingest/semconv_metrics.h); process CPU is multiplied by its
- *                host's CPU count when the producer also reports
- *                system.cpu.* (the host-metrics packages divide by it).
+ *                host's CPU count when the producer, or another producer of
+ *                the same host.name, reports system.cpu.* (the host-metrics
+ *                packages and hotpath agent divide by it).
  *
  * Steps of whole hours read the store's hourly aggregates of gauges and
  * sums (store_scan_series_hours()) and the points of the partial hours at
