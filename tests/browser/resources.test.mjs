@@ -90,6 +90,33 @@ test('per-service CPU and the pools against their maximum are drawn from the API
   assert.ok(text.includes(`${used.lines[0].key} used`) && text.includes(`${used.lines[0].key} max`), text);
 });
 
+test('the slow requests show their service\'s CPU and pool at their start', async () => {
+  // what the view's own request answered, and what its cells show
+  const answered = page.waitForResponse((r) => r.url().includes('/api/v1/slow-requests?') && !r.url().includes('format=csv'));
+  await page.goto(`${base}/dashboard/performance?view=slow`);
+  const want = await (await answered).json();
+  await page.waitForSelector('#panel-slow-table[data-state="ready"]');
+  const got = await page.$$eval('.slow-table tbody tr', (trs) => trs.map((tr) => ({
+    id: `${tr.dataset.traceId}/${tr.dataset.spanId}`, cpu: tr.querySelector('.col-resources')?.dataset.cpu ?? null,
+    title: tr.querySelector('.col-resources')?.title ?? '',
+  })));
+  const byId = new Map(want.requests.map((r) => [`${r.trace_id}/${r.span_id}`, r]));
+  let withCpu = 0;
+  for (const g of got) {
+    const r = byId.get(g.id);
+    assert.ok(r, `row ${g.id} is in the view's answer`);
+    const cpu = r.resources?.cpu_utilization;
+    if (cpu == null) {
+      assert.ok(g.cpu == null || g.cpu === '', `${g.id}: no CPU in the answer, none shown`);
+    } else {
+      assert.equal(Number(g.cpu), cpu, `${g.id}: the answer's CPU ${JSON.stringify(r.resources)} ${JSON.stringify(g)}`);
+      if (r.resources.memory_bytes != null) assert.match(g.title, /memory \d/, g.title);
+      withCpu++;
+    }
+  }
+  assert.ok(withCpu > 0, 'the demo\'s services report CPU near their slow requests');
+});
+
 test('a filter that selects no producer says what to send', async () => {
   await page.goto(`${base}/dashboard/performance?view=resources&service=no-such-service`);
   assert.equal(await settled('res-cpu'), 'empty');
