@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ingest/batch.h"
+#include "ingest/otlp_json.h"
 #include "ingest/otlp_pb.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
 #include "query/metrics.h"
@@ -112,6 +113,21 @@ int main(void)
 	   "a bad point does not fail the request");
 	ok(b.n_points == 0 && b.rejected == 1 && strstr(b.reject_msg, "scale 25"),
 	   "it is rejected, naming the scale: %s", b.reject_msg);
+
+	/* the same point in OTLP/JSON */
+	batch_reset(&b);
+	const char *json =
+		"{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[{\"name\":\"d\",\"unit\":\"s\","
+		"\"exponentialHistogram\":{\"aggregationTemporality\":1,\"dataPoints\":[{\"timeUnixNano\":"
+		"\"1700000000000000000\",\"count\":\"10\",\"sum\":60,\"scale\":0,\"zeroCount\":\"2\","
+		"\"positive\":{\"offset\":2,\"bucketCounts\":[\"4\",\"4\"]}}]}}]}]}]}";
+	ok(otlp_json_decode_metrics(&b, json, strlen(json), err, sizeof(err)) == 0 && b.n_points == 1,
+	   "JSON decoded: %s", err);
+	if (b.n_points == 1) {
+		p = &b.points[0];
+		q = metrics_quantile_buckets(p->bounds, p->n_bounds, p->bucket_counts, 0.5);
+		ok(p->delta && fabs(q - 7) < 1e-9, "the JSON point gives the same p50 = 7 (got %g)", q);
+	}
 	batch_release(&b);
 	return tap_done();
 }
