@@ -65,6 +65,17 @@ test('the heatmaps draw one row per instance or pool and a cell per value of the
   await page.screenshot({ path: join(SHOTS, 'resources-view.png'), fullPage: true });
 });
 
+test('latency with the CPU and pool strips beneath, step for step', async () => {
+  assert.equal(await settled('res-strip'), 'ready', await page.textContent('#panel-res-strip'));
+  const lat = await api('/api/v1/performance/timeseries', SCOPE);
+  const cpu = await api('/api/v1/metrics/query', { ...SCOPE, measure: 'cpu', step: `${lat.step_s}s` });
+  assert.equal(cpu.step_s, lat.step_s);
+  const buckets = async (which) => Number(await page.getAttribute(`#panel-res-strip [data-strip="${which}"] svg`, 'data-buckets'));
+  assert.equal(await buckets('latency'), lat.times_ms.length, 'a latency bucket per step');
+  assert.equal(await buckets('cpu'), cpu.times_ms.length, 'a CPU bucket per step');
+  assert.equal(await buckets('pool'), cpu.times_ms.length, 'the demo has pools: their strip too');
+});
+
 test('the hour-of-week grid colours the hours the API has values for', async () => {
   assert.equal(await settled('res-tod'), 'ready');
   const want = await api('/api/v1/performance/heatmap', { ...SCOPE, kind: 'cpu', layout: 'time-of-day' });

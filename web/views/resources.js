@@ -66,6 +66,7 @@ export function mountResources(el, ctx) {
       h('button', { type: 'button', class: 'btn', onclick: () => loadAll() }, 'Refresh'),
       updatedEl)));
   const panels = {
+    strip: panel({ id: 'res-strip', title: 'Latency with CPU and pool use beneath (the same time axis)', wide: true }),
     cpu: panel({ id: 'res-cpu', title: KINDS.cpu.title, wide: true }),
     memory: panel({ id: 'res-memory', title: KINDS.memory.title, wide: true }),
     pool: panel({ id: 'res-pool', title: KINDS.pool.title, wide: true }),
@@ -132,7 +133,23 @@ export function mountResources(el, ctx) {
     }
   }
 
+  // p95 latency over the strips of the resources of the same services, step for step
+  async function loadStrip() {
+    const p = panels.strip;
+    p.loading();
+    try {
+      // the latency's step (the rollups allow only some) for the resources too
+      const lat = await apiGet('/api/v1/performance/timeseries', apiParams(filters), { signal: ctx.signal });
+      const q = (measure) => apiGet('/api/v1/metrics/query', apiParams(filters, { measure, step: `${lat.step_s}s` }), { signal: ctx.signal });
+      const [cpu, used, max] = await Promise.all([q('cpu'), q('pool_used'), q('pool_max')]);
+      drawStrip(p, lat, cpu, used, max);
+    } catch (err) {
+      if (!isAbort(err)) p.error('Could not load latency and resources.', err);
+    }
+  }
+
   function loadAll() {
+    loadStrip();
     loadHeatmap('cpu');
     loadHeatmap('memory');
     loadHeatmap('pool');
@@ -194,6 +211,35 @@ export function drawTimeOfDay(p, data, kind) {
       }))));
     body.append(h('table', { class: 'tod-grid', 'aria-label': `${kind} by hour of day and day of week` }, h('thead', null, head), h('tbody', null, rows)));
     return null;
+  });
+}
+
+const lineOf = (a) => (a.lines && a.lines[0] ? a.lines[0].values : null);
+
+export function drawStrip(p, lat, cpu, used, max) {
+  const series = lat.series && lat.series[0];
+  const cpuV = lineOf(cpu);
+  if (!series || !series.count) { p.empty('No requests from these services in this range.', 'Send traces (OTLP) or POST /api/v1/requests.'); return; }
+  if (!cpuV) { p.empty(KINDS.cpu.empty, KINDS.cpu.hint); return; }
+  const stepMs = lat.step_s * 1000;
+  const from = Math.min(lat.times_ms[0], cpu.times_ms[0]);
+  const to = Math.max(lat.times_ms[lat.times_ms.length - 1], cpu.times_ms[cpu.times_ms.length - 1]) + stepMs;
+  const usedV = lineOf(used);
+  const maxV = lineOf(max);
+  const share = usedV && maxV ? usedV.map((u, i) => (u != null && maxV[i] > 0 ? (100 * u) / maxV[i] : null)) : null;
+  p.setSub(`p95 of ${fmtNum(series.count)} requests · CPU in cores${share ? ' · pools in use, % of their maximum' : ''}`);
+  p.ready((body) => {
+    const top = h('div', { class: 'chart-box', dataset: { strip: 'latency' } });
+    const mid = h('div', { class: 'chart-box', dataset: { strip: 'cpu' } });
+    const bottom = share ? h('div', { class: 'chart-box', dataset: { strip: 'pool' } }) : null;
+    body.append(top, mid, bottom);
+    const common = { stepMs, from, to, kind: 'line', height: 130, yTick: (v) => fmtNum(v) };
+    const stops = [
+      drawTimeChart(top, { ...common, times: lat.times_ms, unit: 'p95 ms', series: [{ key: 'p95', label: 'p95', color: PALETTE[3], values: series.points.map((pt) => pt.p95_ms) }], fmtValue: (v) => (v == null ? '–' : `${fmtNum(v)} ms`), ariaLabel: 'p95 latency' }),
+      drawTimeChart(mid, { ...common, times: cpu.times_ms, unit: 'cores', series: [{ key: 'cpu', label: 'CPU', color: PALETTE[0], values: cpuV }], fmtValue: (v) => fmtValue(v, 'cpu'), ariaLabel: 'CPU in cores' }),
+    ];
+    if (bottom) stops.push(drawTimeChart(bottom, { ...common, times: used.times_ms, unit: '% of max', series: [{ key: 'pool', label: 'pools in use', color: PALETTE[1], values: share }], fmtValue: (v) => (v == null ? '–' : `${fmtNum(v)} %`), ariaLabel: 'Pool use' }));
+    return () => stops.forEach((f) => f && f());
   });
 }
 
