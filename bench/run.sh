@@ -110,6 +110,7 @@ stop_server
 # Alert evaluation over the same store (the server stopped): one cycle of
 # 1,000 rules and 100 SLOs.
 "$build/bench/bench_watch" --data "$d"
+bench/agent_overhead.sh "$build"
 
 # Every other benchmark program prints its own `name value unit` lines.
 for b in "$build"/bench/*; do

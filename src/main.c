@@ -19,6 +19,7 @@ static const struct command {
 	{"slo", cmd_slo, "SLOs of a running server: compliance, error budget, burn rates"},
 	{"alerts", cmd_alerts, "alerts of a running server; acknowledge, silence, resolve"},
 	{"gate", cmd_gate, "pass or fail a new version against a baseline (for CI)"},
+	{"agent", cmd_agent, "sample /proc and send host and process metrics over OTLP"},
 };
 
 static int usage(FILE *out)

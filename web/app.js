@@ -28,25 +28,18 @@ import { mountBottlenecks } from './views/bottlenecks.js';
 import { mountRecommendations } from './views/recommendations.js';
 import { mountSlos } from './views/slos.js';
 import { mountChanges } from './views/changes.js';
-import { placeholder } from './views/placeholder.js';
+import { mountResources } from './views/resources.js';
 
-// Views without `built` are placeholders, marked "soon" in the navigation.
 const VIEWS = [
-  { id: 'overview', label: 'Overview', mount: mountOverview, built: true },
-  { id: 'traces', label: 'Traces', mount: mountTraces, built: true },
-  { id: 'flame', label: 'Flame graphs', mount: mountFlame, built: true },
-  { id: 'slow', label: 'Slow requests', mount: mountSlow, built: true },
-  { id: 'bottlenecks', label: 'Bottlenecks', mount: mountBottlenecks, built: true },
-  { id: 'recommendations', label: 'Recommendations', mount: mountRecommendations, built: true },
-  { id: 'changes', label: 'Changes', mount: mountChanges, built: true },
-  {
-    id: 'resources', label: 'Resources', mount: placeholder('Resources', 'CPU, memory, connection pools and DB time over the day.', [
-      'Resource heatmaps over time and by time of day',
-      'Throughput capacity planner with forecast (4.11)',
-      'Correlation of resource use with slowness',
-    ]),
-  },
-  { id: 'slos', label: 'SLOs', mount: mountSlos, built: true },
+  { id: 'overview', label: 'Overview', mount: mountOverview },
+  { id: 'traces', label: 'Traces', mount: mountTraces },
+  { id: 'flame', label: 'Flame graphs', mount: mountFlame },
+  { id: 'slow', label: 'Slow requests', mount: mountSlow },
+  { id: 'bottlenecks', label: 'Bottlenecks', mount: mountBottlenecks },
+  { id: 'recommendations', label: 'Recommendations', mount: mountRecommendations },
+  { id: 'changes', label: 'Changes', mount: mountChanges },
+  { id: 'resources', label: 'Resources', mount: mountResources },
+  { id: 'slos', label: 'SLOs', mount: mountSlos },
 ];
 const DEFAULT_VIEW = 'traces';
 
@@ -94,7 +87,6 @@ function renderNav(state) {
   clear(els.nav);
   const list = h('ul', null);
   for (const v of VIEWS) {
-    const { built } = v;
     const patch = { view: v.id === DEFAULT_VIEW ? '' : v.id, trace: '', span: '', ...(v.id === active ? {} : NO_FLAME) };
     const href = queryOf(patchState(state, patch));
     const link = h('a', {
@@ -106,9 +98,7 @@ function renderNav(state) {
         ev.preventDefault();
         navigate(patch);
       },
-    }, h('span', { class: 'nav-label' }, v.label),
-    built ? null : [h('span', { class: 'nav-soon', 'aria-hidden': 'true' }, 'soon'),
-      h('span', { class: 'sr-only' }, ' (not yet available)')]);
+    }, h('span', { class: 'nav-label' }, v.label));
     list.append(h('li', null, link));
   }
   els.nav.append(list);

@@ -19,6 +19,7 @@
 
 #include "analyze/detect_internal.h"
 #include "core/alloc.h"
+#include "ingest/semconv_metrics.h"
 
 static const struct res_ids *metric_res(struct detector *d, const struct resource *r)
 {
@@ -49,9 +50,7 @@ uint32_t detect_process_tag(const struct resource *r)
 
 static uint32_t pool_of(struct detector *d, const struct metric_point *p)
 {
-	const char *pool = attr_str(p->attrs, p->n_attrs, "db.client.connection.pool.name");
-	if (!pool)
-		pool = attr_str(p->attrs, p->n_attrs, "pool.name");
+	const char *pool = semconv_pool_name(p);
 	return pool ? detect_intern(d, pool, strlen(pool)) : 0;
 }
 
@@ -62,23 +61,11 @@ static double point_value(const struct metric_point *p)
 	return p->value;
 }
 
-/*
- * What a pool metric measures: "max", "count" or "pending_requests", or NULL.
- * db.client.connection.* and the older db.client.connections.* (whose
- * used/idle count is "usage").
- */
+/* What a pool metric measures: "max", "count" or "pending_requests", or NULL (ingest/semconv_metrics.h). */
 static const char *pool_metric(const char *name)
 {
-	if (!strncmp(name, "db.client.connection.", 21))
-		name += 21;
-	else if (!strncmp(name, "db.client.connections.", 22))
-		name += 22;
-	else
-		return NULL;
-	if (!strcmp(name, "usage"))
-		return "count";
-	return !strcmp(name, "max") || !strcmp(name, "count") || !strcmp(name, "pending_requests") ? name
-												   : NULL;
+	const char *what = semconv_pool_metric(name);
+	return what && strcmp(what, "wait_time") ? what : NULL;
 }
 
 /* T_POOLM: max = the pool's maximum, samples = (used, pending), n2 = impossible (negative) points. */
@@ -100,9 +87,7 @@ static void on_pool_point(struct detector *d, const struct metric_point *p, cons
 		if (v > a->max)
 			a->max = v;
 	} else if (!strcmp(what, "count")) {
-		const char *state = attr_str(p->attrs, p->n_attrs, "db.client.connection.state");
-		if (!state)
-			state = attr_str(p->attrs, p->n_attrs, "state");
+		const char *state = semconv_pool_state(p);
 		if (state && !strcmp(state, "used"))
 			acc_add_sample(d, a, p->time_ns, v, -1);
 	} else {
@@ -157,36 +142,6 @@ static int runtime_single_threaded(const struct resource *r)
 	return 0;
 }
 
-/* A CPU's number: integers, doubles and strings ("3", or "cpu3" as the Collector writes it); -1 when absent. */
-static double attr_number(const struct metric_point *p, const char *key)
-{
-	const struct attr *a = attr_find(p->attrs, p->n_attrs, key);
-	if (!a)
-		return -1;
-	if (a->type == ATTR_INT)
-		return (double)a->v.i;
-	if (a->type == ATTR_DOUBLE)
-		return a->v.d;
-	if (a->type != ATTR_STRING)
-		return -1;
-	const char *s = strncmp(a->v.s, "cpu", 3) ? a->v.s : a->v.s + 3;
-	return *s >= '0' && *s <= '9' ? strtod(s, NULL) : -1;
-}
-
-/* The logical CPUs a system.cpu.* point tells of: a count, or a CPU's number + 1; 0 if none. */
-static double cpus_of(const struct metric_point *p)
-{
-	static const char *const keys[] = {"cpu.logical_number", "system.cpu.logical_number", "cpu"};
-	if (!strcmp(p->name, "system.cpu.logical.count"))
-		return point_value(p);
-	for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++) {
-		double n = attr_number(p, keys[i]);
-		if (n >= 0)
-			return n + 1;
-	}
-	return 0;
-}
-
 /* Seconds, milliseconds, microseconds or nanoseconds (the runtime instrumentations changed units) to ms. */
 static double to_ms(double v, const char *unit)
 {
@@ -210,7 +165,7 @@ static void on_cpu_point(struct detector *d, const struct metric_point *p, const
 	    !strncmp(name, "v8js.", 5) || !strncmp(name, "process.runtime.cpython.", 24))
 		proc->n3 = 1;
 	if (!strncmp(name, "system.cpu.", 11)) {
-		proc->max = fmax(proc->max, cpus_of(p));
+		proc->max = fmax(proc->max, semconv_metric_cpus(p));
 		return;
 	}
 	struct acc *svc = acc_get(d, T_CPU, r->svc, 0, 0, 0, r->env, 0); /* may move `proc` */

@@ -22,6 +22,7 @@ int cmd_report(int argc, char **argv);	   /* cli/cmd_report.c */
 int cmd_slo(int argc, char **argv);	   /* cli/cmd_watch.c */
 int cmd_alerts(int argc, char **argv);	   /* cli/cmd_watch.c */
 int cmd_gate(int argc, char **argv);	   /* cli/cmd_gate.c */
+int cmd_agent(int argc, char **argv);	   /* cli/cmd_agent.c */
 
 /* Split "--name[=value]" into `name` (NUL-terminated); *value points after
  * '=' or is NULL.  -1 when `arg` is not a long option or its name does not

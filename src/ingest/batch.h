@@ -103,6 +103,9 @@ struct metric_point {
 	const struct resource *resource;
 	const char *name, *unit;
 	uint8_t type; /* enum metric_type */
+	/* A sum or histogram whose points each count only their own interval
+	 * (OTLP DELTA temporality); 0: cumulative since start_ns. */
+	uint8_t delta;
 	uint64_t start_ns, time_ns;
 	double value; /* gauge and sum */
 	/* histogram only: */

@@ -20,6 +20,7 @@
 #include "core/hex.h"
 #include "core/log.h"
 #include "core/json_doc.h"
+#include "ingest/exphist.h"
 
 /* Largest ATTR_JSON text kept for one attribute. */
 #define ATTR_JSON_MAX (1u << 20)
@@ -678,6 +679,8 @@ struct metric_ctx {
 	const struct resource *resource;
 	const char *name, *unit;
 	uint8_t type;
+	uint8_t delta;	     /* aggregationTemporality DELTA */
+	uint8_t exponential; /* an exponential histogram */
 };
 
 static int decode_number_point(struct dec *d, const struct json *o, const struct metric_ctx *mc)
@@ -689,6 +692,7 @@ static int decode_number_point(struct dec *d, const struct json *o, const struct
 	p->name = mc->name;
 	p->unit = mc->unit;
 	p->type = mc->type;
+	p->delta = mc->delta;
 	for (const struct json *f = o->child; f; f = f->next) {
 		int fail = 0;
 		int64_t i;
@@ -743,6 +747,7 @@ static int decode_histogram_point(struct dec *d, const struct json *o, const str
 	p->name = mc->name;
 	p->unit = mc->unit;
 	p->type = mc->type;
+	p->delta = mc->delta;
 	for (const struct json *f = o->child; f; f = f->next) {
 		int fail = 0;
 		if (NAME(f, "startTimeUnixNano"))
@@ -776,6 +781,67 @@ static int decode_histogram_point(struct dec *d, const struct json *o, const str
 	return 0;
 }
 
+/* An exponential histogram's "positive" or "negative" buckets: offset and counts. */
+static int exp_buckets(struct dec *d, const struct json *o, const char *field, int64_t *offset,
+		       uint64_t **counts, uint32_t *n)
+{
+	*offset = 0;
+	*counts = NULL;
+	*n = 0;
+	if (is_null(o))
+		return 0;
+	if (o->type != JSON_OBJECT)
+		return bad(d, field, o, "an object");
+	const struct json *off = member(o, "offset");
+	if (!is_null(off) && (json_int64(off, offset) < 0 || *offset < INT32_MIN || *offset > INT32_MAX))
+		return bad(d, "offset", off, "a 32-bit integer");
+	void *c;
+	if (number_list(d, member(o, "bucketCounts"), "bucketCounts", 1, &c, n) < 0)
+		return -1;
+	*counts = c;
+	return 0;
+}
+
+/* An exponential histogram point, kept as explicit buckets (ingest/exphist.h). */
+static int decode_exp_histogram_point(struct dec *d, const struct json *o, const struct metric_ctx *mc)
+{
+	int64_t scale = 0, off, neg_off;
+	uint64_t zero = 0, *pos, *neg;
+	uint32_t n_pos, n_neg;
+	char msg[160];
+	if (o->type != JSON_OBJECT)
+		return bad(d, "dataPoints[]", o, "an object");
+	struct metric_point *p = batch_add_point(d->b);
+	*p = (struct metric_point){.resource = mc->resource,
+				   .name = mc->name,
+				   .unit = mc->unit,
+				   .type = METRIC_HISTOGRAM,
+				   .delta = mc->delta};
+	const struct json *sc = member(o, "scale");
+	if (u64_field(d, member(o, "startTimeUnixNano"), "startTimeUnixNano", &p->start_ns) ||
+	    u64_field(d, member(o, "timeUnixNano"), "timeUnixNano", &p->time_ns) ||
+	    u64_field(d, member(o, "count"), "count", &p->count) ||
+	    f64_field(d, member(o, "sum"), "sum", &p->sum) ||
+	    u64_field(d, member(o, "zeroCount"), "zeroCount", &zero) ||
+	    (!is_null(sc) && json_int64(sc, &scale) < 0 && bad(d, "scale", sc, "an integer")) ||
+	    exp_buckets(d, member(o, "positive"), "positive", &off, &pos, &n_pos) ||
+	    exp_buckets(d, member(o, "negative"), "negative", &neg_off, &neg, &n_neg) ||
+	    (member(o, "attributes") && decode_attrs(d, member(o, "attributes"), &p->attrs, &p->n_attrs)))
+		return -1;
+	for (uint32_t i = 0; i < n_neg; i++)
+		zero += neg[i];
+	if (exphist_to_explicit(d->b, p, scale < INT32_MIN || scale > INT32_MAX ? INT32_MAX : (int32_t)scale,
+				zero, (int32_t)off, pos, n_pos, msg, sizeof(msg)) < 0) {
+		d->b->n_points--;
+		batch_reject(d->b, "metric \"%s\": %s", mc->name, msg);
+	}
+	return 0;
+}
+
+static const char *const temporalities[] = {"AGGREGATION_TEMPORALITY_UNSPECIFIED",
+					    "AGGREGATION_TEMPORALITY_DELTA",
+					    "AGGREGATION_TEMPORALITY_CUMULATIVE"};
+
 static int decode_metric(struct dec *d, const struct json *o, const struct resource *r)
 {
 	struct metric_ctx mc = {.resource = r};
@@ -794,13 +860,19 @@ static int decode_metric(struct dec *d, const struct json *o, const struct resou
 			mc.type = METRIC_SUM, data = f;
 		else if (!is_null(f) && NAME(f, "histogram"))
 			mc.type = METRIC_HISTOGRAM, data = f;
+		else if (!is_null(f) && NAME(f, "exponentialHistogram"))
+			mc.type = METRIC_HISTOGRAM, mc.exponential = 1, data = f;
 		if (fail)
 			return -1;
 	}
-	if (!data) /* exponential histograms, summaries, or nothing: skipped */
+	if (!data) /* summaries, or nothing: skipped */
 		return 0;
 	if (data->type != JSON_OBJECT)
 		return bad(d, "metric data", data, "an object");
+	if (mc.type != METRIC_GAUGE && enum_field(d, member(data, "aggregationTemporality"),
+						  "aggregationTemporality", temporalities, 3, &mc.delta) < 0)
+		return -1;
+	mc.delta = mc.delta == 1;
 	if (want_array(d, member(data, "dataPoints"), "dataPoints", &pts) < 0)
 		return -1;
 	if (!mc.name || !*mc.name) {
@@ -809,8 +881,9 @@ static int decode_metric(struct dec *d, const struct json *o, const struct resou
 		return 0;
 	}
 	for (; pts; pts = pts->next)
-		if ((mc.type == METRIC_HISTOGRAM ? decode_histogram_point(d, pts, &mc)
-						 : decode_number_point(d, pts, &mc)) < 0)
+		if ((mc.exponential		   ? decode_exp_histogram_point(d, pts, &mc)
+		     : mc.type == METRIC_HISTOGRAM ? decode_histogram_point(d, pts, &mc)
+						   : decode_number_point(d, pts, &mc)) < 0)
 			return -1;
 	return 0;
 }

@@ -23,8 +23,11 @@
  *   wrong length, or that fails span_validate(), is dropped and counted with
  *   batch_reject().  Histogram points whose bucket counts do not match their
  *   bounds, or whose bounds are not increasing, are rejected likewise.
- * - Exponential histograms and summaries are skipped without error and are
- *   not counted as rejected: hotpath has no data model for them yet.
+ * - Exponential histograms become explicit-bucket histograms
+ *   (ingest/exphist.h); a point that cannot (a scale outside [-10, 20],
+ *   more than 4096 buckets) is rejected.  Summaries are skipped without
+ *   error and are not counted as rejected: hotpath has no data model for
+ *   them yet.
  *   Number points flagged NO_RECORDED_VALUE are skipped the same way.
  *
  * Memory: protobuf-c allocates a struct of 50-200 bytes for every message,
@@ -50,6 +53,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/utf8.h"
+#include "ingest/exphist.h"
 #include "ingest/otlp_pb_types.h"
 
 #define UNPACK_STACK_MAX (256 * 1024)
@@ -521,7 +525,10 @@ out:
 struct metric_ctx {
 	const struct resource *res;
 	const char *name, *unit;
+	uint8_t delta; /* DELTA temporality */
 };
+
+#define METRIC_DELTA OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_DELTA
 
 static void map_number_point(struct pb_dec *d, const struct metric_ctx *m, uint8_t type,
 			     const pb_number_point *pp)
@@ -534,6 +541,7 @@ static void map_number_point(struct pb_dec *d, const struct metric_ctx *m, uint8
 	p->name = m->name;
 	p->unit = m->unit;
 	p->type = type;
+	p->delta = m->delta;
 	p->start_ns = pp->start_time_unix_nano;
 	p->time_ns = pp->time_unix_nano;
 	if (pp->value_case == OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_INT)
@@ -574,6 +582,7 @@ static void map_histogram_point(struct pb_dec *d, const struct metric_ctx *m, co
 	p->name = m->name;
 	p->unit = m->unit;
 	p->type = METRIC_HISTOGRAM;
+	p->delta = m->delta;
 	p->start_ns = hp->start_time_unix_nano;
 	p->time_ns = hp->time_unix_nano;
 	p->count = hp->count;
@@ -584,18 +593,56 @@ static void map_histogram_point(struct pb_dec *d, const struct metric_ctx *m, co
 	map_attrs(d, hp->attributes, hp->n_attributes, &p->attrs, &p->n_attrs);
 }
 
+static void
+map_exp_histogram_point(struct pb_dec *d, const struct metric_ctx *m,
+			const Opentelemetry__Proto__Metrics__V1__ExponentialHistogramDataPoint *hp)
+{
+	char msg[160];
+	uint64_t low = hp->zero_count;
+	const Opentelemetry__Proto__Metrics__V1__ExponentialHistogramDataPoint__Buckets *pos = hp->positive,
+											*neg = hp->negative;
+	for (size_t i = 0; neg && i < neg->n_bucket_counts; i++)
+		low += neg->bucket_counts[i];
+	struct metric_point *p = batch_add_point(d->b);
+	p->resource = m->res;
+	p->name = m->name;
+	p->unit = m->unit;
+	p->type = METRIC_HISTOGRAM;
+	p->delta = m->delta;
+	p->start_ns = hp->start_time_unix_nano;
+	p->time_ns = hp->time_unix_nano;
+	p->count = hp->count;
+	p->sum = hp->sum;
+	if (exphist_to_explicit(d->b, p, hp->scale, low, pos ? pos->offset : 0,
+				pos ? pos->bucket_counts : NULL, pos ? pos->n_bucket_counts : 0, msg,
+				sizeof(msg)) < 0) {
+		d->b->n_points--;
+		batch_reject(d->b, "metric \"%.80s\": %s", m->name, msg);
+		return;
+	}
+	map_attrs(d, hp->attributes, hp->n_attributes, &p->attrs, &p->n_attrs);
+}
+
 static void map_metric(struct pb_dec *d, const struct resource *res, const pb_metric *pm)
 {
-	struct metric_ctx m = {res, clean_str(pm->name, 0), clean_str(pm->unit, 1)};
+	struct metric_ctx m = {res, clean_str(pm->name, 0), clean_str(pm->unit, 1), 0};
 	size_t n = 0;
 
 	switch (pm->data_case) {
 	case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE: n = pm->gauge->n_data_points; break;
-	case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM: n = pm->sum->n_data_points; break;
+	case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM:
+		n = pm->sum->n_data_points;
+		m.delta = pm->sum->aggregation_temporality == METRIC_DELTA;
+		break;
 	case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM:
 		n = pm->histogram->n_data_points;
+		m.delta = pm->histogram->aggregation_temporality == METRIC_DELTA;
 		break;
-	default: return; /* exponential histogram, summary, unset: skipped, see the top */
+	case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM:
+		n = pm->exponential_histogram->n_data_points;
+		m.delta = pm->exponential_histogram->aggregation_temporality == METRIC_DELTA;
+		break;
+	default: return; /* summary, unset: skipped, see the top */
 	}
 	if (!*m.name) {
 		for (size_t i = 0; i < n; i++)
@@ -607,8 +654,10 @@ static void map_metric(struct pb_dec *d, const struct resource *res, const pb_me
 			map_number_point(d, &m, METRIC_GAUGE, pm->gauge->data_points[i]);
 		else if (pm->data_case == OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM)
 			map_number_point(d, &m, METRIC_SUM, pm->sum->data_points[i]);
-		else
+		else if (pm->data_case == OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM)
 			map_histogram_point(d, &m, pm->histogram->data_points[i]);
+		else
+			map_exp_histogram_point(d, &m, pm->exponential_histogram->data_points[i]);
 	}
 }
 

@@ -26,7 +26,7 @@ enum { ST_NEW, ST_BODY, ST_SUSPENDED, ST_RESUMED };
 
 static const struct route *route_tables[] = {ingest_routes, perf_routes,     flame_routes, profile_routes,
 					     slow_routes,   analysis_routes, watch_routes, change_routes,
-					     fleet_routes,  query_routes,    static_routes};
+					     fleet_routes,  metrics_routes,  query_routes, static_routes};
 
 static int path_matches(const struct route *r, const char *url)
 {

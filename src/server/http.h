@@ -114,5 +114,6 @@ extern const struct route analysis_routes[]; /* recommendations, their documenta
 extern const struct route watch_routes[];    /* SLOs, alert rules, channels, alerts, audit */
 extern const struct route change_routes[];   /* deployments, version gates, regressions */
 extern const struct route fleet_routes[];    /* parity, capacity, error patterns */
+extern const struct route metrics_routes[];  /* metrics read back, /health/performance */
 
 #endif

@@ -24,6 +24,7 @@
 #include "server/json_out.h"
 #include "core/clock.h"
 #include "server/http.h"
+#include "server/routes_metrics.h"
 
 /* Requests a breakdown covers (their spans: at most RAWROWS_MAX_SPANS). */
 #define BREAKDOWN_REQUESTS 2000
@@ -390,10 +391,13 @@ static int get_heatmap(struct http_request *req)
 	long max_bins;
 	const char *kind = http_query(req, "kind");
 	int percentile = kind && !strcmp(kind, "percentile");
+	if (kind && metrics_heatmap_kind(kind))
+		return metrics_heatmap(req, kind);
 	if (perf_begin(req, &p) < 0)
 		goto out;
 	if (kind && *kind && strcmp(kind, "latency") && !percentile) {
-		http_error(req, 400, "bad_request", "invalid kind '%.64s': use latency or percentile", kind);
+		http_error(req, 400, "bad_request",
+			   "invalid kind '%.64s': use latency, percentile, cpu, memory, pool or db", kind);
 		goto out;
 	}
 	if (perf_grid(&p, &g) < 0 || filters_int(req, "bins", 2, 200, 30, &max_bins) < 0 ||

@@ -32,6 +32,7 @@
 #include "server/filters.h"
 #include "server/http.h"
 #include "server/json_out.h"
+#include "server/routes_metrics.h"
 
 /* Requests the stats and bottlenecks read: default and most (newest first). */
 #define ANALYSE_DEFAULT 10000
@@ -250,7 +251,12 @@ static int get_stats(struct http_request *req)
 		put_ms(b, "p95_ms", t->n ? (double)t->p95_ns : NAN);
 		buf_putc(b, '}');
 	}
-	buf_puts(b, "]}");
+	uint64_t total_slow = 0;
+	for (size_t i = 0; i < sr.st.n; i++)
+		total_slow += sr.st.t[i].slow;
+	buf_printf(b, "],\"totalSlowOperations\":%llu", (unsigned long long)total_slow);
+	metrics_put_current_resources(req, b);
+	buf_putc(b, '}');
 out:
 	slowops_stats_release(&sr.st);
 	request_trees_release(&rt);

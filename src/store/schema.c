@@ -97,6 +97,25 @@ static const char *const migrations[] = {
 	"ALTER TABLE rollups ADD COLUMN normal INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE rollups ADD COLUMN slow INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE rollups ADD COLUMN critical INTEGER NOT NULL DEFAULT 0;",
+	/* 4 -> 5: hourly aggregates of the gauge and sum points (not the
+	 * histograms), kept as points are written, so that metric queries over
+	 * weeks read an hour's row instead of its points (store.h,
+	 * store_scan_series_hours).  inc: the increases of a cumulative counter
+	 * between the hour's points (a drop is a restart from 0).  Filled from
+	 * the points already stored. */
+	"CREATE TABLE metric_hours(series INTEGER NOT NULL, t INTEGER NOT NULL, n INTEGER NOT NULL,"
+	"  sum REAL NOT NULL, min REAL NOT NULL, max REAL NOT NULL, first REAL NOT NULL,"
+	"  last REAL NOT NULL, inc REAL NOT NULL, PRIMARY KEY(series, t)) WITHOUT ROWID;"
+	"INSERT INTO metric_hours SELECT series, t, count(*), sum(value), min(value), max(value),"
+	"  min(CASE WHEN time_ns = t_first THEN value END), min(CASE WHEN time_ns = t_last THEN value END),"
+	"  sum(CASE WHEN prev IS NULL THEN 0 WHEN value >= prev THEN value - prev ELSE value END)"
+	"  FROM (SELECT p.series, p.time_ns, p.value, p.time_ns / 3600000000000 * 3600000000000 AS t,"
+	"    LAG(p.value) OVER (PARTITION BY p.series, p.time_ns / 3600000000000 ORDER BY p.time_ns) AS prev,"
+	"    min(p.time_ns) OVER (PARTITION BY p.series, p.time_ns / 3600000000000) AS t_first,"
+	"    max(p.time_ns) OVER (PARTITION BY p.series, p.time_ns / 3600000000000) AS t_last"
+	"    FROM metric_points p JOIN metric_series s ON s.id = p.series"
+	"    WHERE s.type & 15 != 3 AND p.value IS NOT NULL)"
+	"  GROUP BY series, t;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -764,12 +764,81 @@ static uint32_t series_attrs(struct arena *a, const char *json, struct attr **ou
 	return n;
 }
 
+/* A histogram point's bounds and buckets, copied out of the row (aligned). */
+struct hist_copy {
+	double *bounds;
+	size_t cap; /* doubles; the bucket counts follow the bounds */
+};
+
+/* Columns `col` and `col` + 1 hold the bounds and the bucket counts. */
+static int point_buckets(struct metric_point *p, sqlite3_stmt *st, int col, struct hist_copy *h)
+{
+	size_t nb = (size_t)sqlite3_column_bytes(st, col) / sizeof(double);
+	size_t nc = (size_t)sqlite3_column_bytes(st, col + 1) / sizeof(uint64_t);
+	p->n_bounds = 0;
+	p->bounds = NULL;
+	p->bucket_counts = NULL;
+	if (nc == 0)
+		return 0; /* written without buckets */
+	if (nc != nb + 1)
+		return -1;
+	if (nb + nc > h->cap) {
+		free(h->bounds);
+		h->cap = (nb + nc) * 2;
+		h->bounds = xmalloc(h->cap * sizeof(double));
+	}
+	if (nb)
+		memcpy(h->bounds, sqlite3_column_blob(st, col), nb * sizeof(double));
+	uint64_t *counts = (uint64_t *)(h->bounds + nb);
+	memcpy(counts, sqlite3_column_blob(st, col + 1), nc * sizeof(uint64_t));
+	p->n_bounds = (uint32_t)nb;
+	p->bounds = h->bounds;
+	p->bucket_counts = counts;
+	return 0;
+}
+
+/* A series' point fields from columns 1 (service), 2 (name), 3 (unit), 4
+ * (type), 5 (attributes) and `res_col` (resource), in `a`. */
+static void series_point(struct arena *a, sqlite3_stmt *st, int res_col, struct resource *res,
+			 struct metric_point *p)
+{
+	*res = (struct resource){0};
+	res->n_attrs = series_attrs(a, (const char *)sqlite3_column_text(st, res_col), &res->attrs);
+	resource_derive(res);
+	res->service_name = db_col_text(a, st, 1);
+	*p = (struct metric_point){.resource = res};
+	p->name = db_col_text(a, st, 2);
+	p->unit = db_col_text(a, st, 3);
+	p->type = (uint8_t)(sqlite3_column_int(st, 4) & ~SERIES_TYPE_DELTA);
+	p->delta = (sqlite3_column_int(st, 4) & SERIES_TYPE_DELTA) != 0;
+	p->n_attrs = series_attrs(a, (const char *)sqlite3_column_text(st, 5), &p->attrs);
+}
+
+struct plain_scan {
+	store_point_fn fn;
+	void *arg;
+};
+
+static int plain_point(void *arg, int64_t series, const struct metric_point *p)
+{
+	struct plain_scan *ps = arg;
+	return ps->fn(ps->arg, p);
+}
+
 int store_scan_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
 		      store_point_fn fn, void *arg, char *err, size_t errlen)
+{
+	struct plain_scan ps = {fn, arg};
+	return store_scan_series_points(s, from_ns, to_ns, prefix, plain_point, &ps, err, errlen);
+}
+
+int store_scan_series_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
+			     store_series_point_fn fn, void *arg, char *err, size_t errlen)
 {
 	sqlite3 *db = db_reader_get(s, err, errlen);
 	sqlite3_stmt *st = NULL;
 	int ret = -1, rc;
+	struct hist_copy hist = {0};
 	struct arena a;
 	arena_init(&a);
 	if (!db)
@@ -777,7 +846,7 @@ int store_scan_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const c
 	if (sqlite3_prepare_v2(
 		    db,
 		    "SELECT s.id, (SELECT value FROM dict WHERE id = s.service), s.name, s.unit,"
-		    " s.type, s.attrs, p.time_ns, p.value, p.count, p.sum, s.resource"
+		    " s.type, s.attrs, p.time_ns, p.value, p.count, p.sum, s.resource, p.bounds, p.buckets"
 		    " FROM metric_series s JOIN metric_points p ON p.series = s.id"
 		    " WHERE substr(s.name, 1, length(?1)) = ?1 AND p.time_ns >= ?2 AND p.time_ns < ?3"
 		    " ORDER BY s.id, p.time_ns",
@@ -797,21 +866,17 @@ int store_scan_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const c
 			series = sqlite3_column_int64(st, 0);
 			arena_release(&a);
 			arena_init(&a);
-			res = (struct resource){0};
-			res.n_attrs = series_attrs(&a, (const char *)sqlite3_column_text(st, 10), &res.attrs);
-			resource_derive(&res);
-			res.service_name = db_col_text(&a, st, 1);
-			p = (struct metric_point){.resource = &res};
-			p.name = db_col_text(&a, st, 2);
-			p.unit = db_col_text(&a, st, 3);
-			p.type = (uint8_t)sqlite3_column_int(st, 4);
-			p.n_attrs = series_attrs(&a, (const char *)sqlite3_column_text(st, 5), &p.attrs);
+			series_point(&a, st, 10, &res, &p);
 		}
 		p.time_ns = (uint64_t)sqlite3_column_int64(st, 6);
 		p.value = sqlite3_column_double(st, 7);
 		p.count = (uint64_t)sqlite3_column_int64(st, 8);
 		p.sum = sqlite3_column_double(st, 9);
-		stop = fn(arg, &p);
+		if (p.type == METRIC_HISTOGRAM && point_buckets(&p, st, 11, &hist) < 0) {
+			errf(err, errlen, "metric scan: a histogram's buckets do not match its bounds");
+			goto out;
+		}
+		stop = fn(arg, series, &p);
 	}
 	if (!stop && rc != SQLITE_DONE) {
 		errf(err, errlen, "metric scan: %s", sqlite3_errmsg(db));
@@ -820,7 +885,173 @@ int store_scan_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const c
 	ret = 0;
 out:
 	arena_release(&a);
+	free(hist.bounds);
 	sqlite3_finalize(st);
+	db_reader_put(s, db);
+	return ret;
+}
+
+int store_metric_series(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix, unsigned limit,
+			struct arena *a, struct metric_series_row **rows, size_t *n, char *err, size_t errlen)
+{
+	sqlite3 *db = db_reader_get(s, err, errlen);
+	sqlite3_stmt *st = NULL;
+	size_t cap = 0;
+	int ret = -1, rc;
+	*rows = NULL;
+	*n = 0;
+	if (!db)
+		return -1;
+	if (sqlite3_prepare_v2(
+		    db,
+		    "SELECT s.id, (SELECT value FROM dict WHERE id = s.service), s.name, s.unit,"
+		    " s.type, s.resource, s.attrs FROM metric_series s"
+		    " WHERE substr(s.name, 1, length(?1)) = ?1 AND EXISTS (SELECT 1 FROM"
+		    " metric_points p WHERE p.series = s.id AND p.time_ns >= ?2 AND p.time_ns < ?3)"
+		    " ORDER BY s.name, s.id LIMIT ?4",
+		    -1, &st, NULL) != SQLITE_OK) {
+		errf(err, errlen, "metric series: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, prefix ? prefix : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (int64_t)from_ns);
+	sqlite3_bind_int64(st, 3, to_ns ? (int64_t)to_ns : INT64_MAX);
+	sqlite3_bind_int64(st, 4, limit ? limit : 100000);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			struct metric_series_row *g = arena_alloc(a, (cap ? cap * 2 : 64) * sizeof(*g));
+			if (*n)
+				memcpy(g, *rows, *n * sizeof(*g));
+			*rows = g;
+			cap = cap ? cap * 2 : 64;
+		}
+		struct metric_series_row *r = &(*rows)[(*n)++];
+		int type = sqlite3_column_int(st, 4);
+		r->id = sqlite3_column_int64(st, 0);
+		r->service = db_col_text(a, st, 1);
+		r->name = db_col_text(a, st, 2);
+		r->unit = db_col_text(a, st, 3);
+		r->type = (uint8_t)(type & ~SERIES_TYPE_DELTA);
+		r->delta = (type & SERIES_TYPE_DELTA) != 0;
+		r->resource = db_col_text(a, st, 5);
+		r->attrs = db_col_text(a, st, 6);
+	}
+	if (rc != SQLITE_DONE) {
+		errf(err, errlen, "metric series: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	db_reader_put(s, db);
+	return ret;
+}
+
+/* One series' points and hours (see store_scan_series_hours).  1: stopped. */
+static int series_hours(sqlite3_stmt *pts, int64_t series, struct metric_point *p, struct hist_copy *hist,
+			store_series_hour_fn fn, void *arg, char *err, size_t errlen)
+{
+	int rc, stop = 0;
+	sqlite3_bind_int64(pts, 1, series);
+	while (!stop && (rc = sqlite3_step(pts)) == SQLITE_ROW) {
+		struct store_metric_hour h;
+		p->time_ns = (uint64_t)sqlite3_column_int64(pts, 0);
+		p->value = sqlite3_column_double(pts, 1);
+		p->count = (uint64_t)sqlite3_column_int64(pts, 2);
+		p->sum = sqlite3_column_double(pts, 3);
+		p->n_bounds = 0;
+		p->bounds = NULL;
+		p->bucket_counts = NULL;
+		if (sqlite3_column_type(pts, 6) != SQLITE_NULL) {
+			h.n = (uint64_t)sqlite3_column_int64(pts, 6);
+			h.sum = sqlite3_column_double(pts, 7);
+			h.min = sqlite3_column_double(pts, 8);
+			h.max = sqlite3_column_double(pts, 9);
+			h.first = sqlite3_column_double(pts, 10);
+			h.inc = sqlite3_column_double(pts, 11);
+			h.last = p->value;
+			stop = fn(arg, series, p, &h);
+			continue;
+		}
+		if (p->type == METRIC_HISTOGRAM && point_buckets(p, pts, 4, hist) < 0) {
+			sqlite3_reset(pts);
+			return errf(err, errlen,
+				    "metric scan: a histogram's buckets do not match its bounds");
+		}
+		stop = fn(arg, series, p, NULL);
+	}
+	sqlite3_reset(pts);
+	if (!stop && rc != SQLITE_DONE)
+		return -1;
+	return stop;
+}
+
+int store_scan_series_hours(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
+			    store_series_hour_fn fn, void *arg, char *err, size_t errlen)
+{
+	sqlite3 *db = db_reader_get(s, err, errlen);
+	sqlite3_stmt *ser = NULL, *pts = NULL;
+	struct hist_copy hist = {0};
+	struct arena a;
+	int ret = -1, rc = SQLITE_DONE, stop = 0;
+	if (errlen)
+		err[0] = '\0';
+	if (!db)
+		return -1;
+	arena_init(&a);
+	uint64_t to = to_ns ? to_ns : INT64_MAX;
+	uint64_t h1 = (from_ns + STORE_METRIC_HOUR_NS - 1) / STORE_METRIC_HOUR_NS * STORE_METRIC_HOUR_NS;
+	uint64_t h2 = to / STORE_METRIC_HOUR_NS * STORE_METRIC_HOUR_NS;
+	if (h2 <= h1)
+		h1 = h2 = to; /* no whole hour: every point one by one */
+	if (sqlite3_prepare_v2(
+		    db,
+		    "SELECT s.id, (SELECT value FROM dict WHERE id = s.service), s.name, s.unit, s.type,"
+		    " s.attrs, s.resource FROM metric_series s"
+		    " WHERE substr(s.name, 1, length(?1)) = ?1 ORDER BY s.id",
+		    -1, &ser, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(
+		    db,
+		    "SELECT time_ns, value, count, sum, bounds, buckets, NULL, NULL, NULL, NULL, NULL, NULL"
+		    " FROM metric_points WHERE series = ?1 AND time_ns >= ?2 AND time_ns < ?4"
+		    " UNION ALL SELECT t, last, NULL, NULL, NULL, NULL, n, sum, min, max, first, inc"
+		    " FROM metric_hours WHERE series = ?1 AND t >= ?4 AND t < ?5"
+		    " UNION ALL SELECT time_ns, value, count, sum, bounds, buckets, NULL, NULL, NULL, NULL,"
+		    " NULL, NULL FROM metric_points WHERE series = ?1 AND time_ns >= ?5 AND time_ns < ?3"
+		    " ORDER BY 1",
+		    -1, &pts, NULL) != SQLITE_OK) {
+		errf(err, errlen, "metric scan: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_bind_text(ser, 1, prefix ? prefix : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(pts, 2, (int64_t)from_ns);
+	sqlite3_bind_int64(pts, 3, (int64_t)to);
+	while (!stop && (rc = sqlite3_step(ser)) == SQLITE_ROW) {
+		struct resource res;
+		struct metric_point p;
+		arena_reset(&a);
+		series_point(&a, ser, 6, &res, &p);
+		/* histograms have no hours: all of the range one by one */
+		int hist_series = p.type == METRIC_HISTOGRAM;
+		sqlite3_bind_int64(pts, 4, (int64_t)(hist_series ? to : h1));
+		sqlite3_bind_int64(pts, 5, (int64_t)(hist_series ? to : h2));
+		stop = series_hours(pts, sqlite3_column_int64(ser, 0), &p, &hist, fn, arg, err, errlen);
+		if (stop < 0) {
+			if (!*err)
+				errf(err, errlen, "metric scan: %s", sqlite3_errmsg(db));
+			goto out;
+		}
+	}
+	if (!stop && rc != SQLITE_DONE) {
+		errf(err, errlen, "metric scan: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	ret = 0;
+out:
+	arena_release(&a);
+	free(hist.bounds);
+	sqlite3_finalize(ser);
+	sqlite3_finalize(pts);
 	db_reader_put(s, db);
 	return ret;
 }

@@ -19,6 +19,8 @@
 #include "store/store.h"
 
 #define READ_POOL_MAX 16
+/* metric_series.type: enum metric_type, with this bit for DELTA temporality */
+#define SERIES_TYPE_DELTA 0x10
 
 struct prepared_block {
 	char *data;
@@ -67,6 +69,7 @@ enum stmt_id {
 	ST_SERIES_INSERT,
 	ST_SERIES_SELECT,
 	ST_POINT,
+	ST_POINT_HOUR,
 	ST_DOC,
 	ST_EVENT,
 	ST_PROFILE,

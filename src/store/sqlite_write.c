@@ -146,6 +146,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"SELECT id FROM metric_series WHERE service=? AND name=? AND attrs=? AND resource=?",
 	[ST_POINT] = "INSERT OR REPLACE INTO metric_points(series, time_ns, value, count, sum, bounds,"
 		     " buckets) VALUES(?,?,?,?,?,?,?)",
+	/* points of one series are taken to come in time order (exporters send them so) */
+	[ST_POINT_HOUR] = "INSERT INTO metric_hours(series, t, n, sum, min, max, first, last, inc)"
+			  " VALUES(?1, ?2, 1, ?3, ?3, ?3, ?3, ?3, 0) ON CONFLICT(series, t) DO UPDATE SET"
+			  " n = n + 1, sum = sum + ?3, min = min(min, ?3), max = max(max, ?3), last = ?3,"
+			  " inc = inc + CASE WHEN ?3 >= last THEN ?3 - last ELSE ?3 END",
 	[ST_DOC] = "INSERT OR REPLACE INTO docs(kind, id, time_ns, json) VALUES(?,?,?,?)",
 	[ST_EVENT] = "INSERT INTO events(kind, id, time_ns, json) VALUES(?,?,?,?)",
 	[ST_PROFILE] = "INSERT INTO profiles(start_ns, end_ns, service, version, env, type, unit, labels,"
@@ -260,7 +265,7 @@ static int64_t series_id(struct store *s, const struct metric_point *p, struct b
 	sqlite3_bind_int64(ins, 1, svc);
 	sqlite3_bind_text(ins, 2, p->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(ins, 3, p->unit ? p->unit : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int(ins, 4, p->type);
+	sqlite3_bind_int(ins, 4, p->type | (p->delta ? SERIES_TYPE_DELTA : 0));
 	sqlite3_bind_text(ins, 5, attrs, -1, SQLITE_STATIC);
 	sqlite3_bind_text(ins, 6, resource, -1, SQLITE_STATIC);
 	if (step_done(ins) < 0)
@@ -302,6 +307,14 @@ static int apply_points(struct store *s, struct store_write *w)
 			sqlite3_bind_double(st, 3, p->value);
 		}
 		ret = step_done(st);
+		if (!ret && p->type != METRIC_HISTOGRAM) {
+			sqlite3_stmt *h = s->st[ST_POINT_HOUR];
+			sqlite3_bind_int64(h, 1, series);
+			sqlite3_bind_int64(
+				h, 2, (int64_t)(p->time_ns / STORE_METRIC_HOUR_NS * STORE_METRIC_HOUR_NS));
+			sqlite3_bind_double(h, 3, p->value);
+			ret = step_done(h);
+		}
 	}
 	buf_release(&key);
 	return ret;

@@ -268,6 +268,51 @@ int store_last_block(struct store *s, uint64_t *id, char *err, size_t errlen);
 typedef int (*store_point_fn)(void *arg, const struct metric_point *p);
 int store_scan_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
 		      store_point_fn fn, void *arg, char *err, size_t errlen);
+/* The same, with each point's series id (metric_series_row.id): a reader
+ * that keeps state per series learns where one ends.  Histogram points
+ * come with their bounds and bucket counts. */
+typedef int (*store_series_point_fn)(void *arg, int64_t series, const struct metric_point *p);
+int store_scan_series_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
+			     store_series_point_fn fn, void *arg, char *err, size_t errlen);
+
+/*
+ * The same over a long range, reading hourly aggregates where it can: the
+ * gauge and sum points of the whole hours inside [from_ns, to_ns) come as
+ * one call per series and hour, with `h` set (the point's time is the
+ * hour's start, its value the hour's last); the points of the partial hours
+ * at the ends, and every histogram point, come one by one with `h` NULL.
+ * By series, then time.  Aggregates are kept as points are written (points
+ * of one series taken to arrive in time order); a point sent again counts
+ * twice in its hour.
+ */
+#define STORE_METRIC_HOUR_NS (3600ull * 1000000000ull)
+struct store_metric_hour {
+	uint64_t n;
+	double sum, min, max, first, last;
+	double inc; /* increases between its points, a drop counted as a restart from 0 */
+};
+typedef int (*store_series_hour_fn)(void *arg, int64_t series, const struct metric_point *p,
+				    const struct store_metric_hour *h);
+int store_scan_series_hours(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
+			    store_series_hour_fn fn, void *arg, char *err, size_t errlen);
+
+/*
+ * The metric series with a point in [from_ns, to_ns) (to 0: no bound) whose
+ * name starts with `prefix` (NULL: all), by name then id: the service, the
+ * resource identity and the series attributes as JSON objects (see
+ * store_scan_points), and how many points fall in the range.  Rows and
+ * strings live in `a`; at most `limit` rows (0: 100,000).
+ */
+struct metric_series_row {
+	int64_t id;
+	const char *service, *name, *unit;
+	uint8_t type;  /* enum metric_type */
+	uint8_t delta; /* DELTA temporality (metric_point.delta) */
+	const char *resource, *attrs;
+};
+int store_metric_series(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix, unsigned limit,
+			struct arena *a, struct metric_series_row **rows, size_t *n, char *err,
+			size_t errlen);
 
 /* ---- beside the telemetry: documents, events, profiles ---- */
 

@@ -381,17 +381,6 @@ test('Latest is the newest version of each service, as the server resolves it', 
   assert.equal(await page.textContent('#filter-version option[value="latest"]'), 'Latest of each service');
 });
 
-test('views not built yet say so honestly', async () => {
-  await page.click('.nav-link:has-text("Resources")');
-  await page.waitForSelector('.placeholder');
-  assert.equal(query().get('view'), 'resources');
-  assert.match(await page.textContent('.placeholder'), /Not yet available/);
-  assert.equal(await page.$$eval('.placeholder canvas, .placeholder svg', (x) => x.length), 0);
-  await page.click('.nav-link:has-text("Traces")');
-  await page.waitForSelector('.traces-table');
-  assert.equal(query().get('view'), null);
-});
-
 test('the browser console stayed free of errors', () => {
   assert.deepEqual(consoleErrors, []);
 });

@@ -372,7 +372,7 @@ describe('latency analytics', () => {
 			['/api/v1/performance/timeseries', { group_by: 'colour' }, 'group_by'],
 			['/api/v1/performance/timeseries', { top: '0' }, 'top'],
 			['/api/v1/performance/compare', { by: 'colour' }, 'by'],
-			['/api/v1/performance/heatmap', { kind: 'cpu' }, 'kind'],
+			['/api/v1/performance/heatmap', { kind: 'temperature' }, 'kind'],
 			['/api/v1/performance/distribution', { bins: 'many' }, 'bins'],
 			['/api/v1/performance/summary', { q: 'duration >' }, 'q'],
 			['/api/v1/performance/breakdown', { q: 'name = ' }, 'q'],

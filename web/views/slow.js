@@ -78,6 +78,7 @@ const COLUMNS = [
     cmp: (a, b) => byText(a.phase.label, b.phase.label) || b.share - a.share,
   },
   { key: 'slow_spans', label: 'Slow spans', num: true, value: (r) => (r.slow_spans || []).length, title: 'spans over their own type\'s threshold (at most 20)' },
+  { key: 'resources', label: 'CPU at start', num: true, value: (r) => r.resources?.cpu_utilization ?? null, title: 'its service\'s CPU, memory and pool use nearest the request\'s start (within 2 min)' },
 ];
 
 // Kept while the page lives: a filter change re-mounts the view.
@@ -292,7 +293,20 @@ function slowRow(r, ctx) {
   h('td', { class: 'num mono', title: `${r.duration_ms} ms` }, fmtDuration(r.duration_ms)),
   h('td', { class: 'num mono', title: `threshold ${fmtDuration(r.threshold_ms)}` }, r.ratio != null ? `×${fmtNum(r.ratio)}` : '–'),
   h('td', { class: 'col-phases' }, phaseBar(r, main)),
-  h('td', { class: 'num mono', title: slowSpans.map((s) => `${s.service}: ${s.name} ${fmtDuration(s.duration_ms)}`).join('\n') }, String(slowSpans.length)));
+  h('td', { class: 'num mono', title: slowSpans.map((s) => `${s.service}: ${s.name} ${fmtDuration(s.duration_ms)}`).join('\n') }, String(slowSpans.length)),
+  resourceCell(r.resources));
+}
+
+// The service's resources nearest the request's start: CPU in the cell, all of it in the title.
+export function resourceCell(res) {
+  if (!res) return h('td', { class: 'num muted col-resources', title: 'no resource metrics near its start' }, '–');
+  const pct = (v) => (v == null ? '–' : `${fmtNum(v * 100)} %`);
+  const pool = res.db_connections_used != null
+    ? `pool ${fmtNum(res.db_connections_used)}${res.db_connections_max != null ? ` of ${fmtNum(res.db_connections_max)}` : ''}` : null;
+  const mem = res.memory_bytes != null ? `memory ${fmtNum(res.memory_bytes / 1048576)} MiB` : null;
+  const title = [`CPU ${pct(res.cpu_utilization)}`, mem, pool].filter(Boolean).join(' · ');
+  return h('td', { class: 'num mono col-resources', title, dataset: { cpu: res.cpu_utilization == null ? '' : String(res.cpu_utilization) } },
+    pct(res.cpu_utilization), pool ? h('span', { class: 'muted small' }, ` · ${pool}`) : null);
 }
 
 // One bar per request, split by phase in proportion to its time.

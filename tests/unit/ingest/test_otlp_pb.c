@@ -778,15 +778,17 @@ static void test_metrics_handmade(void)
 	batch_init(&b);
 	is_int(otlp_pb_decode_metrics(&b, wire, len, err, sizeof(err)), 0, "handmade metrics decode: %s",
 	       err);
-	is_int(b.n_points, 2, "int gauge point and bucketless histogram kept; stale, exp, summary skipped");
-	if (b.n_points == 2) {
+	is_int(b.n_points, 3,
+	       "int gauge, exponential and bucketless histograms kept; stale, summary skipped");
+	if (b.n_points == 3) {
 		is_str(b.points[0].name, "int.gauge", "int gauge name");
 		ok(b.points[0].value == -42.0, "as_int value becomes %g", b.points[0].value);
 		is_int(b.points[0].time_ns, 77, "int gauge time");
 		ok(b.points[0].unit == NULL, "empty unit is NULL");
-		is_int(b.points[1].type, METRIC_HISTOGRAM, "bucketless histogram");
-		is_int(b.points[1].n_bounds, 0, "no bounds");
-		is_int(b.points[1].bucket_counts[0], 9, "its one bucket holds the count");
+		is_int(b.points[1].type, METRIC_HISTOGRAM, "the exponential histogram as explicit buckets");
+		is_int(b.points[2].type, METRIC_HISTOGRAM, "bucketless histogram");
+		is_int(b.points[2].n_bounds, 0, "no bounds");
+		is_int(b.points[2].bucket_counts[0], 9, "its one bucket holds the count");
 	}
 	is_int(b.rejected, 1, "the mismatched histogram is rejected");
 	is_str(b.reject_msg, "metric \"hist\": histogram has 2 bucket counts for 2 bounds, want 3",

@@ -1,0 +1,221 @@
+/*
+ * bench_metrics.c - metrics in and out: OTLP protobuf metric requests
+ * decoded and committed to a store (points/s, one thread decoding, the
+ * store's writer thread committing), then resource heatmaps read back over
+ * the whole history (query/metrics.h, what GET /api/v1/performance/heatmap
+ * computes).
+ *
+ *   bench_metrics [--hosts N] [--days D] [--runs N] [--dir DIR]
+ *
+ * The history: N hosts (default 50), one process.cpu.utilization and one
+ * process.memory.usage point each a minute for D days (default 30), sent
+ * as requests of one minute of the whole fleet.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "core/clock.h"
+#include "ingest/otlp_pb.h"
+#include "query/metrics.h"
+#include "store/store.h"
+
+static struct resource *make_resources(struct batch *b, int hosts)
+{
+	struct resource *r = arena_zalloc(&b->arena, (size_t)hosts * sizeof(*r));
+	for (int h = 0; h < hosts; h++) {
+		char name[32];
+		snprintf(name, sizeof(name), "host-%02d", h);
+		r[h].attrs = arena_zalloc(&b->arena, 2 * sizeof(struct attr));
+		r[h].attrs[0] = (struct attr){.key = "service.name", .type = ATTR_STRING, .v.s = "api"};
+		r[h].attrs[1] = (struct attr){
+			.key = "host.name", .type = ATTR_STRING, .v.s = arena_strdup(&b->arena, name)};
+		r[h].n_attrs = 2;
+		resource_derive(&r[h]);
+	}
+	return r;
+}
+
+/* One minute of the fleet, encoded as an OTLP request. */
+static void encode_minute(struct buf *out, int hosts, uint64_t t_ns, int minute)
+{
+	struct batch b;
+	batch_init(&b);
+	struct resource *r = make_resources(&b, hosts);
+	for (int h = 0; h < hosts; h++) {
+		double day = sin((double)(minute % 1440) / 1440.0 * 2 * M_PI);
+		struct metric_point *p = batch_add_point(&b);
+		*p = (struct metric_point){.resource = &r[h],
+					   .name = "process.cpu.utilization",
+					   .unit = "1",
+					   .type = METRIC_GAUGE,
+					   .time_ns = t_ns,
+					   .value = 0.3 + 0.2 * day};
+		p = batch_add_point(&b);
+		*p = (struct metric_point){.resource = &r[h],
+					   .name = "process.memory.usage",
+					   .unit = "By",
+					   .type = METRIC_GAUGE,
+					   .time_ns = t_ns,
+					   .value = 4e8 + 1e6 * (double)h + 5e7 * day};
+	}
+	buf_reset(out);
+	otlp_pb_encode_metrics(&b, out);
+	batch_release(&b);
+}
+
+struct pending {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	long done, failed;
+};
+
+static void on_done(void *arg, int status)
+{
+	struct pending *pd = arg;
+	pthread_mutex_lock(&pd->mu);
+	pd->done++;
+	pd->failed += status != 0;
+	pthread_cond_signal(&pd->cv);
+	pthread_mutex_unlock(&pd->mu);
+}
+
+/* Decode each request and queue it to the store as a server's worker does; wait for every commit. */
+static int submit_all(struct store *st, struct buf *reqs, int n, uint64_t *points)
+{
+	struct pending pd = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+	char err[256];
+	for (int i = 0; i < n; i++) {
+		struct batch b;
+		batch_init(&b);
+		if (otlp_pb_decode_metrics(&b, (const uint8_t *)reqs[i].data, reqs[i].len, err, sizeof(err)) <
+		    0) {
+			fprintf(stderr, "decode: %s\n", err);
+			return -1;
+		}
+		*points += b.n_points;
+		struct store_write *w = store_prepare(&b);
+		batch_release(&b);
+		while (store_submit(st, w, on_done, &pd) == ERR_BUSY) {
+			struct timespec ts = {0, 1000000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	pthread_mutex_lock(&pd.mu);
+	while (pd.done < n)
+		pthread_cond_wait(&pd.cv, &pd.mu);
+	pthread_mutex_unlock(&pd.mu);
+	return pd.failed ? -1 : 0;
+}
+
+/* Days of history in requests of one minute of the fleet, a day encoded at a
+ * time; the first day's decode and commit timed (points/s). */
+static int ingest(struct store *st, int hosts, int days, uint64_t t0, double *points_per_s)
+{
+	struct buf *reqs = calloc(1440, sizeof(*reqs));
+	uint64_t points = 0, timed_points = 0;
+	double timed_s = 0;
+	for (int i = 0; i < 1440; i++)
+		buf_init(&reqs[i], BUF_NO_LIMIT);
+	for (int d = 0; d < days; d++) {
+		for (int m = 0; m < 1440; m++)
+			encode_minute(&reqs[m], hosts, t0 + (uint64_t)(d * 1440 + m) * 60 * NS_PER_S,
+				      d * 1440 + m);
+		uint64_t before = points;
+		double a = clock_s(CLOCK_MONOTONIC);
+		if (submit_all(st, reqs, 1440, &points) < 0) {
+			fprintf(stderr, "write failed\n");
+			return -1;
+		}
+		if (d == 0) {
+			timed_s = clock_s(CLOCK_MONOTONIC) - a;
+			timed_points = points - before;
+		}
+	}
+	*points_per_s = (double)timed_points / timed_s;
+	printf("metrics_points %llu (%d hosts x 2 metrics x %d minutes)\n", (unsigned long long)points, hosts,
+	       days * 1440);
+	printf("metrics_ingest_points_per_second %.0f points/s (first day: %llu points in 1440 OTLP requests "
+	       "decoded on one thread, queued, group-committed)\n",
+	       *points_per_s, (unsigned long long)timed_points);
+	for (int i = 0; i < 1440; i++)
+		buf_release(&reqs[i]);
+	free(reqs);
+	return 0;
+}
+
+static double heatmap_ms(struct store *st, enum resource_measure m, uint64_t from, uint64_t to, uint64_t step,
+			 int runs, size_t *cells)
+{
+	double t[16];
+	char err[256];
+	for (int i = 0; i < runs && i < 16; i++) {
+		struct arena a;
+		struct metrics_answer ans;
+		struct metrics_request r = {.measure = m, .group_by = "host", .step_ns = step};
+		r.f.from_ns = from;
+		r.f.to_ns = to;
+		arena_init(&a);
+		double s = clock_s(CLOCK_MONOTONIC);
+		if (metrics_query(st, &r, &a, &ans, err, sizeof(err)) < 0) {
+			fprintf(stderr, "query: %s\n", err);
+			exit(1);
+		}
+		t[i] = (clock_s(CLOCK_MONOTONIC) - s) * 1e3;
+		*cells = ans.n_lines * ans.n_steps;
+		arena_release(&a);
+	}
+	return median(t, runs < 16 ? runs : 16);
+}
+
+int main(int argc, char **argv)
+{
+	int hosts = 50, days = 30, runs = 5;
+	const char *dir = NULL;
+	char tmp[64], err[256];
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--hosts"))
+			hosts = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--days"))
+			days = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--runs"))
+			runs = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--dir"))
+			dir = argv[i + 1];
+	}
+	if (!dir) {
+		snprintf(tmp, sizeof(tmp), "/tmp/hotpath-bench-metrics-XXXXXX");
+		if (!mkdtemp(tmp))
+			return 1;
+		dir = tmp;
+	}
+	struct store *st;
+	struct store_options o = {.dir = dir};
+	if (store_open(&st, &o, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	uint64_t t0 = 1767225600ull * NS_PER_S; /* 2026-01-01, a whole hour */
+	uint64_t to = t0 + (uint64_t)days * 86400 * NS_PER_S;
+	double pps;
+	if (ingest(st, hosts, days, t0, &pps) < 0)
+		return 1;
+	size_t cells;
+	double ms = heatmap_ms(st, MEASURE_CPU, t0, to, 3600 * NS_PER_S, runs, &cells);
+	printf("heatmap_cpu_%dd_%dhosts_median %.1f ms (step 1 h, %zu cells, %d runs)\n", days, hosts, ms,
+	       cells, runs);
+	ms = heatmap_ms(st, MEASURE_MEMORY, to - 86400 * NS_PER_S, to, 60 * NS_PER_S, runs, &cells);
+	printf("heatmap_memory_1d_%dhosts_median %.1f ms (step 1 min, %zu cells, %d runs)\n", hosts, ms,
+	       cells, runs);
+	store_close(st);
+	if (dir == tmp) {
+		char cmd[128];
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", tmp);
+	}
+	return 0;
+}
