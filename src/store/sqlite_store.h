@@ -81,6 +81,7 @@ struct store {
 	struct strmap series;	       /* service id + name + attrs -> id, writer thread only */
 	struct rollup_writer *rollups; /* writer thread only */
 	uint64_t rollups_flushed_ns;   /* writer thread only */
+	int64_t last_request_id;       /* writer thread only: ids count in write order */
 	/* Under `lock`: rollups added in memory but not flushed, and flush
 	 * requests from readers (tickets) and the last one served. */
 	int rollups_dirty;

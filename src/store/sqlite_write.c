@@ -136,7 +136,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BLOCK] = "INSERT INTO blocks(t_min, t_max, n_spans, data) VALUES(?,?,?,?)",
 	[ST_TRACE] = "INSERT OR IGNORE INTO trace_index(trace, block) VALUES(?,?)",
 	[ST_REQUEST] = "INSERT INTO requests(start_ns, duration_ns, trace_hi, trace_lo, span_id, status,"
-		       " service, endpoint, env, version, department, intent, tool, block, error_type, edge)"
+		       " service, endpoint, env, version, department, intent, tool, id, error_type, edge)"
 		       " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[ST_DICT_INSERT] = "INSERT OR IGNORE INTO dict(kind, value) VALUES(?,?)",
 	[ST_DICT_SELECT] = "SELECT id FROM dict WHERE kind=? AND value=?",
@@ -376,7 +376,7 @@ static int apply_write(struct store *s, struct store_write *w)
 		bind_dict(s, st, 11, DICT_DEPARTMENT, r->department, &failed);
 		bind_dict(s, st, 12, DICT_INTENT, r->intent, &failed);
 		bind_dict(s, st, 13, DICT_TOOL, r->tool, &failed);
-		sqlite3_bind_int64(st, 14, block_ids[w->reqs[i].block]);
+		sqlite3_bind_int64(st, 14, ++s->last_request_id);
 		bind_dict(s, st, 15, DICT_ERROR_TYPE, w->reqs[i].error_type, &failed);
 		sqlite3_bind_int(st, 16, r->edge);
 		if (!failed)
@@ -441,14 +441,20 @@ static void rollups_flushed(struct store *s, uint64_t ticket)
 /* Write the aggregates and the watermark (inside a transaction). */
 static int flush_rollups(struct store *s)
 {
+	return rollup_writer_flush(s->rollups, s->last_request_id);
+}
+
+/* The largest request id (requests are keyed by time: one scan, at open). */
+static int last_request_id(struct store *s)
+{
 	sqlite3_stmt *st;
-	int64_t last = 0;
 	if (sqlite3_prepare_v2(s->db, "SELECT IFNULL(MAX(id), 0) FROM requests", -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		last = sqlite3_column_int64(st, 0);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		s->last_request_id = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
-	return rollup_writer_flush(s->rollups, last);
+	return rc == SQLITE_ROW ? 0 : -1;
 }
 
 /* Roll up the requests past the watermark, in a transaction of its own. */
@@ -731,6 +737,10 @@ int store_open(struct store **out, const struct store_options *o, char *err, siz
 		}
 	strmap_init(&s->dict);
 	strmap_init(&s->series);
+	if (last_request_id(s) < 0) {
+		errf(err, errlen, "cannot read the request ids: %s", sqlite3_errmsg(s->db));
+		goto fail;
+	}
 	if (!(s->rollups = rollup_writer_new(s->db, o->max_endpoints, err, errlen)))
 		goto fail;
 	/* rollups lost (or never built) while requests exist: rebuild them all */

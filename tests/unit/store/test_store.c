@@ -115,6 +115,57 @@ static int pick_trace(void *arg, const uint8_t trace_id[16])
 	return !memcmp(trace_id, p->want, 16);
 }
 
+/* Parents are written as a distance back within the trace when the parent
+ * is an earlier span of the same trace in the block, else as an id: a
+ * parent that is absent, that starts after its child, or whose id is also
+ * a span id of another trace. */
+static void test_block_parents(void)
+{
+	struct batch in, out;
+	struct buf enc;
+	char err[256];
+	batch_init(&in);
+	batch_init(&out);
+	buf_init(&enc, BUF_NO_LIMIT);
+	struct resource *r = make_resource(&in, "orders", "production");
+	for (uint8_t t = 1; t <= 2; t++) {
+		/* spans 1 .. 6; 2, 3 under 1; 4 under an absent span; 5 under 6,
+		 * which starts later; in trace 2, 3 is under 2 (trace 1 has a 2 too) */
+		static const uint8_t parent[2][6] = {{0, 1, 1, 99, 6, 1}, {0, 1, 2, 2, 3, 0}};
+		for (uint8_t i = 1; i <= 6; i++) {
+			struct span *s = batch_add_span(&in);
+			memset(s, 0, sizeof(*s));
+			s->trace_id[0] = t;
+			s->span_id[7] = i;
+			s->parent_span_id[7] = parent[t - 1][i - 1];
+			s->name = "op";
+			s->start_ns = 1700000000000000000ull + i * 1000u + (i == 6 && t == 1 ? 9000u : 0);
+			s->end_ns = s->start_ns + 10;
+			s->resource = r;
+		}
+	}
+	const struct span **ptrs = malloc(in.n_spans * sizeof(*ptrs));
+	for (size_t i = 0; i < in.n_spans; i++)
+		ptrs[i] = &in.spans[i];
+	ok(block_encode(ptrs, in.n_spans, &enc) == 0, "a block of parents near and far encodes");
+	long n = block_decode(enc.data, enc.len, NULL, &out, err, sizeof(err));
+	int same = n == (long)in.n_spans;
+	for (long i = 0; i < n && same; i++)
+		same = spans_equal(ptrs[i], &out.spans[i]);
+	ok(same, "every span keeps its own parent id (%ld spans)", n);
+	batch_reset(&out);
+	n = block_decode(enc.data, enc.len, &(struct block_filter){.trace_id = in.spans[6].trace_id}, &out,
+			 err, sizeof(err));
+	same = n == 6;
+	for (long i = 0; i < n && same; i++)
+		same = spans_equal(ptrs[6 + i], &out.spans[i]);
+	ok(same, "and so when only the second trace is kept");
+	free(ptrs);
+	buf_release(&enc);
+	batch_release(&in);
+	batch_release(&out);
+}
+
 static void test_block_roundtrip(void)
 {
 	struct batch in, out;
@@ -175,33 +226,38 @@ static void test_block_roundtrip(void)
 		had_events |= in.spans[i].n_events > 0;
 	ok(had_events && in.spans[0].n_attrs > 0, "the test's spans had attributes and events to leave out");
 
-	/* a block written before the head and the rest were split ("HPB1",
-	 * made from these spans by the earlier encoder) still reads */
-	struct buf v1;
-	buf_init(&v1, BUF_NO_LIMIT);
-	FILE *fp = fopen("tests/fixtures/store/block_hpb1.bin", "rb");
-	char chunk[512];
-	size_t got;
-	while (fp && (got = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-		buf_append(&v1, chunk, got);
-	if (fp)
-		fclose(fp);
-	ok(v1.len > 4 && v1.len != enc.len, "the v1 block fixture is there, in another form (%zu bytes)",
-	   v1.len);
-	const struct block_filter v1_filters[] = {{0}, {.skeleton = 1}, {.keep_key = is_route}};
-	for (size_t k = 0; k < sizeof(v1_filters) / sizeof(v1_filters[0]); k++) {
-		struct batch now;
-		batch_init(&now);
-		batch_reset(&out);
-		block_decode(enc.data, enc.len, &v1_filters[k], &now, err, sizeof(err));
-		n = block_decode(v1.data, v1.len, &v1_filters[k], &out, err, sizeof(err));
-		same = n == 8 && now.n_spans == 8;
-		for (long i = 0; i < n && same; i++)
-			same = spans_equal(&now.spans[i], &out.spans[i]);
-		ok(same, "a v1 block decodes as the current one does (filter %zu)", k);
-		batch_release(&now);
+	/* blocks written by earlier encoders, made from these spans: one
+	 * frame ("HPB1"), and head and rest split but the head's span records
+	 * whole ("HPB2"), still read */
+	static const char *const fixtures[] = {"tests/fixtures/store/block_hpb1.bin",
+					       "tests/fixtures/store/block_hpb2.bin"};
+	for (size_t v = 0; v < 2; v++) {
+		struct buf old;
+		buf_init(&old, BUF_NO_LIMIT);
+		FILE *fp = fopen(fixtures[v], "rb");
+		char chunk[512];
+		size_t got;
+		while (fp && (got = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+			buf_append(&old, chunk, got);
+		if (fp)
+			fclose(fp);
+		ok(old.len > 4 && old.len != enc.len,
+		   "the v%zu block fixture is there, in another form (%zu bytes)", v + 1, old.len);
+		const struct block_filter old_filters[] = {{0}, {.skeleton = 1}, {.keep_key = is_route}};
+		for (size_t k = 0; k < sizeof(old_filters) / sizeof(old_filters[0]); k++) {
+			struct batch now;
+			batch_init(&now);
+			batch_reset(&out);
+			block_decode(enc.data, enc.len, &old_filters[k], &now, err, sizeof(err));
+			n = block_decode(old.data, old.len, &old_filters[k], &out, err, sizeof(err));
+			same = n == 8 && now.n_spans == 8;
+			for (long i = 0; i < n && same; i++)
+				same = spans_equal(&now.spans[i], &out.spans[i]);
+			ok(same, "a v%zu block decodes as the current one does (filter %zu)", v + 1, k);
+			batch_release(&now);
+		}
+		buf_release(&old);
 	}
-	buf_release(&v1);
 
 	/* only one trace */
 	batch_release(&out);
@@ -1107,8 +1163,32 @@ static void test_migrate_3(void)
 		q.edge_only = 0;
 		tier_totals(s, &q, &a, tiers);
 		is_int(tiers[TIER_CRITICAL], 2, "migrate: per-service rollups count every entry span");
+		/* a request written after the migration takes the next id */
+		struct batch b;
+		batch_init(&b);
+		add_trace(&b, make_resource(&b, "gateway", "production"), 9, 2, 1700000000400000000ull, 30,
+			  0);
+		ok(store_write_sync(s, &b) == 0, "migrate: a request written after the migration");
+		batch_release(&b);
 		arena_release(&a);
 		store_close(s);
+	}
+	/* schema 5: the rows keyed by time, their ids still counting in write order */
+	if (sqlite3_open(path, &db) == SQLITE_OK) {
+		sqlite3_stmt *st;
+		int64_t v[3] = {-1, -1, -1};
+		if (sqlite3_prepare_v2(db,
+				       "SELECT count(DISTINCT id), max(id), (SELECT id FROM requests"
+				       " WHERE start_ns = 1700000000400000000) FROM requests",
+				       -1, &st, NULL) == SQLITE_OK &&
+		    sqlite3_step(st) == SQLITE_ROW)
+			for (int i = 0; i < 3; i++)
+				v[i] = sqlite3_column_int64(st, i);
+		sqlite3_finalize(st);
+		ok(v[0] == 5 && v[1] == 5 && v[2] == 5,
+		   "migrate: ids 1 .. 4 kept, the new row is 5 (%lld %lld %lld)", (long long)v[0],
+		   (long long)v[1], (long long)v[2]);
+		sqlite3_close(db);
 	}
 	char cmd[256];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
@@ -1119,6 +1199,7 @@ static void test_migrate_3(void)
 int main(void)
 {
 	test_block_roundtrip();
+	test_block_parents();
 	test_store();
 	test_edges_and_tiers();
 	test_latest_versions();
