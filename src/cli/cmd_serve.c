@@ -3,6 +3,7 @@
  * demo traffic to itself, and shut down gracefully on SIGINT/SIGTERM
  * (in-flight batches are committed and answered, then exit 0).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -13,6 +14,7 @@
 
 #include "analyze/slowops.h"
 #include "cli/cli.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "demo/demo.h"
 #include "advisor/advisor.h"
@@ -25,7 +27,8 @@ static void usage(FILE *out)
 		"usage: hotpath serve [--listen ADDR] [--data DIR] [--demo] [--threads N]\n"
 		"                     [--max-body BYTES] [--max-queue BYTES] [--max-endpoints N]\n"
 		"                     [--config FILE] [--analysis-interval SECONDS]\n"
-		"                     [--spike-interval SECONDS] [--verbose]\n\n"
+		"                     [--spike-interval SECONDS] [--retention-KIND DURATION]\n"
+		"                     [--disk-budget BYTES] [--verbose]\n\n"
 		"  --listen ADDR     HOST:PORT to listen on (default 127.0.0.1:4318, the OTLP/HTTP port)\n"
 		"  --data DIR        data directory; the store is DIR/hotpath.db (default ./data)\n"
 		"  --demo            also generate demo traffic into this server (24 h of history first)\n"
@@ -43,9 +46,73 @@ static void usage(FILE *out)
 		"  --spike-interval SECONDS\n"
 		"                    check for slow-request spikes this often in the background\n"
 		"                    and store an alert for each (default 60)\n"
+		"  --retention-spans, --retention-requests, --retention-points,\n"
+		"  --retention-profiles, --retention-minute-rollups, --retention-hour-rollups DURATION\n"
+		"                    how long each kind of data is kept: N followed by s, m, h or d;\n"
+		"                    0 keeps it for ever (defaults: 7d, 7d, 30d, 30d, 30d, 400d)\n"
+		"  --disk-budget BYTES\n"
+		"                    bytes the database may use (suffix K, M, G allowed); past it the\n"
+		"                    oldest spans, request rows, metric points and profiles go first\n"
+		"                    (default 0: no budget)\n"
 		"  --verbose         also log debug lines (e.g. where an aggregated flame graph's\n"
 		"                    time went)\n",
 		HTTP_DEFAULT_MAX_BODY);
+}
+
+/* The retention flags, in enum store_kept order, and their defaults. */
+static const char *const retention_flags[KEPT_COUNT] = {
+	[KEPT_SPANS] = "retention-spans",
+	[KEPT_REQUESTS] = "retention-requests",
+	[KEPT_MINUTE_ROLLUPS] = "retention-minute-rollups",
+	[KEPT_HOUR_ROLLUPS] = "retention-hour-rollups",
+	[KEPT_POINTS] = "retention-points",
+	[KEPT_PROFILES] = "retention-profiles",
+};
+static const unsigned retention_default_days[KEPT_COUNT] = {
+	[KEPT_SPANS] = 7,	   [KEPT_REQUESTS] = 7, [KEPT_MINUTE_ROLLUPS] = 30,
+	[KEPT_HOUR_ROLLUPS] = 400, [KEPT_POINTS] = 30,	[KEPT_PROFILES] = 30,
+};
+#define OPT_RETENTION	1000 /* + enum store_kept */
+#define OPT_DISK_BUDGET 1100
+
+/* "N" followed by one of `units` (each a letter and its size); "0" alone too. */
+static int parse_amount(const char *text, const char *units, const uint64_t *sizes, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(text, &end, 10);
+	if (end == text || errno || text[0] == '-')
+		return -1;
+	if (!*end) {
+		*out = v;
+		return v == 0 || !units[0] ? 0 : -1; /* a duration needs its unit */
+	}
+	const char *u = end[1] ? NULL : strchr(units, *end);
+	if (!u || !*end)
+		return -1;
+	uint64_t size = sizes[u - units];
+	if (v > UINT64_MAX / size)
+		return -1;
+	*out = v * size;
+	return 0;
+}
+
+static int retention_option(struct store_retention *r, int opt, const char *arg)
+{
+	static const uint64_t dur[] = {NS_PER_S, NS_PER_MIN, NS_PER_HOUR, NS_PER_DAY};
+	static const uint64_t bytes[] = {1, 1024, 1024 * 1024, 1024 * 1024 * 1024};
+	if (opt == OPT_DISK_BUDGET) {
+		if (parse_amount(arg, "BKMG", bytes, &r->disk_budget) == 0)
+			return 0;
+		fprintf(stderr, "hotpath serve: --disk-budget: '%s' is not a size (e.g. 500M, 20G)\n", arg);
+		return -1;
+	}
+	int k = opt - OPT_RETENTION;
+	if (parse_amount(arg, "smhd", dur, &r->keep_ns[k]) == 0)
+		return 0;
+	fprintf(stderr, "hotpath serve: --%s: '%s' is not a duration (e.g. 7d, 12h; 0: for ever)\n",
+		retention_flags[k], arg);
+	return -1;
 }
 
 static const char *env_get(const char *name)
@@ -93,6 +160,13 @@ int cmd_serve(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'},
 		{"analysis-interval", required_argument, NULL, 'a'},
 		{"spike-interval", required_argument, NULL, 's'},
+		{"retention-spans", required_argument, NULL, OPT_RETENTION + KEPT_SPANS},
+		{"retention-requests", required_argument, NULL, OPT_RETENTION + KEPT_REQUESTS},
+		{"retention-minute-rollups", required_argument, NULL, OPT_RETENTION + KEPT_MINUTE_ROLLUPS},
+		{"retention-hour-rollups", required_argument, NULL, OPT_RETENTION + KEPT_HOUR_ROLLUPS},
+		{"retention-points", required_argument, NULL, OPT_RETENTION + KEPT_POINTS},
+		{"retention-profiles", required_argument, NULL, OPT_RETENTION + KEPT_PROFILES},
+		{"disk-budget", required_argument, NULL, OPT_DISK_BUDGET},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -104,6 +178,8 @@ int cmd_serve(int argc, char **argv)
 	long analysis_s = 300, spike_s = 60;
 	char err[512];
 
+	for (int k = 0; k < KEPT_COUNT; k++)
+		sto.retention.keep_ns[k] = retention_default_days[k] * NS_PER_DAY;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "l:d:t:m:e:q:c:a:s:vh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -119,6 +195,16 @@ int cmd_serve(int argc, char **argv)
 		case 's': spike_s = strtol(optarg, NULL, 10); break;
 		case 'v': log_min_level = LOG_DEBUG; break;
 		case 'h': usage(stdout); return 0;
+		case OPT_RETENTION + KEPT_SPANS:
+		case OPT_RETENTION + KEPT_REQUESTS:
+		case OPT_RETENTION + KEPT_MINUTE_ROLLUPS:
+		case OPT_RETENTION + KEPT_HOUR_ROLLUPS:
+		case OPT_RETENTION + KEPT_POINTS:
+		case OPT_RETENTION + KEPT_PROFILES:
+		case OPT_DISK_BUDGET:
+			if (retention_option(&sto.retention, c, optarg) < 0)
+				return 2;
+			break;
 		default: usage(stderr); return 2;
 		}
 	}

@@ -457,40 +457,98 @@ static int last_request_id(struct store *s)
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
-/* Roll up the requests past the watermark, in a transaction of its own. */
+/* Roll up the requests past the watermark, in a transaction of its own.
+ * ERR_BUSY when the disk is full or failing. */
 static int catch_up_rollups(struct store *s)
 {
 	char err[256];
 	if (exec(s->db, "BEGIN IMMEDIATE") < 0)
-		return -1;
+		return db_disk_error(s->db) ? ERR_BUSY : -1;
 	long n = rollup_catch_up(s->rollups, err, sizeof(err));
 	if (n < 0 || exec(s->db, "COMMIT") < 0) {
+		int disk = db_disk_error(s->db);
 		log_error("store: %s", n < 0 ? err : sqlite3_errmsg(s->db));
 		exec(s->db, "ROLLBACK");
 		rollup_writer_forget(s->rollups);
-		return -1;
+		return disk ? ERR_BUSY : -1;
 	}
 	if (n)
 		log_info("store: rolled up %ld requests stored after the last rollup flush", n);
 	return 0;
 }
 
+int db_exec(sqlite3 *db, const char *sql)
+{
+	return exec(db, sql);
+}
+
+int db_catch_up_rollups(struct store *s)
+{
+	return catch_up_rollups(s);
+}
+
+/* Note a failure: a full or failing disk makes the store read-only. */
+static int failed_on(struct store *s, int *disk)
+{
+	if (!*disk && db_disk_error(s->db)) {
+		*disk = 1;
+		pthread_mutex_lock(&s->lock);
+		snprintf(s->writer_error, sizeof(s->writer_error), "%s", sqlite3_errmsg(s->db));
+		pthread_mutex_unlock(&s->lock);
+	}
+	return 0;
+}
+
+/* The disk failed a write: read-only until a probe succeeds.  What was
+ * rolled up in memory is dropped (the rollups catch up from the stored
+ * requests when writing resumes); readers waiting for a flush get the
+ * stored rollups. */
+static void go_read_only(struct store *s)
+{
+	maint_read_only(s, NULL);
+	drop_caches(s);
+	rollup_writer_forget(s->rollups);
+	pthread_mutex_lock(&s->lock);
+	s->rollups_dirty = 0;
+	s->flush_done = s->flush_wanted;
+	pthread_cond_broadcast(&s->flushed);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Read-only: queued writes are answered "retry later" without a try. */
+static void refuse_group(struct store *s, struct store_write *group)
+{
+	for (struct store_write *w = group, *next; w; w = next) {
+		next = w->next;
+		atomic_fetch_add(&s->failed_writes, 1);
+		if (w->done)
+			w->done(w->done_arg, ERR_BUSY);
+		store_write_free(w);
+	}
+}
+
 /* Commit a group of writes in one transaction, each under its own savepoint. */
 static void write_group(struct store *s, struct store_write *group)
 {
+	if (atomic_load(&s->read_only)) {
+		refuse_group(s, group);
+		return;
+	}
 	int *status = NULL;
 	size_t n = 0;
 	for (struct store_write *w = group; w; w = w->next)
 		n++;
 	status = xcalloc(n, sizeof(*status));
 
-	int ok = exec(s->db, "BEGIN IMMEDIATE") == 0;
+	int disk = 0;
+	int ok = exec(s->db, "BEGIN IMMEDIATE") == 0 || failed_on(s, &disk);
 	size_t i = 0;
 	for (struct store_write *w = group; w && ok; w = w->next, i++) {
 		exec(s->db, "SAVEPOINT w");
 		status[i] = apply_write(s, w);
 		if (status[i] < 0) {
 			log_error("store: write failed: %s", sqlite3_errmsg(s->db));
+			failed_on(s, &disk);
 			exec(s->db, "ROLLBACK TO w");
 			drop_caches(s);
 		}
@@ -510,15 +568,19 @@ static void write_group(struct store *s, struct store_write *group)
 	int flushing = ok && (now - s->rollups_flushed_ns >= ROLLUP_FLUSH_NS || ticket > s->flush_done);
 	if (flushing)
 		ok = flush_rollups(s) == 0;
-	if (!ok)
+	if (!ok) {
 		log_error("store: rollups failed: %s", sqlite3_errmsg(s->db));
-	if (!ok)
+		failed_on(s, &disk);
 		exec(s->db, "ROLLBACK");
+	}
 	if (ok && exec(s->db, "COMMIT") < 0) {
+		failed_on(s, &disk);
 		exec(s->db, "ROLLBACK");
 		ok = 0;
 	}
-	if (!ok) {
+	if (disk)
+		go_read_only(s);
+	else if (!ok) {
 		/* what was rolled up in memory may not have committed: start again
 		 * from what the database holds */
 		drop_caches(s);
@@ -534,6 +596,8 @@ static void write_group(struct store *s, struct store_write *group)
 	for (struct store_write *w = group, *next; w; w = next, i++) {
 		next = w->next;
 		int st = ok ? status[i] : -1;
+		if (st < 0 && disk)
+			st = ERR_BUSY; /* not written: the client retries, nothing is lost */
 		if (st == 0) {
 			atomic_fetch_add(&s->writes, 1);
 			atomic_fetch_add(&s->spans, w->batch.n_spans);
@@ -568,12 +632,20 @@ static void *writer_main(void *arg)
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
 		while (!s->head && !s->stopping) {
+			if (maint_due(s)) { /* retention, or a probe of a full disk */
+				pthread_mutex_unlock(&s->lock);
+				maint_step(s);
+				pthread_mutex_lock(&s->lock);
+				continue;
+			}
 			if (!s->rollups_dirty) {
 				if (s->flush_wanted > s->flush_done) { /* nothing to flush */
 					s->flush_done = s->flush_wanted;
 					pthread_cond_broadcast(&s->flushed);
 				}
-				pthread_cond_wait(&s->wake, &s->lock);
+				struct timespec until = {(time_t)(s->maint_next_ns / NS_PER_S),
+							 (long)(s->maint_next_ns % NS_PER_S)};
+				pthread_cond_timedwait(&s->wake, &s->lock, &until);
 				continue;
 			}
 			/* idle with rollups in memory only: flush them now if a reader
@@ -618,6 +690,8 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&s->lock);
 
 		write_group(s, group);
+		if (maint_due(s)) /* one bounded step between groups */
+			maint_step(s);
 
 		pthread_mutex_lock(&s->lock);
 		s->queue_bytes -= bytes;
@@ -632,7 +706,8 @@ int store_submit(struct store *s, struct store_write *w, store_done_fn done, voi
 {
 	pthread_mutex_lock(&s->lock);
 	/* One write larger than the whole queue is still accepted when the queue is empty. */
-	if (s->stopping || (s->queue_writes && s->queue_bytes + w->bytes > s->queue_max)) {
+	if (s->stopping || atomic_load(&s->read_only) ||
+	    (s->queue_writes && s->queue_bytes + w->bytes > s->queue_max)) {
 		pthread_mutex_unlock(&s->lock);
 		return ERR_BUSY;
 	}
@@ -673,10 +748,11 @@ int db_submit_sync(struct store *s, struct store_write *w)
 	struct waiter wt = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
 	while (store_submit(s, w, wake_waiter, &wt) == ERR_BUSY) {
 		pthread_mutex_lock(&s->lock);
-		if (s->stopping) {
+		if (s->stopping || atomic_load(&s->read_only)) {
 			pthread_mutex_unlock(&s->lock);
+			int read_only = atomic_load(&s->read_only);
 			store_write_free(w);
-			return -1;
+			return read_only ? ERR_BUSY : -1;
 		}
 		pthread_cond_wait(&s->space, &s->lock);
 		pthread_mutex_unlock(&s->lock);
@@ -720,6 +796,7 @@ int store_open(struct store **out, const struct store_options *o, char *err, siz
 		goto fail;
 	}
 	s->path = buf_detach(&path, NULL);
+	s->dir = xstrdup(o->dir);
 	if (db_open(s->path, 0, &s->db, err, errlen) < 0)
 		goto fail;
 	if (exec(s->db, "PRAGMA journal_mode=WAL") < 0 || exec(s->db, "PRAGMA synchronous=FULL") < 0 ||
@@ -743,14 +820,24 @@ int store_open(struct store **out, const struct store_options *o, char *err, siz
 	}
 	if (!(s->rollups = rollup_writer_new(s->db, o->max_endpoints, err, errlen)))
 		goto fail;
-	/* rollups lost (or never built) while requests exist: rebuild them all */
-	exec(s->db, "UPDATE meta SET value = 0 WHERE key = 'rollup_watermark' AND NOT EXISTS"
-		    " (SELECT 1 FROM rollups)");
-	if (catch_up_rollups(s) < 0) {
-		errf(err, errlen, "cannot bring the rollups up to date: %s", sqlite3_errmsg(s->db));
-		goto fail;
-	}
 	pthread_mutex_init(&s->lock, NULL);
+	maint_init(s, o);
+	/* rollups lost (or never built) while requests exist: rebuild them all */
+	int rc = exec(s->db, "UPDATE meta SET value = 0 WHERE key = 'rollup_watermark' AND NOT EXISTS"
+			     " (SELECT 1 FROM rollups)");
+	if (rc < 0 && db_disk_error(s->db))
+		rc = ERR_BUSY;
+	if (rc == 0)
+		rc = catch_up_rollups(s);
+	if (rc < 0) {
+		if (rc != ERR_BUSY) {
+			errf(err, errlen, "cannot bring the rollups up to date: %s", sqlite3_errmsg(s->db));
+			goto fail;
+		}
+		/* a full disk: serve reads, and write once it has room again */
+		snprintf(s->writer_error, sizeof(s->writer_error), "the disk is full or failing at start-up");
+		maint_read_only(s, NULL);
+	}
 	pthread_cond_init(&s->wake, NULL);
 	pthread_cond_init(&s->space, NULL);
 	pthread_cond_init(&s->flushed, NULL);
@@ -769,6 +856,7 @@ fail:
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
 	free(s->path);
+	free(s->dir);
 	free(s);
 	return -1;
 }
@@ -797,6 +885,7 @@ void store_close(struct store *s)
 	pthread_cond_destroy(&s->space);
 	pthread_cond_destroy(&s->flushed);
 	free(s->path);
+	free(s->dir);
 	free(s);
 }
 
@@ -812,4 +901,16 @@ void store_get_stats(struct store *s, struct store_stats *st)
 	st->queue_writes = s->queue_writes;
 	pthread_mutex_unlock(&s->lock);
 	st->rollup_folded = atomic_load(&s->rollup_folded);
+	st->writer_ready = !atomic_load(&s->read_only);
+	pthread_mutex_lock(&s->lock);
+	snprintf(st->writer_error, sizeof(st->writer_error), "%s", st->writer_ready ? "" : s->writer_error);
+	pthread_mutex_unlock(&s->lock);
+	st->disk_errors = atomic_load(&s->disk_errors);
+	st->used_bytes = atomic_load(&s->used_bytes);
+	st->file_bytes = atomic_load(&s->file_bytes);
+	st->disk_free_bytes = atomic_load(&s->disk_free_bytes);
+	for (int k = 0; k < KEPT_COUNT; k++)
+		st->retention_deleted[k] = atomic_load(&s->retention_deleted[k]);
+	st->retention_steps = atomic_load(&s->retention_steps);
+	st->retention_pending = atomic_load(&s->retention_pending);
 }

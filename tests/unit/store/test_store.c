@@ -16,6 +16,7 @@
 
 #include <sqlite3.h>
 
+#include "core/clock.h"
 #include "core/hex.h"
 #include "store/block.h"
 #include "store/schema.h"
@@ -1196,6 +1197,138 @@ static void test_migrate_3(void)
 		printf("# could not remove %s\n", tmpdir);
 }
 
+/* Write `traces` traces of 4 spans starting at `start` (a second apart),
+ * trace ids from `seed` on, one batch. */
+static int write_traces(struct store *s, uint32_t seed, int traces, uint64_t start)
+{
+	struct batch b;
+	batch_init(&b);
+	struct resource *r = make_resource(&b, "orders", "production");
+	for (int i = 0; i < traces; i++)
+		add_trace(&b, r, seed + (uint32_t)i, 4, start + (uint64_t)i * 1000000000ull, 30, 0);
+	int rc = store_write_sync(s, &b);
+	batch_release(&b);
+	return rc;
+}
+
+/* A window's request rows as text: what must not change. */
+static void window_text(struct store *s, uint64_t from, uint64_t to, struct buf *out)
+{
+	struct store_query q;
+	struct arena a;
+	struct request_row *rows;
+	arena_init(&a);
+	store_query_init(&q);
+	q.from_ns = from;
+	q.to_ns = to;
+	q.limit = 1000;
+	size_t n = search_n(s, &q, &a, &rows);
+	buf_reset(out);
+	for (size_t i = 0; i < n; i++)
+		buf_printf(out, "%llu %llu %02x%02x %s %s\n", (unsigned long long)rows[i].start_ns,
+			   (unsigned long long)rows[i].duration_ns, rows[i].trace_id[0], rows[i].trace_id[1],
+			   rows[i].service, rows[i].endpoint);
+	arena_release(&a);
+}
+
+static int wait_retention(struct store *s, struct store_stats *st)
+{
+	for (int i = 0; i < 400; i++) {
+		store_get_stats(s, st);
+		if (st->retention_steps > 1 && !st->retention_pending)
+			return 0;
+		usleep(25000);
+	}
+	return -1;
+}
+
+/* Retention: a store with old data is trimmed in bounded steps while
+ * writes go on; the kept window answers as before. */
+static void test_retention(void)
+{
+	char err[256];
+	uint64_t now = clock_now_ns(), old = now - 10 * NS_PER_DAY, kept = now - 2 * NS_PER_HOUR;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/hotpath-test-ret-XXXXXX");
+	ok(mkdtemp(tmpdir) != NULL, "retention: temp dir");
+	struct store *s = open_store();
+	int rc = 0;
+	for (uint32_t w = 0; w < 6 && s; w++) /* 6 writes of 5 old traces: 6 blocks, 30 requests */
+		rc |= write_traces(s, 100 + 10 * w, 5, old + w * NS_PER_MIN);
+	rc |= s ? write_traces(s, 500, 3, kept) : -1;
+	ok(rc == 0, "retention: old and recent traces written");
+	struct buf before, after;
+	buf_init(&before, BUF_NO_LIMIT);
+	buf_init(&after, BUF_NO_LIMIT);
+	if (s)
+		window_text(s, kept - NS_PER_MIN, kept + NS_PER_HOUR, &before);
+	store_close(s);
+
+	/* reopened with 7 days for spans and rows, 1 row a step: many steps */
+	struct store_options o = {.dir = tmpdir};
+	o.retention.keep_ns[KEPT_SPANS] = o.retention.keep_ns[KEPT_REQUESTS] = 7 * NS_PER_DAY;
+	o.retention.keep_ns[KEPT_MINUTE_ROLLUPS] = o.retention.keep_ns[KEPT_HOUR_ROLLUPS] = 7 * NS_PER_DAY;
+	o.retention.interval_ms = 50;
+	o.retention.step_rows = 1;
+	if (store_open(&s, &o, err, sizeof(err)) < 0) {
+		printf("# store_open: %s\n", err);
+		return;
+	}
+	int writes_ok = 1;
+	for (uint32_t w = 0; w < 5; w++) /* ingest goes on while it deletes */
+		writes_ok &= write_traces(s, 700 + w, 1, now - NS_PER_MIN + w) == 0;
+	ok(writes_ok, "retention: writes commit while old data is deleted");
+	struct store_stats st;
+	int waited = wait_retention(s, &st);
+	ok(waited == 0, "retention: done within 10 s");
+	ok(st.retention_steps >= 30, "retention: in bounded steps (%llu)",
+	   (unsigned long long)st.retention_steps);
+	is_int((long)st.retention_deleted[KEPT_SPANS], 120, "retention: the old spans deleted, counted");
+	is_int((long)st.retention_deleted[KEPT_REQUESTS], 30, "retention: the old request rows deleted");
+	ok(st.retention_deleted[KEPT_MINUTE_ROLLUPS] >= 6 && st.retention_deleted[KEPT_HOUR_ROLLUPS] >= 1,
+	   "retention: the old minute and hour rollups deleted (%llu, %llu)",
+	   (unsigned long long)st.retention_deleted[KEPT_MINUTE_ROLLUPS],
+	   (unsigned long long)st.retention_deleted[KEPT_HOUR_ROLLUPS]);
+	struct batch tr;
+	batch_init(&tr);
+	uint8_t id[16] = {0};
+	uint32_t seed = 100;
+	memcpy(id, &seed, 4);
+	id[15] = 1;
+	is_int(store_get_trace(s, id, &tr, err, sizeof(err)), 0, "retention: an old trace is gone");
+	seed = 500;
+	memcpy(id, &seed, 4);
+	is_int(store_get_trace(s, id, &tr, err, sizeof(err)), 4, "retention: a kept trace is whole");
+	batch_release(&tr);
+	window_text(s, kept - NS_PER_MIN, kept + NS_PER_HOUR, &after);
+	ok(before.len > 0 && before.len == after.len && !memcmp(before.data, after.data, before.len),
+	   "retention: the kept window answers as before");
+	window_text(s, old - NS_PER_HOUR, old + NS_PER_HOUR, &after);
+	is_int((long)after.len, 0, "retention: the old window has no rows left");
+	store_close(s);
+
+	/* a disk budget below what is used: the oldest blocks go, and the
+	 * request rows as old as they */
+	memset(&o.retention, 0, sizeof(o.retention));
+	o.retention.disk_budget = 1;
+	o.retention.interval_ms = 50;
+	if (store_open(&s, &o, err, sizeof(err)) < 0)
+		return;
+	waited = wait_retention(s, &st);
+	ok(waited == 0, "budget: trimmed until nothing raw is left");
+	struct store_blocks bi;
+	store_blocks_info(s, 0, 0, &bi, err, sizeof(err));
+	is_int((long)bi.count, 0, "budget: every block deleted, oldest first");
+	window_text(s, 0, now + NS_PER_HOUR, &after);
+	is_int((long)after.len, 0, "budget: and every request row as old as they");
+	store_close(s);
+	buf_release(&before);
+	buf_release(&after);
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", tmpdir);
+}
+
 int main(void)
 {
 	test_block_roundtrip();
@@ -1205,5 +1338,6 @@ int main(void)
 	test_latest_versions();
 	test_values();
 	test_migrate_3();
+	test_retention();
 	return tap_done();
 }
