@@ -5,11 +5,14 @@
  * while it is full or failing, probed until writes succeed again).
  * docs/internals/STORE.md, "Retention" and "A full or failing disk".
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -24,6 +27,42 @@ const char *const store_kept_names[KEPT_COUNT] = {"spans",	  "requests", "minute
 #define STEP_BLOCKS	    4	 /* blocks (up to 4096 spans each) per step */
 #define PROBE_MS	    2000 /* read-only: how often a write is tried */
 #define PROBE_MIN_FREE	    (1u << 20)
+#define RESERVE_BYTES	    (2u << 20)
+
+/* DIR/hotpath.reserve: room set aside while the disk has some, given back
+ * when a full disk keeps the store from opening (the write-ahead log and
+ * its index need a little room even to read). */
+static void reserve_path(const char *dir, char *out, size_t len)
+{
+	snprintf(out, len, "%s/hotpath.reserve", dir);
+}
+
+int maint_reserve_release(const char *dir)
+{
+	char p[4096];
+	reserve_path(dir, p, sizeof(p));
+	return unlink(p);
+}
+
+/* Make the reserve if it is not there; -1 when the disk has no room for it. */
+static int reserve_make(const struct store *s)
+{
+	char p[4096];
+	struct stat sb;
+	reserve_path(s->dir, p, sizeof(p));
+	if (stat(p, &sb) == 0 && (uint64_t)sb.st_size >= RESERVE_BYTES)
+		return 0;
+	int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	int rc = posix_fallocate(fd, 0, RESERVE_BYTES);
+	close(fd);
+	if (rc != 0) {
+		unlink(p);
+		return -1;
+	}
+	return 0;
+}
 
 void maint_init(struct store *s, const struct store_options *o)
 {
@@ -92,7 +131,7 @@ static void probe(struct store *s)
 {
 	measure(s);
 	s->maint_next_ns = clock_now_ns() + PROBE_MS * NS_PER_MS;
-	if (atomic_load(&s->disk_free_bytes) < PROBE_MIN_FREE)
+	if (atomic_load(&s->disk_free_bytes) < PROBE_MIN_FREE + RESERVE_BYTES || reserve_make(s) < 0)
 		return;
 	char sql[128];
 	snprintf(sql, sizeof(sql), "INSERT OR REPLACE INTO meta VALUES('writer_probe', %llu)",
@@ -289,6 +328,7 @@ static void retention(struct store *s)
 	uint64_t del[KEPT_COUNT] = {0};
 	int more = 0;
 	measure(s);
+	reserve_make(s); /* gone or never made: made while there is room */
 	if (db_exec(s->db, "BEGIN IMMEDIATE") < 0)
 		goto failed;
 	more = retention_step(s, del);

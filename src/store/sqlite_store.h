@@ -157,6 +157,9 @@ int maint_due(const struct store *s);
 void maint_step(struct store *s);
 /* Whether the last error of `db` says the disk is full or failing. */
 int db_disk_error(sqlite3 *db);
+/* Give back the room set aside in DIR for a start on a full disk: 0 when
+ * there was some. */
+int maint_reserve_release(const char *dir);
 /* Refuse writes until a probe succeeds (the disk is full or failing). */
 void maint_read_only(struct store *s, sqlite3 *db);
 

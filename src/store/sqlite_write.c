@@ -769,6 +769,15 @@ int store_write_sync(struct store *s, struct batch *b)
 	return db_submit_sync(s, store_prepare(b));
 }
 
+static int configure(sqlite3 *db)
+{
+	return exec(db, "PRAGMA journal_mode=WAL") < 0 || exec(db, "PRAGMA synchronous=FULL") < 0 ||
+			       exec(db, "PRAGMA foreign_keys=OFF") < 0 ||
+			       exec(db, "PRAGMA cache_size=-16000") < 0
+		       ? -1
+		       : 0;
+}
+
 int db_open(const char *path, int readonly, sqlite3 **out, char *err, size_t errlen)
 {
 	int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
@@ -799,10 +808,15 @@ int store_open(struct store **out, const struct store_options *o, char *err, siz
 	s->dir = xstrdup(o->dir);
 	if (db_open(s->path, 0, &s->db, err, errlen) < 0)
 		goto fail;
-	if (exec(s->db, "PRAGMA journal_mode=WAL") < 0 || exec(s->db, "PRAGMA synchronous=FULL") < 0 ||
-	    exec(s->db, "PRAGMA foreign_keys=OFF") < 0 || exec(s->db, "PRAGMA cache_size=-16000") < 0) {
-		errf(err, errlen, "cannot configure %s: %s", s->path, sqlite3_errmsg(s->db));
-		goto fail;
+	int full = 0; /* the disk was full: the reserve was given back to open */
+	while (configure(s->db) < 0) {
+		if (full || !db_disk_error(s->db) || maint_reserve_release(o->dir) < 0) {
+			errf(err, errlen, "cannot configure %s: %s%s", s->path, sqlite3_errmsg(s->db),
+			     db_disk_error(s->db) ? " (is the disk full?)" : "");
+			goto fail;
+		}
+		log_warn("store: the disk is full: opening with the room set aside for this");
+		full = 1;
 	}
 	if (schema_migrate(s->db, err, errlen) < 0)
 		goto fail;
@@ -829,13 +843,13 @@ int store_open(struct store **out, const struct store_options *o, char *err, siz
 		rc = ERR_BUSY;
 	if (rc == 0)
 		rc = catch_up_rollups(s);
-	if (rc < 0) {
-		if (rc != ERR_BUSY) {
+	if (rc < 0 || full) {
+		if (rc < 0 && rc != ERR_BUSY) {
 			errf(err, errlen, "cannot bring the rollups up to date: %s", sqlite3_errmsg(s->db));
 			goto fail;
 		}
 		/* a full disk: serve reads, and write once it has room again */
-		snprintf(s->writer_error, sizeof(s->writer_error), "the disk is full or failing at start-up");
+		snprintf(s->writer_error, sizeof(s->writer_error), "the disk was full at start-up");
 		maint_read_only(s, NULL);
 	}
 	pthread_cond_init(&s->wake, NULL);
