@@ -263,8 +263,8 @@ static long drop_blocks(struct store *s, int64_t cutoff, int oldest, int64_t *t_
 }
 
 static const char *const TRIM_SQL[KEPT_COUNT] = {
-	[KEPT_REQUESTS] = "DELETE FROM requests WHERE (start_ns, id) IN (SELECT start_ns, id FROM requests"
-			  " WHERE start_ns < ?1 ORDER BY start_ns LIMIT ?2)",
+	[KEPT_REQUESTS] = "DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE start_ns < ?1"
+			  " ORDER BY start_ns LIMIT ?2)",
 	[KEPT_MINUTE_ROLLUPS] = "DELETE FROM rollups WHERE (res, t, key) IN (SELECT res, t, key FROM rollups"
 				" WHERE res = 60 AND t < ?1 / 1000000000 LIMIT ?2)",
 	[KEPT_HOUR_ROLLUPS] = "DELETE FROM rollups WHERE (res, t, key) IN (SELECT res, t, key FROM rollups"
@@ -326,9 +326,15 @@ static int retention_step(struct store *s, uint64_t del[KEPT_COUNT])
 static void retention(struct store *s)
 {
 	uint64_t del[KEPT_COUNT] = {0};
-	int more = 0;
+	int more = 0, any = s->retention.disk_budget != 0;
 	measure(s);
 	reserve_make(s); /* gone or never made: made while there is room */
+	for (int k = 0; k < KEPT_COUNT; k++)
+		any |= s->retention.keep_ns[k] != 0;
+	if (!any) { /* nothing to delete: the sizes for /metrics only */
+		s->maint_next_ns = clock_now_ns() + s->retention.interval_ms * NS_PER_MS;
+		return;
+	}
 	if (db_exec(s->db, "BEGIN IMMEDIATE") < 0)
 		goto failed;
 	more = retention_step(s, del);

@@ -444,7 +444,7 @@ static int flush_rollups(struct store *s)
 	return rollup_writer_flush(s->rollups, s->last_request_id);
 }
 
-/* The largest request id (requests are keyed by time: one scan, at open). */
+/* The largest request id, from which the writer numbers the rows it adds. */
 static int last_request_id(struct store *s)
 {
 	sqlite3_stmt *st;
