@@ -147,7 +147,16 @@ out:
 	return ret;
 }
 
-int cmd_serve(int argc, char **argv)
+struct serve_args {
+	struct server_options so;
+	struct store_options sto;
+	const char *config;
+	int demo;
+	long analysis_s, spike_s;
+};
+
+/* The command line into `a`: 0, 1 after --help, or 2 (a bad option, said). */
+static int parse_args(int argc, char **argv, struct serve_args *a)
 {
 	static const struct option longopts[] = {
 		{"listen", required_argument, NULL, 'l'},
@@ -171,30 +180,24 @@ int cmd_serve(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct server_options so = {.listen = "127.0.0.1:4318"};
-	struct store_options sto = {.dir = "data"};
-	const char *config = NULL;
-	int demo = 0, c;
-	long analysis_s = 300, spike_s = 60;
-	char err[512];
-
+	int c;
 	for (int k = 0; k < KEPT_COUNT; k++)
-		sto.retention.keep_ns[k] = retention_default_days[k] * NS_PER_DAY;
+		a->sto.retention.keep_ns[k] = retention_default_days[k] * NS_PER_DAY;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "l:d:t:m:e:q:c:a:s:vh", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'l': so.listen = optarg; break;
-		case 'd': sto.dir = optarg; break;
-		case 'D': demo = 1; break;
-		case 't': so.threads = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'm': so.max_body = (size_t)strtoull(optarg, NULL, 10); break;
-		case 'e': sto.max_endpoints = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'q': sto.queue_max_bytes = (size_t)strtoull(optarg, NULL, 10); break;
-		case 'c': config = optarg; break;
-		case 'a': analysis_s = strtol(optarg, NULL, 10); break;
-		case 's': spike_s = strtol(optarg, NULL, 10); break;
+		case 'l': a->so.listen = optarg; break;
+		case 'd': a->sto.dir = optarg; break;
+		case 'D': a->demo = 1; break;
+		case 't': a->so.threads = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'm': a->so.max_body = (size_t)strtoull(optarg, NULL, 10); break;
+		case 'e': a->sto.max_endpoints = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'q': a->sto.queue_max_bytes = (size_t)strtoull(optarg, NULL, 10); break;
+		case 'c': a->config = optarg; break;
+		case 'a': a->analysis_s = strtol(optarg, NULL, 10); break;
+		case 's': a->spike_s = strtol(optarg, NULL, 10); break;
 		case 'v': log_min_level = LOG_DEBUG; break;
-		case 'h': usage(stdout); return 0;
+		case 'h': usage(stdout); return 1;
 		case OPT_RETENTION + KEPT_SPANS:
 		case OPT_RETENTION + KEPT_REQUESTS:
 		case OPT_RETENTION + KEPT_MINUTE_ROLLUPS:
@@ -202,7 +205,7 @@ int cmd_serve(int argc, char **argv)
 		case OPT_RETENTION + KEPT_POINTS:
 		case OPT_RETENTION + KEPT_PROFILES:
 		case OPT_DISK_BUDGET:
-			if (retention_option(&sto.retention, c, optarg) < 0)
+			if (retention_option(&a->sto.retention, c, optarg) < 0)
 				return 2;
 			break;
 		default: usage(stderr); return 2;
@@ -213,6 +216,22 @@ int cmd_serve(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	return 0;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	struct serve_args a = {
+		.so = {.listen = "127.0.0.1:4318"}, .sto = {.dir = "data"}, .analysis_s = 300, .spike_s = 60};
+	char err[512];
+	int rc = parse_args(argc, argv, &a);
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	struct server_options so = a.so;
+	struct store_options sto = a.sto;
+	const char *config = a.config;
+	int demo = a.demo;
+	long analysis_s = a.analysis_s, spike_s = a.spike_s;
 
 	if (spike_s < 1 || spike_s > 86400) {
 		fprintf(stderr, "hotpath serve: --spike-interval must be 1 to 86400 seconds\n");
