@@ -269,10 +269,13 @@ static const char *const TRIM_SQL[KEPT_COUNT] = {
 				" WHERE res = 60 AND t < ?1 / 1000000000 LIMIT ?2)",
 	[KEPT_HOUR_ROLLUPS] = "DELETE FROM rollups WHERE (res, t, key) IN (SELECT res, t, key FROM rollups"
 			      " WHERE res = 3600 AND t < ?1 / 1000000000 LIMIT ?2)",
-	[KEPT_POINTS] = "DELETE FROM metric_points WHERE (series, time_ns) IN (SELECT series, time_ns FROM"
-			" metric_points WHERE time_ns < ?1 LIMIT ?2)",
-	[KEPT_PROFILES] = "DELETE FROM profiles WHERE id IN (SELECT id FROM profiles WHERE end_ns < ?1"
-			  " LIMIT ?2)",
+	/* series by series, each a seek on its key: the cost is the series and
+	 * the points deleted, not a scan of every point */
+	[KEPT_POINTS] = "DELETE FROM metric_points WHERE (series, time_ns) IN (SELECT p.series, p.time_ns"
+			" FROM metric_series s CROSS JOIN metric_points p WHERE p.series = s.id"
+			" AND p.time_ns < ?1 LIMIT ?2)",
+	[KEPT_PROFILES] = "DELETE FROM profiles WHERE id IN (SELECT id FROM profiles WHERE start_ns < ?1"
+			  " AND end_ns < ?1 LIMIT ?2)",
 };
 
 /* The raw kinds the disk budget trims, oldest first. */

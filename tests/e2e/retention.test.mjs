@@ -59,6 +59,29 @@ test('old traces are deleted in the background; the kept window is unchanged', a
 	await srv.stop();
 });
 
+test('past --disk-budget the oldest spans and their request rows go, even recent ones', async (t) => {
+	const srv = await startServer({ args: ['--disk-budget', '1K'] });
+	t.after(() => srv.kill());
+	const traces = [];
+	for (let i = 0; i < 3; i++) {
+		const batch = [];
+		for (let k = 0; k < 10; k++) batch.push(makeTrace({ name: 'GET /budget' }));
+		await postTraces(srv, batch);
+		traces.push(...batch);
+	}
+	let text = '';
+	for (let i = 0; i < 150; i++) {
+		text = (await getJson(`${srv.url}/metrics`)).text;
+		if (metric(text, 'hotpath_retention_deleted_total{kind="spans"}') >= 90 && metric(text, 'hotpath_retention_pending') === 0) break;
+		await sleep(100);
+	}
+	assert.equal(metric(text, 'hotpath_retention_deleted_total{kind="spans"}'), 90, 'every span past the budget deleted');
+	assert.equal(metric(text, 'hotpath_retention_deleted_total{kind="requests"}'), 30, 'and the request rows as old');
+	assert.ok(metric(text, 'hotpath_store_used_bytes') > 1024, 'the budget cannot be met by raw data alone: the rest stays');
+	for (const tr of traces.slice(0, 3)) assert.equal(await fetchTrace(srv, tr.traceId), null);
+	await srv.stop();
+});
+
 test('a bad retention period or budget is refused at start, with the flag named', () => {
 	for (const [flag, value] of [['--retention-spans', '7'], ['--retention-points', '3x'], ['--disk-budget', 'lots']]) {
 		const r = spawnSync(hotpathBin(), ['serve', '--data', makeTempDir(), flag, value], { encoding: 'utf8' });

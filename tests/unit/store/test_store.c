@@ -1211,6 +1211,37 @@ static int write_traces(struct store *s, uint32_t seed, int traces, uint64_t sta
 	return rc;
 }
 
+/* Metric points of `series` series at `t` (a second apart), and a profile
+ * over [t, t + 10 s). */
+static int write_points_profile(struct store *s, int series, uint64_t t)
+{
+	struct batch b;
+	char err[256];
+	int64_t id;
+	batch_init(&b);
+	struct resource *r = make_resource(&b, "orders", "production");
+	static const char *const names[] = {"a.count", "b.count", "c.count"};
+	for (int i = 0; i < series * 2; i++) {
+		struct metric_point *p = batch_add_point(&b);
+		p->resource = r;
+		p->name = names[i % series];
+		p->type = METRIC_GAUGE;
+		p->time_ns = t + (uint64_t)(i / series) * NS_PER_S;
+		p->value = i;
+	}
+	int rc = store_write_sync(s, &b);
+	batch_release(&b);
+	struct profile_row pr = {.service = "orders",
+				 .type = "cpu",
+				 .unit = "samples",
+				 .start_ns = t,
+				 .end_ns = t + 10 * NS_PER_S,
+				 .total = 2,
+				 .folded = "main;work 2\n"};
+	pr.folded_len = strlen(pr.folded);
+	return rc || store_put_profile(s, &pr, &id, err, sizeof(err));
+}
+
 /* A window's request rows as text: what must not change. */
 static void window_text(struct store *s, uint64_t from, uint64_t to, struct buf *out)
 {
@@ -1255,7 +1286,8 @@ static void test_retention(void)
 	for (uint32_t w = 0; w < 6 && s; w++) /* 6 writes of 5 old traces: 6 blocks, 30 requests */
 		rc |= write_traces(s, 100 + 10 * w, 5, old + w * NS_PER_MIN);
 	rc |= s ? write_traces(s, 500, 3, kept) : -1;
-	ok(rc == 0, "retention: old and recent traces written");
+	rc |= s ? write_points_profile(s, 3, old) | write_points_profile(s, 3, kept) : -1;
+	ok(rc == 0, "retention: old and recent traces, metric points and profiles written");
 	struct buf before, after;
 	buf_init(&before, BUF_NO_LIMIT);
 	buf_init(&after, BUF_NO_LIMIT);
@@ -1267,6 +1299,7 @@ static void test_retention(void)
 	struct store_options o = {.dir = tmpdir};
 	o.retention.keep_ns[KEPT_SPANS] = o.retention.keep_ns[KEPT_REQUESTS] = 7 * NS_PER_DAY;
 	o.retention.keep_ns[KEPT_MINUTE_ROLLUPS] = o.retention.keep_ns[KEPT_HOUR_ROLLUPS] = 7 * NS_PER_DAY;
+	o.retention.keep_ns[KEPT_POINTS] = o.retention.keep_ns[KEPT_PROFILES] = 7 * NS_PER_DAY;
 	o.retention.interval_ms = 50;
 	o.retention.step_rows = 1;
 	if (store_open(&s, &o, err, sizeof(err)) < 0) {
@@ -1288,6 +1321,19 @@ static void test_retention(void)
 	   "retention: the old minute and hour rollups deleted (%llu, %llu)",
 	   (unsigned long long)st.retention_deleted[KEPT_MINUTE_ROLLUPS],
 	   (unsigned long long)st.retention_deleted[KEPT_HOUR_ROLLUPS]);
+	is_int((long)st.retention_deleted[KEPT_POINTS], 6, "retention: the old metric points deleted");
+	is_int((long)st.retention_deleted[KEPT_PROFILES], 1, "retention: the old profile deleted");
+	size_t n_points[3] = {0};
+	store_scan_points(s, 0, 0, NULL, count_point, n_points, err, sizeof(err));
+	is_int((long)n_points[0], 6, "retention: the recent points stay");
+	struct arena pa;
+	struct profile_row *prof;
+	size_t n_prof = 0;
+	arena_init(&pa);
+	struct profile_query pq = {.limit = 10};
+	store_profiles(s, &pq, &pa, &prof, &n_prof, err, sizeof(err));
+	ok(n_prof == 1 && prof[0].start_ns == kept, "retention: the recent profile stays");
+	arena_release(&pa);
 	struct batch tr;
 	batch_init(&tr);
 	uint8_t id[16] = {0};
