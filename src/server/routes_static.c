@@ -99,6 +99,9 @@ static void store_metrics(struct buf *b, const struct store_stats *st)
 			   (unsigned long long)st->retention_deleted[k]);
 	metric(b, "hotpath_retention_steps_total", "counter", "Retention steps run (each bounded).",
 	       st->retention_steps);
+	metric(b, "hotpath_retention_step_max_microseconds", "gauge",
+	       "The longest retention step so far (writes wait for one step at most).",
+	       st->retention_step_max_ns / 1000);
 	metric(b, "hotpath_retention_pending", "gauge", "1 while more data is due for deletion.",
 	       (uint64_t)st->retention_pending);
 }

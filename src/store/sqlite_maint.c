@@ -23,9 +23,10 @@ const char *const store_kept_names[KEPT_COUNT] = {"spans",	  "requests", "minute
 						  "hour_rollups", "points",   "profiles"};
 
 #define DEFAULT_INTERVAL_MS 10000u
-#define DEFAULT_STEP_ROWS   2000u
-#define STEP_BLOCKS	    4	 /* blocks (up to 4096 spans each) per step */
-#define PROBE_MS	    2000 /* read-only: how often a write is tried */
+#define DEFAULT_STEP_ROWS   500u
+#define STEP_BLOCKS	    1		     /* blocks (up to 4096 spans each) per step */
+#define STEP_BUDGET_NS	    (20 * NS_PER_MS) /* no more kinds in a step past this */
+#define PROBE_MS	    2000	     /* read-only: how often a write is tried */
 #define PROBE_MIN_FREE	    (1u << 20)
 #define RESERVE_BYTES	    (2u << 20)
 
@@ -290,6 +291,7 @@ static int retention_step(struct store *s, uint64_t del[KEPT_COUNT])
 {
 	uint64_t now = clock_now_ns();
 	int64_t cutoff[KEPT_COUNT];
+	/* (the commit, which writes what the step changed, comes on top) */
 	int more = 0;
 	for (int k = 0; k < KEPT_COUNT; k++) {
 		uint64_t keep = s->retention.keep_ns[k];
@@ -317,6 +319,10 @@ static int retention_step(struct store *s, uint64_t del[KEPT_COUNT])
 	for (int k = 0; k < KEPT_COUNT; k++) {
 		if (!TRIM_SQL[k] || !cutoff[k])
 			continue;
+		if (clock_now_ns() - now > STEP_BUDGET_NS) { /* the rest in the next step */
+			more = 1;
+			break;
+		}
 		long n = trim(s, TRIM_SQL[k], cutoff[k], s->retention.step_rows);
 		if (n < 0)
 			return -1;
@@ -326,40 +332,93 @@ static int retention_step(struct store *s, uint64_t del[KEPT_COUNT])
 	return more;
 }
 
-static void retention(struct store *s)
+/* Whether any period or a budget is set; the sizes are measured anyway. */
+static int retention_wanted(struct store *s)
 {
-	uint64_t del[KEPT_COUNT] = {0};
-	int more = 0, any = s->retention.disk_budget != 0;
+	int any = s->retention.disk_budget != 0;
 	measure(s);
 	reserve_make(s); /* gone or never made: made while there is room */
 	for (int k = 0; k < KEPT_COUNT; k++)
 		any |= s->retention.keep_ns[k] != 0;
-	if (!any) { /* nothing to delete: the sizes for /metrics only */
+	if (!any)
 		s->maint_next_ns = clock_now_ns() + s->retention.interval_ms * NS_PER_MS;
-		return;
-	}
-	if (db_exec(s->db, "BEGIN IMMEDIATE") < 0)
-		goto failed;
-	more = retention_step(s, del);
-	if (more < 0 || db_exec(s->db, "COMMIT") < 0)
-		goto failed;
+	return any;
+}
+
+/* After the transaction holding a step committed: count it, plan the next. */
+static void step_committed(struct store *s, const struct maint_step *m)
+{
+	if (m->took_ns > atomic_load(&s->retention_step_max_ns))
+		atomic_store(&s->retention_step_max_ns, m->took_ns);
 	for (int k = 0; k < KEPT_COUNT; k++)
-		atomic_fetch_add(&s->retention_deleted[k], del[k]);
+		atomic_fetch_add(&s->retention_deleted[k], m->deleted[k]);
 	atomic_fetch_add(&s->retention_steps, 1);
-	atomic_store(&s->retention_pending, more);
+	atomic_store(&s->retention_pending, m->more);
 	/* more to do: again soon, letting queued writes pass first */
-	s->maint_next_ns = clock_now_ns() + (more ? 20 : s->retention.interval_ms) * NS_PER_MS;
-	if (more)
-		measure(s);
-	return;
-failed:
+	s->maint_next_ns = clock_now_ns() + (m->more ? 20 : s->retention.interval_ms) * NS_PER_MS;
+}
+
+static void step_failed(struct store *s)
+{
 	if (db_disk_error(s->db))
 		maint_read_only(s, s->db);
 	else
 		log_error("store: retention: %s", sqlite3_errmsg(s->db));
-	db_exec(s->db, "ROLLBACK");
 	if (!atomic_load(&s->read_only))
 		s->maint_next_ns = clock_now_ns() + s->retention.interval_ms * NS_PER_MS;
+}
+
+/* A step in a transaction of its own (the writer is idle). */
+static void retention(struct store *s)
+{
+	struct maint_step m = {0};
+	if (!retention_wanted(s))
+		return;
+	uint64_t t0 = clock_now_ns();
+	if (db_exec(s->db, "BEGIN IMMEDIATE") < 0)
+		goto failed;
+	m.more = retention_step(s, m.deleted);
+	m.took_ns = clock_now_ns() - t0;
+	if (m.more < 0 || db_exec(s->db, "COMMIT") < 0)
+		goto failed;
+	step_committed(s, &m);
+	return;
+failed:
+	step_failed(s);
+	db_exec(s->db, "ROLLBACK");
+}
+
+int maint_join(struct store *s, struct maint_step *m)
+{
+	memset(m, 0, sizeof(*m));
+	if (atomic_load(&s->read_only) || !maint_due(s) || !retention_wanted(s))
+		return 0;
+	uint64_t t0 = clock_now_ns();
+	if (db_exec(s->db, "SAVEPOINT retention") < 0) {
+		step_failed(s);
+		return 0;
+	}
+	m->more = retention_step(s, m->deleted);
+	if (m->more < 0) {
+		step_failed(s);
+		db_exec(s->db, "ROLLBACK TO retention");
+		db_exec(s->db, "RELEASE retention");
+		return 0;
+	}
+	db_exec(s->db, "RELEASE retention");
+	m->took_ns = clock_now_ns() - t0;
+	m->joined = 1;
+	return 1;
+}
+
+void maint_joined(struct store *s, const struct maint_step *m, int committed)
+{
+	if (!m->joined)
+		return;
+	if (committed)
+		step_committed(s, m);
+	else /* rolled back with the writes: the same rows again next time */
+		s->maint_next_ns = clock_now_ns() + 20 * NS_PER_MS;
 }
 
 void maint_step(struct store *s)

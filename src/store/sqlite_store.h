@@ -108,6 +108,7 @@ struct store {
 	_Atomic int retention_pending;
 	char writer_error[160]; /* under lock */
 	_Atomic uint64_t disk_errors, used_bytes, file_bytes, disk_free_bytes, retention_steps;
+	_Atomic uint64_t retention_step_max_ns;
 	_Atomic uint64_t retention_deleted[KEPT_COUNT];
 };
 
@@ -152,6 +153,18 @@ int db_exec(sqlite3 *db, const char *sql);
 
 /* Maintenance, run by the writer thread between writes (sqlite_maint.c). */
 void maint_init(struct store *s, const struct store_options *o);
+/* A retention step that joined a group of writes' transaction: what it
+ * deleted is counted once that transaction commits. */
+struct maint_step {
+	uint64_t deleted[KEPT_COUNT];
+	uint64_t took_ns;
+	int more, joined;
+};
+/* Inside the writer's open transaction: run a step there when one is due
+ * (no commit of its own); 1 when it did.  Then maint_joined() with
+ * whether the transaction committed. */
+int maint_join(struct store *s, struct maint_step *m);
+void maint_joined(struct store *s, const struct maint_step *m, int committed);
 /* Whether a step is due now; then maint_step() runs it (lock not held). */
 int maint_due(const struct store *s);
 void maint_step(struct store *s);

@@ -554,6 +554,10 @@ static void write_group(struct store *s, struct store_write *group)
 		}
 		exec(s->db, "RELEASE w");
 	}
+	/* A due retention step joins too: no commit (and fsync) of its own. */
+	struct maint_step step = {0};
+	if (ok)
+		maint_join(s, &step);
 	/* Rollups join the same transaction: spans and aggregates commit together. */
 	i = 0;
 	for (struct store_write *w = group; w && ok; w = w->next, i++)
@@ -578,6 +582,7 @@ static void write_group(struct store *s, struct store_write *group)
 		exec(s->db, "ROLLBACK");
 		ok = 0;
 	}
+	maint_joined(s, &step, ok);
 	if (disk)
 		go_read_only(s);
 	else if (!ok) {
@@ -689,9 +694,7 @@ static void *writer_main(void *arg)
 		last->next = NULL;
 		pthread_mutex_unlock(&s->lock);
 
-		write_group(s, group);
-		if (maint_due(s)) /* one bounded step between groups */
-			maint_step(s);
+		write_group(s, group); /* with a retention step when one is due */
 
 		pthread_mutex_lock(&s->lock);
 		s->queue_bytes -= bytes;
@@ -926,5 +929,6 @@ void store_get_stats(struct store *s, struct store_stats *st)
 	for (int k = 0; k < KEPT_COUNT; k++)
 		st->retention_deleted[k] = atomic_load(&s->retention_deleted[k]);
 	st->retention_steps = atomic_load(&s->retention_steps);
+	st->retention_step_max_ns = atomic_load(&s->retention_step_max_ns);
 	st->retention_pending = atomic_load(&s->retention_pending);
 }

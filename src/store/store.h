@@ -364,7 +364,8 @@ struct store_stats {
 	uint64_t used_bytes, file_bytes, disk_free_bytes; /* pages in use; the files; free space */
 	uint64_t retention_deleted[KEPT_COUNT];		  /* rows (spans for KEPT_SPANS) deleted */
 	uint64_t retention_steps;
-	int retention_pending; /* more is due for deletion */
+	uint64_t retention_step_max_ns; /* the longest step so far (ingest waits for one at most) */
+	int retention_pending;		/* more is due for deletion */
 };
 void store_get_stats(struct store *s, struct store_stats *st);
 
