@@ -116,6 +116,9 @@ test('a full disk: 503 + Retry-After, read-only, resumes; a start on a full disk
 	assert.match(metrics, /^hotpath_store_writer_ready 0$/m);
 	assert.match(metrics, /^hotpath_store_disk_errors_total [1-9]/m);
 	assert.ok(await fetchTrace(srv, acked[0]), 'reads work while read-only');
+	const profile = await fetch(`${srv.url}/api/v1/profiles?service=disk-e2e&format=folded`, { method: 'POST', body: 'main;work 3\n' });
+	assert.equal(profile.status, 503, `a profile while read-only: ${profile.status} ${await profile.text()}`);
+	assert.ok(Number(profile.headers.get('retry-after')) > 0, 'with Retry-After');
 
 	fs.unlinkSync(filler);
 	await waitReady(srv, true);
