@@ -1375,6 +1375,191 @@ static void test_retention(void)
 		printf("# could not remove %s\n", tmpdir);
 }
 
+/* ---- a disk that fails on demand: a VFS over the default one whose
+ * writes and syncs fail with an I/O error while `vfs_failing` is set ---- */
+
+static sqlite3_vfs *vfs_real, vfs_shim;
+static _Atomic int vfs_failing;
+
+struct shim_file {
+	sqlite3_file base;
+	sqlite3_file *real; /* follows this struct, in the same allocation */
+};
+
+#define REAL(f) (((struct shim_file *)(f))->real)
+
+static int shim_close(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xClose(REAL(f));
+}
+static int shim_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o)
+{
+	return REAL(f)->pMethods->xRead(REAL(f), b, n, o);
+}
+static int shim_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o)
+{
+	return vfs_failing ? SQLITE_IOERR_WRITE : REAL(f)->pMethods->xWrite(REAL(f), b, n, o);
+}
+static int shim_truncate(sqlite3_file *f, sqlite3_int64 n)
+{
+	return vfs_failing ? SQLITE_IOERR_TRUNCATE : REAL(f)->pMethods->xTruncate(REAL(f), n);
+}
+static int shim_sync(sqlite3_file *f, int flags)
+{
+	return vfs_failing ? SQLITE_IOERR_FSYNC : REAL(f)->pMethods->xSync(REAL(f), flags);
+}
+static int shim_size(sqlite3_file *f, sqlite3_int64 *n)
+{
+	return REAL(f)->pMethods->xFileSize(REAL(f), n);
+}
+static int shim_lock(sqlite3_file *f, int l)
+{
+	return REAL(f)->pMethods->xLock(REAL(f), l);
+}
+static int shim_unlock(sqlite3_file *f, int l)
+{
+	return REAL(f)->pMethods->xUnlock(REAL(f), l);
+}
+static int shim_reserved(sqlite3_file *f, int *r)
+{
+	return REAL(f)->pMethods->xCheckReservedLock(REAL(f), r);
+}
+static int shim_control(sqlite3_file *f, int op, void *arg)
+{
+	return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
+}
+static int shim_sector(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xSectorSize(REAL(f));
+}
+static int shim_device(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
+}
+static int shim_shm_map(sqlite3_file *f, int pg, int sz, int ext, void volatile **pp)
+{
+	return REAL(f)->pMethods->xShmMap(REAL(f), pg, sz, ext, pp);
+}
+static int shim_shm_lock(sqlite3_file *f, int o, int n, int fl)
+{
+	return REAL(f)->pMethods->xShmLock(REAL(f), o, n, fl);
+}
+static void shim_shm_barrier(sqlite3_file *f)
+{
+	REAL(f)->pMethods->xShmBarrier(REAL(f));
+}
+static int shim_shm_unmap(sqlite3_file *f, int del)
+{
+	return REAL(f)->pMethods->xShmUnmap(REAL(f), del);
+}
+
+static const sqlite3_io_methods shim_methods = {
+	2,	     shim_close,   shim_read,	  shim_write,	    shim_truncate,  shim_sync,
+	shim_size,   shim_lock,	   shim_unlock,	  shim_reserved,    shim_control,   shim_sector,
+	shim_device, shim_shm_map, shim_shm_lock, shim_shm_barrier, shim_shm_unmap, NULL,
+	NULL,
+};
+
+static int shim_open(sqlite3_vfs *v, const char *name, sqlite3_file *f, int flags, int *out)
+{
+	struct shim_file *sf = (struct shim_file *)f;
+	sf->real = (sqlite3_file *)(sf + 1);
+	int rc = vfs_real->xOpen(vfs_real, name, sf->real, flags, out);
+	f->pMethods = rc == SQLITE_OK && sf->real->pMethods ? &shim_methods : NULL;
+	return rc;
+}
+
+static void shim_install(void)
+{
+	vfs_real = sqlite3_vfs_find(NULL);
+	vfs_shim = *vfs_real;
+	vfs_shim.zName = "failing";
+	vfs_shim.szOsFile = (int)sizeof(struct shim_file) + vfs_real->szOsFile;
+	vfs_shim.xOpen = shim_open;
+	vfs_shim.pAppData = NULL;
+	sqlite3_vfs_register(&vfs_shim, 1); /* the default from now on */
+}
+
+static int wait_writer(struct store *s, int ready)
+{
+	struct store_stats st;
+	for (int i = 0; i < 400; i++) {
+		store_get_stats(s, &st);
+		if (st.writer_ready == ready)
+			return 0;
+		usleep(25000);
+	}
+	return -1;
+}
+
+/* I/O errors: writes are refused "retry later" (ERR_BUSY: 503), the store
+ * turns read-only and says why, reads go on, and writing resumes by itself
+ * once the disk works again; nothing committed is lost. */
+static void test_io_errors(void)
+{
+	char err[256];
+	uint64_t now = clock_now_ns();
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/hotpath-test-io-XXXXXX");
+	ok(mkdtemp(tmpdir) != NULL, "io: temp dir");
+	shim_install();
+	struct store *s = open_store();
+	if (!s)
+		return;
+	ok(write_traces(s, 900, 3, now) == 0, "io: written while the disk works");
+	vfs_failing = 1;
+	int rc = write_traces(s, 910, 3, now);
+	is_int(rc, ERR_BUSY, "io: a write meeting an I/O error is refused as busy (503), not failed");
+	struct store_stats st;
+	store_get_stats(s, &st);
+	ok(!st.writer_ready && st.disk_errors >= 1 && strstr(st.writer_error, "I/O") != NULL,
+	   "io: the store is read-only and says why (%s)", st.writer_error);
+	is_int(write_traces(s, 920, 1, now), ERR_BUSY, "io: later writes are refused at once");
+	struct store_record rec = {"io", "a", 1, "{}"};
+	is_int(store_put_doc(s, &rec, err, sizeof(err)), ERR_BUSY, "io: and documents too");
+	struct batch tr;
+	batch_init(&tr);
+	uint8_t id[16] = {0};
+	uint32_t seed = 900;
+	memcpy(id, &seed, 4);
+	id[15] = 1;
+	is_int(store_get_trace(s, id, &tr, err, sizeof(err)), 4, "io: reads go on");
+	vfs_failing = 0;
+	ok(wait_writer(s, 1) == 0, "io: writing resumes once the disk works");
+	ok(write_traces(s, 930, 3, now) == 0, "io: and the next write commits");
+	store_close(s);
+	s = open_store();
+	batch_reset(&tr);
+	is_int(s ? store_get_trace(s, id, &tr, err, sizeof(err)) : -1, 4, "io: what was committed is there");
+	seed = 930;
+	memcpy(id, &seed, 4);
+	batch_reset(&tr);
+	is_int(s ? store_get_trace(s, id, &tr, err, sizeof(err)) : -1, 4, "io: before and after the errors");
+	seed = 910;
+	memcpy(id, &seed, 4);
+	batch_reset(&tr);
+	is_int(s ? store_get_trace(s, id, &tr, err, sizeof(err)) : -1, 0, "io: and a refused write is not");
+	batch_release(&tr);
+	store_close(s);
+	sqlite3 *db;
+	char path[128], *res = NULL;
+	snprintf(path, sizeof(path), "%s/hotpath.db", tmpdir);
+	if (sqlite3_open(path, &db) == SQLITE_OK) {
+		sqlite3_stmt *q;
+		if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &q, NULL) == SQLITE_OK &&
+		    sqlite3_step(q) == SQLITE_ROW)
+			res = strdup((const char *)sqlite3_column_text(q, 0));
+		sqlite3_finalize(q);
+		sqlite3_close(db);
+	}
+	is_str(res, "ok", "io: the file passes integrity_check");
+	free(res);
+	sqlite3_vfs_unregister(&vfs_shim);
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", tmpdir);
+}
+
 int main(void)
 {
 	test_block_roundtrip();
@@ -1385,5 +1570,6 @@ int main(void)
 	test_values();
 	test_migrate_3();
 	test_retention();
+	test_io_errors();
 	return tap_done();
 }
