@@ -3,6 +3,7 @@
  * demo traffic to itself, and shut down gracefully on SIGINT/SIGTERM
  * (in-flight batches are committed and answered, then exit 0).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -13,13 +14,14 @@
 
 #include "analyze/slowops.h"
 #include "cli/cli.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "demo/demo.h"
 #include "advisor/advisor.h"
+#include "advisor/change_watch.h"
 #include "server/http.h"
 #include "store/store.h"
 #include "watch/watch.h"
-#include "advisor/change_watch.h"
 
 static void usage(FILE *out)
 {
@@ -28,8 +30,8 @@ static void usage(FILE *out)
 		"                     [--max-body BYTES] [--max-queue BYTES] [--max-endpoints N]\n"
 		"                     [--config FILE] [--analysis-interval SECONDS]\n"
 		"                     [--spike-interval SECONDS] [--watch-interval SECONDS]\n"
-		"                     [--spike-interval SECONDS] [--change-interval SECONDS]\n"
-		"                     [--verbose]\n\n"
+		"                     [--change-interval SECONDS] [--retention-KIND DURATION]\n"
+		"                     [--disk-budget BYTES] [--verbose]\n\n"
 		"  --listen ADDR     HOST:PORT to listen on (default 127.0.0.1:4318, the OTLP/HTTP port)\n"
 		"  --data DIR        data directory; the store is DIR/hotpath.db (default ./data)\n"
 		"  --demo            also generate demo traffic into this server (24 h of history first)\n"
@@ -47,6 +49,14 @@ static void usage(FILE *out)
 		"  --spike-interval SECONDS\n"
 		"                    check for slow-request spikes this often in the background\n"
 		"                    and store an alert for each (default 60)\n"
+		"  --retention-spans, --retention-requests, --retention-points,\n"
+		"  --retention-profiles, --retention-minute-rollups, --retention-hour-rollups DURATION\n"
+		"                    how long each kind of data is kept: N followed by s, m, h or d;\n"
+		"                    0 keeps it for ever (defaults: 7d, 7d, 30d, 30d, 30d, 400d)\n"
+		"  --disk-budget BYTES\n"
+		"                    bytes the database may use (suffix K, M, G allowed); past it the\n"
+		"                    oldest spans, request rows, metric points and profiles go first\n"
+		"                    (default 0: no budget)\n"
 		"  --watch-interval SECONDS\n"
 		"                    evaluate SLOs and alert rules this often (default 30)\n"
 		"  --change-interval SECONDS\n"
@@ -55,6 +65,62 @@ static void usage(FILE *out)
 		"  --verbose         also log debug lines (e.g. where an aggregated flame graph's\n"
 		"                    time went)\n",
 		HTTP_DEFAULT_MAX_BODY);
+}
+
+/* The retention flags, in enum store_kept order, and their defaults. */
+static const char *const retention_flags[KEPT_COUNT] = {
+	[KEPT_SPANS] = "retention-spans",
+	[KEPT_REQUESTS] = "retention-requests",
+	[KEPT_MINUTE_ROLLUPS] = "retention-minute-rollups",
+	[KEPT_HOUR_ROLLUPS] = "retention-hour-rollups",
+	[KEPT_POINTS] = "retention-points",
+	[KEPT_PROFILES] = "retention-profiles",
+};
+static const unsigned retention_default_days[KEPT_COUNT] = {
+	[KEPT_SPANS] = 7,	   [KEPT_REQUESTS] = 7, [KEPT_MINUTE_ROLLUPS] = 30,
+	[KEPT_HOUR_ROLLUPS] = 400, [KEPT_POINTS] = 30,	[KEPT_PROFILES] = 30,
+};
+#define OPT_RETENTION	1000 /* + enum store_kept */
+#define OPT_DISK_BUDGET 1100
+
+/* "N" followed by one of `units` (each a letter and its size); "0" alone too. */
+static int parse_amount(const char *text, const char *units, const uint64_t *sizes, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(text, &end, 10);
+	if (end == text || errno || text[0] == '-')
+		return -1;
+	if (!*end) {
+		*out = v;
+		return v == 0 || !units[0] ? 0 : -1; /* a duration needs its unit */
+	}
+	const char *u = end[1] ? NULL : strchr(units, *end);
+	if (!u || !*end)
+		return -1;
+	uint64_t size = sizes[u - units];
+	if (v > UINT64_MAX / size)
+		return -1;
+	*out = v * size;
+	return 0;
+}
+
+static int retention_option(struct store_retention *r, int opt, const char *arg)
+{
+	static const uint64_t dur[] = {NS_PER_S, NS_PER_MIN, NS_PER_HOUR, NS_PER_DAY};
+	static const uint64_t bytes[] = {1, 1024, 1024 * 1024, 1024 * 1024 * 1024};
+	if (opt == OPT_DISK_BUDGET) {
+		if (parse_amount(arg, "BKMG", bytes, &r->disk_budget) == 0)
+			return 0;
+		fprintf(stderr, "hotpath serve: --disk-budget: '%s' is not a size (e.g. 500M, 20G)\n", arg);
+		return -1;
+	}
+	int k = opt - OPT_RETENTION;
+	if (parse_amount(arg, "smhd", dur, &r->keep_ns[k]) == 0)
+		return 0;
+	fprintf(stderr, "hotpath serve: --%s: '%s' is not a duration (e.g. 7d, 12h; 0: for ever)\n",
+		retention_flags[k], arg);
+	return -1;
 }
 
 static const char *env_get(const char *name)
@@ -89,7 +155,16 @@ out:
 	return ret;
 }
 
-int cmd_serve(int argc, char **argv)
+struct serve_args {
+	struct server_options so;
+	struct store_options sto;
+	const char *config;
+	int demo;
+	long analysis_s, spike_s, watch_s, change_s;
+};
+
+/* The command line into `a`: 0, 1 after --help, or 2 (a bad option, said). */
+static int parse_args(int argc, char **argv, struct serve_args *a)
 {
 	static const struct option longopts[] = {
 		{"listen", required_argument, NULL, 'l'},
@@ -104,34 +179,47 @@ int cmd_serve(int argc, char **argv)
 		{"spike-interval", required_argument, NULL, 's'},
 		{"watch-interval", required_argument, NULL, 'w'},
 		{"change-interval", required_argument, NULL, 'C'},
+		{"retention-spans", required_argument, NULL, OPT_RETENTION + KEPT_SPANS},
+		{"retention-requests", required_argument, NULL, OPT_RETENTION + KEPT_REQUESTS},
+		{"retention-minute-rollups", required_argument, NULL, OPT_RETENTION + KEPT_MINUTE_ROLLUPS},
+		{"retention-hour-rollups", required_argument, NULL, OPT_RETENTION + KEPT_HOUR_ROLLUPS},
+		{"retention-points", required_argument, NULL, OPT_RETENTION + KEPT_POINTS},
+		{"retention-profiles", required_argument, NULL, OPT_RETENTION + KEPT_PROFILES},
+		{"disk-budget", required_argument, NULL, OPT_DISK_BUDGET},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct server_options so = {.listen = "127.0.0.1:4318"};
-	struct store_options sto = {.dir = "data"};
-	const char *config = NULL;
-	int demo = 0, c;
-	long analysis_s = 300, spike_s = 60, watch_s = 30, change_s = 300;
-	char err[512];
-
+	int c;
+	for (int k = 0; k < KEPT_COUNT; k++)
+		a->sto.retention.keep_ns[k] = retention_default_days[k] * NS_PER_DAY;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "l:d:t:m:e:q:c:a:s:w:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:d:t:m:e:q:c:a:s:w:C:vh", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'l': so.listen = optarg; break;
-		case 'd': sto.dir = optarg; break;
-		case 'D': demo = 1; break;
-		case 't': so.threads = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'm': so.max_body = (size_t)strtoull(optarg, NULL, 10); break;
-		case 'e': sto.max_endpoints = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'q': sto.queue_max_bytes = (size_t)strtoull(optarg, NULL, 10); break;
-		case 'c': config = optarg; break;
-		case 'a': analysis_s = strtol(optarg, NULL, 10); break;
-		case 's': spike_s = strtol(optarg, NULL, 10); break;
-		case 'w': watch_s = strtol(optarg, NULL, 10); break;
-		case 'C': change_s = strtol(optarg, NULL, 10); break;
+		case 'l': a->so.listen = optarg; break;
+		case 'd': a->sto.dir = optarg; break;
+		case 'D': a->demo = 1; break;
+		case 't': a->so.threads = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'm': a->so.max_body = (size_t)strtoull(optarg, NULL, 10); break;
+		case 'e': a->sto.max_endpoints = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'q': a->sto.queue_max_bytes = (size_t)strtoull(optarg, NULL, 10); break;
+		case 'c': a->config = optarg; break;
+		case 'a': a->analysis_s = strtol(optarg, NULL, 10); break;
+		case 's': a->spike_s = strtol(optarg, NULL, 10); break;
+		case 'w': a->watch_s = strtol(optarg, NULL, 10); break;
+		case 'C': a->change_s = strtol(optarg, NULL, 10); break;
 		case 'v': log_min_level = LOG_DEBUG; break;
-		case 'h': usage(stdout); return 0;
+		case 'h': usage(stdout); return 1;
+		case OPT_RETENTION + KEPT_SPANS:
+		case OPT_RETENTION + KEPT_REQUESTS:
+		case OPT_RETENTION + KEPT_MINUTE_ROLLUPS:
+		case OPT_RETENTION + KEPT_HOUR_ROLLUPS:
+		case OPT_RETENTION + KEPT_POINTS:
+		case OPT_RETENTION + KEPT_PROFILES:
+		case OPT_DISK_BUDGET:
+			if (retention_option(&a->sto.retention, c, optarg) < 0)
+				return 2;
+			break;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -140,6 +228,26 @@ int cmd_serve(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	return 0;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	struct serve_args a = {.so = {.listen = "127.0.0.1:4318"},
+			       .sto = {.dir = "data"},
+			       .analysis_s = 300,
+			       .spike_s = 60,
+			       .watch_s = 30,
+			       .change_s = 300};
+	char err[512];
+	int rc = parse_args(argc, argv, &a);
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	struct server_options so = a.so;
+	struct store_options sto = a.sto;
+	const char *config = a.config;
+	int demo = a.demo;
+	long analysis_s = a.analysis_s, spike_s = a.spike_s, watch_s = a.watch_s, change_s = a.change_s;
 
 	if (spike_s < 1 || spike_s > 86400) {
 		fprintf(stderr, "hotpath serve: --spike-interval must be 1 to 86400 seconds\n");

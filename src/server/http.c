@@ -109,6 +109,8 @@ void http_error_class(struct http_request *req, int cls, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (cls == ERR_BUSY && !req->res.retry_after) /* 503: say when to come back */
+		req->res.retry_after = "5";
 	http_error(req, class_status[i].status, class_status[i].code, "%s", msg);
 }
 

@@ -204,8 +204,12 @@ static void finish_ingest(struct http_request *req)
 {
 	struct ingest *in = req->route_data;
 	if (req->async_status == ERR_BUSY) {
-		req->res.retry_after = "1";
-		fail(req, in, 503, RPC_UNAVAILABLE, "busy", "the write queue is full; retry later");
+		struct store_stats st;
+		store_get_stats(req->srv->store, &st);
+		req->res.retry_after = st.writer_ready ? "1" : "10";
+		fail(req, in, 503, RPC_UNAVAILABLE, "busy",
+		     st.writer_ready ? "the write queue is full; retry later"
+				     : "the store cannot write now (disk full or failing); retry later");
 		return;
 	}
 	if (req->async_status < 0) {

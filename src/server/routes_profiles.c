@@ -271,8 +271,9 @@ static int store_upload(struct http_request *req, struct upload_meta *m, const s
 		.folded = r->folded,
 		.folded_len = r->folded_len,
 	};
-	if (store_put_profile(req->srv->store, &row, id, err, sizeof(err)) < 0) {
-		http_error(req, 500, "internal", "%s", err);
+	int rc = store_put_profile(req->srv->store, &row, id, err, sizeof(err));
+	if (rc < 0) {
+		http_error_class(req, rc == ERR_BUSY ? ERR_BUSY : ERR_INTERNAL, "%s", err);
 		return -1;
 	}
 	return 0;

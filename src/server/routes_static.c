@@ -6,6 +6,7 @@
 #include "server/assets.h"
 #include "server/http.h"
 #include "watch/notify.h"
+#include "server/json_out.h"
 
 static const struct asset *asset_find(const char *path)
 {
@@ -44,10 +45,66 @@ static int health(struct http_request *req)
 	return HTTP_DONE;
 }
 
+/* Live: the process answers. */
+static int health_live(struct http_request *req)
+{
+	struct buf *out = http_json(req);
+	buf_puts(out, "{\"status\":\"ok\"}");
+	return HTTP_DONE;
+}
+
+/* Ready: it also writes.  503 while the store is read-only (a full or
+ * failing disk), with the reason; reads still work then. */
+static int health_ready(struct http_request *req)
+{
+	struct store_stats st;
+	store_get_stats(req->srv->store, &st);
+	struct buf *out = http_json(req);
+	if (st.writer_ready) {
+		buf_puts(out, "{\"status\":\"ready\",\"writer\":\"ok\"}");
+		return HTTP_DONE;
+	}
+	req->res.status = 503;
+	req->res.retry_after = "5";
+	buf_puts(out, "{\"status\":\"unavailable\",\"writer\":\"read_only\",\"reason\":");
+	json_put_str_or_null(out, st.writer_error);
+	buf_puts(out, "}");
+	return HTTP_DONE;
+}
+
 static void metric(struct buf *b, const char *name, const char *type, const char *help, uint64_t v)
 {
 	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name,
 		   (unsigned long long)v);
+}
+
+/* The writer's state, the disk and retention. */
+static void store_metrics(struct buf *b, const struct store_stats *st)
+{
+	metric(b, "hotpath_store_writer_ready", "gauge",
+	       "1 when the store writes; 0 while read-only (disk full or failing).",
+	       (uint64_t)st->writer_ready);
+	metric(b, "hotpath_store_disk_errors_total", "counter", "Writes that met a full or failing disk.",
+	       st->disk_errors);
+	metric(b, "hotpath_store_used_bytes", "gauge",
+	       "Bytes of the database in use (its pages less the free ones).", st->used_bytes);
+	metric(b, "hotpath_store_file_bytes", "gauge",
+	       "Bytes of the database and its write-ahead log on disk.", st->file_bytes);
+	metric(b, "hotpath_store_disk_free_bytes", "gauge", "Free bytes on the data directory's file system.",
+	       st->disk_free_bytes);
+	buf_puts(b,
+		 "# HELP hotpath_retention_deleted_total Rows deleted by retention (spans for kind=spans).\n"
+		 "# TYPE hotpath_retention_deleted_total counter\n");
+	for (int k = 0; k < KEPT_COUNT; k++)
+		buf_printf(b, "hotpath_retention_deleted_total{kind=\"%s\"} %llu\n", store_kept_names[k],
+			   (unsigned long long)st->retention_deleted[k]);
+	metric(b, "hotpath_retention_steps_total", "counter", "Retention steps run (each bounded).",
+	       st->retention_steps);
+	metric(b, "hotpath_retention_step_max_microseconds", "gauge",
+	       "The longest retention step so far (writes wait for one step at most).",
+	       st->retention_step_max_ns / 1000);
+	metric(b, "hotpath_retention_pending", "gauge", "1 while more data is due for deletion.",
+	       (uint64_t)st->retention_pending);
 }
 
 static int metrics(struct http_request *req)
@@ -90,11 +147,14 @@ static int metrics(struct http_request *req)
 	       "Webhook messages given up after their retries.", ns.failed);
 	metric(b, "hotpath_notifications_retries_total", "counter", "Webhook deliveries tried again.",
 	       ns.retries);
+	store_metrics(b, &st);
 	return HTTP_DONE;
 }
 
 const struct route static_routes[] = {
 	{"GET", "/health", health, NULL, 0},
+	{"GET", "/health/live", health_live, NULL, 0},
+	{"GET", "/health/ready", health_ready, NULL, 0},
 	{"GET", "/metrics", metrics, NULL, 0},
 	{"GET", "/", dashboard, NULL, 0},
 	{"GET", "/dashboard/performance", dashboard, NULL, 0},

@@ -43,13 +43,15 @@ enum {
 	F_SCOPE_VERSION = 16,
 };
 
-static const char MAGIC_V1[4] = {'H', 'P', 'B', '1'}, MAGIC[4] = {'H', 'P', 'B', '2'};
+static const char MAGIC_V1[4] = {'H', 'P', 'B', '1'}, MAGIC_V2[4] = {'H', 'P', 'B', '2'},
+		  MAGIC[4] = {'H', 'P', 'B', '3'};
 #define ZSTD_LEVEL 3
 
 /* ---- encoding -------------------------------------------------------- */
 
 struct encoder {
 	struct buf strs, body;
+	struct buf *out; /* where put_*() write: body, or a column of the head */
 	struct strmap ids;
 	uint64_t n_strs;
 	int failed;
@@ -57,12 +59,17 @@ struct encoder {
 
 static void put_varint(struct encoder *e, uint64_t v)
 {
-	e->failed |= buf_put_varint(&e->body, v);
+	e->failed |= buf_put_varint(e->out, v);
+}
+
+static void put_svarint(struct encoder *e, int64_t v)
+{
+	e->failed |= buf_put_svarint(e->out, v);
 }
 
 static void put_bytes(struct encoder *e, const void *p, size_t n)
 {
-	e->failed |= buf_append(&e->body, p, n);
+	e->failed |= buf_append(e->out, p, n);
 }
 
 static void put_str(struct encoder *e, const char *s)
@@ -92,7 +99,7 @@ static void put_attrs(struct encoder *e, const struct attr *a, uint32_t n)
 			put_bytes(e, &b, 1);
 			break;
 		}
-		case ATTR_INT: e->failed |= buf_put_svarint(&e->body, a[i].v.i); break;
+		case ATTR_INT: put_svarint(e, a[i].v.i); break;
 		default: {
 			uint64_t bits;
 			memcpy(&bits, &a[i].v.d, 8);
@@ -161,6 +168,7 @@ static void encoder_init(struct encoder *e)
 	memset(e, 0, sizeof(*e));
 	buf_init(&e->strs, BLOCK_MAX_RAW);
 	buf_init(&e->body, BLOCK_MAX_RAW);
+	e->out = &e->body;
 	strmap_init(&e->ids);
 }
 
@@ -194,6 +202,156 @@ out:
 	return ret;
 }
 
+/* A span id and where its span is in the block: the sorted index of a
+ * block's ids, from which a parent is found by id. */
+struct id_at {
+	uint64_t id;
+	size_t at;
+};
+
+static int cmp_id_at(const void *pa, const void *pb)
+{
+	const struct id_at *a = pa, *b = pb;
+	if (a->id != b->id)
+		return (a->id > b->id) - (a->id < b->id);
+	return (a->at > b->at) - (a->at < b->at);
+}
+
+static uint64_t id64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+
+/* How far back (1 ..) the parent of span i is among spans [first, i) of
+ * its trace, or 0 when it is not there (then its id is written out). */
+static uint64_t parent_back(const struct id_at *ix, size_t n, const struct span *s, size_t first, size_t i)
+{
+	uint64_t want = id64(s->parent_span_id);
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ix[mid].id < want)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < n && ix[lo].id == want && ix[lo].at < i; lo++)
+		if (ix[lo].at >= first)
+			return i - ix[lo].at;
+	return 0;
+}
+
+/* The columns of a head (HPB3): each field of the span records in a
+ * column of its own, which zstd compresses better than records. */
+enum { C_FLAGS, C_IDS, C_PARENT, C_STRS, C_START, C_DUR, N_COLS };
+
+static void put_span_head(struct encoder *e, struct buf *col, const struct span *s, uint8_t flags,
+			  uint64_t back, uint64_t res, uint64_t prev_start)
+{
+	uint8_t rec[3] = {flags, s->kind, s->status};
+	e->out = &col[C_FLAGS];
+	put_bytes(e, rec, 3);
+	e->out = &col[C_IDS];
+	if (!(flags & F_SAME_TRACE))
+		put_bytes(e, s->trace_id, 16);
+	put_bytes(e, s->span_id, 8);
+	if (flags & F_PARENT) {
+		if (!back)
+			put_bytes(e, s->parent_span_id, 8);
+		e->out = &col[C_PARENT];
+		put_varint(e, back);
+	}
+	e->out = &col[C_STRS];
+	put_str(e, s->name);
+	if (flags & F_STATUS_MSG)
+		put_str(e, s->status_message);
+	put_varint(e, res);
+	if (flags & F_SCOPE_NAME)
+		put_str(e, s->scope_name);
+	if (flags & F_SCOPE_VERSION)
+		put_str(e, s->scope_version);
+	e->out = &col[C_START];
+	put_svarint(e, (int64_t)(s->start_ns - prev_start));
+	e->out = &col[C_DUR];
+	put_varint(e, s->end_ns - s->start_ns);
+	e->out = &e->body;
+}
+
+static uint8_t span_flags(const struct span *const *spans, size_t i)
+{
+	const struct span *s = spans[i];
+	uint8_t flags = 0;
+	if (i && !memcmp(s->trace_id, spans[i - 1]->trace_id, 16))
+		flags |= F_SAME_TRACE;
+	if (!hex_is_zero(s->parent_span_id, 8))
+		flags |= F_PARENT;
+	if (s->status_message && *s->status_message)
+		flags |= F_STATUS_MSG;
+	if (s->scope_name)
+		flags |= F_SCOPE_NAME;
+	if (s->scope_version)
+		flags |= F_SCOPE_VERSION;
+	return flags;
+}
+
+static void put_span_rest(struct encoder *rest, const struct span *s)
+{
+	put_attrs(rest, s->attrs, s->n_attrs);
+	put_varint(rest, s->n_events);
+	for (uint32_t j = 0; j < s->n_events; j++) {
+		const struct span_event *ev = &s->events[j];
+		put_svarint(rest, (int64_t)(ev->time_ns - s->start_ns));
+		put_str(rest, ev->name ? ev->name : "");
+		put_attrs(rest, ev->attrs, ev->n_attrs);
+	}
+	put_varint(rest, s->n_links);
+	for (uint32_t j = 0; j < s->n_links; j++) {
+		put_bytes(rest, s->links[j].trace_id, 16);
+		put_bytes(rest, s->links[j].span_id, 8);
+		put_attrs(rest, s->links[j].attrs, s->links[j].n_attrs);
+	}
+}
+
+/* The span records of the head, column by column, and each span's rest. */
+static void put_spans(struct encoder *head, struct encoder *rest, const struct span **spans, size_t n,
+		      const struct resource **res)
+{
+	struct buf col[N_COLS];
+	struct id_at *ix = calloc(n ? n : 1, sizeof(*ix));
+	if (!ix) {
+		head->failed = 1;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		ix[i] = (struct id_at){id64(spans[i]->span_id), i};
+	qsort(ix, n, sizeof(*ix), cmp_id_at);
+	for (int c = 0; c < N_COLS; c++)
+		buf_init(&col[c], BLOCK_MAX_RAW);
+	uint64_t prev_start = 0;
+	size_t first = 0; /* the first span of the current trace */
+	for (size_t i = 0; i < n; i++) {
+		const struct span *s = spans[i];
+		uint8_t flags = span_flags(spans, i);
+		if (!(flags & F_SAME_TRACE))
+			first = i;
+		uint64_t back = flags & F_PARENT ? parent_back(ix, n, s, first, i) : 0;
+		size_t k = 0;
+		while (res[k] != s->resource)
+			k++;
+		put_span_head(head, col, s, flags, back, k, prev_start);
+		prev_start = s->start_ns;
+		put_span_rest(rest, s);
+	}
+	for (int c = 0; c < N_COLS; c++) {
+		put_varint(head, col[c].len);
+		put_bytes(head, col[c].data, col[c].len);
+		buf_release(&col[c]);
+	}
+	free(ix);
+}
+
 int block_encode(const struct span **spans, size_t n, struct buf *out)
 {
 	struct encoder head, rest;
@@ -219,60 +377,8 @@ int block_encode(const struct span **spans, size_t n, struct buf *out)
 	put_varint(&head, n_res);
 	for (size_t k = 0; k < n_res; k++)
 		put_attrs(&head, res[k]->attrs, res[k]->n_attrs);
-
 	put_varint(&head, n);
-	uint64_t prev_start = 0;
-	for (size_t i = 0; i < n; i++) {
-		const struct span *s = spans[i];
-		uint8_t flags = 0;
-		if (i && !memcmp(s->trace_id, spans[i - 1]->trace_id, 16))
-			flags |= F_SAME_TRACE;
-		if (!hex_is_zero(s->parent_span_id, 8))
-			flags |= F_PARENT;
-		if (s->status_message && *s->status_message)
-			flags |= F_STATUS_MSG;
-		if (s->scope_name)
-			flags |= F_SCOPE_NAME;
-		if (s->scope_version)
-			flags |= F_SCOPE_VERSION;
-		put_bytes(&head, &flags, 1);
-		if (!(flags & F_SAME_TRACE))
-			put_bytes(&head, s->trace_id, 16);
-		put_bytes(&head, s->span_id, 8);
-		if (flags & F_PARENT)
-			put_bytes(&head, s->parent_span_id, 8);
-		put_str(&head, s->name);
-		uint8_t ks[2] = {s->kind, s->status};
-		put_bytes(&head, ks, 2);
-		if (flags & F_STATUS_MSG)
-			put_str(&head, s->status_message);
-		head.failed |= buf_put_svarint(&head.body, (int64_t)(s->start_ns - prev_start));
-		prev_start = s->start_ns;
-		put_varint(&head, s->end_ns - s->start_ns);
-		size_t k = 0;
-		while (res[k] != s->resource)
-			k++;
-		put_varint(&head, k);
-		if (flags & F_SCOPE_NAME)
-			put_str(&head, s->scope_name);
-		if (flags & F_SCOPE_VERSION)
-			put_str(&head, s->scope_version);
-
-		put_attrs(&rest, s->attrs, s->n_attrs);
-		put_varint(&rest, s->n_events);
-		for (uint32_t j = 0; j < s->n_events; j++) {
-			const struct span_event *ev = &s->events[j];
-			rest.failed |= buf_put_svarint(&rest.body, (int64_t)(ev->time_ns - s->start_ns));
-			put_str(&rest, ev->name ? ev->name : "");
-			put_attrs(&rest, ev->attrs, ev->n_attrs);
-		}
-		put_varint(&rest, s->n_links);
-		for (uint32_t j = 0; j < s->n_links; j++) {
-			put_bytes(&rest, s->links[j].trace_id, 16);
-			put_bytes(&rest, s->links[j].span_id, 8);
-			put_attrs(&rest, s->links[j].attrs, s->links[j].n_attrs);
-		}
-	}
+	put_spans(&head, &rest, spans, n, res);
 	if (head.failed || rest.failed)
 		goto out;
 	size_t at = out->len;
@@ -526,6 +632,93 @@ static void get_strings(struct reader *r, struct arena *a)
 	}
 }
 
+/* Where each field of the span records is read: all from the head's one
+ * stream (HPB1, HPB2), or each from its column (HPB3). */
+struct head_in {
+	struct reader *c[N_COLS];
+	struct reader cols[N_COLS];
+	int v3;
+	const uint8_t **ids; /* HPB3: each span's id, for parents given as a distance */
+	size_t first;	     /* the first span of the current trace */
+};
+
+static void head_in_init(struct head_in *h, struct reader *r, int v3, uint32_t n, struct arena *a)
+{
+	h->v3 = v3;
+	h->first = 0;
+	for (int c = 0; c < N_COLS; c++) {
+		h->c[c] = r;
+		if (!v3)
+			continue;
+		uint64_t len = get_varint(r);
+		if (len > (uint64_t)(r->end - r->p)) {
+			r->bad = 1;
+			len = 0;
+		}
+		h->cols[c] =
+			(struct reader){.p = r->p, .end = r->p + len, .strs = r->strs, .n_strs = r->n_strs};
+		r->p += len;
+		h->c[c] = &h->cols[c];
+	}
+	h->ids = v3 ? arena_alloc(a, (n ? n : 1) * sizeof(*h->ids)) : NULL;
+}
+
+static int head_bad(const struct head_in *h)
+{
+	for (int c = 0; c < N_COLS; c++)
+		if (h->c[c]->bad)
+			return 1;
+	return 0;
+}
+
+static void get_parent(struct head_in *h, struct span *s, size_t i)
+{
+	if (!h->v3) {
+		memcpy(s->parent_span_id, get_bytes(h->c[C_IDS], 8), 8);
+		return;
+	}
+	uint64_t back = get_varint(h->c[C_PARENT]);
+	if (!back)
+		memcpy(s->parent_span_id, get_bytes(h->c[C_IDS], 8), 8);
+	else if (back <= i - h->first)
+		memcpy(s->parent_span_id, h->ids[i - back], 8);
+	else
+		h->c[C_PARENT]->bad = 1;
+}
+
+/* Span i's head record, all but its trace id (a corrupt one marks a reader bad). */
+static void get_span_head(struct head_in *h, struct span *s, uint8_t flags, size_t i, struct resource *res,
+			  uint32_t n_res, uint64_t *start)
+{
+	const uint8_t *id = get_bytes(h->c[C_IDS], 8);
+	memcpy(s->span_id, id, 8);
+	if (h->ids)
+		h->ids[i] = id;
+	if (flags & F_PARENT)
+		get_parent(h, s, i);
+	struct reader *strs = h->c[C_STRS];
+	s->name = get_str(strs);
+	const uint8_t *ks = get_bytes(h->c[C_FLAGS], 2);
+	s->kind = ks[0];
+	s->status = ks[1];
+	if (flags & F_STATUS_MSG)
+		s->status_message = get_str(strs);
+	*start += (uint64_t)get_svarint(h->c[C_START]);
+	s->start_ns = *start;
+	s->end_ns = *start + get_varint(h->c[C_DUR]);
+	uint64_t ri = get_varint(strs);
+	if (ri >= n_res) {
+		strs->bad = 1;
+		s->resource = NULL;
+	} else {
+		s->resource = &res[ri];
+	}
+	if (flags & F_SCOPE_NAME)
+		s->scope_name = get_str(strs);
+	if (flags & F_SCOPE_VERSION)
+		s->scope_version = get_str(strs);
+}
+
 long block_decode(const void *data, size_t len, const struct block_filter *f, struct batch *b, char *err,
 		  size_t errlen)
 {
@@ -536,9 +729,9 @@ long block_decode(const void *data, size_t len, const struct block_filter *f, st
 	uint8_t *raw = inflate_frame(data, len, &b->arena, &raw_len, &used, err, errlen);
 	if (!raw)
 		return -1;
-	if (raw_len < 5 || (memcmp(raw, MAGIC, 4) && memcmp(raw, MAGIC_V1, 4)))
+	if (raw_len < 5 || (memcmp(raw, MAGIC, 4) && memcmp(raw, MAGIC_V2, 4) && memcmp(raw, MAGIC_V1, 4)))
 		return errf(err, errlen, "corrupt span block: bad magic");
-	int v1 = !memcmp(raw, MAGIC_V1, 4);
+	int v1 = !memcmp(raw, MAGIC_V1, 4), v3 = !memcmp(raw, MAGIC, 4);
 	if (v1 != (used == len)) /* a v1 block is one frame, a v2 block two */
 		return errf(err, errlen, "corrupt span block: %s", v1 ? "trailing bytes" : "missing frame");
 
@@ -576,58 +769,39 @@ long block_decode(const void *data, size_t len, const struct block_filter *f, st
 	}
 	const uint8_t *trace_id = f->trace_id;
 	uint32_t n = get_count(&r);
+	struct head_in h;
+	head_in_init(&h, &r, v3, n, &b->arena);
 	long kept = 0;
 	uint8_t cur_trace[16] = {0};
 	int keep_cur = 1;
 	uint64_t start = 0;
 	if (!trace_id) { /* room for them all */
-		size_t most = (size_t)(r.end - r.p) / SPAN_MIN_BYTES;
+		size_t most = (size_t)(r.end - (v3 ? raw : r.p)) / SPAN_MIN_BYTES;
 		b->spans =
 			xgrow(b->spans, &b->cap_spans, b->n_spans + (n < most ? n : most), sizeof(*b->spans));
 	}
-	for (uint32_t i = 0; i < n && !r.bad && !(rest && rest->bad); i++) {
+	for (uint32_t i = 0; i < n && !head_bad(&h) && !(rest && rest->bad); i++) {
 		/* decoded in place; dropped again if not kept */
 		struct span *s = batch_add_span(b);
-		uint8_t flags = *get_bytes(&r, 1);
+		uint8_t flags = *get_bytes(h.c[C_FLAGS], 1);
 		if (!(flags & F_SAME_TRACE)) {
-			memcpy(cur_trace, get_bytes(&r, 16), 16);
+			memcpy(cur_trace, get_bytes(h.c[C_IDS], 16), 16);
 			keep_cur = !f->keep_trace || f->keep_trace(f->keep_trace_arg, cur_trace);
+			h.first = i;
 		}
 		int keep = trace_id ? !memcmp(cur_trace, trace_id, 16) : keep_cur;
 		memcpy(s->trace_id, cur_trace, 16);
-		memcpy(s->span_id, get_bytes(&r, 8), 8);
-		if (flags & F_PARENT)
-			memcpy(s->parent_span_id, get_bytes(&r, 8), 8);
-		s->name = get_str(&r);
-		const uint8_t *ks = get_bytes(&r, 2);
-		s->kind = ks[0];
-		s->status = ks[1];
-		if (flags & F_STATUS_MSG)
-			s->status_message = get_str(&r);
-		start += (uint64_t)get_svarint(&r);
-		s->start_ns = start;
-		s->end_ns = start + get_varint(&r);
-		uint64_t ri = get_varint(&r);
-		if (ri >= n_res) {
-			r.bad = 1;
-			s->resource = NULL;
-		} else {
-			s->resource = &res[ri];
-		}
-		if (flags & F_SCOPE_NAME)
-			s->scope_name = get_str(&r);
-		if (flags & F_SCOPE_VERSION)
-			s->scope_version = get_str(&r);
+		get_span_head(&h, s, flags, i, res, n_res, &start);
 		if (rest && keep && !f->skeleton)
 			get_rest(rest, &b->arena, s);
 		else if (rest)
 			skip_rest(rest);
-		if (keep && !r.bad && !(rest && rest->bad))
+		if (keep && !head_bad(&h) && !(rest && rest->bad))
 			kept++;
 		else
 			batch_drop_last_span(b);
 	}
-	if (r.bad || (rest && rest->bad)) {
+	if (head_bad(&h) || (rest && rest->bad)) {
 		b->n_spans -= (size_t)kept;
 		return errf(err, errlen, "corrupt span block: truncated or inconsistent record");
 	}

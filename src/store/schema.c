@@ -116,6 +116,23 @@ static const char *const migrations[] = {
 	"    FROM metric_points p JOIN metric_series s ON s.id = p.series"
 	"    WHERE s.type & 15 != 3 AND p.value IS NOT NULL)"
 	"  GROUP BY series, t;",
+	/* 5 -> 6: request rows without the unread `block` column (its id in
+	 * write order is the rollup watermark); the indexes are rebuilt packed.
+	 * Keying the rows by (start_ns, id) to drop the time index was measured
+	 * too: 2 bytes a span less, but a quarter more bytes written at ingest
+	 * (rows land at random places in a time-ordered table). */
+	"CREATE TABLE requests_5(id INTEGER PRIMARY KEY, start_ns INTEGER NOT NULL,"
+	"  duration_ns INTEGER NOT NULL, trace_hi INTEGER NOT NULL, trace_lo INTEGER NOT NULL,"
+	"  span_id INTEGER NOT NULL, status INTEGER NOT NULL, service INTEGER NOT NULL,"
+	"  endpoint INTEGER NOT NULL, env INTEGER, version INTEGER, department INTEGER,"
+	"  intent INTEGER, tool INTEGER, error_type INTEGER, edge INTEGER NOT NULL DEFAULT 0);"
+	"INSERT INTO requests_5 SELECT id, start_ns, duration_ns, trace_hi, trace_lo, span_id, status,"
+	"  service, endpoint, env, version, department, intent, tool, error_type, edge FROM requests"
+	"  ORDER BY id;"
+	"DROP TABLE requests;"
+	"ALTER TABLE requests_5 RENAME TO requests;"
+	"CREATE INDEX requests_by_time ON requests(start_ns);"
+	"CREATE INDEX requests_by_service ON requests(service, start_ns);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

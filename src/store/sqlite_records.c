@@ -21,7 +21,12 @@ static int write_record(struct store *s, struct record *rec, size_t bytes, char 
 	struct store_write *w = store_prepare(&empty);
 	w->rec = rec;
 	w->bytes += bytes;
-	if (db_submit_sync(s, w) < 0)
+	int rc = db_submit_sync(s, w);
+	if (rc == ERR_BUSY) {
+		snprintf(err, errlen, "the store cannot write now (disk full or failing); retry later");
+		return ERR_BUSY;
+	}
+	if (rc < 0)
 		return errf(err, errlen, "the store could not write the record (see the server log)");
 	return 0;
 }

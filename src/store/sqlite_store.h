@@ -84,6 +84,7 @@ struct store {
 	struct strmap series;	       /* service id + name + attrs -> id, writer thread only */
 	struct rollup_writer *rollups; /* writer thread only */
 	uint64_t rollups_flushed_ns;   /* writer thread only */
+	int64_t last_request_id;       /* writer thread only: ids count in write order */
 	/* Under `lock`: rollups added in memory but not flushed, and flush
 	 * requests from readers (tickets) and the last one served. */
 	int rollups_dirty;
@@ -101,6 +102,17 @@ struct store {
 	size_t n_readers;
 
 	_Atomic uint64_t commits, writes, spans, points, failed_writes, rollup_folded;
+
+	/* Maintenance (sqlite_maint.c): retention and the state of the disk. */
+	char *dir;
+	struct store_retention retention;
+	uint64_t maint_next_ns; /* writer thread only: when the next step is due */
+	_Atomic int read_only;	/* writes refused: the disk is full or failing */
+	_Atomic int retention_pending;
+	char writer_error[160]; /* under lock */
+	_Atomic uint64_t disk_errors, used_bytes, file_bytes, disk_free_bytes, retention_steps;
+	_Atomic uint64_t retention_step_max_ns;
+	_Atomic uint64_t retention_deleted[KEPT_COUNT];
 };
 
 static inline int64_t be64(const uint8_t *p)
@@ -138,5 +150,33 @@ sqlite3 *db_reader_get(struct store *s, char *err, size_t errlen);
 void db_reader_put(struct store *s, sqlite3 *db);
 /* Submit `w` and wait for its commit, waiting for space in the queue (sqlite_write.c). */
 int db_submit_sync(struct store *s, struct store_write *w);
+/* Roll up the requests past the watermark, in a transaction of its own (sqlite_write.c). */
+int db_catch_up_rollups(struct store *s);
+int db_exec(sqlite3 *db, const char *sql);
+
+/* Maintenance, run by the writer thread between writes (sqlite_maint.c). */
+void maint_init(struct store *s, const struct store_options *o);
+/* A retention step that joined a group of writes' transaction: what it
+ * deleted is counted once that transaction commits. */
+struct maint_step {
+	uint64_t deleted[KEPT_COUNT];
+	uint64_t took_ns;
+	int more, joined;
+};
+/* Inside the writer's open transaction: run a step there when one is due
+ * (no commit of its own); 1 when it did.  Then maint_joined() with
+ * whether the transaction committed. */
+int maint_join(struct store *s, struct maint_step *m);
+void maint_joined(struct store *s, const struct maint_step *m, int committed);
+/* Whether a step is due now; then maint_step() runs it (lock not held). */
+int maint_due(const struct store *s);
+void maint_step(struct store *s);
+/* Whether the last error of `db` says the disk is full or failing. */
+int db_disk_error(sqlite3 *db);
+/* Give back the room set aside in DIR for a start on a full disk: 0 when
+ * there was some. */
+int maint_reserve_release(const char *dir);
+/* Refuse writes until a probe succeeds (the disk is full or failing). */
+void maint_read_only(struct store *s, sqlite3 *db);
 
 #endif

@@ -136,7 +136,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BLOCK] = "INSERT INTO blocks(t_min, t_max, n_spans, data) VALUES(?,?,?,?)",
 	[ST_TRACE] = "INSERT OR IGNORE INTO trace_index(trace, block) VALUES(?,?)",
 	[ST_REQUEST] = "INSERT INTO requests(start_ns, duration_ns, trace_hi, trace_lo, span_id, status,"
-		       " service, endpoint, env, version, department, intent, tool, block, error_type, edge)"
+		       " service, endpoint, env, version, department, intent, tool, id, error_type, edge)"
 		       " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[ST_DICT_INSERT] = "INSERT OR IGNORE INTO dict(kind, value) VALUES(?,?)",
 	[ST_DICT_SELECT] = "SELECT id FROM dict WHERE kind=? AND value=?",
@@ -389,7 +389,7 @@ static int apply_write(struct store *s, struct store_write *w)
 		bind_dict(s, st, 11, DICT_DEPARTMENT, r->department, &failed);
 		bind_dict(s, st, 12, DICT_INTENT, r->intent, &failed);
 		bind_dict(s, st, 13, DICT_TOOL, r->tool, &failed);
-		sqlite3_bind_int64(st, 14, block_ids[w->reqs[i].block]);
+		sqlite3_bind_int64(st, 14, ++s->last_request_id);
 		bind_dict(s, st, 15, DICT_ERROR_TYPE, w->reqs[i].error_type, &failed);
 		sqlite3_bind_int(st, 16, r->edge);
 		if (!failed)
@@ -454,55 +454,123 @@ static void rollups_flushed(struct store *s, uint64_t ticket)
 /* Write the aggregates and the watermark (inside a transaction). */
 static int flush_rollups(struct store *s)
 {
-	sqlite3_stmt *st;
-	int64_t last = 0;
-	if (sqlite3_prepare_v2(s->db, "SELECT IFNULL(MAX(id), 0) FROM requests", -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		last = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return rollup_writer_flush(s->rollups, last);
+	return rollup_writer_flush(s->rollups, s->last_request_id);
 }
 
-/* Roll up the requests past the watermark, in a transaction of its own. */
+/* The largest request id, from which the writer numbers the rows it adds. */
+static int last_request_id(struct store *s)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "SELECT IFNULL(MAX(id), 0) FROM requests", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		s->last_request_id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Roll up the requests past the watermark, in a transaction of its own.
+ * ERR_BUSY when the disk is full or failing. */
 static int catch_up_rollups(struct store *s)
 {
 	char err[256];
 	if (exec(s->db, "BEGIN IMMEDIATE") < 0)
-		return -1;
+		return db_disk_error(s->db) ? ERR_BUSY : -1;
 	long n = rollup_catch_up(s->rollups, err, sizeof(err));
 	if (n < 0 || exec(s->db, "COMMIT") < 0) {
+		int disk = db_disk_error(s->db);
 		log_error("store: %s", n < 0 ? err : sqlite3_errmsg(s->db));
 		exec(s->db, "ROLLBACK");
 		rollup_writer_forget(s->rollups);
-		return -1;
+		return disk ? ERR_BUSY : -1;
 	}
 	if (n)
 		log_info("store: rolled up %ld requests stored after the last rollup flush", n);
 	return 0;
 }
 
+int db_exec(sqlite3 *db, const char *sql)
+{
+	return exec(db, sql);
+}
+
+int db_catch_up_rollups(struct store *s)
+{
+	return catch_up_rollups(s);
+}
+
+/* Note a failure: a full or failing disk makes the store read-only. */
+static int failed_on(struct store *s, int *disk)
+{
+	if (!*disk && db_disk_error(s->db)) {
+		*disk = 1;
+		pthread_mutex_lock(&s->lock);
+		snprintf(s->writer_error, sizeof(s->writer_error), "%s", sqlite3_errmsg(s->db));
+		pthread_mutex_unlock(&s->lock);
+	}
+	return 0;
+}
+
+/* The disk failed a write: read-only until a probe succeeds.  What was
+ * rolled up in memory is dropped (the rollups catch up from the stored
+ * requests when writing resumes); readers waiting for a flush get the
+ * stored rollups. */
+static void go_read_only(struct store *s)
+{
+	maint_read_only(s, NULL);
+	drop_caches(s);
+	rollup_writer_forget(s->rollups);
+	pthread_mutex_lock(&s->lock);
+	s->rollups_dirty = 0;
+	s->flush_done = s->flush_wanted;
+	pthread_cond_broadcast(&s->flushed);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Read-only: queued writes are answered "retry later" without a try. */
+static void refuse_group(struct store *s, struct store_write *group)
+{
+	for (struct store_write *w = group, *next; w; w = next) {
+		next = w->next;
+		atomic_fetch_add(&s->failed_writes, 1);
+		if (w->done)
+			w->done(w->done_arg, ERR_BUSY);
+		store_write_free(w);
+	}
+}
+
 /* Commit a group of writes in one transaction, each under its own savepoint. */
 static void write_group(struct store *s, struct store_write *group)
 {
+	if (atomic_load(&s->read_only)) {
+		refuse_group(s, group);
+		return;
+	}
 	int *status = NULL;
 	size_t n = 0;
 	for (struct store_write *w = group; w; w = w->next)
 		n++;
 	status = xcalloc(n, sizeof(*status));
 
-	int ok = exec(s->db, "BEGIN IMMEDIATE") == 0;
+	int disk = 0;
+	int ok = exec(s->db, "BEGIN IMMEDIATE") == 0 || failed_on(s, &disk);
 	size_t i = 0;
 	for (struct store_write *w = group; w && ok; w = w->next, i++) {
 		exec(s->db, "SAVEPOINT w");
 		status[i] = apply_write(s, w);
 		if (status[i] < 0) {
 			log_error("store: write failed: %s", sqlite3_errmsg(s->db));
+			failed_on(s, &disk);
 			exec(s->db, "ROLLBACK TO w");
 			drop_caches(s);
 		}
 		exec(s->db, "RELEASE w");
 	}
+	/* A due retention step joins too: no commit (and fsync) of its own. */
+	struct maint_step step = {0};
+	if (ok)
+		maint_join(s, &step);
 	/* Rollups join the same transaction: spans and aggregates commit together. */
 	i = 0;
 	for (struct store_write *w = group; w && ok; w = w->next, i++)
@@ -517,15 +585,20 @@ static void write_group(struct store *s, struct store_write *group)
 	int flushing = ok && (now - s->rollups_flushed_ns >= ROLLUP_FLUSH_NS || ticket > s->flush_done);
 	if (flushing)
 		ok = flush_rollups(s) == 0;
-	if (!ok)
+	if (!ok) {
 		log_error("store: rollups failed: %s", sqlite3_errmsg(s->db));
-	if (!ok)
+		failed_on(s, &disk);
 		exec(s->db, "ROLLBACK");
+	}
 	if (ok && exec(s->db, "COMMIT") < 0) {
+		failed_on(s, &disk);
 		exec(s->db, "ROLLBACK");
 		ok = 0;
 	}
-	if (!ok) {
+	maint_joined(s, &step, ok);
+	if (disk)
+		go_read_only(s);
+	else if (!ok) {
 		/* what was rolled up in memory may not have committed: start again
 		 * from what the database holds */
 		drop_caches(s);
@@ -541,6 +614,8 @@ static void write_group(struct store *s, struct store_write *group)
 	for (struct store_write *w = group, *next; w; w = next, i++) {
 		next = w->next;
 		int st = ok ? status[i] : -1;
+		if (st < 0 && disk)
+			st = ERR_BUSY; /* not written: the client retries, nothing is lost */
 		if (st == 0) {
 			atomic_fetch_add(&s->writes, 1);
 			atomic_fetch_add(&s->spans, w->batch.n_spans);
@@ -575,12 +650,20 @@ static void *writer_main(void *arg)
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
 		while (!s->head && !s->stopping) {
+			if (maint_due(s)) { /* retention, or a probe of a full disk */
+				pthread_mutex_unlock(&s->lock);
+				maint_step(s);
+				pthread_mutex_lock(&s->lock);
+				continue;
+			}
 			if (!s->rollups_dirty) {
 				if (s->flush_wanted > s->flush_done) { /* nothing to flush */
 					s->flush_done = s->flush_wanted;
 					pthread_cond_broadcast(&s->flushed);
 				}
-				pthread_cond_wait(&s->wake, &s->lock);
+				struct timespec until = {(time_t)(s->maint_next_ns / NS_PER_S),
+							 (long)(s->maint_next_ns % NS_PER_S)};
+				pthread_cond_timedwait(&s->wake, &s->lock, &until);
 				continue;
 			}
 			/* idle with rollups in memory only: flush them now if a reader
@@ -624,7 +707,7 @@ static void *writer_main(void *arg)
 		last->next = NULL;
 		pthread_mutex_unlock(&s->lock);
 
-		write_group(s, group);
+		write_group(s, group); /* with a retention step when one is due */
 
 		pthread_mutex_lock(&s->lock);
 		s->queue_bytes -= bytes;
@@ -639,7 +722,8 @@ int store_submit(struct store *s, struct store_write *w, store_done_fn done, voi
 {
 	pthread_mutex_lock(&s->lock);
 	/* One write larger than the whole queue is still accepted when the queue is empty. */
-	if (s->stopping || (s->queue_writes && s->queue_bytes + w->bytes > s->queue_max)) {
+	if (s->stopping || atomic_load(&s->read_only) ||
+	    (s->queue_writes && s->queue_bytes + w->bytes > s->queue_max)) {
 		pthread_mutex_unlock(&s->lock);
 		return ERR_BUSY;
 	}
@@ -680,10 +764,11 @@ int db_submit_sync(struct store *s, struct store_write *w)
 	struct waiter wt = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
 	while (store_submit(s, w, wake_waiter, &wt) == ERR_BUSY) {
 		pthread_mutex_lock(&s->lock);
-		if (s->stopping) {
+		if (s->stopping || atomic_load(&s->read_only)) {
 			pthread_mutex_unlock(&s->lock);
+			int read_only = atomic_load(&s->read_only);
 			store_write_free(w);
-			return -1;
+			return read_only ? ERR_BUSY : -1;
 		}
 		pthread_cond_wait(&s->space, &s->lock);
 		pthread_mutex_unlock(&s->lock);
@@ -698,6 +783,15 @@ int db_submit_sync(struct store *s, struct store_write *w)
 int store_write_sync(struct store *s, struct batch *b)
 {
 	return db_submit_sync(s, store_prepare(b));
+}
+
+static int configure(sqlite3 *db)
+{
+	return exec(db, "PRAGMA journal_mode=WAL") < 0 || exec(db, "PRAGMA synchronous=FULL") < 0 ||
+			       exec(db, "PRAGMA foreign_keys=OFF") < 0 ||
+			       exec(db, "PRAGMA cache_size=-16000") < 0
+		       ? -1
+		       : 0;
 }
 
 int db_open(const char *path, int readonly, sqlite3 **out, char *err, size_t errlen)
@@ -727,12 +821,18 @@ int store_open(struct store **out, const struct store_options *o, char *err, siz
 		goto fail;
 	}
 	s->path = buf_detach(&path, NULL);
+	s->dir = xstrdup(o->dir);
 	if (db_open(s->path, 0, &s->db, err, errlen) < 0)
 		goto fail;
-	if (exec(s->db, "PRAGMA journal_mode=WAL") < 0 || exec(s->db, "PRAGMA synchronous=FULL") < 0 ||
-	    exec(s->db, "PRAGMA foreign_keys=OFF") < 0 || exec(s->db, "PRAGMA cache_size=-16000") < 0) {
-		errf(err, errlen, "cannot configure %s: %s", s->path, sqlite3_errmsg(s->db));
-		goto fail;
+	int full = 0; /* the disk was full: the reserve was given back to open */
+	while (configure(s->db) < 0) {
+		if (full || !db_disk_error(s->db) || maint_reserve_release(o->dir) < 0) {
+			errf(err, errlen, "cannot configure %s: %s%s", s->path, sqlite3_errmsg(s->db),
+			     db_disk_error(s->db) ? " (is the disk full?)" : "");
+			goto fail;
+		}
+		log_warn("store: the disk is full: opening with the room set aside for this");
+		full = 1;
 	}
 	if (schema_migrate(s->db, err, errlen) < 0)
 		goto fail;
@@ -744,16 +844,30 @@ int store_open(struct store **out, const struct store_options *o, char *err, siz
 		}
 	strmap_init(&s->dict);
 	strmap_init(&s->series);
-	if (!(s->rollups = rollup_writer_new(s->db, o->max_endpoints, err, errlen)))
-		goto fail;
-	/* rollups lost (or never built) while requests exist: rebuild them all */
-	exec(s->db, "UPDATE meta SET value = 0 WHERE key = 'rollup_watermark' AND NOT EXISTS"
-		    " (SELECT 1 FROM rollups)");
-	if (catch_up_rollups(s) < 0) {
-		errf(err, errlen, "cannot bring the rollups up to date: %s", sqlite3_errmsg(s->db));
+	if (last_request_id(s) < 0) {
+		errf(err, errlen, "cannot read the request ids: %s", sqlite3_errmsg(s->db));
 		goto fail;
 	}
+	if (!(s->rollups = rollup_writer_new(s->db, o->max_endpoints, err, errlen)))
+		goto fail;
 	pthread_mutex_init(&s->lock, NULL);
+	maint_init(s, o);
+	/* rollups lost (or never built) while requests exist: rebuild them all */
+	int rc = exec(s->db, "UPDATE meta SET value = 0 WHERE key = 'rollup_watermark' AND NOT EXISTS"
+			     " (SELECT 1 FROM rollups)");
+	if (rc < 0 && db_disk_error(s->db))
+		rc = ERR_BUSY;
+	if (rc == 0)
+		rc = catch_up_rollups(s);
+	if (rc < 0 || full) {
+		if (rc < 0 && rc != ERR_BUSY) {
+			errf(err, errlen, "cannot bring the rollups up to date: %s", sqlite3_errmsg(s->db));
+			goto fail;
+		}
+		/* a full disk: serve reads, and write once it has room again */
+		snprintf(s->writer_error, sizeof(s->writer_error), "the disk was full at start-up");
+		maint_read_only(s, NULL);
+	}
 	pthread_cond_init(&s->wake, NULL);
 	pthread_cond_init(&s->space, NULL);
 	pthread_cond_init(&s->flushed, NULL);
@@ -772,6 +886,7 @@ fail:
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
 	free(s->path);
+	free(s->dir);
 	free(s);
 	return -1;
 }
@@ -800,6 +915,7 @@ void store_close(struct store *s)
 	pthread_cond_destroy(&s->space);
 	pthread_cond_destroy(&s->flushed);
 	free(s->path);
+	free(s->dir);
 	free(s);
 }
 
@@ -815,4 +931,17 @@ void store_get_stats(struct store *s, struct store_stats *st)
 	st->queue_writes = s->queue_writes;
 	pthread_mutex_unlock(&s->lock);
 	st->rollup_folded = atomic_load(&s->rollup_folded);
+	st->writer_ready = !atomic_load(&s->read_only);
+	pthread_mutex_lock(&s->lock);
+	snprintf(st->writer_error, sizeof(st->writer_error), "%s", st->writer_ready ? "" : s->writer_error);
+	pthread_mutex_unlock(&s->lock);
+	st->disk_errors = atomic_load(&s->disk_errors);
+	st->used_bytes = atomic_load(&s->used_bytes);
+	st->file_bytes = atomic_load(&s->file_bytes);
+	st->disk_free_bytes = atomic_load(&s->disk_free_bytes);
+	for (int k = 0; k < KEPT_COUNT; k++)
+		st->retention_deleted[k] = atomic_load(&s->retention_deleted[k]);
+	st->retention_steps = atomic_load(&s->retention_steps);
+	st->retention_step_max_ns = atomic_load(&s->retention_step_max_ns);
+	st->retention_pending = atomic_load(&s->retention_pending);
 }

@@ -29,10 +29,35 @@
 struct store;
 struct store_write;
 
+/*
+ * Retention: how long each kind of data is kept (0: for ever), and an
+ * overall budget of bytes in use in the database (0: none) past which the
+ * oldest raw data (spans, request rows, metric points, profiles) goes
+ * first.  The writer deletes in the background, in bounded steps between
+ * writes.  docs/CONFIG.md lists the defaults of `hotpath serve`.
+ */
+enum store_kept {
+	KEPT_SPANS,
+	KEPT_REQUESTS,
+	KEPT_MINUTE_ROLLUPS,
+	KEPT_HOUR_ROLLUPS,
+	KEPT_POINTS,
+	KEPT_PROFILES,
+	KEPT_COUNT
+};
+extern const char *const store_kept_names[KEPT_COUNT]; /* "spans", "requests", ... */
+struct store_retention {
+	uint64_t keep_ns[KEPT_COUNT]; /* by enum store_kept; 0: for ever */
+	uint64_t disk_budget;	      /* bytes; 0: no budget */
+	unsigned interval_ms;	      /* between checks when idle; 0: default (10 s) */
+	unsigned step_rows;	      /* rows deleted per kind and step; 0: default (2000) */
+};
+
 struct store_options {
 	const char *dir;	/* data directory; the database is DIR/hotpath.db */
 	size_t queue_max_bytes; /* 0: default (64 MiB) */
 	unsigned max_endpoints; /* per service in rollups; 0: default (500) */
+	struct store_retention retention;
 };
 
 int store_open(struct store **out, const struct store_options *o, char *err, size_t errlen);
@@ -46,9 +71,12 @@ void store_write_free(struct store_write *w);
 size_t store_write_spans(const struct store_write *w);
 size_t store_write_points(const struct store_write *w);
 
-typedef void (*store_done_fn)(void *arg, int status); /* 0 = committed */
+/* 0 = committed; ERR_BUSY: not written, retry later (the queue or the
+ * disk is full: store_get_stats() says which). */
+typedef void (*store_done_fn)(void *arg, int status);
 /* Queue a write.  0: queued, `done` will be called.  ERR_BUSY: not
- * queued, the caller still owns `w`. */
+ * queued (the queue is full, or the store is read-only), the caller still
+ * owns `w`. */
 int store_submit(struct store *s, struct store_write *w, store_done_fn done, void *arg);
 /* Prepare, submit and wait for the commit.  Waits while the queue is full. */
 int store_write_sync(struct store *s, struct batch *b);
@@ -372,6 +400,17 @@ struct store_stats {
 	uint64_t commits, writes, spans, points, failed_writes;
 	uint64_t queue_bytes, queue_writes;
 	uint64_t rollup_folded; /* requests rolled up under endpoint "other" */
+	/* The writer: 1 when it writes; 0 when read-only because the disk is
+	 * full or failing (why in `writer_error`); it probes every few seconds
+	 * and resumes by itself. */
+	int writer_ready;
+	char writer_error[160];
+	uint64_t disk_errors;				  /* times a write met a full or failing disk */
+	uint64_t used_bytes, file_bytes, disk_free_bytes; /* pages in use; the files; free space */
+	uint64_t retention_deleted[KEPT_COUNT];		  /* rows (spans for KEPT_SPANS) deleted */
+	uint64_t retention_steps;
+	uint64_t retention_step_max_ns; /* the longest step so far (ingest waits for one at most) */
+	int retention_pending;		/* more is due for deletion */
 };
 void store_get_stats(struct store *s, struct store_stats *st);
 

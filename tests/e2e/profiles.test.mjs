@@ -16,6 +16,8 @@ import { uniq } from './lib/util.mjs';
 const require = createRequire(import.meta.url);
 const fixtures = path.resolve('tests/fixtures/pprof');
 const T0 = 1700000000; // seconds
+// the profiles here are dated 2023: kept for ever, not trimmed by the default retention
+const KEEP = ['--retention-profiles', '0'];
 
 async function post(url, body, headers = {}) {
 	const res = await fetch(url, { method: 'POST', body, headers });
@@ -104,7 +106,7 @@ async function runPyroscopeApp(srv, app, wall) {
 }
 
 test('the Pyroscope Node client pushes CPU profiles to /ingest', async (t) => {
-	const srv = await useServer(t);
+	const srv = await useServer(t, { args: KEEP });
 	const app = uniq('busy-app');
 	await runPyroscopeApp(srv, app, { samplingDurationMs: 1000, samplingIntervalMicros: 1000, collectCpuTime: true });
 
@@ -143,7 +145,7 @@ test('the Pyroscope Node client pushes CPU profiles to /ingest', async (t) => {
 const uniqSorted = (xs) => [...new Set(xs)].sort();
 
 test('the Pyroscope client\'s default wall and heap profiles: the flame graph draws wall without type=', async (t) => {
-	const srv = await useServer(t);
+	const srv = await useServer(t, { args: KEEP });
 	const app = uniq('wall-app');
 	await runPyroscopeApp(srv, app, {});
 	const all = await getJson(`${srv.url}/api/v1/profiles?service=${app}`);
@@ -161,7 +163,7 @@ test('the Pyroscope client\'s default wall and heap profiles: the flame graph dr
 });
 
 test('the default type: cpu, else wall, else the newest profile\'s; a comparison keeps one type', async (t) => {
-	const srv = await useServer(t);
+	const srv = await useServer(t, { args: KEEP });
 	const at = (s) => `&from=${T0 + s}&until=${T0 + s + 10}`;
 	await upload(srv, `service=a&type=cpu${at(0)}`, 'main;cpu 5\n');
 	await upload(srv, `service=a&type=wall&unit=nanoseconds${at(10)}`, 'main;wall 7\n');
@@ -196,7 +198,7 @@ test('the default type: cpu, else wall, else the newest profile\'s; a comparison
 });
 
 test('folded uploads merge, diff and render exactly', async (t) => {
-	const srv = await useServer(t);
+	const srv = await useServer(t, { args: KEEP });
 	const from = `&from=${T0}&until=${T0 + 10}`;
 	const a1 = await upload(srv, `service=shop&version=2.4.0&env=prod&format=folded${from}`, 'main;handle;parse 30\nmain;handle;render 50\nmain;gc 20\n');
 	assert.deepEqual([a1.samples, a1.stacks, a1.type, a1.unit], [100, 3, 'cpu', 'samples']);
@@ -277,7 +279,7 @@ test('hotpath diff A B writes the differential flame graph SVG; --folded the dif
 
 // a real recording from the outside reference data, skipped without it
 test('perf script uploads', { skip: sharedSkip('testdata/flamegraph') }, async (t) => {
-	const srv = await useServer(t);
+	const srv = await useServer(t, { args: KEEP });
 	const perfFile = path.join(sharedDir(), 'testdata/flamegraph/perf-dd-stacks-01.txt');
 	const want = execFileSync(hotpathBin(), ['collapse', 'perf', perfFile], { encoding: 'utf8' });
 	const up = await upload(srv, `service=dd&format=perf&from=${T0}&until=${T0 + 5}`, fs.readFileSync(perfFile));
@@ -286,7 +288,7 @@ test('perf script uploads', { skip: sharedSkip('testdata/flamegraph') }, async (
 });
 
 test('pprof uploads', async (t) => {
-	const srv = await useServer(t);
+	const srv = await useServer(t, { args: KEEP });
 	// a hand-built pprof: inlined frames, addresses, labels; its time from the profile
 	const inline = await upload(srv, 'service=go-svc', fs.readFileSync(path.join(fixtures, 'inline.pb')), {
 		'Content-Type': 'application/octet-stream',
@@ -330,7 +332,7 @@ test('pprof uploads', async (t) => {
 });
 
 test('profiles are linked to the requests of their service and time', async (t) => {
-	const srv = await useServer(t);
+	const srv = await useServer(t, { args: KEEP });
 	const now = Date.now();
 	const records = [0, 1, 2].map((i) => ({
 		trace_id: `0000000000000000000000000000000${i + 1}`,
@@ -351,7 +353,7 @@ test('profiles are linked to the requests of their service and time', async (t) 
 });
 
 test('a profile of one version (or environment) is not linked to the requests of another', async (t) => {
-	const srv = await useServer(t);
+	const srv = await useServer(t, { args: KEEP });
 	const now = Date.now();
 	const record = (n, fields) => ({
 		trace_id: `0000000000000000000000000000${String(n).padStart(4, '0')}`,
@@ -389,7 +391,7 @@ test('a profile of one version (or environment) is not linked to the requests of
 });
 
 test('bad input is refused with a message, and nothing is stored', async (t) => {
-	const srv = await useServer(t, { args: ['--max-body', '65536'] });
+	const srv = await useServer(t, { args: [...KEEP, '--max-body', '65536'] });
 	const inline = fs.readFileSync(path.join(fixtures, 'inline.pb'));
 	const gz = fs.readFileSync(path.join(fixtures, 'cpu.pb.gz'));
 	const damaged = Buffer.from(gz);

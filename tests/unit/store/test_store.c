@@ -16,6 +16,7 @@
 
 #include <sqlite3.h>
 
+#include "core/clock.h"
 #include "core/hex.h"
 #include "store/block.h"
 #include "store/schema.h"
@@ -115,6 +116,57 @@ static int pick_trace(void *arg, const uint8_t trace_id[16])
 	return !memcmp(trace_id, p->want, 16);
 }
 
+/* Parents are written as a distance back within the trace when the parent
+ * is an earlier span of the same trace in the block, else as an id: a
+ * parent that is absent, that starts after its child, or whose id is also
+ * a span id of another trace. */
+static void test_block_parents(void)
+{
+	struct batch in, out;
+	struct buf enc;
+	char err[256];
+	batch_init(&in);
+	batch_init(&out);
+	buf_init(&enc, BUF_NO_LIMIT);
+	struct resource *r = make_resource(&in, "orders", "production");
+	for (uint8_t t = 1; t <= 2; t++) {
+		/* spans 1 .. 6; 2, 3 under 1; 4 under an absent span; 5 under 6,
+		 * which starts later; in trace 2, 3 is under 2 (trace 1 has a 2 too) */
+		static const uint8_t parent[2][6] = {{0, 1, 1, 99, 6, 1}, {0, 1, 2, 2, 3, 0}};
+		for (uint8_t i = 1; i <= 6; i++) {
+			struct span *s = batch_add_span(&in);
+			memset(s, 0, sizeof(*s));
+			s->trace_id[0] = t;
+			s->span_id[7] = i;
+			s->parent_span_id[7] = parent[t - 1][i - 1];
+			s->name = "op";
+			s->start_ns = 1700000000000000000ull + i * 1000u + (i == 6 && t == 1 ? 9000u : 0);
+			s->end_ns = s->start_ns + 10;
+			s->resource = r;
+		}
+	}
+	const struct span **ptrs = malloc(in.n_spans * sizeof(*ptrs));
+	for (size_t i = 0; i < in.n_spans; i++)
+		ptrs[i] = &in.spans[i];
+	ok(block_encode(ptrs, in.n_spans, &enc) == 0, "a block of parents near and far encodes");
+	long n = block_decode(enc.data, enc.len, NULL, &out, err, sizeof(err));
+	int same = n == (long)in.n_spans;
+	for (long i = 0; i < n && same; i++)
+		same = spans_equal(ptrs[i], &out.spans[i]);
+	ok(same, "every span keeps its own parent id (%ld spans)", n);
+	batch_reset(&out);
+	n = block_decode(enc.data, enc.len, &(struct block_filter){.trace_id = in.spans[6].trace_id}, &out,
+			 err, sizeof(err));
+	same = n == 6;
+	for (long i = 0; i < n && same; i++)
+		same = spans_equal(ptrs[6 + i], &out.spans[i]);
+	ok(same, "and so when only the second trace is kept");
+	free(ptrs);
+	buf_release(&enc);
+	batch_release(&in);
+	batch_release(&out);
+}
+
 static void test_block_roundtrip(void)
 {
 	struct batch in, out;
@@ -175,33 +227,38 @@ static void test_block_roundtrip(void)
 		had_events |= in.spans[i].n_events > 0;
 	ok(had_events && in.spans[0].n_attrs > 0, "the test's spans had attributes and events to leave out");
 
-	/* a block written before the head and the rest were split ("HPB1",
-	 * made from these spans by the earlier encoder) still reads */
-	struct buf v1;
-	buf_init(&v1, BUF_NO_LIMIT);
-	FILE *fp = fopen("tests/fixtures/store/block_hpb1.bin", "rb");
-	char chunk[512];
-	size_t got;
-	while (fp && (got = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-		buf_append(&v1, chunk, got);
-	if (fp)
-		fclose(fp);
-	ok(v1.len > 4 && v1.len != enc.len, "the v1 block fixture is there, in another form (%zu bytes)",
-	   v1.len);
-	const struct block_filter v1_filters[] = {{0}, {.skeleton = 1}, {.keep_key = is_route}};
-	for (size_t k = 0; k < sizeof(v1_filters) / sizeof(v1_filters[0]); k++) {
-		struct batch now;
-		batch_init(&now);
-		batch_reset(&out);
-		block_decode(enc.data, enc.len, &v1_filters[k], &now, err, sizeof(err));
-		n = block_decode(v1.data, v1.len, &v1_filters[k], &out, err, sizeof(err));
-		same = n == 8 && now.n_spans == 8;
-		for (long i = 0; i < n && same; i++)
-			same = spans_equal(&now.spans[i], &out.spans[i]);
-		ok(same, "a v1 block decodes as the current one does (filter %zu)", k);
-		batch_release(&now);
+	/* blocks written by earlier encoders, made from these spans: one
+	 * frame ("HPB1"), and head and rest split but the head's span records
+	 * whole ("HPB2"), still read */
+	static const char *const fixtures[] = {"tests/fixtures/store/block_hpb1.bin",
+					       "tests/fixtures/store/block_hpb2.bin"};
+	for (size_t v = 0; v < 2; v++) {
+		struct buf old;
+		buf_init(&old, BUF_NO_LIMIT);
+		FILE *fp = fopen(fixtures[v], "rb");
+		char chunk[512];
+		size_t got;
+		while (fp && (got = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+			buf_append(&old, chunk, got);
+		if (fp)
+			fclose(fp);
+		ok(old.len > 4 && old.len != enc.len,
+		   "the v%zu block fixture is there, in another form (%zu bytes)", v + 1, old.len);
+		const struct block_filter old_filters[] = {{0}, {.skeleton = 1}, {.keep_key = is_route}};
+		for (size_t k = 0; k < sizeof(old_filters) / sizeof(old_filters[0]); k++) {
+			struct batch now;
+			batch_init(&now);
+			batch_reset(&out);
+			block_decode(enc.data, enc.len, &old_filters[k], &now, err, sizeof(err));
+			n = block_decode(old.data, old.len, &old_filters[k], &out, err, sizeof(err));
+			same = n == 8 && now.n_spans == 8;
+			for (long i = 0; i < n && same; i++)
+				same = spans_equal(&now.spans[i], &out.spans[i]);
+			ok(same, "a v%zu block decodes as the current one does (filter %zu)", v + 1, k);
+			batch_release(&now);
+		}
+		buf_release(&old);
 	}
-	buf_release(&v1);
 
 	/* only one trace */
 	batch_release(&out);
@@ -1107,9 +1164,396 @@ static void test_migrate_3(void)
 		q.edge_only = 0;
 		tier_totals(s, &q, &a, tiers);
 		is_int(tiers[TIER_CRITICAL], 2, "migrate: per-service rollups count every entry span");
+		/* a request written after the migration takes the next id */
+		struct batch b;
+		batch_init(&b);
+		add_trace(&b, make_resource(&b, "gateway", "production"), 9, 2, 1700000000400000000ull, 30,
+			  0);
+		ok(store_write_sync(s, &b) == 0, "migrate: a request written after the migration");
+		batch_release(&b);
 		arena_release(&a);
 		store_close(s);
 	}
+	/* schema 5: the rows keyed by time, their ids still counting in write order */
+	if (sqlite3_open(path, &db) == SQLITE_OK) {
+		sqlite3_stmt *st;
+		int64_t v[3] = {-1, -1, -1};
+		if (sqlite3_prepare_v2(db,
+				       "SELECT count(DISTINCT id), max(id), (SELECT id FROM requests"
+				       " WHERE start_ns = 1700000000400000000) FROM requests",
+				       -1, &st, NULL) == SQLITE_OK &&
+		    sqlite3_step(st) == SQLITE_ROW)
+			for (int i = 0; i < 3; i++)
+				v[i] = sqlite3_column_int64(st, i);
+		sqlite3_finalize(st);
+		ok(v[0] == 5 && v[1] == 5 && v[2] == 5,
+		   "migrate: ids 1 .. 4 kept, the new row is 5 (%lld %lld %lld)", (long long)v[0],
+		   (long long)v[1], (long long)v[2]);
+		sqlite3_close(db);
+	}
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", tmpdir);
+}
+
+/* Write `traces` traces of 4 spans starting at `start` (a second apart),
+ * trace ids from `seed` on, one batch. */
+static int write_traces(struct store *s, uint32_t seed, int traces, uint64_t start)
+{
+	struct batch b;
+	batch_init(&b);
+	struct resource *r = make_resource(&b, "orders", "production");
+	for (int i = 0; i < traces; i++)
+		add_trace(&b, r, seed + (uint32_t)i, 4, start + (uint64_t)i * 1000000000ull, 30, 0);
+	int rc = store_write_sync(s, &b);
+	batch_release(&b);
+	return rc;
+}
+
+/* Metric points of `series` series at `t` (a second apart), and a profile
+ * over [t, t + 10 s). */
+static int write_points_profile(struct store *s, int series, uint64_t t)
+{
+	struct batch b;
+	char err[256];
+	int64_t id;
+	batch_init(&b);
+	struct resource *r = make_resource(&b, "orders", "production");
+	static const char *const names[] = {"a.count", "b.count", "c.count"};
+	for (int i = 0; i < series * 2; i++) {
+		struct metric_point *p = batch_add_point(&b);
+		p->resource = r;
+		p->name = names[i % series];
+		p->type = METRIC_GAUGE;
+		p->time_ns = t + (uint64_t)(i / series) * NS_PER_S;
+		p->value = i;
+	}
+	int rc = store_write_sync(s, &b);
+	batch_release(&b);
+	struct profile_row pr = {.service = "orders",
+				 .type = "cpu",
+				 .unit = "samples",
+				 .start_ns = t,
+				 .end_ns = t + 10 * NS_PER_S,
+				 .total = 2,
+				 .folded = "main;work 2\n"};
+	pr.folded_len = strlen(pr.folded);
+	return rc || store_put_profile(s, &pr, &id, err, sizeof(err));
+}
+
+/* A window's request rows as text: what must not change. */
+static void window_text(struct store *s, uint64_t from, uint64_t to, struct buf *out)
+{
+	struct store_query q;
+	struct arena a;
+	struct request_row *rows;
+	arena_init(&a);
+	store_query_init(&q);
+	q.from_ns = from;
+	q.to_ns = to;
+	q.limit = 1000;
+	size_t n = search_n(s, &q, &a, &rows);
+	buf_reset(out);
+	for (size_t i = 0; i < n; i++)
+		buf_printf(out, "%llu %llu %02x%02x %s %s\n", (unsigned long long)rows[i].start_ns,
+			   (unsigned long long)rows[i].duration_ns, rows[i].trace_id[0], rows[i].trace_id[1],
+			   rows[i].service, rows[i].endpoint);
+	arena_release(&a);
+}
+
+static int wait_retention(struct store *s, struct store_stats *st)
+{
+	for (int i = 0; i < 400; i++) {
+		store_get_stats(s, st);
+		if (st->retention_steps > 1 && !st->retention_pending)
+			return 0;
+		usleep(25000);
+	}
+	return -1;
+}
+
+/* Retention: a store with old data is trimmed in bounded steps while
+ * writes go on; the kept window answers as before. */
+static void test_retention(void)
+{
+	char err[256];
+	uint64_t now = clock_now_ns(), old = now - 10 * NS_PER_DAY, kept = now - 2 * NS_PER_HOUR;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/hotpath-test-ret-XXXXXX");
+	ok(mkdtemp(tmpdir) != NULL, "retention: temp dir");
+	struct store *s = open_store();
+	int rc = 0;
+	for (uint32_t w = 0; w < 6 && s; w++) /* 6 writes of 5 old traces: 6 blocks, 30 requests */
+		rc |= write_traces(s, 100 + 10 * w, 5, old + w * NS_PER_MIN);
+	rc |= s ? write_traces(s, 500, 3, kept) : -1;
+	rc |= s ? write_points_profile(s, 3, old) | write_points_profile(s, 3, kept) : -1;
+	ok(rc == 0, "retention: old and recent traces, metric points and profiles written");
+	struct buf before, after;
+	buf_init(&before, BUF_NO_LIMIT);
+	buf_init(&after, BUF_NO_LIMIT);
+	if (s)
+		window_text(s, kept - NS_PER_MIN, kept + NS_PER_HOUR, &before);
+	store_close(s);
+
+	/* reopened with 7 days for spans and rows, 1 row a step: many steps */
+	struct store_options o = {.dir = tmpdir};
+	o.retention.keep_ns[KEPT_SPANS] = o.retention.keep_ns[KEPT_REQUESTS] = 7 * NS_PER_DAY;
+	o.retention.keep_ns[KEPT_MINUTE_ROLLUPS] = o.retention.keep_ns[KEPT_HOUR_ROLLUPS] = 7 * NS_PER_DAY;
+	o.retention.keep_ns[KEPT_POINTS] = o.retention.keep_ns[KEPT_PROFILES] = 7 * NS_PER_DAY;
+	o.retention.interval_ms = 50;
+	o.retention.step_rows = 1;
+	if (store_open(&s, &o, err, sizeof(err)) < 0) {
+		printf("# store_open: %s\n", err);
+		return;
+	}
+	int writes_ok = 1;
+	for (uint32_t w = 0; w < 5; w++) /* ingest goes on while it deletes */
+		writes_ok &= write_traces(s, 700 + w, 1, now - NS_PER_MIN + w) == 0;
+	ok(writes_ok, "retention: writes commit while old data is deleted");
+	struct store_stats st;
+	int waited = wait_retention(s, &st);
+	ok(waited == 0, "retention: done within 10 s");
+	ok(st.retention_steps >= 30, "retention: in bounded steps (%llu)",
+	   (unsigned long long)st.retention_steps);
+	is_int((long)st.retention_deleted[KEPT_SPANS], 120, "retention: the old spans deleted, counted");
+	is_int((long)st.retention_deleted[KEPT_REQUESTS], 30, "retention: the old request rows deleted");
+	ok(st.retention_deleted[KEPT_MINUTE_ROLLUPS] >= 6 && st.retention_deleted[KEPT_HOUR_ROLLUPS] >= 1,
+	   "retention: the old minute and hour rollups deleted (%llu, %llu)",
+	   (unsigned long long)st.retention_deleted[KEPT_MINUTE_ROLLUPS],
+	   (unsigned long long)st.retention_deleted[KEPT_HOUR_ROLLUPS]);
+	is_int((long)st.retention_deleted[KEPT_POINTS], 6, "retention: the old metric points deleted");
+	is_int((long)st.retention_deleted[KEPT_PROFILES], 1, "retention: the old profile deleted");
+	size_t n_points[3] = {0};
+	store_scan_points(s, 0, 0, NULL, count_point, n_points, err, sizeof(err));
+	is_int((long)n_points[0], 6, "retention: the recent points stay");
+	struct arena pa;
+	struct profile_row *prof;
+	size_t n_prof = 0;
+	arena_init(&pa);
+	struct profile_query pq = {.limit = 10};
+	store_profiles(s, &pq, &pa, &prof, &n_prof, err, sizeof(err));
+	ok(n_prof == 1 && prof[0].start_ns == kept, "retention: the recent profile stays");
+	arena_release(&pa);
+	struct batch tr;
+	batch_init(&tr);
+	uint8_t id[16] = {0};
+	uint32_t seed = 100;
+	memcpy(id, &seed, 4);
+	id[15] = 1;
+	is_int(store_get_trace(s, id, &tr, err, sizeof(err)), 0, "retention: an old trace is gone");
+	seed = 500;
+	memcpy(id, &seed, 4);
+	is_int(store_get_trace(s, id, &tr, err, sizeof(err)), 4, "retention: a kept trace is whole");
+	batch_release(&tr);
+	window_text(s, kept - NS_PER_MIN, kept + NS_PER_HOUR, &after);
+	ok(before.len > 0 && before.len == after.len && !memcmp(before.data, after.data, before.len),
+	   "retention: the kept window answers as before");
+	window_text(s, old - NS_PER_HOUR, old + NS_PER_HOUR, &after);
+	is_int((long)after.len, 0, "retention: the old window has no rows left");
+	store_close(s);
+
+	/* a disk budget below what is used: the oldest blocks go, and the
+	 * request rows as old as they */
+	memset(&o.retention, 0, sizeof(o.retention));
+	o.retention.disk_budget = 1;
+	o.retention.interval_ms = 50;
+	if (store_open(&s, &o, err, sizeof(err)) < 0)
+		return;
+	waited = wait_retention(s, &st);
+	ok(waited == 0, "budget: trimmed until nothing raw is left");
+	struct store_blocks bi;
+	store_blocks_info(s, 0, 0, &bi, err, sizeof(err));
+	is_int((long)bi.count, 0, "budget: every block deleted, oldest first");
+	window_text(s, 0, now + NS_PER_HOUR, &after);
+	is_int((long)after.len, 0, "budget: and every request row as old as they");
+	store_close(s);
+	buf_release(&before);
+	buf_release(&after);
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", tmpdir);
+}
+
+/* ---- a disk that fails on demand: a VFS over the default one whose
+ * writes and syncs fail with an I/O error while `vfs_failing` is set ---- */
+
+static sqlite3_vfs *vfs_real, vfs_shim;
+static _Atomic int vfs_failing;
+
+struct shim_file {
+	sqlite3_file base;
+	sqlite3_file *real; /* follows this struct, in the same allocation */
+};
+
+#define REAL(f) (((struct shim_file *)(f))->real)
+
+static int shim_close(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xClose(REAL(f));
+}
+static int shim_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o)
+{
+	return REAL(f)->pMethods->xRead(REAL(f), b, n, o);
+}
+static int shim_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o)
+{
+	return vfs_failing ? SQLITE_IOERR_WRITE : REAL(f)->pMethods->xWrite(REAL(f), b, n, o);
+}
+static int shim_truncate(sqlite3_file *f, sqlite3_int64 n)
+{
+	return vfs_failing ? SQLITE_IOERR_TRUNCATE : REAL(f)->pMethods->xTruncate(REAL(f), n);
+}
+static int shim_sync(sqlite3_file *f, int flags)
+{
+	return vfs_failing ? SQLITE_IOERR_FSYNC : REAL(f)->pMethods->xSync(REAL(f), flags);
+}
+static int shim_size(sqlite3_file *f, sqlite3_int64 *n)
+{
+	return REAL(f)->pMethods->xFileSize(REAL(f), n);
+}
+static int shim_lock(sqlite3_file *f, int l)
+{
+	return REAL(f)->pMethods->xLock(REAL(f), l);
+}
+static int shim_unlock(sqlite3_file *f, int l)
+{
+	return REAL(f)->pMethods->xUnlock(REAL(f), l);
+}
+static int shim_reserved(sqlite3_file *f, int *r)
+{
+	return REAL(f)->pMethods->xCheckReservedLock(REAL(f), r);
+}
+static int shim_control(sqlite3_file *f, int op, void *arg)
+{
+	return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
+}
+static int shim_sector(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xSectorSize(REAL(f));
+}
+static int shim_device(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
+}
+static int shim_shm_map(sqlite3_file *f, int pg, int sz, int ext, void volatile **pp)
+{
+	return REAL(f)->pMethods->xShmMap(REAL(f), pg, sz, ext, pp);
+}
+static int shim_shm_lock(sqlite3_file *f, int o, int n, int fl)
+{
+	return REAL(f)->pMethods->xShmLock(REAL(f), o, n, fl);
+}
+static void shim_shm_barrier(sqlite3_file *f)
+{
+	REAL(f)->pMethods->xShmBarrier(REAL(f));
+}
+static int shim_shm_unmap(sqlite3_file *f, int del)
+{
+	return REAL(f)->pMethods->xShmUnmap(REAL(f), del);
+}
+
+static const sqlite3_io_methods shim_methods = {
+	2,	     shim_close,   shim_read,	  shim_write,	    shim_truncate,  shim_sync,
+	shim_size,   shim_lock,	   shim_unlock,	  shim_reserved,    shim_control,   shim_sector,
+	shim_device, shim_shm_map, shim_shm_lock, shim_shm_barrier, shim_shm_unmap, NULL,
+	NULL,
+};
+
+static int shim_open(sqlite3_vfs *v, const char *name, sqlite3_file *f, int flags, int *out)
+{
+	struct shim_file *sf = (struct shim_file *)f;
+	sf->real = (sqlite3_file *)(sf + 1);
+	int rc = vfs_real->xOpen(vfs_real, name, sf->real, flags, out);
+	f->pMethods = rc == SQLITE_OK && sf->real->pMethods ? &shim_methods : NULL;
+	return rc;
+}
+
+static void shim_install(void)
+{
+	vfs_real = sqlite3_vfs_find(NULL);
+	vfs_shim = *vfs_real;
+	vfs_shim.zName = "failing";
+	vfs_shim.szOsFile = (int)sizeof(struct shim_file) + vfs_real->szOsFile;
+	vfs_shim.xOpen = shim_open;
+	vfs_shim.pAppData = NULL;
+	sqlite3_vfs_register(&vfs_shim, 1); /* the default from now on */
+}
+
+static int wait_writer(struct store *s, int ready)
+{
+	struct store_stats st;
+	for (int i = 0; i < 400; i++) {
+		store_get_stats(s, &st);
+		if (st.writer_ready == ready)
+			return 0;
+		usleep(25000);
+	}
+	return -1;
+}
+
+/* I/O errors: writes are refused "retry later" (ERR_BUSY: 503), the store
+ * turns read-only and says why, reads go on, and writing resumes by itself
+ * once the disk works again; nothing committed is lost. */
+static void test_io_errors(void)
+{
+	char err[256];
+	uint64_t now = clock_now_ns();
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/hotpath-test-io-XXXXXX");
+	ok(mkdtemp(tmpdir) != NULL, "io: temp dir");
+	shim_install();
+	struct store *s = open_store();
+	if (!s)
+		return;
+	ok(write_traces(s, 900, 3, now) == 0, "io: written while the disk works");
+	vfs_failing = 1;
+	int rc = write_traces(s, 910, 3, now);
+	is_int(rc, ERR_BUSY, "io: a write meeting an I/O error is refused as busy (503), not failed");
+	struct store_stats st;
+	store_get_stats(s, &st);
+	ok(!st.writer_ready && st.disk_errors >= 1 && strstr(st.writer_error, "I/O") != NULL,
+	   "io: the store is read-only and says why (%s)", st.writer_error);
+	is_int(write_traces(s, 920, 1, now), ERR_BUSY, "io: later writes are refused at once");
+	struct store_record rec = {"io", "a", 1, "{}"};
+	is_int(store_put_doc(s, &rec, err, sizeof(err)), ERR_BUSY, "io: and documents too");
+	struct batch tr;
+	batch_init(&tr);
+	uint8_t id[16] = {0};
+	uint32_t seed = 900;
+	memcpy(id, &seed, 4);
+	id[15] = 1;
+	is_int(store_get_trace(s, id, &tr, err, sizeof(err)), 4, "io: reads go on");
+	vfs_failing = 0;
+	ok(wait_writer(s, 1) == 0, "io: writing resumes once the disk works");
+	ok(write_traces(s, 930, 3, now) == 0, "io: and the next write commits");
+	store_close(s);
+	s = open_store();
+	batch_reset(&tr);
+	is_int(s ? store_get_trace(s, id, &tr, err, sizeof(err)) : -1, 4, "io: what was committed is there");
+	seed = 930;
+	memcpy(id, &seed, 4);
+	batch_reset(&tr);
+	is_int(s ? store_get_trace(s, id, &tr, err, sizeof(err)) : -1, 4, "io: before and after the errors");
+	seed = 910;
+	memcpy(id, &seed, 4);
+	batch_reset(&tr);
+	is_int(s ? store_get_trace(s, id, &tr, err, sizeof(err)) : -1, 0, "io: and a refused write is not");
+	batch_release(&tr);
+	store_close(s);
+	sqlite3 *db;
+	char path[128], *res = NULL;
+	snprintf(path, sizeof(path), "%s/hotpath.db", tmpdir);
+	if (sqlite3_open(path, &db) == SQLITE_OK) {
+		sqlite3_stmt *q;
+		if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &q, NULL) == SQLITE_OK &&
+		    sqlite3_step(q) == SQLITE_ROW)
+			res = strdup((const char *)sqlite3_column_text(q, 0));
+		sqlite3_finalize(q);
+		sqlite3_close(db);
+	}
+	is_str(res, "ok", "io: the file passes integrity_check");
+	free(res);
+	sqlite3_vfs_unregister(&vfs_shim);
 	char cmd[256];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd) != 0)
@@ -1208,11 +1652,14 @@ static void test_slowest(void)
 int main(void)
 {
 	test_block_roundtrip();
+	test_block_parents();
 	test_store();
 	test_edges_and_tiers();
 	test_latest_versions();
 	test_values();
 	test_migrate_3();
 	test_slowest();
+	test_retention();
+	test_io_errors();
 	return tap_done();
 }

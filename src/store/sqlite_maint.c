@@ -1,0 +1,430 @@
+/*
+ * sqlite_maint.c - what the writer thread does between writes: retention
+ * (deleting what has outlived its period, or the oldest raw data past the
+ * disk budget, in bounded steps) and the state of the disk (read-only
+ * while it is full or failing, probed until writes succeed again).
+ * docs/internals/STORE.md, "Retention" and "A full or failing disk".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "store/block.h"
+#include "store/sqlite_store.h"
+
+const char *const store_kept_names[KEPT_COUNT] = {"spans",	  "requests", "minute_rollups",
+						  "hour_rollups", "points",   "profiles"};
+
+#define DEFAULT_INTERVAL_MS 10000u
+#define DEFAULT_STEP_ROWS   500u
+#define STEP_BLOCKS	    1		     /* blocks (up to 4096 spans each) per step */
+#define STEP_BUDGET_NS	    (20 * NS_PER_MS) /* no more kinds in a step past this */
+#define PROBE_MS	    2000	     /* read-only: how often a write is tried */
+#define PROBE_MIN_FREE	    (1u << 20)
+#define RESERVE_BYTES	    (2u << 20)
+
+/* DIR/hotpath.reserve: room set aside while the disk has some, given back
+ * when a full disk keeps the store from opening (the write-ahead log and
+ * its index need a little room even to read). */
+static void reserve_path(const char *dir, char *out, size_t len)
+{
+	snprintf(out, len, "%s/hotpath.reserve", dir);
+}
+
+int maint_reserve_release(const char *dir)
+{
+	char p[4096];
+	reserve_path(dir, p, sizeof(p));
+	return unlink(p);
+}
+
+/* Make the reserve if it is not there; -1 when the disk has no room for it. */
+static int reserve_make(const struct store *s)
+{
+	char p[4096];
+	struct stat sb;
+	reserve_path(s->dir, p, sizeof(p));
+	if (stat(p, &sb) == 0 && (uint64_t)sb.st_size >= RESERVE_BYTES)
+		return 0;
+	int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	int rc = posix_fallocate(fd, 0, RESERVE_BYTES);
+	close(fd);
+	if (rc != 0) {
+		unlink(p);
+		return -1;
+	}
+	return 0;
+}
+
+void maint_init(struct store *s, const struct store_options *o)
+{
+	s->retention = o->retention;
+	if (!s->retention.interval_ms)
+		s->retention.interval_ms = DEFAULT_INTERVAL_MS;
+	if (!s->retention.step_rows)
+		s->retention.step_rows = DEFAULT_STEP_ROWS;
+	s->maint_next_ns = clock_now_ns(); /* a first look at once */
+}
+
+int maint_due(const struct store *s)
+{
+	return clock_now_ns() >= s->maint_next_ns;
+}
+
+int db_disk_error(sqlite3 *db)
+{
+	int rc = sqlite3_extended_errcode(db) & 0xff;
+	return rc == SQLITE_FULL || rc == SQLITE_IOERR;
+}
+
+void maint_read_only(struct store *s, sqlite3 *db)
+{
+	atomic_fetch_add(&s->disk_errors, 1);
+	if (db) {
+		pthread_mutex_lock(&s->lock);
+		snprintf(s->writer_error, sizeof(s->writer_error), "%s", sqlite3_errmsg(db));
+		pthread_mutex_unlock(&s->lock);
+	}
+	if (!atomic_exchange(&s->read_only, 1))
+		log_warn("store: writes refused (503) until the disk takes them again: %s", s->writer_error);
+	s->maint_next_ns = clock_now_ns() + PROBE_MS * NS_PER_MS;
+}
+
+/* Pages in use, the files' size and the free space of the disk. */
+static void measure(struct store *s)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(
+		    s->db,
+		    "SELECT (SELECT page_count FROM pragma_page_count) - (SELECT freelist_count FROM"
+		    " pragma_freelist_count), (SELECT page_size FROM pragma_page_size)",
+		    -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			atomic_store(&s->used_bytes, (uint64_t)sqlite3_column_int64(st, 0) *
+							     (uint64_t)sqlite3_column_int64(st, 1));
+		sqlite3_finalize(st);
+	}
+	struct stat sb;
+	uint64_t size = 0;
+	char wal[4096];
+	if (stat(s->path, &sb) == 0)
+		size += (uint64_t)sb.st_size;
+	snprintf(wal, sizeof(wal), "%s-wal", s->path);
+	if (stat(wal, &sb) == 0)
+		size += (uint64_t)sb.st_size;
+	atomic_store(&s->file_bytes, size);
+	struct statvfs vfs;
+	if (statvfs(s->dir, &vfs) == 0)
+		atomic_store(&s->disk_free_bytes, (uint64_t)vfs.f_bavail * vfs.f_frsize);
+}
+
+/* Read-only: try a small write; success ends the read-only state. */
+static void probe(struct store *s)
+{
+	measure(s);
+	s->maint_next_ns = clock_now_ns() + PROBE_MS * NS_PER_MS;
+	if (atomic_load(&s->disk_free_bytes) < PROBE_MIN_FREE + RESERVE_BYTES || reserve_make(s) < 0)
+		return;
+	char sql[128];
+	snprintf(sql, sizeof(sql), "INSERT OR REPLACE INTO meta VALUES('writer_probe', %llu)",
+		 (unsigned long long)clock_now_ns());
+	if (db_exec(s->db, "BEGIN IMMEDIATE") < 0)
+		return;
+	if (db_exec(s->db, sql) < 0 || db_exec(s->db, "COMMIT") < 0) {
+		db_exec(s->db, "ROLLBACK");
+		return;
+	}
+	atomic_store(&s->read_only, 0);
+	log_info("store: the disk takes writes again; writing resumes");
+	db_catch_up_rollups(s);
+}
+
+/* Run `sql` (?1 the cutoff, ?2 the row limit); rows changed, or -1. */
+static long trim(struct store *s, const char *sql, int64_t cutoff, int64_t limit)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, cutoff);
+	sqlite3_bind_int64(st, 2, limit);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? sqlite3_changes(s->db) : -1;
+}
+
+struct trace_keys {
+	int64_t *keys;
+	size_t n, cap;
+};
+
+static int collect_trace(void *arg, const uint8_t trace_id[16])
+{
+	struct trace_keys *k = arg;
+	if (k->n == k->cap) {
+		k->cap = k->cap ? 2 * k->cap : 256;
+		k->keys = realloc(k->keys, k->cap * sizeof(*k->keys));
+	}
+	if (k->keys)
+		k->keys[k->n++] = be64(trace_id);
+	return 0; /* no span is decoded past its ids */
+}
+
+/* Delete a block and its trace index entries; its span count, or -1. */
+static long drop_block(struct store *s, int64_t id, const void *data, size_t len)
+{
+	struct trace_keys k = {0};
+	struct batch b;
+	char err[256];
+	batch_init(&b);
+	struct block_filter f = {.keep_trace = collect_trace, .keep_trace_arg = &k, .skeleton = 1};
+	long spans = 0;
+	/* a corrupt block cannot name its traces: it goes, its index entries stay (harmless) */
+	if (block_decode(data, len, &f, &b, err, sizeof(err)) < 0)
+		log_warn("store: retention: block %lld: %s", (long long)id, err);
+	batch_release(&b);
+	sqlite3_stmt *st;
+	int ok = sqlite3_prepare_v2(s->db, "DELETE FROM trace_index WHERE trace = ?1 AND block = ?2", -1, &st,
+				    NULL) == SQLITE_OK;
+	for (size_t i = 0; ok && i < k.n; i++) {
+		sqlite3_bind_int64(st, 1, k.keys[i]);
+		sqlite3_bind_int64(st, 2, id);
+		ok = sqlite3_step(st) == SQLITE_DONE;
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	free(k.keys);
+	ok = ok && sqlite3_prepare_v2(s->db, "DELETE FROM blocks WHERE id = ?1 RETURNING n_spans", -1, &st,
+				      NULL) == SQLITE_OK;
+	if (ok) {
+		sqlite3_bind_int64(st, 1, id);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			spans = sqlite3_column_int64(st, 0);
+		ok = sqlite3_step(st) == SQLITE_DONE;
+		sqlite3_finalize(st);
+	}
+	return ok ? spans : -1;
+}
+
+/* Delete up to STEP_BLOCKS blocks: those ended before `cutoff`, or the
+ * oldest whatever their time (`oldest`).  Spans deleted, or -1; the
+ * newest end among them in *t_max. */
+static long drop_blocks(struct store *s, int64_t cutoff, int oldest, int64_t *t_max, int *more)
+{
+	sqlite3_stmt *st;
+	const char *sql = oldest ? "SELECT id, t_max, data FROM blocks ORDER BY id LIMIT ?2"
+				 : "SELECT id, t_max, data FROM blocks WHERE t_max < ?1 ORDER BY id LIMIT ?2";
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, cutoff);
+	sqlite3_bind_int64(st, 2, STEP_BLOCKS);
+	/* the ids first: a statement reading the table is not stepped while deleting from it */
+	int64_t ids[STEP_BLOCKS];
+	int n = 0;
+	while (n < STEP_BLOCKS && sqlite3_step(st) == SQLITE_ROW) {
+		ids[n++] = sqlite3_column_int64(st, 0);
+		if (sqlite3_column_int64(st, 1) > *t_max)
+			*t_max = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	*more |= n == STEP_BLOCKS;
+	long spans = 0;
+	for (int i = 0; i < n; i++) {
+		if (sqlite3_prepare_v2(s->db, "SELECT data FROM blocks WHERE id = ?1", -1, &st, NULL) !=
+		    SQLITE_OK)
+			return -1;
+		sqlite3_bind_int64(st, 1, ids[i]);
+		long got = -1;
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			/* the blob is copied: the row is deleted under it */
+			size_t len = (size_t)sqlite3_column_bytes(st, 0);
+			void *copy = malloc(len ? len : 1);
+			if (copy) {
+				memcpy(copy, sqlite3_column_blob(st, 0), len);
+				sqlite3_finalize(st);
+				st = NULL;
+				got = drop_block(s, ids[i], copy, len);
+				free(copy);
+			}
+		}
+		sqlite3_finalize(st);
+		if (got < 0)
+			return -1;
+		spans += got;
+	}
+	return spans;
+}
+
+static const char *const TRIM_SQL[KEPT_COUNT] = {
+	[KEPT_REQUESTS] = "DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE start_ns < ?1"
+			  " ORDER BY start_ns LIMIT ?2)",
+	[KEPT_MINUTE_ROLLUPS] = "DELETE FROM rollups WHERE (res, t, key) IN (SELECT res, t, key FROM rollups"
+				" WHERE res = 60 AND t < ?1 / 1000000000 LIMIT ?2)",
+	[KEPT_HOUR_ROLLUPS] = "DELETE FROM rollups WHERE (res, t, key) IN (SELECT res, t, key FROM rollups"
+			      " WHERE res = 3600 AND t < ?1 / 1000000000 LIMIT ?2)",
+	/* series by series, each a seek on its key: the cost is the series and
+	 * the points deleted, not a scan of every point */
+	[KEPT_POINTS] = "DELETE FROM metric_points WHERE (series, time_ns) IN (SELECT p.series, p.time_ns"
+			" FROM metric_series s CROSS JOIN metric_points p WHERE p.series = s.id"
+			" AND p.time_ns < ?1 LIMIT ?2)",
+	[KEPT_PROFILES] = "DELETE FROM profiles WHERE id IN (SELECT id FROM profiles WHERE start_ns < ?1"
+			  " AND end_ns < ?1 LIMIT ?2)",
+};
+
+/* The raw kinds the disk budget trims, oldest first. */
+static int raw_kind(int k)
+{
+	return k == KEPT_SPANS || k == KEPT_REQUESTS || k == KEPT_POINTS || k == KEPT_PROFILES;
+}
+
+/* One bounded step of deletions, in the caller's transaction.  Rows
+ * deleted per kind in `del`; 1 when more is due, 0 when done, -1. */
+static int retention_step(struct store *s, uint64_t del[KEPT_COUNT])
+{
+	uint64_t now = clock_now_ns();
+	int64_t cutoff[KEPT_COUNT];
+	/* (the commit, which writes what the step changed, comes on top) */
+	int more = 0;
+	for (int k = 0; k < KEPT_COUNT; k++) {
+		uint64_t keep = s->retention.keep_ns[k];
+		cutoff[k] = keep && keep < now ? (int64_t)(now - keep) : 0;
+	}
+	/* over the budget: the oldest blocks go, and the raw data as old as they */
+	if (s->retention.disk_budget && atomic_load(&s->used_bytes) > s->retention.disk_budget) {
+		int64_t t_max = 0;
+		long n = drop_blocks(s, 0, 1, &t_max, &more);
+		if (n < 0)
+			return -1;
+		del[KEPT_SPANS] += (uint64_t)n;
+		for (int k = 0; k < KEPT_COUNT; k++)
+			if (raw_kind(k) && t_max + 1 > cutoff[k])
+				cutoff[k] = t_max + 1;
+		more |= n > 0;
+	}
+	if (cutoff[KEPT_SPANS]) {
+		int64_t t_max = 0;
+		long n = drop_blocks(s, cutoff[KEPT_SPANS], 0, &t_max, &more);
+		if (n < 0)
+			return -1;
+		del[KEPT_SPANS] += (uint64_t)n;
+	}
+	for (int k = 0; k < KEPT_COUNT; k++) {
+		if (!TRIM_SQL[k] || !cutoff[k])
+			continue;
+		if (clock_now_ns() - now > STEP_BUDGET_NS) { /* the rest in the next step */
+			more = 1;
+			break;
+		}
+		long n = trim(s, TRIM_SQL[k], cutoff[k], s->retention.step_rows);
+		if (n < 0)
+			return -1;
+		del[k] += (uint64_t)n;
+		more |= n == (long)s->retention.step_rows;
+	}
+	return more;
+}
+
+/* Whether any period or a budget is set; the sizes are measured anyway. */
+static int retention_wanted(struct store *s)
+{
+	int any = s->retention.disk_budget != 0;
+	measure(s);
+	reserve_make(s); /* gone or never made: made while there is room */
+	for (int k = 0; k < KEPT_COUNT; k++)
+		any |= s->retention.keep_ns[k] != 0;
+	if (!any)
+		s->maint_next_ns = clock_now_ns() + s->retention.interval_ms * NS_PER_MS;
+	return any;
+}
+
+/* After the transaction holding a step committed: count it, plan the next. */
+static void step_committed(struct store *s, const struct maint_step *m)
+{
+	if (m->took_ns > atomic_load(&s->retention_step_max_ns))
+		atomic_store(&s->retention_step_max_ns, m->took_ns);
+	for (int k = 0; k < KEPT_COUNT; k++)
+		atomic_fetch_add(&s->retention_deleted[k], m->deleted[k]);
+	atomic_fetch_add(&s->retention_steps, 1);
+	atomic_store(&s->retention_pending, m->more);
+	/* more to do: again soon, letting queued writes pass first */
+	s->maint_next_ns = clock_now_ns() + (m->more ? 20 : s->retention.interval_ms) * NS_PER_MS;
+}
+
+static void step_failed(struct store *s)
+{
+	if (db_disk_error(s->db))
+		maint_read_only(s, s->db);
+	else
+		log_error("store: retention: %s", sqlite3_errmsg(s->db));
+	if (!atomic_load(&s->read_only))
+		s->maint_next_ns = clock_now_ns() + s->retention.interval_ms * NS_PER_MS;
+}
+
+/* A step in a transaction of its own (the writer is idle). */
+static void retention(struct store *s)
+{
+	struct maint_step m = {0};
+	if (!retention_wanted(s))
+		return;
+	uint64_t t0 = clock_now_ns();
+	if (db_exec(s->db, "BEGIN IMMEDIATE") < 0)
+		goto failed;
+	m.more = retention_step(s, m.deleted);
+	m.took_ns = clock_now_ns() - t0;
+	if (m.more < 0 || db_exec(s->db, "COMMIT") < 0)
+		goto failed;
+	step_committed(s, &m);
+	return;
+failed:
+	step_failed(s);
+	db_exec(s->db, "ROLLBACK");
+}
+
+int maint_join(struct store *s, struct maint_step *m)
+{
+	memset(m, 0, sizeof(*m));
+	if (atomic_load(&s->read_only) || !maint_due(s) || !retention_wanted(s))
+		return 0;
+	uint64_t t0 = clock_now_ns();
+	if (db_exec(s->db, "SAVEPOINT retention") < 0) {
+		step_failed(s);
+		return 0;
+	}
+	m->more = retention_step(s, m->deleted);
+	if (m->more < 0) {
+		step_failed(s);
+		db_exec(s->db, "ROLLBACK TO retention");
+		db_exec(s->db, "RELEASE retention");
+		return 0;
+	}
+	db_exec(s->db, "RELEASE retention");
+	m->took_ns = clock_now_ns() - t0;
+	m->joined = 1;
+	return 1;
+}
+
+void maint_joined(struct store *s, const struct maint_step *m, int committed)
+{
+	if (!m->joined)
+		return;
+	if (committed)
+		step_committed(s, m);
+	else /* rolled back with the writes: the same rows again next time */
+		s->maint_next_ns = clock_now_ns() + 20 * NS_PER_MS;
+}
+
+void maint_step(struct store *s)
+{
+	if (atomic_load(&s->read_only))
+		probe(s);
+	else
+		retention(s);
+}
