@@ -50,9 +50,10 @@ static void usage(FILE *out)
 		"                    check for slow-request spikes this often in the background\n"
 		"                    and store an alert for each (default 60)\n"
 		"  --retention-spans, --retention-requests, --retention-points,\n"
-		"  --retention-profiles, --retention-minute-rollups, --retention-hour-rollups DURATION\n"
+		"  --retention-profiles, --retention-minute-rollups, --retention-hour-rollups,\n"
+		"  --retention-metric-hours DURATION\n"
 		"                    how long each kind of data is kept: N followed by s, m, h or d;\n"
-		"                    0 keeps it for ever (defaults: 7d, 7d, 30d, 30d, 30d, 400d)\n"
+		"                    0 keeps it for ever (defaults: 7d, 7d, 30d, 30d, 30d, 400d, 400d)\n"
 		"  --disk-budget BYTES\n"
 		"                    bytes the database may use (suffix K, M, G allowed); past it the\n"
 		"                    oldest spans, request rows, metric points and profiles go first\n"
@@ -75,10 +76,11 @@ static const char *const retention_flags[KEPT_COUNT] = {
 	[KEPT_HOUR_ROLLUPS] = "retention-hour-rollups",
 	[KEPT_POINTS] = "retention-points",
 	[KEPT_PROFILES] = "retention-profiles",
+	[KEPT_METRIC_HOURS] = "retention-metric-hours",
 };
 static const unsigned retention_default_days[KEPT_COUNT] = {
-	[KEPT_SPANS] = 7,	   [KEPT_REQUESTS] = 7, [KEPT_MINUTE_ROLLUPS] = 30,
-	[KEPT_HOUR_ROLLUPS] = 400, [KEPT_POINTS] = 30,	[KEPT_PROFILES] = 30,
+	[KEPT_SPANS] = 7,   [KEPT_REQUESTS] = 7,  [KEPT_MINUTE_ROLLUPS] = 30, [KEPT_HOUR_ROLLUPS] = 400,
+	[KEPT_POINTS] = 30, [KEPT_PROFILES] = 30, [KEPT_METRIC_HOURS] = 400,
 };
 #define OPT_RETENTION	1000 /* + enum store_kept */
 #define OPT_DISK_BUDGET 1100
@@ -185,6 +187,7 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
 		{"retention-hour-rollups", required_argument, NULL, OPT_RETENTION + KEPT_HOUR_ROLLUPS},
 		{"retention-points", required_argument, NULL, OPT_RETENTION + KEPT_POINTS},
 		{"retention-profiles", required_argument, NULL, OPT_RETENTION + KEPT_PROFILES},
+		{"retention-metric-hours", required_argument, NULL, OPT_RETENTION + KEPT_METRIC_HOURS},
 		{"disk-budget", required_argument, NULL, OPT_DISK_BUDGET},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
@@ -216,6 +219,7 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
 		case OPT_RETENTION + KEPT_HOUR_ROLLUPS:
 		case OPT_RETENTION + KEPT_POINTS:
 		case OPT_RETENTION + KEPT_PROFILES:
+		case OPT_RETENTION + KEPT_METRIC_HOURS:
 		case OPT_DISK_BUDGET:
 			if (retention_option(&a->sto.retention, c, optarg) < 0)
 				return 2;

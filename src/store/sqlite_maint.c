@@ -19,8 +19,8 @@
 #include "store/block.h"
 #include "store/sqlite_store.h"
 
-const char *const store_kept_names[KEPT_COUNT] = {"spans",	  "requests", "minute_rollups",
-						  "hour_rollups", "points",   "profiles"};
+const char *const store_kept_names[KEPT_COUNT] = {"spans",  "requests", "minute_rollups", "hour_rollups",
+						  "points", "profiles", "metric_hours"};
 
 #define DEFAULT_INTERVAL_MS 10000u
 #define DEFAULT_STEP_ROWS   500u
@@ -277,6 +277,9 @@ static const char *const TRIM_SQL[KEPT_COUNT] = {
 			" AND p.time_ns < ?1 LIMIT ?2)",
 	[KEPT_PROFILES] = "DELETE FROM profiles WHERE id IN (SELECT id FROM profiles WHERE start_ns < ?1"
 			  " AND end_ns < ?1 LIMIT ?2)",
+	[KEPT_METRIC_HOURS] = "DELETE FROM metric_hours WHERE (series, t) IN (SELECT h.series, h.t"
+			      " FROM metric_series s CROSS JOIN metric_hours h WHERE h.series = s.id"
+			      " AND h.t < ?1 LIMIT ?2)",
 };
 
 /* The raw kinds the disk budget trims, oldest first. */

@@ -43,6 +43,7 @@ enum store_kept {
 	KEPT_HOUR_ROLLUPS,
 	KEPT_POINTS,
 	KEPT_PROFILES,
+	KEPT_METRIC_HOURS, /* the hourly aggregates of metric points */
 	KEPT_COUNT
 };
 extern const char *const store_kept_names[KEPT_COUNT]; /* "spans", "requests", ... */

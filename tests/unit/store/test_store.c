@@ -1300,6 +1300,7 @@ static void test_retention(void)
 	o.retention.keep_ns[KEPT_SPANS] = o.retention.keep_ns[KEPT_REQUESTS] = 7 * NS_PER_DAY;
 	o.retention.keep_ns[KEPT_MINUTE_ROLLUPS] = o.retention.keep_ns[KEPT_HOUR_ROLLUPS] = 7 * NS_PER_DAY;
 	o.retention.keep_ns[KEPT_POINTS] = o.retention.keep_ns[KEPT_PROFILES] = 7 * NS_PER_DAY;
+	o.retention.keep_ns[KEPT_METRIC_HOURS] = 7 * NS_PER_DAY;
 	o.retention.interval_ms = 50;
 	o.retention.step_rows = 1;
 	if (store_open(&s, &o, err, sizeof(err)) < 0) {
@@ -1323,6 +1324,9 @@ static void test_retention(void)
 	   (unsigned long long)st.retention_deleted[KEPT_HOUR_ROLLUPS]);
 	is_int((long)st.retention_deleted[KEPT_POINTS], 6, "retention: the old metric points deleted");
 	is_int((long)st.retention_deleted[KEPT_PROFILES], 1, "retention: the old profile deleted");
+	ok(st.retention_deleted[KEPT_METRIC_HOURS] >= 1,
+	   "retention: the old points' hourly aggregates deleted (%llu)",
+	   (unsigned long long)st.retention_deleted[KEPT_METRIC_HOURS]);
 	size_t n_points[3] = {0};
 	store_scan_points(s, 0, 0, NULL, count_point, n_points, err, sizeof(err));
 	is_int((long)n_points[0], 6, "retention: the recent points stay");
