@@ -3,7 +3,7 @@
 # only those missing, and the pinned npm packages of the end-to-end tests.
 set -eu
 
-BUILD_PKGS="build-essential pkg-config libmicrohttpd-dev libsqlite3-dev libprotobuf-c-dev
+BUILD_PKGS="build-essential pkg-config libmicrohttpd-dev libsodium-dev libsqlite3-dev libprotobuf-c-dev
 protobuf-c-compiler zlib1g-dev libzstd-dev libcurl4-openssl-dev libyajl-dev sqlite3"
 TEST_PKGS="clang clang-format libclang-rt-14-dev chromium perl curl postgresql"
 

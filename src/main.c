@@ -16,6 +16,7 @@ static const struct command {
 	{"diff", cmd_diff, "differential flame graph of two folded profiles"},
 	{"top", cmd_top, "endpoints of a running server by impact, like top(1)"},
 	{"report", cmd_report, "performance report of a running server (Markdown or text)"},
+	{"keys", cmd_keys, "create, list and revoke API keys of a data directory"},
 };
 
 static int usage(FILE *out)

@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/json_doc.h"
@@ -49,7 +50,17 @@ int cli_api_get(CURL *curl, const char *url, struct buf *body, char *err, size_t
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, body);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 120L);
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, "hotpath-cli/1.0");
+	struct curl_slist *hdrs = NULL;
+	const char *key = getenv("HOTPATH_KEY"); /* a server with keys wants one */
+	if (key && *key) {
+		char h[160];
+		snprintf(h, sizeof(h), "Authorization: Bearer %.120s", key);
+		hdrs = curl_slist_append(hdrs, h);
+	}
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
 	CURLcode rc = curl_easy_perform(curl);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(hdrs);
 	if (rc != CURLE_OK) {
 		snprintf(err, errlen, "GET %s: %s", url, curl_easy_strerror(rc));
 		return -1;

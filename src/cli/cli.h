@@ -19,6 +19,7 @@ int cmd_flamegraph(int argc, char **argv); /* cli/cmd_flamegraph.c */
 int cmd_diff(int argc, char **argv);	   /* cli/cmd_diff.c */
 int cmd_top(int argc, char **argv);	   /* cli/cmd_top.c */
 int cmd_report(int argc, char **argv);	   /* cli/cmd_report.c */
+int cmd_keys(int argc, char **argv);	   /* cli/cmd_keys.c */
 
 /* Split "--name[=value]" into `name` (NUL-terminated); *value points after
  * '=' or is NULL.  -1 when `arg` is not a long option or its name does not

@@ -25,7 +25,12 @@ static void usage(FILE *out)
 		"usage: hotpath serve [--listen ADDR] [--data DIR] [--demo] [--threads N]\n"
 		"                     [--max-body BYTES] [--max-queue BYTES] [--max-endpoints N]\n"
 		"                     [--config FILE] [--analysis-interval SECONDS]\n"
-		"                     [--spike-interval SECONDS] [--verbose]\n\n"
+		"                     [--spike-interval SECONDS] [--verbose]\n"
+		"                     [--allowed-host NAMES] [--insecure-open] [--tls-cert PEM --tls-key "
+		"PEM]\n"
+		"                     [--max-connections N] [--max-connections-per-ip N]\n"
+		"                     [--idle-timeout SECONDS] [--body-timeout SECONDS] [--max-inflight "
+		"BYTES]\n\n"
 		"  --listen ADDR     HOST:PORT to listen on (default 127.0.0.1:4318, the OTLP/HTTP port)\n"
 		"  --data DIR        data directory; the store is DIR/hotpath.db (default ./data)\n"
 		"  --demo            also generate demo traffic into this server (24 h of history first)\n"
@@ -44,8 +49,19 @@ static void usage(FILE *out)
 		"                    check for slow-request spikes this often in the background\n"
 		"                    and store an alert for each (default 60)\n"
 		"  --verbose         also log debug lines (e.g. where an aggregated flame graph's\n"
-		"                    time went)\n",
-		HTTP_DEFAULT_MAX_BODY);
+		"                    time went)\n"
+		"  --allowed-host NAMES  comma-separated host names accepted in the Host header\n"
+		"                    (IP literals and localhost always are; see docs/CONFIG.md)\n"
+		"  --insecure-open   listen beyond loopback with no API key (anyone may do anything)\n"
+		"  --tls-cert PEM, --tls-key PEM  serve HTTPS with this certificate and key\n"
+		"  --max-connections N         open connections at most (default %u)\n"
+		"  --max-connections-per-ip N  per client address (default %u)\n"
+		"  --idle-timeout SECONDS      close a connection silent this long (default %u)\n"
+		"  --body-timeout SECONDS      close a request whose body takes longer (default %u)\n"
+		"  --max-inflight BYTES        request bodies held in memory at once, over all\n"
+		"                    requests; beyond it 503 with Retry-After (default %u)\n",
+		HTTP_DEFAULT_MAX_BODY, HTTP_DEFAULT_MAX_CONNECTIONS, HTTP_DEFAULT_MAX_PER_IP,
+		HTTP_DEFAULT_IDLE_TIMEOUT, HTTP_DEFAULT_BODY_TIMEOUT, HTTP_DEFAULT_MAX_INFLIGHT);
 }
 
 static const char *env_get(const char *name)
@@ -95,6 +111,15 @@ int cmd_serve(int argc, char **argv)
 		{"spike-interval", required_argument, NULL, 's'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
+		{"allowed-host", required_argument, NULL, 'H'},
+		{"insecure-open", no_argument, NULL, 'O'},
+		{"tls-cert", required_argument, NULL, 'C'},
+		{"tls-key", required_argument, NULL, 'K'},
+		{"max-connections", required_argument, NULL, 'N'},
+		{"max-connections-per-ip", required_argument, NULL, 'P'},
+		{"idle-timeout", required_argument, NULL, 'I'},
+		{"body-timeout", required_argument, NULL, 'B'},
+		{"max-inflight", required_argument, NULL, 'F'},
 		{NULL, 0, NULL, 0},
 	};
 	struct server_options so = {.listen = "127.0.0.1:4318"};
@@ -119,6 +144,15 @@ int cmd_serve(int argc, char **argv)
 		case 's': spike_s = strtol(optarg, NULL, 10); break;
 		case 'v': log_min_level = LOG_DEBUG; break;
 		case 'h': usage(stdout); return 0;
+		case 'H': so.allowed_hosts = optarg; break;
+		case 'O': so.insecure_open = 1; break;
+		case 'C': so.tls_cert = optarg; break;
+		case 'K': so.tls_key = optarg; break;
+		case 'N': so.max_connections = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'P': so.max_per_ip = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'I': so.idle_timeout_s = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'B': so.body_timeout_s = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'F': so.max_inflight = (size_t)strtoull(optarg, NULL, 10); break;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -165,8 +199,8 @@ int cmd_serve(int argc, char **argv)
 	if (analysis_s > 0 &&
 	    advisor_watch_start(store, (unsigned)analysis_s, ADVISOR_DEFAULT_RANGE, err, sizeof(err)) < 0)
 		log_warn("%s", err);
-	log_info("listening on http://%s (port %u); dashboard at /dashboard/performance", so.listen,
-		 srv.port);
+	log_info("listening on %s://%s (port %u); dashboard at /dashboard/performance",
+		 srv.tls ? "https" : "http", so.listen, srv.port);
 
 	if (demo) {
 		char target[64];

@@ -243,8 +243,8 @@ static int handle_requests(struct http_request *req)
 }
 
 const struct route ingest_routes[] = {
-	{"POST", "/v1/traces", handle_traces, finish_ingest, 1},
-	{"POST", "/v1/metrics", handle_metrics, finish_ingest, 1},
-	{"POST", "/api/v1/requests", handle_requests, finish_ingest, 1},
+	{"POST", "/v1/traces", handle_traces, finish_ingest, 1, ROUTE_INGEST},
+	{"POST", "/v1/metrics", handle_metrics, finish_ingest, 1, ROUTE_INGEST},
+	{"POST", "/api/v1/requests", handle_requests, finish_ingest, 1, ROUTE_INGEST},
 	{NULL, NULL, NULL, NULL, 0},
 };

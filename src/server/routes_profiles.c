@@ -940,10 +940,10 @@ out:
 }
 
 const struct route profile_routes[] = {
-	{"POST", "/api/v1/profiles", post_profile, NULL, 1},
+	{"POST", "/api/v1/profiles", post_profile, NULL, 1, ROUTE_INGEST},
 	{"GET", "/api/v1/profiles", list_profiles, NULL, 0},
 	{"GET", "/api/v1/profiles/flamegraph", get_flamegraph, NULL, 0},
 	{"GET", "/api/v1/profiles/*", get_profile, NULL, 0},
-	{"POST", "/ingest", post_ingest, NULL, 1},
+	{"POST", "/ingest", post_ingest, NULL, 1, ROUTE_INGEST},
 	{NULL, NULL, NULL, NULL, 0},
 };
