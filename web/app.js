@@ -27,6 +27,7 @@ import { mountSlow } from './views/slow.js';
 import { mountBottlenecks } from './views/bottlenecks.js';
 import { mountRecommendations } from './views/recommendations.js';
 import { placeholder } from './views/placeholder.js';
+import { loadSession, needsSignIn, signInForm, sessionBadge } from './lib/session.js';
 
 // Views without `built` are placeholders, marked "soon" in the navigation.
 const VIEWS = [
@@ -302,7 +303,7 @@ function initTheme() {
   });
 }
 
-function init() {
+async function init() {
   els.nav = document.getElementById('nav');
   els.filters = document.getElementById('filters');
   els.filterNotice = document.getElementById('filter-notice');
@@ -313,6 +314,13 @@ function init() {
   initTheme();
   window.addEventListener('popstate', render);
   checkHealth();
+  await loadSession();
+  const badge = sessionBadge();
+  if (badge) document.querySelector('.topbar-right').prepend(badge);
+  if (needsSignIn()) {
+    els.view.append(signInForm());
+    return;
+  }
   render();
 }
 

@@ -156,6 +156,14 @@ static int handle_ingest(struct http_request *req, enum payload kind)
 			fail(req, in, 400, RPC_INVALID_ARGUMENT, "bad_request", err);
 			goto out;
 		}
+		if (http_charge(req, inflated.len) < 0) { /* the budget of bytes in flight */
+			http_refused(srv, REFUSE_INFLIGHT, "%s: %zu inflated bytes over the budget", req->url,
+				     inflated.len);
+			req->res.retry_after = "1";
+			fail(req, in, 503, RPC_UNAVAILABLE, "busy",
+			     "too many request bytes in memory now; retry later");
+			goto out;
+		}
 		data = inflated.data ? inflated.data : "";
 		len = inflated.len;
 	}
