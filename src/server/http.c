@@ -293,6 +293,29 @@ static int body_admit(struct http_request *req)
 	return 0;
 }
 
+static enum MHD_Result nul_arg(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+			       const char *value, size_t value_size)
+{
+	const char **bad = cls;
+	(void)kind;
+	if (strlen(key) != key_size || (value && strlen(value) != value_size)) {
+		*bad = key;
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+/* A NUL byte (%00) in a query parameter would cut it short: refused. */
+static int args_check(struct http_request *req)
+{
+	const char *bad = NULL;
+	MHD_get_connection_values_n(req->conn, MHD_GET_ARGUMENT_KIND, nul_arg, &bad);
+	if (!bad)
+		return 0;
+	http_error(req, 400, "bad_request", "the query parameter '%.64s' contains a NUL byte (%%00)", bad);
+	return -1;
+}
+
 /* A body still arriving after the body timeout: the connection is closed. */
 static int body_late(struct http_request *req)
 {
@@ -337,7 +360,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 			}
 			return send_response(req);
 		}
-		if (framing_check(req) < 0 || http_access_check(req) < 0 || body_admit(req) < 0)
+		if (framing_check(req) < 0 || http_access_check(req) < 0 || args_check(req) < 0 ||
+		    body_admit(req) < 0)
 			return send_response(req);
 		req->state = ST_BODY;
 		return MHD_YES;

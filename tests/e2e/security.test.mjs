@@ -117,6 +117,45 @@ describe('open mode on loopback', () => {
 	});
 });
 
+describe('strict input', () => {
+	let srv;
+	before(async () => { srv = await startServer(); });
+	after(() => srv?.dispose());
+
+	test('impossible times and dates, and NUL in parameters, are refused by name', async () => {
+		const cases = [
+			['from=2024-02-30T00:00:00Z', /invalid from '2024-02-30/],
+			['to=2500-01-01T00:00:00Z', /invalid to '2500-01-01/],
+			['to=16725225600000', /invalid to/],
+			['range=1000000d', /invalid range/],
+			['q=%00', /'q' contains a NUL byte/],
+			['service=checkout%00x', /'service' contains a NUL byte/],
+		];
+		for (const [query, message] of cases) {
+			const r = await request(`${srv.url}/api/v1/traces?${query}`);
+			assert.equal(r.status, 400, `${query}: ${r.text}`);
+			assert.match(r.json.error.message, message);
+		}
+		assert.equal((await request(`${srv.url}/api/v1/traces?from=2024-02-29T00:00:00Z`)).status, 200, 'a leap day is a date');
+	});
+
+	test('spans with a null start, a start in 2500 or a length of centuries are rejected', async () => {
+		const tid = '0102030405060708090a0b0c0d0e0f10';
+		const span = (id, start, end) => ({ traceId: tid, spanId: id, name: `s${id}`, kind: 2, start, end });
+		const now = BigInt(Date.now()) * 1000000n;
+		const body = JSON.stringify(jsonTraceRequest([{ attrs: { 'service.name': 'window' }, spans: [
+			span('0000000000000001', 0n, 5n),
+			span('0000000000000002', 16725225600000000000n, 16725225600000000001n),
+			span('0000000000000003', now - 1000n, 18446744073709551615n),
+			span('0000000000000004', now - 1000n, now),
+		] }]));
+		const r = await request(`${srv.url}/v1/traces`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+		assert.equal(r.status, 200, r.text);
+		assert.equal(r.json.partialSuccess.rejectedSpans, '3', r.text);
+		assert.match(r.json.partialSuccess.errorMessage, /no start time|after 2200|more than 30 days/);
+	});
+});
+
 describe('refusing to listen beyond loopback without keys', () => {
 	test('0.0.0.0 without a key: exit with a message; --insecure-open: starts', async () => {
 		const dir = makeTempDir();
