@@ -95,7 +95,7 @@ int filters_parse_range(const char *s, uint64_t *ns)
 	char *end;
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
-	if (end == s || errno || !v || v > 1000000 || end[1] != 0)
+	if (end == s || errno || !v || v > 1000000 || !*end || end[1] != 0) /* "202": no unit */
 		return -1;
 	switch (*end) {
 	case 's': *ns = v * NS_PER_S; break;
