@@ -67,14 +67,14 @@ test('the dashboard\'s POST carries the CSRF token; a bare fetch from the page d
   const viaApp = await page.evaluate(async () => {
     const m = await import('/lib/request.js');
     try {
-      await m.apiPost('/api/v1/recommendations/0123456789abcdef', { status: 'applied' });
+      await m.apiPost('/api/v1/recommendations/0123456789abcdef/status', { status: 'applied' });
       return 200;
     } catch (err) {
       return err.status;
     }
   });
   assert.equal(viaApp, 404, 'past the CSRF check: no such recommendation');
-  const bare = await page.evaluate(async () => (await fetch('/api/v1/recommendations/0123456789abcdef', {
+  const bare = await page.evaluate(async () => (await fetch('/api/v1/recommendations/0123456789abcdef/status', {
     method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"status":"applied"}',
   })).status);
   assert.equal(bare, 403, 'the cookie alone is not enough');

@@ -79,7 +79,7 @@ describe('open mode on loopback', () => {
 	});
 
 	test('a cross-origin text/plain POST cannot change a recommendation', async () => {
-		const url = `${srv.url}/api/v1/recommendations/0123456789abcdef`;
+		const url = `${srv.url}/api/v1/recommendations/0123456789abcdef/status`;
 		const body = JSON.stringify({ status: 'dismissed', reason: 'csrf' });
 		const cross = await request(url, { method: 'POST', body, headers: { 'content-type': 'text/plain', origin: 'http://evil.example' } });
 		assert.equal(cross.status, 403, cross.text);
@@ -263,6 +263,43 @@ describe('API keys and roles', () => {
 	test('a Host check with keys only when names are configured', async () => {
 		const any = await request(`${srv.url}/api/v1/filters`, { headers: { ...bearer(keys.viewer), host: 'hotpath.internal' } });
 		assert.equal(any.status, 200, 'with keys and no --allowed-host any name is served');
+	});
+});
+
+describe('the audit trail names the key', { timeout: 300000 }, () => {
+	let srv, alice, bob, viewer;
+	before(async () => {
+		const dir = makeTempDir();
+		const ingest = await createKey(dir, 'demo-ingest', 'ingest');
+		alice = await createKey(dir, 'alice', 'admin');
+		bob = await createKey(dir, 'bob', 'admin');
+		viewer = await createKey(dir, 'carol', 'viewer');
+		srv = await startServer({ dataDir: dir, args: ['--analysis-interval', '0'] });
+		srv.key = alice;
+		// the demo sends with the key in HOTPATH_KEY
+		await run(hotpathBin(), ['demo', '--target', srv.url, '--backfill', '1', '--duration', '1', '--quiet'],
+			{ timeout: 240000, env: { ...process.env, HOTPATH_KEY: ingest } });
+	});
+	after(() => srv?.dispose());
+
+	test('applied with a key: the actor is the key, not a header; a viewer may not', async () => {
+		const list = await request(`${srv.url}/api/v1/recommendations?range=2h`, { headers: bearer(viewer) });
+		assert.equal(list.status, 200, list.text);
+		const rec = list.json.recommendations.find((r) => r.status === 'open');
+		assert.ok(rec, 'the demo gives a recommendation');
+		const url = `${srv.url}/api/v1/recommendations/${rec.id}/status`;
+		const ct = { 'content-type': 'application/json' };
+		const denied = await request(url, { method: 'POST', body: JSON.stringify({ status: 'applied' }), headers: { ...ct, ...bearer(viewer) } });
+		assert.equal(denied.status, 403);
+		const applied = await request(url, { method: 'POST', body: JSON.stringify({ status: 'applied' }), headers: { ...ct, ...bearer(alice), 'x-hotpath-user': 'mallory' } });
+		assert.equal(applied.status, 200, applied.text);
+		// through bob's dashboard session, with its CSRF token
+		const s = await request(`${srv.url}/api/v1/session`, { method: 'POST', body: JSON.stringify({ key: bob }), headers: ct });
+		const cookie = s.headers['set-cookie'][0].split(';')[0];
+		const reopened = await request(url, { method: 'POST', body: JSON.stringify({ status: 'open', reason: 'not yet' }), headers: { ...ct, cookie, 'x-csrf-token': s.json.csrf_token } });
+		assert.equal(reopened.status, 200, reopened.text);
+		const one = await request(`${srv.url}/api/v1/recommendations/${rec.id}`, { headers: bearer(viewer) });
+		assert.deepEqual(one.json.audit.map((a) => [a.to, a.actor]), [['open', 'bob'], ['applied', 'alice']]);
 	});
 });
 
