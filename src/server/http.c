@@ -205,8 +205,14 @@ static enum MHD_Result send_response(struct http_request *req)
 	return ret;
 }
 
+static void busy(struct http_request *req);
+
 static enum MHD_Result run_handler(struct http_request *req)
 {
+	if (req->over_budget) {
+		busy(req);
+		return send_response(req);
+	}
 	/* Routes that take a body answer 413 in their own format. */
 	if (req->body_too_large && !req->route->body) {
 		http_error(req, 413, "payload_too_large", "request body exceeds the limit of %zu bytes",
@@ -371,14 +377,16 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 		atomic_fetch_add(&srv->ctr.bytes_in, *upload_size);
 		if (body_late(req))
 			return MHD_NO; /* closes the connection */
-		if (!req->body_too_large && http_charge(req, *upload_size) < 0) {
+		/* Past the budget mid-body (a chunked body declares no length): the
+		 * rest is read and dropped, and the answer is 503. */
+		if (!req->body_too_large && !req->over_budget && http_charge(req, *upload_size) < 0) {
 			http_refused(srv, REFUSE_INFLIGHT, "%s %s: bytes in flight over %zu", method, url,
 				     srv->opt.max_inflight);
-			busy(req);
-			*upload_size = 0;
-			return send_response(req);
+			req->over_budget = 1;
+			buf_release(&req->body);
 		}
-		if (!req->body_too_large && buf_append(&req->body, upload_data, *upload_size) < 0) {
+		if (!req->body_too_large && !req->over_budget &&
+		    buf_append(&req->body, upload_data, *upload_size) < 0) {
 			req->body_too_large = 1;
 			buf_release(&req->body);
 		}

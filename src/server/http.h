@@ -58,6 +58,7 @@ struct http_request {
 	struct arena arena;
 	struct buf body;
 	int body_too_large; /* the body passed opt.max_body and was dropped */
+	int over_budget;    /* the bytes in flight passed opt.max_inflight: dropped, 503 */
 	struct http_response res;
 	int state;	  /* internal: see http.c */
 	int async_status; /* set by the asynchronous work before http_resume() */

@@ -353,6 +353,11 @@ describe('bounded connections and bytes', () => {
 			assert.equal(r.status, 503, r.body.toString());
 			assert.equal(r.headers['retry-after'], '1');
 			assert.ok(await metric(srv, 'hotpath_http_refused_total{reason="inflight"}') >= 1);
+			// a chunked body declares nothing: it is dropped once past the budget, then 503
+			async function* chunks() { for (let i = 0; i < 10; i++) yield Buffer.alloc(50000, 0x20); }
+			const chunked = await rawPost(`${srv.url}/v1/traces`, { body: chunks(), headers: { 'content-type': 'application/json' }, timeoutMs: 5000 });
+			assert.equal(chunked.status, 503, chunked.body.toString());
+			assert.equal(chunked.headers['retry-after'], '1');
 			// a small one still fits
 			const small = await request(`${srv.url}/v1/traces`, { method: 'POST', body: traceBody(), headers: { 'content-type': 'application/json' } });
 			assert.equal(small.status, 200, small.text);
