@@ -29,7 +29,7 @@
 #include "core/log.h"
 #include "server/auth.h"
 
-enum { ST_NEW, ST_BODY, ST_SUSPENDED, ST_RESUMED };
+enum { ST_NEW, ST_BODY, ST_SUSPENDED, ST_RESUMED, ST_READING };
 
 static const struct route *route_tables[] = {ingest_routes,  perf_routes, flame_routes,
 					     profile_routes, slow_routes, analysis_routes,
@@ -219,6 +219,19 @@ static enum MHD_Result run_handler(struct http_request *req)
 			   req->srv->opt.max_body);
 		return send_response(req);
 	}
+	/* A read of the API runs on a read thread (readers.c): a slow query
+	 * does not hold this thread, which serves other clients' ingest too. */
+	if (req->srv->readers && req->route->access != ROUTE_PUBLIC && !req->route->body &&
+	    !strcmp(req->route->method, "GET")) {
+		req->state = ST_READING;
+		MHD_suspend_connection(req->conn);
+		if (readers_submit(req->srv->readers, req) == 0)
+			return MHD_YES;
+		http_error(req, 503, "busy", "too many reads waiting; retry later");
+		req->res.retry_after = "1";
+		MHD_resume_connection(req->conn);
+		return MHD_YES;
+	}
 	if (req->route->handle(req) == HTTP_SUSPEND)
 		return MHD_YES;
 	return send_response(req);
@@ -395,6 +408,10 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 	}
 	if (req->state == ST_BODY)
 		return run_handler(req);
+	if (req->state == ST_READING) {
+		req->state = ST_RESUMED;
+		return send_response(req);
+	}
 	if (req->state == ST_SUSPENDED) {
 		req->state = ST_RESUMED;
 		if (req->route->finish)
@@ -577,11 +594,14 @@ int server_start(struct server *srv, struct store *st, const struct server_optio
 		srv->auth = NULL;
 		return -1;
 	}
+	srv->readers = readers_start(srv->opt.threads, HTTP_READ_QUEUE_MAX);
 	srv->daemon = start_daemon(srv, ai->ai_addr, &cert, &key);
 	freeaddrinfo(ai);
 	buf_release(&cert);
 	buf_release(&key);
 	if (!srv->daemon) {
+		readers_stop(srv->readers);
+		srv->readers = NULL;
 		auth_free(srv->auth);
 		srv->auth = NULL;
 		return errf(err, errlen,
@@ -609,6 +629,8 @@ void server_stop(struct server *srv)
 	}
 	if (atomic_load(&srv->in_flight) > 0)
 		log_warn("http: stopping with %d requests still open", atomic_load(&srv->in_flight));
+	readers_stop(srv->readers); /* the reads still queued run and resume first */
+	srv->readers = NULL;
 	MHD_stop_daemon(srv->daemon);
 	if (ls != MHD_INVALID_SOCKET)
 		close(ls);

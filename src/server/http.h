@@ -114,7 +114,8 @@ struct server {
 	_Atomic int64_t bytes_in_flight; /* bodies and inflated bodies held now */
 	struct server_counters ctr;
 	struct auth *auth;
-	int open_allowed; /* no keys is allowed: loopback, or forced */
+	struct readers *readers; /* the threads of read routes (readers.c), or NULL */
+	int open_allowed;	 /* no keys is allowed: loopback, or forced */
 	int tls;
 };
 
@@ -123,6 +124,16 @@ struct server {
 #define HTTP_DEFAULT_IDLE_TIMEOUT    15
 #define HTTP_DEFAULT_BODY_TIMEOUT    60
 #define HTTP_DEFAULT_MAX_INFLIGHT    (256u << 20)
+
+/* The threads that run read routes (readers.c): a GET of the API runs
+ * there with its connection suspended, then the connection resumes and
+ * the answer goes.  submit: -1 when the queue is full (answer 503). */
+struct readers;
+struct readers *readers_start(unsigned threads, size_t queue_max);
+int readers_submit(struct readers *r, struct http_request *req);
+/* Runs what is queued, then joins the threads. */
+void readers_stop(struct readers *r);
+#define HTTP_READ_QUEUE_MAX 256
 
 /* Count a refusal; log it at most once per 10 s per reason. */
 void http_refused(struct server *srv, enum refusal why, const char *fmt, ...)
