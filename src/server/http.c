@@ -290,7 +290,7 @@ static void busy(struct http_request *req)
 
 /* A declared length: over the limit, the body is read and dropped before
  * the 413; over what the in-flight budget has left, 503 before reading.
- * Nothing is reserved up front: the buffer grows with what arrives. */
+ * No memory is reserved up front: the buffer grows with what arrives. */
 static int body_admit(struct http_request *req)
 {
 	struct server *srv = req->srv;
@@ -302,10 +302,11 @@ static int body_admit(struct http_request *req)
 		req->body_too_large = 1;
 		return 0;
 	}
-	int64_t held = atomic_load(&srv->bytes_in_flight);
-	if (content_length && held > 0 && (uint64_t)held + content_length > srv->opt.max_inflight) {
+	/* The declared length is counted at once (nothing is allocated for
+	 * it): requests let in can finish, the others wait their turn. */
+	if (content_length && http_charge(req, (size_t)content_length) < 0) {
 		http_refused(srv, REFUSE_INFLIGHT, "%s %s: %llu bytes declared, %lld in flight", req->method,
-			     req->url, content_length, (long long)held);
+			     req->url, content_length, (long long)atomic_load(&srv->bytes_in_flight));
 		busy(req);
 		return -1;
 	}
@@ -392,7 +393,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 			return MHD_NO; /* closes the connection */
 		/* Past the budget mid-body (a chunked body declares no length): the
 		 * rest is read and dropped, and the answer is 503. */
-		if (!req->body_too_large && !req->over_budget && http_charge(req, *upload_size) < 0) {
+		size_t need = req->body.len + *upload_size; /* past what was declared: chunked */
+		if (!req->body_too_large && !req->over_budget && need > req->charged &&
+		    http_charge(req, need - req->charged) < 0) {
 			http_refused(srv, REFUSE_INFLIGHT, "%s %s: bytes in flight over %zu", method, url,
 				     srv->opt.max_inflight);
 			req->over_budget = 1;
