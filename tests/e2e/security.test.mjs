@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import http from 'node:http';
+import https from 'node:https';
+import path from 'node:path';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -300,6 +302,42 @@ describe('the audit trail names the key', { timeout: 300000 }, () => {
 		assert.equal(reopened.status, 200, reopened.text);
 		const one = await request(`${srv.url}/api/v1/recommendations/${rec.id}`, { headers: bearer(viewer) });
 		assert.deepEqual(one.json.audit.map((a) => [a.to, a.actor]), [['open', 'bob'], ['applied', 'alice']]);
+	});
+});
+
+describe('TLS through libmicrohttpd', () => {
+	test('--tls-cert/--tls-key: HTTPS, and the session cookie is Secure', async (t) => {
+		const dir = makeTempDir();
+		const cert = path.join(dir, 'cert.pem'), key = path.join(dir, 'key.pem');
+		try {
+			await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1']);
+		} catch (e) {
+			t.skip(`no openssl to make a certificate: ${e.message}`);
+			return;
+		}
+		const data = makeTempDir();
+		const admin = await createKey(data, 'tls-admin', 'admin');
+		const child = spawn(hotpathBin(), ['serve', '--listen', '127.0.0.1:0', '--data', data, '--tls-cert', cert, '--tls-key', key], { stdio: ['ignore', 'pipe', 'pipe'] });
+		let out = '';
+		child.stderr.on('data', (d) => { out += d; });
+		try {
+			for (let i = 0; i < 100 && !/listening on https:\/\/.*port (\d+)/.test(out); i++) await sleep(50);
+			const port = Number(/port (\d+)\)/.exec(out)?.[1]);
+			assert.ok(port, out);
+			const answer = await new Promise((resolve, reject) => {
+				const req = https.request({ host: '127.0.0.1', port, path: '/api/v1/session', method: 'POST', rejectUnauthorized: false,
+					headers: { 'content-type': 'application/json' } }, (res) => {
+					res.resume();
+					res.on('end', () => resolve(res));
+				});
+				req.on('error', reject);
+				req.end(JSON.stringify({ key: admin }));
+			});
+			assert.equal(answer.statusCode, 200);
+			assert.match(answer.headers['set-cookie'][0], /; Secure/);
+		} finally {
+			child.kill('SIGTERM');
+		}
 	});
 });
 
