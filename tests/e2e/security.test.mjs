@@ -12,6 +12,10 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { OTLPTraceExporter as ProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+
 import { hotpathBin, makeTempDir, startServer } from './lib/server.mjs';
 import { jsonTraceRequest, makeTrace, rawPost, sleep } from './lib/util.mjs';
 
@@ -218,6 +222,42 @@ describe('API keys and roles', () => {
 		assert.deepEqual(akeys.json.keys.map((k) => k.name).sort(), ['admin-key', 'ingest-key', 'viewer-key']);
 		assert.ok(!akeys.text.includes('hpk_'), 'no token in the list');
 		assert.ok(await metric(srv, 'hotpath_http_refused_total{reason="role"}') >= 4);
+	});
+
+	test('the OTel SDK exporter sends the key set in OTEL_EXPORTER_OTLP_HEADERS', async () => {
+		// one span through the real exporter; the result code of its export
+		const exportOne = async (headersEnv) => {
+			const saved = process.env.OTEL_EXPORTER_OTLP_HEADERS;
+			if (headersEnv) process.env.OTEL_EXPORTER_OTLP_HEADERS = headersEnv;
+			else delete process.env.OTEL_EXPORTER_OTLP_HEADERS;
+			const exporter = new ProtoTraceExporter({ url: `${srv.url}/v1/traces` });
+			if (saved === undefined) delete process.env.OTEL_EXPORTER_OTLP_HEADERS;
+			else process.env.OTEL_EXPORTER_OTLP_HEADERS = saved;
+			const codes = [];
+			const rec = { export: (spans, cb) => exporter.export(spans, (r) => { codes.push(r.code === 0 ? 'ok' : r.error?.code); cb(r); }), shutdown: () => exporter.shutdown(), forceFlush: () => exporter.forceFlush() };
+			const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'otel-key' }), spanProcessors: [new SimpleSpanProcessor(rec)] });
+			const span = provider.getTracer('sec').startSpan('GET /with-key', { kind: 1 });
+			const traceId = span.spanContext().traceId;
+			span.end();
+			try {
+				await provider.forceFlush(); // rejects with the export's error when it failed
+			} catch {
+				// the failed export, in codes already
+			}
+			await provider.shutdown().catch(() => {});
+			return { codes, traceId };
+		};
+		const withKey = await exportOne(`x-hotpath-key=${keys.ingest}`);
+		assert.deepEqual(withKey.codes, ['ok'], 'exported with the key');
+		const bearerForm = await exportOne(`Authorization=Bearer%20${keys.ingest}`);
+		assert.deepEqual(bearerForm.codes, ['ok'], 'exported with Authorization=Bearer%20KEY');
+		const without = await exportOne(null);
+		assert.deepEqual(without.codes, [401], 'refused without a key: 401');
+		for (const id of [withKey.traceId, bearerForm.traceId]) {
+			const r = await request(`${srv.url}/api/v1/traces/${id}`, { headers: bearer(keys.viewer) });
+			assert.equal(r.status, 200, r.text);
+		}
+		assert.equal((await request(`${srv.url}/api/v1/traces/${without.traceId}`, { headers: bearer(keys.viewer) })).status, 404);
 	});
 
 	test('a key created and revoked through the API', async () => {
