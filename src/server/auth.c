@@ -222,6 +222,7 @@ struct auth {
 	struct live_key *keys;
 	size_t n_keys;
 	uint64_t loaded_ns; /* 0: reload at the next check */
+	int loaded_once;    /* never read: not even "no keys" is known */
 	struct session sessions[AUTH_SESSIONS_MAX];
 };
 
@@ -265,7 +266,7 @@ static void reload_locked(struct auth *au)
 	char err[256];
 	arena_init(&a);
 	if (store_docs(au->store, AUTH_KEY_KIND, NULL, &a, &rows, &nr, err, sizeof(err)) < 0) {
-		log_warn("auth: cannot read the keys: %s", err);
+		log_warn("auth: cannot read the keys (the last ones read stay in force): %s", err);
 		arena_release(&a);
 		return;
 	}
@@ -288,15 +289,26 @@ static void reload_locked(struct auth *au)
 	au->keys = keys;
 	au->n_keys = n;
 	au->loaded_ns = now;
+	au->loaded_once = 1;
 }
 
 size_t auth_live_keys(struct auth *au)
 {
 	pthread_mutex_lock(&au->mu);
 	reload_locked(au);
-	size_t n = au->n_keys;
+	/* keys never read: closed (as if some existed, none known), not open */
+	size_t n = au->loaded_once ? au->n_keys : 1;
 	pthread_mutex_unlock(&au->mu);
 	return n;
+}
+
+int auth_loaded(struct auth *au)
+{
+	pthread_mutex_lock(&au->mu);
+	reload_locked(au);
+	int ok = au->loaded_once;
+	pthread_mutex_unlock(&au->mu);
+	return ok;
 }
 
 static const struct live_key *find_key_locked(struct auth *au, const char *id)

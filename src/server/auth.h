@@ -68,8 +68,11 @@ int auth_keys_list(struct store *st, struct arena *a, struct auth_key **keys, si
  * the sessions (in memory: a restart signs everyone out). */
 struct auth *auth_new(struct store *st);
 void auth_free(struct auth *au);
-/* Live keys now (reloads the cache). */
+/* Live keys now (reloads the cache); 1 while the keys could never be
+ * read, so that a failed read never opens the server. */
 size_t auth_live_keys(struct auth *au);
+/* Were the keys read at least once? */
+int auth_loaded(struct auth *au);
 /* Forget the cache: the next check reloads the keys. */
 void auth_changed(struct auth *au);
 /* A presented token -> principal; 0 if it is a live key, -1 if not. */

@@ -516,6 +516,8 @@ static int access_mode(struct server *srv, const struct sockaddr *sa, char *err,
 	srv->auth = auth_new(srv->store);
 	if (!srv->auth)
 		return errf(err, errlen, "libsodium could not start");
+	if (!auth_loaded(srv->auth))
+		return errf(err, errlen, "cannot read the API keys from the store");
 	size_t keys = auth_live_keys(srv->auth);
 	srv->open_allowed = is_loopback(sa) || srv->opt.insecure_open;
 	if (keys) {
