@@ -96,32 +96,50 @@ out:
 	return ret;
 }
 
+static const struct option longopts[] = {
+	{"listen", required_argument, NULL, 'l'},
+	{"data", required_argument, NULL, 'd'},
+	{"demo", no_argument, NULL, 'D'},
+	{"threads", required_argument, NULL, 't'},
+	{"max-body", required_argument, NULL, 'm'},
+	{"max-endpoints", required_argument, NULL, 'e'},
+	{"max-queue", required_argument, NULL, 'q'},
+	{"config", required_argument, NULL, 'c'},
+	{"analysis-interval", required_argument, NULL, 'a'},
+	{"spike-interval", required_argument, NULL, 's'},
+	{"verbose", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, 'h'},
+	{"allowed-host", required_argument, NULL, 'H'},
+	{"insecure-open", no_argument, NULL, 'O'},
+	{"tls-cert", required_argument, NULL, 'C'},
+	{"tls-key", required_argument, NULL, 'K'},
+	{"max-connections", required_argument, NULL, 'N'},
+	{"max-connections-per-ip", required_argument, NULL, 'P'},
+	{"idle-timeout", required_argument, NULL, 'I'},
+	{"body-timeout", required_argument, NULL, 'B'},
+	{"max-inflight", required_argument, NULL, 'F'},
+	{NULL, 0, NULL, 0},
+};
+
+/* The options of access and limits (docs/CONFIG.md); 0 if c is none. */
+static int access_option(int c, const char *arg, struct server_options *so)
+{
+	switch (c) {
+	case 'H': so->allowed_hosts = arg; return 1;
+	case 'O': so->insecure_open = 1; return 1;
+	case 'C': so->tls_cert = arg; return 1;
+	case 'K': so->tls_key = arg; return 1;
+	case 'N': so->max_connections = (unsigned)strtoul(arg, NULL, 10); return 1;
+	case 'P': so->max_per_ip = (unsigned)strtoul(arg, NULL, 10); return 1;
+	case 'I': so->idle_timeout_s = (unsigned)strtoul(arg, NULL, 10); return 1;
+	case 'B': so->body_timeout_s = (unsigned)strtoul(arg, NULL, 10); return 1;
+	case 'F': so->max_inflight = (size_t)strtoull(arg, NULL, 10); return 1;
+	default: return 0;
+	}
+}
+
 int cmd_serve(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"listen", required_argument, NULL, 'l'},
-		{"data", required_argument, NULL, 'd'},
-		{"demo", no_argument, NULL, 'D'},
-		{"threads", required_argument, NULL, 't'},
-		{"max-body", required_argument, NULL, 'm'},
-		{"max-endpoints", required_argument, NULL, 'e'},
-		{"max-queue", required_argument, NULL, 'q'},
-		{"config", required_argument, NULL, 'c'},
-		{"analysis-interval", required_argument, NULL, 'a'},
-		{"spike-interval", required_argument, NULL, 's'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{"allowed-host", required_argument, NULL, 'H'},
-		{"insecure-open", no_argument, NULL, 'O'},
-		{"tls-cert", required_argument, NULL, 'C'},
-		{"tls-key", required_argument, NULL, 'K'},
-		{"max-connections", required_argument, NULL, 'N'},
-		{"max-connections-per-ip", required_argument, NULL, 'P'},
-		{"idle-timeout", required_argument, NULL, 'I'},
-		{"body-timeout", required_argument, NULL, 'B'},
-		{"max-inflight", required_argument, NULL, 'F'},
-		{NULL, 0, NULL, 0},
-	};
 	struct server_options so = {.listen = "127.0.0.1:4318"};
 	struct store_options sto = {.dir = "data"};
 	const char *config = NULL;
@@ -144,16 +162,11 @@ int cmd_serve(int argc, char **argv)
 		case 's': spike_s = strtol(optarg, NULL, 10); break;
 		case 'v': log_min_level = LOG_DEBUG; break;
 		case 'h': usage(stdout); return 0;
-		case 'H': so.allowed_hosts = optarg; break;
-		case 'O': so.insecure_open = 1; break;
-		case 'C': so.tls_cert = optarg; break;
-		case 'K': so.tls_key = optarg; break;
-		case 'N': so.max_connections = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'P': so.max_per_ip = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'I': so.idle_timeout_s = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'B': so.body_timeout_s = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'F': so.max_inflight = (size_t)strtoull(optarg, NULL, 10); break;
-		default: usage(stderr); return 2;
+		default:
+			if (access_option(c, optarg, &so))
+				break;
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind < argc) {
