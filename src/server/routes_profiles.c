@@ -83,7 +83,7 @@ static int parse_time(const char *s, uint64_t now_ns, uint64_t *ns)
 			*ns = v * 1000ull;
 		else
 			*ns = v;
-		return 0;
+		return *ns < FILTERS_TIME_MAX_NS ? 0 : -1; /* the window of filters.h */
 	}
 	return filters_parse_time(s, ns);
 }
