@@ -36,8 +36,8 @@ static const struct route *route_tables[] = {ingest_routes,  perf_routes, flame_
 					     query_routes,   auth_routes, static_routes};
 
 const char *const refusal_names[REFUSE_N] = {
-	"auth_missing", "auth_invalid",	    "role",    "csrf",	   "origin",
-	"host",		"connection_limit", "timeout", "inflight", "framing",
+	"auth_missing",	    "auth_invalid", "role",	"csrf",	   "origin", "host",
+	"connection_limit", "timeout",	    "inflight", "framing", "reads",
 };
 
 void http_refused(struct server *srv, enum refusal why, const char *fmt, ...)
@@ -227,6 +227,8 @@ static enum MHD_Result run_handler(struct http_request *req)
 		MHD_suspend_connection(req->conn);
 		if (readers_submit(req->srv->readers, req) == 0)
 			return MHD_YES;
+		http_refused(req->srv, REFUSE_READS, "%s %s: %d reads waiting", req->method, req->url,
+			     HTTP_READ_QUEUE_MAX);
 		http_error(req, 503, "busy", "too many reads waiting; retry later");
 		req->res.retry_after = "1";
 		MHD_resume_connection(req->conn);

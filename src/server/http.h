@@ -94,6 +94,7 @@ enum refusal {
 	REFUSE_TIMEOUT,
 	REFUSE_INFLIGHT,
 	REFUSE_FRAMING,
+	REFUSE_READS,
 	REFUSE_N
 };
 extern const char *const refusal_names[REFUSE_N];
