@@ -123,6 +123,35 @@ describe('open mode on loopback', () => {
 	});
 });
 
+describe('allowed host names and the body timeout', () => {
+	let srv;
+	before(async () => { srv = await startServer({ args: ['--allowed-host', 'hotpath.internal,metrics.example', '--body-timeout', '1'] }); });
+	after(() => srv?.dispose());
+
+	test('--allowed-host adds names to the Host check, exactly', async () => {
+		const ok = await request(`${srv.url}/api/v1/filters`, { headers: { host: `hotpath.internal:${srv.port}` } });
+		assert.equal(ok.status, 200, ok.text);
+		const other = await request(`${srv.url}/api/v1/filters`, { headers: { host: 'hotpath.internal.evil.example' } });
+		assert.equal(other.status, 403, other.text);
+	});
+
+	test('a body still arriving after --body-timeout: the connection is closed', async () => {
+		const sock = net.connect(srv.port, '127.0.0.1');
+		await new Promise((r) => sock.on('connect', r));
+		let out = '';
+		sock.on('data', (d) => { out += d; });
+		const closed = new Promise((r) => sock.on('close', r));
+		sock.on('error', () => {});
+		sock.write('POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"resourceSpans":');
+		await sleep(1500);
+		sock.write('[');
+		await Promise.race([closed, sleep(5000)]);
+		assert.ok(sock.destroyed || sock.readyState === 'closed', 'closed by the server');
+		assert.equal(out, '', 'without an answer');
+		assert.ok(await metric(srv, 'hotpath_http_refused_total{reason="timeout"}') >= 1);
+	});
+});
+
 describe('strict input', () => {
 	let srv;
 	before(async () => { srv = await startServer(); });
