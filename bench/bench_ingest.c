@@ -14,6 +14,8 @@
  * over all of them, or with --ordered each batch over its own slice, in
  * order, as exporters of a live service send them.
  *
+ * A server with API keys: the key (role ingest) in HOTPATH_KEY.
+ *
  * Prints `name value unit` lines for bench/run.sh.
  */
 #include <curl/curl.h>
@@ -67,6 +69,12 @@ static void *sender(void *arg)
 	struct curl_slist *hdr = curl_slist_append(NULL, json ? "Content-Type: application/json"
 							      : "Content-Type: application/x-protobuf");
 	hdr = curl_slist_append(hdr, "Expect:");
+	const char *key = getenv("HOTPATH_KEY"); /* a server with API keys */
+	char auth[160];
+	if (key && *key && strlen(key) < 120) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
+		hdr = curl_slist_append(hdr, auth);
+	}
 	snprintf(url, sizeof(url), "%s/v1/traces", target);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);

@@ -20,6 +20,7 @@ static const struct command {
 	{"alerts", cmd_alerts, "alerts of a running server; acknowledge, silence, resolve"},
 	{"gate", cmd_gate, "pass or fail a new version against a baseline (for CI)"},
 	{"agent", cmd_agent, "sample /proc and send host and process metrics over OTLP"},
+	{"keys", cmd_keys, "create, list and revoke API keys of a data directory"},
 };
 
 static int usage(FILE *out)

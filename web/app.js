@@ -29,6 +29,7 @@ import { mountRecommendations } from './views/recommendations.js';
 import { mountSlos } from './views/slos.js';
 import { mountChanges } from './views/changes.js';
 import { mountResources } from './views/resources.js';
+import { loadSession, needsSignIn, signInForm, sessionBadge } from './lib/session.js';
 
 const VIEWS = [
   { id: 'overview', label: 'Overview', mount: mountOverview },
@@ -289,7 +290,7 @@ function initTheme() {
   });
 }
 
-function init() {
+async function init() {
   els.nav = document.getElementById('nav');
   els.filters = document.getElementById('filters');
   els.filterNotice = document.getElementById('filter-notice');
@@ -300,6 +301,13 @@ function init() {
   initTheme();
   window.addEventListener('popstate', render);
   checkHealth();
+  await loadSession();
+  const badge = sessionBadge();
+  if (badge) document.querySelector('.topbar-right').prepend(badge);
+  if (needsSignIn()) {
+    els.view.append(signInForm());
+    return;
+  }
   render();
 }
 

@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/json_doc.h"
@@ -40,6 +41,16 @@ void cli_url_param(struct buf *url, CURL *curl, const char *key, const char *val
 	curl_free(esc);
 }
 
+struct curl_slist *cli_auth_header(struct curl_slist *h)
+{
+	const char *key = getenv("HOTPATH_KEY");
+	if (!key || !*key)
+		return h;
+	char line[160];
+	snprintf(line, sizeof(line), "Authorization: Bearer %.120s", key);
+	return curl_slist_append(h, line);
+}
+
 int cli_api_get(CURL *curl, const char *url, struct buf *body, char *err, size_t errlen)
 {
 	long status = 0;
@@ -49,7 +60,11 @@ int cli_api_get(CURL *curl, const char *url, struct buf *body, char *err, size_t
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, body);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 120L);
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, "hotpath-cli/1.0");
+	struct curl_slist *hdrs = cli_auth_header(NULL);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
 	CURLcode rc = curl_easy_perform(curl);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(hdrs);
 	if (rc != CURLE_OK) {
 		snprintf(err, errlen, "GET %s: %s", url, curl_easy_strerror(rc));
 		return -1;

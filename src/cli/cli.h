@@ -23,6 +23,7 @@ int cmd_slo(int argc, char **argv);	   /* cli/cmd_watch.c */
 int cmd_alerts(int argc, char **argv);	   /* cli/cmd_watch.c */
 int cmd_gate(int argc, char **argv);	   /* cli/cmd_gate.c */
 int cmd_agent(int argc, char **argv);	   /* cli/cmd_agent.c */
+int cmd_keys(int argc, char **argv);	   /* cli/cmd_keys.c */
 
 /* Split "--name[=value]" into `name` (NUL-terminated); *value points after
  * '=' or is NULL.  -1 when `arg` is not a long option or its name does not
@@ -36,5 +37,8 @@ void cli_url_param(struct buf *url, CURL *curl, const char *key, const char *val
 /* GET an API URL of a hotpath server into `body`: 0, or -1 with a message
  * (for an error status, the API's own message). */
 int cli_api_get(CURL *curl, const char *url, struct buf *body, char *err, size_t errlen);
+/* `h` with "Authorization: Bearer $HOTPATH_KEY" appended when that is set
+ * (a server with API keys wants one); the caller frees the list. */
+struct curl_slist *cli_auth_header(struct curl_slist *h);
 
 #endif

@@ -163,7 +163,8 @@ static size_t discard(char *ptr, size_t size, size_t n, void *arg)
 /* POST one request: its HTTP status, or 0 when the server did not answer. */
 static long post(CURL *curl, const char *url, const struct queued *r)
 {
-	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/x-protobuf");
+	struct curl_slist *h =
+		cli_auth_header(curl_slist_append(NULL, "Content-Type: application/x-protobuf"));
 	long status = 0;
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);

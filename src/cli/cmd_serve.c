@@ -31,7 +31,12 @@ static void usage(FILE *out)
 		"                     [--config FILE] [--analysis-interval SECONDS]\n"
 		"                     [--spike-interval SECONDS] [--watch-interval SECONDS]\n"
 		"                     [--change-interval SECONDS] [--retention-KIND DURATION]\n"
-		"                     [--disk-budget BYTES] [--verbose]\n\n"
+		"                     [--disk-budget BYTES] [--verbose]\n"
+		"                     [--allowed-host NAMES] [--insecure-open] [--tls-cert PEM --tls-key "
+		"PEM]\n"
+		"                     [--max-connections N] [--max-connections-per-ip N]\n"
+		"                     [--idle-timeout SECONDS] [--body-timeout SECONDS] [--max-inflight "
+		"BYTES]\n\n"
 		"  --listen ADDR     HOST:PORT to listen on (default 127.0.0.1:4318, the OTLP/HTTP port)\n"
 		"  --data DIR        data directory; the store is DIR/hotpath.db (default ./data)\n"
 		"  --demo            also generate demo traffic into this server (24 h of history first)\n"
@@ -64,8 +69,19 @@ static void usage(FILE *out)
 		"                    record detected deployments and flag new regressions of the\n"
 		"                    last 6 h this often in the background (default 300; 0: never)\n"
 		"  --verbose         also log debug lines (e.g. where an aggregated flame graph's\n"
-		"                    time went)\n",
-		HTTP_DEFAULT_MAX_BODY);
+		"                    time went)\n"
+		"  --allowed-host NAMES  comma-separated host names accepted in the Host header\n"
+		"                    (IP literals and localhost always are; see docs/CONFIG.md)\n"
+		"  --insecure-open   listen beyond loopback with no API key (anyone may do anything)\n"
+		"  --tls-cert PEM, --tls-key PEM  serve HTTPS with this certificate and key\n"
+		"  --max-connections N         open connections at most (default %u)\n"
+		"  --max-connections-per-ip N  per client address (default %u)\n"
+		"  --idle-timeout SECONDS      close a connection silent this long (default %u)\n"
+		"  --body-timeout SECONDS      close a request whose body takes longer (default %u)\n"
+		"  --max-inflight BYTES        request bodies held in memory at once, over all\n"
+		"                    requests; beyond it 503 with Retry-After (default %u)\n",
+		HTTP_DEFAULT_MAX_BODY, HTTP_DEFAULT_MAX_CONNECTIONS, HTTP_DEFAULT_MAX_PER_IP,
+		HTTP_DEFAULT_IDLE_TIMEOUT, HTTP_DEFAULT_BODY_TIMEOUT, HTTP_DEFAULT_MAX_INFLIGHT);
 }
 
 /* The retention flags, in enum store_kept order, and their defaults. */
@@ -84,6 +100,36 @@ static const unsigned retention_default_days[KEPT_COUNT] = {
 };
 #define OPT_RETENTION	1000 /* + enum store_kept */
 #define OPT_DISK_BUDGET 1100
+
+/* The options of access and limits (docs/CONFIG.md), by their codes. */
+enum {
+	OPT_ALLOWED_HOST = 1200,
+	OPT_INSECURE_OPEN,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_MAX_CONNECTIONS,
+	OPT_MAX_PER_IP,
+	OPT_IDLE_TIMEOUT,
+	OPT_BODY_TIMEOUT,
+	OPT_MAX_INFLIGHT,
+};
+
+/* 1 when `c` is an option of access and limits, set in `so`; 0 if not. */
+static int access_option(int c, const char *arg, struct server_options *so)
+{
+	switch (c) {
+	case OPT_ALLOWED_HOST: so->allowed_hosts = arg; return 1;
+	case OPT_INSECURE_OPEN: so->insecure_open = 1; return 1;
+	case OPT_TLS_CERT: so->tls_cert = arg; return 1;
+	case OPT_TLS_KEY: so->tls_key = arg; return 1;
+	case OPT_MAX_CONNECTIONS: so->max_connections = (unsigned)strtoul(arg, NULL, 10); return 1;
+	case OPT_MAX_PER_IP: so->max_per_ip = (unsigned)strtoul(arg, NULL, 10); return 1;
+	case OPT_IDLE_TIMEOUT: so->idle_timeout_s = (unsigned)strtoul(arg, NULL, 10); return 1;
+	case OPT_BODY_TIMEOUT: so->body_timeout_s = (unsigned)strtoul(arg, NULL, 10); return 1;
+	case OPT_MAX_INFLIGHT: so->max_inflight = (size_t)strtoull(arg, NULL, 10); return 1;
+	default: return 0;
+	}
+}
 
 /* "N" followed by one of `units` (each a letter and its size); "0" alone too. */
 static int parse_amount(const char *text, const char *units, const uint64_t *sizes, uint64_t *out)
@@ -189,6 +235,15 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
 		{"retention-profiles", required_argument, NULL, OPT_RETENTION + KEPT_PROFILES},
 		{"retention-metric-hours", required_argument, NULL, OPT_RETENTION + KEPT_METRIC_HOURS},
 		{"disk-budget", required_argument, NULL, OPT_DISK_BUDGET},
+		{"allowed-host", required_argument, NULL, OPT_ALLOWED_HOST},
+		{"insecure-open", no_argument, NULL, OPT_INSECURE_OPEN},
+		{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+		{"tls-key", required_argument, NULL, OPT_TLS_KEY},
+		{"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+		{"max-connections-per-ip", required_argument, NULL, OPT_MAX_PER_IP},
+		{"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+		{"body-timeout", required_argument, NULL, OPT_BODY_TIMEOUT},
+		{"max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -224,7 +279,11 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
 			if (retention_option(&a->sto.retention, c, optarg) < 0)
 				return 2;
 			break;
-		default: usage(stderr); return 2;
+		default:
+			if (access_option(c, optarg, &a->so))
+				break;
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind < argc) {
@@ -305,8 +364,8 @@ int cmd_serve(int argc, char **argv)
 		log_warn("%s", err);
 	if (change_s > 0 && change_watch_start(store, (unsigned)change_s, err, sizeof(err)) < 0)
 		log_warn("%s", err);
-	log_info("listening on http://%s (port %u); dashboard at /dashboard/performance", so.listen,
-		 srv.port);
+	log_info("listening on %s://%s (port %u); dashboard at /dashboard/performance",
+		 srv.tls ? "https" : "http", so.listen, srv.port);
 
 	if (demo) {
 		char target[64];

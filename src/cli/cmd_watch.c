@@ -206,7 +206,7 @@ static int act(CURL *c, const struct watch_cli *o, const char *action)
 		buf_put_json_str(&body, o->for_);
 	}
 	buf_putc(&body, '}');
-	h = curl_slist_append(h, "Content-Type: application/json");
+	h = cli_auth_header(curl_slist_append(h, "Content-Type: application/json"));
 	if (o->user) {
 		snprintf(hdr, sizeof(hdr), "X-Hotpath-User: %.150s", o->user);
 		h = curl_slist_append(h, hdr);

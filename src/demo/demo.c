@@ -298,6 +298,12 @@ static int sender_init(struct sender *s, const struct demo_options *o, volatile 
 	buf_init(&s->resp, ERROR_BODY_MAX + 1);
 	s->headers = curl_slist_append(s->headers, "Content-Type: application/x-protobuf");
 	s->headers = curl_slist_append(s->headers, "Expect:");
+	const char *key = getenv("HOTPATH_KEY"); /* a server with API keys wants one (role ingest) */
+	if (key && *key && strlen(key) < 120) {
+		char auth[160];
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
+		s->headers = curl_slist_append(s->headers, auth);
+	}
 	if (o->gzip)
 		s->headers = curl_slist_append(s->headers, "Content-Encoding: gzip");
 	curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, s->headers);

@@ -42,3 +42,24 @@ const char *annotate_tool(const struct span *const *spans, size_t n, size_t at)
 		t = span_tool(spans[i]);
 	return t;
 }
+
+void annotate_tools(const struct span *const *spans, size_t n, const char **tools)
+{
+	/* backward: the first tool at or after i in its trace */
+	for (size_t i = n; i-- > 0;) {
+		tools[i] = span_tool(spans[i]);
+		if (!tools[i] && i + 1 < n && same_trace(spans[i], spans[i + 1]))
+			tools[i] = tools[i + 1];
+	}
+	/* forward: else the nearest before i in its trace */
+	const char *before = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (i && !same_trace(spans[i], spans[i - 1]))
+			before = NULL;
+		const char *own = span_tool(spans[i]);
+		if (!tools[i])
+			tools[i] = before;
+		if (own)
+			before = own;
+	}
+}

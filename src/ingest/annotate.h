@@ -39,4 +39,11 @@ const char *annotate_request(struct arena *a, const struct span *sp, struct requ
  */
 const char *annotate_tool(const struct span *const *spans, size_t n, size_t at);
 
+/*
+ * The same for every span at once, in time linear in n (annotate_tool per
+ * entry span costs the trace's length each: quadratic for a trace of many
+ * requests): tools[i] is annotate_tool(spans, n, i).  `tools` holds n.
+ */
+void annotate_tools(const struct span *const *spans, size_t n, const char **tools);
+
 #endif

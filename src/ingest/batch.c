@@ -206,8 +206,15 @@ int span_validate(const struct span *s, char *err, size_t errlen)
 		return errf(err, errlen, "span has an all-zero trace id");
 	if (hex_is_zero(s->span_id, sizeof(s->span_id)))
 		return errf(err, errlen, "span has an all-zero span id");
+	if (!s->start_ns)
+		return errf(err, errlen, "span has no start time");
+	if (s->start_ns >= SPAN_TIME_MAX_NS)
+		return errf(err, errlen,
+			    "span starts after 2200-01-01: a time in nanoseconds since 1970 is expected");
 	if (s->end_ns < s->start_ns)
 		return errf(err, errlen, "span ends before it starts");
+	if (s->end_ns - s->start_ns > SPAN_DURATION_MAX_NS)
+		return errf(err, errlen, "span lasts more than 30 days");
 	if (!s->name)
 		return errf(err, errlen, "span has no name");
 	return 0;

@@ -162,9 +162,13 @@ struct resource *resource_copy(struct arena *a, const struct resource *r);
 /* Whether two resources hold the same attributes, in the same order. */
 int resource_same(const struct resource *x, const struct resource *y);
 
+/* The accepted window of a span's times: a start after 1970-01-01 and
+ * before 2200-01-01, a duration of at most 30 days (docs/API.md). */
+#define SPAN_TIME_MAX_NS     7258118400000000000ull
+#define SPAN_DURATION_MAX_NS (30ull * 86400 * 1000000000)
 /*
  * Semantic checks every decoder applies to a decoded span: ids present and
- * non-zero, end not before start.  Returns 0, or -1 with a message.
+ * non-zero, times in the window above, end not before start.  Returns 0, or -1 with a message.
  */
 int span_validate(const struct span *s, char *err, size_t errlen);
 

@@ -7,6 +7,9 @@
 
 const char *http_actor(struct http_request *req)
 {
+	if (strcmp(req->actor, "open") != 0)
+		return req->actor; /* the authenticated key's name */
+	/* open mode (no keys, anyone on loopback trusted): a header may name someone */
 	const char *h = http_header(req, "X-Hotpath-User");
 	if (!h || !*h)
 		return "api";

@@ -1,8 +1,9 @@
 /*
  * actor.h - who a request acts for, as the audit trail names them.
  *
- * Today the X-Hotpath-User header (or "api"); when API keys come, the
- * authenticated key's name.  Every route that records an action asks here.
+ * The authenticated key's name; in open mode (no keys: loopback only) the
+ * X-Hotpath-User header, or "api".  Every route that records an action
+ * asks here.
  */
 #ifndef HOTPATH_SERVER_ACTOR_H
 #define HOTPATH_SERVER_ACTOR_H

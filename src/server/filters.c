@@ -25,14 +25,21 @@ static int digits(const char *s, int n, int *out)
 	return 0;
 }
 
+static int days_in_month(int y, int mo)
+{
+	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	return days[mo - 1] + (mo == 2 && leap);
+}
+
 int filters_parse_time(const char *s, uint64_t *ns)
 {
 	size_t n = strlen(s);
 	if (n && strspn(s, "0123456789") == n) {
-		if (n > 15)
+		if (n > 14)
 			return -1;
 		*ns = strtoull(s, NULL, 10) * NS_PER_MS;
-		return 0;
+		return *ns < FILTERS_TIME_MAX_NS ? 0 : -1;
 	}
 	/* YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM) */
 	struct tm tm = {0};
@@ -41,8 +48,9 @@ int filters_parse_time(const char *s, uint64_t *ns)
 	    digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || digits(s + 11, 2, &h) ||
 	    s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' || digits(s + 17, 2, &sec))
 		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || y < 1970)
-		return -1;
+	if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 60 || y < 1970 || y >= 2200 ||
+	    d > days_in_month(y, mo))
+		return -1; /* e.g. 2024-02-30 */
 	const char *p = s + 19;
 	uint64_t frac = 0, scale = 1000000000ull;
 	if (*p == '.') {
@@ -79,7 +87,7 @@ int filters_parse_time(const char *s, uint64_t *ns)
 	if (t < 0)
 		return -1;
 	*ns = (uint64_t)t * NS_PER_S + frac;
-	return 0;
+	return *ns < FILTERS_TIME_MAX_NS ? 0 : -1;
 }
 
 int filters_parse_range(const char *s, uint64_t *ns)
@@ -87,15 +95,16 @@ int filters_parse_range(const char *s, uint64_t *ns)
 	char *end;
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
-	if (end == s || errno || !v || v > 1000000 || end[1] != 0)
+	if (end == s || errno || !v || v > 1000000 || !*end || end[1] != 0) /* "202": no unit */
 		return -1;
 	switch (*end) {
-	case 's': *ns = v * NS_PER_S; return 0;
-	case 'm': *ns = v * 60000000000ull; return 0;
-	case 'h': *ns = v * 3600000000000ull; return 0;
-	case 'd': *ns = v * 86400000000000ull; return 0;
+	case 's': *ns = v * NS_PER_S; break;
+	case 'm': *ns = v * 60000000000ull; break;
+	case 'h': *ns = v * 3600000000000ull; break;
+	case 'd': *ns = v * 86400000000000ull; break;
 	default: return -1;
 	}
+	return *ns <= FILTERS_RANGE_MAX_NS ? 0 : -1;
 }
 
 static int parse_ms(const char *s, uint64_t *ns)
@@ -153,13 +162,20 @@ int filters_parse_prefixed(struct http_request *req, const char *prefix, unsigne
 	store_query_init(q);
 
 	if ((v = get(req, P, "range")) && filters_parse_range(v, &range) < 0)
-		return errf(err, errlen, "invalid %srange '%s': use e.g. 15m, 1h, 6h, 24h, 7d, 30d", P, v);
+		return errf(err, errlen,
+			    "invalid %srange '%s': use e.g. 15m, 1h, 6h, 24h, 7d, 30d (at most 3660d)", P, v);
 	q->to_ns = now_ns;
 	if ((v = get(req, P, "to")) && filters_parse_time(v, &q->to_ns) < 0)
-		return errf(err, errlen, "invalid %sto '%s': use unix milliseconds or RFC 3339", P, v);
+		return errf(err, errlen,
+			    "invalid %sto '%s': use unix milliseconds or an RFC 3339 date that exists, "
+			    "before 2200",
+			    P, v);
 	q->from_ns = q->to_ns > range ? q->to_ns - range : 0;
 	if ((v = get(req, P, "from")) && filters_parse_time(v, &q->from_ns) < 0)
-		return errf(err, errlen, "invalid %sfrom '%s': use unix milliseconds or RFC 3339", P, v);
+		return errf(err, errlen,
+			    "invalid %sfrom '%s': use unix milliseconds or an RFC 3339 date that exists, "
+			    "before 2200",
+			    P, v);
 	if (q->from_ns >= q->to_ns)
 		return errf(err, errlen, "%sfrom must be before %sto", P, P);
 

@@ -45,7 +45,12 @@ int filters_parse_q(struct http_request *req, struct spanql **out, char *err, si
  * invalid: the 400 answer naming it is set. */
 int filters_int(struct http_request *req, const char *name, long lo, long hi, long def, long *out);
 
-/* "1700000000000" (unix ms) or RFC 3339 ("2026-11-23T10:00:00.5+01:00"). */
+/* The accepted window of times in parameters: before 2200-01-01; a range
+ * of at most 3660 days. */
+#define FILTERS_TIME_MAX_NS  7258118400000000000ull
+#define FILTERS_RANGE_MAX_NS (3660ull * 86400 * 1000000000)
+/* "1700000000000" (unix ms) or RFC 3339 ("2026-11-23T10:00:00.5+01:00"), a
+ * date that exists (not 2024-02-30), in the window above. */
 int filters_parse_time(const char *s, uint64_t *ns);
 /* "15m", "1h", "7d", "30s" -> nanoseconds. */
 int filters_parse_range(const char *s, uint64_t *ns);

@@ -10,23 +10,64 @@
 #include "server/http.h"
 
 #include <microhttpd.h>
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/error.h"
 #include "core/alloc.h"
+#include "core/buf.h"
+#include "core/clock.h"
 #include "core/log.h"
+#include "server/auth.h"
 
-enum { ST_NEW, ST_BODY, ST_SUSPENDED, ST_RESUMED };
+enum { ST_NEW, ST_BODY, ST_SUSPENDED, ST_RESUMED, ST_READING };
 
 static const struct route *route_tables[] = {ingest_routes, perf_routes,     flame_routes, profile_routes,
 					     slow_routes,   analysis_routes, watch_routes, change_routes,
-					     fleet_routes,  metrics_routes,  query_routes, static_routes};
+					     fleet_routes,  metrics_routes,  query_routes, auth_routes,
+					     static_routes};
+
+const char *const refusal_names[REFUSE_N] = {
+	"auth_missing",	    "auth_invalid", "role",	"csrf",	   "origin", "host",
+	"connection_limit", "timeout",	    "inflight", "framing", "reads",
+};
+
+void http_refused(struct server *srv, enum refusal why, const char *fmt, ...)
+{
+	static _Atomic uint64_t last_log_ns[REFUSE_N];
+	uint64_t n = atomic_fetch_add(&srv->ctr.refused[why], 1) + 1, now = clock_now_ns();
+	uint64_t last = atomic_load(&last_log_ns[why]);
+	if (now - last < 10000000000ull || !atomic_compare_exchange_strong(&last_log_ns[why], &last, now))
+		return;
+	char msg[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warn("http: refused (%s, %llu so far): %s", refusal_names[why], (unsigned long long)n, msg);
+}
+
+int http_charge(struct http_request *req, size_t n)
+{
+	struct server *srv = req->srv;
+	int64_t total = atomic_fetch_add(&srv->bytes_in_flight, (int64_t)n) + (int64_t)n;
+	int64_t others = total - (int64_t)(req->charged + n);
+	if (total > (int64_t)srv->opt.max_inflight && others > 0) { /* one request alone always may */
+		atomic_fetch_sub(&srv->bytes_in_flight, (int64_t)n);
+		return ERR_BUSY;
+	}
+	req->charged += n;
+	return 0;
+}
 
 static int path_matches(const struct route *r, const char *url)
 {
@@ -149,6 +190,12 @@ static enum MHD_Result send_response(struct http_request *req)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, res->retry_after);
 	if (res->allow)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, res->allow);
+	if (res->set_cookie)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, res->set_cookie);
+	if (res->www_auth)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, res->www_auth);
+	if (res->close)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	enum MHD_Result ret = MHD_queue_response(req->conn, (unsigned)res->status, r);
 	MHD_destroy_response(r);
@@ -161,17 +208,148 @@ static enum MHD_Result send_response(struct http_request *req)
 	return ret;
 }
 
+static void busy(struct http_request *req);
+
 static enum MHD_Result run_handler(struct http_request *req)
 {
+	if (req->over_budget) {
+		busy(req);
+		return send_response(req);
+	}
 	/* Routes that take a body answer 413 in their own format. */
 	if (req->body_too_large && !req->route->body) {
 		http_error(req, 413, "payload_too_large", "request body exceeds the limit of %zu bytes",
 			   req->srv->opt.max_body);
 		return send_response(req);
 	}
+	/* A read of the API runs on a read thread (readers.c): a slow query
+	 * does not hold this thread, which serves other clients' ingest too. */
+	if (req->srv->readers && req->route->access != ROUTE_PUBLIC && !req->route->body &&
+	    !strcmp(req->route->method, "GET")) {
+		req->state = ST_READING;
+		MHD_suspend_connection(req->conn);
+		if (readers_submit(req->srv->readers, req) == 0)
+			return MHD_YES;
+		http_refused(req->srv, REFUSE_READS, "%s %s: %d reads waiting", req->method, req->url,
+			     HTTP_READ_QUEUE_MAX);
+		http_error(req, 503, "busy", "too many reads waiting; retry later");
+		req->res.retry_after = "1";
+		MHD_resume_connection(req->conn);
+		return MHD_YES;
+	}
 	if (req->route->handle(req) == HTTP_SUSPEND)
 		return MHD_YES;
 	return send_response(req);
+}
+
+/* Counts what a header says, over all its occurrences. */
+struct framing {
+	int n_cl, conflicting, te, te_other;
+	const char *cl;
+};
+
+static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct framing *f = cls;
+	(void)kind;
+	if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+		if (f->n_cl++ && strcmp(f->cl, value ? value : ""))
+			f->conflicting = 1;
+		f->cl = value ? value : "";
+	} else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+		f->te++;
+		if (!value || strcasecmp(value, "chunked"))
+			f->te_other = 1;
+	}
+	return MHD_YES;
+}
+
+/* Framing a proxy in front could read otherwise is refused: 400, close. */
+static int framing_check(struct http_request *req)
+{
+	struct framing f = {0};
+	const char *why = NULL;
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, framing_header, &f);
+	if (f.conflicting)
+		why = "conflicting Content-Length headers";
+	else if (f.n_cl && f.te)
+		why = "Content-Length together with Transfer-Encoding";
+	else if (f.te_other || f.te > 1)
+		why = "a Transfer-Encoding other than one \"chunked\"";
+	else if (f.n_cl && (!*f.cl || strspn(f.cl, "0123456789") != strlen(f.cl)))
+		why = "a Content-Length that is not a number";
+	if (!why)
+		return 0;
+	http_refused(req->srv, REFUSE_FRAMING, "%s %s: %s", req->method, req->url, why);
+	http_error(req, 400, "bad_request", "ambiguous request framing: %s", why);
+	req->res.close = 1;
+	return -1;
+}
+
+static void busy(struct http_request *req)
+{
+	http_error(req, 503, "busy", "too many request bytes in memory now; retry later");
+	req->res.retry_after = "1";
+	req->res.close = 1;
+}
+
+/* A declared length: over the limit, the body is read and dropped before
+ * the 413; over what the in-flight budget has left, 503 before reading.
+ * No memory is reserved up front: the buffer grows with what arrives. */
+static int body_admit(struct http_request *req)
+{
+	struct server *srv = req->srv;
+	const char *cl =
+		MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	unsigned long long content_length = cl ? strtoull(cl, NULL, 10) : 0;
+	req->state = ST_BODY;
+	if (content_length > srv->opt.max_body) {
+		req->body_too_large = 1;
+		return 0;
+	}
+	/* The declared length is counted at once (nothing is allocated for
+	 * it): requests let in can finish, the others wait their turn. */
+	if (content_length && http_charge(req, (size_t)content_length) < 0) {
+		http_refused(srv, REFUSE_INFLIGHT, "%s %s: %llu bytes declared, %lld in flight", req->method,
+			     req->url, content_length, (long long)atomic_load(&srv->bytes_in_flight));
+		busy(req);
+		return -1;
+	}
+	return 0;
+}
+
+static enum MHD_Result nul_arg(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+			       const char *value, size_t value_size)
+{
+	const char **bad = cls;
+	(void)kind;
+	if (strlen(key) != key_size || (value && strlen(value) != value_size)) {
+		*bad = key;
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+/* A NUL byte (%00) in a query parameter would cut it short: refused. */
+static int args_check(struct http_request *req)
+{
+	const char *bad = NULL;
+	MHD_get_connection_values_n(req->conn, MHD_GET_ARGUMENT_KIND, nul_arg, &bad);
+	if (!bad)
+		return 0;
+	http_error(req, 400, "bad_request", "the query parameter '%.64s' contains a NUL byte (%%00)", bad);
+	return -1;
+}
+
+/* A body still arriving after the body timeout: the connection is closed. */
+static int body_late(struct http_request *req)
+{
+	uint64_t limit = (uint64_t)req->srv->opt.body_timeout_s * 1000000000ull;
+	if (clock_now_ns() - req->started_ns <= limit)
+		return 0;
+	http_refused(req->srv, REFUSE_TIMEOUT, "%s %s: the body took over %u s", req->method, req->url,
+		     req->srv->opt.body_timeout_s);
+	return 1;
 }
 
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
@@ -191,6 +369,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 		buf_init(&req->body, srv->opt.max_body);
 		buf_init(&req->res.body, BUF_NO_LIMIT);
 		*con_cls = req;
+		req->started_ns = clock_now_ns();
 		atomic_fetch_add(&srv->in_flight, 1);
 		atomic_fetch_add(&srv->ctr.requests, 1);
 
@@ -206,23 +385,29 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 			}
 			return send_response(req);
 		}
-		const char *cl =
-			MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-		unsigned long long content_length = cl ? strtoull(cl, NULL, 10) : 0;
-		/* Too large: the body is still read (and dropped) before the 413,
-		 * or closing with unread input would reset the connection and the
-		 * client would never see the answer. */
-		if (content_length > srv->opt.max_body)
-			req->body_too_large = 1;
-		else if (content_length)
-			buf_reserve(&req->body, (size_t)content_length); /* one allocation, no copies */
+		if (framing_check(req) < 0 || http_access_check(req) < 0 || args_check(req) < 0 ||
+		    body_admit(req) < 0)
+			return send_response(req);
 		req->state = ST_BODY;
 		return MHD_YES;
 	}
 
 	if (req->state == ST_BODY && *upload_size) {
 		atomic_fetch_add(&srv->ctr.bytes_in, *upload_size);
-		if (!req->body_too_large && buf_append(&req->body, upload_data, *upload_size) < 0) {
+		if (body_late(req))
+			return MHD_NO; /* closes the connection */
+		/* Past the budget mid-body (a chunked body declares no length): the
+		 * rest is read and dropped, and the answer is 503. */
+		size_t need = req->body.len + *upload_size; /* past what was declared: chunked */
+		if (!req->body_too_large && !req->over_budget && need > req->charged &&
+		    http_charge(req, need - req->charged) < 0) {
+			http_refused(srv, REFUSE_INFLIGHT, "%s %s: bytes in flight over %zu", method, url,
+				     srv->opt.max_inflight);
+			req->over_budget = 1;
+			buf_release(&req->body);
+		}
+		if (!req->body_too_large && !req->over_budget &&
+		    buf_append(&req->body, upload_data, *upload_size) < 0) {
 			req->body_too_large = 1;
 			buf_release(&req->body);
 		}
@@ -231,6 +416,10 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 	}
 	if (req->state == ST_BODY)
 		return run_handler(req);
+	if (req->state == ST_READING) {
+		req->state = ST_RESUMED;
+		return send_response(req);
+	}
 	if (req->state == ST_SUSPENDED) {
 		req->state = ST_RESUMED;
 		if (req->route->finish)
@@ -247,6 +436,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
 	struct http_request *req = *con_cls;
 	if (!req)
 		return;
+	atomic_fetch_sub(&srv->bytes_in_flight, (int64_t)req->charged);
 	arena_release(&req->arena);
 	buf_release(&req->body);
 	buf_release(&req->res.body);
@@ -277,10 +467,110 @@ static int parse_listen(const char *listen, char *host, size_t hostlen, char *po
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	struct server *srv = cls;
 	char line[512];
 	vsnprintf(line, sizeof(line), fmt, ap);
 	line[strcspn(line, "\n")] = 0;
-	log_warn("http: %s", line);
+	if (strstr(line, "connection limit")) /* overall, or per client address */
+		http_refused(srv, REFUSE_CONN_LIMIT, "%s", line);
+	else
+		log_warn("http: %s", line);
+}
+
+static void notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			      enum MHD_ConnectionNotificationCode code)
+{
+	struct server *srv = cls;
+	(void)conn;
+	(void)socket_context;
+	atomic_fetch_add(&srv->ctr.connections, code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+}
+
+static int is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr);
+	return 0;
+}
+
+static void option_defaults(struct server_options *o)
+{
+	if (!o->max_body)
+		o->max_body = HTTP_DEFAULT_MAX_BODY;
+	if (!o->threads) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		o->threads = n > 0 ? (unsigned)n : 2;
+	}
+	if (!o->max_connections)
+		o->max_connections = HTTP_DEFAULT_MAX_CONNECTIONS;
+	if (!o->max_per_ip)
+		o->max_per_ip = HTTP_DEFAULT_MAX_PER_IP;
+	if (!o->idle_timeout_s)
+		o->idle_timeout_s = HTTP_DEFAULT_IDLE_TIMEOUT;
+	if (!o->body_timeout_s)
+		o->body_timeout_s = HTTP_DEFAULT_BODY_TIMEOUT;
+	if (!o->max_inflight)
+		o->max_inflight = HTTP_DEFAULT_MAX_INFLIGHT;
+}
+
+/* Open mode (no keys) only on loopback unless forced; said loudly. */
+static int access_mode(struct server *srv, const struct sockaddr *sa, char *err, size_t errlen)
+{
+	srv->auth = auth_new(srv->store);
+	if (!srv->auth)
+		return errf(err, errlen, "libsodium could not start");
+	if (!auth_loaded(srv->auth))
+		return errf(err, errlen, "cannot read the API keys from the store");
+	size_t keys = auth_live_keys(srv->auth);
+	srv->open_allowed = is_loopback(sa) || srv->opt.insecure_open;
+	if (keys) {
+		log_info("access: %zu API key(s): every API call needs a key or a signed-in session", keys);
+		return 0;
+	}
+	if (!srv->open_allowed)
+		return errf(err, errlen,
+			    "refusing to listen on %s without API keys: anyone could read and change "
+			    "everything; create a key (`hotpath keys create --data DIR --name NAME "
+			    "--role admin`) or pass --insecure-open",
+			    srv->opt.listen);
+	log_warn("access: OPEN MODE: no API key exists, anyone who reaches %s may read, write and "
+		 "change everything%s",
+		 srv->opt.listen, is_loopback(sa) ? " (loopback only)" : " (forced with --insecure-open)");
+	return 0;
+}
+
+/* The PEM files of --tls-cert / --tls-key, read into srv's buffers. */
+static int read_tls(const struct server_options *o, struct buf *cert, struct buf *key, char *err,
+		    size_t errlen)
+{
+	buf_init(cert, 1 << 20);
+	buf_init(key, 1 << 20);
+	if (buf_read_file(cert, o->tls_cert) < 0 || buf_putc(cert, 0) < 0)
+		return errf(err, errlen, "cannot read the TLS certificate %s", o->tls_cert);
+	if (buf_read_file(key, o->tls_key) < 0 || buf_putc(key, 0) < 0)
+		return errf(err, errlen, "cannot read the TLS key %s", o->tls_key);
+	return 0;
+}
+
+static struct MHD_Daemon *start_daemon(struct server *srv, const struct sockaddr *sa, const struct buf *cert,
+				       const struct buf *key)
+{
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	const struct server_options *o = &srv->opt;
+	if (sa->sa_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	if (srv->tls)
+		flags |= MHD_USE_TLS;
+	return MHD_start_daemon(flags, 0, NULL, NULL, access_handler, srv, MHD_OPTION_EXTERNAL_LOGGER,
+				mhd_log, srv, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE,
+				o->threads, MHD_OPTION_NOTIFY_COMPLETED, request_completed, srv,
+				MHD_OPTION_NOTIFY_CONNECTION, notify_connection, srv,
+				MHD_OPTION_CONNECTION_TIMEOUT, o->idle_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+				o->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_per_ip,
+				srv->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert->data,
+				MHD_OPTION_HTTPS_MEM_KEY, key->data, MHD_OPTION_END);
 }
 
 int server_start(struct server *srv, struct store *st, const struct server_options *o, char *err,
@@ -288,35 +578,52 @@ int server_start(struct server *srv, struct store *st, const struct server_optio
 {
 	char host[256], port[16];
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai = NULL;
+	struct buf cert = {0}, key = {0};
 	memset(srv, 0, sizeof(*srv));
 	srv->store = st;
 	srv->opt = *o;
-	if (!srv->opt.max_body)
-		srv->opt.max_body = HTTP_DEFAULT_MAX_BODY;
-	if (!srv->opt.threads) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		srv->opt.threads = n > 0 ? (unsigned)n : 2;
-	}
+	option_defaults(&srv->opt);
+	srv->tls = o->tls_cert && o->tls_key;
+	if (!o->tls_cert != !o->tls_key)
+		return errf(err, errlen, "--tls-cert and --tls-key go together");
+	if (srv->tls && !MHD_is_feature_supported(MHD_FEATURE_TLS))
+		return errf(err, errlen,
+			    "this libmicrohttpd has no TLS: use a reverse proxy (docs/CONFIG.md)");
 	if (parse_listen(o->listen, host, sizeof(host), port, sizeof(port)) < 0)
 		return errf(err, errlen, "invalid listen address '%s' (want HOST:PORT)", o->listen);
 	int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
 	if (rc != 0)
 		return errf(err, errlen, "cannot resolve listen address '%s': %s", o->listen,
 			    gai_strerror(rc));
-
-	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-	if (ai->ai_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	srv->daemon =
-		MHD_start_daemon(flags, 0, NULL, NULL, access_handler, srv, MHD_OPTION_EXTERNAL_LOGGER,
-				 mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-				 MHD_OPTION_THREAD_POOL_SIZE, srv->opt.threads, MHD_OPTION_NOTIFY_COMPLETED,
-				 request_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_END);
+	if (access_mode(srv, ai->ai_addr, err, errlen) < 0 ||
+	    (srv->tls && read_tls(o, &cert, &key, err, errlen) < 0)) {
+		freeaddrinfo(ai);
+		buf_release(&cert);
+		buf_release(&key);
+		auth_free(srv->auth);
+		srv->auth = NULL;
+		return -1;
+	}
+	srv->readers = readers_start(srv->opt.threads, HTTP_READ_QUEUE_MAX);
+	srv->daemon = start_daemon(srv, ai->ai_addr, &cert, &key);
 	freeaddrinfo(ai);
-	if (!srv->daemon)
-		return errf(err, errlen, "cannot listen on %s (address in use or not permitted?)", o->listen);
+	buf_release(&cert);
+	buf_release(&key);
+	if (!srv->daemon) {
+		readers_stop(srv->readers);
+		srv->readers = NULL;
+		auth_free(srv->auth);
+		srv->auth = NULL;
+		return errf(err, errlen,
+			    "cannot listen on %s (address in use, not permitted, or bad TLS files?)",
+			    o->listen);
+	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = info ? info->port : 0;
+	log_info("http: at most %u connections, %u per client address; idle timeout %u s, body timeout "
+		 "%u s; %zu bytes of bodies in flight",
+		 srv->opt.max_connections, srv->opt.max_per_ip, srv->opt.idle_timeout_s,
+		 srv->opt.body_timeout_s, srv->opt.max_inflight);
 	return 0;
 }
 
@@ -332,8 +639,12 @@ void server_stop(struct server *srv)
 	}
 	if (atomic_load(&srv->in_flight) > 0)
 		log_warn("http: stopping with %d requests still open", atomic_load(&srv->in_flight));
+	readers_stop(srv->readers); /* the reads still queued run and resume first */
+	srv->readers = NULL;
 	MHD_stop_daemon(srv->daemon);
 	if (ls != MHD_INVALID_SOCKET)
 		close(ls);
 	srv->daemon = NULL;
+	auth_free(srv->auth);
+	srv->auth = NULL;
 }

@@ -639,7 +639,8 @@ static int get_regression_audit(struct http_request *req)
 }
 
 const struct route change_routes[] = {
-	{"POST", "/api/v1/deployments", post_deployment, NULL, 1},
+	{"POST", "/api/v1/deployments", post_deployment, NULL, 1,
+	 ROUTE_INGEST}, /* pipelines, like telemetry */
 	{"GET", "/api/v1/deployments", get_deployments, NULL, 0},
 	{"GET", "/api/v1/versions/compare", get_versions_compare, NULL, 0},
 	{"GET", "/api/v1/versions/gate", get_versions_gate, NULL, 0},

@@ -20,9 +20,9 @@
 #include "ingest/requests.h"
 #include "core/clock.h"
 #include "server/http.h"
+#include "server/media.h"
 
 enum payload { P_TRACES, P_METRICS, P_REQUESTS };
-enum media { M_PROTOBUF, M_JSON, M_NDJSON, M_UNKNOWN };
 
 /* The state of an ingest request while the store commits it. */
 struct ingest {
@@ -32,30 +32,6 @@ struct ingest {
 	char reject_msg[256];
 	size_t items;
 };
-
-/* "application/json; charset=utf-8" -> M_JSON; parameters are ignored. */
-static enum media parse_media(const char *ct)
-{
-	if (!ct)
-		return M_UNKNOWN;
-	while (*ct == ' ' || *ct == '\t')
-		ct++;
-	size_t n = strcspn(ct, ";");
-	while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
-		n--;
-	static const struct {
-		const char *name;
-		enum media m;
-	} types[] = {
-		{"application/x-protobuf", M_PROTOBUF}, {"application/protobuf", M_PROTOBUF},
-		{"application/json", M_JSON},		{"application/x-ndjson", M_NDJSON},
-		{"application/jsonl", M_NDJSON},	{"application/ndjson", M_NDJSON},
-	};
-	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-		if (strlen(types[i].name) == n && !strncasecmp(ct, types[i].name, n))
-			return types[i].m;
-	return M_UNKNOWN;
-}
 
 /* An OTLP error: google.rpc.Status in the request's content type. */
 static void otlp_error(struct http_request *req, enum media media, int status, int rpc_code, const char *msg)
@@ -116,7 +92,7 @@ static int handle_ingest(struct http_request *req, enum payload kind)
 
 	req->route_data = in;
 	in->kind = kind;
-	in->media = parse_media(http_header(req, "Content-Type"));
+	in->media = media_parse(http_header(req, "Content-Type"));
 	if (kind == P_REQUESTS && in->media == M_UNKNOWN && !http_header(req, "Content-Type"))
 		in->media = M_JSON;
 	if (in->media == M_UNKNOWN || (kind != P_REQUESTS && in->media == M_NDJSON)) {
@@ -154,6 +130,14 @@ static int handle_ingest(struct http_request *req, enum payload kind)
 		}
 		if (rc < 0) {
 			fail(req, in, 400, RPC_INVALID_ARGUMENT, "bad_request", err);
+			goto out;
+		}
+		if (http_charge(req, inflated.len) < 0) { /* the budget of bytes in flight */
+			http_refused(srv, REFUSE_INFLIGHT, "%s: %zu inflated bytes over the budget", req->url,
+				     inflated.len);
+			req->res.retry_after = "1";
+			fail(req, in, 503, RPC_UNAVAILABLE, "busy",
+			     "too many request bytes in memory now; retry later");
 			goto out;
 		}
 		data = inflated.data ? inflated.data : "";
@@ -247,8 +231,8 @@ static int handle_requests(struct http_request *req)
 }
 
 const struct route ingest_routes[] = {
-	{"POST", "/v1/traces", handle_traces, finish_ingest, 1},
-	{"POST", "/v1/metrics", handle_metrics, finish_ingest, 1},
-	{"POST", "/api/v1/requests", handle_requests, finish_ingest, 1},
+	{"POST", "/v1/traces", handle_traces, finish_ingest, 1, ROUTE_INGEST},
+	{"POST", "/v1/metrics", handle_metrics, finish_ingest, 1, ROUTE_INGEST},
+	{"POST", "/api/v1/requests", handle_requests, finish_ingest, 1, ROUTE_INGEST},
 	{NULL, NULL, NULL, NULL, 0},
 };

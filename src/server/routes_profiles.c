@@ -83,7 +83,7 @@ static int parse_time(const char *s, uint64_t now_ns, uint64_t *ns)
 			*ns = v * 1000ull;
 		else
 			*ns = v;
-		return 0;
+		return *ns < FILTERS_TIME_MAX_NS ? 0 : -1; /* the window of filters.h */
 	}
 	return filters_parse_time(s, ns);
 }
@@ -941,10 +941,10 @@ out:
 }
 
 const struct route profile_routes[] = {
-	{"POST", "/api/v1/profiles", post_profile, NULL, 1},
+	{"POST", "/api/v1/profiles", post_profile, NULL, 1, ROUTE_INGEST},
 	{"GET", "/api/v1/profiles", list_profiles, NULL, 0},
 	{"GET", "/api/v1/profiles/flamegraph", get_flamegraph, NULL, 0},
 	{"GET", "/api/v1/profiles/*", get_profile, NULL, 0},
-	{"POST", "/ingest", post_ingest, NULL, 1},
+	{"POST", "/ingest", post_ingest, NULL, 1, ROUTE_INGEST},
 	{NULL, NULL, NULL, NULL, 0},
 };

@@ -148,17 +148,27 @@ static int metrics(struct http_request *req)
 	metric(b, "hotpath_notifications_retries_total", "counter", "Webhook deliveries tried again.",
 	       ns.retries);
 	store_metrics(b, &st);
+	int64_t conns = atomic_load(&c->connections), held = atomic_load(&req->srv->bytes_in_flight);
+	metric(b, "hotpath_http_connections", "gauge", "Open client connections.",
+	       (uint64_t)(conns > 0 ? conns : 0));
+	metric(b, "hotpath_http_inflight_bytes", "gauge",
+	       "Request bodies (and inflated bodies) held in memory.", (uint64_t)(held > 0 ? held : 0));
+	buf_puts(b, "# HELP hotpath_http_refused_total Requests or connections refused, by reason.\n"
+		    "# TYPE hotpath_http_refused_total counter\n");
+	for (int i = 0; i < REFUSE_N; i++)
+		buf_printf(b, "hotpath_http_refused_total{reason=\"%s\"} %llu\n", refusal_names[i],
+			   (unsigned long long)atomic_load(&c->refused[i]));
 	return HTTP_DONE;
 }
 
 const struct route static_routes[] = {
-	{"GET", "/health", health, NULL, 0},
-	{"GET", "/health/live", health_live, NULL, 0},
-	{"GET", "/health/ready", health_ready, NULL, 0},
+	{"GET", "/health", health, NULL, 0, ROUTE_PUBLIC},
+	{"GET", "/health/live", health_live, NULL, 0, ROUTE_PUBLIC},
+	{"GET", "/health/ready", health_ready, NULL, 0, ROUTE_PUBLIC},
 	{"GET", "/metrics", metrics, NULL, 0},
-	{"GET", "/", dashboard, NULL, 0},
-	{"GET", "/dashboard/performance", dashboard, NULL, 0},
-	{"GET", "/dashboard", dashboard, NULL, 0},
-	{"GET", "/*", static_file, NULL, 0}, /* any other embedded file */
+	{"GET", "/", dashboard, NULL, 0, ROUTE_PUBLIC},
+	{"GET", "/dashboard/performance", dashboard, NULL, 0, ROUTE_PUBLIC},
+	{"GET", "/dashboard", dashboard, NULL, 0, ROUTE_PUBLIC},
+	{"GET", "/*", static_file, NULL, 0, ROUTE_PUBLIC}, /* any other embedded file */
 	{NULL, NULL, NULL, NULL, 0},
 };

@@ -56,6 +56,8 @@ static void prepare_block(struct store_write *w, const struct span **spans, size
 	pb->n_spans = n;
 	pb->t_min = UINT64_MAX;
 	pb->traces = xmalloc(n * sizeof(*pb->traces));
+	const char **tools = xmalloc((n ? n : 1) * sizeof(*tools));
+	annotate_tools(spans, n, tools);
 	for (size_t i = 0; i < n; i++) {
 		if (spans[i]->start_ns < pb->t_min)
 			pb->t_min = spans[i]->start_ns;
@@ -66,10 +68,11 @@ static void prepare_block(struct store_write *w, const struct span **spans, size
 		if (span_is_entry(spans[i])) {
 			struct prepared_request *r = &w->reqs[w->n_reqs++];
 			r->error_type = annotate_request(&w->batch.arena, spans[i], &r->row);
-			r->row.tool = annotate_tool(spans, n, i);
+			r->row.tool = tools[i];
 			r->block = w->n_blocks;
 		}
 	}
+	free(tools);
 	/* block_encode re-sorts; the spans are already in its order */
 	if (block_encode(spans, n, &out) < 0)
 		abort(); /* only an unlimited buffer is used: cannot fail */

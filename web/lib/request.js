@@ -4,6 +4,7 @@
 // server's own {"error": {"message"}} when there is one, like apiGet's.
 
 import { ApiError } from './api.js';
+import { csrfHeaders } from './session.js';
 
 const TIMEOUT_MS = 15000;
 
@@ -16,7 +17,7 @@ async function send(method, path, { body, accept, signal }) {
     if (signal.aborted) ctrl.abort();
     else signal.addEventListener('abort', onAbort, { once: true });
   }
-  const headers = { Accept: accept };
+  const headers = { Accept: accept, ...(method === 'GET' ? {} : csrfHeaders()) };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   try {
     const res = await fetch(path, {

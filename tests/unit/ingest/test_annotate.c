@@ -78,6 +78,28 @@ int main(void)
 	ok(annotate_tool(sorted, 4, 2) == NULL, "none from another trace");
 	const struct span *before[] = {&s[1], &s[0]};
 	is_str(annotate_tool(before, 2, 1), "search", "or before the entry");
+
+	/* annotate_tools: the same answers for every span, in one pass; a
+	 * trace of entries with tools before and after, and one without */
+	struct span m[7];
+	mk(&m[0], 1, 1, 0, SPAN_KIND_SERVER, entry_attrs, 2, &r);
+	mk(&m[1], 1, 2, 1, SPAN_KIND_INTERNAL, &tool_attr, 1, &r);
+	mk(&m[2], 1, 3, 1, SPAN_KIND_SERVER, entry_attrs, 2, &r);
+	mk(&m[3], 1, 4, 1, SPAN_KIND_INTERNAL, &other_tool, 1, &r);
+	mk(&m[4], 1, 5, 1, SPAN_KIND_SERVER, entry_attrs, 2, &r);
+	mk(&m[5], 2, 6, 0, SPAN_KIND_SERVER, entry_attrs, 2, &r);
+	mk(&m[6], 2, 7, 6, SPAN_KIND_SERVER, entry_attrs, 2, &r);
+	const struct span *ms[] = {&m[0], &m[1], &m[2], &m[3], &m[4], &m[5], &m[6]};
+	const char *tools[7];
+	annotate_tools(ms, 7, tools);
+	int same = 1;
+	for (size_t i = 0; i < 7; i++) {
+		const char *one = annotate_tool(ms, 7, i);
+		same &= (one == NULL) == (tools[i] == NULL) && (!one || !strcmp(one, tools[i]));
+	}
+	ok(same, "annotate_tools agrees with annotate_tool on every span");
+	is_str(tools[4], "refund", "the last entry takes the nearest tool before it");
+	ok(tools[5] == NULL && tools[6] == NULL, "a trace without tools has none");
 	arena_release(&a);
 	return tap_done();
 }

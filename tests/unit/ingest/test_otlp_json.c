@@ -110,7 +110,8 @@ static void test_errors(void)
 	/* a failed request leaves the batch as it was */
 	const char *good =
 		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":"
-		"\"5b8efff798038103d269b633813fc60c\",\"spanId\":\"eee19b7ec3c1b174\",\"name\":\"a\"}]}]}]}";
+		"\"5b8efff798038103d269b633813fc60c\",\"spanId\":\"eee19b7ec3c1b174\",\"name\":\"a\","
+		"\"startTimeUnixNano\":\"1\",\"endTimeUnixNano\":\"2\"}]}]}]}";
 	is_int(decode_str(&b, good, err, sizeof(err)), 0, "one good span");
 	const char *bad =
 		"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":"

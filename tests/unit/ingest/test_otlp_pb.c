@@ -419,8 +419,10 @@ static size_t build_nested(uint8_t *buf, size_t size, int depth)
 	buf[--p] = 1;
 	buf[--p] = 0x0a;		   /* KeyValue.key "k" */
 	p = prepend_field(buf, p, end, 9); /* Span.attributes */
-	static const uint8_t ids[] = {0x0a, 16, 1,    1, 1, 1, 1, 1, 1, 1, 1, 1, 1,    1, 1,  1,
-				      1,    1,	0x12, 8, 2, 2, 2, 2, 2, 2, 2, 2, 0x2a, 1, 'n'};
+	/* ids, name "n", start and end times (fixed64: 0x0101... ns, 1972) */
+	static const uint8_t ids[] = {0x0a, 16,	  1, 1, 1, 1, 1,    1, 1, 1, 1, 1,    1, 1,   1,    1, 1,
+				      1,    0x12, 8, 2, 2, 2, 2,    2, 2, 2, 2, 0x2a, 1, 'n', 0x39, 1, 1,
+				      1,    1,	  1, 1, 1, 1, 0x41, 1, 1, 1, 1, 1,    1, 1,   1};
 	p -= sizeof(ids);
 	memcpy(buf + p, ids, sizeof(ids));
 	p = prepend_field(buf, p, end, 2); /* ScopeSpans.spans */

@@ -1,0 +1,92 @@
+/* test_auth.c - API keys (create, check, revoke), roles, sessions, Host. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/auth.h"
+#include "store/store.h"
+#include "tap.h"
+
+static void roles(void)
+{
+	ok(auth_role_parse("ingest") == AUTH_INGEST && auth_role_parse("admin") == AUTH_ADMIN,
+	   "roles parse by name");
+	ok(auth_role_parse("root") == AUTH_NONE && auth_role_parse(NULL) == AUTH_NONE,
+	   "unknown roles do not");
+	ok(auth_role_allows(AUTH_ADMIN, AUTH_INGEST) && auth_role_allows(AUTH_ADMIN, AUTH_VIEWER),
+	   "admin may do everything");
+	ok(!auth_role_allows(AUTH_INGEST, AUTH_VIEWER) && !auth_role_allows(AUTH_VIEWER, AUTH_INGEST),
+	   "ingest may not read, viewer may not write");
+	ok(!auth_role_allows(AUTH_VIEWER, AUTH_ADMIN), "viewer may not act");
+}
+
+static void hosts(void)
+{
+	ok(auth_host_allowed("127.0.0.1:4318", NULL) && auth_host_allowed("[::1]:4318", NULL),
+	   "IP literals are served");
+	ok(auth_host_allowed("localhost:4318", NULL) && auth_host_allowed("LOCALHOST", NULL),
+	   "so is localhost");
+	ok(!auth_host_allowed("evil.example:4318", NULL), "a name is not (DNS rebinding)");
+	ok(!auth_host_allowed("localhost.evil.example", NULL), "nor one that starts like localhost");
+	ok(auth_host_allowed("hotpath.internal:443", "a.b,hotpath.internal"), "unless allowed");
+	ok(!auth_host_allowed("hotpath.internal.evil", "hotpath.internal"), "exactly");
+	ok(!auth_host_allowed(NULL, NULL) && !auth_host_allowed("", NULL), "no Host: refused");
+}
+
+static void keys(struct store *st)
+{
+	char token[AUTH_TOKEN_MAX], id[AUTH_ID_LEN + 1], err[256], sid[65], csrf[65], csrf2[65];
+	struct auth_principal p;
+	struct auth *au = auth_new(st);
+	ok(auth_live_keys(au) == 0, "a new store has no key");
+	ok(auth_key_create(st, "bad name!", "admin", token, id, err, sizeof(err)) < 0, "a name is checked");
+	ok(auth_key_create(st, "ci", "superuser", token, id, err, sizeof(err)) < 0, "a role is checked");
+	ok(auth_key_create(st, "ci", "ingest", token, id, err, sizeof(err)) == 0, "a key is created");
+	ok(strncmp(token, "hpk_", 4) == 0 && strlen(token) == 4 + 16 + 1 + 64, "its token: hpk_ID_SECRET");
+	auth_changed(au);
+	ok(auth_live_keys(au) == 1, "it is live");
+	ok(auth_token_check(au, token, &p) == 0 && !strcmp(p.name, "ci") && p.role == AUTH_INGEST,
+	   "its token names it and its role");
+	char wrong[AUTH_TOKEN_MAX];
+	snprintf(wrong, sizeof(wrong), "%s", token);
+	wrong[strlen(wrong) - 1] = wrong[strlen(wrong) - 1] == '0' ? '1' : '0';
+	ok(auth_token_check(au, wrong, &p) < 0, "one wrong digit: refused");
+	ok(auth_token_check(au, "hpk_", &p) < 0 && auth_token_check(au, "", &p) < 0, "garbage: refused");
+
+	auth_session_new(au, &p, sid, csrf);
+	ok(auth_session_find(au, sid, &p, csrf2) == 0 && !strcmp(csrf, csrf2), "a session finds its key");
+	ok(auth_key_revoke(st, "nobody", err, sizeof(err)) < 0, "revoking an unknown key fails");
+	ok(auth_key_revoke(st, "ci", err, sizeof(err)) == 0, "revoked by name");
+	auth_changed(au);
+	ok(auth_token_check(au, token, &p) < 0, "a revoked key is refused");
+	ok(auth_session_find(au, sid, &p, csrf2) < 0, "and so are its sessions");
+	struct arena a;
+	struct auth_key *list;
+	size_t n;
+	arena_init(&a);
+	ok(auth_keys_list(st, &a, &list, &n, err, sizeof(err)) == 0 && n == 1 && list[0].revoked_ns,
+	   "the list keeps it, revoked");
+	arena_release(&a);
+	auth_free(au);
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/hotpath-auth-XXXXXX", cmd[96], err[256];
+	roles();
+	hosts();
+	if (!mkdtemp(dir))
+		return 1;
+	struct store_options o = {.dir = dir};
+	struct store *st;
+	if (store_open(&st, &o, err, sizeof(err)) < 0) {
+		printf("# store_open: %s\n", err);
+		return 1;
+	}
+	keys(st);
+	store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", dir);
+	return tap_done();
+}
