@@ -69,7 +69,9 @@ int watch_cycle(struct store *s, const struct watch_options *o, uint64_t now_ns,
 		char *err, size_t errlen);
 
 /* The rules every store starts with (once: deleting one keeps it away):
- * the slow-request spike check as a rule. */
+ * the slow-request spike check ("slow-spike") and the regressions the
+ * background change watch flags ("regression") as rules.  A default added
+ * in a later release is installed once into a store made before it. */
 int watch_install_defaults(struct store *s, char *err, size_t errlen);
 
 int watch_start(struct store *s, const struct watch_options *o, char *err, size_t errlen);
