@@ -269,8 +269,15 @@ static void eval_rule(struct cycle *c, const struct alert_rule *r)
 	if (!v.holds && al->state != ALERT_PENDING && al->state != ALERT_FIRING)
 		return;
 	describe(c, al, "rule", r->id, r->name, r->severity, r->channels, r->n_channels);
-	snprintf(msg, sizeof(msg), "%s is %.4g (limit %.4g) over the last %llu s",
-		 rule_measure_names[r->measure], v.value, v.limit, (unsigned long long)r->window_s);
+	const struct rule_metric *m = &r->metric;
+	if (r->measure == RULE_METRIC)
+		snprintf(msg, sizeof(msg), "%s of %.100s%s%.60s is %.4g (limit %.4g) over the last %llu s",
+			 m->agg_name, m->name ? m->name : resource_measure_names[m->measure],
+			 m->group_by ? ", worst " : "", m->group_by ? m->group_by : "", v.value, v.limit,
+			 (unsigned long long)r->window_s);
+	else
+		snprintf(msg, sizeof(msg), "%s is %.4g (limit %.4g) over the last %llu s",
+			 rule_measure_names[r->measure], v.value, v.limit, (unsigned long long)r->window_s);
 	al->message = arena_strdup(&c->a, msg);
 	al->value = v.value;
 	al->limit = v.limit;

@@ -242,6 +242,7 @@ describe('SLO and alert notifications', () => {
 		const m = await waitFor('the pool alert', () => delivered(rx, 'rule:pool-busy', 'firing')[0]);
 		assert.equal(m.json.alert.value, 9, 'the highest minute of connections in use');
 		assert.equal(m.json.alert.limit, 8);
+		assert.match(m.json.alert.message, /^max of pool_used, worst pool is 9 \(limit 8\) over the last 300 s$/);
 		const series = (await getJson(`${srv.url}/api/v1/alerts/rules/pool-busy/series?range=10m&step=60`)).json;
 		assert.equal(series.measure, 'metric');
 		const seen = series.points.filter((p) => p.value !== null);
