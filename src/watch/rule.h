@@ -1,5 +1,6 @@
 /*
- * rule.h - alert rules: a measure of the requests a scope selects, over a
+ * rule.h - alert rules: a measure of the requests a scope selects (or of
+ * its metric series, or of the spikes and regressions found in it), over a
  * window, compared with a threshold or with N times its own baseline.
  *
  *   measure  p50, p95, p99 (ms), error_rate (%), throughput (requests per

@@ -7,7 +7,8 @@
  * of kind "alert.channel" (notify.h); each change made through the API
  * is an "audit" event (alerts.h) and the object's previous versions are
  * kept there.  One cycle (watch_cycle) reads the definitions, computes
- * each verdict from the rollups, advances the alerts (alerts.h) and
+ * each verdict from the rollups (metric rules from the metric points,
+ * spike and regression rules from the events the checks stored), advances the alerts (alerts.h) and
  * queues the notifications (notify.h).
  */
 #ifndef HOTPATH_WATCH_WATCH_H
