@@ -9,7 +9,9 @@
  *
  * The history: N hosts (default 50), one process.cpu.utilization and one
  * process.memory.usage point each a minute for D days (default 30), sent
- * as requests of one minute of the whole fleet.
+ * as requests of one minute of the whole fleet.  Then alert rules on
+ * those metric series evaluated at the end of the history (watch/rule.h,
+ * what each cycle of the alert evaluation does for each such rule).
  */
 #include <math.h>
 #include <pthread.h>
@@ -22,6 +24,7 @@
 #include "ingest/otlp_pb.h"
 #include "query/metrics.h"
 #include "store/store.h"
+#include "watch/rule.h"
 
 static struct resource *make_resources(struct batch *b, int hosts)
 {
@@ -171,6 +174,56 @@ static double heatmap_ms(struct store *st, enum resource_measure m, uint64_t fro
 	return median(t, runs < 16 ? runs : 16);
 }
 
+/* One metric rule's evaluation at `now`: the median of `runs`, in ms. */
+static double rule_ms(struct store *st, const char *text, uint64_t now, int runs, double *value)
+{
+	double t[16];
+	char err[256];
+	struct json_doc d;
+	struct arena a;
+	struct alert_rule r;
+	struct rule_verdict v;
+	arena_init(&a);
+	if (json_doc_parse(&d, text, strlen(text), 0, err, sizeof(err)) < 0 ||
+	    rule_parse(d.root, NULL, &a, &r, err, sizeof(err)) < 0) {
+		fprintf(stderr, "rule: %s\n", err);
+		exit(1);
+	}
+	for (int i = 0; i < runs && i < 16; i++) {
+		double s = clock_s(CLOCK_MONOTONIC);
+		if (rule_evaluate(st, NULL, &r, now, &v, err, sizeof(err)) < 0) {
+			fprintf(stderr, "rule: %s\n", err);
+			exit(1);
+		}
+		t[i] = (clock_s(CLOCK_MONOTONIC) - s) * 1e3;
+	}
+	*value = v.value;
+	json_doc_release(&d);
+	arena_release(&a);
+	return median(t, runs < 16 ? runs : 16);
+}
+
+static void rules(struct store *st, uint64_t to, int hosts, int runs)
+{
+	static const struct {
+		const char *name, *text;
+	} rs[] = {
+		{"rule_cpu_avg_by_host_5m",
+		 "{\"measure\":\"metric\",\"metric\":{\"measure\":\"cpu\",\"group_by\":\"host\"},"
+		 "\"threshold\":1,\"window\":300}"},
+		{"rule_cpu_max_minute_by_host_1h",
+		 "{\"measure\":\"metric\",\"metric\":{\"measure\":\"cpu\",\"agg\":\"max\",\"group_by\":"
+		 "\"host\"},\"threshold\":1,\"window\":3600}"},
+		{"rule_memory_p95_1h",
+		 "{\"measure\":\"metric\",\"metric\":{\"name\":\"process.memory.usage\","
+		 "\"agg\":\"p95\"},\"threshold\":1,\"window\":3600}"},
+	};
+	for (size_t i = 0; i < sizeof(rs) / sizeof(rs[0]); i++) {
+		double v, ms = rule_ms(st, rs[i].text, to - 1, runs, &v);
+		printf("%s_%dhosts_median %.1f ms (value %.4g, %d runs)\n", rs[i].name, hosts, ms, v, runs);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	int hosts = 50, days = 30, runs = 5;
@@ -210,6 +263,7 @@ int main(int argc, char **argv)
 	ms = heatmap_ms(st, MEASURE_MEMORY, to - 86400 * NS_PER_S, to, 60 * NS_PER_S, runs, &cells);
 	printf("heatmap_memory_1d_%dhosts_median %.1f ms (step 1 min, %zu cells, %d runs)\n", hosts, ms,
 	       cells, runs);
+	rules(st, to, hosts, runs);
 	store_close(st);
 	if (dir == tmp) {
 		char cmd[128];

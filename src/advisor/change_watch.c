@@ -110,9 +110,8 @@ static void flag_json(struct buf *j, const struct regression *r)
 	buf_puts(j, "}}");
 }
 
-/* Flag one regression: its document, the audit entry, the hook. */
-static int flag(struct store *s, const struct regression *r, uint64_t now_ns, change_watch_hook hook,
-		void *hook_arg, char *err, size_t errlen)
+/* Flag one regression: its document and the audit entry. */
+static int flag(struct store *s, const struct regression *r, uint64_t now_ns, char *err, size_t errlen)
 {
 	struct buf j, ev;
 	buf_init(&j, BUF_NO_LIMIT);
@@ -126,21 +125,19 @@ static int flag(struct store *s, const struct regression *r, uint64_t now_ns, ch
 	int rc = store_put_doc(s, &doc, err, errlen) < 0 || store_add_event(s, &audit, err, errlen) < 0
 			 ? ERR_INTERNAL
 			 : 0;
-	if (rc == 0 && hook)
-		hook(hook_arg, r, j.data);
 	buf_release(&j);
 	buf_release(&ev);
 	return rc;
 }
 
 static int flag_new(struct store *s, const struct regression *r, size_t n, const struct store_record *flags,
-		    size_t n_flags, uint64_t step_ns, uint64_t now_ns, change_watch_hook hook, void *hook_arg,
-		    size_t *flagged, char *err, size_t errlen)
+		    size_t n_flags, uint64_t step_ns, uint64_t now_ns, size_t *flagged, char *err,
+		    size_t errlen)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (!r[i].worse || already_flagged(flags, n_flags, &r[i], 2 * step_ns))
 			continue;
-		if (flag(s, &r[i], now_ns, hook, hook_arg, err, errlen) < 0)
+		if (flag(s, &r[i], now_ns, err, errlen) < 0)
 			return ERR_INTERNAL;
 		(*flagged)++;
 	}
@@ -185,8 +182,8 @@ static int told_by_change(const struct regression *cp, size_t n_cp, const struct
  * unless a change point brought by its deployment tells of it. */
 static int flag_versions(struct store *s, const struct store_query *q, double min_change,
 			 const struct regression *cp, size_t n_cp, const struct store_record *flags,
-			 size_t n_flags, uint64_t now_ns, change_watch_hook hook, void *hook_arg,
-			 size_t *flagged, struct arena *a, char *err, size_t errlen)
+			 size_t n_flags, uint64_t now_ns, size_t *flagged, struct arena *a, char *err,
+			 size_t errlen)
 {
 	struct version_regression *v;
 	size_t n;
@@ -199,15 +196,15 @@ static int flag_versions(struct store *s, const struct store_query *q, double mi
 		if (!v[i].gate_fail || j < n_flags || told_by_change(cp, n_cp, &v[i]))
 			continue;
 		struct regression r = version_as_regression(&v[i]);
-		if (flag(s, &r, now_ns, hook, hook_arg, err, errlen) < 0)
+		if (flag(s, &r, now_ns, err, errlen) < 0)
 			return ERR_INTERNAL;
 		(*flagged)++;
 	}
 	return 0;
 }
 
-int change_watch_run(struct store *s, uint64_t now_ns, uint64_t range_ns, change_watch_hook hook,
-		     void *hook_arg, struct change_watch_result *res, char *err, size_t errlen)
+int change_watch_run(struct store *s, uint64_t now_ns, uint64_t range_ns, struct change_watch_result *res,
+		     char *err, size_t errlen)
 {
 	struct arena a;
 	struct store_query q;
@@ -233,14 +230,12 @@ int change_watch_run(struct store *s, uint64_t now_ns, uint64_t range_ns, change
 		rc = ERR_INTERNAL;
 	uint64_t step_ns = (uint64_t)o.step_s * NS_PER_S;
 	if (rc == 0)
-		rc = flag_new(s, cp, n_cp, flags, n_flags, step_ns, now_ns, hook, hook_arg, &res->flagged,
-			      err, errlen);
+		rc = flag_new(s, cp, n_cp, flags, n_flags, step_ns, now_ns, &res->flagged, err, errlen);
 	if (rc == 0)
-		rc = flag_new(s, wow, n_wow, flags, n_flags, step_ns, now_ns, hook, hook_arg, &res->flagged,
-			      err, errlen);
+		rc = flag_new(s, wow, n_wow, flags, n_flags, step_ns, now_ns, &res->flagged, err, errlen);
 	if (rc == 0)
-		rc = flag_versions(s, &q, o.min_change, cp, n_cp, flags, n_flags, now_ns, hook, hook_arg,
-				   &res->flagged, &a, err, errlen);
+		rc = flag_versions(s, &q, o.min_change, cp, n_cp, flags, n_flags, now_ns, &res->flagged, &a,
+				   err, errlen);
 	arena_release(&a);
 	return rc;
 }
@@ -249,14 +244,6 @@ int change_watch_run(struct store *s, uint64_t now_ns, uint64_t range_ns, change
 
 static struct ticker watch = TICKER_INIT;
 static struct store *watch_store;
-static change_watch_hook watch_hook;
-static void *watch_hook_arg;
-
-void change_watch_set_hook(change_watch_hook hook, void *arg)
-{
-	watch_hook = hook;
-	watch_hook_arg = arg;
-}
 
 static void change_tick(void *arg)
 {
@@ -264,7 +251,7 @@ static void change_tick(void *arg)
 	char err[256];
 	(void)arg;
 	uint64_t t0 = clock_now_ns();
-	if (change_watch_run(watch_store, t0, 0, watch_hook, watch_hook_arg, &res, err, sizeof(err)) < 0)
+	if (change_watch_run(watch_store, t0, 0, &res, err, sizeof(err)) < 0)
 		log_warn("changes: watch failed: %s", err);
 	else
 		log_info("changes: %zu deployments recorded, %zu regressions flagged in %.0f ms",

@@ -7,10 +7,12 @@
  * a week before, or a newest version whose gate fails against the one
  * before it) is flagged: a regression document with its evidence
  * (before, after, relative change, p-value, the deployment that brought
- * it), an "auto_flag" entry in the audit trail, and a call to the hook.
+ * it) and an "auto_flag" entry in the audit trail.
  *
- * The hook is where the alerting work opens an alert through its channels;
- * without one, flags are only kept.  A regression dismissed as a false
+ * Alerts read those entries: the alert rule measure "regressions"
+ * (watch/rule.h) counts them, and the default rule "regression" pages its
+ * channels, so this layer needs no call into the alerting one.  A
+ * regression dismissed as a false
  * positive keeps its document, so it is not flagged again; one already
  * flagged within two grid steps of the same series and measure neither.
  *
@@ -29,22 +31,16 @@
 /* How far back each run looks. */
 #define CHANGE_WATCH_RANGE_NS (6ull * 3600 * 1000000000)
 
-/* Called once per new flag, with the regression and the document kept
- * (JSON); both valid only during the call. */
-typedef void (*change_watch_hook)(void *arg, const struct regression *r, const char *doc_json);
-
 struct change_watch_result {
 	size_t deployments; /* detected deployments recorded as events */
 	size_t flagged;	    /* regressions flagged */
 };
 
 /* One pass over [now_ns - range_ns, now_ns) (range 0: the default).
- * `hook` may be NULL.  0, or a negative class with a message. */
-int change_watch_run(struct store *s, uint64_t now_ns, uint64_t range_ns, change_watch_hook hook,
-		     void *hook_arg, struct change_watch_result *res, char *err, size_t errlen);
+ * 0, or a negative class with a message. */
+int change_watch_run(struct store *s, uint64_t now_ns, uint64_t range_ns, struct change_watch_result *res,
+		     char *err, size_t errlen);
 
-/* The hook the background watch calls (NULL: none); set before starting. */
-void change_watch_set_hook(change_watch_hook hook, void *arg);
 /* Run every interval_s seconds on a ticker of its own. */
 int change_watch_start(struct store *s, unsigned interval_s, char *err, size_t errlen);
 void change_watch_stop(void);

@@ -754,7 +754,8 @@ static int scan_hour(void *arg, int64_t series, const struct metric_point *p,
 /* Whole hours a step, and no percentile: the hourly aggregates answer. */
 static int use_hours(const struct metrics_request *r)
 {
-	return r->step_ns % STORE_METRIC_HOUR_NS == 0 && (r->measure || r->agg != METRICS_QUANTILE);
+	return r->step_ns % STORE_METRIC_HOUR_NS == 0 && (r->measure || r->agg != METRICS_QUANTILE) &&
+	       (!r->exact_from || r->f.from_ns % STORE_METRIC_HOUR_NS == 0);
 }
 
 int metrics_query(struct store *s, const struct metrics_request *r, struct arena *a,
@@ -765,6 +766,10 @@ int metrics_query(struct store *s, const struct metrics_request *r, struct arena
 	int rc = metrics_grid(r->f.from_ns, r->f.to_ns, r->step_ns, &t0, &n, err, errlen);
 	if (rc < 0)
 		return rc;
+	if (r->exact_from) {
+		t0 = r->f.from_ns;
+		n = (size_t)((r->f.to_ns - t0 + r->step_ns - 1) / r->step_ns);
+	}
 	struct cpu_counts cpus;
 	strmap_init(&cpus.m);
 	buf_init(&cpus.key, 4096);

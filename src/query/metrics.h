@@ -69,6 +69,9 @@ struct metrics_request {
 					 * version, pool, or a point or resource attribute key */
 	int cpu_share;		       /* MEASURE_CPU as reported (a share of the host, or of one core
 			* when no CPU count is told), not in cores */
+	int exact_from;		       /* the steps start at f.from_ns itself, not rounded down to
+				* the step (an alert rule's window as one step); never the
+				* hourly aggregates then */
 };
 
 struct metrics_line {

@@ -13,13 +13,14 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/strmap.h"
+#include "query/regressions.h"
 
 /* Sized by its initialiser: a missing name is a conflict with rule.h's
  * declaration, at compile time. */
 const char *const rule_measure_names[] = {
-	"p50",	       "p95",	     "p99",	   "error_rate",
-	"throughput",  "slow_share", "slow_count", "service_p95_mean",
-	"slow_spikes", "metric",
+	"p50",	       "p95",	     "p99",	    "error_rate",
+	"throughput",  "slow_share", "slow_count",  "service_p95_mean",
+	"slow_spikes", "metric",     "regressions",
 };
 static const char *const cmp_names[] = {">", ">=", "<", "<="};
 
@@ -73,17 +74,59 @@ static int parse_measure(const struct json *o, struct alert_rule *r, char *err, 
 	const char *m = json_str(json_get(o, "measure"));
 	for (int i = 0; m && i < RULE_MEASURES; i++)
 		if (!strcmp(m, rule_measure_names[i])) {
-			if (i == RULE_METRIC)
-				return errf(err, errlen, "metric series measures are not available yet"),
-				       ERR_INVALID;
 			r->measure = (enum rule_measure)i;
 			return 0;
 		}
 	return errf(err, errlen,
 		    "\"measure\" must be one of p50, p95, p99, error_rate, throughput, slow_share, "
-		    "slow_count, "
-		    "service_p95_mean"),
+		    "slow_count, service_p95_mean, slow_spikes, regressions, metric"),
 	       ERR_INVALID;
+}
+
+/* "metric": {"name" | "measure", "agg", "group_by"} of a metric rule. */
+static int parse_metric(const struct json *o, struct arena *a, struct alert_rule *r, char *err, size_t errlen)
+{
+	const struct json *m = json_get(o, "metric");
+	struct rule_metric *x = &r->metric;
+	const char *measure = NULL;
+	char why[200] = "";
+	if (!m || m->type != JSON_OBJECT)
+		return errf(err, errlen,
+			    "a metric rule needs \"metric\": {\"name\": a metric, or \"measure\": cpu, "
+			    "memory, pool_used ..., \"agg\": avg, max, p95 ...}"),
+		       ERR_INVALID;
+	if (str_member(m, "name", 255, a, &x->name, why, sizeof(why)) < 0 ||
+	    str_member(m, "measure", 32, a, &measure, why, sizeof(why)) < 0 ||
+	    str_member(m, "agg", 16, a, &x->agg_name, why, sizeof(why)) < 0 ||
+	    str_member(m, "group_by", 128, a, &x->group_by, why, sizeof(why)) < 0)
+		return errf(err, errlen, "in \"metric\": %s", why), ERR_INVALID;
+	if (!x->name == !measure)
+		return errf(err, errlen,
+			    "\"metric\" takes \"name\" (a metric) or \"measure\" (a resource measure), one "
+			    "of them"),
+		       ERR_INVALID;
+	if (measure && !(x->measure = resource_measure_by_name(measure)))
+		return errf(err, errlen,
+			    "\"metric.measure\" must be cpu, host_cpu, memory, host_memory, heap, "
+			    "heap_limit, "
+			    "heap_total, loop_delay, gc_pause, pool_used, pool_idle, pool_max, pool_pending "
+			    "or "
+			    "pool_wait"),
+		       ERR_INVALID;
+	if (!x->agg_name)
+		x->agg_name = "avg";
+	if (metrics_agg_parse(x->agg_name, &x->agg, &x->quantile) < 0 || (measure && x->agg == METRICS_RATE))
+		return errf(err, errlen,
+			    "\"metric.agg\" must be avg, max, min, sum%s or a percentile like p95",
+			    measure ? "" : ", rate"),
+		       ERR_INVALID;
+	const struct watch_scope *sc = &r->scope;
+	if (sc->endpoint || sc->tool || sc->department || sc->intent)
+		return errf(err, errlen,
+			    "metric series are told by their producer: \"filters\" takes only \"service\", "
+			    "\"env\" and \"version\""),
+		       ERR_INVALID;
+	return 0;
 }
 
 static int parse_condition(const struct json *o, struct alert_rule *r, char *err, size_t errlen)
@@ -171,11 +214,14 @@ int rule_parse(const struct json *o, const char *id, struct arena *a, struct ale
 	if (en && en->type != JSON_TRUE && en->type != JSON_FALSE)
 		return errf(err, errlen, "\"enabled\" must be true or false"), ERR_INVALID;
 	r->enabled = !en || en->type == JSON_TRUE;
-	if (r->measure == RULE_SLOW_SPIKES && (r->scope.endpoint || r->scope.tool || r->scope.env ||
-					       r->scope.version || r->scope.department || r->scope.intent))
-		return errf(err, errlen,
-			    "slow_spikes are found per service: \"filters\" takes only \"service\""),
+	if ((r->measure == RULE_SLOW_SPIKES || r->measure == RULE_REGRESSIONS) &&
+	    (r->scope.endpoint || r->scope.tool || r->scope.env || r->scope.version || r->scope.department ||
+	     r->scope.intent))
+		return errf(err, errlen, "%s are found per service: \"filters\" takes only \"service\"",
+			    rule_measure_names[r->measure]),
 		       ERR_INVALID;
+	if (r->measure == RULE_METRIC && (rc = parse_metric(o, a, r, err, errlen)) < 0)
+		return rc;
 	r->window_s = r->window_s / 60 * 60;
 	r->baseline_s = r->baseline_s / 60 * 60;
 	if (id)
@@ -183,6 +229,20 @@ int rule_parse(const struct json *o, const char *id, struct arena *a, struct ale
 	if (!r->name)
 		r->name = r->id ? r->id : "rule";
 	return 0;
+}
+
+static void metric_write(struct buf *b, const struct rule_metric *m)
+{
+	buf_puts(b, ",\"metric\":{");
+	buf_puts(b, m->name ? "\"name\":" : "\"measure\":");
+	buf_put_json_str(b, m->name ? m->name : resource_measure_names[m->measure]);
+	buf_puts(b, ",\"agg\":");
+	buf_put_json_str(b, m->agg_name ? m->agg_name : "avg");
+	if (m->group_by) {
+		buf_puts(b, ",\"group_by\":");
+		buf_put_json_str(b, m->group_by);
+	}
+	buf_putc(b, '}');
 }
 
 void rule_write(struct buf *b, const struct alert_rule *r)
@@ -209,6 +269,8 @@ void rule_write(struct buf *b, const struct alert_rule *r)
 		   ",\"window\":%llu,\"for\":%llu,\"min_requests\":%llu,\"severity\":\"%s\",\"enabled\":%s",
 		   (unsigned long long)r->window_s, (unsigned long long)r->for_s,
 		   (unsigned long long)r->min_requests, r->severity, r->enabled ? "true" : "false");
+	if (r->measure == RULE_METRIC)
+		metric_write(b, &r->metric);
 	buf_puts(b, ",\"filters\":");
 	watch_scope_write(b, &r->scope);
 	buf_puts(b, ",\"channels\":[");
@@ -292,6 +354,126 @@ static int spikes_in(struct store *st, const struct alert_rule *r, uint64_t from
 	*value = rc == 0 ? (double)n : NAN;
 	*requests = rc == 0 ? n : 0;
 	arena_release(&a);
+	return rc;
+}
+
+/* ---- metric series and regressions ------------------------------------------- */
+
+/* Whether a measure's agg folds its one-minute values (else the metric
+ * query aggregates the whole step itself). */
+static int folds_minutes(const struct rule_metric *m)
+{
+	return m->measure && m->agg != METRICS_AVG;
+}
+
+/* The agg of v[0 .. n) (NaN skipped; sorts v in place): a measure's
+ * one-minute values folded into one step. */
+static double fold(const struct rule_metric *m, double *v, size_t n)
+{
+	size_t k = 0;
+	double acc = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isnan(v[i]))
+			v[k++] = v[i];
+	if (!k)
+		return NAN;
+	if (m->agg == METRICS_QUANTILE)
+		return metrics_quantile_values(v, k, m->quantile);
+	acc = v[0];
+	for (size_t i = 1; i < k; i++)
+		acc = m->agg == METRICS_MAX   ? fmax(acc, v[i])
+		      : m->agg == METRICS_MIN ? fmin(acc, v[i])
+					      : acc + v[i];
+	return acc;
+}
+
+/* The worse of a and b for the comparison (NaN: the other). */
+static double worse(enum rule_cmp c, double a, double b)
+{
+	if (isnan(a))
+		return b;
+	if (isnan(b))
+		return a;
+	return c == CMP_GT || c == CMP_GTE ? fmax(a, b) : fmin(a, b);
+}
+
+/* The metric's values over [from_ns, from_ns + n * step_ns), one per
+ * step: each group's aggregate, the worst group's.  *points: read. */
+static int metric_values(struct store *st, const struct alert_rule *r, uint64_t from_ns, uint64_t step_ns,
+			 size_t n, double *out, uint64_t *points, char *err, size_t errlen)
+{
+	const struct rule_metric *m = &r->metric;
+	struct metrics_request q = {.name = m->name,
+				    .measure = m->measure,
+				    .agg = m->agg,
+				    .quantile = m->quantile,
+				    .group_by = m->group_by,
+				    .exact_from = 1};
+	struct metrics_answer ans;
+	struct arena a;
+	q.f = (struct metrics_filter){from_ns,	    from_ns + n * step_ns, r->scope.service,
+				      r->scope.env, r->scope.version,	   NULL};
+	q.step_ns = folds_minutes(m) ? NS_PER_MIN : step_ns;
+	size_t per = (size_t)(step_ns / q.step_ns);
+	arena_init(&a);
+	int rc = metrics_query(st, &q, &a, &ans, err, errlen);
+	for (size_t i = 0; i < n; i++)
+		out[i] = NAN;
+	*points = rc == 0 ? ans.points : 0;
+	for (size_t l = 0; rc == 0 && l < ans.n_lines; l++)
+		for (size_t i = 0; i < n && (i + 1) * per <= ans.n_steps; i++)
+			out[i] = worse(r->cmp, out[i],
+				       per == 1 ? ans.lines[l].values[i]
+						: fold(m, ans.lines[l].values + i * per, per));
+	arena_release(&a);
+	return rc;
+}
+
+/* Whether an audit entry of the regressions is a flag of the scope's service. */
+static int is_flag_of(const char *json, const char *service)
+{
+	struct json_doc d;
+	char msg[128];
+	if (json_doc_parse(&d, json, strlen(json), 0, msg, sizeof(msg)) < 0)
+		return 0;
+	const char *action = json_str(json_get(d.root, "action"));
+	const char *of = json_str(json_get(json_get(d.root, "regression"), "service"));
+	int yes = action && !strcmp(action, "auto_flag") && (!service || (of && !strcmp(of, service)));
+	json_doc_release(&d);
+	return yes;
+}
+
+/* The regressions flagged in each step of [from_ns, from_ns + n * step_ns). */
+static int regression_counts(struct store *st, const struct alert_rule *r, uint64_t from_ns, uint64_t step_ns,
+			     size_t n, double *out, char *err, size_t errlen)
+{
+	struct arena a;
+	struct store_record *ev;
+	size_t ne;
+	uint64_t to_ns = from_ns + n * step_ns;
+	arena_init(&a);
+	int rc = store_events(st, REGRESSIONS_AUDIT_KIND, NULL, from_ns, to_ns, 0, &a, &ev, &ne, err, errlen);
+	for (size_t i = 0; i < n; i++)
+		out[i] = rc == 0 ? 0 : NAN;
+	for (size_t i = 0; rc == 0 && i < ne; i++)
+		if (ev[i].time_ns >= from_ns && ev[i].time_ns < to_ns &&
+		    is_flag_of(ev[i].json, r->scope.service))
+			out[(ev[i].time_ns - from_ns) / step_ns] += 1;
+	arena_release(&a);
+	return rc;
+}
+
+/* The measures that are not read from the request rollups, over n steps. */
+static int other_values(struct store *st, const struct alert_rule *r, uint64_t from_ns, uint64_t step_ns,
+			size_t n, double *out, uint64_t *requests, char *err, size_t errlen)
+{
+	int rc;
+	*requests = 0;
+	if (r->measure == RULE_METRIC)
+		return metric_values(st, r, from_ns, step_ns, n, out, requests, err, errlen);
+	rc = regression_counts(st, r, from_ns, step_ns, n, out, err, errlen);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		*requests += (uint64_t)out[i];
 	return rc;
 }
 
@@ -394,8 +576,8 @@ int rule_value(struct store *st, struct rule_cache *cache, const struct alert_ru
 	int per_service = r->measure == RULE_SERVICE_P95_MEAN;
 	*value = NAN;
 	*requests = 0;
-	if (r->measure == RULE_METRIC)
-		return errf(err, errlen, "metric series measures are not available yet"), ERR_INVALID;
+	if (r->measure == RULE_METRIC || r->measure == RULE_REGRESSIONS)
+		return other_values(st, r, from_ns, to_ns - from_ns, 1, value, requests, err, errlen);
 	if (r->measure == RULE_SLOW_SPIKES)
 		return spikes_in(st, r, from_ns, to_ns, value, requests, err, errlen);
 	watch_scope_query(&r->scope, from_ns, to_ns, &q);
@@ -461,14 +643,18 @@ int rule_series(struct store *st, const struct alert_rule *r, uint64_t from_ns, 
 	uint64_t step = step_s * NS_PER_S;
 	*values = NULL;
 	*n = 0;
-	if (r->measure == RULE_METRIC)
-		return errf(err, errlen, "metric series measures are not available yet"), ERR_INVALID;
 	if (!step_s || step_s % 60 || to_ns <= from_ns || (to_ns - from_ns) / step > RULE_SERIES_MAX)
 		return errf(err, errlen, "a series has whole-minute steps, at most %d of them",
 			    RULE_SERIES_MAX),
 		       ERR_TOO_MUCH;
 	if (r->measure == RULE_SLOW_SPIKES)
 		return spike_series(st, r, from_ns, to_ns, step, a, values, n, err, errlen);
+	if (r->measure == RULE_METRIC || r->measure == RULE_REGRESSIONS) {
+		uint64_t seen;
+		*n = (size_t)((to_ns - from_ns + step - 1) / step);
+		*values = arena_alloc(a, *n * sizeof(**values));
+		return other_values(st, r, from_ns, step, *n, *values, &seen, err, errlen);
+	}
 	watch_scope_query(&r->scope, from_ns, to_ns, &q);
 	if (r->measure == RULE_SERVICE_P95_MEAN)
 		q.edge_only = 0;
@@ -508,7 +694,7 @@ int rule_evaluate(struct store *st, struct rule_cache *cache, const struct alert
 		if (rc < 0)
 			return rc;
 		/* Counts scale with the window: compare like with like. */
-		if (r->measure == RULE_SLOW_COUNT)
+		if (r->measure == RULE_SLOW_COUNT || r->measure == RULE_REGRESSIONS)
 			base = base * (double)r->window_s / (double)r->baseline_s;
 		v->limit = r->factor * base;
 		if (!(base > 0))

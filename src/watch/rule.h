@@ -1,5 +1,6 @@
 /*
- * rule.h - alert rules: a measure of the requests a scope selects, over a
+ * rule.h - alert rules: a measure of the requests a scope selects (or of
+ * its metric series, or of the spikes and regressions found in it), over a
  * window, compared with a threshold or with N times its own baseline.
  *
  *   measure  p50, p95, p99 (ms), error_rate (%), throughput (requests per
@@ -10,10 +11,21 @@
  *            (the spikes of slow requests the built-in check found and
  *            stored in the window, of the service filtered or of all: the
  *            default rule "slow-spike" alerts on them).
- *            Metric series (CPU, memory, pool usage) are a later measure:
- *            RULE_METRIC is reserved and refused until the store can
- *            answer a series over a window (rule_value() is the one place
- *            that learns it).
+ *            regressions (the regressions the background change watch
+ *            flagged in the window, its "auto_flag" entries of the
+ *            regression audit trail, of the service filtered or of all: the
+ *            default rule "regression" alerts on them), and metric (a
+ *            metric series, below).
+ *   metric   {"name": a metric, or "measure": a resource measure (cpu,
+ *            memory, pool_used ... query/metrics.h), "agg", "group_by"}:
+ *            the metric's aggregate over the whole window (agg: avg, max,
+ *            min, sum, rate, pNN; metrics_query() with the window as one
+ *            step).  A resource measure's avg is the measure over the
+ *            window; its max, min, sum and pNN are over its one-minute
+ *            values.  Grouped, the value is the worst group's: the highest
+ *            for > and >=, the lowest for < and <=.  The "requests" of a
+ *            metric rule are the points read.  Filters: service, env,
+ *            version.
  *   window   the last `window_s` (whole minutes, default 300)
  *   baseline "factor": N > 0 compares with N times the same measure over
  *            the `baseline_s` before the window (default 3600)
@@ -25,6 +37,7 @@
 #ifndef HOTPATH_WATCH_RULE_H
 #define HOTPATH_WATCH_RULE_H
 
+#include "query/metrics.h"
 #include "watch/slo.h"
 
 enum rule_measure {
@@ -37,17 +50,29 @@ enum rule_measure {
 	RULE_SLOW_COUNT,
 	RULE_SERVICE_P95_MEAN,
 	RULE_SLOW_SPIKES, /* spikes the built-in check stored (analyze/slowops.h) */
-	RULE_METRIC,	  /* reserved: metric series */
+	RULE_METRIC,	  /* a metric series (struct rule_metric) */
+	RULE_REGRESSIONS, /* regressions the change watch flagged (query/regressions.h) */
 	RULE_MEASURES
 };
 extern const char *const rule_measure_names[RULE_MEASURES];
 
 enum rule_cmp { CMP_GT, CMP_GTE, CMP_LT, CMP_LTE };
 
+/* What a RULE_METRIC rule reads: `name` or `measure` (one of them). */
+struct rule_metric {
+	const char *name;
+	enum resource_measure measure;
+	enum metrics_agg agg;
+	double quantile;      /* METRICS_QUANTILE */
+	const char *agg_name; /* as given: "avg", "p95" ... */
+	const char *group_by; /* NULL: one line */
+};
+
 struct alert_rule {
 	const char *id, *name;
 	enum rule_measure measure;
 	struct watch_scope scope;
+	struct rule_metric metric; /* RULE_METRIC */
 	enum rule_cmp cmp;
 	double threshold;		      /* without a factor */
 	double factor;			      /* > 0: compare with factor x baseline */

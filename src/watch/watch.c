@@ -269,8 +269,15 @@ static void eval_rule(struct cycle *c, const struct alert_rule *r)
 	if (!v.holds && al->state != ALERT_PENDING && al->state != ALERT_FIRING)
 		return;
 	describe(c, al, "rule", r->id, r->name, r->severity, r->channels, r->n_channels);
-	snprintf(msg, sizeof(msg), "%s is %.4g (limit %.4g) over the last %llu s",
-		 rule_measure_names[r->measure], v.value, v.limit, (unsigned long long)r->window_s);
+	const struct rule_metric *m = &r->metric;
+	if (r->measure == RULE_METRIC)
+		snprintf(msg, sizeof(msg), "%s of %.100s%s%.60s is %.4g (limit %.4g) over the last %llu s",
+			 m->agg_name, m->name ? m->name : resource_measure_names[m->measure],
+			 m->group_by ? ", worst " : "", m->group_by ? m->group_by : "", v.value, v.limit,
+			 (unsigned long long)r->window_s);
+	else
+		snprintf(msg, sizeof(msg), "%s is %.4g (limit %.4g) over the last %llu s",
+			 rule_measure_names[r->measure], v.value, v.limit, (unsigned long long)r->window_s);
 	al->message = arena_strdup(&c->a, msg);
 	al->value = v.value;
 	al->limit = v.limit;
@@ -355,23 +362,79 @@ static const char default_spike_rule[] =
 	"\"comparison\":\">\",\"threshold\":0,\"window\":300,\"for\":0,"
 	"\"min_requests\":0,\"severity\":\"warning\",\"enabled\":true,\"filters\":{},\"channels\":[]}";
 
+/* The regressions the background change watch flags (advisor/change_watch.c,
+ * every --change-interval) as a rule: it alerts while a flag of any service
+ * is less than 10 minutes old (the watch runs every 5 minutes by default). */
+static const char default_regression_rule[] =
+	"{\"id\":\"regression\",\"name\":\"Regression flagged\",\"measure\":\"regressions\","
+	"\"comparison\":\">\",\"threshold\":0,\"window\":600,\"for\":0,"
+	"\"min_requests\":0,\"severity\":\"warning\",\"enabled\":true,\"filters\":{},\"channels\":[]}";
+
+static const struct {
+	const char *id, *json;
+} default_rules[] = {{"slow-spike", default_spike_rule}, {"regression", default_regression_rule}};
+#define N_DEFAULTS (sizeof(default_rules) / sizeof(default_rules[0]))
+
+/* Which defaults the record says were installed (installed[i]). */
+static void installed_of(const char *json, int *installed)
+{
+	struct json_doc d;
+	char msg[128];
+	if (json_doc_parse(&d, json, strlen(json), 0, msg, sizeof(msg)) < 0)
+		return;
+	const struct json *list = json_get(d.root, "installed");
+	for (const struct json *v = list && list->type == JSON_ARRAY ? list->child : NULL; v; v = v->next)
+		for (size_t i = 0; i < N_DEFAULTS; i++)
+			installed[i] |= json_str(v) && !strcmp(json_str(v), default_rules[i].id);
+	json_doc_release(&d);
+}
+
+/* Install default i, unless a rule of its id exists (made by hand). */
+static int install_one(struct store *s, size_t i, uint64_t now, struct arena *a, char *err, size_t errlen)
+{
+	struct store_record *rows;
+	size_t n;
+	int rc = store_docs(s, RULE_KIND, default_rules[i].id, a, &rows, &n, err, errlen);
+	if (rc < 0 || n)
+		return rc;
+	struct store_record r = {RULE_KIND, default_rules[i].id, now, default_rules[i].json};
+	rc = store_put_doc(s, &r, err, errlen);
+	if (rc == 0)
+		rc = watch_audit(s, "hotpath", "create", "rule", default_rules[i].id, NULL,
+				 default_rules[i].json, now, err, errlen);
+	return rc;
+}
+
+/* Each default not yet installed is installed once, and the record of the
+ * installed ones grows: a default added later reaches a store that has the
+ * record, and a deleted one (its id in the record) stays deleted. */
 int watch_install_defaults(struct store *s, char *err, size_t errlen)
 {
 	struct arena a;
 	struct store_record *rows;
-	size_t n;
+	size_t n, added = 0;
+	int installed[N_DEFAULTS] = {0};
+	uint64_t now = clock_now_ns();
 	arena_init(&a);
 	int rc = store_docs(s, DEFAULTS_KIND, "rules", &a, &rows, &n, err, errlen);
-	if (rc == 0 && !n) {
-		uint64_t now = clock_now_ns();
-		struct store_record r = {RULE_KIND, "slow-spike", now, default_spike_rule};
-		struct store_record d = {DEFAULTS_KIND, "rules", now, "{\"installed\":[\"slow-spike\"]}"};
-		rc = store_put_doc(s, &r, err, errlen);
-		if (rc == 0)
-			rc = watch_audit(s, "hotpath", "create", "rule", "slow-spike", NULL,
-					 default_spike_rule, now, err, errlen);
-		if (rc == 0)
-			rc = store_put_doc(s, &d, err, errlen);
+	if (rc == 0 && n)
+		installed_of(rows[0].json, installed);
+	for (size_t i = 0; rc == 0 && i < N_DEFAULTS; i++)
+		if (!installed[i]) {
+			rc = install_one(s, i, now, &a, err, errlen);
+			installed[i] = 1;
+			added++;
+		}
+	if (rc == 0 && added) {
+		struct buf j;
+		buf_init(&j, BUF_NO_LIMIT);
+		buf_puts(&j, "{\"installed\":[");
+		for (size_t i = 0; i < N_DEFAULTS; i++)
+			buf_printf(&j, "%s\"%s\"", i ? "," : "", default_rules[i].id);
+		buf_puts(&j, "]}");
+		struct store_record d = {DEFAULTS_KIND, "rules", now, j.data};
+		rc = store_put_doc(s, &d, err, errlen);
+		buf_release(&j);
 	}
 	arena_release(&a);
 	return rc;

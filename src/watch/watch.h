@@ -7,7 +7,8 @@
  * of kind "alert.channel" (notify.h); each change made through the API
  * is an "audit" event (alerts.h) and the object's previous versions are
  * kept there.  One cycle (watch_cycle) reads the definitions, computes
- * each verdict from the rollups, advances the alerts (alerts.h) and
+ * each verdict from the rollups (metric rules from the metric points,
+ * spike and regression rules from the events the checks stored), advances the alerts (alerts.h) and
  * queues the notifications (notify.h).
  */
 #ifndef HOTPATH_WATCH_WATCH_H
@@ -69,7 +70,9 @@ int watch_cycle(struct store *s, const struct watch_options *o, uint64_t now_ns,
 		char *err, size_t errlen);
 
 /* The rules every store starts with (once: deleting one keeps it away):
- * the slow-request spike check as a rule. */
+ * the slow-request spike check ("slow-spike") and the regressions the
+ * background change watch flags ("regression") as rules.  A default added
+ * in a later release is installed once into a store made before it. */
 int watch_install_defaults(struct store *s, char *err, size_t errlen);
 
 int watch_start(struct store *s, const struct watch_options *o, char *err, size_t errlen);

@@ -158,6 +158,27 @@ test('the rule editor creates a rule after confirmation; silence holds an alert 
   assert.deepEqual([rule.measure, rule.comparison, rule.threshold, rule.window, rule.for, rule.filters],
     ['p99', '>', 800, 300, 60, { service: 'red' }]);
 
+  // a rule on a metric series: the measure is offered, its inputs appear with it
+  await page.click('#rule-new');
+  const measures = await page.$$eval('#rule-form select[name="measure"] option', (o) => o.map((x) => x.value));
+  for (const m of ['metric', 'regressions', 'slow_spikes']) assert.ok(measures.includes(m), `measure ${m} offered: ${measures}`);
+  assert.equal(await page.isVisible('#rule-metric'), false, 'the metric inputs hide until the measure is chosen');
+  await page.fill('#rule-form input[name="name"]', 'Red pool busy');
+  await page.selectOption('#rule-form select[name="measure"]', 'metric');
+  assert.equal(await page.isVisible('#rule-metric'), true, 'and show with it');
+  await page.selectOption('#rule-form select[name="metric_measure"]', 'pool_used');
+  await page.selectOption('#rule-form select[name="metric_agg"]', 'max');
+  await page.fill('#rule-form input[name="metric_group_by"]', 'pool');
+  await page.fill('#rule-form input[name="threshold"]', '45');
+  await page.fill('#rule-form input[name="service"]', 'red');
+  await page.screenshot({ path: join(SHOTS, 'slos-metric-rule.png') });
+  await page.click('#dlg-ok');
+  assert.match(await page.textContent('#dlg-question'), /Create the rule “Red pool busy”: max of pool_used \(worst pool\) > 45 over 5 min \(warning\)\?/);
+  await page.click('#dlg-ok');
+  const pool = await waitFor(async () => (await api('GET', '/api/v1/alerts/rules')).rules.find((r) => r.name === 'Red pool busy'), 'the metric rule');
+  assert.deepEqual([pool.measure, pool.metric, pool.threshold, pool.filters],
+    ['metric', { measure: 'pool_used', agg: 'max', group_by: 'pool' }, 45, { service: 'red' }]);
+
   const row = '#alert-feed tr[data-alert="slo:red:ticket"]';
   await page.waitForSelector(`${row} .alert-silence`);
   await page.click(`${row} .alert-silence`);

@@ -7,8 +7,11 @@
 // after the receiver failed twice (retries with backoff), once only; good
 // requests then bring the error rate under 6x the budget and the page
 // resolves.  A rule on service "acked" fires, is acknowledged and resolved
-// by hand while its condition still holds: it does not page again.  Every
-// action is in the audit trail with its actor; no secret leaves the server.
+// by hand while its condition still holds: it does not page again.  A rule
+// on a metric series (the connections a pool has in use, sent as OTLP
+// metrics) fires through the webhook.  Every action is in the audit trail
+// with its actor; no secret leaves the server.  A version switch that the
+// background change watch flags fires the default rule "regression".
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -126,7 +129,13 @@ describe('SLO and alert notifications', () => {
 		assert.equal(r.status, 400);
 		assert.match(r.json.error.message, /measure/);
 		const rules = await getJson(`${srv.url}/api/v1/alerts/rules`);
-		assert.deepEqual(rules.json.rules.map((x) => x.id).sort(), ['acked-errors', 'slow-spike'], 'the spike check is a default rule');
+		assert.deepEqual(rules.json.rules.map((x) => x.id).sort(), ['acked-errors', 'regression', 'slow-spike'], 'the spike check and the flagged regressions are default rules');
+		r = await call(srv, 'POST', '/api/v1/alerts/rules', { measure: 'metric', metric: { measure: 'disk' }, threshold: 1 });
+		assert.equal(r.status, 400);
+		assert.match(r.json.error.message, /metric\.measure/);
+		r = await call(srv, 'POST', '/api/v1/alerts/rules', { measure: 'metric', threshold: 1 });
+		assert.equal(r.status, 400);
+		assert.match(r.json.error.message, /"metric"/);
 	});
 
 	test('a broken SLO pages once, signed, after retries, and resolves', async () => {
@@ -201,6 +210,46 @@ describe('SLO and alert notifications', () => {
 		const al = (await getJson(`${srv.url}/api/v1/alerts/rule:acked-errors`)).json;
 		assert.equal(al.state, 'firing', 'the condition holds again: the incident is back');
 		assert.equal(al.pages, 1);
+	});
+
+	test('a rule on a metric series fires through the webhook', async () => {
+		// The connections pool "main" of service pool-e2e has in use: 9 for
+		// the last three minutes, as an OTLP metrics JSON body.
+		const now = nowNs();
+		const dataPoints = [150, 90, 30].map((ago) => ({
+			timeUnixNano: String(now - BigInt(ago) * 1_000_000_000n), asDouble: 9,
+			attributes: [
+				{ key: 'db.client.connection.state', value: { stringValue: 'used' } },
+				{ key: 'db.client.connection.pool.name', value: { stringValue: 'main' } },
+			],
+		}));
+		let r = await call(srv, 'POST', '/api/v1/alerts/rules', {
+			id: 'pool-busy', measure: 'metric', metric: { measure: 'pool_used', agg: 'max', group_by: 'pool' },
+			comparison: '>', threshold: 8, window: '5m', filters: { service: 'pool-e2e' }, channels: ['hook'],
+		});
+		assert.equal(r.status, 201, r.text);
+		assert.deepEqual(r.json.metric, { measure: 'pool_used', agg: 'max', group_by: 'pool' });
+		await sleep(2500);
+		assert.equal(delivered(rx, 'rule:pool-busy', 'firing').length, 0, 'no points yet: no alert');
+		const res = await fetch(`${srv.url}/v1/metrics`, {
+			method: 'POST', headers: { 'content-type': 'application/json' },
+			body: JSON.stringify({ resourceMetrics: [{
+				resource: { attributes: [{ key: 'service.name', value: { stringValue: 'pool-e2e' } }] },
+				scopeMetrics: [{ scope: { name: 'alerts-e2e' }, metrics: [{ name: 'db.client.connection.count', unit: '{connection}', gauge: { dataPoints } }] }],
+			}] }),
+		});
+		assert.equal(res.status, 200, await res.text());
+		const m = await waitFor('the pool alert', () => delivered(rx, 'rule:pool-busy', 'firing')[0]);
+		assert.equal(m.json.alert.value, 9, 'the highest minute of connections in use');
+		assert.equal(m.json.alert.limit, 8);
+		assert.match(m.json.alert.message, /^max of pool_used, worst pool is 9 \(limit 8\) over the last 300 s$/);
+		const series = (await getJson(`${srv.url}/api/v1/alerts/rules/pool-busy/series?range=10m&step=60`)).json;
+		assert.equal(series.measure, 'metric');
+		const seen = series.points.filter((p) => p.value !== null);
+		assert.ok(seen.length >= 2 && seen.length <= 4, `the minutes with points: ${JSON.stringify(series.points)}`);
+		for (const p of seen) assert.equal(p.value, 9);
+		r = await call(srv, 'DELETE', '/api/v1/alerts/rules/pool-busy');
+		assert.equal(r.status, 200, r.text);
 	});
 
 	test('the audit trail has who did what, before and after', async () => {
@@ -320,5 +369,60 @@ describe('the slow-request spike check is the default rule slow-spike', () => {
 			`the rule counts the spikes the check stored: ${m.json.alert.value} of ${spikes.count}`);
 		await sleep(2500);
 		assert.equal(delivered(rx, 'rule:slow-spike', 'firing').length, 1, 'one page for the spike');
+	});
+});
+
+describe('a regression the change watch flags fires the default rule regression', () => {
+	let srv, rx;
+	const MIN_NS = 60_000_000_000n;
+	// shop: 40 minutes of 1.0.0, then 20 of 1.1.0 whose requests take 30 % longer
+	function shop(baseNs) {
+		const out = { '1.0.0': [], '1.1.0': [] };
+		for (let m = 0; m < 60; m++) {
+			for (let i = 0; i < 60; i++) {
+				const start = baseNs + BigInt(m) * MIN_NS + BigInt(i) * 1_000_000_000n;
+				const ms = 100 * (0.9 + 0.02 * (i % 10)) * (m >= 40 ? 1.3 : 1);
+				out[m >= 40 ? '1.1.0' : '1.0.0'].push({ start, end: start + BigInt(Math.round(ms * 1e6)) });
+			}
+		}
+		return out;
+	}
+	before(async () => {
+		rx = await startReceiver(0);
+		srv = await startServer({ args: ['--watch-interval', '1', '--change-interval', '2', '--analysis-interval', '0'] });
+	});
+	after(async () => {
+		rx?.close();
+		await srv?.stop();
+	});
+
+	test('the switch to a slower version pages the regression rule\'s channel', async () => {
+		let r = await call(srv, 'POST', '/api/v1/alerts/channels', { id: 'ops', url: rx.url });
+		assert.equal(r.status, 201, r.text);
+		const rule = (await getJson(`${srv.url}/api/v1/alerts/rules/regression`)).json;
+		assert.equal(rule.measure, 'regressions', 'a default rule');
+		r = await call(srv, 'PUT', '/api/v1/alerts/rules/regression', { ...rule, channels: ['ops'] });
+		assert.equal(r.status, 200, r.text);
+		await sleep(2500);
+		assert.equal(delivered(rx, 'rule:regression', 'firing').length, 0, 'nothing flagged yet');
+		const baseNs = (nowNs() - 62n * MIN_NS) / MIN_NS * MIN_NS;
+		for (const [version, reqs] of Object.entries(shop(baseNs))) {
+			await postOtlpJson(srv.url, jsonTraceRequest([{
+				attrs: { 'service.name': 'shop', 'deployment.environment.name': 'production', 'service.version': version },
+				spans: reqs.map((q) => ({
+					traceId: traceId(), spanId: spanId(), name: 'GET /api/items', kind: 2, start: q.start, end: q.end,
+					attrs: { 'http.request.method': 'GET', 'http.route': '/api/items' },
+				})),
+			}]));
+		}
+		const m = await waitFor('the regression alert', () => delivered(rx, 'rule:regression', 'firing')[0], 30000);
+		const audit = (await getJson(`${srv.url}/api/v1/regressions/audit`)).json.events;
+		const flags = audit.filter((e) => e.event.action === 'auto_flag' && e.event.regression.service === 'shop');
+		assert.ok(flags.length >= 1, `the change watch flagged the shop: ${JSON.stringify(audit).slice(0, 400)}`);
+		assert.ok(m.json.alert.value >= 1 && m.json.alert.value <= flags.length,
+			`the rule counts the flags: ${m.json.alert.value} of ${flags.length}`);
+		assert.match(m.json.alert.message, /^regressions is \d+/);
+		await sleep(2500);
+		assert.equal(delivered(rx, 'rule:regression', 'firing').length, 1, 'one page for the regression');
 	});
 });

@@ -325,12 +325,47 @@ function editSlo(dlg, ctx, reload) {
   }, reload);
 }
 
+// The resource measures of /api/v1/metrics/query a metric rule may read.
+const METRIC_MEASURES = [['cpu', 'CPU (cores)'], ['host_cpu', 'Host CPU (cores)'], ['memory', 'Memory (bytes)'],
+  ['host_memory', 'Host memory (bytes)'], ['heap', 'Heap used (bytes)'], ['heap_limit', 'Heap limit (bytes)'],
+  ['heap_total', 'Heap size (bytes)'], ['loop_delay', 'Event-loop delay (ms)'], ['gc_pause', 'GC pause (ms)'],
+  ['pool_used', 'Pool connections in use'], ['pool_idle', 'Pool connections idle'], ['pool_max', 'Pool maximum'],
+  ['pool_pending', 'Pool requests waiting'], ['pool_wait', 'Pool wait (ms)'], ['', 'A metric by name…']];
+
+// The "metric" part of a metric rule: a resource measure or a metric's name,
+// its aggregate over the window, an optional grouping.
+function metricInputs() {
+  const box = h('fieldset', { class: 'rule-metric', id: 'rule-metric', hidden: true },
+    field('Metric', select('metric_measure', METRIC_MEASURES, 'cpu')),
+    field('Metric name', h('input', { name: 'metric_name', placeholder: 'system.cpu.utilization', disabled: true })),
+    field('Aggregate over the window', select('metric_agg', [['avg', 'Mean'], ['max', 'Max'], ['min', 'Min'], ['sum', 'Sum'],
+      ['rate', 'Rate (per s)'], ['p95', 'p95'], ['p99', 'p99']], 'avg')),
+    field('Group by (the worst group counts)', h('input', { name: 'metric_group_by', placeholder: 'none: pool, instance, host…' })));
+  const byName = box.querySelector('select[name="metric_measure"]');
+  byName.addEventListener('change', () => { box.querySelector('input[name="metric_name"]').disabled = byName.value !== ''; });
+  return box;
+}
+
+function metricOf(form) {
+  const e = form.elements;
+  const m = e.metric_measure.value ? { measure: e.metric_measure.value } : { name: e.metric_name.value.trim() };
+  m.agg = e.metric_agg.value;
+  const by = e.metric_group_by.value.trim();
+  if (by) m.group_by = by;
+  return m;
+}
+
 function editRule(dlg, ctx, reload) {
+  const measure = select('measure', [['p95', 'p95 (ms)'], ['p99', 'p99 (ms)'], ['p50', 'p50 (ms)'], ['error_rate', 'Error rate (%)'],
+    ['throughput', 'Throughput (req/min)'], ['slow_share', 'Slow share (%)'], ['slow_count', 'Slow requests'],
+    ['service_p95_mean', 'Mean p95 of services (budget, ms)'], ['slow_spikes', 'Slow-request spikes found'],
+    ['regressions', 'Regressions flagged'], ['metric', 'Metric series (CPU, memory, pool…)']], 'p95');
+  const metric = metricInputs();
+  measure.addEventListener('change', () => { metric.hidden = measure.value !== 'metric'; });
   const form = h('form', { class: 'slo-form', id: 'rule-form' },
     field('Name', h('input', { name: 'name', required: true, placeholder: 'p95 over 500 ms' })),
-    field('Measure', select('measure', [['p95', 'p95 (ms)'], ['p99', 'p99 (ms)'], ['p50', 'p50 (ms)'], ['error_rate', 'Error rate (%)'],
-      ['throughput', 'Throughput (req/min)'], ['slow_share', 'Slow share (%)'], ['slow_count', 'Slow requests'],
-      ['service_p95_mean', 'Mean p95 of services (budget, ms)']], 'p95')),
+    field('Measure', measure),
+    metric,
     field('Comparison', select('comparison', [['>', '>'], ['>=', '≥'], ['<', '<'], ['<=', '≤']], '>')),
     field('Threshold', h('input', { name: 'threshold', type: 'number', step: 'any', value: '500', required: true })),
     field('Window', select('window', [['300', '5 min'], ['900', '15 min'], ['3600', '1 h']], '300')),
@@ -344,7 +379,12 @@ function editRule(dlg, ctx, reload) {
       name: e.name.value.trim(), measure: e.measure.value, comparison: e.comparison.value, threshold: Number(e.threshold.value),
       window: Number(e.window.value), for: Number(e.for.value), severity: e.severity.value, filters: scopeOf(form), channels: channelsOf(form),
     };
-    return { body, path: '/api/v1/alerts/rules', question: `Create the rule “${body.name}”: ${body.measure} ${body.comparison} ${body.threshold} over ${body.window / 60} min (${body.severity})?` };
+    let what = body.measure;
+    if (body.measure === 'metric') {
+      body.metric = metricOf(form);
+      what = `${body.metric.agg} of ${body.metric.measure || body.metric.name}${body.metric.group_by ? ` (worst ${body.metric.group_by})` : ''}`;
+    }
+    return { body, path: '/api/v1/alerts/rules', question: `Create the rule “${body.name}”: ${what} ${body.comparison} ${body.threshold} over ${body.window / 60} min (${body.severity})?` };
   }, reload);
 }
 

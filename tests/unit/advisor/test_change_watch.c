@@ -2,12 +2,16 @@
  * test_change_watch.c - the background watch over change, on a real store:
  * a service moves from 1.0.0 to a 40 % slower 1.1.0; one pass records the
  * detected deployments as events and flags the p95 regression with the
- * deployment that brought it (document, audit entry, hook); a second pass
+ * deployment that brought it (document, audit entry); the alert rule
+ * measure "regressions" counts those flags, of all services or of one, and
+ * the default rule "regression" fires on them; a second pass
  * adds nothing; a regression dismissed as a false positive stays
  * dismissed; a steady service is never flagged; a canary (two versions
  * side by side, the newer 40 % slower) is flagged as a version's
  * regression, which no change point shows.
  */
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,6 +19,7 @@
 #include "advisor/change_watch.h"
 #include "core/clock.h"
 #include "tap.h"
+#include "watch/watch.h"
 
 #define T0 1763978400000000000ull /* a whole hour */
 
@@ -58,21 +63,60 @@ static int write_minutes(struct store *s, const char *service, const char *versi
 	return rc;
 }
 
-struct seen {
-	int calls, shop, canary;
-	char version[32]; /* of the deployment that brought the shop's */
-};
-
-static void hook(void *arg, const struct regression *r, const char *doc)
+/* A rule's verdict at t (the window ends at the last whole minute). */
+static double rule_at(struct store *s, const char *text, uint64_t t, int *holds)
 {
-	struct seen *sn = arg;
-	sn->calls++;
-	sn->shop += !strcmp(r->service, "shop");
-	sn->canary += !strcmp(r->service, "canary") && r->kind == REGRESSION_VERSION &&
-		      !strcmp(r->version, "3.1.0");
-	if (r->deployment && !strcmp(r->service, "shop"))
-		snprintf(sn->version, sizeof(sn->version), "%s", r->deployment->version);
-	(void)doc;
+	struct arena a;
+	struct json_doc d;
+	struct alert_rule r;
+	struct rule_verdict v = {0};
+	char err[256];
+	arena_init(&a);
+	v.value = NAN;
+	if (json_doc_parse(&d, text, strlen(text), 0, err, sizeof(err)) < 0 ||
+	    rule_parse(d.root, NULL, &a, &r, err, sizeof(err)) < 0 ||
+	    rule_evaluate(s, NULL, &r, t, &v, err, sizeof(err)) < 0)
+		printf("# rule %s: %s\n", text, err);
+	json_doc_release(&d);
+	arena_release(&a);
+	*holds = v.holds;
+	return v.value;
+}
+
+/* The default rule "regression" and the measure over flags written by a pass at `now`. */
+static void regression_rule(struct store *s, uint64_t now)
+{
+	char err[256];
+	int holds;
+	struct watch_options o;
+	struct watch_report rep;
+	uint64_t later = now + 60 * NS_PER_S; /* the flags' minute is whole */
+	is_int(rule_at(s, "{\"measure\":\"regressions\",\"threshold\":0}", later, &holds), 4,
+	       "the regressions measure counts the four flags of the window");
+	ok(holds, "and the rule holds");
+	is_int(rule_at(s, "{\"measure\":\"regressions\",\"threshold\":0,\"filters\":{\"service\":\"shop\"}}",
+		       later, &holds),
+	       2, "two of them the shop's");
+	is_int(rule_at(s,
+		       "{\"measure\":\"regressions\",\"threshold\":0,\"filters\":{\"service\":\"steady\"}}",
+		       later, &holds),
+	       0, "none the steady service's");
+	ok(!holds, "whose rule does not hold");
+	is_int(rule_at(s, "{\"measure\":\"regressions\",\"threshold\":0}", now + 20 * 60 * NS_PER_S, &holds),
+	       0, "20 minutes on, the window holds none");
+	watch_options_init(&o);
+	ok(watch_install_defaults(s, err, sizeof(err)) == 0, "defaults installed: %s", err);
+	ok(watch_cycle(s, &o, later, &rep, err, sizeof(err)) == 0, "a cycle of the alert rules: %s", err);
+	struct arena a;
+	struct alert *al;
+	size_t n;
+	int firing = 0;
+	arena_init(&a);
+	alerts_load(s, &a, &al, &n, err, sizeof(err));
+	for (size_t i = 0; i < n; i++)
+		firing += !strcmp(al[i].id, "rule:regression") && al[i].state == ALERT_FIRING;
+	is_int(firing, 1, "the default rule \"regression\" fires");
+	arena_release(&a);
 }
 
 int main(void)
@@ -92,17 +136,12 @@ int main(void)
 	ok(rc == 0, "two hours of requests written");
 	uint64_t now = T0 + 121 * 60 * NS_PER_S;
 	struct change_watch_result res;
-	struct seen sn = {0};
-	ok(change_watch_run(s, now, 3 * 3600 * NS_PER_S, hook, &sn, &res, err, sizeof(err)) == 0,
-	   "a pass runs: %s", err);
+	ok(change_watch_run(s, now, 3 * 3600 * NS_PER_S, &res, err, sizeof(err)) == 0, "a pass runs: %s",
+	   err);
 	is_int(res.deployments, 5, "five first appearances recorded (shop's two, steady's, canary's two)");
 	is_int(res.flagged, 4,
 	       "flagged: the shop's p95 change and the canary's version, each for the service and its "
 	       "endpoint");
-	is_int(sn.calls, 4, "the hook heard each");
-	is_int(sn.shop, 2, "two about the shop (its version regression is told by the change point)");
-	is_str(sn.version, "1.1.0", "brought by 1.1.0");
-	is_int(sn.canary, 2, "two about the canary's 3.1.0, as a version's regression");
 
 	struct arena a;
 	struct store_record *docs, *ev;
@@ -125,9 +164,9 @@ int main(void)
 	ok(n_ev && strstr(ev[0].json, "\"action\":\"auto_flag\""), "auto_flag");
 	store_events(s, REGRESSIONS_DEPLOY_KIND, "shop", 0, 0, 0, &a, &ev, &n_ev, err, sizeof(err));
 	is_int(n_ev, 2, "the shop's deployments are events now");
+	regression_rule(s, now);
 
-	ok(change_watch_run(s, now + 60 * NS_PER_S, 3 * 3600 * NS_PER_S, hook, &sn, &res, err, sizeof(err)) ==
-		   0,
+	ok(change_watch_run(s, now + 60 * NS_PER_S, 3 * 3600 * NS_PER_S, &res, err, sizeof(err)) == 0,
 	   "a second pass a minute later");
 	ok(res.deployments == 0 && res.flagged == 0, "adds nothing (%zu deployments, %zu flags)",
 	   res.deployments, res.flagged);
@@ -138,7 +177,7 @@ int main(void)
 	struct store_record d = {
 		.kind = REGRESSIONS_FLAG_KIND, .id = id, .time_ns = now, .json = "{\"state\":\"dismissed\"}"};
 	store_put_doc(s, &d, err, sizeof(err));
-	change_watch_run(s, now + 120 * NS_PER_S, 3 * 3600 * NS_PER_S, hook, &sn, &res, err, sizeof(err));
+	change_watch_run(s, now + 120 * NS_PER_S, 3 * 3600 * NS_PER_S, &res, err, sizeof(err));
 	is_int(res.flagged, 0, "a dismissed regression is not flagged again");
 	store_docs(s, REGRESSIONS_FLAG_KIND, id, &a, &docs, &n_docs, err, sizeof(err));
 	ok(n_docs == 1 && strstr(docs[0].json, "dismissed"), "and stays dismissed");

@@ -97,7 +97,7 @@ static void rules(void)
 	rc = parse("{\"measure\":\"p95\"}", &r, &a, err);
 	ok(rc == ERR_INVALID && strstr(err, "threshold"), "no threshold, no factor: %s", err);
 	rc = parse("{\"measure\":\"metric\",\"threshold\":1}", &r, &a, err);
-	ok(rc == ERR_INVALID && strstr(err, "metric"), "metric series: not yet: %s", err);
+	ok(rc == ERR_INVALID && strstr(err, "\"metric\""), "a metric rule without its metric: %s", err);
 	rc = parse("{\"measure\":\"p99\",\"threshold\":1,\"for\":\"2w\"}", &r, &a, err);
 	ok(rc == ERR_INVALID && strstr(err, "for"), "a bad duration named: %s", err);
 	rc = parse("{\"measure\":\"p99\",\"threshold\":1,\"comparison\":\"!=\"}", &r, &a, err);
@@ -107,7 +107,7 @@ static void rules(void)
 		snprintf(text, sizeof(text), "{\"measure\":\"%s\",\"threshold\":1}", rule_measure_names[m]);
 		rc = parse(text, &r, &a, err);
 		if (m == RULE_METRIC)
-			ok(rc == ERR_INVALID, "measure %s is refused for now", rule_measure_names[m]);
+			ok(rc == ERR_INVALID, "measure %s needs its \"metric\"", rule_measure_names[m]);
 		else
 			ok(rc == 0 && r.measure == (enum rule_measure)m, "measure %s reads back: %s",
 			   rule_measure_names[m], rc ? err : "");
