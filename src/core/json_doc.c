@@ -16,6 +16,7 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/utf8.h"
 
 /* --- memory: bump allocation in blocks, a per-thread cache of free blocks --- */
 
@@ -87,11 +88,44 @@ static void *doc_alloc(struct json_doc *d, size_t size)
 	return p;
 }
 
+/* The length of s[0 .. len) with each byte that starts no valid UTF-8
+ * sequence counted as U+FFFD (3 bytes).  yajl decodes a lone surrogate
+ * escape ("\udc00") into such bytes. */
+static size_t utf8_clean_len(const unsigned char *s, size_t len)
+{
+	size_t out = 0;
+	for (size_t i = 0; i < len;) {
+		size_t k = s[i] < 0x80 ? 1 : utf8_decode(s + i, len - i, NULL);
+		out += k ? k : 3;
+		i += k ? k : 1;
+	}
+	return out;
+}
+
+/* A NUL-terminated copy, always valid UTF-8: what a writer prints back is
+ * what was read, byte for byte. */
 static char *doc_strndup(struct json_doc *d, const char *s, size_t len)
 {
-	char *p = doc_alloc(d, len + 1);
-	memcpy(p, s, len);
-	p[len] = 0;
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = utf8_clean_len(u, len);
+	char *p = doc_alloc(d, n + 1);
+	if (n == len) {
+		memcpy(p, s, len);
+	} else {
+		size_t o = 0;
+		for (size_t i = 0; i < len;) {
+			size_t k = u[i] < 0x80 ? 1 : utf8_decode(u + i, len - i, NULL);
+			if (k) {
+				memcpy(p + o, s + i, k);
+				o += k;
+				i += k;
+			} else {
+				o += utf8_encode(p + o, 0xFFFD);
+				i++;
+			}
+		}
+	}
+	p[n] = 0;
 	return p;
 }
 
