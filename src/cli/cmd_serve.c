@@ -22,12 +22,14 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: hotpath serve [--listen ADDR] [--data DIR] [--demo] [--threads N]\n"
+		"usage: hotpath serve [--listen ADDR] [--data DIR | --store URL] [--demo] [--threads N]\n"
 		"                     [--max-body BYTES] [--max-queue BYTES] [--max-endpoints N]\n"
 		"                     [--config FILE] [--analysis-interval SECONDS]\n"
 		"                     [--spike-interval SECONDS] [--verbose]\n\n"
 		"  --listen ADDR     HOST:PORT to listen on (default 127.0.0.1:4318, the OTLP/HTTP port)\n"
 		"  --data DIR        data directory; the store is DIR/hotpath.db (default ./data)\n"
+		"  --store URL       keep the data in ClickHouse instead:\n"
+		"                    clickhouse://[USER[:PASSWORD]@]HOST[:PORT]/DB (docs/CONFIG.md)\n"
 		"  --demo            also generate demo traffic into this server (24 h of history first)\n"
 		"  --threads N       HTTP worker threads (default: number of CPUs)\n"
 		"  --max-body BYTES  request body limit, compressed and decompressed (default %u)\n"
@@ -85,6 +87,7 @@ int cmd_serve(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"listen", required_argument, NULL, 'l'},
 		{"data", required_argument, NULL, 'd'},
+		{"store", required_argument, NULL, 'S'},
 		{"demo", no_argument, NULL, 'D'},
 		{"threads", required_argument, NULL, 't'},
 		{"max-body", required_argument, NULL, 'm'},
@@ -105,10 +108,11 @@ int cmd_serve(int argc, char **argv)
 	char err[512];
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "l:d:t:m:e:q:c:a:s:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:d:S:t:m:e:q:c:a:s:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l': so.listen = optarg; break;
 		case 'd': sto.dir = optarg; break;
+		case 'S': sto.url = optarg; break;
 		case 'D': demo = 1; break;
 		case 't': so.threads = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'm': so.max_body = (size_t)strtoull(optarg, NULL, 10); break;

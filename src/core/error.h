@@ -15,6 +15,7 @@ enum err_class {
 	ERR_TOO_BIG = -4,   /* a body, its decompression or an answer passes its size bound (413) */
 	ERR_BUSY = -5,	    /* full for now: retry later (503) */
 	ERR_NOT_FOUND = -6, /* no such thing (404) */
+	ERR_UNSUPPORTED = -7, /* this store's backend cannot answer it (yet) (501) */
 };
 
 #endif

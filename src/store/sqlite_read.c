@@ -48,7 +48,7 @@ static int cmp_start(const void *pa, const void *pb)
 	return (a->start_ns > b->start_ns) - (a->start_ns < b->start_ns);
 }
 
-long store_get_trace(struct store *s, const uint8_t trace_id[16], struct batch *out, char *err, size_t errlen)
+long sqlite_get_trace(struct store *s, const uint8_t trace_id[16], struct batch *out, char *err, size_t errlen)
 {
 	sqlite3 *db = db_reader_get(s, err, errlen);
 	sqlite3_stmt *st = NULL;
@@ -209,7 +209,7 @@ static void bind_all(sqlite3_stmt *st, const struct binds *bd)
 	}
 }
 
-int store_search(struct store *s, const struct store_query *q, struct arena *a, struct request_row **rows,
+int sqlite_search(struct store *s, const struct store_query *q, struct arena *a, struct request_row **rows,
 		 size_t *n, char *err, size_t errlen)
 {
 	struct buf sql, json;
@@ -279,7 +279,7 @@ out:
 
 static void wait_rollups_flushed(struct store *s);
 
-int store_latest_versions(struct store *s, const struct store_query *q, struct arena *a,
+int sqlite_latest_versions(struct store *s, const struct store_query *q, struct arena *a,
 			  struct service_version **pairs, size_t *n, char *err, size_t errlen)
 {
 	wait_rollups_flushed(s);
@@ -295,7 +295,7 @@ int store_latest_versions(struct store *s, const struct store_query *q, struct a
 	return rc;
 }
 
-int store_count(struct store *s, const struct store_query *q, uint64_t *n, char *err, size_t errlen)
+int sqlite_count(struct store *s, const struct store_query *q, uint64_t *n, char *err, size_t errlen)
 {
 	struct buf sql, json;
 	struct binds bd = {0};
@@ -349,7 +349,7 @@ static int query_int(sqlite3 *db, const char *sql, const int64_t *args, int n, i
 	return ret;
 }
 
-long store_newest_requests(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned n, uint64_t *start_ns,
+long sqlite_newest_requests(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned n, uint64_t *start_ns,
 			   uint64_t *end_ns, char *err, size_t errlen)
 {
 	int64_t to = to_ns ? (int64_t)to_ns : INT64_MAX, count = 0, v;
@@ -387,7 +387,7 @@ out:
 	return ret;
 }
 
-int store_filter_values(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned kinds, struct arena *a,
+int sqlite_filter_values(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned kinds, struct arena *a,
 			struct store_dim_values *out, char *err, size_t errlen)
 {
 	wait_rollups_flushed(s);
@@ -397,21 +397,6 @@ int store_filter_values(struct store *s, uint64_t from_ns, uint64_t to_ns, unsig
 	int rc = values_read(db, from_ns, to_ns, kinds, a, out, err, errlen);
 	db_reader_put(s, db);
 	return rc;
-}
-
-int store_values(struct store *s, enum dict_kind kind, uint64_t from_ns, uint64_t to_ns, struct arena *a,
-		 const char ***values, size_t *n, char *err, size_t errlen)
-{
-	struct store_dim_values v;
-	*values = NULL;
-	*n = 0;
-	if (kind <= 0 || kind >= DICT_KINDS)
-		return errf(err, errlen, "unknown dimension");
-	if (store_filter_values(s, from_ns, to_ns, 1u << kind, a, &v, err, errlen) < 0)
-		return -1;
-	*values = v.values[kind];
-	*n = v.n[kind];
-	return 0;
 }
 
 /* Read-your-writes for rollups: every request committed before the query
@@ -432,7 +417,7 @@ static void wait_rollups_flushed(struct store *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
-int store_rollups(struct store *s, const struct store_query *q, unsigned res_s, struct arena *a,
+int sqlite_rollups(struct store *s, const struct store_query *q, unsigned res_s, struct arena *a,
 		  struct rollup_row **rows, size_t *n, char *err, size_t errlen)
 {
 	wait_rollups_flushed(s);
@@ -527,7 +512,7 @@ static int block_traces(void *arg, const struct batch *b, uint64_t t_min)
 	return stop;
 }
 
-int store_scan_spans(struct store *s, uint64_t from_ns, uint64_t to_ns, store_span_fn fn, void *arg,
+int sqlite_scan_spans(struct store *s, uint64_t from_ns, uint64_t to_ns, store_span_fn fn, void *arg,
 		     char *err, size_t errlen)
 {
 	struct scan_cb cb = {.span = fn, .arg = arg};
@@ -535,21 +520,14 @@ int store_scan_spans(struct store *s, uint64_t from_ns, uint64_t to_ns, store_sp
 	return scan_blocks(s, &sc, block_spans, &cb, err, errlen);
 }
 
-int store_scan_traces(struct store *s, uint64_t from_ns, uint64_t to_ns, store_trace_fn fn, void *arg,
-		      char *err, size_t errlen)
-{
-	struct store_scan sc = {.from_ns = from_ns, .to_ns = to_ns};
-	return store_scan(s, &sc, fn, arg, err, errlen);
-}
-
-int store_scan(struct store *s, const struct store_scan *sc, store_trace_fn fn, void *arg, char *err,
+int sqlite_scan(struct store *s, const struct store_scan *sc, store_trace_fn fn, void *arg, char *err,
 	       size_t errlen)
 {
 	struct scan_cb cb = {.trace = fn, .block = sc->block, .arg = arg};
 	return scan_blocks(s, sc, block_traces, &cb, err, errlen);
 }
 
-int store_blocks_info(struct store *s, uint64_t first_id, uint64_t last_id, struct store_blocks *out,
+int sqlite_blocks_info(struct store *s, uint64_t first_id, uint64_t last_id, struct store_blocks *out,
 		      char *err, size_t errlen)
 {
 	sqlite3 *db = db_reader_get(s, err, errlen);
@@ -582,7 +560,7 @@ out:
 	return ret;
 }
 
-int store_last_block(struct store *s, uint64_t *id, char *err, size_t errlen)
+int sqlite_last_block(struct store *s, uint64_t *id, char *err, size_t errlen)
 {
 	sqlite3 *db = db_reader_get(s, err, errlen);
 	int64_t v = 0;
@@ -626,7 +604,7 @@ static uint32_t series_attrs(struct arena *a, const char *json, struct attr **ou
 	return n;
 }
 
-int store_scan_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
+int sqlite_scan_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
 		      store_point_fn fn, void *arg, char *err, size_t errlen)
 {
 	sqlite3 *db = db_reader_get(s, err, errlen);

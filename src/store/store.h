@@ -31,6 +31,10 @@ struct store_write;
 
 struct store_options {
 	const char *dir;	/* data directory; the database is DIR/hotpath.db */
+	/* NULL: the embedded store in `dir`; "clickhouse://[USER[:PASSWORD]@]HOST[:PORT]/DB":
+	 * a ClickHouse server (docs/internals/CLICKHOUSE.md).  Calls a backend
+	 * does not have answer ERR_UNSUPPORTED. */
+	const char *url;
 	size_t queue_max_bytes; /* 0: default (64 MiB) */
 	unsigned max_endpoints; /* per service in rollups; 0: default (500) */
 };
