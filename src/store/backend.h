@@ -25,8 +25,8 @@ struct store_backend {
 			  size_t errlen);
 	int (*latest_versions)(struct store *s, const struct store_query *q, struct arena *a,
 			       struct service_version **pairs, size_t *n, char *err, size_t errlen);
-	int (*search)(struct store *s, const struct store_query *q, struct arena *a, struct request_row **rows,
-		      size_t *n, char *err, size_t errlen);
+	int (*search)(struct store *s, const struct store_query *q, struct arena *a,
+		      struct request_row **rows, size_t *n, char *err, size_t errlen);
 	int (*count)(struct store *s, const struct store_query *q, uint64_t *n, char *err, size_t errlen);
 	long (*newest_requests)(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned n,
 				uint64_t *start_ns, uint64_t *end_ns, char *err, size_t errlen);
@@ -57,7 +57,7 @@ struct store_backend {
 			struct profile_row **rows, size_t *n, char *err, size_t errlen);
 };
 
-extern const struct store_backend sqlite_backend;	/* sqlite_write.c */
+extern const struct store_backend sqlite_backend;     /* sqlite_write.c */
 extern const struct store_backend clickhouse_backend; /* clickhouse_store.c */
 
 #endif

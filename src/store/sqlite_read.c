@@ -48,7 +48,8 @@ static int cmp_start(const void *pa, const void *pb)
 	return (a->start_ns > b->start_ns) - (a->start_ns < b->start_ns);
 }
 
-long sqlite_get_trace(struct store *s, const uint8_t trace_id[16], struct batch *out, char *err, size_t errlen)
+long sqlite_get_trace(struct store *s, const uint8_t trace_id[16], struct batch *out, char *err,
+		      size_t errlen)
 {
 	sqlite3 *db = db_reader_get(s, err, errlen);
 	sqlite3_stmt *st = NULL;
@@ -210,7 +211,7 @@ static void bind_all(sqlite3_stmt *st, const struct binds *bd)
 }
 
 int sqlite_search(struct store *s, const struct store_query *q, struct arena *a, struct request_row **rows,
-		 size_t *n, char *err, size_t errlen)
+		  size_t *n, char *err, size_t errlen)
 {
 	struct buf sql, json;
 	struct binds bd = {0};
@@ -280,7 +281,7 @@ out:
 static void wait_rollups_flushed(struct store *s);
 
 int sqlite_latest_versions(struct store *s, const struct store_query *q, struct arena *a,
-			  struct service_version **pairs, size_t *n, char *err, size_t errlen)
+			   struct service_version **pairs, size_t *n, char *err, size_t errlen)
 {
 	wait_rollups_flushed(s);
 	sqlite3 *db = db_reader_get(s, err, errlen);
@@ -350,7 +351,7 @@ static int query_int(sqlite3 *db, const char *sql, const int64_t *args, int n, i
 }
 
 long sqlite_newest_requests(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned n, uint64_t *start_ns,
-			   uint64_t *end_ns, char *err, size_t errlen)
+			    uint64_t *end_ns, char *err, size_t errlen)
 {
 	int64_t to = to_ns ? (int64_t)to_ns : INT64_MAX, count = 0, v;
 	long ret = -1;
@@ -388,7 +389,7 @@ out:
 }
 
 int sqlite_filter_values(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned kinds, struct arena *a,
-			struct store_dim_values *out, char *err, size_t errlen)
+			 struct store_dim_values *out, char *err, size_t errlen)
 {
 	wait_rollups_flushed(s);
 	sqlite3 *db = db_reader_get(s, err, errlen);
@@ -418,7 +419,7 @@ static void wait_rollups_flushed(struct store *s)
 }
 
 int sqlite_rollups(struct store *s, const struct store_query *q, unsigned res_s, struct arena *a,
-		  struct rollup_row **rows, size_t *n, char *err, size_t errlen)
+		   struct rollup_row **rows, size_t *n, char *err, size_t errlen)
 {
 	wait_rollups_flushed(s);
 	sqlite3 *db = db_reader_get(s, err, errlen);
@@ -513,7 +514,7 @@ static int block_traces(void *arg, const struct batch *b, uint64_t t_min)
 }
 
 int sqlite_scan_spans(struct store *s, uint64_t from_ns, uint64_t to_ns, store_span_fn fn, void *arg,
-		     char *err, size_t errlen)
+		      char *err, size_t errlen)
 {
 	struct scan_cb cb = {.span = fn, .arg = arg};
 	struct store_scan sc = {.from_ns = from_ns, .to_ns = to_ns};
@@ -521,14 +522,14 @@ int sqlite_scan_spans(struct store *s, uint64_t from_ns, uint64_t to_ns, store_s
 }
 
 int sqlite_scan(struct store *s, const struct store_scan *sc, store_trace_fn fn, void *arg, char *err,
-	       size_t errlen)
+		size_t errlen)
 {
 	struct scan_cb cb = {.trace = fn, .block = sc->block, .arg = arg};
 	return scan_blocks(s, sc, block_traces, &cb, err, errlen);
 }
 
 int sqlite_blocks_info(struct store *s, uint64_t first_id, uint64_t last_id, struct store_blocks *out,
-		      char *err, size_t errlen)
+		       char *err, size_t errlen)
 {
 	sqlite3 *db = db_reader_get(s, err, errlen);
 	sqlite3_stmt *st = NULL;
@@ -605,7 +606,7 @@ static uint32_t series_attrs(struct arena *a, const char *json, struct attr **ou
 }
 
 int sqlite_scan_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
-		      store_point_fn fn, void *arg, char *err, size_t errlen)
+		       store_point_fn fn, void *arg, char *err, size_t errlen)
 {
 	sqlite3 *db = db_reader_get(s, err, errlen);
 	sqlite3_stmt *st = NULL;

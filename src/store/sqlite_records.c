@@ -100,8 +100,8 @@ out:
 	return ret;
 }
 
-int sqlite_docs(struct store *s, const char *kind, const char *id, struct arena *a, struct store_record **rows,
-	       size_t *n, char *err, size_t errlen)
+int sqlite_docs(struct store *s, const char *kind, const char *id, struct arena *a,
+		struct store_record **rows, size_t *n, char *err, size_t errlen)
 {
 	return query_records(
 		s,
@@ -111,8 +111,8 @@ int sqlite_docs(struct store *s, const char *kind, const char *id, struct arena 
 }
 
 int sqlite_events(struct store *s, const char *kind, const char *id, uint64_t from_ns, uint64_t to_ns,
-		 unsigned limit, struct arena *a, struct store_record **rows, size_t *n, char *err,
-		 size_t errlen)
+		  unsigned limit, struct arena *a, struct store_record **rows, size_t *n, char *err,
+		  size_t errlen)
 {
 	return query_records(
 		s,
@@ -147,8 +147,8 @@ int sqlite_put_profile(struct store *s, const struct profile_row *p, int64_t *id
 	return rc;
 }
 
-int sqlite_profiles(struct store *s, const struct profile_query *q, struct arena *a, struct profile_row **rows,
-		   size_t *n, char *err, size_t errlen)
+int sqlite_profiles(struct store *s, const struct profile_query *q, struct arena *a,
+		    struct profile_row **rows, size_t *n, char *err, size_t errlen)
 {
 	sqlite3 *db = db_reader_get(s, err, errlen);
 	sqlite3_stmt *st = NULL;

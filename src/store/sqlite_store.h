@@ -92,7 +92,8 @@ void sqlite_close(struct store *s);
 int sqlite_submit(struct store *s, struct store_write *w, store_done_fn done, void *arg);
 int sqlite_write_sync(struct store *s, struct batch *b);
 void sqlite_get_stats(struct store *s, struct store_stats *st);
-long sqlite_get_trace(struct store *s, const uint8_t trace_id[16], struct batch *out, char *err, size_t errlen);
+long sqlite_get_trace(struct store *s, const uint8_t trace_id[16], struct batch *out, char *err,
+		      size_t errlen);
 int sqlite_latest_versions(struct store *s, const struct store_query *q, struct arena *a,
 			   struct service_version **pairs, size_t *n, char *err, size_t errlen);
 int sqlite_search(struct store *s, const struct store_query *q, struct arena *a, struct request_row **rows,
@@ -106,22 +107,22 @@ int sqlite_rollups(struct store *s, const struct store_query *q, unsigned res_s,
 		   struct rollup_row **rows, size_t *n, char *err, size_t errlen);
 int sqlite_scan(struct store *s, const struct store_scan *sc, store_trace_fn fn, void *arg, char *err,
 		size_t errlen);
-int sqlite_scan_spans(struct store *s, uint64_t from_ns, uint64_t to_ns, store_span_fn fn, void *arg, char *err,
-		      size_t errlen);
-int sqlite_blocks_info(struct store *s, uint64_t first_id, uint64_t last_id, struct store_blocks *out, char *err,
-		       size_t errlen);
+int sqlite_scan_spans(struct store *s, uint64_t from_ns, uint64_t to_ns, store_span_fn fn, void *arg,
+		      char *err, size_t errlen);
+int sqlite_blocks_info(struct store *s, uint64_t first_id, uint64_t last_id, struct store_blocks *out,
+		       char *err, size_t errlen);
 int sqlite_last_block(struct store *s, uint64_t *id, char *err, size_t errlen);
-int sqlite_scan_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix, store_point_fn fn,
-		       void *arg, char *err, size_t errlen);
+int sqlite_scan_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
+		       store_point_fn fn, void *arg, char *err, size_t errlen);
 int sqlite_put_doc(struct store *s, const struct store_record *r, char *err, size_t errlen);
 int sqlite_add_event(struct store *s, const struct store_record *r, char *err, size_t errlen);
-int sqlite_docs(struct store *s, const char *kind, const char *id, struct arena *a, struct store_record **rows,
-		size_t *n, char *err, size_t errlen);
+int sqlite_docs(struct store *s, const char *kind, const char *id, struct arena *a,
+		struct store_record **rows, size_t *n, char *err, size_t errlen);
 int sqlite_events(struct store *s, const char *kind, const char *id, uint64_t from_ns, uint64_t to_ns,
 		  unsigned limit, struct arena *a, struct store_record **rows, size_t *n, char *err,
 		  size_t errlen);
 int sqlite_put_profile(struct store *s, const struct profile_row *p, int64_t *id, char *err, size_t errlen);
-int sqlite_profiles(struct store *s, const struct profile_query *q, struct arena *a, struct profile_row **rows,
-		    size_t *n, char *err, size_t errlen);
+int sqlite_profiles(struct store *s, const struct profile_query *q, struct arena *a,
+		    struct profile_row **rows, size_t *n, char *err, size_t errlen);
 
 #endif

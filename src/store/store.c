@@ -23,12 +23,12 @@ static int unsupported(const struct store *s, const char *call, char *err, size_
 }
 
 /* Call the backend's `fn`, or answer that it has none. */
-#define DISPATCH(fn, call, ...)                                                  \
-	do {                                                                     \
-		const struct store_backend *b_ = be_of(s);                       \
-		if (!b_->fn)                                                     \
-			return unsupported(s, call, err, errlen);                \
-		return b_->fn(s, __VA_ARGS__);                                   \
+#define DISPATCH(fn, call, ...)                                                                              \
+	do {                                                                                                 \
+		const struct store_backend *b_ = be_of(s);                                                   \
+		if (!b_->fn)                                                                                 \
+			return unsupported(s, call, err, errlen);                                            \
+		return b_->fn(s, __VA_ARGS__);                                                               \
 	} while (0)
 
 int store_open(struct store **out, const struct store_options *o, char *err, size_t errlen)
@@ -37,8 +37,10 @@ int store_open(struct store **out, const struct store_options *o, char *err, siz
 	if (o->url && strncmp(o->url, "clickhouse://", 13) == 0)
 		return clickhouse_backend.open(out, o, err, errlen);
 	if (o->url) {
-		errf(err, errlen, "unknown store '%s': want clickhouse://HOST:PORT/DB (or no --store for the"
-				  " embedded store)", o->url);
+		errf(err, errlen,
+		     "unknown store '%s': want clickhouse://HOST:PORT/DB (or no --store for the"
+		     " embedded store)",
+		     o->url);
 		return ERR_INVALID;
 	}
 	return sqlite_backend.open(out, o, err, errlen);

@@ -30,7 +30,7 @@ struct store;
 struct store_write;
 
 struct store_options {
-	const char *dir;	/* data directory; the database is DIR/hotpath.db */
+	const char *dir; /* data directory; the database is DIR/hotpath.db */
 	/* NULL: the embedded store in `dir`; "clickhouse://[USER[:PASSWORD]@]HOST[:PORT]/DB":
 	 * a ClickHouse server (docs/internals/CLICKHOUSE.md).  Calls a backend
 	 * does not have answer ERR_UNSUPPORTED. */
