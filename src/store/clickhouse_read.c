@@ -368,7 +368,7 @@ struct rollup_read {
 	struct arena *a;
 	struct rollup_row **rows;
 	size_t *n, cap;
-	int open; /* the last row takes more buckets */
+	uint64_t min_ns, max_ns; /* exact, of the last row */
 	char *err;
 	size_t errlen;
 };
@@ -398,8 +398,8 @@ static int read_rollup(void *arg, struct rb *r)
 		dims[i] = rb_str(r, &len[i]);
 	uint8_t status = rb_u8(r);
 	int32_t bucket = (int32_t)rb_u32(r);
-	uint64_t v[6];
-	for (int i = 0; i < 6; i++)
+	uint64_t v[8];
+	for (int i = 0; i < 8; i++)
 		v[i] = rb_u64(r);
 	if (r->short_read)
 		return 0;
@@ -415,7 +415,11 @@ static int read_rollup(void *arg, struct rb *r)
 			*dst[i] = len[i] ? arena_strndup(rr->a, dims[i], len[i]) : NULL;
 		row->status = status;
 		sketch_init(&row->sketch);
+		rr->min_ns = v[6];
+		rr->max_ns = v[7];
 	}
+	rr->min_ns = v[6] < rr->min_ns ? v[6] : rr->min_ns;
+	rr->max_ns = v[7] > rr->max_ns ? v[7] : rr->max_ns;
 	row->count += v[0];
 	row->sum_ns += v[1];
 	for (int i = 0; i < TIER_COUNT; i++)
@@ -423,7 +427,10 @@ static int read_rollup(void *arg, struct rb *r)
 	double value = bucket == CH_ZERO_BUCKET ? 0 : sketch_bucket_value(bucket);
 	if (sketch_add_n(&row->sketch, value, v[0]) < 0)
 		return errf(rr->err, rr->errlen, "rollups: a sketch bucket out of range");
+	/* the sketch has its buckets' estimates; the rollups keep the exact figures */
 	row->sketch.sum = (double)row->sum_ns;
+	row->sketch.min = (double)rr->min_ns;
+	row->sketch.max = (double)rr->max_ns;
 	return 1;
 }
 
@@ -439,7 +446,7 @@ int ch_rollups(struct store *s, const struct store_query *q, unsigned res_s, str
 		&sql,
 		"SELECT toUInt32(intDiv(minute * 60, %u) * %u) AS t, service, endpoint, tool, env, version,"
 		" department, intent, error_type, status, bucket, sum(n), sum(sum_ns), sum(fast),"
-		" sum(normal), sum(slow), sum(critical) FROM rollups WHERE minute >= %llu AND minute < %llu"
+		" sum(normal), sum(slow), sum(critical), minMerge(min_ns), maxMerge(max_ns) FROM rollups WHERE minute >= %llu AND minute < %llu"
 		" AND t < %llu",
 		res, res, (unsigned long long)(from / 60), (unsigned long long)(to / 60 + 1),
 		(unsigned long long)to);

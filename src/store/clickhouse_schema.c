@@ -3,7 +3,9 @@
  * and numbered in `hotpath_schema`.  Each step is idempotent (CREATE ... IF
  * NOT EXISTS), so several instances starting at once do not fight.  The SQL
  * stays within what ClickHouse 18.16 (Debian's) and current releases both
- * accept: no LowCardinality, no Nullable in keys, no skip indexes.
+ * accept: no LowCardinality, no Nullable in keys, no skip indexes, no
+ * SimpleAggregateFunction (the exact minimum and maximum of the rollups are
+ * AggregateFunction states, which SummingMergeTree merges).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +31,8 @@ static const char *const step1[] = {
 	"CREATE TABLE IF NOT EXISTS rollups (minute UInt32, service String, endpoint String, tool String,"
 	" env String, version String, department String, intent String, error_type String, status UInt8,"
 	" edge UInt8, bucket Int32, n UInt64, sum_ns UInt64, fast UInt64, normal UInt64, slow UInt64,"
-	" critical UInt64) ENGINE = SummingMergeTree PARTITION BY toYYYYMMDD(toDateTime(minute * 60))"
+	" critical UInt64, min_ns AggregateFunction(min, UInt64), max_ns AggregateFunction(max, UInt64))"
+	" ENGINE = SummingMergeTree PARTITION BY toYYYYMMDD(toDateTime(minute * 60))"
 	" ORDER BY (minute, service, endpoint, tool, env, version, department, intent, error_type, status,"
 	" edge, bucket)",
 	"CREATE TABLE IF NOT EXISTS metric_points (service String, resource String, name String,"

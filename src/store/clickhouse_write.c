@@ -36,7 +36,7 @@ static const char *const insert_sql[T_COUNT] = {
 	"INSERT INTO requests (start_ns, duration_ns, trace_hi, trace_lo, span_id, status, edge, service,"
 	" endpoint, env, version, department, intent, tool, error_type) FORMAT RowBinary",
 	"INSERT INTO rollups (minute, service, endpoint, tool, env, version, department, intent, error_type,"
-	" status, edge, bucket, n, sum_ns, fast, normal, slow, critical) FORMAT RowBinary",
+	" status, edge, bucket, n, sum_ns, fast, normal, slow, critical, min_ns, max_ns) FORMAT RowBinary",
 	"INSERT INTO metric_points (service, resource, name, unit, type, attrs, time_ns, value, count, sum)"
 	" FORMAT RowBinary",
 };
@@ -84,6 +84,11 @@ static void rows_rollup(struct buf *b, const struct prepared_request *pr)
 	enum request_tier t = request_tier_of(r->duration_ns);
 	for (int i = 0; i < TIER_COUNT; i++)
 		rbw_u64(b, i == (int)t);
+	/* the states of min and max (AggregateFunction): a "has a value" byte, the value */
+	for (int i = 0; i < 2; i++) {
+		rbw_u8(b, 1);
+		rbw_u64(b, r->duration_ns);
+	}
 }
 
 static void rows_point(struct buf *b, const struct metric_point *p, struct buf *tmp)
