@@ -24,7 +24,6 @@
 struct ch_store {
 	const struct store_backend *be; /* first: store.c dispatches on it */
 	struct ch_client *ch;
-	uint64_t instance; /* low bits of the block ids this process writes */
 
 	pthread_mutex_t lock; /* guards the queue */
 	pthread_cond_t wake, space;

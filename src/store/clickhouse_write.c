@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -117,14 +116,11 @@ static void rows_point(struct buf *b, const struct metric_point *p, struct buf *
 	rbw_f64(b, p->type == METRIC_HISTOGRAM ? p->sum : 0);
 }
 
-/* A block id: above the last one, from the clock (µs) with the instance's
- * bits below, so ids of several instances rarely meet and grow with time. */
+/* Block ids count up from the largest stored when the store opened: the
+ * background analysis cuts the ids into segments and wants them dense. */
 static uint64_t next_block_id(struct ch_store *s)
 {
-	uint64_t id = (clock_now_ns() / 1000u) << 10 | s->instance;
-	if (id <= s->last_block_id)
-		id = s->last_block_id + 1;
-	return s->last_block_id = id;
+	return ++s->last_block_id;
 }
 
 /* The rows of every write of a group, per table. */
@@ -337,7 +333,13 @@ int ch_open(struct store **out, const struct store_options *o, char *err, size_t
 		free(s);
 		return rc;
 	}
-	s->instance = ((uint64_t)getpid() ^ clock_now_ns()) & 1023u;
+	uint64_t got = 0;
+	if ((rc = ch_last_block((struct store *)(void *)s, &got, err, errlen)) < 0) {
+		ch_client_free(s->ch);
+		free(s);
+		return rc;
+	}
+	s->last_block_id = got;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
 	pthread_cond_init(&s->space, NULL);
