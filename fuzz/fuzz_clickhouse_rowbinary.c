@@ -32,7 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			case 2: {
 				size_t n;
 				const char *s = rb_str(&r, &n);
-				if (!r.short_read && ((const uint8_t *)s < data || (const uint8_t *)s + n > data + size))
+				if (!r.short_read &&
+				    ((const uint8_t *)s < data || (const uint8_t *)s + n > data + size))
 					abort();
 				break;
 			}

@@ -271,8 +271,9 @@ static int store_upload(struct http_request *req, struct upload_meta *m, const s
 		.folded = r->folded,
 		.folded_len = r->folded_len,
 	};
-	if (store_put_profile(req->srv->store, &row, id, err, sizeof(err)) < 0) {
-		http_error(req, 500, "internal", "%s", err);
+	int rc = store_put_profile(req->srv->store, &row, id, err, sizeof(err));
+	if (rc < 0) {
+		http_error_class(req, rc, "%s", err);
 		return -1;
 	}
 	return 0;
@@ -569,8 +570,9 @@ static int list_profiles(struct http_request *req)
 		http_error(req, 400, "bad_request", "%s", err);
 		return HTTP_DONE;
 	}
-	if (store_profiles(req->srv->store, &q, &req->arena, &rows, &n, err, sizeof(err)) < 0) {
-		http_error(req, 500, "internal", "%s", err);
+	int rc = store_profiles(req->srv->store, &q, &req->arena, &rows, &n, err, sizeof(err));
+	if (rc < 0) {
+		http_error_class(req, rc, "%s", err);
 		return HTTP_DONE;
 	}
 	struct buf *b = http_json(req);
@@ -906,8 +908,9 @@ static int get_profile(struct http_request *req)
 	if (parse_format(req, &fmt) < 0)
 		return HTTP_DONE;
 	q.id = id;
-	if (store_profiles(req->srv->store, &q, &req->arena, &rows, &n, err, sizeof(err)) < 0) {
-		http_error(req, 500, "internal", "%s", err);
+	int rc = store_profiles(req->srv->store, &q, &req->arena, &rows, &n, err, sizeof(err));
+	if (rc < 0) {
+		http_error_class(req, rc, "%s", err);
 		return HTTP_DONE;
 	}
 	if (!n) {

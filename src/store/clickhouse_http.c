@@ -21,6 +21,7 @@ struct ch_client {
 	char *base;   /* http://HOST:PORT/?database=DB */
 	char *server; /* http://HOST:PORT/ */
 	char *db, *user, *password;
+	struct curl_slist *headers; /* "Expect:" off: no wait for a 100 Continue */
 	pthread_mutex_t lock;
 	CURL *pool[POOL_MAX];
 	size_t n_pool;
@@ -99,6 +100,7 @@ struct ch_client *ch_client_new(const char *url, char *err, size_t errlen)
 	pthread_once(&once, global_init);
 	struct ch_client *c = xcalloc(1, sizeof(*c));
 	pthread_mutex_init(&c->lock, NULL);
+	c->headers = curl_slist_append(NULL, "Expect:");
 	if (parse_url(c, url, err, errlen) < 0) {
 		ch_client_free(c);
 		return NULL;
@@ -113,6 +115,7 @@ void ch_client_free(struct ch_client *c)
 	for (size_t i = 0; i < c->n_pool; i++)
 		curl_easy_cleanup(c->pool[i]);
 	pthread_mutex_destroy(&c->lock);
+	curl_slist_free_all(c->headers);
 	free(c->base);
 	free(c->server);
 	free(c->db);
@@ -140,6 +143,7 @@ static CURL *handle_get(struct ch_client *c)
 		return NULL;
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, QUERY_TIMEOUT_S);
 	if (c->user)
 		curl_easy_setopt(h, CURLOPT_USERNAME, c->user);

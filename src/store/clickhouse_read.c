@@ -446,7 +446,8 @@ int ch_rollups(struct store *s, const struct store_query *q, unsigned res_s, str
 		&sql,
 		"SELECT toUInt32(intDiv(minute * 60, %u) * %u) AS t, service, endpoint, tool, env, version,"
 		" department, intent, error_type, status, bucket, sum(n), sum(sum_ns), sum(fast),"
-		" sum(normal), sum(slow), sum(critical), minMerge(min_ns), maxMerge(max_ns) FROM rollups WHERE minute >= %llu AND minute < %llu"
+		" sum(normal), sum(slow), sum(critical), minMerge(min_ns), maxMerge(max_ns) FROM rollups "
+		"WHERE minute >= %llu AND minute < %llu"
 		" AND t < %llu",
 		res, res, (unsigned long long)(from / 60), (unsigned long long)(to / 60 + 1),
 		(unsigned long long)to);

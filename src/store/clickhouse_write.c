@@ -168,32 +168,57 @@ static int stopping(struct ch_store *s)
 	return v;
 }
 
-/*
- * Insert the group's rows, table by table; a table that fails is retried
- * (with a growing pause) from where it failed, so rows already accepted are
- * not sent twice.  Gives up only when the store is closing.  0: all in.
- */
-static int insert_group(struct ch_store *s, struct buf rows[T_COUNT])
+/* One table's INSERT of a group, retried (with a growing pause) until
+ * ClickHouse accepts it; gives up only when the store is closing. */
+struct table_insert {
+	struct ch_store *s;
+	int table;
+	const struct buf *rows;
+	int rc, started;
+	pthread_t thread;
+};
+
+static void *insert_table(void *arg)
 {
+	struct table_insert *ti = arg;
 	char err[512];
 	unsigned pause = RETRY_MIN_MS;
-	for (int t = 0; t < T_COUNT;) {
-		if (!rows[t].len) {
-			t++;
-			continue;
-		}
-		if (ch_exec(s->ch, insert_sql[t], rows[t].data, rows[t].len, NULL, err, sizeof(err)) == 0) {
-			t++;
-			pause = RETRY_MIN_MS;
-			continue;
-		}
+	while ((ti->rc = ch_exec(ti->s->ch, insert_sql[ti->table], ti->rows->data, ti->rows->len, NULL, err,
+				 sizeof(err))) < 0) {
 		log_warn("clickhouse: insert failed, retrying in %u ms: %s", pause, err);
-		if (stopping(s))
-			return -1;
+		if (stopping(ti->s))
+			break;
 		sleep_ms(pause);
 		pause = pause * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : pause * 2;
 	}
-	return 0;
+	return NULL;
+}
+
+/*
+ * Insert the group's rows: one INSERT per table, the tables side by side
+ * (each on its own thread and connection), so a group costs about one
+ * insert's time.  A table that fails is retried alone: rows ClickHouse
+ * accepted are not sent twice.  0: every table took its rows.
+ */
+static int insert_group(struct ch_store *s, struct buf rows[T_COUNT])
+{
+	struct table_insert ti[T_COUNT];
+	int ret = 0;
+	for (int t = 0; t < T_COUNT; t++) {
+		ti[t] = (struct table_insert){.s = s, .table = t, .rows = &rows[t]};
+		if (!rows[t].len)
+			continue;
+		ti[t].started = pthread_create(&ti[t].thread, NULL, insert_table, &ti[t]) == 0;
+		if (!ti[t].started)
+			insert_table(&ti[t]); /* no thread: insert from here */
+	}
+	for (int t = 0; t < T_COUNT; t++) {
+		if (ti[t].started)
+			pthread_join(ti[t].thread, NULL);
+		if (ti[t].rc < 0)
+			ret = -1;
+	}
+	return ret;
 }
 
 static void write_group(struct ch_store *s, struct store_write *group)

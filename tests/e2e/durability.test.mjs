@@ -14,7 +14,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 
-import { makeTempDir, startServer } from './lib/server.mjs';
+import { makeTempDir, startServer, storeKind } from './lib/server.mjs';
 import { decodeExportResponse, fetchTrace, sleep, uniq } from './lib/util.mjs';
 
 const CLIENTS = 4;
@@ -128,7 +128,10 @@ async function checkAcked(srv, acked) {
 	return missing;
 }
 
+// With HOTPATH_STORE=clickhouse there is no SQLite file: ClickHouse keeps
+// its parts itself, and what is checked is that no acknowledged span is lost.
 function integrityCheck(dbPath) {
+	if (storeKind() === 'clickhouse') return 'ok';
 	try {
 		return execFileSync('sqlite3', [dbPath, 'PRAGMA integrity_check;'], { encoding: 'utf8', timeout: 120000 }).trim();
 	} catch (e) {

@@ -73,9 +73,13 @@ const USERS = `<?xml version="1.0"?>
 
 class ClickHouse {
 	constructor(child, httpPort, dir) {
-		this.child = child;
+		this.attach(child);
 		this.httpPort = httpPort;
 		this.dir = dir;
+	}
+
+	attach(child) {
+		this.child = child;
 		this.output = '';
 		this.exited = false;
 		child.on('exit', () => { this.exited = true; });
@@ -99,6 +103,14 @@ class ClickHouse {
 		let err = '';
 		try { err = fs.readFileSync(path.join(this.dir, 'log', 'error.log'), 'utf8').slice(-4000); } catch { /* none */ }
 		return `--- clickhouse-server (pid ${this.child.pid}, port ${this.httpPort}) ---\n${this.output}\n${err}\n--- end ---`;
+	}
+
+	/** Start it again after stop(), on the same data, configuration and ports. */
+	async restart({ timeoutMs = 60000 } = {}) {
+		this.attach(spawnServer(this.dir));
+		track(this);
+		const problem = await waitReady(this, timeoutMs);
+		if (problem) throw new Error(`clickhouse-server did not restart: ${problem}\n${this.logs()}`);
 	}
 
 	/** Stop the server (SIGTERM, then SIGKILL after 20 s) and wait for it. */
@@ -145,10 +157,25 @@ async function waitReady(ch, timeoutMs) {
 	return `no answer to /ping within ${timeoutMs} ms`;
 }
 
+function spawnServer(dir) {
+	return spawn(clickhouseBin(), [`--config-file=${path.join(dir, 'config.xml')}`], {
+		stdio: ['ignore', 'pipe', 'pipe'], cwd: dir,
+	});
+}
+
+/* A server must not keep the test process alive: what is left is killed at exit. */
+function track(ch) {
+	const child = ch.child;
+	child.unref();
+	child.stdout.unref();
+	child.stderr.unref();
+	live.add(ch);
+	child.on('exit', () => live.delete(ch));
+}
+
 /** Start a new private server; stop() it when done (or it dies with the process). */
 export async function newClickHouse({ timeoutMs = 60000 } = {}) {
-	const bin = clickhouseBin();
-	if (!bin) throw new Error(clickhouseSkip());
+	if (!clickhouseBin()) throw new Error(clickhouseSkip());
 	const dir = makeTempDir('hotpath-clickhouse-');
 	fs.mkdirSync(path.join(dir, 'log'));
 	fs.mkdirSync(path.join(dir, 'data'));
@@ -157,16 +184,8 @@ export async function newClickHouse({ timeoutMs = 60000 } = {}) {
 		const httpPort = await freePort(), tcpPort = await freePort();
 		fs.writeFileSync(path.join(dir, 'config.xml'), config(dir, httpPort, tcpPort));
 		fs.writeFileSync(path.join(dir, 'users.xml'), USERS);
-		const child = spawn(bin, [`--config-file=${path.join(dir, 'config.xml')}`], {
-			stdio: ['ignore', 'pipe', 'pipe'], cwd: dir,
-		});
-		const ch = new ClickHouse(child, httpPort, dir);
-		// a shared server must not keep the test process alive: it is killed at exit
-		child.unref();
-		child.stdout.unref();
-		child.stderr.unref();
-		live.add(ch);
-		child.on('exit', () => live.delete(ch));
+		const ch = new ClickHouse(spawnServer(dir), httpPort, dir);
+		track(ch);
 		const problem = await waitReady(ch, timeoutMs);
 		if (!problem) return ch;
 		last = `${problem}\n${ch.logs()}`;

@@ -76,7 +76,8 @@ static int read_row(const void *p, size_t len, int check)
 	int whole = !r.short_read;
 	if (check) {
 		ok(whole && r.p == r.end, "row read to its end");
-		ok(u8 == 7 && u32 == 0xdeadbeef && u64 == 0x0102030405060708ull && d == -2.5, "integers, double");
+		ok(u8 == 7 && u32 == 0xdeadbeef && u64 == 0x0102030405060708ull && d == -2.5,
+		   "integers, double");
 		ok(s && !strcmp(s, "service-a") && none == NULL, "string, and \"\" as none");
 		ok(n == 300 && big[0] == 'x' && big[299] == 'x', "long string");
 	}
