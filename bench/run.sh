@@ -107,6 +107,9 @@ start_server "$d" 0,1
 taskset -c 1 "$build/bench/bench_query" --target "$url" --db "$d/hotpath.db" --hours 24
 stop_server
 
+# The ClickHouse store side by side with the embedded one (when installed).
+"$(dirname "$0")/clickhouse.sh" "$build"
+
 # Every other benchmark program prints its own `name value unit` lines.
 for b in "$build"/bench/*; do
 	case "$(basename "$b")" in bench_ingest | bench_query) continue ;; esac
