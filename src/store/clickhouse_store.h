@@ -18,6 +18,10 @@
 /* A string of a request or rollup row: "" stands for none (NULL). */
 #define CH_NONE ""
 
+/* Writer threads: groups of writes inserted side by side, so that the
+ * latency of an insert does not bound the rate. */
+#define CH_WRITERS 2
+
 /* The bucket of the sketch's zero bucket in the rollups table. */
 #define CH_ZERO_BUCKET INT32_MIN
 
@@ -30,8 +34,9 @@ struct ch_store {
 	struct store_write *head, *tail;
 	size_t queue_bytes, queue_writes, queue_max;
 	int stopping;
-	pthread_t writer;
-	uint64_t last_block_id; /* writer thread only */
+	pthread_t writers[CH_WRITERS];
+	size_t n_writers;
+	_Atomic uint64_t last_block_id;
 
 	_Atomic uint64_t commits, writes, spans, points, failed_writes;
 };
