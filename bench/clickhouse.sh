@@ -97,7 +97,7 @@ echo "date: $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/lo
 echo "clickhouse: $(curl -s "http://127.0.0.1:$chport/" --data-binary 'SELECT version()')"
 
 for store in embedded clickhouse; do
-	: >"$tmp/rates"; : >"$tmp/hp"; : >"$tmp/ch"
+	: >"$tmp/rates"; : >"$tmp/hp"; : >"$tmp/chcpu"
 	for r in $(seq "$runs"); do
 		if [ $store = clickhouse ]; then
 			start_server --store "clickhouse://127.0.0.1:$chport/bench_$r"
@@ -111,13 +111,13 @@ for store in embedded clickhouse; do
 		sent=$(field spans_sent "$tmp/out")
 		field spans_per_second "$tmp/out" >>"$tmp/rates"
 		per_cpu "$sent" $((h1 - h0)) >>"$tmp/hp"
-		per_cpu "$sent" $((c1 - c0)) >>"$tmp/ch"
+		per_cpu "$sent" $((c1 - c0)) >>"$tmp/chcpu"
 		rm -rf "$tmp/embedded-$r"
 	done
 	echo "${store}_ingest_spans_per_second $(median <"$tmp/rates") spans/s (median of $runs, $spans spans a run, hotpath on 1 core)"
 	echo "${store}_ingest_spans_per_hotpath_cpu_second $(median <"$tmp/hp") spans/s"
 	[ $store = clickhouse ] &&
-		echo "${store}_ingest_spans_per_clickhouse_cpu_second $(median <"$tmp/ch") spans/s"
+		echo "${store}_ingest_spans_per_clickhouse_cpu_second $(median <"$tmp/chcpu") spans/s"
 
 	# a large store over 24 h, sent in time order
 	if [ $store = clickhouse ]; then

@@ -7,6 +7,7 @@
 //  - ClickHouse down: a client is not acknowledged until ClickHouse took
 //    its rows, the bounded queue then answers 503 with Retry-After, the
 //    server stays up, and after ClickHouse is back the waiting batch is in;
+//  - two instances on one ClickHouse answer the same;
 //  - what the backend lacks (profiles) answers 501.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -151,6 +152,36 @@ describe('the ClickHouse store answers as the embedded one', { skip, timeout: 30
 		const r = await getJson(`${clickhouse.url}/api/v1/profiles`);
 		assert.equal(r.status, 501, r.text);
 		assert.match(r.json.error.message, /clickhouse/);
+	});
+});
+
+describe('two instances on one ClickHouse', { skip, timeout: 300000 }, () => {
+	test('writes through either, the same answers from both', async () => {
+		const ch = await newClickHouse();
+		const url = ch.storeUrl('shared');
+		const [a, b] = await Promise.all([
+			startServer({ args: ['--analysis-interval', '0', '--store', url] }),
+			startServer({ args: ['--analysis-interval', '0', '--store', url] }),
+		]);
+		try {
+			const endNs = BigInt(Date.now()) * MS;
+			const bodies = makeRequests(200, endNs);
+			await Promise.all(bodies.map((body, i) => postOtlpJson((i % 2 ? a : b).url, body)));
+			const from = Number(endNs / MS) - 30 * 60_000, to = Number(endNs / MS);
+			for (const p of [`/api/v1/performance/summary?from=${from}&to=${to}`, `/api/v1/filters?from=${from}&to=${to}`,
+				`/api/v1/traces?from=${from}&to=${to}&limit=500`]) {
+				const [x, y] = await Promise.all([getJson(`${a.url}${p}`), getJson(`${b.url}${p}`)]);
+				assert.equal(x.status, 200, x.text);
+				assert.deepEqual(y.json, x.json, p);
+			}
+			const s = await getJson(`${a.url}/api/v1/performance/summary?from=${from}&to=${to}`);
+			assert.equal(s.json.count, 200, 'every request written through either instance is counted');
+			const tid = bodies[1].resourceSpans[0].scopeSpans[0].spans[0].traceId; // written through a
+			assert.equal((await fetchTrace(b, tid)).length, 3, 'a trace written through one is read through the other');
+		} finally {
+			await Promise.all([a.dispose(), b.dispose()]);
+			await ch.stop();
+		}
 	});
 });
 
