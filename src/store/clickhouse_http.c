@@ -361,21 +361,30 @@ double rb_f64(struct rb *r)
 	return d;
 }
 
-const char *rb_str(struct rb *r, size_t *len)
+uint64_t rb_varint(struct rb *r)
 {
 	uint64_t n = 0;
 	for (int shift = 0;; shift += 7) {
 		const uint8_t *p = take(r, 1);
 		if (!p || shift > 56) {
 			r->short_read = 1;
-			*len = 0;
-			return "";
+			return 0;
 		}
 		n |= (uint64_t)(*p & 0x7f) << shift;
 		if (!(*p & 0x80))
-			break;
+			return n;
 	}
-	const uint8_t *p = take(r, n);
+}
+
+const void *rb_bytes(struct rb *r, uint64_t n)
+{
+	return take(r, n);
+}
+
+const char *rb_str(struct rb *r, size_t *len)
+{
+	uint64_t n = rb_varint(r);
+	const uint8_t *p = r->short_read ? NULL : take(r, n);
 	*len = p ? (size_t)n : 0;
 	return p ? (const char *)p : "";
 }

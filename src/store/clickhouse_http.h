@@ -56,6 +56,10 @@ uint8_t rb_u8(struct rb *r);
 uint32_t rb_u32(struct rb *r);
 uint64_t rb_u64(struct rb *r);
 double rb_f64(struct rb *r);
+/* A length (of a string or an array): LEB128. */
+uint64_t rb_varint(struct rb *r);
+/* `n` raw bytes: a pointer into the answer, NULL when they are not all there. */
+const void *rb_bytes(struct rb *r, uint64_t n);
 /* A string: a pointer into the answer (not NUL-terminated) and its length. */
 const char *rb_str(struct rb *r, size_t *len);
 /* The same copied into `a`, NUL-terminated; NULL for "" when empty_null. */

@@ -364,28 +364,39 @@ int ch_latest_versions(struct store *s, const struct store_query *q, struct aren
 /* ---- rollups ---- */
 
 struct rollup_read {
-	const struct store_query *q;
 	struct arena *a;
 	struct rollup_row **rows;
 	size_t *n, cap;
-	uint64_t min_ns, max_ns; /* exact, of the last row */
 	char *err;
 	size_t errlen;
 };
 
-static int same_key(const struct rollup_row *r, uint64_t t, const char *const dims[8], const size_t len[8],
-		    uint8_t status)
+/* The sketch of a row from its buckets (sumMap: indexes, then counts), with
+ * the exact count, sum, minimum and maximum the rollups keep. */
+static int row_sketch(struct rollup_read *rr, struct rollup_row *row, const uint8_t *idx, const uint8_t *cnt,
+		      uint64_t n, const uint64_t v[8])
 {
-	const char *have[8] = {r->service, r->endpoint,	  r->tool,   r->env,
-			       r->version, r->department, r->intent, r->error_type};
-	if (r->t_ns != t || r->status != status)
-		return 0;
-	for (int i = 0; i < 8; i++) {
-		size_t hl = have[i] ? strlen(have[i]) : 0;
-		if (hl != len[i] || memcmp(have[i] ? have[i] : "", dims[i], hl))
-			return 0;
+	for (uint64_t i = 0; i < n; i++) {
+		uint32_t b = 0;
+		uint64_t c = 0;
+		for (int k = 3; k >= 0; k--)
+			b = b << 8 | idx[i * 4 + (unsigned)k];
+		for (int k = 7; k >= 0; k--)
+			c = c << 8 | cnt[i * 8 + (unsigned)k];
+		int32_t bucket = (int32_t)b;
+		double value = bucket == CH_ZERO_BUCKET ? 0 : sketch_bucket_value(bucket);
+		if (sketch_add_n(&row->sketch, value, c) < 0)
+			return errf(rr->err, rr->errlen, "rollups: a sketch bucket out of range");
 	}
-	return 1;
+	row->count = v[0];
+	row->sum_ns = v[1];
+	for (int i = 0; i < TIER_COUNT; i++)
+		row->tiers[i] = v[2 + i];
+	/* the sketch has its buckets' estimates; the rollups keep the exact figures */
+	row->sketch.sum = (double)v[1];
+	row->sketch.min = (double)v[6];
+	row->sketch.max = (double)v[7];
+	return 0;
 }
 
 static int read_rollup(void *arg, struct rb *r)
@@ -397,41 +408,28 @@ static int read_rollup(void *arg, struct rb *r)
 	for (int i = 0; i < 8; i++)
 		dims[i] = rb_str(r, &len[i]);
 	uint8_t status = rb_u8(r);
-	int32_t bucket = (int32_t)rb_u32(r);
+	uint64_t n = rb_varint(r);
+	const uint8_t *idx = n < (1u << 20) ? rb_bytes(r, n * 4) : NULL;
+	uint64_t n2 = rb_varint(r);
+	const uint8_t *cnt = n2 == n ? rb_bytes(r, n * 8) : NULL;
 	uint64_t v[8];
 	for (int i = 0; i < 8; i++)
 		v[i] = rb_u64(r);
 	if (r->short_read)
 		return 0;
-	struct rollup_row *row = *rr->n ? &(*rr->rows)[*rr->n - 1] : NULL;
-	if (!row || !same_key(row, t, dims, len, status)) {
-		*rr->rows = arena_grow(rr->a, *rr->rows, &rr->cap, *rr->n + 1, sizeof(**rr->rows));
-		row = &(*rr->rows)[(*rr->n)++];
-		memset(row, 0, sizeof(*row));
-		row->t_ns = t;
-		const char **dst[8] = {&row->service, &row->endpoint,	&row->tool,   &row->env,
-				       &row->version, &row->department, &row->intent, &row->error_type};
-		for (int i = 0; i < 8; i++)
-			*dst[i] = len[i] ? arena_strndup(rr->a, dims[i], len[i]) : NULL;
-		row->status = status;
-		sketch_init(&row->sketch);
-		rr->min_ns = v[6];
-		rr->max_ns = v[7];
-	}
-	rr->min_ns = v[6] < rr->min_ns ? v[6] : rr->min_ns;
-	rr->max_ns = v[7] > rr->max_ns ? v[7] : rr->max_ns;
-	row->count += v[0];
-	row->sum_ns += v[1];
-	for (int i = 0; i < TIER_COUNT; i++)
-		row->tiers[i] += v[2 + i];
-	double value = bucket == CH_ZERO_BUCKET ? 0 : sketch_bucket_value(bucket);
-	if (sketch_add_n(&row->sketch, value, v[0]) < 0)
-		return errf(rr->err, rr->errlen, "rollups: a sketch bucket out of range");
-	/* the sketch has its buckets' estimates; the rollups keep the exact figures */
-	row->sketch.sum = (double)row->sum_ns;
-	row->sketch.min = (double)rr->min_ns;
-	row->sketch.max = (double)rr->max_ns;
-	return 1;
+	if (!idx || !cnt)
+		return errf(rr->err, rr->errlen, "rollups: a row's buckets do not match its counts");
+	*rr->rows = arena_grow(rr->a, *rr->rows, &rr->cap, *rr->n + 1, sizeof(**rr->rows));
+	struct rollup_row *row = &(*rr->rows)[(*rr->n)++];
+	memset(row, 0, sizeof(*row));
+	row->t_ns = t;
+	const char **dst[8] = {&row->service, &row->endpoint,	&row->tool,   &row->env,
+			       &row->version, &row->department, &row->intent, &row->error_type};
+	for (int i = 0; i < 8; i++)
+		*dst[i] = len[i] ? arena_strndup(rr->a, dims[i], len[i]) : NULL;
+	row->status = status;
+	sketch_init(&row->sketch);
+	return row_sketch(rr, row, idx, cnt, n, v) < 0 ? -1 : 1;
 }
 
 int ch_rollups(struct store *s, const struct store_query *q, unsigned res_s, struct arena *a,
@@ -439,13 +437,14 @@ int ch_rollups(struct store *s, const struct store_query *q, unsigned res_s, str
 {
 	unsigned res = res_s >= 3600 ? 3600 : 60;
 	uint64_t from = q->from_ns / 1000000000u / res * res, to = (q->to_ns + 999999999u) / 1000000000u;
-	struct rollup_read rr = {.q = q, .a = a, .rows = rows, .n = n, .err = err, .errlen = errlen};
+	struct rollup_read rr = {.a = a, .rows = rows, .n = n, .err = err, .errlen = errlen};
 	struct buf sql;
 	buf_init(&sql, BUF_NO_LIMIT);
 	buf_printf(
 		&sql,
 		"SELECT toUInt32(intDiv(minute * 60, %u) * %u) AS t, service, endpoint, tool, env, version,"
-		" department, intent, error_type, status, bucket, sum(n), sum(sum_ns), sum(fast),"
+		" department, intent, error_type, status, sumMap([bucket], [n]), sum(n), sum(sum_ns), "
+		"sum(fast),"
 		" sum(normal), sum(slow), sum(critical), minMerge(min_ns), maxMerge(max_ns) FROM rollups "
 		"WHERE minute >= %llu AND minute < %llu"
 		" AND t < %llu",
@@ -463,10 +462,8 @@ int ch_rollups(struct store *s, const struct store_query *q, unsigned res_s, str
 		buf_printf(&sql, " AND status = %d", q->status);
 	if (q->edge_only)
 		buf_puts(&sql, " AND edge = 1");
-	buf_puts(&sql,
-		 " GROUP BY t, service, endpoint, tool, env, version, department, intent, error_type,"
-		 " status, bucket ORDER BY t, service, endpoint, tool, env, version, department, intent,"
-		 " error_type, status, bucket");
+	buf_puts(&sql, " GROUP BY t, service, endpoint, tool, env, version, department, intent, error_type,"
+		       " status ORDER BY t");
 	int rc = run(s, &sql, read_rollup, &rr, err, errlen);
 	if (rc < 0) {
 		store_rollups_release(*rows, *n);
