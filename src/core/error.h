@@ -9,13 +9,15 @@
 #define HOTPATH_CORE_ERROR_H
 
 enum err_class {
-	ERR_INTERNAL = -1,    /* hotpath or its store failed, not the caller (500) */
-	ERR_INVALID = -2,     /* what was sent or asked is wrong (400) */
-	ERR_TOO_MUCH = -3,    /* it asks for more than a bound allows: narrow it (400) */
-	ERR_TOO_BIG = -4,     /* a body, its decompression or an answer passes its size bound (413) */
-	ERR_BUSY = -5,	      /* full for now: retry later (503) */
-	ERR_NOT_FOUND = -6,   /* no such thing (404) */
-	ERR_UNSUPPORTED = -7, /* this store's backend cannot answer it (yet) (501) */
+	ERR_INTERNAL = -1,  /* hotpath or its store failed, not the caller (500) */
+	ERR_INVALID = -2,   /* what was sent or asked is wrong (400) */
+	ERR_TOO_MUCH = -3,  /* it asks for more than a bound allows: narrow it (400) */
+	ERR_TOO_BIG = -4,   /* a body, its decompression or an answer passes its size bound (413) */
+	ERR_BUSY = -5,	    /* full for now: retry later (503) */
+	ERR_NOT_FOUND = -6, /* no such thing (404) */
+
+	/* the store's backend cannot answer this (yet) (501) */
+	ERR_UNSUPPORTED = -7,
 };
 
 #endif
