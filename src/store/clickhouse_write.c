@@ -18,6 +18,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/strmap.h"
 #include "core/sketch.h"
 #include "store/clickhouse_store.h"
 
@@ -65,28 +66,70 @@ static void rows_request(struct buf *b, const struct prepared_request *pr)
 		rbw_str(b, dims[i]);
 }
 
-/* One rollup row per request: (key, minute, bucket) -> 1, summed by ClickHouse. */
-static void rows_rollup(struct buf *b, const struct prepared_request *pr)
+/*
+ * The rollup rows of a group: requests of the same (minute, key, bucket)
+ * summed here first, so a group inserts one row per distinct one (and
+ * ClickHouse sums the groups' rows as it merges).  The map's keys are the
+ * key columns already in RowBinary, so a row is its key's bytes, then the
+ * sums.
+ */
+struct rollup_agg {
+	size_t key_at, key_len; /* in the keys buffer */
+	uint64_t n, sum_ns, tiers[TIER_COUNT], min_ns, max_ns;
+};
+
+struct rollup_rows {
+	struct strmap map; /* key bytes -> index into aggs */
+	struct buf keys, key;
+	struct rollup_agg *aggs;
+	size_t n, cap;
+};
+
+static void rollup_add(struct rollup_rows *rr, const struct prepared_request *pr)
 {
 	const struct request_row *r = &pr->row;
-	rbw_u32(b, (uint32_t)(r->start_ns / 60000000000ull));
+	struct buf *k = &rr->key;
+	buf_reset(k);
+	rbw_u32(k, (uint32_t)(r->start_ns / 60000000000ull));
 	const char *dims[] = {r->service, r->endpoint,	 r->tool,   r->env,
 			      r->version, r->department, r->intent, pr->error_type};
 	for (size_t i = 0; i < sizeof(dims) / sizeof(dims[0]); i++)
-		rbw_str(b, dims[i]);
-	rbw_u8(b, r->status);
-	rbw_u8(b, r->edge);
+		rbw_str(k, dims[i]);
+	rbw_u8(k, r->status);
+	rbw_u8(k, r->edge);
 	double d = (double)r->duration_ns;
-	rbw_u32(b, (uint32_t)(d < SKETCH_MIN_VALUE ? CH_ZERO_BUCKET : sketch_index(d)));
-	rbw_u64(b, 1);
-	rbw_u64(b, r->duration_ns);
-	enum request_tier t = request_tier_of(r->duration_ns);
-	for (int i = 0; i < TIER_COUNT; i++)
-		rbw_u64(b, i == (int)t);
-	/* the states of min and max (AggregateFunction): a "has a value" byte, the value */
-	for (int i = 0; i < 2; i++) {
+	rbw_u32(k, (uint32_t)(d < SKETCH_MIN_VALUE ? CH_ZERO_BUCKET : sketch_index(d)));
+	int64_t at;
+	if (strmap_get(&rr->map, k->data, k->len, &at) < 0) {
+		rr->aggs = xgrow(rr->aggs, &rr->cap, rr->n + 1, sizeof(*rr->aggs));
+		at = (int64_t)rr->n++;
+		rr->aggs[at] =
+			(struct rollup_agg){.key_at = rr->keys.len, .key_len = k->len, .min_ns = UINT64_MAX};
+		buf_append(&rr->keys, k->data, k->len);
+		strmap_put(&rr->map, k->data, k->len, at);
+	}
+	struct rollup_agg *g = &rr->aggs[at];
+	g->n++;
+	g->sum_ns += r->duration_ns;
+	g->tiers[request_tier_of(r->duration_ns)]++;
+	g->min_ns = r->duration_ns < g->min_ns ? r->duration_ns : g->min_ns;
+	g->max_ns = r->duration_ns > g->max_ns ? r->duration_ns : g->max_ns;
+}
+
+static void rollup_rows_write(struct rollup_rows *rr, struct buf *b)
+{
+	for (size_t i = 0; i < rr->n; i++) {
+		const struct rollup_agg *g = &rr->aggs[i];
+		buf_append(b, rr->keys.data + g->key_at, g->key_len);
+		rbw_u64(b, g->n);
+		rbw_u64(b, g->sum_ns);
+		for (int t = 0; t < TIER_COUNT; t++)
+			rbw_u64(b, g->tiers[t]);
+		/* the states of min and max (AggregateFunction): a "has a value" byte, the value */
 		rbw_u8(b, 1);
-		rbw_u64(b, r->duration_ns);
+		rbw_u64(b, g->min_ns);
+		rbw_u8(b, 1);
+		rbw_u64(b, g->max_ns);
 	}
 }
 
@@ -127,7 +170,11 @@ static uint64_t next_block_id(struct ch_store *s)
 static void build_rows(struct ch_store *s, struct store_write *group, struct buf rows[T_COUNT])
 {
 	struct buf tmp;
+	struct rollup_rows rr = {0};
 	buf_init(&tmp, BUF_NO_LIMIT);
+	strmap_init(&rr.map);
+	buf_init(&rr.keys, BUF_NO_LIMIT);
+	buf_init(&rr.key, BUF_NO_LIMIT);
 	for (struct store_write *w = group; w; w = w->next) {
 		for (size_t i = 0; i < w->n_blocks; i++) {
 			const struct prepared_block *pb = &w->blocks[i];
@@ -145,12 +192,17 @@ static void build_rows(struct ch_store *s, struct store_write *group, struct buf
 		}
 		for (size_t i = 0; i < w->n_reqs; i++) {
 			rows_request(&rows[T_REQUESTS], &w->reqs[i]);
-			rows_rollup(&rows[T_ROLLUPS], &w->reqs[i]);
+			rollup_add(&rr, &w->reqs[i]);
 		}
 		for (size_t i = 0; i < w->batch.n_points; i++)
 			rows_point(&rows[T_POINTS], &w->batch.points[i], &tmp);
 	}
+	rollup_rows_write(&rr, &rows[T_ROLLUPS]);
 	buf_release(&tmp);
+	strmap_release(&rr.map);
+	buf_release(&rr.keys);
+	buf_release(&rr.key);
+	free(rr.aggs);
 }
 
 static void sleep_ms(unsigned ms)
