@@ -20,13 +20,25 @@ spans=${BENCH_SPANS:-1000000}
 big=${BENCH_CH_BIG_SPANS:-10000000}
 port=${BENCH_PORT:-14318}
 chport=${BENCH_CH_PORT:-18923}
+for p in $port $chport $((chport + 1)); do
+	rc=0
+	curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$p/" 2>/dev/null || rc=$?
+	if [ "$rc" -ne 7 ]; then # 7: nothing listens there
+		echo "clickhouse.sh: port $p is taken (BENCH_PORT, BENCH_CH_PORT choose others)" >&2
+		exit 1
+	fi
+done
 url=http://127.0.0.1:$port
 chbin=${HOTPATH_CLICKHOUSE_SERVER:-/usr/sbin/clickhouse-server}
 tmp=$(mktemp -d)
 pid="" chpid=""
-cleanup() {
+cleanup() { # every step, whatever the one before did
+	set +e
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	[ -n "$chpid" ] && kill -TERM "$chpid" 2>/dev/null && wait "$chpid" 2>/dev/null
+	if [ -n "$chpid" ]; then
+		kill -TERM "$chpid" 2>/dev/null
+		wait "$chpid" 2>/dev/null
+	fi
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
