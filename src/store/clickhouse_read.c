@@ -442,12 +442,11 @@ int ch_rollups(struct store *s, const struct store_query *q, unsigned res_s, str
 	buf_init(&sql, BUF_NO_LIMIT);
 	buf_printf(
 		&sql,
-		"SELECT toUInt32(intDiv(minute * 60, %u) * %u) AS t, service, endpoint, tool, env, version,"
-		" department, intent, error_type, status, sumMap([bucket], [n]), sum(n), sum(sum_ns), "
-		"sum(fast),"
-		" sum(normal), sum(slow), sum(critical), minMerge(min_ns), maxMerge(max_ns) FROM rollups "
-		"WHERE minute >= %llu AND minute < %llu"
-		" AND t < %llu",
+		"SELECT toUInt32(intDiv(minute * 60, %u) * %u) AS t, any(service), any(endpoint), any(tool),"
+		" any(env), any(version), any(department), any(intent), any(error_type), any(status),"
+		" sumMap([bucket], [n]), sum(n), sum(sum_ns), sum(fast), sum(normal), sum(slow),"
+		" sum(critical), minMerge(min_ns), maxMerge(max_ns) FROM rollups"
+		" WHERE minute >= %llu AND minute < %llu AND t < %llu",
 		res, res, (unsigned long long)(from / 60), (unsigned long long)(to / 60 + 1),
 		(unsigned long long)to);
 	eq(&sql, "service", q->service);
@@ -462,8 +461,7 @@ int ch_rollups(struct store *s, const struct store_query *q, unsigned res_s, str
 		buf_printf(&sql, " AND status = %d", q->status);
 	if (q->edge_only)
 		buf_puts(&sql, " AND edge = 1");
-	buf_puts(&sql, " GROUP BY t, service, endpoint, tool, env, version, department, intent, error_type,"
-		       " status ORDER BY t");
+	buf_puts(&sql, " GROUP BY t, key ORDER BY t");
 	int rc = run(s, &sql, read_rollup, &rr, err, errlen);
 	if (rc < 0) {
 		store_rollups_release(*rows, *n);

@@ -28,13 +28,15 @@ static const char *const step1[] = {
 	" env String, version String, department String, intent String, tool String,"
 	" error_type String) ENGINE = MergeTree PARTITION BY " DAY_OF(
 		"start_ns") " ORDER BY (service, start_ns)",
-	"CREATE TABLE IF NOT EXISTS rollups (minute UInt32, service String, endpoint String, tool String,"
-	" env String, version String, department String, intent String, error_type String, status UInt8,"
-	" edge UInt8, bucket Int32, n UInt64, sum_ns UInt64, fast UInt64, normal UInt64, slow UInt64,"
-	" critical UInt64, min_ns AggregateFunction(min, UInt64), max_ns AggregateFunction(max, UInt64))"
-	" ENGINE = SummingMergeTree PARTITION BY toYYYYMMDD(toDateTime(minute * 60))"
-	" ORDER BY (minute, service, endpoint, tool, env, version, department, intent, error_type, status,"
-	" edge, bucket)",
+	/* `key`: a hash of the dimensions, status and edge, so that merges and
+	 * reads group by one integer; status and edge are in the sorting key
+	 * so that SummingMergeTree does not add them up */
+	"CREATE TABLE IF NOT EXISTS rollups (minute UInt32, key UInt64, service String, endpoint String,"
+	" tool String, env String, version String, department String, intent String, error_type String,"
+	" status UInt8, edge UInt8, bucket Int32, n UInt64, sum_ns UInt64, fast UInt64, normal UInt64,"
+	" slow UInt64, critical UInt64, min_ns AggregateFunction(min, UInt64),"
+	" max_ns AggregateFunction(max, UInt64)) ENGINE = SummingMergeTree"
+	" PARTITION BY toYYYYMMDD(toDateTime(minute * 60)) ORDER BY (minute, key, status, edge, bucket)",
 	"CREATE TABLE IF NOT EXISTS metric_points (service String, resource String, name String,"
 	" unit String, type UInt8, attrs String, time_ns UInt64, value Float64, count UInt64, sum Float64)"
 	" ENGINE = MergeTree PARTITION BY " DAY_OF(

@@ -35,8 +35,9 @@ static const char *const insert_sql[T_COUNT] = {
 	"INSERT INTO trace_index (trace, block, t_min) FORMAT RowBinary",
 	"INSERT INTO requests (start_ns, duration_ns, trace_hi, trace_lo, span_id, status, edge, service,"
 	" endpoint, env, version, department, intent, tool, error_type) FORMAT RowBinary",
-	"INSERT INTO rollups (minute, service, endpoint, tool, env, version, department, intent, error_type,"
-	" status, edge, bucket, n, sum_ns, fast, normal, slow, critical, min_ns, max_ns) FORMAT RowBinary",
+	"INSERT INTO rollups (minute, key, service, endpoint, tool, env, version, department, intent,"
+	" error_type, status, edge, bucket, n, sum_ns, fast, normal, slow, critical, min_ns, max_ns)"
+	" FORMAT RowBinary",
 	"INSERT INTO metric_points (service, resource, name, unit, type, attrs, time_ns, value, count, sum)"
 	" FORMAT RowBinary",
 };
@@ -91,12 +92,17 @@ static void rollup_add(struct rollup_rows *rr, const struct prepared_request *pr
 	struct buf *k = &rr->key;
 	buf_reset(k);
 	rbw_u32(k, (uint32_t)(r->start_ns / 60000000000ull));
+	rbw_u64(k, 0); /* the key's hash, once its columns are written */
+	size_t dims_at = k->len;
 	const char *dims[] = {r->service, r->endpoint,	 r->tool,   r->env,
 			      r->version, r->department, r->intent, pr->error_type};
 	for (size_t i = 0; i < sizeof(dims) / sizeof(dims[0]); i++)
 		rbw_str(k, dims[i]);
 	rbw_u8(k, r->status);
 	rbw_u8(k, r->edge);
+	uint64_t h = strmap_hash(k->data + dims_at, k->len - dims_at);
+	for (int i = 0; i < 8; i++)
+		k->data[4 + i] = (char)(h >> (8 * i));
 	double d = (double)r->duration_ns;
 	rbw_u32(k, (uint32_t)(d < SKETCH_MIN_VALUE ? CH_ZERO_BUCKET : sketch_index(d)));
 	int64_t at;
