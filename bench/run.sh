@@ -111,6 +111,8 @@ stop_server
 # 1,000 rules and 100 SLOs.
 "$build/bench/bench_watch" --data "$d"
 bench/agent_overhead.sh "$build"
+# The ClickHouse store side by side with the embedded one (when installed).
+"$(dirname "$0")/clickhouse.sh" "$build"
 
 # Every other benchmark program prints its own `name value unit` lines.
 for b in "$build"/bench/*; do

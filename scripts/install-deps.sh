@@ -5,7 +5,8 @@ set -eu
 
 BUILD_PKGS="build-essential pkg-config libmicrohttpd-dev libsqlite3-dev libprotobuf-c-dev
 protobuf-c-compiler zlib1g-dev libzstd-dev libcurl4-openssl-dev libyajl-dev libsodium-dev sqlite3"
-TEST_PKGS="clang clang-format libclang-rt-14-dev chromium perl curl postgresql"
+TEST_PKGS="clang clang-format libclang-rt-14-dev chromium perl curl postgresql
+clickhouse-server clickhouse-client"
 
 missing=""
 for p in $BUILD_PKGS $TEST_PKGS; do

@@ -68,6 +68,21 @@ for kind in e2e browser; do
 	done
 done
 
+# The API tests again against the ClickHouse store (a private clickhouse-server
+# per test file, tests/e2e/lib/clickhouse.mjs), when it is installed.
+ch_tests="analytics flamegraph slow recommendations query_examples requests_model otel_sdk bad_input
+backpressure durability media_types"
+if want e2e; then
+	if [ -x /usr/sbin/clickhouse-server ] || [ -n "${HOTPATH_CLICKHOUSE_SERVER:-}" ]; then
+		for n in $ch_tests; do
+			run_one "e2e-clickhouse/$n" env HOTPATH_STORE=clickhouse \
+				node --test --test-reporter=tap --test-timeout=300000 "tests/e2e/$n.test.mjs"
+		done
+	else
+		echo "e2e-clickhouse                           skipped (no clickhouse-server)"
+	fi
+fi
+
 [ -n "$failed_names" ] && echo "failed:$failed_names"
 if [ "$skipped" -gt 0 ]; then
 	echo "$passed passed, $failed failed, $skipped skipped"

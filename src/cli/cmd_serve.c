@@ -26,7 +26,7 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: hotpath serve [--listen ADDR] [--data DIR] [--demo] [--threads N]\n"
+		"usage: hotpath serve [--listen ADDR] [--data DIR | --store URL] [--demo] [--threads N]\n"
 		"                     [--max-body BYTES] [--max-queue BYTES] [--max-endpoints N]\n"
 		"                     [--config FILE] [--analysis-interval SECONDS]\n"
 		"                     [--spike-interval SECONDS] [--watch-interval SECONDS]\n"
@@ -39,6 +39,8 @@ static void usage(FILE *out)
 		"BYTES]\n\n"
 		"  --listen ADDR     HOST:PORT to listen on (default 127.0.0.1:4318, the OTLP/HTTP port)\n"
 		"  --data DIR        data directory; the store is DIR/hotpath.db (default ./data)\n"
+		"  --store URL       keep the data in ClickHouse instead:\n"
+		"                    clickhouse://[USER[:PASSWORD]@]HOST[:PORT]/DB (docs/CONFIG.md)\n"
 		"  --demo            also generate demo traffic into this server (24 h of history first)\n"
 		"  --threads N       HTTP worker threads (default: number of CPUs)\n"
 		"  --max-body BYTES  request body limit, compressed and decompressed (default %u)\n"
@@ -217,6 +219,7 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
 	static const struct option longopts[] = {
 		{"listen", required_argument, NULL, 'l'},
 		{"data", required_argument, NULL, 'd'},
+		{"store", required_argument, NULL, 'S'},
 		{"demo", no_argument, NULL, 'D'},
 		{"threads", required_argument, NULL, 't'},
 		{"max-body", required_argument, NULL, 'm'},
@@ -252,10 +255,11 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
 	for (int k = 0; k < KEPT_COUNT; k++)
 		a->sto.retention.keep_ns[k] = retention_default_days[k] * NS_PER_DAY;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "l:d:t:m:e:q:c:a:s:w:C:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:d:S:t:m:e:q:c:a:s:w:C:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l': a->so.listen = optarg; break;
 		case 'd': a->sto.dir = optarg; break;
+		case 'S': a->sto.url = optarg; break;
 		case 'D': a->demo = 1; break;
 		case 't': a->so.threads = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'm': a->so.max_body = (size_t)strtoull(optarg, NULL, 10); break;

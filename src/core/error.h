@@ -15,6 +15,9 @@ enum err_class {
 	ERR_TOO_BIG = -4,   /* a body, its decompression or an answer passes its size bound (413) */
 	ERR_BUSY = -5,	    /* full for now: retry later (503) */
 	ERR_NOT_FOUND = -6, /* no such thing (404) */
+
+	/* the store's backend cannot answer this (yet) (501) */
+	ERR_UNSUPPORTED = -7,
 };
 
 #endif

@@ -137,7 +137,8 @@ static const struct {
 } class_status[] = {
 	{ERR_INVALID, 400, "bad_request"}, {ERR_TOO_MUCH, 400, "bad_request"},
 	{ERR_TOO_BIG, 413, "too_large"},   {ERR_BUSY, 503, "busy"},
-	{ERR_NOT_FOUND, 404, "not_found"}, {ERR_INTERNAL, 500, "internal"},
+	{ERR_NOT_FOUND, 404, "not_found"}, {ERR_UNSUPPORTED, 501, "unsupported"},
+	{ERR_INTERNAL, 500, "internal"},
 };
 
 void http_error_class(struct http_request *req, int cls, const char *fmt, ...)

@@ -273,7 +273,7 @@ static int store_upload(struct http_request *req, struct upload_meta *m, const s
 	};
 	int rc = store_put_profile(req->srv->store, &row, id, err, sizeof(err));
 	if (rc < 0) {
-		http_error_class(req, rc == ERR_BUSY ? ERR_BUSY : ERR_INTERNAL, "%s", err);
+		http_error_class(req, rc, "%s", err);
 		return -1;
 	}
 	return 0;
@@ -570,8 +570,9 @@ static int list_profiles(struct http_request *req)
 		http_error(req, 400, "bad_request", "%s", err);
 		return HTTP_DONE;
 	}
-	if (store_profiles(req->srv->store, &q, &req->arena, &rows, &n, err, sizeof(err)) < 0) {
-		http_error(req, 500, "internal", "%s", err);
+	int rc = store_profiles(req->srv->store, &q, &req->arena, &rows, &n, err, sizeof(err));
+	if (rc < 0) {
+		http_error_class(req, rc, "%s", err);
 		return HTTP_DONE;
 	}
 	struct buf *b = http_json(req);
@@ -907,8 +908,9 @@ static int get_profile(struct http_request *req)
 	if (parse_format(req, &fmt) < 0)
 		return HTTP_DONE;
 	q.id = id;
-	if (store_profiles(req->srv->store, &q, &req->arena, &rows, &n, err, sizeof(err)) < 0) {
-		http_error(req, 500, "internal", "%s", err);
+	int rc = store_profiles(req->srv->store, &q, &req->arena, &rows, &n, err, sizeof(err));
+	if (rc < 0) {
+		http_error_class(req, rc, "%s", err);
 		return HTTP_DONE;
 	}
 	if (!n) {

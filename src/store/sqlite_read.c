@@ -62,7 +62,8 @@ static int cmp_start(const void *pa, const void *pb)
 	return (a->start_ns > b->start_ns) - (a->start_ns < b->start_ns);
 }
 
-long store_get_trace(struct store *s, const uint8_t trace_id[16], struct batch *out, char *err, size_t errlen)
+long sqlite_get_trace(struct store *s, const uint8_t trace_id[16], struct batch *out, char *err,
+		      size_t errlen)
 {
 	sqlite3 *db = db_reader_get(s, err, errlen);
 	sqlite3_stmt *st = NULL;
@@ -376,8 +377,8 @@ static int search_run(sqlite3 *db, const char *sql, const struct binds *bd, cons
  * request left out is shorter than the ones given).  Otherwise every
  * request of the range is read and sorted.
  */
-int store_search(struct store *s, const struct store_query *q, struct arena *a, struct request_row **rows,
-		 size_t *n, char *err, size_t errlen)
+int sqlite_search(struct store *s, const struct store_query *q, struct arena *a, struct request_row **rows,
+		  size_t *n, char *err, size_t errlen)
 {
 	struct buf sql, json;
 	struct binds bd = {0};
@@ -417,8 +418,8 @@ out:
 
 static void wait_rollups_flushed(struct store *s);
 
-int store_latest_versions(struct store *s, const struct store_query *q, struct arena *a,
-			  struct service_version **pairs, size_t *n, char *err, size_t errlen)
+int sqlite_latest_versions(struct store *s, const struct store_query *q, struct arena *a,
+			   struct service_version **pairs, size_t *n, char *err, size_t errlen)
 {
 	wait_rollups_flushed(s);
 	sqlite3 *db = db_reader_get(s, err, errlen);
@@ -433,7 +434,7 @@ int store_latest_versions(struct store *s, const struct store_query *q, struct a
 	return rc;
 }
 
-int store_count(struct store *s, const struct store_query *q, uint64_t *n, char *err, size_t errlen)
+int sqlite_count(struct store *s, const struct store_query *q, uint64_t *n, char *err, size_t errlen)
 {
 	struct buf sql, json;
 	struct binds bd = {0};
@@ -487,8 +488,8 @@ static int query_int(sqlite3 *db, const char *sql, const int64_t *args, int n, i
 	return ret;
 }
 
-long store_newest_requests(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned n, uint64_t *start_ns,
-			   uint64_t *end_ns, char *err, size_t errlen)
+long sqlite_newest_requests(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned n, uint64_t *start_ns,
+			    uint64_t *end_ns, char *err, size_t errlen)
 {
 	int64_t to = to_ns ? (int64_t)to_ns : INT64_MAX, count = 0, v;
 	long ret = -1;
@@ -525,8 +526,8 @@ out:
 	return ret;
 }
 
-int store_filter_values(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned kinds, struct arena *a,
-			struct store_dim_values *out, char *err, size_t errlen)
+int sqlite_filter_values(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned kinds, struct arena *a,
+			 struct store_dim_values *out, char *err, size_t errlen)
 {
 	wait_rollups_flushed(s);
 	sqlite3 *db = db_reader_get(s, err, errlen);
@@ -535,21 +536,6 @@ int store_filter_values(struct store *s, uint64_t from_ns, uint64_t to_ns, unsig
 	int rc = values_read(db, from_ns, to_ns, kinds, a, out, err, errlen);
 	db_reader_put(s, db);
 	return rc;
-}
-
-int store_values(struct store *s, enum dict_kind kind, uint64_t from_ns, uint64_t to_ns, struct arena *a,
-		 const char ***values, size_t *n, char *err, size_t errlen)
-{
-	struct store_dim_values v;
-	*values = NULL;
-	*n = 0;
-	if (kind <= 0 || kind >= DICT_KINDS)
-		return errf(err, errlen, "unknown dimension");
-	if (store_filter_values(s, from_ns, to_ns, 1u << kind, a, &v, err, errlen) < 0)
-		return -1;
-	*values = v.values[kind];
-	*n = v.n[kind];
-	return 0;
 }
 
 /* Read-your-writes for rollups: every request committed before the query
@@ -570,8 +556,8 @@ static void wait_rollups_flushed(struct store *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
-int store_rollups(struct store *s, const struct store_query *q, unsigned res_s, struct arena *a,
-		  struct rollup_row **rows, size_t *n, char *err, size_t errlen)
+int sqlite_rollups(struct store *s, const struct store_query *q, unsigned res_s, struct arena *a,
+		   struct rollup_row **rows, size_t *n, char *err, size_t errlen)
 {
 	wait_rollups_flushed(s);
 	sqlite3 *db = db_reader_get(s, err, errlen);
@@ -665,30 +651,23 @@ static int block_traces(void *arg, const struct batch *b, uint64_t t_min)
 	return stop;
 }
 
-int store_scan_spans(struct store *s, uint64_t from_ns, uint64_t to_ns, store_span_fn fn, void *arg,
-		     char *err, size_t errlen)
+int sqlite_scan_spans(struct store *s, uint64_t from_ns, uint64_t to_ns, store_span_fn fn, void *arg,
+		      char *err, size_t errlen)
 {
 	struct scan_cb cb = {.span = fn, .arg = arg};
 	struct store_scan sc = {.from_ns = from_ns, .to_ns = to_ns};
 	return scan_blocks(s, &sc, block_spans, &cb, err, errlen);
 }
 
-int store_scan_traces(struct store *s, uint64_t from_ns, uint64_t to_ns, store_trace_fn fn, void *arg,
-		      char *err, size_t errlen)
-{
-	struct store_scan sc = {.from_ns = from_ns, .to_ns = to_ns};
-	return store_scan(s, &sc, fn, arg, err, errlen);
-}
-
-int store_scan(struct store *s, const struct store_scan *sc, store_trace_fn fn, void *arg, char *err,
-	       size_t errlen)
+int sqlite_scan(struct store *s, const struct store_scan *sc, store_trace_fn fn, void *arg, char *err,
+		size_t errlen)
 {
 	struct scan_cb cb = {.trace = fn, .block = sc->block, .arg = arg};
 	return scan_blocks(s, sc, block_traces, &cb, err, errlen);
 }
 
-int store_blocks_info(struct store *s, uint64_t first_id, uint64_t last_id, struct store_blocks *out,
-		      char *err, size_t errlen)
+int sqlite_blocks_info(struct store *s, uint64_t first_id, uint64_t last_id, struct store_blocks *out,
+		       char *err, size_t errlen)
 {
 	sqlite3 *db = db_reader_get(s, err, errlen);
 	sqlite3_stmt *st = NULL;
@@ -720,7 +699,7 @@ out:
 	return ret;
 }
 
-int store_last_block(struct store *s, uint64_t *id, char *err, size_t errlen)
+int sqlite_last_block(struct store *s, uint64_t *id, char *err, size_t errlen)
 {
 	sqlite3 *db = db_reader_get(s, err, errlen);
 	int64_t v = 0;
@@ -825,15 +804,15 @@ static int plain_point(void *arg, int64_t series, const struct metric_point *p)
 	return ps->fn(ps->arg, p);
 }
 
-int store_scan_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
-		      store_point_fn fn, void *arg, char *err, size_t errlen)
+int sqlite_scan_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
+		       store_point_fn fn, void *arg, char *err, size_t errlen)
 {
 	struct plain_scan ps = {fn, arg};
-	return store_scan_series_points(s, from_ns, to_ns, prefix, plain_point, &ps, err, errlen);
+	return sqlite_scan_series_points(s, from_ns, to_ns, prefix, plain_point, &ps, err, errlen);
 }
 
-int store_scan_series_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
-			     store_series_point_fn fn, void *arg, char *err, size_t errlen)
+int sqlite_scan_series_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
+			      store_series_point_fn fn, void *arg, char *err, size_t errlen)
 {
 	sqlite3 *db = db_reader_get(s, err, errlen);
 	sqlite3_stmt *st = NULL;
@@ -891,8 +870,9 @@ out:
 	return ret;
 }
 
-int store_metric_series(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix, unsigned limit,
-			struct arena *a, struct metric_series_row **rows, size_t *n, char *err, size_t errlen)
+int sqlite_metric_series(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
+			 unsigned limit, struct arena *a, struct metric_series_row **rows, size_t *n,
+			 char *err, size_t errlen)
 {
 	sqlite3 *db = db_reader_get(s, err, errlen);
 	sqlite3_stmt *st = NULL;
@@ -986,8 +966,8 @@ static int series_hours(sqlite3_stmt *pts, int64_t series, struct metric_point *
 	return stop;
 }
 
-int store_scan_series_hours(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
-			    store_series_hour_fn fn, void *arg, char *err, size_t errlen)
+int sqlite_scan_series_hours(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
+			     store_series_hour_fn fn, void *arg, char *err, size_t errlen)
 {
 	sqlite3 *db = db_reader_get(s, err, errlen);
 	sqlite3_stmt *ser = NULL, *pts = NULL;

@@ -38,7 +38,7 @@ static int check_record(const struct store_record *r, char *err, size_t errlen)
 	return 0;
 }
 
-int store_put_doc(struct store *s, const struct store_record *r, char *err, size_t errlen)
+int sqlite_put_doc(struct store *s, const struct store_record *r, char *err, size_t errlen)
 {
 	struct record rec = {.type = REC_DOC, .r = *r};
 	if (check_record(r, err, errlen) < 0)
@@ -46,7 +46,7 @@ int store_put_doc(struct store *s, const struct store_record *r, char *err, size
 	return write_record(s, &rec, strlen(r->json), err, errlen);
 }
 
-int store_add_event(struct store *s, const struct store_record *r, char *err, size_t errlen)
+int sqlite_add_event(struct store *s, const struct store_record *r, char *err, size_t errlen)
 {
 	struct record rec = {.type = REC_EVENT, .r = *r};
 	if (check_record(r, err, errlen) < 0)
@@ -105,8 +105,8 @@ out:
 	return ret;
 }
 
-int store_docs(struct store *s, const char *kind, const char *id, struct arena *a, struct store_record **rows,
-	       size_t *n, char *err, size_t errlen)
+int sqlite_docs(struct store *s, const char *kind, const char *id, struct arena *a,
+		struct store_record **rows, size_t *n, char *err, size_t errlen)
 {
 	return query_records(
 		s,
@@ -115,9 +115,9 @@ int store_docs(struct store *s, const char *kind, const char *id, struct arena *
 		kind, id, 0, 0, 0, a, rows, n, err, errlen);
 }
 
-int store_events(struct store *s, const char *kind, const char *id, uint64_t from_ns, uint64_t to_ns,
-		 unsigned limit, struct arena *a, struct store_record **rows, size_t *n, char *err,
-		 size_t errlen)
+int sqlite_events(struct store *s, const char *kind, const char *id, uint64_t from_ns, uint64_t to_ns,
+		  unsigned limit, struct arena *a, struct store_record **rows, size_t *n, char *err,
+		  size_t errlen)
 {
 	return query_records(
 		s,
@@ -128,7 +128,7 @@ int store_events(struct store *s, const char *kind, const char *id, uint64_t fro
 
 #define PROFILE_MAX_RAW (256u << 20)
 
-int store_put_profile(struct store *s, const struct profile_row *p, int64_t *id, char *err, size_t errlen)
+int sqlite_put_profile(struct store *s, const struct profile_row *p, int64_t *id, char *err, size_t errlen)
 {
 	if (!p->service || !p->type || !p->unit)
 		return errf(err, errlen, "a profile needs a service, a type and a unit");
@@ -152,8 +152,8 @@ int store_put_profile(struct store *s, const struct profile_row *p, int64_t *id,
 	return rc;
 }
 
-int store_profiles(struct store *s, const struct profile_query *q, struct arena *a, struct profile_row **rows,
-		   size_t *n, char *err, size_t errlen)
+int sqlite_profiles(struct store *s, const struct profile_query *q, struct arena *a,
+		    struct profile_row **rows, size_t *n, char *err, size_t errlen)
 {
 	sqlite3 *db = db_reader_get(s, err, errlen);
 	sqlite3_stmt *st = NULL;

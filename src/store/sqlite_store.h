@@ -15,50 +15,13 @@
 #include "core/arena.h"
 #include "core/strmap.h"
 #include "ingest/batch.h"
+#include "store/prepared.h"
 #include "store/rollup.h"
 #include "store/store.h"
 
 #define READ_POOL_MAX 16
 /* metric_series.type: enum metric_type, with this bit for DELTA temporality */
 #define SERIES_TYPE_DELTA 0x10
-
-struct prepared_block {
-	char *data;
-	size_t len;
-	size_t n_spans;
-	uint64_t t_min, t_max;
-	int64_t *traces; /* distinct trace keys */
-	size_t n_traces;
-};
-
-struct prepared_request {
-	struct request_row row;
-	const char *error_type;
-	size_t block; /* index into blocks */
-};
-
-/* A document, event or profile: written alone, by the store_put_*() calls. */
-enum record_type { REC_DOC, REC_EVENT, REC_PROFILE };
-
-struct record {
-	enum record_type type;
-	struct store_record r; /* REC_DOC, REC_EVENT */
-	struct profile_row p;  /* REC_PROFILE; folded holds the compressed stacks */
-	int64_t id;	       /* the profile's id, set by the writer */
-};
-
-struct store_write {
-	struct batch batch; /* owns the strings the rows point to */
-	struct record *rec; /* in the batch's arena, or NULL */
-	struct prepared_block *blocks;
-	size_t n_blocks;
-	struct prepared_request *reqs;
-	size_t n_reqs;
-	size_t bytes; /* queue accounting */
-	store_done_fn done;
-	void *done_arg;
-	struct store_write *next;
-};
 
 enum stmt_id {
 	ST_BLOCK,
@@ -77,6 +40,7 @@ enum stmt_id {
 };
 
 struct store {
+	const struct store_backend *be; /* first: store.c dispatches on it */
 	char *path;
 	sqlite3 *db; /* the writer's connection */
 	sqlite3_stmt *st[ST_COUNT];
@@ -114,21 +78,6 @@ struct store {
 	_Atomic uint64_t retention_step_max_ns;
 	_Atomic uint64_t retention_deleted[KEPT_COUNT];
 };
-
-static inline int64_t be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return (int64_t)v;
-}
-
-static inline void put_be64(uint8_t *p, int64_t sv)
-{
-	uint64_t v = (uint64_t)sv;
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
 
 static inline void db_bind_text_or_null(sqlite3_stmt *st, int col, const char *v)
 {
@@ -178,5 +127,52 @@ int db_disk_error(sqlite3 *db);
 int maint_reserve_release(const char *dir);
 /* Refuse writes until a probe succeeds (the disk is full or failing). */
 void maint_read_only(struct store *s, sqlite3 *db);
+
+/* The backend's entry points, the store.h functions of the same name
+ * (store_*), called through sqlite_backend (store/backend.h). */
+int sqlite_open(struct store **out, const struct store_options *o, char *err, size_t errlen);
+void sqlite_close(struct store *s);
+int sqlite_submit(struct store *s, struct store_write *w, store_done_fn done, void *arg);
+int sqlite_write_sync(struct store *s, struct batch *b);
+void sqlite_get_stats(struct store *s, struct store_stats *st);
+long sqlite_get_trace(struct store *s, const uint8_t trace_id[16], struct batch *out, char *err,
+		      size_t errlen);
+int sqlite_latest_versions(struct store *s, const struct store_query *q, struct arena *a,
+			   struct service_version **pairs, size_t *n, char *err, size_t errlen);
+int sqlite_search(struct store *s, const struct store_query *q, struct arena *a, struct request_row **rows,
+		  size_t *n, char *err, size_t errlen);
+int sqlite_count(struct store *s, const struct store_query *q, uint64_t *n, char *err, size_t errlen);
+long sqlite_newest_requests(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned n, uint64_t *start_ns,
+			    uint64_t *end_ns, char *err, size_t errlen);
+int sqlite_filter_values(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned kinds, struct arena *a,
+			 struct store_dim_values *out, char *err, size_t errlen);
+int sqlite_rollups(struct store *s, const struct store_query *q, unsigned res_s, struct arena *a,
+		   struct rollup_row **rows, size_t *n, char *err, size_t errlen);
+int sqlite_scan(struct store *s, const struct store_scan *sc, store_trace_fn fn, void *arg, char *err,
+		size_t errlen);
+int sqlite_scan_spans(struct store *s, uint64_t from_ns, uint64_t to_ns, store_span_fn fn, void *arg,
+		      char *err, size_t errlen);
+int sqlite_blocks_info(struct store *s, uint64_t first_id, uint64_t last_id, struct store_blocks *out,
+		       char *err, size_t errlen);
+int sqlite_last_block(struct store *s, uint64_t *id, char *err, size_t errlen);
+int sqlite_scan_series_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
+			      store_series_point_fn fn, void *arg, char *err, size_t errlen);
+int sqlite_scan_series_hours(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
+			     store_series_hour_fn fn, void *arg, char *err, size_t errlen);
+int sqlite_metric_series(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
+			 unsigned limit, struct arena *a, struct metric_series_row **rows, size_t *n,
+			 char *err, size_t errlen);
+int sqlite_scan_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
+		       store_point_fn fn, void *arg, char *err, size_t errlen);
+int sqlite_put_doc(struct store *s, const struct store_record *r, char *err, size_t errlen);
+int sqlite_add_event(struct store *s, const struct store_record *r, char *err, size_t errlen);
+int sqlite_docs(struct store *s, const char *kind, const char *id, struct arena *a,
+		struct store_record **rows, size_t *n, char *err, size_t errlen);
+int sqlite_events(struct store *s, const char *kind, const char *id, uint64_t from_ns, uint64_t to_ns,
+		  unsigned limit, struct arena *a, struct store_record **rows, size_t *n, char *err,
+		  size_t errlen);
+int sqlite_put_profile(struct store *s, const struct profile_row *p, int64_t *id, char *err, size_t errlen);
+int sqlite_profiles(struct store *s, const struct profile_query *q, struct arena *a,
+		    struct profile_row **rows, size_t *n, char *err, size_t errlen);
 
 #endif

@@ -30,6 +30,7 @@
 #include "core/json_doc.h"
 #include "ingest/annotate.h"
 #include "ingest/semconv.h"
+#include "store/backend.h"
 #include "store/block.h"
 #include "store/rollup.h"
 #include "store/schema.h"
@@ -721,7 +722,7 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-int store_submit(struct store *s, struct store_write *w, store_done_fn done, void *arg)
+int sqlite_submit(struct store *s, struct store_write *w, store_done_fn done, void *arg)
 {
 	pthread_mutex_lock(&s->lock);
 	/* One write larger than the whole queue is still accepted when the queue is empty. */
@@ -783,7 +784,7 @@ int db_submit_sync(struct store *s, struct store_write *w)
 	return wt.status;
 }
 
-int store_write_sync(struct store *s, struct batch *b)
+int sqlite_write_sync(struct store *s, struct batch *b)
 {
 	return db_submit_sync(s, store_prepare(b));
 }
@@ -810,10 +811,11 @@ int db_open(const char *path, int readonly, sqlite3 **out, char *err, size_t err
 	return 0;
 }
 
-int store_open(struct store **out, const struct store_options *o, char *err, size_t errlen)
+int sqlite_open(struct store **out, const struct store_options *o, char *err, size_t errlen)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
 	struct buf path;
+	s->be = &sqlite_backend;
 	buf_init(&path, 4096);
 	if (mkdir(o->dir, 0755) < 0 && errno != EEXIST) {
 		errf(err, errlen, "cannot create data directory %s: %s", o->dir, strerror(errno));
@@ -894,7 +896,7 @@ fail:
 	return -1;
 }
 
-void store_close(struct store *s)
+void sqlite_close(struct store *s)
 {
 	if (!s)
 		return;
@@ -922,7 +924,7 @@ void store_close(struct store *s)
 	free(s);
 }
 
-void store_get_stats(struct store *s, struct store_stats *st)
+void sqlite_get_stats(struct store *s, struct store_stats *st)
 {
 	st->commits = atomic_load(&s->commits);
 	st->writes = atomic_load(&s->writes);
@@ -948,3 +950,33 @@ void store_get_stats(struct store *s, struct store_stats *st)
 	st->retention_step_max_ns = atomic_load(&s->retention_step_max_ns);
 	st->retention_pending = atomic_load(&s->retention_pending);
 }
+
+const struct store_backend sqlite_backend = {
+	.name = "embedded",
+	.open = sqlite_open,
+	.close = sqlite_close,
+	.submit = sqlite_submit,
+	.write_sync = sqlite_write_sync,
+	.get_stats = sqlite_get_stats,
+	.get_trace = sqlite_get_trace,
+	.latest_versions = sqlite_latest_versions,
+	.search = sqlite_search,
+	.count = sqlite_count,
+	.newest_requests = sqlite_newest_requests,
+	.filter_values = sqlite_filter_values,
+	.rollups = sqlite_rollups,
+	.scan = sqlite_scan,
+	.scan_spans = sqlite_scan_spans,
+	.blocks_info = sqlite_blocks_info,
+	.last_block = sqlite_last_block,
+	.scan_points = sqlite_scan_points,
+	.scan_series_points = sqlite_scan_series_points,
+	.scan_series_hours = sqlite_scan_series_hours,
+	.metric_series = sqlite_metric_series,
+	.put_doc = sqlite_put_doc,
+	.add_event = sqlite_add_event,
+	.docs = sqlite_docs,
+	.events = sqlite_events,
+	.put_profile = sqlite_put_profile,
+	.profiles = sqlite_profiles,
+};

@@ -10,8 +10,11 @@
  * thread, so a caller may acknowledge its client there and never sooner.
  *
  * Reads run on a small pool of read-only connections, concurrently with the
- * writer.  Ownership: the store consumes prepared writes; results of reads
- * live in the arena or batch the caller passes in.
+ * writer.  (That is the embedded SQLite store; `store_options.url` chooses
+ * the ClickHouse one instead, whose writer threads call `done` once
+ * ClickHouse has accepted the rows: docs/internals/CLICKHOUSE.md.)
+ * Ownership: the store consumes prepared writes; results of reads live in
+ * the arena or batch the caller passes in.
  */
 #ifndef HOTPATH_STORE_STORE_H
 #define HOTPATH_STORE_STORE_H
@@ -59,6 +62,11 @@ struct store_options {
 	size_t queue_max_bytes; /* 0: default (64 MiB) */
 	unsigned max_endpoints; /* per service in rollups; 0: default (500) */
 	struct store_retention retention;
+
+	/* NULL: the embedded store in `dir`; "clickhouse://[USER[:PASSWORD]@]HOST[:PORT]/DB":
+	 * a ClickHouse server (docs/internals/CLICKHOUSE.md).  Calls a backend
+	 * does not have answer ERR_UNSUPPORTED. */
+	const char *url;
 };
 
 int store_open(struct store **out, const struct store_options *o, char *err, size_t errlen);

@@ -179,15 +179,44 @@ async function waitHealthy(srv, timeoutMs) {
 	return `GET /health not 200 within ${timeoutMs} ms (last: ${last})`;
 }
 
+/** The store the tests run against: $HOTPATH_STORE ('clickhouse'), else the embedded one. */
+export function storeKind() {
+	return process.env.HOTPATH_STORE === 'clickhouse' ? 'clickhouse' : 'embedded';
+}
+
+let dbCount = 0;
+/*
+ * With HOTPATH_STORE=clickhouse, `--store` for a server on `dir`: one
+ * ClickHouse database per data directory (kept in DIR/clickhouse-db, so a
+ * restart on the same directory finds its data again), in the test
+ * process's private ClickHouse (lib/clickhouse.mjs).
+ */
+async function storeArgs(dir) {
+	if (storeKind() !== 'clickhouse') return [];
+	const { startClickHouse } = await import('./clickhouse.mjs');
+	const ch = await startClickHouse();
+	const file = path.join(dir, 'clickhouse-db');
+	let db;
+	try {
+		db = fs.readFileSync(file, 'utf8').trim();
+	} catch {
+		db = `hp_${process.pid}_${++dbCount}`;
+		fs.writeFileSync(file, db);
+	}
+	return ['--store', ch.storeUrl(db)];
+}
+
 /**
  * Start `hotpath serve --listen 127.0.0.1:PORT --data DIR` and wait for
- * GET /health to answer 200.
+ * GET /health to answer 200.  With HOTPATH_STORE=clickhouse the data goes
+ * to a private ClickHouse instead (storeArgs).
  *   dataDir: reuse a directory (restart); default a fresh temp dir
  *   args:    extra command-line arguments
  */
 export async function startServer({ dataDir, args = [], env = {}, timeoutMs = 30000 } = {}) {
 	const bin = hotpathBin();
 	const dir = dataDir || makeTempDir();
+	args = [...(await storeArgs(dir)), ...args];
 	let lastError = '';
 	for (let attempt = 0; attempt < 5; attempt++) {
 		const port = await freePort();

@@ -1,0 +1,156 @@
+#!/bin/sh
+# clickhouse.sh - the ClickHouse store side by side with the embedded one,
+# on the same generated data (`make bench` runs it when clickhouse-server is
+# installed; figures in docs/PERFORMANCE.md).
+#
+#   bench/clickhouse.sh BUILD_DIR
+#
+# A private clickhouse-server (own data directory, configuration and
+# loopback ports) is started for the run and stopped after.  hotpath is
+# pinned to CPU 0; the load generator and ClickHouse share CPU 1.  For each
+# store: ingest (median of RUNS runs of BENCH_SPANS spans: spans/s, and
+# spans per CPU-second of hotpath and of ClickHouse), then a store of
+# BENCH_CH_BIG_SPANS spans over 24 h: trace by id (1000 lookups), and the
+# 24 h summary and timeseries (median of 20).
+set -eu
+build=${1:-build}
+bin=$build/hotpath
+runs=${RUNS:-3}
+spans=${BENCH_SPANS:-1000000}
+big=${BENCH_CH_BIG_SPANS:-10000000}
+port=${BENCH_PORT:-14318}
+chport=${BENCH_CH_PORT:-18923}
+for p in $port $chport $((chport + 1)); do
+	rc=0
+	curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$p/" 2>/dev/null || rc=$?
+	if [ "$rc" -ne 7 ]; then # 7: nothing listens there
+		echo "clickhouse.sh: port $p is taken (BENCH_PORT, BENCH_CH_PORT choose others)" >&2
+		exit 1
+	fi
+done
+url=http://127.0.0.1:$port
+chbin=${HOTPATH_CLICKHOUSE_SERVER:-/usr/sbin/clickhouse-server}
+tmp=$(mktemp -d)
+pid="" chpid=""
+cleanup() { # every step, whatever the one before did
+	set +e
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	if [ -n "$chpid" ]; then
+		kill -TERM "$chpid" 2>/dev/null
+		wait "$chpid" 2>/dev/null
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+[ -x "$chbin" ] || { echo "clickhouse: skipped (no $chbin)"; exit 0; }
+
+mkdir -p "$tmp/ch/data" "$tmp/ch/log"
+cat >"$tmp/ch/users.xml" <<XML
+<?xml version="1.0"?>
+<yandex><profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
+<users><default><password></password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default></users>
+<quotas><default></default></quotas></yandex>
+XML
+cat >"$tmp/ch/config.xml" <<XML
+<?xml version="1.0"?>
+<yandex>
+  <logger><level>warning</level><log>$tmp/ch/log/server.log</log><errorlog>$tmp/ch/log/error.log</errorlog></logger>
+  <listen_host>127.0.0.1</listen_host><http_port>$chport</http_port><tcp_port>$((chport + 1))</tcp_port>
+  <path>$tmp/ch/data/</path><tmp_path>$tmp/ch/data/tmp/</tmp_path>
+  <user_files_path>$tmp/ch/data/user_files/</user_files_path>
+  <format_schema_path>$tmp/ch/data/format_schemas/</format_schema_path>
+  <users_config>$tmp/ch/users.xml</users_config>
+  <default_profile>default</default_profile><default_database>default</default_database>
+  <mark_cache_size>268435456</mark_cache_size>
+</yandex>
+XML
+taskset -c 1 "$chbin" --config-file="$tmp/ch/config.xml" >"$tmp/ch/log/out" 2>&1 &
+chpid=$!
+for _ in $(seq 300); do
+	curl -fs "http://127.0.0.1:$chport/ping" >/dev/null 2>&1 && break
+	sleep 0.1
+done
+
+start_server() { # store args...
+	taskset -c 0 "$bin" serve --listen 127.0.0.1:$port --threads 2 --analysis-interval 0 "$@" \
+		2>>"$tmp/serve.log" &
+	pid=$!
+	for _ in $(seq 100); do
+		curl -fs "$url/health" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "server did not start:" >&2
+	cat "$tmp/serve.log" >&2
+	exit 1
+}
+
+stop_server() {
+	kill -TERM "$pid"
+	wait "$pid" || true
+	pid=""
+}
+
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+field() { awk -v k="$1" '$1 == k {print $2}' "$2"; }
+per_cpu() { awk -v s="$1" -v t="$2" -v hz="$hz" 'BEGIN {if (t > 0) printf "%.0f\n", s / (t / hz); else print "-"}'; }
+
+# the median over 20 GETs of a URL, in ms
+time_get() {
+	for _ in $(seq 20); do
+		curl -s -o /dev/null -w '%{time_total}\n' "$1"
+	done | awk '{print $1 * 1000}' | median
+}
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "date: $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "clickhouse: $(curl -s "http://127.0.0.1:$chport/" --data-binary 'SELECT version()')"
+
+for store in embedded clickhouse; do
+	: >"$tmp/rates"; : >"$tmp/hp"; : >"$tmp/chcpu"
+	for r in $(seq "$runs"); do
+		if [ $store = clickhouse ]; then
+			start_server --store "clickhouse://127.0.0.1:$chport/bench_$r"
+		else
+			start_server --data "$tmp/embedded-$r"
+		fi
+		h0=$(ticks "$pid") c0=$(ticks "$chpid")
+		taskset -c 1 "$build/bench/bench_ingest" --target "$url" --spans "$spans" --seed "$r" >"$tmp/out"
+		h1=$(ticks "$pid") c1=$(ticks "$chpid")
+		stop_server
+		sent=$(field spans_sent "$tmp/out")
+		field spans_per_second "$tmp/out" >>"$tmp/rates"
+		per_cpu "$sent" $((h1 - h0)) >>"$tmp/hp"
+		per_cpu "$sent" $((c1 - c0)) >>"$tmp/chcpu"
+		rm -rf "$tmp/embedded-$r"
+	done
+	echo "${store}_ingest_spans_per_second $(median <"$tmp/rates") spans/s (median of $runs, $spans spans a run, hotpath on 1 core)"
+	echo "${store}_ingest_spans_per_hotpath_cpu_second $(median <"$tmp/hp") spans/s"
+	[ $store = clickhouse ] &&
+		echo "${store}_ingest_spans_per_clickhouse_cpu_second $(median <"$tmp/chcpu") spans/s"
+
+	# a large store over 24 h, sent in time order
+	if [ $store = clickhouse ]; then
+		set -- --store "clickhouse://127.0.0.1:$chport/bench_big"
+	else
+		set -- --data "$tmp/embedded-big"
+	fi
+	start_server "$@"
+	per=1000000
+	[ "$big" -lt $per ] && per=$big
+	rounds=$((big / per))
+	for r in $(seq "$rounds"); do
+		lk=0
+		[ "$r" = "$rounds" ] && lk=1000
+		taskset -c 1 "$build/bench/bench_ingest" --target "$url" --spans $per --seed $((100 + r)) \
+			--hours 24 --ordered --lookups $lk >"$tmp/big.out"
+	done
+	echo "${store}_trace_by_id_median $(field trace_by_id_median "$tmp/big.out") ms ($((rounds * per)) spans over 24 h, 1000 lookups)"
+	echo "${store}_trace_by_id_p99 $(field trace_by_id_p99 "$tmp/big.out") ms"
+	echo "${store}_summary_24h_median $(time_get "$url/api/v1/performance/summary?range=24h") ms (20 GETs)"
+	echo "${store}_timeseries_24h_median $(time_get "$url/api/v1/performance/timeseries?range=24h&step=3600") ms (20 GETs)"
+	stop_server
+	rm -rf "$tmp/embedded-big"
+done

@@ -1,0 +1,70 @@
+/*
+ * backend.h - the store's backends behind store.h: one table of functions
+ * per backend (the embedded SQLite store, ClickHouse).  store.c turns each
+ * store.h call into a call through the table of the store it is given.
+ *
+ * Every backend's `struct store` starts with `const struct store_backend
+ * *be`: that first member is all store.c reads of it.  A function a backend
+ * does not have (NULL in its table) answers ERR_UNSUPPORTED with a message
+ * naming the backend and the call.  Internal to src/store.
+ */
+#ifndef HOTPATH_STORE_BACKEND_H
+#define HOTPATH_STORE_BACKEND_H
+
+#include "store/store.h"
+
+struct store_backend {
+	const char *name; /* "sqlite", "clickhouse" */
+	int (*open)(struct store **out, const struct store_options *o, char *err, size_t errlen);
+	void (*close)(struct store *s);
+	int (*submit)(struct store *s, struct store_write *w, store_done_fn done, void *arg);
+	int (*write_sync)(struct store *s, struct batch *b);
+	void (*get_stats)(struct store *s, struct store_stats *st);
+
+	long (*get_trace)(struct store *s, const uint8_t trace_id[16], struct batch *out, char *err,
+			  size_t errlen);
+	int (*latest_versions)(struct store *s, const struct store_query *q, struct arena *a,
+			       struct service_version **pairs, size_t *n, char *err, size_t errlen);
+	int (*search)(struct store *s, const struct store_query *q, struct arena *a,
+		      struct request_row **rows, size_t *n, char *err, size_t errlen);
+	int (*count)(struct store *s, const struct store_query *q, uint64_t *n, char *err, size_t errlen);
+	long (*newest_requests)(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned n,
+				uint64_t *start_ns, uint64_t *end_ns, char *err, size_t errlen);
+	int (*filter_values)(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned kinds,
+			     struct arena *a, struct store_dim_values *out, char *err, size_t errlen);
+	int (*rollups)(struct store *s, const struct store_query *q, unsigned res_s, struct arena *a,
+		       struct rollup_row **rows, size_t *n, char *err, size_t errlen);
+	int (*scan)(struct store *s, const struct store_scan *sc, store_trace_fn fn, void *arg, char *err,
+		    size_t errlen);
+	int (*scan_spans)(struct store *s, uint64_t from_ns, uint64_t to_ns, store_span_fn fn, void *arg,
+			  char *err, size_t errlen);
+	int (*blocks_info)(struct store *s, uint64_t first_id, uint64_t last_id, struct store_blocks *out,
+			   char *err, size_t errlen);
+	int (*last_block)(struct store *s, uint64_t *id, char *err, size_t errlen);
+	int (*scan_points)(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
+			   store_point_fn fn, void *arg, char *err, size_t errlen);
+	int (*scan_series_points)(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
+				  store_series_point_fn fn, void *arg, char *err, size_t errlen);
+	int (*scan_series_hours)(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
+				 store_series_hour_fn fn, void *arg, char *err, size_t errlen);
+	int (*metric_series)(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
+			     unsigned limit, struct arena *a, struct metric_series_row **rows, size_t *n,
+			     char *err, size_t errlen);
+
+	int (*put_doc)(struct store *s, const struct store_record *r, char *err, size_t errlen);
+	int (*add_event)(struct store *s, const struct store_record *r, char *err, size_t errlen);
+	int (*docs)(struct store *s, const char *kind, const char *id, struct arena *a,
+		    struct store_record **rows, size_t *n, char *err, size_t errlen);
+	int (*events)(struct store *s, const char *kind, const char *id, uint64_t from_ns, uint64_t to_ns,
+		      unsigned limit, struct arena *a, struct store_record **rows, size_t *n, char *err,
+		      size_t errlen);
+	int (*put_profile)(struct store *s, const struct profile_row *p, int64_t *id, char *err,
+			   size_t errlen);
+	int (*profiles)(struct store *s, const struct profile_query *q, struct arena *a,
+			struct profile_row **rows, size_t *n, char *err, size_t errlen);
+};
+
+extern const struct store_backend sqlite_backend;     /* sqlite_write.c */
+extern const struct store_backend clickhouse_backend; /* clickhouse_store.c */
+
+#endif

@@ -1,0 +1,749 @@
+/*
+ * clickhouse_read.c - the ClickHouse backend's reads: traces by id, request
+ * rows, rollups merged by ClickHouse, block scans, metric points, documents
+ * and events.  Answers come in RowBinary and are parsed as they arrive
+ * (clickhouse_http.h), so a scan holds one block at a time.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/json_doc.h"
+#include "core/log.h"
+#include "core/sketch.h"
+#include "store/block.h"
+#include "store/clickhouse_store.h"
+
+static int run(struct store *s, struct buf *sql, ch_row_fn fn, void *arg, char *err, size_t errlen)
+{
+	buf_puts(sql, " FORMAT RowBinary");
+	int rc = ch_stream(ch_of(s)->ch, sql->data, fn, arg, err, errlen);
+	buf_release(sql);
+	return rc;
+}
+
+/* ---- one row of UInt64 columns ---- */
+
+struct u64_row {
+	uint64_t v[8];
+	int n, got;
+};
+
+static int read_u64_row(void *arg, struct rb *r)
+{
+	struct u64_row *u = arg;
+	uint64_t v[8];
+	for (int i = 0; i < u->n; i++)
+		v[i] = rb_u64(r);
+	if (r->short_read)
+		return 0;
+	if (!u->got)
+		memcpy(u->v, v, sizeof(v));
+	u->got = 1;
+	return 1;
+}
+
+/* The first row of `sql`, its n columns UInt64; *got 0 when none. */
+static int query_u64(struct store *s, const char *sql, uint64_t *v, int n, int *got, char *err, size_t errlen)
+{
+	struct u64_row u = {.n = n};
+	struct buf q;
+	buf_init(&q, BUF_NO_LIMIT);
+	buf_puts(&q, sql);
+	int rc = run(s, &q, read_u64_row, &u, err, errlen);
+	memcpy(v, u.v, (size_t)n * sizeof(*v));
+	if (got)
+		*got = u.got;
+	return rc;
+}
+
+/* ---- traces ---- */
+
+struct trace_read {
+	const uint8_t *trace_id;
+	struct batch *out;
+	long total;
+	char *err;
+	size_t errlen;
+};
+
+static int read_trace_block(void *arg, struct rb *r)
+{
+	struct trace_read *t = arg;
+	size_t len;
+	const char *data = rb_str(r, &len);
+	if (r->short_read)
+		return 0;
+	long n = block_decode(data, len, &(struct block_filter){.trace_id = t->trace_id}, t->out, t->err,
+			      t->errlen);
+	if (n < 0)
+		return -1;
+	t->total += n;
+	return 1;
+}
+
+static int cmp_start(const void *pa, const void *pb)
+{
+	const struct span *a = pa, *b = pb;
+	return (a->start_ns > b->start_ns) - (a->start_ns < b->start_ns);
+}
+
+long ch_get_trace(struct store *s, const uint8_t trace_id[16], struct batch *out, char *err, size_t errlen)
+{
+	struct trace_read t = {trace_id, out, 0, err, errlen};
+	size_t first = out->n_spans;
+	struct buf sql;
+	buf_init(&sql, BUF_NO_LIMIT);
+	buf_printf(&sql,
+		   "SELECT data FROM blocks WHERE (t_min, id) IN (SELECT t_min, block FROM trace_index"
+		   " WHERE trace = %lld) ORDER BY id",
+		   (long long)be64(trace_id));
+	int rc = run(s, &sql, read_trace_block, &t, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (out->n_spans > first)
+		qsort(out->spans + first, out->n_spans - first, sizeof(*out->spans), cmp_start);
+	return t.total;
+}
+
+/* ---- request rows ---- */
+
+static void eq(struct buf *sql, const char *col, const char *v)
+{
+	if (!v)
+		return;
+	buf_printf(sql, " AND %s = ", col);
+	ch_quote(sql, v);
+}
+
+static void where_latest(struct buf *sql, const struct store_query *q)
+{
+	if (!q->latest)
+		return;
+	if (!q->n_latest) {
+		buf_puts(sql, " AND 0");
+		return;
+	}
+	buf_puts(sql, " AND (service, version) IN (");
+	for (size_t i = 0; i < q->n_latest; i++) {
+		buf_puts(sql, i ? ", (" : "(");
+		ch_quote(sql, q->latest_versions[i].service);
+		buf_puts(sql, ", ");
+		ch_quote(sql, q->latest_versions[i].version ? q->latest_versions[i].version : CH_NONE);
+		buf_putc(sql, ')');
+	}
+	buf_putc(sql, ')');
+}
+
+/* The filters of `q` on the request rows; `time` the column of the range. */
+static void where_requests(struct buf *sql, const struct store_query *q)
+{
+	buf_puts(sql, " WHERE 1");
+	if (q->from_ns)
+		buf_printf(sql, " AND start_ns >= %llu", (unsigned long long)q->from_ns);
+	if (q->to_ns)
+		buf_printf(sql, " AND start_ns < %llu", (unsigned long long)q->to_ns);
+	eq(sql, "service", q->service);
+	eq(sql, "endpoint", q->endpoint);
+	eq(sql, "env", q->env);
+	eq(sql, "version", q->version);
+	where_latest(sql, q);
+	eq(sql, "department", q->department);
+	eq(sql, "intent", q->intent);
+	eq(sql, "tool", q->tool);
+	if (q->status >= 0)
+		buf_printf(sql, " AND status = %d", q->status);
+	if (q->min_duration_ns)
+		buf_printf(sql, " AND duration_ns >= %llu", (unsigned long long)q->min_duration_ns);
+	if (q->max_duration_ns)
+		buf_printf(sql, " AND duration_ns %s %llu",
+			   q->max_exclusive ? "<" : "<=", (unsigned long long)q->max_duration_ns);
+	if (q->edge_only)
+		buf_puts(sql, " AND edge = 1");
+}
+
+struct rows_read {
+	struct arena *a;
+	struct request_row **rows;
+	size_t *n, cap;
+	int ids_only;
+};
+
+static int read_request(void *arg, struct rb *r)
+{
+	struct rows_read *rr = arg;
+	uint64_t v[5];
+	for (int i = 0; i < 5; i++)
+		v[i] = rb_u64(r);
+	uint8_t status = rb_u8(r), edge = rb_u8(r);
+	const char *str[7] = {0};
+	size_t len[7] = {0};
+	for (int i = 0; i < 7 && !rr->ids_only; i++)
+		str[i] = rb_str(r, &len[i]);
+	if (r->short_read)
+		return 0;
+	*rr->rows = arena_grow(rr->a, *rr->rows, &rr->cap, *rr->n + 1, sizeof(**rr->rows));
+	struct request_row *row = &(*rr->rows)[(*rr->n)++];
+	memset(row, 0, sizeof(*row));
+	row->start_ns = v[0];
+	row->duration_ns = v[1];
+	put_be64(row->trace_id, (int64_t)v[2]);
+	put_be64(row->trace_id + 8, (int64_t)v[3]);
+	put_be64(row->span_id, (int64_t)v[4]);
+	row->status = status;
+	row->edge = edge;
+	const char **dst[7] = {&row->service,	 &row->endpoint, &row->env, &row->version,
+			       &row->department, &row->intent,	 &row->tool};
+	for (int i = 0; i < 7 && !rr->ids_only; i++)
+		*dst[i] = len[i] ? arena_strndup(rr->a, str[i], len[i]) : NULL;
+	return 1;
+}
+
+int ch_search(struct store *s, const struct store_query *q, struct arena *a, struct request_row **rows,
+	      size_t *n, char *err, size_t errlen)
+{
+	struct rows_read rr = {a, rows, n, 0, q->ids_only};
+	struct buf sql;
+	buf_init(&sql, BUF_NO_LIMIT);
+	buf_puts(&sql, "SELECT start_ns, duration_ns, trace_hi, trace_lo, span_id, status, edge");
+	if (!q->ids_only)
+		buf_puts(&sql, ", service, endpoint, env, version, department, intent, tool");
+	buf_puts(&sql, " FROM requests");
+	where_requests(&sql, q);
+	buf_printf(&sql, " ORDER BY %s LIMIT %u",
+		   q->order == STORE_SLOWEST	? "duration_ns DESC"
+		   : q->order == STORE_BY_TRACE ? "trace_lo, trace_hi, start_ns"
+						: "start_ns DESC",
+		   q->limit);
+	return run(s, &sql, read_request, &rr, err, errlen);
+}
+
+int ch_count(struct store *s, const struct store_query *q, uint64_t *n, char *err, size_t errlen)
+{
+	struct buf sql;
+	buf_init(&sql, BUF_NO_LIMIT);
+	buf_puts(&sql, "SELECT toUInt64(count()) FROM requests");
+	where_requests(&sql, q);
+	int rc = query_u64(s, sql.data, n, 1, NULL, err, errlen);
+	buf_release(&sql);
+	return rc;
+}
+
+long ch_newest_requests(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned n, uint64_t *start_ns,
+			uint64_t *end_ns, char *err, size_t errlen)
+{
+	uint64_t to = to_ns ? to_ns : INT64_MAX, v = 0, count = 0;
+	char sql[512];
+	int got, rc;
+	*start_ns = from_ns;
+	*end_ns = to_ns;
+	snprintf(sql, sizeof(sql),
+		 "SELECT start_ns FROM requests WHERE start_ns >= %llu AND start_ns < %llu"
+		 " ORDER BY start_ns DESC LIMIT %u, 1",
+		 (unsigned long long)from_ns, (unsigned long long)to, n ? n - 1 : 0);
+	if ((rc = query_u64(s, sql, &v, 1, &got, err, errlen)) < 0)
+		return rc;
+	if (got) {
+		*start_ns = v;
+		count = n;
+	} else {
+		snprintf(sql, sizeof(sql),
+			 "SELECT toUInt64(count()) FROM requests WHERE start_ns >= %llu AND start_ns < %llu",
+			 (unsigned long long)from_ns, (unsigned long long)to);
+		if ((rc = query_u64(s, sql, &count, 1, NULL, err, errlen)) < 0)
+			return rc;
+	}
+	snprintf(sql, sizeof(sql),
+		 "SELECT toUInt64(count()), max(t_max) FROM blocks WHERE t_max >= %llu AND t_min < %llu",
+		 (unsigned long long)*start_ns, (unsigned long long)to);
+	uint64_t bm[2];
+	if ((rc = query_u64(s, sql, bm, 2, NULL, err, errlen)) < 0)
+		return rc;
+	if (bm[0] && bm[1] >= *end_ns)
+		*end_ns = bm[1] + 1;
+	return n ? (long)count : 0;
+}
+
+/* ---- filter values ---- */
+
+struct strings_read {
+	struct arena *a;
+	const char **v;
+	size_t n, cap;
+};
+
+static int read_string(void *arg, struct rb *r)
+{
+	struct strings_read *sr = arg;
+	size_t len;
+	const char *s = rb_str(r, &len);
+	if (r->short_read)
+		return 0;
+	sr->v = arena_grow(sr->a, sr->v, &sr->cap, sr->n + 1, sizeof(*sr->v));
+	sr->v[sr->n++] = arena_strndup(sr->a, s, len);
+	return 1;
+}
+
+static const char *const dim_column[DICT_KINDS] = {
+	[DICT_SERVICE] = "service", [DICT_ENDPOINT] = "endpoint",     [DICT_ENV] = "env",
+	[DICT_VERSION] = "version", [DICT_DEPARTMENT] = "department", [DICT_INTENT] = "intent",
+	[DICT_TOOL] = "tool",	    [DICT_ERROR_TYPE] = "error_type",
+};
+
+int ch_filter_values(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned kinds, struct arena *a,
+		     struct store_dim_values *out, char *err, size_t errlen)
+{
+	for (int k = 1; k < DICT_KINDS; k++) {
+		if (!(kinds & (1u << k)))
+			continue;
+		struct strings_read sr = {.a = a};
+		struct buf sql;
+		buf_init(&sql, BUF_NO_LIMIT);
+		buf_printf(&sql,
+			   "SELECT DISTINCT %s AS v FROM requests WHERE start_ns >= %llu AND start_ns < %llu"
+			   " AND v != '' ORDER BY v LIMIT 1000",
+			   dim_column[k], (unsigned long long)from_ns,
+			   (unsigned long long)(to_ns ? to_ns : INT64_MAX));
+		int rc = run(s, &sql, read_string, &sr, err, errlen);
+		if (rc < 0)
+			return rc;
+		out->values[k] = sr.v;
+		out->n[k] = sr.n;
+	}
+	return 0;
+}
+
+struct pairs_read {
+	struct arena *a;
+	struct service_version *v;
+	size_t n, cap;
+};
+
+static int read_pair(void *arg, struct rb *r)
+{
+	struct pairs_read *pr = arg;
+	size_t ls, lv;
+	const char *svc = rb_str(r, &ls), *ver = rb_str(r, &lv);
+	if (r->short_read)
+		return 0;
+	pr->v = arena_grow(pr->a, pr->v, &pr->cap, pr->n + 1, sizeof(*pr->v));
+	pr->v[pr->n].service = arena_strndup(pr->a, svc, ls);
+	pr->v[pr->n++].version = lv ? arena_strndup(pr->a, ver, lv) : NULL;
+	return 1;
+}
+
+/* Per service, the version whose first request starts last (the embedded
+ * store takes the one stored last: the same unless clocks disagree). */
+int ch_latest_versions(struct store *s, const struct store_query *q, struct arena *a,
+		       struct service_version **pairs, size_t *n, char *err, size_t errlen)
+{
+	struct store_query f;
+	store_query_init(&f);
+	f.from_ns = q->from_ns;
+	f.to_ns = q->to_ns;
+	f.service = q->service;
+	f.endpoint = q->endpoint;
+	f.env = q->env;
+	f.department = q->department;
+	f.intent = q->intent;
+	f.tool = q->tool;
+	struct pairs_read pr = {.a = a};
+	struct buf sql;
+	buf_init(&sql, BUF_NO_LIMIT);
+	buf_puts(&sql, "SELECT service, argMax(version, first) FROM (SELECT service, version,"
+		       " min(start_ns) AS first FROM requests");
+	where_requests(&sql, &f);
+	buf_puts(&sql, " AND service != '' GROUP BY service, version) GROUP BY service ORDER BY service");
+	int rc = run(s, &sql, read_pair, &pr, err, errlen);
+	*pairs = pr.v;
+	*n = pr.n;
+	return rc;
+}
+
+/* ---- rollups ---- */
+
+struct rollup_read {
+	struct arena *a;
+	struct rollup_row **rows;
+	size_t *n, cap;
+	char *err;
+	size_t errlen;
+};
+
+/* The sketch of a row from its buckets (sumMap: indexes, then counts), with
+ * the exact count, sum, minimum and maximum the rollups keep. */
+static int row_sketch(struct rollup_read *rr, struct rollup_row *row, const uint8_t *idx, const uint8_t *cnt,
+		      uint64_t n, const uint64_t v[8])
+{
+	for (uint64_t i = 0; i < n; i++) {
+		uint32_t b = 0;
+		uint64_t c = 0;
+		for (int k = 3; k >= 0; k--)
+			b = b << 8 | idx[i * 4 + (unsigned)k];
+		for (int k = 7; k >= 0; k--)
+			c = c << 8 | cnt[i * 8 + (unsigned)k];
+		int32_t bucket = (int32_t)b;
+		double value = bucket == CH_ZERO_BUCKET ? 0 : sketch_bucket_value(bucket);
+		if (sketch_add_n(&row->sketch, value, c) < 0)
+			return errf(rr->err, rr->errlen, "rollups: a sketch bucket out of range");
+	}
+	row->count = v[0];
+	row->sum_ns = v[1];
+	for (int i = 0; i < TIER_COUNT; i++)
+		row->tiers[i] = v[2 + i];
+	/* the sketch has its buckets' estimates; the rollups keep the exact figures */
+	row->sketch.sum = (double)v[1];
+	row->sketch.min = (double)v[6];
+	row->sketch.max = (double)v[7];
+	return 0;
+}
+
+static int read_rollup(void *arg, struct rb *r)
+{
+	struct rollup_read *rr = arg;
+	uint64_t t = (uint64_t)rb_u32(r) * 1000000000ull;
+	const char *dims[8];
+	size_t len[8];
+	for (int i = 0; i < 8; i++)
+		dims[i] = rb_str(r, &len[i]);
+	uint8_t status = rb_u8(r);
+	uint64_t n = rb_varint(r);
+	const uint8_t *idx = n < (1u << 20) ? rb_bytes(r, n * 4) : NULL;
+	uint64_t n2 = rb_varint(r);
+	const uint8_t *cnt = n2 == n ? rb_bytes(r, n * 8) : NULL;
+	uint64_t v[8];
+	for (int i = 0; i < 8; i++)
+		v[i] = rb_u64(r);
+	if (r->short_read)
+		return 0;
+	if (!idx || !cnt)
+		return errf(rr->err, rr->errlen, "rollups: a row's buckets do not match its counts");
+	*rr->rows = arena_grow(rr->a, *rr->rows, &rr->cap, *rr->n + 1, sizeof(**rr->rows));
+	struct rollup_row *row = &(*rr->rows)[(*rr->n)++];
+	memset(row, 0, sizeof(*row));
+	row->t_ns = t;
+	const char **dst[8] = {&row->service, &row->endpoint,	&row->tool,   &row->env,
+			       &row->version, &row->department, &row->intent, &row->error_type};
+	for (int i = 0; i < 8; i++)
+		*dst[i] = len[i] ? arena_strndup(rr->a, dims[i], len[i]) : NULL;
+	row->status = status;
+	sketch_init(&row->sketch);
+	return row_sketch(rr, row, idx, cnt, n, v) < 0 ? -1 : 1;
+}
+
+int ch_rollups(struct store *s, const struct store_query *q, unsigned res_s, struct arena *a,
+	       struct rollup_row **rows, size_t *n, char *err, size_t errlen)
+{
+	unsigned res = res_s >= 3600 ? 3600 : 60;
+	uint64_t from = q->from_ns / 1000000000u / res * res, to = (q->to_ns + 999999999u) / 1000000000u;
+	struct rollup_read rr = {.a = a, .rows = rows, .n = n, .err = err, .errlen = errlen};
+	struct buf sql;
+	buf_init(&sql, BUF_NO_LIMIT);
+	buf_printf(
+		&sql,
+		"SELECT toUInt32(intDiv(minute * 60, %u) * %u) AS t, any(service), any(endpoint), any(tool),"
+		" any(env), any(version), any(department), any(intent), any(error_type), any(status),"
+		" sumMap([bucket], [n]), sum(n), sum(sum_ns), sum(fast), sum(normal), sum(slow),"
+		" sum(critical), minMerge(min_ns), maxMerge(max_ns) FROM rollups"
+		" WHERE minute >= %llu AND minute < %llu AND t < %llu",
+		res, res, (unsigned long long)(from / 60), (unsigned long long)(to / 60 + 1),
+		(unsigned long long)to);
+	eq(&sql, "service", q->service);
+	eq(&sql, "endpoint", q->endpoint);
+	eq(&sql, "tool", q->tool);
+	eq(&sql, "env", q->env);
+	eq(&sql, "version", q->version);
+	where_latest(&sql, q);
+	eq(&sql, "department", q->department);
+	eq(&sql, "intent", q->intent);
+	if (q->status >= 0)
+		buf_printf(&sql, " AND status = %d", q->status);
+	if (q->edge_only)
+		buf_puts(&sql, " AND edge = 1");
+	buf_puts(&sql, " GROUP BY t, key ORDER BY t");
+	int rc = run(s, &sql, read_rollup, &rr, err, errlen);
+	if (rc < 0) {
+		store_rollups_release(*rows, *n);
+		*rows = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+/* ---- block scans ---- */
+
+struct scan_read {
+	const struct store_scan *sc;
+	store_trace_fn trace;
+	store_span_fn span;
+	void *arg;
+	struct batch b;
+	char *err;
+	size_t errlen;
+};
+
+static int read_block(void *arg, struct rb *r)
+{
+	struct scan_read *sr = arg;
+	size_t len;
+	const char *data = rb_str(r, &len);
+	uint64_t t_min = rb_u64(r);
+	if (r->short_read)
+		return 0;
+	const struct store_scan *sc = sr->sc;
+	struct block_filter want = {.keep_key = sc->keep_key,
+				    .skeleton = sc->skeleton,
+				    .keep_trace = sc->keep_trace,
+				    .keep_trace_arg = sc->keep_trace_arg};
+	batch_reset(&sr->b);
+	if (block_decode(data, len, &want, &sr->b, sr->err, sr->errlen) < 0)
+		return -1;
+	const struct batch *b = &sr->b;
+	int stop = 0;
+	if (sr->span) {
+		for (size_t i = 0; i < b->n_spans && !stop; i++)
+			stop = sr->span(sr->arg, &b->spans[i]);
+		return stop ? 2 : 1;
+	}
+	if (sc->block)
+		stop = sc->block(sr->arg, t_min);
+	for (size_t i = 0, j; i < b->n_spans && !stop; i = j) {
+		for (j = i + 1; j < b->n_spans && !memcmp(b->spans[j].trace_id, b->spans[i].trace_id, 16);
+		     j++)
+			;
+		stop = sr->trace(sr->arg, &b->spans[i], j - i);
+	}
+	return stop ? 2 : 1;
+}
+
+static int scan_blocks(struct store *s, const struct store_scan *sc, struct scan_read *sr)
+{
+	unsigned every = sc->every ? sc->every : 1;
+	struct buf sql;
+	buf_init(&sql, BUF_NO_LIMIT);
+	buf_printf(&sql,
+		   "SELECT data, t_min FROM blocks WHERE t_max >= %llu AND t_min < %llu AND id %% %u = %u"
+		   " AND id >= %llu AND id <= %llu ORDER BY id",
+		   (unsigned long long)sc->from_ns, (unsigned long long)(sc->to_ns ? sc->to_ns : INT64_MAX),
+		   every, sc->offset % every, (unsigned long long)sc->first_id,
+		   (unsigned long long)(sc->last_id ? sc->last_id : INT64_MAX));
+	batch_init(&sr->b);
+	int rc = run(s, &sql, read_block, sr, sr->err, sr->errlen);
+	batch_release(&sr->b);
+	return rc;
+}
+
+int ch_scan(struct store *s, const struct store_scan *sc, store_trace_fn fn, void *arg, char *err,
+	    size_t errlen)
+{
+	struct scan_read sr = {.sc = sc, .trace = fn, .arg = arg, .err = err, .errlen = errlen};
+	return scan_blocks(s, sc, &sr);
+}
+
+int ch_scan_spans(struct store *s, uint64_t from_ns, uint64_t to_ns, store_span_fn fn, void *arg, char *err,
+		  size_t errlen)
+{
+	struct store_scan sc = {.from_ns = from_ns, .to_ns = to_ns};
+	struct scan_read sr = {.sc = &sc, .span = fn, .arg = arg, .err = err, .errlen = errlen};
+	return scan_blocks(s, &sc, &sr);
+}
+
+int ch_blocks_info(struct store *s, uint64_t first_id, uint64_t last_id, struct store_blocks *out, char *err,
+		   size_t errlen)
+{
+	char sql[256];
+	uint64_t v[6];
+	snprintf(sql, sizeof(sql),
+		 "SELECT toUInt64(count()), max(id), min(t_min), max(t_min), min(t_max), max(t_max)"
+		 " FROM blocks WHERE id >= %llu AND id <= %llu",
+		 (unsigned long long)first_id, (unsigned long long)(last_id ? last_id : INT64_MAX));
+	int rc = query_u64(s, sql, v, 6, NULL, err, errlen);
+	if (rc < 0 || !v[0])
+		return rc;
+	*out = (struct store_blocks){v[0], v[1], v[2], v[3], v[4], v[5]};
+	return 0;
+}
+
+int ch_last_block(struct store *s, uint64_t *id, char *err, size_t errlen)
+{
+	return query_u64(s, "SELECT max(id) FROM blocks", id, 1, NULL, err, errlen);
+}
+
+/* ---- metric points ---- */
+
+/* Attributes of a series back from their JSON object (strings, numbers, booleans). */
+static uint32_t series_attrs(struct arena *a, const char *json, size_t len, struct attr **out)
+{
+	struct json_doc d;
+	char err[128];
+	uint32_t n = 0;
+	*out = NULL;
+	if (json_doc_parse(&d, json, len, 0, err, sizeof(err)) == 0 && d.root &&
+	    d.root->type == JSON_OBJECT) {
+		*out = arena_zalloc(a, d.root->len * sizeof(**out));
+		for (const struct json *m = d.root->child; m; m = m->next) {
+			struct attr *at = &(*out)[n];
+			at->key = arena_strndup(a, m->key, m->key_len);
+			if (m->type == JSON_STRING) {
+				at->type = ATTR_STRING;
+				at->v.s = arena_strndup(a, m->s, m->len);
+			} else if (m->type == JSON_NUMBER) {
+				at->type = ATTR_DOUBLE;
+				at->v.d = strtod(m->s, NULL);
+			} else if (m->type == JSON_TRUE || m->type == JSON_FALSE) {
+				at->type = ATTR_BOOL;
+				at->v.i = m->type == JSON_TRUE;
+			} else {
+				continue;
+			}
+			n++;
+		}
+	}
+	json_doc_release(&d);
+	return n;
+}
+
+struct points_read {
+	store_point_fn fn;
+	void *arg;
+	struct arena a;
+	struct buf series; /* the key of the current series */
+	struct resource res;
+	struct metric_point p;
+};
+
+static int read_point(void *arg, struct rb *r)
+{
+	struct points_read *pr = arg;
+	const char *f[4];
+	size_t len[4];
+	for (int i = 0; i < 3; i++) /* service, resource, name */
+		f[i] = rb_str(r, &len[i]);
+	size_t ulen, alen;
+	const char *unit = rb_str(r, &ulen);
+	uint8_t type = rb_u8(r);
+	const char *attrs = rb_str(r, &alen);
+	uint64_t time_ns = rb_u64(r);
+	double value = rb_f64(r);
+	uint64_t count = rb_u64(r);
+	double sum = rb_f64(r);
+	if (r->short_read)
+		return 0;
+	/* a new series when service, resource, name or attributes change */
+	size_t key_len = len[0] + len[1] + len[2] + alen + 3;
+	if (key_len != pr->series.len || memcmp(pr->series.data, f[0], len[0]) ||
+	    memcmp(pr->series.data + len[0] + 1, f[1], len[1]) ||
+	    memcmp(pr->series.data + len[0] + len[1] + 2, f[2], len[2]) ||
+	    memcmp(pr->series.data + len[0] + len[1] + len[2] + 3, attrs, alen)) {
+		buf_reset(&pr->series);
+		for (int i = 0; i < 3; i++) {
+			buf_append(&pr->series, f[i], len[i]);
+			buf_putc(&pr->series, 0);
+		}
+		buf_append(&pr->series, attrs, alen);
+		arena_reset(&pr->a);
+		pr->res = (struct resource){0};
+		pr->res.n_attrs = series_attrs(&pr->a, f[1], len[1], &pr->res.attrs);
+		resource_derive(&pr->res);
+		pr->res.service_name = arena_strndup(&pr->a, f[0], len[0]);
+		pr->p = (struct metric_point){.resource = &pr->res};
+		pr->p.name = arena_strndup(&pr->a, f[2], len[2]);
+		pr->p.unit = arena_strndup(&pr->a, unit, ulen);
+		pr->p.type = type;
+		pr->p.n_attrs = series_attrs(&pr->a, attrs, alen, &pr->p.attrs);
+	}
+	pr->p.time_ns = time_ns;
+	pr->p.value = value;
+	pr->p.count = count;
+	pr->p.sum = sum;
+	return pr->fn(pr->arg, &pr->p) ? 2 : 1;
+}
+
+int ch_scan_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix, store_point_fn fn,
+		   void *arg, char *err, size_t errlen)
+{
+	struct points_read pr = {.fn = fn, .arg = arg};
+	arena_init(&pr.a);
+	buf_init(&pr.series, BUF_NO_LIMIT);
+	struct buf sql;
+	buf_init(&sql, BUF_NO_LIMIT);
+	buf_printf(&sql,
+		   "SELECT service, resource, name, unit, type, attrs, time_ns, value, count, sum"
+		   " FROM metric_points WHERE time_ns >= %llu AND time_ns < %llu",
+		   (unsigned long long)from_ns, (unsigned long long)(to_ns ? to_ns : INT64_MAX));
+	if (prefix && *prefix) {
+		buf_puts(&sql, " AND substring(name, 1, length(");
+		ch_quote(&sql, prefix);
+		buf_puts(&sql, ")) = ");
+		ch_quote(&sql, prefix);
+	}
+	buf_puts(&sql, " ORDER BY service, resource, name, attrs, time_ns");
+	int rc = run(s, &sql, read_point, &pr, err, errlen);
+	arena_release(&pr.a);
+	buf_release(&pr.series);
+	return rc;
+}
+
+/* ---- documents and events ---- */
+
+struct records_read {
+	struct arena *a;
+	struct store_record *v;
+	size_t n, cap;
+};
+
+static int read_record(void *arg, struct rb *r)
+{
+	struct records_read *rr = arg;
+	size_t lk, li, lj;
+	const char *kind = rb_str(r, &lk), *id = rb_str(r, &li);
+	uint64_t t = rb_u64(r);
+	const char *json = rb_str(r, &lj);
+	if (r->short_read)
+		return 0;
+	rr->v = arena_grow(rr->a, rr->v, &rr->cap, rr->n + 1, sizeof(*rr->v));
+	struct store_record *rec = &rr->v[rr->n++];
+	rec->kind = arena_strndup(rr->a, kind, lk);
+	rec->id = arena_strndup(rr->a, id, li);
+	rec->time_ns = t;
+	rec->json = arena_strndup(rr->a, json, lj);
+	return 1;
+}
+
+int ch_docs(struct store *s, const char *kind, const char *id, struct arena *a, struct store_record **rows,
+	    size_t *n, char *err, size_t errlen)
+{
+	struct records_read rr = {.a = a};
+	struct buf sql;
+	buf_init(&sql, BUF_NO_LIMIT);
+	buf_puts(&sql, "SELECT kind, id, argMax(time_ns, ver), argMax(json, ver) FROM docs WHERE 1");
+	eq(&sql, "kind", kind);
+	eq(&sql, "id", id);
+	buf_puts(&sql, " GROUP BY kind, id ORDER BY id");
+	int rc = run(s, &sql, read_record, &rr, err, errlen);
+	*rows = rr.v;
+	*n = rr.n;
+	return rc;
+}
+
+int ch_events(struct store *s, const char *kind, const char *id, uint64_t from_ns, uint64_t to_ns,
+	      unsigned limit, struct arena *a, struct store_record **rows, size_t *n, char *err,
+	      size_t errlen)
+{
+	struct records_read rr = {.a = a};
+	struct buf sql;
+	buf_init(&sql, BUF_NO_LIMIT);
+	buf_printf(&sql,
+		   "SELECT kind, id, time_ns, json FROM events WHERE time_ns >= %llu AND time_ns < %llu",
+		   (unsigned long long)from_ns, (unsigned long long)(to_ns ? to_ns : INT64_MAX));
+	eq(&sql, "kind", kind);
+	eq(&sql, "id", id);
+	buf_puts(&sql, " ORDER BY time_ns DESC");
+	if (limit)
+		buf_printf(&sql, " LIMIT %u", limit);
+	int rc = run(s, &sql, read_record, &rr, err, errlen);
+	*rows = rr.v;
+	*n = rr.n;
+	return rc;
+}

@@ -1,0 +1,95 @@
+/*
+ * clickhouse_schema.c - the ClickHouse backend's tables, created by hotpath
+ * and numbered in `hotpath_schema`.  Each step is idempotent (CREATE ... IF
+ * NOT EXISTS), so several instances starting at once do not fight.  The SQL
+ * stays within what ClickHouse 18.16 (Debian's) and current releases both
+ * accept: no LowCardinality, no Nullable in keys, no skip indexes, no
+ * SimpleAggregateFunction (the exact minimum and maximum of the rollups are
+ * AggregateFunction states, which SummingMergeTree merges).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "store/clickhouse_store.h"
+
+/* The day a row belongs to, from its time in ns: the unit of retention. */
+#define DAY_OF(col) "toYYYYMMDD(toDateTime(intDiv(" col ", 1000000000)))"
+
+static const char *const step1[] = {
+	"CREATE TABLE IF NOT EXISTS blocks (id UInt64, t_min UInt64, t_max UInt64, n_spans UInt32,"
+	" data String) ENGINE = MergeTree PARTITION BY " DAY_OF("t_min") " ORDER BY (t_min, id)",
+	"CREATE TABLE IF NOT EXISTS trace_index (trace Int64, block UInt64, t_min UInt64)"
+	" ENGINE = MergeTree PARTITION BY " DAY_OF("t_min") " ORDER BY (trace, t_min)",
+	"CREATE TABLE IF NOT EXISTS requests (start_ns UInt64, duration_ns UInt64, trace_hi Int64,"
+	" trace_lo Int64, span_id Int64, status UInt8, edge UInt8, service String, endpoint String,"
+	" env String, version String, department String, intent String, tool String,"
+	" error_type String) ENGINE = MergeTree PARTITION BY " DAY_OF(
+		"start_ns") " ORDER BY (service, start_ns)",
+	/* `key`: a hash of the dimensions, status and edge, so that merges and
+	 * reads group by one integer; status and edge are in the sorting key
+	 * so that SummingMergeTree does not add them up */
+	"CREATE TABLE IF NOT EXISTS rollups (minute UInt32, key UInt64, service String, endpoint String,"
+	" tool String, env String, version String, department String, intent String, error_type String,"
+	" status UInt8, edge UInt8, bucket Int32, n UInt64, sum_ns UInt64, fast UInt64, normal UInt64,"
+	" slow UInt64, critical UInt64, min_ns AggregateFunction(min, UInt64),"
+	" max_ns AggregateFunction(max, UInt64)) ENGINE = SummingMergeTree"
+	" PARTITION BY toYYYYMMDD(toDateTime(minute * 60)) ORDER BY (minute, key, status, edge, bucket)",
+	"CREATE TABLE IF NOT EXISTS metric_points (service String, resource String, name String,"
+	" unit String, type UInt8, attrs String, time_ns UInt64, value Float64, count UInt64, sum Float64)"
+	" ENGINE = MergeTree PARTITION BY " DAY_OF(
+		"time_ns") " ORDER BY (name, service, resource, attrs, time_ns)",
+	"CREATE TABLE IF NOT EXISTS docs (kind String, id String, time_ns UInt64, json String, ver UInt64)"
+	" ENGINE = ReplacingMergeTree(ver) ORDER BY (kind, id)",
+	"CREATE TABLE IF NOT EXISTS events (kind String, id String, time_ns UInt64, json String)"
+	" ENGINE = MergeTree ORDER BY (kind, id, time_ns)",
+	NULL,
+};
+
+static const char *const *const steps[] = {step1};
+#define N_STEPS ((int)(sizeof(steps) / sizeof(steps[0])))
+
+int ch_schema_version(void)
+{
+	return N_STEPS;
+}
+
+static int current_version(struct ch_client *c, int *v, char *err, size_t errlen)
+{
+	struct buf out;
+	buf_init(&out, 4096);
+	int rc = ch_exec(c, "SELECT max(version) FROM hotpath_schema FORMAT TSV", NULL, 0, &out, err, errlen);
+	*v = rc < 0 ? 0 : atoi(out.data ? out.data : "0");
+	buf_release(&out);
+	return rc;
+}
+
+int ch_schema_migrate(struct ch_client *c, char *err, size_t errlen)
+{
+	int v, rc;
+	if ((rc = ch_create_database(c, err, errlen)) < 0 ||
+	    (rc = ch_exec(c,
+			  "CREATE TABLE IF NOT EXISTS hotpath_schema (version UInt32, applied_ns UInt64)"
+			  " ENGINE = MergeTree ORDER BY version",
+			  NULL, 0, NULL, err, errlen)) < 0 ||
+	    (rc = current_version(c, &v, err, errlen)) < 0)
+		return rc;
+	if (v > N_STEPS)
+		return errf(err, errlen,
+			    "the ClickHouse database %s has schema %d, newer than this hotpath (%d): upgrade"
+			    " hotpath",
+			    ch_client_db(c), v, N_STEPS);
+	for (; v < N_STEPS; v++) {
+		for (const char *const *q = steps[v]; *q; q++)
+			if ((rc = ch_exec(c, *q, NULL, 0, NULL, err, errlen)) < 0)
+				return rc;
+		char sql[128];
+		snprintf(sql, sizeof(sql), "INSERT INTO hotpath_schema VALUES (%d, %llu)", v + 1,
+			 (unsigned long long)clock_now_ns());
+		if ((rc = ch_exec(c, sql, NULL, 0, NULL, err, errlen)) < 0)
+			return rc;
+	}
+	return 0;
+}

@@ -1,0 +1,29 @@
+/* clickhouse_store.c - the ClickHouse backend's table of functions
+ * (store/backend.h).  Profiles are not kept there yet: those calls answer
+ * ERR_UNSUPPORTED. */
+#include "store/clickhouse_store.h"
+
+const struct store_backend clickhouse_backend = {
+	.name = "clickhouse",
+	.open = ch_open,
+	.close = ch_close,
+	.submit = ch_submit,
+	.write_sync = ch_write_sync,
+	.get_stats = ch_get_stats,
+	.get_trace = ch_get_trace,
+	.latest_versions = ch_latest_versions,
+	.search = ch_search,
+	.count = ch_count,
+	.newest_requests = ch_newest_requests,
+	.filter_values = ch_filter_values,
+	.rollups = ch_rollups,
+	.scan = ch_scan,
+	.scan_spans = ch_scan_spans,
+	.blocks_info = ch_blocks_info,
+	.last_block = ch_last_block,
+	.scan_points = ch_scan_points,
+	.put_doc = ch_put_doc,
+	.add_event = ch_add_event,
+	.docs = ch_docs,
+	.events = ch_events,
+};

@@ -1,0 +1,90 @@
+/*
+ * clickhouse_store.h - what the files of the ClickHouse backend share: the
+ * schema (clickhouse_schema.c), the write path and its writer thread
+ * (clickhouse_write.c) and the reads (clickhouse_read.c).  Internal to
+ * src/store; the interface is store.h, the layout docs/internals/CLICKHOUSE.md.
+ */
+#ifndef HOTPATH_STORE_CLICKHOUSE_STORE_H
+#define HOTPATH_STORE_CLICKHOUSE_STORE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "store/backend.h"
+#include "store/clickhouse_http.h"
+#include "store/prepared.h"
+
+/* A string of a request or rollup row: "" stands for none (NULL). */
+#define CH_NONE ""
+
+/* Writer threads: groups of writes inserted side by side, so that the
+ * latency of an insert does not bound the rate. */
+#define CH_WRITERS 2
+
+/* The bucket of the sketch's zero bucket in the rollups table. */
+#define CH_ZERO_BUCKET INT32_MIN
+
+struct ch_store {
+	const struct store_backend *be; /* first: store.c dispatches on it */
+	struct ch_client *ch;
+
+	pthread_mutex_t lock; /* guards the queue */
+	pthread_cond_t wake, space;
+	struct store_write *head, *tail;
+	size_t queue_bytes, queue_writes, queue_max;
+	int stopping;
+	pthread_t writers[CH_WRITERS];
+	size_t n_writers;
+	_Atomic uint64_t last_block_id;
+
+	_Atomic uint64_t commits, writes, spans, points, failed_writes;
+};
+
+static inline struct ch_store *ch_of(struct store *s)
+{
+	return (struct ch_store *)(void *)s;
+}
+
+/* Create the tables this version needs and record the version. */
+int ch_schema_migrate(struct ch_client *c, char *err, size_t errlen);
+int ch_schema_version(void);
+
+/* Writes (clickhouse_write.c). */
+int ch_open(struct store **out, const struct store_options *o, char *err, size_t errlen);
+void ch_close(struct store *s);
+int ch_submit(struct store *s, struct store_write *w, store_done_fn done, void *arg);
+int ch_write_sync(struct store *s, struct batch *b);
+void ch_get_stats(struct store *s, struct store_stats *st);
+int ch_put_doc(struct store *s, const struct store_record *r, char *err, size_t errlen);
+int ch_add_event(struct store *s, const struct store_record *r, char *err, size_t errlen);
+
+/* Reads (clickhouse_read.c). */
+long ch_get_trace(struct store *s, const uint8_t trace_id[16], struct batch *out, char *err, size_t errlen);
+int ch_latest_versions(struct store *s, const struct store_query *q, struct arena *a,
+		       struct service_version **pairs, size_t *n, char *err, size_t errlen);
+int ch_search(struct store *s, const struct store_query *q, struct arena *a, struct request_row **rows,
+	      size_t *n, char *err, size_t errlen);
+int ch_count(struct store *s, const struct store_query *q, uint64_t *n, char *err, size_t errlen);
+long ch_newest_requests(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned n, uint64_t *start_ns,
+			uint64_t *end_ns, char *err, size_t errlen);
+int ch_filter_values(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned kinds, struct arena *a,
+		     struct store_dim_values *out, char *err, size_t errlen);
+int ch_rollups(struct store *s, const struct store_query *q, unsigned res_s, struct arena *a,
+	       struct rollup_row **rows, size_t *n, char *err, size_t errlen);
+int ch_scan(struct store *s, const struct store_scan *sc, store_trace_fn fn, void *arg, char *err,
+	    size_t errlen);
+int ch_scan_spans(struct store *s, uint64_t from_ns, uint64_t to_ns, store_span_fn fn, void *arg, char *err,
+		  size_t errlen);
+int ch_blocks_info(struct store *s, uint64_t first_id, uint64_t last_id, struct store_blocks *out, char *err,
+		   size_t errlen);
+int ch_last_block(struct store *s, uint64_t *id, char *err, size_t errlen);
+int ch_scan_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix, store_point_fn fn,
+		   void *arg, char *err, size_t errlen);
+int ch_docs(struct store *s, const char *kind, const char *id, struct arena *a, struct store_record **rows,
+	    size_t *n, char *err, size_t errlen);
+int ch_events(struct store *s, const char *kind, const char *id, uint64_t from_ns, uint64_t to_ns,
+	      unsigned limit, struct arena *a, struct store_record **rows, size_t *n, char *err,
+	      size_t errlen);
+
+#endif

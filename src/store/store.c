@@ -1,0 +1,228 @@
+/*
+ * store.c - the store.h calls, each passed to the backend of the store it
+ * is given (store/backend.h): the embedded SQLite store by default, or
+ * ClickHouse when the options name one.  A call the backend does not have
+ * answers ERR_UNSUPPORTED.
+ */
+#include "store/store.h"
+
+#include <string.h>
+
+#include "core/log.h"
+#include "store/backend.h"
+
+static const struct store_backend *be_of(const struct store *s)
+{
+	return *(const struct store_backend *const *)s;
+}
+
+static int unsupported(const struct store *s, const char *call, char *err, size_t errlen)
+{
+	errf(err, errlen, "the %s store cannot answer this yet (%s)", be_of(s)->name, call);
+	return ERR_UNSUPPORTED;
+}
+
+/* Call the backend's `fn`, or answer that it has none. */
+#define DISPATCH(fn, call, ...)                                                                              \
+	do {                                                                                                 \
+		const struct store_backend *b_ = be_of(s);                                                   \
+		if (!b_->fn)                                                                                 \
+			return unsupported(s, call, err, errlen);                                            \
+		return b_->fn(s, __VA_ARGS__);                                                               \
+	} while (0)
+
+int store_open(struct store **out, const struct store_options *o, char *err, size_t errlen)
+{
+	*out = NULL;
+	if (o->url && strncmp(o->url, "clickhouse://", 13) == 0)
+		return clickhouse_backend.open(out, o, err, errlen);
+	if (o->url) {
+		errf(err, errlen,
+		     "unknown store '%s': want clickhouse://HOST:PORT/DB (or no --store for the"
+		     " embedded store)",
+		     o->url);
+		return ERR_INVALID;
+	}
+	return sqlite_backend.open(out, o, err, errlen);
+}
+
+void store_close(struct store *s)
+{
+	if (s)
+		be_of(s)->close(s);
+}
+
+int store_submit(struct store *s, struct store_write *w, store_done_fn done, void *arg)
+{
+	return be_of(s)->submit(s, w, done, arg);
+}
+
+int store_write_sync(struct store *s, struct batch *b)
+{
+	return be_of(s)->write_sync(s, b);
+}
+
+void store_get_stats(struct store *s, struct store_stats *st)
+{
+	be_of(s)->get_stats(s, st);
+}
+
+long store_get_trace(struct store *s, const uint8_t trace_id[16], struct batch *out, char *err, size_t errlen)
+{
+	DISPATCH(get_trace, "trace by id", trace_id, out, err, errlen);
+}
+
+int store_latest_versions(struct store *s, const struct store_query *q, struct arena *a,
+			  struct service_version **pairs, size_t *n, char *err, size_t errlen)
+{
+	*pairs = NULL;
+	*n = 0;
+	DISPATCH(latest_versions, "latest versions", q, a, pairs, n, err, errlen);
+}
+
+int store_search(struct store *s, const struct store_query *q, struct arena *a, struct request_row **rows,
+		 size_t *n, char *err, size_t errlen)
+{
+	*rows = NULL;
+	*n = 0;
+	DISPATCH(search, "request search", q, a, rows, n, err, errlen);
+}
+
+int store_count(struct store *s, const struct store_query *q, uint64_t *n, char *err, size_t errlen)
+{
+	*n = 0;
+	DISPATCH(count, "request count", q, n, err, errlen);
+}
+
+long store_newest_requests(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned n, uint64_t *start_ns,
+			   uint64_t *end_ns, char *err, size_t errlen)
+{
+	DISPATCH(newest_requests, "newest requests", from_ns, to_ns, n, start_ns, end_ns, err, errlen);
+}
+
+int store_filter_values(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned kinds, struct arena *a,
+			struct store_dim_values *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	DISPATCH(filter_values, "filter values", from_ns, to_ns, kinds, a, out, err, errlen);
+}
+
+int store_values(struct store *s, enum dict_kind kind, uint64_t from_ns, uint64_t to_ns, struct arena *a,
+		 const char ***values, size_t *n, char *err, size_t errlen)
+{
+	struct store_dim_values v;
+	*values = NULL;
+	*n = 0;
+	if (kind <= 0 || kind >= DICT_KINDS)
+		return errf(err, errlen, "unknown dimension");
+	int rc = store_filter_values(s, from_ns, to_ns, 1u << kind, a, &v, err, errlen);
+	if (rc < 0)
+		return rc;
+	*values = v.values[kind];
+	*n = v.n[kind];
+	return 0;
+}
+
+int store_rollups(struct store *s, const struct store_query *q, unsigned res_s, struct arena *a,
+		  struct rollup_row **rows, size_t *n, char *err, size_t errlen)
+{
+	*rows = NULL;
+	*n = 0;
+	DISPATCH(rollups, "rollups", q, res_s, a, rows, n, err, errlen);
+}
+
+int store_scan_spans(struct store *s, uint64_t from_ns, uint64_t to_ns, store_span_fn fn, void *arg,
+		     char *err, size_t errlen)
+{
+	DISPATCH(scan_spans, "span scan", from_ns, to_ns, fn, arg, err, errlen);
+}
+
+int store_scan_traces(struct store *s, uint64_t from_ns, uint64_t to_ns, store_trace_fn fn, void *arg,
+		      char *err, size_t errlen)
+{
+	struct store_scan sc = {.from_ns = from_ns, .to_ns = to_ns};
+	return store_scan(s, &sc, fn, arg, err, errlen);
+}
+
+int store_scan(struct store *s, const struct store_scan *sc, store_trace_fn fn, void *arg, char *err,
+	       size_t errlen)
+{
+	DISPATCH(scan, "trace scan", sc, fn, arg, err, errlen);
+}
+
+int store_blocks_info(struct store *s, uint64_t first_id, uint64_t last_id, struct store_blocks *out,
+		      char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	DISPATCH(blocks_info, "block information", first_id, last_id, out, err, errlen);
+}
+
+int store_last_block(struct store *s, uint64_t *id, char *err, size_t errlen)
+{
+	*id = 0;
+	DISPATCH(last_block, "last block", id, err, errlen);
+}
+
+int store_scan_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
+		      store_point_fn fn, void *arg, char *err, size_t errlen)
+{
+	DISPATCH(scan_points, "metric points", from_ns, to_ns, prefix, fn, arg, err, errlen);
+}
+
+int store_scan_series_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
+			     store_series_point_fn fn, void *arg, char *err, size_t errlen)
+{
+	DISPATCH(scan_series_points, "metric points by series", from_ns, to_ns, prefix, fn, arg, err, errlen);
+}
+
+int store_scan_series_hours(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
+			    store_series_hour_fn fn, void *arg, char *err, size_t errlen)
+{
+	DISPATCH(scan_series_hours, "hourly metric aggregates", from_ns, to_ns, prefix, fn, arg, err, errlen);
+}
+
+int store_metric_series(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix, unsigned limit,
+			struct arena *a, struct metric_series_row **rows, size_t *n, char *err, size_t errlen)
+{
+	DISPATCH(metric_series, "metric series", from_ns, to_ns, prefix, limit, a, rows, n, err, errlen);
+}
+
+int store_put_doc(struct store *s, const struct store_record *r, char *err, size_t errlen)
+{
+	DISPATCH(put_doc, "documents", r, err, errlen);
+}
+
+int store_add_event(struct store *s, const struct store_record *r, char *err, size_t errlen)
+{
+	DISPATCH(add_event, "events", r, err, errlen);
+}
+
+int store_docs(struct store *s, const char *kind, const char *id, struct arena *a, struct store_record **rows,
+	       size_t *n, char *err, size_t errlen)
+{
+	*rows = NULL;
+	*n = 0;
+	DISPATCH(docs, "documents", kind, id, a, rows, n, err, errlen);
+}
+
+int store_events(struct store *s, const char *kind, const char *id, uint64_t from_ns, uint64_t to_ns,
+		 unsigned limit, struct arena *a, struct store_record **rows, size_t *n, char *err,
+		 size_t errlen)
+{
+	*rows = NULL;
+	*n = 0;
+	DISPATCH(events, "events", kind, id, from_ns, to_ns, limit, a, rows, n, err, errlen);
+}
+
+int store_put_profile(struct store *s, const struct profile_row *p, int64_t *id, char *err, size_t errlen)
+{
+	DISPATCH(put_profile, "profiles", p, id, err, errlen);
+}
+
+int store_profiles(struct store *s, const struct profile_query *q, struct arena *a, struct profile_row **rows,
+		   size_t *n, char *err, size_t errlen)
+{
+	*rows = NULL;
+	*n = 0;
+	DISPATCH(profiles, "profiles", q, a, rows, n, err, errlen);
+}
