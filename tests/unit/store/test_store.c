@@ -1174,7 +1174,7 @@ static void test_migrate_3(void)
 		arena_release(&a);
 		store_close(s);
 	}
-	/* schema 5: the rows keyed by time, their ids still counting in write order */
+	/* schema 6: the rows in write order, their ids still counting in write order */
 	if (sqlite3_open(path, &db) == SQLITE_OK) {
 		sqlite3_stmt *st;
 		int64_t v[3] = {-1, -1, -1};
