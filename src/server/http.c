@@ -175,6 +175,22 @@ void http_resume(struct http_request *req)
 	MHD_resume_connection(req->conn);
 }
 
+const unsigned http_read_bucket_ms[HTTP_READ_BUCKETS] = {5,   10,   25,	  50,	100,  250,
+							 500, 1000, 2500, 5000, 10000};
+
+/* An API read's time from its first byte to its answer, for /metrics. */
+static void count_read(struct server *srv, const struct http_request *req)
+{
+	if (strcmp(req->method, "GET") != 0 || strncmp(req->url, "/api/", 5) != 0)
+		return;
+	uint64_t ns = clock_now_ns() - req->started_ns;
+	int i = 0;
+	while (i < HTTP_READ_BUCKETS && ns > (uint64_t)http_read_bucket_ms[i] * NS_PER_MS)
+		i++;
+	atomic_fetch_add(&srv->ctr.reads_le[i], 1);
+	atomic_fetch_add(&srv->ctr.reads_ns, ns);
+}
+
 static enum MHD_Result send_response(struct http_request *req)
 {
 	struct server *srv = req->srv;
@@ -200,6 +216,7 @@ static enum MHD_Result send_response(struct http_request *req)
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	enum MHD_Result ret = MHD_queue_response(req->conn, (unsigned)res->status, r);
 	MHD_destroy_response(r);
+	count_read(srv, req);
 	if (res->status < 300)
 		atomic_fetch_add(&srv->ctr.responses_2xx, 1);
 	else if (res->status < 500)

@@ -99,8 +99,15 @@ enum refusal {
 };
 extern const char *const refusal_names[REFUSE_N];
 
+/* Upper bounds (ms) of the buckets of the API reads' latency in /metrics;
+ * a last bucket counts the rest. */
+#define HTTP_READ_BUCKETS 11
+extern const unsigned http_read_bucket_ms[HTTP_READ_BUCKETS];
+
 struct server_counters {
 	_Atomic uint64_t requests, responses_2xx, responses_4xx, responses_5xx;
+	/* GETs of /api/: how many took at most each bucket's bound, and all */
+	_Atomic uint64_t reads_le[HTTP_READ_BUCKETS + 1], reads_ns;
 	_Atomic uint64_t bytes_in, spans_accepted, spans_rejected, points_accepted, busy;
 	_Atomic uint64_t refused[REFUSE_N];
 	_Atomic int64_t connections; /* open now */

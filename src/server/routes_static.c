@@ -1,12 +1,15 @@
 /*
  * routes_static.c - the embedded dashboard, /health and /metrics.
  */
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "server/assets.h"
+#include "core/clock.h"
 #include "server/http.h"
-#include "watch/notify.h"
 #include "server/json_out.h"
+#include "watch/notify.h"
 
 static const struct asset *asset_find(const char *path)
 {
@@ -76,6 +79,36 @@ static void metric(struct buf *b, const char *name, const char *type, const char
 {
 	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name,
 		   (unsigned long long)v);
+}
+
+/* The API reads' latency as a Prometheus histogram (cumulative buckets). */
+static void read_metrics(struct buf *b, const struct server_counters *c)
+{
+	uint64_t total = 0;
+	buf_puts(b, "# HELP hotpath_http_read_seconds Time of the API's GET requests, first byte to answer.\n"
+		    "# TYPE hotpath_http_read_seconds histogram\n");
+	for (int i = 0; i <= HTTP_READ_BUCKETS; i++) {
+		total += atomic_load(&c->reads_le[i]);
+		if (i < HTTP_READ_BUCKETS)
+			buf_printf(b, "hotpath_http_read_seconds_bucket{le=\"%g\"} %llu\n",
+				   http_read_bucket_ms[i] / 1000.0, (unsigned long long)total);
+	}
+	buf_printf(b, "hotpath_http_read_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)total);
+	buf_printf(b, "hotpath_http_read_seconds_sum %.6f\nhotpath_http_read_seconds_count %llu\n",
+		   (double)atomic_load(&c->reads_ns) / NS_PER_S, (unsigned long long)total);
+}
+
+/* Resident memory of this process (/proc/self/statm), 0 when unknown. */
+static uint64_t resident_bytes(void)
+{
+	unsigned long long size, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu %llu", &size, &rss) != 2)
+		rss = 0;
+	fclose(f);
+	return (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
 /* The writer's state, the disk and retention. */
@@ -148,6 +181,9 @@ static int metrics(struct http_request *req)
 	metric(b, "hotpath_notifications_retries_total", "counter", "Webhook deliveries tried again.",
 	       ns.retries);
 	store_metrics(b, &st);
+	read_metrics(b, c);
+	metric(b, "hotpath_process_resident_bytes", "gauge", "Resident memory of the server process.",
+	       resident_bytes());
 	int64_t conns = atomic_load(&c->connections), held = atomic_load(&req->srv->bytes_in_flight);
 	metric(b, "hotpath_http_connections", "gauge", "Open client connections.",
 	       (uint64_t)(conns > 0 ? conns : 0));

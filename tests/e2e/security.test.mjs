@@ -5,6 +5,7 @@
 // `hotpath serve`.
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
@@ -95,6 +96,21 @@ describe('open mode on loopback', () => {
 		// the same call from the server's own origin reaches the route (no such id: 404)
 		const same = await request(url, { method: 'POST', body, headers: { 'content-type': 'application/json', origin: srv.url } });
 		assert.equal(same.status, 404, same.text);
+	});
+
+	test('/metrics: the API reads\' latency as a histogram, and the resident memory', async () => {
+		const before = await metric(srv, 'hotpath_http_read_seconds_count');
+		for (let i = 0; i < 3; i++) await request(`${srv.url}/api/v1/performance/summary?range=1h`);
+		await request(`${srv.url}/health`); // not an API read
+		assert.equal(await metric(srv, 'hotpath_http_read_seconds_count'), before + 3);
+		const text = (await request(`${srv.url}/metrics`)).text;
+		const buckets = [...text.matchAll(/^hotpath_http_read_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)].map((m) => Number(m[2]));
+		assert.ok(buckets.length > 2, 'buckets listed');
+		assert.ok(buckets.every((v, i) => i === 0 || v >= buckets[i - 1]), `cumulative buckets: ${buckets}`);
+		assert.equal(buckets.at(-1), before + 3, 'the +Inf bucket is the count');
+		const rss = await metric(srv, 'hotpath_process_resident_bytes');
+		const kb = Number((await readFile(`/proc/${srv.child.pid}/status`, 'utf8')).match(/^VmRSS:\s+(\d+) kB$/m)[1]);
+		assert.ok(Math.abs(rss - kb * 1024) < 16 * 2 ** 20, `resident bytes ${rss}, the kernel says ${kb} kB`);
 	});
 
 	test('a Host that names another site is refused (DNS rebinding)', async () => {
