@@ -1,7 +1,7 @@
 /*
  * fuzz_params.c - libFuzzer target for the query parameters' parsers:
- * times (unix ms, RFC 3339), ranges, and what they accept must lie in the
- * documented window.
+ * times (unix ms, RFC 3339), ranges and profiles' times (Pyroscope's
+ * forms), and what they accept must lie in the documented window.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -21,6 +21,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (filters_parse_time(s, &ns) == 0 && ns >= FILTERS_TIME_MAX_NS)
 		abort(); /* accepted outside the window */
 	if (filters_parse_range(s, &ns) == 0 && (!ns || ns > FILTERS_RANGE_MAX_NS))
+		abort();
+	/* profiles' times: in the window, and "now-…" never after now */
+	uint64_t now = 1750000000000000000ull;
+	if (filters_parse_pyroscope_time(s, now, &ns) == 0 &&
+	    (ns >= FILTERS_TIME_MAX_NS || (!strncmp(s, "now", 3) && ns > now)))
 		abort();
 	free(s);
 	return 0;

@@ -107,6 +107,31 @@ int filters_parse_range(const char *s, uint64_t *ns)
 	return *ns <= FILTERS_RANGE_MAX_NS ? 0 : -1;
 }
 
+int filters_parse_pyroscope_time(const char *s, uint64_t now_ns, uint64_t *ns)
+{
+	size_t n = strlen(s);
+	if (!strncmp(s, "now", 3)) {
+		uint64_t back = 0;
+		if (s[3] && (s[3] != '-' || filters_parse_range(s + 4, &back) < 0))
+			return -1;
+		*ns = now_ns > back ? now_ns - back : 0;
+		return 0;
+	}
+	if (n && n <= 20 && strspn(s, "0123456789") == n) {
+		errno = 0;
+		unsigned long long v = strtoull(s, NULL, 10);
+		uint64_t unit = v < 100000000000ull	    ? NS_PER_S /* before 5138 in seconds */
+				: v < 100000000000000ull    ? 1000000ull
+				: v < 100000000000000000ull ? 1000ull
+							    : 1;
+		if (errno || v >= FILTERS_TIME_MAX_NS / unit) /* past the window, before overflowing */
+			return -1;
+		*ns = v * unit;
+		return 0;
+	}
+	return filters_parse_time(s, ns);
+}
+
 static int parse_ms(const char *s, uint64_t *ns)
 {
 	char *end;

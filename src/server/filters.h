@@ -54,5 +54,9 @@ int filters_int(struct http_request *req, const char *name, long lo, long hi, lo
 int filters_parse_time(const char *s, uint64_t *ns);
 /* "15m", "1h", "7d", "30s" -> nanoseconds. */
 int filters_parse_range(const char *s, uint64_t *ns);
+/* A time as Pyroscope's clients send it: unix seconds, milliseconds,
+ * microseconds or nanoseconds told apart by magnitude, RFC 3339, "now",
+ * "now-1h" (before `now_ns`); in the window above.  0 or -1. */
+int filters_parse_pyroscope_time(const char *s, uint64_t now_ns, uint64_t *ns);
 
 #endif

@@ -10,7 +10,6 @@
  * body formats and Pyroscope's name syntax are in profile/upload.c, pprof
  * decoding in profile/pprof.c, drawing in render/.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,38 +55,6 @@ static const char *param_or_header(struct http_request *req, const char *name, c
 	return v && *v ? v : NULL;
 }
 
-/*
- * A time as Pyroscope accepts it: unix seconds, milliseconds, microseconds
- * or nanoseconds told apart by magnitude, RFC 3339, "now", "now-1h".
- */
-static int parse_time(const char *s, uint64_t now_ns, uint64_t *ns)
-{
-	size_t n = strlen(s);
-	if (!strncmp(s, "now", 3)) {
-		uint64_t back = 0;
-		if (s[3] && (s[3] != '-' || filters_parse_range(s + 4, &back) < 0))
-			return -1;
-		*ns = now_ns > back ? now_ns - back : 0;
-		return 0;
-	}
-	if (n && n <= 20 && strspn(s, "0123456789") == n) {
-		errno = 0;
-		unsigned long long v = strtoull(s, NULL, 10);
-		if (errno)
-			return -1;
-		if (v < 100000000000ull) /* before 5138 in seconds */
-			*ns = v * NS_PER_S;
-		else if (v < 100000000000000ull)
-			*ns = v * 1000000ull;
-		else if (v < 100000000000000000ull)
-			*ns = v * 1000ull;
-		else
-			*ns = v;
-		return *ns < FILTERS_TIME_MAX_NS ? 0 : -1; /* the window of filters.h */
-	}
-	return filters_parse_time(s, ns);
-}
-
 static void add_label(struct upload_meta *m, const char *key, const char *value)
 {
 	buf_putc(&m->labels, m->n_labels++ ? ',' : '{');
@@ -130,7 +97,7 @@ static int parse_times(struct http_request *req, struct upload_meta *m, const ch
 	uint64_t now = clock_now_ns();
 	const char *v;
 	if ((v = param_or_header(req, "from", "X-Profile-From"))) {
-		if (parse_time(v, now, &m->from_ns) < 0)
+		if (filters_parse_pyroscope_time(v, now, &m->from_ns) < 0)
 			return errf(err, errlen,
 				    "invalid from '%.64s': use unix seconds, milliseconds or nanoseconds, "
 				    "RFC 3339 "
@@ -140,7 +107,7 @@ static int parse_times(struct http_request *req, struct upload_meta *m, const ch
 	}
 	if ((v = param_or_header(req, until_name, "X-Profile-Until")) ||
 	    (v = param_or_header(req, "to", NULL))) {
-		if (parse_time(v, now, &m->until_ns) < 0)
+		if (filters_parse_pyroscope_time(v, now, &m->until_ns) < 0)
 			return errf(
 				err, errlen,
 				"invalid %s '%.64s': use unix seconds, milliseconds or nanoseconds, RFC 3339 "
@@ -475,9 +442,9 @@ static int parse_profile_query(struct http_request *req, const char *P, unsigned
 			return errf(err, errlen, "invalid %srange '%.64s': use e.g. 15m, 1h, 7d", P, v);
 		q->from_ns = now > range ? now - range : 0;
 	}
-	if ((v = side_param(req, P, "from")) && parse_time(v, now, &q->from_ns) < 0)
+	if ((v = side_param(req, P, "from")) && filters_parse_pyroscope_time(v, now, &q->from_ns) < 0)
 		return errf(err, errlen, "invalid %sfrom '%.64s': use a unix timestamp or RFC 3339", P, v);
-	if ((v = side_param(req, P, "to")) && parse_time(v, now, &q->to_ns) < 0)
+	if ((v = side_param(req, P, "to")) && filters_parse_pyroscope_time(v, now, &q->to_ns) < 0)
 		return errf(err, errlen, "invalid %sto '%.64s': use a unix timestamp or RFC 3339", P, v);
 	if (q->to_ns && q->from_ns >= q->to_ns)
 		return errf(err, errlen, "%sfrom must be before %sto", P, P);

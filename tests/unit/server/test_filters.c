@@ -1,4 +1,5 @@
-/* test_filters.c - times and ranges in query parameters: the accepted window. */
+/* test_filters.c - times and ranges in query parameters (and profiles'
+ * times): the accepted window. */
 #include <stdint.h>
 
 #include "server/filters.h"
@@ -25,5 +26,21 @@ int main(void)
 	ok(filters_parse_range("1000000d", &ns) < 0, "not centuries");
 	ok(filters_parse_range("0h", &ns) < 0 && filters_parse_range("5x", &ns) < 0,
 	   "nor zero or a bad unit");
+	/* profiles' times, as Pyroscope's clients send them */
+	const uint64_t now = 1750000000000000000ull;
+	ok(filters_parse_pyroscope_time("1700000000", now, &ns) == 0 && ns == 1700000000000000000ull,
+	   "pyroscope: unix seconds");
+	ok(filters_parse_pyroscope_time("1700000000000", now, &ns) == 0 && ns == 1700000000000000000ull,
+	   "pyroscope: unix milliseconds");
+	ok(filters_parse_pyroscope_time("1700000000000000", now, &ns) == 0 && ns == 1700000000000000000ull,
+	   "pyroscope: unix microseconds");
+	ok(filters_parse_pyroscope_time("1700000000000000000", now, &ns) == 0 && ns == 1700000000000000000ull,
+	   "pyroscope: unix nanoseconds");
+	ok(filters_parse_pyroscope_time("20000000000", now, &ns) < 0,
+	   "pyroscope: seconds of the year 2603 are refused, not wrapped around into 2019");
+	ok(filters_parse_pyroscope_time("99999999999", now, &ns) < 0, "pyroscope: nor those of 5138");
+	ok(filters_parse_pyroscope_time("now-1h", now, &ns) == 0 && ns == now - 3600000000000ull,
+	   "pyroscope: now-1h");
+	ok(filters_parse_pyroscope_time("now+1h", now, &ns) < 0, "pyroscope: not now+1h");
 	return tap_done();
 }
