@@ -39,6 +39,7 @@ struct ch_store {
 	_Atomic uint64_t last_block_id;
 
 	_Atomic uint64_t commits, writes, spans, points, failed_writes;
+	_Atomic int failing; /* inserts failing now (retried): the writer is not ready */
 };
 
 static inline struct ch_store *ch_of(struct store *s)

@@ -244,11 +244,14 @@ static void *insert_table(void *arg)
 	while ((ti->rc = ch_exec(ti->s->ch, insert_sql[ti->table], ti->rows->data, ti->rows->len, NULL, err,
 				 sizeof(err))) < 0) {
 		log_warn("clickhouse: insert failed, retrying in %u ms: %s", pause, err);
+		atomic_store(&ti->s->failing, 1);
 		if (stopping(ti->s))
 			break;
 		sleep_ms(pause);
 		pause = pause * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : pause * 2;
 	}
+	if (ti->rc == 0)
+		atomic_store(&ti->s->failing, 0);
 	log_debug("clickhouse: insert into table %d: %zu bytes in %.1f ms", ti->table, ti->rows->len,
 		  (double)(clock_now_ns() - t0) / 1e6);
 	return NULL;
@@ -460,6 +463,9 @@ void ch_get_stats(struct store *st, struct store_stats *out)
 	out->spans = atomic_load(&s->spans);
 	out->points = atomic_load(&s->points);
 	out->failed_writes = atomic_load(&s->failed_writes);
+	out->writer_ready = !atomic_load(&s->failing);
+	if (!out->writer_ready)
+		snprintf(out->writer_error, sizeof(out->writer_error), "ClickHouse is not accepting inserts");
 	pthread_mutex_lock(&s->lock);
 	out->queue_bytes = s->queue_bytes;
 	out->queue_writes = s->queue_writes;
