@@ -11,6 +11,7 @@
 #include "analyze/latency.h"
 #include "analyze/slowops.h"
 #include "core/alloc.h"
+#include "core/json_field.h"
 #include "core/log.h"
 #include "core/strmap.h"
 #include "query/regressions.h"
@@ -25,20 +26,6 @@ const char *const rule_measure_names[] = {
 static const char *const cmp_names[] = {">", ">=", "<", "<="};
 
 #define RULE_MAX_WINDOW_S (7ull * 86400)
-
-static int str_member(const struct json *o, const char *key, size_t max, struct arena *a, const char **out,
-		      char *err, size_t errlen)
-{
-	const struct json *v = json_get(o, key);
-	if (!v || v->type == JSON_NULL)
-		return 0;
-	const char *s = json_str(v);
-	if (!s || !*s || v->len > max || strlen(s) != v->len)
-		return errf(err, errlen, "\"%s\" must be a non-empty string of at most %zu bytes", key, max),
-		       ERR_INVALID;
-	*out = arena_strdup(a, s);
-	return 0;
-}
 
 /* Seconds from a number of seconds or "90s", "5m", "1h", "1d". */
 static int duration_member(const struct json *o, const char *key, uint64_t lo, uint64_t hi, uint64_t *out,
@@ -95,10 +82,10 @@ static int parse_metric(const struct json *o, struct arena *a, struct alert_rule
 			    "a metric rule needs \"metric\": {\"name\": a metric, or \"measure\": cpu, "
 			    "memory, pool_used ..., \"agg\": avg, max, p95 ...}"),
 		       ERR_INVALID;
-	if (str_member(m, "name", 255, a, &x->name, why, sizeof(why)) < 0 ||
-	    str_member(m, "measure", 32, a, &measure, why, sizeof(why)) < 0 ||
-	    str_member(m, "agg", 16, a, &x->agg_name, why, sizeof(why)) < 0 ||
-	    str_member(m, "group_by", 128, a, &x->group_by, why, sizeof(why)) < 0)
+	if (json_field_str(m, "name", 255, a, &x->name, why, sizeof(why)) < 0 ||
+	    json_field_str(m, "measure", 32, a, &measure, why, sizeof(why)) < 0 ||
+	    json_field_str(m, "agg", 16, a, &x->agg_name, why, sizeof(why)) < 0 ||
+	    json_field_str(m, "group_by", 128, a, &x->group_by, why, sizeof(why)) < 0)
 		return errf(err, errlen, "in \"metric\": %s", why), ERR_INVALID;
 	if (!x->name == !measure)
 		return errf(err, errlen,
@@ -198,8 +185,8 @@ int rule_parse(const struct json *o, const char *id, struct arena *a, struct ale
 	r->enabled = 1;
 	if (!o || o->type != JSON_OBJECT)
 		return errf(err, errlen, "a rule is a JSON object"), ERR_INVALID;
-	if ((rc = str_member(o, "id", 64, a, &r->id, err, errlen)) < 0 ||
-	    (rc = str_member(o, "name", SLO_NAME_MAX, a, &r->name, err, errlen)) < 0 ||
+	if ((rc = json_field_str(o, "id", 64, a, &r->id, err, errlen)) < 0 ||
+	    (rc = json_field_str(o, "name", SLO_NAME_MAX, a, &r->name, err, errlen)) < 0 ||
 	    (rc = parse_measure(o, r, err, errlen)) < 0 || (rc = parse_condition(o, r, err, errlen)) < 0 ||
 	    (rc = parse_severity(o, r, err, errlen)) < 0 ||
 	    (rc = duration_member(o, "window", 60, RULE_MAX_WINDOW_S, &r->window_s, err, errlen)) < 0 ||

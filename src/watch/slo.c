@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json_field.h"
 #include "core/log.h"
 
 #define SCOPE_VALUE_MAX 512
@@ -97,22 +98,6 @@ void watch_scope_query(const struct watch_scope *s, uint64_t from_ns, uint64_t t
 
 /* ---- definitions ---------------------------------------------------------- */
 
-/* A member that must be a string of 1..max bytes, or absent (NULL). */
-static int opt_string(const struct json *o, const char *key, size_t max, struct arena *a, const char **out,
-		      char *err, size_t errlen)
-{
-	const struct json *v = json_get(o, key);
-	*out = NULL;
-	if (!v || v->type == JSON_NULL)
-		return 0;
-	const char *s = json_str(v);
-	if (!s || !*s || v->len > max || strlen(s) != v->len)
-		return errf(err, errlen, "\"%s\" must be a non-empty string of at most %zu bytes", key, max),
-		       ERR_INVALID;
-	*out = arena_strdup(a, s);
-	return 0;
-}
-
 static int parse_channels(const struct json *o, struct arena *a, const char ***out, size_t *n, char *err,
 			  size_t errlen)
 {
@@ -187,8 +172,8 @@ int slo_parse(const struct json *o, const char *id, struct arena *a, struct slo 
 	memset(out, 0, sizeof(*out));
 	if (!o || o->type != JSON_OBJECT)
 		return errf(err, errlen, "an SLO is a JSON object"), ERR_INVALID;
-	if ((rc = opt_string(o, "id", 64, a, &out->id, err, errlen)) < 0 ||
-	    (rc = opt_string(o, "name", SLO_NAME_MAX, a, &out->name, err, errlen)) < 0)
+	if ((rc = json_field_str(o, "id", 64, a, &out->id, err, errlen)) < 0 ||
+	    (rc = json_field_str(o, "name", SLO_NAME_MAX, a, &out->name, err, errlen)) < 0)
 		return rc;
 	if (id)
 		out->id = arena_strdup(a, id);
