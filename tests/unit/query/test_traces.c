@@ -23,14 +23,10 @@ static char tmpdir[64];
 
 static struct store *fill_store(void)
 {
-	struct store *s = NULL;
-	struct store_options o = {.dir = tmpdir};
-	char err[256];
+	struct store *s = fixture_store_open(tmpdir);
 	struct batch b;
-	if (store_open(&s, &o, err, sizeof(err)) < 0) {
-		printf("# store_open: %s\n", err);
+	if (!s)
 		return NULL;
-	}
 	batch_init(&b);
 	struct resource *shop = make_resource(&b, "shop", NULL), *agent = make_resource(&b, "agent", NULL);
 	for (int t = 1; t <= N_TRACES; t++) {
