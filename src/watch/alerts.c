@@ -77,15 +77,6 @@ int alert_may_page(const struct alert *a, uint64_t now_ns)
 
 /* ---- JSON ----------------------------------------------------------------- */
 
-static void put_str(struct buf *b, const char *key, const char *v)
-{
-	buf_printf(b, ",\"%s\":", key);
-	if (v)
-		buf_put_json_str(b, v);
-	else
-		buf_puts(b, "null");
-}
-
 static void put_ms(struct buf *b, const char *key, uint64_t ns)
 {
 	if (ns)
@@ -107,22 +98,22 @@ void alert_write(struct buf *b, const struct alert *a)
 {
 	buf_puts(b, "{\"id\":");
 	buf_put_json_str(b, a->id);
-	put_str(b, "name", a->name);
-	put_str(b, "source", a->source);
-	put_str(b, "source_id", a->source_id);
-	put_str(b, "severity", a->severity);
+	buf_put_json_member_str(b, "name", a->name);
+	buf_put_json_member_str(b, "source", a->source);
+	buf_put_json_member_str(b, "source_id", a->source_id);
+	buf_put_json_member_str(b, "severity", a->severity);
 	buf_printf(b, ",\"state\":\"%s\"", alert_state_names[a->state]);
 	put_ms(b, "since_ms", a->since_ns);
 	put_ms(b, "fired_ms", a->fired_ns);
 	put_ms(b, "clear_ms", a->clear_ns);
 	put_ms(b, "resolved_ms", a->resolved_ns);
 	put_ms(b, "acknowledged_ms", a->acked_ns);
-	put_str(b, "acknowledged_by", a->acked_by);
+	buf_put_json_member_str(b, "acknowledged_by", a->acked_by);
 	put_ms(b, "silenced_until_ms", a->silenced_until_ns);
 	buf_printf(b, ",\"pages\":%llu", (unsigned long long)a->pages);
 	put_num(b, "value", a->value);
 	put_num(b, "limit", a->limit);
-	put_str(b, "message", a->message);
+	buf_put_json_member_str(b, "message", a->message);
 	buf_puts(b, ",\"channels\":[");
 	for (size_t i = 0; i < a->n_channels; i++) {
 		buf_puts(b, i ? "," : "");
