@@ -16,6 +16,7 @@
 #include "profile/upload.h"
 #include "advisor/advisor.h"
 #include "tap.h"
+#include "temp_store.h"
 
 #define S 1000000000ull
 
@@ -132,10 +133,7 @@ static void test_run(void)
 	}
 	arena_release(&a);
 	store_close(s);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", dir);
+	temp_dir_remove(dir);
 }
 
 /* The analysis job: a request reads the last analysis, or asks the job
@@ -195,10 +193,7 @@ static void test_job(void)
 	advisor_watch_stop();
 	arena_release(&a);
 	store_close(s);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", dir);
+	temp_dir_remove(dir);
 }
 
 /* ---- the hot function of own work ------------------------------------------------------------ */
@@ -399,10 +394,7 @@ static void test_hot_function(void)
 	buf_release(&pb);
 	arena_release(&a);
 	store_close(s);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", dir);
+	temp_dir_remove(dir);
 }
 
 int main(void)

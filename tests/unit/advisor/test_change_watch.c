@@ -19,6 +19,7 @@
 #include "advisor/change_watch.h"
 #include "core/clock.h"
 #include "tap.h"
+#include "temp_store.h"
 #include "watch/watch.h"
 
 #define T0 1763978400000000000ull /* a whole hour */
@@ -122,10 +123,9 @@ static void regression_rule(struct store *s, uint64_t now)
 int main(void)
 {
 	char dir[] = "/tmp/hotpath-test-change-watch-XXXXXX", err[256];
-	struct store_options so = {.dir = dir};
-	struct store *s;
-	if (!mkdtemp(dir) || store_open(&s, &so, err, sizeof(err)) < 0) {
-		ok(0, "store: %s", err);
+	struct store *s = temp_store_make(dir);
+	if (!s) {
+		ok(0, "store");
 		return tap_done();
 	}
 	int rc = write_minutes(s, "shop", "1.0.0", 0, 60, 30, 100) |
@@ -184,8 +184,6 @@ int main(void)
 
 	arena_release(&a);
 	store_close(s);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	ok(system(cmd) == 0, "temp dir removed");
+	ok(temp_dir_remove(dir) == 0, "temp dir removed");
 	return tap_done();
 }

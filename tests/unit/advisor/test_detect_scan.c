@@ -13,6 +13,7 @@
 #include "demo/scenario.h"
 #include "advisor/detect_scan.h"
 #include "tap.h"
+#include "temp_store.h"
 
 #define S   1000000000ull
 #define MIN (60 * S)
@@ -170,10 +171,7 @@ static void test_split_traces(void)
 	batch_release(&children);
 	batch_release(&parents);
 	store_close(s);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", dir);
+	temp_dir_remove(dir);
 }
 
 int main(void)
@@ -224,9 +222,6 @@ int main(void)
 	scenario_release(&sc);
 	store_close(s);
 	test_split_traces();
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", dir);
+	temp_dir_remove(dir);
 	return tap_done();
 }

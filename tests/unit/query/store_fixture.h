@@ -6,29 +6,14 @@
 #ifndef HOTPATH_TESTS_QUERY_STORE_FIXTURE_H
 #define HOTPATH_TESTS_QUERY_STORE_FIXTURE_H
 
-#include <stdio.h>
 #include <string.h>
 
 #include "ingest/batch.h"
-#include "store/store.h"
+#include "temp_store.h"
 
 #define MS  1000000ull
 #define MIN (60000 * MS)
 #define T0  1700000000000000000ull
-
-/* A store opened in `dir`; NULL, with a TAP comment saying why, if it
- * cannot be.  The caller closes it. */
-static inline struct store *fixture_store_open(const char *dir)
-{
-	struct store *s = NULL;
-	struct store_options o = {.dir = dir};
-	char err[256];
-	if (store_open(&s, &o, err, sizeof(err)) < 0) {
-		printf("# store_open: %s\n", err);
-		return NULL;
-	}
-	return s;
-}
 
 /* A resource of `service`, with a service.instance.id unless NULL. */
 static inline struct resource *make_resource(struct batch *b, const char *service, const char *instance)

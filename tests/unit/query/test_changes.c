@@ -14,6 +14,7 @@
 #include "query/changes.h"
 #include "query/regressions.h"
 #include "tap.h"
+#include "temp_store.h"
 
 #define T0     1763978400000000000ull /* a whole hour */
 #define DAY_NS (86400 * NS_PER_S)
@@ -69,10 +70,9 @@ static const struct changes_first_seen *find(const struct changes_first_seen *f,
 int main(void)
 {
 	char dir[] = "/tmp/hotpath-test-changes-XXXXXX", err[256];
-	struct store_options so = {.dir = dir};
-	struct store *s;
-	if (!mkdtemp(dir) || store_open(&s, &so, err, sizeof(err)) < 0) {
-		ok(0, "store: %s", err);
+	struct store *s = temp_store_make(dir);
+	if (!s) {
+		ok(0, "store");
 		return tap_done();
 	}
 	uint64_t now = T0 + 10 * DAY_NS;
@@ -155,8 +155,6 @@ int main(void)
 
 	arena_release(&a);
 	store_close(s);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	ok(system(cmd) == 0, "temp dir removed");
+	ok(temp_dir_remove(dir) == 0, "temp dir removed");
 	return tap_done();
 }

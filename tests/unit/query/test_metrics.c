@@ -15,6 +15,7 @@
 #include "query/metrics.h"
 #include "store/store.h"
 #include "tap.h"
+#include "temp_store.h"
 
 #define S NS_PER_S
 
@@ -354,10 +355,7 @@ static void test_store(struct arena *a)
 	   "another service's filter lists nothing");
 	test_hours(st, a);
 	store_close(st);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", dir);
+	temp_dir_remove(dir);
 }
 
 int main(void)

@@ -93,7 +93,7 @@ static void add_heap(struct batch *b, const struct resource *r, uint64_t t, cons
 
 static struct store *fill_store(void)
 {
-	struct store *s = fixture_store_open(tmpdir);
+	struct store *s = temp_store_open(tmpdir);
 	struct batch b;
 	if (!s)
 		return NULL;
@@ -289,9 +289,6 @@ int main(void)
 		test_marks(st);
 		store_close(st);
 	}
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", tmpdir);
+	temp_dir_remove(tmpdir);
 	return tap_done();
 }

@@ -23,7 +23,7 @@ static char tmpdir[64];
 
 static struct store *fill_store(void)
 {
-	struct store *s = fixture_store_open(tmpdir);
+	struct store *s = temp_store_open(tmpdir);
 	struct batch b;
 	if (!s)
 		return NULL;
@@ -168,9 +168,6 @@ int main(void)
 		test_query(st);
 		store_close(st);
 	}
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", tmpdir);
+	temp_dir_remove(tmpdir);
 	return tap_done();
 }

@@ -14,6 +14,7 @@
 
 #include "core/clock.h"
 #include "tap.h"
+#include "temp_store.h"
 #include "watch/rule.h"
 
 #define T0  1763978400000000000ull /* a whole hour */
@@ -209,20 +210,17 @@ static void errors(void)
 
 int main(void)
 {
-	char dir[] = "/tmp/hotpath-test-rule-metric-XXXXXX", err[256];
-	struct store_options so = {.dir = dir};
-	struct store *st;
+	char dir[] = "/tmp/hotpath-test-rule-metric-XXXXXX";
 	errors();
-	if (!mkdtemp(dir) || store_open(&st, &so, err, sizeof(err)) < 0) {
-		ok(0, "store: %s", err);
+	struct store *st = temp_store_make(dir);
+	if (!st) {
+		ok(0, "store");
 		return tap_done();
 	}
 	ok(fill(st) == 0, "ten minutes of points written");
 	values(st);
 	series(st);
 	store_close(st);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	ok(system(cmd) == 0, "temp dir removed");
+	ok(temp_dir_remove(dir) == 0, "temp dir removed");
 	return tap_done();
 }

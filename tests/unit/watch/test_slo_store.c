@@ -34,7 +34,7 @@ static struct req reqs[N_REQ];
 
 static struct store *fill(void)
 {
-	struct store *s = fixture_store_open(tmpdir);
+	struct store *s = temp_store_open(tmpdir);
 	struct batch b;
 	if (!s)
 		return NULL;
@@ -227,9 +227,6 @@ int main(void)
 		spikes(st);
 		store_close(st);
 	}
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", tmpdir);
+	temp_dir_remove(tmpdir);
 	return tap_done();
 }
