@@ -162,11 +162,8 @@ static int get_deployments(struct http_request *req)
 	struct store_query q;
 	struct deployment *d;
 	size_t n;
-	char err[320];
-	if (filters_parse(req, &q, clock_now_ns(), err, sizeof(err)) < 0) {
-		http_error(req, 400, "bad_request", "%s", err);
+	if (filters_parse_req(req, &q) < 0)
 		return HTTP_DONE;
-	}
 	if (load_deploys(req, &q, &d, &n) < 0)
 		return HTTP_DONE;
 	struct buf *b = http_json(req);
@@ -218,12 +215,9 @@ struct comparison {
  * the test.  -1: answered. */
 static int compare_versions(struct http_request *req, struct comparison *c)
 {
-	char err[320];
 	const char *cand = http_query(req, "candidate"), *base = http_query(req, "baseline");
-	if (filters_parse(req, &c->q, clock_now_ns(), err, sizeof(err)) < 0) {
-		http_error(req, 400, "bad_request", "%s", err);
+	if (filters_parse_req(req, &c->q) < 0)
 		return -1;
-	}
 	if (!c->q.service || !cand || !*cand || !base || !*base) {
 		http_error(req, 400, "bad_request", "service, candidate and baseline are required");
 		return -1;
@@ -461,10 +455,8 @@ static int get_regressions(struct http_request *req)
 	struct regressions_options o = {0};
 	char err[320];
 	long top;
-	if (filters_parse(req, &q, clock_now_ns(), err, sizeof(err)) < 0) {
-		http_error(req, 400, "bad_request", "%s", err);
+	if (filters_parse_req(req, &q) < 0)
 		return HTTP_DONE;
-	}
 	if (filters_int(req, "top", 0, 50, 10, &top) < 0 ||
 	    change_parse_percent(req, "min_change", 10, &o.min_change) < 0)
 		return HTTP_DONE;

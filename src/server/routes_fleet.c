@@ -33,11 +33,8 @@
 
 static int parse_filters(struct http_request *req, struct store_query *q)
 {
-	char err[320];
-	if (filters_parse(req, q, clock_now_ns(), err, sizeof(err)) < 0) {
-		http_error(req, 400, "bad_request", "%s", err);
+	if (filters_parse_req(req, q) < 0)
 		return -1;
-	}
 	filters_count_requests(q, 1);
 	return 0;
 }

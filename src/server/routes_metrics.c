@@ -30,11 +30,8 @@ static const char *const type_names[] = {"", "gauge", "sum", "histogram"};
 static int parse_filter(struct http_request *req, struct metrics_filter *f)
 {
 	struct store_query q;
-	char err[320];
-	if (filters_parse(req, &q, clock_now_ns(), err, sizeof(err)) < 0) {
-		http_error(req, 400, "bad_request", "%s", err);
+	if (filters_parse_req(req, &q) < 0)
 		return -1;
-	}
 	memset(f, 0, sizeof(*f));
 	f->from_ns = q.from_ns;
 	f->to_ns = q.to_ns;
