@@ -13,21 +13,10 @@ import { promisify } from 'node:util';
 
 import { hotpathBin, startServer } from './lib/server.mjs';
 import { getJson, jsonTraceRequest, postOtlpJson, sleep, spanId, traceId } from './lib/util.mjs';
+import { gaussian, rng } from './lib/random.mjs';
 
 const MS = 1_000_000;
 const N = 420;
-
-// mulberry32: a small seeded PRNG, so a failure can be replayed.
-function rng(seed) {
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
 
 const SERVICES = [
 	{ name: 'checkout', env: 'production', version: '2.1.0', routes: ['/api/cart', '/api/pay'], scale: 180 },
@@ -39,7 +28,7 @@ const TIER_EDGES_MS = [100, 500, 2000];
 /** The generated requests: {traceId, spanId, service, env, version, endpoint, startNs, durNs, status}. */
 function generate(baseNs) {
 	const rand = rng(20240611);
-	const gauss = () => Math.sqrt(-2 * Math.log(rand() || 1e-12)) * Math.cos(2 * Math.PI * rand());
+	const gauss = () => gaussian(rand);
 	const reqs = [];
 	for (let i = 0; i < N; i++) {
 		const svc = SERVICES[i % SERVICES.length];
