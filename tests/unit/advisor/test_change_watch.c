@@ -18,23 +18,12 @@
 
 #include "advisor/change_watch.h"
 #include "core/clock.h"
+#include "resource_fixture.h"
 #include "tap.h"
 #include "temp_store.h"
 #include "watch/watch.h"
 
 #define T0 1763978400000000000ull /* a whole hour */
-
-static struct resource *resource(struct batch *b, const char *service, const char *version)
-{
-	struct resource *r = arena_zalloc(&b->arena, sizeof(*r));
-	r->attrs = arena_zalloc(&b->arena, 3 * sizeof(struct attr));
-	r->attrs[r->n_attrs++] = (struct attr){.key = "service.name", .type = ATTR_STRING, .v.s = service};
-	r->attrs[r->n_attrs++] =
-		(struct attr){.key = "deployment.environment.name", .type = ATTR_STRING, .v.s = "production"};
-	r->attrs[r->n_attrs++] = (struct attr){.key = "service.version", .type = ATTR_STRING, .v.s = version};
-	resource_derive(r);
-	return r;
-}
 
 /* `per_min` requests a minute for minutes [from, to) of T0, ~ms each. */
 static int write_minutes(struct store *s, const char *service, const char *version, int from, int to,
@@ -43,7 +32,7 @@ static int write_minutes(struct store *s, const char *service, const char *versi
 	static uint32_t trace;
 	struct batch b;
 	batch_init(&b);
-	struct resource *r = resource(&b, service, version);
+	struct resource *r = make_version_resource(&b, service, "production", version);
 	for (int m = from; m < to; m++)
 		for (int i = 0; i < per_min; i++) {
 			struct span *sp = batch_add_span(&b);

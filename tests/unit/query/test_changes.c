@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "query/changes.h"
 #include "query/regressions.h"
+#include "resource_fixture.h"
 #include "tap.h"
 #include "temp_store.h"
 
@@ -28,13 +29,7 @@ static int write_requests(struct store *s, const char *service, const char *vers
 {
 	struct batch b;
 	batch_init(&b);
-	struct resource *r = arena_zalloc(&b.arena, sizeof(*r));
-	r->attrs = arena_zalloc(&b.arena, 3 * sizeof(struct attr));
-	r->attrs[r->n_attrs++] = (struct attr){.key = "service.name", .type = ATTR_STRING, .v.s = service};
-	r->attrs[r->n_attrs++] =
-		(struct attr){.key = "deployment.environment.name", .type = ATTR_STRING, .v.s = env};
-	r->attrs[r->n_attrs++] = (struct attr){.key = "service.version", .type = ATTR_STRING, .v.s = version};
-	resource_derive(r);
+	struct resource *r = make_version_resource(&b, service, env, version);
 	for (int i = 0; i < n; i++) {
 		struct span *sp = batch_add_span(&b);
 		next_trace++;
