@@ -20,18 +20,6 @@
 #define T0  1763978400000000000ull /* a whole hour */
 #define MIB 1048576.0
 
-static int near(double got, double want)
-{
-	return fabs(got - want) <= 1e-9 * fmax(1, fabs(want));
-}
-
-#define is_num(got, want, ...)                                                                               \
-	do {                                                                                                 \
-		double g_ = (got), w_ = (want);                                                              \
-		if (!ok(near(g_, w_), __VA_ARGS__))                                                          \
-			printf("#   got %.17g, want %.17g\n", g_, w_);                                       \
-	} while (0)
-
 /*
  * Point k (k = 0 .. 19) at T0 + 30 k s: queue.depth is k for "api" and
  * 2 k for "web"; api's process.memory.usage is (k + 1) MiB.
@@ -193,7 +181,7 @@ static void errors(void)
 		"\"pool\"},\"threshold\":8,\"filters\":{\"service\":\"api\",\"env\":\"prod\"}}",
 		&r, &a, err);
 	ok(rc == 0 && r.metric.measure == MEASURE_POOL_USED && r.metric.agg == METRICS_QUANTILE &&
-		   near(r.metric.quantile, 0.95),
+		   tap_near(r.metric.quantile, 0.95),
 	   "a pool rule parses: %s", rc ? err : "");
 	buf_init(&b, BUF_NO_LIMIT);
 	rule_write(&b, &r);
