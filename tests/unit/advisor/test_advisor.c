@@ -68,13 +68,9 @@ static void test_states(void)
 static void test_run(void)
 {
 	char dir[] = "/tmp/hotpath-test-advisor-XXXXXX", err[256];
-	ok(mkdtemp(dir) != NULL, "temp dir");
-	struct store_options so = {.dir = dir};
-	struct store *s;
-	if (store_open(&s, &so, err, sizeof(err)) < 0) {
-		ok(0, "store: %s", err);
+	struct store *s = temp_store_make(dir);
+	if (!ok(s != NULL, "store in a temporary directory"))
 		return;
-	}
 	struct scenario_config cfg;
 	struct scenario sc;
 	struct batch b;
@@ -141,13 +137,9 @@ static void test_run(void)
 static void test_job(void)
 {
 	char dir[] = "/tmp/hotpath-test-advisor-job-XXXXXX", err[256];
-	ok(mkdtemp(dir) != NULL, "job: temp dir");
-	struct store_options so = {.dir = dir};
-	struct store *s;
-	if (store_open(&s, &so, err, sizeof(err)) < 0) {
-		ok(0, "job: store: %s", err);
+	struct store *s = temp_store_make(dir);
+	if (!ok(s != NULL, "job: store in a temporary directory"))
 		return;
-	}
 	struct scenario_config cfg;
 	struct scenario sc;
 	struct batch b;
@@ -321,9 +313,8 @@ static double self_share(const char *folded, const char *fn)
 static void test_hot_function(void)
 {
 	char dir[] = "/tmp/hotpath-test-advisor-hot-XXXXXX", err[512];
-	struct store_options so = {.dir = dir};
-	struct store *s;
-	if (!mkdtemp(dir) || store_open(&s, &so, err, sizeof(err)) < 0) {
+	struct store *s = temp_store_make(dir);
+	if (!s) {
 		ok(0, "store for the hot function");
 		return;
 	}

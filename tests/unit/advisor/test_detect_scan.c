@@ -115,10 +115,9 @@ static struct span *add_span(struct batch *b, const struct resource *r, uint32_t
  * the N+1 is found in every request only when the parts are joined. */
 static void test_split_traces(void)
 {
-	char dir[] = "/tmp/hotpath-test-detect-join-XXXXXX", err[256];
-	struct store *s;
-	struct store_options so = {.dir = dir};
-	if (!mkdtemp(dir) || store_open(&s, &so, err, sizeof(err)) < 0) {
+	char dir[] = "/tmp/hotpath-test-detect-join-XXXXXX";
+	struct store *s = temp_store_make(dir);
+	if (!s) {
 		ok(0, "store for split traces");
 		return;
 	}
@@ -176,14 +175,10 @@ static void test_split_traces(void)
 
 int main(void)
 {
-	char dir[] = "/tmp/hotpath-test-detect-scan-XXXXXX", err[256];
-	ok(mkdtemp(dir) != NULL, "temp dir");
-	struct store_options so = {.dir = dir};
-	struct store *s;
-	if (store_open(&s, &so, err, sizeof(err)) < 0) {
-		ok(0, "store: %s", err);
+	char dir[] = "/tmp/hotpath-test-detect-scan-XXXXXX";
+	struct store *s = temp_store_make(dir);
+	if (!ok(s != NULL, "store in a temporary directory"))
 		return tap_done();
-	}
 	struct scenario_config scfg;
 	struct scenario sc;
 	struct detect_config cfg;
