@@ -20,6 +20,7 @@
 #include "core/clock.h"
 #include "resource_fixture.h"
 #include "tap.h"
+#include "../watch/rule_text.h"
 #include "temp_store.h"
 #include "watch/watch.h"
 
@@ -57,17 +58,13 @@ static int write_minutes(struct store *s, const char *service, const char *versi
 static double rule_at(struct store *s, const char *text, uint64_t t, int *holds)
 {
 	struct arena a;
-	struct json_doc d;
 	struct alert_rule r;
 	struct rule_verdict v = {0};
 	char err[256];
 	arena_init(&a);
 	v.value = NAN;
-	if (json_doc_parse(&d, text, strlen(text), 0, err, sizeof(err)) < 0 ||
-	    rule_parse(d.root, NULL, &a, &r, err, sizeof(err)) < 0 ||
-	    rule_evaluate(s, NULL, &r, t, &v, err, sizeof(err)) < 0)
+	if (rule_from_text(text, &r, &a, err) < 0 || rule_evaluate(s, NULL, &r, t, &v, err, sizeof(err)) < 0)
 		printf("# rule %s: %s\n", text, err);
-	json_doc_release(&d);
 	arena_release(&a);
 	*holds = v.holds;
 	return v.value;
