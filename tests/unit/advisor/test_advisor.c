@@ -15,6 +15,7 @@
 #include "demo/scenario.h"
 #include "profile/upload.h"
 #include "advisor/advisor.h"
+#include "scenario_fixture.h"
 #include "tap.h"
 #include "temp_store.h"
 
@@ -73,17 +74,10 @@ static void test_run(void)
 		return;
 	struct scenario_config cfg;
 	struct scenario sc;
-	struct batch b;
 	scenario_config_init(&cfg);
 	scenario_init(&sc, &cfg);
 	uint64_t t0 = 1763978400ull * S; /* a whole number of hours */
-	for (int m = 0; m < 120; m++) {
-		batch_init(&b);
-		scenario_generate(&sc, &b, t0 + (uint64_t)m * 60 * S, t0 + (uint64_t)(m + 1) * 60 * S, 60);
-		scenario_metrics(&sc, &b, t0 + (uint64_t)(m + 1) * 60 * S);
-		store_write_sync(s, &b);
-		batch_release(&b);
-	}
+	scenario_write_minutes(s, &sc, t0, 120, 60, 1);
 	scenario_release(&sc);
 
 	struct advisor_options o;
@@ -142,16 +136,10 @@ static void test_job(void)
 		return;
 	struct scenario_config cfg;
 	struct scenario sc;
-	struct batch b;
 	scenario_config_init(&cfg);
 	scenario_init(&sc, &cfg);
 	uint64_t now = clock_now_ns() / (60 * S) * 60 * S;
-	for (int m = 30; m > 0; m--) {
-		batch_init(&b);
-		scenario_generate(&sc, &b, now - (uint64_t)m * 60 * S, now - (uint64_t)(m - 1) * 60 * S, 30);
-		store_write_sync(s, &b);
-		batch_release(&b);
-	}
+	scenario_write_minutes(s, &sc, now - 30 * 60 * S, 30, 30, 0);
 	scenario_release(&sc);
 
 	const uint64_t range = 3600 * S;

@@ -12,6 +12,7 @@
 
 #include "demo/scenario.h"
 #include "advisor/detect_scan.h"
+#include "scenario_fixture.h"
 #include "tap.h"
 #include "temp_store.h"
 
@@ -23,13 +24,7 @@ static const uint64_t t0 = 1763978400ull * S;
 /* Minutes [from, to) of demo traffic, one write (one block) a minute. */
 static void write_minutes(struct store *s, struct scenario *sc, int from, int to)
 {
-	for (int m = from; m < to; m++) {
-		struct batch b;
-		batch_init(&b);
-		scenario_generate(sc, &b, t0 + (uint64_t)m * MIN, t0 + (uint64_t)(m + 1) * MIN, 40);
-		store_write_sync(s, &b);
-		batch_release(&b);
-	}
+	scenario_write_minutes(s, sc, t0 + (uint64_t)from * MIN, to - from, 40, 0);
 }
 
 static int close_to(double a, double b)
