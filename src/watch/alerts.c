@@ -114,12 +114,8 @@ void alert_write(struct buf *b, const struct alert *a)
 	put_num(b, "value", a->value);
 	put_num(b, "limit", a->limit);
 	buf_put_json_member_str(b, "message", a->message);
-	buf_puts(b, ",\"channels\":[");
-	for (size_t i = 0; i < a->n_channels; i++) {
-		buf_puts(b, i ? "," : "");
-		buf_put_json_str(b, a->channels[i]);
-	}
-	buf_puts(b, "]}");
+	watch_channels_write(b, a->channels, a->n_channels);
+	buf_putc(b, '}');
 }
 
 static const char *get_s(const struct json *o, const char *key, struct arena *a)

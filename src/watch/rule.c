@@ -154,27 +154,6 @@ static int parse_severity(const struct json *o, struct alert_rule *r, char *err,
 	return errf(err, errlen, "\"severity\" must be \"info\", \"warning\" or \"critical\""), ERR_INVALID;
 }
 
-static int parse_channel_ids(const struct json *o, struct arena *a, struct alert_rule *r, char *err,
-			     size_t errlen)
-{
-	const struct json *v = json_get(o, "channels");
-	if (!v || v->type == JSON_NULL)
-		return 0;
-	if (v->type != JSON_ARRAY || v->len > SLO_CHANNELS_MAX)
-		return errf(err, errlen, "\"channels\" must be an array of at most %d channel ids",
-			    SLO_CHANNELS_MAX),
-		       ERR_INVALID;
-	r->channels = arena_zalloc(a, (v->len + 1) * sizeof(*r->channels));
-	for (const struct json *c = v->child; c; c = c->next) {
-		const char *s = json_str(c);
-		if (!s || !*s || c->len > 64 || strlen(s) != c->len)
-			return errf(err, errlen, "\"channels\" holds ids: strings of 1 to 64 bytes"),
-			       ERR_INVALID;
-		r->channels[r->n_channels++] = arena_strdup(a, s);
-	}
-	return 0;
-}
-
 int rule_parse(const struct json *o, const char *id, struct arena *a, struct alert_rule *r, char *err,
 	       size_t errlen)
 {
@@ -193,7 +172,7 @@ int rule_parse(const struct json *o, const char *id, struct arena *a, struct ale
 	    (rc = duration_member(o, "baseline", 60, RULE_MAX_WINDOW_S, &r->baseline_s, err, errlen)) < 0 ||
 	    (rc = duration_member(o, "for", 0, 86400, &r->for_s, err, errlen)) < 0 ||
 	    (rc = watch_scope_parse(json_get(o, "filters"), a, &r->scope, err, errlen)) < 0 ||
-	    (rc = parse_channel_ids(o, a, r, err, errlen)) < 0)
+	    (rc = watch_channels_parse(o, a, &r->channels, &r->n_channels, err, errlen)) < 0)
 		return rc;
 	const struct json *mr = json_get(o, "min_requests"), *en = json_get(o, "enabled");
 	if (mr && json_uint64(mr, &r->min_requests) < 0)
@@ -260,12 +239,8 @@ void rule_write(struct buf *b, const struct alert_rule *r)
 		metric_write(b, &r->metric);
 	buf_puts(b, ",\"filters\":");
 	watch_scope_write(b, &r->scope);
-	buf_puts(b, ",\"channels\":[");
-	for (size_t i = 0; i < r->n_channels; i++) {
-		buf_puts(b, i ? "," : "");
-		buf_put_json_str(b, r->channels[i]);
-	}
-	buf_puts(b, "]}");
+	watch_channels_write(b, r->channels, r->n_channels);
+	buf_putc(b, '}');
 }
 
 int rule_compare(enum rule_cmp c, double v, double limit)

@@ -98,8 +98,8 @@ void watch_scope_query(const struct watch_scope *s, uint64_t from_ns, uint64_t t
 
 /* ---- definitions ---------------------------------------------------------- */
 
-static int parse_channels(const struct json *o, struct arena *a, const char ***out, size_t *n, char *err,
-			  size_t errlen)
+int watch_channels_parse(const struct json *o, struct arena *a, const char ***out, size_t *n, char *err,
+			 size_t errlen)
 {
 	const struct json *v = json_get(o, "channels");
 	*out = NULL;
@@ -187,7 +187,7 @@ int slo_parse(const struct json *o, const char *id, struct arena *a, struct slo 
 	if ((rc = parse_objective(out, o, out, err, errlen)) < 0 ||
 	    (rc = parse_window(o, &out->window_days, err, errlen)) < 0 ||
 	    (rc = watch_scope_parse(json_get(o, "filters"), a, &out->scope, err, errlen)) < 0 ||
-	    (rc = parse_channels(o, a, &out->channels, &out->n_channels, err, errlen)) < 0)
+	    (rc = watch_channels_parse(o, a, &out->channels, &out->n_channels, err, errlen)) < 0)
 		return rc;
 	if (!out->name)
 		out->name = out->id ? out->id : "SLO";
@@ -210,12 +210,18 @@ void slo_write(struct buf *b, const struct slo *s)
 		buf_printf(b, ",\"threshold_ms\":%llu", (unsigned long long)s->threshold_ms);
 	buf_printf(b, ",\"window\":\"%ud\",\"filters\":", s->window_days);
 	watch_scope_write(b, &s->scope);
+	watch_channels_write(b, s->channels, s->n_channels);
+	buf_putc(b, '}');
+}
+
+void watch_channels_write(struct buf *b, const char *const *ids, size_t n)
+{
 	buf_puts(b, ",\"channels\":[");
-	for (size_t i = 0; i < s->n_channels; i++) {
+	for (size_t i = 0; i < n; i++) {
 		buf_puts(b, i ? "," : "");
-		buf_put_json_str(b, s->channels[i]);
+		buf_put_json_str(b, ids[i]);
 	}
-	buf_puts(b, "]}");
+	buf_putc(b, ']');
 }
 
 /* ---- arithmetic ------------------------------------------------------------ */
