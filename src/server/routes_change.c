@@ -19,6 +19,7 @@
 #include "analyze/latency.h"
 #include "core/clock.h"
 #include "core/json_doc.h"
+#include "core/json_field.h"
 #include "query/changes.h"
 #include "query/regressions.h"
 #include "server/filters.h"
@@ -58,21 +59,15 @@ int change_parse_body(struct http_request *req, struct json_doc *d)
 int change_body_str(struct http_request *req, const struct json *o, const char *key, size_t max, int required,
 		    const char **out)
 {
-	const struct json *v = json_get(o, key);
-	*out = NULL;
-	if (!v || v->type == JSON_NULL) {
-		if (required) {
-			http_error(req, 400, "bad_request", "body: \"%s\" is required", key);
-			return -1;
-		}
-		return 0;
-	}
-	if (v->type != JSON_STRING || v->len == 0 || v->len > max || strlen(v->s) != v->len) {
-		http_error(req, 400, "bad_request",
-			   "body: \"%s\" must be a non-empty string of at most %zu bytes", key, max);
+	char err[200];
+	if (json_field_str(o, key, max, &req->arena, out, err, sizeof(err)) < 0) {
+		http_error(req, 400, "bad_request", "body: %s", err);
 		return -1;
 	}
-	*out = v->s;
+	if (!*out && required) {
+		http_error(req, 400, "bad_request", "body: \"%s\" is required", key);
+		return -1;
+	}
 	return 0;
 }
 
