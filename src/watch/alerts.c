@@ -170,26 +170,15 @@ int alert_parse(const struct json *o, struct arena *a, struct alert *out, char *
 
 /* ---- storage -------------------------------------------------------------- */
 
+static int parse_alert(const struct json *o, const char *id, struct arena *a, void *out, char *err,
+		       size_t errlen)
+{
+	return alert_parse(o, a, out, err, errlen);
+}
+
 int alerts_load(struct store *s, struct arena *a, struct alert **out, size_t *n, char *err, size_t errlen)
 {
-	struct store_record *docs;
-	size_t nd;
-	*out = NULL;
-	*n = 0;
-	int rc = store_docs(s, ALERT_KIND, NULL, a, &docs, &nd, err, errlen);
-	if (rc < 0)
-		return rc;
-	*out = arena_zalloc(a, (nd ? nd : 1) * sizeof(**out));
-	for (size_t i = 0; i < nd; i++) {
-		struct json_doc d;
-		if (json_doc_parse(&d, docs[i].json, strlen(docs[i].json), 0, err, errlen) == 0 &&
-		    alert_parse(d.root, a, &(*out)[*n], err, errlen) == 0)
-			(*n)++;
-		else
-			log_warn("stored alert %s is unreadable: %s", docs[i].id, err);
-		json_doc_release(&d);
-	}
-	return 0;
+	return watch_load_docs(s, ALERT_KIND, sizeof(**out), parse_alert, a, (void **)out, n, err, errlen);
 }
 
 int alert_save(struct store *s, const struct alert *a, const char *what, const char *actor, uint64_t now_ns,

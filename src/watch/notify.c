@@ -98,27 +98,17 @@ void channel_write_public(struct buf *b, const struct notify_channel *c)
 	channel_write(b, c, 0);
 }
 
+static int parse_channel(const struct json *o, const char *id, struct arena *a, void *out, char *err,
+			 size_t errlen)
+{
+	return channel_parse(o, id, NULL, a, out, err, errlen);
+}
+
 int channels_load(struct store *s, struct arena *a, struct notify_channel **out, size_t *n, char *err,
 		  size_t errlen)
 {
-	struct store_record *docs;
-	size_t nd;
-	*n = 0;
-	int rc = store_docs(s, CHANNEL_KIND, NULL, a, &docs, &nd, err, errlen);
-	if (rc < 0)
-		return rc;
-	*out = arena_zalloc(a, (nd ? nd : 1) * sizeof(**out));
-	for (size_t i = 0; i < nd; i++) {
-		struct json_doc d;
-		char msg[200];
-		if (!strcmp(docs[i].json, WATCH_TOMBSTONE))
-			continue; /* deleted */
-		if (json_doc_parse(&d, docs[i].json, strlen(docs[i].json), 0, msg, sizeof(msg)) == 0 &&
-		    channel_parse(d.root, docs[i].id, NULL, a, &(*out)[*n], msg, sizeof(msg)) == 0)
-			(*n)++;
-		json_doc_release(&d);
-	}
-	return 0;
+	return watch_load_docs(s, CHANNEL_KIND, sizeof(**out), parse_channel, a, (void **)out, n, err,
+			       errlen);
 }
 
 /* ---- messages ------------------------------------------------------------- */

@@ -337,3 +337,32 @@ int slo_count(struct store *st, const struct slo *s, uint64_t from_ns, uint64_t 
 	memset(out, 0, sizeof(*out));
 	return slo_rows(st, s, from_ns, to_ns, count_one, &k, err, errlen);
 }
+
+/* ---- stored documents ------------------------------------------------------- */
+
+int watch_load_docs(struct store *s, const char *kind, size_t size, watch_doc_parse_fn parse, struct arena *a,
+		    void **out, size_t *n, char *err, size_t errlen)
+{
+	struct store_record *docs;
+	size_t nd;
+	*out = NULL;
+	*n = 0;
+	int rc = store_docs(s, kind, NULL, a, &docs, &nd, err, errlen);
+	if (rc < 0)
+		return rc;
+	char *items = arena_zalloc(a, (nd ? nd : 1) * size);
+	for (size_t i = 0; i < nd; i++) {
+		struct json_doc d;
+		char msg[256];
+		if (!strcmp(docs[i].json, WATCH_TOMBSTONE))
+			continue; /* deleted */
+		if (json_doc_parse(&d, docs[i].json, strlen(docs[i].json), 0, msg, sizeof(msg)) == 0 &&
+		    parse(d.root, docs[i].id, a, items + *n * size, msg, sizeof(msg)) == 0)
+			(*n)++;
+		else
+			log_warn("stored %s %s is unreadable: %s", kind, docs[i].id, msg);
+		json_doc_release(&d);
+	}
+	*out = items;
+	return 0;
+}
