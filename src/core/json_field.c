@@ -3,6 +3,7 @@
  */
 #include "core/json_field.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -21,4 +22,10 @@ int json_field_str(const struct json *o, const char *key, size_t max, struct are
 		       ERR_INVALID;
 	*out = arena_strdup(a, s);
 	return 0;
+}
+
+double json_num_or_nan(const struct json *v)
+{
+	double d;
+	return v && v->type == JSON_NUMBER && json_double(v, &d) == 0 ? d : NAN;
 }

@@ -20,4 +20,7 @@
 int json_field_str(const struct json *o, const char *key, size_t max, struct arena *a, const char **out,
 		   char *err, size_t errlen);
 
+/* The value of a JSON number, else (absent, null, a string...) NaN. */
+double json_num_or_nan(const struct json *v);
+
 #endif

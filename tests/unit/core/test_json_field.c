@@ -1,8 +1,9 @@
 /*
  * test_json_field.c - string members of a JSON object: present, absent,
  * null, and each way a value is refused (not a string, empty, too long,
- * holding a NUL), with a message that names the member.
+ * holding a NUL), with a message that names the member; numbers or NaN.
  */
+#include <math.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -38,6 +39,10 @@ int main(void)
 		ok(strstr(err, bad[i]) && strstr(err, "at most 5 bytes"), "the message names %s: %s", bad[i],
 		   err);
 	}
+	ok(json_num_or_nan(json_get(d.root, "num")) == 3, "a number reads as its value");
+	ok(isnan(json_num_or_nan(json_get(d.root, "id"))), "a string is no number");
+	ok(isnan(json_num_or_nan(json_get(d.root, "none"))), "null is no number");
+	ok(isnan(json_num_or_nan(NULL)), "nor is an absent member");
 	json_doc_release(&d);
 	arena_release(&a);
 	return tap_done();
