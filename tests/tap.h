@@ -9,6 +9,7 @@
 #define HOTPATH_TESTS_TAP_H
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,6 +49,19 @@ static inline int tap_ok(int pass, const char *file, int line, const char *expr,
 		const char *g_ = (got), *w_ = (want);                                                        \
 		if (!ok(g_ && w_ ? strcmp(g_, w_) == 0 : g_ == w_, __VA_ARGS__))                             \
 			printf("#   got \"%s\", want \"%s\"\n", g_ ? g_ : "(null)", w_ ? w_ : "(null)");     \
+	} while (0)
+
+/* Equal to within 1e-9 relative to `want` (absolute below 1). */
+static inline int tap_near(double got, double want)
+{
+	return fabs(got - want) <= 1e-9 * fmax(1, fabs(want));
+}
+
+#define is_num(got, want, ...)                                                                               \
+	do {                                                                                                 \
+		double g_ = (got), w_ = (want);                                                              \
+		if (!ok(tap_near(g_, w_), __VA_ARGS__))                                                      \
+			printf("#   got %.17g, want %.17g\n", g_, w_);                                       \
 	} while (0)
 
 /* A test that cannot run here, with the reason: "ok N - NAME # SKIP REASON". */

@@ -15,21 +15,6 @@
 #include "core/log.h"
 #include "core/ticker.h"
 
-static void put_str(struct buf *b, const char *key, const char *v)
-{
-	buf_printf(b, ",\"%s\":", key);
-	if (v)
-		buf_put_json_str(b, v);
-	else
-		buf_puts(b, "null");
-}
-
-static void put_num(struct buf *b, const char *key, double v)
-{
-	buf_printf(b, ",\"%s\":", key);
-	buf_put_json_double(b, v);
-}
-
 /* Record the deployments that exist only in the rollups so far. */
 static int record_deployments(struct store *s, const struct deployment *d, size_t n, size_t *recorded,
 			      char *err, size_t errlen)
@@ -41,8 +26,8 @@ static int record_deployments(struct store *s, const struct deployment *d, size_
 		buf_init(&j, BUF_NO_LIMIT);
 		buf_puts(&j, "{\"service\":");
 		buf_put_json_str(&j, d[i].service);
-		put_str(&j, "version", d[i].version);
-		put_str(&j, "env", d[i].env);
+		buf_put_json_member_str(&j, "version", d[i].version);
+		buf_put_json_member_str(&j, "env", d[i].env);
 		buf_printf(&j, ",\"time_ms\":%llu,\"source\":\"detected\"}",
 			   (unsigned long long)(d[i].t_ns / NS_PER_MS));
 		struct store_record r = {.kind = REGRESSIONS_DEPLOY_KIND,
@@ -80,9 +65,9 @@ static void flag_json(struct buf *j, const struct regression *r)
 {
 	buf_puts(j, "{\"id\":");
 	buf_put_json_str(j, r->id);
-	put_str(j, "service", r->service);
-	put_str(j, "endpoint", r->endpoint);
-	put_str(j, "measure", r->measure);
+	buf_put_json_member_str(j, "service", r->service);
+	buf_put_json_member_str(j, "endpoint", r->endpoint);
+	buf_put_json_member_str(j, "measure", r->measure);
 	buf_printf(j,
 		   ",\"kind\":\"%s\",\"t_ms\":%llu,\"state\":\"flagged\",\"source\":\"auto\",\"evidence\":{",
 		   r->kind == REGRESSION_WEEK_OVER_WEEK ? "week_over_week"
@@ -91,18 +76,18 @@ static void flag_json(struct buf *j, const struct regression *r)
 		   (unsigned long long)(r->t_ns / NS_PER_MS));
 	buf_puts(j, "\"before\":");
 	buf_put_json_double(j, r->before);
-	put_num(j, "after", r->after);
-	put_num(j, "rel_change", r->rel_change);
-	put_num(j, "p_value", r->p_value);
+	buf_put_json_member_double(j, "after", r->after);
+	buf_put_json_member_double(j, "rel_change", r->rel_change);
+	buf_put_json_member_double(j, "p_value", r->p_value);
 	if (r->kind == REGRESSION_VERSION) {
-		put_str(j, "baseline", r->baseline);
-		put_str(j, "candidate", r->version);
+		buf_put_json_member_str(j, "baseline", r->baseline);
+		buf_put_json_member_str(j, "candidate", r->version);
 	}
 	buf_puts(j, ",\"deployment\":");
 	if (r->deployment) {
 		buf_puts(j, "{\"version\":");
 		buf_put_json_str(j, r->deployment->version);
-		put_str(j, "env", r->deployment->env);
+		buf_put_json_member_str(j, "env", r->deployment->env);
 		buf_printf(j, ",\"time_ms\":%llu}", (unsigned long long)(r->deployment->t_ns / NS_PER_MS));
 	} else {
 		buf_puts(j, "null");

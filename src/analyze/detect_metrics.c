@@ -142,18 +142,6 @@ static int runtime_single_threaded(const struct resource *r)
 	return 0;
 }
 
-/* Seconds, milliseconds, microseconds or nanoseconds (the runtime instrumentations changed units) to ms. */
-static double to_ms(double v, const char *unit)
-{
-	if (!unit || !strcmp(unit, "s"))
-		return v * 1e3;
-	if (!strcmp(unit, "ms"))
-		return v;
-	if (!strcmp(unit, "us"))
-		return v / 1e3;
-	return !strcmp(unit, "ns") ? v / 1e6 : v * 1e3;
-}
-
 static void on_cpu_point(struct detector *d, const struct metric_point *p, const struct res_ids *r)
 {
 	const char *name = p->name;
@@ -182,7 +170,8 @@ static void on_cpu_point(struct detector *d, const struct metric_point *p, const
 	} else if (!strcmp(name, "nodejs.eventloop.utilization")) {
 		acc_add_sample(d, svc, p->time_ns, point_value(p), process + CPU_LOOP_UTIL);
 	} else if (!strcmp(name, "nodejs.eventloop.delay.p99")) {
-		acc_add_sample(d, svc, p->time_ns, to_ms(point_value(p), p->unit), process + CPU_LOOP_DELAY);
+		acc_add_sample(d, svc, p->time_ns, semconv_duration_ms(point_value(p), p->unit),
+			       process + CPU_LOOP_DELAY);
 	}
 }
 

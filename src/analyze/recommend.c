@@ -513,17 +513,11 @@ static void put_str(struct buf *b, const char *key, const char *v, int comma)
 		buf_puts(b, "null");
 }
 
-static void put_num(struct buf *b, const char *key, double v)
-{
-	buf_printf(b, ",\"%s\":", key);
-	buf_put_json_double(b, v);
-}
-
 /* A kind-specific number, written only when it applies. */
 static void put_opt(struct buf *b, const char *key, double v)
 {
 	if (v != 0)
-		put_num(b, key, v);
+		buf_put_json_member_double(b, key, v);
 }
 
 static void put_evidence(struct buf *b, const struct finding *f)
@@ -533,15 +527,15 @@ static void put_evidence(struct buf *b, const struct finding *f)
 		   "requests\":%llu",
 		   (unsigned long long)f->occurrences, (unsigned long long)f->affected_requests,
 		   (unsigned long long)f->subject_requests, (unsigned long long)f->total_requests);
-	put_num(b, "window_s", f->window_s);
-	put_num(b, "per_hour", f->per_hour);
-	put_num(b, "per_request", f->per_request);
-	put_num(b, "avg_ms", f->avg_ns / 1e6);
+	buf_put_json_member_double(b, "window_s", f->window_s);
+	buf_put_json_member_double(b, "per_hour", f->per_hour);
+	buf_put_json_member_double(b, "per_request", f->per_request);
+	buf_put_json_member_double(b, "avg_ms", f->avg_ns / 1e6);
 	put_opt(b, "p50_ms", f->p50_ns / 1e6);
 	put_opt(b, "baseline_ms", f->baseline_ns / 1e6);
 	put_opt(b, "ratio", f->ratio);
 	put_opt(b, "rate", f->rate);
-	put_num(b, "affected_latency_ms", f->affected_latency_ns / 1e6);
+	buf_put_json_member_double(b, "affected_latency_ms", f->affected_latency_ns / 1e6);
 	put_opt(b, "pool_max", f->pool_max);
 	put_opt(b, "pool_peak_demand", f->pool_peak_demand);
 	put_opt(b, "pool_recommended", f->pool_recommended);
@@ -562,7 +556,7 @@ static void put_evidence(struct buf *b, const struct finding *f)
 		put_str(b, "hot_function", f->hot_function, 1);
 		put_str(b, "hot_function_file", f->hot_function_file, 1);
 		put_str(b, "hot_profile_type", f->hot_profile_type, 1);
-		put_num(b, "hot_function_share", f->hot_function_share);
+		buf_put_json_member_double(b, "hot_function_share", f->hot_function_share);
 	}
 	put_opt(b, "episodes_per_hour", f->episodes_per_hour);
 	put_opt(b, "growth_bytes_per_hour", f->growth_per_hour);
@@ -601,8 +595,8 @@ int recommend_json(struct buf *out, const struct finding *f, const struct recomm
 	put_evidence(b, f);
 	buf_puts(b, ",\"estimate\":{\"saving_ms\":");
 	buf_put_json_double(b, f->saving_ns / 1e6);
-	put_num(b, "saving_pct", f->saving_pct);
-	put_num(b, "saved_s_per_hour", f->saved_s_per_hour);
+	buf_put_json_member_double(b, "saving_pct", f->saving_pct);
+	buf_put_json_member_double(b, "saved_s_per_hour", f->saved_s_per_hour);
 	buf_puts(b, "},\"examples\":[");
 	for (unsigned i = 0; i < f->n_examples && i < DETECT_MAX_EXAMPLES; i++) {
 		buf_puts(b, i ? ",\"" : "\"");

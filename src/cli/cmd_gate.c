@@ -14,6 +14,7 @@
 #include "cli/cli.h"
 #include "core/buf.h"
 #include "core/json_doc.h"
+#include "core/json_field.h"
 
 static int usage(FILE *out)
 {
@@ -36,11 +37,6 @@ static int usage(FILE *out)
 		     "  --endpoint E            only this endpoint\n"
 		     "  -h, --help              this text\n");
 	return 2;
-}
-
-static double num(const struct json *v)
-{
-	return v && v->type == JSON_NUMBER ? strtod(v->s, NULL) : NAN;
 }
 
 struct gate_options {
@@ -120,8 +116,9 @@ int cmd_gate(int argc, char **argv)
 	const struct json *ch = json_get(d.root, "p95_change");
 	printf("%s: %s\n  %s\n  p95 change %+.1f %% (95 %% interval %+.1f to %+.1f %%), allowed %+.1f %%\n",
 	       status ? status : "?", reason ? reason : "", summary ? summary : "",
-	       num(json_get(ch, "estimate")) * 100, num(json_get(ch, "lo")) * 100,
-	       num(json_get(ch, "hi")) * 100, num(json_get(d.root, "max_p95_increase")) * 100);
+	       json_num_or_nan(json_get(ch, "estimate")) * 100, json_num_or_nan(json_get(ch, "lo")) * 100,
+	       json_num_or_nan(json_get(ch, "hi")) * 100,
+	       json_num_or_nan(json_get(d.root, "max_p95_increase")) * 100);
 	rc = !status ? 2 : !strcmp(status, "pass") ? 0 : !strcmp(status, "fail") ? 1 : 3;
 out:
 	json_doc_release(&d);

@@ -19,6 +19,7 @@
 #include "cli/cli.h"
 #include "core/buf.h"
 #include "core/json_doc.h"
+#include "core/json_field.h"
 
 struct report_options {
 	const char *server, *range, *service, *limit;
@@ -49,11 +50,6 @@ static int usage(FILE *out)
 		"  --target-error-pct P  error rate target in percent (default 1)\n"
 		"  -h, --help            this text\n");
 	return out == stdout ? 0 : 2;
-}
-
-static double num(const struct json *v)
-{
-	return v && v->type == JSON_NUMBER ? strtod(v->s, NULL) : NAN;
 }
 
 static const char *str(const struct json *v, const char *fallback)
@@ -114,15 +110,16 @@ static void kpi_row(const struct report_options *o, const char *name, double val
 static void kpis(const struct report_options *o, const struct json *sum)
 {
 	heading(o, 2, "Key performance indicators");
-	double count = num(json_get(sum, "count")), rps = num(json_get(sum, "rps"));
+	double count = json_num_or_nan(json_get(sum, "count")), rps = json_num_or_nan(json_get(sum, "rps"));
 	printf("%s%.0f requests (entry spans) in the last %s, %.2f per second%s.\n\n", o->text ? "  " : "",
 	       count, o->range, rps, o->service ? " for this service" : "");
 	if (!o->text)
 		printf("| Metric | Current | Target | Status |\n| --- | --- | --- | --- |\n");
-	kpi_row(o, "Latency p50", num(json_get(sum, "p50_ms")), o->target_p95_ms, "ms", 1);
-	kpi_row(o, "Latency p95", num(json_get(sum, "p95_ms")), o->target_p95_ms, "ms", 1);
-	kpi_row(o, "Latency p99", num(json_get(sum, "p99_ms")), o->target_p99_ms, "ms", 1);
-	kpi_row(o, "Error rate", 100 * num(json_get(sum, "error_rate")), o->target_error_pct, "%", 1);
+	kpi_row(o, "Latency p50", json_num_or_nan(json_get(sum, "p50_ms")), o->target_p95_ms, "ms", 1);
+	kpi_row(o, "Latency p95", json_num_or_nan(json_get(sum, "p95_ms")), o->target_p95_ms, "ms", 1);
+	kpi_row(o, "Latency p99", json_num_or_nan(json_get(sum, "p99_ms")), o->target_p99_ms, "ms", 1);
+	kpi_row(o, "Error rate", 100 * json_num_or_nan(json_get(sum, "error_rate")), o->target_error_pct, "%",
+		1);
 }
 
 /* "2026-12-07 06:55 UTC" from milliseconds since the epoch; "?" for none. */
@@ -138,12 +135,12 @@ static void fmt_utc(char *out, size_t cap, double ms)
 static void coverage(const struct report_options *o, const struct json *root)
 {
 	char from[40], to[40];
-	double analysed = num(json_get(root, "requests")),
-	       in_range = num(json_get(root, "requests_in_range"));
-	double skipped = num(json_get(root, "skipped"));
+	double analysed = json_num_or_nan(json_get(root, "requests")),
+	       in_range = json_num_or_nan(json_get(root, "requests_in_range"));
+	double skipped = json_num_or_nan(json_get(root, "skipped"));
 	const struct json *sampled = json_get(root, "sampled");
-	fmt_utc(from, sizeof(from), num(json_get(root, "covered_from_ms")));
-	fmt_utc(to, sizeof(to), num(json_get(root, "covered_to_ms")));
+	fmt_utc(from, sizeof(from), json_num_or_nan(json_get(root, "covered_from_ms")));
+	fmt_utc(to, sizeof(to), json_num_or_nan(json_get(root, "covered_to_ms")));
 	printf("%sComponents by their time on the critical path of %.0f requests, from %s to %s. ",
 	       o->text ? "  " : "", analysed, from, to);
 	if (sampled && sampled->type == JSON_TRUE)
@@ -151,7 +148,8 @@ static void coverage(const struct report_options *o, const struct json *root)
 		       "traces "
 		       "chosen by trace id across the range, so the shares stand for the range but the "
 		       "totals do not; --limit reads more.",
-		       num(json_get(root, "matched")), in_range, o->range, num(json_get(root, "limit")));
+		       json_num_or_nan(json_get(root, "matched")), in_range, o->range,
+		       json_num_or_nan(json_get(root, "limit")));
 	else
 		printf("Every request of the last %s was read (%.0f, nested ones analysed as part of the "
 		       "request that called them).",
@@ -176,9 +174,9 @@ static void bottlenecks(const struct report_options *o, const struct json *root)
 	int i = 0;
 	for (const struct json *b = list->child; b && i < 10; b = b->next, i++) {
 		const char *comp = str(json_get(b, "component"), "?"), *kind = str(json_get(b, "kind"), "");
-		double share = 100 * num(json_get(b, "share")),
-		       per = num(json_get(b, "critical_ms_per_request"));
-		double reqs = num(json_get(b, "requests_affected"));
+		double share = 100 * json_num_or_nan(json_get(b, "share")),
+		       per = json_num_or_nan(json_get(b, "critical_ms_per_request"));
+		double reqs = json_num_or_nan(json_get(b, "requests_affected"));
 		if (o->text)
 			printf("  %2d. %-50s %-20s %5.1f%% %9.1f ms/request %8.0f requests\n", i + 1, comp,
 			       kind, share, per, reqs);

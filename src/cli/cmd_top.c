@@ -23,6 +23,7 @@
 #include "cli/cli.h"
 #include "core/buf.h"
 #include "core/json_doc.h"
+#include "core/json_field.h"
 
 #define MAX_ANSWER (64u << 20)
 #define REFRESH_S  2
@@ -91,12 +92,6 @@ static int fetch(CURL *curl, const struct top_options *o, struct buf *body, char
 	return ret;
 }
 
-static double num_or_nan(const struct json *v)
-{
-	double d;
-	return v && v->type == JSON_NUMBER && json_double(v, &d) == 0 ? d : NAN;
-}
-
 static int cmp_impact(const void *pa, const void *pb)
 {
 	const struct top_row *a = pa, *b = pb;
@@ -125,7 +120,7 @@ static int parse(struct top_answer *a, const struct buf *body, char *err, size_t
 		return -1;
 	}
 	json_uint64(json_get(a->doc.root, "count"), &a->count);
-	a->range_s = num_or_nan(json_get(a->doc.root, "range_s"));
+	a->range_s = json_num_or_nan(json_get(a->doc.root, "range_s"));
 	a->source = json_str(json_get(a->doc.root, "source"));
 	a->rows = calloc(rows->len ? rows->len : 1, sizeof(*a->rows));
 	if (!a->rows) {
@@ -138,11 +133,11 @@ static int parse(struct top_answer *a, const struct buf *body, char *err, size_t
 		t->endpoint = json_str(json_get(r, "key"));
 		t->other = other && other->type == JSON_TRUE;
 		json_uint64(json_get(r, "count"), &t->count);
-		t->rps = num_or_nan(json_get(r, "rps"));
-		t->p50 = num_or_nan(json_get(r, "p50_ms"));
-		t->p95 = num_or_nan(json_get(r, "p95_ms"));
-		t->p99 = num_or_nan(json_get(r, "p99_ms"));
-		t->error_rate = num_or_nan(json_get(r, "error_rate"));
+		t->rps = json_num_or_nan(json_get(r, "rps"));
+		t->p50 = json_num_or_nan(json_get(r, "p50_ms"));
+		t->p95 = json_num_or_nan(json_get(r, "p95_ms"));
+		t->p99 = json_num_or_nan(json_get(r, "p99_ms"));
+		t->error_rate = json_num_or_nan(json_get(r, "error_rate"));
 		t->impact = (double)t->count * t->p95;
 	}
 	qsort(a->rows, a->n, sizeof(*a->rows), cmp_impact);

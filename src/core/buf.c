@@ -158,6 +158,20 @@ int buf_put_json_double(struct buf *b, double d)
 	return buf_puts(b, s);
 }
 
+int buf_put_json_member_str(struct buf *b, const char *key, const char *s)
+{
+	if (buf_printf(b, ",\"%s\":", key) < 0)
+		return -1;
+	return s ? buf_put_json_str(b, s) : buf_puts(b, "null");
+}
+
+int buf_put_json_member_double(struct buf *b, const char *key, double d)
+{
+	if (buf_printf(b, ",\"%s\":", key) < 0)
+		return -1;
+	return buf_put_json_double(b, d);
+}
+
 int buf_put_hex(struct buf *b, const uint8_t *p, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";

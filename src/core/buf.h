@@ -43,6 +43,11 @@ int buf_put_json_str(struct buf *b, const char *s);
 /* Append a double as a JSON number (the shortest form that reads back as
  * the same double), or null when it is not finite. */
 int buf_put_json_double(struct buf *b, double d);
+/* Append ,"key":"s" (buf_put_json_str), or ,"key":null when `s` is NULL.
+ * `key` is written as it is: a name of the caller's, not untrusted text. */
+int buf_put_json_member_str(struct buf *b, const char *key, const char *s);
+/* Append ,"key":d (buf_put_json_double). */
+int buf_put_json_member_double(struct buf *b, const char *key, double d);
 /* Append `n` bytes as lower-case hex. */
 int buf_put_hex(struct buf *b, const uint8_t *p, size_t n);
 /* Append the whole file at `path`.  -1 with errno set when it cannot be

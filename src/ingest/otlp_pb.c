@@ -530,20 +530,28 @@ struct metric_ctx {
 
 #define METRIC_DELTA OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_DELTA
 
-static void map_number_point(struct pb_dec *d, const struct metric_ctx *m, uint8_t type,
-			     const pb_number_point *pp)
+/* A new point of metric `m`, of `type`, over [start_ns, time_ns]. */
+static struct metric_point *add_point(struct pb_dec *d, const struct metric_ctx *m, uint8_t type,
+				      uint64_t start_ns, uint64_t time_ns)
 {
-	if (pp->flags &
-	    OPENTELEMETRY__PROTO__METRICS__V1__DATA_POINT_FLAGS__DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK)
-		return;
 	struct metric_point *p = batch_add_point(d->b);
 	p->resource = m->res;
 	p->name = m->name;
 	p->unit = m->unit;
 	p->type = type;
 	p->delta = m->delta;
-	p->start_ns = pp->start_time_unix_nano;
-	p->time_ns = pp->time_unix_nano;
+	p->start_ns = start_ns;
+	p->time_ns = time_ns;
+	return p;
+}
+
+static void map_number_point(struct pb_dec *d, const struct metric_ctx *m, uint8_t type,
+			     const pb_number_point *pp)
+{
+	if (pp->flags &
+	    OPENTELEMETRY__PROTO__METRICS__V1__DATA_POINT_FLAGS__DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK)
+		return;
+	struct metric_point *p = add_point(d, m, type, pp->start_time_unix_nano, pp->time_unix_nano);
 	if (pp->value_case == OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_INT)
 		p->value = (double)pp->as_int;
 	else if (pp->value_case == OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_DOUBLE)
@@ -577,14 +585,8 @@ static void map_histogram_point(struct pb_dec *d, const struct metric_ctx *m, co
 			return;
 		}
 	}
-	struct metric_point *p = batch_add_point(d->b);
-	p->resource = m->res;
-	p->name = m->name;
-	p->unit = m->unit;
-	p->type = METRIC_HISTOGRAM;
-	p->delta = m->delta;
-	p->start_ns = hp->start_time_unix_nano;
-	p->time_ns = hp->time_unix_nano;
+	struct metric_point *p =
+		add_point(d, m, METRIC_HISTOGRAM, hp->start_time_unix_nano, hp->time_unix_nano);
 	p->count = hp->count;
 	p->sum = hp->sum;
 	p->n_bounds = (uint32_t)nb;
@@ -603,14 +605,8 @@ map_exp_histogram_point(struct pb_dec *d, const struct metric_ctx *m,
 											*neg = hp->negative;
 	for (size_t i = 0; neg && i < neg->n_bucket_counts; i++)
 		low += neg->bucket_counts[i];
-	struct metric_point *p = batch_add_point(d->b);
-	p->resource = m->res;
-	p->name = m->name;
-	p->unit = m->unit;
-	p->type = METRIC_HISTOGRAM;
-	p->delta = m->delta;
-	p->start_ns = hp->start_time_unix_nano;
-	p->time_ns = hp->time_unix_nano;
+	struct metric_point *p =
+		add_point(d, m, METRIC_HISTOGRAM, hp->start_time_unix_nano, hp->time_unix_nano);
 	p->count = hp->count;
 	p->sum = hp->sum;
 	if (exphist_to_explicit(d->b, p, hp->scale, low, pos ? pos->offset : 0,

@@ -67,8 +67,7 @@ static double mean_of(const struct metric_point *p)
 	return p->value;
 }
 
-/* A duration in `unit` ("s" when none, as the conventions say) in ms. */
-static double to_ms(double v, const char *unit)
+double semconv_duration_ms(double v, const char *unit)
 {
 	if (!unit || !*unit || !strcmp(unit, "s"))
 		return v * 1e3;
@@ -157,9 +156,9 @@ static enum resource_measure pool_measure(const struct metric_point *p, const ch
 		return MEASURE_POOL_PENDING;
 	if (!strcmp(what, "wait_time")) {
 		/* db.client.connection.wait_time is in s; the older connections.wait_time in ms */
-		*value = to_ms(*value, p->unit && *p->unit				? p->unit
-				       : strncmp(p->name, "db.client.connections.", 22) ? "s"
-											: "ms");
+		*value = semconv_duration_ms(*value, p->unit && *p->unit ? p->unit
+						     : strncmp(p->name, "db.client.connections.", 22) ? "s"
+												      : "ms");
 		return MEASURE_POOL_WAIT;
 	}
 	const char *state = semconv_pool_state(p);
@@ -216,12 +215,12 @@ enum resource_measure semconv_resource_measure(const struct metric_point *p, dou
 		return n[0] == 'p' ? MEASURE_CPU : MEASURE_HOST_CPU;
 	}
 	if (!strcmp(n, "nodejs.eventloop.delay.p99")) {
-		*value = to_ms(mean_of(p), p->unit);
+		*value = semconv_duration_ms(mean_of(p), p->unit);
 		return MEASURE_LOOP_DELAY;
 	}
 	if (!strcmp(n, "v8js.gc.duration") || !strcmp(n, "jvm.gc.duration") ||
 	    !strcmp(n, "process.runtime.cpython.gc.duration")) {
-		*value = to_ms(mean_of(p), p->unit);
+		*value = semconv_duration_ms(mean_of(p), p->unit);
 		return MEASURE_GC;
 	}
 	return memory_measure(p, value);

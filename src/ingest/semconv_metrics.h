@@ -69,5 +69,8 @@ const char *semconv_pool_state(const struct metric_point *p);
  * 0 if none.
  */
 double semconv_metric_cpus(const struct metric_point *p);
+/* A duration `v` in `unit` ("s", "ms", "us", "ns"; seconds when none or
+ * unknown, as the conventions say) in milliseconds. */
+double semconv_duration_ms(double v, const char *unit);
 
 #endif

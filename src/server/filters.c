@@ -321,3 +321,13 @@ int filters_int(struct http_request *req, const char *name, long lo, long hi, lo
 	*out = n;
 	return 0;
 }
+
+int filters_parse_req(struct http_request *req, struct store_query *q)
+{
+	char err[320];
+	if (filters_parse(req, q, clock_now_ns(), err, sizeof(err)) < 0) {
+		http_error(req, 400, "bad_request", "%s", err);
+		return -1;
+	}
+	return 0;
+}

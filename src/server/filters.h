@@ -20,6 +20,9 @@
  * live in the request's arena.
  */
 int filters_parse(struct http_request *req, struct store_query *q, uint64_t now_ns, char *err, size_t errlen);
+/* filters_parse() at the current time; a bad filter gets the 400 answer
+ * that names it.  -1: the answer is set. */
+int filters_parse_req(struct http_request *req, struct store_query *q);
 /*
  * Which requests an answer counts (store_query.edge_only): the fleet counts
  * each trace once, at its edge request; a question about one service or

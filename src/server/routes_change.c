@@ -19,6 +19,7 @@
 #include "analyze/latency.h"
 #include "core/clock.h"
 #include "core/json_doc.h"
+#include "core/json_field.h"
 #include "query/changes.h"
 #include "query/regressions.h"
 #include "server/filters.h"
@@ -32,19 +33,6 @@
 /* Requests sampled a side for a comparison, and bootstrap rounds. */
 #define COMPARE_SAMPLE	  5000
 #define COMPARE_RESAMPLES 1000
-
-static void put_num(struct buf *b, const char *key, double v)
-{
-	buf_printf(b, ",\"%s\":", key);
-	buf_put_json_double(b, v);
-}
-
-/* ,"key":"value"|null */
-static void put_str(struct buf *b, const char *key, const char *v)
-{
-	buf_printf(b, ",\"%s\":", key);
-	json_put_str_or_null(b, v);
-}
 
 /* The body as JSON; -1: answered. */
 int change_parse_body(struct http_request *req, struct json_doc *d)
@@ -71,21 +59,15 @@ int change_parse_body(struct http_request *req, struct json_doc *d)
 int change_body_str(struct http_request *req, const struct json *o, const char *key, size_t max, int required,
 		    const char **out)
 {
-	const struct json *v = json_get(o, key);
-	*out = NULL;
-	if (!v || v->type == JSON_NULL) {
-		if (required) {
-			http_error(req, 400, "bad_request", "body: \"%s\" is required", key);
-			return -1;
-		}
-		return 0;
-	}
-	if (v->type != JSON_STRING || v->len == 0 || v->len > max || strlen(v->s) != v->len) {
-		http_error(req, 400, "bad_request",
-			   "body: \"%s\" must be a non-empty string of at most %zu bytes", key, max);
+	char err[200];
+	if (json_field_str(o, key, max, &req->arena, out, err, sizeof(err)) < 0) {
+		http_error(req, 400, "bad_request", "body: %s", err);
 		return -1;
 	}
-	*out = v->s;
+	if (!*out && required) {
+		http_error(req, 400, "bad_request", "body: \"%s\" is required", key);
+		return -1;
+	}
 	return 0;
 }
 
@@ -129,10 +111,10 @@ static int post_deployment(struct http_request *req)
 	buf_init(&j, BUF_NO_LIMIT);
 	buf_puts(&j, "{\"service\":");
 	buf_put_json_str(&j, service);
-	put_str(&j, "version", version);
-	put_str(&j, "env", env);
-	put_str(&j, "commit", commit);
-	put_str(&j, "link", link);
+	buf_put_json_member_str(&j, "version", version);
+	buf_put_json_member_str(&j, "env", env);
+	buf_put_json_member_str(&j, "commit", commit);
+	buf_put_json_member_str(&j, "link", link);
 	buf_printf(&j, ",\"time_ms\":%llu,\"source\":\"api\"}", (unsigned long long)(t_ns / NS_PER_MS));
 	struct store_record r = {
 		.kind = REGRESSIONS_DEPLOY_KIND, .id = service, .time_ns = t_ns, .json = j.data};
@@ -161,12 +143,12 @@ static void put_deploy(struct buf *b, const struct deployment *d)
 {
 	buf_puts(b, "{\"service\":");
 	buf_put_json_str(b, d->service);
-	put_str(b, "version", d->version);
-	put_str(b, "env", d->env);
-	put_str(b, "commit", d->commit);
-	put_str(b, "link", d->link);
+	buf_put_json_member_str(b, "version", d->version);
+	buf_put_json_member_str(b, "env", d->env);
+	buf_put_json_member_str(b, "commit", d->commit);
+	buf_put_json_member_str(b, "link", d->link);
 	buf_printf(b, ",\"time_ms\":%llu", (unsigned long long)(d->t_ns / NS_PER_MS));
-	put_str(b, "source", d->source);
+	buf_put_json_member_str(b, "source", d->source);
 	buf_putc(b, '}');
 }
 
@@ -175,11 +157,8 @@ static int get_deployments(struct http_request *req)
 	struct store_query q;
 	struct deployment *d;
 	size_t n;
-	char err[320];
-	if (filters_parse(req, &q, clock_now_ns(), err, sizeof(err)) < 0) {
-		http_error(req, 400, "bad_request", "%s", err);
+	if (filters_parse_req(req, &q) < 0)
 		return HTTP_DONE;
-	}
 	if (load_deploys(req, &q, &d, &n) < 0)
 		return HTTP_DONE;
 	struct buf *b = http_json(req);
@@ -231,12 +210,9 @@ struct comparison {
  * the test.  -1: answered. */
 static int compare_versions(struct http_request *req, struct comparison *c)
 {
-	char err[320];
 	const char *cand = http_query(req, "candidate"), *base = http_query(req, "baseline");
-	if (filters_parse(req, &c->q, clock_now_ns(), err, sizeof(err)) < 0) {
-		http_error(req, 400, "bad_request", "%s", err);
+	if (filters_parse_req(req, &c->q) < 0)
 		return -1;
-	}
 	if (!c->q.service || !cand || !*cand || !base || !*base) {
 		http_error(req, 400, "bad_request", "service, candidate and baseline are required");
 		return -1;
@@ -257,10 +233,10 @@ static void put_side(struct buf *b, const char *key, const struct side *s, doubl
 	buf_put_json_str(b, s->version);
 	buf_printf(b, ",\"count\":%llu,\"failed\":%llu,\"sampled\":%zu", (unsigned long long)s->total,
 		   (unsigned long long)s->failed, s->n);
-	put_num(b, "error_rate", s->total ? (double)s->failed / (double)s->total : NAN);
-	put_num(b, "p50_ms", p50);
-	put_num(b, "p95_ms", p95);
-	put_num(b, "p99_ms", p99);
+	buf_put_json_member_double(b, "error_rate", s->total ? (double)s->failed / (double)s->total : NAN);
+	buf_put_json_member_double(b, "p50_ms", p50);
+	buf_put_json_member_double(b, "p95_ms", p95);
+	buf_put_json_member_double(b, "p99_ms", p99);
 	buf_putc(b, '}');
 }
 
@@ -301,21 +277,21 @@ static void put_comparison(struct buf *b, const struct comparison *c)
 	const struct abtest *t = &c->t;
 	buf_puts(b, "\"service\":");
 	buf_put_json_str(b, c->q.service);
-	put_str(b, "env", c->q.env);
+	buf_put_json_member_str(b, "env", c->q.env);
 	buf_printf(b, ",\"from_ms\":%llu,\"to_ms\":%llu", (unsigned long long)(c->q.from_ns / NS_PER_MS),
 		   (unsigned long long)(c->q.to_ns / NS_PER_MS));
 	put_side(b, "baseline", &c->base, t->base_p50, t->base_p95, t->base_p99);
 	put_side(b, "candidate", &c->cand, t->cand_p50, t->cand_p95, t->cand_p99);
 	buf_puts(b, ",\"test\":{\"method\":\"mann-whitney-u\",\"alpha\":0.05");
-	put_num(b, "u", t->u);
-	put_num(b, "z", t->z);
-	put_num(b, "p_value", t->p_value);
-	put_num(b, "prob_slower", t->prob_slower);
+	buf_put_json_member_double(b, "u", t->u);
+	buf_put_json_member_double(b, "z", t->z);
+	buf_put_json_member_double(b, "p_value", t->p_value);
+	buf_put_json_member_double(b, "prob_slower", t->prob_slower);
 	buf_puts(b, "},\"p95_change\":{\"method\":\"bootstrap\"");
 	buf_printf(b, ",\"resamples\":%d", COMPARE_RESAMPLES);
-	put_num(b, "estimate", t->p95_change);
-	put_num(b, "lo", t->p95_lo);
-	put_num(b, "hi", t->p95_hi);
+	buf_put_json_member_double(b, "estimate", t->p95_change);
+	buf_put_json_member_double(b, "lo", t->p95_lo);
+	buf_put_json_member_double(b, "hi", t->p95_hi);
 	buf_printf(b, "},\"verdict\":\"%s\"",
 		   t->verdict == ABTEST_SLOWER	 ? "slower"
 		   : t->verdict == ABTEST_FASTER ? "faster"
@@ -395,8 +371,8 @@ static int get_versions_gate(struct http_request *req)
 		   !strcmp(status, "pass")   ? "true"
 		   : !strcmp(status, "fail") ? "false"
 					     : "null");
-	put_str(b, "reason", reason);
-	put_num(b, "max_p95_increase", max_inc);
+	buf_put_json_member_str(b, "reason", reason);
+	buf_put_json_member_double(b, "max_p95_increase", max_inc);
 	buf_putc(b, ',');
 	put_comparison(b, &c);
 	buf_putc(b, '}');
@@ -418,26 +394,26 @@ static void put_regression(struct buf *b, const struct regression *r, const char
 {
 	buf_puts(b, first ? "{\"id\":" : ",{\"id\":");
 	buf_put_json_str(b, r->id);
-	put_str(b, "service", r->service);
-	put_str(b, "endpoint", r->endpoint);
+	buf_put_json_member_str(b, "service", r->service);
+	buf_put_json_member_str(b, "endpoint", r->endpoint);
 	buf_printf(b, ",\"measure\":\"%s\",\"kind\":\"%s\",\"t_ms\":%llu", r->measure,
 		   r->kind == REGRESSION_WEEK_OVER_WEEK ? "week_over_week" : "change_point",
 		   (unsigned long long)(r->t_ns / NS_PER_MS));
-	put_num(b, "before", r->before);
-	put_num(b, "after", r->after);
-	put_num(b, "rel_change", r->rel_change);
+	buf_put_json_member_double(b, "before", r->before);
+	buf_put_json_member_double(b, "after", r->after);
+	buf_put_json_member_double(b, "rel_change", r->rel_change);
 	if (r->kind == REGRESSION_WEEK_OVER_WEEK) {
 		buf_printf(b, ",\"hours\":%zu,\"count\":%llu,\"count_week_before\":%llu", r->hours,
 			   (unsigned long long)r->count, (unsigned long long)r->count_before);
 	} else {
-		put_num(b, "p_value", r->p_value);
+		buf_put_json_member_double(b, "p_value", r->p_value);
 		buf_printf(b, ",\"direction\":\"%s\",\"deployment\":", r->worse ? "worse" : "better");
 		if (r->deployment)
 			put_deploy(b, r->deployment);
 		else
 			buf_puts(b, "null");
 	}
-	put_str(b, "state", state);
+	buf_put_json_member_str(b, "state", state);
 	buf_putc(b, '}');
 }
 
@@ -446,20 +422,20 @@ static void put_version_regression(struct buf *b, const struct version_regressio
 {
 	buf_puts(b, first ? "{\"id\":" : ",{\"id\":");
 	buf_put_json_str(b, v->id);
-	put_str(b, "service", v->service);
-	put_str(b, "endpoint", v->endpoint ? v->endpoint : NULL);
-	put_str(b, "baseline", v->baseline);
-	put_str(b, "candidate", v->candidate);
+	buf_put_json_member_str(b, "service", v->service);
+	buf_put_json_member_str(b, "endpoint", v->endpoint ? v->endpoint : NULL);
+	buf_put_json_member_str(b, "baseline", v->baseline);
+	buf_put_json_member_str(b, "candidate", v->candidate);
 	buf_printf(b, ",\"measure\":\"p95_ms\",\"kind\":\"version\",\"t_ms\":%llu,\"verdict\":\"%s\"",
 		   (unsigned long long)(v->t_ns / NS_PER_MS), abtest_verdict_name(v->t.verdict));
-	put_num(b, "before", v->t.base_p95);
-	put_num(b, "after", v->t.cand_p95);
-	put_num(b, "rel_change", v->t.p95_change);
-	put_num(b, "p95_lo", v->t.p95_lo);
-	put_num(b, "p95_hi", v->t.p95_hi);
-	put_num(b, "p_value", v->t.p_value);
+	buf_put_json_member_double(b, "before", v->t.base_p95);
+	buf_put_json_member_double(b, "after", v->t.cand_p95);
+	buf_put_json_member_double(b, "rel_change", v->t.p95_change);
+	buf_put_json_member_double(b, "p95_lo", v->t.p95_lo);
+	buf_put_json_member_double(b, "p95_hi", v->t.p95_hi);
+	buf_put_json_member_double(b, "p_value", v->t.p_value);
 	buf_printf(b, ",\"gate\":\"%s\"", v->gate_fail ? "fail" : "pass");
-	put_str(b, "state", state);
+	buf_put_json_member_str(b, "state", state);
 	buf_putc(b, '}');
 }
 
@@ -474,10 +450,8 @@ static int get_regressions(struct http_request *req)
 	struct regressions_options o = {0};
 	char err[320];
 	long top;
-	if (filters_parse(req, &q, clock_now_ns(), err, sizeof(err)) < 0) {
-		http_error(req, 400, "bad_request", "%s", err);
+	if (filters_parse_req(req, &q) < 0)
 		return HTTP_DONE;
-	}
 	if (filters_int(req, "top", 0, 50, 10, &top) < 0 ||
 	    change_parse_percent(req, "min_change", 10, &o.min_change) < 0)
 		return HTTP_DONE;
@@ -576,12 +550,12 @@ static int post_regression(struct http_request *req)
 	buf_init(&j, BUF_NO_LIMIT);
 	buf_puts(&j, "{\"id\":");
 	buf_put_json_str(&j, id);
-	put_str(&j, "service", service);
-	put_str(&j, "endpoint", endpoint);
-	put_str(&j, "measure", measure ? measure : "p95_ms");
+	buf_put_json_member_str(&j, "service", service);
+	buf_put_json_member_str(&j, "endpoint", endpoint);
+	buf_put_json_member_str(&j, "measure", measure ? measure : "p95_ms");
 	buf_printf(&j, ",\"t_ms\":%llu,\"state\":\"flagged\",\"source\":\"manual\"",
 		   (unsigned long long)(t_ns / NS_PER_MS));
-	put_str(&j, "note", note);
+	buf_put_json_member_str(&j, "note", note);
 	buf_putc(&j, '}');
 	if (put_flag(req, id, j.data, "flag") == 0)
 		http_reply(req, 201, "application/json", j.data, j.len);
@@ -607,7 +581,7 @@ static int post_dismiss(struct http_request *req)
 	buf_put_json_str(&j, id);
 	buf_printf(&j, ",\"state\":\"dismissed\",\"time_ms\":%llu",
 		   (unsigned long long)(clock_now_ns() / NS_PER_MS));
-	put_str(&j, "note", note);
+	buf_put_json_member_str(&j, "note", note);
 	buf_putc(&j, '}');
 	if (put_flag(req, id, j.data, "dismiss") == 0)
 		http_reply(req, 200, "application/json", j.data, j.len);

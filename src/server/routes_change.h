@@ -13,7 +13,8 @@
 
 /* The body as a JSON object in `d` (release it in every case). */
 int change_parse_body(struct http_request *req, struct json_doc *d);
-/* A string member of at most `max` bytes; *out NULL when absent. */
+/* A string member of at most `max` bytes (json_field_str), copied into the
+ * request's arena; *out NULL when absent. */
 int change_body_str(struct http_request *req, const struct json *o, const char *key, size_t max, int required,
 		    const char **out);
 /* A percentage parameter ("10%" or "10"; `def` percent when absent) as a

@@ -31,19 +31,10 @@
 /* A production p95 this much above another environment's is a gap. */
 #define PARITY_GAP 0.10
 
-static void put_num(struct buf *b, const char *key, double v)
-{
-	buf_printf(b, ",\"%s\":", key);
-	buf_put_json_double(b, v);
-}
-
 static int parse_filters(struct http_request *req, struct store_query *q)
 {
-	char err[320];
-	if (filters_parse(req, q, clock_now_ns(), err, sizeof(err)) < 0) {
-		http_error(req, 400, "bad_request", "%s", err);
+	if (filters_parse_req(req, q) < 0)
 		return -1;
-	}
 	filters_count_requests(q, 1);
 	return 0;
 }
@@ -84,29 +75,29 @@ static void put_env(struct buf *b, const struct env_side *e, const struct env_si
 	buf_put_json_str(b, e->env);
 	buf_printf(b, ",\"count\":%llu,\"failed\":%llu", (unsigned long long)e->total,
 		   (unsigned long long)e->failed);
-	put_num(b, "error_rate", e->total ? (double)e->failed / (double)e->total : NAN);
+	buf_put_json_member_double(b, "error_rate", e->total ? (double)e->failed / (double)e->total : NAN);
 	const struct abtest *t = &e->vs_ref;
 	p50 = e == ref ? t->base_p50 : t->cand_p50;
 	p95 = e == ref ? t->base_p95 : t->cand_p95;
 	p99 = e == ref ? t->base_p99 : t->cand_p99;
-	put_num(b, "p50_ms", p50);
-	put_num(b, "p95_ms", p95);
-	put_num(b, "p99_ms", p99);
+	buf_put_json_member_double(b, "p50_ms", p50);
+	buf_put_json_member_double(b, "p95_ms", p95);
+	buf_put_json_member_double(b, "p99_ms", p99);
 	if (e == ref || !ref) {
 		buf_puts(b, ",\"reference\":true}");
 		return;
 	}
 	buf_puts(b, ",\"reference\":false,\"vs_reference\":{");
 	buf_printf(b, "\"verdict\":\"%s\"", abtest_verdict_name(t->verdict));
-	put_num(b, "p_value", t->p_value);
-	put_num(b, "p95_delta_ms", p95 - t->base_p95);
-	put_num(b, "p95_change", t->p95_change);
-	put_num(b, "p95_lo", t->p95_lo);
-	put_num(b, "p95_hi", t->p95_hi);
+	buf_put_json_member_double(b, "p_value", t->p_value);
+	buf_put_json_member_double(b, "p95_delta_ms", p95 - t->base_p95);
+	buf_put_json_member_double(b, "p95_change", t->p95_change);
+	buf_put_json_member_double(b, "p95_lo", t->p95_lo);
+	buf_put_json_member_double(b, "p95_hi", t->p95_hi);
 	double er = e->total ? (double)e->failed / (double)e->total : NAN;
 	double rr = ref->total ? (double)ref->failed / (double)ref->total : NAN;
-	put_num(b, "error_rate_delta", er - rr);
-	put_num(b, "error_rate_p_value", e->err_p);
+	buf_put_json_member_double(b, "error_rate_delta", er - rr);
+	buf_put_json_member_double(b, "error_rate_p_value", e->err_p);
 	buf_printf(b, ",\"significant\":%s}}",
 		   t->verdict == ABTEST_SLOWER || t->verdict == ABTEST_FASTER || e->err_p < 0.05 ? "true"
 												 : "false");
@@ -236,12 +227,12 @@ static void put_forecast(struct buf *b, const char *model, const struct forecast
 {
 	buf_puts(b, "{\"model\":");
 	buf_put_json_str(b, model);
-	put_num(b, "slope_rps_per_day", f->slope * (double)(NS_PER_DAY / step_ns));
-	put_num(b, "sigma_rps", f->sigma);
+	buf_put_json_member_double(b, "slope_rps_per_day", f->slope * (double)(NS_PER_DAY / step_ns));
+	buf_put_json_member_double(b, "sigma_rps", f->sigma);
 	if (!isnan(f->alpha)) {
-		put_num(b, "alpha", f->alpha);
-		put_num(b, "beta", f->beta);
-		put_num(b, "gamma", f->gamma);
+		buf_put_json_member_double(b, "alpha", f->alpha);
+		buf_put_json_member_double(b, "beta", f->beta);
+		buf_put_json_member_double(b, "gamma", f->gamma);
 	}
 	const size_t cross[3] = {f->cross, f->cross_early, f->cross_late};
 	const char *const keys[3] = {"reach_ms", "reach_earliest_ms", "reach_latest_ms"};
@@ -257,9 +248,9 @@ static void put_forecast(struct buf *b, const char *model, const struct forecast
 	for (size_t h = every - 1, k = 0; h < f->horizon; h += every, k++) {
 		buf_printf(b, "%s{\"t_ms\":%llu", k ? "," : "",
 			   (unsigned long long)((t_last_ns + (h + 1) * step_ns) / NS_PER_MS));
-		put_num(b, "mean", f->mean[h]);
-		put_num(b, "lo", f->lo[h]);
-		put_num(b, "hi", f->hi[h]);
+		buf_put_json_member_double(b, "mean", f->mean[h]);
+		buf_put_json_member_double(b, "lo", f->lo[h]);
+		buf_put_json_member_double(b, "hi", f->hi[h]);
 		buf_putc(b, '}');
 	}
 	buf_puts(b, "]}");
@@ -287,11 +278,11 @@ static void capacity_service(struct http_request *req, const struct changes_seri
 	}
 	buf_puts(b, first ? "{\"service\":" : ",{\"service\":");
 	buf_put_json_str(b, s->service);
-	put_num(b, "capacity_rps", capacity);
-	put_num(b, "current_rps", n ? rps[n - 1] : NAN);
-	put_num(b, "mean_rps", n ? sum / (double)n : NAN);
-	put_num(b, "peak_rps", n ? peak : NAN);
-	put_num(b, "utilisation", n && capacity > 0 ? peak / capacity : NAN);
+	buf_put_json_member_double(b, "capacity_rps", capacity);
+	buf_put_json_member_double(b, "current_rps", n ? rps[n - 1] : NAN);
+	buf_put_json_member_double(b, "mean_rps", n ? sum / (double)n : NAN);
+	buf_put_json_member_double(b, "peak_rps", n ? peak : NAN);
+	buf_put_json_member_double(b, "utilisation", n && capacity > 0 ? peak / capacity : NAN);
 	buf_printf(b, ",\"step_s\":%llu,\"history\":[", (unsigned long long)(s->step_ns / NS_PER_S));
 	for (size_t t = 0; t < n; t++) {
 		buf_printf(b, "%s[%llu,", t ? "," : "",
@@ -372,7 +363,7 @@ static int post_capacity(struct http_request *req)
 	buf_init(&j, BUF_NO_LIMIT);
 	buf_puts(&j, "{\"service\":");
 	buf_put_json_str(&j, service);
-	put_num(&j, "capacity_rps", cap);
+	buf_put_json_member_double(&j, "capacity_rps", cap);
 	buf_putc(&j, '}');
 	struct store_record r = {
 		.kind = CAPACITY_KIND, .id = service, .time_ns = clock_now_ns(), .json = j.data};
@@ -419,9 +410,9 @@ static int put_error_anomalies(struct http_request *req, const struct store_quer
 			buf_printf(b, ",\"t_ms\":%llu,\"errors\":%llu,\"requests\":%llu",
 				   (unsigned long long)((s[i].t0_ns + t * s[i].step_ns) / NS_PER_MS),
 				   (unsigned long long)s[i].errors[t], (unsigned long long)s[i].count[t]);
-			put_num(b, "median", an[t].median);
-			put_num(b, "mad", an[t].mad);
-			put_num(b, "score", an[t].score);
+			buf_put_json_member_double(b, "median", an[t].median);
+			buf_put_json_member_double(b, "mad", an[t].mad);
+			buf_put_json_member_double(b, "score", an[t].score);
 			buf_putc(b, '}');
 		}
 	}
@@ -456,7 +447,7 @@ static int get_error_patterns(struct http_request *req)
 		buf_printf(b, ",\"severity\":\"%s\",\"count\":%llu",
 			   g[i].status == REQUEST_TIMEOUT ? "timeout" : "error",
 			   (unsigned long long)g[i].count);
-		put_num(b, "share", total ? (double)g[i].count / (double)total : NAN);
+		buf_put_json_member_double(b, "share", total ? (double)g[i].count / (double)total : NAN);
 		buf_putc(b, '}');
 	}
 	buf_putc(b, ']');

@@ -30,11 +30,8 @@ static const char *const type_names[] = {"", "gauge", "sum", "histogram"};
 static int parse_filter(struct http_request *req, struct metrics_filter *f)
 {
 	struct store_query q;
-	char err[320];
-	if (filters_parse(req, &q, clock_now_ns(), err, sizeof(err)) < 0) {
-		http_error(req, 400, "bad_request", "%s", err);
+	if (filters_parse_req(req, &q) < 0)
 		return -1;
-	}
 	memset(f, 0, sizeof(*f));
 	f->from_ns = q.from_ns;
 	f->to_ns = q.to_ns;
@@ -111,6 +108,37 @@ static int parse_step(struct http_request *req, const struct metrics_filter *f, 
 	return 0;
 }
 
+/*
+ * ,"times_ms":[...],"<lines>":[{"key", "points" if with_points, "values"}]:
+ * the steps' times and each line's value at each step.
+ */
+static void put_times_and_lines(struct buf *b, const struct metrics_answer *ans, const char *lines,
+				int with_points)
+{
+	buf_puts(b, ",\"times_ms\":[");
+	for (size_t t = 0; t < ans->n_steps; t++)
+		buf_printf(b, "%s%llu", t ? "," : "",
+			   (unsigned long long)((ans->t0_ns + t * ans->step_ns) / NS_PER_MS));
+	buf_printf(b, "],\"%s\":[", lines);
+	for (size_t i = 0; i < ans->n_lines; i++) {
+		buf_puts(b, i ? ",{\"key\":" : "{\"key\":");
+		if (ans->lines[i].key)
+			buf_put_json_str(b, ans->lines[i].key);
+		else
+			buf_puts(b, "null");
+		if (with_points)
+			buf_printf(b, ",\"points\":%llu", (unsigned long long)ans->lines[i].points);
+		buf_puts(b, ",\"values\":[");
+		for (size_t t = 0; t < ans->n_steps; t++) {
+			if (t)
+				buf_putc(b, ',');
+			buf_put_json_double(b, ans->lines[i].values[t]);
+		}
+		buf_puts(b, "]}");
+	}
+	buf_putc(b, ']');
+}
+
 static void put_answer(struct buf *b, const struct metrics_answer *ans)
 {
 	buf_printf(b, ",\"step_s\":%llu,\"unit\":", (unsigned long long)(ans->step_ns / NS_PER_S));
@@ -123,26 +151,7 @@ static void put_answer(struct buf *b, const struct metrics_answer *ans)
 		   ans->type ? "\"" : "", ans->type ? type_names[ans->type] : "null", ans->type ? "\"" : "",
 		   (unsigned long long)ans->series, (unsigned long long)ans->points,
 		   (unsigned long long)ans->resets, ans->truncated ? "true" : "false");
-	buf_puts(b, ",\"times_ms\":[");
-	for (size_t t = 0; t < ans->n_steps; t++)
-		buf_printf(b, "%s%llu", t ? "," : "",
-			   (unsigned long long)((ans->t0_ns + t * ans->step_ns) / NS_PER_MS));
-	buf_puts(b, "],\"lines\":[");
-	for (size_t i = 0; i < ans->n_lines; i++) {
-		buf_puts(b, i ? ",{\"key\":" : "{\"key\":");
-		if (ans->lines[i].key)
-			buf_put_json_str(b, ans->lines[i].key);
-		else
-			buf_puts(b, "null");
-		buf_printf(b, ",\"points\":%llu,\"values\":[", (unsigned long long)ans->lines[i].points);
-		for (size_t t = 0; t < ans->n_steps; t++) {
-			if (t)
-				buf_putc(b, ',');
-			buf_put_json_double(b, ans->lines[i].values[t]);
-		}
-		buf_puts(b, "]}");
-	}
-	buf_putc(b, ']');
+	put_times_and_lines(b, ans, "lines", 1);
 }
 
 /* name= or measure=, agg=, group_by=.  -1: the 400 answer is set. */
@@ -318,26 +327,8 @@ static void put_heatmap(struct http_request *req, const char *kind, const char *
 				max = ans->lines[i].values[t];
 	buf_puts(b, ",\"max\":");
 	buf_put_json_double(b, max);
-	buf_puts(b, ",\"times_ms\":[");
-	for (size_t t = 0; t < ans->n_steps; t++)
-		buf_printf(b, "%s%llu", t ? "," : "",
-			   (unsigned long long)((ans->t0_ns + t * ans->step_ns) / NS_PER_MS));
-	buf_puts(b, "],\"rows\":[");
-	for (size_t i = 0; i < ans->n_lines; i++) {
-		buf_puts(b, i ? ",{\"key\":" : "{\"key\":");
-		if (ans->lines[i].key)
-			buf_put_json_str(b, ans->lines[i].key);
-		else
-			buf_puts(b, "null");
-		buf_puts(b, ",\"values\":[");
-		for (size_t t = 0; t < ans->n_steps; t++) {
-			if (t)
-				buf_putc(b, ',');
-			buf_put_json_double(b, ans->lines[i].values[t]);
-		}
-		buf_puts(b, "]}");
-	}
-	buf_printf(b, "],\"truncated\":%s}", ans->truncated ? "true" : "false");
+	put_times_and_lines(b, ans, "rows", 0);
+	buf_printf(b, ",\"truncated\":%s}", ans->truncated ? "true" : "false");
 }
 
 int metrics_heatmap(struct http_request *req, const char *kind)

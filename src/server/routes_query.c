@@ -111,10 +111,8 @@ static int search_traces(struct http_request *req)
 	struct request_row *rows;
 	size_t n;
 	char err[256];
-	if (filters_parse(req, &q, clock_now_ns(), err, sizeof(err)) < 0) {
-		http_error(req, 400, "bad_request", "%s", err);
+	if (filters_parse_req(req, &q) < 0)
 		return HTTP_DONE;
-	}
 	filters_count_requests(&q, 0); /* one row per trace, unless a service's are asked for */
 	if (store_search(req->srv->store, &q, &req->arena, &rows, &n, err, sizeof(err)) < 0) {
 		http_error(req, 500, "internal", "%s", err);
@@ -181,10 +179,8 @@ static int get_filters(struct http_request *req)
 	};
 	struct store_query q;
 	char err[256];
-	if (filters_parse(req, &q, clock_now_ns(), err, sizeof(err)) < 0) {
-		http_error(req, 400, "bad_request", "%s", err);
+	if (filters_parse_req(req, &q) < 0)
 		return HTTP_DONE;
-	}
 	struct store_dim_values v;
 	unsigned kinds = 0;
 	for (size_t d = 0; d < sizeof(dims) / sizeof(dims[0]); d++)

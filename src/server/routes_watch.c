@@ -191,6 +191,27 @@ static const char *load_one(struct http_request *req, const struct kind *k, cons
 	return rows[0].json;
 }
 
+/*
+ * The stored definition named by the URL less its `suffix` ("/burndown"):
+ * its id in *id and its JSON parsed into `d` (release `d` in every case).
+ * Returns 0; 1 when a 404 for the path is set; or an error class with `err`.
+ */
+static int load_def(struct http_request *req, const struct kind *k, const char *suffix, struct json_doc *d,
+		    const char **id, char *err, size_t errlen)
+{
+	int rc;
+	req->url = arena_strndup(&req->arena, req->url, strlen(req->url) - strlen(suffix));
+	*id = path_id(req, k);
+	if (!*id)
+		return 1;
+	const char *json = load_one(req, k, *id, &rc, err, errlen);
+	if (rc == 0 && !json)
+		rc = (snprintf(err, errlen, "no such %s: %s", k->object, *id), ERR_NOT_FOUND);
+	if (rc == 0 && json_doc_parse(d, json, strlen(json), 0, err, errlen) < 0)
+		rc = ERR_INTERNAL;
+	return rc;
+}
+
 static int list_defs(struct http_request *req)
 {
 	const struct kind *k = kind_of(req);
@@ -233,21 +254,15 @@ static int list_defs(struct http_request *req)
 static int slo_burndown(struct http_request *req)
 {
 	const struct kind *k = kind_of(req);
-	size_t n = strlen(req->url) - strlen("/burndown");
 	char err[256];
-	int rc;
+	const char *id;
 	struct json_doc d = {0};
 	struct slo s;
 	struct slo_burndown bd;
-	req->url = arena_strndup(&req->arena, req->url, n);
-	const char *id = path_id(req, k);
-	if (!id)
+	int rc = load_def(req, k, "/burndown", &d, &id, err, sizeof(err));
+	if (rc == 1)
 		return HTTP_DONE;
-	const char *json = load_one(req, k, id, &rc, err, sizeof(err));
-	if (rc == 0 && !json)
-		rc = (snprintf(err, sizeof(err), "no such slo: %s", id), ERR_NOT_FOUND);
-	if (rc == 0 && (json_doc_parse(&d, json, strlen(json), 0, err, sizeof(err)) < 0 ||
-			slo_parse(d.root, id, &req->arena, &s, err, sizeof(err)) < 0))
+	if (rc == 0 && slo_parse(d.root, id, &req->arena, &s, err, sizeof(err)) < 0)
 		rc = ERR_INTERNAL;
 	if (rc == 0)
 		rc = watch_slo_burndown(req->srv->store, &s, clock_now_ns(), &req->arena, &bd, err,
@@ -289,15 +304,11 @@ static int rule_series_of(struct http_request *req)
 	}
 	if (filters_int(req, "step", 60, 86400, 300, &step) < 0)
 		return HTTP_DONE;
-	req->url = arena_strndup(&req->arena, req->url, strlen(req->url) - strlen("/series"));
-	const char *id = path_id(req, k);
-	if (!id)
+	const char *id;
+	rc = load_def(req, k, "/series", &d, &id, err, sizeof(err));
+	if (rc == 1)
 		return HTTP_DONE;
-	const char *json = load_one(req, k, id, &rc, err, sizeof(err));
-	if (rc == 0 && !json)
-		rc = (snprintf(err, sizeof(err), "no such rule: %s", id), ERR_NOT_FOUND);
-	if (rc == 0 && (json_doc_parse(&d, json, strlen(json), 0, err, sizeof(err)) < 0 ||
-			rule_parse(d.root, id, &req->arena, &r, err, sizeof(err)) < 0))
+	if (rc == 0 && rule_parse(d.root, id, &req->arena, &r, err, sizeof(err)) < 0)
 		rc = ERR_INTERNAL;
 	uint64_t end = slo_window_end(now), st = (uint64_t)step / 60 * 60 * NS_PER_S;
 	uint64_t from = end - (range + st - 1) / st * st;
@@ -339,15 +350,11 @@ static int test_channel(struct http_request *req)
 		http_error(req, 404, "not_found", "POST %s: use .../channels/{id}/test", req->url);
 		return HTTP_DONE;
 	}
-	req->url = arena_strndup(&req->arena, req->url, strlen(req->url) - strlen("/test"));
-	const char *id = path_id(req, k);
-	if (!id)
+	const char *id;
+	rc = load_def(req, k, "/test", &d, &id, err, sizeof(err));
+	if (rc == 1)
 		return HTTP_DONE;
-	const char *json = load_one(req, k, id, &rc, err, sizeof(err));
-	if (rc == 0 && !json)
-		rc = (snprintf(err, sizeof(err), "no such channel: %s", id), ERR_NOT_FOUND);
-	if (rc == 0 && (json_doc_parse(&d, json, strlen(json), 0, err, sizeof(err)) < 0 ||
-			channel_parse(d.root, id, NULL, &req->arena, &c, err, sizeof(err)) < 0))
+	if (rc == 0 && channel_parse(d.root, id, NULL, &req->arena, &c, err, sizeof(err)) < 0)
 		rc = ERR_INTERNAL;
 	if (rc == 0) {
 		struct notify_event e = {"test", "test", "test message from hotpath",

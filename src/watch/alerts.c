@@ -77,15 +77,6 @@ int alert_may_page(const struct alert *a, uint64_t now_ns)
 
 /* ---- JSON ----------------------------------------------------------------- */
 
-static void put_str(struct buf *b, const char *key, const char *v)
-{
-	buf_printf(b, ",\"%s\":", key);
-	if (v)
-		buf_put_json_str(b, v);
-	else
-		buf_puts(b, "null");
-}
-
 static void put_ms(struct buf *b, const char *key, uint64_t ns)
 {
 	if (ns)
@@ -107,28 +98,24 @@ void alert_write(struct buf *b, const struct alert *a)
 {
 	buf_puts(b, "{\"id\":");
 	buf_put_json_str(b, a->id);
-	put_str(b, "name", a->name);
-	put_str(b, "source", a->source);
-	put_str(b, "source_id", a->source_id);
-	put_str(b, "severity", a->severity);
+	buf_put_json_member_str(b, "name", a->name);
+	buf_put_json_member_str(b, "source", a->source);
+	buf_put_json_member_str(b, "source_id", a->source_id);
+	buf_put_json_member_str(b, "severity", a->severity);
 	buf_printf(b, ",\"state\":\"%s\"", alert_state_names[a->state]);
 	put_ms(b, "since_ms", a->since_ns);
 	put_ms(b, "fired_ms", a->fired_ns);
 	put_ms(b, "clear_ms", a->clear_ns);
 	put_ms(b, "resolved_ms", a->resolved_ns);
 	put_ms(b, "acknowledged_ms", a->acked_ns);
-	put_str(b, "acknowledged_by", a->acked_by);
+	buf_put_json_member_str(b, "acknowledged_by", a->acked_by);
 	put_ms(b, "silenced_until_ms", a->silenced_until_ns);
 	buf_printf(b, ",\"pages\":%llu", (unsigned long long)a->pages);
 	put_num(b, "value", a->value);
 	put_num(b, "limit", a->limit);
-	put_str(b, "message", a->message);
-	buf_puts(b, ",\"channels\":[");
-	for (size_t i = 0; i < a->n_channels; i++) {
-		buf_puts(b, i ? "," : "");
-		buf_put_json_str(b, a->channels[i]);
-	}
-	buf_puts(b, "]}");
+	buf_put_json_member_str(b, "message", a->message);
+	watch_channels_write(b, a->channels, a->n_channels);
+	buf_putc(b, '}');
 }
 
 static const char *get_s(const struct json *o, const char *key, struct arena *a)
@@ -183,26 +170,15 @@ int alert_parse(const struct json *o, struct arena *a, struct alert *out, char *
 
 /* ---- storage -------------------------------------------------------------- */
 
+static int parse_alert(const struct json *o, const char *id, struct arena *a, void *out, char *err,
+		       size_t errlen)
+{
+	return alert_parse(o, a, out, err, errlen);
+}
+
 int alerts_load(struct store *s, struct arena *a, struct alert **out, size_t *n, char *err, size_t errlen)
 {
-	struct store_record *docs;
-	size_t nd;
-	*out = NULL;
-	*n = 0;
-	int rc = store_docs(s, ALERT_KIND, NULL, a, &docs, &nd, err, errlen);
-	if (rc < 0)
-		return rc;
-	*out = arena_zalloc(a, (nd ? nd : 1) * sizeof(**out));
-	for (size_t i = 0; i < nd; i++) {
-		struct json_doc d;
-		if (json_doc_parse(&d, docs[i].json, strlen(docs[i].json), 0, err, errlen) == 0 &&
-		    alert_parse(d.root, a, &(*out)[*n], err, errlen) == 0)
-			(*n)++;
-		else
-			log_warn("stored alert %s is unreadable: %s", docs[i].id, err);
-		json_doc_release(&d);
-	}
-	return 0;
+	return watch_load_docs(s, ALERT_KIND, sizeof(**out), parse_alert, a, (void **)out, n, err, errlen);
 }
 
 int alert_save(struct store *s, const struct alert *a, const char *what, const char *actor, uint64_t now_ns,

@@ -15,26 +15,12 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/json_field.h"
 #include "core/log.h"
 
 #define QUEUE_MAX 1000
 
 /* ---- channels ------------------------------------------------------------- */
-
-static int str_of(const struct json *o, const char *key, size_t max, struct arena *a, const char **out,
-		  char *err, size_t errlen)
-{
-	const struct json *v = json_get(o, key);
-	*out = NULL;
-	if (!v || v->type == JSON_NULL)
-		return 0;
-	const char *s = json_str(v);
-	if (!s || !*s || v->len > max || strlen(s) != v->len)
-		return errf(err, errlen, "\"%s\" must be a non-empty string of at most %zu bytes", key, max),
-		       ERR_INVALID;
-	*out = arena_strdup(a, s);
-	return 0;
-}
 
 int channel_parse(const struct json *o, const char *id, const struct notify_channel *prev, struct arena *a,
 		  struct notify_channel *c, char *err, size_t errlen)
@@ -43,10 +29,10 @@ int channel_parse(const struct json *o, const char *id, const struct notify_chan
 	memset(c, 0, sizeof(*c));
 	if (!o || o->type != JSON_OBJECT)
 		return errf(err, errlen, "a channel is a JSON object"), ERR_INVALID;
-	if ((rc = str_of(o, "id", 64, a, &c->id, err, errlen)) < 0 ||
-	    (rc = str_of(o, "name", 200, a, &c->name, err, errlen)) < 0 ||
-	    (rc = str_of(o, "url", CHANNEL_URL_MAX, a, &c->url, err, errlen)) < 0 ||
-	    (rc = str_of(o, "secret", CHANNEL_SECRET_MAX, a, &c->secret, err, errlen)) < 0)
+	if ((rc = json_field_str(o, "id", 64, a, &c->id, err, errlen)) < 0 ||
+	    (rc = json_field_str(o, "name", 200, a, &c->name, err, errlen)) < 0 ||
+	    (rc = json_field_str(o, "url", CHANNEL_URL_MAX, a, &c->url, err, errlen)) < 0 ||
+	    (rc = json_field_str(o, "secret", CHANNEL_SECRET_MAX, a, &c->secret, err, errlen)) < 0)
 		return rc;
 	if (prev && !json_get(o, "url"))
 		c->url = prev->url;
@@ -112,27 +98,17 @@ void channel_write_public(struct buf *b, const struct notify_channel *c)
 	channel_write(b, c, 0);
 }
 
+static int parse_channel(const struct json *o, const char *id, struct arena *a, void *out, char *err,
+			 size_t errlen)
+{
+	return channel_parse(o, id, NULL, a, out, err, errlen);
+}
+
 int channels_load(struct store *s, struct arena *a, struct notify_channel **out, size_t *n, char *err,
 		  size_t errlen)
 {
-	struct store_record *docs;
-	size_t nd;
-	*n = 0;
-	int rc = store_docs(s, CHANNEL_KIND, NULL, a, &docs, &nd, err, errlen);
-	if (rc < 0)
-		return rc;
-	*out = arena_zalloc(a, (nd ? nd : 1) * sizeof(**out));
-	for (size_t i = 0; i < nd; i++) {
-		struct json_doc d;
-		char msg[200];
-		if (!strcmp(docs[i].json, WATCH_TOMBSTONE))
-			continue; /* deleted */
-		if (json_doc_parse(&d, docs[i].json, strlen(docs[i].json), 0, msg, sizeof(msg)) == 0 &&
-		    channel_parse(d.root, docs[i].id, NULL, a, &(*out)[*n], msg, sizeof(msg)) == 0)
-			(*n)++;
-		json_doc_release(&d);
-	}
-	return 0;
+	return watch_load_docs(s, CHANNEL_KIND, sizeof(**out), parse_channel, a, (void **)out, n, err,
+			       errlen);
 }
 
 /* ---- messages ------------------------------------------------------------- */

@@ -11,6 +11,7 @@
 #include "analyze/latency.h"
 #include "analyze/slowops.h"
 #include "core/alloc.h"
+#include "core/json_field.h"
 #include "core/log.h"
 #include "core/strmap.h"
 #include "query/regressions.h"
@@ -25,20 +26,6 @@ const char *const rule_measure_names[] = {
 static const char *const cmp_names[] = {">", ">=", "<", "<="};
 
 #define RULE_MAX_WINDOW_S (7ull * 86400)
-
-static int str_member(const struct json *o, const char *key, size_t max, struct arena *a, const char **out,
-		      char *err, size_t errlen)
-{
-	const struct json *v = json_get(o, key);
-	if (!v || v->type == JSON_NULL)
-		return 0;
-	const char *s = json_str(v);
-	if (!s || !*s || v->len > max || strlen(s) != v->len)
-		return errf(err, errlen, "\"%s\" must be a non-empty string of at most %zu bytes", key, max),
-		       ERR_INVALID;
-	*out = arena_strdup(a, s);
-	return 0;
-}
 
 /* Seconds from a number of seconds or "90s", "5m", "1h", "1d". */
 static int duration_member(const struct json *o, const char *key, uint64_t lo, uint64_t hi, uint64_t *out,
@@ -95,10 +82,10 @@ static int parse_metric(const struct json *o, struct arena *a, struct alert_rule
 			    "a metric rule needs \"metric\": {\"name\": a metric, or \"measure\": cpu, "
 			    "memory, pool_used ..., \"agg\": avg, max, p95 ...}"),
 		       ERR_INVALID;
-	if (str_member(m, "name", 255, a, &x->name, why, sizeof(why)) < 0 ||
-	    str_member(m, "measure", 32, a, &measure, why, sizeof(why)) < 0 ||
-	    str_member(m, "agg", 16, a, &x->agg_name, why, sizeof(why)) < 0 ||
-	    str_member(m, "group_by", 128, a, &x->group_by, why, sizeof(why)) < 0)
+	if (json_field_str(m, "name", 255, a, &x->name, why, sizeof(why)) < 0 ||
+	    json_field_str(m, "measure", 32, a, &measure, why, sizeof(why)) < 0 ||
+	    json_field_str(m, "agg", 16, a, &x->agg_name, why, sizeof(why)) < 0 ||
+	    json_field_str(m, "group_by", 128, a, &x->group_by, why, sizeof(why)) < 0)
 		return errf(err, errlen, "in \"metric\": %s", why), ERR_INVALID;
 	if (!x->name == !measure)
 		return errf(err, errlen,
@@ -167,27 +154,6 @@ static int parse_severity(const struct json *o, struct alert_rule *r, char *err,
 	return errf(err, errlen, "\"severity\" must be \"info\", \"warning\" or \"critical\""), ERR_INVALID;
 }
 
-static int parse_channel_ids(const struct json *o, struct arena *a, struct alert_rule *r, char *err,
-			     size_t errlen)
-{
-	const struct json *v = json_get(o, "channels");
-	if (!v || v->type == JSON_NULL)
-		return 0;
-	if (v->type != JSON_ARRAY || v->len > SLO_CHANNELS_MAX)
-		return errf(err, errlen, "\"channels\" must be an array of at most %d channel ids",
-			    SLO_CHANNELS_MAX),
-		       ERR_INVALID;
-	r->channels = arena_zalloc(a, (v->len + 1) * sizeof(*r->channels));
-	for (const struct json *c = v->child; c; c = c->next) {
-		const char *s = json_str(c);
-		if (!s || !*s || c->len > 64 || strlen(s) != c->len)
-			return errf(err, errlen, "\"channels\" holds ids: strings of 1 to 64 bytes"),
-			       ERR_INVALID;
-		r->channels[r->n_channels++] = arena_strdup(a, s);
-	}
-	return 0;
-}
-
 int rule_parse(const struct json *o, const char *id, struct arena *a, struct alert_rule *r, char *err,
 	       size_t errlen)
 {
@@ -198,15 +164,15 @@ int rule_parse(const struct json *o, const char *id, struct arena *a, struct ale
 	r->enabled = 1;
 	if (!o || o->type != JSON_OBJECT)
 		return errf(err, errlen, "a rule is a JSON object"), ERR_INVALID;
-	if ((rc = str_member(o, "id", 64, a, &r->id, err, errlen)) < 0 ||
-	    (rc = str_member(o, "name", SLO_NAME_MAX, a, &r->name, err, errlen)) < 0 ||
+	if ((rc = json_field_str(o, "id", 64, a, &r->id, err, errlen)) < 0 ||
+	    (rc = json_field_str(o, "name", SLO_NAME_MAX, a, &r->name, err, errlen)) < 0 ||
 	    (rc = parse_measure(o, r, err, errlen)) < 0 || (rc = parse_condition(o, r, err, errlen)) < 0 ||
 	    (rc = parse_severity(o, r, err, errlen)) < 0 ||
 	    (rc = duration_member(o, "window", 60, RULE_MAX_WINDOW_S, &r->window_s, err, errlen)) < 0 ||
 	    (rc = duration_member(o, "baseline", 60, RULE_MAX_WINDOW_S, &r->baseline_s, err, errlen)) < 0 ||
 	    (rc = duration_member(o, "for", 0, 86400, &r->for_s, err, errlen)) < 0 ||
 	    (rc = watch_scope_parse(json_get(o, "filters"), a, &r->scope, err, errlen)) < 0 ||
-	    (rc = parse_channel_ids(o, a, r, err, errlen)) < 0)
+	    (rc = watch_channels_parse(o, a, &r->channels, &r->n_channels, err, errlen)) < 0)
 		return rc;
 	const struct json *mr = json_get(o, "min_requests"), *en = json_get(o, "enabled");
 	if (mr && json_uint64(mr, &r->min_requests) < 0)
@@ -273,12 +239,8 @@ void rule_write(struct buf *b, const struct alert_rule *r)
 		metric_write(b, &r->metric);
 	buf_puts(b, ",\"filters\":");
 	watch_scope_write(b, &r->scope);
-	buf_puts(b, ",\"channels\":[");
-	for (size_t i = 0; i < r->n_channels; i++) {
-		buf_puts(b, i ? "," : "");
-		buf_put_json_str(b, r->channels[i]);
-	}
-	buf_puts(b, "]}");
+	watch_channels_write(b, r->channels, r->n_channels);
+	buf_putc(b, '}');
 }
 
 int rule_compare(enum rule_cmp c, double v, double limit)

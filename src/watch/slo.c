@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json_field.h"
 #include "core/log.h"
 
 #define SCOPE_VALUE_MAX 512
@@ -97,24 +98,8 @@ void watch_scope_query(const struct watch_scope *s, uint64_t from_ns, uint64_t t
 
 /* ---- definitions ---------------------------------------------------------- */
 
-/* A member that must be a string of 1..max bytes, or absent (NULL). */
-static int opt_string(const struct json *o, const char *key, size_t max, struct arena *a, const char **out,
-		      char *err, size_t errlen)
-{
-	const struct json *v = json_get(o, key);
-	*out = NULL;
-	if (!v || v->type == JSON_NULL)
-		return 0;
-	const char *s = json_str(v);
-	if (!s || !*s || v->len > max || strlen(s) != v->len)
-		return errf(err, errlen, "\"%s\" must be a non-empty string of at most %zu bytes", key, max),
-		       ERR_INVALID;
-	*out = arena_strdup(a, s);
-	return 0;
-}
-
-static int parse_channels(const struct json *o, struct arena *a, const char ***out, size_t *n, char *err,
-			  size_t errlen)
+int watch_channels_parse(const struct json *o, struct arena *a, const char ***out, size_t *n, char *err,
+			 size_t errlen)
 {
 	const struct json *v = json_get(o, "channels");
 	*out = NULL;
@@ -187,8 +172,8 @@ int slo_parse(const struct json *o, const char *id, struct arena *a, struct slo 
 	memset(out, 0, sizeof(*out));
 	if (!o || o->type != JSON_OBJECT)
 		return errf(err, errlen, "an SLO is a JSON object"), ERR_INVALID;
-	if ((rc = opt_string(o, "id", 64, a, &out->id, err, errlen)) < 0 ||
-	    (rc = opt_string(o, "name", SLO_NAME_MAX, a, &out->name, err, errlen)) < 0)
+	if ((rc = json_field_str(o, "id", 64, a, &out->id, err, errlen)) < 0 ||
+	    (rc = json_field_str(o, "name", SLO_NAME_MAX, a, &out->name, err, errlen)) < 0)
 		return rc;
 	if (id)
 		out->id = arena_strdup(a, id);
@@ -202,7 +187,7 @@ int slo_parse(const struct json *o, const char *id, struct arena *a, struct slo 
 	if ((rc = parse_objective(out, o, out, err, errlen)) < 0 ||
 	    (rc = parse_window(o, &out->window_days, err, errlen)) < 0 ||
 	    (rc = watch_scope_parse(json_get(o, "filters"), a, &out->scope, err, errlen)) < 0 ||
-	    (rc = parse_channels(o, a, &out->channels, &out->n_channels, err, errlen)) < 0)
+	    (rc = watch_channels_parse(o, a, &out->channels, &out->n_channels, err, errlen)) < 0)
 		return rc;
 	if (!out->name)
 		out->name = out->id ? out->id : "SLO";
@@ -225,12 +210,18 @@ void slo_write(struct buf *b, const struct slo *s)
 		buf_printf(b, ",\"threshold_ms\":%llu", (unsigned long long)s->threshold_ms);
 	buf_printf(b, ",\"window\":\"%ud\",\"filters\":", s->window_days);
 	watch_scope_write(b, &s->scope);
+	watch_channels_write(b, s->channels, s->n_channels);
+	buf_putc(b, '}');
+}
+
+void watch_channels_write(struct buf *b, const char *const *ids, size_t n)
+{
 	buf_puts(b, ",\"channels\":[");
-	for (size_t i = 0; i < s->n_channels; i++) {
+	for (size_t i = 0; i < n; i++) {
 		buf_puts(b, i ? "," : "");
-		buf_put_json_str(b, s->channels[i]);
+		buf_put_json_str(b, ids[i]);
 	}
-	buf_puts(b, "]}");
+	buf_putc(b, ']');
 }
 
 /* ---- arithmetic ------------------------------------------------------------ */
@@ -345,4 +336,33 @@ int slo_count(struct store *st, const struct slo *s, uint64_t from_ns, uint64_t 
 	struct counting k = {s, out};
 	memset(out, 0, sizeof(*out));
 	return slo_rows(st, s, from_ns, to_ns, count_one, &k, err, errlen);
+}
+
+/* ---- stored documents ------------------------------------------------------- */
+
+int watch_load_docs(struct store *s, const char *kind, size_t size, watch_doc_parse_fn parse, struct arena *a,
+		    void **out, size_t *n, char *err, size_t errlen)
+{
+	struct store_record *docs;
+	size_t nd;
+	*out = NULL;
+	*n = 0;
+	int rc = store_docs(s, kind, NULL, a, &docs, &nd, err, errlen);
+	if (rc < 0)
+		return rc;
+	char *items = arena_zalloc(a, (nd ? nd : 1) * size);
+	for (size_t i = 0; i < nd; i++) {
+		struct json_doc d;
+		char msg[256];
+		if (!strcmp(docs[i].json, WATCH_TOMBSTONE))
+			continue; /* deleted */
+		if (json_doc_parse(&d, docs[i].json, strlen(docs[i].json), 0, msg, sizeof(msg)) == 0 &&
+		    parse(d.root, docs[i].id, a, items + *n * size, msg, sizeof(msg)) == 0)
+			(*n)++;
+		else
+			log_warn("stored %s %s is unreadable: %s", kind, docs[i].id, msg);
+		json_doc_release(&d);
+	}
+	*out = items;
+	return 0;
 }

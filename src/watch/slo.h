@@ -41,6 +41,25 @@ struct watch_scope {
 int watch_scope_parse(const struct json *o, struct arena *a, struct watch_scope *out, char *err,
 		      size_t errlen);
 void watch_scope_write(struct buf *b, const struct watch_scope *s);
+/* The member "channels": at most SLO_CHANNELS_MAX channel ids of 1 to 64
+ * bytes (absent or null: none), in `a`.  ERR_INVALID with a message. */
+int watch_channels_parse(const struct json *o, struct arena *a, const char ***out, size_t *n, char *err,
+			 size_t errlen);
+/* ,"channels":[ids] */
+void watch_channels_write(struct buf *b, const char *const *ids, size_t n);
+
+/* Parse one stored document (its id `id`) into `out`, an element of the
+ * caller's array; strings live in `a`. */
+typedef int (*watch_doc_parse_fn)(const struct json *o, const char *id, struct arena *a, void *out, char *err,
+				  size_t errlen);
+/*
+ * Every current document of `kind` but the deleted ones (WATCH_TOMBSTONE),
+ * parsed by `parse` into an array of `size`-byte elements in `a` (*out, *n);
+ * a document that does not parse is logged and left out.  0, or the
+ * store's error class with `err`.
+ */
+int watch_load_docs(struct store *s, const char *kind, size_t size, watch_doc_parse_fn parse, struct arena *a,
+		    void **out, size_t *n, char *err, size_t errlen);
 /* The store query of the scope over [from_ns, to_ns): the fleet counts
  * each trace once (edge requests) unless a service or endpoint is named,
  * as the API's answers do. */

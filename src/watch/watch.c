@@ -85,9 +85,6 @@ void watch_slo_status_of(const struct slo_snapshot *sn, const struct slo *slo, s
 
 /* ---- loading ---------------------------------------------------------------- */
 
-typedef int (*parse_fn)(const struct json *o, const char *id, struct arena *a, void *out, char *err,
-			size_t errlen);
-
 static int parse_slo(const struct json *o, const char *id, struct arena *a, void *out, char *err,
 		     size_t errlen)
 {
@@ -100,41 +97,15 @@ static int parse_rule(const struct json *o, const char *id, struct arena *a, voi
 	return rule_parse(o, id, a, out, err, errlen);
 }
 
-static int load_kind(struct store *s, const char *kind, size_t size, parse_fn parse, struct arena *a,
-		     void **out, size_t *n, char *err, size_t errlen)
-{
-	struct store_record *docs;
-	size_t nd;
-	*n = 0;
-	int rc = store_docs(s, kind, NULL, a, &docs, &nd, err, errlen);
-	if (rc < 0)
-		return rc;
-	char *items = arena_zalloc(a, (nd ? nd : 1) * size);
-	for (size_t i = 0; i < nd; i++) {
-		struct json_doc d;
-		char msg[256];
-		if (!strcmp(docs[i].json, WATCH_TOMBSTONE))
-			continue; /* deleted */
-		if (json_doc_parse(&d, docs[i].json, strlen(docs[i].json), 0, msg, sizeof(msg)) == 0 &&
-		    parse(d.root, docs[i].id, a, items + *n * size, msg, sizeof(msg)) == 0)
-			(*n)++;
-		else
-			log_warn("stored %s %s is unreadable: %s", kind, docs[i].id, msg);
-		json_doc_release(&d);
-	}
-	*out = items;
-	return 0;
-}
-
 int watch_load_slos(struct store *s, struct arena *a, struct slo **out, size_t *n, char *err, size_t errlen)
 {
-	return load_kind(s, SLO_KIND, sizeof(**out), parse_slo, a, (void **)out, n, err, errlen);
+	return watch_load_docs(s, SLO_KIND, sizeof(**out), parse_slo, a, (void **)out, n, err, errlen);
 }
 
 int watch_load_rules(struct store *s, struct arena *a, struct alert_rule **out, size_t *n, char *err,
 		     size_t errlen)
 {
-	return load_kind(s, RULE_KIND, sizeof(**out), parse_rule, a, (void **)out, n, err, errlen);
+	return watch_load_docs(s, RULE_KIND, sizeof(**out), parse_rule, a, (void **)out, n, err, errlen);
 }
 
 /* ---- one cycle -------------------------------------------------------------- */

@@ -9,13 +9,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 
-import { BIN, SHOTS, closeAll, launchPage, startHotpath, waitFor } from './lib/harness.mjs';
-
-const run = promisify(execFile);
+import { SHOTS, closeAll, getApi, startDemoPage, waitFor } from './lib/harness.mjs';
 
 let hotpath = null;
 let base = null;
@@ -27,10 +23,7 @@ let consoleErrors = [];
 const SCOPE = { range: '24h', env: 'production' };
 
 before(async () => {
-  hotpath = await startHotpath('hotpath-analysis-');
-  base = hotpath.base;
-  await run(BIN, ['demo', '--target', base, '--backfill', '3', '--duration', '1', '--quiet'], { timeout: 240000 });
-  ({ browser, page, consoleErrors } = await launchPage({ width: 1440, height: 1000 }));
+  ({ hotpath, base, browser, page, consoleErrors } = await startDemoPage('hotpath-analysis-', { width: 1440, height: 1000 }));
 });
 
 after(() => closeAll(browser, hotpath));
@@ -39,13 +32,7 @@ after(() => closeAll(browser, hotpath));
 
 const query = () => new URL(page.url()).searchParams;
 
-async function api(path, params = {}) {
-  const q = new URLSearchParams(params).toString();
-  const res = await fetch(`${base}${path}${q ? `?${q}` : ''}`);
-  const text = await res.text();
-  assert.equal(res.status, 200, `${path}?${q}: ${res.status} ${text}`);
-  return JSON.parse(text);
-}
+const api = (path, params) => getApi(base, path, params);
 
 // Chromium reports a failed request on the console; drop the ones a step
 // provokes on purpose, so that any other error still fails the last test.

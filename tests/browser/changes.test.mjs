@@ -15,7 +15,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
-import { SHOTS, closeAll, launchPage, postOtlpJson, startHotpath, waitFor } from './lib/harness.mjs';
+import { SHOTS, closeAll, getApi, launchPage, postOtlpJson, startHotpath, waitFor } from './lib/harness.mjs';
+import { gaussian, rng } from '../e2e/lib/random.mjs';
 
 const MIN_NS = 60_000_000_000n;
 const MINUTES = 50;
@@ -27,17 +28,6 @@ let browser = null;
 let page = null;
 let consoleErrors = [];
 let switchMs = 0;
-
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const kv = (o) => Object.entries(o).map(([key, v]) => ({ key, value: { stringValue: v } }));
 
@@ -65,7 +55,7 @@ before(async () => {
   hotpath = await startHotpath('hotpath-changes-');
   base = hotpath.base;
   const rand = rng(11);
-  const gauss = () => Math.sqrt(-2 * Math.log(rand() || 1e-12)) * Math.cos(2 * Math.PI * rand());
+  const gauss = () => gaussian(rand);
   const nowNs = BigInt(Date.now()) * 1_000_000n;
   const t0 = (nowNs - BigInt(MINUTES + 2) * MIN_NS) / MIN_NS * MIN_NS;
   switchMs = Number((t0 + BigInt(MINUTES - SWITCH) * MIN_NS) / 1_000_000n);
@@ -87,12 +77,7 @@ before(async () => {
 
 after(() => closeAll(browser, hotpath));
 
-async function api(path, params = {}) {
-  const res = await fetch(`${base}${path}?${new URLSearchParams(params)}`);
-  const text = await res.text();
-  assert.equal(res.status, 200, `${path}: ${res.status} ${text}`);
-  return JSON.parse(text);
-}
+const api = (path, params) => getApi(base, path, params);
 
 async function ready(panelId) {
   await page.waitForSelector(`#panel-${panelId}[data-state="ready"], #panel-${panelId}[data-state="error"], #panel-${panelId}[data-state="empty"]`, { timeout: 20000 });

@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
-import { SHOTS, closeAll, launchPage, postOtlpJson, sleep, startHotpath, waitFor } from './lib/harness.mjs';
+import { SHOTS, closeAll, getApi, launchPage, postOtlpJson, sleep, startHotpath, waitFor } from './lib/harness.mjs';
 import { fmtDuration } from '../../web/lib/format.js';
 
 let hotpath = null;
@@ -142,12 +142,7 @@ function exactQuantile(values, q) {
 
 const postTraces = (batch) => postOtlpJson(base, otlpRequest(batch));
 
-async function api(path, params) {
-  const res = await fetch(`${base}${path}?${new URLSearchParams(params)}`);
-  const body = await res.json();
-  assert.equal(res.status, 200, `GET ${path}: ${res.status} ${JSON.stringify(body)}`);
-  return body;
-}
+const api = (path, params) => getApi(base, path, params);
 
 const query = () => new URL(page.url()).searchParams;
 const OVERVIEW = () => `${base}/dashboard/performance?view=overview&range=1h`;

@@ -11,13 +11,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 
-import { BIN, SHOTS, closeAll, launchPage, startHotpath } from './lib/harness.mjs';
-
-const run = promisify(execFile);
+import { SHOTS, closeAll, getApi, startDemoPage } from './lib/harness.mjs';
 
 let hotpath = null;
 let base = null;
@@ -29,21 +25,12 @@ let consoleErrors = [];
 const SCOPE = { range: '24h', env: 'production' };
 
 before(async () => {
-  hotpath = await startHotpath('hotpath-resources-');
-  base = hotpath.base;
-  await run(BIN, ['demo', '--target', base, '--backfill', '3', '--duration', '1', '--quiet'], { timeout: 240000 });
-  ({ browser, page, consoleErrors } = await launchPage({ width: 1440, height: 1400 }));
+  ({ hotpath, base, browser, page, consoleErrors } = await startDemoPage('hotpath-resources-', { width: 1440, height: 1400 }));
 });
 
 after(() => closeAll(browser, hotpath));
 
-async function api(path, params = {}) {
-  const q = new URLSearchParams(params).toString();
-  const res = await fetch(`${base}${path}${q ? `?${q}` : ''}`);
-  const text = await res.text();
-  assert.equal(res.status, 200, `${path}?${q}: ${res.status} ${text}`);
-  return JSON.parse(text);
-}
+const api = (path, params) => getApi(base, path, params);
 
 async function settled(panelId) {
   await page.waitForSelector(`#panel-${panelId}:not([data-state="loading"])`);

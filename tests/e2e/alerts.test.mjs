@@ -19,7 +19,7 @@ import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
 import { hotpathBin, startServer } from './lib/server.mjs';
-import { getJson, jsonTraceRequest, nowNs, postOtlpJson, sleep, spanId, traceId } from './lib/util.mjs';
+import { getJson, jsonTraceRequest, nowNs, postOtlpJson, postSlowShare, sleep, spanId, traceId } from './lib/util.mjs';
 
 const SECRET = 'hook-secret-7f3a';
 
@@ -328,21 +328,9 @@ describe('SLO and alert notifications', () => {
 
 describe('the slow-request spike check is the default rule slow-spike', () => {
 	let srv, rx;
-	const MIN = 60_000_000_000n;
 	// n requests of service "steady", `slow` of them over 1 s, in the minute
 	// starting minutesAgo before now (as the spike test of analytics does)
-	async function post(minutesAgo, n, slow) {
-		const t0 = BigInt(Date.now()) * 1_000_000n - BigInt(Math.round(minutesAgo * 60)) * 1_000_000_000n;
-		const spans = Array.from({ length: n }, (_, i) => {
-			const start = t0 + BigInt(i) * (MIN / 2n / BigInt(n));
-			return {
-				traceId: traceId(), spanId: spanId(), name: 'GET /feed', kind: 2, start,
-				end: start + (i < slow ? 1_500_000_000n : 50_000_000n),
-				attrs: { 'http.request.method': 'GET', 'http.route': '/feed' },
-			};
-		});
-		await postOtlpJson(srv.url, jsonTraceRequest([{ attrs: { 'service.name': 'steady' }, spans }]));
-	}
+	const post = (minutesAgo, n, slow) => postSlowShare(srv.url, minutesAgo, n, slow);
 	before(async () => {
 		rx = await startReceiver(0);
 		srv = await startServer({ args: ['--spike-interval', '1', '--watch-interval', '1'] });

@@ -12,22 +12,11 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
 import { hotpathBin, startServer } from './lib/server.mjs';
-import { getJson, jsonTraceRequest, postOtlpJson, sleep, spanId, traceId } from './lib/util.mjs';
+import { getJson, jsonTraceRequest, postOtlpJson, postSlowShare, sleep, spanId, traceId } from './lib/util.mjs';
+import { gaussian, rng } from './lib/random.mjs';
 
 const MS = 1_000_000;
 const N = 420;
-
-// mulberry32: a small seeded PRNG, so a failure can be replayed.
-function rng(seed) {
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
 
 const SERVICES = [
 	{ name: 'checkout', env: 'production', version: '2.1.0', routes: ['/api/cart', '/api/pay'], scale: 180 },
@@ -39,7 +28,7 @@ const TIER_EDGES_MS = [100, 500, 2000];
 /** The generated requests: {traceId, spanId, service, env, version, endpoint, startNs, durNs, status}. */
 function generate(baseNs) {
 	const rand = rng(20240611);
-	const gauss = () => Math.sqrt(-2 * Math.log(rand() || 1e-12)) * Math.cos(2 * Math.PI * rand());
+	const gauss = () => gaussian(rand);
 	const reqs = [];
 	for (let i = 0; i < N; i++) {
 		const svc = SERVICES[i % SERVICES.length];
@@ -532,7 +521,6 @@ describe('endpoints of servers without http.route', () => {
 
 describe('slow request spikes follow the slow share', () => {
 	let srv;
-	const MIN = 60_000_000_000n;
 	// the background check runs every second here; a GET never stores alerts
 	const ARGS = ['--spike-interval', '1'];
 	const alerts = async (s = srv) => (await getJson(`${s.url}/api/v1/slow-requests/alerts`)).json;
@@ -547,18 +535,7 @@ describe('slow request spikes follow the slow share', () => {
 	}
 	// n requests of service "steady", `slow` of them over the 1 s http
 	// threshold, spread over the minute starting minutesAgo before now
-	async function post(minutesAgo, n, slow, s = srv) {
-		const t0 = BigInt(Date.now()) * 1_000_000n - BigInt(Math.round(minutesAgo * 60)) * 1_000_000_000n;
-		const spans = Array.from({ length: n }, (_, i) => {
-			const start = t0 + BigInt(i) * (MIN / 2n / BigInt(n));
-			return {
-				traceId: traceId(), spanId: spanId(), name: 'GET /feed', kind: 2, start,
-				end: start + (i < slow ? 1_500_000_000n : 50_000_000n),
-				attrs: { 'http.request.method': 'GET', 'http.route': '/feed' },
-			};
-		});
-		await postOtlpJson(s.url, jsonTraceRequest([{ attrs: { 'service.name': 'steady' }, spans }]));
-	}
+	const post = (minutesAgo, n, slow, s = srv) => postSlowShare(s.url, minutesAgo, n, slow);
 	const history = async (s) => {
 		// an hour at 20 requests a window, 10 % slow, each batch mid-window
 		for (let w = 0; w < 12; w++) await post(62.5 - 5 * w, 20, 2, s);

@@ -14,27 +14,17 @@ import { promisify } from 'node:util';
 
 import { hotpathBin, startServer } from './lib/server.mjs';
 import { getJson, jsonTraceRequest, postOtlpJson, spanId, traceId } from './lib/util.mjs';
+import { gaussian, rng } from './lib/random.mjs';
 
 const MIN_NS = 60_000_000_000n;
 const MINUTES = 50;	// of history
 const SWITCH = 25;	// minutes ago the new version takes over
 const PER_MIN = 60;
 
-function rng(seed) {
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
-
 /** Requests of `shop` (production) and of `steady` (no change), by minute. */
 function generate(baseNs) {
 	const rand = rng(17);
-	const gauss = () => Math.sqrt(-2 * Math.log(rand() || 1e-12)) * Math.cos(2 * Math.PI * rand());
+	const gauss = () => gaussian(rand);
 	const out = { shop: { '1.0.0': [], '1.1.0': [] }, steady: { '7.0.0': [], '7.0.1': [] } };
 	for (let m = 0; m < MINUTES; m++) {
 		const newer = m >= MINUTES - SWITCH;

@@ -11,22 +11,13 @@ import { after, before, describe, test } from 'node:test';
 
 import { startServer } from './lib/server.mjs';
 import { getJson, jsonTraceRequest, postOtlpJson, spanId, traceId } from './lib/util.mjs';
+import { gaussian, rng } from './lib/random.mjs';
 
 const HOUR_NS = 3_600_000_000_000n;
 const HOURS = 72;
 
-function rng(seed) {
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
 const rand = rng(5);
-const gauss = () => Math.sqrt(-2 * Math.log(rand() || 1e-12)) * Math.cos(2 * Math.PI * rand());
+const gauss = () => gaussian(rand);
 
 /** Requests of the feed in hour h: 100 + 2h + 30 sin(2 pi h / 24). */
 const feedPerHour = (h) => Math.round(100 + 2 * h + 30 * Math.sin(2 * Math.PI * h / 24));

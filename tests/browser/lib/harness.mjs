@@ -2,15 +2,17 @@
 // free loopback port with an empty data directory, Debian's Chromium driven
 // by playwright-core, and small waiting and posting helpers.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
 
 export const BIN = resolve(process.env.HOTPATH_BIN || 'build/hotpath');
 export const SHOTS = resolve('build/screenshots');
+const run = promisify(execFile);
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
@@ -100,6 +102,32 @@ export async function launchPage(viewport) {
   page.on('pageerror', (err) => consoleErrors.push(`page error: ${err.message}`));
   mkdirSync(SHOTS, { recursive: true });
   return { browser, page, consoleErrors };
+}
+
+/**
+ * A server loaded with the demo's history (`hotpath demo --backfill 3`,
+ * docs/DEMO.md) and Chromium with one page.  Returns {hotpath, base,
+ * browser, page, consoleErrors}; hand browser and hotpath to closeAll().
+ */
+export async function startDemoPage(prefix, viewport) {
+  const hotpath = await startHotpath(prefix);
+  try {
+    await run(BIN, ['demo', '--target', hotpath.base, '--backfill', '3', '--duration', '1', '--quiet'],
+      { timeout: 240000 });
+    return { hotpath, base: hotpath.base, ...(await launchPage(viewport)) };
+  } catch (err) {
+    await hotpath.stop();
+    throw err;
+  }
+}
+
+/** GET `path` with query `params` from the server at `base`: asserts a 200 and returns the JSON. */
+export async function getApi(base, path, params = {}) {
+  const q = new URLSearchParams(params).toString();
+  const res = await fetch(`${base}${path}${q ? `?${q}` : ''}`);
+  const text = await res.text();
+  assert.equal(res.status, 200, `${path}?${q}: ${res.status} ${text}`);
+  return JSON.parse(text);
 }
 
 /** Close the browser and stop hotpath (either may be missing), hotpath even if closing fails. */

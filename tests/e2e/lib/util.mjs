@@ -347,3 +347,23 @@ export async function searchTraces(srv, query) {
 	}
 	return r.json.traces;
 }
+
+/**
+ * `n` requests "GET /feed" of service "steady", `slow` of them 1.5 s long
+ * (over the 1 s http threshold) and the rest 50 ms, spread over the first
+ * half of the minute that started `minutesAgo` minutes before now: the
+ * traffic of the slow-request spike checks.
+ */
+export async function postSlowShare(url, minutesAgo, n, slow) {
+	const minNs = 60_000_000_000n;
+	const t0 = BigInt(Date.now()) * 1_000_000n - BigInt(Math.round(minutesAgo * 60)) * 1_000_000_000n;
+	const spans = Array.from({ length: n }, (_, i) => {
+		const start = t0 + BigInt(i) * (minNs / 2n / BigInt(n));
+		return {
+			traceId: traceId(), spanId: spanId(), name: 'GET /feed', kind: 2, start,
+			end: start + (i < slow ? 1_500_000_000n : 50_000_000n),
+			attrs: { 'http.request.method': 'GET', 'http.route': '/feed' },
+		};
+	});
+	await postOtlpJson(url, jsonTraceRequest([{ attrs: { 'service.name': 'steady' }, spans }]));
+}

@@ -15,7 +15,9 @@
 #include "demo/scenario.h"
 #include "profile/upload.h"
 #include "advisor/advisor.h"
+#include "scenario_fixture.h"
 #include "tap.h"
+#include "temp_store.h"
 
 #define S 1000000000ull
 
@@ -67,26 +69,15 @@ static void test_states(void)
 static void test_run(void)
 {
 	char dir[] = "/tmp/hotpath-test-advisor-XXXXXX", err[256];
-	ok(mkdtemp(dir) != NULL, "temp dir");
-	struct store_options so = {.dir = dir};
-	struct store *s;
-	if (store_open(&s, &so, err, sizeof(err)) < 0) {
-		ok(0, "store: %s", err);
+	struct store *s = temp_store_make(dir);
+	if (!ok(s != NULL, "store in a temporary directory"))
 		return;
-	}
 	struct scenario_config cfg;
 	struct scenario sc;
-	struct batch b;
 	scenario_config_init(&cfg);
 	scenario_init(&sc, &cfg);
 	uint64_t t0 = 1763978400ull * S; /* a whole number of hours */
-	for (int m = 0; m < 120; m++) {
-		batch_init(&b);
-		scenario_generate(&sc, &b, t0 + (uint64_t)m * 60 * S, t0 + (uint64_t)(m + 1) * 60 * S, 60);
-		scenario_metrics(&sc, &b, t0 + (uint64_t)(m + 1) * 60 * S);
-		store_write_sync(s, &b);
-		batch_release(&b);
-	}
+	scenario_write_minutes(s, &sc, t0, 120, 60, 1);
 	scenario_release(&sc);
 
 	struct advisor_options o;
@@ -132,10 +123,7 @@ static void test_run(void)
 	}
 	arena_release(&a);
 	store_close(s);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", dir);
+	temp_dir_remove(dir);
 }
 
 /* The analysis job: a request reads the last analysis, or asks the job
@@ -143,25 +131,15 @@ static void test_run(void)
 static void test_job(void)
 {
 	char dir[] = "/tmp/hotpath-test-advisor-job-XXXXXX", err[256];
-	ok(mkdtemp(dir) != NULL, "job: temp dir");
-	struct store_options so = {.dir = dir};
-	struct store *s;
-	if (store_open(&s, &so, err, sizeof(err)) < 0) {
-		ok(0, "job: store: %s", err);
+	struct store *s = temp_store_make(dir);
+	if (!ok(s != NULL, "job: store in a temporary directory"))
 		return;
-	}
 	struct scenario_config cfg;
 	struct scenario sc;
-	struct batch b;
 	scenario_config_init(&cfg);
 	scenario_init(&sc, &cfg);
 	uint64_t now = clock_now_ns() / (60 * S) * 60 * S;
-	for (int m = 30; m > 0; m--) {
-		batch_init(&b);
-		scenario_generate(&sc, &b, now - (uint64_t)m * 60 * S, now - (uint64_t)(m - 1) * 60 * S, 30);
-		store_write_sync(s, &b);
-		batch_release(&b);
-	}
+	scenario_write_minutes(s, &sc, now - 30 * 60 * S, 30, 30, 0);
 	scenario_release(&sc);
 
 	const uint64_t range = 3600 * S;
@@ -195,10 +173,7 @@ static void test_job(void)
 	advisor_watch_stop();
 	arena_release(&a);
 	store_close(s);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", dir);
+	temp_dir_remove(dir);
 }
 
 /* ---- the hot function of own work ------------------------------------------------------------ */
@@ -326,9 +301,8 @@ static double self_share(const char *folded, const char *fn)
 static void test_hot_function(void)
 {
 	char dir[] = "/tmp/hotpath-test-advisor-hot-XXXXXX", err[512];
-	struct store_options so = {.dir = dir};
-	struct store *s;
-	if (!mkdtemp(dir) || store_open(&s, &so, err, sizeof(err)) < 0) {
+	struct store *s = temp_store_make(dir);
+	if (!s) {
 		ok(0, "store for the hot function");
 		return;
 	}
@@ -399,10 +373,7 @@ static void test_hot_function(void)
 	buf_release(&pb);
 	arena_release(&a);
 	store_close(s);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", dir);
+	temp_dir_remove(dir);
 }
 
 int main(void)

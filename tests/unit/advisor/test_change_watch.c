@@ -18,22 +18,13 @@
 
 #include "advisor/change_watch.h"
 #include "core/clock.h"
+#include "resource_fixture.h"
 #include "tap.h"
+#include "../watch/rule_text.h"
+#include "temp_store.h"
 #include "watch/watch.h"
 
 #define T0 1763978400000000000ull /* a whole hour */
-
-static struct resource *resource(struct batch *b, const char *service, const char *version)
-{
-	struct resource *r = arena_zalloc(&b->arena, sizeof(*r));
-	r->attrs = arena_zalloc(&b->arena, 3 * sizeof(struct attr));
-	r->attrs[r->n_attrs++] = (struct attr){.key = "service.name", .type = ATTR_STRING, .v.s = service};
-	r->attrs[r->n_attrs++] =
-		(struct attr){.key = "deployment.environment.name", .type = ATTR_STRING, .v.s = "production"};
-	r->attrs[r->n_attrs++] = (struct attr){.key = "service.version", .type = ATTR_STRING, .v.s = version};
-	resource_derive(r);
-	return r;
-}
 
 /* `per_min` requests a minute for minutes [from, to) of T0, ~ms each. */
 static int write_minutes(struct store *s, const char *service, const char *version, int from, int to,
@@ -42,7 +33,7 @@ static int write_minutes(struct store *s, const char *service, const char *versi
 	static uint32_t trace;
 	struct batch b;
 	batch_init(&b);
-	struct resource *r = resource(&b, service, version);
+	struct resource *r = make_version_resource(&b, service, "production", version);
 	for (int m = from; m < to; m++)
 		for (int i = 0; i < per_min; i++) {
 			struct span *sp = batch_add_span(&b);
@@ -67,17 +58,13 @@ static int write_minutes(struct store *s, const char *service, const char *versi
 static double rule_at(struct store *s, const char *text, uint64_t t, int *holds)
 {
 	struct arena a;
-	struct json_doc d;
 	struct alert_rule r;
 	struct rule_verdict v = {0};
 	char err[256];
 	arena_init(&a);
 	v.value = NAN;
-	if (json_doc_parse(&d, text, strlen(text), 0, err, sizeof(err)) < 0 ||
-	    rule_parse(d.root, NULL, &a, &r, err, sizeof(err)) < 0 ||
-	    rule_evaluate(s, NULL, &r, t, &v, err, sizeof(err)) < 0)
+	if (rule_from_text(text, &r, &a, err) < 0 || rule_evaluate(s, NULL, &r, t, &v, err, sizeof(err)) < 0)
 		printf("# rule %s: %s\n", text, err);
-	json_doc_release(&d);
 	arena_release(&a);
 	*holds = v.holds;
 	return v.value;
@@ -122,10 +109,9 @@ static void regression_rule(struct store *s, uint64_t now)
 int main(void)
 {
 	char dir[] = "/tmp/hotpath-test-change-watch-XXXXXX", err[256];
-	struct store_options so = {.dir = dir};
-	struct store *s;
-	if (!mkdtemp(dir) || store_open(&s, &so, err, sizeof(err)) < 0) {
-		ok(0, "store: %s", err);
+	struct store *s = temp_store_make(dir);
+	if (!s) {
+		ok(0, "store");
 		return tap_done();
 	}
 	int rc = write_minutes(s, "shop", "1.0.0", 0, 60, 30, 100) |
@@ -184,8 +170,6 @@ int main(void)
 
 	arena_release(&a);
 	store_close(s);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	ok(system(cmd) == 0, "temp dir removed");
+	ok(temp_dir_remove(dir) == 0, "temp dir removed");
 	return tap_done();
 }

@@ -12,7 +12,9 @@
 
 #include "demo/scenario.h"
 #include "advisor/detect_scan.h"
+#include "scenario_fixture.h"
 #include "tap.h"
+#include "temp_store.h"
 
 #define S   1000000000ull
 #define MIN (60 * S)
@@ -22,13 +24,7 @@ static const uint64_t t0 = 1763978400ull * S;
 /* Minutes [from, to) of demo traffic, one write (one block) a minute. */
 static void write_minutes(struct store *s, struct scenario *sc, int from, int to)
 {
-	for (int m = from; m < to; m++) {
-		struct batch b;
-		batch_init(&b);
-		scenario_generate(sc, &b, t0 + (uint64_t)m * MIN, t0 + (uint64_t)(m + 1) * MIN, 40);
-		store_write_sync(s, &b);
-		batch_release(&b);
-	}
+	scenario_write_minutes(s, sc, t0 + (uint64_t)from * MIN, to - from, 40, 0);
 }
 
 static int close_to(double a, double b)
@@ -114,10 +110,9 @@ static struct span *add_span(struct batch *b, const struct resource *r, uint32_t
  * the N+1 is found in every request only when the parts are joined. */
 static void test_split_traces(void)
 {
-	char dir[] = "/tmp/hotpath-test-detect-join-XXXXXX", err[256];
-	struct store *s;
-	struct store_options so = {.dir = dir};
-	if (!mkdtemp(dir) || store_open(&s, &so, err, sizeof(err)) < 0) {
+	char dir[] = "/tmp/hotpath-test-detect-join-XXXXXX";
+	struct store *s = temp_store_make(dir);
+	if (!s) {
 		ok(0, "store for split traces");
 		return;
 	}
@@ -170,22 +165,15 @@ static void test_split_traces(void)
 	batch_release(&children);
 	batch_release(&parents);
 	store_close(s);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", dir);
+	temp_dir_remove(dir);
 }
 
 int main(void)
 {
-	char dir[] = "/tmp/hotpath-test-detect-scan-XXXXXX", err[256];
-	ok(mkdtemp(dir) != NULL, "temp dir");
-	struct store_options so = {.dir = dir};
-	struct store *s;
-	if (store_open(&s, &so, err, sizeof(err)) < 0) {
-		ok(0, "store: %s", err);
+	char dir[] = "/tmp/hotpath-test-detect-scan-XXXXXX";
+	struct store *s = temp_store_make(dir);
+	if (!ok(s != NULL, "store in a temporary directory"))
 		return tap_done();
-	}
 	struct scenario_config scfg;
 	struct scenario sc;
 	struct detect_config cfg;
@@ -224,9 +212,6 @@ int main(void)
 	scenario_release(&sc);
 	store_close(s);
 	test_split_traces();
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", dir);
+	temp_dir_remove(dir);
 	return tap_done();
 }

@@ -6,6 +6,7 @@
  * lines split across chunks and past their limit, gzip's output limit
  * against a bomb, and JSON strings read back exactly as they were written.
  */
+#include <math.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -33,6 +34,14 @@ static void test_buf(void)
 	buf_putc(&b, 0);
 	is_str(b.data, "\"a\\\"b\\\\\\n\\u0001\xef\xbf\xbd\"",
 	       "buf: a JSON string escapes quotes and controls, and replaces invalid UTF-8 with U+FFFD");
+	buf_reset(&b);
+	buf_put_json_member_str(&b, "a", "x\"");
+	buf_put_json_member_str(&b, "b", NULL);
+	buf_put_json_member_double(&b, "c", 0.5);
+	buf_put_json_member_double(&b, "d", NAN);
+	buf_putc(&b, 0);
+	is_str(b.data, ",\"a\":\"x\\\"\",\"b\":null,\"c\":0.5,\"d\":null",
+	       "buf: members as strings or null, numbers or null");
 	buf_reset(&b);
 	buf_put_varint(&b, 300);
 	ok(b.len == 2 && (uint8_t)b.data[0] == 0xac && b.data[1] == 0x02, "buf: varint 300 is ac 02");

@@ -1,6 +1,6 @@
 /*
  * store_fixture.h - spans and resources written into a store in a temp
- * dir, for the tests of the query layer: traces numbered 1.., span `no`
+ * dir, for the tests of the query and watch layers: traces numbered 1.., span `no`
  * of trace `trace`, times in milliseconds after T0.
  */
 #ifndef HOTPATH_TESTS_QUERY_STORE_FIXTURE_H
@@ -9,23 +9,12 @@
 #include <string.h>
 
 #include "ingest/batch.h"
+#include "resource_fixture.h"
+#include "temp_store.h"
 
 #define MS  1000000ull
 #define MIN (60000 * MS)
 #define T0  1700000000000000000ull
-
-/* A resource of `service`, with a service.instance.id unless NULL. */
-static inline struct resource *make_resource(struct batch *b, const char *service, const char *instance)
-{
-	struct resource *r = arena_zalloc(&b->arena, sizeof(*r));
-	r->attrs = arena_zalloc(&b->arena, 2 * sizeof(struct attr));
-	r->attrs[r->n_attrs++] = (struct attr){.key = "service.name", .type = ATTR_STRING, .v.s = service};
-	if (instance)
-		r->attrs[r->n_attrs++] =
-			(struct attr){.key = "service.instance.id", .type = ATTR_STRING, .v.s = instance};
-	resource_derive(r);
-	return r;
-}
 
 static inline void trace_id(uint8_t id[16], int trace)
 {

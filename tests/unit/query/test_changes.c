@@ -13,7 +13,9 @@
 #include "core/clock.h"
 #include "query/changes.h"
 #include "query/regressions.h"
+#include "resource_fixture.h"
 #include "tap.h"
+#include "temp_store.h"
 
 #define T0     1763978400000000000ull /* a whole hour */
 #define DAY_NS (86400 * NS_PER_S)
@@ -27,13 +29,7 @@ static int write_requests(struct store *s, const char *service, const char *vers
 {
 	struct batch b;
 	batch_init(&b);
-	struct resource *r = arena_zalloc(&b.arena, sizeof(*r));
-	r->attrs = arena_zalloc(&b.arena, 3 * sizeof(struct attr));
-	r->attrs[r->n_attrs++] = (struct attr){.key = "service.name", .type = ATTR_STRING, .v.s = service};
-	r->attrs[r->n_attrs++] =
-		(struct attr){.key = "deployment.environment.name", .type = ATTR_STRING, .v.s = env};
-	r->attrs[r->n_attrs++] = (struct attr){.key = "service.version", .type = ATTR_STRING, .v.s = version};
-	resource_derive(r);
+	struct resource *r = make_version_resource(&b, service, env, version);
 	for (int i = 0; i < n; i++) {
 		struct span *sp = batch_add_span(&b);
 		next_trace++;
@@ -69,10 +65,9 @@ static const struct changes_first_seen *find(const struct changes_first_seen *f,
 int main(void)
 {
 	char dir[] = "/tmp/hotpath-test-changes-XXXXXX", err[256];
-	struct store_options so = {.dir = dir};
-	struct store *s;
-	if (!mkdtemp(dir) || store_open(&s, &so, err, sizeof(err)) < 0) {
-		ok(0, "store: %s", err);
+	struct store *s = temp_store_make(dir);
+	if (!s) {
+		ok(0, "store");
 		return tap_done();
 	}
 	uint64_t now = T0 + 10 * DAY_NS;
@@ -155,8 +150,6 @@ int main(void)
 
 	arena_release(&a);
 	store_close(s);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	ok(system(cmd) == 0, "temp dir removed");
+	ok(temp_dir_remove(dir) == 0, "temp dir removed");
 	return tap_done();
 }

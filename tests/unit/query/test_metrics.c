@@ -15,20 +15,9 @@
 #include "query/metrics.h"
 #include "store/store.h"
 #include "tap.h"
+#include "temp_store.h"
 
 #define S NS_PER_S
-
-static int near(double got, double want)
-{
-	return fabs(got - want) <= 1e-9 * fmax(1, fabs(want));
-}
-
-#define is_num(got, want, ...)                                                                               \
-	do {                                                                                                 \
-		double g_ = (got), w_ = (want);                                                              \
-		if (!ok(near(g_, w_), __VA_ARGS__))                                                          \
-			printf("#   got %.17g, want %.17g\n", g_, w_);                                       \
-	} while (0)
 
 static struct resource res = {.service_name = "api"};
 
@@ -59,7 +48,8 @@ static void test_arithmetic(void)
 	       "the overflow bucket answers the last bound");
 	enum metrics_agg agg;
 	double q;
-	ok(metrics_agg_parse("p99.9", &agg, &q) == 0 && agg == METRICS_QUANTILE && near(q, 0.999), "p99.9");
+	ok(metrics_agg_parse("p99.9", &agg, &q) == 0 && agg == METRICS_QUANTILE && tap_near(q, 0.999),
+	   "p99.9");
 	ok(metrics_agg_parse("rate", &agg, &q) == 0 && agg == METRICS_RATE, "rate");
 	ok(metrics_agg_parse("p100", &agg, &q) < 0 && metrics_agg_parse("median", &agg, &q) < 0,
 	   "p100 and unknown names are refused");
@@ -183,7 +173,8 @@ static void test_combining(struct arena *a)
 		metrics_acc_point(m, i + 1, &p[i], 0, err, sizeof(err));
 	metrics_acc_answer(m, a, &ans);
 	ok(ans.n_lines == 3 && ans.lines[0].key && !strcmp(ans.lines[0].key, "idle") &&
-		   near(ans.lines[0].values[0], 6) && near(ans.lines[1].values[0], 4) && !ans.lines[2].key,
+		   tap_near(ans.lines[0].values[0], 6) && tap_near(ans.lines[1].values[0], 4) &&
+		   !ans.lines[2].key,
 	   "group_by=state: idle 6, used 4, then the series without a state");
 	metrics_acc_free(m);
 }
@@ -221,7 +212,7 @@ static void test_measures(struct arena *a)
 	wait.unit = "s";
 	wait.count = 4;
 	wait.sum = 0.2;
-	ok(semconv_resource_measure(&wait, &v) == MEASURE_POOL_WAIT && near(v, 50),
+	ok(semconv_resource_measure(&wait, &v) == MEASURE_POOL_WAIT && tap_near(v, 50),
 	   "pool wait: mean 0.05 s = 50 ms");
 	struct metric_point mem = pt("process.memory.usage", METRIC_GAUGE, 0, 512.0 * 1048576);
 	ok(semconv_resource_measure(&mem, &v) == MEASURE_MEMORY && v == 512.0 * 1048576, "memory in bytes");
@@ -299,7 +290,7 @@ static void test_hours(struct store *st, struct arena *a)
 		int same = got.n_lines == 1 && want.n_lines == 1 && got.n_steps == want.n_steps;
 		for (size_t t = 0; same && t < got.n_steps; t++)
 			same = (isnan(got.lines[0].values[t]) && isnan(want.lines[0].values[t])) ||
-			       near(got.lines[0].values[t], want.lines[0].values[t]);
+			       tap_near(got.lines[0].values[t], want.lines[0].values[t]);
 		ok(same, "agg %d: the hourly aggregates answer what the points do (%zu steps)", k,
 		   got.n_steps);
 		if (aggs[k] == METRICS_RATE)
@@ -341,7 +332,7 @@ static void test_store(struct arena *a)
 	q.f.to_ns = base + 60 * S;
 	struct metrics_answer ans;
 	ok(metrics_query(st, &q, a, &ans, err, sizeof(err)) == 0, "query: %s", err);
-	ok(ans.n_lines == 1 && near(ans.lines[0].values[0], 70.0 / 60) && ans.resets == 1,
+	ok(ans.n_lines == 1 && tap_near(ans.lines[0].values[0], 70.0 / 60) && ans.resets == 1,
 	   "the store's series gives the same rate, one reset");
 	struct metrics_name *names;
 	size_t n;
@@ -354,10 +345,7 @@ static void test_store(struct arena *a)
 	   "another service's filter lists nothing");
 	test_hours(st, a);
 	store_close(st);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", dir);
+	temp_dir_remove(dir);
 }
 
 int main(void)

@@ -30,14 +30,10 @@ static void add_shop(struct batch *b, const struct resource *r, int trace, uint6
 
 static struct store *fill_store(void)
 {
-	struct store *s = NULL;
-	struct store_options o = {.dir = tmpdir};
-	char err[256];
+	struct store *s = temp_store_open(tmpdir);
 	struct batch b;
-	if (store_open(&s, &o, err, sizeof(err)) < 0) {
-		printf("# store_open: %s\n", err);
+	if (!s)
 		return NULL;
-	}
 	batch_init(&b);
 	struct resource *shop = make_resource(&b, "shop", NULL), *agent = make_resource(&b, "agent", NULL);
 	add_shop(&b, shop, FAST, T0 + MIN, 100);
@@ -210,9 +206,6 @@ int main(void)
 		test_match(st);
 		store_close(st);
 	}
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", tmpdir);
+	temp_dir_remove(tmpdir);
 	return tap_done();
 }

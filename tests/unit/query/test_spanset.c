@@ -93,14 +93,10 @@ static void add_heap(struct batch *b, const struct resource *r, uint64_t t, cons
 
 static struct store *fill_store(void)
 {
-	struct store *s = NULL;
-	struct store_options o = {.dir = tmpdir};
-	char err[256];
+	struct store *s = temp_store_open(tmpdir);
 	struct batch b;
-	if (store_open(&s, &o, err, sizeof(err)) < 0) {
-		printf("# store_open: %s\n", err);
+	if (!s)
 		return NULL;
-	}
 	batch_init(&b);
 	struct resource *i1 = make_resource(&b, "agent", "i-1"), *i2 = make_resource(&b, "agent", "i-2");
 	struct resource *shop = make_resource(&b, "shop", "s-1");
@@ -293,9 +289,6 @@ int main(void)
 		test_marks(st);
 		store_close(st);
 	}
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", tmpdir);
+	temp_dir_remove(tmpdir);
 	return tap_done();
 }

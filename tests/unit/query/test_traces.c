@@ -23,14 +23,10 @@ static char tmpdir[64];
 
 static struct store *fill_store(void)
 {
-	struct store *s = NULL;
-	struct store_options o = {.dir = tmpdir};
-	char err[256];
+	struct store *s = temp_store_open(tmpdir);
 	struct batch b;
-	if (store_open(&s, &o, err, sizeof(err)) < 0) {
-		printf("# store_open: %s\n", err);
+	if (!s)
 		return NULL;
-	}
 	batch_init(&b);
 	struct resource *shop = make_resource(&b, "shop", NULL), *agent = make_resource(&b, "agent", NULL);
 	for (int t = 1; t <= N_TRACES; t++) {
@@ -172,9 +168,6 @@ int main(void)
 		test_query(st);
 		store_close(st);
 	}
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", tmpdir);
+	temp_dir_remove(tmpdir);
 	return tap_done();
 }

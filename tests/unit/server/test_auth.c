@@ -6,6 +6,7 @@
 #include "server/auth.h"
 #include "store/store.h"
 #include "tap.h"
+#include "temp_store.h"
 
 static void roles(void)
 {
@@ -72,21 +73,14 @@ static void keys(struct store *st)
 
 int main(void)
 {
-	char dir[] = "/tmp/hotpath-auth-XXXXXX", cmd[96], err[256];
+	char dir[] = "/tmp/hotpath-auth-XXXXXX";
 	roles();
 	hosts();
-	if (!mkdtemp(dir))
+	struct store *st = temp_store_make(dir);
+	if (!st)
 		return 1;
-	struct store_options o = {.dir = dir};
-	struct store *st;
-	if (store_open(&st, &o, err, sizeof(err)) < 0) {
-		printf("# store_open: %s\n", err);
-		return 1;
-	}
 	keys(st);
 	store_close(st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", dir);
+	temp_dir_remove(dir);
 	return tap_done();
 }

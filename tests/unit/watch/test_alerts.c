@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rule_text.h"
 #include "tap.h"
 #include "watch/alerts.h"
 #include "watch/rule.h"
@@ -66,23 +67,13 @@ static void quiet(void)
 	ok(alert_may_page(&a, S(100)), "the silence is over");
 }
 
-static int parse(const char *text, struct alert_rule *r, struct arena *a, char *err)
-{
-	struct json_doc d;
-	int rc = json_doc_parse(&d, text, strlen(text), 0, err, 256);
-	if (rc == 0)
-		rc = rule_parse(d.root, NULL, a, r, err, 256);
-	json_doc_release(&d);
-	return rc;
-}
-
 static void rules(void)
 {
 	struct arena a;
 	struct alert_rule r;
 	char err[256];
 	arena_init(&a);
-	int rc = parse(
+	int rc = rule_from_text(
 		"{\"id\":\"p95\",\"measure\":\"p95\",\"threshold\":500,\"for\":\"2m\",\"window\":\"10m\","
 		"\"severity\":\"critical\",\"filters\":{\"department\":\"payments\"}}",
 		&r, &a, err);
@@ -92,20 +83,20 @@ static void rules(void)
 	is_int(r.cmp, CMP_GT, "> by default");
 	is_str(r.severity, "critical", "severity");
 	is_str(r.scope.department, "payments", "scoped to a department");
-	rc = parse("{\"measure\":\"slow_count\",\"factor\":3}", &r, &a, err);
+	rc = rule_from_text("{\"measure\":\"slow_count\",\"factor\":3}", &r, &a, err);
 	ok(rc == 0 && r.factor == 3 && r.baseline_s == 3600, "N x baseline: %s", err);
-	rc = parse("{\"measure\":\"p95\"}", &r, &a, err);
+	rc = rule_from_text("{\"measure\":\"p95\"}", &r, &a, err);
 	ok(rc == ERR_INVALID && strstr(err, "threshold"), "no threshold, no factor: %s", err);
-	rc = parse("{\"measure\":\"metric\",\"threshold\":1}", &r, &a, err);
+	rc = rule_from_text("{\"measure\":\"metric\",\"threshold\":1}", &r, &a, err);
 	ok(rc == ERR_INVALID && strstr(err, "\"metric\""), "a metric rule without its metric: %s", err);
-	rc = parse("{\"measure\":\"p99\",\"threshold\":1,\"for\":\"2w\"}", &r, &a, err);
+	rc = rule_from_text("{\"measure\":\"p99\",\"threshold\":1,\"for\":\"2w\"}", &r, &a, err);
 	ok(rc == ERR_INVALID && strstr(err, "for"), "a bad duration named: %s", err);
-	rc = parse("{\"measure\":\"p99\",\"threshold\":1,\"comparison\":\"!=\"}", &r, &a, err);
+	rc = rule_from_text("{\"measure\":\"p99\",\"threshold\":1,\"comparison\":\"!=\"}", &r, &a, err);
 	ok(rc == ERR_INVALID && strstr(err, "comparison"), "a bad comparison named: %s", err);
 	for (int m = 0; m < RULE_MEASURES; m++) {
 		char text[128];
 		snprintf(text, sizeof(text), "{\"measure\":\"%s\",\"threshold\":1}", rule_measure_names[m]);
-		rc = parse(text, &r, &a, err);
+		rc = rule_from_text(text, &r, &a, err);
 		if (m == RULE_METRIC)
 			ok(rc == ERR_INVALID, "measure %s needs its \"metric\"", rule_measure_names[m]);
 		else

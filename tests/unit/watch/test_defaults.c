@@ -11,6 +11,7 @@
 
 #include "core/clock.h"
 #include "tap.h"
+#include "temp_store.h"
 #include "watch/watch.h"
 
 /* The stored rule `id`'s JSON, or NULL (in `a`). */
@@ -31,28 +32,10 @@ static int put(struct store *s, const char *kind, const char *id, const char *js
 	return store_put_doc(s, &r, err, sizeof(err));
 }
 
-static struct store *open_store(char *dir)
-{
-	struct store_options so = {.dir = dir};
-	struct store *s = NULL;
-	char err[256];
-	if (!mkdtemp(dir) || store_open(&s, &so, err, sizeof(err)) < 0)
-		return NULL;
-	return s;
-}
-
-static void remove_dir(const char *dir)
-{
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", dir);
-}
-
 static void fresh(void)
 {
 	char dir[] = "/tmp/hotpath-test-defaults-XXXXXX", err[256];
-	struct store *s = open_store(dir);
+	struct store *s = temp_store_make(dir);
 	struct arena a;
 	if (!ok(s != NULL, "a new store"))
 		return;
@@ -71,13 +54,13 @@ static void fresh(void)
 	ok(n == 1 && !strcmp(rules[0].id, "slow-spike"), "one rule loads: slow-spike");
 	arena_release(&a);
 	store_close(s);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 
 static void older(void)
 {
 	char dir[] = "/tmp/hotpath-test-defaults-XXXXXX", err[256];
-	struct store *s = open_store(dir);
+	struct store *s = temp_store_make(dir);
 	struct arena a;
 	struct store_record *ev;
 	size_t n_ev;
@@ -98,13 +81,13 @@ static void older(void)
 	is_int(n_ev, audits, "once: a second start installs nothing");
 	arena_release(&a);
 	store_close(s);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 
 static void by_hand(void)
 {
 	char dir[] = "/tmp/hotpath-test-defaults-XXXXXX", err[256];
-	struct store *s = open_store(dir);
+	struct store *s = temp_store_make(dir);
 	struct arena a;
 	const char *mine = "{\"id\":\"regression\",\"measure\":\"regressions\",\"threshold\":2}";
 	if (!ok(s != NULL, "a store with a rule of a default's id"))
@@ -116,7 +99,7 @@ static void by_hand(void)
 	ok(!strcmp(rule_json(s, "regression", &a), mine), "the rule made by hand is kept");
 	arena_release(&a);
 	store_close(s);
-	remove_dir(dir);
+	temp_dir_remove(dir);
 }
 
 int main(void)

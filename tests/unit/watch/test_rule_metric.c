@@ -13,23 +13,13 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "rule_text.h"
 #include "tap.h"
+#include "temp_store.h"
 #include "watch/rule.h"
 
 #define T0  1763978400000000000ull /* a whole hour */
 #define MIB 1048576.0
-
-static int near(double got, double want)
-{
-	return fabs(got - want) <= 1e-9 * fmax(1, fabs(want));
-}
-
-#define is_num(got, want, ...)                                                                               \
-	do {                                                                                                 \
-		double g_ = (got), w_ = (want);                                                              \
-		if (!ok(near(g_, w_), __VA_ARGS__))                                                          \
-			printf("#   got %.17g, want %.17g\n", g_, w_);                                       \
-	} while (0)
 
 /*
  * Point k (k = 0 .. 19) at T0 + 30 k s: queue.depth is k for "api" and
@@ -66,16 +56,6 @@ static int fill(struct store *st)
 	return rc;
 }
 
-static int parse(const char *text, struct alert_rule *r, struct arena *a, char *err)
-{
-	struct json_doc d;
-	int rc = json_doc_parse(&d, text, strlen(text), 0, err, 256);
-	if (rc == 0)
-		rc = rule_parse(d.root, NULL, a, r, err, 256);
-	json_doc_release(&d);
-	return rc;
-}
-
 /* The verdict at the end of the ten minutes (the window: the last five). */
 static struct rule_verdict verdict(struct store *st, const char *text)
 {
@@ -84,7 +64,7 @@ static struct rule_verdict verdict(struct store *st, const char *text)
 	struct rule_verdict v = {.value = NAN};
 	char err[256];
 	arena_init(&a);
-	if (parse(text, &r, &a, err) < 0 ||
+	if (rule_from_text(text, &r, &a, err) < 0 ||
 	    rule_evaluate(st, NULL, &r, T0 + 599 * NS_PER_S, &v, err, sizeof(err)) < 0)
 		printf("# %s: %s\n", text, err);
 	arena_release(&a);
@@ -140,14 +120,14 @@ static void series(struct store *st)
 	double *v;
 	size_t n;
 	arena_init(&a);
-	parse(MEMORY("max") ",\"threshold\":0}", &r, &a, err);
+	rule_from_text(MEMORY("max") ",\"threshold\":0}", &r, &a, err);
 	int rc = rule_series(st, &r, T0, T0 + 600 * NS_PER_S, 300, &a, &v, &n, err, sizeof(err));
 	ok(rc == 0 && n == 2, "a series of two 5-minute steps: %s", rc ? err : "");
 	if (n == 2) {
 		is_num(v[0], 9.5 * MIB, "the first step's highest minute: (8 + 9) / 2 + 1 MiB");
 		is_num(v[1], 19.5 * MIB, "the second's");
 	}
-	parse(GAUGE("avg", ",\"group_by\":\"service\"") ",\"threshold\":0}", &r, &a, err);
+	rule_from_text(GAUGE("avg", ",\"group_by\":\"service\"") ",\"threshold\":0}", &r, &a, err);
 	rc = rule_series(st, &r, T0, T0 + 600 * NS_PER_S, 60, &a, &v, &n, err, sizeof(err));
 	ok(rc == 0 && n == 10, "ten one-minute steps");
 	if (n == 10)
@@ -164,35 +144,38 @@ static void errors(void)
 	struct buf b;
 	char err[256];
 	arena_init(&a);
-	int rc = parse("{\"measure\":\"metric\",\"threshold\":1}", &r, &a, err);
+	int rc = rule_from_text("{\"measure\":\"metric\",\"threshold\":1}", &r, &a, err);
 	ok(rc == ERR_INVALID && strstr(err, "\"metric\""), "no metric object: %s", err);
-	rc = parse("{\"measure\":\"metric\",\"metric\":{\"name\":\"x\",\"measure\":\"cpu\"},\"threshold\":1}",
-		   &r, &a, err);
+	rc = rule_from_text(
+		"{\"measure\":\"metric\",\"metric\":{\"name\":\"x\",\"measure\":\"cpu\"},\"threshold\":1}",
+		&r, &a, err);
 	ok(rc == ERR_INVALID && strstr(err, "one of them"), "a name and a measure: %s", err);
-	rc = parse("{\"measure\":\"metric\",\"metric\":{\"measure\":\"disk\"},\"threshold\":1}", &r, &a, err);
+	rc = rule_from_text("{\"measure\":\"metric\",\"metric\":{\"measure\":\"disk\"},\"threshold\":1}", &r,
+			    &a, err);
 	ok(rc == ERR_INVALID && strstr(err, "metric.measure"), "an unknown measure named: %s", err);
-	rc = parse("{\"measure\":\"metric\",\"metric\":{\"name\":\"x\",\"agg\":\"median\"},\"threshold\":1}",
-		   &r, &a, err);
+	rc = rule_from_text(
+		"{\"measure\":\"metric\",\"metric\":{\"name\":\"x\",\"agg\":\"median\"},\"threshold\":1}", &r,
+		&a, err);
 	ok(rc == ERR_INVALID && strstr(err, "metric.agg"), "an unknown agg named: %s", err);
-	rc = parse(
+	rc = rule_from_text(
 		"{\"measure\":\"metric\",\"metric\":{\"measure\":\"cpu\",\"agg\":\"rate\"},\"threshold\":1}",
 		&r, &a, err);
 	ok(rc == ERR_INVALID && strstr(err, "metric.agg"), "no rate of a measure: %s", err);
-	rc = parse("{\"measure\":\"metric\",\"metric\":{\"name\":7},\"threshold\":1}", &r, &a, err);
+	rc = rule_from_text("{\"measure\":\"metric\",\"metric\":{\"name\":7},\"threshold\":1}", &r, &a, err);
 	ok(rc == ERR_INVALID && strstr(err, "\"name\""), "a name that is not a string: %s", err);
-	rc = parse("{\"measure\":\"metric\",\"metric\":{\"measure\":\"cpu\"},\"threshold\":1,"
-		   "\"filters\":{\"endpoint\":\"GET /\"}}",
-		   &r, &a, err);
+	rc = rule_from_text("{\"measure\":\"metric\",\"metric\":{\"measure\":\"cpu\"},\"threshold\":1,"
+			    "\"filters\":{\"endpoint\":\"GET /\"}}",
+			    &r, &a, err);
 	ok(rc == ERR_INVALID && strstr(err, "filters"), "an endpoint filter refused: %s", err);
-	rc = parse("{\"measure\":\"regressions\",\"threshold\":0,\"filters\":{\"env\":\"prod\"}}", &r, &a,
-		   err);
+	rc = rule_from_text("{\"measure\":\"regressions\",\"threshold\":0,\"filters\":{\"env\":\"prod\"}}",
+			    &r, &a, err);
 	ok(rc == ERR_INVALID && strstr(err, "regressions"), "regressions take only a service: %s", err);
-	rc = parse(
+	rc = rule_from_text(
 		"{\"measure\":\"metric\",\"metric\":{\"measure\":\"pool_used\",\"agg\":\"p95\",\"group_by\":"
 		"\"pool\"},\"threshold\":8,\"filters\":{\"service\":\"api\",\"env\":\"prod\"}}",
 		&r, &a, err);
 	ok(rc == 0 && r.metric.measure == MEASURE_POOL_USED && r.metric.agg == METRICS_QUANTILE &&
-		   near(r.metric.quantile, 0.95),
+		   tap_near(r.metric.quantile, 0.95),
 	   "a pool rule parses: %s", rc ? err : "");
 	buf_init(&b, BUF_NO_LIMIT);
 	rule_write(&b, &r);
@@ -200,7 +183,7 @@ static void errors(void)
 		   NULL,
 	   "and writes back: %s", b.data);
 	struct alert_rule again;
-	ok(parse(b.data, &again, &a, err) == 0 && again.metric.measure == MEASURE_POOL_USED &&
+	ok(rule_from_text(b.data, &again, &a, err) == 0 && again.metric.measure == MEASURE_POOL_USED &&
 		   !strcmp(again.metric.group_by, "pool") && !strcmp(again.scope.env, "prod"),
 	   "what it writes reads back");
 	buf_release(&b);
@@ -209,20 +192,17 @@ static void errors(void)
 
 int main(void)
 {
-	char dir[] = "/tmp/hotpath-test-rule-metric-XXXXXX", err[256];
-	struct store_options so = {.dir = dir};
-	struct store *st;
+	char dir[] = "/tmp/hotpath-test-rule-metric-XXXXXX";
 	errors();
-	if (!mkdtemp(dir) || store_open(&st, &so, err, sizeof(err)) < 0) {
-		ok(0, "store: %s", err);
+	struct store *st = temp_store_make(dir);
+	if (!st) {
+		ok(0, "store");
 		return tap_done();
 	}
 	ok(fill(st) == 0, "ten minutes of points written");
 	values(st);
 	series(st);
 	store_close(st);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	ok(system(cmd) == 0, "temp dir removed");
+	ok(temp_dir_remove(dir) == 0, "temp dir removed");
 	return tap_done();
 }

@@ -34,14 +34,10 @@ static struct req reqs[N_REQ];
 
 static struct store *fill(void)
 {
-	struct store *s = NULL;
-	struct store_options o = {.dir = tmpdir};
-	char err[256];
+	struct store *s = temp_store_open(tmpdir);
 	struct batch b;
-	if (store_open(&s, &o, err, sizeof(err)) < 0) {
-		printf("# store_open: %s\n", err);
+	if (!s)
 		return NULL;
-	}
 	batch_init(&b);
 	struct resource *res[2] = {make_resource(&b, "pay", NULL), make_resource(&b, "shop", NULL)};
 	for (int i = 0; i < N_REQ; i++) {
@@ -231,9 +227,6 @@ int main(void)
 		spikes(st);
 		store_close(st);
 	}
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", tmpdir);
+	temp_dir_remove(tmpdir);
 	return tap_done();
 }
