@@ -301,7 +301,9 @@ uint64_t sketch_count_at_least(const struct sketch *s, double v)
 		return s->count;
 	uint64_t n = 0;
 	for (int32_t i = s->hi; i >= s->lo; i--) {
-		if (bound_of(i) * T.value_scale < v)
+		/* the bucket's estimate; the highest holds the max */
+		double est = i == s->hi ? s->max : bound_of(i) * T.value_scale;
+		if (est < v)
 			break;
 		n += s->counts[i - s->base];
 	}
