@@ -210,8 +210,8 @@ static void reset_if_changed(struct store *s, const struct slowops_config *c, co
 	g.newest = 0;
 }
 
-static int update_locked(struct store *s, const struct slowops_config *c, uint64_t max_blocks,
-			 uint64_t *left, char *err, size_t errlen)
+static int update_locked(struct store *s, const struct slowops_config *c, uint64_t max_blocks, uint64_t *left,
+			 char *err, size_t errlen)
 {
 	uint64_t last;
 	char *key = rules_key(c);
@@ -224,7 +224,8 @@ static int update_locked(struct store *s, const struct slowops_config *c, uint64
 	uint64_t first = g.read_id + 1;
 	pthread_mutex_unlock(&g.mu);
 	free(key);
-	uint64_t to = max_blocks && last >= first && last - first >= max_blocks ? first + max_blocks - 1 : last;
+	uint64_t to =
+		max_blocks && last >= first && last - first >= max_blocks ? first + max_blocks - 1 : last;
 	*left = last - (to >= first ? to : first - 1);
 	if (to < first)
 		return 0;

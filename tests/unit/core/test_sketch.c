@@ -578,10 +578,11 @@ static void test_count_at_least(void)
 	is_int(sketch_count_at_least(&s, 1000.0), 1000, "count_at_least: at min, all");
 	is_int(sketch_count_at_least(&s, 1000001.0), 0, "count_at_least: above max, none");
 	uint64_t top = sketch_count_at_least(&s, 1000000.0);
-	ok(top >= 1 && top <= 21, "count_at_least(max) = %llu: the max and its bucket", (unsigned long long)top);
+	ok(top >= 1 && top <= 21, "count_at_least(max) = %llu: the max and its bucket",
+	   (unsigned long long)top);
 	uint64_t got = sketch_count_at_least(&s, 500000.0); /* exactly 501 values */
-	ok(got >= 501 - 11 && got <= 501 + 11, "count_at_least(500000) = %llu, 501 within the bucket's values",
-	   (unsigned long long)got);
+	ok(got >= 501 - 11 && got <= 501 + 11,
+	   "count_at_least(500000) = %llu, 501 within the bucket's values", (unsigned long long)got);
 	ok(sketch_count_at_least(&s, NAN) == 0, "count_at_least: NaN counts nothing");
 	sketch_release(&s);
 }

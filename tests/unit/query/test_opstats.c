@@ -99,7 +99,8 @@ static void test_counts(struct store *s, const struct slowops_config *c)
 		opstats_answer_release(&a);
 	}
 	/* A range inside a minute reads the whole minute. */
-	if (ok(read_range(s, c, T0 + MIN + 30000 * MS, T0 + MIN + 40000 * MS, &a) == 0, "a part of a minute")) {
+	if (ok(read_range(s, c, T0 + MIN + 30000 * MS, T0 + MIN + 40000 * MS, &a) == 0,
+	       "a part of a minute")) {
 		is_int(a.requests, 1, "the minute's request");
 		opstats_answer_release(&a);
 	}
@@ -121,7 +122,8 @@ static void test_rules(struct store *s)
 {
 	struct slowops_config c, layer;
 	char err[256];
-	const char *json = "{\"custom\":[{\"type\":\"payments\",\"span_name\":\"POST\",\"threshold_ms\":200}]}";
+	const char *json =
+		"{\"custom\":[{\"type\":\"payments\",\"span_name\":\"POST\",\"threshold_ms\":200}]}";
 	slowops_config_init(&c);
 	slowops_config_init_layer(&layer);
 	if (!ok(slowops_config_parse_json(&layer, json, strlen(json), SLOWOPS_SRC_API, err, sizeof(err)) == 0,
@@ -133,7 +135,8 @@ static void test_rules(struct store *s)
 		is_int(a.n, slowops_type_slots(&c), "a slot for the custom type");
 		size_t pay = slowops_type_slot(&c, SLOWOPS_BUILTIN);
 		is_int(sketch_count(&a.t[pay]), 1, "the POST is a payments call");
-		is_int(sketch_count(&a.t[slowops_type_slot(&c, SLOWOPS_EXTERNAL)]), 0, "and no longer external");
+		is_int(sketch_count(&a.t[slowops_type_slot(&c, SLOWOPS_EXTERNAL)]), 0,
+		       "and no longer external");
 		is_int(a.requests, 3, "every block read again");
 		opstats_answer_release(&a);
 	}
