@@ -32,6 +32,16 @@ struct buckets {
 	size_t last; /* the bucket found last: spans of a block mostly share it */
 };
 
+/* Rankings of bottlenecks per OPSTATS_BN_BUCKET_NS, sorted by slot. */
+struct bn_bucket {
+	uint64_t slot;
+	struct bottleneck *bn; /* not finished */
+};
+struct bn_buckets {
+	struct bn_bucket *b;
+	size_t n, cap, last;
+};
+
 static struct {
 	pthread_mutex_t mu;  /* everything below */
 	pthread_mutex_t upd; /* one update at a time */
@@ -40,6 +50,7 @@ static struct {
 	char *rules;	  /* the custom type rules the buckets were built with */
 	uint64_t newest;  /* the newest minute seen */
 	struct buckets kept;
+	struct bn_buckets kept_bn;
 	int stopping;
 } g = {.mu = PTHREAD_MUTEX_INITIALIZER, .upd = PTHREAD_MUTEX_INITIALIZER};
 
@@ -103,6 +114,55 @@ static void buckets_prune(struct buckets *bs, uint64_t first)
 	bs->last = 0;
 }
 
+static void bn_buckets_release(struct bn_buckets *bs)
+{
+	for (size_t i = 0; i < bs->n; i++) {
+		bottleneck_release(bs->b[i].bn);
+		free(bs->b[i].bn);
+	}
+	free(bs->b);
+	memset(bs, 0, sizeof(*bs));
+}
+
+static struct bottleneck *bn_bucket_of(struct bn_buckets *bs, uint64_t slot)
+{
+	if (bs->last < bs->n && bs->b[bs->last].slot == slot)
+		return bs->b[bs->last].bn;
+	size_t lo = 0, hi = bs->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (bs->b[mid].slot < slot)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == bs->n || bs->b[lo].slot != slot) {
+		bs->b = xgrow(bs->b, &bs->cap, bs->n + 1, sizeof(*bs->b));
+		memmove(&bs->b[lo + 1], &bs->b[lo], (bs->n - lo) * sizeof(*bs->b));
+		bs->n++;
+		bs->b[lo].slot = slot;
+		bs->b[lo].bn = xmalloc(sizeof(struct bottleneck));
+		bottleneck_init(bs->b[lo].bn);
+	}
+	bs->last = lo;
+	return bs->b[lo].bn;
+}
+
+static void bn_buckets_prune(struct bn_buckets *bs, uint64_t first)
+{
+	size_t k = 0;
+	while (k < bs->n && bs->b[k].slot < first) {
+		bottleneck_release(bs->b[k].bn);
+		free(bs->b[k].bn);
+		k++;
+	}
+	if (!k)
+		return;
+	memmove(bs->b, bs->b + k, (bs->n - k) * sizeof(*bs->b));
+	bs->n -= k;
+	bs->last = 0;
+}
+
 /* ---- reading blocks ---------------------------------------------------------- */
 
 /* The custom type rules as one string: buckets built with others are void. */
@@ -124,11 +184,64 @@ static char *rules_key(const struct slowops_config *c)
 struct delta {
 	const struct slowops_config *cfg;
 	struct strmap services;
-	struct arena arena;
+	struct arena arena, scratch;
 	struct buckets bs;
+	struct bn_buckets bn;
 	struct slowops_class *cls;
 	size_t cap;
+	/* one request's spans, classes and descriptions */
+	struct span *sub;
+	struct slowops_class *sub_cls;
+	struct bottleneck_span *sub_desc, *desc;
+	size_t *order;
+	size_t cap_sub, cap_desc, cap_order;
 };
+
+static const uint8_t no_parent[8];
+
+/* Rank the request whose entry span is root r of `t` (a root span): it and
+ * its descendants. */
+static void add_request(struct delta *d, const struct spantree *t, size_t r)
+{
+	size_t n = 0;
+	d->order = xgrow(d->order, &d->cap_order, t->n, sizeof(*d->order));
+	d->order[n++] = r;
+	for (size_t h = 0; h < n; h++)
+		for (size_t k = t->kid_off[d->order[h]]; k < t->kid_off[d->order[h] + 1]; k++)
+			d->order[n++] = t->kids[k];
+	if (d->cap_sub < n) {
+		d->cap_sub = n;
+		d->sub = xrealloc(d->sub, n * sizeof(*d->sub));
+		d->sub_cls = xrealloc(d->sub_cls, n * sizeof(*d->sub_cls));
+		d->sub_desc = xrealloc(d->sub_desc, n * sizeof(*d->sub_desc));
+	}
+	for (size_t i = 0; i < n; i++) {
+		d->sub[i] = t->spans[d->order[i]];
+		d->sub_cls[i] = d->cls[d->order[i]];
+		d->sub_desc[i] = d->desc[d->order[i]];
+	}
+	struct spantree sub;
+	spantree_build(&sub, d->sub, n);
+	const struct span *root = &t->spans[r];
+	const char *svc =
+		root->resource && root->resource->service_name ? root->resource->service_name : "unknown";
+	struct bottleneck *bn = bn_bucket_of(&d->bn, root->start_ns / OPSTATS_BN_BUCKET_NS);
+	bottleneck_add(bn, &sub, d->sub_cls, d->sub_desc, svc, root->trace_id);
+	spantree_release(&sub);
+}
+
+/* The requests of a trace part: its root spans (entry spans without a
+ * parent), each with its descendants. */
+static void add_requests(struct delta *d, const struct spantree *t)
+{
+	arena_reset(&d->scratch);
+	d->desc = xgrow(d->desc, &d->cap_desc, t->n, sizeof(*d->desc));
+	for (size_t i = 0; i < t->n; i++)
+		bottleneck_describe(&t->spans[i], &d->scratch, &d->desc[i]);
+	for (size_t k = 0; k < t->n_roots; k++)
+		if (memcmp(t->spans[t->roots[k]].parent_span_id, no_parent, 8) == 0)
+			add_request(d, t, t->roots[k]);
+}
 
 static int add_trace(void *arg, const struct span *spans, size_t n)
 {
@@ -139,13 +252,13 @@ static int add_trace(void *arg, const struct span *spans, size_t n)
 		slowops_classify(d->cfg, &spans[i], &d->services, &d->cls[i]);
 	spantree_build(&t, spans, n);
 	slowops_resolve(&t, d->cls);
+	add_requests(d, &t);
 	spantree_release(&t);
-	static const uint8_t none[8];
 	for (size_t i = 0; i < n; i++) {
 		const struct span *sp = &spans[i];
 		struct bucket *b = bucket_of(&d->bs, sp->start_ns / OPSTATS_BUCKET_NS);
 		b->spans++;
-		b->requests += memcmp(sp->parent_span_id, none, 8) == 0;
+		b->requests += memcmp(sp->parent_span_id, no_parent, 8) == 0;
 		if (d->cls[i].type != SLOWOPS_NONE && sp->end_ns >= sp->start_ns)
 			sketch_add(&b->t[slowops_type_slot(d->cfg, d->cls[i].type)],
 				   (double)(sp->end_ns - sp->start_ns));
@@ -194,6 +307,11 @@ static void merge_delta(struct delta *d)
 			sketch_merge(&dst->t[k], &src->t[k]);
 	}
 	buckets_prune(&g.kept, first);
+	uint64_t per = OPSTATS_BN_BUCKET_NS / OPSTATS_BUCKET_NS, first_bn = first / per;
+	for (size_t i = 0; i < d->bn.n; i++)
+		if (d->bn.b[i].slot >= first_bn)
+			bottleneck_merge(bn_bucket_of(&g.kept_bn, d->bn.b[i].slot), d->bn.b[i].bn, 0);
+	bn_buckets_prune(&g.kept_bn, first_bn);
 }
 
 /* Forget everything when the rules or the store changed (g.mu held). */
@@ -202,12 +320,28 @@ static void reset_if_changed(struct store *s, const struct slowops_config *c, co
 	if (g.store == s && g.rules && strcmp(g.rules, key) == 0)
 		return;
 	buckets_release(&g.kept);
+	bn_buckets_release(&g.kept_bn);
 	g.kept.n_slots = slowops_type_slots(c);
 	free(g.rules);
 	g.rules = xstrdup(key);
 	g.store = s;
 	g.read_id = 0;
 	g.newest = 0;
+}
+
+static void delta_release(struct delta *d)
+{
+	buckets_release(&d->bs);
+	bn_buckets_release(&d->bn);
+	free(d->cls);
+	free(d->sub);
+	free(d->sub_cls);
+	free(d->sub_desc);
+	free(d->desc);
+	free(d->order);
+	strmap_release(&d->services);
+	arena_release(&d->arena);
+	arena_release(&d->scratch);
 }
 
 static int update_locked(struct store *s, const struct slowops_config *c, uint64_t max_blocks, uint64_t *left,
@@ -232,6 +366,7 @@ static int update_locked(struct store *s, const struct slowops_config *c, uint64
 	struct delta d = {.cfg = c};
 	strmap_init(&d.services);
 	arena_init(&d.arena);
+	arena_init(&d.scratch);
 	d.bs.n_slots = slowops_type_slots(c);
 	int rc = read_blocks(s, &d, first, to, err, errlen);
 	if (rc == 0) {
@@ -240,10 +375,7 @@ static int update_locked(struct store *s, const struct slowops_config *c, uint64
 		g.read_id = to;
 		pthread_mutex_unlock(&g.mu);
 	}
-	buckets_release(&d.bs);
-	free(d.cls);
-	strmap_release(&d.services);
-	arena_release(&d.arena);
+	delta_release(&d);
 	return rc < 0 ? ERR_INTERNAL : 0;
 }
 
@@ -297,6 +429,7 @@ void opstats_stop(void)
 	pthread_mutex_lock(&g.upd);
 	pthread_mutex_lock(&g.mu);
 	buckets_release(&g.kept);
+	bn_buckets_release(&g.kept_bn);
 	free(g.rules);
 	g.rules = NULL;
 	g.store = NULL;
@@ -344,8 +477,11 @@ static void sum_buckets(uint64_t from, uint64_t to, struct opstats_answer *out)
 	}
 }
 
-int opstats_read(struct store *s, const struct slowops_config *c, uint64_t from_ns, uint64_t to_ns,
-		 struct opstats_answer *out, char *err, size_t errlen)
+/* Bring the aggregates up to date for a read of [from_ns, to_ns) in
+ * buckets of `bucket_ns`: *from, *to the buckets.  0 with g.mu held, or
+ * ERR_BUSY / an error without. */
+static int read_start(struct store *s, const struct slowops_config *c, uint64_t from_ns, uint64_t to_ns,
+		      uint64_t bucket_ns, uint64_t *from, uint64_t *to, char *err, size_t errlen)
 {
 	uint64_t left;
 	int rc = current_enough(s, c, err, errlen);
@@ -353,16 +489,26 @@ int opstats_read(struct store *s, const struct slowops_config *c, uint64_t from_
 		return rc;
 	if (!to_ns)
 		to_ns = clock_now_ns();
-	uint64_t from = from_ns / OPSTATS_BUCKET_NS;
-	uint64_t to = (to_ns + OPSTATS_BUCKET_NS - 1) / OPSTATS_BUCKET_NS;
+	*from = from_ns / bucket_ns;
+	*to = (to_ns + bucket_ns - 1) / bucket_ns;
 	uint64_t keep = OPSTATS_KEEP_NS / OPSTATS_BUCKET_NS;
-	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&g.mu);
 	if (g.store != s || g.kept.n_slots != slowops_type_slots(c) ||
-	    (g.newest > keep && from < g.newest - keep)) {
+	    (g.newest > keep && from_ns / OPSTATS_BUCKET_NS < g.newest - keep)) {
 		pthread_mutex_unlock(&g.mu);
 		return ERR_BUSY;
 	}
+	return 0;
+}
+
+int opstats_read(struct store *s, const struct slowops_config *c, uint64_t from_ns, uint64_t to_ns,
+		 struct opstats_answer *out, char *err, size_t errlen)
+{
+	uint64_t from, to;
+	memset(out, 0, sizeof(*out));
+	int rc = read_start(s, c, from_ns, to_ns, OPSTATS_BUCKET_NS, &from, &to, err, errlen);
+	if (rc < 0)
+		return rc;
 	out->n = g.kept.n_slots;
 	out->t = xcalloc(out->n ? out->n : 1, sizeof(*out->t));
 	for (size_t k = 0; k < out->n; k++)
@@ -371,5 +517,25 @@ int opstats_read(struct store *s, const struct slowops_config *c, uint64_t from_
 	pthread_mutex_unlock(&g.mu);
 	out->from_ns = from * OPSTATS_BUCKET_NS;
 	out->to_ns = to * OPSTATS_BUCKET_NS;
+	return 0;
+}
+
+int opstats_bottlenecks(struct store *s, const struct slowops_config *c, uint64_t from_ns, uint64_t to_ns,
+			struct bottleneck *into, uint64_t *bucket_from_ns, uint64_t *bucket_to_ns, char *err,
+			size_t errlen)
+{
+	uint64_t from, to;
+	int rc = read_start(s, c, from_ns, to_ns, OPSTATS_BN_BUCKET_NS, &from, &to, err, errlen);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < g.kept_bn.n; i++) {
+		const struct bn_bucket *b = &g.kept_bn.b[i];
+		if (b->slot >= from && b->slot < to)
+			bottleneck_merge(into, b->bn,
+					 b->slot * OPSTATS_BN_BUCKET_NS + OPSTATS_BN_BUCKET_NS / 2);
+	}
+	pthread_mutex_unlock(&g.mu);
+	*bucket_from_ns = from * OPSTATS_BN_BUCKET_NS;
+	*bucket_to_ns = to * OPSTATS_BN_BUCKET_NS;
 	return 0;
 }

@@ -19,6 +19,10 @@
  * span committed before it.  Each trace part of a block is classified on
  * its own (slowops_classify() and slowops_resolve() over the part).
  *
+ * Per five-minute bucket (of the requests' start times), the bottleneck
+ * ranking of the requests at the fleet's edge (analyze/bottleneck.h),
+ * unfinished so buckets merge (bottleneck_merge(): self times in sketches).
+ *
  * Kept in memory, for the newest OPSTATS_KEEP_NS of span start times: a
  * restart reads the stored blocks again in the background, and until the
  * job has caught up, or for a range reaching further back, opstats_read()
@@ -33,13 +37,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "analyze/bottleneck.h"
 #include "analyze/slowops.h"
 #include "core/sketch.h"
 #include "store/store.h"
 
-#define OPSTATS_BUCKET_NS   (60ull * 1000000000ull)
-#define OPSTATS_KEEP_NS	    (48ull * 3600ull * 1000000000ull)
-#define OPSTATS_READ_BLOCKS 256 /* most blocks a read catches up on */
+#define OPSTATS_BUCKET_NS    (60ull * 1000000000ull)
+#define OPSTATS_KEEP_NS	     (48ull * 3600ull * 1000000000ull)
+#define OPSTATS_READ_BLOCKS  256 /* most blocks a read catches up on */
+#define OPSTATS_BN_BUCKET_NS (5ull * OPSTATS_BUCKET_NS)
 
 /* The statistics of a range: sketches per stats slot (owned). */
 struct opstats_answer {
@@ -74,5 +80,17 @@ int opstats_update(struct store *s, const struct slowops_config *c, uint64_t max
  */
 int opstats_read(struct store *s, const struct slowops_config *c, uint64_t from_ns, uint64_t to_ns,
 		 struct opstats_answer *out, char *err, size_t errlen);
+
+/*
+ * The bottlenecks of the requests starting in the OPSTATS_BN_BUCKET_NS
+ * buckets overlapping [from_ns, to_ns), merged into `into` (initialised,
+ * not finished; its cpu function, when set, decides saturation per
+ * bucket): each request is a root span with its descendants in the part
+ * of its trace written with it.  *bucket_from_ns, *bucket_to_ns: the
+ * buckets read.  ERR_BUSY and errors as opstats_read().
+ */
+int opstats_bottlenecks(struct store *s, const struct slowops_config *c, uint64_t from_ns, uint64_t to_ns,
+			struct bottleneck *into, uint64_t *bucket_from_ns, uint64_t *bucket_to_ns, char *err,
+			size_t errlen);
 
 #endif

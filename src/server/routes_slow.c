@@ -875,6 +875,65 @@ static void put_coverage(struct buf *b, const struct store_query *q, const struc
 	put_time_ms(b, "covered_to_ms", bn->last_ns);
 }
 
+/* The ranked entries and the end of the answer. */
+static void put_entries(struct buf *b, const struct bottleneck *bn, long top)
+{
+	put_ms(b, "total_critical_ms", (double)bn->critical_ns);
+	buf_puts(b, ",\"bottlenecks\":[");
+	size_t shown = 0;
+	for (size_t i = 0; i < bn->n && shown < (size_t)top; i++) {
+		if (!bn->e[i].critical_ns)
+			break;
+		if (shown)
+			buf_putc(b, ',');
+		put_bottleneck(b, bn, &bn->e[i], ++shown);
+	}
+	buf_puts(b, "]}");
+}
+
+/* From the per-bucket rankings: 1 answered, 0 not answerable, -1 answer set. */
+static int bottlenecks_from_aggregates(struct http_request *req, const struct store_query *q,
+				       const struct slowops_config *c, long top)
+{
+	struct bottleneck bn;
+	struct request_metrics_cpu cm;
+	uint64_t from, to;
+	char err[256];
+	bottleneck_init(&bn);
+	request_metrics_cpu_init(&cm);
+	int rc = request_metrics_cpu_read_range(&cm, req->srv->store, q->from_ns,
+						q->to_ns ? q->to_ns : clock_now_ns(), err, sizeof(err));
+	if (rc == 0 && request_metrics_cpu_any(&cm)) {
+		bn.cpu = request_metrics_cpu_at;
+		bn.cpu_arg = &cm;
+	}
+	if (rc == 0)
+		rc = opstats_bottlenecks(req->srv->store, c, q->from_ns, q->to_ns, &bn, &from, &to, err,
+					 sizeof(err));
+	if (rc == 0) {
+		bottleneck_finish(&bn);
+		struct buf *b = http_json(req);
+		buf_printf(b,
+			   "{\"requests\":%llu,\"requests_in_range\":%llu,\"matched\":%llu,\"nested\":0,"
+			   "\"skipped\":%llu,\"limit\":%u,\"sampled\":false,\"truncated\":false",
+			   (unsigned long long)bn.requests, (unsigned long long)(bn.requests + bn.skipped),
+			   (unsigned long long)bn.requests, (unsigned long long)bn.skipped, q->limit);
+		put_time_ms(b, "range_from_ms", q->from_ns);
+		put_time_ms(b, "range_to_ms", q->to_ns);
+		put_time_ms(b, "covered_from_ms", bn.first_ns);
+		put_time_ms(b, "covered_to_ms", bn.last_ns);
+		buf_printf(b, ",\"aggregated\":{\"bucket_s\":%llu,\"from_ns\":%llu,\"to_ns\":%llu}",
+			   (unsigned long long)(OPSTATS_BN_BUCKET_NS / NS_PER_S), (unsigned long long)from,
+			   (unsigned long long)to);
+		put_entries(b, &bn, top);
+	} else if (rc != ERR_BUSY) {
+		http_error_class(req, rc < -1 ? rc : ERR_INTERNAL, "%s", err);
+	}
+	request_metrics_cpu_release(&cm);
+	bottleneck_release(&bn);
+	return rc == 0 ? 1 : rc == ERR_BUSY ? 0 : -1;
+}
+
 static int get_bottlenecks(struct http_request *req)
 {
 	struct store_query q;
@@ -896,6 +955,8 @@ static int get_bottlenecks(struct http_request *req)
 	if (parse_selection(req, &q, &ql, ANALYSE_DEFAULT, ANALYSE_MAX) < 0 ||
 	    filters_int(req, "top", 1, TOP_MAX, TOP_DEFAULT, &top) < 0 || effective_or_500(req, &c) < 0)
 		goto out;
+	if (range_only(&q, ql) && bottlenecks_from_aggregates(req, &q, &c, top) != 0)
+		goto out;
 	if (select_covering(req, &q, &cov, &rows, &n_rows) < 0)
 		goto out;
 	rt.ql = ql;
@@ -912,17 +973,7 @@ static int get_bottlenecks(struct http_request *req)
 	bottleneck_finish(&bn);
 	struct buf *b = http_json(req);
 	put_coverage(b, &q, &cov, &rt, &bn, rt.matched);
-	put_ms(b, "total_critical_ms", (double)bn.critical_ns);
-	buf_puts(b, ",\"bottlenecks\":[");
-	size_t shown = 0;
-	for (size_t i = 0; i < bn.n && shown < (size_t)top; i++) {
-		if (!bn.e[i].critical_ns)
-			break;
-		if (shown)
-			buf_putc(b, ',');
-		put_bottleneck(b, &bn, &bn.e[i], ++shown);
-	}
-	buf_puts(b, "]}");
+	put_entries(b, &bn, top);
 out:
 	request_metrics_cpu_release(&cm);
 	bottleneck_release(&bn);

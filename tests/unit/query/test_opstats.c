@@ -118,6 +118,44 @@ static void test_current(struct store *s, const struct slowops_config *c)
 	opstats_answer_release(&a);
 }
 
+/* The same requests ranked as one ranking of them all would rank them. */
+static void test_bottlenecks(struct store *s, const struct slowops_config *c)
+{
+	struct bottleneck bn;
+	uint64_t from, to;
+	char err[256];
+	bottleneck_init(&bn);
+	int rc = opstats_bottlenecks(s, c, T0, T0 + 10 * MIN, &bn, &from, &to, err, sizeof(err));
+	if (!ok(rc == 0, "bottlenecks answered"))
+		printf("# %d %s\n", rc, err);
+	bottleneck_finish(&bn);
+	is_int(bn.requests, 3, "three requests ranked");
+	ok(bn.critical_ns == (1200 + 200 + 300) * MS, "their durations summed: %llu",
+	   (unsigned long long)bn.critical_ns);
+	ok(from <= T0 && to >= T0 + 10 * MIN && from % OPSTATS_BN_BUCKET_NS == 0, "whole buckets read");
+	const struct bottleneck_entry *db = NULL, *pay = NULL;
+	uint64_t sum = 0;
+	for (size_t i = 0; i < bn.n; i++) {
+		sum += bn.e[i].critical_ns;
+		if (!strcmp(bn.e[i].name, "SELECT orders"))
+			db = &bn.e[i];
+		if (bn.e[i].call && bn.e[i].target && strstr(bn.e[i].target, "payments"))
+			pay = &bn.e[i];
+	}
+	ok(sum == bn.critical_ns, "every moment charged once");
+	if (ok(db != NULL, "the database call is a component")) {
+		is_int(db->requests, 2, "in two requests");
+		ok(db->critical_ns == 700 * MS, "600 + 100 ms on the path");
+		is_int(db->n_examples, 2, "two examples");
+		ok(db->examples[0].trace_id[0] == 1 && db->examples[0].critical_ns == 600 * MS,
+		   "the largest first: trace 1");
+		ok(fabs(db->self_p95_ns - 600.0 * MS) <= 0.01 * 600 * MS,
+		   "self p95 from the sketch, within 1%%");
+	}
+	ok(pay != NULL && pay->kind == BOTTLENECK_DEPENDENCY, "the payment call: a dependency");
+	bottleneck_release(&bn);
+}
+
 static void test_rules(struct store *s)
 {
 	struct slowops_config c, layer;
@@ -167,6 +205,7 @@ int main(void)
 		test_busy(st, &c);
 		test_counts(st, &c);
 		test_current(st, &c);
+		test_bottlenecks(st, &c);
 		test_rules(st);
 		opstats_stop();
 		slowops_config_release(&c);
