@@ -9,7 +9,9 @@
  * from query/request_rows.h (filters and q=; for bottlenecks, all of the
  * range or whole traces sampled across it), their span trees from
  * query/request_trees.h, the metric points around them from
- * query/request_metrics.h.  Thresholds, classification, phases and spikes
+ * query/request_metrics.h; without filters, the statistics and bottlenecks
+ * of a range come from the aggregates of query/opstats.h.  Thresholds,
+ * classification, phases and spikes
  * are in analyze/slowops.c, the ranking in analyze/bottleneck.c.
  */
 #include <math.h>
