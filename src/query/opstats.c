@@ -401,13 +401,21 @@ static void job_tick(void *arg)
 		log_warn("operation statistics: %s", err);
 		left = 0;
 	}
+	uint64_t t0 = clock_now_ns(), steps = 0;
 	while (left) {
 		pthread_mutex_lock(&g.mu);
 		int stop = g.stopping;
 		pthread_mutex_unlock(&g.mu);
-		if (stop || opstats_update(s, &c, JOB_STEP_BLOCKS, &left, err, sizeof(err)) < 0)
+		if (stop || opstats_update(s, &c, JOB_STEP_BLOCKS, &left, err, sizeof(err)) < 0) {
+			if (!stop)
+				log_warn("operation statistics: %s", err);
 			break;
+		}
+		steps++;
 	}
+	if (steps > 1 && !left) /* a catch-up, not the minute's few blocks */
+		log_info("operation statistics: caught up with the stored blocks in %.1f s",
+			 (double)(clock_now_ns() - t0) / 1e9);
 	slowops_config_release(&c);
 }
 
