@@ -31,6 +31,7 @@ void bottleneck_release(struct bottleneck *b)
 {
 	for (size_t i = 0; i < b->n; i++) {
 		free(b->e[i].self_ns);
+		free(b->e[i].self_enc);
 		sketch_release(&b->e[i].self_sketch);
 	}
 	free(b->e);
@@ -509,6 +510,37 @@ static struct bottleneck_entry *merge_entry(struct bottleneck *dst, const struct
 	return d;
 }
 
+/* Everything of e's self times in its sketch. */
+static void gather_self(struct bottleneck_entry *e)
+{
+	if (e->self_enc_len)
+		sketch_merge_encoded(&e->self_sketch, e->self_enc, e->self_enc_len, NULL, 0);
+	free(e->self_enc);
+	e->self_enc = NULL;
+	e->self_enc_len = 0;
+	for (size_t k = 0; k < e->n_self; k++)
+		sketch_add(&e->self_sketch, (double)e->self_ns[k]);
+	free(e->self_ns);
+	e->self_ns = NULL;
+	e->n_self = e->cap_self = 0;
+}
+
+void bottleneck_compact(struct bottleneck *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		struct bottleneck_entry *e = &b->e[i];
+		if (!sketch_count(&e->self_sketch) && !e->n_self)
+			continue; /* nothing new since the last compaction */
+		gather_self(e);
+		struct buf enc;
+		buf_init(&enc, BUF_NO_LIMIT);
+		sketch_encode(&e->self_sketch, &enc);
+		e->self_enc = buf_detach(&enc, &e->self_enc_len);
+		sketch_release(&e->self_sketch);
+		sketch_init(&e->self_sketch);
+	}
+}
+
 void bottleneck_merge(struct bottleneck *dst, const struct bottleneck *src, uint64_t t_ns)
 {
 	dst->requests += src->requests;
@@ -535,6 +567,8 @@ void bottleneck_merge(struct bottleneck *dst, const struct bottleneck *src, uint
 		    dst->cpu(dst->cpu_arg, e->service, t_ns) >= BOTTLENECK_CPU_SATURATED)
 			d->saturated_ns += e->critical_ns;
 		sketch_merge(&d->self_sketch, &e->self_sketch);
+		if (e->self_enc_len)
+			sketch_merge_encoded(&d->self_sketch, e->self_enc, e->self_enc_len, NULL, 0);
 		for (size_t k = 0; k < e->n_self; k++)
 			sketch_add(&d->self_sketch, (double)e->self_ns[k]);
 		for (size_t k = 0; k < e->n_examples; k++)
@@ -557,10 +591,8 @@ void bottleneck_finish(struct bottleneck *b)
 			e->kind = BOTTLENECK_DEPENDENCY;
 		else
 			e->kind = BOTTLENECK_SLOWEST;
-		if (e->n_self) {
-			for (size_t k = 0; sketch_count(&e->self_sketch) && k < e->n_self; k++)
-				sketch_add(&e->self_sketch, (double)e->self_ns[k]);
-		}
+		if (e->self_enc_len || (e->n_self && sketch_count(&e->self_sketch)))
+			gather_self(e);
 		if (sketch_count(&e->self_sketch)) {
 			e->self_avg_ns = sketch_sum(&e->self_sketch) / (double)sketch_count(&e->self_sketch);
 			e->self_p95_ns = sketch_quantile(&e->self_sketch, 0.95);

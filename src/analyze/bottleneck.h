@@ -119,7 +119,9 @@ struct bottleneck_entry {
 	uint64_t *self_ns; /* every span's, until bottleneck_finish() */
 	size_t n_self, cap_self;
 	struct sketch self_sketch; /* merged in by bottleneck_merge() */
-	const char *key;	   /* its identity in the index (bytes with NULs) */
+	char *self_enc;		   /* bottleneck_compact(): the self times encoded */
+	size_t self_enc_len;
+	const char *key; /* its identity in the index (bytes with NULs) */
 	size_t key_len;
 	struct bottleneck_example examples[BOTTLENECK_EXAMPLES]; /* largest critical_ns first */
 	size_t n_examples;
@@ -175,6 +177,10 @@ void bottleneck_add(struct bottleneck *b, const struct spantree *t, const struct
  * time bucket (query/opstats.h).
  */
 void bottleneck_merge(struct bottleneck *dst, const struct bottleneck *src, uint64_t t_ns);
+/* Keep every entry's self times encoded only (sketch_encode(): a few
+ * hundred bytes instead of a sketch's kilobytes), for rankings kept long.
+ * Merging from and into a compacted ranking works as before. */
+void bottleneck_compact(struct bottleneck *b);
 /* Compute impact, kinds and self-time figures; sort entries by impact,
  * largest first.  Nothing may be added afterwards. */
 void bottleneck_finish(struct bottleneck *b);

@@ -5,6 +5,7 @@
  */
 #include "query/opstats.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -19,16 +20,25 @@
 /* Blocks the job reads at a time, so a read waits for at most one step. */
 #define JOB_STEP_BLOCKS 64
 
+/* A sketch in its compact binary form (sketch_encode()). */
+struct blob {
+	char *p;
+	size_t len;
+};
+
 struct bucket {
 	uint64_t minute;
 	uint64_t requests, spans;
-	struct sketch *t; /* one per slot */
+	struct sketch *t; /* one per slot, while a delta is built */
+	struct blob *enc; /* one per slot once kept: a sketch holds a few
+			   * kilobytes of counts, its encoding a few hundred bytes */
 };
 
 /* Buckets sorted by minute. */
 struct buckets {
 	struct bucket *b;
 	size_t n, cap, n_slots;
+	int encoded; /* buckets hold enc, not t */
 	size_t last; /* the bucket found last: spans of a block mostly share it */
 };
 
@@ -58,15 +68,24 @@ static struct ticker job = TICKER_INIT;
 
 /* ---- buckets ------------------------------------------------------------------- */
 
+static void bucket_release(struct bucket *b, size_t n_slots)
+{
+	for (size_t k = 0; b->t && k < n_slots; k++)
+		sketch_release(&b->t[k]);
+	for (size_t k = 0; b->enc && k < n_slots; k++)
+		free(b->enc[k].p);
+	free(b->t);
+	free(b->enc);
+}
+
 static void buckets_release(struct buckets *bs)
 {
-	for (size_t i = 0; i < bs->n; i++) {
-		for (size_t k = 0; k < bs->n_slots; k++)
-			sketch_release(&bs->b[i].t[k]);
-		free(bs->b[i].t);
-	}
+	int encoded = bs->encoded;
+	for (size_t i = 0; i < bs->n; i++)
+		bucket_release(&bs->b[i], bs->n_slots);
 	free(bs->b);
 	memset(bs, 0, sizeof(*bs));
+	bs->encoded = encoded;
 }
 
 /* The bucket of `minute`, added (empty) when missing. */
@@ -89,9 +108,13 @@ static struct bucket *bucket_of(struct buckets *bs, uint64_t minute)
 		struct bucket *nb = &bs->b[lo];
 		memset(nb, 0, sizeof(*nb));
 		nb->minute = minute;
-		nb->t = xcalloc(bs->n_slots, sizeof(*nb->t));
-		for (size_t k = 0; k < bs->n_slots; k++)
-			sketch_init(&nb->t[k]);
+		if (bs->encoded) {
+			nb->enc = xcalloc(bs->n_slots ? bs->n_slots : 1, sizeof(*nb->enc));
+		} else {
+			nb->t = xcalloc(bs->n_slots ? bs->n_slots : 1, sizeof(*nb->t));
+			for (size_t k = 0; k < bs->n_slots; k++)
+				sketch_init(&nb->t[k]);
+		}
 	}
 	bs->last = lo;
 	return &bs->b[lo];
@@ -101,12 +124,8 @@ static struct bucket *bucket_of(struct buckets *bs, uint64_t minute)
 static void buckets_prune(struct buckets *bs, uint64_t first)
 {
 	size_t k = 0;
-	while (k < bs->n && bs->b[k].minute < first) {
-		for (size_t j = 0; j < bs->n_slots; j++)
-			sketch_release(&bs->b[k].t[j]);
-		free(bs->b[k].t);
-		k++;
-	}
+	while (k < bs->n && bs->b[k].minute < first)
+		bucket_release(&bs->b[k++], bs->n_slots);
 	if (!k)
 		return;
 	memmove(bs->b, bs->b + k, (bs->n - k) * sizeof(*bs->b));
@@ -288,6 +307,24 @@ static int read_blocks(struct store *s, struct delta *d, uint64_t first, uint64_
 	return store_scan(s, &sc, add_trace, d, err, errlen);
 }
 
+/* dst's sketch with src's values added, encoded again. */
+static void blob_merge(struct blob *dst, const struct sketch *src)
+{
+	struct sketch tmp;
+	struct buf b;
+	if (!sketch_count(src))
+		return;
+	sketch_init(&tmp);
+	if (dst->len && sketch_merge_encoded(&tmp, dst->p, dst->len, NULL, 0) < 0)
+		log_warn("operation statistics: a kept sketch does not decode");
+	sketch_merge(&tmp, src);
+	buf_init(&b, BUF_NO_LIMIT);
+	sketch_encode(&tmp, &b);
+	free(dst->p);
+	dst->p = buf_detach(&b, &dst->len);
+	sketch_release(&tmp);
+}
+
 /* Add the delta's buckets to the kept ones (g.mu held). */
 static void merge_delta(struct delta *d)
 {
@@ -304,13 +341,17 @@ static void merge_delta(struct delta *d)
 		dst->requests += src->requests;
 		dst->spans += src->spans;
 		for (size_t k = 0; k < g.kept.n_slots; k++)
-			sketch_merge(&dst->t[k], &src->t[k]);
+			blob_merge(&dst->enc[k], &src->t[k]);
 	}
 	buckets_prune(&g.kept, first);
 	uint64_t per = OPSTATS_BN_BUCKET_NS / OPSTATS_BUCKET_NS, first_bn = first / per;
-	for (size_t i = 0; i < d->bn.n; i++)
-		if (d->bn.b[i].slot >= first_bn)
-			bottleneck_merge(bn_bucket_of(&g.kept_bn, d->bn.b[i].slot), d->bn.b[i].bn, 0);
+	for (size_t i = 0; i < d->bn.n; i++) {
+		if (d->bn.b[i].slot < first_bn)
+			continue;
+		struct bottleneck *kept = bn_bucket_of(&g.kept_bn, d->bn.b[i].slot);
+		bottleneck_merge(kept, d->bn.b[i].bn, 0);
+		bottleneck_compact(kept);
+	}
 	bn_buckets_prune(&g.kept_bn, first_bn);
 }
 
@@ -322,6 +363,7 @@ static void reset_if_changed(struct store *s, const struct slowops_config *c, co
 	buckets_release(&g.kept);
 	bn_buckets_release(&g.kept_bn);
 	g.kept.n_slots = slowops_type_slots(c);
+	g.kept.encoded = 1;
 	free(g.rules);
 	g.rules = xstrdup(key);
 	g.store = s;
@@ -413,9 +455,11 @@ static void job_tick(void *arg)
 		}
 		steps++;
 	}
-	if (steps > 1 && !left) /* a catch-up, not the minute's few blocks */
+	if (steps > 1 && !left) { /* a catch-up, not the minute's few blocks */
 		log_info("operation statistics: caught up with the stored blocks in %.1f s",
 			 (double)(clock_now_ns() - t0) / 1e9);
+		malloc_trim(0); /* what the blocks' reading freed goes back to the system */
+	}
 	slowops_config_release(&c);
 }
 
@@ -481,7 +525,9 @@ static void sum_buckets(uint64_t from, uint64_t to, struct opstats_answer *out)
 		out->requests += b->requests;
 		out->spans += b->spans;
 		for (size_t k = 0; k < out->n && k < g.kept.n_slots; k++)
-			sketch_merge(&out->t[k], &b->t[k]);
+			if (b->enc[k].len &&
+			    sketch_merge_encoded(&out->t[k], b->enc[k].p, b->enc[k].len, NULL, 0) < 0)
+				log_warn("operation statistics: a kept sketch does not decode");
 	}
 }
 
