@@ -231,11 +231,14 @@ static void put_type(struct buf *b, const struct slowops_config *c, size_t slot,
 	buf_putc(b, '}');
 }
 
-/* Whether only the range is asked: the per-minute aggregates can answer. */
-static int range_only(const struct store_query *q, const struct spanql *ql)
+/* Whether only the range is asked (no filter, q= nor limit): the
+ * aggregates can answer. */
+static int range_only(struct http_request *req, const struct store_query *q, const struct spanql *ql)
 {
-	return !ql && !q->service && !q->endpoint && !q->env && !q->version && !q->department && !q->intent &&
-	       !q->tool && !q->latest && q->status < 0 && !q->min_duration_ns && !q->max_duration_ns;
+	const char *limit = http_query(req, "limit");
+	return !ql && (!limit || !*limit) && !q->service && !q->endpoint && !q->env && !q->version &&
+	       !q->department && !q->intent && !q->tool && !q->latest && q->status < 0 &&
+	       !q->min_duration_ns && !q->max_duration_ns;
 }
 
 /* From the per-minute aggregates: 1 answered, 0 not answerable, -1 answer set. */
@@ -283,7 +286,7 @@ static int get_stats(struct http_request *req)
 	slowops_stats_init(&sr.st, &c);
 	if (parse_selection(req, &q, &ql, ANALYSE_DEFAULT, ANALYSE_MAX) < 0 || effective_or_500(req, &c) < 0)
 		goto out;
-	if (range_only(&q, ql) && stats_from_aggregates(req, &q, &c) != 0)
+	if (range_only(req, &q, ql) && stats_from_aggregates(req, &q, &c) != 0)
 		goto out;
 	slowops_stats_release(&sr.st);
 	slowops_stats_init(&sr.st, &c);
@@ -957,7 +960,7 @@ static int get_bottlenecks(struct http_request *req)
 	if (parse_selection(req, &q, &ql, ANALYSE_DEFAULT, ANALYSE_MAX) < 0 ||
 	    filters_int(req, "top", 1, TOP_MAX, TOP_DEFAULT, &top) < 0 || effective_or_500(req, &c) < 0)
 		goto out;
-	if (range_only(&q, ql) && bottlenecks_from_aggregates(req, &q, &c, top) != 0)
+	if (range_only(req, &q, ql) && bottlenecks_from_aggregates(req, &q, &c, top) != 0)
 		goto out;
 	if (select_covering(req, &q, &cov, &rows, &n_rows) < 0)
 		goto out;
