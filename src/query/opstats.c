@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/strmap.h"
 #include "core/ticker.h"
+#include "ingest/semconv.h"
 
 /* Blocks the job reads at a time, so a read waits for at most one step. */
 #define JOB_STEP_BLOCKS 64
@@ -213,7 +214,8 @@ struct delta {
 	struct slowops_class *sub_cls;
 	struct bottleneck_span *sub_desc, *desc;
 	size_t *order;
-	size_t cap_sub, cap_desc, cap_order;
+	uint8_t *in_request; /* per span of the trace part: under an entry root */
+	size_t cap_sub, cap_desc, cap_order, cap_in;
 };
 
 static const uint8_t no_parent[8];
@@ -228,6 +230,8 @@ static void add_request(struct delta *d, const struct spantree *t, size_t r)
 	for (size_t h = 0; h < n; h++)
 		for (size_t k = t->kid_off[d->order[h]]; k < t->kid_off[d->order[h] + 1]; k++)
 			d->order[n++] = t->kids[k];
+	for (size_t i = 0; i < n; i++)
+		d->in_request[d->order[i]] = 1;
 	if (d->cap_sub < n) {
 		d->cap_sub = n;
 		d->sub = xrealloc(d->sub, n * sizeof(*d->sub));
@@ -249,17 +253,22 @@ static void add_request(struct delta *d, const struct spantree *t, size_t r)
 	spantree_release(&sub);
 }
 
-/* The requests of a trace part: its root spans (entry spans without a
- * parent), each with its descendants. */
+/* The requests of a trace part: its root spans that are entry spans (not
+ * connection set-up nor a telemetry export: span_is_entry()), each with
+ * its descendants, as the request rows at the fleet's edge are. */
 static void add_requests(struct delta *d, const struct spantree *t)
 {
+	d->in_request = xgrow(d->in_request, &d->cap_in, t->n, 1);
+	memset(d->in_request, 0, t->n);
 	arena_reset(&d->scratch);
 	d->desc = xgrow(d->desc, &d->cap_desc, t->n, sizeof(*d->desc));
 	for (size_t i = 0; i < t->n; i++)
 		bottleneck_describe(&t->spans[i], &d->scratch, &d->desc[i]);
-	for (size_t k = 0; k < t->n_roots; k++)
-		if (memcmp(t->spans[t->roots[k]].parent_span_id, no_parent, 8) == 0)
+	for (size_t k = 0; k < t->n_roots; k++) {
+		const struct span *root = &t->spans[t->roots[k]];
+		if (memcmp(root->parent_span_id, no_parent, 8) == 0 && span_is_entry(root))
 			add_request(d, t, t->roots[k]);
+	}
 }
 
 static int add_trace(void *arg, const struct span *spans, size_t n)
@@ -275,6 +284,8 @@ static int add_trace(void *arg, const struct span *spans, size_t n)
 	spantree_release(&t);
 	for (size_t i = 0; i < n; i++) {
 		const struct span *sp = &spans[i];
+		if (!d->in_request[i])
+			continue;
 		struct bucket *b = bucket_of(&d->bs, sp->start_ns / OPSTATS_BUCKET_NS);
 		b->spans++;
 		b->requests += memcmp(sp->parent_span_id, no_parent, 8) == 0;
@@ -381,6 +392,7 @@ static void delta_release(struct delta *d)
 	free(d->sub_desc);
 	free(d->desc);
 	free(d->order);
+	free(d->in_request);
 	strmap_release(&d->services);
 	arena_release(&d->arena);
 	arena_release(&d->scratch);

@@ -6,8 +6,9 @@
  * Per one-minute bucket (of the spans' start times) and operation type (the
  * stats slots of slowops_type_slots()): a quantile sketch of the durations
  * (count, sum, min and max exact; quantiles within SKETCH_ALPHA), and per
- * bucket the spans and the traces' root spans (the requests at the fleet's
- * edge) counted.  Thresholds are applied when reading, from the sketches
+ * bucket the spans and the root requests counted.  The spans counted are
+ * those of the root requests (entry spans without a parent: the requests
+ * at the fleet's edge) and their descendants in the same trace part.  Thresholds are applied when reading, from the sketches
  * (sketch_count_at_least()), so a changed threshold applies to the past;
  * a changed set of custom type rules classifies spans differently, so it
  * empties the aggregates, which are then built again.

@@ -176,6 +176,9 @@ describe('slow operations, slow requests, bottlenecks', () => {
 			assert.deepEqual([b.kind, b.requests_affected, b.spans, b.examples.length],
 				[want.kind, want.requests_affected, want.spans, want.examples.length], key(b));
 		}
+		// an explicit limit asks for a bounded sample: the traces are read
+		const sample = await get('/api/v1/bottlenecks', { limit: '4' });
+		assert.deepEqual([sample.json.aggregated, sample.json.sampled, sample.json.requests], [undefined, true, 4]);
 	});
 
 	test('slow requests: list, phases, marks, groups, trend', async () => {
