@@ -29,8 +29,11 @@ void bottleneck_init(struct bottleneck *b)
 
 void bottleneck_release(struct bottleneck *b)
 {
-	for (size_t i = 0; i < b->n; i++)
+	for (size_t i = 0; i < b->n; i++) {
 		free(b->e[i].self_ns);
+		free(b->e[i].self_enc);
+		sketch_release(&b->e[i].self_sketch);
+	}
 	free(b->e);
 	free(b->touched);
 	strmap_release(&b->index);
@@ -291,6 +294,9 @@ static struct bottleneck_entry *entry_for(struct bottleneck *b, const struct spa
 		e->span_kind = s->kind;
 		e->call = s->kind == SPAN_KIND_CLIENT;
 		e->target = e->call && d->peer ? arena_strdup(&b->arena, d->peer) : NULL;
+		sketch_init(&e->self_sketch);
+		e->key = memcpy(arena_alloc(&b->arena, key->len), key->data, key->len);
+		e->key_len = key->len;
 		strmap_put(&b->index, key->data, key->len, (int64_t)b->n++);
 	}
 	if (e->call && !e->target_traced) {
@@ -481,6 +487,95 @@ static int by_impact(const void *a, const void *b)
 	return c ? c : strcmp(x->name, y->name);
 }
 
+/* The entry of dst with src's identity, added when missing. */
+static struct bottleneck_entry *merge_entry(struct bottleneck *dst, const struct bottleneck_entry *e)
+{
+	int64_t at;
+	if (strmap_get(&dst->index, e->key, e->key_len, &at) == 0)
+		return &dst->e[at];
+	dst->e = xgrow(dst->e, &dst->cap, dst->n + 1, sizeof(*dst->e));
+	struct bottleneck_entry *d = &dst->e[dst->n];
+	memset(d, 0, sizeof(*d));
+	d->service = arena_strdup(&dst->arena, e->service);
+	d->name = arena_strdup(&dst->arena, e->name);
+	d->span_name = arena_strdup(&dst->arena, e->span_name);
+	d->target = e->target ? arena_strdup(&dst->arena, e->target) : NULL;
+	d->target_traced = e->target_traced;
+	d->span_kind = e->span_kind;
+	d->call = e->call;
+	sketch_init(&d->self_sketch);
+	d->key = memcpy(arena_alloc(&dst->arena, e->key_len), e->key, e->key_len);
+	d->key_len = e->key_len;
+	strmap_put(&dst->index, d->key, d->key_len, (int64_t)dst->n++);
+	return d;
+}
+
+/* Everything of e's self times in its sketch. */
+static void gather_self(struct bottleneck_entry *e)
+{
+	if (e->self_enc_len)
+		sketch_merge_encoded(&e->self_sketch, e->self_enc, e->self_enc_len, NULL, 0);
+	free(e->self_enc);
+	e->self_enc = NULL;
+	e->self_enc_len = 0;
+	for (size_t k = 0; k < e->n_self; k++)
+		sketch_add(&e->self_sketch, (double)e->self_ns[k]);
+	free(e->self_ns);
+	e->self_ns = NULL;
+	e->n_self = e->cap_self = 0;
+}
+
+void bottleneck_compact(struct bottleneck *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		struct bottleneck_entry *e = &b->e[i];
+		if (!sketch_count(&e->self_sketch) && !e->n_self)
+			continue; /* nothing new since the last compaction */
+		gather_self(e);
+		struct buf enc;
+		buf_init(&enc, BUF_NO_LIMIT);
+		sketch_encode(&e->self_sketch, &enc);
+		e->self_enc = buf_detach(&enc, &e->self_enc_len);
+		sketch_release(&e->self_sketch);
+		sketch_init(&e->self_sketch);
+	}
+}
+
+void bottleneck_merge(struct bottleneck *dst, const struct bottleneck *src, uint64_t t_ns)
+{
+	dst->requests += src->requests;
+	dst->skipped += src->skipped;
+	dst->critical_ns += src->critical_ns;
+	if (src->first_ns && (!dst->first_ns || src->first_ns < dst->first_ns))
+		dst->first_ns = src->first_ns;
+	if (src->last_ns > dst->last_ns)
+		dst->last_ns = src->last_ns;
+	for (size_t i = 0; i < src->n; i++) {
+		const struct bottleneck_entry *e = &src->e[i];
+		struct bottleneck_entry *d = merge_entry(dst, e);
+		if (e->target_traced && !d->target_traced) {
+			d->target = arena_strdup(&dst->arena, e->target);
+			d->target_traced = 1;
+		}
+		d->wait |= e->wait;
+		d->remote_service |= e->remote_service;
+		d->critical_ns += e->critical_ns;
+		d->requests += e->requests;
+		d->spans += e->spans;
+		d->saturated_ns += e->saturated_ns;
+		if (dst->cpu && e->critical_ns &&
+		    dst->cpu(dst->cpu_arg, e->service, t_ns) >= BOTTLENECK_CPU_SATURATED)
+			d->saturated_ns += e->critical_ns;
+		sketch_merge(&d->self_sketch, &e->self_sketch);
+		if (e->self_enc_len)
+			sketch_merge_encoded(&d->self_sketch, e->self_enc, e->self_enc_len, NULL, 0);
+		for (size_t k = 0; k < e->n_self; k++)
+			sketch_add(&d->self_sketch, (double)e->self_ns[k]);
+		for (size_t k = 0; k < e->n_examples; k++)
+			add_example(d, e->examples[k].trace_id, e->examples[k].critical_ns);
+	}
+}
+
 void bottleneck_finish(struct bottleneck *b)
 {
 	for (size_t i = 0; i < b->n; i++) {
@@ -496,7 +591,12 @@ void bottleneck_finish(struct bottleneck *b)
 			e->kind = BOTTLENECK_DEPENDENCY;
 		else
 			e->kind = BOTTLENECK_SLOWEST;
-		if (e->n_self) {
+		if (e->self_enc_len || (e->n_self && sketch_count(&e->self_sketch)))
+			gather_self(e);
+		if (sketch_count(&e->self_sketch)) {
+			e->self_avg_ns = sketch_sum(&e->self_sketch) / (double)sketch_count(&e->self_sketch);
+			e->self_p95_ns = sketch_quantile(&e->self_sketch, 0.95);
+		} else if (e->n_self) {
 			uint64_t sum = 0;
 			qsort(e->self_ns, e->n_self, sizeof(*e->self_ns), cmp_u64);
 			for (size_t k = 0; k < e->n_self; k++)

@@ -62,6 +62,7 @@
 #include "analyze/spantree.h"
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/sketch.h"
 #include "core/strmap.h"
 
 #define BOTTLENECK_EXAMPLES 5
@@ -117,6 +118,11 @@ struct bottleneck_entry {
 	double self_avg_ns, self_p95_ns;
 	uint64_t *self_ns; /* every span's, until bottleneck_finish() */
 	size_t n_self, cap_self;
+	struct sketch self_sketch; /* merged in by bottleneck_merge() */
+	char *self_enc;		   /* bottleneck_compact(): the self times encoded */
+	size_t self_enc_len;
+	const char *key; /* its identity in the index (bytes with NULs) */
+	size_t key_len;
 	struct bottleneck_example examples[BOTTLENECK_EXAMPLES]; /* largest critical_ns first */
 	size_t n_examples;
 	/* per request, internal */
@@ -161,6 +167,20 @@ void bottleneck_describe(const struct span *sp, struct arena *a, struct bottlene
  */
 void bottleneck_add(struct bottleneck *b, const struct spantree *t, const struct slowops_class *cls,
 		    const struct bottleneck_span *desc, const char *service, const uint8_t trace_id[16]);
+/*
+ * Add what `src` (not finished) holds to `dst` (not finished): requests,
+ * critical time, spans and examples per component; self times go into the
+ * entries' sketches (self_p95 is then the sketch's, within SKETCH_ALPHA).
+ * `src`'s requests are taken to lie around t_ns: when dst->cpu is set, an
+ * entry's critical time counts as saturated when its service's CPU at t_ns
+ * is (src's own saturated time is added as it is).  For rankings kept per
+ * time bucket (query/opstats.h).
+ */
+void bottleneck_merge(struct bottleneck *dst, const struct bottleneck *src, uint64_t t_ns);
+/* Keep every entry's self times encoded only (sketch_encode(): a few
+ * hundred bytes instead of a sketch's kilobytes), for rankings kept long.
+ * Merging from and into a compacted ranking works as before. */
+void bottleneck_compact(struct bottleneck *b);
 /* Compute impact, kinds and self-time figures; sort entries by impact,
  * largest first.  Nothing may be added afterwards. */
 void bottleneck_finish(struct bottleneck *b);

@@ -17,6 +17,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "demo/demo.h"
+#include "query/opstats.h"
 #include "advisor/advisor.h"
 #include "advisor/change_watch.h"
 #include "server/http.h"
@@ -358,6 +359,8 @@ int cmd_serve(int argc, char **argv)
 	}
 	if (slowops_watch_start(store, (unsigned)spike_s, err, sizeof(err)) < 0)
 		log_warn("%s", err);
+	if (opstats_start(store, 0, err, sizeof(err)) < 0)
+		log_warn("operation statistics are read from the spans: %s", err);
 	struct watch_options wo;
 	watch_options_init(&wo);
 	wo.interval_s = (unsigned)watch_s;
@@ -390,6 +393,7 @@ int cmd_serve(int argc, char **argv)
 	if (demo)
 		demo_stop();
 	slowops_watch_stop();
+	opstats_stop();
 	watch_stop();
 	advisor_watch_stop();
 	change_watch_stop();

@@ -293,6 +293,23 @@ double sketch_quantile(const struct sketch *s, double q)
 	return v < s->min ? s->min : v > s->max ? s->max : v;
 }
 
+uint64_t sketch_count_at_least(const struct sketch *s, double v)
+{
+	if (!s->count || !(v <= s->max))
+		return 0;
+	if (v <= s->min)
+		return s->count;
+	uint64_t n = 0;
+	for (int32_t i = s->hi; i >= s->lo; i--) {
+		/* the bucket's estimate; the highest holds the max */
+		double est = i == s->hi ? s->max : bound_of(i) * T.value_scale;
+		if (est < v)
+			break;
+		n += s->counts[i - s->base];
+	}
+	return n;
+}
+
 /* --- binary form ------------------------------------------------------- */
 
 static void put_f64(uint8_t *p, double v)

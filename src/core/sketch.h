@@ -94,6 +94,12 @@ static inline double sketch_max(const struct sketch *s)
 	return s->count ? s->max : 0;
 }
 
+/* How many values are >= v, by the buckets' estimates (sketch_quantile()'s;
+ * the highest bucket's is the max): exact when v <= min or v > max, else
+ * off by at most the values of the bucket holding v, those within
+ * SKETCH_ALPHA of it. */
+uint64_t sketch_count_at_least(const struct sketch *s, double v);
+
 /* The relative accuracy of sketch_quantile(): SKETCH_ALPHA. */
 double sketch_error_bound(void);
 

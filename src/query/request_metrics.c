@@ -135,6 +135,16 @@ int request_metrics_cpu_read(struct request_metrics_cpu *cm, struct store *st, c
 		       : 0;
 }
 
+int request_metrics_cpu_read_range(struct request_metrics_cpu *cm, struct store *st, uint64_t from_ns,
+				   uint64_t to_ns, char *err, size_t errlen)
+{
+	return store_scan_points(st, from_ns > CPU_MARGIN_NS ? from_ns - CPU_MARGIN_NS : 0,
+				 to_ns + CPU_MARGIN_NS, "process.cpu.utilization", cpu_point, cm, err,
+				 errlen) < 0
+		       ? -1
+		       : 0;
+}
+
 int request_metrics_cpu_any(const struct request_metrics_cpu *cm)
 {
 	return cm->m.count > 0;

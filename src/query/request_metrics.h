@@ -62,6 +62,9 @@ void request_metrics_cpu_init(struct request_metrics_cpu *cm);
  */
 int request_metrics_cpu_read(struct request_metrics_cpu *cm, struct store *st, const struct request_row *rows,
 			     size_t n, char *err, size_t errlen);
+/* The same over [from_ns, to_ns) and 2 minutes on either side. */
+int request_metrics_cpu_read_range(struct request_metrics_cpu *cm, struct store *st, uint64_t from_ns,
+				   uint64_t to_ns, char *err, size_t errlen);
 /* Whether any sample was read. */
 int request_metrics_cpu_any(const struct request_metrics_cpu *cm);
 /* The utilisation of `service` in the minute of `t_ns`, else the minute

@@ -9,7 +9,9 @@
  * from query/request_rows.h (filters and q=; for bottlenecks, all of the
  * range or whole traces sampled across it), their span trees from
  * query/request_trees.h, the metric points around them from
- * query/request_metrics.h.  Thresholds, classification, phases and spikes
+ * query/request_metrics.h; without filters, the statistics and bottlenecks
+ * of a range come from the aggregates of query/opstats.h.  Thresholds,
+ * classification, phases and spikes
  * are in analyze/slowops.c, the ranking in analyze/bottleneck.c.
  */
 #include <math.h>
@@ -27,6 +29,7 @@
 #include "core/hex.h"
 #include "core/strmap.h"
 #include "query/request_metrics.h"
+#include "query/opstats.h"
 #include "query/request_rows.h"
 #include "query/request_trees.h"
 #include "server/filters.h"
@@ -204,6 +207,72 @@ static void stats_request(void *arg, const struct request_row *row, size_t idx, 
 	sr->spans += t->n;
 }
 
+/* The threshold shown for a stats slot: its first type's. */
+static uint64_t slot_threshold(const struct slowops_config *c, size_t slot)
+{
+	for (int ty = 0; ty < SLOWOPS_BUILTIN + (int)c->n_rules; ty++)
+		if (slowops_type_slot(c, ty) == slot)
+			return slowops_threshold_ns(c, ty);
+	return 0;
+}
+
+static void put_type(struct buf *b, const struct slowops_config *c, size_t slot, uint64_t n, uint64_t slow,
+		     double sum_ns, double min_ns, double max_ns, double p95_ns)
+{
+	buf_puts(b, slot ? ",{\"type\":" : "{\"type\":");
+	buf_put_json_str(b, slowops_slot_name(c, slot));
+	put_ms(b, "threshold_ms", (double)slot_threshold(c, slot));
+	buf_printf(b, ",\"count\":%llu,\"slow\":%llu,\"slow_pct\":", (unsigned long long)n,
+		   (unsigned long long)slow);
+	buf_put_json_double(b, n ? 100.0 * (double)slow / (double)n : NAN);
+	put_ms(b, "avg_ms", n ? sum_ns / (double)n : NAN);
+	put_ms(b, "min_ms", n ? min_ns : NAN);
+	put_ms(b, "max_ms", n ? max_ns : NAN);
+	put_ms(b, "p95_ms", n ? p95_ns : NAN);
+	buf_putc(b, '}');
+}
+
+/* Whether only the range is asked (no filter, q= nor limit): the
+ * aggregates can answer. */
+static int range_only(struct http_request *req, const struct store_query *q, const struct spanql *ql)
+{
+	const char *limit = http_query(req, "limit");
+	return !ql && (!limit || !*limit) && !q->service && !q->endpoint && !q->env && !q->version &&
+	       !q->department && !q->intent && !q->tool && !q->latest && q->status < 0 &&
+	       !q->min_duration_ns && !q->max_duration_ns;
+}
+
+/* From the per-minute aggregates: 1 answered, 0 not answerable, -1 answer set. */
+static int stats_from_aggregates(struct http_request *req, const struct store_query *q,
+				 const struct slowops_config *c)
+{
+	struct opstats_answer a;
+	char err[256];
+	int rc = opstats_read(req->srv->store, c, q->from_ns, q->to_ns, &a, err, sizeof(err));
+	if (rc == ERR_BUSY)
+		return 0;
+	if (rc < 0) {
+		http_error_class(req, rc, "%s", err);
+		return -1;
+	}
+	struct buf *b = http_json(req);
+	buf_printf(b,
+		   "{\"requests\":%llu,\"nested\":0,\"limit\":%u,\"truncated\":false,\"spans\":%llu,"
+		   "\"aggregated\":{\"bucket_s\":%llu,\"from_ns\":%llu,\"to_ns\":%llu},\"types\":[",
+		   (unsigned long long)a.requests, q->limit, (unsigned long long)a.spans,
+		   (unsigned long long)(OPSTATS_BUCKET_NS / NS_PER_S), (unsigned long long)a.from_ns,
+		   (unsigned long long)a.to_ns);
+	for (size_t i = 0; i < a.n; i++) {
+		const struct sketch *sk = &a.t[i];
+		uint64_t n = sketch_count(sk);
+		put_type(b, c, i, n, sketch_count_at_least(sk, (double)slot_threshold(c, i)), sketch_sum(sk),
+			 sketch_min(sk), sketch_max(sk), n ? sketch_quantile(sk, 0.95) : 0);
+	}
+	buf_puts(b, "]}");
+	opstats_answer_release(&a);
+	return 1;
+}
+
 static int get_stats(struct http_request *req)
 {
 	struct store_query q;
@@ -217,6 +286,8 @@ static int get_stats(struct http_request *req)
 	request_trees_init(&rt, req->srv->store, &c, &req->arena);
 	slowops_stats_init(&sr.st, &c);
 	if (parse_selection(req, &q, &ql, ANALYSE_DEFAULT, ANALYSE_MAX) < 0 || effective_or_500(req, &c) < 0)
+		goto out;
+	if (range_only(req, &q, ql) && stats_from_aggregates(req, &q, &c) != 0)
 		goto out;
 	slowops_stats_release(&sr.st);
 	slowops_stats_init(&sr.st, &c);
@@ -232,24 +303,8 @@ static int get_stats(struct http_request *req)
 		   rt.requests, rt.nested, q.limit, n_rows >= q.limit ? "true" : "false", sr.spans);
 	for (size_t i = 0; i < sr.st.n; i++) {
 		const struct slowops_type_stats *t = &sr.st.t[i];
-		const char *name = slowops_slot_name(&c, i);
-		uint64_t thr = 0;
-		for (int ty = 0; ty < SLOWOPS_BUILTIN + (int)c.n_rules; ty++)
-			if (slowops_type_slot(&c, ty) == i) {
-				thr = slowops_threshold_ns(&c, ty);
-				break;
-			}
-		buf_puts(b, i ? ",{\"type\":" : "{\"type\":");
-		buf_put_json_str(b, name);
-		put_ms(b, "threshold_ms", (double)thr);
-		buf_printf(b, ",\"count\":%zu,\"slow\":%llu,\"slow_pct\":", t->n,
-			   (unsigned long long)t->slow);
-		buf_put_json_double(b, t->n ? 100.0 * (double)t->slow / (double)t->n : NAN);
-		put_ms(b, "avg_ms", t->n ? (double)t->sum_ns / (double)t->n : NAN);
-		put_ms(b, "min_ms", t->n ? (double)t->dur_ns[0] : NAN);
-		put_ms(b, "max_ms", t->n ? (double)t->dur_ns[t->n - 1] : NAN);
-		put_ms(b, "p95_ms", t->n ? (double)t->p95_ns : NAN);
-		buf_putc(b, '}');
+		put_type(b, &c, i, t->n, t->slow, (double)t->sum_ns, t->n ? (double)t->dur_ns[0] : 0,
+			 t->n ? (double)t->dur_ns[t->n - 1] : 0, (double)t->p95_ns);
 	}
 	uint64_t total_slow = 0;
 	for (size_t i = 0; i < sr.st.n; i++)
@@ -831,6 +886,65 @@ static void put_coverage(struct buf *b, const struct store_query *q, const struc
 	put_time_ms(b, "covered_to_ms", bn->last_ns);
 }
 
+/* The ranked entries and the end of the answer. */
+static void put_entries(struct buf *b, const struct bottleneck *bn, long top)
+{
+	put_ms(b, "total_critical_ms", (double)bn->critical_ns);
+	buf_puts(b, ",\"bottlenecks\":[");
+	size_t shown = 0;
+	for (size_t i = 0; i < bn->n && shown < (size_t)top; i++) {
+		if (!bn->e[i].critical_ns)
+			break;
+		if (shown)
+			buf_putc(b, ',');
+		put_bottleneck(b, bn, &bn->e[i], ++shown);
+	}
+	buf_puts(b, "]}");
+}
+
+/* From the per-bucket rankings: 1 answered, 0 not answerable, -1 answer set. */
+static int bottlenecks_from_aggregates(struct http_request *req, const struct store_query *q,
+				       const struct slowops_config *c, long top)
+{
+	struct bottleneck bn;
+	struct request_metrics_cpu cm;
+	uint64_t from, to;
+	char err[256];
+	bottleneck_init(&bn);
+	request_metrics_cpu_init(&cm);
+	int rc = request_metrics_cpu_read_range(&cm, req->srv->store, q->from_ns,
+						q->to_ns ? q->to_ns : clock_now_ns(), err, sizeof(err));
+	if (rc == 0 && request_metrics_cpu_any(&cm)) {
+		bn.cpu = request_metrics_cpu_at;
+		bn.cpu_arg = &cm;
+	}
+	if (rc == 0)
+		rc = opstats_bottlenecks(req->srv->store, c, q->from_ns, q->to_ns, &bn, &from, &to, err,
+					 sizeof(err));
+	if (rc == 0) {
+		bottleneck_finish(&bn);
+		struct buf *b = http_json(req);
+		buf_printf(b,
+			   "{\"requests\":%llu,\"requests_in_range\":%llu,\"matched\":%llu,\"nested\":0,"
+			   "\"skipped\":%llu,\"limit\":%u,\"sampled\":false,\"truncated\":false",
+			   (unsigned long long)bn.requests, (unsigned long long)(bn.requests + bn.skipped),
+			   (unsigned long long)bn.requests, (unsigned long long)bn.skipped, q->limit);
+		put_time_ms(b, "range_from_ms", q->from_ns);
+		put_time_ms(b, "range_to_ms", q->to_ns);
+		put_time_ms(b, "covered_from_ms", bn.first_ns);
+		put_time_ms(b, "covered_to_ms", bn.last_ns);
+		buf_printf(b, ",\"aggregated\":{\"bucket_s\":%llu,\"from_ns\":%llu,\"to_ns\":%llu}",
+			   (unsigned long long)(OPSTATS_BN_BUCKET_NS / NS_PER_S), (unsigned long long)from,
+			   (unsigned long long)to);
+		put_entries(b, &bn, top);
+	} else if (rc != ERR_BUSY) {
+		http_error_class(req, rc < -1 ? rc : ERR_INTERNAL, "%s", err);
+	}
+	request_metrics_cpu_release(&cm);
+	bottleneck_release(&bn);
+	return rc == 0 ? 1 : rc == ERR_BUSY ? 0 : -1;
+}
+
 static int get_bottlenecks(struct http_request *req)
 {
 	struct store_query q;
@@ -852,6 +966,8 @@ static int get_bottlenecks(struct http_request *req)
 	if (parse_selection(req, &q, &ql, ANALYSE_DEFAULT, ANALYSE_MAX) < 0 ||
 	    filters_int(req, "top", 1, TOP_MAX, TOP_DEFAULT, &top) < 0 || effective_or_500(req, &c) < 0)
 		goto out;
+	if (range_only(req, &q, ql) && bottlenecks_from_aggregates(req, &q, &c, top) != 0)
+		goto out;
 	if (select_covering(req, &q, &cov, &rows, &n_rows) < 0)
 		goto out;
 	rt.ql = ql;
@@ -868,17 +984,7 @@ static int get_bottlenecks(struct http_request *req)
 	bottleneck_finish(&bn);
 	struct buf *b = http_json(req);
 	put_coverage(b, &q, &cov, &rt, &bn, rt.matched);
-	put_ms(b, "total_critical_ms", (double)bn.critical_ns);
-	buf_puts(b, ",\"bottlenecks\":[");
-	size_t shown = 0;
-	for (size_t i = 0; i < bn.n && shown < (size_t)top; i++) {
-		if (!bn.e[i].critical_ns)
-			break;
-		if (shown)
-			buf_putc(b, ',');
-		put_bottleneck(b, &bn, &bn.e[i], ++shown);
-	}
-	buf_puts(b, "]}");
+	put_entries(b, &bn, top);
 out:
 	request_metrics_cpu_release(&cm);
 	bottleneck_release(&bn);

@@ -144,6 +144,43 @@ describe('slow operations, slow requests, bottlenecks', () => {
 		near(by.external.p95_ms, 700, 'external p95');
 	});
 
+	test('without filters: statistics and bottlenecks from the aggregates, the same figures', async () => {
+		const agg = await get('/api/v1/slow-operations/stats');
+		const read = await get('/api/v1/slow-operations/stats', { service: 'front' });
+		assert.equal(agg.status, 200, agg.text);
+		assert.equal(agg.json.aggregated.bucket_s, 60);
+		assert.equal(read.json.aggregated, undefined, 'a filter reads the spans');
+		assert.equal(agg.json.requests, 10);
+		assert.equal(agg.json.spans, read.json.spans);
+		const by = Object.fromEntries(agg.json.types.map((t) => [t.type, t]));
+		for (const want of read.json.types) {
+			const got = by[want.type];
+			assert.deepEqual([got.count, got.slow, got.threshold_ms], [want.count, want.slow, want.threshold_ms], want.type);
+			if (!want.count) continue;
+			near(got.min_ms, want.min_ms, `${want.type} min`);
+			near(got.max_ms, want.max_ms, `${want.type} max`);
+			assert.ok(Math.abs(got.avg_ms - want.avg_ms) < 1e-3, `${want.type} avg: ${got.avg_ms} vs ${want.avg_ms}`);
+			assert.ok(Math.abs(got.p95_ms - want.p95_ms) <= 0.01 * want.p95_ms, `${want.type} p95 within 1%`);
+		}
+		const bn = await get('/api/v1/bottlenecks');
+		const bnRead = await get('/api/v1/bottlenecks', { service: 'front' });
+		assert.equal(bn.status, 200, bn.text);
+		assert.equal(bn.json.aggregated.bucket_s, 300);
+		assert.deepEqual([bn.json.requests, bn.json.sampled], [10, false]);
+		near(bn.json.total_critical_ms, bnRead.json.total_critical_ms, 'total critical time');
+		const key = (b) => `${b.component} ${b.span_kind}`;
+		assert.deepEqual(bn.json.bottlenecks.map(key), bnRead.json.bottlenecks.map(key), 'the same ranking');
+		for (const [i, b] of bn.json.bottlenecks.entries()) {
+			const want = bnRead.json.bottlenecks[i];
+			near(b.critical_ms_total, want.critical_ms_total, `${key(b)} critical`);
+			assert.deepEqual([b.kind, b.requests_affected, b.spans, b.examples.length],
+				[want.kind, want.requests_affected, want.spans, want.examples.length], key(b));
+		}
+		// an explicit limit asks for a bounded sample: the traces are read
+		const sample = await get('/api/v1/bottlenecks', { limit: '4' });
+		assert.deepEqual([sample.json.aggregated, sample.json.sampled, sample.json.requests], [undefined, true, 4]);
+	});
+
 	test('slow requests: list, phases, marks, groups, trend', async () => {
 		const r = await get('/api/v1/slow-requests', { group_by: 'endpoint', bucket: '60' });
 		assert.equal(r.status, 200, r.text);

@@ -565,8 +565,31 @@ static void test_decode_untrusted(void)
 	sketch_release(&s);
 }
 
+/* Values >= a threshold: exact outside [min, max], else off by at most the
+ * values in the threshold's bucket. */
+static void test_count_at_least(void)
+{
+	struct sketch s;
+	sketch_init(&s);
+	is_int(sketch_count_at_least(&s, 5), 0, "count_at_least: empty sketch");
+	for (int i = 1; i <= 1000; i++)
+		sketch_add(&s, i * 1000.0);
+	is_int(sketch_count_at_least(&s, 1), 1000, "count_at_least: below min, all");
+	is_int(sketch_count_at_least(&s, 1000.0), 1000, "count_at_least: at min, all");
+	is_int(sketch_count_at_least(&s, 1000001.0), 0, "count_at_least: above max, none");
+	uint64_t top = sketch_count_at_least(&s, 1000000.0);
+	ok(top >= 1 && top <= 21, "count_at_least(max) = %llu: the max and its bucket",
+	   (unsigned long long)top);
+	uint64_t got = sketch_count_at_least(&s, 500000.0); /* exactly 501 values */
+	ok(got >= 501 - 11 && got <= 501 + 11,
+	   "count_at_least(500000) = %llu, 501 within the bucket's values", (unsigned long long)got);
+	ok(sketch_count_at_least(&s, NAN) == 0, "count_at_least: NaN counts nothing");
+	sketch_release(&s);
+}
+
 int main(void)
 {
+	test_count_at_least();
 	double *data = malloc(N * sizeof(*data)), *sorted = malloc(N * sizeof(*sorted));
 	for (size_t i = 0; i < sizeof(datasets) / sizeof(datasets[0]); i++)
 		test_dataset(&datasets[i], data, sorted);

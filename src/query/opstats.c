@@ -1,0 +1,607 @@
+/*
+ * opstats.c - per-minute operation statistics kept as blocks are
+ * committed (opstats.h): the buckets, the block reader that fills them,
+ * the background job and the read of a range.
+ */
+#include "query/opstats.h"
+
+#include <malloc.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "analyze/spantree.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/strmap.h"
+#include "core/ticker.h"
+#include "ingest/semconv.h"
+
+/* Blocks the job reads at a time, so a read waits for at most one step. */
+#define JOB_STEP_BLOCKS 64
+
+/* A sketch in its compact binary form (sketch_encode()). */
+struct blob {
+	char *p;
+	size_t len;
+};
+
+struct bucket {
+	uint64_t minute;
+	uint64_t requests, spans;
+	struct sketch *t; /* one per slot, while a delta is built */
+	struct blob *enc; /* one per slot once kept: a sketch holds a few
+			   * kilobytes of counts, its encoding a few hundred bytes */
+};
+
+/* Buckets sorted by minute. */
+struct buckets {
+	struct bucket *b;
+	size_t n, cap, n_slots;
+	int encoded; /* buckets hold enc, not t */
+	size_t last; /* the bucket found last: spans of a block mostly share it */
+};
+
+/* Rankings of bottlenecks per OPSTATS_BN_BUCKET_NS, sorted by slot. */
+struct bn_bucket {
+	uint64_t slot;
+	struct bottleneck *bn; /* not finished */
+};
+struct bn_buckets {
+	struct bn_bucket *b;
+	size_t n, cap, last;
+};
+
+static struct {
+	pthread_mutex_t mu;  /* everything below */
+	pthread_mutex_t upd; /* one update at a time */
+	struct store *store;
+	uint64_t read_id; /* blocks with ids <= read_id are in */
+	char *rules;	  /* the custom type rules the buckets were built with */
+	uint64_t newest;  /* the newest minute seen */
+	struct buckets kept;
+	struct bn_buckets kept_bn;
+	int stopping;
+} g = {.mu = PTHREAD_MUTEX_INITIALIZER, .upd = PTHREAD_MUTEX_INITIALIZER};
+
+static struct ticker job = TICKER_INIT;
+
+/* ---- buckets ------------------------------------------------------------------- */
+
+static void bucket_release(struct bucket *b, size_t n_slots)
+{
+	for (size_t k = 0; b->t && k < n_slots; k++)
+		sketch_release(&b->t[k]);
+	for (size_t k = 0; b->enc && k < n_slots; k++)
+		free(b->enc[k].p);
+	free(b->t);
+	free(b->enc);
+}
+
+static void buckets_release(struct buckets *bs)
+{
+	int encoded = bs->encoded;
+	for (size_t i = 0; i < bs->n; i++)
+		bucket_release(&bs->b[i], bs->n_slots);
+	free(bs->b);
+	memset(bs, 0, sizeof(*bs));
+	bs->encoded = encoded;
+}
+
+/* The bucket of `minute`, added (empty) when missing. */
+static struct bucket *bucket_of(struct buckets *bs, uint64_t minute)
+{
+	if (bs->last < bs->n && bs->b[bs->last].minute == minute)
+		return &bs->b[bs->last];
+	size_t lo = 0, hi = bs->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (bs->b[mid].minute < minute)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == bs->n || bs->b[lo].minute != minute) {
+		bs->b = xgrow(bs->b, &bs->cap, bs->n + 1, sizeof(*bs->b));
+		memmove(&bs->b[lo + 1], &bs->b[lo], (bs->n - lo) * sizeof(*bs->b));
+		bs->n++;
+		struct bucket *nb = &bs->b[lo];
+		memset(nb, 0, sizeof(*nb));
+		nb->minute = minute;
+		if (bs->encoded) {
+			nb->enc = xcalloc(bs->n_slots ? bs->n_slots : 1, sizeof(*nb->enc));
+		} else {
+			nb->t = xcalloc(bs->n_slots ? bs->n_slots : 1, sizeof(*nb->t));
+			for (size_t k = 0; k < bs->n_slots; k++)
+				sketch_init(&nb->t[k]);
+		}
+	}
+	bs->last = lo;
+	return &bs->b[lo];
+}
+
+/* Drop the buckets before minute `first`. */
+static void buckets_prune(struct buckets *bs, uint64_t first)
+{
+	size_t k = 0;
+	while (k < bs->n && bs->b[k].minute < first)
+		bucket_release(&bs->b[k++], bs->n_slots);
+	if (!k)
+		return;
+	memmove(bs->b, bs->b + k, (bs->n - k) * sizeof(*bs->b));
+	bs->n -= k;
+	bs->last = 0;
+}
+
+static void bn_buckets_release(struct bn_buckets *bs)
+{
+	for (size_t i = 0; i < bs->n; i++) {
+		bottleneck_release(bs->b[i].bn);
+		free(bs->b[i].bn);
+	}
+	free(bs->b);
+	memset(bs, 0, sizeof(*bs));
+}
+
+static struct bottleneck *bn_bucket_of(struct bn_buckets *bs, uint64_t slot)
+{
+	if (bs->last < bs->n && bs->b[bs->last].slot == slot)
+		return bs->b[bs->last].bn;
+	size_t lo = 0, hi = bs->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (bs->b[mid].slot < slot)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == bs->n || bs->b[lo].slot != slot) {
+		bs->b = xgrow(bs->b, &bs->cap, bs->n + 1, sizeof(*bs->b));
+		memmove(&bs->b[lo + 1], &bs->b[lo], (bs->n - lo) * sizeof(*bs->b));
+		bs->n++;
+		bs->b[lo].slot = slot;
+		bs->b[lo].bn = xmalloc(sizeof(struct bottleneck));
+		bottleneck_init(bs->b[lo].bn);
+	}
+	bs->last = lo;
+	return bs->b[lo].bn;
+}
+
+static void bn_buckets_prune(struct bn_buckets *bs, uint64_t first)
+{
+	size_t k = 0;
+	while (k < bs->n && bs->b[k].slot < first) {
+		bottleneck_release(bs->b[k].bn);
+		free(bs->b[k].bn);
+		k++;
+	}
+	if (!k)
+		return;
+	memmove(bs->b, bs->b + k, (bs->n - k) * sizeof(*bs->b));
+	bs->n -= k;
+	bs->last = 0;
+}
+
+/* ---- reading blocks ---------------------------------------------------------- */
+
+/* The custom type rules as one string: buckets built with others are void. */
+static char *rules_key(const struct slowops_config *c)
+{
+	struct buf b;
+	buf_init(&b, BUF_NO_LIMIT);
+	buf_printf(&b, "%zu", slowops_type_slots(c));
+	for (size_t i = 0; i < c->n_rules; i++) {
+		const struct slowops_rule *r = &c->rules[i];
+		buf_printf(&b, "\x1f%s\x1e%s\x1e%s\x1e%s", r->type, r->name_glob ? r->name_glob : "",
+			   r->attr_key ? r->attr_key : "", r->attr_value ? r->attr_value : "");
+	}
+	size_t len;
+	char *key = buf_detach(&b, &len);
+	return key ? key : xstrdup("");
+}
+
+struct delta {
+	const struct slowops_config *cfg;
+	struct strmap services;
+	struct arena arena, scratch;
+	struct buckets bs;
+	struct bn_buckets bn;
+	struct slowops_class *cls;
+	size_t cap;
+	/* one request's spans, classes and descriptions */
+	struct span *sub;
+	struct slowops_class *sub_cls;
+	struct bottleneck_span *sub_desc, *desc;
+	size_t *order;
+	uint8_t *in_request; /* per span of the trace part: under an entry root */
+	size_t cap_sub, cap_desc, cap_order, cap_in;
+};
+
+static const uint8_t no_parent[8];
+
+/* Rank the request whose entry span is root r of `t` (a root span): it and
+ * its descendants. */
+static void add_request(struct delta *d, const struct spantree *t, size_t r)
+{
+	size_t n = 0;
+	d->order = xgrow(d->order, &d->cap_order, t->n, sizeof(*d->order));
+	d->order[n++] = r;
+	for (size_t h = 0; h < n; h++)
+		for (size_t k = t->kid_off[d->order[h]]; k < t->kid_off[d->order[h] + 1]; k++)
+			d->order[n++] = t->kids[k];
+	for (size_t i = 0; i < n; i++)
+		d->in_request[d->order[i]] = 1;
+	if (d->cap_sub < n) {
+		d->cap_sub = n;
+		d->sub = xrealloc(d->sub, n * sizeof(*d->sub));
+		d->sub_cls = xrealloc(d->sub_cls, n * sizeof(*d->sub_cls));
+		d->sub_desc = xrealloc(d->sub_desc, n * sizeof(*d->sub_desc));
+	}
+	for (size_t i = 0; i < n; i++) {
+		d->sub[i] = t->spans[d->order[i]];
+		d->sub_cls[i] = d->cls[d->order[i]];
+		d->sub_desc[i] = d->desc[d->order[i]];
+	}
+	struct spantree sub;
+	spantree_build(&sub, d->sub, n);
+	const struct span *root = &t->spans[r];
+	const char *svc =
+		root->resource && root->resource->service_name ? root->resource->service_name : "unknown";
+	struct bottleneck *bn = bn_bucket_of(&d->bn, root->start_ns / OPSTATS_BN_BUCKET_NS);
+	bottleneck_add(bn, &sub, d->sub_cls, d->sub_desc, svc, root->trace_id);
+	spantree_release(&sub);
+}
+
+/* The requests of a trace part: its root spans that are entry spans (not
+ * connection set-up nor a telemetry export: span_is_entry()), each with
+ * its descendants, as the request rows at the fleet's edge are. */
+static void add_requests(struct delta *d, const struct spantree *t)
+{
+	d->in_request = xgrow(d->in_request, &d->cap_in, t->n, 1);
+	memset(d->in_request, 0, t->n);
+	arena_reset(&d->scratch);
+	d->desc = xgrow(d->desc, &d->cap_desc, t->n, sizeof(*d->desc));
+	for (size_t i = 0; i < t->n; i++)
+		bottleneck_describe(&t->spans[i], &d->scratch, &d->desc[i]);
+	for (size_t k = 0; k < t->n_roots; k++) {
+		const struct span *root = &t->spans[t->roots[k]];
+		if (memcmp(root->parent_span_id, no_parent, 8) == 0 && span_is_entry(root))
+			add_request(d, t, t->roots[k]);
+	}
+}
+
+static int add_trace(void *arg, const struct span *spans, size_t n)
+{
+	struct delta *d = arg;
+	struct spantree t;
+	d->cls = xgrow(d->cls, &d->cap, n, sizeof(*d->cls));
+	for (size_t i = 0; i < n; i++)
+		slowops_classify(d->cfg, &spans[i], &d->services, &d->cls[i]);
+	spantree_build(&t, spans, n);
+	slowops_resolve(&t, d->cls);
+	add_requests(d, &t);
+	spantree_release(&t);
+	for (size_t i = 0; i < n; i++) {
+		const struct span *sp = &spans[i];
+		if (!d->in_request[i])
+			continue;
+		struct bucket *b = bucket_of(&d->bs, sp->start_ns / OPSTATS_BUCKET_NS);
+		b->spans++;
+		b->requests += memcmp(sp->parent_span_id, no_parent, 8) == 0;
+		if (d->cls[i].type != SLOWOPS_NONE && sp->end_ns >= sp->start_ns)
+			sketch_add(&b->t[slowops_type_slot(d->cfg, d->cls[i].type)],
+				   (double)(sp->end_ns - sp->start_ns));
+	}
+	return 0;
+}
+
+/* The fleet's services: a call addressed to one is http. */
+static int read_services(struct store *s, struct delta *d, char *err, size_t errlen)
+{
+	const char **values;
+	size_t n;
+	if (store_values(s, DICT_SERVICE, 0, (uint64_t)INT64_MAX, &d->arena, &values, &n, err, errlen) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		strmap_put(&d->services, values[i], strlen(values[i]), 1);
+	return 0;
+}
+
+/* Read blocks [first, last] into a delta. */
+static int read_blocks(struct store *s, struct delta *d, uint64_t first, uint64_t last, char *err,
+		       size_t errlen)
+{
+	if (read_services(s, d, err, errlen) < 0)
+		return -1;
+	struct store_scan sc = {.first_id = first, .last_id = last};
+	return store_scan(s, &sc, add_trace, d, err, errlen);
+}
+
+/* dst's sketch with src's values added, encoded again. */
+static void blob_merge(struct blob *dst, const struct sketch *src)
+{
+	struct sketch tmp;
+	struct buf b;
+	if (!sketch_count(src))
+		return;
+	sketch_init(&tmp);
+	if (dst->len && sketch_merge_encoded(&tmp, dst->p, dst->len, NULL, 0) < 0)
+		log_warn("operation statistics: a kept sketch does not decode");
+	sketch_merge(&tmp, src);
+	buf_init(&b, BUF_NO_LIMIT);
+	sketch_encode(&tmp, &b);
+	free(dst->p);
+	dst->p = buf_detach(&b, &dst->len);
+	sketch_release(&tmp);
+}
+
+/* Add the delta's buckets to the kept ones (g.mu held). */
+static void merge_delta(struct delta *d)
+{
+	for (size_t i = 0; i < d->bs.n; i++)
+		if (d->bs.b[i].minute > g.newest)
+			g.newest = d->bs.b[i].minute;
+	uint64_t keep = OPSTATS_KEEP_NS / OPSTATS_BUCKET_NS;
+	uint64_t first = g.newest > keep ? g.newest - keep : 0;
+	for (size_t i = 0; i < d->bs.n; i++) {
+		const struct bucket *src = &d->bs.b[i];
+		if (src->minute < first)
+			continue;
+		struct bucket *dst = bucket_of(&g.kept, src->minute);
+		dst->requests += src->requests;
+		dst->spans += src->spans;
+		for (size_t k = 0; k < g.kept.n_slots; k++)
+			blob_merge(&dst->enc[k], &src->t[k]);
+	}
+	buckets_prune(&g.kept, first);
+	uint64_t per = OPSTATS_BN_BUCKET_NS / OPSTATS_BUCKET_NS, first_bn = first / per;
+	for (size_t i = 0; i < d->bn.n; i++) {
+		if (d->bn.b[i].slot < first_bn)
+			continue;
+		struct bottleneck *kept = bn_bucket_of(&g.kept_bn, d->bn.b[i].slot);
+		bottleneck_merge(kept, d->bn.b[i].bn, 0);
+		bottleneck_compact(kept);
+	}
+	bn_buckets_prune(&g.kept_bn, first_bn);
+}
+
+/* Forget everything when the rules or the store changed (g.mu held). */
+static void reset_if_changed(struct store *s, const struct slowops_config *c, const char *key)
+{
+	if (g.store == s && g.rules && strcmp(g.rules, key) == 0)
+		return;
+	buckets_release(&g.kept);
+	bn_buckets_release(&g.kept_bn);
+	g.kept.n_slots = slowops_type_slots(c);
+	g.kept.encoded = 1;
+	free(g.rules);
+	g.rules = xstrdup(key);
+	g.store = s;
+	g.read_id = 0;
+	g.newest = 0;
+}
+
+static void delta_release(struct delta *d)
+{
+	buckets_release(&d->bs);
+	bn_buckets_release(&d->bn);
+	free(d->cls);
+	free(d->sub);
+	free(d->sub_cls);
+	free(d->sub_desc);
+	free(d->desc);
+	free(d->order);
+	free(d->in_request);
+	strmap_release(&d->services);
+	arena_release(&d->arena);
+	arena_release(&d->scratch);
+}
+
+static int update_locked(struct store *s, const struct slowops_config *c, uint64_t max_blocks, uint64_t *left,
+			 char *err, size_t errlen)
+{
+	uint64_t last;
+	char *key = rules_key(c);
+	if (store_last_block(s, &last, err, errlen) < 0) {
+		free(key);
+		return ERR_INTERNAL;
+	}
+	pthread_mutex_lock(&g.mu);
+	reset_if_changed(s, c, key);
+	uint64_t first = g.read_id + 1;
+	pthread_mutex_unlock(&g.mu);
+	free(key);
+	uint64_t to =
+		max_blocks && last >= first && last - first >= max_blocks ? first + max_blocks - 1 : last;
+	*left = last - (to >= first ? to : first - 1);
+	if (to < first)
+		return 0;
+	struct delta d = {.cfg = c};
+	strmap_init(&d.services);
+	arena_init(&d.arena);
+	arena_init(&d.scratch);
+	d.bs.n_slots = slowops_type_slots(c);
+	int rc = read_blocks(s, &d, first, to, err, errlen);
+	if (rc == 0) {
+		pthread_mutex_lock(&g.mu);
+		merge_delta(&d);
+		g.read_id = to;
+		pthread_mutex_unlock(&g.mu);
+	}
+	delta_release(&d);
+	return rc < 0 ? ERR_INTERNAL : 0;
+}
+
+int opstats_update(struct store *s, const struct slowops_config *c, uint64_t max_blocks, uint64_t *left,
+		   char *err, size_t errlen)
+{
+	pthread_mutex_lock(&g.upd);
+	int rc = update_locked(s, c, max_blocks, left, err, errlen);
+	pthread_mutex_unlock(&g.upd);
+	return rc;
+}
+
+/* ---- the job ------------------------------------------------------------------- */
+
+static void job_tick(void *arg)
+{
+	struct store *s = arg;
+	struct slowops_config c;
+	char err[256];
+	uint64_t left = 1;
+	slowops_config_init(&c);
+	if (slowops_effective(s, &c, err, sizeof(err)) < 0) {
+		log_warn("operation statistics: %s", err);
+		left = 0;
+	}
+	uint64_t t0 = clock_now_ns(), steps = 0;
+	while (left) {
+		pthread_mutex_lock(&g.mu);
+		int stop = g.stopping;
+		pthread_mutex_unlock(&g.mu);
+		if (stop || opstats_update(s, &c, JOB_STEP_BLOCKS, &left, err, sizeof(err)) < 0) {
+			if (!stop)
+				log_warn("operation statistics: %s", err);
+			break;
+		}
+		steps++;
+	}
+	if (steps > 1 && !left) { /* a catch-up, not the minute's few blocks */
+		log_info("operation statistics: caught up with the stored blocks in %.1f s",
+			 (double)(clock_now_ns() - t0) / 1e9);
+		malloc_trim(0); /* what the blocks' reading freed goes back to the system */
+	}
+	slowops_config_release(&c);
+}
+
+int opstats_start(struct store *s, unsigned interval_s, char *err, size_t errlen)
+{
+	pthread_mutex_lock(&g.mu);
+	g.store = s;
+	g.stopping = 0;
+	pthread_mutex_unlock(&g.mu);
+	return ticker_start(&job, interval_s ? interval_s : 5, job_tick, s, err, errlen);
+}
+
+void opstats_stop(void)
+{
+	pthread_mutex_lock(&g.mu);
+	g.stopping = 1;
+	pthread_mutex_unlock(&g.mu);
+	ticker_stop(&job);
+	pthread_mutex_lock(&g.upd);
+	pthread_mutex_lock(&g.mu);
+	buckets_release(&g.kept);
+	bn_buckets_release(&g.kept_bn);
+	free(g.rules);
+	g.rules = NULL;
+	g.store = NULL;
+	g.read_id = g.newest = 0;
+	pthread_mutex_unlock(&g.mu);
+	pthread_mutex_unlock(&g.upd);
+}
+
+/* ---- reading a range -------------------------------------------------------------- */
+
+void opstats_answer_release(struct opstats_answer *a)
+{
+	for (size_t k = 0; k < a->n; k++)
+		sketch_release(&a->t[k]);
+	free(a->t);
+	memset(a, 0, sizeof(*a));
+}
+
+/* Whether the blocks not yet read are few enough for a read to take. */
+static int current_enough(struct store *s, const struct slowops_config *c, char *err, size_t errlen)
+{
+	uint64_t last;
+	if (store_last_block(s, &last, err, errlen) < 0)
+		return ERR_INTERNAL;
+	char *key = rules_key(c);
+	pthread_mutex_lock(&g.mu);
+	int bound = g.store == s;
+	uint64_t done = g.rules && strcmp(g.rules, key) == 0 ? g.read_id : 0;
+	pthread_mutex_unlock(&g.mu);
+	free(key);
+	return bound && last - (last < done ? last : done) <= OPSTATS_READ_BLOCKS ? 0 : ERR_BUSY;
+}
+
+/* Sum the kept buckets of [from, to) minutes (g.mu held). */
+static void sum_buckets(uint64_t from, uint64_t to, struct opstats_answer *out)
+{
+	for (size_t i = 0; i < g.kept.n; i++) {
+		const struct bucket *b = &g.kept.b[i];
+		if (b->minute < from || b->minute >= to)
+			continue;
+		out->requests += b->requests;
+		out->spans += b->spans;
+		for (size_t k = 0; k < out->n && k < g.kept.n_slots; k++)
+			if (b->enc[k].len &&
+			    sketch_merge_encoded(&out->t[k], b->enc[k].p, b->enc[k].len, NULL, 0) < 0)
+				log_warn("operation statistics: a kept sketch does not decode");
+	}
+}
+
+/* Bring the aggregates up to date for a read of [from_ns, to_ns) in
+ * buckets of `bucket_ns`: *from, *to the buckets.  0 with g.mu held, or
+ * ERR_BUSY / an error without. */
+static int read_start(struct store *s, const struct slowops_config *c, uint64_t from_ns, uint64_t to_ns,
+		      uint64_t bucket_ns, uint64_t *from, uint64_t *to, char *err, size_t errlen)
+{
+	uint64_t left;
+	int rc = current_enough(s, c, err, errlen);
+	if (rc < 0 || (rc = opstats_update(s, c, 0, &left, err, errlen)) < 0)
+		return rc;
+	if (!to_ns)
+		to_ns = clock_now_ns();
+	*from = from_ns / bucket_ns;
+	*to = (to_ns + bucket_ns - 1) / bucket_ns;
+	uint64_t keep = OPSTATS_KEEP_NS / OPSTATS_BUCKET_NS;
+	pthread_mutex_lock(&g.mu);
+	if (g.store != s || g.kept.n_slots != slowops_type_slots(c) ||
+	    (g.newest > keep && from_ns / OPSTATS_BUCKET_NS < g.newest - keep)) {
+		pthread_mutex_unlock(&g.mu);
+		return ERR_BUSY;
+	}
+	return 0;
+}
+
+int opstats_read(struct store *s, const struct slowops_config *c, uint64_t from_ns, uint64_t to_ns,
+		 struct opstats_answer *out, char *err, size_t errlen)
+{
+	uint64_t from, to;
+	memset(out, 0, sizeof(*out));
+	int rc = read_start(s, c, from_ns, to_ns, OPSTATS_BUCKET_NS, &from, &to, err, errlen);
+	if (rc < 0)
+		return rc;
+	out->n = g.kept.n_slots;
+	out->t = xcalloc(out->n ? out->n : 1, sizeof(*out->t));
+	for (size_t k = 0; k < out->n; k++)
+		sketch_init(&out->t[k]);
+	sum_buckets(from, to, out);
+	pthread_mutex_unlock(&g.mu);
+	out->from_ns = from * OPSTATS_BUCKET_NS;
+	out->to_ns = to * OPSTATS_BUCKET_NS;
+	return 0;
+}
+
+int opstats_bottlenecks(struct store *s, const struct slowops_config *c, uint64_t from_ns, uint64_t to_ns,
+			struct bottleneck *into, uint64_t *bucket_from_ns, uint64_t *bucket_to_ns, char *err,
+			size_t errlen)
+{
+	uint64_t from, to;
+	int rc = read_start(s, c, from_ns, to_ns, OPSTATS_BN_BUCKET_NS, &from, &to, err, errlen);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < g.kept_bn.n; i++) {
+		const struct bn_bucket *b = &g.kept_bn.b[i];
+		if (b->slot >= from && b->slot < to)
+			bottleneck_merge(into, b->bn,
+					 b->slot * OPSTATS_BN_BUCKET_NS + OPSTATS_BN_BUCKET_NS / 2);
+	}
+	pthread_mutex_unlock(&g.mu);
+	*bucket_from_ns = from * OPSTATS_BN_BUCKET_NS;
+	*bucket_to_ns = to * OPSTATS_BN_BUCKET_NS;
+	return 0;
+}

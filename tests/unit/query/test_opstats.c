@@ -1,0 +1,219 @@
+/*
+ * test_opstats.c - the per-minute operation statistics
+ * (src/query/opstats.c) against a real store: what they count, the range
+ * they cover, that a read takes the blocks committed since, that a change
+ * of the custom type rules rebuilds them, and when they cannot answer.
+ *
+ * Three traces of a shop service, one a minute: an http request with a
+ * database call under it, slow (1200 ms and 600 ms); a fast one (200 ms,
+ * 100 ms); and a third, written later, of 300 ms calling a payment
+ * provider outside the fleet (a POST, 250 ms: external).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query/opstats.h"
+#include "store/store.h"
+#include "store_fixture.h"
+#include "tap.h"
+
+static char tmpdir[64];
+
+static void add_request(struct batch *b, const struct resource *r, int trace, uint64_t t, uint64_t ms,
+			uint64_t db_ms)
+{
+	struct span *sp = add_span(b, r, trace, 1, 0, "GET /orders", SPAN_KIND_SERVER, t, ms);
+	set_attr(b, sp, "http.route", "/orders");
+	sp = add_span(b, r, trace, 2, 1, "SELECT orders", SPAN_KIND_CLIENT, t + 10 * MS, db_ms);
+	set_attr(b, sp, "db.system", "postgresql");
+}
+
+static struct store *fill_store(void)
+{
+	struct store *s = NULL;
+	struct store_options o = {.dir = tmpdir};
+	char err[256];
+	struct batch b;
+	if (store_open(&s, &o, err, sizeof(err)) < 0) {
+		printf("# store_open: %s\n", err);
+		return NULL;
+	}
+	batch_init(&b);
+	struct resource *shop = make_resource(&b, "shop", NULL);
+	add_request(&b, shop, 1, T0 + MIN, 1200, 600);
+	add_request(&b, shop, 2, T0 + 2 * MIN, 200, 100);
+	ok(store_write_sync(s, &b) == 0, "first write");
+	batch_release(&b);
+	return s;
+}
+
+static void write_third(struct store *s)
+{
+	struct batch b;
+	batch_init(&b);
+	struct resource *shop = make_resource(&b, "shop", NULL);
+	struct span *sp = add_span(&b, shop, 3, 1, 0, "GET /pay", SPAN_KIND_SERVER, T0 + 3 * MIN, 300);
+	set_attr(&b, sp, "http.route", "/pay");
+	sp = add_span(&b, shop, 3, 2, 1, "POST", SPAN_KIND_CLIENT, T0 + 3 * MIN + 10 * MS, 250);
+	set_attr(&b, sp, "server.address", "api.payments.example.com");
+	ok(store_write_sync(s, &b) == 0, "the third request, written later");
+	batch_release(&b);
+}
+
+static int read_range(struct store *s, const struct slowops_config *c, uint64_t from, uint64_t to,
+		      struct opstats_answer *a)
+{
+	char err[256];
+	int rc = opstats_read(s, c, from, to, a, err, sizeof(err));
+	if (rc < 0 && rc != ERR_BUSY)
+		printf("# opstats_read: %s\n", err);
+	return rc;
+}
+
+static void test_counts(struct store *s, const struct slowops_config *c)
+{
+	struct opstats_answer a;
+	if (!ok(read_range(s, c, T0, T0 + 10 * MIN, &a) == 0, "the first two requests, answered"))
+		return;
+	is_int(a.requests, 2, "requests: the root spans");
+	is_int(a.spans, 4, "spans: every span");
+	const struct sketch *http = &a.t[slowops_type_slot(c, SLOWOPS_HTTP)];
+	const struct sketch *db = &a.t[slowops_type_slot(c, SLOWOPS_DATABASE)];
+	is_int(sketch_count(http), 2, "two http spans");
+	is_int(sketch_count(db), 2, "two database spans");
+	ok(sketch_min(http) == 200 * MS && sketch_max(http) == 1200 * MS, "http min and max exact");
+	ok(sketch_sum(db) == 700.0 * MS, "database sum exact");
+	is_int(sketch_count_at_least(http, (double)slowops_threshold_ns(c, SLOWOPS_HTTP)), 1,
+	       "one http span at or over 1000 ms");
+	is_int(sketch_count_at_least(db, (double)slowops_threshold_ns(c, SLOWOPS_DATABASE)), 1,
+	       "one database span at or over 500 ms");
+	ok(a.from_ns == T0 / MIN * MIN && a.to_ns == (T0 + 10 * MIN + MIN - 1) / MIN * MIN,
+	   "the range rounded out to whole minutes");
+	opstats_answer_release(&a);
+
+	/* From the second minute on: the first request is outside. */
+	if (ok(read_range(s, c, T0 + 2 * MIN, T0 + 10 * MIN, &a) == 0, "a later range")) {
+		is_int(a.requests, 1, "one request from minute 2");
+		is_int(sketch_count(&a.t[slowops_type_slot(c, SLOWOPS_HTTP)]), 1, "its http span");
+		opstats_answer_release(&a);
+	}
+	/* A range inside a minute reads the whole minute. */
+	if (ok(read_range(s, c, T0 + MIN + 30000 * MS, T0 + MIN + 40000 * MS, &a) == 0,
+	       "a part of a minute")) {
+		is_int(a.requests, 1, "the minute's request");
+		opstats_answer_release(&a);
+	}
+}
+
+static void test_current(struct store *s, const struct slowops_config *c)
+{
+	struct opstats_answer a;
+	write_third(s);
+	if (!ok(read_range(s, c, T0, T0 + 10 * MIN, &a) == 0, "after another write"))
+		return;
+	is_int(a.requests, 3, "the new request is counted at once");
+	is_int(sketch_count(&a.t[slowops_type_slot(c, SLOWOPS_EXTERNAL)]), 1, "its call outside: external");
+	is_int(sketch_count(&a.t[slowops_type_slot(c, SLOWOPS_HTTP)]), 3, "three http spans");
+	opstats_answer_release(&a);
+}
+
+/* The same requests ranked as one ranking of them all would rank them. */
+static void test_bottlenecks(struct store *s, const struct slowops_config *c)
+{
+	struct bottleneck bn;
+	uint64_t from, to;
+	char err[256];
+	bottleneck_init(&bn);
+	int rc = opstats_bottlenecks(s, c, T0, T0 + 10 * MIN, &bn, &from, &to, err, sizeof(err));
+	if (!ok(rc == 0, "bottlenecks answered"))
+		printf("# %d %s\n", rc, err);
+	bottleneck_finish(&bn);
+	is_int(bn.requests, 3, "three requests ranked");
+	ok(bn.critical_ns == (1200 + 200 + 300) * MS, "their durations summed: %llu",
+	   (unsigned long long)bn.critical_ns);
+	ok(from <= T0 && to >= T0 + 10 * MIN && from % OPSTATS_BN_BUCKET_NS == 0, "whole buckets read");
+	const struct bottleneck_entry *db = NULL, *pay = NULL;
+	uint64_t sum = 0;
+	for (size_t i = 0; i < bn.n; i++) {
+		sum += bn.e[i].critical_ns;
+		if (!strcmp(bn.e[i].name, "SELECT orders"))
+			db = &bn.e[i];
+		if (bn.e[i].call && bn.e[i].target && strstr(bn.e[i].target, "payments"))
+			pay = &bn.e[i];
+	}
+	ok(sum == bn.critical_ns, "every moment charged once");
+	if (ok(db != NULL, "the database call is a component")) {
+		is_int(db->requests, 2, "in two requests");
+		ok(db->critical_ns == 700 * MS, "600 + 100 ms on the path");
+		is_int(db->n_examples, 2, "two examples");
+		ok(db->examples[0].trace_id[0] == 1 && db->examples[0].critical_ns == 600 * MS,
+		   "the largest first: trace 1");
+		ok(fabs(db->self_p95_ns - 600.0 * MS) <= 0.01 * 600 * MS,
+		   "self p95 from the sketch, within 1%%");
+	}
+	ok(pay != NULL && pay->kind == BOTTLENECK_DEPENDENCY, "the payment call: a dependency");
+	bottleneck_release(&bn);
+}
+
+static void test_rules(struct store *s)
+{
+	struct slowops_config c, layer;
+	char err[256];
+	const char *json =
+		"{\"custom\":[{\"type\":\"payments\",\"span_name\":\"POST\",\"threshold_ms\":200}]}";
+	slowops_config_init(&c);
+	slowops_config_init_layer(&layer);
+	if (!ok(slowops_config_parse_json(&layer, json, strlen(json), SLOWOPS_SRC_API, err, sizeof(err)) == 0,
+		"a custom type"))
+		printf("# %s\n", err);
+	slowops_config_merge(&c, &layer);
+	struct opstats_answer a;
+	if (ok(read_range(s, &c, T0, T0 + 10 * MIN, &a) == 0, "with a custom type: built again")) {
+		is_int(a.n, slowops_type_slots(&c), "a slot for the custom type");
+		size_t pay = slowops_type_slot(&c, SLOWOPS_BUILTIN);
+		is_int(sketch_count(&a.t[pay]), 1, "the POST is a payments call");
+		is_int(sketch_count(&a.t[slowops_type_slot(&c, SLOWOPS_EXTERNAL)]), 0,
+		       "and no longer external");
+		is_int(a.requests, 3, "every block read again");
+		opstats_answer_release(&a);
+	}
+	slowops_config_release(&layer);
+	slowops_config_release(&c);
+}
+
+static void test_busy(struct store *s, const struct slowops_config *c)
+{
+	struct opstats_answer a;
+	is_int(read_range(s, c, T0, T0 + 10 * MIN, &a), ERR_BUSY, "no job for the store: not answered");
+	char err[256];
+	if (!ok(opstats_start(s, 3600, err, sizeof(err)) == 0, "job started"))
+		printf("# %s\n", err);
+	is_int(read_range(s, c, T0 - 3 * 86400 * 1000 * MS, T0 + 10 * MIN, &a), ERR_BUSY,
+	       "a range before what is kept: not answered");
+}
+
+int main(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/hotpath-opstats-XXXXXX");
+	if (!mkdtemp(tmpdir))
+		return 1;
+	struct store *st = fill_store();
+	if (st) {
+		struct slowops_config c;
+		slowops_config_init(&c);
+		test_busy(st, &c);
+		test_counts(st, &c);
+		test_current(st, &c);
+		test_bottlenecks(st, &c);
+		test_rules(st);
+		opstats_stop();
+		slowops_config_release(&c);
+		store_close(st);
+	}
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", tmpdir);
+	return tap_done();
+}
