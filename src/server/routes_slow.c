@@ -262,13 +262,17 @@ static int stats_from_aggregates(struct http_request *req, const struct store_qu
 		   (unsigned long long)a.requests, q->limit, (unsigned long long)a.spans,
 		   (unsigned long long)(OPSTATS_BUCKET_NS / NS_PER_S), (unsigned long long)a.from_ns,
 		   (unsigned long long)a.to_ns);
+	uint64_t total_slow = 0;
 	for (size_t i = 0; i < a.n; i++) {
 		const struct sketch *sk = &a.t[i];
-		uint64_t n = sketch_count(sk);
-		put_type(b, c, i, n, sketch_count_at_least(sk, (double)slot_threshold(c, i)), sketch_sum(sk),
-			 sketch_min(sk), sketch_max(sk), n ? sketch_quantile(sk, 0.95) : 0);
+		uint64_t n = sketch_count(sk), slow = sketch_count_at_least(sk, (double)slot_threshold(c, i));
+		put_type(b, c, i, n, slow, sketch_sum(sk), sketch_min(sk), sketch_max(sk),
+			 n ? sketch_quantile(sk, 0.95) : 0);
+		total_slow += slow;
 	}
-	buf_puts(b, "]}");
+	buf_printf(b, "],\"totalSlowOperations\":%llu", (unsigned long long)total_slow);
+	metrics_put_current_resources(req, b);
+	buf_putc(b, '}');
 	opstats_answer_release(&a);
 	return 1;
 }

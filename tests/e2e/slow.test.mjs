@@ -162,6 +162,9 @@ describe('slow operations, slow requests, bottlenecks', () => {
 			assert.ok(Math.abs(got.avg_ms - want.avg_ms) < 1e-3, `${want.type} avg: ${got.avg_ms} vs ${want.avg_ms}`);
 			assert.ok(Math.abs(got.p95_ms - want.p95_ms) <= 0.01 * want.p95_ms, `${want.type} p95 within 1%`);
 		}
+		assert.equal(agg.json.totalSlowOperations, read.json.totalSlowOperations, 'the same slow total');
+		assert.equal(agg.json.totalSlowOperations, agg.json.types.reduce((n, t) => n + t.slow, 0));
+		assert.ok('currentResources' in agg.json, 'the resources beside the aggregates too');
 		const bn = await get('/api/v1/bottlenecks');
 		const bnRead = await get('/api/v1/bottlenecks', { service: 'front' });
 		assert.equal(bn.status, 200, bn.text);
