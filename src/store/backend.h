@@ -18,7 +18,10 @@ struct store_backend {
 	int (*open)(struct store **out, const struct store_options *o, char *err, size_t errlen);
 	void (*close)(struct store *s);
 	int (*submit)(struct store *s, struct store_write *w, store_done_fn done, void *arg);
-	int (*write_sync)(struct store *s, struct batch *b);
+	/* After submit() answered ERR_BUSY: wait until the queue may have room
+	 * (0), or answer why the write cannot be queued at all (an error class:
+	 * the store is closing, or read-only). */
+	int (*wait_space)(struct store *s);
 	void (*get_stats)(struct store *s, struct store_stats *st);
 
 	long (*get_trace)(struct store *s, const uint8_t trace_id[16], struct batch *out, char *err,
@@ -63,6 +66,10 @@ struct store_backend {
 	int (*profiles)(struct store *s, const struct profile_query *q, struct arena *a,
 			struct profile_row **rows, size_t *n, char *err, size_t errlen);
 };
+
+/* Submit `w` and wait for its commit, waiting for room in the queue
+ * (store.c).  The commit's status, or an error class (`w` freed). */
+int store_submit_wait(struct store *s, struct store_write *w);
 
 extern const struct store_backend sqlite_backend;     /* sqlite_write.c */
 extern const struct store_backend clickhouse_backend; /* clickhouse_store.c */

@@ -55,7 +55,7 @@ int ch_schema_version(void);
 int ch_open(struct store **out, const struct store_options *o, char *err, size_t errlen);
 void ch_close(struct store *s);
 int ch_submit(struct store *s, struct store_write *w, store_done_fn done, void *arg);
-int ch_write_sync(struct store *s, struct batch *b);
+int ch_wait_space(struct store *s);
 void ch_get_stats(struct store *s, struct store_stats *st);
 int ch_put_doc(struct store *s, const struct store_record *r, char *err, size_t errlen);
 int ch_add_event(struct store *s, const struct store_record *r, char *err, size_t errlen);

@@ -361,42 +361,16 @@ int ch_submit(struct store *st, struct store_write *w, store_done_fn done, void 
 	return 0;
 }
 
-struct waiter {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	int finished, status;
-};
-
-static void wake_waiter(void *arg, int status)
-{
-	struct waiter *wt = arg;
-	pthread_mutex_lock(&wt->lock);
-	wt->finished = 1;
-	wt->status = status;
-	pthread_cond_signal(&wt->cond);
-	pthread_mutex_unlock(&wt->lock);
-}
-
-int ch_write_sync(struct store *st, struct batch *b)
+/* The queue was full: wait for room, unless the store is closing. */
+int ch_wait_space(struct store *st)
 {
 	struct ch_store *s = ch_of(st);
-	struct store_write *w = store_prepare(b);
-	struct waiter wt = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
-	while (ch_submit(st, w, wake_waiter, &wt) == ERR_BUSY) {
-		pthread_mutex_lock(&s->lock);
-		if (s->stopping) {
-			pthread_mutex_unlock(&s->lock);
-			store_write_free(w);
-			return -1;
-		}
+	pthread_mutex_lock(&s->lock);
+	int rc = s->stopping ? -1 : 0;
+	if (rc == 0)
 		pthread_cond_wait(&s->space, &s->lock);
-		pthread_mutex_unlock(&s->lock);
-	}
-	pthread_mutex_lock(&wt.lock);
-	while (!wt.finished)
-		pthread_cond_wait(&wt.cond, &wt.lock);
-	pthread_mutex_unlock(&wt.lock);
-	return wt.status;
+	pthread_mutex_unlock(&s->lock);
+	return rc;
 }
 
 int ch_open(struct store **out, const struct store_options *o, char *err, size_t errlen)

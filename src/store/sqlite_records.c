@@ -9,6 +9,7 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
+#include "store/backend.h"
 #include "store/sqlite_store.h"
 
 /* ---- documents, events, profiles ------------------------------------- */
@@ -21,7 +22,7 @@ static int write_record(struct store *s, struct record *rec, size_t bytes, char 
 	struct store_write *w = store_prepare(&empty);
 	w->rec = rec;
 	w->bytes += bytes;
-	int rc = db_submit_sync(s, w);
+	int rc = store_submit_wait(s, w);
 	if (rc == ERR_BUSY) {
 		snprintf(err, errlen, "the store cannot write now (disk full or failing); retry later");
 		return ERR_BUSY;

@@ -97,8 +97,6 @@ static inline const char *db_col_text(struct arena *a, sqlite3_stmt *st, int col
 int db_open(const char *path, int readonly, sqlite3 **out, char *err, size_t errlen);
 sqlite3 *db_reader_get(struct store *s, char *err, size_t errlen);
 void db_reader_put(struct store *s, sqlite3 *db);
-/* Submit `w` and wait for its commit, waiting for space in the queue (sqlite_write.c). */
-int db_submit_sync(struct store *s, struct store_write *w);
 /* Roll up the requests past the watermark, in a transaction of its own (sqlite_write.c). */
 int db_catch_up_rollups(struct store *s);
 int db_exec(sqlite3 *db, const char *sql);
@@ -133,7 +131,6 @@ void maint_read_only(struct store *s, sqlite3 *db);
 int sqlite_open(struct store **out, const struct store_options *o, char *err, size_t errlen);
 void sqlite_close(struct store *s);
 int sqlite_submit(struct store *s, struct store_write *w, store_done_fn done, void *arg);
-int sqlite_write_sync(struct store *s, struct batch *b);
 void sqlite_get_stats(struct store *s, struct store_stats *st);
 long sqlite_get_trace(struct store *s, const uint8_t trace_id[16], struct batch *out, char *err,
 		      size_t errlen);

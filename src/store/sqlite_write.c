@@ -746,47 +746,16 @@ int sqlite_submit(struct store *s, struct store_write *w, store_done_fn done, vo
 	return 0;
 }
 
-struct waiter {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	int finished, status;
-};
-
-static void wake_waiter(void *arg, int status)
+/* The queue was full: wait for room, unless the store is closing (-1) or
+ * read-only (ERR_BUSY: answered 503). */
+static int sqlite_wait_space(struct store *s)
 {
-	struct waiter *wt = arg;
-	pthread_mutex_lock(&wt->lock);
-	wt->finished = 1;
-	wt->status = status;
-	pthread_cond_signal(&wt->cond);
-	pthread_mutex_unlock(&wt->lock);
-}
-
-/* Submit `w` and wait for its commit, waiting for space in the queue. */
-int db_submit_sync(struct store *s, struct store_write *w)
-{
-	struct waiter wt = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
-	while (store_submit(s, w, wake_waiter, &wt) == ERR_BUSY) {
-		pthread_mutex_lock(&s->lock);
-		if (s->stopping || atomic_load(&s->read_only)) {
-			pthread_mutex_unlock(&s->lock);
-			int read_only = atomic_load(&s->read_only);
-			store_write_free(w);
-			return read_only ? ERR_BUSY : -1;
-		}
+	pthread_mutex_lock(&s->lock);
+	int rc = atomic_load(&s->read_only) ? ERR_BUSY : s->stopping ? -1 : 0;
+	if (rc == 0)
 		pthread_cond_wait(&s->space, &s->lock);
-		pthread_mutex_unlock(&s->lock);
-	}
-	pthread_mutex_lock(&wt.lock);
-	while (!wt.finished)
-		pthread_cond_wait(&wt.cond, &wt.lock);
-	pthread_mutex_unlock(&wt.lock);
-	return wt.status;
-}
-
-int sqlite_write_sync(struct store *s, struct batch *b)
-{
-	return db_submit_sync(s, store_prepare(b));
+	pthread_mutex_unlock(&s->lock);
+	return rc;
 }
 
 static int configure(sqlite3 *db)
@@ -956,7 +925,7 @@ const struct store_backend sqlite_backend = {
 	.open = sqlite_open,
 	.close = sqlite_close,
 	.submit = sqlite_submit,
-	.write_sync = sqlite_write_sync,
+	.wait_space = sqlite_wait_space,
 	.get_stats = sqlite_get_stats,
 	.get_trace = sqlite_get_trace,
 	.latest_versions = sqlite_latest_versions,

@@ -6,6 +6,7 @@
  */
 #include "store/store.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -57,9 +58,42 @@ int store_submit(struct store *s, struct store_write *w, store_done_fn done, voi
 	return be_of(s)->submit(s, w, done, arg);
 }
 
+struct waiter {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int finished, status;
+};
+
+static void wake_waiter(void *arg, int status)
+{
+	struct waiter *wt = arg;
+	pthread_mutex_lock(&wt->lock);
+	wt->finished = 1;
+	wt->status = status;
+	pthread_cond_signal(&wt->cond);
+	pthread_mutex_unlock(&wt->lock);
+}
+
+int store_submit_wait(struct store *s, struct store_write *w)
+{
+	struct waiter wt = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+	while (store_submit(s, w, wake_waiter, &wt) == ERR_BUSY) {
+		int rc = be_of(s)->wait_space(s);
+		if (rc < 0) {
+			store_write_free(w);
+			return rc;
+		}
+	}
+	pthread_mutex_lock(&wt.lock);
+	while (!wt.finished)
+		pthread_cond_wait(&wt.cond, &wt.lock);
+	pthread_mutex_unlock(&wt.lock);
+	return wt.status;
+}
+
 int store_write_sync(struct store *s, struct batch *b)
 {
-	return be_of(s)->write_sync(s, b);
+	return store_submit_wait(s, store_prepare(b));
 }
 
 void store_get_stats(struct store *s, struct store_stats *st)
