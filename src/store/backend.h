@@ -71,6 +71,11 @@ struct store_backend {
  * (store.c).  The commit's status, or an error class (`w` freed). */
 int store_submit_wait(struct store *s, struct store_write *w);
 
+/* Attributes (strings, numbers, booleans) back from the JSON object a
+ * backend keeps a metric series' attributes in; strings in `a`.  Their
+ * count (0 for anything but an object). */
+uint32_t store_attrs_from_json(struct arena *a, const char *json, size_t len, struct attr **out);
+
 extern const struct store_backend sqlite_backend;     /* sqlite_write.c */
 extern const struct store_backend clickhouse_backend; /* clickhouse_store.c */
 

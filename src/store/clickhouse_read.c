@@ -9,7 +9,6 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
-#include "core/json_doc.h"
 #include "core/log.h"
 #include "core/sketch.h"
 #include "store/block.h"
@@ -572,38 +571,6 @@ int ch_last_block(struct store *s, uint64_t *id, char *err, size_t errlen)
 
 /* ---- metric points ---- */
 
-/* Attributes of a series back from their JSON object (strings, numbers, booleans). */
-static uint32_t series_attrs(struct arena *a, const char *json, size_t len, struct attr **out)
-{
-	struct json_doc d;
-	char err[128];
-	uint32_t n = 0;
-	*out = NULL;
-	if (json_doc_parse(&d, json, len, 0, err, sizeof(err)) == 0 && d.root &&
-	    d.root->type == JSON_OBJECT) {
-		*out = arena_zalloc(a, d.root->len * sizeof(**out));
-		for (const struct json *m = d.root->child; m; m = m->next) {
-			struct attr *at = &(*out)[n];
-			at->key = arena_strndup(a, m->key, m->key_len);
-			if (m->type == JSON_STRING) {
-				at->type = ATTR_STRING;
-				at->v.s = arena_strndup(a, m->s, m->len);
-			} else if (m->type == JSON_NUMBER) {
-				at->type = ATTR_DOUBLE;
-				at->v.d = strtod(m->s, NULL);
-			} else if (m->type == JSON_TRUE || m->type == JSON_FALSE) {
-				at->type = ATTR_BOOL;
-				at->v.i = m->type == JSON_TRUE;
-			} else {
-				continue;
-			}
-			n++;
-		}
-	}
-	json_doc_release(&d);
-	return n;
-}
-
 struct points_read {
 	store_point_fn fn;
 	void *arg;
@@ -644,14 +611,14 @@ static int read_point(void *arg, struct rb *r)
 		buf_append(&pr->series, attrs, alen);
 		arena_reset(&pr->a);
 		pr->res = (struct resource){0};
-		pr->res.n_attrs = series_attrs(&pr->a, f[1], len[1], &pr->res.attrs);
+		pr->res.n_attrs = store_attrs_from_json(&pr->a, f[1], len[1], &pr->res.attrs);
 		resource_derive(&pr->res);
 		pr->res.service_name = arena_strndup(&pr->a, f[0], len[0]);
 		pr->p = (struct metric_point){.resource = &pr->res};
 		pr->p.name = arena_strndup(&pr->a, f[2], len[2]);
 		pr->p.unit = arena_strndup(&pr->a, unit, ulen);
 		pr->p.type = type;
-		pr->p.n_attrs = series_attrs(&pr->a, attrs, alen, &pr->p.attrs);
+		pr->p.n_attrs = store_attrs_from_json(&pr->a, attrs, alen, &pr->p.attrs);
 	}
 	pr->p.time_ns = time_ns;
 	pr->p.value = value;

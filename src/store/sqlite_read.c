@@ -11,11 +11,11 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/log.h"
-#include "core/json_doc.h"
 #include "core/strmap.h"
 #include "store/block.h"
 #include "store/rollup.h"
 #include "store/schema.h"
+#include "store/backend.h"
 #include "store/sqlite_store.h"
 #include "store/values.h"
 
@@ -711,38 +711,6 @@ int sqlite_last_block(struct store *s, uint64_t *id, char *err, size_t errlen)
 	return rc < 0 ? -1 : 0;
 }
 
-/* Attributes of a series back from their JSON object (strings and numbers). */
-static uint32_t series_attrs(struct arena *a, const char *json, struct attr **out)
-{
-	struct json_doc d;
-	char err[128];
-	uint32_t n = 0;
-	*out = NULL;
-	if (json_doc_parse(&d, json, strlen(json), 0, err, sizeof(err)) == 0 && d.root &&
-	    d.root->type == JSON_OBJECT) {
-		*out = arena_zalloc(a, d.root->len * sizeof(**out));
-		for (const struct json *m = d.root->child; m; m = m->next) {
-			struct attr *at = &(*out)[n];
-			at->key = arena_strndup(a, m->key, m->key_len);
-			if (m->type == JSON_STRING) {
-				at->type = ATTR_STRING;
-				at->v.s = arena_strndup(a, m->s, m->len);
-			} else if (m->type == JSON_NUMBER) {
-				at->type = ATTR_DOUBLE;
-				at->v.d = strtod(m->s, NULL);
-			} else if (m->type == JSON_TRUE || m->type == JSON_FALSE) {
-				at->type = ATTR_BOOL;
-				at->v.i = m->type == JSON_TRUE;
-			} else {
-				continue;
-			}
-			n++;
-		}
-	}
-	json_doc_release(&d);
-	return n;
-}
-
 /* A histogram point's bounds and buckets, copied out of the row (aligned). */
 struct hist_copy {
 	double *bounds;
@@ -782,7 +750,8 @@ static void series_point(struct arena *a, sqlite3_stmt *st, int res_col, struct 
 			 struct metric_point *p)
 {
 	*res = (struct resource){0};
-	res->n_attrs = series_attrs(a, (const char *)sqlite3_column_text(st, res_col), &res->attrs);
+	const char *rj = (const char *)sqlite3_column_text(st, res_col);
+	res->n_attrs = store_attrs_from_json(a, rj, rj ? strlen(rj) : 0, &res->attrs);
 	resource_derive(res);
 	res->service_name = db_col_text(a, st, 1);
 	*p = (struct metric_point){.resource = res};
@@ -790,7 +759,8 @@ static void series_point(struct arena *a, sqlite3_stmt *st, int res_col, struct 
 	p->unit = db_col_text(a, st, 3);
 	p->type = (uint8_t)(sqlite3_column_int(st, 4) & ~SERIES_TYPE_DELTA);
 	p->delta = (sqlite3_column_int(st, 4) & SERIES_TYPE_DELTA) != 0;
-	p->n_attrs = series_attrs(a, (const char *)sqlite3_column_text(st, 5), &p->attrs);
+	const char *pj = (const char *)sqlite3_column_text(st, 5);
+	p->n_attrs = store_attrs_from_json(a, pj, pj ? strlen(pj) : 0, &p->attrs);
 }
 
 struct plain_scan {

@@ -7,8 +7,10 @@
 #include "store/store.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/json_doc.h"
 #include "core/log.h"
 #include "store/backend.h"
 
@@ -259,4 +261,35 @@ int store_profiles(struct store *s, const struct profile_query *q, struct arena 
 	*rows = NULL;
 	*n = 0;
 	DISPATCH(profiles, "profiles", q, a, rows, n, err, errlen);
+}
+
+uint32_t store_attrs_from_json(struct arena *a, const char *json, size_t len, struct attr **out)
+{
+	struct json_doc d;
+	char err[128];
+	uint32_t n = 0;
+	*out = NULL;
+	if (json_doc_parse(&d, json, len, 0, err, sizeof(err)) == 0 && d.root &&
+	    d.root->type == JSON_OBJECT) {
+		*out = arena_zalloc(a, d.root->len * sizeof(**out));
+		for (const struct json *m = d.root->child; m; m = m->next) {
+			struct attr *at = &(*out)[n];
+			at->key = arena_strndup(a, m->key, m->key_len);
+			if (m->type == JSON_STRING) {
+				at->type = ATTR_STRING;
+				at->v.s = arena_strndup(a, m->s, m->len);
+			} else if (m->type == JSON_NUMBER) {
+				at->type = ATTR_DOUBLE;
+				at->v.d = strtod(m->s, NULL);
+			} else if (m->type == JSON_TRUE || m->type == JSON_FALSE) {
+				at->type = ATTR_BOOL;
+				at->v.i = m->type == JSON_TRUE;
+			} else {
+				continue;
+			}
+			n++;
+		}
+	}
+	json_doc_release(&d);
+	return n;
 }
