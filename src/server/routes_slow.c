@@ -242,6 +242,15 @@ static int range_only(struct http_request *req, const struct store_query *q, con
 	       !q->min_duration_ns && !q->max_duration_ns;
 }
 
+/* The end of a statistics answer, after its types: the slow spans of all
+ * types and the resources at the range's end. */
+static void put_stats_end(struct http_request *req, struct buf *b, uint64_t total_slow)
+{
+	buf_printf(b, "],\"totalSlowOperations\":%llu", (unsigned long long)total_slow);
+	metrics_put_current_resources(req, b);
+	buf_putc(b, '}');
+}
+
 /* From the per-minute aggregates: 1 answered, 0 not answerable, -1 answer set. */
 static int stats_from_aggregates(struct http_request *req, const struct store_query *q,
 				 const struct slowops_config *c)
@@ -270,9 +279,7 @@ static int stats_from_aggregates(struct http_request *req, const struct store_qu
 			 n ? sketch_quantile(sk, 0.95) : 0);
 		total_slow += slow;
 	}
-	buf_printf(b, "],\"totalSlowOperations\":%llu", (unsigned long long)total_slow);
-	metrics_put_current_resources(req, b);
-	buf_putc(b, '}');
+	put_stats_end(req, b, total_slow);
 	opstats_answer_release(&a);
 	return 1;
 }
@@ -313,9 +320,7 @@ static int get_stats(struct http_request *req)
 	uint64_t total_slow = 0;
 	for (size_t i = 0; i < sr.st.n; i++)
 		total_slow += sr.st.t[i].slow;
-	buf_printf(b, "],\"totalSlowOperations\":%llu", (unsigned long long)total_slow);
-	metrics_put_current_resources(req, b);
-	buf_putc(b, '}');
+	put_stats_end(req, b, total_slow);
 out:
 	slowops_stats_release(&sr.st);
 	request_trees_release(&rt);
