@@ -206,6 +206,15 @@ out:
 	return ret;
 }
 
+/* Whether --NAME-interval lies in [lo, hi] seconds; says so when not. */
+static int interval_ok(const char *name, long v, long lo, long hi)
+{
+	if (v >= lo && v <= hi)
+		return 1;
+	fprintf(stderr, "hotpath serve: --%s-interval must be %ld to %ld seconds\n", name, lo, hi);
+	return 0;
+}
+
 struct serve_args {
 	struct server_options so;
 	struct store_options sto;
@@ -317,18 +326,9 @@ int cmd_serve(int argc, char **argv)
 	int demo = a.demo;
 	long analysis_s = a.analysis_s, spike_s = a.spike_s, watch_s = a.watch_s, change_s = a.change_s;
 
-	if (spike_s < 1 || spike_s > 86400) {
-		fprintf(stderr, "hotpath serve: --spike-interval must be 1 to 86400 seconds\n");
+	if (!interval_ok("spike", spike_s, 1, 86400) || !interval_ok("watch", watch_s, 1, 3600) ||
+	    !interval_ok("change", change_s, 0, 86400))
 		return 2;
-	}
-	if (watch_s < 1 || watch_s > 3600) {
-		fprintf(stderr, "hotpath serve: --watch-interval must be 1 to 3600 seconds\n");
-		return 2;
-	}
-	if (change_s < 0 || change_s > 86400) {
-		fprintf(stderr, "hotpath serve: --change-interval must be 0 to 86400 seconds\n");
-		return 2;
-	}
 	if (slow_thresholds(config) < 0)
 		return 2;
 
