@@ -16,6 +16,7 @@
 #include "profile/upload.h"
 #include "advisor/advisor.h"
 #include "scenario_fixture.h"
+#include "span_fixture.h"
 #include "tap.h"
 #include "temp_store.h"
 
@@ -184,22 +185,7 @@ static void test_job(void)
 static struct span *add_span(struct batch *b, const struct resource *r, uint32_t trace, int id, int parent,
 			     int kind, const char *name, double ms, double len)
 {
-	struct span *sp = batch_add_span(b);
-	memset(sp, 0, sizeof(*sp));
-	memcpy(sp->trace_id, &trace, 4);
-	sp->trace_id[15] = 1;
-	sp->span_id[0] = (uint8_t)id;
-	sp->span_id[7] = 1;
-	if (parent) {
-		sp->parent_span_id[0] = (uint8_t)parent;
-		sp->parent_span_id[7] = 1;
-	}
-	sp->kind = (uint8_t)kind;
-	sp->name = name;
-	sp->start_ns = T0 + (uint64_t)(ms * 1e6);
-	sp->end_ns = sp->start_ns + (uint64_t)(len * 1e6);
-	sp->resource = r;
-	return sp;
+	return fixture_span(b, r, trace, id, parent, kind, name, T0, ms, len);
 }
 
 /* 40 requests of `service` GET /recommend/:id, 80 ms each: express's request
