@@ -27,7 +27,8 @@
 #include "core/log.h"
 #include "store/store.h"
 
-#define LOG_VERSION 1
+#define LOG_VERSION	  1
+#define POINTS_PER_INSERT 32 /* rows of one INSERT statement in the fold */
 enum { F_HIST = 1, F_BOUNDS = 2, F_BUCKETS = 4 };
 
 static void put_u64(struct buf *b, uint64_t v)
@@ -175,7 +176,7 @@ struct folded {
 
 struct fold {
 	sqlite3 *db;
-	sqlite3_stmt *hour_get, *hour_put, *point_put;
+	sqlite3_stmt *hour_get, *hour_put, *point_put, *points_put;
 	struct folded *points;
 	size_t n_points, cap_points;
 	struct hour *hours; /* open addressing by (series, t) */
@@ -320,30 +321,48 @@ static int cmp_point(const void *pa, const void *pb)
 	return (a->seq > b->seq) - (a->seq < b->seq);
 }
 
+/* Point i's seven columns from parameter `base` + 1 on. */
+static void bind_point(sqlite3_stmt *st, int base, const struct metric_log_point *p)
+{
+	sqlite3_bind_int64(st, base + 1, p->series);
+	sqlite3_bind_int64(st, base + 2, (int64_t)p->time_ns);
+	if (!p->histogram) {
+		sqlite3_bind_double(st, base + 3, p->value);
+		return;
+	}
+	sqlite3_bind_int64(st, base + 4, (int64_t)p->count);
+	sqlite3_bind_double(st, base + 5, p->sum);
+	if (p->bounds)
+		sqlite3_bind_blob(st, base + 6, p->bounds, (int)(p->n_bounds * sizeof(double)),
+				  SQLITE_STATIC);
+	if (p->buckets)
+		sqlite3_bind_blob(st, base + 7, p->buckets, (int)((p->n_bounds + 1) * sizeof(uint64_t)),
+				  SQLITE_STATIC);
+}
+
+/* The points in key order, POINTS_PER_INSERT rows a statement; of points
+ * with the same key only the last written, the one the table kept. */
 static int fold_write_points(struct fold *f)
 {
-	sqlite3_stmt *st = f->point_put;
+	size_t n = 0;
 	for (size_t i = 0; i < f->n_points; i++) {
-		const struct metric_log_point *p = &f->points[i].p;
-		sqlite3_bind_int64(st, 1, p->series);
-		sqlite3_bind_int64(st, 2, (int64_t)p->time_ns);
-		if (p->histogram) {
-			sqlite3_bind_int64(st, 4, (int64_t)p->count);
-			sqlite3_bind_double(st, 5, p->sum);
-			if (p->bounds)
-				sqlite3_bind_blob(st, 6, p->bounds, (int)(p->n_bounds * sizeof(double)),
-						  SQLITE_STATIC);
-			if (p->buckets)
-				sqlite3_bind_blob(st, 7, p->buckets,
-						  (int)((p->n_bounds + 1) * sizeof(uint64_t)), SQLITE_STATIC);
-		} else {
-			sqlite3_bind_double(st, 3, p->value);
-		}
+		const struct metric_log_point *p = &f->points[i].p,
+					      *q = i + 1 < f->n_points ? &f->points[i + 1].p : NULL;
+		if (q && q->series == p->series && q->time_ns == p->time_ns)
+			continue; /* replaced by the next */
+		f->points[n++].p = *p;
+	}
+	for (size_t i = 0; i < n;) {
+		int rows = n - i >= POINTS_PER_INSERT ? POINTS_PER_INSERT : 1;
+		sqlite3_stmt *st = rows > 1 ? f->points_put : f->point_put;
+		for (int r = 0; r < rows; r++)
+			bind_point(st, r * 7, &f->points[i + (size_t)r].p);
 		int rc = sqlite3_step(st);
 		sqlite3_reset(st);
 		sqlite3_clear_bindings(st);
 		if (rc != SQLITE_DONE)
 			return errf(f->err, f->errlen, "metric points: %s", sqlite3_errmsg(f->db));
+		i += (size_t)rows;
 	}
 	return 0;
 }
@@ -355,6 +374,20 @@ static const char *const fold_sql[] = {
 	"INSERT OR REPLACE INTO metric_points(series, time_ns, value, count, sum, bounds, buckets)"
 	" VALUES(?,?,?,?,?,?,?)",
 };
+
+static int prepare_points_put(struct fold *f)
+{
+	struct buf sql;
+	buf_init(&sql, BUF_NO_LIMIT);
+	buf_puts(&sql, fold_sql[2]);
+	for (int r = 1; r < POINTS_PER_INSERT; r++)
+		buf_puts(&sql, ",(?,?,?,?,?,?,?)");
+	int rc = sqlite3_prepare_v2(f->db, sql.data, (int)sql.len, &f->points_put, NULL);
+	buf_release(&sql);
+	if (rc != SQLITE_OK)
+		return errf(f->err, f->errlen, "metric log: %s", sqlite3_errmsg(f->db));
+	return 0;
+}
 
 /* Every log row's bytes, one after the other, and where each starts. */
 static int read_log(sqlite3 *db, struct buf *bytes, size_t **starts, size_t *n, char *err, size_t errlen)
@@ -411,6 +444,8 @@ long metric_log_fold(sqlite3 *db, char *err, size_t errlen)
 				  n_rows);
 		}
 	}
+	if (prepare_points_put(&f) < 0)
+		goto out;
 	qsort(f.points, f.n_points, sizeof(*f.points), cmp_point);
 	if (fold_write_points(&f) < 0 || fold_write_hours(&f) < 0)
 		goto out;
@@ -423,6 +458,7 @@ out:
 	sqlite3_finalize(f.hour_get);
 	sqlite3_finalize(f.hour_put);
 	sqlite3_finalize(f.point_put);
+	sqlite3_finalize(f.points_put);
 	free(f.points);
 	free(f.hours);
 	free(starts);

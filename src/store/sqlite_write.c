@@ -237,27 +237,51 @@ static const char *const series_resource_keys[] = {"deployment.environment.name"
 						   "process.runtime.name",
 						   "telemetry.sdk.language"};
 
-static int64_t series_id(struct store *s, const struct metric_point *p, struct buf *key)
+/* The service id and resource identity of the resource last seen: the
+ * points of a write mostly come resource by resource. */
+struct series_resource {
+	const struct resource *r;
+	int64_t svc;
+	struct buf ident; /* JSON of the identity attributes */
+};
+
+static int series_resource_of(struct store *s, const struct resource *r, struct series_resource *c)
 {
-	int64_t svc = dict_id(s, DICT_SERVICE, p->resource->service_name), id;
-	if (svc < 0)
+	if (c->r == r)
+		return 0;
+	c->r = NULL;
+	if ((c->svc = dict_id(s, DICT_SERVICE, r->service_name)) < 0)
 		return -1;
 	struct attr ident[sizeof(series_resource_keys) / sizeof(series_resource_keys[0])];
 	uint32_t n_ident = 0;
 	for (size_t i = 0; i < sizeof(ident) / sizeof(ident[0]); i++) {
-		const struct attr *a =
-			attr_find(p->resource->attrs, p->resource->n_attrs, series_resource_keys[i]);
+		const struct attr *a = attr_find(r->attrs, r->n_attrs, series_resource_keys[i]);
 		if (a)
 			ident[n_ident++] = *a;
 	}
+	buf_reset(&c->ident);
+	attrs_to_json(&c->ident, ident, n_ident);
+	c->r = r;
+	return 0;
+}
+
+static int64_t series_id(struct store *s, const struct metric_point *p, struct series_resource *c,
+			 struct buf *key)
+{
+	int64_t id;
+	if (series_resource_of(s, p->resource, c) < 0)
+		return -1;
+	int64_t svc = c->svc;
 	/* the series key: service id | name | attributes NUL resource identity */
 	buf_reset(key);
-	buf_printf(key, "%lld|%s|", (long long)svc, p->name);
+	buf_printf(key, "%lld|", (long long)svc);
+	buf_puts(key, p->name);
+	buf_putc(key, '|');
 	size_t prefix = key->len;
 	attrs_to_json(key, p->attrs, p->n_attrs);
 	buf_putc(key, '\0');
 	size_t res_at = key->len;
-	attrs_to_json(key, ident, n_ident);
+	buf_append(key, c->ident.data, c->ident.len);
 	if (strmap_get(&s->series, key->data, key->len, &id) == 0)
 		return id;
 	const char *attrs = key->data + prefix, *resource = key->data + res_at;
@@ -287,12 +311,14 @@ static int apply_points(struct store *s, struct store_write *w)
 	if (!w->batch.n_points)
 		return 0;
 	struct buf key, log;
+	struct series_resource res = {0};
 	int ret = -1;
 	int64_t *series = xmalloc(w->batch.n_points * sizeof(*series));
 	buf_init(&key, BUF_NO_LIMIT);
 	buf_init(&log, BUF_NO_LIMIT);
+	buf_init(&res.ident, BUF_NO_LIMIT);
 	for (size_t i = 0; i < w->batch.n_points; i++)
-		if ((series[i] = series_id(s, &w->batch.points[i], &key)) < 0)
+		if ((series[i] = series_id(s, &w->batch.points[i], &res, &key)) < 0)
 			goto out;
 	metric_log_encode(&log, w->batch.points, series, w->batch.n_points);
 	sqlite3_stmt *st = s->st[ST_POINT_LOG];
@@ -302,6 +328,7 @@ out:
 	free(series);
 	buf_release(&key);
 	buf_release(&log);
+	buf_release(&res.ident);
 	return ret;
 }
 
