@@ -183,6 +183,10 @@ static int ingest(struct store *st, int hosts, int days, uint64_t t0, double *po
 	       (double)points / all_s, days);
 	printf("metrics_ingest_points_per_cpu_second %.0f points/s (%d days, decoding and writer threads)\n",
 	       (double)points / all_cpu, days);
+	struct store_stats stats;
+	store_get_stats(st, &stats);
+	printf("metrics_ingest_commits %llu (%.1f writes a commit)\n", (unsigned long long)stats.commits,
+	       stats.commits ? (double)stats.writes / (double)stats.commits : 0);
 	for (int i = 0; i < 1440; i++)
 		buf_release(&reqs[i]);
 	free(reqs);
