@@ -3,7 +3,7 @@
 // hotpath over the same store, compared byte for byte: the check that a
 // restructuring kept every answer the same.
 //
-//   node scripts/compare-answers.mjs OLD_BIN NEW_BIN [--data DIR] [--keep]
+//   node scripts/compare-answers.mjs OLD_BIN NEW_BIN [--data DIR] [--port N] [--keep]
 //
 // Without --data, a store is made first: NEW_BIN serves an empty directory
 // while `NEW_BIN demo` sends six hours of history (seed 3), and two small
@@ -25,15 +25,17 @@ import path from 'node:path';
 const RUN_FIELDS = new Set(['elapsed_ms', 'first_seen_ms', 'last_seen_ms']);
 
 function usage() {
-	console.error('usage: compare-answers.mjs OLD_BIN NEW_BIN [--data DIR] [--keep]');
+	console.error('usage: compare-answers.mjs OLD_BIN NEW_BIN [--data DIR] [--port N] [--keep]');
 	process.exit(2);
 }
 
 const args = process.argv.slice(2);
-const bins = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--data');
+const bins = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--data' && args[i - 1] !== '--port');
 if (bins.length !== 2) usage();
 const dataArg = args.includes('--data') ? args[args.indexOf('--data') + 1] : null;
 const keep = args.includes('--keep');
+// the three servers listen on PORT, PORT + 1 and PORT + 2
+const port0 = args.includes('--port') ? Number(args[args.indexOf('--port') + 1]) : 14391;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hotpath-answers-'));
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -42,7 +44,9 @@ async function serve(bin, dir, port) {
 	const log = fs.openSync(`${dir}.log`, 'a');
 	const child = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data', dir], { stdio: ['ignore', log, log] });
 	const url = `http://127.0.0.1:${port}`;
-	for (let i = 0; i < 200; i++) {
+	let exited = false; // then whatever answers on the port is not this server
+	child.on('exit', () => { exited = true; });
+	for (let i = 0; i < 200 && !exited; i++) {
 		try {
 			if ((await fetch(`${url}/health`)).ok) return { url, child };
 		} catch { /* not up yet */ }
@@ -61,7 +65,7 @@ async function stop(s) {
 // The store: six hours of demo history ending now, written by NEW_BIN.
 async function makeStore(bin) {
 	const dir = path.join(tmp, 'store');
-	const s = await serve(bin, dir, 14391);
+	const s = await serve(bin, dir, port0);
 	const demo = spawnSync(bin, ['demo', '--target', s.url, '--backfill', '6', '--backfill-rate', '4',
 		'--duration', '1', '--seed', '3', '--quiet'], { stdio: 'inherit' });
 	await postProfiles(s.url);
@@ -148,6 +152,23 @@ function questions(from, to) {
 		`/api/v1/profiles?${w}`,
 		`/api/v1/traces?${w}&limit=nope`,
 		`/api/v1/performance/summary?${w}&q=${q('duration >')}`,
+		// metrics: the list, raw points (minute steps), the hourly aggregates
+		// (steps of whole hours), percentiles, measures, heatmaps, errors
+		`/api/v1/metrics?${w}`,
+		`/api/v1/metrics?${w}&service=shop-api`,
+		`/api/v1/metrics/query?${w}&name=process.cpu.utilization`,
+		`/api/v1/metrics/query?${w}&name=process.cpu.utilization&group_by=instance&agg=max&step=1m`,
+		`/api/v1/metrics/query?${w}&name=process.memory.usage&group_by=service&step=1h`,
+		`/api/v1/metrics/query?${w}&name=process.memory.usage&agg=min&step=2h&service=shop-api`,
+		`/api/v1/metrics/query?${w}&name=process.memory.usage&agg=p95&step=30m`,
+		`/api/v1/metrics/query?${w}&name=db.client.connection.count&group_by=pool&agg=sum&step=5m`,
+		`/api/v1/metrics/query?${w}&measure=cpu&group_by=service&step=1h`,
+		`/api/v1/metrics/query?${w}&measure=pool_used&group_by=pool`,
+		`/api/v1/metrics/query?${w}&name=process.cpu.utilization&agg=rate`,
+		`/api/v1/metrics/query?${w}&name=no.such.metric`,
+		`/api/v1/performance/heatmap?${w}&kind=cpu`,
+		`/api/v1/performance/heatmap?${w}&kind=memory&layout=time-of-day`,
+		`/api/v1/performance/heatmap?${w}&kind=pool&step=3600`,
 	];
 	for (const p of perf) {
 		list.push(`/api/v1/performance/${p}?${w}`);
@@ -218,8 +239,8 @@ async function main() {
 	const store = dataArg || await makeStore(bins[1]);
 	const to = Number(fs.readFileSync(path.join(store, 'answers-window'), 'utf8'));
 	const from = to - 6 * 3600 * 1000;
-	const old = await answers(bins[0], store, 14392, from, to);
-	const now = await answers(bins[1], store, 14393, from, to);
+	const old = await answers(bins[0], store, port0 + 1, from, to);
+	const now = await answers(bins[1], store, port0 + 2, from, to);
 	let same = 0;
 	const differ = [];
 	for (const [p, a] of now) {

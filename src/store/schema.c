@@ -8,6 +8,8 @@
  *   requests      one row per entry span, the rows that search and analytics scan;
  *                 `edge` marks the one that starts its trace
  *   metric_series, metric_points   OTLP metric data points
+ *   metric_hours  hourly aggregates of the gauge and sum points
+ *   metric_log    points committed but not yet folded into the two above
  *   rollup_keys, rollups   per minute and per hour latency sketches and exact
  *                 counts per performance tier, per key
  *   meta          small named values (the rollup watermark)
@@ -133,6 +135,11 @@ static const char *const migrations[] = {
 	"ALTER TABLE requests_5 RENAME TO requests;"
 	"CREATE INDEX requests_by_time ON requests(start_ns);"
 	"CREATE INDEX requests_by_service ON requests(service, start_ns);",
+	/* 6 -> 7: the metric points of each write as one row, appended, until
+	 * the writer folds them into metric_points and metric_hours (every
+	 * second or so, and when a reader waits: store/metric_log.h); a commit
+	 * then writes a page or two instead of one per series and table. */
+	"CREATE TABLE metric_log(id INTEGER PRIMARY KEY, data BLOB NOT NULL);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -538,8 +538,10 @@ int sqlite_filter_values(struct store *s, uint64_t from_ns, uint64_t to_ns, unsi
 	return rc;
 }
 
-/* Read-your-writes for rollups: every request committed before the query
- * is rolled up in what it reads (bounded wait: 2 s). */
+/* Read-your-writes for rollups and metric points: every request committed
+ * before the query is rolled up in what it reads, and every metric point is
+ * folded from the log into metric_points and metric_hours (bounded wait:
+ * 2 s). */
 static void wait_rollups_flushed(struct store *s)
 {
 	pthread_mutex_lock(&s->lock);
@@ -784,6 +786,7 @@ int sqlite_scan_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const 
 int sqlite_scan_series_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
 			      store_series_point_fn fn, void *arg, char *err, size_t errlen)
 {
+	wait_rollups_flushed(s); /* and the metric log folded */
 	sqlite3 *db = db_reader_get(s, err, errlen);
 	sqlite3_stmt *st = NULL;
 	int ret = -1, rc;
@@ -844,6 +847,7 @@ int sqlite_metric_series(struct store *s, uint64_t from_ns, uint64_t to_ns, cons
 			 unsigned limit, struct arena *a, struct metric_series_row **rows, size_t *n,
 			 char *err, size_t errlen)
 {
+	wait_rollups_flushed(s); /* and the metric log folded */
 	sqlite3 *db = db_reader_get(s, err, errlen);
 	sqlite3_stmt *st = NULL;
 	size_t cap = 0;
@@ -939,6 +943,7 @@ static int series_hours(sqlite3_stmt *pts, int64_t series, struct metric_point *
 int sqlite_scan_series_hours(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
 			     store_series_hour_fn fn, void *arg, char *err, size_t errlen)
 {
+	wait_rollups_flushed(s); /* and the metric log folded */
 	sqlite3 *db = db_reader_get(s, err, errlen);
 	sqlite3_stmt *ser = NULL, *pts = NULL;
 	struct hist_copy hist = {0};

@@ -32,6 +32,7 @@
 #include "ingest/semconv.h"
 #include "store/backend.h"
 #include "store/block.h"
+#include "store/metric_log.h"
 #include "store/rollup.h"
 #include "store/schema.h"
 #include "store/sqlite_store.h"
@@ -148,13 +149,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 			     " VALUES(?,?,?,?,?,?)",
 	[ST_SERIES_SELECT] =
 		"SELECT id FROM metric_series WHERE service=? AND name=? AND attrs=? AND resource=?",
-	[ST_POINT] = "INSERT OR REPLACE INTO metric_points(series, time_ns, value, count, sum, bounds,"
-		     " buckets) VALUES(?,?,?,?,?,?,?)",
-	/* points of one series are taken to come in time order (exporters send them so) */
-	[ST_POINT_HOUR] = "INSERT INTO metric_hours(series, t, n, sum, min, max, first, last, inc)"
-			  " VALUES(?1, ?2, 1, ?3, ?3, ?3, ?3, ?3, 0) ON CONFLICT(series, t) DO UPDATE SET"
-			  " n = n + 1, sum = sum + ?3, min = min(min, ?3), max = max(max, ?3), last = ?3,"
-			  " inc = inc + CASE WHEN ?3 >= last THEN ?3 - last ELSE ?3 END",
+	/* a write's points, folded into metric_points and metric_hours later (metric_log.h) */
+	[ST_POINT_LOG] = "INSERT INTO metric_log(data) VALUES(?)",
 	[ST_DOC] = "INSERT OR REPLACE INTO docs(kind, id, time_ns, json) VALUES(?,?,?,?)",
 	[ST_EVENT] = "INSERT INTO events(kind, id, time_ns, json) VALUES(?,?,?,?)",
 	[ST_PROFILE] = "INSERT INTO profiles(start_ns, end_ns, service, version, env, type, unit, labels,"
@@ -241,27 +237,51 @@ static const char *const series_resource_keys[] = {"deployment.environment.name"
 						   "process.runtime.name",
 						   "telemetry.sdk.language"};
 
-static int64_t series_id(struct store *s, const struct metric_point *p, struct buf *key)
+/* The service id and resource identity of the resource last seen: the
+ * points of a write mostly come resource by resource. */
+struct series_resource {
+	const struct resource *r;
+	int64_t svc;
+	struct buf ident; /* JSON of the identity attributes */
+};
+
+static int series_resource_of(struct store *s, const struct resource *r, struct series_resource *c)
 {
-	int64_t svc = dict_id(s, DICT_SERVICE, p->resource->service_name), id;
-	if (svc < 0)
+	if (c->r == r)
+		return 0;
+	c->r = NULL;
+	if ((c->svc = dict_id(s, DICT_SERVICE, r->service_name)) < 0)
 		return -1;
 	struct attr ident[sizeof(series_resource_keys) / sizeof(series_resource_keys[0])];
 	uint32_t n_ident = 0;
 	for (size_t i = 0; i < sizeof(ident) / sizeof(ident[0]); i++) {
-		const struct attr *a =
-			attr_find(p->resource->attrs, p->resource->n_attrs, series_resource_keys[i]);
+		const struct attr *a = attr_find(r->attrs, r->n_attrs, series_resource_keys[i]);
 		if (a)
 			ident[n_ident++] = *a;
 	}
+	buf_reset(&c->ident);
+	attrs_to_json(&c->ident, ident, n_ident);
+	c->r = r;
+	return 0;
+}
+
+static int64_t series_id(struct store *s, const struct metric_point *p, struct series_resource *c,
+			 struct buf *key)
+{
+	int64_t id;
+	if (series_resource_of(s, p->resource, c) < 0)
+		return -1;
+	int64_t svc = c->svc;
 	/* the series key: service id | name | attributes NUL resource identity */
 	buf_reset(key);
-	buf_printf(key, "%lld|%s|", (long long)svc, p->name);
+	buf_printf(key, "%lld|", (long long)svc);
+	buf_puts(key, p->name);
+	buf_putc(key, '|');
 	size_t prefix = key->len;
 	attrs_to_json(key, p->attrs, p->n_attrs);
 	buf_putc(key, '\0');
 	size_t res_at = key->len;
-	attrs_to_json(key, ident, n_ident);
+	buf_append(key, c->ident.data, c->ident.len);
 	if (strmap_get(&s->series, key->data, key->len, &id) == 0)
 		return id;
 	const char *attrs = key->data + prefix, *resource = key->data + res_at;
@@ -285,42 +305,30 @@ static int64_t series_id(struct store *s, const struct metric_point *p, struct b
 	return id;
 }
 
+/* The write's points as one row of the metric log (metric_log.h). */
 static int apply_points(struct store *s, struct store_write *w)
 {
-	struct buf key;
-	int ret = 0;
+	if (!w->batch.n_points)
+		return 0;
+	struct buf key, log;
+	struct series_resource res = {0};
+	int ret = -1;
+	int64_t *series = xmalloc(w->batch.n_points * sizeof(*series));
 	buf_init(&key, BUF_NO_LIMIT);
-	sqlite3_stmt *st = s->st[ST_POINT];
-	for (size_t i = 0; i < w->batch.n_points && !ret; i++) {
-		const struct metric_point *p = &w->batch.points[i];
-		int64_t series = series_id(s, p, &key);
-		if (series < 0) {
-			ret = -1;
-			break;
-		}
-		sqlite3_bind_int64(st, 1, series);
-		sqlite3_bind_int64(st, 2, (int64_t)p->time_ns);
-		if (p->type == METRIC_HISTOGRAM) {
-			sqlite3_bind_int64(st, 4, (int64_t)p->count);
-			sqlite3_bind_double(st, 5, p->sum);
-			sqlite3_bind_blob(st, 6, p->bounds, (int)(p->n_bounds * sizeof(double)),
-					  SQLITE_STATIC);
-			sqlite3_bind_blob(st, 7, p->bucket_counts,
-					  (int)((p->n_bounds + 1) * sizeof(uint64_t)), SQLITE_STATIC);
-		} else {
-			sqlite3_bind_double(st, 3, p->value);
-		}
-		ret = step_done(st);
-		if (!ret && p->type != METRIC_HISTOGRAM) {
-			sqlite3_stmt *h = s->st[ST_POINT_HOUR];
-			sqlite3_bind_int64(h, 1, series);
-			sqlite3_bind_int64(
-				h, 2, (int64_t)(p->time_ns / STORE_METRIC_HOUR_NS * STORE_METRIC_HOUR_NS));
-			sqlite3_bind_double(h, 3, p->value);
-			ret = step_done(h);
-		}
-	}
+	buf_init(&log, BUF_NO_LIMIT);
+	buf_init(&res.ident, BUF_NO_LIMIT);
+	for (size_t i = 0; i < w->batch.n_points; i++)
+		if ((series[i] = series_id(s, &w->batch.points[i], &res, &key)) < 0)
+			goto out;
+	metric_log_encode(&log, w->batch.points, series, w->batch.n_points);
+	sqlite3_stmt *st = s->st[ST_POINT_LOG];
+	sqlite3_bind_blob(st, 1, log.data, (int)log.len, SQLITE_STATIC);
+	ret = step_done(st);
+out:
+	free(series);
 	buf_release(&key);
+	buf_release(&log);
+	buf_release(&res.ident);
 	return ret;
 }
 
@@ -455,9 +463,15 @@ static void rollups_flushed(struct store *s, uint64_t ticket)
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* Write the aggregates and the watermark (inside a transaction). */
+/* Write the aggregates and the watermark, and fold the metric log into
+ * the points and their hours (inside a transaction). */
 static int flush_rollups(struct store *s)
 {
+	char err[256];
+	if (metric_log_fold(s->db, err, sizeof(err)) < 0) {
+		log_error("store: %s", err);
+		return -1;
+	}
 	return rollup_writer_flush(s->rollups, s->last_request_id);
 }
 
@@ -481,7 +495,9 @@ static int catch_up_rollups(struct store *s)
 	char err[256];
 	if (exec(s->db, "BEGIN IMMEDIATE") < 0)
 		return db_disk_error(s->db) ? ERR_BUSY : -1;
-	long n = rollup_catch_up(s->rollups, err, sizeof(err));
+	long n = rollup_catch_up(s->rollups, err, sizeof(err)), points = 0;
+	if (n >= 0 && (points = metric_log_fold(s->db, err, sizeof(err))) < 0)
+		n = -1;
 	if (n < 0 || exec(s->db, "COMMIT") < 0) {
 		int disk = db_disk_error(s->db);
 		log_error("store: %s", n < 0 ? err : sqlite3_errmsg(s->db));
@@ -491,6 +507,8 @@ static int catch_up_rollups(struct store *s)
 	}
 	if (n)
 		log_info("store: rolled up %ld requests stored after the last rollup flush", n);
+	if (points)
+		log_info("store: folded %ld metric points logged after the last flush", points);
 	return 0;
 }
 
