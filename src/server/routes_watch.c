@@ -142,6 +142,10 @@ static void show_slo(struct http_request *req, struct buf *b, const char *json)
 	else
 		buf_puts(b, "null");
 	put_burn(b, &st);
+	if (st.exact && st.exact_since_ns)
+		buf_printf(b, ",\"exact_since_ms\":%llu", (unsigned long long)(st.exact_since_ns / 1000000));
+	else if (st.exact)
+		buf_puts(b, ",\"exact_since_ms\":null");
 	buf_puts(b, "}}");
 }
 

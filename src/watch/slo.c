@@ -11,6 +11,7 @@
 
 #include "core/json_field.h"
 #include "core/log.h"
+#include "watch/exact.h"
 
 #define SCOPE_VALUE_MAX 512
 
@@ -151,18 +152,14 @@ static int parse_objective(const struct slo *s, const struct json *o, struct slo
 		return 0;
 	}
 	uint64_t ms;
-	if (json_uint64(th, &ms) < 0)
-		return errf(err, errlen, "a latency objective needs \"threshold_ms\" (100, 500 or 2000)"),
+	if (json_uint64(th, &ms) < 0 || !ms || ms > EXACT_MAX_MS)
+		return errf(err, errlen,
+			    "a latency objective needs \"threshold_ms\": a whole number of milliseconds from 1 "
+			    "to %llu",
+			    (unsigned long long)EXACT_MAX_MS),
 		       ERR_INVALID;
-	for (int t = 1; t < TIER_COUNT; t++)
-		if (ms * 1000000ull == request_tier_lo_ns[t]) {
-			out->threshold_ms = ms;
-			return 0;
-		}
-	return errf(err, errlen,
-		    "\"threshold_ms\" must be 100, 500 or 2000: the bounds hotpath counts every request "
-		    "against exactly"),
-	       ERR_INVALID;
+	out->threshold_ms = ms;
+	return 0;
 }
 
 int slo_parse(const struct json *o, const char *id, struct arena *a, struct slo *out, char *err,
@@ -266,6 +263,11 @@ int slo_alert_holds(const struct slo_alert_window *w, const struct slo_burn *b)
 
 /* ---- counting -------------------------------------------------------------- */
 
+int slo_is_exact(const struct slo *s)
+{
+	return s->kind == SLO_LATENCY && exact_needed(s->threshold_ms);
+}
+
 uint64_t slo_window_end(uint64_t now_ns)
 {
 	return (now_ns / NS_PER_MIN + 1) * NS_PER_MIN;
@@ -334,7 +336,12 @@ int slo_count(struct store *st, const struct slo *s, uint64_t from_ns, uint64_t 
 	      char *err, size_t errlen)
 {
 	struct counting k = {s, out};
+	uint64_t since;
 	memset(out, 0, sizeof(*out));
+	if (slo_is_exact(s)) {
+		exact_counts(&s->scope, s->threshold_ms, from_ns, to_ns, out, &since);
+		return 0;
+	}
 	return slo_rows(st, s, from_ns, to_ns, count_one, &k, err, errlen);
 }
 

@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/ticker.h"
+#include "watch/exact.h"
 #include "watch/snapshot.h"
 
 #define DEFAULTS_KIND "watch.defaults"
@@ -19,6 +20,15 @@ void watch_options_init(struct watch_options *o)
 	memset(o, 0, sizeof(*o));
 	o->interval_s = 30;
 	o->group_s = 300;
+}
+
+/* Whether the SLO is counted exactly, and since when. */
+static void exact_since(const struct slo *slo, uint64_t end, struct slo_status *out)
+{
+	struct slo_counts c;
+	out->exact = slo_is_exact(slo);
+	if (out->exact)
+		exact_counts(&slo->scope, slo->threshold_ms, end, end, &c, &out->exact_since_ns);
 }
 
 int watch_slo_status(struct store *s, const struct slo *slo, uint64_t now_ns, struct slo_status *out,
@@ -35,6 +45,7 @@ int watch_slo_status(struct store *s, const struct slo *slo, uint64_t now_ns, st
 	}
 	if (rc < 0)
 		return rc;
+	exact_since(slo, end, out);
 	slo_budget_of(out->window, slo->objective, &out->budget);
 	out->exhaustion_s =
 		slo_exhaustion_s(&out->budget, out->burn.rate[2], (uint64_t)slo->window_days * 86400);
@@ -64,18 +75,34 @@ int watch_slo_burndown(struct store *s, const struct slo *slo, uint64_t now_ns, 
 	out->n = (size_t)((end - out->first_ns + NS_PER_HOUR - 1) / NS_PER_HOUR);
 	out->points = arena_zalloc(a, out->n * sizeof(*out->points));
 	struct binning k = {slo, out};
-	return slo_rows(s, slo, from, end, bin_row, &k, err, errlen);
+	if (!slo_is_exact(slo))
+		return slo_rows(s, slo, from, end, bin_row, &k, err, errlen);
+	for (size_t i = 0; i < out->n; i++) {
+		uint64_t h0 = out->first_ns + i * NS_PER_HOUR, since;
+		exact_counts(&slo->scope, slo->threshold_ms, h0 < from ? from : h0,
+			     h0 + NS_PER_HOUR < end ? h0 + NS_PER_HOUR : end, &out->points[i], &since);
+	}
+	return 0;
 }
 
 void watch_slo_status_of(const struct slo_snapshot *sn, const struct slo *slo, struct slo_status *out)
 {
 	struct slo_counts c;
+	uint64_t since, end = sn->end_ns, days = (uint64_t)slo->window_days * 86400;
 	memset(out, 0, sizeof(*out));
-	slo_snapshot_counts(sn, slo, (uint64_t)slo->window_days * 86400, &out->window);
+	if (slo_is_exact(slo))
+		exact_counts(&slo->scope, slo->threshold_ms, end - days * NS_PER_S, end, &out->window, &since);
+	else
+		slo_snapshot_counts(sn, slo, days, &out->window);
 	for (size_t i = 0; i < SLO_BURN_WINDOWS; i++) {
-		slo_snapshot_counts(sn, slo, slo_burn_windows_s[i], &c);
+		if (slo_is_exact(slo))
+			exact_counts(&slo->scope, slo->threshold_ms, end - slo_burn_windows_s[i] * NS_PER_S,
+				     end, &c, &since);
+		else
+			slo_snapshot_counts(sn, slo, slo_burn_windows_s[i], &c);
 		out->burn.rate[i] = slo_burn_rate(c, slo->objective);
 	}
+	exact_since(slo, end, out);
 	slo_budget_of(out->window, slo->objective, &out->budget);
 	out->exhaustion_s =
 		slo_exhaustion_s(&out->budget, out->burn.rate[2], (uint64_t)slo->window_days * 86400);
@@ -233,6 +260,8 @@ static void eval_rule(struct cycle *c, const struct alert_rule *r)
 		return;
 	snprintf(id, sizeof(id), "rule:%s", r->id);
 	struct alert *al = alert_for(c, id); /* seen, even when its evaluation fails */
+	if (rule_is_exact(r) && exact_refresh(c->s, &r->scope, r->slow_ms, c->now_ns, err, sizeof(err)) < 0)
+		log_warn("rule %s: exact counts: %s", r->id, err);
 	if (rule_evaluate(c->s, c->cache, r, c->now_ns, &v, err, sizeof(err)) < 0) {
 		log_warn("rule %s: %s", r->id, err);
 		return;
@@ -261,6 +290,10 @@ static int eval_slos(struct cycle *c, const struct slo *slos, size_t n, char *er
 	struct slo_snapshot sn;
 	if (!n)
 		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (slo_is_exact(&slos[i]) &&
+		    exact_refresh(c->s, &slos[i].scope, slos[i].threshold_ms, c->now_ns, err, errlen) < 0)
+			log_warn("SLO %s: exact counts: %s", slos[i].id, err);
 	int rc = slo_snapshot_take(&sn, c->s, c->now_ns, err, errlen);
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		eval_slo(c, &sn, &slos[i]);
