@@ -44,7 +44,9 @@ struct alert {
 	uint64_t acked_ns;    /* 0 unless acknowledged */
 	const char *acked_by;
 	uint64_t silenced_until_ns;
-	uint64_t pages; /* firing notifications sent for this incident */
+	uint64_t pages;	    /* firing notifications (and reminders) sent for this incident */
+	uint64_t paged_ns;  /* the last of them */
+	uint64_t repeat_ns; /* its rule's or SLO's "repeat" (not stored: set each evaluation) */
 	double value, limit;
 	const char *message;
 	const char **channels;
@@ -61,6 +63,9 @@ enum alert_step { STEP_NONE, STEP_CHANGED, STEP_FIRE, STEP_RESOLVE };
 enum alert_step alert_step(struct alert *a, int holds, uint64_t now_ns, uint64_t for_ns, uint64_t group_ns);
 /* Whether a firing notification goes out now. */
 int alert_may_page(const struct alert *a, uint64_t now_ns);
+/* Whether a reminder goes out now: firing for a while, paged, not
+ * acknowledged nor silenced, and `repeat_ns` since the last page. */
+int alert_may_remind(const struct alert *a, uint64_t now_ns);
 
 void alert_write(struct buf *b, const struct alert *a);
 int alert_parse(const struct json *o, struct arena *a, struct alert *out, char *err, size_t errlen);

@@ -28,35 +28,6 @@ static const char *const cmp_names[] = {">", ">=", "<", "<="};
 
 #define RULE_MAX_WINDOW_S (7ull * 86400)
 
-/* Seconds from a number of seconds or "90s", "5m", "1h", "1d". */
-static int duration_member(const struct json *o, const char *key, uint64_t lo, uint64_t hi, uint64_t *out,
-			   char *err, size_t errlen)
-{
-	const struct json *v = json_get(o, key);
-	uint64_t n = 0;
-	if (!v || v->type == JSON_NULL)
-		return 0;
-	const char *s = json_str(v);
-	if (s) {
-		char unit = 0;
-		int used = 0;
-		unsigned long long x;
-		if (sscanf(s, "%llu%c%n", &x, &unit, &used) != 2 || (size_t)used != strlen(s) ||
-		    !strchr("smhd", unit))
-			goto bad;
-		n = x * (unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : 86400);
-	} else if (json_uint64(v, &n) < 0)
-		goto bad;
-	if (n < lo || n > hi)
-		goto bad;
-	*out = n;
-	return 0;
-bad:
-	return errf(err, errlen, "\"%s\" must be a duration from %llus to %llus (seconds, or \"5m\", \"1h\")",
-		    key, (unsigned long long)lo, (unsigned long long)hi),
-	       ERR_INVALID;
-}
-
 static int parse_measure(const struct json *o, struct alert_rule *r, char *err, size_t errlen)
 {
 	const char *m = json_str(json_get(o, "measure"));
@@ -192,11 +163,12 @@ int rule_parse(const struct json *o, const char *id, struct arena *a, struct ale
 	    (rc = json_field_str(o, "name", SLO_NAME_MAX, a, &r->name, err, errlen)) < 0 ||
 	    (rc = parse_measure(o, r, err, errlen)) < 0 || (rc = parse_condition(o, r, err, errlen)) < 0 ||
 	    (rc = parse_severity(o, r, err, errlen)) < 0 ||
-	    (rc = duration_member(o, "window", 60, RULE_MAX_WINDOW_S, &r->window_s, err, errlen)) < 0 ||
-	    (rc = duration_member(o, "baseline", 60, RULE_MAX_WINDOW_S, &r->baseline_s, err, errlen)) < 0 ||
-	    (rc = duration_member(o, "for", 0, 86400, &r->for_s, err, errlen)) < 0 ||
+	    (rc = watch_duration_member(o, "window", 60, RULE_MAX_WINDOW_S, &r->window_s, err, errlen)) < 0 ||
+	    (rc = watch_duration_member(o, "baseline", 60, RULE_MAX_WINDOW_S, &r->baseline_s, err, errlen)) < 0 ||
+	    (rc = watch_duration_member(o, "for", 0, 86400, &r->for_s, err, errlen)) < 0 ||
 	    (rc = watch_scope_parse(json_get(o, "filters"), a, &r->scope, err, errlen)) < 0 ||
-	    (rc = watch_channels_parse(o, a, &r->channels, &r->n_channels, err, errlen)) < 0)
+	    (rc = watch_channels_parse(o, a, &r->channels, &r->n_channels, err, errlen)) < 0 ||
+	    (rc = watch_duration_member(o, "repeat", 0, WATCH_REPEAT_MAX_S, &r->repeat_s, err, errlen)) < 0)
 		return rc;
 	const struct json *mr = json_get(o, "min_requests"), *en = json_get(o, "enabled");
 	if (mr && json_uint64(mr, &r->min_requests) < 0)
@@ -264,6 +236,8 @@ void rule_write(struct buf *b, const struct alert_rule *r)
 		metric_write(b, &r->metric);
 	if (r->slow_ms)
 		buf_printf(b, ",\"slow_ms\":%llu", (unsigned long long)r->slow_ms);
+	if (r->repeat_s)
+		buf_printf(b, ",\"repeat\":%llu", (unsigned long long)r->repeat_s);
 	buf_puts(b, ",\"filters\":");
 	watch_scope_write(b, &r->scope);
 	watch_channels_write(b, r->channels, r->n_channels);

@@ -34,6 +34,8 @@
  *            the `baseline_s` before the window (default 3600)
  *   for      the condition holds (or stops holding) this long before the
  *            alert fires (or resolves): no flapping
+ *   repeat   while the alert fires and nobody acknowledged it, its channels
+ *            get a "reminder" this often (0, the default: never)
  *
  * Strings of a parsed rule live in the caller's arena.
  */
@@ -85,6 +87,7 @@ struct alert_rule {
 	const char *severity;		      /* "info", "warning", "critical" */
 	const char **channels;
 	size_t n_channels;
+	uint64_t repeat_s; /* firing, not acknowledged: page again this often (0: never) */
 	int enabled;
 };
 

@@ -6,6 +6,7 @@
 #include "watch/slo.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,6 +100,36 @@ void watch_scope_query(const struct watch_scope *s, uint64_t from_ns, uint64_t t
 
 /* ---- definitions ---------------------------------------------------------- */
 
+/* Seconds from a number of seconds or "90s", "5m", "1h", "1d". */
+int watch_duration_member(const struct json *o, const char *key, uint64_t lo, uint64_t hi, uint64_t *out,
+			   char *err, size_t errlen)
+{
+	const struct json *v = json_get(o, key);
+	uint64_t n = 0;
+	if (!v || v->type == JSON_NULL)
+		return 0;
+	const char *s = json_str(v);
+	if (s) {
+		char unit = 0;
+		int used = 0;
+		unsigned long long x;
+		if (sscanf(s, "%llu%c%n", &x, &unit, &used) != 2 || (size_t)used != strlen(s) ||
+		    !strchr("smhd", unit))
+			goto bad;
+		n = x * (unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : 86400);
+	} else if (json_uint64(v, &n) < 0)
+		goto bad;
+	if (n < lo || n > hi)
+		goto bad;
+	*out = n;
+	return 0;
+bad:
+	return errf(err, errlen, "\"%s\" must be a duration from %llus to %llus (seconds, or \"5m\", \"1h\")",
+		    key, (unsigned long long)lo, (unsigned long long)hi),
+	       ERR_INVALID;
+}
+
+
 int watch_channels_parse(const struct json *o, struct arena *a, const char ***out, size_t *n, char *err,
 			 size_t errlen)
 {
@@ -184,7 +215,8 @@ int slo_parse(const struct json *o, const char *id, struct arena *a, struct slo 
 	if ((rc = parse_objective(out, o, out, err, errlen)) < 0 ||
 	    (rc = parse_window(o, &out->window_days, err, errlen)) < 0 ||
 	    (rc = watch_scope_parse(json_get(o, "filters"), a, &out->scope, err, errlen)) < 0 ||
-	    (rc = watch_channels_parse(o, a, &out->channels, &out->n_channels, err, errlen)) < 0)
+	    (rc = watch_channels_parse(o, a, &out->channels, &out->n_channels, err, errlen)) < 0 ||
+	    (rc = watch_duration_member(o, "repeat", 0, WATCH_REPEAT_MAX_S, &out->repeat_s, err, errlen)) < 0)
 		return rc;
 	if (!out->name)
 		out->name = out->id ? out->id : "SLO";
@@ -208,6 +240,8 @@ void slo_write(struct buf *b, const struct slo *s)
 	buf_printf(b, ",\"window\":\"%ud\",\"filters\":", s->window_days);
 	watch_scope_write(b, &s->scope);
 	watch_channels_write(b, s->channels, s->n_channels);
+	if (s->repeat_s)
+		buf_printf(b, ",\"repeat\":%llu", (unsigned long long)s->repeat_s);
 	buf_putc(b, '}');
 }
 

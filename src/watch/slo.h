@@ -46,6 +46,12 @@ void watch_scope_write(struct buf *b, const struct watch_scope *s);
  * bytes (absent or null: none), in `a`.  ERR_INVALID with a message. */
 int watch_channels_parse(const struct json *o, struct arena *a, const char ***out, size_t *n, char *err,
 			 size_t errlen);
+/* Member `key`: seconds, as a number or "90s", "5m", "1h", "1d", from lo
+ * to hi (absent or null: *out unchanged).  ERR_INVALID with a message. */
+int watch_duration_member(const struct json *o, const char *key, uint64_t lo, uint64_t hi, uint64_t *out,
+			  char *err, size_t errlen);
+/* "repeat": a firing alert not acknowledged pages again this often (0: never). */
+#define WATCH_REPEAT_MAX_S (7ull * 86400)
 /* ,"channels":[ids] */
 void watch_channels_write(struct buf *b, const char *const *ids, size_t n);
 
@@ -77,6 +83,7 @@ struct slo {
 	struct watch_scope scope;
 	const char **channels; /* channel ids notified by its alerts */
 	size_t n_channels;
+	uint64_t repeat_s; /* its page pages again while firing, not acknowledged (0: never) */
 };
 
 #define SLO_NAME_MAX	 200

@@ -194,9 +194,16 @@ static void advance(struct cycle *c, struct alert *al, int holds, uint64_t for_s
 	const char *what = NULL;
 	if (st == STEP_FIRE && alert_may_page(al, c->now_ns)) {
 		al->pages++;
+		al->paged_ns = c->now_ns;
 		send(c, al, "firing");
 	} else if (st == STEP_RESOLVE && al->pages)
 		send(c, al, "resolved");
+	else if (st == STEP_NONE && alert_may_remind(al, c->now_ns)) {
+		al->pages++;
+		al->paged_ns = c->now_ns;
+		send(c, al, "reminder");
+		st = STEP_CHANGED; /* stored, with no history entry */
+	}
 	if (st == STEP_FIRE)
 		c->r->fired++;
 	if (st == STEP_RESOLVE)
@@ -211,8 +218,9 @@ static void advance(struct cycle *c, struct alert *al, int holds, uint64_t for_s
 }
 
 static void describe(struct cycle *c, struct alert *al, const char *source, const char *source_id,
-		     const char *name, const char *severity, const char **chans, size_t n_chans)
+		     const char *name, const char *severity, const char **chans, size_t n_chans, uint64_t repeat_s)
 {
+	al->repeat_ns = repeat_s * NS_PER_S;
 	al->source = source;
 	al->source_id = source_id;
 	al->name = name;
@@ -233,7 +241,8 @@ static void eval_slo(struct cycle *c, const struct slo_snapshot *sn, const struc
 		struct alert *al = alert_for(c, id);
 		if (!holds && al->state != ALERT_PENDING && al->state != ALERT_FIRING)
 			continue;
-		describe(c, al, "slo", slo->id, slo->name, sev, slo->channels, slo->n_channels);
+		describe(c, al, "slo", slo->id, slo->name, sev, slo->channels, slo->n_channels,
+			 k == 0 ? slo->repeat_s : 0);
 		/* the window pair that holds (else the fastest of the severity) */
 		int w = k == 0 ? (st.alert[0] || !st.alert[1] ? 0 : 1) : 2;
 		double rate = st.burn.rate[w == 0 ? 2 : w == 1 ? 3 : 4];
@@ -268,7 +277,7 @@ static void eval_rule(struct cycle *c, const struct alert_rule *r)
 	}
 	if (!v.holds && al->state != ALERT_PENDING && al->state != ALERT_FIRING)
 		return;
-	describe(c, al, "rule", r->id, r->name, r->severity, r->channels, r->n_channels);
+	describe(c, al, "rule", r->id, r->name, r->severity, r->channels, r->n_channels, r->repeat_s);
 	const struct rule_metric *m = &r->metric;
 	if (r->measure == RULE_METRIC)
 		snprintf(msg, sizeof(msg), "%s of %.100s%s%.60s is %.4g (limit %.4g) over the last %llu s",
@@ -468,7 +477,7 @@ int watch_start(struct store *s, const struct watch_options *o, char *err, size_
 	watch_opt = *o;
 	if (watch_install_defaults(s, err, errlen) < 0)
 		return -1;
-	if (notify_start(&o->notify, err, errlen) < 0)
+	if (notify_start(s, &o->notify, err, errlen) < 0)
 		return -1;
 	return ticker_start(&watch_ticker, o->interval_s, tick, NULL, err, errlen);
 }
