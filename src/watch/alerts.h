@@ -17,7 +17,9 @@
  *
  * An acknowledged incident pages no more; a silenced one (until a time)
  * sends nothing.  Documents of kind "alert" keep each alert's state;
- * events of kind "alert.history" keep every transition.
+ * events of kind "alert.history" keep every transition, and the audit
+ * trail too (actor WATCH_ACTOR for the evaluator's, action the state
+ * reached: "pending", "firing", "resolved", "inactive").
  */
 #ifndef HOTPATH_WATCH_ALERTS_H
 #define HOTPATH_WATCH_ALERTS_H
@@ -29,6 +31,8 @@
 #define ALERT_KIND	   "alert"
 #define ALERT_HISTORY_KIND "alert.history"
 #define AUDIT_KIND	   "audit"
+/* Who the evaluator's transitions are by, in the history and the audit trail. */
+#define WATCH_ACTOR "system"
 
 enum alert_st { ALERT_INACTIVE, ALERT_PENDING, ALERT_FIRING, ALERT_RESOLVED };
 extern const char *const alert_state_names[4];

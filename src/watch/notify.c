@@ -540,6 +540,7 @@ static int rate_allows(const struct notify_channel *c, const struct notify_event
 	else {
 		r->held++;
 		q.st.grouped++;
+		pthread_cond_signal(&q.wake); /* the thread flushes the summary when the window ends */
 		if (r->n_listed++ < HELD_LISTED) {
 			buf_puts(&r->listed, r->listed.len ? ",{\"id\":" : "{\"id\":");
 			buf_put_json_str(&r->listed, e->alert_id);

@@ -184,10 +184,32 @@ static void send(struct cycle *c, const struct alert *al, const char *event)
 	notify_send(to, n, &e);
 }
 
+/* Store the alert; a transition (`what`: the state reached) goes to its
+ * history and to the audit trail, by actor "system", with the alert
+ * before (`prev`) and after. */
+static void save_alert(struct cycle *c, const struct alert *prev, const struct alert *al, const char *what)
+{
+	char err[256];
+	int rc = alert_save(c->s, al, what, WATCH_ACTOR, c->now_ns, err, sizeof(err));
+	if (rc == 0 && what) {
+		struct buf before, after;
+		buf_init(&before, BUF_NO_LIMIT);
+		buf_init(&after, BUF_NO_LIMIT);
+		alert_write(&before, prev);
+		alert_write(&after, al);
+		rc = watch_audit(c->s, WATCH_ACTOR, what, "alert", al->id, before.data, after.data, c->now_ns,
+				 err, sizeof(err));
+		buf_release(&before);
+		buf_release(&after);
+	}
+	if (rc < 0)
+		log_warn("alert %s: %s", al->id, err);
+}
+
 /* Advance one alert with the verdict; store and notify what changed. */
 static void advance(struct cycle *c, struct alert *al, int holds, uint64_t for_s)
 {
-	char err[256];
+	struct alert prev = *al;
 	enum alert_st was = al->state;
 	enum alert_step st =
 		alert_step(al, holds, c->now_ns, for_s * NS_PER_S, (uint64_t)c->o->group_s * NS_PER_S);
@@ -212,8 +234,7 @@ static void advance(struct cycle *c, struct alert *al, int holds, uint64_t for_s
 		what = alert_state_names[al->state];
 	if (st != STEP_NONE) {
 		c->r->changed++;
-		if (alert_save(c->s, al, what, "hotpath", c->now_ns, err, sizeof(err)) < 0)
-			log_warn("alert %s: %s", al->id, err);
+		save_alert(c, &prev, al, what);
 	}
 }
 
@@ -314,9 +335,8 @@ static int eval_slos(struct cycle *c, const struct slo *slos, size_t n, char *er
  * (and says so where it paged), a pending one goes quiet. */
 static void end_orphans(struct cycle *c)
 {
-	char err[256];
 	for (size_t i = 0; i < c->n_alerts; i++) {
-		struct alert *al = &c->alerts[i];
+		struct alert *al = &c->alerts[i], prev = *al;
 		if (al->seen || (al->state != ALERT_PENDING && al->state != ALERT_FIRING))
 			continue;
 		int paged = al->state == ALERT_FIRING && al->pages;
@@ -327,9 +347,7 @@ static void end_orphans(struct cycle *c)
 		if (paged)
 			send(c, al, "resolved");
 		c->r->resolved += al->state == ALERT_RESOLVED;
-		if (alert_save(c->s, al, alert_state_names[al->state], "hotpath", c->now_ns, err,
-			       sizeof(err)) < 0)
-			log_warn("alert %s: %s", al->id, err);
+		save_alert(c, &prev, al, alert_state_names[al->state]);
 	}
 }
 
