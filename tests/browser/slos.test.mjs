@@ -229,6 +229,21 @@ test('the service comparison colours each service by its SLO', async () => {
   assert.match(dots.red, /slo-red/);
 });
 
+test('an SLO at 300 ms, counted from the request rows, says since when', async () => {
+  await api('POST', '/api/v1/slos', { id: 'green-300', kind: 'latency', objective: 95, threshold_ms: 300, filters: { service: 'green' } });
+  const card = '.slo-card[data-slo="green-300"]';
+  await waitFor(async () => {
+    await page.goto(`${base}/dashboard/performance?view=slos`);
+    await page.waitForSelector(card);
+    return /Counted exactly since/.test(await page.textContent(`${card} .slo-exact`));
+  }, 'the exact counts of the card');
+  const st = (await api('GET', '/api/v1/slos/green-300')).status;
+  assert.ok(st.exact_since_ms > 0 && st.total > 0, JSON.stringify(st));
+  assert.match(await page.textContent(`${card} .slo-objective`), /under 300 ms/);
+  assert.equal(await page.$$eval('.slo-card[data-slo="green"] .slo-exact', (x) => x.length), 0, 'none on an availability SLO');
+  await api('DELETE', '/api/v1/slos/green-300');
+});
+
 test('the browser console stayed free of errors', () => {
   assert.deepEqual(consoleErrors, []);
 });

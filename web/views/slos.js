@@ -79,6 +79,15 @@ export function mountSlos(el, ctx) {
 
 // --- the compliance grid ------------------------------------------------------
 
+// A threshold other than 100, 500 or 2000 ms is counted from the request
+// rows: since when (the window before that is not counted).
+function exactLine(st) {
+  if (!('exact_since_ms' in st)) return null;
+  return h('div', { class: 'muted small slo-exact' }, st.exact_since_ms == null
+    ? 'Counting the requests under the threshold…'
+    : `Counted exactly since ${fmtTime(st.exact_since_ms)}`);
+}
+
 function objectiveText(s) {
   const scope = Object.entries(s.filters || {}).map(([k, v]) => `${k} ${v}`).join(', ') || 'the fleet';
   const what = s.kind === 'latency' ? `${fmtNum(s.objective)} % under ${s.threshold_ms} ms` : `${fmtNum(s.objective)} % succeed`;
@@ -112,6 +121,7 @@ function drawGrid(grid, slos, dlg, reload) {
     h('div', { class: 'muted small slo-burn' },
       `Burn rate ${fmtNum(burn['1h'], 3)}× (1 h) · ${fmtNum(burn['6h'], 3)}× (6 h)`,
       st.exhaustion_s == null ? '' : st.exhaustion_s <= 0 ? ' · budget spent' : ` · budget gone in ${fmtSeconds(st.exhaustion_s)}`),
+    exactLine(st),
     h('div', { class: 'slo-actions' },
       h('button', {
         type: 'button', class: 'btn btn-small btn-danger slo-delete',
@@ -312,7 +322,7 @@ function editSlo(dlg, ctx, reload) {
     field('Name', h('input', { name: 'name', required: true, placeholder: 'Checkout under 500 ms' })),
     field('Kind', kind),
     field('Objective (%)', h('input', { name: 'objective', type: 'number', step: 'any', min: '0', max: '100', value: '99', required: true })),
-    field('Latency threshold', select('threshold_ms', [['100', '100 ms'], ['500', '500 ms'], ['2000', '2 s']], '500')),
+    field('Latency threshold (ms)', h('input', { name: 'threshold_ms', type: 'number', step: '1', min: '1', max: '3600000', value: '500', required: true })),
     field('Window', select('window', [['7d', '7 days'], ['28d', '28 days'], ['30d', '30 days']], '30d')),
     ...scopeInputs(ctx),
     field('Channels (ids, comma-separated)', h('input', { name: 'channels', placeholder: 'ops-webhook' })));
