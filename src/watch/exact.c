@@ -368,7 +368,8 @@ static int load(struct store *s, struct obj *o, char *err, size_t errlen)
 	struct json_doc d;
 	char msg[128];
 	uint64_t since_ms = 0;
-	if (rc == 0 && n && json_doc_parse(&d, rows[0].json, strlen(rows[0].json), 0, msg, sizeof(msg)) == 0) {
+	if (rc == 0 && n &&
+	    json_doc_parse(&d, rows[0].json, strlen(rows[0].json), 0, msg, sizeof(msg)) == 0) {
 		const char *key = json_str(json_get(d.root, "key"));
 		if (key && !strcmp(key, o->key))
 			json_uint64(json_get(d.root, "since_ms"), &since_ms);

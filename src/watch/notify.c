@@ -38,7 +38,8 @@ static int parse_rate(const struct json *o, struct notify_channel *c, char *err,
 	}
 	if (w && w->type != JSON_NULL) {
 		if (json_uint64(w, &v) < 0 || !v || v > 86400)
-			return errf(err, errlen, "\"rate_window\" must be a number of seconds from 1 to 86400"),
+			return errf(err, errlen,
+				    "\"rate_window\" must be a number of seconds from 1 to 86400"),
 			       ERR_INVALID;
 		c->rate_window_s = (unsigned)v;
 	}
@@ -498,7 +499,8 @@ static struct item *rate_roll(struct rate *r, uint64_t now_ns)
 		if (r->slack) {
 			char text[512];
 			snprintf(text, sizeof(text),
-				 ":warning: %u more notifications for channel %s in the last %u s, held by its "
+				 ":warning: %u more notifications for channel %s in the last %u s, held by "
+				 "its "
 				 "rate limit of %u: see the alerts of hotpath",
 				 r->held, r->name, r->window_s, r->limit);
 			buf_puts(&b, "{\"text\":");
@@ -508,7 +510,8 @@ static struct item *rate_roll(struct rate *r, uint64_t now_ns)
 			buf_printf(&b,
 				   "{\"event\":\"summary\",\"channel\":\"%s\",\"held\":%u,\"window_s\":%u,"
 				   "\"rate_limit\":%u,\"alerts\":[%s],\"time_ms\":%llu}",
-				   r->channel, r->held, r->window_s, r->limit, r->listed.data ? r->listed.data : "",
+				   r->channel, r->held, r->window_s, r->limit,
+				   r->listed.data ? r->listed.data : "",
 				   (unsigned long long)(now_ns / 1000000));
 		struct notify_channel c = {.id = r->channel, .url = r->url, .secret = r->secret};
 		it = item_new(&c, "summary", "summary", now_ns, buf_detach(&b, NULL));
@@ -550,8 +553,8 @@ static int rate_allows(const struct notify_channel *c, const struct notify_event
 	}
 	pthread_mutex_unlock(&q.lock);
 	if (!ok)
-		log_info("notification for %s to channel %s held by its rate limit (%u per %u s)", e->alert_id,
-			 c->id ? c->id : "", c->rate_limit, c->rate_window_s);
+		log_info("notification for %s to channel %s held by its rate limit (%u per %u s)",
+			 e->alert_id, c->id ? c->id : "", c->rate_limit, c->rate_window_s);
 	return ok;
 }
 
@@ -636,7 +639,8 @@ static struct item *restore_one(const struct store_record *r, const struct notif
 	char msg[128];
 	struct item *it = NULL;
 	long slot = strtol(r->id, NULL, 10);
-	if (slot < 0 || slot >= OUTBOX_SLOTS || json_doc_parse(&d, r->json, strlen(r->json), 0, msg, sizeof(msg)) < 0)
+	if (slot < 0 || slot >= OUTBOX_SLOTS ||
+	    json_doc_parse(&d, r->json, strlen(r->json), 0, msg, sizeof(msg)) < 0)
 		return NULL;
 	const char *ch = json_str(json_get(d.root, "channel")), *body = json_str(json_get(d.root, "body"));
 	const char *aid = json_str(json_get(d.root, "alert_id")), *ev = json_str(json_get(d.root, "event"));

@@ -42,9 +42,9 @@
 
 struct notify_channel {
 	const char *id, *name;
-	const char *url;    /* http:// or https://; never shown whole */
-	const char *secret; /* NULL: unsigned */
-	int slack;	    /* 1: {"text": ...} (Slack incoming webhooks) */
+	const char *url;	/* http:// or https://; never shown whole */
+	const char *secret;	/* NULL: unsigned */
+	int slack;		/* 1: {"text": ...} (Slack incoming webhooks) */
 	unsigned rate_limit;	/* messages per window; 0: no limit */
 	unsigned rate_window_s; /* the window of the limit (60) */
 };

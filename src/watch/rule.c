@@ -164,7 +164,8 @@ int rule_parse(const struct json *o, const char *id, struct arena *a, struct ale
 	    (rc = parse_measure(o, r, err, errlen)) < 0 || (rc = parse_condition(o, r, err, errlen)) < 0 ||
 	    (rc = parse_severity(o, r, err, errlen)) < 0 ||
 	    (rc = watch_duration_member(o, "window", 60, RULE_MAX_WINDOW_S, &r->window_s, err, errlen)) < 0 ||
-	    (rc = watch_duration_member(o, "baseline", 60, RULE_MAX_WINDOW_S, &r->baseline_s, err, errlen)) < 0 ||
+	    (rc = watch_duration_member(o, "baseline", 60, RULE_MAX_WINDOW_S, &r->baseline_s, err, errlen)) <
+		    0 ||
 	    (rc = watch_duration_member(o, "for", 0, 86400, &r->for_s, err, errlen)) < 0 ||
 	    (rc = watch_scope_parse(json_get(o, "filters"), a, &r->scope, err, errlen)) < 0 ||
 	    (rc = watch_channels_parse(o, a, &r->channels, &r->n_channels, err, errlen)) < 0 ||

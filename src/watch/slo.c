@@ -102,7 +102,7 @@ void watch_scope_query(const struct watch_scope *s, uint64_t from_ns, uint64_t t
 
 /* Seconds from a number of seconds or "90s", "5m", "1h", "1d". */
 int watch_duration_member(const struct json *o, const char *key, uint64_t lo, uint64_t hi, uint64_t *out,
-			   char *err, size_t errlen)
+			  char *err, size_t errlen)
 {
 	const struct json *v = json_get(o, key);
 	uint64_t n = 0;
@@ -128,7 +128,6 @@ bad:
 		    key, (unsigned long long)lo, (unsigned long long)hi),
 	       ERR_INVALID;
 }
-
 
 int watch_channels_parse(const struct json *o, struct arena *a, const char ***out, size_t *n, char *err,
 			 size_t errlen)
@@ -185,7 +184,8 @@ static int parse_objective(const struct slo *s, const struct json *o, struct slo
 	uint64_t ms;
 	if (json_uint64(th, &ms) < 0 || !ms || ms > EXACT_MAX_MS)
 		return errf(err, errlen,
-			    "a latency objective needs \"threshold_ms\": a whole number of milliseconds from 1 "
+			    "a latency objective needs \"threshold_ms\": a whole number of milliseconds from "
+			    "1 "
 			    "to %llu",
 			    (unsigned long long)EXACT_MAX_MS),
 		       ERR_INVALID;

@@ -91,7 +91,8 @@ void watch_slo_status_of(const struct slo_snapshot *sn, const struct slo *slo, s
 	uint64_t since, end = sn->end_ns, days = (uint64_t)slo->window_days * 86400;
 	memset(out, 0, sizeof(*out));
 	if (slo_is_exact(slo))
-		exact_counts(&slo->scope, slo->threshold_ms, end - days * NS_PER_S, end, &out->window, &since);
+		exact_counts(&slo->scope, slo->threshold_ms, end - days * NS_PER_S, end, &out->window,
+			     &since);
 	else
 		slo_snapshot_counts(sn, slo, days, &out->window);
 	for (size_t i = 0; i < SLO_BURN_WINDOWS; i++) {
@@ -239,7 +240,8 @@ static void advance(struct cycle *c, struct alert *al, int holds, uint64_t for_s
 }
 
 static void describe(struct cycle *c, struct alert *al, const char *source, const char *source_id,
-		     const char *name, const char *severity, const char **chans, size_t n_chans, uint64_t repeat_s)
+		     const char *name, const char *severity, const char **chans, size_t n_chans,
+		     uint64_t repeat_s)
 {
 	al->repeat_ns = repeat_s * NS_PER_S;
 	al->source = source;

@@ -22,7 +22,7 @@
 #define HOUR (60 * MIN)
 #define SEC  (1000 * MS)
 /* "now": 13 s into a minute, hours after the first requests */
-#define NOW (T0 / HOUR * HOUR + 5 * HOUR + 17 * MIN + 13 * SEC)
+#define NOW	(T0 / HOUR * HOUR + 5 * HOUR + 17 * MIN + 13 * SEC)
 #define MAX_REQ 2000
 
 static const uint64_t durations_ms[] = {50, 299, 300, 301, 749, 750, 751, 1000, 120};
@@ -89,17 +89,17 @@ static void check(uint64_t now, uint64_t longest, const char *when)
 	for (size_t k = 0; k < 3; k++)
 		for (size_t t = 0; t < 2; t++)
 			for (size_t w = 0; w < 5 && win_s[w] <= longest; w++) {
-				struct slo_counts got, want = brute(&scopes[k], thresholds[t],
-								    end - win_s[w] * SEC, end);
+				struct slo_counts got,
+					want = brute(&scopes[k], thresholds[t], end - win_s[w] * SEC, end);
 				uint64_t since;
-				int rc = exact_counts(&scopes[k], thresholds[t], end - win_s[w] * SEC, end, &got,
-						      &since);
+				int rc = exact_counts(&scopes[k], thresholds[t], end - win_s[w] * SEC, end,
+						      &got, &since);
 				n++;
 				if (rc == 0 && got.good == want.good && got.total == want.total)
 					continue;
 				same = 0;
-				printf("# %s %s < %llu ms over %llu s: %llu of %llu, want %llu of %llu\n", when,
-				       scopes[k].service ? scopes[k].service : "fleet",
+				printf("# %s %s < %llu ms over %llu s: %llu of %llu, want %llu of %llu\n",
+				       when, scopes[k].service ? scopes[k].service : "fleet",
 				       (unsigned long long)thresholds[t], (unsigned long long)win_s[w],
 				       (unsigned long long)got.good, (unsigned long long)got.total,
 				       (unsigned long long)want.good, (unsigned long long)want.total);
@@ -120,8 +120,8 @@ static void refresh_all(struct store *s, uint64_t now, const char *when)
 /* An SLO of 300 ms and a slow-count rule of 750 ms read the counts. */
 static void readers(struct store *s, uint64_t now)
 {
-	struct slo slo = {.id = "cart", .kind = SLO_LATENCY, .objective = 95, .threshold_ms = 300,
-			  .window_days = 7};
+	struct slo slo = {
+		.id = "cart", .kind = SLO_LATENCY, .objective = 95, .threshold_ms = 300, .window_days = 7};
 	struct slo_status st;
 	char err[256];
 	uint64_t end = slo_window_end(now);
@@ -130,9 +130,10 @@ static void readers(struct store *s, uint64_t now)
 	ok(rc == 0 && st.exact && st.exact_since_ns && st.window.good == want.good &&
 		   st.window.total == want.total,
 	   "SLO < 300 ms: %llu good of %llu, want %llu of %llu", (unsigned long long)st.window.good,
-	   (unsigned long long)st.window.total, (unsigned long long)want.good, (unsigned long long)want.total);
-	struct alert_rule r = {.measure = RULE_SLOW_COUNT, .slow_ms = 750, .window_s = 3600,
-			       .scope = {.service = "pay"}};
+	   (unsigned long long)st.window.total, (unsigned long long)want.good,
+	   (unsigned long long)want.total);
+	struct alert_rule r = {
+		.measure = RULE_SLOW_COUNT, .slow_ms = 750, .window_s = 3600, .scope = {.service = "pay"}};
 	double v;
 	uint64_t n;
 	want = brute(&r.scope, 750, end - HOUR, end);
@@ -174,7 +175,8 @@ int main(void)
 	check(now2, 6 * 3600, "incremental (windows to 6 h)");
 	struct slo_counts all = brute(&scopes[0], 300, 0, UINT64_MAX);
 	exact_counts(&scopes[0], 300, 0, slo_window_end(now2), &c, &since);
-	ok(c.total == all.total - 9, "past 6 h, the 9 h-late requests wait for the hours' check: %llu of %llu",
+	ok(c.total == all.total - 9,
+	   "past 6 h, the 9 h-late requests wait for the hours' check: %llu of %llu",
 	   (unsigned long long)c.total, (unsigned long long)all.total);
 	(void)late9;
 
