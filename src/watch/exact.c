@@ -335,26 +335,46 @@ static int save(struct store *s, struct obj *o, uint64_t now_ns, char *err, size
 	return rc;
 }
 
-/* One stored hour into the cells (under reg.lock). */
-static void load_hour(struct obj *o, const char *json)
+int exact_hour_parse(const char *json, size_t len, uint64_t *hour_ms, uint32_t good[60], uint32_t total[60])
 {
 	struct json_doc d;
 	char msg[128];
-	uint64_t hour_ms, v[3];
-	if (json_doc_parse(&d, json, strlen(json), 0, msg, sizeof(msg)) < 0)
-		return;
+	uint64_t v[3];
+	memset(good, 0, 60 * sizeof(*good));
+	memset(total, 0, 60 * sizeof(*total));
+	if (json_doc_parse(&d, json, len, 0, msg, sizeof(msg)) < 0) {
+		json_doc_release(&d);
+		return -1;
+	}
 	const struct json *m = json_get(d.root, "m");
-	if (json_uint64(json_get(d.root, "hour_ms"), &hour_ms) == 0 && m && m->type == JSON_ARRAY)
-		for (const struct json *e = m->child; e; e = e->next) {
-			const struct json *x = e->type == JSON_ARRAY ? e->child : NULL;
-			size_t k = 0;
-			for (; x && k < 3 && json_uint64(x, &v[k]) == 0; x = x->next)
-				k++;
-			struct cell *c = k == 3 && v[0] < 60 ? cell_at(o, hour_ms / 60000 + v[0]) : NULL;
-			if (c && v[1] <= v[2] && v[2] <= UINT32_MAX)
-				*c = (struct cell){(uint32_t)v[1], (uint32_t)v[2]};
+	int rc =
+		json_uint64(json_get(d.root, "hour_ms"), hour_ms) == 0 && m && m->type == JSON_ARRAY ? 0 : -1;
+	for (const struct json *e = rc == 0 ? m->child : NULL; e; e = e->next) {
+		const struct json *x = e->type == JSON_ARRAY ? e->child : NULL;
+		size_t k = 0;
+		for (; x && k < 3 && json_uint64(x, &v[k]) == 0; x = x->next)
+			k++;
+		if (k == 3 && v[0] < 60 && v[1] <= v[2] && v[2] <= UINT32_MAX) {
+			good[v[0]] = (uint32_t)v[1];
+			total[v[0]] = (uint32_t)v[2];
 		}
+	}
 	json_doc_release(&d);
+	return rc;
+}
+
+/* One stored hour into the cells (under reg.lock). */
+static void load_hour(struct obj *o, const char *json)
+{
+	uint64_t hour_ms;
+	uint32_t good[60], total[60];
+	if (exact_hour_parse(json, strlen(json), &hour_ms, good, total) < 0)
+		return;
+	for (unsigned i = 0; i < 60; i++) {
+		struct cell *c = cell_at(o, hour_ms / 60000 + i);
+		if (c && total[i])
+			*c = (struct cell){good[i], total[i]};
+	}
 }
 
 static int load(struct store *s, struct obj *o, char *err, size_t errlen)
@@ -365,7 +385,7 @@ static int load(struct store *s, struct obj *o, char *err, size_t errlen)
 	char kind[64];
 	arena_init(&a);
 	int rc = store_docs(s, EXACT_KIND, o->oid, &a, &rows, &n, err, errlen);
-	struct json_doc d;
+	struct json_doc d = {0};
 	char msg[128];
 	uint64_t since_ms = 0;
 	if (rc == 0 && n &&
@@ -373,8 +393,8 @@ static int load(struct store *s, struct obj *o, char *err, size_t errlen)
 		const char *key = json_str(json_get(d.root, "key"));
 		if (key && !strcmp(key, o->key))
 			json_uint64(json_get(d.root, "since_ms"), &since_ms);
-		json_doc_release(&d);
 	}
+	json_doc_release(&d);
 	hours_kind(o, kind, sizeof(kind));
 	if (rc == 0 && since_ms)
 		rc = store_docs(s, kind, NULL, &a, &rows, &n, err, errlen);

@@ -63,6 +63,11 @@ int exact_refresh(struct store *s, const struct watch_scope *sc, uint64_t thresh
 int exact_counts(const struct watch_scope *sc, uint64_t threshold_ms, uint64_t from_ns, uint64_t to_ns,
 		 struct slo_counts *out, uint64_t *since_ns);
 
+/* One stored hour (a document of kind "watch.exact/ID"): its start and
+ * the counts of its 60 minutes (0 where absent).  0, or -1 when it is not
+ * such a document; entries that do not make sense are left out. */
+int exact_hour_parse(const char *json, size_t len, uint64_t *hour_ms, uint32_t good[60], uint32_t total[60]);
+
 /* Forget every objective held in memory (what a restart does): the next
  * refresh loads them from the store. */
 void exact_forget(void);

@@ -631,27 +631,48 @@ static int by_time(const void *x, const void *y)
 	return a->time_ns < b->time_ns ? -1 : a->time_ns > b->time_ns;
 }
 
-/* One kept message back as an item, with its channel's address and secret
- * now (NULL: unreadable, or its channel is gone). */
-static struct item *restore_one(const struct store_record *r, const struct notify_channel *chans, size_t n)
+int notify_outbox_parse(const char *json, size_t len, struct arena *a, struct notify_kept *out)
 {
 	struct json_doc d;
 	char msg[128];
-	struct item *it = NULL;
-	long slot = strtol(r->id, NULL, 10);
-	if (slot < 0 || slot >= OUTBOX_SLOTS ||
-	    json_doc_parse(&d, r->json, strlen(r->json), 0, msg, sizeof(msg)) < 0)
-		return NULL;
+	uint64_t ms = 0;
+	memset(out, 0, sizeof(*out));
+	if (json_doc_parse(&d, json, len, 0, msg, sizeof(msg)) < 0) {
+		json_doc_release(&d);
+		return -1;
+	}
 	const char *ch = json_str(json_get(d.root, "channel")), *body = json_str(json_get(d.root, "body"));
 	const char *aid = json_str(json_get(d.root, "alert_id")), *ev = json_str(json_get(d.root, "event"));
-	for (size_t i = 0; ch && body && i < n && !it; i++)
-		if (!strcmp(chans[i].id, ch))
-			it = item_new(&chans[i], aid ? aid : "", ev ? ev : "", r->time_ns, xstrdup(body));
+	int rc = ch && body ? 0 : -1;
+	if (rc == 0) {
+		out->channel = arena_strdup(a, ch);
+		out->body = arena_strdup(a, body);
+		out->alert_id = arena_strdup(a, aid ? aid : "");
+		out->event = arena_strdup(a, ev ? ev : "");
+		json_uint64(json_get(d.root, "time_ms"), &ms);
+		out->time_ns = ms * 1000000;
+	}
+	json_doc_release(&d);
+	return rc;
+}
+
+/* One kept message back as an item, with its channel's address and secret
+ * now (NULL: unreadable, or its channel is gone). */
+static struct item *restore_one(const struct store_record *r, const struct notify_channel *chans, size_t n,
+				struct arena *a)
+{
+	struct notify_kept k;
+	struct item *it = NULL;
+	long slot = strtol(r->id, NULL, 10);
+	if (slot < 0 || slot >= OUTBOX_SLOTS || notify_outbox_parse(r->json, strlen(r->json), a, &k) < 0)
+		return NULL;
+	for (size_t i = 0; i < n && !it; i++)
+		if (!strcmp(chans[i].id, k.channel))
+			it = item_new(&chans[i], k.alert_id, k.event, r->time_ns, xstrdup(k.body));
 	if (it)
 		it->slot = (int)slot;
 	else
-		log_warn("a kept notification for channel %s is dropped: the channel is gone", ch ? ch : "?");
-	json_doc_release(&d);
+		log_warn("a kept notification for channel %s is dropped: the channel is gone", k.channel);
 	return it;
 }
 
@@ -670,7 +691,7 @@ static int restore(char *err, size_t errlen)
 	for (size_t i = 0; rc == 0 && i < nd; i++) {
 		if (!strcmp(docs[i].json, WATCH_TOMBSTONE))
 			continue;
-		struct item *it = restore_one(&docs[i], chans, nc);
+		struct item *it = restore_one(&docs[i], chans, nc, &a);
 		if (it) {
 			q.used[it->slot] = 1;
 			items[n++] = it;

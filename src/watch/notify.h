@@ -92,6 +92,13 @@ int notify_start(struct store *s, const struct notify_options *o, char *err, siz
 void notify_stop(void);
 /* Log the event, and queue it for each channel (copied). */
 void notify_send(const struct notify_channel *chans, size_t n, const struct notify_event *e);
+/* A message kept in the outbox (a document of kind OUTBOX_KIND), strings
+ * in the caller's arena.  0, or -1 when it is not one. */
+struct notify_kept {
+	const char *channel, *alert_id, *event, *body;
+	uint64_t time_ns;
+};
+int notify_outbox_parse(const char *json, size_t len, struct arena *a, struct notify_kept *out);
 /* Counters for the API and tests. */
 struct notify_stats {
 	uint64_t sent, failed, retries, queued;
