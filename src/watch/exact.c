@@ -128,6 +128,7 @@ static void cover(struct obj *o, uint64_t end_min)
 		size_t kept = shift < o->n ? o->n - (size_t)shift : 0;
 		memset(o->m + kept, 0, (CAP_MIN - kept) * sizeof(*o->m));
 		o->base_min = base;
+		o->n = kept;
 	}
 	if (end_min > o->base_min + o->n)
 		o->n = (size_t)(end_min - o->base_min);

@@ -190,6 +190,10 @@ int main(void)
 	exact_counts(&scopes[0], 300, 0, 0, &c, &since2);
 	ok(since2 == since, "exact since kept: %llu", (unsigned long long)since2);
 	readers(s, now2 + MIN);
+
+	/* two days on: the minutes held move on, the counts stay */
+	refresh_all(s, now2 + 2 * 1440 * MIN, "two days on");
+	check(now2 + 2 * 1440 * MIN, 30 * 86400, "two days on");
 	(void)err;
 	store_close(s);
 	exact_forget();
