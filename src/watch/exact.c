@@ -12,6 +12,7 @@
 #include "core/alloc.h"
 #include "core/json_doc.h"
 #include "core/log.h"
+#include "watch/snapshot.h"
 
 #define CAP_MIN	  (EXACT_KEEP_MIN + 1440) /* minutes an objective holds at most */
 #define CHUNK_MAX 200000u		  /* request rows read at once, about */
@@ -237,14 +238,18 @@ static int recount_differing(struct store *s, struct obj *o, const struct watch_
 	return 0;
 }
 
-/* The minutes of [from, to) against the minute rollups. */
-static int verify_minutes(struct store *s, struct obj *o, const struct watch_scope *sc, uint64_t th,
-			  uint64_t from, uint64_t to, char *err, size_t errlen)
+/* The minutes of [from, to) against the minute rollups (from the
+ * snapshot when it has them). */
+static int verify_minutes(struct store *s, const struct slo_snapshot *sn, struct obj *o,
+			  const struct watch_scope *sc, uint64_t th, uint64_t from, uint64_t to, char *err,
+			  size_t errlen)
 {
 	if (from >= to)
 		return 0;
 	uint64_t *want = xcalloc((size_t)(to - from), sizeof(*want));
-	int rc = rollup_totals(s, sc, from, to, 60, want, err, errlen);
+	int rc = 0;
+	if (!sn || slo_snapshot_minutes(sn, sc, from, to, want) < 0)
+		rc = rollup_totals(s, sc, from, to, 60, want, err, errlen);
 	if (rc == 0)
 		rc = recount_differing(s, o, sc, th, from, to, want, err, errlen);
 	free(want);
@@ -425,8 +430,8 @@ static int backfill(struct store *s, struct obj *o, const struct watch_scope *sc
 	return 0;
 }
 
-static int refresh(struct store *s, struct obj *o, const struct watch_scope *sc, uint64_t th, uint64_t now_ns,
-		   char *err, size_t errlen)
+static int refresh(struct store *s, const struct slo_snapshot *sn, struct obj *o,
+		   const struct watch_scope *sc, uint64_t th, uint64_t now_ns, char *err, size_t errlen)
 {
 	uint64_t end = slo_window_end(now_ns) / NS_MIN, last_bad;
 	uint64_t recent_from = (end - EXACT_RECENT_MIN) / 60 * 60;
@@ -445,7 +450,7 @@ static int refresh(struct store *s, struct obj *o, const struct watch_scope *sc,
 	}
 	if (rc == 0) {
 		uint64_t from = o->since_min > recent_from ? o->since_min : recent_from;
-		rc = verify_minutes(s, o, sc, th, from, end, err, errlen);
+		rc = verify_minutes(s, sn, o, sc, th, from, end, err, errlen);
 	}
 	if (rc == 0)
 		rc = save(s, o, now_ns, err, errlen);
@@ -453,13 +458,14 @@ static int refresh(struct store *s, struct obj *o, const struct watch_scope *sc,
 }
 
 int exact_refresh(struct store *s, const struct watch_scope *sc, uint64_t threshold_ms, uint64_t now_ns,
-		  char *err, size_t errlen)
+		  const struct slo_snapshot *sn, char *err, size_t errlen)
 {
 	struct obj *o = find_or_add(sc, threshold_ms);
 	pthread_mutex_lock(&reg.refresh);
 	int rc = 0;
 	if (o->last_now_ns != now_ns) /* objectives shared by SLOs and rules: once a cycle */
-		rc = refresh(s, o, sc, threshold_ms, now_ns, err, errlen);
+		rc = refresh(s, sn && sn->end_ns == slo_window_end(now_ns) ? sn : NULL, o, sc, threshold_ms,
+			     now_ns, err, errlen);
 	if (rc == 0)
 		o->last_now_ns = now_ns;
 	pthread_mutex_unlock(&reg.refresh);

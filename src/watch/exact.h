@@ -10,7 +10,8 @@
  * each objective once per cycle:
  *
  *  - the minutes of the last 6 hours whose total differs from the minute
- *    rollups' total for the scope are counted again from the request rows
+ *    rollups' total for the scope (as the cycle's SLO snapshot has them,
+ *    watch/snapshot.h) are counted again from the request rows
  *    (a write adds a request to both: where they agree, every request of
  *    the minute has been counted; requests that arrive late, long after
  *    they started, are found this way);
@@ -53,9 +54,12 @@
 int exact_needed(uint64_t threshold_ms);
 
 /* Bring the objective's counts up to the minute after `now_ns` (back-fill
- * it the first time).  The store's error class with `err`. */
+ * it the first time).  `sn` (NULL: none), a snapshot taken at `now_ns`,
+ * gives the recent minutes' rollup totals without reading them again.
+ * The store's error class with `err`. */
+struct slo_snapshot;
 int exact_refresh(struct store *s, const struct watch_scope *sc, uint64_t threshold_ms, uint64_t now_ns,
-		  char *err, size_t errlen);
+		  const struct slo_snapshot *sn, char *err, size_t errlen);
 
 /* Good and total requests of the objective in [from_ns, to_ns) (whole
  * minutes), from `since` on; *since_ns: the start of the exact counts (0:

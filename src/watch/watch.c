@@ -149,6 +149,7 @@ struct cycle {
 	size_t n_chans;
 	struct watch_report *r;
 	struct rule_cache *cache;
+	const struct slo_snapshot *sn; /* NULL without SLOs nor exact rules */
 };
 
 static struct alert *alert_for(struct cycle *c, const char *id)
@@ -292,7 +293,8 @@ static void eval_rule(struct cycle *c, const struct alert_rule *r)
 		return;
 	snprintf(id, sizeof(id), "rule:%s", r->id);
 	struct alert *al = alert_for(c, id); /* seen, even when its evaluation fails */
-	if (rule_is_exact(r) && exact_refresh(c->s, &r->scope, r->slow_ms, c->now_ns, err, sizeof(err)) < 0)
+	if (rule_is_exact(r) &&
+	    exact_refresh(c->s, &r->scope, r->slow_ms, c->now_ns, c->sn, err, sizeof(err)) < 0)
 		log_warn("rule %s: exact counts: %s", r->id, err);
 	if (rule_evaluate(c->s, c->cache, r, c->now_ns, &v, err, sizeof(err)) < 0) {
 		log_warn("rule %s: %s", r->id, err);
@@ -316,21 +318,17 @@ static void eval_rule(struct cycle *c, const struct alert_rule *r)
 	advance(c, al, v.holds, r->for_s);
 }
 
-/* Every SLO from one snapshot of the rollups. */
-static int eval_slos(struct cycle *c, const struct slo *slos, size_t n, char *err, size_t errlen)
+/* Every SLO from the cycle's snapshot of the rollups; the exact counts of
+ * those whose threshold is not a tier bound first. */
+static void eval_slos(struct cycle *c, const struct slo *slos, size_t n)
 {
-	struct slo_snapshot sn;
-	if (!n)
-		return 0;
+	char err[256];
 	for (size_t i = 0; i < n; i++)
-		if (slo_is_exact(&slos[i]) &&
-		    exact_refresh(c->s, &slos[i].scope, slos[i].threshold_ms, c->now_ns, err, errlen) < 0)
+		if (slo_is_exact(&slos[i]) && exact_refresh(c->s, &slos[i].scope, slos[i].threshold_ms,
+							    c->now_ns, c->sn, err, sizeof(err)) < 0)
 			log_warn("SLO %s: exact counts: %s", slos[i].id, err);
-	int rc = slo_snapshot_take(&sn, c->s, c->now_ns, err, errlen);
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		eval_slo(c, &sn, &slos[i]);
-	slo_snapshot_release(&sn);
-	return rc;
+	for (size_t i = 0; i < n; i++)
+		eval_slo(c, c->sn, &slos[i]);
 }
 
 /* Alerts whose rule or SLO is gone or disabled end: a firing one resolves
@@ -353,12 +351,23 @@ static void end_orphans(struct cycle *c)
 	}
 }
 
+/* Whether the cycle reads a snapshot: SLOs, or rules counted exactly. */
+static int needs_snapshot(const struct slo *slos, size_t n_slos, const struct alert_rule *rules,
+			  size_t n_rules)
+{
+	for (size_t i = 0; i < n_rules && !n_slos; i++)
+		if (rules[i].enabled && rule_is_exact(&rules[i]))
+			return 1;
+	return n_slos > 0;
+}
+
 int watch_cycle(struct store *s, const struct watch_options *o, uint64_t now_ns, struct watch_report *r,
 		char *err, size_t errlen)
 {
 	struct cycle c = {.s = s, .o = o, .now_ns = now_ns, .r = r};
 	struct slo *slos;
 	struct alert_rule *rules;
+	struct slo_snapshot sn;
 	size_t n_slos, n_rules;
 	memset(r, 0, sizeof(*r));
 	arena_init(&c.a);
@@ -370,17 +379,22 @@ int watch_cycle(struct store *s, const struct watch_options *o, uint64_t now_ns,
 		rc = watch_load_slos(s, &c.a, &slos, &n_slos, err, errlen);
 	if (rc == 0)
 		rc = watch_load_rules(s, &c.a, &rules, &n_rules, err, errlen);
+	if (rc == 0 && needs_snapshot(slos, n_slos, rules, n_rules)) {
+		rc = slo_snapshot_take(&sn, s, now_ns, err, errlen);
+		c.sn = &sn;
+	}
 	if (rc == 0) {
 		r->slos = n_slos;
 		r->rules = n_rules;
-		rc = eval_slos(&c, slos, n_slos, err, errlen);
+		eval_slos(&c, slos, n_slos);
 		c.cache = rule_cache_new();
 		for (size_t i = 0; i < n_rules; i++)
 			eval_rule(&c, &rules[i]);
 		rule_cache_free(c.cache);
-		if (rc == 0)
-			end_orphans(&c);
+		end_orphans(&c);
 	}
+	if (c.sn)
+		slo_snapshot_release(&sn);
 	arena_release(&c.a);
 	return rc;
 }

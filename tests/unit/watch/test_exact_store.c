@@ -17,6 +17,7 @@
 #include "watch/exact.h"
 #include "watch/rule.h"
 #include "watch/slo.h"
+#include "watch/snapshot.h"
 #include "watch/watch.h"
 
 #define HOUR (60 * MIN)
@@ -107,14 +108,22 @@ static void check(uint64_t now, uint64_t longest, const char *when)
 	ok(same, "%s: %d counts (3 scopes x 2 thresholds x windows) equal the requests'", when, n);
 }
 
-static void refresh_all(struct store *s, uint64_t now, const char *when)
+/* Refresh every objective, the recent minutes' totals from a snapshot of
+ * the rollups (as the evaluator does) or read for each (`with_snapshot` 0). */
+static void refresh_all(struct store *s, uint64_t now, const char *when, int with_snapshot)
 {
 	char err[256];
-	int rc = 0;
+	struct slo_snapshot snap, *sn = NULL;
+	int rc = with_snapshot ? slo_snapshot_take(&snap, s, now, err, sizeof(err)) : 0;
+	if (with_snapshot)
+		sn = &snap;
 	for (size_t k = 0; k < 3 && rc == 0; k++)
 		for (size_t t = 0; t < 2 && rc == 0; t++)
-			rc = exact_refresh(s, &scopes[k], thresholds[t], now, err, sizeof(err));
-	ok(rc == 0, "%s: refreshed%s%s", when, rc ? ": " : "", rc ? err : "");
+			rc = exact_refresh(s, &scopes[k], thresholds[t], now, sn, err, sizeof(err));
+	if (sn)
+		slo_snapshot_release(sn);
+	ok(rc == 0, "%s: refreshed%s%s%s", when, with_snapshot ? " (with a snapshot)" : "", rc ? ": " : "",
+	   rc ? err : "");
 }
 
 /* An SLO of 300 ms and a slow-count rule of 750 ms read the counts. */
@@ -157,7 +166,7 @@ int main(void)
 		return tap_done();
 	/* 3 h of requests before now, one every 17 s */
 	ok(write_reqs(s, NOW - 3 * HOUR, 17 * SEC, 630) == 0, "630 requests written");
-	refresh_all(s, NOW, "back-fill");
+	refresh_all(s, NOW, "back-fill", 0);
 	check(NOW, 30 * 86400, "back-fill");
 	uint64_t since, first = NOW - 3 * HOUR;
 	struct slo_counts c;
@@ -171,7 +180,7 @@ int main(void)
 	   "65 more requests, 25 of them late");
 	int late9 = n_reqs;
 	ok(write_reqs(s, NOW - 9 * HOUR, 2 * SEC, 9) == 0, "9 requests 9 h late");
-	refresh_all(s, now2, "incremental");
+	refresh_all(s, now2, "incremental", 1);
 	check(now2, 6 * 3600, "incremental (windows to 6 h)");
 	struct slo_counts all = brute(&scopes[0], 300, 0, UINT64_MAX);
 	exact_counts(&scopes[0], 300, 0, slo_window_end(now2), &c, &since);
@@ -184,7 +193,7 @@ int main(void)
 	exact_forget();
 	uint64_t n0;
 	ok(exact_counts(&scopes[0], 300, 0, UINT64_MAX, &c, &n0) < 0, "forgotten: nothing in memory");
-	refresh_all(s, now2 + MIN, "after a restart");
+	refresh_all(s, now2 + MIN, "after a restart", 1);
 	check(now2 + MIN, 30 * 86400, "after a restart");
 	uint64_t since2;
 	exact_counts(&scopes[0], 300, 0, 0, &c, &since2);
@@ -192,7 +201,7 @@ int main(void)
 	readers(s, now2 + MIN);
 
 	/* two days on: the minutes held move on, the counts stay */
-	refresh_all(s, now2 + 2 * 1440 * MIN, "two days on");
+	refresh_all(s, now2 + 2 * 1440 * MIN, "two days on", 0);
 	check(now2 + 2 * 1440 * MIN, 30 * 86400, "two days on");
 	(void)err;
 	store_close(s);
