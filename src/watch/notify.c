@@ -384,8 +384,11 @@ static enum delivery deliver(const struct item *it)
 			 it->channel, i + 1, q.opt.attempts, err);
 		if (i + 1 == q.opt.attempts)
 			break;
-		if (backoff_wait(wait))
-			return q.store ? INTERRUPTED : GIVEN_UP; /* kept: the next start sends it */
+		if (backoff_wait(wait)) {
+			if (q.store)
+				return INTERRUPTED; /* kept: the next start sends it */
+			break;
+		}
 		count(&q.st.retries);
 		wait *= 2;
 	}
