@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../query/store_fixture.h"
 #include "store/store.h"
@@ -156,6 +157,32 @@ static void readers(struct store *s, uint64_t now)
 	   "slow_share >= 750 ms: %g %%", v);
 }
 
+/* The store at `dir` again, with request rows kept one day (the data is
+ * years old): back once retention deleted every one of them, or NULL. */
+static struct store *reopen_without_rows(const char *dir)
+{
+	struct store *s;
+	struct store_options o = {.dir = dir};
+	struct store_query q;
+	char err[256];
+	uint64_t n = 1;
+	o.retention.keep_ns[KEPT_REQUESTS] = NS_PER_DAY;
+	o.retention.interval_ms = 50;
+	if (store_open(&s, &o, err, sizeof(err)) < 0) {
+		printf("# store_open: %s\n", err);
+		return NULL;
+	}
+	store_query_init(&q);
+	for (int i = 0; i < 400 && n; i++) {
+		if (store_count(s, &q, &n, err, sizeof(err)) < 0)
+			break;
+		if (n)
+			usleep(25000);
+	}
+	ok(n == 0, "retention deleted every request row (%llu left)", (unsigned long long)n);
+	return s;
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/hotpath-exact-XXXXXX";
@@ -205,6 +232,23 @@ int main(void)
 	check(now2 + 2 * 1440 * MIN, 30 * 86400, "two days on");
 	(void)err;
 	store_close(s);
+	s = reopen_without_rows(dir);
+	if (s) {
+		/* the counts outlive the request rows they were made of */
+		exact_forget();
+		refresh_all(s, now2 + 2 * 1440 * MIN, "request rows gone", 1);
+		check(now2 + 2 * 1440 * MIN, 30 * 86400, "request rows gone");
+		/* a new objective can only count what is still there: nothing */
+		struct slo_counts fresh;
+		uint64_t fresh_since, last = NOW + 10 * SEC + 39 * 3 * SEC;
+		int rc = exact_refresh(s, &scopes[0], 400, now2 + 2 * 1440 * MIN, NULL, err, sizeof(err));
+		exact_counts(&scopes[0], 400, 0, UINT64_MAX, &fresh, &fresh_since);
+		ok(rc == 0 && fresh.total == 0 && fresh_since > last,
+		   "a threshold new after the rows went: exact since %llu min after the last request, %llu "
+		   "counted",
+		   (unsigned long long)((fresh_since - last) / MIN), (unsigned long long)fresh.total);
+		store_close(s);
+	}
 	exact_forget();
 	temp_dir_remove(dir);
 	return tap_done();
