@@ -150,6 +150,9 @@ static void definitions(void)
 	ok(rc == 0 && s.threshold_ms == 300 && slo_is_exact(&s), "300 ms is counted from the request rows");
 	rc = parse("{\"kind\":\"latency\",\"objective\":95,\"threshold_ms\":500}", &s, &a, err);
 	ok(rc == 0 && !slo_is_exact(&s), "500 ms is a tier bound: the rollups count it");
+	rc = parse("{\"kind\":\"latency\",\"objective\":95,\"threshold_ms\":750,\"repeat\":\"1h\"}", &s, &a,
+		   err);
+	ok(rc == 0 && s.repeat_s == 3600, "an SLO's page reminds every hour");
 	rc = parse("{\"kind\":\"latency\",\"objective\":95,\"threshold_ms\":0}", &s, &a, err);
 	ok(rc == ERR_INVALID && strstr(err, "threshold_ms"), "0 ms is no threshold: %s", err);
 	rc = parse("{\"kind\":\"latency\",\"objective\":95,\"threshold_ms\":3600001}", &s, &a, err);
