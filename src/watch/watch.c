@@ -379,21 +379,23 @@ int watch_cycle(struct store *s, const struct watch_options *o, uint64_t now_ns,
 		rc = watch_load_slos(s, &c.a, &slos, &n_slos, err, errlen);
 	if (rc == 0)
 		rc = watch_load_rules(s, &c.a, &rules, &n_rules, err, errlen);
-	if (rc == 0 && needs_snapshot(slos, n_slos, rules, n_rules)) {
-		rc = slo_snapshot_take(&sn, s, now_ns, err, errlen);
+	int loaded = rc == 0, taken = loaded && needs_snapshot(slos, n_slos, rules, n_rules);
+	if (taken && (rc = slo_snapshot_take(&sn, s, now_ns, err, errlen)) == 0)
 		c.sn = &sn;
-	}
-	if (rc == 0) {
+	if (loaded) {
+		/* without the snapshot, the SLOs wait for the next cycle; the rules go on */
 		r->slos = n_slos;
 		r->rules = n_rules;
-		eval_slos(&c, slos, n_slos);
+		if (rc == 0)
+			eval_slos(&c, slos, n_slos);
 		c.cache = rule_cache_new();
 		for (size_t i = 0; i < n_rules; i++)
 			eval_rule(&c, &rules[i]);
 		rule_cache_free(c.cache);
-		end_orphans(&c);
+		if (rc == 0)
+			end_orphans(&c);
 	}
-	if (c.sn)
+	if (taken)
 		slo_snapshot_release(&sn);
 	arena_release(&c.a);
 	return rc;
