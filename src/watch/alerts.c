@@ -291,7 +291,8 @@ int watch_audit(struct store *s, const char *actor, const char *action, const ch
 	buf_put_json_str(&b, object_id ? object_id : "");
 	buf_printf(&b, ",\"before\":%s,\"after\":%s}", before && *before ? before : "null",
 		   after && *after ? after : "null");
-	struct store_record r = {AUDIT_KIND, object_kind, now_ns, b.data};
+	int sys = actor && !strcmp(actor, WATCH_ACTOR);
+	struct store_record r = {sys ? AUDIT_SYSTEM_KIND : AUDIT_KIND, object_kind, now_ns, b.data};
 	int rc = store_add_event(s, &r, err, errlen);
 	buf_release(&b);
 	return rc;

@@ -31,8 +31,12 @@
 #define ALERT_KIND	   "alert"
 #define ALERT_HISTORY_KIND "alert.history"
 #define AUDIT_KIND	   "audit"
-/* Who the evaluator's transitions are by, in the history and the audit trail. */
-#define WATCH_ACTOR "system"
+/* Who the evaluator's transitions are by, in the history and the audit
+ * trail.  Its audit entries are events of their own kind (AUDIT_SYSTEM_KIND,
+ * id "alert"), so that their number never pushes people's actions out of
+ * a read of the newest entries. */
+#define WATCH_ACTOR	  "system"
+#define AUDIT_SYSTEM_KIND "audit.system"
 
 enum alert_st { ALERT_INACTIVE, ALERT_PENDING, ALERT_FIRING, ALERT_RESOLVED };
 extern const char *const alert_state_names[4];

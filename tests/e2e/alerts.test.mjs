@@ -283,6 +283,9 @@ describe('SLO and alert notifications', () => {
 		const acked = (await getJson(`${srv.url}/api/v1/audit?actor=system&object_id=rule:acked-errors`)).json.entries;
 		assert.ok(acked.some((e) => e.action === 'firing'), 'the rule\'s firing too');
 		assert.ok(!acked.some((e) => e.action === 'acknowledge'), 'the acknowledgement is bob\'s, not the system\'s');
+		const every = (await getJson(`${srv.url}/api/v1/audit?limit=1000`)).json.entries;
+		assert.ok(every.some((e) => e.actor === 'system') && every.some((e) => e.actor === 'bob'), 'unfiltered: people and the system');
+		assert.ok(every.every((e, i) => i === 0 || every[i - 1].time_ms >= e.time_ms), 'newest first, merged');
 	});
 
 	test('hotpath slo and hotpath alerts list and act from the terminal', async () => {
