@@ -93,21 +93,42 @@ static struct obj *find_or_add(const struct watch_scope *sc, uint64_t threshold_
 	return o;
 }
 
+static void obj_free(struct obj *o)
+{
+	free(o->key);
+	free(o->m);
+	free(o->dirty);
+	free(o);
+}
+
 void exact_forget(void)
 {
 	pthread_mutex_lock(&reg.refresh);
 	pthread_mutex_lock(&reg.lock);
-	for (size_t i = 0; i < reg.n; i++) {
-		free(reg.v[i]->key);
-		free(reg.v[i]->m);
-		free(reg.v[i]->dirty);
-		free(reg.v[i]);
-	}
+	for (size_t i = 0; i < reg.n; i++)
+		obj_free(reg.v[i]);
 	free(reg.v);
 	reg.v = NULL;
 	reg.n = reg.cap = 0;
 	pthread_mutex_unlock(&reg.lock);
 	pthread_mutex_unlock(&reg.refresh);
+}
+
+size_t exact_prune(uint64_t now_ns, uint64_t idle_ns)
+{
+	size_t kept = 0, dropped = 0;
+	pthread_mutex_lock(&reg.refresh);
+	pthread_mutex_lock(&reg.lock);
+	for (size_t i = 0; i < reg.n; i++)
+		if (reg.v[i]->last_now_ns + idle_ns < now_ns && !reg.v[i]->n_dirty && !reg.v[i]->meta_dirty) {
+			obj_free(reg.v[i]);
+			dropped++;
+		} else
+			reg.v[kept++] = reg.v[i];
+	reg.n = kept;
+	pthread_mutex_unlock(&reg.lock);
+	pthread_mutex_unlock(&reg.refresh);
+	return dropped;
 }
 
 /* The cell of minute `min`, NULL outside what is held. */

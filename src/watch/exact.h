@@ -72,6 +72,11 @@ int exact_counts(const struct watch_scope *sc, uint64_t threshold_ms, uint64_t f
  * such a document; entries that do not make sense are left out. */
 int exact_hour_parse(const char *json, size_t len, uint64_t *hour_ms, uint32_t good[60], uint32_t total[60]);
 
+/* Forget the objectives not refreshed for `idle_ns` before `now_ns` (their
+ * SLO or rule is gone or changed; the store keeps their counts, loaded
+ * again if they come back).  How many were forgotten. */
+size_t exact_prune(uint64_t now_ns, uint64_t idle_ns);
+
 /* Forget every objective held in memory (what a restart does): the next
  * refresh loads them from the store. */
 void exact_forget(void);

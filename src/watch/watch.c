@@ -14,6 +14,8 @@
 #include "watch/snapshot.h"
 
 #define DEFAULTS_KIND "watch.defaults"
+/* Exact counts nobody refreshed for this long are let go from memory. */
+#define EXACT_IDLE_NS (2 * NS_PER_HOUR)
 
 void watch_options_init(struct watch_options *o)
 {
@@ -397,6 +399,8 @@ int watch_cycle(struct store *s, const struct watch_options *o, uint64_t now_ns,
 	}
 	if (taken)
 		slo_snapshot_release(&sn);
+	if (rc == 0)
+		exact_prune(now_ns, EXACT_IDLE_NS);
 	arena_release(&c.a);
 	return rc;
 }

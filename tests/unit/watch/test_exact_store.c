@@ -227,6 +227,13 @@ int main(void)
 	ok(since2 == since, "exact since kept: %llu", (unsigned long long)since2);
 	readers(s, now2 + MIN);
 
+	/* one not refreshed for an hour is let go; the others stay */
+	ok(exact_refresh(s, &scopes[1], 300, now2 + 2 * MIN, NULL, err, sizeof(err)) == 0 &&
+		   exact_prune(now2 + MIN + HOUR + 30 * SEC, HOUR) == 5 &&
+		   exact_counts(&scopes[1], 300, 0, UINT64_MAX, &c, &since2) == 0 &&
+		   exact_counts(&scopes[0], 300, 0, UINT64_MAX, &c, &since2) < 0,
+	   "pruned: the 5 objectives idle for an hour; kept: the one refreshed");
+
 	/* two days on: the minutes held move on, the counts stay */
 	refresh_all(s, now2 + 2 * 1440 * MIN, "two days on", 0);
 	check(now2 + 2 * 1440 * MIN, 30 * 86400, "two days on");
