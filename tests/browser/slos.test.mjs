@@ -179,6 +179,22 @@ test('the rule editor creates a rule after confirmation; silence holds an alert 
   assert.deepEqual([pool.measure, pool.metric, pool.threshold, pool.filters],
     ['metric', { measure: 'pool_used', agg: 'max', group_by: 'pool' }, 45, { service: 'red' }]);
 
+  // a slow count at a threshold of its own, reminding every hour
+  await page.click('#rule-new');
+  assert.equal(await page.isVisible('#rule-form input[name="slow_ms"]'), false, 'slow_ms hides until a slow measure');
+  await page.fill('#rule-form input[name="name"]', 'Red over 300 ms');
+  await page.selectOption('#rule-form select[name="measure"]', 'slow_count');
+  assert.equal(await page.isVisible('#rule-form input[name="slow_ms"]'), true, 'and shows with it');
+  await page.fill('#rule-form input[name="slow_ms"]', '300');
+  await page.fill('#rule-form input[name="threshold"]', '100');
+  await page.selectOption('#rule-form select[name="repeat"]', '3600');
+  await page.fill('#rule-form input[name="service"]', 'red');
+  await page.click('#dlg-ok');
+  assert.match(await page.textContent('#dlg-question'), /slow_count at 300 ms or more > 100/);
+  await page.click('#dlg-ok');
+  const slow = await waitFor(async () => (await api('GET', '/api/v1/alerts/rules')).rules.find((r) => r.name === 'Red over 300 ms'), 'the slow rule');
+  assert.deepEqual([slow.measure, slow.slow_ms, slow.repeat, slow.threshold], ['slow_count', 300, 3600, 100]);
+
   const row = '#alert-feed tr[data-alert="slo:red:ticket"]';
   await page.waitForSelector(`${row} .alert-silence`);
   await page.click(`${row} .alert-silence`);
