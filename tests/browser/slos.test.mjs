@@ -101,8 +101,11 @@ test('the alert feed acknowledges behind a confirmation', async () => {
   await page.click('#dlg-ok');
   await waitFor(async () => (await api('GET', '/api/v1/alerts/slo:red:page')).acknowledged_ms, 'the acknowledgement');
   await page.waitForSelector(`${row} >> text=acknowledged by api`);
-  const audit = await api('GET', '/api/v1/audit?object=alert');
+  const audit = await api('GET', '/api/v1/audit?object=alert&actor=api');
   assert.equal(audit.entries[0].action, 'acknowledge');
+  const all = await api('GET', '/api/v1/audit?object=alert');
+  assert.ok(all.entries.some((e) => e.actor === 'system' && e.object_id === 'slo:red:page' && e.action === 'firing'),
+    'the evaluator\'s transitions are there too');
 });
 
 test('the SLO editor creates only after confirmation, and shows the server\'s refusal', async () => {
