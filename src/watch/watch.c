@@ -210,10 +210,10 @@ static void save_alert(struct cycle *c, const struct alert *prev, const struct a
 		log_warn("alert %s: %s", al->id, err);
 }
 
-/* Advance one alert with the verdict; store and notify what changed. */
-static void advance(struct cycle *c, struct alert *al, int holds, uint64_t for_s)
+/* Advance one alert with the verdict; store and notify what changed.
+ * `prev`: the alert as it was before this evaluation described it. */
+static void advance(struct cycle *c, struct alert *al, const struct alert *prev, int holds, uint64_t for_s)
 {
-	struct alert prev = *al;
 	enum alert_st was = al->state;
 	enum alert_step st =
 		alert_step(al, holds, c->now_ns, for_s * NS_PER_S, (uint64_t)c->o->group_s * NS_PER_S);
@@ -238,7 +238,7 @@ static void advance(struct cycle *c, struct alert *al, int holds, uint64_t for_s
 		what = alert_state_names[al->state];
 	if (st != STEP_NONE) {
 		c->r->changed++;
-		save_alert(c, &prev, al, what);
+		save_alert(c, prev, al, what);
 	}
 }
 
@@ -264,7 +264,7 @@ static void eval_slo(struct cycle *c, const struct slo_snapshot *sn, const struc
 		const char *sev = k == 0 ? "page" : "ticket";
 		int holds = k == 0 ? st.alert[0] || st.alert[1] : st.alert[2];
 		snprintf(id, sizeof(id), "slo:%s:%s", slo->id, sev);
-		struct alert *al = alert_for(c, id);
+		struct alert *al = alert_for(c, id), prev = *al;
 		if (!holds && al->state != ALERT_PENDING && al->state != ALERT_FIRING)
 			continue;
 		describe(c, al, "slo", slo->id, slo->name, sev, slo->channels, slo->n_channels,
@@ -283,7 +283,7 @@ static void eval_slo(struct cycle *c, const struct slo_snapshot *sn, const struc
 		al->message = arena_strdup(&c->a, msg);
 		al->value = rate;
 		al->limit = slo_alert_windows[w].rate;
-		advance(c, al, holds, 0);
+		advance(c, al, &prev, holds, 0);
 	}
 }
 
@@ -294,7 +294,7 @@ static void eval_rule(struct cycle *c, const struct alert_rule *r)
 	if (!r->enabled)
 		return;
 	snprintf(id, sizeof(id), "rule:%s", r->id);
-	struct alert *al = alert_for(c, id); /* seen, even when its evaluation fails */
+	struct alert *al = alert_for(c, id), prev = *al; /* seen, even when its evaluation fails */
 	if (rule_is_exact(r) &&
 	    exact_refresh(c->s, &r->scope, r->slow_ms, c->now_ns, c->sn, err, sizeof(err)) < 0)
 		log_warn("rule %s: exact counts: %s", r->id, err);
@@ -317,7 +317,7 @@ static void eval_rule(struct cycle *c, const struct alert_rule *r)
 	al->message = arena_strdup(&c->a, msg);
 	al->value = v.value;
 	al->limit = v.limit;
-	advance(c, al, v.holds, r->for_s);
+	advance(c, al, &prev, v.holds, r->for_s);
 }
 
 /* Every SLO from the cycle's snapshot of the rollups; the exact counts of
