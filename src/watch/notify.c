@@ -502,20 +502,21 @@ static struct item *rate_roll(struct rate *r, uint64_t now_ns)
 		if (r->slack) {
 			char text[512];
 			snprintf(text, sizeof(text),
-				 ":warning: %u more notifications for channel %s in the last %u s, held by "
-				 "its "
-				 "rate limit of %u: see the alerts of hotpath",
+				 ":warning: %u more notifications for channel %s in the last %u s, "
+				 "held by its rate limit of %u: see the alerts of hotpath",
 				 r->held, r->name, r->window_s, r->limit);
 			buf_puts(&b, "{\"text\":");
 			buf_put_json_str(&b, text);
 			buf_putc(&b, '}');
-		} else
-			buf_printf(&b,
-				   "{\"event\":\"summary\",\"channel\":\"%s\",\"held\":%u,\"window_s\":%u,"
-				   "\"rate_limit\":%u,\"alerts\":[%s],\"time_ms\":%llu}",
-				   r->channel, r->held, r->window_s, r->limit,
+		} else {
+			buf_puts(&b, "{\"event\":\"summary\",\"channel\":");
+			buf_put_json_str(&b, r->channel);
+			buf_printf(&b, ",\"held\":%u,\"window_s\":%u,\"rate_limit\":%u", r->held, r->window_s,
+				   r->limit);
+			buf_printf(&b, ",\"alerts\":[%s],\"time_ms\":%llu}",
 				   r->listed.data ? r->listed.data : "",
 				   (unsigned long long)(now_ns / 1000000));
+		}
 		struct notify_channel c = {.id = r->channel, .url = r->url, .secret = r->secret};
 		it = item_new(&c, "summary", "summary", now_ns, buf_detach(&b, NULL));
 		q.st.summaries++;
