@@ -180,6 +180,14 @@ static int metrics(struct http_request *req)
 	       "Webhook messages given up after their retries.", ns.failed);
 	metric(b, "hotpath_notifications_retries_total", "counter", "Webhook deliveries tried again.",
 	       ns.retries);
+	metric(b, "hotpath_notifications_grouped_total", "counter",
+	       "Webhook messages held by their channel's rate limit and sent in a summary.", ns.grouped);
+	metric(b, "hotpath_notifications_summaries_total", "counter",
+	       "Summary messages of what a channel's rate limit held.", ns.summaries);
+	metric(b, "hotpath_notifications_restored_total", "counter",
+	       "Webhook messages left undelivered by the last run, queued again at start.", ns.restored);
+	metric(b, "hotpath_notifications_pending", "gauge", "Webhook messages waiting for delivery.",
+	       ns.pending);
 	store_metrics(b, &st);
 	read_metrics(b, c);
 	metric(b, "hotpath_process_resident_bytes", "gauge", "Resident memory of the server process.",

@@ -142,6 +142,10 @@ static void show_slo(struct http_request *req, struct buf *b, const char *json)
 	else
 		buf_puts(b, "null");
 	put_burn(b, &st);
+	if (st.exact && st.exact_since_ns)
+		buf_printf(b, ",\"exact_since_ms\":%llu", (unsigned long long)(st.exact_since_ns / 1000000));
+	else if (st.exact)
+		buf_puts(b, ",\"exact_since_ms\":null");
 	buf_puts(b, "}}");
 }
 
@@ -697,26 +701,43 @@ out:
 	return shown;
 }
 
-static int read_audit(struct http_request *req, const char *object, uint64_t from, uint64_t to,
-		      struct audit_row **rows, size_t *n, char *err, size_t errlen)
+/* The audit events of `kind` (id `object` unless NULL) in [from, to) into
+ * `a`, appended to *rows. */
+static int read_events(struct http_request *req, const char *kind, const char *object, uint64_t from,
+		       uint64_t to, int rec, struct audit_row **rows, size_t *n, size_t *cap, char *err,
+		       size_t errlen)
 {
-	struct store_record *ev = NULL, *rec = NULL;
-	size_t n_ev = 0, n_rec = 0;
-	int rc = 0;
-	if (!object || strcmp(object, "recommendation"))
-		rc = store_events(req->srv->store, AUDIT_KIND, object, from, to, AUDIT_READ_MAX, &req->arena,
-				  &ev, &n_ev, err, errlen);
-	if (rc == 0 && (!object || !strcmp(object, "recommendation")))
-		rc = store_events(req->srv->store, "recommendation.audit", NULL, from, to, AUDIT_READ_MAX,
-				  &req->arena, &rec, &n_rec, err, errlen);
+	struct store_record *ev;
+	size_t ne;
+	int rc = store_events(req->srv->store, kind, object, from, to, AUDIT_READ_MAX, &req->arena, &ev, &ne,
+			      err, errlen);
 	if (rc < 0)
 		return rc;
-	*rows = arena_zalloc(&req->arena, (n_ev + n_rec + 1) * sizeof(**rows));
+	*rows = arena_grow(&req->arena, *rows, cap, *n + ne + 1, sizeof(**rows));
+	for (size_t i = 0; i < ne; i++)
+		(*rows)[(*n)++] = (struct audit_row){ev[i].time_ns, ev[i].json, rec ? ev[i].id : NULL};
+	return 0;
+}
+
+/* People's actions, the evaluator's transitions (unless the filters leave
+ * them out) and recommendations' status changes, newest first. */
+static int read_audit(struct http_request *req, const char *object, const char *actor, uint64_t from,
+		      uint64_t to, struct audit_row **rows, size_t *n, char *err, size_t errlen)
+{
+	size_t cap = 0;
+	int rc = 0;
+	*rows = NULL;
 	*n = 0;
-	for (size_t i = 0; i < n_ev; i++)
-		(*rows)[(*n)++] = (struct audit_row){ev[i].time_ns, ev[i].json, NULL};
-	for (size_t i = 0; i < n_rec; i++)
-		(*rows)[(*n)++] = (struct audit_row){rec[i].time_ns, rec[i].json, rec[i].id};
+	if (!object || strcmp(object, "recommendation"))
+		rc = read_events(req, AUDIT_KIND, object, from, to, 0, rows, n, &cap, err, errlen);
+	if (rc == 0 && (!object || !strcmp(object, "alert")) && (!actor || !strcmp(actor, WATCH_ACTOR)))
+		rc = read_events(req, AUDIT_SYSTEM_KIND, object, from, to, 0, rows, n, &cap, err, errlen);
+	if (rc == 0 && (!object || !strcmp(object, "recommendation")))
+		rc = read_events(req, "recommendation.audit", NULL, from, to, 1, rows, n, &cap, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (!*rows)
+		*rows = arena_zalloc(&req->arena, sizeof(**rows));
 	qsort(*rows, *n, sizeof(**rows), by_time_desc);
 	return 0;
 }
@@ -743,7 +764,7 @@ static int get_audit(struct http_request *req)
 			   "object must be slo, rule, channel, alert or recommendation");
 		return HTTP_DONE;
 	}
-	int rc = read_audit(req, object, from, to, &rows, &n, err, sizeof(err));
+	int rc = read_audit(req, object, actor, from, to, &rows, &n, err, sizeof(err));
 	if (rc < 0) {
 		http_error_class(req, rc, "%s", err);
 		return HTTP_DONE;

@@ -32,7 +32,7 @@ static enum alert_step step_holds(struct alert *a, uint64_t now_ns, uint64_t for
 	case ALERT_INACTIVE:
 		a->state = ALERT_PENDING;
 		a->since_ns = now_ns;
-		a->fired_ns = a->resolved_ns = a->acked_ns = a->clear_ns = a->pages = 0;
+		a->fired_ns = a->resolved_ns = a->acked_ns = a->clear_ns = a->pages = a->paged_ns = 0;
 		a->acked_by = NULL;
 		if (for_ns)
 			return STEP_CHANGED;
@@ -75,6 +75,12 @@ int alert_may_page(const struct alert *a, uint64_t now_ns)
 	return !a->acked_ns && now_ns >= a->silenced_until_ns && !a->pages;
 }
 
+int alert_may_remind(const struct alert *a, uint64_t now_ns)
+{
+	return a->state == ALERT_FIRING && !a->clear_ns && a->repeat_ns && a->pages && !a->acked_ns &&
+	       now_ns >= a->silenced_until_ns && now_ns >= a->paged_ns + a->repeat_ns;
+}
+
 /* ---- JSON ----------------------------------------------------------------- */
 
 static void put_ms(struct buf *b, const char *key, uint64_t ns)
@@ -111,6 +117,7 @@ void alert_write(struct buf *b, const struct alert *a)
 	buf_put_json_member_str(b, "acknowledged_by", a->acked_by);
 	put_ms(b, "silenced_until_ms", a->silenced_until_ns);
 	buf_printf(b, ",\"pages\":%llu", (unsigned long long)a->pages);
+	put_ms(b, "paged_ms", a->paged_ns);
 	put_num(b, "value", a->value);
 	put_num(b, "limit", a->limit);
 	buf_put_json_member_str(b, "message", a->message);
@@ -153,6 +160,7 @@ int alert_parse(const struct json *o, struct arena *a, struct alert *out, char *
 	out->resolved_ns = get_ns(o, "resolved_ms");
 	out->acked_ns = get_ns(o, "acknowledged_ms");
 	out->silenced_until_ns = get_ns(o, "silenced_until_ms");
+	out->paged_ns = get_ns(o, "paged_ms");
 	json_uint64(json_get(o, "pages"), &out->pages);
 	if (json_double(json_get(o, "value"), &out->value) < 0)
 		out->value = NAN;
@@ -283,7 +291,8 @@ int watch_audit(struct store *s, const char *actor, const char *action, const ch
 	buf_put_json_str(&b, object_id ? object_id : "");
 	buf_printf(&b, ",\"before\":%s,\"after\":%s}", before && *before ? before : "null",
 		   after && *after ? after : "null");
-	struct store_record r = {AUDIT_KIND, object_kind, now_ns, b.data};
+	int sys = actor && !strcmp(actor, WATCH_ACTOR);
+	struct store_record r = {sys ? AUDIT_SYSTEM_KIND : AUDIT_KIND, object_kind, now_ns, b.data};
 	int rc = store_add_event(s, &r, err, errlen);
 	buf_release(&b);
 	return rc;

@@ -17,7 +17,9 @@
  *
  * An acknowledged incident pages no more; a silenced one (until a time)
  * sends nothing.  Documents of kind "alert" keep each alert's state;
- * events of kind "alert.history" keep every transition.
+ * events of kind "alert.history" keep every transition, and the audit
+ * trail too (actor WATCH_ACTOR for the evaluator's, action the state
+ * reached: "pending", "firing", "resolved", "inactive").
  */
 #ifndef HOTPATH_WATCH_ALERTS_H
 #define HOTPATH_WATCH_ALERTS_H
@@ -29,6 +31,12 @@
 #define ALERT_KIND	   "alert"
 #define ALERT_HISTORY_KIND "alert.history"
 #define AUDIT_KIND	   "audit"
+/* Who the evaluator's transitions are by, in the history and the audit
+ * trail.  Its audit entries are events of their own kind (AUDIT_SYSTEM_KIND,
+ * id "alert"), so that their number never pushes people's actions out of
+ * a read of the newest entries. */
+#define WATCH_ACTOR	  "system"
+#define AUDIT_SYSTEM_KIND "audit.system"
 
 enum alert_st { ALERT_INACTIVE, ALERT_PENDING, ALERT_FIRING, ALERT_RESOLVED };
 extern const char *const alert_state_names[4];
@@ -44,7 +52,9 @@ struct alert {
 	uint64_t acked_ns;    /* 0 unless acknowledged */
 	const char *acked_by;
 	uint64_t silenced_until_ns;
-	uint64_t pages; /* firing notifications sent for this incident */
+	uint64_t pages;	    /* firing notifications (and reminders) sent for this incident */
+	uint64_t paged_ns;  /* the last of them */
+	uint64_t repeat_ns; /* its rule's or SLO's "repeat" (not stored: set each evaluation) */
 	double value, limit;
 	const char *message;
 	const char **channels;
@@ -61,6 +71,9 @@ enum alert_step { STEP_NONE, STEP_CHANGED, STEP_FIRE, STEP_RESOLVE };
 enum alert_step alert_step(struct alert *a, int holds, uint64_t now_ns, uint64_t for_ns, uint64_t group_ns);
 /* Whether a firing notification goes out now. */
 int alert_may_page(const struct alert *a, uint64_t now_ns);
+/* Whether a reminder goes out now: firing for a while, paged, not
+ * acknowledged nor silenced, and `repeat_ns` since the last page. */
+int alert_may_remind(const struct alert *a, uint64_t now_ns);
 
 void alert_write(struct buf *b, const struct alert *a);
 int alert_parse(const struct json *o, struct arena *a, struct alert *out, char *err, size_t errlen);

@@ -15,12 +15,36 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/json_field.h"
 #include "core/log.h"
 
 #define QUEUE_MAX 1000
 
 /* ---- channels ------------------------------------------------------------- */
+
+/* "rate_limit": messages per "rate_window" (seconds, 60). */
+static int parse_rate(const struct json *o, struct notify_channel *c, char *err, size_t errlen)
+{
+	const struct json *l = json_get(o, "rate_limit"), *w = json_get(o, "rate_window");
+	uint64_t v;
+	c->rate_window_s = 60;
+	if (l && l->type != JSON_NULL) {
+		if (json_uint64(l, &v) < 0 || !v || v > CHANNEL_RATE_MAX)
+			return errf(err, errlen, "\"rate_limit\" must be a count of messages from 1 to %d",
+				    CHANNEL_RATE_MAX),
+			       ERR_INVALID;
+		c->rate_limit = (unsigned)v;
+	}
+	if (w && w->type != JSON_NULL) {
+		if (json_uint64(w, &v) < 0 || !v || v > 86400)
+			return errf(err, errlen,
+				    "\"rate_window\" must be a number of seconds from 1 to 86400"),
+			       ERR_INVALID;
+		c->rate_window_s = (unsigned)v;
+	}
+	return 0;
+}
 
 int channel_parse(const struct json *o, const char *id, const struct notify_channel *prev, struct arena *a,
 		  struct notify_channel *c, char *err, size_t errlen)
@@ -46,6 +70,8 @@ int channel_parse(const struct json *o, const char *id, const struct notify_chan
 	if (format && strcmp(format, "json") && strcmp(format, "slack"))
 		return errf(err, errlen, "\"format\" must be \"json\" or \"slack\""), ERR_INVALID;
 	c->slack = format && !strcmp(format, "slack");
+	if ((rc = parse_rate(o, c, err, errlen)) < 0)
+		return rc;
 	if (id)
 		c->id = arena_strdup(a, id);
 	if (!c->name)
@@ -80,6 +106,8 @@ static void channel_write(struct buf *b, const struct notify_channel *c, int wit
 	else
 		put_origin(b, c->url);
 	buf_printf(b, ",\"format\":\"%s\"", c->slack ? "slack" : "json");
+	if (c->rate_limit)
+		buf_printf(b, ",\"rate_limit\":%u,\"rate_window\":%u", c->rate_limit, c->rate_window_s);
 	if (with_secret && c->secret) {
 		buf_puts(b, ",\"secret\":");
 		buf_put_json_str(b, c->secret);
@@ -127,7 +155,9 @@ void notify_body(struct buf *b, const struct notify_channel *c, const struct not
 	if (c->slack) {
 		char text[1024];
 		snprintf(text, sizeof(text), "%s [%s] %s: %s",
-			 !strcmp(e->event, "firing") ? ":red_circle:" : ":white_check_mark:",
+			 !strcmp(e->event, "firing")	 ? ":red_circle:"
+			 : !strcmp(e->event, "reminder") ? ":repeat: still firing:"
+							 : ":white_check_mark:",
 			 e->severity ? e->severity : "", e->name ? e->name : e->alert_id,
 			 e->message ? e->message : e->event);
 		buf_puts(b, "{\"text\":");
@@ -166,9 +196,24 @@ void notify_sign(const char *secret, const void *body, size_t len, char out[72])
 
 /* ---- delivery ------------------------------------------------------------- */
 
+#define OUTBOX_SLOTS (QUEUE_MAX + 64)
+#define HELD_LISTED  50 /* alerts a summary names */
+
 struct item {
 	struct item *next;
-	char *channel, *url, *secret, *body, *alert_id;
+	char *channel, *url, *secret, *body, *alert_id, *event;
+	uint64_t time_ns;
+	int slot; /* in the outbox; -1: not kept */
+};
+
+/* A channel's rate limit: messages sent in the window, and those held. */
+struct rate {
+	char *channel, *url, *secret, *name;
+	int slack;
+	unsigned limit, window_s, sent, held;
+	uint64_t start_ns;
+	struct buf listed; /* the held ones, as JSON array members */
+	size_t n_listed;
 };
 
 static struct {
@@ -180,6 +225,10 @@ static struct {
 	int running, stop;
 	struct notify_options opt;
 	struct notify_stats st;
+	struct store *store;
+	uint8_t used[OUTBOX_SLOTS];
+	struct rate *rates;
+	size_t n_rates, cap_rates;
 } q = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
 static void item_free(struct item *it)
@@ -193,8 +242,65 @@ static void item_free(struct item *it)
 	free(it->secret);
 	free(it->body);
 	free(it->alert_id);
+	free(it->event);
 	free(it);
 }
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+/* ---- the outbox ------------------------------------------------------------ */
+
+/* Keep the message in the store (a free slot); it->slot -1 without room. */
+static void outbox_put(struct item *it)
+{
+	char err[256], id[16];
+	it->slot = -1;
+	if (!q.store)
+		return;
+	pthread_mutex_lock(&q.lock);
+	for (int i = 0; i < OUTBOX_SLOTS && it->slot < 0; i++)
+		if (!q.used[i]) {
+			q.used[i] = 1;
+			it->slot = i;
+		}
+	pthread_mutex_unlock(&q.lock);
+	if (it->slot < 0)
+		return;
+	struct buf b;
+	buf_init(&b, BUF_NO_LIMIT);
+	buf_puts(&b, "{\"channel\":");
+	buf_put_json_str(&b, it->channel);
+	buf_put_json_member_str(&b, "alert_id", it->alert_id);
+	buf_put_json_member_str(&b, "event", it->event);
+	buf_printf(&b, ",\"time_ms\":%llu", (unsigned long long)(it->time_ns / 1000000));
+	buf_put_json_member_str(&b, "body", it->body);
+	buf_putc(&b, '}');
+	snprintf(id, sizeof(id), "%d", it->slot);
+	struct store_record r = {OUTBOX_KIND, id, it->time_ns, b.data};
+	if (store_put_doc(q.store, &r, err, sizeof(err)) < 0)
+		log_warn("notification for %s: not kept for a restart: %s", it->alert_id, err);
+	buf_release(&b);
+}
+
+/* The message is delivered or given up: its slot is free again. */
+static void outbox_done(const struct item *it)
+{
+	char err[256], id[16];
+	if (!q.store || it->slot < 0)
+		return;
+	snprintf(id, sizeof(id), "%d", it->slot);
+	struct store_record r = {OUTBOX_KIND, id, clock_now_ns(), WATCH_TOMBSTONE};
+	if (store_put_doc(q.store, &r, err, sizeof(err)) < 0)
+		log_warn("notification for %s: delivered, but still in the outbox: %s", it->alert_id, err);
+	pthread_mutex_lock(&q.lock);
+	q.used[it->slot] = 0;
+	pthread_mutex_unlock(&q.lock);
+}
+
+/* ---- sending ------------------------------------------------------------------ */
 
 static size_t discard(char *p, size_t size, size_t n, void *arg)
 {
@@ -254,56 +360,363 @@ static int backoff_wait(unsigned ms)
 	return stop;
 }
 
-static void deliver(const struct item *it)
+static void count(uint64_t *counter)
+{
+	pthread_mutex_lock(&q.lock);
+	(*counter)++;
+	pthread_mutex_unlock(&q.lock);
+}
+
+enum delivery { DELIVERED, GIVEN_UP, INTERRUPTED };
+
+static enum delivery deliver(const struct item *it)
 {
 	char err[256];
 	long status;
 	unsigned wait = q.opt.backoff_ms;
 	for (unsigned i = 0; i < q.opt.attempts; i++) {
 		if (post_once(it, &status, err, sizeof(err)) == 0) {
-			pthread_mutex_lock(&q.lock);
-			q.st.sent++;
-			pthread_mutex_unlock(&q.lock);
+			count(&q.st.sent);
 			log_info("notification for %s delivered to channel %s", it->alert_id, it->channel);
-			return;
+			return DELIVERED;
 		}
 		log_warn("notification for %s to channel %s failed (attempt %u of %u): %s", it->alert_id,
 			 it->channel, i + 1, q.opt.attempts, err);
-		if (i + 1 == q.opt.attempts || backoff_wait(wait))
+		if (i + 1 == q.opt.attempts)
 			break;
-		pthread_mutex_lock(&q.lock);
-		q.st.retries++;
-		pthread_mutex_unlock(&q.lock);
+		if (backoff_wait(wait)) {
+			if (q.store)
+				return INTERRUPTED; /* kept: the next start sends it */
+			break;
+		}
+		count(&q.st.retries);
 		wait *= 2;
 	}
+	count(&q.st.failed);
+	return GIVEN_UP;
+}
+
+/* ---- queueing --------------------------------------------------------------- */
+
+/* Queue `it` (kept in the outbox first unless `kept`). */
+static void enqueue(struct item *it, int kept)
+{
+	struct item *old = NULL;
+	if (!kept)
+		outbox_put(it);
 	pthread_mutex_lock(&q.lock);
-	q.st.failed++;
+	if (!q.running) {
+		pthread_mutex_unlock(&q.lock);
+		item_free(it);
+		return;
+	}
+	if (q.len >= QUEUE_MAX) {
+		old = q.head;
+		q.head = old->next;
+		q.len--;
+		q.st.failed++;
+		if (!q.head)
+			q.tail = NULL;
+	}
+	if (q.tail)
+		q.tail->next = it;
+	else
+		q.head = it;
+	q.tail = it;
+	q.len++;
+	q.st.queued++;
+	pthread_cond_signal(&q.wake);
 	pthread_mutex_unlock(&q.lock);
+	if (old) {
+		log_warn("notification for %s to channel %s dropped: %d messages wait already", old->alert_id,
+			 old->channel, QUEUE_MAX);
+		outbox_done(old);
+		item_free(old);
+	}
+}
+
+static struct item *item_new(const struct notify_channel *c, const char *alert_id, const char *event,
+			     uint64_t time_ns, char *body)
+{
+	struct item *it = xcalloc(1, sizeof(*it));
+	it->channel = xstrdup(c->id ? c->id : "");
+	it->url = xstrdup(c->url);
+	it->secret = dup_or_null(c->secret);
+	it->alert_id = xstrdup(alert_id);
+	it->event = xstrdup(event);
+	it->time_ns = time_ns;
+	it->body = body;
+	it->slot = -1;
+	return it;
+}
+
+/* ---- rate limits ------------------------------------------------------------- */
+
+static void rate_free(struct rate *r)
+{
+	if (r->secret)
+		sodium_memzero(r->secret, strlen(r->secret));
+	free(r->channel);
+	free(r->url);
+	free(r->secret);
+	free(r->name);
+	buf_release(&r->listed);
+}
+
+/* The channel's limit, made or updated from `c` (under q.lock). */
+static struct rate *rate_of(const struct notify_channel *c)
+{
+	struct rate *r = NULL;
+	for (size_t i = 0; i < q.n_rates && !r; i++)
+		if (!strcmp(q.rates[i].channel, c->id ? c->id : ""))
+			r = &q.rates[i];
+	if (!r) {
+		q.rates = xgrow(q.rates, &q.cap_rates, q.n_rates + 1, sizeof(*q.rates));
+		r = &q.rates[q.n_rates++];
+		memset(r, 0, sizeof(*r));
+		r->channel = xstrdup(c->id ? c->id : "");
+		buf_init(&r->listed, BUF_NO_LIMIT);
+	}
+	free(r->url);
+	free(r->name);
+	if (r->secret)
+		sodium_memzero(r->secret, strlen(r->secret));
+	free(r->secret);
+	r->url = xstrdup(c->url);
+	r->secret = dup_or_null(c->secret);
+	r->name = xstrdup(c->name ? c->name : r->channel);
+	r->slack = c->slack;
+	r->limit = c->rate_limit;
+	r->window_s = c->rate_window_s ? c->rate_window_s : 60;
+	return r;
+}
+
+/* The summary of what `r` held, as an item (NULL: nothing held); the
+ * window starts again at `now_ns`.  Under q.lock. */
+static struct item *rate_roll(struct rate *r, uint64_t now_ns)
+{
+	struct item *it = NULL;
+	if (r->held) {
+		struct buf b;
+		buf_init(&b, BUF_NO_LIMIT);
+		if (r->slack) {
+			char text[512];
+			snprintf(text, sizeof(text),
+				 ":warning: %u more notifications for channel %s in the last %u s, "
+				 "held by its rate limit of %u: see the alerts of hotpath",
+				 r->held, r->name, r->window_s, r->limit);
+			buf_puts(&b, "{\"text\":");
+			buf_put_json_str(&b, text);
+			buf_putc(&b, '}');
+		} else {
+			buf_puts(&b, "{\"event\":\"summary\",\"channel\":");
+			buf_put_json_str(&b, r->channel);
+			buf_printf(&b, ",\"held\":%u,\"window_s\":%u,\"rate_limit\":%u", r->held, r->window_s,
+				   r->limit);
+			buf_printf(&b, ",\"alerts\":[%s],\"time_ms\":%llu}",
+				   r->listed.data ? r->listed.data : "",
+				   (unsigned long long)(now_ns / 1000000));
+		}
+		struct notify_channel c = {.id = r->channel, .url = r->url, .secret = r->secret};
+		it = item_new(&c, "summary", "summary", now_ns, buf_detach(&b, NULL));
+		q.st.summaries++;
+		log_info("channel %s: %u notifications held by its rate limit go as one summary", r->channel,
+			 r->held);
+	}
+	r->start_ns = now_ns;
+	r->sent = r->held = 0;
+	buf_reset(&r->listed);
+	r->n_listed = 0;
+	return it;
+}
+
+/* Whether a message for channel `c` may go now; if not, it is held. */
+static int rate_allows(const struct notify_channel *c, const struct notify_event *e, struct item **summary)
+{
+	uint64_t now = clock_now_ns();
+	*summary = NULL;
+	if (!c->rate_limit)
+		return 1;
+	pthread_mutex_lock(&q.lock);
+	struct rate *r = rate_of(c);
+	if (now >= r->start_ns + (uint64_t)r->window_s * NS_PER_S)
+		*summary = rate_roll(r, now);
+	int ok = r->sent < r->limit;
+	if (ok)
+		r->sent++;
+	else {
+		r->held++;
+		q.st.grouped++;
+		pthread_cond_signal(&q.wake); /* the thread flushes the summary when the window ends */
+		if (r->n_listed++ < HELD_LISTED) {
+			buf_puts(&r->listed, r->listed.len ? ",{\"id\":" : "{\"id\":");
+			buf_put_json_str(&r->listed, e->alert_id);
+			buf_put_json_member_str(&r->listed, "event", e->event);
+			buf_putc(&r->listed, '}');
+		}
+	}
+	pthread_mutex_unlock(&q.lock);
+	if (!ok)
+		log_info("notification for %s to channel %s held by its rate limit (%u per %u s)",
+			 e->alert_id, c->id ? c->id : "", c->rate_limit, c->rate_window_s);
+	return ok;
+}
+
+/* Summaries of the windows that ended (all held ones when `all`). */
+static void rate_flush(int all)
+{
+	uint64_t now = clock_now_ns();
+	for (;;) {
+		struct item *it = NULL;
+		pthread_mutex_lock(&q.lock);
+		for (size_t i = 0; i < q.n_rates && !it; i++)
+			if (q.rates[i].held &&
+			    (all || now >= q.rates[i].start_ns + (uint64_t)q.rates[i].window_s * NS_PER_S))
+				it = rate_roll(&q.rates[i], now);
+		pthread_mutex_unlock(&q.lock);
+		if (!it)
+			return;
+		enqueue(it, 0);
+	}
+}
+
+/* ---- the thread --------------------------------------------------------------- */
+
+/* Wait for a message (or a second, while a channel holds some). */
+static struct item *next_item(void)
+{
+	for (;;) {
+		int held = 0;
+		for (size_t i = 0; i < q.n_rates; i++)
+			held |= q.rates[i].held > 0;
+		if (q.head || q.stop)
+			break;
+		if (!held) {
+			pthread_cond_wait(&q.wake, &q.lock);
+			continue;
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&q.wake, &q.lock, &ts);
+		pthread_mutex_unlock(&q.lock);
+		rate_flush(0);
+		pthread_mutex_lock(&q.lock);
+	}
+	struct item *it = q.stop && q.store ? NULL : q.head;
+	if (it) {
+		q.head = it->next;
+		if (!q.head)
+			q.tail = NULL;
+		q.len--;
+	}
+	return it;
 }
 
 static void *deliver_loop(void *arg)
 {
 	pthread_mutex_lock(&q.lock);
 	for (;;) {
-		while (!q.head && !q.stop)
-			pthread_cond_wait(&q.wake, &q.lock);
-		struct item *it = q.head;
+		struct item *it = next_item();
 		if (!it)
 			break;
-		q.head = it->next;
-		if (!q.head)
-			q.tail = NULL;
-		q.len--;
 		pthread_mutex_unlock(&q.lock);
-		deliver(it);
+		if (deliver(it) != INTERRUPTED)
+			outbox_done(it);
 		item_free(it);
 		pthread_mutex_lock(&q.lock);
 	}
 	pthread_mutex_unlock(&q.lock);
 	return NULL;
 }
+static int by_time(const void *x, const void *y)
+{
+	const struct item *a = *(struct item *const *)x, *b = *(struct item *const *)y;
+	return a->time_ns < b->time_ns ? -1 : a->time_ns > b->time_ns;
+}
 
-int notify_start(const struct notify_options *o, char *err, size_t errlen)
+int notify_outbox_parse(const char *json, size_t len, struct arena *a, struct notify_kept *out)
+{
+	struct json_doc d;
+	char msg[128];
+	uint64_t ms = 0;
+	memset(out, 0, sizeof(*out));
+	if (json_doc_parse(&d, json, len, 0, msg, sizeof(msg)) < 0) {
+		json_doc_release(&d);
+		return -1;
+	}
+	const char *ch = json_str(json_get(d.root, "channel")), *body = json_str(json_get(d.root, "body"));
+	const char *aid = json_str(json_get(d.root, "alert_id")), *ev = json_str(json_get(d.root, "event"));
+	int rc = ch && body ? 0 : -1;
+	if (rc == 0) {
+		out->channel = arena_strdup(a, ch);
+		out->body = arena_strdup(a, body);
+		out->alert_id = arena_strdup(a, aid ? aid : "");
+		out->event = arena_strdup(a, ev ? ev : "");
+		json_uint64(json_get(d.root, "time_ms"), &ms);
+		out->time_ns = ms * 1000000;
+	}
+	json_doc_release(&d);
+	return rc;
+}
+
+/* One kept message back as an item, with its channel's address and secret
+ * now (NULL: unreadable, or its channel is gone). */
+static struct item *restore_one(const struct store_record *r, const struct notify_channel *chans, size_t n,
+				struct arena *a)
+{
+	struct notify_kept k;
+	struct item *it = NULL;
+	long slot = strtol(r->id, NULL, 10);
+	if (slot < 0 || slot >= OUTBOX_SLOTS || notify_outbox_parse(r->json, strlen(r->json), a, &k) < 0)
+		return NULL;
+	for (size_t i = 0; i < n && !it; i++)
+		if (!strcmp(chans[i].id, k.channel))
+			it = item_new(&chans[i], k.alert_id, k.event, r->time_ns, xstrdup(k.body));
+	if (it)
+		it->slot = (int)slot;
+	else
+		log_warn("a kept notification for channel %s is dropped: the channel is gone", k.channel);
+	return it;
+}
+
+/* Queue again what the last run left in the outbox, oldest first. */
+static int restore(char *err, size_t errlen)
+{
+	struct arena a;
+	struct store_record *docs;
+	struct notify_channel *chans;
+	size_t nd, nc, n = 0;
+	arena_init(&a);
+	int rc = store_docs(q.store, OUTBOX_KIND, NULL, &a, &docs, &nd, err, errlen);
+	if (rc == 0)
+		rc = channels_load(q.store, &a, &chans, &nc, err, errlen);
+	struct item **items = rc == 0 ? xcalloc(nd + 1, sizeof(*items)) : NULL;
+	for (size_t i = 0; rc == 0 && i < nd; i++) {
+		if (!strcmp(docs[i].json, WATCH_TOMBSTONE))
+			continue;
+		struct item *it = restore_one(&docs[i], chans, nc, &a);
+		if (it) {
+			q.used[it->slot] = 1;
+			items[n++] = it;
+		} else {
+			struct store_record r = {OUTBOX_KIND, docs[i].id, clock_now_ns(), WATCH_TOMBSTONE};
+			store_put_doc(q.store, &r, err, errlen);
+		}
+	}
+	if (n)
+		qsort(items, n, sizeof(*items), by_time);
+	for (size_t i = 0; i < n; i++)
+		enqueue(items[i], 1);
+	if (n)
+		log_info("%zu notifications left undelivered by the last run are queued again", n);
+	q.st.restored += n;
+	free(items);
+	arena_release(&a);
+	return rc;
+}
+
+int notify_start(struct store *s, const struct notify_options *o, char *err, size_t errlen)
 {
 	if (sodium_init() < 0)
 		return errf(err, errlen, "libsodium could not start");
@@ -318,9 +731,15 @@ int notify_start(const struct notify_options *o, char *err, size_t errlen)
 		q.opt.timeout_ms = 5000;
 	q.stop = 0;
 	q.running = 1;
+	if (!was) {
+		q.store = s;
+		memset(q.used, 0, sizeof(q.used));
+	}
 	pthread_mutex_unlock(&q.lock);
 	if (was)
 		return errf(err, errlen, "notifications run already");
+	if (s && restore(err, errlen) < 0)
+		log_warn("notifications left by the last run could not be read: %s", err);
 	if (pthread_create(&q.thread, NULL, deliver_loop, NULL) != 0) {
 		q.running = 0;
 		return errf(err, errlen, "the notification thread could not start");
@@ -330,6 +749,8 @@ int notify_start(const struct notify_options *o, char *err, size_t errlen)
 
 void notify_stop(void)
 {
+	if (q.store)
+		rate_flush(1); /* held messages: their summary is kept for the next start */
 	pthread_mutex_lock(&q.lock);
 	int was = q.running;
 	q.stop = 1;
@@ -346,39 +767,11 @@ void notify_stop(void)
 	}
 	q.tail = NULL;
 	q.len = 0;
-	pthread_mutex_unlock(&q.lock);
-}
-
-static char *dup_or_null(const char *s)
-{
-	return s ? xstrdup(s) : NULL;
-}
-
-static void enqueue(struct item *it)
-{
-	pthread_mutex_lock(&q.lock);
-	if (!q.running) {
-		pthread_mutex_unlock(&q.lock);
-		item_free(it);
-		return;
-	}
-	if (q.len >= QUEUE_MAX) {
-		struct item *old = q.head;
-		q.head = old->next;
-		q.len--;
-		q.st.failed++;
-		item_free(old);
-		if (!q.head)
-			q.tail = NULL;
-	}
-	if (q.tail)
-		q.tail->next = it;
-	else
-		q.head = it;
-	q.tail = it;
-	q.len++;
-	q.st.queued++;
-	pthread_cond_signal(&q.wake);
+	for (size_t i = 0; i < q.n_rates; i++)
+		rate_free(&q.rates[i]);
+	free(q.rates);
+	q.rates = NULL;
+	q.n_rates = q.cap_rates = 0;
 	pthread_mutex_unlock(&q.lock);
 }
 
@@ -387,16 +780,16 @@ void notify_send(const struct notify_channel *chans, size_t n, const struct noti
 	log_info("alert %s %s: [%s] %s%s%s", e->alert_id, e->event, e->severity ? e->severity : "",
 		 e->name ? e->name : "", e->message ? ": " : "", e->message ? e->message : "");
 	for (size_t i = 0; i < n; i++) {
+		struct item *summary;
+		int ok = rate_allows(&chans[i], e, &summary);
+		if (summary)
+			enqueue(summary, 0);
+		if (!ok)
+			continue;
 		struct buf b;
 		buf_init(&b, BUF_NO_LIMIT);
 		notify_body(&b, &chans[i], e);
-		struct item *it = xcalloc(1, sizeof(*it));
-		it->channel = xstrdup(chans[i].id ? chans[i].id : "");
-		it->url = xstrdup(chans[i].url);
-		it->secret = dup_or_null(chans[i].secret);
-		it->alert_id = xstrdup(e->alert_id);
-		it->body = buf_detach(&b, NULL);
-		enqueue(it);
+		enqueue(item_new(&chans[i], e->alert_id, e->event, e->time_ns, buf_detach(&b, NULL)), 0);
 	}
 }
 
@@ -404,5 +797,6 @@ void notify_get_stats(struct notify_stats *st)
 {
 	pthread_mutex_lock(&q.lock);
 	*st = q.st;
+	st->pending = q.len;
 	pthread_mutex_unlock(&q.lock);
 }

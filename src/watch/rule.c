@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/strmap.h"
 #include "query/regressions.h"
+#include "watch/exact.h"
 
 /* Sized by its initialiser: a missing name is a conflict with rule.h's
  * declaration, at compile time. */
@@ -26,35 +27,6 @@ const char *const rule_measure_names[] = {
 static const char *const cmp_names[] = {">", ">=", "<", "<="};
 
 #define RULE_MAX_WINDOW_S (7ull * 86400)
-
-/* Seconds from a number of seconds or "90s", "5m", "1h", "1d". */
-static int duration_member(const struct json *o, const char *key, uint64_t lo, uint64_t hi, uint64_t *out,
-			   char *err, size_t errlen)
-{
-	const struct json *v = json_get(o, key);
-	uint64_t n = 0;
-	if (!v || v->type == JSON_NULL)
-		return 0;
-	const char *s = json_str(v);
-	if (s) {
-		char unit = 0;
-		int used = 0;
-		unsigned long long x;
-		if (sscanf(s, "%llu%c%n", &x, &unit, &used) != 2 || (size_t)used != strlen(s) ||
-		    !strchr("smhd", unit))
-			goto bad;
-		n = x * (unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : 86400);
-	} else if (json_uint64(v, &n) < 0)
-		goto bad;
-	if (n < lo || n > hi)
-		goto bad;
-	*out = n;
-	return 0;
-bad:
-	return errf(err, errlen, "\"%s\" must be a duration from %llus to %llus (seconds, or \"5m\", \"1h\")",
-		    key, (unsigned long long)lo, (unsigned long long)hi),
-	       ERR_INVALID;
-}
 
 static int parse_measure(const struct json *o, struct alert_rule *r, char *err, size_t errlen)
 {
@@ -154,6 +126,29 @@ static int parse_severity(const struct json *o, struct alert_rule *r, char *err,
 	return errf(err, errlen, "\"severity\" must be \"info\", \"warning\" or \"critical\""), ERR_INVALID;
 }
 
+/* "slow_ms" of slow_share and slow_count: slow is at least this (500). */
+static int parse_slow_ms(const struct json *o, struct alert_rule *r, char *err, size_t errlen)
+{
+	const struct json *v = json_get(o, "slow_ms");
+	int slow = r->measure == RULE_SLOW_SHARE || r->measure == RULE_SLOW_COUNT;
+	r->slow_ms = slow ? 500 : 0;
+	if (!v || v->type == JSON_NULL)
+		return 0;
+	if (!slow)
+		return errf(err, errlen, "\"slow_ms\" belongs to the measures slow_share and slow_count"),
+		       ERR_INVALID;
+	if (json_uint64(v, &r->slow_ms) < 0 || !r->slow_ms || r->slow_ms > EXACT_MAX_MS)
+		return errf(err, errlen, "\"slow_ms\" must be a whole number of milliseconds from 1 to %llu",
+			    (unsigned long long)EXACT_MAX_MS),
+		       ERR_INVALID;
+	return 0;
+}
+
+int rule_is_exact(const struct alert_rule *r)
+{
+	return r->slow_ms && exact_needed(r->slow_ms);
+}
+
 int rule_parse(const struct json *o, const char *id, struct arena *a, struct alert_rule *r, char *err,
 	       size_t errlen)
 {
@@ -168,11 +163,13 @@ int rule_parse(const struct json *o, const char *id, struct arena *a, struct ale
 	    (rc = json_field_str(o, "name", SLO_NAME_MAX, a, &r->name, err, errlen)) < 0 ||
 	    (rc = parse_measure(o, r, err, errlen)) < 0 || (rc = parse_condition(o, r, err, errlen)) < 0 ||
 	    (rc = parse_severity(o, r, err, errlen)) < 0 ||
-	    (rc = duration_member(o, "window", 60, RULE_MAX_WINDOW_S, &r->window_s, err, errlen)) < 0 ||
-	    (rc = duration_member(o, "baseline", 60, RULE_MAX_WINDOW_S, &r->baseline_s, err, errlen)) < 0 ||
-	    (rc = duration_member(o, "for", 0, 86400, &r->for_s, err, errlen)) < 0 ||
+	    (rc = watch_duration_member(o, "window", 60, RULE_MAX_WINDOW_S, &r->window_s, err, errlen)) < 0 ||
+	    (rc = watch_duration_member(o, "baseline", 60, RULE_MAX_WINDOW_S, &r->baseline_s, err, errlen)) <
+		    0 ||
+	    (rc = watch_duration_member(o, "for", 0, 86400, &r->for_s, err, errlen)) < 0 ||
 	    (rc = watch_scope_parse(json_get(o, "filters"), a, &r->scope, err, errlen)) < 0 ||
-	    (rc = watch_channels_parse(o, a, &r->channels, &r->n_channels, err, errlen)) < 0)
+	    (rc = watch_channels_parse(o, a, &r->channels, &r->n_channels, err, errlen)) < 0 ||
+	    (rc = watch_duration_member(o, "repeat", 0, WATCH_REPEAT_MAX_S, &r->repeat_s, err, errlen)) < 0)
 		return rc;
 	const struct json *mr = json_get(o, "min_requests"), *en = json_get(o, "enabled");
 	if (mr && json_uint64(mr, &r->min_requests) < 0)
@@ -186,7 +183,8 @@ int rule_parse(const struct json *o, const char *id, struct arena *a, struct ale
 		return errf(err, errlen, "%s are found per service: \"filters\" takes only \"service\"",
 			    rule_measure_names[r->measure]),
 		       ERR_INVALID;
-	if (r->measure == RULE_METRIC && (rc = parse_metric(o, a, r, err, errlen)) < 0)
+	if ((r->measure == RULE_METRIC && (rc = parse_metric(o, a, r, err, errlen)) < 0) ||
+	    (rc = parse_slow_ms(o, r, err, errlen)) < 0)
 		return rc;
 	r->window_s = r->window_s / 60 * 60;
 	r->baseline_s = r->baseline_s / 60 * 60;
@@ -237,6 +235,10 @@ void rule_write(struct buf *b, const struct alert_rule *r)
 		   (unsigned long long)r->min_requests, r->severity, r->enabled ? "true" : "false");
 	if (r->measure == RULE_METRIC)
 		metric_write(b, &r->metric);
+	if (r->slow_ms)
+		buf_printf(b, ",\"slow_ms\":%llu", (unsigned long long)r->slow_ms);
+	if (r->repeat_s)
+		buf_printf(b, ",\"repeat\":%llu", (unsigned long long)r->repeat_s);
 	buf_puts(b, ",\"filters\":");
 	watch_scope_write(b, &r->scope);
 	watch_channels_write(b, r->channels, r->n_channels);
@@ -290,7 +292,9 @@ static double service_p95_mean(struct rollup_row *rows, size_t n)
 
 static double measure_of(const struct alert_rule *r, const struct latency_stats *s, uint64_t minutes)
 {
-	uint64_t slow = s->by_tier[TIER_SLOW] + s->by_tier[TIER_CRITICAL];
+	uint64_t slow = 0, slow_ns = (r->slow_ms ? r->slow_ms : 500) * 1000000ull;
+	for (int t = 0; t < TIER_COUNT; t++) /* the tiers at slow_ms or more (a tier bound) */
+		slow += request_tier_lo_ns[t] >= slow_ns ? s->by_tier[t] : 0;
 	switch (r->measure) {
 	case RULE_P50: return latency_stats_quantile_ms(s, 0.50);
 	case RULE_P95: return latency_stats_quantile_ms(s, 0.95);
@@ -526,6 +530,21 @@ static int cached_stats(struct store *st, struct rule_cache *c, const struct sto
 	return 0;
 }
 
+/* slow_share or slow_count of a threshold that is not a tier bound, from
+ * the exact counts (watch/exact.h): NaN before they exist. */
+static double exact_value(const struct alert_rule *r, uint64_t from_ns, uint64_t to_ns, uint64_t *requests)
+{
+	struct slo_counts c;
+	uint64_t since;
+	*requests = 0;
+	if (exact_counts(&r->scope, r->slow_ms, from_ns, to_ns, &c, &since) < 0)
+		return NAN;
+	*requests = c.total;
+	if (r->measure == RULE_SLOW_COUNT)
+		return (double)(c.total - c.good);
+	return c.total ? 100.0 * (double)(c.total - c.good) / (double)c.total : NAN;
+}
+
 int rule_value(struct store *st, struct rule_cache *cache, const struct alert_rule *r, uint64_t from_ns,
 	       uint64_t to_ns, double *value, uint64_t *requests, char *err, size_t errlen)
 {
@@ -542,6 +561,10 @@ int rule_value(struct store *st, struct rule_cache *cache, const struct alert_ru
 		return other_values(st, r, from_ns, to_ns - from_ns, 1, value, requests, err, errlen);
 	if (r->measure == RULE_SLOW_SPIKES)
 		return spikes_in(st, r, from_ns, to_ns, value, requests, err, errlen);
+	if (rule_is_exact(r)) {
+		*value = exact_value(r, from_ns, to_ns, requests);
+		return 0;
+	}
 	watch_scope_query(&r->scope, from_ns, to_ns, &q);
 	if (per_service)
 		q.edge_only = 0; /* each service's own requests */
@@ -611,6 +634,14 @@ int rule_series(struct store *st, const struct alert_rule *r, uint64_t from_ns, 
 		       ERR_TOO_MUCH;
 	if (r->measure == RULE_SLOW_SPIKES)
 		return spike_series(st, r, from_ns, to_ns, step, a, values, n, err, errlen);
+	if (rule_is_exact(r)) {
+		uint64_t seen;
+		*n = (size_t)((to_ns - from_ns + step - 1) / step);
+		*values = arena_alloc(a, *n * sizeof(**values));
+		for (size_t i = 0; i < *n; i++)
+			(*values)[i] = exact_value(r, from_ns + i * step, from_ns + (i + 1) * step, &seen);
+		return 0;
+	}
 	if (r->measure == RULE_METRIC || r->measure == RULE_REGRESSIONS) {
 		uint64_t seen;
 		*n = (size_t)((to_ns - from_ns + step - 1) / step);

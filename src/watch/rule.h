@@ -5,7 +5,10 @@
  *
  *   measure  p50, p95, p99 (ms), error_rate (%), throughput (requests per
  *            minute), slow_share (% of requests at 500 ms or more: the
- *            slow and critical tiers, counted exactly), slow_count, and
+ *            slow and critical tiers, counted exactly), slow_count (both
+ *            take "slow_ms", 500 by default: any threshold, counted
+ *            exactly, from the rollups' tiers for 100, 500 and 2000 ms and
+ *            by watch/exact.h otherwise), and
  *            service_p95_mean (ms: the mean of the p95 of each service in
  *            scope — a department's performance budget), and slow_spikes
  *            (the spikes of slow requests the built-in check found and
@@ -31,6 +34,8 @@
  *            the `baseline_s` before the window (default 3600)
  *   for      the condition holds (or stops holding) this long before the
  *            alert fires (or resolves): no flapping
+ *   repeat   while the alert fires and nobody acknowledged it, its channels
+ *            get a "reminder" this often (0, the default: never)
  *
  * Strings of a parsed rule live in the caller's arena.
  */
@@ -78,12 +83,16 @@ struct alert_rule {
 	double factor;			      /* > 0: compare with factor x baseline */
 	uint64_t window_s, baseline_s, for_s; /* seconds */
 	uint64_t min_requests;		      /* fewer requests in the window: no verdict */
+	uint64_t slow_ms;		      /* slow_share, slow_count: slow is at least this (500) */
 	const char *severity;		      /* "info", "warning", "critical" */
 	const char **channels;
 	size_t n_channels;
+	uint64_t repeat_s; /* firing, not acknowledged: page again this often (0: never) */
 	int enabled;
 };
 
+/* Whether the rule's slow requests are counted by watch/exact.h. */
+int rule_is_exact(const struct alert_rule *r);
 int rule_parse(const struct json *o, const char *id, struct arena *a, struct alert_rule *out, char *err,
 	       size_t errlen);
 void rule_write(struct buf *b, const struct alert_rule *r);

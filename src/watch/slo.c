@@ -6,11 +6,13 @@
 #include "watch/slo.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/json_field.h"
 #include "core/log.h"
+#include "watch/exact.h"
 
 #define SCOPE_VALUE_MAX 512
 
@@ -98,6 +100,35 @@ void watch_scope_query(const struct watch_scope *s, uint64_t from_ns, uint64_t t
 
 /* ---- definitions ---------------------------------------------------------- */
 
+/* Seconds from a number of seconds or "90s", "5m", "1h", "1d". */
+int watch_duration_member(const struct json *o, const char *key, uint64_t lo, uint64_t hi, uint64_t *out,
+			  char *err, size_t errlen)
+{
+	const struct json *v = json_get(o, key);
+	uint64_t n = 0;
+	if (!v || v->type == JSON_NULL)
+		return 0;
+	const char *s = json_str(v);
+	if (s) {
+		char unit = 0;
+		int used = 0;
+		unsigned long long x;
+		if (sscanf(s, "%llu%c%n", &x, &unit, &used) != 2 || (size_t)used != strlen(s) ||
+		    !strchr("smhd", unit))
+			goto bad;
+		n = x * (unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : 86400);
+	} else if (json_uint64(v, &n) < 0)
+		goto bad;
+	if (n < lo || n > hi)
+		goto bad;
+	*out = n;
+	return 0;
+bad:
+	return errf(err, errlen, "\"%s\" must be a duration from %llus to %llus (seconds, or \"5m\", \"1h\")",
+		    key, (unsigned long long)lo, (unsigned long long)hi),
+	       ERR_INVALID;
+}
+
 int watch_channels_parse(const struct json *o, struct arena *a, const char ***out, size_t *n, char *err,
 			 size_t errlen)
 {
@@ -151,18 +182,15 @@ static int parse_objective(const struct slo *s, const struct json *o, struct slo
 		return 0;
 	}
 	uint64_t ms;
-	if (json_uint64(th, &ms) < 0)
-		return errf(err, errlen, "a latency objective needs \"threshold_ms\" (100, 500 or 2000)"),
+	if (json_uint64(th, &ms) < 0 || !ms || ms > EXACT_MAX_MS)
+		return errf(err, errlen,
+			    "a latency objective needs \"threshold_ms\": a whole number of milliseconds from "
+			    "1 "
+			    "to %llu",
+			    (unsigned long long)EXACT_MAX_MS),
 		       ERR_INVALID;
-	for (int t = 1; t < TIER_COUNT; t++)
-		if (ms * 1000000ull == request_tier_lo_ns[t]) {
-			out->threshold_ms = ms;
-			return 0;
-		}
-	return errf(err, errlen,
-		    "\"threshold_ms\" must be 100, 500 or 2000: the bounds hotpath counts every request "
-		    "against exactly"),
-	       ERR_INVALID;
+	out->threshold_ms = ms;
+	return 0;
 }
 
 int slo_parse(const struct json *o, const char *id, struct arena *a, struct slo *out, char *err,
@@ -187,7 +215,8 @@ int slo_parse(const struct json *o, const char *id, struct arena *a, struct slo 
 	if ((rc = parse_objective(out, o, out, err, errlen)) < 0 ||
 	    (rc = parse_window(o, &out->window_days, err, errlen)) < 0 ||
 	    (rc = watch_scope_parse(json_get(o, "filters"), a, &out->scope, err, errlen)) < 0 ||
-	    (rc = watch_channels_parse(o, a, &out->channels, &out->n_channels, err, errlen)) < 0)
+	    (rc = watch_channels_parse(o, a, &out->channels, &out->n_channels, err, errlen)) < 0 ||
+	    (rc = watch_duration_member(o, "repeat", 0, WATCH_REPEAT_MAX_S, &out->repeat_s, err, errlen)) < 0)
 		return rc;
 	if (!out->name)
 		out->name = out->id ? out->id : "SLO";
@@ -211,6 +240,8 @@ void slo_write(struct buf *b, const struct slo *s)
 	buf_printf(b, ",\"window\":\"%ud\",\"filters\":", s->window_days);
 	watch_scope_write(b, &s->scope);
 	watch_channels_write(b, s->channels, s->n_channels);
+	if (s->repeat_s)
+		buf_printf(b, ",\"repeat\":%llu", (unsigned long long)s->repeat_s);
 	buf_putc(b, '}');
 }
 
@@ -265,6 +296,11 @@ int slo_alert_holds(const struct slo_alert_window *w, const struct slo_burn *b)
 }
 
 /* ---- counting -------------------------------------------------------------- */
+
+int slo_is_exact(const struct slo *s)
+{
+	return s->kind == SLO_LATENCY && exact_needed(s->threshold_ms);
+}
 
 uint64_t slo_window_end(uint64_t now_ns)
 {
@@ -334,7 +370,12 @@ int slo_count(struct store *st, const struct slo *s, uint64_t from_ns, uint64_t 
 	      char *err, size_t errlen)
 {
 	struct counting k = {s, out};
+	uint64_t since;
 	memset(out, 0, sizeof(*out));
+	if (slo_is_exact(s)) {
+		exact_counts(&s->scope, s->threshold_ms, from_ns, to_ns, out, &since);
+		return 0;
+	}
 	return slo_rows(st, s, from_ns, to_ns, count_one, &k, err, errlen);
 }
 

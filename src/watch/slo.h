@@ -7,10 +7,11 @@
  * Good requests are counted exactly, never estimated from a sketch:
  *  - availability: good = requests whose status is OK (rollup rows carry
  *    the status class), total = all requests in scope;
- *  - latency: good = requests faster than the threshold, read from the
- *    rollups' exact tier counts, so the threshold must be a tier bound
- *    (100, 500 or 2000 ms; store.h request_tier_lo_ns).  "95 % under
- *    500 ms" and "p95 < 500 ms" are the same objective.
+ *  - latency: good = requests faster than the threshold: for a tier bound
+ *    (100, 500 or 2000 ms; store.h request_tier_lo_ns) the rollups' exact
+ *    tier counts, for any other threshold the per-minute counts of
+ *    watch/exact.h, kept from the request rows (slo_is_exact()).  "95 %
+ *    under 500 ms" and "p95 < 500 ms" are the same objective.
  *
  * Windows are whole minutes: a window of length W ending at `end` covers
  * [end - W, end), `end` being the start of the minute after now, so the
@@ -45,6 +46,12 @@ void watch_scope_write(struct buf *b, const struct watch_scope *s);
  * bytes (absent or null: none), in `a`.  ERR_INVALID with a message. */
 int watch_channels_parse(const struct json *o, struct arena *a, const char ***out, size_t *n, char *err,
 			 size_t errlen);
+/* Member `key`: seconds, as a number or "90s", "5m", "1h", "1d", from lo
+ * to hi (absent or null: *out unchanged).  ERR_INVALID with a message. */
+int watch_duration_member(const struct json *o, const char *key, uint64_t lo, uint64_t hi, uint64_t *out,
+			  char *err, size_t errlen);
+/* "repeat": a firing alert not acknowledged pages again this often (0: never). */
+#define WATCH_REPEAT_MAX_S (7ull * 86400)
 /* ,"channels":[ids] */
 void watch_channels_write(struct buf *b, const char *const *ids, size_t n);
 
@@ -71,11 +78,12 @@ struct slo {
 	const char *id, *name;
 	enum slo_kind kind;
 	double objective;      /* percent of good requests, 0 < x < 100 */
-	uint64_t threshold_ms; /* latency: good is faster than this (a tier bound) */
+	uint64_t threshold_ms; /* latency: good is faster than this (1 ms .. 1 h) */
 	unsigned window_days;  /* 7, 28 or 30 */
 	struct watch_scope scope;
 	const char **channels; /* channel ids notified by its alerts */
 	size_t n_channels;
+	uint64_t repeat_s; /* its page pages again while firing, not acknowledged (0: never) */
 };
 
 #define SLO_NAME_MAX	 200
@@ -130,13 +138,17 @@ struct slo_burn {
 /* Whether alert `w` holds: both its windows above its rate. */
 int slo_alert_holds(const struct slo_alert_window *w, const struct slo_burn *b);
 
+/* Whether the SLO's good requests are counted by watch/exact.h (a latency
+ * threshold that is not a tier bound) rather than read from the rollups. */
+int slo_is_exact(const struct slo *s);
 /* The end of the windows evaluated at `now_ns`: the next whole minute. */
 uint64_t slo_window_end(uint64_t now_ns);
 /* Good and total requests of the SLO in [from_ns, to_ns) (whole minutes):
- * whole hours from the hourly rollups, the rest from the minute ones. */
+ * whole hours from the hourly rollups, the rest from the minute ones; an
+ * exact SLO's from its counts as last refreshed (exact_counts()). */
 int slo_count(struct store *st, const struct slo *s, uint64_t from_ns, uint64_t to_ns, struct slo_counts *out,
 	      char *err, size_t errlen);
-/* Every rollup row of the SLO's scope in [from_ns, to_ns) (whole minutes),
+/* Every rollup row of the SLO's scope (not for an exact SLO) in [from_ns, to_ns) (whole minutes),
  * no request twice: hourly rows for the whole hours, minute rows at the
  * ends. */
 typedef void (*slo_row_fn)(void *arg, const struct rollup_row *r);

@@ -68,6 +68,12 @@ static void feed_row(struct feed *f, const struct rollup_row *r)
 		add(k, f->window, r);
 		return;
 	}
+	uint64_t m = r->t_ns / NS_PER_MIN;
+	if (f->part == PART_RECENT && m >= sn->minutes_from && m < sn->minutes_from + SNAP_MINUTES) {
+		if (!k->minutes)
+			k->minutes = arena_zalloc(&sn->a, SNAP_MINUTES * sizeof(*k->minutes));
+		k->minutes[m - sn->minutes_from] += (uint32_t)r->count;
+	}
 	for (size_t w = 0; w < SNAP_WINDOWS; w++) {
 		uint64_t from = sn->end_ns - snapshot_windows_s[w] * NS_PER_S;
 		int small = snapshot_windows_s[w] <= SMALL_MAX_S;
@@ -108,7 +114,7 @@ static int read_all(struct slo_snapshot *sn, struct store *st, int edge, char *e
 	uint64_t end = sn->end_ns, hour_end = end / NS_PER_HOUR * NS_PER_HOUR;
 	uint64_t longest = end - snapshot_windows_s[SNAP_WINDOWS - 1] * NS_PER_S;
 	struct feed f = {sn, PART_RECENT, edge, 0};
-	int rc = read_part(sn, st, &f, end - SMALL_MAX_S * NS_PER_S, end, 60, err, errlen);
+	int rc = read_part(sn, st, &f, sn->minutes_from * NS_PER_MIN, end, 60, err, errlen);
 	f.part = PART_HOURS;
 	if (rc == 0)
 		rc = read_part(sn, st, &f, (longest + NS_PER_HOUR - 1) / NS_PER_HOUR * NS_PER_HOUR, hour_end,
@@ -133,6 +139,7 @@ int slo_snapshot_take(struct slo_snapshot *sn, struct store *st, uint64_t now_ns
 	strmap_init(&sn->strings);
 	buf_init(&sn->key, BUF_NO_LIMIT);
 	sn->end_ns = slo_window_end(now_ns);
+	sn->minutes_from = (sn->end_ns - SMALL_MAX_S * NS_PER_S) / NS_PER_HOUR * 60;
 	int rc = read_all(sn, st, 0, err, errlen);
 	if (rc == 0)
 		rc = read_all(sn, st, 1, err, errlen);
@@ -175,6 +182,23 @@ int slo_snapshot_counts(const struct slo_snapshot *sn, const struct slo *s, uint
 		struct rollup_row r = {.count = k->count[w], .status = k->status};
 		memcpy(r.tiers, k->tiers[w], sizeof(r.tiers));
 		slo_count_row(s, &r, out);
+	}
+	return 0;
+}
+
+int slo_snapshot_minutes(const struct slo_snapshot *sn, const struct watch_scope *sc, uint64_t from_min,
+			 uint64_t to_min, uint64_t *tot)
+{
+	int edge = !sc->service && !sc->endpoint;
+	if (from_min < sn->minutes_from || to_min > sn->minutes_from + SNAP_MINUTES || from_min > to_min)
+		return -1;
+	memset(tot, 0, (size_t)(to_min - from_min) * sizeof(*tot));
+	for (size_t i = 0; i < sn->n; i++) {
+		const struct snap_key *k = &sn->keys[i];
+		if (!k->minutes || k->edge != edge || !key_matches(k, sc))
+			continue;
+		for (uint64_t m = from_min; m < to_min; m++)
+			tot[m - from_min] += k->minutes[m - sn->minutes_from];
 	}
 	return 0;
 }

@@ -19,6 +19,10 @@
 #include "watch/slo.h"
 
 #define SNAP_WINDOWS 8
+/* Minutes whose request totals each key keeps: from the hour that holds
+ * the start of the last 6 h to the end (exact.c compares them with its
+ * counts). */
+#define SNAP_MINUTES (7 * 60)
 extern const uint64_t snapshot_windows_s[SNAP_WINDOWS]; /* ascending */
 
 struct snap_key {
@@ -26,10 +30,12 @@ struct snap_key {
 	uint8_t status, edge; /* edge: from the read of edge requests only */
 	uint64_t count[SNAP_WINDOWS];
 	uint64_t tiers[SNAP_WINDOWS][TIER_COUNT];
+	uint32_t *minutes; /* SNAP_MINUTES totals from minutes_from (in the arena) */
 };
 
 struct slo_snapshot {
 	uint64_t end_ns;
+	uint64_t minutes_from; /* the first minute (since the epoch) of snap_key.minutes */
 	struct arena a;
 	struct strmap index, strings;
 	struct buf key; /* scratch: the key being looked up */
@@ -46,5 +52,11 @@ void slo_snapshot_release(struct slo_snapshot *sn);
  * 0, or -1 when the snapshot has no such window. */
 int slo_snapshot_counts(const struct slo_snapshot *sn, const struct slo *s, uint64_t window_s,
 			struct slo_counts *out);
+
+/* The requests of the scope per minute over [from_min, to_min) (minutes
+ * since the epoch) into tot[to_min - from_min]: 0, or -1 when the range is
+ * not within what the snapshot keeps. */
+int slo_snapshot_minutes(const struct slo_snapshot *sn, const struct watch_scope *sc, uint64_t from_min,
+			 uint64_t to_min, uint64_t *tot);
 
 #endif

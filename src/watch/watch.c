@@ -10,15 +10,27 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/ticker.h"
+#include "watch/exact.h"
 #include "watch/snapshot.h"
 
 #define DEFAULTS_KIND "watch.defaults"
+/* Exact counts nobody refreshed for this long are let go from memory. */
+#define EXACT_IDLE_NS (2 * NS_PER_HOUR)
 
 void watch_options_init(struct watch_options *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->interval_s = 30;
 	o->group_s = 300;
+}
+
+/* Whether the SLO is counted exactly, and since when. */
+static void exact_since(const struct slo *slo, uint64_t end, struct slo_status *out)
+{
+	struct slo_counts c;
+	out->exact = slo_is_exact(slo);
+	if (out->exact)
+		exact_counts(&slo->scope, slo->threshold_ms, end, end, &c, &out->exact_since_ns);
 }
 
 int watch_slo_status(struct store *s, const struct slo *slo, uint64_t now_ns, struct slo_status *out,
@@ -35,6 +47,7 @@ int watch_slo_status(struct store *s, const struct slo *slo, uint64_t now_ns, st
 	}
 	if (rc < 0)
 		return rc;
+	exact_since(slo, end, out);
 	slo_budget_of(out->window, slo->objective, &out->budget);
 	out->exhaustion_s =
 		slo_exhaustion_s(&out->budget, out->burn.rate[2], (uint64_t)slo->window_days * 86400);
@@ -64,18 +77,35 @@ int watch_slo_burndown(struct store *s, const struct slo *slo, uint64_t now_ns, 
 	out->n = (size_t)((end - out->first_ns + NS_PER_HOUR - 1) / NS_PER_HOUR);
 	out->points = arena_zalloc(a, out->n * sizeof(*out->points));
 	struct binning k = {slo, out};
-	return slo_rows(s, slo, from, end, bin_row, &k, err, errlen);
+	if (!slo_is_exact(slo))
+		return slo_rows(s, slo, from, end, bin_row, &k, err, errlen);
+	for (size_t i = 0; i < out->n; i++) {
+		uint64_t h0 = out->first_ns + i * NS_PER_HOUR, since;
+		exact_counts(&slo->scope, slo->threshold_ms, h0 < from ? from : h0,
+			     h0 + NS_PER_HOUR < end ? h0 + NS_PER_HOUR : end, &out->points[i], &since);
+	}
+	return 0;
 }
 
 void watch_slo_status_of(const struct slo_snapshot *sn, const struct slo *slo, struct slo_status *out)
 {
 	struct slo_counts c;
+	uint64_t since, end = sn->end_ns, days = (uint64_t)slo->window_days * 86400;
 	memset(out, 0, sizeof(*out));
-	slo_snapshot_counts(sn, slo, (uint64_t)slo->window_days * 86400, &out->window);
+	if (slo_is_exact(slo))
+		exact_counts(&slo->scope, slo->threshold_ms, end - days * NS_PER_S, end, &out->window,
+			     &since);
+	else
+		slo_snapshot_counts(sn, slo, days, &out->window);
 	for (size_t i = 0; i < SLO_BURN_WINDOWS; i++) {
-		slo_snapshot_counts(sn, slo, slo_burn_windows_s[i], &c);
+		if (slo_is_exact(slo))
+			exact_counts(&slo->scope, slo->threshold_ms, end - slo_burn_windows_s[i] * NS_PER_S,
+				     end, &c, &since);
+		else
+			slo_snapshot_counts(sn, slo, slo_burn_windows_s[i], &c);
 		out->burn.rate[i] = slo_burn_rate(c, slo->objective);
 	}
+	exact_since(slo, end, out);
 	slo_budget_of(out->window, slo->objective, &out->budget);
 	out->exhaustion_s =
 		slo_exhaustion_s(&out->budget, out->burn.rate[2], (uint64_t)slo->window_days * 86400);
@@ -121,6 +151,7 @@ struct cycle {
 	size_t n_chans;
 	struct watch_report *r;
 	struct rule_cache *cache;
+	const struct slo_snapshot *sn; /* NULL without SLOs nor exact rules */
 };
 
 static struct alert *alert_for(struct cycle *c, const char *id)
@@ -157,19 +188,48 @@ static void send(struct cycle *c, const struct alert *al, const char *event)
 	notify_send(to, n, &e);
 }
 
-/* Advance one alert with the verdict; store and notify what changed. */
-static void advance(struct cycle *c, struct alert *al, int holds, uint64_t for_s)
+/* Store the alert; a transition (`what`: the state reached) goes to its
+ * history and to the audit trail, by actor "system", with the alert
+ * before (`prev`) and after. */
+static void save_alert(struct cycle *c, const struct alert *prev, const struct alert *al, const char *what)
 {
 	char err[256];
+	int rc = alert_save(c->s, al, what, WATCH_ACTOR, c->now_ns, err, sizeof(err));
+	if (rc == 0 && what) {
+		struct buf before, after;
+		buf_init(&before, BUF_NO_LIMIT);
+		buf_init(&after, BUF_NO_LIMIT);
+		alert_write(&before, prev);
+		alert_write(&after, al);
+		rc = watch_audit(c->s, WATCH_ACTOR, what, "alert", al->id, before.data, after.data, c->now_ns,
+				 err, sizeof(err));
+		buf_release(&before);
+		buf_release(&after);
+	}
+	if (rc < 0)
+		log_warn("alert %s: %s", al->id, err);
+}
+
+/* Advance one alert with the verdict; store and notify what changed.
+ * `prev`: the alert as it was before this evaluation described it. */
+static void advance(struct cycle *c, struct alert *al, const struct alert *prev, int holds, uint64_t for_s)
+{
 	enum alert_st was = al->state;
 	enum alert_step st =
 		alert_step(al, holds, c->now_ns, for_s * NS_PER_S, (uint64_t)c->o->group_s * NS_PER_S);
 	const char *what = NULL;
 	if (st == STEP_FIRE && alert_may_page(al, c->now_ns)) {
 		al->pages++;
+		al->paged_ns = c->now_ns;
 		send(c, al, "firing");
 	} else if (st == STEP_RESOLVE && al->pages)
 		send(c, al, "resolved");
+	else if (st == STEP_NONE && alert_may_remind(al, c->now_ns)) {
+		al->pages++;
+		al->paged_ns = c->now_ns;
+		send(c, al, "reminder");
+		st = STEP_CHANGED; /* stored, with no history entry */
+	}
 	if (st == STEP_FIRE)
 		c->r->fired++;
 	if (st == STEP_RESOLVE)
@@ -178,14 +238,15 @@ static void advance(struct cycle *c, struct alert *al, int holds, uint64_t for_s
 		what = alert_state_names[al->state];
 	if (st != STEP_NONE) {
 		c->r->changed++;
-		if (alert_save(c->s, al, what, "hotpath", c->now_ns, err, sizeof(err)) < 0)
-			log_warn("alert %s: %s", al->id, err);
+		save_alert(c, prev, al, what);
 	}
 }
 
 static void describe(struct cycle *c, struct alert *al, const char *source, const char *source_id,
-		     const char *name, const char *severity, const char **chans, size_t n_chans)
+		     const char *name, const char *severity, const char **chans, size_t n_chans,
+		     uint64_t repeat_s)
 {
+	al->repeat_ns = repeat_s * NS_PER_S;
 	al->source = source;
 	al->source_id = source_id;
 	al->name = name;
@@ -203,10 +264,11 @@ static void eval_slo(struct cycle *c, const struct slo_snapshot *sn, const struc
 		const char *sev = k == 0 ? "page" : "ticket";
 		int holds = k == 0 ? st.alert[0] || st.alert[1] : st.alert[2];
 		snprintf(id, sizeof(id), "slo:%s:%s", slo->id, sev);
-		struct alert *al = alert_for(c, id);
+		struct alert *al = alert_for(c, id), prev = *al;
 		if (!holds && al->state != ALERT_PENDING && al->state != ALERT_FIRING)
 			continue;
-		describe(c, al, "slo", slo->id, slo->name, sev, slo->channels, slo->n_channels);
+		describe(c, al, "slo", slo->id, slo->name, sev, slo->channels, slo->n_channels,
+			 k == 0 ? slo->repeat_s : 0);
 		/* the window pair that holds (else the fastest of the severity) */
 		int w = k == 0 ? (st.alert[0] || !st.alert[1] ? 0 : 1) : 2;
 		double rate = st.burn.rate[w == 0 ? 2 : w == 1 ? 3 : 4];
@@ -221,7 +283,7 @@ static void eval_slo(struct cycle *c, const struct slo_snapshot *sn, const struc
 		al->message = arena_strdup(&c->a, msg);
 		al->value = rate;
 		al->limit = slo_alert_windows[w].rate;
-		advance(c, al, holds, 0);
+		advance(c, al, &prev, holds, 0);
 	}
 }
 
@@ -232,14 +294,17 @@ static void eval_rule(struct cycle *c, const struct alert_rule *r)
 	if (!r->enabled)
 		return;
 	snprintf(id, sizeof(id), "rule:%s", r->id);
-	struct alert *al = alert_for(c, id); /* seen, even when its evaluation fails */
+	struct alert *al = alert_for(c, id), prev = *al; /* seen, even when its evaluation fails */
+	if (rule_is_exact(r) &&
+	    exact_refresh(c->s, &r->scope, r->slow_ms, c->now_ns, c->sn, err, sizeof(err)) < 0)
+		log_warn("rule %s: exact counts: %s", r->id, err);
 	if (rule_evaluate(c->s, c->cache, r, c->now_ns, &v, err, sizeof(err)) < 0) {
 		log_warn("rule %s: %s", r->id, err);
 		return;
 	}
 	if (!v.holds && al->state != ALERT_PENDING && al->state != ALERT_FIRING)
 		return;
-	describe(c, al, "rule", r->id, r->name, r->severity, r->channels, r->n_channels);
+	describe(c, al, "rule", r->id, r->name, r->severity, r->channels, r->n_channels, r->repeat_s);
 	const struct rule_metric *m = &r->metric;
 	if (r->measure == RULE_METRIC)
 		snprintf(msg, sizeof(msg), "%s of %.100s%s%.60s is %.4g (limit %.4g) over the last %llu s",
@@ -252,29 +317,28 @@ static void eval_rule(struct cycle *c, const struct alert_rule *r)
 	al->message = arena_strdup(&c->a, msg);
 	al->value = v.value;
 	al->limit = v.limit;
-	advance(c, al, v.holds, r->for_s);
+	advance(c, al, &prev, v.holds, r->for_s);
 }
 
-/* Every SLO from one snapshot of the rollups. */
-static int eval_slos(struct cycle *c, const struct slo *slos, size_t n, char *err, size_t errlen)
+/* Every SLO from the cycle's snapshot of the rollups; the exact counts of
+ * those whose threshold is not a tier bound first. */
+static void eval_slos(struct cycle *c, const struct slo *slos, size_t n)
 {
-	struct slo_snapshot sn;
-	if (!n)
-		return 0;
-	int rc = slo_snapshot_take(&sn, c->s, c->now_ns, err, errlen);
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		eval_slo(c, &sn, &slos[i]);
-	slo_snapshot_release(&sn);
-	return rc;
+	char err[256];
+	for (size_t i = 0; i < n; i++)
+		if (slo_is_exact(&slos[i]) && exact_refresh(c->s, &slos[i].scope, slos[i].threshold_ms,
+							    c->now_ns, c->sn, err, sizeof(err)) < 0)
+			log_warn("SLO %s: exact counts: %s", slos[i].id, err);
+	for (size_t i = 0; i < n; i++)
+		eval_slo(c, c->sn, &slos[i]);
 }
 
 /* Alerts whose rule or SLO is gone or disabled end: a firing one resolves
  * (and says so where it paged), a pending one goes quiet. */
 static void end_orphans(struct cycle *c)
 {
-	char err[256];
 	for (size_t i = 0; i < c->n_alerts; i++) {
-		struct alert *al = &c->alerts[i];
+		struct alert *al = &c->alerts[i], prev = *al;
 		if (al->seen || (al->state != ALERT_PENDING && al->state != ALERT_FIRING))
 			continue;
 		int paged = al->state == ALERT_FIRING && al->pages;
@@ -285,10 +349,18 @@ static void end_orphans(struct cycle *c)
 		if (paged)
 			send(c, al, "resolved");
 		c->r->resolved += al->state == ALERT_RESOLVED;
-		if (alert_save(c->s, al, alert_state_names[al->state], "hotpath", c->now_ns, err,
-			       sizeof(err)) < 0)
-			log_warn("alert %s: %s", al->id, err);
+		save_alert(c, &prev, al, alert_state_names[al->state]);
 	}
+}
+
+/* Whether the cycle reads a snapshot: SLOs, or rules counted exactly. */
+static int needs_snapshot(const struct slo *slos, size_t n_slos, const struct alert_rule *rules,
+			  size_t n_rules)
+{
+	for (size_t i = 0; i < n_rules && !n_slos; i++)
+		if (rules[i].enabled && rule_is_exact(&rules[i]))
+			return 1;
+	return n_slos > 0;
 }
 
 int watch_cycle(struct store *s, const struct watch_options *o, uint64_t now_ns, struct watch_report *r,
@@ -297,6 +369,7 @@ int watch_cycle(struct store *s, const struct watch_options *o, uint64_t now_ns,
 	struct cycle c = {.s = s, .o = o, .now_ns = now_ns, .r = r};
 	struct slo *slos;
 	struct alert_rule *rules;
+	struct slo_snapshot sn;
 	size_t n_slos, n_rules;
 	memset(r, 0, sizeof(*r));
 	arena_init(&c.a);
@@ -308,10 +381,15 @@ int watch_cycle(struct store *s, const struct watch_options *o, uint64_t now_ns,
 		rc = watch_load_slos(s, &c.a, &slos, &n_slos, err, errlen);
 	if (rc == 0)
 		rc = watch_load_rules(s, &c.a, &rules, &n_rules, err, errlen);
-	if (rc == 0) {
+	int loaded = rc == 0, taken = loaded && needs_snapshot(slos, n_slos, rules, n_rules);
+	if (taken && (rc = slo_snapshot_take(&sn, s, now_ns, err, errlen)) == 0)
+		c.sn = &sn;
+	if (loaded) {
+		/* without the snapshot, the SLOs wait for the next cycle; the rules go on */
 		r->slos = n_slos;
 		r->rules = n_rules;
-		rc = eval_slos(&c, slos, n_slos, err, errlen);
+		if (rc == 0)
+			eval_slos(&c, slos, n_slos);
 		c.cache = rule_cache_new();
 		for (size_t i = 0; i < n_rules; i++)
 			eval_rule(&c, &rules[i]);
@@ -319,6 +397,10 @@ int watch_cycle(struct store *s, const struct watch_options *o, uint64_t now_ns,
 		if (rc == 0)
 			end_orphans(&c);
 	}
+	if (taken)
+		slo_snapshot_release(&sn);
+	if (rc == 0)
+		exact_prune(now_ns, EXACT_IDLE_NS);
 	arena_release(&c.a);
 	return rc;
 }
@@ -435,7 +517,7 @@ int watch_start(struct store *s, const struct watch_options *o, char *err, size_
 	watch_opt = *o;
 	if (watch_install_defaults(s, err, errlen) < 0)
 		return -1;
-	if (notify_start(&o->notify, err, errlen) < 0)
+	if (notify_start(s, &o->notify, err, errlen) < 0)
 		return -1;
 	return ticker_start(&watch_ticker, o->interval_s, tick, NULL, err, errlen);
 }

@@ -36,6 +36,8 @@ struct slo_status {
 	struct slo_burn burn;	      /* over slo_burn_windows_s */
 	double exhaustion_s;	      /* at the 1 h burn rate; -1: not being spent */
 	int alert[SLO_ALERT_WINDOWS]; /* which multiwindow alerts hold */
+	int exact;		      /* counted by watch/exact.h (slo_is_exact()) */
+	uint64_t exact_since_ns;      /* exact: counts start here (0: not counted yet) */
 };
 int watch_slo_status(struct store *s, const struct slo *slo, uint64_t now_ns, struct slo_status *out,
 		     char *err, size_t errlen);

@@ -101,8 +101,11 @@ test('the alert feed acknowledges behind a confirmation', async () => {
   await page.click('#dlg-ok');
   await waitFor(async () => (await api('GET', '/api/v1/alerts/slo:red:page')).acknowledged_ms, 'the acknowledgement');
   await page.waitForSelector(`${row} >> text=acknowledged by api`);
-  const audit = await api('GET', '/api/v1/audit?object=alert');
+  const audit = await api('GET', '/api/v1/audit?object=alert&actor=api');
   assert.equal(audit.entries[0].action, 'acknowledge');
+  const all = await api('GET', '/api/v1/audit?object=alert');
+  assert.ok(all.entries.some((e) => e.actor === 'system' && e.object_id === 'slo:red:page' && e.action === 'firing'),
+    'the evaluator\'s transitions are there too');
 });
 
 test('the SLO editor creates only after confirmation, and shows the server\'s refusal', async () => {
@@ -179,6 +182,22 @@ test('the rule editor creates a rule after confirmation; silence holds an alert 
   assert.deepEqual([pool.measure, pool.metric, pool.threshold, pool.filters],
     ['metric', { measure: 'pool_used', agg: 'max', group_by: 'pool' }, 45, { service: 'red' }]);
 
+  // a slow count at a threshold of its own, reminding every hour
+  await page.click('#rule-new');
+  assert.equal(await page.isVisible('#rule-form input[name="slow_ms"]'), false, 'slow_ms hides until a slow measure');
+  await page.fill('#rule-form input[name="name"]', 'Red over 300 ms');
+  await page.selectOption('#rule-form select[name="measure"]', 'slow_count');
+  assert.equal(await page.isVisible('#rule-form input[name="slow_ms"]'), true, 'and shows with it');
+  await page.fill('#rule-form input[name="slow_ms"]', '300');
+  await page.fill('#rule-form input[name="threshold"]', '100');
+  await page.selectOption('#rule-form select[name="repeat"]', '3600');
+  await page.fill('#rule-form input[name="service"]', 'red');
+  await page.click('#dlg-ok');
+  assert.match(await page.textContent('#dlg-question'), /slow_count at 300 ms or more > 100/);
+  await page.click('#dlg-ok');
+  const slow = await waitFor(async () => (await api('GET', '/api/v1/alerts/rules')).rules.find((r) => r.name === 'Red over 300 ms'), 'the slow rule');
+  assert.deepEqual([slow.measure, slow.slow_ms, slow.repeat, slow.threshold], ['slow_count', 300, 3600, 100]);
+
   const row = '#alert-feed tr[data-alert="slo:red:ticket"]';
   await page.waitForSelector(`${row} .alert-silence`);
   await page.click(`${row} .alert-silence`);
@@ -227,6 +246,21 @@ test('the service comparison colours each service by its SLO', async () => {
   assert.match(dots.green, /slo-green/);
   assert.match(dots.yellow, /slo-yellow/);
   assert.match(dots.red, /slo-red/);
+});
+
+test('an SLO at 300 ms, counted from the request rows, says since when', async () => {
+  await api('POST', '/api/v1/slos', { id: 'green-300', kind: 'latency', objective: 95, threshold_ms: 300, filters: { service: 'green' } });
+  const card = '.slo-card[data-slo="green-300"]';
+  await waitFor(async () => {
+    await page.goto(`${base}/dashboard/performance?view=slos`);
+    await page.waitForSelector(card);
+    return /Counted exactly since/.test(await page.textContent(`${card} .slo-exact`));
+  }, 'the exact counts of the card');
+  const st = (await api('GET', '/api/v1/slos/green-300')).status;
+  assert.ok(st.exact_since_ms > 0 && st.total > 0, JSON.stringify(st));
+  assert.match(await page.textContent(`${card} .slo-objective`), /under 300 ms/);
+  assert.equal(await page.$$eval('.slo-card[data-slo="green"] .slo-exact', (x) => x.length), 0, 'none on an availability SLO');
+  await api('DELETE', '/api/v1/slos/green-300');
 });
 
 test('the browser console stayed free of errors', () => {

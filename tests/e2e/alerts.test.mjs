@@ -10,7 +10,8 @@
 // by hand while its condition still holds: it does not page again.  A rule
 // on a metric series (the connections a pool has in use, sent as OTLP
 // metrics) fires through the webhook.  Every action is in the audit trail
-// with its actor; no secret leaves the server.  A version switch that the
+// with its actor, the evaluator's transitions with actor "system"; no
+// secret leaves the server.  A version switch that the
 // background change watch flags fires the default rule "regression".
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -118,7 +119,7 @@ describe('SLO and alert notifications', () => {
 		assert.equal(r.status, 201, r.text);
 		r = await call(srv, 'POST', '/api/v1/slos', { id: 'pay-avail', name: 'pay availability', kind: 'availability', objective: 99, window: '30d', filters: { service: 'pay' }, channels: ['hook', 'chat'] });
 		assert.equal(r.status, 201, r.text);
-		r = await call(srv, 'POST', '/api/v1/slos', { kind: 'latency', objective: 95, threshold_ms: 450 });
+		r = await call(srv, 'POST', '/api/v1/slos', { kind: 'latency', objective: 95, threshold_ms: 0 });
 		assert.equal(r.status, 400);
 		assert.match(r.json.error.message, /threshold_ms/);
 		r = await call(srv, 'POST', '/api/v1/alerts/rules', { id: 'acked-errors', measure: 'error_rate', comparison: '>', threshold: 50, severity: 'critical', filters: { service: 'acked' }, channels: ['hook'] });
@@ -269,6 +270,22 @@ describe('SLO and alert notifications', () => {
 		assert.ok(!srv.logs().includes(SECRET), 'no secret in the log');
 		assert.ok(!srv.logs().includes(rx.url), 'nor the webhook\'s address');
 		assert.equal((await getJson(`${srv.url}/api/v1/audit?object=nope`)).status, 400);
+		// The evaluator's transitions, by actor "system", filtered like the others.
+		const sys = (await getJson(`${srv.url}/api/v1/audit?actor=system&object=alert&object_id=slo:pay-avail:page`)).json.entries;
+		assert.deepEqual(sys.map((e) => e.action), ['resolved', 'firing'], JSON.stringify(sys).slice(0, 400));
+		assert.ok(sys.every((e) => e.actor === 'system' && e.object === 'alert' && e.object_id === 'slo:pay-avail:page'));
+		assert.equal(sys[1].before.state, 'inactive');
+		assert.equal(sys[1].after.state, 'firing');
+		assert.equal(sys[0].before.state, 'firing');
+		assert.equal(sys[0].after.state, 'resolved');
+		const hist = (await getJson(`${srv.url}/api/v1/alerts/slo:pay-avail:page`)).json.history;
+		assert.equal(hist.length, sys.length, 'as many audit entries as history entries');
+		const acked = (await getJson(`${srv.url}/api/v1/audit?actor=system&object_id=rule:acked-errors`)).json.entries;
+		assert.ok(acked.some((e) => e.action === 'firing'), 'the rule\'s firing too');
+		assert.ok(!acked.some((e) => e.action === 'acknowledge'), 'the acknowledgement is bob\'s, not the system\'s');
+		const every = (await getJson(`${srv.url}/api/v1/audit?limit=1000`)).json.entries;
+		assert.ok(every.some((e) => e.actor === 'system') && every.some((e) => e.actor === 'bob'), 'unfiltered: people and the system');
+		assert.ok(every.every((e, i) => i === 0 || every[i - 1].time_ms >= e.time_ms), 'newest first, merged');
 	});
 
 	test('hotpath slo and hotpath alerts list and act from the terminal', async () => {

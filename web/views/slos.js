@@ -79,6 +79,15 @@ export function mountSlos(el, ctx) {
 
 // --- the compliance grid ------------------------------------------------------
 
+// A threshold other than 100, 500 or 2000 ms is counted from the request
+// rows: since when (the window before that is not counted).
+function exactLine(st) {
+  if (!('exact_since_ms' in st)) return null;
+  return h('div', { class: 'muted small slo-exact' }, st.exact_since_ms == null
+    ? 'Counting the requests under the threshold…'
+    : `Counted exactly since ${fmtTime(st.exact_since_ms)}`);
+}
+
 function objectiveText(s) {
   const scope = Object.entries(s.filters || {}).map(([k, v]) => `${k} ${v}`).join(', ') || 'the fleet';
   const what = s.kind === 'latency' ? `${fmtNum(s.objective)} % under ${s.threshold_ms} ms` : `${fmtNum(s.objective)} % succeed`;
@@ -112,6 +121,7 @@ function drawGrid(grid, slos, dlg, reload) {
     h('div', { class: 'muted small slo-burn' },
       `Burn rate ${fmtNum(burn['1h'], 3)}× (1 h) · ${fmtNum(burn['6h'], 3)}× (6 h)`,
       st.exhaustion_s == null ? '' : st.exhaustion_s <= 0 ? ' · budget spent' : ` · budget gone in ${fmtSeconds(st.exhaustion_s)}`),
+    exactLine(st),
     h('div', { class: 'slo-actions' },
       h('button', {
         type: 'button', class: 'btn btn-small btn-danger slo-delete',
@@ -306,20 +316,25 @@ function channelsOf(form) {
   return form.elements.channels.value.split(',').map((s) => s.trim()).filter(Boolean);
 }
 
+// How often a firing alert nobody acknowledged pages again ("repeat").
+const REPEATS = [['0', 'never'], ['900', 'every 15 min'], ['3600', 'every hour'], ['14400', 'every 4 h']];
+
 function editSlo(dlg, ctx, reload) {
   const kind = select('kind', [['latency', 'Latency'], ['availability', 'Availability']], 'latency');
   const form = h('form', { class: 'slo-form', id: 'slo-form' },
     field('Name', h('input', { name: 'name', required: true, placeholder: 'Checkout under 500 ms' })),
     field('Kind', kind),
     field('Objective (%)', h('input', { name: 'objective', type: 'number', step: 'any', min: '0', max: '100', value: '99', required: true })),
-    field('Latency threshold', select('threshold_ms', [['100', '100 ms'], ['500', '500 ms'], ['2000', '2 s']], '500')),
+    field('Latency threshold (ms)', h('input', { name: 'threshold_ms', type: 'number', step: '1', min: '1', max: '3600000', value: '500', required: true })),
     field('Window', select('window', [['7d', '7 days'], ['28d', '28 days'], ['30d', '30 days']], '30d')),
+    field('Page again while unacknowledged', select('repeat', REPEATS, '0')),
     ...scopeInputs(ctx),
     field('Channels (ids, comma-separated)', h('input', { name: 'channels', placeholder: 'ops-webhook' })));
   dlg.edit('New SLO', form, () => {
     const e = form.elements;
     const body = { name: e.name.value.trim(), kind: e.kind.value, objective: Number(e.objective.value), window: e.window.value, filters: scopeOf(form), channels: channelsOf(form) };
     if (body.kind === 'latency') body.threshold_ms = Number(e.threshold_ms.value);
+    if (Number(e.repeat.value)) body.repeat = Number(e.repeat.value);
     const what = body.kind === 'latency' ? `${body.objective} % of requests under ${body.threshold_ms} ms` : `${body.objective} % of requests succeed`;
     return { body, path: '/api/v1/slos', question: `Create the SLO “${body.name}”: ${what} over ${body.window}?` };
   }, reload);
@@ -361,16 +376,21 @@ function editRule(dlg, ctx, reload) {
     ['service_p95_mean', 'Mean p95 of services (budget, ms)'], ['slow_spikes', 'Slow-request spikes found'],
     ['regressions', 'Regressions flagged'], ['metric', 'Metric series (CPU, memory, pool…)']], 'p95');
   const metric = metricInputs();
-  measure.addEventListener('change', () => { metric.hidden = measure.value !== 'metric'; });
+  const slow = field('Slow at (ms)', h('input', { name: 'slow_ms', type: 'number', step: '1', min: '1', max: '3600000', value: '500' }));
+  const isSlow = () => measure.value === 'slow_share' || measure.value === 'slow_count';
+  slow.hidden = true;
+  measure.addEventListener('change', () => { metric.hidden = measure.value !== 'metric'; slow.hidden = !isSlow(); });
   const form = h('form', { class: 'slo-form', id: 'rule-form' },
     field('Name', h('input', { name: 'name', required: true, placeholder: 'p95 over 500 ms' })),
     field('Measure', measure),
     metric,
+    slow,
     field('Comparison', select('comparison', [['>', '>'], ['>=', '≥'], ['<', '<'], ['<=', '≤']], '>')),
     field('Threshold', h('input', { name: 'threshold', type: 'number', step: 'any', value: '500', required: true })),
     field('Window', select('window', [['300', '5 min'], ['900', '15 min'], ['3600', '1 h']], '300')),
     field('For', select('for', [['0', 'at once'], ['60', '1 min'], ['120', '2 min'], ['300', '5 min']], '60')),
     field('Severity', select('severity', [['warning', 'Warning'], ['critical', 'Critical'], ['info', 'Info']], 'warning')),
+    field('Remind while unacknowledged', select('repeat', REPEATS, '0')),
     ...scopeInputs(ctx),
     field('Channels (ids, comma-separated)', h('input', { name: 'channels', placeholder: 'ops-webhook' })));
   dlg.edit('New alert rule', form, () => {
@@ -379,7 +399,12 @@ function editRule(dlg, ctx, reload) {
       name: e.name.value.trim(), measure: e.measure.value, comparison: e.comparison.value, threshold: Number(e.threshold.value),
       window: Number(e.window.value), for: Number(e.for.value), severity: e.severity.value, filters: scopeOf(form), channels: channelsOf(form),
     };
+    if (Number(e.repeat.value)) body.repeat = Number(e.repeat.value);
     let what = body.measure;
+    if (isSlow()) {
+      body.slow_ms = Number(e.slow_ms.value);
+      what = `${body.measure} at ${body.slow_ms} ms or more`;
+    }
     if (body.measure === 'metric') {
       body.metric = metricOf(form);
       what = `${body.metric.agg} of ${body.metric.measure || body.metric.name}${body.metric.group_by ? ` (worst ${body.metric.group_by})` : ''}`;

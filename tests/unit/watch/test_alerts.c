@@ -10,6 +10,8 @@
 
 #include "rule_text.h"
 #include "tap.h"
+#include "watch/exact.h"
+#include "watch/notify.h"
 #include "watch/alerts.h"
 #include "watch/rule.h"
 
@@ -109,11 +111,98 @@ static void rules(void)
 	arena_release(&a);
 }
 
+/* slow_ms and repeat of a rule; reminders of a firing alert. */
+static void slow_and_repeat(void)
+{
+	struct arena a;
+	struct alert_rule r;
+	char err[256];
+	arena_init(&a);
+	int rc = rule_from_text("{\"measure\":\"slow_count\",\"threshold\":1}", &r, &a, err);
+	ok(rc == 0 && r.slow_ms == 500 && !rule_is_exact(&r) && !r.repeat_s,
+	   "slow_count: 500 ms, read from tiers");
+	rc = rule_from_text("{\"measure\":\"slow_share\",\"threshold\":5,\"slow_ms\":300,\"repeat\":\"30m\"}",
+			    &r, &a, err);
+	ok(rc == 0 && r.slow_ms == 300 && rule_is_exact(&r) && r.repeat_s == 1800,
+	   "slow_share over 300 ms, counted exactly; repeat 30m: %s", rc ? err : "");
+	struct buf b;
+	buf_init(&b, BUF_NO_LIMIT);
+	rule_write(&b, &r);
+	ok(strstr(b.data, "\"slow_ms\":300") && strstr(b.data, "\"repeat\":1800"), "written back: %s",
+	   b.data);
+	buf_release(&b);
+	rc = rule_from_text("{\"measure\":\"slow_count\",\"threshold\":1,\"slow_ms\":2000}", &r, &a, err);
+	ok(rc == 0 && !rule_is_exact(&r), "2000 ms is a tier bound");
+	rc = rule_from_text("{\"measure\":\"p95\",\"threshold\":1,\"slow_ms\":300}", &r, &a, err);
+	ok(rc == ERR_INVALID && strstr(err, "slow_ms"), "slow_ms of p95: %s", err);
+	rc = rule_from_text("{\"measure\":\"slow_count\",\"threshold\":1,\"slow_ms\":0}", &r, &a, err);
+	ok(rc == ERR_INVALID && strstr(err, "slow_ms"), "slow_ms 0: %s", err);
+	rc = rule_from_text("{\"measure\":\"p95\",\"threshold\":1,\"repeat\":\"8d\"}", &r, &a, err);
+	ok(rc == ERR_INVALID && strstr(err, "repeat"), "repeat past 7 days: %s", err);
+
+	uint64_t t = 1000 * S(1);
+	struct alert al = {.id = "rule:x", .repeat_ns = S(600)};
+	alert_step(&al, 1, t, 0, S(300));
+	al.pages = 1;
+	al.paged_ns = t;
+	ok(!alert_may_remind(&al, t + S(599)), "no reminder before repeat");
+	ok(alert_may_remind(&al, t + S(600)), "a reminder after repeat");
+	al.silenced_until_ns = t + S(3600);
+	ok(!alert_may_remind(&al, t + S(600)), "none while silenced");
+	al.silenced_until_ns = 0;
+	al.acked_ns = t + S(10);
+	ok(!alert_may_remind(&al, t + S(1200)), "none once acknowledged");
+	al.acked_ns = 0;
+	al.repeat_ns = 0;
+	ok(!alert_may_remind(&al, t + S(1200)), "none without repeat");
+	arena_release(&a);
+}
+
+/* A channel's rate limit; the outbox's and the exact counts' documents. */
+static void channels_and_kept(void)
+{
+	struct arena a;
+	struct json_doc d;
+	struct notify_channel c;
+	char err[256];
+	const char *text = "{\"id\":\"ops\",\"url\":\"https://hooks.example/x\",\"rate_limit\":10,"
+			   "\"rate_window\":30}";
+	arena_init(&a);
+	int rc = json_doc_parse(&d, text, strlen(text), 0, err, sizeof(err));
+	rc = rc ? rc : channel_parse(d.root, NULL, NULL, &a, &c, err, sizeof(err));
+	json_doc_release(&d);
+	ok(rc == 0 && c.rate_limit == 10 && c.rate_window_s == 30, "rate limit 10 per 30 s: %s",
+	   rc ? err : "");
+	text = "{\"url\":\"https://hooks.example/x\",\"rate_limit\":0}";
+	rc = json_doc_parse(&d, text, strlen(text), 0, err, sizeof(err));
+	rc = rc ? rc : channel_parse(d.root, NULL, NULL, &a, &c, err, sizeof(err));
+	json_doc_release(&d);
+	ok(rc == ERR_INVALID && strstr(err, "rate_limit"), "rate limit 0: %s", err);
+
+	struct notify_kept k;
+	text = "{\"channel\":\"ops\",\"alert_id\":\"rule:x\",\"event\":\"firing\",\"time_ms\":5,"
+	       "\"body\":\"{\\\"event\\\":\\\"firing\\\"}\"}";
+	rc = notify_outbox_parse(text, strlen(text), &a, &k);
+	ok(rc == 0 && !strcmp(k.channel, "ops") && !strcmp(k.body, "{\"event\":\"firing\"}") &&
+		   k.time_ns == 5000000,
+	   "a kept message reads back");
+	ok(notify_outbox_parse("{\"channel\":\"ops\"}", 16, &a, &k) < 0, "no body: not a kept message");
+	uint64_t hour_ms;
+	uint32_t good[60], total[60];
+	text = "{\"hour_ms\":3600000,\"m\":[[0,1,2],[59,3,3],[60,1,1],[5,4,2]]}";
+	rc = exact_hour_parse(text, strlen(text), &hour_ms, good, total);
+	ok(rc == 0 && hour_ms == 3600000 && good[0] == 1 && total[0] == 2 && total[59] == 3 && !total[5],
+	   "an hour of exact counts; minute 60 and more good than total left out");
+	arena_release(&a);
+}
+
 int main(void)
 {
+	channels_and_kept();
 	immediate();
 	with_for();
 	quiet();
 	rules();
+	slow_and_repeat();
 	return tap_done();
 }

@@ -147,7 +147,16 @@ static void definitions(void)
 	       "\"window\":\"7d\",\"filters\":{\"service\":\"checkout\"},\"channels\":[\"ops\"]}",
 	       "written back");
 	rc = parse("{\"kind\":\"latency\",\"objective\":95,\"threshold_ms\":300}", &s, &a, err);
-	ok(rc == ERR_INVALID && strstr(err, "threshold_ms"), "300 ms is no exact bound: %s", err);
+	ok(rc == 0 && s.threshold_ms == 300 && slo_is_exact(&s), "300 ms is counted from the request rows");
+	rc = parse("{\"kind\":\"latency\",\"objective\":95,\"threshold_ms\":500}", &s, &a, err);
+	ok(rc == 0 && !slo_is_exact(&s), "500 ms is a tier bound: the rollups count it");
+	rc = parse("{\"kind\":\"latency\",\"objective\":95,\"threshold_ms\":750,\"repeat\":\"1h\"}", &s, &a,
+		   err);
+	ok(rc == 0 && s.repeat_s == 3600, "an SLO's page reminds every hour");
+	rc = parse("{\"kind\":\"latency\",\"objective\":95,\"threshold_ms\":0}", &s, &a, err);
+	ok(rc == ERR_INVALID && strstr(err, "threshold_ms"), "0 ms is no threshold: %s", err);
+	rc = parse("{\"kind\":\"latency\",\"objective\":95,\"threshold_ms\":3600001}", &s, &a, err);
+	ok(rc == ERR_INVALID && strstr(err, "threshold_ms"), "more than an hour is no threshold: %s", err);
 	rc = parse("{\"kind\":\"availability\",\"objective\":100}", &s, &a, err);
 	ok(rc == ERR_INVALID && strstr(err, "objective"), "100%% is no objective: %s", err);
 	rc = parse("{\"kind\":\"availability\",\"objective\":99,\"window\":\"14d\"}", &s, &a, err);
