@@ -38,7 +38,7 @@ static const struct route *route_tables[] = {ingest_routes, perf_routes,     fla
 
 const char *const refusal_names[REFUSE_N] = {
 	"auth_missing",	    "auth_invalid", "role",	"csrf",	   "origin", "host",
-	"connection_limit", "timeout",	    "inflight", "framing", "reads",
+	"connection_limit", "timeout",	    "inflight", "framing", "reads",  "query_timeout",
 };
 
 void http_refused(struct server *srv, enum refusal why, const char *fmt, ...)
@@ -135,9 +135,16 @@ static const struct {
 	int cls, status;
 	const char *code;
 } class_status[] = {
-	{ERR_INVALID, 400, "bad_request"}, {ERR_TOO_MUCH, 400, "bad_request"},
-	{ERR_TOO_BIG, 413, "too_large"},   {ERR_BUSY, 503, "busy"},
-	{ERR_NOT_FOUND, 404, "not_found"}, {ERR_UNSUPPORTED, 501, "unsupported"},
+	{ERR_INVALID, 400, "bad_request"},
+	{ERR_TOO_MUCH, 400, "bad_request"},
+	{ERR_TOO_BIG, 413, "too_large"},
+	{ERR_BUSY, 503, "busy"},
+	{ERR_NOT_FOUND, 404, "not_found"},
+	{ERR_UNSUPPORTED, 501, "unsupported"},
+	/* 504, not 503: a 503 asks to send the same again (exporters and
+	 * proxies retry it); a read over its time limit fails the same way
+	 * until it is narrowed or the server is less loaded. */
+	{ERR_TIMEOUT, 504, "timeout"},
 	{ERR_INTERNAL, 500, "internal"},
 };
 

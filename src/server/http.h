@@ -80,6 +80,7 @@ struct server_options {
 	const char *allowed_hosts;		 /* comma-separated names accepted in Host */
 	int insecure_open;			 /* allow no keys beyond loopback */
 	const char *tls_cert, *tls_key;		 /* PEM files: serve HTTPS */
+	unsigned query_timeout_ms;		 /* time limit of an API read; 0: none */
 };
 
 /* Why requests or connections were refused, counted in /metrics. */
@@ -95,6 +96,7 @@ enum refusal {
 	REFUSE_INFLIGHT,
 	REFUSE_FRAMING,
 	REFUSE_READS,
+	REFUSE_QUERY_TIMEOUT, /* a read passed --query-timeout: 504 */
 	REFUSE_N
 };
 extern const char *const refusal_names[REFUSE_N];
@@ -127,11 +129,12 @@ struct server {
 	int tls;
 };
 
-#define HTTP_DEFAULT_MAX_CONNECTIONS 4096
-#define HTTP_DEFAULT_MAX_PER_IP	     256
-#define HTTP_DEFAULT_IDLE_TIMEOUT    15
-#define HTTP_DEFAULT_BODY_TIMEOUT    60
-#define HTTP_DEFAULT_MAX_INFLIGHT    (256u << 20)
+#define HTTP_DEFAULT_MAX_CONNECTIONS  4096
+#define HTTP_DEFAULT_MAX_PER_IP	      256
+#define HTTP_DEFAULT_IDLE_TIMEOUT     15
+#define HTTP_DEFAULT_BODY_TIMEOUT     60
+#define HTTP_DEFAULT_MAX_INFLIGHT     (256u << 20)
+#define HTTP_DEFAULT_QUERY_TIMEOUT_MS 30000
 
 /* The threads that run read routes (readers.c): a GET of the API runs
  * there with its connection suspended, then the connection resumes and
@@ -178,7 +181,7 @@ void http_error(struct http_request *req, int status, const char *code, const ch
 	__attribute__((format(printf, 4, 5)));
 /* The same for a class of failure (core/error.h): its status and code from
  * one table (ERR_INVALID and ERR_TOO_MUCH 400, ERR_TOO_BIG 413, ERR_BUSY
- * 503, ERR_NOT_FOUND 404, anything else 500). */
+ * 503, ERR_NOT_FOUND 404, ERR_TIMEOUT 504, anything else 500). */
 void http_error_class(struct http_request *req, int cls, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Start a 200 JSON response whose body the caller appends to req->res.body. */
