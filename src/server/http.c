@@ -37,8 +37,8 @@ static const struct route *route_tables[] = {ingest_routes, perf_routes,     fla
 					     static_routes};
 
 const char *const refusal_names[REFUSE_N] = {
-	"auth_missing",	    "auth_invalid", "role",	"csrf",	   "origin", "host",
-	"connection_limit", "timeout",	    "inflight", "framing", "reads",  "query_timeout",
+	"auth_missing", "auth_invalid", "role",	   "csrf",  "origin",	     "host",	  "connection_limit",
+	"timeout",	"inflight",	"framing", "reads", "query_timeout", "read_only",
 };
 
 void http_refused(struct server *srv, enum refusal why, const char *fmt, ...)
@@ -235,12 +235,39 @@ static enum MHD_Result send_response(struct http_request *req)
 
 static void busy(struct http_request *req);
 
+/*
+ * A change (any method but GET and HEAD) of a route that writes, while the
+ * store is read-only on a full or failing disk: 503 with Retry-After and
+ * the reason, before the route runs.  Ingest answers the same in its own
+ * format; signing in and out keep the sessions in memory meanwhile.
+ */
+static int refuse_read_only(struct http_request *req)
+{
+	const struct route *r = req->route;
+	if (!strcmp(req->method, "GET") || !strcmp(req->method, "HEAD") || r->no_write ||
+	    r->access == ROUTE_INGEST || r->access == ROUTE_PUBLIC)
+		return 0;
+	struct store_stats st;
+	store_get_stats(req->srv->store, &st);
+	if (st.writer_ready)
+		return 0;
+	http_refused(req->srv, REFUSE_READ_ONLY, "%s %s: %s", req->method, req->url, st.writer_error);
+	req->res.retry_after = "30";
+	http_error_class(
+		req, ERR_BUSY,
+		"the store is read-only (%s): nothing was changed; retry once the disk takes writes again",
+		st.writer_error[0] ? st.writer_error : "the disk is full or failing");
+	return 1;
+}
+
 static enum MHD_Result run_handler(struct http_request *req)
 {
 	if (req->over_budget) {
 		busy(req);
 		return send_response(req);
 	}
+	if (refuse_read_only(req))
+		return send_response(req);
 	/* Routes that take a body answer 413 in their own format. */
 	if (req->body_too_large && !req->route->body) {
 		http_error(req, 413, "payload_too_large", "request body exceeds the limit of %zu bytes",

@@ -48,6 +48,9 @@ struct route {
 	void (*finish)(struct http_request *req); /* after http_resume(), or NULL */
 	int body;   /* 1: the route takes a body, and answers req->body_too_large itself */
 	int access; /* enum route_access */
+	/* 1: a POST/PUT/DELETE that writes nothing, still served while the
+	 * store is read-only (every other state-changing route answers 503) */
+	int no_write;
 };
 
 struct http_request {
@@ -97,6 +100,7 @@ enum refusal {
 	REFUSE_FRAMING,
 	REFUSE_READS,
 	REFUSE_QUERY_TIMEOUT, /* a read passed --query-timeout: 504 */
+	REFUSE_READ_ONLY,     /* a change while the store is read-only: 503 */
 	REFUSE_N
 };
 extern const char *const refusal_names[REFUSE_N];
