@@ -390,6 +390,63 @@ describe('the audit trail names the key', { timeout: 300000 }, () => {
 	});
 });
 
+describe('dashboard sessions kept in the store', { timeout: 120000 }, () => {
+	test('a restart keeps sessions; signed-out, expired and revoked ones stay ended; only hashed ids are stored', async () => {
+		const dir = makeTempDir();
+		const admin = await createKey(dir, 'keeper', 'admin');
+		const temp = await createKey(dir, 'temp', 'admin');
+		const expiring = await createKey(dir, 'expiring', 'viewer');
+		const quitter = await createKey(dir, 'quitter', 'viewer');
+		const ct = { 'content-type': 'application/json' };
+		let srv = await startServer({ dataDir: dir, args: ['--analysis-interval', '0'] });
+		const signIn = async (key) => {
+			const s = await request(`${srv.url}/api/v1/session`, { method: 'POST', body: JSON.stringify({ key }), headers: ct });
+			assert.equal(s.status, 200, s.text);
+			return { cookie: s.headers['set-cookie'][0].split(';')[0], csrf: s.json.csrf_token };
+		};
+		const sessions = { admin: await signIn(admin), temp: await signIn(temp), expiring: await signIn(expiring), quitter: await signIn(quitter) };
+		assert.equal((await request(`${srv.url}/api/v1/session`, { method: 'DELETE', headers: { cookie: sessions.quitter.cookie } })).status, 200);
+		await srv.stop();
+
+		// the store holds no session id, only its hash; one session is made to have expired
+		const db = path.join(dir, 'hotpath.db');
+		const stored = (await run('sqlite3', [db, "SELECT id || ' ' || json FROM docs WHERE kind = 'session'"])).stdout;
+		assert.equal(stored.trim().split('\n').length, 4, stored);
+		for (const [who, s] of Object.entries(sessions)) {
+			assert.ok(!stored.includes(s.cookie.split('=')[1]), `${who}'s session id is not stored`);
+		}
+		await run('sqlite3', [db, "UPDATE docs SET json = json_set(json, '$.expires_ns', 1) WHERE kind = 'session' AND json_extract(json, '$.name') = 'expiring'"]);
+
+		srv = await startServer({ dataDir: dir, args: ['--analysis-interval', '0'] });
+		try {
+			const who = await request(`${srv.url}/api/v1/session`, { headers: { cookie: sessions.admin.cookie } });
+			assert.equal(who.json.signed_in, true, `the admin's session after a restart: ${who.text}`);
+			assert.equal(who.json.name, 'keeper');
+			assert.equal(who.json.csrf_token, sessions.admin.csrf, 'the same CSRF token');
+			const made = await request(`${srv.url}/api/v1/keys`, { method: 'POST', body: JSON.stringify({ name: 'after-restart', role: 'viewer' }), headers: { ...ct, cookie: sessions.admin.cookie, 'x-csrf-token': sessions.admin.csrf } });
+			assert.equal(made.status, 201, `a change through the kept session: ${made.text}`);
+			const noCsrf = await request(`${srv.url}/api/v1/keys`, { method: 'POST', body: JSON.stringify({ name: 'x', role: 'viewer' }), headers: { ...ct, cookie: sessions.admin.cookie } });
+			assert.equal(noCsrf.status, 403, 'the kept session still needs its CSRF token');
+			assert.equal((await request(`${srv.url}/api/v1/filters`, { headers: { cookie: sessions.quitter.cookie } })).status, 401, 'signed out stays signed out');
+			assert.equal((await request(`${srv.url}/api/v1/filters`, { headers: { cookie: sessions.expiring.cookie } })).status, 401, 'an expired session ends');
+			assert.equal((await request(`${srv.url}/api/v1/filters`, { headers: { cookie: sessions.temp.cookie } })).status, 200, 'temp signed in');
+			const keys = await request(`${srv.url}/api/v1/keys`, { headers: bearer(admin) });
+			const tempId = keys.json.keys.find((k) => k.name === 'temp').id;
+			assert.equal((await request(`${srv.url}/api/v1/keys/${tempId}`, { method: 'DELETE', headers: bearer(admin) })).status, 200);
+			assert.equal((await request(`${srv.url}/api/v1/filters`, { headers: { cookie: sessions.temp.cookie } })).status, 401, 'revoking the key ends its session');
+		} finally {
+			await srv.stop();
+		}
+		srv = await startServer({ dataDir: dir, args: ['--analysis-interval', '0'] });
+		try {
+			assert.equal((await request(`${srv.url}/api/v1/filters`, { headers: { cookie: sessions.temp.cookie } })).status, 401, 'the revoked key\'s session stays ended after another restart');
+			assert.equal((await request(`${srv.url}/api/v1/filters`, { headers: { cookie: sessions.admin.cookie } })).status, 200);
+		} finally {
+			await srv.stop();
+		}
+	});
+});
+
 describe('TLS through libmicrohttpd', () => {
 	test('--tls-cert/--tls-key: HTTPS, and the session cookie is Secure', async (t) => {
 		const dir = makeTempDir();
