@@ -3,7 +3,9 @@
  * read under a deadline that has passed stops with ERR_TIMEOUT and a
  * message naming the limit (a scan of blocks, a search of request rows),
  * the same read without a deadline answers in full, and threads started by
- * parallel_run() see their caller's deadline.
+ * parallel_run() see their caller's deadline; one write of a trace far
+ * larger than a block is cut into blocks of bounded size, and the trace is
+ * still read back whole, with the small traces written beside it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,6 +127,74 @@ static void test_deadline(struct store *s)
 	arena_release(&a);
 }
 
+struct parts {
+	size_t calls, max, total;
+};
+
+static int count_parts(void *arg, const struct span *spans, size_t n)
+{
+	struct parts *p = arg;
+	uint32_t id;
+	memcpy(&id, spans[0].trace_id, 4);
+	if (id != 900000)
+		return 0;
+	p->calls++;
+	p->total += n;
+	if (n > p->max)
+		p->max = n;
+	return 0;
+}
+
+static void test_big_trace(struct store *s)
+{
+	enum { BIG = 30000, SMALL = 50 };
+	struct batch b;
+	batch_init(&b);
+	struct resource *r = make_resource(&b);
+	for (int t = 0; t < SMALL; t++) /* small traces around the big one (ids below and above it) */
+		fixture_span(&b, r, t % 2 ? 950000 + (uint32_t)t : 800000 + (uint32_t)t, 1, 0,
+			     SPAN_KIND_SERVER, "GET /small", T0 + NS_PER_S, t, 2);
+	fixture_span(&b, r, 900000, 1, 0, SPAN_KIND_SERVER, "GET /big", T0 + NS_PER_S, 0, 100);
+	for (int i = 1; i < BIG; i++) {
+		struct span *sp = fixture_span(&b, r, 900000, 2, 1, SPAN_KIND_SERVER, "GET /item",
+					       T0 + NS_PER_S, i * 0.001, 0.0005);
+		memcpy(sp->span_id, &i, 4); /* distinct ids */
+		sp->span_id[7] = 2;
+	}
+	ok(store_write_sync(s, &b) == 0, "big trace: one write of a %d-span trace and %d small ones", BIG,
+	   SMALL);
+	batch_release(&b);
+
+	struct parts p = {0};
+	struct store_scan sc = {.from_ns = T0 + NS_PER_S / 2};
+	char err[256];
+	ok(store_scan(s, &sc, count_parts, &p, err, sizeof(err)) == 0, "big trace: scanned");
+	ok(p.calls >= 4, "big trace: cut into %zu blocks", p.calls);
+	ok(p.max <= 8192, "big trace: no block holds more than 8192 of its spans (largest %zu)", p.max);
+	is_int((long)p.total, BIG, "big trace: the blocks hold all its spans");
+
+	struct batch out;
+	batch_init(&out);
+	uint8_t id[16] = {0};
+	uint32_t big = 900000;
+	memcpy(id, &big, 4);
+	id[15] = 1;
+	long n = store_get_trace(s, id, &out, err, sizeof(err));
+	is_int(n, BIG, "big trace: read back whole by its id (%s)", n < 0 ? err : "");
+	size_t roots = 0;
+	for (size_t i = 0; i < out.n_spans; i++)
+		roots += !strcmp(out.spans[i].name, "GET /big");
+	is_int((long)roots, 1, "big trace: its root among them");
+	batch_release(&out);
+
+	uint32_t small = 800000;
+	memcpy(id, &small, 4);
+	batch_init(&out);
+	is_int(store_get_trace(s, id, &out, err, sizeof(err)), 1,
+	       "big trace: a small trace beside it is read too");
+	batch_release(&out);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/hotpath-limits-XXXXXX";
@@ -132,6 +202,7 @@ int main(void)
 	ok(s != NULL, "store opened");
 	if (s) {
 		test_deadline(s);
+		test_big_trace(s);
 		store_close(s);
 	}
 	temp_dir_remove(dir);
