@@ -38,7 +38,7 @@ static void usage(FILE *out)
 		"                     [--max-connections N] [--max-connections-per-ip N]\n"
 		"                     [--idle-timeout SECONDS] [--body-timeout SECONDS] [--max-inflight "
 		"BYTES]\n"
-		"                     [--query-timeout SECONDS]\n\n"
+		"                     [--query-timeout SECONDS] [--header-timeout SECONDS]\n\n"
 		"  --listen ADDR     HOST:PORT to listen on (default 127.0.0.1:4318, the OTLP/HTTP port)\n"
 		"  --data DIR        data directory; the store is DIR/hotpath.db (default ./data)\n"
 		"  --store URL       keep the data in ClickHouse instead:\n"
@@ -84,11 +84,13 @@ static void usage(FILE *out)
 		"  --body-timeout SECONDS      close a request whose body takes longer (default %u)\n"
 		"  --max-inflight BYTES        request bodies held in memory at once, over all\n"
 		"                    requests; beyond it 503 with Retry-After (default %u)\n"
+		"  --header-timeout SECONDS    close a connection whose request headers are not all\n"
+		"                    in this long after it opened or was last answered (default %u)\n"
 		"  --query-timeout SECONDS     time limit of one read of the API (fractions allowed);\n"
 		"                    past it the read stops and answers 504 (default %g; 0: none)\n",
 		HTTP_DEFAULT_MAX_BODY, HTTP_DEFAULT_MAX_CONNECTIONS, HTTP_DEFAULT_MAX_PER_IP,
 		HTTP_DEFAULT_IDLE_TIMEOUT, HTTP_DEFAULT_BODY_TIMEOUT, HTTP_DEFAULT_MAX_INFLIGHT,
-		HTTP_DEFAULT_QUERY_TIMEOUT_MS / 1000.0);
+		HTTP_DEFAULT_HEADER_TIMEOUT, HTTP_DEFAULT_QUERY_TIMEOUT_MS / 1000.0);
 }
 
 /* The retention flags, in enum store_kept order, and their defaults. */
@@ -120,6 +122,7 @@ enum {
 	OPT_BODY_TIMEOUT,
 	OPT_MAX_INFLIGHT,
 	OPT_QUERY_TIMEOUT,
+	OPT_HEADER_TIMEOUT,
 };
 
 /* --query-timeout SECONDS: 0 to 3600, fractions to the millisecond. */
@@ -153,6 +156,7 @@ static int access_option(int c, const char *arg, struct server_options *so)
 	case OPT_BODY_TIMEOUT: so->body_timeout_s = (unsigned)strtoul(arg, NULL, 10); return 1;
 	case OPT_MAX_INFLIGHT: so->max_inflight = (size_t)strtoull(arg, NULL, 10); return 1;
 	case OPT_QUERY_TIMEOUT: return query_timeout_option(arg, so);
+	case OPT_HEADER_TIMEOUT: so->header_timeout_s = (unsigned)strtoul(arg, NULL, 10); return 1;
 	default: return 0;
 	}
 }
@@ -281,6 +285,7 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
 		{"body-timeout", required_argument, NULL, OPT_BODY_TIMEOUT},
 		{"max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT},
 		{"query-timeout", required_argument, NULL, OPT_QUERY_TIMEOUT},
+		{"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},

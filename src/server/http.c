@@ -28,6 +28,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "server/auth.h"
+#include "server/conn_watch.h"
 
 enum { ST_NEW, ST_BODY, ST_SUSPENDED, ST_RESUMED, ST_READING };
 
@@ -404,6 +405,16 @@ static int body_late(struct http_request *req)
 	return 1;
 }
 
+/* The watch of a connection (conn_watch.h), or NULL. */
+static struct conn_slot *conn_slot_of(struct server *srv, struct MHD_Connection *conn)
+{
+	if (!srv->watch)
+		return NULL;
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 				      const char *method, const char *version, const char *upload_data,
 				      size_t *upload_size, void **con_cls)
@@ -412,6 +423,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 	struct http_request *req = *con_cls;
 
 	if (!req) {
+		struct conn_slot *slot = conn_slot_of(srv, conn);
+		if (slot) /* the headers are all in: no header deadline until the answer */
+			conn_watch_headers_done(srv->watch, slot);
 		req = xcalloc(1, sizeof(*req));
 		req->srv = srv;
 		req->conn = conn;
@@ -486,6 +500,9 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
 {
 	struct server *srv = cls;
 	struct http_request *req = *con_cls;
+	struct conn_slot *slot = conn_slot_of(srv, conn);
+	if (slot) /* a kept-alive connection's next headers have the deadline */
+		conn_watch_request_done(srv->watch, slot);
 	if (!req)
 		return;
 	atomic_fetch_sub(&srv->bytes_in_flight, (int64_t)req->charged);
@@ -533,9 +550,25 @@ static void notify_connection(void *cls, struct MHD_Connection *conn, void **soc
 			      enum MHD_ConnectionNotificationCode code)
 {
 	struct server *srv = cls;
-	(void)conn;
-	(void)socket_context;
 	atomic_fetch_add(&srv->ctr.connections, code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+	if (!srv->watch)
+		return;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		*socket_context = ci ? conn_watch_add(srv->watch, ci->connect_fd) : NULL;
+	} else if (*socket_context) { /* closed: before libmicrohttpd closes the socket */
+		conn_watch_remove(srv->watch, *socket_context);
+		*socket_context = NULL;
+	}
+}
+
+/* The watch closed a connection whose headers were late. */
+static void headers_late(void *arg)
+{
+	struct server *srv = arg;
+	http_refused(srv, REFUSE_TIMEOUT, "a connection sent no complete request headers within %u s: closed",
+		     srv->opt.header_timeout_s);
 }
 
 static int is_loopback(const struct sockaddr *sa)
@@ -565,6 +598,8 @@ static void option_defaults(struct server_options *o)
 		o->body_timeout_s = HTTP_DEFAULT_BODY_TIMEOUT;
 	if (!o->max_inflight)
 		o->max_inflight = HTTP_DEFAULT_MAX_INFLIGHT;
+	if (!o->header_timeout_s)
+		o->header_timeout_s = HTTP_DEFAULT_HEADER_TIMEOUT;
 }
 
 /* Open mode (no keys) only on loopback unless forced; said loudly. */
@@ -657,11 +692,18 @@ int server_start(struct server *srv, struct store *st, const struct server_optio
 		return -1;
 	}
 	srv->readers = readers_start(srv->opt.threads, HTTP_READ_QUEUE_MAX);
+	/* slots for the connection limit and a few being closed meanwhile */
+	srv->watch =
+		conn_watch_start(srv->opt.header_timeout_s, srv->opt.max_connections + 64, headers_late, srv);
+	if (!srv->watch)
+		log_warn("http: no header deadline (its thread did not start); the idle timeout still holds");
 	srv->daemon = start_daemon(srv, ai->ai_addr, &cert, &key);
 	freeaddrinfo(ai);
 	buf_release(&cert);
 	buf_release(&key);
 	if (!srv->daemon) {
+		conn_watch_stop(srv->watch);
+		srv->watch = NULL;
 		readers_stop(srv->readers);
 		srv->readers = NULL;
 		auth_free(srv->auth);
@@ -672,10 +714,10 @@ int server_start(struct server *srv, struct store *st, const struct server_optio
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = info ? info->port : 0;
-	log_info("http: at most %u connections, %u per client address; idle timeout %u s, body timeout "
-		 "%u s; %zu bytes of bodies in flight",
+	log_info("http: at most %u connections, %u per client address; idle timeout %u s, header timeout "
+		 "%u s, body timeout %u s; %zu bytes of bodies in flight",
 		 srv->opt.max_connections, srv->opt.max_per_ip, srv->opt.idle_timeout_s,
-		 srv->opt.body_timeout_s, srv->opt.max_inflight);
+		 srv->opt.header_timeout_s, srv->opt.body_timeout_s, srv->opt.max_inflight);
 	return 0;
 }
 
@@ -694,6 +736,8 @@ void server_stop(struct server *srv)
 	readers_stop(srv->readers); /* the reads still queued run and resume first */
 	srv->readers = NULL;
 	MHD_stop_daemon(srv->daemon);
+	conn_watch_stop(srv->watch); /* after: every connection was removed */
+	srv->watch = NULL;
 	if (ls != MHD_INVALID_SOCKET)
 		close(ls);
 	srv->daemon = NULL;

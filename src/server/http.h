@@ -84,6 +84,7 @@ struct server_options {
 	int insecure_open;			 /* allow no keys beyond loopback */
 	const char *tls_cert, *tls_key;		 /* PEM files: serve HTTPS */
 	unsigned query_timeout_ms;		 /* time limit of an API read; 0: none */
+	unsigned header_timeout_s;		 /* a request's headers, at most; 0: default */
 };
 
 /* Why requests or connections were refused, counted in /metrics. */
@@ -128,8 +129,9 @@ struct server {
 	_Atomic int64_t bytes_in_flight; /* bodies and inflated bodies held now */
 	struct server_counters ctr;
 	struct auth *auth;
-	struct readers *readers; /* the threads of read routes (readers.c), or NULL */
-	int open_allowed;	 /* no keys is allowed: loopback, or forced */
+	struct readers *readers;  /* the threads of read routes (readers.c), or NULL */
+	struct conn_watch *watch; /* the header deadline (conn_watch.h), or NULL */
+	int open_allowed;	  /* no keys is allowed: loopback, or forced */
 	int tls;
 };
 
@@ -139,6 +141,7 @@ struct server {
 #define HTTP_DEFAULT_BODY_TIMEOUT     60
 #define HTTP_DEFAULT_MAX_INFLIGHT     (256u << 20)
 #define HTTP_DEFAULT_QUERY_TIMEOUT_MS 30000
+#define HTTP_DEFAULT_HEADER_TIMEOUT   10
 
 /* The threads that run read routes (readers.c): a GET of the API runs
  * there with its connection suspended, then the connection resumes and

@@ -139,9 +139,9 @@ describe('open mode on loopback', () => {
 	});
 });
 
-describe('allowed host names and the body timeout', () => {
+describe('allowed host names, the header and body timeouts', () => {
 	let srv;
-	before(async () => { srv = await startServer({ args: ['--allowed-host', 'hotpath.internal,metrics.example', '--body-timeout', '1'] }); });
+	before(async () => { srv = await startServer({ args: ['--allowed-host', 'hotpath.internal,metrics.example', '--body-timeout', '1', '--header-timeout', '2'] }); });
 	after(() => srv?.dispose());
 
 	test('--allowed-host adds names to the Host check, exactly', async () => {
@@ -165,6 +165,36 @@ describe('allowed host names and the body timeout', () => {
 		assert.ok(sock.destroyed || sock.readyState === 'closed', 'closed by the server');
 		assert.equal(out, '', 'without an answer');
 		assert.ok(await metric(srv, 'hotpath_http_refused_total{reason="timeout"}') >= 1);
+	});
+
+	test('headers trickled a byte at a time: closed at --header-timeout, long before the idle timeout', async () => {
+		const before = await metric(srv, 'hotpath_http_refused_total{reason="timeout"}');
+		const sock = net.connect(srv.port, '127.0.0.1');
+		await new Promise((r) => sock.on('connect', r));
+		const t0 = Date.now();
+		let out = '', closedAt = 0;
+		sock.on('data', (d) => { out += d; });
+		sock.on('error', () => {});
+		sock.on('close', () => { closedAt = Date.now(); });
+		const head = `GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n${'X-Slow: trickle\r\n'.repeat(20)}`;
+		// a byte every 300 ms keeps the idle timer (15 s) from ever running out
+		for (let i = 0; i < head.length && !closedAt && Date.now() - t0 < 12000; i++) {
+			sock.write(head[i]);
+			if (i === 10) {
+				const other = await request(`${srv.url}/health`);
+				assert.equal(other.status, 200, 'another client is answered meanwhile');
+			}
+			await sleep(300);
+		}
+		sock.destroy();
+		assert.ok(closedAt, 'the trickling connection was closed by the server');
+		const took = closedAt - t0;
+		assert.ok(took >= 1500 && took < 5000, `closed after ${took} ms: want about 2 s`);
+		assert.equal(out, '', 'without an answer');
+		assert.ok(await metric(srv, 'hotpath_http_refused_total{reason="timeout"}') > before, 'counted as a timeout');
+		// headers sent at once are answered, on a connection kept alive for a second request
+		const ok = await raw(srv.port, 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+		assert.equal((ok.match(/HTTP\/1\.1 200/g) || []).length, 2, ok);
 	});
 });
 
