@@ -90,7 +90,7 @@ static void usage(FILE *out)
 		"                    past it the read stops and answers 504 (default %g; 0: none)\n",
 		HTTP_DEFAULT_MAX_BODY, HTTP_DEFAULT_MAX_CONNECTIONS, HTTP_DEFAULT_MAX_PER_IP,
 		HTTP_DEFAULT_IDLE_TIMEOUT, HTTP_DEFAULT_BODY_TIMEOUT, HTTP_DEFAULT_MAX_INFLIGHT,
-		HTTP_DEFAULT_HEADER_TIMEOUT, HTTP_DEFAULT_QUERY_TIMEOUT_MS / 1000.0);
+		HTTP_DEFAULT_HEADER_TIMEOUT, HTTP_DEFAULT_QUERY_MS / 1000.0);
 }
 
 /* The retention flags, in enum store_kept order, and their defaults. */
@@ -341,13 +341,12 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
 
 int cmd_serve(int argc, char **argv)
 {
-	struct serve_args a = {
-		.so = {.listen = "127.0.0.1:4318", .query_timeout_ms = HTTP_DEFAULT_QUERY_TIMEOUT_MS},
-		.sto = {.dir = "data"},
-		.analysis_s = 300,
-		.spike_s = 60,
-		.watch_s = 30,
-		.change_s = 300};
+	struct serve_args a = {.so = {.listen = "127.0.0.1:4318", .query_timeout_ms = HTTP_DEFAULT_QUERY_MS},
+			       .sto = {.dir = "data"},
+			       .analysis_s = 300,
+			       .spike_s = 60,
+			       .watch_s = 30,
+			       .change_s = 300};
 	char err[512];
 	int rc = parse_args(argc, argv, &a);
 	if (rc)

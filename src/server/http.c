@@ -408,7 +408,7 @@ static int body_late(struct http_request *req)
 /* The watch of a connection (conn_watch.h), or NULL. */
 static struct conn_slot *conn_slot_of(struct server *srv, struct MHD_Connection *conn)
 {
-	if (!srv->watch)
+	if (!srv->cw)
 		return NULL;
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -425,7 +425,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 	if (!req) {
 		struct conn_slot *slot = conn_slot_of(srv, conn);
 		if (slot) /* the headers are all in: no header deadline until the answer */
-			conn_watch_headers_done(srv->watch, slot);
+			conn_watch_headers_done(srv->cw, slot);
 		req = xcalloc(1, sizeof(*req));
 		req->srv = srv;
 		req->conn = conn;
@@ -502,7 +502,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
 	struct http_request *req = *con_cls;
 	struct conn_slot *slot = conn_slot_of(srv, conn);
 	if (slot) /* a kept-alive connection's next headers have the deadline */
-		conn_watch_request_done(srv->watch, slot);
+		conn_watch_request_done(srv->cw, slot);
 	if (!req)
 		return;
 	atomic_fetch_sub(&srv->bytes_in_flight, (int64_t)req->charged);
@@ -551,14 +551,14 @@ static void notify_connection(void *cls, struct MHD_Connection *conn, void **soc
 {
 	struct server *srv = cls;
 	atomic_fetch_add(&srv->ctr.connections, code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
-	if (!srv->watch)
+	if (!srv->cw)
 		return;
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
 		const union MHD_ConnectionInfo *ci =
 			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-		*socket_context = ci ? conn_watch_add(srv->watch, ci->connect_fd) : NULL;
+		*socket_context = ci ? conn_watch_add(srv->cw, ci->connect_fd) : NULL;
 	} else if (*socket_context) { /* closed: before libmicrohttpd closes the socket */
-		conn_watch_remove(srv->watch, *socket_context);
+		conn_watch_remove(srv->cw, *socket_context);
 		*socket_context = NULL;
 	}
 }
@@ -693,17 +693,17 @@ int server_start(struct server *srv, struct store *st, const struct server_optio
 	}
 	srv->readers = readers_start(srv->opt.threads, HTTP_READ_QUEUE_MAX);
 	/* slots for the connection limit and a few being closed meanwhile */
-	srv->watch =
+	srv->cw =
 		conn_watch_start(srv->opt.header_timeout_s, srv->opt.max_connections + 64, headers_late, srv);
-	if (!srv->watch)
+	if (!srv->cw)
 		log_warn("http: no header deadline (its thread did not start); the idle timeout still holds");
 	srv->daemon = start_daemon(srv, ai->ai_addr, &cert, &key);
 	freeaddrinfo(ai);
 	buf_release(&cert);
 	buf_release(&key);
 	if (!srv->daemon) {
-		conn_watch_stop(srv->watch);
-		srv->watch = NULL;
+		conn_watch_stop(srv->cw);
+		srv->cw = NULL;
 		readers_stop(srv->readers);
 		srv->readers = NULL;
 		auth_free(srv->auth);
@@ -736,8 +736,8 @@ void server_stop(struct server *srv)
 	readers_stop(srv->readers); /* the reads still queued run and resume first */
 	srv->readers = NULL;
 	MHD_stop_daemon(srv->daemon);
-	conn_watch_stop(srv->watch); /* after: every connection was removed */
-	srv->watch = NULL;
+	conn_watch_stop(srv->cw); /* after: every connection was removed */
+	srv->cw = NULL;
 	if (ls != MHD_INVALID_SOCKET)
 		close(ls);
 	srv->daemon = NULL;

@@ -129,19 +129,19 @@ struct server {
 	_Atomic int64_t bytes_in_flight; /* bodies and inflated bodies held now */
 	struct server_counters ctr;
 	struct auth *auth;
-	struct readers *readers;  /* the threads of read routes (readers.c), or NULL */
-	struct conn_watch *watch; /* the header deadline (conn_watch.h), or NULL */
-	int open_allowed;	  /* no keys is allowed: loopback, or forced */
+	struct readers *readers; /* the threads of read routes (readers.c), or NULL */
+	struct conn_watch *cw;	 /* the header deadline (conn_watch.h), or NULL */
+	int open_allowed;	 /* no keys is allowed: loopback, or forced */
 	int tls;
 };
 
-#define HTTP_DEFAULT_MAX_CONNECTIONS  4096
-#define HTTP_DEFAULT_MAX_PER_IP	      256
-#define HTTP_DEFAULT_IDLE_TIMEOUT     15
-#define HTTP_DEFAULT_BODY_TIMEOUT     60
-#define HTTP_DEFAULT_MAX_INFLIGHT     (256u << 20)
-#define HTTP_DEFAULT_QUERY_TIMEOUT_MS 30000
-#define HTTP_DEFAULT_HEADER_TIMEOUT   10
+#define HTTP_DEFAULT_MAX_CONNECTIONS 4096
+#define HTTP_DEFAULT_MAX_PER_IP	     256
+#define HTTP_DEFAULT_IDLE_TIMEOUT    15
+#define HTTP_DEFAULT_BODY_TIMEOUT    60
+#define HTTP_DEFAULT_MAX_INFLIGHT    (256u << 20)
+#define HTTP_DEFAULT_QUERY_MS	     30000
+#define HTTP_DEFAULT_HEADER_TIMEOUT  10
 
 /* The threads that run read routes (readers.c): a GET of the API runs
  * there with its connection suspended, then the connection resumes and
