@@ -436,6 +436,8 @@ describe('dashboard sessions kept in the store', { timeout: 120000 }, () => {
 		};
 		const sessions = { admin: await signIn(admin), temp: await signIn(temp), expiring: await signIn(expiring), quitter: await signIn(quitter) };
 		assert.equal((await request(`${srv.url}/api/v1/session`, { method: 'DELETE', headers: { cookie: sessions.quitter.cookie } })).status, 200);
+		// signing out a made-up session writes nothing
+		assert.equal((await request(`${srv.url}/api/v1/session`, { method: 'DELETE', headers: { cookie: `hotpath_session=${'ab'.repeat(32)}` } })).status, 200);
 		await srv.stop();
 
 		// the store holds no session id, only its hash; one session is made to have expired
