@@ -542,6 +542,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	line[strcspn(line, "\n")] = 0;
 	if (strstr(line, "connection limit")) /* overall, or per client address */
 		http_refused(srv, REFUSE_CONN_LIMIT, "%s", line);
+	else if (strstr(line, "closed") || strstr(line, "disconnected")) /* a client gone, or shut */
+		log_debug("http: %s", line); /* by the header deadline: a line each would flood the log */
 	else
 		log_warn("http: %s", line);
 }
