@@ -36,10 +36,8 @@
 #include "store/schema.h"
 #include "store/sqlite_store.h"
 
-#define BLOCK_SPANS 4096 /* a block is cut at the first trace's end past this */
-/* A block never holds more: a larger trace is split into blocks of this
- * size, each listed for the trace in trace_index. */
-#define BLOCK_MAX_SPANS	    (2 * BLOCK_SPANS)
+#define BLOCK_SPANS	    4096	      /* a block is cut at the first trace's end past this */
+#define BLOCK_MAX_SPANS	    (2 * BLOCK_SPANS) /* at most: a larger trace is split (cut_blocks) */
 #define DEFAULT_QUEUE_BYTES (64u << 20)
 #define GROUP_MAX_WRITES    256 /* writes per transaction, at most */
 /* ---- prepared writes ------------------------------------------------- */
