@@ -7,7 +7,8 @@
  *   bench_bigtrace [--spans N[,N...]] [--runs R]
  *
  * Prints `name value unit` lines for bench/run.sh: the median seconds of R
- * runs per N, and the time per span.
+ * runs per N, the time per span, and the blocks the trace was cut into
+ * (how many, and the spans of the largest).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "core/buf.h"
 #include "ingest/batch.h"
 #include "ingest/otlp_json.h"
+#include "store/prepared.h"
 #include "store/store.h"
 
 /* One trace: a root SERVER span and n-1 SERVER children, as OTLP/JSON. */
@@ -38,6 +40,8 @@ static void make_trace(struct buf *b, size_t n)
 	buf_puts(b, "]}]}]}");
 }
 
+static size_t n_blocks, largest_block;
+
 static double one_run(const struct buf *body)
 {
 	struct batch b;
@@ -50,6 +54,11 @@ static double one_run(const struct buf *body)
 	}
 	struct store_write *w = store_prepare(&b);
 	t = clock_s(CLOCK_MONOTONIC) - t;
+	n_blocks = w->n_blocks;
+	largest_block = 0;
+	for (size_t i = 0; i < w->n_blocks; i++)
+		if (w->blocks[i].n_spans > largest_block)
+			largest_block = w->blocks[i].n_spans;
 	store_write_free(w);
 	batch_release(&b);
 	return t;
@@ -87,6 +96,8 @@ int main(int argc, char **argv)
 		double m = median(v, runs);
 		printf("bigtrace_%zu_spans_s %.4f s\n", n, m);
 		printf("bigtrace_%zu_us_per_span %.3f us\n", n, m * 1e6 / (double)n);
+		printf("bigtrace_%zu_blocks %zu blocks\n", n, n_blocks);
+		printf("bigtrace_%zu_largest_block %zu spans\n", n, largest_block);
 		buf_release(&body);
 	}
 	return 0;

@@ -37,7 +37,8 @@ static void usage(FILE *out)
 		"PEM]\n"
 		"                     [--max-connections N] [--max-connections-per-ip N]\n"
 		"                     [--idle-timeout SECONDS] [--body-timeout SECONDS] [--max-inflight "
-		"BYTES]\n\n"
+		"BYTES]\n"
+		"                     [--query-timeout SECONDS] [--header-timeout SECONDS]\n\n"
 		"  --listen ADDR     HOST:PORT to listen on (default 127.0.0.1:4318, the OTLP/HTTP port)\n"
 		"  --data DIR        data directory; the store is DIR/hotpath.db (default ./data)\n"
 		"  --store URL       keep the data in ClickHouse instead:\n"
@@ -82,9 +83,14 @@ static void usage(FILE *out)
 		"  --idle-timeout SECONDS      close a connection silent this long (default %u)\n"
 		"  --body-timeout SECONDS      close a request whose body takes longer (default %u)\n"
 		"  --max-inflight BYTES        request bodies held in memory at once, over all\n"
-		"                    requests; beyond it 503 with Retry-After (default %u)\n",
+		"                    requests; beyond it 503 with Retry-After (default %u)\n"
+		"  --header-timeout SECONDS    close a connection whose request headers are not all\n"
+		"                    in this long after it opened or was last answered (default %u)\n"
+		"  --query-timeout SECONDS     time limit of one read of the API (fractions allowed);\n"
+		"                    past it the read stops and answers 504 (default %g; 0: none)\n",
 		HTTP_DEFAULT_MAX_BODY, HTTP_DEFAULT_MAX_CONNECTIONS, HTTP_DEFAULT_MAX_PER_IP,
-		HTTP_DEFAULT_IDLE_TIMEOUT, HTTP_DEFAULT_BODY_TIMEOUT, HTTP_DEFAULT_MAX_INFLIGHT);
+		HTTP_DEFAULT_IDLE_TIMEOUT, HTTP_DEFAULT_BODY_TIMEOUT, HTTP_DEFAULT_MAX_INFLIGHT,
+		HTTP_DEFAULT_HEADER_TIMEOUT, HTTP_DEFAULT_QUERY_MS / 1000.0);
 }
 
 /* The retention flags, in enum store_kept order, and their defaults. */
@@ -115,9 +121,28 @@ enum {
 	OPT_IDLE_TIMEOUT,
 	OPT_BODY_TIMEOUT,
 	OPT_MAX_INFLIGHT,
+	OPT_QUERY_TIMEOUT,
+	OPT_HEADER_TIMEOUT,
 };
 
-/* 1 when `c` is an option of access and limits, set in `so`; 0 if not. */
+/* --query-timeout SECONDS: 0 to 3600, fractions to the millisecond. */
+static int query_timeout_option(const char *arg, struct server_options *so)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(arg, &end);
+	if (end == arg || *end || errno || !(v >= 0 && v <= 3600)) {
+		fprintf(stderr, "hotpath serve: --query-timeout must be 0 to 3600 seconds, not '%s'\n", arg);
+		return -1;
+	}
+	so->query_timeout_ms = (unsigned)(v * 1000 + 0.5);
+	if (v > 0 && !so->query_timeout_ms)
+		so->query_timeout_ms = 1;
+	return 1;
+}
+
+/* 1 when `c` is an option of access and limits, set in `so`; 0 if not;
+ * -1 for a bad value (said). */
 static int access_option(int c, const char *arg, struct server_options *so)
 {
 	switch (c) {
@@ -130,6 +155,8 @@ static int access_option(int c, const char *arg, struct server_options *so)
 	case OPT_IDLE_TIMEOUT: so->idle_timeout_s = (unsigned)strtoul(arg, NULL, 10); return 1;
 	case OPT_BODY_TIMEOUT: so->body_timeout_s = (unsigned)strtoul(arg, NULL, 10); return 1;
 	case OPT_MAX_INFLIGHT: so->max_inflight = (size_t)strtoull(arg, NULL, 10); return 1;
+	case OPT_QUERY_TIMEOUT: return query_timeout_option(arg, so);
+	case OPT_HEADER_TIMEOUT: so->header_timeout_s = (unsigned)strtoul(arg, NULL, 10); return 1;
 	default: return 0;
 	}
 }
@@ -257,11 +284,13 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
 		{"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
 		{"body-timeout", required_argument, NULL, OPT_BODY_TIMEOUT},
 		{"max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT},
+		{"query-timeout", required_argument, NULL, OPT_QUERY_TIMEOUT},
+		{"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	int c;
+	int c, rc;
 	for (int k = 0; k < KEPT_COUNT; k++)
 		a->sto.retention.keep_ns[k] = retention_default_days[k] * NS_PER_DAY;
 	optind = 1;
@@ -294,9 +323,11 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
 				return 2;
 			break;
 		default:
-			if (access_option(c, optarg, &a->so))
+			rc = access_option(c, optarg, &a->so);
+			if (rc > 0)
 				break;
-			usage(stderr);
+			if (rc == 0)
+				usage(stderr);
 			return 2;
 		}
 	}
@@ -310,7 +341,7 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
 
 int cmd_serve(int argc, char **argv)
 {
-	struct serve_args a = {.so = {.listen = "127.0.0.1:4318"},
+	struct serve_args a = {.so = {.listen = "127.0.0.1:4318", .query_timeout_ms = HTTP_DEFAULT_QUERY_MS},
 			       .sto = {.dir = "data"},
 			       .analysis_s = 300,
 			       .spike_s = 60,

@@ -18,6 +18,9 @@ enum err_class {
 
 	/* the store's backend cannot answer this (yet) (501) */
 	ERR_UNSUPPORTED = -7,
+	/* a read took longer than its time limit (504): narrow it, or retry
+	 * when the server is less busy */
+	ERR_TIMEOUT = -8,
 };
 
 #endif

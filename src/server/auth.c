@@ -351,27 +351,106 @@ static void random_hex(char out[65])
 	out[64] = 0;
 }
 
+/* A free or expired slot, else the one expiring first; mu held. */
+static struct session *slot_locked(struct auth *au, uint64_t now)
+{
+	size_t slot = 0;
+	for (size_t i = 0; i < AUTH_SESSIONS_MAX; i++) {
+		if (au->sessions[i].expires_ns <= now)
+			return &au->sessions[i];
+		if (au->sessions[i].expires_ns < au->sessions[slot].expires_ns)
+			slot = i;
+	}
+	return &au->sessions[slot];
+}
+
+/*
+ * Sessions are kept in the store too, so that a restart signs no one out:
+ * a document of kind AUTH_SESSION_KIND whose id is the hash of the session
+ * id (the id itself, the cookie's value, is never written), holding who,
+ * the CSRF token and the expiry; an ended session's document is replaced
+ * by a tombstone.  A store that cannot write (read-only) leaves the
+ * session in memory only, said in the log.
+ */
+static void session_put(struct auth *au, const char *sid, const struct session *s)
+{
+	char id[2 * HASH_LEN + 1], err[256];
+	struct buf b;
+	buf_init(&b, 4096);
+	if (s) {
+		buf_puts(&b, "{\"key_id\":");
+		buf_put_json_str(&b, s->who.key_id);
+		buf_put_json_member_str(&b, "name", s->who.name);
+		buf_put_json_member_str(&b, "role", auth_role_name(s->who.role));
+		buf_printf(&b, ",\"csrf\":\"%s\",\"expires_ns\":%llu}", s->csrf,
+			   (unsigned long long)s->expires_ns);
+	} else {
+		buf_puts(&b, "{\"deleted\":true}");
+	}
+	buf_putc(&b, 0);
+	token_hash(sid, id);
+	struct store_record rec = {
+		.kind = AUTH_SESSION_KIND, .id = id, .time_ns = clock_now_ns(), .json = b.data};
+	if (store_put_doc(au->store, &rec, err, sizeof(err)) < 0)
+		log_warn("auth: a session is kept in memory only (a restart ends it): %s", err);
+	buf_release(&b);
+}
+
+/* The stored session of `sid` into *out: 0, or -1 when none is stored,
+ * it ended or it expired. */
+static int session_load(struct auth *au, const char *sid, struct session *out)
+{
+	char id[2 * HASH_LEN + 1], err[256];
+	struct arena a;
+	struct store_record *rows;
+	size_t n = 0;
+	int rc = -1;
+	token_hash(sid, id);
+	arena_init(&a);
+	if (store_docs(au->store, AUTH_SESSION_KIND, id, &a, &rows, &n, err, sizeof(err)) < 0 || n != 1)
+		goto out;
+	struct json_doc d;
+	if (json_doc_parse(&d, rows[0].json, strlen(rows[0].json), 0, err, sizeof(err)) == 0 && d.root) {
+		const char *key_id = json_str(json_get(d.root, "key_id"));
+		const char *name = json_str(json_get(d.root, "name"));
+		const char *csrf = json_str(json_get(d.root, "csrf"));
+		enum auth_role role = auth_role_parse(json_str(json_get(d.root, "role")));
+		uint64_t expires = 0;
+		json_uint64(json_get(d.root, "expires_ns"), &expires);
+		if (key_id && name && csrf && strlen(csrf) == 64 && role != AUTH_NONE &&
+		    expires > clock_now_ns()) {
+			memset(out, 0, sizeof(*out));
+			snprintf(out->sid, sizeof(out->sid), "%s", sid);
+			snprintf(out->csrf, sizeof(out->csrf), "%s", csrf);
+			snprintf(out->who.key_id, sizeof(out->who.key_id), "%s", key_id);
+			snprintf(out->who.name, sizeof(out->who.name), "%s", name);
+			out->who.role = role;
+			out->expires_ns = expires;
+			rc = 0;
+		}
+	}
+	json_doc_release(&d);
+out:
+	arena_release(&a);
+	return rc;
+}
+
 void auth_session_new(struct auth *au, const struct auth_principal *p, char sid[65], char csrf[65])
 {
 	random_hex(sid);
 	random_hex(csrf);
 	uint64_t now = clock_now_ns();
+	struct session copy;
 	pthread_mutex_lock(&au->mu);
-	size_t slot = 0; /* a free or expired slot, else the one expiring first */
-	for (size_t i = 0; i < AUTH_SESSIONS_MAX; i++) {
-		if (au->sessions[i].expires_ns <= now) {
-			slot = i;
-			break;
-		}
-		if (au->sessions[i].expires_ns < au->sessions[slot].expires_ns)
-			slot = i;
-	}
-	struct session *s = &au->sessions[slot];
+	struct session *s = slot_locked(au, now);
 	memcpy(s->sid, sid, 65);
 	memcpy(s->csrf, csrf, 65);
 	s->who = *p;
 	s->expires_ns = now + (uint64_t)AUTH_SESSION_TTL * 1000000000ull;
+	copy = *s;
 	pthread_mutex_unlock(&au->mu);
+	session_put(au, sid, &copy);
+	sodium_memzero(&copy, sizeof(copy));
 }
 
 static struct session *session_find_locked(struct auth *au, const char *sid)
@@ -385,12 +464,32 @@ static struct session *session_find_locked(struct auth *au, const char *sid)
 	return NULL;
 }
 
+/* The session of `sid` in memory, else from the store (a session begun
+ * before a restart) into a slot; mu held, released around the read. */
+static struct session *session_get_locked(struct auth *au, const char *sid)
+{
+	struct session *s = session_find_locked(au, sid), loaded;
+	if (s || strlen(sid) != 64)
+		return s;
+	pthread_mutex_unlock(&au->mu);
+	int rc = session_load(au, sid, &loaded);
+	pthread_mutex_lock(&au->mu);
+	if (rc < 0)
+		return NULL;
+	if (!(s = session_find_locked(au, sid))) { /* no other thread loaded it meanwhile */
+		s = slot_locked(au, clock_now_ns());
+		*s = loaded;
+	}
+	sodium_memzero(&loaded, sizeof(loaded));
+	return s;
+}
+
 int auth_session_find(struct auth *au, const char *sid, struct auth_principal *out, char csrf[65])
 {
 	int rc = -1;
 	pthread_mutex_lock(&au->mu);
 	reload_locked(au);
-	struct session *s = session_find_locked(au, sid);
+	struct session *s = session_get_locked(au, sid);
 	if (s && !s->who.key_id[0]) {
 		rc = 0; /* a session of the open mode */
 	} else if (s) {
@@ -411,10 +510,12 @@ int auth_session_find(struct auth *au, const char *sid, struct auth_principal *o
 void auth_session_end(struct auth *au, const char *sid)
 {
 	pthread_mutex_lock(&au->mu);
-	struct session *s = session_find_locked(au, sid);
+	struct session *s = session_get_locked(au, sid);
 	if (s)
 		sodium_memzero(s, sizeof(*s));
 	pthread_mutex_unlock(&au->mu);
+	if (s) /* only a live session's document: a made-up cookie writes nothing */
+		session_put(au, sid, NULL);
 }
 
 static int is_ip_literal(const char *h, size_t n)

@@ -25,6 +25,7 @@
 #include "store/store.h"
 
 #define AUTH_KEY_KIND	  "api_key"
+#define AUTH_SESSION_KIND "session" /* documents of the dashboard's sessions, by hashed id */
 #define AUTH_TOKEN_MAX	  96
 #define AUTH_NAME_MAX	  64
 #define AUTH_ID_LEN	  16
@@ -65,7 +66,8 @@ int auth_keys_list(struct store *st, struct arena *a, struct auth_key **keys, si
 
 /* The shared state of a server: a cache of the live keys (reloaded from
  * the store at most every second, and after any change made here), and
- * the sessions (in memory: a restart signs everyone out). */
+ * the sessions: in memory, and in the store under the hash of their id
+ * (AUTH_SESSION_KIND), so that a restart keeps them until they expire. */
 struct auth *auth_new(struct store *st);
 void auth_free(struct auth *au);
 /* Live keys now (reloads the cache); 1 while the keys could never be
@@ -79,8 +81,9 @@ void auth_changed(struct auth *au);
 int auth_token_check(struct auth *au, const char *token, struct auth_principal *out);
 /* A new session for p: sid and csrf are 64 hex digits each. */
 void auth_session_new(struct auth *au, const struct auth_principal *p, char sid[65], char csrf[65]);
-/* The session sid -> principal and its CSRF token; -1 if none, expired, or
- * its key was revoked. */
+/* The session sid -> principal and its CSRF token; -1 if none, expired,
+ * ended, or its key was revoked.  A session not in memory is looked up in
+ * the store (one begun before a restart). */
 int auth_session_find(struct auth *au, const char *sid, struct auth_principal *out, char csrf[65]);
 void auth_session_end(struct auth *au, const char *sid);
 /* Constant-time comparison of two NUL-terminated strings. */

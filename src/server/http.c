@@ -28,6 +28,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "server/auth.h"
+#include "server/conn_watch.h"
 
 enum { ST_NEW, ST_BODY, ST_SUSPENDED, ST_RESUMED, ST_READING };
 
@@ -37,8 +38,8 @@ static const struct route *route_tables[] = {ingest_routes, perf_routes,     fla
 					     static_routes};
 
 const char *const refusal_names[REFUSE_N] = {
-	"auth_missing",	    "auth_invalid", "role",	"csrf",	   "origin", "host",
-	"connection_limit", "timeout",	    "inflight", "framing", "reads",
+	"auth_missing", "auth_invalid", "role",	   "csrf",  "origin",	     "host",	  "connection_limit",
+	"timeout",	"inflight",	"framing", "reads", "query_timeout", "read_only",
 };
 
 void http_refused(struct server *srv, enum refusal why, const char *fmt, ...)
@@ -135,9 +136,16 @@ static const struct {
 	int cls, status;
 	const char *code;
 } class_status[] = {
-	{ERR_INVALID, 400, "bad_request"}, {ERR_TOO_MUCH, 400, "bad_request"},
-	{ERR_TOO_BIG, 413, "too_large"},   {ERR_BUSY, 503, "busy"},
-	{ERR_NOT_FOUND, 404, "not_found"}, {ERR_UNSUPPORTED, 501, "unsupported"},
+	{ERR_INVALID, 400, "bad_request"},
+	{ERR_TOO_MUCH, 400, "bad_request"},
+	{ERR_TOO_BIG, 413, "too_large"},
+	{ERR_BUSY, 503, "busy"},
+	{ERR_NOT_FOUND, 404, "not_found"},
+	{ERR_UNSUPPORTED, 501, "unsupported"},
+	/* 504, not 503: a 503 asks to send the same again (exporters and
+	 * proxies retry it); a read over its time limit fails the same way
+	 * until it is narrowed or the server is less loaded. */
+	{ERR_TIMEOUT, 504, "timeout"},
 	{ERR_INTERNAL, 500, "internal"},
 };
 
@@ -228,12 +236,39 @@ static enum MHD_Result send_response(struct http_request *req)
 
 static void busy(struct http_request *req);
 
+/*
+ * A change (any method but GET and HEAD) of a route that writes, while the
+ * store is read-only on a full or failing disk: 503 with Retry-After and
+ * the reason, before the route runs.  Ingest answers the same in its own
+ * format; signing in and out keep the sessions in memory meanwhile.
+ */
+static int refuse_read_only(struct http_request *req)
+{
+	const struct route *r = req->route;
+	if (!strcmp(req->method, "GET") || !strcmp(req->method, "HEAD") || r->no_write ||
+	    r->access == ROUTE_INGEST || r->access == ROUTE_PUBLIC)
+		return 0;
+	struct store_stats st;
+	store_get_stats(req->srv->store, &st);
+	if (st.writer_ready)
+		return 0;
+	http_refused(req->srv, REFUSE_READ_ONLY, "%s %s: %s", req->method, req->url, st.writer_error);
+	req->res.retry_after = "30";
+	http_error_class(
+		req, ERR_BUSY,
+		"the store is read-only (%s): nothing was changed; retry once the disk takes writes again",
+		st.writer_error[0] ? st.writer_error : "the disk is full or failing");
+	return 1;
+}
+
 static enum MHD_Result run_handler(struct http_request *req)
 {
 	if (req->over_budget) {
 		busy(req);
 		return send_response(req);
 	}
+	if (refuse_read_only(req))
+		return send_response(req);
 	/* Routes that take a body answer 413 in their own format. */
 	if (req->body_too_large && !req->route->body) {
 		http_error(req, 413, "payload_too_large", "request body exceeds the limit of %zu bytes",
@@ -370,6 +405,16 @@ static int body_late(struct http_request *req)
 	return 1;
 }
 
+/* The watch of a connection (conn_watch.h), or NULL. */
+static struct conn_slot *conn_slot_of(struct server *srv, struct MHD_Connection *conn)
+{
+	if (!srv->cw)
+		return NULL;
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 				      const char *method, const char *version, const char *upload_data,
 				      size_t *upload_size, void **con_cls)
@@ -378,6 +423,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 	struct http_request *req = *con_cls;
 
 	if (!req) {
+		struct conn_slot *slot = conn_slot_of(srv, conn);
+		if (slot) /* the headers are all in: no header deadline until the answer */
+			conn_watch_headers_done(srv->cw, slot);
 		req = xcalloc(1, sizeof(*req));
 		req->srv = srv;
 		req->conn = conn;
@@ -452,6 +500,9 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
 {
 	struct server *srv = cls;
 	struct http_request *req = *con_cls;
+	struct conn_slot *slot = conn_slot_of(srv, conn);
+	if (slot) /* a kept-alive connection's next headers have the deadline */
+		conn_watch_request_done(srv->cw, slot);
 	if (!req)
 		return;
 	atomic_fetch_sub(&srv->bytes_in_flight, (int64_t)req->charged);
@@ -491,6 +542,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	line[strcspn(line, "\n")] = 0;
 	if (strstr(line, "connection limit")) /* overall, or per client address */
 		http_refused(srv, REFUSE_CONN_LIMIT, "%s", line);
+	else if (strstr(line, "closed") || strstr(line, "disconnected")) /* a client gone, or shut */
+		log_debug("http: %s", line); /* by the header deadline: a line each would flood the log */
 	else
 		log_warn("http: %s", line);
 }
@@ -499,9 +552,25 @@ static void notify_connection(void *cls, struct MHD_Connection *conn, void **soc
 			      enum MHD_ConnectionNotificationCode code)
 {
 	struct server *srv = cls;
-	(void)conn;
-	(void)socket_context;
 	atomic_fetch_add(&srv->ctr.connections, code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+	if (!srv->cw)
+		return;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		*socket_context = ci ? conn_watch_add(srv->cw, ci->connect_fd) : NULL;
+	} else if (*socket_context) { /* closed: before libmicrohttpd closes the socket */
+		conn_watch_remove(srv->cw, *socket_context);
+		*socket_context = NULL;
+	}
+}
+
+/* The watch closed a connection whose headers were late. */
+static void headers_late(void *arg)
+{
+	struct server *srv = arg;
+	http_refused(srv, REFUSE_TIMEOUT, "a connection sent no complete request headers within %u s: closed",
+		     srv->opt.header_timeout_s);
 }
 
 static int is_loopback(const struct sockaddr *sa)
@@ -531,6 +600,8 @@ static void option_defaults(struct server_options *o)
 		o->body_timeout_s = HTTP_DEFAULT_BODY_TIMEOUT;
 	if (!o->max_inflight)
 		o->max_inflight = HTTP_DEFAULT_MAX_INFLIGHT;
+	if (!o->header_timeout_s)
+		o->header_timeout_s = HTTP_DEFAULT_HEADER_TIMEOUT;
 }
 
 /* Open mode (no keys) only on loopback unless forced; said loudly. */
@@ -623,11 +694,18 @@ int server_start(struct server *srv, struct store *st, const struct server_optio
 		return -1;
 	}
 	srv->readers = readers_start(srv->opt.threads, HTTP_READ_QUEUE_MAX);
+	/* slots for the connection limit and a few being closed meanwhile */
+	srv->cw =
+		conn_watch_start(srv->opt.header_timeout_s, srv->opt.max_connections + 64, headers_late, srv);
+	if (!srv->cw)
+		log_warn("http: no header deadline (its thread did not start); the idle timeout still holds");
 	srv->daemon = start_daemon(srv, ai->ai_addr, &cert, &key);
 	freeaddrinfo(ai);
 	buf_release(&cert);
 	buf_release(&key);
 	if (!srv->daemon) {
+		conn_watch_stop(srv->cw);
+		srv->cw = NULL;
 		readers_stop(srv->readers);
 		srv->readers = NULL;
 		auth_free(srv->auth);
@@ -638,10 +716,10 @@ int server_start(struct server *srv, struct store *st, const struct server_optio
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = info ? info->port : 0;
-	log_info("http: at most %u connections, %u per client address; idle timeout %u s, body timeout "
-		 "%u s; %zu bytes of bodies in flight",
+	log_info("http: at most %u connections, %u per client address; idle timeout %u s, header timeout "
+		 "%u s, body timeout %u s; %zu bytes of bodies in flight",
 		 srv->opt.max_connections, srv->opt.max_per_ip, srv->opt.idle_timeout_s,
-		 srv->opt.body_timeout_s, srv->opt.max_inflight);
+		 srv->opt.header_timeout_s, srv->opt.body_timeout_s, srv->opt.max_inflight);
 	return 0;
 }
 
@@ -660,6 +738,8 @@ void server_stop(struct server *srv)
 	readers_stop(srv->readers); /* the reads still queued run and resume first */
 	srv->readers = NULL;
 	MHD_stop_daemon(srv->daemon);
+	conn_watch_stop(srv->cw); /* after: every connection was removed */
+	srv->cw = NULL;
 	if (ls != MHD_INVALID_SOCKET)
 		close(ls);
 	srv->daemon = NULL;

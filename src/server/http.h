@@ -48,6 +48,9 @@ struct route {
 	void (*finish)(struct http_request *req); /* after http_resume(), or NULL */
 	int body;   /* 1: the route takes a body, and answers req->body_too_large itself */
 	int access; /* enum route_access */
+	/* 1: a POST/PUT/DELETE that writes nothing, still served while the
+	 * store is read-only (every other state-changing route answers 503) */
+	int no_write;
 };
 
 struct http_request {
@@ -80,6 +83,8 @@ struct server_options {
 	const char *allowed_hosts;		 /* comma-separated names accepted in Host */
 	int insecure_open;			 /* allow no keys beyond loopback */
 	const char *tls_cert, *tls_key;		 /* PEM files: serve HTTPS */
+	unsigned query_timeout_ms;		 /* time limit of an API read; 0: none */
+	unsigned header_timeout_s;		 /* a request's headers, at most; 0: default */
 };
 
 /* Why requests or connections were refused, counted in /metrics. */
@@ -95,6 +100,8 @@ enum refusal {
 	REFUSE_INFLIGHT,
 	REFUSE_FRAMING,
 	REFUSE_READS,
+	REFUSE_QUERY_TIMEOUT, /* a read passed --query-timeout: 504 */
+	REFUSE_READ_ONLY,     /* a change while the store is read-only: 503 */
 	REFUSE_N
 };
 extern const char *const refusal_names[REFUSE_N];
@@ -123,6 +130,7 @@ struct server {
 	struct server_counters ctr;
 	struct auth *auth;
 	struct readers *readers; /* the threads of read routes (readers.c), or NULL */
+	struct conn_watch *cw;	 /* the header deadline (conn_watch.h), or NULL */
 	int open_allowed;	 /* no keys is allowed: loopback, or forced */
 	int tls;
 };
@@ -132,6 +140,8 @@ struct server {
 #define HTTP_DEFAULT_IDLE_TIMEOUT    15
 #define HTTP_DEFAULT_BODY_TIMEOUT    60
 #define HTTP_DEFAULT_MAX_INFLIGHT    (256u << 20)
+#define HTTP_DEFAULT_QUERY_MS	     30000
+#define HTTP_DEFAULT_HEADER_TIMEOUT  10
 
 /* The threads that run read routes (readers.c): a GET of the API runs
  * there with its connection suspended, then the connection resumes and
@@ -178,7 +188,7 @@ void http_error(struct http_request *req, int status, const char *code, const ch
 	__attribute__((format(printf, 4, 5)));
 /* The same for a class of failure (core/error.h): its status and code from
  * one table (ERR_INVALID and ERR_TOO_MUCH 400, ERR_TOO_BIG 413, ERR_BUSY
- * 503, ERR_NOT_FOUND 404, anything else 500). */
+ * 503, ERR_NOT_FOUND 404, ERR_TIMEOUT 504, anything else 500). */
 void http_error_class(struct http_request *req, int cls, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Start a 200 JSON response whose body the caller appends to req->res.body. */

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 
 #include "core/alloc.h"
+#include "core/deadline.h"
+#include "core/error.h"
 #include "core/log.h"
 #include "server/http.h"
 
@@ -20,6 +22,26 @@ struct readers {
 	pthread_t *threads;
 	unsigned n_threads;
 };
+
+/*
+ * A read runs under the query time limit (--query-timeout): the store's
+ * reads stop once it has passed.  Whatever the route made of that failure
+ * (an error of its own, or an answer from less than it asked for), the
+ * answer is the timeout: 504 with the limit named.
+ */
+static void run_read(struct http_request *req)
+{
+	struct deadline dl;
+	deadline_enter(&dl, (uint64_t)req->srv->opt.query_timeout_ms * 1000000ull);
+	req->route->handle(req); /* read routes answer at once (HTTP_DONE) */
+	if (atomic_load(&dl.passed)) {
+		char msg[160];
+		deadline_error(msg, sizeof(msg));
+		http_refused(req->srv, REFUSE_QUERY_TIMEOUT, "%s %s: %s", req->method, req->url, msg);
+		http_error_class(req, ERR_TIMEOUT, "%s; narrow the time range or the query", msg);
+	}
+	deadline_leave();
+}
 
 static void *reader_main(void *arg)
 {
@@ -36,7 +58,7 @@ static void *reader_main(void *arg)
 		r->head = (r->head + 1) % r->cap;
 		r->n--;
 		pthread_mutex_unlock(&r->mu);
-		req->route->handle(req); /* read routes answer at once (HTTP_DONE) */
+		run_read(req);
 		http_resume(req);
 	}
 }

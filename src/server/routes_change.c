@@ -118,8 +118,9 @@ static int post_deployment(struct http_request *req)
 	buf_printf(&j, ",\"time_ms\":%llu,\"source\":\"api\"}", (unsigned long long)(t_ns / NS_PER_MS));
 	struct store_record r = {
 		.kind = REGRESSIONS_DEPLOY_KIND, .id = service, .time_ns = t_ns, .json = j.data};
-	if (store_add_event(req->srv->store, &r, err, sizeof(err)) < 0)
-		http_error(req, 500, "internal", "%s", err);
+	int rc = store_add_event(req->srv->store, &r, err, sizeof(err));
+	if (rc < 0)
+		http_error_class(req, rc, "%s", err); /* 503 on a read-only store */
 	else
 		http_reply(req, 201, "application/json", j.data, j.len);
 	buf_release(&j);
@@ -517,7 +518,7 @@ static int put_flag(struct http_request *req, const char *id, const char *json, 
 		rc = store_add_event(req->srv->store, &audit, err, sizeof(err));
 	buf_release(&ev);
 	if (rc < 0) {
-		http_error(req, 500, "internal", "%s", err);
+		http_error_class(req, rc, "%s", err); /* 503 on a read-only store */
 		return -1;
 	}
 	return 0;

@@ -367,8 +367,9 @@ static int post_capacity(struct http_request *req)
 	buf_putc(&j, '}');
 	struct store_record r = {
 		.kind = CAPACITY_KIND, .id = service, .time_ns = clock_now_ns(), .json = j.data};
-	if (store_put_doc(req->srv->store, &r, err, sizeof(err)) < 0)
-		http_error(req, 500, "internal", "%s", err);
+	int rc = store_put_doc(req->srv->store, &r, err, sizeof(err));
+	if (rc < 0)
+		http_error_class(req, rc, "%s", err); /* 503 on a read-only store */
 	else
 		http_reply(req, 200, "application/json", j.data, j.len);
 	buf_release(&j);

@@ -408,8 +408,9 @@ static int store_health_thresholds(struct http_request *req, const char *json)
 		return HTTP_DONE;
 	}
 	struct store_record rec = {HEALTH_DOC_KIND, HEALTH_DOC_ID, clock_now_ns(), json};
-	if (store_put_doc(req->srv->store, &rec, err, sizeof(err)) < 0)
-		http_error(req, 500, "internal", "%s", err);
+	int rc = store_put_doc(req->srv->store, &rec, err, sizeof(err));
+	if (rc < 0)
+		http_error_class(req, rc, "%s", err); /* 503 on a read-only store */
 	else
 		reply_health_thresholds(req, &t);
 	return HTTP_DONE;

@@ -151,8 +151,9 @@ static int put_override(struct http_request *req, const char *json)
 	char err[256];
 	struct store_record rec = {
 		.kind = SLOWOPS_DOC_KIND, .id = SLOWOPS_DOC_ID, .time_ns = clock_now_ns(), .json = json};
-	if (store_put_doc(req->srv->store, &rec, err, sizeof(err)) < 0) {
-		http_error(req, 500, "internal", "%s", err);
+	int rc = store_put_doc(req->srv->store, &rec, err, sizeof(err));
+	if (rc < 0) {
+		http_error_class(req, rc, "%s", err); /* 503 on a read-only store */
 		return -1;
 	}
 	return 0;

@@ -794,7 +794,7 @@ const struct route watch_routes[] = {
 	{"GET", "/api/v1/alerts/channels/*", get_def, NULL, 0},
 	{"PUT", "/api/v1/alerts/channels/*", replace_def, NULL, 1},
 	{"DELETE", "/api/v1/alerts/channels/*", delete_def, NULL, 0},
-	{"POST", "/api/v1/alerts/channels/*", test_channel, NULL, 1},
+	{"POST", "/api/v1/alerts/channels/*", test_channel, NULL, 1, .no_write = 1},
 	{"GET", "/api/v1/alerts", list_alerts, NULL, 0},
 	{"GET", "/api/v1/alerts/*", get_alert, NULL, 0},
 	{"POST", "/api/v1/alerts/*", act_alert, NULL, 1},

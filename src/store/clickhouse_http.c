@@ -9,6 +9,8 @@
 
 #include "core/alloc.h"
 #include "core/arena.h"
+#include "core/clock.h"
+#include "core/deadline.h"
 #include "core/error.h"
 #include "core/log.h"
 
@@ -209,6 +211,10 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *arg)
 		return n;
 	}
 	if (k->row) {
+		if (deadline_passed()) {
+			k->stopped = deadline_error(k->err, k->errlen);
+			return 0;
+		}
 		if (buf_append(&k->pending, data, n) < 0) {
 			k->stopped = errf(k->err, k->errlen, "a row of the answer passes %u bytes",
 					  STREAM_MAX_ROW);
@@ -221,6 +227,17 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *arg)
 		return 0;
 	}
 	return n;
+}
+
+/* A read under a deadline (core/deadline.h) asks ClickHouse to stop it
+ * there too: max_execution_time, whole seconds, at least 1. */
+static void read_time_limit(struct buf *url, const char *base)
+{
+	uint64_t left = deadline_left_ns();
+	if (left == UINT64_MAX)
+		return;
+	buf_printf(url, "%smax_execution_time=%llu", strchr(base, '?') ? "&" : "?",
+		   (unsigned long long)(left / NS_PER_S + 1));
 }
 
 static int perform(struct ch_client *c, const char *base, const char *sql, const void *body, size_t len,
@@ -239,6 +256,7 @@ static int perform(struct ch_client *c, const char *base, const char *sql, const
 	} else {
 		body = sql;
 		len = strlen(sql);
+		read_time_limit(&url, base);
 	}
 	k->h = h;
 	curl_easy_setopt(h, CURLOPT_URL, url.data);
@@ -254,13 +272,16 @@ static int perform(struct ch_client *c, const char *base, const char *sql, const
 	if (k->stopped == 2) {
 		ret = 0;
 	} else if (k->stopped < 0) {
-		ret = -1;
+		ret = k->stopped; /* -1, or ERR_TIMEOUT */
 	} else if (rc != CURLE_OK && !k->status) {
 		errf(k->err, k->errlen, "clickhouse unreachable: %s", curl_easy_strerror(rc));
 		ret = ERR_BUSY;
 	} else if (rc == CURLE_OPERATION_TIMEDOUT) {
 		errf(k->err, k->errlen, "clickhouse: no answer in %ld s", QUERY_TIMEOUT_S);
 		ret = ERR_BUSY;
+	} else if (deadline_passed() ||
+		   (k->errbody.data && strstr(k->errbody.data, "TIMEOUT_EXCEEDED") && deadline_current())) {
+		ret = deadline_error(k->err, k->errlen);
 	} else if (k->status != 200 || rc != CURLE_OK) {
 		errf(k->err, k->errlen, "clickhouse (HTTP %ld): %.300s", k->status,
 		     k->errbody.data ? k->errbody.data : curl_easy_strerror(rc));

@@ -10,6 +10,8 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/deadline.h"
+#include "core/error.h"
 #include "core/log.h"
 #include "core/strmap.h"
 #include "store/block.h"
@@ -30,6 +32,24 @@
  */
 #define READER_MMAP_BYTES "4294967296"
 
+/* How many SQLite VM steps between two looks at the reading thread's
+ * deadline: a look is one clock read, a step a few nanoseconds. */
+#define DEADLINE_STEPS 2000
+
+static int deadline_progress(void *arg)
+{
+	(void)arg;
+	return deadline_passed(); /* non-zero interrupts the statement */
+}
+
+int db_read_error(sqlite3 *db, const char *what, char *err, size_t errlen)
+{
+	if (deadline_passed())
+		return deadline_error(err, errlen);
+	errf(err, errlen, "%s: %s", what, sqlite3_errmsg(db));
+	return ERR_INTERNAL;
+}
+
 sqlite3 *db_reader_get(struct store *s, char *err, size_t errlen)
 {
 	sqlite3 *db = NULL;
@@ -41,6 +61,7 @@ sqlite3 *db_reader_get(struct store *s, char *err, size_t errlen)
 		if (db_open(s->path, 1, &db, err, errlen) < 0)
 			return NULL;
 		sqlite3_exec(db, "PRAGMA mmap_size=" READER_MMAP_BYTES, NULL, NULL, NULL); /* a hint */
+		sqlite3_progress_handler(db, DEADLINE_STEPS, deadline_progress, NULL);
 	}
 	return db;
 }
@@ -364,10 +385,9 @@ static int search_run(sqlite3 *db, const char *sql, const struct binds *bd, cons
 		*rows = arena_grow(a, *rows, cap, *n + 1, sizeof(**rows));
 		read_row(st, q, names, &(*rows)[(*n)++]);
 	}
-	if (rc != SQLITE_DONE)
-		errf(err, errlen, "search: %s", sqlite3_errmsg(db));
+	int ret = rc == SQLITE_DONE ? 0 : db_read_error(db, "search", err, errlen);
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return ret;
 }
 
 /*
@@ -398,12 +418,10 @@ int sqlite_search(struct store *s, const struct store_query *q, struct arena *a,
 	}
 	if (search_slow_first(db, q)) {
 		search_sql(&sql, &bd, &json, q, 1);
-		if (search_run(db, sql.data, &bd, q, &names, a, rows, n, &cap, err, errlen) < 0)
+		if ((ret = search_run(db, sql.data, &bd, q, &names, a, rows, n, &cap, err, errlen)) < 0)
 			goto out;
-		if (*n == q->limit || q->min_duration_ns >= (uint64_t)SCHEMA_SLOW_INDEX_NS) {
-			ret = 0;
+		if (*n == q->limit || q->min_duration_ns >= (uint64_t)SCHEMA_SLOW_INDEX_NS)
 			goto out;
-		}
 		*n = 0; /* not all: read the range */
 	}
 	search_sql(&sql, &bd, &json, q, 0);
@@ -604,6 +622,10 @@ static int scan_blocks(struct store *s, const struct store_scan *sc, block_fn fn
 				    .keep_trace_arg = sc->keep_trace_arg};
 	int stop = 0;
 	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (deadline_passed()) { /* decoding, not SQLite, takes a scan's time */
+			ret = deadline_error(err, errlen);
+			goto out;
+		}
 		batch_reset(&b);
 		if (block_decode(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), &want, &b,
 				 err, errlen) < 0)
@@ -611,7 +633,7 @@ static int scan_blocks(struct store *s, const struct store_scan *sc, block_fn fn
 		stop = fn(arg, &b, (uint64_t)sqlite3_column_int64(st, 1));
 	}
 	if (!stop && rc != SQLITE_DONE) {
-		errf(err, errlen, "scan: %s", sqlite3_errmsg(db));
+		ret = db_read_error(db, "scan", err, errlen);
 		goto out;
 	}
 	ret = 0;
@@ -831,7 +853,7 @@ int sqlite_scan_series_points(struct store *s, uint64_t from_ns, uint64_t to_ns,
 		stop = fn(arg, series, &p);
 	}
 	if (!stop && rc != SQLITE_DONE) {
-		errf(err, errlen, "metric scan: %s", sqlite3_errmsg(db));
+		ret = db_read_error(db, "metric scan", err, errlen);
 		goto out;
 	}
 	ret = 0;
@@ -998,7 +1020,7 @@ int sqlite_scan_series_hours(struct store *s, uint64_t from_ns, uint64_t to_ns, 
 		}
 	}
 	if (!stop && rc != SQLITE_DONE) {
-		errf(err, errlen, "metric scan: %s", sqlite3_errmsg(db));
+		ret = db_read_error(db, "metric scan", err, errlen);
 		goto out;
 	}
 	ret = 0;

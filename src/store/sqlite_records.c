@@ -2,6 +2,7 @@
  * each written alone and durable when the call returns (see store.h). */
 #include "store/store.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +24,13 @@ static int write_record(struct store *s, struct record *rec, size_t bytes, char 
 	w->rec = rec;
 	w->bytes += bytes;
 	int rc = store_submit_wait(s, w);
-	if (rc == ERR_BUSY) {
-		snprintf(err, errlen, "the store cannot write now (disk full or failing); retry later");
+	if (rc == ERR_BUSY) { /* the writer waits for room: busy means read-only */
+		pthread_mutex_lock(&s->lock);
+		snprintf(err, errlen,
+			 "the store is read-only (%s): nothing was changed; retry once the disk takes writes "
+			 "again",
+			 s->writer_error[0] ? s->writer_error : "the disk is full or failing");
+		pthread_mutex_unlock(&s->lock);
 		return ERR_BUSY;
 	}
 	if (rc < 0)

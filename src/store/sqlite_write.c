@@ -37,7 +37,8 @@
 #include "store/schema.h"
 #include "store/sqlite_store.h"
 
-#define BLOCK_SPANS	    4096 /* spans per block, at most (a trace is never split) */
+#define BLOCK_SPANS	    4096	      /* a block is cut at the first trace's end past this */
+#define BLOCK_MAX_SPANS	    (2 * BLOCK_SPANS) /* at most: a larger trace is split (cut_blocks) */
 #define DEFAULT_QUEUE_BYTES (64u << 20)
 #define GROUP_MAX_WRITES    256 /* writes per transaction, at most */
 /* ---- prepared writes ------------------------------------------------- */
@@ -49,7 +50,9 @@ static int cmp_trace(const void *pa, const void *pb)
 	return c ? c : (a->start_ns > b->start_ns) - (a->start_ns < b->start_ns);
 }
 
-static void prepare_block(struct store_write *w, const struct span **spans, size_t n)
+/* One block of spans[0, n); tools[] are the spans' tools, found over the
+ * whole write so that a trace split into blocks finds the same ones. */
+static void prepare_block(struct store_write *w, const struct span **spans, const char **tools, size_t n)
 {
 	struct prepared_block *pb = &w->blocks[w->n_blocks];
 	struct buf out;
@@ -58,8 +61,6 @@ static void prepare_block(struct store_write *w, const struct span **spans, size
 	pb->n_spans = n;
 	pb->t_min = UINT64_MAX;
 	pb->traces = xmalloc(n * sizeof(*pb->traces));
-	const char **tools = xmalloc((n ? n : 1) * sizeof(*tools));
-	annotate_tools(spans, n, tools);
 	for (size_t i = 0; i < n; i++) {
 		if (spans[i]->start_ns < pb->t_min)
 			pb->t_min = spans[i]->start_ns;
@@ -74,13 +75,42 @@ static void prepare_block(struct store_write *w, const struct span **spans, size
 			r->block = w->n_blocks;
 		}
 	}
-	free(tools);
 	/* block_encode re-sorts; the spans are already in its order */
 	if (block_encode(spans, n, &out) < 0)
 		abort(); /* only an unlimited buffer is used: cannot fail */
 	pb->data = buf_detach(&out, &pb->len);
 	w->bytes += pb->len;
 	w->n_blocks++;
+}
+
+/*
+ * Cut blocks at trace boundaries, once a block has BLOCK_SPANS spans; a
+ * trace that would take a block past BLOCK_MAX_SPANS is split: the whole
+ * traces before it go first, then the trace in blocks of BLOCK_MAX_SPANS.
+ * Each part lists the trace, so trace_index maps it to all its blocks,
+ * and a reader of the trace finds them all.
+ */
+static void cut_blocks(struct store_write *w, const struct span **sorted, const char **tools, size_t n)
+{
+	size_t start = 0, trace_start = 0;
+	for (size_t i = 1; i <= n; i++) {
+		if (i == n || memcmp(sorted[i]->trace_id, sorted[i - 1]->trace_id, 16)) {
+			if (i == n || i - start >= BLOCK_SPANS) {
+				prepare_block(w, sorted + start, tools + start, i - start);
+				start = i;
+			}
+			trace_start = i;
+		} else if (i - start >= BLOCK_MAX_SPANS) {
+			if (trace_start > start) {
+				prepare_block(w, sorted + start, tools + start, trace_start - start);
+				start = trace_start;
+			}
+			if (i - start >= BLOCK_MAX_SPANS) {
+				prepare_block(w, sorted + start, tools + start, i - start);
+				start = i;
+			}
+		}
+	}
 }
 
 struct store_write *store_prepare(struct batch *b)
@@ -97,15 +127,10 @@ struct store_write *store_prepare(struct batch *b)
 
 	w->blocks = xcalloc(n / BLOCK_SPANS + 2 + n / 64, sizeof(*w->blocks));
 	w->reqs = xmalloc((n ? n : 1) * sizeof(*w->reqs));
-	/* Cut blocks at trace boundaries; a trace larger than a block stays whole. */
-	size_t start = 0;
-	for (size_t i = 1; i <= n; i++) {
-		int boundary = i == n || memcmp(sorted[i]->trace_id, sorted[i - 1]->trace_id, 16);
-		if (boundary && (i == n || i - start >= BLOCK_SPANS)) {
-			prepare_block(w, sorted + start, i - start);
-			start = i;
-		}
-	}
+	const char **tools = xmalloc((n ? n : 1) * sizeof(*tools));
+	annotate_tools(sorted, n, tools);
+	cut_blocks(w, sorted, tools, n);
+	free(tools);
 	free(sorted);
 	w->bytes += w->batch.arena.used + w->batch.n_points * sizeof(struct metric_point);
 	return w;

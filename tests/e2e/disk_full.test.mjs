@@ -88,6 +88,43 @@ async function postUntilRefused(srv, acked) {
 	assert.fail('the disk never filled');
 }
 
+// Every state-changing route of the API, with a body it would accept.
+const CHANGES = [
+	['PUT', '/api/v1/slow-operations/thresholds', { http_ms: 1500 }],
+	['DELETE', '/api/v1/slow-operations/thresholds'],
+	['PUT', '/api/v1/health/thresholds', { cpu: { warn: 0.7, crit: 0.9 } }],
+	['POST', '/api/v1/recommendations/some-recommendation', { status: 'dismissed', reason: 'full disk' }],
+	['POST', '/api/v1/slos', { name: 'disk', service: 'disk-e2e', objective: 0.99, window: '7d' }],
+	['PUT', '/api/v1/slos/disk', { name: 'disk', service: 'disk-e2e', objective: 0.99, window: '7d' }],
+	['DELETE', '/api/v1/slos/disk'],
+	['POST', '/api/v1/alerts/rules', { name: 'slow', service: 'disk-e2e', metric: 'p95_ms', op: '>', threshold: 500 }],
+	['DELETE', '/api/v1/alerts/rules/slow'],
+	['POST', '/api/v1/alerts/channels', { name: 'hook', url: 'http://127.0.0.1:9/hook' }],
+	['POST', '/api/v1/keys', { name: 'ci', role: 'ingest' }],
+	['DELETE', '/api/v1/keys/ci'],
+	['POST', '/api/v1/deployments', { service: 'disk-e2e', version: '2.0.0' }],
+	['POST', '/api/v1/regressions', { service: 'disk-e2e', endpoint: 'POST /disk/1' }],
+	['POST', '/api/v1/regressions/dismiss', { id: 'some-regression' }],
+	['POST', '/api/v1/capacity', { service: 'disk-e2e', capacity_rps: 100 }],
+];
+
+/** While read-only, each change answers 503 + Retry-After naming the read-only store, and is counted. */
+async function assertChangesRefused(srv) {
+	for (const [method, url, body] of CHANGES) {
+		const res = await fetch(`${srv.url}${url}`, {
+			method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined,
+		});
+		const text = await res.text();
+		assert.equal(res.status, 503, `${method} ${url} while read-only: ${res.status} ${text}`);
+		assert.ok(Number(res.headers.get('retry-after')) > 0, `${method} ${url}: Retry-After`);
+		assert.match(JSON.parse(text).error.message, /the store is read-only \(.+\): nothing was changed/, `${method} ${url}`);
+	}
+	const metrics = (await getJson(`${srv.url}/metrics`)).text;
+	const m = metrics.match(/hotpath_http_refused_total\{reason="read_only"\} (\d+)/);
+	// a deployment is sent with the ingest role: the store refuses it, as it does telemetry
+	assert.ok(m && Number(m[1]) >= CHANGES.length - 1, `read_only refusals counted: ${m && m[1]}`);
+}
+
 test('a full disk: 503 + Retry-After, read-only, resumes; a start on a full disk too', async (t) => {
 	const mnt = makeTempDir('hotpath-diskfull-');
 	const why = mountTmpfs(mnt, '24m');
@@ -119,9 +156,12 @@ test('a full disk: 503 + Retry-After, read-only, resumes; a start on a full disk
 	const profile = await fetch(`${srv.url}/api/v1/profiles?service=disk-e2e&format=folded`, { method: 'POST', body: 'main;work 3\n' });
 	assert.equal(profile.status, 503, `a profile while read-only: ${profile.status} ${await profile.text()}`);
 	assert.ok(Number(profile.headers.get('retry-after')) > 0, 'with Retry-After');
+	await assertChangesRefused(srv);
 
 	fs.unlinkSync(filler);
 	await waitReady(srv, true);
+	const put = await fetch(`${srv.url}/api/v1/slow-operations/thresholds`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"http_ms":1500}' });
+	assert.equal(put.status, 200, `thresholds once writes resume: ${put.status} ${await put.text()}`);
 	const after = batch(5);
 	assert.equal((await post(srv, after.body)).status, 200, 'writes resume once space returns');
 	acked.push(...after.ids);

@@ -139,9 +139,9 @@ describe('open mode on loopback', () => {
 	});
 });
 
-describe('allowed host names and the body timeout', () => {
+describe('allowed host names, the header and body timeouts', () => {
 	let srv;
-	before(async () => { srv = await startServer({ args: ['--allowed-host', 'hotpath.internal,metrics.example', '--body-timeout', '1'] }); });
+	before(async () => { srv = await startServer({ args: ['--allowed-host', 'hotpath.internal,metrics.example', '--body-timeout', '1', '--header-timeout', '2'] }); });
 	after(() => srv?.dispose());
 
 	test('--allowed-host adds names to the Host check, exactly', async () => {
@@ -165,6 +165,36 @@ describe('allowed host names and the body timeout', () => {
 		assert.ok(sock.destroyed || sock.readyState === 'closed', 'closed by the server');
 		assert.equal(out, '', 'without an answer');
 		assert.ok(await metric(srv, 'hotpath_http_refused_total{reason="timeout"}') >= 1);
+	});
+
+	test('headers trickled a byte at a time: closed at --header-timeout, long before the idle timeout', async () => {
+		const before = await metric(srv, 'hotpath_http_refused_total{reason="timeout"}');
+		const sock = net.connect(srv.port, '127.0.0.1');
+		await new Promise((r) => sock.on('connect', r));
+		const t0 = Date.now();
+		let out = '', closedAt = 0;
+		sock.on('data', (d) => { out += d; });
+		sock.on('error', () => {});
+		sock.on('close', () => { closedAt = Date.now(); });
+		const head = `GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n${'X-Slow: trickle\r\n'.repeat(20)}`;
+		// a byte every 300 ms keeps the idle timer (15 s) from ever running out
+		for (let i = 0; i < head.length && !closedAt && Date.now() - t0 < 12000; i++) {
+			sock.write(head[i]);
+			if (i === 10) {
+				const other = await request(`${srv.url}/health`);
+				assert.equal(other.status, 200, 'another client is answered meanwhile');
+			}
+			await sleep(300);
+		}
+		sock.destroy();
+		assert.ok(closedAt, 'the trickling connection was closed by the server');
+		const took = closedAt - t0;
+		assert.ok(took >= 1500 && took < 5000, `closed after ${took} ms: want about 2 s`);
+		assert.equal(out, '', 'without an answer');
+		assert.ok(await metric(srv, 'hotpath_http_refused_total{reason="timeout"}') > before, 'counted as a timeout');
+		// headers sent at once are answered, on a connection kept alive for a second request
+		const ok = await raw(srv.port, 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+		assert.equal((ok.match(/HTTP\/1\.1 200/g) || []).length, 2, ok);
 	});
 });
 
@@ -387,6 +417,65 @@ describe('the audit trail names the key', { timeout: 300000 }, () => {
 		assert.equal(reopened.status, 200, reopened.text);
 		const one = await request(`${srv.url}/api/v1/recommendations/${rec.id}`, { headers: bearer(viewer) });
 		assert.deepEqual(one.json.audit.map((a) => [a.to, a.actor]), [['open', 'bob'], ['applied', 'alice']]);
+	});
+});
+
+describe('dashboard sessions kept in the store', { timeout: 120000 }, () => {
+	test('a restart keeps sessions; signed-out, expired and revoked ones stay ended; only hashed ids are stored', async () => {
+		const dir = makeTempDir();
+		const admin = await createKey(dir, 'keeper', 'admin');
+		const temp = await createKey(dir, 'temp', 'admin');
+		const expiring = await createKey(dir, 'expiring', 'viewer');
+		const quitter = await createKey(dir, 'quitter', 'viewer');
+		const ct = { 'content-type': 'application/json' };
+		let srv = await startServer({ dataDir: dir, args: ['--analysis-interval', '0'] });
+		const signIn = async (key) => {
+			const s = await request(`${srv.url}/api/v1/session`, { method: 'POST', body: JSON.stringify({ key }), headers: ct });
+			assert.equal(s.status, 200, s.text);
+			return { cookie: s.headers['set-cookie'][0].split(';')[0], csrf: s.json.csrf_token };
+		};
+		const sessions = { admin: await signIn(admin), temp: await signIn(temp), expiring: await signIn(expiring), quitter: await signIn(quitter) };
+		assert.equal((await request(`${srv.url}/api/v1/session`, { method: 'DELETE', headers: { cookie: sessions.quitter.cookie } })).status, 200);
+		// signing out a made-up session writes nothing
+		assert.equal((await request(`${srv.url}/api/v1/session`, { method: 'DELETE', headers: { cookie: `hotpath_session=${'ab'.repeat(32)}` } })).status, 200);
+		await srv.stop();
+
+		// the store holds no session id, only its hash; one session is made to have expired
+		const db = path.join(dir, 'hotpath.db');
+		const stored = (await run('sqlite3', [db, "SELECT id || ' ' || json FROM docs WHERE kind = 'session'"])).stdout;
+		assert.equal(stored.trim().split('\n').length, 4, stored);
+		for (const [who, s] of Object.entries(sessions)) {
+			assert.ok(!stored.includes(s.cookie.split('=')[1]), `${who}'s session id is not stored`);
+		}
+		await run('sqlite3', [db, "UPDATE docs SET json = json_set(json, '$.expires_ns', 1) WHERE kind = 'session' AND json_extract(json, '$.name') = 'expiring'"]);
+
+		srv = await startServer({ dataDir: dir, args: ['--analysis-interval', '0'] });
+		try {
+			const who = await request(`${srv.url}/api/v1/session`, { headers: { cookie: sessions.admin.cookie } });
+			assert.equal(who.json.signed_in, true, `the admin's session after a restart: ${who.text}`);
+			assert.equal(who.json.name, 'keeper');
+			assert.equal(who.json.csrf_token, sessions.admin.csrf, 'the same CSRF token');
+			const made = await request(`${srv.url}/api/v1/keys`, { method: 'POST', body: JSON.stringify({ name: 'after-restart', role: 'viewer' }), headers: { ...ct, cookie: sessions.admin.cookie, 'x-csrf-token': sessions.admin.csrf } });
+			assert.equal(made.status, 201, `a change through the kept session: ${made.text}`);
+			const noCsrf = await request(`${srv.url}/api/v1/keys`, { method: 'POST', body: JSON.stringify({ name: 'x', role: 'viewer' }), headers: { ...ct, cookie: sessions.admin.cookie } });
+			assert.equal(noCsrf.status, 403, 'the kept session still needs its CSRF token');
+			assert.equal((await request(`${srv.url}/api/v1/filters`, { headers: { cookie: sessions.quitter.cookie } })).status, 401, 'signed out stays signed out');
+			assert.equal((await request(`${srv.url}/api/v1/filters`, { headers: { cookie: sessions.expiring.cookie } })).status, 401, 'an expired session ends');
+			assert.equal((await request(`${srv.url}/api/v1/filters`, { headers: { cookie: sessions.temp.cookie } })).status, 200, 'temp signed in');
+			const keys = await request(`${srv.url}/api/v1/keys`, { headers: bearer(admin) });
+			const tempId = keys.json.keys.find((k) => k.name === 'temp').id;
+			assert.equal((await request(`${srv.url}/api/v1/keys/${tempId}`, { method: 'DELETE', headers: bearer(admin) })).status, 200);
+			assert.equal((await request(`${srv.url}/api/v1/filters`, { headers: { cookie: sessions.temp.cookie } })).status, 401, 'revoking the key ends its session');
+		} finally {
+			await srv.stop();
+		}
+		srv = await startServer({ dataDir: dir, args: ['--analysis-interval', '0'] });
+		try {
+			assert.equal((await request(`${srv.url}/api/v1/filters`, { headers: { cookie: sessions.temp.cookie } })).status, 401, 'the revoked key\'s session stays ended after another restart');
+			assert.equal((await request(`${srv.url}/api/v1/filters`, { headers: { cookie: sessions.admin.cookie } })).status, 200);
+		} finally {
+			await srv.stop();
+		}
 	});
 });
 
