@@ -158,8 +158,12 @@ async function ingestUntil(srv, ms, stopAction, t) {
 	const pools = Array.from({ length: CLIENTS }, (_, c) => Array.from({ length: POOL_PER_CLIENT }, () => factory.batch(`client-${c}`)));
 	const total = CLIENTS * POOL_PER_CLIENT;
 	const clients = runClients(srv, state, pools);
-	// stop after `ms`, or earlier while a fifth of the batches is still unsent
-	for (const t0 = Date.now(); Date.now() - t0 < ms && state.sent < total * 0.8;) await sleep(10);
+	// stop after `ms` once 10 batches are acknowledged (a loaded machine may
+	// need longer, up to 10 × `ms`), or earlier while a fifth of the batches
+	// is still unsent
+	const t0 = Date.now();
+	const due = () => Date.now() - t0 >= (state.batches >= 10 ? ms : 10 * ms);
+	while (!due() && state.sent < total * 0.8) await sleep(10);
 	const inflightAtStop = state.inflight;
 	const stopped = stopAction();
 	state.stop = true; // the loops end at their next network error or iteration
