@@ -1,12 +1,14 @@
 /*
- * request_metrics.c - the metric points around request rows: a request's
- * resource snapshot, CPU utilisation by service and minute (see
- * request_metrics.h).
+ * request_metrics.c - the metric points around request rows: a resource
+ * snapshot of a service at a moment and its JSON, CPU utilisation by
+ * service and minute (see request_metrics.h).
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/error.h"
 #include "query/request_metrics.h"
 
 /* CPU samples this long before the rows' first start and after their last end count. */
@@ -54,13 +56,13 @@ static int snapshot_point(void *arg, const struct metric_point *p)
 	return 0;
 }
 
-int request_metrics_snapshot_read(struct store *st, const struct request_row *r,
-				  struct request_metrics_snapshot *out, char *err, size_t errlen)
+int request_metrics_snapshot_at(struct store *st, const char *service, uint64_t t_ns,
+				struct request_metrics_snapshot *out, char *err, size_t errlen)
 {
 	static const char *const names[REQUEST_METRICS_SNAPSHOT_METRICS] = {
 		"process.cpu.utilization", "process.memory.usage", "db.client.connection.count",
 		"db.client.connection.max"};
-	struct snapshot s = {.service = r->service ? r->service : "", .t_ns = r->start_ns};
+	struct snapshot s = {.service = service ? service : "", .t_ns = t_ns};
 	uint64_t best = UINT64_MAX;
 	for (int i = 0; i < REQUEST_METRICS_SNAPSHOT_METRICS; i++) {
 		s.m[i].name = names[i];
@@ -68,10 +70,9 @@ int request_metrics_snapshot_read(struct store *st, const struct request_row *r,
 		s.m[i].best_dt = UINT64_MAX;
 	}
 	memset(out, 0, sizeof(*out));
-	uint64_t lo =
-		r->start_ns > REQUEST_METRICS_SNAPSHOT_NS ? r->start_ns - REQUEST_METRICS_SNAPSHOT_NS : 0;
-	if (store_scan_points(st, lo, r->start_ns + REQUEST_METRICS_SNAPSHOT_NS, NULL, snapshot_point, &s,
-			      err, errlen) < 0)
+	uint64_t lo = t_ns > REQUEST_METRICS_SNAPSHOT_NS ? t_ns - REQUEST_METRICS_SNAPSHOT_NS : 0;
+	if (store_scan_points(st, lo, t_ns + REQUEST_METRICS_SNAPSHOT_NS, NULL, snapshot_point, &s, err,
+			      errlen) < 0)
 		return -1;
 	for (int i = 0; i < REQUEST_METRICS_SNAPSHOT_METRICS; i++) {
 		out->found |= s.m[i].n > 0;
@@ -82,6 +83,83 @@ int request_metrics_snapshot_read(struct store *st, const struct request_row *r,
 		}
 	}
 	return 0;
+}
+
+int request_metrics_snapshot_read(struct store *st, const struct request_row *r,
+				  struct request_metrics_snapshot *out, char *err, size_t errlen)
+{
+	return request_metrics_snapshot_at(st, r->service, r->start_ns, out, err, errlen);
+}
+
+int request_metrics_trace_time(struct store *st, const uint8_t trace_id[16], const char *service,
+			       uint64_t *t_ns, char *err, size_t errlen)
+{
+	struct batch b;
+	uint64_t mine = UINT64_MAX, any = UINT64_MAX;
+	batch_init(&b);
+	long n = store_get_trace(st, trace_id, &b, err, errlen);
+	for (size_t i = 0; n > 0 && i < b.n_spans; i++) {
+		const struct span *sp = &b.spans[i];
+		const char *svc = sp->resource ? sp->resource->service_name : NULL;
+		any = sp->start_ns < any ? sp->start_ns : any;
+		if (service && svc && !strcmp(svc, service) && sp->start_ns < mine)
+			mine = sp->start_ns;
+	}
+	batch_release(&b);
+	if (n < 0)
+		return ERR_INTERNAL;
+	if (any == UINT64_MAX) {
+		snprintf(err, errlen, "the trace is no longer stored");
+		return ERR_NOT_FOUND;
+	}
+	*t_ns = mine != UINT64_MAX ? mine : any;
+	return 0;
+}
+
+/* ---- the snapshot's JSON ------------------------------------------------------- */
+
+void request_metrics_snapshot_put(struct buf *b, int rc, const struct request_metrics_snapshot *s,
+				  const char *service, uint64_t at_ns, const char *err)
+{
+	static const char *const keys[REQUEST_METRICS_SNAPSHOT_METRICS] = {
+		"cpu_utilization", "memory_bytes", "db_connections_used", "db_connections_max"};
+	char why[512];
+	buf_puts(b, ",\"resources\":");
+	if (rc == 0 && s->found) {
+		buf_printf(b, "{\"at_ms\":%llu,\"time_ms\":%llu", (unsigned long long)(at_ns / NS_PER_MS),
+			   (unsigned long long)(s->time_ns / NS_PER_MS));
+		for (int i = 0; i < REQUEST_METRICS_SNAPSHOT_METRICS; i++) {
+			buf_printf(b, ",\"%s\":", keys[i]);
+			buf_put_json_double(b, s->value[i]);
+		}
+		buf_putc(b, '}');
+		return;
+	}
+	if (rc < 0)
+		snprintf(why, sizeof(why), "the metric points could not be read: %s", err ? err : "");
+	else if (!service || !*service)
+		snprintf(why, sizeof(why), "no service to read resource metrics of");
+	else
+		snprintf(why, sizeof(why),
+			 "no CPU, memory or connection pool metrics of service %.200s within %llu s of that "
+			 "time",
+			 service, (unsigned long long)(REQUEST_METRICS_SNAPSHOT_NS / NS_PER_S));
+	buf_puts(b, "null,\"resources_reason\":");
+	buf_put_json_str(b, why);
+}
+
+void request_metrics_snapshot_put_at(struct buf *b, struct store *st, const char *service, uint64_t at_ns,
+				     const char *no_time)
+{
+	struct request_metrics_snapshot s;
+	char err[256] = "";
+	if (!at_ns) {
+		buf_puts(b, ",\"resources\":null,\"resources_reason\":");
+		buf_put_json_str(b, no_time ? no_time : "no moment to read the resources at");
+		return;
+	}
+	int rc = request_metrics_snapshot_at(st, service, at_ns, &s, err, sizeof(err));
+	request_metrics_snapshot_put(b, rc, &s, service, at_ns, err);
 }
 
 /* ---- CPU by service and minute ------------------------------------------------ */

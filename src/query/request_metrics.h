@@ -1,11 +1,13 @@
 /*
  * request_metrics.h - the metric points around request rows: what a
- * request's service reported near its start (a resource snapshot), and the
- * CPU utilisation of each service by minute over the rows' time span (the
- * bottleneck ranking's contention test, analyze/bottleneck.h).
+ * service reported near a moment (a resource snapshot: of a slow request at
+ * its start, of a bottleneck or a recommendation at its worst example's),
+ * and the CPU utilisation of each service by minute over the rows' time
+ * span (the bottleneck ranking's contention test, analyze/bottleneck.h).
  *
- * This module owns which points are read and how they are reduced; it does
- * not choose the rows (request_rows.h) nor print.
+ * This module owns which points are read, how they are reduced, and the
+ * snapshot's one JSON form every answer shares; it does not choose the
+ * rows (request_rows.h).
  *
  * Ownership: results are the caller's structs; a struct request_metrics_cpu owns
  * its map (request_metrics_cpu_release()).  Threading: a struct serves one thread;
@@ -41,12 +43,42 @@ struct request_metrics_snapshot {
 };
 
 /*
- * The points of the row's service (its service name; none: "") nearest the
- * request's start within REQUEST_METRICS_SNAPSHOT_NS, per metric: the mean of the
- * points at the nearest time.  0, or -1 with a message (nothing found).
+ * The points of `service` (NULL or "": points without a service name)
+ * nearest t_ns within REQUEST_METRICS_SNAPSHOT_NS, per metric: the mean of
+ * the points at the nearest time.  0 (out->found says whether any point
+ * was there), or -1 with a message (the store failed).
  */
+int request_metrics_snapshot_at(struct store *st, const char *service, uint64_t t_ns,
+				struct request_metrics_snapshot *out, char *err, size_t errlen);
+/* The same for a request row: its service at its start. */
 int request_metrics_snapshot_read(struct store *st, const struct request_row *r,
 				  struct request_metrics_snapshot *out, char *err, size_t errlen);
+
+/*
+ * When `service` took part in the trace: the earliest start of its spans,
+ * else of any span of the trace.  0, ERR_NOT_FOUND when the trace is no
+ * longer stored, or another error class with a message.
+ */
+int request_metrics_trace_time(struct store *st, const uint8_t trace_id[16], const char *service,
+			       uint64_t *t_ns, char *err, size_t errlen);
+
+/*
+ * Append `,"resources":` and the snapshot taken for the moment at_ns:
+ *   {"at_ms", "time_ms", "cpu_utilization", "memory_bytes",
+ *    "db_connections_used", "db_connections_max"}   (a measure without a
+ *    point: null)
+ * or, without a point (found == 0) or when reading failed (rc < 0, `err`
+ * its message), null followed by `,"resources_reason":"..."` saying why,
+ * naming `service`.  A snapshot is a hint: the answer stands without it.
+ */
+void request_metrics_snapshot_put(struct buf *b, int rc, const struct request_metrics_snapshot *s,
+				  const char *service, uint64_t at_ns, const char *err);
+/*
+ * Take and append the snapshot of `service` at at_ns, as above (at_ns 0:
+ * no moment known; `no_time` says why in the reason).
+ */
+void request_metrics_snapshot_put_at(struct buf *b, struct store *st, const char *service, uint64_t at_ns,
+				     const char *no_time);
 
 /* CPU utilisation per service and minute (the largest sample). */
 struct request_metrics_cpu {

@@ -445,6 +445,50 @@ static void test_metrics(struct store *st)
 	arena_release(&a);
 }
 
+/* The moment of a trace's service, the snapshot at a moment and its JSON:
+ * what bottlenecks and recommendations show. */
+static void test_snapshot_at(struct store *st)
+{
+	uint8_t id[16];
+	uint64_t t = 0;
+	char err[256];
+	struct buf b;
+	trace_id(id, ORDERS);
+	is_int(request_metrics_trace_time(st, id, "stock", &t, err, sizeof(err)), 0, "ORDERS read");
+	is_int(t, T0 + MIN + 20 * MS, "stock's first span, written apart");
+	request_metrics_trace_time(st, id, "shop", &t, err, sizeof(err));
+	is_int(t, T0 + MIN, "shop's");
+	request_metrics_trace_time(st, id, "nobody", &t, err, sizeof(err));
+	is_int(t, T0 + MIN, "a service not in the trace: the trace's start");
+	trace_id(id, 9);
+	is_int(request_metrics_trace_time(st, id, "shop", &t, err, sizeof(err)), ERR_NOT_FOUND,
+	       "an unknown trace");
+
+	buf_init(&b, BUF_NO_LIMIT);
+	request_metrics_snapshot_put_at(&b, st, "shop", T0 + MIN, NULL);
+	is_str(b.data,
+	       ",\"resources\":{\"at_ms\":1700000060000,\"time_ms\":1700000065000,\"cpu_utilization\":0.5,"
+	       "\"memory_bytes\":200000000,\"db_connections_used\":3,\"db_connections_max\":null}",
+	       "shop at ORDERS' start: the nearest points");
+	buf_reset(&b);
+	request_metrics_snapshot_put_at(&b, st, "shop", T0 + 9 * MIN, NULL);
+	is_str(b.data,
+	       ",\"resources\":null,\"resources_reason\":\"no CPU, memory or connection pool metrics of "
+	       "service shop within 120 s of that time\"",
+	       "nothing within 2 minutes: null, and why");
+	buf_reset(&b);
+	request_metrics_snapshot_put_at(&b, st, "admin", T0 + MIN, NULL);
+	ok(strstr(b.data,
+		  "null,\"resources_reason\":\"no CPU, memory or connection pool metrics of service admin") !=
+		   NULL,
+	   "a service that reports nothing: %s", b.data);
+	buf_reset(&b);
+	request_metrics_snapshot_put_at(&b, st, "shop", 0, "no example");
+	is_str(b.data, ",\"resources\":null,\"resources_reason\":\"no example\"",
+	       "no moment: the caller's reason");
+	buf_release(&b);
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/hotpath-reqtrees-XXXXXX");
@@ -461,6 +505,7 @@ int main(void)
 		test_bound(st);
 		test_empty(st);
 		test_metrics(st);
+		test_snapshot_at(st);
 		store_close(st);
 	}
 	temp_dir_remove(tmpdir);
