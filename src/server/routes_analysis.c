@@ -10,8 +10,8 @@
  * (advisor_ask).  The analyses and their storing happen in the job.  The
  * pages the recommendations link to are embedded assets
  * (/docs/recommendations/, routes_static.c).  Each recommendation carries
- * the resources of its service at its worst example's time
- * (query/request_metrics.h).
+ * the resources of its service at its worst example's time, in that
+ * example's environment (query/request_metrics.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +37,7 @@ struct item {
 	int priority;	     /* 2 HIGH .. 0 LOW */
 	double saved;	     /* s per hour */
 	const char *service;
+	const char *env;     /* the finding's environment, or NULL */
 	uint8_t example[16]; /* its worst example's trace id, when has_example */
 	int has_example;
 };
@@ -93,6 +94,8 @@ static int load_items(struct http_request *req, const char *id, struct item **it
 			it->priority = priority_rank(json_str(json_get(d.root, "priority")));
 			it->saved = sv && sv->type == JSON_NUMBER ? strtod(sv->s, NULL) : 0;
 			it->service = service ? arena_strdup(&req->arena, service) : NULL;
+			const char *env = json_str(json_get(json_get(d.root, "subject"), "environment"));
+			it->env = env ? arena_strdup(&req->arena, env) : NULL;
 			const struct json *ex = json_get(d.root, "examples");
 			const char *hex = ex && ex->type == JSON_ARRAY ? json_str(ex->child) : NULL;
 			it->has_example = hex && hex_decode(it->example, 16, hex, strlen(hex)) == 0;
@@ -110,20 +113,24 @@ static int load_items(struct http_request *req, const char *id, struct item **it
 static void put_resources(struct buf *b, struct store *st, const struct item *it)
 {
 	uint64_t at_ns = it->st.last_seen_ns;
-	char err[256], why[300];
+	const char *env = it->env;
+	char err[256], why[300], trace_env[128];
 	if (!it->service) {
-		request_metrics_snapshot_put_at(b, st, NULL, 0, "the finding names no service");
+		request_metrics_snapshot_put_at(b, st, NULL, NULL, 0, "the finding names no service");
 		return;
 	}
 	if (it->has_example) {
-		int rc = request_metrics_trace_time(st, it->example, it->service, &at_ns, err, sizeof(err));
+		int rc = request_metrics_trace_time(st, it->example, it->service, &at_ns, trace_env,
+						    sizeof(trace_env), err, sizeof(err));
 		if (rc < 0) {
 			snprintf(why, sizeof(why), "its example trace: %s", err);
-			request_metrics_snapshot_put_at(b, st, it->service, 0, why);
+			request_metrics_snapshot_put_at(b, st, it->service, env, 0, why);
 			return;
 		}
+		if (trace_env[0])
+			env = trace_env;
 	}
-	request_metrics_snapshot_put_at(b, st, it->service, at_ns, "it was never found by an analysis");
+	request_metrics_snapshot_put_at(b, st, it->service, env, at_ns, "it was never found by an analysis");
 }
 
 static void put_item(struct buf *b, struct store *st, const struct item *it)

@@ -424,7 +424,7 @@ static void slow_request(void *arg, const struct request_row *row, size_t idx, c
 
 static void put_snapshot(struct http_request *req, struct buf *b, const struct request_row *r)
 {
-	request_metrics_snapshot_put_at(b, req->srv->store, r->service, r->start_ns, NULL);
+	request_metrics_snapshot_put_at(b, req->srv->store, r->service, r->env, r->start_ns, NULL);
 }
 
 enum group_by { GROUP_NONE, GROUP_ENDPOINT, GROUP_TOOL, GROUP_SERVICE };
@@ -809,7 +809,7 @@ static void put_time_ms(struct buf *b, const char *key, uint64_t ns)
 		buf_printf(b, ",\"%s\":null", key);
 }
 
-static void put_bottleneck(struct buf *b, struct store *st, const struct bottleneck *bn,
+static void put_bottleneck(struct buf *b, struct store *st, const char *env, const struct bottleneck *bn,
 			   const struct bottleneck_entry *e, size_t rank)
 {
 	buf_printf(b, "{\"rank\":%zu,\"component\":", rank);
@@ -854,7 +854,7 @@ static void put_bottleneck(struct buf *b, struct store *st, const struct bottlen
 	}
 	buf_putc(b, ']');
 	/* the resources of its service when its worst example started */
-	request_metrics_snapshot_put_at(b, st, e->service, e->n_examples ? e->examples[0].start_ns : 0,
+	request_metrics_snapshot_put_at(b, st, e->service, env, e->n_examples ? e->examples[0].start_ns : 0,
 					"no example request to read the resources at");
 	buf_putc(b, '}');
 }
@@ -887,7 +887,8 @@ static void put_coverage(struct buf *b, const struct store_query *q, const struc
 }
 
 /* The ranked entries and the end of the answer. */
-static void put_entries(struct buf *b, struct store *st, const struct bottleneck *bn, long top)
+static void put_entries(struct buf *b, struct store *st, const char *env, const struct bottleneck *bn,
+			long top)
 {
 	put_ms(b, "total_critical_ms", (double)bn->critical_ns);
 	buf_puts(b, ",\"bottlenecks\":[");
@@ -897,7 +898,7 @@ static void put_entries(struct buf *b, struct store *st, const struct bottleneck
 			break;
 		if (shown)
 			buf_putc(b, ',');
-		put_bottleneck(b, st, bn, &bn->e[i], ++shown);
+		put_bottleneck(b, st, env, bn, &bn->e[i], ++shown);
 	}
 	buf_puts(b, "]}");
 }
@@ -936,7 +937,7 @@ static int bottlenecks_from_aggregates(struct http_request *req, const struct st
 		buf_printf(b, ",\"aggregated\":{\"bucket_s\":%llu,\"from_ns\":%llu,\"to_ns\":%llu}",
 			   (unsigned long long)(OPSTATS_BN_BUCKET_NS / NS_PER_S), (unsigned long long)from,
 			   (unsigned long long)to);
-		put_entries(b, req->srv->store, &bn, top);
+		put_entries(b, req->srv->store, q->env, &bn, top);
 	} else if (rc != ERR_BUSY) {
 		http_error_class(req, rc < -1 ? rc : ERR_INTERNAL, "%s", err);
 	}
@@ -984,7 +985,7 @@ static int get_bottlenecks(struct http_request *req)
 	bottleneck_finish(&bn);
 	struct buf *b = http_json(req);
 	put_coverage(b, &q, &cov, &rt, &bn, rt.matched);
-	put_entries(b, req->srv->store, &bn, top);
+	put_entries(b, req->srv->store, q.env, &bn, top);
 out:
 	request_metrics_cpu_release(&cm);
 	bottleneck_release(&bn);

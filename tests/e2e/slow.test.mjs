@@ -211,7 +211,7 @@ describe('slow operations, slow requests, bottlenecks', () => {
 			[['POST /api/checkout', 'http'], ['SELECT orders', 'database']]);
 		const q = first.slow_spans.find((s) => s.name === 'SELECT orders');
 		near(q.attributes['performance.slow.ratio'], 1.5, 'query ratio');
-		assert.deepEqual(first.resources, { at_ms: Number(BigInt(slow[5].spans[0].start) / MS), time_ms: Number(metricNs / MS),
+		assert.deepEqual(first.resources, { at_ms: Number(BigInt(slow[5].spans[0].start) / MS), time_ms: Number(metricNs / MS), instances: 1,
 			cpu_utilization: 0.42, memory_bytes: 536870912, db_connections_used: null, db_connections_max: null });
 		assert.equal(first.link, `/dashboard/performance#trace=${first.trace_id}`);
 		assert.deepEqual(j.groups.map((g) => [g.key, g.count]), [['POST /api/checkout', 5], ['POST /api/checkout,"x"', 1]]);
@@ -284,7 +284,7 @@ describe('slow operations, slow requests, bottlenecks', () => {
 		// the resources of front when the worst example started: the metric points 30 s later
 		const ex = slow.find((t) => t.traceId === pay.examples[0].trace_id);
 		assert.equal(pay.examples[0].start_ms, Number(BigInt(ex.spans[0].start) / MS), 'the example\'s start');
-		assert.deepEqual(pay.resources, { at_ms: pay.examples[0].start_ms, time_ms: Number(metricNs / MS),
+		assert.deepEqual(pay.resources, { at_ms: pay.examples[0].start_ms, time_ms: Number(metricNs / MS), instances: 1,
 			cpu_utilization: 0.42, memory_bytes: 536870912, db_connections_used: null, db_connections_max: null });
 		assert.equal(pay.resources_reason, undefined);
 		const pool = j.bottlenecks.find((b) => b.name === 'pool.acquire');

@@ -55,8 +55,8 @@ static void add_point(struct batch *b, const struct resource *r, const char *nam
 	p->attrs[0] = (struct attr){.key = "db.client.connection.state", .type = ATTR_STRING, .v.s = state};
 }
 
-/* Around ORDERS' start: CPU 10 s before (0.5) and 30 s after (0.9), the
- * memory of two processes 5 s after, connections in use 5 s after (idle
+/* Around ORDERS' start: CPU 10 s before (0.5) and 30 s after (0.9), of a
+ * second instance 20 s after (0.7), the memory of two processes 5 s after, connections in use 5 s after (idle
  * ones are not counted), and a CPU sample of another minute, too far. */
 static void add_points(struct batch *b, const struct resource *shop)
 {
@@ -64,6 +64,7 @@ static void add_points(struct batch *b, const struct resource *shop)
 	uint64_t t = T0 + MIN;
 	add_point(b, shop, "process.cpu.utilization", t - 10000 * MS, 0.5, NULL);
 	add_point(b, shop, "process.cpu.utilization", t + 30000 * MS, 0.9, NULL);
+	add_point(b, shop2, "process.cpu.utilization", t + 20000 * MS, 0.7, NULL);
 	add_point(b, shop, "process.cpu.utilization", t + 5 * MIN, 0.2, NULL);
 	add_point(b, shop, "process.memory.usage", t + 5000 * MS, 100e6, NULL);
 	add_point(b, shop2, "process.memory.usage", t + 5000 * MS, 300e6, NULL);
@@ -415,8 +416,10 @@ static void test_metrics(struct store *st)
 		       "ORDERS' snapshot");
 		ok(snap.found, "found");
 		is_int(snap.time_ns, T0 + MIN + 5000 * MS, "at the nearest point of any metric");
-		ok(snap.value[REQUEST_METRICS_SNAPSHOT_CPU] == 0.5, "CPU: the nearest sample (%g)",
+		ok(fabs(snap.value[REQUEST_METRICS_SNAPSHOT_CPU] - 0.6) < 1e-12,
+		   "CPU: each instance's nearest sample, averaged (%g)",
 		   snap.value[REQUEST_METRICS_SNAPSHOT_CPU]);
+		is_int(snap.instances, 2, "two instances");
 		ok(snap.value[REQUEST_METRICS_SNAPSHOT_MEMORY] == 200e6,
 		   "memory: the mean at the nearest time (%g)", snap.value[REQUEST_METRICS_SNAPSHOT_MEMORY]);
 		ok(snap.value[REQUEST_METRICS_SNAPSHOT_DB_USED] == 3, "connections in use, not idle ones");
@@ -451,39 +454,47 @@ static void test_snapshot_at(struct store *st)
 {
 	uint8_t id[16];
 	uint64_t t = 0;
-	char err[256];
+	char err[256], env[64];
 	struct buf b;
 	trace_id(id, ORDERS);
-	is_int(request_metrics_trace_time(st, id, "stock", &t, err, sizeof(err)), 0, "ORDERS read");
+	is_int(request_metrics_trace_time(st, id, "stock", &t, env, sizeof(env), err, sizeof(err)), 0,
+	       "ORDERS read");
 	is_int(t, T0 + MIN + 20 * MS, "stock's first span, written apart");
-	request_metrics_trace_time(st, id, "shop", &t, err, sizeof(err));
+	request_metrics_trace_time(st, id, "shop", &t, env, sizeof(env), err, sizeof(err));
 	is_int(t, T0 + MIN, "shop's");
-	request_metrics_trace_time(st, id, "nobody", &t, err, sizeof(err));
+	request_metrics_trace_time(st, id, "nobody", &t, env, sizeof(env), err, sizeof(err));
 	is_int(t, T0 + MIN, "a service not in the trace: the trace's start");
 	trace_id(id, 9);
-	is_int(request_metrics_trace_time(st, id, "shop", &t, err, sizeof(err)), ERR_NOT_FOUND,
-	       "an unknown trace");
+	is_int(request_metrics_trace_time(st, id, "shop", &t, env, sizeof(env), err, sizeof(err)),
+	       ERR_NOT_FOUND, "an unknown trace");
 
 	buf_init(&b, BUF_NO_LIMIT);
-	request_metrics_snapshot_put_at(&b, st, "shop", T0 + MIN, NULL);
+	request_metrics_snapshot_put_at(&b, st, "shop", NULL, T0 + MIN, NULL);
 	is_str(b.data,
-	       ",\"resources\":{\"at_ms\":1700000060000,\"time_ms\":1700000065000,\"cpu_utilization\":0.5,"
-	       "\"memory_bytes\":200000000,\"db_connections_used\":3,\"db_connections_max\":null}",
-	       "shop at ORDERS' start: the nearest points");
+	       ",\"resources\":{\"at_ms\":1700000060000,\"time_ms\":1700000065000,\"instances\":2,"
+	       "\"cpu_utilization\":0.6,\"memory_bytes\":200000000,\"db_connections_used\":3,"
+	       "\"db_connections_max\":null}",
+	       "shop at ORDERS' start: the nearest points, per instance");
 	buf_reset(&b);
-	request_metrics_snapshot_put_at(&b, st, "shop", T0 + 9 * MIN, NULL);
+	request_metrics_snapshot_put_at(&b, st, "shop", "production", T0 + MIN, NULL);
+	is_str(b.data,
+	       ",\"resources\":null,\"resources_reason\":\"no CPU, memory or connection pool metrics of "
+	       "service shop (environment production) within 120 s of that time\"",
+	       "another environment's points are not its");
+	buf_reset(&b);
+	request_metrics_snapshot_put_at(&b, st, "shop", NULL, T0 + 9 * MIN, NULL);
 	is_str(b.data,
 	       ",\"resources\":null,\"resources_reason\":\"no CPU, memory or connection pool metrics of "
 	       "service shop within 120 s of that time\"",
 	       "nothing within 2 minutes: null, and why");
 	buf_reset(&b);
-	request_metrics_snapshot_put_at(&b, st, "admin", T0 + MIN, NULL);
+	request_metrics_snapshot_put_at(&b, st, "admin", NULL, T0 + MIN, NULL);
 	ok(strstr(b.data,
 		  "null,\"resources_reason\":\"no CPU, memory or connection pool metrics of service admin") !=
 		   NULL,
 	   "a service that reports nothing: %s", b.data);
 	buf_reset(&b);
-	request_metrics_snapshot_put_at(&b, st, "shop", 0, "no example");
+	request_metrics_snapshot_put_at(&b, st, "shop", NULL, 0, "no example");
 	is_str(b.data, ",\"resources\":null,\"resources_reason\":\"no example\"",
 	       "no moment: the caller's reason");
 	buf_release(&b);
