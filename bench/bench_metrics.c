@@ -186,7 +186,8 @@ static double snapshot_ms(struct store *st, uint64_t from, uint64_t to, int runs
 	runs = runs < 64 ? runs : 64;
 	for (int i = 0; i < runs; i++) {
 		struct request_row row = {.service = "api",
-					  .start_ns = from + (to - from) / (uint64_t)(runs + 1) * (uint64_t)(i + 1)};
+					  .start_ns = from +
+						      (to - from) / (uint64_t)(runs + 1) * (uint64_t)(i + 1)};
 		struct request_metrics_snapshot snap;
 		double s = clock_s(CLOCK_MONOTONIC);
 		if (request_metrics_snapshot_read(st, &row, &snap, err, sizeof(err)) < 0) {
