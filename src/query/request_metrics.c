@@ -11,6 +11,7 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "ingest/semconv_metrics.h"
 #include "query/request_metrics.h"
 
 /* CPU samples this long before the rows' first start and after their last end count. */
@@ -25,8 +26,7 @@
 struct inst_near {
 	char id[64]; /* service.instance.id, else host.name, else "" */
 	uint64_t best_dt, time_ns;
-	double sum;
-	unsigned n;
+	double sum; /* of its points at time_ns */
 };
 
 /* The metric points nearest a moment, of one service (in one environment). */
@@ -34,7 +34,6 @@ struct snapshot {
 	const char *service, *env;
 	uint64_t t_ns;
 	struct {
-		const char *name, *state; /* metric, and the connection state wanted (or NULL) */
 		struct inst_near inst[SNAPSHOT_INSTANCES];
 		size_t n_inst;
 	} m[REQUEST_METRICS_SNAPSHOT_METRICS];
@@ -61,47 +60,49 @@ static struct inst_near *inst_for(struct snapshot *s, int i, const char *id)
 	return in;
 }
 
+/* The snapshot's measure of a point (ingest/semconv_metrics.h), or -1. */
+static int snapshot_measure(const struct metric_point *p, double *v)
+{
+	switch (semconv_resource_measure(p, v)) {
+	case MEASURE_CPU: return REQUEST_METRICS_SNAPSHOT_CPU;
+	case MEASURE_MEMORY: return REQUEST_METRICS_SNAPSHOT_MEMORY;
+	case MEASURE_POOL_USED: return REQUEST_METRICS_SNAPSHOT_DB_USED;
+	case MEASURE_POOL_MAX: return REQUEST_METRICS_SNAPSHOT_DB_MAX;
+	default: return -1;
+	}
+}
+
 static int snapshot_point(void *arg, const struct metric_point *p)
 {
 	struct snapshot *s = arg;
 	const struct resource *r = p->resource;
+	double v;
 	if (!r || !r->service_name || strcmp(r->service_name, s->service) ||
 	    (s->env && (!r->environment || strcmp(r->environment, s->env))))
 		return 0;
-	for (int i = 0; i < REQUEST_METRICS_SNAPSHOT_METRICS; i++) {
-		if (strcmp(p->name, s->m[i].name))
-			continue;
-		if (s->m[i].state) {
-			const char *st = attr_str(p->attrs, p->n_attrs, "db.client.connection.state");
-			if (!st || strcmp(st, s->m[i].state))
-				continue;
-		}
-		struct inst_near *in = inst_for(s, i, instance_of(r));
-		if (!in)
-			continue;
-		uint64_t dt = p->time_ns > s->t_ns ? p->time_ns - s->t_ns : s->t_ns - p->time_ns;
-		if (dt < in->best_dt) {
-			in->best_dt = dt;
-			in->time_ns = p->time_ns;
-			in->sum = 0;
-			in->n = 0;
-		}
-		if (dt == in->best_dt) {
-			in->sum += p->value;
-			in->n++;
-		}
+	int i = snapshot_measure(p, &v);
+	struct inst_near *in = i < 0 ? NULL : inst_for(s, i, instance_of(r));
+	if (!in)
+		return 0;
+	uint64_t dt = p->time_ns > s->t_ns ? p->time_ns - s->t_ns : s->t_ns - p->time_ns;
+	if (dt < in->best_dt) {
+		in->best_dt = dt;
+		in->time_ns = p->time_ns;
+		in->sum = 0;
 	}
+	if (dt == in->best_dt) /* one producer's points of one time add up: CPU states, pools */
+		in->sum += v;
 	return 0;
 }
 
-/* A measure's value: the mean over its instances of each one's nearest
- * points' mean; and its nearest point's distance and time. */
+/* A measure's value: the mean over its instances of each one's sum at its
+ * nearest time; and its nearest point's distance and time. */
 static double snapshot_value(const struct snapshot *s, int i, uint64_t *best_dt, uint64_t *time_ns)
 {
 	double sum = 0;
 	for (size_t k = 0; k < s->m[i].n_inst; k++) {
 		const struct inst_near *in = &s->m[i].inst[k];
-		sum += in->sum / in->n;
+		sum += in->sum;
 		if (in->best_dt < *best_dt) {
 			*best_dt = in->best_dt;
 			*time_ns = in->time_ns;
@@ -113,28 +114,21 @@ static double snapshot_value(const struct snapshot *s, int i, uint64_t *best_dt,
 int request_metrics_snapshot_at(struct store *st, const char *service, const char *env, uint64_t t_ns,
 				struct request_metrics_snapshot *out, char *err, size_t errlen)
 {
-	static const char *const names[REQUEST_METRICS_SNAPSHOT_METRICS] = {
-		"process.cpu.utilization", "process.memory.usage", "db.client.connection.count",
-		"db.client.connection.max"};
+	/* by the measures' names, so that the store decodes only their series */
+	static const enum resource_measure scanned[] = {MEASURE_CPU, MEASURE_MEMORY, MEASURE_POOL_USED};
 	struct snapshot *s = xcalloc(1, sizeof(*s));
-	uint64_t best = UINT64_MAX;
+	uint64_t best = UINT64_MAX,
+		 lo = t_ns > REQUEST_METRICS_SNAPSHOT_NS ? t_ns - REQUEST_METRICS_SNAPSHOT_NS : 0;
+	int rc = 0;
 	s->service = service ? service : "";
 	s->env = env;
 	s->t_ns = t_ns;
-	for (int i = 0; i < REQUEST_METRICS_SNAPSHOT_METRICS; i++) {
-		s->m[i].name = names[i];
-		s->m[i].state = i == REQUEST_METRICS_SNAPSHOT_DB_USED ? "used" : NULL;
-	}
 	memset(out, 0, sizeof(*out));
-	uint64_t lo = t_ns > REQUEST_METRICS_SNAPSHOT_NS ? t_ns - REQUEST_METRICS_SNAPSHOT_NS : 0;
-	/* by the measures' names: the store then decodes only their series */
-	static const char *const prefixes[] = {"process.cpu.utilization", "process.memory.usage",
-					       "db.client.connection."};
-	int rc = 0;
-	for (size_t k = 0; rc == 0 && k < sizeof(prefixes) / sizeof(prefixes[0]); k++)
-		if (store_scan_points(st, lo, t_ns + REQUEST_METRICS_SNAPSHOT_NS, prefixes[k], snapshot_point,
-				      s, err, errlen) < 0)
-			rc = -1;
+	for (size_t k = 0; rc == 0 && k < sizeof(scanned) / sizeof(scanned[0]); k++)
+		for (const char *const *pre = semconv_measure_prefixes(scanned[k]); rc == 0 && *pre; pre++)
+			if (store_scan_points(st, lo, t_ns + REQUEST_METRICS_SNAPSHOT_NS, *pre,
+					      snapshot_point, s, err, errlen) < 0)
+				rc = -1;
 	for (int i = 0; rc == 0 && i < REQUEST_METRICS_SNAPSHOT_METRICS; i++) {
 		out->found |= s->m[i].n_inst > 0;
 		out->value[i] = snapshot_value(s, i, &best, &out->time_ns);

@@ -23,11 +23,13 @@
 #include "core/strmap.h"
 #include "store/store.h"
 
-/* What a snapshot holds, in this order. */
+/* What a snapshot holds, in this order: resource measures as
+ * ingest/semconv_metrics.h reads them (the names of docs/ATTRIBUTES.md), one
+ * instance's points of one time added up (CPU states, pools). */
 enum request_metrics_snapshot_metric {
-	REQUEST_METRICS_SNAPSHOT_CPU,	  /* process.cpu.utilization */
+	REQUEST_METRICS_SNAPSHOT_CPU, /* process.cpu.utilization as sent (a share of the host), idle states left out */
 	REQUEST_METRICS_SNAPSHOT_MEMORY,  /* process.memory.usage, bytes */
-	REQUEST_METRICS_SNAPSHOT_DB_USED, /* db.client.connection.count, state "used" */
+	REQUEST_METRICS_SNAPSHOT_DB_USED, /* connections in use: db.client.connection.count, state "used" */
 	REQUEST_METRICS_SNAPSHOT_DB_MAX,  /* db.client.connection.max */
 	REQUEST_METRICS_SNAPSHOT_METRICS
 };
@@ -46,9 +48,9 @@ struct request_metrics_snapshot {
 /*
  * The points of `service` (NULL or "": points without a service name), of
  * the environment `env` (NULL: any), nearest t_ns within
- * REQUEST_METRICS_SNAPSHOT_NS, per metric: for each instance of the service
- * (service.instance.id, else host.name; at most 32) the mean of its points
- * at its nearest time, and the mean of those over the instances.  0
+ * REQUEST_METRICS_SNAPSHOT_NS, per measure: for each instance of the
+ * service (service.instance.id, else host.name; at most 32) the sum of its
+ * points at its nearest time, and the mean of those over the instances.  0
  * (out->found says whether any point was there), or -1 with a message (the
  * store failed).
  */

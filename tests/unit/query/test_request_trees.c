@@ -448,6 +448,56 @@ static void test_metrics(struct store *st)
 	arena_release(&a);
 }
 
+/* A point of `r` at `t` with the attribute key = value. */
+static void add_point_attr(struct batch *b, const struct resource *r, const char *name, uint64_t t, double v,
+			   const char *key, const char *value)
+{
+	add_point(b, r, name, t, v, NULL);
+	struct metric_point *p = &b->points[b->n_points - 1];
+	p->n_attrs = 1;
+	p->attrs = arena_zalloc(&b->arena, sizeof(struct attr));
+	p->attrs[0] = (struct attr){.key = key, .type = ATTR_STRING, .v.s = value};
+}
+
+/* One instance's points of one time add up: CPU by state (idle left out),
+ * connections over its pools. */
+static void test_snapshot_sums(struct store *st)
+{
+	struct batch b;
+	struct request_metrics_snapshot snap;
+	char err[256];
+	uint64_t t = T0 + 20 * MIN;
+	batch_init(&b);
+	const struct resource *api = make_resource(&b, "api", "a-1");
+	add_point_attr(&b, api, "process.cpu.utilization", t, 0.2, "process.cpu.state", "user");
+	add_point_attr(&b, api, "process.cpu.utilization", t, 0.1, "process.cpu.state", "system");
+	add_point_attr(&b, api, "process.cpu.utilization", t, 0.7, "process.cpu.state", "idle");
+	add_point_attr(&b, api, "db.client.connection.max", t, 10, "db.client.connection.pool.name", "p1");
+	add_point_attr(&b, api, "db.client.connection.max", t, 10, "db.client.connection.pool.name", "p2");
+	struct metric_point *p;
+	for (int k = 0; k < 2; k++) {
+		add_point(&b, api, "db.client.connection.count", t, k ? 6 : 4, "used");
+		p = &b.points[b.n_points - 1];
+		struct attr *a = arena_zalloc(&b.arena, 2 * sizeof(struct attr));
+		a[0] = p->attrs[0];
+		a[1] = (struct attr){
+			.key = "db.client.connection.pool.name", .type = ATTR_STRING, .v.s = k ? "p2" : "p1"};
+		p->attrs = a;
+		p->n_attrs = 2;
+	}
+	ok(store_write_sync(st, &b) == 0, "api's points written");
+	batch_release(&b);
+	is_int(request_metrics_snapshot_at(st, "api", NULL, t + 1000 * MS, &snap, err, sizeof(err)), 0,
+	       "api");
+	ok(fabs(snap.value[REQUEST_METRICS_SNAPSHOT_CPU] - 0.3) < 1e-12, "CPU: user + system, not idle (%g)",
+	   snap.value[REQUEST_METRICS_SNAPSHOT_CPU]);
+	ok(snap.value[REQUEST_METRICS_SNAPSHOT_DB_USED] == 10, "in use over both pools (%g)",
+	   snap.value[REQUEST_METRICS_SNAPSHOT_DB_USED]);
+	ok(snap.value[REQUEST_METRICS_SNAPSHOT_DB_MAX] == 20, "their maximums too (%g)",
+	   snap.value[REQUEST_METRICS_SNAPSHOT_DB_MAX]);
+	is_int(snap.instances, 1, "one instance");
+}
+
 /* The moment of a trace's service, the snapshot at a moment and its JSON:
  * what bottlenecks and recommendations show. */
 static void test_snapshot_at(struct store *st)
@@ -517,6 +567,7 @@ int main(void)
 		test_empty(st);
 		test_metrics(st);
 		test_snapshot_at(st);
+		test_snapshot_sums(st);
 		store_close(st);
 	}
 	temp_dir_remove(tmpdir);
