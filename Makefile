@@ -43,7 +43,10 @@ ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(SANFLAGS) $(CFLAGS) \
 	-Isrc -I$(GEN) -include src/core/banned.h $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 GEN_CFLAGS := -std=c11 -D_GNU_SOURCE $(SANFLAGS) $(CFLAGS) -I$(GEN) -w \
 	$(shell $(PKG_CONFIG) --cflags libprotobuf-c 2>/dev/null)
-LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm -pthread
+# libcurl is opened on first use (src/core/curl_lazy.c), not linked: its
+# headers only.
+LINK_PKGS := $(filter-out libcurl,$(PKGS))
+LDLIBS := $(shell $(PKG_CONFIG) --libs $(LINK_PKGS) 2>/dev/null) -lm -pthread
 LDFLAGS += $(SANFLAGS)
 
 # Protobuf: every .proto under proto/ becomes generated C in $(GEN).

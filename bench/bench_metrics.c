@@ -11,7 +11,9 @@
  * process.memory.usage point each a minute for D days (default 30), sent
  * as requests of one minute of the whole fleet.  Then alert rules on
  * those metric series evaluated at the end of the history (watch/rule.h,
- * what each cycle of the alert evaluation does for each such rule).
+ * what each cycle of the alert evaluation does for each such rule), and
+ * the resource snapshot a slow request, a bottleneck or a recommendation
+ * carries (query/request_metrics.h: the service's points around a moment).
  */
 #include <math.h>
 #include <pthread.h>
@@ -24,6 +26,7 @@
 #include "core/clock.h"
 #include "ingest/otlp_pb.h"
 #include "query/metrics.h"
+#include "query/request_metrics.h"
 #include "store/store.h"
 #include "watch/rule.h"
 
@@ -217,6 +220,29 @@ static double heatmap_ms(struct store *st, enum resource_measure m, uint64_t fro
 	return median(t, runs < 16 ? runs : 16);
 }
 
+/* The resource snapshot of service "api" (every host) at `runs` moments
+ * spread over [from, to): the median, in ms. */
+static double snapshot_ms(struct store *st, uint64_t from, uint64_t to, int runs, double *cpu)
+{
+	double t[64];
+	char err[256];
+	runs = runs < 64 ? runs : 64;
+	for (int i = 0; i < runs; i++) {
+		struct request_row row = {.service = "api",
+					  .start_ns = from +
+						      (to - from) / (uint64_t)(runs + 1) * (uint64_t)(i + 1)};
+		struct request_metrics_snapshot snap;
+		double s = clock_s(CLOCK_MONOTONIC);
+		if (request_metrics_snapshot_read(st, &row, &snap, err, sizeof(err)) < 0) {
+			fprintf(stderr, "snapshot: %s\n", err);
+			exit(1);
+		}
+		t[i] = (clock_s(CLOCK_MONOTONIC) - s) * 1e3;
+		*cpu = snap.value[REQUEST_METRICS_SNAPSHOT_CPU];
+	}
+	return median(t, runs);
+}
+
 /* One metric rule's evaluation at `now`: the median of `runs`, in ms. */
 static double rule_ms(struct store *st, const char *text, uint64_t now, int runs, double *value)
 {
@@ -307,6 +333,9 @@ int main(int argc, char **argv)
 	printf("heatmap_memory_1d_%dhosts_median %.1f ms (step 1 min, %zu cells, %d runs)\n", hosts, ms,
 	       cells, runs);
 	rules(st, to, hosts, runs);
+	double cpu;
+	ms = snapshot_ms(st, t0, to, 30, &cpu);
+	printf("snapshot_%dhosts_median %.2f ms (CPU %.3f, 30 moments)\n", hosts, ms, cpu);
 	store_close(st);
 	if (dir == tmp) {
 		char cmd[128];

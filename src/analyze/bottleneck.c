@@ -309,7 +309,8 @@ static struct bottleneck_entry *entry_for(struct bottleneck *b, const struct spa
 	return e;
 }
 
-static void add_example(struct bottleneck_entry *e, const uint8_t trace_id[16], uint64_t ns)
+static void add_example(struct bottleneck_entry *e, const uint8_t trace_id[16], uint64_t ns,
+			uint64_t start_ns)
 {
 	size_t at = e->n_examples;
 	while (at > 0 && e->examples[at - 1].critical_ns < ns)
@@ -320,6 +321,7 @@ static void add_example(struct bottleneck_entry *e, const uint8_t trace_id[16], 
 	memmove(&e->examples[at + 1], &e->examples[at], (last - at) * sizeof(e->examples[0]));
 	memcpy(e->examples[at].trace_id, trace_id, 16);
 	e->examples[at].critical_ns = ns;
+	e->examples[at].start_ns = start_ns;
 	if (e->n_examples < BOTTLENECK_EXAMPLES)
 		e->n_examples++;
 }
@@ -465,7 +467,7 @@ void bottleneck_add(struct bottleneck *b, const struct spantree *t, const struct
 			continue;
 		e->requests++;
 		e->critical_ns += e->cur_ns;
-		add_example(e, trace_id, e->cur_ns);
+		add_example(e, trace_id, e->cur_ns, r->start_ns);
 	}
 	free(c);
 }
@@ -572,7 +574,8 @@ void bottleneck_merge(struct bottleneck *dst, const struct bottleneck *src, uint
 		for (size_t k = 0; k < e->n_self; k++)
 			sketch_add(&d->self_sketch, (double)e->self_ns[k]);
 		for (size_t k = 0; k < e->n_examples; k++)
-			add_example(d, e->examples[k].trace_id, e->examples[k].critical_ns);
+			add_example(d, e->examples[k].trace_id, e->examples[k].critical_ns,
+				    e->examples[k].start_ns);
 	}
 }
 

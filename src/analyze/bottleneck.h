@@ -96,6 +96,7 @@ struct bottleneck_span {
 struct bottleneck_example {
 	uint8_t trace_id[16];
 	uint64_t critical_ns; /* the component's critical time in that request */
+	uint64_t start_ns;    /* that request's start */
 };
 
 struct bottleneck_entry {

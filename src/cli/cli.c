@@ -41,14 +41,19 @@ void cli_url_param(struct buf *url, CURL *curl, const char *key, const char *val
 	curl_free(esc);
 }
 
-struct curl_slist *cli_auth_header(struct curl_slist *h)
+int cli_auth_line(char *line, size_t cap)
 {
 	const char *key = getenv("HOTPATH_KEY");
 	if (!key || !*key)
-		return h;
+		return 0;
+	snprintf(line, cap, "Authorization: Bearer %.120s", key);
+	return 1;
+}
+
+struct curl_slist *cli_auth_header(struct curl_slist *h)
+{
 	char line[160];
-	snprintf(line, sizeof(line), "Authorization: Bearer %.120s", key);
-	return curl_slist_append(h, line);
+	return cli_auth_line(line, sizeof(line)) ? curl_slist_append(h, line) : h;
 }
 
 int cli_api_get(CURL *curl, const char *url, struct buf *body, char *err, size_t errlen)

@@ -37,6 +37,9 @@ void cli_url_param(struct buf *url, CURL *curl, const char *key, const char *val
 /* GET an API URL of a hotpath server into `body`: 0, or -1 with a message
  * (for an error status, the API's own message). */
 int cli_api_get(CURL *curl, const char *url, struct buf *body, char *err, size_t errlen);
+/* "Authorization: Bearer $HOTPATH_KEY" into `line` (at most cap - 1
+ * bytes): 1, or 0 when HOTPATH_KEY is not set. */
+int cli_auth_line(char *line, size_t cap);
 /* `h` with "Authorization: Bearer $HOTPATH_KEY" appended when that is set
  * (a server with API keys wants one); the caller frees the list. */
 struct curl_slist *cli_auth_header(struct curl_slist *h);

@@ -10,6 +10,11 @@
  * next sample.  The queue holds at most --buffer bytes: past it the oldest
  * samples are dropped and counted, so memory stays bounded while the server
  * is away.
+ *
+ * An http:// target is sent to over a plain socket (cli/httppost.h), so
+ * libcurl and the libraries it brings are never loaded (core/curl_lazy.c)
+ * and the agent stays within its memory bound; other schemes (https://) go
+ * through libcurl.
  */
 #include <curl/curl.h>
 #include <signal.h>
@@ -19,6 +24,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/httppost.h"
 #include "cli/procsample.h"
 #include "core/clock.h"
 #include "ingest/otlp_pb.h"
@@ -153,6 +159,14 @@ static void enqueue(struct agent *ag, struct buf *body)
 	ag->q_bytes += len;
 }
 
+/* Where samples go: a plain http:// target, else libcurl's handle. */
+struct sender {
+	const char *url;
+	int plain;
+	struct httppost_target t;
+	CURL *curl;
+};
+
 static size_t discard(char *ptr, size_t size, size_t n, void *arg)
 {
 	(void)ptr;
@@ -160,8 +174,8 @@ static size_t discard(char *ptr, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
-/* POST one request: its HTTP status, or 0 when the server did not answer. */
-static long post(CURL *curl, const char *url, const struct queued *r)
+/* POST one request through libcurl. */
+static long post_curl(CURL *curl, const char *url, const struct queued *r)
 {
 	struct curl_slist *h =
 		cli_auth_header(curl_slist_append(NULL, "Content-Type: application/x-protobuf"));
@@ -179,12 +193,24 @@ static long post(CURL *curl, const char *url, const struct queued *r)
 	return status;
 }
 
-/* Send the queue in order until a request must be retried. */
-static void flush(struct agent *ag, CURL *curl, const char *url)
+/* POST one request: its HTTP status, or 0 when the server did not answer. */
+static long post(struct sender *s, const struct queued *r)
 {
+	char auth[160], err[256];
+	const char *h[3] = {"Content-Type: application/x-protobuf", "User-Agent: hotpath-agent/1.0", auth};
+	if (!s->plain)
+		return post_curl(s->curl, s->url, r);
+	return httppost_send(&s->t, h, cli_auth_line(auth, sizeof(auth)) ? 3 : 2, r->data, r->len, 5000, err,
+			     sizeof(err));
+}
+
+/* Send the queue in order until a request must be retried. */
+static void flush(struct agent *ag, struct sender *s)
+{
+	const char *url = s->url;
 	size_t done = 0;
 	while (done < ag->n_q) {
-		long st = post(curl, url, &ag->q[done]);
+		long st = post(s, &ag->q[done]);
 		if (st == 0 || st == 429 || st >= 500) {
 			ag->failures++;
 			if (!ag->quiet)
@@ -213,14 +239,12 @@ static void sleep_until(uint64_t t_ns)
 		;
 }
 
-static int run(struct agent *ag, CURL *curl)
+static int run(struct agent *ag, struct sender *s)
 {
 	struct procsample ps;
 	struct batch b;
-	struct buf body, url;
+	struct buf body;
 	char err[256];
-	buf_init(&url, 4096);
-	buf_printf(&url, "%s/v1/metrics", ag->target);
 	procsample_init(&ps, "/proc", ag->service);
 	batch_init(&b);
 	uint64_t next = clock_now_ns();
@@ -235,22 +259,53 @@ static int run(struct agent *ag, CURL *curl)
 		if (otlp_pb_encode_metrics(&b, &body) == 0 && body.len)
 			enqueue(ag, &body);
 		buf_release(&body);
-		flush(ag, curl, url.data);
+		flush(ag, s);
 		if (ag->count && i + 1 == ag->count)
 			break;
 		next += ag->interval_ns;
 		sleep_until(next);
 	}
 	if (ag->n_q)
-		flush(ag, curl, url.data);
+		flush(ag, s);
 	batch_release(&b);
 	procsample_release(&ps);
-	buf_release(&url);
 	if (!ag->quiet)
 		fprintf(stderr, "hotpath agent: %llu samples sent, %llu dropped, %llu refused, %zu unsent\n",
 			(unsigned long long)ag->sent, (unsigned long long)ag->dropped,
 			(unsigned long long)ag->refused, ag->n_q);
 	return 0;
+}
+
+/* Sample and send to the target: a plain http:// one, else through libcurl. */
+static int send_to(struct agent *ag)
+{
+	struct buf url;
+	struct sender s = {0};
+	char err[256];
+	int rc = 1;
+	buf_init(&url, 4096);
+	buf_printf(&url, "%s/v1/metrics", ag->target);
+	s.url = url.data;
+	s.plain = httppost_parse_url(ag->target, "/v1/metrics", &s.t, err, sizeof(err));
+	if (s.plain < 0) {
+		fprintf(stderr, "hotpath agent: %s\n", err);
+		goto out;
+	}
+	if (s.plain) {
+		rc = run(ag, &s);
+		goto out;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	s.curl = curl_easy_init();
+	if (s.curl)
+		rc = run(ag, &s);
+	else
+		fprintf(stderr, "hotpath agent: %s\n", curl_easy_strerror(CURLE_FAILED_INIT));
+	curl_easy_cleanup(s.curl);
+	curl_global_cleanup();
+out:
+	buf_release(&url);
+	return rc;
 }
 
 int cmd_agent(int argc, char **argv)
@@ -262,12 +317,7 @@ int cmd_agent(int argc, char **argv)
 		return usage(rc > 0 ? stdout : stderr);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	CURL *curl = curl_easy_init();
-	rc = curl ? run(&ag, curl) : 1;
-	if (curl)
-		curl_easy_cleanup(curl);
-	curl_global_cleanup();
+	rc = send_to(&ag);
 	for (size_t i = 0; i < ag.n_q; i++)
 		free(ag.q[i].data);
 	free(ag.q);

@@ -521,6 +521,20 @@ int metrics_acc_point(struct metrics_acc *m, int64_t series, const struct metric
 	return 0;
 }
 
+/*
+ * Whether a cumulative counter restarted inside the hour.  The aggregate
+ * keeps the hour's increase (a drop counted as a restart from 0), not its
+ * drops; without one, the increases add up to last - first, and each drop
+ * adds the value it dropped from (at least `first`, the counter rising until
+ * then).  So an hour with restarts is told apart, but not how many: it
+ * counts as one.  The margin covers the rounding of a sum of increases.
+ */
+static int hour_restarted(const struct store_metric_hour *h)
+{
+	double scale = fmax(fmax(fabs(h->first), fabs(h->last)), fmax(h->inc, 1));
+	return h->n > 1 && h->inc - (h->last - h->first) > 1e-9 * scale;
+}
+
 int metrics_acc_hour(struct metrics_acc *m, int64_t series, const struct metric_point *p,
 		     const struct store_metric_hour *h, double cpus, char *err, size_t errlen)
 {
@@ -556,6 +570,8 @@ int metrics_acc_hour(struct metrics_acc *m, int64_t series, const struct metric_
 					m->resets++;
 				m->sinc[t] += metrics_counter_increase(m->prev, h->first);
 			}
+			if (hour_restarted(h))
+				m->resets++;
 			m->sinc[t] += h->inc;
 		}
 		m->has_prev = 1;

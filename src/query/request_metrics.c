@@ -1,12 +1,17 @@
 /*
- * request_metrics.c - the metric points around request rows: a request's
- * resource snapshot, CPU utilisation by service and minute (see
- * request_metrics.h).
+ * request_metrics.c - the metric points around request rows: a resource
+ * snapshot of a service at a moment and its JSON, CPU utilisation by
+ * service and minute (see request_metrics.h).
  */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/clock.h"
+#include "core/error.h"
+#include "ingest/semconv_metrics.h"
 #include "query/request_metrics.h"
 
 /* CPU samples this long before the rows' first start and after their last end count. */
@@ -14,74 +19,210 @@
 
 /* ---- snapshot ----------------------------------------------------------------- */
 
-/* The metric points nearest a request's start, of its service. */
+/* Instances told apart per measure, at most (more: left out). */
+#define SNAPSHOT_INSTANCES 32
+
+/* One instance's points nearest the moment, of one measure. */
+struct inst_near {
+	char id[64]; /* service.instance.id, else host.name, else "" */
+	uint64_t best_dt, time_ns;
+	double sum; /* of its points at time_ns */
+};
+
+/* The metric points nearest a moment, of one service (in one environment). */
 struct snapshot {
-	const char *service;
+	const char *service, *env;
 	uint64_t t_ns;
 	struct {
-		const char *name, *state; /* metric, and the connection state wanted (or NULL) */
-		uint64_t best_dt, time_ns;
-		double sum;
-		unsigned n;
+		struct inst_near inst[SNAPSHOT_INSTANCES];
+		size_t n_inst;
 	} m[REQUEST_METRICS_SNAPSHOT_METRICS];
 };
+
+static const char *instance_of(const struct resource *r)
+{
+	const char *id = attr_str(r->attrs, r->n_attrs, "service.instance.id");
+	if (!id)
+		id = attr_str(r->attrs, r->n_attrs, "host.name");
+	return id ? id : "";
+}
+
+static struct inst_near *inst_for(struct snapshot *s, int i, const char *id)
+{
+	for (size_t k = 0; k < s->m[i].n_inst; k++)
+		if (!strncmp(s->m[i].inst[k].id, id, sizeof(s->m[i].inst[k].id) - 1))
+			return &s->m[i].inst[k];
+	if (s->m[i].n_inst == SNAPSHOT_INSTANCES)
+		return NULL;
+	struct inst_near *in = &s->m[i].inst[s->m[i].n_inst++];
+	snprintf(in->id, sizeof(in->id), "%s", id);
+	in->best_dt = UINT64_MAX;
+	return in;
+}
+
+/* The snapshot's measure of a point (ingest/semconv_metrics.h), or -1. */
+static int snapshot_measure(const struct metric_point *p, double *v)
+{
+	switch (semconv_resource_measure(p, v)) {
+	case MEASURE_CPU: return REQUEST_METRICS_SNAPSHOT_CPU;
+	case MEASURE_MEMORY: return REQUEST_METRICS_SNAPSHOT_MEMORY;
+	case MEASURE_POOL_USED: return REQUEST_METRICS_SNAPSHOT_DB_USED;
+	case MEASURE_POOL_MAX: return REQUEST_METRICS_SNAPSHOT_DB_MAX;
+	default: return -1;
+	}
+}
 
 static int snapshot_point(void *arg, const struct metric_point *p)
 {
 	struct snapshot *s = arg;
-	if (!p->resource || !p->resource->service_name || strcmp(p->resource->service_name, s->service))
+	const struct resource *r = p->resource;
+	double v;
+	if (!r || !r->service_name || strcmp(r->service_name, s->service) ||
+	    (s->env && (!r->environment || strcmp(r->environment, s->env))))
 		return 0;
-	for (int i = 0; i < REQUEST_METRICS_SNAPSHOT_METRICS; i++) {
-		if (strcmp(p->name, s->m[i].name))
-			continue;
-		if (s->m[i].state) {
-			const char *st = attr_str(p->attrs, p->n_attrs, "db.client.connection.state");
-			if (!st || strcmp(st, s->m[i].state))
-				continue;
-		}
-		uint64_t dt = p->time_ns > s->t_ns ? p->time_ns - s->t_ns : s->t_ns - p->time_ns;
-		if (dt < s->m[i].best_dt) {
-			s->m[i].best_dt = dt;
-			s->m[i].time_ns = p->time_ns;
-			s->m[i].sum = 0;
-			s->m[i].n = 0;
-		}
-		if (dt == s->m[i].best_dt) {
-			s->m[i].sum += p->value;
-			s->m[i].n++;
+	int i = snapshot_measure(p, &v);
+	struct inst_near *in = i < 0 ? NULL : inst_for(s, i, instance_of(r));
+	if (!in)
+		return 0;
+	uint64_t dt = p->time_ns > s->t_ns ? p->time_ns - s->t_ns : s->t_ns - p->time_ns;
+	if (dt < in->best_dt) {
+		in->best_dt = dt;
+		in->time_ns = p->time_ns;
+		in->sum = 0;
+	}
+	if (dt == in->best_dt) /* one producer's points of one time add up: CPU states, pools */
+		in->sum += v;
+	return 0;
+}
+
+/* A measure's value: the mean over its instances of each one's sum at its
+ * nearest time; and its nearest point's distance and time. */
+static double snapshot_value(const struct snapshot *s, int i, uint64_t *best_dt, uint64_t *time_ns)
+{
+	double sum = 0;
+	for (size_t k = 0; k < s->m[i].n_inst; k++) {
+		const struct inst_near *in = &s->m[i].inst[k];
+		sum += in->sum;
+		if (in->best_dt < *best_dt) {
+			*best_dt = in->best_dt;
+			*time_ns = in->time_ns;
 		}
 	}
-	return 0;
+	return s->m[i].n_inst ? sum / (double)s->m[i].n_inst : NAN;
+}
+
+int request_metrics_snapshot_at(struct store *st, const char *service, const char *env, uint64_t t_ns,
+				struct request_metrics_snapshot *out, char *err, size_t errlen)
+{
+	/* by the measures' names, so that the store decodes only their series */
+	static const enum resource_measure scanned[] = {MEASURE_CPU, MEASURE_MEMORY, MEASURE_POOL_USED};
+	struct snapshot *s = xcalloc(1, sizeof(*s));
+	uint64_t best = UINT64_MAX,
+		 lo = t_ns > REQUEST_METRICS_SNAPSHOT_NS ? t_ns - REQUEST_METRICS_SNAPSHOT_NS : 0;
+	int rc = 0;
+	s->service = service ? service : "";
+	s->env = env;
+	s->t_ns = t_ns;
+	memset(out, 0, sizeof(*out));
+	for (size_t k = 0; rc == 0 && k < sizeof(scanned) / sizeof(scanned[0]); k++)
+		for (const char *const *pre = semconv_measure_prefixes(scanned[k]); rc == 0 && *pre; pre++)
+			if (store_scan_points(st, lo, t_ns + REQUEST_METRICS_SNAPSHOT_NS, *pre,
+					      snapshot_point, s, err, errlen) < 0)
+				rc = -1;
+	for (int i = 0; rc == 0 && i < REQUEST_METRICS_SNAPSHOT_METRICS; i++) {
+		out->found |= s->m[i].n_inst > 0;
+		out->value[i] = snapshot_value(s, i, &best, &out->time_ns);
+		if (s->m[i].n_inst > out->instances)
+			out->instances = s->m[i].n_inst;
+	}
+	free(s);
+	return rc;
 }
 
 int request_metrics_snapshot_read(struct store *st, const struct request_row *r,
 				  struct request_metrics_snapshot *out, char *err, size_t errlen)
 {
-	static const char *const names[REQUEST_METRICS_SNAPSHOT_METRICS] = {
-		"process.cpu.utilization", "process.memory.usage", "db.client.connection.count",
-		"db.client.connection.max"};
-	struct snapshot s = {.service = r->service ? r->service : "", .t_ns = r->start_ns};
-	uint64_t best = UINT64_MAX;
-	for (int i = 0; i < REQUEST_METRICS_SNAPSHOT_METRICS; i++) {
-		s.m[i].name = names[i];
-		s.m[i].state = i == REQUEST_METRICS_SNAPSHOT_DB_USED ? "used" : NULL;
-		s.m[i].best_dt = UINT64_MAX;
+	return request_metrics_snapshot_at(st, r->service, r->env, r->start_ns, out, err, errlen);
+}
+
+int request_metrics_trace_time(struct store *st, const uint8_t trace_id[16], const char *service,
+			       uint64_t *t_ns, char *env, size_t env_cap, char *err, size_t errlen)
+{
+	struct batch b;
+	uint64_t mine = UINT64_MAX, any = UINT64_MAX;
+	batch_init(&b);
+	long n = store_get_trace(st, trace_id, &b, err, errlen);
+	if (env_cap)
+		env[0] = 0;
+	for (size_t i = 0; n > 0 && i < b.n_spans; i++) {
+		const struct span *sp = &b.spans[i];
+		const char *svc = sp->resource ? sp->resource->service_name : NULL;
+		any = sp->start_ns < any ? sp->start_ns : any;
+		if (!service || !svc || strcmp(svc, service) || sp->start_ns >= mine)
+			continue;
+		mine = sp->start_ns;
+		if (env_cap)
+			snprintf(env, env_cap, "%s",
+				 sp->resource->environment ? sp->resource->environment : "");
 	}
-	memset(out, 0, sizeof(*out));
-	uint64_t lo =
-		r->start_ns > REQUEST_METRICS_SNAPSHOT_NS ? r->start_ns - REQUEST_METRICS_SNAPSHOT_NS : 0;
-	if (store_scan_points(st, lo, r->start_ns + REQUEST_METRICS_SNAPSHOT_NS, NULL, snapshot_point, &s,
-			      err, errlen) < 0)
-		return -1;
-	for (int i = 0; i < REQUEST_METRICS_SNAPSHOT_METRICS; i++) {
-		out->found |= s.m[i].n > 0;
-		out->value[i] = s.m[i].n ? s.m[i].sum / s.m[i].n : NAN;
-		if (s.m[i].n && s.m[i].best_dt < best) {
-			best = s.m[i].best_dt;
-			out->time_ns = s.m[i].time_ns;
-		}
+	batch_release(&b);
+	if (n < 0)
+		return ERR_INTERNAL;
+	if (any == UINT64_MAX) {
+		snprintf(err, errlen, "the trace is no longer stored");
+		return ERR_NOT_FOUND;
 	}
+	*t_ns = mine != UINT64_MAX ? mine : any;
 	return 0;
+}
+
+/* ---- the snapshot's JSON ------------------------------------------------------- */
+
+void request_metrics_snapshot_put(struct buf *b, int rc, const struct request_metrics_snapshot *s,
+				  const char *service, const char *env, uint64_t at_ns, const char *err)
+{
+	static const char *const keys[REQUEST_METRICS_SNAPSHOT_METRICS] = {
+		"cpu_utilization", "memory_bytes", "db_connections_used", "db_connections_max"};
+	char why[512];
+	buf_puts(b, ",\"resources\":");
+	if (rc == 0 && s->found) {
+		buf_printf(b, "{\"at_ms\":%llu,\"time_ms\":%llu,\"instances\":%zu",
+			   (unsigned long long)(at_ns / NS_PER_MS),
+			   (unsigned long long)(s->time_ns / NS_PER_MS), s->instances);
+		for (int i = 0; i < REQUEST_METRICS_SNAPSHOT_METRICS; i++) {
+			buf_printf(b, ",\"%s\":", keys[i]);
+			buf_put_json_double(b, s->value[i]);
+		}
+		buf_putc(b, '}');
+		return;
+	}
+	if (rc < 0)
+		snprintf(why, sizeof(why), "the metric points could not be read: %s", err ? err : "");
+	else if (!service || !*service)
+		snprintf(why, sizeof(why), "no service to read resource metrics of");
+	else
+		snprintf(why, sizeof(why),
+			 "no CPU, memory or connection pool metrics of service %.200s%s%.100s%s within %llu "
+			 "s of "
+			 "that time",
+			 service, env ? " (environment " : "", env ? env : "", env ? ")" : "",
+			 (unsigned long long)(REQUEST_METRICS_SNAPSHOT_NS / NS_PER_S));
+	buf_puts(b, "null,\"resources_reason\":");
+	buf_put_json_str(b, why);
+}
+
+void request_metrics_snapshot_put_at(struct buf *b, struct store *st, const char *service, const char *env,
+				     uint64_t at_ns, const char *no_time)
+{
+	struct request_metrics_snapshot s;
+	char err[256] = "";
+	if (!at_ns) {
+		buf_puts(b, ",\"resources\":null,\"resources_reason\":");
+		buf_put_json_str(b, no_time ? no_time : "no moment to read the resources at");
+		return;
+	}
+	int rc = request_metrics_snapshot_at(st, service, env, at_ns, &s, err, sizeof(err));
+	request_metrics_snapshot_put(b, rc, &s, service, env, at_ns, err);
 }
 
 /* ---- CPU by service and minute ------------------------------------------------ */

@@ -1,11 +1,13 @@
 /*
  * request_metrics.h - the metric points around request rows: what a
- * request's service reported near its start (a resource snapshot), and the
- * CPU utilisation of each service by minute over the rows' time span (the
- * bottleneck ranking's contention test, analyze/bottleneck.h).
+ * service reported near a moment (a resource snapshot: of a slow request at
+ * its start, of a bottleneck or a recommendation at its worst example's),
+ * and the CPU utilisation of each service by minute over the rows' time
+ * span (the bottleneck ranking's contention test, analyze/bottleneck.h).
  *
- * This module owns which points are read and how they are reduced; it does
- * not choose the rows (request_rows.h) nor print.
+ * This module owns which points are read, how they are reduced, and the
+ * snapshot's one JSON form every answer shares; it does not choose the
+ * rows (request_rows.h).
  *
  * Ownership: results are the caller's structs; a struct request_metrics_cpu owns
  * its map (request_metrics_cpu_release()).  Threading: a struct serves one thread;
@@ -21,11 +23,13 @@
 #include "core/strmap.h"
 #include "store/store.h"
 
-/* What a snapshot holds, in this order. */
+/* What a snapshot holds, in this order: resource measures as
+ * ingest/semconv_metrics.h reads them (the names of docs/ATTRIBUTES.md), one
+ * instance's points of one time added up (CPU states, pools). */
 enum request_metrics_snapshot_metric {
-	REQUEST_METRICS_SNAPSHOT_CPU,	  /* process.cpu.utilization */
+	REQUEST_METRICS_SNAPSHOT_CPU, /* process.cpu.utilization as sent (a share of the host), idle states left out */
 	REQUEST_METRICS_SNAPSHOT_MEMORY,  /* process.memory.usage, bytes */
-	REQUEST_METRICS_SNAPSHOT_DB_USED, /* db.client.connection.count, state "used" */
+	REQUEST_METRICS_SNAPSHOT_DB_USED, /* connections in use: db.client.connection.count, state "used" */
 	REQUEST_METRICS_SNAPSHOT_DB_MAX,  /* db.client.connection.max */
 	REQUEST_METRICS_SNAPSHOT_METRICS
 };
@@ -35,18 +39,55 @@ enum request_metrics_snapshot_metric {
 
 struct request_metrics_snapshot {
 	int found;	  /* some metric had a point in the window */
+	size_t instances; /* the most instances a measure's value is the mean of */
 	uint64_t time_ns; /* of the point nearest the start, over all metrics */
 	double value
 		[REQUEST_METRICS_SNAPSHOT_METRICS]; /* per metric: the mean of its nearest points, NAN if none */
 };
 
 /*
- * The points of the row's service (its service name; none: "") nearest the
- * request's start within REQUEST_METRICS_SNAPSHOT_NS, per metric: the mean of the
- * points at the nearest time.  0, or -1 with a message (nothing found).
+ * The points of `service` (NULL or "": points without a service name), of
+ * the environment `env` (NULL: any), nearest t_ns within
+ * REQUEST_METRICS_SNAPSHOT_NS, per measure: for each instance of the
+ * service (service.instance.id, else host.name; at most 32) the sum of its
+ * points at its nearest time, and the mean of those over the instances.  0
+ * (out->found says whether any point was there), or -1 with a message (the
+ * store failed).
  */
+int request_metrics_snapshot_at(struct store *st, const char *service, const char *env, uint64_t t_ns,
+				struct request_metrics_snapshot *out, char *err, size_t errlen);
+/* The same for a request row: its service and environment at its start. */
 int request_metrics_snapshot_read(struct store *st, const struct request_row *r,
 				  struct request_metrics_snapshot *out, char *err, size_t errlen);
+
+/*
+ * When `service` took part in the trace: the earliest start of its spans,
+ * else of any span of the trace; and into `env` (env_cap bytes) that span's
+ * environment ("" when none, or when the service is not in the trace).  0,
+ * ERR_NOT_FOUND when the trace is no longer stored, or another error class
+ * with a message.
+ */
+int request_metrics_trace_time(struct store *st, const uint8_t trace_id[16], const char *service,
+			       uint64_t *t_ns, char *env, size_t env_cap, char *err, size_t errlen);
+
+/*
+ * Append `,"resources":` and the snapshot taken for the moment at_ns:
+ *   {"at_ms", "time_ms", "instances", "cpu_utilization", "memory_bytes",
+ *    "db_connections_used", "db_connections_max"}   (a measure without a
+ *    point: null)
+ * or, without a point (found == 0) or when reading failed (rc < 0, `err`
+ * its message), null followed by `,"resources_reason":"..."` saying why,
+ * naming `service` (and `env` unless NULL).  A snapshot is a hint: the
+ * answer stands without it.
+ */
+void request_metrics_snapshot_put(struct buf *b, int rc, const struct request_metrics_snapshot *s,
+				  const char *service, const char *env, uint64_t at_ns, const char *err);
+/*
+ * Take and append the snapshot of `service` in `env` (NULL: any) at at_ns,
+ * as above (at_ns 0: no moment known; `no_time` says why in the reason).
+ */
+void request_metrics_snapshot_put_at(struct buf *b, struct store *st, const char *service, const char *env,
+				     uint64_t at_ns, const char *no_time);
 
 /* CPU utilisation per service and minute (the largest sample). */
 struct request_metrics_cpu {

@@ -9,14 +9,19 @@
  * none yet, or with refresh=1, it asks the job and waits for it
  * (advisor_ask).  The analyses and their storing happen in the job.  The
  * pages the recommendations link to are embedded assets
- * (/docs/recommendations/, routes_static.c).
+ * (/docs/recommendations/, routes_static.c).  Each recommendation carries
+ * the resources of its service at its worst example's time, in that
+ * example's environment (query/request_metrics.h).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/hex.h"
 #include "core/json_doc.h"
 #include "advisor/advisor.h"
+#include "query/request_metrics.h"
 #include "server/filters.h"
 #include "server/actor.h"
 #include "server/http.h"
@@ -32,6 +37,9 @@ struct item {
 	int priority;	     /* 2 HIGH .. 0 LOW */
 	double saved;	     /* s per hour */
 	const char *service;
+	const char *env;     /* the finding's environment, or NULL */
+	uint8_t example[16]; /* its worst example's trace id, when has_example */
+	int has_example;
 };
 
 static int priority_rank(const char *p)
@@ -86,6 +94,11 @@ static int load_items(struct http_request *req, const char *id, struct item **it
 			it->priority = priority_rank(json_str(json_get(d.root, "priority")));
 			it->saved = sv && sv->type == JSON_NUMBER ? strtod(sv->s, NULL) : 0;
 			it->service = service ? arena_strdup(&req->arena, service) : NULL;
+			const char *env = json_str(json_get(json_get(d.root, "subject"), "environment"));
+			it->env = env ? arena_strdup(&req->arena, env) : NULL;
+			const struct json *ex = json_get(d.root, "examples");
+			const char *hex = ex && ex->type == JSON_ARRAY ? json_str(ex->child) : NULL;
+			it->has_example = hex && hex_decode(it->example, 16, hex, strlen(hex)) == 0;
 		}
 		json_doc_release(&d);
 		(*n)++;
@@ -94,11 +107,39 @@ static int load_items(struct http_request *req, const char *id, struct item **it
 	return 0;
 }
 
-static void put_item(struct buf *b, const struct item *it)
+/* The resources of its service when its worst example reached that
+ * service (else when the trace started); without an example, when the
+ * latest analysis found it. */
+static void put_resources(struct buf *b, struct store *st, const struct item *it)
+{
+	uint64_t at_ns = it->st.last_seen_ns;
+	const char *env = it->env;
+	char err[256], why[300], trace_env[128];
+	if (!it->service) {
+		request_metrics_snapshot_put_at(b, st, NULL, NULL, 0, "the finding names no service");
+		return;
+	}
+	if (it->has_example) {
+		int rc = request_metrics_trace_time(st, it->example, it->service, &at_ns, trace_env,
+						    sizeof(trace_env), err, sizeof(err));
+		if (rc < 0) {
+			snprintf(why, sizeof(why), "its example trace: %s", err);
+			request_metrics_snapshot_put_at(b, st, it->service, env, 0, why);
+			return;
+		}
+		if (trace_env[0])
+			env = trace_env;
+	}
+	request_metrics_snapshot_put_at(b, st, it->service, env, at_ns, "it was never found by an analysis");
+}
+
+static void put_item(struct buf *b, struct store *st, const struct item *it)
 {
 	rec_state_json(b, &it->st);
 	b->len--; /* reopen the object */
-	buf_printf(b, ",\"finding\":%s}", it->finding);
+	buf_printf(b, ",\"finding\":%s", it->finding);
+	put_resources(b, st, it);
+	buf_putc(b, '}');
 }
 
 static int eq_or_any(const char *want, const char *have)
@@ -177,7 +218,7 @@ static int list_recommendations(struct http_request *req)
 			continue;
 		if (out++)
 			buf_putc(b, ',');
-		put_item(b, it);
+		put_item(b, req->srv->store, it);
 	}
 	buf_puts(b, "]}");
 	return HTTP_DONE;
@@ -216,7 +257,7 @@ static int get_recommendation(struct http_request *req)
 		return HTTP_DONE;
 	}
 	struct buf *b = http_json(req);
-	put_item(b, &items[0]);
+	put_item(b, req->srv->store, &items[0]);
 	b->len--;
 	buf_puts(b, ",\"audit\":[");
 	for (size_t i = 0; i < n_ev; i++) {
@@ -267,7 +308,7 @@ static int set_status(struct http_request *req)
 		goto out;
 	}
 	if (load_items(req, id, &items, &n) == 0 && n)
-		put_item(http_json(req), &items[0]);
+		put_item(http_json(req), req->srv->store, &items[0]);
 out:
 	json_doc_release(&d);
 	return HTTP_DONE;

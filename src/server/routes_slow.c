@@ -425,21 +425,7 @@ static void slow_request(void *arg, const struct request_row *row, size_t idx, c
 
 static void put_snapshot(struct http_request *req, struct buf *b, const struct request_row *r)
 {
-	static const char *const keys[REQUEST_METRICS_SNAPSHOT_METRICS] = {
-		"cpu_utilization", "memory_bytes", "db_connections_used", "db_connections_max"};
-	struct request_metrics_snapshot s;
-	char err[256];
-	buf_puts(b, ",\"resources\":");
-	if (request_metrics_snapshot_read(req->srv->store, r, &s, err, sizeof(err)) < 0 || !s.found) {
-		buf_puts(b, "null"); /* a snapshot is a hint: without one, the answer stands */
-		return;
-	}
-	buf_printf(b, "{\"time_ms\":%llu", (unsigned long long)(s.time_ns / NS_PER_MS));
-	for (int i = 0; i < REQUEST_METRICS_SNAPSHOT_METRICS; i++) {
-		buf_printf(b, ",\"%s\":", keys[i]);
-		buf_put_json_double(b, s.value[i]);
-	}
-	buf_putc(b, '}');
+	request_metrics_snapshot_put_at(b, req->srv->store, r->service, r->env, r->start_ns, NULL);
 }
 
 enum group_by { GROUP_NONE, GROUP_ENDPOINT, GROUP_TOOL, GROUP_SERVICE };
@@ -816,8 +802,16 @@ static void put_reason(struct buf *b, const struct bottleneck_entry *e)
 	buf_release(&r);
 }
 
-static void put_bottleneck(struct buf *b, const struct bottleneck *bn, const struct bottleneck_entry *e,
-			   size_t rank)
+static void put_time_ms(struct buf *b, const char *key, uint64_t ns)
+{
+	if (ns)
+		buf_printf(b, ",\"%s\":%llu", key, (unsigned long long)(ns / NS_PER_MS));
+	else
+		buf_printf(b, ",\"%s\":null", key);
+}
+
+static void put_bottleneck(struct buf *b, struct store *st, const char *env, const struct bottleneck *bn,
+			   const struct bottleneck_entry *e, size_t rank)
 {
 	buf_printf(b, "{\"rank\":%zu,\"component\":", rank);
 	struct buf comp;
@@ -854,11 +848,16 @@ static void put_bottleneck(struct buf *b, const struct bottleneck *bn, const str
 		buf_puts(b, i ? ",{" : "{");
 		json_put_id(b, "trace_id", e->examples[i].trace_id, 16);
 		put_ms(b, "critical_ms", (double)e->examples[i].critical_ns);
+		put_time_ms(b, "start_ms", e->examples[i].start_ns);
 		buf_putc(b, ',');
 		put_links(b, e->examples[i].trace_id);
 		buf_putc(b, '}');
 	}
-	buf_puts(b, "]}");
+	buf_putc(b, ']');
+	/* the resources of its service when its worst example started */
+	request_metrics_snapshot_put_at(b, st, e->service, env, e->n_examples ? e->examples[0].start_ns : 0,
+					"no example request to read the resources at");
+	buf_putc(b, '}');
 }
 
 /* The requests a ranking covers.  -1: the answer is set. */
@@ -870,14 +869,6 @@ static int select_covering(struct http_request *req, struct store_query *q, stru
 	if (rc < 0)
 		rows_error(req, rc, err);
 	return rc < 0 ? -1 : 0;
-}
-
-static void put_time_ms(struct buf *b, const char *key, uint64_t ns)
-{
-	if (ns)
-		buf_printf(b, ",\"%s\":%llu", key, (unsigned long long)(ns / NS_PER_MS));
-	else
-		buf_printf(b, ",\"%s\":null", key);
 }
 
 /* What part of the range the ranking covers (docs/API.md). */
@@ -897,7 +888,8 @@ static void put_coverage(struct buf *b, const struct store_query *q, const struc
 }
 
 /* The ranked entries and the end of the answer. */
-static void put_entries(struct buf *b, const struct bottleneck *bn, long top)
+static void put_entries(struct buf *b, struct store *st, const char *env, const struct bottleneck *bn,
+			long top)
 {
 	put_ms(b, "total_critical_ms", (double)bn->critical_ns);
 	buf_puts(b, ",\"bottlenecks\":[");
@@ -907,7 +899,7 @@ static void put_entries(struct buf *b, const struct bottleneck *bn, long top)
 			break;
 		if (shown)
 			buf_putc(b, ',');
-		put_bottleneck(b, bn, &bn->e[i], ++shown);
+		put_bottleneck(b, st, env, bn, &bn->e[i], ++shown);
 	}
 	buf_puts(b, "]}");
 }
@@ -946,7 +938,7 @@ static int bottlenecks_from_aggregates(struct http_request *req, const struct st
 		buf_printf(b, ",\"aggregated\":{\"bucket_s\":%llu,\"from_ns\":%llu,\"to_ns\":%llu}",
 			   (unsigned long long)(OPSTATS_BN_BUCKET_NS / NS_PER_S), (unsigned long long)from,
 			   (unsigned long long)to);
-		put_entries(b, &bn, top);
+		put_entries(b, req->srv->store, q->env, &bn, top);
 	} else if (rc != ERR_BUSY) {
 		http_error_class(req, rc < -1 ? rc : ERR_INTERNAL, "%s", err);
 	}
@@ -994,7 +986,7 @@ static int get_bottlenecks(struct http_request *req)
 	bottleneck_finish(&bn);
 	struct buf *b = http_json(req);
 	put_coverage(b, &q, &cov, &rt, &bn, rt.matched);
-	put_entries(b, &bn, top);
+	put_entries(b, req->srv->store, q.env, &bn, top);
 out:
 	request_metrics_cpu_release(&cm);
 	bottleneck_release(&bn);

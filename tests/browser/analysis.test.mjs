@@ -179,6 +179,24 @@ test('bottlenecks: the API\'s ranking and kinds, with links to traces and the fl
   assert.match(sub, new RegExp(`^${n} requests analysed, \\S.* to \\S.* \\(${want.sampled
     ? `a sample: ${n} of the ${n} requests in range, whole traces chosen across it` : `all ${n} requests in range`}`));
   await page.screenshot({ path: join(SHOTS, 'analysis-bottlenecks.png') });
+  // each shows its service's resources when its worst example ran, or why there are none
+  const res = await page.$$eval('.bn-item', (lis) => lis.map((li) => {
+    const el = li.querySelector('.res-state');
+    return el && { state: el.dataset.resources, cpu: el.dataset.cpu ?? null, text: el.textContent };
+  }));
+  assert.ok(res.every(Boolean), 'a resource line on every bottleneck');
+  assert.deepEqual(res.map((r) => r.state), want.bottlenecks.map((b) => (b.resources ? 'state' : 'none')));
+  assert.ok(res.some((r) => r.state === 'state'), 'the demo sends resource metrics');
+  for (const [i, b] of want.bottlenecks.entries()) {
+    if (!b.resources) {
+      assert.ok(res[i].text.includes(b.resources_reason), res[i].text);
+      continue;
+    }
+    assert.equal(res[i].cpu, b.resources.cpu_utilization == null ? '' : String(b.resources.cpu_utilization), b.component);
+    assert.match(res[i].text, new RegExp(`^Resources of ${b.service} at .*\\(its worst example\\): `), res[i].text);
+    if (b.resources.cpu_utilization != null) assert.match(res[i].text, /CPU [0-9.]+ %/);
+    if (b.resources.db_connections_max != null) assert.match(res[i].text, / of [0-9.,]+/, 'the pool and its size');
+  }
 
   const flame = new URL(await page.getAttribute('.bn-item:first-child .bn-flame', 'href'), base).searchParams;
   assert.equal(flame.get('view'), 'flame');
@@ -221,6 +239,20 @@ test('recommendations: a card per recommendation, grouped by priority, with the 
   assert.match(line, /sample rate/);
   assert.match(line, /took/);
   await page.screenshot({ path: join(SHOTS, 'analysis-recommendations.png') });
+  // each card shows its service's resources when its first example ran, or why there are none
+  for (const r of want.recommendations) {
+    const el = await page.$(`${card(r.id)} .res-state`);
+    assert.ok(el, `a resource line on ${r.id}`);
+    const text = await el.textContent();
+    assert.equal(await el.getAttribute('data-resources'), r.resources ? 'state' : 'none', text);
+    if (r.resources) {
+      assert.match(text, new RegExp(`^Resources of ${r.finding.subject.service} at `), text);
+      assert.equal(await el.getAttribute('data-cpu'), r.resources.cpu_utilization == null ? '' : String(r.resources.cpu_utilization));
+    } else {
+      assert.ok(text.includes(r.resources_reason), text);
+    }
+  }
+  assert.ok(want.recommendations.some((r) => r.resources), 'the demo sends resource metrics');
 });
 
 test('recommendations: Apply changes the badge and the server\'s state; the history shows it', async () => {

@@ -2,8 +2,10 @@
 // `hotpath serve` loaded with the demo's history (`hotpath demo --backfill
 // 3`, docs/DEMO.md): the heatmaps draw the rows and cells the API answers,
 // the hour-of-week grid fills the hours the API has values for, the pool
-// chart draws used and max, and a filter that selects nothing shows what to
-// send instead of an empty chart.
+// chart draws used and max, the runtime charts draw the heap, GC and
+// event-loop series a Node service sends (posted here: the demo sends none),
+// and a filter that selects nothing shows what to send instead of an empty
+// chart.
 //
 //   node --test --test-reporter=tap tests/browser/resources.test.mjs
 //
@@ -115,6 +117,54 @@ test('the slow requests show their service\'s CPU and pool at their start', asyn
   assert.ok(withCpu > 0, 'the demo\'s services report CPU near their slow requests');
 });
 
+// A Node service's runtime metrics, as @opentelemetry/instrumentation-runtime-node
+// names them, over the last ten minutes: heap in two spaces (10 + 40 MiB) under a
+// 256 MiB limit, a p99 event-loop delay of 12 ms, GC pauses of 4 ms each.
+const RUNTIME_SERVICE = 'runtime-node';
+
+async function postRuntime() {
+  const now = Date.now();
+  const ns = (ms) => String(BigInt(ms) * 1000000n);
+  const times = Array.from({ length: 20 }, (_, i) => now - (20 - i) * 30000);
+  const attr = (key, v) => ({ key, value: { stringValue: v } });
+  const gauge = (name, unit, value, attributes = []) => ({ name, unit, gauge: { dataPoints: times.map((t) => ({ timeUnixNano: ns(t), asDouble: value, attributes })) } });
+  const start = now - 700000;
+  const gc = { name: 'v8js.gc.duration', unit: 's', histogram: { aggregationTemporality: 2, dataPoints: times.map((t) => ({
+    startTimeUnixNano: ns(start), timeUnixNano: ns(t), count: String((t - start) / 1000), sum: ((t - start) / 1000) * 0.004,
+    bucketCounts: [], explicitBounds: [] })) } };
+  const body = { resourceMetrics: [{
+    resource: { attributes: [attr('service.name', RUNTIME_SERVICE), attr('deployment.environment.name', 'production'), attr('service.instance.id', `${RUNTIME_SERVICE}-1`)] },
+    scopeMetrics: [{ metrics: [
+      gauge('v8js.memory.heap.used', 'By', 10485760, [attr('v8js.heap.space.name', 'new_space')]),
+      gauge('v8js.memory.heap.limit', 'By', 268435456),
+      gauge('nodejs.eventloop.delay.p99', 's', 0.012),
+      gc,
+    ] }, { metrics: [gauge('v8js.memory.heap.used', 'By', 41943040, [attr('v8js.heap.space.name', 'old_space')])] }] }] };
+  const res = await fetch(`${base}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  assert.equal(res.status, 200, await res.text());
+}
+
+test('the runtime charts: heap against its limit, GC pauses and event-loop delay, as the API answers them', async () => {
+  await postRuntime();
+  await page.goto(`${base}/dashboard/performance?view=resources`);
+  assert.equal(await settled('res-runtime'), 'ready', await page.textContent('#panel-res-runtime'));
+  const want = {};
+  for (const [id, measure, value] of [['heap', 'heap', 52428800], ['gc', 'gc_pause', 4], ['loop', 'loop_delay', 12]]) {
+    want[id] = await api('/api/v1/metrics/query', { ...SCOPE, measure, group_by: 'service' });
+    const line = want[id].lines.find((l) => l.key === RUNTIME_SERVICE);
+    assert.ok(line, `${measure}: a line for ${RUNTIME_SERVICE}`);
+    const known = line.values.filter((v) => v != null);
+    assert.ok(known.length > 0 && known.every((v) => Math.abs(v - value) < 1e-6 * value), `${measure}: ${known}`);
+    const buckets = Number(await page.getAttribute(`#panel-res-runtime [data-runtime="${id}"] svg`, 'data-buckets'));
+    assert.equal(buckets, want[id].times_ms.length, `${id}: a bucket per step of the answer`);
+  }
+  const text = await page.textContent('#panel-res-runtime');
+  assert.ok(text.includes(`${RUNTIME_SERVICE} heap used`) && text.includes(`${RUNTIME_SERVICE} heap limit`), text);
+  assert.match(text, /GC pause/);
+  assert.match(text, /Event-loop delay/);
+  await page.locator('#panel-res-runtime').screenshot({ path: join(SHOTS, 'resources-runtime.png') });
+});
+
 test('a filter that selects no producer says what to send', async () => {
   await page.goto(`${base}/dashboard/performance?view=resources&service=no-such-service`);
   assert.equal(await settled('res-cpu'), 'empty');
@@ -122,5 +172,7 @@ test('a filter that selects no producer says what to send', async () => {
   assert.match(text, /process\.cpu\.utilization/);
   assert.equal(await settled('res-pool'), 'empty');
   assert.match(await page.textContent('#panel-res-pool'), /db\.client\.connection\.count/);
+  assert.equal(await settled('res-runtime'), 'empty');
+  assert.match(await page.textContent('#panel-res-runtime'), /v8js\.memory\.heap\.used/);
   assert.deepEqual(consoleErrors, []);
 });

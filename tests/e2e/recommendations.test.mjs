@@ -54,10 +54,22 @@ describe('recommendations on demo data', { timeout: 600000 }, () => {
 			assert.match(rec.finding.subject.detail, detail);
 			assert.equal(rec.status, 'open');
 			assert.ok(rec.finding.recommendation.title && rec.finding.recommendation.evidence, 'title and evidence');
-			if (kind === 'memory-growth') continue; // found in metrics, no trace shows it
+			if (kind === 'memory-growth') {
+				// found in metrics, no trace shows it: the resources when it was last found, or why not
+				assert.ok(rec.resources ? rec.resources.at_ms === rec.last_seen_ms : /code-agent/.test(rec.resources_reason),
+					`memory growth: ${JSON.stringify([rec.resources, rec.resources_reason])}`);
+				continue;
+			}
 			assert.ok(rec.finding.examples.length > 0, `${kind} links example traces`);
 			const trace = await getJson(`${srv.url}/api/v1/traces/${rec.finding.examples[0]}`);
 			assert.equal(trace.status, 200, `${kind}'s example trace exists`);
+			// the demo's services send CPU, memory and pool metrics: the state when the example reached the service
+			const own = trace.json.spans.filter((s) => s.service === subject.service).map((s) => Number(BigInt(s.start_ns) / 1000000n));
+			assert.ok(rec.resources, `${kind}: resources (${rec.resources_reason})`);
+			assert.equal(rec.resources.at_ms, Math.min(...own), `${kind}: at its first span of ${subject.service}`);
+			assert.ok(Math.abs(rec.resources.time_ms - rec.resources.at_ms) <= 120000, `${kind}: a point within 2 minutes`);
+			assert.ok(rec.resources.cpu_utilization > 0 && rec.resources.memory_bytes > 0, JSON.stringify(rec.resources));
+			if (kind === 'pool-exhaustion') assert.ok(rec.resources.db_connections_max > 0, 'the pool\'s size');
 		}
 		// the cacheable call is the seed's high-impact example; planted problems outrank the rest
 		assert.equal(findOf(recs, 'cacheable-calls', expected[1][1]).finding.priority, 'high');

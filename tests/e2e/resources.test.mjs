@@ -2,7 +2,8 @@
 // process under @opentelemetry/host-metrics and the runtime metrics
 // instrumentation (tests/e2e/resources/load.mjs) idles, then keeps a core
 // busy and holds 64 MiB more heap; the metrics API, the CPU heatmap and
-// /health/performance must see the change.  The seeds' `resources` object
+// /health/performance must see the change, and so must the resource state
+// a bottleneck and a slow request carry.  The seeds' `resources` object
 // (POST /api/v1/requests) reaches the statistics' currentResources.
 //
 //   HOTPATH_BIN=build/hotpath node --test --test-reporter=tap tests/e2e/resources.test.mjs
@@ -12,7 +13,10 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import os from 'node:os';
+
 import { startServer } from './lib/server.mjs';
+import { jsonTraceRequest, spanId, traceId } from './lib/util.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SERVICE = 'resources-e2e';
@@ -147,6 +151,68 @@ test('/health/performance: the resource indicator follows the CPU', async () => 
 	const bad = await fetch(`${srv.url}/api/v1/health/thresholds`, { method: 'PUT', body: '{"error_rate": [0.5, 0.1]}' });
 	assert.equal(bad.status, 400);
 	assert.match(await bad.text(), /error_rate/);
+});
+
+// A request of the load process's service (environment e2e) at `atMs`,
+// 1.2 s long, its time in one step named `step`.
+function request(atMs, step) {
+	const tid = traceId();
+	const root = spanId();
+	const ns = (ms) => BigInt(Math.round(ms)) * 1000000n;
+	return {
+		attrs: { 'service.name': SERVICE, 'service.instance.id': INSTANCE, 'deployment.environment.name': 'e2e' },
+		spans: [
+			{ traceId: tid, spanId: root, name: 'GET /work', kind: 2, start: ns(atMs), end: ns(atMs + 1200),
+				attrs: { 'http.request.method': 'GET', 'http.route': '/work' } },
+			{ traceId: tid, spanId: spanId(), parentSpanId: root, name: step, kind: 1, start: ns(atMs + 10), end: ns(atMs + 1190) },
+		],
+	};
+}
+
+test('a bottleneck and a slow request carry the CPU of their time: busy against idle', async () => {
+	const idleAt = marks.idle + 2000;
+	const busyAt = marks.busyFrom + 1000;
+	const res = await fetch(`${srv.url}/v1/traces`, {
+		method: 'POST', headers: { 'content-type': 'application/json' },
+		body: JSON.stringify(jsonTraceRequest([request(idleAt, 'idle_step'), request(busyAt, 'busy_step')])),
+	});
+	assert.equal(res.status, 200, await res.text());
+	// host-metrics sends the process's CPU as a share of the host, by state
+	const share = marks.cores / os.cpus().length;
+	const bn = await api('/api/v1/bottlenecks', { range: '5m', service: SERVICE, env: 'e2e' });
+	const by = Object.fromEntries(bn.bottlenecks.map((b) => [b.name, b]));
+	assert.ok(by.idle_step && by.busy_step, bn.bottlenecks.map((b) => b.name).join(', '));
+	for (const [name, at] of [['idle_step', idleAt], ['busy_step', busyAt]]) {
+		const r = by[name].resources;
+		assert.ok(r, `${name}: ${by[name].resources_reason}`);
+		assert.equal(r.at_ms, at, `${name}: at its example's start`);
+		assert.ok(Math.abs(r.time_ms - at) <= 1000, `${name}: a point of the 500 ms exports nearby (${r.time_ms - at} ms)`);
+		assert.equal(r.instances, 1);
+		assert.ok(r.memory_bytes > 10 * 1048576, `${name}: the process's memory ${r.memory_bytes}`);
+	}
+	const busy = by.busy_step.resources.cpu_utilization;
+	const idle = by.idle_step.resources.cpu_utilization;
+	// one 500 ms sample on a shared machine: near the process's own count, not equal to it
+	assert.ok(busy > 0.3 * share && busy <= 1,
+		`busy: ${busy} of the host (user + system), the process used ${share} over its busy seconds`);
+	assert.ok(idle < 0.5 * busy, `idle ${idle} against busy ${busy}`);
+	// the slow requests read the same snapshot
+	const slow = await api('/api/v1/slow-requests', { range: '5m', service: SERVICE, env: 'e2e', min_duration: '1000' });
+	const busyReq = slow.requests.find((x) => x.resources?.at_ms === busyAt);
+	assert.ok(busyReq, JSON.stringify(slow.requests.map((x) => x.resources)));
+	assert.equal(busyReq.resources.cpu_utilization, busy);
+	// the same service in another environment sent no metrics: null, and why
+	const staging = request(busyAt, 'staging_step');
+	staging.attrs['deployment.environment.name'] = 'staging';
+	const sent = await fetch(`${srv.url}/v1/traces`, {
+		method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(jsonTraceRequest([staging])),
+	});
+	assert.equal(sent.status, 200);
+	const other = await api('/api/v1/bottlenecks', { range: '5m', service: SERVICE, env: 'staging' });
+	const st = other.bottlenecks.find((b) => b.name === 'staging_step');
+	assert.ok(st, other.bottlenecks.map((b) => b.name).join(', '));
+	assert.equal(st.resources, null, 'the e2e environment\'s points are not staging\'s');
+	assert.match(st.resources_reason, new RegExp(`service ${SERVICE} \\(environment staging\\)`));
 });
 
 test('the seeds\' resources object reaches currentResources', async () => {

@@ -172,6 +172,9 @@ describe('slow operations, slow requests, bottlenecks', () => {
 		assert.deepEqual([bn.json.requests, bn.json.sampled], [10, false]);
 		near(bn.json.total_critical_ms, bnRead.json.total_critical_ms, 'total critical time');
 		const key = (b) => `${b.component} ${b.span_kind}`;
+		// the aggregates keep each example's start: the same resources
+		assert.deepEqual(bn.json.bottlenecks[0].resources?.cpu_utilization, 0.42, 'resources from the aggregates');
+		assert.equal(bn.json.bottlenecks[0].resources.at_ms, bn.json.bottlenecks[0].examples[0].start_ms);
 		assert.deepEqual(bn.json.bottlenecks.map(key), bnRead.json.bottlenecks.map(key), 'the same ranking');
 		for (const [i, b] of bn.json.bottlenecks.entries()) {
 			const want = bnRead.json.bottlenecks[i];
@@ -208,8 +211,8 @@ describe('slow operations, slow requests, bottlenecks', () => {
 			[['POST /api/checkout', 'http'], ['SELECT orders', 'database']]);
 		const q = first.slow_spans.find((s) => s.name === 'SELECT orders');
 		near(q.attributes['performance.slow.ratio'], 1.5, 'query ratio');
-		assert.deepEqual(first.resources, { time_ms: Number(metricNs / MS), cpu_utilization: 0.42, memory_bytes: 536870912,
-			db_connections_used: null, db_connections_max: null });
+		assert.deepEqual(first.resources, { at_ms: Number(BigInt(slow[5].spans[0].start) / MS), time_ms: Number(metricNs / MS), instances: 1,
+			cpu_utilization: 0.42, memory_bytes: 536870912, db_connections_used: null, db_connections_max: null });
 		assert.equal(first.link, `/dashboard/performance#trace=${first.trace_id}`);
 		assert.deepEqual(j.groups.map((g) => [g.key, g.count]), [['POST /api/checkout', 5], ['POST /api/checkout,"x"', 1]]);
 		near(j.groups[0].max_ms, 1540, 'group max');
@@ -278,6 +281,12 @@ describe('slow operations, slow requests, bottlenecks', () => {
 		assert.equal(pay.examples.length, 5);
 		assert.ok(pay.examples.every((e) => slow.some((t) => t.traceId === e.trace_id)));
 		assert.equal(pay.examples[0].flamegraph, `/api/v1/flamegraph?trace_id=${pay.examples[0].trace_id}`);
+		// the resources of front when the worst example started: the metric points 30 s later
+		const ex = slow.find((t) => t.traceId === pay.examples[0].trace_id);
+		assert.equal(pay.examples[0].start_ms, Number(BigInt(ex.spans[0].start) / MS), 'the example\'s start');
+		assert.deepEqual(pay.resources, { at_ms: pay.examples[0].start_ms, time_ms: Number(metricNs / MS), instances: 1,
+			cpu_utilization: 0.42, memory_bytes: 536870912, db_connections_used: null, db_connections_max: null });
+		assert.equal(pay.resources_reason, undefined);
 		const pool = j.bottlenecks.find((b) => b.name === 'pool.acquire');
 		assert.equal(pool.kind, 'resource_contention');
 		near(pool.critical_ms_total, 200, 'pool waits');
@@ -351,6 +360,9 @@ describe('slow operations, slow requests, bottlenecks', () => {
 		assert.ok(orders && items, Object.keys(byName).join(' | '));
 		assert.deepEqual([orders.spans, orders.critical_ms_total, orders.target], [2, 40, '127.0.0.1:5432/shop']);
 		assert.deepEqual([items.spans, items.critical_ms_total, items.span_kind], [1, 20, 'client']);
+		// shop sent no metrics: no resources, and the answer says why
+		assert.equal(orders.resources, null);
+		assert.match(orders.resources_reason, /no CPU, memory or connection pool metrics of service shop/);
 	});
 
 	test('q= selects a request by any span of its trace, in every answer here', async () => {

@@ -2,8 +2,9 @@
 // ranked by their impact on the critical path of the requests under the
 // filter bar (GET /api/v1/bottlenecks, docs/API.md), each with its kind,
 // its share of the critical-path time, what it costs a request, how many
-// requests wait for it, its self time, the server's reason, example traces
-// and a link to the aggregated flame graph of its service.
+// requests wait for it, its self time, the server's reason, the resource
+// state of its service when its worst example ran (CPU, memory, pool),
+// example traces and a link to the aggregated flame graph of its service.
 
 import { h } from '../lib/dom.js';
 import { apiGet, isAbort } from '../lib/api.js';
@@ -12,6 +13,7 @@ import { fmtDuration, fmtTime } from '../lib/format.js';
 import { panel } from '../lib/panel.js';
 import { fmtCount, fmtRatioPct } from '../lib/charts/units.js';
 import { traceLink } from '../lib/tracelink.js';
+import { resourceLine } from '../lib/resources.js';
 
 const TOP = 30;
 
@@ -94,6 +96,7 @@ function item(b, ctx) {
       metric('Self time p95', fmtDuration(b.self_p95_ms), `of its ${fmtCount(b.spans)} spans; average ${fmtDuration(b.self_avg_ms)}`),
       metric('Impact', fmtDuration(b.impact_ms), 'critical-path time added to the average analysed request: the rank')),
     h('p', { class: 'bn-reason' }, b.reason),
+    resourceLine(b.resources, b.resources_reason, { service: b.service, when: 'its worst example' }),
     h('div', { class: 'bn-links' },
       (b.examples || []).length ? h('span', { class: 'muted' }, 'Examples:') : null,
       (b.examples || []).map((x) => h('span', { class: 'bn-example' },

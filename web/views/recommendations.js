@@ -4,7 +4,8 @@
 // priority, its tracked status and the actions that move it (POST
 // /api/v1/recommendations/{id}/status), its audit trail (GET
 // /api/v1/recommendations/{id}) and the pattern's page (the finding's
-// `doc`, Markdown) in a side panel.
+// `doc`, Markdown) in a side panel.  Each card shows the resource state of
+// its service when its first example ran (CPU, memory, pool).
 //
 // The API takes the time range and a service, not the other filters: the
 // analysis covers every environment.  The status filter is kept for the
@@ -17,6 +18,7 @@ import { markdownToDom, inlineMarkdown } from '../lib/markdown.js';
 import { fmtDuration, fmtTime, fmtIso } from '../lib/format.js';
 import { fmtCount, fmtNum } from '../lib/charts/units.js';
 import { traceLink } from '../lib/tracelink.js';
+import { resourceLine } from '../lib/resources.js';
 
 const PRIORITIES = [
   { id: 'HIGH', label: 'High priority' },
@@ -221,6 +223,8 @@ function card(rec, ctx, doc) {
   words.gain ? h('p', { class: 'rec-gain' }, inlineMarkdown(words.gain)) : null,
   rec.reason ? h('p', { class: 'rec-reason muted' }, `${rec.status === 'dismissed' ? 'Dismissed' : 'Last change'}: `, h('q', null, rec.reason),
     rec.status_changed_ms ? ` (${fmtTime(rec.status_changed_ms)})` : '') : null,
+  resourceLine(rec.resources, rec.resources_reason,
+    { service: (f.subject || {}).service, when: (f.examples || []).length ? 'its first example' : 'last found' }),
   (f.examples || []).length ? h('p', { class: 'rec-examples' }, h('span', { class: 'muted' }, 'Example traces: '),
     f.examples.map((id) => traceLink(id, ctx))) : null,
   h('div', { class: 'rec-actions' }, actions, h('span', { class: 'rec-seen muted small', title: `first seen ${fmtIso(rec.first_seen_ms)}` },

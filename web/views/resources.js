@@ -1,6 +1,7 @@
 // resources.js - the Resources view (user story US-3): CPU, memory,
 // connection pools and database time over time, by instance and pool, by hour of the week,
-// and per service, for the producers under the filter bar.  Reads
+// and per service, and the runtimes' heap, GC pauses and event-loop delay
+// per service, for the producers under the filter bar.  Reads
 // GET /api/v1/performance/heatmap?kind=cpu|memory|pool|db (time, and
 // layout=time-of-day) and GET /api/v1/metrics/query?measure=… (docs/API.md).
 // Every chart says what to send when it has nothing to show.
@@ -74,6 +75,7 @@ export function mountResources(el, ctx) {
     tod: panel({ id: 'res-tod', title: 'By time of day (hour × day of week, UTC)', tools: todSelect }),
     services: panel({ id: 'res-services', title: 'CPU per service' }),
     pools: panel({ id: 'res-pools', title: 'Pool connections in use against their maximum' }),
+    runtime: panel({ id: 'res-runtime', title: 'Runtime: heap against its limit, GC pauses, event-loop delay', wide: true }),
   };
   el.append(h('div', { class: 'overview-grid' }, Object.values(panels).map((p) => p.el)));
 
@@ -133,6 +135,19 @@ export function mountResources(el, ctx) {
     }
   }
 
+  // heap used and its limit, GC pause time and event-loop delay, per service
+  async function loadRuntime() {
+    const p = panels.runtime;
+    p.loading();
+    try {
+      const q = (measure) => apiGet('/api/v1/metrics/query', apiParams(filters, { measure, group_by: 'service' }), { signal: ctx.signal });
+      const [heap, limit, gc, loop] = await Promise.all([q('heap'), q('heap_limit'), q('gc_pause'), q('loop_delay')]);
+      drawRuntime(p, { heap, limit, gc, loop });
+    } catch (err) {
+      if (!isAbort(err)) p.error('Could not load the runtime metrics.', err);
+    }
+  }
+
   // p95 latency over the strips of the resources of the same services, step for step
   async function loadStrip() {
     const p = panels.strip;
@@ -157,6 +172,7 @@ export function mountResources(el, ctx) {
     loadTod();
     loadServices();
     loadPools();
+    loadRuntime();
     updatedEl.textContent = `updated ${fmtTime(Date.now())}`;
   }
   loadAll();
@@ -262,5 +278,50 @@ function drawPools(p, used, max) {
       times: used.times_ms, stepMs: used.step_s * 1000, series, kind: 'line', unit: 'connections', yTick: (v) => fmtNum(v),
       fmtValue: (v) => fmtNum(v), ariaLabel: 'Pool connections in use and maximum',
     });
+  });
+}
+
+const RUNTIME_EMPTY = 'No runtime metrics from these services in this range.';
+const RUNTIME_HINT = 'Send the runtime metrics of the OpenTelemetry instrumentations: v8js.memory.heap.used and .limit, '
+  + 'v8js.gc.duration and nodejs.eventloop.delay.p99 (@opentelemetry/instrumentation-runtime-node), '
+  + 'or jvm.memory.used, jvm.gc.duration, go.memory.used (docs/ATTRIBUTES.md).';
+
+const fmtMs = (v) => (v == null || !Number.isFinite(v) ? '–' : `${fmtNum(v)} ms`);
+
+// Up to three charts, each drawn when its measures have lines: heap used
+// (solid) against its limit (dashed) per service, GC pause time, event-loop
+// delay (p99).  None: what to send.
+export function drawRuntime(p, { heap, limit, gc, loop }) {
+  const lines = (a) => (a && a.lines) || [];
+  const charts = [];
+  if (lines(heap).length) {
+    const limitOf = new Map(lines(limit).map((l) => [l.key, l.values]));
+    const series = [];
+    lines(heap).slice(0, 4).forEach((l, i) => {
+      const color = PALETTE[i % PALETTE.length];
+      series.push({ key: `${l.key}-heap`, label: `${l.key || 'unknown'} heap used`, color, values: l.values });
+      const m = limitOf.get(l.key);
+      if (m) series.push({ key: `${l.key}-limit`, label: `${l.key || 'unknown'} heap limit`, color, values: m, dashed: true });
+    });
+    charts.push({ id: 'heap', data: heap, series, unit: 'bytes', fmt: (v) => fmtValue(v, 'memory'), title: 'Heap used and its limit' });
+  }
+  const perService = (a, what) => lines(a).slice(0, 8).map((l, i) => ({
+    key: `${l.key}-${what}`, label: l.key || 'unknown', color: PALETTE[i % PALETTE.length], values: l.values,
+  }));
+  if (lines(gc).length) charts.push({ id: 'gc', data: gc, series: perService(gc, 'gc'), unit: 'ms', fmt: fmtMs, title: 'GC pause (mean)' });
+  if (lines(loop).length) charts.push({ id: 'loop', data: loop, series: perService(loop, 'loop'), unit: 'ms', fmt: fmtMs, title: 'Event-loop delay (p99)' });
+  if (!charts.length) { p.empty(RUNTIME_EMPTY, RUNTIME_HINT); return; }
+  const services = new Set(charts.flatMap((c) => lines(c.data).map((l) => l.key)));
+  p.setSub(`${services.size} services · ${charts.map((c) => c.title.toLowerCase()).join(' · ')}`);
+  p.ready((body) => {
+    const stops = charts.map((c) => {
+      const box = h('div', { class: 'chart-box', dataset: { runtime: c.id } });
+      body.append(h('h3', { class: 'chart-title small muted' }, c.title), box, legend(c.series));
+      return drawTimeChart(box, {
+        times: c.data.times_ms, stepMs: c.data.step_s * 1000, series: c.series, kind: 'line', unit: c.unit, height: 150,
+        yTick: c.id === 'heap' ? (v) => fmtValue(v, 'memory') : (v) => fmtNum(v), fmtValue: c.fmt, ariaLabel: c.title,
+      });
+    });
+    return () => stops.forEach((f) => f && f());
   });
 }

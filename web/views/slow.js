@@ -23,6 +23,7 @@ import { drawTimeChart } from '../lib/charts/timechart.js';
 import { showTip, hideTip, tipContent } from '../lib/charts/tooltip.js';
 import { fmtCount, fmtNum } from '../lib/charts/units.js';
 import { traceLink } from '../lib/tracelink.js';
+import { resourceText } from '../lib/resources.js';
 
 const LIMIT = 100;
 const TREND_COLOR = '#f0565c';
@@ -303,8 +304,7 @@ export function resourceCell(res) {
   const pct = (v) => (v == null ? '–' : `${fmtNum(v * 100)} %`);
   const pool = res.db_connections_used != null
     ? `pool ${fmtNum(res.db_connections_used)}${res.db_connections_max != null ? ` of ${fmtNum(res.db_connections_max)}` : ''}` : null;
-  const mem = res.memory_bytes != null ? `memory ${fmtNum(res.memory_bytes / 1048576)} MiB` : null;
-  const title = [`CPU ${pct(res.cpu_utilization)}`, mem, pool].filter(Boolean).join(' · ');
+  const title = resourceText(res);
   return h('td', { class: 'num mono col-resources', title, dataset: { cpu: res.cpu_utilization == null ? '' : String(res.cpu_utilization) } },
     pct(res.cpu_utilization), pool ? h('span', { class: 'muted small' }, ` · ${pool}`) : null);
 }

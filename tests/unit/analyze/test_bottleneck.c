@@ -570,9 +570,46 @@ static void test_normalize(void)
 	is_str(out, "x {n}", "bounded output");
 }
 
+/*
+ * Each example keeps its request's start, through a merge too (the
+ * resources of a bottleneck are read at its worst example's start):
+ * request 1 at 1 s spends 300 ms in `work`, request 2 at 5 s 100 ms.
+ */
+static void test_example_times(void)
+{
+	struct bottleneck b, all;
+	bottleneck_init(&b);
+	bottleneck_init(&all);
+	for (int r = 1; r <= 2; r++) {
+		struct trace t = {0};
+		double at = r == 1 ? 1000 : 5000, work = r == 1 ? 300 : 100;
+		add(&t, 1, 0, "front", "GET /x", SPAN_KIND_SERVER, at, at + work + 2);
+		add(&t, 2, 1, "front", "work", SPAN_KIND_INTERNAL, at + 1, at + 1 + work);
+		add_request(&b, &t, r);
+	}
+	bottleneck_merge(&all, &b, 0);
+	bottleneck_finish(&b);
+	bottleneck_finish(&all);
+	const struct bottleneck_entry *w = find(&b, "front", "work", NULL),
+				      *m = find(&all, "front", "work", NULL);
+	ok(w && m, "work is listed, merged too");
+	if (!w || !m)
+		goto out;
+	is_int(w->n_examples, 2, "two examples");
+	is_int(w->examples[0].trace_id[15], 1, "the worst first");
+	is_int(w->examples[0].start_ns, 1000 * MS, "with its request's start");
+	is_int(w->examples[1].start_ns, 5000 * MS, "the other's");
+	is_int(m->examples[0].start_ns, 1000 * MS, "kept by a merge");
+	is_int(m->examples[1].start_ns, 5000 * MS, "both");
+out:
+	bottleneck_release(&b);
+	bottleneck_release(&all);
+}
+
 int main(void)
 {
 	test_ranking();
+	test_example_times();
 	test_server_and_call_apart();
 	test_framework_wrappers();
 	test_statements_and_targets();

@@ -55,8 +55,8 @@ static void add_point(struct batch *b, const struct resource *r, const char *nam
 	p->attrs[0] = (struct attr){.key = "db.client.connection.state", .type = ATTR_STRING, .v.s = state};
 }
 
-/* Around ORDERS' start: CPU 10 s before (0.5) and 30 s after (0.9), the
- * memory of two processes 5 s after, connections in use 5 s after (idle
+/* Around ORDERS' start: CPU 10 s before (0.5) and 30 s after (0.9), of a
+ * second instance 20 s after (0.7), the memory of two processes 5 s after, connections in use 5 s after (idle
  * ones are not counted), and a CPU sample of another minute, too far. */
 static void add_points(struct batch *b, const struct resource *shop)
 {
@@ -64,6 +64,7 @@ static void add_points(struct batch *b, const struct resource *shop)
 	uint64_t t = T0 + MIN;
 	add_point(b, shop, "process.cpu.utilization", t - 10000 * MS, 0.5, NULL);
 	add_point(b, shop, "process.cpu.utilization", t + 30000 * MS, 0.9, NULL);
+	add_point(b, shop2, "process.cpu.utilization", t + 20000 * MS, 0.7, NULL);
 	add_point(b, shop, "process.cpu.utilization", t + 5 * MIN, 0.2, NULL);
 	add_point(b, shop, "process.memory.usage", t + 5000 * MS, 100e6, NULL);
 	add_point(b, shop2, "process.memory.usage", t + 5000 * MS, 300e6, NULL);
@@ -415,8 +416,10 @@ static void test_metrics(struct store *st)
 		       "ORDERS' snapshot");
 		ok(snap.found, "found");
 		is_int(snap.time_ns, T0 + MIN + 5000 * MS, "at the nearest point of any metric");
-		ok(snap.value[REQUEST_METRICS_SNAPSHOT_CPU] == 0.5, "CPU: the nearest sample (%g)",
+		ok(fabs(snap.value[REQUEST_METRICS_SNAPSHOT_CPU] - 0.6) < 1e-12,
+		   "CPU: each instance's nearest sample, averaged (%g)",
 		   snap.value[REQUEST_METRICS_SNAPSHOT_CPU]);
+		is_int(snap.instances, 2, "two instances");
 		ok(snap.value[REQUEST_METRICS_SNAPSHOT_MEMORY] == 200e6,
 		   "memory: the mean at the nearest time (%g)", snap.value[REQUEST_METRICS_SNAPSHOT_MEMORY]);
 		ok(snap.value[REQUEST_METRICS_SNAPSHOT_DB_USED] == 3, "connections in use, not idle ones");
@@ -445,6 +448,108 @@ static void test_metrics(struct store *st)
 	arena_release(&a);
 }
 
+/* A point of `r` at `t` with the attribute key = value. */
+static void add_point_attr(struct batch *b, const struct resource *r, const char *name, uint64_t t, double v,
+			   const char *key, const char *value)
+{
+	add_point(b, r, name, t, v, NULL);
+	struct metric_point *p = &b->points[b->n_points - 1];
+	p->n_attrs = 1;
+	p->attrs = arena_zalloc(&b->arena, sizeof(struct attr));
+	p->attrs[0] = (struct attr){.key = key, .type = ATTR_STRING, .v.s = value};
+}
+
+/* One instance's points of one time add up: CPU by state (idle left out),
+ * connections over its pools. */
+static void test_snapshot_sums(struct store *st)
+{
+	struct batch b;
+	struct request_metrics_snapshot snap;
+	char err[256];
+	uint64_t t = T0 + 20 * MIN;
+	batch_init(&b);
+	const struct resource *api = make_resource(&b, "api", "a-1");
+	add_point_attr(&b, api, "process.cpu.utilization", t, 0.2, "process.cpu.state", "user");
+	add_point_attr(&b, api, "process.cpu.utilization", t, 0.1, "process.cpu.state", "system");
+	add_point_attr(&b, api, "process.cpu.utilization", t, 0.7, "process.cpu.state", "idle");
+	add_point_attr(&b, api, "db.client.connection.max", t, 10, "db.client.connection.pool.name", "p1");
+	add_point_attr(&b, api, "db.client.connection.max", t, 10, "db.client.connection.pool.name", "p2");
+	struct metric_point *p;
+	for (int k = 0; k < 2; k++) {
+		add_point(&b, api, "db.client.connection.count", t, k ? 6 : 4, "used");
+		p = &b.points[b.n_points - 1];
+		struct attr *a = arena_zalloc(&b.arena, 2 * sizeof(struct attr));
+		a[0] = p->attrs[0];
+		a[1] = (struct attr){
+			.key = "db.client.connection.pool.name", .type = ATTR_STRING, .v.s = k ? "p2" : "p1"};
+		p->attrs = a;
+		p->n_attrs = 2;
+	}
+	ok(store_write_sync(st, &b) == 0, "api's points written");
+	batch_release(&b);
+	is_int(request_metrics_snapshot_at(st, "api", NULL, t + 1000 * MS, &snap, err, sizeof(err)), 0,
+	       "api");
+	ok(fabs(snap.value[REQUEST_METRICS_SNAPSHOT_CPU] - 0.3) < 1e-12, "CPU: user + system, not idle (%g)",
+	   snap.value[REQUEST_METRICS_SNAPSHOT_CPU]);
+	ok(snap.value[REQUEST_METRICS_SNAPSHOT_DB_USED] == 10, "in use over both pools (%g)",
+	   snap.value[REQUEST_METRICS_SNAPSHOT_DB_USED]);
+	ok(snap.value[REQUEST_METRICS_SNAPSHOT_DB_MAX] == 20, "their maximums too (%g)",
+	   snap.value[REQUEST_METRICS_SNAPSHOT_DB_MAX]);
+	is_int(snap.instances, 1, "one instance");
+}
+
+/* The moment of a trace's service, the snapshot at a moment and its JSON:
+ * what bottlenecks and recommendations show. */
+static void test_snapshot_at(struct store *st)
+{
+	uint8_t id[16];
+	uint64_t t = 0;
+	char err[256], env[64];
+	struct buf b;
+	trace_id(id, ORDERS);
+	is_int(request_metrics_trace_time(st, id, "stock", &t, env, sizeof(env), err, sizeof(err)), 0,
+	       "ORDERS read");
+	is_int(t, T0 + MIN + 20 * MS, "stock's first span, written apart");
+	request_metrics_trace_time(st, id, "shop", &t, env, sizeof(env), err, sizeof(err));
+	is_int(t, T0 + MIN, "shop's");
+	request_metrics_trace_time(st, id, "nobody", &t, env, sizeof(env), err, sizeof(err));
+	is_int(t, T0 + MIN, "a service not in the trace: the trace's start");
+	trace_id(id, 9);
+	is_int(request_metrics_trace_time(st, id, "shop", &t, env, sizeof(env), err, sizeof(err)),
+	       ERR_NOT_FOUND, "an unknown trace");
+
+	buf_init(&b, BUF_NO_LIMIT);
+	request_metrics_snapshot_put_at(&b, st, "shop", NULL, T0 + MIN, NULL);
+	is_str(b.data,
+	       ",\"resources\":{\"at_ms\":1700000060000,\"time_ms\":1700000065000,\"instances\":2,"
+	       "\"cpu_utilization\":0.6,\"memory_bytes\":200000000,\"db_connections_used\":3,"
+	       "\"db_connections_max\":null}",
+	       "shop at ORDERS' start: the nearest points, per instance");
+	buf_reset(&b);
+	request_metrics_snapshot_put_at(&b, st, "shop", "production", T0 + MIN, NULL);
+	is_str(b.data,
+	       ",\"resources\":null,\"resources_reason\":\"no CPU, memory or connection pool metrics of "
+	       "service shop (environment production) within 120 s of that time\"",
+	       "another environment's points are not its");
+	buf_reset(&b);
+	request_metrics_snapshot_put_at(&b, st, "shop", NULL, T0 + 9 * MIN, NULL);
+	is_str(b.data,
+	       ",\"resources\":null,\"resources_reason\":\"no CPU, memory or connection pool metrics of "
+	       "service shop within 120 s of that time\"",
+	       "nothing within 2 minutes: null, and why");
+	buf_reset(&b);
+	request_metrics_snapshot_put_at(&b, st, "admin", NULL, T0 + MIN, NULL);
+	ok(strstr(b.data,
+		  "null,\"resources_reason\":\"no CPU, memory or connection pool metrics of service admin") !=
+		   NULL,
+	   "a service that reports nothing: %s", b.data);
+	buf_reset(&b);
+	request_metrics_snapshot_put_at(&b, st, "shop", NULL, 0, "no example");
+	is_str(b.data, ",\"resources\":null,\"resources_reason\":\"no example\"",
+	       "no moment: the caller's reason");
+	buf_release(&b);
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/hotpath-reqtrees-XXXXXX");
@@ -461,6 +566,8 @@ int main(void)
 		test_bound(st);
 		test_empty(st);
 		test_metrics(st);
+		test_snapshot_at(st);
+		test_snapshot_sums(st);
 		store_close(st);
 	}
 	temp_dir_remove(tmpdir);
