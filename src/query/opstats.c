@@ -17,6 +17,7 @@
 #include "core/strmap.h"
 #include "core/ticker.h"
 #include "ingest/semconv.h"
+#include "query/slowreqs.h"
 
 /* Blocks the job reads at a time, so a read waits for at most one step. */
 #define JOB_STEP_BLOCKS 64
@@ -450,6 +451,8 @@ static void job_tick(void *arg)
 	struct slowops_config c;
 	char err[256];
 	uint64_t left = 1;
+	if (slowreqs_update(s, err, sizeof(err)) == ERR_INTERNAL)
+		log_warn("slow requests: %s", err);
 	slowops_config_init(&c);
 	if (slowops_effective(s, &c, err, sizeof(err)) < 0) {
 		log_warn("operation statistics: %s", err);
@@ -500,6 +503,7 @@ void opstats_stop(void)
 	g.read_id = g.newest = 0;
 	pthread_mutex_unlock(&g.mu);
 	pthread_mutex_unlock(&g.upd);
+	slowreqs_reset();
 }
 
 /* ---- reading a range -------------------------------------------------------------- */

@@ -31,6 +31,9 @@ struct store_backend {
 	int (*search)(struct store *s, const struct store_query *q, struct arena *a,
 		      struct request_row **rows, size_t *n, char *err, size_t errlen);
 	int (*count)(struct store *s, const struct store_query *q, uint64_t *n, char *err, size_t errlen);
+	int (*slow_since)(struct store *s, int64_t after, uint64_t from_ns, unsigned limit, struct arena *a,
+			  struct request_row **rows, int64_t **ids, size_t *n, uint64_t *oldest_ns, char *err,
+			  size_t errlen);
 	long (*newest_requests)(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned n,
 				uint64_t *start_ns, uint64_t *end_ns, char *err, size_t errlen);
 	int (*filter_values)(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned kinds,

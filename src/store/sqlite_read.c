@@ -416,6 +416,62 @@ out:
 	return ret;
 }
 
+_Static_assert(STORE_SLOW_NS == (unsigned long long)SCHEMA_SLOW_INDEX_NS,
+	       "store.h's slow bound is the slow index's");
+
+/*
+ * From the first row, the slow index holds every row asked for (a tenth
+ * of the rows, sorted by number once); after it, the rows written since
+ * are the end of the table, read by number.
+ */
+int sqlite_slow_since(struct store *s, int64_t after, uint64_t from_ns, unsigned limit, struct arena *a,
+		      struct request_row **rows, int64_t **ids, size_t *n, uint64_t *oldest_ns, char *err,
+		      size_t errlen)
+{
+	struct dict_names names;
+	struct store_query q;
+	sqlite3_stmt *st = NULL;
+	size_t cap = 0, cap_ids = 0;
+	int rc = SQLITE_ERROR;
+	sqlite3 *db = db_reader_get(s, err, errlen);
+	if (!db)
+		return -1;
+	store_query_init(&q);
+	char sql[640];
+	snprintf(sql, sizeof(sql),
+		 "SELECT r.start_ns, r.duration_ns, r.trace_hi, r.trace_lo, r.span_id, r.status, r.edge,"
+		 " r.service, r.endpoint, r.env, r.version, r.department, r.intent, r.tool, r.id"
+		 " FROM requests r %s WHERE r.id > ? AND r.duration_ns >= " SCHEMA_SLOW_INDEX_SQL
+		 " AND r.start_ns >= ? ORDER BY r.id LIMIT ?",
+		 after > 0 ? "NOT INDEXED" : "INDEXED BY requests_slow");
+	if (dict_names_init(&names, db, a) < 0 || sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int64(st, 2, (int64_t)from_ns);
+	sqlite3_bind_int64(st, 3, limit ? (int64_t)limit : -1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*rows = arena_grow(a, *rows, &cap, *n + 1, sizeof(**rows));
+		*ids = arena_grow(a, *ids, &cap_ids, *n + 1, sizeof(**ids));
+		read_row(st, &q, &names, &(*rows)[*n]);
+		(*ids)[(*n)++] = sqlite3_column_int64(st, 14);
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (rc == SQLITE_DONE &&
+	    (rc = sqlite3_prepare_v2(db, "SELECT MIN(start_ns) FROM requests", -1, &st, NULL)) == SQLITE_OK) {
+		if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			*oldest_ns = (uint64_t)sqlite3_column_int64(st, 0);
+		rc = rc == SQLITE_ROW ? SQLITE_DONE : rc;
+	}
+out:
+	if (rc != SQLITE_DONE)
+		errf(err, errlen, "slow requests: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	dict_names_release(&names);
+	db_reader_put(s, db);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 static void wait_rollups_flushed(struct store *s);
 
 int sqlite_latest_versions(struct store *s, const struct store_query *q, struct arena *a,

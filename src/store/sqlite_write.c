@@ -931,6 +931,7 @@ const struct store_backend sqlite_backend = {
 	.latest_versions = sqlite_latest_versions,
 	.search = sqlite_search,
 	.count = sqlite_count,
+	.slow_since = sqlite_slow_since,
 	.newest_requests = sqlite_newest_requests,
 	.filter_values = sqlite_filter_values,
 	.rollups = sqlite_rollups,

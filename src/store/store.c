@@ -130,6 +130,18 @@ int store_count(struct store *s, const struct store_query *q, uint64_t *n, char 
 	DISPATCH(count, "request count", q, n, err, errlen);
 }
 
+int store_slow_since(struct store *s, int64_t after, uint64_t from_ns, unsigned limit, struct arena *a,
+		     struct request_row **rows, int64_t **ids, size_t *n, uint64_t *oldest_ns, char *err,
+		     size_t errlen)
+{
+	*rows = NULL;
+	*ids = NULL;
+	*n = 0;
+	*oldest_ns = 0;
+	DISPATCH(slow_since, "slow requests by write order", after, from_ns, limit, a, rows, ids, n,
+		 oldest_ns, err, errlen);
+}
+
 long store_newest_requests(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned n, uint64_t *start_ns,
 			   uint64_t *end_ns, char *err, size_t errlen)
 {

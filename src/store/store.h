@@ -167,6 +167,22 @@ int store_search(struct store *s, const struct store_query *q, struct arena *a, 
 int store_count(struct store *s, const struct store_query *q, uint64_t *n, char *err, size_t errlen);
 
 /*
+ * The requests of at least STORE_SLOW_NS written after the one numbered
+ * `after` (0: from the first), starting at or after from_ns, in write
+ * order, at most `limit` (0: all): the rows (strings in `a`) and each one's
+ * number (ids[i], in `a`), which grows with each write and breaks ties of
+ * the slowest-first order as store_search() does; and *oldest_ns, the
+ * start of the oldest request stored (of any duration; 0: none), below
+ * which retention has deleted them.  What a list of the slow requests kept
+ * as they are written reads (query/slowreqs.h).  ERR_UNSUPPORTED from a
+ * backend without such numbers.
+ */
+#define STORE_SLOW_NS 1000000000ull
+int store_slow_since(struct store *s, int64_t after, uint64_t from_ns, unsigned limit, struct arena *a,
+		     struct request_row **rows, int64_t **ids, size_t *n, uint64_t *oldest_ns, char *err,
+		     size_t errlen);
+
+/*
  * The newest `n` requests starting in [from_ns, to_ns), without reading
  * them: *start_ns is the start of the n-th newest (or from_ns when there are
  * fewer; requests that start at the same nanosecond as the n-th are among
