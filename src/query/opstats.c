@@ -7,6 +7,7 @@
 
 #include <malloc.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "analyze/spantree.h"
@@ -54,6 +55,36 @@ struct bn_buckets {
 	size_t n, cap, last;
 };
 
+/*
+ * Per OPSTATS_BN_BUCKET_NS and key (a service or an environment): the
+ * requests whose entry span is the top-most of that key in its trace part
+ * (no entry span above it has the same service, or environment), each with
+ * its descendants, as the span-read answer with service= or env= takes
+ * them.  A span under requests of several keys counts for each.
+ */
+struct kbucket {
+	uint64_t slot;
+	uint32_t key;
+	uint64_t requests, spans;
+	struct sketch *t;      /* one per stats slot, while a delta is built */
+	struct blob *enc;      /* one per stats slot once kept */
+	struct bottleneck *bn; /* not finished */
+};
+
+/* Sorted by (slot, key). */
+struct kbuckets {
+	struct kbucket *b;
+	size_t n, cap, last, n_slots;
+	int encoded;
+};
+
+/* Keys: 'S' or 'E' and the service or environment, numbered from 1. */
+static struct {
+	pthread_mutex_t mu;
+	struct strmap no;
+	uint32_t n;
+} keys = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
 static struct {
 	pthread_mutex_t mu;  /* everything below */
 	pthread_mutex_t upd; /* one update at a time */
@@ -63,6 +94,7 @@ static struct {
 	uint64_t newest;  /* the newest minute seen */
 	struct buckets kept;
 	struct bn_buckets kept_bn;
+	struct kbuckets kept_kb;
 	int stopping;
 } g = {.mu = PTHREAD_MUTEX_INITIALIZER, .upd = PTHREAD_MUTEX_INITIALIZER};
 
@@ -184,6 +216,110 @@ static void bn_buckets_prune(struct bn_buckets *bs, uint64_t first)
 	bs->last = 0;
 }
 
+static void kbuckets_release(struct kbuckets *ks)
+{
+	for (size_t i = 0; i < ks->n; i++) {
+		struct kbucket *k = &ks->b[i];
+		for (size_t j = 0; k->t && j < ks->n_slots; j++)
+			sketch_release(&k->t[j]);
+		for (size_t j = 0; k->enc && j < ks->n_slots; j++)
+			free(k->enc[j].p);
+		free(k->t);
+		free(k->enc);
+		bottleneck_release(k->bn);
+		free(k->bn);
+	}
+	free(ks->b);
+	size_t n_slots = ks->n_slots;
+	int encoded = ks->encoded;
+	memset(ks, 0, sizeof(*ks));
+	ks->n_slots = n_slots;
+	ks->encoded = encoded;
+}
+
+static int kb_before(const struct kbucket *b, uint64_t slot, uint32_t key)
+{
+	return b->slot < slot || (b->slot == slot && b->key < key);
+}
+
+/* The bucket of (slot, key), added (empty) when missing. */
+static struct kbucket *kbucket_of(struct kbuckets *ks, uint64_t slot, uint32_t key)
+{
+	if (ks->last < ks->n && ks->b[ks->last].slot == slot && ks->b[ks->last].key == key)
+		return &ks->b[ks->last];
+	size_t lo = 0, hi = ks->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (kb_before(&ks->b[mid], slot, key))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == ks->n || ks->b[lo].slot != slot || ks->b[lo].key != key) {
+		ks->b = xgrow(ks->b, &ks->cap, ks->n + 1, sizeof(*ks->b));
+		memmove(&ks->b[lo + 1], &ks->b[lo], (ks->n - lo) * sizeof(*ks->b));
+		ks->n++;
+		struct kbucket *k = &ks->b[lo];
+		memset(k, 0, sizeof(*k));
+		k->slot = slot;
+		k->key = key;
+		size_t n = ks->n_slots ? ks->n_slots : 1;
+		if (ks->encoded) {
+			k->enc = xcalloc(n, sizeof(*k->enc));
+		} else {
+			k->t = xcalloc(n, sizeof(*k->t));
+			for (size_t j = 0; j < ks->n_slots; j++)
+				sketch_init(&k->t[j]);
+		}
+		k->bn = xmalloc(sizeof(*k->bn));
+		bottleneck_init(k->bn);
+	}
+	ks->last = lo;
+	return &ks->b[lo];
+}
+
+static void kbuckets_prune(struct kbuckets *ks, uint64_t first)
+{
+	struct kbuckets old = *ks;
+	size_t k = 0;
+	while (k < ks->n && ks->b[k].slot < first)
+		k++;
+	if (!k)
+		return;
+	old.n = k;
+	old.b = xmalloc(k * sizeof(*old.b));
+	memcpy(old.b, ks->b, k * sizeof(*old.b));
+	kbuckets_release(&old);
+	memmove(ks->b, ks->b + k, (ks->n - k) * sizeof(*ks->b));
+	ks->n -= k;
+	ks->last = 0;
+}
+
+/* The number of key `fam` + `name` (NULL: none); added when missing and `add`. */
+static uint32_t key_number(char fam, const char *name, int add)
+{
+	char tmp[256];
+	int64_t no = 0;
+	if (!name)
+		return 0;
+	int len = snprintf(tmp, sizeof(tmp), "%c%s", fam, name);
+	if (len < 0 || (size_t)len >= sizeof(tmp))
+		return 0; /* a name this long is not kept apart */
+	pthread_mutex_lock(&keys.mu);
+	if (!keys.n && !add) {
+		pthread_mutex_unlock(&keys.mu);
+		return 0;
+	}
+	if (!keys.n)
+		strmap_init(&keys.no);
+	if (strmap_get(&keys.no, tmp, (size_t)len, &no) < 0 && add) {
+		no = ++keys.n;
+		strmap_put(&keys.no, tmp, (size_t)len, no);
+	}
+	pthread_mutex_unlock(&keys.mu);
+	return (uint32_t)no;
+}
+
 /* ---- reading blocks ---------------------------------------------------------- */
 
 /* The custom type rules as one string: buckets built with others are void. */
@@ -217,13 +353,18 @@ struct delta {
 	size_t *order;
 	uint8_t *in_request; /* per span of the trace part: under an entry root */
 	size_t cap_sub, cap_desc, cap_order, cap_in;
+	/* per service and environment */
+	struct kbuckets kb;
+	size_t *stack, *stack_keys; /* a walk of the part: span, keys above it */
+	uint32_t *active;	    /* the keys of the requests above the span walked */
+	size_t cap_stack, cap_stack_keys, cap_active;
 };
 
 static const uint8_t no_parent[8];
 
-/* Rank the request whose entry span is root r of `t` (a root span): it and
- * its descendants. */
-static void add_request(struct delta *d, const struct spantree *t, size_t r)
+/* Rank into `bn` the request whose entry span is span r of `t`: it and its
+ * descendants (marked in_request when `mark`). */
+static void rank_request(struct delta *d, const struct spantree *t, size_t r, struct bottleneck *bn, int mark)
 {
 	size_t n = 0;
 	d->order = xgrow(d->order, &d->cap_order, t->n, sizeof(*d->order));
@@ -231,7 +372,7 @@ static void add_request(struct delta *d, const struct spantree *t, size_t r)
 	for (size_t h = 0; h < n; h++)
 		for (size_t k = t->kid_off[d->order[h]]; k < t->kid_off[d->order[h] + 1]; k++)
 			d->order[n++] = t->kids[k];
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n && mark; i++)
 		d->in_request[d->order[i]] = 1;
 	if (d->cap_sub < n) {
 		d->cap_sub = n;
@@ -249,7 +390,6 @@ static void add_request(struct delta *d, const struct spantree *t, size_t r)
 	const struct span *root = &t->spans[r];
 	const char *svc =
 		root->resource && root->resource->service_name ? root->resource->service_name : "unknown";
-	struct bottleneck *bn = bn_bucket_of(&d->bn, root->start_ns / OPSTATS_BN_BUCKET_NS);
 	bottleneck_add(bn, &sub, d->sub_cls, d->sub_desc, svc, root->trace_id);
 	spantree_release(&sub);
 }
@@ -268,7 +408,66 @@ static void add_requests(struct delta *d, const struct spantree *t)
 	for (size_t k = 0; k < t->n_roots; k++) {
 		const struct span *root = &t->spans[t->roots[k]];
 		if (memcmp(root->parent_span_id, no_parent, 8) == 0 && span_is_entry(root))
-			add_request(d, t, t->roots[k]);
+			rank_request(d, t, t->roots[k],
+				     bn_bucket_of(&d->bn, root->start_ns / OPSTATS_BN_BUCKET_NS), 1);
+	}
+}
+
+/* Span i of `t` starts the requests of the keys of its service and
+ * environment that no request above it has (active[0 .. *n_active)). */
+static void start_keyed(struct delta *d, const struct spantree *t, size_t i, size_t *n_active)
+{
+	const struct span *sp = &t->spans[i];
+	const struct resource *r = sp->resource;
+	uint32_t ks[2] = {key_number('S', r && r->service_name ? r->service_name : "unknown", 1),
+			  key_number('E', r ? r->environment : NULL, 1)};
+	for (int f = 0; f < 2; f++) {
+		size_t j = 0;
+		while (j < *n_active && d->active[j] != ks[f])
+			j++;
+		if (!ks[f] || j < *n_active)
+			continue;
+		d->active = xgrow(d->active, &d->cap_active, *n_active + 1, sizeof(*d->active));
+		d->active[(*n_active)++] = ks[f];
+		struct kbucket *kb = kbucket_of(&d->kb, sp->start_ns / OPSTATS_BN_BUCKET_NS, ks[f]);
+		kb->requests++;
+		rank_request(d, t, i, kb->bn, 0);
+	}
+}
+
+/* Count span i for the requests of active[0 .. n_active). */
+static void count_keyed(struct delta *d, const struct spantree *t, size_t i, size_t n_active)
+{
+	const struct span *sp = &t->spans[i];
+	for (size_t j = 0; j < n_active; j++) {
+		struct kbucket *kb = kbucket_of(&d->kb, sp->start_ns / OPSTATS_BN_BUCKET_NS, d->active[j]);
+		kb->spans++;
+		if (d->cls[i].type != SLOWOPS_NONE && sp->end_ns >= sp->start_ns)
+			sketch_add(&kb->t[slowops_type_slot(d->cfg, d->cls[i].type)],
+				   (double)(sp->end_ns - sp->start_ns));
+	}
+}
+
+/* Walk the part from its roots, depth first, keeping the keys of the
+ * requests above each span. */
+static void add_keyed(struct delta *d, const struct spantree *t)
+{
+	size_t top = 0;
+	d->stack = xgrow(d->stack, &d->cap_stack, t->n, sizeof(*d->stack));
+	d->stack_keys = xgrow(d->stack_keys, &d->cap_stack_keys, t->n, sizeof(*d->stack_keys));
+	for (size_t k = t->n_roots; k-- > 0;) {
+		d->stack[top] = t->roots[k];
+		d->stack_keys[top++] = 0;
+	}
+	while (top) {
+		size_t i = d->stack[--top], n_active = d->stack_keys[top];
+		if (span_is_entry(&t->spans[i]))
+			start_keyed(d, t, i, &n_active);
+		count_keyed(d, t, i, n_active);
+		for (size_t k = t->kid_off[i + 1]; k-- > t->kid_off[i];) {
+			d->stack[top] = t->kids[k];
+			d->stack_keys[top++] = n_active;
+		}
 	}
 }
 
@@ -282,6 +481,7 @@ static int add_trace(void *arg, const struct span *spans, size_t n)
 	spantree_build(&t, spans, n);
 	slowops_resolve(&t, d->cls);
 	add_requests(d, &t);
+	add_keyed(d, &t);
 	spantree_release(&t);
 	for (size_t i = 0; i < n; i++) {
 		const struct span *sp = &spans[i];
@@ -365,6 +565,19 @@ static void merge_delta(struct delta *d)
 		bottleneck_compact(kept);
 	}
 	bn_buckets_prune(&g.kept_bn, first_bn);
+	for (size_t i = 0; i < d->kb.n; i++) {
+		const struct kbucket *src = &d->kb.b[i];
+		if (src->slot < first_bn)
+			continue;
+		struct kbucket *dst = kbucket_of(&g.kept_kb, src->slot, src->key);
+		dst->requests += src->requests;
+		dst->spans += src->spans;
+		for (size_t k = 0; k < g.kept_kb.n_slots; k++)
+			blob_merge(&dst->enc[k], &src->t[k]);
+		bottleneck_merge(dst->bn, src->bn, 0);
+		bottleneck_compact(dst->bn);
+	}
+	kbuckets_prune(&g.kept_kb, first_bn);
 }
 
 /* Forget everything when the rules or the store changed (g.mu held). */
@@ -374,8 +587,9 @@ static void reset_if_changed(struct store *s, const struct slowops_config *c, co
 		return;
 	buckets_release(&g.kept);
 	bn_buckets_release(&g.kept_bn);
-	g.kept.n_slots = slowops_type_slots(c);
-	g.kept.encoded = 1;
+	kbuckets_release(&g.kept_kb);
+	g.kept.n_slots = g.kept_kb.n_slots = slowops_type_slots(c);
+	g.kept.encoded = g.kept_kb.encoded = 1;
 	free(g.rules);
 	g.rules = xstrdup(key);
 	g.store = s;
@@ -394,6 +608,10 @@ static void delta_release(struct delta *d)
 	free(d->desc);
 	free(d->order);
 	free(d->in_request);
+	kbuckets_release(&d->kb);
+	free(d->stack);
+	free(d->stack_keys);
+	free(d->active);
 	strmap_release(&d->services);
 	arena_release(&d->arena);
 	arena_release(&d->scratch);
@@ -422,7 +640,7 @@ static int update_locked(struct store *s, const struct slowops_config *c, uint64
 	strmap_init(&d.services);
 	arena_init(&d.arena);
 	arena_init(&d.scratch);
-	d.bs.n_slots = slowops_type_slots(c);
+	d.bs.n_slots = d.kb.n_slots = slowops_type_slots(c);
 	int rc = read_blocks(s, &d, first, to, err, errlen);
 	if (rc == 0) {
 		pthread_mutex_lock(&g.mu);
@@ -497,8 +715,14 @@ void opstats_stop(void)
 	pthread_mutex_lock(&g.mu);
 	buckets_release(&g.kept);
 	bn_buckets_release(&g.kept_bn);
+	kbuckets_release(&g.kept_kb);
 	free(g.rules);
 	g.rules = NULL;
+	pthread_mutex_lock(&keys.mu);
+	if (keys.n)
+		strmap_release(&keys.no);
+	keys.n = 0;
+	pthread_mutex_unlock(&keys.mu);
 	g.store = NULL;
 	g.read_id = g.newest = 0;
 	pthread_mutex_unlock(&g.mu);
@@ -571,36 +795,86 @@ static int read_start(struct store *s, const struct slowops_config *c, uint64_t 
 	return 0;
 }
 
-int opstats_read(struct store *s, const struct slowops_config *c, uint64_t from_ns, uint64_t to_ns,
-		 struct opstats_answer *out, char *err, size_t errlen)
+/* Whether a filter reads a key: 1, or 0 for the whole fleet; -1: not
+ * answerable (both set). */
+static int filter_keyed(const struct opstats_filter *f)
+{
+	if (!f || (!f->service && !f->env))
+		return 0;
+	return f->service && f->env ? -1 : 1;
+}
+
+/* The key of a filter (0: a service or environment never seen), once the
+ * blocks it reads are in. */
+static uint32_t filter_key(const struct opstats_filter *f)
+{
+	return f->service ? key_number('S', f->service, 0) : key_number('E', f->env, 0);
+}
+
+/* Sum the kept buckets of `key` in [from, to) slots (g.mu held). */
+static void sum_keyed(uint64_t from, uint64_t to, uint32_t key, struct opstats_answer *out)
+{
+	for (size_t i = 0; key && i < g.kept_kb.n && g.kept_kb.b[i].slot < to; i++) {
+		const struct kbucket *b = &g.kept_kb.b[i];
+		if (b->slot < from || b->key != key)
+			continue;
+		out->requests += b->requests;
+		out->spans += b->spans;
+		for (size_t k = 0; k < out->n && k < g.kept_kb.n_slots; k++)
+			if (b->enc[k].len &&
+			    sketch_merge_encoded(&out->t[k], b->enc[k].p, b->enc[k].len, NULL, 0) < 0)
+				log_warn("operation statistics: a kept sketch does not decode");
+	}
+}
+
+int opstats_read(struct store *s, const struct slowops_config *c, const struct opstats_filter *f,
+		 uint64_t from_ns, uint64_t to_ns, struct opstats_answer *out, char *err, size_t errlen)
 {
 	uint64_t from, to;
 	memset(out, 0, sizeof(*out));
-	int rc = read_start(s, c, from_ns, to_ns, OPSTATS_BUCKET_NS, &from, &to, err, errlen);
+	int keyed = filter_keyed(f);
+	if (keyed < 0)
+		return ERR_BUSY;
+	uint64_t bucket_ns = keyed ? OPSTATS_BN_BUCKET_NS : OPSTATS_BUCKET_NS;
+	int rc = read_start(s, c, from_ns, to_ns, bucket_ns, &from, &to, err, errlen);
 	if (rc < 0)
 		return rc;
 	out->n = g.kept.n_slots;
 	out->t = xcalloc(out->n ? out->n : 1, sizeof(*out->t));
 	for (size_t k = 0; k < out->n; k++)
 		sketch_init(&out->t[k]);
-	sum_buckets(from, to, out);
+	if (keyed)
+		sum_keyed(from, to, filter_key(f), out);
+	else
+		sum_buckets(from, to, out);
 	pthread_mutex_unlock(&g.mu);
-	out->from_ns = from * OPSTATS_BUCKET_NS;
-	out->to_ns = to * OPSTATS_BUCKET_NS;
+	out->bucket_ns = bucket_ns;
+	out->from_ns = from * bucket_ns;
+	out->to_ns = to * bucket_ns;
 	return 0;
 }
 
-int opstats_bottlenecks(struct store *s, const struct slowops_config *c, uint64_t from_ns, uint64_t to_ns,
-			struct bottleneck *into, uint64_t *bucket_from_ns, uint64_t *bucket_to_ns, char *err,
-			size_t errlen)
+int opstats_bottlenecks(struct store *s, const struct slowops_config *c, const struct opstats_filter *f,
+			uint64_t from_ns, uint64_t to_ns, struct bottleneck *into, uint64_t *bucket_from_ns,
+			uint64_t *bucket_to_ns, char *err, size_t errlen)
 {
 	uint64_t from, to;
+	int keyed = filter_keyed(f);
+	if (keyed < 0)
+		return ERR_BUSY;
 	int rc = read_start(s, c, from_ns, to_ns, OPSTATS_BN_BUCKET_NS, &from, &to, err, errlen);
 	if (rc < 0)
 		return rc;
-	for (size_t i = 0; i < g.kept_bn.n; i++) {
+	uint32_t key = keyed ? filter_key(f) : 0;
+	for (size_t i = 0; !keyed && i < g.kept_bn.n; i++) {
 		const struct bn_bucket *b = &g.kept_bn.b[i];
 		if (b->slot >= from && b->slot < to)
+			bottleneck_merge(into, b->bn,
+					 b->slot * OPSTATS_BN_BUCKET_NS + OPSTATS_BN_BUCKET_NS / 2);
+	}
+	for (size_t i = 0; keyed && key && i < g.kept_kb.n && g.kept_kb.b[i].slot < to; i++) {
+		const struct kbucket *b = &g.kept_kb.b[i];
+		if (b->slot >= from && b->key == key)
 			bottleneck_merge(into, b->bn,
 					 b->slot * OPSTATS_BN_BUCKET_NS + OPSTATS_BN_BUCKET_NS / 2);
 	}

@@ -50,7 +50,8 @@
 
 /* The statistics of a range: sketches per stats slot (owned). */
 struct opstats_answer {
-	uint64_t from_ns, to_ns; /* the buckets read: the range rounded out to minutes */
+	uint64_t bucket_ns;	 /* OPSTATS_BUCKET_NS, or OPSTATS_BN_BUCKET_NS with a filter */
+	uint64_t from_ns, to_ns; /* the buckets read: the range rounded out to whole buckets */
 	uint64_t requests, spans;
 	struct sketch *t;
 	size_t n;
@@ -72,26 +73,37 @@ int opstats_update(struct store *s, const struct slowops_config *c, uint64_t max
 		   char *err, size_t errlen);
 
 /*
- * The statistics of the spans starting in the minutes overlapping
- * [from_ns, to_ns) (to_ns 0: now), with the rules of `c`, after reading the
- * blocks committed since the last update.  ERR_BUSY: not answerable from
- * the aggregates (no job for `s`, still catching up, or the range starts
- * before what is kept); the caller reads the spans instead.  Other < 0:
- * error with a message.
+ * What a read covers: NULL or both NULL, the requests at the fleet's edge;
+ * else one service's requests, or one environment's (not both: ERR_BUSY),
+ * as the span-read answers with service= or env= take them (kept per
+ * OPSTATS_BN_BUCKET_NS; see struct kbucket in opstats.c).
  */
-int opstats_read(struct store *s, const struct slowops_config *c, uint64_t from_ns, uint64_t to_ns,
-		 struct opstats_answer *out, char *err, size_t errlen);
+struct opstats_filter {
+	const char *service, *env;
+};
 
 /*
- * The bottlenecks of the requests starting in the OPSTATS_BN_BUCKET_NS
- * buckets overlapping [from_ns, to_ns), merged into `into` (initialised,
+ * The statistics of the spans starting in the buckets (minutes; five
+ * minutes with a filter) overlapping [from_ns, to_ns) (to_ns 0: now), with
+ * the rules of `c`, after reading the blocks committed since the last
+ * update.  ERR_BUSY: not answerable from the aggregates (no job for `s`,
+ * still catching up, the range starts before what is kept, or a filter of
+ * both a service and an environment); the caller reads the spans instead.
+ * Other < 0: error with a message.
+ */
+int opstats_read(struct store *s, const struct slowops_config *c, const struct opstats_filter *f,
+		 uint64_t from_ns, uint64_t to_ns, struct opstats_answer *out, char *err, size_t errlen);
+
+/*
+ * The bottlenecks of the requests (of `f`) starting in the
+ * OPSTATS_BN_BUCKET_NS buckets overlapping [from_ns, to_ns), merged into `into` (initialised,
  * not finished; its cpu function, when set, decides saturation per
  * bucket): each request is a root span with its descendants in the part
  * of its trace written with it.  *bucket_from_ns, *bucket_to_ns: the
  * buckets read.  ERR_BUSY and errors as opstats_read().
  */
-int opstats_bottlenecks(struct store *s, const struct slowops_config *c, uint64_t from_ns, uint64_t to_ns,
-			struct bottleneck *into, uint64_t *bucket_from_ns, uint64_t *bucket_to_ns, char *err,
-			size_t errlen);
+int opstats_bottlenecks(struct store *s, const struct slowops_config *c, const struct opstats_filter *f,
+			uint64_t from_ns, uint64_t to_ns, struct bottleneck *into, uint64_t *bucket_from_ns,
+			uint64_t *bucket_to_ns, char *err, size_t errlen);
 
 #endif

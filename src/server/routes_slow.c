@@ -232,14 +232,16 @@ static void put_type(struct buf *b, const struct slowops_config *c, size_t slot,
 	buf_putc(b, '}');
 }
 
-/* Whether only the range is asked (no filter, q= nor limit): the
- * aggregates can answer. */
-static int range_only(struct http_request *req, const struct store_query *q, const struct spanql *ql)
+/* Whether only the range is asked, with at most service= or env= (no other
+ * filter, q= nor limit): the aggregates can answer, for `f`. */
+static int aggregates_answer(struct http_request *req, const struct store_query *q, const struct spanql *ql,
+			     struct opstats_filter *f)
 {
 	const char *limit = http_query(req, "limit");
-	return !ql && (!limit || !*limit) && !q->service && !q->endpoint && !q->env && !q->version &&
-	       !q->department && !q->intent && !q->tool && !q->latest && q->status < 0 &&
-	       !q->min_duration_ns && !q->max_duration_ns;
+	f->service = q->service;
+	f->env = q->env;
+	return !ql && (!limit || !*limit) && !q->endpoint && !q->version && !q->department && !q->intent &&
+	       !q->tool && !q->latest && q->status < 0 && !q->min_duration_ns && !q->max_duration_ns;
 }
 
 /* The end of a statistics answer, after its types: the slow spans of all
@@ -253,11 +255,11 @@ static void put_stats_end(struct http_request *req, struct buf *b, uint64_t tota
 
 /* From the per-minute aggregates: 1 answered, 0 not answerable, -1 answer set. */
 static int stats_from_aggregates(struct http_request *req, const struct store_query *q,
-				 const struct slowops_config *c)
+				 const struct slowops_config *c, const struct opstats_filter *f)
 {
 	struct opstats_answer a;
 	char err[256];
-	int rc = opstats_read(req->srv->store, c, q->from_ns, q->to_ns, &a, err, sizeof(err));
+	int rc = opstats_read(req->srv->store, c, f, q->from_ns, q->to_ns, &a, err, sizeof(err));
 	if (rc == ERR_BUSY)
 		return 0;
 	if (rc < 0) {
@@ -269,7 +271,7 @@ static int stats_from_aggregates(struct http_request *req, const struct store_qu
 		   "{\"requests\":%llu,\"nested\":0,\"limit\":%u,\"truncated\":false,\"spans\":%llu,"
 		   "\"aggregated\":{\"bucket_s\":%llu,\"from_ns\":%llu,\"to_ns\":%llu},\"types\":[",
 		   (unsigned long long)a.requests, q->limit, (unsigned long long)a.spans,
-		   (unsigned long long)(OPSTATS_BUCKET_NS / NS_PER_S), (unsigned long long)a.from_ns,
+		   (unsigned long long)(a.bucket_ns / NS_PER_S), (unsigned long long)a.from_ns,
 		   (unsigned long long)a.to_ns);
 	uint64_t total_slow = 0;
 	for (size_t i = 0; i < a.n; i++) {
@@ -293,12 +295,13 @@ static int get_stats(struct http_request *req)
 	size_t n_rows = 0;
 	struct request_trees rt;
 	struct stats_run sr = {.cfg = &c};
+	struct opstats_filter f;
 	slowops_config_init(&c);
 	request_trees_init(&rt, req->srv->store, &c, &req->arena);
 	slowops_stats_init(&sr.st, &c);
 	if (parse_selection(req, &q, &ql, ANALYSE_DEFAULT, ANALYSE_MAX) < 0 || effective_or_500(req, &c) < 0)
 		goto out;
-	if (range_only(req, &q, ql) && stats_from_aggregates(req, &q, &c) != 0)
+	if (aggregates_answer(req, &q, ql, &f) && stats_from_aggregates(req, &q, &c, &f) != 0)
 		goto out;
 	slowops_stats_release(&sr.st);
 	slowops_stats_init(&sr.st, &c);
@@ -913,7 +916,8 @@ static void put_entries(struct buf *b, const struct bottleneck *bn, long top)
 
 /* From the per-bucket rankings: 1 answered, 0 not answerable, -1 answer set. */
 static int bottlenecks_from_aggregates(struct http_request *req, const struct store_query *q,
-				       const struct slowops_config *c, long top)
+				       const struct slowops_config *c, const struct opstats_filter *f,
+				       long top)
 {
 	struct bottleneck bn;
 	struct request_metrics_cpu cm;
@@ -928,7 +932,7 @@ static int bottlenecks_from_aggregates(struct http_request *req, const struct st
 		bn.cpu_arg = &cm;
 	}
 	if (rc == 0)
-		rc = opstats_bottlenecks(req->srv->store, c, q->from_ns, q->to_ns, &bn, &from, &to, err,
+		rc = opstats_bottlenecks(req->srv->store, c, f, q->from_ns, q->to_ns, &bn, &from, &to, err,
 					 sizeof(err));
 	if (rc == 0) {
 		bottleneck_finish(&bn);
@@ -965,6 +969,7 @@ static int get_bottlenecks(struct http_request *req)
 	struct bottleneck bn;
 	struct request_metrics_cpu cm;
 	struct request_cover cov;
+	struct opstats_filter f;
 	long top;
 	char err[256];
 	slowops_config_init(&c);
@@ -975,7 +980,7 @@ static int get_bottlenecks(struct http_request *req)
 	if (parse_selection(req, &q, &ql, ANALYSE_DEFAULT, ANALYSE_MAX) < 0 ||
 	    filters_int(req, "top", 1, TOP_MAX, TOP_DEFAULT, &top) < 0 || effective_or_500(req, &c) < 0)
 		goto out;
-	if (range_only(req, &q, ql) && bottlenecks_from_aggregates(req, &q, &c, top) != 0)
+	if (aggregates_answer(req, &q, ql, &f) && bottlenecks_from_aggregates(req, &q, &c, &f, top) != 0)
 		goto out;
 	if (select_covering(req, &q, &cov, &rows, &n_rows) < 0)
 		goto out;

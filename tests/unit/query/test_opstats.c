@@ -65,7 +65,7 @@ static int read_range(struct store *s, const struct slowops_config *c, uint64_t 
 		      struct opstats_answer *a)
 {
 	char err[256];
-	int rc = opstats_read(s, c, from, to, a, err, sizeof(err));
+	int rc = opstats_read(s, c, NULL, from, to, a, err, sizeof(err));
 	if (rc < 0 && rc != ERR_BUSY)
 		printf("# opstats_read: %s\n", err);
 	return rc;
@@ -125,7 +125,7 @@ static void test_bottlenecks(struct store *s, const struct slowops_config *c)
 	uint64_t from, to;
 	char err[256];
 	bottleneck_init(&bn);
-	int rc = opstats_bottlenecks(s, c, T0, T0 + 10 * MIN, &bn, &from, &to, err, sizeof(err));
+	int rc = opstats_bottlenecks(s, c, NULL, T0, T0 + 10 * MIN, &bn, &from, &to, err, sizeof(err));
 	if (!ok(rc == 0, "bottlenecks answered"))
 		printf("# %d %s\n", rc, err);
 	bottleneck_finish(&bn);
