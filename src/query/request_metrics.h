@@ -47,6 +47,13 @@ struct request_metrics_snapshot {
  */
 int request_metrics_snapshot_read(struct store *st, const struct request_row *r,
 				  struct request_metrics_snapshot *out, char *err, size_t errlen);
+/*
+ * The snapshots of rows[0 .. n) into out[0 .. n), read on two threads.  A
+ * row whose read failed gets found = 0 (a snapshot is a hint); the number
+ * that failed is returned.
+ */
+size_t request_metrics_snapshots_read(struct store *st, const struct request_row *rows, size_t n,
+				      struct request_metrics_snapshot *out);
 
 /* CPU utilisation per service and minute (the largest sample). */
 struct request_metrics_cpu {

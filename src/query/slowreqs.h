@@ -19,7 +19,7 @@
  * backend without write numbers), answers ERR_BUSY and the caller reads
  * the store.  Rows starting before the oldest request still stored are
  * left out of a selection: retention deleted them from the store.  About
- * 90 bytes a slow request.
+ * 80 bytes a slow request.
  *
  * Thread-safe: one process-wide list, for the store of the last update.
  */

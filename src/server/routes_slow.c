@@ -425,21 +425,19 @@ static void slow_request(void *arg, const struct request_row *row, size_t idx, c
 	}
 }
 
-static void put_snapshot(struct http_request *req, struct buf *b, const struct request_row *r)
+static void put_snapshot(struct buf *b, const struct request_metrics_snapshot *s)
 {
 	static const char *const keys[REQUEST_METRICS_SNAPSHOT_METRICS] = {
 		"cpu_utilization", "memory_bytes", "db_connections_used", "db_connections_max"};
-	struct request_metrics_snapshot s;
-	char err[256];
 	buf_puts(b, ",\"resources\":");
-	if (request_metrics_snapshot_read(req->srv->store, r, &s, err, sizeof(err)) < 0 || !s.found) {
+	if (!s->found) {
 		buf_puts(b, "null"); /* a snapshot is a hint: without one, the answer stands */
 		return;
 	}
-	buf_printf(b, "{\"time_ms\":%llu", (unsigned long long)(s.time_ns / NS_PER_MS));
+	buf_printf(b, "{\"time_ms\":%llu", (unsigned long long)(s->time_ns / NS_PER_MS));
 	for (int i = 0; i < REQUEST_METRICS_SNAPSHOT_METRICS; i++) {
 		buf_printf(b, ",\"%s\":", keys[i]);
-		buf_put_json_double(b, s.value[i]);
+		buf_put_json_double(b, s->value[i]);
 	}
 	buf_putc(b, '}');
 }
@@ -610,8 +608,8 @@ static void put_csv(struct http_request *req, const struct slow_run *run, const 
 	}
 }
 
-static void put_detail(struct http_request *req, struct buf *b, const struct slow_run *run,
-		       const struct request_row *r, size_t i, uint64_t thr)
+static void put_detail(struct buf *b, const struct slow_run *run, const struct request_row *r, size_t i,
+		       const struct request_metrics_snapshot *snap, uint64_t thr)
 {
 	const struct detail *d = &run->d[i];
 	json_put_request(b, r);
@@ -634,7 +632,7 @@ static void put_detail(struct http_request *req, struct buf *b, const struct slo
 	}
 	buf_printf(b, ",\"span\":%s,\"slow_spans\":[%s]", d->span_json ? d->span_json : "null",
 		   d->slow_spans.data ? d->slow_spans.data : "");
-	put_snapshot(req, b, r);
+	put_snapshot(b, snap);
 	buf_putc(b, ',');
 	put_links(b, r->trace_id);
 	buf_putc(b, '}');
@@ -737,10 +735,13 @@ static int get_slow_requests(struct http_request *req)
 	buf_puts(b, ",\"counted\":");
 	json_put_counted(b, &q);
 	buf_puts(b, ",\"requests\":[");
+	struct request_metrics_snapshot *snaps =
+		arena_zalloc(&req->arena, (run.n_detail ? run.n_detail : 1) * sizeof(*snaps));
+	request_metrics_snapshots_read(req->srv->store, rows, run.n_detail, snaps);
 	for (size_t i = 0; i < run.n_detail; i++) {
 		if (i)
 			buf_putc(b, ',');
-		put_detail(req, b, &run, &rows[i], i, thr);
+		put_detail(b, &run, &rows[i], i, &snaps[i], thr);
 	}
 	buf_putc(b, ']');
 	if (by != GROUP_NONE)
