@@ -35,6 +35,7 @@ struct bucket {
 	struct sketch *t; /* one per slot, while a delta is built */
 	struct blob *enc; /* one per slot once kept: a sketch holds a few
 			   * kilobytes of counts, its encoding a few hundred bytes */
+	uint8_t dirty;	  /* changed since last stored */
 };
 
 /* Buckets sorted by minute. */
@@ -49,6 +50,7 @@ struct buckets {
 struct bn_bucket {
 	uint64_t slot;
 	struct bottleneck *bn; /* not finished */
+	uint8_t dirty;
 };
 struct bn_buckets {
 	struct bn_bucket *b;
@@ -69,6 +71,7 @@ struct kbucket {
 	struct sketch *t;      /* one per stats slot, while a delta is built */
 	struct blob *enc;      /* one per stats slot once kept */
 	struct bottleneck *bn; /* not finished */
+	uint8_t dirty;
 };
 
 /* Sorted by (slot, key). */
@@ -83,6 +86,8 @@ static struct {
 	pthread_mutex_t mu;
 	struct strmap no;
 	uint32_t n;
+	char **text; /* text[k - 1]: key k's */
+	size_t cap;
 } keys = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static struct {
@@ -96,6 +101,10 @@ static struct {
 	struct bn_buckets kept_bn;
 	struct kbuckets kept_kb;
 	int stopping;
+	int loaded;	 /* the stored aggregates were looked for */
+	int replace_all; /* the stored ones are void: replace them at the next save */
+	int no_save;	 /* the store keeps no aggregates */
+	size_t loaded_rows;
 } g = {.mu = PTHREAD_MUTEX_INITIALIZER, .upd = PTHREAD_MUTEX_INITIALIZER};
 
 static struct ticker job = TICKER_INIT;
@@ -313,6 +322,8 @@ static uint32_t key_number(char fam, const char *name, int add)
 	if (!keys.n)
 		strmap_init(&keys.no);
 	if (strmap_get(&keys.no, tmp, (size_t)len, &no) < 0 && add) {
+		keys.text = xgrow(keys.text, &keys.cap, keys.n + 1, sizeof(*keys.text));
+		keys.text[keys.n] = xstrdup(tmp);
 		no = ++keys.n;
 		strmap_put(&keys.no, tmp, (size_t)len, no);
 	}
@@ -550,6 +561,7 @@ static void merge_delta(struct delta *d)
 		if (src->minute < first)
 			continue;
 		struct bucket *dst = bucket_of(&g.kept, src->minute);
+		dst->dirty = 1;
 		dst->requests += src->requests;
 		dst->spans += src->spans;
 		for (size_t k = 0; k < g.kept.n_slots; k++)
@@ -561,6 +573,7 @@ static void merge_delta(struct delta *d)
 		if (d->bn.b[i].slot < first_bn)
 			continue;
 		struct bottleneck *kept = bn_bucket_of(&g.kept_bn, d->bn.b[i].slot);
+		g.kept_bn.b[g.kept_bn.last].dirty = 1;
 		bottleneck_merge(kept, d->bn.b[i].bn, 0);
 		bottleneck_compact(kept);
 	}
@@ -570,6 +583,7 @@ static void merge_delta(struct delta *d)
 		if (src->slot < first_bn)
 			continue;
 		struct kbucket *dst = kbucket_of(&g.kept_kb, src->slot, src->key);
+		dst->dirty = 1;
 		dst->requests += src->requests;
 		dst->spans += src->spans;
 		for (size_t k = 0; k < g.kept_kb.n_slots; k++)
@@ -585,6 +599,7 @@ static void reset_if_changed(struct store *s, const struct slowops_config *c, co
 {
 	if (g.store == s && g.rules && strcmp(g.rules, key) == 0)
 		return;
+	g.replace_all = 1;
 	buckets_release(&g.kept);
 	bn_buckets_release(&g.kept_bn);
 	kbuckets_release(&g.kept_kb);
@@ -617,6 +632,8 @@ static void delta_release(struct delta *d)
 	arena_release(&d->scratch);
 }
 
+static void load_stored(struct store *s, const struct slowops_config *c, const char *key);
+
 static int update_locked(struct store *s, const struct slowops_config *c, uint64_t max_blocks, uint64_t *left,
 			 char *err, size_t errlen)
 {
@@ -626,6 +643,8 @@ static int update_locked(struct store *s, const struct slowops_config *c, uint64
 		free(key);
 		return ERR_INTERNAL;
 	}
+	if (!g.loaded || g.store != s)
+		load_stored(s, c, key);
 	pthread_mutex_lock(&g.mu);
 	reset_if_changed(s, c, key);
 	uint64_t first = g.read_id + 1;
@@ -661,6 +680,283 @@ int opstats_update(struct store *s, const struct slowops_config *c, uint64_t max
 	return rc;
 }
 
+/* ---- stored aggregates ------------------------------------------------------ */
+
+/* Row kinds of store_put_aggs(). */
+enum { AGG_STATE, AGG_STATS, AGG_BN, AGG_KSTATS, AGG_KBN };
+
+static void put_le(struct buf *b, uint64_t v, int bytes)
+{
+	uint8_t x[8];
+	for (int i = 0; i < bytes; i++)
+		x[i] = (uint8_t)(v >> (8 * i));
+	buf_append(b, x, (size_t)bytes);
+}
+
+/* A stats bucket's row: requests, spans, then each slot's encoded sketch. */
+static void encode_stats(struct buf *b, uint64_t requests, uint64_t spans, const struct blob *enc, size_t n)
+{
+	put_le(b, requests, 8);
+	put_le(b, spans, 8);
+	put_le(b, n, 4);
+	for (size_t k = 0; k < n; k++) {
+		put_le(b, enc[k].len, 4);
+		buf_append(b, enc[k].p ? enc[k].p : "", enc[k].len);
+	}
+}
+
+static uint64_t get_le(const uint8_t *p, int bytes)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < bytes; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+int opstats_decode_stats(const void *data, size_t len, size_t n_slots, uint64_t *requests, uint64_t *spans,
+			 struct opstats_blob_view *slots)
+{
+	const uint8_t *p = data, *end = p + len;
+	if (len < 20 || get_le(p + 16, 4) != n_slots)
+		return -1;
+	*requests = get_le(p, 8);
+	*spans = get_le(p + 8, 8);
+	p += 20;
+	for (size_t k = 0; k < n_slots; k++) {
+		if (end - p < 4 || (uint64_t)(end - p - 4) < get_le(p, 4))
+			return -1;
+		slots[k].len = (size_t)get_le(p, 4);
+		slots[k].p = p + 4;
+		p += 4 + slots[k].len;
+	}
+	return p == end ? 0 : -1;
+}
+
+/* Rows being saved, their bytes in `b` (offsets until the end). */
+struct saving {
+	struct store_agg *rows;
+	size_t n, cap;
+	size_t *off;
+	struct buf b;
+};
+
+static void save_row(struct saving *sv, uint32_t kind, uint64_t t_ns, const char *key, size_t from)
+{
+	sv->rows = xgrow(sv->rows, &sv->cap, sv->n + 1, sizeof(*sv->rows));
+	size_t cap = sv->n;
+	sv->off = xrealloc(sv->off, (cap + 1) * sizeof(*sv->off));
+	sv->off[sv->n] = from;
+	sv->rows[sv->n++] =
+		(struct store_agg){.kind = kind, .t_ns = t_ns, .key = key, .len = sv->b.len - from};
+}
+
+static const char *key_text(uint32_t key)
+{
+	return key && key <= keys.n ? keys.text[key - 1] : "";
+}
+
+/* The changed buckets' rows and the state row (g.mu held). */
+static void collect_dirty(struct saving *sv)
+{
+	for (size_t i = 0; i < g.kept.n; i++) {
+		struct bucket *b = &g.kept.b[i];
+		size_t at = sv->b.len;
+		if (!b->dirty)
+			continue;
+		encode_stats(&sv->b, b->requests, b->spans, b->enc, g.kept.n_slots);
+		save_row(sv, AGG_STATS, b->minute * OPSTATS_BUCKET_NS, "", at);
+		b->dirty = 0;
+	}
+	for (size_t i = 0; i < g.kept_bn.n; i++) {
+		struct bn_bucket *b = &g.kept_bn.b[i];
+		size_t at = sv->b.len;
+		if (!b->dirty)
+			continue;
+		bottleneck_encode(b->bn, &sv->b);
+		save_row(sv, AGG_BN, b->slot * OPSTATS_BN_BUCKET_NS, "", at);
+		b->dirty = 0;
+	}
+	pthread_mutex_lock(&keys.mu);
+	for (size_t i = 0; i < g.kept_kb.n; i++) {
+		struct kbucket *b = &g.kept_kb.b[i];
+		size_t at = sv->b.len;
+		if (!b->dirty)
+			continue;
+		encode_stats(&sv->b, b->requests, b->spans, b->enc, g.kept_kb.n_slots);
+		save_row(sv, AGG_KSTATS, b->slot * OPSTATS_BN_BUCKET_NS, key_text(b->key), at);
+		at = sv->b.len;
+		bottleneck_encode(b->bn, &sv->b);
+		save_row(sv, AGG_KBN, b->slot * OPSTATS_BN_BUCKET_NS, key_text(b->key), at);
+		b->dirty = 0;
+	}
+	pthread_mutex_unlock(&keys.mu);
+	size_t at = sv->b.len;
+	buf_printf(&sv->b, "1 %llu %llu\n%s", (unsigned long long)g.read_id, (unsigned long long)g.newest,
+		   g.rules);
+	save_row(sv, AGG_STATE, UINT64_MAX, "", at);
+}
+
+/* After a failed save: everything again next time (g.mu held). */
+static void mark_all_dirty(void)
+{
+	for (size_t i = 0; i < g.kept.n; i++)
+		g.kept.b[i].dirty = 1;
+	for (size_t i = 0; i < g.kept_bn.n; i++)
+		g.kept_bn.b[i].dirty = 1;
+	for (size_t i = 0; i < g.kept_kb.n; i++)
+		g.kept_kb.b[i].dirty = 1;
+	g.replace_all = 1;
+}
+
+void opstats_status(uint64_t *read_id, size_t *loaded_rows)
+{
+	pthread_mutex_lock(&g.mu);
+	*read_id = g.read_id;
+	*loaded_rows = g.loaded_rows;
+	pthread_mutex_unlock(&g.mu);
+}
+
+int opstats_save(struct store *s, char *err, size_t errlen)
+{
+	struct saving sv = {0};
+	buf_init(&sv.b, BUF_NO_LIMIT);
+	pthread_mutex_lock(&g.mu);
+	if (g.store != s || !g.rules || g.no_save) {
+		pthread_mutex_unlock(&g.mu);
+		buf_release(&sv.b);
+		return 0;
+	}
+	collect_dirty(&sv);
+	int replace = g.replace_all;
+	g.replace_all = 0;
+	pthread_mutex_unlock(&g.mu);
+	if (sv.n == 1 && !replace) { /* the state alone: nothing changed */
+		free(sv.rows);
+		free(sv.off);
+		buf_release(&sv.b);
+		return 0;
+	}
+	for (size_t i = 0; i < sv.n; i++)
+		sv.rows[i].data = sv.b.data + sv.off[i];
+	int rc = store_put_aggs(s, sv.rows, sv.n, replace, err, errlen);
+	if (rc < 0) {
+		pthread_mutex_lock(&g.mu);
+		if (rc == ERR_UNSUPPORTED)
+			g.no_save = 1; /* this store keeps none: rebuilt from the blocks after a start */
+		else
+			mark_all_dirty();
+		pthread_mutex_unlock(&g.mu);
+	}
+	free(sv.rows);
+	free(sv.off);
+	buf_release(&sv.b);
+	return rc == ERR_UNSUPPORTED ? 0 : rc < 0 ? ERR_INTERNAL : 0;
+}
+
+/* What the state row says. */
+struct loading {
+	const char *rules; /* the current rules: rows of others are void */
+	int match;
+	uint64_t read_id, newest;
+	int bad;
+	size_t rows;
+};
+
+static int load_state(void *arg, const struct store_agg *r)
+{
+	struct loading *ld = arg;
+	unsigned long long id, newest;
+	int used = 0;
+	if (r->kind != AGG_STATE)
+		return 0;
+	char *text = xmalloc(r->len + 1);
+	memcpy(text, r->data, r->len);
+	text[r->len] = 0;
+	if (sscanf(text, "1 %llu %llu\n%n", &id, &newest, &used) == 2 && used > 0 &&
+	    strcmp(text + used, ld->rules) == 0) {
+		ld->match = 1;
+		ld->read_id = id;
+		ld->newest = newest;
+	}
+	free(text);
+	return 1;
+}
+
+/* One stored row into the kept buckets (g.mu held). */
+static int load_row(void *arg, const struct store_agg *r)
+{
+	struct loading *ld = arg;
+	struct opstats_blob_view v[64];
+	uint64_t requests, spans;
+	size_t n = g.kept.n_slots;
+	int kstats = r->kind == AGG_KSTATS, kbn = r->kind == AGG_KBN;
+	uint32_t key = kstats || kbn ? key_number(r->key[0], r->key[0] ? r->key + 1 : NULL, 1) : 0;
+	ld->rows++;
+	if ((kstats || kbn) && !key)
+		return ld->bad = 1;
+	if (r->kind == AGG_STATS || kstats) {
+		if (n > 64 || opstats_decode_stats(r->data, r->len, n, &requests, &spans, v) < 0)
+			return ld->bad = 1;
+		struct blob *enc;
+		if (kstats) {
+			struct kbucket *kb = kbucket_of(&g.kept_kb, r->t_ns / OPSTATS_BN_BUCKET_NS, key);
+			kb->requests = requests, kb->spans = spans, enc = kb->enc;
+		} else {
+			struct bucket *b = bucket_of(&g.kept, r->t_ns / OPSTATS_BUCKET_NS);
+			b->requests = requests, b->spans = spans, enc = b->enc;
+		}
+		for (size_t k = 0; k < n; k++) {
+			free(enc[k].p);
+			enc[k].p = v[k].len ? memcpy(xmalloc(v[k].len), v[k].p, v[k].len) : NULL;
+			enc[k].len = v[k].len;
+		}
+	} else if (r->kind == AGG_BN || kbn) {
+		struct bottleneck *bn = kbn ? kbucket_of(&g.kept_kb, r->t_ns / OPSTATS_BN_BUCKET_NS, key)->bn
+					    : bn_bucket_of(&g.kept_bn, r->t_ns / OPSTATS_BN_BUCKET_NS);
+		if (bottleneck_merge_encoded(bn, r->data, r->len, 0) < 0)
+			return ld->bad = 1;
+		bottleneck_compact(bn);
+	}
+	return 0;
+}
+
+/* Load what was stored for the rules `key`, once per store, before the first
+ * block is read (g.upd held): every bucket of the newest OPSTATS_KEEP_NS,
+ * and the block the stored ones reach. */
+static void load_stored(struct store *s, const struct slowops_config *c, const char *key)
+{
+	struct loading ld = {.rules = key};
+	char err[256];
+	pthread_mutex_lock(&g.mu);
+	g.loaded = 1;
+	pthread_mutex_unlock(&g.mu);
+	if (store_aggs(s, UINT64_MAX, load_state, &ld, err, sizeof(err)) < 0 || !ld.match) {
+		pthread_mutex_lock(&g.mu);
+		g.replace_all = 1; /* none, unreadable or of other rules */
+		pthread_mutex_unlock(&g.mu);
+		return;
+	}
+	uint64_t keep = OPSTATS_KEEP_NS / OPSTATS_BUCKET_NS;
+	uint64_t first = ld.newest > keep ? ld.newest - keep : 0;
+	pthread_mutex_lock(&g.mu);
+	reset_if_changed(s, c, key);
+	int rc = store_aggs(s, first * OPSTATS_BUCKET_NS, load_row, &ld, err, sizeof(err));
+	if (rc < 0 || ld.bad) {
+		log_warn("operation statistics: the stored aggregates do not read (%s): built again from the "
+			 "blocks",
+			 rc < 0 ? err : "a row does not decode");
+		g.rules[0] = 0; /* reset at the update, which reads every block */
+	} else {
+		g.read_id = ld.read_id;
+		g.newest = ld.newest;
+		g.loaded_rows = ld.rows;
+		g.replace_all = 0;
+		log_info("operation statistics: %zu stored rows loaded, up to block %llu", ld.rows,
+			 (unsigned long long)ld.read_id);
+	}
+	pthread_mutex_unlock(&g.mu);
+}
+
 /* ---- the job ------------------------------------------------------------------- */
 
 static void job_tick(void *arg)
@@ -688,6 +984,8 @@ static void job_tick(void *arg)
 		}
 		steps++;
 	}
+	if (steps && opstats_save(s, err, sizeof(err)) < 0)
+		log_warn("operation statistics: %s", err);
 	if (steps > 1 && !left) { /* a catch-up, not the minute's few blocks */
 		log_info("operation statistics: caught up with the stored blocks in %.1f s",
 			 (double)(clock_now_ns() - t0) / 1e9);
@@ -718,10 +1016,17 @@ void opstats_stop(void)
 	kbuckets_release(&g.kept_kb);
 	free(g.rules);
 	g.rules = NULL;
+	g.loaded = g.replace_all = g.no_save = 0;
+	g.loaded_rows = 0;
 	pthread_mutex_lock(&keys.mu);
 	if (keys.n)
 		strmap_release(&keys.no);
+	for (uint32_t k = 0; k < keys.n; k++)
+		free(keys.text[k]);
+	free(keys.text);
+	keys.text = NULL;
 	keys.n = 0;
+	keys.cap = 0;
 	pthread_mutex_unlock(&keys.mu);
 	g.store = NULL;
 	g.read_id = g.newest = 0;

@@ -106,4 +106,28 @@ int opstats_bottlenecks(struct store *s, const struct slowops_config *c, const s
 			uint64_t from_ns, uint64_t to_ns, struct bottleneck *into, uint64_t *bucket_from_ns,
 			uint64_t *bucket_to_ns, char *err, size_t errlen);
 
+/*
+ * Store the buckets changed since the last save, and the block they reach,
+ * in one transaction (store_put_aggs(); all of them after the custom type
+ * rules changed): what the job does after each pass that read blocks, so
+ * that a start loads them (the first update of a store does, before
+ * reading the blocks after them) instead of reading every block again.  A
+ * store without stored aggregates is left alone.  0, or ERR_INTERNAL with
+ * a message (everything is saved again next time).
+ */
+int opstats_save(struct store *s, char *err, size_t errlen);
+/* The last block read, and the stored rows the last start loaded. */
+void opstats_status(uint64_t *read_id, size_t *loaded_rows);
+
+/* One slot's encoded sketch in a stored stats bucket. */
+struct opstats_blob_view {
+	const void *p;
+	size_t len;
+};
+/* A stored stats bucket (the row of one minute, or five minutes and a key)
+ * of n_slots sketches: its counts, and each slot's sketch bytes pointing
+ * into `data`.  0, or -1 when the bytes are not one. */
+int opstats_decode_stats(const void *data, size_t len, size_t n_slots, uint64_t *requests, uint64_t *spans,
+			 struct opstats_blob_view *slots);
+
 #endif

@@ -133,6 +133,12 @@ static const char *const migrations[] = {
 	"ALTER TABLE requests_5 RENAME TO requests;"
 	"CREATE INDEX requests_by_time ON requests(start_ns);"
 	"CREATE INDEX requests_by_service ON requests(service, start_ns);",
+	/* 6 -> 7: aggregates a reader keeps of the data (query/opstats.c: the
+	 * operation statistics and bottleneck rankings per time bucket), as
+	 * opaque rows replaced whole, so a start loads them instead of reading
+	 * every block again (store.h, store_put_aggs). */
+	"CREATE TABLE aggregates(kind INTEGER NOT NULL, t INTEGER NOT NULL, key TEXT NOT NULL,"
+	"  data BLOB NOT NULL, PRIMARY KEY(kind, t, key)) WITHOUT ROWID;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

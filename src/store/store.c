@@ -235,6 +235,17 @@ int store_metric_series(struct store *s, uint64_t from_ns, uint64_t to_ns, const
 	DISPATCH(metric_series, "metric series", from_ns, to_ns, prefix, limit, a, rows, n, err, errlen);
 }
 
+int store_put_aggs(struct store *s, const struct store_agg *rows, size_t n, int replace_all, char *err,
+		   size_t errlen)
+{
+	DISPATCH(put_aggs, "stored aggregates", rows, n, replace_all, err, errlen);
+}
+
+int store_aggs(struct store *s, uint64_t from_ns, store_agg_fn fn, void *arg, char *err, size_t errlen)
+{
+	DISPATCH(aggs, "stored aggregates", from_ns, fn, arg, err, errlen);
+}
+
 int store_put_doc(struct store *s, const struct store_record *r, char *err, size_t errlen)
 {
 	DISPATCH(put_doc, "documents", r, err, errlen);

@@ -382,6 +382,28 @@ struct store_record {
 	const char *json;
 };
 int store_put_doc(struct store *s, const struct store_record *r, char *err, size_t errlen);
+/*
+ * Aggregates a reader keeps of the stored data (query/opstats.h), as
+ * opaque rows by (kind, bucket start, key), each replaced whole when put
+ * again.  Retention deletes the rows whose bucket started before the
+ * minute rollups' cutoff.
+ */
+struct store_agg {
+	uint32_t kind;	 /* the caller's family of rows */
+	uint64_t t_ns;	 /* the bucket's start; UINT64_MAX: never deleted */
+	const char *key; /* "" for none */
+	const void *data;
+	size_t len;
+};
+/* Put `rows` (all of them, or none) in one transaction, after deleting
+ * every stored row when `replace_all`; durable when the call returns. */
+int store_put_aggs(struct store *s, const struct store_agg *rows, size_t n, int replace_all, char *err,
+		   size_t errlen);
+/* Each stored row whose bucket starts at or after from_ns, or is
+ * UINT64_MAX, to `fn` (valid during the call), by kind, start and key.
+ * Non-zero from `fn` stops. */
+typedef int (*store_agg_fn)(void *arg, const struct store_agg *row);
+int store_aggs(struct store *s, uint64_t from_ns, store_agg_fn fn, void *arg, char *err, size_t errlen);
 int store_add_event(struct store *s, const struct store_record *r, char *err, size_t errlen);
 /* Documents of `kind` (only `id` unless NULL), by id. */
 int store_docs(struct store *s, const char *kind, const char *id, struct arena *a, struct store_record **rows,

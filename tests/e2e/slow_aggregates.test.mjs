@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { makeTempDir, startServer } from './lib/server.mjs';
-import { getJson, jsonTraceRequest, spanId, traceId } from './lib/util.mjs';
+import { getJson, jsonTraceRequest, sleep, spanId, traceId } from './lib/util.mjs';
 
 const MS = 1_000_000n;
 
@@ -129,6 +129,22 @@ describe('statistics and bottlenecks per service and environment from the aggreg
 			}
 		});
 	}
+
+	test('a restart loads the stored aggregates instead of reading the blocks again', async () => {
+		const to = String(Date.now() + 60_000), from = String(Date.now() - 3_600_000); // fixed: now moves
+		const at = (p, query) => getJson(`${srv.url}${p}?${new URLSearchParams({ from, to, ...query })}`);
+		const before = await at('/api/v1/slow-operations/stats', { service: 'back' });
+		const bnBefore = await at('/api/v1/bottlenecks', { env: 'production' });
+		assert.equal(before.json.aggregated?.bucket_s, 300);
+		await sleep(6500); // the job's pass (every 5 s) stores what changed
+		await srv.stop();
+		srv = await startServer({ dataDir: srv.dataDir });
+		const after = await at('/api/v1/slow-operations/stats', { service: 'back' });
+		const bnAfter = await at('/api/v1/bottlenecks', { env: 'production' });
+		assert.match(srv.output, /operation statistics: [1-9][0-9]* stored rows loaded/, 'loaded, not read again');
+		assert.deepEqual(after.json, before.json);
+		assert.deepEqual(bnAfter.json, bnBefore.json);
+	});
 
 	test('a service nobody sends: an empty answer from the aggregates', async () => {
 		const r = await get('/api/v1/slow-operations/stats', { service: 'nosuch' });
