@@ -101,9 +101,10 @@ static struct {
 	struct bn_buckets kept_bn;
 	struct kbuckets kept_kb;
 	int stopping;
-	int loaded;	 /* the stored aggregates were looked for */
-	int replace_all; /* the stored ones are void: replace them at the next save */
-	int no_save;	 /* the store keeps no aggregates */
+	int loaded;	       /* the stored aggregates were looked for */
+	int replace_all;       /* the stored ones are void: replace them at the next save */
+	int no_save;	       /* the store keeps no aggregates */
+	uint64_t covered_from; /* the first minute the stored rows cover; UINT64_MAX: not yet set */
 	size_t loaded_rows;
 } g = {.mu = PTHREAD_MUTEX_INITIALIZER, .upd = PTHREAD_MUTEX_INITIALIZER};
 
@@ -600,6 +601,7 @@ static void reset_if_changed(struct store *s, const struct slowops_config *c, co
 	if (g.store == s && g.rules && strcmp(g.rules, key) == 0)
 		return;
 	g.replace_all = 1;
+	g.covered_from = UINT64_MAX;
 	buckets_release(&g.kept);
 	bn_buckets_release(&g.kept_bn);
 	kbuckets_release(&g.kept_kb);
@@ -791,8 +793,11 @@ static void collect_dirty(struct saving *sv)
 	}
 	pthread_mutex_unlock(&keys.mu);
 	size_t at = sv->b.len;
-	buf_printf(&sv->b, "1 %llu %llu\n%s", (unsigned long long)g.read_id, (unsigned long long)g.newest,
-		   g.rules);
+	uint64_t keep = OPSTATS_KEEP_NS / OPSTATS_BUCKET_NS;
+	if (g.covered_from == UINT64_MAX) /* built from the first block: from what is kept */
+		g.covered_from = g.newest > keep ? g.newest - keep : 0;
+	buf_printf(&sv->b, "1 %llu %llu %llu\n%s", (unsigned long long)g.read_id,
+		   (unsigned long long)g.newest, (unsigned long long)g.covered_from, g.rules);
 	save_row(sv, AGG_STATE, UINT64_MAX, "", at);
 }
 
@@ -857,7 +862,7 @@ int opstats_save(struct store *s, char *err, size_t errlen)
 struct loading {
 	const char *rules; /* the current rules: rows of others are void */
 	int match;
-	uint64_t read_id, newest;
+	uint64_t read_id, newest, covered_from;
 	int bad;
 	size_t rows;
 };
@@ -865,18 +870,19 @@ struct loading {
 static int load_state(void *arg, const struct store_agg *r)
 {
 	struct loading *ld = arg;
-	unsigned long long id, newest;
+	unsigned long long id, newest, covered;
 	int used = 0;
 	if (r->kind != AGG_STATE)
 		return 0;
 	char *text = xmalloc(r->len + 1);
 	memcpy(text, r->data, r->len);
 	text[r->len] = 0;
-	if (sscanf(text, "1 %llu %llu\n%n", &id, &newest, &used) == 2 && used > 0 &&
+	if (sscanf(text, "1 %llu %llu %llu\n%n", &id, &newest, &covered, &used) == 3 && used > 0 &&
 	    strcmp(text + used, ld->rules) == 0) {
 		ld->match = 1;
 		ld->read_id = id;
 		ld->newest = newest;
+		ld->covered_from = covered;
 	}
 	free(text);
 	return 1;
@@ -930,7 +936,7 @@ static void load_stored(struct store *s, const struct slowops_config *c, const c
 	pthread_mutex_lock(&g.mu);
 	g.loaded = 1;
 	pthread_mutex_unlock(&g.mu);
-	if (store_aggs(s, UINT64_MAX, load_state, &ld, err, sizeof(err)) < 0 || !ld.match) {
+	if (store_aggs(s, AGG_STATE, UINT64_MAX, 0, load_state, &ld, err, sizeof(err)) < 0 || !ld.match) {
 		pthread_mutex_lock(&g.mu);
 		g.replace_all = 1; /* none, unreadable or of other rules */
 		pthread_mutex_unlock(&g.mu);
@@ -940,7 +946,7 @@ static void load_stored(struct store *s, const struct slowops_config *c, const c
 	uint64_t first = ld.newest > keep ? ld.newest - keep : 0;
 	pthread_mutex_lock(&g.mu);
 	reset_if_changed(s, c, key);
-	int rc = store_aggs(s, first * OPSTATS_BUCKET_NS, load_row, &ld, err, sizeof(err));
+	int rc = store_aggs(s, -1, first * OPSTATS_BUCKET_NS, 0, load_row, &ld, err, sizeof(err));
 	if (rc < 0 || ld.bad) {
 		log_warn("operation statistics: the stored aggregates do not read (%s): built again from the "
 			 "blocks",
@@ -949,6 +955,7 @@ static void load_stored(struct store *s, const struct slowops_config *c, const c
 	} else {
 		g.read_id = ld.read_id;
 		g.newest = ld.newest;
+		g.covered_from = ld.covered_from;
 		g.loaded_rows = ld.rows;
 		g.replace_all = 0;
 		log_info("operation statistics: %zu stored rows loaded, up to block %llu", ld.rows,
@@ -1080,7 +1087,8 @@ static void sum_buckets(uint64_t from, uint64_t to, struct opstats_answer *out)
  * buckets of `bucket_ns`: *from, *to the buckets.  0 with g.mu held, or
  * ERR_BUSY / an error without. */
 static int read_start(struct store *s, const struct slowops_config *c, uint64_t from_ns, uint64_t to_ns,
-		      uint64_t bucket_ns, uint64_t *from, uint64_t *to, char *err, size_t errlen)
+		      uint64_t bucket_ns, uint64_t *from, uint64_t *to, uint64_t *stored_to, char *err,
+		      size_t errlen)
 {
 	uint64_t left;
 	int rc = current_enough(s, c, err, errlen);
@@ -1092,12 +1100,65 @@ static int read_start(struct store *s, const struct slowops_config *c, uint64_t 
 	*to = (to_ns + bucket_ns - 1) / bucket_ns;
 	uint64_t keep = OPSTATS_KEEP_NS / OPSTATS_BUCKET_NS;
 	pthread_mutex_lock(&g.mu);
-	if (g.store != s || g.kept.n_slots != slowops_type_slots(c) ||
-	    (g.newest > keep && from_ns / OPSTATS_BUCKET_NS < g.newest - keep)) {
+	/* the buckets kept start here; before, the stored rows answer */
+	uint64_t first = g.newest > keep ? g.newest - keep : 0;
+	uint64_t kept_from = first * OPSTATS_BUCKET_NS / bucket_ns;
+	*stored_to = *from < kept_from ? kept_from : 0;
+	int stored_ok = !g.no_save && !g.replace_all && g.loaded && g.covered_from != UINT64_MAX &&
+			from_ns / OPSTATS_BUCKET_NS >= g.covered_from;
+	if (g.store != s || g.kept.n_slots != slowops_type_slots(c) || (*stored_to && !stored_ok)) {
 		pthread_mutex_unlock(&g.mu);
 		return ERR_BUSY;
 	}
 	return 0;
+}
+
+/* A read of stored rows: the sums of a stats answer, or a ranking. */
+struct stored_read {
+	const char *key; /* the filter's key text; NULL: the fleet's rows */
+	struct opstats_answer *out;
+	struct bottleneck *into;
+	uint64_t bucket_ns;
+	int bad;
+};
+
+static int stored_row(void *arg, const struct store_agg *r)
+{
+	struct stored_read *sr = arg;
+	struct opstats_blob_view v[64];
+	uint64_t requests, spans;
+	if (sr->key && strcmp(r->key, sr->key))
+		return 0;
+	if (sr->into) {
+		sr->bad |=
+			bottleneck_merge_encoded(sr->into, r->data, r->len, r->t_ns + sr->bucket_ns / 2) < 0;
+		return 0;
+	}
+	if (sr->out->n > 64 || opstats_decode_stats(r->data, r->len, sr->out->n, &requests, &spans, v) < 0) {
+		sr->bad = 1;
+		return 0;
+	}
+	sr->out->requests += requests;
+	sr->out->spans += spans;
+	for (size_t k = 0; k < sr->out->n; k++)
+		if (v[k].len && sketch_merge_encoded(&sr->out->t[k], v[k].p, v[k].len, NULL, 0) < 0)
+			sr->bad = 1;
+	return 0;
+}
+
+/* Add the stored rows of `kind` (keyed by `f`'s key when keyed) of buckets
+ * [from, to) of `bucket_ns`: the part of a range before the buckets kept. */
+static int read_stored(struct store *s, int kind, const struct opstats_filter *f, int keyed, uint64_t from,
+		       uint64_t to, uint64_t bucket_ns, struct stored_read *sr, char *err, size_t errlen)
+{
+	char key[300] = "";
+	if (keyed)
+		snprintf(key, sizeof(key), "%c%s", f->service ? 'S' : 'E', f->service ? f->service : f->env);
+	sr->key = keyed ? key : NULL;
+	sr->bucket_ns = bucket_ns;
+	if (store_aggs(s, kind, from * bucket_ns, to * bucket_ns, stored_row, sr, err, errlen) < 0)
+		return ERR_INTERNAL;
+	return sr->bad ? errf(err, errlen, "a stored aggregate does not decode"), ERR_INTERNAL : 0;
 }
 
 /* Whether a filter reads a key: 1, or 0 for the whole fleet; -1: not
@@ -1140,8 +1201,8 @@ int opstats_read(struct store *s, const struct slowops_config *c, const struct o
 	int keyed = filter_keyed(f);
 	if (keyed < 0)
 		return ERR_BUSY;
-	uint64_t bucket_ns = keyed ? OPSTATS_BN_BUCKET_NS : OPSTATS_BUCKET_NS;
-	int rc = read_start(s, c, from_ns, to_ns, bucket_ns, &from, &to, err, errlen);
+	uint64_t bucket_ns = keyed ? OPSTATS_BN_BUCKET_NS : OPSTATS_BUCKET_NS, stored_to;
+	int rc = read_start(s, c, from_ns, to_ns, bucket_ns, &from, &to, &stored_to, err, errlen);
 	if (rc < 0)
 		return rc;
 	out->n = g.kept.n_slots;
@@ -1153,6 +1214,13 @@ int opstats_read(struct store *s, const struct slowops_config *c, const struct o
 	else
 		sum_buckets(from, to, out);
 	pthread_mutex_unlock(&g.mu);
+	struct stored_read sr = {.out = out};
+	if (stored_to &&
+	    (rc = read_stored(s, keyed ? AGG_KSTATS : AGG_STATS, f, keyed, from,
+			      stored_to < to ? stored_to : to, bucket_ns, &sr, err, errlen)) < 0) {
+		opstats_answer_release(out);
+		return rc;
+	}
 	out->bucket_ns = bucket_ns;
 	out->from_ns = from * bucket_ns;
 	out->to_ns = to * bucket_ns;
@@ -1163,11 +1231,11 @@ int opstats_bottlenecks(struct store *s, const struct slowops_config *c, const s
 			uint64_t from_ns, uint64_t to_ns, struct bottleneck *into, uint64_t *bucket_from_ns,
 			uint64_t *bucket_to_ns, char *err, size_t errlen)
 {
-	uint64_t from, to;
+	uint64_t from, to, stored_to;
 	int keyed = filter_keyed(f);
 	if (keyed < 0)
 		return ERR_BUSY;
-	int rc = read_start(s, c, from_ns, to_ns, OPSTATS_BN_BUCKET_NS, &from, &to, err, errlen);
+	int rc = read_start(s, c, from_ns, to_ns, OPSTATS_BN_BUCKET_NS, &from, &to, &stored_to, err, errlen);
 	if (rc < 0)
 		return rc;
 	uint32_t key = keyed ? filter_key(f) : 0;
@@ -1184,6 +1252,11 @@ int opstats_bottlenecks(struct store *s, const struct slowops_config *c, const s
 					 b->slot * OPSTATS_BN_BUCKET_NS + OPSTATS_BN_BUCKET_NS / 2);
 	}
 	pthread_mutex_unlock(&g.mu);
+	struct stored_read sr = {.into = into};
+	if (stored_to &&
+	    (rc = read_stored(s, keyed ? AGG_KBN : AGG_BN, f, keyed, from, stored_to < to ? stored_to : to,
+			      OPSTATS_BN_BUCKET_NS, &sr, err, errlen)) < 0)
+		return rc;
 	*bucket_from_ns = from * OPSTATS_BN_BUCKET_NS;
 	*bucket_to_ns = to * OPSTATS_BN_BUCKET_NS;
 	return 0;

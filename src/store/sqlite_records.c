@@ -68,7 +68,8 @@ int sqlite_put_aggs(struct store *s, const struct store_agg *rows, size_t n, int
 	return write_record(s, &rec, bytes, err, errlen);
 }
 
-int sqlite_aggs(struct store *s, uint64_t from_ns, store_agg_fn fn, void *arg, char *err, size_t errlen)
+int sqlite_aggs(struct store *s, int kind, uint64_t from_ns, uint64_t to_ns, store_agg_fn fn, void *arg,
+		char *err, size_t errlen)
 {
 	sqlite3 *db = db_reader_get(s, err, errlen);
 	sqlite3_stmt *st = NULL;
@@ -76,10 +77,15 @@ int sqlite_aggs(struct store *s, uint64_t from_ns, store_agg_fn fn, void *arg, c
 	if (!db)
 		return -1;
 	rc = sqlite3_prepare_v2(
-		db, "SELECT kind, t, key, data FROM aggregates WHERE t >= ? ORDER BY kind, t, key", -1, &st,
-		NULL);
+		db,
+		"SELECT kind, t, key, data FROM aggregates WHERE (?1 < 0 OR kind = ?1) AND t >= ?2"
+		" AND t <= ?3 ORDER BY kind, t, key",
+		-1, &st, NULL);
 	if (rc == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, from_ns > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)from_ns);
+		sqlite3_bind_int64(st, 1, kind);
+		sqlite3_bind_int64(st, 2, from_ns > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)from_ns);
+		sqlite3_bind_int64(st, 3,
+				   !to_ns || to_ns > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)to_ns - 1);
 		while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 			int64_t t = sqlite3_column_int64(st, 1);
 			const char *key = (const char *)sqlite3_column_text(st, 2);

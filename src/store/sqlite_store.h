@@ -142,7 +142,8 @@ int sqlite_search(struct store *s, const struct store_query *q, struct arena *a,
 int sqlite_count(struct store *s, const struct store_query *q, uint64_t *n, char *err, size_t errlen);
 int sqlite_put_aggs(struct store *s, const struct store_agg *rows, size_t n, int replace_all, char *err,
 		    size_t errlen);
-int sqlite_aggs(struct store *s, uint64_t from_ns, store_agg_fn fn, void *arg, char *err, size_t errlen);
+int sqlite_aggs(struct store *s, int kind, uint64_t from_ns, uint64_t to_ns, store_agg_fn fn, void *arg,
+		char *err, size_t errlen);
 int sqlite_slow_since(struct store *s, int64_t after, uint64_t from_ns, unsigned limit, struct arena *a,
 		      struct request_row **rows, int64_t **ids, size_t *n, uint64_t *oldest_ns, char *err,
 		      size_t errlen);

@@ -241,9 +241,10 @@ int store_put_aggs(struct store *s, const struct store_agg *rows, size_t n, int 
 	DISPATCH(put_aggs, "stored aggregates", rows, n, replace_all, err, errlen);
 }
 
-int store_aggs(struct store *s, uint64_t from_ns, store_agg_fn fn, void *arg, char *err, size_t errlen)
+int store_aggs(struct store *s, int kind, uint64_t from_ns, uint64_t to_ns, store_agg_fn fn, void *arg,
+	       char *err, size_t errlen)
 {
-	DISPATCH(aggs, "stored aggregates", from_ns, fn, arg, err, errlen);
+	DISPATCH(aggs, "stored aggregates", kind, from_ns, to_ns, fn, arg, err, errlen);
 }
 
 int store_put_doc(struct store *s, const struct store_record *r, char *err, size_t errlen)

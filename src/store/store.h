@@ -399,11 +399,12 @@ struct store_agg {
  * every stored row when `replace_all`; durable when the call returns. */
 int store_put_aggs(struct store *s, const struct store_agg *rows, size_t n, int replace_all, char *err,
 		   size_t errlen);
-/* Each stored row whose bucket starts at or after from_ns, or is
- * UINT64_MAX, to `fn` (valid during the call), by kind, start and key.
- * Non-zero from `fn` stops. */
+/* Each stored row of `kind` (-1: any) whose bucket starts in [from_ns,
+ * to_ns) (to_ns 0: no end, UINT64_MAX rows included) to `fn` (valid during
+ * the call), by kind, start and key.  Non-zero from `fn` stops. */
 typedef int (*store_agg_fn)(void *arg, const struct store_agg *row);
-int store_aggs(struct store *s, uint64_t from_ns, store_agg_fn fn, void *arg, char *err, size_t errlen);
+int store_aggs(struct store *s, int kind, uint64_t from_ns, uint64_t to_ns, store_agg_fn fn, void *arg,
+	       char *err, size_t errlen);
 int store_add_event(struct store *s, const struct store_record *r, char *err, size_t errlen);
 /* Documents of `kind` (only `id` unless NULL), by id. */
 int store_docs(struct store *s, const char *kind, const char *id, struct arena *a, struct store_record **rows,

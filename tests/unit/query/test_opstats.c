@@ -249,6 +249,27 @@ static void test_saved(struct store *s, const struct slowops_config *c)
 		     ba.e[0].n_examples == bb.e[0].n_examples && ba.e[0].self_p95_ns == bb.e[0].self_p95_ns)),
 	   "the same bottlenecks loaded (%zu components)", ba.n);
 	bottleneck_release(&ba);
+
+	/* three days later: the first minutes leave the buckets kept, and are
+	 * read from the stored rows */
+	struct batch b;
+	struct opstats_answer old;
+	batch_init(&b);
+	add_request(&b, make_resource(&b, "shop", NULL), 9, T0 + 3 * 86400 * 1000 * MS, 100, 50);
+	ok(store_write_sync(s, &b) == 0, "a request three days later");
+	batch_release(&b);
+	if (ok(read_range(s, c, T0 + 3 * 86400 * 1000 * MS, 0, &old) == 0, "the new request read")) {
+		is_int(old.requests, 1, "one request three days later");
+		opstats_answer_release(&old);
+	}
+	if (ok(read_range(s, c, T0, T0 + 10 * MIN, &old) == 0, "a range before the buckets kept: answered")) {
+		same_answers(&before, &old, "from the stored rows");
+		opstats_answer_release(&old);
+	}
+	read_bn(s, c, NULL, &ba);
+	ok(ba.requests == bb.requests && ba.critical_ns == bb.critical_ns && ba.n == bb.n,
+	   "the same bottlenecks from the stored rows (%zu components)", ba.n);
+	bottleneck_release(&ba);
 	bottleneck_release(&bb);
 	opstats_answer_release(&kb);
 	opstats_answer_release(&before);
