@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <zstd.h>
 
 #include "analyze/spantree.h"
 #include "core/alloc.h"
@@ -734,6 +735,38 @@ int opstats_decode_stats(const void *data, size_t len, size_t n_slots, uint64_t 
 	return p == end ? 0 : -1;
 }
 
+/* Largest decompressed stored ranking accepted. */
+#define STORED_BN_MAX (64u << 20)
+
+/* A ranking's row: bottleneck_encode(), compressed (its entries' strings
+ * repeat from row to row: about a tenth of the bytes). */
+static void encode_bn(struct buf *b, const struct bottleneck *bn)
+{
+	struct buf raw;
+	buf_init(&raw, BUF_NO_LIMIT);
+	bottleneck_encode(bn, &raw);
+	size_t cap = ZSTD_compressBound(raw.len);
+	buf_reserve(b, cap);
+	size_t n = ZSTD_compress(b->data + b->len, cap, raw.data, raw.len, 3);
+	if (ZSTD_isError(n))
+		abort(); /* the bound was reserved: cannot fail */
+	b->len += n;
+	buf_release(&raw);
+}
+
+/* Merge a ranking's row into `bn`.  0, or -1 when it does not decode. */
+static int merge_bn_row(struct bottleneck *bn, const void *data, size_t len, uint64_t t_ns)
+{
+	unsigned long long raw = ZSTD_getFrameContentSize(data, len);
+	if (raw == ZSTD_CONTENTSIZE_ERROR || raw == ZSTD_CONTENTSIZE_UNKNOWN || raw > STORED_BN_MAX)
+		return -1;
+	void *out = xmalloc(raw ? (size_t)raw : 1);
+	size_t n = ZSTD_decompress(out, (size_t)raw, data, len);
+	int rc = ZSTD_isError(n) || n != raw ? -1 : bottleneck_merge_encoded(bn, out, n, t_ns);
+	free(out);
+	return rc;
+}
+
 /* Rows being saved, their bytes in `b` (offsets until the end). */
 struct saving {
 	struct store_agg *rows;
@@ -774,7 +807,7 @@ static void collect_dirty(struct saving *sv)
 		size_t at = sv->b.len;
 		if (!b->dirty)
 			continue;
-		bottleneck_encode(b->bn, &sv->b);
+		encode_bn(&sv->b, b->bn);
 		save_row(sv, AGG_BN, b->slot * OPSTATS_BN_BUCKET_NS, "", at);
 		b->dirty = 0;
 	}
@@ -787,7 +820,7 @@ static void collect_dirty(struct saving *sv)
 		encode_stats(&sv->b, b->requests, b->spans, b->enc, g.kept_kb.n_slots);
 		save_row(sv, AGG_KSTATS, b->slot * OPSTATS_BN_BUCKET_NS, key_text(b->key), at);
 		at = sv->b.len;
-		bottleneck_encode(b->bn, &sv->b);
+		encode_bn(&sv->b, b->bn);
 		save_row(sv, AGG_KBN, b->slot * OPSTATS_BN_BUCKET_NS, key_text(b->key), at);
 		b->dirty = 0;
 	}
@@ -919,7 +952,7 @@ static int load_row(void *arg, const struct store_agg *r)
 	} else if (r->kind == AGG_BN || kbn) {
 		struct bottleneck *bn = kbn ? kbucket_of(&g.kept_kb, r->t_ns / OPSTATS_BN_BUCKET_NS, key)->bn
 					    : bn_bucket_of(&g.kept_bn, r->t_ns / OPSTATS_BN_BUCKET_NS);
-		if (bottleneck_merge_encoded(bn, r->data, r->len, 0) < 0)
+		if (merge_bn_row(bn, r->data, r->len, 0) < 0)
 			return ld->bad = 1;
 		bottleneck_compact(bn);
 	}
@@ -933,6 +966,7 @@ static void load_stored(struct store *s, const struct slowops_config *c, const c
 {
 	struct loading ld = {.rules = key};
 	char err[256];
+	uint64_t t0 = clock_now_ns();
 	pthread_mutex_lock(&g.mu);
 	g.loaded = 1;
 	pthread_mutex_unlock(&g.mu);
@@ -958,8 +992,8 @@ static void load_stored(struct store *s, const struct slowops_config *c, const c
 		g.covered_from = ld.covered_from;
 		g.loaded_rows = ld.rows;
 		g.replace_all = 0;
-		log_info("operation statistics: %zu stored rows loaded, up to block %llu", ld.rows,
-			 (unsigned long long)ld.read_id);
+		log_info("operation statistics: %zu stored rows loaded, up to block %llu, in %.1f s", ld.rows,
+			 (unsigned long long)ld.read_id, (double)(clock_now_ns() - t0) / 1e9);
 	}
 	pthread_mutex_unlock(&g.mu);
 }
@@ -1130,8 +1164,7 @@ static int stored_row(void *arg, const struct store_agg *r)
 	if (sr->key && strcmp(r->key, sr->key))
 		return 0;
 	if (sr->into) {
-		sr->bad |=
-			bottleneck_merge_encoded(sr->into, r->data, r->len, r->t_ns + sr->bucket_ns / 2) < 0;
+		sr->bad |= merge_bn_row(sr->into, r->data, r->len, r->t_ns + sr->bucket_ns / 2) < 0;
 		return 0;
 	}
 	if (sr->out->n > 64 || opstats_decode_stats(r->data, r->len, sr->out->n, &requests, &spans, v) < 0) {

@@ -24,10 +24,17 @@
  * ranking of the requests at the fleet's edge (analyze/bottleneck.h),
  * unfinished so buckets merge (bottleneck_merge(): self times in sketches).
  *
- * Kept in memory, for the newest OPSTATS_KEEP_NS of span start times: a
- * restart reads the stored blocks again in the background, and until the
- * job has caught up, or for a range reaching further back, opstats_read()
- * says so (ERR_BUSY) and the caller reads the spans as before.
+ * Kept in memory for the newest OPSTATS_KEEP_NS of span start times, and
+ * stored: after each pass that read blocks, the job saves the buckets that
+ * changed and the last block read in one transaction (opstats_save(),
+ * store_put_aggs()); the first update after a start loads the newest
+ * OPSTATS_KEEP_NS of them and reads only the blocks written after (a store
+ * without them, or rows of other rules, is read block by block again).  A
+ * range starting before the buckets kept reads the stored rows for that
+ * part, from the minute they were first built from.  Until the first
+ * update, while the job catches up, or for a range before what was ever
+ * stored, opstats_read() says so (ERR_BUSY) and the caller reads the
+ * spans as before.
  *
  * Thread-safe: one process-wide set of aggregates, for the store passed to
  * opstats_start().

@@ -53,7 +53,39 @@ void db_reader_put(struct store *s, sqlite3 *db)
 		db = NULL;
 	}
 	pthread_mutex_unlock(&s->lock);
+	db_reader_close(db);
+}
+
+void db_reader_close(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	while (db && (st = sqlite3_next_stmt(db, NULL)))
+		sqlite3_finalize(st); /* the statements kept (stmt_kept) */
 	sqlite3_close(db);
+}
+
+/*
+ * The statement of a reading connection for `sql`, prepared the first time
+ * and kept with the connection: the reads an answer makes many times (a
+ * trace by id, the metric points near a request) spent as long preparing
+ * their statement as running it.  Give it back with stmt_give_back(), never
+ * finalize it.  NULL with the error in `db`.
+ */
+static sqlite3_stmt *stmt_kept(sqlite3 *db, const char *sql)
+{
+	for (sqlite3_stmt *p = sqlite3_next_stmt(db, NULL); p; p = sqlite3_next_stmt(db, p))
+		if (!sqlite3_stmt_busy(p) && strcmp(sqlite3_sql(p), sql) == 0)
+			return p;
+	sqlite3_stmt *st = NULL;
+	return sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) == SQLITE_OK ? st : NULL;
+}
+
+static void stmt_give_back(sqlite3_stmt *st)
+{
+	if (st) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
 }
 
 static int cmp_start(const void *pa, const void *pb)
@@ -71,10 +103,8 @@ long sqlite_get_trace(struct store *s, const uint8_t trace_id[16], struct batch 
 	size_t first = out->n_spans;
 	if (!db)
 		return -1;
-	if (sqlite3_prepare_v2(db,
-			       "SELECT b.data FROM trace_index t JOIN blocks b ON b.id = t.block"
-			       " WHERE t.trace = ? ORDER BY t.block",
-			       -1, &st, NULL) != SQLITE_OK) {
+	if (!(st = stmt_kept(db, "SELECT b.data FROM trace_index t JOIN blocks b ON b.id = t.block"
+				 " WHERE t.trace = ? ORDER BY t.block"))) {
 		total = errf(err, errlen, "trace lookup: %s", sqlite3_errmsg(db));
 		goto out;
 	}
@@ -94,7 +124,7 @@ long sqlite_get_trace(struct store *s, const uint8_t trace_id[16], struct batch 
 	else if (out->n_spans > first)
 		qsort(out->spans + first, out->n_spans - first, sizeof(*out->spans), cmp_start);
 out:
-	sqlite3_finalize(st);
+	stmt_give_back(st);
 	db_reader_put(s, db);
 	return total;
 }
@@ -848,14 +878,13 @@ int sqlite_scan_series_points(struct store *s, uint64_t from_ns, uint64_t to_ns,
 	arena_init(&a);
 	if (!db)
 		return -1;
-	if (sqlite3_prepare_v2(
-		    db,
-		    "SELECT s.id, (SELECT value FROM dict WHERE id = s.service), s.name, s.unit,"
-		    " s.type, s.attrs, p.time_ns, p.value, p.count, p.sum, s.resource, p.bounds, p.buckets"
-		    " FROM metric_series s JOIN metric_points p ON p.series = s.id"
-		    " WHERE substr(s.name, 1, length(?1)) = ?1 AND p.time_ns >= ?2 AND p.time_ns < ?3"
-		    " ORDER BY s.id, p.time_ns",
-		    -1, &st, NULL) != SQLITE_OK) {
+	if (!(st = stmt_kept(
+		      db,
+		      "SELECT s.id, (SELECT value FROM dict WHERE id = s.service), s.name, s.unit,"
+		      " s.type, s.attrs, p.time_ns, p.value, p.count, p.sum, s.resource, p.bounds, p.buckets"
+		      " FROM metric_series s JOIN metric_points p ON p.series = s.id"
+		      " WHERE substr(s.name, 1, length(?1)) = ?1 AND p.time_ns >= ?2 AND p.time_ns < ?3"
+		      " ORDER BY s.id, p.time_ns"))) {
 		errf(err, errlen, "metric scan: %s", sqlite3_errmsg(db));
 		goto out;
 	}
@@ -891,7 +920,7 @@ int sqlite_scan_series_points(struct store *s, uint64_t from_ns, uint64_t to_ns,
 out:
 	arena_release(&a);
 	free(hist.bounds);
-	sqlite3_finalize(st);
+	stmt_give_back(st);
 	db_reader_put(s, db);
 	return ret;
 }

@@ -98,6 +98,8 @@ static inline const char *db_col_text(struct arena *a, sqlite3_stmt *st, int col
 int db_open(const char *path, int readonly, sqlite3 **out, char *err, size_t errlen);
 sqlite3 *db_reader_get(struct store *s, char *err, size_t errlen);
 void db_reader_put(struct store *s, sqlite3 *db);
+/* Close a reading connection and the statements it keeps. */
+void db_reader_close(sqlite3 *db);
 /* Roll up the requests past the watermark, in a transaction of its own (sqlite_write.c). */
 int db_catch_up_rollups(struct store *s);
 int db_exec(sqlite3 *db, const char *sql);

@@ -901,7 +901,7 @@ void sqlite_close(struct store *s)
 	rollup_writer_free(s->rollups);
 	exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)");
 	for (size_t i = 0; i < s->n_readers; i++)
-		sqlite3_close(s->readers[i]);
+		db_reader_close(s->readers[i]);
 	sqlite3_close(s->db);
 	strmap_release(&s->dict);
 	strmap_release(&s->series);
