@@ -71,7 +71,9 @@ struct kbucket {
 	uint64_t requests, spans;
 	struct sketch *t;      /* one per stats slot, while a delta is built */
 	struct blob *enc;      /* one per stats slot once kept */
-	struct bottleneck *bn; /* not finished */
+	struct bottleneck *bn; /* not finished, while a delta is built */
+	struct blob bn_enc;    /* once kept: bottleneck_encode()d, compacted (a
+				* ranking's live form is ten times its encoding) */
 	uint8_t dirty;
 };
 
@@ -237,8 +239,10 @@ static void kbuckets_release(struct kbuckets *ks)
 			free(k->enc[j].p);
 		free(k->t);
 		free(k->enc);
-		bottleneck_release(k->bn);
+		if (k->bn)
+			bottleneck_release(k->bn);
 		free(k->bn);
+		free(k->bn_enc.p);
 	}
 	free(ks->b);
 	size_t n_slots = ks->n_slots;
@@ -282,8 +286,10 @@ static struct kbucket *kbucket_of(struct kbuckets *ks, uint64_t slot, uint32_t k
 			for (size_t j = 0; j < ks->n_slots; j++)
 				sketch_init(&k->t[j]);
 		}
-		k->bn = xmalloc(sizeof(*k->bn));
-		bottleneck_init(k->bn);
+		if (!ks->encoded) {
+			k->bn = xmalloc(sizeof(*k->bn));
+			bottleneck_init(k->bn);
+		}
 	}
 	ks->last = lo;
 	return &ks->b[lo];
@@ -550,6 +556,23 @@ static void blob_merge(struct blob *dst, const struct sketch *src)
 	sketch_release(&tmp);
 }
 
+/* dst's encoded ranking with src merged in, encoded again. */
+static void bn_blob_merge(struct blob *dst, const struct bottleneck *src)
+{
+	struct bottleneck tmp;
+	struct buf b;
+	bottleneck_init(&tmp);
+	if (dst->len && bottleneck_merge_encoded(&tmp, dst->p, dst->len, 0) < 0)
+		log_warn("operation statistics: a kept ranking does not decode");
+	bottleneck_merge(&tmp, src, 0);
+	bottleneck_compact(&tmp);
+	buf_init(&b, BUF_NO_LIMIT);
+	bottleneck_encode(&tmp, &b);
+	free(dst->p);
+	dst->p = buf_detach(&b, &dst->len);
+	bottleneck_release(&tmp);
+}
+
 /* Add the delta's buckets to the kept ones (g.mu held). */
 static void merge_delta(struct delta *d)
 {
@@ -590,8 +613,7 @@ static void merge_delta(struct delta *d)
 		dst->spans += src->spans;
 		for (size_t k = 0; k < g.kept_kb.n_slots; k++)
 			blob_merge(&dst->enc[k], &src->t[k]);
-		bottleneck_merge(dst->bn, src->bn, 0);
-		bottleneck_compact(dst->bn);
+		bn_blob_merge(&dst->bn_enc, src->bn);
 	}
 	kbuckets_prune(&g.kept_kb, first_bn);
 }
@@ -740,30 +762,51 @@ int opstats_decode_stats(const void *data, size_t len, size_t n_slots, uint64_t 
 
 /* A ranking's row: bottleneck_encode(), compressed (its entries' strings
  * repeat from row to row: about a tenth of the bytes). */
+static void put_compressed(struct buf *b, const void *raw, size_t len)
+{
+	size_t cap = ZSTD_compressBound(len);
+	buf_reserve(b, cap);
+	size_t n = ZSTD_compress(b->data + b->len, cap, raw ? raw : "", len, 3);
+	if (ZSTD_isError(n))
+		abort(); /* the bound was reserved: cannot fail */
+	b->len += n;
+}
+
 static void encode_bn(struct buf *b, const struct bottleneck *bn)
 {
 	struct buf raw;
 	buf_init(&raw, BUF_NO_LIMIT);
 	bottleneck_encode(bn, &raw);
-	size_t cap = ZSTD_compressBound(raw.len);
-	buf_reserve(b, cap);
-	size_t n = ZSTD_compress(b->data + b->len, cap, raw.data, raw.len, 3);
-	if (ZSTD_isError(n))
-		abort(); /* the bound was reserved: cannot fail */
-	b->len += n;
+	put_compressed(b, raw.data, raw.len);
 	buf_release(&raw);
+}
+
+/* A stored ranking's row, decompressed into *out (xmalloc'd).  0 or -1. */
+static int bn_row_raw(const void *data, size_t len, void **out, size_t *n)
+{
+	unsigned long long raw = ZSTD_getFrameContentSize(data, len);
+	*out = NULL;
+	if (raw == ZSTD_CONTENTSIZE_ERROR || raw == ZSTD_CONTENTSIZE_UNKNOWN || raw > STORED_BN_MAX)
+		return -1;
+	*out = xmalloc(raw ? (size_t)raw : 1);
+	*n = ZSTD_decompress(*out, (size_t)raw, data, len);
+	if (ZSTD_isError(*n) || *n != raw) {
+		free(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 /* Merge a ranking's row into `bn`.  0, or -1 when it does not decode. */
 static int merge_bn_row(struct bottleneck *bn, const void *data, size_t len, uint64_t t_ns)
 {
-	unsigned long long raw = ZSTD_getFrameContentSize(data, len);
-	if (raw == ZSTD_CONTENTSIZE_ERROR || raw == ZSTD_CONTENTSIZE_UNKNOWN || raw > STORED_BN_MAX)
+	void *raw;
+	size_t n;
+	if (bn_row_raw(data, len, &raw, &n) < 0)
 		return -1;
-	void *out = xmalloc(raw ? (size_t)raw : 1);
-	size_t n = ZSTD_decompress(out, (size_t)raw, data, len);
-	int rc = ZSTD_isError(n) || n != raw ? -1 : bottleneck_merge_encoded(bn, out, n, t_ns);
-	free(out);
+	int rc = bottleneck_merge_encoded(bn, raw, n, t_ns);
+	free(raw);
 	return rc;
 }
 
@@ -820,7 +863,7 @@ static void collect_dirty(struct saving *sv)
 		encode_stats(&sv->b, b->requests, b->spans, b->enc, g.kept_kb.n_slots);
 		save_row(sv, AGG_KSTATS, b->slot * OPSTATS_BN_BUCKET_NS, key_text(b->key), at);
 		at = sv->b.len;
-		encode_bn(&sv->b, b->bn);
+		put_compressed(&sv->b, b->bn_enc.p, b->bn_enc.len);
 		save_row(sv, AGG_KBN, b->slot * OPSTATS_BN_BUCKET_NS, key_text(b->key), at);
 		b->dirty = 0;
 	}
@@ -949,9 +992,23 @@ static int load_row(void *arg, const struct store_agg *r)
 			enc[k].p = v[k].len ? memcpy(xmalloc(v[k].len), v[k].p, v[k].len) : NULL;
 			enc[k].len = v[k].len;
 		}
-	} else if (r->kind == AGG_BN || kbn) {
-		struct bottleneck *bn = kbn ? kbucket_of(&g.kept_kb, r->t_ns / OPSTATS_BN_BUCKET_NS, key)->bn
-					    : bn_bucket_of(&g.kept_bn, r->t_ns / OPSTATS_BN_BUCKET_NS);
+	} else if (kbn) {
+		struct kbucket *kb = kbucket_of(&g.kept_kb, r->t_ns / OPSTATS_BN_BUCKET_NS, key);
+		struct bottleneck check;
+		void *raw;
+		size_t len;
+		if (bn_row_raw(r->data, r->len, &raw, &len) < 0)
+			return ld->bad = 1;
+		bottleneck_init(&check); /* the bytes must be a ranking, as when read */
+		int bad = bottleneck_merge_encoded(&check, raw, len, 0) < 0;
+		bottleneck_release(&check);
+		free(kb->bn_enc.p);
+		kb->bn_enc.p = raw;
+		kb->bn_enc.len = len;
+		if (bad)
+			return ld->bad = 1;
+	} else if (r->kind == AGG_BN) {
+		struct bottleneck *bn = bn_bucket_of(&g.kept_bn, r->t_ns / OPSTATS_BN_BUCKET_NS);
 		if (merge_bn_row(bn, r->data, r->len, 0) < 0)
 			return ld->bad = 1;
 		bottleneck_compact(bn);
@@ -1280,9 +1337,10 @@ int opstats_bottlenecks(struct store *s, const struct slowops_config *c, const s
 	}
 	for (size_t i = 0; keyed && key && i < g.kept_kb.n && g.kept_kb.b[i].slot < to; i++) {
 		const struct kbucket *b = &g.kept_kb.b[i];
-		if (b->slot >= from && b->key == key)
-			bottleneck_merge(into, b->bn,
-					 b->slot * OPSTATS_BN_BUCKET_NS + OPSTATS_BN_BUCKET_NS / 2);
+		if (b->slot >= from && b->key == key && b->bn_enc.len &&
+		    bottleneck_merge_encoded(into, b->bn_enc.p, b->bn_enc.len,
+					     b->slot * OPSTATS_BN_BUCKET_NS + OPSTATS_BN_BUCKET_NS / 2) < 0)
+			log_warn("operation statistics: a kept ranking does not decode");
 	}
 	pthread_mutex_unlock(&g.mu);
 	struct stored_read sr = {.into = into};
