@@ -5,9 +5,11 @@
 //
 //   node scripts/compare-answers.mjs OLD_BIN NEW_BIN [--data DIR] [--keep]
 //
-// Without --data, a store is made first: NEW_BIN serves an empty directory
-// while `NEW_BIN demo` sends six hours of history (seed 3), and two small
-// CPU profiles of two versions (the demo sends none) are posted.  Each build
+// Without --data, a store is made first: OLD_BIN serves an empty directory
+// while `OLD_BIN demo` sends six hours of history (seed 3), and two small
+// CPU profiles of two versions (the demo sends none) are posted (made by the
+// old build, so that a new build that migrates the schema forward can read
+// it, as it reads a user's store).  Each build
 // then serves its own copy of the store (a build may migrate it) on
 // loopback, and the same GETs -- every read endpoint, with filters, q=,
 // groupings and the error answers -- are asked of both, with absolute
@@ -215,7 +217,7 @@ async function answers(bin, store, port, from, to) {
 }
 
 async function main() {
-	const store = dataArg || await makeStore(bins[1]);
+	const store = dataArg || await makeStore(bins[0]);
 	const to = Number(fs.readFileSync(path.join(store, 'answers-window'), 'utf8'));
 	const from = to - 6 * 3600 * 1000;
 	const old = await answers(bins[0], store, 14392, from, to);
