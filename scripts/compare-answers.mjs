@@ -135,6 +135,8 @@ function questions(from, to) {
 		`/api/v1/slow-operations/stats?${w}`,
 		`/api/v1/slow-requests?${w}&group_by=endpoint`,
 		`/api/v1/slow-requests?${w}&format=csv`,
+		`/api/v1/slow-requests?${w}&service=shop-api&group_by=tool&limit=20`,
+		`/api/v1/slow-requests?${w}&status=error&min_duration=1500&group_by=service`,
 		`/api/v1/bottlenecks?${w}`,
 		`/api/v1/bottlenecks?${w}&limit=500`,
 		// q= on the requests read: judged before listing, or on the traces loaded
@@ -202,11 +204,24 @@ async function withIds(url, list, from, to) {
 	return list;
 }
 
+async function settled(log) {
+	for (let i = 0; i < 600; i++) {
+		const text = fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '';
+		if (/caught up with the stored blocks|stored rows loaded/.test(text)) break;
+		await sleep(100);
+	}
+	await sleep(1000);
+}
+
 async function answers(bin, store, port, from, to) {
 	const dir = path.join(tmp, `copy-${port}`);
 	fs.cpSync(store, dir, { recursive: true });
 	const s = await serve(bin, dir, port);
 	try {
+		// the background jobs' first pass: answers then come from what they
+		// keep (the slow requests' list, the aggregates), as on a server that
+		// has been running; a build that keeps none is asked after 60 s
+		await settled(`${dir}.log`);
 		const list = await withIds(s.url, questions(from, to), from, to);
 		const out = new Map();
 		for (const p of list) out.set(p, await ask(`${s.url}${p}`));

@@ -43,6 +43,8 @@ static struct {
 	int64_t last_id;
 	uint64_t newest; /* the newest start seen */
 	uint64_t oldest; /* the oldest start stored: retention deleted what is older */
+	uint64_t floor;	 /* rows starting before were dropped for room (max_rows) */
+	size_t max_rows;
 	struct list main, recent;
 	char **strs; /* strs[k - 1] is string number k */
 	size_t n_strs, cap_strs;
@@ -51,7 +53,43 @@ static struct {
 
 static uint64_t kept_from(void)
 {
-	return g.newest > SLOWREQS_KEEP_NS ? g.newest - SLOWREQS_KEEP_NS : 0;
+	uint64_t from = g.newest > SLOWREQS_KEEP_NS ? g.newest - SLOWREQS_KEEP_NS : 0;
+	return from > g.floor ? from : g.floor;
+}
+
+void slowreqs_limit(size_t max_rows)
+{
+	pthread_rwlock_wrlock(&g.rw);
+	g.max_rows = max_rows;
+	pthread_rwlock_unlock(&g.rw);
+}
+
+static int cmp_u64(const void *pa, const void *pb)
+{
+	uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
+	return (a > b) - (a < b);
+}
+
+/* Past the most rows kept, raise the floor so that the newest nine tenths
+ * of max_rows stay (a tenth of room before the next time): a range
+ * starting before it reads the store (g.rw held for writing). */
+static void keep_newest(void)
+{
+	size_t max = g.max_rows ? g.max_rows : SLOWREQS_MAX_ROWS;
+	if (g.main.n <= max)
+		return;
+	max -= max / 10;
+	uint64_t *starts = xmalloc(g.main.n * sizeof(*starts));
+	for (size_t i = 0; i < g.main.n; i++)
+		starts[i] = g.main.e[i].start_ns;
+	qsort(starts, g.main.n, sizeof(*starts), cmp_u64);
+	g.floor = starts[g.main.n - max - 1] + 1; /* drops that start and all before */
+	free(starts);
+	size_t k = 0;
+	for (size_t i = 0; i < g.main.n; i++)
+		if (g.main.e[i].start_ns >= g.floor)
+			g.main.e[k++] = g.main.e[i];
+	g.main.n = k;
 }
 
 /* Whether a comes before b slowest first (store_search()'s order). */
@@ -88,7 +126,7 @@ static void reset_locked(void)
 	g.store = NULL;
 	g.filled = 0;
 	g.last_id = 0;
-	g.newest = g.oldest = 0;
+	g.newest = g.oldest = g.floor = 0;
 }
 
 void slowreqs_reset(void)
@@ -149,6 +187,7 @@ static void rebuild(uint64_t from)
 	g.main.e = out;
 	g.main.n = g.main.cap = k;
 	g.recent.n = 0;
+	keep_newest();
 }
 
 /* Add rows read from the store, then rebuild when the recent ones are many. */

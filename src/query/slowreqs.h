@@ -17,7 +17,8 @@
  * seen; a range that starts earlier, or a selection the list cannot answer
  * (not slowest first, shorter than STORE_SLOW_NS, before the first fill, a
  * backend without write numbers), answers ERR_BUSY and the caller reads
- * the store.  Rows starting before the oldest request still stored are
+ * the store.  Past SLOWREQS_MAX_ROWS rows, only the newest are kept (the
+ * list then covers less than SLOWREQS_KEEP_NS).  Rows starting before the oldest request still stored are
  * left out of a selection: retention deleted them from the store.  About
  * 80 bytes a slow request.
  *
@@ -33,6 +34,8 @@
 #include "store/store.h"
 
 #define SLOWREQS_KEEP_NS (48ull * 3600ull * 1000000000ull)
+/* Rows kept at most (80 bytes each: 160 MB): past it, only the newest. */
+#define SLOWREQS_MAX_ROWS 2000000
 
 /*
  * Read the slow rows written since the last update of `s` (all of them the
@@ -54,6 +57,11 @@ void slowreqs_reset(void);
  */
 int slowreqs_search(struct store *s, const struct store_query *q, struct arena *a, struct request_row **rows,
 		    size_t *n, char *err, size_t errlen);
+
+/* Keep at most `max_rows` rows (0: SLOWREQS_MAX_ROWS), the newest by
+ * start, from the next rebuild on; a range starting before the rows kept
+ * reads the store. */
+void slowreqs_limit(size_t max_rows);
 
 /* The slow rows kept, and the start the list covers from (0: not filled). */
 void slowreqs_info(size_t *n, uint64_t *from_ns);

@@ -183,6 +183,33 @@ static void test_busy(struct store *s)
 	arena_release(&a);
 }
 
+/* At most 1,000 rows: the newest 900 by start, and ranges before them read
+ * the store. */
+static void test_limit(struct store *s)
+{
+	struct store_query q;
+	struct arena a;
+	struct request_row *rows;
+	size_t n;
+	uint64_t from;
+	char err[256];
+	slowreqs_reset();
+	slowreqs_limit(1000);
+	if (!ok(slowreqs_update(s, err, sizeof(err)) == 0, "filled again, at most 1000 rows"))
+		printf("# %s\n", err);
+	slowreqs_info(&n, &from);
+	ok(n <= 900 && n > 0 && from > T0, "%zu rows kept, from %llu ms after the first", n,
+	   (unsigned long long)((from - T0) / MS));
+	slow_query(&q, from, 0);
+	same_answer(s, &q, "a range the rows kept cover");
+	arena_init(&a);
+	slow_query(&q, T0, 0);
+	is_int(slowreqs_search(s, &q, &a, &rows, &n, err, sizeof(err)), ERR_BUSY,
+	       "a range before them: busy");
+	arena_release(&a);
+	slowreqs_limit(0);
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/hotpath-slowreqs-XXXXXX");
@@ -199,6 +226,7 @@ int main(void)
 		uint64_t from;
 		slowreqs_info(&n, &from);
 		ok(n > 4096 && from > 0 && from < T0, "%zu slow rows kept, from 48 h before the newest", n);
+		test_limit(s);
 		slowreqs_reset();
 		store_close(s);
 	}
