@@ -84,6 +84,12 @@ static const char *const dashboard_reads[][2] = {
 	{"bottlenecks", "/api/v1/bottlenecks?%s&top=20"},
 	{"recommendations", "/api/v1/recommendations?%s"},
 	{"flamegraph", "/api/v1/flamegraph?%s&format=json"},
+	/* the dashboard's common filters */
+	{"slow_requests_env", "/api/v1/slow-requests?%s&limit=100&group_by=endpoint&env=production"},
+	{"slow_operations_stats_env", "/api/v1/slow-operations/stats?%s&env=production"},
+	{"slow_operations_stats_service", "/api/v1/slow-operations/stats?%s&service=checkout-service"},
+	{"bottlenecks_env", "/api/v1/bottlenecks?%s&top=20&env=production"},
+	{"bottlenecks_service", "/api/v1/bottlenecks?%s&top=20&service=checkout-service"},
 };
 
 /* Milliseconds of `runs` GETs of `url`, sorted, into t[]. */

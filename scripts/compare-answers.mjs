@@ -5,9 +5,11 @@
 //
 //   node scripts/compare-answers.mjs OLD_BIN NEW_BIN [--data DIR] [--port N] [--keep]
 //
-// Without --data, a store is made first: NEW_BIN serves an empty directory
-// while `NEW_BIN demo` sends six hours of history (seed 3), and two small
-// CPU profiles of two versions (the demo sends none) are posted.  Each build
+// Without --data, a store is made first: OLD_BIN serves an empty directory
+// while `OLD_BIN demo` sends six hours of history (seed 3), and two small
+// CPU profiles of two versions (the demo sends none) are posted (made by the
+// old build, so that a new build that migrates the schema forward can read
+// it, as it reads a user's store).  Each build
 // then serves its own copy of the store (a build may migrate it) on
 // loopback, and the same GETs -- every read endpoint, with filters, q=,
 // groupings and the error answers -- are asked of both, with absolute
@@ -137,6 +139,8 @@ function questions(from, to) {
 		`/api/v1/slow-operations/stats?${w}`,
 		`/api/v1/slow-requests?${w}&group_by=endpoint`,
 		`/api/v1/slow-requests?${w}&format=csv`,
+		`/api/v1/slow-requests?${w}&service=shop-api&group_by=tool&limit=20`,
+		`/api/v1/slow-requests?${w}&status=error&min_duration=1500&group_by=service`,
 		`/api/v1/bottlenecks?${w}`,
 		`/api/v1/bottlenecks?${w}&limit=500`,
 		// q= on the requests read: judged before listing, or on the traces loaded
@@ -221,11 +225,24 @@ async function withIds(url, list, from, to) {
 	return list;
 }
 
+async function settled(log) {
+	for (let i = 0; i < 600; i++) {
+		const text = fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '';
+		if (/caught up with the stored blocks|stored rows loaded/.test(text)) break;
+		await sleep(100);
+	}
+	await sleep(1000);
+}
+
 async function answers(bin, store, port, from, to) {
 	const dir = path.join(tmp, `copy-${port}`);
 	fs.cpSync(store, dir, { recursive: true });
 	const s = await serve(bin, dir, port);
 	try {
+		// the background jobs' first pass: answers then come from what they
+		// keep (the slow requests' list, the aggregates), as on a server that
+		// has been running; a build that keeps none is asked after 60 s
+		await settled(`${dir}.log`);
 		const list = await withIds(s.url, questions(from, to), from, to);
 		const out = new Map();
 		for (const p of list) out.set(p, await ask(`${s.url}${p}`));
@@ -236,7 +253,7 @@ async function answers(bin, store, port, from, to) {
 }
 
 async function main() {
-	const store = dataArg || await makeStore(bins[1]);
+	const store = dataArg || await makeStore(bins[0]);
 	const to = Number(fs.readFileSync(path.join(store, 'answers-window'), 'utf8'));
 	const from = to - 6 * 3600 * 1000;
 	const old = await answers(bins[0], store, port0 + 1, from, to);

@@ -543,40 +543,230 @@ void bottleneck_compact(struct bottleneck *b)
 	}
 }
 
+/* Add entry e (of another ranking) to dst. */
+static void merge_one(struct bottleneck *dst, const struct bottleneck_entry *e, uint64_t t_ns)
+{
+	struct bottleneck_entry *d = merge_entry(dst, e);
+	if (e->target_traced && !d->target_traced) {
+		d->target = arena_strdup(&dst->arena, e->target);
+		d->target_traced = 1;
+	}
+	d->wait |= e->wait;
+	d->remote_service |= e->remote_service;
+	d->critical_ns += e->critical_ns;
+	d->requests += e->requests;
+	d->spans += e->spans;
+	d->saturated_ns += e->saturated_ns;
+	if (dst->cpu && e->critical_ns &&
+	    dst->cpu(dst->cpu_arg, e->service, t_ns) >= BOTTLENECK_CPU_SATURATED)
+		d->saturated_ns += e->critical_ns;
+	sketch_merge(&d->self_sketch, &e->self_sketch);
+	if (e->self_enc_len)
+		sketch_merge_encoded(&d->self_sketch, e->self_enc, e->self_enc_len, NULL, 0);
+	for (size_t k = 0; k < e->n_self; k++)
+		sketch_add(&d->self_sketch, (double)e->self_ns[k]);
+	for (size_t k = 0; k < e->n_examples; k++)
+		add_example(d, e->examples[k].trace_id, e->examples[k].critical_ns, e->examples[k].start_ns);
+}
+
+static void merge_totals(struct bottleneck *dst, uint64_t requests, uint64_t skipped, uint64_t critical_ns,
+			 uint64_t first_ns, uint64_t last_ns)
+{
+	dst->requests += requests;
+	dst->skipped += skipped;
+	dst->critical_ns += critical_ns;
+	if (first_ns && (!dst->first_ns || first_ns < dst->first_ns))
+		dst->first_ns = first_ns;
+	if (last_ns > dst->last_ns)
+		dst->last_ns = last_ns;
+}
+
 void bottleneck_merge(struct bottleneck *dst, const struct bottleneck *src, uint64_t t_ns)
 {
-	dst->requests += src->requests;
-	dst->skipped += src->skipped;
-	dst->critical_ns += src->critical_ns;
-	if (src->first_ns && (!dst->first_ns || src->first_ns < dst->first_ns))
-		dst->first_ns = src->first_ns;
-	if (src->last_ns > dst->last_ns)
-		dst->last_ns = src->last_ns;
-	for (size_t i = 0; i < src->n; i++) {
-		const struct bottleneck_entry *e = &src->e[i];
-		struct bottleneck_entry *d = merge_entry(dst, e);
-		if (e->target_traced && !d->target_traced) {
-			d->target = arena_strdup(&dst->arena, e->target);
-			d->target_traced = 1;
+	merge_totals(dst, src->requests, src->skipped, src->critical_ns, src->first_ns, src->last_ns);
+	for (size_t i = 0; i < src->n; i++)
+		merge_one(dst, &src->e[i], t_ns);
+}
+
+/* ---- the encoded form ------------------------------------------------------ */
+
+#define ENC_MAGIC   "BN1"
+#define ENC_NO_STR  0xffffffffu
+#define ENC_MAX_STR (1u << 20)
+
+static void put_u64(struct buf *b, uint64_t v)
+{
+	uint8_t x[8];
+	for (int i = 0; i < 8; i++)
+		x[i] = (uint8_t)(v >> (8 * i));
+	buf_append(b, x, 8);
+}
+
+static void put_u32(struct buf *b, uint32_t v)
+{
+	uint8_t x[4];
+	for (int i = 0; i < 4; i++)
+		x[i] = (uint8_t)(v >> (8 * i));
+	buf_append(b, x, 4);
+}
+
+static void put_bytes(struct buf *b, const void *p, size_t len)
+{
+	put_u32(b, (uint32_t)len);
+	buf_append(b, p, len);
+}
+
+static void put_str(struct buf *b, const char *s)
+{
+	if (s)
+		put_bytes(b, s, strlen(s));
+	else
+		put_u32(b, ENC_NO_STR);
+}
+
+void bottleneck_encode(const struct bottleneck *b, struct buf *out)
+{
+	buf_append(out, ENC_MAGIC, 3);
+	put_u64(out, b->requests);
+	put_u64(out, b->skipped);
+	put_u64(out, b->critical_ns);
+	put_u64(out, b->first_ns);
+	put_u64(out, b->last_ns);
+	put_u32(out, (uint32_t)b->n);
+	for (size_t i = 0; i < b->n; i++) {
+		const struct bottleneck_entry *e = &b->e[i];
+		put_bytes(out, e->key, e->key_len);
+		put_str(out, e->service);
+		put_str(out, e->name);
+		put_str(out, e->span_name);
+		put_str(out, e->target);
+		uint8_t flags[6] = {e->span_kind,      e->wait,		 e->call,
+				    e->remote_service, e->target_traced, (uint8_t)e->n_examples};
+		buf_append(out, flags, sizeof(flags));
+		put_u64(out, e->critical_ns);
+		put_u64(out, e->requests);
+		put_u64(out, e->spans);
+		put_u64(out, e->saturated_ns);
+		put_bytes(out, e->self_enc, e->self_enc_len);
+		for (size_t k = 0; k < e->n_examples; k++) {
+			buf_append(out, e->examples[k].trace_id, 16);
+			put_u64(out, e->examples[k].critical_ns);
+			put_u64(out, e->examples[k].start_ns);
 		}
-		d->wait |= e->wait;
-		d->remote_service |= e->remote_service;
-		d->critical_ns += e->critical_ns;
-		d->requests += e->requests;
-		d->spans += e->spans;
-		d->saturated_ns += e->saturated_ns;
-		if (dst->cpu && e->critical_ns &&
-		    dst->cpu(dst->cpu_arg, e->service, t_ns) >= BOTTLENECK_CPU_SATURATED)
-			d->saturated_ns += e->critical_ns;
-		sketch_merge(&d->self_sketch, &e->self_sketch);
-		if (e->self_enc_len)
-			sketch_merge_encoded(&d->self_sketch, e->self_enc, e->self_enc_len, NULL, 0);
-		for (size_t k = 0; k < e->n_self; k++)
-			sketch_add(&d->self_sketch, (double)e->self_ns[k]);
-		for (size_t k = 0; k < e->n_examples; k++)
-			add_example(d, e->examples[k].trace_id, e->examples[k].critical_ns,
-				    e->examples[k].start_ns);
 	}
+}
+
+/* A bounded reader of the encoded form; `bad` once it ran past the end. */
+struct enc_reader {
+	const uint8_t *p, *end;
+	int bad;
+};
+
+static const uint8_t *get_raw(struct enc_reader *r, size_t len)
+{
+	if (r->bad || (size_t)(r->end - r->p) < len) {
+		r->bad = 1;
+		return NULL;
+	}
+	const uint8_t *at = r->p;
+	r->p += len;
+	return at;
+}
+
+static uint64_t get_u64(struct enc_reader *r)
+{
+	const uint8_t *x = get_raw(r, 8);
+	uint64_t v = 0;
+	for (int i = 0; x && i < 8; i++)
+		v |= (uint64_t)x[i] << (8 * i);
+	return v;
+}
+
+static uint32_t get_u32(struct enc_reader *r)
+{
+	const uint8_t *x = get_raw(r, 4);
+	uint32_t v = 0;
+	for (int i = 0; x && i < 4; i++)
+		v |= (uint32_t)x[i] << (8 * i);
+	return v;
+}
+
+/* A string copied into `a` (NUL-terminated); NULL for none or when bad. */
+static const char *get_str(struct enc_reader *r, struct arena *a, int nullable)
+{
+	uint32_t len = get_u32(r);
+	if (len == ENC_NO_STR && nullable)
+		return NULL;
+	if (len > ENC_MAX_STR) {
+		r->bad = 1;
+		return NULL;
+	}
+	const uint8_t *p = get_raw(r, len);
+	return p ? arena_strndup(a, (const char *)p, len) : NULL;
+}
+
+/* One entry into *e (strings in `a`; key and self times point into the
+ * input).  0, or -1 when the input is bad. */
+static int get_entry(struct enc_reader *r, struct arena *a, struct bottleneck_entry *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->key_len = get_u32(r);
+	e->key = (const char *)get_raw(r, e->key_len);
+	e->service = get_str(r, a, 0);
+	e->name = get_str(r, a, 0);
+	e->span_name = get_str(r, a, 0);
+	e->target = get_str(r, a, 1);
+	const uint8_t *flags = get_raw(r, 6);
+	if (r->bad || !e->key || !e->service || !e->name || !e->span_name || flags[5] > BOTTLENECK_EXAMPLES)
+		return -1;
+	e->span_kind = flags[0];
+	e->wait = flags[1] & 1;
+	e->call = flags[2] & 1;
+	e->remote_service = flags[3] & 1;
+	e->target_traced = (flags[4] & 1) && e->target;
+	e->n_examples = flags[5];
+	e->critical_ns = get_u64(r);
+	e->requests = get_u64(r);
+	e->spans = get_u64(r);
+	e->saturated_ns = get_u64(r);
+	e->self_enc_len = get_u32(r);
+	e->self_enc = (char *)(uintptr_t)get_raw(r, e->self_enc_len);
+	for (size_t k = 0; k < e->n_examples; k++) {
+		const uint8_t *id = get_raw(r, 16);
+		if (id)
+			memcpy(e->examples[k].trace_id, id, 16);
+		e->examples[k].critical_ns = get_u64(r);
+		e->examples[k].start_ns = get_u64(r);
+	}
+	sketch_init(&e->self_sketch);
+	return r->bad || (e->self_enc_len && !e->self_enc) ? -1 : 0;
+}
+
+int bottleneck_merge_encoded(struct bottleneck *dst, const void *data, size_t len, uint64_t t_ns)
+{
+	struct enc_reader r = {.p = data, .end = (const uint8_t *)data + len};
+	struct arena a;
+	const uint8_t *magic = get_raw(&r, 3);
+	if (!magic || memcmp(magic, ENC_MAGIC, 3))
+		return -1;
+	uint64_t totals[5];
+	for (int i = 0; i < 5; i++)
+		totals[i] = get_u64(&r);
+	uint32_t n = get_u32(&r);
+	if (r.bad)
+		return -1;
+	arena_init(&a);
+	int rc = 0;
+	for (uint32_t i = 0; i < n && rc == 0; i++) {
+		struct bottleneck_entry e;
+		arena_reset(&a);
+		if ((rc = get_entry(&r, &a, &e)) == 0)
+			merge_one(dst, &e, t_ns);
+	}
+	arena_release(&a);
+	if (rc == 0)
+		merge_totals(dst, totals[0], totals[1], totals[2], totals[3], totals[4]);
+	return rc == 0 && r.p == r.end ? 0 : -1;
 }
 
 void bottleneck_finish(struct bottleneck *b)
@@ -612,7 +802,8 @@ void bottleneck_finish(struct bottleneck *b)
 		e->self_ns = NULL;
 		e->n_self = e->cap_self = 0;
 	}
-	qsort(b->e, b->n, sizeof(*b->e), by_impact);
+	if (b->n)
+		qsort(b->e, b->n, sizeof(*b->e), by_impact);
 	/* the index points at old positions: no adding after finishing */
 	strmap_release(&b->index);
 	strmap_init(&b->index);

@@ -182,6 +182,18 @@ void bottleneck_merge(struct bottleneck *dst, const struct bottleneck *src, uint
  * hundred bytes instead of a sketch's kilobytes), for rankings kept long.
  * Merging from and into a compacted ranking works as before. */
 void bottleneck_compact(struct bottleneck *b);
+/*
+ * The unfinished ranking `b` in a compact binary form, appended to `out`
+ * (for rankings stored, query/opstats.h).  Its self times must be
+ * compacted (bottleneck_compact()): only the encoded ones are written.
+ */
+void bottleneck_encode(const struct bottleneck *b, struct buf *out);
+/*
+ * Merge an encoded ranking into `dst`, as bottleneck_merge() would merge
+ * the ranking it was encoded from.  0, or -1 for bytes that are not one
+ * (what was read of them may have been merged).
+ */
+int bottleneck_merge_encoded(struct bottleneck *dst, const void *data, size_t len, uint64_t t_ns);
 /* Compute impact, kinds and self-time figures; sort entries by impact,
  * largest first.  Nothing may be added afterwards. */
 void bottleneck_finish(struct bottleneck *b);

@@ -7,7 +7,9 @@
 
 #include <malloc.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
+#include <zstd.h>
 
 #include "analyze/spantree.h"
 #include "core/alloc.h"
@@ -17,6 +19,7 @@
 #include "core/strmap.h"
 #include "core/ticker.h"
 #include "ingest/semconv.h"
+#include "query/slowreqs.h"
 
 /* Blocks the job reads at a time, so a read waits for at most one step. */
 #define JOB_STEP_BLOCKS 64
@@ -33,6 +36,7 @@ struct bucket {
 	struct sketch *t; /* one per slot, while a delta is built */
 	struct blob *enc; /* one per slot once kept: a sketch holds a few
 			   * kilobytes of counts, its encoding a few hundred bytes */
+	uint8_t dirty;	  /* changed since last stored */
 };
 
 /* Buckets sorted by minute. */
@@ -47,11 +51,47 @@ struct buckets {
 struct bn_bucket {
 	uint64_t slot;
 	struct bottleneck *bn; /* not finished */
+	uint8_t dirty;
 };
 struct bn_buckets {
 	struct bn_bucket *b;
 	size_t n, cap, last;
 };
+
+/*
+ * Per OPSTATS_BN_BUCKET_NS and key (a service or an environment): the
+ * requests whose entry span is the top-most of that key in its trace part
+ * (no entry span above it has the same service, or environment), each with
+ * its descendants, as the span-read answer with service= or env= takes
+ * them.  A span under requests of several keys counts for each.
+ */
+struct kbucket {
+	uint64_t slot;
+	uint32_t key;
+	uint64_t requests, spans;
+	struct sketch *t;      /* one per stats slot, while a delta is built */
+	struct blob *enc;      /* one per stats slot once kept */
+	struct bottleneck *bn; /* not finished, while a delta is built */
+	struct blob bn_enc;    /* once kept: bottleneck_encode()d, compacted (a
+				* ranking's live form is ten times its encoding) */
+	uint8_t dirty;
+};
+
+/* Sorted by (slot, key). */
+struct kbuckets {
+	struct kbucket *b;
+	size_t n, cap, last, n_slots;
+	int encoded;
+};
+
+/* Keys: 'S' or 'E' and the service or environment, numbered from 1. */
+static struct {
+	pthread_mutex_t mu;
+	struct strmap no;
+	uint32_t n;
+	char **text; /* text[k - 1]: key k's */
+	size_t cap;
+} keys = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static struct {
 	pthread_mutex_t mu;  /* everything below */
@@ -62,7 +102,13 @@ static struct {
 	uint64_t newest;  /* the newest minute seen */
 	struct buckets kept;
 	struct bn_buckets kept_bn;
+	struct kbuckets kept_kb;
 	int stopping;
+	int loaded;	       /* the stored aggregates were looked for */
+	int replace_all;       /* the stored ones are void: replace them at the next save */
+	int no_save;	       /* the store keeps no aggregates */
+	uint64_t covered_from; /* the first minute the stored rows cover; UINT64_MAX: not yet set */
+	size_t loaded_rows;
 } g = {.mu = PTHREAD_MUTEX_INITIALIZER, .upd = PTHREAD_MUTEX_INITIALIZER};
 
 static struct ticker job = TICKER_INIT;
@@ -183,6 +229,116 @@ static void bn_buckets_prune(struct bn_buckets *bs, uint64_t first)
 	bs->last = 0;
 }
 
+static void kbuckets_release(struct kbuckets *ks)
+{
+	for (size_t i = 0; i < ks->n; i++) {
+		struct kbucket *k = &ks->b[i];
+		for (size_t j = 0; k->t && j < ks->n_slots; j++)
+			sketch_release(&k->t[j]);
+		for (size_t j = 0; k->enc && j < ks->n_slots; j++)
+			free(k->enc[j].p);
+		free(k->t);
+		free(k->enc);
+		if (k->bn)
+			bottleneck_release(k->bn);
+		free(k->bn);
+		free(k->bn_enc.p);
+	}
+	free(ks->b);
+	size_t n_slots = ks->n_slots;
+	int encoded = ks->encoded;
+	memset(ks, 0, sizeof(*ks));
+	ks->n_slots = n_slots;
+	ks->encoded = encoded;
+}
+
+static int kb_before(const struct kbucket *b, uint64_t slot, uint32_t key)
+{
+	return b->slot < slot || (b->slot == slot && b->key < key);
+}
+
+/* The bucket of (slot, key), added (empty) when missing. */
+static struct kbucket *kbucket_of(struct kbuckets *ks, uint64_t slot, uint32_t key)
+{
+	if (ks->last < ks->n && ks->b[ks->last].slot == slot && ks->b[ks->last].key == key)
+		return &ks->b[ks->last];
+	size_t lo = 0, hi = ks->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (kb_before(&ks->b[mid], slot, key))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == ks->n || ks->b[lo].slot != slot || ks->b[lo].key != key) {
+		ks->b = xgrow(ks->b, &ks->cap, ks->n + 1, sizeof(*ks->b));
+		memmove(&ks->b[lo + 1], &ks->b[lo], (ks->n - lo) * sizeof(*ks->b));
+		ks->n++;
+		struct kbucket *k = &ks->b[lo];
+		memset(k, 0, sizeof(*k));
+		k->slot = slot;
+		k->key = key;
+		size_t n = ks->n_slots ? ks->n_slots : 1;
+		if (ks->encoded) {
+			k->enc = xcalloc(n, sizeof(*k->enc));
+		} else {
+			k->t = xcalloc(n, sizeof(*k->t));
+			for (size_t j = 0; j < ks->n_slots; j++)
+				sketch_init(&k->t[j]);
+		}
+		if (!ks->encoded) {
+			k->bn = xmalloc(sizeof(*k->bn));
+			bottleneck_init(k->bn);
+		}
+	}
+	ks->last = lo;
+	return &ks->b[lo];
+}
+
+static void kbuckets_prune(struct kbuckets *ks, uint64_t first)
+{
+	struct kbuckets old = *ks;
+	size_t k = 0;
+	while (k < ks->n && ks->b[k].slot < first)
+		k++;
+	if (!k)
+		return;
+	old.n = k;
+	old.b = xmalloc(k * sizeof(*old.b));
+	memcpy(old.b, ks->b, k * sizeof(*old.b));
+	kbuckets_release(&old);
+	memmove(ks->b, ks->b + k, (ks->n - k) * sizeof(*ks->b));
+	ks->n -= k;
+	ks->last = 0;
+}
+
+/* The number of key `fam` + `name` (NULL: none); added when missing and `add`. */
+static uint32_t key_number(char fam, const char *name, int add)
+{
+	char tmp[256];
+	int64_t no = 0;
+	if (!name)
+		return 0;
+	int len = snprintf(tmp, sizeof(tmp), "%c%s", fam, name);
+	if (len < 0 || (size_t)len >= sizeof(tmp))
+		return 0; /* a name this long is not kept apart */
+	pthread_mutex_lock(&keys.mu);
+	if (!keys.n && !add) {
+		pthread_mutex_unlock(&keys.mu);
+		return 0;
+	}
+	if (!keys.n)
+		strmap_init(&keys.no);
+	if (strmap_get(&keys.no, tmp, (size_t)len, &no) < 0 && add) {
+		keys.text = xgrow(keys.text, &keys.cap, keys.n + 1, sizeof(*keys.text));
+		keys.text[keys.n] = xstrdup(tmp);
+		no = ++keys.n;
+		strmap_put(&keys.no, tmp, (size_t)len, no);
+	}
+	pthread_mutex_unlock(&keys.mu);
+	return (uint32_t)no;
+}
+
 /* ---- reading blocks ---------------------------------------------------------- */
 
 /* The custom type rules as one string: buckets built with others are void. */
@@ -216,13 +372,18 @@ struct delta {
 	size_t *order;
 	uint8_t *in_request; /* per span of the trace part: under an entry root */
 	size_t cap_sub, cap_desc, cap_order, cap_in;
+	/* per service and environment */
+	struct kbuckets kb;
+	size_t *stack, *stack_keys; /* a walk of the part: span, keys above it */
+	uint32_t *active;	    /* the keys of the requests above the span walked */
+	size_t cap_stack, cap_stack_keys, cap_active;
 };
 
 static const uint8_t no_parent[8];
 
-/* Rank the request whose entry span is root r of `t` (a root span): it and
- * its descendants. */
-static void add_request(struct delta *d, const struct spantree *t, size_t r)
+/* Rank into `bn` the request whose entry span is span r of `t`: it and its
+ * descendants (marked in_request when `mark`). */
+static void rank_request(struct delta *d, const struct spantree *t, size_t r, struct bottleneck *bn, int mark)
 {
 	size_t n = 0;
 	d->order = xgrow(d->order, &d->cap_order, t->n, sizeof(*d->order));
@@ -230,7 +391,7 @@ static void add_request(struct delta *d, const struct spantree *t, size_t r)
 	for (size_t h = 0; h < n; h++)
 		for (size_t k = t->kid_off[d->order[h]]; k < t->kid_off[d->order[h] + 1]; k++)
 			d->order[n++] = t->kids[k];
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n && mark; i++)
 		d->in_request[d->order[i]] = 1;
 	if (d->cap_sub < n) {
 		d->cap_sub = n;
@@ -248,7 +409,6 @@ static void add_request(struct delta *d, const struct spantree *t, size_t r)
 	const struct span *root = &t->spans[r];
 	const char *svc =
 		root->resource && root->resource->service_name ? root->resource->service_name : "unknown";
-	struct bottleneck *bn = bn_bucket_of(&d->bn, root->start_ns / OPSTATS_BN_BUCKET_NS);
 	bottleneck_add(bn, &sub, d->sub_cls, d->sub_desc, svc, root->trace_id);
 	spantree_release(&sub);
 }
@@ -267,7 +427,66 @@ static void add_requests(struct delta *d, const struct spantree *t)
 	for (size_t k = 0; k < t->n_roots; k++) {
 		const struct span *root = &t->spans[t->roots[k]];
 		if (memcmp(root->parent_span_id, no_parent, 8) == 0 && span_is_entry(root))
-			add_request(d, t, t->roots[k]);
+			rank_request(d, t, t->roots[k],
+				     bn_bucket_of(&d->bn, root->start_ns / OPSTATS_BN_BUCKET_NS), 1);
+	}
+}
+
+/* Span i of `t` starts the requests of the keys of its service and
+ * environment that no request above it has (active[0 .. *n_active)). */
+static void start_keyed(struct delta *d, const struct spantree *t, size_t i, size_t *n_active)
+{
+	const struct span *sp = &t->spans[i];
+	const struct resource *r = sp->resource;
+	uint32_t ks[2] = {key_number('S', r && r->service_name ? r->service_name : "unknown", 1),
+			  key_number('E', r ? r->environment : NULL, 1)};
+	for (int f = 0; f < 2; f++) {
+		size_t j = 0;
+		while (j < *n_active && d->active[j] != ks[f])
+			j++;
+		if (!ks[f] || j < *n_active)
+			continue;
+		d->active = xgrow(d->active, &d->cap_active, *n_active + 1, sizeof(*d->active));
+		d->active[(*n_active)++] = ks[f];
+		struct kbucket *kb = kbucket_of(&d->kb, sp->start_ns / OPSTATS_BN_BUCKET_NS, ks[f]);
+		kb->requests++;
+		rank_request(d, t, i, kb->bn, 0);
+	}
+}
+
+/* Count span i for the requests of active[0 .. n_active). */
+static void count_keyed(struct delta *d, const struct spantree *t, size_t i, size_t n_active)
+{
+	const struct span *sp = &t->spans[i];
+	for (size_t j = 0; j < n_active; j++) {
+		struct kbucket *kb = kbucket_of(&d->kb, sp->start_ns / OPSTATS_BN_BUCKET_NS, d->active[j]);
+		kb->spans++;
+		if (d->cls[i].type != SLOWOPS_NONE && sp->end_ns >= sp->start_ns)
+			sketch_add(&kb->t[slowops_type_slot(d->cfg, d->cls[i].type)],
+				   (double)(sp->end_ns - sp->start_ns));
+	}
+}
+
+/* Walk the part from its roots, depth first, keeping the keys of the
+ * requests above each span. */
+static void add_keyed(struct delta *d, const struct spantree *t)
+{
+	size_t top = 0;
+	d->stack = xgrow(d->stack, &d->cap_stack, t->n, sizeof(*d->stack));
+	d->stack_keys = xgrow(d->stack_keys, &d->cap_stack_keys, t->n, sizeof(*d->stack_keys));
+	for (size_t k = t->n_roots; k-- > 0;) {
+		d->stack[top] = t->roots[k];
+		d->stack_keys[top++] = 0;
+	}
+	while (top) {
+		size_t i = d->stack[--top], n_active = d->stack_keys[top];
+		if (span_is_entry(&t->spans[i]))
+			start_keyed(d, t, i, &n_active);
+		count_keyed(d, t, i, n_active);
+		for (size_t k = t->kid_off[i + 1]; k-- > t->kid_off[i];) {
+			d->stack[top] = t->kids[k];
+			d->stack_keys[top++] = n_active;
+		}
 	}
 }
 
@@ -281,6 +500,7 @@ static int add_trace(void *arg, const struct span *spans, size_t n)
 	spantree_build(&t, spans, n);
 	slowops_resolve(&t, d->cls);
 	add_requests(d, &t);
+	add_keyed(d, &t);
 	spantree_release(&t);
 	for (size_t i = 0; i < n; i++) {
 		const struct span *sp = &spans[i];
@@ -336,6 +556,23 @@ static void blob_merge(struct blob *dst, const struct sketch *src)
 	sketch_release(&tmp);
 }
 
+/* dst's encoded ranking with src merged in, encoded again. */
+static void bn_blob_merge(struct blob *dst, const struct bottleneck *src)
+{
+	struct bottleneck tmp;
+	struct buf b;
+	bottleneck_init(&tmp);
+	if (dst->len && bottleneck_merge_encoded(&tmp, dst->p, dst->len, 0) < 0)
+		log_warn("operation statistics: a kept ranking does not decode");
+	bottleneck_merge(&tmp, src, 0);
+	bottleneck_compact(&tmp);
+	buf_init(&b, BUF_NO_LIMIT);
+	bottleneck_encode(&tmp, &b);
+	free(dst->p);
+	dst->p = buf_detach(&b, &dst->len);
+	bottleneck_release(&tmp);
+}
+
 /* Add the delta's buckets to the kept ones (g.mu held). */
 static void merge_delta(struct delta *d)
 {
@@ -349,6 +586,7 @@ static void merge_delta(struct delta *d)
 		if (src->minute < first)
 			continue;
 		struct bucket *dst = bucket_of(&g.kept, src->minute);
+		dst->dirty = 1;
 		dst->requests += src->requests;
 		dst->spans += src->spans;
 		for (size_t k = 0; k < g.kept.n_slots; k++)
@@ -360,10 +598,24 @@ static void merge_delta(struct delta *d)
 		if (d->bn.b[i].slot < first_bn)
 			continue;
 		struct bottleneck *kept = bn_bucket_of(&g.kept_bn, d->bn.b[i].slot);
+		g.kept_bn.b[g.kept_bn.last].dirty = 1;
 		bottleneck_merge(kept, d->bn.b[i].bn, 0);
 		bottleneck_compact(kept);
 	}
 	bn_buckets_prune(&g.kept_bn, first_bn);
+	for (size_t i = 0; i < d->kb.n; i++) {
+		const struct kbucket *src = &d->kb.b[i];
+		if (src->slot < first_bn)
+			continue;
+		struct kbucket *dst = kbucket_of(&g.kept_kb, src->slot, src->key);
+		dst->dirty = 1;
+		dst->requests += src->requests;
+		dst->spans += src->spans;
+		for (size_t k = 0; k < g.kept_kb.n_slots; k++)
+			blob_merge(&dst->enc[k], &src->t[k]);
+		bn_blob_merge(&dst->bn_enc, src->bn);
+	}
+	kbuckets_prune(&g.kept_kb, first_bn);
 }
 
 /* Forget everything when the rules or the store changed (g.mu held). */
@@ -371,10 +623,13 @@ static void reset_if_changed(struct store *s, const struct slowops_config *c, co
 {
 	if (g.store == s && g.rules && strcmp(g.rules, key) == 0)
 		return;
+	g.replace_all = 1;
+	g.covered_from = UINT64_MAX;
 	buckets_release(&g.kept);
 	bn_buckets_release(&g.kept_bn);
-	g.kept.n_slots = slowops_type_slots(c);
-	g.kept.encoded = 1;
+	kbuckets_release(&g.kept_kb);
+	g.kept.n_slots = g.kept_kb.n_slots = slowops_type_slots(c);
+	g.kept.encoded = g.kept_kb.encoded = 1;
 	free(g.rules);
 	g.rules = xstrdup(key);
 	g.store = s;
@@ -393,10 +648,16 @@ static void delta_release(struct delta *d)
 	free(d->desc);
 	free(d->order);
 	free(d->in_request);
+	kbuckets_release(&d->kb);
+	free(d->stack);
+	free(d->stack_keys);
+	free(d->active);
 	strmap_release(&d->services);
 	arena_release(&d->arena);
 	arena_release(&d->scratch);
 }
+
+static void load_stored(struct store *s, const struct slowops_config *c, const char *key);
 
 static int update_locked(struct store *s, const struct slowops_config *c, uint64_t max_blocks, uint64_t *left,
 			 char *err, size_t errlen)
@@ -407,6 +668,8 @@ static int update_locked(struct store *s, const struct slowops_config *c, uint64
 		free(key);
 		return ERR_INTERNAL;
 	}
+	if (!g.loaded || g.store != s)
+		load_stored(s, c, key);
 	pthread_mutex_lock(&g.mu);
 	reset_if_changed(s, c, key);
 	uint64_t first = g.read_id + 1;
@@ -421,7 +684,7 @@ static int update_locked(struct store *s, const struct slowops_config *c, uint64
 	strmap_init(&d.services);
 	arena_init(&d.arena);
 	arena_init(&d.scratch);
-	d.bs.n_slots = slowops_type_slots(c);
+	d.bs.n_slots = d.kb.n_slots = slowops_type_slots(c);
 	int rc = read_blocks(s, &d, first, to, err, errlen);
 	if (rc == 0) {
 		pthread_mutex_lock(&g.mu);
@@ -442,6 +705,356 @@ int opstats_update(struct store *s, const struct slowops_config *c, uint64_t max
 	return rc;
 }
 
+/* ---- stored aggregates ------------------------------------------------------ */
+
+/* Row kinds of store_put_aggs(). */
+enum { AGG_STATE, AGG_STATS, AGG_BN, AGG_KSTATS, AGG_KBN };
+
+static void put_le(struct buf *b, uint64_t v, int bytes)
+{
+	uint8_t x[8];
+	for (int i = 0; i < bytes; i++)
+		x[i] = (uint8_t)(v >> (8 * i));
+	buf_append(b, x, (size_t)bytes);
+}
+
+/* A stats bucket's row: requests, spans, then each slot's encoded sketch. */
+static void encode_stats(struct buf *b, uint64_t requests, uint64_t spans, const struct blob *enc, size_t n)
+{
+	put_le(b, requests, 8);
+	put_le(b, spans, 8);
+	put_le(b, n, 4);
+	for (size_t k = 0; k < n; k++) {
+		put_le(b, enc[k].len, 4);
+		buf_append(b, enc[k].p ? enc[k].p : "", enc[k].len);
+	}
+}
+
+static uint64_t get_le(const uint8_t *p, int bytes)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < bytes; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+int opstats_decode_stats(const void *data, size_t len, size_t n_slots, uint64_t *requests, uint64_t *spans,
+			 struct opstats_blob_view *slots)
+{
+	const uint8_t *p = data, *end = p + len;
+	if (len < 20 || get_le(p + 16, 4) != n_slots)
+		return -1;
+	*requests = get_le(p, 8);
+	*spans = get_le(p + 8, 8);
+	p += 20;
+	for (size_t k = 0; k < n_slots; k++) {
+		if (end - p < 4 || (uint64_t)(end - p - 4) < get_le(p, 4))
+			return -1;
+		slots[k].len = (size_t)get_le(p, 4);
+		slots[k].p = p + 4;
+		p += 4 + slots[k].len;
+	}
+	return p == end ? 0 : -1;
+}
+
+/* Largest decompressed stored ranking accepted. */
+#define STORED_BN_MAX (64u << 20)
+
+/* A ranking's row: bottleneck_encode(), compressed (its entries' strings
+ * repeat from row to row: about a tenth of the bytes). */
+static void put_compressed(struct buf *b, const void *raw, size_t len)
+{
+	size_t cap = ZSTD_compressBound(len);
+	buf_reserve(b, cap);
+	size_t n = ZSTD_compress(b->data + b->len, cap, raw ? raw : "", len, 3);
+	if (ZSTD_isError(n))
+		abort(); /* the bound was reserved: cannot fail */
+	b->len += n;
+}
+
+static void encode_bn(struct buf *b, const struct bottleneck *bn)
+{
+	struct buf raw;
+	buf_init(&raw, BUF_NO_LIMIT);
+	bottleneck_encode(bn, &raw);
+	put_compressed(b, raw.data, raw.len);
+	buf_release(&raw);
+}
+
+/* A stored ranking's row, decompressed into *out (xmalloc'd).  0 or -1. */
+static int bn_row_raw(const void *data, size_t len, void **out, size_t *n)
+{
+	unsigned long long raw = ZSTD_getFrameContentSize(data, len);
+	*out = NULL;
+	if (raw == ZSTD_CONTENTSIZE_ERROR || raw == ZSTD_CONTENTSIZE_UNKNOWN || raw > STORED_BN_MAX)
+		return -1;
+	*out = xmalloc(raw ? (size_t)raw : 1);
+	*n = ZSTD_decompress(*out, (size_t)raw, data, len);
+	if (ZSTD_isError(*n) || *n != raw) {
+		free(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Merge a ranking's row into `bn`.  0, or -1 when it does not decode. */
+static int merge_bn_row(struct bottleneck *bn, const void *data, size_t len, uint64_t t_ns)
+{
+	void *raw;
+	size_t n;
+	if (bn_row_raw(data, len, &raw, &n) < 0)
+		return -1;
+	int rc = bottleneck_merge_encoded(bn, raw, n, t_ns);
+	free(raw);
+	return rc;
+}
+
+/* Rows being saved, their bytes in `b` (offsets until the end). */
+struct saving {
+	struct store_agg *rows;
+	size_t n, cap;
+	size_t *off;
+	struct buf b;
+};
+
+static void save_row(struct saving *sv, uint32_t kind, uint64_t t_ns, const char *key, size_t from)
+{
+	sv->rows = xgrow(sv->rows, &sv->cap, sv->n + 1, sizeof(*sv->rows));
+	size_t cap = sv->n;
+	sv->off = xrealloc(sv->off, (cap + 1) * sizeof(*sv->off));
+	sv->off[sv->n] = from;
+	sv->rows[sv->n++] =
+		(struct store_agg){.kind = kind, .t_ns = t_ns, .key = key, .len = sv->b.len - from};
+}
+
+static const char *key_text(uint32_t key)
+{
+	return key && key <= keys.n ? keys.text[key - 1] : "";
+}
+
+/* The changed buckets' rows and the state row (g.mu held). */
+static void collect_dirty(struct saving *sv)
+{
+	for (size_t i = 0; i < g.kept.n; i++) {
+		struct bucket *b = &g.kept.b[i];
+		size_t at = sv->b.len;
+		if (!b->dirty)
+			continue;
+		encode_stats(&sv->b, b->requests, b->spans, b->enc, g.kept.n_slots);
+		save_row(sv, AGG_STATS, b->minute * OPSTATS_BUCKET_NS, "", at);
+		b->dirty = 0;
+	}
+	for (size_t i = 0; i < g.kept_bn.n; i++) {
+		struct bn_bucket *b = &g.kept_bn.b[i];
+		size_t at = sv->b.len;
+		if (!b->dirty)
+			continue;
+		encode_bn(&sv->b, b->bn);
+		save_row(sv, AGG_BN, b->slot * OPSTATS_BN_BUCKET_NS, "", at);
+		b->dirty = 0;
+	}
+	pthread_mutex_lock(&keys.mu);
+	for (size_t i = 0; i < g.kept_kb.n; i++) {
+		struct kbucket *b = &g.kept_kb.b[i];
+		size_t at = sv->b.len;
+		if (!b->dirty)
+			continue;
+		encode_stats(&sv->b, b->requests, b->spans, b->enc, g.kept_kb.n_slots);
+		save_row(sv, AGG_KSTATS, b->slot * OPSTATS_BN_BUCKET_NS, key_text(b->key), at);
+		at = sv->b.len;
+		put_compressed(&sv->b, b->bn_enc.p, b->bn_enc.len);
+		save_row(sv, AGG_KBN, b->slot * OPSTATS_BN_BUCKET_NS, key_text(b->key), at);
+		b->dirty = 0;
+	}
+	pthread_mutex_unlock(&keys.mu);
+	size_t at = sv->b.len;
+	uint64_t keep = OPSTATS_KEEP_NS / OPSTATS_BUCKET_NS;
+	if (g.covered_from == UINT64_MAX) /* built from the first block: from what is kept */
+		g.covered_from = g.newest > keep ? g.newest - keep : 0;
+	buf_printf(&sv->b, "1 %llu %llu %llu\n%s", (unsigned long long)g.read_id,
+		   (unsigned long long)g.newest, (unsigned long long)g.covered_from, g.rules);
+	save_row(sv, AGG_STATE, UINT64_MAX, "", at);
+}
+
+/* After a failed save: everything again next time (g.mu held). */
+static void mark_all_dirty(void)
+{
+	for (size_t i = 0; i < g.kept.n; i++)
+		g.kept.b[i].dirty = 1;
+	for (size_t i = 0; i < g.kept_bn.n; i++)
+		g.kept_bn.b[i].dirty = 1;
+	for (size_t i = 0; i < g.kept_kb.n; i++)
+		g.kept_kb.b[i].dirty = 1;
+	g.replace_all = 1;
+}
+
+void opstats_status(uint64_t *read_id, size_t *loaded_rows)
+{
+	pthread_mutex_lock(&g.mu);
+	*read_id = g.read_id;
+	*loaded_rows = g.loaded_rows;
+	pthread_mutex_unlock(&g.mu);
+}
+
+int opstats_save(struct store *s, char *err, size_t errlen)
+{
+	struct saving sv = {0};
+	buf_init(&sv.b, BUF_NO_LIMIT);
+	pthread_mutex_lock(&g.mu);
+	if (g.store != s || !g.rules || g.no_save) {
+		pthread_mutex_unlock(&g.mu);
+		buf_release(&sv.b);
+		return 0;
+	}
+	collect_dirty(&sv);
+	int replace = g.replace_all;
+	g.replace_all = 0;
+	pthread_mutex_unlock(&g.mu);
+	if (sv.n == 1 && !replace) { /* the state alone: nothing changed */
+		free(sv.rows);
+		free(sv.off);
+		buf_release(&sv.b);
+		return 0;
+	}
+	for (size_t i = 0; i < sv.n; i++)
+		sv.rows[i].data = sv.b.data + sv.off[i];
+	int rc = store_put_aggs(s, sv.rows, sv.n, replace, err, errlen);
+	if (rc < 0) {
+		pthread_mutex_lock(&g.mu);
+		if (rc == ERR_UNSUPPORTED)
+			g.no_save = 1; /* this store keeps none: rebuilt from the blocks after a start */
+		else
+			mark_all_dirty();
+		pthread_mutex_unlock(&g.mu);
+	}
+	free(sv.rows);
+	free(sv.off);
+	buf_release(&sv.b);
+	return rc == ERR_UNSUPPORTED ? 0 : rc < 0 ? ERR_INTERNAL : 0;
+}
+
+/* What the state row says. */
+struct loading {
+	const char *rules; /* the current rules: rows of others are void */
+	int match;
+	uint64_t read_id, newest, covered_from;
+	int bad;
+	size_t rows;
+};
+
+static int load_state(void *arg, const struct store_agg *r)
+{
+	struct loading *ld = arg;
+	unsigned long long id, newest, covered;
+	int used = 0;
+	if (r->kind != AGG_STATE)
+		return 0;
+	char *text = xmalloc(r->len + 1);
+	memcpy(text, r->data, r->len);
+	text[r->len] = 0;
+	if (sscanf(text, "1 %llu %llu %llu\n%n", &id, &newest, &covered, &used) == 3 && used > 0 &&
+	    strcmp(text + used, ld->rules) == 0) {
+		ld->match = 1;
+		ld->read_id = id;
+		ld->newest = newest;
+		ld->covered_from = covered;
+	}
+	free(text);
+	return 1;
+}
+
+/* One stored row into the kept buckets (g.mu held). */
+static int load_row(void *arg, const struct store_agg *r)
+{
+	struct loading *ld = arg;
+	struct opstats_blob_view v[64];
+	uint64_t requests, spans;
+	size_t n = g.kept.n_slots;
+	int kstats = r->kind == AGG_KSTATS, kbn = r->kind == AGG_KBN;
+	uint32_t key = kstats || kbn ? key_number(r->key[0], r->key[0] ? r->key + 1 : NULL, 1) : 0;
+	ld->rows++;
+	if ((kstats || kbn) && !key)
+		return ld->bad = 1;
+	if (r->kind == AGG_STATS || kstats) {
+		if (n > 64 || opstats_decode_stats(r->data, r->len, n, &requests, &spans, v) < 0)
+			return ld->bad = 1;
+		struct blob *enc;
+		if (kstats) {
+			struct kbucket *kb = kbucket_of(&g.kept_kb, r->t_ns / OPSTATS_BN_BUCKET_NS, key);
+			kb->requests = requests, kb->spans = spans, enc = kb->enc;
+		} else {
+			struct bucket *b = bucket_of(&g.kept, r->t_ns / OPSTATS_BUCKET_NS);
+			b->requests = requests, b->spans = spans, enc = b->enc;
+		}
+		for (size_t k = 0; k < n; k++) {
+			free(enc[k].p);
+			enc[k].p = v[k].len ? memcpy(xmalloc(v[k].len), v[k].p, v[k].len) : NULL;
+			enc[k].len = v[k].len;
+		}
+	} else if (kbn) {
+		struct kbucket *kb = kbucket_of(&g.kept_kb, r->t_ns / OPSTATS_BN_BUCKET_NS, key);
+		struct bottleneck check;
+		void *raw;
+		size_t len;
+		if (bn_row_raw(r->data, r->len, &raw, &len) < 0)
+			return ld->bad = 1;
+		bottleneck_init(&check); /* the bytes must be a ranking, as when read */
+		int bad = bottleneck_merge_encoded(&check, raw, len, 0) < 0;
+		bottleneck_release(&check);
+		free(kb->bn_enc.p);
+		kb->bn_enc.p = raw;
+		kb->bn_enc.len = len;
+		if (bad)
+			return ld->bad = 1;
+	} else if (r->kind == AGG_BN) {
+		struct bottleneck *bn = bn_bucket_of(&g.kept_bn, r->t_ns / OPSTATS_BN_BUCKET_NS);
+		if (merge_bn_row(bn, r->data, r->len, 0) < 0)
+			return ld->bad = 1;
+		bottleneck_compact(bn);
+	}
+	return 0;
+}
+
+/* Load what was stored for the rules `key`, once per store, before the first
+ * block is read (g.upd held): every bucket of the newest OPSTATS_KEEP_NS,
+ * and the block the stored ones reach. */
+static void load_stored(struct store *s, const struct slowops_config *c, const char *key)
+{
+	struct loading ld = {.rules = key};
+	char err[256];
+	uint64_t t0 = clock_now_ns();
+	pthread_mutex_lock(&g.mu);
+	g.loaded = 1;
+	pthread_mutex_unlock(&g.mu);
+	if (store_aggs(s, AGG_STATE, UINT64_MAX, 0, load_state, &ld, err, sizeof(err)) < 0 || !ld.match) {
+		pthread_mutex_lock(&g.mu);
+		g.replace_all = 1; /* none, unreadable or of other rules */
+		pthread_mutex_unlock(&g.mu);
+		return;
+	}
+	uint64_t keep = OPSTATS_KEEP_NS / OPSTATS_BUCKET_NS;
+	uint64_t first = ld.newest > keep ? ld.newest - keep : 0;
+	pthread_mutex_lock(&g.mu);
+	reset_if_changed(s, c, key);
+	int rc = store_aggs(s, -1, first * OPSTATS_BUCKET_NS, 0, load_row, &ld, err, sizeof(err));
+	if (rc < 0 || ld.bad) {
+		log_warn("operation statistics: the stored aggregates do not read (%s): built again from the "
+			 "blocks",
+			 rc < 0 ? err : "a row does not decode");
+		g.rules[0] = 0; /* reset at the update, which reads every block */
+	} else {
+		g.read_id = ld.read_id;
+		g.newest = ld.newest;
+		g.covered_from = ld.covered_from;
+		g.loaded_rows = ld.rows;
+		g.replace_all = 0;
+		log_info("operation statistics: %zu stored rows loaded, up to block %llu, in %.1f s", ld.rows,
+			 (unsigned long long)ld.read_id, (double)(clock_now_ns() - t0) / 1e9);
+	}
+	pthread_mutex_unlock(&g.mu);
+}
+
 /* ---- the job ------------------------------------------------------------------- */
 
 static void job_tick(void *arg)
@@ -450,6 +1063,8 @@ static void job_tick(void *arg)
 	struct slowops_config c;
 	char err[256];
 	uint64_t left = 1;
+	if (slowreqs_update(s, err, sizeof(err)) == ERR_INTERNAL)
+		log_warn("slow requests: %s", err);
 	slowops_config_init(&c);
 	if (slowops_effective(s, &c, err, sizeof(err)) < 0) {
 		log_warn("operation statistics: %s", err);
@@ -467,6 +1082,8 @@ static void job_tick(void *arg)
 		}
 		steps++;
 	}
+	if (steps && opstats_save(s, err, sizeof(err)) < 0)
+		log_warn("operation statistics: %s", err);
 	if (steps > 1 && !left) { /* a catch-up, not the minute's few blocks */
 		log_info("operation statistics: caught up with the stored blocks in %.1f s",
 			 (double)(clock_now_ns() - t0) / 1e9);
@@ -494,12 +1111,26 @@ void opstats_stop(void)
 	pthread_mutex_lock(&g.mu);
 	buckets_release(&g.kept);
 	bn_buckets_release(&g.kept_bn);
+	kbuckets_release(&g.kept_kb);
 	free(g.rules);
 	g.rules = NULL;
+	g.loaded = g.replace_all = g.no_save = 0;
+	g.loaded_rows = 0;
+	pthread_mutex_lock(&keys.mu);
+	if (keys.n)
+		strmap_release(&keys.no);
+	for (uint32_t k = 0; k < keys.n; k++)
+		free(keys.text[k]);
+	free(keys.text);
+	keys.text = NULL;
+	keys.n = 0;
+	keys.cap = 0;
+	pthread_mutex_unlock(&keys.mu);
 	g.store = NULL;
 	g.read_id = g.newest = 0;
 	pthread_mutex_unlock(&g.mu);
 	pthread_mutex_unlock(&g.upd);
+	slowreqs_reset();
 }
 
 /* ---- reading a range -------------------------------------------------------------- */
@@ -547,7 +1178,8 @@ static void sum_buckets(uint64_t from, uint64_t to, struct opstats_answer *out)
  * buckets of `bucket_ns`: *from, *to the buckets.  0 with g.mu held, or
  * ERR_BUSY / an error without. */
 static int read_start(struct store *s, const struct slowops_config *c, uint64_t from_ns, uint64_t to_ns,
-		      uint64_t bucket_ns, uint64_t *from, uint64_t *to, char *err, size_t errlen)
+		      uint64_t bucket_ns, uint64_t *from, uint64_t *to, uint64_t *stored_to, char *err,
+		      size_t errlen)
 {
 	uint64_t left;
 	int rc = current_enough(s, c, err, errlen);
@@ -559,48 +1191,163 @@ static int read_start(struct store *s, const struct slowops_config *c, uint64_t 
 	*to = (to_ns + bucket_ns - 1) / bucket_ns;
 	uint64_t keep = OPSTATS_KEEP_NS / OPSTATS_BUCKET_NS;
 	pthread_mutex_lock(&g.mu);
-	if (g.store != s || g.kept.n_slots != slowops_type_slots(c) ||
-	    (g.newest > keep && from_ns / OPSTATS_BUCKET_NS < g.newest - keep)) {
+	/* the buckets kept start here; before, the stored rows answer */
+	uint64_t first = g.newest > keep ? g.newest - keep : 0;
+	uint64_t kept_from = first * OPSTATS_BUCKET_NS / bucket_ns;
+	*stored_to = *from < kept_from ? kept_from : 0;
+	int stored_ok = !g.no_save && !g.replace_all && g.loaded && g.covered_from != UINT64_MAX &&
+			from_ns / OPSTATS_BUCKET_NS >= g.covered_from;
+	if (g.store != s || g.kept.n_slots != slowops_type_slots(c) || (*stored_to && !stored_ok)) {
 		pthread_mutex_unlock(&g.mu);
 		return ERR_BUSY;
 	}
 	return 0;
 }
 
-int opstats_read(struct store *s, const struct slowops_config *c, uint64_t from_ns, uint64_t to_ns,
-		 struct opstats_answer *out, char *err, size_t errlen)
+/* A read of stored rows: the sums of a stats answer, or a ranking. */
+struct stored_read {
+	const char *key; /* the filter's key text; NULL: the fleet's rows */
+	struct opstats_answer *out;
+	struct bottleneck *into;
+	uint64_t bucket_ns;
+	int bad;
+};
+
+static int stored_row(void *arg, const struct store_agg *r)
+{
+	struct stored_read *sr = arg;
+	struct opstats_blob_view v[64];
+	uint64_t requests, spans;
+	if (sr->key && strcmp(r->key, sr->key))
+		return 0;
+	if (sr->into) {
+		sr->bad |= merge_bn_row(sr->into, r->data, r->len, r->t_ns + sr->bucket_ns / 2) < 0;
+		return 0;
+	}
+	if (sr->out->n > 64 || opstats_decode_stats(r->data, r->len, sr->out->n, &requests, &spans, v) < 0) {
+		sr->bad = 1;
+		return 0;
+	}
+	sr->out->requests += requests;
+	sr->out->spans += spans;
+	for (size_t k = 0; k < sr->out->n; k++)
+		if (v[k].len && sketch_merge_encoded(&sr->out->t[k], v[k].p, v[k].len, NULL, 0) < 0)
+			sr->bad = 1;
+	return 0;
+}
+
+/* Add the stored rows of `kind` (keyed by `f`'s key when keyed) of buckets
+ * [from, to) of `bucket_ns`: the part of a range before the buckets kept. */
+static int read_stored(struct store *s, int kind, const struct opstats_filter *f, int keyed, uint64_t from,
+		       uint64_t to, uint64_t bucket_ns, struct stored_read *sr, char *err, size_t errlen)
+{
+	char key[300] = "";
+	if (keyed)
+		snprintf(key, sizeof(key), "%c%s", f->service ? 'S' : 'E', f->service ? f->service : f->env);
+	sr->key = keyed ? key : NULL;
+	sr->bucket_ns = bucket_ns;
+	if (store_aggs(s, kind, from * bucket_ns, to * bucket_ns, stored_row, sr, err, errlen) < 0)
+		return ERR_INTERNAL;
+	return sr->bad ? errf(err, errlen, "a stored aggregate does not decode"), ERR_INTERNAL : 0;
+}
+
+/* Whether a filter reads a key: 1, or 0 for the whole fleet; -1: not
+ * answerable (both set). */
+static int filter_keyed(const struct opstats_filter *f)
+{
+	if (!f || (!f->service && !f->env))
+		return 0;
+	return f->service && f->env ? -1 : 1;
+}
+
+/* The key of a filter (0: a service or environment never seen), once the
+ * blocks it reads are in. */
+static uint32_t filter_key(const struct opstats_filter *f)
+{
+	return f->service ? key_number('S', f->service, 0) : key_number('E', f->env, 0);
+}
+
+/* Sum the kept buckets of `key` in [from, to) slots (g.mu held). */
+static void sum_keyed(uint64_t from, uint64_t to, uint32_t key, struct opstats_answer *out)
+{
+	for (size_t i = 0; key && i < g.kept_kb.n && g.kept_kb.b[i].slot < to; i++) {
+		const struct kbucket *b = &g.kept_kb.b[i];
+		if (b->slot < from || b->key != key)
+			continue;
+		out->requests += b->requests;
+		out->spans += b->spans;
+		for (size_t k = 0; k < out->n && k < g.kept_kb.n_slots; k++)
+			if (b->enc[k].len &&
+			    sketch_merge_encoded(&out->t[k], b->enc[k].p, b->enc[k].len, NULL, 0) < 0)
+				log_warn("operation statistics: a kept sketch does not decode");
+	}
+}
+
+int opstats_read(struct store *s, const struct slowops_config *c, const struct opstats_filter *f,
+		 uint64_t from_ns, uint64_t to_ns, struct opstats_answer *out, char *err, size_t errlen)
 {
 	uint64_t from, to;
 	memset(out, 0, sizeof(*out));
-	int rc = read_start(s, c, from_ns, to_ns, OPSTATS_BUCKET_NS, &from, &to, err, errlen);
+	int keyed = filter_keyed(f);
+	if (keyed < 0)
+		return ERR_BUSY;
+	uint64_t bucket_ns = keyed ? OPSTATS_BN_BUCKET_NS : OPSTATS_BUCKET_NS, stored_to;
+	int rc = read_start(s, c, from_ns, to_ns, bucket_ns, &from, &to, &stored_to, err, errlen);
 	if (rc < 0)
 		return rc;
 	out->n = g.kept.n_slots;
 	out->t = xcalloc(out->n ? out->n : 1, sizeof(*out->t));
 	for (size_t k = 0; k < out->n; k++)
 		sketch_init(&out->t[k]);
-	sum_buckets(from, to, out);
+	if (keyed)
+		sum_keyed(from, to, filter_key(f), out);
+	else
+		sum_buckets(from, to, out);
 	pthread_mutex_unlock(&g.mu);
-	out->from_ns = from * OPSTATS_BUCKET_NS;
-	out->to_ns = to * OPSTATS_BUCKET_NS;
+	struct stored_read sr = {.out = out};
+	if (stored_to &&
+	    (rc = read_stored(s, keyed ? AGG_KSTATS : AGG_STATS, f, keyed, from,
+			      stored_to < to ? stored_to : to, bucket_ns, &sr, err, errlen)) < 0) {
+		opstats_answer_release(out);
+		return rc;
+	}
+	out->bucket_ns = bucket_ns;
+	out->from_ns = from * bucket_ns;
+	out->to_ns = to * bucket_ns;
 	return 0;
 }
 
-int opstats_bottlenecks(struct store *s, const struct slowops_config *c, uint64_t from_ns, uint64_t to_ns,
-			struct bottleneck *into, uint64_t *bucket_from_ns, uint64_t *bucket_to_ns, char *err,
-			size_t errlen)
+int opstats_bottlenecks(struct store *s, const struct slowops_config *c, const struct opstats_filter *f,
+			uint64_t from_ns, uint64_t to_ns, struct bottleneck *into, uint64_t *bucket_from_ns,
+			uint64_t *bucket_to_ns, char *err, size_t errlen)
 {
-	uint64_t from, to;
-	int rc = read_start(s, c, from_ns, to_ns, OPSTATS_BN_BUCKET_NS, &from, &to, err, errlen);
+	uint64_t from, to, stored_to;
+	int keyed = filter_keyed(f);
+	if (keyed < 0)
+		return ERR_BUSY;
+	int rc = read_start(s, c, from_ns, to_ns, OPSTATS_BN_BUCKET_NS, &from, &to, &stored_to, err, errlen);
 	if (rc < 0)
 		return rc;
-	for (size_t i = 0; i < g.kept_bn.n; i++) {
+	uint32_t key = keyed ? filter_key(f) : 0;
+	for (size_t i = 0; !keyed && i < g.kept_bn.n; i++) {
 		const struct bn_bucket *b = &g.kept_bn.b[i];
 		if (b->slot >= from && b->slot < to)
 			bottleneck_merge(into, b->bn,
 					 b->slot * OPSTATS_BN_BUCKET_NS + OPSTATS_BN_BUCKET_NS / 2);
 	}
+	for (size_t i = 0; keyed && key && i < g.kept_kb.n && g.kept_kb.b[i].slot < to; i++) {
+		const struct kbucket *b = &g.kept_kb.b[i];
+		if (b->slot >= from && b->key == key && b->bn_enc.len &&
+		    bottleneck_merge_encoded(into, b->bn_enc.p, b->bn_enc.len,
+					     b->slot * OPSTATS_BN_BUCKET_NS + OPSTATS_BN_BUCKET_NS / 2) < 0)
+			log_warn("operation statistics: a kept ranking does not decode");
+	}
 	pthread_mutex_unlock(&g.mu);
+	struct stored_read sr = {.into = into};
+	if (stored_to &&
+	    (rc = read_stored(s, keyed ? AGG_KBN : AGG_BN, f, keyed, from, stored_to < to ? stored_to : to,
+			      OPSTATS_BN_BUCKET_NS, &sr, err, errlen)) < 0)
+		return rc;
 	*bucket_from_ns = from * OPSTATS_BN_BUCKET_NS;
 	*bucket_to_ns = to * OPSTATS_BN_BUCKET_NS;
 	return 0;

@@ -24,10 +24,17 @@
  * ranking of the requests at the fleet's edge (analyze/bottleneck.h),
  * unfinished so buckets merge (bottleneck_merge(): self times in sketches).
  *
- * Kept in memory, for the newest OPSTATS_KEEP_NS of span start times: a
- * restart reads the stored blocks again in the background, and until the
- * job has caught up, or for a range reaching further back, opstats_read()
- * says so (ERR_BUSY) and the caller reads the spans as before.
+ * Kept in memory for the newest OPSTATS_KEEP_NS of span start times, and
+ * stored: after each pass that read blocks, the job saves the buckets that
+ * changed and the last block read in one transaction (opstats_save(),
+ * store_put_aggs()); the first update after a start loads the newest
+ * OPSTATS_KEEP_NS of them and reads only the blocks written after (a store
+ * without them, or rows of other rules, is read block by block again).  A
+ * range starting before the buckets kept reads the stored rows for that
+ * part, from the minute they were first built from.  Until the first
+ * update, while the job catches up, or for a range before what was ever
+ * stored, opstats_read() says so (ERR_BUSY) and the caller reads the
+ * spans as before.
  *
  * Thread-safe: one process-wide set of aggregates, for the store passed to
  * opstats_start().
@@ -50,7 +57,8 @@
 
 /* The statistics of a range: sketches per stats slot (owned). */
 struct opstats_answer {
-	uint64_t from_ns, to_ns; /* the buckets read: the range rounded out to minutes */
+	uint64_t bucket_ns;	 /* OPSTATS_BUCKET_NS, or OPSTATS_BN_BUCKET_NS with a filter */
+	uint64_t from_ns, to_ns; /* the buckets read: the range rounded out to whole buckets */
 	uint64_t requests, spans;
 	struct sketch *t;
 	size_t n;
@@ -72,26 +80,61 @@ int opstats_update(struct store *s, const struct slowops_config *c, uint64_t max
 		   char *err, size_t errlen);
 
 /*
- * The statistics of the spans starting in the minutes overlapping
- * [from_ns, to_ns) (to_ns 0: now), with the rules of `c`, after reading the
- * blocks committed since the last update.  ERR_BUSY: not answerable from
- * the aggregates (no job for `s`, still catching up, or the range starts
- * before what is kept); the caller reads the spans instead.  Other < 0:
- * error with a message.
+ * What a read covers: NULL or both NULL, the requests at the fleet's edge;
+ * else one service's requests, or one environment's (not both: ERR_BUSY),
+ * as the span-read answers with service= or env= take them (kept per
+ * OPSTATS_BN_BUCKET_NS; see struct kbucket in opstats.c).
  */
-int opstats_read(struct store *s, const struct slowops_config *c, uint64_t from_ns, uint64_t to_ns,
-		 struct opstats_answer *out, char *err, size_t errlen);
+struct opstats_filter {
+	const char *service, *env;
+};
 
 /*
- * The bottlenecks of the requests starting in the OPSTATS_BN_BUCKET_NS
- * buckets overlapping [from_ns, to_ns), merged into `into` (initialised,
+ * The statistics of the spans starting in the buckets (minutes; five
+ * minutes with a filter) overlapping [from_ns, to_ns) (to_ns 0: now), with
+ * the rules of `c`, after reading the blocks committed since the last
+ * update.  ERR_BUSY: not answerable from the aggregates (no job for `s`,
+ * still catching up, the range starts before what is kept, or a filter of
+ * both a service and an environment); the caller reads the spans instead.
+ * Other < 0: error with a message.
+ */
+int opstats_read(struct store *s, const struct slowops_config *c, const struct opstats_filter *f,
+		 uint64_t from_ns, uint64_t to_ns, struct opstats_answer *out, char *err, size_t errlen);
+
+/*
+ * The bottlenecks of the requests (of `f`) starting in the
+ * OPSTATS_BN_BUCKET_NS buckets overlapping [from_ns, to_ns), merged into `into` (initialised,
  * not finished; its cpu function, when set, decides saturation per
  * bucket): each request is a root span with its descendants in the part
  * of its trace written with it.  *bucket_from_ns, *bucket_to_ns: the
  * buckets read.  ERR_BUSY and errors as opstats_read().
  */
-int opstats_bottlenecks(struct store *s, const struct slowops_config *c, uint64_t from_ns, uint64_t to_ns,
-			struct bottleneck *into, uint64_t *bucket_from_ns, uint64_t *bucket_to_ns, char *err,
-			size_t errlen);
+int opstats_bottlenecks(struct store *s, const struct slowops_config *c, const struct opstats_filter *f,
+			uint64_t from_ns, uint64_t to_ns, struct bottleneck *into, uint64_t *bucket_from_ns,
+			uint64_t *bucket_to_ns, char *err, size_t errlen);
+
+/*
+ * Store the buckets changed since the last save, and the block they reach,
+ * in one transaction (store_put_aggs(); all of them after the custom type
+ * rules changed): what the job does after each pass that read blocks, so
+ * that a start loads them (the first update of a store does, before
+ * reading the blocks after them) instead of reading every block again.  A
+ * store without stored aggregates is left alone.  0, or ERR_INTERNAL with
+ * a message (everything is saved again next time).
+ */
+int opstats_save(struct store *s, char *err, size_t errlen);
+/* The last block read, and the stored rows the last start loaded. */
+void opstats_status(uint64_t *read_id, size_t *loaded_rows);
+
+/* One slot's encoded sketch in a stored stats bucket. */
+struct opstats_blob_view {
+	const void *p;
+	size_t len;
+};
+/* A stored stats bucket (the row of one minute, or five minutes and a key)
+ * of n_slots sketches: its counts, and each slot's sketch bytes pointing
+ * into `data`.  0, or -1 when the bytes are not one. */
+int opstats_decode_stats(const void *data, size_t len, size_t n_slots, uint64_t *requests, uint64_t *spans,
+			 struct opstats_blob_view *slots);
 
 #endif

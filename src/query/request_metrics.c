@@ -11,6 +11,7 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/parallel.h"
 #include "ingest/semconv_metrics.h"
 #include "query/request_metrics.h"
 
@@ -223,6 +224,43 @@ void request_metrics_snapshot_put_at(struct buf *b, struct store *st, const char
 	}
 	int rc = request_metrics_snapshot_at(st, service, env, at_ns, &s, err, sizeof(err));
 	request_metrics_snapshot_put(b, rc, &s, service, env, at_ns, err);
+}
+
+/* Threads the snapshots of a page are read on. */
+#define SNAPSHOT_THREADS 2
+
+struct snapshot_part {
+	struct store *st;
+	const struct request_row *rows;
+	struct request_metrics_snapshot *out;
+	size_t n, first, failed;
+};
+
+static void *snapshot_run(void *arg)
+{
+	struct snapshot_part *p = arg;
+	char err[256];
+	for (size_t i = p->first; i < p->n; i += SNAPSHOT_THREADS)
+		if (request_metrics_snapshot_read(p->st, &p->rows[i], &p->out[i], err, sizeof(err)) < 0) {
+			p->out[i].found = 0;
+			p->out[i].failed = 1;
+			p->failed++;
+		}
+	return NULL;
+}
+
+size_t request_metrics_snapshots_read(struct store *st, const struct request_row *rows, size_t n,
+				      struct request_metrics_snapshot *out)
+{
+	struct snapshot_part parts[SNAPSHOT_THREADS];
+	size_t failed = 0;
+	for (size_t k = 0; k < SNAPSHOT_THREADS; k++)
+		parts[k] = (struct snapshot_part){.st = st, .rows = rows, .out = out, .n = n, .first = k};
+	parallel_run(snapshot_run, parts, sizeof(*parts),
+		     n < SNAPSHOT_THREADS ? (unsigned)n : SNAPSHOT_THREADS);
+	for (size_t k = 0; k < SNAPSHOT_THREADS; k++)
+		failed += parts[k].failed;
+	return failed;
 }
 
 /* ---- CPU by service and minute ------------------------------------------------ */

@@ -39,6 +39,7 @@ enum request_metrics_snapshot_metric {
 
 struct request_metrics_snapshot {
 	int found;	  /* some metric had a point in the window */
+	int failed;	  /* reading the points failed (request_metrics_snapshots_read) */
 	size_t instances; /* the most instances a measure's value is the mean of */
 	uint64_t time_ns; /* of the point nearest the start, over all metrics */
 	double value
@@ -59,6 +60,13 @@ int request_metrics_snapshot_at(struct store *st, const char *service, const cha
 /* The same for a request row: its service and environment at its start. */
 int request_metrics_snapshot_read(struct store *st, const struct request_row *r,
 				  struct request_metrics_snapshot *out, char *err, size_t errlen);
+/*
+ * The snapshots of rows[0 .. n) into out[0 .. n), read on two threads.  A
+ * row whose read failed gets found = 0 and failed = 1 (a snapshot is a
+ * hint); the number that failed is returned.
+ */
+size_t request_metrics_snapshots_read(struct store *st, const struct request_row *rows, size_t n,
+				      struct request_metrics_snapshot *out);
 
 /*
  * When `service` took part in the trace: the earliest start of its spans,

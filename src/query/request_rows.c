@@ -8,6 +8,7 @@
 #include "core/alloc.h"
 #include "query/perfmarks.h"
 #include "query/request_rows.h"
+#include "query/slowreqs.h"
 #include "query/spanset.h"
 
 int request_rows_match(struct store *st, const struct spanql *ql, const struct request_row *rows, size_t n,
@@ -56,7 +57,10 @@ static int filter_rows_q(struct store *st, const struct spanql *ql, struct reque
 int request_rows_select(struct store *st, const struct store_query *q, const struct spanql *ql,
 			struct arena *a, struct request_row **rows, size_t *n, char *err, size_t errlen)
 {
-	if (store_search(st, q, a, rows, n, err, errlen) < 0)
+	int rc = slowreqs_search(st, q, a, rows, n, err, errlen);
+	if (rc == ERR_BUSY) /* not from the kept slow requests: from the store */
+		rc = store_search(st, q, a, rows, n, err, errlen);
+	if (rc < 0)
 		return ERR_INTERNAL;
 	return filter_rows_q(st, ql, *rows, n, err, errlen);
 }

@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/parallel.h"
 #include "core/clock.h"
+#include "core/log.h"
 #include "query/request_trees.h"
 
 /* A span kept from a scan: what the trees and the analyses need. */
@@ -159,20 +161,53 @@ static int read_services(struct request_trees *rt, const struct store_query *q, 
 	return 0;
 }
 
-/* Read the trace by trace, through store_get_trace() (few traces). */
+/* Threads a per-trace read splits its traces over. */
+#define PER_TRACE_THREADS 2
+
+/* One thread's share of a per-trace read: traces first, first + step, ... */
+struct per_trace_part {
+	struct request_trees *rt;
+	struct batch *got; /* one per trace of the load */
+	size_t first, step;
+	int failed;
+	char err[256];
+};
+
+static void *per_trace_run(void *arg)
+{
+	struct per_trace_part *p = arg;
+	for (size_t t = p->first; t < p->rt->n_traces && !p->failed; t += p->step)
+		if (store_get_trace(p->rt->store, p->rt->trace_ids[t], &p->got[t], p->err, sizeof(p->err)) <
+		    0)
+			p->failed = 1;
+	return NULL;
+}
+
+/* Read the trace by trace, through store_get_trace() (few traces), on
+ * PER_TRACE_THREADS threads (a trace costs the decompression of its
+ * blocks), then keep their spans in the traces' order. */
 static int read_per_trace(struct request_trees *rt, char *err, size_t errlen)
 {
-	for (size_t t = 0; t < rt->n_traces && !rt->too_many; t++) {
-		struct batch b;
-		batch_init(&b);
-		long got = store_get_trace(rt->store, rt->trace_ids[t], &b, err, errlen);
-		for (size_t i = 0; got > 0 && i < b.n_spans; i++)
-			keep_span(rt, &b.spans[i], (int64_t)t);
-		batch_release(&b);
-		if (got < 0)
-			return ERR_INTERNAL;
+	struct per_trace_part parts[PER_TRACE_THREADS];
+	struct batch *got = xmalloc(rt->n_traces * sizeof(*got));
+	int rc = 0;
+	for (size_t t = 0; t < rt->n_traces; t++)
+		batch_init(&got[t]);
+	for (size_t k = 0; k < PER_TRACE_THREADS; k++)
+		parts[k] =
+			(struct per_trace_part){.rt = rt, .got = got, .first = k, .step = PER_TRACE_THREADS};
+	parallel_run(per_trace_run, parts, sizeof(*parts),
+		     rt->n_traces < PER_TRACE_THREADS ? (unsigned)rt->n_traces : PER_TRACE_THREADS);
+	for (size_t k = 0; k < PER_TRACE_THREADS && !rc; k++)
+		if (parts[k].failed)
+			rc = errf(err, errlen, "%s", parts[k].err);
+	for (size_t t = 0; t < rt->n_traces; t++) {
+		for (size_t i = 0; !rc && !rt->too_many && i < got[t].n_spans; i++)
+			keep_span(rt, &got[t].spans[i], (int64_t)t);
+		batch_release(&got[t]);
 	}
-	return 0;
+	free(got);
+	return rc < 0 ? ERR_INTERNAL : 0;
 }
 
 /* Read the spans of the rows' traces: trace by trace (per_trace), or one

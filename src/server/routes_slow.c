@@ -233,14 +233,16 @@ static void put_type(struct buf *b, const struct slowops_config *c, size_t slot,
 	buf_putc(b, '}');
 }
 
-/* Whether only the range is asked (no filter, q= nor limit): the
- * aggregates can answer. */
-static int range_only(struct http_request *req, const struct store_query *q, const struct spanql *ql)
+/* Whether only the range is asked, with at most service= or env= (no other
+ * filter, q= nor limit): the aggregates can answer, for `f`. */
+static int aggregates_answer(struct http_request *req, const struct store_query *q, const struct spanql *ql,
+			     struct opstats_filter *f)
 {
 	const char *limit = http_query(req, "limit");
-	return !ql && (!limit || !*limit) && !q->service && !q->endpoint && !q->env && !q->version &&
-	       !q->department && !q->intent && !q->tool && !q->latest && q->status < 0 &&
-	       !q->min_duration_ns && !q->max_duration_ns;
+	f->service = q->service;
+	f->env = q->env;
+	return !ql && (!limit || !*limit) && !q->endpoint && !q->version && !q->department && !q->intent &&
+	       !q->tool && !q->latest && q->status < 0 && !q->min_duration_ns && !q->max_duration_ns;
 }
 
 /* The end of a statistics answer, after its types: the slow spans of all
@@ -254,11 +256,11 @@ static void put_stats_end(struct http_request *req, struct buf *b, uint64_t tota
 
 /* From the per-minute aggregates: 1 answered, 0 not answerable, -1 answer set. */
 static int stats_from_aggregates(struct http_request *req, const struct store_query *q,
-				 const struct slowops_config *c)
+				 const struct slowops_config *c, const struct opstats_filter *f)
 {
 	struct opstats_answer a;
 	char err[256];
-	int rc = opstats_read(req->srv->store, c, q->from_ns, q->to_ns, &a, err, sizeof(err));
+	int rc = opstats_read(req->srv->store, c, f, q->from_ns, q->to_ns, &a, err, sizeof(err));
 	if (rc == ERR_BUSY)
 		return 0;
 	if (rc < 0) {
@@ -270,7 +272,7 @@ static int stats_from_aggregates(struct http_request *req, const struct store_qu
 		   "{\"requests\":%llu,\"nested\":0,\"limit\":%u,\"truncated\":false,\"spans\":%llu,"
 		   "\"aggregated\":{\"bucket_s\":%llu,\"from_ns\":%llu,\"to_ns\":%llu},\"types\":[",
 		   (unsigned long long)a.requests, q->limit, (unsigned long long)a.spans,
-		   (unsigned long long)(OPSTATS_BUCKET_NS / NS_PER_S), (unsigned long long)a.from_ns,
+		   (unsigned long long)(a.bucket_ns / NS_PER_S), (unsigned long long)a.from_ns,
 		   (unsigned long long)a.to_ns);
 	uint64_t total_slow = 0;
 	for (size_t i = 0; i < a.n; i++) {
@@ -294,12 +296,13 @@ static int get_stats(struct http_request *req)
 	size_t n_rows = 0;
 	struct request_trees rt;
 	struct stats_run sr = {.cfg = &c};
+	struct opstats_filter f;
 	slowops_config_init(&c);
 	request_trees_init(&rt, req->srv->store, &c, &req->arena);
 	slowops_stats_init(&sr.st, &c);
 	if (parse_selection(req, &q, &ql, ANALYSE_DEFAULT, ANALYSE_MAX) < 0 || effective_or_500(req, &c) < 0)
 		goto out;
-	if (range_only(req, &q, ql) && stats_from_aggregates(req, &q, &c) != 0)
+	if (aggregates_answer(req, &q, ql, &f) && stats_from_aggregates(req, &q, &c, &f) != 0)
 		goto out;
 	slowops_stats_release(&sr.st);
 	slowops_stats_init(&sr.st, &c);
@@ -423,9 +426,10 @@ static void slow_request(void *arg, const struct request_row *row, size_t idx, c
 	}
 }
 
-static void put_snapshot(struct http_request *req, struct buf *b, const struct request_row *r)
+static void put_snapshot(struct buf *b, const struct request_row *r, const struct request_metrics_snapshot *s)
 {
-	request_metrics_snapshot_put_at(b, req->srv->store, r->service, r->env, r->start_ns, NULL);
+	request_metrics_snapshot_put(b, s->failed ? -1 : 0, s, r->service, r->env, r->start_ns,
+				     "the store failed");
 }
 
 enum group_by { GROUP_NONE, GROUP_ENDPOINT, GROUP_TOOL, GROUP_SERVICE };
@@ -594,8 +598,8 @@ static void put_csv(struct http_request *req, const struct slow_run *run, const 
 	}
 }
 
-static void put_detail(struct http_request *req, struct buf *b, const struct slow_run *run,
-		       const struct request_row *r, size_t i, uint64_t thr)
+static void put_detail(struct buf *b, const struct slow_run *run, const struct request_row *r, size_t i,
+		       const struct request_metrics_snapshot *snap, uint64_t thr)
 {
 	const struct detail *d = &run->d[i];
 	json_put_request(b, r);
@@ -618,7 +622,7 @@ static void put_detail(struct http_request *req, struct buf *b, const struct slo
 	}
 	buf_printf(b, ",\"span\":%s,\"slow_spans\":[%s]", d->span_json ? d->span_json : "null",
 		   d->slow_spans.data ? d->slow_spans.data : "");
-	put_snapshot(req, b, r);
+	put_snapshot(b, r, snap);
 	buf_putc(b, ',');
 	put_links(b, r->trace_id);
 	buf_putc(b, '}');
@@ -721,10 +725,13 @@ static int get_slow_requests(struct http_request *req)
 	buf_puts(b, ",\"counted\":");
 	json_put_counted(b, &q);
 	buf_puts(b, ",\"requests\":[");
+	struct request_metrics_snapshot *snaps =
+		arena_zalloc(&req->arena, (run.n_detail ? run.n_detail : 1) * sizeof(*snaps));
+	request_metrics_snapshots_read(req->srv->store, rows, run.n_detail, snaps);
 	for (size_t i = 0; i < run.n_detail; i++) {
 		if (i)
 			buf_putc(b, ',');
-		put_detail(req, b, &run, &rows[i], i, thr);
+		put_detail(b, &run, &rows[i], i, &snaps[i], thr);
 	}
 	buf_putc(b, ']');
 	if (by != GROUP_NONE)
@@ -906,7 +913,8 @@ static void put_entries(struct buf *b, struct store *st, const char *env, const 
 
 /* From the per-bucket rankings: 1 answered, 0 not answerable, -1 answer set. */
 static int bottlenecks_from_aggregates(struct http_request *req, const struct store_query *q,
-				       const struct slowops_config *c, long top)
+				       const struct slowops_config *c, const struct opstats_filter *f,
+				       long top)
 {
 	struct bottleneck bn;
 	struct request_metrics_cpu cm;
@@ -921,7 +929,7 @@ static int bottlenecks_from_aggregates(struct http_request *req, const struct st
 		bn.cpu_arg = &cm;
 	}
 	if (rc == 0)
-		rc = opstats_bottlenecks(req->srv->store, c, q->from_ns, q->to_ns, &bn, &from, &to, err,
+		rc = opstats_bottlenecks(req->srv->store, c, f, q->from_ns, q->to_ns, &bn, &from, &to, err,
 					 sizeof(err));
 	if (rc == 0) {
 		bottleneck_finish(&bn);
@@ -958,6 +966,7 @@ static int get_bottlenecks(struct http_request *req)
 	struct bottleneck bn;
 	struct request_metrics_cpu cm;
 	struct request_cover cov;
+	struct opstats_filter f;
 	long top;
 	char err[256];
 	slowops_config_init(&c);
@@ -968,7 +977,7 @@ static int get_bottlenecks(struct http_request *req)
 	if (parse_selection(req, &q, &ql, ANALYSE_DEFAULT, ANALYSE_MAX) < 0 ||
 	    filters_int(req, "top", 1, TOP_MAX, TOP_DEFAULT, &top) < 0 || effective_or_500(req, &c) < 0)
 		goto out;
-	if (range_only(req, &q, ql) && bottlenecks_from_aggregates(req, &q, &c, top) != 0)
+	if (aggregates_answer(req, &q, ql, &f) && bottlenecks_from_aggregates(req, &q, &c, &f, top) != 0)
 		goto out;
 	if (select_covering(req, &q, &cov, &rows, &n_rows) < 0)
 		goto out;

@@ -31,6 +31,9 @@ struct store_backend {
 	int (*search)(struct store *s, const struct store_query *q, struct arena *a,
 		      struct request_row **rows, size_t *n, char *err, size_t errlen);
 	int (*count)(struct store *s, const struct store_query *q, uint64_t *n, char *err, size_t errlen);
+	int (*slow_since)(struct store *s, int64_t after, uint64_t from_ns, unsigned limit, struct arena *a,
+			  struct request_row **rows, int64_t **ids, size_t *n, uint64_t *oldest_ns, char *err,
+			  size_t errlen);
 	long (*newest_requests)(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned n,
 				uint64_t *start_ns, uint64_t *end_ns, char *err, size_t errlen);
 	int (*filter_values)(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned kinds,
@@ -55,6 +58,10 @@ struct store_backend {
 			     char *err, size_t errlen);
 
 	int (*put_doc)(struct store *s, const struct store_record *r, char *err, size_t errlen);
+	int (*put_aggs)(struct store *s, const struct store_agg *rows, size_t n, int replace_all, char *err,
+			size_t errlen);
+	int (*aggs)(struct store *s, int kind, uint64_t from_ns, uint64_t to_ns, store_agg_fn fn, void *arg,
+		    char *err, size_t errlen);
 	int (*add_event)(struct store *s, const struct store_record *r, char *err, size_t errlen);
 	int (*docs)(struct store *s, const char *kind, const char *id, struct arena *a,
 		    struct store_record **rows, size_t *n, char *err, size_t errlen);

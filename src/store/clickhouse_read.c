@@ -678,6 +678,48 @@ static int read_record(void *arg, struct rb *r)
 	return 1;
 }
 
+/* ---- stored aggregates ---- */
+
+struct aggs_read {
+	store_agg_fn fn;
+	void *arg;
+	char key[1024];
+};
+
+static int read_agg(void *arg, struct rb *r)
+{
+	struct aggs_read *ar = arg;
+	size_t lk, ld;
+	uint32_t kind = rb_u32(r);
+	uint64_t t = rb_u64(r);
+	const char *key = rb_str(r, &lk);
+	const char *data = rb_str(r, &ld);
+	if (r->short_read)
+		return 0;
+	if (lk >= sizeof(ar->key))
+		lk = sizeof(ar->key) - 1; /* keys are a service or an environment: short */
+	memcpy(ar->key, key, lk);
+	ar->key[lk] = 0;
+	struct store_agg row = {.kind = kind, .t_ns = t, .key = ar->key, .data = data, .len = ld};
+	return ar->fn(ar->arg, &row) ? 2 : 1;
+}
+
+int ch_aggs(struct store *s, int kind, uint64_t from_ns, uint64_t to_ns, store_agg_fn fn, void *arg,
+	    char *err, size_t errlen)
+{
+	struct aggs_read ar = {.fn = fn, .arg = arg};
+	struct buf sql;
+	buf_init(&sql, BUF_NO_LIMIT);
+	buf_printf(&sql, "SELECT kind, t, key, argMax(data, ver) FROM aggregates WHERE t >= %llu",
+		   (unsigned long long)from_ns);
+	if (to_ns)
+		buf_printf(&sql, " AND t < %llu", (unsigned long long)to_ns);
+	if (kind >= 0)
+		buf_printf(&sql, " AND kind = %d", kind);
+	buf_puts(&sql, " GROUP BY kind, t, key ORDER BY kind, t, key");
+	return run(s, &sql, read_agg, &ar, err, errlen);
+}
+
 int ch_docs(struct store *s, const char *kind, const char *id, struct arena *a, struct store_record **rows,
 	    size_t *n, char *err, size_t errlen)
 {

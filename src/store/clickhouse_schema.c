@@ -48,7 +48,15 @@ static const char *const step1[] = {
 	NULL,
 };
 
-static const char *const *const steps[] = {step1};
+/* 2: the aggregates a reader keeps of the data (store_put_aggs): the newest
+ * version of each (kind, t, key) row wins. */
+static const char *const step2[] = {
+	"CREATE TABLE IF NOT EXISTS aggregates (kind UInt32, t UInt64, key String, data String, ver UInt64)"
+	" ENGINE = ReplacingMergeTree(ver) ORDER BY (kind, t, key)",
+	NULL,
+};
+
+static const char *const *const steps[] = {step1, step2};
 #define N_STEPS ((int)(sizeof(steps) / sizeof(steps[0])))
 
 int ch_schema_version(void)

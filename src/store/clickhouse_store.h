@@ -58,6 +58,10 @@ int ch_submit(struct store *s, struct store_write *w, store_done_fn done, void *
 int ch_wait_space(struct store *s);
 void ch_get_stats(struct store *s, struct store_stats *st);
 int ch_put_doc(struct store *s, const struct store_record *r, char *err, size_t errlen);
+int ch_put_aggs(struct store *s, const struct store_agg *rows, size_t n, int replace_all, char *err,
+		size_t errlen);
+int ch_aggs(struct store *s, int kind, uint64_t from_ns, uint64_t to_ns, store_agg_fn fn, void *arg,
+	    char *err, size_t errlen);
 int ch_add_event(struct store *s, const struct store_record *r, char *err, size_t errlen);
 
 /* Reads (clickhouse_read.c). */

@@ -472,6 +472,31 @@ int ch_put_doc(struct store *s, const struct store_record *r, char *err, size_t 
 			  errlen);
 }
 
+/* ---- stored aggregates: one INSERT, so one block: all rows or none ---- */
+
+int ch_put_aggs(struct store *s, const struct store_agg *rows, size_t n, int replace_all, char *err,
+		size_t errlen)
+{
+	struct buf b;
+	int rc;
+	if (replace_all && (rc = ch_exec(ch_of(s)->ch, "ALTER TABLE aggregates DELETE WHERE 1", NULL, 0, NULL,
+					 err, errlen)) < 0)
+		return rc;
+	buf_init(&b, BUF_NO_LIMIT);
+	uint64_t ver = clock_now_ns();
+	for (size_t i = 0; i < n; i++) {
+		rbw_u32(&b, rows[i].kind);
+		rbw_u64(&b, rows[i].t_ns);
+		rbw_str(&b, rows[i].key);
+		rbw_bytes(&b, rows[i].data, rows[i].len);
+		rbw_u64(&b, ver);
+	}
+	rc = ch_exec(ch_of(s)->ch, "INSERT INTO aggregates (kind, t, key, data, ver) FORMAT RowBinary",
+		     b.data, b.len, NULL, err, errlen);
+	buf_release(&b);
+	return rc;
+}
+
 int ch_add_event(struct store *s, const struct store_record *r, char *err, size_t errlen)
 {
 	return put_record(s, "INSERT INTO events (kind, id, time_ns, json) FORMAT RowBinary", r, 0, err,

@@ -30,13 +30,17 @@ struct prepared_request {
 };
 
 /* A document, event or profile: written alone, by the store_put_*() calls. */
-enum record_type { REC_DOC, REC_EVENT, REC_PROFILE };
+enum record_type { REC_DOC, REC_EVENT, REC_PROFILE, REC_AGGS };
 
 struct record {
 	enum record_type type;
 	struct store_record r; /* REC_DOC, REC_EVENT */
 	struct profile_row p;  /* REC_PROFILE; folded holds the compressed stacks */
 	int64_t id;	       /* the profile's id, set by the writer */
+	/* REC_AGGS: rows put in one transaction, after deleting all when replace_all */
+	const struct store_agg *aggs;
+	size_t n_aggs;
+	int replace_all;
 };
 
 struct store_write {

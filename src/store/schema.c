@@ -140,6 +140,12 @@ static const char *const migrations[] = {
 	 * second or so, and when a reader waits: store/metric_log.h); a commit
 	 * then writes a page or two instead of one per series and table. */
 	"CREATE TABLE metric_log(id INTEGER PRIMARY KEY, data BLOB NOT NULL);",
+	/* 7 -> 8: aggregates a reader keeps of the data (query/opstats.c: the
+	 * operation statistics and bottleneck rankings per time bucket), as
+	 * opaque rows replaced whole, so a start loads them instead of reading
+	 * every block again (store.h, store_put_aggs). */
+	"CREATE TABLE aggregates(kind INTEGER NOT NULL, t INTEGER NOT NULL, key TEXT NOT NULL,"
+	"  data BLOB NOT NULL, PRIMARY KEY(kind, t, key)) WITHOUT ROWID;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

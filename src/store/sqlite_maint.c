@@ -282,6 +282,11 @@ static const char *const TRIM_SQL[KEPT_COUNT] = {
 			      " AND h.t < ?1 LIMIT ?2)",
 };
 
+/* The aggregates of query/opstats.c (store_put_aggs): kept as long as the
+ * minute rollups they summarise alike. */
+static const char AGGS_TRIM_SQL[] = "DELETE FROM aggregates WHERE (kind, t, key) IN (SELECT kind, t, key"
+				    " FROM aggregates WHERE t < ?1 LIMIT ?2)";
+
 /* The raw kinds the disk budget trims, oldest first. */
 static int raw_kind(int k)
 {
@@ -318,6 +323,12 @@ static int retention_step(struct store *s, uint64_t del[KEPT_COUNT])
 		if (n < 0)
 			return -1;
 		del[KEPT_SPANS] += (uint64_t)n;
+	}
+	if (cutoff[KEPT_MINUTE_ROLLUPS]) { /* the stored aggregates: as long as the minute rollups */
+		long n = trim(s, AGGS_TRIM_SQL, cutoff[KEPT_MINUTE_ROLLUPS], s->retention.step_rows);
+		if (n < 0)
+			return -1;
+		more |= n == (long)s->retention.step_rows;
 	}
 	for (int k = 0; k < KEPT_COUNT; k++) {
 		if (!TRIM_SQL[k] || !cutoff[k])

@@ -74,7 +74,39 @@ void db_reader_put(struct store *s, sqlite3 *db)
 		db = NULL;
 	}
 	pthread_mutex_unlock(&s->lock);
+	db_reader_close(db);
+}
+
+void db_reader_close(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	while (db && (st = sqlite3_next_stmt(db, NULL)))
+		sqlite3_finalize(st); /* the statements kept (stmt_kept) */
 	sqlite3_close(db);
+}
+
+/*
+ * The statement of a reading connection for `sql`, prepared the first time
+ * and kept with the connection: the reads an answer makes many times (a
+ * trace by id, the metric points near a request) spent as long preparing
+ * their statement as running it.  Give it back with stmt_give_back(), never
+ * finalize it.  NULL with the error in `db`.
+ */
+static sqlite3_stmt *stmt_kept(sqlite3 *db, const char *sql)
+{
+	for (sqlite3_stmt *p = sqlite3_next_stmt(db, NULL); p; p = sqlite3_next_stmt(db, p))
+		if (!sqlite3_stmt_busy(p) && strcmp(sqlite3_sql(p), sql) == 0)
+			return p;
+	sqlite3_stmt *st = NULL;
+	return sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) == SQLITE_OK ? st : NULL;
+}
+
+static void stmt_give_back(sqlite3_stmt *st)
+{
+	if (st) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
 }
 
 static int cmp_start(const void *pa, const void *pb)
@@ -92,10 +124,8 @@ long sqlite_get_trace(struct store *s, const uint8_t trace_id[16], struct batch 
 	size_t first = out->n_spans;
 	if (!db)
 		return -1;
-	if (sqlite3_prepare_v2(db,
-			       "SELECT b.data FROM trace_index t JOIN blocks b ON b.id = t.block"
-			       " WHERE t.trace = ? ORDER BY t.block",
-			       -1, &st, NULL) != SQLITE_OK) {
+	if (!(st = stmt_kept(db, "SELECT b.data FROM trace_index t JOIN blocks b ON b.id = t.block"
+				 " WHERE t.trace = ? ORDER BY t.block"))) {
 		total = errf(err, errlen, "trace lookup: %s", sqlite3_errmsg(db));
 		goto out;
 	}
@@ -115,7 +145,7 @@ long sqlite_get_trace(struct store *s, const uint8_t trace_id[16], struct batch 
 	else if (out->n_spans > first)
 		qsort(out->spans + first, out->n_spans - first, sizeof(*out->spans), cmp_start);
 out:
-	sqlite3_finalize(st);
+	stmt_give_back(st);
 	db_reader_put(s, db);
 	return total;
 }
@@ -432,6 +462,62 @@ out:
 	buf_release(&json);
 	db_reader_put(s, db);
 	return ret;
+}
+
+_Static_assert(STORE_SLOW_NS == (unsigned long long)SCHEMA_SLOW_INDEX_NS,
+	       "store.h's slow bound is the slow index's");
+
+/*
+ * From the first row, the slow index holds every row asked for (a tenth
+ * of the rows, sorted by number once); after it, the rows written since
+ * are the end of the table, read by number.
+ */
+int sqlite_slow_since(struct store *s, int64_t after, uint64_t from_ns, unsigned limit, struct arena *a,
+		      struct request_row **rows, int64_t **ids, size_t *n, uint64_t *oldest_ns, char *err,
+		      size_t errlen)
+{
+	struct dict_names names;
+	struct store_query q;
+	sqlite3_stmt *st = NULL;
+	size_t cap = 0, cap_ids = 0;
+	int rc = SQLITE_ERROR;
+	sqlite3 *db = db_reader_get(s, err, errlen);
+	if (!db)
+		return -1;
+	store_query_init(&q);
+	char sql[640];
+	snprintf(sql, sizeof(sql),
+		 "SELECT r.start_ns, r.duration_ns, r.trace_hi, r.trace_lo, r.span_id, r.status, r.edge,"
+		 " r.service, r.endpoint, r.env, r.version, r.department, r.intent, r.tool, r.id"
+		 " FROM requests r %s WHERE r.id > ? AND r.duration_ns >= " SCHEMA_SLOW_INDEX_SQL
+		 " AND r.start_ns >= ? ORDER BY r.id LIMIT ?",
+		 after > 0 ? "NOT INDEXED" : "INDEXED BY requests_slow");
+	if (dict_names_init(&names, db, a) < 0 || sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int64(st, 2, (int64_t)from_ns);
+	sqlite3_bind_int64(st, 3, limit ? (int64_t)limit : -1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*rows = arena_grow(a, *rows, &cap, *n + 1, sizeof(**rows));
+		*ids = arena_grow(a, *ids, &cap_ids, *n + 1, sizeof(**ids));
+		read_row(st, &q, &names, &(*rows)[*n]);
+		(*ids)[(*n)++] = sqlite3_column_int64(st, 14);
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (rc == SQLITE_DONE &&
+	    (rc = sqlite3_prepare_v2(db, "SELECT MIN(start_ns) FROM requests", -1, &st, NULL)) == SQLITE_OK) {
+		if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			*oldest_ns = (uint64_t)sqlite3_column_int64(st, 0);
+		rc = rc == SQLITE_ROW ? SQLITE_DONE : rc;
+	}
+out:
+	if (rc != SQLITE_DONE)
+		errf(err, errlen, "slow requests: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	dict_names_release(&names);
+	db_reader_put(s, db);
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 static void wait_rollups_flushed(struct store *s);
@@ -817,14 +903,13 @@ int sqlite_scan_series_points(struct store *s, uint64_t from_ns, uint64_t to_ns,
 	arena_init(&a);
 	if (!db)
 		return -1;
-	if (sqlite3_prepare_v2(
-		    db,
-		    "SELECT s.id, (SELECT value FROM dict WHERE id = s.service), s.name, s.unit,"
-		    " s.type, s.attrs, p.time_ns, p.value, p.count, p.sum, s.resource, p.bounds, p.buckets"
-		    " FROM metric_series s JOIN metric_points p ON p.series = s.id"
-		    " WHERE substr(s.name, 1, length(?1)) = ?1 AND p.time_ns >= ?2 AND p.time_ns < ?3"
-		    " ORDER BY s.id, p.time_ns",
-		    -1, &st, NULL) != SQLITE_OK) {
+	if (!(st = stmt_kept(
+		      db,
+		      "SELECT s.id, (SELECT value FROM dict WHERE id = s.service), s.name, s.unit,"
+		      " s.type, s.attrs, p.time_ns, p.value, p.count, p.sum, s.resource, p.bounds, p.buckets"
+		      " FROM metric_series s JOIN metric_points p ON p.series = s.id"
+		      " WHERE substr(s.name, 1, length(?1)) = ?1 AND p.time_ns >= ?2 AND p.time_ns < ?3"
+		      " ORDER BY s.id, p.time_ns"))) {
 		errf(err, errlen, "metric scan: %s", sqlite3_errmsg(db));
 		goto out;
 	}
@@ -860,7 +945,7 @@ int sqlite_scan_series_points(struct store *s, uint64_t from_ns, uint64_t to_ns,
 out:
 	arena_release(&a);
 	free(hist.bounds);
-	sqlite3_finalize(st);
+	stmt_give_back(st);
 	db_reader_put(s, db);
 	return ret;
 }

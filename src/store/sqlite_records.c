@@ -61,6 +61,56 @@ int sqlite_add_event(struct store *s, const struct store_record *r, char *err, s
 	return write_record(s, &rec, strlen(r->json), err, errlen);
 }
 
+int sqlite_put_aggs(struct store *s, const struct store_agg *rows, size_t n, int replace_all, char *err,
+		    size_t errlen)
+{
+	struct record rec = {.type = REC_AGGS, .aggs = rows, .n_aggs = n, .replace_all = replace_all};
+	size_t bytes = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (rows[i].len > (size_t)INT32_MAX)
+			return errf(err, errlen, "an aggregate of %zu bytes is too large", rows[i].len);
+		bytes += rows[i].len;
+	}
+	return write_record(s, &rec, bytes, err, errlen);
+}
+
+int sqlite_aggs(struct store *s, int kind, uint64_t from_ns, uint64_t to_ns, store_agg_fn fn, void *arg,
+		char *err, size_t errlen)
+{
+	sqlite3 *db = db_reader_get(s, err, errlen);
+	sqlite3_stmt *st = NULL;
+	int rc, stop = 0;
+	if (!db)
+		return -1;
+	rc = sqlite3_prepare_v2(
+		db,
+		"SELECT kind, t, key, data FROM aggregates WHERE (?1 < 0 OR kind = ?1) AND t >= ?2"
+		" AND t <= ?3 ORDER BY kind, t, key",
+		-1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, kind);
+		sqlite3_bind_int64(st, 2, from_ns > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)from_ns);
+		sqlite3_bind_int64(st, 3,
+				   !to_ns || to_ns > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)to_ns - 1);
+		while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+			int64_t t = sqlite3_column_int64(st, 1);
+			const char *key = (const char *)sqlite3_column_text(st, 2);
+			struct store_agg row = {.kind = (uint32_t)sqlite3_column_int64(st, 0),
+						.t_ns = t == INT64_MAX ? UINT64_MAX : (uint64_t)t,
+						.key = key ? key : "",
+						.data = sqlite3_column_blob(st, 3),
+						.len = (size_t)sqlite3_column_bytes(st, 3)};
+			stop = fn(arg, &row);
+		}
+	}
+	int ok = stop || rc == SQLITE_DONE;
+	if (!ok)
+		errf(err, errlen, "stored aggregates: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	db_reader_put(s, db);
+	return ok ? 0 : -1;
+}
+
 /* Rows of a SELECT kind, id, time_ns, json into an array in `a`. */
 static int read_records(sqlite3_stmt *st, struct arena *a, struct store_record **rows, size_t *n, char *err,
 			size_t errlen)

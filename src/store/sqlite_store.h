@@ -35,6 +35,7 @@ enum stmt_id {
 	ST_DOC,
 	ST_EVENT,
 	ST_PROFILE,
+	ST_AGG,
 	ST_COUNT
 };
 
@@ -99,6 +100,8 @@ void db_reader_put(struct store *s, sqlite3 *db);
 /* A read on `db` failed: ERR_TIMEOUT when the reading thread's deadline
  * (core/deadline.h) stopped it, else ERR_INTERNAL; said in err. */
 int db_read_error(sqlite3 *db, const char *what, char *err, size_t errlen);
+/* Close a reading connection and the statements it keeps. */
+void db_reader_close(sqlite3 *db);
 /* Roll up the requests past the watermark, in a transaction of its own (sqlite_write.c). */
 int db_catch_up_rollups(struct store *s);
 int db_exec(sqlite3 *db, const char *sql);
@@ -141,6 +144,13 @@ int sqlite_latest_versions(struct store *s, const struct store_query *q, struct 
 int sqlite_search(struct store *s, const struct store_query *q, struct arena *a, struct request_row **rows,
 		  size_t *n, char *err, size_t errlen);
 int sqlite_count(struct store *s, const struct store_query *q, uint64_t *n, char *err, size_t errlen);
+int sqlite_put_aggs(struct store *s, const struct store_agg *rows, size_t n, int replace_all, char *err,
+		    size_t errlen);
+int sqlite_aggs(struct store *s, int kind, uint64_t from_ns, uint64_t to_ns, store_agg_fn fn, void *arg,
+		char *err, size_t errlen);
+int sqlite_slow_since(struct store *s, int64_t after, uint64_t from_ns, unsigned limit, struct arena *a,
+		      struct request_row **rows, int64_t **ids, size_t *n, uint64_t *oldest_ns, char *err,
+		      size_t errlen);
 long sqlite_newest_requests(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned n, uint64_t *start_ns,
 			    uint64_t *end_ns, char *err, size_t errlen);
 int sqlite_filter_values(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned kinds, struct arena *a,

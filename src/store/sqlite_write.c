@@ -180,6 +180,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_EVENT] = "INSERT INTO events(kind, id, time_ns, json) VALUES(?,?,?,?)",
 	[ST_PROFILE] = "INSERT INTO profiles(start_ns, end_ns, service, version, env, type, unit, labels,"
 		       " total, raw_len, data) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+	[ST_AGG] = "INSERT OR REPLACE INTO aggregates(kind, t, key, data) VALUES(?,?,?,?)",
 };
 
 static int exec(sqlite3 *db, const char *sql)
@@ -357,8 +358,28 @@ out:
 	return ret;
 }
 
+/* Stored aggregates: t as a signed integer (UINT64_MAX: INT64_MAX). */
+static int apply_aggs(struct store *s, const struct record *rec)
+{
+	if (rec->replace_all && sqlite3_exec(s->db, "DELETE FROM aggregates", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_stmt *st = s->st[ST_AGG];
+	for (size_t i = 0; i < rec->n_aggs; i++) {
+		const struct store_agg *a = &rec->aggs[i];
+		sqlite3_bind_int64(st, 1, (int64_t)a->kind);
+		sqlite3_bind_int64(st, 2, a->t_ns > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)a->t_ns);
+		sqlite3_bind_text(st, 3, a->key ? a->key : "", -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 4, a->data ? a->data : "", (int)a->len, SQLITE_STATIC);
+		if (step_done(st) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int apply_record(struct store *s, struct record *rec)
 {
+	if (rec->type == REC_AGGS)
+		return apply_aggs(s, rec);
 	if (rec->type != REC_PROFILE) {
 		sqlite3_stmt *st = s->st[rec->type == REC_DOC ? ST_DOC : ST_EVENT];
 		sqlite3_bind_text(st, 1, rec->r.kind, -1, SQLITE_STATIC);
@@ -923,7 +944,7 @@ void sqlite_close(struct store *s)
 	rollup_writer_free(s->rollups);
 	exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)");
 	for (size_t i = 0; i < s->n_readers; i++)
-		sqlite3_close(s->readers[i]);
+		db_reader_close(s->readers[i]);
 	sqlite3_close(s->db);
 	strmap_release(&s->dict);
 	strmap_release(&s->series);
@@ -974,6 +995,7 @@ const struct store_backend sqlite_backend = {
 	.latest_versions = sqlite_latest_versions,
 	.search = sqlite_search,
 	.count = sqlite_count,
+	.slow_since = sqlite_slow_since,
 	.newest_requests = sqlite_newest_requests,
 	.filter_values = sqlite_filter_values,
 	.rollups = sqlite_rollups,
@@ -986,6 +1008,8 @@ const struct store_backend sqlite_backend = {
 	.scan_series_hours = sqlite_scan_series_hours,
 	.metric_series = sqlite_metric_series,
 	.put_doc = sqlite_put_doc,
+	.put_aggs = sqlite_put_aggs,
+	.aggs = sqlite_aggs,
 	.add_event = sqlite_add_event,
 	.docs = sqlite_docs,
 	.events = sqlite_events,

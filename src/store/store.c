@@ -130,6 +130,18 @@ int store_count(struct store *s, const struct store_query *q, uint64_t *n, char 
 	DISPATCH(count, "request count", q, n, err, errlen);
 }
 
+int store_slow_since(struct store *s, int64_t after, uint64_t from_ns, unsigned limit, struct arena *a,
+		     struct request_row **rows, int64_t **ids, size_t *n, uint64_t *oldest_ns, char *err,
+		     size_t errlen)
+{
+	*rows = NULL;
+	*ids = NULL;
+	*n = 0;
+	*oldest_ns = 0;
+	DISPATCH(slow_since, "slow requests by write order", after, from_ns, limit, a, rows, ids, n,
+		 oldest_ns, err, errlen);
+}
+
 long store_newest_requests(struct store *s, uint64_t from_ns, uint64_t to_ns, unsigned n, uint64_t *start_ns,
 			   uint64_t *end_ns, char *err, size_t errlen)
 {
@@ -221,6 +233,18 @@ int store_metric_series(struct store *s, uint64_t from_ns, uint64_t to_ns, const
 			struct arena *a, struct metric_series_row **rows, size_t *n, char *err, size_t errlen)
 {
 	DISPATCH(metric_series, "metric series", from_ns, to_ns, prefix, limit, a, rows, n, err, errlen);
+}
+
+int store_put_aggs(struct store *s, const struct store_agg *rows, size_t n, int replace_all, char *err,
+		   size_t errlen)
+{
+	DISPATCH(put_aggs, "stored aggregates", rows, n, replace_all, err, errlen);
+}
+
+int store_aggs(struct store *s, int kind, uint64_t from_ns, uint64_t to_ns, store_agg_fn fn, void *arg,
+	       char *err, size_t errlen)
+{
+	DISPATCH(aggs, "stored aggregates", kind, from_ns, to_ns, fn, arg, err, errlen);
 }
 
 int store_put_doc(struct store *s, const struct store_record *r, char *err, size_t errlen)

@@ -167,6 +167,22 @@ int store_search(struct store *s, const struct store_query *q, struct arena *a, 
 int store_count(struct store *s, const struct store_query *q, uint64_t *n, char *err, size_t errlen);
 
 /*
+ * The requests of at least STORE_SLOW_NS written after the one numbered
+ * `after` (0: from the first), starting at or after from_ns, in write
+ * order, at most `limit` (0: all): the rows (strings in `a`) and each one's
+ * number (ids[i], in `a`), which grows with each write and breaks ties of
+ * the slowest-first order as store_search() does; and *oldest_ns, the
+ * start of the oldest request stored (of any duration; 0: none), below
+ * which retention has deleted them.  What a list of the slow requests kept
+ * as they are written reads (query/slowreqs.h).  ERR_UNSUPPORTED from a
+ * backend without such numbers.
+ */
+#define STORE_SLOW_NS 1000000000ull
+int store_slow_since(struct store *s, int64_t after, uint64_t from_ns, unsigned limit, struct arena *a,
+		     struct request_row **rows, int64_t **ids, size_t *n, uint64_t *oldest_ns, char *err,
+		     size_t errlen);
+
+/*
  * The newest `n` requests starting in [from_ns, to_ns), without reading
  * them: *start_ns is the start of the n-th newest (or from_ns when there are
  * fewer; requests that start at the same nanosecond as the n-th are among
@@ -366,6 +382,29 @@ struct store_record {
 	const char *json;
 };
 int store_put_doc(struct store *s, const struct store_record *r, char *err, size_t errlen);
+/*
+ * Aggregates a reader keeps of the stored data (query/opstats.h), as
+ * opaque rows by (kind, bucket start, key), each replaced whole when put
+ * again.  Retention deletes the rows whose bucket started before the
+ * minute rollups' cutoff.
+ */
+struct store_agg {
+	uint32_t kind;	 /* the caller's family of rows */
+	uint64_t t_ns;	 /* the bucket's start; UINT64_MAX: never deleted */
+	const char *key; /* "" for none */
+	const void *data;
+	size_t len;
+};
+/* Put `rows` (all of them, or none) in one transaction, after deleting
+ * every stored row when `replace_all`; durable when the call returns. */
+int store_put_aggs(struct store *s, const struct store_agg *rows, size_t n, int replace_all, char *err,
+		   size_t errlen);
+/* Each stored row of `kind` (-1: any) whose bucket starts in [from_ns,
+ * to_ns) (to_ns 0: no end, UINT64_MAX rows included) to `fn` (valid during
+ * the call), by kind, start and key.  Non-zero from `fn` stops. */
+typedef int (*store_agg_fn)(void *arg, const struct store_agg *row);
+int store_aggs(struct store *s, int kind, uint64_t from_ns, uint64_t to_ns, store_agg_fn fn, void *arg,
+	       char *err, size_t errlen);
 int store_add_event(struct store *s, const struct store_record *r, char *err, size_t errlen);
 /* Documents of `kind` (only `id` unless NULL), by id. */
 int store_docs(struct store *s, const char *kind, const char *id, struct arena *a, struct store_record **rows,

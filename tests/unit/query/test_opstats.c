@@ -65,7 +65,7 @@ static int read_range(struct store *s, const struct slowops_config *c, uint64_t 
 		      struct opstats_answer *a)
 {
 	char err[256];
-	int rc = opstats_read(s, c, from, to, a, err, sizeof(err));
+	int rc = opstats_read(s, c, NULL, from, to, a, err, sizeof(err));
 	if (rc < 0 && rc != ERR_BUSY)
 		printf("# opstats_read: %s\n", err);
 	return rc;
@@ -125,7 +125,7 @@ static void test_bottlenecks(struct store *s, const struct slowops_config *c)
 	uint64_t from, to;
 	char err[256];
 	bottleneck_init(&bn);
-	int rc = opstats_bottlenecks(s, c, T0, T0 + 10 * MIN, &bn, &from, &to, err, sizeof(err));
+	int rc = opstats_bottlenecks(s, c, NULL, T0, T0 + 10 * MIN, &bn, &from, &to, err, sizeof(err));
 	if (!ok(rc == 0, "bottlenecks answered"))
 		printf("# %d %s\n", rc, err);
 	bottleneck_finish(&bn);
@@ -182,6 +182,99 @@ static void test_rules(struct store *s)
 	slowops_config_release(&c);
 }
 
+/* Two answers the same: counts, and each slot's sketch. */
+static void same_answers(const struct opstats_answer *a, const struct opstats_answer *b, const char *what)
+{
+	int same = a->n == b->n && a->requests == b->requests && a->spans == b->spans;
+	for (size_t k = 0; same && k < a->n; k++)
+		same = sketch_count(&a->t[k]) == sketch_count(&b->t[k]) &&
+		       sketch_sum(&a->t[k]) == sketch_sum(&b->t[k]) &&
+		       sketch_max(&a->t[k]) == sketch_max(&b->t[k]) &&
+		       (!sketch_count(&a->t[k]) ||
+			sketch_quantile(&a->t[k], 0.95) == sketch_quantile(&b->t[k], 0.95));
+	for (size_t k = 0; !same && k < a->n && k < b->n; k++)
+		printf("# slot %zu: %llu/%llu sum %g/%g max %g/%g\n", k,
+		       (unsigned long long)sketch_count(&a->t[k]), (unsigned long long)sketch_count(&b->t[k]),
+		       sketch_sum(&a->t[k]), sketch_sum(&b->t[k]), sketch_max(&a->t[k]),
+		       sketch_max(&b->t[k]));
+	ok(same, "%s: the same statistics (%llu requests, %llu spans)", what, (unsigned long long)b->requests,
+	   (unsigned long long)b->spans);
+}
+
+static void read_bn(struct store *s, const struct slowops_config *c, const struct opstats_filter *f,
+		    struct bottleneck *bn)
+{
+	uint64_t from, to;
+	char err[256];
+	bottleneck_init(bn);
+	if (opstats_bottlenecks(s, c, f, T0, T0 + 10 * MIN, bn, &from, &to, err, sizeof(err)) < 0)
+		printf("# opstats_bottlenecks: %s\n", err);
+	bottleneck_finish(bn);
+}
+
+/* Saved, then loaded by a new start instead of reading the blocks again. */
+static void test_saved(struct store *s, const struct slowops_config *c)
+{
+	struct opstats_answer before, after, kb, ka;
+	struct bottleneck bb, ba;
+	const struct opstats_filter shop = {.service = "shop"};
+	char err[256];
+	uint64_t read_id, last;
+	size_t loaded;
+	if (!ok(read_range(s, c, T0, T0 + 10 * MIN, &before) == 0, "before saving"))
+		return;
+	opstats_read(s, c, &shop, T0, T0 + 10 * MIN, &kb, err, sizeof(err));
+	read_bn(s, c, NULL, &bb);
+	if (!ok(opstats_save(s, err, sizeof(err)) == 0, "saved"))
+		printf("# %s\n", err);
+	opstats_stop();
+	if (!ok(opstats_start(s, 3600, err, sizeof(err)) == 0, "a new start"))
+		printf("# %s\n", err);
+	if (ok(read_range(s, c, T0, T0 + 10 * MIN, &after) == 0, "after the start")) {
+		opstats_status(&read_id, &loaded);
+		store_last_block(s, &last, err, sizeof(err));
+		ok(loaded > 0 && read_id == last, "%zu stored rows loaded, up to the last block", loaded);
+		same_answers(&before, &after, "loaded");
+		opstats_answer_release(&after);
+	}
+	if (ok(opstats_read(s, c, &shop, T0, T0 + 10 * MIN, &ka, err, sizeof(err)) == 0,
+	       "service=shop loaded")) {
+		same_answers(&kb, &ka, "service=shop loaded");
+		opstats_answer_release(&ka);
+	}
+	read_bn(s, c, NULL, &ba);
+	ok(ba.requests == bb.requests && ba.critical_ns == bb.critical_ns && ba.n == bb.n &&
+		   (!ba.n ||
+		    (ba.e[0].critical_ns == bb.e[0].critical_ns && !strcmp(ba.e[0].name, bb.e[0].name) &&
+		     ba.e[0].n_examples == bb.e[0].n_examples && ba.e[0].self_p95_ns == bb.e[0].self_p95_ns)),
+	   "the same bottlenecks loaded (%zu components)", ba.n);
+	bottleneck_release(&ba);
+
+	/* three days later: the first minutes leave the buckets kept, and are
+	 * read from the stored rows */
+	struct batch b;
+	struct opstats_answer old;
+	batch_init(&b);
+	add_request(&b, make_resource(&b, "shop", NULL), 9, T0 + 3 * 86400 * 1000 * MS, 100, 50);
+	ok(store_write_sync(s, &b) == 0, "a request three days later");
+	batch_release(&b);
+	if (ok(read_range(s, c, T0 + 3 * 86400 * 1000 * MS, 0, &old) == 0, "the new request read")) {
+		is_int(old.requests, 1, "one request three days later");
+		opstats_answer_release(&old);
+	}
+	if (ok(read_range(s, c, T0, T0 + 10 * MIN, &old) == 0, "a range before the buckets kept: answered")) {
+		same_answers(&before, &old, "from the stored rows");
+		opstats_answer_release(&old);
+	}
+	read_bn(s, c, NULL, &ba);
+	ok(ba.requests == bb.requests && ba.critical_ns == bb.critical_ns && ba.n == bb.n,
+	   "the same bottlenecks from the stored rows (%zu components)", ba.n);
+	bottleneck_release(&ba);
+	bottleneck_release(&bb);
+	opstats_answer_release(&kb);
+	opstats_answer_release(&before);
+}
+
 static void test_busy(struct store *s, const struct slowops_config *c)
 {
 	struct opstats_answer a;
@@ -207,6 +300,7 @@ int main(void)
 		test_current(st, &c);
 		test_bottlenecks(st, &c);
 		test_rules(st);
+		test_saved(st, &c);
 		opstats_stop();
 		slowops_config_release(&c);
 		store_close(st);
