@@ -18,6 +18,8 @@ enum err_class {
 
 	/* the store's backend cannot answer this (yet) (501) */
 	ERR_UNSUPPORTED = -7,
+	/* the store's server cannot be reached now: retry later (503) */
+	ERR_UNAVAILABLE = -8,
 };
 
 #endif

@@ -10,6 +10,7 @@ const struct store_backend clickhouse_backend = {
 	.submit = ch_submit,
 	.wait_space = ch_wait_space,
 	.get_stats = ch_get_stats,
+	.unreachable = ch_unreachable,
 	.get_trace = ch_get_trace,
 	.latest_versions = ch_latest_versions,
 	.search = ch_search,

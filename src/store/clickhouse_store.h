@@ -57,6 +57,7 @@ void ch_close(struct store *s);
 int ch_submit(struct store *s, struct store_write *w, store_done_fn done, void *arg);
 int ch_wait_space(struct store *s);
 void ch_get_stats(struct store *s, struct store_stats *st);
+int ch_unreachable(struct store *s, char *why, size_t len);
 int ch_put_doc(struct store *s, const struct store_record *r, char *err, size_t errlen);
 int ch_add_event(struct store *s, const struct store_record *r, char *err, size_t errlen);
 

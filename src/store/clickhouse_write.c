@@ -437,13 +437,23 @@ void ch_get_stats(struct store *st, struct store_stats *out)
 	out->spans = atomic_load(&s->spans);
 	out->points = atomic_load(&s->points);
 	out->failed_writes = atomic_load(&s->failed_writes);
-	out->writer_ready = !atomic_load(&s->failing);
-	if (!out->writer_ready)
+	/* Ready means ClickHouse answers now: asked, since no write may have
+	 * tried it lately (a pause of the server shows only here). */
+	char why[256];
+	if (ch_ping(s->ch, why, sizeof(why)) < 0)
+		snprintf(out->writer_error, sizeof(out->writer_error), "%.*s", (int)sizeof(out->writer_error) - 1, why);
+	else if (atomic_load(&s->failing))
 		snprintf(out->writer_error, sizeof(out->writer_error), "ClickHouse is not accepting inserts");
+	out->writer_ready = !out->writer_error[0];
 	pthread_mutex_lock(&s->lock);
 	out->queue_bytes = s->queue_bytes;
 	out->queue_writes = s->queue_writes;
 	pthread_mutex_unlock(&s->lock);
+}
+
+int ch_unreachable(struct store *st, char *why, size_t len)
+{
+	return ch_client_unreachable(ch_of(st)->ch, why, len);
 }
 
 /* ---- documents and events: one INSERT each, from the caller's thread ---- */

@@ -423,4 +423,9 @@ struct store_stats {
 };
 void store_get_stats(struct store *s, struct store_stats *st);
 
+/* 1 when the store's server cannot be reached now (its last request failed
+ * to connect or timed out, and none has succeeded since), with a message
+ * naming the store in `why`; 0 for a store without a server (embedded). */
+int store_unreachable(struct store *s, char *why, size_t len);
+
 #endif
