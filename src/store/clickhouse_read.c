@@ -564,10 +564,6 @@ int ch_blocks_info(struct store *s, uint64_t first_id, uint64_t last_id, struct 
 	return 0;
 }
 
-int ch_last_block(struct store *s, uint64_t *id, char *err, size_t errlen)
-{
-	return query_u64(s, "SELECT max(id) FROM blocks", id, 1, NULL, err, errlen);
-}
 
 /* ---- metric points ---- */
 

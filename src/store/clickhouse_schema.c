@@ -48,7 +48,16 @@ static const char *const step1[] = {
 	NULL,
 };
 
-static const char *const *const steps[] = {step1};
+/* Leases among the instances of one database (clickhouse_lease.c): claims
+ * appended, the valid ones read by name and expiry. */
+static const char *const step2[] = {
+	"CREATE TABLE IF NOT EXISTS leases (name String, holder String, term UInt64, expires UInt64,"
+	" floor UInt64, at_ns UInt64) ENGINE = MergeTree PARTITION BY " DAY_OF(
+		"at_ns") " ORDER BY (name, expires)",
+	NULL,
+};
+
+static const char *const *const steps[] = {step1, step2};
 #define N_STEPS ((int)(sizeof(steps) / sizeof(steps[0])))
 
 int ch_schema_version(void)

@@ -25,6 +25,19 @@
 /* The bucket of the sketch's zero bucket in the rollups table. */
 #define CH_ZERO_BUCKET INT32_MIN
 
+/* Writer slots: the low bits of a block id say which instance wrote it. */
+#define CH_SLOT_BITS 4
+#define CH_SLOTS     (1 << CH_SLOT_BITS)
+/* A fresh claim is read back after this pause (clickhouse_lease.c). */
+#define CH_LEASE_PAUSE_MS 1000
+#define CH_HOLDER_LEN	  64
+
+/* A lease among the instances (clickhouse_lease.c). */
+struct ch_lease {
+	char name[32];
+	_Atomic uint64_t held_until; /* by this clock; 0: not held */
+};
+
 struct ch_store {
 	const struct store_backend *be; /* first: store.c dispatches on it */
 	struct ch_client *ch;
@@ -36,7 +49,18 @@ struct ch_store {
 	int stopping;
 	pthread_t writers[CH_WRITERS];
 	size_t n_writers;
-	_Atomic uint64_t last_block_id;
+
+	/* leases and block ids (clickhouse_lease.c) */
+	char instance[CH_HOLDER_LEN]; /* this process: host/pid/random */
+	uint64_t lease_ns;
+	struct ch_lease background, slot;
+	pthread_mutex_t id_lock; /* guards the fields below */
+	pthread_cond_t lease_wake;
+	int slot_no;			/* -1: none held */
+	uint64_t seq;			/* the next block id's sequence */
+	uint64_t inflight[CH_WRITERS];	/* the first id of each group being inserted; 0: none */
+	int lease_stop, lease_started;
+	pthread_t leaser;
 
 	_Atomic uint64_t commits, writes, spans, points, failed_writes;
 	_Atomic int failing; /* inserts failing now (retried): the writer is not ready */
@@ -50,6 +74,20 @@ static inline struct ch_store *ch_of(struct store *s)
 /* Create the tables this version needs and record the version. */
 int ch_schema_migrate(struct ch_client *c, char *err, size_t errlen);
 int ch_schema_version(void);
+
+/* Leases and block ids (clickhouse_lease.c).  ch_lease_start() claims a
+ * writer slot before returning, then renews it and tries the background
+ * lease every lease_ns / 3 on its own thread. */
+int ch_lease_start(struct ch_store *s, uint64_t lease_ns, char *err, size_t errlen);
+void ch_lease_stop(struct ch_store *s);
+int ch_lease_tick(struct ch_store *s, struct ch_lease *l, uint64_t floor, char *err, size_t errlen);
+int ch_lease_held(struct ch_lease *l);
+int ch_lease_background(struct store *s);
+/* Reserve n block ids for a group (waits while no slot is held): the
+ * group's in-flight index, -1 when the store is closing. */
+int ch_ids_reserve(struct ch_store *s, size_t n, uint64_t *seq0, unsigned *slot);
+void ch_ids_release(struct ch_store *s, int at);
+uint64_t ch_block_id(uint64_t seq0, size_t k, unsigned slot);
 
 /* Writes (clickhouse_write.c). */
 int ch_open(struct store **out, const struct store_options *o, char *err, size_t errlen);

@@ -27,6 +27,7 @@
 #define GROUP_MAX_BYTES	    (32u << 20) /* bytes of rows per insert, about */
 #define RETRY_MIN_MS	    200
 #define RETRY_MAX_MS	    5000
+#define CH_LEASE_DEFAULT_NS (30ull * 1000000000ull)
 
 /* One INSERT per table, in this order; a group remembers how far it got. */
 enum ch_table { T_BLOCKS, T_TRACES, T_REQUESTS, T_ROLLUPS, T_POINTS, T_COUNT };
@@ -165,16 +166,11 @@ static void rows_point(struct buf *b, const struct metric_point *p, struct buf *
 	rbw_f64(b, p->type == METRIC_HISTOGRAM ? p->sum : 0);
 }
 
-/* Block ids count up from the largest stored when the store opened: the
- * background analysis cuts the ids into segments and wants them dense. */
-static uint64_t next_block_id(struct ch_store *s)
+/* The rows of every write of a group, per table; its block ids are
+ * reserved ones (clickhouse_lease.c: sequence and writer slot). */
+static void build_rows(struct store_write *group, uint64_t seq0, unsigned slot, struct buf rows[T_COUNT])
 {
-	return atomic_fetch_add(&s->last_block_id, 1) + 1;
-}
-
-/* The rows of every write of a group, per table. */
-static void build_rows(struct ch_store *s, struct store_write *group, struct buf rows[T_COUNT])
-{
+	size_t k = 0;
 	struct buf tmp;
 	struct rollup_rows rr = {0};
 	buf_init(&tmp, BUF_NO_LIMIT);
@@ -184,7 +180,7 @@ static void build_rows(struct ch_store *s, struct store_write *group, struct buf
 	for (struct store_write *w = group; w; w = w->next) {
 		for (size_t i = 0; i < w->n_blocks; i++) {
 			const struct prepared_block *pb = &w->blocks[i];
-			uint64_t id = next_block_id(s);
+			uint64_t id = ch_block_id(seq0, k++, slot);
 			rbw_u64(&rows[T_BLOCKS], id);
 			rbw_u64(&rows[T_BLOCKS], pb->t_min);
 			rbw_u64(&rows[T_BLOCKS], pb->t_max);
@@ -281,8 +277,17 @@ static void write_group(struct ch_store *s, struct store_write *group)
 	struct buf rows[T_COUNT];
 	for (int t = 0; t < T_COUNT; t++)
 		buf_init(&rows[t], BUF_NO_LIMIT);
-	build_rows(s, group, rows);
-	int status = insert_group(s, rows);
+	size_t n_blocks = 0;
+	for (struct store_write *w = group; w; w = w->next)
+		n_blocks += w->n_blocks;
+	uint64_t seq0 = 0;
+	unsigned slot = 0;
+	int at = ch_ids_reserve(s, n_blocks, &seq0, &slot), status = -1;
+	if (at >= 0) {
+		build_rows(group, seq0, slot, rows);
+		status = insert_group(s, rows);
+		ch_ids_release(s, at);
+	}
 	for (int t = 0; t < T_COUNT; t++)
 		buf_release(&rows[t]);
 	if (status == 0)
@@ -387,13 +392,12 @@ int ch_open(struct store **out, const struct store_options *o, char *err, size_t
 		free(s);
 		return rc;
 	}
-	uint64_t got = 0;
-	if ((rc = ch_last_block((struct store *)(void *)s, &got, err, errlen)) < 0) {
+	if ((rc = ch_lease_start(s, o->lease_ns ? o->lease_ns : CH_LEASE_DEFAULT_NS, err, errlen)) < 0) {
+		ch_lease_stop(s);
 		ch_client_free(s->ch);
 		free(s);
 		return rc;
 	}
-	s->last_block_id = got;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
 	pthread_cond_init(&s->space, NULL);
@@ -402,6 +406,7 @@ int ch_open(struct store **out, const struct store_options *o, char *err, size_t
 		if (pthread_create(&s->writers[s->n_writers], NULL, writer_main, s) != 0)
 			break;
 	if (!s->n_writers) {
+		ch_lease_stop(s);
 		ch_client_free(s->ch);
 		free(s);
 		return errf(err, errlen, "cannot start the writer thread");
@@ -421,6 +426,7 @@ void ch_close(struct store *st)
 	pthread_mutex_unlock(&s->lock);
 	for (size_t i = 0; i < s->n_writers; i++)
 		pthread_join(s->writers[i], NULL);
+	ch_lease_stop(s);
 	ch_client_free(s->ch);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->wake);
