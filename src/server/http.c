@@ -135,7 +135,8 @@ void http_error(struct http_request *req, int status, const char *code, const ch
 			size_t n = strlen(why);
 			memcpy(msg, why, n + 1);
 			if (n + 4 < sizeof(msg))
-				snprintf(msg + n, sizeof(msg) - n, " (%.*s)", (int)(sizeof(msg) - n - 4), rest);
+				snprintf(msg + n, sizeof(msg) - n, " (%.*s)", (int)(sizeof(msg) - n - 4),
+					 rest);
 		}
 	}
 	req->res.status = status;
@@ -153,10 +154,14 @@ static const struct {
 	int cls, status;
 	const char *code;
 } class_status[] = {
-	{ERR_INVALID, 400, "bad_request"}, {ERR_TOO_MUCH, 400, "bad_request"},
-	{ERR_TOO_BIG, 413, "too_large"},   {ERR_BUSY, 503, "busy"},
-	{ERR_NOT_FOUND, 404, "not_found"}, {ERR_UNSUPPORTED, 501, "unsupported"},
-	{ERR_UNAVAILABLE, 503, "store_unavailable"}, {ERR_INTERNAL, 500, "internal"},
+	{ERR_INVALID, 400, "bad_request"},
+	{ERR_TOO_MUCH, 400, "bad_request"},
+	{ERR_TOO_BIG, 413, "too_large"},
+	{ERR_BUSY, 503, "busy"},
+	{ERR_NOT_FOUND, 404, "not_found"},
+	{ERR_UNSUPPORTED, 501, "unsupported"},
+	{ERR_UNAVAILABLE, 503, "store_unavailable"},
+	{ERR_INTERNAL, 500, "internal"},
 };
 
 void http_error_class(struct http_request *req, int cls, const char *fmt, ...)

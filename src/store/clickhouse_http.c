@@ -26,7 +26,7 @@ struct ch_client {
 	pthread_mutex_t lock;
 	CURL *pool[POOL_MAX];
 	size_t n_pool;
-	char where[320];	  /* "the ClickHouse store at HOST:PORT (database DB)" */
+	char where[320];	 /* "the ClickHouse store at HOST:PORT (database DB)" */
 	_Atomic int unreachable; /* the last request found no server; cleared by any answer */
 };
 
@@ -88,7 +88,8 @@ static int parse_url(struct ch_client *c, const char *url, char *err, size_t err
 	c->server = xstrdup(b.data);
 	buf_printf(&b, "?database=%s", db);
 	c->base = buf_detach(&b, NULL);
-	snprintf(c->where, sizeof(c->where), "the ClickHouse store at %.*s (database %s)", (int)host_len, p, db);
+	snprintf(c->where, sizeof(c->where), "the ClickHouse store at %.*s (database %s)", (int)host_len, p,
+		 db);
 	return 0;
 }
 

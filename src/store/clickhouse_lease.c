@@ -92,7 +92,8 @@ static int lease_append(struct ch_store *s, const char *name, uint64_t term, uin
 	rbw_u64(&b, expires);
 	rbw_u64(&b, floor);
 	rbw_u64(&b, clock_now_ns());
-	int rc = ch_exec(s->ch, "INSERT INTO leases (name, holder, term, expires, floor, at_ns) FORMAT RowBinary",
+	int rc = ch_exec(s->ch,
+			 "INSERT INTO leases (name, holder, term, expires, floor, at_ns) FORMAT RowBinary",
 			 b.data, b.len, NULL, err, errlen);
 	buf_release(&b);
 	return rc;
@@ -194,10 +195,11 @@ static int seq_catch_up(struct ch_store *s, char *err, size_t errlen)
 {
 	char sql[256];
 	uint64_t hi = 0;
-	snprintf(sql, sizeof(sql),
-		 "SELECT greatest((SELECT max(id) FROM blocks), (SELECT max(floor) FROM leases WHERE name LIKE"
-		 " 'writer/%%' AND expires > %llu)) FORMAT TSV",
-		 (unsigned long long)clock_now_ns());
+	snprintf(
+		sql, sizeof(sql),
+		"SELECT greatest((SELECT max(id) FROM blocks), (SELECT max(floor) FROM leases WHERE name LIKE"
+		" 'writer/%%' AND expires > %llu)) FORMAT TSV",
+		(unsigned long long)clock_now_ns());
 	struct buf out;
 	buf_init(&out, 4096);
 	int rc = ch_exec(s->ch, sql, NULL, 0, &out, err, errlen);

@@ -564,7 +564,6 @@ int ch_blocks_info(struct store *s, uint64_t first_id, uint64_t last_id, struct 
 	return 0;
 }
 
-
 /* ---- metric points ---- */
 
 struct points_read {

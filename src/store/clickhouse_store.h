@@ -56,9 +56,9 @@ struct ch_store {
 	struct ch_lease background, slot;
 	pthread_mutex_t id_lock; /* guards the fields below */
 	pthread_cond_t lease_wake;
-	int slot_no;			/* -1: none held */
-	uint64_t seq;			/* the next block id's sequence */
-	uint64_t inflight[CH_WRITERS];	/* the first id of each group being inserted; 0: none */
+	int slot_no;		       /* -1: none held */
+	uint64_t seq;		       /* the next block id's sequence */
+	uint64_t inflight[CH_WRITERS]; /* the first id of each group being inserted; 0: none */
 	int lease_stop, lease_started;
 	pthread_t leaser;
 

@@ -447,7 +447,8 @@ void ch_get_stats(struct store *st, struct store_stats *out)
 	 * tried it lately (a pause of the server shows only here). */
 	char why[256];
 	if (ch_ping(s->ch, why, sizeof(why)) < 0)
-		snprintf(out->writer_error, sizeof(out->writer_error), "%.*s", (int)sizeof(out->writer_error) - 1, why);
+		snprintf(out->writer_error, sizeof(out->writer_error), "%.*s",
+			 (int)sizeof(out->writer_error) - 1, why);
 	else if (atomic_load(&s->failing))
 		snprintf(out->writer_error, sizeof(out->writer_error), "ClickHouse is not accepting inserts");
 	out->writer_ready = !out->writer_error[0];
