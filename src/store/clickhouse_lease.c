@@ -71,10 +71,15 @@ static int lease_winner(struct ch_store *s, const char *name, uint64_t now, stru
 {
 	struct buf q;
 	buf_init(&q, BUF_NO_LIMIT);
+	/* a holder's claim is valid while its latest row has not expired (a
+	 * release is a row that expires at once); rows older than a lease
+	 * cannot be anyone's latest valid one */
 	buf_puts(&q, "SELECT holder, min(term) AS t FROM leases WHERE name = ");
 	ch_quote(&q, name);
-	buf_printf(&q, " AND expires > %llu GROUP BY holder ORDER BY t, holder LIMIT 1 FORMAT RowBinary",
-		   (unsigned long long)now);
+	buf_printf(&q,
+		   " AND expires > %llu GROUP BY holder HAVING argMax(expires, at_ns) > %llu"
+		   " ORDER BY t, holder LIMIT 1 FORMAT RowBinary",
+		   (unsigned long long)(now > s->lease_ns ? now - s->lease_ns : 0), (unsigned long long)now);
 	memset(w, 0, sizeof(*w));
 	int rc = ch_stream(s->ch, q.data, read_winner, w, err, errlen);
 	buf_release(&q);
@@ -261,6 +266,7 @@ int ch_last_block(struct store *st, uint64_t *id, char *err, size_t errlen)
 		   "SELECT min(f), count() FROM (SELECT holder, max(floor) AS f FROM leases WHERE name LIKE"
 		   " 'writer/%%' AND expires > %llu AND holder != ",
 		   (unsigned long long)clock_now_ns());
+	/* a writer stopped counts until its rows expire: its floor stays true */
 	ch_quote(&q, s->instance);
 	buf_puts(&q, " GROUP BY holder) FORMAT TSV");
 	buf_init(&out, 4096);
@@ -300,6 +306,8 @@ static void lease_round(struct ch_store *s)
 		log_warn("clickhouse: writer slot: %s", err);
 	if (ch_lease_tick(s, &s->background, 0, err, sizeof(err)) < 0)
 		log_warn("clickhouse: background lease: %s", err);
+	if (ch_lease_held(&s->background))
+		ch_retention_step(s);
 }
 
 static void *lease_main(void *arg)
@@ -343,14 +351,30 @@ int ch_lease_start(struct ch_store *s, uint64_t lease_ns, char *err, size_t errl
 	return 0;
 }
 
+/* Give up a held lease at once: a row that expires now, so that another
+ * instance need not wait for the claim to run out. */
+static void lease_release(struct ch_store *s, struct ch_lease *l, uint64_t floor)
+{
+	char err[256];
+	if (!atomic_exchange(&l->held_until, 0))
+		return;
+	uint64_t now = clock_now_ns();
+	if (lease_append(s, l->name, now, now, floor, err, sizeof(err)) < 0)
+		log_warn("clickhouse: lease %s not released (it runs out by itself): %s", l->name, err);
+}
+
 void ch_lease_stop(struct ch_store *s)
 {
 	pthread_mutex_lock(&s->id_lock);
 	s->lease_stop = 1;
 	pthread_cond_broadcast(&s->lease_wake);
+	uint64_t floor = s->slot_no >= 0 ? floor_locked(s) : 0;
 	pthread_mutex_unlock(&s->id_lock);
-	if (s->lease_started)
-		pthread_join(s->leaser, NULL);
+	if (!s->lease_started)
+		return;
+	pthread_join(s->leaser, NULL);
+	lease_release(s, &s->background, 0);
+	lease_release(s, &s->slot, floor);
 }
 
 int ch_lease_background(struct store *st)

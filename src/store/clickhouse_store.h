@@ -62,6 +62,11 @@ struct ch_store {
 	int lease_stop, lease_started;
 	pthread_t leaser;
 
+	/* retention (clickhouse_retention.c), run by the background lease's holder */
+	struct store_retention retention;
+	_Atomic uint64_t ret_deleted[KEPT_COUNT], ret_steps, ret_step_max_ns;
+	_Atomic int ret_pending;
+
 	_Atomic uint64_t commits, writes, spans, points, failed_writes;
 	_Atomic int failing; /* inserts failing now (retried): the writer is not ready */
 };
@@ -88,6 +93,10 @@ int ch_lease_background(struct store *s);
 int ch_ids_reserve(struct ch_store *s, size_t n, uint64_t *seq0, unsigned *slot);
 void ch_ids_release(struct ch_store *s, int at);
 uint64_t ch_block_id(uint64_t seq0, size_t k, unsigned slot);
+
+/* One step of retention: drop the day partitions past their periods and,
+ * past the disk budget, the oldest days of raw data. */
+void ch_retention_step(struct ch_store *s);
 
 /* Writes (clickhouse_write.c). */
 int ch_open(struct store **out, const struct store_options *o, char *err, size_t errlen);

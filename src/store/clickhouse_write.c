@@ -392,6 +392,7 @@ int ch_open(struct store **out, const struct store_options *o, char *err, size_t
 		free(s);
 		return rc;
 	}
+	s->retention = o->retention;
 	if ((rc = ch_lease_start(s, o->lease_ns ? o->lease_ns : CH_LEASE_DEFAULT_NS, err, errlen)) < 0) {
 		ch_lease_stop(s);
 		ch_client_free(s->ch);
@@ -452,6 +453,11 @@ void ch_get_stats(struct store *st, struct store_stats *out)
 	else if (atomic_load(&s->failing))
 		snprintf(out->writer_error, sizeof(out->writer_error), "ClickHouse is not accepting inserts");
 	out->writer_ready = !out->writer_error[0];
+	for (int k = 0; k < KEPT_COUNT; k++)
+		out->retention_deleted[k] = atomic_load(&s->ret_deleted[k]);
+	out->retention_steps = atomic_load(&s->ret_steps);
+	out->retention_step_max_ns = atomic_load(&s->ret_step_max_ns);
+	out->retention_pending = atomic_load(&s->ret_pending);
 	pthread_mutex_lock(&s->lock);
 	out->queue_bytes = s->queue_bytes;
 	out->queue_writes = s->queue_writes;
