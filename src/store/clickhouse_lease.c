@@ -306,8 +306,10 @@ static void lease_round(struct ch_store *s)
 		log_warn("clickhouse: writer slot: %s", err);
 	if (ch_lease_tick(s, &s->background, 0, err, sizeof(err)) < 0)
 		log_warn("clickhouse: background lease: %s", err);
-	if (ch_lease_held(&s->background))
+	if (ch_lease_held(&s->background)) {
+		ch_hours_step(s);
 		ch_retention_step(s);
+	}
 }
 
 static void *lease_main(void *arg)

@@ -57,7 +57,23 @@ static const char *const step2[] = {
 	NULL,
 };
 
-static const char *const *const steps[] = {step1, step2};
+/* Metric points keep their temporality and histogram buckets; hourly
+ * aggregates of gauges and sums (clickhouse_hours.c), recomputed rows of
+ * an hour replacing the older ones.  18.16 has no ADD COLUMN IF NOT
+ * EXISTS: a column "already exists" counts as added (clickhouse_schema.c). */
+static const char *const step3[] = {
+	"ALTER TABLE metric_points ADD COLUMN delta UInt8",
+	"ALTER TABLE metric_points ADD COLUMN bounds Array(Float64)",
+	"ALTER TABLE metric_points ADD COLUMN buckets Array(UInt64)",
+	"CREATE TABLE IF NOT EXISTS metric_hours (service String, resource String, name String,"
+	" unit String, type UInt8, delta UInt8, attrs String, hour UInt64, n UInt64, sum Float64,"
+	" min Float64, max Float64, first Float64, last Float64, inc Float64, at_ns UInt64)"
+	" ENGINE = ReplacingMergeTree(at_ns) PARTITION BY " DAY_OF(
+		"hour") " ORDER BY (name, service, resource, attrs, hour)",
+	NULL,
+};
+
+static const char *const *const steps[] = {step1, step2, step3};
 #define N_STEPS ((int)(sizeof(steps) / sizeof(steps[0])))
 
 int ch_schema_version(void)
@@ -92,8 +108,9 @@ int ch_schema_migrate(struct ch_client *c, char *err, size_t errlen)
 			    ch_client_db(c), v, N_STEPS);
 	for (; v < N_STEPS; v++) {
 		for (const char *const *q = steps[v]; *q; q++)
-			if ((rc = ch_exec(c, *q, NULL, 0, NULL, err, errlen)) < 0)
-				return rc;
+			if ((rc = ch_exec(c, *q, NULL, 0, NULL, err, errlen)) < 0 &&
+			    !(strncmp(*q, "ALTER", 5) == 0 && strstr(err, "already exists")))
+				return rc; /* another instance added the column first */
 		char sql[128];
 		snprintf(sql, sizeof(sql), "INSERT INTO hotpath_schema VALUES (%d, %llu)", v + 1,
 			 (unsigned long long)clock_now_ns());

@@ -66,6 +66,7 @@ struct ch_store {
 	struct store_retention retention;
 	_Atomic uint64_t ret_deleted[KEPT_COUNT], ret_steps, ret_step_max_ns;
 	_Atomic int ret_pending;
+	uint64_t hours_seen; /* the last hour boundary the metric hours were computed at */
 
 	_Atomic uint64_t commits, writes, spans, points, failed_writes;
 	_Atomic int failing; /* inserts failing now (retried): the writer is not ready */
@@ -130,6 +131,16 @@ int ch_blocks_info(struct store *s, uint64_t first_id, uint64_t last_id, struct 
 int ch_last_block(struct store *s, uint64_t *id, char *err, size_t errlen);
 int ch_scan_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix, store_point_fn fn,
 		   void *arg, char *err, size_t errlen);
+/* Metric series and their hours (clickhouse_metrics.c). */
+int ch_scan_series_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
+			  store_series_point_fn fn, void *arg, char *err, size_t errlen);
+int ch_scan_series_hours(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix,
+			 store_series_hour_fn fn, void *arg, char *err, size_t errlen);
+int ch_metric_series(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix, unsigned limit,
+		     struct arena *a, struct metric_series_row **rows, size_t *n, char *err, size_t errlen);
+/* Compute the metric hours finished since the last step (the background
+ * lease's holder, from the lease thread). */
+void ch_hours_step(struct ch_store *s);
 int ch_docs(struct store *s, const char *kind, const char *id, struct arena *a, struct store_record **rows,
 	    size_t *n, char *err, size_t errlen);
 int ch_events(struct store *s, const char *kind, const char *id, uint64_t from_ns, uint64_t to_ns,

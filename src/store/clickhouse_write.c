@@ -39,8 +39,8 @@ static const char *const insert_sql[T_COUNT] = {
 	"INSERT INTO rollups (minute, key, service, endpoint, tool, env, version, department, intent,"
 	" error_type, status, edge, bucket, n, sum_ns, fast, normal, slow, critical, min_ns, max_ns)"
 	" FORMAT RowBinary",
-	"INSERT INTO metric_points (service, resource, name, unit, type, attrs, time_ns, value, count, sum)"
-	" FORMAT RowBinary",
+	"INSERT INTO metric_points (service, resource, name, unit, type, attrs, time_ns, value, count, sum,"
+	" delta, bounds, buckets) FORMAT RowBinary",
 };
 
 /* The producer identity of a metric series, as the embedded store keeps it. */
@@ -164,6 +164,15 @@ static void rows_point(struct buf *b, const struct metric_point *p, struct buf *
 	rbw_f64(b, p->value);
 	rbw_u64(b, p->type == METRIC_HISTOGRAM ? p->count : 0);
 	rbw_f64(b, p->type == METRIC_HISTOGRAM ? p->sum : 0);
+	rbw_u8(b, p->delta);
+	int hist = p->type == METRIC_HISTOGRAM && p->bucket_counts;
+	uint32_t nb = hist ? p->n_bounds : 0;
+	buf_put_varint(b, nb);
+	for (uint32_t i = 0; i < nb; i++)
+		rbw_f64(b, p->bounds[i]);
+	buf_put_varint(b, hist ? nb + 1 : 0);
+	for (uint32_t i = 0; hist && i <= nb; i++)
+		rbw_u64(b, p->bucket_counts[i]);
 }
 
 /* The rows of every write of a group, per table; its block ids are
