@@ -39,6 +39,7 @@ static const struct day_table tables[] = {
 	{"requests", KEPT_REQUESTS, "count()", DAY_NS("start_ns"), 1},
 	{"rollups", KIND_ROLLUPS, "count()", "toYYYYMMDD(toDateTime(minute * 60))", 0},
 	{"metric_points", KEPT_POINTS, "count()", DAY_NS("time_ns"), 1},
+	{"profiles", KEPT_PROFILES, "count()", DAY_NS("start_ns"), 1},
 	{"metric_hours", KEPT_METRIC_HOURS, "count()", DAY_NS("hour"), 0},
 	{"leases", KIND_LEASES, NULL, DAY_NS("at_ns"), 0},
 };

@@ -73,7 +73,16 @@ static const char *const step3[] = {
 	NULL,
 };
 
-static const char *const *const steps[] = {step1, step2, step3};
+/* Profiles: their stacks zstd-compressed as in the embedded store. */
+static const char *const step4[] = {
+	"CREATE TABLE IF NOT EXISTS profiles (id Int64, start_ns UInt64, end_ns UInt64, service String,"
+	" version String, env String, type String, unit String, labels String, total UInt64,"
+	" raw_len UInt64, data String) ENGINE = MergeTree PARTITION BY " DAY_OF(
+		"start_ns") " ORDER BY (start_ns, id)",
+	NULL,
+};
+
+static const char *const *const steps[] = {step1, step2, step3, step4};
 #define N_STEPS ((int)(sizeof(steps) / sizeof(steps[0])))
 
 int ch_schema_version(void)

@@ -1,6 +1,5 @@
 /* clickhouse_store.c - the ClickHouse backend's table of functions
- * (store/backend.h).  Profiles are not kept there yet: those calls answer
- * ERR_UNSUPPORTED. */
+ * (store/backend.h). */
 #include "store/clickhouse_store.h"
 
 const struct store_backend clickhouse_backend = {
@@ -32,4 +31,6 @@ const struct store_backend clickhouse_backend = {
 	.add_event = ch_add_event,
 	.docs = ch_docs,
 	.events = ch_events,
+	.put_profile = ch_put_profile,
+	.profiles = ch_profiles,
 };

@@ -66,7 +66,9 @@ struct ch_store {
 	struct store_retention retention;
 	_Atomic uint64_t ret_deleted[KEPT_COUNT], ret_steps, ret_step_max_ns;
 	_Atomic int ret_pending;
-	uint64_t hours_seen; /* the last hour boundary the metric hours were computed at */
+	uint64_t hours_seen;
+	uint64_t last_profile_id;
+		/* under id_lock */ /* the last hour boundary the metric hours were computed at */
 
 	_Atomic uint64_t commits, writes, spans, points, failed_writes;
 	_Atomic int failing; /* inserts failing now (retried): the writer is not ready */
@@ -138,6 +140,10 @@ int ch_scan_series_hours(struct store *s, uint64_t from_ns, uint64_t to_ns, cons
 			 store_series_hour_fn fn, void *arg, char *err, size_t errlen);
 int ch_metric_series(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix, unsigned limit,
 		     struct arena *a, struct metric_series_row **rows, size_t *n, char *err, size_t errlen);
+/* Profiles (clickhouse_profiles.c). */
+int ch_put_profile(struct store *s, const struct profile_row *p, int64_t *id, char *err, size_t errlen);
+int ch_profiles(struct store *s, const struct profile_query *q, struct arena *a, struct profile_row **rows,
+		size_t *n, char *err, size_t errlen);
 /* Compute the metric hours finished since the last step (the background
  * lease's holder, from the lease thread). */
 void ch_hours_step(struct ch_store *s);

@@ -8,7 +8,7 @@
 //    its rows, the bounded queue then answers 503 with Retry-After, the
 //    server stays up, and after ClickHouse is back the waiting batch is in;
 //  - two instances on one ClickHouse answer the same;
-//  - what the backend lacks (profiles) answers 501.
+//  - profiles are kept: an upload reads back the same through either store.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
@@ -148,10 +148,22 @@ describe('the ClickHouse store answers as the embedded one', { skip, timeout: 30
 		assert.deepEqual(c.bottlenecks.map((x) => x.component), e.bottlenecks.map((x) => x.component), 'bottlenecks');
 	});
 
-	test('profiles are not kept in ClickHouse yet: 501', async () => {
-		const r = await getJson(`${clickhouse.url}/api/v1/profiles`);
-		assert.equal(r.status, 501, r.text);
-		assert.match(r.json.error.message, /clickhouse/);
+	test('profiles: an upload reads back the same from both stores', async () => {
+		const folded = 'main;handle;parse 30\nmain;idle 12\n';
+		const q = `service=cart&version=1.2.0&env=production&type=cpu&from=${from}&to=${to}`;
+		const ids = [];
+		for (const srv of [embedded, clickhouse]) {
+			const r = await fetch(`${srv.url}/api/v1/profiles?${q}`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: folded });
+			const text = await r.text();
+			assert.equal(r.status, 200, text);
+			ids.push(JSON.parse(text).id);
+		}
+		const [e, c] = await both(`/api/v1/profiles?service=cart&from=${from}&to=${to}`);
+		assert.equal(c.profiles.length, 1, JSON.stringify(c).slice(0, 300));
+		const strip = (p) => ({ ...p, id: 0 });
+		assert.deepEqual(c.profiles.map(strip), e.profiles.map(strip), 'the same list but for the ids');
+		const text = await (await fetch(`${clickhouse.url}/api/v1/profiles/${ids[1]}?format=folded`)).text();
+		assert.equal(text, folded, 'the stacks back as sent');
 	});
 });
 
