@@ -66,9 +66,8 @@ struct ch_store {
 	struct store_retention retention;
 	_Atomic uint64_t ret_deleted[KEPT_COUNT], ret_steps, ret_step_max_ns;
 	_Atomic int ret_pending;
-	uint64_t hours_seen;
-	uint64_t last_profile_id;
-		/* under id_lock */ /* the last hour boundary the metric hours were computed at */
+	uint64_t hours_seen;	  /* the last hour boundary the metric hours were computed at */
+	uint64_t last_profile_id; /* under id_lock */
 
 	_Atomic uint64_t commits, writes, spans, points, failed_writes;
 	_Atomic int failing; /* inserts failing now (retried): the writer is not ready */
