@@ -367,6 +367,8 @@ static void lease_release(struct ch_store *s, struct ch_lease *l, uint64_t floor
 
 void ch_lease_stop(struct ch_store *s)
 {
+	if (!s->instance[0])
+		return; /* never started */
 	pthread_mutex_lock(&s->id_lock);
 	s->lease_stop = 1;
 	pthread_cond_broadcast(&s->lease_wake);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "store/backend.h"
+#include "core/strmap.h"
 #include "store/clickhouse_http.h"
 #include "store/prepared.h"
 
@@ -31,6 +32,16 @@
 /* A fresh claim is read back after this pause (clickhouse_lease.c). */
 #define CH_LEASE_PAUSE_MS 1000
 #define CH_HOLDER_LEN	  64
+
+/* The endpoint cardinality guard of the rollups (clickhouse_guard.c). */
+struct ch_guard {
+	pthread_mutex_t lock;
+	struct strmap pairs;	   /* service NUL endpoint -> 1 */
+	struct strmap per_service; /* service -> endpoints let in */
+	struct buf key;
+	unsigned max;
+	_Atomic uint64_t folded; /* requests rolled up under "other" */
+};
 
 /* A lease among the instances (clickhouse_lease.c). */
 struct ch_lease {
@@ -68,6 +79,7 @@ struct ch_store {
 	_Atomic int ret_pending;
 	uint64_t hours_seen;	  /* the last hour boundary the metric hours were computed at */
 	uint64_t last_profile_id; /* under id_lock */
+	struct ch_guard guard;
 
 	_Atomic uint64_t commits, writes, spans, points, failed_writes;
 	_Atomic int failing; /* inserts failing now (retried): the writer is not ready */
@@ -99,6 +111,12 @@ uint64_t ch_block_id(uint64_t seq0, size_t k, unsigned slot);
 /* One step of retention: drop the day partitions past their periods and,
  * past the disk budget, the oldest days of raw data. */
 void ch_retention_step(struct ch_store *s);
+
+/* The endpoint guard: load the endpoints the rollups hold; the endpoint a
+ * request's rollup row takes ("other" past the limit of its service). */
+int ch_guard_open(struct ch_store *s, unsigned max_endpoints, char *err, size_t errlen);
+void ch_guard_close(struct ch_store *s);
+const char *ch_guard_endpoint(struct ch_store *s, const char *service, const char *endpoint);
 
 /* Writes (clickhouse_write.c). */
 int ch_open(struct store **out, const struct store_options *o, char *err, size_t errlen);

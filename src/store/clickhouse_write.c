@@ -87,15 +87,16 @@ struct rollup_rows {
 	size_t n, cap;
 };
 
-static void rollup_add(struct rollup_rows *rr, const struct prepared_request *pr)
+static void rollup_add(struct ch_store *s, struct rollup_rows *rr, const struct prepared_request *pr)
 {
 	const struct request_row *r = &pr->row;
+	const char *endpoint = ch_guard_endpoint(s, r->service, r->endpoint);
 	struct buf *k = &rr->key;
 	buf_reset(k);
 	rbw_u32(k, (uint32_t)(r->start_ns / 60000000000ull));
 	rbw_u64(k, 0); /* the key's hash, once its columns are written */
 	size_t dims_at = k->len;
-	const char *dims[] = {r->service, r->endpoint,	 r->tool,   r->env,
+	const char *dims[] = {r->service, endpoint,	 r->tool,   r->env,
 			      r->version, r->department, r->intent, pr->error_type};
 	for (size_t i = 0; i < sizeof(dims) / sizeof(dims[0]); i++)
 		rbw_str(k, dims[i]);
@@ -177,7 +178,8 @@ static void rows_point(struct buf *b, const struct metric_point *p, struct buf *
 
 /* The rows of every write of a group, per table; its block ids are
  * reserved ones (clickhouse_lease.c: sequence and writer slot). */
-static void build_rows(struct store_write *group, uint64_t seq0, unsigned slot, struct buf rows[T_COUNT])
+static void build_rows(struct ch_store *s, struct store_write *group, uint64_t seq0, unsigned slot,
+		       struct buf rows[T_COUNT])
 {
 	size_t k = 0;
 	struct buf tmp;
@@ -203,7 +205,7 @@ static void build_rows(struct store_write *group, uint64_t seq0, unsigned slot, 
 		}
 		for (size_t i = 0; i < w->n_reqs; i++) {
 			rows_request(&rows[T_REQUESTS], &w->reqs[i]);
-			rollup_add(&rr, &w->reqs[i]);
+			rollup_add(s, &rr, &w->reqs[i]);
 		}
 		for (size_t i = 0; i < w->batch.n_points; i++)
 			rows_point(&rows[T_POINTS], &w->batch.points[i], &tmp);
@@ -293,7 +295,7 @@ static void write_group(struct ch_store *s, struct store_write *group)
 	unsigned slot = 0;
 	int at = ch_ids_reserve(s, n_blocks, &seq0, &slot), status = -1;
 	if (at >= 0) {
-		build_rows(group, seq0, slot, rows);
+		build_rows(s, group, seq0, slot, rows);
 		status = insert_group(s, rows);
 		ch_ids_release(s, at);
 	}
@@ -402,8 +404,10 @@ int ch_open(struct store **out, const struct store_options *o, char *err, size_t
 		return rc;
 	}
 	s->retention = o->retention;
-	if ((rc = ch_lease_start(s, o->lease_ns ? o->lease_ns : CH_LEASE_DEFAULT_NS, err, errlen)) < 0) {
+	if ((rc = ch_guard_open(s, o->max_endpoints, err, errlen)) < 0 ||
+	    (rc = ch_lease_start(s, o->lease_ns ? o->lease_ns : CH_LEASE_DEFAULT_NS, err, errlen)) < 0) {
 		ch_lease_stop(s);
+		ch_guard_close(s);
 		ch_client_free(s->ch);
 		free(s);
 		return rc;
@@ -417,6 +421,7 @@ int ch_open(struct store **out, const struct store_options *o, char *err, size_t
 			break;
 	if (!s->n_writers) {
 		ch_lease_stop(s);
+		ch_guard_close(s);
 		ch_client_free(s->ch);
 		free(s);
 		return errf(err, errlen, "cannot start the writer thread");
@@ -437,6 +442,7 @@ void ch_close(struct store *st)
 	for (size_t i = 0; i < s->n_writers; i++)
 		pthread_join(s->writers[i], NULL);
 	ch_lease_stop(s);
+	ch_guard_close(s);
 	ch_client_free(s->ch);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->wake);
@@ -467,6 +473,7 @@ void ch_get_stats(struct store *st, struct store_stats *out)
 	out->retention_steps = atomic_load(&s->ret_steps);
 	out->retention_step_max_ns = atomic_load(&s->ret_step_max_ns);
 	out->retention_pending = atomic_load(&s->ret_pending);
+	out->rollup_folded = atomic_load(&s->guard.folded);
 	pthread_mutex_lock(&s->lock);
 	out->queue_bytes = s->queue_bytes;
 	out->queue_writes = s->queue_writes;

@@ -249,3 +249,41 @@ describe('ClickHouse down', { skip, timeout: 300000 }, () => {
 		}
 	});
 });
+
+describe('the endpoint cardinality guard', { skip, timeout: 300000 }, () => {
+	test('past --max-endpoints a service\'s new endpoints roll up under "other", as in the embedded store', async () => {
+		const ch = await newClickHouse();
+		const args = ['--analysis-interval', '0', '--max-endpoints', '3'];
+		const [embedded, clickhouse] = await Promise.all([
+			startServer({ args }),
+			startServer({ args: [...args, '--store', ch.storeUrl('guard')] }),
+		]);
+		try {
+			const endNs = BigInt(Date.now()) * MS;
+			for (let e = 0; e < 6; e++) { // one request each to /r0 ... /r5, in turn
+				const start = endNs - 600_000n * MS + BigInt(e) * 1000n * MS;
+				const body = jsonTraceRequest([{ attrs: { 'service.name': 'wide' }, spans: [{
+					traceId: traceId(), spanId: spanId(), name: `GET /r${e}`, kind: 2, start, end: start + 5n * MS,
+					attrs: { 'http.request.method': 'GET', 'http.route': `/r${e}` },
+				}] }]);
+				await Promise.all([postOtlpJson(embedded.url, body), postOtlpJson(clickhouse.url, body)]);
+			}
+			const w = `from=${Number(endNs / MS) - 30 * 60_000}&to=${Number(endNs / MS)}`;
+			const keys = async (srv) => {
+				const r = await getJson(`${srv.url}/api/v1/performance/timeseries?${w}&group_by=endpoint`);
+				assert.equal(r.status, 200, r.text);
+				return r.json.series.map((s) => [s.key, s.count]).sort();
+			};
+			const [e, c] = await Promise.all([keys(embedded), keys(clickhouse)]);
+			assert.deepEqual(e.map((k) => k[0]), ['GET /r0', 'GET /r1', 'GET /r2', 'other'], 'the embedded store folds');
+			assert.deepEqual(c, e, 'the same series and counts');
+			const folded = async (srv) => Number((await (await fetch(`${srv.url}/metrics`)).text()).match(/^hotpath_rollup_endpoints_folded_total (\d+)$/m)[1]);
+			assert.equal(await folded(clickhouse), 3, 'three requests folded');
+			const list = await getJson(`${clickhouse.url}/api/v1/traces?${w}&limit=10`);
+			assert.equal(list.json.traces.length, 6, 'the request rows keep their endpoints');
+		} finally {
+			await Promise.all([embedded.dispose(), clickhouse.dispose()]);
+			await ch.stop();
+		}
+	});
+});
