@@ -54,9 +54,11 @@ int ch_guard_open(struct ch_store *s, unsigned max_endpoints, char *err, size_t 
 	strmap_init(&g->per_service);
 	buf_init(&g->key, BUF_NO_LIMIT);
 	g->max = max_endpoints ? max_endpoints : 500;
-	return ch_stream(s->ch,
-			 "SELECT service, endpoint FROM rollups GROUP BY service, endpoint FORMAT RowBinary",
-			 read_pair, g, err, errlen);
+	strmap_init(&g->keys);
+	return ch_stream(
+		s->ch,
+		"SELECT service, endpoint FROM rollup_keys GROUP BY service, endpoint FORMAT RowBinary",
+		read_pair, g, err, errlen);
 }
 
 void ch_guard_close(struct ch_store *s)
@@ -64,6 +66,7 @@ void ch_guard_close(struct ch_store *s)
 	struct ch_guard *g = &s->guard;
 	strmap_release(&g->pairs);
 	strmap_release(&g->per_service);
+	strmap_release(&g->keys);
 	buf_release(&g->key);
 	pthread_mutex_destroy(&g->lock);
 }
@@ -91,4 +94,16 @@ const char *ch_guard_endpoint(struct ch_store *s, const char *service, const cha
 	admit(g, svc, ls, ep, le);
 	pthread_mutex_unlock(&g->lock);
 	return endpoint;
+}
+
+int ch_guard_new_key(struct ch_store *s, uint64_t key)
+{
+	struct ch_guard *g = &s->guard;
+	int64_t seen;
+	pthread_mutex_lock(&g->lock);
+	int fresh = strmap_get(&g->keys, &key, sizeof(key), &seen) < 0;
+	if (fresh)
+		strmap_put(&g->keys, &key, sizeof(key), 1);
+	pthread_mutex_unlock(&g->lock);
+	return fresh;
 }

@@ -82,7 +82,21 @@ static const char *const step4[] = {
 	NULL,
 };
 
-static const char *const *const steps[] = {step1, step2, step3, step4};
+/* The rollups' dimensions once per key, so that rollup rows written from
+ * now on carry none (their string columns are left empty); the keys of
+ * the rows written before are copied (a key's rows are alike: copying
+ * twice, by two instances at once, is harmless). */
+static const char *const step5[] = {
+	"CREATE TABLE IF NOT EXISTS rollup_keys (key UInt64, service String, endpoint String, tool String,"
+	" env String, version String, department String, intent String, error_type String, status UInt8,"
+	" edge UInt8) ENGINE = ReplacingMergeTree ORDER BY key",
+	"INSERT INTO rollup_keys SELECT key, any(service), any(endpoint), any(tool), any(env), any(version),"
+	" any(department), any(intent), any(error_type), any(status), any(edge) FROM rollups"
+	" WHERE service != '' GROUP BY key",
+	NULL,
+};
+
+static const char *const *const steps[] = {step1, step2, step3, step4, step5};
 #define N_STEPS ((int)(sizeof(steps) / sizeof(steps[0])))
 
 int ch_schema_version(void)

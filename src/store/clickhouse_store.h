@@ -38,6 +38,7 @@ struct ch_guard {
 	pthread_mutex_t lock;
 	struct strmap pairs;	   /* service NUL endpoint -> 1 */
 	struct strmap per_service; /* service -> endpoints let in */
+	struct strmap keys;	   /* rollup keys this instance wrote to rollup_keys */
 	struct buf key;
 	unsigned max;
 	_Atomic uint64_t folded; /* requests rolled up under "other" */
@@ -117,6 +118,8 @@ void ch_retention_step(struct ch_store *s);
 int ch_guard_open(struct ch_store *s, unsigned max_endpoints, char *err, size_t errlen);
 void ch_guard_close(struct ch_store *s);
 const char *ch_guard_endpoint(struct ch_store *s, const char *service, const char *endpoint);
+/* 1 the first time this instance meets a rollup key (its row goes to rollup_keys). */
+int ch_guard_new_key(struct ch_store *s, uint64_t key);
 
 /* Writes (clickhouse_write.c). */
 int ch_open(struct store **out, const struct store_options *o, char *err, size_t errlen);

@@ -30,12 +30,14 @@
 #define CH_LEASE_DEFAULT_NS (30ull * 1000000000ull)
 
 /* One INSERT per table, in this order; a group remembers how far it got. */
-enum ch_table { T_BLOCKS, T_TRACES, T_REQUESTS, T_ROLLUPS, T_POINTS, T_COUNT };
+enum ch_table { T_BLOCKS, T_TRACES, T_REQUESTS, T_KEYS, T_ROLLUPS, T_POINTS, T_COUNT };
 static const char *const insert_sql[T_COUNT] = {
 	"INSERT INTO blocks (id, t_min, t_max, n_spans, data) FORMAT RowBinary",
 	"INSERT INTO trace_index (trace, block, t_min) FORMAT RowBinary",
 	"INSERT INTO requests (start_ns, duration_ns, trace_hi, trace_lo, span_id, status, edge, service,"
 	" endpoint, env, version, department, intent, tool, error_type) FORMAT RowBinary",
+	"INSERT INTO rollup_keys (key, service, endpoint, tool, env, version, department, intent,"
+	" error_type, status, edge) FORMAT RowBinary",
 	"INSERT INTO rollups (minute, key, service, endpoint, tool, env, version, department, intent,"
 	" error_type, status, edge, bucket, n, sum_ns, fast, normal, slow, critical, min_ns, max_ns)"
 	" FORMAT RowBinary",
@@ -82,29 +84,42 @@ struct rollup_agg {
 
 struct rollup_rows {
 	struct strmap map; /* key bytes -> index into aggs */
-	struct buf keys, key;
+	struct buf keys, key, dims;
 	struct rollup_agg *aggs;
 	size_t n, cap;
 };
 
-static void rollup_add(struct ch_store *s, struct rollup_rows *rr, const struct prepared_request *pr)
+/* A rollup row's key bytes: minute (4), the key (8), status, edge, bucket (4). */
+#define ROW_KEY_LEN 18
+
+/*
+ * A request into the group's rollup rows.  The row holds the key, a hash
+ * of the dimensions, status and edge, not their strings: those go once
+ * into rollup_keys (`keys_rows`), the first time this instance meets them.
+ */
+static void rollup_add(struct ch_store *s, struct rollup_rows *rr, const struct prepared_request *pr,
+		       struct buf *keys_rows)
 {
 	const struct request_row *r = &pr->row;
 	const char *endpoint = ch_guard_endpoint(s, r->service, r->endpoint);
-	struct buf *k = &rr->key;
-	buf_reset(k);
-	rbw_u32(k, (uint32_t)(r->start_ns / 60000000000ull));
-	rbw_u64(k, 0); /* the key's hash, once its columns are written */
-	size_t dims_at = k->len;
+	struct buf *dm = &rr->dims, *k = &rr->key;
+	buf_reset(dm);
 	const char *dims[] = {r->service, endpoint,	 r->tool,   r->env,
 			      r->version, r->department, r->intent, pr->error_type};
 	for (size_t i = 0; i < sizeof(dims) / sizeof(dims[0]); i++)
-		rbw_str(k, dims[i]);
+		rbw_str(dm, dims[i]);
+	rbw_u8(dm, r->status);
+	rbw_u8(dm, r->edge);
+	uint64_t h = strmap_hash(dm->data, dm->len);
+	if (ch_guard_new_key(s, h)) {
+		rbw_u64(keys_rows, h);
+		buf_append(keys_rows, dm->data, dm->len);
+	}
+	buf_reset(k);
+	rbw_u32(k, (uint32_t)(r->start_ns / 60000000000ull));
+	rbw_u64(k, h);
 	rbw_u8(k, r->status);
 	rbw_u8(k, r->edge);
-	uint64_t h = strmap_hash(k->data + dims_at, k->len - dims_at);
-	for (int i = 0; i < 8; i++)
-		k->data[4 + i] = (char)(h >> (8 * i));
 	double d = (double)r->duration_ns;
 	rbw_u32(k, (uint32_t)(d < SKETCH_MIN_VALUE ? CH_ZERO_BUCKET : sketch_index(d)));
 	int64_t at;
@@ -128,7 +143,12 @@ static void rollup_rows_write(struct rollup_rows *rr, struct buf *b)
 {
 	for (size_t i = 0; i < rr->n; i++) {
 		const struct rollup_agg *g = &rr->aggs[i];
-		buf_append(b, rr->keys.data + g->key_at, g->key_len);
+		const char *k = rr->keys.data + g->key_at;
+		static const char no_dims[8] = {
+			0};	      /* eight empty strings: the dimensions are in rollup_keys */
+		buf_append(b, k, 12); /* minute, key */
+		buf_append(b, no_dims, sizeof(no_dims));
+		buf_append(b, k + 12, ROW_KEY_LEN - 12); /* status, edge, bucket */
 		rbw_u64(b, g->n);
 		rbw_u64(b, g->sum_ns);
 		for (int t = 0; t < TIER_COUNT; t++)
@@ -188,6 +208,7 @@ static void build_rows(struct ch_store *s, struct store_write *group, uint64_t s
 	strmap_init(&rr.map);
 	buf_init(&rr.keys, BUF_NO_LIMIT);
 	buf_init(&rr.key, BUF_NO_LIMIT);
+	buf_init(&rr.dims, BUF_NO_LIMIT);
 	for (struct store_write *w = group; w; w = w->next) {
 		for (size_t i = 0; i < w->n_blocks; i++) {
 			const struct prepared_block *pb = &w->blocks[i];
@@ -205,7 +226,7 @@ static void build_rows(struct ch_store *s, struct store_write *group, uint64_t s
 		}
 		for (size_t i = 0; i < w->n_reqs; i++) {
 			rows_request(&rows[T_REQUESTS], &w->reqs[i]);
-			rollup_add(s, &rr, &w->reqs[i]);
+			rollup_add(s, &rr, &w->reqs[i], &rows[T_KEYS]);
 		}
 		for (size_t i = 0; i < w->batch.n_points; i++)
 			rows_point(&rows[T_POINTS], &w->batch.points[i], &tmp);
@@ -215,6 +236,7 @@ static void build_rows(struct ch_store *s, struct store_write *group, uint64_t s
 	strmap_release(&rr.map);
 	buf_release(&rr.keys);
 	buf_release(&rr.key);
+	buf_release(&rr.dims);
 	free(rr.aggs);
 }
 
