@@ -181,7 +181,10 @@ static int slot_tick(struct ch_store *s, char *err, size_t errlen)
 	}
 	for (int k = 0; k < CH_SLOTS; k++) {
 		snprintf(s->slot.name, sizeof(s->slot.name), "writer/%d", k);
-		int rc = ch_lease_tick(s, &s->slot, 0, err, errlen);
+		pthread_mutex_lock(&s->id_lock);
+		floor = id_of(s->seq, (unsigned)k); /* nothing in flight yet: the first id it would make */
+		pthread_mutex_unlock(&s->id_lock);
+		int rc = ch_lease_tick(s, &s->slot, floor, err, errlen);
 		if (rc < 0)
 			return rc;
 		if (rc == 1) {
