@@ -81,8 +81,10 @@ describe('ClickHouse stopped mid-run', { skip, timeout: 300000 }, () => {
 			}
 			assert.ok(pending.length >= 1, 'a batch waits for ClickHouse');
 			assert.ok(refused, `refused after ${pending.length} held batches`);
-			assert.equal(refused.status, 503, await refused.text());
+			const refusal = await refused.text();
+			assert.equal(refused.status, 503, refusal);
 			assert.ok(Number(refused.headers.get('retry-after')) >= 1);
+			assert.match(refusal, /the store cannot write now \(the ClickHouse store at .* is unreachable\)/, 'the refusal says why');
 
 			await ch.restart();
 			for (const { ids, r } of pending) {
