@@ -71,7 +71,7 @@ done
 # The API tests again against the ClickHouse store (a private clickhouse-server
 # per test file, tests/e2e/lib/clickhouse.mjs), when it is installed.
 ch_tests="analytics flamegraph slow slow_aggregates recommendations query_examples requests_model otel_sdk bad_input
-backpressure durability media_types slo_exact notify_durable"
+backpressure durability media_types slo_exact notify_durable resources profiles"
 if want e2e; then
 	if [ -x /usr/sbin/clickhouse-server ] || [ -n "${HOTPATH_CLICKHOUSE_SERVER:-}" ]; then
 		for n in $ch_tests; do

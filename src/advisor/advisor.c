@@ -486,7 +486,9 @@ int advisor_run(struct store *s, const struct advisor_options *o, struct advisor
 	res->kept_traces = st.kept_traces;
 	res->points = pts.n;
 	res->findings = n;
-	if (record_findings(s, fs, n, 1 / res->sample_rate, o, clock_now_ns(), err, errlen) < 0)
+	/* recommendation states are written by one instance: the lease holder */
+	if (store_lease_held(s) &&
+	    record_findings(s, fs, n, 1 / res->sample_rate, o, clock_now_ns(), err, errlen) < 0)
 		goto out;
 	ret = 0;
 out:
@@ -580,7 +582,7 @@ int advisor_refresh(struct store *s, uint64_t range_ns, size_t max_traces, uint6
 	uint64_t now = clock_now_ns();
 	if (last.store != s) {
 		detect_cache_free(last.cache);
-		last.cache = detect_cache_new(0);
+		last.cache = detect_cache_new(DETECT_SEGMENT_BLOCKS * store_block_id_step(s));
 		last.store = s;
 		memset(last.kept, 0, sizeof(last.kept));
 	}
@@ -763,6 +765,8 @@ static void analysis_tick(void *arg)
 	struct advisor_result res;
 	char err[256];
 	(void)arg;
+	if (!store_lease_held(watch_store))
+		return; /* another instance on the same store runs it */
 	if (advisor_refresh(watch_store, watch_range_ns, 0, 0, &res, err, sizeof(err)) < 0)
 		log_warn("recommendations: analysis failed: %s", err);
 	else

@@ -235,6 +235,8 @@ static void change_tick(void *arg)
 	struct change_watch_result res;
 	char err[256];
 	(void)arg;
+	if (!store_lease_held(watch_store))
+		return; /* another instance on the same store runs it */
 	uint64_t t0 = clock_now_ns();
 	if (change_watch_run(watch_store, t0, 0, &res, err, sizeof(err)) < 0)
 		log_warn("changes: watch failed: %s", err);

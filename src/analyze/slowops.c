@@ -1018,6 +1018,8 @@ static void spike_tick(void *arg)
 	struct slowops_config c;
 	char err[256];
 	(void)arg;
+	if (!store_lease_held(watch_store))
+		return; /* another instance on the same store runs it */
 	slowops_spike_rule_init(&rule);
 	if (slowops_effective(watch_store, &c, err, sizeof(err)) < 0 ||
 	    slowops_spike_check(watch_store, &c, &rule, clock_now_ns(), NULL, err, sizeof(err)) < 0)

@@ -43,6 +43,8 @@ static void usage(FILE *out)
 		"  --data DIR        data directory; the store is DIR/hotpath.db (default ./data)\n"
 		"  --store URL       keep the data in ClickHouse instead:\n"
 		"                    clickhouse://[USER[:PASSWORD]@]HOST[:PORT]/DB (docs/CONFIG.md)\n"
+		"  --lease-seconds N with --store: how long the background lease among instances\n"
+		"                    lasts, 3 to 3600 (default 30; docs/SCALING.md)\n"
 		"  --demo            also generate demo traffic into this server (24 h of history first)\n"
 		"  --threads N       HTTP worker threads (default: number of CPUs)\n"
 		"  --max-body BYTES  request body limit, compressed and decompressed (default %u)\n"
@@ -109,6 +111,7 @@ static const unsigned retention_default_days[KEPT_COUNT] = {
 };
 #define OPT_RETENTION	1000 /* + enum store_kept */
 #define OPT_DISK_BUDGET 1100
+#define OPT_LEASE	1101
 
 /* The options of access and limits (docs/CONFIG.md), by their codes. */
 enum {
@@ -275,6 +278,7 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
 		{"retention-profiles", required_argument, NULL, OPT_RETENTION + KEPT_PROFILES},
 		{"retention-metric-hours", required_argument, NULL, OPT_RETENTION + KEPT_METRIC_HOURS},
 		{"disk-budget", required_argument, NULL, OPT_DISK_BUDGET},
+		{"lease-seconds", required_argument, NULL, OPT_LEASE},
 		{"allowed-host", required_argument, NULL, OPT_ALLOWED_HOST},
 		{"insecure-open", no_argument, NULL, OPT_INSECURE_OPEN},
 		{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
@@ -310,6 +314,15 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
 		case 'w': a->watch_s = strtol(optarg, NULL, 10); break;
 		case 'C': a->change_s = strtol(optarg, NULL, 10); break;
 		case 'v': log_min_level = LOG_DEBUG; break;
+		case OPT_LEASE: {
+			long v = strtol(optarg, NULL, 10);
+			if (v < 3 || v > 3600) {
+				fprintf(stderr, "hotpath serve: --lease-seconds must be 3 to 3600\n");
+				return 2;
+			}
+			a->sto.lease_ns = (uint64_t)v * 1000000000ull;
+			break;
+		}
 		case 'h': usage(stdout); return 1;
 		case OPT_RETENTION + KEPT_SPANS:
 		case OPT_RETENTION + KEPT_REQUESTS:

@@ -21,6 +21,8 @@ enum err_class {
 	/* a read took longer than its time limit (504): narrow it, or retry
 	 * when the server is less busy */
 	ERR_TIMEOUT = -8,
+	/* the store's server cannot be reached now: retry later (503) */
+	ERR_UNAVAILABLE = -9,
 };
 
 #endif

@@ -900,6 +900,11 @@ void opstats_status(uint64_t *read_id, size_t *loaded_rows)
 int opstats_save(struct store *s, char *err, size_t errlen)
 {
 	struct saving sv = {0};
+	/* Instances sharing one ClickHouse store keep the same rows: the holder
+	 * of the background lease saves them; the others keep theirs dirty and
+	 * save them all if the lease comes to them. */
+	if (!store_lease_held(s))
+		return 0;
 	buf_init(&sv.b, BUF_NO_LIMIT);
 	pthread_mutex_lock(&g.mu);
 	if (g.store != s || !g.rules || g.no_save) {

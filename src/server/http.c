@@ -121,6 +121,25 @@ void http_error(struct http_request *req, int status, const char *code, const ch
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* A failure while the store's server is unreachable is that: the class
+	 * is lost on the way up through query/ and analyze/, the state is not. */
+	char why[256];
+	if (status == 500 && req->srv && req->srv->store &&
+	    store_unreachable(req->srv->store, why, sizeof(why))) {
+		status = 503;
+		code = "store_unavailable";
+		if (!req->res.retry_after)
+			req->res.retry_after = "5";
+		if (!strstr(msg, why)) { /* the store first, then what failed */
+			char rest[sizeof(msg)];
+			memcpy(rest, msg, sizeof(rest));
+			size_t n = strlen(why);
+			memcpy(msg, why, n + 1);
+			if (n + 4 < sizeof(msg))
+				snprintf(msg + n, sizeof(msg) - n, " (%.*s)", (int)(sizeof(msg) - n - 4),
+					 rest);
+		}
+	}
 	req->res.status = status;
 	req->res.content_type = "application/json";
 	buf_reset(&req->res.body);
@@ -146,6 +165,7 @@ static const struct {
 	 * proxies retry it); a read over its time limit fails the same way
 	 * until it is narrowed or the server is less loaded. */
 	{ERR_TIMEOUT, 504, "timeout"},
+	{ERR_UNAVAILABLE, 503, "store_unavailable"},
 	{ERR_INTERNAL, 500, "internal"},
 };
 
@@ -159,7 +179,7 @@ void http_error_class(struct http_request *req, int cls, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (cls == ERR_BUSY && !req->res.retry_after) /* 503: say when to come back */
+	if ((cls == ERR_BUSY || cls == ERR_UNAVAILABLE) && !req->res.retry_after) /* 503: when to come back */
 		req->res.retry_after = "5";
 	http_error(req, class_status[i].status, class_status[i].code, "%s", msg);
 }

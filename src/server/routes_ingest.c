@@ -191,9 +191,15 @@ static void finish_ingest(struct http_request *req)
 		struct store_stats st;
 		store_get_stats(req->srv->store, &st);
 		req->res.retry_after = st.writer_ready ? "1" : "10";
-		fail(req, in, 503, RPC_UNAVAILABLE, "busy",
-		     st.writer_ready ? "the write queue is full; retry later"
-				     : "the store cannot write now (disk full or failing); retry later");
+		char why[256], msg[400];
+		if (st.writer_ready)
+			snprintf(msg, sizeof(msg), "the write queue is full; retry later");
+		else if (store_unreachable(req->srv->store, why, sizeof(why)))
+			snprintf(msg, sizeof(msg), "the store cannot write now (%s); retry later", why);
+		else
+			snprintf(msg, sizeof(msg),
+				 "the store cannot write now (disk full or failing); retry later");
+		fail(req, in, 503, RPC_UNAVAILABLE, "busy", msg);
 		return;
 	}
 	if (req->async_status < 0) {

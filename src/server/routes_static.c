@@ -173,6 +173,9 @@ static int metrics(struct http_request *req)
 	       st.rollup_folded);
 	metric(b, "hotpath_store_queue_bytes", "gauge", "Bytes waiting for the writer.", st.queue_bytes);
 	metric(b, "hotpath_store_queue_writes", "gauge", "Batches waiting for the writer.", st.queue_writes);
+	metric(b, "hotpath_background_lease_held", "gauge",
+	       "1 when this instance runs the background jobs that write (docs/SCALING.md).",
+	       (uint64_t)store_lease_held(req->srv->store));
 	struct notify_stats ns;
 	notify_get_stats(&ns);
 	metric(b, "hotpath_notifications_sent_total", "counter", "Webhook messages delivered.", ns.sent);

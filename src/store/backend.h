@@ -23,6 +23,9 @@ struct store_backend {
 	 * the store is closing, or read-only). */
 	int (*wait_space)(struct store *s);
 	void (*get_stats)(struct store *s, struct store_stats *st);
+	int (*unreachable)(struct store *s, char *why, size_t len); /* NULL: never */
+	int (*lease_held)(struct store *s);			    /* NULL: always */
+	unsigned block_id_step;					    /* 0: 1 */
 
 	long (*get_trace)(struct store *s, const uint8_t trace_id[16], struct batch *out, char *err,
 			  size_t errlen);

@@ -4,6 +4,7 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,8 @@ struct ch_client {
 	pthread_mutex_t lock;
 	CURL *pool[POOL_MAX];
 	size_t n_pool;
+	char where[320];	 /* "the ClickHouse store at HOST:PORT (database DB)" */
+	_Atomic int unreachable; /* the last request found no server; cleared by any answer */
 };
 
 static int valid_name(const char *s, size_t n)
@@ -87,6 +90,8 @@ static int parse_url(struct ch_client *c, const char *url, char *err, size_t err
 	c->server = xstrdup(b.data);
 	buf_printf(&b, "?database=%s", db);
 	c->base = buf_detach(&b, NULL);
+	snprintf(c->where, sizeof(c->where), "the ClickHouse store at %.*s (database %s)", (int)host_len, p,
+		 db);
 	return 0;
 }
 
@@ -129,6 +134,19 @@ void ch_client_free(struct ch_client *c)
 const char *ch_client_db(const struct ch_client *c)
 {
 	return c->db;
+}
+
+int ch_client_unreachable(struct ch_client *c, char *why, size_t len)
+{
+	if (!atomic_load(&c->unreachable))
+		return 0;
+	snprintf(why, len, "%s is unreachable", c->where);
+	return 1;
+}
+
+int ch_ping(struct ch_client *c, char *err, size_t errlen)
+{
+	return ch_exec(c, "SELECT 1", NULL, 0, NULL, err, errlen);
 }
 
 /* A handle from the pool (its connection kept alive), or a new one. */
@@ -274,11 +292,12 @@ static int perform(struct ch_client *c, const char *base, const char *sql, const
 	} else if (k->stopped < 0) {
 		ret = k->stopped; /* -1, or ERR_TIMEOUT */
 	} else if (rc != CURLE_OK && !k->status) {
-		errf(k->err, k->errlen, "clickhouse unreachable: %s", curl_easy_strerror(rc));
-		ret = ERR_BUSY;
+		errf(k->err, k->errlen, "%s is unreachable (clickhouse unreachable: %s)", c->where,
+		     curl_easy_strerror(rc));
+		ret = ERR_UNAVAILABLE;
 	} else if (rc == CURLE_OPERATION_TIMEDOUT) {
-		errf(k->err, k->errlen, "clickhouse: no answer in %ld s", QUERY_TIMEOUT_S);
-		ret = ERR_BUSY;
+		errf(k->err, k->errlen, "%s did not answer in %ld s", c->where, QUERY_TIMEOUT_S);
+		ret = ERR_UNAVAILABLE;
 	} else if (deadline_passed() ||
 		   (k->errbody.data && strstr(k->errbody.data, "TIMEOUT_EXCEEDED") && deadline_current())) {
 		ret = deadline_error(k->err, k->errlen);
@@ -289,6 +308,7 @@ static int perform(struct ch_client *c, const char *base, const char *sql, const
 	} else if (k->row && k->pending.len) {
 		ret = errf(k->err, k->errlen, "clickhouse: the answer ends inside a row");
 	}
+	atomic_store(&c->unreachable, ret == ERR_UNAVAILABLE);
 	buf_release(&url);
 	handle_put(c, h);
 	return ret;

@@ -7,9 +7,10 @@
  * what the URL leaves out.  A client keeps a few connections open for
  * reuse and may be used from any number of threads.
  *
- * Failures: the server unreachable or too slow answers ERR_BUSY (the caller
- * may retry later); an error answered by the server, ERR_INTERNAL with its
- * message.  Ownership: answers are appended to the caller's buffer.
+ * Failures: the server unreachable or too slow answers ERR_UNAVAILABLE
+ * (the caller may retry later; the message names the store), and the client
+ * remembers it until a request is answered again (ch_client_unreachable);
+ * an error answered by the server, ERR_INTERNAL with its message.  Ownership: answers are appended to the caller's buffer.
  */
 #ifndef HOTPATH_STORE_CLICKHOUSE_HTTP_H
 #define HOTPATH_STORE_CLICKHOUSE_HTTP_H
@@ -25,6 +26,12 @@ struct ch_client *ch_client_new(const char *url, char *err, size_t errlen);
 void ch_client_free(struct ch_client *c);
 /* The database named by the URL (letters, digits and '_' only). */
 const char *ch_client_db(const struct ch_client *c);
+
+/* 1 when the last request found no server (or no answer in time) and none
+ * was answered since, with a message naming the store in `why`; else 0. */
+int ch_client_unreachable(struct ch_client *c, char *why, size_t len);
+/* One small query: 0 when the server answers, else an error class. */
+int ch_ping(struct ch_client *c, char *err, size_t errlen);
 
 /* Run `sql` (a query, or an INSERT whose rows are `body`, `len` bytes;
  * body NULL: none) in the client's database; the answer is appended to

@@ -11,6 +11,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/sketch.h"
+#include "core/strmap.h"
 #include "store/block.h"
 #include "store/clickhouse_store.h"
 
@@ -362,7 +363,11 @@ int ch_latest_versions(struct store *s, const struct store_query *q, struct aren
 
 /* ---- rollups ---- */
 
+struct key_dims;
 struct rollup_read {
+	struct strmap key_map; /* rollup key -> index into keys */
+	struct key_dims *keys;
+	size_t n_keys, keys_cap, missing;
 	struct arena *a;
 	struct rollup_row **rows;
 	size_t *n, cap;
@@ -398,15 +403,37 @@ static int row_sketch(struct rollup_read *rr, struct rollup_row *row, const uint
 	return 0;
 }
 
-static int read_rollup(void *arg, struct rb *r)
+/* The dimensions of a rollup key (rollup_keys), strings in the read's arena. */
+struct key_dims {
+	const char *dims[8]; /* service, endpoint, tool, env, version, department, intent, error type */
+	uint8_t status;
+};
+
+static int read_key(void *arg, struct rb *r)
 {
 	struct rollup_read *rr = arg;
-	uint64_t t = (uint64_t)rb_u32(r) * 1000000000ull;
+	uint64_t key = rb_u64(r);
 	const char *dims[8];
 	size_t len[8];
 	for (int i = 0; i < 8; i++)
 		dims[i] = rb_str(r, &len[i]);
 	uint8_t status = rb_u8(r);
+	if (r->short_read)
+		return 0;
+	rr->keys = arena_grow(rr->a, rr->keys, &rr->keys_cap, rr->n_keys + 1, sizeof(*rr->keys));
+	struct key_dims *k = &rr->keys[rr->n_keys];
+	for (int i = 0; i < 8; i++)
+		k->dims[i] = len[i] ? arena_strndup(rr->a, dims[i], len[i]) : NULL;
+	k->status = status;
+	strmap_put(&rr->key_map, &key, sizeof(key), (int64_t)rr->n_keys++);
+	return 1;
+}
+
+static int read_rollup(void *arg, struct rb *r)
+{
+	struct rollup_read *rr = arg;
+	uint64_t t = (uint64_t)rb_u32(r) * 1000000000ull;
+	uint64_t key = rb_u64(r);
 	uint64_t n = rb_varint(r);
 	const uint8_t *idx = n < (1u << 20) ? rb_bytes(r, n * 4) : NULL;
 	uint64_t n2 = rb_varint(r);
@@ -418,50 +445,84 @@ static int read_rollup(void *arg, struct rb *r)
 		return 0;
 	if (!idx || !cnt)
 		return errf(rr->err, rr->errlen, "rollups: a row's buckets do not match its counts");
+	int64_t at;
+	if (strmap_get(&rr->key_map, &key, sizeof(key), &at) < 0) {
+		rr->missing++; /* its key's row is not there: cannot be told apart */
+		return 1;
+	}
 	*rr->rows = arena_grow(rr->a, *rr->rows, &rr->cap, *rr->n + 1, sizeof(**rr->rows));
 	struct rollup_row *row = &(*rr->rows)[(*rr->n)++];
 	memset(row, 0, sizeof(*row));
 	row->t_ns = t;
+	const struct key_dims *k = &rr->keys[at];
 	const char **dst[8] = {&row->service, &row->endpoint,	&row->tool,   &row->env,
 			       &row->version, &row->department, &row->intent, &row->error_type};
 	for (int i = 0; i < 8; i++)
-		*dst[i] = len[i] ? arena_strndup(rr->a, dims[i], len[i]) : NULL;
-	row->status = status;
+		*dst[i] = k->dims[i];
+	row->status = k->status;
 	sketch_init(&row->sketch);
 	return row_sketch(rr, row, idx, cnt, n, v) < 0 ? -1 : 1;
 }
 
+/* The filters of `q` on the columns of rollup_keys. */
+static int where_keys(struct buf *sql, const struct store_query *q)
+{
+	size_t len = sql->len;
+	eq(sql, "service", q->service);
+	eq(sql, "endpoint", q->endpoint);
+	eq(sql, "tool", q->tool);
+	eq(sql, "env", q->env);
+	eq(sql, "version", q->version);
+	where_latest(sql, q);
+	eq(sql, "department", q->department);
+	eq(sql, "intent", q->intent);
+	return sql->len > len;
+}
+
+/*
+ * Rollup rows carry a key, not the dimensions' strings: the keys the
+ * filters select are read first (rollup_keys, small), then the rows of
+ * those keys, summed by (time, key) with their buckets by sumMap.
+ */
 int ch_rollups(struct store *s, const struct store_query *q, unsigned res_s, struct arena *a,
 	       struct rollup_row **rows, size_t *n, char *err, size_t errlen)
 {
 	unsigned res = res_s >= 3600 ? 3600 : 60;
 	uint64_t from = q->from_ns / 1000000000u / res * res, to = (q->to_ns + 999999999u) / 1000000000u;
 	struct rollup_read rr = {.a = a, .rows = rows, .n = n, .err = err, .errlen = errlen};
-	struct buf sql;
+	strmap_init(&rr.key_map);
+	struct buf sql, filter;
 	buf_init(&sql, BUF_NO_LIMIT);
-	buf_printf(
-		&sql,
-		"SELECT toUInt32(intDiv(minute * 60, %u) * %u) AS t, any(service), any(endpoint), any(tool),"
-		" any(env), any(version), any(department), any(intent), any(error_type), any(status),"
-		" sumMap([bucket], [n]), sum(n), sum(sum_ns), sum(fast), sum(normal), sum(slow),"
-		" sum(critical), minMerge(min_ns), maxMerge(max_ns) FROM rollups"
-		" WHERE minute >= %llu AND minute < %llu AND t < %llu",
-		res, res, (unsigned long long)(from / 60), (unsigned long long)(to / 60 + 1),
-		(unsigned long long)to);
-	eq(&sql, "service", q->service);
-	eq(&sql, "endpoint", q->endpoint);
-	eq(&sql, "tool", q->tool);
-	eq(&sql, "env", q->env);
-	eq(&sql, "version", q->version);
-	where_latest(&sql, q);
-	eq(&sql, "department", q->department);
-	eq(&sql, "intent", q->intent);
-	if (q->status >= 0)
-		buf_printf(&sql, " AND status = %d", q->status);
-	if (q->edge_only)
-		buf_puts(&sql, " AND edge = 1");
-	buf_puts(&sql, " GROUP BY t, key ORDER BY t");
-	int rc = run(s, &sql, read_rollup, &rr, err, errlen);
+	buf_init(&filter, BUF_NO_LIMIT);
+	int filtered = where_keys(&filter, q);
+	buf_puts(&sql,
+		 "SELECT key, any(service), any(endpoint), any(tool), any(env), any(version),"
+		 " any(department), any(intent), any(error_type), any(status) FROM rollup_keys WHERE 1");
+	buf_puts(&sql, filter.data ? filter.data : "");
+	buf_puts(&sql, " GROUP BY key");
+	int rc = run(s, &sql, read_key, &rr, err, errlen);
+	if (rc == 0) {
+		buf_init(&sql, BUF_NO_LIMIT);
+		buf_printf(&sql,
+			   "SELECT toUInt32(intDiv(minute * 60, %u) * %u) AS t, key, sumMap([bucket], [n]),"
+			   " sum(n), sum(sum_ns), sum(fast), sum(normal), sum(slow), sum(critical),"
+			   " minMerge(min_ns), maxMerge(max_ns) FROM rollups"
+			   " WHERE minute >= %llu AND minute < %llu AND t < %llu",
+			   res, res, (unsigned long long)(from / 60), (unsigned long long)(to / 60 + 1),
+			   (unsigned long long)to);
+		if (filtered)
+			buf_printf(&sql, " AND key IN (SELECT key FROM rollup_keys WHERE 1%s)", filter.data);
+		if (q->status >= 0)
+			buf_printf(&sql, " AND status = %d", q->status);
+		if (q->edge_only)
+			buf_puts(&sql, " AND edge = 1");
+		buf_puts(&sql, " GROUP BY t, key ORDER BY t");
+		rc = run(s, &sql, read_rollup, &rr, err, errlen);
+	}
+	if (rr.missing)
+		log_warn("rollups: %zu rows of keys not in rollup_keys left out", rr.missing);
+	buf_release(&filter);
+	strmap_release(&rr.key_map);
 	if (rc < 0) {
 		store_rollups_release(*rows, *n);
 		*rows = NULL;
@@ -562,94 +623,6 @@ int ch_blocks_info(struct store *s, uint64_t first_id, uint64_t last_id, struct 
 		return rc;
 	*out = (struct store_blocks){v[0], v[1], v[2], v[3], v[4], v[5]};
 	return 0;
-}
-
-int ch_last_block(struct store *s, uint64_t *id, char *err, size_t errlen)
-{
-	return query_u64(s, "SELECT max(id) FROM blocks", id, 1, NULL, err, errlen);
-}
-
-/* ---- metric points ---- */
-
-struct points_read {
-	store_point_fn fn;
-	void *arg;
-	struct arena a;
-	struct buf series; /* the key of the current series */
-	struct resource res;
-	struct metric_point p;
-};
-
-static int read_point(void *arg, struct rb *r)
-{
-	struct points_read *pr = arg;
-	const char *f[4];
-	size_t len[4];
-	for (int i = 0; i < 3; i++) /* service, resource, name */
-		f[i] = rb_str(r, &len[i]);
-	size_t ulen, alen;
-	const char *unit = rb_str(r, &ulen);
-	uint8_t type = rb_u8(r);
-	const char *attrs = rb_str(r, &alen);
-	uint64_t time_ns = rb_u64(r);
-	double value = rb_f64(r);
-	uint64_t count = rb_u64(r);
-	double sum = rb_f64(r);
-	if (r->short_read)
-		return 0;
-	/* a new series when service, resource, name or attributes change */
-	size_t key_len = len[0] + len[1] + len[2] + alen + 3;
-	if (key_len != pr->series.len || memcmp(pr->series.data, f[0], len[0]) ||
-	    memcmp(pr->series.data + len[0] + 1, f[1], len[1]) ||
-	    memcmp(pr->series.data + len[0] + len[1] + 2, f[2], len[2]) ||
-	    memcmp(pr->series.data + len[0] + len[1] + len[2] + 3, attrs, alen)) {
-		buf_reset(&pr->series);
-		for (int i = 0; i < 3; i++) {
-			buf_append(&pr->series, f[i], len[i]);
-			buf_putc(&pr->series, 0);
-		}
-		buf_append(&pr->series, attrs, alen);
-		arena_reset(&pr->a);
-		pr->res = (struct resource){0};
-		pr->res.n_attrs = store_attrs_from_json(&pr->a, f[1], len[1], &pr->res.attrs);
-		resource_derive(&pr->res);
-		pr->res.service_name = arena_strndup(&pr->a, f[0], len[0]);
-		pr->p = (struct metric_point){.resource = &pr->res};
-		pr->p.name = arena_strndup(&pr->a, f[2], len[2]);
-		pr->p.unit = arena_strndup(&pr->a, unit, ulen);
-		pr->p.type = type;
-		pr->p.n_attrs = store_attrs_from_json(&pr->a, attrs, alen, &pr->p.attrs);
-	}
-	pr->p.time_ns = time_ns;
-	pr->p.value = value;
-	pr->p.count = count;
-	pr->p.sum = sum;
-	return pr->fn(pr->arg, &pr->p) ? 2 : 1;
-}
-
-int ch_scan_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const char *prefix, store_point_fn fn,
-		   void *arg, char *err, size_t errlen)
-{
-	struct points_read pr = {.fn = fn, .arg = arg};
-	arena_init(&pr.a);
-	buf_init(&pr.series, BUF_NO_LIMIT);
-	struct buf sql;
-	buf_init(&sql, BUF_NO_LIMIT);
-	buf_printf(&sql,
-		   "SELECT service, resource, name, unit, type, attrs, time_ns, value, count, sum"
-		   " FROM metric_points WHERE time_ns >= %llu AND time_ns < %llu",
-		   (unsigned long long)from_ns, (unsigned long long)(to_ns ? to_ns : INT64_MAX));
-	if (prefix && *prefix) {
-		buf_puts(&sql, " AND substring(name, 1, length(");
-		ch_quote(&sql, prefix);
-		buf_puts(&sql, ")) = ");
-		ch_quote(&sql, prefix);
-	}
-	buf_puts(&sql, " ORDER BY service, resource, name, attrs, time_ns");
-	int rc = run(s, &sql, read_point, &pr, err, errlen);
-	arena_release(&pr.a);
-	buf_release(&pr.series);
-	return rc;
 }
 
 /* ---- documents and events ---- */

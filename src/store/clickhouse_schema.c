@@ -48,15 +48,63 @@ static const char *const step1[] = {
 	NULL,
 };
 
-/* 2: the aggregates a reader keeps of the data (store_put_aggs): the newest
- * version of each (kind, t, key) row wins. */
+/* Leases among the instances of one database (clickhouse_lease.c): claims
+ * appended, the valid ones read by name and expiry. */
 static const char *const step2[] = {
+	"CREATE TABLE IF NOT EXISTS leases (name String, holder String, term UInt64, expires UInt64,"
+	" floor UInt64, at_ns UInt64) ENGINE = MergeTree PARTITION BY " DAY_OF(
+		"at_ns") " ORDER BY (name, expires)",
+	NULL,
+};
+
+/* Metric points keep their temporality and histogram buckets; hourly
+ * aggregates of gauges and sums (clickhouse_hours.c), recomputed rows of
+ * an hour replacing the older ones.  18.16 has no ADD COLUMN IF NOT
+ * EXISTS: a column "already exists" counts as added (clickhouse_schema.c). */
+static const char *const step3[] = {
+	"ALTER TABLE metric_points ADD COLUMN delta UInt8",
+	"ALTER TABLE metric_points ADD COLUMN bounds Array(Float64)",
+	"ALTER TABLE metric_points ADD COLUMN buckets Array(UInt64)",
+	"CREATE TABLE IF NOT EXISTS metric_hours (service String, resource String, name String,"
+	" unit String, type UInt8, delta UInt8, attrs String, hour UInt64, n UInt64, sum Float64,"
+	" min Float64, max Float64, first Float64, last Float64, inc Float64, at_ns UInt64)"
+	" ENGINE = ReplacingMergeTree(at_ns) PARTITION BY " DAY_OF(
+		"hour") " ORDER BY (name, service, resource, attrs, hour)",
+	NULL,
+};
+
+/* Profiles: their stacks zstd-compressed as in the embedded store. */
+static const char *const step4[] = {
+	"CREATE TABLE IF NOT EXISTS profiles (id Int64, start_ns UInt64, end_ns UInt64, service String,"
+	" version String, env String, type String, unit String, labels String, total UInt64,"
+	" raw_len UInt64, data String) ENGINE = MergeTree PARTITION BY " DAY_OF(
+		"start_ns") " ORDER BY (start_ns, id)",
+	NULL,
+};
+
+/* The rollups' dimensions once per key, so that rollup rows written from
+ * now on carry none (their string columns are left empty); the keys of
+ * the rows written before are copied (a key's rows are alike: copying
+ * twice, by two instances at once, is harmless). */
+static const char *const step5[] = {
+	"CREATE TABLE IF NOT EXISTS rollup_keys (key UInt64, service String, endpoint String, tool String,"
+	" env String, version String, department String, intent String, error_type String, status UInt8,"
+	" edge UInt8) ENGINE = ReplacingMergeTree ORDER BY key",
+	"INSERT INTO rollup_keys SELECT key, any(service), any(endpoint), any(tool), any(env), any(version),"
+	" any(department), any(intent), any(error_type), any(status), any(edge) FROM rollups"
+	" WHERE service != '' GROUP BY key",
+	NULL,
+};
+
+/* The aggregates a reader keeps of the data (store_put_aggs): the newest
+ * version of each (kind, t, key) row wins. */
+static const char *const step6[] = {
 	"CREATE TABLE IF NOT EXISTS aggregates (kind UInt32, t UInt64, key String, data String, ver UInt64)"
 	" ENGINE = ReplacingMergeTree(ver) ORDER BY (kind, t, key)",
 	NULL,
 };
 
-static const char *const *const steps[] = {step1, step2};
+static const char *const *const steps[] = {step1, step2, step3, step4, step5, step6};
 #define N_STEPS ((int)(sizeof(steps) / sizeof(steps[0])))
 
 int ch_schema_version(void)
@@ -91,8 +139,9 @@ int ch_schema_migrate(struct ch_client *c, char *err, size_t errlen)
 			    ch_client_db(c), v, N_STEPS);
 	for (; v < N_STEPS; v++) {
 		for (const char *const *q = steps[v]; *q; q++)
-			if ((rc = ch_exec(c, *q, NULL, 0, NULL, err, errlen)) < 0)
-				return rc;
+			if ((rc = ch_exec(c, *q, NULL, 0, NULL, err, errlen)) < 0 &&
+			    !(strncmp(*q, "ALTER", 5) == 0 && strstr(err, "already exists")))
+				return rc; /* another instance added the column first */
 		char sql[128];
 		snprintf(sql, sizeof(sql), "INSERT INTO hotpath_schema VALUES (%d, %llu)", v + 1,
 			 (unsigned long long)clock_now_ns());

@@ -1,6 +1,5 @@
 /* clickhouse_store.c - the ClickHouse backend's table of functions
- * (store/backend.h).  Profiles are not kept there yet: those calls answer
- * ERR_UNSUPPORTED. */
+ * (store/backend.h). */
 #include "store/clickhouse_store.h"
 
 const struct store_backend clickhouse_backend = {
@@ -10,6 +9,9 @@ const struct store_backend clickhouse_backend = {
 	.submit = ch_submit,
 	.wait_space = ch_wait_space,
 	.get_stats = ch_get_stats,
+	.unreachable = ch_unreachable,
+	.lease_held = ch_lease_background,
+	.block_id_step = CH_SLOTS,
 	.get_trace = ch_get_trace,
 	.latest_versions = ch_latest_versions,
 	.search = ch_search,
@@ -22,10 +24,15 @@ const struct store_backend clickhouse_backend = {
 	.blocks_info = ch_blocks_info,
 	.last_block = ch_last_block,
 	.scan_points = ch_scan_points,
+	.scan_series_points = ch_scan_series_points,
+	.scan_series_hours = ch_scan_series_hours,
+	.metric_series = ch_metric_series,
 	.put_doc = ch_put_doc,
 	.put_aggs = ch_put_aggs,
 	.aggs = ch_aggs,
 	.add_event = ch_add_event,
 	.docs = ch_docs,
 	.events = ch_events,
+	.put_profile = ch_put_profile,
+	.profiles = ch_profiles,
 };

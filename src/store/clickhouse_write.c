@@ -27,19 +27,22 @@
 #define GROUP_MAX_BYTES	    (32u << 20) /* bytes of rows per insert, about */
 #define RETRY_MIN_MS	    200
 #define RETRY_MAX_MS	    5000
+#define CH_LEASE_DEFAULT_NS (30ull * 1000000000ull)
 
 /* One INSERT per table, in this order; a group remembers how far it got. */
-enum ch_table { T_BLOCKS, T_TRACES, T_REQUESTS, T_ROLLUPS, T_POINTS, T_COUNT };
+enum ch_table { T_BLOCKS, T_TRACES, T_REQUESTS, T_KEYS, T_ROLLUPS, T_POINTS, T_COUNT };
 static const char *const insert_sql[T_COUNT] = {
 	"INSERT INTO blocks (id, t_min, t_max, n_spans, data) FORMAT RowBinary",
 	"INSERT INTO trace_index (trace, block, t_min) FORMAT RowBinary",
 	"INSERT INTO requests (start_ns, duration_ns, trace_hi, trace_lo, span_id, status, edge, service,"
 	" endpoint, env, version, department, intent, tool, error_type) FORMAT RowBinary",
+	"INSERT INTO rollup_keys (key, service, endpoint, tool, env, version, department, intent,"
+	" error_type, status, edge) FORMAT RowBinary",
 	"INSERT INTO rollups (minute, key, service, endpoint, tool, env, version, department, intent,"
 	" error_type, status, edge, bucket, n, sum_ns, fast, normal, slow, critical, min_ns, max_ns)"
 	" FORMAT RowBinary",
-	"INSERT INTO metric_points (service, resource, name, unit, type, attrs, time_ns, value, count, sum)"
-	" FORMAT RowBinary",
+	"INSERT INTO metric_points (service, resource, name, unit, type, attrs, time_ns, value, count, sum,"
+	" delta, bounds, buckets) FORMAT RowBinary",
 };
 
 /* The producer identity of a metric series, as the embedded store keeps it. */
@@ -81,28 +84,42 @@ struct rollup_agg {
 
 struct rollup_rows {
 	struct strmap map; /* key bytes -> index into aggs */
-	struct buf keys, key;
+	struct buf keys, key, dims;
 	struct rollup_agg *aggs;
 	size_t n, cap;
 };
 
-static void rollup_add(struct rollup_rows *rr, const struct prepared_request *pr)
+/* A rollup row's key bytes: minute (4), the key (8), status, edge, bucket (4). */
+#define ROW_KEY_LEN 18
+
+/*
+ * A request into the group's rollup rows.  The row holds the key, a hash
+ * of the dimensions, status and edge, not their strings: those go once
+ * into rollup_keys (`keys_rows`), the first time this instance meets them.
+ */
+static void rollup_add(struct ch_store *s, struct rollup_rows *rr, const struct prepared_request *pr,
+		       struct buf *keys_rows)
 {
 	const struct request_row *r = &pr->row;
-	struct buf *k = &rr->key;
-	buf_reset(k);
-	rbw_u32(k, (uint32_t)(r->start_ns / 60000000000ull));
-	rbw_u64(k, 0); /* the key's hash, once its columns are written */
-	size_t dims_at = k->len;
-	const char *dims[] = {r->service, r->endpoint,	 r->tool,   r->env,
+	const char *endpoint = ch_guard_endpoint(s, r->service, r->endpoint);
+	struct buf *dm = &rr->dims, *k = &rr->key;
+	buf_reset(dm);
+	const char *dims[] = {r->service, endpoint,	 r->tool,   r->env,
 			      r->version, r->department, r->intent, pr->error_type};
 	for (size_t i = 0; i < sizeof(dims) / sizeof(dims[0]); i++)
-		rbw_str(k, dims[i]);
+		rbw_str(dm, dims[i]);
+	rbw_u8(dm, r->status);
+	rbw_u8(dm, r->edge);
+	uint64_t h = strmap_hash(dm->data, dm->len);
+	if (ch_guard_new_key(s, h)) {
+		rbw_u64(keys_rows, h);
+		buf_append(keys_rows, dm->data, dm->len);
+	}
+	buf_reset(k);
+	rbw_u32(k, (uint32_t)(r->start_ns / 60000000000ull));
+	rbw_u64(k, h);
 	rbw_u8(k, r->status);
 	rbw_u8(k, r->edge);
-	uint64_t h = strmap_hash(k->data + dims_at, k->len - dims_at);
-	for (int i = 0; i < 8; i++)
-		k->data[4 + i] = (char)(h >> (8 * i));
 	double d = (double)r->duration_ns;
 	rbw_u32(k, (uint32_t)(d < SKETCH_MIN_VALUE ? CH_ZERO_BUCKET : sketch_index(d)));
 	int64_t at;
@@ -126,7 +143,12 @@ static void rollup_rows_write(struct rollup_rows *rr, struct buf *b)
 {
 	for (size_t i = 0; i < rr->n; i++) {
 		const struct rollup_agg *g = &rr->aggs[i];
-		buf_append(b, rr->keys.data + g->key_at, g->key_len);
+		const char *k = rr->keys.data + g->key_at;
+		static const char no_dims[8] = {
+			0};	      /* eight empty strings: the dimensions are in rollup_keys */
+		buf_append(b, k, 12); /* minute, key */
+		buf_append(b, no_dims, sizeof(no_dims));
+		buf_append(b, k + 12, ROW_KEY_LEN - 12); /* status, edge, bucket */
 		rbw_u64(b, g->n);
 		rbw_u64(b, g->sum_ns);
 		for (int t = 0; t < TIER_COUNT; t++)
@@ -163,28 +185,34 @@ static void rows_point(struct buf *b, const struct metric_point *p, struct buf *
 	rbw_f64(b, p->value);
 	rbw_u64(b, p->type == METRIC_HISTOGRAM ? p->count : 0);
 	rbw_f64(b, p->type == METRIC_HISTOGRAM ? p->sum : 0);
+	rbw_u8(b, p->delta);
+	int hist = p->type == METRIC_HISTOGRAM && p->bucket_counts;
+	uint32_t nb = hist ? p->n_bounds : 0;
+	buf_put_varint(b, nb);
+	for (uint32_t i = 0; i < nb; i++)
+		rbw_f64(b, p->bounds[i]);
+	buf_put_varint(b, hist ? nb + 1 : 0);
+	for (uint32_t i = 0; hist && i <= nb; i++)
+		rbw_u64(b, p->bucket_counts[i]);
 }
 
-/* Block ids count up from the largest stored when the store opened: the
- * background analysis cuts the ids into segments and wants them dense. */
-static uint64_t next_block_id(struct ch_store *s)
+/* The rows of every write of a group, per table; its block ids are
+ * reserved ones (clickhouse_lease.c: sequence and writer slot). */
+static void build_rows(struct ch_store *s, struct store_write *group, uint64_t seq0, unsigned slot,
+		       struct buf rows[T_COUNT])
 {
-	return atomic_fetch_add(&s->last_block_id, 1) + 1;
-}
-
-/* The rows of every write of a group, per table. */
-static void build_rows(struct ch_store *s, struct store_write *group, struct buf rows[T_COUNT])
-{
+	size_t k = 0;
 	struct buf tmp;
 	struct rollup_rows rr = {0};
 	buf_init(&tmp, BUF_NO_LIMIT);
 	strmap_init(&rr.map);
 	buf_init(&rr.keys, BUF_NO_LIMIT);
 	buf_init(&rr.key, BUF_NO_LIMIT);
+	buf_init(&rr.dims, BUF_NO_LIMIT);
 	for (struct store_write *w = group; w; w = w->next) {
 		for (size_t i = 0; i < w->n_blocks; i++) {
 			const struct prepared_block *pb = &w->blocks[i];
-			uint64_t id = next_block_id(s);
+			uint64_t id = ch_block_id(seq0, k++, slot);
 			rbw_u64(&rows[T_BLOCKS], id);
 			rbw_u64(&rows[T_BLOCKS], pb->t_min);
 			rbw_u64(&rows[T_BLOCKS], pb->t_max);
@@ -198,7 +226,7 @@ static void build_rows(struct ch_store *s, struct store_write *group, struct buf
 		}
 		for (size_t i = 0; i < w->n_reqs; i++) {
 			rows_request(&rows[T_REQUESTS], &w->reqs[i]);
-			rollup_add(&rr, &w->reqs[i]);
+			rollup_add(s, &rr, &w->reqs[i], &rows[T_KEYS]);
 		}
 		for (size_t i = 0; i < w->batch.n_points; i++)
 			rows_point(&rows[T_POINTS], &w->batch.points[i], &tmp);
@@ -208,6 +236,7 @@ static void build_rows(struct ch_store *s, struct store_write *group, struct buf
 	strmap_release(&rr.map);
 	buf_release(&rr.keys);
 	buf_release(&rr.key);
+	buf_release(&rr.dims);
 	free(rr.aggs);
 }
 
@@ -281,8 +310,17 @@ static void write_group(struct ch_store *s, struct store_write *group)
 	struct buf rows[T_COUNT];
 	for (int t = 0; t < T_COUNT; t++)
 		buf_init(&rows[t], BUF_NO_LIMIT);
-	build_rows(s, group, rows);
-	int status = insert_group(s, rows);
+	size_t n_blocks = 0;
+	for (struct store_write *w = group; w; w = w->next)
+		n_blocks += w->n_blocks;
+	uint64_t seq0 = 0;
+	unsigned slot = 0;
+	int at = ch_ids_reserve(s, n_blocks, &seq0, &slot), status = -1;
+	if (at >= 0) {
+		build_rows(s, group, seq0, slot, rows);
+		status = insert_group(s, rows);
+		ch_ids_release(s, at);
+	}
 	for (int t = 0; t < T_COUNT; t++)
 		buf_release(&rows[t]);
 	if (status == 0)
@@ -387,13 +425,15 @@ int ch_open(struct store **out, const struct store_options *o, char *err, size_t
 		free(s);
 		return rc;
 	}
-	uint64_t got = 0;
-	if ((rc = ch_last_block((struct store *)(void *)s, &got, err, errlen)) < 0) {
+	s->retention = o->retention;
+	if ((rc = ch_guard_open(s, o->max_endpoints, err, errlen)) < 0 ||
+	    (rc = ch_lease_start(s, o->lease_ns ? o->lease_ns : CH_LEASE_DEFAULT_NS, err, errlen)) < 0) {
+		ch_lease_stop(s);
+		ch_guard_close(s);
 		ch_client_free(s->ch);
 		free(s);
 		return rc;
 	}
-	s->last_block_id = got;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
 	pthread_cond_init(&s->space, NULL);
@@ -402,6 +442,8 @@ int ch_open(struct store **out, const struct store_options *o, char *err, size_t
 		if (pthread_create(&s->writers[s->n_writers], NULL, writer_main, s) != 0)
 			break;
 	if (!s->n_writers) {
+		ch_lease_stop(s);
+		ch_guard_close(s);
 		ch_client_free(s->ch);
 		free(s);
 		return errf(err, errlen, "cannot start the writer thread");
@@ -421,6 +463,8 @@ void ch_close(struct store *st)
 	pthread_mutex_unlock(&s->lock);
 	for (size_t i = 0; i < s->n_writers; i++)
 		pthread_join(s->writers[i], NULL);
+	ch_lease_stop(s);
+	ch_guard_close(s);
 	ch_client_free(s->ch);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->wake);
@@ -437,13 +481,30 @@ void ch_get_stats(struct store *st, struct store_stats *out)
 	out->spans = atomic_load(&s->spans);
 	out->points = atomic_load(&s->points);
 	out->failed_writes = atomic_load(&s->failed_writes);
-	out->writer_ready = !atomic_load(&s->failing);
-	if (!out->writer_ready)
+	/* Ready means ClickHouse answers now: asked, since no write may have
+	 * tried it lately (a pause of the server shows only here). */
+	char why[256];
+	if (ch_ping(s->ch, why, sizeof(why)) < 0)
+		snprintf(out->writer_error, sizeof(out->writer_error), "%.*s",
+			 (int)sizeof(out->writer_error) - 1, why);
+	else if (atomic_load(&s->failing))
 		snprintf(out->writer_error, sizeof(out->writer_error), "ClickHouse is not accepting inserts");
+	out->writer_ready = !out->writer_error[0];
+	for (int k = 0; k < KEPT_COUNT; k++)
+		out->retention_deleted[k] = atomic_load(&s->ret_deleted[k]);
+	out->retention_steps = atomic_load(&s->ret_steps);
+	out->retention_step_max_ns = atomic_load(&s->ret_step_max_ns);
+	out->retention_pending = atomic_load(&s->ret_pending);
+	out->rollup_folded = atomic_load(&s->guard.folded);
 	pthread_mutex_lock(&s->lock);
 	out->queue_bytes = s->queue_bytes;
 	out->queue_writes = s->queue_writes;
 	pthread_mutex_unlock(&s->lock);
+}
+
+int ch_unreachable(struct store *st, char *why, size_t len)
+{
+	return ch_client_unreachable(ch_of(st)->ch, why, len);
 }
 
 /* ---- documents and events: one INSERT each, from the caller's thread ---- */

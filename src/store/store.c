@@ -103,6 +103,21 @@ void store_get_stats(struct store *s, struct store_stats *st)
 	be_of(s)->get_stats(s, st);
 }
 
+int store_unreachable(struct store *s, char *why, size_t len)
+{
+	return be_of(s)->unreachable ? be_of(s)->unreachable(s, why, len) : 0;
+}
+
+unsigned store_block_id_step(struct store *s)
+{
+	return be_of(s)->block_id_step ? be_of(s)->block_id_step : 1;
+}
+
+int store_lease_held(struct store *s)
+{
+	return be_of(s)->lease_held ? be_of(s)->lease_held(s) : 1;
+}
+
 long store_get_trace(struct store *s, const uint8_t trace_id[16], struct batch *out, char *err, size_t errlen)
 {
 	DISPATCH(get_trace, "trace by id", trace_id, out, err, errlen);

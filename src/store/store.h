@@ -67,6 +67,8 @@ struct store_options {
 	 * a ClickHouse server (docs/internals/CLICKHOUSE.md).  Calls a backend
 	 * does not have answer ERR_UNSUPPORTED. */
 	const char *url;
+	/* ClickHouse: how long a lease among instances lasts (docs/SCALING.md); 0: 30 s */
+	uint64_t lease_ns;
 };
 
 int store_open(struct store **out, const struct store_options *o, char *err, size_t errlen);
@@ -309,6 +311,10 @@ int store_blocks_info(struct store *s, uint64_t first_id, uint64_t last_id, stru
 		      char *err, size_t errlen);
 /* The id of the newest block (0: none yet), from the index alone. */
 int store_last_block(struct store *s, uint64_t *id, char *err, size_t errlen);
+/* How far apart the ids of one writer's consecutive blocks are: 1 in the
+ * embedded store; CH_SLOTS with ClickHouse, whose ids carry the writing
+ * instance in their low bits.  Segments of ids are sized by it. */
+unsigned store_block_id_step(struct store *s);
 
 /*
  * Call `fn` for every stored metric point with time in [from_ns, to_ns)
@@ -461,5 +467,17 @@ struct store_stats {
 	int retention_pending;		/* more is due for deletion */
 };
 void store_get_stats(struct store *s, struct store_stats *st);
+
+/* 1 when the store's server cannot be reached now (its last request failed
+ * to connect or timed out, and none has succeeded since), with a message
+ * naming the store in `why`; 0 for a store without a server (embedded). */
+int store_unreachable(struct store *s, char *why, size_t len);
+
+/* 1 when this instance runs the background jobs that write (analyses,
+ * recommendation states, alert evaluation, retention, detected deployments):
+ * always with the embedded store; with ClickHouse, while it holds the lease
+ * that one instance among those on the same database holds (docs/SCALING.md).
+ * A job checks it at the start of each cycle. */
+int store_lease_held(struct store *s);
 
 #endif

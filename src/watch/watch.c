@@ -504,6 +504,8 @@ static void tick(void *arg)
 	struct watch_report r;
 	char err[256];
 	uint64_t t0 = clock_now_ns();
+	if (!store_lease_held(watch_store))
+		return; /* another instance on the same store evaluates */
 	if (watch_cycle(watch_store, &watch_opt, t0, &r, err, sizeof(err)) < 0)
 		log_warn("alert evaluation: %s", err);
 	else

@@ -8,7 +8,7 @@
 //    its rows, the bounded queue then answers 503 with Retry-After, the
 //    server stays up, and after ClickHouse is back the waiting batch is in;
 //  - two instances on one ClickHouse answer the same;
-//  - what the backend lacks (profiles) answers 501.
+//  - profiles are kept: an upload reads back the same through either store.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
@@ -148,10 +148,22 @@ describe('the ClickHouse store answers as the embedded one', { skip, timeout: 30
 		assert.deepEqual(c.bottlenecks.map((x) => x.component), e.bottlenecks.map((x) => x.component), 'bottlenecks');
 	});
 
-	test('profiles are not kept in ClickHouse yet: 501', async () => {
-		const r = await getJson(`${clickhouse.url}/api/v1/profiles`);
-		assert.equal(r.status, 501, r.text);
-		assert.match(r.json.error.message, /clickhouse/);
+	test('profiles: an upload reads back the same from both stores', async () => {
+		const folded = 'main;handle;parse 30\nmain;idle 12\n';
+		const q = `service=cart&version=1.2.0&env=production&type=cpu&from=${from}&to=${to}`;
+		const ids = [];
+		for (const srv of [embedded, clickhouse]) {
+			const r = await fetch(`${srv.url}/api/v1/profiles?${q}`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: folded });
+			const text = await r.text();
+			assert.equal(r.status, 200, text);
+			ids.push(JSON.parse(text).id);
+		}
+		const [e, c] = await both(`/api/v1/profiles?service=cart&from=${from}&to=${to}`);
+		assert.equal(c.profiles.length, 1, JSON.stringify(c).slice(0, 300));
+		const strip = (p) => ({ ...p, id: 0 });
+		assert.deepEqual(c.profiles.map(strip), e.profiles.map(strip), 'the same list but for the ids');
+		const text = await (await fetch(`${clickhouse.url}/api/v1/profiles/${ids[1]}?format=folded`)).text();
+		assert.equal(text, folded, 'the stacks back as sent');
 	});
 });
 
@@ -233,6 +245,44 @@ describe('ClickHouse down', { skip, timeout: 300000 }, () => {
 			assert.equal(again.status, 200, 'and writes go through again');
 		} finally {
 			await srv.dispose();
+			await ch.stop();
+		}
+	});
+});
+
+describe('the endpoint cardinality guard', { skip, timeout: 300000 }, () => {
+	test('past --max-endpoints a service\'s new endpoints roll up under "other", as in the embedded store', async () => {
+		const ch = await newClickHouse();
+		const args = ['--analysis-interval', '0', '--max-endpoints', '3'];
+		const [embedded, clickhouse] = await Promise.all([
+			startServer({ args }),
+			startServer({ args: [...args, '--store', ch.storeUrl('guard')] }),
+		]);
+		try {
+			const endNs = BigInt(Date.now()) * MS;
+			for (let e = 0; e < 6; e++) { // one request each to /r0 ... /r5, in turn
+				const start = endNs - 600_000n * MS + BigInt(e) * 1000n * MS;
+				const body = jsonTraceRequest([{ attrs: { 'service.name': 'wide' }, spans: [{
+					traceId: traceId(), spanId: spanId(), name: `GET /r${e}`, kind: 2, start, end: start + 5n * MS,
+					attrs: { 'http.request.method': 'GET', 'http.route': `/r${e}` },
+				}] }]);
+				await Promise.all([postOtlpJson(embedded.url, body), postOtlpJson(clickhouse.url, body)]);
+			}
+			const w = `from=${Number(endNs / MS) - 30 * 60_000}&to=${Number(endNs / MS)}`;
+			const keys = async (srv) => {
+				const r = await getJson(`${srv.url}/api/v1/performance/timeseries?${w}&group_by=endpoint`);
+				assert.equal(r.status, 200, r.text);
+				return r.json.series.map((s) => [s.key, s.count]).sort();
+			};
+			const [e, c] = await Promise.all([keys(embedded), keys(clickhouse)]);
+			assert.deepEqual(e.map((k) => k[0]), ['GET /r0', 'GET /r1', 'GET /r2', 'other'], 'the embedded store folds');
+			assert.deepEqual(c, e, 'the same series and counts');
+			const folded = async (srv) => Number((await (await fetch(`${srv.url}/metrics`)).text()).match(/^hotpath_rollup_endpoints_folded_total (\d+)$/m)[1]);
+			assert.equal(await folded(clickhouse), 3, 'three requests folded');
+			const list = await getJson(`${clickhouse.url}/api/v1/traces?${w}&limit=10`);
+			assert.equal(list.json.traces.length, 6, 'the request rows keep their endpoints');
+		} finally {
+			await Promise.all([embedded.dispose(), clickhouse.dispose()]);
 			await ch.stop();
 		}
 	});

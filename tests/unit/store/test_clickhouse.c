@@ -114,8 +114,15 @@ static void test_unreachable(void)
 	char err[256];
 	/* port 1 on loopback: nobody listens there */
 	struct ch_client *c = ch_client_new("clickhouse://127.0.0.1:1/hotpath", err, sizeof(err));
+	char why[256] = "";
+	ok(c && !ch_client_unreachable(c, why, sizeof(why)), "not unreachable before a request");
 	int rc = c ? ch_exec(c, "SELECT 1", NULL, 0, NULL, err, sizeof(err)) : 0;
-	is_int(rc, ERR_BUSY, "an unreachable server is 'busy', to retry: %s", err);
+	is_int(rc, ERR_UNAVAILABLE, "an unreachable server is 'unavailable', to retry: %s", err);
+	ok(strstr(err, "the ClickHouse store at 127.0.0.1:1 (database hotpath) is unreachable") != NULL,
+	   "the message names the store: %s", err);
+	ok(c && ch_client_unreachable(c, why, sizeof(why)) &&
+		   strcmp(why, "the ClickHouse store at 127.0.0.1:1 (database hotpath) is unreachable") == 0,
+	   "the client remembers it: %s", why);
 	ch_client_free(c);
 }
 
