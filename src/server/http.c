@@ -29,6 +29,7 @@
 #include "core/log.h"
 #include "server/auth.h"
 #include "server/conn_watch.h"
+#include "server/status.h"
 
 enum { ST_NEW, ST_BODY, ST_SUSPENDED, ST_RESUMED, ST_READING };
 
@@ -131,37 +132,19 @@ void http_error(struct http_request *req, int status, const char *code, const ch
 	buf_puts(&req->res.body, "}}");
 }
 
-/* A class of failure (core/error.h) as an HTTP status and an error code. */
-static const struct {
-	int cls, status;
-	const char *code;
-} class_status[] = {
-	{ERR_INVALID, 400, "bad_request"},
-	{ERR_TOO_MUCH, 400, "bad_request"},
-	{ERR_TOO_BIG, 413, "too_large"},
-	{ERR_BUSY, 503, "busy"},
-	{ERR_NOT_FOUND, 404, "not_found"},
-	{ERR_UNSUPPORTED, 501, "unsupported"},
-	/* 504, not 503: a 503 asks to send the same again (exporters and
-	 * proxies retry it); a read over its time limit fails the same way
-	 * until it is narrowed or the server is less loaded. */
-	{ERR_TIMEOUT, 504, "timeout"},
-	{ERR_INTERNAL, 500, "internal"},
-};
-
+/* A class of failure (core/error.h) as an HTTP status and an error code:
+ * the table of server/status.c. */
 void http_error_class(struct http_request *req, int cls, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
-	size_t i = 0;
-	while (i + 1 < sizeof(class_status) / sizeof(class_status[0]) && class_status[i].cls != cls)
-		i++; /* the last, internal, for anything else */
+	const struct err_status *st = err_status_of(cls);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (cls == ERR_BUSY && !req->res.retry_after) /* 503: say when to come back */
-		req->res.retry_after = "5";
-	http_error(req, class_status[i].status, class_status[i].code, "%s", msg);
+	if (st->retry_after && !req->res.retry_after) /* 503: say when to come back */
+		req->res.retry_after = st->retry_after;
+	http_error(req, st->http, st->code, "%s", msg);
 }
 
 struct buf *http_json(struct http_request *req)
