@@ -170,17 +170,20 @@ static void put_varint(struct frame *c, size_t *cap, int64_t v, int zigzag)
 	} while (u);
 }
 
-static size_t flush_columns(struct frame *col)
+static const char *const row_cols[ROW_COLS] = {
+	"start_ns", "duration_ns", "trace_hi", "trace_lo", "span_id",	 "status", "service", "endpoint",
+	"env",	    "version",	   "department", "intent", "tool", "error_type", "edge"};
+
+/* Adds each column's compressed size to sizes[] and empties it. */
+static void flush_columns(struct frame *col, size_t *sizes)
 {
-	size_t total = 0;
 	for (int k = 0; k < ROW_COLS; k++) {
 		size_t bound = ZSTD_compressBound(col[k].n);
 		char *out = xmalloc(bound);
-		total += ZSTD_compress(out, bound, col[k].p, col[k].n, 3);
+		sizes[k] += ZSTD_compress(out, bound, col[k].p, col[k].n, 3);
 		free(out);
 		col[k].n = 0;
 	}
-	return total;
 }
 
 static void request_columns(const char *path)
@@ -188,7 +191,7 @@ static void request_columns(const char *path)
 	sqlite3 *db;
 	sqlite3_stmt *st;
 	struct frame col[ROW_COLS] = {{0}};
-	size_t cap[ROW_COLS] = {0}, total = 0;
+	size_t cap[ROW_COLS] = {0}, sizes[ROW_COLS] = {0}, total = 0;
 	long rows = 0;
 	int64_t prev = 0;
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
@@ -217,13 +220,16 @@ static void request_columns(const char *path)
 			put_varint(&col[k], &cap[k], v, 1);
 		}
 		if (++rows % ROW_CHUNK == 0)
-			total += flush_columns(col);
+			flush_columns(col, sizes);
 	}
-	total += flush_columns(col);
+	flush_columns(col, sizes);
 	sqlite3_finalize(st);
 	sqlite3_close(db);
-	for (int k = 0; k < ROW_COLS; k++)
+	for (int k = 0; k < ROW_COLS; k++) {
 		free(col[k].p);
+		total += sizes[k];
+		printf("request_column_%s %.2f B/row\n", row_cols[k], rows ? (double)sizes[k] / rows : 0.0);
+	}
 	printf("request_rows %ld, as zstd columns %.2f B/row\n", rows, rows ? (double)total / rows : 0.0);
 }
 
