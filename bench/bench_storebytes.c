@@ -171,8 +171,8 @@ static void put_varint(struct frame *c, size_t *cap, int64_t v, int zigzag)
 }
 
 static const char *const row_cols[ROW_COLS] = {
-	"start_ns", "duration_ns", "trace_hi", "trace_lo", "span_id",	 "status", "service", "endpoint",
-	"env",	    "version",	   "department", "intent", "tool", "error_type", "edge"};
+	"start_ns", "duration_ns", "trace_hi",	 "trace_lo", "span_id", "status",     "service", "endpoint",
+	"env",	    "version",	   "department", "intent",   "tool",	"error_type", "edge"};
 
 /* Adds each column's compressed size to sizes[] and empties it. */
 static void flush_columns(struct frame *col, size_t *sizes)
