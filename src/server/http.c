@@ -268,8 +268,8 @@ static enum MHD_Result run_handler(struct http_request *req)
 			return MHD_YES;
 		http_refused(req->srv, REFUSE_READS, "%s %s: %d reads waiting", req->method, req->url,
 			     HTTP_READ_QUEUE_MAX);
-		http_error(req, 503, "busy", "too many reads waiting; retry later");
 		req->res.retry_after = "1";
+		http_error_class(req, ERR_BUSY, "too many reads waiting; retry later");
 		MHD_resume_connection(req->conn);
 		return MHD_YES;
 	}
@@ -324,8 +324,8 @@ static int framing_check(struct http_request *req)
 
 static void busy(struct http_request *req)
 {
-	http_error(req, 503, "busy", "too many request bytes in memory now; retry later");
 	req->res.retry_after = "1";
+	http_error_class(req, ERR_BUSY, "too many request bytes in memory now; retry later");
 	req->res.close = 1;
 }
 
