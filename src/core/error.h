@@ -2,8 +2,9 @@
  * error.h - the classes of failure.  A call that can fail returns 0 (or a
  * count), or one of these negative classes with a message in the caller's
  * `char *err, size_t errlen`: the class says what the caller can do about
- * it, the message what happened.  One table in server/http.c turns a class
- * into an HTTP status; no module invents its own "-2".
+ * it, the message what happened.  One table in server/status.c turns a
+ * class into an HTTP status and an OTLP status; no module invents its own
+ * "-2".
  */
 #ifndef HOTPATH_CORE_ERROR_H
 #define HOTPATH_CORE_ERROR_H

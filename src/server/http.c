@@ -29,6 +29,7 @@
 #include "core/log.h"
 #include "server/auth.h"
 #include "server/conn_watch.h"
+#include "server/status.h"
 
 enum { ST_NEW, ST_BODY, ST_SUSPENDED, ST_RESUMED, ST_READING };
 
@@ -150,38 +151,19 @@ void http_error(struct http_request *req, int status, const char *code, const ch
 	buf_puts(&req->res.body, "}}");
 }
 
-/* A class of failure (core/error.h) as an HTTP status and an error code. */
-static const struct {
-	int cls, status;
-	const char *code;
-} class_status[] = {
-	{ERR_INVALID, 400, "bad_request"},
-	{ERR_TOO_MUCH, 400, "bad_request"},
-	{ERR_TOO_BIG, 413, "too_large"},
-	{ERR_BUSY, 503, "busy"},
-	{ERR_NOT_FOUND, 404, "not_found"},
-	{ERR_UNSUPPORTED, 501, "unsupported"},
-	/* 504, not 503: a 503 asks to send the same again (exporters and
-	 * proxies retry it); a read over its time limit fails the same way
-	 * until it is narrowed or the server is less loaded. */
-	{ERR_TIMEOUT, 504, "timeout"},
-	{ERR_UNAVAILABLE, 503, "store_unavailable"},
-	{ERR_INTERNAL, 500, "internal"},
-};
-
+/* A class of failure (core/error.h) as an HTTP status and an error code:
+ * the table of server/status.c. */
 void http_error_class(struct http_request *req, int cls, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
-	size_t i = 0;
-	while (i + 1 < sizeof(class_status) / sizeof(class_status[0]) && class_status[i].cls != cls)
-		i++; /* the last, internal, for anything else */
+	const struct err_status *st = err_status_of(cls);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if ((cls == ERR_BUSY || cls == ERR_UNAVAILABLE) && !req->res.retry_after) /* 503: when to come back */
-		req->res.retry_after = "5";
-	http_error(req, class_status[i].status, class_status[i].code, "%s", msg);
+	if (st->retry_after && !req->res.retry_after) /* 503: say when to come back */
+		req->res.retry_after = st->retry_after;
+	http_error(req, st->http, st->code, "%s", msg);
 }
 
 struct buf *http_json(struct http_request *req)
@@ -305,8 +287,8 @@ static enum MHD_Result run_handler(struct http_request *req)
 			return MHD_YES;
 		http_refused(req->srv, REFUSE_READS, "%s %s: %d reads waiting", req->method, req->url,
 			     HTTP_READ_QUEUE_MAX);
-		http_error(req, 503, "busy", "too many reads waiting; retry later");
 		req->res.retry_after = "1";
+		http_error_class(req, ERR_BUSY, "too many reads waiting; retry later");
 		MHD_resume_connection(req->conn);
 		return MHD_YES;
 	}
@@ -361,8 +343,8 @@ static int framing_check(struct http_request *req)
 
 static void busy(struct http_request *req)
 {
-	http_error(req, 503, "busy", "too many request bytes in memory now; retry later");
 	req->res.retry_after = "1";
+	http_error_class(req, ERR_BUSY, "too many request bytes in memory now; retry later");
 	req->res.close = 1;
 }
 

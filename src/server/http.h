@@ -186,9 +186,11 @@ void http_reply(struct http_request *req, int status, const char *content_type, 
 /* {"error":{"code":CODE,"message":MSG}} */
 void http_error(struct http_request *req, int status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-/* The same for a class of failure (core/error.h): its status and code from
- * one table (ERR_INVALID and ERR_TOO_MUCH 400, ERR_TOO_BIG 413, ERR_BUSY
- * 503, ERR_NOT_FOUND 404, ERR_TIMEOUT 504, anything else 500). */
+/* The same for a class of failure (core/error.h): its status, code and
+ * Retry-After (when none is set yet) from server/status.c's table
+ * (ERR_INVALID and ERR_TOO_MUCH 400, ERR_TOO_BIG 413, ERR_BUSY 503,
+ * ERR_NOT_FOUND 404, ERR_UNSUPPORTED 501, ERR_TIMEOUT 504, anything else
+ * 500). */
 void http_error_class(struct http_request *req, int cls, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Start a 200 JSON response whose body the caller appends to req->res.body. */

@@ -21,6 +21,7 @@
 #include "core/clock.h"
 #include "server/http.h"
 #include "server/media.h"
+#include "server/status.h"
 
 enum payload { P_TRACES, P_METRICS, P_REQUESTS };
 
@@ -47,16 +48,27 @@ static void otlp_error(struct http_request *req, enum media media, int status, i
 	}
 }
 
-/* google.rpc.Code values used in OTLP answers */
-enum { RPC_INVALID_ARGUMENT = 3, RPC_RESOURCE_EXHAUSTED = 8, RPC_INTERNAL = 13, RPC_UNAVAILABLE = 14 };
+/* A failure of a class (core/error.h), answered as server/status.c's
+ * table says: an OTLP google.rpc.Status, or {"error":...} for the
+ * request model. */
+static void fail(struct http_request *req, struct ingest *in, int cls, const char *msg)
+{
+	const struct err_status *st = err_status_of(cls);
+	if (st->retry_after && !req->res.retry_after)
+		req->res.retry_after = st->retry_after;
+	if (in->kind == P_REQUESTS)
+		http_error(req, st->http, st->ingest_code, "%s", msg);
+	else
+		otlp_error(req, in->media, st->http, st->rpc, msg);
+}
 
-static void fail(struct http_request *req, struct ingest *in, int status, int rpc_code, const char *code,
-		 const char *msg)
+/* 415: the media is not one we read (not a class of failure). */
+static void unsupported_media(struct http_request *req, struct ingest *in, const char *code, const char *msg)
 {
 	if (in->kind == P_REQUESTS)
-		http_error(req, status, code, "%s", msg);
+		http_error(req, 415, code, "%s", msg);
 	else
-		otlp_error(req, in->media, status, rpc_code, msg);
+		otlp_error(req, in->media, 415, RPC_INVALID_ARGUMENT, msg);
 }
 
 static void on_commit(void *arg, int status)
@@ -101,7 +113,7 @@ static int handle_ingest(struct http_request *req, enum payload kind)
 			 kind == P_REQUESTS ? "application/json or application/x-ndjson"
 					    : "application/x-protobuf or application/json");
 		in->media = M_JSON;
-		fail(req, in, 415, RPC_INVALID_ARGUMENT, "unsupported_media_type", err);
+		unsupported_media(req, in, "unsupported_media_type", err);
 		return HTTP_DONE;
 	}
 
@@ -109,7 +121,7 @@ static int handle_ingest(struct http_request *req, enum payload kind)
 	batch_init(&b);
 	if (req->body_too_large) {
 		snprintf(err, sizeof(err), "request body exceeds the limit of %zu bytes", srv->opt.max_body);
-		fail(req, in, 413, RPC_INVALID_ARGUMENT, "payload_too_large", err);
+		fail(req, in, ERR_TOO_BIG, err);
 		goto out;
 	}
 	const char *data = req->body.data ? req->body.data : "";
@@ -118,26 +130,25 @@ static int handle_ingest(struct http_request *req, enum payload kind)
 	if (enc && *enc && strcasecmp(enc, "identity")) {
 		if (strcasecmp(enc, "gzip") && strcasecmp(enc, "deflate")) {
 			snprintf(err, sizeof(err), "unsupported Content-Encoding '%s': use gzip", enc);
-			fail(req, in, 415, RPC_INVALID_ARGUMENT, "unsupported_encoding", err);
+			unsupported_media(req, in, "unsupported_encoding", err);
 			goto out;
 		}
 		int rc = gzip_inflate(data, len, &inflated, err, sizeof(err));
 		if (rc == ERR_TOO_BIG) {
 			snprintf(err, sizeof(err), "decompressed body exceeds the limit of %zu bytes",
 				 srv->opt.max_body);
-			fail(req, in, 413, RPC_INVALID_ARGUMENT, "payload_too_large", err);
+			fail(req, in, ERR_TOO_BIG, err);
 			goto out;
 		}
 		if (rc < 0) {
-			fail(req, in, 400, RPC_INVALID_ARGUMENT, "bad_request", err);
+			fail(req, in, ERR_INVALID, err);
 			goto out;
 		}
 		if (http_charge(req, inflated.len) < 0) { /* the budget of bytes in flight */
 			http_refused(srv, REFUSE_INFLIGHT, "%s: %zu inflated bytes over the budget", req->url,
 				     inflated.len);
 			req->res.retry_after = "1";
-			fail(req, in, 503, RPC_UNAVAILABLE, "busy",
-			     "too many request bytes in memory now; retry later");
+			fail(req, in, ERR_BUSY, "too many request bytes in memory now; retry later");
 			goto out;
 		}
 		data = inflated.data ? inflated.data : "";
@@ -145,7 +156,7 @@ static int handle_ingest(struct http_request *req, enum payload kind)
 	}
 
 	if (decode(in, &b, data, len, err, sizeof(err)) < 0) {
-		fail(req, in, 400, RPC_INVALID_ARGUMENT, "bad_request", err);
+		fail(req, in, ERR_INVALID, err);
 		goto out;
 	}
 	in->rejected = b.rejected;
@@ -199,11 +210,11 @@ static void finish_ingest(struct http_request *req)
 		else
 			snprintf(msg, sizeof(msg),
 				 "the store cannot write now (disk full or failing); retry later");
-		fail(req, in, 503, RPC_UNAVAILABLE, "busy", msg);
+		fail(req, in, ERR_BUSY, msg);
 		return;
 	}
 	if (req->async_status < 0) {
-		fail(req, in, 500, RPC_INTERNAL, "internal", "the store could not commit this batch");
+		fail(req, in, ERR_INTERNAL, "the store could not commit this batch");
 		return;
 	}
 	buf_reset(&req->res.body);
