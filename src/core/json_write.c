@@ -224,6 +224,14 @@ void jw_raw(struct json_w *w, const char *json)
 	scalar(w, json);
 }
 
+struct buf *jw_value_buf(struct json_w *w)
+{
+	if (!value_start(w))
+		return NULL;
+	value_done(w);
+	return w->b;
+}
+
 void jw_kstr(struct json_w *w, const char *key, const char *s)
 {
 	jw_key(w, key);

@@ -76,6 +76,11 @@ void jw_null(struct json_w *w);
 void jw_hex(struct json_w *w, const uint8_t *p, size_t n);
 /* An already well-formed JSON value, written as it is. */
 void jw_raw(struct json_w *w, const char *json);
+/* For a value another module prints to a buffer (attributes, a flame
+ * tree): the separator is written and the buffer returned, to which the
+ * caller appends exactly one well-formed value; NULL (and nothing written)
+ * when the writer has stopped or no value may come here. */
+struct buf *jw_value_buf(struct json_w *w);
 
 /* A member: jw_key() then the value. */
 void jw_kstr(struct json_w *w, const char *key, const char *s);

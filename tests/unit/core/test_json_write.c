@@ -41,6 +41,7 @@ static void test_shape(void)
 	jw_arr_end(&w);
 	jw_raw(&w, "{\"x\":[1,2]}");
 	jw_hex(&w, id, sizeof(id));
+	buf_puts(jw_value_buf(&w), "7");
 	jw_arr_end(&w);
 	jw_kbool(&w, "no", false);
 	jw_obj_end(&w);
@@ -48,7 +49,7 @@ static void test_shape(void)
 	is_str(b.data,
 	       "{\"s\":\"a\\\"b\\\\\\n\\u0001\xef\xbf\xbd\",\"none\":null,\"i\":-42,"
 	       "\"u\":18446744073709551615,\"ns\":\"1700000000123456789\",\"d\":0.1,\"nan\":null,"
-	       "\"f\":2.2,\"inf\":null,\"a\":[true,null,{},[],{\"x\":[1,2]},\"01ab\"],\"no\":false}",
+	       "\"f\":2.2,\"inf\":null,\"a\":[true,null,{},[],{\"x\":[1,2]},\"01ab\",7],\"no\":false}",
 	       "commas, colons and escapes as the hand-written answers have them");
 
 	struct json_doc doc;
@@ -147,6 +148,14 @@ static void test_misuse(void)
 	misuse(too_deep, "more than JW_MAX_DEPTH levels");
 	misuse(two_values, "a second value at the top");
 	misuse(end_at_top, "an end with nothing open");
+
+	struct json_w v;
+	struct buf vb;
+	buf_init(&vb, BUF_NO_LIMIT);
+	jw_init(&v, &vb);
+	jw_obj_begin(&v);
+	ok(jw_value_buf(&v) == NULL && v.err, "a value buffer where a key is due: NULL and the error flag");
+	buf_release(&vb);
 
 	struct buf b;
 	struct json_w w;
