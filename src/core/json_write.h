@@ -26,7 +26,11 @@
 
 #include "core/buf.h"
 
-#define JW_MAX_DEPTH 32
+/* Deep enough for a span tree of 512 levels written as objects with a
+ * "children" array each (1,024 levels) inside an answer's own few; a
+ * profile's stacks (up to 16,384 frames) are not written as nested JSON
+ * through this writer. */
+#define JW_MAX_DEPTH 1040
 
 struct json_w {
 	struct buf *b;
