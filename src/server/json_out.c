@@ -66,6 +66,21 @@ void json_out_resolved_versions(struct json_w *w, const struct store_query *q)
 	json_out_versions(w, q->latest_versions, q->n_latest);
 }
 
+void json_out_doc_with_time(struct json_w *w, const char *json, uint64_t time_ns)
+{
+	struct buf *b = jw_value_buf(w);
+	struct json_w in;
+	if (!b)
+		return;
+	buf_puts(b, json);
+	b->len--; /* reopen the object */
+	jw_init_inside(&in, b, false, true);
+	jw_kuint(&in, "time_ms", time_ns / 1000000);
+	jw_obj_end(&in);
+	if (jw_finish(&in) < 0)
+		w->err = true;
+}
+
 /* ---- the same, appended to a buffer written by hand ---------------------- */
 
 void json_put_id(struct buf *b, const char *key, const uint8_t *id, size_t n)

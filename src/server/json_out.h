@@ -32,6 +32,10 @@ void json_out_versions(struct json_w *w, const struct service_version *v, size_t
  * else nothing. */
 void json_out_resolved_versions(struct json_w *w, const struct store_query *q);
 
+/* A stored object `json` (well-formed, ending in '}') with the member
+ * "time_ms" added last: an entry of an object's history or of the audit. */
+void json_out_doc_with_time(struct json_w *w, const char *json, uint64_t time_ns);
+
 /* The same as appends to a hand-written buffer: */
 /* "key":"hex", no comma */
 void json_put_id(struct buf *b, const char *key, const uint8_t *id, size_t n);
