@@ -74,9 +74,10 @@ static void flag_json(struct buf *j, const struct regression *r)
 	jw_kstr(&w, "service", r->service);
 	jw_kstr(&w, "endpoint", r->endpoint);
 	jw_kstr(&w, "measure", r->measure);
-	jw_kstr(&w, "kind", r->kind == REGRESSION_WEEK_OVER_WEEK ? "week_over_week"
-			    : r->kind == REGRESSION_VERSION	 ? "version"
-								 : "change_point");
+	jw_kstr(&w, "kind",
+		r->kind == REGRESSION_WEEK_OVER_WEEK ? "week_over_week"
+		: r->kind == REGRESSION_VERSION	     ? "version"
+						     : "change_point");
 	jw_kuint(&w, "t_ms", r->t_ns / NS_PER_MS);
 	jw_kstr(&w, "state", "flagged");
 	jw_kstr(&w, "source", "auto");

@@ -34,11 +34,11 @@
 
 struct json_w {
 	struct buf *b;
-	int depth;	   /* open containers */
-	int base;	   /* containers open when the writer began (0 or 1) */
-	bool err;	   /* misuse or a full buffer: the writer has stopped */
-	bool want_value;   /* a key was written: its value comes next */
-	bool top_done;	   /* the one top-level value is complete */
+	int depth;		     /* open containers */
+	int base;		     /* containers open when the writer began (0 or 1) */
+	bool err;		     /* misuse or a full buffer: the writer has stopped */
+	bool want_value;	     /* a key was written: its value comes next */
+	bool top_done;		     /* the one top-level value is complete */
 	uint8_t frame[JW_MAX_DEPTH]; /* per open container: JW_F_* bits */
 };
 

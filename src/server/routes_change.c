@@ -304,10 +304,11 @@ static void put_comparison(struct json_w *w, const struct comparison *c)
 	jw_kdouble(w, "lo", t->p95_lo);
 	jw_kdouble(w, "hi", t->p95_hi);
 	jw_obj_end(w);
-	jw_kstr(w, "verdict", t->verdict == ABTEST_SLOWER   ? "slower"
-			      : t->verdict == ABTEST_FASTER ? "faster"
-			      : t->verdict == ABTEST_SAME   ? "same"
-							    : "too_few");
+	jw_kstr(w, "verdict",
+		t->verdict == ABTEST_SLOWER   ? "slower"
+		: t->verdict == ABTEST_FASTER ? "faster"
+		: t->verdict == ABTEST_SAME   ? "same"
+					      : "too_few");
 	summary_sentence(w, c);
 }
 

@@ -78,9 +78,10 @@ static int get_metrics(struct http_request *req)
 		jw_kstr(&w, "name", m[i].name);
 		jw_kstr(&w, "unit", m[i].unit ? m[i].unit : "");
 		jw_kstr(&w, "type", type_names[m[i].type > 0 && m[i].type <= 3 ? m[i].type : 0]);
-		jw_kstr(&w, "temporality", m[i].type == METRIC_GAUGE ? NULL
-					    : m[i].delta		 ? "delta"
-									 : "cumulative");
+		jw_kstr(&w, "temporality",
+			m[i].type == METRIC_GAUGE ? NULL
+			: m[i].delta		  ? "delta"
+						  : "cumulative");
 		jw_kuint(&w, "series", m[i].series);
 		put_str_list(&w, "services", m[i].services, m[i].n_services);
 		put_str_list(&w, "resource_keys", m[i].resource_keys, m[i].n_resource_keys);

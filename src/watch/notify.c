@@ -513,8 +513,9 @@ static struct item *rate_roll(struct rate *r, uint64_t now_ns)
 			jw_kuint(&w, "rate_limit", r->limit);
 			jw_key(&w, "alerts");
 			struct buf *a = jw_value_buf(&w); /* the elements rate_allows listed */
-			if (a && (buf_putc(a, '[') < 0 || buf_puts(a, r->listed.data ? r->listed.data : "") < 0 ||
-				  buf_putc(a, ']') < 0))
+			if (a &&
+			    (buf_putc(a, '[') < 0 || buf_puts(a, r->listed.data ? r->listed.data : "") < 0 ||
+			     buf_putc(a, ']') < 0))
 				w.err = true;
 			jw_kuint(&w, "time_ms", now_ns / 1000000);
 		}

@@ -92,8 +92,8 @@ static void misuse(void (*steps)(struct json_w *), const char *what)
 	size_t len = b.len;
 	jw_kint(&w, "later", 1);
 	jw_obj_end(&w);
-	ok(jw_finish(&w) < 0 && w.err && b.len == len, "%s: the error flag is set and nothing more is written",
-	   what);
+	ok(jw_finish(&w) < 0 && w.err && b.len == len,
+	   "%s: the error flag is set and nothing more is written", what);
 	buf_release(&b);
 }
 
