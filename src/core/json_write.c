@@ -5,11 +5,6 @@
 #include <math.h>
 #include <stdio.h>
 
-enum {
-	JW_F_ARRAY = 1, /* the container is an array, else an object */
-	JW_F_ITEMS = 2, /* it holds a member or element already */
-};
-
 void jw_init(struct json_w *w, struct buf *b)
 {
 	*w = (struct json_w){.b = b};

@@ -32,6 +32,12 @@
  * through this writer. */
 #define JW_MAX_DEPTH 1040
 
+/* The bits of a frame of struct json_w. */
+enum {
+	JW_F_ARRAY = 1, /* the container is an array, else an object */
+	JW_F_ITEMS = 2, /* it holds a member or element already */
+};
+
 struct json_w {
 	struct buf *b;
 	int depth;		     /* open containers */
