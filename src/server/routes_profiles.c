@@ -55,12 +55,23 @@ static const char *param_or_header(struct http_request *req, const char *name, c
 	return v && *v ? v : NULL;
 }
 
+/* The labels object: begun at the first label, ended by complete_meta(). */
+static void labels_writer(struct upload_meta *m, struct json_w *w)
+{
+	if (m->n_labels) {
+		jw_init_inside(w, &m->labels, false, true);
+	} else {
+		jw_init(w, &m->labels);
+		jw_obj_begin(w);
+	}
+}
+
 static void add_label(struct upload_meta *m, const char *key, const char *value)
 {
-	buf_putc(&m->labels, m->n_labels++ ? ',' : '{');
-	buf_put_json_str(&m->labels, key);
-	buf_putc(&m->labels, ':');
-	buf_put_json_str(&m->labels, value);
+	struct json_w w;
+	labels_writer(m, &w);
+	jw_kstr(&w, key, value);
+	m->n_labels++;
 }
 
 /* Labels that name a profile field fill it (unless set); -1: not one of those. */
@@ -151,9 +162,9 @@ static void complete_meta(struct upload_meta *m, const struct upload_result *r)
 		m->until_ns = m->has_from && m->from_ns > now ? m->from_ns : now;
 	if (!m->has_from)
 		m->from_ns = m->until_ns;
-	buf_putc(&m->labels, m->n_labels ? '}' : '{');
-	if (!m->n_labels)
-		buf_putc(&m->labels, '}');
+	struct json_w w;
+	labels_writer(m, &w);
+	jw_obj_end(&w);
 }
 
 /* ---- the body ------------------------------------------------------------ */
