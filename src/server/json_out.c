@@ -110,17 +110,3 @@ void json_put_counted(struct buf *b, const struct store_query *q)
 	jw_init(&w, b);
 	json_out_counted(&w, q);
 }
-
-void json_put_versions(struct buf *b, const struct service_version *v, size_t n)
-{
-	struct json_w w;
-	jw_init(&w, b);
-	json_out_versions(&w, v, n);
-}
-
-void json_put_resolved_versions(struct buf *b, const struct store_query *q)
-{
-	struct json_w w;
-	jw_init_inside(&w, b, false, true);
-	json_out_resolved_versions(&w, q);
-}

@@ -43,9 +43,5 @@ void json_put_id(struct buf *b, const char *key, const uint8_t *id, size_t n);
 void json_put_str_or_null(struct buf *b, const char *v);
 void json_put_request(struct buf *b, const struct request_row *r);
 void json_put_counted(struct buf *b, const struct store_query *q);
-void json_put_versions(struct buf *b, const struct service_version *v, size_t n);
-/* ,"resolved_versions":{...} when `q` asked for version=latest, else
- * nothing. */
-void json_put_resolved_versions(struct buf *b, const struct store_query *q);
 
 #endif
