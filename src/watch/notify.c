@@ -206,7 +206,7 @@ struct rate {
 	int slack;
 	unsigned limit, window_s, sent, held;
 	uint64_t start_ns;
-	struct buf listed; /* the held ones, as JSON array members */
+	struct buf listed; /* the held ones: a JSON array, its "]" written by the summary */
 	size_t n_listed;
 };
 
@@ -511,12 +511,12 @@ static struct item *rate_roll(struct rate *r, uint64_t now_ns)
 			jw_kuint(&w, "held", r->held);
 			jw_kuint(&w, "window_s", r->window_s);
 			jw_kuint(&w, "rate_limit", r->limit);
-			jw_key(&w, "alerts");
-			struct buf *a = jw_value_buf(&w); /* the elements rate_allows listed */
-			if (a &&
-			    (buf_putc(a, '[') < 0 || buf_puts(a, r->listed.data ? r->listed.data : "") < 0 ||
-			     buf_putc(a, ']') < 0))
-				w.err = true;
+			struct json_w lw; /* close the array rate_allows began */
+			if (r->listed.len) {
+				jw_init_inside(&lw, &r->listed, true, true);
+				jw_arr_end(&lw);
+			}
+			jw_kraw(&w, "alerts", r->listed.len ? r->listed.data : "[]");
 			jw_kuint(&w, "time_ms", now_ns / 1000000);
 		}
 		jw_obj_end(&w);
@@ -553,7 +553,12 @@ static int rate_allows(const struct notify_channel *c, const struct notify_event
 		pthread_cond_signal(&q.wake); /* the thread flushes the summary when the window ends */
 		if (r->n_listed++ < HELD_LISTED) {
 			struct json_w w; /* one more element of the summary's array */
-			jw_init_inside(&w, &r->listed, true, r->listed.len > 0);
+			if (r->listed.len) {
+				jw_init_inside(&w, &r->listed, true, true);
+			} else {
+				jw_init(&w, &r->listed);
+				jw_arr_begin(&w);
+			}
 			jw_obj_begin(&w);
 			jw_kstr(&w, "id", e->alert_id);
 			jw_kstr(&w, "event", e->event);
