@@ -183,6 +183,14 @@ function questions(from, to) {
 	list.push(`/api/v1/performance/summary?${w}&q=${q('resource.service.name = "shop-api" && duration > 100ms')}`);
 	list.push(`/api/v1/performance/timeseries?${w}&step=600`);
 	list.push(`/api/v1/performance/compare?${w}&by=version`);
+	// fleet, changes, health settings and the watch's lists
+	list.push(`/api/v1/parity?${w}`, `/api/v1/parity?${w}&service=shop-api&reference=staging`,
+		`/api/v1/capacity?${w}`, `/api/v1/capacity?${w}&service=shop-api&capacity_rps=5&horizon_days=20`,
+		`/api/v1/errors/patterns?${w}`, `/api/v1/errors/patterns?${w}&service=shop-api`,
+		`/api/v1/deployments?${w}`, `/api/v1/versions/compare?${w}&service=shop-api`,
+		`/api/v1/versions/gate?${w}&service=shop-api`, `/api/v1/regressions?${w}`,
+		'/api/v1/health/thresholds', '/api/v1/slos', '/api/v1/alerts/rules', '/api/v1/alerts/channels',
+		'/api/v1/alerts', '/api/v1/audit');
 	return list;
 }
 

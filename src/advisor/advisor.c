@@ -15,6 +15,7 @@
 #include "analyze/recommend.h"
 #include "core/alloc.h"
 #include "core/clock.h"
+#include "core/json_write.h"
 #include "core/log.h"
 #include "core/strmap.h"
 #include "core/ticker.h"
@@ -45,18 +46,18 @@ int rec_status_parse(const char *name)
 
 void rec_state_json(struct buf *b, const struct rec_state *st)
 {
-	buf_printf(b, "{\"id\":\"%s\",\"status\":\"%s\",\"reason\":", st->id, rec_status_name(st->status));
-	if (st->reason)
-		buf_put_json_str(b, st->reason);
-	else
-		buf_puts(b, "null");
-	buf_printf(b,
-		   ",\"first_seen_ms\":%llu,\"last_seen_ms\":%llu,\"status_changed_ms\":%llu,"
-		   "\"active\":%s,\"persists\":%s}",
-		   (unsigned long long)(st->first_seen_ns / NS_PER_MS),
-		   (unsigned long long)(st->last_seen_ns / NS_PER_MS),
-		   (unsigned long long)(st->changed_ns / NS_PER_MS), st->active ? "true" : "false",
-		   st->persists ? "true" : "false");
+	struct json_w w;
+	jw_init(&w, b);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "id", st->id);
+	jw_kstr(&w, "status", rec_status_name(st->status));
+	jw_kstr(&w, "reason", st->reason);
+	jw_kuint(&w, "first_seen_ms", st->first_seen_ns / NS_PER_MS);
+	jw_kuint(&w, "last_seen_ms", st->last_seen_ns / NS_PER_MS);
+	jw_kuint(&w, "status_changed_ms", st->changed_ns / NS_PER_MS);
+	jw_kbool(&w, "active", st->active);
+	jw_kbool(&w, "persists", st->persists);
+	jw_obj_end(&w);
 }
 
 static uint64_t member_ms(const struct json *obj, const char *key)
@@ -155,16 +156,15 @@ static int audit(struct store *s, const struct rec_state *st, enum rec_status fr
 		 uint64_t now_ns, char *err, size_t errlen)
 {
 	struct buf b;
+	struct json_w w;
 	buf_init(&b, BUF_NO_LIMIT);
-	buf_printf(&b, "{\"from\":\"%s\",\"to\":\"%s\",\"reason\":", rec_status_name(from),
-		   rec_status_name(st->status));
-	if (st->reason)
-		buf_put_json_str(&b, st->reason);
-	else
-		buf_puts(&b, "null");
-	buf_puts(&b, ",\"actor\":");
-	buf_put_json_str(&b, actor);
-	buf_putc(&b, '}');
+	jw_init(&w, &b);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "from", rec_status_name(from));
+	jw_kstr(&w, "to", rec_status_name(st->status));
+	jw_kstr(&w, "reason", st->reason);
+	jw_kstr(&w, "actor", actor);
+	jw_obj_end(&w);
 	struct store_record r = {ADVISOR_KIND_AUDIT, st->id, now_ns, b.data};
 	int rc = store_add_event(s, &r, err, errlen);
 	buf_release(&b);

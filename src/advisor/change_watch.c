@@ -12,6 +12,7 @@
 #include "analyze/latency.h"
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/json_write.h"
 #include "core/log.h"
 #include "core/ticker.h"
 
@@ -23,13 +24,16 @@ static int record_deployments(struct store *s, const struct deployment *d, size_
 		if (d[i].recorded)
 			continue;
 		struct buf j;
+		struct json_w w;
 		buf_init(&j, BUF_NO_LIMIT);
-		buf_puts(&j, "{\"service\":");
-		buf_put_json_str(&j, d[i].service);
-		buf_put_json_member_str(&j, "version", d[i].version);
-		buf_put_json_member_str(&j, "env", d[i].env);
-		buf_printf(&j, ",\"time_ms\":%llu,\"source\":\"detected\"}",
-			   (unsigned long long)(d[i].t_ns / NS_PER_MS));
+		jw_init(&w, &j);
+		jw_obj_begin(&w);
+		jw_kstr(&w, "service", d[i].service);
+		jw_kstr(&w, "version", d[i].version);
+		jw_kstr(&w, "env", d[i].env);
+		jw_kuint(&w, "time_ms", d[i].t_ns / NS_PER_MS);
+		jw_kstr(&w, "source", "detected");
+		jw_obj_end(&w);
 		struct store_record r = {.kind = REGRESSIONS_DEPLOY_KIND,
 					 .id = d[i].service,
 					 .time_ns = d[i].t_ns,
@@ -63,36 +67,41 @@ static int already_flagged(const struct store_record *flags, size_t n, const str
 
 static void flag_json(struct buf *j, const struct regression *r)
 {
-	buf_puts(j, "{\"id\":");
-	buf_put_json_str(j, r->id);
-	buf_put_json_member_str(j, "service", r->service);
-	buf_put_json_member_str(j, "endpoint", r->endpoint);
-	buf_put_json_member_str(j, "measure", r->measure);
-	buf_printf(j,
-		   ",\"kind\":\"%s\",\"t_ms\":%llu,\"state\":\"flagged\",\"source\":\"auto\",\"evidence\":{",
-		   r->kind == REGRESSION_WEEK_OVER_WEEK ? "week_over_week"
-		   : r->kind == REGRESSION_VERSION	? "version"
-							: "change_point",
-		   (unsigned long long)(r->t_ns / NS_PER_MS));
-	buf_puts(j, "\"before\":");
-	buf_put_json_double(j, r->before);
-	buf_put_json_member_double(j, "after", r->after);
-	buf_put_json_member_double(j, "rel_change", r->rel_change);
-	buf_put_json_member_double(j, "p_value", r->p_value);
+	struct json_w w;
+	jw_init(&w, j);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "id", r->id);
+	jw_kstr(&w, "service", r->service);
+	jw_kstr(&w, "endpoint", r->endpoint);
+	jw_kstr(&w, "measure", r->measure);
+	jw_kstr(&w, "kind",
+		r->kind == REGRESSION_WEEK_OVER_WEEK ? "week_over_week"
+		: r->kind == REGRESSION_VERSION	     ? "version"
+						     : "change_point");
+	jw_kuint(&w, "t_ms", r->t_ns / NS_PER_MS);
+	jw_kstr(&w, "state", "flagged");
+	jw_kstr(&w, "source", "auto");
+	jw_kobj_begin(&w, "evidence");
+	jw_kdouble(&w, "before", r->before);
+	jw_kdouble(&w, "after", r->after);
+	jw_kdouble(&w, "rel_change", r->rel_change);
+	jw_kdouble(&w, "p_value", r->p_value);
 	if (r->kind == REGRESSION_VERSION) {
-		buf_put_json_member_str(j, "baseline", r->baseline);
-		buf_put_json_member_str(j, "candidate", r->version);
+		jw_kstr(&w, "baseline", r->baseline);
+		jw_kstr(&w, "candidate", r->version);
 	}
-	buf_puts(j, ",\"deployment\":");
+	jw_key(&w, "deployment");
 	if (r->deployment) {
-		buf_puts(j, "{\"version\":");
-		buf_put_json_str(j, r->deployment->version);
-		buf_put_json_member_str(j, "env", r->deployment->env);
-		buf_printf(j, ",\"time_ms\":%llu}", (unsigned long long)(r->deployment->t_ns / NS_PER_MS));
+		jw_obj_begin(&w);
+		jw_kstr(&w, "version", r->deployment->version);
+		jw_kstr(&w, "env", r->deployment->env);
+		jw_kuint(&w, "time_ms", r->deployment->t_ns / NS_PER_MS);
+		jw_obj_end(&w);
 	} else {
-		buf_puts(j, "null");
+		jw_null(&w);
 	}
-	buf_puts(j, "}}");
+	jw_obj_end(&w);
+	jw_obj_end(&w);
 }
 
 /* Flag one regression: its document and the audit entry. */
@@ -102,7 +111,12 @@ static int flag(struct store *s, const struct regression *r, uint64_t now_ns, ch
 	buf_init(&j, BUF_NO_LIMIT);
 	buf_init(&ev, BUF_NO_LIMIT);
 	flag_json(&j, r);
-	buf_printf(&ev, "{\"action\":\"auto_flag\",\"regression\":%s}", j.data);
+	struct json_w w;
+	jw_init(&w, &ev);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "action", "auto_flag");
+	jw_kraw(&w, "regression", j.data);
+	jw_obj_end(&w);
 	struct store_record doc = {
 		.kind = REGRESSIONS_FLAG_KIND, .id = r->id, .time_ns = now_ns, .json = j.data};
 	struct store_record audit = {

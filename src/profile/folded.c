@@ -24,6 +24,7 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/hex.h"
+#include "core/json_write.h"
 #include "core/lines.h"
 #include "core/log.h"
 
@@ -1139,17 +1140,24 @@ static void put_node_json(const struct folded_tree *t, struct buf *b, uint32_t i
 void folded_spans_write_json(const struct folded_tree *t, struct buf *b, const char *mode, int two)
 {
 	const struct folded_spans *sp = t->spans;
-	buf_printf(b, "{\"mode\":\"%s\",\"traces\":%llu,\"spans\":%llu", mode,
-		   (unsigned long long)sp->traces[0], (unsigned long long)sp->spans[0]);
-	if (two)
-		buf_printf(b,
-			   ",\"base\":{\"traces\":%llu,\"spans\":%llu},\"compare\":{\"traces\":%llu,"
-			   "\"spans\":%llu}",
-			   (unsigned long long)sp->traces[0], (unsigned long long)sp->spans[0],
-			   (unsigned long long)sp->traces[1], (unsigned long long)sp->spans[1]);
-	buf_puts(b, ",\"root\":");
-	put_node_json(t, b, 0, two);
-	buf_putc(b, '}');
+	struct json_w w;
+	jw_init(&w, b);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "mode", mode);
+	jw_kuint(&w, "traces", sp->traces[0]);
+	jw_kuint(&w, "spans", sp->spans[0]);
+	for (int i = 0; two && i < 2; i++) {
+		jw_kobj_begin(&w, i ? "compare" : "base");
+		jw_kuint(&w, "traces", sp->traces[i]);
+		jw_kuint(&w, "spans", sp->spans[i]);
+		jw_obj_end(&w);
+	}
+	/* the tree nests as deep as its stacks: written by its own recursion */
+	jw_key(&w, "root");
+	struct buf *root = jw_value_buf(&w);
+	if (root)
+		put_node_json(t, root, 0, two);
+	jw_obj_end(&w);
 }
 
 /* "service: name", with the folded format's separators made harmless. */

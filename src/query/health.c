@@ -10,6 +10,7 @@
 #include "core/json_doc.h"
 #include "core/log.h"
 #include "query/health.h"
+#include "core/json_write.h"
 #include "query/metrics.h"
 
 const char *const health_indicator_names[HEALTH_N] = {"response_time", "error_rate", "resource_usage",
@@ -83,15 +84,17 @@ out:
 
 void health_thresholds_to_json(struct buf *b, const struct health_thresholds *t)
 {
-	buf_putc(b, '{');
+	struct json_w w;
+	jw_init(&w, b);
+	jw_obj_begin(&w);
 	for (int i = 0; i < HEALTH_N; i++) {
-		buf_printf(b, "%s\"%s\":[", i ? "," : "", threshold_keys[i]);
-		buf_put_json_double(b, t->yellow[i]);
-		buf_putc(b, ',');
-		buf_put_json_double(b, t->red[i]);
-		buf_putc(b, ']');
+		jw_karr_begin(&w, threshold_keys[i]);
+		jw_double(&w, t->yellow[i]);
+		jw_double(&w, t->red[i]);
+		jw_arr_end(&w);
 	}
-	buf_printf(b, ",\"window_s\":%llu}", (unsigned long long)(t->window_ns / NS_PER_S));
+	jw_kuint(&w, "window_s", t->window_ns / NS_PER_S);
+	jw_obj_end(&w);
 }
 
 int health_thresholds_effective(struct store *s, struct health_thresholds *t, char *err, size_t errlen)

@@ -3,6 +3,7 @@
  * and the dashboard sessions (see auth.h).
  */
 #include "server/auth.h"
+#include "core/json_write.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -81,12 +82,15 @@ static int put_key(struct store *st, const char *id, const char *name, const cha
 {
 	struct buf b;
 	buf_init(&b, 4096);
-	buf_puts(&b, "{\"name\":");
-	buf_put_json_str(&b, name);
-	buf_puts(&b, ",\"role\":");
-	buf_put_json_str(&b, role);
-	buf_printf(&b, ",\"hash\":\"%s\",\"created_ns\":%llu,\"revoked_ns\":%llu}", hash,
-		   (unsigned long long)created_ns, (unsigned long long)revoked_ns);
+	struct json_w w;
+	jw_init(&w, &b);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "name", name);
+	jw_kstr(&w, "role", role);
+	jw_kstr(&w, "hash", hash);
+	jw_kuint(&w, "created_ns", created_ns);
+	jw_kuint(&w, "revoked_ns", revoked_ns);
+	jw_obj_end(&w);
 	buf_putc(&b, 0);
 	struct store_record rec = {
 		.kind = AUTH_KEY_KIND, .id = id, .time_ns = clock_now_ns(), .json = b.data};
@@ -377,16 +381,19 @@ static void session_put(struct auth *au, const char *sid, const struct session *
 	char id[2 * HASH_LEN + 1], err[256];
 	struct buf b;
 	buf_init(&b, 4096);
+	struct json_w w;
+	jw_init(&w, &b);
+	jw_obj_begin(&w);
 	if (s) {
-		buf_puts(&b, "{\"key_id\":");
-		buf_put_json_str(&b, s->who.key_id);
-		buf_put_json_member_str(&b, "name", s->who.name);
-		buf_put_json_member_str(&b, "role", auth_role_name(s->who.role));
-		buf_printf(&b, ",\"csrf\":\"%s\",\"expires_ns\":%llu}", s->csrf,
-			   (unsigned long long)s->expires_ns);
+		jw_kstr(&w, "key_id", s->who.key_id);
+		jw_kstr(&w, "name", s->who.name);
+		jw_kstr(&w, "role", auth_role_name(s->who.role));
+		jw_kstr(&w, "csrf", s->csrf);
+		jw_kuint(&w, "expires_ns", s->expires_ns);
 	} else {
-		buf_puts(&b, "{\"deleted\":true}");
+		jw_kbool(&w, "deleted", true);
 	}
+	jw_obj_end(&w);
 	buf_putc(&b, 0);
 	token_hash(sid, id);
 	struct store_record rec = {

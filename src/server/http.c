@@ -8,6 +8,7 @@
  * suspended request comes back through the same handler after http_resume().
  */
 #include "server/http.h"
+#include "core/json_write.h"
 
 #include <microhttpd.h>
 #include <arpa/inet.h>
@@ -144,11 +145,14 @@ void http_error(struct http_request *req, int status, const char *code, const ch
 	req->res.status = status;
 	req->res.content_type = "application/json";
 	buf_reset(&req->res.body);
-	buf_puts(&req->res.body, "{\"error\":{\"code\":");
-	buf_put_json_str(&req->res.body, code);
-	buf_puts(&req->res.body, ",\"message\":");
-	buf_put_json_str(&req->res.body, msg);
-	buf_puts(&req->res.body, "}}");
+	struct json_w w;
+	jw_init(&w, &req->res.body);
+	jw_obj_begin(&w);
+	jw_kobj_begin(&w, "error");
+	jw_kstr(&w, "code", code);
+	jw_kstr(&w, "message", msg);
+	jw_obj_end(&w);
+	jw_obj_end(&w);
 }
 
 /* A class of failure (core/error.h) as an HTTP status and an error code:

@@ -5,23 +5,16 @@
 
 #include "core/hex.h"
 
-void json_put_id(struct buf *b, const char *key, const uint8_t *id, size_t n)
+void json_out_id(struct json_w *w, const char *key, const uint8_t *id, size_t n)
 {
-	buf_printf(b, "\"%s\":\"", key);
-	if (!hex_is_zero(id, n))
-		buf_put_hex(b, id, n);
-	buf_putc(b, '"');
-}
-
-void json_put_str_or_null(struct buf *b, const char *v)
-{
-	if (v)
-		buf_put_json_str(b, v);
+	jw_key(w, key);
+	if (hex_is_zero(id, n))
+		jw_str(w, "");
 	else
-		buf_puts(b, "null");
+		jw_hex(w, id, n);
 }
 
-void json_put_request(struct buf *b, const struct request_row *r)
+void json_out_request(struct json_w *w, const struct request_row *r)
 {
 	static const char *const status_names[] = {"ok", "error", "timeout"};
 	const char *const dims[][2] = {
@@ -29,24 +22,21 @@ void json_put_request(struct buf *b, const struct request_row *r)
 		{"version", r->version}, {"department", r->department}, {"intent", r->intent},
 		{"tool", r->tool},
 	};
-	buf_putc(b, '{');
-	json_put_id(b, "trace_id", r->trace_id, 16);
-	buf_putc(b, ',');
-	json_put_id(b, "span_id", r->span_id, 8);
-	buf_puts(b, ",\"name\":");
-	buf_put_json_str(b, r->endpoint ? r->endpoint : "");
-	for (size_t i = 0; i < sizeof(dims) / sizeof(dims[0]); i++) {
-		buf_printf(b, ",\"%s\":", dims[i][0]);
-		json_put_str_or_null(b, dims[i][1]);
-	}
-	buf_printf(b, ",\"start_ns\":\"%llu\",\"start_ms\":%llu,\"duration_ms\":",
-		   (unsigned long long)r->start_ns, (unsigned long long)(r->start_ns / 1000000u));
-	buf_put_json_double(b, (double)r->duration_ns / 1e6);
-	buf_printf(b, ",\"status\":\"%s\",\"edge\":%s}", status_names[r->status < 3 ? r->status : 1],
-		   r->edge ? "true" : "false");
+	jw_obj_begin(w);
+	json_out_id(w, "trace_id", r->trace_id, 16);
+	json_out_id(w, "span_id", r->span_id, 8);
+	jw_kstr(w, "name", r->endpoint ? r->endpoint : "");
+	for (size_t i = 0; i < sizeof(dims) / sizeof(dims[0]); i++)
+		jw_kstr(w, dims[i][0], dims[i][1]);
+	jw_kuint_str(w, "start_ns", r->start_ns);
+	jw_kuint(w, "start_ms", r->start_ns / 1000000u);
+	jw_kdouble(w, "duration_ms", (double)r->duration_ns / 1e6);
+	jw_kstr(w, "status", status_names[r->status < 3 ? r->status : 1]);
+	jw_kbool(w, "edge", r->edge);
+	jw_obj_end(w);
 }
 
-void json_put_counted(struct buf *b, const struct store_query *q)
+void json_out_counted(struct json_w *w, const struct store_query *q)
 {
 	char what[300];
 	if (q->edge_only)
@@ -57,26 +47,66 @@ void json_put_counted(struct buf *b, const struct store_query *q)
 		snprintf(what, sizeof(what), "entry spans of endpoint %.256s", q->endpoint);
 	else
 		snprintf(what, sizeof(what), "entry spans of each service");
-	buf_put_json_str(b, what);
+	jw_str(w, what);
 }
 
-void json_put_versions(struct buf *b, const struct service_version *v, size_t n)
+void json_out_versions(struct json_w *w, const struct service_version *v, size_t n)
 {
-	buf_putc(b, '{');
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			buf_putc(b, ',');
-		buf_put_json_str(b, v[i].service);
-		buf_putc(b, ':');
-		json_put_str_or_null(b, v[i].version);
-	}
-	buf_putc(b, '}');
+	jw_obj_begin(w);
+	for (size_t i = 0; i < n; i++)
+		jw_kstr(w, v[i].service, v[i].version);
+	jw_obj_end(w);
 }
 
-void json_put_resolved_versions(struct buf *b, const struct store_query *q)
+void json_out_resolved_versions(struct json_w *w, const struct store_query *q)
 {
 	if (!q->latest)
 		return;
-	buf_puts(b, ",\"resolved_versions\":");
-	json_put_versions(b, q->latest_versions, q->n_latest);
+	jw_key(w, "resolved_versions");
+	json_out_versions(w, q->latest_versions, q->n_latest);
+}
+
+void json_out_doc_with_time(struct json_w *w, const char *json, uint64_t time_ns)
+{
+	struct buf *b = jw_value_buf(w);
+	struct json_w in;
+	if (!b)
+		return;
+	buf_puts(b, json);
+	b->len--; /* reopen the object */
+	jw_init_inside(&in, b, false, true);
+	jw_kuint(&in, "time_ms", time_ns / 1000000);
+	jw_obj_end(&in);
+	if (jw_finish(&in) < 0)
+		w->err = true;
+}
+
+/* ---- the same, appended to a buffer written by hand ---------------------- */
+
+void json_put_id(struct buf *b, const char *key, const uint8_t *id, size_t n)
+{
+	struct json_w w;
+	jw_init_inside(&w, b, false, false);
+	json_out_id(&w, key, id, n);
+}
+
+void json_put_str_or_null(struct buf *b, const char *v)
+{
+	struct json_w w;
+	jw_init(&w, b);
+	jw_str(&w, v);
+}
+
+void json_put_request(struct buf *b, const struct request_row *r)
+{
+	struct json_w w;
+	jw_init(&w, b);
+	json_out_request(&w, r);
+}
+
+void json_put_counted(struct buf *b, const struct store_query *q)
+{
+	struct json_w w;
+	jw_init(&w, b);
+	json_out_counted(&w, q);
 }

@@ -9,22 +9,35 @@
 #include "core/json_doc.h"
 #include "server/auth.h"
 #include "server/http.h"
+#include "core/json_write.h"
 
 #define SESSION_BODY_MAX 4096
 
 static void put_whoami(struct buf *b, struct http_request *req, const char *csrf)
 {
 	int open = auth_live_keys(req->srv->auth) == 0;
-	buf_printf(b, "{\"mode\":\"%s\",\"signed_in\":%s", open ? "open" : "keys",
-		   req->actor[0] ? "true" : "false");
+	struct json_w w;
+	jw_init(&w, b);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "mode", open ? "open" : "keys");
+	jw_kbool(&w, "signed_in", req->actor[0]);
 	if (req->actor[0]) {
-		buf_puts(b, ",\"name\":");
-		buf_put_json_str(b, req->actor);
-		buf_printf(b, ",\"role\":\"%s\"", auth_role_name((enum auth_role)req->actor_role));
+		jw_kstr(&w, "name", req->actor);
+		jw_kstr(&w, "role", auth_role_name((enum auth_role)req->actor_role));
 	}
 	if (csrf)
-		buf_printf(b, ",\"csrf_token\":\"%s\"", csrf);
-	buf_puts(b, "}");
+		jw_kstr(&w, "csrf_token", csrf);
+	jw_obj_end(&w);
+}
+
+/* {"KEY":true|false}: what an action did. */
+static void reply_flag(struct http_request *req, const char *key, bool v)
+{
+	struct json_w w;
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	jw_kbool(&w, key, v);
+	jw_obj_end(&w);
 }
 
 /* GET /api/v1/session: who the caller is, and its session's CSRF token. */
@@ -90,21 +103,21 @@ static int delete_session(struct http_request *req)
 	if (http_session_cookie(req, sid) == 0)
 		auth_session_end(req->srv->auth, sid);
 	req->res.set_cookie = "hotpath_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0";
-	buf_puts(http_json(req), "{\"signed_in\":false}");
+	reply_flag(req, "signed_in", false);
 	return HTTP_DONE;
 }
 
-static void put_key(struct buf *b, const struct auth_key *k)
+static void put_key(struct json_w *w, const struct auth_key *k)
 {
-	buf_printf(b, "{\"id\":\"%s\",\"name\":", k->id);
-	buf_put_json_str(b, k->name);
-	buf_puts(b, ",\"role\":");
-	buf_put_json_str(b, k->role);
-	buf_printf(b, ",\"created_ns\":%llu,\"revoked\":%s", (unsigned long long)k->created_ns,
-		   k->revoked_ns ? "true" : "false");
+	jw_obj_begin(w);
+	jw_kstr(w, "id", k->id);
+	jw_kstr(w, "name", k->name);
+	jw_kstr(w, "role", k->role);
+	jw_kuint(w, "created_ns", k->created_ns);
+	jw_kbool(w, "revoked", k->revoked_ns != 0);
 	if (k->revoked_ns)
-		buf_printf(b, ",\"revoked_ns\":%llu", (unsigned long long)k->revoked_ns);
-	buf_puts(b, "}");
+		jw_kuint(w, "revoked_ns", k->revoked_ns);
+	jw_obj_end(w);
 }
 
 static int list_keys(struct http_request *req)
@@ -116,14 +129,14 @@ static int list_keys(struct http_request *req)
 		http_error_class(req, ERR_INTERNAL, "%s", err);
 		return HTTP_DONE;
 	}
-	struct buf *b = http_json(req);
-	buf_puts(b, "{\"keys\":[");
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			buf_putc(b, ',');
-		put_key(b, &keys[i]);
-	}
-	buf_puts(b, "]}");
+	struct json_w w;
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	jw_karr_begin(&w, "keys");
+	for (size_t i = 0; i < n; i++)
+		put_key(&w, &keys[i]);
+	jw_arr_end(&w);
+	jw_obj_end(&w);
 	return HTTP_DONE;
 }
 
@@ -146,11 +159,15 @@ static int create_key(struct http_request *req)
 		http_error_class(req, rc, "%s", err);
 	} else {
 		auth_changed(req->srv->auth);
-		struct buf *b = http_json(req);
+		struct json_w w;
+		jw_init(&w, http_json(req));
 		req->res.status = 201;
-		buf_printf(b, "{\"id\":\"%s\",\"name\":", id);
-		buf_put_json_str(b, name);
-		buf_printf(b, ",\"role\":\"%s\",\"token\":\"%s\"}", role, token);
+		jw_obj_begin(&w);
+		jw_kstr(&w, "id", id);
+		jw_kstr(&w, "name", name);
+		jw_kstr(&w, "role", role);
+		jw_kstr(&w, "token", token);
+		jw_obj_end(&w);
 	}
 	json_doc_release(&d);
 	return HTTP_DONE;
@@ -167,7 +184,7 @@ static int revoke_key(struct http_request *req)
 		return HTTP_DONE;
 	}
 	auth_changed(req->srv->auth);
-	buf_puts(http_json(req), "{\"revoked\":true}");
+	reply_flag(req, "revoked", true);
 	return HTTP_DONE;
 }
 

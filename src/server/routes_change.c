@@ -108,14 +108,18 @@ static int post_deployment(struct http_request *req)
 	    change_body_str(req, o, "link", LINK_MAX, 0, &link) < 0 || body_time(req, o, "time", &t_ns) < 0)
 		goto out;
 	struct buf j;
+	struct json_w w;
 	buf_init(&j, BUF_NO_LIMIT);
-	buf_puts(&j, "{\"service\":");
-	buf_put_json_str(&j, service);
-	buf_put_json_member_str(&j, "version", version);
-	buf_put_json_member_str(&j, "env", env);
-	buf_put_json_member_str(&j, "commit", commit);
-	buf_put_json_member_str(&j, "link", link);
-	buf_printf(&j, ",\"time_ms\":%llu,\"source\":\"api\"}", (unsigned long long)(t_ns / NS_PER_MS));
+	jw_init(&w, &j);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "service", service);
+	jw_kstr(&w, "version", version);
+	jw_kstr(&w, "env", env);
+	jw_kstr(&w, "commit", commit);
+	jw_kstr(&w, "link", link);
+	jw_kuint(&w, "time_ms", t_ns / NS_PER_MS);
+	jw_kstr(&w, "source", "api");
+	jw_obj_end(&w);
 	struct store_record r = {
 		.kind = REGRESSIONS_DEPLOY_KIND, .id = service, .time_ns = t_ns, .json = j.data};
 	int rc = store_add_event(req->srv->store, &r, err, sizeof(err));
@@ -140,17 +144,17 @@ static int load_deploys(struct http_request *req, const struct store_query *q, s
 	return rc < 0 ? -1 : 0;
 }
 
-static void put_deploy(struct buf *b, const struct deployment *d)
+static void put_deploy(struct json_w *w, const struct deployment *d)
 {
-	buf_puts(b, "{\"service\":");
-	buf_put_json_str(b, d->service);
-	buf_put_json_member_str(b, "version", d->version);
-	buf_put_json_member_str(b, "env", d->env);
-	buf_put_json_member_str(b, "commit", d->commit);
-	buf_put_json_member_str(b, "link", d->link);
-	buf_printf(b, ",\"time_ms\":%llu", (unsigned long long)(d->t_ns / NS_PER_MS));
-	buf_put_json_member_str(b, "source", d->source);
-	buf_putc(b, '}');
+	jw_obj_begin(w);
+	jw_kstr(w, "service", d->service);
+	jw_kstr(w, "version", d->version);
+	jw_kstr(w, "env", d->env);
+	jw_kstr(w, "commit", d->commit);
+	jw_kstr(w, "link", d->link);
+	jw_kuint(w, "time_ms", d->t_ns / NS_PER_MS);
+	jw_kstr(w, "source", d->source);
+	jw_obj_end(w);
 }
 
 static int get_deployments(struct http_request *req)
@@ -162,15 +166,17 @@ static int get_deployments(struct http_request *req)
 		return HTTP_DONE;
 	if (load_deploys(req, &q, &d, &n) < 0)
 		return HTTP_DONE;
-	struct buf *b = http_json(req);
-	buf_printf(b, "{\"from_ms\":%llu,\"to_ms\":%llu,\"deployments\":[",
-		   (unsigned long long)(q.from_ns / NS_PER_MS), (unsigned long long)(q.to_ns / NS_PER_MS));
-	for (size_t i = 0; i < n && i < q.limit; i++) {
-		if (i)
-			buf_putc(b, ',');
-		put_deploy(b, &d[i]);
-	}
-	buf_printf(b, "],\"count\":%zu}", n);
+	struct json_w w;
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	jw_kuint(&w, "from_ms", q.from_ns / NS_PER_MS);
+	jw_kuint(&w, "to_ms", q.to_ns / NS_PER_MS);
+	jw_karr_begin(&w, "deployments");
+	for (size_t i = 0; i < n && i < q.limit; i++)
+		put_deploy(&w, &d[i]);
+	jw_arr_end(&w);
+	jw_kuint(&w, "count", n);
+	jw_obj_end(&w);
 	return HTTP_DONE;
 }
 
@@ -228,21 +234,23 @@ static int compare_versions(struct http_request *req, struct comparison *c)
 	return 0;
 }
 
-static void put_side(struct buf *b, const char *key, const struct side *s, double p50, double p95, double p99)
+static void put_side(struct json_w *w, const char *key, const struct side *s, double p50, double p95,
+		     double p99)
 {
-	buf_printf(b, ",\"%s\":{\"version\":", key);
-	buf_put_json_str(b, s->version);
-	buf_printf(b, ",\"count\":%llu,\"failed\":%llu,\"sampled\":%zu", (unsigned long long)s->total,
-		   (unsigned long long)s->failed, s->n);
-	buf_put_json_member_double(b, "error_rate", s->total ? (double)s->failed / (double)s->total : NAN);
-	buf_put_json_member_double(b, "p50_ms", p50);
-	buf_put_json_member_double(b, "p95_ms", p95);
-	buf_put_json_member_double(b, "p99_ms", p99);
-	buf_putc(b, '}');
+	jw_kobj_begin(w, key);
+	jw_kstr(w, "version", s->version);
+	jw_kuint(w, "count", s->total);
+	jw_kuint(w, "failed", s->failed);
+	jw_kuint(w, "sampled", s->n);
+	jw_kdouble(w, "error_rate", s->total ? (double)s->failed / (double)s->total : NAN);
+	jw_kdouble(w, "p50_ms", p50);
+	jw_kdouble(w, "p95_ms", p95);
+	jw_kdouble(w, "p99_ms", p99);
+	jw_obj_end(w);
 }
 
 /* "2.5.0 is slower than 2.4.0 at p95 by 31 % (95 % interval 24–38 %)" */
-static void summary_sentence(struct buf *b, const struct comparison *c)
+static void summary_sentence(struct json_w *w, const struct comparison *c)
 {
 	const struct abtest *t = &c->t;
 	char s[512];
@@ -269,36 +277,39 @@ static void summary_sentence(struct buf *b, const struct comparison *c)
 			 "%+.0f to %+.0f %%)",
 			 c->cand.version, abtest_verdict_name(t->verdict), c->base.version, t->p_value,
 			 t->p95_change * 100, t->p95_lo * 100, t->p95_hi * 100);
-	buf_puts(b, ",\"summary\":");
-	buf_put_json_str(b, s);
+	jw_kstr(w, "summary", s);
 }
 
-static void put_comparison(struct buf *b, const struct comparison *c)
+static void put_comparison(struct json_w *w, const struct comparison *c)
 {
 	const struct abtest *t = &c->t;
-	buf_puts(b, "\"service\":");
-	buf_put_json_str(b, c->q.service);
-	buf_put_json_member_str(b, "env", c->q.env);
-	buf_printf(b, ",\"from_ms\":%llu,\"to_ms\":%llu", (unsigned long long)(c->q.from_ns / NS_PER_MS),
-		   (unsigned long long)(c->q.to_ns / NS_PER_MS));
-	put_side(b, "baseline", &c->base, t->base_p50, t->base_p95, t->base_p99);
-	put_side(b, "candidate", &c->cand, t->cand_p50, t->cand_p95, t->cand_p99);
-	buf_puts(b, ",\"test\":{\"method\":\"mann-whitney-u\",\"alpha\":0.05");
-	buf_put_json_member_double(b, "u", t->u);
-	buf_put_json_member_double(b, "z", t->z);
-	buf_put_json_member_double(b, "p_value", t->p_value);
-	buf_put_json_member_double(b, "prob_slower", t->prob_slower);
-	buf_puts(b, "},\"p95_change\":{\"method\":\"bootstrap\"");
-	buf_printf(b, ",\"resamples\":%d", COMPARE_RESAMPLES);
-	buf_put_json_member_double(b, "estimate", t->p95_change);
-	buf_put_json_member_double(b, "lo", t->p95_lo);
-	buf_put_json_member_double(b, "hi", t->p95_hi);
-	buf_printf(b, "},\"verdict\":\"%s\"",
-		   t->verdict == ABTEST_SLOWER	 ? "slower"
-		   : t->verdict == ABTEST_FASTER ? "faster"
-		   : t->verdict == ABTEST_SAME	 ? "same"
-						 : "too_few");
-	summary_sentence(b, c);
+	jw_kstr(w, "service", c->q.service);
+	jw_kstr(w, "env", c->q.env);
+	jw_kuint(w, "from_ms", c->q.from_ns / NS_PER_MS);
+	jw_kuint(w, "to_ms", c->q.to_ns / NS_PER_MS);
+	put_side(w, "baseline", &c->base, t->base_p50, t->base_p95, t->base_p99);
+	put_side(w, "candidate", &c->cand, t->cand_p50, t->cand_p95, t->cand_p99);
+	jw_kobj_begin(w, "test");
+	jw_kstr(w, "method", "mann-whitney-u");
+	jw_kdouble(w, "alpha", 0.05);
+	jw_kdouble(w, "u", t->u);
+	jw_kdouble(w, "z", t->z);
+	jw_kdouble(w, "p_value", t->p_value);
+	jw_kdouble(w, "prob_slower", t->prob_slower);
+	jw_obj_end(w);
+	jw_kobj_begin(w, "p95_change");
+	jw_kstr(w, "method", "bootstrap");
+	jw_kint(w, "resamples", COMPARE_RESAMPLES);
+	jw_kdouble(w, "estimate", t->p95_change);
+	jw_kdouble(w, "lo", t->p95_lo);
+	jw_kdouble(w, "hi", t->p95_hi);
+	jw_obj_end(w);
+	jw_kstr(w, "verdict",
+		t->verdict == ABTEST_SLOWER   ? "slower"
+		: t->verdict == ABTEST_FASTER ? "faster"
+		: t->verdict == ABTEST_SAME   ? "same"
+					      : "too_few");
+	summary_sentence(w, c);
 }
 
 static int get_versions_compare(struct http_request *req)
@@ -307,10 +318,11 @@ static int get_versions_compare(struct http_request *req)
 	memset(&c, 0, sizeof(c));
 	if (compare_versions(req, &c) < 0)
 		return HTTP_DONE;
-	struct buf *b = http_json(req);
-	buf_putc(b, '{');
-	put_comparison(b, &c);
-	buf_putc(b, '}');
+	struct json_w w;
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	put_comparison(&w, &c);
+	jw_obj_end(&w);
 	return HTTP_DONE;
 }
 
@@ -367,16 +379,18 @@ static int get_versions_gate(struct http_request *req)
 	} else {
 		reason = "not significantly slower";
 	}
-	struct buf *b = http_json(req);
-	buf_printf(b, "{\"status\":\"%s\",\"pass\":%s", status,
-		   !strcmp(status, "pass")   ? "true"
-		   : !strcmp(status, "fail") ? "false"
-					     : "null");
-	buf_put_json_member_str(b, "reason", reason);
-	buf_put_json_member_double(b, "max_p95_increase", max_inc);
-	buf_putc(b, ',');
-	put_comparison(b, &c);
-	buf_putc(b, '}');
+	struct json_w w;
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	jw_kstr(&w, "status", status);
+	if (g == ABTEST_INCONCLUSIVE)
+		jw_knull(&w, "pass");
+	else
+		jw_kbool(&w, "pass", !strcmp(status, "pass"));
+	jw_kstr(&w, "reason", reason);
+	jw_kdouble(&w, "max_p95_increase", max_inc);
+	put_comparison(&w, &c);
+	jw_obj_end(&w);
 	return HTTP_DONE;
 }
 
@@ -391,53 +405,56 @@ static const char *flag_state(const struct store_record *flags, size_t n, const 
 	return NULL;
 }
 
-static void put_regression(struct buf *b, const struct regression *r, const char *state, int first)
+static void put_regression(struct json_w *w, const struct regression *r, const char *state)
 {
-	buf_puts(b, first ? "{\"id\":" : ",{\"id\":");
-	buf_put_json_str(b, r->id);
-	buf_put_json_member_str(b, "service", r->service);
-	buf_put_json_member_str(b, "endpoint", r->endpoint);
-	buf_printf(b, ",\"measure\":\"%s\",\"kind\":\"%s\",\"t_ms\":%llu", r->measure,
-		   r->kind == REGRESSION_WEEK_OVER_WEEK ? "week_over_week" : "change_point",
-		   (unsigned long long)(r->t_ns / NS_PER_MS));
-	buf_put_json_member_double(b, "before", r->before);
-	buf_put_json_member_double(b, "after", r->after);
-	buf_put_json_member_double(b, "rel_change", r->rel_change);
+	jw_obj_begin(w);
+	jw_kstr(w, "id", r->id);
+	jw_kstr(w, "service", r->service);
+	jw_kstr(w, "endpoint", r->endpoint);
+	jw_kstr(w, "measure", r->measure);
+	jw_kstr(w, "kind", r->kind == REGRESSION_WEEK_OVER_WEEK ? "week_over_week" : "change_point");
+	jw_kuint(w, "t_ms", r->t_ns / NS_PER_MS);
+	jw_kdouble(w, "before", r->before);
+	jw_kdouble(w, "after", r->after);
+	jw_kdouble(w, "rel_change", r->rel_change);
 	if (r->kind == REGRESSION_WEEK_OVER_WEEK) {
-		buf_printf(b, ",\"hours\":%zu,\"count\":%llu,\"count_week_before\":%llu", r->hours,
-			   (unsigned long long)r->count, (unsigned long long)r->count_before);
+		jw_kuint(w, "hours", r->hours);
+		jw_kuint(w, "count", r->count);
+		jw_kuint(w, "count_week_before", r->count_before);
 	} else {
-		buf_put_json_member_double(b, "p_value", r->p_value);
-		buf_printf(b, ",\"direction\":\"%s\",\"deployment\":", r->worse ? "worse" : "better");
+		jw_kdouble(w, "p_value", r->p_value);
+		jw_kstr(w, "direction", r->worse ? "worse" : "better");
+		jw_key(w, "deployment");
 		if (r->deployment)
-			put_deploy(b, r->deployment);
+			put_deploy(w, r->deployment);
 		else
-			buf_puts(b, "null");
+			jw_null(w);
 	}
-	buf_put_json_member_str(b, "state", state);
-	buf_putc(b, '}');
+	jw_kstr(w, "state", state);
+	jw_obj_end(w);
 }
 
-static void put_version_regression(struct buf *b, const struct version_regression *v, const char *state,
-				   int first)
+static void put_version_regression(struct json_w *w, const struct version_regression *v, const char *state)
 {
-	buf_puts(b, first ? "{\"id\":" : ",{\"id\":");
-	buf_put_json_str(b, v->id);
-	buf_put_json_member_str(b, "service", v->service);
-	buf_put_json_member_str(b, "endpoint", v->endpoint ? v->endpoint : NULL);
-	buf_put_json_member_str(b, "baseline", v->baseline);
-	buf_put_json_member_str(b, "candidate", v->candidate);
-	buf_printf(b, ",\"measure\":\"p95_ms\",\"kind\":\"version\",\"t_ms\":%llu,\"verdict\":\"%s\"",
-		   (unsigned long long)(v->t_ns / NS_PER_MS), abtest_verdict_name(v->t.verdict));
-	buf_put_json_member_double(b, "before", v->t.base_p95);
-	buf_put_json_member_double(b, "after", v->t.cand_p95);
-	buf_put_json_member_double(b, "rel_change", v->t.p95_change);
-	buf_put_json_member_double(b, "p95_lo", v->t.p95_lo);
-	buf_put_json_member_double(b, "p95_hi", v->t.p95_hi);
-	buf_put_json_member_double(b, "p_value", v->t.p_value);
-	buf_printf(b, ",\"gate\":\"%s\"", v->gate_fail ? "fail" : "pass");
-	buf_put_json_member_str(b, "state", state);
-	buf_putc(b, '}');
+	jw_obj_begin(w);
+	jw_kstr(w, "id", v->id);
+	jw_kstr(w, "service", v->service);
+	jw_kstr(w, "endpoint", v->endpoint ? v->endpoint : NULL);
+	jw_kstr(w, "baseline", v->baseline);
+	jw_kstr(w, "candidate", v->candidate);
+	jw_kstr(w, "measure", "p95_ms");
+	jw_kstr(w, "kind", "version");
+	jw_kuint(w, "t_ms", v->t_ns / NS_PER_MS);
+	jw_kstr(w, "verdict", abtest_verdict_name(v->t.verdict));
+	jw_kdouble(w, "before", v->t.base_p95);
+	jw_kdouble(w, "after", v->t.cand_p95);
+	jw_kdouble(w, "rel_change", v->t.p95_change);
+	jw_kdouble(w, "p95_lo", v->t.p95_lo);
+	jw_kdouble(w, "p95_hi", v->t.p95_hi);
+	jw_kdouble(w, "p_value", v->t.p_value);
+	jw_kstr(w, "gate", v->gate_fail ? "fail" : "pass");
+	jw_kstr(w, "state", state);
+	jw_obj_end(w);
 }
 
 static int get_regressions(struct http_request *req)
@@ -476,27 +493,30 @@ static int get_regressions(struct http_request *req)
 		http_error_class(req, rc, "%s", err);
 		return HTTP_DONE;
 	}
-	struct buf *b = http_json(req);
-	buf_printf(b,
-		   "{\"from_ms\":%llu,\"to_ms\":%llu,\"step_s\":%u,\"method\":\"e-divisive-hunter\","
-		   "\"changes\":[",
-		   (unsigned long long)(q.from_ns / NS_PER_MS), (unsigned long long)(q.to_ns / NS_PER_MS),
-		   o.step_s);
+	struct json_w w;
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	jw_kuint(&w, "from_ms", q.from_ns / NS_PER_MS);
+	jw_kuint(&w, "to_ms", q.to_ns / NS_PER_MS);
+	jw_kuint(&w, "step_s", o.step_s);
+	jw_kstr(&w, "method", "e-divisive-hunter");
+	jw_karr_begin(&w, "changes");
 	for (size_t i = 0; i < n_cp; i++)
-		put_regression(b, &cp[i], flag_state(flags, n_flags, cp[i].id), i == 0);
-	buf_puts(b, "],\"time_based\":[");
+		put_regression(&w, &cp[i], flag_state(flags, n_flags, cp[i].id));
+	jw_arr_end(&w);
+	jw_karr_begin(&w, "time_based");
 	for (size_t i = 0; i < n_wow; i++)
-		put_regression(b, &wow[i], flag_state(flags, n_flags, wow[i].id), i == 0);
-	buf_puts(b, "],\"versions\":[");
+		put_regression(&w, &wow[i], flag_state(flags, n_flags, wow[i].id));
+	jw_arr_end(&w);
+	jw_karr_begin(&w, "versions");
 	for (size_t i = 0; i < n_vr; i++)
-		put_version_regression(b, &vr[i], flag_state(flags, n_flags, vr[i].id), i == 0);
-	buf_puts(b, "],\"deployments\":[");
-	for (size_t i = 0; i < n_d; i++) {
-		if (i)
-			buf_putc(b, ',');
-		put_deploy(b, &d[i]);
-	}
-	buf_puts(b, "]}");
+		put_version_regression(&w, &vr[i], flag_state(flags, n_flags, vr[i].id));
+	jw_arr_end(&w);
+	jw_karr_begin(&w, "deployments");
+	for (size_t i = 0; i < n_d; i++)
+		put_deploy(&w, &d[i]);
+	jw_arr_end(&w);
+	jw_obj_end(&w);
 	return HTTP_DONE;
 }
 
@@ -510,7 +530,12 @@ static int put_flag(struct http_request *req, const char *id, const char *json, 
 	struct store_record doc = {.kind = REGRESSIONS_FLAG_KIND, .id = id, .time_ns = now, .json = json};
 	struct buf ev;
 	buf_init(&ev, BUF_NO_LIMIT);
-	buf_printf(&ev, "{\"action\":\"%s\",\"regression\":%s}", action, json);
+	struct json_w w;
+	jw_init(&w, &ev);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "action", action);
+	jw_kraw(&w, "regression", json);
+	jw_obj_end(&w);
 	struct store_record audit = {
 		.kind = REGRESSIONS_AUDIT_KIND, .id = id, .time_ns = now, .json = ev.data};
 	int rc = store_put_doc(req->srv->store, &doc, err, sizeof(err));
@@ -548,16 +573,19 @@ static int post_regression(struct http_request *req)
 				   : regressions_id(&req->arena, service, endpoint,
 						    measure ? measure : "p95_ms", t_ns / NS_PER_MS);
 	struct buf j;
+	struct json_w w;
 	buf_init(&j, BUF_NO_LIMIT);
-	buf_puts(&j, "{\"id\":");
-	buf_put_json_str(&j, id);
-	buf_put_json_member_str(&j, "service", service);
-	buf_put_json_member_str(&j, "endpoint", endpoint);
-	buf_put_json_member_str(&j, "measure", measure ? measure : "p95_ms");
-	buf_printf(&j, ",\"t_ms\":%llu,\"state\":\"flagged\",\"source\":\"manual\"",
-		   (unsigned long long)(t_ns / NS_PER_MS));
-	buf_put_json_member_str(&j, "note", note);
-	buf_putc(&j, '}');
+	jw_init(&w, &j);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "id", id);
+	jw_kstr(&w, "service", service);
+	jw_kstr(&w, "endpoint", endpoint);
+	jw_kstr(&w, "measure", measure ? measure : "p95_ms");
+	jw_kuint(&w, "t_ms", t_ns / NS_PER_MS);
+	jw_kstr(&w, "state", "flagged");
+	jw_kstr(&w, "source", "manual");
+	jw_kstr(&w, "note", note);
+	jw_obj_end(&w);
 	if (put_flag(req, id, j.data, "flag") == 0)
 		http_reply(req, 201, "application/json", j.data, j.len);
 	buf_release(&j);
@@ -577,13 +605,15 @@ static int post_dismiss(struct http_request *req)
 	    change_body_str(req, d.root, "note", LINK_MAX, 0, &note) < 0)
 		goto out;
 	struct buf j;
+	struct json_w w;
 	buf_init(&j, BUF_NO_LIMIT);
-	buf_puts(&j, "{\"id\":");
-	buf_put_json_str(&j, id);
-	buf_printf(&j, ",\"state\":\"dismissed\",\"time_ms\":%llu",
-		   (unsigned long long)(clock_now_ns() / NS_PER_MS));
-	buf_put_json_member_str(&j, "note", note);
-	buf_putc(&j, '}');
+	jw_init(&w, &j);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "id", id);
+	jw_kstr(&w, "state", "dismissed");
+	jw_kuint(&w, "time_ms", clock_now_ns() / NS_PER_MS);
+	jw_kstr(&w, "note", note);
+	jw_obj_end(&w);
 	if (put_flag(req, id, j.data, "dismiss") == 0)
 		http_reply(req, 200, "application/json", j.data, j.len);
 	buf_release(&j);
@@ -604,12 +634,18 @@ static int get_regression_audit(struct http_request *req)
 		http_error(req, 500, "internal", "%s", err);
 		return HTTP_DONE;
 	}
-	struct buf *b = http_json(req);
-	buf_puts(b, "{\"events\":[");
-	for (size_t i = 0; i < n; i++)
-		buf_printf(b, "%s{\"time_ms\":%llu,\"event\":%s}", i ? "," : "",
-			   (unsigned long long)(ev[i].time_ns / NS_PER_MS), ev[i].json);
-	buf_puts(b, "]}");
+	struct json_w w;
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	jw_karr_begin(&w, "events");
+	for (size_t i = 0; i < n; i++) {
+		jw_obj_begin(&w);
+		jw_kuint(&w, "time_ms", ev[i].time_ns / NS_PER_MS);
+		jw_kraw(&w, "event", ev[i].json);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	jw_obj_end(&w);
 	return HTTP_DONE;
 }
 

@@ -203,23 +203,21 @@ out:
 	folded_tree_release(&t);
 }
 
-static void put_span_json(struct buf *b, const struct spantree *t, size_t i)
+static void put_span_json(struct json_w *w, const struct spantree *t, size_t i)
 {
 	const struct span *s = &t->spans[i];
-	buf_puts(b, "{\"name\":");
-	buf_put_json_str(b, s->name ? s->name : "");
-	buf_puts(b, ",\"service\":");
-	buf_put_json_str(b, span_service(s));
-	buf_printf(b, ",\"value_us\":%llu,\"self_us\":%llu,", (unsigned long long)(span_dur(s) / NS_PER_US),
-		   (unsigned long long)(spantree_self_ns(t, i) / NS_PER_US));
-	json_put_id(b, "span_id", s->span_id, 8);
-	buf_printf(b, ",\"start_us\":%llu,\"children\":[", (unsigned long long)(s->start_ns / NS_PER_US));
-	for (size_t k = t->kid_off[i]; k < t->kid_off[i + 1]; k++) {
-		if (k > t->kid_off[i])
-			buf_putc(b, ',');
-		put_span_json(b, t, t->kids[k]);
-	}
-	buf_puts(b, "]}");
+	jw_obj_begin(w);
+	jw_kstr(w, "name", s->name ? s->name : "");
+	jw_kstr(w, "service", span_service(s));
+	jw_kuint(w, "value_us", span_dur(s) / NS_PER_US);
+	jw_kuint(w, "self_us", spantree_self_ns(t, i) / NS_PER_US);
+	json_out_id(w, "span_id", s->span_id, 8);
+	jw_kuint(w, "start_us", s->start_ns / NS_PER_US);
+	jw_karr_begin(w, "children");
+	for (size_t k = t->kid_off[i]; k < t->kid_off[i + 1]; k++)
+		put_span_json(w, t, t->kids[k]);
+	jw_arr_end(w);
+	jw_obj_end(w);
 }
 
 static void reply_trace_json(struct http_request *req, struct side *sd, const struct batch *bt)
@@ -227,30 +225,31 @@ static void reply_trace_json(struct http_request *req, struct side *sd, const st
 	struct spantree t;
 	struct critpath_step *steps;
 	size_t n_steps;
+	struct json_w w;
 	spantree_build(&t, bt->spans, bt->n_spans);
 	critpath_compute(&t, &steps, &n_steps);
-	struct buf *b = http_json(req);
-	buf_printf(b, "{\"mode\":\"trace\",\"trace_id\":\"");
-	buf_put_hex(b, sd->trace_id, 16);
-	buf_printf(b, "\",\"spans\":%zu,\"roots\":[", bt->n_spans);
-	for (size_t r = 0; r < t.n_roots; r++) {
-		if (r)
-			buf_putc(b, ',');
-		put_span_json(b, &t, t.roots[r]);
-	}
-	buf_puts(b, "],\"critical_path\":[");
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	jw_kstr(&w, "mode", "trace");
+	jw_key(&w, "trace_id");
+	jw_hex(&w, sd->trace_id, 16);
+	jw_kuint(&w, "spans", bt->n_spans);
+	jw_karr_begin(&w, "roots");
+	for (size_t r = 0; r < t.n_roots; r++)
+		put_span_json(&w, &t, t.roots[r]);
+	jw_arr_end(&w);
+	jw_karr_begin(&w, "critical_path");
 	for (size_t i = 0; i < n_steps; i++) {
 		const struct span *s = &t.spans[steps[i].span];
-		buf_puts(b, i ? ",{" : "{");
-		json_put_id(b, "span_id", s->span_id, 8);
-		buf_puts(b, ",\"name\":");
-		buf_put_json_str(b, s->name ? s->name : "");
-		buf_puts(b, ",\"service\":");
-		buf_put_json_str(b, span_service(s));
-		buf_printf(b, ",\"contribution_us\":%llu}",
-			   (unsigned long long)(steps[i].contribution_ns / NS_PER_US));
+		jw_obj_begin(&w);
+		json_out_id(&w, "span_id", s->span_id, 8);
+		jw_kstr(&w, "name", s->name ? s->name : "");
+		jw_kstr(&w, "service", span_service(s));
+		jw_kuint(&w, "contribution_us", steps[i].contribution_ns / NS_PER_US);
+		jw_obj_end(&w);
 	}
-	buf_puts(b, "]}");
+	jw_arr_end(&w);
+	jw_obj_end(&w);
 	free(steps);
 	spantree_release(&t);
 }

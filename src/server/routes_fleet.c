@@ -68,44 +68,47 @@ struct env_side {
 	double err_p;	      /* two-proportion p against the reference */
 };
 
-static void put_env(struct buf *b, const struct env_side *e, const struct env_side *ref, int first)
+static void put_env(struct json_w *w, const struct env_side *e, const struct env_side *ref)
 {
 	double p50, p95, p99;
-	buf_puts(b, first ? "{\"env\":" : ",{\"env\":");
-	buf_put_json_str(b, e->env);
-	buf_printf(b, ",\"count\":%llu,\"failed\":%llu", (unsigned long long)e->total,
-		   (unsigned long long)e->failed);
-	buf_put_json_member_double(b, "error_rate", e->total ? (double)e->failed / (double)e->total : NAN);
+	jw_obj_begin(w);
+	jw_kstr(w, "env", e->env);
+	jw_kuint(w, "count", e->total);
+	jw_kuint(w, "failed", e->failed);
+	jw_kdouble(w, "error_rate", e->total ? (double)e->failed / (double)e->total : NAN);
 	const struct abtest *t = &e->vs_ref;
 	p50 = e == ref ? t->base_p50 : t->cand_p50;
 	p95 = e == ref ? t->base_p95 : t->cand_p95;
 	p99 = e == ref ? t->base_p99 : t->cand_p99;
-	buf_put_json_member_double(b, "p50_ms", p50);
-	buf_put_json_member_double(b, "p95_ms", p95);
-	buf_put_json_member_double(b, "p99_ms", p99);
+	jw_kdouble(w, "p50_ms", p50);
+	jw_kdouble(w, "p95_ms", p95);
+	jw_kdouble(w, "p99_ms", p99);
 	if (e == ref || !ref) {
-		buf_puts(b, ",\"reference\":true}");
+		jw_kbool(w, "reference", true);
+		jw_obj_end(w);
 		return;
 	}
-	buf_puts(b, ",\"reference\":false,\"vs_reference\":{");
-	buf_printf(b, "\"verdict\":\"%s\"", abtest_verdict_name(t->verdict));
-	buf_put_json_member_double(b, "p_value", t->p_value);
-	buf_put_json_member_double(b, "p95_delta_ms", p95 - t->base_p95);
-	buf_put_json_member_double(b, "p95_change", t->p95_change);
-	buf_put_json_member_double(b, "p95_lo", t->p95_lo);
-	buf_put_json_member_double(b, "p95_hi", t->p95_hi);
+	jw_kbool(w, "reference", false);
+	jw_kobj_begin(w, "vs_reference");
+	jw_kstr(w, "verdict", abtest_verdict_name(t->verdict));
+	jw_kdouble(w, "p_value", t->p_value);
+	jw_kdouble(w, "p95_delta_ms", p95 - t->base_p95);
+	jw_kdouble(w, "p95_change", t->p95_change);
+	jw_kdouble(w, "p95_lo", t->p95_lo);
+	jw_kdouble(w, "p95_hi", t->p95_hi);
 	double er = e->total ? (double)e->failed / (double)e->total : NAN;
 	double rr = ref->total ? (double)ref->failed / (double)ref->total : NAN;
-	buf_put_json_member_double(b, "error_rate_delta", er - rr);
-	buf_put_json_member_double(b, "error_rate_p_value", e->err_p);
-	buf_printf(b, ",\"significant\":%s}}",
-		   t->verdict == ABTEST_SLOWER || t->verdict == ABTEST_FASTER || e->err_p < 0.05 ? "true"
-												 : "false");
+	jw_kdouble(w, "error_rate_delta", er - rr);
+	jw_kdouble(w, "error_rate_p_value", e->err_p);
+	jw_kbool(w, "significant",
+		 t->verdict == ABTEST_SLOWER || t->verdict == ABTEST_FASTER || e->err_p < 0.05);
+	jw_obj_end(w);
+	jw_obj_end(w);
 }
 
 /* Problems of the reference alone: slower (p95 by more than PARITY_GAP)
  * or failing more than every other environment, significantly. */
-static void put_reference_only(struct buf *b, const struct env_side *envs, size_t n, size_t ref)
+static void put_reference_only(struct json_w *w, const struct env_side *envs, size_t n, size_t ref)
 {
 	int slower = n > 1, failing = n > 1;
 	for (size_t i = 0; i < n; i++) {
@@ -117,13 +120,15 @@ static void put_reference_only(struct buf *b, const struct env_side *envs, size_
 		double rr = envs[ref].total ? (double)envs[ref].failed / (double)envs[ref].total : 0;
 		failing &= envs[i].err_p < 0.05 && rr > er;
 	}
-	buf_printf(b, ",\"reference_only\":{\"slower\":%s,\"more_errors\":%s}", slower ? "true" : "false",
-		   failing ? "true" : "false");
+	jw_kobj_begin(w, "reference_only");
+	jw_kbool(w, "slower", slower);
+	jw_kbool(w, "more_errors", failing);
+	jw_obj_end(w);
 }
 
 /* One service's environments.  -1: answered. */
 static int parity_service(struct http_request *req, const struct store_query *q, const char *service,
-			  const char **envs, size_t n_envs, const char *reference, struct buf *b, int first)
+			  const char **envs, size_t n_envs, const char *reference, struct json_w *w)
 {
 	char err[256];
 	struct env_side es[PARITY_MAX_ENVS];
@@ -157,15 +162,15 @@ static int parity_service(struct http_request *req, const struct store_query *q,
 		}
 		es[i].err_p = abtest_proportions(es[i].failed, es[i].total, r->failed, r->total);
 	}
-	buf_puts(b, first ? "{\"service\":" : ",{\"service\":");
-	buf_put_json_str(b, service);
-	buf_puts(b, ",\"envs\":[");
+	jw_obj_begin(w);
+	jw_kstr(w, "service", service);
+	jw_karr_begin(w, "envs");
 	for (size_t i = 0; i < n; i++)
-		put_env(b, &es[i], ref < n ? &es[ref] : NULL, i == 0);
-	buf_putc(b, ']');
+		put_env(w, &es[i], ref < n ? &es[ref] : NULL);
+	jw_arr_end(w);
 	if (ref < n)
-		put_reference_only(b, es, n, ref);
-	buf_putc(b, '}');
+		put_reference_only(w, es, n, ref);
+	jw_obj_end(w);
 	return 0;
 }
 
@@ -185,18 +190,23 @@ static int get_parity(struct http_request *req)
 		http_error(req, 500, "internal", "%s", err);
 		return HTTP_DONE;
 	}
-	struct buf rows;
+	struct buf rows; /* the services' array, before the answer is begun */
+	struct json_w rw, w;
 	buf_init(&rows, BUF_NO_LIMIT);
+	jw_init(&rw, &rows);
+	jw_arr_begin(&rw);
 	for (size_t i = 0; i < n_services; i++)
-		if (parity_service(req, &q, services[i], envs, n_envs, reference, &rows, i == 0) < 0)
+		if (parity_service(req, &q, services[i], envs, n_envs, reference, &rw) < 0)
 			goto out;
-	struct buf *b = http_json(req);
-	buf_printf(b, "{\"from_ms\":%llu,\"to_ms\":%llu,\"reference\":",
-		   (unsigned long long)(q.from_ns / NS_PER_MS), (unsigned long long)(q.to_ns / NS_PER_MS));
-	buf_put_json_str(b, reference);
-	buf_puts(b, ",\"method\":\"mann-whitney-u, bootstrap p95, two-proportion z\",\"services\":[");
-	buf_append(b, rows.data ? rows.data : "", rows.len);
-	buf_puts(b, "]}");
+	jw_arr_end(&rw);
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	jw_kuint(&w, "from_ms", q.from_ns / NS_PER_MS);
+	jw_kuint(&w, "to_ms", q.to_ns / NS_PER_MS);
+	jw_kstr(&w, "reference", reference);
+	jw_kstr(&w, "method", "mann-whitney-u, bootstrap p95, two-proportion z");
+	jw_kraw(&w, "services", rows.data);
+	jw_obj_end(&w);
 out:
 	buf_release(&rows);
 	return HTTP_DONE;
@@ -222,43 +232,42 @@ static double capacity_of(struct http_request *req, const char *service)
 	return v;
 }
 
-static void put_forecast(struct buf *b, const char *model, const struct forecast *f, uint64_t t_last_ns,
+static void put_forecast(struct json_w *w, const char *model, const struct forecast *f, uint64_t t_last_ns,
 			 uint64_t step_ns, size_t every)
 {
-	buf_puts(b, "{\"model\":");
-	buf_put_json_str(b, model);
-	buf_put_json_member_double(b, "slope_rps_per_day", f->slope * (double)(NS_PER_DAY / step_ns));
-	buf_put_json_member_double(b, "sigma_rps", f->sigma);
+	jw_obj_begin(w);
+	jw_kstr(w, "model", model);
+	jw_kdouble(w, "slope_rps_per_day", f->slope * (double)(NS_PER_DAY / step_ns));
+	jw_kdouble(w, "sigma_rps", f->sigma);
 	if (!isnan(f->alpha)) {
-		buf_put_json_member_double(b, "alpha", f->alpha);
-		buf_put_json_member_double(b, "beta", f->beta);
-		buf_put_json_member_double(b, "gamma", f->gamma);
+		jw_kdouble(w, "alpha", f->alpha);
+		jw_kdouble(w, "beta", f->beta);
+		jw_kdouble(w, "gamma", f->gamma);
 	}
 	const size_t cross[3] = {f->cross, f->cross_early, f->cross_late};
 	const char *const keys[3] = {"reach_ms", "reach_earliest_ms", "reach_latest_ms"};
 	for (int i = 0; i < 3; i++) {
-		buf_printf(b, ",\"%s\":", keys[i]);
 		if (cross[i])
-			buf_printf(b, "%llu",
-				   (unsigned long long)((t_last_ns + cross[i] * step_ns) / NS_PER_MS));
+			jw_kuint(w, keys[i], (t_last_ns + cross[i] * step_ns) / NS_PER_MS);
 		else
-			buf_puts(b, "null");
+			jw_knull(w, keys[i]);
 	}
-	buf_puts(b, ",\"points\":[");
-	for (size_t h = every - 1, k = 0; h < f->horizon; h += every, k++) {
-		buf_printf(b, "%s{\"t_ms\":%llu", k ? "," : "",
-			   (unsigned long long)((t_last_ns + (h + 1) * step_ns) / NS_PER_MS));
-		buf_put_json_member_double(b, "mean", f->mean[h]);
-		buf_put_json_member_double(b, "lo", f->lo[h]);
-		buf_put_json_member_double(b, "hi", f->hi[h]);
-		buf_putc(b, '}');
+	jw_karr_begin(w, "points");
+	for (size_t h = every - 1; h < f->horizon; h += every) {
+		jw_obj_begin(w);
+		jw_kuint(w, "t_ms", (t_last_ns + (h + 1) * step_ns) / NS_PER_MS);
+		jw_kdouble(w, "mean", f->mean[h]);
+		jw_kdouble(w, "lo", f->lo[h]);
+		jw_kdouble(w, "hi", f->hi[h]);
+		jw_obj_end(w);
 	}
-	buf_puts(b, "]}");
+	jw_arr_end(w);
+	jw_obj_end(w);
 }
 
 /* One service's history and forecasts, hourly. */
 static void capacity_service(struct http_request *req, const struct changes_series *s, double capacity,
-			     size_t horizon_h, struct buf *b, int first)
+			     size_t horizon_h, struct json_w *w)
 {
 	size_t n = s->n, lead = 0;
 	uint64_t now = clock_now_ns();
@@ -276,37 +285,36 @@ static void capacity_service(struct http_request *req, const struct changes_seri
 		peak = rps[t] > peak ? rps[t] : peak;
 		sum += rps[t];
 	}
-	buf_puts(b, first ? "{\"service\":" : ",{\"service\":");
-	buf_put_json_str(b, s->service);
-	buf_put_json_member_double(b, "capacity_rps", capacity);
-	buf_put_json_member_double(b, "current_rps", n ? rps[n - 1] : NAN);
-	buf_put_json_member_double(b, "mean_rps", n ? sum / (double)n : NAN);
-	buf_put_json_member_double(b, "peak_rps", n ? peak : NAN);
-	buf_put_json_member_double(b, "utilisation", n && capacity > 0 ? peak / capacity : NAN);
-	buf_printf(b, ",\"step_s\":%llu,\"history\":[", (unsigned long long)(s->step_ns / NS_PER_S));
+	jw_obj_begin(w);
+	jw_kstr(w, "service", s->service);
+	jw_kdouble(w, "capacity_rps", capacity);
+	jw_kdouble(w, "current_rps", n ? rps[n - 1] : NAN);
+	jw_kdouble(w, "mean_rps", n ? sum / (double)n : NAN);
+	jw_kdouble(w, "peak_rps", n ? peak : NAN);
+	jw_kdouble(w, "utilisation", n && capacity > 0 ? peak / capacity : NAN);
+	jw_kuint(w, "step_s", s->step_ns / NS_PER_S);
+	jw_karr_begin(w, "history");
 	for (size_t t = 0; t < n; t++) {
-		buf_printf(b, "%s[%llu,", t ? "," : "",
-			   (unsigned long long)((t0 + t * s->step_ns) / NS_PER_MS));
-		buf_put_json_double(b, rps[t]);
-		buf_putc(b, ']');
+		jw_arr_begin(w);
+		jw_uint(w, (t0 + t * s->step_ns) / NS_PER_MS);
+		jw_double(w, rps[t]);
+		jw_arr_end(w);
 	}
-	buf_puts(b, "],\"forecasts\":[");
+	jw_arr_end(w);
+	jw_karr_begin(w, "forecasts");
 	uint64_t t_last = t0 + (n ? n - 1 : 0) * s->step_ns;
 	size_t every = horizon_h > 24 * 14 ? 6 : 1;
 	struct forecast f;
-	int any = 0;
 	if (forecast_linear(&f, rps, n, horizon_h, capacity) == 0) {
-		put_forecast(b, "linear", &f, t_last, s->step_ns, every);
+		put_forecast(w, "linear", &f, t_last, s->step_ns, every);
 		forecast_release(&f);
-		any = 1;
 	}
 	if (forecast_holt_winters(&f, rps, n, 24, horizon_h, capacity) == 0) {
-		if (any)
-			buf_putc(b, ',');
-		put_forecast(b, "holt_winters", &f, t_last, s->step_ns, every);
+		put_forecast(w, "holt_winters", &f, t_last, s->step_ns, every);
 		forecast_release(&f);
 	}
-	buf_puts(b, "]}");
+	jw_arr_end(w);
+	jw_obj_end(w);
 }
 
 static int get_capacity(struct http_request *req)
@@ -334,15 +342,19 @@ static int get_capacity(struct http_request *req)
 		http_error(req, 500, "internal", "%s", err);
 		return HTTP_DONE;
 	}
-	struct buf *b = http_json(req);
-	buf_printf(b, "{\"from_ms\":%llu,\"to_ms\":%llu,\"horizon_days\":%ld,\"services\":[",
-		   (unsigned long long)(q.from_ns / NS_PER_MS), (unsigned long long)(q.to_ns / NS_PER_MS),
-		   horizon_d);
+	struct json_w w;
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	jw_kuint(&w, "from_ms", q.from_ns / NS_PER_MS);
+	jw_kuint(&w, "to_ms", q.to_ns / NS_PER_MS);
+	jw_kint(&w, "horizon_days", horizon_d);
+	jw_karr_begin(&w, "services");
 	for (size_t i = 0; i < n; i++) {
 		double cap = !isnan(override) ? override : capacity_of(req, s[i].service);
-		capacity_service(req, &s[i], cap, (size_t)horizon_d * 24, b, i == 0);
+		capacity_service(req, &s[i], cap, (size_t)horizon_d * 24, &w);
 	}
-	buf_puts(b, "]}");
+	jw_arr_end(&w);
+	jw_obj_end(&w);
 	return HTTP_DONE;
 }
 
@@ -360,11 +372,13 @@ static int post_capacity(struct http_request *req)
 		goto out;
 	}
 	struct buf j;
+	struct json_w w;
 	buf_init(&j, BUF_NO_LIMIT);
-	buf_puts(&j, "{\"service\":");
-	buf_put_json_str(&j, service);
-	buf_put_json_member_double(&j, "capacity_rps", cap);
-	buf_putc(&j, '}');
+	jw_init(&w, &j);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "service", service);
+	jw_kdouble(&w, "capacity_rps", cap);
+	jw_obj_end(&w);
 	struct store_record r = {
 		.kind = CAPACITY_KIND, .id = service, .time_ns = clock_now_ns(), .json = j.data};
 	int rc = store_put_doc(req->srv->store, &r, err, sizeof(err));
@@ -382,15 +396,16 @@ out:
 
 /* Hourly failures of each service against the median/MAD of the same hour
  * of the week (or of the day, when the range holds less than two weeks). */
-static int put_error_anomalies(struct http_request *req, const struct store_query *q, struct buf *b)
+static int put_error_anomalies(struct http_request *req, const struct store_query *q, struct json_w *w)
 {
 	char err[256];
 	struct changes_series *s;
-	size_t n, out = 0;
+	size_t n;
 	int weekly = q->to_ns - q->from_ns >= 14 * NS_PER_DAY;
 	if (changes_series_load(req->srv->store, q, 3600, 0, 0, &req->arena, &s, &n, err, sizeof(err)) < 0)
 		return -1;
-	buf_printf(b, ",\"baseline\":\"%s\",\"anomalies\":[", weekly ? "hour_of_week" : "hour_of_day");
+	jw_kstr(w, "baseline", weekly ? "hour_of_week" : "hour_of_day");
+	jw_karr_begin(w, "anomalies");
 	for (size_t i = 0; i < n; i++) {
 		double *x = arena_alloc(&req->arena, sizeof(double) * (s[i].n ? s[i].n : 1));
 		uint32_t *slot = arena_alloc(&req->arena, sizeof(uint32_t) * (s[i].n ? s[i].n : 1));
@@ -406,18 +421,18 @@ static int put_error_anomalies(struct http_request *req, const struct store_quer
 		for (size_t t = 0; t < s[i].n; t++) {
 			if (!an[t].flagged || s[i].errors[t] < 5)
 				continue;
-			buf_puts(b, out++ ? ",{\"service\":" : "{\"service\":");
-			buf_put_json_str(b, s[i].service);
-			buf_printf(b, ",\"t_ms\":%llu,\"errors\":%llu,\"requests\":%llu",
-				   (unsigned long long)((s[i].t0_ns + t * s[i].step_ns) / NS_PER_MS),
-				   (unsigned long long)s[i].errors[t], (unsigned long long)s[i].count[t]);
-			buf_put_json_member_double(b, "median", an[t].median);
-			buf_put_json_member_double(b, "mad", an[t].mad);
-			buf_put_json_member_double(b, "score", an[t].score);
-			buf_putc(b, '}');
+			jw_obj_begin(w);
+			jw_kstr(w, "service", s[i].service);
+			jw_kuint(w, "t_ms", (s[i].t0_ns + t * s[i].step_ns) / NS_PER_MS);
+			jw_kuint(w, "errors", s[i].errors[t]);
+			jw_kuint(w, "requests", s[i].count[t]);
+			jw_kdouble(w, "median", an[t].median);
+			jw_kdouble(w, "mad", an[t].mad);
+			jw_kdouble(w, "score", an[t].score);
+			jw_obj_end(w);
 		}
 	}
-	buf_putc(b, ']');
+	jw_arr_end(w);
 	return 0;
 }
 
@@ -433,30 +448,31 @@ static int get_error_patterns(struct http_request *req)
 		http_error(req, 500, "internal", "%s", err);
 		return HTTP_DONE;
 	}
-	struct buf *b = http_json(req);
+	struct json_w w;
 	uint64_t total = 0;
 	for (size_t i = 0; i < n; i++)
 		total += g[i].count;
-	buf_printf(b, "{\"from_ms\":%llu,\"to_ms\":%llu,\"failed\":%llu,\"groups\":[",
-		   (unsigned long long)(q.from_ns / NS_PER_MS), (unsigned long long)(q.to_ns / NS_PER_MS),
-		   (unsigned long long)total);
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	jw_kuint(&w, "from_ms", q.from_ns / NS_PER_MS);
+	jw_kuint(&w, "to_ms", q.to_ns / NS_PER_MS);
+	jw_kuint(&w, "failed", total);
+	jw_karr_begin(&w, "groups");
 	for (size_t i = 0; i < n; i++) {
-		buf_puts(b, i ? ",{\"error_type\":" : "{\"error_type\":");
-		json_put_str_or_null(b, g[i].error_type);
-		buf_puts(b, ",\"service\":");
-		buf_put_json_str(b, g[i].service);
-		buf_printf(b, ",\"severity\":\"%s\",\"count\":%llu",
-			   g[i].status == REQUEST_TIMEOUT ? "timeout" : "error",
-			   (unsigned long long)g[i].count);
-		buf_put_json_member_double(b, "share", total ? (double)g[i].count / (double)total : NAN);
-		buf_putc(b, '}');
+		jw_obj_begin(&w);
+		jw_kstr(&w, "error_type", g[i].error_type);
+		jw_kstr(&w, "service", g[i].service);
+		jw_kstr(&w, "severity", g[i].status == REQUEST_TIMEOUT ? "timeout" : "error");
+		jw_kuint(&w, "count", g[i].count);
+		jw_kdouble(&w, "share", total ? (double)g[i].count / (double)total : NAN);
+		jw_obj_end(&w);
 	}
-	buf_putc(b, ']');
-	if (put_error_anomalies(req, &q, b) < 0) {
+	jw_arr_end(&w);
+	if (put_error_anomalies(req, &q, &w) < 0) {
 		http_error(req, 500, "internal", "error anomalies: read failed");
 		return HTTP_DONE;
 	}
-	buf_putc(b, '}');
+	jw_obj_end(&w);
 	return HTTP_DONE;
 }
 

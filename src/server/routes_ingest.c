@@ -19,6 +19,7 @@
 #include "ingest/otlp_pb.h"
 #include "ingest/requests.h"
 #include "core/clock.h"
+#include "core/json_write.h"
 #include "server/http.h"
 #include "server/media.h"
 #include "server/status.h"
@@ -221,7 +222,11 @@ static void finish_ingest(struct http_request *req)
 	req->res.status = 200;
 	if (in->kind == P_REQUESTS) {
 		req->res.content_type = "application/json";
-		buf_printf(&req->res.body, "{\"accepted\":%zu}", in->items);
+		struct json_w w;
+		jw_init(&w, &req->res.body);
+		jw_obj_begin(&w);
+		jw_kuint(&w, "accepted", in->items);
+		jw_obj_end(&w);
 	} else if (in->media == M_PROTOBUF) {
 		req->res.content_type = "application/x-protobuf";
 		otlp_pb_encode_response(&req->res.body, in->kind == P_METRICS, in->rejected, in->reject_msg);

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/json_write.h"
 #include "query/dbtime.h"
 #include "query/health.h"
 #include "query/metrics.h"
@@ -44,15 +45,12 @@ static int parse_filter(struct http_request *req, struct metrics_filter *f)
 	return 0;
 }
 
-static void put_str_list(struct buf *b, const char *key, const char *const *v, size_t n)
+static void put_str_list(struct json_w *w, const char *key, const char *const *v, size_t n)
 {
-	buf_printf(b, ",\"%s\":[", key);
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			buf_putc(b, ',');
-		buf_put_json_str(b, v[i]);
-	}
-	buf_putc(b, ']');
+	jw_karr_begin(w, key);
+	for (size_t i = 0; i < n; i++)
+		jw_str(w, v[i]);
+	jw_arr_end(w);
 }
 
 static int get_metrics(struct http_request *req)
@@ -69,26 +67,30 @@ static int get_metrics(struct http_request *req)
 		http_error_class(req, rc, "%s", err);
 		return HTTP_DONE;
 	}
-	struct buf *b = http_json(req);
-	buf_printf(b, "{\"from_ms\":%llu,\"to_ms\":%llu,\"metrics\":[",
-		   (unsigned long long)(f.from_ns / NS_PER_MS), (unsigned long long)(f.to_ns / NS_PER_MS));
+	struct json_w w;
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	jw_kuint(&w, "from_ms", f.from_ns / NS_PER_MS);
+	jw_kuint(&w, "to_ms", f.to_ns / NS_PER_MS);
+	jw_karr_begin(&w, "metrics");
 	for (size_t i = 0; i < n; i++) {
-		buf_puts(b, i ? ",{\"name\":" : "{\"name\":");
-		buf_put_json_str(b, m[i].name);
-		buf_puts(b, ",\"unit\":");
-		buf_put_json_str(b, m[i].unit ? m[i].unit : "");
-		buf_printf(b, ",\"type\":\"%s\",\"temporality\":%s,\"series\":%llu",
-			   type_names[m[i].type > 0 && m[i].type <= 3 ? m[i].type : 0],
-			   m[i].type == METRIC_GAUGE ? "null"
-			   : m[i].delta		     ? "\"delta\""
-						     : "\"cumulative\"",
-			   (unsigned long long)m[i].series);
-		put_str_list(b, "services", m[i].services, m[i].n_services);
-		put_str_list(b, "resource_keys", m[i].resource_keys, m[i].n_resource_keys);
-		put_str_list(b, "attribute_keys", m[i].attribute_keys, m[i].n_attribute_keys);
-		buf_putc(b, '}');
+		jw_obj_begin(&w);
+		jw_kstr(&w, "name", m[i].name);
+		jw_kstr(&w, "unit", m[i].unit ? m[i].unit : "");
+		jw_kstr(&w, "type", type_names[m[i].type > 0 && m[i].type <= 3 ? m[i].type : 0]);
+		jw_kstr(&w, "temporality",
+			m[i].type == METRIC_GAUGE ? NULL
+			: m[i].delta		  ? "delta"
+						  : "cumulative");
+		jw_kuint(&w, "series", m[i].series);
+		put_str_list(&w, "services", m[i].services, m[i].n_services);
+		put_str_list(&w, "resource_keys", m[i].resource_keys, m[i].n_resource_keys);
+		put_str_list(&w, "attribute_keys", m[i].attribute_keys, m[i].n_attribute_keys);
+		jw_obj_end(&w);
 	}
-	buf_printf(b, "],\"count\":%zu}", n);
+	jw_arr_end(&w);
+	jw_kuint(&w, "count", n);
+	jw_obj_end(&w);
 	return HTTP_DONE;
 }
 
@@ -109,49 +111,41 @@ static int parse_step(struct http_request *req, const struct metrics_filter *f, 
 }
 
 /*
- * ,"times_ms":[...],"<lines>":[{"key", "points" if with_points, "values"}]:
+ * "times_ms":[...],"<lines>":[{"key", "points" if with_points, "values"}]:
  * the steps' times and each line's value at each step.
  */
-static void put_times_and_lines(struct buf *b, const struct metrics_answer *ans, const char *lines,
+static void put_times_and_lines(struct json_w *w, const struct metrics_answer *ans, const char *lines,
 				int with_points)
 {
-	buf_puts(b, ",\"times_ms\":[");
+	jw_karr_begin(w, "times_ms");
 	for (size_t t = 0; t < ans->n_steps; t++)
-		buf_printf(b, "%s%llu", t ? "," : "",
-			   (unsigned long long)((ans->t0_ns + t * ans->step_ns) / NS_PER_MS));
-	buf_printf(b, "],\"%s\":[", lines);
+		jw_uint(w, (ans->t0_ns + t * ans->step_ns) / NS_PER_MS);
+	jw_arr_end(w);
+	jw_karr_begin(w, lines);
 	for (size_t i = 0; i < ans->n_lines; i++) {
-		buf_puts(b, i ? ",{\"key\":" : "{\"key\":");
-		if (ans->lines[i].key)
-			buf_put_json_str(b, ans->lines[i].key);
-		else
-			buf_puts(b, "null");
+		jw_obj_begin(w);
+		jw_kstr(w, "key", ans->lines[i].key);
 		if (with_points)
-			buf_printf(b, ",\"points\":%llu", (unsigned long long)ans->lines[i].points);
-		buf_puts(b, ",\"values\":[");
-		for (size_t t = 0; t < ans->n_steps; t++) {
-			if (t)
-				buf_putc(b, ',');
-			buf_put_json_double(b, ans->lines[i].values[t]);
-		}
-		buf_puts(b, "]}");
+			jw_kuint(w, "points", ans->lines[i].points);
+		jw_karr_begin(w, "values");
+		for (size_t t = 0; t < ans->n_steps; t++)
+			jw_double(w, ans->lines[i].values[t]);
+		jw_arr_end(w);
+		jw_obj_end(w);
 	}
-	buf_putc(b, ']');
+	jw_arr_end(w);
 }
 
-static void put_answer(struct buf *b, const struct metrics_answer *ans)
+static void put_answer(struct json_w *w, const struct metrics_answer *ans)
 {
-	buf_printf(b, ",\"step_s\":%llu,\"unit\":", (unsigned long long)(ans->step_ns / NS_PER_S));
-	if (ans->unit)
-		buf_put_json_str(b, ans->unit);
-	else
-		buf_puts(b, "null");
-	buf_printf(b,
-		   ",\"type\":%s%s%s,\"series_read\":%llu,\"points\":%llu,\"resets\":%llu,\"truncated\":%s",
-		   ans->type ? "\"" : "", ans->type ? type_names[ans->type] : "null", ans->type ? "\"" : "",
-		   (unsigned long long)ans->series, (unsigned long long)ans->points,
-		   (unsigned long long)ans->resets, ans->truncated ? "true" : "false");
-	put_times_and_lines(b, ans, "lines", 1);
+	jw_kuint(w, "step_s", ans->step_ns / NS_PER_S);
+	jw_kstr(w, "unit", ans->unit);
+	jw_kstr(w, "type", ans->type ? type_names[ans->type] : NULL);
+	jw_kuint(w, "series_read", ans->series);
+	jw_kuint(w, "points", ans->points);
+	jw_kuint(w, "resets", ans->resets);
+	jw_kbool(w, "truncated", ans->truncated);
+	put_times_and_lines(w, ans, "lines", 1);
 }
 
 /* name= or measure=, agg=, group_by=.  -1: the 400 answer is set. */
@@ -206,21 +200,18 @@ static int get_metrics_query(struct http_request *req)
 		http_error_class(req, rc, "%s", err);
 		return HTTP_DONE;
 	}
-	struct buf *b = http_json(req);
-	buf_puts(b, "{\"name\":");
-	buf_put_json_str(b, r.name ? r.name : resource_measure_names[r.measure]);
-	buf_printf(b, ",\"measure\":%s,\"agg\":", r.measure ? "true" : "false");
-	buf_put_json_str(b,
-			 http_query(req, "agg") && *http_query(req, "agg") ? http_query(req, "agg") : "avg");
-	buf_puts(b, ",\"group_by\":");
-	if (r.group_by)
-		buf_put_json_str(b, r.group_by);
-	else
-		buf_puts(b, "null");
-	buf_printf(b, ",\"from_ms\":%llu,\"to_ms\":%llu", (unsigned long long)(r.f.from_ns / NS_PER_MS),
-		   (unsigned long long)(r.f.to_ns / NS_PER_MS));
-	put_answer(b, &ans);
-	buf_putc(b, '}');
+	const char *agg = http_query(req, "agg");
+	struct json_w w;
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	jw_kstr(&w, "name", r.name ? r.name : resource_measure_names[r.measure]);
+	jw_kbool(&w, "measure", r.measure);
+	jw_kstr(&w, "agg", agg && *agg ? agg : "avg");
+	jw_kstr(&w, "group_by", r.group_by);
+	jw_kuint(&w, "from_ms", r.f.from_ns / NS_PER_MS);
+	jw_kuint(&w, "to_ms", r.f.to_ns / NS_PER_MS);
+	put_answer(&w, &ans);
+	jw_obj_end(&w);
 	return HTTP_DONE;
 }
 
@@ -275,7 +266,7 @@ static void pool_usage(struct metrics_answer *used, const struct metrics_answer 
 	used->unit = "1";
 }
 
-static void put_time_of_day(struct buf *b, const struct metrics_answer *ans, int tz)
+static void put_time_of_day(struct json_w *w, const struct metrics_answer *ans, int tz)
 {
 	double *total = calloc(ans->n_steps ? ans->n_steps : 1, sizeof(double)), grid[7][24];
 	if (!total)
@@ -289,35 +280,38 @@ static void put_time_of_day(struct buf *b, const struct metrics_answer *ans, int
 	}
 	metrics_time_of_day(total, ans->n_steps, ans->t0_ns, ans->step_ns, tz, grid);
 	free(total);
-	buf_printf(b, ",\"tz_offset_min\":%d,\"days\":[", tz);
+	jw_kint(w, "tz_offset_min", tz);
+	jw_karr_begin(w, "days");
 	for (int d = 0; d < 7; d++)
-		buf_printf(b, "%s\"%s\"", d ? "," : "", day_names[d]);
-	buf_puts(b, "],\"values\":[");
+		jw_str(w, day_names[d]);
+	jw_arr_end(w);
+	jw_karr_begin(w, "values");
 	for (int d = 0; d < 7; d++) {
-		buf_puts(b, d ? ",[" : "[");
-		for (int h = 0; h < 24; h++) {
-			if (h)
-				buf_putc(b, ',');
-			buf_put_json_double(b, grid[d][h]);
-		}
-		buf_putc(b, ']');
+		jw_arr_begin(w);
+		for (int h = 0; h < 24; h++)
+			jw_double(w, grid[d][h]);
+		jw_arr_end(w);
 	}
-	buf_putc(b, ']');
+	jw_arr_end(w);
 }
 
 /* The heatmap's answer from its cells: rows by group, or the hour-of-week fold. */
 static void put_heatmap(struct http_request *req, const char *kind, const char *by, int tod, long tz,
 			unsigned every, const struct metrics_answer *ans)
 {
-	struct buf *b = http_json(req);
-	buf_printf(b, "{\"kind\":\"%s\",\"by\":\"%s\",\"layout\":\"%s\",\"sample_every\":%u,\"unit\":", kind,
-		   by, tod ? "time-of-day" : "time", every);
-	buf_put_json_str(b, ans->unit ? ans->unit : "");
-	buf_printf(b, ",\"points\":%llu,\"step_s\":%llu", (unsigned long long)ans->points,
-		   (unsigned long long)(ans->step_ns / NS_PER_S));
+	struct json_w w;
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	jw_kstr(&w, "kind", kind);
+	jw_kstr(&w, "by", by);
+	jw_kstr(&w, "layout", tod ? "time-of-day" : "time");
+	jw_kuint(&w, "sample_every", every);
+	jw_kstr(&w, "unit", ans->unit ? ans->unit : "");
+	jw_kuint(&w, "points", ans->points);
+	jw_kuint(&w, "step_s", ans->step_ns / NS_PER_S);
 	if (tod) {
-		put_time_of_day(b, ans, (int)tz);
-		buf_putc(b, '}');
+		put_time_of_day(&w, ans, (int)tz);
+		jw_obj_end(&w);
 		return;
 	}
 	double max = NAN;
@@ -325,10 +319,10 @@ static void put_heatmap(struct http_request *req, const char *kind, const char *
 		for (size_t t = 0; t < ans->n_steps; t++)
 			if (!isnan(ans->lines[i].values[t]) && !(ans->lines[i].values[t] <= max))
 				max = ans->lines[i].values[t];
-	buf_puts(b, ",\"max\":");
-	buf_put_json_double(b, max);
-	put_times_and_lines(b, ans, "rows", 0);
-	buf_printf(b, ",\"truncated\":%s}", ans->truncated ? "true" : "false");
+	jw_kdouble(&w, "max", max);
+	put_times_and_lines(&w, ans, "rows", 0);
+	jw_kbool(&w, "truncated", ans->truncated);
+	jw_obj_end(&w);
 }
 
 int metrics_heatmap(struct http_request *req, const char *kind)
@@ -434,10 +428,27 @@ static int delete_health_thresholds(struct http_request *req)
 	return store_health_thresholds(req, "{}");
 }
 
-static void put_level(struct buf *b, const struct health_report *h, int i)
+/* "resource":{"kind","key"}|null and "slowest_service":{...}|null */
+static void put_health_worst(struct json_w *w, const struct health_report *h)
 {
-	buf_printf(b, "%s\"%s\":\"%s\"", i ? "," : "", health_indicator_names[i],
-		   health_level_names[h->level[i]]);
+	jw_key(w, "resource");
+	if (h->resource_kind) {
+		jw_obj_begin(w);
+		jw_kstr(w, "kind", h->resource_kind);
+		jw_kstr(w, "key", h->resource_key);
+		jw_obj_end(w);
+	} else {
+		jw_null(w);
+	}
+	jw_key(w, "slowest_service");
+	if (h->service) {
+		jw_obj_begin(w);
+		jw_kstr(w, "service", h->service);
+		jw_kdouble(w, "p95_ms", h->service_p95_ms);
+		jw_obj_end(w);
+	} else {
+		jw_null(w);
+	}
 }
 
 static int get_health(struct http_request *req)
@@ -457,44 +468,29 @@ static int get_health(struct http_request *req)
 	struct tm tm;
 	gmtime_r(&secs, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	struct buf *b = http_json(req);
-	buf_printf(b, "{\"status\":\"%s\",\"timestamp\":\"%s\",\"window_s\":%llu,\"performance_metrics\":{",
-		   h.status, ts, (unsigned long long)(t.window_ns / NS_PER_S));
-	buf_printf(b, "\"requests\":%llu,\"avg_response_time_ms\":", (unsigned long long)h.requests);
-	buf_put_json_double(b, h.avg_ms);
-	buf_puts(b, ",\"p95_ms\":");
-	buf_put_json_double(b, h.p95_ms);
-	buf_puts(b, ",\"error_rate\":");
-	buf_put_json_double(b, h.error_rate);
-	buf_puts(b, ",\"resource_usage\":");
-	buf_put_json_double(b, h.resource_usage);
-	buf_puts(b, ",\"resource\":");
-	if (h.resource_kind) {
-		buf_printf(b, "{\"kind\":\"%s\",\"key\":", h.resource_kind);
-		if (h.resource_key)
-			buf_put_json_str(b, h.resource_key);
-		else
-			buf_puts(b, "null");
-		buf_putc(b, '}');
-	} else {
-		buf_puts(b, "null");
-	}
-	buf_puts(b, ",\"slowest_service\":");
-	if (h.service) {
-		buf_puts(b, "{\"service\":");
-		buf_put_json_str(b, h.service);
-		buf_puts(b, ",\"p95_ms\":");
-		buf_put_json_double(b, h.service_p95_ms);
-		buf_putc(b, '}');
-	} else {
-		buf_puts(b, "null");
-	}
-	buf_puts(b, "},\"health_indicators\":{");
+	struct json_w w;
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	jw_kstr(&w, "status", h.status);
+	jw_kstr(&w, "timestamp", ts);
+	jw_kuint(&w, "window_s", t.window_ns / NS_PER_S);
+	jw_kobj_begin(&w, "performance_metrics");
+	jw_kuint(&w, "requests", h.requests);
+	jw_kdouble(&w, "avg_response_time_ms", h.avg_ms);
+	jw_kdouble(&w, "p95_ms", h.p95_ms);
+	jw_kdouble(&w, "error_rate", h.error_rate);
+	jw_kdouble(&w, "resource_usage", h.resource_usage);
+	put_health_worst(&w, &h);
+	jw_obj_end(&w);
+	jw_kobj_begin(&w, "health_indicators");
 	for (int i = 0; i < HEALTH_N; i++)
-		put_level(b, &h, i);
-	buf_puts(b, "},\"thresholds\":");
-	health_thresholds_to_json(b, &t);
-	buf_puts(b, "}");
+		jw_kstr(&w, health_indicator_names[i], health_level_names[h.level[i]]);
+	jw_obj_end(&w);
+	jw_key(&w, "thresholds");
+	struct buf *b = jw_value_buf(&w);
+	if (b)
+		health_thresholds_to_json(b, &t);
+	jw_obj_end(&w);
 	return HTTP_DONE;
 }
 
@@ -515,8 +511,11 @@ void metrics_put_current_resources(struct http_request *req, struct buf *b)
 		return;
 	r.f.from_ns = r.f.to_ns > 300 * NS_PER_S ? r.f.to_ns - 300 * NS_PER_S : 0;
 	r.step_ns = r.f.to_ns - r.f.from_ns;
-	buf_printf(b, ",\"currentResources\":{\"window_s\":300,\"to_ms\":%llu",
-		   (unsigned long long)(r.f.to_ns / NS_PER_MS));
+	struct json_w w;
+	jw_init_inside(&w, b, false, true);
+	jw_kobj_begin(&w, "currentResources");
+	jw_kuint(&w, "window_s", 300);
+	jw_kuint(&w, "to_ms", r.f.to_ns / NS_PER_MS);
 	for (size_t i = 0; i < sizeof(ms) / sizeof(*ms); i++) {
 		struct metrics_answer ans;
 		r.measure = ms[i];
@@ -524,10 +523,9 @@ void metrics_put_current_resources(struct http_request *req, struct buf *b)
 		if (metrics_query(req->srv->store, &r, &req->arena, &ans, err, sizeof(err)) == 0 &&
 		    ans.n_lines)
 			v = ans.lines[0].values[ans.n_steps - 1];
-		buf_printf(b, ",\"%s\":", keys[i]);
-		buf_put_json_double(b, v);
+		jw_kdouble(&w, keys[i], v);
 	}
-	buf_putc(b, '}');
+	jw_obj_end(&w);
 }
 
 const struct route metrics_routes[] = {

@@ -35,13 +35,6 @@ static const double quantiles[] = {0.50, 0.75, 0.90, 0.95, 0.99};
 static const char *const quantile_keys[] = {"p50_ms", "p75_ms", "p90_ms", "p95_ms", "p99_ms"};
 #define N_QUANTILES (sizeof(quantiles) / sizeof(quantiles[0]))
 
-/* ,"key":number|null */
-static void put_field(struct buf *b, const char *key, double d)
-{
-	buf_printf(b, ",\"%s\":", key);
-	buf_put_json_double(b, d);
-}
-
 static void bad_request(struct http_request *req, const char *msg)
 {
 	http_error(req, 400, "bad_request", "%s", msg);
@@ -58,6 +51,7 @@ struct perf {
 	struct rollup_row *rows;
 	size_t n;
 	int from_spans;
+	struct json_w w; /* the answer, from perf_open() */
 };
 
 /* Parse the common filters and q=.  -1: the error answer is set. */
@@ -161,78 +155,74 @@ static int perf_dim(struct perf *p, const char *name, const char *allowed, enum 
 
 /* ---- printing ------------------------------------------------------------ */
 
-static struct buf *perf_open(struct perf *p)
+/* Begin the answer's object with what every answer of this file has. */
+static struct json_w *perf_open(struct perf *p)
 {
-	struct buf *b = http_json(p->req);
-	buf_printf(b, "{\"from_ms\":%llu,\"to_ms\":%llu,\"range_s\":",
-		   (unsigned long long)(p->q.from_ns / NS_PER_MS),
-		   (unsigned long long)(p->q.to_ns / NS_PER_MS));
-	buf_put_json_double(b, (double)p->range_ns / 1e9);
-	buf_printf(b, ",\"resolution_s\":%u,\"source\":\"%s\",\"error_bound\":", p->res_s,
-		   p->from_spans ? "spans" : "rollups");
-	buf_put_json_double(b, sketch_error_bound());
-	buf_puts(b, ",\"counted\":");
-	json_put_counted(b, &p->q);
-	json_put_resolved_versions(b, &p->q);
-	return b;
+	struct json_w *w = &p->w;
+	jw_init(w, http_json(p->req));
+	jw_obj_begin(w);
+	jw_kuint(w, "from_ms", p->q.from_ns / NS_PER_MS);
+	jw_kuint(w, "to_ms", p->q.to_ns / NS_PER_MS);
+	jw_kdouble(w, "range_s", (double)p->range_ns / 1e9);
+	jw_kuint(w, "resolution_s", p->res_s);
+	jw_kstr(w, "source", p->from_spans ? "spans" : "rollups");
+	jw_kdouble(w, "error_bound", sketch_error_bound());
+	jw_key(w, "counted");
+	json_out_counted(w, &p->q);
+	json_out_resolved_versions(w, &p->q);
+	return w;
 }
 
-static void put_quantiles(struct buf *b, const struct latency_stats *s)
+static void put_quantiles(struct json_w *w, const struct latency_stats *s)
 {
 	for (size_t i = 0; i < N_QUANTILES; i++)
-		put_field(b, quantile_keys[i], latency_stats_quantile_ms(s, quantiles[i]));
+		jw_kdouble(w, quantile_keys[i], latency_stats_quantile_ms(s, quantiles[i]));
 }
 
-/* count, rps, errors, timeouts, error_rate (no leading comma) */
-static void put_red(struct buf *b, const struct latency_stats *s, double seconds)
+/* count, rps, errors, timeouts, error_rate */
+static void put_red(struct json_w *w, const struct latency_stats *s, double seconds)
 {
-	buf_printf(b, "\"count\":%llu", (unsigned long long)s->count);
-	put_field(b, "rps", seconds > 0 ? (double)s->count / seconds : NAN);
-	buf_printf(b, ",\"errors\":%llu,\"timeouts\":%llu", (unsigned long long)s->by_status[REQUEST_ERROR],
-		   (unsigned long long)s->by_status[REQUEST_TIMEOUT]);
-	put_field(b, "error_rate", latency_stats_error_rate(s));
+	jw_kuint(w, "count", s->count);
+	jw_kdouble(w, "rps", seconds > 0 ? (double)s->count / seconds : NAN);
+	jw_kuint(w, "errors", s->by_status[REQUEST_ERROR]);
+	jw_kuint(w, "timeouts", s->by_status[REQUEST_TIMEOUT]);
+	jw_kdouble(w, "error_rate", latency_stats_error_rate(s));
 }
 
-/* ,"by_tier":{...}: exact counts; null for a tier that the duration bounds
+/* "by_tier":{...}: exact counts; null for a tier that the duration bounds
  * cut (its count is only part of the tier, and not exact). */
-static void put_tiers(struct buf *b, const struct store_query *q, const struct latency_stats *s)
+static void put_tiers(struct json_w *w, const struct store_query *q, const struct latency_stats *s)
 {
 	struct latency_bounds bd;
 	latency_bounds_from_query(&bd, q);
-	buf_puts(b, ",\"by_tier\":{");
+	jw_kobj_begin(w, "by_tier");
 	for (int t = 0; t < TIER_COUNT; t++) {
 		double lo = (double)request_tier_lo_ns[t];
 		double hi = t < TIER_CRITICAL ? (double)request_tier_lo_ns[t + 1] : INFINITY;
 		int whole = lo >= bd.lo_ns && (bd.hi_ns == 0 || hi <= bd.hi_ns);
 		int none = (bd.hi_ns > 0 && lo >= bd.hi_ns) || hi <= bd.lo_ns;
-		buf_printf(b, "%s\"%s\":", t ? "," : "", request_tier_names[t]);
 		if (whole || none)
-			buf_printf(b, "%llu", (unsigned long long)(whole ? s->by_tier[t] : 0));
+			jw_kuint(w, request_tier_names[t], whole ? s->by_tier[t] : 0);
 		else
-			buf_puts(b, "null");
+			jw_knull(w, request_tier_names[t]);
 	}
-	buf_putc(b, '}');
+	jw_obj_end(w);
 }
 
-static void put_types_object(struct buf *b, const struct latency_stats *s)
+static void put_types_object(struct json_w *w, const struct latency_stats *s)
 {
-	buf_putc(b, '{');
-	for (size_t i = 0; i < s->n_types; i++) {
-		if (i)
-			buf_putc(b, ',');
-		buf_put_json_str(b, s->types[i].type);
-		buf_printf(b, ":%llu", (unsigned long long)s->types[i].count);
-	}
-	buf_putc(b, '}');
+	jw_obj_begin(w);
+	for (size_t i = 0; i < s->n_types; i++)
+		jw_kuint(w, s->types[i].type, s->types[i].count);
+	jw_obj_end(w);
 }
 
-static void put_times(struct buf *b, const struct latency_grid *g)
+static void put_times(struct json_w *w, const struct latency_grid *g)
 {
-	buf_puts(b, ",\"times_ms\":[");
+	jw_karr_begin(w, "times_ms");
 	for (size_t t = 0; t < g->n; t++)
-		buf_printf(b, "%s%llu", t ? "," : "",
-			   (unsigned long long)((g->t0_ns + t * g->step_ns) / NS_PER_MS));
-	buf_putc(b, ']');
+		jw_uint(w, (g->t0_ns + t * g->step_ns) / NS_PER_MS);
+	jw_arr_end(w);
 }
 
 /* ---- endpoints ----------------------------------------------------------- */
@@ -248,26 +238,27 @@ static int get_summary(struct http_request *req)
 		http_error(req, 500, "internal", "counts overflow");
 		goto out;
 	}
-	struct buf *b = perf_open(&p);
-	buf_putc(b, ',');
-	put_red(b, &s, (double)p.range_ns / 1e9);
-	buf_printf(b, ",\"by_status\":{\"success\":%llu,\"error\":%llu,\"timeout\":%llu}",
-		   (unsigned long long)s.by_status[REQUEST_OK],
-		   (unsigned long long)s.by_status[REQUEST_ERROR],
-		   (unsigned long long)s.by_status[REQUEST_TIMEOUT]);
-	put_tiers(b, &p.q, &s);
-	buf_puts(b, ",\"errors_by_type\":[");
+	struct json_w *w = perf_open(&p);
+	put_red(w, &s, (double)p.range_ns / 1e9);
+	jw_kobj_begin(w, "by_status");
+	jw_kuint(w, "success", s.by_status[REQUEST_OK]);
+	jw_kuint(w, "error", s.by_status[REQUEST_ERROR]);
+	jw_kuint(w, "timeout", s.by_status[REQUEST_TIMEOUT]);
+	jw_obj_end(w);
+	put_tiers(w, &p.q, &s);
+	jw_karr_begin(w, "errors_by_type");
 	for (size_t i = 0; i < s.n_types; i++) {
-		buf_puts(b, i ? ",{\"type\":" : "{\"type\":");
-		buf_put_json_str(b, s.types[i].type);
-		buf_printf(b, ",\"count\":%llu}", (unsigned long long)s.types[i].count);
+		jw_obj_begin(w);
+		jw_kstr(w, "type", s.types[i].type);
+		jw_kuint(w, "count", s.types[i].count);
+		jw_obj_end(w);
 	}
-	buf_putc(b, ']');
-	put_field(b, "min_ms", latency_stats_min_ms(&s));
-	put_field(b, "mean_ms", latency_stats_mean_ms(&s));
-	put_quantiles(b, &s);
-	put_field(b, "max_ms", latency_stats_max_ms(&s));
-	buf_putc(b, '}');
+	jw_arr_end(w);
+	jw_kdouble(w, "min_ms", latency_stats_min_ms(&s));
+	jw_kdouble(w, "mean_ms", latency_stats_mean_ms(&s));
+	put_quantiles(w, &s);
+	jw_kdouble(w, "max_ms", latency_stats_max_ms(&s));
+	jw_obj_end(w);
 out:
 	latency_stats_release(&s);
 	perf_end(&p);
@@ -277,16 +268,17 @@ out:
 static const char *const group_dims =
 	"service, endpoint, env, version, department, intent, tool, status, error_type";
 
-static void put_point(struct buf *b, const struct latency_stats *s, uint64_t t_ns, double step_s)
+static void put_point(struct json_w *w, const struct latency_stats *s, uint64_t t_ns, double step_s)
 {
-	buf_printf(b, "{\"t_ms\":%llu,", (unsigned long long)(t_ns / NS_PER_MS));
-	put_red(b, s, step_s);
-	buf_puts(b, ",\"errors_by_type\":");
-	put_types_object(b, s);
-	put_quantiles(b, s);
-	put_field(b, "max_ms", latency_stats_max_ms(s));
-	put_field(b, "mean_ms", latency_stats_mean_ms(s));
-	buf_putc(b, '}');
+	jw_obj_begin(w);
+	jw_kuint(w, "t_ms", t_ns / NS_PER_MS);
+	put_red(w, s, step_s);
+	jw_key(w, "errors_by_type");
+	put_types_object(w, s);
+	put_quantiles(w, s);
+	jw_kdouble(w, "max_ms", latency_stats_max_ms(s));
+	jw_kdouble(w, "mean_ms", latency_stats_mean_ms(s));
+	jw_obj_end(w);
 }
 
 static int get_timeseries(struct http_request *req)
@@ -304,48 +296,47 @@ static int get_timeseries(struct http_request *req)
 		http_error(req, 500, "internal", "counts overflow");
 		goto out;
 	}
-	struct buf *b = perf_open(&p);
+	struct json_w *w = perf_open(&p);
 	double step_s = (double)g.step_ns / 1e9;
-	buf_printf(b, ",\"step_s\":%llu,\"group_by\":", (unsigned long long)(g.step_ns / NS_PER_S));
-	json_put_str_or_null(b, latency_dim_name(by));
-	buf_printf(b, ",\"top\":%ld", top);
-	put_times(b, &g);
-	buf_puts(b, ",\"series\":[");
+	jw_kuint(w, "step_s", g.step_ns / NS_PER_S);
+	jw_kstr(w, "group_by", latency_dim_name(by));
+	jw_kint(w, "top", top);
+	put_times(w, &g);
+	jw_karr_begin(w, "series");
 	for (size_t i = 0; i < ts.n_series; i++) {
 		const struct latency_series *s = &ts.series[i];
-		buf_puts(b, i ? ",{\"key\":" : "{\"key\":");
-		json_put_str_or_null(b, s->key);
-		buf_printf(b, ",\"other\":%s,\"count\":%llu,\"points\":[", s->other ? "true" : "false",
-			   (unsigned long long)s->total.count);
-		for (size_t t = 0; t < g.n; t++) {
-			if (t)
-				buf_putc(b, ',');
-			put_point(b, &s->points[t], g.t0_ns + t * g.step_ns, step_s);
-		}
-		buf_puts(b, "]}");
+		jw_obj_begin(w);
+		jw_kstr(w, "key", s->key);
+		jw_kbool(w, "other", s->other);
+		jw_kuint(w, "count", s->total.count);
+		jw_karr_begin(w, "points");
+		for (size_t t = 0; t < g.n; t++)
+			put_point(w, &s->points[t], g.t0_ns + t * g.step_ns, step_s);
+		jw_arr_end(w);
+		jw_obj_end(w);
 	}
-	buf_puts(b, "]}");
+	jw_arr_end(w);
+	jw_obj_end(w);
 out:
 	latency_timeseries_release(&ts);
 	perf_end(&p);
 	return HTTP_DONE;
 }
 
-static void put_bins(struct buf *b, const struct latency_bins *bins, const uint64_t *counts)
+static void put_bins(struct json_w *w, const struct latency_bins *bins, const uint64_t *counts)
 {
-	buf_puts(b, ",\"bins\":[");
+	jw_karr_begin(w, "bins");
 	for (size_t i = 0; i < bins->n; i++) {
 		double lo, hi;
 		latency_bins_edges(bins, i, &lo, &hi);
-		buf_puts(b, i ? ",{\"lo_ms\":" : "{\"lo_ms\":");
-		buf_put_json_double(b, lo / 1e6);
-		buf_puts(b, ",\"hi_ms\":");
-		buf_put_json_double(b, hi / 1e6);
+		jw_obj_begin(w);
+		jw_kdouble(w, "lo_ms", lo / 1e6);
+		jw_kdouble(w, "hi_ms", hi / 1e6);
 		if (counts)
-			buf_printf(b, ",\"count\":%llu", (unsigned long long)counts[i]);
-		buf_putc(b, '}');
+			jw_kuint(w, "count", counts[i]);
+		jw_obj_end(w);
 	}
-	buf_putc(b, ']');
+	jw_arr_end(w);
 }
 
 static int get_distribution(struct http_request *req)
@@ -366,15 +357,15 @@ static int get_distribution(struct http_request *req)
 	latency_bins_plan(&bins, &s.sketch, (unsigned)(max_bins < 2 ? 2 : max_bins));
 	counts = xcalloc(bins.n ? bins.n : 1, sizeof(*counts));
 	latency_bins_count(&bins, &s.sketch, counts);
-	struct buf *b = perf_open(&p);
-	buf_printf(b, ",\"count\":%llu", (unsigned long long)s.count);
-	put_field(b, "bucket_ratio", latency_bins_ratio(&bins));
-	put_bins(b, &bins, counts);
-	put_field(b, "min_ms", latency_stats_min_ms(&s));
-	put_field(b, "mean_ms", latency_stats_mean_ms(&s));
-	put_quantiles(b, &s);
-	put_field(b, "max_ms", latency_stats_max_ms(&s));
-	buf_putc(b, '}');
+	struct json_w *w = perf_open(&p);
+	jw_kuint(w, "count", s.count);
+	jw_kdouble(w, "bucket_ratio", latency_bins_ratio(&bins));
+	put_bins(w, &bins, counts);
+	jw_kdouble(w, "min_ms", latency_stats_min_ms(&s));
+	jw_kdouble(w, "mean_ms", latency_stats_mean_ms(&s));
+	put_quantiles(w, &s);
+	jw_kdouble(w, "max_ms", latency_stats_max_ms(&s));
+	jw_obj_end(w);
 out:
 	free(counts);
 	latency_stats_release(&s);
@@ -382,12 +373,46 @@ out:
 	return HTTP_DONE;
 }
 
+/* "percentiles":{"p50_ms":[...], ...}: each quantile per bucket. */
+static void put_percentiles(struct json_w *w, const struct latency_series *s, const struct latency_grid *g)
+{
+	jw_kobj_begin(w, "percentiles");
+	for (size_t i = 0; i < N_QUANTILES; i++) {
+		jw_karr_begin(w, quantile_keys[i]);
+		for (size_t t = 0; t < g->n; t++)
+			jw_double(w, latency_stats_quantile_ms(&s->points[t], quantiles[i]));
+		jw_arr_end(w);
+	}
+	jw_obj_end(w);
+}
+
+/* "bins":[...],"counts":[[...], ...]: each bucket's counts in the bins of
+ * the whole range. */
+static void put_heat_counts(struct json_w *w, const struct latency_series *s, const struct latency_grid *g,
+			    long max_bins)
+{
+	struct latency_bins bins;
+	latency_bins_plan(&bins, &s->total.sketch, (unsigned)(max_bins < 2 ? 2 : max_bins));
+	put_bins(w, &bins, NULL);
+	uint64_t *counts = xmalloc((bins.n ? bins.n : 1) * sizeof(*counts));
+	jw_karr_begin(w, "counts");
+	for (size_t t = 0; t < g->n; t++) {
+		memset(counts, 0, (bins.n ? bins.n : 1) * sizeof(*counts));
+		latency_bins_count(&bins, &s->points[t].sketch, counts);
+		jw_arr_begin(w);
+		for (size_t i = 0; i < bins.n; i++)
+			jw_uint(w, counts[i]);
+		jw_arr_end(w);
+	}
+	jw_arr_end(w);
+	free(counts);
+}
+
 static int get_heatmap(struct http_request *req)
 {
 	struct perf p;
 	struct latency_grid g;
 	struct latency_timeseries ts = {0};
-	uint64_t *counts = NULL;
 	long max_bins;
 	const char *kind = http_query(req, "kind");
 	int percentile = kind && !strcmp(kind, "percentile");
@@ -408,46 +433,21 @@ static int get_heatmap(struct http_request *req)
 		goto out;
 	}
 	const struct latency_series *s = &ts.series[0];
-	struct buf *b = perf_open(&p);
-	buf_printf(b, ",\"kind\":\"%s\",\"step_s\":%llu,\"count\":%llu",
-		   percentile ? "percentile" : "latency", (unsigned long long)(g.step_ns / NS_PER_S),
-		   (unsigned long long)s->total.count);
-	put_times(b, &g);
-	buf_puts(b, ",\"totals\":[");
+	struct json_w *w = perf_open(&p);
+	jw_kstr(w, "kind", percentile ? "percentile" : "latency");
+	jw_kuint(w, "step_s", g.step_ns / NS_PER_S);
+	jw_kuint(w, "count", s->total.count);
+	put_times(w, &g);
+	jw_karr_begin(w, "totals");
 	for (size_t t = 0; t < g.n; t++)
-		buf_printf(b, "%s%llu", t ? "," : "", (unsigned long long)s->points[t].count);
-	buf_putc(b, ']');
-	if (percentile) {
-		buf_puts(b, ",\"percentiles\":{");
-		for (size_t i = 0; i < N_QUANTILES; i++) {
-			buf_printf(b, "%s\"%s\":[", i ? "," : "", quantile_keys[i]);
-			for (size_t t = 0; t < g.n; t++) {
-				if (t)
-					buf_putc(b, ',');
-				buf_put_json_double(b,
-						    latency_stats_quantile_ms(&s->points[t], quantiles[i]));
-			}
-			buf_putc(b, ']');
-		}
-		buf_puts(b, "}}");
-		goto out;
-	}
-	struct latency_bins bins;
-	latency_bins_plan(&bins, &s->total.sketch, (unsigned)(max_bins < 2 ? 2 : max_bins));
-	put_bins(b, &bins, NULL);
-	counts = xmalloc((bins.n ? bins.n : 1) * sizeof(*counts));
-	buf_puts(b, ",\"counts\":[");
-	for (size_t t = 0; t < g.n; t++) {
-		memset(counts, 0, (bins.n ? bins.n : 1) * sizeof(*counts));
-		latency_bins_count(&bins, &s->points[t].sketch, counts);
-		buf_puts(b, t ? ",[" : "[");
-		for (size_t i = 0; i < bins.n; i++)
-			buf_printf(b, "%s%llu", i ? "," : "", (unsigned long long)counts[i]);
-		buf_putc(b, ']');
-	}
-	buf_puts(b, "]}");
+		jw_uint(w, s->points[t].count);
+	jw_arr_end(w);
+	if (percentile)
+		put_percentiles(w, s, &g);
+	else
+		put_heat_counts(w, s, &g, max_bins);
+	jw_obj_end(w);
 out:
-	free(counts);
 	latency_timeseries_release(&ts);
 	perf_end(&p);
 	return HTTP_DONE;
@@ -471,31 +471,31 @@ static int get_compare(struct http_request *req)
 	uint64_t total = 0;
 	for (size_t i = 0; i < ts.n_series; i++)
 		total += ts.series[i].total.count;
-	struct buf *b = perf_open(&p);
-	buf_printf(b, ",\"by\":\"%s\",\"step_s\":%llu,\"count\":%llu", latency_dim_name(by),
-		   (unsigned long long)(g.step_ns / NS_PER_S), (unsigned long long)total);
-	put_times(b, &g);
-	buf_puts(b, ",\"rows\":[");
+	struct json_w *w = perf_open(&p);
+	jw_kstr(w, "by", latency_dim_name(by));
+	jw_kuint(w, "step_s", g.step_ns / NS_PER_S);
+	jw_kuint(w, "count", total);
+	put_times(w, &g);
+	jw_karr_begin(w, "rows");
 	for (size_t i = 0; i < ts.n_series; i++) {
 		const struct latency_series *s = &ts.series[i];
-		buf_puts(b, i ? ",{\"key\":" : "{\"key\":");
-		json_put_str_or_null(b, s->key);
-		buf_printf(b, ",\"other\":%s,", s->other ? "true" : "false");
-		put_red(b, &s->total, (double)p.range_ns / 1e9);
-		put_field(b, "p50_ms", latency_stats_quantile_ms(&s->total, 0.50));
-		put_field(b, "p95_ms", latency_stats_quantile_ms(&s->total, 0.95));
-		put_field(b, "p99_ms", latency_stats_quantile_ms(&s->total, 0.99));
-		put_field(b, "max_ms", latency_stats_max_ms(&s->total));
-		put_field(b, "mean_ms", latency_stats_mean_ms(&s->total));
-		buf_puts(b, ",\"p95_trend_ms\":[");
-		for (size_t t = 0; t < g.n; t++) {
-			if (t)
-				buf_putc(b, ',');
-			buf_put_json_double(b, latency_stats_quantile_ms(&s->points[t], 0.95));
-		}
-		buf_puts(b, "]}");
+		jw_obj_begin(w);
+		jw_kstr(w, "key", s->key);
+		jw_kbool(w, "other", s->other);
+		put_red(w, &s->total, (double)p.range_ns / 1e9);
+		jw_kdouble(w, "p50_ms", latency_stats_quantile_ms(&s->total, 0.50));
+		jw_kdouble(w, "p95_ms", latency_stats_quantile_ms(&s->total, 0.95));
+		jw_kdouble(w, "p99_ms", latency_stats_quantile_ms(&s->total, 0.99));
+		jw_kdouble(w, "max_ms", latency_stats_max_ms(&s->total));
+		jw_kdouble(w, "mean_ms", latency_stats_mean_ms(&s->total));
+		jw_karr_begin(w, "p95_trend_ms");
+		for (size_t t = 0; t < g.n; t++)
+			jw_double(w, latency_stats_quantile_ms(&s->points[t], 0.95));
+		jw_arr_end(w);
+		jw_obj_end(w);
 	}
-	buf_puts(b, "]}");
+	jw_arr_end(w);
+	jw_obj_end(w);
 out:
 	latency_timeseries_release(&ts);
 	perf_end(&p);
@@ -503,6 +503,24 @@ out:
 }
 
 /* ---- breakdown ----------------------------------------------------------- */
+
+static void put_breakdown_rows(struct json_w *w, const struct latency_breakdown *bd)
+{
+	jw_karr_begin(w, "rows");
+	for (size_t i = 0; i < bd->n_rows; i++) {
+		const struct latency_phase *r = &bd->rows[i];
+		jw_obj_begin(w);
+		jw_kstr(w, "service", r->service);
+		jw_kstr(w, "name", r->name);
+		jw_kuint(w, "count", r->count);
+		jw_kdouble(w, "total_ms", r->total_ns / 1e6);
+		jw_kdouble(w, "avg_ms", bd->requests ? r->total_ns / 1e6 / (double)bd->requests : NAN);
+		jw_kdouble(w, "avg_span_ms", r->count ? r->total_ns / 1e6 / (double)r->count : NAN);
+		jw_kdouble(w, "share", bd->total_ns > 0 ? r->total_ns / bd->total_ns : NAN);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+}
 
 static int get_breakdown(struct http_request *req)
 {
@@ -527,27 +545,16 @@ static int get_breakdown(struct http_request *req)
 		goto out;
 	}
 	latency_breakdown_build(&bd, sp.spans, sp.n);
-	struct buf *b = perf_open(&p);
-	buf_printf(b, ",\"requests\":%zu,\"nested\":%zu,\"limit\":%d,\"truncated\":%s,\"spans\":%zu",
-		   bd.requests, bd.nested, BREAKDOWN_REQUESTS,
-		   n >= BREAKDOWN_REQUESTS || sp.truncated ? "true" : "false", bd.spans);
-	put_field(b, "total_ms", bd.total_ns / 1e6);
-	put_field(b, "avg_request_ms", bd.requests ? bd.total_ns / 1e6 / (double)bd.requests : NAN);
-	buf_puts(b, ",\"rows\":[");
-	for (size_t i = 0; i < bd.n_rows; i++) {
-		const struct latency_phase *r = &bd.rows[i];
-		buf_puts(b, i ? ",{\"service\":" : "{\"service\":");
-		buf_put_json_str(b, r->service);
-		buf_puts(b, ",\"name\":");
-		buf_put_json_str(b, r->name);
-		buf_printf(b, ",\"count\":%llu", (unsigned long long)r->count);
-		put_field(b, "total_ms", r->total_ns / 1e6);
-		put_field(b, "avg_ms", bd.requests ? r->total_ns / 1e6 / (double)bd.requests : NAN);
-		put_field(b, "avg_span_ms", r->count ? r->total_ns / 1e6 / (double)r->count : NAN);
-		put_field(b, "share", bd.total_ns > 0 ? r->total_ns / bd.total_ns : NAN);
-		buf_putc(b, '}');
-	}
-	buf_puts(b, "]}");
+	struct json_w *w = perf_open(&p);
+	jw_kuint(w, "requests", bd.requests);
+	jw_kuint(w, "nested", bd.nested);
+	jw_kint(w, "limit", BREAKDOWN_REQUESTS);
+	jw_kbool(w, "truncated", n >= BREAKDOWN_REQUESTS || sp.truncated);
+	jw_kuint(w, "spans", bd.spans);
+	jw_kdouble(w, "total_ms", bd.total_ns / 1e6);
+	jw_kdouble(w, "avg_request_ms", bd.requests ? bd.total_ns / 1e6 / (double)bd.requests : NAN);
+	put_breakdown_rows(w, &bd);
+	jw_obj_end(w);
 out:
 	latency_breakdown_release(&bd);
 	free(sp.spans);
@@ -611,21 +618,25 @@ static int search_traces(struct http_request *req)
 			break;
 		fetch *= 4;
 	}
-	struct buf *b = http_json(req);
+	struct json_w w;
 	size_t out_n = 0;
-	buf_puts(b, "{\"traces\":[");
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	jw_karr_begin(&w, "traces");
 	for (size_t i = 0; i < n && out_n < want; i++) {
 		if (!matched[i])
 			continue;
-		if (out_n++)
-			buf_putc(b, ',');
-		json_put_request(b, &rows[i]);
+		out_n++;
+		json_out_request(&w, &rows[i]);
 	}
-	buf_printf(b, "],\"count\":%zu,\"scanned\":%zu,\"truncated\":%s,\"counted\":", out_n, n,
-		   n_matched < want && n == fetch ? "true" : "false");
-	json_put_counted(b, &q);
-	json_put_resolved_versions(b, &q);
-	buf_putc(b, '}');
+	jw_arr_end(&w);
+	jw_kuint(&w, "count", out_n);
+	jw_kuint(&w, "scanned", n);
+	jw_kbool(&w, "truncated", n_matched < want && n == fetch);
+	jw_key(&w, "counted");
+	json_out_counted(&w, &q);
+	json_out_resolved_versions(&w, &q);
+	jw_obj_end(&w);
 	goto out;
 fail:
 	http_error(req, 500, "internal", "%s", err);

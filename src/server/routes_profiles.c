@@ -55,12 +55,23 @@ static const char *param_or_header(struct http_request *req, const char *name, c
 	return v && *v ? v : NULL;
 }
 
+/* The labels object: begun at the first label, ended by complete_meta(). */
+static void labels_writer(struct upload_meta *m, struct json_w *w)
+{
+	if (m->n_labels) {
+		jw_init_inside(w, &m->labels, false, true);
+	} else {
+		jw_init(w, &m->labels);
+		jw_obj_begin(w);
+	}
+}
+
 static void add_label(struct upload_meta *m, const char *key, const char *value)
 {
-	buf_putc(&m->labels, m->n_labels++ ? ',' : '{');
-	buf_put_json_str(&m->labels, key);
-	buf_putc(&m->labels, ':');
-	buf_put_json_str(&m->labels, value);
+	struct json_w w;
+	labels_writer(m, &w);
+	jw_kstr(&w, key, value);
+	m->n_labels++;
 }
 
 /* Labels that name a profile field fill it (unless set); -1: not one of those. */
@@ -151,9 +162,9 @@ static void complete_meta(struct upload_meta *m, const struct upload_result *r)
 		m->until_ns = m->has_from && m->from_ns > now ? m->from_ns : now;
 	if (!m->has_from)
 		m->from_ns = m->until_ns;
-	buf_putc(&m->labels, m->n_labels ? '}' : '{');
-	if (!m->n_labels)
-		buf_putc(&m->labels, '}');
+	struct json_w w;
+	labels_writer(m, &w);
+	jw_obj_end(&w);
 }
 
 /* ---- the body ------------------------------------------------------------ */
@@ -303,16 +314,18 @@ static int post_profile(struct http_request *req)
 	}
 	if (store_upload(req, &m, &res, &id) < 0)
 		goto out;
-	struct buf *b = http_json(req);
-	buf_printf(b, "{\"id\":%lld,\"samples\":%llu,\"stacks\":%llu,\"service\":", (long long)id,
-		   (unsigned long long)res.total, (unsigned long long)res.stacks);
-	buf_put_json_str(b, m.service);
-	buf_puts(b, ",\"type\":");
-	buf_put_json_str(b, m.type);
-	buf_puts(b, ",\"unit\":");
-	buf_put_json_str(b, m.unit);
-	buf_printf(b, ",\"start_ns\":\"%llu\",\"end_ns\":\"%llu\"}", (unsigned long long)m.from_ns,
-		   (unsigned long long)m.until_ns);
+	struct json_w w;
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	jw_kint(&w, "id", id);
+	jw_kuint(&w, "samples", res.total);
+	jw_kuint(&w, "stacks", res.stacks);
+	jw_kstr(&w, "service", m.service);
+	jw_kstr(&w, "type", m.type);
+	jw_kstr(&w, "unit", m.unit);
+	jw_kuint_str(&w, "start_ns", m.from_ns);
+	jw_kuint_str(&w, "end_ns", m.until_ns);
+	jw_obj_end(&w);
 out:
 	buf_release(&inflated);
 	buf_release(&m.labels);
@@ -479,7 +492,7 @@ static int same_or_unknown(const char *a, const char *b)
  * request without a version may have run the profiled code; one of
  * another version did not).
  */
-static void put_linked_traces(struct http_request *req, struct buf *b, const struct profile_row *p)
+static void put_linked_traces(struct http_request *req, struct json_w *w, const struct profile_row *p)
 {
 	struct store_query q;
 	struct request_row *rows;
@@ -495,36 +508,32 @@ static void put_linked_traces(struct http_request *req, struct buf *b, const str
 	for (size_t i = 0; i < n; i++)
 		if (same_or_unknown(p->version, rows[i].version) && same_or_unknown(p->env, rows[i].env))
 			rows[kept++] = rows[i];
-	buf_printf(b, "\"traces\":{\"count\":%zu,\"more\":%s,\"examples\":[", kept,
-		   n >= TRACE_COUNT_MAX ? "true" : "false");
-	for (size_t i = 0; i < kept && i < TRACE_EXAMPLES; i++) {
-		buf_puts(b, i ? ",\"" : "\"");
-		buf_put_hex(b, rows[i].trace_id, 16);
-		buf_putc(b, '"');
-	}
-	buf_puts(b, "]}");
+	jw_kobj_begin(w, "traces");
+	jw_kuint(w, "count", kept);
+	jw_kbool(w, "more", n >= TRACE_COUNT_MAX);
+	jw_karr_begin(w, "examples");
+	for (size_t i = 0; i < kept && i < TRACE_EXAMPLES; i++)
+		jw_hex(w, rows[i].trace_id, 16);
+	jw_arr_end(w);
+	jw_obj_end(w);
 }
 
-static void put_profile_meta(struct http_request *req, struct buf *b, const struct profile_row *p)
+/* A profile's members, in the object the caller has begun. */
+static void put_profile_meta(struct http_request *req, struct json_w *w, const struct profile_row *p)
 {
-	buf_printf(b, "{\"id\":%lld,\"service\":", (long long)p->id);
-	buf_put_json_str(b, p->service);
-	buf_puts(b, ",\"version\":");
-	json_put_str_or_null(b, p->version);
-	buf_puts(b, ",\"env\":");
-	json_put_str_or_null(b, p->env);
-	buf_puts(b, ",\"type\":");
-	buf_put_json_str(b, p->type);
-	buf_puts(b, ",\"unit\":");
-	buf_put_json_str(b, p->unit);
-	buf_printf(b, ",\"labels\":%s", p->labels && *p->labels ? p->labels : "{}");
-	buf_printf(b,
-		   ",\"start_ns\":\"%llu\",\"end_ns\":\"%llu\",\"start_ms\":%llu,\"end_ms\":%llu,\"total\":%"
-		   "llu,",
-		   (unsigned long long)p->start_ns, (unsigned long long)p->end_ns,
-		   (unsigned long long)(p->start_ns / 1000000u), (unsigned long long)(p->end_ns / 1000000u),
-		   (unsigned long long)p->total);
-	put_linked_traces(req, b, p);
+	jw_kint(w, "id", p->id);
+	jw_kstr(w, "service", p->service);
+	jw_kstr(w, "version", p->version);
+	jw_kstr(w, "env", p->env);
+	jw_kstr(w, "type", p->type);
+	jw_kstr(w, "unit", p->unit);
+	jw_kraw(w, "labels", p->labels && *p->labels ? p->labels : "{}");
+	jw_kuint_str(w, "start_ns", p->start_ns);
+	jw_kuint_str(w, "end_ns", p->end_ns);
+	jw_kuint(w, "start_ms", p->start_ns / 1000000u);
+	jw_kuint(w, "end_ms", p->end_ns / 1000000u);
+	jw_kuint(w, "total", p->total);
+	put_linked_traces(req, w, p);
 }
 
 static int list_profiles(struct http_request *req)
@@ -542,15 +551,18 @@ static int list_profiles(struct http_request *req)
 		http_error_class(req, rc, "%s", err);
 		return HTTP_DONE;
 	}
-	struct buf *b = http_json(req);
-	buf_puts(b, "{\"profiles\":[");
+	struct json_w w;
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	jw_karr_begin(&w, "profiles");
 	for (size_t i = 0; i < n; i++) {
-		if (i)
-			buf_putc(b, ',');
-		put_profile_meta(req, b, &rows[i]);
-		buf_putc(b, '}');
+		jw_obj_begin(&w);
+		put_profile_meta(req, &w, &rows[i]);
+		jw_obj_end(&w);
 	}
-	buf_printf(b, "],\"count\":%zu}", n);
+	jw_arr_end(&w);
+	jw_kuint(&w, "count", n);
+	jw_obj_end(&w);
 	return HTTP_DONE;
 }
 
@@ -625,15 +637,12 @@ static const char *default_type(const struct side *sd, const struct side *other)
 	return sd->types[0];
 }
 
-static void put_types(struct buf *b, const struct side *sd)
+static void put_types(struct json_w *w, const struct side *sd)
 {
-	buf_putc(b, '[');
-	for (size_t i = 0; i < sd->n_types; i++) {
-		if (i)
-			buf_putc(b, ',');
-		buf_put_json_str(b, sd->types[i]);
-	}
-	buf_putc(b, ']');
+	jw_karr_begin(w, "types");
+	for (size_t i = 0; i < sd->n_types; i++)
+		jw_str(w, sd->types[i]);
+	jw_arr_end(w);
 }
 
 /* 404 for a side without profiles, naming the types it does have. */
@@ -714,28 +723,31 @@ static void reply_json(struct http_request *req, const struct folded_tree *t, co
 {
 	const struct folded_node *root = &t->nodes[0];
 	double scale = two && root->total[0] ? (double)root->total[1] / (double)root->total[0] : 1.0;
-	struct buf *b = http_json(req);
-	buf_printf(b, "{\"mode\":\"%s\",\"profiles\":%zu,\"type\":", two ? "diff" : "aggregate",
-		   sd[0].profiles);
-	buf_put_json_str(b, sd[0].type);
-	buf_printf(b, ",\"type_default\":%s,\"types\":", sd[0].type_default ? "true" : "false");
-	put_types(b, &sd[0]);
-	buf_puts(b, ",\"unit\":");
-	buf_put_json_str(b, sd[0].unit);
-	buf_printf(b, ",\"total\":%llu", (unsigned long long)root->total[0]);
+	struct json_w w;
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	jw_kstr(&w, "mode", two ? "diff" : "aggregate");
+	jw_kuint(&w, "profiles", sd[0].profiles);
+	jw_kstr(&w, "type", sd[0].type);
+	jw_kbool(&w, "type_default", sd[0].type_default);
+	put_types(&w, &sd[0]);
+	jw_kstr(&w, "unit", sd[0].unit);
+	jw_kuint(&w, "total", root->total[0]);
 	if (two) {
-		buf_printf(b, ",\"base\":{\"profiles\":%zu,\"total\":%llu,\"types\":", sd[0].profiles,
-			   (unsigned long long)root->total[0]);
-		put_types(b, &sd[0]);
-		buf_printf(b, "},\"compare\":{\"profiles\":%zu,\"total\":%llu,\"types\":", sd[1].profiles,
-			   (unsigned long long)root->total[1]);
-		put_types(b, &sd[1]);
-		buf_puts(b, "},\"scale\":");
-		buf_put_json_double(b, scale);
+		for (int i = 0; i < 2; i++) {
+			jw_kobj_begin(&w, i ? "compare" : "base");
+			jw_kuint(&w, "profiles", sd[i].profiles);
+			jw_kuint(&w, "total", root->total[i]);
+			put_types(&w, &sd[i]);
+			jw_obj_end(&w);
+		}
+		jw_kdouble(&w, "scale", scale);
 	}
-	buf_puts(b, ",\"root\":");
-	folded_tree_write_json(t, b, two, scale);
-	buf_putc(b, '}');
+	jw_key(&w, "root");
+	struct buf *b = jw_value_buf(&w);
+	if (b)
+		folded_tree_write_json(t, b, two, scale);
+	jw_obj_end(&w);
 }
 
 /* speedscope's units; counts are "none". */
@@ -834,7 +846,7 @@ out:
 /* ---- GET /api/v1/profiles/{id} -------------------------------------------- */
 
 struct stacks_json {
-	struct buf *b;
+	struct json_w *w;
 	const struct folded_tree *t;
 	size_t n;
 };
@@ -851,9 +863,11 @@ static int put_stack(void *ctx, const uint32_t *path, size_t depth, uint32_t nod
 			buf_putc(&stack, ';');
 		buf_append(&stack, s, len);
 	}
-	buf_puts(sj->b, sj->n++ ? ",{\"stack\":" : "{\"stack\":");
-	buf_put_json_str(sj->b, stack.data ? stack.data : "");
-	buf_printf(sj->b, ",\"value\":%llu}", (unsigned long long)sj->t->nodes[node].self[0]);
+	sj->n++;
+	jw_obj_begin(sj->w);
+	jw_kstr(sj->w, "stack", stack.data ? stack.data : "");
+	jw_kuint(sj->w, "value", sj->t->nodes[node].self[0]);
+	jw_obj_end(sj->w);
 	buf_release(&stack);
 	return 0;
 }
@@ -892,12 +906,16 @@ static int get_profile(struct http_request *req)
 		goto out;
 	}
 	if (fmt == FMT_JSON) {
-		struct buf *b = http_json(req);
-		struct stacks_json sj = {.b = b, .t = &t};
-		put_profile_meta(req, b, &rows[0]);
-		buf_puts(b, ",\"stacks\":[");
+		struct json_w w;
+		struct stacks_json sj = {.w = &w, .t = &t};
+		jw_init(&w, http_json(req));
+		jw_obj_begin(&w);
+		put_profile_meta(req, &w, &rows[0]);
+		jw_karr_begin(&w, "stacks");
 		folded_tree_walk(&t, put_stack, &sj);
-		buf_printf(b, "],\"count\":%zu}", sj.n);
+		jw_arr_end(&w);
+		jw_kuint(&w, "count", sj.n);
+		jw_obj_end(&w);
 	} else {
 		struct side sd = {.prefix = "", .profiles = 1, .type = rows[0].type, .unit = rows[0].unit};
 		char title[160];

@@ -18,59 +18,67 @@
 static const char *const kind_names[] = {"UNSPECIFIED", "INTERNAL", "SERVER",
 					 "CLIENT",	"PRODUCER", "CONSUMER"};
 
-static void put_span(struct buf *b, const struct span *s)
+/* "attributes":{...} (attrs_to_json's object) */
+static void put_attrs(struct json_w *w, const char *key, const struct attr *attrs, uint32_t n)
 {
-	buf_putc(b, '{');
-	json_put_id(b, "trace_id", s->trace_id, 16);
-	buf_putc(b, ',');
-	json_put_id(b, "span_id", s->span_id, 8);
-	buf_putc(b, ',');
-	json_put_id(b, "parent_span_id", s->parent_span_id, 8);
-	buf_puts(b, ",\"name\":");
-	buf_put_json_str(b, s->name);
-	buf_printf(b, ",\"kind\":%u,\"kind_name\":\"%s\"", s->kind,
-		   s->kind < 6 ? kind_names[s->kind] : "UNSPECIFIED");
-	if (telemetry_span_is_export(s)) /* the application's telemetry leaving it: labelled */
-		buf_puts(b, ",\"telemetry\":true");
-	buf_printf(b, ",\"status\":{\"code\":%u,\"message\":", s->status);
-	buf_put_json_str(b, s->status_message ? s->status_message : "");
-	buf_printf(b, "},\"start_ns\":\"%llu\",\"end_ns\":\"%llu\",\"start_ms\":",
-		   (unsigned long long)s->start_ns, (unsigned long long)s->end_ns);
-	buf_put_json_double(b, (double)s->start_ns / 1e6);
-	buf_puts(b, ",\"duration_ms\":");
-	buf_put_json_double(b, (double)(s->end_ns - s->start_ns) / 1e6);
-	buf_puts(b, ",\"service\":");
-	buf_put_json_str(b, s->resource->service_name);
-	buf_puts(b, ",\"resource\":");
-	attrs_to_json(b, s->resource->attrs, s->resource->n_attrs);
-	buf_puts(b, ",\"scope\":{\"name\":");
-	buf_put_json_str(b, s->scope_name ? s->scope_name : "");
-	buf_puts(b, ",\"version\":");
-	buf_put_json_str(b, s->scope_version ? s->scope_version : "");
-	buf_puts(b, "},\"attributes\":");
-	attrs_to_json(b, s->attrs, s->n_attrs);
-	buf_puts(b, ",\"events\":[");
+	jw_key(w, key);
+	struct buf *b = jw_value_buf(w);
+	if (b)
+		attrs_to_json(b, attrs, n);
+}
+
+static void put_events_links(struct json_w *w, const struct span *s)
+{
+	jw_karr_begin(w, "events");
 	for (uint32_t i = 0; i < s->n_events; i++) {
 		const struct span_event *e = &s->events[i];
-		buf_printf(b, "%s{\"time_ns\":\"%llu\",\"name\":", i ? "," : "",
-			   (unsigned long long)e->time_ns);
-		buf_put_json_str(b, e->name ? e->name : "");
-		buf_puts(b, ",\"attributes\":");
-		attrs_to_json(b, e->attrs, e->n_attrs);
-		buf_putc(b, '}');
+		jw_obj_begin(w);
+		jw_kuint_str(w, "time_ns", e->time_ns);
+		jw_kstr(w, "name", e->name ? e->name : "");
+		put_attrs(w, "attributes", e->attrs, e->n_attrs);
+		jw_obj_end(w);
 	}
-	buf_puts(b, "],\"links\":[");
+	jw_arr_end(w);
+	jw_karr_begin(w, "links");
 	for (uint32_t i = 0; i < s->n_links; i++) {
 		const struct span_link *l = &s->links[i];
-		buf_puts(b, i ? ",{" : "{");
-		json_put_id(b, "trace_id", l->trace_id, 16);
-		buf_putc(b, ',');
-		json_put_id(b, "span_id", l->span_id, 8);
-		buf_puts(b, ",\"attributes\":");
-		attrs_to_json(b, l->attrs, l->n_attrs);
-		buf_putc(b, '}');
+		jw_obj_begin(w);
+		json_out_id(w, "trace_id", l->trace_id, 16);
+		json_out_id(w, "span_id", l->span_id, 8);
+		put_attrs(w, "attributes", l->attrs, l->n_attrs);
+		jw_obj_end(w);
 	}
-	buf_puts(b, "]}");
+	jw_arr_end(w);
+}
+
+static void put_span(struct json_w *w, const struct span *s)
+{
+	jw_obj_begin(w);
+	json_out_id(w, "trace_id", s->trace_id, 16);
+	json_out_id(w, "span_id", s->span_id, 8);
+	json_out_id(w, "parent_span_id", s->parent_span_id, 8);
+	jw_kstr(w, "name", s->name);
+	jw_kuint(w, "kind", s->kind);
+	jw_kstr(w, "kind_name", s->kind < 6 ? kind_names[s->kind] : "UNSPECIFIED");
+	if (telemetry_span_is_export(s)) /* the application's telemetry leaving it: labelled */
+		jw_kbool(w, "telemetry", true);
+	jw_kobj_begin(w, "status");
+	jw_kuint(w, "code", s->status);
+	jw_kstr(w, "message", s->status_message ? s->status_message : "");
+	jw_obj_end(w);
+	jw_kuint_str(w, "start_ns", s->start_ns);
+	jw_kuint_str(w, "end_ns", s->end_ns);
+	jw_kdouble(w, "start_ms", (double)s->start_ns / 1e6);
+	jw_kdouble(w, "duration_ms", (double)(s->end_ns - s->start_ns) / 1e6);
+	jw_kstr(w, "service", s->resource->service_name);
+	put_attrs(w, "resource", s->resource->attrs, s->resource->n_attrs);
+	jw_kobj_begin(w, "scope");
+	jw_kstr(w, "name", s->scope_name ? s->scope_name : "");
+	jw_kstr(w, "version", s->scope_version ? s->scope_version : "");
+	jw_obj_end(w);
+	put_attrs(w, "attributes", s->attrs, s->n_attrs);
+	put_events_links(w, s);
+	jw_obj_end(w);
 }
 
 static int get_trace(struct http_request *req)
@@ -90,16 +98,16 @@ static int get_trace(struct http_request *req)
 	} else if (n == 0) {
 		http_error(req, 404, "not_found", "trace %s not found", hex);
 	} else {
-		struct buf *out = http_json(req);
-		buf_puts(out, "{\"trace_id\":\"");
-		buf_put_hex(out, id, 16);
-		buf_puts(out, "\",\"spans\":[");
-		for (size_t i = 0; i < b.n_spans; i++) {
-			if (i)
-				buf_putc(out, ',');
-			put_span(out, &b.spans[i]);
-		}
-		buf_puts(out, "]}");
+		struct json_w w;
+		jw_init(&w, http_json(req));
+		jw_obj_begin(&w);
+		jw_key(&w, "trace_id");
+		jw_hex(&w, id, 16);
+		jw_karr_begin(&w, "spans");
+		for (size_t i = 0; i < b.n_spans; i++)
+			put_span(&w, &b.spans[i]);
+		jw_arr_end(&w);
+		jw_obj_end(&w);
 	}
 	batch_release(&b);
 	return HTTP_DONE;
@@ -118,23 +126,24 @@ static int search_traces(struct http_request *req)
 		http_error(req, 500, "internal", "%s", err);
 		return HTTP_DONE;
 	}
-	struct buf *out = http_json(req);
-	buf_puts(out, "{\"traces\":[");
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			buf_putc(out, ',');
-		json_put_request(out, &rows[i]);
-	}
-	buf_printf(out, "],\"count\":%zu,\"counted\":", n);
-	json_put_counted(out, &q);
-	json_put_resolved_versions(out, &q);
-	buf_putc(out, '}');
+	struct json_w w;
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	jw_karr_begin(&w, "traces");
+	for (size_t i = 0; i < n; i++)
+		json_out_request(&w, &rows[i]);
+	jw_arr_end(&w);
+	jw_kuint(&w, "count", n);
+	jw_key(&w, "counted");
+	json_out_counted(&w, &q);
+	json_out_resolved_versions(&w, &q);
+	jw_obj_end(&w);
 	return HTTP_DONE;
 }
 
-/* ,"latest_versions":{...}: what version=latest means with these filters.
+/* "latest_versions":{...}: what version=latest means with these filters.
  * -1: the error answer is set. */
-static int put_latest_versions(struct http_request *req, struct store_query *q, struct buf *out)
+static int put_latest_versions(struct http_request *req, struct store_query *q, struct json_w *w)
 {
 	char err[256];
 	if (!q->latest) {
@@ -146,25 +155,27 @@ static int put_latest_versions(struct http_request *req, struct store_query *q, 
 		}
 		q->latest_versions = pairs;
 	}
-	buf_puts(out, ",\"latest_versions\":");
-	json_put_versions(out, q->latest_versions, q->n_latest);
+	jw_key(w, "latest_versions");
+	json_out_versions(w, q->latest_versions, q->n_latest);
 	return 0;
 }
 
 /* The performance tiers (the `tier` filter), so that the dashboard needs
  * no copy of them: "tiers":[{"id":"fast","min_ms":0,"max_ms":100},...] */
-static void put_tiers(struct buf *out)
+static void put_tiers(struct json_w *w)
 {
-	buf_puts(out, ",\"tiers\":[");
+	jw_karr_begin(w, "tiers");
 	for (int t = 0; t < TIER_COUNT; t++) {
-		buf_printf(out, "%s{\"id\":\"%s\",\"min_ms\":%llu,\"max_ms\":", t ? "," : "",
-			   request_tier_names[t], (unsigned long long)(request_tier_lo_ns[t] / NS_PER_MS));
+		jw_obj_begin(w);
+		jw_kstr(w, "id", request_tier_names[t]);
+		jw_kuint(w, "min_ms", request_tier_lo_ns[t] / NS_PER_MS);
 		if (t + 1 < TIER_COUNT)
-			buf_printf(out, "%llu}", (unsigned long long)(request_tier_lo_ns[t + 1] / NS_PER_MS));
+			jw_kuint(w, "max_ms", request_tier_lo_ns[t + 1] / NS_PER_MS);
 		else
-			buf_puts(out, "null}");
+			jw_knull(w, "max_ms");
+		jw_obj_end(w);
 	}
-	buf_putc(out, ']');
+	jw_arr_end(w);
 }
 
 static int get_filters(struct http_request *req)
@@ -190,21 +201,19 @@ static int get_filters(struct http_request *req)
 		http_error(req, 500, "internal", "%s", err);
 		return HTTP_DONE;
 	}
-	struct buf *out = http_json(req);
-	buf_putc(out, '{');
+	struct json_w w;
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
 	for (size_t d = 0; d < sizeof(dims) / sizeof(dims[0]); d++) {
-		buf_printf(out, "%s\"%s\":[", d ? "," : "", dims[d].key);
-		for (size_t i = 0; i < v.n[dims[d].kind]; i++) {
-			if (i)
-				buf_putc(out, ',');
-			buf_put_json_str(out, v.values[dims[d].kind][i]);
-		}
-		buf_putc(out, ']');
+		jw_karr_begin(&w, dims[d].key);
+		for (size_t i = 0; i < v.n[dims[d].kind]; i++)
+			jw_str(&w, v.values[dims[d].kind][i]);
+		jw_arr_end(&w);
 	}
-	if (put_latest_versions(req, &q, out) < 0)
+	if (put_latest_versions(req, &q, &w) < 0)
 		return HTTP_DONE;
-	put_tiers(out);
-	buf_putc(out, '}');
+	put_tiers(&w);
+	jw_obj_end(&w);
 	return HTTP_DONE;
 }
 

@@ -41,18 +41,30 @@ static int static_file(struct http_request *req)
 	return serve_asset(req, req->url);
 }
 
+/* {"status":STATUS[,"writer":WRITER,"reason":REASON|null]} */
+static void reply_status(struct http_request *req, const char *status, const char *writer, const char *reason)
+{
+	struct json_w w;
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	jw_kstr(&w, "status", status);
+	if (writer)
+		jw_kstr(&w, "writer", writer);
+	if (writer && strcmp(writer, "ok"))
+		jw_kstr(&w, "reason", reason);
+	jw_obj_end(&w);
+}
+
 static int health(struct http_request *req)
 {
-	struct buf *out = http_json(req);
-	buf_puts(out, "{\"status\":\"ok\"}");
+	reply_status(req, "ok", NULL, NULL);
 	return HTTP_DONE;
 }
 
 /* Live: the process answers. */
 static int health_live(struct http_request *req)
 {
-	struct buf *out = http_json(req);
-	buf_puts(out, "{\"status\":\"ok\"}");
+	reply_status(req, "ok", NULL, NULL);
 	return HTTP_DONE;
 }
 
@@ -62,16 +74,13 @@ static int health_ready(struct http_request *req)
 {
 	struct store_stats st;
 	store_get_stats(req->srv->store, &st);
-	struct buf *out = http_json(req);
 	if (st.writer_ready) {
-		buf_puts(out, "{\"status\":\"ready\",\"writer\":\"ok\"}");
+		reply_status(req, "ready", "ok", NULL);
 		return HTTP_DONE;
 	}
+	reply_status(req, "unavailable", "read_only", st.writer_error);
 	req->res.status = 503;
 	req->res.retry_after = "5";
-	buf_puts(out, "{\"status\":\"unavailable\",\"writer\":\"read_only\",\"reason\":");
-	json_put_str_or_null(out, st.writer_error);
-	buf_puts(out, "}");
 	return HTTP_DONE;
 }
 

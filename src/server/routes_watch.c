@@ -21,6 +21,7 @@
 #include "server/actor.h"
 #include "server/filters.h"
 #include "server/http.h"
+#include "server/json_out.h"
 #include "watch/snapshot.h"
 #include "watch/watch.h"
 
@@ -94,16 +95,42 @@ static void show_channel(struct http_request *req, struct buf *b, const char *js
 	json_doc_release(&d);
 }
 
-static void put_burn(struct buf *b, const struct slo_status *st)
+static void put_burn(struct json_w *w, const struct slo_status *st)
 {
 	static const char *const names[SLO_BURN_WINDOWS] = {"5m", "30m", "1h", "6h", "3d"};
-	buf_puts(b, ",\"burn_rates\":{");
-	for (size_t i = 0; i < SLO_BURN_WINDOWS; i++) {
-		buf_printf(b, "%s\"%s\":", i ? "," : "", names[i]);
-		buf_put_json_double(b, st->burn.rate[i]);
-	}
-	buf_printf(b, "},\"alerts\":{\"page\":%s,\"ticket\":%s}",
-		   st->alert[0] || st->alert[1] ? "true" : "false", st->alert[2] ? "true" : "false");
+	jw_kobj_begin(w, "burn_rates");
+	for (size_t i = 0; i < SLO_BURN_WINDOWS; i++)
+		jw_kdouble(w, names[i], st->burn.rate[i]);
+	jw_obj_end(w);
+	jw_kobj_begin(w, "alerts");
+	jw_kbool(w, "page", st->alert[0] || st->alert[1]);
+	jw_kbool(w, "ticket", st->alert[2]);
+	jw_obj_end(w);
+}
+
+/* "status":{...}: the SLO's compliance, budget and burn now. */
+static void put_slo_status(struct json_w *w, const struct slo_status *st)
+{
+	jw_kobj_begin(w, "status");
+	jw_kuint(w, "good", st->window.good);
+	jw_kuint(w, "total", st->window.total);
+	jw_kdouble(w, "compliance", st->budget.compliance);
+	jw_kobj_begin(w, "budget");
+	jw_kdouble(w, "total", st->budget.total);
+	jw_kuint(w, "consumed", st->budget.consumed);
+	jw_kdouble(w, "remaining", st->budget.remaining);
+	jw_kdouble(w, "remaining_pct", 100 * st->budget.remaining_ratio);
+	jw_obj_end(w);
+	if (st->exhaustion_s >= 0)
+		jw_kdouble(w, "exhaustion_s", st->exhaustion_s);
+	else
+		jw_knull(w, "exhaustion_s");
+	put_burn(w, st);
+	if (st->exact && st->exact_since_ns)
+		jw_kuint(w, "exact_since_ms", st->exact_since_ns / 1000000);
+	else if (st->exact)
+		jw_knull(w, "exact_since_ms");
+	jw_obj_end(w);
 }
 
 /* An SLO with its figures now: "status" holds compliance, budget, burn. */
@@ -127,26 +154,10 @@ static void show_slo(struct http_request *req, struct buf *b, const char *json)
 		watch_slo_status_of(sn, &s, &st);
 	json_doc_release(&d);
 	b->len = at + strlen(json) - 1; /* reopen the object */
-	buf_printf(b, ",\"status\":{\"good\":%llu,\"total\":%llu,\"compliance\":",
-		   (unsigned long long)st.window.good, (unsigned long long)st.window.total);
-	buf_put_json_double(b, st.budget.compliance);
-	buf_puts(b, ",\"budget\":{\"total\":");
-	buf_put_json_double(b, st.budget.total);
-	buf_printf(b, ",\"consumed\":%llu,\"remaining\":", (unsigned long long)st.budget.consumed);
-	buf_put_json_double(b, st.budget.remaining);
-	buf_puts(b, ",\"remaining_pct\":");
-	buf_put_json_double(b, 100 * st.budget.remaining_ratio);
-	buf_puts(b, "},\"exhaustion_s\":");
-	if (st.exhaustion_s >= 0)
-		buf_put_json_double(b, st.exhaustion_s);
-	else
-		buf_puts(b, "null");
-	put_burn(b, &st);
-	if (st.exact && st.exact_since_ns)
-		buf_printf(b, ",\"exact_since_ms\":%llu", (unsigned long long)(st.exact_since_ns / 1000000));
-	else if (st.exact)
-		buf_puts(b, ",\"exact_since_ms\":null");
-	buf_puts(b, "}}");
+	struct json_w w;
+	jw_init_inside(&w, b, false, true);
+	put_slo_status(&w, &st);
+	jw_obj_end(&w);
 }
 
 static const struct kind kinds[] = {
@@ -236,17 +247,19 @@ static int list_defs(struct http_request *req)
 		}
 		req->route_data = &sn;
 	}
-	struct buf *b = http_json(req);
-	buf_printf(b, "{\"%s\":[", k->plural);
-	int first = 1;
+	struct json_w w;
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	jw_karr_begin(&w, k->plural);
 	for (size_t i = 0; i < n; i++) {
 		if (!strcmp(rows[i].json, TOMBSTONE))
 			continue;
-		buf_puts(b, first ? "" : ",");
-		k->show(req, b, rows[i].json);
-		first = 0;
+		struct buf *b = jw_value_buf(&w);
+		if (b)
+			k->show(req, b, rows[i].json);
 	}
-	buf_puts(b, "]}");
+	jw_arr_end(&w);
+	jw_obj_end(&w);
 	if (req->route_data) {
 		slo_snapshot_release(&sn);
 		req->route_data = NULL;
@@ -276,15 +289,21 @@ static int slo_burndown(struct http_request *req)
 		http_error_class(req, rc, "%s", err);
 		return HTTP_DONE;
 	}
-	struct buf *b = http_json(req);
-	buf_puts(b, "{\"objective\":");
-	buf_put_json_double(b, s.objective);
-	buf_printf(b, ",\"step_s\":3600,\"points\":[");
-	for (size_t i = 0; i < bd.n; i++)
-		buf_printf(b, "%s{\"t_ms\":%llu,\"good\":%llu,\"total\":%llu}", i ? "," : "",
-			   (unsigned long long)((bd.first_ns + i * NS_PER_HOUR) / 1000000),
-			   (unsigned long long)bd.points[i].good, (unsigned long long)bd.points[i].total);
-	buf_puts(b, "]}");
+	struct json_w w;
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	jw_kdouble(&w, "objective", s.objective);
+	jw_kuint(&w, "step_s", 3600);
+	jw_karr_begin(&w, "points");
+	for (size_t i = 0; i < bd.n; i++) {
+		jw_obj_begin(&w);
+		jw_kuint(&w, "t_ms", (bd.first_ns + i * NS_PER_HOUR) / 1000000);
+		jw_kuint(&w, "good", bd.points[i].good);
+		jw_kuint(&w, "total", bd.points[i].total);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	jw_obj_end(&w);
 	return HTTP_DONE;
 }
 
@@ -324,21 +343,32 @@ static int rule_series_of(struct http_request *req)
 		http_error_class(req, rc, "%s", err);
 		return HTTP_DONE;
 	}
-	struct buf *b = http_json(req);
-	buf_printf(b, "{\"measure\":\"%s\",\"limit\":", rule_measure_names[r.measure]);
-	buf_put_json_double(b, r.factor > 0 ? NAN : r.threshold);
-	buf_printf(b, ",\"step_s\":%llu,\"points\":[", (unsigned long long)(st / NS_PER_S));
+	struct json_w w;
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	jw_kstr(&w, "measure", rule_measure_names[r.measure]);
+	jw_kdouble(&w, "limit", r.factor > 0 ? NAN : r.threshold);
+	jw_kuint(&w, "step_s", st / NS_PER_S);
+	jw_karr_begin(&w, "points");
 	for (size_t i = 0; i < n; i++) {
-		buf_printf(b, "%s{\"t_ms\":%llu,\"value\":", i ? "," : "",
-			   (unsigned long long)((from + i * st) / 1000000));
-		if (isfinite(v[i]))
-			buf_put_json_double(b, v[i]);
-		else
-			buf_puts(b, "null");
-		buf_putc(b, '}');
+		jw_obj_begin(&w);
+		jw_kuint(&w, "t_ms", (from + i * st) / 1000000);
+		jw_kdouble(&w, "value", v[i]); /* null when not finite */
+		jw_obj_end(&w);
 	}
-	buf_puts(b, "]}");
+	jw_arr_end(&w);
+	jw_obj_end(&w);
 	return HTTP_DONE;
+}
+
+/* {"KEY":"ID"}: what an action did, to which object. */
+static void reply_id(struct http_request *req, const char *key, const char *id)
+{
+	struct json_w w;
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	jw_kstr(&w, key, id);
+	jw_obj_end(&w);
 }
 
 /* POST /api/v1/alerts/channels/{id}/test: a test message through the
@@ -365,7 +395,7 @@ static int test_channel(struct http_request *req)
 					 "info", "test", "this channel works",
 					 NAN,	 NAN,	 clock_now_ns()};
 		notify_send(&c, 1, &e);
-		buf_printf(http_json(req), "{\"queued\":\"%s\"}", id);
+		reply_id(req, "queued", id);
 	} else
 		http_error_class(req, rc, "%s", err);
 	json_doc_release(&d);
@@ -506,7 +536,7 @@ static int delete_def(struct http_request *req)
 	if (rc < 0)
 		http_error_class(req, rc, "%s", err);
 	else
-		buf_printf(http_json(req), "{\"deleted\":\"%s\"}", id);
+		reply_id(req, "deleted", id);
 	return HTTP_DONE;
 }
 
@@ -529,20 +559,22 @@ static int list_alerts(struct http_request *req)
 		http_error(req, 400, "bad_request", "state must be pending, firing, resolved or all");
 		return HTTP_DONE;
 	}
-	struct buf *b = http_json(req);
-	buf_puts(b, "{\"alerts\":[");
-	int first = 1;
+	struct json_w w;
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	jw_karr_begin(&w, "alerts");
 	for (size_t i = 0; i < n; i++) {
 		const char *st = alert_state_names[al[i].state];
 		if ((state && strcmp(state, "all") && strcmp(state, st)) ||
 		    (!state && al[i].state == ALERT_INACTIVE) ||
 		    (source && (!al[i].source || strcmp(source, al[i].source))))
 			continue;
-		buf_puts(b, first ? "" : ",");
-		alert_write(b, &al[i]);
-		first = 0;
+		struct buf *b = jw_value_buf(&w);
+		if (b)
+			alert_write(b, &al[i]);
 	}
-	buf_puts(b, "]}");
+	jw_arr_end(&w);
+	jw_obj_end(&w);
 	return HTTP_DONE;
 }
 
@@ -579,15 +611,15 @@ static int get_alert(struct http_request *req)
 		return HTTP_DONE;
 	}
 	struct buf *b = http_json(req);
+	struct json_w w;
 	buf_puts(b, docs[0].json);
-	b->len--;
-	buf_puts(b, ",\"history\":[");
-	for (size_t i = 0; i < n_ev; i++) {
-		buf_printf(b, "%s%s", i ? "," : "", ev[i].json);
-		b->len--;
-		buf_printf(b, ",\"time_ms\":%llu}", (unsigned long long)(ev[i].time_ns / 1000000));
-	}
-	buf_puts(b, "]}");
+	b->len--; /* reopen the stored alert */
+	jw_init_inside(&w, b, false, true);
+	jw_karr_begin(&w, "history");
+	for (size_t i = 0; i < n_ev; i++)
+		json_out_doc_with_time(&w, ev[i].json, ev[i].time_ns);
+	jw_arr_end(&w);
+	jw_obj_end(&w);
 	return HTTP_DONE;
 }
 
@@ -665,9 +697,8 @@ static int by_time_desc(const void *x, const void *y)
 	return a->time_ns < b->time_ns ? 1 : a->time_ns > b->time_ns ? -1 : 0;
 }
 
-/* Append the row as an audit entry if it passes the filters. */
-static int put_audit(struct http_request *req, struct buf *b, const struct audit_row *r, const char *actor,
-		     const char *object_id, int first)
+/* The row as an audit entry if it passes the filters: 1 when written. */
+static int put_audit(struct json_w *w, const struct audit_row *r, const char *actor, const char *object_id)
 {
 	struct json_doc d;
 	char err[128];
@@ -678,23 +709,32 @@ static int put_audit(struct http_request *req, struct buf *b, const struct audit
 	const char *oid = r->rec_id ? r->rec_id : json_str(json_get(d.root, "object_id"));
 	if ((actor && (!who || strcmp(actor, who))) || (object_id && (!oid || strcmp(object_id, oid))))
 		goto out;
-	buf_puts(b, first ? "" : ",");
-	if (r->rec_id) {
-		buf_puts(b, "{\"actor\":");
-		buf_put_json_str(b, who ? who : "");
-		buf_puts(b, ",\"action\":\"status\",\"object\":\"recommendation\",\"object_id\":");
-		buf_put_json_str(b, r->rec_id);
-		buf_puts(b, ",\"before\":{\"status\":");
-		json_write(b, json_get(d.root, "from"));
-		buf_puts(b, "},\"after\":{\"status\":");
-		json_write(b, json_get(d.root, "to"));
-		buf_puts(b, ",\"reason\":");
-		json_write(b, json_get(d.root, "reason"));
-		buf_puts(b, "}}");
-	} else
-		buf_puts(b, r->json);
-	b->len--;
-	buf_printf(b, ",\"time_ms\":%llu}", (unsigned long long)(r->time_ns / 1000000));
+	if (!r->rec_id) {
+		json_out_doc_with_time(w, r->json, r->time_ns);
+		shown = 1;
+		goto out;
+	}
+	const char *const what[][2] = {{"before", "from"}, {"after", "to"}};
+	jw_obj_begin(w);
+	jw_kstr(w, "actor", who ? who : "");
+	jw_kstr(w, "action", "status");
+	jw_kstr(w, "object", "recommendation");
+	jw_kstr(w, "object_id", r->rec_id);
+	for (int i = 0; i < 2; i++) {
+		jw_kobj_begin(w, what[i][0]);
+		jw_key(w, "status");
+		struct buf *b = jw_value_buf(w);
+		if (b)
+			json_write(b, json_get(d.root, what[i][1]));
+		if (i == 1) {
+			jw_key(w, "reason");
+			if ((b = jw_value_buf(w)))
+				json_write(b, json_get(d.root, "reason"));
+		}
+		jw_obj_end(w);
+	}
+	jw_kuint(w, "time_ms", r->time_ns / 1000000);
+	jw_obj_end(w);
 	shown = 1;
 out:
 	json_doc_release(&d);
@@ -769,12 +809,15 @@ static int get_audit(struct http_request *req)
 		http_error_class(req, rc, "%s", err);
 		return HTTP_DONE;
 	}
-	struct buf *b = http_json(req);
-	buf_puts(b, "{\"entries\":[");
+	struct json_w w;
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	jw_karr_begin(&w, "entries");
 	long shown = 0;
 	for (size_t i = 0; i < n && shown < limit; i++)
-		shown += put_audit(req, b, &rows[i], actor, object_id, shown == 0);
-	buf_puts(b, "]}");
+		shown += put_audit(&w, &rows[i], actor, object_id);
+	jw_arr_end(&w);
+	jw_obj_end(&w);
 	return HTTP_DONE;
 }
 

@@ -83,46 +83,45 @@ int alert_may_remind(const struct alert *a, uint64_t now_ns)
 
 /* ---- JSON ----------------------------------------------------------------- */
 
-static void put_ms(struct buf *b, const char *key, uint64_t ns)
+/* the member: milliseconds, or null for 0 (not yet) */
+static void put_ms(struct json_w *w, const char *key, uint64_t ns)
 {
 	if (ns)
-		buf_printf(b, ",\"%s\":%llu", key, (unsigned long long)(ns / 1000000));
+		jw_kuint(w, key, ns / 1000000);
 	else
-		buf_printf(b, ",\"%s\":null", key);
+		jw_knull(w, key);
 }
 
-static void put_num(struct buf *b, const char *key, double v)
+static void put_alert(struct json_w *w, const struct alert *a)
 {
-	buf_printf(b, ",\"%s\":", key);
-	if (isfinite(v))
-		buf_put_json_double(b, v);
-	else
-		buf_puts(b, "null");
+	jw_obj_begin(w);
+	jw_kstr(w, "id", a->id);
+	jw_kstr(w, "name", a->name);
+	jw_kstr(w, "source", a->source);
+	jw_kstr(w, "source_id", a->source_id);
+	jw_kstr(w, "severity", a->severity);
+	jw_kstr(w, "state", alert_state_names[a->state]);
+	put_ms(w, "since_ms", a->since_ns);
+	put_ms(w, "fired_ms", a->fired_ns);
+	put_ms(w, "clear_ms", a->clear_ns);
+	put_ms(w, "resolved_ms", a->resolved_ns);
+	put_ms(w, "acknowledged_ms", a->acked_ns);
+	jw_kstr(w, "acknowledged_by", a->acked_by);
+	put_ms(w, "silenced_until_ms", a->silenced_until_ns);
+	jw_kuint(w, "pages", a->pages);
+	put_ms(w, "paged_ms", a->paged_ns);
+	jw_kdouble(w, "value", a->value); /* null when not finite */
+	jw_kdouble(w, "limit", a->limit);
+	jw_kstr(w, "message", a->message);
+	watch_channels_put(w, a->channels, a->n_channels);
+	jw_obj_end(w);
 }
 
 void alert_write(struct buf *b, const struct alert *a)
 {
-	buf_puts(b, "{\"id\":");
-	buf_put_json_str(b, a->id);
-	buf_put_json_member_str(b, "name", a->name);
-	buf_put_json_member_str(b, "source", a->source);
-	buf_put_json_member_str(b, "source_id", a->source_id);
-	buf_put_json_member_str(b, "severity", a->severity);
-	buf_printf(b, ",\"state\":\"%s\"", alert_state_names[a->state]);
-	put_ms(b, "since_ms", a->since_ns);
-	put_ms(b, "fired_ms", a->fired_ns);
-	put_ms(b, "clear_ms", a->clear_ns);
-	put_ms(b, "resolved_ms", a->resolved_ns);
-	put_ms(b, "acknowledged_ms", a->acked_ns);
-	buf_put_json_member_str(b, "acknowledged_by", a->acked_by);
-	put_ms(b, "silenced_until_ms", a->silenced_until_ns);
-	buf_printf(b, ",\"pages\":%llu", (unsigned long long)a->pages);
-	put_ms(b, "paged_ms", a->paged_ns);
-	put_num(b, "value", a->value);
-	put_num(b, "limit", a->limit);
-	buf_put_json_member_str(b, "message", a->message);
-	watch_channels_write(b, a->channels, a->n_channels);
-	buf_putc(b, '}');
+	struct json_w w;
+	jw_init(&w, b);
+	put_alert(&w, a);
 }
 
 static const char *get_s(const struct json *o, const char *key, struct arena *a)
@@ -198,12 +197,15 @@ int alert_save(struct store *s, const struct alert *a, const char *what, const c
 	struct store_record r = {ALERT_KIND, a->id, now_ns, b.data};
 	int rc = store_put_doc(s, &r, err, errlen);
 	if (rc == 0 && what) {
+		struct json_w w;
 		buf_reset(&b);
-		buf_printf(&b, "{\"event\":\"%s\",\"actor\":", what);
-		buf_put_json_str(&b, actor ? actor : "hotpath");
-		buf_puts(&b, ",\"alert\":");
-		alert_write(&b, a);
-		buf_putc(&b, '}');
+		jw_init(&w, &b);
+		jw_obj_begin(&w);
+		jw_kstr(&w, "event", what);
+		jw_kstr(&w, "actor", actor ? actor : "hotpath");
+		jw_key(&w, "alert");
+		put_alert(&w, a);
+		jw_obj_end(&w);
 		struct store_record h = {ALERT_HISTORY_KIND, a->id, now_ns, b.data};
 		rc = store_add_event(s, &h, err, errlen);
 	}
@@ -280,17 +282,17 @@ int watch_audit(struct store *s, const char *actor, const char *action, const ch
 		size_t errlen)
 {
 	struct buf b;
+	struct json_w w;
 	buf_init(&b, BUF_NO_LIMIT);
-	buf_puts(&b, "{\"actor\":");
-	buf_put_json_str(&b, actor ? actor : "api");
-	buf_puts(&b, ",\"action\":");
-	buf_put_json_str(&b, action);
-	buf_puts(&b, ",\"object\":");
-	buf_put_json_str(&b, object_kind);
-	buf_puts(&b, ",\"object_id\":");
-	buf_put_json_str(&b, object_id ? object_id : "");
-	buf_printf(&b, ",\"before\":%s,\"after\":%s}", before && *before ? before : "null",
-		   after && *after ? after : "null");
+	jw_init(&w, &b);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "actor", actor ? actor : "api");
+	jw_kstr(&w, "action", action);
+	jw_kstr(&w, "object", object_kind);
+	jw_kstr(&w, "object_id", object_id ? object_id : "");
+	jw_kraw(&w, "before", before && *before ? before : "null");
+	jw_kraw(&w, "after", after && *after ? after : "null");
+	jw_obj_end(&w);
 	int sys = actor && !strcmp(actor, WATCH_ACTOR);
 	struct store_record r = {sys ? AUDIT_SYSTEM_KIND : AUDIT_KIND, object_kind, now_ns, b.data};
 	int rc = store_add_event(s, &r, err, errlen);

@@ -331,18 +331,24 @@ static int save(struct store *s, struct obj *o, uint64_t now_ns, char *err, size
 	buf_init(&b, BUF_NO_LIMIT);
 	for (size_t i = 0; rc == 0 && i < o->n_dirty; i++) {
 		uint64_t hour = o->dirty[i];
-		int first = 1;
+		struct json_w w;
 		buf_reset(&b);
-		buf_printf(&b, "{\"hour_ms\":%llu,\"m\":[", (unsigned long long)(hour * 3600000));
+		jw_init(&w, &b);
+		jw_obj_begin(&w);
+		jw_kuint(&w, "hour_ms", hour * 3600000);
+		jw_karr_begin(&w, "m");
 		for (uint64_t m = hour * 60; m < hour * 60 + 60; m++) {
 			struct cell *c = cell_at(o, m);
 			if (!c || !c->total)
 				continue;
-			buf_printf(&b, "%s[%u,%u,%u]", first ? "" : ",", (unsigned)(m - hour * 60), c->good,
-				   c->total);
-			first = 0;
+			jw_arr_begin(&w); /* [minute of the hour, good, total] */
+			jw_uint(&w, m - hour * 60);
+			jw_uint(&w, c->good);
+			jw_uint(&w, c->total);
+			jw_arr_end(&w);
 		}
-		buf_puts(&b, "]}");
+		jw_arr_end(&w);
+		jw_obj_end(&w);
 		snprintf(id, sizeof(id), "%llu", (unsigned long long)(hour % EXACT_SLOTS));
 		struct store_record r = {kind, id, now_ns, b.data};
 		rc = store_put_doc(s, &r, err, errlen);
@@ -350,10 +356,13 @@ static int save(struct store *s, struct obj *o, uint64_t now_ns, char *err, size
 	if (rc == 0)
 		o->n_dirty = 0;
 	if (rc == 0 && o->meta_dirty) {
+		struct json_w w;
 		buf_reset(&b);
-		buf_puts(&b, "{\"key\":");
-		buf_put_json_str(&b, o->key);
-		buf_printf(&b, ",\"since_ms\":%llu}", (unsigned long long)(o->since_min * 60000));
+		jw_init(&w, &b);
+		jw_obj_begin(&w);
+		jw_kstr(&w, "key", o->key);
+		jw_kuint(&w, "since_ms", o->since_min * 60000);
+		jw_obj_end(&w);
 		struct store_record r = {EXACT_KIND, o->oid, now_ns, b.data};
 		rc = store_put_doc(s, &r, err, errlen);
 		o->meta_dirty = rc < 0;

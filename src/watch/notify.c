@@ -80,7 +80,7 @@ int channel_parse(const struct json *o, const char *id, const struct notify_chan
 }
 
 /* "https://host:port/…": the address without its path, query or user. */
-static void put_origin(struct buf *b, const char *url)
+static void put_origin(struct json_w *w, const char *url)
 {
 	const char *host = strstr(url, "://");
 	host = host ? host + 3 : url;
@@ -91,29 +91,32 @@ static void put_origin(struct buf *b, const char *url)
 	snprintf(shown, sizeof(shown), "%.*s%.*s%s",
 		 (int)(strstr(url, "://") ? strstr(url, "://") + 3 - url : 0), url, (int)(end - host), host,
 		 *end ? "/…" : "");
-	buf_put_json_str(b, shown);
+	jw_str(w, shown);
 }
 
 static void channel_write(struct buf *b, const struct notify_channel *c, int with_secret)
 {
-	buf_puts(b, "{\"id\":");
-	buf_put_json_str(b, c->id ? c->id : "");
-	buf_puts(b, ",\"name\":");
-	buf_put_json_str(b, c->name ? c->name : "");
-	buf_puts(b, ",\"type\":\"webhook\",\"url\":");
+	struct json_w w;
+	jw_init(&w, b);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "id", c->id ? c->id : "");
+	jw_kstr(&w, "name", c->name ? c->name : "");
+	jw_kstr(&w, "type", "webhook");
+	jw_key(&w, "url");
 	if (with_secret)
-		buf_put_json_str(b, c->url);
+		jw_str(&w, c->url);
 	else
-		put_origin(b, c->url);
-	buf_printf(b, ",\"format\":\"%s\"", c->slack ? "slack" : "json");
-	if (c->rate_limit)
-		buf_printf(b, ",\"rate_limit\":%u,\"rate_window\":%u", c->rate_limit, c->rate_window_s);
-	if (with_secret && c->secret) {
-		buf_puts(b, ",\"secret\":");
-		buf_put_json_str(b, c->secret);
-	} else if (!with_secret)
-		buf_printf(b, ",\"secret_set\":%s", c->secret ? "true" : "false");
-	buf_putc(b, '}');
+		put_origin(&w, c->url);
+	jw_kstr(&w, "format", c->slack ? "slack" : "json");
+	if (c->rate_limit) {
+		jw_kuint(&w, "rate_limit", c->rate_limit);
+		jw_kuint(&w, "rate_window", c->rate_window_s);
+	}
+	if (with_secret && c->secret)
+		jw_kstr(&w, "secret", c->secret);
+	else if (!with_secret)
+		jw_kbool(&w, "secret_set", c->secret != NULL);
+	jw_obj_end(&w);
 }
 
 void channel_write_stored(struct buf *b, const struct notify_channel *c)
@@ -141,17 +144,10 @@ int channels_load(struct store *s, struct arena *a, struct notify_channel **out,
 
 /* ---- messages ------------------------------------------------------------- */
 
-static void put_figure(struct buf *b, const char *key, double v)
-{
-	buf_printf(b, ",\"%s\":", key);
-	if (isfinite(v))
-		buf_put_json_double(b, v);
-	else
-		buf_puts(b, "null");
-}
-
 void notify_body(struct buf *b, const struct notify_channel *c, const struct notify_event *e)
 {
+	struct json_w w;
+	jw_init(&w, b);
 	if (c->slack) {
 		char text[1024];
 		snprintf(text, sizeof(text), "%s [%s] %s: %s",
@@ -160,26 +156,24 @@ void notify_body(struct buf *b, const struct notify_channel *c, const struct not
 							 : ":white_check_mark:",
 			 e->severity ? e->severity : "", e->name ? e->name : e->alert_id,
 			 e->message ? e->message : e->event);
-		buf_puts(b, "{\"text\":");
-		buf_put_json_str(b, text);
-		buf_putc(b, '}');
+		jw_obj_begin(&w);
+		jw_kstr(&w, "text", text);
+		jw_obj_end(&w);
 		return;
 	}
-	buf_puts(b, "{\"event\":");
-	buf_put_json_str(b, e->event);
-	buf_puts(b, ",\"alert\":{\"id\":");
-	buf_put_json_str(b, e->alert_id);
-	buf_puts(b, ",\"name\":");
-	buf_put_json_str(b, e->name ? e->name : "");
-	buf_puts(b, ",\"severity\":");
-	buf_put_json_str(b, e->severity ? e->severity : "");
-	buf_puts(b, ",\"source\":");
-	buf_put_json_str(b, e->source ? e->source : "");
-	buf_puts(b, ",\"message\":");
-	buf_put_json_str(b, e->message ? e->message : "");
-	put_figure(b, "value", e->value);
-	put_figure(b, "limit", e->limit);
-	buf_printf(b, "},\"time_ms\":%llu}", (unsigned long long)(e->time_ns / 1000000));
+	jw_obj_begin(&w);
+	jw_kstr(&w, "event", e->event);
+	jw_kobj_begin(&w, "alert");
+	jw_kstr(&w, "id", e->alert_id);
+	jw_kstr(&w, "name", e->name ? e->name : "");
+	jw_kstr(&w, "severity", e->severity ? e->severity : "");
+	jw_kstr(&w, "source", e->source ? e->source : "");
+	jw_kstr(&w, "message", e->message ? e->message : "");
+	jw_kdouble(&w, "value", e->value); /* null when not finite */
+	jw_kdouble(&w, "limit", e->limit);
+	jw_obj_end(&w);
+	jw_kuint(&w, "time_ms", e->time_ns / 1000000);
+	jw_obj_end(&w);
 }
 
 void notify_sign(const char *secret, const void *body, size_t len, char out[72])
@@ -212,7 +206,7 @@ struct rate {
 	int slack;
 	unsigned limit, window_s, sent, held;
 	uint64_t start_ns;
-	struct buf listed; /* the held ones, as JSON array members */
+	struct buf listed; /* the held ones: a JSON array, its "]" written by the summary */
 	size_t n_listed;
 };
 
@@ -270,14 +264,16 @@ static void outbox_put(struct item *it)
 	if (it->slot < 0)
 		return;
 	struct buf b;
+	struct json_w w;
 	buf_init(&b, BUF_NO_LIMIT);
-	buf_puts(&b, "{\"channel\":");
-	buf_put_json_str(&b, it->channel);
-	buf_put_json_member_str(&b, "alert_id", it->alert_id);
-	buf_put_json_member_str(&b, "event", it->event);
-	buf_printf(&b, ",\"time_ms\":%llu", (unsigned long long)(it->time_ns / 1000000));
-	buf_put_json_member_str(&b, "body", it->body);
-	buf_putc(&b, '}');
+	jw_init(&w, &b);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "channel", it->channel);
+	jw_kstr(&w, "alert_id", it->alert_id);
+	jw_kstr(&w, "event", it->event);
+	jw_kuint(&w, "time_ms", it->time_ns / 1000000);
+	jw_kstr(&w, "body", it->body);
+	jw_obj_end(&w);
 	snprintf(id, sizeof(id), "%d", it->slot);
 	struct store_record r = {OUTBOX_KIND, id, it->time_ns, b.data};
 	if (store_put_doc(q.store, &r, err, sizeof(err)) < 0)
@@ -498,25 +494,32 @@ static struct item *rate_roll(struct rate *r, uint64_t now_ns)
 	struct item *it = NULL;
 	if (r->held) {
 		struct buf b;
+		struct json_w w;
 		buf_init(&b, BUF_NO_LIMIT);
+		jw_init(&w, &b);
+		jw_obj_begin(&w);
 		if (r->slack) {
 			char text[512];
 			snprintf(text, sizeof(text),
 				 ":warning: %u more notifications for channel %s in the last %u s, "
 				 "held by its rate limit of %u: see the alerts of hotpath",
 				 r->held, r->name, r->window_s, r->limit);
-			buf_puts(&b, "{\"text\":");
-			buf_put_json_str(&b, text);
-			buf_putc(&b, '}');
+			jw_kstr(&w, "text", text);
 		} else {
-			buf_puts(&b, "{\"event\":\"summary\",\"channel\":");
-			buf_put_json_str(&b, r->channel);
-			buf_printf(&b, ",\"held\":%u,\"window_s\":%u,\"rate_limit\":%u", r->held, r->window_s,
-				   r->limit);
-			buf_printf(&b, ",\"alerts\":[%s],\"time_ms\":%llu}",
-				   r->listed.data ? r->listed.data : "",
-				   (unsigned long long)(now_ns / 1000000));
+			jw_kstr(&w, "event", "summary");
+			jw_kstr(&w, "channel", r->channel);
+			jw_kuint(&w, "held", r->held);
+			jw_kuint(&w, "window_s", r->window_s);
+			jw_kuint(&w, "rate_limit", r->limit);
+			struct json_w lw; /* close the array rate_allows began */
+			if (r->listed.len) {
+				jw_init_inside(&lw, &r->listed, true, true);
+				jw_arr_end(&lw);
+			}
+			jw_kraw(&w, "alerts", r->listed.len ? r->listed.data : "[]");
+			jw_kuint(&w, "time_ms", now_ns / 1000000);
 		}
+		jw_obj_end(&w);
 		struct notify_channel c = {.id = r->channel, .url = r->url, .secret = r->secret};
 		it = item_new(&c, "summary", "summary", now_ns, buf_detach(&b, NULL));
 		q.st.summaries++;
@@ -549,10 +552,17 @@ static int rate_allows(const struct notify_channel *c, const struct notify_event
 		q.st.grouped++;
 		pthread_cond_signal(&q.wake); /* the thread flushes the summary when the window ends */
 		if (r->n_listed++ < HELD_LISTED) {
-			buf_puts(&r->listed, r->listed.len ? ",{\"id\":" : "{\"id\":");
-			buf_put_json_str(&r->listed, e->alert_id);
-			buf_put_json_member_str(&r->listed, "event", e->event);
-			buf_putc(&r->listed, '}');
+			struct json_w w; /* one more element of the summary's array */
+			if (r->listed.len) {
+				jw_init_inside(&w, &r->listed, true, true);
+			} else {
+				jw_init(&w, &r->listed);
+				jw_arr_begin(&w);
+			}
+			jw_obj_begin(&w);
+			jw_kstr(&w, "id", e->alert_id);
+			jw_kstr(&w, "event", e->event);
+			jw_obj_end(&w);
 		}
 	}
 	pthread_mutex_unlock(&q.lock);

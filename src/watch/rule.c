@@ -195,54 +195,47 @@ int rule_parse(const struct json *o, const char *id, struct arena *a, struct ale
 	return 0;
 }
 
-static void metric_write(struct buf *b, const struct rule_metric *m)
+static void metric_write(struct json_w *w, const struct rule_metric *m)
 {
-	buf_puts(b, ",\"metric\":{");
-	buf_puts(b, m->name ? "\"name\":" : "\"measure\":");
-	buf_put_json_str(b, m->name ? m->name : resource_measure_names[m->measure]);
-	buf_puts(b, ",\"agg\":");
-	buf_put_json_str(b, m->agg_name ? m->agg_name : "avg");
-	if (m->group_by) {
-		buf_puts(b, ",\"group_by\":");
-		buf_put_json_str(b, m->group_by);
-	}
-	buf_putc(b, '}');
+	jw_kobj_begin(w, "metric");
+	jw_kstr(w, m->name ? "name" : "measure", m->name ? m->name : resource_measure_names[m->measure]);
+	jw_kstr(w, "agg", m->agg_name ? m->agg_name : "avg");
+	if (m->group_by)
+		jw_kstr(w, "group_by", m->group_by);
+	jw_obj_end(w);
 }
 
 void rule_write(struct buf *b, const struct alert_rule *r)
 {
-	buf_putc(b, '{');
-	if (r->id) {
-		buf_puts(b, "\"id\":");
-		buf_put_json_str(b, r->id);
-		buf_putc(b, ',');
-	}
-	buf_puts(b, "\"name\":");
-	buf_put_json_str(b, r->name ? r->name : "");
-	buf_printf(b, ",\"measure\":\"%s\",\"comparison\":\"%s\"", rule_measure_names[r->measure],
-		   cmp_names[r->cmp]);
+	struct json_w w;
+	jw_init(&w, b);
+	jw_obj_begin(&w);
+	if (r->id)
+		jw_kstr(&w, "id", r->id);
+	jw_kstr(&w, "name", r->name ? r->name : "");
+	jw_kstr(&w, "measure", rule_measure_names[r->measure]);
+	jw_kstr(&w, "comparison", cmp_names[r->cmp]);
 	if (r->factor > 0) {
-		buf_puts(b, ",\"factor\":");
-		buf_put_json_double(b, r->factor);
-		buf_printf(b, ",\"baseline\":%llu", (unsigned long long)r->baseline_s);
+		jw_kdouble(&w, "factor", r->factor);
+		jw_kuint(&w, "baseline", r->baseline_s);
 	} else {
-		buf_puts(b, ",\"threshold\":");
-		buf_put_json_double(b, r->threshold);
+		jw_kdouble(&w, "threshold", r->threshold);
 	}
-	buf_printf(b,
-		   ",\"window\":%llu,\"for\":%llu,\"min_requests\":%llu,\"severity\":\"%s\",\"enabled\":%s",
-		   (unsigned long long)r->window_s, (unsigned long long)r->for_s,
-		   (unsigned long long)r->min_requests, r->severity, r->enabled ? "true" : "false");
+	jw_kuint(&w, "window", r->window_s);
+	jw_kuint(&w, "for", r->for_s);
+	jw_kuint(&w, "min_requests", r->min_requests);
+	jw_kstr(&w, "severity", r->severity);
+	jw_kbool(&w, "enabled", r->enabled);
 	if (r->measure == RULE_METRIC)
-		metric_write(b, &r->metric);
+		metric_write(&w, &r->metric);
 	if (r->slow_ms)
-		buf_printf(b, ",\"slow_ms\":%llu", (unsigned long long)r->slow_ms);
+		jw_kuint(&w, "slow_ms", r->slow_ms);
 	if (r->repeat_s)
-		buf_printf(b, ",\"repeat\":%llu", (unsigned long long)r->repeat_s);
-	buf_puts(b, ",\"filters\":");
-	watch_scope_write(b, &r->scope);
-	watch_channels_write(b, r->channels, r->n_channels);
-	buf_putc(b, '}');
+		jw_kuint(&w, "repeat", r->repeat_s);
+	jw_key(&w, "filters");
+	watch_scope_put(&w, &r->scope);
+	watch_channels_put(&w, r->channels, r->n_channels);
+	jw_obj_end(&w);
 }
 
 int rule_compare(enum rule_cmp c, double v, double limit)

@@ -67,20 +67,23 @@ int watch_scope_parse(const struct json *o, struct arena *a, struct watch_scope 
 	return 0;
 }
 
-void watch_scope_write(struct buf *b, const struct watch_scope *s)
+void watch_scope_put(struct json_w *w, const struct watch_scope *s)
 {
 	struct watch_scope c = *s;
-	int first = 1;
-	buf_putc(b, '{');
+	jw_obj_begin(w);
 	for (size_t i = 0; i < sizeof(scope_names) / sizeof(scope_names[0]); i++) {
 		const char *v = *scope_field(&c, i);
-		if (!v)
-			continue;
-		buf_printf(b, "%s\"%s\":", first ? "" : ",", scope_names[i]);
-		buf_put_json_str(b, v);
-		first = 0;
+		if (v)
+			jw_kstr(w, scope_names[i], v);
 	}
-	buf_putc(b, '}');
+	jw_obj_end(w);
+}
+
+void watch_scope_write(struct buf *b, const struct watch_scope *s)
+{
+	struct json_w w;
+	jw_init(&w, b);
+	watch_scope_put(&w, s);
 }
 
 void watch_scope_query(const struct watch_scope *s, uint64_t from_ns, uint64_t to_ns, struct store_query *q)
@@ -225,34 +228,33 @@ int slo_parse(const struct json *o, const char *id, struct arena *a, struct slo 
 
 void slo_write(struct buf *b, const struct slo *s)
 {
-	buf_putc(b, '{');
-	if (s->id) {
-		buf_puts(b, "\"id\":");
-		buf_put_json_str(b, s->id);
-		buf_putc(b, ',');
-	}
-	buf_puts(b, "\"name\":");
-	buf_put_json_str(b, s->name ? s->name : "");
-	buf_printf(b, ",\"kind\":\"%s\",\"objective\":", s->kind == SLO_LATENCY ? "latency" : "availability");
-	buf_put_json_double(b, s->objective);
+	struct json_w w;
+	char window[16];
+	snprintf(window, sizeof(window), "%ud", s->window_days);
+	jw_init(&w, b);
+	jw_obj_begin(&w);
+	if (s->id)
+		jw_kstr(&w, "id", s->id);
+	jw_kstr(&w, "name", s->name ? s->name : "");
+	jw_kstr(&w, "kind", s->kind == SLO_LATENCY ? "latency" : "availability");
+	jw_kdouble(&w, "objective", s->objective);
 	if (s->kind == SLO_LATENCY)
-		buf_printf(b, ",\"threshold_ms\":%llu", (unsigned long long)s->threshold_ms);
-	buf_printf(b, ",\"window\":\"%ud\",\"filters\":", s->window_days);
-	watch_scope_write(b, &s->scope);
-	watch_channels_write(b, s->channels, s->n_channels);
+		jw_kuint(&w, "threshold_ms", s->threshold_ms);
+	jw_kstr(&w, "window", window);
+	jw_key(&w, "filters");
+	watch_scope_put(&w, &s->scope);
+	watch_channels_put(&w, s->channels, s->n_channels);
 	if (s->repeat_s)
-		buf_printf(b, ",\"repeat\":%llu", (unsigned long long)s->repeat_s);
-	buf_putc(b, '}');
+		jw_kuint(&w, "repeat", s->repeat_s);
+	jw_obj_end(&w);
 }
 
-void watch_channels_write(struct buf *b, const char *const *ids, size_t n)
+void watch_channels_put(struct json_w *w, const char *const *ids, size_t n)
 {
-	buf_puts(b, ",\"channels\":[");
-	for (size_t i = 0; i < n; i++) {
-		buf_puts(b, i ? "," : "");
-		buf_put_json_str(b, ids[i]);
-	}
-	buf_putc(b, ']');
+	jw_karr_begin(w, "channels");
+	for (size_t i = 0; i < n; i++)
+		jw_str(w, ids[i]);
+	jw_arr_end(w);
 }
 
 /* ---- arithmetic ------------------------------------------------------------ */

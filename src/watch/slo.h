@@ -27,6 +27,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/json_doc.h"
+#include "core/json_write.h"
 #include "store/store.h"
 
 /* What a deleted definition (SLO, rule, channel) is stored as. */
@@ -41,6 +42,9 @@ struct watch_scope {
  * `a`.  -ERR_INVALID with a message naming the member at fault. */
 int watch_scope_parse(const struct json *o, struct arena *a, struct watch_scope *out, char *err,
 		      size_t errlen);
+/* {"service": ..., ...}: the filters that are set, as a value. */
+void watch_scope_put(struct json_w *w, const struct watch_scope *s);
+/* The same, appended to `b`. */
 void watch_scope_write(struct buf *b, const struct watch_scope *s);
 /* The member "channels": at most SLO_CHANNELS_MAX channel ids of 1 to 64
  * bytes (absent or null: none), in `a`.  ERR_INVALID with a message. */
@@ -52,8 +56,8 @@ int watch_duration_member(const struct json *o, const char *key, uint64_t lo, ui
 			  char *err, size_t errlen);
 /* "repeat": a firing alert not acknowledged pages again this often (0: never). */
 #define WATCH_REPEAT_MAX_S (7ull * 86400)
-/* ,"channels":[ids] */
-void watch_channels_write(struct buf *b, const char *const *ids, size_t n);
+/* the member "channels":[ids] */
+void watch_channels_put(struct json_w *w, const char *const *ids, size_t n);
 
 /* Parse one stored document (its id `id`) into `out`, an element of the
  * caller's array; strings live in `a`. */

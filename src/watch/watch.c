@@ -480,11 +480,15 @@ int watch_install_defaults(struct store *s, char *err, size_t errlen)
 		}
 	if (rc == 0 && added) {
 		struct buf j;
+		struct json_w w;
 		buf_init(&j, BUF_NO_LIMIT);
-		buf_puts(&j, "{\"installed\":[");
+		jw_init(&w, &j);
+		jw_obj_begin(&w);
+		jw_karr_begin(&w, "installed");
 		for (size_t i = 0; i < N_DEFAULTS; i++)
-			buf_printf(&j, "%s\"%s\"", i ? "," : "", default_rules[i].id);
-		buf_puts(&j, "]}");
+			jw_str(&w, default_rules[i].id);
+		jw_arr_end(&w);
+		jw_obj_end(&w);
 		struct store_record d = {DEFAULTS_KIND, "rules", now, j.data};
 		rc = store_put_doc(s, &d, err, errlen);
 		buf_release(&j);
