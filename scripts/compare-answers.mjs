@@ -15,7 +15,8 @@
 // groupings and the error answers -- are asked of both, with absolute
 // from/to so that the clock does not move the window.  Fields that measure
 // the run rather than the data (elapsed_ms, when a recommendation was
-// first and last seen) are blanked before comparing.
+// first and last seen, and the resource state of a finding without example
+// traces, read when it was last seen) are blanked before comparing.
 // Prints one line per differing answer and a summary; exits 1 when any
 // answer differs.
 import { spawn, spawnSync } from 'node:child_process';
@@ -194,11 +195,18 @@ function questions(from, to) {
 	return list;
 }
 
+function blankResources(r) {
+	return { ...r, at_ms: null, time_ms: null, cpu_utilization: null, memory_bytes: null };
+}
+
 function blank(v) {
 	if (Array.isArray(v)) return v.map(blank);
 	if (v && typeof v === 'object') {
 		const o = {};
 		for (const [k, x] of Object.entries(v)) o[k] = RUN_FIELDS.has(k) ? null : blank(x);
+		// a finding without example traces takes its resource state when it
+		// was last seen, which is a field of the run too
+		if (o.resources && o.finding && !(o.finding.examples || []).length) o.resources = blankResources(o.resources);
 		return o;
 	}
 	return v;
