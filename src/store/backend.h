@@ -89,4 +89,15 @@ uint32_t store_attrs_from_json(struct arena *a, const char *json, size_t len, st
 extern const struct store_backend sqlite_backend;     /* sqlite_write.c */
 extern const struct store_backend clickhouse_backend; /* clickhouse_store.c */
 
+/* A profile's folded stacks may take this many bytes before compression. */
+#define PROFILE_MAX_RAW (256u << 20)
+
+/*
+ * The checks every backend makes of a profile to store (service, type and
+ * unit named; stacks within PROFILE_MAX_RAW), then its folded stacks
+ * zstd-compressed into *z (the caller frees it), *zlen bytes.  0, or an
+ * error class with a message.
+ */
+int store_profile_pack(const struct profile_row *p, void **z, size_t *zlen, char *err, size_t errlen);
+
 #endif

@@ -15,8 +15,6 @@
 #include "core/log.h"
 #include "store/clickhouse_store.h"
 
-#define PROFILE_MAX_RAW (256u << 20)
-
 /* (ms since the epoch << CH_SLOT_BITS) | slot, increasing in this
  * instance: below 2^53, so JSON readers (JavaScript) keep it exact. */
 static int64_t profile_id(struct ch_store *s)
@@ -34,18 +32,11 @@ static int64_t profile_id(struct ch_store *s)
 int ch_put_profile(struct store *st, const struct profile_row *p, int64_t *id, char *err, size_t errlen)
 {
 	struct ch_store *s = ch_of(st);
-	if (!p->service || !p->type || !p->unit)
-		return errf(err, errlen, "a profile needs a service, a type and a unit");
-	if (p->folded_len > PROFILE_MAX_RAW)
-		return errf(err, errlen, "profile of %zu bytes of stacks is over the limit of %u",
-			    p->folded_len, PROFILE_MAX_RAW);
-	size_t cap = ZSTD_compressBound(p->folded_len);
-	void *z = xmalloc(cap ? cap : 1);
-	size_t zlen = ZSTD_compress(z, cap, p->folded, p->folded_len, 3);
-	if (ZSTD_isError(zlen)) {
-		free(z);
-		return errf(err, errlen, "cannot compress the profile: %s", ZSTD_getErrorName(zlen));
-	}
+	void *z;
+	size_t zlen;
+	int rc = store_profile_pack(p, &z, &zlen, err, errlen);
+	if (rc < 0)
+		return rc;
 	int64_t pid = profile_id(s);
 	struct buf b;
 	buf_init(&b, BUF_NO_LIMIT);
@@ -59,11 +50,10 @@ int ch_put_profile(struct store *st, const struct profile_row *p, int64_t *id, c
 	rbw_u64(&b, p->folded_len);
 	rbw_bytes(&b, z, zlen);
 	free(z);
-	int rc = ch_exec(
-		s->ch,
-		"INSERT INTO profiles (id, start_ns, end_ns, service, version, env, type, unit, labels,"
-		" total, raw_len, data) FORMAT RowBinary",
-		b.data, b.len, NULL, err, errlen);
+	rc = ch_exec(s->ch,
+		     "INSERT INTO profiles (id, start_ns, end_ns, service, version, env, type, unit, labels,"
+		     " total, raw_len, data) FORMAT RowBinary",
+		     b.data, b.len, NULL, err, errlen);
 	buf_release(&b);
 	if (rc == 0 && id)
 		*id = pid;

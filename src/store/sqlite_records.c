@@ -183,26 +183,17 @@ int sqlite_events(struct store *s, const char *kind, const char *id, uint64_t fr
 		kind, id, from_ns, to_ns, limit, a, rows, n, err, errlen);
 }
 
-#define PROFILE_MAX_RAW (256u << 20)
-
 int sqlite_put_profile(struct store *s, const struct profile_row *p, int64_t *id, char *err, size_t errlen)
 {
-	if (!p->service || !p->type || !p->unit)
-		return errf(err, errlen, "a profile needs a service, a type and a unit");
-	if (p->folded_len > PROFILE_MAX_RAW)
-		return errf(err, errlen, "profile of %zu bytes of stacks is over the limit of %u",
-			    p->folded_len, PROFILE_MAX_RAW);
-	size_t cap = ZSTD_compressBound(p->folded_len);
-	void *z = xmalloc(cap ? cap : 1);
-	size_t zlen = ZSTD_compress(z, cap, p->folded, p->folded_len, 3);
-	if (ZSTD_isError(zlen)) {
-		free(z);
-		return errf(err, errlen, "cannot compress the profile: %s", ZSTD_getErrorName(zlen));
-	}
+	void *z;
+	size_t zlen;
+	int rc = store_profile_pack(p, &z, &zlen, err, errlen);
+	if (rc < 0)
+		return rc;
 	struct record rec = {.type = REC_PROFILE, .p = *p, .id = (int64_t)p->folded_len};
 	rec.p.folded = z;
 	rec.p.folded_len = zlen;
-	int rc = write_record(s, &rec, zlen, err, errlen);
+	rc = write_record(s, &rec, zlen, err, errlen);
 	free(z);
 	if (rc == 0 && id)
 		*id = rec.id;

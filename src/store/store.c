@@ -9,7 +9,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zstd.h>
 
+#include "core/alloc.h"
 #include "core/json_doc.h"
 #include "core/log.h"
 #include "store/backend.h"
@@ -287,6 +289,24 @@ int store_events(struct store *s, const char *kind, const char *id, uint64_t fro
 	*rows = NULL;
 	*n = 0;
 	DISPATCH(events, "events", kind, id, from_ns, to_ns, limit, a, rows, n, err, errlen);
+}
+
+int store_profile_pack(const struct profile_row *p, void **z, size_t *zlen, char *err, size_t errlen)
+{
+	if (!p->service || !p->type || !p->unit)
+		return errf(err, errlen, "a profile needs a service, a type and a unit");
+	if (p->folded_len > PROFILE_MAX_RAW)
+		return errf(err, errlen, "profile of %zu bytes of stacks is over the limit of %u",
+			    p->folded_len, PROFILE_MAX_RAW);
+	size_t cap = ZSTD_compressBound(p->folded_len);
+	*z = xmalloc(cap ? cap : 1);
+	*zlen = ZSTD_compress(*z, cap, p->folded, p->folded_len, 3);
+	if (ZSTD_isError(*zlen)) {
+		free(*z);
+		*z = NULL;
+		return errf(err, errlen, "cannot compress the profile: %s", ZSTD_getErrorName(*zlen));
+	}
+	return 0;
 }
 
 int store_put_profile(struct store *s, const struct profile_row *p, int64_t *id, char *err, size_t errlen)

@@ -20,7 +20,7 @@ import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
 import { hotpathBin, startServer } from './lib/server.mjs';
-import { getJson, jsonTraceRequest, nowNs, postOtlpJson, postSlowShare, sleep, spanId, traceId } from './lib/util.mjs';
+import { apiCall, getJson, jsonTraceRequest, nowNs, postOtlpJson, postSlowShare, sleep, spanId, traceId, waitFor } from './lib/util.mjs';
 
 const SECRET = 'hook-secret-7f3a';
 
@@ -70,25 +70,6 @@ async function send(srv, body) {
 	assert.equal(res.status, 200, await res.text());
 }
 
-async function call(srv, method, path, body, user = 'alice') {
-	const res = await fetch(srv.url + path, {
-		method, headers: { 'content-type': 'application/json', 'x-hotpath-user': user },
-		body: body === undefined ? undefined : JSON.stringify(body),
-	});
-	const text = await res.text();
-	return { status: res.status, json: text ? JSON.parse(text) : null, text };
-}
-
-async function waitFor(what, fn, ms = 20000) {
-	const t0 = Date.now();
-	for (;;) {
-		const v = await fn();
-		if (v) return v;
-		if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-		await sleep(200);
-	}
-}
-
 const delivered = (rx, id, event) => rx.got.filter((m) => !m.failed && m.json.event === event && m.json.alert?.id === id);
 
 describe('SLO and alert notifications', () => {
@@ -103,38 +84,38 @@ describe('SLO and alert notifications', () => {
 	});
 
 	test('definitions are checked and kept, secrets never shown', async () => {
-		let r = await call(srv, 'POST', '/api/v1/alerts/channels', { id: 'hook', url: rx.url, secret: SECRET });
+		let r = await apiCall(srv, 'POST', '/api/v1/alerts/channels', { id: 'hook', url: rx.url, secret: SECRET });
 		assert.equal(r.status, 201, r.text);
 		assert.equal(r.json.secret_set, true);
 		assert.ok(!r.text.includes(SECRET), 'the secret is not in the answer');
 		const origin = new URL(rx.url).origin;
 		assert.equal(r.json.url, `${origin}/…`, 'the address shows its origin only');
 		// An update without url and secret keeps both (the deliveries below use them).
-		r = await call(srv, 'PUT', '/api/v1/alerts/channels/hook', { name: 'The hook' });
+		r = await apiCall(srv, 'PUT', '/api/v1/alerts/channels/hook', { name: 'The hook' });
 		assert.equal(r.status, 200, r.text);
 		assert.equal(r.json.name, 'The hook');
 		assert.equal(r.json.secret_set, true);
 		assert.equal(r.json.url, `${origin}/…`);
-		r = await call(srv, 'POST', '/api/v1/alerts/channels', { id: 'chat', url: `${rx.url}/slack`, format: 'slack' });
+		r = await apiCall(srv, 'POST', '/api/v1/alerts/channels', { id: 'chat', url: `${rx.url}/slack`, format: 'slack' });
 		assert.equal(r.status, 201, r.text);
-		r = await call(srv, 'POST', '/api/v1/slos', { id: 'pay-avail', name: 'pay availability', kind: 'availability', objective: 99, window: '30d', filters: { service: 'pay' }, channels: ['hook', 'chat'] });
+		r = await apiCall(srv, 'POST', '/api/v1/slos', { id: 'pay-avail', name: 'pay availability', kind: 'availability', objective: 99, window: '30d', filters: { service: 'pay' }, channels: ['hook', 'chat'] });
 		assert.equal(r.status, 201, r.text);
-		r = await call(srv, 'POST', '/api/v1/slos', { kind: 'latency', objective: 95, threshold_ms: 0 });
+		r = await apiCall(srv, 'POST', '/api/v1/slos', { kind: 'latency', objective: 95, threshold_ms: 0 });
 		assert.equal(r.status, 400);
 		assert.match(r.json.error.message, /threshold_ms/);
-		r = await call(srv, 'POST', '/api/v1/alerts/rules', { id: 'acked-errors', measure: 'error_rate', comparison: '>', threshold: 50, severity: 'critical', filters: { service: 'acked' }, channels: ['hook'] });
+		r = await apiCall(srv, 'POST', '/api/v1/alerts/rules', { id: 'acked-errors', measure: 'error_rate', comparison: '>', threshold: 50, severity: 'critical', filters: { service: 'acked' }, channels: ['hook'] });
 		assert.equal(r.status, 201, r.text);
-		r = await call(srv, 'POST', '/api/v1/slos', { kind: 'availability', objective: 99, name: 'x'.repeat(70000) });
+		r = await apiCall(srv, 'POST', '/api/v1/slos', { kind: 'availability', objective: 99, name: 'x'.repeat(70000) });
 		assert.equal(r.status, 413, 'a definition is small');
-		r = await call(srv, 'POST', '/api/v1/alerts/rules', { measure: 'cpu', threshold: 1 });
+		r = await apiCall(srv, 'POST', '/api/v1/alerts/rules', { measure: 'cpu', threshold: 1 });
 		assert.equal(r.status, 400);
 		assert.match(r.json.error.message, /measure/);
 		const rules = await getJson(`${srv.url}/api/v1/alerts/rules`);
 		assert.deepEqual(rules.json.rules.map((x) => x.id).sort(), ['acked-errors', 'regression', 'slow-spike'], 'the spike check and the flagged regressions are default rules');
-		r = await call(srv, 'POST', '/api/v1/alerts/rules', { measure: 'metric', metric: { measure: 'disk' }, threshold: 1 });
+		r = await apiCall(srv, 'POST', '/api/v1/alerts/rules', { measure: 'metric', metric: { measure: 'disk' }, threshold: 1 });
 		assert.equal(r.status, 400);
 		assert.match(r.json.error.message, /metric\.measure/);
-		r = await call(srv, 'POST', '/api/v1/alerts/rules', { measure: 'metric', threshold: 1 });
+		r = await apiCall(srv, 'POST', '/api/v1/alerts/rules', { measure: 'metric', threshold: 1 });
 		assert.equal(r.status, 400);
 		assert.match(r.json.error.message, /"metric"/);
 	});
@@ -183,7 +164,7 @@ describe('SLO and alert notifications', () => {
 		assert.equal((await getJson(`${srv.url}/api/v1/slos/nope/burndown`)).status, 404);
 
 		// A performance budget: the mean p95 of the services in scope, step by step.
-		const r = await call(srv, 'POST', '/api/v1/alerts/rules', { id: 'pay-budget', measure: 'service_p95_mean', comparison: '>', threshold: 600, filters: { service: 'pay' } });
+		const r = await apiCall(srv, 'POST', '/api/v1/alerts/rules', { id: 'pay-budget', measure: 'service_p95_mean', comparison: '>', threshold: 600, filters: { service: 'pay' } });
 		assert.equal(r.status, 201, r.text);
 		const series = (await getJson(`${srv.url}/api/v1/alerts/rules/pay-budget/series?range=1h&step=300`)).json;
 		assert.equal(series.points.length, 12);
@@ -198,13 +179,13 @@ describe('SLO and alert notifications', () => {
 	test('an acknowledged alert does not page again', async () => {
 		await send(srv, requests('acked', 30, true));
 		await waitFor('the rule page', () => delivered(rx, 'rule:acked-errors', 'firing')[0]);
-		let r = await call(srv, 'POST', '/api/v1/alerts/rule:acked-errors', { action: 'acknowledge' }, 'bob');
+		let r = await apiCall(srv, 'POST', '/api/v1/alerts/rule:acked-errors', { action: 'acknowledge' }, 'bob');
 		assert.equal(r.status, 200, r.text);
 		assert.equal(r.json.acknowledged_by, 'bob');
-		r = await call(srv, 'POST', '/api/v1/alerts/rule:acked-errors', { action: 'resolve' }, 'bob');
+		r = await apiCall(srv, 'POST', '/api/v1/alerts/rule:acked-errors', { action: 'resolve' }, 'bob');
 		assert.equal(r.status, 200, r.text);
 		assert.equal(r.json.state, 'resolved');
-		r = await call(srv, 'POST', '/api/v1/alerts/rule:acked-errors', { action: 'fly' });
+		r = await apiCall(srv, 'POST', '/api/v1/alerts/rule:acked-errors', { action: 'fly' });
 		assert.equal(r.status, 400);
 		await sleep(3500); // the condition still holds: the same incident, no page
 		assert.equal(delivered(rx, 'rule:acked-errors', 'firing').length, 1);
@@ -224,7 +205,7 @@ describe('SLO and alert notifications', () => {
 				{ key: 'db.client.connection.pool.name', value: { stringValue: 'main' } },
 			],
 		}));
-		let r = await call(srv, 'POST', '/api/v1/alerts/rules', {
+		let r = await apiCall(srv, 'POST', '/api/v1/alerts/rules', {
 			id: 'pool-busy', measure: 'metric', metric: { measure: 'pool_used', agg: 'max', group_by: 'pool' },
 			comparison: '>', threshold: 8, window: '5m', filters: { service: 'pool-e2e' }, channels: ['hook'],
 		});
@@ -249,7 +230,7 @@ describe('SLO and alert notifications', () => {
 		const seen = series.points.filter((p) => p.value !== null);
 		assert.ok(seen.length >= 2 && seen.length <= 4, `the minutes with points: ${JSON.stringify(series.points)}`);
 		for (const p of seen) assert.equal(p.value, 9);
-		r = await call(srv, 'DELETE', '/api/v1/alerts/rules/pool-busy');
+		r = await apiCall(srv, 'DELETE', '/api/v1/alerts/rules/pool-busy');
 		assert.equal(r.status, 200, r.text);
 	});
 
@@ -309,18 +290,18 @@ describe('SLO and alert notifications', () => {
 
 	test('a test message goes through a channel; one that never answers is given up after its retries', async () => {
 		const metric = async (name) => Number((await (await fetch(`${srv.url}/metrics`)).text()).match(new RegExp(`^${name} (\\d+)$`, 'm'))[1]);
-		let r = await call(srv, 'POST', '/api/v1/alerts/channels/hook/test');
+		let r = await apiCall(srv, 'POST', '/api/v1/alerts/channels/hook/test');
 		assert.equal(r.status, 200, r.text);
 		const m = await waitFor('the test message', () => rx.got.find((x) => !x.failed && x.json.event === 'test'));
 		const want = 'sha256=' + crypto.createHmac('sha256', SECRET).update(m.body).digest('hex');
 		assert.equal(m.headers['x-hotpath-signature'], want);
-		assert.equal((await call(srv, 'POST', '/api/v1/alerts/channels/nope/test')).status, 404);
+		assert.equal((await apiCall(srv, 'POST', '/api/v1/alerts/channels/nope/test')).status, 404);
 
 		const failed0 = await metric('hotpath_notifications_failed_total');
 		const retries0 = await metric('hotpath_notifications_retries_total');
-		r = await call(srv, 'POST', '/api/v1/alerts/channels', { id: 'dead', url: 'http://127.0.0.1:1/never' });
+		r = await apiCall(srv, 'POST', '/api/v1/alerts/channels', { id: 'dead', url: 'http://127.0.0.1:1/never' });
 		assert.equal(r.status, 201, r.text);
-		r = await call(srv, 'POST', '/api/v1/alerts/channels/dead/test');
+		r = await apiCall(srv, 'POST', '/api/v1/alerts/channels/dead/test');
 		assert.equal(r.status, 200, r.text);
 		await waitFor('the message given up', async () => (await metric('hotpath_notifications_failed_total')) === failed0 + 1, 15000);
 		assert.equal(await metric('hotpath_notifications_retries_total'), retries0 + 3, '4 attempts: 3 retries, 1, 2 and 4 s apart');
@@ -329,7 +310,7 @@ describe('SLO and alert notifications', () => {
 	});
 
 	test('deleting a rule ends its alert; a silenced one sends nothing', async () => {
-		const r = await call(srv, 'DELETE', '/api/v1/alerts/rules/acked-errors');
+		const r = await apiCall(srv, 'DELETE', '/api/v1/alerts/rules/acked-errors');
 		assert.equal(r.status, 200, r.text);
 		const al = await waitFor('the end of the alert', async () => {
 			const a = (await getJson(`${srv.url}/api/v1/alerts/rule:acked-errors`)).json;
@@ -339,7 +320,7 @@ describe('SLO and alert notifications', () => {
 		await sleep(1500);
 		assert.equal(delivered(rx, 'rule:acked-errors', 'resolved').length, 0, 'silenced: no resolved message');
 		assert.match(srv.logs(), /alert rule:acked-errors resolved \(silenced: nothing sent\)/);
-		assert.equal((await call(srv, 'GET', '/api/v1/alerts/rules/acked-errors')).status, 404);
+		assert.equal((await apiCall(srv, 'GET', '/api/v1/alerts/rules/acked-errors')).status, 404);
 	});
 });
 
@@ -359,10 +340,10 @@ describe('the slow-request spike check is the default rule slow-spike', () => {
 	});
 
 	test('a spike fires the default rule through its channel, once', async () => {
-		let r = await call(srv, 'POST', '/api/v1/alerts/channels', { id: 'ops', url: rx.url });
+		let r = await apiCall(srv, 'POST', '/api/v1/alerts/channels', { id: 'ops', url: rx.url });
 		assert.equal(r.status, 201, r.text);
 		const rule = (await getJson(`${srv.url}/api/v1/alerts/rules/slow-spike`)).json;
-		r = await call(srv, 'PUT', '/api/v1/alerts/rules/slow-spike', { ...rule, channels: ['ops'] });
+		r = await apiCall(srv, 'PUT', '/api/v1/alerts/rules/slow-spike', { ...rule, channels: ['ops'] });
 		assert.equal(r.status, 200, r.text);
 		await sleep(2500);
 		assert.equal(delivered(rx, 'rule:slow-spike', 'firing').length, 0, 'no spike yet');
@@ -402,11 +383,11 @@ describe('a regression the change watch flags fires the default rule regression'
 	});
 
 	test('the switch to a slower version pages the regression rule\'s channel', async () => {
-		let r = await call(srv, 'POST', '/api/v1/alerts/channels', { id: 'ops', url: rx.url });
+		let r = await apiCall(srv, 'POST', '/api/v1/alerts/channels', { id: 'ops', url: rx.url });
 		assert.equal(r.status, 201, r.text);
 		const rule = (await getJson(`${srv.url}/api/v1/alerts/rules/regression`)).json;
 		assert.equal(rule.measure, 'regressions', 'a default rule');
-		r = await call(srv, 'PUT', '/api/v1/alerts/rules/regression', { ...rule, channels: ['ops'] });
+		r = await apiCall(srv, 'PUT', '/api/v1/alerts/rules/regression', { ...rule, channels: ['ops'] });
 		assert.equal(r.status, 200, r.text);
 		await sleep(2500);
 		assert.equal(delivered(rx, 'rule:regression', 'firing').length, 0, 'nothing flagged yet');

@@ -15,7 +15,7 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 
 import { startServer } from './lib/server.mjs';
-import { getJson, sleep } from './lib/util.mjs';
+import { apiCall, getJson, sleep, waitFor } from './lib/util.mjs';
 
 const SECRET = 'outbox-secret-91c2';
 
@@ -45,25 +45,6 @@ function freePort() {
 	});
 }
 
-async function call(srv, method, path, body, user = 'alice') {
-	const res = await fetch(srv.url + path, {
-		method, headers: { 'content-type': 'application/json', 'x-hotpath-user': user },
-		body: body === undefined ? undefined : JSON.stringify(body),
-	});
-	const text = await res.text();
-	return { status: res.status, json: text ? JSON.parse(text) : null, text };
-}
-
-async function waitFor(what, fn, ms = 20000) {
-	const t0 = Date.now();
-	for (;;) {
-		const v = await fn();
-		if (v) return v;
-		if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-		await sleep(200);
-	}
-}
-
 async function metric(srv, name) {
 	const text = await (await fetch(`${srv.url}/metrics`)).text();
 	const m = text.match(new RegExp(`^${name} (\\d+)$`, 'm'));
@@ -86,9 +67,9 @@ describe('a message waiting for a receiver that is down survives a crash', () =>
 	test('delivered once after the restart, signed', async () => {
 		const port = await freePort();
 		srv = await startServer({ args: ['--watch-interval', '1'] });
-		let r = await call(srv, 'POST', '/api/v1/alerts/channels', { id: 'later', url: `http://127.0.0.1:${port}/hook`, secret: SECRET });
+		let r = await apiCall(srv, 'POST', '/api/v1/alerts/channels', { id: 'later', url: `http://127.0.0.1:${port}/hook`, secret: SECRET });
 		assert.equal(r.status, 201, r.text);
-		r = await call(srv, 'POST', '/api/v1/alerts/rules', always('down', ['later']));
+		r = await apiCall(srv, 'POST', '/api/v1/alerts/rules', always('down', ['later']));
 		assert.equal(r.status, 201, r.text);
 		await waitFor('the first failed attempt', () => /notification for rule:down to channel later failed \(attempt 1 of 4\)/.test(srv.logs()));
 		await srv.kill(); // a crash between two attempts
@@ -121,34 +102,34 @@ describe('reminders and rate limits', () => {
 	});
 
 	test('a firing alert nobody acknowledged pages again every "repeat"; acknowledged, it stops', async () => {
-		let r = await call(srv, 'POST', '/api/v1/alerts/channels', { id: 'nagged', url: `${rx.url}/nag` });
+		let r = await apiCall(srv, 'POST', '/api/v1/alerts/channels', { id: 'nagged', url: `${rx.url}/nag` });
 		assert.equal(r.status, 201, r.text);
-		r = await call(srv, 'POST', '/api/v1/alerts/rules', always('nag', ['nagged'], { repeat: '2s' }));
+		r = await apiCall(srv, 'POST', '/api/v1/alerts/rules', always('nag', ['nagged'], { repeat: '2s' }));
 		assert.equal(r.status, 201, r.text);
 		assert.equal(r.json.repeat, 2);
 		const of = () => rx.got.filter((x) => x.json.alert?.id === 'rule:nag');
 		await waitFor('two reminders', () => of().filter((x) => x.json.event === 'reminder').length >= 2, 15000);
 		assert.equal(of()[0].json.event, 'firing', 'the page first');
 		assert.equal(of().filter((x) => x.json.event === 'firing').length, 1);
-		r = await call(srv, 'POST', '/api/v1/alerts/rule:nag', { action: 'acknowledge' }, 'dave');
+		r = await apiCall(srv, 'POST', '/api/v1/alerts/rule:nag', { action: 'acknowledge' }, 'dave');
 		assert.equal(r.status, 200, r.text);
 		await sleep(1500);
 		const n = of().length;
 		await sleep(4000);
 		assert.equal(of().length, n, 'no reminder once acknowledged');
-		r = await call(srv, 'POST', '/api/v1/alerts/rules', always('bad-repeat', [], { repeat: '9d' }));
+		r = await apiCall(srv, 'POST', '/api/v1/alerts/rules', always('bad-repeat', [], { repeat: '9d' }));
 		assert.equal(r.status, 400);
 		assert.match(r.json.error.message, /repeat/);
 	});
 
 	test('past its rate limit a channel gets one summary of what it held', async () => {
 		const grouped0 = await metric(srv, 'hotpath_notifications_grouped_total');
-		let r = await call(srv, 'POST', '/api/v1/alerts/channels', { id: 'limited', url: `${rx.url}/limited`, rate_limit: 1, rate_window: 3 });
+		let r = await apiCall(srv, 'POST', '/api/v1/alerts/channels', { id: 'limited', url: `${rx.url}/limited`, rate_limit: 1, rate_window: 3 });
 		assert.equal(r.status, 201, r.text);
 		assert.equal(r.json.rate_limit, 1);
 		assert.equal(r.json.rate_window, 3);
 		for (const id of ['lim-a', 'lim-b', 'lim-c']) {
-			r = await call(srv, 'POST', '/api/v1/alerts/rules', always(id, ['limited']));
+			r = await apiCall(srv, 'POST', '/api/v1/alerts/rules', always(id, ['limited']));
 			assert.equal(r.status, 201, r.text);
 		}
 		const at = () => rx.got.filter((x) => x.path === '/hook/limited');
@@ -161,7 +142,7 @@ describe('reminders and rate limits', () => {
 		assert.deepEqual([...held, pages[0].json.alert.id].sort(), all, 'every page is either sent or in the summary');
 		assert.equal(await metric(srv, 'hotpath_notifications_grouped_total'), grouped0 + 2);
 		assert.ok(await metric(srv, 'hotpath_notifications_summaries_total') >= 1);
-		r = await call(srv, 'POST', '/api/v1/alerts/channels', { id: 'bad', url: rx.url, rate_limit: 0 });
+		r = await apiCall(srv, 'POST', '/api/v1/alerts/channels', { id: 'bad', url: rx.url, rate_limit: 0 });
 		assert.equal(r.status, 400);
 		assert.match(r.json.error.message, /rate_limit/);
 	});

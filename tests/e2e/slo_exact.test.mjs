@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { startServer } from './lib/server.mjs';
-import { getJson, nowNs, sleep, spanId, traceId } from './lib/util.mjs';
+import { apiCall, getJson, nowNs, sleep, spanId, traceId } from './lib/util.mjs';
 
 /** One-span requests of `service`, one per duration (ms), ending now. */
 function requests(service, durations) {
@@ -36,14 +36,6 @@ async function send(srv, service, durations) {
 	assert.equal(res.status, 200, await res.text());
 }
 
-async function call(srv, method, path, body) {
-	const res = await fetch(srv.url + path, {
-		method, headers: { 'content-type': 'application/json', 'x-hotpath-user': 'alice' },
-		body: body === undefined ? undefined : JSON.stringify(body),
-	});
-	const text = await res.text();
-	return { status: res.status, json: text ? JSON.parse(text) : null, text };
-}
 
 async function waitFor(what, fn, ms = 30000) {
 	const t0 = Date.now();
@@ -77,7 +69,7 @@ describe('exact counts at any latency threshold', () => {
 
 	test('an SLO of 300 ms counts the requests before it (back-fill) and after it, exactly', async () => {
 		await send(srv, 'cart', first);
-		let r = await call(srv, 'POST', '/api/v1/slos', { id: 'cart-300', kind: 'latency', objective: 95, threshold_ms: 300, window: '7d', filters: { service: 'cart' } });
+		let r = await apiCall(srv, 'POST', '/api/v1/slos', { id: 'cart-300', kind: 'latency', objective: 95, threshold_ms: 300, window: '7d', filters: { service: 'cart' } });
 		assert.equal(r.status, 201, r.text);
 		assert.equal(r.json.threshold_ms, 300);
 		let st = await waitFor('the back-filled counts', async () => {
@@ -104,11 +96,11 @@ describe('exact counts at any latency threshold', () => {
 	});
 
 	test('a tier-bound SLO has no exact_since_ms; a bad threshold is refused', async () => {
-		let r = await call(srv, 'POST', '/api/v1/slos', { id: 'cart-500', kind: 'latency', objective: 95, threshold_ms: 500, filters: { service: 'cart' } });
+		let r = await apiCall(srv, 'POST', '/api/v1/slos', { id: 'cart-500', kind: 'latency', objective: 95, threshold_ms: 500, filters: { service: 'cart' } });
 		assert.equal(r.status, 201, r.text);
 		const st = await sloStatus(srv, 'cart-500');
 		assert.equal(st.exact_since_ms, undefined);
-		r = await call(srv, 'POST', '/api/v1/slos', { kind: 'latency', objective: 95, threshold_ms: 3600001 });
+		r = await apiCall(srv, 'POST', '/api/v1/slos', { kind: 'latency', objective: 95, threshold_ms: 3600001 });
 		assert.equal(r.status, 400);
 		assert.match(r.json.error.message, /threshold_ms/);
 	});
@@ -116,7 +108,7 @@ describe('exact counts at any latency threshold', () => {
 	test('a slow-count rule of 750 ms fires on the exact count', async () => {
 		const all = [...first, ...later];
 		const slow = all.length - faster(all, 750);
-		let r = await call(srv, 'POST', '/api/v1/alerts/rules', { id: 'cart-slow', measure: 'slow_count', slow_ms: 750, comparison: '>=', threshold: slow, window: '1h', filters: { service: 'cart' } });
+		let r = await apiCall(srv, 'POST', '/api/v1/alerts/rules', { id: 'cart-slow', measure: 'slow_count', slow_ms: 750, comparison: '>=', threshold: slow, window: '1h', filters: { service: 'cart' } });
 		assert.equal(r.status, 201, r.text);
 		assert.equal(r.json.slow_ms, 750);
 		const al = await waitFor('the rule firing', async () => {
@@ -124,7 +116,7 @@ describe('exact counts at any latency threshold', () => {
 			return { ok: a?.state === 'firing', ...a };
 		});
 		assert.equal(al.value, slow, `the requests at 750 ms or more: ${al.message}`);
-		r = await call(srv, 'POST', '/api/v1/alerts/rules', { measure: 'p95', slow_ms: 750, threshold: 1 });
+		r = await apiCall(srv, 'POST', '/api/v1/alerts/rules', { measure: 'p95', slow_ms: 750, threshold: 1 });
 		assert.equal(r.status, 400);
 		assert.match(r.json.error.message, /slow_ms/);
 	});

@@ -367,3 +367,25 @@ export async function postSlowShare(url, minutesAgo, n, slow) {
 	});
 	await postOtlpJson(url, jsonTraceRequest([{ attrs: { 'service.name': 'steady' }, spans }]));
 }
+
+/* A JSON call of the API as user `user` (the audit's actor in open mode):
+ * {status, json, text}. */
+export async function apiCall(srv, method, path, body, user = 'alice') {
+	const res = await fetch(srv.url + path, {
+		method, headers: { 'content-type': 'application/json', 'x-hotpath-user': user },
+		body: body === undefined ? undefined : JSON.stringify(body),
+	});
+	const text = await res.text();
+	return { status: res.status, json: text ? JSON.parse(text) : null, text };
+}
+
+/* fn()'s first truthy answer, asked every 200 ms for at most `ms`. */
+export async function waitFor(what, fn, ms = 20000) {
+	const t0 = Date.now();
+	for (;;) {
+		const v = await fn();
+		if (v) return v;
+		if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+		await sleep(200);
+	}
+}
