@@ -144,8 +144,8 @@ static const char *const migrations[] = {
 	 * operation statistics and bottleneck rankings per time bucket), as
 	 * opaque rows replaced whole, so a start loads them instead of reading
 	 * every block again (store.h, store_put_aggs). */
-	"CREATE TABLE aggregates(kind INTEGER NOT NULL, t INTEGER NOT NULL, key TEXT NOT NULL,"
-	"  data BLOB NOT NULL, PRIMARY KEY(kind, t, key)) WITHOUT ROWID;",
+	("CREATE TABLE aggregates(kind INTEGER NOT NULL, t INTEGER NOT NULL, key TEXT NOT NULL,"
+	 "  data BLOB NOT NULL, PRIMARY KEY(kind, t, key)) WITHOUT ROWID;"),
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
