@@ -44,15 +44,21 @@ function post(body) {
 	});
 }
 
-const rss = () => {
-	try { return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024; } catch { return NaN; }
+// VmRSS, or RssAnon: the process's own memory, without the pages of the
+// store's file it maps (which the kernel may drop at any time)
+const rss = (field = 'VmRSS') => {
+	try { return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024; } catch { return NaN; }
 };
 
 const counts = {};
 let bad = 0, spans = 0, maxRss = 0;
 const bodies = Array.from({ length: 16 }, batch);
 const end = Date.now() + seconds * 1000;
-const sampler = setInterval(() => { maxRss = Math.max(maxRss, rss() || 0); }, 250);
+let maxAnon = 0;
+const sampler = setInterval(() => {
+	maxRss = Math.max(maxRss, rss() || 0);
+	maxAnon = Math.max(maxAnon, rss('RssAnon') || 0);
+}, 250);
 await Promise.all(Array.from({ length: clients }, async (_, c) => {
 	for (let i = c; Date.now() < end; i++) {
 		const r = await post(bodies[i % bodies.length]);
@@ -73,5 +79,6 @@ while (Date.now() - t0 < 60000) {
 console.log(`answers: ${JSON.stringify(counts)}; not 200 nor 503/429 with Retry-After: ${bad}`);
 console.log(`accepted: ${spans} spans in ${seconds} s (${Math.round(spans / seconds)} spans/s)`);
 console.log(`server RSS: max ${(maxRss / 1048576).toFixed(0)} MiB sampled every 250 ms, ${(rss() / 1048576).toFixed(0)} MiB after`);
+console.log(`server anonymous RSS (without the mapped store file): max ${(maxAnon / 1048576).toFixed(0)} MiB, ${(rss('RssAnon') / 1048576).toFixed(0)} MiB after`);
 console.log(`recovery: a post accepted ${recovered === null ? 'not within 60 s' : `${recovered} ms`} after the load stopped`);
 process.exit(bad || recovered === null ? 1 : 0);
