@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { clickhouseSkip, newClickHouse } from './lib/clickhouse.mjs';
+import { clickhouseSkip, getBoth, newClickHouse } from './lib/clickhouse.mjs';
 import { makeTempDir, startServer } from './lib/server.mjs';
 import { fetchTrace, getJson, jsonTraceRequest, postOtlpJson, sleep, spanId, traceId } from './lib/util.mjs';
 
@@ -95,12 +95,7 @@ describe('the ClickHouse store answers as the embedded one', { skip, timeout: 30
 		await ch?.stop();
 	});
 
-	const both = async (p) => {
-		const [a, b] = await Promise.all([getJson(`${embedded.url}${p}`), getJson(`${clickhouse.url}${p}`)]);
-		assert.equal(a.status, 200, `embedded ${p}: ${a.text.slice(0, 300)}`);
-		assert.equal(b.status, 200, `clickhouse ${p}: ${b.text.slice(0, 300)}`);
-		return [a.json, b.json];
-	};
+	const both = (p) => getBoth(embedded, clickhouse, p);
 
 	test('summary: counts, tiers and errors exact, percentiles within 1%', async () => {
 		for (const f of ['', '&service=cart', '&env=production&endpoint=GET%20/pay', '&version=latest']) {

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { clickhouseSkip, newClickHouse } from './lib/clickhouse.mjs';
+import { clickhouseSkip, getBoth, newClickHouse } from './lib/clickhouse.mjs';
 import { startServer } from './lib/server.mjs';
 import { getJson, sleep } from './lib/util.mjs';
 
@@ -58,12 +58,7 @@ describe('metric series with the ClickHouse store', { skip, timeout: 300000 }, (
 		await ch?.stop();
 	});
 
-	const both = async (p) => {
-		const [a, b] = await Promise.all([getJson(`${embedded.url}${p}`), getJson(`${clickhouse.url}${p}`)]);
-		assert.equal(a.status, 200, `embedded ${p}: ${a.text.slice(0, 300)}`);
-		assert.equal(b.status, 200, `clickhouse ${p}: ${b.text.slice(0, 300)}`);
-		return [a.json, b.json];
-	};
+	const both = (p) => getBoth(embedded, clickhouse, p);
 	const close = (c, e, what) => {
 		assert.equal(c.lines.length, e.lines.length, `${what}: lines`);
 		for (let i = 0; i < e.lines.length; i++) {

@@ -9,12 +9,14 @@
 //
 // clickhouseSkip() is false when the server can run here, else the reason
 // to skip (test(name, { skip: clickhouseSkip() }, fn)).
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
 import { makeTempDir } from './server.mjs';
+import { getJson } from './util.mjs';
 
 const CANDIDATES = ['/usr/sbin/clickhouse-server', '/usr/bin/clickhouse-server'];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -199,4 +201,13 @@ let shared = null;
 export function startClickHouse() {
 	if (!shared) shared = newClickHouse();
 	return shared;
+}
+
+/* The answers to GET `p` from the embedded-store server and the ClickHouse
+ * one, both asserted 200: [embedded json, clickhouse json]. */
+export async function getBoth(embedded, clickhouse, p) {
+	const [a, b] = await Promise.all([getJson(`${embedded.url}${p}`), getJson(`${clickhouse.url}${p}`)]);
+	assert.equal(a.status, 200, `embedded ${p}: ${a.text.slice(0, 300)}`);
+	assert.equal(b.status, 200, `clickhouse ${p}: ${b.text.slice(0, 300)}`);
+	return [a.json, b.json];
 }
