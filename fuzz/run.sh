@@ -27,7 +27,7 @@ for bin in "$dir"/*; do
 	echo "== $name: ${secs}s"
 	if "$bin" -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=1 \
 		-artifact_prefix="$here/crashes/$name/" "$work" >"$work.log" 2>&1; then
-		grep -E '^stat::number_of_executed_units|^Done' "$work.log" | sed 's/^/   /'
+		grep -E '^stat::(number_of_executed_units|peak_rss_mb)|^Done|DONE +cov' "$work.log" | sed 's/^/   /'
 	else
 		tail -n 40 "$work.log"
 		failed="$failed $name"
