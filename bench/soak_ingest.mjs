@@ -34,14 +34,21 @@ const reportS = Number(args.report || 300);
 const pid = args.pid;
 const auth = args.key ? { authorization: `Bearer ${args.key}` } : {};
 
-function batch() {
+// a trace: the server span and spansPer-1 client spans under it, of a
+// few operations with durations of 1-20 ms
+const OPS = ['SELECT items', 'SELECT prices', 'UPDATE carts', 'GET /inventory', 'redis GET'];
+function batch(tid = crypto.randomBytes(16).toString('hex')) {
 	const now = BigInt(Date.now()) * 1000000n;
-	const tid = crypto.randomBytes(16).toString('hex');
-	const spans = Array.from({ length: spansPer }, (_, i) => ({
-		traceId: tid, spanId: crypto.randomBytes(8).toString('hex'), name: i ? 'SELECT items' : 'GET /overload', kind: i ? 3 : 2,
-		startTimeUnixNano: String(now - 5000000n), endTimeUnixNano: String(now),
-		attributes: [{ key: 'http.route', value: { stringValue: '/overload' } }],
-	}));
+	const root = crypto.randomBytes(8).toString('hex');
+	const spans = Array.from({ length: spansPer }, (_, i) => {
+		const d = BigInt(1000000 + Math.floor(Math.random() * 19000000));
+		return {
+			traceId: tid, spanId: i ? crypto.randomBytes(8).toString('hex') : root, ...(i && { parentSpanId: root }),
+			name: i ? OPS[i % OPS.length] : 'GET /overload', kind: i ? 3 : 2,
+			startTimeUnixNano: String(now - 25000000n), endTimeUnixNano: String(now - 25000000n + (i ? d : 25000000n)),
+			attributes: [{ key: 'http.route', value: { stringValue: '/overload' } }],
+		};
+	});
 	return JSON.stringify({ resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'overload' } }] }, scopeSpans: [{ spans }] }] });
 }
 
@@ -85,7 +92,12 @@ const counts = {};
 let bad = 0, spans = 0;
 const peak = { rss: 0, anon: 0, disk: 0 };
 let win = { spans: 0, anon: 0, disk: 0, reads: [], from: Date.now() };
-const bodies = Array.from({ length: 16 }, batch);
+const TEMPLATE_TID = 'f'.repeat(32);
+let bodies = Array.from({ length: 16 }, () => batch(rate ? TEMPLATE_TID : undefined));
+// paced: a new trace each post, from bodies made again every 10 s (so
+// their times stay current) with a new trace id put in
+const refresher = rate && setInterval(() => { bodies = bodies.map(() => batch(TEMPLATE_TID)); }, 10000);
+const fresh = (i) => bodies[i % bodies.length].replaceAll(TEMPLATE_TID, crypto.randomBytes(16).toString('hex'));
 const start = Date.now();
 const end = start + seconds * 1000;
 const sampler = setInterval(() => {
@@ -107,7 +119,7 @@ async function client(c) {
 			await sleep(at - Date.now());
 			if (Date.now() >= end) break;
 		}
-		const r = await post(bodies[i % bodies.length]);
+		const r = await post(rate ? fresh(i) : bodies[i % bodies.length]);
 		const k = r.status ? String(r.status) : `error ${r.error}`;
 		counts[k] = (counts[k] || 0) + 1;
 		if (r.status === 200) {
@@ -145,6 +157,7 @@ async function watcher() {
 
 await Promise.all([...Array.from({ length: clients }, (_, c) => client(c)), ...(rate ? [watcher()] : [])]);
 clearInterval(sampler);
+clearInterval(refresher);
 let recovered = 0;
 if (!rate) { // overload: how soon a post is accepted again
 	recovered = null;
