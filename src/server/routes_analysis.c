@@ -110,8 +110,10 @@ static int load_items(struct http_request *req, const char *id, struct item **it
 /* The resources of its service when its worst example reached that
  * service (else when the trace started); without an example, when the
  * latest analysis found it. */
-static void put_resources(struct buf *b, struct store *st, const struct item *it)
+static void put_resources(struct buf *out, struct store *st, const struct item *it)
 {
+	struct json_w w, *b = &w;
+	jw_init_inside(&w, out, false, true);
 	uint64_t at_ns = it->st.last_seen_ns;
 	const char *env = it->env;
 	char err[256], why[300], trace_env[128];

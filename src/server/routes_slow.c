@@ -428,7 +428,9 @@ static void slow_request(void *arg, const struct request_row *row, size_t idx, c
 
 static void put_snapshot(struct buf *b, const struct request_row *r, const struct request_metrics_snapshot *s)
 {
-	request_metrics_snapshot_put(b, s->failed ? -1 : 0, s, r->service, r->env, r->start_ns,
+	struct json_w w;
+	jw_init_inside(&w, b, false, true);
+	request_metrics_snapshot_put(&w, s->failed ? -1 : 0, s, r->service, r->env, r->start_ns,
 				     "the store failed");
 }
 
@@ -862,7 +864,9 @@ static void put_bottleneck(struct buf *b, struct store *st, const char *env, con
 	}
 	buf_putc(b, ']');
 	/* the resources of its service when its worst example started */
-	request_metrics_snapshot_put_at(b, st, e->service, env, e->n_examples ? e->examples[0].start_ns : 0,
+	struct json_w w;
+	jw_init_inside(&w, b, false, true);
+	request_metrics_snapshot_put_at(&w, st, e->service, env, e->n_examples ? e->examples[0].start_ns : 0,
 					"no example request to read the resources at");
 	buf_putc(b, '}');
 }
