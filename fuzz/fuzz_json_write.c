@@ -3,7 +3,7 @@
  *
  * The input is a program: each byte chooses a writer call (begin or end an
  * object or array, a key, a string cut from the input, numbers of any bit
- * pattern, raw values), well-formed or not.  Whatever the calls, nothing is
+ * pattern, raw values, the members of a stored object), well-formed or not.  Whatever the calls, nothing is
  * written once the error flag is set, and when the writer finishes without
  * error after closing what is open, the output is one JSON value that the
  * reader accepts.
@@ -46,7 +46,7 @@ static void step(struct json_w *w, uint8_t op, const uint8_t **p, const uint8_t 
 	char s[16];
 	uint64_t u;
 	double d;
-	switch (op % 14) {
+	switch (op % 16) {
 	case 0: jw_obj_begin(w); break;
 	case 1: jw_obj_end(w); break;
 	case 2: jw_arr_begin(w); break;
@@ -68,6 +68,8 @@ static void step(struct json_w *w, uint8_t op, const uint8_t **p, const uint8_t 
 	case 10: jw_bool(w, op & 16); break;
 	case 11: jw_null(w); break;
 	case 12: jw_raw(w, "{\"a\":[1,2]}"); break;
+	case 13: jw_members(w, "{\"m\":[1],\"n\":{}}"); break;
+	case 14: jw_members(w, op & 16 ? "{}" : "{ \t}"); break;
 	default: jw_hex(w, (const uint8_t *)take_str(p, end, s), strlen(s)); break;
 	}
 }

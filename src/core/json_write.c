@@ -1,9 +1,11 @@
 /* json_write.c - a structural JSON writer (see json_write.h). */
 #include "core/json_write.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 void jw_init(struct json_w *w, struct buf *b)
 {
@@ -217,6 +219,31 @@ void jw_raw(struct json_w *w, const char *json)
 		return;
 	}
 	scalar(w, json);
+}
+
+void jw_members(struct json_w *w, const char *obj)
+{
+	size_t n = obj ? strlen(obj) : 0;
+	if (w->err)
+		return;
+	if (n < 2 || obj[0] != '{' || obj[n - 1] != '}' || w->depth == 0 ||
+	    (w->frame[w->depth - 1] & JW_F_ARRAY) || w->want_value) {
+		w->err = true;
+		return;
+	}
+	const char *in = obj + 1;
+	n -= 2;
+	while (n && isspace((unsigned char)*in))
+		in++, n--;
+	while (n && isspace((unsigned char)in[n - 1]))
+		n--;
+	if (!n)
+		return; /* an empty object has no members */
+	uint8_t *f = &w->frame[w->depth - 1];
+	if (*f & JW_F_ITEMS)
+		check(w, buf_putc(w->b, ','));
+	*f |= JW_F_ITEMS;
+	check(w, buf_append(w->b, in, n));
 }
 
 struct buf *jw_value_buf(struct json_w *w)

@@ -86,6 +86,10 @@ void jw_null(struct json_w *w);
 void jw_hex(struct json_w *w, const uint8_t *p, size_t n);
 /* An already well-formed JSON value, written as it is. */
 void jw_raw(struct json_w *w, const char *json);
+/* The members of `obj`, an already well-formed JSON object (a stored
+ * document), written into the open object as they are: nothing for an
+ * empty one. */
+void jw_members(struct json_w *w, const char *obj);
 /* For a value another module prints to a buffer (attributes, a flame
  * tree): the separator is written and the buffer returned, to which the
  * caller appends exactly one well-formed value; NULL (and nothing written)
