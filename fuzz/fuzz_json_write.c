@@ -3,7 +3,8 @@
  *
  * The input is a program: each byte chooses a writer call (begin or end an
  * object or array, a key, a string cut from the input, numbers of any bit
- * pattern, raw values, the members of a stored object), well-formed or not.  Whatever the calls, nothing is
+ * pattern, raw values, the members of a stored object), well-formed or not,
+ * with or without frames lent past JW_MAX_DEPTH (the first byte's low bit).  Whatever the calls, nothing is
  * written once the error flag is set, and when the writer finishes without
  * error after closing what is open, the output is one JSON value that the
  * reader accepts.
@@ -79,8 +80,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *p = data, *end = data + size;
 	struct buf b;
 	struct json_w w;
+	uint8_t more[64]; /* levels past JW_MAX_DEPTH, as a flame tree lends them */
 	buf_init(&b, 1u << 20);
 	jw_init(&w, &b);
+	if (size && data[0] & 1)
+		jw_lend_frames(&w, more, sizeof(more));
 	int deepest = 0;
 	while (p < end) {
 		uint8_t op = *p++;
@@ -95,7 +99,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!w.err && w.want_value)
 		jw_null(&w);
 	while (!w.err && w.depth > 0) {
-		if (w.frame[w.depth - 1] & JW_F_ARRAY)
+		int i = w.depth - 1;
+		if ((i < JW_MAX_DEPTH ? w.frame[i] : w.more[i - JW_MAX_DEPTH]) & JW_F_ARRAY)
 			jw_arr_end(&w);
 		else
 			jw_obj_end(&w);

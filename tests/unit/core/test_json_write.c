@@ -81,6 +81,32 @@ static void test_inside(void)
 	buf_release(&b);
 }
 
+static void test_lent(void)
+{
+	struct buf b;
+	struct json_w w;
+	uint8_t more[4];
+	buf_init(&b, BUF_NO_LIMIT);
+	jw_init(&w, &b);
+	jw_lend_frames(&w, more, sizeof(more));
+	for (int i = 0; i < JW_MAX_DEPTH + 4; i++)
+		jw_arr_begin(&w);
+	jw_int(&w, 1);
+	jw_int(&w, 2);
+	for (int i = 0; i < JW_MAX_DEPTH + 4; i++)
+		jw_arr_end(&w);
+	is_int(jw_finish(&w), 0, "frames lent: nesting past JW_MAX_DEPTH by as many");
+	ok(b.len == 2 * (JW_MAX_DEPTH + 4) + 3 && !strncmp(b.data + JW_MAX_DEPTH + 3, "[1,2]]", 6),
+	   "and the commas kept at the lent levels");
+	buf_reset(&b);
+	jw_init(&w, &b);
+	jw_lend_frames(&w, more, sizeof(more));
+	for (int i = 0; i <= JW_MAX_DEPTH + 4; i++)
+		jw_arr_begin(&w);
+	ok(w.err && b.len == JW_MAX_DEPTH + 4, "one past the lent frames: the error flag, nothing written");
+	buf_release(&b);
+}
+
 static void test_members(void)
 {
 	struct buf b;
@@ -211,6 +237,7 @@ int main(void)
 	test_shape();
 	test_inside();
 	test_members();
+	test_lent();
 	test_misuse();
 	return tap_done();
 }
