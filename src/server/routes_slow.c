@@ -390,7 +390,8 @@ static void put_span_head(struct json_w *w, const struct slowops_config *c, cons
 	jw_obj_begin(w);
 	json_out_id(w, "span_id", sp->span_id, 8);
 	jw_kstr(w, "name", sp->name ? sp->name : "");
-	jw_kstr(w, "service", sp->resource && sp->resource->service_name ? sp->resource->service_name : "unknown");
+	jw_kstr(w, "service",
+		sp->resource && sp->resource->service_name ? sp->resource->service_name : "unknown");
 	jw_kstr(w, "kind", kind_names[sp->kind < 6 ? sp->kind : 0]);
 	jw_kstr(w, "type", slowops_type_name(c, type));
 	put_ms(w, "duration_ms", (double)dur);
@@ -402,22 +403,21 @@ static void slow_entry(void *arg, size_t row, const struct span *sp, const struc
 	struct slow_run *run = arg;
 	if (row >= run->n_detail)
 		return;
-	struct buf b;
-	struct json_w w, in;
+	struct buf b, attrs;
+	struct json_w w;
 	uint64_t dur = sp->end_ns > sp->start_ns ? sp->end_ns - sp->start_ns : 0;
 	buf_init(&b, BUF_NO_LIMIT);
+	buf_init(&attrs, BUF_NO_LIMIT);
+	attrs_to_json(&attrs, sp->attrs, sp->n_attrs);
 	jw_init(&w, &b);
 	put_span_head(&w, run->cfg, sp, cls->type);
-	jw_key(&w, "attributes");
-	struct buf *ab = jw_value_buf(&w);
-	if (ab && attrs_to_json(ab, sp->attrs, sp->n_attrs) == 0) {
-		ab->len--; /* reopen the object */
-		jw_init_inside(&in, ab, false, sp->n_attrs > 0);
-		put_slow_attrs(&in, dur, slowops_threshold_ns(run->cfg, cls->type));
-		jw_obj_end(&in);
-	}
+	jw_kobj_begin(&w, "attributes");
+	jw_members(&w, attrs.data);
+	put_slow_attrs(&w, dur, slowops_threshold_ns(run->cfg, cls->type));
+	jw_obj_end(&w);
 	jw_obj_end(&w);
 	run->d[row].span_json = arena_strdup(&run->req->arena, b.data);
+	buf_release(&attrs);
 	buf_release(&b);
 }
 
@@ -889,7 +889,8 @@ static void put_bottleneck(struct json_w *w, struct store *st, const char *env, 
 	put_reason(w, e);
 	put_ms(w, "impact_ms", e->impact_ns);
 	put_ms(w, "critical_ms_total", (double)e->critical_ns);
-	put_ms(w, "critical_ms_per_request", bn->requests ? (double)e->critical_ns / (double)bn->requests : NAN);
+	put_ms(w, "critical_ms_per_request",
+	       bn->requests ? (double)e->critical_ns / (double)bn->requests : NAN);
 	put_ms(w, "critical_ms_per_affected_request",
 	       e->requests ? (double)e->critical_ns / (double)e->requests : NAN);
 	jw_kdouble(w, "share", bn->critical_ns ? (double)e->critical_ns / (double)bn->critical_ns : NAN);
