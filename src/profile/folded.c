@@ -1111,7 +1111,8 @@ void folded_spans_finish(struct folded_tree *t)
 /* --- span-tree output ------------------------------------------------------------ */
 
 /* value, own time, traces, and the last trace that passed here */
-static void put_side_json(struct json_w *w, const struct folded_spans *sp, const struct folded_frame *f, int s)
+static void put_side_json(struct json_w *w, const struct folded_spans *sp, const struct folded_frame *f,
+			  int s)
 {
 	jw_kuint(w, "value_us", f->total_ns[s] / NS_PER_US);
 	jw_kuint(w, "self_us", f->self_ns[s] / NS_PER_US);

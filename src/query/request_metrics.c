@@ -210,8 +210,8 @@ void request_metrics_snapshot_put(struct json_w *w, int rc, const struct request
 	jw_kstr(w, "resources_reason", why);
 }
 
-void request_metrics_snapshot_put_at(struct json_w *w, struct store *st, const char *service,
-				     const char *env, uint64_t at_ns, const char *no_time)
+void request_metrics_snapshot_put_at(struct json_w *w, struct store *st, const char *service, const char *env,
+				     uint64_t at_ns, const char *no_time)
 {
 	struct request_metrics_snapshot s;
 	char err[256] = "";

@@ -96,8 +96,8 @@ void request_metrics_snapshot_put(struct json_w *w, int rc, const struct request
  * Take and write the snapshot of `service` in `env` (NULL: any) at at_ns,
  * as above (at_ns 0: no moment known; `no_time` says why in the reason).
  */
-void request_metrics_snapshot_put_at(struct json_w *w, struct store *st, const char *service,
-				     const char *env, uint64_t at_ns, const char *no_time);
+void request_metrics_snapshot_put_at(struct json_w *w, struct store *st, const char *service, const char *env,
+				     uint64_t at_ns, const char *no_time);
 
 /* CPU utilisation per service and minute (the largest sample). */
 struct request_metrics_cpu {
