@@ -7,7 +7,8 @@
 //
 // Without --data, a store is made first: OLD_BIN serves an empty directory
 // while `OLD_BIN demo` sends six hours of history (seed 3), and two small
-// CPU profiles of two versions (the demo sends none) are posted (made by the
+// CPU profiles of two versions and two of deep stacks (the demo sends
+// none) are posted (made by the
 // old build, so that a new build that migrates the schema forward can read
 // it, as it reads a user's store).  Each build
 // then serves its own copy of the store (a build may migrate it) on
@@ -81,17 +82,25 @@ async function makeStore(bin) {
 }
 
 // Two folded CPU profiles of shop-api, one per version, so that the profile
-// flame graphs (aggregated and differential) have something to merge.
+// flame graphs (aggregated and differential) have something to merge; two
+// of deep stacks.
 async function postProfiles(url) {
 	const sides = {
 		'1.4.2': 'main;serve;handle;parse 30\nmain;serve;handle;render 50\nmain;gc 7\n',
 		'1.5.0': 'main;serve;handle;parse 20\nmain;serve;handle;render 90\nmain;serve;log 5\n',
 	};
-	for (const [version, body] of Object.entries(sides)) {
-		const r = await fetch(`${url}/api/v1/profiles?service=shop-api&version=${version}&format=folded`,
-			{ method: 'POST', body });
-		if (!r.ok) throw new Error(`posting a profile: ${r.status} ${await r.text()}`);
-	}
+	for (const [version, body] of Object.entries(sides)) await postFolded(url, 'shop-api', version, body);
+	// and stacks deeper than the JSON writer's own levels (a tree of
+	// 3,000 frames nests 6,000 levels), with a name to escape
+	const frames = Array.from({ length: 3000 }, (_, i) => `f${i}`);
+	await postFolded(url, 'deep-stacks', '1', `${frames.join(';')} 5\n${frames.slice(0, 1200).join(';')};"q\\ 3\n`);
+	await postFolded(url, 'deep-stacks', '2', `${frames.slice(0, 2500).join(';')} 4\nmain 1\n`);
+}
+
+async function postFolded(url, service, version, body) {
+	const r = await fetch(`${url}/api/v1/profiles?service=${service}&version=${version}&format=folded`,
+		{ method: 'POST', body });
+	if (!r.ok) throw new Error(`posting a profile: ${r.status} ${await r.text()}`);
 }
 
 // The GETs: each read endpoint, plain and with the options that take
@@ -138,6 +147,8 @@ function questions(from, to) {
 		'/api/v1/profiles/flamegraph?service=shop-api&base.version=1.4.2&compare.version=1.5.0&format=folded',
 		'/api/v1/profiles/flamegraph?service=shop-api&base.version=1.4.2&compare.version=1.5.0&format=svg',
 		'/api/v1/profiles/flamegraph?service=nobody',
+		'/api/v1/profiles/flamegraph?service=deep-stacks',
+		'/api/v1/profiles/flamegraph?service=deep-stacks&base.version=1&compare.version=2',
 		`/api/v1/slow-operations/thresholds`,
 		`/api/v1/slow-operations/stats?${w}`,
 		`/api/v1/slow-requests?${w}&group_by=endpoint`,
