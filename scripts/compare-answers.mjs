@@ -91,9 +91,11 @@ async function postProfiles(url) {
 	};
 	for (const [version, body] of Object.entries(sides)) await postFolded(url, 'shop-api', version, body);
 	// and stacks deeper than the JSON writer's own levels (a tree of
-	// 3,000 frames nests 6,000 levels), with a name to escape
+	// 3,000 frames nests 6,000 levels), with names to escape (the
+	// speedscope export escapes '<' and '>' too)
 	const frames = Array.from({ length: 3000 }, (_, i) => `f${i}`);
-	await postFolded(url, 'deep-stacks', '1', `${frames.join(';')} 5\n${frames.slice(0, 1200).join(';')};"q\\ 3\n`);
+	await postFolded(url, 'deep-stacks', '1', `${frames.join(';')} 5\n${frames.slice(0, 1200).join(';')};"q\\ 3\n` +
+		'main;std::vector<int>::push_back;tab\there 2\n');
 	await postFolded(url, 'deep-stacks', '2', `${frames.slice(0, 2500).join(';')} 4\nmain 1\n`);
 }
 
@@ -149,6 +151,8 @@ function questions(from, to) {
 		'/api/v1/profiles/flamegraph?service=nobody',
 		'/api/v1/profiles/flamegraph?service=deep-stacks',
 		'/api/v1/profiles/flamegraph?service=deep-stacks&base.version=1&compare.version=2',
+		'/api/v1/profiles/flamegraph?service=deep-stacks&format=speedscope',
+		'/api/v1/profiles/flamegraph?service=deep-stacks&base.version=1&compare.version=2&format=speedscope',
 		`/api/v1/slow-operations/thresholds`,
 		`/api/v1/slow-operations/stats?${w}`,
 		`/api/v1/slow-requests?${w}&group_by=endpoint`,
