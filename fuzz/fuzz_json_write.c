@@ -3,7 +3,8 @@
  *
  * The input is a program: each byte chooses a writer call (begin or end an
  * object or array, a key, a string cut from the input, numbers of any bit
- * pattern, raw values), well-formed or not.  Whatever the calls, nothing is
+ * pattern, raw values, the members of a stored object), well-formed or not,
+ * with or without frames lent past JW_MAX_DEPTH (the first byte's low bit).  Whatever the calls, nothing is
  * written once the error flag is set, and when the writer finishes without
  * error after closing what is open, the output is one JSON value that the
  * reader accepts.
@@ -46,7 +47,7 @@ static void step(struct json_w *w, uint8_t op, const uint8_t **p, const uint8_t 
 	char s[16];
 	uint64_t u;
 	double d;
-	switch (op % 14) {
+	switch (op % 16) {
 	case 0: jw_obj_begin(w); break;
 	case 1: jw_obj_end(w); break;
 	case 2: jw_arr_begin(w); break;
@@ -68,6 +69,8 @@ static void step(struct json_w *w, uint8_t op, const uint8_t **p, const uint8_t 
 	case 10: jw_bool(w, op & 16); break;
 	case 11: jw_null(w); break;
 	case 12: jw_raw(w, "{\"a\":[1,2]}"); break;
+	case 13: jw_members(w, "{\"m\":[1],\"n\":{}}"); break;
+	case 14: jw_members(w, op & 16 ? "{}" : "{ \t}"); break;
 	default: jw_hex(w, (const uint8_t *)take_str(p, end, s), strlen(s)); break;
 	}
 }
@@ -77,8 +80,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *p = data, *end = data + size;
 	struct buf b;
 	struct json_w w;
+	uint8_t more[64]; /* levels past JW_MAX_DEPTH, as a flame tree lends them */
 	buf_init(&b, 1u << 20);
 	jw_init(&w, &b);
+	if (size && data[0] & 1)
+		jw_lend_frames(&w, more, sizeof(more));
 	int deepest = 0;
 	while (p < end) {
 		uint8_t op = *p++;
@@ -93,7 +99,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!w.err && w.want_value)
 		jw_null(&w);
 	while (!w.err && w.depth > 0) {
-		if (w.frame[w.depth - 1] & JW_F_ARRAY)
+		int i = w.depth - 1;
+		if ((i < JW_MAX_DEPTH ? w.frame[i] : w.more[i - JW_MAX_DEPTH]) & JW_F_ARRAY)
 			jw_arr_end(&w);
 		else
 			jw_obj_end(&w);

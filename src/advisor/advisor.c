@@ -44,19 +44,24 @@ int rec_status_parse(const char *name)
 
 /* ---- states ------------------------------------------------------------ */
 
+void rec_state_members(struct json_w *w, const struct rec_state *st)
+{
+	jw_kstr(w, "id", st->id);
+	jw_kstr(w, "status", rec_status_name(st->status));
+	jw_kstr(w, "reason", st->reason);
+	jw_kuint(w, "first_seen_ms", st->first_seen_ns / NS_PER_MS);
+	jw_kuint(w, "last_seen_ms", st->last_seen_ns / NS_PER_MS);
+	jw_kuint(w, "status_changed_ms", st->changed_ns / NS_PER_MS);
+	jw_kbool(w, "active", st->active);
+	jw_kbool(w, "persists", st->persists);
+}
+
 void rec_state_json(struct buf *b, const struct rec_state *st)
 {
 	struct json_w w;
 	jw_init(&w, b);
 	jw_obj_begin(&w);
-	jw_kstr(&w, "id", st->id);
-	jw_kstr(&w, "status", rec_status_name(st->status));
-	jw_kstr(&w, "reason", st->reason);
-	jw_kuint(&w, "first_seen_ms", st->first_seen_ns / NS_PER_MS);
-	jw_kuint(&w, "last_seen_ms", st->last_seen_ns / NS_PER_MS);
-	jw_kuint(&w, "status_changed_ms", st->changed_ns / NS_PER_MS);
-	jw_kbool(&w, "active", st->active);
-	jw_kbool(&w, "persists", st->persists);
+	rec_state_members(&w, st);
 	jw_obj_end(&w);
 }
 

@@ -35,6 +35,7 @@
 #include "core/error.h"
 #include "analyze/detect.h"
 #include "core/arena.h"
+#include "core/json_write.h"
 #include "store/store.h"
 
 /* The store kinds of a recommendation's documents and events. */
@@ -59,6 +60,8 @@ int rec_status_parse(const char *name);
 
 /* The state as a JSON object, and back (-1 for a malformed document). */
 void rec_state_json(struct buf *b, const struct rec_state *st);
+/* Its members, written into the object open in `w`. */
+void rec_state_members(struct json_w *w, const struct rec_state *st);
 int rec_state_parse(struct rec_state *st, const char *json, struct arena *a);
 
 /*

@@ -6,8 +6,11 @@
 #include "analyze/recommend.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "core/json_write.h"
 
 #define TEXT_MAX 2048
 
@@ -504,74 +507,104 @@ int recommend_build(struct arena *a, const struct finding *f, struct recommendat
 
 /* ---- JSON and Markdown ------------------------------------------------------ */
 
-static void put_str(struct buf *b, const char *key, const char *v, int comma)
-{
-	buf_printf(b, "%s\"%s\":", comma ? "," : "", key);
-	if (v)
-		buf_put_json_str(b, v);
-	else
-		buf_puts(b, "null");
-}
-
 /* A kind-specific number, written only when it applies. */
-static void put_opt(struct buf *b, const char *key, double v)
+static void put_opt(struct json_w *w, const char *key, double v)
 {
 	if (v != 0)
-		buf_put_json_member_double(b, key, v);
+		jw_kdouble(w, key, v);
 }
 
-static void put_evidence(struct buf *b, const struct finding *f)
+/* The members that only some kinds of finding have. */
+static void put_kind_evidence(struct json_w *w, const struct finding *f)
 {
-	buf_printf(b,
-		   "{\"occurrences\":%llu,\"affected_requests\":%llu,\"subject_requests\":%llu,\"total_"
-		   "requests\":%llu",
-		   (unsigned long long)f->occurrences, (unsigned long long)f->affected_requests,
-		   (unsigned long long)f->subject_requests, (unsigned long long)f->total_requests);
-	buf_put_json_member_double(b, "window_s", f->window_s);
-	buf_put_json_member_double(b, "per_hour", f->per_hour);
-	buf_put_json_member_double(b, "per_request", f->per_request);
-	buf_put_json_member_double(b, "avg_ms", f->avg_ns / 1e6);
-	put_opt(b, "p50_ms", f->p50_ns / 1e6);
-	put_opt(b, "baseline_ms", f->baseline_ns / 1e6);
-	put_opt(b, "ratio", f->ratio);
-	put_opt(b, "rate", f->rate);
-	buf_put_json_member_double(b, "affected_latency_ms", f->affected_latency_ns / 1e6);
-	put_opt(b, "pool_max", f->pool_max);
-	put_opt(b, "pool_peak_demand", f->pool_peak_demand);
-	put_opt(b, "pool_recommended", f->pool_recommended);
-	put_opt(b, "pool_waiters", f->pool_waiters);
+	put_opt(w, "pool_max", f->pool_max);
+	put_opt(w, "pool_peak_demand", f->pool_peak_demand);
+	put_opt(w, "pool_recommended", f->pool_recommended);
+	put_opt(w, "pool_waiters", f->pool_waiters);
 	if (f->pool_metrics_ignored)
-		buf_puts(b, ",\"pool_metrics_ignored\":true");
-	put_opt(b, "cpu_count", f->cpu_count);
+		jw_kbool(w, "pool_metrics_ignored", true);
+	put_opt(w, "cpu_count", f->cpu_count);
 	if (f->single_threaded)
-		buf_puts(b, ",\"single_threaded\":true");
-	put_opt(b, "loop_delay_ms", f->loop_delay_ms);
-	if (f->cpu_endpoint) {
-		buf_puts(b, ",\"cpu_endpoint\":");
-		buf_put_json_str(b, f->cpu_endpoint);
-	}
-	put_opt(b, "cpu_own_ms", f->cpu_own_ns / 1e6);
-	put_opt(b, "cpu_own_share", f->cpu_own_share);
+		jw_kbool(w, "single_threaded", true);
+	put_opt(w, "loop_delay_ms", f->loop_delay_ms);
+	if (f->cpu_endpoint)
+		jw_kstr(w, "cpu_endpoint", f->cpu_endpoint);
+	put_opt(w, "cpu_own_ms", f->cpu_own_ns / 1e6);
+	put_opt(w, "cpu_own_share", f->cpu_own_share);
 	if (f->hot_function) {
-		put_str(b, "hot_function", f->hot_function, 1);
-		put_str(b, "hot_function_file", f->hot_function_file, 1);
-		put_str(b, "hot_profile_type", f->hot_profile_type, 1);
-		buf_put_json_member_double(b, "hot_function_share", f->hot_function_share);
+		jw_kstr(w, "hot_function", f->hot_function);
+		jw_kstr(w, "hot_function_file", f->hot_function_file);
+		jw_kstr(w, "hot_profile_type", f->hot_profile_type);
+		jw_kdouble(w, "hot_function_share", f->hot_function_share);
 	}
-	put_opt(b, "episodes_per_hour", f->episodes_per_hour);
-	put_opt(b, "growth_bytes_per_hour", f->growth_per_hour);
-	put_opt(b, "start_bytes", f->start_value);
-	put_opt(b, "end_bytes", f->end_value);
-	put_opt(b, "payload_bytes", f->bytes);
-	put_opt(b, "argument_sets", (double)f->variants);
-	buf_putc(b, '}');
+	put_opt(w, "episodes_per_hour", f->episodes_per_hour);
+	put_opt(w, "growth_bytes_per_hour", f->growth_per_hour);
+	put_opt(w, "start_bytes", f->start_value);
+	put_opt(w, "end_bytes", f->end_value);
+	put_opt(w, "payload_bytes", f->bytes);
+	put_opt(w, "argument_sets", (double)f->variants);
+}
+
+static void put_evidence(struct json_w *w, const struct finding *f)
+{
+	jw_kobj_begin(w, "evidence");
+	jw_kuint(w, "occurrences", f->occurrences);
+	jw_kuint(w, "affected_requests", f->affected_requests);
+	jw_kuint(w, "subject_requests", f->subject_requests);
+	jw_kuint(w, "total_requests", f->total_requests);
+	jw_kdouble(w, "window_s", f->window_s);
+	jw_kdouble(w, "per_hour", f->per_hour);
+	jw_kdouble(w, "per_request", f->per_request);
+	jw_kdouble(w, "avg_ms", f->avg_ns / 1e6);
+	put_opt(w, "p50_ms", f->p50_ns / 1e6);
+	put_opt(w, "baseline_ms", f->baseline_ns / 1e6);
+	put_opt(w, "ratio", f->ratio);
+	put_opt(w, "rate", f->rate);
+	jw_kdouble(w, "affected_latency_ms", f->affected_latency_ns / 1e6);
+	put_kind_evidence(w, f);
+	jw_obj_end(w);
+}
+
+static void put_finding(struct json_w *w, const struct finding *f, const struct recommendation *r)
+{
+	jw_obj_begin(w);
+	jw_kstr(w, "id", f->id);
+	jw_kstr(w, "kind", detect_kind_slug(f->kind));
+	jw_kstr(w, "kind_name", detect_kind_name(f->kind));
+	jw_kstr(w, "priority", detect_priority_name(f->priority));
+	jw_kstr(w, "doc", r->doc);
+	jw_kobj_begin(w, "subject");
+	jw_kstr(w, "service", f->service);
+	jw_kstr(w, "endpoint", f->endpoint);
+	jw_kstr(w, "tool", f->tool);
+	jw_kstr(w, "detail", f->detail);
+	jw_kstr(w, "environment", f->environment);
+	jw_obj_end(w);
+	put_evidence(w, f);
+	jw_kobj_begin(w, "estimate");
+	jw_kdouble(w, "saving_ms", f->saving_ns / 1e6);
+	jw_kdouble(w, "saving_pct", f->saving_pct);
+	jw_kdouble(w, "saved_s_per_hour", f->saved_s_per_hour);
+	jw_obj_end(w);
+	jw_karr_begin(w, "examples");
+	for (unsigned i = 0; i < f->n_examples && i < DETECT_MAX_EXAMPLES; i++)
+		jw_hex(w, f->examples[i], 16);
+	jw_arr_end(w);
+	jw_kobj_begin(w, "recommendation");
+	jw_kstr(w, "title", r->title);
+	jw_kstr(w, "evidence", r->evidence);
+	jw_kstr(w, "change", r->change);
+	jw_kstr(w, "gain", r->gain);
+	jw_obj_end(w);
+	jw_obj_end(w);
 }
 
 int recommend_json(struct buf *out, const struct finding *f, const struct recommendation *r)
 {
 	struct arena a;
 	struct recommendation built;
-	struct buf tmp, *b = &tmp;
+	struct buf tmp;
+	struct json_w w;
 	int rc;
 	arena_init(&a);
 	buf_init(&tmp, BUF_NO_LIMIT);
@@ -579,36 +612,8 @@ int recommend_json(struct buf *out, const struct finding *f, const struct recomm
 		recommend_build(&a, f, &built);
 		r = &built;
 	}
-	buf_putc(b, '{');
-	put_str(b, "id", f->id, 0);
-	put_str(b, "kind", detect_kind_slug(f->kind), 1);
-	put_str(b, "kind_name", detect_kind_name(f->kind), 1);
-	put_str(b, "priority", detect_priority_name(f->priority), 1);
-	put_str(b, "doc", r->doc, 1);
-	buf_puts(b, ",\"subject\":{");
-	put_str(b, "service", f->service, 0);
-	put_str(b, "endpoint", f->endpoint, 1);
-	put_str(b, "tool", f->tool, 1);
-	put_str(b, "detail", f->detail, 1);
-	put_str(b, "environment", f->environment, 1);
-	buf_puts(b, "},\"evidence\":");
-	put_evidence(b, f);
-	buf_puts(b, ",\"estimate\":{\"saving_ms\":");
-	buf_put_json_double(b, f->saving_ns / 1e6);
-	buf_put_json_member_double(b, "saving_pct", f->saving_pct);
-	buf_put_json_member_double(b, "saved_s_per_hour", f->saved_s_per_hour);
-	buf_puts(b, "},\"examples\":[");
-	for (unsigned i = 0; i < f->n_examples && i < DETECT_MAX_EXAMPLES; i++) {
-		buf_puts(b, i ? ",\"" : "\"");
-		buf_put_hex(b, f->examples[i], 16);
-		buf_putc(b, '"');
-	}
-	buf_puts(b, "],\"recommendation\":{");
-	put_str(b, "title", r->title, 0);
-	put_str(b, "evidence", r->evidence, 1);
-	put_str(b, "change", r->change, 1);
-	put_str(b, "gain", r->gain, 1);
-	buf_puts(b, "}}");
+	jw_init(&w, &tmp);
+	put_finding(&w, f, r);
 	/* one append, so that a full buffer gets all or nothing */
 	rc = buf_append(out, tmp.data, tmp.len);
 	buf_release(&tmp);

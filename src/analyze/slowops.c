@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/ticker.h"
 #include "core/json_doc.h"
+#include "core/json_write.h"
 #include "ingest/semconv.h"
 
 #define MAX_TEXT 256 /* bytes of a type name, glob or attribute */
@@ -318,55 +319,52 @@ int slowops_config_from_env(struct slowops_config *layer, slowops_getenv_fn get,
 	return 0;
 }
 
-static void put_ms(struct buf *b, uint64_t ns)
+static void put_ms(struct json_w *w, const char *key, uint64_t ns)
 {
-	buf_put_json_double(b, (double)ns / NS_PER_MS);
+	jw_kdouble(w, key, (double)ns / NS_PER_MS);
+}
+
+/* "custom": the span rules, as they are written in the configuration. */
+static void put_rules(struct json_w *w, const struct slowops_config *c)
+{
+	jw_karr_begin(w, "custom");
+	for (size_t i = 0; i < c->n_rules; i++) {
+		const struct slowops_rule *r = &c->rules[i];
+		jw_obj_begin(w);
+		jw_kstr(w, "type", r->type);
+		if (r->name_glob)
+			jw_kstr(w, "span_name", r->name_glob);
+		if (r->attr_key) {
+			struct buf kv;
+			buf_init(&kv, BUF_NO_LIMIT);
+			buf_printf(&kv, "%s=%s", r->attr_key, r->attr_value);
+			jw_kstr(w, "attribute", kv.data);
+			buf_release(&kv);
+		}
+		put_ms(w, "threshold_ms", r->threshold_ns);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
 }
 
 void slowops_config_to_json(struct buf *b, const struct slowops_config *c, int with_sources)
 {
-	buf_putc(b, '{');
-	int first = 1;
-	for (int i = 0; i < SLOWOPS_BUILTIN; i++) {
-		if (c->source[i] == SLOWOPS_SRC_UNSET)
-			continue;
-		buf_printf(b, "%s\"%s\":", first ? "" : ",", type_keys[i]);
-		put_ms(b, c->threshold_ns[i]);
-		first = 0;
-	}
-	if (c->rules_source != SLOWOPS_SRC_UNSET) {
-		buf_puts(b, first ? "\"custom\":[" : ",\"custom\":[");
-		first = 0;
-		for (size_t i = 0; i < c->n_rules; i++) {
-			const struct slowops_rule *r = &c->rules[i];
-			buf_puts(b, i ? ",{\"type\":" : "{\"type\":");
-			buf_put_json_str(b, r->type);
-			if (r->name_glob) {
-				buf_puts(b, ",\"span_name\":");
-				buf_put_json_str(b, r->name_glob);
-			}
-			if (r->attr_key) {
-				struct buf kv;
-				buf_init(&kv, BUF_NO_LIMIT);
-				buf_printf(&kv, "%s=%s", r->attr_key, r->attr_value);
-				buf_puts(b, ",\"attribute\":");
-				buf_put_json_str(b, kv.data);
-				buf_release(&kv);
-			}
-			buf_puts(b, ",\"threshold_ms\":");
-			put_ms(b, r->threshold_ns);
-			buf_putc(b, '}');
-		}
-		buf_putc(b, ']');
-	}
+	struct json_w w;
+	jw_init(&w, b);
+	jw_obj_begin(&w);
+	for (int i = 0; i < SLOWOPS_BUILTIN; i++)
+		if (c->source[i] != SLOWOPS_SRC_UNSET)
+			put_ms(&w, type_keys[i], c->threshold_ns[i]);
+	if (c->rules_source != SLOWOPS_SRC_UNSET)
+		put_rules(&w, c);
 	if (with_sources) {
-		buf_puts(b, first ? "\"sources\":{" : ",\"sources\":{");
+		jw_kobj_begin(&w, "sources");
 		for (int i = 0; i < SLOWOPS_BUILTIN; i++)
-			buf_printf(b, "%s\"%s\":\"%s\"", i ? "," : "", type_keys[i],
-				   source_names[c->source[i]]);
-		buf_printf(b, ",\"custom\":\"%s\"}", source_names[c->rules_source]);
+			jw_kstr(&w, type_keys[i], source_names[c->source[i]]);
+		jw_kstr(&w, "custom", source_names[c->rules_source]);
+		jw_obj_end(&w);
 	}
-	buf_putc(b, '}');
+	jw_obj_end(&w);
 }
 
 /* ---- types ---------------------------------------------------------------------- */
@@ -904,32 +902,24 @@ static void put_alert(struct buf *j, const struct slowops_config *c, const struc
 		      const struct scope_counts *sc, const struct slowops_spike_stat *st)
 {
 	const struct slowops_spike_rule *r = sw->r;
-	buf_puts(j, "{\"scope\":");
-	buf_put_json_str(j, sc->id);
-	buf_puts(j, ",\"service\":");
-	if (strcmp(sc->id, "*"))
-		buf_put_json_str(j, sc->id);
-	else
-		buf_puts(j, "null");
-	buf_printf(j,
-		   ",\"window_start_ms\":%llu,\"window_end_ms\":%llu,\"window_s\":%llu,\"count\":%llu,"
-		   "\"total\":%llu,\"share\":",
-		   (unsigned long long)((sw->now_ns - r->window_ns) / NS_PER_MS),
-		   (unsigned long long)(sw->now_ns / NS_PER_MS),
-		   (unsigned long long)(r->window_ns / NS_PER_S), (unsigned long long)st->slow,
-		   (unsigned long long)st->total);
-	buf_put_json_double(j, st->share);
-	buf_puts(j, ",\"baseline_share\":");
-	buf_put_json_double(j, st->baseline_share);
-	buf_puts(j, ",\"baseline\":");
-	buf_put_json_double(j, st->expected);
-	buf_puts(j, ",\"ratio\":");
-	buf_put_json_double(j, st->expected > 0 ? (double)st->slow / st->expected : NAN);
-	buf_printf(j, ",\"factor\":");
-	buf_put_json_double(j, r->factor);
-	buf_printf(j, ",\"min_count\":%u,\"threshold_ms\":", r->min_count);
-	put_ms(j, c->threshold_ns[SLOWOPS_HTTP]);
-	buf_putc(j, '}');
+	struct json_w w;
+	jw_init(&w, j);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "scope", sc->id);
+	jw_kstr(&w, "service", strcmp(sc->id, "*") ? sc->id : NULL);
+	jw_kuint(&w, "window_start_ms", (sw->now_ns - r->window_ns) / NS_PER_MS);
+	jw_kuint(&w, "window_end_ms", sw->now_ns / NS_PER_MS);
+	jw_kuint(&w, "window_s", r->window_ns / NS_PER_S);
+	jw_kuint(&w, "count", st->slow);
+	jw_kuint(&w, "total", st->total);
+	jw_kdouble(&w, "share", st->share);
+	jw_kdouble(&w, "baseline_share", st->baseline_share);
+	jw_kdouble(&w, "baseline", st->expected);
+	jw_kdouble(&w, "ratio", st->expected > 0 ? (double)st->slow / st->expected : NAN);
+	jw_kdouble(&w, "factor", r->factor);
+	jw_kuint(&w, "min_count", r->min_count);
+	put_ms(&w, "threshold_ms", c->threshold_ns[SLOWOPS_HTTP]);
+	jw_obj_end(&w);
 }
 
 /* Whether the scope's last alert, if in the windows read, is rearmed. */

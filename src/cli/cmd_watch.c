@@ -14,6 +14,7 @@
 #include "cli/cli.h"
 #include "core/buf.h"
 #include "core/json_doc.h"
+#include "core/json_write.h"
 
 #define MAX_ANSWER (16u << 20)
 
@@ -190,22 +191,21 @@ static int act(CURL *c, const struct watch_cli *o, const char *action)
 	char hdr[200];
 	long status = 0;
 	int rc = 1;
+	struct json_w w;
 	buf_init(&url, 4096);
 	buf_init(&body, 4096);
 	buf_init(&ans, MAX_ANSWER);
 	char *esc = curl_easy_escape(c, o->id, 0);
 	buf_printf(&url, "%s/api/v1/alerts/%s", o->server, esc ? esc : "");
 	curl_free(esc);
-	buf_printf(&body, "{\"action\":\"%s\"", action);
-	if (o->until) {
-		buf_puts(&body, ",\"until\":");
-		buf_put_json_str(&body, o->until);
-	}
-	if (o->for_) {
-		buf_puts(&body, ",\"for\":");
-		buf_put_json_str(&body, o->for_);
-	}
-	buf_putc(&body, '}');
+	jw_init(&w, &body);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "action", action);
+	if (o->until)
+		jw_kstr(&w, "until", o->until);
+	if (o->for_)
+		jw_kstr(&w, "for", o->for_);
+	jw_obj_end(&w);
 	h = cli_auth_header(curl_slist_append(h, "Content-Type: application/json"));
 	if (o->user) {
 		snprintf(hdr, sizeof(hdr), "X-Hotpath-User: %.150s", o->user);

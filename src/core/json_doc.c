@@ -9,12 +9,14 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yajl/yajl_parse.h>
 
 #include "core/alloc.h"
+#include "core/json_write.h"
 #include "core/log.h"
 #include "core/utf8.h"
 
@@ -526,41 +528,61 @@ int json_double(const struct json *v, double *out)
 	return parse_real(v->s, out);
 }
 
-int json_write_key(struct buf *out, const struct json *m)
+/* The member name of `m`, NUL-terminated (names in a document are not):
+ * in `small` when it fits, else allocated (free it when it is not `small`). */
+static char *key_copy(const struct json *m, char small[static 128])
 {
-	/* member names are not NUL-terminated: go through a copy */
-	char small[128];
-	char *k = m->key_len < sizeof(small) ? small : xmalloc(m->key_len + 1);
+	char *k = m->key_len < 128 ? small : xmalloc(m->key_len + 1);
 	memcpy(k, m->key, m->key_len);
 	k[m->key_len] = 0;
+	return k;
+}
+
+int json_write_key(struct buf *out, const struct json *m)
+{
+	char small[128], *k = key_copy(m, small);
 	int rc = buf_put_json_str(out, k);
 	if (k != small)
 		free(k);
 	return rc;
 }
 
+/* `v` through the writer: numbers as their text, as they were read. */
+static void write_value(struct json_w *w, const struct json *v)
+{
+	struct buf *b;
+	switch (v->type) {
+	case JSON_NULL: jw_null(w); return;
+	case JSON_FALSE: jw_bool(w, false); return;
+	case JSON_TRUE: jw_bool(w, true); return;
+	case JSON_STRING: jw_str(w, v->s); return;
+	case JSON_NUMBER:
+		if ((b = jw_value_buf(w)) && buf_append(b, v->s, v->len) < 0)
+			w->err = true;
+		return;
+	case JSON_ARRAY: jw_arr_begin(w); break;
+	case JSON_OBJECT: jw_obj_begin(w); break;
+	default: w->err = true; return;
+	}
+	for (const struct json *c = v->child; c && !w->err; c = c->next) {
+		if (v->type == JSON_OBJECT) {
+			char small[128], *k = key_copy(c, small);
+			jw_key(w, k);
+			if (k != small)
+				free(k);
+		}
+		write_value(w, c);
+	}
+	if (v->type == JSON_ARRAY)
+		jw_arr_end(w);
+	else
+		jw_obj_end(w);
+}
+
 int json_write(struct buf *out, const struct json *v)
 {
-	const struct json *c;
-	switch (v->type) {
-	case JSON_NULL: return buf_puts(out, "null");
-	case JSON_FALSE: return buf_puts(out, "false");
-	case JSON_TRUE: return buf_puts(out, "true");
-	case JSON_NUMBER: return buf_append(out, v->s, v->len);
-	case JSON_STRING: return buf_put_json_str(out, v->s);
-	case JSON_ARRAY:
-	case JSON_OBJECT:
-		if (buf_putc(out, v->type == JSON_ARRAY ? '[' : '{') < 0)
-			return -1;
-		for (c = v->child; c; c = c->next) {
-			if (c != v->child && buf_putc(out, ',') < 0)
-				return -1;
-			if (v->type == JSON_OBJECT && (json_write_key(out, c) < 0 || buf_putc(out, ':') < 0))
-				return -1;
-			if (json_write(out, c) < 0)
-				return -1;
-		}
-		return buf_putc(out, v->type == JSON_ARRAY ? ']' : '}');
-	}
-	return -1;
+	struct json_w w;
+	jw_init(&w, out);
+	write_value(&w, v);
+	return jw_finish(&w);
 }

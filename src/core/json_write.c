@@ -1,9 +1,11 @@
 /* json_write.c - a structural JSON writer (see json_write.h). */
 #include "core/json_write.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 void jw_init(struct json_w *w, struct buf *b)
 {
@@ -14,6 +16,19 @@ void jw_init_inside(struct json_w *w, struct buf *b, bool array, bool items)
 {
 	*w = (struct json_w){.b = b, .depth = 1, .base = 1};
 	w->frame[0] = (uint8_t)((array ? JW_F_ARRAY : 0) | (items ? JW_F_ITEMS : 0));
+}
+
+void jw_lend_frames(struct json_w *w, uint8_t *more, size_t n)
+{
+	w->more = more;
+	w->n_more = more ? n : 0;
+}
+
+/* The bits of the innermost open container (depth > 0). */
+static uint8_t *top(struct json_w *w)
+{
+	int i = w->depth - 1;
+	return i < JW_MAX_DEPTH ? &w->frame[i] : &w->more[i - JW_MAX_DEPTH];
 }
 
 int jw_finish(const struct json_w *w)
@@ -38,7 +53,7 @@ static bool value_start(struct json_w *w)
 			w->err = true;
 		return !w->err;
 	}
-	uint8_t *f = &w->frame[w->depth - 1];
+	uint8_t *f = top(w);
 	if (*f & JW_F_ARRAY) {
 		if (*f & JW_F_ITEMS)
 			check(w, buf_putc(w->b, ','));
@@ -62,11 +77,12 @@ static void begin(struct json_w *w, char open, uint8_t array)
 {
 	if (!value_start(w))
 		return;
-	if (w->depth == JW_MAX_DEPTH) {
+	if ((size_t)w->depth == JW_MAX_DEPTH + w->n_more) {
 		w->err = true;
 		return;
 	}
-	w->frame[w->depth++] = array;
+	w->depth++;
+	*top(w) = array;
 	check(w, buf_putc(w->b, open));
 }
 
@@ -74,7 +90,7 @@ static void end(struct json_w *w, char close, uint8_t array)
 {
 	if (w->err)
 		return;
-	if (w->depth == 0 || (w->frame[w->depth - 1] & JW_F_ARRAY) != array || w->want_value) {
+	if (w->depth == 0 || (*top(w) & JW_F_ARRAY) != array || w->want_value) {
 		w->err = true;
 		return;
 	}
@@ -109,11 +125,11 @@ void jw_key(struct json_w *w, const char *key)
 {
 	if (w->err)
 		return;
-	if (w->depth == 0 || (w->frame[w->depth - 1] & JW_F_ARRAY) || w->want_value || !key) {
+	if (w->depth == 0 || (*top(w) & JW_F_ARRAY) || w->want_value || !key) {
 		w->err = true;
 		return;
 	}
-	uint8_t *f = &w->frame[w->depth - 1];
+	uint8_t *f = top(w);
 	if (*f & JW_F_ITEMS)
 		check(w, buf_putc(w->b, ','));
 	*f |= JW_F_ITEMS;
@@ -217,6 +233,31 @@ void jw_raw(struct json_w *w, const char *json)
 		return;
 	}
 	scalar(w, json);
+}
+
+void jw_members(struct json_w *w, const char *obj)
+{
+	size_t n = obj ? strlen(obj) : 0;
+	if (w->err)
+		return;
+	if (n < 2 || obj[0] != '{' || obj[n - 1] != '}' || w->depth == 0 || (*top(w) & JW_F_ARRAY) ||
+	    w->want_value) {
+		w->err = true;
+		return;
+	}
+	const char *in = obj + 1;
+	n -= 2;
+	while (n && isspace((unsigned char)*in))
+		in++, n--;
+	while (n && isspace((unsigned char)in[n - 1]))
+		n--;
+	if (!n)
+		return; /* an empty object has no members */
+	uint8_t *f = top(w);
+	if (*f & JW_F_ITEMS)
+		check(w, buf_putc(w->b, ','));
+	*f |= JW_F_ITEMS;
+	check(w, buf_append(w->b, in, n));
 }
 
 struct buf *jw_value_buf(struct json_w *w)

@@ -10,11 +10,12 @@
  * hand with those helpers was.
  *
  * Misuse (a value where a key is due, a key in an array, an end that does
- * not match, more than JW_MAX_DEPTH levels, a second value at the top) and
+ * not match, more than JW_MAX_DEPTH levels and those lent, a second value at the top) and
  * a buffer past its limit set an error flag and make every later call do
  * nothing; jw_finish() reports it.  Nothing asserts.
  *
- * Ownership: the writer borrows `b` and owns nothing; it needs no release.
+ * Ownership: the writer borrows `b` (and frames lent to it) and owns
+ * nothing; it needs no release.
  * Keys are escaped like any string.
  */
 #ifndef HOTPATH_CORE_JSON_WRITE_H
@@ -28,8 +29,8 @@
 
 /* Deep enough for a span tree of 512 levels written as objects with a
  * "children" array each (1,024 levels) inside an answer's own few; a
- * profile's stacks (up to 16,384 frames) are not written as nested JSON
- * through this writer. */
+ * writer lent more frames (jw_lend_frames) nests deeper, as a flame tree of
+ * a profile's stacks (up to 16,384 frames) does. */
 #define JW_MAX_DEPTH 1040
 
 /* The bits of a frame of struct json_w. */
@@ -46,6 +47,8 @@ struct json_w {
 	bool want_value;	     /* a key was written: its value comes next */
 	bool top_done;		     /* the one top-level value is complete */
 	uint8_t frame[JW_MAX_DEPTH]; /* per open container: JW_F_* bits */
+	uint8_t *more;		     /* the frames past JW_MAX_DEPTH, lent */
+	size_t n_more;
 };
 
 /* Start a writer that appends one JSON value to `b`. */
@@ -55,6 +58,9 @@ void jw_init(struct json_w *w, struct buf *b);
  * the first one written gets a comma or not.  jw_obj_end() / jw_arr_end()
  * may close it. */
 void jw_init_inside(struct json_w *w, struct buf *b, bool array, bool items);
+/* Let the writer nest `n` levels past JW_MAX_DEPTH, keeping their bits in
+ * `more`; the caller owns `more` and keeps it until the writer is done. */
+void jw_lend_frames(struct json_w *w, uint8_t *more, size_t n);
 /* 0 when everything written was well-formed and fitted, and every container
  * begun was ended (for jw_init_inside: the one it started in may stay
  * open); -1 otherwise. */
@@ -86,6 +92,10 @@ void jw_null(struct json_w *w);
 void jw_hex(struct json_w *w, const uint8_t *p, size_t n);
 /* An already well-formed JSON value, written as it is. */
 void jw_raw(struct json_w *w, const char *json);
+/* The members of `obj`, an already well-formed JSON object (a stored
+ * document), written into the open object as they are: nothing for an
+ * empty one. */
+void jw_members(struct json_w *w, const char *obj);
 /* For a value another module prints to a buffer (attributes, a flame
  * tree): the separator is written and the buffer returned, to which the
  * caller appends exactly one well-formed value; NULL (and nothing written)

@@ -838,7 +838,20 @@ int folded_tree_write(const struct folded_tree *t, unsigned flags,
 
 /* --- stack tree JSON ------------------------------------------------------------ */
 
-static void put_stack_node_json(const struct folded_tree *t, struct buf *b, struct buf *name, uint32_t id,
+/* Lend `w` the levels that `t`, written with `above` levels open, nests
+ * past the writer's own (an object and its children per frame); the
+ * frames to free, or NULL. */
+static uint8_t *lend_tree_depth(struct json_w *w, const struct folded_tree *t, size_t above)
+{
+	size_t need = above + 2 * ((size_t)t->max_depth + 1);
+	if (need <= JW_MAX_DEPTH)
+		return NULL;
+	uint8_t *more = xmalloc(need - JW_MAX_DEPTH);
+	jw_lend_frames(w, more, need - JW_MAX_DEPTH);
+	return more;
+}
+
+static void put_stack_node_json(const struct folded_tree *t, struct json_w *w, struct buf *name, uint32_t id,
 				int two, double scale)
 {
 	const struct folded_node *nd = &t->nodes[id];
@@ -846,33 +859,34 @@ static void put_stack_node_json(const struct folded_tree *t, struct buf *b, stru
 	const char *s = id ? folded_name(t, nd->name, &len) : "";
 	buf_reset(name); /* names in the tree are not NUL-terminated */
 	buf_append(name, s, len);
-	buf_puts(b, "{\"name\":");
-	buf_put_json_str(b, name->data ? name->data : "");
-	buf_printf(b, ",\"value\":%llu,\"self\":%llu", (unsigned long long)nd->total[0],
-		   (unsigned long long)nd->self[0]);
-	if (two) {
-		buf_printf(
-			b,
-			",\"base\":{\"value\":%llu,\"self\":%llu},\"compare\":{\"value\":%llu,\"self\":%llu},"
-			"\"delta\":",
-			(unsigned long long)nd->total[0], (unsigned long long)nd->self[0],
-			(unsigned long long)nd->total[1], (unsigned long long)nd->self[1]);
-		buf_put_json_double(b, (double)nd->total[1] - (double)nd->total[0] * scale);
+	jw_obj_begin(w);
+	jw_kstr(w, "name", name->data ? name->data : "");
+	jw_kuint(w, "value", nd->total[0]);
+	jw_kuint(w, "self", nd->self[0]);
+	for (int i = 0; two && i < 2; i++) {
+		jw_kobj_begin(w, i ? "compare" : "base");
+		jw_kuint(w, "value", nd->total[i]);
+		jw_kuint(w, "self", nd->self[i]);
+		jw_obj_end(w);
 	}
-	buf_puts(b, ",\"children\":[");
-	for (uint32_t k = 0; k < nd->n_kids; k++) {
-		if (k)
-			buf_putc(b, ',');
-		put_stack_node_json(t, b, name, t->kids[nd->kids + k], two, scale);
-	}
-	buf_puts(b, "]}");
+	if (two)
+		jw_kdouble(w, "delta", (double)nd->total[1] - (double)nd->total[0] * scale);
+	jw_karr_begin(w, "children");
+	for (uint32_t k = 0; k < nd->n_kids; k++)
+		put_stack_node_json(t, w, name, t->kids[nd->kids + k], two, scale);
+	jw_arr_end(w);
+	jw_obj_end(w);
 }
 
 void folded_tree_write_json(const struct folded_tree *t, struct buf *b, int two, double scale)
 {
 	struct buf name;
+	struct json_w w;
 	buf_init(&name, BUF_NO_LIMIT);
-	put_stack_node_json(t, b, &name, 0, two, scale);
+	jw_init(&w, b);
+	uint8_t *more = lend_tree_depth(&w, t, 0);
+	put_stack_node_json(t, &w, &name, 0, two, scale);
+	free(more);
 	buf_release(&name);
 }
 
@@ -1097,44 +1111,37 @@ void folded_spans_finish(struct folded_tree *t)
 /* --- span-tree output ------------------------------------------------------------ */
 
 /* value, own time, traces, and the last trace that passed here */
-static void put_side_json(struct buf *b, const struct folded_spans *sp, const struct folded_frame *f, int s)
+static void put_side_json(struct json_w *w, const struct folded_spans *sp, const struct folded_frame *f,
+			  int s)
 {
-	buf_printf(b, "\"value_us\":%llu,\"self_us\":%llu,\"count\":%llu",
-		   (unsigned long long)(f->total_ns[s] / NS_PER_US),
-		   (unsigned long long)(f->self_ns[s] / NS_PER_US), (unsigned long long)f->traces[s]);
+	jw_kuint(w, "value_us", f->total_ns[s] / NS_PER_US);
+	jw_kuint(w, "self_us", f->self_ns[s] / NS_PER_US);
+	jw_kuint(w, "count", f->traces[s]);
 	if (f->last_trace[s] && f->last_trace[s] <= sp->n_ids[s]) {
 		const uint8_t *id = sp->ids[s][f->last_trace[s] - 1];
-		buf_puts(b, ",\"example_trace_id\":\"");
-		if (!hex_is_zero(id, 16))
-			buf_put_hex(b, id, 16);
-		buf_putc(b, '"');
+		jw_key(w, "example_trace_id");
+		jw_hex(w, id, hex_is_zero(id, 16) ? 0 : 16); /* "" for an all-zero id */
 	}
 }
 
-static void put_node_json(const struct folded_tree *t, struct buf *b, uint32_t id, int two)
+static void put_node_json(const struct folded_tree *t, struct json_w *w, uint32_t id, int two)
 {
 	const struct folded_frame *f = &t->spans->f[id];
 	const struct folded_node *nd = &t->nodes[id];
-	buf_puts(b, "{\"name\":");
-	buf_put_json_str(b, folded_spans_name(t, id));
-	buf_puts(b, ",\"service\":");
-	buf_put_json_str(b, folded_spans_service(t, id));
-	buf_putc(b, ',');
-	put_side_json(b, t->spans, f, 0);
-	if (two) {
-		buf_puts(b, ",\"base\":{");
-		put_side_json(b, t->spans, f, 0);
-		buf_puts(b, "},\"compare\":{");
-		put_side_json(b, t->spans, f, 1);
-		buf_putc(b, '}');
+	jw_obj_begin(w);
+	jw_kstr(w, "name", folded_spans_name(t, id));
+	jw_kstr(w, "service", folded_spans_service(t, id));
+	put_side_json(w, t->spans, f, 0);
+	for (int i = 0; two && i < 2; i++) {
+		jw_kobj_begin(w, i ? "compare" : "base");
+		put_side_json(w, t->spans, f, i);
+		jw_obj_end(w);
 	}
-	buf_puts(b, ",\"children\":[");
-	for (uint32_t k = 0; k < nd->n_kids; k++) {
-		if (k)
-			buf_putc(b, ',');
-		put_node_json(t, b, t->kids[nd->kids + k], two);
-	}
-	buf_puts(b, "]}");
+	jw_karr_begin(w, "children");
+	for (uint32_t k = 0; k < nd->n_kids; k++)
+		put_node_json(t, w, t->kids[nd->kids + k], two);
+	jw_arr_end(w);
+	jw_obj_end(w);
 }
 
 void folded_spans_write_json(const struct folded_tree *t, struct buf *b, const char *mode, int two)
@@ -1152,12 +1159,11 @@ void folded_spans_write_json(const struct folded_tree *t, struct buf *b, const c
 		jw_kuint(&w, "spans", sp->spans[i]);
 		jw_obj_end(&w);
 	}
-	/* the tree nests as deep as its stacks: written by its own recursion */
+	uint8_t *more = lend_tree_depth(&w, t, 1); /* it nests as deep as its stacks */
 	jw_key(&w, "root");
-	struct buf *root = jw_value_buf(&w);
-	if (root)
-		put_node_json(t, root, 0, two);
+	put_node_json(t, &w, 0, two);
 	jw_obj_end(&w);
+	free(more);
 }
 
 /* "service: name", with the folded format's separators made harmless. */

@@ -179,22 +179,20 @@ int request_metrics_trace_time(struct store *st, const uint8_t trace_id[16], con
 
 /* ---- the snapshot's JSON ------------------------------------------------------- */
 
-void request_metrics_snapshot_put(struct buf *b, int rc, const struct request_metrics_snapshot *s,
+void request_metrics_snapshot_put(struct json_w *w, int rc, const struct request_metrics_snapshot *s,
 				  const char *service, const char *env, uint64_t at_ns, const char *err)
 {
 	static const char *const keys[REQUEST_METRICS_SNAPSHOT_METRICS] = {
 		"cpu_utilization", "memory_bytes", "db_connections_used", "db_connections_max"};
 	char why[512];
-	buf_puts(b, ",\"resources\":");
 	if (rc == 0 && s->found) {
-		buf_printf(b, "{\"at_ms\":%llu,\"time_ms\":%llu,\"instances\":%zu",
-			   (unsigned long long)(at_ns / NS_PER_MS),
-			   (unsigned long long)(s->time_ns / NS_PER_MS), s->instances);
-		for (int i = 0; i < REQUEST_METRICS_SNAPSHOT_METRICS; i++) {
-			buf_printf(b, ",\"%s\":", keys[i]);
-			buf_put_json_double(b, s->value[i]);
-		}
-		buf_putc(b, '}');
+		jw_kobj_begin(w, "resources");
+		jw_kuint(w, "at_ms", at_ns / NS_PER_MS);
+		jw_kuint(w, "time_ms", s->time_ns / NS_PER_MS);
+		jw_kuint(w, "instances", s->instances);
+		for (int i = 0; i < REQUEST_METRICS_SNAPSHOT_METRICS; i++)
+			jw_kdouble(w, keys[i], s->value[i]);
+		jw_obj_end(w);
 		return;
 	}
 	if (rc < 0)
@@ -208,22 +206,22 @@ void request_metrics_snapshot_put(struct buf *b, int rc, const struct request_me
 			 "that time",
 			 service, env ? " (environment " : "", env ? env : "", env ? ")" : "",
 			 (unsigned long long)(REQUEST_METRICS_SNAPSHOT_NS / NS_PER_S));
-	buf_puts(b, "null,\"resources_reason\":");
-	buf_put_json_str(b, why);
+	jw_knull(w, "resources");
+	jw_kstr(w, "resources_reason", why);
 }
 
-void request_metrics_snapshot_put_at(struct buf *b, struct store *st, const char *service, const char *env,
+void request_metrics_snapshot_put_at(struct json_w *w, struct store *st, const char *service, const char *env,
 				     uint64_t at_ns, const char *no_time)
 {
 	struct request_metrics_snapshot s;
 	char err[256] = "";
 	if (!at_ns) {
-		buf_puts(b, ",\"resources\":null,\"resources_reason\":");
-		buf_put_json_str(b, no_time ? no_time : "no moment to read the resources at");
+		jw_knull(w, "resources");
+		jw_kstr(w, "resources_reason", no_time ? no_time : "no moment to read the resources at");
 		return;
 	}
 	int rc = request_metrics_snapshot_at(st, service, env, at_ns, &s, err, sizeof(err));
-	request_metrics_snapshot_put(b, rc, &s, service, env, at_ns, err);
+	request_metrics_snapshot_put(w, rc, &s, service, env, at_ns, err);
 }
 
 /* Threads the snapshots of a page are read on. */

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/json_write.h"
 #include "core/strmap.h"
 #include "store/store.h"
 
@@ -79,22 +80,23 @@ int request_metrics_trace_time(struct store *st, const uint8_t trace_id[16], con
 			       uint64_t *t_ns, char *env, size_t env_cap, char *err, size_t errlen);
 
 /*
- * Append `,"resources":` and the snapshot taken for the moment at_ns:
+ * Write the member "resources" of the object open in `w`: the snapshot
+ * taken for the moment at_ns,
  *   {"at_ms", "time_ms", "instances", "cpu_utilization", "memory_bytes",
  *    "db_connections_used", "db_connections_max"}   (a measure without a
  *    point: null)
  * or, without a point (found == 0) or when reading failed (rc < 0, `err`
- * its message), null followed by `,"resources_reason":"..."` saying why,
+ * its message), null and a member "resources_reason" saying why,
  * naming `service` (and `env` unless NULL).  A snapshot is a hint: the
  * answer stands without it.
  */
-void request_metrics_snapshot_put(struct buf *b, int rc, const struct request_metrics_snapshot *s,
+void request_metrics_snapshot_put(struct json_w *w, int rc, const struct request_metrics_snapshot *s,
 				  const char *service, const char *env, uint64_t at_ns, const char *err);
 /*
- * Take and append the snapshot of `service` in `env` (NULL: any) at at_ns,
+ * Take and write the snapshot of `service` in `env` (NULL: any) at at_ns,
  * as above (at_ns 0: no moment known; `no_time` says why in the reason).
  */
-void request_metrics_snapshot_put_at(struct buf *b, struct store *st, const char *service, const char *env,
+void request_metrics_snapshot_put_at(struct json_w *w, struct store *st, const char *service, const char *env,
 				     uint64_t at_ns, const char *no_time);
 
 /* CPU utilisation per service and minute (the largest sample). */

@@ -21,6 +21,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/json_write.h"
 #include "core/log.h"
 #include "core/utf8.h"
 
@@ -974,12 +975,20 @@ int flamegraph_svg(const struct folded_tree *t, const struct flame_opts *op,
 struct scope_ctx {
 	const struct folded_tree *t;
 	struct out *o;
+	struct json_w *w; /* over o->b, flushed as it goes */
 	int side;
-	bool first;
 	uint32_t *frame_of; /* name -> frame index */
 	uint64_t *weights;
 	size_t n_weights, cap_weights;
 };
+
+/* The member `key`: a name escaped as out_json escapes it. */
+static void scope_str(struct scope_ctx *s, const char *key, const char *str, size_t n)
+{
+	jw_key(s->w, key);
+	if (jw_value_buf(s->w))
+		out_json(s->o, str, n);
+}
 
 static int scope_sample(void *ctx, const uint32_t *path, size_t depth, uint32_t node)
 {
@@ -987,21 +996,67 @@ static int scope_sample(void *ctx, const uint32_t *path, size_t depth, uint32_t 
 	uint64_t w = s->t->nodes[node].self[s->side];
 	if (!w)
 		return 0;
-	if (!s->first)
-		buf_putc(&s->o->b, ',');
-	s->first = false;
-	buf_putc(&s->o->b, '[');
-	for (size_t i = 0; i < depth; i++) {
-		if (i)
-			buf_putc(&s->o->b, ',');
-		out_u64(s->o, s->frame_of[s->t->nodes[path[i]].name]);
-	}
-	buf_putc(&s->o->b, ']');
+	jw_arr_begin(s->w);
+	for (size_t i = 0; i < depth; i++)
+		jw_uint(s->w, s->frame_of[s->t->nodes[path[i]].name]);
+	jw_arr_end(s->w);
 	s->weights = xgrow(s->weights, &s->cap_weights, s->n_weights + 1, sizeof(*s->weights));
 	s->weights[s->n_weights++] = w;
 	if (s->o->b.len >= FLUSH_AT)
 		out_flush(s->o);
 	return s->o->rc;
+}
+
+/* "shared":{"frames":[...]}: the names used below the root, numbered in
+ * order of first use. */
+static void scope_frames(struct scope_ctx *s)
+{
+	const struct folded_tree *t = s->t;
+	uint32_t n_frames = 0;
+	s->frame_of = xmalloc(t->n_names * sizeof(*s->frame_of));
+	memset(s->frame_of, 0xff, t->n_names * sizeof(*s->frame_of));
+	jw_kobj_begin(s->w, "shared");
+	jw_karr_begin(s->w, "frames");
+	for (size_t i = 1; i < t->n_nodes; i++) {
+		uint32_t nm = t->nodes[i].name;
+		if (s->frame_of[nm] != FOLDED_NONE)
+			continue;
+		size_t len;
+		const char *str = folded_name(t, nm, &len);
+		jw_obj_begin(s->w);
+		scope_str(s, "name", str, len);
+		jw_obj_end(s->w);
+		s->frame_of[nm] = n_frames++;
+		if (s->o->b.len >= FLUSH_AT)
+			out_flush(s->o);
+	}
+	jw_arr_end(s->w);
+	jw_obj_end(s->w);
+}
+
+/* One sampled profile: side 0, or side 1 of a differential tree. */
+static void scope_profile(struct scope_ctx *s, int side, const char *name, const char *unit)
+{
+	struct json_w *w = s->w;
+	jw_obj_begin(w);
+	jw_kstr(w, "type", "sampled");
+	scope_str(s, "name", name, strlen(name));
+	jw_kstr(w, "unit", unit);
+	jw_kuint(w, "startValue", 0);
+	jw_kuint(w, "endValue", s->t->nodes[0].total[side]);
+	jw_karr_begin(w, "samples");
+	s->side = side;
+	s->n_weights = 0;
+	folded_tree_walk(s->t, scope_sample, s);
+	jw_arr_end(w);
+	jw_karr_begin(w, "weights");
+	for (size_t i = 0; i < s->n_weights; i++) {
+		jw_uint(w, s->weights[i]);
+		if (s->o->b.len >= FLUSH_AT)
+			out_flush(s->o);
+	}
+	jw_arr_end(w);
+	jw_obj_end(w);
 }
 
 int flamegraph_speedscope(const struct folded_tree *t, const char *name, const char *unit,
@@ -1011,8 +1066,9 @@ int flamegraph_speedscope(const struct folded_tree *t, const char *name, const c
 	static const char *const units[] = {"none",	    "nanoseconds", "microseconds",
 					    "milliseconds", "seconds",	   "bytes"};
 	struct out o = {.emit = emit, .ctx = ctx};
-	struct scope_ctx s = {.t = t, .o = &o};
-	const char *u = "none";
+	struct json_w w;
+	struct scope_ctx s = {.t = t, .o = &o, .w = &w};
+	const char *u = "none", *title = name ? name : "flame graph";
 
 	if (!t->finished || (!t->nodes[0].total[0] && !t->nodes[0].total[1]))
 		return errf(err, errlen, "no stack counts to export");
@@ -1020,57 +1076,19 @@ int flamegraph_speedscope(const struct folded_tree *t, const char *name, const c
 		if (!strcmp(unit, units[i]))
 			u = units[i];
 	buf_init(&o.b, BUF_NO_LIMIT);
-
-	/* frames: the names used below the root, numbered in order of first use */
-	s.frame_of = xmalloc(t->n_names * sizeof(*s.frame_of));
-	memset(s.frame_of, 0xff, t->n_names * sizeof(*s.frame_of));
-	uint32_t n_frames = 0;
-	out_str(&o, "{\"$schema\":\"https://www.speedscope.app/file-format-schema.json\","
-		    "\"exporter\":\"hotpath\",\"name\":");
-	out_json(&o, name ? name : "flame graph", strlen(name ? name : "flame graph"));
-	out_str(&o, ",\"activeProfileIndex\":0,\"shared\":{\"frames\":[");
-	for (size_t i = 1; i < t->n_nodes; i++) {
-		uint32_t nm = t->nodes[i].name;
-		if (s.frame_of[nm] != FOLDED_NONE)
-			continue;
-		size_t len;
-		const char *str = folded_name(t, nm, &len);
-		if (n_frames)
-			buf_putc(&o.b, ',');
-		out_str(&o, "{\"name\":");
-		out_json(&o, str, len);
-		buf_putc(&o.b, '}');
-		s.frame_of[nm] = n_frames++;
-		if (o.b.len >= FLUSH_AT)
-			out_flush(&o);
-	}
-	out_str(&o, "]},\"profiles\":[");
-	for (int side = 0; side < t->sides; side++) {
-		const char *pname = t->sides == 2 ? (side ? "B" : "A") : (name ? name : "flame graph");
-		if (side)
-			buf_putc(&o.b, ',');
-		out_str(&o, "{\"type\":\"sampled\",\"name\":");
-		out_json(&o, pname, strlen(pname));
-		out_str(&o, ",\"unit\":\"");
-		out_str(&o, u);
-		out_str(&o, "\",\"startValue\":0,\"endValue\":");
-		out_u64(&o, t->nodes[0].total[side]);
-		out_str(&o, ",\"samples\":[");
-		s.side = side;
-		s.first = true;
-		s.n_weights = 0;
-		folded_tree_walk(t, scope_sample, &s);
-		out_str(&o, "],\"weights\":[");
-		for (size_t i = 0; i < s.n_weights; i++) {
-			if (i)
-				buf_putc(&o.b, ',');
-			out_u64(&o, s.weights[i]);
-			if (o.b.len >= FLUSH_AT)
-				out_flush(&o);
-		}
-		out_str(&o, "]}");
-	}
-	out_str(&o, "]}\n");
+	jw_init(&w, &o.b);
+	jw_obj_begin(&w);
+	jw_kstr(&w, "$schema", "https://www.speedscope.app/file-format-schema.json");
+	jw_kstr(&w, "exporter", "hotpath");
+	scope_str(&s, "name", title, strlen(title));
+	jw_kuint(&w, "activeProfileIndex", 0);
+	scope_frames(&s);
+	jw_karr_begin(&w, "profiles");
+	for (int side = 0; side < t->sides; side++)
+		scope_profile(&s, side, t->sides == 2 ? (side ? "B" : "A") : title, u);
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	out_str(&o, "\n");
 	out_flush(&o);
 	buf_release(&o.b);
 	free(s.frame_of);

@@ -14,7 +14,7 @@ void json_out_id(struct json_w *w, const char *key, const uint8_t *id, size_t n)
 		jw_hex(w, id, n);
 }
 
-void json_out_request(struct json_w *w, const struct request_row *r)
+void json_out_request_members(struct json_w *w, const struct request_row *r)
 {
 	static const char *const status_names[] = {"ok", "error", "timeout"};
 	const char *const dims[][2] = {
@@ -22,7 +22,6 @@ void json_out_request(struct json_w *w, const struct request_row *r)
 		{"version", r->version}, {"department", r->department}, {"intent", r->intent},
 		{"tool", r->tool},
 	};
-	jw_obj_begin(w);
 	json_out_id(w, "trace_id", r->trace_id, 16);
 	json_out_id(w, "span_id", r->span_id, 8);
 	jw_kstr(w, "name", r->endpoint ? r->endpoint : "");
@@ -33,6 +32,12 @@ void json_out_request(struct json_w *w, const struct request_row *r)
 	jw_kdouble(w, "duration_ms", (double)r->duration_ns / 1e6);
 	jw_kstr(w, "status", status_names[r->status < 3 ? r->status : 1]);
 	jw_kbool(w, "edge", r->edge);
+}
+
+void json_out_request(struct json_w *w, const struct request_row *r)
+{
+	jw_obj_begin(w);
+	json_out_request_members(w, r);
 	jw_obj_end(w);
 }
 
@@ -79,34 +84,4 @@ void json_out_doc_with_time(struct json_w *w, const char *json, uint64_t time_ns
 	jw_obj_end(&in);
 	if (jw_finish(&in) < 0)
 		w->err = true;
-}
-
-/* ---- the same, appended to a buffer written by hand ---------------------- */
-
-void json_put_id(struct buf *b, const char *key, const uint8_t *id, size_t n)
-{
-	struct json_w w;
-	jw_init_inside(&w, b, false, false);
-	json_out_id(&w, key, id, n);
-}
-
-void json_put_str_or_null(struct buf *b, const char *v)
-{
-	struct json_w w;
-	jw_init(&w, b);
-	jw_str(&w, v);
-}
-
-void json_put_request(struct buf *b, const struct request_row *r)
-{
-	struct json_w w;
-	jw_init(&w, b);
-	json_out_request(&w, r);
-}
-
-void json_put_counted(struct buf *b, const struct store_query *q)
-{
-	struct json_w w;
-	jw_init(&w, b);
-	json_out_counted(&w, q);
 }

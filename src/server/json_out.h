@@ -2,10 +2,7 @@
  * json_out.h - JSON fragments the API routes share: ids, optional strings,
  * the request row of GET /api/v1/traces and what an answer counted
  * (docs/API.md).
- *
- * The json_out_* forms write through a structural writer (core/json_write.h)
- * and are what converted routes use; the json_put_* forms append the same
- * bytes to a buffer written by hand, for the routes not converted yet.
+ * All are written through the structural writer (core/json_write.h).
  */
 #ifndef HOTPATH_SERVER_JSON_OUT_H
 #define HOTPATH_SERVER_JSON_OUT_H
@@ -21,6 +18,8 @@
 void json_out_id(struct json_w *w, const char *key, const uint8_t *id, size_t n);
 /* one request of GET /api/v1/traces, as an object */
 void json_out_request(struct json_w *w, const struct request_row *r);
+/* its members, written into an object the caller has open */
+void json_out_request_members(struct json_w *w, const struct request_row *r);
 /* What an answer to `q` counts, as a string value: "edge requests" (each
  * trace once, q->edge_only), "entry spans of SERVICE", "entry spans of
  * endpoint ENDPOINT" or "entry spans of each service"
@@ -35,13 +34,5 @@ void json_out_resolved_versions(struct json_w *w, const struct store_query *q);
 /* A stored object `json` (well-formed, ending in '}') with the member
  * "time_ms" added last: an entry of an object's history or of the audit. */
 void json_out_doc_with_time(struct json_w *w, const char *json, uint64_t time_ns);
-
-/* The same as appends to a hand-written buffer: */
-/* "key":"hex", no comma */
-void json_put_id(struct buf *b, const char *key, const uint8_t *id, size_t n);
-/* a JSON string, or null */
-void json_put_str_or_null(struct buf *b, const char *v);
-void json_put_request(struct buf *b, const struct request_row *r);
-void json_put_counted(struct buf *b, const struct store_query *q);
 
 #endif

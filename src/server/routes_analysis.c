@@ -25,6 +25,7 @@
 #include "server/filters.h"
 #include "server/actor.h"
 #include "server/http.h"
+#include "server/json_out.h"
 
 #define ANALYSIS_MAX_AGE (60 * NS_PER_S)
 #define MAX_TRACES	 10000000
@@ -110,13 +111,13 @@ static int load_items(struct http_request *req, const char *id, struct item **it
 /* The resources of its service when its worst example reached that
  * service (else when the trace started); without an example, when the
  * latest analysis found it. */
-static void put_resources(struct buf *b, struct store *st, const struct item *it)
+static void put_resources(struct json_w *w, struct store *st, const struct item *it)
 {
 	uint64_t at_ns = it->st.last_seen_ns;
 	const char *env = it->env;
 	char err[256], why[300], trace_env[128];
 	if (!it->service) {
-		request_metrics_snapshot_put_at(b, st, NULL, NULL, 0, "the finding names no service");
+		request_metrics_snapshot_put_at(w, st, NULL, NULL, 0, "the finding names no service");
 		return;
 	}
 	if (it->has_example) {
@@ -124,22 +125,23 @@ static void put_resources(struct buf *b, struct store *st, const struct item *it
 						    sizeof(trace_env), err, sizeof(err));
 		if (rc < 0) {
 			snprintf(why, sizeof(why), "its example trace: %s", err);
-			request_metrics_snapshot_put_at(b, st, it->service, env, 0, why);
+			request_metrics_snapshot_put_at(w, st, it->service, env, 0, why);
 			return;
 		}
 		if (trace_env[0])
 			env = trace_env;
 	}
-	request_metrics_snapshot_put_at(b, st, it->service, env, at_ns, "it was never found by an analysis");
+	request_metrics_snapshot_put_at(w, st, it->service, env, at_ns, "it was never found by an analysis");
 }
 
-static void put_item(struct buf *b, struct store *st, const struct item *it)
+/* One recommendation: its state, its finding and its resources, in an
+ * object left open. */
+static void put_item(struct json_w *w, struct store *st, const struct item *it)
 {
-	rec_state_json(b, &it->st);
-	b->len--; /* reopen the object */
-	buf_printf(b, ",\"finding\":%s", it->finding);
-	put_resources(b, st, it);
-	buf_putc(b, '}');
+	jw_obj_begin(w);
+	rec_state_members(w, &it->st);
+	jw_kraw(w, "finding", it->finding);
+	put_resources(w, st, it);
 }
 
 static int eq_or_any(const char *want, const char *have)
@@ -169,6 +171,22 @@ static int current_analysis(struct http_request *req, uint64_t range_ns, size_t 
 	else if (rc < 0)
 		http_error(req, 500, "internal", "analysis failed: %s", err);
 	return rc < 0 ? -1 : 0;
+}
+
+/* "analysis": what the analysis answered from read. */
+static void put_analysis(struct json_w *w, uint64_t range_ns, const struct advisor_result *res)
+{
+	jw_kobj_begin(w, "analysis");
+	jw_kuint(w, "range_s", range_ns / NS_PER_S);
+	jw_kuint(w, "traces", res->traces);
+	jw_kuint(w, "traces_kept", res->kept_traces);
+	jw_kuint(w, "spans", res->spans);
+	jw_kuint(w, "points", res->points);
+	jw_kuint(w, "requests_in_window", res->requests_in_window);
+	jw_kdouble_fmt(w, "sample_rate", "%.4f", res->sample_rate);
+	jw_kuint(w, "findings", res->findings);
+	jw_kdouble_fmt(w, "elapsed_ms", "%.1f", res->elapsed_ms);
+	jw_obj_end(w);
 }
 
 static int list_recommendations(struct http_request *req)
@@ -201,26 +219,21 @@ static int list_recommendations(struct http_request *req)
 	size_t n;
 	if (load_items(req, NULL, &items, &n) < 0)
 		return HTTP_DONE;
-	struct buf *b = http_json(req);
-	buf_printf(b,
-		   "{\"analysis\":{\"range_s\":%llu,\"traces\":%llu,\"traces_kept\":%llu,\"spans\":%llu,"
-		   "\"points\":%llu,\"requests_in_window\":%llu,\"sample_rate\":%.4f,\"findings\":%zu,"
-		   "\"elapsed_ms\":%.1f},\"recommendations\":[",
-		   (unsigned long long)(range_ns / NS_PER_S), (unsigned long long)res.traces,
-		   (unsigned long long)res.kept_traces, (unsigned long long)res.spans,
-		   (unsigned long long)res.points, (unsigned long long)res.requests_in_window,
-		   res.sample_rate, res.findings, res.elapsed_ms);
-	size_t out = 0;
+	struct json_w w;
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	put_analysis(&w, range_ns, &res);
+	jw_karr_begin(&w, "recommendations");
 	for (size_t i = 0; i < n; i++) {
 		const struct item *it = &items[i];
 		if ((status && (int)it->st.status != rec_status_parse(status)) ||
 		    (prio && it->priority != priority_rank(prio)) || !eq_or_any(service, it->service))
 			continue;
-		if (out++)
-			buf_putc(b, ',');
-		put_item(b, req->srv->store, it);
+		put_item(&w, req->srv->store, it);
+		jw_obj_end(&w);
 	}
-	buf_puts(b, "]}");
+	jw_arr_end(&w);
+	jw_obj_end(&w);
 	return HTTP_DONE;
 }
 
@@ -256,16 +269,14 @@ static int get_recommendation(struct http_request *req)
 		http_error(req, 500, "internal", "%s", err);
 		return HTTP_DONE;
 	}
-	struct buf *b = http_json(req);
-	put_item(b, req->srv->store, &items[0]);
-	b->len--;
-	buf_puts(b, ",\"audit\":[");
-	for (size_t i = 0; i < n_ev; i++) {
-		buf_printf(b, "%s%s", i ? "," : "", ev[i].json);
-		b->len--; /* add the time to the event's object */
-		buf_printf(b, ",\"time_ms\":%llu}", (unsigned long long)(ev[i].time_ns / 1000000));
-	}
-	buf_puts(b, "]}");
+	struct json_w w;
+	jw_init(&w, http_json(req));
+	put_item(&w, req->srv->store, &items[0]);
+	jw_karr_begin(&w, "audit");
+	for (size_t i = 0; i < n_ev; i++)
+		json_out_doc_with_time(&w, ev[i].json, ev[i].time_ns);
+	jw_arr_end(&w);
+	jw_obj_end(&w);
 	return HTTP_DONE;
 }
 
@@ -307,8 +318,12 @@ static int set_status(struct http_request *req)
 		http_error_class(req, rc, "%s", err);
 		goto out;
 	}
-	if (load_items(req, id, &items, &n) == 0 && n)
-		put_item(http_json(req), req->srv->store, &items[0]);
+	if (load_items(req, id, &items, &n) == 0 && n) {
+		struct json_w w;
+		jw_init(&w, http_json(req));
+		put_item(&w, req->srv->store, &items[0]);
+		jw_obj_end(&w);
+	}
 out:
 	json_doc_release(&d);
 	return HTTP_DONE;

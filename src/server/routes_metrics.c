@@ -496,7 +496,7 @@ static int get_health(struct http_request *req)
 
 /* ---- current resources ---------------------------------------------------------- */
 
-void metrics_put_current_resources(struct http_request *req, struct buf *b)
+void metrics_put_current_resources(struct http_request *req, struct json_w *w)
 {
 	static const enum resource_measure ms[] = {MEASURE_CPU,	       MEASURE_MEMORY,	   MEASURE_HEAP,
 						   MEASURE_HEAP_TOTAL, MEASURE_HEAP_LIMIT, MEASURE_POOL_USED,
@@ -511,11 +511,9 @@ void metrics_put_current_resources(struct http_request *req, struct buf *b)
 		return;
 	r.f.from_ns = r.f.to_ns > 300 * NS_PER_S ? r.f.to_ns - 300 * NS_PER_S : 0;
 	r.step_ns = r.f.to_ns - r.f.from_ns;
-	struct json_w w;
-	jw_init_inside(&w, b, false, true);
-	jw_kobj_begin(&w, "currentResources");
-	jw_kuint(&w, "window_s", 300);
-	jw_kuint(&w, "to_ms", r.f.to_ns / NS_PER_MS);
+	jw_kobj_begin(w, "currentResources");
+	jw_kuint(w, "window_s", 300);
+	jw_kuint(w, "to_ms", r.f.to_ns / NS_PER_MS);
 	for (size_t i = 0; i < sizeof(ms) / sizeof(*ms); i++) {
 		struct metrics_answer ans;
 		r.measure = ms[i];
@@ -523,9 +521,9 @@ void metrics_put_current_resources(struct http_request *req, struct buf *b)
 		if (metrics_query(req->srv->store, &r, &req->arena, &ans, err, sizeof(err)) == 0 &&
 		    ans.n_lines)
 			v = ans.lines[0].values[ans.n_steps - 1];
-		jw_kdouble(&w, keys[i], v);
+		jw_kdouble(w, keys[i], v);
 	}
-	jw_obj_end(&w);
+	jw_obj_end(w);
 }
 
 const struct route metrics_routes[] = {

@@ -64,20 +64,38 @@ static int effective_or_500(struct http_request *req, struct slowops_config *c)
 	return 0;
 }
 
-static void put_ms(struct buf *b, const char *key, double ns)
+static void put_ms(struct json_w *w, const char *key, double ns)
 {
-	buf_printf(b, ",\"%s\":", key);
-	buf_put_json_double(b, ns / 1e6);
+	jw_kdouble(w, key, ns / 1e6);
 }
 
-static void put_links(struct buf *b, const uint8_t trace_id[16])
+static void put_links(struct json_w *w, const uint8_t trace_id[16])
 {
-	char hex[33];
+	char hex[33], url[80];
 	hex_encode(hex, trace_id, 16);
-	buf_printf(b,
-		   "\"link\":\"/dashboard/performance#trace=%s\",\"flamegraph\":\"/api/v1/"
-		   "flamegraph?trace_id=%s\"",
-		   hex, hex);
+	snprintf(url, sizeof(url), "/dashboard/performance#trace=%s", hex);
+	jw_kstr(w, "link", url);
+	snprintf(url, sizeof(url), "/api/v1/flamegraph?trace_id=%s", hex);
+	jw_kstr(w, "flamegraph", url);
+}
+
+/* The members a ranking or statistics answer counts its requests with. */
+static void put_counts(struct json_w *w, uint64_t requests, uint64_t nested, unsigned limit, bool truncated)
+{
+	jw_kuint(w, "requests", requests);
+	jw_kuint(w, "nested", nested);
+	jw_kuint(w, "limit", limit);
+	jw_kbool(w, "truncated", truncated);
+}
+
+/* "aggregated": the buckets an answer from the aggregates read. */
+static void put_aggregated(struct json_w *w, uint64_t bucket_ns, uint64_t from_ns, uint64_t to_ns)
+{
+	jw_kobj_begin(w, "aggregated");
+	jw_kuint(w, "bucket_s", bucket_ns / NS_PER_S);
+	jw_kuint(w, "from_ns", from_ns);
+	jw_kuint(w, "to_ns", to_ns);
+	jw_obj_end(w);
 }
 
 /* ---- reading through the query layer ------------------------------------------ */
@@ -217,20 +235,20 @@ static uint64_t slot_threshold(const struct slowops_config *c, size_t slot)
 	return 0;
 }
 
-static void put_type(struct buf *b, const struct slowops_config *c, size_t slot, uint64_t n, uint64_t slow,
+static void put_type(struct json_w *w, const struct slowops_config *c, size_t slot, uint64_t n, uint64_t slow,
 		     double sum_ns, double min_ns, double max_ns, double p95_ns)
 {
-	buf_puts(b, slot ? ",{\"type\":" : "{\"type\":");
-	buf_put_json_str(b, slowops_slot_name(c, slot));
-	put_ms(b, "threshold_ms", (double)slot_threshold(c, slot));
-	buf_printf(b, ",\"count\":%llu,\"slow\":%llu,\"slow_pct\":", (unsigned long long)n,
-		   (unsigned long long)slow);
-	buf_put_json_double(b, n ? 100.0 * (double)slow / (double)n : NAN);
-	put_ms(b, "avg_ms", n ? sum_ns / (double)n : NAN);
-	put_ms(b, "min_ms", n ? min_ns : NAN);
-	put_ms(b, "max_ms", n ? max_ns : NAN);
-	put_ms(b, "p95_ms", n ? p95_ns : NAN);
-	buf_putc(b, '}');
+	jw_obj_begin(w);
+	jw_kstr(w, "type", slowops_slot_name(c, slot));
+	put_ms(w, "threshold_ms", (double)slot_threshold(c, slot));
+	jw_kuint(w, "count", n);
+	jw_kuint(w, "slow", slow);
+	jw_kdouble(w, "slow_pct", n ? 100.0 * (double)slow / (double)n : NAN);
+	put_ms(w, "avg_ms", n ? sum_ns / (double)n : NAN);
+	put_ms(w, "min_ms", n ? min_ns : NAN);
+	put_ms(w, "max_ms", n ? max_ns : NAN);
+	put_ms(w, "p95_ms", n ? p95_ns : NAN);
+	jw_obj_end(w);
 }
 
 /* Whether only the range is asked, with at most service= or env= (no other
@@ -247,11 +265,12 @@ static int aggregates_answer(struct http_request *req, const struct store_query 
 
 /* The end of a statistics answer, after its types: the slow spans of all
  * types and the resources at the range's end. */
-static void put_stats_end(struct http_request *req, struct buf *b, uint64_t total_slow)
+static void put_stats_end(struct http_request *req, struct json_w *w, uint64_t total_slow)
 {
-	buf_printf(b, "],\"totalSlowOperations\":%llu", (unsigned long long)total_slow);
-	metrics_put_current_resources(req, b);
-	buf_putc(b, '}');
+	jw_arr_end(w);
+	jw_kuint(w, "totalSlowOperations", total_slow);
+	metrics_put_current_resources(req, w);
+	jw_obj_end(w);
 }
 
 /* From the per-minute aggregates: 1 answered, 0 not answerable, -1 answer set. */
@@ -267,22 +286,22 @@ static int stats_from_aggregates(struct http_request *req, const struct store_qu
 		http_error_class(req, rc, "%s", err);
 		return -1;
 	}
-	struct buf *b = http_json(req);
-	buf_printf(b,
-		   "{\"requests\":%llu,\"nested\":0,\"limit\":%u,\"truncated\":false,\"spans\":%llu,"
-		   "\"aggregated\":{\"bucket_s\":%llu,\"from_ns\":%llu,\"to_ns\":%llu},\"types\":[",
-		   (unsigned long long)a.requests, q->limit, (unsigned long long)a.spans,
-		   (unsigned long long)(a.bucket_ns / NS_PER_S), (unsigned long long)a.from_ns,
-		   (unsigned long long)a.to_ns);
+	struct json_w w;
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	put_counts(&w, a.requests, 0, q->limit, false);
+	jw_kuint(&w, "spans", a.spans);
+	put_aggregated(&w, a.bucket_ns, a.from_ns, a.to_ns);
+	jw_karr_begin(&w, "types");
 	uint64_t total_slow = 0;
 	for (size_t i = 0; i < a.n; i++) {
 		const struct sketch *sk = &a.t[i];
 		uint64_t n = sketch_count(sk), slow = sketch_count_at_least(sk, (double)slot_threshold(c, i));
-		put_type(b, c, i, n, slow, sketch_sum(sk), sketch_min(sk), sketch_max(sk),
+		put_type(&w, c, i, n, slow, sketch_sum(sk), sketch_min(sk), sketch_max(sk),
 			 n ? sketch_quantile(sk, 0.95) : 0);
 		total_slow += slow;
 	}
-	put_stats_end(req, b, total_slow);
+	put_stats_end(req, &w, total_slow);
 	opstats_answer_release(&a);
 	return 1;
 }
@@ -312,19 +331,21 @@ static int get_stats(struct http_request *req)
 	    load_requests(req, &rt, &q, rows, n_rows, stats_request, &sr) < 0)
 		goto out;
 	slowops_stats_finish(&sr.st);
-	struct buf *b = http_json(req);
-	buf_printf(b,
-		   "{\"requests\":%zu,\"nested\":%zu,\"limit\":%u,\"truncated\":%s,\"spans\":%zu,\"types\":[",
-		   rt.requests, rt.nested, q.limit, n_rows >= q.limit ? "true" : "false", sr.spans);
+	struct json_w w;
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	put_counts(&w, rt.requests, rt.nested, q.limit, n_rows >= q.limit);
+	jw_kuint(&w, "spans", sr.spans);
+	jw_karr_begin(&w, "types");
 	for (size_t i = 0; i < sr.st.n; i++) {
 		const struct slowops_type_stats *t = &sr.st.t[i];
-		put_type(b, &c, i, t->n, t->slow, (double)t->sum_ns, t->n ? (double)t->dur_ns[0] : 0,
+		put_type(&w, &c, i, t->n, t->slow, (double)t->sum_ns, t->n ? (double)t->dur_ns[0] : 0,
 			 t->n ? (double)t->dur_ns[t->n - 1] : 0, (double)t->p95_ns);
 	}
 	uint64_t total_slow = 0;
 	for (size_t i = 0; i < sr.st.n; i++)
 		total_slow += sr.st.t[i].slow;
-	put_stats_end(req, b, total_slow);
+	put_stats_end(req, &w, total_slow);
 out:
 	slowops_stats_release(&sr.st);
 	request_trees_release(&rt);
@@ -341,7 +362,7 @@ struct detail {
 	uint64_t phases[SLOWOPS_PHASES];
 	int loaded;
 	const char *span_json; /* the entry span, marked */
-	struct buf slow_spans; /* JSON array items */
+	struct buf slow_spans; /* a JSON array, once loaded */
 	size_t n_slow_spans;
 };
 
@@ -352,30 +373,28 @@ struct slow_run {
 	size_t n_detail;
 };
 
-static void put_slow_attrs(struct buf *b, uint64_t dur, uint64_t thr)
+static void put_slow_attrs(struct json_w *w, uint64_t dur, uint64_t thr)
 {
-	buf_printf(b, "\"performance.slow\":%s,\"performance.slow.threshold_ms\":",
-		   thr && dur >= thr ? "true" : "false");
-	buf_put_json_double(b, thr ? (double)thr / 1e6 : NAN);
-	buf_puts(b, ",\"performance.slow.ratio\":");
-	buf_put_json_double(b, thr ? (double)dur / (double)thr : NAN);
+	jw_kbool(w, "performance.slow", thr && dur >= thr);
+	jw_kdouble(w, "performance.slow.threshold_ms", thr ? (double)thr / 1e6 : NAN);
+	jw_kdouble(w, "performance.slow.ratio", thr ? (double)dur / (double)thr : NAN);
 }
 
 static const char *const kind_names[] = {"UNSPECIFIED", "INTERNAL", "SERVER",
 					 "CLIENT",	"PRODUCER", "CONSUMER"};
 
-static void put_span_head(struct buf *b, const struct slowops_config *c, const struct span *sp, int type)
+/* A span's object up to its attributes, open. */
+static void put_span_head(struct json_w *w, const struct slowops_config *c, const struct span *sp, int type)
 {
 	uint64_t dur = sp->end_ns > sp->start_ns ? sp->end_ns - sp->start_ns : 0;
-	json_put_id(b, "span_id", sp->span_id, 8);
-	buf_puts(b, ",\"name\":");
-	buf_put_json_str(b, sp->name ? sp->name : "");
-	buf_puts(b, ",\"service\":");
-	buf_put_json_str(b,
-			 sp->resource && sp->resource->service_name ? sp->resource->service_name : "unknown");
-	buf_printf(b, ",\"kind\":\"%s\",\"type\":", kind_names[sp->kind < 6 ? sp->kind : 0]);
-	json_put_str_or_null(b, slowops_type_name(c, type));
-	put_ms(b, "duration_ms", (double)dur);
+	jw_obj_begin(w);
+	json_out_id(w, "span_id", sp->span_id, 8);
+	jw_kstr(w, "name", sp->name ? sp->name : "");
+	jw_kstr(w, "service",
+		sp->resource && sp->resource->service_name ? sp->resource->service_name : "unknown");
+	jw_kstr(w, "kind", kind_names[sp->kind < 6 ? sp->kind : 0]);
+	jw_kstr(w, "type", slowops_type_name(c, type));
+	put_ms(w, "duration_ms", (double)dur);
 }
 
 /* The entry span with its attributes and the performance.slow marks. */
@@ -384,23 +403,21 @@ static void slow_entry(void *arg, size_t row, const struct span *sp, const struc
 	struct slow_run *run = arg;
 	if (row >= run->n_detail)
 		return;
-	struct buf b;
+	struct buf b, attrs;
+	struct json_w w;
 	uint64_t dur = sp->end_ns > sp->start_ns ? sp->end_ns - sp->start_ns : 0;
 	buf_init(&b, BUF_NO_LIMIT);
-	buf_putc(&b, '{');
-	put_span_head(&b, run->cfg, sp, cls->type);
-	buf_puts(&b, ",\"attributes\":");
-	size_t at = b.len;
-	attrs_to_json(&b, sp->attrs, sp->n_attrs);
-	if (b.len > at && b.data[b.len - 1] == '}') {
-		b.len--;
-		if (b.len - at > 1)
-			buf_putc(&b, ',');
-		put_slow_attrs(&b, dur, slowops_threshold_ns(run->cfg, cls->type));
-		buf_putc(&b, '}');
-	}
-	buf_putc(&b, '}');
+	buf_init(&attrs, BUF_NO_LIMIT);
+	attrs_to_json(&attrs, sp->attrs, sp->n_attrs);
+	jw_init(&w, &b);
+	put_span_head(&w, run->cfg, sp, cls->type);
+	jw_kobj_begin(&w, "attributes");
+	jw_members(&w, attrs.data);
+	put_slow_attrs(&w, dur, slowops_threshold_ns(run->cfg, cls->type));
+	jw_obj_end(&w);
+	jw_obj_end(&w);
 	run->d[row].span_json = arena_strdup(&run->req->arena, b.data);
+	buf_release(&attrs);
 	buf_release(&b);
 }
 
@@ -411,25 +428,24 @@ static void slow_request(void *arg, const struct request_row *row, size_t idx, c
 	if (idx >= run->n_detail)
 		return;
 	struct detail *d = &run->d[idx];
+	struct json_w w;
 	d->loaded = 1;
 	slowops_phases(t, cls, d->phases);
+	jw_init(&w, &d->slow_spans);
+	jw_arr_begin(&w);
 	for (size_t i = 0; i < t->n && d->n_slow_spans < SLOW_SPANS_MAX; i++) {
 		const struct span *sp = &t->spans[i];
 		uint64_t thr = slowops_threshold_ns(run->cfg, cls[i].type), dur = sp->end_ns - sp->start_ns;
 		if (!thr || dur < thr)
 			continue;
-		buf_puts(&d->slow_spans, d->n_slow_spans++ ? ",{" : "{");
-		put_span_head(&d->slow_spans, run->cfg, sp, cls[i].type);
-		buf_puts(&d->slow_spans, ",\"attributes\":{");
-		put_slow_attrs(&d->slow_spans, dur, thr);
-		buf_puts(&d->slow_spans, "}}");
+		d->n_slow_spans++;
+		put_span_head(&w, run->cfg, sp, cls[i].type);
+		jw_kobj_begin(&w, "attributes");
+		put_slow_attrs(&w, dur, thr);
+		jw_obj_end(&w);
+		jw_obj_end(&w);
 	}
-}
-
-static void put_snapshot(struct buf *b, const struct request_row *r, const struct request_metrics_snapshot *s)
-{
-	request_metrics_snapshot_put(b, s->failed ? -1 : 0, s, r->service, r->env, r->start_ns,
-				     "the store failed");
+	jw_arr_end(&w);
 }
 
 enum group_by { GROUP_NONE, GROUP_ENDPOINT, GROUP_TOOL, GROUP_SERVICE };
@@ -458,7 +474,7 @@ static int by_count(const void *a, const void *b)
 	return strcmp(x->key, y->key);
 }
 
-static void put_groups(struct buf *b, enum group_by by, const struct request_row *rows, size_t n)
+static void put_groups(struct json_w *w, enum group_by by, const struct request_row *rows, size_t n)
 {
 	static const char *const names[] = {NULL, "endpoint", "tool", "service"};
 	struct strmap index;
@@ -486,28 +502,28 @@ static void put_groups(struct buf *b, enum group_by by, const struct request_row
 			gr->slowest = i;
 	}
 	qsort(g, n_g, sizeof(*g), by_count);
-	buf_printf(b, ",\"group_by\":\"%s\",\"groups\":[", names[by]);
+	jw_kstr(w, "group_by", names[by]);
+	jw_karr_begin(w, "groups");
 	for (size_t i = 0; i < n_g; i++) {
 		struct group *gr = &g[i];
 		qsort(gr->dur, gr->n, sizeof(*gr->dur), cmp_u64);
 		size_t rank = (size_t)ceil(0.95 * (double)gr->n);
-		buf_puts(b, i ? ",{\"key\":" : "{\"key\":");
-		json_put_str_or_null(b, gr->key);
-		buf_printf(b, ",\"count\":%zu", gr->n);
-		put_ms(b, "avg_ms", (double)gr->sum / (double)gr->n);
-		put_ms(b, "p95_ms", (double)gr->dur[rank - 1]);
-		put_ms(b, "max_ms", (double)gr->dur[gr->n - 1]);
-		buf_putc(b, ',');
-		json_put_id(b, "slowest_trace_id", rows[gr->slowest].trace_id, 16);
-		buf_putc(b, '}');
+		jw_obj_begin(w);
+		jw_kstr(w, "key", gr->key);
+		jw_kuint(w, "count", gr->n);
+		put_ms(w, "avg_ms", (double)gr->sum / (double)gr->n);
+		put_ms(w, "p95_ms", (double)gr->dur[rank - 1]);
+		put_ms(w, "max_ms", (double)gr->dur[gr->n - 1]);
+		json_out_id(w, "slowest_trace_id", rows[gr->slowest].trace_id, 16);
+		jw_obj_end(w);
 		free(gr->dur);
 	}
-	buf_putc(b, ']');
+	jw_arr_end(w);
 	free(g);
 	strmap_release(&index);
 }
 
-static void put_trend(struct buf *b, const struct store_query *q, uint64_t bucket_ns,
+static void put_trend(struct json_w *w, const struct store_query *q, uint64_t bucket_ns,
 		      const struct request_row *rows, size_t n)
 {
 	uint64_t from = q->from_ns / bucket_ns * bucket_ns;
@@ -516,15 +532,17 @@ static void put_trend(struct buf *b, const struct store_query *q, uint64_t bucke
 	for (size_t i = 0; i < n; i++)
 		if (rows[i].start_ns >= from && rows[i].start_ns < q->to_ns)
 			counts[(rows[i].start_ns - from) / bucket_ns]++;
-	buf_printf(b, ",\"trend\":{\"bucket_s\":%llu,\"times_ms\":[",
-		   (unsigned long long)(bucket_ns / NS_PER_S));
+	jw_kobj_begin(w, "trend");
+	jw_kuint(w, "bucket_s", bucket_ns / NS_PER_S);
+	jw_karr_begin(w, "times_ms");
 	for (size_t i = 0; i < nb; i++)
-		buf_printf(b, "%s%llu", i ? "," : "",
-			   (unsigned long long)((from + i * bucket_ns) / NS_PER_MS));
-	buf_puts(b, "],\"counts\":[");
+		jw_uint(w, (from + i * bucket_ns) / NS_PER_MS);
+	jw_arr_end(w);
+	jw_karr_begin(w, "counts");
 	for (size_t i = 0; i < nb; i++)
-		buf_printf(b, "%s%llu", i ? "," : "", (unsigned long long)counts[i]);
-	buf_puts(b, "]}");
+		jw_uint(w, counts[i]);
+	jw_arr_end(w);
+	jw_obj_end(w);
 	free(counts);
 }
 
@@ -598,34 +616,43 @@ static void put_csv(struct http_request *req, const struct slow_run *run, const 
 	}
 }
 
-static void put_detail(struct buf *b, const struct slow_run *run, const struct request_row *r, size_t i,
+/* "phases": the request's time by phase, when its trace was loaded. */
+static void put_phases(struct json_w *w, const struct detail *d)
+{
+	uint64_t total = 0;
+	char key[64];
+	if (!d->loaded) {
+		jw_knull(w, "phases");
+		return;
+	}
+	jw_kobj_begin(w, "phases");
+	for (int p = 0; p < SLOWOPS_PHASES; p++) {
+		snprintf(key, sizeof(key), "%s_ms", slowops_phase_name(p));
+		put_ms(w, key, (double)d->phases[p]);
+		total += d->phases[p];
+	}
+	jw_obj_end(w);
+	put_ms(w, "phases_total_ms", (double)total);
+}
+
+static void put_detail(struct json_w *w, const struct slow_run *run, const struct request_row *r, size_t i,
 		       const struct request_metrics_snapshot *snap, uint64_t thr)
 {
 	const struct detail *d = &run->d[i];
-	json_put_request(b, r);
-	b->len--; /* reopen the object */
-	put_ms(b, "threshold_ms", (double)thr);
-	buf_puts(b, ",\"ratio\":");
-	buf_put_json_double(b, (double)r->duration_ns / (double)thr);
-	buf_puts(b, ",\"phases\":");
-	if (d->loaded) {
-		uint64_t total = 0;
-		for (int p = 0; p < SLOWOPS_PHASES; p++) {
-			buf_printf(b, "%s\"%s_ms\":", p ? "," : "{", slowops_phase_name(p));
-			buf_put_json_double(b, (double)d->phases[p] / 1e6);
-			total += d->phases[p];
-		}
-		buf_putc(b, '}');
-		put_ms(b, "phases_total_ms", (double)total);
-	} else {
-		buf_puts(b, "null");
-	}
-	buf_printf(b, ",\"span\":%s,\"slow_spans\":[%s]", d->span_json ? d->span_json : "null",
-		   d->slow_spans.data ? d->slow_spans.data : "");
-	put_snapshot(b, r, snap);
-	buf_putc(b, ',');
-	put_links(b, r->trace_id);
-	buf_putc(b, '}');
+	jw_obj_begin(w);
+	json_out_request_members(w, r);
+	put_ms(w, "threshold_ms", (double)thr);
+	jw_kdouble(w, "ratio", (double)r->duration_ns / (double)thr);
+	put_phases(w, d);
+	if (d->span_json)
+		jw_kraw(w, "span", d->span_json);
+	else
+		jw_knull(w, "span");
+	jw_kraw(w, "slow_spans", d->slow_spans.data ? d->slow_spans.data : "[]");
+	request_metrics_snapshot_put(w, snap->failed ? -1 : 0, snap, r->service, r->env, r->start_ns,
+				     "the store failed");
+	put_links(w, r->trace_id);
+	jw_obj_end(w);
 }
 
 /* min_duration (or min_duration_ms) in ms, else the http threshold. */
@@ -716,28 +743,31 @@ static int get_slow_requests(struct http_request *req)
 		put_csv(req, &run, rows, run.n_detail, thr);
 		goto out;
 	}
-	struct buf *b = http_json(req);
-	buf_puts(b, "{\"min_duration_ms\":");
-	buf_put_json_double(b, (double)q.min_duration_ns / 1e6);
-	buf_printf(b, ",\"matched\":%zu,\"truncated\":%s,\"limit\":%u,\"count\":%zu,\"thresholds\":", n_rows,
-		   n_rows >= SLOW_SCAN_MAX ? "true" : "false", limit, run.n_detail);
-	slowops_config_to_json(b, &c, 0);
-	buf_puts(b, ",\"counted\":");
-	json_put_counted(b, &q);
-	buf_puts(b, ",\"requests\":[");
+	struct json_w w;
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	put_ms(&w, "min_duration_ms", (double)q.min_duration_ns);
+	jw_kuint(&w, "matched", n_rows);
+	jw_kbool(&w, "truncated", n_rows >= SLOW_SCAN_MAX);
+	jw_kuint(&w, "limit", limit);
+	jw_kuint(&w, "count", run.n_detail);
+	jw_key(&w, "thresholds");
+	struct buf *tb = jw_value_buf(&w);
+	if (tb)
+		slowops_config_to_json(tb, &c, 0);
+	jw_key(&w, "counted");
+	json_out_counted(&w, &q);
+	jw_karr_begin(&w, "requests");
 	struct request_metrics_snapshot *snaps =
 		arena_zalloc(&req->arena, (run.n_detail ? run.n_detail : 1) * sizeof(*snaps));
 	request_metrics_snapshots_read(req->srv->store, rows, run.n_detail, snaps);
-	for (size_t i = 0; i < run.n_detail; i++) {
-		if (i)
-			buf_putc(b, ',');
-		put_detail(b, &run, &rows[i], i, &snaps[i], thr);
-	}
-	buf_putc(b, ']');
+	for (size_t i = 0; i < run.n_detail; i++)
+		put_detail(&w, &run, &rows[i], i, &snaps[i], thr);
+	jw_arr_end(&w);
 	if (by != GROUP_NONE)
-		put_groups(b, by, rows, n_rows);
-	put_trend(b, &q, (uint64_t)bucket_s * NS_PER_S, rows, n_rows);
-	buf_putc(b, '}');
+		put_groups(&w, by, rows, n_rows);
+	put_trend(&w, &q, (uint64_t)bucket_s * NS_PER_S, rows, n_rows);
+	jw_obj_end(&w);
 out:
 	for (size_t i = 0; i < run.n_detail; i++)
 		buf_release(&run.d[i].slow_spans);
@@ -745,6 +775,17 @@ out:
 	slowops_config_release(&c);
 	spanql_free(ql);
 	return HTTP_DONE;
+}
+
+/* A spike event: its kind and time, then the members of the stored object. */
+static void put_alert(struct json_w *w, const struct store_record *ev)
+{
+	jw_obj_begin(w);
+	jw_kstr(w, "kind", "slow_spike");
+	jw_kuint_str(w, "time_ns", ev->time_ns);
+	jw_kuint(w, "time_ms", ev->time_ns / NS_PER_MS);
+	jw_members(w, ev->json);
+	jw_obj_end(w);
 }
 
 static int get_alerts(struct http_request *req)
@@ -767,18 +808,15 @@ static int get_alerts(struct http_request *req)
 		http_error(req, 500, "internal", "%s", err);
 		return HTTP_DONE;
 	}
-	struct buf *b = http_json(req);
-	buf_puts(b, "{\"alerts\":[");
-	for (size_t i = 0; i < n; i++) {
-		buf_printf(b, "%s{\"kind\":\"slow_spike\",\"time_ns\":\"%llu\",\"time_ms\":%llu",
-			   i ? "," : "", (unsigned long long)ev[i].time_ns,
-			   (unsigned long long)(ev[i].time_ns / NS_PER_MS));
-		const char *j = ev[i].json;
-		if (j[0] == '{' && j[1] != '}')
-			buf_putc(b, ',');
-		buf_puts(b, j + 1);
-	}
-	buf_printf(b, "],\"count\":%zu}", n);
+	struct json_w w;
+	jw_init(&w, http_json(req));
+	jw_obj_begin(&w);
+	jw_karr_begin(&w, "alerts");
+	for (size_t i = 0; i < n; i++)
+		put_alert(&w, &ev[i]);
+	jw_arr_end(&w);
+	jw_kuint(&w, "count", n);
+	jw_obj_end(&w);
 	return HTTP_DONE;
 }
 
@@ -790,7 +828,7 @@ static void bottleneck_request(void *arg, const struct request_row *row, size_t 
 	bottleneck_add(arg, t, cls, desc, row->service, row->trace_id);
 }
 
-static void put_reason(struct buf *b, const struct bottleneck_entry *e)
+static void put_reason(struct json_w *w, const struct bottleneck_entry *e)
 {
 	struct buf r;
 	buf_init(&r, BUF_NO_LIMIT);
@@ -805,66 +843,67 @@ static void put_reason(struct buf *b, const struct bottleneck_entry *e)
 		buf_printf(&r, "work in %s, downstream of the requests", e->service);
 	else
 		buf_printf(&r, "own time of %s", e->service);
-	buf_put_json_str(b, r.data);
+	jw_kstr(w, "reason", r.data);
 	buf_release(&r);
 }
 
-static void put_time_ms(struct buf *b, const char *key, uint64_t ns)
+/* A time in ms, or null for none. */
+static void put_time_ms(struct json_w *w, const char *key, uint64_t ns)
 {
 	if (ns)
-		buf_printf(b, ",\"%s\":%llu", key, (unsigned long long)(ns / NS_PER_MS));
+		jw_kuint(w, key, ns / NS_PER_MS);
 	else
-		buf_printf(b, ",\"%s\":null", key);
+		jw_knull(w, key);
 }
 
-static void put_bottleneck(struct buf *b, struct store *st, const char *env, const struct bottleneck *bn,
+static void put_examples(struct json_w *w, const struct bottleneck_entry *e)
+{
+	jw_karr_begin(w, "examples");
+	for (size_t i = 0; i < e->n_examples; i++) {
+		jw_obj_begin(w);
+		json_out_id(w, "trace_id", e->examples[i].trace_id, 16);
+		put_ms(w, "critical_ms", (double)e->examples[i].critical_ns);
+		put_time_ms(w, "start_ms", e->examples[i].start_ns);
+		put_links(w, e->examples[i].trace_id);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+}
+
+static void put_bottleneck(struct json_w *w, struct store *st, const char *env, const struct bottleneck *bn,
 			   const struct bottleneck_entry *e, size_t rank)
 {
-	buf_printf(b, "{\"rank\":%zu,\"component\":", rank);
 	struct buf comp;
 	buf_init(&comp, BUF_NO_LIMIT);
 	buf_printf(&comp, "%s: %s", e->service, e->name);
-	buf_put_json_str(b, comp.data);
+	jw_obj_begin(w);
+	jw_kuint(w, "rank", rank);
+	jw_kstr(w, "component", comp.data);
 	buf_release(&comp);
-	buf_puts(b, ",\"service\":");
-	buf_put_json_str(b, e->service);
-	buf_puts(b, ",\"name\":");
-	buf_put_json_str(b, e->name);
-	buf_puts(b, ",\"span_name\":");
-	buf_put_json_str(b, e->span_name);
-	buf_printf(b, ",\"span_kind\":\"%s\",\"kind\":\"%s\",\"target\":",
-		   bottleneck_span_kind_name(e->span_kind), bottleneck_kind_name(e->kind));
-	json_put_str_or_null(b, e->target);
-	buf_puts(b, ",\"reason\":");
-	put_reason(b, e);
-	put_ms(b, "impact_ms", e->impact_ns);
-	put_ms(b, "critical_ms_total", (double)e->critical_ns);
-	put_ms(b, "critical_ms_per_request",
+	jw_kstr(w, "service", e->service);
+	jw_kstr(w, "name", e->name);
+	jw_kstr(w, "span_name", e->span_name);
+	jw_kstr(w, "span_kind", bottleneck_span_kind_name(e->span_kind));
+	jw_kstr(w, "kind", bottleneck_kind_name(e->kind));
+	jw_kstr(w, "target", e->target);
+	put_reason(w, e);
+	put_ms(w, "impact_ms", e->impact_ns);
+	put_ms(w, "critical_ms_total", (double)e->critical_ns);
+	put_ms(w, "critical_ms_per_request",
 	       bn->requests ? (double)e->critical_ns / (double)bn->requests : NAN);
-	put_ms(b, "critical_ms_per_affected_request",
+	put_ms(w, "critical_ms_per_affected_request",
 	       e->requests ? (double)e->critical_ns / (double)e->requests : NAN);
-	buf_puts(b, ",\"share\":");
-	buf_put_json_double(b, bn->critical_ns ? (double)e->critical_ns / (double)bn->critical_ns : NAN);
-	buf_printf(b, ",\"requests_affected\":%llu,\"frequency\":", (unsigned long long)e->requests);
-	buf_put_json_double(b, bn->requests ? (double)e->requests / (double)bn->requests : NAN);
-	buf_printf(b, ",\"spans\":%llu", (unsigned long long)e->spans);
-	put_ms(b, "self_avg_ms", e->self_avg_ns);
-	put_ms(b, "self_p95_ms", e->self_p95_ns);
-	buf_puts(b, ",\"examples\":[");
-	for (size_t i = 0; i < e->n_examples; i++) {
-		buf_puts(b, i ? ",{" : "{");
-		json_put_id(b, "trace_id", e->examples[i].trace_id, 16);
-		put_ms(b, "critical_ms", (double)e->examples[i].critical_ns);
-		put_time_ms(b, "start_ms", e->examples[i].start_ns);
-		buf_putc(b, ',');
-		put_links(b, e->examples[i].trace_id);
-		buf_putc(b, '}');
-	}
-	buf_putc(b, ']');
+	jw_kdouble(w, "share", bn->critical_ns ? (double)e->critical_ns / (double)bn->critical_ns : NAN);
+	jw_kuint(w, "requests_affected", e->requests);
+	jw_kdouble(w, "frequency", bn->requests ? (double)e->requests / (double)bn->requests : NAN);
+	jw_kuint(w, "spans", e->spans);
+	put_ms(w, "self_avg_ms", e->self_avg_ns);
+	put_ms(w, "self_p95_ms", e->self_p95_ns);
+	put_examples(w, e);
 	/* the resources of its service when its worst example started */
-	request_metrics_snapshot_put_at(b, st, e->service, env, e->n_examples ? e->examples[0].start_ns : 0,
+	request_metrics_snapshot_put_at(w, st, e->service, env, e->n_examples ? e->examples[0].start_ns : 0,
 					"no example request to read the resources at");
-	buf_putc(b, '}');
+	jw_obj_end(w);
 }
 
 /* The requests a ranking covers.  -1: the answer is set. */
@@ -879,36 +918,38 @@ static int select_covering(struct http_request *req, struct store_query *q, stru
 }
 
 /* What part of the range the ranking covers (docs/API.md). */
-static void put_coverage(struct buf *b, const struct store_query *q, const struct request_cover *cov,
-			 const struct request_trees *rt, const struct bottleneck *bn, size_t n_rows)
+static void put_coverage(struct json_w *w, const struct store_query *q, uint64_t in_range, uint64_t matched,
+			 uint64_t nested, bool sampled, const struct bottleneck *bn)
 {
-	buf_printf(b,
-		   "{\"requests\":%llu,\"requests_in_range\":%llu,\"matched\":%zu,\"nested\":%zu,"
-		   "\"skipped\":%llu,\"limit\":%u,\"sampled\":%s,\"truncated\":%s",
-		   (unsigned long long)bn->requests, (unsigned long long)cov->in_range, n_rows, rt->nested,
-		   (unsigned long long)bn->skipped, q->limit, cov->sampled ? "true" : "false",
-		   cov->sampled ? "true" : "false");
-	put_time_ms(b, "range_from_ms", q->from_ns);
-	put_time_ms(b, "range_to_ms", q->to_ns);
-	put_time_ms(b, "covered_from_ms", bn->first_ns);
-	put_time_ms(b, "covered_to_ms", bn->last_ns);
+	jw_obj_begin(w);
+	jw_kuint(w, "requests", bn->requests);
+	jw_kuint(w, "requests_in_range", in_range);
+	jw_kuint(w, "matched", matched);
+	jw_kuint(w, "nested", nested);
+	jw_kuint(w, "skipped", bn->skipped);
+	jw_kuint(w, "limit", q->limit);
+	jw_kbool(w, "sampled", sampled);
+	jw_kbool(w, "truncated", sampled);
+	put_time_ms(w, "range_from_ms", q->from_ns);
+	put_time_ms(w, "range_to_ms", q->to_ns);
+	put_time_ms(w, "covered_from_ms", bn->first_ns);
+	put_time_ms(w, "covered_to_ms", bn->last_ns);
 }
 
 /* The ranked entries and the end of the answer. */
-static void put_entries(struct buf *b, struct store *st, const char *env, const struct bottleneck *bn,
+static void put_entries(struct json_w *w, struct store *st, const char *env, const struct bottleneck *bn,
 			long top)
 {
-	put_ms(b, "total_critical_ms", (double)bn->critical_ns);
-	buf_puts(b, ",\"bottlenecks\":[");
+	put_ms(w, "total_critical_ms", (double)bn->critical_ns);
+	jw_karr_begin(w, "bottlenecks");
 	size_t shown = 0;
 	for (size_t i = 0; i < bn->n && shown < (size_t)top; i++) {
 		if (!bn->e[i].critical_ns)
 			break;
-		if (shown)
-			buf_putc(b, ',');
-		put_bottleneck(b, st, env, bn, &bn->e[i], ++shown);
+		put_bottleneck(w, st, env, bn, &bn->e[i], ++shown);
 	}
-	buf_puts(b, "]}");
+	jw_arr_end(w);
+	jw_obj_end(w);
 }
 
 /* From the per-bucket rankings: 1 answered, 0 not answerable, -1 answer set. */
@@ -933,20 +974,11 @@ static int bottlenecks_from_aggregates(struct http_request *req, const struct st
 					 sizeof(err));
 	if (rc == 0) {
 		bottleneck_finish(&bn);
-		struct buf *b = http_json(req);
-		buf_printf(b,
-			   "{\"requests\":%llu,\"requests_in_range\":%llu,\"matched\":%llu,\"nested\":0,"
-			   "\"skipped\":%llu,\"limit\":%u,\"sampled\":false,\"truncated\":false",
-			   (unsigned long long)bn.requests, (unsigned long long)(bn.requests + bn.skipped),
-			   (unsigned long long)bn.requests, (unsigned long long)bn.skipped, q->limit);
-		put_time_ms(b, "range_from_ms", q->from_ns);
-		put_time_ms(b, "range_to_ms", q->to_ns);
-		put_time_ms(b, "covered_from_ms", bn.first_ns);
-		put_time_ms(b, "covered_to_ms", bn.last_ns);
-		buf_printf(b, ",\"aggregated\":{\"bucket_s\":%llu,\"from_ns\":%llu,\"to_ns\":%llu}",
-			   (unsigned long long)(OPSTATS_BN_BUCKET_NS / NS_PER_S), (unsigned long long)from,
-			   (unsigned long long)to);
-		put_entries(b, req->srv->store, q->env, &bn, top);
+		struct json_w w;
+		jw_init(&w, http_json(req));
+		put_coverage(&w, q, bn.requests + bn.skipped, bn.requests, 0, false, &bn);
+		put_aggregated(&w, OPSTATS_BN_BUCKET_NS, from, to);
+		put_entries(&w, req->srv->store, q->env, &bn, top);
 	} else if (rc != ERR_BUSY) {
 		http_error_class(req, rc < -1 ? rc : ERR_INTERNAL, "%s", err);
 	}
@@ -993,9 +1025,10 @@ static int get_bottlenecks(struct http_request *req)
 	if (load_requests(req, &rt, &q, rows, n_rows, bottleneck_request, &bn) < 0)
 		goto out;
 	bottleneck_finish(&bn);
-	struct buf *b = http_json(req);
-	put_coverage(b, &q, &cov, &rt, &bn, rt.matched);
-	put_entries(b, req->srv->store, q.env, &bn, top);
+	struct json_w w;
+	jw_init(&w, http_json(req));
+	put_coverage(&w, &q, cov.in_range, rt.matched, rt.nested, cov.sampled, &bn);
+	put_entries(&w, req->srv->store, q.env, &bn, top);
 out:
 	request_metrics_cpu_release(&cm);
 	bottleneck_release(&bn);

@@ -12,6 +12,7 @@
 #include "core/buf.h"
 #include "core/deadline.h"
 #include "core/error.h"
+#include "core/json_write.h"
 #include "core/log.h"
 #include "core/strmap.h"
 #include "store/block.h"
@@ -214,18 +215,16 @@ static void add_latest(struct buf *sql, struct binds *bd, const struct store_que
 {
 	if (!q->latest)
 		return;
-	buf_putc(json, '[');
+	struct json_w w;
+	jw_init(&w, json);
+	jw_arr_begin(&w);
 	for (size_t i = 0; i < q->n_latest; i++) {
-		buf_puts(json, i ? ",[" : "[");
-		buf_put_json_str(json, q->latest_versions[i].service);
-		buf_putc(json, ',');
-		if (q->latest_versions[i].version)
-			buf_put_json_str(json, q->latest_versions[i].version);
-		else
-			buf_puts(json, "null");
-		buf_putc(json, ']');
+		jw_arr_begin(&w);
+		jw_str(&w, q->latest_versions[i].service);
+		jw_str(&w, q->latest_versions[i].version); /* null when none */
+		jw_arr_end(&w);
 	}
-	buf_putc(json, ']');
+	jw_arr_end(&w);
 	buf_printf(
 		sql,
 		" AND (r.service, IFNULL(r.version, 0)) IN (SELECT s.id, IFNULL(v.id, 0) FROM json_each(?) j"

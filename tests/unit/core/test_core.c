@@ -165,6 +165,41 @@ static void test_json_roundtrip(void)
 	buf_release(&b);
 }
 
+/* A parsed document printed back compact: numbers as they were read,
+ * strings and keys escaped again, nesting kept. */
+static void test_json_print(void)
+{
+	const char in[] =
+		"{ \"a\" : [1, 1.50, -2e-7, true, false, null, {}], \"k\\\"q\": {\"s\": \"x\\ty\\u0001\"},"
+		" \"e\": [], \"n\": [[[\"deep\"]]]}";
+	struct json_doc d;
+	struct buf b;
+	char err[128];
+	buf_init(&b, BUF_NO_LIMIT);
+	ok(json_doc_parse(&d, in, sizeof(in) - 1, 0, err, sizeof(err)) == 0,
+	   "json print: the document parses");
+	is_int(json_write(&b, d.root), 0, "json print: written");
+	is_str(b.data,
+	       "{\"a\":[1,1.50,-2e-7,true,false,null,{}],\"k\\\"q\":{\"s\":\"x\\ty\\u0001\"},\"e\":[],"
+	       "\"n\":[[[\"deep\"]]]}",
+	       "json print: compact, numbers as read, strings and keys escaped");
+	buf_reset(&b);
+	is_int(json_write(&b, json_get(d.root, "k\"q")), 0, "json print: a member's value alone");
+	is_str(b.data, "{\"s\":\"x\\ty\\u0001\"}", "json print: just that value");
+	json_doc_release(&d);
+
+	char key[200], doc[256];
+	memset(key, 'k', sizeof(key) - 1);
+	key[sizeof(key) - 1] = 0;
+	snprintf(doc, sizeof(doc), "{\"%s\":1}", key);
+	buf_reset(&b);
+	ok(json_doc_parse(&d, doc, strlen(doc), 0, err, sizeof(err)) == 0 && json_write(&b, d.root) == 0 &&
+		   !strcmp(b.data, doc),
+	   "json print: a member name longer than the small copy");
+	json_doc_release(&d);
+	buf_release(&b);
+}
+
 int main(void)
 {
 	test_buf();
@@ -173,5 +208,6 @@ int main(void)
 	test_lines();
 	test_gzip();
 	test_json_roundtrip();
+	test_json_print();
 	return tap_done();
 }

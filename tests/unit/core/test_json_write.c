@@ -81,6 +81,51 @@ static void test_inside(void)
 	buf_release(&b);
 }
 
+static void test_lent(void)
+{
+	struct buf b;
+	struct json_w w;
+	uint8_t more[4];
+	buf_init(&b, BUF_NO_LIMIT);
+	jw_init(&w, &b);
+	jw_lend_frames(&w, more, sizeof(more));
+	for (int i = 0; i < JW_MAX_DEPTH + 4; i++)
+		jw_arr_begin(&w);
+	jw_int(&w, 1);
+	jw_int(&w, 2);
+	for (int i = 0; i < JW_MAX_DEPTH + 4; i++)
+		jw_arr_end(&w);
+	is_int(jw_finish(&w), 0, "frames lent: nesting past JW_MAX_DEPTH by as many");
+	ok(b.len == 2 * (JW_MAX_DEPTH + 4) + 3 && !strncmp(b.data + JW_MAX_DEPTH + 3, "[1,2]]", 6),
+	   "and the commas kept at the lent levels");
+	buf_reset(&b);
+	jw_init(&w, &b);
+	jw_lend_frames(&w, more, sizeof(more));
+	for (int i = 0; i <= JW_MAX_DEPTH + 4; i++)
+		jw_arr_begin(&w);
+	ok(w.err && b.len == JW_MAX_DEPTH + 4, "one past the lent frames: the error flag, nothing written");
+	buf_release(&b);
+}
+
+static void test_members(void)
+{
+	struct buf b;
+	struct json_w w;
+	buf_init(&b, BUF_NO_LIMIT);
+	jw_init(&w, &b);
+	jw_obj_begin(&w);
+	jw_members(&w, "{ }");
+	jw_members(&w, "{\"a\":[1],\"b\":{}}");
+	jw_kint(&w, "c", 3);
+	jw_members(&w, "{}");
+	jw_members(&w, "{\"d\":\"x\"}");
+	jw_obj_end(&w);
+	is_int(jw_finish(&w), 0, "members of stored objects: no error");
+	is_str(b.data, "{\"a\":[1],\"b\":{},\"c\":3,\"d\":\"x\"}",
+	       "members spliced with the commas they need, nothing for an empty object");
+	buf_release(&b);
+}
+
 /* The writer's state after `steps` misuses it; its output must stop there. */
 static void misuse(void (*steps)(struct json_w *), const char *what)
 {
@@ -134,6 +179,18 @@ static void two_values(struct json_w *w)
 	jw_int(w, 2);
 }
 
+static void members_in_array(struct json_w *w)
+{
+	jw_arr_begin(w);
+	jw_members(w, "{\"a\":1}");
+}
+
+static void members_not_object(struct json_w *w)
+{
+	jw_obj_begin(w);
+	jw_members(w, "[1]");
+}
+
 static void end_at_top(struct json_w *w)
 {
 	jw_obj_end(w);
@@ -143,6 +200,8 @@ static void test_misuse(void)
 {
 	misuse(no_key, "a value in an object without its key");
 	misuse(key_in_array, "a key in an array");
+	misuse(members_in_array, "members in an array");
+	misuse(members_not_object, "members of what is not an object");
 	misuse(wrong_end, "an array ended as an object");
 	misuse(key_without_value, "an object ended after a key");
 	misuse(too_deep, "more than JW_MAX_DEPTH levels");
@@ -177,6 +236,8 @@ int main(void)
 {
 	test_shape();
 	test_inside();
+	test_members();
+	test_lent();
 	test_misuse();
 	return tap_done();
 }

@@ -500,6 +500,25 @@ static void test_snapshot_sums(struct store *st)
 
 /* The moment of a trace's service, the snapshot at a moment and its JSON:
  * what bottlenecks and recommendations show. */
+
+/* The members a snapshot writes into an object that holds one already,
+ * from their comma on. */
+static const char *snapshot_at(struct buf *b, struct store *st, const char *service, const char *env,
+			       uint64_t at_ns, const char *no_time)
+{
+	static const char head[] = "{\"x\":0";
+	struct json_w w;
+	buf_reset(b);
+	buf_puts(b, head);
+	jw_init_inside(&w, b, false, true);
+	request_metrics_snapshot_put_at(&w, st, service, env, at_ns, no_time);
+	jw_obj_end(&w);
+	if (jw_finish(&w) < 0 || b->data[b->len - 1] != '}')
+		return "(not well-formed)";
+	b->data[--b->len] = 0; /* compared without the closing brace */
+	return b->data + sizeof(head) - 1;
+}
+
 static void test_snapshot_at(struct store *st)
 {
 	uint8_t id[16];
@@ -519,34 +538,25 @@ static void test_snapshot_at(struct store *st)
 	       ERR_NOT_FOUND, "an unknown trace");
 
 	buf_init(&b, BUF_NO_LIMIT);
-	request_metrics_snapshot_put_at(&b, st, "shop", NULL, T0 + MIN, NULL);
-	is_str(b.data,
+	is_str(snapshot_at(&b, st, "shop", NULL, T0 + MIN, NULL),
 	       ",\"resources\":{\"at_ms\":1700000060000,\"time_ms\":1700000065000,\"instances\":2,"
 	       "\"cpu_utilization\":0.6,\"memory_bytes\":200000000,\"db_connections_used\":3,"
 	       "\"db_connections_max\":null}",
 	       "shop at ORDERS' start: the nearest points, per instance");
-	buf_reset(&b);
-	request_metrics_snapshot_put_at(&b, st, "shop", "production", T0 + MIN, NULL);
-	is_str(b.data,
+	is_str(snapshot_at(&b, st, "shop", "production", T0 + MIN, NULL),
 	       ",\"resources\":null,\"resources_reason\":\"no CPU, memory or connection pool metrics of "
 	       "service shop (environment production) within 120 s of that time\"",
 	       "another environment's points are not its");
-	buf_reset(&b);
-	request_metrics_snapshot_put_at(&b, st, "shop", NULL, T0 + 9 * MIN, NULL);
-	is_str(b.data,
+	is_str(snapshot_at(&b, st, "shop", NULL, T0 + 9 * MIN, NULL),
 	       ",\"resources\":null,\"resources_reason\":\"no CPU, memory or connection pool metrics of "
 	       "service shop within 120 s of that time\"",
 	       "nothing within 2 minutes: null, and why");
-	buf_reset(&b);
-	request_metrics_snapshot_put_at(&b, st, "admin", NULL, T0 + MIN, NULL);
-	ok(strstr(b.data,
+	ok(strstr(snapshot_at(&b, st, "admin", NULL, T0 + MIN, NULL),
 		  "null,\"resources_reason\":\"no CPU, memory or connection pool metrics of service admin") !=
 		   NULL,
 	   "a service that reports nothing: %s", b.data);
-	buf_reset(&b);
-	request_metrics_snapshot_put_at(&b, st, "shop", NULL, 0, "no example");
-	is_str(b.data, ",\"resources\":null,\"resources_reason\":\"no example\"",
-	       "no moment: the caller's reason");
+	is_str(snapshot_at(&b, st, "shop", NULL, 0, "no example"),
+	       ",\"resources\":null,\"resources_reason\":\"no example\"", "no moment: the caller's reason");
 	buf_release(&b);
 }
 
