@@ -36,6 +36,7 @@ enum stmt_id {
 	ST_EVENT,
 	ST_PROFILE,
 	ST_AGG,
+	ST_DOC_DELETE,
 	ST_COUNT
 };
 
@@ -175,6 +176,8 @@ int sqlite_scan_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const 
 		       store_point_fn fn, void *arg, char *err, size_t errlen);
 int sqlite_put_doc(struct store *s, const struct store_record *r, char *err, size_t errlen);
 int sqlite_add_event(struct store *s, const struct store_record *r, char *err, size_t errlen);
+int sqlite_delete_docs(struct store *s, const char *kind, const char *const *ids, size_t n, char *err,
+		       size_t errlen);
 int sqlite_docs(struct store *s, const char *kind, const char *id, struct arena *a,
 		struct store_record **rows, size_t *n, char *err, size_t errlen);
 int sqlite_events(struct store *s, const char *kind, const char *id, uint64_t from_ns, uint64_t to_ns,

@@ -181,6 +181,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_PROFILE] = "INSERT INTO profiles(start_ns, end_ns, service, version, env, type, unit, labels,"
 		       " total, raw_len, data) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
 	[ST_AGG] = "INSERT OR REPLACE INTO aggregates(kind, t, key, data) VALUES(?,?,?,?)",
+	[ST_DOC_DELETE] = "DELETE FROM docs WHERE kind = ? AND id = ?",
 };
 
 static int exec(sqlite3 *db, const char *sql)
@@ -376,10 +377,25 @@ static int apply_aggs(struct store *s, const struct record *rec)
 	return 0;
 }
 
+/* Deleted documents, in the write's one transaction. */
+static int apply_doc_deletes(struct store *s, const struct record *rec)
+{
+	sqlite3_stmt *st = s->st[ST_DOC_DELETE];
+	for (size_t i = 0; i < rec->n_ids; i++) {
+		sqlite3_bind_text(st, 1, rec->r.kind, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, rec->ids[i], -1, SQLITE_STATIC);
+		if (step_done(st) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int apply_record(struct store *s, struct record *rec)
 {
 	if (rec->type == REC_AGGS)
 		return apply_aggs(s, rec);
+	if (rec->type == REC_DEL_DOCS)
+		return apply_doc_deletes(s, rec);
 	if (rec->type != REC_PROFILE) {
 		sqlite3_stmt *st = s->st[rec->type == REC_DOC ? ST_DOC : ST_EVENT];
 		sqlite3_bind_text(st, 1, rec->r.kind, -1, SQLITE_STATIC);
@@ -1011,6 +1027,7 @@ const struct store_backend sqlite_backend = {
 	.put_aggs = sqlite_put_aggs,
 	.aggs = sqlite_aggs,
 	.add_event = sqlite_add_event,
+	.delete_docs = sqlite_delete_docs,
 	.docs = sqlite_docs,
 	.events = sqlite_events,
 	.put_profile = sqlite_put_profile,

@@ -269,6 +269,23 @@ int store_put_doc(struct store *s, const struct store_record *r, char *err, size
 	DISPATCH(put_doc, "documents", r, err, errlen);
 }
 
+int store_delete_docs(struct store *s, const char *kind, const char *const *ids, size_t n, char *err,
+		      size_t errlen)
+{
+	if (!kind)
+		return errf(err, errlen, "deleting documents needs their kind");
+	if (n > STORE_DELETE_MAX) {
+		errf(err, errlen, "at most %d documents are deleted at once, not %zu", STORE_DELETE_MAX, n);
+		return ERR_TOO_MUCH;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!ids[i])
+			return errf(err, errlen, "deleting documents needs their ids");
+	if (!n)
+		return 0;
+	DISPATCH(delete_docs, "deleting documents", kind, ids, n, err, errlen);
+}
+
 int store_add_event(struct store *s, const struct store_record *r, char *err, size_t errlen)
 {
 	DISPATCH(add_event, "events", r, err, errlen);

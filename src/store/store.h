@@ -412,6 +412,13 @@ typedef int (*store_agg_fn)(void *arg, const struct store_agg *row);
 int store_aggs(struct store *s, int kind, uint64_t from_ns, uint64_t to_ns, store_agg_fn fn, void *arg,
 	       char *err, size_t errlen);
 int store_add_event(struct store *s, const struct store_record *r, char *err, size_t errlen);
+/* Delete the documents (kind, ids[i]) that exist, at most
+ * STORE_DELETE_MAX ids a call (ERR_TOO_MUCH past it); durable when the
+ * call returns 0, after which store_docs() no longer answers them (with
+ * ClickHouse: a tombstone at once, the rows themselves by a mutation). */
+#define STORE_DELETE_MAX 1000
+int store_delete_docs(struct store *s, const char *kind, const char *const *ids, size_t n, char *err,
+		      size_t errlen);
 /* Documents of `kind` (only `id` unless NULL), by id. */
 int store_docs(struct store *s, const char *kind, const char *id, struct arena *a, struct store_record **rows,
 	       size_t *n, char *err, size_t errlen);

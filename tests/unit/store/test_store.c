@@ -476,6 +476,17 @@ static void test_scans_and_records(struct store *s, struct arena *a)
 	   "a put replaces the document of the same id");
 	store_docs(s, "rec", "b", a, &rows, &n, err, sizeof(err));
 	is_int(n, 1, "one document by id");
+	rec = (struct store_record){"other", "a", 5, "{}"};
+	store_put_doc(s, &rec, err, sizeof(err));
+	const char *gone[] = {"a", "nonesuch"};
+	ok(store_delete_docs(s, "rec", gone, 2, err, sizeof(err)) == 0, "documents deleted (one never was)");
+	store_docs(s, "rec", NULL, a, &rows, &n, err, sizeof(err));
+	ok(n == 1 && !strcmp(rows[0].id, "b"), "the deleted one is gone, the other stays");
+	store_docs(s, "other", "a", a, &rows, &n, err, sizeof(err));
+	is_int(n, 1, "the same id of another kind stays");
+	ok(store_delete_docs(s, "rec", gone, STORE_DELETE_MAX + 1, err, sizeof(err)) == ERR_TOO_MUCH,
+	   "too many ids at once: refused");
+	ok(store_delete_docs(s, "rec", gone, 0, err, sizeof(err)) == 0, "none: nothing to do");
 	for (int i = 0; i < 3; i++) {
 		rec = (struct store_record){"audit", i == 1 ? "b" : "a", 10 + (uint64_t)i, "{}"};
 		store_add_event(s, &rec, err, sizeof(err));
