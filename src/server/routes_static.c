@@ -134,6 +134,14 @@ static void store_metrics(struct buf *b, const struct store_stats *st)
 	       "Bytes of the database and its write-ahead log on disk.", st->file_bytes);
 	metric(b, "hotpath_store_disk_free_bytes", "gauge", "Free bytes on the data directory's file system.",
 	       st->disk_free_bytes);
+	metric(b, "hotpath_store_free_bytes", "gauge",
+	       "Bytes of the database's free pages (reused by new data; the incremental vacuum gives them "
+	       "back).",
+	       st->free_bytes);
+	if (st->vacuumed_pages >= 0) /* the embedded store, created with incremental vacuum */
+		metric(b, "hotpath_store_vacuumed_pages_total", "counter",
+		       "Free pages the incremental vacuum gave back to the file system.",
+		       (uint64_t)st->vacuumed_pages);
 	buf_puts(b,
 		 "# HELP hotpath_retention_deleted_total Rows deleted by retention (spans for kind=spans).\n"
 		 "# TYPE hotpath_retention_deleted_total counter\n");

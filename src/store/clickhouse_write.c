@@ -476,6 +476,7 @@ void ch_get_stats(struct store *st, struct store_stats *out)
 {
 	struct ch_store *s = ch_of(st);
 	memset(out, 0, sizeof(*out));
+	out->vacuumed_pages = -1; /* ClickHouse merges its parts itself */
 	out->commits = atomic_load(&s->commits);
 	out->writes = atomic_load(&s->writes);
 	out->spans = atomic_load(&s->spans);

@@ -76,6 +76,11 @@ struct store {
 	_Atomic int retention_pending;
 	char writer_error[160]; /* under lock */
 	_Atomic uint64_t disk_errors, used_bytes, file_bytes, disk_free_bytes, retention_steps;
+	/* Incremental vacuum: the database's free pages (bytes) and the pages
+	 * given back to the file system so far; set only when the database
+	 * was created with auto_vacuum=INCREMENTAL (vacuum_on). */
+	int vacuum_on;
+	_Atomic uint64_t free_bytes, vacuumed_pages;
 	_Atomic uint64_t retention_step_max_ns;
 	_Atomic uint64_t retention_deleted[KEPT_COUNT];
 };
@@ -121,6 +126,10 @@ struct maint_step {
  * whether the transaction committed. */
 int maint_join(struct store *s, struct maint_step *m);
 void maint_joined(struct store *s, const struct maint_step *m, int committed);
+/* At open, after the pragmas: whether the database gives freed pages back
+ * (auto_vacuum=INCREMENTAL, set on new databases); logs how to convert an
+ * older one.  -1 on failure. */
+int maint_vacuum_mode(struct store *s);
 /* Whether a step is due now; then maint_step() runs it (lock not held). */
 int maint_due(const struct store *s);
 void maint_step(struct store *s);

@@ -879,6 +879,10 @@ int sqlite_open(struct store **out, const struct store_options *o, char *err, si
 	if (db_open(s->path, 0, &s->db, err, errlen) < 0)
 		goto fail;
 	int full = 0; /* the disk was full: the reserve was given back to open */
+	/* before the first table and before WAL, or it has no effect: a new
+	 * database gives freed pages back (sqlite_maint.c); an older one keeps
+	 * its mode, and VACUUM (hotpath compact) converts it */
+	exec(s->db, "PRAGMA auto_vacuum=INCREMENTAL");
 	while (configure(s->db) < 0) {
 		if (full || !db_disk_error(s->db) || maint_reserve_release(o->dir) < 0) {
 			errf(err, errlen, "cannot configure %s: %s%s", s->path, sqlite3_errmsg(s->db),
@@ -888,7 +892,7 @@ int sqlite_open(struct store **out, const struct store_options *o, char *err, si
 		log_warn("store: the disk is full: opening with the room set aside for this");
 		full = 1;
 	}
-	if (schema_migrate(s->db, err, errlen) < 0)
+	if (maint_vacuum_mode(s) < 0 || schema_migrate(s->db, err, errlen) < 0)
 		goto fail;
 	for (int i = 0; i < ST_COUNT; i++)
 		if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
@@ -991,6 +995,8 @@ void sqlite_get_stats(struct store *s, struct store_stats *st)
 	pthread_mutex_unlock(&s->lock);
 	st->disk_errors = atomic_load(&s->disk_errors);
 	st->used_bytes = atomic_load(&s->used_bytes);
+	st->free_bytes = atomic_load(&s->free_bytes);
+	st->vacuumed_pages = s->vacuum_on ? (int64_t)atomic_load(&s->vacuumed_pages) : -1;
 	st->file_bytes = atomic_load(&s->file_bytes);
 	st->disk_free_bytes = atomic_load(&s->disk_free_bytes);
 	for (int k = 0; k < KEPT_COUNT; k++)

@@ -472,8 +472,23 @@ struct store_stats {
 	uint64_t retention_steps;
 	uint64_t retention_step_max_ns; /* the longest step so far (ingest waits for one at most) */
 	int retention_pending;		/* more is due for deletion */
+	/* Embedded store: its free pages (bytes), and pages given back to the
+	 * file system by the incremental vacuum (-1 when the database was
+	 * created without it: docs/internals/STORE.md) */
+	uint64_t free_bytes;
+	int64_t vacuumed_pages;
 };
 void store_get_stats(struct store *s, struct store_stats *st);
+
+/*
+ * The embedded store of `dir` rewritten whole (VACUUM) with incremental
+ * vacuum on: its file shrinks to its data, and from then on gives the
+ * pages retention frees back (docs/internals/STORE.md).  For a store made
+ * before incremental vacuum; offline (no server on the directory); needs
+ * free room about twice the store's size.  The files' sizes before and
+ * after in *before, *after.  0, or -1 with a message.
+ */
+int store_compact(const char *dir, uint64_t *before, uint64_t *after, char *err, size_t errlen);
 
 /* 1 when the store's server cannot be reached now (its last request failed
  * to connect or timed out, and none has succeeded since), with a message
