@@ -15,6 +15,7 @@
 #include "analyze/recommend.h"
 #include "core/alloc.h"
 #include "core/clock.h"
+#include "core/deadline.h"
 #include "core/json_write.h"
 #include "core/log.h"
 #include "core/strmap.h"
@@ -596,6 +597,8 @@ int advisor_refresh(struct store *s, uint64_t range_ns, size_t max_traces, uint6
 		k = kept_slot(range_ns, max_traces);
 		*k = (struct kept_analysis){.range_ns = range_ns, .max_traces = max_traces};
 		rc = advisor_run(s, &o, &k->res, err, errlen);
+		if (rc == 0 && deadline_passed()) /* cut short by the job's limit: not a whole analysis */
+			rc = deadline_error(err, errlen);
 		k->run_ns = rc == 0 ? now : 0;
 	}
 	*res = k->res;
@@ -781,7 +784,8 @@ int advisor_watch_start(struct store *s, unsigned interval_s, uint64_t range_ns,
 	pthread_mutex_unlock(&job.lock);
 	watch_store = s;
 	watch_range_ns = range_ns ? range_ns : ADVISOR_DEFAULT_RANGE;
-	return ticker_start(&watch, interval_s ? interval_s : 300, analysis_tick, NULL, err, errlen);
+	return ticker_start_job(&watch, "analysis", interval_s ? interval_s : 300, analysis_tick, NULL, err,
+				errlen);
 }
 
 void advisor_watch_stop(void)

@@ -739,7 +739,8 @@ int server_start(struct server *srv, struct store *st, const struct server_optio
 	srv->port = info ? info->port : 0;
 	sessions_tick(srv);
 	srv->sessions_job = (struct ticker)TICKER_INIT;
-	if (ticker_start(&srv->sessions_job, HTTP_SESSIONS_PURGE_S, sessions_tick, srv, err, errlen) < 0)
+	if (ticker_start_job(&srv->sessions_job, "sessions", HTTP_SESSIONS_PURGE_S, sessions_tick, srv, err,
+			     errlen) < 0)
 		log_warn("auth: expired sessions are deleted only at start-up: %s", err);
 	log_info("http: at most %u connections, %u per client address; idle timeout %u s, header timeout "
 		 "%u s, body timeout %u s; %zu bytes of bodies in flight",

@@ -157,6 +157,20 @@ static void store_metrics(struct buf *b, const struct store_stats *st)
 	       (uint64_t)st->retention_pending);
 }
 
+/* Runs of the background jobs stopped by their time limit (--job-timeout). */
+static void job_metrics(struct buf *b)
+{
+	const char *names[TICKER_JOBS_MAX];
+	uint64_t n[TICKER_JOBS_MAX];
+	size_t jobs = ticker_job_timeouts(names, n, TICKER_JOBS_MAX);
+	buf_puts(b, "# HELP hotpath_job_timeouts_total Runs of a background job stopped by --job-timeout "
+		    "(each stored nothing).\n"
+		    "# TYPE hotpath_job_timeouts_total counter\n");
+	for (size_t i = 0; i < jobs; i++)
+		buf_printf(b, "hotpath_job_timeouts_total{job=\"%s\"} %llu\n", names[i],
+			   (unsigned long long)n[i]);
+}
+
 static int metrics(struct http_request *req)
 {
 	struct server_counters *c = &req->srv->ctr;
@@ -209,6 +223,7 @@ static int metrics(struct http_request *req)
 	metric(b, "hotpath_notifications_pending", "gauge", "Webhook messages waiting for delivery.",
 	       ns.pending);
 	store_metrics(b, &st);
+	job_metrics(b);
 	read_metrics(b, c);
 	metric(b, "hotpath_process_resident_bytes", "gauge", "Resident memory of the server process.",
 	       resident_bytes());

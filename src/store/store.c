@@ -12,6 +12,7 @@
 #include <zstd.h>
 
 #include "core/alloc.h"
+#include "core/deadline.h"
 #include "core/json_doc.h"
 #include "core/log.h"
 #include "store/backend.h"
@@ -27,10 +28,19 @@ static int unsupported(const struct store *s, const char *call, char *err, size_
 	return ERR_UNSUPPORTED;
 }
 
-/* Call the backend's `fn`, or answer that it has none. */
+/*
+ * Call the backend's `fn`, or answer that it has none.  Work whose time
+ * limit has passed (core/deadline.h: an API read, or a background job cut
+ * short, core/ticker.h) is refused any further call with ERR_TIMEOUT:
+ * reads, and writes of what it computed from reads that stopped (it may
+ * be partial).  A read under way stops by itself (the backends look at the
+ * deadline as they go).
+ */
 #define DISPATCH(fn, call, ...)                                                                              \
 	do {                                                                                                 \
 		const struct store_backend *b_ = be_of(s);                                                   \
+		if (deadline_passed())                                                                       \
+			return deadline_error(err, errlen);                                                  \
 		if (!b_->fn)                                                                                 \
 			return unsupported(s, call, err, errlen);                                            \
 		return b_->fn(s, __VA_ARGS__);                                                               \

@@ -380,7 +380,10 @@ int store_metric_series(struct store *s, uint64_t from_ns, uint64_t to_ns, const
  * replaced by the next put (a recommendation and its state).  An event is
  * appended under (kind, id) and never changed (an audit trail entry, an
  * alert).  Both are written by the writer thread like spans, and are
- * durable when the call returns 0.
+ * durable when the call returns 0.  These writes (documents, events,
+ * aggregates, profiles) answer ERR_TIMEOUT and write nothing when the
+ * calling thread's time limit has passed (core/deadline.h): a background
+ * job cut short stores nothing partial.
  */
 struct store_record {
 	const char *kind, *id;
