@@ -32,9 +32,9 @@ const char *const store_kept_names[KEPT_COUNT] = {"spans",  "requests", "minute_
 #define PROBE_MIN_FREE	    (1u << 20)
 #define RESERVE_BYTES	    (2u << 20)
 /* The incremental vacuum: a step gives back at most this many pages (8 MiB
- * of 4 KiB pages: some 20 ms of page moves); it runs when the free pages
- * are at least VACUUM_MIN_FREE bytes and a tenth of the files, or when the
- * files are past the disk budget. */
+ * of 4 KiB pages; docs/PERFORMANCE.md has its time); it runs when the
+ * free pages are at least VACUUM_MIN_FREE bytes and a tenth of the files,
+ * or when the files are past the disk budget. */
 #define VACUUM_STEP_PAGES 2048
 #define VACUUM_MIN_FREE	  (16u << 20)
 
@@ -355,8 +355,7 @@ static int vacuum_step(struct store *s)
 	sqlite3_stmt *st;
 	if (before > after && sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK) {
 		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0)
-			atomic_fetch_add(&s->vacuumed_pages,
-					 (before - after) / (uint64_t)sqlite3_column_int64(st, 0));
+			s->vacuum_uncommitted += (before - after) / (uint64_t)sqlite3_column_int64(st, 0);
 		sqlite3_finalize(st);
 	}
 	return vacuum_wanted(s);
@@ -446,6 +445,8 @@ static void step_committed(struct store *s, const struct maint_step *m)
 	for (int k = 0; k < KEPT_COUNT; k++)
 		atomic_fetch_add(&s->retention_deleted[k], m->deleted[k]);
 	atomic_fetch_add(&s->retention_steps, 1);
+	atomic_fetch_add(&s->vacuumed_pages, s->vacuum_uncommitted);
+	s->vacuum_uncommitted = 0;
 	atomic_store(&s->retention_pending, m->more);
 	/* more to do: again soon, letting queued writes pass first */
 	s->maint_next_ns = clock_now_ns() + (m->more ? 20 : s->retention.interval_ms) * NS_PER_MS;
@@ -453,6 +454,7 @@ static void step_committed(struct store *s, const struct maint_step *m)
 
 static void step_failed(struct store *s)
 {
+	s->vacuum_uncommitted = 0; /* rolled back */
 	if (db_disk_error(s->db))
 		maint_read_only(s, s->db);
 	else
@@ -510,8 +512,10 @@ void maint_joined(struct store *s, const struct maint_step *m, int committed)
 		return;
 	if (committed)
 		step_committed(s, m);
-	else /* rolled back with the writes: the same rows again next time */
+	else { /* rolled back with the writes: the same rows again next time */
+		s->vacuum_uncommitted = 0;
 		s->maint_next_ns = clock_now_ns() + 20 * NS_PER_MS;
+	}
 }
 
 void maint_step(struct store *s)

@@ -81,6 +81,7 @@ struct store {
 	 * was created with auto_vacuum=INCREMENTAL (vacuum_on). */
 	int vacuum_on;
 	_Atomic uint64_t free_bytes, vacuumed_pages;
+	uint64_t vacuum_uncommitted; /* writer thread only: pages of a step not yet committed */
 	_Atomic uint64_t retention_step_max_ns;
 	_Atomic uint64_t retention_deleted[KEPT_COUNT];
 };

@@ -1456,6 +1456,8 @@ static void test_vacuum(void)
 	ok(st.vacuumed_pages > 4000, "vacuum: their pages given back (%lld)", (long long)st.vacuumed_pages);
 	ok(st.free_bytes < (16u << 20), "vacuum: fewer free bytes than a step's threshold left (%llu)",
 	   (unsigned long long)st.free_bytes);
+	printf("# vacuum: %llu retention steps, the longest %.1f ms\n",
+	       (unsigned long long)st.retention_steps, (double)st.retention_step_max_ns / 1e6);
 	store_close(s);
 	long long after = file_size(db);
 	ok(after > 0 && after < full / 2, "vacuum: the file shrank from %lld to %lld bytes", full, after);
