@@ -446,10 +446,14 @@ static void step_committed(struct store *s, const struct maint_step *m)
 		atomic_fetch_add(&s->retention_deleted[k], m->deleted[k]);
 	atomic_fetch_add(&s->retention_steps, 1);
 	atomic_fetch_add(&s->vacuumed_pages, s->vacuum_uncommitted);
+	if (s->vacuum_uncommitted)
+		s->wal_truncate_due = 1; /* the moved pages went through the log */
 	s->vacuum_uncommitted = 0;
 	atomic_store(&s->retention_pending, m->more);
-	/* more to do: again soon, letting queued writes pass first */
-	s->maint_next_ns = clock_now_ns() + (m->more ? 20 : s->retention.interval_ms) * NS_PER_MS;
+	/* more to do (or the log to truncate): again soon, letting queued
+	 * writes pass first */
+	s->maint_next_ns =
+		clock_now_ns() + (m->more || s->wal_truncate_due ? 20 : s->retention.interval_ms) * NS_PER_MS;
 }
 
 static void step_failed(struct store *s)
@@ -518,10 +522,30 @@ void maint_joined(struct store *s, const struct maint_step *m, int committed)
 	}
 }
 
+/*
+ * After the vacuum gave pages back, the write-ahead log keeps the size the
+ * moved pages gave it: once, with the writer idle, a checkpoint that
+ * truncates it.  It does not wait for readers (busy: tried at the next
+ * idle step), so the writer is never held.
+ */
+static void wal_truncate(struct store *s)
+{
+	int log_frames = 0, done = 0;
+	sqlite3_busy_timeout(s->db, 0);
+	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &done);
+	sqlite3_busy_timeout(s->db, 10000);
+	if (rc == SQLITE_OK)
+		s->wal_truncate_due = 0;
+	measure(s);
+}
+
 void maint_step(struct store *s)
 {
-	if (atomic_load(&s->read_only))
+	if (atomic_load(&s->read_only)) {
 		probe(s);
-	else
-		retention(s);
+		return;
+	}
+	retention(s);
+	if (s->wal_truncate_due && !atomic_load(&s->retention_pending))
+		wal_truncate(s);
 }

@@ -838,17 +838,11 @@ static int sqlite_wait_space(struct store *s)
 	return rc;
 }
 
-/* The write-ahead log is cut back to this size when a checkpoint resets
- * it: what the incremental vacuum moved through it (or a burst of writes)
- * does not keep it at its high-water size. */
-#define WAL_SIZE_LIMIT "16777216"
-
 static int configure(sqlite3 *db)
 {
 	return exec(db, "PRAGMA journal_mode=WAL") < 0 || exec(db, "PRAGMA synchronous=FULL") < 0 ||
 			       exec(db, "PRAGMA foreign_keys=OFF") < 0 ||
-			       exec(db, "PRAGMA cache_size=-16000") < 0 ||
-			       exec(db, "PRAGMA journal_size_limit=" WAL_SIZE_LIMIT) < 0
+			       exec(db, "PRAGMA cache_size=-16000") < 0
 		       ? -1
 		       : 0;
 }
