@@ -657,6 +657,14 @@ static struct ask *job_next(void)
 	return a;
 }
 
+/* An asked analysis: a run of the job "analysis", under its time limit. */
+static void run_ask(void *arg)
+{
+	struct ask *a = arg;
+	a->rc = advisor_refresh(a->store, a->range_ns, a->max_traces, a->max_age_ns, &a->res, a->err,
+				sizeof(a->err));
+}
+
 static void *job_main(void *arg)
 {
 	(void)arg;
@@ -664,8 +672,7 @@ static void *job_main(void *arg)
 	struct ask *a;
 	while ((a = job_next())) {
 		pthread_mutex_unlock(&job.lock);
-		a->rc = advisor_refresh(a->store, a->range_ns, a->max_traces, a->max_age_ns, &a->res, a->err,
-					sizeof(a->err));
+		ticker_run_job("analysis", run_ask, a);
 		if (a->rc < 0)
 			log_warn("recommendations: analysis failed: %s", a->err);
 		pthread_mutex_lock(&job.lock);

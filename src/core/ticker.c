@@ -57,24 +57,34 @@ size_t ticker_job_timeouts(const char **names, uint64_t *timeouts, size_t max)
 	return n;
 }
 
-/* One call of the function; a named job's under its time limit. */
-static void run_once(struct ticker *t)
+/* One call of fn; a named job's under its time limit. */
+static void run_limited(struct ticker_job *job, void (*fn)(void *arg), void *arg)
 {
 	uint64_t limit_ms = atomic_load(&job_limit_ms);
-	if (!t->job || !limit_ms) {
-		t->fn(t->arg);
+	if (!job || !limit_ms) {
+		fn(arg);
 		return;
 	}
 	struct deadline dl;
-	deadline_enter_named(&dl, limit_ms * 1000000ull, t->job->what, "--job-timeout");
-	t->fn(t->arg);
+	deadline_enter_named(&dl, limit_ms * 1000000ull, job->what, "--job-timeout");
+	fn(arg);
 	if (atomic_load(&dl.passed)) {
 		char msg[200];
 		deadline_error(msg, sizeof(msg));
-		atomic_fetch_add(&t->job->timeouts, 1);
+		atomic_fetch_add(&job->timeouts, 1);
 		log_warn("%s: stopped; nothing of this run was stored, the next runs as usual", msg);
 	}
 	deadline_leave();
+}
+
+static void run_once(struct ticker *t)
+{
+	run_limited(t->job, t->fn, t->arg);
+}
+
+void ticker_run_job(const char *name, void (*fn)(void *arg), void *arg)
+{
+	run_limited(job_named(name), fn, arg);
 }
 
 static void *ticker_main(void *arg)

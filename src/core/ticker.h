@@ -48,6 +48,11 @@ int ticker_start_job(struct ticker *t, const char *name, unsigned interval_s, vo
  * jobs start (TICKER_DEFAULT_JOB_LIMIT_MS until then). */
 #define TICKER_DEFAULT_JOB_LIMIT_MS 120000u
 void ticker_set_job_limit(uint64_t limit_ms);
+/* Run fn(arg) on this thread as one run of the job `name` (a static
+ * string) under the job time limit, counted and logged as a ticker's run
+ * (for a job's runs asked from elsewhere, such as an analysis asked
+ * through the API). */
+void ticker_run_job(const char *name, void (*fn)(void *arg), void *arg);
 /* Named jobs seen so far and the runs of each that passed the limit: up
  * to `max`, names static; how many. */
 #define TICKER_JOBS_MAX 16

@@ -116,6 +116,14 @@ int main(void)
 	is_int((long)stored(st, "unnamed"), 1, "its result is stored");
 	ticker_stop(&u);
 
+	/* a run asked from elsewhere (an analysis through the API) counts as the job's */
+	snprintf(r.id, sizeof(r.id), "asked");
+	atomic_store(&r.slow, 1);
+	ticker_run_job("test_job", job, &r);
+	is_int(atomic_load(&r.put_rc), ERR_TIMEOUT, "an asked run past the limit writes nothing");
+	is_int((long)timeouts_of("test_job"), 2, "and is counted with the job's runs");
+	is_int((long)stored(st, "asked"), 0, "nothing of it was stored");
+
 	/* the message names the job and the setting */
 	struct deadline d;
 	deadline_enter_named(&d, 1, "the background job x", "--job-timeout");
