@@ -16,8 +16,8 @@ static void usage(FILE *out)
 	fprintf(out, "usage: hotpath compact [--data DIR]\n\n"
 		     "  --data DIR   data directory of the store (default ./data)\n"
 		     "Stop the server first.  Rewrites the store (VACUUM) with incremental vacuum\n"
-		     "on; needs free room about twice the store's size, and takes about a minute\n"
-		     "a few GB.\n");
+		     "on; needs free room about twice the store's size, and reads and writes\n"
+		     "the whole store once.\n");
 }
 
 int cmd_compact(int argc, char **argv)
