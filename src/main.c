@@ -21,6 +21,7 @@ static const struct command {
 	{"gate", cmd_gate, "pass or fail a new version against a baseline (for CI)"},
 	{"agent", cmd_agent, "sample /proc and send host and process metrics over OTLP"},
 	{"keys", cmd_keys, "create, list and revoke API keys of a data directory"},
+	{"compact", cmd_compact, "rewrite a stopped store so its file shrinks and stays small"},
 };
 
 static int usage(FILE *out)

@@ -15,6 +15,7 @@
 #include "analyze/recommend.h"
 #include "core/alloc.h"
 #include "core/clock.h"
+#include "core/deadline.h"
 #include "core/json_write.h"
 #include "core/log.h"
 #include "core/strmap.h"
@@ -601,6 +602,8 @@ int advisor_refresh(struct store *s, uint64_t range_ns, size_t max_traces, uint6
 		k = kept_slot(range_ns, max_traces);
 		*k = (struct kept_analysis){.range_ns = range_ns, .max_traces = max_traces};
 		rc = advisor_run(s, &o, &k->res, err, errlen);
+		if (rc == 0 && deadline_passed()) /* cut short by the job's limit: not a whole analysis */
+			rc = deadline_error(err, errlen);
 		k->run_ns = rc == 0 ? now : 0;
 	}
 	*res = k->res;
@@ -659,6 +662,14 @@ static struct ask *job_next(void)
 	return a;
 }
 
+/* An asked analysis: a run of the job "analysis", under its time limit. */
+static void run_ask(void *arg)
+{
+	struct ask *a = arg;
+	a->rc = advisor_refresh(a->store, a->range_ns, a->max_traces, a->max_age_ns, &a->res, a->err,
+				sizeof(a->err));
+}
+
 static void *job_main(void *arg)
 {
 	(void)arg;
@@ -666,8 +677,7 @@ static void *job_main(void *arg)
 	struct ask *a;
 	while ((a = job_next())) {
 		pthread_mutex_unlock(&job.lock);
-		a->rc = advisor_refresh(a->store, a->range_ns, a->max_traces, a->max_age_ns, &a->res, a->err,
-					sizeof(a->err));
+		ticker_run_job("analysis", run_ask, a);
 		if (a->rc < 0)
 			log_warn("recommendations: analysis failed: %s", a->err);
 		pthread_mutex_lock(&job.lock);
@@ -786,7 +796,8 @@ int advisor_watch_start(struct store *s, unsigned interval_s, uint64_t range_ns,
 	pthread_mutex_unlock(&job.lock);
 	watch_store = s;
 	watch_range_ns = range_ns ? range_ns : ADVISOR_DEFAULT_RANGE;
-	return ticker_start(&watch, interval_s ? interval_s : 300, analysis_tick, NULL, err, errlen);
+	return ticker_start_job(&watch, "analysis", interval_s ? interval_s : 300, analysis_tick, NULL, err,
+				errlen);
 }
 
 void advisor_watch_stop(void)

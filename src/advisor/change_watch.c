@@ -262,7 +262,8 @@ static void change_tick(void *arg)
 int change_watch_start(struct store *s, unsigned interval_s, char *err, size_t errlen)
 {
 	watch_store = s;
-	return ticker_start(&watch, interval_s ? interval_s : 300, change_tick, NULL, err, errlen);
+	return ticker_start_job(&watch, "change_watch", interval_s ? interval_s : 300, change_tick, NULL, err,
+				errlen);
 }
 
 void change_watch_stop(void)

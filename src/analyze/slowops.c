@@ -1020,7 +1020,8 @@ static void spike_tick(void *arg)
 int slowops_watch_start(struct store *s, unsigned interval_s, char *err, size_t errlen)
 {
 	watch_store = s;
-	return ticker_start(&watch, interval_s ? interval_s : 60, spike_tick, NULL, err, errlen);
+	return ticker_start_job(&watch, "slow_spikes", interval_s ? interval_s : 60, spike_tick, NULL, err,
+				errlen);
 }
 
 void slowops_watch_stop(void)

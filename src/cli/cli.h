@@ -24,6 +24,7 @@ int cmd_alerts(int argc, char **argv);	   /* cli/cmd_watch.c */
 int cmd_gate(int argc, char **argv);	   /* cli/cmd_gate.c */
 int cmd_agent(int argc, char **argv);	   /* cli/cmd_agent.c */
 int cmd_keys(int argc, char **argv);	   /* cli/cmd_keys.c */
+int cmd_compact(int argc, char **argv);	   /* cli/cmd_compact.c */
 
 /* Split "--name[=value]" into `name` (NUL-terminated); *value points after
  * '=' or is NULL.  -1 when `arg` is not a long option or its name does not

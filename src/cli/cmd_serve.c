@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/ticker.h"
 #include "demo/demo.h"
 #include "query/opstats.h"
 #include "advisor/advisor.h"
@@ -38,7 +39,8 @@ static void usage(FILE *out)
 		"                     [--max-connections N] [--max-connections-per-ip N]\n"
 		"                     [--idle-timeout SECONDS] [--body-timeout SECONDS] [--max-inflight "
 		"BYTES]\n"
-		"                     [--query-timeout SECONDS] [--header-timeout SECONDS]\n\n"
+		"                     [--query-timeout SECONDS] [--header-timeout SECONDS]\n"
+		"                     [--job-timeout SECONDS]\n\n"
 		"  --listen ADDR     HOST:PORT to listen on (default 127.0.0.1:4318, the OTLP/HTTP port)\n"
 		"  --data DIR        data directory; the store is DIR/hotpath.db (default ./data)\n"
 		"  --store URL       keep the data in ClickHouse instead:\n"
@@ -89,10 +91,14 @@ static void usage(FILE *out)
 		"  --header-timeout SECONDS    close a connection whose request headers are not all\n"
 		"                    in this long after it opened or was last answered (default %u)\n"
 		"  --query-timeout SECONDS     time limit of one read of the API (fractions allowed);\n"
-		"                    past it the read stops and answers 504 (default %g; 0: none)\n",
+		"                    past it the read stops and answers 504 (default %g; 0: none)\n"
+		"  --job-timeout SECONDS       time limit of one run of a background job (analysis,\n"
+		"                    alert evaluation, change watch ...); past it the run stops and\n"
+		"                    stores nothing, and the next runs as usual (default %g; 0: none)\n",
 		HTTP_DEFAULT_MAX_BODY, HTTP_DEFAULT_MAX_CONNECTIONS, HTTP_DEFAULT_MAX_PER_IP,
 		HTTP_DEFAULT_IDLE_TIMEOUT, HTTP_DEFAULT_BODY_TIMEOUT, HTTP_DEFAULT_MAX_INFLIGHT,
-		HTTP_DEFAULT_HEADER_TIMEOUT, HTTP_DEFAULT_QUERY_MS / 1000.0);
+		HTTP_DEFAULT_HEADER_TIMEOUT, HTTP_DEFAULT_QUERY_MS / 1000.0,
+		TICKER_DEFAULT_JOB_LIMIT_MS / 1000.0);
 }
 
 /* The retention flags, in enum store_kept order, and their defaults. */
@@ -126,22 +132,34 @@ enum {
 	OPT_MAX_INFLIGHT,
 	OPT_QUERY_TIMEOUT,
 	OPT_HEADER_TIMEOUT,
+	OPT_JOB_TIMEOUT,
 };
 
-/* --query-timeout SECONDS: 0 to 3600, fractions to the millisecond. */
-static int query_timeout_option(const char *arg, struct server_options *so)
+/* --query-timeout or --job-timeout SECONDS: 0 to 3600, fractions to the
+ * millisecond (a positive value at least 1 ms) into *ms. */
+static int timeout_option(const char *flag, const char *arg, unsigned *ms)
 {
 	char *end;
 	errno = 0;
 	double v = strtod(arg, &end);
 	if (end == arg || *end || errno || !(v >= 0 && v <= 3600)) {
-		fprintf(stderr, "hotpath serve: --query-timeout must be 0 to 3600 seconds, not '%s'\n", arg);
+		fprintf(stderr, "hotpath serve: %s must be 0 to 3600 seconds, not '%s'\n", flag, arg);
 		return -1;
 	}
-	so->query_timeout_ms = (unsigned)(v * 1000 + 0.5);
-	if (v > 0 && !so->query_timeout_ms)
-		so->query_timeout_ms = 1;
+	*ms = (unsigned)(v * 1000 + 0.5);
+	if (v > 0 && !*ms)
+		*ms = 1;
 	return 1;
+}
+
+/* --job-timeout: the limit of every background job's runs (core/ticker.h). */
+static int job_timeout_option(const char *arg)
+{
+	unsigned ms;
+	int rc = timeout_option("--job-timeout", arg, &ms);
+	if (rc > 0)
+		ticker_set_job_limit(ms);
+	return rc;
 }
 
 /* 1 when `c` is an option of access and limits, set in `so`; 0 if not;
@@ -158,7 +176,8 @@ static int access_option(int c, const char *arg, struct server_options *so)
 	case OPT_IDLE_TIMEOUT: so->idle_timeout_s = (unsigned)strtoul(arg, NULL, 10); return 1;
 	case OPT_BODY_TIMEOUT: so->body_timeout_s = (unsigned)strtoul(arg, NULL, 10); return 1;
 	case OPT_MAX_INFLIGHT: so->max_inflight = (size_t)strtoull(arg, NULL, 10); return 1;
-	case OPT_QUERY_TIMEOUT: return query_timeout_option(arg, so);
+	case OPT_QUERY_TIMEOUT: return timeout_option("--query-timeout", arg, &so->query_timeout_ms);
+	case OPT_JOB_TIMEOUT: return job_timeout_option(arg);
 	case OPT_HEADER_TIMEOUT: so->header_timeout_s = (unsigned)strtoul(arg, NULL, 10); return 1;
 	default: return 0;
 	}
@@ -290,6 +309,7 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
 		{"max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT},
 		{"query-timeout", required_argument, NULL, OPT_QUERY_TIMEOUT},
 		{"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
+		{"job-timeout", required_argument, NULL, OPT_JOB_TIMEOUT},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},

@@ -19,6 +19,13 @@ static uint64_t mono_ns(void)
 
 void deadline_enter(struct deadline *d, uint64_t limit_ns)
 {
+	deadline_enter_named(d, limit_ns, NULL, NULL);
+}
+
+void deadline_enter_named(struct deadline *d, uint64_t limit_ns, const char *what, const char *setting)
+{
+	d->what = what;
+	d->setting = setting;
 	d->limit_ns = limit_ns;
 	d->at_ns = limit_ns ? mono_ns() + limit_ns : 0;
 	atomic_store(&d->passed, 0);
@@ -69,7 +76,8 @@ int deadline_error(char *err, size_t errlen)
 	if (d)
 		atomic_store(&d->passed, 1);
 	if (err && errlen)
-		snprintf(err, errlen, "the query took longer than its time limit of %g s (--query-timeout)",
-			 s);
+		snprintf(err, errlen, "%s took longer than its time limit of %g s (%s)",
+			 d && d->what ? d->what : "the query", s,
+			 d && d->setting ? d->setting : "--query-timeout");
 	return ERR_TIMEOUT;
 }

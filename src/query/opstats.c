@@ -1103,7 +1103,8 @@ int opstats_start(struct store *s, unsigned interval_s, char *err, size_t errlen
 	g.store = s;
 	g.stopping = 0;
 	pthread_mutex_unlock(&g.mu);
-	return ticker_start(&job, interval_s ? interval_s : 5, job_tick, s, err, errlen);
+	return ticker_start_job(&job, "operation_stats", interval_s ? interval_s : 5, job_tick, s, err,
+				errlen);
 }
 
 void opstats_stop(void)

@@ -177,6 +177,60 @@ int auth_keys_list(struct store *st, struct arena *a, struct auth_key **keys, si
 	return 0;
 }
 
+/*
+ * Delete stored sessions: those of key `key_id`, or with key_id NULL those
+ * expired by `now` (and the tombstones that signed-out sessions were once
+ * replaced by); at most `max` (up to STORE_DELETE_MAX) in one store write.
+ * How many were deleted, or an error class.
+ */
+static long sessions_delete(struct store *st, const char *key_id, uint64_t now, unsigned max, char *err,
+			    size_t errlen)
+{
+	struct arena a;
+	struct store_record *rows;
+	size_t nr, n = 0;
+	arena_init(&a);
+	if (max > STORE_DELETE_MAX)
+		max = STORE_DELETE_MAX;
+	if (store_docs(st, AUTH_SESSION_KIND, NULL, &a, &rows, &nr, err, errlen) < 0) {
+		arena_release(&a);
+		return ERR_INTERNAL;
+	}
+	const char **ids = arena_alloc(&a, (max ? max : 1) * sizeof(*ids));
+	for (size_t i = 0; i < nr && n < max; i++) {
+		struct json_doc d;
+		char perr[128];
+		uint64_t expires = 0;
+		int drop = 1; /* what cannot be read is no session */
+		if (json_doc_parse(&d, rows[i].json, strlen(rows[i].json), 0, perr, sizeof(perr)) == 0 &&
+		    d.root) {
+			const char *k = json_str(json_get(d.root, "key_id"));
+			json_uint64(json_get(d.root, "expires_ns"), &expires);
+			drop = key_id ? k && !strcmp(k, key_id) : expires <= now;
+		}
+		json_doc_release(&d);
+		if (drop)
+			ids[n++] = rows[i].id;
+	}
+	int rc = store_delete_docs(st, AUTH_SESSION_KIND, ids, n, err, errlen);
+	arena_release(&a);
+	return rc < 0 ? rc : (long)n;
+}
+
+long auth_sessions_purge(struct store *st, unsigned max, char *err, size_t errlen)
+{
+	return sessions_delete(st, NULL, clock_now_ns(), max, err, errlen);
+}
+
+/* Every stored session of a revoked key, deleted. */
+static int sessions_of_key_delete(struct store *st, const char *key_id, char *err, size_t errlen)
+{
+	long n;
+	while ((n = sessions_delete(st, key_id, 0, STORE_DELETE_MAX, err, errlen)) == STORE_DELETE_MAX)
+		;
+	return n < 0 ? (int)n : 0;
+}
+
 int auth_key_revoke(struct store *st, const char *id_or_name, char *err, size_t errlen)
 {
 	struct arena a;
@@ -195,6 +249,8 @@ int auth_key_revoke(struct store *st, const char *id_or_name, char *err, size_t 
 		    (!strcmp(k.id, id_or_name) || !strcmp(k.name, id_or_name))) {
 			rc = put_key(st, k.id, k.name, k.role, k.hash, k.created_ns, clock_now_ns(), err,
 				     errlen);
+			if (rc == 0)
+				rc = sessions_of_key_delete(st, k.id, err, errlen);
 			done++;
 		}
 		json_doc_release(&d);
@@ -372,8 +428,9 @@ static struct session *slot_locked(struct auth *au, uint64_t now)
  * Sessions are kept in the store too, so that a restart signs no one out:
  * a document of kind AUTH_SESSION_KIND whose id is the hash of the session
  * id (the id itself, the cookie's value, is never written), holding who,
- * the CSRF token and the expiry; an ended session's document is replaced
- * by a tombstone.  A store that cannot write (read-only) leaves the
+ * the CSRF token and the expiry.  An ended session's document is deleted
+ * at once (signed out, its key revoked), an expired one by
+ * auth_sessions_purge().  A store that cannot write (read-only) leaves the
  * session in memory only, said in the log.
  */
 static void session_put(struct auth *au, const char *sid, const struct session *s)
@@ -384,15 +441,11 @@ static void session_put(struct auth *au, const char *sid, const struct session *
 	struct json_w w;
 	jw_init(&w, &b);
 	jw_obj_begin(&w);
-	if (s) {
-		jw_kstr(&w, "key_id", s->who.key_id);
-		jw_kstr(&w, "name", s->who.name);
-		jw_kstr(&w, "role", auth_role_name(s->who.role));
-		jw_kstr(&w, "csrf", s->csrf);
-		jw_kuint(&w, "expires_ns", s->expires_ns);
-	} else {
-		jw_kbool(&w, "deleted", true);
-	}
+	jw_kstr(&w, "key_id", s->who.key_id);
+	jw_kstr(&w, "name", s->who.name);
+	jw_kstr(&w, "role", auth_role_name(s->who.role));
+	jw_kstr(&w, "csrf", s->csrf);
+	jw_kuint(&w, "expires_ns", s->expires_ns);
 	jw_obj_end(&w);
 	buf_putc(&b, 0);
 	token_hash(sid, id);
@@ -401,6 +454,16 @@ static void session_put(struct auth *au, const char *sid, const struct session *
 	if (store_put_doc(au->store, &rec, err, sizeof(err)) < 0)
 		log_warn("auth: a session is kept in memory only (a restart ends it): %s", err);
 	buf_release(&b);
+}
+
+/* The stored document of a signed-out session, deleted. */
+static void session_drop(struct auth *au, const char *sid)
+{
+	char id[2 * HASH_LEN + 1], err[256];
+	const char *ids[1] = {id};
+	token_hash(sid, id);
+	if (store_delete_docs(au->store, AUTH_SESSION_KIND, ids, 1, err, sizeof(err)) < 0)
+		log_warn("auth: a signed-out session's document stays until it expires: %s", err);
 }
 
 /* The stored session of `sid` into *out: 0, or -1 when none is stored,
@@ -522,7 +585,7 @@ void auth_session_end(struct auth *au, const char *sid)
 		sodium_memzero(s, sizeof(*s));
 	pthread_mutex_unlock(&au->mu);
 	if (s) /* only a live session's document: a made-up cookie writes nothing */
-		session_put(au, sid, NULL);
+		session_drop(au, sid);
 }
 
 static int is_ip_literal(const char *h, size_t n)

@@ -7,7 +7,8 @@
  * the store's documents of kind AUTH_KEY_KIND (docs/DECISIONS.md says why
  * a fast hash is enough for a 256-bit random token).  A key has a name (the
  * audit trail's actor) and a role: ingest (write telemetry), viewer (read)
- * or admin (everything).  Revoking keeps the document, marked revoked.
+ * or admin (everything).  Revoking keeps the document, marked revoked, and
+ * deletes the stored sessions signed in with the key.
  *
  * With no live key the server is open (anyone who reaches it acts as
  * admin): allowed only when it listens on loopback, or when forced.
@@ -86,6 +87,10 @@ void auth_session_new(struct auth *au, const struct auth_principal *p, char sid[
  * the store (one begun before a restart). */
 int auth_session_find(struct auth *au, const char *sid, struct auth_principal *out, char csrf[65]);
 void auth_session_end(struct auth *au, const char *sid);
+/* Delete at most `max` stored sessions that have expired (a background
+ * job's bounded step; ended ones are deleted when they end): how many, or
+ * an error class with a message. */
+long auth_sessions_purge(struct store *st, unsigned max, char *err, size_t errlen);
 /* Constant-time comparison of two NUL-terminated strings. */
 int auth_str_equal(const char *a, const char *b);
 

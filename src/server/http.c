@@ -610,6 +610,21 @@ static void option_defaults(struct server_options *o)
 		o->header_timeout_s = HTTP_DEFAULT_HEADER_TIMEOUT;
 }
 
+/* One bounded step of deleting expired sessions' documents (auth.h), by
+ * the instance that runs the background jobs. */
+static void sessions_tick(void *arg)
+{
+	struct server *srv = arg;
+	char err[256];
+	if (!store_lease_held(srv->store))
+		return;
+	long n = auth_sessions_purge(srv->store, HTTP_SESSIONS_PURGE_MAX, err, sizeof(err));
+	if (n < 0)
+		log_warn("auth: expired sessions not deleted this time: %s", err);
+	else if (n)
+		log_info("auth: %ld expired session(s) deleted from the store", n);
+}
+
 /* Open mode (no keys) only on loopback unless forced; said loudly. */
 static int access_mode(struct server *srv, const struct sockaddr *sa, char *err, size_t errlen)
 {
@@ -722,6 +737,11 @@ int server_start(struct server *srv, struct store *st, const struct server_optio
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = info ? info->port : 0;
+	sessions_tick(srv);
+	srv->sessions_job = (struct ticker)TICKER_INIT;
+	if (ticker_start_job(&srv->sessions_job, "sessions", HTTP_SESSIONS_PURGE_S, sessions_tick, srv, err,
+			     errlen) < 0)
+		log_warn("auth: expired sessions are deleted only at start-up: %s", err);
 	log_info("http: at most %u connections, %u per client address; idle timeout %u s, header timeout "
 		 "%u s, body timeout %u s; %zu bytes of bodies in flight",
 		 srv->opt.max_connections, srv->opt.max_per_ip, srv->opt.idle_timeout_s,
@@ -749,6 +769,7 @@ void server_stop(struct server *srv)
 	if (ls != MHD_INVALID_SOCKET)
 		close(ls);
 	srv->daemon = NULL;
+	ticker_stop(&srv->sessions_job);
 	auth_free(srv->auth);
 	srv->auth = NULL;
 }

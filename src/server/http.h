@@ -17,6 +17,7 @@
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/ticker.h"
 #include "store/store.h"
 
 struct server;
@@ -129,9 +130,10 @@ struct server {
 	_Atomic int64_t bytes_in_flight; /* bodies and inflated bodies held now */
 	struct server_counters ctr;
 	struct auth *auth;
-	struct readers *readers; /* the threads of read routes (readers.c), or NULL */
-	struct conn_watch *cw;	 /* the header deadline (conn_watch.h), or NULL */
-	int open_allowed;	 /* no keys is allowed: loopback, or forced */
+	struct readers *readers;    /* the threads of read routes (readers.c), or NULL */
+	struct conn_watch *cw;	    /* the header deadline (conn_watch.h), or NULL */
+	int open_allowed;	    /* no keys is allowed: loopback, or forced */
+	struct ticker sessions_job; /* deletes expired sessions' documents */
 	int tls;
 };
 
@@ -142,6 +144,10 @@ struct server {
 #define HTTP_DEFAULT_MAX_INFLIGHT    (256u << 20)
 #define HTTP_DEFAULT_QUERY_MS	     30000
 #define HTTP_DEFAULT_HEADER_TIMEOUT  10
+/* Expired sessions are deleted at start-up and every so often, so many at
+ * a time (auth_sessions_purge()). */
+#define HTTP_SESSIONS_PURGE_S	600
+#define HTTP_SESSIONS_PURGE_MAX 500
 
 /* The threads that run read routes (readers.c): a GET of the API runs
  * there with its connection suspended, then the connection resumes and

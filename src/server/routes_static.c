@@ -134,6 +134,14 @@ static void store_metrics(struct buf *b, const struct store_stats *st)
 	       "Bytes of the database and its write-ahead log on disk.", st->file_bytes);
 	metric(b, "hotpath_store_disk_free_bytes", "gauge", "Free bytes on the data directory's file system.",
 	       st->disk_free_bytes);
+	metric(b, "hotpath_store_free_bytes", "gauge",
+	       "Bytes of the database's free pages (reused by new data; the incremental vacuum gives them "
+	       "back).",
+	       st->free_bytes);
+	if (st->vacuumed_pages >= 0) /* the embedded store, created with incremental vacuum */
+		metric(b, "hotpath_store_vacuumed_pages_total", "counter",
+		       "Free pages the incremental vacuum gave back to the file system.",
+		       (uint64_t)st->vacuumed_pages);
 	buf_puts(b,
 		 "# HELP hotpath_retention_deleted_total Rows deleted by retention (spans for kind=spans).\n"
 		 "# TYPE hotpath_retention_deleted_total counter\n");
@@ -147,6 +155,20 @@ static void store_metrics(struct buf *b, const struct store_stats *st)
 	       st->retention_step_max_ns / 1000);
 	metric(b, "hotpath_retention_pending", "gauge", "1 while more data is due for deletion.",
 	       (uint64_t)st->retention_pending);
+}
+
+/* Runs of the background jobs stopped by their time limit (--job-timeout). */
+static void job_metrics(struct buf *b)
+{
+	const char *names[TICKER_JOBS_MAX];
+	uint64_t n[TICKER_JOBS_MAX];
+	size_t jobs = ticker_job_timeouts(names, n, TICKER_JOBS_MAX);
+	buf_puts(b, "# HELP hotpath_job_timeouts_total Runs of a background job stopped by --job-timeout "
+		    "(each stored nothing).\n"
+		    "# TYPE hotpath_job_timeouts_total counter\n");
+	for (size_t i = 0; i < jobs; i++)
+		buf_printf(b, "hotpath_job_timeouts_total{job=\"%s\"} %llu\n", names[i],
+			   (unsigned long long)n[i]);
 }
 
 static int metrics(struct http_request *req)
@@ -201,6 +223,7 @@ static int metrics(struct http_request *req)
 	metric(b, "hotpath_notifications_pending", "gauge", "Webhook messages waiting for delivery.",
 	       ns.pending);
 	store_metrics(b, &st);
+	job_metrics(b);
 	read_metrics(b, c);
 	metric(b, "hotpath_process_resident_bytes", "gauge", "Resident memory of the server process.",
 	       resident_bytes());

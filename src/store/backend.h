@@ -66,6 +66,8 @@ struct store_backend {
 	int (*aggs)(struct store *s, int kind, uint64_t from_ns, uint64_t to_ns, store_agg_fn fn, void *arg,
 		    char *err, size_t errlen);
 	int (*add_event)(struct store *s, const struct store_record *r, char *err, size_t errlen);
+	int (*delete_docs)(struct store *s, const char *kind, const char *const *ids, size_t n, char *err,
+			   size_t errlen);
 	int (*docs)(struct store *s, const char *kind, const char *id, struct arena *a,
 		    struct store_record **rows, size_t *n, char *err, size_t errlen);
 	int (*events)(struct store *s, const char *kind, const char *id, uint64_t from_ns, uint64_t to_ns,

@@ -702,7 +702,8 @@ int ch_docs(struct store *s, const char *kind, const char *id, struct arena *a, 
 	buf_puts(&sql, "SELECT kind, id, argMax(time_ns, ver), argMax(json, ver) FROM docs WHERE 1");
 	eq(&sql, "kind", kind);
 	eq(&sql, "id", id);
-	buf_puts(&sql, " GROUP BY kind, id ORDER BY id");
+	/* a deleted document's newest row is a tombstone: an empty json */
+	buf_puts(&sql, " GROUP BY kind, id HAVING argMax(json, ver) != '' ORDER BY id");
 	int rc = run(s, &sql, read_record, &rr, err, errlen);
 	*rows = rr.v;
 	*n = rr.n;

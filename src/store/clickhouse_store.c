@@ -31,6 +31,7 @@ const struct store_backend clickhouse_backend = {
 	.put_aggs = ch_put_aggs,
 	.aggs = ch_aggs,
 	.add_event = ch_add_event,
+	.delete_docs = ch_delete_docs,
 	.docs = ch_docs,
 	.events = ch_events,
 	.put_profile = ch_put_profile,

@@ -134,6 +134,8 @@ int ch_put_aggs(struct store *s, const struct store_agg *rows, size_t n, int rep
 int ch_aggs(struct store *s, int kind, uint64_t from_ns, uint64_t to_ns, store_agg_fn fn, void *arg,
 	    char *err, size_t errlen);
 int ch_add_event(struct store *s, const struct store_record *r, char *err, size_t errlen);
+int ch_delete_docs(struct store *s, const char *kind, const char *const *ids, size_t n, char *err,
+		   size_t errlen);
 
 /* Reads (clickhouse_read.c). */
 long ch_get_trace(struct store *s, const uint8_t trace_id[16], struct batch *out, char *err, size_t errlen);

@@ -476,6 +476,7 @@ void ch_get_stats(struct store *st, struct store_stats *out)
 {
 	struct ch_store *s = ch_of(st);
 	memset(out, 0, sizeof(*out));
+	out->vacuumed_pages = -1; /* ClickHouse merges its parts itself */
 	out->commits = atomic_load(&s->commits);
 	out->writes = atomic_load(&s->writes);
 	out->spans = atomic_load(&s->spans);
@@ -531,6 +532,49 @@ int ch_put_doc(struct store *s, const struct store_record *r, char *err, size_t 
 {
 	return put_record(s, "INSERT INTO docs (kind, id, time_ns, json, ver) FORMAT RowBinary", r, 1, err,
 			  errlen);
+}
+
+/*
+ * Deleting documents: a tombstone (an empty json, a newer version) for
+ * each, in one INSERT, which ch_docs() reads as "none" at once; then a
+ * mutation deletes the rows of those ids, tombstones included, when
+ * ClickHouse gets to it (mutations run in the background).  A failed
+ * mutation is only logged: the tombstones already answer.
+ */
+int ch_delete_docs(struct store *s, const char *kind, const char *const *ids, size_t n, char *err,
+		   size_t errlen)
+{
+	struct buf b;
+	buf_init(&b, BUF_NO_LIMIT);
+	uint64_t ver = clock_now_ns();
+	for (size_t i = 0; i < n; i++) {
+		rbw_str(&b, kind);
+		rbw_str(&b, ids[i]);
+		rbw_u64(&b, 0);
+		rbw_str(&b, "");
+		rbw_u64(&b, ver);
+	}
+	int rc = ch_exec(ch_of(s)->ch, "INSERT INTO docs (kind, id, time_ns, json, ver) FORMAT RowBinary",
+			 b.data, b.len, NULL, err, errlen);
+	buf_release(&b);
+	if (rc < 0)
+		return rc;
+	char merr[256];
+	buf_init(&b, BUF_NO_LIMIT);
+	buf_puts(&b, "ALTER TABLE docs DELETE WHERE kind = ");
+	ch_quote(&b, kind);
+	buf_puts(&b, " AND id IN (");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			buf_putc(&b, ',');
+		ch_quote(&b, ids[i]);
+	}
+	buf_putc(&b, ')');
+	buf_putc(&b, 0);
+	if (ch_exec(ch_of(s)->ch, b.data, NULL, 0, NULL, merr, sizeof(merr)) < 0)
+		log_warn("clickhouse: deleted documents stay as tombstones for now: %s", merr);
+	buf_release(&b);
+	return 0;
 }
 
 /* ---- stored aggregates: one INSERT, so one block: all rows or none ---- */

@@ -30,7 +30,7 @@ struct prepared_request {
 };
 
 /* A document, event or profile: written alone, by the store_put_*() calls. */
-enum record_type { REC_DOC, REC_EVENT, REC_PROFILE, REC_AGGS };
+enum record_type { REC_DOC, REC_EVENT, REC_PROFILE, REC_AGGS, REC_DEL_DOCS };
 
 struct record {
 	enum record_type type;
@@ -41,6 +41,9 @@ struct record {
 	const struct store_agg *aggs;
 	size_t n_aggs;
 	int replace_all;
+	/* REC_DEL_DOCS: the documents (r.kind, ids[i]) deleted */
+	const char *const *ids;
+	size_t n_ids;
 };
 
 struct store_write {

@@ -1,9 +1,11 @@
 /*
  * sqlite_maint.c - what the writer thread does between writes: retention
  * (deleting what has outlived its period, or the oldest raw data past the
- * disk budget, in bounded steps) and the state of the disk (read-only
- * while it is full or failing, probed until writes succeed again).
- * docs/internals/STORE.md, "Retention" and "A full or failing disk".
+ * disk budget, in bounded steps), the incremental vacuum that gives the
+ * freed pages back to the file system, and the state of the disk
+ * (read-only while it is full or failing, probed until writes succeed
+ * again).  docs/internals/STORE.md, "Retention", "Giving the disk back"
+ * and "A full or failing disk".
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +31,12 @@ const char *const store_kept_names[KEPT_COUNT] = {"spans",  "requests", "minute_
 #define PROBE_MS	    2000	     /* read-only: how often a write is tried */
 #define PROBE_MIN_FREE	    (1u << 20)
 #define RESERVE_BYTES	    (2u << 20)
+/* The incremental vacuum: a step gives back at most this many pages (8 MiB
+ * of 4 KiB pages; docs/PERFORMANCE.md has its time); it runs when the
+ * free pages are at least VACUUM_MIN_FREE bytes and a tenth of the files,
+ * or when the files are past the disk budget. */
+#define VACUUM_STEP_PAGES 2048
+#define VACUUM_MIN_FREE	  (16u << 20)
 
 /* DIR/hotpath.reserve: room set aside while the disk has some, given back
  * when a full disk keeps the store from opening (the write-ahead log and
@@ -99,20 +107,30 @@ void maint_read_only(struct store *s, sqlite3 *db)
 	s->maint_next_ns = clock_now_ns() + PROBE_MS * NS_PER_MS;
 }
 
-/* Pages in use, the files' size and the free space of the disk. */
-static void measure(struct store *s)
+/* The database's pages in use and free, in bytes. */
+static void measure_pages(struct store *s)
 {
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(
 		    s->db,
-		    "SELECT (SELECT page_count FROM pragma_page_count) - (SELECT freelist_count FROM"
+		    "SELECT (SELECT page_count FROM pragma_page_count), (SELECT freelist_count FROM"
 		    " pragma_freelist_count), (SELECT page_size FROM pragma_page_size)",
-		    -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			atomic_store(&s->used_bytes, (uint64_t)sqlite3_column_int64(st, 0) *
-							     (uint64_t)sqlite3_column_int64(st, 1));
-		sqlite3_finalize(st);
+		    -1, &st, NULL) != SQLITE_OK)
+		return;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		uint64_t pages = (uint64_t)sqlite3_column_int64(st, 0),
+			 free = (uint64_t)sqlite3_column_int64(st, 1);
+		uint64_t size = (uint64_t)sqlite3_column_int64(st, 2);
+		atomic_store(&s->used_bytes, (pages - (free < pages ? free : pages)) * size);
+		atomic_store(&s->free_bytes, free * size);
 	}
+	sqlite3_finalize(st);
+}
+
+/* Pages in use and free, the files' size and the free space of the disk. */
+static void measure(struct store *s)
+{
+	measure_pages(s);
 	struct stat sb;
 	uint64_t size = 0;
 	char wal[4096];
@@ -287,6 +305,62 @@ static const char *const TRIM_SQL[KEPT_COUNT] = {
 static const char AGGS_TRIM_SQL[] = "DELETE FROM aggregates WHERE (kind, t, key) IN (SELECT kind, t, key"
 				    " FROM aggregates WHERE t < ?1 LIMIT ?2)";
 
+int maint_vacuum_mode(struct store *s)
+{
+	sqlite3_stmt *st;
+	int mode = 0, tables = 0;
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT (SELECT auto_vacuum FROM pragma_auto_vacuum),"
+			       " (SELECT count(*) FROM sqlite_master)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		mode = sqlite3_column_int(st, 0);
+		tables = sqlite3_column_int(st, 1);
+	}
+	sqlite3_finalize(st);
+	s->vacuum_on = mode == 2; /* INCREMENTAL */
+	if (!s->vacuum_on && tables)
+		log_info("store: %s was created without incremental vacuum: the pages retention frees are "
+			 "reused, but the file never shrinks; `hotpath compact --data %s` (with the server "
+			 "stopped) converts it",
+			 s->path, s->dir);
+	return 0;
+}
+
+/* Are the free pages worth giving back to the file system? */
+static int vacuum_wanted(struct store *s)
+{
+	uint64_t free = atomic_load(&s->free_bytes), file = atomic_load(&s->file_bytes);
+	uint64_t budget = s->retention.disk_budget;
+	if (!s->vacuum_on || !free)
+		return 0;
+	return (budget && file > budget) || (free >= VACUUM_MIN_FREE && free >= file / 10);
+}
+
+/* One bounded step of the incremental vacuum, in the caller's transaction
+ * (the file shrinks at the next checkpoint): 1 when more is due, 0 when
+ * not, -1 on failure. */
+static int vacuum_step(struct store *s)
+{
+	if (!vacuum_wanted(s))
+		return 0;
+	uint64_t before = atomic_load(&s->free_bytes);
+	char sql[64];
+	snprintf(sql, sizeof(sql), "PRAGMA incremental_vacuum(%d)", VACUUM_STEP_PAGES);
+	if (db_exec(s->db, sql) < 0)
+		return -1;
+	measure_pages(s);
+	uint64_t after = atomic_load(&s->free_bytes);
+	sqlite3_stmt *st;
+	if (before > after && sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0)
+			s->vacuum_uncommitted += (before - after) / (uint64_t)sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	return vacuum_wanted(s);
+}
+
 /* The raw kinds the disk budget trims, oldest first. */
 static int raw_kind(int k)
 {
@@ -343,7 +417,11 @@ static int retention_step(struct store *s, uint64_t del[KEPT_COUNT])
 		del[k] += (uint64_t)n;
 		more |= n == (long)s->retention.step_rows;
 	}
-	return more;
+	measure_pages(s); /* what this step freed */
+	int v = !vacuum_wanted(s) ? 0 : clock_now_ns() - now > STEP_BUDGET_NS ? 1 : vacuum_step(s);
+	if (v < 0)
+		return -1;
+	return more | v;
 }
 
 /* Whether any period or a budget is set; the sizes are measured anyway. */
@@ -367,13 +445,20 @@ static void step_committed(struct store *s, const struct maint_step *m)
 	for (int k = 0; k < KEPT_COUNT; k++)
 		atomic_fetch_add(&s->retention_deleted[k], m->deleted[k]);
 	atomic_fetch_add(&s->retention_steps, 1);
+	atomic_fetch_add(&s->vacuumed_pages, s->vacuum_uncommitted);
+	if (s->vacuum_uncommitted)
+		s->wal_truncate_due = 1; /* the moved pages went through the log */
+	s->vacuum_uncommitted = 0;
 	atomic_store(&s->retention_pending, m->more);
-	/* more to do: again soon, letting queued writes pass first */
-	s->maint_next_ns = clock_now_ns() + (m->more ? 20 : s->retention.interval_ms) * NS_PER_MS;
+	/* more to do (or the log to truncate): again soon, letting queued
+	 * writes pass first */
+	s->maint_next_ns =
+		clock_now_ns() + (m->more || s->wal_truncate_due ? 20 : s->retention.interval_ms) * NS_PER_MS;
 }
 
 static void step_failed(struct store *s)
 {
+	s->vacuum_uncommitted = 0; /* rolled back */
 	if (db_disk_error(s->db))
 		maint_read_only(s, s->db);
 	else
@@ -431,14 +516,36 @@ void maint_joined(struct store *s, const struct maint_step *m, int committed)
 		return;
 	if (committed)
 		step_committed(s, m);
-	else /* rolled back with the writes: the same rows again next time */
+	else { /* rolled back with the writes: the same rows again next time */
+		s->vacuum_uncommitted = 0;
 		s->maint_next_ns = clock_now_ns() + 20 * NS_PER_MS;
+	}
+}
+
+/*
+ * After the vacuum gave pages back, the write-ahead log keeps the size the
+ * moved pages gave it: once, with the writer idle, a checkpoint that
+ * truncates it.  It does not wait for readers (busy: tried at the next
+ * idle step), so the writer is never held.
+ */
+static void wal_truncate(struct store *s)
+{
+	int log_frames = 0, done = 0;
+	sqlite3_busy_timeout(s->db, 0);
+	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &done);
+	sqlite3_busy_timeout(s->db, 10000);
+	if (rc == SQLITE_OK)
+		s->wal_truncate_due = 0;
+	measure(s);
 }
 
 void maint_step(struct store *s)
 {
-	if (atomic_load(&s->read_only))
+	if (atomic_load(&s->read_only)) {
 		probe(s);
-	else
-		retention(s);
+		return;
+	}
+	retention(s);
+	if (s->wal_truncate_due && !atomic_load(&s->retention_pending))
+		wal_truncate(s);
 }

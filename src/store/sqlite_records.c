@@ -61,6 +61,16 @@ int sqlite_add_event(struct store *s, const struct store_record *r, char *err, s
 	return write_record(s, &rec, strlen(r->json), err, errlen);
 }
 
+int sqlite_delete_docs(struct store *s, const char *kind, const char *const *ids, size_t n, char *err,
+		       size_t errlen)
+{
+	struct record rec = {.type = REC_DEL_DOCS, .r = {.kind = kind}, .ids = ids, .n_ids = n};
+	size_t bytes = strlen(kind);
+	for (size_t i = 0; i < n; i++)
+		bytes += strlen(ids[i]);
+	return write_record(s, &rec, bytes, err, errlen);
+}
+
 int sqlite_put_aggs(struct store *s, const struct store_agg *rows, size_t n, int replace_all, char *err,
 		    size_t errlen)
 {

@@ -36,6 +36,7 @@ enum stmt_id {
 	ST_EVENT,
 	ST_PROFILE,
 	ST_AGG,
+	ST_DOC_DELETE,
 	ST_COUNT
 };
 
@@ -75,6 +76,13 @@ struct store {
 	_Atomic int retention_pending;
 	char writer_error[160]; /* under lock */
 	_Atomic uint64_t disk_errors, used_bytes, file_bytes, disk_free_bytes, retention_steps;
+	/* Incremental vacuum: the database's free pages (bytes) and the pages
+	 * given back to the file system so far; set only when the database
+	 * was created with auto_vacuum=INCREMENTAL (vacuum_on). */
+	int vacuum_on;
+	_Atomic uint64_t free_bytes, vacuumed_pages;
+	uint64_t vacuum_uncommitted; /* writer thread only: pages of a step not yet committed */
+	int wal_truncate_due;	     /* writer thread only: the vacuum is done, the log is large */
 	_Atomic uint64_t retention_step_max_ns;
 	_Atomic uint64_t retention_deleted[KEPT_COUNT];
 };
@@ -120,6 +128,10 @@ struct maint_step {
  * whether the transaction committed. */
 int maint_join(struct store *s, struct maint_step *m);
 void maint_joined(struct store *s, const struct maint_step *m, int committed);
+/* At open, after the pragmas: whether the database gives freed pages back
+ * (auto_vacuum=INCREMENTAL, set on new databases); logs how to convert an
+ * older one.  -1 on failure. */
+int maint_vacuum_mode(struct store *s);
 /* Whether a step is due now; then maint_step() runs it (lock not held). */
 int maint_due(const struct store *s);
 void maint_step(struct store *s);
@@ -175,6 +187,8 @@ int sqlite_scan_points(struct store *s, uint64_t from_ns, uint64_t to_ns, const 
 		       store_point_fn fn, void *arg, char *err, size_t errlen);
 int sqlite_put_doc(struct store *s, const struct store_record *r, char *err, size_t errlen);
 int sqlite_add_event(struct store *s, const struct store_record *r, char *err, size_t errlen);
+int sqlite_delete_docs(struct store *s, const char *kind, const char *const *ids, size_t n, char *err,
+		       size_t errlen);
 int sqlite_docs(struct store *s, const char *kind, const char *id, struct arena *a,
 		struct store_record **rows, size_t *n, char *err, size_t errlen);
 int sqlite_events(struct store *s, const char *kind, const char *id, uint64_t from_ns, uint64_t to_ns,

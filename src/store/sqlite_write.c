@@ -181,6 +181,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_PROFILE] = "INSERT INTO profiles(start_ns, end_ns, service, version, env, type, unit, labels,"
 		       " total, raw_len, data) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
 	[ST_AGG] = "INSERT OR REPLACE INTO aggregates(kind, t, key, data) VALUES(?,?,?,?)",
+	[ST_DOC_DELETE] = "DELETE FROM docs WHERE kind = ? AND id = ?",
 };
 
 static int exec(sqlite3 *db, const char *sql)
@@ -376,10 +377,25 @@ static int apply_aggs(struct store *s, const struct record *rec)
 	return 0;
 }
 
+/* Deleted documents, in the write's one transaction. */
+static int apply_doc_deletes(struct store *s, const struct record *rec)
+{
+	sqlite3_stmt *st = s->st[ST_DOC_DELETE];
+	for (size_t i = 0; i < rec->n_ids; i++) {
+		sqlite3_bind_text(st, 1, rec->r.kind, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, rec->ids[i], -1, SQLITE_STATIC);
+		if (step_done(st) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int apply_record(struct store *s, struct record *rec)
 {
 	if (rec->type == REC_AGGS)
 		return apply_aggs(s, rec);
+	if (rec->type == REC_DEL_DOCS)
+		return apply_doc_deletes(s, rec);
 	if (rec->type != REC_PROFILE) {
 		sqlite3_stmt *st = s->st[rec->type == REC_DOC ? ST_DOC : ST_EVENT];
 		sqlite3_bind_text(st, 1, rec->r.kind, -1, SQLITE_STATIC);
@@ -863,6 +879,10 @@ int sqlite_open(struct store **out, const struct store_options *o, char *err, si
 	if (db_open(s->path, 0, &s->db, err, errlen) < 0)
 		goto fail;
 	int full = 0; /* the disk was full: the reserve was given back to open */
+	/* before the first table and before WAL, or it has no effect: a new
+	 * database gives freed pages back (sqlite_maint.c); an older one keeps
+	 * its mode, and VACUUM (hotpath compact) converts it */
+	exec(s->db, "PRAGMA auto_vacuum=INCREMENTAL");
 	while (configure(s->db) < 0) {
 		if (full || !db_disk_error(s->db) || maint_reserve_release(o->dir) < 0) {
 			errf(err, errlen, "cannot configure %s: %s%s", s->path, sqlite3_errmsg(s->db),
@@ -872,7 +892,7 @@ int sqlite_open(struct store **out, const struct store_options *o, char *err, si
 		log_warn("store: the disk is full: opening with the room set aside for this");
 		full = 1;
 	}
-	if (schema_migrate(s->db, err, errlen) < 0)
+	if (maint_vacuum_mode(s) < 0 || schema_migrate(s->db, err, errlen) < 0)
 		goto fail;
 	for (int i = 0; i < ST_COUNT; i++)
 		if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
@@ -975,6 +995,8 @@ void sqlite_get_stats(struct store *s, struct store_stats *st)
 	pthread_mutex_unlock(&s->lock);
 	st->disk_errors = atomic_load(&s->disk_errors);
 	st->used_bytes = atomic_load(&s->used_bytes);
+	st->free_bytes = atomic_load(&s->free_bytes);
+	st->vacuumed_pages = s->vacuum_on ? (int64_t)atomic_load(&s->vacuumed_pages) : -1;
 	st->file_bytes = atomic_load(&s->file_bytes);
 	st->disk_free_bytes = atomic_load(&s->disk_free_bytes);
 	for (int k = 0; k < KEPT_COUNT; k++)
@@ -1011,6 +1033,7 @@ const struct store_backend sqlite_backend = {
 	.put_aggs = sqlite_put_aggs,
 	.aggs = sqlite_aggs,
 	.add_event = sqlite_add_event,
+	.delete_docs = sqlite_delete_docs,
 	.docs = sqlite_docs,
 	.events = sqlite_events,
 	.put_profile = sqlite_put_profile,

@@ -12,6 +12,7 @@
 #include <zstd.h>
 
 #include "core/alloc.h"
+#include "core/deadline.h"
 #include "core/json_doc.h"
 #include "core/log.h"
 #include "store/backend.h"
@@ -27,10 +28,19 @@ static int unsupported(const struct store *s, const char *call, char *err, size_
 	return ERR_UNSUPPORTED;
 }
 
-/* Call the backend's `fn`, or answer that it has none. */
+/*
+ * Call the backend's `fn`, or answer that it has none.  Work whose time
+ * limit has passed (core/deadline.h: an API read, or a background job cut
+ * short, core/ticker.h) is refused any further call with ERR_TIMEOUT:
+ * reads, and writes of what it computed from reads that stopped (it may
+ * be partial).  A read under way stops by itself (the backends look at the
+ * deadline as they go).
+ */
 #define DISPATCH(fn, call, ...)                                                                              \
 	do {                                                                                                 \
 		const struct store_backend *b_ = be_of(s);                                                   \
+		if (deadline_passed())                                                                       \
+			return deadline_error(err, errlen);                                                  \
 		if (!b_->fn)                                                                                 \
 			return unsupported(s, call, err, errlen);                                            \
 		return b_->fn(s, __VA_ARGS__);                                                               \
@@ -267,6 +277,23 @@ int store_aggs(struct store *s, int kind, uint64_t from_ns, uint64_t to_ns, stor
 int store_put_doc(struct store *s, const struct store_record *r, char *err, size_t errlen)
 {
 	DISPATCH(put_doc, "documents", r, err, errlen);
+}
+
+int store_delete_docs(struct store *s, const char *kind, const char *const *ids, size_t n, char *err,
+		      size_t errlen)
+{
+	if (!kind)
+		return errf(err, errlen, "deleting documents needs their kind");
+	if (n > STORE_DELETE_MAX) {
+		errf(err, errlen, "at most %d documents are deleted at once, not %zu", STORE_DELETE_MAX, n);
+		return ERR_TOO_MUCH;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!ids[i])
+			return errf(err, errlen, "deleting documents needs their ids");
+	if (!n)
+		return 0;
+	DISPATCH(delete_docs, "deleting documents", kind, ids, n, err, errlen);
 }
 
 int store_add_event(struct store *s, const struct store_record *r, char *err, size_t errlen)

@@ -380,7 +380,10 @@ int store_metric_series(struct store *s, uint64_t from_ns, uint64_t to_ns, const
  * replaced by the next put (a recommendation and its state).  An event is
  * appended under (kind, id) and never changed (an audit trail entry, an
  * alert).  Both are written by the writer thread like spans, and are
- * durable when the call returns 0.
+ * durable when the call returns 0.  These writes (documents, events,
+ * aggregates, profiles) answer ERR_TIMEOUT and write nothing when the
+ * calling thread's time limit has passed (core/deadline.h): a background
+ * job cut short stores nothing partial.
  */
 struct store_record {
 	const char *kind, *id;
@@ -412,6 +415,13 @@ typedef int (*store_agg_fn)(void *arg, const struct store_agg *row);
 int store_aggs(struct store *s, int kind, uint64_t from_ns, uint64_t to_ns, store_agg_fn fn, void *arg,
 	       char *err, size_t errlen);
 int store_add_event(struct store *s, const struct store_record *r, char *err, size_t errlen);
+/* Delete the documents (kind, ids[i]) that exist, at most
+ * STORE_DELETE_MAX ids a call (ERR_TOO_MUCH past it); durable when the
+ * call returns 0, after which store_docs() no longer answers them (with
+ * ClickHouse: a tombstone at once, the rows themselves by a mutation). */
+#define STORE_DELETE_MAX 1000
+int store_delete_docs(struct store *s, const char *kind, const char *const *ids, size_t n, char *err,
+		      size_t errlen);
 /* Documents of `kind` (only `id` unless NULL), by id. */
 int store_docs(struct store *s, const char *kind, const char *id, struct arena *a, struct store_record **rows,
 	       size_t *n, char *err, size_t errlen);
@@ -465,8 +475,23 @@ struct store_stats {
 	uint64_t retention_steps;
 	uint64_t retention_step_max_ns; /* the longest step so far (ingest waits for one at most) */
 	int retention_pending;		/* more is due for deletion */
+	/* Embedded store: its free pages (bytes), and pages given back to the
+	 * file system by the incremental vacuum (-1 when the database was
+	 * created without it: docs/internals/STORE.md) */
+	uint64_t free_bytes;
+	int64_t vacuumed_pages;
 };
 void store_get_stats(struct store *s, struct store_stats *st);
+
+/*
+ * The embedded store of `dir` rewritten whole (VACUUM) with incremental
+ * vacuum on: its file shrinks to its data, and from then on gives the
+ * pages retention frees back (docs/internals/STORE.md).  For a store made
+ * before incremental vacuum; offline (no server on the directory); needs
+ * free room about twice the store's size.  The files' sizes before and
+ * after in *before, *after.  0, or -1 with a message.
+ */
+int store_compact(const char *dir, uint64_t *before, uint64_t *after, char *err, size_t errlen);
 
 /* 1 when the store's server cannot be reached now (its last request failed
  * to connect or timed out, and none has succeeded since), with a message

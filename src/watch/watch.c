@@ -525,7 +525,7 @@ int watch_start(struct store *s, const struct watch_options *o, char *err, size_
 		return -1;
 	if (notify_start(s, &o->notify, err, errlen) < 0)
 		return -1;
-	return ticker_start(&watch_ticker, o->interval_s, tick, NULL, err, errlen);
+	return ticker_start_job(&watch_ticker, "alert_evaluation", o->interval_s, tick, NULL, err, errlen);
 }
 
 void watch_stop(void)

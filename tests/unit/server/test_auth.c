@@ -71,6 +71,50 @@ static void keys(struct store *st)
 	auth_free(au);
 }
 
+/* The stored sessions of `st`. */
+static size_t stored_sessions(struct store *st)
+{
+	struct arena a;
+	struct store_record *rows;
+	size_t n = 0;
+	char err[256];
+	arena_init(&a);
+	store_docs(st, AUTH_SESSION_KIND, NULL, &a, &rows, &n, err, sizeof(err));
+	arena_release(&a);
+	return n;
+}
+
+/* Ended sessions' documents are deleted at once, expired ones by the purge. */
+static void session_docs(struct store *st)
+{
+	char token[AUTH_TOKEN_MAX], id[AUTH_ID_LEN + 1], err[256], sid[3][65], csrf[65];
+	struct auth_principal p;
+	struct auth *au = auth_new(st);
+	size_t before = stored_sessions(st);
+	auth_key_create(st, "ops", "viewer", token, id, err, sizeof(err));
+	auth_changed(au);
+	ok(auth_token_check(au, token, &p) == 0, "a key to sign in with");
+	for (int i = 0; i < 3; i++)
+		auth_session_new(au, &p, sid[i], csrf);
+	is_int(stored_sessions(st), before + 3, "each session is stored");
+	auth_session_end(au, sid[0]);
+	is_int(stored_sessions(st), before + 2, "signing out deletes its document");
+	/* an expired session and an old tombstone, as stored before */
+	struct store_record old = {
+		AUTH_SESSION_KIND, "expired", 1,
+		"{\"key_id\":\"x\",\"name\":\"x\",\"role\":\"viewer\",\"csrf\":\"x\",\"expires_ns\":5}"};
+	store_put_doc(st, &old, err, sizeof(err));
+	old = (struct store_record){AUTH_SESSION_KIND, "tombstone", 1, "{\"deleted\":true}"};
+	store_put_doc(st, &old, err, sizeof(err));
+	is_int(auth_sessions_purge(st, 1, err, sizeof(err)), 1, "the purge deletes at most as many as asked");
+	is_int(auth_sessions_purge(st, 100, err, sizeof(err)), 1, "then the rest of the expired");
+	is_int(auth_sessions_purge(st, 100, err, sizeof(err)), 0, "live sessions stay");
+	is_int(stored_sessions(st), before + 2, "both live sessions are still stored");
+	ok(auth_key_revoke(st, "ops", err, sizeof(err)) == 0, "the key revoked");
+	is_int(stored_sessions(st), before, "and its sessions' documents deleted");
+	auth_free(au);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/hotpath-auth-XXXXXX";
@@ -80,6 +124,7 @@ int main(void)
 	if (!st)
 		return 1;
 	keys(st);
+	session_docs(st);
 	store_close(st);
 	temp_dir_remove(dir);
 	return tap_done();

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -476,6 +477,17 @@ static void test_scans_and_records(struct store *s, struct arena *a)
 	   "a put replaces the document of the same id");
 	store_docs(s, "rec", "b", a, &rows, &n, err, sizeof(err));
 	is_int(n, 1, "one document by id");
+	rec = (struct store_record){"other", "a", 5, "{}"};
+	store_put_doc(s, &rec, err, sizeof(err));
+	const char *gone[] = {"a", "nonesuch"};
+	ok(store_delete_docs(s, "rec", gone, 2, err, sizeof(err)) == 0, "documents deleted (one never was)");
+	store_docs(s, "rec", NULL, a, &rows, &n, err, sizeof(err));
+	ok(n == 1 && !strcmp(rows[0].id, "b"), "the deleted one is gone, the other stays");
+	store_docs(s, "other", "a", a, &rows, &n, err, sizeof(err));
+	is_int(n, 1, "the same id of another kind stays");
+	ok(store_delete_docs(s, "rec", gone, STORE_DELETE_MAX + 1, err, sizeof(err)) == ERR_TOO_MUCH,
+	   "too many ids at once: refused");
+	ok(store_delete_docs(s, "rec", gone, 0, err, sizeof(err)) == 0, "none: nothing to do");
 	for (int i = 0; i < 3; i++) {
 		rec = (struct store_record){"audit", i == 1 ? "b" : "a", 10 + (uint64_t)i, "{}"};
 		store_add_event(s, &rec, err, sizeof(err));
@@ -1379,6 +1391,125 @@ static void test_retention(void)
 		printf("# could not remove %s\n", tmpdir);
 }
 
+/* A profile at `t` whose stacks are ~`bytes` of text that compresses little. */
+static int write_big_profile(struct store *s, uint64_t t, size_t bytes, uint32_t *rnd)
+{
+	char err[256];
+	int64_t id;
+	struct buf f;
+	buf_init(&f, BUF_NO_LIMIT);
+	while (f.len < bytes) {
+		*rnd ^= *rnd << 13, *rnd ^= *rnd >> 17, *rnd ^= *rnd << 5; /* xorshift32 */
+		uint32_t a = *rnd;
+		*rnd ^= *rnd << 13, *rnd ^= *rnd >> 17, *rnd ^= *rnd << 5;
+		buf_printf(&f, "main;f%08x;g%08x 1\n", a, *rnd);
+	}
+	struct profile_row pr = {.service = "orders",
+				 .type = "cpu",
+				 .unit = "samples",
+				 .start_ns = t,
+				 .end_ns = t + 10 * NS_PER_S,
+				 .total = 1,
+				 .folded = f.data,
+				 .folded_len = f.len};
+	int rc = store_put_profile(s, &pr, &id, err, sizeof(err));
+	buf_release(&f);
+	return rc;
+}
+
+static long long file_size(const char *path)
+{
+	struct stat sb;
+	return stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
+/* The incremental vacuum: data deleted by retention gives its room back to
+ * the file system; a store made without it still opens and works. */
+static void test_vacuum(void)
+{
+	char err[256], db[128];
+	uint64_t now = clock_now_ns(), old = now - 10 * NS_PER_DAY;
+	uint32_t rnd = 2463534242u;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/hotpath-test-vac-XXXXXX");
+	ok(mkdtemp(tmpdir) != NULL, "vacuum: temp dir");
+	snprintf(db, sizeof(db), "%s/hotpath.db", tmpdir);
+	struct store *s = open_store();
+	int rc = s ? 0 : -1;
+	for (int i = 0; i < 40 && s; i++) /* ~26 MiB of old profiles, one recent */
+		rc |= write_big_profile(s, old + (uint64_t)i * NS_PER_MIN, 3u << 19, &rnd);
+	rc |= s ? write_big_profile(s, now - NS_PER_HOUR, 1u << 20, &rnd) : 0;
+	ok(rc == 0, "vacuum: old and recent profiles written");
+	store_close(s);
+	long long full = file_size(db);
+	ok(full > 20ll << 20, "vacuum: the file holds them (%lld bytes)", full);
+
+	struct store_options o = {.dir = tmpdir};
+	o.retention.keep_ns[KEPT_PROFILES] = 7 * NS_PER_DAY;
+	o.retention.interval_ms = 50;
+	if (store_open(&s, &o, err, sizeof(err)) < 0) {
+		printf("# store_open: %s\n", err);
+		return;
+	}
+	struct store_stats st;
+	ok(wait_retention(s, &st) == 0, "vacuum: retention and vacuum done within 10 s");
+	is_int((long)st.retention_deleted[KEPT_PROFILES], 40, "vacuum: the old profiles deleted");
+	ok(st.vacuumed_pages > 4000, "vacuum: their pages given back (%lld)", (long long)st.vacuumed_pages);
+	ok(st.free_bytes < (16u << 20), "vacuum: fewer free bytes than a step's threshold left (%llu)",
+	   (unsigned long long)st.free_bytes);
+	printf("# vacuum: %llu retention steps, the longest %.1f ms\n",
+	       (unsigned long long)st.retention_steps, (double)st.retention_step_max_ns / 1e6);
+	store_close(s);
+	long long after = file_size(db);
+	ok(after > 0 && after < full / 2, "vacuum: the file shrank from %lld to %lld bytes", full, after);
+
+	/* a store made before: no auto_vacuum (VACUUM converts it back here) */
+	sqlite3 *raw;
+	rc = sqlite3_open(db, &raw) == SQLITE_OK ? 0 : -1;
+	rc |= sqlite3_exec(raw, "PRAGMA auto_vacuum=NONE; VACUUM", NULL, NULL, NULL);
+	sqlite3_stmt *q;
+	int mode = -1;
+	if (sqlite3_prepare_v2(raw, "PRAGMA auto_vacuum", -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		mode = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(raw);
+	ok(rc == 0 && mode == 0, "vacuum: a store without auto_vacuum made");
+	if (store_open(&s, &o, err, sizeof(err)) < 0) {
+		ok(0, "vacuum: the older store opens: %s", err);
+		return;
+	}
+	ok(write_big_profile(s, now, 4096, &rnd) == 0, "vacuum: the older store takes writes");
+	struct arena pa;
+	struct profile_row *prof;
+	size_t n_prof = 0;
+	arena_init(&pa);
+	struct profile_query pq = {.limit = 10};
+	store_profiles(s, &pq, &pa, &prof, &n_prof, err, sizeof(err));
+	is_int((long)n_prof, 2, "vacuum: and reads back both profiles");
+	arena_release(&pa);
+	store_get_stats(s, &st);
+	is_int((long)st.vacuumed_pages, -1, "vacuum: it says it has no incremental vacuum");
+	store_close(s);
+	uint64_t b0 = 0, b1 = 0;
+	err[0] = 0;
+	rc = store_compact(tmpdir, &b0, &b1, err, sizeof(err));
+	/* already small: the rewrite adds only the vacuum's pointer-map pages */
+	ok(rc == 0 && b0 > 0 && b1 > 0 && b1 < b0 + b0 / 20,
+	   "vacuum: compact rewrites it (%llu -> %llu bytes) %s", (unsigned long long)b0,
+	   (unsigned long long)b1, err);
+	if (store_open(&s, &o, err, sizeof(err)) == 0) {
+		store_get_stats(s, &st);
+		is_int((long)st.vacuumed_pages, 0, "vacuum: after compact it has incremental vacuum");
+		store_close(s);
+	}
+	ok(store_compact("/nonexistent-dir", &b0, &b1, err, sizeof(err)) < 0,
+	   "vacuum: compact of no store fails");
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", tmpdir);
+}
+
 /* ---- a disk that fails on demand: a VFS over the default one whose
  * writes and syncs fail with an I/O error while `vfs_failing` is set ---- */
 
@@ -1664,6 +1795,7 @@ int main(void)
 	test_migrate_3();
 	test_slowest();
 	test_retention();
+	test_vacuum();
 	test_io_errors();
 	return tap_done();
 }
