@@ -24,7 +24,7 @@ const char *const store_kept_names[KEPT_COUNT] = {"spans",  "requests", "minute_
 
 #define DEFAULT_INTERVAL_MS 10000u
 #define DEFAULT_STEP_ROWS   500u
-#define STEP_BUDGET_NS	    (20 * NS_PER_MS) /* a step's time: half for blocks, then the rows */
+#define STEP_BUDGET_NS	    (20 * NS_PER_MS) /* a step's time at least: half for blocks, then rows */
 #define PROBE_MS	    2000	     /* read-only: how often a write is tried */
 #define PROBE_MIN_FREE	    (1u << 20)
 #define RESERVE_BYTES	    (2u << 20)
@@ -317,10 +317,10 @@ static int raw_kind(int k)
 
 /* One bounded step of deletions, in the caller's transaction.  Rows
  * deleted per kind in `del`; 1 when more is due, 0 when done, -1. */
-static int retention_step(struct store *s, uint64_t del[KEPT_COUNT])
+static int retention_step(struct store *s, uint64_t del[KEPT_COUNT], uint64_t budget_ns)
 {
 	uint64_t now = clock_now_ns();
-	uint64_t blocks_until = now + STEP_BUDGET_NS / 2, until = now + STEP_BUDGET_NS;
+	uint64_t blocks_until = now + budget_ns / 2, until = now + budget_ns;
 	int64_t cutoff[KEPT_COUNT];
 	/* (the commit, which writes what the step changed, comes on top) */
 	int more = 0;
@@ -328,19 +328,23 @@ static int retention_step(struct store *s, uint64_t del[KEPT_COUNT])
 		uint64_t keep = s->retention.keep_ns[k];
 		cutoff[k] = keep && keep < now ? (int64_t)(now - keep) : 0;
 	}
-	/* over the budget: the oldest blocks go, and the raw data as old as they */
+	/* over the budget: the oldest blocks go, and the raw data as old as
+	 * they; more blocks only once those rows are gone, so that no kind is
+	 * emptied while another holds the bytes */
 	uint64_t used = atomic_load(&s->used_bytes), budget = s->retention.disk_budget;
-	if (budget && used > budget) {
+	if (budget && used > budget && !s->budget_behind) {
 		int64_t t_max = 0;
 		long n = drop_blocks(s, INT64_MAX, used - budget, blocks_until, &t_max, &more);
 		if (n < 0)
 			return -1;
 		del[KEPT_SPANS] += (uint64_t)n;
-		for (int k = 0; k < KEPT_COUNT; k++)
-			if (raw_kind(k) && t_max + 1 > cutoff[k])
-				cutoff[k] = t_max + 1;
+		if (t_max + 1 > s->budget_cutoff)
+			s->budget_cutoff = t_max + 1;
 		more |= n > 0;
 	}
+	for (int k = 0; k < KEPT_COUNT; k++)
+		if (raw_kind(k) && s->budget_cutoff > cutoff[k])
+			cutoff[k] = s->budget_cutoff;
 	if (cutoff[KEPT_SPANS]) {
 		int64_t t_max = 0;
 		long n = drop_blocks(s, cutoff[KEPT_SPANS], 0, blocks_until, &t_max, &more);
@@ -351,14 +355,19 @@ static int retention_step(struct store *s, uint64_t del[KEPT_COUNT])
 	if (cutoff[KEPT_MINUTE_ROLLUPS] && /* the stored aggregates: as long as the minute rollups */
 	    trim_kind(s, AGGS_TRIM_SQL, cutoff[KEPT_MINUTE_ROLLUPS], until, &more) < 0)
 		return -1;
+	int rows_more = 0;
 	for (int k = 0; k < KEPT_COUNT; k++) {
 		if (!TRIM_SQL[k] || !cutoff[k])
 			continue;
-		long n = trim_kind(s, TRIM_SQL[k], cutoff[k], until, &more);
+		int kind_more = 0;
+		long n = trim_kind(s, TRIM_SQL[k], cutoff[k], until, &kind_more);
 		if (n < 0)
 			return -1;
 		del[k] += (uint64_t)n;
+		rows_more |= kind_more && raw_kind(k);
+		more |= kind_more;
 	}
+	s->budget_behind = rows_more;
 	return more;
 }
 
@@ -407,7 +416,7 @@ static void retention(struct store *s)
 	uint64_t t0 = clock_now_ns();
 	if (db_exec(s->db, "BEGIN IMMEDIATE") < 0)
 		goto failed;
-	m.more = retention_step(s, m.deleted);
+	m.more = retention_step(s, m.deleted, STEP_BUDGET_NS);
 	m.took_ns = clock_now_ns() - t0;
 	if (m.more < 0 || db_exec(s->db, "COMMIT") < 0)
 		goto failed;
@@ -418,7 +427,7 @@ failed:
 	db_exec(s->db, "ROLLBACK");
 }
 
-int maint_join(struct store *s, struct maint_step *m)
+int maint_join(struct store *s, struct maint_step *m, uint64_t writes_ns)
 {
 	memset(m, 0, sizeof(*m));
 	if (atomic_load(&s->read_only) || !maint_due(s) || !retention_wanted(s))
@@ -428,7 +437,9 @@ int maint_join(struct store *s, struct maint_step *m)
 		step_failed(s);
 		return 0;
 	}
-	m->more = retention_step(s, m->deleted);
+	/* half the time the writes took, so that deleting keeps pace with them */
+	m->more = retention_step(s, m->deleted,
+				 writes_ns / 2 > STEP_BUDGET_NS ? writes_ns / 2 : STEP_BUDGET_NS);
 	if (m->more < 0) {
 		step_failed(s);
 		db_exec(s->db, "ROLLBACK TO retention");
