@@ -26,8 +26,7 @@ const char *const store_kept_names[KEPT_COUNT] = {"spans",  "requests", "minute_
 
 #define DEFAULT_INTERVAL_MS 10000u
 #define DEFAULT_STEP_ROWS   500u
-#define STEP_BLOCKS	    1		     /* blocks (up to 4096 spans each) per step */
-#define STEP_BUDGET_NS	    (20 * NS_PER_MS) /* no more kinds in a step past this */
+#define STEP_BUDGET_NS	    (20 * NS_PER_MS) /* a step's time at least: half for blocks, then rows */
 #define PROBE_MS	    2000	     /* read-only: how often a write is tried */
 #define PROBE_MIN_FREE	    (1u << 20)
 #define RESERVE_BYTES	    (2u << 20)
@@ -179,6 +178,35 @@ static long trim(struct store *s, const char *sql, int64_t cutoff, int64_t limit
 	return rc == SQLITE_DONE ? sqlite3_changes(s->db) : -1;
 }
 
+/* Whether a step may take chunk n (counted from 0) of a kind: the first
+ * always, the others while the step has time and, when the options set
+ * step_chunks (the tests do), within that many. */
+static int step_goes_on(const struct store *s, unsigned n, uint64_t until_ns)
+{
+	return n == 0 ||
+	       (clock_now_ns() < until_ns && (!s->retention.step_chunks || n < s->retention.step_chunks));
+}
+
+/* A kind's rows before `cutoff`, chunk after chunk (`sql` as for trim())
+ * while the step goes on; rows deleted, or -1; *more set when some may be
+ * left. */
+static long trim_kind(struct store *s, const char *sql, int64_t cutoff, uint64_t until_ns, int *more)
+{
+	long total = 0;
+	for (unsigned n = 0;; n++) {
+		if (!step_goes_on(s, n, until_ns)) {
+			*more = 1;
+			return total;
+		}
+		long got = trim(s, sql, cutoff, s->retention.step_rows);
+		if (got < 0)
+			return -1;
+		total += got;
+		if (got < (long)s->retention.step_rows)
+			return total;
+	}
+}
+
 struct trace_keys {
 	int64_t *keys;
 	size_t n, cap;
@@ -232,51 +260,45 @@ static long drop_block(struct store *s, int64_t id, const void *data, size_t len
 	return ok ? spans : -1;
 }
 
-/* Delete up to STEP_BLOCKS blocks: those ended before `cutoff`, or the
- * oldest whatever their time (`oldest`).  Spans deleted, or -1; the
- * newest end among them in *t_max. */
-static long drop_blocks(struct store *s, int64_t cutoff, int oldest, int64_t *t_max, int *more)
+/* Delete blocks one by one, oldest first: those ended before `cutoff`
+ * (INT64_MAX: whatever their time), until `bytes` of them are gone (0: no
+ * such limit) or the step's time is up.  Spans deleted, or -1; the newest
+ * end among them in *t_max; *more set when some may be left. */
+static long drop_blocks(struct store *s, int64_t cutoff, uint64_t bytes, uint64_t until_ns, int64_t *t_max,
+			int *more)
 {
-	sqlite3_stmt *st;
-	const char *sql = oldest ? "SELECT id, t_max, data FROM blocks ORDER BY id LIMIT ?2"
-				 : "SELECT id, t_max, data FROM blocks WHERE t_max < ?1 ORDER BY id LIMIT ?2";
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_int64(st, 1, cutoff);
-	sqlite3_bind_int64(st, 2, STEP_BLOCKS);
-	/* the ids first: a statement reading the table is not stepped while deleting from it */
-	int64_t ids[STEP_BLOCKS];
-	int n = 0;
-	while (n < STEP_BLOCKS && sqlite3_step(st) == SQLITE_ROW) {
-		ids[n++] = sqlite3_column_int64(st, 0);
+	long spans = 0;
+	uint64_t freed = 0;
+	for (unsigned n = 0; !bytes || freed < bytes; n++) {
+		if (!step_goes_on(s, n, until_ns)) {
+			*more = 1;
+			break;
+		}
+		sqlite3_stmt *st;
+		if (sqlite3_prepare_v2(
+			    s->db, "SELECT id, t_max, data FROM blocks WHERE t_max < ?1 ORDER BY id LIMIT 1",
+			    -1, &st, NULL) != SQLITE_OK)
+			return -1;
+		sqlite3_bind_int64(st, 1, cutoff);
+		if (sqlite3_step(st) != SQLITE_ROW) {
+			sqlite3_finalize(st);
+			break; /* none (left) */
+		}
+		int64_t id = sqlite3_column_int64(st, 0);
 		if (sqlite3_column_int64(st, 1) > *t_max)
 			*t_max = sqlite3_column_int64(st, 1);
-	}
-	sqlite3_finalize(st);
-	*more |= n == STEP_BLOCKS;
-	long spans = 0;
-	for (int i = 0; i < n; i++) {
-		if (sqlite3_prepare_v2(s->db, "SELECT data FROM blocks WHERE id = ?1", -1, &st, NULL) !=
-		    SQLITE_OK)
-			return -1;
-		sqlite3_bind_int64(st, 1, ids[i]);
-		long got = -1;
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			/* the blob is copied: the row is deleted under it */
-			size_t len = (size_t)sqlite3_column_bytes(st, 0);
-			void *copy = malloc(len ? len : 1);
-			if (copy) {
-				memcpy(copy, sqlite3_column_blob(st, 0), len);
-				sqlite3_finalize(st);
-				st = NULL;
-				got = drop_block(s, ids[i], copy, len);
-				free(copy);
-			}
-		}
+		/* the blob is copied: the row is deleted under it */
+		size_t len = (size_t)sqlite3_column_bytes(st, 2);
+		void *copy = malloc(len ? len : 1);
+		if (copy)
+			memcpy(copy, sqlite3_column_blob(st, 2), len);
 		sqlite3_finalize(st);
+		long got = copy ? drop_block(s, id, copy, len) : -1;
+		free(copy);
 		if (got < 0)
 			return -1;
 		spans += got;
+		freed += len;
 	}
 	return spans;
 }
@@ -369,9 +391,10 @@ static int raw_kind(int k)
 
 /* One bounded step of deletions, in the caller's transaction.  Rows
  * deleted per kind in `del`; 1 when more is due, 0 when done, -1. */
-static int retention_step(struct store *s, uint64_t del[KEPT_COUNT])
+static int retention_step(struct store *s, uint64_t del[KEPT_COUNT], uint64_t budget_ns)
 {
 	uint64_t now = clock_now_ns();
+	uint64_t blocks_until = now + budget_ns / 2, until = now + budget_ns;
 	int64_t cutoff[KEPT_COUNT];
 	/* (the commit, which writes what the step changed, comes on top) */
 	int more = 0;
@@ -379,46 +402,48 @@ static int retention_step(struct store *s, uint64_t del[KEPT_COUNT])
 		uint64_t keep = s->retention.keep_ns[k];
 		cutoff[k] = keep && keep < now ? (int64_t)(now - keep) : 0;
 	}
-	/* over the budget: the oldest blocks go, and the raw data as old as they */
-	if (s->retention.disk_budget && atomic_load(&s->used_bytes) > s->retention.disk_budget) {
+	/* over the budget: the oldest blocks go, and the raw data as old as
+	 * they; more blocks only once those rows are gone, so that no kind is
+	 * emptied while another holds the bytes */
+	uint64_t used = atomic_load(&s->used_bytes), budget = s->retention.disk_budget;
+	if (budget && used > budget && !s->budget_behind) {
 		int64_t t_max = 0;
-		long n = drop_blocks(s, 0, 1, &t_max, &more);
+		long n = drop_blocks(s, INT64_MAX, used - budget, blocks_until, &t_max, &more);
 		if (n < 0)
 			return -1;
 		del[KEPT_SPANS] += (uint64_t)n;
-		for (int k = 0; k < KEPT_COUNT; k++)
-			if (raw_kind(k) && t_max + 1 > cutoff[k])
-				cutoff[k] = t_max + 1;
+		if (t_max + 1 > s->budget_cutoff)
+			s->budget_cutoff = t_max + 1;
 		more |= n > 0;
 	}
+	for (int k = 0; k < KEPT_COUNT; k++)
+		if (raw_kind(k) && s->budget_cutoff > cutoff[k])
+			cutoff[k] = s->budget_cutoff;
 	if (cutoff[KEPT_SPANS]) {
 		int64_t t_max = 0;
-		long n = drop_blocks(s, cutoff[KEPT_SPANS], 0, &t_max, &more);
+		long n = drop_blocks(s, cutoff[KEPT_SPANS], 0, blocks_until, &t_max, &more);
 		if (n < 0)
 			return -1;
 		del[KEPT_SPANS] += (uint64_t)n;
 	}
-	if (cutoff[KEPT_MINUTE_ROLLUPS]) { /* the stored aggregates: as long as the minute rollups */
-		long n = trim(s, AGGS_TRIM_SQL, cutoff[KEPT_MINUTE_ROLLUPS], s->retention.step_rows);
-		if (n < 0)
-			return -1;
-		more |= n == (long)s->retention.step_rows;
-	}
+	if (cutoff[KEPT_MINUTE_ROLLUPS] && /* the stored aggregates: as long as the minute rollups */
+	    trim_kind(s, AGGS_TRIM_SQL, cutoff[KEPT_MINUTE_ROLLUPS], until, &more) < 0)
+		return -1;
+	int rows_more = 0;
 	for (int k = 0; k < KEPT_COUNT; k++) {
 		if (!TRIM_SQL[k] || !cutoff[k])
 			continue;
-		if (clock_now_ns() - now > STEP_BUDGET_NS) { /* the rest in the next step */
-			more = 1;
-			break;
-		}
-		long n = trim(s, TRIM_SQL[k], cutoff[k], s->retention.step_rows);
+		int kind_more = 0;
+		long n = trim_kind(s, TRIM_SQL[k], cutoff[k], until, &kind_more);
 		if (n < 0)
 			return -1;
 		del[k] += (uint64_t)n;
-		more |= n == (long)s->retention.step_rows;
+		rows_more |= kind_more && raw_kind(k);
+		more |= kind_more;
 	}
+	s->budget_behind = rows_more;
 	measure_pages(s); /* what this step freed */
-	int v = !vacuum_wanted(s) ? 0 : clock_now_ns() - now > STEP_BUDGET_NS ? 1 : vacuum_step(s);
+	int v = !vacuum_wanted(s) ? 0 : clock_now_ns() - now > budget_ns ? 1 : vacuum_step(s);
 	if (v < 0)
 		return -1;
 	return more | v;
@@ -476,7 +501,7 @@ static void retention(struct store *s)
 	uint64_t t0 = clock_now_ns();
 	if (db_exec(s->db, "BEGIN IMMEDIATE") < 0)
 		goto failed;
-	m.more = retention_step(s, m.deleted);
+	m.more = retention_step(s, m.deleted, STEP_BUDGET_NS);
 	m.took_ns = clock_now_ns() - t0;
 	if (m.more < 0 || db_exec(s->db, "COMMIT") < 0)
 		goto failed;
@@ -487,7 +512,7 @@ failed:
 	db_exec(s->db, "ROLLBACK");
 }
 
-int maint_join(struct store *s, struct maint_step *m)
+int maint_join(struct store *s, struct maint_step *m, uint64_t writes_ns)
 {
 	memset(m, 0, sizeof(*m));
 	if (atomic_load(&s->read_only) || !maint_due(s) || !retention_wanted(s))
@@ -497,7 +522,9 @@ int maint_join(struct store *s, struct maint_step *m)
 		step_failed(s);
 		return 0;
 	}
-	m->more = retention_step(s, m->deleted);
+	/* half the time the writes took, so that deleting keeps pace with them */
+	m->more = retention_step(s, m->deleted,
+				 writes_ns / 2 > STEP_BUDGET_NS ? writes_ns / 2 : STEP_BUDGET_NS);
 	if (m->more < 0) {
 		step_failed(s);
 		db_exec(s->db, "ROLLBACK TO retention");

@@ -72,7 +72,12 @@ struct store {
 	char *dir;
 	struct store_retention retention;
 	uint64_t maint_next_ns; /* writer thread only: when the next step is due */
-	_Atomic int read_only;	/* writes refused: the disk is full or failing */
+	/* writer thread only: past the disk budget, the raw data before
+	 * budget_cutoff goes; no more blocks are dropped while rows before it
+	 * are left (budget_behind) */
+	int64_t budget_cutoff;
+	int budget_behind;
+	_Atomic int read_only; /* writes refused: the disk is full or failing */
 	_Atomic int retention_pending;
 	char writer_error[160]; /* under lock */
 	_Atomic uint64_t disk_errors, used_bytes, file_bytes, disk_free_bytes, retention_steps;
@@ -123,10 +128,11 @@ struct maint_step {
 	uint64_t took_ns;
 	int more, joined;
 };
-/* Inside the writer's open transaction: run a step there when one is due
- * (no commit of its own); 1 when it did.  Then maint_joined() with
- * whether the transaction committed. */
-int maint_join(struct store *s, struct maint_step *m);
+/* Inside the writer's open transaction, after writes that took writes_ns:
+ * run a step there when one is due (no commit of its own), for 20 ms or
+ * half writes_ns, whichever is longer; 1 when it did.  Then
+ * maint_joined() with whether the transaction committed. */
+int maint_join(struct store *s, struct maint_step *m, uint64_t writes_ns);
 void maint_joined(struct store *s, const struct maint_step *m, int committed);
 /* At open, after the pragmas: whether the database gives freed pages back
  * (auto_vacuum=INCREMENTAL, set on new databases); logs how to convert an

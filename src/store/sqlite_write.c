@@ -638,6 +638,7 @@ static void write_group(struct store *s, struct store_write *group)
 	status = xcalloc(n, sizeof(*status));
 
 	int disk = 0;
+	uint64_t began = clock_now_ns();
 	int ok = exec(s->db, "BEGIN IMMEDIATE") == 0 || failed_on(s, &disk);
 	size_t i = 0;
 	for (struct store_write *w = group; w && ok; w = w->next, i++) {
@@ -654,7 +655,7 @@ static void write_group(struct store *s, struct store_write *group)
 	/* A due retention step joins too: no commit (and fsync) of its own. */
 	struct maint_step step = {0};
 	if (ok)
-		maint_join(s, &step);
+		maint_join(s, &step, clock_now_ns() - began);
 	/* Rollups join the same transaction: spans and aggregates commit together. */
 	i = 0;
 	for (struct store_write *w = group; w && ok; w = w->next, i++)

@@ -54,7 +54,9 @@ struct store_retention {
 	uint64_t keep_ns[KEPT_COUNT]; /* by enum store_kept; 0: for ever */
 	uint64_t disk_budget;	      /* bytes; 0: no budget */
 	unsigned interval_ms;	      /* between checks when idle; 0: default (10 s) */
-	unsigned step_rows;	      /* rows deleted per kind and step; 0: default (2000) */
+	unsigned step_rows;	      /* rows deleted per statement; 0: default (500) */
+	unsigned step_chunks;	      /* statements (or blocks) per kind and step at most; 0: as
+					 many as the step's 20 ms allow */
 };
 
 struct store_options {

@@ -1315,6 +1315,7 @@ static void test_retention(void)
 	o.retention.keep_ns[KEPT_METRIC_HOURS] = 7 * NS_PER_DAY;
 	o.retention.interval_ms = 50;
 	o.retention.step_rows = 1;
+	o.retention.step_chunks = 1;
 	if (store_open(&s, &o, err, sizeof(err)) < 0) {
 		printf("# store_open: %s\n", err);
 		return;
@@ -1504,6 +1505,43 @@ static void test_vacuum(void)
 	}
 	ok(store_compact("/nonexistent-dir", &b0, &b1, err, sizeof(err)) < 0,
 	   "vacuum: compact of no store fails");
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", tmpdir);
+}
+
+/* Retention keeps up with ingest: a step deletes blocks for as long as
+ * its time allows, not one block a step (at 73,000 spans a second one
+ * block a step fell behind and the store outgrew its budget). */
+static void test_retention_keeps_up(void)
+{
+	enum { BLOCKS = 60 };
+	char err[256];
+	uint64_t old = clock_now_ns() - 10 * NS_PER_DAY;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/hotpath-test-ret-XXXXXX");
+	ok(mkdtemp(tmpdir) != NULL, "keeps up: temp dir");
+	struct store *s = open_store();
+	int rc = s ? 0 : -1;
+	for (uint32_t w = 0; w < BLOCKS && s; w++) /* one block each */
+		rc |= write_traces(s, 100 + 10 * w, 5, old + w * NS_PER_MIN);
+	ok(rc == 0, "keeps up: %d old blocks written", BLOCKS);
+	store_close(s);
+	struct store_options o = {.dir = tmpdir};
+	o.retention.keep_ns[KEPT_SPANS] = o.retention.keep_ns[KEPT_REQUESTS] = 7 * NS_PER_DAY;
+	o.retention.interval_ms = 50;
+	if (store_open(&s, &o, err, sizeof(err)) < 0) {
+		printf("# store_open: %s\n", err);
+		return;
+	}
+	struct store_stats st;
+	ok(wait_retention(s, &st) == 0, "keeps up: done within 10 s");
+	is_int((long)st.retention_deleted[KEPT_SPANS], BLOCKS * 20, "keeps up: every old span deleted");
+	is_int((long)st.retention_deleted[KEPT_REQUESTS], BLOCKS * 5,
+	       "keeps up: every old request row deleted");
+	ok(st.retention_steps < BLOCKS, "keeps up: %d blocks in %llu steps", BLOCKS,
+	   (unsigned long long)st.retention_steps);
+	store_close(s);
 	char cmd[256];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd) != 0)
@@ -1796,6 +1834,7 @@ int main(void)
 	test_slowest();
 	test_retention();
 	test_vacuum();
+	test_retention_keeps_up();
 	test_io_errors();
 	return tap_done();
 }
