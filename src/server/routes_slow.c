@@ -233,7 +233,7 @@ static void put_type(struct buf *b, const struct slowops_config *c, size_t slot,
 	buf_putc(b, '}');
 }
 
-/* Whether only the range is asked, with at most service= or env= (no other
+/* Whether only the range is asked, with service=, env= or both (no other
  * filter, q= nor limit): the aggregates can answer, for `f`. */
 static int aggregates_answer(struct http_request *req, const struct store_query *q, const struct spanql *ql,
 			     struct opstats_filter *f)
