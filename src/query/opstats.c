@@ -26,6 +26,9 @@
 
 /* Blocks the job reads at a time, so a read waits for at most one step. */
 #define JOB_STEP_BLOCKS 64
+/* During a long catch-up, what is built is stored this often, so that a
+ * stop loses at most this much of the work (a start goes on from it). */
+#define JOB_SAVE_EVERY_NS (15ull * 1000000000ull)
 
 /* A sketch in its compact binary form (sketch_encode()). */
 struct blob {
@@ -1124,7 +1127,7 @@ static void job_tick(void *arg)
 		log_warn("operation statistics: %s", err);
 		left = 0;
 	}
-	uint64_t t0 = clock_now_ns(), steps = 0;
+	uint64_t t0 = clock_now_ns(), saved = t0, steps = 0;
 	while (left) {
 		pthread_mutex_lock(&g.mu);
 		int stop = g.stopping;
@@ -1135,6 +1138,14 @@ static void job_tick(void *arg)
 			break;
 		}
 		steps++;
+		if (left &&
+		    clock_now_ns() - saved >= JOB_SAVE_EVERY_NS) { /* a long catch-up: keep what is done */
+			if (opstats_save(s, err, sizeof(err)) < 0)
+				log_warn("operation statistics: %s", err);
+			saved = clock_now_ns();
+			log_info("operation statistics: building from the blocks, %llu left",
+				 (unsigned long long)left);
+		}
 	}
 	if (steps && opstats_save(s, err, sizeof(err)) < 0)
 		log_warn("operation statistics: %s", err);
