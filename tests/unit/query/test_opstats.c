@@ -375,6 +375,36 @@ static void test_pair_bound(struct store *s, const struct slowops_config *c)
 	       "past the bound, a pair never seen: from the spans");
 }
 
+/* Rows stored by a build of the previous format (state row version 1, no
+ * pairs): not loaded, built again from the blocks, the same answers. */
+static void test_old_format(struct store *s, const struct slowops_config *c)
+{
+	struct opstats_answer before, after;
+	char err[256];
+	uint64_t read_id;
+	size_t loaded;
+	if (!ok(read_pair(s, c, "shop", "staging", &before) == 0, "before"))
+		return;
+	uint64_t last = 0;
+	char old[128]; /* version 1, the last block, newest minute, covered from, full; the rules */
+	store_last_block(s, &last, err, sizeof(err));
+	snprintf(old, sizeof(old), "1 %llu %llu 0 0\n%zu", (unsigned long long)last,
+		 (unsigned long long)((T3 + 10 * MIN) / MIN), slowops_type_slots(c));
+	struct store_agg row = {.kind = 0, .t_ns = UINT64_MAX, .key = "", .data = old, .len = strlen(old)};
+	if (!ok(store_put_aggs(s, &row, 1, 1, err, sizeof(err)) == 0, "rows of the previous format stored"))
+		printf("# %s\n", err);
+	opstats_stop();
+	if (!ok(opstats_start(s, 3600, err, sizeof(err)) == 0, "a new start"))
+		printf("# %s\n", err);
+	if (ok(read_pair(s, c, "shop", "staging", &after) == 0, "after the start")) {
+		opstats_status(&read_id, &loaded);
+		is_int(loaded, 0, "the old rows are not loaded");
+		same_answers(&before, &after, "built again from the blocks");
+		opstats_answer_release(&after);
+	}
+	opstats_answer_release(&before);
+}
+
 static void test_busy(struct store *s, const struct slowops_config *c)
 {
 	struct opstats_answer a;
@@ -403,6 +433,7 @@ int main(void)
 		test_saved(st, &c);
 		test_pair_nesting(st, &c);
 		test_pair_bound(st, &c);
+		test_old_format(st, &c);
 		opstats_stop();
 		slowops_config_release(&c);
 		store_close(st);
