@@ -28,7 +28,7 @@
 #define JOB_STEP_BLOCKS 64
 /* During a long catch-up, what is built is stored this often, so that a
  * stop loses at most this much of the work (a start goes on from it). */
-#define JOB_SAVE_EVERY_NS (15ull * 1000000000ull)
+#define JOB_SAVE_EVERY_NS (60ull * 1000000000ull)
 
 /* A sketch in its compact binary form (sketch_encode()). */
 struct blob {
