@@ -13,6 +13,9 @@
 //             back (production) GET /b/inner  SERVER [740, 990]   (nested in back: not a request of its own)
 //   3 x front (staging)    GET /a  SERVER [0, 300]
 //         SELECT a           CLIENT postgresql [10, 210]
+//   1 x loop (production)  GET /l  SERVER [0, 500]
+//         loop (staging)     GET /l  SERVER [10, 400]   (one request of loop, one of each of its pairs)
+//           SELECT l         CLIENT postgresql [20, 300]
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
@@ -53,6 +56,21 @@ function stagingRequest(startNs) {
 	];
 }
 
+function loopRequest(startNs) {
+	const tid = traceId();
+	const root = spanId(), inner = spanId();
+	const at = (ms) => startNs + BigInt(ms) * MS;
+	const http = { 'http.request.method': 'GET', 'http.route': '/l' };
+	return {
+		production: [{ traceId: tid, spanId: root, name: 'GET /l', kind: 2, start: at(0), end: at(500), attrs: http }],
+		staging: [
+			{ traceId: tid, spanId: inner, parentSpanId: root, name: 'GET /l', kind: 2, start: at(10), end: at(400), attrs: http },
+			{ traceId: tid, spanId: spanId(), parentSpanId: inner, name: 'SELECT l', kind: 3, start: at(20), end: at(300),
+				attrs: { 'db.system.name': 'postgresql' } },
+		],
+	};
+}
+
 const close = (got, want, tol, what) =>
 	assert.ok(Math.abs(got - want) <= tol, `${what}: got ${got}, want ${want}`);
 
@@ -70,12 +88,15 @@ describe('statistics and bottlenecks per service and environment from the aggreg
 			back.push(...r.back);
 		}
 		for (let i = 0; i < 3; i++) staging.push(...stagingRequest(base + BigInt(20 + i) * 1000n * MS));
+		const loop = loopRequest(base + 30_000n * MS);
 		const res = await fetch(`${srv.url}/v1/traces`, {
 			method: 'POST', headers: { 'content-type': 'application/json' },
 			body: JSON.stringify(jsonTraceRequest([
 				{ attrs: { 'service.name': 'front', 'deployment.environment.name': 'production' }, spans: front },
 				{ attrs: { 'service.name': 'back', 'deployment.environment.name': 'production' }, spans: back },
 				{ attrs: { 'service.name': 'front', 'deployment.environment.name': 'staging' }, spans: staging },
+				{ attrs: { 'service.name': 'loop', 'deployment.environment.name': 'production' }, spans: loop.production },
+				{ attrs: { 'service.name': 'loop', 'deployment.environment.name': 'staging' }, spans: loop.staging },
 			])),
 		});
 		assert.equal(res.status, 200, await res.text());
@@ -85,8 +106,11 @@ describe('statistics and bottlenecks per service and environment from the aggreg
 	const filters = [
 		[{ service: 'front' }, 7],
 		[{ service: 'back' }, 4],
-		[{ env: 'production' }, 4],
-		[{ env: 'staging' }, 3],
+		[{ env: 'production' }, 5],
+		[{ env: 'staging' }, 4],
+		[{ service: 'loop' }, 1],
+		[{ service: 'loop', env: 'production' }, 1],
+		[{ service: 'loop', env: 'staging' }, 1],
 		[{ service: 'front', env: 'production' }, 4],
 		[{ service: 'back', env: 'production' }, 4],
 		[{ service: 'front', env: 'staging' }, 3],
