@@ -90,6 +90,9 @@ static const char *const dashboard_reads[][2] = {
 	{"slow_operations_stats_service", "/api/v1/slow-operations/stats?%s&service=checkout-service"},
 	{"bottlenecks_env", "/api/v1/bottlenecks?%s&top=20&env=production"},
 	{"bottlenecks_service", "/api/v1/bottlenecks?%s&top=20&service=checkout-service"},
+	{"slow_operations_stats_service_env",
+	 "/api/v1/slow-operations/stats?%s&service=checkout-service&env=production"},
+	{"bottlenecks_service_env", "/api/v1/bottlenecks?%s&top=20&service=checkout-service&env=production"},
 };
 
 /* Milliseconds of `runs` GETs of `url`, sorted, into t[]. */

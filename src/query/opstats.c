@@ -21,8 +21,14 @@
 #include "ingest/semconv.h"
 #include "query/slowreqs.h"
 
+/* The longest key text kept apart (a service, an environment, or both). */
+#define KEY_TEXT_MAX 520
+
 /* Blocks the job reads at a time, so a read waits for at most one step. */
 #define JOB_STEP_BLOCKS 64
+/* During a long catch-up, what is built is stored this often, so that a
+ * stop loses at most this much of the work (a start goes on from it). */
+#define JOB_SAVE_EVERY_NS (60ull * 1000000000ull)
 
 /* A sketch in its compact binary form (sketch_encode()). */
 struct blob {
@@ -84,11 +90,15 @@ struct kbuckets {
 	int encoded;
 };
 
-/* Keys: 'S' or 'E' and the service or environment, numbered from 1. */
+/* Keys: 'S' or 'E' and the service or environment, or 'P' and a pair of
+ * them (pair_text()), numbered from 1.  At most OPSTATS_MAX_PAIRS pairs:
+ * once one more was seen (`pairs_full`, kept with the state row), no pair
+ * is added, and a pair without a number is read from the spans. */
 static struct {
 	pthread_mutex_t mu;
 	struct strmap no;
-	uint32_t n;
+	uint32_t n, n_pairs;
+	int pairs_full;
 	char **text; /* text[k - 1]: key k's */
 	size_t cap;
 } keys = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -312,16 +322,12 @@ static void kbuckets_prune(struct kbuckets *ks, uint64_t first)
 	ks->last = 0;
 }
 
-/* The number of key `fam` + `name` (NULL: none); added when missing and `add`. */
-static uint32_t key_number(char fam, const char *name, int add)
+/* The number of the key text `tmp` (len bytes); added when missing and
+ * `add` (a pair only while fewer than OPSTATS_MAX_PAIRS are kept).  0:
+ * none. */
+static uint32_t key_lookup(const char *tmp, size_t len, int add)
 {
-	char tmp[256];
 	int64_t no = 0;
-	if (!name)
-		return 0;
-	int len = snprintf(tmp, sizeof(tmp), "%c%s", fam, name);
-	if (len < 0 || (size_t)len >= sizeof(tmp))
-		return 0; /* a name this long is not kept apart */
 	pthread_mutex_lock(&keys.mu);
 	if (!keys.n && !add) {
 		pthread_mutex_unlock(&keys.mu);
@@ -329,14 +335,46 @@ static uint32_t key_number(char fam, const char *name, int add)
 	}
 	if (!keys.n)
 		strmap_init(&keys.no);
-	if (strmap_get(&keys.no, tmp, (size_t)len, &no) < 0 && add) {
+	if (strmap_get(&keys.no, tmp, len, &no) < 0 && add) {
+		int pair = tmp[0] == 'P';
+		if (pair && (keys.pairs_full || keys.n_pairs >= OPSTATS_MAX_PAIRS)) {
+			keys.pairs_full = 1;
+			pthread_mutex_unlock(&keys.mu);
+			return 0;
+		}
 		keys.text = xgrow(keys.text, &keys.cap, keys.n + 1, sizeof(*keys.text));
 		keys.text[keys.n] = xstrdup(tmp);
 		no = ++keys.n;
-		strmap_put(&keys.no, tmp, (size_t)len, no);
+		keys.n_pairs += pair;
+		strmap_put(&keys.no, tmp, len, no);
 	}
 	pthread_mutex_unlock(&keys.mu);
 	return (uint32_t)no;
+}
+
+/* The text of the key of a service and an environment (`env` NULL: a
+ * service's, `svc` NULL: an environment's, both: their pair's, as
+ * "P<length of svc>:<svc><env>").  Its length, or 0 when none or too long
+ * for `cap` (such a name is not kept apart). */
+static size_t key_text_of(char *tmp, size_t cap, const char *svc, const char *env)
+{
+	int len;
+	if (svc && env)
+		len = snprintf(tmp, cap, "P%zu:%s%s", strlen(svc), svc, env);
+	else if (svc || env)
+		len = snprintf(tmp, cap, "%c%s", svc ? 'S' : 'E', svc ? svc : env);
+	else
+		return 0;
+	return len < 0 || (size_t)len >= cap ? 0 : (size_t)len;
+}
+
+/* The number of the key of `svc` and `env` (as key_text_of()); added when
+ * missing and `add`.  0: none. */
+static uint32_t key_number(const char *svc, const char *env, int add)
+{
+	char tmp[KEY_TEXT_MAX];
+	size_t len = key_text_of(tmp, sizeof(tmp), svc, env);
+	return len ? key_lookup(tmp, len, add) : 0;
 }
 
 /* ---- reading blocks ---------------------------------------------------------- */
@@ -438,9 +476,11 @@ static void start_keyed(struct delta *d, const struct spantree *t, size_t i, siz
 {
 	const struct span *sp = &t->spans[i];
 	const struct resource *r = sp->resource;
-	uint32_t ks[2] = {key_number('S', r && r->service_name ? r->service_name : "unknown", 1),
-			  key_number('E', r ? r->environment : NULL, 1)};
-	for (int f = 0; f < 2; f++) {
+	const char *svc = r && r->service_name ? r->service_name : "unknown",
+		   *env = r ? r->environment : NULL;
+	uint32_t ks[3] = {key_number(svc, NULL, 1), key_number(NULL, env, 1),
+			  env ? key_number(svc, env, 1) : 0};
+	for (int f = 0; f < 3; f++) {
 		size_t j = 0;
 		while (j < *n_active && d->active[j] != ks[f])
 			j++;
@@ -707,6 +747,10 @@ int opstats_update(struct store *s, const struct slowops_config *c, uint64_t max
 
 /* ---- stored aggregates ------------------------------------------------------ */
 
+/* The state row's first word: rows of another version are built again
+ * (version 2 added the pairs of a service and an environment). */
+#define STATE_VERSION "2"
+
 /* Row kinds of store_put_aggs(). */
 enum { AGG_STATE, AGG_STATS, AGG_BN, AGG_KSTATS, AGG_KBN };
 
@@ -872,8 +916,11 @@ static void collect_dirty(struct saving *sv)
 	uint64_t keep = OPSTATS_KEEP_NS / OPSTATS_BUCKET_NS;
 	if (g.covered_from == UINT64_MAX) /* built from the first block: from what is kept */
 		g.covered_from = g.newest > keep ? g.newest - keep : 0;
-	buf_printf(&sv->b, "1 %llu %llu %llu\n%s", (unsigned long long)g.read_id,
-		   (unsigned long long)g.newest, (unsigned long long)g.covered_from, g.rules);
+	pthread_mutex_lock(&keys.mu);
+	int pairs_full = keys.pairs_full;
+	pthread_mutex_unlock(&keys.mu);
+	buf_printf(&sv->b, STATE_VERSION " %llu %llu %llu %d\n%s", (unsigned long long)g.read_id,
+		   (unsigned long long)g.newest, (unsigned long long)g.covered_from, pairs_full, g.rules);
 	save_row(sv, AGG_STATE, UINT64_MAX, "", at);
 }
 
@@ -944,6 +991,7 @@ struct loading {
 	const char *rules; /* the current rules: rows of others are void */
 	int match;
 	uint64_t read_id, newest, covered_from;
+	int pairs_full;
 	int bad;
 	size_t rows;
 };
@@ -952,15 +1000,16 @@ static int load_state(void *arg, const struct store_agg *r)
 {
 	struct loading *ld = arg;
 	unsigned long long id, newest, covered;
-	int used = 0;
+	int used = 0, full = 0;
 	if (r->kind != AGG_STATE)
 		return 0;
 	char *text = xmalloc(r->len + 1);
 	memcpy(text, r->data, r->len);
 	text[r->len] = 0;
-	if (sscanf(text, "1 %llu %llu %llu\n%n", &id, &newest, &covered, &used) == 3 && used > 0 &&
-	    strcmp(text + used, ld->rules) == 0) {
+	if (sscanf(text, STATE_VERSION " %llu %llu %llu %d\n%n", &id, &newest, &covered, &full, &used) == 4 &&
+	    used > 0 && strcmp(text + used, ld->rules) == 0) {
 		ld->match = 1;
+		ld->pairs_full = full != 0;
 		ld->read_id = id;
 		ld->newest = newest;
 		ld->covered_from = covered;
@@ -977,7 +1026,7 @@ static int load_row(void *arg, const struct store_agg *r)
 	uint64_t requests, spans;
 	size_t n = g.kept.n_slots;
 	int kstats = r->kind == AGG_KSTATS, kbn = r->kind == AGG_KBN;
-	uint32_t key = kstats || kbn ? key_number(r->key[0], r->key[0] ? r->key + 1 : NULL, 1) : 0;
+	uint32_t key = (kstats || kbn) && r->key[0] ? key_lookup(r->key, strlen(r->key), 1) : 0;
 	ld->rows++;
 	if ((kstats || kbn) && !key)
 		return ld->bad = 1;
@@ -1053,6 +1102,9 @@ static void load_stored(struct store *s, const struct slowops_config *c, const c
 		g.newest = ld.newest;
 		g.covered_from = ld.covered_from;
 		g.loaded_rows = ld.rows;
+		pthread_mutex_lock(&keys.mu);
+		keys.pairs_full |= ld.pairs_full;
+		pthread_mutex_unlock(&keys.mu);
 		g.replace_all = 0;
 		log_info("operation statistics: %zu stored rows loaded, up to block %llu, in %.1f s", ld.rows,
 			 (unsigned long long)ld.read_id, (double)(clock_now_ns() - t0) / 1e9);
@@ -1075,7 +1127,7 @@ static void job_tick(void *arg)
 		log_warn("operation statistics: %s", err);
 		left = 0;
 	}
-	uint64_t t0 = clock_now_ns(), steps = 0;
+	uint64_t t0 = clock_now_ns(), saved = t0, steps = 0;
 	while (left) {
 		pthread_mutex_lock(&g.mu);
 		int stop = g.stopping;
@@ -1086,6 +1138,14 @@ static void job_tick(void *arg)
 			break;
 		}
 		steps++;
+		if (left &&
+		    clock_now_ns() - saved >= JOB_SAVE_EVERY_NS) { /* a long catch-up: keep what is done */
+			if (opstats_save(s, err, sizeof(err)) < 0)
+				log_warn("operation statistics: %s", err);
+			saved = clock_now_ns();
+			log_info("operation statistics: building from the blocks, %llu left",
+				 (unsigned long long)left);
+		}
 	}
 	if (steps && opstats_save(s, err, sizeof(err)) < 0)
 		log_warn("operation statistics: %s", err);
@@ -1129,7 +1189,8 @@ void opstats_stop(void)
 		free(keys.text[k]);
 	free(keys.text);
 	keys.text = NULL;
-	keys.n = 0;
+	keys.n = keys.n_pairs = 0;
+	keys.pairs_full = 0;
 	keys.cap = 0;
 	pthread_mutex_unlock(&keys.mu);
 	g.store = NULL;
@@ -1247,9 +1308,9 @@ static int stored_row(void *arg, const struct store_agg *r)
 static int read_stored(struct store *s, int kind, const struct opstats_filter *f, int keyed, uint64_t from,
 		       uint64_t to, uint64_t bucket_ns, struct stored_read *sr, char *err, size_t errlen)
 {
-	char key[300] = "";
-	if (keyed)
-		snprintf(key, sizeof(key), "%c%s", f->service ? 'S' : 'E', f->service ? f->service : f->env);
+	char key[KEY_TEXT_MAX] = "";
+	if (keyed && !key_text_of(key, sizeof(key), f->service, f->env))
+		return ERR_BUSY; /* not kept apart: filter_keyed() said so */
 	sr->key = keyed ? key : NULL;
 	sr->bucket_ns = bucket_ns;
 	if (store_aggs(s, kind, from * bucket_ns, to * bucket_ns, stored_row, sr, err, errlen) < 0)
@@ -1258,19 +1319,27 @@ static int read_stored(struct store *s, int kind, const struct opstats_filter *f
 }
 
 /* Whether a filter reads a key: 1, or 0 for the whole fleet; -1: not
- * answerable (both set). */
+ * answerable (a name too long to be kept apart). */
 static int filter_keyed(const struct opstats_filter *f)
 {
+	char tmp[KEY_TEXT_MAX];
 	if (!f || (!f->service && !f->env))
 		return 0;
-	return f->service && f->env ? -1 : 1;
+	return key_text_of(tmp, sizeof(tmp), f->service, f->env) ? 1 : -1;
 }
 
-/* The key of a filter (0: a service or environment never seen), once the
- * blocks it reads are in. */
-static uint32_t filter_key(const struct opstats_filter *f)
+/* The key of a filter, once the blocks it reads are in (g.mu held): 0 with
+ * *key 0 for a service, environment or pair never seen; ERR_BUSY for a pair
+ * not kept apart (past OPSTATS_MAX_PAIRS). */
+static int filter_key(const struct opstats_filter *f, uint32_t *key)
 {
-	return f->service ? key_number('S', f->service, 0) : key_number('E', f->env, 0);
+	*key = key_number(f->service, f->env, 0);
+	if (*key || !f->service || !f->env)
+		return 0;
+	pthread_mutex_lock(&keys.mu);
+	int full = keys.pairs_full;
+	pthread_mutex_unlock(&keys.mu);
+	return full ? ERR_BUSY : 0;
 }
 
 /* Sum the kept buckets of `key` in [from, to) slots (g.mu held). */
@@ -1298,15 +1367,20 @@ int opstats_read(struct store *s, const struct slowops_config *c, const struct o
 	if (keyed < 0)
 		return ERR_BUSY;
 	uint64_t bucket_ns = keyed ? OPSTATS_BN_BUCKET_NS : OPSTATS_BUCKET_NS, stored_to;
+	uint32_t key = 0;
 	int rc = read_start(s, c, from_ns, to_ns, bucket_ns, &from, &to, &stored_to, err, errlen);
 	if (rc < 0)
 		return rc;
+	if (keyed && filter_key(f, &key) < 0) {
+		pthread_mutex_unlock(&g.mu);
+		return ERR_BUSY;
+	}
 	out->n = g.kept.n_slots;
 	out->t = xcalloc(out->n ? out->n : 1, sizeof(*out->t));
 	for (size_t k = 0; k < out->n; k++)
 		sketch_init(&out->t[k]);
 	if (keyed)
-		sum_keyed(from, to, filter_key(f), out);
+		sum_keyed(from, to, key, out);
 	else
 		sum_buckets(from, to, out);
 	pthread_mutex_unlock(&g.mu);
@@ -1331,10 +1405,14 @@ int opstats_bottlenecks(struct store *s, const struct slowops_config *c, const s
 	int keyed = filter_keyed(f);
 	if (keyed < 0)
 		return ERR_BUSY;
+	uint32_t key = 0;
 	int rc = read_start(s, c, from_ns, to_ns, OPSTATS_BN_BUCKET_NS, &from, &to, &stored_to, err, errlen);
 	if (rc < 0)
 		return rc;
-	uint32_t key = keyed ? filter_key(f) : 0;
+	if (keyed && filter_key(f, &key) < 0) {
+		pthread_mutex_unlock(&g.mu);
+		return ERR_BUSY;
+	}
 	for (size_t i = 0; !keyed && i < g.kept_bn.n; i++) {
 		const struct bn_bucket *b = &g.kept_bn.b[i];
 		if (b->slot >= from && b->slot < to)

@@ -54,6 +54,9 @@
 #define OPSTATS_KEEP_NS	     (48ull * 3600ull * 1000000000ull)
 #define OPSTATS_READ_BLOCKS  256 /* most blocks a read catches up on */
 #define OPSTATS_BN_BUCKET_NS (5ull * OPSTATS_BUCKET_NS)
+/* Pairs of a service and an environment kept apart at most: the pairs
+ * seen after are read from the spans. */
+#define OPSTATS_MAX_PAIRS 1000
 
 /* The statistics of a range: sketches per stats slot (owned). */
 struct opstats_answer {
@@ -81,9 +84,11 @@ int opstats_update(struct store *s, const struct slowops_config *c, uint64_t max
 
 /*
  * What a read covers: NULL or both NULL, the requests at the fleet's edge;
- * else one service's requests, or one environment's (not both: ERR_BUSY),
- * as the span-read answers with service= or env= take them (kept per
- * OPSTATS_BN_BUCKET_NS; see struct kbucket in opstats.c).
+ * else one service's requests, one environment's, or those of one service
+ * in one environment (both set), as the span-read answers with service=,
+ * env= or both take them (kept per OPSTATS_BN_BUCKET_NS; see struct
+ * kbucket in opstats.c).  A pair is kept apart once it is seen, for at
+ * most OPSTATS_MAX_PAIRS pairs: past them, a pair not kept is ERR_BUSY.
  */
 struct opstats_filter {
 	const char *service, *env;
@@ -94,8 +99,9 @@ struct opstats_filter {
  * minutes with a filter) overlapping [from_ns, to_ns) (to_ns 0: now), with
  * the rules of `c`, after reading the blocks committed since the last
  * update.  ERR_BUSY: not answerable from the aggregates (no job for `s`,
- * still catching up, the range starts before what is kept, or a filter of
- * both a service and an environment); the caller reads the spans instead.
+ * still catching up, the range starts before what is kept, a name too long
+ * to be kept apart, or a pair of a service and an environment past
+ * OPSTATS_MAX_PAIRS); the caller reads the spans instead.
  * Other < 0: error with a message.
  */
 int opstats_read(struct store *s, const struct slowops_config *c, const struct opstats_filter *f,

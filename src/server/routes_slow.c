@@ -251,7 +251,7 @@ static void put_type(struct json_w *w, const struct slowops_config *c, size_t sl
 	jw_obj_end(w);
 }
 
-/* Whether only the range is asked, with at most service= or env= (no other
+/* Whether only the range is asked, with service=, env= or both (no other
  * filter, q= nor limit): the aggregates can answer, for `f`. */
 static int aggregates_answer(struct http_request *req, const struct store_query *q, const struct spanql *ql,
 			     struct opstats_filter *f)

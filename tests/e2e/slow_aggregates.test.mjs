@@ -1,6 +1,6 @@
 // slow_aggregates.test.mjs - slow-operation statistics and bottlenecks with
-// service= or env= answered from the aggregates kept per service and per
-// environment: the same figures as the answer read from the spans (asked
+// service=, env= or both answered from the aggregates kept per service, per
+// environment and per pair of them: the same figures as the answer read from the spans (asked
 // with an explicit limit, which always reads them), for a service called
 // from another one (its requests are its top-most entry spans, nested in
 // the caller's traces) and for environments.
@@ -13,6 +13,9 @@
 //             back (production) GET /b/inner  SERVER [740, 990]   (nested in back: not a request of its own)
 //   3 x front (staging)    GET /a  SERVER [0, 300]
 //         SELECT a           CLIENT postgresql [10, 210]
+//   1 x loop (production)  GET /l  SERVER [0, 500]
+//         loop (staging)     GET /l  SERVER [10, 400]   (one request of loop, one of each of its pairs)
+//           SELECT l         CLIENT postgresql [20, 300]
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
@@ -53,6 +56,21 @@ function stagingRequest(startNs) {
 	];
 }
 
+function loopRequest(startNs) {
+	const tid = traceId();
+	const root = spanId(), inner = spanId();
+	const at = (ms) => startNs + BigInt(ms) * MS;
+	const http = { 'http.request.method': 'GET', 'http.route': '/l' };
+	return {
+		production: [{ traceId: tid, spanId: root, name: 'GET /l', kind: 2, start: at(0), end: at(500), attrs: http }],
+		staging: [
+			{ traceId: tid, spanId: inner, parentSpanId: root, name: 'GET /l', kind: 2, start: at(10), end: at(400), attrs: http },
+			{ traceId: tid, spanId: spanId(), parentSpanId: inner, name: 'SELECT l', kind: 3, start: at(20), end: at(300),
+				attrs: { 'db.system.name': 'postgresql' } },
+		],
+	};
+}
+
 const close = (got, want, tol, what) =>
 	assert.ok(Math.abs(got - want) <= tol, `${what}: got ${got}, want ${want}`);
 
@@ -70,12 +88,15 @@ describe('statistics and bottlenecks per service and environment from the aggreg
 			back.push(...r.back);
 		}
 		for (let i = 0; i < 3; i++) staging.push(...stagingRequest(base + BigInt(20 + i) * 1000n * MS));
+		const loop = loopRequest(base + 30_000n * MS);
 		const res = await fetch(`${srv.url}/v1/traces`, {
 			method: 'POST', headers: { 'content-type': 'application/json' },
 			body: JSON.stringify(jsonTraceRequest([
 				{ attrs: { 'service.name': 'front', 'deployment.environment.name': 'production' }, spans: front },
 				{ attrs: { 'service.name': 'back', 'deployment.environment.name': 'production' }, spans: back },
 				{ attrs: { 'service.name': 'front', 'deployment.environment.name': 'staging' }, spans: staging },
+				{ attrs: { 'service.name': 'loop', 'deployment.environment.name': 'production' }, spans: loop.production },
+				{ attrs: { 'service.name': 'loop', 'deployment.environment.name': 'staging' }, spans: loop.staging },
 			])),
 		});
 		assert.equal(res.status, 200, await res.text());
@@ -85,8 +106,14 @@ describe('statistics and bottlenecks per service and environment from the aggreg
 	const filters = [
 		[{ service: 'front' }, 7],
 		[{ service: 'back' }, 4],
-		[{ env: 'production' }, 4],
-		[{ env: 'staging' }, 3],
+		[{ env: 'production' }, 5],
+		[{ env: 'staging' }, 4],
+		[{ service: 'loop' }, 1],
+		[{ service: 'loop', env: 'production' }, 1],
+		[{ service: 'loop', env: 'staging' }, 1],
+		[{ service: 'front', env: 'production' }, 4],
+		[{ service: 'back', env: 'production' }, 4],
+		[{ service: 'front', env: 'staging' }, 3],
 	];
 
 	for (const [filter, requests] of filters) {
@@ -135,15 +162,19 @@ describe('statistics and bottlenecks per service and environment from the aggreg
 		const at = (p, query) => getJson(`${srv.url}${p}?${new URLSearchParams({ from, to, ...query })}`);
 		const before = await at('/api/v1/slow-operations/stats', { service: 'back' });
 		const bnBefore = await at('/api/v1/bottlenecks', { env: 'production' });
+		const pairBefore = await at('/api/v1/bottlenecks', { service: 'back', env: 'production' });
+		assert.equal(pairBefore.json.aggregated?.bucket_s, 300);
 		assert.equal(before.json.aggregated?.bucket_s, 300);
 		await sleep(6500); // the job's pass (every 5 s) stores what changed
 		await srv.stop();
 		srv = await startServer({ dataDir: srv.dataDir });
 		const after = await at('/api/v1/slow-operations/stats', { service: 'back' });
 		const bnAfter = await at('/api/v1/bottlenecks', { env: 'production' });
+		const pairAfter = await at('/api/v1/bottlenecks', { service: 'back', env: 'production' });
 		assert.match(srv.output, /operation statistics: [1-9][0-9]* stored rows loaded/, 'loaded, not read again');
 		assert.deepEqual(after.json, before.json);
 		assert.deepEqual(bnAfter.json, bnBefore.json);
+		assert.deepEqual(pairAfter.json, pairBefore.json);
 	});
 
 	test('a service nobody sends: an empty answer from the aggregates', async () => {
@@ -152,11 +183,17 @@ describe('statistics and bottlenecks per service and environment from the aggreg
 		assert.deepEqual([r.json.aggregated?.bucket_s, r.json.requests, r.json.spans], [300, 0, 0]);
 	});
 
-	test('both a service and an environment, or another filter: read from the spans', async () => {
-		const both = await get('/api/v1/slow-operations/stats', { service: 'front', env: 'production' });
-		assert.equal(both.status, 200, both.text);
-		assert.equal(both.json.aggregated, undefined);
-		assert.equal(both.json.requests, 4);
+	test('a service in an environment it never ran in: empty, from the aggregates and from the spans', async () => {
+		const filter = { service: 'back', env: 'staging' };
+		const agg = await get('/api/v1/slow-operations/stats', filter);
+		const read = await get('/api/v1/slow-operations/stats', { ...filter, limit: '1000' });
+		assert.deepEqual([agg.json.aggregated?.bucket_s, agg.json.requests, agg.json.spans], [300, 0, 0]);
+		assert.deepEqual([read.json.aggregated, read.json.requests, read.json.spans], [undefined, 0, 0]);
+		const bn = await get('/api/v1/bottlenecks', filter);
+		assert.deepEqual([bn.json.aggregated?.bucket_s, bn.json.requests, bn.json.bottlenecks.length], [300, 0, 0]);
+	});
+
+	test('another filter than the range, service and environment: read from the spans', async () => {
 		const ep = await get('/api/v1/bottlenecks', { endpoint: 'GET /a' });
 		assert.equal(ep.status, 200, ep.text);
 		assert.equal(ep.json.aggregated, undefined);

@@ -275,6 +275,136 @@ static void test_saved(struct store *s, const struct slowops_config *c)
 	opstats_answer_release(&before);
 }
 
+#define T3 (T0 + 3 * 86400 * 1000 * MS + 10 * MIN)
+
+static int read_pair(struct store *s, const struct slowops_config *c, const char *svc, const char *env,
+		     struct opstats_answer *a)
+{
+	char err[256];
+	const struct opstats_filter f = {.service = svc, .env = env};
+	int rc = opstats_read(s, c, &f, T3, T3 + 10 * MIN, a, err, sizeof(err));
+	if (rc < 0 && rc != ERR_BUSY)
+		printf("# opstats_read: %s\n", err);
+	return rc;
+}
+
+/* A request of shop in production calling shop in staging: one request of
+ * shop (the staging one is nested), one of each pair. */
+static void test_pair_nesting(struct store *s, const struct slowops_config *c)
+{
+	struct batch b;
+	struct opstats_answer a;
+	batch_init(&b);
+	struct resource *prod = make_version_resource(&b, "shop", "production", "1");
+	struct resource *staging = make_version_resource(&b, "shop", "staging", "1");
+	struct span *sp = add_span(&b, prod, 200, 1, 0, "GET /orders", SPAN_KIND_SERVER, T3, 1000);
+	set_attr(&b, sp, "http.route", "/orders");
+	sp = add_span(&b, staging, 200, 2, 1, "GET /orders", SPAN_KIND_SERVER, T3 + 10 * MS, 400);
+	set_attr(&b, sp, "http.route", "/orders");
+	sp = add_span(&b, staging, 200, 3, 2, "SELECT orders", SPAN_KIND_CLIENT, T3 + 20 * MS, 300);
+	set_attr(&b, sp, "db.system", "postgresql");
+	ok(store_write_sync(s, &b) == 0, "shop in production calling shop in staging");
+	batch_release(&b);
+	if (ok(read_pair(s, c, "shop", "staging", &a) == 0, "shop in staging: answered")) {
+		ok(a.requests == 1 && a.spans == 2, "its own request: %llu requests, %llu spans",
+		   (unsigned long long)a.requests, (unsigned long long)a.spans);
+		is_int(sketch_count(&a.t[slowops_type_slot(c, SLOWOPS_DATABASE)]), 1, "its database call");
+		opstats_answer_release(&a);
+	}
+	if (ok(read_pair(s, c, "shop", "production", &a) == 0, "shop in production: answered")) {
+		ok(a.requests == 1 && a.spans == 3, "the whole trace: %llu requests, %llu spans",
+		   (unsigned long long)a.requests, (unsigned long long)a.spans);
+		opstats_answer_release(&a);
+	}
+	if (ok(read_pair(s, c, "shop", NULL, &a) == 0, "shop: answered")) {
+		ok(a.requests == 1 && a.spans == 3, "one request of shop, not the sum of its pairs' two");
+		opstats_answer_release(&a);
+	}
+	if (ok(read_pair(s, c, "shop", "nowhere", &a) == 0, "a pair never seen: answered")) {
+		is_int(a.requests, 0, "no requests");
+		opstats_answer_release(&a);
+	}
+}
+
+/* Pairs past OPSTATS_MAX_PAIRS: read from the spans, also after a start. */
+static void test_pair_bound(struct store *s, const struct slowops_config *c)
+{
+	struct batch b;
+	struct opstats_answer a;
+	char env[32], err[256];
+	size_t busy = 0, answered = 0, n = OPSTATS_MAX_PAIRS + 1;
+	batch_init(&b);
+	for (size_t k = 0; k < n; k++) {
+		snprintf(env, sizeof(env), "e%zu", k);
+		struct resource *r = make_version_resource(&b, "shop", arena_strdup(&b.arena, env), "1");
+		struct span *sp =
+			add_span(&b, r, (int)(k & 0xff), 1, 0, "GET /x", SPAN_KIND_SERVER, T3 + 5 * MIN, 10);
+		sp->trace_id[1] = (uint8_t)(0x10 + (k >> 8));
+		set_attr(&b, sp, "http.route", "/x");
+	}
+	ok(store_write_sync(s, &b) == 0, "%zu more pairs of a service and an environment", n);
+	batch_release(&b);
+	for (int round = 0; round < 2; round++) {
+		busy = answered = 0;
+		for (size_t k = 0; k < n; k++) {
+			snprintf(env, sizeof(env), "e%zu", k);
+			int rc = read_pair(s, c, "shop", env, &a);
+			busy += rc == ERR_BUSY;
+			if (rc == 0) {
+				answered += a.requests == 1;
+				opstats_answer_release(&a);
+			}
+		}
+		/* two pairs were kept before: production and staging */
+		ok(busy == 3 && answered == n - 3,
+		   "%s: %zu pairs past the bound read from the spans, %zu answered",
+		   round ? "after a start" : "at once", busy, answered);
+		if (round)
+			break;
+		if (!ok(opstats_save(s, err, sizeof(err)) == 0, "saved"))
+			printf("# %s\n", err);
+		opstats_stop();
+		if (!ok(opstats_start(s, 3600, err, sizeof(err)) == 0, "a new start"))
+			printf("# %s\n", err);
+	}
+	if (ok(read_pair(s, c, "shop", "staging", &a) == 0, "a pair kept before the bound: answered")) {
+		is_int(a.requests, 1, "its request");
+		opstats_answer_release(&a);
+	}
+	is_int(read_pair(s, c, "shop", "nowhere", &a), ERR_BUSY,
+	       "past the bound, a pair never seen: from the spans");
+}
+
+/* Rows stored by a build of the previous format (state row version 1, no
+ * pairs): not loaded, built again from the blocks, the same answers. */
+static void test_old_format(struct store *s, const struct slowops_config *c)
+{
+	struct opstats_answer before, after;
+	char err[256];
+	uint64_t read_id;
+	size_t loaded;
+	if (!ok(read_pair(s, c, "shop", "staging", &before) == 0, "before"))
+		return;
+	uint64_t last = 0;
+	char old[128]; /* version 1, the last block, newest minute, covered from, full; the rules */
+	store_last_block(s, &last, err, sizeof(err));
+	snprintf(old, sizeof(old), "1 %llu %llu 0 0\n%zu", (unsigned long long)last,
+		 (unsigned long long)((T3 + 10 * MIN) / MIN), slowops_type_slots(c));
+	struct store_agg row = {.kind = 0, .t_ns = UINT64_MAX, .key = "", .data = old, .len = strlen(old)};
+	if (!ok(store_put_aggs(s, &row, 1, 1, err, sizeof(err)) == 0, "rows of the previous format stored"))
+		printf("# %s\n", err);
+	opstats_stop();
+	if (!ok(opstats_start(s, 3600, err, sizeof(err)) == 0, "a new start"))
+		printf("# %s\n", err);
+	if (ok(read_pair(s, c, "shop", "staging", &after) == 0, "after the start")) {
+		opstats_status(&read_id, &loaded);
+		is_int(loaded, 0, "the old rows are not loaded");
+		same_answers(&before, &after, "built again from the blocks");
+		opstats_answer_release(&after);
+	}
+	opstats_answer_release(&before);
+}
+
 static void test_busy(struct store *s, const struct slowops_config *c)
 {
 	struct opstats_answer a;
@@ -301,6 +431,9 @@ int main(void)
 		test_bottlenecks(st, &c);
 		test_rules(st);
 		test_saved(st, &c);
+		test_pair_nesting(st, &c);
+		test_pair_bound(st, &c);
+		test_old_format(st, &c);
 		opstats_stop();
 		slowops_config_release(&c);
 		store_close(st);
