@@ -10,6 +10,7 @@
  * Owns parsing these requests and printing the answers; the reading and
  * the arithmetic are query/metrics.h's.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,20 +29,25 @@
 static const char *const type_names[] = {"", "gauge", "sum", "histogram"};
 
 /* The common filters and instance=.  -1: the 400 answer is set. */
+static void filter_of(struct http_request *req, const struct store_query *q, struct metrics_filter *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->from_ns = q->from_ns;
+	f->to_ns = q->to_ns;
+	f->service = q->service;
+	f->env = q->env;
+	f->version = q->version;
+	f->instance = http_query(req, "instance");
+	if (f->instance && !*f->instance)
+		f->instance = NULL;
+}
+
 static int parse_filter(struct http_request *req, struct metrics_filter *f)
 {
 	struct store_query q;
 	if (filters_parse_req(req, &q) < 0)
 		return -1;
-	memset(f, 0, sizeof(*f));
-	f->from_ns = q.from_ns;
-	f->to_ns = q.to_ns;
-	f->service = q.service;
-	f->env = q.env;
-	f->version = q.version;
-	f->instance = http_query(req, "instance");
-	if (f->instance && !*f->instance)
-		f->instance = NULL;
+	filter_of(req, &q, f);
 	return 0;
 }
 
@@ -506,9 +512,13 @@ void metrics_put_current_resources(struct http_request *req, struct json_w *w)
 					   "pool_max"};
 	struct metrics_request r;
 	char err[256];
+	struct store_query q;
 	memset(&r, 0, sizeof(r));
-	if (parse_filter(req, &r.f) < 0)
+	/* the caller has judged the filters (its own limits among them): no
+	 * answer of an error here, in the middle of its answer */
+	if (filters_parse_prefixed(req, "", UINT_MAX, &q, clock_now_ns(), err, sizeof(err)) < 0)
 		return;
+	filter_of(req, &q, &r.f);
 	r.f.from_ns = r.f.to_ns > 300 * NS_PER_S ? r.f.to_ns - 300 * NS_PER_S : 0;
 	r.step_ns = r.f.to_ns - r.f.from_ns;
 	jw_kobj_begin(w, "currentResources");
