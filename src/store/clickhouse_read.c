@@ -683,7 +683,7 @@ int ch_aggs(struct store *s, int kind, uint64_t from_ns, uint64_t to_ns, store_a
 	struct aggs_read ar = {.fn = fn, .arg = arg};
 	struct buf sql;
 	buf_init(&sql, BUF_NO_LIMIT);
-	buf_printf(&sql, "SELECT kind, t, key, argMax(data, ver) FROM aggregates WHERE t >= %llu",
+	buf_printf(&sql, "SELECT kind, t, key, argMax(data, ver) FROM " CH_AGGS_TABLE " WHERE t >= %llu",
 		   (unsigned long long)from_ns);
 	if (to_ns)
 		buf_printf(&sql, " AND t < %llu", (unsigned long long)to_ns);

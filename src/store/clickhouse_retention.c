@@ -42,6 +42,10 @@ static const struct day_table tables[] = {
 	{"profiles", KEPT_PROFILES, "count()", DAY_NS("start_ns"), 1},
 	{"metric_hours", KEPT_METRIC_HOURS, "count()", DAY_NS("hour"), 0},
 	{"leases", KIND_LEASES, NULL, DAY_NS("at_ns"), 0},
+	/* the stored aggregates, with the minute rollups' period as in the
+	 * embedded store; the state row's day (2100-01-01) is never past it */
+	{CH_AGGS_TABLE, KEPT_MINUTE_ROLLUPS, NULL,
+	 "toYYYYMMDD(toDateTime(intDiv(least(t, 4102444800000000000), 1000000000)))", 0},
 };
 #define N_TABLES (sizeof(tables) / sizeof(tables[0]))
 

@@ -104,7 +104,24 @@ static const char *const step6[] = {
 	NULL,
 };
 
-static const char *const *const steps[] = {step1, step2, step3, step4, step5, step6};
+/* The aggregates partitioned by the day of their bucket, so that retention
+ * drops them with the minute rollups' period as it does the other tables
+ * (a table's partitioning cannot change: a new table, the rows copied, the
+ * old one dropped).  The state row (t = UINT64_MAX) falls in the day of
+ * the time capped at 2100-01-01, a partition no period reaches.  Two
+ * instances migrating at once may both copy (the copies are alike: the
+ * newest version wins) or find the old table dropped by the other. */
+#define AGGS_DAY "toYYYYMMDD(toDateTime(intDiv(least(t, 4102444800000000000), 1000000000)))"
+static const char *const step7[] = {
+	"CREATE TABLE IF NOT EXISTS " CH_AGGS_TABLE " (kind UInt32, t UInt64, key String, data String,"
+	" ver UInt64) ENGINE = ReplacingMergeTree(ver) PARTITION BY " AGGS_DAY " ORDER BY (kind, t, key)",
+	"INSERT INTO " CH_AGGS_TABLE " SELECT kind, t, key, argMax(data, ver), max(ver) FROM aggregates"
+	" GROUP BY kind, t, key",
+	"DROP TABLE IF EXISTS aggregates",
+	NULL,
+};
+
+static const char *const *const steps[] = {step1, step2, step3, step4, step5, step6, step7};
 #define N_STEPS ((int)(sizeof(steps) / sizeof(steps[0])))
 
 int ch_schema_version(void)
@@ -120,6 +137,18 @@ static int current_version(struct ch_client *c, int *v, char *err, size_t errlen
 	*v = rc < 0 ? 0 : atoi(out.data ? out.data : "0");
 	buf_release(&out);
 	return rc;
+}
+
+/* A step's statement that failed because another instance migrating at
+ * the same time did it first: a column it added, a table it copied and
+ * dropped. */
+static int done_by_another(const char *sql, const char *err)
+{
+	if (strncmp(sql, "ALTER", 5) == 0)
+		return strstr(err, "already exists") != NULL;
+	if (strncmp(sql, "INSERT INTO " CH_AGGS_TABLE, strlen("INSERT INTO " CH_AGGS_TABLE)) == 0)
+		return strstr(err, "aggregates doesn't exist") != NULL;
+	return 0;
 }
 
 int ch_schema_migrate(struct ch_client *c, char *err, size_t errlen)
@@ -140,8 +169,8 @@ int ch_schema_migrate(struct ch_client *c, char *err, size_t errlen)
 	for (; v < N_STEPS; v++) {
 		for (const char *const *q = steps[v]; *q; q++)
 			if ((rc = ch_exec(c, *q, NULL, 0, NULL, err, errlen)) < 0 &&
-			    !(strncmp(*q, "ALTER", 5) == 0 && strstr(err, "already exists")))
-				return rc; /* another instance added the column first */
+			    !done_by_another(*q, err))
+				return rc;
 		char sql[128];
 		snprintf(sql, sizeof(sql), "INSERT INTO hotpath_schema VALUES (%d, %llu)", v + 1,
 			 (unsigned long long)clock_now_ns());

@@ -32,6 +32,8 @@
 /* A fresh claim is read back after this pause (clickhouse_lease.c). */
 #define CH_LEASE_PAUSE_MS 1000
 #define CH_HOLDER_LEN	  64
+/* The stored aggregates (store_put_aggs), partitioned by day (schema 7). */
+#define CH_AGGS_TABLE "aggregates_by_day"
 
 /* The endpoint cardinality guard of the rollups (clickhouse_guard.c). */
 struct ch_guard {

@@ -540,8 +540,8 @@ int ch_put_aggs(struct store *s, const struct store_agg *rows, size_t n, int rep
 {
 	struct buf b;
 	int rc;
-	if (replace_all && (rc = ch_exec(ch_of(s)->ch, "ALTER TABLE aggregates DELETE WHERE 1", NULL, 0, NULL,
-					 err, errlen)) < 0)
+	if (replace_all && (rc = ch_exec(ch_of(s)->ch, "ALTER TABLE " CH_AGGS_TABLE " DELETE WHERE 1", NULL,
+					 0, NULL, err, errlen)) < 0)
 		return rc;
 	buf_init(&b, BUF_NO_LIMIT);
 	uint64_t ver = clock_now_ns();
@@ -552,7 +552,7 @@ int ch_put_aggs(struct store *s, const struct store_agg *rows, size_t n, int rep
 		rbw_bytes(&b, rows[i].data, rows[i].len);
 		rbw_u64(&b, ver);
 	}
-	rc = ch_exec(ch_of(s)->ch, "INSERT INTO aggregates (kind, t, key, data, ver) FORMAT RowBinary",
+	rc = ch_exec(ch_of(s)->ch, "INSERT INTO " CH_AGGS_TABLE " (kind, t, key, data, ver) FORMAT RowBinary",
 		     b.data, b.len, NULL, err, errlen);
 	buf_release(&b);
 	return rc;
