@@ -37,6 +37,7 @@ static const struct day_table tables[] = {
 	{"blocks", KEPT_SPANS, "sum(n_spans)", DAY_NS("t_min"), 1},
 	{"trace_index", KEPT_SPANS, NULL, DAY_NS("t_min"), 1},
 	{"requests", KEPT_REQUESTS, "count()", DAY_NS("start_ns"), 1},
+	{"slow_requests", KEPT_REQUESTS, NULL, DAY_NS("start_ns"), 1}, /* a copy of some of them */
 	{"rollups", KIND_ROLLUPS, "count()", "toYYYYMMDD(toDateTime(minute * 60))", 0},
 	{"metric_points", KEPT_POINTS, "count()", DAY_NS("time_ns"), 1},
 	{"profiles", KEPT_PROFILES, "count()", DAY_NS("start_ns"), 1},

@@ -121,7 +121,26 @@ static const char *const step7[] = {
 	NULL,
 };
 
-static const char *const *const steps[] = {step1, step2, step3, step4, step5, step6, step7};
+/* The request rows of 1 s or more again, numbered in write order (what
+ * store_slow_since() reads: the list of slow requests of query/slowreqs.h),
+ * ordered by that number so that reading the rows written after one is a
+ * range of the primary key.  Rows written from now on are numbered by
+ * their block (clickhouse_write.c, CH_SLOW_ID); the ones stored before are
+ * copied with the numbers 1, 2, ... in order of start, below every number
+ * of a block. */
+static const char *const step8[] = {
+	"CREATE TABLE IF NOT EXISTS slow_requests (id Int64, start_ns UInt64, duration_ns UInt64,"
+	" trace_hi Int64, trace_lo Int64, span_id Int64, status UInt8, edge UInt8, service String,"
+	" endpoint String, env String, version String, department String, intent String, tool String)"
+	" ENGINE = MergeTree PARTITION BY " DAY_OF("start_ns") " ORDER BY id",
+	"INSERT INTO slow_requests SELECT toInt64(rowNumberInAllBlocks() + 1), * FROM (SELECT start_ns,"
+	" duration_ns, trace_hi, trace_lo, span_id, status, edge, service, endpoint, env, version,"
+	" department, intent, tool FROM requests WHERE duration_ns >= 1000000000"
+	" ORDER BY start_ns, trace_hi, trace_lo, span_id)",
+	NULL,
+};
+
+static const char *const *const steps[] = {step1, step2, step3, step4, step5, step6, step7, step8};
 #define N_STEPS ((int)(sizeof(steps) / sizeof(steps[0])))
 
 int ch_schema_version(void)

@@ -16,6 +16,7 @@ const struct store_backend clickhouse_backend = {
 	.latest_versions = ch_latest_versions,
 	.search = ch_search,
 	.count = ch_count,
+	.slow_since = ch_slow_since,
 	.newest_requests = ch_newest_requests,
 	.filter_values = ch_filter_values,
 	.rollups = ch_rollups,

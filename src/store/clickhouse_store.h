@@ -34,6 +34,12 @@
 #define CH_HOLDER_LEN	  64
 /* The stored aggregates (store_put_aggs), partitioned by day (schema 7). */
 #define CH_AGGS_TABLE "aggregates_by_day"
+/* The number of a row of `slow_requests` (schema 8): its request's block id
+ * and its place among the block's slow rows, above the numbers 1 ... of
+ * the rows copied from before (fewer than CH_SLOW_BASE).  A block holds
+ * at most 8192 spans, so at most 8192 entry spans. */
+#define CH_SLOW_BASE	     (1ll << 40)
+#define CH_SLOW_ID(block, i) (CH_SLOW_BASE + (int64_t)((block) << 13) + (int64_t)(i))
 
 /* The endpoint cardinality guard of the rollups (clickhouse_guard.c). */
 struct ch_guard {
@@ -85,6 +91,11 @@ struct ch_store {
 	struct ch_guard guard;
 
 	_Atomic uint64_t commits, writes, spans, points, failed_writes;
+	_Atomic uint64_t slow_groups; /* groups inserted with slow requests */
+
+	/* what ch_slow_since() read last (slow_lock) */
+	pthread_mutex_t slow_lock;
+	uint64_t slow_groups_seen, slow_read_ns, slow_last_id, slow_oldest, slow_oldest_ns;
 	_Atomic int failing; /* inserts failing now (retried): the writer is not ready */
 };
 
@@ -136,6 +147,9 @@ int ch_put_aggs(struct store *s, const struct store_agg *rows, size_t n, int rep
 int ch_aggs(struct store *s, int kind, uint64_t from_ns, uint64_t to_ns, store_agg_fn fn, void *arg,
 	    char *err, size_t errlen);
 int ch_add_event(struct store *s, const struct store_record *r, char *err, size_t errlen);
+int ch_slow_since(struct store *s, int64_t after, uint64_t from_ns, unsigned limit, struct arena *a,
+		  struct request_row **rows, int64_t **ids, size_t *n, uint64_t *oldest_ns, char *err,
+		  size_t errlen);
 
 /* Reads (clickhouse_read.c). */
 long ch_get_trace(struct store *s, const uint8_t trace_id[16], struct batch *out, char *err, size_t errlen);
