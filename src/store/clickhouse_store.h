@@ -74,6 +74,7 @@ struct ch_store {
 	char instance[CH_HOLDER_LEN]; /* this process: host/pid/random */
 	uint64_t lease_ns;
 	struct ch_lease background, slot;
+	pthread_mutex_t bg_lock; /* one renewal of the background lease at a time */
 	pthread_mutex_t id_lock; /* guards the fields below */
 	pthread_cond_t lease_wake;
 	int slot_no;		       /* -1: none held */
@@ -116,6 +117,10 @@ void ch_lease_stop(struct ch_store *s);
 int ch_lease_tick(struct ch_store *s, struct ch_lease *l, uint64_t floor, char *err, size_t errlen);
 int ch_lease_held(struct ch_lease *l);
 int ch_lease_background(struct store *s);
+/* Before and after a write of a job of the background lease's holder
+ * (backend.h: lease_write_begin, lease_write_end). */
+int ch_lease_write_begin(struct store *s, char *err, size_t errlen);
+void ch_lease_write_end(struct store *s);
 /* Reserve n block ids for a group (waits while no slot is held): the
  * group's in-flight index, -1 when the store is closing. */
 int ch_ids_reserve(struct ch_store *s, size_t n, uint64_t *seq0, unsigned *slot);
