@@ -492,10 +492,14 @@ int advisor_run(struct store *s, const struct advisor_options *o, struct advisor
 	res->kept_traces = st.kept_traces;
 	res->points = pts.n;
 	res->findings = n;
-	/* recommendation states are written by one instance: the lease holder */
-	if (store_lease_held(s) &&
-	    record_findings(s, fs, n, 1 / res->sample_rate, o, clock_now_ns(), err, errlen) < 0)
-		goto out;
+	/* recommendation states are written by one instance: the lease holder,
+	 * each write checking that it still is */
+	if (store_lease_begin(s)) {
+		int rc = record_findings(s, fs, n, 1 / res->sample_rate, o, clock_now_ns(), err, errlen);
+		store_lease_end(s);
+		if (rc < 0)
+			goto out;
+	}
 	ret = 0;
 out:
 	detect_free(d);
@@ -780,13 +784,14 @@ static void analysis_tick(void *arg)
 	struct advisor_result res;
 	char err[256];
 	(void)arg;
-	if (!store_lease_held(watch_store))
+	if (!store_lease_begin(watch_store))
 		return; /* another instance on the same store runs it */
 	if (advisor_refresh(watch_store, watch_range_ns, 0, 0, &res, err, sizeof(err)) < 0)
 		log_warn("recommendations: analysis failed: %s", err);
 	else
 		log_info("recommendations: analysed %llu traces in %.0f ms, %zu findings",
 			 (unsigned long long)res.traces, res.elapsed_ms, res.findings);
+	store_lease_end(watch_store);
 }
 
 int advisor_watch_start(struct store *s, unsigned interval_s, uint64_t range_ns, char *err, size_t errlen)

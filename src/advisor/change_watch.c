@@ -249,7 +249,7 @@ static void change_tick(void *arg)
 	struct change_watch_result res;
 	char err[256];
 	(void)arg;
-	if (!store_lease_held(watch_store))
+	if (!store_lease_begin(watch_store))
 		return; /* another instance on the same store runs it */
 	uint64_t t0 = clock_now_ns();
 	if (change_watch_run(watch_store, t0, 0, &res, err, sizeof(err)) < 0)
@@ -257,6 +257,7 @@ static void change_tick(void *arg)
 	else
 		log_info("changes: %zu deployments recorded, %zu regressions flagged in %.0f ms",
 			 res.deployments, res.flagged, (double)(clock_now_ns() - t0) / 1e6);
+	store_lease_end(watch_store);
 }
 
 int change_watch_start(struct store *s, unsigned interval_s, char *err, size_t errlen)

@@ -1008,13 +1008,14 @@ static void spike_tick(void *arg)
 	struct slowops_config c;
 	char err[256];
 	(void)arg;
-	if (!store_lease_held(watch_store))
+	if (!store_lease_begin(watch_store))
 		return; /* another instance on the same store runs it */
 	slowops_spike_rule_init(&rule);
 	if (slowops_effective(watch_store, &c, err, sizeof(err)) < 0 ||
 	    slowops_spike_check(watch_store, &c, &rule, clock_now_ns(), NULL, err, sizeof(err)) < 0)
 		log_warn("slow request spike check: %s", err);
 	slowops_config_release(&c);
+	store_lease_end(watch_store);
 }
 
 int slowops_watch_start(struct store *s, unsigned interval_s, char *err, size_t errlen)

@@ -944,14 +944,9 @@ void opstats_status(uint64_t *read_id, size_t *loaded_rows)
 	pthread_mutex_unlock(&g.mu);
 }
 
-int opstats_save(struct store *s, char *err, size_t errlen)
+static int save(struct store *s, char *err, size_t errlen)
 {
 	struct saving sv = {0};
-	/* Instances sharing one ClickHouse store keep the same rows: the holder
-	 * of the background lease saves them; the others keep theirs dirty and
-	 * save them all if the lease comes to them. */
-	if (!store_lease_held(s))
-		return 0;
 	buf_init(&sv.b, BUF_NO_LIMIT);
 	pthread_mutex_lock(&g.mu);
 	if (g.store != s || !g.rules || g.no_save) {
@@ -984,6 +979,19 @@ int opstats_save(struct store *s, char *err, size_t errlen)
 	free(sv.off);
 	buf_release(&sv.b);
 	return rc == ERR_UNSUPPORTED ? 0 : rc < 0 ? ERR_INTERNAL : 0;
+}
+
+int opstats_save(struct store *s, char *err, size_t errlen)
+{
+	/* Instances sharing one ClickHouse store keep the same rows: the holder
+	 * of the background lease saves them (the write checking that it still
+	 * is); the others keep theirs dirty and save them all if the lease
+	 * comes to them. */
+	if (!store_lease_begin(s))
+		return 0;
+	int rc = save(s, err, errlen);
+	store_lease_end(s);
+	return rc;
 }
 
 /* What the state row says. */

@@ -25,7 +25,14 @@ struct store_backend {
 	void (*get_stats)(struct store *s, struct store_stats *st);
 	int (*unreachable)(struct store *s, char *why, size_t len); /* NULL: never */
 	int (*lease_held)(struct store *s);			    /* NULL: always */
-	unsigned block_id_step;					    /* 0: 1 */
+	/* Before a write of a job of the lease holder (store_lease_begin()) on
+	 * this thread: 0 when the lease is still held for longer than the write
+	 * may take (the write's time limit then ends before the lease's
+	 * margin; lease_write_end() after it), else an error class with a
+	 * message.  NULL: always 0. */
+	int (*lease_write_begin)(struct store *s, char *err, size_t errlen);
+	void (*lease_write_end)(struct store *s);
+	unsigned block_id_step; /* 0: 1 */
 
 	long (*get_trace)(struct store *s, const uint8_t trace_id[16], struct batch *out, char *err,
 			  size_t errlen);

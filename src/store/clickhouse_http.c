@@ -149,6 +149,23 @@ int ch_ping(struct ch_client *c, char *err, size_t errlen)
 	return ch_exec(c, "SELECT 1", NULL, 0, NULL, err, errlen);
 }
 
+static _Thread_local uint64_t thread_deadline_ns;
+
+void ch_thread_deadline(uint64_t at_ns)
+{
+	thread_deadline_ns = at_ns;
+}
+
+/* The time limit of a request of this thread starting now, in ms. */
+static long timeout_ms(void)
+{
+	if (!thread_deadline_ns)
+		return QUERY_TIMEOUT_S * 1000L;
+	uint64_t now = clock_now_ns(), left = thread_deadline_ns > now ? thread_deadline_ns - now : 0;
+	return left / 1000000u < QUERY_TIMEOUT_S * 1000u ? (long)(left / 1000000u) + 1
+							 : QUERY_TIMEOUT_S * 1000L;
+}
+
 /* A handle from the pool (its connection kept alive), or a new one. */
 static CURL *handle_get(struct ch_client *c)
 {
@@ -164,7 +181,7 @@ static CURL *handle_get(struct ch_client *c)
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, QUERY_TIMEOUT_S);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms());
 	if (c->user)
 		curl_easy_setopt(h, CURLOPT_USERNAME, c->user);
 	if (c->password)
@@ -296,7 +313,7 @@ static int perform(struct ch_client *c, const char *base, const char *sql, const
 		     curl_easy_strerror(rc));
 		ret = ERR_UNAVAILABLE;
 	} else if (rc == CURLE_OPERATION_TIMEDOUT) {
-		errf(k->err, k->errlen, "%s did not answer in %ld s", c->where, QUERY_TIMEOUT_S);
+		errf(k->err, k->errlen, "%s did not answer in %ld ms", c->where, timeout_ms());
 		ret = ERR_UNAVAILABLE;
 	} else if (deadline_passed() ||
 		   (k->errbody.data && strstr(k->errbody.data, "TIMEOUT_EXCEEDED") && deadline_current())) {

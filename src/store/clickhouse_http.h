@@ -33,6 +33,10 @@ int ch_client_unreachable(struct ch_client *c, char *why, size_t len);
 /* One small query: 0 when the server answers, else an error class. */
 int ch_ping(struct ch_client *c, char *err, size_t errlen);
 
+/* The calling thread's requests are given up at `at_ns` (clock_now_ns();
+ * 0: 60 s after each starts), until set again. */
+void ch_thread_deadline(uint64_t at_ns);
+
 /* Run `sql` (a query, or an INSERT whose rows are `body`, `len` bytes;
  * body NULL: none) in the client's database; the answer is appended to
  * `out` (NULL: dropped), at most out's limit.  0 or an error class. */

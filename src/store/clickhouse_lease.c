@@ -31,6 +31,7 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/error.h"
 #include "core/log.h"
 #include "store/clickhouse_store.h"
 
@@ -307,7 +308,10 @@ static void lease_round(struct ch_store *s)
 	char err[512];
 	if (seq_catch_up(s, err, sizeof(err)) < 0 || slot_tick(s, err, sizeof(err)) < 0)
 		log_warn("clickhouse: writer slot: %s", err);
-	if (ch_lease_tick(s, &s->background, 0, err, sizeof(err)) < 0)
+	pthread_mutex_lock(&s->bg_lock);
+	int rc = ch_lease_tick(s, &s->background, 0, err, sizeof(err));
+	pthread_mutex_unlock(&s->bg_lock);
+	if (rc < 0)
 		log_warn("clickhouse: background lease: %s", err);
 	if (ch_lease_held(&s->background)) {
 		ch_hours_step(s);
@@ -346,6 +350,7 @@ int ch_lease_start(struct ch_store *s, uint64_t lease_ns, char *err, size_t errl
 	s->slot_no = -1;
 	snprintf(s->background.name, sizeof(s->background.name), "background");
 	pthread_mutex_init(&s->id_lock, NULL);
+	pthread_mutex_init(&s->bg_lock, NULL);
 	pthread_cond_init(&s->lease_wake, NULL);
 	int rc;
 	if ((rc = seq_catch_up(s, err, errlen)) < 0 || (rc = slot_tick(s, err, errlen)) < 0)
@@ -387,4 +392,45 @@ void ch_lease_stop(struct ch_store *s)
 int ch_lease_background(struct store *st)
 {
 	return ch_lease_held(&ch_of(st)->background);
+}
+
+/*
+ * A write of a job of the background lease's holder may start while the
+ * lease is held for at least a quarter of the lease more (by this clock),
+ * and is given until then to finish: so it ends (or is given up) before
+ * the holder's own end of the lease, a third of the lease before any other
+ * instance may take it over.  Renewals every third of the lease keep the
+ * held lease at least a third ahead, so a holder renewing on time checks
+ * from memory; otherwise (the renewal failed, or this process stood still)
+ * the lease is renewed here first, one round trip.
+ */
+int ch_lease_write_begin(struct store *st, char *err, size_t errlen)
+{
+	struct ch_store *s = ch_of(st);
+	uint64_t need = s->lease_ns / 4, now = clock_now_ns();
+	uint64_t until = atomic_load(&s->background.held_until);
+	if (!until || now + need >= until) {
+		char why[256] = "";
+		pthread_mutex_lock(&s->bg_lock);
+		if (ch_lease_tick(s, &s->background, 0, why, sizeof(why)) < 0)
+			log_warn("clickhouse: background lease: %s", why);
+		pthread_mutex_unlock(&s->bg_lock);
+		now = clock_now_ns();
+		until = atomic_load(&s->background.held_until);
+		if (!until || now + need >= until) {
+			errf(err, errlen,
+			     "%s no longer holds the background lease (another instance took it over, or it"
+			     " could not be renewed in time)",
+			     s->instance);
+			return ERR_BUSY;
+		}
+	}
+	ch_thread_deadline(until);
+	return 0;
+}
+
+void ch_lease_write_end(struct store *st)
+{
+	(void)st;
+	ch_thread_deadline(0);
 }

@@ -9,6 +9,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/sketch.h"
 #include "core/strmap.h"
@@ -217,6 +218,98 @@ int ch_search(struct store *s, const struct store_query *q, struct arena *a, str
 						: "start_ns DESC",
 		   q->limit);
 	return run(s, &sql, read_request, &rr, err, errlen);
+}
+
+/* ---- slow requests by number (slow_requests, schema 8) ---- */
+
+struct slow_read {
+	struct rows_read rr;
+	int64_t **ids;
+	size_t cap_ids;
+};
+
+static int read_slow(void *arg, struct rb *r)
+{
+	struct slow_read *sr = arg;
+	int64_t id = (int64_t)rb_u64(r);
+	if (r->short_read)
+		return 0;
+	size_t n0 = *sr->rr.n;
+	int rc = read_request(&sr->rr, r);
+	if (rc == 0 || *sr->rr.n == n0)
+		return rc;
+	*sr->ids = arena_grow(sr->rr.a, *sr->ids, &sr->cap_ids, n0 + 1, sizeof(**sr->ids));
+	(*sr->ids)[n0] = id;
+	return rc;
+}
+
+/*
+ * The rows numbered after `after`, up to the blocks every writer has
+ * finished (store_last_block()): a row of a block still in flight, here or
+ * on another instance, has a number above that bound and is read by a
+ * later call, so none is passed over.  `LIMIT 1 BY id` reads a row once
+ * when it is stored twice (an insert retried after its answer was lost,
+ * or the copy of schema 8 made by two instances at once).
+ *
+ * A caller that read up to the last call's rows is told "none since"
+ * without asking ClickHouse while this instance inserted no slow request
+ * since and the last read is less than SLOW_RECHECK_NS old: the others'
+ * rows reach it that much later on top of the watermark's delay.  The
+ * oldest start stored is read again every SLOW_OLDEST_NS (retention drops
+ * whole days).
+ */
+#define SLOW_RECHECK_NS (1000ull * 1000000ull)
+#define SLOW_OLDEST_NS	(10000ull * 1000000ull)
+
+static int slow_read(struct store *st, int64_t after, uint64_t from_ns, unsigned limit, struct slow_read *sr,
+		     char *err, size_t errlen)
+{
+	uint64_t last;
+	int rc = ch_last_block(st, &last, err, errlen);
+	if (rc < 0)
+		return rc;
+	struct buf sql;
+	buf_init(&sql, BUF_NO_LIMIT);
+	buf_printf(&sql,
+		   "SELECT id, start_ns, duration_ns, trace_hi, trace_lo, span_id, status, edge, service,"
+		   " endpoint, env, version, department, intent, tool FROM slow_requests WHERE id > %lld"
+		   " AND id < %lld AND start_ns >= %llu ORDER BY id LIMIT 1 BY id",
+		   (long long)after, (long long)CH_SLOW_ID(last + 1, 0), (unsigned long long)from_ns);
+	if (limit)
+		buf_printf(&sql, " LIMIT %u", limit);
+	return run(st, &sql, read_slow, sr, err, errlen);
+}
+
+int ch_slow_since(struct store *st, int64_t after, uint64_t from_ns, unsigned limit, struct arena *a,
+		  struct request_row **rows, int64_t **ids, size_t *n, uint64_t *oldest_ns, char *err,
+		  size_t errlen)
+{
+	struct ch_store *s = ch_of(st);
+	uint64_t now = clock_now_ns(), groups = atomic_load(&s->slow_groups);
+	pthread_mutex_lock(&s->slow_lock);
+	int fresh = after == (int64_t)s->slow_last_id && groups == s->slow_groups_seen && s->slow_read_ns &&
+		    now - s->slow_read_ns < SLOW_RECHECK_NS;
+	int oldest_fresh = s->slow_oldest_ns && now - s->slow_oldest_ns < SLOW_OLDEST_NS;
+	*oldest_ns = s->slow_oldest;
+	pthread_mutex_unlock(&s->slow_lock);
+	if (fresh)
+		return 0;
+	struct slow_read sr = {.rr = {a, rows, n, 0, 0}, .ids = ids};
+	int rc = slow_read(st, after, from_ns, limit, &sr, err, errlen);
+	if (rc == 0 && !oldest_fresh)
+		rc = query_u64(st, "SELECT min(start_ns) FROM requests", oldest_ns, 1, NULL, err, errlen);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&s->slow_lock);
+	s->slow_last_id = (uint64_t)(*n ? (*ids)[*n - 1] : after);
+	s->slow_groups_seen = groups;
+	s->slow_read_ns = limit && *n == limit ? 0 : now; /* more to read: no "none since" */
+	if (!oldest_fresh) {
+		s->slow_oldest = *oldest_ns;
+		s->slow_oldest_ns = now;
+	}
+	pthread_mutex_unlock(&s->slow_lock);
+	return 0;
 }
 
 int ch_count(struct store *s, const struct store_query *q, uint64_t *n, char *err, size_t errlen)
@@ -683,7 +776,7 @@ int ch_aggs(struct store *s, int kind, uint64_t from_ns, uint64_t to_ns, store_a
 	struct aggs_read ar = {.fn = fn, .arg = arg};
 	struct buf sql;
 	buf_init(&sql, BUF_NO_LIMIT);
-	buf_printf(&sql, "SELECT kind, t, key, argMax(data, ver) FROM aggregates WHERE t >= %llu",
+	buf_printf(&sql, "SELECT kind, t, key, argMax(data, ver) FROM " CH_AGGS_TABLE " WHERE t >= %llu",
 		   (unsigned long long)from_ns);
 	if (to_ns)
 		buf_printf(&sql, " AND t < %llu", (unsigned long long)to_ns);

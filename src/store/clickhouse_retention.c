@@ -37,11 +37,16 @@ static const struct day_table tables[] = {
 	{"blocks", KEPT_SPANS, "sum(n_spans)", DAY_NS("t_min"), 1},
 	{"trace_index", KEPT_SPANS, NULL, DAY_NS("t_min"), 1},
 	{"requests", KEPT_REQUESTS, "count()", DAY_NS("start_ns"), 1},
+	{"slow_requests", KEPT_REQUESTS, NULL, DAY_NS("start_ns"), 1}, /* a copy of some of them */
 	{"rollups", KIND_ROLLUPS, "count()", "toYYYYMMDD(toDateTime(minute * 60))", 0},
 	{"metric_points", KEPT_POINTS, "count()", DAY_NS("time_ns"), 1},
 	{"profiles", KEPT_PROFILES, "count()", DAY_NS("start_ns"), 1},
 	{"metric_hours", KEPT_METRIC_HOURS, "count()", DAY_NS("hour"), 0},
 	{"leases", KIND_LEASES, NULL, DAY_NS("at_ns"), 0},
+	/* the stored aggregates, with the minute rollups' period as in the
+	 * embedded store; the state row's day (2100-01-01) is never past it */
+	{CH_AGGS_TABLE, KEPT_MINUTE_ROLLUPS, NULL,
+	 "toYYYYMMDD(toDateTime(intDiv(least(t, 4102444800000000000), 1000000000)))", 0},
 };
 #define N_TABLES (sizeof(tables) / sizeof(tables[0]))
 

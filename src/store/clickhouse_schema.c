@@ -104,7 +104,43 @@ static const char *const step6[] = {
 	NULL,
 };
 
-static const char *const *const steps[] = {step1, step2, step3, step4, step5, step6};
+/* The aggregates partitioned by the day of their bucket, so that retention
+ * drops them with the minute rollups' period as it does the other tables
+ * (a table's partitioning cannot change: a new table, the rows copied, the
+ * old one dropped).  The state row (t = UINT64_MAX) falls in the day of
+ * the time capped at 2100-01-01, a partition no period reaches.  Two
+ * instances migrating at once may both copy (the copies are alike: the
+ * newest version wins) or find the old table dropped by the other. */
+#define AGGS_DAY "toYYYYMMDD(toDateTime(intDiv(least(t, 4102444800000000000), 1000000000)))"
+static const char *const step7[] = {
+	"CREATE TABLE IF NOT EXISTS " CH_AGGS_TABLE " (kind UInt32, t UInt64, key String, data String,"
+	" ver UInt64) ENGINE = ReplacingMergeTree(ver) PARTITION BY " AGGS_DAY " ORDER BY (kind, t, key)",
+	"INSERT INTO " CH_AGGS_TABLE " SELECT kind, t, key, argMax(data, ver), max(ver) FROM aggregates"
+	" GROUP BY kind, t, key",
+	"DROP TABLE IF EXISTS aggregates",
+	NULL,
+};
+
+/* The request rows of 1 s or more again, numbered in write order (what
+ * store_slow_since() reads: the list of slow requests of query/slowreqs.h),
+ * ordered by that number so that reading the rows written after one is a
+ * range of the primary key.  Rows written from now on are numbered by
+ * their block (clickhouse_write.c, CH_SLOW_ID); the ones stored before are
+ * copied with the numbers 1, 2, ... in order of start, below every number
+ * of a block. */
+static const char *const step8[] = {
+	"CREATE TABLE IF NOT EXISTS slow_requests (id Int64, start_ns UInt64, duration_ns UInt64,"
+	" trace_hi Int64, trace_lo Int64, span_id Int64, status UInt8, edge UInt8, service String,"
+	" endpoint String, env String, version String, department String, intent String, tool String)"
+	" ENGINE = MergeTree PARTITION BY " DAY_OF("start_ns") " ORDER BY id",
+	"INSERT INTO slow_requests SELECT toInt64(rowNumberInAllBlocks() + 1), * FROM (SELECT start_ns,"
+	" duration_ns, trace_hi, trace_lo, span_id, status, edge, service, endpoint, env, version,"
+	" department, intent, tool FROM requests WHERE duration_ns >= 1000000000"
+	" ORDER BY start_ns, trace_hi, trace_lo, span_id)",
+	NULL,
+};
+
+static const char *const *const steps[] = {step1, step2, step3, step4, step5, step6, step7, step8};
 #define N_STEPS ((int)(sizeof(steps) / sizeof(steps[0])))
 
 int ch_schema_version(void)
@@ -120,6 +156,18 @@ static int current_version(struct ch_client *c, int *v, char *err, size_t errlen
 	*v = rc < 0 ? 0 : atoi(out.data ? out.data : "0");
 	buf_release(&out);
 	return rc;
+}
+
+/* A step's statement that failed because another instance migrating at
+ * the same time did it first: a column it added, a table it copied and
+ * dropped. */
+static int done_by_another(const char *sql, const char *err)
+{
+	if (strncmp(sql, "ALTER", 5) == 0)
+		return strstr(err, "already exists") != NULL;
+	if (strncmp(sql, "INSERT INTO " CH_AGGS_TABLE, strlen("INSERT INTO " CH_AGGS_TABLE)) == 0)
+		return strstr(err, "aggregates doesn't exist") != NULL;
+	return 0;
 }
 
 int ch_schema_migrate(struct ch_client *c, char *err, size_t errlen)
@@ -140,8 +188,8 @@ int ch_schema_migrate(struct ch_client *c, char *err, size_t errlen)
 	for (; v < N_STEPS; v++) {
 		for (const char *const *q = steps[v]; *q; q++)
 			if ((rc = ch_exec(c, *q, NULL, 0, NULL, err, errlen)) < 0 &&
-			    !(strncmp(*q, "ALTER", 5) == 0 && strstr(err, "already exists")))
-				return rc; /* another instance added the column first */
+			    !done_by_another(*q, err))
+				return rc;
 		char sql[128];
 		snprintf(sql, sizeof(sql), "INSERT INTO hotpath_schema VALUES (%d, %llu)", v + 1,
 			 (unsigned long long)clock_now_ns());

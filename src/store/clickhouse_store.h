@@ -32,6 +32,14 @@
 /* A fresh claim is read back after this pause (clickhouse_lease.c). */
 #define CH_LEASE_PAUSE_MS 1000
 #define CH_HOLDER_LEN	  64
+/* The stored aggregates (store_put_aggs), partitioned by day (schema 7). */
+#define CH_AGGS_TABLE "aggregates_by_day"
+/* The number of a row of `slow_requests` (schema 8): its request's block id
+ * and its place among the block's slow rows, above the numbers 1 ... of
+ * the rows copied from before (fewer than CH_SLOW_BASE).  A block holds
+ * at most 8192 spans, so at most 8192 entry spans. */
+#define CH_SLOW_BASE	     (1ll << 40)
+#define CH_SLOW_ID(block, i) (CH_SLOW_BASE + (int64_t)((block) << 13) + (int64_t)(i))
 
 /* The endpoint cardinality guard of the rollups (clickhouse_guard.c). */
 struct ch_guard {
@@ -66,6 +74,7 @@ struct ch_store {
 	char instance[CH_HOLDER_LEN]; /* this process: host/pid/random */
 	uint64_t lease_ns;
 	struct ch_lease background, slot;
+	pthread_mutex_t bg_lock; /* one renewal of the background lease at a time */
 	pthread_mutex_t id_lock; /* guards the fields below */
 	pthread_cond_t lease_wake;
 	int slot_no;		       /* -1: none held */
@@ -83,6 +92,11 @@ struct ch_store {
 	struct ch_guard guard;
 
 	_Atomic uint64_t commits, writes, spans, points, failed_writes;
+	_Atomic uint64_t slow_groups; /* groups inserted with slow requests */
+
+	/* what ch_slow_since() read last (slow_lock) */
+	pthread_mutex_t slow_lock;
+	uint64_t slow_groups_seen, slow_read_ns, slow_last_id, slow_oldest, slow_oldest_ns;
 	_Atomic int failing; /* inserts failing now (retried): the writer is not ready */
 };
 
@@ -103,6 +117,10 @@ void ch_lease_stop(struct ch_store *s);
 int ch_lease_tick(struct ch_store *s, struct ch_lease *l, uint64_t floor, char *err, size_t errlen);
 int ch_lease_held(struct ch_lease *l);
 int ch_lease_background(struct store *s);
+/* Before and after a write of a job of the background lease's holder
+ * (backend.h: lease_write_begin, lease_write_end). */
+int ch_lease_write_begin(struct store *s, char *err, size_t errlen);
+void ch_lease_write_end(struct store *s);
 /* Reserve n block ids for a group (waits while no slot is held): the
  * group's in-flight index, -1 when the store is closing. */
 int ch_ids_reserve(struct ch_store *s, size_t n, uint64_t *seq0, unsigned *slot);
@@ -136,6 +154,9 @@ int ch_aggs(struct store *s, int kind, uint64_t from_ns, uint64_t to_ns, store_a
 int ch_add_event(struct store *s, const struct store_record *r, char *err, size_t errlen);
 int ch_delete_docs(struct store *s, const char *kind, const char *const *ids, size_t n, char *err,
 		   size_t errlen);
+int ch_slow_since(struct store *s, int64_t after, uint64_t from_ns, unsigned limit, struct arena *a,
+		  struct request_row **rows, int64_t **ids, size_t *n, uint64_t *oldest_ns, char *err,
+		  size_t errlen);
 
 /* Reads (clickhouse_read.c). */
 long ch_get_trace(struct store *s, const uint8_t trace_id[16], struct batch *out, char *err, size_t errlen);

@@ -30,12 +30,14 @@
 #define CH_LEASE_DEFAULT_NS (30ull * 1000000000ull)
 
 /* One INSERT per table, in this order; a group remembers how far it got. */
-enum ch_table { T_BLOCKS, T_TRACES, T_REQUESTS, T_KEYS, T_ROLLUPS, T_POINTS, T_COUNT };
+enum ch_table { T_BLOCKS, T_TRACES, T_REQUESTS, T_SLOW, T_KEYS, T_ROLLUPS, T_POINTS, T_COUNT };
 static const char *const insert_sql[T_COUNT] = {
 	"INSERT INTO blocks (id, t_min, t_max, n_spans, data) FORMAT RowBinary",
 	"INSERT INTO trace_index (trace, block, t_min) FORMAT RowBinary",
 	"INSERT INTO requests (start_ns, duration_ns, trace_hi, trace_lo, span_id, status, edge, service,"
 	" endpoint, env, version, department, intent, tool, error_type) FORMAT RowBinary",
+	"INSERT INTO slow_requests (id, start_ns, duration_ns, trace_hi, trace_lo, span_id, status, edge,"
+	" service, endpoint, env, version, department, intent, tool) FORMAT RowBinary",
 	"INSERT INTO rollup_keys (key, service, endpoint, tool, env, version, department, intent,"
 	" error_type, status, edge) FORMAT RowBinary",
 	"INSERT INTO rollups (minute, key, service, endpoint, tool, env, version, department, intent,"
@@ -54,7 +56,8 @@ static const char *const series_resource_keys[] = {"deployment.environment.name"
 						   "process.runtime.name",
 						   "telemetry.sdk.language"};
 
-static void rows_request(struct buf *b, const struct prepared_request *pr)
+/* A request row's columns; with its error type (requests) or not (slow_requests). */
+static void rows_request(struct buf *b, const struct prepared_request *pr, int with_error)
 {
 	const struct request_row *r = &pr->row;
 	rbw_u64(b, r->start_ns);
@@ -66,8 +69,27 @@ static void rows_request(struct buf *b, const struct prepared_request *pr)
 	rbw_u8(b, r->edge);
 	const char *dims[] = {r->service,    r->endpoint, r->env,  r->version,
 			      r->department, r->intent,	  r->tool, pr->error_type};
-	for (size_t i = 0; i < sizeof(dims) / sizeof(dims[0]); i++)
+	for (size_t i = 0; i < sizeof(dims) / sizeof(dims[0]) - !with_error; i++)
 		rbw_str(b, dims[i]);
+}
+
+/* The slow requests of a write (STORE_SLOW_NS or longer) again, each
+ * numbered by its block's id (the write's blocks are k0, k0 + 1, ... of
+ * the group) and its place among the block's slow rows. */
+static void rows_slow(struct buf *b, const struct store_write *w, uint64_t seq0, size_t k0, unsigned slot)
+{
+	uint32_t *seen = NULL;
+	for (size_t i = 0; i < w->n_reqs; i++) {
+		const struct prepared_request *pr = &w->reqs[i];
+		if (pr->row.duration_ns < STORE_SLOW_NS || pr->block >= w->n_blocks)
+			continue;
+		if (!seen)
+			seen = xcalloc(w->n_blocks, sizeof(*seen));
+		uint64_t block = ch_block_id(seq0, k0 + pr->block, slot);
+		rbw_u64(b, (uint64_t)CH_SLOW_ID(block, seen[pr->block]++));
+		rows_request(b, pr, 0);
+	}
+	free(seen);
 }
 
 /*
@@ -210,6 +232,7 @@ static void build_rows(struct ch_store *s, struct store_write *group, uint64_t s
 	buf_init(&rr.key, BUF_NO_LIMIT);
 	buf_init(&rr.dims, BUF_NO_LIMIT);
 	for (struct store_write *w = group; w; w = w->next) {
+		rows_slow(&rows[T_SLOW], w, seq0, k, slot);
 		for (size_t i = 0; i < w->n_blocks; i++) {
 			const struct prepared_block *pb = &w->blocks[i];
 			uint64_t id = ch_block_id(seq0, k++, slot);
@@ -225,7 +248,7 @@ static void build_rows(struct ch_store *s, struct store_write *group, uint64_t s
 			}
 		}
 		for (size_t i = 0; i < w->n_reqs; i++) {
-			rows_request(&rows[T_REQUESTS], &w->reqs[i]);
+			rows_request(&rows[T_REQUESTS], &w->reqs[i], 1);
 			rollup_add(s, &rr, &w->reqs[i], &rows[T_KEYS]);
 		}
 		for (size_t i = 0; i < w->batch.n_points; i++)
@@ -321,10 +344,13 @@ static void write_group(struct ch_store *s, struct store_write *group)
 		status = insert_group(s, rows);
 		ch_ids_release(s, at);
 	}
+	int slow = rows[T_SLOW].len > 0;
 	for (int t = 0; t < T_COUNT; t++)
 		buf_release(&rows[t]);
 	if (status == 0)
 		atomic_fetch_add(&s->commits, 1);
+	if (status == 0 && slow) /* before the clients hear of it: ch_slow_since() */
+		atomic_fetch_add(&s->slow_groups, 1);
 	for (struct store_write *w = group, *next; w; w = next) {
 		next = w->next;
 		if (status == 0) {
@@ -435,6 +461,7 @@ int ch_open(struct store **out, const struct store_options *o, char *err, size_t
 		return rc;
 	}
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->slow_lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
 	pthread_cond_init(&s->space, NULL);
 	s->queue_max = o->queue_max_bytes ? o->queue_max_bytes : DEFAULT_QUEUE_BYTES;
@@ -467,6 +494,7 @@ void ch_close(struct store *st)
 	ch_guard_close(s);
 	ch_client_free(s->ch);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->slow_lock);
 	pthread_cond_destroy(&s->wake);
 	pthread_cond_destroy(&s->space);
 	free(s);
@@ -584,8 +612,8 @@ int ch_put_aggs(struct store *s, const struct store_agg *rows, size_t n, int rep
 {
 	struct buf b;
 	int rc;
-	if (replace_all && (rc = ch_exec(ch_of(s)->ch, "ALTER TABLE aggregates DELETE WHERE 1", NULL, 0, NULL,
-					 err, errlen)) < 0)
+	if (replace_all && (rc = ch_exec(ch_of(s)->ch, "ALTER TABLE " CH_AGGS_TABLE " DELETE WHERE 1", NULL,
+					 0, NULL, err, errlen)) < 0)
 		return rc;
 	buf_init(&b, BUF_NO_LIMIT);
 	uint64_t ver = clock_now_ns();
@@ -596,7 +624,7 @@ int ch_put_aggs(struct store *s, const struct store_agg *rows, size_t n, int rep
 		rbw_bytes(&b, rows[i].data, rows[i].len);
 		rbw_u64(&b, ver);
 	}
-	rc = ch_exec(ch_of(s)->ch, "INSERT INTO aggregates (kind, t, key, data, ver) FORMAT RowBinary",
+	rc = ch_exec(ch_of(s)->ch, "INSERT INTO " CH_AGGS_TABLE " (kind, t, key, data, ver) FORMAT RowBinary",
 		     b.data, b.len, NULL, err, errlen);
 	buf_release(&b);
 	return rc;

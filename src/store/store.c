@@ -262,10 +262,76 @@ int store_metric_series(struct store *s, uint64_t from_ns, uint64_t to_ns, const
 	DISPATCH(metric_series, "metric series", from_ns, to_ns, prefix, limit, a, rows, n, err, errlen);
 }
 
+/* ---- the writes of the background lease's holder ---- */
+
+/* The calling thread's job between store_lease_begin() and _end(). */
+static _Thread_local struct {
+	struct store *s; /* NULL: none */
+	unsigned depth;
+	int lost;	  /* a write was refused: so is the rest of the job's */
+	unsigned skipped; /* writes refused */
+} lease_job;
+
+int store_lease_begin(struct store *s)
+{
+	if (!store_lease_held(s))
+		return 0;
+	if (!lease_job.depth++) {
+		lease_job.s = s;
+		lease_job.lost = 0;
+		lease_job.skipped = 0;
+	}
+	return 1;
+}
+
+void store_lease_end(struct store *s)
+{
+	if (!lease_job.depth || --lease_job.depth)
+		return;
+	if (lease_job.skipped)
+		log_warn("background lease lost during a job: %u of its writes skipped", lease_job.skipped);
+	lease_job.s = NULL;
+}
+
+/* Before a write: 0 when it is no job's (or the backend has no lease), 1
+ * when it is the lease holder's and may go on (lease_write_end() after),
+ * or an error class when the lease is no longer held long enough. */
+static int lease_write_begin(struct store *s, const char *what, const char *kind, char *err, size_t errlen)
+{
+	const struct store_backend *b = be_of(s);
+	if (lease_job.s != s || !b->lease_write_begin)
+		return 0;
+	if (!lease_job.lost && b->lease_write_begin(s, err, errlen) == 0)
+		return 1;
+	if (!lease_job.lost)
+		log_warn("%s %s not written: %s", what, kind ? kind : "", err);
+	else
+		errf(err, errlen, "the background lease was lost during this job");
+	lease_job.lost = 1;
+	lease_job.skipped++;
+	return ERR_BUSY;
+}
+
+#define LEASE_DISPATCH(fn, call, kind, ...)                                                                  \
+	do {                                                                                                 \
+		const struct store_backend *b_ = be_of(s);                                                   \
+		if (deadline_passed())                                                                       \
+			return deadline_error(err, errlen);                                                  \
+		if (!b_->fn)                                                                                 \
+			return unsupported(s, call, err, errlen);                                            \
+		int g_ = lease_write_begin(s, call, kind, err, errlen);                                      \
+		if (g_ < 0)                                                                                  \
+			return g_;                                                                           \
+		int rc_ = b_->fn(s, __VA_ARGS__);                                                            \
+		if (g_)                                                                                      \
+			b_->lease_write_end(s);                                                              \
+		return rc_;                                                                                  \
+	} while (0)
+
 int store_put_aggs(struct store *s, const struct store_agg *rows, size_t n, int replace_all, char *err,
 		   size_t errlen)
 {
-	DISPATCH(put_aggs, "stored aggregates", rows, n, replace_all, err, errlen);
+	LEASE_DISPATCH(put_aggs, "stored aggregates", "", rows, n, replace_all, err, errlen);
 }
 
 int store_aggs(struct store *s, int kind, uint64_t from_ns, uint64_t to_ns, store_agg_fn fn, void *arg,
@@ -276,7 +342,7 @@ int store_aggs(struct store *s, int kind, uint64_t from_ns, uint64_t to_ns, stor
 
 int store_put_doc(struct store *s, const struct store_record *r, char *err, size_t errlen)
 {
-	DISPATCH(put_doc, "documents", r, err, errlen);
+	LEASE_DISPATCH(put_doc, "document", r->kind, r, err, errlen);
 }
 
 int store_delete_docs(struct store *s, const char *kind, const char *const *ids, size_t n, char *err,
@@ -298,7 +364,7 @@ int store_delete_docs(struct store *s, const char *kind, const char *const *ids,
 
 int store_add_event(struct store *s, const struct store_record *r, char *err, size_t errlen)
 {
-	DISPATCH(add_event, "events", r, err, errlen);
+	LEASE_DISPATCH(add_event, "event", r->kind, r, err, errlen);
 }
 
 int store_docs(struct store *s, const char *kind, const char *id, struct arena *a, struct store_record **rows,

@@ -506,5 +506,18 @@ int store_unreachable(struct store *s, char *why, size_t len);
  * that one instance among those on the same database holds (docs/SCALING.md).
  * A job checks it at the start of each cycle. */
 int store_lease_held(struct store *s);
+/*
+ * A job of the lease holder on the calling thread: store_lease_begin()
+ * answers store_lease_held() and, when 1, makes each store_put_doc(),
+ * store_add_event() and store_put_aggs() of this thread until
+ * store_lease_end() check first that the lease is still held for longer
+ * than the write may take (with ClickHouse: from memory while the lease
+ * is fresh, one renewal when not; docs/SCALING.md).  A write refused
+ * fails with ERR_BUSY and is logged, and so are the job's writes after it
+ * (counted in one line at store_lease_end()).  Calls nest; call
+ * store_lease_end() only after a begin that answered 1.
+ */
+int store_lease_begin(struct store *s);
+void store_lease_end(struct store *s);
 
 #endif

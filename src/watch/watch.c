@@ -508,13 +508,14 @@ static void tick(void *arg)
 	struct watch_report r;
 	char err[256];
 	uint64_t t0 = clock_now_ns();
-	if (!store_lease_held(watch_store))
+	if (!store_lease_begin(watch_store))
 		return; /* another instance on the same store evaluates */
 	if (watch_cycle(watch_store, &watch_opt, t0, &r, err, sizeof(err)) < 0)
 		log_warn("alert evaluation: %s", err);
 	else
 		log_debug("alert evaluation: %zu SLOs, %zu rules, %zu fired, %zu resolved in %.1f ms", r.slos,
 			  r.rules, r.fired, r.resolved, (double)(clock_now_ns() - t0) / 1e6);
+	store_lease_end(watch_store);
 }
 
 int watch_start(struct store *s, const struct watch_options *o, char *err, size_t errlen)

@@ -124,6 +124,28 @@ describe('the ClickHouse store answers as the embedded one', { skip, timeout: 30
 		assert.deepEqual(c.traces.map((t) => t.duration_ms), e.traces.map((t) => t.duration_ms), 'the 40 slowest');
 	});
 
+	test('slow requests: the same list in the same order, kept as rows are written', async () => {
+		// the slow rows again in slow_requests, numbered in write order
+		const n = (sql) => ch.query(`${sql} FORMAT TSV`).then((t) => Number(t.trim()));
+		const slow = await n('SELECT count() FROM parity.requests WHERE duration_ns >= 1000000000');
+		assert.ok(slow > 10, `slow requests in the data (${slow})`);
+		assert.equal(await n('SELECT uniqExact(id) FROM parity.slow_requests'), slow, 'each slow request numbered once');
+		const ids = (r) => r.requests.map((q) => `${q.trace_id} ${q.duration_ms}`);
+		for (const f of ['', '&service=pay', '&env=production&group_by=endpoint', '&status=error', '&min_duration=1500']) {
+			const p = `/api/v1/slow-requests?from=${from}&to=${to}&limit=500${f}`;
+			// the list is filled by the background job (every 5 s); the answers agree before and after
+			for (let round = 0; round < 2; round++) {
+				const [e, c] = await both(p);
+				assert.equal(c.matched, e.matched, `matched (${f})`);
+				// equal durations newest first in both: the whole order is the same
+				assert.deepEqual(ids(c), ids(e), `the slow requests in order (${f})`);
+				assert.deepEqual(c.groups, e.groups, `groups (${f})`);
+				assert.deepEqual(c.trend, e.trend, `trend (${f})`);
+				if (!round) await sleep(5500);
+			}
+		}
+	});
+
 	test('a trace by id: the same spans', async () => {
 		const [, c] = await both(`/api/v1/traces?from=${from}&to=${to}&limit=5`);
 		for (const t of c.traces) {

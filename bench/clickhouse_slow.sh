@@ -1,0 +1,121 @@
+#!/bin/sh
+# clickhouse_slow.sh - GET /api/v1/slow-requests on the ClickHouse store,
+# two builds side by side on the same data: BASE (a build without the
+# slow_requests table: its answer reads the request rows) and BUILD.
+#
+#   bench/clickhouse_slow.sh BUILD_DIR BASE_BINARY
+#
+# A private clickhouse-server (own data directory, configuration, loopback
+# ports; on CPU 1).  BASE_BINARY (on CPU 0) takes BENCH_SPANS spans
+# (default 1M) over 24 h from bench_ingest in time order; its database is
+# then copied table by table, and BUILD opens the copy (migrating it: the
+# time it takes is printed).  Both servers run at once and the GETs
+# alternate between them over the last hour and the last 24 h of the
+# stored data (limit=100, group_by=endpoint): ROUNDS rounds (default 3)
+# of 10 GETs each, each round's median in ms; then the two answers'
+# `matched` and durations, which must agree.
+set -eu
+build=${1:-build}
+base=${2:?the base build\'s hotpath binary}
+new=$build/hotpath
+spans=${BENCH_SPANS:-1000000}
+rounds=${ROUNDS:-3}
+port=${BENCH_PORT:-14338}
+chport=${BENCH_CH_PORT:-18943}
+chbin=${HOTPATH_CLICKHOUSE_SERVER:-/usr/sbin/clickhouse-server}
+[ -x "$chbin" ] || { echo "clickhouse_slow: skipped (no $chbin)"; exit 0; }
+tmp=$(mktemp -d)
+pids="" chpid=""
+cleanup() {
+	set +e
+	for p in $pids; do kill -9 "$p" 2>/dev/null; done
+	if [ -n "$chpid" ]; then
+		kill -TERM "$chpid" 2>/dev/null
+		wait "$chpid" 2>/dev/null
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+mkdir -p "$tmp/ch/data" "$tmp/ch/log"
+cat >"$tmp/ch/users.xml" <<XML
+<?xml version="1.0"?>
+<yandex><profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
+<users><default><password></password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default></users>
+<quotas><default></default></quotas></yandex>
+XML
+cat >"$tmp/ch/config.xml" <<XML
+<?xml version="1.0"?>
+<yandex>
+  <logger><level>warning</level><log>$tmp/ch/log/server.log</log><errorlog>$tmp/ch/log/error.log</errorlog></logger>
+  <listen_host>127.0.0.1</listen_host><http_port>$chport</http_port><tcp_port>$((chport + 1))</tcp_port>
+  <path>$tmp/ch/data/</path><tmp_path>$tmp/ch/data/tmp/</tmp_path>
+  <user_files_path>$tmp/ch/data/user_files/</user_files_path>
+  <format_schema_path>$tmp/ch/data/format_schemas/</format_schema_path>
+  <users_config>$tmp/ch/users.xml</users_config>
+  <default_profile>default</default_profile><default_database>default</default_database>
+  <mark_cache_size>268435456</mark_cache_size>
+</yandex>
+XML
+taskset -c 1 "$chbin" --config-file="$tmp/ch/config.xml" >"$tmp/ch/log/out" 2>&1 &
+chpid=$!
+for _ in $(seq 300); do
+	curl -fs "http://127.0.0.1:$chport/ping" >/dev/null 2>&1 && break
+	sleep 0.1
+done
+
+start_server() { # binary port db
+	taskset -c 0 "$1" serve --listen "127.0.0.1:$2" --threads 2 --analysis-interval 0 \
+		--store "clickhouse://127.0.0.1:$chport/$3" 2>>"$tmp/serve-$3.log" &
+	pids="$pids $!"
+	for _ in $(seq 100); do
+		curl -fs "http://127.0.0.1:$2/health" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "server did not start:" >&2
+	cat "$tmp/serve-$3.log" >&2
+	exit 1
+}
+
+median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+ms() { curl -s -o /dev/null -w '%{time_total}\n' "$1" | awk '{print $1 * 1000}'; }
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "date: $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "clickhouse: $(curl -s "http://127.0.0.1:$chport/" --data-binary 'SELECT version()')"
+
+start_server "$base" "$port" base
+taskset -c 1 "$build/bench/bench_ingest" --target "http://127.0.0.1:$port" --spans "$spans" --seed 7 \
+	--hours 24 --ordered >"$tmp/ingest.out"
+q() { curl -s "http://127.0.0.1:$chport/" --data-binary "$1"; }
+q 'CREATE DATABASE new'
+for t in $(q "SELECT name FROM system.tables WHERE database = 'base'"); do
+	q "CREATE TABLE new.$t AS base.$t"
+	q "INSERT INTO new.$t SELECT * FROM base.$t"
+done
+t0=$(date +%s%N)
+start_server "$new" $((port + 1)) new
+echo "BUILD opened the copy (schema $(q 'SELECT max(version) FROM new.hotpath_schema')) in $((($(date +%s%N) - t0) / 1000000)) ms"
+sleep 12 # the background job fills the list of slow requests (every 5 s)
+echo "spans: $(q 'SELECT sum(n_spans) FROM base.blocks'); requests: $(q 'SELECT count() FROM base.requests')," \
+	"of 1 s or more: $(q 'SELECT count() FROM new.slow_requests')"
+to=$(($(q 'SELECT max(start_ns) FROM base.requests') / 1000000 + 1))
+for range in 1h 24h; do
+	span=3600000
+	[ $range = 24h ] && span=86400000
+	path="/api/v1/slow-requests?from=$((to - span))&to=$to&limit=100&group_by=endpoint"
+	for r in $(seq "$rounds"); do
+		: >"$tmp/base" && : >"$tmp/new"
+		for _ in $(seq 10); do
+			ms "http://127.0.0.1:$port$path" >>"$tmp/base"
+			ms "http://127.0.0.1:$((port + 1))$path" >>"$tmp/new"
+		done
+		echo "slow_requests_${range} round $r: base $(median <"$tmp/base") ms, new $(median <"$tmp/new") ms (median of 10), load average $(cut -d' ' -f1 /proc/loadavg)"
+	done
+	for p in "$port" $((port + 1)); do
+		curl -s "http://127.0.0.1:$p$path" >"$tmp/answer-$p"
+	done
+	if cmp -s "$tmp/answer-$port" "$tmp/answer-$((port + 1))"; then same=identical; else same=DIFFERENT; fi
+	echo "slow_requests_${range}: the two answers are $same ($(grep -o '"matched":[0-9]*' "$tmp/answer-$port"))"
+done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
