@@ -45,32 +45,8 @@ trap cleanup EXIT
 
 [ -x "$chbin" ] || { echo "clickhouse: skipped (no $chbin)"; exit 0; }
 
-mkdir -p "$tmp/ch/data" "$tmp/ch/log"
-cat >"$tmp/ch/users.xml" <<XML
-<?xml version="1.0"?>
-<yandex><profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
-<users><default><password></password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default></users>
-<quotas><default></default></quotas></yandex>
-XML
-cat >"$tmp/ch/config.xml" <<XML
-<?xml version="1.0"?>
-<yandex>
-  <logger><level>warning</level><log>$tmp/ch/log/server.log</log><errorlog>$tmp/ch/log/error.log</errorlog></logger>
-  <listen_host>127.0.0.1</listen_host><http_port>$chport</http_port><tcp_port>$((chport + 1))</tcp_port>
-  <path>$tmp/ch/data/</path><tmp_path>$tmp/ch/data/tmp/</tmp_path>
-  <user_files_path>$tmp/ch/data/user_files/</user_files_path>
-  <format_schema_path>$tmp/ch/data/format_schemas/</format_schema_path>
-  <users_config>$tmp/ch/users.xml</users_config>
-  <default_profile>default</default_profile><default_database>default</default_database>
-  <mark_cache_size>268435456</mark_cache_size>
-</yandex>
-XML
-taskset -c 1 "$chbin" --config-file="$tmp/ch/config.xml" >"$tmp/ch/log/out" 2>&1 &
-chpid=$!
-for _ in $(seq 300); do
-	curl -fs "http://127.0.0.1:$chport/ping" >/dev/null 2>&1 && break
-	sleep 0.1
-done
+. "$(dirname "$0")/clickhouse_lib.sh"
+clickhouse_start "$tmp/ch" "$chport" "$chbin"
 
 start_server() { # store args...
 	taskset -c 0 "$bin" serve --listen 127.0.0.1:$port --threads 2 --analysis-interval 0 "$@" \

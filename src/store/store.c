@@ -36,11 +36,16 @@ static int unsupported(const struct store *s, const char *call, char *err, size_
  * be partial).  A read under way stops by itself (the backends look at the
  * deadline as they go).
  */
+#define REFUSE_PAST_DEADLINE()                                                                               \
+	do {                                                                                                 \
+		if (deadline_passed())                                                                       \
+			return deadline_error(err, errlen);                                                  \
+	} while (0)
+
 #define DISPATCH(fn, call, ...)                                                                              \
 	do {                                                                                                 \
 		const struct store_backend *b_ = be_of(s);                                                   \
-		if (deadline_passed())                                                                       \
-			return deadline_error(err, errlen);                                                  \
+		REFUSE_PAST_DEADLINE();                                                                      \
 		if (!b_->fn)                                                                                 \
 			return unsupported(s, call, err, errlen);                                            \
 		return b_->fn(s, __VA_ARGS__);                                                               \
@@ -315,8 +320,7 @@ static int lease_write_begin(struct store *s, const char *what, const char *kind
 #define LEASE_DISPATCH(fn, call, kind, ...)                                                                  \
 	do {                                                                                                 \
 		const struct store_backend *b_ = be_of(s);                                                   \
-		if (deadline_passed())                                                                       \
-			return deadline_error(err, errlen);                                                  \
+		REFUSE_PAST_DEADLINE();                                                                      \
 		if (!b_->fn)                                                                                 \
 			return unsupported(s, call, err, errlen);                                            \
 		int g_ = lease_write_begin(s, call, kind, err, errlen);                                      \

@@ -1,0 +1,35 @@
+# clickhouse_lib.sh - sourced by the ClickHouse benchmarks: a private
+# clickhouse-server on loopback, its data under a scratch directory.
+#
+#   clickhouse_start DIR PORT BIN   start it on PORT (HTTP; PORT+1 native),
+#                                   pinned to CPU 1; sets chpid; waits for /ping
+
+clickhouse_start() {
+	mkdir -p "$1/data" "$1/log"
+	cat >"$1/users.xml" <<XML
+<?xml version="1.0"?>
+<yandex><profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
+<users><default><password></password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default></users>
+<quotas><default></default></quotas></yandex>
+XML
+	cat >"$1/config.xml" <<XML
+<?xml version="1.0"?>
+<yandex>
+  <logger><level>warning</level><log>$1/log/server.log</log><errorlog>$1/log/error.log</errorlog></logger>
+  <listen_host>127.0.0.1</listen_host><http_port>$2</http_port><tcp_port>$(($2 + 1))</tcp_port>
+  <path>$1/data/</path><tmp_path>$1/data/tmp/</tmp_path>
+  <user_files_path>$1/data/user_files/</user_files_path>
+  <format_schema_path>$1/data/format_schemas/</format_schema_path>
+  <users_config>$1/users.xml</users_config>
+  <default_profile>default</default_profile><default_database>default</default_database>
+  <mark_cache_size>268435456</mark_cache_size>
+</yandex>
+XML
+	taskset -c 1 "$3" --config-file="$1/config.xml" >"$1/log/out" 2>&1 &
+	chpid=$!
+	for _ in $(seq 300); do
+		curl -fs "http://127.0.0.1:$2/ping" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
