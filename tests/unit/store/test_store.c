@@ -313,6 +313,15 @@ static void test_block_roundtrip(void)
 
 static char tmpdir[64];
 
+/* Remove the test's data directory (tmpdir) and what is in it. */
+static void remove_tmpdir(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", tmpdir);
+}
+
 static struct store *open_store(void)
 {
 	struct store *s = NULL;
@@ -670,9 +679,7 @@ static void test_store(void)
 		ok(s == NULL, "a newer schema version is refused");
 		store_close(s);
 	}
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", tmpdir);
+	remove_tmpdir();
 }
 
 /* ---- edge requests and tier counts ---------------------------------------- */
@@ -818,9 +825,7 @@ static void test_edges_and_tiers(void)
 		store_close(s);
 	}
 	arena_release(&a);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", tmpdir);
+	remove_tmpdir();
 }
 
 /* ---- version=latest: the newest version of each service ------------------ */
@@ -959,10 +964,7 @@ static void test_latest_versions(void)
 	   "latest: a plain version filter is told as before");
 	store_close(s);
 	arena_release(&a);
-	char cmd[256];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", tmpdir);
+	remove_tmpdir();
 }
 
 /* ---- filter values: from the rollups, equal to a DISTINCT over the rows ---- */
@@ -1118,10 +1120,7 @@ static void test_values(void)
 	is_str(latest_of(s, &q, &a), "", "values: an endpoint never stored selects nothing");
 	store_close(s);
 	arena_release(&a);
-	char cmd[256];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", tmpdir);
+	remove_tmpdir();
 }
 
 /* A store of schema 3 (no edge flags, no tier counts) opened by this one. */
@@ -1203,10 +1202,7 @@ static void test_migrate_3(void)
 		   (long long)v[1], (long long)v[2]);
 		sqlite3_close(db);
 	}
-	char cmd[256];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", tmpdir);
+	remove_tmpdir();
 }
 
 /* Write `traces` traces of 4 spans starting at `start` (a second apart),
@@ -1386,10 +1382,7 @@ static void test_retention(void)
 	store_close(s);
 	buf_release(&before);
 	buf_release(&after);
-	char cmd[256];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", tmpdir);
+	remove_tmpdir();
 }
 
 /* A profile at `t` whose stacks are ~`bytes` of text that compresses little. */
@@ -1505,10 +1498,7 @@ static void test_vacuum(void)
 	}
 	ok(store_compact("/nonexistent-dir", &b0, &b1, err, sizeof(err)) < 0,
 	   "vacuum: compact of no store fails");
-	char cmd[256];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", tmpdir);
+	remove_tmpdir();
 }
 
 /* Retention keeps up with ingest: a step deletes blocks for as long as
@@ -1542,10 +1532,7 @@ static void test_retention_keeps_up(void)
 	ok(st.retention_steps < BLOCKS, "keeps up: %d blocks in %llu steps", BLOCKS,
 	   (unsigned long long)st.retention_steps);
 	store_close(s);
-	char cmd[256];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", tmpdir);
+	remove_tmpdir();
 }
 
 /* ---- a disk that fails on demand: a VFS over the default one whose
@@ -1727,10 +1714,7 @@ static void test_io_errors(void)
 	is_str(res, "ok", "io: the file passes integrity_check");
 	free(res);
 	sqlite3_vfs_unregister(&vfs_shim);
-	char cmd[256];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", tmpdir);
+	remove_tmpdir();
 }
 
 /* ---- slowest first: the slow index or every request ------------------------------ */
@@ -1816,10 +1800,7 @@ static void test_slowest(void)
 	ok(search_n(s, &q, &a, &rows) == 0, "slowest: a service's own index");
 	arena_release(&a);
 	store_close(s);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", tmpdir);
+	remove_tmpdir();
 }
 
 int main(void)
