@@ -120,6 +120,7 @@ static void measure_pages(struct store *s)
 		uint64_t pages = (uint64_t)sqlite3_column_int64(st, 0),
 			 free = (uint64_t)sqlite3_column_int64(st, 1);
 		uint64_t size = (uint64_t)sqlite3_column_int64(st, 2);
+		s->page_bytes = size;
 		atomic_store(&s->used_bytes, (pages - (free < pages ? free : pages)) * size);
 		atomic_store(&s->free_bytes, free * size);
 	}
@@ -374,12 +375,8 @@ static int vacuum_step(struct store *s)
 		return -1;
 	measure_pages(s);
 	uint64_t after = atomic_load(&s->free_bytes);
-	sqlite3_stmt *st;
-	if (before > after && sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0)
-			s->vacuum_uncommitted += (before - after) / (uint64_t)sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-	}
+	if (before > after && s->page_bytes)
+		s->vacuum_uncommitted += (before - after) / s->page_bytes;
 	return vacuum_wanted(s);
 }
 
@@ -443,7 +440,8 @@ static int retention_step(struct store *s, uint64_t del[KEPT_COUNT], uint64_t bu
 	}
 	s->budget_behind = rows_more;
 	measure_pages(s); /* what this step freed */
-	int v = !vacuum_wanted(s) ? 0 : clock_now_ns() - now > budget_ns ? 1 : vacuum_step(s);
+	/* past the step's time: only whether a vacuum is due, for the next step */
+	int v = clock_now_ns() - now > budget_ns ? vacuum_wanted(s) : vacuum_step(s);
 	if (v < 0)
 		return -1;
 	return more | v;

@@ -87,6 +87,7 @@ struct store {
 	int vacuum_on;
 	_Atomic uint64_t free_bytes, vacuumed_pages;
 	uint64_t vacuum_uncommitted; /* writer thread only: pages of a step not yet committed */
+	uint64_t page_bytes;	     /* writer thread only: the page size, as last measured */
 	int wal_truncate_due;	     /* writer thread only: the vacuum is done, the log is large */
 	_Atomic uint64_t retention_step_max_ns;
 	_Atomic uint64_t retention_deleted[KEPT_COUNT];
