@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/clock.h"
@@ -31,6 +33,9 @@
 #define ASKED_MAX     16
 #define ASKED_KEEP_NS NS_PER_HOUR
 #define WATCH_KEEP_MAX 8
+/* The job's thread runs at this nice value: the requests' threads come
+ * first, an analysis (seconds of CPU on a large store) takes what is left. */
+#define JOB_NICE 10
 
 struct kept_analysis {
 	uint64_t range_ns;
@@ -276,6 +281,9 @@ static void run_ask(void *arg)
 static void *job_main(void *arg)
 {
 	(void)arg;
+	/* Linux: the nice value of a thread, by its id */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), JOB_NICE) < 0)
+		log_debug("recommendations: the analysis job keeps its priority");
 	pthread_mutex_lock(&job.lock);
 	struct ask *a;
 	while ((a = job_next())) {
