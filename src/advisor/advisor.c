@@ -540,4 +540,3 @@ out:
 	arena_release(&a);
 	return ret;
 }
-

@@ -30,8 +30,8 @@
 /* Analyses kept, one per (range, max_traces), the least recently run replaced. */
 #define KEPT_ANALYSES 16
 /* Parameters asked by requests, kept analysed by the watch for this long. */
-#define ASKED_MAX     16
-#define ASKED_KEEP_NS NS_PER_HOUR
+#define ASKED_MAX      16
+#define ASKED_KEEP_NS  NS_PER_HOUR
 #define WATCH_KEEP_MAX 8
 /* The job's thread runs at this nice value: the requests' threads come
  * first, an analysis (seconds of CPU on a large store) takes what is left. */
@@ -203,10 +203,12 @@ int advisor_refresh(struct store *s, uint64_t range_ns, size_t max_traces, uint6
 		if (rc == 0) {
 			pthread_mutex_lock(&last.lock);
 			k = kept_slot(range_ns, max_traces);
-			*k = (struct kept_analysis){.range_ns = range_ns, .max_traces = max_traces, .res = *res};
+			*k = (struct kept_analysis){
+				.range_ns = range_ns, .max_traces = max_traces, .res = *res};
 			pthread_mutex_unlock(&last.lock);
 			summary_put(s, range_ns, max_traces, res);
-			log_info("recommendations: analysed the last %llu s: %llu traces in %.0f ms, %zu findings",
+			log_info("recommendations: analysed the last %llu s: %llu traces in %.0f ms, %zu "
+				 "findings",
 				 (unsigned long long)(range_ns / NS_PER_S), (unsigned long long)res->traces,
 				 res->elapsed_ms, res->findings);
 		}

@@ -382,8 +382,8 @@ static int wait_analysis(struct store *s, uint64_t range, uint64_t after_ns, str
  * restarted process answers from it too. */
 static void test_stale(void)
 {
-	char dir[] = "/tmp/hotpath-test-advisor-stale-XXXXXX", other_dir[] = "/tmp/hotpath-test-advisor-other-XXXXXX",
-	     err[256];
+	char dir[] = "/tmp/hotpath-test-advisor-stale-XXXXXX",
+	     other_dir[] = "/tmp/hotpath-test-advisor-other-XXXXXX", err[256];
 	struct store *s = temp_store_make(dir);
 	if (!ok(s != NULL, "stale: store in a temporary directory"))
 		return;
@@ -412,7 +412,8 @@ static void test_stale(void)
 	double took_ms = (double)(clock_now_ns() - t0) / 1e6;
 	ok(rc == 0 && cur.res.analyzed_ns == r1.analyzed_ns && cur.res.traces == r1.traces,
 	   "stale: answered from the stale analysis, not waiting for a new one (%.1f ms)", took_ms);
-	ok(cur.refreshing && cur.age_ns > 0, "stale: a refresh was asked; age %.3f s", (double)cur.age_ns / 1e9);
+	ok(cur.refreshing && cur.age_ns > 0, "stale: a refresh was asked; age %.3f s",
+	   (double)cur.age_ns / 1e9);
 	got = wait_analysis(s, range, r1.analyzed_ns, &r2);
 	ok(got && r2.traces > r1.traces,
 	   "stale: replaced by the background refresh, which saw the new data (%llu > %llu traces)",

@@ -1825,7 +1825,8 @@ static int no_trace(void *arg, const struct span *spans, size_t n)
 
 /* The blocks of [from, to) read by a full pass over the table (no index),
  * their t_min in id order. */
-static void brute_blocks(uint64_t from, uint64_t to, unsigned every, unsigned offset, struct block_starts *out)
+static void brute_blocks(uint64_t from, uint64_t to, unsigned every, unsigned offset,
+			 struct block_starts *out)
 {
 	char path[128];
 	sqlite3 *db;
@@ -1875,17 +1876,24 @@ static void test_scan_by_time(void)
 	for (size_t w = 0; w < sizeof(windows) / sizeof(windows[0]); w++)
 		for (unsigned every = 1; every <= 2; every++)
 			for (unsigned off = 0; off < every; off++) {
-				uint64_t from = T + windows[w][0] * SEC, to = windows[w][1] ? T + windows[w][1] * SEC : 0;
+				uint64_t from = T + windows[w][0] * SEC,
+					 to = windows[w][1] ? T + windows[w][1] * SEC : 0;
 				struct block_starts got = {{0}, 0}, want;
-				struct store_scan sc = {.from_ns = from, .to_ns = to, .every = every, .offset = off,
-							.skeleton = 1, .block = note_block};
+				struct store_scan sc = {.from_ns = from,
+							.to_ns = to,
+							.every = every,
+							.offset = off,
+							.skeleton = 1,
+							.block = note_block};
 				int rc = store_scan(s, &sc, no_trace, &got, err, sizeof(err));
 				brute_blocks(from, to, every, off, &want);
 				total++;
-				same += rc == 0 && got.n == want.n && !memcmp(got.t, want.t, got.n * sizeof(*got.t));
+				same += rc == 0 && got.n == want.n &&
+					!memcmp(got.t, want.t, got.n * sizeof(*got.t));
 				if (rc != 0 || got.n != want.n)
-					printf("# window %zu every %u offset %u: %zu blocks, a full pass %zu (%s)\n", w,
-					       every, off, got.n, want.n, rc ? err : "");
+					printf("# window %zu every %u offset %u: %zu blocks, a full pass %zu "
+					       "(%s)\n",
+					       w, every, off, got.n, want.n, rc ? err : "");
 			}
 	is_int(same, total, "scan by time: every window's blocks are those of a pass over the table");
 	struct block_starts one = {{0}, 0};
