@@ -135,7 +135,8 @@ int advisor_last(struct store *s, uint64_t range_ns, size_t max_traces, struct a
  * advisor_refresh() with these parameters.  With `wait`, block until it has
  * run and set *res; else return at once (the job runs it later, *res
  * untouched; an ask of the same parameters already queued stands for it).
- * Asks are run in order, one at a time.  0, or with a message
+ * Asks are run one at a time, in order, but for those that wait, which
+ * run before those that do not.  0, or with a message
  * the analysis's error, or ERR_BUSY when the job is stopped
  * (advisor_watch_stop(), as the server shuts down, until
  * advisor_watch_start()).  Thread-safe; the caller writes nothing to the

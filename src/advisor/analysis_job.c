@@ -315,7 +315,8 @@ static int job_queued(const struct ask *a)
 	return 0;
 }
 
-/* Queue `a`, starting the job's thread the first time.  -1 if it cannot run.  Under job.lock. */
+/* Queue `a` (an ask that waits ahead of those that do not), starting the
+ * job's thread the first time.  -1 if it cannot run.  Under job.lock. */
 static int job_push(struct ask *a)
 {
 	if (job.stop)
@@ -325,12 +326,16 @@ static int job_push(struct ask *a)
 			return -1;
 		job.started = 1;
 	}
-	a->next = NULL;
-	if (job.tail)
-		job.tail->next = a;
-	else
-		job.head = a;
-	job.tail = a;
+	/* a request waits for its ask: before the background's, after the other waiting ones */
+	struct ask **at = &job.head;
+	while (a->waits && *at && (*at)->waits)
+		at = &(*at)->next;
+	if (!a->waits)
+		at = job.tail ? &job.tail->next : &job.head;
+	a->next = *at;
+	*at = a;
+	if (!a->next)
+		job.tail = a;
 	pthread_cond_signal(&job.wake);
 	return 0;
 }

@@ -164,8 +164,11 @@ static void test_job(void)
 	ok(!advisor_last(s, 2 * range, 0, &last, &age), "job: kept by range: another range has none");
 	ok(advisor_ask(s, 2 * range, 0, 0, 0, &r, err, sizeof(err)) == 0, "job: an ask that does not wait");
 	ok(advisor_ask(s, range, 0, 3600 * S, 1, &last, err, sizeof(err)) == 0 && last.traces == r.traces,
-	   "job: asks run in order; a young analysis is not run again");
-	ok(advisor_last(s, 2 * range, 0, &last, &age), "job: the ask that did not wait has run");
+	   "job: a young analysis is not run again");
+	int ran = 0;
+	for (int i = 0; i < 600 && !(ran = advisor_last(s, 2 * range, 0, &last, &age)); i++)
+		usleep(100000); /* an ask that waits runs first: this one may still be queued */
+	ok(ran, "job: the ask that did not wait has run");
 
 	advisor_watch_stop();
 	ok(advisor_ask(s, range, 0, 0, 1, &r, err, sizeof(err)) == ERR_BUSY,
