@@ -158,8 +158,8 @@ struct advisor_current {
  * parameters (advisor_last) at once, whatever its age; when it is
  * `max_age_ns` old or older the job is asked for a new one without
  * waiting.  Only when none was ever kept does it ask and wait.  The
- * parameters are noted as asked: the watch keeps them analysed for an
- * hour.  0, or advisor_ask()'s error (ERR_BUSY while stopped, only when it
+ * range is noted as asked (with the default sample size, max_traces 0,
+ * only): the watch keeps it analysed for an hour.  0, or advisor_ask()'s error (ERR_BUSY while stopped, only when it
  * had to wait).
  */
 int advisor_current(struct store *s, uint64_t range_ns, size_t max_traces, uint64_t max_age_ns, int refresh,
@@ -170,8 +170,8 @@ int advisor_current(struct store *s, uint64_t range_ns, size_t max_traces, uint6
  * happens, and a request seldom waits).  At its start and then every
  * `interval_s` it asks the job (without waiting, in this order) for each
  * kept range (advisor_watch_keep: by default the dashboard's), the last
- * `range_ns` (0: ADVISOR_DEFAULT_RANGE), all with max_traces 0, and each
- * (range, max_traces) a request asked within the last hour, each analysed
+ * `range_ns` (0: ADVISOR_DEFAULT_RANGE), and each range a request asked
+ * within the last hour, all with max_traces 0, each analysed
  * unless its last analysis is younger than half the interval.  One per
  * process; only the store's lease holder asks; a start forgets the analyses
  * kept in memory (the stored summaries stand).  advisor_watch_stop() stops

@@ -398,7 +398,8 @@ int advisor_current(struct store *s, uint64_t range_ns, size_t max_traces, uint6
 {
 	struct advisor_result unused;
 	memset(cur, 0, sizeof(*cur));
-	note_asked(range_ns, max_traces, clock_now_ns());
+	if (!max_traces) /* a sample size of its own is a one-off: not kept current */
+		note_asked(range_ns, max_traces, clock_now_ns());
 	if (!refresh && advisor_last(s, range_ns, max_traces, &cur->res, &cur->age_ns)) {
 		/* stopped (shutting down): the last analysis stands */
 		if (cur->age_ns >= max_age_ns)
