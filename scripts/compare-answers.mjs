@@ -16,7 +16,8 @@
 // groupings and the error answers -- are asked of both, with absolute
 // from/to so that the clock does not move the window.  Fields that measure
 // the run rather than the data (elapsed_ms, when a recommendation was
-// first and last seen, and the resource state of a finding without example
+// first and last seen, when the analysis ran, its age and whether a newer
+// one was asked, and the resource state of a finding without example
 // traces, read when it was last seen) are blanked before comparing.
 // Prints one line per differing answer and a summary; exits 1 when any
 // answer differs.  The answers as sent are compared too (the run's fields
@@ -28,7 +29,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 // when the analysis ran, and how long it took
-const RUN_FIELDS = new Set(['elapsed_ms', 'first_seen_ms', 'last_seen_ms']);
+const RUN_FIELDS = new Set(['elapsed_ms', 'first_seen_ms', 'last_seen_ms', 'analyzed_at_ms', 'age_s', 'refreshing']);
 
 function usage() {
 	console.error('usage: compare-answers.mjs OLD_BIN NEW_BIN [--data DIR] [--port N] [--keep]');
@@ -235,7 +236,7 @@ function blank(v) {
 // printed another way, or members in another order, show here although
 // they parse the same.
 function blankText(text) {
-	return text.replace(/"(elapsed_ms|first_seen_ms|last_seen_ms)":(-?[0-9.eE+-]+|null)/g, '"$1":null');
+	return text.replace(/"(elapsed_ms|first_seen_ms|last_seen_ms|analyzed_at_ms|age_s|refreshing)":(-?[0-9.eE+-]+|null|true|false)/g, '"$1":null');
 }
 
 async function ask(url) {

@@ -93,6 +93,7 @@ struct advisor_result {
 	double sample_rate;   /* share of traces analysed; counts in findings are scaled by 1 / rate */
 	size_t findings;
 	double elapsed_ms;
+	uint64_t analyzed_ns; /* when it ran (the end of its window); set by advisor_refresh() */
 };
 
 void advisor_options_init(struct advisor_options *o, uint64_t from_ns, uint64_t to_ns);
@@ -102,22 +103,29 @@ int advisor_run(struct store *s, const struct advisor_options *o, struct advisor
 		size_t errlen);
 
 /*
- * The analysis the API and the background share: run the advisor over the
- * `range_ns` ending now (sampling above `max_traces`, 0: the default) unless
- * the last run with the same parameters was less than `max_age_ns` ago (0:
- * run).  The summaries of the last runs of up to 8 parameter pairs are
- * kept.  One run at a time per process, and one store: the states of stored
- * blocks it keeps between runs (advisor/detect_scan.h) are that store's.
- * *res gets the summary of the last run with these parameters.  It writes
- * (findings, states, the audit trail): only background threads call it
- * (the ticker below and the job of advisor_ask()), never a request.
+ * The analyses the API and the background share (advisor/analysis_job.c).
+ *
+ * advisor_refresh() runs the advisor over the `range_ns` ending now
+ * (sampling above `max_traces`, 0: the default) unless the last run with
+ * the same parameters was less than `max_age_ns` ago (0: run).  The last
+ * run of up to 16 parameter pairs is kept in memory, and its summary also
+ * as a store document (kind ADVISOR_KIND_ANALYSIS), so that a restarted
+ * process answers from it.  One run at a time per process, and one store:
+ * the states of stored blocks it keeps between runs (advisor/detect_scan.h)
+ * are that store's.  A failed run keeps the last good one.  *res gets the
+ * summary of the last run with these parameters.  It writes (findings,
+ * states, the audit trail, the summary): only background threads call it
+ * (the watch below and the job of advisor_ask()), never a request.
  */
+#define ADVISOR_KIND_ANALYSIS "recommendation.analysis"
 int advisor_refresh(struct store *s, uint64_t range_ns, size_t max_traces, uint64_t max_age_ns,
 		    struct advisor_result *res, char *err, size_t errlen);
 
 /*
- * Read only: the summary of the last analysis of `s` with these parameters
- * and its age in *age_ns.  1 when there is one, else 0 (nothing set).
+ * Read only, never waiting for a run in progress: the summary of the last
+ * analysis of `s` with these parameters (kept in memory, else the stored
+ * summary of an earlier process) and its age in *age_ns.  1 when there is
+ * one, else 0 (nothing set).
  */
 int advisor_last(struct store *s, uint64_t range_ns, size_t max_traces, struct advisor_result *res,
 		 uint64_t *age_ns);
@@ -126,7 +134,9 @@ int advisor_last(struct store *s, uint64_t range_ns, size_t max_traces, struct a
  * Ask the analysis job (a thread of its own, started by the first ask) for
  * advisor_refresh() with these parameters.  With `wait`, block until it has
  * run and set *res; else return at once (the job runs it later, *res
- * untouched).  Asks are run in order, one at a time.  0, or with a message
+ * untouched; an ask of the same parameters already queued stands for it).
+ * Asks are run one at a time, in order, but for those that wait, which
+ * run before those that do not.  0, or with a message
  * the analysis's error, or ERR_BUSY when the job is stopped
  * (advisor_watch_stop(), as the server shuts down, until
  * advisor_watch_start()).  Thread-safe; the caller writes nothing to the
@@ -134,13 +144,47 @@ int advisor_last(struct store *s, uint64_t range_ns, size_t max_traces, struct a
  */
 int advisor_ask(struct store *s, uint64_t range_ns, size_t max_traces, uint64_t max_age_ns, int wait,
 		struct advisor_result *res, char *err, size_t errlen);
-/* A thread refreshing the analysis of the last `range_ns` every
- * `interval_s` (so verification happens without anyone asking).  One per
- * process.  advisor_watch_stop() stops it and the job of advisor_ask()
- * (waiting for a run in progress); advisor_watch_start() lets asks run
- * again. */
+
+/* What a request answers from: an analysis and whether a newer one is on its way. */
+struct advisor_current {
+	struct advisor_result res;
+	uint64_t age_ns; /* now - res.analyzed_ns */
+	int refreshing;	 /* a newer analysis of these parameters was asked of the job */
+};
+
+/*
+ * The analysis a request answers from, what a GET does: with `refresh`,
+ * ask the job and wait for its run.  Else the last analysis of these
+ * parameters (advisor_last) at once, whatever its age; when it is
+ * `max_age_ns` old or older the job is asked for a new one without
+ * waiting.  Only when none was ever kept does it ask and wait.  The
+ * range is noted as asked (with the default sample size, max_traces 0,
+ * only): the watch keeps it analysed for an hour.  0, or advisor_ask()'s error (ERR_BUSY while stopped, only when it
+ * had to wait).
+ */
+int advisor_current(struct store *s, uint64_t range_ns, size_t max_traces, uint64_t max_age_ns, int refresh,
+		    struct advisor_current *cur, char *err, size_t errlen);
+
+/*
+ * A thread keeping analyses current without anyone asking (so verification
+ * happens, and a request seldom waits).  At its start and then every
+ * `interval_s` it asks the job (without waiting, in this order) for each
+ * kept range (advisor_watch_keep: by default the dashboard's), the last
+ * `range_ns` (0: ADVISOR_DEFAULT_RANGE), and each range a request asked
+ * within the last hour, all with max_traces 0, each analysed
+ * unless its last analysis is younger than half the interval.  One per
+ * process; only the store's lease holder asks; a start forgets the analyses
+ * kept in memory (the stored summaries stand).  advisor_watch_stop() stops
+ * it and the job of advisor_ask() (waiting for a run in progress);
+ * advisor_watch_start() lets asks run again.
+ */
 int advisor_watch_start(struct store *s, unsigned interval_s, uint64_t range_ns, char *err, size_t errlen);
 void advisor_watch_stop(void);
+/* The ranges the watch keeps analysed besides its own, copied (at most
+ * 8); call before advisor_watch_start().  The default: the dashboard's
+ * range choices (web/lib/state.js), 24h (its default) first, then 1h, 6h,
+ * 15m, 7d and 30d. */
+void advisor_watch_keep(const uint64_t *ranges_ns, size_t n);
 
 #define ADVISOR_DEFAULT_RANGE (6 * 3600 * 1000000000ull)
 

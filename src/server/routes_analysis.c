@@ -4,10 +4,12 @@
  * POST /api/v1/recommendations/{id}/status (docs/API.md).
  *
  * A GET never writes: it answers from the last analysis of the same range
- * (advisor/advisor.h: advisor_last), and when that is older than
- * ANALYSIS_MAX_AGE asks the analysis job for a new one without waiting; with
- * none yet, or with refresh=1, it asks the job and waits for it
- * (advisor_ask).  The analyses and their storing happen in the job.  The
+ * at once, whatever its age (advisor/advisor.h: advisor_current, which
+ * also reads the summary an earlier process stored), and when that is
+ * older than ANALYSIS_MAX_AGE asks the analysis job for a new one without
+ * waiting; only with none ever finished, or with refresh=1, does it ask the
+ * job and wait for it.  The server's analysis watch keeps the dashboard's
+ * ranges and those asked lately analysed.  The analyses and their storing happen in the job.  The
  * pages the recommendations link to are embedded assets
  * (/docs/recommendations/, routes_static.c).  Each recommendation carries
  * the resources of its service at its worst example's time, in that
@@ -151,21 +153,11 @@ static int eq_or_any(const char *want, const char *have)
 
 /* The analysis a GET answers from (see the top of this file).  -1: the answer is set. */
 static int current_analysis(struct http_request *req, uint64_t range_ns, size_t max_traces, int refresh,
-			    struct advisor_result *res)
+			    struct advisor_current *cur)
 {
-	struct store *s = req->srv->store;
-	uint64_t age;
 	char err[256];
-	int rc = 0;
-	if (!refresh && advisor_last(s, range_ns, max_traces, res, &age)) {
-		if (age >= ANALYSIS_MAX_AGE)
-			rc = advisor_ask(s, range_ns, max_traces, ANALYSIS_MAX_AGE, 0, res, err, sizeof(err));
-		if (rc == ERR_BUSY)
-			rc = 0; /* shutting down: the last analysis stands */
-	} else {
-		rc = advisor_ask(s, range_ns, max_traces, refresh ? 0 : ANALYSIS_MAX_AGE, 1, res, err,
+	int rc = advisor_current(req->srv->store, range_ns, max_traces, ANALYSIS_MAX_AGE, refresh, cur, err,
 				 sizeof(err));
-	}
 	if (rc == ERR_BUSY)
 		http_error(req, 503, "busy", "analysis: %s", err);
 	else if (rc < 0)
@@ -173,9 +165,10 @@ static int current_analysis(struct http_request *req, uint64_t range_ns, size_t 
 	return rc < 0 ? -1 : 0;
 }
 
-/* "analysis": what the analysis answered from read. */
-static void put_analysis(struct json_w *w, uint64_t range_ns, const struct advisor_result *res)
+/* "analysis": what the answer was read from, when, and whether a newer one is coming. */
+static void put_analysis(struct json_w *w, uint64_t range_ns, const struct advisor_current *cur)
 {
+	const struct advisor_result *res = &cur->res;
 	jw_kobj_begin(w, "analysis");
 	jw_kuint(w, "range_s", range_ns / NS_PER_S);
 	jw_kuint(w, "traces", res->traces);
@@ -186,6 +179,9 @@ static void put_analysis(struct json_w *w, uint64_t range_ns, const struct advis
 	jw_kdouble_fmt(w, "sample_rate", "%.4f", res->sample_rate);
 	jw_kuint(w, "findings", res->findings);
 	jw_kdouble_fmt(w, "elapsed_ms", "%.1f", res->elapsed_ms);
+	jw_kuint(w, "analyzed_at_ms", res->analyzed_ns / NS_PER_MS);
+	jw_kdouble_fmt(w, "age_s", "%.1f", (double)cur->age_ns / NS_PER_S);
+	jw_kbool(w, "refreshing", cur->refreshing);
 	jw_obj_end(w);
 }
 
@@ -212,8 +208,8 @@ static int list_recommendations(struct http_request *req)
 			   prio);
 		return HTTP_DONE;
 	}
-	struct advisor_result res;
-	if (current_analysis(req, range_ns, (size_t)max_traces, refresh && !strcmp(refresh, "1"), &res) < 0)
+	struct advisor_current cur;
+	if (current_analysis(req, range_ns, (size_t)max_traces, refresh && !strcmp(refresh, "1"), &cur) < 0)
 		return HTTP_DONE;
 	struct item *items;
 	size_t n;
@@ -222,7 +218,7 @@ static int list_recommendations(struct http_request *req)
 	struct json_w w;
 	jw_init(&w, http_json(req));
 	jw_obj_begin(&w);
-	put_analysis(&w, range_ns, &res);
+	put_analysis(&w, range_ns, &cur);
 	jw_karr_begin(&w, "recommendations");
 	for (size_t i = 0; i < n; i++) {
 		const struct item *it = &items[i];

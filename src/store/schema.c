@@ -170,7 +170,8 @@ static int user_version(sqlite3 *db)
 /* Indexes that are no migration (schema.h): created when missing. */
 static const char extra_indexes[] =
 	"CREATE INDEX IF NOT EXISTS requests_slow ON requests(duration_ns, start_ns)"
-	" WHERE duration_ns >= " SCHEMA_SLOW_INDEX_SQL ";";
+	" WHERE duration_ns >= " SCHEMA_SLOW_INDEX_SQL ";"
+	"CREATE INDEX IF NOT EXISTS blocks_by_time ON blocks(t_max, t_min);";
 
 int schema_migrate(sqlite3 *db, char *err, size_t errlen)
 {

@@ -20,6 +20,12 @@
  */
 #define SCHEMA_SLOW_INDEX_NS  1000000000LL
 #define SCHEMA_SLOW_INDEX_SQL "1000000000"
+/*
+ * The blocks are also indexed by time, `blocks_by_time` (t_max, t_min): a
+ * scan of a time range finds its blocks there instead of reading every
+ * row of the table (a block's row is a page or more).  Not a migration
+ * either, for the same reason.
+ */
 
 /* Bring the database to the latest version, and add the indexes that are
  * not migrations (above) when missing.  0 or -1. */

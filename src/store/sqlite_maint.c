@@ -276,8 +276,11 @@ static long drop_blocks(struct store *s, int64_t cutoff, uint64_t bytes, uint64_
 			break;
 		}
 		sqlite3_stmt *st;
+		/* in write order from the oldest (`+t_max`: not through
+		 * blocks_by_time, which would sort every expired block's id
+		 * at each step) */
 		if (sqlite3_prepare_v2(
-			    s->db, "SELECT id, t_max, data FROM blocks WHERE t_max < ?1 ORDER BY id LIMIT 1",
+			    s->db, "SELECT id, t_max, data FROM blocks WHERE +t_max < ?1 ORDER BY id LIMIT 1",
 			    -1, &st, NULL) != SQLITE_OK)
 			return -1;
 		sqlite3_bind_int64(st, 1, cutoff);

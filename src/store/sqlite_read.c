@@ -687,10 +687,16 @@ static int scan_blocks(struct store *s, const struct store_scan *sc, block_fn fn
 	if (!db)
 		return -1;
 	batch_init(&b);
-	if (sqlite3_prepare_v2(db,
-			       "SELECT data, t_min FROM blocks WHERE t_max >= ? AND t_min < ? AND id % ? = ?"
-			       " AND id >= ? AND id <= ? ORDER BY id",
-			       -1, &st, NULL) != SQLITE_OK) {
+	/* by time only: the blocks of the range found in the index by time
+	 * (blocks_by_time), not by reading every row of the table */
+	const char *sql =
+		sc->first_id || sc->last_id
+			? "SELECT data, t_min FROM blocks WHERE t_max >= ?1 AND t_min < ?2 AND id % ?3 = ?4"
+			  " AND id >= ?5 AND id <= ?6 ORDER BY id"
+			: "SELECT data, t_min FROM blocks WHERE id IN (SELECT id FROM blocks"
+			  " WHERE t_max >= ?1 AND t_min < ?2) AND id % ?3 = ?4 AND id >= ?5 AND id <= ?6"
+			  " ORDER BY id";
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
 		errf(err, errlen, "scan: %s", sqlite3_errmsg(db));
 		goto out;
 	}

@@ -106,6 +106,7 @@ function analysisText(a, filters) {
     rate,
     `${fmtCount(a.findings)} finding${a.findings === 1 ? '' : 's'}`,
     `took ${fmtDuration(a.elapsed_ms)}`,
+    a.age_s != null ? `${fmtDuration(a.age_s * 1000)} ago${a.refreshing ? ', refreshing' : ''}` : null,
     filters.service ? `service ${filters.service}` : 'every environment',
   ].filter(Boolean).join(' · ');
 }

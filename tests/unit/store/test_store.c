@@ -1803,6 +1803,108 @@ static void test_slowest(void)
 	remove_tmpdir();
 }
 
+/* A scan's block: its earliest span start, appended to a list. */
+struct block_starts {
+	uint64_t t[64];
+	size_t n;
+};
+
+static int note_block(void *arg, uint64_t t_min)
+{
+	struct block_starts *b = arg;
+	if (b->n < 64)
+		b->t[b->n++] = t_min;
+	return 0;
+}
+
+static int no_trace(void *arg, const struct span *spans, size_t n)
+{
+	(void)arg, (void)spans, (void)n;
+	return 0;
+}
+
+/* The blocks of [from, to) read by a full pass over the table (no index),
+ * their t_min in id order. */
+static void brute_blocks(uint64_t from, uint64_t to, unsigned every, unsigned offset,
+			 struct block_starts *out)
+{
+	char path[128];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	out->n = 0;
+	snprintf(path, sizeof(path), "%s/hotpath.db", tmpdir);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+			       "SELECT t_min FROM blocks NOT INDEXED WHERE t_max >= ?1 AND t_min < ?2"
+			       " AND id % ?3 = ?4 ORDER BY id",
+			       -1, &st, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return;
+	}
+	sqlite3_bind_int64(st, 1, (int64_t)from);
+	sqlite3_bind_int64(st, 2, to ? (int64_t)to : INT64_MAX);
+	sqlite3_bind_int64(st, 3, every);
+	sqlite3_bind_int64(st, 4, offset);
+	while (sqlite3_step(st) == SQLITE_ROW && out->n < 64)
+		out->t[out->n++] = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+/* A scan by time finds its blocks through the time index; the blocks, in
+ * write order, are those a pass over every block finds, also when a later
+ * write holds older spans. */
+static void test_scan_by_time(void)
+{
+	const uint64_t T = 1700000000000000000ull, SEC = 1000000000ull;
+	/* writes: the start of each, 20 traces a second apart; the third is older than the second */
+	static const uint64_t at_s[] = {0, 1000, 10, 2000, 5, 3000};
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/hotpath-test-scantime-XXXXXX");
+	ok(mkdtemp(tmpdir) != NULL, "scan by time: temp dir");
+	struct store *s = open_store();
+	if (!s)
+		return;
+	int fails = 0;
+	for (size_t i = 0; i < sizeof(at_s) / sizeof(at_s[0]); i++)
+		fails += write_traces(s, 1000 * (uint32_t)(i + 1), 20, T + at_s[i] * SEC) < 0;
+	ok(!fails, "scan by time: six writes");
+	static const uint64_t windows[][2] = {
+		{0, 0}, {0, 15}, {15, 1000}, {1000, 1001}, {12, 2500}, {2019, 2999}, {2018, 2019}, {4000, 0},
+	};
+	char err[256];
+	int same = 0, total = 0;
+	for (size_t w = 0; w < sizeof(windows) / sizeof(windows[0]); w++)
+		for (unsigned every = 1; every <= 2; every++)
+			for (unsigned off = 0; off < every; off++) {
+				uint64_t from = T + windows[w][0] * SEC,
+					 to = windows[w][1] ? T + windows[w][1] * SEC : 0;
+				struct block_starts got = {{0}, 0}, want;
+				struct store_scan sc = {.from_ns = from,
+							.to_ns = to,
+							.every = every,
+							.offset = off,
+							.skeleton = 1,
+							.block = note_block};
+				int rc = store_scan(s, &sc, no_trace, &got, err, sizeof(err));
+				brute_blocks(from, to, every, off, &want);
+				total++;
+				same += rc == 0 && got.n == want.n &&
+					!memcmp(got.t, want.t, got.n * sizeof(*got.t));
+				if (rc != 0 || got.n != want.n)
+					printf("# window %zu every %u offset %u: %zu blocks, a full pass %zu "
+					       "(%s)\n",
+					       w, every, off, got.n, want.n, rc ? err : "");
+			}
+	is_int(same, total, "scan by time: every window's blocks are those of a pass over the table");
+	struct block_starts one = {{0}, 0};
+	struct store_scan sc = {.from_ns = T, .to_ns = T + 15 * SEC, .skeleton = 1, .block = note_block};
+	store_scan(s, &sc, no_trace, &one, err, sizeof(err));
+	ok(one.n == 3 && one.t[0] == T && one.t[1] == T + 10 * SEC && one.t[2] == T + 5 * SEC,
+	   "scan by time: [0 s, 15 s) holds the first, third and fifth writes, in write order (%zu)", one.n);
+	store_close(s);
+	remove_tmpdir();
+}
+
 int main(void)
 {
 	test_block_roundtrip();
@@ -1813,6 +1915,7 @@ int main(void)
 	test_values();
 	test_migrate_3();
 	test_slowest();
+	test_scan_by_time();
 	test_retention();
 	test_vacuum();
 	test_retention_keeps_up();
