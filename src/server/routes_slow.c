@@ -32,6 +32,7 @@
 #include "query/opstats.h"
 #include "query/request_rows.h"
 #include "query/request_trees.h"
+#include "query/slow_details.h"
 #include "server/filters.h"
 #include "server/http.h"
 #include "server/json_out.h"
@@ -117,6 +118,16 @@ static int select_rows(struct http_request *req, const struct store_query *q, co
 	return rc < 0 ? -1 : 0;
 }
 
+/* The answer for a failed read of the requests' traces. */
+static void trees_error(struct http_request *req, int rc, const char *err)
+{
+	http_error_class(req, rc,
+			 rc == ERR_TOO_MUCH  ? "q=: %s; narrow the range"
+			 : rc == ERR_TOO_BIG ? "%s: lower limit"
+					     : "%s",
+			 err);
+}
+
 /* Load and hand on the rows' requests.  -1: the answer is set. */
 static int load_requests(struct http_request *req, struct request_trees *rt, const struct store_query *q,
 			 const struct request_row *rows, size_t n_rows, request_trees_fn fn, void *arg)
@@ -124,11 +135,7 @@ static int load_requests(struct http_request *req, struct request_trees *rt, con
 	char err[256];
 	int rc = request_trees_load(rt, q, rows, n_rows, fn, arg, err, sizeof(err));
 	if (rc < 0)
-		http_error_class(req, rc,
-				 rc == ERR_TOO_MUCH  ? "q=: %s; narrow the range"
-				 : rc == ERR_TOO_BIG ? "%s: lower limit"
-						     : "%s",
-				 err);
+		trees_error(req, rc, err);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -356,97 +363,10 @@ out:
 
 /* ---- slow requests --------------------------------------------------------------- */
 
-#define SLOW_SPANS_MAX 20
-
-struct detail {
-	uint64_t phases[SLOWOPS_PHASES];
-	int loaded;
-	const char *span_json; /* the entry span, marked */
-	struct buf slow_spans; /* a JSON array, once loaded */
-	size_t n_slow_spans;
-};
-
 struct slow_run {
-	struct http_request *req;
-	const struct slowops_config *cfg;
-	struct detail *d;
+	struct slow_detail *d;
 	size_t n_detail;
 };
-
-static void put_slow_attrs(struct json_w *w, uint64_t dur, uint64_t thr)
-{
-	jw_kbool(w, "performance.slow", thr && dur >= thr);
-	jw_kdouble(w, "performance.slow.threshold_ms", thr ? (double)thr / 1e6 : NAN);
-	jw_kdouble(w, "performance.slow.ratio", thr ? (double)dur / (double)thr : NAN);
-}
-
-static const char *const kind_names[] = {"UNSPECIFIED", "INTERNAL", "SERVER",
-					 "CLIENT",	"PRODUCER", "CONSUMER"};
-
-/* A span's object up to its attributes, open. */
-static void put_span_head(struct json_w *w, const struct slowops_config *c, const struct span *sp, int type)
-{
-	uint64_t dur = sp->end_ns > sp->start_ns ? sp->end_ns - sp->start_ns : 0;
-	jw_obj_begin(w);
-	json_out_id(w, "span_id", sp->span_id, 8);
-	jw_kstr(w, "name", sp->name ? sp->name : "");
-	jw_kstr(w, "service",
-		sp->resource && sp->resource->service_name ? sp->resource->service_name : "unknown");
-	jw_kstr(w, "kind", kind_names[sp->kind < 6 ? sp->kind : 0]);
-	jw_kstr(w, "type", slowops_type_name(c, type));
-	put_ms(w, "duration_ms", (double)dur);
-}
-
-/* The entry span with its attributes and the performance.slow marks. */
-static void slow_entry(void *arg, size_t row, const struct span *sp, const struct slowops_class *cls)
-{
-	struct slow_run *run = arg;
-	if (row >= run->n_detail)
-		return;
-	struct buf b, attrs;
-	struct json_w w;
-	uint64_t dur = sp->end_ns > sp->start_ns ? sp->end_ns - sp->start_ns : 0;
-	buf_init(&b, BUF_NO_LIMIT);
-	buf_init(&attrs, BUF_NO_LIMIT);
-	attrs_to_json(&attrs, sp->attrs, sp->n_attrs);
-	jw_init(&w, &b);
-	put_span_head(&w, run->cfg, sp, cls->type);
-	jw_kobj_begin(&w, "attributes");
-	jw_members(&w, attrs.data);
-	put_slow_attrs(&w, dur, slowops_threshold_ns(run->cfg, cls->type));
-	jw_obj_end(&w);
-	jw_obj_end(&w);
-	run->d[row].span_json = arena_strdup(&run->req->arena, b.data);
-	buf_release(&attrs);
-	buf_release(&b);
-}
-
-static void slow_request(void *arg, const struct request_row *row, size_t idx, const struct spantree *t,
-			 const struct slowops_class *cls, const struct bottleneck_span *desc)
-{
-	struct slow_run *run = arg;
-	if (idx >= run->n_detail)
-		return;
-	struct detail *d = &run->d[idx];
-	struct json_w w;
-	d->loaded = 1;
-	slowops_phases(t, cls, d->phases);
-	jw_init(&w, &d->slow_spans);
-	jw_arr_begin(&w);
-	for (size_t i = 0; i < t->n && d->n_slow_spans < SLOW_SPANS_MAX; i++) {
-		const struct span *sp = &t->spans[i];
-		uint64_t thr = slowops_threshold_ns(run->cfg, cls[i].type), dur = sp->end_ns - sp->start_ns;
-		if (!thr || dur < thr)
-			continue;
-		d->n_slow_spans++;
-		put_span_head(&w, run->cfg, sp, cls[i].type);
-		jw_kobj_begin(&w, "attributes");
-		put_slow_attrs(&w, dur, thr);
-		jw_obj_end(&w);
-		jw_obj_end(&w);
-	}
-	jw_arr_end(&w);
-}
 
 enum group_by { GROUP_NONE, GROUP_ENDPOINT, GROUP_TOOL, GROUP_SERVICE };
 
@@ -617,7 +537,7 @@ static void put_csv(struct http_request *req, const struct slow_run *run, const 
 }
 
 /* "phases": the request's time by phase, when its trace was loaded. */
-static void put_phases(struct json_w *w, const struct detail *d)
+static void put_phases(struct json_w *w, const struct slow_detail *d)
 {
 	uint64_t total = 0;
 	char key[64];
@@ -638,7 +558,7 @@ static void put_phases(struct json_w *w, const struct detail *d)
 static void put_detail(struct json_w *w, const struct slow_run *run, const struct request_row *r, size_t i,
 		       const struct request_metrics_snapshot *snap, uint64_t thr)
 {
-	const struct detail *d = &run->d[i];
+	const struct slow_detail *d = &run->d[i];
 	jw_obj_begin(w);
 	json_out_request_members(w, r);
 	put_ms(w, "threshold_ms", (double)thr);
@@ -648,7 +568,7 @@ static void put_detail(struct json_w *w, const struct slow_run *run, const struc
 		jw_kraw(w, "span", d->span_json);
 	else
 		jw_knull(w, "span");
-	jw_kraw(w, "slow_spans", d->slow_spans.data ? d->slow_spans.data : "[]");
+	jw_kraw(w, "slow_spans", d->slow_spans_json);
 	request_metrics_snapshot_put(w, snap->failed ? -1 : 0, snap, r->service, r->env, r->start_ns,
 				     "the store failed");
 	put_links(w, r->trace_id);
@@ -701,13 +621,12 @@ static int get_slow_requests(struct http_request *req)
 	struct slowops_config c;
 	struct request_row *rows;
 	size_t n_rows = 0;
-	struct request_trees rt;
-	struct slow_run run = {.req = req, .cfg = &c};
+	struct slow_run run = {0};
 	enum group_by by;
+	char err[256];
 	long bucket_s;
 	const char *fmt = http_query(req, "format");
 	slowops_config_init(&c);
-	request_trees_init(&rt, req->srv->store, &c, &req->arena);
 	if (parse_selection(req, &q, &ql, DETAIL_DEFAULT, DETAIL_MAX) < 0 || effective_or_500(req, &c) < 0 ||
 	    slow_bound(req, &c, &q) < 0 || parse_group_by(req, &by) < 0)
 		goto out;
@@ -731,13 +650,12 @@ static int get_slow_requests(struct http_request *req)
 		goto out;
 	run.n_detail = n_rows < limit ? n_rows : limit;
 	run.d = arena_zalloc(&req->arena, (run.n_detail ? run.n_detail : 1) * sizeof(*run.d));
-	for (size_t i = 0; i < run.n_detail; i++)
-		buf_init(&run.d[i].slow_spans, BUF_NO_LIMIT);
-	rt.on_entry = slow_entry;
-	rt.all_entries = 1; /* every listed request gets its phases */
-	rt.per_trace = 1;   /* a few requests: trace by trace */
-	if (load_requests(req, &rt, &q, rows, run.n_detail, slow_request, &run) < 0)
+	int rc = slow_details_read(req->srv->store, &c, &q, rows, run.n_detail, &req->arena, run.d, err,
+				   sizeof(err));
+	if (rc < 0) {
+		trees_error(req, rc, err);
 		goto out;
+	}
 	uint64_t thr = q.min_duration_ns ? q.min_duration_ns : c.threshold_ns[SLOWOPS_HTTP];
 	if (fmt && !strcmp(fmt, "csv")) {
 		put_csv(req, &run, rows, run.n_detail, thr);
@@ -769,9 +687,6 @@ static int get_slow_requests(struct http_request *req)
 	put_trend(&w, &q, (uint64_t)bucket_s * NS_PER_S, rows, n_rows);
 	jw_obj_end(&w);
 out:
-	for (size_t i = 0; i < run.n_detail; i++)
-		buf_release(&run.d[i].slow_spans);
-	request_trees_release(&rt);
 	slowops_config_release(&c);
 	spanql_free(ql);
 	return HTTP_DONE;
