@@ -465,8 +465,8 @@ static void add_charged(struct bottleneck *b, const struct spantree *t, const st
 }
 
 void bottleneck_add_many(struct bottleneck *const *bs, size_t n_bs, const struct spantree *t,
-			 const struct slowops_class *cls, const struct bottleneck_span *desc, const char *service,
-			 const uint8_t trace_id[16])
+			 const struct slowops_class *cls, const struct bottleneck_span *desc,
+			 const char *service, const uint8_t trace_id[16])
 {
 	size_t root = spantree_longest_root(t);
 	if (!n_bs)

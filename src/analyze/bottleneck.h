@@ -175,8 +175,8 @@ void bottleneck_add(struct bottleneck *b, const struct spantree *t, const struct
  * scratch.
  */
 void bottleneck_add_many(struct bottleneck *const *bs, size_t n_bs, const struct spantree *t,
-			 const struct slowops_class *cls, const struct bottleneck_span *desc, const char *service,
-			 const uint8_t trace_id[16]);
+			 const struct slowops_class *cls, const struct bottleneck_span *desc,
+			 const char *service, const uint8_t trace_id[16]);
 /*
  * Add what `src` (not finished) holds to `dst` (not finished): requests,
  * critical time, spans and examples per component; self times go into the

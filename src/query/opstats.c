@@ -1183,7 +1183,8 @@ static void job_tick(void *arg)
 		done += steps == 1 ? JOB_STEP_BLOCKS : before - left; /* the first: left was not known */
 		uint64_t now = clock_now_ns();
 		if (left && now - saved >= JOB_SAVE_EVERY_NS &&
-		    save_now(done - done_at_save, left, now - saved)) { /* a long catch-up: keep what is done */
+		    save_now(done - done_at_save, left,
+			     now - saved)) { /* a long catch-up: keep what is done */
 			save_part(s, left);
 			saved = clock_now_ns();
 			done_at_save = done;

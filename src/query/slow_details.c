@@ -356,7 +356,8 @@ static size_t find_kept(struct store *s, const char *basis, const struct request
 }
 
 static void keep_computed(struct store *s, const char *basis, const struct request_row *rows,
-			  const size_t *miss, size_t n_miss, const uint64_t *stamps, const struct slow_detail *got)
+			  const size_t *miss, size_t n_miss, const uint64_t *stamps,
+			  const struct slow_detail *got)
 {
 	pthread_mutex_lock(&g.mu);
 	if (g.store == s && g.basis && !strcmp(g.basis, basis)) {

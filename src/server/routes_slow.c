@@ -375,8 +375,8 @@ struct group {
 	uint64_t *dur;
 	size_t n, cap;
 	uint64_t sum;
-	size_t slowest;	  /* row */
-	int unsorted;	  /* dur is not in descending order (rows come slowest first) */
+	size_t slowest; /* row */
+	int unsorted;	/* dur is not in descending order (rows come slowest first) */
 };
 
 /* Groups seen last, by the address of their key: the rows of the slow

@@ -629,7 +629,8 @@ static void test_add_many(void)
 		attr(&t, "http.request.method", "GET");
 		add(&t, 2, 1, "front", "load", SPAN_KIND_CLIENT, 0, 60 + r);
 		attr(&t, "db.system.name", "postgresql");
-		add(&t, 3, 1, "front", r % 3 ? "render" : "cache_fill", SPAN_KIND_INTERNAL, 60 + r, 90 + 5 * r);
+		add(&t, 3, 1, "front", r % 3 ? "render" : "cache_fill", SPAN_KIND_INTERNAL, 60 + r,
+		    90 + 5 * r);
 		for (size_t i = 0; i < t.n; i++)
 			slowops_classify(&c, &t.spans[i], NULL, &cls[i]);
 		spantree_build(&tree, t.spans, t.n);

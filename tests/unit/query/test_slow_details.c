@@ -201,7 +201,8 @@ static void test_thresholds(struct store *s, const struct slowops_config *c)
 	slow_details_info(&in);
 	const struct slow_detail *o = detail_of(&b, ORDERS), *o0 = detail_of(&a, ORDERS);
 	ok(in.misses == in0.misses + 42 && o && o0 &&
-		   count_of(o->slow_spans_json, "\"span_id\"") + 1 == count_of(o0->slow_spans_json, "\"span_id\""),
+		   count_of(o->slow_spans_json, "\"span_id\"") + 1 ==
+			   count_of(o0->slow_spans_json, "\"span_id\""),
 	   "other thresholds: all read again, the 1.2 s query no longer slow");
 	slowops_config_release(&other);
 	arena_release(&b.a);
