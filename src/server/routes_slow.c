@@ -8,7 +8,9 @@
  * statuses, and printing the answers.  The requests an answer covers come
  * from query/request_rows.h (filters and q=; for bottlenecks, all of the
  * range or whole traces sampled across it), their span trees from
- * query/request_trees.h, the metric points around them from
+ * query/request_trees.h (a listed slow request's details from
+ * query/slow_details.h, which reads its trace once), the metric points
+ * around them from
  * query/request_metrics.h; without filters, the statistics and bottlenecks
  * of a range come from the aggregates of query/opstats.h.  Thresholds,
  * classification, phases and spikes
