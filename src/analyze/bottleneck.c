@@ -387,8 +387,9 @@ struct charge {
 	size_t owner;
 };
 
-static struct charge *charge_request(struct bottleneck *b, const struct spantree *t,
-				     const struct slowops_class *cls, const struct bottleneck_span *d)
+/* The charges of one request's spans; *critical_ns: its time on the critical path. */
+static struct charge *charge_request(const struct spantree *t, const struct slowops_class *cls,
+				     const struct bottleneck_span *d, uint64_t *critical_ns)
 {
 	struct critpath_step *steps;
 	size_t n_steps;
@@ -404,7 +405,7 @@ static struct charge *charge_request(struct bottleneck *b, const struct spantree
 	}
 	for (size_t s = 0; s < n_steps; s++) {
 		c[c[steps[s].span].owner].own_ns += steps[s].contribution_ns;
-		b->critical_ns += steps[s].contribution_ns;
+		*critical_ns += steps[s].contribution_ns;
 	}
 	free(order);
 	free(steps);
@@ -421,25 +422,17 @@ static void note_request(struct bottleneck *b, struct bottleneck_entry *e, uint6
 	b->touched[b->n_touched++] = (size_t)(e - b->e);
 }
 
-void bottleneck_add(struct bottleneck *b, const struct spantree *t, const struct slowops_class *cls,
-		    const struct bottleneck_span *desc, const char *service, const uint8_t trace_id[16])
+/* Add the request rooted at span `root` of `t`, its spans charged as `c`
+ * says, to `b`. */
+static void add_charged(struct bottleneck *b, const struct spantree *t, const struct slowops_class *cls,
+			const struct bottleneck_span *d, const struct charge *c, size_t root,
+			uint64_t critical_ns, const char *service, const uint8_t trace_id[16])
 {
-	size_t root = spantree_longest_root(t);
-	if (root == SPANTREE_NONE) {
-		b->requests++;
-		return;
-	}
-	arena_reset(&b->scratch);
-	const struct bottleneck_span *d = desc ? desc : describe_all(b, t);
-	if (d[root].role == BOTTLENECK_ROLE_SETUP) {
-		b->skipped++;
-		return;
-	}
 	uint64_t req_no = ++b->requests;
 	const struct span *r = &t->spans[root];
+	b->critical_ns += critical_ns;
 	b->first_ns = !b->first_ns || r->start_ns < b->first_ns ? r->start_ns : b->first_ns;
 	b->last_ns = r->end_ns > b->last_ns ? r->end_ns : b->last_ns;
-	struct charge *c = charge_request(b, t, cls, d);
 	b->n_touched = 0;
 	for (size_t i = 0; i < t->n; i++) {
 		if (c[i].owner != i)
@@ -469,7 +462,38 @@ void bottleneck_add(struct bottleneck *b, const struct spantree *t, const struct
 		e->critical_ns += e->cur_ns;
 		add_example(e, trace_id, e->cur_ns, r->start_ns);
 	}
+}
+
+void bottleneck_add_many(struct bottleneck *const *bs, size_t n_bs, const struct spantree *t,
+			 const struct slowops_class *cls, const struct bottleneck_span *desc,
+			 const char *service, const uint8_t trace_id[16])
+{
+	size_t root = spantree_longest_root(t);
+	if (!n_bs)
+		return;
+	if (root == SPANTREE_NONE) {
+		for (size_t k = 0; k < n_bs; k++)
+			bs[k]->requests++;
+		return;
+	}
+	arena_reset(&bs[0]->scratch);
+	const struct bottleneck_span *d = desc ? desc : describe_all(bs[0], t);
+	if (d[root].role == BOTTLENECK_ROLE_SETUP) {
+		for (size_t k = 0; k < n_bs; k++)
+			bs[k]->skipped++;
+		return;
+	}
+	uint64_t critical_ns = 0;
+	struct charge *c = charge_request(t, cls, d, &critical_ns);
+	for (size_t k = 0; k < n_bs; k++)
+		add_charged(bs[k], t, cls, d, c, root, critical_ns, service, trace_id);
 	free(c);
+}
+
+void bottleneck_add(struct bottleneck *b, const struct spantree *t, const struct slowops_class *cls,
+		    const struct bottleneck_span *desc, const char *service, const uint8_t trace_id[16])
+{
+	bottleneck_add_many(&b, 1, t, cls, desc, service, trace_id);
 }
 
 static int cmp_u64(const void *a, const void *b)

@@ -169,6 +169,15 @@ void bottleneck_describe(const struct span *sp, struct arena *a, struct bottlene
 void bottleneck_add(struct bottleneck *b, const struct spantree *t, const struct slowops_class *cls,
 		    const struct bottleneck_span *desc, const char *service, const uint8_t trace_id[16]);
 /*
+ * bottleneck_add() of one request to each of bs[0 .. n_bs), its critical
+ * path and charges computed once: what adding it to each in turn gives,
+ * for less.  A request without descriptions is described in bs[0]'s
+ * scratch.
+ */
+void bottleneck_add_many(struct bottleneck *const *bs, size_t n_bs, const struct spantree *t,
+			 const struct slowops_class *cls, const struct bottleneck_span *desc,
+			 const char *service, const uint8_t trace_id[16]);
+/*
  * Add what `src` (not finished) holds to `dst` (not finished): requests,
  * critical time, spans and examples per component; self times go into the
  * entries' sketches (self_p95 is then the sketch's, within SKETCH_ALPHA).

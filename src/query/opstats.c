@@ -27,7 +27,11 @@
 /* Blocks the job reads at a time, so a read waits for at most one step. */
 #define JOB_STEP_BLOCKS 64
 /* During a long catch-up, what is built is stored this often, so that a
- * stop loses at most this much of the work (a start goes on from it). */
+ * stop loses at most about twice this much of the work (a start goes on
+ * from it): a save is left out when the rest of the catch-up should take
+ * less than this, its end saving everything soon after.  On a store whose
+ * writes each cover the whole range, a save rewrites nearly every row, and
+ * one more than needed cost a quarter of the catch-up. */
 #define JOB_SAVE_EVERY_NS (60ull * 1000000000ull)
 
 /* A sketch in its compact binary form (sketch_encode()). */
@@ -419,9 +423,11 @@ struct delta {
 
 static const uint8_t no_parent[8];
 
-/* Rank into `bn` the request whose entry span is span r of `t`: it and its
- * descendants (marked in_request when `mark`). */
-static void rank_request(struct delta *d, const struct spantree *t, size_t r, struct bottleneck *bn, int mark)
+/* Rank into each of bns[0 .. n_bns) the request whose entry span is span r
+ * of `t`: it and its descendants (marked in_request when `mark`), its
+ * subtree and critical path made once for all. */
+static void rank_request(struct delta *d, const struct spantree *t, size_t r, struct bottleneck *const *bns,
+			 size_t n_bns, int mark)
 {
 	size_t n = 0;
 	d->order = xgrow(d->order, &d->cap_order, t->n, sizeof(*d->order));
@@ -447,14 +453,13 @@ static void rank_request(struct delta *d, const struct spantree *t, size_t r, st
 	const struct span *root = &t->spans[r];
 	const char *svc =
 		root->resource && root->resource->service_name ? root->resource->service_name : "unknown";
-	bottleneck_add(bn, &sub, d->sub_cls, d->sub_desc, svc, root->trace_id);
+	bottleneck_add_many(bns, n_bns, &sub, d->sub_cls, d->sub_desc, svc, root->trace_id);
 	spantree_release(&sub);
 }
 
-/* The requests of a trace part: its root spans that are entry spans (not
- * connection set-up nor a telemetry export: span_is_entry()), each with
- * its descendants, as the request rows at the fleet's edge are. */
-static void add_requests(struct delta *d, const struct spantree *t)
+/* Before the walk of a trace part: its spans described, none yet under a
+ * request of the fleet. */
+static void describe_part(struct delta *d, const struct spantree *t)
 {
 	d->in_request = xgrow(d->in_request, &d->cap_in, t->n, 1);
 	memset(d->in_request, 0, t->n);
@@ -462,17 +467,16 @@ static void add_requests(struct delta *d, const struct spantree *t)
 	d->desc = xgrow(d->desc, &d->cap_desc, t->n, sizeof(*d->desc));
 	for (size_t i = 0; i < t->n; i++)
 		bottleneck_describe(&t->spans[i], &d->scratch, &d->desc[i]);
-	for (size_t k = 0; k < t->n_roots; k++) {
-		const struct span *root = &t->spans[t->roots[k]];
-		if (memcmp(root->parent_span_id, no_parent, 8) == 0 && span_is_entry(root))
-			rank_request(d, t, t->roots[k],
-				     bn_bucket_of(&d->bn, root->start_ns / OPSTATS_BN_BUCKET_NS), 1);
-	}
 }
 
-/* Span i of `t` starts the requests of the keys of its service and
- * environment that no request above it has (active[0 .. *n_active)). */
-static void start_keyed(struct delta *d, const struct spantree *t, size_t i, size_t *n_active)
+/*
+ * Entry span i of `t` starts the requests of the keys of its service and
+ * environment that no request above it has (active[0 .. *n_active)), and,
+ * when it is a root of the part without a parent (an entry span at the
+ * fleet's edge, as the request rows are), a request of the fleet, with
+ * its descendants (marked in_request).  All are ranked at once.
+ */
+static void start_requests(struct delta *d, const struct spantree *t, size_t i, size_t *n_active)
 {
 	const struct span *sp = &t->spans[i];
 	const struct resource *r = sp->resource;
@@ -480,6 +484,11 @@ static void start_keyed(struct delta *d, const struct spantree *t, size_t i, siz
 		   *env = r ? r->environment : NULL;
 	uint32_t ks[3] = {key_number(svc, NULL, 1), key_number(NULL, env, 1),
 			  env ? key_number(svc, env, 1) : 0};
+	struct bottleneck *bns[4];
+	size_t n_bns = 0;
+	int fleet = t->parent[i] == SPANTREE_NONE && memcmp(sp->parent_span_id, no_parent, 8) == 0;
+	if (fleet)
+		bns[n_bns++] = bn_bucket_of(&d->bn, sp->start_ns / OPSTATS_BN_BUCKET_NS);
 	for (int f = 0; f < 3; f++) {
 		size_t j = 0;
 		while (j < *n_active && d->active[j] != ks[f])
@@ -490,8 +499,10 @@ static void start_keyed(struct delta *d, const struct spantree *t, size_t i, siz
 		d->active[(*n_active)++] = ks[f];
 		struct kbucket *kb = kbucket_of(&d->kb, sp->start_ns / OPSTATS_BN_BUCKET_NS, ks[f]);
 		kb->requests++;
-		rank_request(d, t, i, kb->bn, 0);
+		bns[n_bns++] = kb->bn;
 	}
+	if (n_bns)
+		rank_request(d, t, i, bns, n_bns, fleet);
 }
 
 /* Count span i for the requests of active[0 .. n_active). */
@@ -521,7 +532,7 @@ static void add_keyed(struct delta *d, const struct spantree *t)
 	while (top) {
 		size_t i = d->stack[--top], n_active = d->stack_keys[top];
 		if (span_is_entry(&t->spans[i]))
-			start_keyed(d, t, i, &n_active);
+			start_requests(d, t, i, &n_active);
 		count_keyed(d, t, i, n_active);
 		for (size_t k = t->kid_off[i + 1]; k-- > t->kid_off[i];) {
 			d->stack[top] = t->kids[k];
@@ -539,7 +550,7 @@ static int add_trace(void *arg, const struct span *spans, size_t n)
 		slowops_classify(d->cfg, &spans[i], &d->services, &d->cls[i]);
 	spantree_build(&t, spans, n);
 	slowops_resolve(&t, d->cls);
-	add_requests(d, &t);
+	describe_part(d, &t);
 	add_keyed(d, &t);
 	spantree_release(&t);
 	for (size_t i = 0; i < n; i++) {
@@ -1122,6 +1133,28 @@ static void load_stored(struct store *s, const struct slowops_config *c, const c
 
 /* ---- the job ------------------------------------------------------------------- */
 
+/* Whether a catch-up that read `done` blocks in `elapsed` ns, `left` to
+ * go, should store what it built now: not when it should end within one
+ * more interval (it stores everything at its end). */
+static int save_now(uint64_t done, uint64_t left, uint64_t elapsed)
+{
+	if (!done)
+		return 1;
+	double rest_ns = (double)left * (double)elapsed / (double)done;
+	return rest_ns >= (double)JOB_SAVE_EVERY_NS;
+}
+
+/* During a long catch-up: store what is built (a stop goes on from it). */
+static void save_part(struct store *s, uint64_t left)
+{
+	char err[256];
+	uint64_t t0 = clock_now_ns();
+	if (opstats_save(s, err, sizeof(err)) < 0)
+		log_warn("operation statistics: %s", err);
+	log_info("operation statistics: building from the blocks, %llu left (stored in %.1f s)",
+		 (unsigned long long)left, (double)(clock_now_ns() - t0) / 1e9);
+}
+
 static void job_tick(void *arg)
 {
 	struct store *s = arg;
@@ -1135,24 +1168,26 @@ static void job_tick(void *arg)
 		log_warn("operation statistics: %s", err);
 		left = 0;
 	}
-	uint64_t t0 = clock_now_ns(), saved = t0, steps = 0;
+	uint64_t t0 = clock_now_ns(), saved = t0, steps = 0, done = 0, done_at_save = 0;
 	while (left) {
 		pthread_mutex_lock(&g.mu);
 		int stop = g.stopping;
 		pthread_mutex_unlock(&g.mu);
+		uint64_t before = left;
 		if (stop || opstats_update(s, &c, JOB_STEP_BLOCKS, &left, err, sizeof(err)) < 0) {
 			if (!stop)
 				log_warn("operation statistics: %s", err);
 			break;
 		}
 		steps++;
-		if (left &&
-		    clock_now_ns() - saved >= JOB_SAVE_EVERY_NS) { /* a long catch-up: keep what is done */
-			if (opstats_save(s, err, sizeof(err)) < 0)
-				log_warn("operation statistics: %s", err);
+		done += steps == 1 ? JOB_STEP_BLOCKS : before - left; /* the first: left was not known */
+		uint64_t now = clock_now_ns();
+		if (left && now - saved >= JOB_SAVE_EVERY_NS &&
+		    save_now(done - done_at_save, left,
+			     now - saved)) { /* a long catch-up: keep what is done */
+			save_part(s, left);
 			saved = clock_now_ns();
-			log_info("operation statistics: building from the blocks, %llu left",
-				 (unsigned long long)left);
+			done_at_save = done;
 		}
 	}
 	if (steps && opstats_save(s, err, sizeof(err)) < 0)

@@ -24,9 +24,6 @@ struct request_trees_span {
 	struct bottleneck_span bn; /* when the load describes spans */
 };
 
-/* Services named in the day before the range count as the fleet's too. */
-#define SERVICES_LOOKBACK_NS (86400 * NS_PER_S)
-
 static void entry_key(uint8_t key[24], const uint8_t *trace_id, const uint8_t *span_id)
 {
 	memcpy(key, trace_id, 16);
@@ -152,7 +149,9 @@ static int read_services(struct request_trees *rt, const struct store_query *q, 
 {
 	const char **values;
 	size_t n_values;
-	uint64_t from = q->from_ns > SERVICES_LOOKBACK_NS ? q->from_ns - SERVICES_LOOKBACK_NS : 0;
+	uint64_t from = q->from_ns > REQUEST_TREES_SERVICES_LOOKBACK_NS
+				? q->from_ns - REQUEST_TREES_SERVICES_LOOKBACK_NS
+				: 0;
 	if (store_values(rt->store, DICT_SERVICE, from, q->to_ns, rt->arena, &values, &n_values, err,
 			 errlen) < 0)
 		return ERR_INTERNAL;

@@ -53,6 +53,10 @@
 #include "query/perfmarks.h"
 #include "store/store.h"
 
+/* A span's call to a service seen from this long before the range counts
+ * as a call within the fleet. */
+#define REQUEST_TREES_SERVICES_LOOKBACK_NS (86400ull * 1000000000ull)
+
 /* Spans one load keeps at most, by default. */
 #define REQUEST_TREES_MAX_SPANS 2000000
 

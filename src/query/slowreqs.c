@@ -333,6 +333,9 @@ static void select_locked(const struct store_query *q, struct arena *a, struct r
 	if (w.none)
 		return;
 	const char **copies = xcalloc(g.n_strs + 1, sizeof(*copies));
+	cap = q->limit < g.main.n + g.recent.n ? q->limit : g.main.n + g.recent.n;
+	if (cap) /* at most this many: one allocation, not a copy at each doubling */
+		*rows = arena_alloc(a, cap * sizeof(**rows));
 	while (*n < q->limit && (i < g.main.n || j < g.recent.n)) {
 		const struct entry *e = j == g.recent.n			       ? &g.main.e[i++]
 					: i == g.main.n			       ? &g.recent.e[j++]

@@ -8,7 +8,9 @@
  * statuses, and printing the answers.  The requests an answer covers come
  * from query/request_rows.h (filters and q=; for bottlenecks, all of the
  * range or whole traces sampled across it), their span trees from
- * query/request_trees.h, the metric points around them from
+ * query/request_trees.h (a listed slow request's details from
+ * query/slow_details.h, which reads its trace once), the metric points
+ * around them from
  * query/request_metrics.h; without filters, the statistics and bottlenecks
  * of a range come from the aggregates of query/opstats.h.  Thresholds,
  * classification, phases and spikes
@@ -32,6 +34,7 @@
 #include "query/opstats.h"
 #include "query/request_rows.h"
 #include "query/request_trees.h"
+#include "query/slow_details.h"
 #include "server/filters.h"
 #include "server/http.h"
 #include "server/json_out.h"
@@ -117,6 +120,16 @@ static int select_rows(struct http_request *req, const struct store_query *q, co
 	return rc < 0 ? -1 : 0;
 }
 
+/* The answer for a failed read of the requests' traces. */
+static void trees_error(struct http_request *req, int rc, const char *err)
+{
+	http_error_class(req, rc,
+			 rc == ERR_TOO_MUCH  ? "q=: %s; narrow the range"
+			 : rc == ERR_TOO_BIG ? "%s: lower limit"
+					     : "%s",
+			 err);
+}
+
 /* Load and hand on the rows' requests.  -1: the answer is set. */
 static int load_requests(struct http_request *req, struct request_trees *rt, const struct store_query *q,
 			 const struct request_row *rows, size_t n_rows, request_trees_fn fn, void *arg)
@@ -124,11 +137,7 @@ static int load_requests(struct http_request *req, struct request_trees *rt, con
 	char err[256];
 	int rc = request_trees_load(rt, q, rows, n_rows, fn, arg, err, sizeof(err));
 	if (rc < 0)
-		http_error_class(req, rc,
-				 rc == ERR_TOO_MUCH  ? "q=: %s; narrow the range"
-				 : rc == ERR_TOO_BIG ? "%s: lower limit"
-						     : "%s",
-				 err);
+		trees_error(req, rc, err);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -356,97 +365,10 @@ out:
 
 /* ---- slow requests --------------------------------------------------------------- */
 
-#define SLOW_SPANS_MAX 20
-
-struct detail {
-	uint64_t phases[SLOWOPS_PHASES];
-	int loaded;
-	const char *span_json; /* the entry span, marked */
-	struct buf slow_spans; /* a JSON array, once loaded */
-	size_t n_slow_spans;
-};
-
 struct slow_run {
-	struct http_request *req;
-	const struct slowops_config *cfg;
-	struct detail *d;
+	struct slow_detail *d;
 	size_t n_detail;
 };
-
-static void put_slow_attrs(struct json_w *w, uint64_t dur, uint64_t thr)
-{
-	jw_kbool(w, "performance.slow", thr && dur >= thr);
-	jw_kdouble(w, "performance.slow.threshold_ms", thr ? (double)thr / 1e6 : NAN);
-	jw_kdouble(w, "performance.slow.ratio", thr ? (double)dur / (double)thr : NAN);
-}
-
-static const char *const kind_names[] = {"UNSPECIFIED", "INTERNAL", "SERVER",
-					 "CLIENT",	"PRODUCER", "CONSUMER"};
-
-/* A span's object up to its attributes, open. */
-static void put_span_head(struct json_w *w, const struct slowops_config *c, const struct span *sp, int type)
-{
-	uint64_t dur = sp->end_ns > sp->start_ns ? sp->end_ns - sp->start_ns : 0;
-	jw_obj_begin(w);
-	json_out_id(w, "span_id", sp->span_id, 8);
-	jw_kstr(w, "name", sp->name ? sp->name : "");
-	jw_kstr(w, "service",
-		sp->resource && sp->resource->service_name ? sp->resource->service_name : "unknown");
-	jw_kstr(w, "kind", kind_names[sp->kind < 6 ? sp->kind : 0]);
-	jw_kstr(w, "type", slowops_type_name(c, type));
-	put_ms(w, "duration_ms", (double)dur);
-}
-
-/* The entry span with its attributes and the performance.slow marks. */
-static void slow_entry(void *arg, size_t row, const struct span *sp, const struct slowops_class *cls)
-{
-	struct slow_run *run = arg;
-	if (row >= run->n_detail)
-		return;
-	struct buf b, attrs;
-	struct json_w w;
-	uint64_t dur = sp->end_ns > sp->start_ns ? sp->end_ns - sp->start_ns : 0;
-	buf_init(&b, BUF_NO_LIMIT);
-	buf_init(&attrs, BUF_NO_LIMIT);
-	attrs_to_json(&attrs, sp->attrs, sp->n_attrs);
-	jw_init(&w, &b);
-	put_span_head(&w, run->cfg, sp, cls->type);
-	jw_kobj_begin(&w, "attributes");
-	jw_members(&w, attrs.data);
-	put_slow_attrs(&w, dur, slowops_threshold_ns(run->cfg, cls->type));
-	jw_obj_end(&w);
-	jw_obj_end(&w);
-	run->d[row].span_json = arena_strdup(&run->req->arena, b.data);
-	buf_release(&attrs);
-	buf_release(&b);
-}
-
-static void slow_request(void *arg, const struct request_row *row, size_t idx, const struct spantree *t,
-			 const struct slowops_class *cls, const struct bottleneck_span *desc)
-{
-	struct slow_run *run = arg;
-	if (idx >= run->n_detail)
-		return;
-	struct detail *d = &run->d[idx];
-	struct json_w w;
-	d->loaded = 1;
-	slowops_phases(t, cls, d->phases);
-	jw_init(&w, &d->slow_spans);
-	jw_arr_begin(&w);
-	for (size_t i = 0; i < t->n && d->n_slow_spans < SLOW_SPANS_MAX; i++) {
-		const struct span *sp = &t->spans[i];
-		uint64_t thr = slowops_threshold_ns(run->cfg, cls[i].type), dur = sp->end_ns - sp->start_ns;
-		if (!thr || dur < thr)
-			continue;
-		d->n_slow_spans++;
-		put_span_head(&w, run->cfg, sp, cls[i].type);
-		jw_kobj_begin(&w, "attributes");
-		put_slow_attrs(&w, dur, thr);
-		jw_obj_end(&w);
-		jw_obj_end(&w);
-	}
-	jw_arr_end(&w);
-}
 
 enum group_by { GROUP_NONE, GROUP_ENDPOINT, GROUP_TOOL, GROUP_SERVICE };
 
@@ -456,7 +378,38 @@ struct group {
 	size_t n, cap;
 	uint64_t sum;
 	size_t slowest; /* row */
+	int unsorted;	/* dur is not in descending order (rows come slowest first) */
 };
+
+/* Groups seen last, by the address of their key: the rows of the slow
+ * list share one copy of each string, so most rows find theirs here
+ * without hashing it. */
+#define GROUP_MEMO 64
+struct group_memo {
+	const char *key[GROUP_MEMO];
+	int64_t at[GROUP_MEMO];
+};
+
+/* The group of `key` in `index` (added to g when new). */
+static int64_t group_of(struct strmap *index, struct group_memo *memo, struct group **g, size_t *n_g,
+			size_t *cap, const char *key, size_t row)
+{
+	size_t slot = ((uintptr_t)key >> 4) % GROUP_MEMO;
+	int64_t at;
+	if (key && memo->key[slot] == key)
+		return memo->at[slot];
+	const char *k = key ? key : "";
+	size_t len = key ? strlen(key) + 1 : 0; /* null and "" apart */
+	if (strmap_get(index, k, len, &at) < 0) {
+		*g = xgrow(*g, cap, *n_g + 1, sizeof(**g));
+		(*g)[*n_g] = (struct group){.key = key, .slowest = row};
+		at = (int64_t)(*n_g)++;
+		strmap_put(index, k, len, at);
+	}
+	memo->key[slot] = key;
+	memo->at[slot] = at;
+	return at;
+}
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -478,6 +431,7 @@ static void put_groups(struct json_w *w, enum group_by by, const struct request_
 {
 	static const char *const names[] = {NULL, "endpoint", "tool", "service"};
 	struct strmap index;
+	struct group_memo memo = {0};
 	struct group *g = NULL;
 	size_t n_g = 0, cap = 0;
 	strmap_init(&index);
@@ -485,17 +439,11 @@ static void put_groups(struct json_w *w, enum group_by by, const struct request_
 		const char *key = by == GROUP_ENDPOINT ? rows[i].endpoint
 				  : by == GROUP_TOOL   ? rows[i].tool
 						       : rows[i].service;
-		int64_t at;
-		const char *k = key ? key : "";
-		size_t len = key ? strlen(key) + 1 : 0; /* null and "" apart */
-		if (strmap_get(&index, k, len, &at) < 0) {
-			g = xgrow(g, &cap, n_g + 1, sizeof(*g));
-			g[n_g] = (struct group){.key = key, .slowest = i};
-			at = (int64_t)n_g++;
-			strmap_put(&index, k, len, at);
-		}
+		int64_t at = group_of(&index, &memo, &g, &n_g, &cap, key, i);
 		struct group *gr = &g[at];
 		gr->dur = xgrow(gr->dur, &gr->cap, gr->n + 1, sizeof(*gr->dur));
+		if (gr->n && gr->dur[gr->n - 1] < rows[i].duration_ns)
+			gr->unsorted = 1;
 		gr->dur[gr->n++] = rows[i].duration_ns;
 		gr->sum += rows[i].duration_ns;
 		if (rows[i].duration_ns > rows[gr->slowest].duration_ns)
@@ -506,14 +454,22 @@ static void put_groups(struct json_w *w, enum group_by by, const struct request_
 	jw_karr_begin(w, "groups");
 	for (size_t i = 0; i < n_g; i++) {
 		struct group *gr = &g[i];
-		qsort(gr->dur, gr->n, sizeof(*gr->dur), cmp_u64);
 		size_t rank = (size_t)ceil(0.95 * (double)gr->n);
+		uint64_t p95, max;
+		if (gr->unsorted) {
+			qsort(gr->dur, gr->n, sizeof(*gr->dur), cmp_u64);
+			p95 = gr->dur[rank - 1];
+			max = gr->dur[gr->n - 1];
+		} else { /* slowest first already */
+			p95 = gr->dur[gr->n - rank];
+			max = gr->dur[0];
+		}
 		jw_obj_begin(w);
 		jw_kstr(w, "key", gr->key);
 		jw_kuint(w, "count", gr->n);
 		put_ms(w, "avg_ms", (double)gr->sum / (double)gr->n);
-		put_ms(w, "p95_ms", (double)gr->dur[rank - 1]);
-		put_ms(w, "max_ms", (double)gr->dur[gr->n - 1]);
+		put_ms(w, "p95_ms", (double)p95);
+		put_ms(w, "max_ms", (double)max);
 		json_out_id(w, "slowest_trace_id", rows[gr->slowest].trace_id, 16);
 		jw_obj_end(w);
 		free(gr->dur);
@@ -617,7 +573,7 @@ static void put_csv(struct http_request *req, const struct slow_run *run, const 
 }
 
 /* "phases": the request's time by phase, when its trace was loaded. */
-static void put_phases(struct json_w *w, const struct detail *d)
+static void put_phases(struct json_w *w, const struct slow_detail *d)
 {
 	uint64_t total = 0;
 	char key[64];
@@ -638,7 +594,7 @@ static void put_phases(struct json_w *w, const struct detail *d)
 static void put_detail(struct json_w *w, const struct slow_run *run, const struct request_row *r, size_t i,
 		       const struct request_metrics_snapshot *snap, uint64_t thr)
 {
-	const struct detail *d = &run->d[i];
+	const struct slow_detail *d = &run->d[i];
 	jw_obj_begin(w);
 	json_out_request_members(w, r);
 	put_ms(w, "threshold_ms", (double)thr);
@@ -648,7 +604,7 @@ static void put_detail(struct json_w *w, const struct slow_run *run, const struc
 		jw_kraw(w, "span", d->span_json);
 	else
 		jw_knull(w, "span");
-	jw_kraw(w, "slow_spans", d->slow_spans.data ? d->slow_spans.data : "[]");
+	jw_kraw(w, "slow_spans", d->slow_spans_json);
 	request_metrics_snapshot_put(w, snap->failed ? -1 : 0, snap, r->service, r->env, r->start_ns,
 				     "the store failed");
 	put_links(w, r->trace_id);
@@ -701,13 +657,12 @@ static int get_slow_requests(struct http_request *req)
 	struct slowops_config c;
 	struct request_row *rows;
 	size_t n_rows = 0;
-	struct request_trees rt;
-	struct slow_run run = {.req = req, .cfg = &c};
+	struct slow_run run = {0};
 	enum group_by by;
+	char err[256];
 	long bucket_s;
 	const char *fmt = http_query(req, "format");
 	slowops_config_init(&c);
-	request_trees_init(&rt, req->srv->store, &c, &req->arena);
 	if (parse_selection(req, &q, &ql, DETAIL_DEFAULT, DETAIL_MAX) < 0 || effective_or_500(req, &c) < 0 ||
 	    slow_bound(req, &c, &q) < 0 || parse_group_by(req, &by) < 0)
 		goto out;
@@ -731,13 +686,12 @@ static int get_slow_requests(struct http_request *req)
 		goto out;
 	run.n_detail = n_rows < limit ? n_rows : limit;
 	run.d = arena_zalloc(&req->arena, (run.n_detail ? run.n_detail : 1) * sizeof(*run.d));
-	for (size_t i = 0; i < run.n_detail; i++)
-		buf_init(&run.d[i].slow_spans, BUF_NO_LIMIT);
-	rt.on_entry = slow_entry;
-	rt.all_entries = 1; /* every listed request gets its phases */
-	rt.per_trace = 1;   /* a few requests: trace by trace */
-	if (load_requests(req, &rt, &q, rows, run.n_detail, slow_request, &run) < 0)
+	int rc = slow_details_read(req->srv->store, &c, &q, rows, run.n_detail, &req->arena, run.d, err,
+				   sizeof(err));
+	if (rc < 0) {
+		trees_error(req, rc, err);
 		goto out;
+	}
 	uint64_t thr = q.min_duration_ns ? q.min_duration_ns : c.threshold_ns[SLOWOPS_HTTP];
 	if (fmt && !strcmp(fmt, "csv")) {
 		put_csv(req, &run, rows, run.n_detail, thr);
@@ -769,9 +723,6 @@ static int get_slow_requests(struct http_request *req)
 	put_trend(&w, &q, (uint64_t)bucket_s * NS_PER_S, rows, n_rows);
 	jw_obj_end(&w);
 out:
-	for (size_t i = 0; i < run.n_detail; i++)
-		buf_release(&run.d[i].slow_spans);
-	request_trees_release(&rt);
 	slowops_config_release(&c);
 	spanql_free(ql);
 	return HTTP_DONE;

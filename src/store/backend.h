@@ -36,6 +36,8 @@ struct store_backend {
 
 	long (*get_trace)(struct store *s, const uint8_t trace_id[16], struct batch *out, char *err,
 			  size_t errlen);
+	long (*trace_stamp)(struct store *s, const uint8_t trace_id[16], uint64_t *stamp, char *err,
+			    size_t errlen);
 	int (*latest_versions)(struct store *s, const struct store_query *q, struct arena *a,
 			       struct service_version **pairs, size_t *n, char *err, size_t errlen);
 	int (*search)(struct store *s, const struct store_query *q, struct arena *a,

@@ -151,6 +151,36 @@ out:
 	return total;
 }
 
+long sqlite_trace_stamp(struct store *s, const uint8_t trace_id[16], uint64_t *stamp, char *err,
+			size_t errlen)
+{
+	sqlite3 *db = db_reader_get(s, err, errlen);
+	sqlite3_stmt *st = NULL;
+	long n = 0;
+	uint64_t h = 14695981039346656037ull; /* FNV-1a over the block ids, in order */
+	if (!db)
+		return -1;
+	if (!(st = stmt_kept(db, "SELECT block FROM trace_index WHERE trace = ? ORDER BY block"))) {
+		n = errf(err, errlen, "trace's blocks: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, be64(trace_id));
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t id = (uint64_t)sqlite3_column_int64(st, 0);
+		for (int i = 0; i < 8; i++)
+			h = (h ^ (uint8_t)(id >> (8 * i))) * 1099511628211ull;
+		n++;
+	}
+	if (rc != SQLITE_DONE)
+		n = errf(err, errlen, "trace's blocks: %s", sqlite3_errmsg(db));
+	*stamp = h ^ (uint64_t)n;
+out:
+	stmt_give_back(st);
+	db_reader_put(s, db);
+	return n;
+}
+
 void store_query_init(struct store_query *q)
 {
 	memset(q, 0, sizeof(*q));

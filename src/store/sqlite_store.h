@@ -158,6 +158,8 @@ int sqlite_submit(struct store *s, struct store_write *w, store_done_fn done, vo
 void sqlite_get_stats(struct store *s, struct store_stats *st);
 long sqlite_get_trace(struct store *s, const uint8_t trace_id[16], struct batch *out, char *err,
 		      size_t errlen);
+long sqlite_trace_stamp(struct store *s, const uint8_t trace_id[16], uint64_t *stamp, char *err,
+			size_t errlen);
 int sqlite_latest_versions(struct store *s, const struct store_query *q, struct arena *a,
 			   struct service_version **pairs, size_t *n, char *err, size_t errlen);
 int sqlite_search(struct store *s, const struct store_query *q, struct arena *a, struct request_row **rows,

@@ -1015,6 +1015,7 @@ const struct store_backend sqlite_backend = {
 	.wait_space = sqlite_wait_space,
 	.get_stats = sqlite_get_stats,
 	.get_trace = sqlite_get_trace,
+	.trace_stamp = sqlite_trace_stamp,
 	.latest_versions = sqlite_latest_versions,
 	.search = sqlite_search,
 	.count = sqlite_count,

@@ -140,6 +140,12 @@ long store_get_trace(struct store *s, const uint8_t trace_id[16], struct batch *
 	DISPATCH(get_trace, "trace by id", trace_id, out, err, errlen);
 }
 
+long store_trace_stamp(struct store *s, const uint8_t trace_id[16], uint64_t *stamp, char *err, size_t errlen)
+{
+	*stamp = 0;
+	DISPATCH(trace_stamp, "trace's blocks", trace_id, stamp, err, errlen);
+}
+
 int store_latest_versions(struct store *s, const struct store_query *q, struct arena *a,
 			  struct service_version **pairs, size_t *n, char *err, size_t errlen)
 {

@@ -100,6 +100,16 @@ int store_write_sync(struct store *s, struct batch *b);
  * Returns the number of spans (0: unknown trace) or -1. */
 long store_get_trace(struct store *s, const uint8_t trace_id[16], struct batch *out, char *err,
 		     size_t errlen);
+/*
+ * What store_get_trace() would read for the trace, without reading it: a
+ * stamp of the blocks that hold its spans (*stamp), equal as long as no
+ * part of the trace is written nor deleted (ids of blocks sharing the
+ * first 8 bytes of the trace id count too: a change to them changes it).
+ * Returns the number of those blocks (0: unknown trace), -1 with a
+ * message, or ERR_UNSUPPORTED from a backend that cannot tell.
+ */
+long store_trace_stamp(struct store *s, const uint8_t trace_id[16], uint64_t *stamp, char *err,
+		       size_t errlen);
 
 /*
  * Performance tiers of a request's duration: fast < 100 ms <= normal

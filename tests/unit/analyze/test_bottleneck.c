@@ -13,6 +13,7 @@
 #include "analyze/bottleneck.h"
 #include "analyze/slowops.h"
 #include "analyze/spantree.h"
+#include "core/buf.h"
 #include "tap.h"
 
 #define MS	  1000000ull
@@ -606,8 +607,68 @@ out:
 	bottleneck_release(&all);
 }
 
+/* Two rankings, each with requests of its own first, then 20 requests
+ * added to both at once: each encodes as the ranking of the same requests
+ * added one at a time. */
+static void test_add_many(void)
+{
+	struct bottleneck one[2], many[2];
+	struct slowops_config c;
+	slowops_config_init(&c);
+	for (int k = 0; k < 2; k++) {
+		bottleneck_init(&one[k]);
+		bottleneck_init(&many[k]);
+	}
+	for (int r = 0; r < 24; r++) {
+		struct trace t = {0};
+		struct slowops_class cls[MAX_SPANS];
+		struct spantree tree;
+		uint8_t trace_id[16] = {0};
+		trace_id[15] = (uint8_t)r;
+		add(&t, 1, 0, "front", "GET /x", SPAN_KIND_SERVER, 0, 100 + 10 * r);
+		attr(&t, "http.request.method", "GET");
+		add(&t, 2, 1, "front", "load", SPAN_KIND_CLIENT, 0, 60 + r);
+		attr(&t, "db.system.name", "postgresql");
+		add(&t, 3, 1, "front", r % 3 ? "render" : "cache_fill", SPAN_KIND_INTERNAL, 60 + r,
+		    90 + 5 * r);
+		for (size_t i = 0; i < t.n; i++)
+			slowops_classify(&c, &t.spans[i], NULL, &cls[i]);
+		spantree_build(&tree, t.spans, t.n);
+		slowops_resolve(&tree, cls);
+		struct bottleneck *both[2] = {&many[0], &many[1]};
+		if (r < 4) { /* the first four: the first ranking's or the second's alone */
+			bottleneck_add(&one[r % 2], &tree, cls, NULL, "front", trace_id);
+			bottleneck_add_many(&both[r % 2], 1, &tree, cls, NULL, "front", trace_id);
+		} else {
+			bottleneck_add(&one[0], &tree, cls, NULL, "front", trace_id);
+			bottleneck_add(&one[1], &tree, cls, NULL, "front", trace_id);
+			bottleneck_add_many(both, 2, &tree, cls, NULL, "front", trace_id);
+		}
+		spantree_release(&tree);
+	}
+	for (int k = 0; k < 2; k++) {
+		struct buf a, b;
+		buf_init(&a, BUF_NO_LIMIT);
+		buf_init(&b, BUF_NO_LIMIT);
+		bottleneck_compact(&one[k]);
+		bottleneck_compact(&many[k]);
+		bottleneck_encode(&one[k], &a);
+		bottleneck_encode(&many[k], &b);
+		ok(a.len > 0 && a.len == b.len && !memcmp(a.data, b.data, a.len) &&
+			   one[k].critical_ns == many[k].critical_ns && one[k].requests == many[k].requests,
+		   "ranking %d: added at once, the same as added one by one (%zu and %zu bytes)", k, a.len,
+		   b.len);
+		buf_release(&a);
+		buf_release(&b);
+		bottleneck_release(&one[k]);
+		bottleneck_release(&many[k]);
+	}
+	slowops_config_release(&c);
+}
+
 int main(void)
 {
+	test_add_many();
 	test_ranking();
 	test_example_times();
 	test_server_and_call_apart();
