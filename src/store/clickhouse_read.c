@@ -572,6 +572,66 @@ static int where_keys(struct buf *sql, const struct store_query *q)
 	return sql->len > len;
 }
 
+/* The hourly rollups' first hour (rollup_hours_start, schema 9) + 1; 0
+ * while none is recorded (asked again after HOURS_RECHECK_NS). */
+#define HOURS_RECHECK_NS (10000ull * 1000000ull)
+
+static uint64_t hours_start(struct store *st)
+{
+	struct ch_store *s = ch_of(st);
+	uint64_t h = atomic_load(&s->hours_start), now = clock_now_ns(), v[2] = {0, 0};
+	if (h || now - atomic_load(&s->hours_checked_ns) < HOURS_RECHECK_NS)
+		return h;
+	atomic_store(&s->hours_checked_ns, now);
+	char err[256];
+	if (query_u64(st, "SELECT toUInt64(count()), toUInt64(min(hour)) + 1 FROM rollup_hours_start", v, 2,
+		      NULL, err, sizeof(err)) < 0) {
+		log_warn("rollups: the hourly rollups' start not read (minutes are read): %s", err);
+		return 0;
+	}
+	if (v[0])
+		atomic_store(&s->hours_start, v[1]);
+	return v[0] ? v[1] : 0;
+}
+
+#define ROLLUP_SUMS                                                                                          \
+	"sumMap([bucket], [n]), sum(n), sum(sum_ns), sum(fast), sum(normal), sum(slow), sum(critical),"      \
+	" minMerge(min_ns), maxMerge(max_ns)"
+#define ROLLUP_COLS "key, bucket, n, sum_ns, fast, normal, slow, critical, min_ns, max_ns"
+
+/*
+ * The rows of the rollups in [from, to) (s), summed by (t, key); `cond` the
+ * filters on key, status and edge.  At hour resolution the whole hours come
+ * from rollup_hours, but for the two it began in (their minutes stored
+ * before it are not all there, clickhouse_schema.c); the minutes of those
+ * and of the partial hour at the end from rollups: the same rows summed as
+ * by the minutes alone.
+ */
+static void rollup_rows_sql(struct buf *sql, unsigned res, uint64_t from, uint64_t to, uint64_t start1,
+			    const char *cond)
+{
+	unsigned long long m0 = from / 60, mend = to / 60 + 1, h0 = from / 3600, hend = mend / 60;
+	if (res != 3600 || !start1 || hend <= h0) {
+		buf_printf(sql,
+			   "SELECT toUInt32(intDiv(minute * 60, %u) * %u) AS t, key, " ROLLUP_SUMS
+			   " FROM rollups WHERE minute >= %llu AND minute < %llu AND t < %llu%s",
+			   res, res, m0, mend, (unsigned long long)to, cond);
+	} else {
+		unsigned long long h = start1 - 1;
+		buf_printf(sql,
+			   "SELECT t, key, " ROLLUP_SUMS
+			   " FROM (SELECT toUInt32(hour * 3600) AS t, " ROLLUP_COLS " FROM " CH_HOURS_TABLE
+			   " WHERE hour >= %llu AND hour < %llu AND hour NOT IN (%llu, %llu)%s",
+			   h0, hend, h, h + 1, cond);
+		buf_printf(sql,
+			   " UNION ALL SELECT toUInt32(intDiv(minute * 60, 3600) * 3600) AS t, " ROLLUP_COLS
+			   " FROM rollups WHERE minute >= %llu AND minute < %llu AND t < %llu"
+			   " AND (minute >= %llu OR intDiv(minute, 60) IN (%llu, %llu))%s)",
+			   m0, mend, (unsigned long long)to, hend * 60, h, h + 1, cond);
+	}
+	buf_puts(sql, " GROUP BY t, key ORDER BY t");
+}
+
 /*
  * Rollup rows carry a key, not the dimensions' strings: the keys the
  * filters select are read first (rollup_keys, small), then the rows of
@@ -595,21 +655,18 @@ int ch_rollups(struct store *s, const struct store_query *q, unsigned res_s, str
 	buf_puts(&sql, " GROUP BY key");
 	int rc = run(s, &sql, read_key, &rr, err, errlen);
 	if (rc == 0) {
-		buf_init(&sql, BUF_NO_LIMIT);
-		buf_printf(&sql,
-			   "SELECT toUInt32(intDiv(minute * 60, %u) * %u) AS t, key, sumMap([bucket], [n]),"
-			   " sum(n), sum(sum_ns), sum(fast), sum(normal), sum(slow), sum(critical),"
-			   " minMerge(min_ns), maxMerge(max_ns) FROM rollups"
-			   " WHERE minute >= %llu AND minute < %llu AND t < %llu",
-			   res, res, (unsigned long long)(from / 60), (unsigned long long)(to / 60 + 1),
-			   (unsigned long long)to);
+		struct buf cond;
+		buf_init(&cond, BUF_NO_LIMIT);
 		if (filtered)
-			buf_printf(&sql, " AND key IN (SELECT key FROM rollup_keys WHERE 1%s)", filter.data);
+			buf_printf(&cond, " AND key IN (SELECT key FROM rollup_keys WHERE 1%s)", filter.data);
 		if (q->status >= 0)
-			buf_printf(&sql, " AND status = %d", q->status);
+			buf_printf(&cond, " AND status = %d", q->status);
 		if (q->edge_only)
-			buf_puts(&sql, " AND edge = 1");
-		buf_puts(&sql, " GROUP BY t, key ORDER BY t");
+			buf_puts(&cond, " AND edge = 1");
+		buf_init(&sql, BUF_NO_LIMIT);
+		rollup_rows_sql(&sql, res, from, to, res == 3600 ? hours_start(s) : 0,
+				cond.data ? cond.data : "");
+		buf_release(&cond);
 		rc = run(s, &sql, read_rollup, &rr, err, errlen);
 	}
 	if (rr.missing)
