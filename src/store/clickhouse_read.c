@@ -595,17 +595,17 @@ static uint64_t hours_start(struct store *st)
 }
 
 #define ROLLUP_SUMS                                                                                          \
-	"sumMap([bucket], [n]), sum(n), sum(sum_ns), sum(fast), sum(normal), sum(slow), sum(critical),"      \
-	" minMerge(min_ns), maxMerge(max_ns)"
-#define ROLLUP_COLS "key, bucket, n, sum_ns, fast, normal, slow, critical, min_ns, max_ns"
+	"sum(n), sum(sum_ns), sum(fast), sum(normal), sum(slow), sum(critical), minMerge(min_ns),"           \
+	" maxMerge(max_ns)"
+#define ROLLUP_COLS "n, sum_ns, fast, normal, slow, critical, min_ns, max_ns"
 
 /*
  * The rows of the rollups in [from, to) (s), summed by (t, key); `cond` the
  * filters on key, status and edge.  At hour resolution the whole hours come
- * from rollup_hours, but for the two it began in (their minutes stored
- * before it are not all there, clickhouse_schema.c); the minutes of those
- * and of the partial hour at the end from rollups: the same rows summed as
- * by the minutes alone.
+ * from rollup_hours (a row per hour and key, its buckets a map), but for the
+ * two it began in (their minutes stored before it are not all there,
+ * clickhouse_schema.c); the minutes of those and of the partial hour at
+ * the end from rollups: the same rows summed as by the minutes alone.
  */
 static void rollup_rows_sql(struct buf *sql, unsigned res, uint64_t from, uint64_t to, uint64_t start1,
 			    const char *cond)
@@ -613,18 +613,22 @@ static void rollup_rows_sql(struct buf *sql, unsigned res, uint64_t from, uint64
 	unsigned long long m0 = from / 60, mend = to / 60 + 1, h0 = from / 3600, hend = mend / 60;
 	if (res != 3600 || !start1 || hend <= h0) {
 		buf_printf(sql,
-			   "SELECT toUInt32(intDiv(minute * 60, %u) * %u) AS t, key, " ROLLUP_SUMS
+			   "SELECT toUInt32(intDiv(minute * 60, %u) * %u) AS t, key, sumMap([bucket], "
+			   "[n]), " ROLLUP_SUMS
 			   " FROM rollups WHERE minute >= %llu AND minute < %llu AND t < %llu%s",
 			   res, res, m0, mend, (unsigned long long)to, cond);
 	} else {
 		unsigned long long h = start1 - 1;
 		buf_printf(sql,
-			   "SELECT t, key, " ROLLUP_SUMS
-			   " FROM (SELECT toUInt32(hour * 3600) AS t, " ROLLUP_COLS " FROM " CH_HOURS_TABLE
+			   "SELECT t, key, sumMap(b, c), " ROLLUP_SUMS
+			   " FROM (SELECT toUInt32(hour * 3600) AS t, key,"
+			   " bucketsMap.bucket AS b, bucketsMap.n AS c, " ROLLUP_COLS " FROM " CH_HOURS_TABLE
 			   " WHERE hour >= %llu AND hour < %llu AND hour NOT IN (%llu, %llu)%s",
 			   h0, hend, h, h + 1, cond);
 		buf_printf(sql,
-			   " UNION ALL SELECT toUInt32(intDiv(minute * 60, 3600) * 3600) AS t, " ROLLUP_COLS
+			   " UNION ALL SELECT toUInt32(intDiv(minute * 60, 3600) * 3600) AS t, key, [bucket] "
+			   "AS b,"
+			   " [n] AS c, " ROLLUP_COLS
 			   " FROM rollups WHERE minute >= %llu AND minute < %llu AND t < %llu"
 			   " AND (minute >= %llu OR intDiv(minute, 60) IN (%llu, %llu))%s)",
 			   m0, mend, (unsigned long long)to, hend * 60, h, h + 1, cond);

@@ -142,32 +142,35 @@ static const char *const step8[] = {
 
 /*
  * Hourly rollup rows beside the minutes (what ch_rollups() reads for the
- * whole hours of a range at hour resolution): `rollup_hours`, the columns of
- * `rollups` but the strings, one row per (hour, key, status, edge, bucket)
- * once merged, kept by a materialized view that ClickHouse feeds with every
- * insert into `rollups`, from whichever instance (or older hotpath) it
- * comes.  The minutes stored before the view are copied by hours_begin():
- * see there.  `rollup_hours_start` records the hour the view began in, once
- * the copy is done (ch_hours_start() reads it).
+ * whole hours of a range at hour resolution): `rollup_hours`, one row per
+ * (hour, key, status, edge) once merged, its sketch buckets a nested map
+ * (`bucketsMap`: SummingMergeTree sums a nested table named ...Map by its
+ * first column), so that a day is 24 rows a key.  Kept by a materialized
+ * view that ClickHouse feeds with every insert into `rollups`, from
+ * whichever instance (or older hotpath) it comes.  The minutes stored
+ * before the view are copied by hours_begin(): see there.
+ * `rollup_hours_start` records the hour the view began in, once the copy
+ * is done (clickhouse_read.c reads it).
  */
 static const char *const step9[] = {
 	"CREATE TABLE IF NOT EXISTS " CH_HOURS_TABLE " (hour UInt32, key UInt64, status UInt8, edge UInt8,"
-	" bucket Int32, n UInt64, sum_ns UInt64, fast UInt64, normal UInt64, slow UInt64, critical UInt64,"
-	" min_ns AggregateFunction(min, UInt64), max_ns AggregateFunction(max, UInt64))"
-	" ENGINE = SummingMergeTree PARTITION BY toYYYYMMDD(toDateTime(hour * 3600))"
-	" ORDER BY (hour, key, status, edge, bucket)",
+	" n UInt64, sum_ns UInt64, fast UInt64, normal UInt64, slow UInt64, critical UInt64,"
+	" min_ns AggregateFunction(min, UInt64), max_ns AggregateFunction(max, UInt64),"
+	" bucketsMap Nested(bucket Int32, n UInt64)) ENGINE = SummingMergeTree"
+	" PARTITION BY toYYYYMMDD(toDateTime(hour * 3600)) ORDER BY (hour, key, status, edge)",
 	"CREATE TABLE IF NOT EXISTS rollup_hours_start (hour UInt32, at_ns UInt64) ENGINE = MergeTree"
 	" ORDER BY hour",
 	NULL,
 };
 
-/* The view's query: a plain projection (no GROUP BY, no aliases shadowing
- * a column), which every ClickHouse release since 18.16 takes in a view;
- * SummingMergeTree sums the rows of an hour as it merges the parts. */
+/* The view's query: a plain projection (no GROUP BY, no alias shadowing
+ * a column), which every ClickHouse release since 18.16 takes in a view:
+ * each minute row becomes an hour row of one bucket, and SummingMergeTree
+ * sums an hour's rows (their maps bucket by bucket) as it merges parts. */
 #define HOURS_FEED                                                                                           \
 	"CREATE MATERIALIZED VIEW rollup_hours_feed TO " CH_HOURS_TABLE " AS SELECT"                         \
-	" toUInt32(intDiv(minute, 60)) AS hour, key, status, edge, bucket, n, sum_ns, fast, normal,"         \
-	" slow, critical, min_ns, max_ns FROM rollups"
+	" toUInt32(intDiv(minute, 60)) AS hour, key, status, edge, n, sum_ns, fast, normal, slow,"           \
+	" critical, min_ns, max_ns, [bucket] AS `bucketsMap.bucket`, [n] AS `bucketsMap.n` FROM rollups"
 
 /*
  * Step 9's view, then the hours of the minutes stored before it: the view
@@ -195,12 +198,13 @@ static int hours_begin(struct ch_client *c, char *err, size_t errlen)
 	}
 	char sql[1024];
 	snprintf(sql, sizeof(sql),
-		 "INSERT INTO " CH_HOURS_TABLE " SELECT h, key, status, edge, bucket, s_n, s_sum, s_fast,"
-		 " s_normal, s_slow, s_critical, s_min, s_max FROM (SELECT toUInt32(intDiv(minute, 60)) AS h,"
-		 " key, status, edge, bucket, sum(n) AS s_n, sum(sum_ns) AS s_sum, sum(fast) AS s_fast,"
-		 " sum(normal) AS s_normal, sum(slow) AS s_slow, sum(critical) AS s_critical,"
-		 " minMergeState(min_ns) AS s_min, maxMergeState(max_ns) AS s_max FROM rollups"
-		 " WHERE h < %llu OR h > %llu GROUP BY h, key, status, edge, bucket)",
+		 "INSERT INTO " CH_HOURS_TABLE " SELECT h, key, status, edge, s_n, s_sum, s_fast, s_normal,"
+		 " s_slow, s_critical, s_min, s_max, tupleElement(m, 1), tupleElement(m, 2) FROM (SELECT"
+		 " toUInt32(intDiv(minute, 60)) AS h, key, status, edge, sum(n) AS s_n, sum(sum_ns) AS s_sum,"
+		 " sum(fast) AS s_fast, sum(normal) AS s_normal, sum(slow) AS s_slow, sum(critical) AS"
+		 " s_critical, minMergeState(min_ns) AS s_min, maxMergeState(max_ns) AS s_max,"
+		 " sumMap([bucket], [n]) AS m FROM rollups WHERE h < %llu OR h > %llu"
+		 " GROUP BY h, key, status, edge)",
 		 (unsigned long long)hour, (unsigned long long)hour + 1);
 	uint64_t t0 = clock_now_ns();
 	if ((rc = ch_exec(c, sql, NULL, 0, NULL, err, errlen)) < 0)

@@ -179,7 +179,7 @@ describe('hourly rollups with the ClickHouse store', { skip, timeout: 600000 }, 
 		assert.ok(p, 'a whole hour before the hours began');
 		const h = p.t_ms / HOUR_MS;
 		// one more request of an existing key and bucket, in the hours only
-		await ch.query(`INSERT INTO ${db}.rollup_hours SELECT hour, key, status, edge, bucket, 1, 0, 1, 0, 0, 0, min_ns, max_ns FROM ${db}.rollup_hours WHERE hour = ${h} AND edge = 1 LIMIT 1`);
+		await ch.query(`INSERT INTO ${db}.rollup_hours SELECT hour, key, status, edge, 1, 0, 1, 0, 0, 0, min_ns, max_ns, [bucketsMap.bucket[1]], [toUInt64(1)] FROM ${db}.rollup_hours WHERE hour = ${h} AND edge = 1 LIMIT 1`);
 		const again = await get(srv, '/api/v1/performance/timeseries?range=24h&step=3600');
 		assert.equal(again.series[0].points.find((x) => x.t_ms === p.t_ms).count, p.count + 1, 'the hour read from rollup_hours');
 		const minutes = await get(srv, `/api/v1/performance/summary?from=${p.t_ms}&to=${p.t_ms + HOUR_MS}`);
