@@ -8,7 +8,7 @@
 # CH_URL/DB: a ClickHouse database of the data (the traces looked up are
 # taken from its request rows: LOOKUPS of them, default 1000, the same for
 # every server).  For each round (ROUNDS, default 3) and each server: the
-# median of 20 GETs of the 24 h summary and timeseries (step 1 h), without
+# median of GETS (default 20) GETs of the 24 h summary and timeseries (step 1 h), without
 # filters and with the service= and env= filters the dashboard sends
 # (SERVICE, ENV: defaults from the data), then the median and p99 of the
 # trace lookups.  Times in ms, from curl's time_total.
@@ -18,15 +18,16 @@ db=${2:?database}
 shift 2
 rounds=${ROUNDS:-3}
 lookups=${LOOKUPS:-1000}
+gets=${GETS:-20}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 q() { curl -fsS "$ch/?database=$db" --data-binary "$1"; }
 median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 p99() { sort -n | awk '{v[NR] = $1} END {i = int(NR * 0.99); if (i < 1) i = 1; print v[i]}'; }
-# the median of 20 GETs of a URL, in ms
+# the median of $gets GETs of a URL, in ms
 time_get() {
-	for _ in $(seq 20); do
+	for _ in $(seq "$gets"); do
 		curl -s -o /dev/null -w '%{time_total}\n' "$1"
 	done | awk '{print $1 * 1000}' | median
 }
@@ -48,7 +49,7 @@ for r in $(seq "$rounds"); do
 		for f in "" "&service=$service" "&env=$env"; do
 			sm=$(time_get "$url/api/v1/performance/summary?range=24h$f")
 			tm=$(time_get "$url/api/v1/performance/timeseries?range=24h&step=3600$f")
-			echo "round $r $name summary_24h${f:+ $f} $sm ms, timeseries_24h $tm ms (median of 20)"
+			echo "round $r $name summary_24h${f:+ $f} $sm ms, timeseries_24h $tm ms (median of $gets)"
 		done
 		# one curl for all the lookups (one connection, kept alive)
 		awk -v u="$url/api/v1/traces/" '{printf "url = \"%s%s\"\noutput = \"/dev/null\"\n", u, $1}' \

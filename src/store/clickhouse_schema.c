@@ -18,9 +18,16 @@
 /* The day a row belongs to, from its time in ns: the unit of retention. */
 #define DAY_OF(col) "toYYYYMMDD(toDateTime(intDiv(" col ", 1000000000)))"
 
+/* `blocks` in granules of 32 rows (~1 MB of spans) instead of 8192: a
+ * trace by id reads the granules of its blocks whole, and 18.16 has no
+ * adaptive granularity, so with 8192 it decompressed most of a part per
+ * lookup (0.5 s at 10M spans, docs/PERFORMANCE.md).  A database created
+ * before keeps its blocks table (docs/internals/CLICKHOUSE.md says how
+ * to rebuild it). */
 static const char *const step1[] = {
 	"CREATE TABLE IF NOT EXISTS blocks (id UInt64, t_min UInt64, t_max UInt64, n_spans UInt32,"
-	" data String) ENGINE = MergeTree PARTITION BY " DAY_OF("t_min") " ORDER BY (t_min, id)",
+	" data String) ENGINE = MergeTree PARTITION BY " DAY_OF(
+		"t_min") " ORDER BY (t_min, id) SETTINGS index_granularity = 32",
 	"CREATE TABLE IF NOT EXISTS trace_index (trace Int64, block UInt64, t_min UInt64)"
 	" ENGINE = MergeTree PARTITION BY " DAY_OF("t_min") " ORDER BY (trace, t_min)",
 	"CREATE TABLE IF NOT EXISTS requests (start_ns UInt64, duration_ns UInt64, trace_hi Int64,"

@@ -11,7 +11,9 @@
 //  - a store of schema 8 (no hours) migrated: the hours are built from the
 //    stored minutes, the answers stay the same, rows written afterwards
 //    reach the hours through the view;
-//  - retention drops the hours' day partitions with the minutes'.
+//  - retention drops the hours' day partitions with the minutes';
+//  - the blocks of a new database are in granules of 32 rows (a trace by
+//    id reads its blocks' granules whole).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
@@ -131,6 +133,9 @@ describe('hourly rollups with the ClickHouse store', { skip, timeout: 600000 }, 
 	test('each hour of a day read from the hours answers as its minutes', async () => {
 		assert.equal(await q(`SELECT max(version) FROM ${db}.hotpath_schema`), '9');
 		assert.equal(await q(`SELECT count() FROM ${db}.rollup_hours_start`), '1', 'the hours\' start recorded');
+		// a trace by id reads whole granules of blocks: small ones
+		assert.match(await q(`SELECT engine_full FROM system.tables WHERE database = '${db}' AND name = 'blocks'`),
+			/index_granularity = 32\b/, 'blocks in granules of 32 rows');
 		// the view summed every inserted row into its hour
 		const byHour = (table, t) => q(`SELECT ${t} AS h, sum(n) FROM ${db}.${table} GROUP BY h ORDER BY h`);
 		assert.equal(await byHour('rollup_hours', 'hour'), await byHour('rollups', 'intDiv(minute, 60)'), 'the hours sum the minutes');
