@@ -641,10 +641,11 @@ static int rollup_rows_sql(struct buf *sql, unsigned res, uint64_t from, uint64_
 	buf_printf(sql,
 		   " UNION ALL SELECT toUInt32(intDiv(minute * 60, 3600) * 3600) AS t, key, [bucket], [n], n,"
 		   " sum_ns, fast, normal, slow, critical, finalizeAggregation(min_ns),"
-		   " finalizeAggregation(max_ns) FROM rollups WHERE minute >= %llu AND minute < %llu AND t < "
-		   "%llu"
-		   " AND (minute >= %llu OR (minute >= %llu AND minute < %llu))%s",
-		   m0, mend, (unsigned long long)to, hend * 60, h * 60, (h + 2) * 60, cond);
+		   " finalizeAggregation(max_ns) FROM rollups WHERE t < %llu",
+		   (unsigned long long)to);
+	buf_printf(sql, " AND minute >= %llu AND minute < %llu", m0, mend);
+	buf_printf(sql, " AND (minute >= %llu OR (minute >= %llu AND minute < %llu))%s", hend * 60, h * 60,
+		   (h + 2) * 60, cond);
 	return 1;
 }
 
