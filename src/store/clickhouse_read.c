@@ -464,15 +464,19 @@ struct rollup_read {
 	struct arena *a;
 	struct rollup_row **rows;
 	size_t *n, cap;
+	int merge;	       /* rows of one (t, key) may come apart: add them up */
+	struct strmap row_map; /* (t, key) -> index into rows, when merging */
 	char *err;
 	size_t errlen;
 };
 
-/* The sketch of a row from its buckets (sumMap: indexes, then counts), with
- * the exact count, sum, minimum and maximum the rollups keep. */
+/* Add to a row's sketch its buckets (indexes, then counts), with the exact
+ * count, sum, minimum and maximum the rollups keep (a new row is zeroed). */
 static int row_sketch(struct rollup_read *rr, struct rollup_row *row, const uint8_t *idx, const uint8_t *cnt,
 		      uint64_t n, const uint64_t v[8])
 {
+	int first = !row->count;
+	double min = row->sketch.min, max = row->sketch.max;
 	for (uint64_t i = 0; i < n; i++) {
 		uint32_t b = 0;
 		uint64_t c = 0;
@@ -485,14 +489,14 @@ static int row_sketch(struct rollup_read *rr, struct rollup_row *row, const uint
 		if (sketch_add_n(&row->sketch, value, c) < 0)
 			return errf(rr->err, rr->errlen, "rollups: a sketch bucket out of range");
 	}
-	row->count = v[0];
-	row->sum_ns = v[1];
+	row->count += v[0];
+	row->sum_ns += v[1];
 	for (int i = 0; i < TIER_COUNT; i++)
-		row->tiers[i] = v[2 + i];
+		row->tiers[i] += v[2 + i];
 	/* the sketch has its buckets' estimates; the rollups keep the exact figures */
-	row->sketch.sum = (double)v[1];
-	row->sketch.min = (double)v[6];
-	row->sketch.max = (double)v[7];
+	row->sketch.sum = (double)row->sum_ns;
+	row->sketch.min = first || (double)v[6] < min ? (double)v[6] : min;
+	row->sketch.max = first || (double)v[7] > max ? (double)v[7] : max;
 	return 0;
 }
 
@@ -543,6 +547,12 @@ static int read_rollup(void *arg, struct rb *r)
 		rr->missing++; /* its key's row is not there: cannot be told apart */
 		return 1;
 	}
+	uint64_t tk[2] = {t, key};
+	int64_t seen;
+	if (rr->merge && strmap_get(&rr->row_map, tk, sizeof(tk), &seen) == 0)
+		return row_sketch(rr, &(*rr->rows)[seen], idx, cnt, n, v) < 0 ? -1 : 1;
+	if (rr->merge)
+		strmap_put(&rr->row_map, tk, sizeof(tk), (int64_t)*rr->n);
 	*rr->rows = arena_grow(rr->a, *rr->rows, &rr->cap, *rr->n + 1, sizeof(**rr->rows));
 	struct rollup_row *row = &(*rr->rows)[(*rr->n)++];
 	memset(row, 0, sizeof(*row));
@@ -572,6 +582,79 @@ static int where_keys(struct buf *sql, const struct store_query *q)
 	return sql->len > len;
 }
 
+/* The hourly rollups' first hour (rollup_hours_start, schema 9) + 1; 0
+ * while none is recorded (asked again after HOURS_RECHECK_NS). */
+#define HOURS_RECHECK_NS (10000ull * 1000000ull)
+
+static uint64_t hours_start(struct store *st)
+{
+	struct ch_store *s = ch_of(st);
+	uint64_t h = atomic_load(&s->hours_start), now = clock_now_ns(), v[2] = {0, 0};
+	if (h || now - atomic_load(&s->hours_checked_ns) < HOURS_RECHECK_NS)
+		return h;
+	atomic_store(&s->hours_checked_ns, now);
+	char err[256];
+	if (query_u64(st, "SELECT toUInt64(count()), toUInt64(min(hour)) + 1 FROM rollup_hours_start", v, 2,
+		      NULL, err, sizeof(err)) < 0) {
+		log_warn("rollups: the hourly rollups' start not read (minutes are read): %s", err);
+		return 0;
+	}
+	if (v[0])
+		atomic_store(&s->hours_start, v[1]);
+	return v[0] ? v[1] : 0;
+}
+
+/*
+ * The rows of the rollups in [from, to) (s); `cond` the filters on key,
+ * status and edge.  Returns 0 for rows summed by (t, key) in order of t, 1
+ * for rows the caller adds up by (t, key) and sorts.  At hour resolution
+ * the whole hours come from rollup_hours (a row per hour and key once
+ * merged, its buckets a map), but for the two it began in (their minutes
+ * stored before it are not all there, clickhouse_schema.c); the minutes of
+ * those and of the partial hour at the end from rollups: the same rows
+ * summed as by the minutes alone.  Those rows are read as stored, not
+ * grouped: on 18.16, sumMap over the hours' maps took 10 times as long
+ * as reading them, and the rows are few (24 a key for a day, and the parts
+ * not merged yet).  The minutes are ranges of the primary key (an
+ * intDiv(minute, 60) there had every minute read).
+ */
+static int rollup_rows_sql(struct buf *sql, unsigned res, uint64_t from, uint64_t to, uint64_t start1,
+			   const char *cond)
+{
+	unsigned long long m0 = from / 60, mend = to / 60 + 1, h0 = from / 3600, hend = mend / 60;
+	if (res != 3600 || !start1 || hend <= h0) {
+		buf_printf(sql,
+			   "SELECT toUInt32(intDiv(minute * 60, %u) * %u) AS t, key, sumMap([bucket], [n]),"
+			   " sum(n), sum(sum_ns), sum(fast), sum(normal), sum(slow), sum(critical),"
+			   " minMerge(min_ns), maxMerge(max_ns) FROM rollups WHERE minute >= %llu"
+			   " AND minute < %llu AND t < %llu%s GROUP BY t, key ORDER BY t",
+			   res, res, m0, mend, (unsigned long long)to, cond);
+		return 0;
+	}
+	unsigned long long h = start1 - 1;
+	buf_printf(
+		sql,
+		"SELECT toUInt32(hour * 3600), key, bucketsMap.bucket, bucketsMap.n, n, sum_ns, fast, normal,"
+		" slow, critical, finalizeAggregation(min_ns), finalizeAggregation(max_ns) "
+		"FROM " CH_HOURS_TABLE " WHERE hour >= %llu AND hour < %llu AND hour NOT IN (%llu, %llu)%s",
+		h0, hend, h, h + 1, cond);
+	buf_printf(sql,
+		   " UNION ALL SELECT toUInt32(intDiv(minute * 60, 3600) * 3600) AS t, key, [bucket], [n], n,"
+		   " sum_ns, fast, normal, slow, critical, finalizeAggregation(min_ns),"
+		   " finalizeAggregation(max_ns) FROM rollups WHERE t < %llu",
+		   (unsigned long long)to);
+	buf_printf(sql, " AND minute >= %llu AND minute < %llu", m0, mend);
+	buf_printf(sql, " AND (minute >= %llu OR (minute >= %llu AND minute < %llu))%s", hend * 60, h * 60,
+		   (h + 2) * 60, cond);
+	return 1;
+}
+
+static int cmp_row_t(const void *pa, const void *pb)
+{
+	const struct rollup_row *a = pa, *b = pb;
+	return (a->t_ns > b->t_ns) - (a->t_ns < b->t_ns);
+}
+
 /*
  * Rollup rows carry a key, not the dimensions' strings: the keys the
  * filters select are read first (rollup_keys, small), then the rows of
@@ -595,22 +678,23 @@ int ch_rollups(struct store *s, const struct store_query *q, unsigned res_s, str
 	buf_puts(&sql, " GROUP BY key");
 	int rc = run(s, &sql, read_key, &rr, err, errlen);
 	if (rc == 0) {
-		buf_init(&sql, BUF_NO_LIMIT);
-		buf_printf(&sql,
-			   "SELECT toUInt32(intDiv(minute * 60, %u) * %u) AS t, key, sumMap([bucket], [n]),"
-			   " sum(n), sum(sum_ns), sum(fast), sum(normal), sum(slow), sum(critical),"
-			   " minMerge(min_ns), maxMerge(max_ns) FROM rollups"
-			   " WHERE minute >= %llu AND minute < %llu AND t < %llu",
-			   res, res, (unsigned long long)(from / 60), (unsigned long long)(to / 60 + 1),
-			   (unsigned long long)to);
+		struct buf cond;
+		buf_init(&cond, BUF_NO_LIMIT);
 		if (filtered)
-			buf_printf(&sql, " AND key IN (SELECT key FROM rollup_keys WHERE 1%s)", filter.data);
+			buf_printf(&cond, " AND key IN (SELECT key FROM rollup_keys WHERE 1%s)", filter.data);
 		if (q->status >= 0)
-			buf_printf(&sql, " AND status = %d", q->status);
+			buf_printf(&cond, " AND status = %d", q->status);
 		if (q->edge_only)
-			buf_puts(&sql, " AND edge = 1");
-		buf_puts(&sql, " GROUP BY t, key ORDER BY t");
+			buf_puts(&cond, " AND edge = 1");
+		buf_init(&sql, BUF_NO_LIMIT);
+		rr.merge = rollup_rows_sql(&sql, res, from, to, res == 3600 ? hours_start(s) : 0,
+					   cond.data ? cond.data : "");
+		buf_release(&cond);
+		strmap_init(&rr.row_map);
 		rc = run(s, &sql, read_rollup, &rr, err, errlen);
+		strmap_release(&rr.row_map);
+		if (rc == 0 && rr.merge && *n > 1)
+			qsort(*rows, *n, sizeof(**rows), cmp_row_t);
 	}
 	if (rr.missing)
 		log_warn("rollups: %zu rows of keys not in rollup_keys left out", rr.missing);

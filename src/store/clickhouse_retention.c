@@ -39,6 +39,9 @@ static const struct day_table tables[] = {
 	{"requests", KEPT_REQUESTS, "count()", DAY_NS("start_ns"), 1},
 	{"slow_requests", KEPT_REQUESTS, NULL, DAY_NS("start_ns"), 1}, /* a copy of some of them */
 	{"rollups", KIND_ROLLUPS, "count()", "toYYYYMMDD(toDateTime(minute * 60))", 0},
+	/* the hourly rollups (schema 9) go with the minutes they sum, so that
+	 * an hour's answer stays that of its minutes */
+	{CH_HOURS_TABLE, KIND_ROLLUPS, NULL, "toYYYYMMDD(toDateTime(hour * 3600))", 0},
 	{"metric_points", KEPT_POINTS, "count()", DAY_NS("time_ns"), 1},
 	{"profiles", KEPT_PROFILES, "count()", DAY_NS("start_ns"), 1},
 	{"metric_hours", KEPT_METRIC_HOURS, "count()", DAY_NS("hour"), 0},

@@ -18,9 +18,16 @@
 /* The day a row belongs to, from its time in ns: the unit of retention. */
 #define DAY_OF(col) "toYYYYMMDD(toDateTime(intDiv(" col ", 1000000000)))"
 
+/* `blocks` in granules of 32 rows (~1 MB of spans) instead of 8192: a
+ * trace by id reads the granules of its blocks whole, and 18.16 has no
+ * adaptive granularity, so with 8192 it decompressed most of a part per
+ * lookup (0.5 s at 10M spans, docs/PERFORMANCE.md).  A database created
+ * before keeps its blocks table (docs/internals/CLICKHOUSE.md says how
+ * to rebuild it). */
 static const char *const step1[] = {
 	"CREATE TABLE IF NOT EXISTS blocks (id UInt64, t_min UInt64, t_max UInt64, n_spans UInt32,"
-	" data String) ENGINE = MergeTree PARTITION BY " DAY_OF("t_min") " ORDER BY (t_min, id)",
+	" data String) ENGINE = MergeTree PARTITION BY " DAY_OF(
+		"t_min") " ORDER BY (t_min, id) SETTINGS index_granularity = 32",
 	"CREATE TABLE IF NOT EXISTS trace_index (trace Int64, block UInt64, t_min UInt64)"
 	" ENGINE = MergeTree PARTITION BY " DAY_OF("t_min") " ORDER BY (trace, t_min)",
 	"CREATE TABLE IF NOT EXISTS requests (start_ns UInt64, duration_ns UInt64, trace_hi Int64,"
@@ -140,7 +147,83 @@ static const char *const step8[] = {
 	NULL,
 };
 
-static const char *const *const steps[] = {step1, step2, step3, step4, step5, step6, step7, step8};
+/*
+ * Hourly rollup rows beside the minutes (what ch_rollups() reads for the
+ * whole hours of a range at hour resolution): `rollup_hours`, one row per
+ * (hour, key, status, edge) once merged, its sketch buckets a nested map
+ * (`bucketsMap`: SummingMergeTree sums a nested table named ...Map by its
+ * first column), so that a day is 24 rows a key.  Kept by a materialized
+ * view that ClickHouse feeds with every insert into `rollups`, from
+ * whichever instance (or older hotpath) it comes.  The minutes stored
+ * before the view are copied by hours_begin(): see there.
+ * `rollup_hours_start` records the hour the view began in, once the copy
+ * is done (clickhouse_read.c reads it).
+ */
+static const char *const step9[] = {
+	"CREATE TABLE IF NOT EXISTS " CH_HOURS_TABLE " (hour UInt32, key UInt64, status UInt8, edge UInt8,"
+	" n UInt64, sum_ns UInt64, fast UInt64, normal UInt64, slow UInt64, critical UInt64,"
+	" min_ns AggregateFunction(min, UInt64), max_ns AggregateFunction(max, UInt64),"
+	" bucketsMap Nested(bucket Int32, n UInt64)) ENGINE = SummingMergeTree"
+	" PARTITION BY toYYYYMMDD(toDateTime(hour * 3600)) ORDER BY (hour, key, status, edge)",
+	"CREATE TABLE IF NOT EXISTS rollup_hours_start (hour UInt32, at_ns UInt64) ENGINE = MergeTree"
+	" ORDER BY hour",
+	NULL,
+};
+
+/* The view's query: a plain projection (no GROUP BY, no alias shadowing
+ * a column), which every ClickHouse release since 18.16 takes in a view:
+ * each minute row becomes an hour row of one bucket, and SummingMergeTree
+ * sums an hour's rows (their maps bucket by bucket) as it merges parts. */
+#define HOURS_FEED                                                                                           \
+	"CREATE MATERIALIZED VIEW rollup_hours_feed TO " CH_HOURS_TABLE " AS SELECT"                         \
+	" toUInt32(intDiv(minute, 60)) AS hour, key, status, edge, n, sum_ns, fast, normal, slow,"           \
+	" critical, min_ns, max_ns, [bucket] AS `bucketsMap.bucket`, [n] AS `bucketsMap.n` FROM rollups"
+
+/*
+ * Step 9's view, then the hours of the minutes stored before it: the view
+ * is created first, so every row inserted from then on reaches the hours
+ * through it; then the minutes of every hour but H, the hour the view was
+ * created in, and H + 1 are copied (summed per hour): those two hours are
+ * the ones whose rows arrive while the copy runs, and are never read from
+ * the hours (their minutes inserted before the view are in neither).  H is
+ * recorded only after the copy.  An instance that finds the view there
+ * (another one is migrating, or a migration stopped half-way) copies and
+ * records nothing: until H is recorded, ch_rollups() reads minutes only.
+ * A row of another hour inserted while the copy runs (a span more than an
+ * hour late or early, within those seconds) is counted twice in the hours.
+ */
+static int hours_begin(struct ch_client *c, char *err, size_t errlen)
+{
+	uint64_t now = clock_now_ns(), hour = now / (3600ull * 1000000000ull);
+	int rc = ch_exec(c, HOURS_FEED, NULL, 0, NULL, err, errlen);
+	if (rc < 0) {
+		if (!strstr(err, "already exists"))
+			return rc;
+		log_warn("clickhouse: the hourly rollups' view exists already (another instance builds the"
+			 " hours); minutes are read until it is done");
+		return 0;
+	}
+	char sql[1024];
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO " CH_HOURS_TABLE " SELECT h, key, status, edge, s_n, s_sum, s_fast, s_normal,"
+		 " s_slow, s_critical, s_min, s_max, tupleElement(m, 1), tupleElement(m, 2) FROM (SELECT"
+		 " toUInt32(intDiv(minute, 60)) AS h, key, status, edge, sum(n) AS s_n, sum(sum_ns) AS s_sum,"
+		 " sum(fast) AS s_fast, sum(normal) AS s_normal, sum(slow) AS s_slow, sum(critical) AS"
+		 " s_critical, minMergeState(min_ns) AS s_min, maxMergeState(max_ns) AS s_max,"
+		 " sumMap([bucket], [n]) AS m FROM rollups WHERE h < %llu OR h > %llu"
+		 " GROUP BY h, key, status, edge)",
+		 (unsigned long long)hour, (unsigned long long)hour + 1);
+	uint64_t t0 = clock_now_ns();
+	if ((rc = ch_exec(c, sql, NULL, 0, NULL, err, errlen)) < 0)
+		return rc;
+	log_info("clickhouse: hourly rollups built from the stored minutes in %.1f s",
+		 (double)(clock_now_ns() - t0) / 1e9);
+	snprintf(sql, sizeof(sql), "INSERT INTO rollup_hours_start VALUES (%llu, %llu)",
+		 (unsigned long long)hour, (unsigned long long)now);
+	return ch_exec(c, sql, NULL, 0, NULL, err, errlen);
+}
+
+static const char *const *const steps[] = {step1, step2, step3, step4, step5, step6, step7, step8, step9};
 #define N_STEPS ((int)(sizeof(steps) / sizeof(steps[0])))
 
 int ch_schema_version(void)
@@ -190,6 +273,8 @@ int ch_schema_migrate(struct ch_client *c, char *err, size_t errlen)
 			if ((rc = ch_exec(c, *q, NULL, 0, NULL, err, errlen)) < 0 &&
 			    !done_by_another(*q, err))
 				return rc;
+		if (v + 1 == 9 && (rc = hours_begin(c, err, errlen)) < 0)
+			return rc;
 		char sql[128];
 		snprintf(sql, sizeof(sql), "INSERT INTO hotpath_schema VALUES (%d, %llu)", v + 1,
 			 (unsigned long long)clock_now_ns());

@@ -34,6 +34,8 @@
 #define CH_HOLDER_LEN	  64
 /* The stored aggregates (store_put_aggs), partitioned by day (schema 7). */
 #define CH_AGGS_TABLE "aggregates_by_day"
+/* The hourly rollups (schema 9): rollup rows summed per hour. */
+#define CH_HOURS_TABLE "rollup_hours"
 /* The number of a row of `slow_requests` (schema 8): its request's block id
  * and its place among the block's slow rows, above the numbers 1 ... of
  * the rows copied from before (fewer than CH_SLOW_BASE).  A block holds
@@ -98,6 +100,9 @@ struct ch_store {
 	pthread_mutex_t slow_lock;
 	uint64_t slow_groups_seen, slow_read_ns, slow_last_id, slow_oldest, slow_oldest_ns;
 	_Atomic int failing; /* inserts failing now (retried): the writer is not ready */
+
+	/* the hour the hourly rollups began in (ch_hours_start()), +1; 0: not known */
+	_Atomic uint64_t hours_start, hours_checked_ns;
 };
 
 static inline struct ch_store *ch_of(struct store *s)
