@@ -1,8 +1,17 @@
 /*
  * clickhouse_write.c - the ClickHouse backend's write path: a bounded queue
  * of prepared writes, writer threads (CH_WRITERS) that each take what is
- * queued and insert it in one INSERT per table (RowBinary), and acknowledge
- * each write only after ClickHouse accepted all of its rows.  Opening and closing.
+ * queued (up to GROUP_MAX_ROWS rows, GROUP_MAX_BYTES bytes) and insert it
+ * in one INSERT per table (RowBinary), and acknowledge each write only
+ * after ClickHouse accepted all of its rows.  Opening and closing.
+ *
+ * Few large inserts: ClickHouse's work is mostly per insert (a part per
+ * table, merged again later), not per row.  So a group smaller than
+ * GROUP_MIN_ROWS waits while another group is being inserted (the queue
+ * grows meanwhile); more writers start only when that many rows are
+ * queued.  A group's tables are inserted side by side in two phases (the
+ * blocks and rollup keys before the rows that point to them), so that a
+ * write waits for two inserts' time rather than one per table.
  *
  * ClickHouse down or slow: the writer retries the same rows (from the table
  * that failed: the tables already written are not written twice), the
@@ -23,14 +32,22 @@
 #include "store/clickhouse_store.h"
 
 #define DEFAULT_QUEUE_BYTES (64u << 20)
-#define GROUP_MAX_WRITES    256		/* writes per insert, at most */
-#define GROUP_MAX_BYTES	    (32u << 20) /* bytes of rows per insert, about */
+#define GROUP_MAX_ROWS	    200000u	/* spans and points per insert group, about */
+#define GROUP_MAX_BYTES	    (32u << 20) /* bytes of prepared writes per group, about */
+#define GROUP_MIN_ROWS	    8192u	/* smaller groups wait while another is inserted */
 #define RETRY_MIN_MS	    200
 #define RETRY_MAX_MS	    5000
 #define CH_LEASE_DEFAULT_NS (30ull * 1000000000ull)
 
-/* One INSERT per table, in this order; a group remembers how far it got. */
+/* One INSERT per table; a group remembers which tables took their rows. */
 enum ch_table { T_BLOCKS, T_TRACES, T_REQUESTS, T_SLOW, T_KEYS, T_ROLLUPS, T_POINTS, T_COUNT };
+/* The phase of a table's insert: the blocks, the rollups' keys and the
+ * metric points first, then the rows that point to them (the trace index,
+ * the request rows, the rollup rows), so that a reader never finds an
+ * index row or a request row without its block. */
+static const int phase_of[T_COUNT] = {[T_BLOCKS] = 0,	[T_KEYS] = 0, [T_POINTS] = 0, [T_TRACES] = 1,
+				      [T_REQUESTS] = 1, [T_SLOW] = 1, [T_ROLLUPS] = 1};
+#define N_PHASES 2
 static const char *const insert_sql[T_COUNT] = {
 	"INSERT INTO blocks (id, t_min, t_max, n_spans, data) FORMAT RowBinary",
 	"INSERT INTO trace_index (trace, block, t_min) FORMAT RowBinary",
@@ -310,20 +327,37 @@ static void *insert_table(void *arg)
 }
 
 /*
- * Insert the group's rows: one INSERT per table, one after the other
- * (measured: ClickHouse 18.16 answers a few inserts at once slower than the
- * same inserts in turn).  A table that fails is retried alone: rows
- * ClickHouse accepted are not sent twice.  0: every table took its rows.
+ * Insert the group's rows: one INSERT per table, the tables of a phase side
+ * by side (a thread each but the last), the phases in turn.  A table that
+ * fails is retried alone: rows ClickHouse accepted are not sent twice.
+ * 0: every table took its rows.
  */
 static int insert_group(struct ch_store *s, struct buf rows[T_COUNT])
 {
-	for (int t = 0; t < T_COUNT; t++) {
-		struct table_insert ti = {.s = s, .table = t, .rows = &rows[t]};
-		if (!rows[t].len)
-			continue;
-		insert_table(&ti);
-		if (ti.rc < 0)
-			return -1;
+	for (int phase = 0; phase < N_PHASES; phase++) {
+		struct table_insert ti[T_COUNT];
+		pthread_t th[T_COUNT];
+		int started[T_COUNT] = {0}, n = 0, last = -1, rc = 0;
+		for (int t = 0; t < T_COUNT; t++)
+			if (rows[t].len && phase_of[t] == phase) {
+				ti[t] = (struct table_insert){.s = s, .table = t, .rows = &rows[t]};
+				last = t;
+				n++;
+			}
+		for (int t = 0; t < T_COUNT && n > 1; t++)
+			if (rows[t].len && phase_of[t] == phase && t != last)
+				started[t] = pthread_create(&th[t], NULL, insert_table, &ti[t]) == 0;
+		for (int t = 0; t < T_COUNT; t++) /* what got no thread, here */
+			if (rows[t].len && phase_of[t] == phase && !started[t])
+				insert_table(&ti[t]);
+		for (int t = 0; t < T_COUNT; t++) {
+			if (started[t])
+				pthread_join(th[t], NULL);
+			if (rows[t].len && phase_of[t] == phase && ti[t].rc < 0)
+				rc = -1;
+		}
+		if (rc < 0)
+			return -1; /* only when the store is closing: the next phase is not sent */
 	}
 	return 0;
 }
@@ -368,34 +402,52 @@ static void write_group(struct ch_store *s, struct store_write *group)
 	}
 }
 
+static size_t write_rows(const struct store_write *w)
+{
+	return store_write_spans(w) + store_write_points(w);
+}
+
+/* A group may start now: the queue holds writes, and either no group is
+ * being inserted or enough rows are queued for another large one. */
+static int group_ready(const struct ch_store *s)
+{
+	return s->head && (!s->busy || s->queue_rows >= GROUP_MIN_ROWS || s->stopping);
+}
+
 static void *writer_main(void *arg)
 {
 	struct ch_store *s = arg;
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
-		while (!s->head && !s->stopping)
+		while (!group_ready(s) && !(s->stopping && !s->head))
 			pthread_cond_wait(&s->wake, &s->lock);
 		if (!s->head)
 			break; /* stopping, and everything queued is written */
 		struct store_write *group = s->head, *last = group;
-		size_t n = 1, bytes = group->bytes;
-		while (last->next && n < GROUP_MAX_WRITES && bytes + last->next->bytes <= GROUP_MAX_BYTES) {
+		size_t n = 1, bytes = group->bytes, rows = write_rows(group);
+		while (last->next && bytes + last->next->bytes <= GROUP_MAX_BYTES &&
+		       rows + write_rows(last->next) <= GROUP_MAX_ROWS) {
 			last = last->next;
 			bytes += last->bytes;
+			rows += write_rows(last);
 			n++;
 		}
 		s->head = last->next;
 		if (!s->head)
 			s->tail = NULL;
 		last->next = NULL;
+		s->queue_rows -= rows;
+		s->busy++;
 		pthread_mutex_unlock(&s->lock);
 
 		write_group(s, group);
 
 		pthread_mutex_lock(&s->lock);
+		s->busy--;
 		s->queue_bytes -= bytes;
 		s->queue_writes -= n;
 		pthread_cond_broadcast(&s->space);
+		pthread_cond_broadcast(&s->wake); /* a small group waiting may go now */
 	}
 	pthread_mutex_unlock(&s->lock);
 	return NULL;
@@ -419,6 +471,7 @@ int ch_submit(struct store *st, struct store_write *w, store_done_fn done, void 
 		s->head = w;
 	s->tail = w;
 	s->queue_bytes += w->bytes;
+	s->queue_rows += write_rows(w);
 	s->queue_writes++;
 	pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->lock);
