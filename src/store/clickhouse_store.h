@@ -20,8 +20,8 @@
 #define CH_NONE ""
 
 /* Writer threads: groups of writes inserted side by side, so that the
- * latency of an insert does not bound the rate (past the first, only large
- * groups: clickhouse_write.c). */
+ * latency of an insert does not bound the rate (past the second, only
+ * large groups: clickhouse_write.c). */
 #define CH_WRITERS 4
 
 /* The bucket of the sketch's zero bucket in the rollups table. */

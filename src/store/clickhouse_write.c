@@ -6,12 +6,9 @@
  * after ClickHouse accepted all of its rows.  Opening and closing.
  *
  * Few large inserts: ClickHouse's work is mostly per insert (a part per
- * table, merged again later), not per row.  So a group smaller than
- * GROUP_MIN_ROWS waits while another group is being inserted (the queue
- * grows meanwhile); more writers start only when that many rows are
- * queued.  A group's tables are inserted side by side in two phases (the
- * blocks and rollup keys before the rows that point to them), so that a
- * write waits for two inserts' time rather than one per table.
+ * table, merged again later), not per row.  Two groups of any size may be
+ * in flight at once (while one is inserted the other gathers what queued
+ * meanwhile); more writers start only when GROUP_MIN_ROWS rows are queued.
  *
  * ClickHouse down or slow: the writer retries the same rows (from the table
  * that failed: the tables already written are not written twice), the
@@ -34,20 +31,14 @@
 #define DEFAULT_QUEUE_BYTES (64u << 20)
 #define GROUP_MAX_ROWS	    200000u	/* spans and points per insert group, about */
 #define GROUP_MAX_BYTES	    (32u << 20) /* bytes of prepared writes per group, about */
-#define GROUP_MIN_ROWS	    8192u	/* smaller groups wait while another is inserted */
+#define GROUP_MIN_ROWS	    8192u	/* smaller groups wait while two are inserted */
+#define CH_WRITERS_SMALL    2		/* groups of any size in flight at once */
 #define RETRY_MIN_MS	    200
 #define RETRY_MAX_MS	    5000
 #define CH_LEASE_DEFAULT_NS (30ull * 1000000000ull)
 
-/* One INSERT per table; a group remembers which tables took their rows. */
+/* One INSERT per table, in this order; a group remembers how far it got. */
 enum ch_table { T_BLOCKS, T_TRACES, T_REQUESTS, T_SLOW, T_KEYS, T_ROLLUPS, T_POINTS, T_COUNT };
-/* The phase of a table's insert: the blocks, the rollups' keys and the
- * metric points first, then the rows that point to them (the trace index,
- * the request rows, the rollup rows), so that a reader never finds an
- * index row or a request row without its block. */
-static const int phase_of[T_COUNT] = {[T_BLOCKS] = 0,	[T_KEYS] = 0, [T_POINTS] = 0, [T_TRACES] = 1,
-				      [T_REQUESTS] = 1, [T_SLOW] = 1, [T_ROLLUPS] = 1};
-#define N_PHASES 2
 static const char *const insert_sql[T_COUNT] = {
 	"INSERT INTO blocks (id, t_min, t_max, n_spans, data) FORMAT RowBinary",
 	"INSERT INTO trace_index (trace, block, t_min) FORMAT RowBinary",
@@ -327,37 +318,22 @@ static void *insert_table(void *arg)
 }
 
 /*
- * Insert the group's rows: one INSERT per table, the tables of a phase side
- * by side (a thread each but the last), the phases in turn.  A table that
- * fails is retried alone: rows ClickHouse accepted are not sent twice.
- * 0: every table took its rows.
+ * Insert the group's rows: one INSERT per table, one after the other, the
+ * blocks before the rows that point to them (measured: side by side, the
+ * inserts of several groups contend in ClickHouse, and the rate fell with
+ * many clients, docs/PERFORMANCE.md).  A table that fails is retried
+ * alone: rows ClickHouse accepted are not sent twice.  0: every table took
+ * its rows.
  */
 static int insert_group(struct ch_store *s, struct buf rows[T_COUNT])
 {
-	for (int phase = 0; phase < N_PHASES; phase++) {
-		struct table_insert ti[T_COUNT];
-		pthread_t th[T_COUNT];
-		int started[T_COUNT] = {0}, n = 0, last = -1, rc = 0;
-		for (int t = 0; t < T_COUNT; t++)
-			if (rows[t].len && phase_of[t] == phase) {
-				ti[t] = (struct table_insert){.s = s, .table = t, .rows = &rows[t]};
-				last = t;
-				n++;
-			}
-		for (int t = 0; t < T_COUNT && n > 1; t++)
-			if (rows[t].len && phase_of[t] == phase && t != last)
-				started[t] = pthread_create(&th[t], NULL, insert_table, &ti[t]) == 0;
-		for (int t = 0; t < T_COUNT; t++) /* what got no thread, here */
-			if (rows[t].len && phase_of[t] == phase && !started[t])
-				insert_table(&ti[t]);
-		for (int t = 0; t < T_COUNT; t++) {
-			if (started[t])
-				pthread_join(th[t], NULL);
-			if (rows[t].len && phase_of[t] == phase && ti[t].rc < 0)
-				rc = -1;
-		}
-		if (rc < 0)
-			return -1; /* only when the store is closing: the next phase is not sent */
+	for (int t = 0; t < T_COUNT; t++) {
+		struct table_insert ti = {.s = s, .table = t, .rows = &rows[t]};
+		if (!rows[t].len)
+			continue;
+		insert_table(&ti);
+		if (ti.rc < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -407,11 +383,12 @@ static size_t write_rows(const struct store_write *w)
 	return store_write_spans(w) + store_write_points(w);
 }
 
-/* A group may start now: the queue holds writes, and either no group is
- * being inserted or enough rows are queued for another large one. */
+/* A group may start now: the queue holds writes, and fewer than
+ * CH_WRITERS_SMALL groups are being inserted or enough rows are queued
+ * for another large one. */
 static int group_ready(const struct ch_store *s)
 {
-	return s->head && (!s->busy || s->queue_rows >= GROUP_MIN_ROWS || s->stopping);
+	return s->head && (s->busy < CH_WRITERS_SMALL || s->queue_rows >= GROUP_MIN_ROWS || s->stopping);
 }
 
 static void *writer_main(void *arg)
