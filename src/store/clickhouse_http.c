@@ -15,7 +15,7 @@
 #include "core/error.h"
 #include "core/log.h"
 
-#define POOL_MAX	  24 /* the writers' inserts side by side, and reads */
+#define POOL_MAX	  8
 #define CONNECT_TIMEOUT_S 2L
 #define QUERY_TIMEOUT_S	  60L
 #define STREAM_MAX_ROW	  (256u << 20) /* the largest row a stream buffers */

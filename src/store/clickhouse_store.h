@@ -20,9 +20,8 @@
 #define CH_NONE ""
 
 /* Writer threads: groups of writes inserted side by side, so that the
- * latency of an insert does not bound the rate (past the second, only
- * large groups: clickhouse_write.c). */
-#define CH_WRITERS 4
+ * latency of an insert does not bound the rate. */
+#define CH_WRITERS 2
 
 /* The bucket of the sketch's zero bucket in the rollups table. */
 #define CH_ZERO_BUCKET INT32_MIN
@@ -67,8 +66,6 @@ struct ch_store {
 	pthread_cond_t wake, space;
 	struct store_write *head, *tail;
 	size_t queue_bytes, queue_writes, queue_max;
-	size_t queue_rows; /* spans and points of the queued writes not taken yet */
-	int busy;	   /* groups being inserted */
 	int stopping;
 	pthread_t writers[CH_WRITERS];
 	size_t n_writers;

@@ -1,14 +1,8 @@
 /*
  * clickhouse_write.c - the ClickHouse backend's write path: a bounded queue
  * of prepared writes, writer threads (CH_WRITERS) that each take what is
- * queued (up to GROUP_MAX_ROWS rows, GROUP_MAX_BYTES bytes) and insert it
- * in one INSERT per table (RowBinary), and acknowledge each write only
- * after ClickHouse accepted all of its rows.  Opening and closing.
- *
- * Few large inserts: ClickHouse's work is mostly per insert (a part per
- * table, merged again later), not per row.  Two groups of any size may be
- * in flight at once (while one is inserted the other gathers what queued
- * meanwhile); more writers start only when GROUP_MIN_ROWS rows are queued.
+ * queued and insert it in one INSERT per table (RowBinary), and acknowledge
+ * each write only after ClickHouse accepted all of its rows.  Opening and closing.
  *
  * ClickHouse down or slow: the writer retries the same rows (from the table
  * that failed: the tables already written are not written twice), the
@@ -29,10 +23,8 @@
 #include "store/clickhouse_store.h"
 
 #define DEFAULT_QUEUE_BYTES (64u << 20)
-#define GROUP_MAX_ROWS	    200000u	/* spans and points per insert group, about */
-#define GROUP_MAX_BYTES	    (32u << 20) /* bytes of prepared writes per group, about */
-#define GROUP_MIN_ROWS	    8192u	/* smaller groups wait while two are inserted */
-#define CH_WRITERS_SMALL    2		/* groups of any size in flight at once */
+#define GROUP_MAX_WRITES    256		/* writes per insert, at most */
+#define GROUP_MAX_BYTES	    (32u << 20) /* bytes of rows per insert, about */
 #define RETRY_MIN_MS	    200
 #define RETRY_MAX_MS	    5000
 #define CH_LEASE_DEFAULT_NS (30ull * 1000000000ull)
@@ -318,12 +310,10 @@ static void *insert_table(void *arg)
 }
 
 /*
- * Insert the group's rows: one INSERT per table, one after the other, the
- * blocks before the rows that point to them (measured: side by side, the
- * inserts of several groups contend in ClickHouse, and the rate fell with
- * many clients, docs/PERFORMANCE.md).  A table that fails is retried
- * alone: rows ClickHouse accepted are not sent twice.  0: every table took
- * its rows.
+ * Insert the group's rows: one INSERT per table, one after the other
+ * (measured: ClickHouse 18.16 answers a few inserts at once slower than the
+ * same inserts in turn).  A table that fails is retried alone: rows
+ * ClickHouse accepted are not sent twice.  0: every table took its rows.
  */
 static int insert_group(struct ch_store *s, struct buf rows[T_COUNT])
 {
@@ -378,53 +368,34 @@ static void write_group(struct ch_store *s, struct store_write *group)
 	}
 }
 
-static size_t write_rows(const struct store_write *w)
-{
-	return store_write_spans(w) + store_write_points(w);
-}
-
-/* A group may start now: the queue holds writes, and fewer than
- * CH_WRITERS_SMALL groups are being inserted or enough rows are queued
- * for another large one. */
-static int group_ready(const struct ch_store *s)
-{
-	return s->head && (s->busy < CH_WRITERS_SMALL || s->queue_rows >= GROUP_MIN_ROWS || s->stopping);
-}
-
 static void *writer_main(void *arg)
 {
 	struct ch_store *s = arg;
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
-		while (!group_ready(s) && !(s->stopping && !s->head))
+		while (!s->head && !s->stopping)
 			pthread_cond_wait(&s->wake, &s->lock);
 		if (!s->head)
 			break; /* stopping, and everything queued is written */
 		struct store_write *group = s->head, *last = group;
-		size_t n = 1, bytes = group->bytes, rows = write_rows(group);
-		while (last->next && bytes + last->next->bytes <= GROUP_MAX_BYTES &&
-		       rows + write_rows(last->next) <= GROUP_MAX_ROWS) {
+		size_t n = 1, bytes = group->bytes;
+		while (last->next && n < GROUP_MAX_WRITES && bytes + last->next->bytes <= GROUP_MAX_BYTES) {
 			last = last->next;
 			bytes += last->bytes;
-			rows += write_rows(last);
 			n++;
 		}
 		s->head = last->next;
 		if (!s->head)
 			s->tail = NULL;
 		last->next = NULL;
-		s->queue_rows -= rows;
-		s->busy++;
 		pthread_mutex_unlock(&s->lock);
 
 		write_group(s, group);
 
 		pthread_mutex_lock(&s->lock);
-		s->busy--;
 		s->queue_bytes -= bytes;
 		s->queue_writes -= n;
 		pthread_cond_broadcast(&s->space);
-		pthread_cond_broadcast(&s->wake); /* a small group waiting may go now */
 	}
 	pthread_mutex_unlock(&s->lock);
 	return NULL;
@@ -448,7 +419,6 @@ int ch_submit(struct store *st, struct store_write *w, store_done_fn done, void 
 		s->head = w;
 	s->tail = w;
 	s->queue_bytes += w->bytes;
-	s->queue_rows += write_rows(w);
 	s->queue_writes++;
 	pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->lock);
