@@ -9,6 +9,11 @@
  *
  *   bench_ingest --target URL [--format pb|json] [--spans N] [--batch SPANS]
  *                [--conns C] [--seed S] [--lookups K] [--hours H] [--ordered]
+ *                [--also URL]...
+ *
+ * --also adds a server to send to (up to 8 in all): connection i sends to
+ * server i mod n, so the load is split evenly among instances that share
+ * one store (bench/clickhouse_pair.sh); lookups go to --target.
  *
  * Trace start times spread over the last H hours (default 1): each batch
  * over all of them, or with --ordered each batch over its own slice, in
@@ -46,6 +51,9 @@ static size_t n_payloads;
 static _Atomic size_t next_payload;
 static _Atomic uint64_t acked_spans, acked_bytes, failures;
 static const char *target = "http://127.0.0.1:4318";
+static const char *targets[8]; /* --target, then each --also */
+static int n_targets = 1;
+static _Atomic int next_sender;
 static int json;
 static unsigned hours = 1;
 static int ordered;
@@ -75,7 +83,8 @@ static void *sender(void *arg)
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
 		hdr = curl_slist_append(hdr, auth);
 	}
-	snprintf(url, sizeof(url), "%s/v1/traces", target);
+	int me = atomic_fetch_add(&next_sender, 1);
+	snprintf(url, sizeof(url), "%s/v1/traces", me % n_targets ? targets[me % n_targets] : target);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
@@ -181,11 +190,17 @@ int main(int argc, char **argv)
 	int conns = 4, lookup_k = 0, c;
 	uint64_t seed = 1;
 	static const struct option opts[] = {
-		{"target", required_argument, NULL, 't'},  {"format", required_argument, NULL, 'f'},
-		{"spans", required_argument, NULL, 's'},   {"batch", required_argument, NULL, 'b'},
-		{"conns", required_argument, NULL, 'c'},   {"seed", required_argument, NULL, 'S'},
-		{"lookups", required_argument, NULL, 'l'}, {"hours", required_argument, NULL, 'H'},
-		{"ordered", no_argument, NULL, 'o'},	   {NULL, 0, NULL, 0},
+		{"target", required_argument, NULL, 't'},
+		{"format", required_argument, NULL, 'f'},
+		{"spans", required_argument, NULL, 's'},
+		{"batch", required_argument, NULL, 'b'},
+		{"conns", required_argument, NULL, 'c'},
+		{"seed", required_argument, NULL, 'S'},
+		{"lookups", required_argument, NULL, 'l'},
+		{"hours", required_argument, NULL, 'H'},
+		{"ordered", no_argument, NULL, 'o'},
+		{"also", required_argument, NULL, 'a'},
+		{NULL, 0, NULL, 0},
 	};
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -197,6 +212,10 @@ int main(int argc, char **argv)
 		case 'S': seed = strtoull(optarg, NULL, 10); break;
 		case 'l': lookup_k = atoi(optarg); break;
 		case 'o': ordered = 1; break;
+		case 'a':
+			if (n_targets < 8)
+				targets[n_targets++] = optarg;
+			break;
 		case 'H': hours = (unsigned)atoi(optarg) ? (unsigned)atoi(optarg) : 1; break;
 		default: fprintf(stderr, "usage: see bench/bench_ingest.c\n"); return 2;
 		}

@@ -8,16 +8,19 @@
 # A private clickhouse-server (own data directory, configuration and
 # loopback ports) is started for the run and stopped after.  hotpath is
 # pinned to CPU 0; the load generator and ClickHouse share CPU 1.  For each
-# store: ingest (median of RUNS runs of BENCH_SPANS spans: spans/s, and
-# spans per CPU-second of hotpath and of ClickHouse), then a store of
+# store: ingest (median of RUNS runs of BENCH_SPANS spans from BENCH_CONNS
+# connections, 4 by default: spans/s, and spans per CPU-second of hotpath
+# and of ClickHouse), then a store of
 # BENCH_CH_BIG_SPANS spans over 24 h: trace by id (1000 lookups), and the
-# 24 h summary and timeseries (median of 20).
+# 24 h summary and timeseries (median of 20).  BENCH_CH_BIG_SPANS=0 skips
+# the large store; BENCH_STORES=clickhouse skips the embedded one.
 set -eu
 build=${1:-build}
 bin=$build/hotpath
 runs=${RUNS:-3}
 spans=${BENCH_SPANS:-1000000}
 big=${BENCH_CH_BIG_SPANS:-10000000}
+conns=${BENCH_CONNS:-4}
 port=${BENCH_PORT:-14318}
 chport=${BENCH_CH_PORT:-18923}
 for p in $port $chport $((chport + 1)); do
@@ -84,7 +87,7 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "clickhouse: $(curl -s "http://127.0.0.1:$chport/" --data-binary 'SELECT version()')"
 
-for store in embedded clickhouse; do
+for store in ${BENCH_STORES:-embedded clickhouse}; do
 	: >"$tmp/rates"; : >"$tmp/hp"; : >"$tmp/chcpu"
 	for r in $(seq "$runs"); do
 		if [ $store = clickhouse ]; then
@@ -93,7 +96,8 @@ for store in embedded clickhouse; do
 			start_server --data "$tmp/embedded-$r"
 		fi
 		h0=$(ticks "$pid") c0=$(ticks "$chpid")
-		taskset -c 1 "$build/bench/bench_ingest" --target "$url" --spans "$spans" --seed "$r" >"$tmp/out"
+		taskset -c 1 "$build/bench/bench_ingest" --target "$url" --spans "$spans" --conns "$conns" --seed "$r" \
+			>"$tmp/out"
 		h1=$(ticks "$pid") c1=$(ticks "$chpid")
 		stop_server
 		sent=$(field spans_sent "$tmp/out")
@@ -102,12 +106,13 @@ for store in embedded clickhouse; do
 		per_cpu "$sent" $((c1 - c0)) >>"$tmp/chcpu"
 		rm -rf "$tmp/embedded-$r"
 	done
-	echo "${store}_ingest_spans_per_second $(median <"$tmp/rates") spans/s (median of $runs, $spans spans a run, hotpath on 1 core)"
+	echo "${store}_ingest_spans_per_second $(median <"$tmp/rates") spans/s (median of $runs, $spans spans a run, $conns connections, hotpath on 1 core)"
 	echo "${store}_ingest_spans_per_hotpath_cpu_second $(median <"$tmp/hp") spans/s"
 	[ $store = clickhouse ] &&
 		echo "${store}_ingest_spans_per_clickhouse_cpu_second $(median <"$tmp/chcpu") spans/s"
 
 	# a large store over 24 h, sent in time order
+	[ "$big" -gt 0 ] || continue
 	if [ $store = clickhouse ]; then
 		set -- --store "clickhouse://127.0.0.1:$chport/bench_big"
 	else

@@ -113,6 +113,8 @@ stop_server
 bench/agent_overhead.sh "$build"
 # The ClickHouse store side by side with the embedded one (when installed).
 "$(dirname "$0")/clickhouse.sh" "$build"
+# Two instances on one ClickHouse against one, under the same load.
+"$(dirname "$0")/clickhouse_pair.sh" "$build"
 
 # Every other benchmark program prints its own `name value unit` lines.
 for b in "$build"/bench/*; do

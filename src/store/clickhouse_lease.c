@@ -434,3 +434,21 @@ void ch_lease_write_end(struct store *st)
 	(void)st;
 	ch_thread_deadline(0);
 }
+
+/*
+ * A statement of the holder's own work on the lease thread (retention's
+ * drops, the metric hours' inserts) under the same rule as a job's write:
+ * sent only while the lease is held for a quarter of the lease more, and
+ * given until the holder's end of the lease.  ERR_BUSY, not sent, when the
+ * lease is not held long enough (renewed first when it is not fresh).
+ */
+int ch_holder_exec(struct ch_store *s, const char *sql, char *err, size_t errlen)
+{
+	struct store *st = (struct store *)(void *)s;
+	int rc = ch_lease_write_begin(st, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = ch_exec(s->ch, sql, NULL, 0, NULL, err, errlen);
+	ch_lease_write_end(st);
+	return rc;
+}

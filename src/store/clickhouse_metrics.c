@@ -319,7 +319,7 @@ static int build_hour(struct ch_store *s, uint64_t h, char *err, size_t errlen)
 		 " GROUP BY service, resource, name, attrs)",
 		 (unsigned long long)h, (unsigned long long)clock_now_ns(), (unsigned long long)h,
 		 (unsigned long long)(h + HOUR_NS), METRIC_HISTOGRAM);
-	return ch_exec(s->ch, sql, NULL, 0, NULL, err, errlen);
+	return ch_holder_exec(s, sql, err, errlen); /* checks the lease first */
 }
 
 /* Where to start: after the hours already computed, less the ones redone;

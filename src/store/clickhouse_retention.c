@@ -8,7 +8,9 @@
  * Past --disk-budget (the bytes of the database's active parts) the oldest
  * day of raw data (blocks, trace index, request rows, metric points,
  * profiles) goes from every raw table at once, one day a step, never the
- * current day; rollups and metric hours keep their periods.
+ * current day; rollups and metric hours keep their periods.  Each drop
+ * checks the lease first (ch_holder_exec): a holder that stood still past
+ * its lease in the middle of a step drops nothing more.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -115,10 +117,13 @@ static int day_of(struct ch_store *s, uint64_t t_ns, unsigned *day, char *err, s
 	return rc;
 }
 
-/* Count what a day of a table holds (for the counters), then drop it. */
+/* Count what a day of a table holds (for the counters), then drop it:
+ * the drop checks the lease first (ch_holder_exec), and is counted only
+ * when ClickHouse took it. */
 static int drop_day(struct ch_store *s, const struct day_table *t, unsigned day, char *err, size_t errlen)
 {
 	char sql[320];
+	uint64_t rows = 0;
 	int rc = 0;
 	if (t->count) {
 		struct buf out;
@@ -127,15 +132,18 @@ static int drop_day(struct ch_store *s, const struct day_table *t, unsigned day,
 			 t->day, day);
 		rc = ch_exec(s->ch, sql, NULL, 0, &out, err, errlen);
 		if (rc == 0 && out.data)
-			atomic_fetch_add(&s->ret_deleted[counter_of(t->kind)], strtoull(out.data, NULL, 10));
+			rows = strtoull(out.data, NULL, 10);
 		buf_release(&out);
 		if (rc < 0)
 			return rc;
 	}
 	snprintf(sql, sizeof(sql), "ALTER TABLE %s DROP PARTITION %u", t->table, day);
-	if ((rc = ch_exec(s->ch, sql, NULL, 0, NULL, err, errlen)) == 0)
-		log_info("clickhouse retention: dropped %s of %u", t->table, day);
-	return rc;
+	if ((rc = ch_holder_exec(s, sql, err, errlen)) < 0)
+		return rc;
+	if (t->count)
+		atomic_fetch_add(&s->ret_deleted[counter_of(t->kind)], rows);
+	log_info("clickhouse retention: dropped %s of %u", t->table, day);
+	return 0;
 }
 
 /* Every table: the days older than its kind's period. */

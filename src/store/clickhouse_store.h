@@ -126,6 +126,10 @@ int ch_lease_background(struct store *s);
  * (backend.h: lease_write_begin, lease_write_end). */
 int ch_lease_write_begin(struct store *s, char *err, size_t errlen);
 void ch_lease_write_end(struct store *s);
+/* Run a write statement of the holder's own work (retention, the metric
+ * hours) under the same check, per statement: ERR_BUSY, not sent, when
+ * the lease is no longer held long enough. */
+int ch_holder_exec(struct ch_store *s, const char *sql, char *err, size_t errlen);
 /* Reserve n block ids for a group (waits while no slot is held): the
  * group's in-flight index, -1 when the store is closing. */
 int ch_ids_reserve(struct ch_store *s, size_t n, uint64_t *seq0, unsigned *slot);
