@@ -13,23 +13,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { clickhouseSkip, getBoth, newClickHouse } from './lib/clickhouse.mjs';
+import { rng } from './lib/random.mjs';
 import { makeTempDir, startServer } from './lib/server.mjs';
 import { fetchTrace, getJson, jsonTraceRequest, postOtlpJson, sleep, spanId, traceId } from './lib/util.mjs';
 
 const skip = clickhouseSkip();
 const MS = 1_000_000n;
-
-// mulberry32: a seeded PRNG, so a failure can be replayed
-function rng(seed) {
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
 
 const SERVICES = [
 	{ name: 'cart', env: 'production', version: '1.2.0', routes: ['/cart', '/cart/{id}'], ms: 120 },
