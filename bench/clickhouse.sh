@@ -23,14 +23,8 @@ big=${BENCH_CH_BIG_SPANS:-10000000}
 conns=${BENCH_CONNS:-4}
 port=${BENCH_PORT:-14318}
 chport=${BENCH_CH_PORT:-18923}
-for p in $port $chport $((chport + 1)); do
-	rc=0
-	curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$p/" 2>/dev/null || rc=$?
-	if [ "$rc" -ne 7 ]; then # 7: nothing listens there
-		echo "clickhouse.sh: port $p is taken (BENCH_PORT, BENCH_CH_PORT choose others)" >&2
-		exit 1
-	fi
-done
+. "$(dirname "$0")/clickhouse_lib.sh"
+ports_free clickhouse.sh $port $chport $((chport + 1))
 url=http://127.0.0.1:$port
 chbin=${HOTPATH_CLICKHOUSE_SERVER:-/usr/sbin/clickhouse-server}
 tmp=$(mktemp -d)
@@ -38,30 +32,18 @@ pid="" chpid=""
 cleanup() { # every step, whatever the one before did
 	set +e
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	if [ -n "$chpid" ]; then
-		kill -TERM "$chpid" 2>/dev/null
-		wait "$chpid" 2>/dev/null
-	fi
+	clickhouse_stop
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 
 [ -x "$chbin" ] || { echo "clickhouse: skipped (no $chbin)"; exit 0; }
 
-. "$(dirname "$0")/clickhouse_lib.sh"
 clickhouse_start "$tmp/ch" "$chport" "$chbin"
 
 start_server() { # store args...
-	taskset -c 0 "$bin" serve --listen 127.0.0.1:$port --threads 2 --analysis-interval 0 "$@" \
-		2>>"$tmp/serve.log" &
-	pid=$!
-	for _ in $(seq 100); do
-		curl -fs "$url/health" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	echo "server did not start:" >&2
-	cat "$tmp/serve.log" >&2
-	exit 1
+	hotpath_serve 0 "$port" "$tmp/serve.log" "$bin" "$@"
+	pid=$last
 }
 
 stop_server() {

@@ -1,8 +1,29 @@
 # clickhouse_lib.sh - sourced by the ClickHouse benchmarks: a private
 # clickhouse-server on loopback, its data under a scratch directory.
 #
+#   ports_free NAME PORT...         exit, naming NAME, if something listens
+#                                   on one of the PORTs
 #   clickhouse_start DIR PORT BIN   start it on PORT (HTTP; PORT+1 native),
 #                                   pinned to CPU 1; sets chpid; waits for /ping
+#   clickhouse_stop                 stop it, if started
+#   hotpath_serve CPUS PORT LOG BIN ARGS...
+#                                   start `BIN serve` on 127.0.0.1:PORT with
+#                                   ARGS, pinned to CPUS (not pinned if ""),
+#                                   its stderr to LOG; sets last; waits for
+#                                   /health, or prints LOG and exits
+
+ports_free() {
+	name=$1
+	shift
+	for p in "$@"; do
+		rc=0
+		curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$p/" 2>/dev/null || rc=$?
+		if [ "$rc" -ne 7 ]; then # 7: nothing listens there
+			echo "$name: port $p is taken (BENCH_PORT, BENCH_CH_PORT choose others)" >&2
+			exit 1
+		fi
+	done
+}
 
 clickhouse_start() {
 	mkdir -p "$1/data" "$1/log"
@@ -32,4 +53,26 @@ XML
 		sleep 0.1
 	done
 	return 1
+}
+
+clickhouse_stop() {
+	[ -n "$chpid" ] || return 0
+	kill -TERM "$chpid" 2>/dev/null
+	wait "$chpid" 2>/dev/null
+	chpid=""
+}
+
+hotpath_serve() {
+	pin="" sport=$2 slog=$3 sbin=$4
+	[ -n "$1" ] && pin="taskset -c $1"
+	shift 4
+	$pin "$sbin" serve --listen "127.0.0.1:$sport" --threads 2 --analysis-interval 0 "$@" 2>>"$slog" &
+	last=$!
+	for _ in $(seq 100); do
+		curl -fs "http://127.0.0.1:$sport/health" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "server did not start:" >&2
+	cat "$slog" >&2
+	exit 1
 }

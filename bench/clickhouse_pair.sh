@@ -22,14 +22,8 @@ spans=${BENCH_PAIR_SPANS:-${BENCH_SPANS:-1000000}}
 conns=${BENCH_CONNS:-16}
 port=${BENCH_PORT:-14318}
 chport=${BENCH_CH_PORT:-18923}
-for p in $port $((port + 1)) $chport $((chport + 1)); do
-	rc=0
-	curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$p/" 2>/dev/null || rc=$?
-	if [ "$rc" -ne 7 ]; then # 7: nothing listens there
-		echo "clickhouse_pair.sh: port $p is taken (BENCH_PORT, BENCH_CH_PORT choose others)" >&2
-		exit 1
-	fi
-done
+. "$(dirname "$0")/clickhouse_lib.sh"
+ports_free clickhouse_pair.sh $port $((port + 1)) $chport $((chport + 1))
 chbin=${HOTPATH_CLICKHOUSE_SERVER:-/usr/sbin/clickhouse-server}
 [ -x "$chbin" ] || { echo "clickhouse pair: skipped (no $chbin)"; exit 0; }
 tmp=$(mktemp -d)
@@ -37,29 +31,16 @@ pid_a="" pid_b="" chpid=""
 cleanup() {
 	set +e
 	for p in $pid_a $pid_b; do kill -9 "$p" 2>/dev/null; done
-	if [ -n "$chpid" ]; then
-		kill -TERM "$chpid" 2>/dev/null
-		wait "$chpid" 2>/dev/null
-	fi
+	clickhouse_stop
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 
-. "$(dirname "$0")/clickhouse_lib.sh"
 clickhouse_start "$tmp/ch" "$chport" "$chbin"
 
 # serve PORT DB: start an instance, wait until it answers; its pid in $last
 serve() {
-	"$bin" serve --listen "127.0.0.1:$1" --threads 2 --analysis-interval 0 \
-		--store "clickhouse://127.0.0.1:$chport/$2" 2>>"$tmp/serve.log" &
-	last=$!
-	for _ in $(seq 100); do
-		curl -fs "http://127.0.0.1:$1/health" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	echo "server did not start:" >&2
-	cat "$tmp/serve.log" >&2
-	exit 1
+	hotpath_serve "" "$1" "$tmp/serve.log" "$bin" --store "clickhouse://127.0.0.1:$chport/$2"
 }
 
 stop() {

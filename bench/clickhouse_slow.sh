@@ -24,33 +24,22 @@ port=${BENCH_PORT:-14338}
 chport=${BENCH_CH_PORT:-18943}
 chbin=${HOTPATH_CLICKHOUSE_SERVER:-/usr/sbin/clickhouse-server}
 [ -x "$chbin" ] || { echo "clickhouse_slow: skipped (no $chbin)"; exit 0; }
+. "$(dirname "$0")/clickhouse_lib.sh"
 tmp=$(mktemp -d)
 pids="" chpid=""
 cleanup() {
 	set +e
 	for p in $pids; do kill -9 "$p" 2>/dev/null; done
-	if [ -n "$chpid" ]; then
-		kill -TERM "$chpid" 2>/dev/null
-		wait "$chpid" 2>/dev/null
-	fi
+	clickhouse_stop
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 
-. "$(dirname "$0")/clickhouse_lib.sh"
 clickhouse_start "$tmp/ch" "$chport" "$chbin"
 
 start_server() { # binary port db
-	taskset -c 0 "$1" serve --listen "127.0.0.1:$2" --threads 2 --analysis-interval 0 \
-		--store "clickhouse://127.0.0.1:$chport/$3" 2>>"$tmp/serve-$3.log" &
-	pids="$pids $!"
-	for _ in $(seq 100); do
-		curl -fs "http://127.0.0.1:$2/health" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	echo "server did not start:" >&2
-	cat "$tmp/serve-$3.log" >&2
-	exit 1
+	hotpath_serve 0 "$2" "$tmp/serve-$3.log" "$1" --store "clickhouse://127.0.0.1:$chport/$3"
+	pids="$pids $last"
 }
 
 median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
@@ -65,9 +54,12 @@ taskset -c 1 "$build/bench/bench_ingest" --target "http://127.0.0.1:$port" --spa
 	--hours 24 --ordered >"$tmp/ingest.out"
 q() { curl -s "http://127.0.0.1:$chport/" --data-binary "$1"; }
 q 'CREATE DATABASE new'
+# every table but the leases' rows: base's instance writes only to base,
+# and its writer lease copied would hold the copy's slow-request list at
+# the floor it had last published until that lease expired
 for t in $(q "SELECT name FROM system.tables WHERE database = 'base'"); do
 	q "CREATE TABLE new.$t AS base.$t"
-	q "INSERT INTO new.$t SELECT * FROM base.$t"
+	[ "$t" = leases ] || q "INSERT INTO new.$t SELECT * FROM base.$t"
 done
 t0=$(date +%s%N)
 start_server "$new" $((port + 1)) new
