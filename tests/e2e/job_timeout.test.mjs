@@ -20,7 +20,11 @@ function metric(text, name) {
 test('an analysis run past --job-timeout is counted and stores nothing; the next with room stores', { timeout: 400000 }, async () => {
 	const dir = makeTempDir();
 	const db = path.join(dir, 'hotpath.db');
-	const findings = async () => Number((await run('sqlite3', [db, "SELECT count(*) FROM docs WHERE kind LIKE 'recommendation%'"])).stdout.trim());
+	const count = async (where) => Number((await run('sqlite3', [db, `SELECT count(*) FROM docs WHERE ${where}`])).stdout.trim());
+	const findings = () => count("kind IN ('recommendation', 'recommendation.finding')");
+	// the analyses' summaries: only whole runs store theirs (those of the
+	// empty store at the start, before the demo's data, have no trace)
+	const summariesWithTraces = () => count("kind = 'recommendation.analysis' AND json_extract(json, '$.traces') > 0");
 	let srv = await startServer({ dataDir: dir, args: ['--job-timeout', '0.001', '--analysis-interval', '1'] });
 	try {
 		await run(hotpathBin(), ['demo', '--target', srv.url, '--backfill', '1', '--duration', '1', '--quiet'], { timeout: 240000 });
@@ -34,10 +38,12 @@ test('an analysis run past --job-timeout is counted and stores nothing; the next
 		await srv.stop();
 	}
 	assert.equal(await findings(), 0, 'the timed-out runs stored no recommendation');
+	assert.equal(await summariesWithTraces(), 0, 'nor the summary of a run cut short');
 
 	srv = await startServer({ dataDir: dir, args: ['--analysis-interval', '1'] });
 	try {
 		await waitFor('the analysis to store its findings', async () => (await findings()) > 0, 120000);
+		await waitFor('a whole run to store its summary', async () => (await summariesWithTraces()) > 0, 60000);
 		const t = await (await fetch(`${srv.url}/metrics`)).text();
 		assert.equal(metric(t, 'hotpath_job_timeouts_total{job="analysis"}'), 0, 'within the default limit');
 	} finally {
