@@ -212,8 +212,9 @@ int ch_search(struct store *s, const struct store_query *q, struct arena *a, str
 		buf_puts(&sql, ", service, endpoint, env, version, department, intent, tool");
 	buf_puts(&sql, " FROM requests");
 	where_requests(&sql, q);
+	/* slowest: ties newest first, as the embedded store and the slow list order them */
 	buf_printf(&sql, " ORDER BY %s LIMIT %u",
-		   q->order == STORE_SLOWEST	? "duration_ns DESC"
+		   q->order == STORE_SLOWEST	? "duration_ns DESC, start_ns DESC"
 		   : q->order == STORE_BY_TRACE ? "trace_lo, trace_hi, start_ns"
 						: "start_ns DESC",
 		   q->limit);
