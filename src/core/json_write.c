@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/hex.h"
+
 void jw_init(struct json_w *w, struct buf *b)
 {
 	*w = (struct json_w){.b = b};
@@ -226,6 +228,11 @@ void jw_hex(struct json_w *w, const uint8_t *p, size_t n)
 	value_done(w);
 }
 
+void jw_id(struct json_w *w, const uint8_t *id, size_t n)
+{
+	jw_hex(w, id, hex_is_zero(id, n) ? 0 : n);
+}
+
 void jw_raw(struct json_w *w, const char *json)
 {
 	if (!json) {
@@ -308,6 +315,12 @@ void jw_kbool(struct json_w *w, const char *key, bool v)
 {
 	jw_key(w, key);
 	jw_bool(w, v);
+}
+
+void jw_kid(struct json_w *w, const char *key, const uint8_t *id, size_t n)
+{
+	jw_key(w, key);
+	jw_id(w, id, n);
 }
 
 void jw_knull(struct json_w *w, const char *key)

@@ -90,6 +90,8 @@ void jw_bool(struct json_w *w, bool v);
 void jw_null(struct json_w *w);
 /* `n` bytes as a lower-case hex string. */
 void jw_hex(struct json_w *w, const uint8_t *p, size_t n);
+/* A trace or span id of `n` bytes in hex, "" when all zero (absent). */
+void jw_id(struct json_w *w, const uint8_t *id, size_t n);
 /* An already well-formed JSON value, written as it is. */
 void jw_raw(struct json_w *w, const char *json);
 /* The members of `obj`, an already well-formed JSON object (a stored
@@ -112,6 +114,7 @@ void jw_kdouble_fmt(struct json_w *w, const char *key, const char *fmt, double d
 void jw_kbool(struct json_w *w, const char *key, bool v);
 void jw_knull(struct json_w *w, const char *key);
 void jw_kraw(struct json_w *w, const char *key, const char *json);
+void jw_kid(struct json_w *w, const char *key, const uint8_t *id, size_t n);
 /* A member whose value is an object or array, begun here. */
 void jw_kobj_begin(struct json_w *w, const char *key);
 void jw_karr_begin(struct json_w *w, const char *key);

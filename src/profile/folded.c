@@ -23,7 +23,6 @@
 
 #include "core/alloc.h"
 #include "core/clock.h"
-#include "core/hex.h"
 #include "core/json_write.h"
 #include "core/lines.h"
 #include "core/log.h"
@@ -1119,8 +1118,7 @@ static void put_side_json(struct json_w *w, const struct folded_spans *sp, const
 	jw_kuint(w, "count", f->traces[s]);
 	if (f->last_trace[s] && f->last_trace[s] <= sp->n_ids[s]) {
 		const uint8_t *id = sp->ids[s][f->last_trace[s] - 1];
-		jw_key(w, "example_trace_id");
-		jw_hex(w, id, hex_is_zero(id, 16) ? 0 : 16); /* "" for an all-zero id */
+		jw_kid(w, "example_trace_id", id, 16);
 	}
 }
 

@@ -13,7 +13,6 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/error.h"
-#include "core/hex.h"
 #include "core/json_write.h"
 #include "core/strmap.h"
 #include "query/request_trees.h"
@@ -48,11 +47,7 @@ static void put_span_head(struct json_w *w, const struct slowops_config *c, cons
 {
 	uint64_t dur = sp->end_ns > sp->start_ns ? sp->end_ns - sp->start_ns : 0;
 	jw_obj_begin(w);
-	jw_key(w, "span_id");
-	if (hex_is_zero(sp->span_id, 8))
-		jw_str(w, "");
-	else
-		jw_hex(w, sp->span_id, 8);
+	jw_kid(w, "span_id", sp->span_id, 8);
 	jw_kstr(w, "name", sp->name ? sp->name : "");
 	jw_kstr(w, "service",
 		sp->resource && sp->resource->service_name ? sp->resource->service_name : "unknown");

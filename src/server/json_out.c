@@ -3,17 +3,6 @@
 
 #include <stdio.h>
 
-#include "core/hex.h"
-
-void json_out_id(struct json_w *w, const char *key, const uint8_t *id, size_t n)
-{
-	jw_key(w, key);
-	if (hex_is_zero(id, n))
-		jw_str(w, "");
-	else
-		jw_hex(w, id, n);
-}
-
 void json_out_request_members(struct json_w *w, const struct request_row *r)
 {
 	static const char *const status_names[] = {"ok", "error", "timeout"};
@@ -22,8 +11,8 @@ void json_out_request_members(struct json_w *w, const struct request_row *r)
 		{"version", r->version}, {"department", r->department}, {"intent", r->intent},
 		{"tool", r->tool},
 	};
-	json_out_id(w, "trace_id", r->trace_id, 16);
-	json_out_id(w, "span_id", r->span_id, 8);
+	jw_kid(w, "trace_id", r->trace_id, 16);
+	jw_kid(w, "span_id", r->span_id, 8);
 	jw_kstr(w, "name", r->endpoint ? r->endpoint : "");
 	for (size_t i = 0; i < sizeof(dims) / sizeof(dims[0]); i++)
 		jw_kstr(w, dims[i][0], dims[i][1]);

@@ -14,8 +14,6 @@
 #include "core/json_write.h"
 #include "store/store.h"
 
-/* the member "key":"hex" ("" for an all-zero id) */
-void json_out_id(struct json_w *w, const char *key, const uint8_t *id, size_t n);
 /* one request of GET /api/v1/traces, as an object */
 void json_out_request(struct json_w *w, const struct request_row *r);
 /* its members, written into an object the caller has open */

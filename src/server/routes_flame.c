@@ -211,7 +211,7 @@ static void put_span_json(struct json_w *w, const struct spantree *t, size_t i)
 	jw_kstr(w, "service", span_service(s));
 	jw_kuint(w, "value_us", span_dur(s) / NS_PER_US);
 	jw_kuint(w, "self_us", spantree_self_ns(t, i) / NS_PER_US);
-	json_out_id(w, "span_id", s->span_id, 8);
+	jw_kid(w, "span_id", s->span_id, 8);
 	jw_kuint(w, "start_us", s->start_ns / NS_PER_US);
 	jw_karr_begin(w, "children");
 	for (size_t k = t->kid_off[i]; k < t->kid_off[i + 1]; k++)
@@ -242,7 +242,7 @@ static void reply_trace_json(struct http_request *req, struct side *sd, const st
 	for (size_t i = 0; i < n_steps; i++) {
 		const struct span *s = &t.spans[steps[i].span];
 		jw_obj_begin(&w);
-		json_out_id(&w, "span_id", s->span_id, 8);
+		jw_kid(&w, "span_id", s->span_id, 8);
 		jw_kstr(&w, "name", s->name ? s->name : "");
 		jw_kstr(&w, "service", span_service(s));
 		jw_kuint(&w, "contribution_us", steps[i].contribution_ns / NS_PER_US);

@@ -43,8 +43,8 @@ static void put_events_links(struct json_w *w, const struct span *s)
 	for (uint32_t i = 0; i < s->n_links; i++) {
 		const struct span_link *l = &s->links[i];
 		jw_obj_begin(w);
-		json_out_id(w, "trace_id", l->trace_id, 16);
-		json_out_id(w, "span_id", l->span_id, 8);
+		jw_kid(w, "trace_id", l->trace_id, 16);
+		jw_kid(w, "span_id", l->span_id, 8);
 		put_attrs(w, "attributes", l->attrs, l->n_attrs);
 		jw_obj_end(w);
 	}
@@ -54,9 +54,9 @@ static void put_events_links(struct json_w *w, const struct span *s)
 static void put_span(struct json_w *w, const struct span *s)
 {
 	jw_obj_begin(w);
-	json_out_id(w, "trace_id", s->trace_id, 16);
-	json_out_id(w, "span_id", s->span_id, 8);
-	json_out_id(w, "parent_span_id", s->parent_span_id, 8);
+	jw_kid(w, "trace_id", s->trace_id, 16);
+	jw_kid(w, "span_id", s->span_id, 8);
+	jw_kid(w, "parent_span_id", s->parent_span_id, 8);
 	jw_kstr(w, "name", s->name);
 	jw_kuint(w, "kind", s->kind);
 	jw_kstr(w, "kind_name", s->kind < 6 ? kind_names[s->kind] : "UNSPECIFIED");

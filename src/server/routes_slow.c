@@ -470,7 +470,7 @@ static void put_groups(struct json_w *w, enum group_by by, const struct request_
 		put_ms(w, "avg_ms", (double)gr->sum / (double)gr->n);
 		put_ms(w, "p95_ms", (double)p95);
 		put_ms(w, "max_ms", (double)max);
-		json_out_id(w, "slowest_trace_id", rows[gr->slowest].trace_id, 16);
+		jw_kid(w, "slowest_trace_id", rows[gr->slowest].trace_id, 16);
 		jw_obj_end(w);
 		free(gr->dur);
 	}
@@ -812,7 +812,7 @@ static void put_examples(struct json_w *w, const struct bottleneck_entry *e)
 	jw_karr_begin(w, "examples");
 	for (size_t i = 0; i < e->n_examples; i++) {
 		jw_obj_begin(w);
-		json_out_id(w, "trace_id", e->examples[i].trace_id, 16);
+		jw_kid(w, "trace_id", e->examples[i].trace_id, 16);
 		put_ms(w, "critical_ms", (double)e->examples[i].critical_ns);
 		put_time_ms(w, "start_ms", e->examples[i].start_ns);
 		put_links(w, e->examples[i].trace_id);

@@ -44,12 +44,15 @@ static void test_shape(void)
 	buf_puts(jw_value_buf(&w), "7");
 	jw_arr_end(&w);
 	jw_kbool(&w, "no", false);
+	jw_kid(&w, "id", id, sizeof(id));
+	jw_kid(&w, "absent", (const uint8_t[8]){0}, 8);
 	jw_obj_end(&w);
 	is_int(jw_finish(&w), 0, "a well-formed document finishes without error");
 	is_str(b.data,
 	       "{\"s\":\"a\\\"b\\\\\\n\\u0001\xef\xbf\xbd\",\"none\":null,\"i\":-42,"
 	       "\"u\":18446744073709551615,\"ns\":\"1700000000123456789\",\"d\":0.1,\"nan\":null,"
-	       "\"f\":2.2,\"inf\":null,\"a\":[true,null,{},[],{\"x\":[1,2]},\"01ab\",7],\"no\":false}",
+	       "\"f\":2.2,\"inf\":null,\"a\":[true,null,{},[],{\"x\":[1,2]},\"01ab\",7],\"no\":false,"
+	       "\"id\":\"01ab\",\"absent\":\"\"}",
 	       "commas, colons and escapes as the hand-written answers have them");
 
 	struct json_doc doc;
