@@ -157,7 +157,7 @@ long sqlite_trace_stamp(struct store *s, const uint8_t trace_id[16], uint64_t *s
 	sqlite3 *db = db_reader_get(s, err, errlen);
 	sqlite3_stmt *st = NULL;
 	long n = 0;
-	uint64_t h = 14695981039346656037ull; /* FNV-1a over the block ids, in order */
+	uint64_t h = 0; /* each block id, in order, hashed with the hash so far */
 	if (!db)
 		return -1;
 	if (!(st = stmt_kept(db, "SELECT block FROM trace_index WHERE trace = ? ORDER BY block"))) {
@@ -167,9 +167,8 @@ long sqlite_trace_stamp(struct store *s, const uint8_t trace_id[16], uint64_t *s
 	sqlite3_bind_int64(st, 1, be64(trace_id));
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		uint64_t id = (uint64_t)sqlite3_column_int64(st, 0);
-		for (int i = 0; i < 8; i++)
-			h = (h ^ (uint8_t)(id >> (8 * i))) * 1099511628211ull;
+		const uint64_t link[2] = {h, (uint64_t)sqlite3_column_int64(st, 0)};
+		h = strmap_hash(link, sizeof(link));
 		n++;
 	}
 	if (rc != SQLITE_DONE)
