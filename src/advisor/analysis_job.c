@@ -462,9 +462,11 @@ void advisor_watch_keep(const uint64_t *ranges_ns, size_t n)
 		memcpy(watch_keep, ranges_ns, n_watch_keep * sizeof(*ranges_ns));
 }
 
-/* Ask the job for every analysis the watch keeps (see advisor.h). */
-static void ask_kept(void)
+/* Ask the job for every analysis the watch keeps (see advisor.h): the
+ * watch's tick (`arg` unused). */
+static void ask_kept(void *arg)
 {
+	(void)arg;
 	struct advisor_result unused;
 	struct asked asked[ASKED_MAX];
 	char err[256];
@@ -482,12 +484,6 @@ static void ask_kept(void)
 			advisor_ask(watch_store, asked[i].range_ns, asked[i].max_traces, watch_max_age_ns, 0,
 				    &unused, err, sizeof(err));
 	store_lease_end(watch_store);
-}
-
-static void analysis_tick(void *arg)
-{
-	(void)arg;
-	ask_kept();
 }
 
 /* Forget what was kept of a store before: a store opened anew may have the
@@ -515,9 +511,9 @@ int advisor_watch_start(struct store *s, unsigned interval_s, uint64_t range_ns,
 	watch_range_ns = range_ns ? range_ns : ADVISOR_DEFAULT_RANGE;
 	interval_s = interval_s ? interval_s : 300;
 	watch_max_age_ns = (uint64_t)interval_s * NS_PER_S / 2;
-	if (ticker_start_job(&watch, "analysis", interval_s, analysis_tick, NULL, err, errlen) < 0)
+	if (ticker_start_job(&watch, "analysis", interval_s, ask_kept, NULL, err, errlen) < 0)
 		return -1;
-	ask_kept(); /* the first analyses now, not after an interval */
+	ask_kept(NULL); /* the first analyses now, not after an interval */
 	return 0;
 }
 

@@ -101,7 +101,7 @@ struct ch_store {
 	uint64_t slow_groups_seen, slow_read_ns, slow_last_id, slow_oldest, slow_oldest_ns;
 	_Atomic int failing; /* inserts failing now (retried): the writer is not ready */
 
-	/* the hour the hourly rollups began in (ch_hours_start()), +1; 0: not known */
+	/* the hour the hourly rollups began in (hours_start() in clickhouse_read.c), +1; 0: not known */
 	_Atomic uint64_t hours_start, hours_checked_ns;
 };
 
