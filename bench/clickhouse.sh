@@ -52,12 +52,6 @@ stop_server() {
 	pid=""
 }
 
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-hz=$(getconf CLK_TCK)
-median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-field() { awk -v k="$1" '$1 == k {print $2}' "$2"; }
-per_cpu() { awk -v s="$1" -v t="$2" -v hz="$hz" 'BEGIN {if (t > 0) printf "%.0f\n", s / (t / hz); else print "-"}'; }
-
 # the median over 20 GETs of a URL, in ms
 time_get() {
 	for _ in $(seq 20); do

@@ -11,6 +11,10 @@
 #                                   ARGS, pinned to CPUS (not pinned if ""),
 #                                   its stderr to LOG; sets last; waits for
 #                                   /health, or prints LOG and exits
+#
+# and the figures' helpers: ticks PID (CPU ticks so far), median (of the
+# numbers on stdin), field KEY FILE (the value after KEY), per_cpu N TICKS
+# (N per CPU-second).
 
 ports_free() {
 	name=$1
@@ -76,3 +80,8 @@ hotpath_serve() {
 	cat "$slog" >&2
 	exit 1
 }
+
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+field() { awk -v k="$1" '$1 == k {print $2}' "$2"; }
+per_cpu() { awk -v s="$1" -v t="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN {if (t > 0) printf "%.0f\n", s / (t / hz); else print "-"}'; }

@@ -48,12 +48,6 @@ stop() {
 	for p in "$@"; do wait "$p" || true; done
 }
 
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-hz=$(getconf CLK_TCK)
-median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-field() { awk -v k="$1" '$1 == k {print $2}' "$2"; }
-per_cpu() { awk -v s="$1" -v t="$2" -v hz="$hz" 'BEGIN {if (t > 0) printf "%.0f\n", s / (t / hz); else print "-"}'; }
-
 # one_case NAME ROUND: one round of a case, its figures appended to $tmp/NAME.*
 one_case() {
 	db=${1}_$2

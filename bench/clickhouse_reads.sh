@@ -21,9 +21,9 @@ lookups=${LOOKUPS:-1000}
 gets=${GETS:-20}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/clickhouse_lib.sh"
 
 q() { curl -fsS "$ch/?database=$db" --data-binary "$1"; }
-median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 p99() { sort -n | awk '{v[NR] = $1} END {i = int(NR * 0.99); if (i < 1) i = 1; print v[i]}'; }
 # the median of $gets GETs of a URL, in ms
 time_get() {
