@@ -468,9 +468,9 @@ void bottleneck_add_many(struct bottleneck *const *bs, size_t n_bs, const struct
 			 const struct slowops_class *cls, const struct bottleneck_span *desc,
 			 const char *service, const uint8_t trace_id[16])
 {
-	size_t root = spantree_longest_root(t);
 	if (!n_bs)
 		return;
+	size_t root = spantree_longest_root(t);
 	if (root == SPANTREE_NONE) {
 		for (size_t k = 0; k < n_bs; k++)
 			bs[k]->requests++;
