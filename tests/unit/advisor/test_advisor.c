@@ -66,18 +66,29 @@ static void test_states(void)
 	arena_release(&a);
 }
 
+/* A store in `dir` and the demo's scenario with its default configuration
+ * in *sc (the caller releases both); NULL, and a failed check saying
+ * `what`, when the store cannot be made. */
+static struct store *store_and_scenario(char *dir, const char *what, struct scenario *sc)
+{
+	struct store *s = temp_store_make(dir);
+	if (!ok(s != NULL, "%s", what))
+		return NULL;
+	struct scenario_config cfg;
+	scenario_config_init(&cfg);
+	scenario_init(sc, &cfg);
+	return s;
+}
+
 /* Demo traffic with every problem: the advisor records findings, and a
  * second run updates the same recommendations. */
 static void test_run(void)
 {
 	char dir[] = "/tmp/hotpath-test-advisor-XXXXXX", err[256];
-	struct store *s = temp_store_make(dir);
-	if (!ok(s != NULL, "store in a temporary directory"))
-		return;
-	struct scenario_config cfg;
 	struct scenario sc;
-	scenario_config_init(&cfg);
-	scenario_init(&sc, &cfg);
+	struct store *s = store_and_scenario(dir, "store in a temporary directory", &sc);
+	if (!s)
+		return;
 	uint64_t t0 = 1763978400ull * S; /* a whole number of hours */
 	scenario_write_minutes(s, &sc, t0, 120, 60, 1);
 	scenario_release(&sc);
@@ -133,13 +144,10 @@ static void test_run(void)
 static void test_job(void)
 {
 	char dir[] = "/tmp/hotpath-test-advisor-job-XXXXXX", err[256];
-	struct store *s = temp_store_make(dir);
-	if (!ok(s != NULL, "job: store in a temporary directory"))
-		return;
-	struct scenario_config cfg;
 	struct scenario sc;
-	scenario_config_init(&cfg);
-	scenario_init(&sc, &cfg);
+	struct store *s = store_and_scenario(dir, "job: store in a temporary directory", &sc);
+	if (!s)
+		return;
 	uint64_t now = clock_now_ns() / (60 * S) * 60 * S;
 	scenario_write_minutes(s, &sc, now - 30 * 60 * S, 30, 30, 0);
 	scenario_release(&sc);
@@ -387,13 +395,10 @@ static void test_stale(void)
 {
 	char dir[] = "/tmp/hotpath-test-advisor-stale-XXXXXX",
 	     other_dir[] = "/tmp/hotpath-test-advisor-other-XXXXXX", err[256];
-	struct store *s = temp_store_make(dir);
-	if (!ok(s != NULL, "stale: store in a temporary directory"))
-		return;
-	struct scenario_config cfg;
 	struct scenario sc;
-	scenario_config_init(&cfg);
-	scenario_init(&sc, &cfg);
+	struct store *s = store_and_scenario(dir, "stale: store in a temporary directory", &sc);
+	if (!s)
+		return;
 	uint64_t now = clock_now_ns() / (60 * S) * 60 * S;
 	scenario_write_minutes(s, &sc, now - 30 * 60 * S, 15, 30, 0);
 
