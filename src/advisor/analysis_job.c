@@ -43,9 +43,9 @@ struct kept_analysis {
 	struct advisor_result res; /* res.analyzed_ns 0: an empty slot */
 };
 
+/* A range asked with the default sample size (max_traces 0). */
 struct asked {
 	uint64_t range_ns, asked_ns;
-	size_t max_traces;
 };
 
 static struct {
@@ -375,21 +375,21 @@ int advisor_ask(struct store *s, uint64_t range_ns, size_t max_traces, uint64_t 
 	return a->rc;
 }
 
-/* Note that a request asked for these parameters (the watch keeps them analysed). */
-static void note_asked(uint64_t range_ns, size_t max_traces, uint64_t now)
+/* Note that a request asked for this range (the watch keeps it analysed). */
+static void note_asked(uint64_t range_ns, uint64_t now)
 {
 	pthread_mutex_lock(&last.lock);
 	struct asked *slot = &last.asked[0];
 	for (int i = 0; i < ASKED_MAX; i++) {
 		struct asked *q = &last.asked[i];
-		if (q->range_ns == range_ns && q->max_traces == max_traces) {
+		if (q->range_ns == range_ns) {
 			slot = q;
 			break;
 		}
 		if (q->asked_ns < slot->asked_ns)
 			slot = q; /* else the least recently asked */
 	}
-	*slot = (struct asked){.range_ns = range_ns, .max_traces = max_traces, .asked_ns = now};
+	*slot = (struct asked){.range_ns = range_ns, .asked_ns = now};
 	pthread_mutex_unlock(&last.lock);
 }
 
@@ -399,7 +399,7 @@ int advisor_current(struct store *s, uint64_t range_ns, size_t max_traces, uint6
 	struct advisor_result unused;
 	memset(cur, 0, sizeof(*cur));
 	if (!max_traces) /* a sample size of its own is a one-off: not kept current */
-		note_asked(range_ns, max_traces, clock_now_ns());
+		note_asked(range_ns, clock_now_ns());
 	if (!refresh && advisor_last(s, range_ns, max_traces, &cur->res, &cur->age_ns)) {
 		/* stopped (shutting down): the last analysis stands */
 		if (cur->age_ns >= max_age_ns)
@@ -481,8 +481,8 @@ static void ask_kept(void *arg)
 	pthread_mutex_unlock(&last.lock);
 	for (int i = 0; i < ASKED_MAX; i++)
 		if (asked[i].asked_ns && now - asked[i].asked_ns < ASKED_KEEP_NS)
-			advisor_ask(watch_store, asked[i].range_ns, asked[i].max_traces, watch_max_age_ns, 0,
-				    &unused, err, sizeof(err));
+			advisor_ask(watch_store, asked[i].range_ns, 0, watch_max_age_ns, 0, &unused, err,
+				    sizeof(err));
 	store_lease_end(watch_store);
 }
 
